@@ -1,0 +1,81 @@
+package booking
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is where a hold is in its life: held -> confirmed | cancelled | expired, and
+// confirmed -> cancelled. Cancelled and expired are terminal.
+type Status string
+
+const (
+	StatusHeld      Status = "held"
+	StatusConfirmed Status = "confirmed"
+	StatusCancelled Status = "cancelled"
+	StatusExpired   Status = "expired"
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusHeld, StatusConfirmed, StatusCancelled, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Active reports whether a hold in this status counts against capacity.
+func (s Status) Active() bool { return s == StatusHeld || s == StatusConfirmed }
+
+// Hold claims Quantity units in each of Buckets of one resource, all or nothing.
+type Hold struct {
+	ID             string
+	ResourceID     string
+	UserID         string
+	IdempotencyKey string
+	Buckets        []string // distinct keys, in request order
+	Quantity       int64
+	Status         Status
+	CreatedAt      time.Time
+	ExpiresAt      time.Time // when a held hold expires; kept as it was once confirmed
+	UpdatedAt      time.Time
+}
+
+// Clone returns a deep copy.
+func (h *Hold) Clone() *Hold {
+	c := *h
+	c.Buckets = append([]string(nil), h.Buckets...)
+	return &c
+}
+
+// IdempotencyEntry records which hold an Idempotency-Key produced, and a fingerprint of the
+// request, so that a replay with the same request returns the same hold and a replay with a
+// different request is refused.
+type IdempotencyEntry struct {
+	Key         string
+	Fingerprint string
+	HoldID      string
+	CreatedAt   time.Time
+}
+
+// IdempotencyRetention is how long keys are kept at least.
+const IdempotencyRetention = 24 * time.Hour
+
+// Fingerprint canonicalises a hold request: the same set of buckets, quantity and user give
+// the same fingerprint whatever the bucket order.
+func Fingerprint(buckets []string, quantity int64, userID string) string {
+	keys := append([]string(nil), buckets...)
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(quantity, 10))
+	b.WriteByte('|')
+	b.WriteString(userID)
+	for _, k := range keys {
+		b.WriteByte('|')
+		b.WriteString(k)
+	}
+	return b.String()
+}

@@ -1,0 +1,294 @@
+package booking
+
+import (
+	"container/heap"
+	"sort"
+	"time"
+)
+
+// State is one resource's booking state. It is not safe for concurrent use: the resource
+// actor owns it and serializes all calls.
+//
+// Decide* methods never mutate; Apply is the only mutator and never fails for events that a
+// Decide* method of the same State returned.
+type State struct {
+	id       string
+	exists   bool
+	resource Resource
+	buckets  map[string]*Bucket
+	holds    map[string]*Hold
+	idem     map[string]IdempotencyEntry
+	idemFIFO []string // idempotency keys in CreatedAt order, for pruning
+	expiry   expiryHeap
+}
+
+// NewState returns the state of a resource that does not exist yet.
+func NewState(resourceID string) *State {
+	return &State{
+		id:      resourceID,
+		buckets: make(map[string]*Bucket),
+		holds:   make(map[string]*Hold),
+		idem:    make(map[string]IdempotencyEntry),
+	}
+}
+
+// Restore rebuilds a state from what a store loaded. Bucket counters are recomputed from the
+// active holds (the holds are the source of truth); stored counters are ignored.
+func Restore(res Resource, buckets []Bucket, holds []Hold, idem []IdempotencyEntry) *State {
+	s := NewState(res.ID)
+	s.exists = true
+	s.resource = res
+	for _, b := range buckets {
+		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
+	}
+	for i := range holds {
+		h := holds[i].Clone()
+		s.holds[h.ID] = h
+		if h.Status.Active() {
+			s.claim(h, h.Status, +1)
+		}
+		if h.Status == StatusHeld {
+			heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
+		}
+	}
+	sorted := append([]IdempotencyEntry(nil), idem...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
+	for _, e := range sorted {
+		s.idem[e.Key] = e
+		s.idemFIFO = append(s.idemFIFO, e.Key)
+	}
+	return s
+}
+
+// Clone returns a deep copy.
+func (s *State) Clone() *State {
+	c := &State{
+		id:       s.id,
+		exists:   s.exists,
+		resource: s.resource,
+		buckets:  make(map[string]*Bucket, len(s.buckets)),
+		holds:    make(map[string]*Hold, len(s.holds)),
+		idem:     make(map[string]IdempotencyEntry, len(s.idem)),
+		idemFIFO: append([]string(nil), s.idemFIFO...),
+		expiry:   append(expiryHeap(nil), s.expiry...),
+	}
+	if s.resource.Price != nil {
+		p := *s.resource.Price
+		c.resource.Price = &p
+	}
+	for k, b := range s.buckets {
+		bb := *b
+		c.buckets[k] = &bb
+	}
+	for k, h := range s.holds {
+		c.holds[k] = h.Clone()
+	}
+	for k, e := range s.idem {
+		c.idem[k] = e
+	}
+	return c
+}
+
+// ID is the resource id this state belongs to.
+func (s *State) ID() string { return s.id }
+
+// Exists reports whether the resource has been created.
+func (s *State) Exists() bool { return s.exists }
+
+// Resource returns the resource's metadata; ok is false before creation.
+func (s *State) Resource() (r Resource, ok bool) {
+	r = s.resource
+	if r.Price != nil {
+		p := *r.Price
+		r.Price = &p
+	}
+	return r, s.exists
+}
+
+// Buckets returns copies of all buckets, sorted by key.
+func (s *State) Buckets() []Bucket {
+	out := make([]Bucket, 0, len(s.buckets))
+	for _, b := range s.buckets {
+		out = append(out, *b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Bucket returns a copy of one bucket.
+func (s *State) Bucket(key string) (Bucket, bool) {
+	b, ok := s.buckets[key]
+	if !ok {
+		return Bucket{}, false
+	}
+	return *b, true
+}
+
+// Hold returns a copy of a hold known to this state. Terminal holds created before the
+// state was restored are not known: callers look those up in the store.
+func (s *State) Hold(id string) (Hold, bool) {
+	h, ok := s.holds[id]
+	if !ok {
+		return Hold{}, false
+	}
+	return *h.Clone(), true
+}
+
+// HoldCount returns the number of holds in memory.
+func (s *State) HoldCount() int { return len(s.holds) }
+
+// Idempotency returns the entry recorded for key.
+func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
+	e, ok := s.idem[key]
+	return e, ok
+}
+
+// NextExpiry returns the earliest deadline of a held hold, if any.
+func (s *State) NextExpiry() (time.Time, bool) {
+	for len(s.expiry) > 0 {
+		top := s.expiry[0]
+		if h, ok := s.holds[top.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
+			return top.at, true
+		}
+		heap.Pop(&s.expiry) // stale entry: the hold moved on; dropping it changes no observable state
+	}
+	return time.Time{}, false
+}
+
+// PruneIdempotency forgets keys created before cutoff. It changes only what replays can find,
+// never bookings, so it produces no event; stores keep keys at least as long.
+func (s *State) PruneIdempotency(cutoff time.Time) {
+	n := 0
+	for n < len(s.idemFIFO) {
+		e, ok := s.idem[s.idemFIFO[n]]
+		if ok && !e.CreatedAt.Before(cutoff) {
+			break
+		}
+		delete(s.idem, s.idemFIFO[n])
+		n++
+	}
+	s.idemFIFO = s.idemFIFO[n:]
+}
+
+// ExpireDue returns a HoldExpired event for every held hold whose deadline is at or before
+// now, in deadline order. It changes nothing observable: it only drops stale entries from the
+// internal deadline index.
+func (s *State) ExpireDue(now time.Time) []Event {
+	if at, ok := s.NextExpiry(); !ok || at.After(now) {
+		return nil // the common case: O(1)
+	}
+	var evs []Event
+	var due []expiryItem
+	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
+		it := heap.Pop(&s.expiry).(expiryItem)
+		if h, ok := s.holds[it.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
+			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
+			due = append(due, it)
+		}
+	}
+	for _, it := range due { // keep the index complete until the events are applied
+		heap.Push(&s.expiry, it)
+	}
+	return evs
+}
+
+// Apply moves the state on by one event. It panics on an event that this state could not
+// have decided: that is a bug in the caller, and going on would break the invariant.
+func (s *State) Apply(e Event) {
+	switch e := e.(type) {
+	case ResourceCreated:
+		s.exists = true
+		s.resource = e.Resource
+		for _, b := range e.Buckets {
+			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
+		}
+	case ResourceUpdated:
+		s.resource.Name = e.Name
+		s.resource.HoldTTL = e.HoldTTL
+		s.resource.UpdatedAt = e.At
+		for k, c := range e.Capacities {
+			if b, ok := s.buckets[k]; ok {
+				b.Capacity = c
+			} else {
+				s.buckets[k] = &Bucket{Key: k, Capacity: c}
+			}
+		}
+	case HoldPlaced:
+		h := e.Hold.Clone()
+		s.holds[h.ID] = h
+		s.claim(h, StatusHeld, +1)
+		heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
+		if h.IdempotencyKey != "" {
+			s.idem[h.IdempotencyKey] = IdempotencyEntry{
+				Key:         h.IdempotencyKey,
+				Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID),
+				HoldID:      h.ID,
+				CreatedAt:   h.CreatedAt,
+			}
+			s.idemFIFO = append(s.idemFIFO, h.IdempotencyKey)
+		}
+	case HoldConfirmed:
+		s.transition(e.HoldID, StatusConfirmed, e.At)
+	case HoldCancelled:
+		s.transition(e.HoldID, StatusCancelled, e.At)
+	case HoldExpired:
+		s.transition(e.HoldID, StatusExpired, e.At)
+	default:
+		panic("booking: unknown event")
+	}
+}
+
+func (s *State) transition(id string, to Status, at time.Time) {
+	h, ok := s.holds[id]
+	if !ok {
+		panic("booking: transition of unknown hold " + id)
+	}
+	s.claim(h, h.Status, -1)
+	h.Status = to
+	h.UpdatedAt = at
+	if to.Active() {
+		s.claim(h, to, +1)
+	}
+}
+
+// claim adds (sign=+1) or removes (sign=-1) h's quantity from the counter of status st in
+// each of h's buckets.
+func (s *State) claim(h *Hold, st Status, sign int64) {
+	for _, k := range h.Buckets {
+		b := s.buckets[k]
+		if b == nil {
+			panic("booking: hold " + h.ID + " claims unknown bucket " + k)
+		}
+		switch st {
+		case StatusHeld:
+			b.Held += sign * h.Quantity
+		case StatusConfirmed:
+			b.Confirmed += sign * h.Quantity
+		}
+	}
+}
+
+type expiryItem struct {
+	at time.Time
+	id string
+}
+
+// expiryHeap orders held holds by deadline (then id, for determinism). Entries go stale when a
+// hold leaves status held; they are skipped lazily rather than removed.
+type expiryHeap []expiryItem
+
+func (h expiryHeap) Len() int { return len(h) }
+func (h expiryHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].id < h[j].id
+}
+func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiryItem)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}

@@ -1,0 +1,112 @@
+// Package persistence defines the store a resource actor needs, the data it exchanges with
+// it, and the schema every implementation shares (see migrations/ and docs/STORAGE.md).
+package persistence
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// Errors returned by every Store. Implementations wrap driver errors with a short prefix but
+// keep these sentinels reachable through errors.Is.
+var (
+	// ErrFenced is returned by Commit when the batch's epoch is no longer the resource's
+	// current epoch (another activation took over), or when a creation finds the resource
+	// already created. Nothing of the batch was written. The caller must stop using its state.
+	ErrFenced = errors.New("fenced: another activation owns this resource")
+	// ErrNotFound is returned by GetHold for an unknown hold.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable wraps failures to reach the database (connection refused, timeouts).
+	// Whether a failed Commit was applied is unknown: the caller must reload before writing.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Store persists resources, their buckets, holds and idempotency keys.
+//
+// All methods are safe for concurrent use by many actors. One actor calls Commit for its
+// resource at most once at a time. Every method honours ctx cancellation and deadlines.
+type Store interface {
+	// Activate starts a new activation of a resource. For an existing resource it atomically
+	// increments the resource's epoch (fencing every earlier activation) and returns the
+	// resource with its buckets, its held and confirmed holds, and its idempotency keys
+	// created at or after idemSince. For a resource that does not exist it returns a Snapshot
+	// with Exists false and Epoch 0, and writes nothing.
+	Activate(ctx context.Context, resourceID string, idemSince time.Time) (*Snapshot, error)
+
+	// Commit writes a batch atomically, conditional on b.Epoch being the resource's current
+	// epoch (for a creation: on the resource not existing; it is then created with epoch 1).
+	// It returns ErrFenced, and writes nothing, when the condition fails.
+	Commit(ctx context.Context, b *Batch) error
+
+	// GetHold returns one hold whatever its status, or ErrNotFound.
+	GetHold(ctx context.Context, resourceID, holdID string) (booking.Hold, error)
+
+	// ListHolds returns holds matching f, ordered by CreatedAt then ID, at most f.Limit.
+	ListHolds(ctx context.Context, f HoldFilter) ([]booking.Hold, error)
+
+	// Ping checks that the store can serve requests.
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources. It is safe to call twice.
+	Close() error
+}
+
+// Snapshot is what Activate loads.
+type Snapshot struct {
+	Exists      bool
+	Epoch       uint64 // the new activation's epoch; 0 when !Exists
+	Version     uint64 // number of batches committed so far
+	Resource    booking.Resource
+	Buckets     []booking.Bucket // capacities and stored counters, by key
+	Holds       []booking.Hold   // status held or confirmed
+	Idempotency []booking.IdempotencyEntry
+}
+
+// Batch is one group commit: the after-images of everything a run of commands changed.
+type Batch struct {
+	ResourceID string
+	// Epoch is the activation's epoch. For a creation it is ignored: Create must be set, the
+	// resource must not exist, and it is inserted with epoch 1.
+	Epoch uint64
+	// Version is the resource's version after this batch (the previous version + 1).
+	Version uint64
+	// Create is set when the batch creates the resource.
+	Create bool
+	// Resource is the resource's metadata after the batch; always set.
+	Resource booking.Resource
+	// Buckets are after-images of changed buckets (upserted by key), counters included.
+	Buckets []booking.Bucket
+	// Holds are after-images of new or changed holds (upserted by id).
+	Holds []booking.Hold
+	// Idempotency are new keys (inserted; a key is never rewritten).
+	Idempotency []booking.IdempotencyEntry
+}
+
+// HoldFilter selects holds for ListHolds. Empty fields match everything, but at least one of
+// ResourceID and UserID must be set.
+type HoldFilter struct {
+	ResourceID string
+	UserID     string
+	Status     booking.Status
+	Limit      int // 0 means 100; at most 1000
+}
+
+// Normalize applies the default limit and checks the filter.
+func (f *HoldFilter) Normalize() error {
+	if f.ResourceID == "" && f.UserID == "" {
+		return booking.Errorf(booking.CodeInvalid, "a hold query needs a resource or a user")
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return booking.Errorf(booking.CodeInvalid, "unknown status %q", f.Status)
+	}
+	switch {
+	case f.Limit == 0:
+		f.Limit = 100
+	case f.Limit < 0 || f.Limit > 1000:
+		return booking.Errorf(booking.CodeInvalid, "limit must be between 1 and 1000")
+	}
+	return nil
+}
