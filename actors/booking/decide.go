@@ -85,23 +85,34 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 		}
 		ev.HoldTTL = *cmd.HoldTTL
 	}
+	// Keys in sorted order, and every validity check before any conflict check, so that the
+	// refusal (code and message) does not depend on map iteration order.
+	keys := make([]string, 0, len(cmd.Buckets))
+	for k := range cmd.Buckets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	added := 0
-	for k, c := range cmd.Buckets {
-		if err := validCapacity(k, c); err != nil {
+	for _, k := range keys {
+		if err := validCapacity(k, cmd.Buckets[k]); err != nil {
 			return nil, err
 		}
-		b, ok := s.buckets[k]
-		if !ok {
+		if _, ok := s.buckets[k]; !ok {
 			added++
-		} else if c < b.Held+b.Confirmed {
+		}
+	}
+	if len(s.buckets)+added > MaxBuckets {
+		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
+	}
+	for _, k := range keys {
+		c := cmd.Buckets[k]
+		b, ok := s.buckets[k]
+		if ok && c < b.Held+b.Confirmed {
 			return nil, Errorf(CodeConflict, "bucket %q has %d booked; capacity cannot go below that", k, b.Held+b.Confirmed)
 		}
 		if !ok || b.Capacity != c {
 			ev.Capacities[k] = c
 		}
-	}
-	if len(s.buckets)+added > MaxBuckets {
-		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
 	}
 	return []Event{ev}, nil
 }

@@ -65,17 +65,29 @@ type IdempotencyEntry struct {
 const IdempotencyRetention = 24 * time.Hour
 
 // Fingerprint canonicalises a hold request: the same set of buckets, quantity and user give
-// the same fingerprint whatever the bucket order.
+// the same fingerprint whatever the bucket order, and different requests give different
+// fingerprints. Parts are joined with '|'; a '|' or '\' inside a user id or bucket key (both
+// may contain '|') is escaped with '\', so that ["a|b"] and ["a", "b"] stay apart. Requests
+// without those characters keep the fingerprint they had before escaping was added.
 func Fingerprint(buckets []string, quantity int64, userID string) string {
 	keys := append([]string(nil), buckets...)
 	sort.Strings(keys)
 	var b strings.Builder
 	b.WriteString(strconv.FormatInt(quantity, 10))
 	b.WriteByte('|')
-	b.WriteString(userID)
+	writeEscaped(&b, userID)
 	for _, k := range keys {
 		b.WriteByte('|')
-		b.WriteString(k)
+		writeEscaped(&b, k)
 	}
 	return b.String()
+}
+
+func writeEscaped(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '|' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
 }

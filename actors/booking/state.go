@@ -38,6 +38,10 @@ func Restore(res Resource, buckets []Bucket, holds []Hold, idem []IdempotencyEnt
 	s := NewState(res.ID)
 	s.exists = true
 	s.resource = res
+	if res.Price != nil { // the state owns its copy, as Clone and Resource assume
+		p := *res.Price
+		s.resource.Price = &p
+	}
 	for _, b := range buckets {
 		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
 	}
@@ -199,6 +203,10 @@ func (s *State) Apply(e Event) {
 	case ResourceCreated:
 		s.exists = true
 		s.resource = e.Resource
+		if e.Resource.Price != nil { // do not share the event's Money with the state
+			p := *e.Resource.Price
+			s.resource.Price = &p
+		}
 		for _, b := range e.Buckets {
 			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
 		}

@@ -1,0 +1,83 @@
+package booking
+
+import (
+	"fmt"
+	"testing"
+)
+
+// benchBuckets are the 10 buckets of the benchmark resource (ten nights).
+var benchBuckets = func() map[string]int64 {
+	m := map[string]int64{}
+	for i := range 10 {
+		m[fmt.Sprintf("2026-03-%02d", i+1)] = MaxCapacity
+	}
+	return m
+}()
+
+// BenchmarkDecidePlaceHold measures DecidePlaceHold+Apply of accepted 3-night holds on one
+// resource with 10 buckets: the actor's hot path. The state is reset every 10,000 holds
+// (outside the timer) so that memory stays bounded whatever b.N is.
+func BenchmarkDecidePlaceHold(b *testing.B) {
+	for _, withKey := range []bool{false, true} {
+		b.Run(fmt.Sprintf("idempotency-key=%v", withKey), func(b *testing.B) {
+			const block = 10_000
+			keys := make([]string, 0, 10)
+			for k := range benchBuckets {
+				keys = append(keys, k)
+			}
+			ids := make([]string, block)
+			idem := make([]string, block)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("h%08d", i)
+				if withKey {
+					idem[i] = fmt.Sprintf("key-%08d", i)
+				}
+			}
+			fresh := MustCreate(b, benchBuckets, 0)
+			s := fresh.Clone()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				j := i % block
+				if j == 0 && i > 0 {
+					b.StopTimer()
+					s = fresh.Clone()
+					b.StartTimer()
+				}
+				cmd := PlaceHold{HoldID: ids[j], IdempotencyKey: idem[j], UserID: "user-1", Quantity: 1,
+					Buckets: []string{keys[j%10], keys[(j+1)%10], keys[(j+2)%10]}}
+				d, err := s.DecidePlaceHold(cmd, t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, e := range d.Events {
+					s.Apply(e)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
+		})
+	}
+}
+
+// BenchmarkDecidePlaceHoldSoldOut measures the refusal path: every bucket is fully held.
+func BenchmarkDecidePlaceHoldSoldOut(b *testing.B) {
+	caps := map[string]int64{}
+	for k := range benchBuckets {
+		caps[k] = 1
+	}
+	s := MustCreate(b, caps, 0)
+	i := 0
+	for k := range caps {
+		i++
+		MustHold(b, s, fmt.Sprintf("fill-%d", i), 1, t0, k)
+	}
+	cmd := PlaceHold{HoldID: "h-new", UserID: "user-1", Quantity: 1, Buckets: []string{"2026-03-01", "2026-03-02", "2026-03-03"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_, err := s.DecidePlaceHold(cmd, t0)
+		if ErrorCode(err) != CodeSoldOut {
+			b.Fatal(err)
+		}
+	}
+}

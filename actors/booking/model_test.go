@@ -1,0 +1,275 @@
+package booking
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// refModel is a deliberately naive reference for State: plain maps, no counters, no index.
+// Bucket usage is recomputed by scanning every hold, and the rules are written out again
+// from the documentation rather than shared with the implementation.
+type refModel struct {
+	id     string
+	exists bool
+	name   string
+	ttl    time.Duration
+	caps   map[string]int64
+	holds  map[string]*refHold
+	idem   map[string]refIdem
+}
+
+type refHold struct {
+	id, user, key        string
+	buckets              []string
+	qty                  int64
+	status               Status
+	expiresAt, updatedAt time.Time
+}
+
+type refIdem struct {
+	sorted    []string // the request's buckets, sorted
+	qty       int64
+	user      string
+	holdID    string
+	createdAt time.Time
+}
+
+func newRefModel(id string) *refModel {
+	return &refModel{id: id, caps: map[string]int64{}, holds: map[string]*refHold{}, idem: map[string]refIdem{}}
+}
+
+// Validity rules, from the doc comments of ValidID, ValidBucketKey and the API limits.
+
+func refValidID(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '!' || c > '~' || strings.IndexByte("/?#%", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func refValidKey(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '!' || c > '~' || strings.IndexByte(`,"\`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func refValidName(s string) bool { return s != "" && len(s) <= 256 && utf8.ValidString(s) }
+
+func refValidTTL(d time.Duration) bool { return d >= time.Second && d <= 7*24*time.Hour }
+
+func refValidCap(c int64) bool { return c >= 0 && c <= 1<<40 }
+
+// used returns the held and confirmed sums for key by scanning all holds.
+func (m *refModel) used(key string) (held, confirmed int64) {
+	for _, h := range m.holds {
+		if !slices.Contains(h.buckets, key) {
+			continue
+		}
+		switch h.status {
+		case StatusHeld:
+			held += h.qty
+		case StatusConfirmed:
+			confirmed += h.qty
+		}
+	}
+	return held, confirmed
+}
+
+func (m *refModel) create(cmd CreateResource) string {
+	if m.exists {
+		return CodeAlreadyExists
+	}
+	ttl := cmd.HoldTTL
+	if ttl == 0 {
+		ttl = 10 * time.Minute
+	}
+	ok := cmd.ID == m.id && refValidID(cmd.ID, 128) && refValidName(cmd.Name) &&
+		len(cmd.Buckets) >= 1 && len(cmd.Buckets) <= 1000 && refValidTTL(ttl)
+	if p := cmd.Price; p != nil {
+		ok = ok && p.Amount >= 0 && len(p.Currency) == 3 && strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+	}
+	for k, c := range cmd.Buckets {
+		ok = ok && refValidKey(k) && refValidCap(c)
+	}
+	if !ok {
+		return CodeInvalid
+	}
+	m.exists, m.name, m.ttl = true, cmd.Name, ttl
+	for k, c := range cmd.Buckets {
+		m.caps[k] = c
+	}
+	return ""
+}
+
+// update returns the refusal code, or "" and the capacities that change.
+func (m *refModel) update(cmd UpdateResource) (string, map[string]int64) {
+	if !m.exists {
+		return CodeNotFound, nil
+	}
+	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil {
+		return CodeInvalid, nil
+	}
+	if (cmd.Name != nil && !refValidName(*cmd.Name)) || (cmd.HoldTTL != nil && !refValidTTL(*cmd.HoldTTL)) {
+		return CodeInvalid, nil
+	}
+	added := 0
+	for k, c := range cmd.Buckets {
+		if !refValidKey(k) || !refValidCap(c) {
+			return CodeInvalid, nil
+		}
+		if _, ok := m.caps[k]; !ok {
+			added++
+		}
+	}
+	if len(m.caps)+added > 1000 {
+		return CodeInvalid, nil
+	}
+	changed := map[string]int64{}
+	for k, c := range cmd.Buckets {
+		if held, conf := m.used(k); c < held+conf {
+			return CodeConflict, nil
+		}
+		if old, ok := m.caps[k]; !ok || old != c {
+			changed[k] = c
+		}
+	}
+	for k, c := range changed {
+		m.caps[k] = c
+	}
+	if cmd.Name != nil {
+		m.name = *cmd.Name
+	}
+	if cmd.HoldTTL != nil {
+		m.ttl = *cmd.HoldTTL
+	}
+	return "", changed
+}
+
+// hold returns the refusal code, or "" and the id of the hold to answer with, and whether
+// it is a replay.
+func (m *refModel) hold(cmd PlaceHold, now time.Time) (code, holdID string, replay bool) {
+	if !m.exists {
+		return CodeNotFound, "", false
+	}
+	sorted := slices.Sorted(slices.Values(cmd.Buckets))
+	if cmd.IdempotencyKey != "" {
+		if len(cmd.IdempotencyKey) > 128 {
+			return CodeInvalid, "", false
+		}
+		if e, ok := m.idem[cmd.IdempotencyKey]; ok {
+			if e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
+				return CodeIdempotencyMismatch, "", false
+			}
+			return "", e.holdID, true
+		}
+	}
+	if _, dup := m.holds[cmd.HoldID]; dup || !refValidID(cmd.HoldID, 128) {
+		return CodeInternal, "", false
+	}
+	if !refValidID(cmd.UserID, 128) || cmd.Quantity < 1 || cmd.Quantity > 1<<30 ||
+		len(cmd.Buckets) < 1 || len(cmd.Buckets) > 62 || len(slices.Compact(slices.Clone(sorted))) != len(sorted) {
+		return CodeInvalid, "", false
+	}
+	for _, k := range cmd.Buckets {
+		if _, ok := m.caps[k]; !ok {
+			return CodeInvalid, "", false
+		}
+	}
+	for _, k := range cmd.Buckets {
+		if held, conf := m.used(k); m.caps[k]-held-conf < cmd.Quantity {
+			return CodeSoldOut, "", false
+		}
+	}
+	m.holds[cmd.HoldID] = &refHold{id: cmd.HoldID, user: cmd.UserID, key: cmd.IdempotencyKey,
+		buckets: slices.Clone(cmd.Buckets), qty: cmd.Quantity, status: StatusHeld,
+		expiresAt: now.Add(m.ttl), updatedAt: now}
+	if cmd.IdempotencyKey != "" {
+		m.idem[cmd.IdempotencyKey] = refIdem{sorted: sorted, qty: cmd.Quantity, user: cmd.UserID, holdID: cmd.HoldID, createdAt: now}
+	}
+	return "", cmd.HoldID, false
+}
+
+// transition decides and applies a confirmation or cancellation; it returns the refusal code
+// and whether an event was due.
+func (m *refModel) transition(id string, confirm bool, now time.Time) (string, bool) {
+	if !m.exists {
+		return CodeNotFound, false
+	}
+	h, ok := m.holds[id]
+	if !ok {
+		return CodeNotFound, false
+	}
+	inTime := now.Before(h.expiresAt)
+	switch {
+	case confirm && h.status == StatusConfirmed, !confirm && h.status == StatusCancelled:
+		return "", false
+	case confirm && h.status == StatusHeld && inTime:
+		h.status, h.updatedAt = StatusConfirmed, now
+		return "", true
+	case !confirm && (h.status == StatusConfirmed || h.status == StatusHeld && inTime):
+		h.status, h.updatedAt = StatusCancelled, now
+		return "", true
+	}
+	return CodeConflict, false
+}
+
+// due returns the held holds whose deadline is at or before now, by deadline then id.
+func (m *refModel) due(now time.Time) []*refHold {
+	var out []*refHold
+	for _, h := range m.holds {
+		if h.status == StatusHeld && !h.expiresAt.After(now) {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].expiresAt.Equal(out[j].expiresAt) {
+			return out[i].expiresAt.Before(out[j].expiresAt)
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+func (m *refModel) nextExpiry() (time.Time, bool) {
+	var next time.Time
+	ok := false
+	for _, h := range m.holds {
+		if h.status == StatusHeld && (!ok || h.expiresAt.Before(next)) {
+			next, ok = h.expiresAt, true
+		}
+	}
+	return next, ok
+}
+
+func (m *refModel) prune(cutoff time.Time) {
+	for k, e := range m.idem {
+		if e.createdAt.Before(cutoff) {
+			delete(m.idem, k)
+		}
+	}
+}
+
+// restore mirrors what a store's Activate loads: active holds only, and the keys created at
+// or after idemSince.
+func (m *refModel) restore(idemSince time.Time) {
+	for id, h := range m.holds {
+		if !h.status.Active() {
+			delete(m.holds, id)
+		}
+	}
+	m.prune(idemSince)
+}

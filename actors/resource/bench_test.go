@@ -1,0 +1,82 @@
+package resource
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+// batchRecorder wraps a real store and records the holds per successful commit.
+type batchRecorder struct {
+	persistence.Store
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (r *batchRecorder) Commit(ctx context.Context, b *persistence.Batch) error {
+	err := r.Store.Commit(ctx, b)
+	if err == nil && !b.Create {
+		r.mu.Lock()
+		r.sizes = append(r.sizes, len(b.Holds))
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *batchRecorder) median() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sizes) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.sizes)
+	slices.Sort(s)
+	return float64(s[len(s)/2])
+}
+
+// BenchmarkHotResource measures durable holds per second on one resource, in process, with 64
+// concurrent requesters each waiting for its reply (every reply follows a successful commit).
+func BenchmarkHotResource(b *testing.B) {
+	b.Run("memstore", func(b *testing.B) { benchHot(b, MustMemstore(b)) })
+	b.Run("sqlite", func(b *testing.B) { benchHot(b, MustSQLite(b)) })
+}
+
+func benchHot(b *testing.B, store persistence.Store) {
+	const requesters = 64
+	rec := &batchRecorder{Store: store}
+	h := newHarness(b, rec)
+	pid := h.spawn("hot")
+	h.create(pid, "hot", map[string]int64{"all": booking.MaxCapacity})
+	var (
+		next   atomic.Int64
+		failed atomic.Int64
+		wg     sync.WaitGroup
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for range requesters {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				rep, err := h.tryAsk(pid, holdCmd("hot", "", "user-1", 1, "all"))
+				if err != nil || rep.GetError() != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d of %d holds failed", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "holds/s")
+	b.ReportMetric(rec.median(), "median-batch")
+	b.ReportMetric(float64(b.N)/float64(len(rec.sizes)), "mean-batch")
+}

@@ -1,0 +1,122 @@
+package resource
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/allot/allot/persistence"
+)
+
+// Config configures every resource actor of one node. The zero value is not usable: start
+// from DefaultConfig and set Store (and Owner).
+type Config struct {
+	// Store persists resources. Required. It is shared by all actors of the node.
+	Store persistence.Store
+	// Now is the clock: hold deadlines, expiry, request deadlines and idempotency retention
+	// are measured with it. Its values are truncated to the millisecond, as stores keep them.
+	Now func() time.Time
+	// NewHoldID returns a fresh, unguessable hold id that booking.ValidID accepts. It is
+	// called from the actor's goroutine only, but by many actors at once.
+	NewHoldID func() string
+	// IdleTimeout passivates an actor that received no command for this long and has nothing
+	// pending or in flight.
+	IdleTimeout time.Duration
+	// MaxPending bounds the commands of one actor that are in its mailbox or decided and
+	// awaiting a commit (or a store lookup); a command that finds the bound reached is
+	// answered busy at once.
+	MaxPending int
+	// MaxBatch bounds the commands (including expiries) sealed into one store commit.
+	MaxBatch int
+	// CommitTimeout bounds every store call (Activate, Commit, GetHold) and the final flush of
+	// a stopping actor.
+	CommitTimeout time.Duration
+	// RetryAfter is the retry hint sent with busy and unavailable replies.
+	RetryAfter time.Duration
+	// MinReloadBackoff and MaxReloadBackoff bound the pause between attempts to reload from
+	// a store that failed; while an actor backs off it answers writes unavailable at once.
+	MinReloadBackoff time.Duration
+	MaxReloadBackoff time.Duration
+	// Metrics receives the actor metrics; nil disables them. One *Metrics is shared by all
+	// actors of a node.
+	Metrics *Metrics
+	// Logger receives failures (warn) and one line per commit (debug); nil discards.
+	Logger *slog.Logger
+	// Owner is this member's address, returned in every Reply.owner.
+	Owner string
+}
+
+// DefaultConfig returns the production defaults; Store and Owner are left to the caller.
+func DefaultConfig() Config {
+	return Config{
+		Now:              time.Now,
+		NewHoldID:        NewHoldID,
+		IdleTimeout:      2 * time.Minute,
+		MaxPending:       10000,
+		MaxBatch:         1000,
+		CommitTimeout:    5 * time.Second,
+		RetryAfter:       time.Second,
+		MinReloadBackoff: 100 * time.Millisecond,
+		MaxReloadBackoff: 2 * time.Second,
+	}
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("Now is required"))
+	}
+	if c.NewHoldID == nil {
+		errs = append(errs, errors.New("NewHoldID is required"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"IdleTimeout", c.IdleTimeout},
+		{"CommitTimeout", c.CommitTimeout},
+		{"RetryAfter", c.RetryAfter},
+		{"MinReloadBackoff", c.MinReloadBackoff},
+		{"MaxReloadBackoff", c.MaxReloadBackoff},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.v))
+		}
+	}
+	if c.MaxReloadBackoff < c.MinReloadBackoff {
+		errs = append(errs, fmt.Errorf("MaxReloadBackoff %s is below MinReloadBackoff %s", c.MaxReloadBackoff, c.MinReloadBackoff))
+	}
+	if c.MaxPending <= 0 {
+		errs = append(errs, fmt.Errorf("MaxPending must be positive, got %d", c.MaxPending))
+	}
+	if c.MaxBatch <= 0 {
+		errs = append(errs, fmt.Errorf("MaxBatch must be positive, got %d", c.MaxBatch))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("resource config: %w", err)
+	}
+	return nil
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+var holdIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewHoldID returns "h_" followed by 128 random bits in lower-case base32 (28 characters in
+// all): URL-safe, and unguessable, since a hold id is the only credential for a hold.
+func NewHoldID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "h_" + holdIDEncoding.EncodeToString(b[:])
+}

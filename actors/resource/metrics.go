@@ -1,0 +1,118 @@
+package resource
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// Metrics are the resource actors' Prometheus metrics. One value serves every actor of a node;
+// all methods are safe for concurrent use and do nothing on a nil *Metrics.
+type Metrics struct {
+	holds        prometheus.Counter
+	confirms     prometheus.Counter
+	cancels      prometheus.Counter
+	expiries     prometheus.Counter
+	rejections   *prometheus.CounterVec
+	batchSize    prometheus.Histogram
+	commitTime   prometheus.Histogram
+	mailboxDepth prometheus.Gauge
+	activations  prometheus.Counter
+	fenced       prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg. It panics if one is already
+// registered there, like prometheus.MustRegister.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		holds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_holds_total", Help: "Holds placed and committed.",
+		}),
+		confirms: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_confirms_total", Help: "Holds confirmed and committed.",
+		}),
+		cancels: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_cancels_total", Help: "Holds cancelled and committed.",
+		}),
+		expiries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_expiries_total", Help: "Holds expired and committed.",
+		}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allot_rejections_total", Help: "Commands answered with an error, by error code.",
+		}, []string{"reason"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allot_batch_size", Help: "Commands per store commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12), // 1..2048
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allot_commit_seconds", Help: "Latency of store commits, failed ones included.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs..3.3s
+		}),
+		mailboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_mailbox_depth", Help: "Commands queued in mailboxes or awaiting a commit, over this node's resource actors.",
+		}),
+		activations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_activations_total", Help: "Successful loads of a resource actor's state (activations and reloads).",
+		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_fenced_total", Help: "Activations stopped because a newer one owns the resource.",
+		}),
+	}
+	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
+		m.commitTime, m.mailboxDepth, m.activations, m.fenced)
+	return m
+}
+
+func (m *Metrics) committed(evs []booking.Event) {
+	if m == nil {
+		return
+	}
+	for _, e := range evs {
+		switch e.(type) {
+		case booking.HoldPlaced:
+			m.holds.Inc()
+		case booking.HoldConfirmed:
+			m.confirms.Inc()
+		case booking.HoldCancelled:
+			m.cancels.Inc()
+		case booking.HoldExpired:
+			m.expiries.Inc()
+		}
+	}
+}
+
+func (m *Metrics) rejected(code string) {
+	if m != nil {
+		m.rejections.WithLabelValues(code).Inc()
+	}
+}
+
+func (m *Metrics) commit(size int, d time.Duration, ok bool) {
+	if m == nil {
+		return
+	}
+	m.commitTime.Observe(d.Seconds())
+	if ok {
+		m.batchSize.Observe(float64(size))
+	}
+}
+
+func (m *Metrics) depth(delta float64) {
+	if m != nil {
+		m.mailboxDepth.Add(delta)
+	}
+}
+
+func (m *Metrics) activated() {
+	if m != nil {
+		m.activations.Inc()
+	}
+}
+
+func (m *Metrics) fence() {
+	if m != nil {
+		m.fenced.Inc()
+	}
+}

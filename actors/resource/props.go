@@ -1,0 +1,116 @@
+package resource
+
+import (
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/allot/allot/protos"
+)
+
+// KindName is the cluster kind of resource actors; the cluster identity is the resource id.
+const KindName = "resource"
+
+// Kind returns the cluster kind KindName. It panics if cfg is invalid: a node's kinds are built
+// once at start-up, where a bad configuration must stop the process.
+func Kind(cfg Config) *cluster.Kind {
+	return cluster.NewKind(KindName, Props(cfg))
+}
+
+// Props returns the props of a resource actor spawned by the cluster: the actor reads its
+// resource id from its cluster identity when it starts. It panics if cfg is invalid.
+func Props(cfg Config) *actor.Props {
+	return props(cfg, "")
+}
+
+// PropsFor returns the props of a plain (non-cluster) actor for resourceID, for tests and
+// benchmarks. It panics if cfg is invalid.
+func PropsFor(cfg Config, resourceID string) *actor.Props {
+	if resourceID == "" {
+		panic("resource: PropsFor needs a resource id")
+	}
+	return props(cfg, resourceID)
+}
+
+func props(cfg Config, resourceID string) *actor.Props {
+	if err := cfg.validate(); err != nil {
+		panic(err)
+	}
+	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
+	// its mailbox (which counts commands posted and taken). A spawn function is the one place
+	// that creates both, so it links them; cloning props per activation is cheap next to the
+	// store's Activate.
+	dispatcher := newWarmDispatcher(300)
+	spawn := func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
+		q := &mailboxCounter{metrics: cfg.Metrics}
+		p = p.Clone(
+			actor.WithMailbox(actor.Unbounded(q)),
+			actor.WithDispatcher(dispatcher),
+			actor.WithProducer(func() actor.Actor { return newActor(cfg, resourceID, q) }),
+		)
+		return actor.DefaultSpawner(sys, id, p, parent)
+	}
+	return actor.PropsFromProducer(
+		func() actor.Actor { return newActor(cfg, resourceID, &mailboxCounter{}) },
+		actor.WithSpawnFunc(spawn),
+	)
+}
+
+// clusterIdentity returns the actor's cluster identity, or nil for a plain actor.
+func clusterIdentity(ctx actor.Context) *cluster.ClusterIdentity {
+	ext := ctx.Get((&cluster.ClusterIdentity{}).ExtensionID())
+	ci, _ := ext.(*cluster.ClusterIdentity)
+	return ci
+}
+
+// mailboxCounter counts the commands in one actor's mailbox. It is a mailbox middleware:
+// MessagePosted runs on senders' goroutines, MessageReceived on the actor's after the message
+// was handled, so while the actor handles a command, that command is still counted.
+//
+// It also answers the commands that reach a stopped actor: protoactor drops user messages left
+// in the mailbox of a stopped actor without a word, which would leave their senders waiting
+// for their timeouts. Once the actor has stopped, MessageReceived answers them unavailable.
+type mailboxCounter struct {
+	n       atomic.Int64
+	metrics *Metrics
+	stopped atomic.Pointer[stoppedReply]
+}
+
+// stoppedReply is how a stopped actor's mailbox answers commands.
+type stoppedReply struct {
+	system *actor.ActorSystem
+	reply  *protos.Reply
+}
+
+func (q *mailboxCounter) MailboxStarted() {}
+func (q *mailboxCounter) MailboxEmpty()   {}
+
+func (q *mailboxCounter) MessagePosted(m any) {
+	if isCommand(m) {
+		q.n.Add(1)
+		q.metrics.depth(1)
+	}
+}
+
+func (q *mailboxCounter) MessageReceived(m any) {
+	if !isCommand(m) {
+		return
+	}
+	q.n.Add(-1)
+	q.metrics.depth(-1)
+	if sr := q.stopped.Load(); sr != nil {
+		if env, ok := m.(*actor.MessageEnvelope); ok && env.Sender != nil {
+			q.metrics.rejected(sr.reply.GetError().GetCode())
+			sr.system.Root.Send(env.Sender, sr.reply)
+		}
+	}
+}
+
+func isCommand(m any) bool {
+	if env, ok := m.(*actor.MessageEnvelope); ok {
+		m = env.Message
+	}
+	_, ok := m.(*protos.Command)
+	return ok
+}

@@ -1,0 +1,11 @@
+// Package baseline holds what users would pick instead of Allot, behind the same minimal gin
+// handler and the same API subset (create a resource, read availability, place a hold), so
+// that `allot loadgen --hold-only` measures them against Allot on equal terms:
+//
+//   - NewClassic: PostgreSQL, one transaction per hold with SELECT ... FOR UPDATE;
+//   - NewRedis: Redis, one Lua script per hold, durable with appendfsync always;
+//   - NewEmpty: the HTTP ceiling, a handler that stores nothing.
+//
+// Serve runs one on an address; Command is `allot baseline`. MustRedis starts a throwaway
+// durable redis-server for tests.
+package baseline

@@ -1,0 +1,244 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// Request decoding. Every check here runs before anything is dispatched, so bad input never
+// reaches an actor. The split of statuses:
+//
+//   - 415 unsupported-media-type: Content-Type missing or not application/json (charset=utf-8
+//     is the only parameter allowed).
+//   - 413 payload-too-large: body over Config.MaxBodyBytes.
+//   - 400 malformed: the body is not one JSON object of the documented shape — bad syntax,
+//     not UTF-8, trailing data, unknown or duplicate members, wrong JSON types; also an
+//     unparsable query string.
+//   - 422 invalid: well-formed but unacceptable values — missing required members, ranges,
+//     id / bucket key / date / duration formats, duplicate buckets.
+
+// Limits the edge adds to the model's.
+const (
+	maxEcho  = 64 // bytes of a client value quoted back in a problem detail
+	maxDepth = 8  // nesting of JSON objects and arrays in a request body (the schemas need 2)
+)
+
+func malformed(format string, args ...any) error {
+	return booking.Errorf(booking.CodeMalformed, format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return booking.Errorf(booking.CodeInvalid, format, args...)
+}
+
+// echo quotes a client value for a problem detail, shortened so that a huge value does not
+// come back in full.
+func echo(s string) string {
+	if len(s) > maxEcho {
+		s = s[:maxEcho] + "..."
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// readJSONBody checks the Content-Type and reads the body, at most limit bytes.
+func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
+	if err := checkContentType(r.Header.Values("Content-Type")); err != nil {
+		return nil, err
+	}
+	if r.ContentLength > limit {
+		return nil, &edgeError{kindPayloadTooLarge, fmt.Sprintf("the request body must be at most %d bytes", limit)}
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &edgeError{kindPayloadTooLarge, fmt.Sprintf("the request body must be at most %d bytes", limit)}
+		}
+		return nil, malformed("the request body could not be read")
+	}
+	return body, nil
+}
+
+// checkContentType accepts exactly one Content-Type of application/json, optionally with
+// charset=utf-8.
+func checkContentType(values []string) error {
+	const want = "Content-Type must be application/json"
+	if len(values) != 1 {
+		return &edgeError{kindUnsupportedMediaType, want}
+	}
+	mt, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mt != "application/json" {
+		return &edgeError{kindUnsupportedMediaType, want}
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return &edgeError{kindUnsupportedMediaType, want + " (the only parameter allowed is charset=utf-8)"}
+		}
+	}
+	return nil
+}
+
+// decodeStrict decodes body, which must be exactly one JSON object, into v (a pointer to a
+// struct). allowed says which member names an object may have: parent is the name of the
+// member holding the object ("" for the top level), depth its nesting (0 for the top level).
+// Member names are matched exactly (encoding/json alone would match them case-insensitively)
+// and may not repeat in any object (encoding/json alone would keep the last).
+func decodeStrict(body []byte, v any, allowed func(parent string, depth int, name string) bool) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return malformed("the request body is empty; it must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return malformed("the request body is not valid UTF-8")
+	}
+	if err := checkMembers(body, allowed); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// checkMembers walks the tokens of body: one JSON object, nothing after it, no duplicate
+// member names, and only names that allowed accepts.
+func checkMembers(body []byte, allowed func(parent string, depth int, name string) bool) error {
+	type frame struct {
+		object  bool
+		wantKey bool
+		key     string // the member being read, in an object
+		seen    map[string]struct{}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []frame
+	done := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !done {
+				return malformed("the request body ends in the middle of a JSON value")
+			}
+			return nil
+		}
+		if err != nil {
+			return jsonError(err)
+		}
+		if done {
+			return malformed("the request body has data after the JSON object")
+		}
+		if len(stack) == 0 {
+			if d, ok := tok.(json.Delim); !ok || d != '{' {
+				return malformed("the request body must be a JSON object")
+			}
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].object && stack[top].wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				// empty object or end of members: handled below
+			} else {
+				name, _ := tok.(string)
+				if _, dup := stack[top].seen[name]; dup {
+					return malformed("member %s appears twice", echo(name))
+				}
+				stack[top].seen[name] = struct{}{}
+				parent := ""
+				if top > 0 {
+					if stack[top-1].object {
+						parent = stack[top-1].key
+					} else {
+						parent = "[]"
+					}
+				}
+				if !allowed(parent, top, name) {
+					if parent == "" {
+						return malformed("unknown member %s", echo(name))
+					}
+					return malformed("unknown member %s in %s", echo(name), echo(parent))
+				}
+				stack[top].key = name
+				stack[top].wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) == maxDepth {
+				return malformed("the request body is nested more than %d levels deep", maxDepth)
+			}
+			if tok == json.Delim('{') {
+				stack = append(stack, frame{object: true, wantKey: true, seen: map[string]struct{}{}})
+			} else {
+				stack = append(stack, frame{})
+			}
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value has ended (a scalar, or a closed object or array).
+		if len(stack) == 0 {
+			done = true
+		} else if stack[len(stack)-1].object {
+			stack[len(stack)-1].wantKey = true
+		}
+	}
+}
+
+// jsonError turns an encoding/json error into a 400 malformed error that says where.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return malformed("the request body is not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return malformed("the request body must be a JSON object")
+		}
+		return malformed("%s must be %s, not %s", field, jsonKind(typ.Type), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return malformed("the request body ends in the middle of a JSON value")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return malformed("unknown member %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return malformed("the request body is not valid JSON")
+	}
+}
+
+// jsonKind names the JSON type a Go type decodes from, for error details.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	default:
+		return "another type"
+	}
+}

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+func TestCheckContentType(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8", "application/json;charset=\"utf-8\""} {
+		if err := checkContentType([]string{ct}); err != nil {
+			t.Errorf("%q refused: %v", ct, err)
+		}
+	}
+	for _, cts := range [][]string{nil, {""}, {"text/json"}, {"application/json", "application/json"}, {"application/json; charset=utf-16"}, {"application/problem+json"}, {"application/merge-patch+json"}} {
+		if err := checkContentType(cts); answerFor(err).kind.status != http.StatusUnsupportedMediaType {
+			t.Errorf("%q: %v, want 415", cts, err)
+		}
+	}
+}
+
+func TestCheckMembers(t *testing.T) {
+	allowAll := func(string, int, string) bool { return true }
+	for _, good := range []string{`{}`, ` {"a":[1,{"b":{}}],"c":{"d":[]}} `, `{"a":{"a":{"a":1}}}`, `{"a":[{"x":1},{"x":2}]}`, strings.Repeat(`{"a":`, 8) + "1" + strings.Repeat("}", 8)} {
+		if err := checkMembers([]byte(good), allowAll); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+	for _, bad := range []string{`{"a":1,"a":2}`, `{"a":{"b":1,"b":1}}`, `{"a":[{"x":1,"x":2}]}`, `{}{}`, `{} 1`, `[]`, `1`, `{"a":1`, `{"a" 1}`, `{,}`, strings.Repeat(`{"a":`, 9) + "1" + strings.Repeat("}", 9)} {
+		if err := checkMembers([]byte(bad), allowAll); booking.ErrorCode(err) != booking.CodeMalformed {
+			t.Errorf("%s: %v, want malformed", bad, err)
+		}
+	}
+	// The allow callback sees the parent member and the depth.
+	var seen []string
+	_ = checkMembers([]byte(`{"p":{"q":1},"l":[{"r":2}]}`), func(parent string, depth int, name string) bool {
+		seen = append(seen, parent+"/"+string(rune('0'+depth))+"/"+name)
+		return true
+	})
+	if got := strings.Join(seen, " "); got != "/0/p p/1/q /0/l []/2/r" {
+		t.Fatalf("allow saw %s", got)
+	}
+}

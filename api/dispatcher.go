@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/protos"
+)
+
+// OwnerHeader names the cluster member that answered a command (Reply.owner).
+const OwnerHeader = "X-Allot-Owner"
+
+// transportRetryAfter is the Retry-After of a 503 for a command that got no reply.
+const transportRetryAfter = time.Second
+
+// Dispatcher delivers a command to the activation that owns cmd.ResourceId — in this process
+// or on another node — and returns its reply.
+//
+// Thread-safety: Dispatch is called concurrently by every request in flight.
+//
+// Deadline: the edge sets cmd.DeadlineUnixMs and a ctx deadline at the same instant, at most
+// Config.RequestTimeout away. Dispatch must return once ctx is done; it must not retain cmd.
+//
+// Errors: every outcome the owner decided, including its busy and unavailable answers, is a
+// Reply with Error set (Error.Code a booking.Code*, RetryAfterMs for busy and unavailable) and
+// a nil error. A successful reply carries the Resource (create, get, update) or the Hold
+// (place, get, confirm, cancel) and Replayed for an idempotent replay. A non-nil error means
+// transport trouble — the command may or may not have been decided (timeout, owner
+// unreachable, no member hosts the kind); the edge answers 503 with Retry-After and the client
+// retries, with the same Idempotency-Key for a hold.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error)
+}
+
+// dispatch sends cmd with the request's deadline and checks the reply. It returns the reply
+// and true on success; otherwise it has answered the request with a problem and returns false.
+// Every reply's owner is reported in OwnerHeader.
+func (s *Server) dispatch(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
+	deadline := s.cfg.Now().Add(s.cfg.RequestTimeout)
+	cmd.DeadlineUnixMs = deadline.UnixMilli()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+
+	reply, err := s.cfg.Dispatcher.Dispatch(ctx, cmd)
+	if err != nil {
+		detail := "the resource's owner could not be reached; retry later"
+		if errors.Is(err, context.DeadlineExceeded) {
+			detail = "the resource's owner did not answer in time; retry later"
+		}
+		s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "dispatch failed",
+			slog.String("route", c.FullPath()), slog.String("resource_id", cmd.ResourceId), slog.Any("err", err))
+		writeProblem(c, answerForCode(booking.CodeUnavailable, detail, transportRetryAfter))
+		return nil, false
+	}
+	if reply == nil {
+		s.fail(c, errors.New("dispatcher returned neither a reply nor an error"))
+		return nil, false
+	}
+	if reply.Owner != "" {
+		c.Header(OwnerHeader, reply.Owner)
+	}
+	if e := reply.Error; e != nil {
+		a := answerForCode(e.Code, e.Message, time.Duration(e.RetryAfterMs)*time.Millisecond)
+		if a.kind.status >= 500 {
+			s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "owner answered with an error",
+				slog.String("route", c.FullPath()), slog.String("resource_id", cmd.ResourceId),
+				slog.String("code", e.Code), slog.String("message", e.Message), slog.String("owner", reply.Owner))
+		}
+		writeProblem(c, a)
+		return nil, false
+	}
+	return reply, true
+}
+
+// errNoPayload reports a successful reply without the resource or hold its op returns.
+var errNoPayload = errors.New("dispatcher reply has no payload")

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/protos"
+)
+
+// funcDispatcher answers with a function and remembers the last command.
+type funcDispatcher struct {
+	mu   sync.Mutex
+	last *protos.Command
+	ctx  context.Context
+	fn   func(ctx context.Context, cmd *protos.Command) (*protos.Reply, error)
+}
+
+func (d *funcDispatcher) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error) {
+	d.mu.Lock()
+	d.last, d.ctx = cmd, ctx
+	d.mu.Unlock()
+	return d.fn(ctx, cmd)
+}
+
+func TestDispatchSetsDeadline(t *testing.T) {
+	d := &funcDispatcher{fn: func(context.Context, *protos.Command) (*protos.Reply, error) {
+		return &protos.Reply{Resource: &protos.Resource{Id: "r1"}}, nil
+	}}
+	e := MustServer(t, func(c *Config) { c.Dispatcher = d; c.RequestTimeout = 3 * time.Second })
+	e.ok(e.do("GET", "/v1/resources/r1", ""), http.StatusOK, nil)
+	if want := e.clock.Now().Add(3 * time.Second).UnixMilli(); d.last.DeadlineUnixMs != want {
+		t.Fatalf("deadline %d, want %d", d.last.DeadlineUnixMs, want)
+	}
+	dl, ok := d.ctx.Deadline()
+	if !ok || time.Until(dl) > 3*time.Second {
+		t.Fatalf("ctx deadline %v %v", dl, ok)
+	}
+	if d.last.ResourceId != "r1" || d.last.GetGetResource() == nil {
+		t.Fatalf("command %v", d.last)
+	}
+}
+
+func TestDispatchTransportErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		detail string
+	}{
+		{"deadline", fmt.Errorf("request: %w", context.DeadlineExceeded), "in time"},
+		{"unreachable", errors.New("connection refused to 10.0.0.7"), "could not be reached"},
+		{"cancelled", context.Canceled, "could not be reached"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &funcDispatcher{fn: func(context.Context, *protos.Command) (*protos.Reply, error) { return nil, tt.err }}
+			e := MustServer(t, func(c *Config) { c.Dispatcher = d })
+			rec := e.do("POST", "/v1/resources/r1/holds/h1/confirm", "")
+			p := mustProblem(t, rec, http.StatusServiceUnavailable, "unavailable")
+			if rec.Header().Get("Retry-After") != "1" || !strings.Contains(p.Detail, tt.detail) || strings.Contains(p.Detail, "10.0.0.7") {
+				t.Fatalf("problem %+v headers %v", p, rec.Header())
+			}
+		})
+	}
+}
+
+// A Dispatcher that waits for its context: the request ends at RequestTimeout with 503.
+func TestDispatchNeverHangs(t *testing.T) {
+	d := &funcDispatcher{fn: func(ctx context.Context, _ *protos.Command) (*protos.Reply, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	e := MustServer(t, func(c *Config) { c.Dispatcher = d; c.RequestTimeout = 20 * time.Millisecond })
+	done := make(chan int, 1)
+	go func() { done <- e.do("GET", "/v1/resources/r1", "").Code }()
+	select {
+	case code := <-done:
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request hung past its timeout")
+	}
+}
+
+func TestDispatchReplyErrors(t *testing.T) {
+	tests := []struct {
+		code       string
+		retryMs    int64
+		status     int
+		slug       string
+		retryAfter string
+	}{
+		{booking.CodeMalformed, 0, 400, "malformed", ""},
+		{booking.CodeInvalid, 0, 422, "invalid", ""},
+		{booking.CodeIdempotencyMismatch, 0, 422, "idempotency-mismatch", ""},
+		{booking.CodeNotFound, 0, 404, "not-found", ""},
+		{booking.CodeAlreadyExists, 0, 409, "already-exists", ""},
+		{booking.CodeSoldOut, 0, 409, "sold-out", ""},
+		{booking.CodeConflict, 0, 409, "conflict", ""},
+		{booking.CodeBusy, 1500, 429, "busy", "2"},
+		{booking.CodeBusy, 0, 429, "busy", "1"},
+		{booking.CodeBusy, 1000, 429, "busy", "1"},
+		{booking.CodeUnavailable, 2001, 503, "unavailable", "3"},
+		{booking.CodeInternal, 0, 500, "internal", ""},
+		{"from_a_newer_node", 0, 500, "internal", ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.code, tt.retryMs), func(t *testing.T) {
+			d := &funcDispatcher{fn: func(context.Context, *protos.Command) (*protos.Reply, error) {
+				return &protos.Reply{Owner: "node-9", Error: &protos.Error{Code: tt.code, Message: "secret-or-not", RetryAfterMs: tt.retryMs}}, nil
+			}}
+			e := MustServer(t, func(c *Config) { c.Dispatcher = d })
+			rec := e.do("POST", "/v1/resources/r1/holds", `{"buckets":["all"],"quantity":1,"user_id":"u"}`)
+			p := mustProblem(t, rec, tt.status, tt.slug)
+			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
+				t.Fatalf("Retry-After %q, want %q", got, tt.retryAfter)
+			}
+			if rec.Header().Get(OwnerHeader) != "node-9" {
+				t.Fatalf("owner header missing: %v", rec.Header())
+			}
+			if tt.status == 500 {
+				if p.Code != booking.CodeInternal || p.Detail != "internal error" {
+					t.Fatalf("internal problem %+v", p)
+				}
+			} else if p.Code != tt.code || p.Detail != "secret-or-not" {
+				t.Fatalf("problem %+v", p)
+			}
+		})
+	}
+}
+
+// A reply that is neither an error nor the payload the route needs is a 500, not a panic.
+func TestDispatchBrokenReplies(t *testing.T) {
+	tests := []struct {
+		name         string
+		reply        *protos.Reply
+		method, path string
+		body         string
+	}{
+		{"nil reply", nil, "GET", "/v1/resources/r1", ""},
+		{"nil reply to a hold op", nil, "POST", "/v1/resources/r1/holds/h1/cancel", ""},
+		{"resource for a hold op", &protos.Reply{Resource: &protos.Resource{Id: "r1"}}, "POST", "/v1/resources/r1/holds/h1/confirm", ""},
+		{"hold for a resource op", &protos.Reply{Hold: &protos.Hold{Id: "h1"}}, "GET", "/v1/resources/r1/availability", ""},
+		{"empty create", &protos.Reply{}, "POST", "/v1/resources", `{"id":"r1","name":"n","buckets":{"all":1}}`},
+		{"empty update", &protos.Reply{}, "PATCH", "/v1/resources/r1", `{"name":"n"}`},
+		{"empty place", &protos.Reply{}, "POST", "/v1/resources/r1/holds", `{"buckets":["all"],"quantity":1,"user_id":"u"}`},
+		{"empty get hold", &protos.Reply{}, "GET", "/v1/resources/r1/holds/h1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &funcDispatcher{fn: func(context.Context, *protos.Command) (*protos.Reply, error) { return tt.reply, nil }}
+			e := MustServer(t, func(c *Config) { c.Dispatcher = d })
+			mustProblem(t, e.do(tt.method, tt.path, tt.body), http.StatusInternalServerError, "internal")
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+// ProblemContentType is the media type of every error response (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// ProblemTypeBase prefixes every problem type URI; the rest is the problem's slug, e.g.
+// "https://allot.dev/problems/sold-out".
+const ProblemTypeBase = "https://allot.dev/problems/"
+
+// Problem is the body of every error response, an RFC 9457 problem detail. Type is stable per
+// kind of problem and is what clients switch on; Code is the booking.Code* of the problem
+// (edge-only problem types — unsupported media type, payload too large, method not allowed —
+// carry booking.CodeMalformed, and an unknown route carries booking.CodeNotFound). Detail is
+// for humans and may change.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Code     string `json:"code"`
+}
+
+// Problem kinds that the HTTP edge detects on its own and that have no booking code.
+const (
+	kindUnsupportedMediaType = "unsupported_media_type"
+	kindPayloadTooLarge      = "payload_too_large"
+	kindMethodNotAllowed     = "method_not_allowed"
+	kindRouteNotFound        = "route_not_found"
+)
+
+// problemKind is one problem type: its slug (the end of its type URI), title, status and the
+// booking code it carries.
+type problemKind struct {
+	slug   string
+	title  string
+	status int
+	code   string
+}
+
+// kindOf maps a booking code, or one of the edge-only kinds above, to its problem type. This
+// switch is the one place where codes meet HTTP statuses. Unknown codes are internal errors.
+func kindOf(code string) problemKind {
+	switch code {
+	case booking.CodeMalformed:
+		return problemKind{"malformed", "Malformed request", http.StatusBadRequest, code}
+	case booking.CodeInvalid:
+		return problemKind{"invalid", "Invalid request", http.StatusUnprocessableEntity, code}
+	case booking.CodeIdempotencyMismatch:
+		return problemKind{"idempotency-mismatch", "Idempotency-Key reused with a different request", http.StatusUnprocessableEntity, code}
+	case booking.CodeNotFound:
+		return problemKind{"not-found", "Not found", http.StatusNotFound, code}
+	case booking.CodeAlreadyExists:
+		return problemKind{"already-exists", "Resource already exists", http.StatusConflict, code}
+	case booking.CodeSoldOut:
+		return problemKind{"sold-out", "Sold out", http.StatusConflict, code}
+	case booking.CodeConflict:
+		return problemKind{"conflict", "Conflicting state", http.StatusConflict, code}
+	case booking.CodeBusy:
+		return problemKind{"busy", "Resource busy", http.StatusTooManyRequests, code}
+	case booking.CodeUnavailable:
+		return problemKind{"unavailable", "Service unavailable", http.StatusServiceUnavailable, code}
+	case kindUnsupportedMediaType:
+		return problemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType, booking.CodeMalformed}
+	case kindPayloadTooLarge:
+		return problemKind{"payload-too-large", "Request body too large", http.StatusRequestEntityTooLarge, booking.CodeMalformed}
+	case kindMethodNotAllowed:
+		return problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed, booking.CodeMalformed}
+	case kindRouteNotFound:
+		return problemKind{"route-not-found", "No such route", http.StatusNotFound, booking.CodeNotFound}
+	default:
+		return problemKind{"internal", "Internal error", http.StatusInternalServerError, booking.CodeInternal}
+	}
+}
+
+// problemCodes lists every code and edge-only kind kindOf knows, for tests and documentation.
+func problemCodes() []string {
+	return []string{
+		booking.CodeMalformed, booking.CodeInvalid, booking.CodeIdempotencyMismatch,
+		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
+		booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
+		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
+	}
+}
+
+// edgeError is a problem the HTTP edge detects before anything is dispatched and that has no
+// booking code: a wrong media type, an oversized body, an unknown route or method.
+type edgeError struct {
+	kind   string
+	detail string
+}
+
+func (e *edgeError) Error() string { return e.kind + ": " + e.detail }
+
+// answer is what an error becomes on the wire.
+type answer struct {
+	kind       problemKind
+	detail     string
+	retryAfter time.Duration
+}
+
+// answerFor maps an error from decoding, validation or a HoldLister to its problem:
+// *edgeError and *booking.Error by kind and code; an unreachable store or an expired context
+// to 503 unavailable; anything else to 500 internal, without leaking its text.
+func answerFor(err error) answer {
+	var ee *edgeError
+	if errors.As(err, &ee) {
+		return answer{kind: kindOf(ee.kind), detail: ee.detail}
+	}
+	var be *booking.Error
+	if errors.As(err, &be) {
+		return answerForCode(be.Code, be.Message, 0)
+	}
+	if errors.Is(err, persistence.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return answerForCode(booking.CodeUnavailable, "the store did not answer; retry later", 0)
+	}
+	return answerForCode(booking.CodeInternal, "", 0)
+}
+
+// answerForCode maps an application error (from the model, an actor reply or the edge's own
+// validation) to its problem. Internal errors get a generic detail.
+func answerForCode(code, message string, retryAfter time.Duration) answer {
+	k := kindOf(code)
+	if k.code == booking.CodeInternal {
+		message = "internal error"
+	}
+	return answer{kind: k, detail: message, retryAfter: retryAfter}
+}
+
+// retryAfterSeconds is the Retry-After value for d: whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	s := (d + time.Second - 1) / time.Second
+	return strconv.FormatInt(max(int64(s), 1), 10)
+}
+
+// writeProblem answers the request with a problem+json body. Busy and unavailable answers
+// carry Retry-After.
+func writeProblem(c *gin.Context, a answer) {
+	p := Problem{
+		Type:     ProblemTypeBase + a.kind.slug,
+		Title:    a.kind.title,
+		Status:   a.kind.status,
+		Detail:   a.detail,
+		Instance: c.Request.URL.Path,
+		Code:     a.kind.code,
+	}
+	if a.kind.status == http.StatusTooManyRequests || a.kind.status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfterSeconds(a.retryAfter))
+	}
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen for this struct; keep the status anyway
+		body = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal error","status":500,"code":"internal"}`)
+	}
+	c.Data(a.kind.status, ProblemContentType, body)
+	c.Abort()
+}

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/protos"
+)
+
+// Hold headers.
+const (
+	IdempotencyKeyHeader     = "Idempotency-Key"
+	IdempotentReplayedHeader = "Idempotent-Replayed"
+)
+
+// maxListLimit is the largest limit of a hold query (persistence.HoldFilter allows 1000).
+const maxListLimit = 1000
+
+// HoldLister answers hold queries from the store, not through the actors: a listing may lag
+// the owners' latest decisions by one group commit.
+//
+// Thread-safety: ListHolds is called concurrently by every request in flight.
+//
+// Errors: ListHolds honours ctx (deadline Config.RequestTimeout). The edge normalizes the
+// filter first (persistence.HoldFilter.Normalize), so a *booking.Error from ListHolds is
+// mapped by its code like any other; an error wrapping persistence.ErrUnavailable or a ctx
+// error becomes 503 with Retry-After; anything else is a 500. persistence.Store satisfies it.
+type HoldLister interface {
+	ListHolds(ctx context.Context, f persistence.HoldFilter) ([]booking.Hold, error)
+}
+
+func (s *Server) holdIDs(c *gin.Context) (rid, hid string, ok bool) {
+	if rid, ok = s.resourceID(c); !ok {
+		return "", "", false
+	}
+	hid = c.Param("hid")
+	if err := validID("hold id", hid, booking.MaxIDLength); err != nil {
+		s.fail(c, err)
+		return "", "", false
+	}
+	return rid, hid, true
+}
+
+// POST /v1/resources/:rid/holds
+func (s *Server) placeHold(c *gin.Context) {
+	rid, ok := s.resourceID(c)
+	if !ok {
+		return
+	}
+	key, err := idempotencyKey(c.Request.Header)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body, err := readJSONBody(c.Request, s.cfg.MaxBodyBytes)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	op, err := decodePlaceHold(body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	op.IdempotencyKey = key
+	reply, ok := s.dispatch(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
+	if !ok {
+		return
+	}
+	if reply.Hold == nil {
+		s.fail(c, errNoPayload)
+		return
+	}
+	if reply.Replayed {
+		c.Header(IdempotentReplayedHeader, "true")
+	}
+	c.Header("Location", "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
+	s.writeJSON(c, http.StatusCreated, holdFromProto(reply.Hold))
+}
+
+// GET /v1/resources/:rid/holds/:hid
+func (s *Server) getHold(c *gin.Context) {
+	s.holdOp(c, func(rid, hid string) *protos.Command {
+		return &protos.Command{ResourceId: rid, Op: &protos.Command_GetHold{GetHold: &protos.GetHold{HoldId: hid}}}
+	})
+}
+
+// POST /v1/resources/:rid/holds/:hid/confirm
+func (s *Server) confirmHold(c *gin.Context) {
+	s.holdOp(c, func(rid, hid string) *protos.Command {
+		return &protos.Command{ResourceId: rid, Op: &protos.Command_ConfirmHold{ConfirmHold: &protos.ConfirmHold{HoldId: hid}}}
+	})
+}
+
+// POST /v1/resources/:rid/holds/:hid/cancel
+func (s *Server) cancelHold(c *gin.Context) {
+	s.holdOp(c, func(rid, hid string) *protos.Command {
+		return &protos.Command{ResourceId: rid, Op: &protos.Command_CancelHold{CancelHold: &protos.CancelHold{HoldId: hid}}}
+	})
+}
+
+// holdOp runs a command on one hold and answers 200 with the hold. These routes take no
+// request body; one that is sent is ignored.
+func (s *Server) holdOp(c *gin.Context, build func(rid, hid string) *protos.Command) {
+	rid, hid, ok := s.holdIDs(c)
+	if !ok {
+		return
+	}
+	reply, ok := s.dispatch(c, build(rid, hid))
+	if !ok {
+		return
+	}
+	if reply.Hold == nil {
+		s.fail(c, errNoPayload)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, holdFromProto(reply.Hold))
+}
+
+// GET /v1/resources/:rid/holds
+func (s *Server) listResourceHolds(c *gin.Context) {
+	rid, ok := s.resourceID(c)
+	if !ok {
+		return
+	}
+	q, err := decodeHoldQuery(c.Request.URL.RawQuery, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.listHolds(c, persistence.HoldFilter{ResourceID: rid, UserID: q.userID, Status: q.status, Limit: q.limit})
+}
+
+// GET /v1/users/:uid/holds
+func (s *Server) listUserHolds(c *gin.Context) {
+	uid := c.Param("uid")
+	if err := validID("user id", uid, booking.MaxUserIDLength); err != nil {
+		s.fail(c, err)
+		return
+	}
+	q, err := decodeHoldQuery(c.Request.URL.RawQuery, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.listHolds(c, persistence.HoldFilter{UserID: uid, Status: q.status, Limit: q.limit})
+}
+
+func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {
+	if err := f.Normalize(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	holds, err := s.cfg.Holds.ListHolds(ctx, f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := HoldList{Holds: make([]Hold, 0, len(holds))}
+	for _, h := range holds {
+		out.Holds = append(out.Holds, holdFromModel(h))
+	}
+	s.writeJSON(c, http.StatusOK, out)
+}

@@ -1,0 +1,199 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// holdRequest is the body of POST /v1/resources/{rid}/holds.
+type holdRequest struct {
+	Buckets  []string `json:"buckets"`
+	Quantity int64    `json:"quantity"`
+	UserID   string   `json:"user_id"`
+}
+
+// holdAnswer is the part of a hold the load generator reads.
+type holdAnswer struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// worker is one simulated mobile client. It is used by one goroutine; its ledger is merged
+// after the load phase.
+type worker struct {
+	r      *runner
+	n      int
+	rng    *rand.Rand
+	seq    uint64
+	user   string
+	ledger ledger
+}
+
+func newWorker(r *runner, n int) *worker {
+	return &worker{
+		r:    r,
+		n:    n,
+		rng:  rand.New(rand.NewPCG(r.cfg.Seed, uint64(n))),
+		user: fmt.Sprintf("u-%s-%d", r.cfg.RunID, n),
+	}
+}
+
+// run plays sessions until a bound is reached, ctx is done, or (flash-sale) the client is
+// answered sold_out.
+func (w *worker) run(ctx context.Context) {
+	r := w.r
+	for ctx.Err() == nil && r.more() {
+		switch r.cfg.Scenario {
+		case ScenarioFlashSale:
+			if w.flashSession(ctx) {
+				return
+			}
+		case ScenarioHotel:
+			w.hotelSession(ctx)
+		case ScenarioBrowse:
+			w.browse(ctx)
+		case ScenarioMixed:
+			switch p := w.rng.Float64(); {
+			case p < 0.15 && !r.flashGone.Load():
+				if w.flashSession(ctx) {
+					r.flashGone.Store(true)
+				}
+			case p < 0.5:
+				w.hotelSession(ctx)
+			default:
+				w.browse(ctx)
+			}
+		}
+		w.think(ctx)
+	}
+}
+
+// flashSession holds one unit of the hot resource, then confirms or cancels it. It reports
+// whether the hold was answered sold_out.
+func (w *worker) flashSession(ctx context.Context) (soldOut bool) {
+	return w.session(ctx, w.r.flashID, []string{flashBucket}, 1, true)
+}
+
+// hotelSession holds 1..Nights consecutive nights of a random hotel, then confirms or
+// cancels.
+func (w *worker) hotelSession(ctx context.Context) {
+	r := w.r
+	rid := r.hotels[w.rng.IntN(len(r.hotels))]
+	n := 1 + w.rng.IntN(r.cfg.Nights)
+	start := w.rng.IntN(len(r.nights) - n + 1)
+	w.session(ctx, rid, r.nights[start:start+n], 1, false)
+}
+
+// browse reads the availability of a random resource.
+func (w *worker) browse(ctx context.Context) {
+	r := w.r
+	rid := r.readable[w.rng.IntN(len(r.readable))]
+	res := w.call(ctx, OpAvailability, http.MethodGet, resourcePath(rid)+"/availability", "", nil)
+	if res.Status == http.StatusOK {
+		r.reads.Add(1)
+		return
+	}
+	r.fail("availability "+rid, res)
+}
+
+// session holds qty units of keys on rid with a fresh Idempotency-Key, then confirms the
+// hold or cancels it (CancelRatio) unless HoldOnly, recording what the client was told in its ledger.
+func (w *worker) session(ctx context.Context, rid string, keys []string, qty int64, flash bool) (soldOut bool) {
+	r := w.r
+	idem := w.nextKey()
+	req := holdRequest{Buckets: keys, Quantity: qty, UserID: w.user}
+	res := w.call(ctx, OpHold, http.MethodPost, resourcePath(rid)+"/holds", idem, req)
+	var ans holdAnswer
+	switch res.outcome() {
+	case outcomeOK:
+		if err := json.Unmarshal(res.Body, &ans); err != nil || ans.ID == "" {
+			r.fail("hold "+rid, result{Status: res.Status, Err: fmt.Errorf("%d without a hold id: %.200s", res.Status, res.Body)})
+			w.ledger.Unknown = append(w.ledger.Unknown, unknownHold{idem, rid, w.user, keys, qty})
+			return false
+		}
+	case outcomeRejected:
+		if res.Status == http.StatusConflict && res.Code == "sold_out" {
+			r.soldOut.Add(1)
+			return true
+		}
+		r.fail("hold "+rid, res)
+		return false
+	default:
+		r.fail("hold "+rid, res)
+		w.ledger.Unknown = append(w.ledger.Unknown, unknownHold{idem, rid, w.user, keys, qty})
+		return false
+	}
+	r.holds.Add(1)
+	if flash {
+		r.sold.Add(qty)
+	}
+	h := ackedHold{ID: ans.ID, ResourceID: rid, Buckets: keys, Quantity: qty, State: stateHeld}
+	defer func() { w.ledger.Acked = append(w.ledger.Acked, h) }()
+	if r.cfg.HoldOnly {
+		return false
+	}
+
+	w.think(ctx)
+	op := OpConfirm
+	if w.rng.Float64() < r.cfg.CancelRatio {
+		op = OpCancel
+	}
+	res = w.call(ctx, op, http.MethodPost, holdPath(rid, ans.ID)+"/"+op, w.nextKey(), nil)
+	switch res.outcome() {
+	case outcomeOK:
+		if op == OpCancel {
+			h.State = stateCancelled
+			r.cancels.Add(1)
+			if flash {
+				r.sold.Add(-qty)
+			}
+		} else {
+			h.State = stateConfirmed
+			r.confirms.Add(1)
+		}
+	case outcomeAmbiguous:
+		h.State = stateUncertain
+		r.fail(op+" "+ans.ID, res)
+	default:
+		// Refused: the hold may have expired meanwhile; the audit accepts either.
+		h.State = stateUncertain
+		r.fail(op+" "+ans.ID, res)
+	}
+	return false
+}
+
+// call sends one logical request and accounts for it.
+func (w *worker) call(ctx context.Context, op, method, path, idem string, body any) result {
+	r := w.r
+	r.issued.Add(1)
+	start := time.Now()
+	res := r.c.do(ctx, method, path, idem, body)
+	r.stats.observe(op, time.Since(start))
+	r.ops.Add(1)
+	r.retries.Add(int64(res.Retries))
+	return res
+}
+
+// nextKey returns a fresh Idempotency-Key, unique across runs by RunID.
+func (w *worker) nextKey() string {
+	w.seq++
+	return fmt.Sprintf("%s-%d-%d", w.r.cfg.RunID, w.n, w.seq)
+}
+
+// think pauses for ThinkTime, uniformly jittered in 0.5x..1.5x.
+func (w *worker) think(ctx context.Context) {
+	t := w.r.cfg.ThinkTime
+	if t <= 0 {
+		return
+	}
+	_ = sleepCtx(ctx, t/2+time.Duration(w.rng.Int64N(int64(t)+1)))
+}
+
+func resourcePath(rid string) string { return "/v1/resources/" + url.PathEscape(rid) }
+
+func holdPath(rid, hid string) string { return resourcePath(rid) + "/holds/" + url.PathEscape(hid) }

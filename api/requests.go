@@ -1,0 +1,260 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/protos"
+)
+
+// Request decoders: one per route that takes input, each turning the body (or query, or
+// header) into a command op or a coded error. See decode.go for the status split.
+
+type moneyBody struct {
+	Amount   *int64  `json:"amount"`
+	Currency *string `json:"currency"`
+}
+
+type createResourceBody struct {
+	ID      *string          `json:"id"`
+	Name    *string          `json:"name"`
+	Buckets map[string]int64 `json:"buckets"`
+	HoldTTL *string          `json:"hold_ttl"`
+	Price   *moneyBody       `json:"price"`
+}
+
+type updateResourceBody struct {
+	Buckets map[string]int64 `json:"buckets"`
+	Name    *string          `json:"name"`
+	HoldTTL *string          `json:"hold_ttl"`
+}
+
+type placeHoldBody struct {
+	Buckets  []string `json:"buckets"`
+	Quantity *int64   `json:"quantity"`
+	UserID   *string  `json:"user_id"`
+}
+
+// decodeCreateResource decodes and validates the body of POST /v1/resources into the
+// resource id and the command op.
+func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
+	var b createResourceBody
+	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
+		switch {
+		case depth == 0:
+			return oneOf(name, "id", "name", "buckets", "hold_ttl", "price")
+		case depth == 1 && parent == "price":
+			return oneOf(name, "amount", "currency")
+		}
+		return true // bucket keys are data; other nesting fails on its JSON type
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if b.ID == nil {
+		return "", nil, invalid("id is required")
+	}
+	if err := validID("id", *b.ID, booking.MaxIDLength); err != nil {
+		return "", nil, err
+	}
+	if b.Name == nil {
+		return "", nil, invalid("name is required")
+	}
+	if err := validName(*b.Name); err != nil {
+		return "", nil, err
+	}
+	if b.Buckets == nil {
+		return "", nil, invalid("buckets is required")
+	}
+	if len(b.Buckets) == 0 {
+		return "", nil, invalid("buckets must have at least one bucket")
+	}
+	if err := validCapacities(b.Buckets); err != nil {
+		return "", nil, err
+	}
+	op := &protos.CreateResource{Name: *b.Name, Buckets: b.Buckets}
+	if b.HoldTTL != nil {
+		ttl, err := parseTTL(*b.HoldTTL)
+		if err != nil {
+			return "", nil, err
+		}
+		op.HoldTtlMs = ttl.Milliseconds()
+	}
+	if b.Price != nil {
+		switch {
+		case b.Price.Amount == nil:
+			return "", nil, invalid("price.amount is required")
+		case *b.Price.Amount < 0:
+			return "", nil, invalid("price.amount must not be negative")
+		case b.Price.Currency == nil:
+			return "", nil, invalid("price.currency is required")
+		case !validCurrency(*b.Price.Currency):
+			return "", nil, invalid("price.currency must be an ISO 4217 code of three capital letters, such as EUR")
+		}
+		op.Price = &protos.Money{Amount: *b.Price.Amount, Currency: *b.Price.Currency}
+	}
+	return *b.ID, op, nil
+}
+
+// decodeUpdateResource decodes and validates the body of PATCH /v1/resources/{rid}.
+func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
+	var b updateResourceBody
+	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
+		return depth > 0 || oneOf(name, "buckets", "name", "hold_ttl")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil {
+		return nil, invalid("nothing to update: give buckets, name or hold_ttl")
+	}
+	op := &protos.UpdateResource{}
+	if len(b.Buckets) > 0 {
+		if err := validCapacities(b.Buckets); err != nil {
+			return nil, err
+		}
+		op.Buckets = b.Buckets
+	}
+	if b.Name != nil {
+		if err := validName(*b.Name); err != nil {
+			return nil, err
+		}
+		op.Name = b.Name
+	}
+	if b.HoldTTL != nil {
+		ttl, err := parseTTL(*b.HoldTTL)
+		if err != nil {
+			return nil, err
+		}
+		ms := ttl.Milliseconds()
+		op.HoldTtlMs = &ms
+	}
+	return op, nil
+}
+
+// decodePlaceHold decodes and validates the body of POST /v1/resources/{rid}/holds. The
+// Idempotency-Key comes from the header (see idempotencyKey).
+func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
+	var b placeHoldBody
+	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
+		return depth > 0 || oneOf(name, "buckets", "quantity", "user_id")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b.Buckets == nil {
+		return nil, invalid("buckets is required")
+	}
+	if len(b.Buckets) == 0 {
+		return nil, invalid("buckets must name at least one bucket")
+	}
+	if len(b.Buckets) > booking.MaxHoldBuckets {
+		return nil, invalid("a hold claims at most %d buckets", booking.MaxHoldBuckets)
+	}
+	seen := make(map[string]struct{}, len(b.Buckets))
+	for _, k := range b.Buckets {
+		if err := validBucketKey(k); err != nil {
+			return nil, err
+		}
+		if _, dup := seen[k]; dup {
+			return nil, invalid("bucket %s appears twice", echo(k))
+		}
+		seen[k] = struct{}{}
+	}
+	if b.Quantity == nil {
+		return nil, invalid("quantity is required")
+	}
+	if *b.Quantity < 1 || *b.Quantity > booking.MaxQuantity {
+		return nil, invalid("quantity must be between 1 and %d", booking.MaxQuantity)
+	}
+	if b.UserID == nil {
+		return nil, invalid("user_id is required")
+	}
+	if err := validID("user_id", *b.UserID, booking.MaxUserIDLength); err != nil {
+		return nil, err
+	}
+	return &protos.PlaceHold{Buckets: b.Buckets, Quantity: *b.Quantity, UserId: *b.UserID}, nil
+}
+
+// idempotencyKey returns the Idempotency-Key header: "" when absent, else 1 to
+// booking.MaxIdempotencyLen printable ASCII characters, given once.
+func idempotencyKey(h http.Header) (string, error) {
+	vals, ok := h[http.CanonicalHeaderKey("Idempotency-Key")]
+	if !ok {
+		return "", nil
+	}
+	const rule = "Idempotency-Key must be given once, as 1-%d printable ASCII characters"
+	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > booking.MaxIdempotencyLen {
+		return "", invalid(rule, booking.MaxIdempotencyLen)
+	}
+	for i := 0; i < len(vals[0]); i++ {
+		if c := vals[0][i]; c < ' ' || c > '~' {
+			return "", invalid(rule, booking.MaxIdempotencyLen)
+		}
+	}
+	return vals[0], nil
+}
+
+// holdQuery is the query of GET .../holds.
+type holdQuery struct {
+	userID string
+	status booking.Status
+	limit  int
+}
+
+// decodeHoldQuery parses ?user_id=&status=&limit= (user_id only when withUser). Empty values
+// count as absent; unknown parameters are ignored; a parameter given twice is malformed.
+func decodeHoldQuery(rawQuery string, withUser bool) (holdQuery, error) {
+	var q holdQuery
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return q, malformed("the query string cannot be parsed")
+	}
+	get := func(name string) (string, error) {
+		v := vals[name]
+		if len(v) > 1 {
+			return "", malformed("query parameter %s is given more than once", name)
+		}
+		if len(v) == 0 {
+			return "", nil
+		}
+		return v[0], nil
+	}
+	if withUser {
+		u, err := get("user_id")
+		if err != nil {
+			return q, err
+		}
+		if u != "" {
+			if err := validID("user_id", u, booking.MaxUserIDLength); err != nil {
+				return q, err
+			}
+		}
+		q.userID = u
+	}
+	st, err := get("status")
+	if err != nil {
+		return q, err
+	}
+	if st != "" && !booking.Status(st).Valid() {
+		return q, invalid("status must be held, confirmed, cancelled or expired")
+	}
+	q.status = booking.Status(st)
+	lim, err := get("limit")
+	if err != nil {
+		return q, err
+	}
+	if lim != "" {
+		n, err := strconv.Atoi(lim)
+		if err != nil {
+			return q, malformed("limit must be an integer")
+		}
+		if n < 1 || n > maxListLimit {
+			return q, invalid("limit must be between 1 and %d", maxListLimit)
+		}
+		q.limit = n
+	}
+	return q, nil
+}

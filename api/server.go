@@ -1,0 +1,221 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrConfig is wrapped by every error NewServer returns for an unusable Config.
+var ErrConfig = errors.New("api: invalid config")
+
+// Config configures the HTTP edge. Zero values of optional fields mean their defaults (see
+// DefaultConfig).
+type Config struct {
+	// Dispatcher delivers commands to the actor owning a resource. Required.
+	Dispatcher Dispatcher
+	// Holds answers the hold queries (by resource, by user). Required.
+	Holds HoldLister
+	// Members lists the cluster's members. Nil on a single node: the member list then holds
+	// just this node, as NodeID.
+	Members MemberLister
+	// NodeID is this node's id in the member list when Members is nil. Default: the host name,
+	// or "local" when it is unknown.
+	NodeID string
+	// Ready reports readiness for /readyz: false while the node is starting or draining.
+	// Must be safe for concurrent use and fast. Nil means always ready.
+	Ready func() bool
+	// Registerer receives the HTTP metrics and Gatherer serves /metrics; give both or
+	// neither. A Registerer that is also a Gatherer (a *prometheus.Registry) may come alone.
+	// Neither: a private registry holding only the HTTP metrics. The global registry is never
+	// used implicitly.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Logger receives one record per request (debug for 1xx-3xx, info for 4xx, warn for
+	// 503, error for other 5xx and panics). Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; it sets command deadlines and times requests. Nil means time.Now.
+	Now func() time.Time
+	// RequestTimeout bounds one request from the edge to the resource's owner and back, and
+	// one hold query. Default 5s.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds a request body; larger bodies get 413. Default 64 KiB.
+	MaxBodyBytes int64
+}
+
+// Defaults.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultMaxBodyBytes   = 64 << 10
+)
+
+// DefaultConfig returns a Config with every optional field at its default; the caller sets
+// Dispatcher, Holds and, in a cluster, Members, Ready and the Prometheus registry.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:         defaultNodeID(),
+		Logger:         slog.Default(),
+		Now:            time.Now,
+		RequestTimeout: DefaultRequestTimeout,
+		MaxBodyBytes:   DefaultMaxBodyBytes,
+	}
+}
+
+func defaultNodeID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "local"
+}
+
+// withDefaults fills zero optional fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.NodeID == "" {
+		c.NodeID = d.NodeID
+	}
+	if c.Ready == nil {
+		c.Ready = func() bool { return true }
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.Registerer == nil && c.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		c.Registerer, c.Gatherer = reg, reg
+	}
+	if c.Gatherer == nil {
+		if g, ok := c.Registerer.(prometheus.Gatherer); ok {
+			c.Gatherer = g
+		}
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Dispatcher == nil:
+		return fmt.Errorf("%w: Dispatcher is required", ErrConfig)
+	case c.Holds == nil:
+		return fmt.Errorf("%w: Holds is required", ErrConfig)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("%w: MaxBodyBytes must be positive", ErrConfig)
+	case c.Registerer == nil || c.Gatherer == nil:
+		return fmt.Errorf("%w: give both Registerer and Gatherer, or neither", ErrConfig)
+	}
+	return nil
+}
+
+// Server is the HTTP edge of one node. It holds no goroutines of its own; its Handler is
+// safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *httpMetrics
+	engine  *gin.Engine
+}
+
+// NewServer builds the edge: routes, problem handling, logging and metrics. It registers the
+// HTTP metrics on cfg.Registerer.
+//
+// gin keeps its mode in a process-wide setting; NewServer sets it to release mode.
+func NewServer(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m}
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// routes builds the gin engine.
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
+	e.Use(s.observe, s.recovery)
+	e.NoRoute(s.noRoute)
+	e.NoMethod(s.noMethod)
+
+	e.GET(HealthzPath, s.healthz)
+	e.GET(ReadyzPath, s.readyz)
+	e.GET(MetricsPath, s.metricsHandler())
+	e.GET(OpenAPIPath, s.openAPI)
+
+	v1 := e.Group("/v1")
+	v1.POST("/resources", s.createResource)
+	v1.GET("/resources/:rid", s.getResource)
+	v1.PATCH("/resources/:rid", s.updateResource)
+	v1.GET("/resources/:rid/availability", s.availability)
+	v1.POST("/resources/:rid/holds", s.placeHold)
+	v1.GET("/resources/:rid/holds", s.listResourceHolds)
+	v1.GET("/resources/:rid/holds/:hid", s.getHold)
+	v1.POST("/resources/:rid/holds/:hid/confirm", s.confirmHold)
+	v1.POST("/resources/:rid/holds/:hid/cancel", s.cancelHold)
+	v1.GET("/users/:uid/holds", s.listUserHolds)
+	v1.GET("/cluster/members", s.members)
+	return e
+}
+
+// fail answers with the problem err maps to, logging the cause of a 5xx.
+func (s *Server) fail(c *gin.Context, err error) {
+	a := answerFor(err)
+	if a.kind.status >= http.StatusInternalServerError {
+		level := slog.LevelWarn // unavailable: the store or owner is down
+		if a.kind.status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(c.Request.Context(), level, "request failed",
+			slog.String("route", c.FullPath()), slog.String("code", a.kind.code), slog.Any("err", err))
+	}
+	writeProblem(c, a)
+}
+
+// writeJSON answers with v as application/json.
+func (s *Server) writeJSON(c *gin.Context, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.fail(c, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	c.Data(status, "application/json", body)
+}
+
+func (s *Server) noRoute(c *gin.Context) {
+	writeProblem(c, answer{kind: kindOf(kindRouteNotFound), detail: "no route matches " + c.Request.Method + " " + echo(c.Request.URL.Path)})
+}
+
+func (s *Server) noMethod(c *gin.Context) {
+	writeProblem(c, answer{kind: kindOf(kindMethodNotAllowed),
+		detail: c.Request.Method + " is not allowed here; allowed: " + c.Writer.Header().Get("Allow")})
+}

@@ -1,0 +1,25 @@
+package clustertest
+
+import "encoding/json"
+
+// countAlive counts members with status "alive" in a /v1/cluster/members body.
+func countAlive(body []byte) int {
+	var v struct {
+		Members []struct {
+			Status string `json:"status"`
+		} `json:"members"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return -1
+	}
+	n := 0
+	for _, m := range v.Members {
+		if m.Status == "alive" {
+			n++
+		}
+	}
+	return n
+}
+
+// CountAlive is countAlive for tests outside the package.
+func CountAlive(body []byte) int { return countAlive(body) }

@@ -1,0 +1,283 @@
+package clustertest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// NodeOptions describe one node process. Ports left 0 are picked free once and then kept, so
+// a restarted node comes back on the same addresses.
+type NodeOptions struct {
+	Name         string
+	DBURL        string   // shared database; empty means the embedded store under DataDir
+	DataDir      string   // default: a temp dir
+	Join         []string // gossip seeds host:port
+	HTTPPort     int
+	GossipPort   int
+	RemotePort   int
+	Host         string        // bind/advertise host; default 127.0.0.1
+	LeaveTimeout time.Duration // default 10s
+	ExtraArgs    []string
+	Env          []string
+	// Wrap, when set, rewrites the command line, e.g. to run the node inside a network
+	// namespace (ip netns exec NAME ...).
+	Wrap func(argv []string) []string
+}
+
+// Node is a running (or stopped) `allot node` process.
+type Node struct {
+	Name       string
+	HTTPAddr   string
+	GossipAddr string
+	RemoteAddr string
+
+	tb   testing.TB
+	bin  string
+	opts NodeOptions
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	logs   *syncBuffer
+}
+
+// StartNode starts a node and waits until it is ready. The process is killed in tb.Cleanup.
+func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
+	tb.Helper()
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.LeaveTimeout == 0 {
+		opts.LeaveTimeout = 10 * time.Second
+	}
+	if opts.DataDir == "" && opts.DBURL == "" {
+		opts.DataDir = tb.TempDir()
+	}
+	for _, p := range []*int{&opts.HTTPPort, &opts.GossipPort, &opts.RemotePort} {
+		if *p == 0 {
+			*p = FreePort(tb, opts.Host)
+		}
+	}
+	n := &Node{
+		Name:       opts.Name,
+		HTTPAddr:   net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
+		GossipAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.GossipPort)),
+		RemoteAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.RemotePort)),
+		tb:         tb,
+		bin:        bin,
+		opts:       opts,
+		logs:       &syncBuffer{},
+	}
+	tb.Cleanup(func() {
+		n.Kill()
+		if tb.Failed() {
+			tb.Logf("--- logs of node %s (last 60 lines) ---\n%s", n.Name, n.LogTail(60))
+		}
+	})
+	n.Start()
+	n.WaitReady(30 * time.Second)
+	return n
+}
+
+// URL is the node's HTTP base URL.
+func (n *Node) URL() string { return "http://" + n.HTTPAddr }
+
+// Start (re)starts the process with the same options. It does not wait for readiness.
+func (n *Node) Start() {
+	n.tb.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		select {
+		case <-n.exited:
+		default:
+			n.tb.Fatalf("node %s: Start while running", n.Name)
+		}
+	}
+	args := []string{n.bin, "node",
+		"--http-addr", n.HTTPAddr,
+		"--gossip-addr", n.GossipAddr,
+		"--remote-addr", n.RemoteAddr,
+		"--advertise-addr", n.opts.Host,
+		"--leave-timeout", n.opts.LeaveTimeout.String(),
+		"--log-level", "info",
+	}
+	if n.opts.DBURL != "" {
+		args = append(args, "--db-url", n.opts.DBURL)
+	} else {
+		args = append(args, "--data-dir", n.opts.DataDir)
+	}
+	if len(n.opts.Join) > 0 {
+		args = append(args, "--join", strings.Join(n.opts.Join, ","))
+	}
+	args = append(args, n.opts.ExtraArgs...)
+	if n.opts.Wrap != nil {
+		args = n.opts.Wrap(args)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), n.opts.Env...)
+	fmt.Fprintf(n.logs, "=== start %s\n", strings.Join(args, " "))
+	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	// The node dies with the test binary even if cleanup never runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		n.tb.Fatalf("start node %s: %v", n.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	n.cmd, n.exited = cmd, exited
+}
+
+// WaitReady polls /readyz until it answers 200, failing the test after timeout.
+func (n *Node) WaitReady(timeout time.Duration) {
+	n.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	c := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		if !n.Running() {
+			n.tb.Fatalf("node %s exited before ready:\n%s", n.Name, n.LogTail(40))
+		}
+		resp, err := c.Get(n.URL() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.tb.Fatalf("node %s not ready after %s:\n%s", n.Name, timeout, n.LogTail(40))
+}
+
+// Running reports whether the process is alive.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit. Safe on a stopped node.
+func (n *Node) Kill() { n.signalAndWait(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM (a graceful leave) and waits up to timeout; it returns an error if the
+// process had to be killed or exited with a failure.
+func (n *Node) Stop(timeout time.Duration) error {
+	if !n.signalAndWait(syscall.SIGTERM, timeout) {
+		n.Kill()
+		return fmt.Errorf("node %s did not exit within %s of SIGTERM", n.Name, timeout)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if st := n.cmd.ProcessState; st != nil && !st.Success() {
+		return fmt.Errorf("node %s exited with %s", n.Name, st)
+	}
+	return nil
+}
+
+// Pause and Resume stop and continue the process (SIGSTOP/SIGCONT), like a long GC pause.
+func (n *Node) Pause()  { n.signal(syscall.SIGSTOP) }
+func (n *Node) Resume() { n.signal(syscall.SIGCONT) }
+
+func (n *Node) signal(sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Signal(sig)
+	}
+}
+
+func (n *Node) signalAndWait(sig syscall.Signal, timeout time.Duration) bool {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return true
+	}
+	select {
+	case <-exited:
+		return true
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot handle SIGTERM
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// Logs returns everything the process wrote so far (all its runs).
+func (n *Node) Logs() string { return n.logs.String() }
+
+// LogTail returns the last lines of the logs.
+func (n *Node) LogTail(lines int) string {
+	all := strings.Split(strings.TrimRight(n.Logs(), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// FreePort returns a TCP port on host that was free a moment ago (UDP on the same number is
+// checked too, since memberlist gossips on both).
+func FreePort(tb testing.TB, host string) int {
+	tb.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			tb.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	tb.Fatalf("free port: none found")
+	return 0
+}
+
+// WriteLogs writes the node's logs to dir/<name>.log (for failure artifacts).
+func (n *Node) WriteLogs(dir string) error {
+	return os.WriteFile(filepath.Join(dir, n.Name+".log"), []byte(n.Logs()), 0o644)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

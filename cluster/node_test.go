@@ -1,0 +1,290 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+const echoKindName = "echo"
+
+// echoActor replies to a StringValue with its member's remote address. "hang" gets no
+// reply; "stop" replies and then stops the activation.
+type echoActor struct{}
+
+func (echoActor) Receive(ctx actor.Context) {
+	m, ok := ctx.Message().(*wrapperspb.StringValue)
+	if !ok {
+		return
+	}
+	switch m.GetValue() {
+	case "hang":
+		return
+	case "identity":
+		ctx.Respond(wrapperspb.String(cluster.GetClusterIdentity(ctx).GetIdentity()))
+		return
+	}
+	ctx.Respond(wrapperspb.String(ctx.ActorSystem().Address()))
+	if m.GetValue() == "stop" {
+		ctx.Poison(ctx.Self())
+	}
+}
+
+func echoKind() *cluster.Kind {
+	return cluster.NewKind(echoKindName, actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
+}
+
+// testLogger logs to tb at warn (debug with ALLOT_TEST_LOG=debug) until the test ends;
+// later records (from goroutines that outlive the test) are dropped.
+func testLogger(tb testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("ALLOT_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	w := &tbWriter{tb: tb}
+	tb.Cleanup(w.close)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type tbWriter struct {
+	mu   sync.Mutex
+	tb   testing.TB
+	done bool
+}
+
+func (w *tbWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.tb.Log(strings.TrimSpace(string(b)))
+	}
+	return len(b), nil
+}
+
+func (w *tbWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+func testNodeConfig(tb testing.TB, join ...string) NodeConfig {
+	cfg := DefaultNodeConfig()
+	cfg.ClusterName = "allot-test"
+	cfg.RemoteAddr = "127.0.0.1:0"
+	cfg.Gossip.BindAddr = "127.0.0.1:0"
+	cfg.Gossip.Join = join
+	cfg.Gossip.MetaRefreshInterval = 200 * time.Millisecond
+	cfg.Gossip.RejoinInterval = 200 * time.Millisecond
+	cfg.Kinds = []*cluster.Kind{echoKind()}
+	cfg.Logger = testLogger(tb)
+	cfg.Registerer = prometheus.NewRegistry()
+	return cfg
+}
+
+// MustNode creates and starts a Node, stopping it when the test ends.
+func MustNode(tb testing.TB, cfg NodeConfig) *Node {
+	tb.Helper()
+	n, err := NewNode(cfg)
+	if err != nil {
+		tb.Fatalf("new node: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := n.Stop(ctx); err != nil {
+			tb.Errorf("stop node: %v", err)
+		}
+	})
+	if err := n.Start(context.Background()); err != nil {
+		tb.Fatalf("start node: %v", err)
+	}
+	return n
+}
+
+// topologyAddrs is the sorted remote addresses of n's applied protoactor topology.
+func topologyAddrs(n *Node) []string {
+	var out []string
+	for _, m := range n.lookup.currentView().members {
+		out = append(out, m.Address())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitFor polls cond every 20ms until it holds or timeout passes.
+func waitFor(tb testing.TB, timeout time.Duration, cond func() (bool, string)) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("condition not met after %v: %s", timeout, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func ask(ctx context.Context, n *Node, identity, value string) (string, error) {
+	res, err := n.Request(ctx, identity, echoKindName, wrapperspb.String(value))
+	if err != nil {
+		return "", err
+	}
+	s, ok := res.(*wrapperspb.StringValue)
+	if !ok {
+		return "", fmt.Errorf("reply %T", res)
+	}
+	return s.GetValue(), nil
+}
+
+func identities(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("resource-%03d", i)
+	}
+	return ids
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNodeRequestErrors(t *testing.T) {
+	n := MustNode(t, testNodeConfig(t))
+	ctx := context.Background()
+
+	if err := n.Start(ctx); err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if got, err := ask(ctx, n, "a", "identity"); err != nil || got != "a" {
+		t.Fatalf("identity: %q, %v", got, err)
+	}
+	self := n.Self()
+	if self.Status != StatusAlive || self.Activations != 1 || n.OwnerOf("a", echoKindName) != self.RemoteAddr ||
+		!slices.Equal(topologyAddrs(n), []string{self.RemoteAddr}) {
+		t.Fatalf("self %+v, owner %q, topology %v", self, n.OwnerOf("a", echoKindName), topologyAddrs(n))
+	}
+	m := gather(n.cfg.Registerer.(*prometheus.Registry))
+	if m["allot_cluster_members"] != 1 || m["allot_cluster_activations"] != 1 || m["allot_cluster_forwarded_requests_total"] != 0 {
+		t.Fatalf("metrics %v", m)
+	}
+	if _, err := n.Request(ctx, "a", "no-such-kind", wrapperspb.String("x")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknown kind: %v, want ErrUnavailable", err)
+	}
+	if _, err := n.Request(ctx, "a", echoKindName, nil); err == nil {
+		t.Fatal("nil message: no error")
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	if _, err := ask(tctx, n, "slow", "hang"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("hang: %v, want ErrTimeout", err)
+	}
+	if took := time.Since(begin); took > time.Second {
+		t.Fatalf("timeout honoured after %v", took)
+	}
+
+	cctx, ccancel := context.WithCancel(ctx)
+	time.AfterFunc(100*time.Millisecond, ccancel)
+	if _, err := ask(cctx, n, "slow", "hang"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v, want context.Canceled", err)
+	}
+
+	// An activation that stops itself is re-activated by the next request.
+	if _, err := ask(ctx, n, "passivating", "stop"); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := ask(ctx, n, "passivating", "who"); err != nil {
+		t.Fatalf("request after passivation: %v", err)
+	}
+
+	sctx, scancel := context.WithTimeout(ctx, 15*time.Second)
+	defer scancel()
+	if err := n.Stop(sctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := ask(ctx, n, "a", "who"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("after stop: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestNodeStopBeforeStart(t *testing.T) {
+	n, err := NewNode(testNodeConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(context.Background()); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := n.Stop(context.Background()); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+	if err := n.Start(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("start after stop: %v, want ErrStopped", err)
+	}
+}
+
+func TestNodeConfigValidate(t *testing.T) {
+	cases := map[string]func(*NodeConfig){
+		"empty cluster name":    func(c *NodeConfig) { c.ClusterName = "" },
+		"remote addr no port":   func(c *NodeConfig) { c.RemoteAddr = "127.0.0.1" },
+		"unspecified advertise": func(c *NodeConfig) { c.AdvertiseRemoteAddr = "0.0.0.0:1" },
+		"zero timeout":          func(c *NodeConfig) { c.RequestTimeout = 0 },
+		"nil kind":              func(c *NodeConfig) { c.Kinds = append(c.Kinds, nil) },
+		"duplicate kind":        func(c *NodeConfig) { c.Kinds = append(c.Kinds, echoKind()) },
+		"kind with a slash": func(c *NodeConfig) {
+			c.Kinds = []*cluster.Kind{cluster.NewKind("a/b", c.Kinds[0].Props)}
+		},
+		"bad gossip": func(c *NodeConfig) { c.Gossip.SecretKey = []byte("short") },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultNodeConfig()
+			cfg.Kinds = []*cluster.Kind{echoKind()}
+			mutate(&cfg)
+			if err := cfg.validate(); err == nil {
+				t.Fatal("validate accepted it")
+			}
+		})
+	}
+	cfg := DefaultNodeConfig()
+	cfg.Kinds = []*cluster.Kind{echoKind()}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+}
+
+func TestNodeMetricsRegistrationConflict(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := testNodeConfig(t)
+	cfg.Registerer = reg
+	if _, err := NewNode(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewNode(cfg); err == nil {
+		t.Fatal("second node on the same registry: no error")
+	}
+}

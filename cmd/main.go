@@ -1,0 +1,207 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/allot/allot/actors/resource"
+	"github.com/allot/allot/api"
+	"github.com/allot/allot/cluster"
+	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
+)
+
+// Main is one Allot node: the store, the actor cluster member hosting resource actors, and the
+// HTTP edge. Run starts it and returns once it serves; Close drains it. Tests boot the real
+// program in-process with HTTPAddr, GossipAddr and RemoteAddr on port 0.
+type Main struct {
+	Config NodeConfig
+	// Logger defaults to a text logger on Stderr at Config.LogLevel.
+	Logger *slog.Logger
+	Stderr io.Writer
+	// Now is the clock handed to the resource actors and the API (tests inject one).
+	Now func() time.Time
+
+	registry *prometheus.Registry
+	store    persistence.Store
+	node     *cluster.Node
+	ln       net.Listener
+	srv      *http.Server
+	ready    atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+	serveDone chan struct{}
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Config: DefaultNodeConfig(), Stderr: os.Stderr, Now: time.Now}
+}
+
+// Run opens the store, joins the cluster and starts serving HTTP. On error everything it
+// started is stopped again.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.Config.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if m.Logger == nil {
+		lvl, _ := parseLevel(m.Config.LogLevel)
+		m.Logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if m.store, err = m.openStore(ctx); err != nil {
+		return err
+	}
+
+	actorCfg := resource.DefaultConfig()
+	actorCfg.CommitTimeout = m.Config.DBStatementTimeout
+	actorCfg.Store = m.store
+	actorCfg.Now = m.Now
+	actorCfg.IdleTimeout = m.Config.IdleTimeout
+	actorCfg.MaxPending = m.Config.MaxPending
+	actorCfg.MaxBatch = m.Config.MaxBatch
+	actorCfg.Metrics = resource.NewMetrics(m.registry)
+	actorCfg.Logger = m.Logger.With("component", "resource")
+
+	nodeCfg, owner, err := m.clusterConfig()
+	if err != nil {
+		return err
+	}
+	actorCfg.Owner = owner
+	nodeCfg.Kinds = append(nodeCfg.Kinds, resource.Kind(actorCfg))
+	if m.node, err = cluster.NewNode(nodeCfg); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if err := m.node.Start(ctx); err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+
+	srv, err := api.NewServer(api.Config{
+		Dispatcher:     dispatcher{node: m.node},
+		Holds:          m.store,
+		Members:        members{node: m.node},
+		Ready:          m.ready.Load,
+		Registerer:     m.registry,
+		Gatherer:       m.registry,
+		Logger:         m.Logger.With("component", "api"),
+		Now:            m.Now,
+		RequestTimeout: m.Config.RequestTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if m.ln, err = net.Listen("tcp", m.Config.HTTPAddr); err != nil {
+		return fmt.Errorf("listen %s: %w", m.Config.HTTPAddr, err)
+	}
+	m.srv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	m.serveDone = make(chan struct{})
+	go func() {
+		defer close(m.serveDone)
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http serve", "err", err)
+		}
+	}()
+	m.ready.Store(true)
+	m.Logger.Info("allot node serving", "http", m.ln.Addr().String(), "member", m.node.Self().RemoteAddr, "store", m.storeKind())
+	return nil
+}
+
+// HTTPURL is the base URL of the HTTP edge, valid after Run.
+func (m *Main) HTTPURL() string {
+	if m.ln == nil {
+		return ""
+	}
+	return "http://" + m.ln.Addr().String()
+}
+
+// Node returns the cluster member, valid after Run.
+func (m *Main) Node() *cluster.Node { return m.node }
+
+// Store returns the node's store, valid after Run.
+func (m *Main) Store() persistence.Store { return m.store }
+
+// Close drains the node within Config.LeaveTimeout: readiness turns false, the HTTP edge stops
+// taking requests and finishes those in flight, resource actors flush their pending batches,
+// the node leaves the cluster, and the store is closed. It is safe to call twice.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		m.ready.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.LeaveTimeout)
+		defer cancel()
+		var errs []error
+		if m.srv != nil {
+			if err := m.srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+				_ = m.srv.Close()
+			}
+			<-m.serveDone
+		}
+		if m.node != nil {
+			if err := m.node.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("leave cluster: %w", err))
+			}
+		}
+		if m.store != nil {
+			if err := m.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close store: %w", err))
+			}
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+func (m *Main) storeKind() string {
+	if m.Config.DBURL != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func (m *Main) openStore(ctx context.Context) (persistence.Store, error) {
+	if m.Config.DBURL != "" {
+		cfg := postgres.DefaultConfig()
+		cfg.URL = m.Config.DBURL
+		cfg.MaxConns = m.Config.DBMaxConns
+		cfg.StatementTimeout = m.Config.DBStatementTimeout
+		s, err := postgres.Open(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(m.Config.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	cfg := sqlite.DefaultConfig(filepath.Join(m.Config.DataDir, "allot.db"))
+	s, err := sqlite.Open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	sockaddr "github.com/hashicorp/go-sockaddr"
+
+	"github.com/allot/allot/actors/resource"
+	"github.com/allot/allot/api"
+	"github.com/allot/allot/cluster"
+	"github.com/allot/allot/protos"
+)
+
+// clusterName separates Allot clusters that could hear each other's gossip.
+const clusterName = "allot"
+
+// clusterConfig turns the node flags into the cluster's configuration. The remote address
+// is resolved here, before the node starts, because every resource actor reports it as the
+// owner of its answers.
+func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
+	c := m.Config
+	cfg := cluster.DefaultNodeConfig()
+	cfg.ClusterName = clusterName
+	cfg.RequestTimeout = c.RequestTimeout
+	cfg.Registerer = m.registry
+	cfg.Logger = m.Logger.With("component", "cluster")
+
+	advHost, advPort, err := splitAdvertise(c.AdvertiseAddr)
+	if err != nil {
+		return cfg, "", err
+	}
+	bindHost, bindPort, err := net.SplitHostPort(c.RemoteAddr)
+	if err != nil {
+		return cfg, "", fmt.Errorf("--remote-addr: %w", err)
+	}
+	if bindPort == "0" {
+		// Reserve a port now so that the advertised address (and every reply's owner) is
+		// known before the node starts.
+		l, err := net.Listen("tcp", net.JoinHostPort(bindHost, "0"))
+		if err != nil {
+			return cfg, "", fmt.Errorf("--remote-addr: %w", err)
+		}
+		bindPort = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+	}
+	if advHost == "" {
+		advHost = bindHost
+	}
+	if ip := net.ParseIP(advHost); advHost == "" || (ip != nil && ip.IsUnspecified()) {
+		if advHost, err = sockaddr.GetPrivateIP(); err != nil || advHost == "" {
+			advHost = "127.0.0.1"
+		}
+	}
+	cfg.RemoteAddr = net.JoinHostPort(bindHost, bindPort)
+	cfg.AdvertiseRemoteAddr = net.JoinHostPort(advHost, bindPort)
+
+	g := cluster.DefaultProviderConfig()
+	g.BindAddr = c.GossipAddr
+	if c.AdvertiseAddr != "" {
+		g.AdvertiseAddr = net.JoinHostPort(advHost, advPort) // port "0": the bound port
+	}
+	for _, j := range c.Join {
+		if name, ok := strings.CutPrefix(j, "dns:"); ok {
+			if g.JoinDNS != "" {
+				return cfg, "", errors.New("--join: at most one dns: seed")
+			}
+			g.JoinDNS = name
+			continue
+		}
+		g.Join = append(g.Join, j)
+	}
+	if c.GossipKey != "" {
+		key, err := base64.StdEncoding.DecodeString(c.GossipKey)
+		if err != nil {
+			return cfg, "", fmt.Errorf("--gossip-key: not base64: %w", err)
+		}
+		g.SecretKey = key
+	}
+	g.Logger = m.Logger.With("component", "gossip")
+	cfg.Gossip = g
+	return cfg, cfg.AdvertiseRemoteAddr, nil
+}
+
+// splitAdvertise accepts "host" or "host:port"; the port is for gossip ("0" when absent).
+func splitAdvertise(s string) (host, port string, err error) {
+	if s == "" {
+		return "", "0", nil
+	}
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		return h, p, nil
+	}
+	if strings.Count(s, ":") == 1 {
+		return "", "", fmt.Errorf("--advertise-addr %q: want host or host:port", s)
+	}
+	return strings.Trim(s, "[]"), "0", nil
+}
+
+// dispatcher sends the edge's commands through the cluster to the resource's owner.
+type dispatcher struct{ node *cluster.Node }
+
+func (d dispatcher) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error) {
+	res, err := d.node.Request(ctx, cmd.ResourceId, resource.KindName, cmd)
+	if err != nil {
+		return nil, err
+	}
+	reply, ok := res.(*protos.Reply)
+	if !ok {
+		return nil, fmt.Errorf("dispatch: unexpected answer %T", res)
+	}
+	return reply, nil
+}
+
+// members adapts the cluster's member list to the API's.
+type members struct{ node *cluster.Node }
+
+func (m members) Members() []api.Member {
+	var out []api.Member
+	for _, mi := range m.node.Members() {
+		if mi.Client {
+			continue
+		}
+		out = append(out, api.Member{ID: mi.ID, Address: mi.RemoteAddr, Status: string(mi.Status), Self: mi.Self, Activations: mi.Activations})
+	}
+	return out
+}

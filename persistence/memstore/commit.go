@@ -1,0 +1,111 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+// Commit writes b atomically if b.Epoch is the resource's current epoch (for a creation: if
+// the resource does not exist). See persistence.Store.
+//
+// Checks, in order, all before anything is written: ctx, the commit hook, the store being
+// open, fencing (persistence.ErrFenced), then the batch itself (a validation error, neither
+// ErrFenced nor ErrUnavailable): every row names b.ResourceID, no hold id belongs to another
+// resource, and every bucket after-image satisfies the schema CHECK
+// 0 <= held, 0 <= confirmed, held + confirmed <= capacity.
+func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if b == nil {
+		return fmt.Errorf("commit: nil batch")
+	}
+	s.mu.Lock()
+	hook := s.commitHook
+	s.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, b); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err := validate(b); err != nil {
+		return fmt.Errorf("commit %s: %w", b.ResourceID, err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen("commit"); err != nil {
+		return err
+	}
+	r, ok := s.resources[b.ResourceID]
+	switch {
+	case b.Create && ok:
+		return fmt.Errorf("commit %s: create: %w", b.ResourceID, persistence.ErrFenced)
+	case !b.Create && (!ok || r.epoch != b.Epoch):
+		return fmt.Errorf("commit %s: epoch %d: %w", b.ResourceID, b.Epoch, persistence.ErrFenced)
+	}
+	for i := range b.Holds {
+		if owner, ok := s.owners[b.Holds[i].ID]; ok && owner != b.ResourceID {
+			return fmt.Errorf("commit %s: hold %q belongs to resource %q", b.ResourceID, b.Holds[i].ID, owner)
+		}
+	}
+
+	if b.Create {
+		r = &resource{
+			epoch:   1,
+			buckets: make(map[string]booking.Bucket, len(b.Buckets)),
+			holds:   make(map[string]*booking.Hold, len(b.Holds)),
+			idem:    make(map[string]booking.IdempotencyEntry, len(b.Idempotency)),
+		}
+		s.resources[b.ResourceID] = r
+	}
+	r.version = b.Version
+	r.res = copyResource(b.Resource)
+	for _, x := range b.Buckets {
+		r.buckets[x.Key] = x
+	}
+	for i := range b.Holds {
+		h := copyHold(&b.Holds[i])
+		r.holds[h.ID] = h
+		s.owners[h.ID] = b.ResourceID
+	}
+	for _, e := range b.Idempotency {
+		if _, dup := r.idem[e.Key]; !dup {
+			r.idem[e.Key] = copyIdem(e)
+		}
+	}
+	return nil
+}
+
+// validate checks what a batch says about itself: the checks a database's constraints and
+// the SQL stores' statements make.
+func validate(b *persistence.Batch) error {
+	if b.ResourceID == "" {
+		return fmt.Errorf("batch has no resource id")
+	}
+	if b.Resource.ID != b.ResourceID {
+		return fmt.Errorf("resource after-image is of %q", b.Resource.ID)
+	}
+	for i := range b.Holds {
+		if h := &b.Holds[i]; h.ResourceID != b.ResourceID {
+			return fmt.Errorf("hold %q is of resource %q", h.ID, h.ResourceID)
+		}
+	}
+	for _, x := range b.Buckets {
+		if !bucketOK(x) {
+			return fmt.Errorf("bucket %q: capacity %d, held %d, confirmed %d violates the bucket CHECK", x.Key, x.Capacity, x.Held, x.Confirmed)
+		}
+	}
+	return nil
+}
+
+// bucketOK is the buckets table's CHECK constraint.
+func bucketOK(b booking.Bucket) bool {
+	return b.Held >= 0 && b.Confirmed >= 0 && b.Held+b.Confirmed <= b.Capacity
+}

@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+// activation is an Activate handed to the writer.
+type activation struct {
+	resourceID string
+	idemSince  int64 // Unix ms
+}
+
+const (
+	bumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = ?
+RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms`
+	selectBuckets = `SELECT bucket_key, capacity, held, confirmed FROM buckets WHERE resource_id = ? ORDER BY bucket_key`
+	selectActive  = `SELECT ` + holdCols + ` FROM holds WHERE resource_id = ? AND status IN ('held', 'confirmed')
+ORDER BY created_at_ms, id`
+	selectIdem = `SELECT idem_key, fingerprint, hold_id, created_at_ms FROM idempotency_keys
+WHERE resource_id = ? AND created_at_ms >= ? ORDER BY created_at_ms, idem_key`
+)
+
+// Activate increments the resource's epoch and loads it, in one transaction on the writer
+// connection (shared with concurrent calls, see writer.go), so that the snapshot is exactly
+// the state the new epoch starts from: buckets by key, held and confirmed holds by CreatedAt
+// then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key. For an
+// absent resource the UPDATE matches nothing: Exists is false and nothing is written.
+func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("activate: %w", err)
+	}
+	r := s.submit(&op{ctx: ctx, activate: &activation{resourceID: resourceID, idemSince: idemSince.UnixMilli()}})
+	if r.err != nil {
+		return nil, fmt.Errorf("activate %s: %w", resourceID, r.err)
+	}
+	return r.snap, nil
+}
+
+// applyActivate runs one activation inside the writer's current savepoint.
+func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.Snapshot, error) {
+	snap := &persistence.Snapshot{}
+	var (
+		epoch, version, ttl, created, updated int64
+		amount                                sql.NullInt64
+		currency                              sql.NullString
+		res                                   = &snap.Resource
+	)
+	rows, err := s.query(ctx, bumpEpoch, a.resourceID)
+	if err != nil {
+		return nil, mapErr("bump epoch", err)
+	}
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated)
+	}
+	if cerr := closeRows(rows); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, mapErr("bump epoch", err)
+	}
+	if !found {
+		return &persistence.Snapshot{}, nil
+	}
+	snap.Exists, snap.Epoch, snap.Version = true, uint64(epoch), uint64(version)
+	res.ID = a.resourceID
+	if amount.Valid {
+		res.Price = &booking.Money{Amount: amount.Int64, Currency: currency.String}
+	}
+	res.HoldTTL = time.Duration(ttl) * time.Millisecond
+	res.CreatedAt, res.UpdatedAt = fromMS(created), fromMS(updated)
+
+	rows, err = s.query(ctx, selectBuckets, a.resourceID)
+	if err != nil {
+		return nil, mapErr("load buckets", err)
+	}
+	for rows.Next() {
+		var b booking.Bucket
+		if err := rows.Scan(&b.Key, &b.Capacity, &b.Held, &b.Confirmed); err != nil {
+			rows.Close()
+			return nil, mapErr("load buckets", err)
+		}
+		snap.Buckets = append(snap.Buckets, b)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, mapErr("load buckets", err)
+	}
+
+	if snap.Holds, err = collectHolds(s.query(ctx, selectActive, a.resourceID)); err != nil {
+		return nil, mapErr("load holds", err)
+	}
+
+	rows, err = s.query(ctx, selectIdem, a.resourceID, a.idemSince)
+	if err != nil {
+		return nil, mapErr("load idempotency keys", err)
+	}
+	for rows.Next() {
+		var e booking.IdempotencyEntry
+		var at int64
+		if err := rows.Scan(&e.Key, &e.Fingerprint, &e.HoldID, &at); err != nil {
+			rows.Close()
+			return nil, mapErr("load idempotency keys", err)
+		}
+		e.CreatedAt = fromMS(at)
+		snap.Idempotency = append(snap.Idempotency, e)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, mapErr("load idempotency keys", err)
+	}
+	return snap, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fromMS turns a Unix-ms column back into a time, in UTC.
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/allot/allot/persistence"
+)
+
+// tables are the multi-row upserts a commit runs. Buckets and holds are after-images
+// (upserted); idempotency keys are insert-once. A hold row is only ever updated by its own
+// resource: the WHERE makes a conflicting id of another resource a skipped row, which
+// applyCommit detects from the row count.
+var tables = map[string]table{
+	"buckets": {
+		name:   "buckets",
+		cols:   []string{"resource_id", "bucket_key", "capacity", "held", "confirmed"},
+		suffix: "ON CONFLICT (resource_id, bucket_key) DO UPDATE SET capacity = excluded.capacity, held = excluded.held, confirmed = excluded.confirmed",
+		chunk:  200,
+	},
+	"holds": {
+		name: "holds",
+		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms"},
+		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
+			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
+			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms WHERE holds.resource_id = excluded.resource_id",
+		chunk: 100,
+	},
+	"idempotency_keys": {
+		name:   "idempotency_keys",
+		cols:   []string{"resource_id", "idem_key", "fingerprint", "hold_id", "created_at_ms"},
+		suffix: "ON CONFLICT (resource_id, idem_key) DO NOTHING",
+		chunk:  200,
+	},
+}
+
+const (
+	createResource = `INSERT INTO resources (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms)
+VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	updateResource = `UPDATE resources SET name = ?, price_amount = ?, price_currency = ?, hold_ttl_ms = ?, version = ?,
+created_at_ms = ?, updated_at_ms = ? WHERE id = ? AND epoch = ?`
+)
+
+// errInvalidBatch marks a batch refused before or by the database for what it says, not for
+// fencing or availability.
+var errInvalidBatch = errors.New("invalid batch")
+
+// encodedBatch is a Batch turned into statement arguments by the caller's goroutine, so that
+// the writer never reads the caller's Batch (which the caller may reuse once Commit returns,
+// even early on a ctx deadline) and so that encoding runs in parallel across callers.
+type encodedBatch struct {
+	resourceID string
+	epoch      int64
+	create     bool
+	resource   []any // createResource or updateResource arguments, without the WHERE ones
+	buckets    []any
+	holds      []any
+	idem       []any
+}
+
+// encode validates b and encodes it.
+func encode(b *persistence.Batch) (*encodedBatch, error) {
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("%w: nil batch", errInvalidBatch)
+	case b.ResourceID == "":
+		return nil, fmt.Errorf("%w: no resource id", errInvalidBatch)
+	case b.Resource.ID != b.ResourceID:
+		return nil, fmt.Errorf("%w: resource after-image is of %q", errInvalidBatch, b.Resource.ID)
+	case b.Epoch > math.MaxInt64 || b.Version > math.MaxInt64:
+		return nil, fmt.Errorf("%w: epoch or version out of range", errInvalidBatch)
+	}
+	r := b.Resource
+	var amount, currency any
+	if r.Price != nil {
+		amount, currency = r.Price.Amount, r.Price.Currency
+	}
+	e := &encodedBatch{
+		resourceID: b.ResourceID,
+		epoch:      int64(b.Epoch),
+		create:     b.Create,
+	}
+	if b.Create {
+		e.resource = []any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli()}
+	} else {
+		e.resource = []any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ID, int64(b.Epoch)}
+	}
+	e.buckets = make([]any, 0, 5*len(b.Buckets))
+	for _, x := range b.Buckets {
+		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity, x.Held, x.Confirmed)
+	}
+	e.holds = make([]any, 0, 10*len(b.Holds))
+	for i := range b.Holds {
+		h := &b.Holds[i]
+		if h.ResourceID != b.ResourceID {
+			return nil, fmt.Errorf("%w: hold %q is of resource %q", errInvalidBatch, h.ID, h.ResourceID)
+		}
+		keys := h.Buckets
+		if keys == nil {
+			keys = []string{}
+		}
+		js, err := json.Marshal(keys)
+		if err != nil {
+			return nil, fmt.Errorf("%w: hold %q buckets: %w", errInvalidBatch, h.ID, err)
+		}
+		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
+			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli())
+	}
+	e.idem = make([]any, 0, 5*len(b.Idempotency))
+	for _, x := range b.Idempotency {
+		e.idem = append(e.idem, b.ResourceID, x.Key, x.Fingerprint, x.HoldID, x.CreatedAt.UnixMilli())
+	}
+	return e, nil
+}
+
+// Commit writes b in one transaction (shared with concurrent calls, see writer.go): the
+// conditional resource row first — an INSERT that does nothing when the resource exists for a
+// creation, an UPDATE ... WHERE epoch = b.Epoch otherwise; no row means persistence.ErrFenced —
+// then the bucket, hold and idempotency upserts. A CHECK violation, a hold or resource of
+// another resource, or a hold id owned by another resource fails the batch alone with an
+// error that is neither ErrFenced nor ErrUnavailable. Nothing of a failed batch is written.
+func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	e, err := encode(b)
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	r := s.submit(&op{ctx: ctx, commit: e})
+	if r.err != nil {
+		return fmt.Errorf("commit %s: %w", e.resourceID, r.err)
+	}
+	return nil
+}
+
+// applyCommit runs one encoded batch inside the writer's current savepoint.
+func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
+	q, args := updateResource, e.resource
+	if e.create {
+		q = createResource
+	}
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return mapErr("resource", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr("resource", err)
+	} else if n == 0 {
+		if e.create {
+			return fmt.Errorf("create: %w", persistence.ErrFenced)
+		}
+		return fmt.Errorf("epoch %d: %w", e.epoch, persistence.ErrFenced)
+	}
+	if _, err := s.execRows(ctx, "buckets", e.buckets); err != nil {
+		if isConstraint(err) {
+			return fmt.Errorf("%w: buckets: %w", errInvalidBatch, err)
+		}
+		return mapErr("buckets", err)
+	}
+	n, err := s.execRows(ctx, "holds", e.holds)
+	if err != nil {
+		return mapErr("holds", err)
+	}
+	if want := int64(len(e.holds) / len(tables["holds"].cols)); n != want {
+		return fmt.Errorf("%w: %d of %d hold ids belong to another resource", errInvalidBatch, want-n, want)
+	}
+	if _, err := s.execRows(ctx, "idempotency_keys", e.idem); err != nil {
+		return mapErr("idempotency keys", err)
+	}
+	return nil
+}

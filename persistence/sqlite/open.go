@@ -1,0 +1,220 @@
+// Package sqlite is the persistence.Store on one SQLite file (modernc.org/sqlite, pure Go).
+//
+// Durability: the file runs in WAL mode with synchronous=FULL, and Commit returns only after
+// SQLite's COMMIT returned, so an acknowledged batch survives kill -9 of the process (and,
+// as far as the disk honours fsync, power loss).
+//
+// Concurrency: SQLite has one writer. Every Activate and Commit is queued to one writer
+// goroutine that owns the only writer connection and folds the calls waiting at that moment
+// into one transaction with a SAVEPOINT per call (group commit, see writer.go): callers never
+// contend for the write lock, and concurrent callers share one fsync. GetHold, ListHolds and
+// Ping use a separate pool of read-only connections, which WAL lets run beside the writer.
+// Several Stores, in one process or several, may open the same file: they take turns on
+// SQLite's write lock (waiting up to Config.BusyTimeout), and Open applies migrations once.
+//
+// All methods are safe for concurrent use.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/allot/allot/persistence"
+)
+
+// Store is a persistence.Store on one SQLite file. Create it with Open; Close it.
+type Store struct {
+	cfg  Config
+	wdb  *sql.DB   // the writer pool: one connection, held as wc
+	wc   *sql.Conn // used only by the writer goroutine (and by Open before it starts)
+	rdb  *sql.DB   // read-only pool
+	q    *queue
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	stmts     map[stmtKey]*sql.Stmt // owned by the writer goroutine
+	stats     writerStats
+	groupHook atomic.Pointer[func(n int)] // test hook: runs before each group
+}
+
+var _ persistence.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at cfg.Path, applies persistence.Migrations()
+// and starts the writer goroutine. ctx bounds Open only.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite open: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite open: create directory: %w", err)
+	}
+	s := &Store{cfg: cfg, q: newQueue(), stop: make(chan struct{}), stmts: make(map[stmtKey]*sql.Stmt)}
+	if err := s.open(ctx, abs); err != nil {
+		_ = s.release()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.runWriter()
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, abs string) error {
+	var err error
+	if s.wdb, err = sql.Open("sqlite", s.cfg.dsn(abs, true)); err != nil {
+		return fmt.Errorf("sqlite open: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.wc, err = s.wdb.Conn(ctx); err != nil {
+		return mapErr("sqlite open", err)
+	}
+	var mode string
+	if err := s.wc.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return mapErr("sqlite open: journal mode", err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("sqlite open: journal_mode is %q, want wal", mode)
+	}
+	var sync int
+	if err := s.wc.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return mapErr("sqlite open: synchronous", err)
+	}
+	if sync != 2 { // FULL: the WAL is fsynced at every COMMIT
+		return fmt.Errorf("sqlite open: synchronous is %d, want 2 (FULL)", sync)
+	}
+	if err := migrate(ctx, s.wc); err != nil {
+		return err
+	}
+	if s.rdb, err = sql.Open("sqlite", s.cfg.dsn(abs, false)); err != nil {
+		return fmt.Errorf("sqlite open: read pool: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(s.cfg.ReadConns)
+	s.rdb.SetMaxIdleConns(s.cfg.ReadConns)
+	if err := s.rdb.PingContext(ctx); err != nil {
+		return mapErr("sqlite open: read pool", err)
+	}
+	return nil
+}
+
+// migrate applies the migrations not yet recorded in schema_migrations, each in its own
+// transaction that takes the write lock (BEGIN IMMEDIATE) before reading the version, so
+// that concurrent Opens of one file apply every step exactly once.
+func migrate(ctx context.Context, c *sql.Conn) error {
+	steps, err := persistence.Migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)`); err != nil {
+		return mapErr("migrate: schema_migrations", err)
+	}
+	for _, m := range steps {
+		if err := migrateStep(ctx, c, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, c *sql.Conn, m persistence.Migration) (err error) {
+	prefix := fmt.Sprintf("migrate %04d_%s", m.Version, m.Name)
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return mapErr(prefix, err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = c.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	var applied int
+	if err := c.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&applied); err != nil {
+		return mapErr(prefix, err)
+	}
+	if applied == 0 {
+		for _, stmt := range m.Statements() {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return mapErr(prefix, err)
+			}
+		}
+		if _, err := c.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)`,
+			m.Version, time.Now().UnixMilli()); err != nil {
+			return mapErr(prefix, err)
+		}
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return mapErr(prefix, err)
+	}
+	return nil
+}
+
+// Ping checks that the store is open and the file readable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.readable(ctx, "ping"); err != nil {
+		return err
+	}
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return s.readErr("ping", err)
+	}
+	return nil
+}
+
+// Close refuses new calls (persistence.ErrUnavailable), lets the writer answer every call
+// already queued — each either runs as usual or fails with ErrUnavailable without being
+// written — then closes the connections. It is safe to call twice; the second call returns
+// nil.
+func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() {
+		first = true
+		s.closed.Store(true)
+		s.q.close()
+		close(s.stop)
+		s.wg.Wait()
+		s.closeErr = s.release()
+	})
+	if !first {
+		return nil
+	}
+	return s.closeErr
+}
+
+// release closes statements and connections; it tolerates a half-opened store.
+func (s *Store) release() error {
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	if s.wc != nil {
+		errs = append(errs, s.wc.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+var t0 = time.UnixMilli(1_900_000_000_000).UTC()
+
+func res(id string) booking.Resource {
+	return booking.Resource{ID: id, Name: id, HoldTTL: time.Minute, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func newHold(res, id string) booking.Hold {
+	return booking.Hold{ID: id, ResourceID: res, UserID: "u", Buckets: []string{"a"}, Quantity: 1,
+		Status: booking.StatusHeld, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute), UpdatedAt: t0}
+}
+
+func createBatch(id string) *persistence.Batch {
+	return &persistence.Batch{ResourceID: id, Version: 1, Create: true, Resource: res(id),
+		Buckets: []booking.Bucket{{Key: "a", Capacity: booking.MaxCapacity}}}
+}
+
+func mustCommit(t testing.TB, s *Store, b *persistence.Batch) {
+	t.Helper()
+	if err := s.Commit(context.Background(), b); err != nil {
+		t.Fatalf("commit %s: %v", b.ResourceID, err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := DefaultConfig("x.db")
+	if err := ok.validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"no path":       func(c *Config) { c.Path = "" },
+		"memory":        func(c *Config) { c.Path = ":memory:" },
+		"uri":           func(c *Config) { c.Path = "file:x.db" },
+		"no readers":    func(c *Config) { c.ReadConns = 0 },
+		"many readers":  func(c *Config) { c.ReadConns = 65 },
+		"negative busy": func(c *Config) { c.BusyTimeout = -time.Second },
+		"zero group":    func(c *Config) { c.MaxGroup = 0 },
+		"huge group":    func(c *Config) { c.MaxGroup = 5000 },
+		"long busy":     func(c *Config) { c.BusyTimeout = 2 * time.Hour },
+	} {
+		c := ok
+		mutate(&c)
+		if err := c.validate(); err == nil {
+			t.Errorf("%s: validate accepted %+v", name, c)
+		}
+		if _, err := Open(context.Background(), c); err == nil {
+			t.Errorf("%s: Open accepted %+v", name, c)
+		}
+	}
+}
+
+// Open creates missing directories, and a path with URI-special characters is a plain path.
+func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir", "b?c#d%20", "allot.db")
+	s, err := Open(context.Background(), DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, createBatch("r"))
+	mustCommit(t, s, &persistence.Batch{ResourceID: "r", Epoch: 1, Version: 2, Resource: res("r"), Holds: []booking.Hold{newHold("r", "h")}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = MustOpen(t, DefaultConfig(path))
+	snap, err := s.Activate(context.Background(), "r", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Exists || snap.Epoch != 2 || snap.Version != 2 || len(snap.Holds) != 1 || snap.Holds[0].ID != "h" {
+		t.Fatalf("after reopen: %+v", snap)
+	}
+	if got := countMigrations(t, path); got != mustMigrations(t) {
+		t.Fatalf("schema_migrations has %d rows after reopen, want %d", got, mustMigrations(t))
+	}
+}
+
+// Several stores opening one fresh file at once all succeed; each migration is applied once;
+// all of them can then write, taking turns on the lock.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allot.db")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(context.Background(), DefaultConfig(path))
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = stores[i].Close() })
+	}
+	if got := countMigrations(t, path); got != mustMigrations(t) {
+		t.Fatalf("schema_migrations has %d rows, want %d", got, mustMigrations(t))
+	}
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Commit(context.Background(), createBatch(string(rune('a'+i)))) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("commit through store %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		if _, err := stores[0].GetHold(context.Background(), string(rune('a'+i)), "none"); !errors.Is(err, persistence.ErrNotFound) {
+			t.Fatal(err)
+		}
+		snap, err := stores[n-1-i].Activate(context.Background(), string(rune('a'+i)), time.Time{})
+		if err != nil || !snap.Exists {
+			t.Fatalf("resource %d written through store %d not visible through store %d: %+v %v", i, i, n-1-i, snap, err)
+		}
+	}
+}
+
+// A write lock held by another connection longer than BusyTimeout makes Commit fail with
+// ErrUnavailable, and the store recovers once the lock is gone.
+func TestBusyIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allot.db")
+	cfg := DefaultConfig(path)
+	cfg.BusyTimeout = 50 * time.Millisecond
+	s := MustOpen(t, cfg)
+	mustCommit(t, s, createBatch("r"))
+
+	other, err := sql.Open("sqlite", cfg.dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetMaxOpenConns(1)
+	ctx := context.Background()
+	c, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	b := &persistence.Batch{ResourceID: "r", Epoch: 1, Version: 2, Resource: res("r"), Holds: []booking.Hold{newHold("r", "h")}}
+	if err := s.Commit(ctx, b); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("commit under a foreign write lock: err = %v, want ErrUnavailable", err)
+	}
+	// Readers are not blocked by a writer in WAL mode.
+	if _, err := s.GetHold(ctx, "r", "h"); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("GetHold beside a foreign write lock: %v", err)
+	}
+	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, b)
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	s := MustOpen(t, Config{})
+	mustCommit(t, s, createBatch("r"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Commit(ctx, &persistence.Batch{ResourceID: "r", Epoch: 1, Version: 2, Resource: res("r")}); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("Commit: %v", err)
+	}
+	if _, err := s.Activate(ctx, "r", time.Time{}); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("Activate: %v", err)
+	}
+	if _, err := s.GetHold(ctx, "r", "h"); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("GetHold: %v", err)
+	}
+	if _, err := s.ListHolds(ctx, persistence.HoldFilter{ResourceID: "r"}); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("ListHolds: %v", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func TestDSNEscapesPath(t *testing.T) {
+	dsn := DefaultConfig("x").dsn("/tmp/a b/c?d#e.db", true)
+	if !strings.HasPrefix(dsn, "file:///tmp/a%20b/c%3Fd%23e.db?") {
+		t.Fatalf("dsn = %s", dsn)
+	}
+	for _, want := range []string{"journal_mode%28WAL%29", "synchronous%28FULL%29", "busy_timeout%285000%29", "foreign_keys%281%29"} {
+		if !strings.Contains(dsn, want) {
+			t.Fatalf("dsn %s lacks %s", dsn, want)
+		}
+	}
+}
+
+func mustMigrations(t *testing.T) int {
+	m, err := persistence.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m)
+}
+
+func countMigrations(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", DefaultConfig(path).dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,256 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/allot/allot/persistence"
+)
+
+// The writer goroutine owns the single writer connection. It takes the ops queued by
+// Activate and Commit, up to Config.MaxGroup at a time, and runs each group as one SQLite
+// transaction (BEGIN IMMEDIATE ... COMMIT), so that concurrent callers share one WAL fsync.
+// Each op runs inside its own SAVEPOINT: an op that fails (fenced, CHECK violation, foreign
+// hold) is rolled back alone and the others commit. If the transaction itself is lost (I/O
+// error, failed COMMIT) every op of the group fails with persistence.ErrUnavailable.
+//
+// Callers are answered only after COMMIT returned, so an acknowledged write is in the fsynced
+// WAL (synchronous=FULL). Statements run under context.Background(), not a caller's context:
+// one caller giving up must not abort the group it shares with others, and a waiting caller
+// is released by submit instead. Lock waits are bounded by Config.BusyTimeout, and Close waits
+// for the group in progress. (A background context also spares modernc.org/sqlite an
+// interrupt-watcher goroutine per statement.)
+
+// writerStats counts the writer's work; read by tests and benchmarks.
+type writerStats struct {
+	groups atomic.Int64
+	ops    atomic.Int64
+}
+
+func (s *Store) runWriter() {
+	defer s.wg.Done()
+	var buf []*op
+	for {
+		select {
+		case <-s.q.wake:
+		case <-s.stop:
+			for _, o := range s.q.take(int(^uint(0)>>1), nil) {
+				o.done <- result{err: errClosed}
+			}
+			return
+		}
+		for {
+			buf = s.q.take(s.cfg.MaxGroup, buf)
+			if len(buf) == 0 {
+				break
+			}
+			s.runGroup(buf)
+			clear(buf)
+		}
+	}
+}
+
+// runGroup executes ops in one transaction and answers each op exactly once.
+func (s *Store) runGroup(ops []*op) {
+	if h := s.groupHook.Load(); h != nil {
+		(*h)(len(ops))
+	}
+	ctx := context.Background()
+	results := make([]result, len(ops))
+	fail := func(err error) {
+		for _, o := range ops {
+			o.done <- result{err: err}
+		}
+	}
+	if _, err := s.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(mapErr("begin", err))
+		return
+	}
+	for i, o := range ops {
+		if err := o.ctx.Err(); err != nil {
+			// The caller gave up after the op was taken: skip it. The caller already returned
+			// (ErrUnavailable: it cannot know that we skipped).
+			results[i].err = fmt.Errorf("%w: %w", persistence.ErrUnavailable, err)
+			continue
+		}
+		if _, err := s.exec(ctx, "SAVEPOINT op"); err != nil {
+			s.abort(ctx)
+			fail(mapErr("savepoint", err))
+			return
+		}
+		var err error
+		if o.commit != nil {
+			err = s.applyCommit(ctx, o.commit)
+		} else {
+			results[i].snap, err = s.applyActivate(ctx, o.activate)
+		}
+		if err != nil {
+			// Undo this op alone. If SQLite already rolled the whole transaction back (it
+			// does on I/O errors and a full disk), the savepoint is gone: give up on the group.
+			if rerr := s.rollbackTo(ctx); rerr != nil {
+				s.abort(ctx)
+				fail(mapErr("group", errors.Join(err, rerr)))
+				return
+			}
+			results[i] = result{err: err}
+			continue
+		}
+		if _, err := s.exec(ctx, "RELEASE op"); err != nil {
+			s.abort(ctx)
+			fail(mapErr("release", err))
+			return
+		}
+	}
+	if _, err := s.exec(ctx, "COMMIT"); err != nil {
+		s.abort(ctx)
+		err = mapErr("commit", err)
+		if !errors.Is(err, persistence.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", persistence.ErrUnavailable, err)
+		}
+		fail(err)
+		return
+	}
+	s.stats.groups.Add(1)
+	s.stats.ops.Add(int64(len(ops)))
+	for i, o := range ops {
+		o.done <- results[i]
+	}
+}
+
+// rollbackTo undoes the current op's savepoint and releases it.
+func (s *Store) rollbackTo(ctx context.Context) error {
+	if _, err := s.exec(ctx, "ROLLBACK TO op"); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, "RELEASE op")
+	return err
+}
+
+// abort rolls back whatever is left of the transaction; it may already be gone.
+func (s *Store) abort(ctx context.Context) { _, _ = s.exec(ctx, "ROLLBACK") }
+
+// submit hands an op to the writer and waits for its result. A ctx that ends while the op is
+// queued abandons it: nothing was written, and the ctx error is returned. A ctx that ends
+// after the writer took it returns persistence.ErrUnavailable wrapping the ctx error: the
+// outcome is unknown to the caller.
+func (s *Store) submit(o *op) result {
+	if err := o.ctx.Err(); err != nil {
+		return result{err: err}
+	}
+	if s.closed.Load() {
+		return result{err: errClosed}
+	}
+	o.done = make(chan result, 1)
+	if err := s.q.enqueue(o); err != nil {
+		return result{err: err}
+	}
+	select {
+	case r := <-o.done:
+		return r
+	case <-o.ctx.Done():
+		if s.q.abandon(o) {
+			return result{err: o.ctx.Err()}
+		}
+		return result{err: fmt.Errorf("%w: outcome unknown: %w", persistence.ErrUnavailable, o.ctx.Err())}
+	}
+}
+
+// stmtKey names a prepared statement: a table's multi-row upsert of rows rows, or (rows 0) a
+// fixed statement's text.
+type stmtKey struct {
+	table string
+	rows  int
+}
+
+// stmt returns the writer connection's prepared statement for key, preparing it on first
+// use: a multi-row upsert when rows > 0, else the fixed statement whose text is key.table.
+// Only the writer goroutine calls it (and Open, before the writer starts).
+func (s *Store) stmt(ctx context.Context, key stmtKey) (*sql.Stmt, error) {
+	if st, ok := s.stmts[key]; ok {
+		return st, nil
+	}
+	text := key.table
+	if key.rows > 0 {
+		t, ok := tables[key.table]
+		if !ok {
+			return nil, fmt.Errorf("no statement for table %q", key.table)
+		}
+		text = t.insert(key.rows)
+	}
+	st, err := s.wc.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, mapErr("prepare", err)
+	}
+	s.stmts[key] = st
+	return st, nil
+}
+
+// exec runs a fixed statement, prepared once, on the writer connection.
+func (s *Store) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, stmtKey{table: text})
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// query runs a fixed query, prepared once, on the writer connection.
+func (s *Store) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, stmtKey{table: text})
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// table describes a multi-row upsert: "INSERT INTO name (cols) VALUES (?,..),(?,..) suffix".
+type table struct {
+	name   string
+	cols   []string
+	suffix string
+	chunk  int // rows per statement; chunk*len(cols) stays far below SQLite's 32766 variables
+}
+
+func (t table) insert(rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(t.cols)), ",") + ")"
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" " + t.suffix)
+	return b.String()
+}
+
+// execRows runs the table's upsert over args (len(cols) values per row) in chunks and returns
+// the rows SQLite reports as inserted or updated.
+func (s *Store) execRows(ctx context.Context, name string, args []any) (int64, error) {
+	t := tables[name]
+	width := len(t.cols)
+	var total int64
+	for len(args) > 0 {
+		rows := min(len(args)/width, t.chunk)
+		st, err := s.stmt(ctx, stmtKey{name, rows})
+		if err != nil {
+			return 0, err
+		}
+		res, err := st.ExecContext(ctx, args[:rows*width]...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += n
+		args = args[rows*width:]
+	}
+	return total, nil
+}

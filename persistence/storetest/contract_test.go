@@ -1,0 +1,150 @@
+package storetest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/persistence/memstore"
+	"github.com/allot/allot/persistence/storetest"
+)
+
+// The suite is only worth something if it fails for broken stores. Each mutant below wraps
+// a correct store (memstore) and breaks one promise; TestContractCatchesMutants runs the suite
+// against each in a child process and expects the named subtest to fail.
+
+const mutantEnv = "STORETEST_MUTANT"
+
+type mutant struct {
+	persistence.Store
+	name string
+}
+
+func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
+	switch m.name {
+	case "ack-fenced":
+		if err := m.Store.Commit(ctx, b); !errors.Is(err, persistence.ErrFenced) {
+			return err
+		}
+		return nil
+	case "hide-invalid":
+		if err := m.Store.Commit(ctx, b); err != nil && !errors.Is(err, persistence.ErrFenced) {
+			return nil
+		}
+		return nil
+	case "second-precision":
+		c := *b
+		c.Holds = slices.Clone(b.Holds)
+		for i := range c.Holds {
+			c.Holds[i].UpdatedAt = c.Holds[i].UpdatedAt.Truncate(time.Second)
+		}
+		return m.Store.Commit(ctx, &c)
+	case "non-atomic":
+		// Writes the holds first and the buckets in a second batch.
+		first := *b
+		first.Buckets = nil
+		if err := m.Store.Commit(ctx, &first); err != nil || len(b.Buckets) == 0 {
+			return err
+		}
+		second := persistence.Batch{ResourceID: b.ResourceID, Epoch: b.Epoch, Version: b.Version, Resource: b.Resource, Buckets: b.Buckets}
+		if b.Create {
+			second.Epoch = 1
+		}
+		return m.Store.Commit(ctx, &second)
+	case "ignore-ctx":
+		return m.Store.Commit(context.Background(), b)
+	case "reorder-bucket-list":
+		c := *b
+		c.Holds = slices.Clone(b.Holds)
+		for i := range c.Holds {
+			c.Holds[i].Buckets = slices.Sorted(slices.Values(c.Holds[i].Buckets))
+		}
+		return m.Store.Commit(ctx, &c)
+	}
+	return m.Store.Commit(ctx, b)
+}
+
+func (m *mutant) Activate(ctx context.Context, id string, since time.Time) (*persistence.Snapshot, error) {
+	switch m.name {
+	case "ignore-idem-since":
+		since = time.Time{}
+	case "ignore-ctx":
+		ctx = context.Background()
+	case "leak-terminal":
+		s, err := m.Store.Activate(ctx, id, since)
+		if err == nil && s.Exists {
+			all, _ := m.Store.ListHolds(ctx, persistence.HoldFilter{ResourceID: id, Limit: 1000})
+			s.Holds = all
+		}
+		return s, err
+	}
+	return m.Store.Activate(ctx, id, since)
+}
+
+func (m *mutant) ListHolds(ctx context.Context, f persistence.HoldFilter) ([]booking.Hold, error) {
+	hs, err := m.Store.ListHolds(ctx, f)
+	if m.name == "unordered-list" {
+		slices.Reverse(hs)
+	}
+	return hs, err
+}
+
+func TestContractMemstore(t *testing.T) {
+	storetest.RunContract(t, func(t *testing.T) persistence.Store {
+		s := memstore.New()
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+// TestMutantChild is the child process of TestContractCatchesMutants.
+func TestMutantChild(t *testing.T) {
+	name := os.Getenv(mutantEnv)
+	if name == "" {
+		t.Skip("child process of TestContractCatchesMutants")
+	}
+	storetest.RunContract(t, func(t *testing.T) persistence.Store {
+		s := memstore.New()
+		t.Cleanup(func() { _ = s.Close() })
+		return &mutant{Store: s, name: name}
+	})
+}
+
+func TestContractCatchesMutants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	for _, tc := range []struct{ mutant, failing string }{
+		{"ack-fenced", "StaleEpochFenced"},
+		{"hide-invalid", "CapacityCheck"},
+		{"second-precision", "AfterImages"},
+		{"non-atomic", "CapacityCheck"},
+		{"ignore-ctx", "CancelledContext"},
+		{"reorder-bucket-list", "AfterImages"},
+		{"ignore-idem-since", "ActivateBumpsEpoch"},
+		{"leak-terminal", "ActivateBumpsEpoch"},
+		{"unordered-list", "ListHolds"},
+	} {
+		t.Run(tc.mutant, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), mutantEnv+"="+tc.mutant)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a store with mutant %q", tc.mutant)
+			}
+			if want := "--- FAIL: TestMutantChild/" + tc.failing + " "; !strings.Contains(string(out), want) {
+				t.Fatalf("mutant %q: want %q in the output:\n%s", tc.mutant, want, out)
+			}
+			if strings.Contains(string(out), "panic:") {
+				t.Fatalf("mutant %q: the suite panicked:\n%s", tc.mutant, out)
+			}
+		})
+	}
+}
