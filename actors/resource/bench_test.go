@@ -80,3 +80,27 @@ func benchHot(b *testing.B, store persistence.Store) {
 	b.ReportMetric(rec.median(), "median-batch")
 	b.ReportMetric(float64(b.N)/float64(len(rec.sizes)), "mean-batch")
 }
+
+// BenchmarkSoldOut measures the sold-out answer of a full resource: no store call, one
+// requester waiting for each reply (the latency of the fast path, future included).
+func BenchmarkSoldOut(b *testing.B) {
+	store := MustMemstore(b)
+	h := newHarness(b, store)
+	pid := h.spawn("full")
+	h.create(pid, "full", map[string]int64{"all": 1})
+	mustOK(b, h.ask(pid, holdCmd("full", "", "u", 1, "all")))
+	var commits atomic.Int64
+	store.SetCommitHook(func(context.Context, *persistence.Batch) error { commits.Add(1); return nil })
+	cmd := holdCmd("full", "", "u", 1, "all")
+	b.ResetTimer()
+	for range b.N {
+		rep, err := h.tryAsk(pid, cmd)
+		if err != nil || code(rep) != booking.CodeSoldOut {
+			b.Fatalf("reply %v, %v", rep, err)
+		}
+	}
+	b.StopTimer()
+	if commits.Load() != 0 {
+		b.Fatalf("%d commits for sold-out answers", commits.Load())
+	}
+}

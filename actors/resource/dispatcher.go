@@ -4,11 +4,13 @@ import "time"
 
 // warmDispatcher runs mailboxes on reused goroutines. protoactor's default dispatcher starts a
 // goroutine each time a mailbox goes from empty to non-empty; on a hot resource that is every
-// few commands, and each new goroutine then grows its stack through the actor's call chain
-// (runtime.newstack was a fifth of the CPU in the hot-resource benchmark). Here a goroutine
-// that finished a mailbox run waits up to warmIdle for the next one before it exits, so its
-// grown stack is reused. Schedule never blocks and never limits concurrency: with no idle
-// goroutine it starts one. Idle goroutines exit on their own after warmIdle.
+// few commands, and each new goroutine may then grow its stack through the actor's call chain
+// (runtime.newstack was a fifth of the CPU in a profile of the hot-resource benchmark, which
+// ran at 40k-150k holds/s from run to run with the default dispatcher and at 110k-155k with
+// this one). Here a goroutine that finished a mailbox run waits up to warmIdle for the next
+// one before it exits, so its grown stack is reused. Schedule never blocks and never limits
+// concurrency: with no idle goroutine it starts one. Idle goroutines exit on their own after
+// warmIdle, so there is nothing to stop.
 type warmDispatcher struct {
 	throughput int
 	idle       chan func()

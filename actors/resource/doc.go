@@ -35,20 +35,39 @@
 //     store), otherwise the answer waits in the pending batch for what it depends on.
 //  5. Flush: with nothing in flight, up to MaxBatch pending entries are sealed into one
 //     persistence.Batch (Version = last+1, the activation's Epoch) and committed in a
-//     goroutine with CommitTimeout; the result comes back as a message to the actor.
+//     goroutine with CommitTimeout; the result comes back as a message to the actor. After a
+//     command, the flush waits while more commands sit in the mailbox, so that a burst already
+//     queued is decided first and goes out as one batch; after MaxBatch commands it flushes
+//     anyway, so a stream of reads cannot hold writes back.
 //  6. Success: the batch's events are applied to committed in order and its commands answered.
 //  7. ErrFenced: another activation owns the resource. Everything in flight and pending is
 //     answered unavailable and the actor stops; the next request re-activates it.
-//  8. Any other failure: the outcome is unknown. Exactly the batch's commands are answered
-//     unavailable; spec is rebuilt from committed and the pending commands decided again; the
-//     activation is uncertain and reloads (store.Activate, a new epoch that also fences any
-//     ghost of itself) before its next commit, deciding the pending commands once more. If the
-//     reload fails, the pending commands are answered unavailable and writes are refused at
-//     once for a backoff that doubles from MinReloadBackoff to MaxReloadBackoff; reads and
-//     rejections that committed agrees with keep being answered from memory.
+//  8. Any other failure: the outcome is unknown. Exactly the batch's writes are answered
+//     unavailable (the answers in it that only waited for those writes have no outcome of
+//     their own: they are decided again); spec is rebuilt from committed and the pending
+//     commands decided again; the activation is uncertain and reloads at once
+//     (store.Activate, a new epoch that also fences any ghost of itself), deciding the pending
+//     commands once more before the next commit. If the reload fails, the pending commands
+//     are answered unavailable and writes are refused at once for a backoff that doubles from
+//     MinReloadBackoff to MaxReloadBackoff; the first write after it tries to reload again.
+//     Reads and rejections that committed agrees with keep being answered from memory.
 //  9. One timer is armed for spec's next hold deadline; it runs step 2's expiry.
 //  10. Passivation after IdleTimeout with nothing waiting; Stopping flushes what is pending and
 //     waits for it (bounded by CommitTimeout), so a graceful stop loses no acknowledged change.
+//     Commands still in the mailbox once the actor stopped, which protoactor would drop, are
+//     answered unavailable by the mailbox middleware that counts them.
+//
+// A command answered unavailable has an unknown outcome: its effect may be in the store and
+// may show up later, even after other acknowledged commands (a linearizable history places it
+// there). Clients retry with the same Idempotency-Key.
+//
+// # Machinery
+//
+// The idle timer is the actor's own (protoactor's SetReceiveTimeout races under -race: its
+// timer goroutine writes a context field the mailbox goroutine reads); a *actor.ReceiveTimeout
+// is still honoured. Mailboxes run on a dispatcher that reuses warm goroutines (see
+// warmDispatcher), which keeps a hot resource's throughput steady. Messages the actor sends
+// itself implement actor.NotInfluenceReceiveTimeout and are not logged as dead letters.
 //
 // # After-images and replies
 //

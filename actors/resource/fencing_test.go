@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/protos"
 )
 
 // TestFencing: two activations of one resource on one store. The first one's write after the
@@ -80,4 +81,35 @@ func TestFencedCreation(t *testing.T) {
 	if err != nil || snap.Buckets[0].Capacity != 1 {
 		t.Fatalf("store: %+v %v", snap, err)
 	}
+}
+
+// TestStaleActivationCatchesUp: a stale activation that has nothing to commit must not answer
+// "retry" forever for a hold written by a newer activation. The first confirm reaches it and
+// finds the store ahead (503); it reloads by itself (fencing the newer one), and the retry
+// succeeds against what the store holds.
+func TestStaleActivationCatchesUp(t *testing.T) {
+	store := MustMemstore(t)
+	h := newHarness(t, store)
+	stale := h.spawn("room")
+	h.create(stale, "room", map[string]int64{"a": 10})
+	mustOK(t, h.ask(stale, getResourceCmd("room")))
+
+	fresh := h.spawn("room")
+	id := mustOK(t, h.ask(fresh, holdCmd("room", "k1", "u1", 2, "a"))).GetHold().GetId()
+
+	mustCode(t, h.ask(stale, confirmCmd("room", id)), booking.CodeUnavailable)
+	var rep *protos.Reply
+	for i := 0; i < 100; i++ { // the reload is asynchronous; a client retries
+		if rep = h.ask(stale, confirmCmd("room", id)); code(rep) != booking.CodeUnavailable {
+			break
+		}
+		h.probe(stale, true)
+	}
+	if got := mustOK(t, rep).GetHold().GetStatus(); got != string(booking.StatusConfirmed) {
+		t.Fatalf("status after catching up = %q", got)
+	}
+	if b := mustOK(t, h.ask(stale, getResourceCmd("room"))).GetResource().GetBuckets()["a"]; b.GetConfirmed() != 2 || b.GetHeld() != 0 {
+		t.Fatalf("bucket after catching up = %v", b)
+	}
+	checkStoreConsistent(t, store, "room")
 }

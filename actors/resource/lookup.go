@@ -51,8 +51,15 @@ func (a *resourceActor) onLookup(m *lookupDone) {
 		a.fail(r, errStoreDown)
 	case m.hold.Status.Active():
 		// The store has an active hold memory lacks: a commit whose outcome this activation
-		// does not know. The reload before the next commit brings it in.
+		// does not know, or another activation wrote after this one loaded (then this one is
+		// stale). Either way reload now, even with nothing to commit: otherwise a stale
+		// activation that only serves confirms and cancels would answer "retry" forever.
+		// A reload with a commit in flight waits for it (flush reloads when uncertain).
 		a.fail(r, errStoreAhead)
+		a.uncertain = true
+		if a.inflight == nil && a.load == nil && !a.backingOff && !a.dead {
+			a.startLoad()
+		}
 	default:
 		a.answerTerminal(r, m.hold, now)
 	}

@@ -121,8 +121,8 @@ func TestCommandsBehindStopAnswered(t *testing.T) {
 	}
 }
 
-// TestFlushNotStarvedByReads: a write waiting in the pending batch is committed even while
-// reads keep the mailbox busy.
+// TestFlushNotStarvedByReads: a pending write is committed after at most MaxBatch commands
+// even while more commands keep the mailbox non-empty.
 func TestFlushNotStarvedByReads(t *testing.T) {
 	store := MustMemstore(t)
 	h := newHarness(t, store)
@@ -132,18 +132,26 @@ func TestFlushNotStarvedByReads(t *testing.T) {
 	g := newGate()
 	store.SetCommitHook(g.commitHook)
 	g.arm(1)
-	first := h.send(pid, holdCmd("room", "", "u", 1, "a"))
-	g.waitEntered(t)
-	second := h.send(pid, holdCmd("room", "", "u", 1, "a")) // pending behind the stalled commit
+
+	// Stall the actor (a probe answered on an unbuffered channel) while a write and many
+	// reads queue behind it, with a second stall halfway through the reads.
+	stall := &probe{reply: make(chan probeResult)}
+	halfway := &probe{reply: make(chan probeResult)}
+	h.sys.Root.Send(pid, stall)
+	write := h.send(pid, holdCmd("room", "", "u", 1, "a"))
 	var reads []*actor.Future
-	for range 200 {
+	for i := range 100 {
+		if i == 50 {
+			h.sys.Root.Send(pid, halfway)
+		}
 		reads = append(reads, h.send(pid, getResourceCmd("room")))
 	}
-	h.probe(pid, false) // every command above was handled; the reads are answered
+	<-stall.reply
+	// The write's commit must reach the store before the actor reaches the halfway stall.
+	g.waitEntered(t)
+	<-halfway.reply
 	g.release <- nil
-	mustOK(t, h.await(first))
-	// commitDone queued behind the reads; now the mailbox is empty and second goes out.
-	mustOK(t, h.await(second))
+	mustOK(t, h.await(write))
 	for _, f := range reads {
 		mustOK(t, h.await(f))
 	}

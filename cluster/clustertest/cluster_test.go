@@ -82,6 +82,11 @@ func (c *testCluster) waitMembers(want int, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
+			for _, u := range c.urls() {
+				if r, err := cl.Do(context.Background(), http.MethodGet, u+"/v1/cluster/members", "", nil); err == nil {
+					c.t.Logf("members seen by %s: %s", u, r.Body)
+				}
+			}
 			c.t.Fatalf("cluster did not converge to %d members in %s", want, timeout)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -262,6 +267,13 @@ func TestRollingRestartLosesNoRequest(t *testing.T) {
 		if err := n.Stop(15 * time.Second); err != nil {
 			t.Fatalf("graceful stop of %s: %v\n%s", n.Name, err, n.LogTail(30))
 		}
+		var seeds []string
+		for _, o := range c.nodes {
+			if o != n {
+				seeds = append(seeds, o.GossipAddr)
+			}
+		}
+		n.SetJoin(seeds)
 		n.Start()
 		n.WaitReady(30 * time.Second)
 		c.waitMembers(3, 20*time.Second)

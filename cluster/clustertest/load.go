@@ -70,6 +70,13 @@ func (l *Load) worker(ctx context.Context, w int) {
 			}
 			rid, id := splitHoldRef(hid)
 			h, p, err := l.Client.Transition(ctx, base, rid, id, op)
+			if err != nil {
+				// Unknown outcome (timeout, or the run stopped mid-request): either status is
+				// a correct final state.
+				l.mu.Lock()
+				l.acked[id] = l.acked[id] + "|" + st
+				l.mu.Unlock()
+			}
 			l.record(err, p, func() { l.setAcked(h.ID, st) })
 		default:
 			key := fmt.Sprintf("load-%d-%d-%d", l.Seed, w, i)
@@ -136,7 +143,8 @@ func (l *Load) setAcked(id, st string) {
 	l.acked[id] = st
 }
 
-// Acked returns a copy of the acknowledged holds and their last acknowledged status.
+// Acked returns a copy of the acknowledged holds and their last acknowledged status; after a
+// transition with an unknown outcome the status lists the alternatives: "held|cancelled".
 func (l *Load) Acked() map[string]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

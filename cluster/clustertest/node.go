@@ -90,6 +90,14 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 	return n
 }
 
+// SetJoin replaces the gossip seeds used by the next Start (a restarted first node must be
+// told about the others, as a headless service would).
+func (n *Node) SetJoin(seeds []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.opts.Join = append([]string(nil), seeds...)
+}
+
 // URL is the node's HTTP base URL.
 func (n *Node) URL() string { return "http://" + n.HTTPAddr }
 
