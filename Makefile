@@ -33,3 +33,8 @@ protos:
 
 clean:
 	rm -rf bin
+
+# A local 3-node cluster on 127.0.0.1 against a local PostgreSQL (see deploy/local/cluster.sh).
+cluster: build
+	@bash .ci/install-deps
+	bash deploy/local/cluster.sh

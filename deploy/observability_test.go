@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// nodeMetrics is the catalogue of metrics the node exports, by type. The dashboard, the
+// nodeMetrics is the catalogue of metrics the node exports, by type (checked against a
+// running node's /metrics). The dashboard, the
 // alerts and docs/OPERATIONS.md may name no other allot_ series.
 var nodeMetrics = map[string]string{
 	"allot_holds_total":                      "counter",
@@ -29,6 +30,9 @@ var nodeMetrics = map[string]string{
 	"allot_cluster_forward_seconds":          "histogram",
 	"allot_http_requests_total":              "counter", // {route,code}
 	"allot_http_request_seconds":             "histogram",
+	// Exported by the node beyond the original list.
+	"allot_activations_total": "counter",
+	"allot_fenced_total":      "counter",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)

@@ -67,7 +67,8 @@ type Availability struct {
 	Buckets    map[string]BucketView `json:"buckets"`
 }
 
-// Do sends one request, retrying retryable answers. idemKey may be empty.
+// Do sends one request, retrying retryable answers. idemKey may be empty. When the retries
+// run out on a 429 or 503, it returns that last answer together with the error.
 func (c *Client) Do(ctx context.Context, method, url, idemKey string, body any) (*Response, error) {
 	var payload []byte
 	if body != nil {
@@ -78,6 +79,7 @@ func (c *Client) Do(ctx context.Context, method, url, idemKey string, body any) 
 	}
 	maxRetries := c.MaxRetries
 	var lastErr error
+	var last *Response
 	for attempt := 0; attempt <= maxRetries; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(payload))
 		if err != nil {
@@ -102,6 +104,10 @@ func (c *Client) Do(ctx context.Context, method, url, idemKey string, body any) 
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			lastErr = fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, bytes.TrimSpace(b))
+			last = &Response{Status: resp.StatusCode, Body: b, Header: resp.Header, Retries: attempt}
+			if attempt == maxRetries {
+				break
+			}
 			wait := 100 * time.Millisecond
 			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 				wait = time.Duration(s) * time.Second
@@ -111,7 +117,7 @@ func (c *Client) Do(ctx context.Context, method, url, idemKey string, body any) 
 		}
 		return &Response{Status: resp.StatusCode, Body: b, Header: resp.Header, Retries: attempt}, nil
 	}
-	return nil, fmt.Errorf("gave up after %d retries: %w", maxRetries, lastErr)
+	return last, fmt.Errorf("gave up after %d retries: %w", maxRetries, lastErr)
 }
 
 func (c *Client) sleep(ctx context.Context, d time.Duration) {

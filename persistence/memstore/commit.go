@@ -76,7 +76,8 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		s.owners[h.ID] = b.ResourceID
 	}
 	for _, e := range b.Idempotency {
-		if _, dup := r.idem[e.Key]; !dup {
+		// Kept for the retention; only an entry that much younger replaces it.
+		if old, dup := r.idem[e.Key]; !dup || !old.CreatedAt.After(e.CreatedAt.Add(-booking.IdempotencyRetention)) {
 			r.idem[e.Key] = copyIdem(e)
 		}
 	}

@@ -47,11 +47,15 @@ SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.qu
     updated_at_ms = excluded.updated_at_ms
 WHERE holds.resource_id = excluded.resource_id`
 
-	// A key is written once; a batch carrying it again leaves the stored entry.
+	// A key is kept for booking.IdempotencyRetention (24 h): a batch carrying it again leaves
+	// the stored entry, unless the new entry is that much younger (the actor forgot the old
+	// key and a client reused it); then it replaces it, or a restart would lose the new one.
 	sqlInsertIdempotency = `INSERT INTO idempotency_keys (resource_id, idem_key, fingerprint, hold_id, created_at_ms)
 SELECT $1::TEXT, u.k, u.f, u.h, u.c
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[]) AS u (k, f, h, c)
-ON CONFLICT (resource_id, idem_key) DO NOTHING`
+ON CONFLICT (resource_id, idem_key) DO UPDATE
+SET fingerprint = excluded.fingerprint, hold_id = excluded.hold_id, created_at_ms = excluded.created_at_ms
+WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000`
 )
 
 // Commit writes b atomically if b.Epoch is the resource's epoch (for a creation: if the

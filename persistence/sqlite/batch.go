@@ -30,10 +30,13 @@ var tables = map[string]table{
 		chunk: 100,
 	},
 	"idempotency_keys": {
-		name:   "idempotency_keys",
-		cols:   []string{"resource_id", "idem_key", "fingerprint", "hold_id", "created_at_ms"},
-		suffix: "ON CONFLICT (resource_id, idem_key) DO NOTHING",
-		chunk:  200,
+		name: "idempotency_keys",
+		cols: []string{"resource_id", "idem_key", "fingerprint", "hold_id", "created_at_ms"},
+		// A key is kept for IdempotencyRetention; only an entry created that long after it
+		// replaces it (the actor forgot the old one and the client reused the key).
+		suffix: "ON CONFLICT (resource_id, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, hold_id = excluded.hold_id, " +
+			"created_at_ms = excluded.created_at_ms WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000",
+		chunk: 200,
 	},
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,10 +66,26 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite open: create directory: %w", err)
 	}
-	s := &Store{cfg: cfg, q: newQueue(), stop: make(chan struct{}), stmts: make(map[stmtKey]*sql.Stmt)}
-	if err := s.open(ctx, abs); err != nil {
+	// Opening a new file from several processes at once can meet SQLITE_BUSY without the
+	// busy handler being consulted (the switch to WAL mode, and lock upgrades SQLite refuses
+	// to wait for to avoid deadlock), so the whole open is retried for up to BusyTimeout.
+	deadline := time.Now().Add(cfg.BusyTimeout)
+	var s *Store
+	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
+		s = &Store{cfg: cfg, q: newQueue(), stop: make(chan struct{}), stmts: make(map[stmtKey]*sql.Stmt)}
+		err := s.open(ctx, abs)
+		if err == nil {
+			break
+		}
 		_ = s.release()
-		return nil, err
+		if !isBusy(err) || time.Now().Add(backoff).After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
 	}
 	s.wg.Add(1)
 	go s.runWriter()
@@ -217,4 +234,10 @@ func (s *Store) release() error {
 		return fmt.Errorf("sqlite close: %w", err)
 	}
 	return nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY).
+func isBusy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")
 }

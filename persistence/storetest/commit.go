@@ -64,7 +64,9 @@ func testAfterImages(f *fixture) {
 }
 
 // testIdempotencyInsertOnce: a key is written once per resource; a later batch carrying the
-// same key again commits but leaves the first entry. Keys are scoped by resource.
+// same key again commits but leaves the first entry, unless the new entry is at least
+// booking.IdempotencyRetention younger (a client reused a key the actor had forgotten): then
+// it replaces the old one. Keys are scoped by resource.
 func testIdempotencyInsertOnce(f *fixture) {
 	r1, r2 := f.id("r1"), f.id("r2")
 	f.create(r1, booking.Bucket{Key: "a", Capacity: 5})
@@ -84,6 +86,12 @@ func testIdempotencyInsertOnce(f *fixture) {
 	f.expectSnapshot(f.activate(r2, time.Time{}), persistence.Snapshot{
 		Exists: true, Epoch: 2, Version: 2, Resource: f.resource(r2), Buckets: []booking.Bucket{{Key: "a", Capacity: 5}},
 		Idempotency: []booking.IdempotencyEntry{inR2},
+	})
+	reused := booking.IdempotencyEntry{Key: "same", Fingerprint: "5|y|e", HoldID: f.id("h5"), CreatedAt: first.CreatedAt.Add(booking.IdempotencyRetention)}
+	f.commit(&persistence.Batch{ResourceID: r1, Epoch: 2, Version: 4, Resource: f.resource(r1), Idempotency: []booking.IdempotencyEntry{reused}})
+	f.expectSnapshot(f.activate(r1, time.Time{}), persistence.Snapshot{
+		Exists: true, Epoch: 3, Version: 4, Resource: f.resource(r1), Buckets: []booking.Bucket{{Key: "a", Capacity: 5}},
+		Idempotency: []booking.IdempotencyEntry{other, reused},
 	})
 }
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make cluster`: a local 3-node Allot cluster on 127.0.0.1 against a local PostgreSQL (the
+# wire-compatible stand-in for CockroachDB), for trying Allot by hand. Everything lives under
+# ./data/cluster; Ctrl-C stops the nodes and the database.
+#
+#   node 1: http://127.0.0.1:8081   gossip :7947  remote :8091
+#   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092
+#   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093
+#   PostgreSQL: 127.0.0.1:${ALLOT_PG_PORT:-5433}, database allot
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-bin/allot}
+DIR=${DIR:-$PWD/data/cluster}
+PGPORT=${ALLOT_PG_PORT:-5433}
+mkdir -p "$DIR"
+
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$pgbin" ] || { echo "PostgreSQL not found: run 'bash .ci/install-deps' (as root) first" >&2; exit 1; }
+
+# initdb and postgres refuse to run as root: run them as the postgres system user then.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+PGDATA="$DIR/pg"
+if [ ! -f "$PGDATA/PG_VERSION" ]; then
+  mkdir -p "$PGDATA"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$DIR"
+  as_pg "$pgbin/initdb" -D "$PGDATA" -U postgres --auth=trust >/dev/null
+fi
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PGDATA"
+as_pg "$pgbin/pg_ctl" -D "$PGDATA" -l "$DIR/pg.log" -w start \
+  -o "-p $PGPORT -k $PGDATA -c listen_addresses=127.0.0.1 -c default_transaction_isolation=serializable -c max_connections=200" >/dev/null
+URL="postgresql://postgres@127.0.0.1:$PGPORT/allot?sslmode=disable"
+as_pg "$pgbin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='allot'" | grep -q 1 ||
+  as_pg "$pgbin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE allot"
+"$BIN" migrate --db-url "$URL"
+
+pids=()
+cleanup() {
+  echo; echo "stopping the cluster..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  as_pg "$pgbin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+for i in 1 2 3; do
+  join=""
+  [ "$i" != 1 ] && join="--join 127.0.0.1:7947"
+  "$BIN" node --http-addr "127.0.0.1:808$i" --gossip-addr "127.0.0.1:794$((6 + i))" \
+    --remote-addr "127.0.0.1:809$i" --advertise-addr 127.0.0.1 --db-url "$URL" $join \
+    >"$DIR/node$i.log" 2>&1 &
+  pids+=($!)
+done
+for i in 1 2 3; do
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:808$i/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+echo "Allot cluster up: http://127.0.0.1:8081 http://127.0.0.1:8082 http://127.0.0.1:8083"
+echo "database: $URL   logs: $DIR/node*.log   Ctrl-C stops everything"
+curl -fsS http://127.0.0.1:8081/v1/cluster/members || true
+echo
+wait -n "${pids[@]}" || true
