@@ -52,6 +52,9 @@ type NodeConfig struct {
 	MaxBatch int
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on its own listener
+	// (host:port) for profiling; empty (the default) serves nothing.
+	PprofAddr string
 }
 
 // DefaultNodeConfig returns the defaults documented on each flag.
@@ -98,6 +101,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve /debug/pprof/ on this separate address (host:port; empty: off); keep it private")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".

@@ -42,6 +42,7 @@ type Main struct {
 	ln       net.Listener
 	srv      *http.Server
 	ready    atomic.Bool
+	pprof    *pprofServer // nil unless Config.PprofAddr is set
 
 	closeOnce sync.Once
 	closeErr  error
@@ -126,6 +127,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Logger.Error("http serve", "err", err)
 		}
 	}()
+	if m.Config.PprofAddr != "" {
+		if m.pprof, err = startPprof(m.Config.PprofAddr, m.Logger); err != nil {
+			return err
+		}
+	}
 	m.ready.Store(true)
 	m.Logger.Info("allot node serving", "http", m.ln.Addr().String(), "member", m.node.Self().RemoteAddr, "store", m.storeKind())
 	return nil
@@ -160,6 +166,11 @@ func (m *Main) Close() error {
 				_ = m.srv.Close()
 			}
 			<-m.serveDone
+		}
+		if m.pprof != nil {
+			if err := m.pprof.close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if m.node != nil {
 			if err := m.node.Stop(ctx); err != nil {

@@ -53,18 +53,21 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 		advHost = bindHost
 	}
 	if ip := net.ParseIP(advHost); advHost == "" || (ip != nil && ip.IsUnspecified()) {
-		if advHost, err = sockaddr.GetPrivateIP(); err != nil || advHost == "" {
-			advHost = "127.0.0.1"
-		}
+		advHost = defaultAdvertiseHost()
+	}
+	if ip := net.ParseIP(advHost); ip != nil && ip.To4() == nil {
+		// protoactor formats member addresses as host:port without brackets, so an IPv6
+		// member cannot be dialled (not even by itself).
+		return cfg, "", fmt.Errorf("advertise address %s: IPv6 is not supported between nodes; give an IPv4 --advertise-addr", advHost)
 	}
 	cfg.RemoteAddr = net.JoinHostPort(bindHost, bindPort)
 	cfg.AdvertiseRemoteAddr = net.JoinHostPort(advHost, bindPort)
 
 	g := cluster.DefaultProviderConfig()
 	g.BindAddr = c.GossipAddr
-	if c.AdvertiseAddr != "" {
-		g.AdvertiseAddr = net.JoinHostPort(advHost, advPort) // port "0": the bound port
-	}
+	// Gossip and remote advertise the same host, so that a member's gossip metadata and its
+	// actor addresses agree. Port "0" means the bound gossip port.
+	g.AdvertiseAddr = net.JoinHostPort(advHost, advPort)
 	for _, j := range c.Join {
 		if name, ok := strings.CutPrefix(j, "dns:"); ok {
 			if g.JoinDNS != "" {
@@ -85,6 +88,29 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 	g.Logger = m.Logger.With("component", "gossip")
 	cfg.Gossip = g
 	return cfg, cfg.AdvertiseRemoteAddr, nil
+}
+
+// defaultAdvertiseHost picks the address peers reach this node at when it binds to all
+// interfaces and none was given: a private IPv4 address, else the first IPv4 address of an
+// interface that is up and not loopback, else 127.0.0.1 (a single node). IPv4 is preferred
+// because protoactor formats member addresses as host:port without IPv6 brackets.
+func defaultAdvertiseHost() string {
+	if ip, err := sockaddr.GetPrivateIP(); err == nil && net.ParseIP(ip).To4() != nil {
+		return ip
+	}
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // splitAdvertise accepts "host" or "host:port"; the port is for gossip ("0" when absent).

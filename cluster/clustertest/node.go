@@ -104,13 +104,19 @@ func (n *Node) URL() string { return "http://" + n.HTTPAddr }
 // Start (re)starts the process with the same options. It does not wait for readiness.
 func (n *Node) Start() {
 	n.tb.Helper()
+	if err := n.start(); err != nil {
+		n.tb.Fatal(err)
+	}
+}
+
+func (n *Node) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil {
 		select {
 		case <-n.exited:
 		default:
-			n.tb.Fatalf("node %s: Start while running", n.Name)
+			return fmt.Errorf("node %s: Start while running", n.Name)
 		}
 	}
 	args := []string{n.bin, "node",
@@ -140,32 +146,52 @@ func (n *Node) Start() {
 	// The node dies with the test binary even if cleanup never runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		n.tb.Fatalf("start node %s: %v", n.Name, err)
+		return fmt.Errorf("start node %s: %v", n.Name, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	n.cmd, n.exited = cmd, exited
+	return nil
 }
 
 // WaitReady polls /readyz until it answers 200, failing the test after timeout.
 func (n *Node) WaitReady(timeout time.Duration) {
 	n.tb.Helper()
+	if err := n.Ready(timeout); err != nil {
+		n.tb.Fatal(err)
+	}
+}
+
+// Ready polls /readyz until it answers 200 and returns an error after timeout or when the
+// process exits first. Unlike WaitReady it does not fail the test, so fault injectors may call
+// it from any goroutine.
+func (n *Node) Ready(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	c := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		if !n.Running() {
-			n.tb.Fatalf("node %s exited before ready:\n%s", n.Name, n.LogTail(40))
+			return fmt.Errorf("node %s exited before ready:\n%s", n.Name, n.LogTail(40))
 		}
 		resp, err := c.Get(n.URL() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	n.tb.Fatalf("node %s not ready after %s:\n%s", n.Name, timeout, n.LogTail(40))
+	return fmt.Errorf("node %s not ready after %s:\n%s", n.Name, timeout, n.LogTail(40))
+}
+
+// Restart starts a node that is not running and waits up to timeout until it is ready. It
+// reports failures as an error instead of failing the test, so fault injectors may call it
+// from any goroutine.
+func (n *Node) Restart(timeout time.Duration) error {
+	if err := n.start(); err != nil {
+		return err
+	}
+	return n.Ready(timeout)
 }
 
 // Running reports whether the process is alive.

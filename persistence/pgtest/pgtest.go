@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -67,10 +68,44 @@ func MustServer(tb testing.TB) *Server {
 // stop, crash or restart the database use it. It skips when ALLOT_TEST_DB_URL is set.
 func MustNewServer(tb testing.TB) *Server {
 	tb.Helper()
+	return MustNewServerWith(tb, Options{})
+}
+
+// Options configure a dedicated server started by MustNewServerWith. The zero value is what
+// MustNewServer uses.
+type Options struct {
+	// ListenAddr is an IP address the server listens on besides 127.0.0.1, for clients in
+	// other network namespaces (for example the address of a bridge a test created). URL
+	// then names this address. The address must exist when the server starts.
+	ListenAddr string
+	// TrustCIDR admits clients from this network without a password (pg_hba "trust"), as
+	// initdb -A trust does for 127.0.0.1, e.g. "10.213.7.0/24". Required with ListenAddr.
+	TrustCIDR string
+}
+
+func (o Options) validate() error {
+	if o.ListenAddr == "" && o.TrustCIDR == "" {
+		return nil
+	}
+	if ip := net.ParseIP(o.ListenAddr); ip == nil || ip.To4() == nil {
+		return fmt.Errorf("pgtest: ListenAddr %q is not an IPv4 address", o.ListenAddr)
+	}
+	if _, _, err := net.ParseCIDR(o.TrustCIDR); err != nil {
+		return fmt.Errorf("pgtest: TrustCIDR %q: %w", o.TrustCIDR, err)
+	}
+	return nil
+}
+
+// MustNewServerWith is MustNewServer with options.
+func MustNewServerWith(tb testing.TB, opts Options) *Server {
+	tb.Helper()
 	if os.Getenv(EnvURL) != "" {
 		tb.Skipf("pgtest: this test stops and starts its own PostgreSQL; %s points at an external server", EnvURL)
 	}
-	s, err := newLocalServer()
+	if err := opts.validate(); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := newLocalServerWith(opts)
 	if err != nil {
 		fail(tb, err)
 	}

@@ -39,8 +39,8 @@ const (
 // or, when ALLOT_TEST_DB_URL is set, the server at that URL. Its methods are safe for
 // concurrent use.
 //
-// A local server listens on 127.0.0.1 only, on a port picked when it was created, with its
-// unix socket in its own directory. It runs with fsync on, default_transaction_isolation
+// A local server listens on 127.0.0.1 only (plus Options.ListenAddr when one was given), on a
+// port picked when it was created, with its unix socket in its own directory. It runs with fsync on, default_transaction_isolation
 // serializable, max_connections 200 and shared_buffers 32MB. It cannot outlive the test
 // binary: postgres gets SIGQUIT when the binary dies (PR_SET_PDEATHSIG), postgres itself shuts
 // down within a minute when its data directory disappears, and the next server started on
@@ -52,6 +52,7 @@ type Server struct {
 	cred *syscall.Credential
 	dir  string // owner.pid, server.log, data/, the unix socket
 	port int
+	opts Options
 
 	mu   sync.Mutex
 	proc *process // nil when stopped
@@ -68,7 +69,10 @@ type process struct {
 }
 
 // newLocalServer runs initdb into a new temporary directory and starts postgres on it.
-func newLocalServer() (*Server, error) {
+func newLocalServer() (*Server, error) { return newLocalServerWith(Options{}) }
+
+// newLocalServerWith is newLocalServer with options (already validated).
+func newLocalServerWith(opts Options) (*Server, error) {
 	bins, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -82,7 +86,7 @@ func newLocalServer() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	s := &Server{bins: bins, cred: cred, dir: dir}
+	s := &Server{bins: bins, cred: cred, dir: dir, opts: opts}
 	if err := s.init(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -116,7 +120,21 @@ func (s *Server) init() error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 	}
-	return nil
+	return s.trustNetwork()
+}
+
+// trustNetwork lets clients from Options.TrustCIDR in without a password, as initdb -A trust
+// does for 127.0.0.1.
+func (s *Server) trustNetwork() error {
+	if s.opts.TrustCIDR == "" {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.dataDir(), "pg_hba.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "host all all %s trust\n", s.opts.TrustCIDR)
+	return errors.Join(err, f.Close())
 }
 
 // prepare sets the identity, directory and environment of initdb and postgres.
@@ -130,6 +148,21 @@ func (s *Server) prepare(cmd *exec.Cmd) {
 }
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
+
+func (s *Server) listenAddresses() string {
+	if s.opts.ListenAddr == "" {
+		return "127.0.0.1"
+	}
+	return "127.0.0.1," + s.opts.ListenAddr
+}
+
+// host is the address URL names: Options.ListenAddr when given, else 127.0.0.1.
+func (s *Server) host() string {
+	if s.opts.ListenAddr == "" {
+		return "127.0.0.1"
+	}
+	return s.opts.ListenAddr
+}
 
 // LogPath is the file postgres logs to (local servers only).
 func (s *Server) LogPath() string { return filepath.Join(s.dir, "server.log") }
@@ -176,7 +209,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	cmd := exec.Command(s.bins.postgres, "-D", s.dataDir(), "-p", strconv.Itoa(s.port),
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses="+s.listenAddresses(),
 		"-c", "unix_socket_directories="+s.dir,
 		"-c", "default_transaction_isolation=serializable",
 		"-c", "fsync=on",
@@ -321,7 +354,7 @@ func (s *Server) URL(db string) string {
 		u.RawPath = ""
 		return u.String()
 	}
-	return fmt.Sprintf("postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, url.PathEscape(db))
+	return fmt.Sprintf("postgresql://postgres@%s/%s?sslmode=disable", net.JoinHostPort(s.host(), strconv.Itoa(s.port)), url.PathEscape(db))
 }
 
 func (s *Server) adminURL() string {

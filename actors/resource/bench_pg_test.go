@@ -1,0 +1,149 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/persistence/pgtest"
+	"github.com/allot/allot/persistence/postgres"
+)
+
+// TestMain stops the shared PostgreSQL of pgtest (started by the PostgreSQL benchmarks only)
+// when the test binary ends.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// pgCallers is how many goroutines place holds at once in BenchmarkHotResourcePostgres, on
+// each side.
+const pgCallers = 64
+
+// classicWindow bounds the classic side of BenchmarkHotResourcePostgres: it runs as long as
+// the actor side did, within these bounds.
+const (
+	minClassicWindow = 500 * time.Millisecond
+	maxClassicWindow = 5 * time.Second
+)
+
+// BenchmarkHotResourcePostgres compares, on one PostgreSQL server (pgtest: fsync on), durable
+// one-unit holds with an Idempotency-Key on one hot resource, 64 concurrent callers each
+// waiting for its answer:
+//
+//   - actor: b.N holds through the resource actor, which group-commits them (one transaction
+//     per batch, at most one batch in flight). This side is what ns/op times.
+//   - classic: then, outside the timer, postgres.ClassicHold on another resource of the same
+//     database, one READ COMMITTED transaction per hold (SELECT ... FOR UPDATE of the
+//     bucket, INSERT the hold, UPDATE the counter, INSERT the key), as the classic HTTP
+//     baseline serves it, for as long as the actor side ran (0.5s to 5s).
+//
+// It reports actor-holds/s, classic-holds/s and their ratio actor/classic (Allot's target:
+// at least 30), and the actor's median batch size.
+func BenchmarkHotResourcePostgres(b *testing.B) {
+	url := pgtest.MustServer(b).MustDatabase(b)
+	ctx := context.Background()
+
+	cfg := postgres.DefaultConfig() // a node's pool: 16 connections
+	cfg.URL = url
+	store := mustPostgres(b, cfg)
+	rec := &batchRecorder{Store: store}
+	h := newHarness(b, rec)
+	const hot = "hot-actor"
+	pid := h.spawn(hot)
+	h.create(pid, hot, map[string]int64{"all": booking.MaxCapacity})
+
+	ccfg := cfg // the classic baseline's pool: one connection per caller
+	ccfg.MaxConns = pgCallers
+	ccfg.SkipMigrate = true
+	classic := mustPostgres(b, ccfg)
+	const cold = "hot-classic"
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if err := classic.Commit(ctx, &persistence.Batch{
+		ResourceID: cold, Version: 1, Create: true,
+		Resource: booking.Resource{ID: cold, Name: cold, HoldTTL: time.Hour, CreatedAt: now, UpdatedAt: now},
+		Buckets:  []booking.Bucket{{Key: "all", Capacity: booking.MaxCapacity}},
+	}); err != nil {
+		b.Fatalf("create %s: %v", cold, err)
+	}
+
+	// Actor side (timed).
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range pgCallers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				rep, err := h.tryAsk(pid, holdCmd(hot, fmt.Sprintf("a-%d-%d", b.N, i), "user-1", 1, "all"))
+				if err != nil || rep.GetError() != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	actorElapsed := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("actor: %d of %d holds failed", n, b.N)
+	}
+	actorRate := float64(b.N) / actorElapsed.Seconds()
+
+	// Classic side (untimed): as long as the actor side ran, within the window bounds.
+	window := min(max(actorElapsed, minClassicWindow), maxClassicWindow)
+	var done, cfailed atomic.Int64
+	cstart := time.Now()
+	deadline := cstart.Add(window)
+	for w := range pgCallers {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				t := time.Now().UTC().Truncate(time.Millisecond)
+				hold := booking.Hold{
+					ID: fmt.Sprintf("c-%d-%d-%d", b.N, w, i), ResourceID: cold, UserID: "user-1",
+					IdempotencyKey: fmt.Sprintf("c-%d-%d-%d", b.N, w, i), Buckets: []string{"all"}, Quantity: 1,
+					Status: booking.StatusHeld, CreatedAt: t, ExpiresAt: t.Add(time.Hour), UpdatedAt: t,
+				}
+				if _, err := postgres.ClassicHold(ctx, classic.Pool(), pgx.ReadCommitted, hold); err != nil {
+					cfailed.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	classicElapsed := time.Since(cstart)
+	if n := cfailed.Load(); n > 0 {
+		b.Fatalf("classic: %d holds failed (%d succeeded)", n, done.Load())
+	}
+	classicRate := float64(done.Load()) / classicElapsed.Seconds()
+
+	b.ReportMetric(actorRate, "actor-holds/s")
+	b.ReportMetric(classicRate, "classic-holds/s")
+	if classicRate > 0 {
+		b.ReportMetric(actorRate/classicRate, "actor/classic")
+	}
+	b.ReportMetric(rec.median(), "median-batch")
+}
+
+// mustPostgres opens a PostgreSQL store, closed when tb ends.
+func mustPostgres(tb testing.TB, cfg postgres.Config) *postgres.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := postgres.Open(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
