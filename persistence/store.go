@@ -27,7 +27,19 @@ var (
 // Store persists resources, their buckets, holds and idempotency keys.
 //
 // All methods are safe for concurrent use by many actors. One actor calls Commit for its
-// resource at most once at a time. Every method honours ctx cancellation and deadlines.
+// resource at most once at a time. Every method honours ctx cancellation and deadlines; a ctx
+// that ends before a write began returns an error wrapping the ctx error and writes nothing.
+//
+// Contract details every implementation keeps (persistence/storetest checks them):
+//   - Snapshot.Buckets are sorted by key; Snapshot.Holds by CreatedAt then ID.
+//   - Hold ids are unique across resources (the holds table is keyed by id); a batch that
+//     names another resource's hold fails as a whole.
+//   - An idempotency key is kept for booking.IdempotencyRetention: a later entry for the
+//     same key is ignored unless it is created at least that much later, when it replaces
+//     the old one (the actor forgot the key and a client reused it).
+//   - A batch that would store an oversold bucket fails with an error that is neither
+//     ErrFenced nor ErrUnavailable, writes nothing, and leaves the activation usable.
+//   - Times are stored at millisecond precision.
 type Store interface {
 	// Activate starts a new activation of a resource. For an existing resource it atomically
 	// increments the resource's epoch (fencing every earlier activation) and returns the

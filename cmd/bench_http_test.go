@@ -1,0 +1,303 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/api/loadgen"
+	"github.com/allot/allot/cluster/clustertest"
+)
+
+// benchSystem is one design under HTTP load: its server processes, and what the load
+// generator and the CPU accounting need to know about it.
+type benchSystem struct {
+	Key   string // short id: "allot-pg"
+	Label string // "(a) Allot, 1 node, PostgreSQL"
+	Procs []*benchProc
+	// DBURL is passed to the load generator so that its audit also checks the tables.
+	DBURL string
+	// NoAudit is set for the empty handler, which stores nothing.
+	NoAudit bool
+	// DB is the database's processes for the CPU accounting: pids, and process groups (a
+	// PostgreSQL server and its backends). DBName names it ("PostgreSQL", "Redis").
+	DBPids, DBPgids []int
+	DBName          string
+	// Allot is set for Allot nodes: their /metrics carry batch sizes and commit latencies.
+	Allot bool
+}
+
+func (s *benchSystem) targets() []string {
+	out := make([]string, len(s.Procs))
+	for i, p := range s.Procs {
+		out[i] = p.URL
+	}
+	return out
+}
+
+func (s *benchSystem) serverPids() []int {
+	out := make([]int, len(s.Procs))
+	for i, p := range s.Procs {
+		out[i] = p.PID()
+	}
+	return out
+}
+
+// benchRun is the outcome of one timed load run.
+type benchRun struct {
+	Round       int
+	HoldsPerSec float64
+	Holds       int64
+	Errors      int64
+	Retries     int64
+	Busy        int64 // attempts answered 429
+	P50, P99    time.Duration
+	Max         time.Duration
+	AuditOK     bool
+	AuditNote   string // why the audit did not run, or its first problems
+	Oversold    bool   // the audit found held+confirmed > capacity
+	// Cores used during the load phase, measured from /proc between 1s after the start and
+	// 1s before the end: the servers, the database, and this process (the load generator).
+	ServerCores, DBCores, LoadgenCores float64
+	// BatchMean and CommitMs are the mean group-commit size and commit latency on Allot
+	// nodes over the same window (0 elsewhere).
+	BatchMean, CommitMs float64
+	// Profile is the path of a CPU profile of the first server taken during the run, if any.
+	Profile string
+	Err     error
+}
+
+// benchSeries is every run of one system at one client count.
+type benchSeries struct {
+	Sys     *benchSystem
+	Clients int
+	Runs    []benchRun
+}
+
+// bigStock is the flash-sale stock of the timed runs: never sold out, so that every run
+// measures accepted durable holds for its whole duration.
+const bigStock = 1_000_000_000
+
+// loadConfig is the load of one timed run: the flash sale on one hot resource, hold-only (the
+// workload every baseline serves), clients closed-loop without think time.
+func (b *bench) loadConfig(sys *benchSystem, clients int, runID string) loadgen.Config {
+	cfg := loadgen.DefaultConfig()
+	cfg.Targets = sys.targets()
+	cfg.Scenario = loadgen.ScenarioFlashSale
+	cfg.Clients = clients
+	cfg.Duration = b.cfg.Duration
+	cfg.Stock = bigStock
+	cfg.HoldOnly = true
+	cfg.RunID = runID
+	cfg.Quiet = true
+	cfg.DBURL = sys.DBURL
+	cfg.NoAudit = sys.NoAudit
+	return cfg
+}
+
+// loadgenCommand is the `allot loadgen` command line equivalent to cfg.
+func loadgenCommand(cfg loadgen.Config) string {
+	args := []string{"allot loadgen", "--target", strings.Join(cfg.Targets, ","), "--scenario", cfg.Scenario,
+		"--clients", fmt.Sprint(cfg.Clients), "--stock", fmt.Sprint(cfg.Stock)}
+	if cfg.Duration > 0 {
+		args = append(args, "--duration", cfg.Duration.String())
+	}
+	if cfg.HoldOnly {
+		args = append(args, "--hold-only")
+	}
+	if cfg.DBURL != "" {
+		args = append(args, "--db-url", "'"+cfg.DBURL+"'")
+	}
+	if cfg.NoAudit {
+		args = append(args, "--no-audit")
+	}
+	return strings.Join(args, " ")
+}
+
+// cpuSnapshot is the CPU time of a system's servers, its database and this process.
+type cpuSnapshot struct {
+	at                    time.Time
+	server, db, self      time.Duration
+	batchSum, batchCount  float64
+	commitSum, commitCnt  float64
+	metricsOK             bool
+}
+
+func (b *bench) snapshot(ctx context.Context, sys *benchSystem) cpuSnapshot {
+	s := cpuSnapshot{at: time.Now(), server: cpuOf(sys.serverPids(), nil), db: cpuOf(sys.DBPids, sys.DBPgids), self: selfCPU()}
+	if sys.Allot {
+		s.metricsOK = true
+		for _, p := range sys.Procs {
+			m, err := scrapeMetrics(ctx, p.URL+"/metrics", "allot_batch_size_sum", "allot_batch_size_count",
+				"allot_commit_seconds_sum", "allot_commit_seconds_count")
+			if err != nil {
+				s.metricsOK = false
+				continue
+			}
+			s.batchSum += m["allot_batch_size_sum"]
+			s.batchCount += m["allot_batch_size_count"]
+			s.commitSum += m["allot_commit_seconds_sum"]
+			s.commitCnt += m["allot_commit_seconds_count"]
+		}
+	}
+	return s
+}
+
+// measure runs one timed load run of sys at clients, with CPU accounting over the load phase
+// and, when profile is set, a CPU profile of the first server saved under the artifacts.
+func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, profile bool) benchRun {
+	ctx := t.Context()
+	runID := fmt.Sprintf("%s-c%d-r%d-%s", sys.Key, clients, round, b.stamp)
+	cfg := b.loadConfig(sys, clients, runID)
+	run := benchRun{Round: round}
+
+	// The load phase starts when Run has created the resource (milliseconds): the window
+	// [start+1s, start+duration-1s] is inside it.
+	window := max(b.cfg.Duration-2*time.Second, time.Second)
+	var wg sync.WaitGroup
+	var before, after cpuSnapshot
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		if sleepCtx(mctx, time.Second) != nil {
+			return
+		}
+		before = b.snapshot(mctx, sys)
+		if sleepCtx(mctx, window) != nil {
+			return
+		}
+		after = b.snapshot(mctx, sys)
+	})
+	if profile && sys.Procs[0].Pprof != "" {
+		run.Profile = filepath.Join(b.cfg.Artifacts, fmt.Sprintf("cpu-%s-%d.pprof", sys.Key, clients))
+		wg.Go(func() {
+			if sleepCtx(mctx, time.Second) != nil {
+				return
+			}
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", sys.Procs[0].Pprof, int(window.Seconds()))
+			if err := fetchTo(mctx, url, run.Profile); err != nil {
+				t.Logf("profile %s: %v", sys.Key, err)
+				run.Profile = ""
+			}
+		})
+	}
+	rep, err := loadgen.Run(ctx, cfg, nil)
+	wg.Wait()
+	if err != nil {
+		run.Err = err
+		t.Logf("%s %d clients round %d: %v", sys.Key, clients, round, err)
+		return run
+	}
+	if !after.at.IsZero() && !before.at.IsZero() {
+		d := after.at.Sub(before.at).Seconds()
+		run.ServerCores = (after.server - before.server).Seconds() / d
+		run.DBCores = (after.db - before.db).Seconds() / d
+		run.LoadgenCores = (after.self - before.self).Seconds() / d
+		if before.metricsOK && after.metricsOK {
+			if n := after.batchCount - before.batchCount; n > 0 {
+				run.BatchMean = (after.batchSum - before.batchSum) / n
+			}
+			if n := after.commitCnt - before.commitCnt; n > 0 {
+				run.CommitMs = 1000 * (after.commitSum - before.commitSum) / n
+			}
+		}
+	}
+	run.HoldsPerSec = rep.HoldsPerSec
+	run.Holds = rep.Holds
+	run.Errors = rep.Errors
+	run.Retries = rep.Retries
+	run.Busy = rep.StatusCodes[http.StatusTooManyRequests]
+	l := rep.Latency[loadgen.OpHold]
+	run.P50, run.P99, run.Max = l.P50, l.P99, l.Max
+	a := rep.Audit
+	run.AuditOK = a.OK
+	switch {
+	case a.Skipped != "":
+		run.AuditNote = a.Skipped
+	case !a.OK:
+		run.AuditNote = fmt.Sprintf("%d problems: %s", a.ProblemCount, strings.Join(a.Problems[:min(3, len(a.Problems))], "; "))
+	}
+	for _, p := range a.Problems {
+		if strings.HasPrefix(p, "OVERSOLD") {
+			run.Oversold = true
+		}
+	}
+	if rep.Errors > 0 {
+		t.Logf("%s %d clients round %d: %d errors, e.g. %q", sys.Key, clients, round, rep.Errors, rep.ErrorSamples)
+	}
+	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f, batch %.1f, commit %.2fms",
+		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.BatchMean, run.CommitMs)
+	return run
+}
+
+// sellOut is the outcome of the sell-out check of one system.
+type sellOut struct {
+	Stock, Sold, Holds, SoldOut, Errors int64
+	Clients                             int
+	Elapsed                             time.Duration
+	AuditOK                             bool
+	Note                                string
+	Err                                 error
+}
+
+// Exact reports whether exactly the stock was sold, every client was turned away at the end,
+// and the audit agrees (nothing oversold, nothing acknowledged lost).
+func (s sellOut) Exact() bool {
+	return s.Err == nil && s.AuditOK && s.Sold == s.Stock && s.SoldOut == int64(s.Clients)
+}
+
+// sellOutCheck sells a small stock to many clients until every one of them was turned away:
+// the check that the design sells exactly its stock under contention (no oversell, nothing
+// acknowledged lost), audited like the timed runs.
+func (b *bench) sellOutCheck(t *testing.T, sys *benchSystem) sellOut {
+	const stock, clients = 2000, 256
+	cfg := b.loadConfig(sys, clients, fmt.Sprintf("%s-sellout-%s", sys.Key, b.stamp))
+	cfg.Stock = stock
+	cfg.Duration = 3 * time.Minute // a safety net: the run ends when the stock is gone
+	rep, err := loadgen.Run(t.Context(), cfg, nil)
+	s := sellOut{Stock: stock, Clients: clients, Err: err}
+	if err != nil {
+		return s
+	}
+	s.Sold, s.Holds, s.SoldOut, s.Errors, s.Elapsed, s.AuditOK = rep.Sold, rep.Holds, rep.SoldOut, rep.Errors, rep.Elapsed, rep.Audit.OK
+	if !rep.Audit.OK {
+		s.Note = strings.Join(rep.Audit.Problems[:min(3, len(rep.Audit.Problems))], "; ")
+	}
+	t.Logf("%s sell-out: sold %d of %d, %d holds, %d turned away, audit ok %v, %s", sys.Key, s.Sold, s.Stock, s.Holds, s.SoldOut, s.AuditOK, s.Elapsed)
+	return s
+}
+
+// waitMembers waits until every node of sys sees n alive members.
+func waitMembers(t *testing.T, sys *benchSystem, n int) {
+	t.Helper()
+	c := clustertest.NewClient(2 * time.Second)
+	deadline := time.Now().Add(time.Minute)
+	for _, p := range sys.Procs {
+		for {
+			r, err := c.Do(t.Context(), http.MethodGet, p.URL+"/v1/cluster/members", "", nil)
+			if err == nil && r.Status == http.StatusOK && clustertest.CountAlive(r.Body) == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s does not see %d alive members", sys.Key, p.Name, n)
+			}
+			time.Sleep(100 * time.Millisecond) // gossip convergence poll
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
