@@ -38,3 +38,18 @@ clean:
 cluster: build
 	@bash .ci/install-deps
 	bash deploy/local/cluster.sh
+
+# Regenerates docs/BENCHMARKS.md from scratch: HTTP flash sales against Allot and the baselines,
+# a 3-node cluster, the Go benchmarks, memory. About 12 minutes; it uses the whole machine.
+# Knobs: ALLOT_BENCH_DURATION, _RUNS, _CLIENTS, _RESOURCES, _SECTIONS (see docs/BENCHMARKS.md).
+bench: deps build
+	ALLOT_BENCH=1 ALLOT_BENCH_BIN=$(CURDIR)/$(BIN) ALLOT_BENCH_OUT=$(CURDIR)/docs/BENCHMARKS.md \
+	  $(GO) test -run '^TestBenchmarks$$' -count=1 -timeout 60m -v ./cmd
+
+# Fault injection with linearizability checking (docs/RELIABILITY.md): ALLOT_CHAOS_DURATION of
+# faults (default 10m) in rounds of ALLOT_CHAOS_ROUND (default 2m), each on a fresh 5-node
+# cluster, seeds ALLOT_CHAOS_SEED, +1, ... (default: the clock). Prints each round's report and
+# a summary per fault type; ALLOT_CHAOS_OUT=dir keeps histories, visualizations and logs.
+chaos: deps
+	ALLOT_CHAOS_DURATION=$${ALLOT_CHAOS_DURATION:-10m} ALLOT_CHAOS_SEED=$${ALLOT_CHAOS_SEED:-$$(date +%s)} \
+	  $(GO) test -run '^TestChaos$$' -count=1 -timeout 120m -v ./cluster/chaos

@@ -24,10 +24,10 @@ type benchSystem struct {
 	DBURL string
 	// NoAudit is set for the empty handler, which stores nothing.
 	NoAudit bool
-	// DB is the database's processes for the CPU accounting: pids, and process groups (a
-	// PostgreSQL server and its backends). DBName names it ("PostgreSQL", "Redis").
-	DBPids, DBPgids []int
-	DBName          string
+	// DB is the database's processes for the CPU accounting: pids, and parents whose
+	// children count too (a PostgreSQL server's backends). DBName names it.
+	DBPids, DBParents []int
+	DBName            string
 	// Allot is set for Allot nodes: their /metrics carry batch sizes and commit latencies.
 	Allot bool
 }
@@ -64,12 +64,17 @@ type benchRun struct {
 	// Cores used during the load phase, measured from /proc between 1s after the start and
 	// 1s before the end: the servers, the database, and this process (the load generator).
 	ServerCores, DBCores, LoadgenCores float64
+	// MachineCores is what the whole machine used over the window; what the three above do
+	// not explain is other work on the machine.
+	MachineCores float64
 	// BatchMean and CommitMs are the mean group-commit size and commit latency on Allot
 	// nodes over the same window (0 elsewhere).
 	BatchMean, CommitMs float64
-	// Profile is the path of a CPU profile of the first server taken during the run, if any.
-	Profile string
-	Err     error
+	// Profile is the path of a CPU profile of the first server taken during the run, if any;
+	// AllocsBase and Allocs are its allocation profiles at the start and the end of the same
+	// window (their difference is what the run allocated).
+	Profile, AllocsBase, Allocs string
+	Err                         error
 }
 
 // benchSeries is every run of one system at one client count.
@@ -121,15 +126,15 @@ func loadgenCommand(cfg loadgen.Config) string {
 
 // cpuSnapshot is the CPU time of a system's servers, its database and this process.
 type cpuSnapshot struct {
-	at                    time.Time
-	server, db, self      time.Duration
-	batchSum, batchCount  float64
-	commitSum, commitCnt  float64
-	metricsOK             bool
+	at                        time.Time
+	server, db, self, machine time.Duration
+	batchSum, batchCount      float64
+	commitSum, commitCnt      float64
+	metricsOK                 bool
 }
 
 func (b *bench) snapshot(ctx context.Context, sys *benchSystem) cpuSnapshot {
-	s := cpuSnapshot{at: time.Now(), server: cpuOf(sys.serverPids(), nil), db: cpuOf(sys.DBPids, sys.DBPgids), self: selfCPU()}
+	s := cpuSnapshot{at: time.Now(), server: cpuOf(sys.serverPids(), nil), db: cpuOf(sys.DBPids, sys.DBParents), self: selfCPU(), machine: machineBusy()}
 	if sys.Allot {
 		s.metricsOK = true
 		for _, p := range sys.Procs {
@@ -174,15 +179,26 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 		after = b.snapshot(mctx, sys)
 	})
 	if profile && sys.Procs[0].Pprof != "" {
-		run.Profile = filepath.Join(b.cfg.Artifacts, fmt.Sprintf("cpu-%s-%d.pprof", sys.Key, clients))
+		name := fmt.Sprintf("%s-%d", sys.Key, clients)
+		run.Profile = filepath.Join(b.cfg.Artifacts, "cpu-"+name+".pprof")
+		run.AllocsBase = filepath.Join(b.cfg.Artifacts, "allocs-"+name+"-start.pprof")
+		run.Allocs = filepath.Join(b.cfg.Artifacts, "allocs-"+name+"-end.pprof")
 		wg.Go(func() {
 			if sleepCtx(mctx, time.Second) != nil {
 				return
 			}
-			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", sys.Procs[0].Pprof, int(window.Seconds()))
-			if err := fetchTo(mctx, url, run.Profile); err != nil {
+			base := sys.Procs[0].Pprof + "/debug/pprof/"
+			if err := fetchTo(mctx, base+"allocs", run.AllocsBase); err != nil {
+				t.Logf("allocs profile %s: %v", sys.Key, err)
+				run.AllocsBase = ""
+			}
+			if err := fetchTo(mctx, fmt.Sprintf("%sprofile?seconds=%d", base, int(window.Seconds())), run.Profile); err != nil {
 				t.Logf("profile %s: %v", sys.Key, err)
 				run.Profile = ""
+			}
+			if err := fetchTo(mctx, base+"allocs", run.Allocs); err != nil {
+				t.Logf("allocs profile %s: %v", sys.Key, err)
+				run.Allocs = ""
 			}
 		})
 	}
@@ -198,6 +214,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 		run.ServerCores = (after.server - before.server).Seconds() / d
 		run.DBCores = (after.db - before.db).Seconds() / d
 		run.LoadgenCores = (after.self - before.self).Seconds() / d
+		run.MachineCores = (after.machine - before.machine).Seconds() / d
 		if before.metricsOK && after.metricsOK {
 			if n := after.batchCount - before.batchCount; n > 0 {
 				run.BatchMean = (after.batchSum - before.batchSum) / n
@@ -230,8 +247,8 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 	if rep.Errors > 0 {
 		t.Logf("%s %d clients round %d: %d errors, e.g. %q", sys.Key, clients, round, rep.Errors, rep.ErrorSamples)
 	}
-	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f, batch %.1f, commit %.2fms",
-		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.BatchMean, run.CommitMs)
+	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms",
+		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.MachineCores, run.BatchMean, run.CommitMs)
 	return run
 }
 

@@ -139,8 +139,8 @@ func tail(path string, n int) string {
 // architecture Go supports.
 const clockTicks = 100
 
-// procStat returns the process group and the CPU time (user + system) of pid.
-func procStat(pid int) (pgrp int, cpu time.Duration, err error) {
+// procStat returns the parent and the CPU time (user + system) of pid.
+func procStat(pid int) (ppid int, cpu time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
@@ -155,27 +155,28 @@ func procStat(pid int) (pgrp int, cpu time.Duration, err error) {
 	if len(f) < 13 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
-	pgrp, _ = strconv.Atoi(f[2])
+	ppid, _ = strconv.Atoi(f[1])
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return pgrp, time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return ppid, time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// cpuOf sums the CPU time of pids and of every process in the process groups pgids (a
-// PostgreSQL server and its backends). Processes that exited in between are not counted.
-func cpuOf(pids, pgids []int) time.Duration {
+// cpuOf sums the CPU time of pids and of every child of parents (a PostgreSQL server's
+// backends, which are the postmaster's children; they are not in its process group).
+// Processes that exited in between are not counted.
+func cpuOf(pids, parents []int) time.Duration {
 	var total time.Duration
 	for _, pid := range pids {
 		if _, cpu, err := procStat(pid); err == nil {
 			total += cpu
 		}
 	}
-	if len(pgids) == 0 {
+	if len(parents) == 0 {
 		return total
 	}
 	want := map[int]bool{}
-	for _, g := range pgids {
-		want[g] = true
+	for _, p := range parents {
+		want[p] = true
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -183,7 +184,7 @@ func cpuOf(pids, pgids []int) time.Duration {
 		if err != nil {
 			continue
 		}
-		if g, cpu, err := procStat(pid); err == nil && want[g] {
+		if ppid, cpu, err := procStat(pid); err == nil && want[ppid] {
 			total += cpu
 		}
 	}
@@ -197,6 +198,26 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time the whole machine spent busy (every process, this benchmark's
+// and anyone else's), from the first line of /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(first) // cpu user nice system idle iowait irq softirq steal ...
+	var ticks int64
+	for i, v := range f {
+		if i == 0 || i == 4 || i == 5 || i > 8 { // the label, idle, iowait, guest (counted in user)
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
 }
 
 // vmRSS reads VmRSS of pid from /proc/PID/status, in bytes.
@@ -217,7 +238,7 @@ func vmRSS(pid int) (int64, error) {
 }
 
 // postmasterPID is the pid of the PostgreSQL server whose log is at logPath (pgtest keeps
-// its data directory next to the log); it leads the server's process group.
+// its data directory next to the log); its backends are its children.
 func postmasterPID(logPath string) (int, error) {
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(logPath), "data", "postmaster.pid"))
 	if err != nil {

@@ -146,6 +146,17 @@ func (nt *Net) HealAll() error {
 	return first
 }
 
+// PeersOf returns the addresses of every node but i.
+func (nt *Net) PeersOf(i int) []netip.Addr {
+	var out []netip.Addr
+	for j, nn := range nt.Nodes {
+		if j != i {
+			out = append(out, nn.IP)
+		}
+	}
+	return out
+}
+
 // Rules lists node i's fault rules (for reports).
 func (nt *Net) Rules(i int) string {
 	if nt.IPTables == "" {

@@ -61,8 +61,9 @@ type NetNode struct {
 	IP   netip.Addr // its address on the bridge
 }
 
-// SetupNet creates the bridge and n namespaces. On any error everything created so far is
-// removed again. Leftovers of earlier runs whose test binary is gone are removed first.
+// SetupNet creates the bridge and n namespaces. Names derive from the pid, so a process has
+// one Net at a time (a second SetupNet fails until the first is closed). On any error
+// everything created so far is removed again. Leftovers of earlier runs whose test binary is gone are removed first.
 func SetupNet(n int) (*Net, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("%w: not root", ErrNoNetns)
@@ -167,18 +168,33 @@ func (nt *Net) Close() error {
 		if _, err := run("ip", "netns", "del", nn.NS); err != nil && namespaceExists(nn.NS) {
 			errs = append(errs, err)
 		}
-		if linkExists(nn.Veth) {
-			if _, err := run("ip", "link", "del", nn.Veth); err != nil {
-				errs = append(errs, err)
-			}
-		}
 	}
-	if linkExists(nt.Bridge) {
-		if _, err := run("ip", "link", "del", nt.Bridge); err != nil {
+	// The kernel destroys a deleted namespace, and with it both ends of its veth pair,
+	// asynchronously: wait for that, then delete what is left.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, nn := range nodes {
+		for linkExists(nn.Veth) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := deleteLink(nn.Veth); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if err := deleteLink(nt.Bridge); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// deleteLink deletes a link if it exists; one that vanished meanwhile is not an error.
+func deleteLink(name string) error {
+	if !linkExists(name) {
+		return nil
+	}
+	if _, err := run("ip", "link", "del", name); err != nil && linkExists(name) {
+		return err
+	}
+	return nil
 }
 
 // String describes the network for logs and reports.
@@ -304,10 +320,11 @@ func RemoveLeftovers() {
 		if !strings.HasPrefix(name, linkPrefix) {
 			continue
 		}
-		digits := strings.TrimLeft(strings.TrimPrefix(name, linkPrefix), "0123456789")
-		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, linkPrefix), digits))
-		if pid > 0 && !processAlive(pid) && (strings.HasPrefix(digits, "b") || strings.HasPrefix(digits, "v")) {
-			_, _ = run("ip", "link", "del", name)
+		rest := strings.TrimPrefix(name, linkPrefix)
+		suffix := strings.TrimLeft(rest, "0123456789") // "b" (bridge) or "v<i>" (veth)
+		pid, _ := strconv.Atoi(strings.TrimSuffix(rest, suffix))
+		if pid > 0 && !processAlive(pid) && (strings.HasPrefix(suffix, "b") || strings.HasPrefix(suffix, "v")) {
+			_ = deleteLink(name)
 		}
 	}
 }

@@ -230,7 +230,12 @@ func (s *Server) Start() error {
 	p := &process{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		runtime.LockOSThread()
+		// Unlocked once postgres has exited, so that the thread lives on: a goroutine that
+		// exits locked ends its thread, and Linux then sends the parent-death signal to
+		// every child that thread ever started, also processes other code of the test
+		// binary forked on it before it was locked here (e.g. cluster nodes).
+		defer runtime.UnlockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
 			close(p.exited)

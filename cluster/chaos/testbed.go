@@ -1,0 +1,221 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/persistence/pgtest"
+)
+
+// Network modes.
+const (
+	NetAuto     = "auto"     // namespaces when possible, else loopback
+	NetNetns    = "netns"    // namespaces or fail
+	NetLoopback = "loopback" // always loopback (process and database faults only)
+)
+
+// Testbed is a cluster of node processes sharing one PostgreSQL, on network namespaces joined
+// by a bridge when possible (Net != nil), else on 127.0.0.1.
+type Testbed struct {
+	Net       *Net // nil in loopback mode
+	Mode      string
+	DB        *pgtest.Server
+	DBURL     string
+	Nodes     []*clustertest.Node
+	Endpoints []Endpoint
+}
+
+// Fixed ports of a node in its own namespace (each node has its own address there).
+const (
+	nsHTTPPort   = 8080
+	nsGossipPort = 7946
+	nsRemotePort = 8090
+)
+
+// StartTestbed starts PostgreSQL and n nodes of the allot binary (clustertest.MustBinary when
+// bin is empty) and waits until every node sees all n alive. Everything is stopped and
+// removed in t.Cleanup, also when the test fails.
+func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
+	t.Helper()
+	if bin == "" {
+		bin = clustertest.MustBinary(t)
+	}
+	tb := &Testbed{}
+	if netMode != NetLoopback {
+		nt, err := SetupNet(n)
+		switch {
+		case err == nil:
+			// Registered first, so it runs last: after the nodes and PostgreSQL are gone.
+			t.Cleanup(func() {
+				if err := nt.Close(); err != nil {
+					t.Errorf("remove network namespaces: %v", err)
+				}
+			})
+			tb.Net = nt
+			tb.Mode = nt.String()
+		case netMode == NetNetns:
+			t.Fatalf("ALLOT_CHAOS_NET=netns: %v", err)
+		default:
+			tb.Mode = fmt.Sprintf("loopback (fallback: %v)", err)
+		}
+	} else {
+		tb.Mode = "loopback (ALLOT_CHAOS_NET=loopback)"
+	}
+	if tb.Net != nil {
+		tb.DB = pgtest.MustNewServerWith(t, pgtest.Options{ListenAddr: tb.Net.HostIP.String(), TrustCIDR: tb.Net.Subnet.String()})
+	} else {
+		tb.DB = pgtest.MustNewServer(t)
+	}
+	tb.DBURL = tb.DB.MustDatabase(t)
+
+	opts := make([]clustertest.NodeOptions, n)
+	for i := range opts {
+		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, LeaveTimeout: 5 * time.Second}
+		if tb.Net != nil {
+			o.Host = tb.Net.Nodes[i].IP.String()
+			o.HTTPPort, o.GossipPort, o.RemotePort = nsHTTPPort, nsGossipPort, nsRemotePort
+			o.Wrap = tb.Net.Wrap(i)
+		} else {
+			o.Host = "127.0.0.1"
+			o.HTTPPort = clustertest.FreePort(t, o.Host)
+			o.GossipPort = clustertest.FreePort(t, o.Host)
+			o.RemotePort = clustertest.FreePort(t, o.Host)
+		}
+		opts[i] = o
+	}
+	// Every node knows every other as a seed, so any of them can be restarted alone.
+	for i := range opts {
+		for j, o := range opts {
+			if j != i {
+				opts[i].Join = append(opts[i].Join, net.JoinHostPort(o.Host, strconv.Itoa(o.GossipPort)))
+			}
+		}
+	}
+	for _, o := range opts {
+		node := clustertest.StartNode(t, bin, o)
+		tb.Nodes = append(tb.Nodes, node)
+		tb.Endpoints = append(tb.Endpoints, Endpoint{Name: node.Name, URL: node.URL()})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tb.Converge(ctx, 60*time.Second); err != nil {
+		t.Fatalf("cluster of %d did not form: %v", n, err)
+	}
+	return tb
+}
+
+// DBPort is PostgreSQL's TCP port.
+func (tb *Testbed) DBPort() int { return tb.DB.Port() }
+
+// Converge waits until every node answers /v1/cluster/members with all nodes alive.
+func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
+	c := &http.Client{Timeout: time.Second}
+	defer c.CloseIdleConnections()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		last = nil
+		for _, node := range tb.Nodes {
+			alive, err := aliveSeenBy(ctx, c, node.URL())
+			if err == nil && alive != len(tb.Nodes) {
+				err = fmt.Errorf("%s sees %d of %d alive", node.Name, alive, len(tb.Nodes))
+			}
+			if err != nil {
+				last = err
+				break
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || !sleepCtx(ctx, 200*time.Millisecond) {
+			return last
+		}
+	}
+}
+
+func aliveSeenBy(ctx context.Context, c *http.Client, base string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/cluster/members", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: members: %d", base, resp.StatusCode)
+	}
+	var v json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, err
+	}
+	return clustertest.CountAlive(v), nil
+}
+
+// TopologyViews returns, per node name, the members of the protoactor topology the node
+// applied (its allot_cluster_members gauge; -1 when unreadable). memberlist may see every
+// node alive while a topology still excludes a member whose id protoactor blocked.
+func (tb *Testbed) TopologyViews(ctx context.Context) map[string]int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	defer c.CloseIdleConnections()
+	out := map[string]int{}
+	for _, n := range tb.Nodes {
+		out[n.Name] = -1
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL()+"/metrics", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "allot_cluster_members "); ok {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					out[n.Name] = int(f)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CreateResources creates the resources (1h hold TTL, so nothing expires during a run).
+func (tb *Testbed) CreateResources(ctx context.Context, specs []*ResourceSpec) error {
+	cl := NewClient(tb.Endpoints, 5*time.Second, 30*time.Second)
+	defer cl.Close()
+	rng := rand.New(rand.NewSource(1))
+	for _, s := range specs {
+		buckets := map[string]int64{}
+		for _, b := range s.Buckets {
+			buckets[b] = s.Capacity
+		}
+		a := cl.Do(ctx, rng, http.MethodPost, "/v1/resources", "",
+			map[string]any{"id": s.ID, "name": "chaos " + s.ID, "buckets": buckets, "hold_ttl": "1h"})
+		switch {
+		case a.err != nil:
+			return fmt.Errorf("create %s: %w", s.ID, a.err)
+		case a.status != http.StatusCreated && a.status != http.StatusConflict:
+			return fmt.Errorf("create %s: %d %s", s.ID, a.status, a.body)
+		}
+	}
+	return nil
+}
+
+// errNotConverged is reported when the cluster stays split after the faults ended.
+var errNotConverged = errors.New("cluster did not converge")

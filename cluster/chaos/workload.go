@@ -1,0 +1,228 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
+// against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
+// confirms, cancels and gets of its own holds, and availability reads. Every operation is
+// recorded in History. A client addresses only holds it placed itself, so the operations on
+// one hold are sequential and in invocation order.
+type Workload struct {
+	Client    *Client
+	History   *History
+	Resources []*ResourceSpec
+	Clients   int
+	Seed      int64
+	Think     time.Duration // upper bound of a client's random pause between operations
+	// ShortBudget, when set, is the retry budget of one operation in ten (the others use
+	// Client.Budget): an impatient client, whose operations end unknown during faults, so
+	// that the history has outcomes the checker must treat as "maybe, at any time later".
+	ShortBudget time.Duration
+
+	stop atomic.Bool
+	wg   sync.WaitGroup
+}
+
+// Start launches the clients.
+func (w *Workload) Start(ctx context.Context) {
+	for c := 0; c < w.Clients; c++ {
+		w.wg.Add(1)
+		go func(c int) {
+			defer w.wg.Done()
+			w.client(ctx, c)
+		}(c)
+	}
+}
+
+// Stop lets every client finish its current operation (bounded by the client's budget) and
+// waits for them. Safe twice.
+func (w *Workload) Stop() {
+	w.stop.Store(true)
+	w.wg.Wait()
+}
+
+// ownHold is a hold a client placed and may still confirm, cancel or read. status is the
+// last status the client was told ("" after an unknown outcome).
+type ownHold struct {
+	spec    *ResourceSpec
+	key, id string
+	buckets []string
+	qty     int64
+	status  string
+}
+
+// A client keeps at most maxLiveHolds holds that are not known to be cancelled (beyond it,
+// it cancels instead of placing more, so that capacity keeps churning) and its last
+// maxDeadHolds cancelled ones, on which it sometimes repeats a confirm (expecting conflict)
+// or a cancel (expecting ok): answers that the resource gives without a commit, from memory.
+const (
+	maxLiveHolds = 4
+	maxDeadHolds = 2
+)
+
+func (w *Workload) client(ctx context.Context, c int) {
+	rng := rand.New(rand.NewSource(w.Seed*7919 + int64(c)))
+	patient, impatient := w.Client, *w.Client
+	impatient.Budget = w.ShortBudget
+	var live, dead []*ownHold
+	for i := 0; !w.stop.Load() && ctx.Err() == nil; i++ {
+		cl := patient
+		if w.ShortBudget > 0 && rng.Intn(10) == 0 {
+			cl = &impatient
+		}
+		roll := rng.Intn(100)
+		var pick *ownHold
+		j := -1
+		if len(live) > 0 {
+			j = rng.Intn(len(live))
+			pick = live[j]
+		}
+		kind := KindRead
+		switch {
+		case roll < 5 && len(dead) > 0:
+			// Repeat a transition on a cancelled hold.
+			h := dead[rng.Intn(len(dead))]
+			k := KindConfirm
+			if rng.Intn(2) == 0 {
+				k = KindCancel
+			}
+			w.transition(ctx, cl, rng, c, h, k, true)
+			continue
+		case pick == nil && roll < 60:
+			kind = KindHold
+		case pick == nil:
+		case roll < 35 && len(live) < maxLiveHolds:
+			kind = KindHold
+		case roll < 35, roll >= 50 && roll < 70:
+			kind = KindCancel
+		case roll < 50:
+			kind = KindConfirm
+		case roll >= 90:
+			kind = KindGet
+		}
+		switch kind {
+		case KindHold:
+			if h := w.hold(ctx, cl, rng, c, i); h != nil {
+				live = append(live, h)
+			}
+		case KindConfirm, KindCancel:
+			op := w.transition(ctx, cl, rng, c, pick, kind, kind == KindConfirm && pick.status == "confirmed")
+			switch {
+			case op.Result == ResultUnknown:
+				pick.status = ""
+			case op.Result == ResultOK:
+				pick.status = op.Status
+			case op.Result == ResultConflict:
+				pick.status = "cancelled"
+			}
+			if pick.status == "cancelled" || op.Result == ResultNotFound {
+				live = append(live[:j], live[j+1:]...)
+				dead = append(dead, pick)
+				if len(dead) > maxDeadHolds {
+					dead = dead[1:]
+				}
+			}
+		case KindGet:
+			w.get(ctx, cl, rng, c, pick)
+		default:
+			w.read(ctx, cl, rng, c, w.Resources[rng.Intn(len(w.Resources))])
+		}
+		if w.Think > 0 {
+			sleepCtx(ctx, time.Duration(rng.Int63n(int64(w.Think))))
+		}
+	}
+}
+
+func (w *Workload) hold(ctx context.Context, cl *Client, rng *rand.Rand, c, i int) *ownHold {
+	spec := w.Resources[rng.Intn(len(w.Resources))]
+	var buckets []string
+	for len(buckets) == 0 {
+		for _, b := range spec.Buckets {
+			if rng.Intn(2) == 0 {
+				buckets = append(buckets, b)
+			}
+		}
+	}
+	qty := int64(1)
+	if rng.Intn(4) == 0 {
+		qty = 2
+	}
+	op := &Op{Client: c, Kind: KindHold, Resource: spec.ID, Key: fmt.Sprintf("s%d-c%d-%d", w.Seed, c, i), Buckets: buckets, Qty: qty}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(spec.ID)+"/holds", op.Key,
+		map[string]any{"buckets": buckets, "quantity": qty, "user_id": fmt.Sprintf("u%d", c)})
+	w.History.End(op)
+	a.fill(op, http.StatusCreated)
+	if op.Result != ResultOK {
+		return nil
+	}
+	return &ownHold{spec: spec, key: op.Key, id: op.HoldID, buckets: buckets, qty: qty, status: op.Status}
+}
+
+func (w *Workload) transition(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, kind Kind, repeat bool) *Op {
+	op := &Op{Client: c, Kind: kind, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Repeat: repeat}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/"+string(kind), "", nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
+	op.HoldID = h.id // the answer's id, if any, is the same
+	return op
+}
+
+func (w *Workload) read(ctx context.Context, cl *Client, rng *rand.Rand, c int, spec *ResourceSpec) *Op {
+	op := &Op{Client: c, Kind: KindRead, Resource: spec.ID}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodGet, resourcePath(spec.ID)+"/availability", "", nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
+	return op
+}
+
+func (w *Workload) get(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold) *Op {
+	op := &Op{Client: c, Kind: KindGet, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodGet, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id), "", nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
+	op.HoldID = h.id
+	return op
+}
+
+// FinalReads reads every resource through every endpoint, one after the other, as client
+// number Clients. Run once the cluster is quiet and healed, they pin down the final state.
+func (w *Workload) FinalReads(ctx context.Context) {
+	rng := rand.New(rand.NewSource(w.Seed))
+	for _, ep := range w.Client.Endpoints {
+		one := *w.Client
+		one.Endpoints = []Endpoint{ep}
+		for _, spec := range w.Resources {
+			op := &Op{Client: w.Clients, Kind: KindRead, Resource: spec.ID}
+			w.History.Begin(op)
+			a := one.Do(ctx, rng, http.MethodGet, resourcePath(spec.ID)+"/availability", "", nil)
+			w.History.End(op)
+			a.fill(op, http.StatusOK)
+		}
+	}
+}
+
+func resourcePath(rid string) string { return "/v1/resources/" + url.PathEscape(rid) }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,123 @@
+package cmd
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// goBenchSpec is one `go test -bench` invocation of the in-process section.
+type goBenchSpec struct {
+	Pkg, Bench, Benchtime string
+	// Units are the metrics shown, in order; the first one is the headline.
+	Units []string
+}
+
+// goBenchResult is one benchmark's metrics over its -count runs.
+type goBenchResult struct {
+	Name   string               // without the -GOMAXPROCS suffix
+	Values map[string][]float64 // by unit
+}
+
+// goBenchRun is the outcome of one spec.
+type goBenchRun struct {
+	Spec    goBenchSpec
+	Command string
+	Results []*goBenchResult
+	Err     error
+}
+
+func (s goBenchSpec) args(count int) []string {
+	return []string{"test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.Benchtime, "-count", strconv.Itoa(count), s.Pkg}
+}
+
+// goBenchSpecs are the in-process ceilings: the booking model alone, the resource actor on
+// memstore, SQLite and PostgreSQL, and the classic transaction beside it.
+var goBenchSpecs = []goBenchSpec{
+	{Pkg: "./actors/booking", Bench: "^BenchmarkDecidePlaceHold", Benchtime: "200000x", Units: []string{"cmds/s", "ns/op", "allocs/op"}},
+	{Pkg: "./actors/resource", Bench: "^(BenchmarkHotResource|BenchmarkSoldOut)$", Benchtime: "20000x", Units: []string{"holds/s", "ns/op", "median-batch"}},
+	{Pkg: "./actors/resource", Bench: "^BenchmarkHotResourcePostgres$", Benchtime: "20000x",
+		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch"}},
+}
+
+// runGoBench runs spec count times from the module root, keeps the output under the
+// artifacts and parses it.
+func (b *bench) runGoBench(t *testing.T, spec goBenchSpec) goBenchRun {
+	args := spec.args(b.cfg.Runs)
+	run := goBenchRun{Spec: spec, Command: "go " + strings.Join(args, " ")}
+	t.Logf("%s", run.Command)
+	cmd := exec.CommandContext(t.Context(), "go", args...)
+	cmd.Dir = b.root
+	out, err := cmd.CombinedOutput()
+	name := strings.NewReplacer("./", "", "/", "-").Replace(spec.Pkg) + "-" + regexp.MustCompile(`\W+`).ReplaceAllString(spec.Bench, "")
+	_ = os.WriteFile(filepath.Join(b.cfg.Artifacts, "gobench-"+name+".txt"), out, 0o644)
+	if err != nil {
+		run.Err = fmt.Errorf("%v: %s", err, lastLines(string(out), 15))
+		return run
+	}
+	run.Results = parseGoBench(string(out))
+	if len(run.Results) == 0 {
+		run.Err = fmt.Errorf("no benchmark results in: %s", lastLines(string(out), 15))
+	}
+	return run
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+)\s+(.+)$`)
+
+// parseGoBench parses `go test -bench` output: "BenchmarkX-2  N  v unit  v unit ...".
+func parseGoBench(out string) []*goBenchResult {
+	var order []*goBenchResult
+	byName := map[string]*goBenchResult{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		r := byName[m[1]]
+		if r == nil {
+			r = &goBenchResult{Name: m[1], Values: map[string][]float64{}}
+			byName[m[1]] = r
+			order = append(order, r)
+		}
+		f := strings.Fields(m[4])
+		for i := 0; i+1 < len(f); i += 2 {
+			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+				r.Values[f[i+1]] = append(r.Values[f[i+1]], v)
+			}
+		}
+	}
+	return order
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkHotResourcePostgres-2   	   20000	     62498 ns/op	     16001 actor-holds/s	        32.09 actor/classic
+BenchmarkHotResource/memstore-2  	   20000	     12557 ns/op	     79635 holds/s	         1.683 mean-batch
+BenchmarkHotResourcePostgres-2   	   20000	     60000 ns/op	     17000 actor-holds/s	        30.00 actor/classic
+PASS`
+	rs := parseGoBench(out)
+	if len(rs) != 2 || rs[0].Name != "BenchmarkHotResourcePostgres" || rs[1].Name != "BenchmarkHotResource/memstore" {
+		t.Fatalf("results %+v", rs)
+	}
+	if v := rs[0].Values["actor/classic"]; len(v) != 2 || v[0] != 32.09 || v[1] != 30 {
+		t.Fatalf("actor/classic %v", v)
+	}
+	if v := rs[1].Values["ns/op"]; len(v) != 1 || v[0] != 12557 {
+		t.Fatalf("ns/op %v", v)
+	}
+}

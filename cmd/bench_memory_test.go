@@ -1,0 +1,151 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/cluster/clustertest"
+)
+
+// memPoint is the node's memory at one moment of the memory benchmark.
+type memPoint struct {
+	What        string
+	Active      int   // resource actors active on the node
+	RSS         int64 // VmRSS of the process
+	HeapInuse   int64 // go_memstats_heap_inuse_bytes
+	HeapObjects int64 // go_memstats_heap_objects
+}
+
+// memResult is the outcome of the memory benchmark.
+type memResult struct {
+	Resources, HoldsPer int
+	IdleTimeout         time.Duration
+	Fill                time.Duration // creating the resources and placing their holds
+	// Passivation is from the end of the fill until the node reported no activation.
+	Passivation time.Duration
+	Failed      int64 // creations or holds that failed
+	Points      []memPoint
+	Command     string
+	// HeapTop and PassivatedTop are go tool pprof -top of the heap (after a GC) while every
+	// resource is active, and once all passivated.
+	HeapTop, PassivatedTop string
+	Err                    error
+}
+
+// memory fills one node on the embedded store with cfg.Resources resources of one bucket,
+// each with cfg.HoldsPer one-unit holds (a create and its holds in a row, 64 at a time), and
+// reads the node's VmRSS and Go heap: idle, with every resource active, after a forced GC, once
+// every resource has passivated (--idle-timeout), and after another forced GC and half a minute
+// for the runtime to return memory to the OS.
+func (b *bench) memory(t *testing.T) memResult {
+	res := memResult{Resources: b.cfg.Resources, HoldsPer: b.cfg.HoldsPer, IdleTimeout: b.cfg.IdleTimeout}
+	node := startBenchNode(t, b.bin, b.cfg.Artifacts, "memory-node", "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--idle-timeout", b.cfg.IdleTimeout.String())
+	res.Command = node.CommandLine()
+	ctx := t.Context()
+	point := func(what string) {
+		p := memPoint{What: what, Active: -1}
+		p.RSS, _ = vmRSS(node.PID())
+		if m, err := scrapeMetrics(ctx, node.URL+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects"); err == nil {
+			p.HeapInuse, p.HeapObjects = int64(m["go_memstats_heap_inuse_bytes"]), int64(m["go_memstats_heap_objects"])
+		}
+		p.Active = activations(t, node)
+		res.Points = append(res.Points, p)
+		t.Logf("memory %s: %d active, RSS %d MiB, heap in use %d MiB", what, p.Active, p.RSS>>20, p.HeapInuse>>20)
+	}
+	gc := func(name string) string {
+		// The heap profile with gc=1 runs a garbage collection in the node first.
+		path := filepath.Join(b.cfg.Artifacts, name)
+		if err := fetchTo(ctx, node.Pprof+"/debug/pprof/heap?gc=1", path); err != nil {
+			t.Logf("forced GC: %v", err)
+			return ""
+		}
+		return path
+	}
+	point("idle node, before the fill")
+
+	c := clustertest.NewClient(10 * time.Second)
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 64 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(res.Resources) || ctx.Err() != nil {
+					return
+				}
+				rid := fmt.Sprintf("mem-%s-%06d", b.stamp, i)
+				if err := c.CreateResource(ctx, node.URL, rid, map[string]int64{"all": int64(res.HoldsPer) * 2}, "1h"); err != nil {
+					failed.Add(1)
+					continue
+				}
+				for h := range res.HoldsPer {
+					if hold, p, err := c.PlaceHold(ctx, node.URL, rid, fmt.Sprintf("%s-%d", rid, h), fmt.Sprintf("u-%d", h), []string{"all"}, 1); err != nil || p != nil || hold == nil {
+						failed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.Fill, res.Failed = time.Since(start), failed.Load()
+	t.Logf("memory fill: %d resources x %d holds in %s, %d failed", res.Resources, res.HoldsPer, res.Fill.Round(time.Second), res.Failed)
+	point(fmt.Sprintf("%s resources active, %d holds each", num(float64(res.Resources)), res.HoldsPer))
+	heapTop := func(path string) string {
+		if path == "" {
+			return ""
+		}
+		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-sample_index=inuse_space", "-top", "-nodecount=15", b.bin, path).CombinedOutput()
+		if err != nil {
+			return ""
+		}
+		return trimPprofHeader(string(out))
+	}
+	res.HeapTop = heapTop(gc("memory-heap-active.pprof"))
+	point("still active, after a forced GC")
+
+	// Wait for passivation: the last resource was touched at the end of the fill.
+	fillEnd := start.Add(res.Fill)
+	deadline := time.Now().Add(b.cfg.IdleTimeout + 3*time.Minute)
+	for activations(t, node) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Second) // passivation poll: the node reports its activations only on request
+	}
+	res.Passivation = time.Since(fillEnd)
+	point("all passivated (idle timeout)")
+	res.PassivatedTop = heapTop(gc("memory-heap-passivated.pprof"))
+	_ = sleepCtx(ctx, 30*time.Second) // the runtime's background scavenger returns freed pages to the OS
+	point("passivated, forced GC + 30s")
+	return res
+}
+
+// activations is the number of activations the node reports for itself, -1 if unknown.
+func activations(t *testing.T, node *benchProc) int {
+	c := clustertest.NewClient(5 * time.Second)
+	r, err := c.Do(t.Context(), http.MethodGet, node.URL+"/v1/cluster/members", "", nil)
+	if err != nil || r.Status != http.StatusOK {
+		return -1
+	}
+	var v struct {
+		Members []struct {
+			Self        bool `json:"self"`
+			Activations int  `json:"activations"`
+		} `json:"members"`
+	}
+	if json.Unmarshal(r.Body, &v) != nil {
+		return -1
+	}
+	for _, m := range v.Members {
+		if m.Self {
+			return m.Activations
+		}
+	}
+	return -1
+}

@@ -1,0 +1,393 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot/allot/api/baseline"
+	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/persistence/pgtest"
+)
+
+// benchConfig is what `make bench` can tune through the environment (ALLOT_BENCH_*).
+type benchConfig struct {
+	Bin       string        // ALLOT_BENCH_BIN: the allot binary; default: built by the test
+	Out       string        // ALLOT_BENCH_OUT: the document written; default docs/BENCHMARKS.md
+	Artifacts string        // ALLOT_BENCH_ARTIFACTS: logs, profiles, raw results; default bin/bench
+	Duration  time.Duration // ALLOT_BENCH_DURATION: one timed HTTP run; default 10s
+	Runs      int           // ALLOT_BENCH_RUNS: runs per configuration (and -count); default 3
+	Clients   []int         // ALLOT_BENCH_CLIENTS: default 64,256
+	// Resources, HoldsPer and IdleTimeout shape the memory benchmark
+	// (ALLOT_BENCH_RESOURCES, default 100000; 3 holds each; ALLOT_BENCH_IDLE_TIMEOUT, 90s).
+	Resources   int
+	HoldsPer    int
+	IdleTimeout time.Duration
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory; default all.
+	Sections map[string]bool
+}
+
+func benchConfigFromEnv(t *testing.T, root string) benchConfig {
+	c := benchConfig{
+		Bin:         os.Getenv("ALLOT_BENCH_BIN"),
+		Out:         envOr("ALLOT_BENCH_OUT", filepath.Join(root, "docs", "BENCHMARKS.md")),
+		Artifacts:   envOr("ALLOT_BENCH_ARTIFACTS", filepath.Join(root, "bin", "bench")),
+		Duration:    10 * time.Second,
+		Runs:        3,
+		Clients:     []int{64, 256},
+		Resources:   100_000,
+		HoldsPer:    3,
+		IdleTimeout: 90 * time.Second,
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true},
+	}
+	var err error
+	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
+		if c.Duration, err = time.ParseDuration(v); err != nil || c.Duration < 3*time.Second {
+			t.Fatalf("ALLOT_BENCH_DURATION %q: want a duration of at least 3s", v)
+		}
+	}
+	if v := os.Getenv("ALLOT_BENCH_IDLE_TIMEOUT"); v != "" {
+		if c.IdleTimeout, err = time.ParseDuration(v); err != nil || c.IdleTimeout <= 0 {
+			t.Fatalf("ALLOT_BENCH_IDLE_TIMEOUT %q: want a positive duration", v)
+		}
+	}
+	for name, dst := range map[string]*int{"ALLOT_BENCH_RUNS": &c.Runs, "ALLOT_BENCH_RESOURCES": &c.Resources} {
+		if v := os.Getenv(name); v != "" {
+			if *dst, err = strconv.Atoi(v); err != nil || *dst < 1 {
+				t.Fatalf("%s %q: want a positive integer", name, v)
+			}
+		}
+	}
+	if v := os.Getenv("ALLOT_BENCH_CLIENTS"); v != "" {
+		c.Clients = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				t.Fatalf("ALLOT_BENCH_CLIENTS %q: want comma-separated positive integers", v)
+			}
+			c.Clients = append(c.Clients, n)
+		}
+	}
+	if v := os.Getenv("ALLOT_BENCH_SECTIONS"); v != "" {
+		c.Sections = map[string]bool{}
+		for _, f := range strings.Split(v, ",") {
+			c.Sections[strings.TrimSpace(f)] = true
+		}
+	}
+	return c
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// bench is one `make bench`: its configuration, the systems it started and what it measured.
+type bench struct {
+	cfg     benchConfig
+	bin     string
+	root    string // the module root
+	stamp   string // makes this run's resource ids unique
+	started time.Time
+	elapsed time.Duration
+	machine machineInfo
+
+	systems  []*benchSystem // section 1 and the empty handler, in table order
+	cluster  *benchSystem   // section 2
+	series   []*benchSeries
+	sellOuts map[string]sellOut
+	profiles []profiled
+	goBench  []goBenchRun
+	mem      *memResult
+	problems []string // what went wrong, for the document and the test's verdict
+}
+
+// profiled is an extra run with a CPU profile of the node (not counted in the tables).
+type profiled struct {
+	Sys     *benchSystem
+	Clients int
+	Run     benchRun
+	Top     string        // go tool pprof -top
+	Shares  []cpuShare    // flat CPU by category
+	Total   time.Duration // samples in the profile
+	// AllocTop is go tool pprof -top of the bytes allocated during the run, by function.
+	AllocTop string
+}
+
+// series returns the series of system key at clients, or nil.
+func (b *bench) seriesOf(key string, clients int) *benchSeries {
+	for _, s := range b.series {
+		if s.Sys.Key == key && s.Clients == clients {
+			return s
+		}
+	}
+	return nil
+}
+
+func (b *bench) problem(t *testing.T, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	t.Log("PROBLEM: " + msg)
+	b.problems = append(b.problems, msg)
+}
+
+// TestBenchmarks is `make bench`: it regenerates docs/BENCHMARKS.md. It runs only with
+// ALLOT_BENCH=1 (it takes about 12 minutes and the whole machine); see docs/BENCHMARKS.md.
+func TestBenchmarks(t *testing.T) {
+	if os.Getenv("ALLOT_BENCH") != "1" {
+		t.Skip("set ALLOT_BENCH=1 (make bench) to run the benchmarks and rewrite docs/BENCHMARKS.md")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: benchConfigFromEnv(t, root), root: root, started: time.Now(), sellOuts: map[string]sellOut{}}
+	b.stamp = strconv.FormatInt(b.started.Unix(), 36)
+	if err := os.MkdirAll(b.cfg.Artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.bin = b.cfg.Bin
+	if b.bin == "" {
+		b.bin = clustertest.MustBinary(t)
+	}
+	b.machine = readMachine()
+
+	if b.cfg.Sections["http"] || b.cfg.Sections["cluster"] {
+		b.httpSections(t)
+	}
+	if b.cfg.Sections["go"] {
+		for _, spec := range goBenchSpecs {
+			run := b.runGoBench(t, spec)
+			if run.Err != nil {
+				b.problem(t, "%s: %v", run.Command, run.Err)
+			}
+			b.goBench = append(b.goBench, run)
+		}
+	}
+	if b.cfg.Sections["memory"] {
+		m := b.memory(t)
+		if m.Failed > 0 {
+			b.problem(t, "memory benchmark: %d creations or holds failed", m.Failed)
+		}
+		b.mem = &m
+	}
+	b.machine.LoadEnd = loadavg()
+	b.elapsed = time.Since(b.started)
+
+	if raw, err := json.MarshalIndent(b.rawResults(), "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(b.cfg.Artifacts, "results.json"), raw, 0o644)
+	}
+	doc := b.document()
+	if err := os.WriteFile(b.cfg.Out, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%s); artifacts in %s", b.cfg.Out, b.elapsed.Round(time.Second), b.cfg.Artifacts)
+	for _, p := range b.problems {
+		t.Error(p)
+	}
+}
+
+// httpSections starts PostgreSQL, Redis and every server, runs the timed rounds, the sell-out
+// checks and the profiled runs, and stops the servers again.
+func (b *bench) httpSections(t *testing.T) {
+	pg := pgtest.MustServer(t)
+	var pgPids []int
+	if pid, err := postmasterPID(pg.LogPath()); err == nil {
+		pgPids = []int{pid}
+	} else {
+		t.Logf("PostgreSQL CPU will not be counted: %v", err)
+	}
+	b.machine.Postgres = postgresVersion(t.Context(), pg.URL("postgres"))
+	art := b.cfg.Artifacts
+	idle := "--idle-timeout=15s" // a finished run's hot resource passivates before the next run on it
+	pgSys := func(key, label, url string, procs ...*benchProc) *benchSystem {
+		return &benchSystem{Key: key, Label: label, Procs: procs, DBURL: url, DBPids: pgPids, DBParents: pgPids, DBName: "PostgreSQL"}
+	}
+	if b.cfg.Sections["http"] {
+		url := pg.MustDatabase(t)
+		a := pgSys("allot-pg", "(a) Allot, 1 node, PostgreSQL", url, startBenchNode(t, b.bin, art, "allot-pg", "--db-url", url, idle))
+		a.Allot = true
+		url = pg.MustDatabase(t)
+		classic := pgSys("classic", "(b) classic SELECT FOR UPDATE, PostgreSQL", url, startBenchBaseline(t, b.bin, art, "classic", "--db-url", url))
+		rs := baseline.MustRedis(t)
+		b.machine.Redis = redisVersion()
+		redis := &benchSystem{Key: "redis", Label: "(c) Redis + Lua, appendfsync always", DBName: "Redis",
+			Procs: []*benchProc{startBenchBaseline(t, b.bin, art, "redis", "--redis-addr", rs.Addr)}}
+		if pid, err := redisPID(rs.Addr); err == nil {
+			redis.DBPids = []int{pid}
+		} else {
+			t.Logf("Redis CPU will not be counted: %v", err)
+		}
+		embedded := &benchSystem{Key: "allot-embedded", Label: "(d) Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)",
+			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded", "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}
+		empty := &benchSystem{Key: "empty", Label: "(e) empty gin handler (HTTP ceiling)", NoAudit: true, DBName: "none",
+			Procs: []*benchProc{startBenchBaseline(t, b.bin, art, "empty")}}
+		b.systems = []*benchSystem{a, classic, redis, embedded, empty}
+	}
+	all := append([]*benchSystem(nil), b.systems...)
+	if b.cfg.Sections["cluster"] {
+		url := pg.MustDatabase(t)
+		n1 := startBenchNode(t, b.bin, art, "cluster-1", "--db-url", url, idle)
+		n2 := startBenchNode(t, b.bin, art, "cluster-2", "--db-url", url, idle, "--join", n1.Gossip)
+		n3 := startBenchNode(t, b.bin, art, "cluster-3", "--db-url", url, idle, "--join", n1.Gossip)
+		b.cluster = pgSys("allot-pg-3", "Allot, 3 nodes, shared PostgreSQL", url, n1, n2, n3)
+		b.cluster.Allot = true
+		waitMembers(t, b.cluster, 3)
+		all = append(all, b.cluster)
+	}
+
+	for _, sys := range all {
+		for _, c := range b.cfg.Clients {
+			b.series = append(b.series, &benchSeries{Sys: sys, Clients: c})
+		}
+	}
+	// Rounds interleave the systems, so that a change in the machine's background load over
+	// the minutes hits every system alike.
+	for round := 1; round <= b.cfg.Runs; round++ {
+		for _, c := range b.cfg.Clients {
+			for _, sys := range all {
+				run := b.measure(t, sys, c, round, false)
+				s := b.seriesOf(sys.Key, c)
+				s.Runs = append(s.Runs, run)
+				if run.Err != nil {
+					b.problem(t, "%s, %d clients, run %d: %v", sys.Label, c, round, run.Err)
+				}
+			}
+		}
+	}
+	for _, sys := range all {
+		if sys.NoAudit {
+			continue
+		}
+		s := b.sellOutCheck(t, sys)
+		b.sellOuts[sys.Key] = s
+		if !s.Exact() {
+			b.problem(t, "%s sell-out check: sold %d of %d, %d clients turned away, audit ok %v (%s) %v", sys.Label, s.Sold, s.Stock, s.SoldOut, s.AuditOK, s.Note, s.Err)
+		}
+	}
+	// Profiled runs: one extra run per profiled configuration, not counted in the tables.
+	for _, sys := range all {
+		if !sys.Allot || len(sys.Procs) != 1 {
+			continue
+		}
+		for _, c := range b.cfg.Clients {
+			run := b.measure(t, sys, c, 0, true)
+			p := profiled{Sys: sys, Clients: c, Run: run}
+			if run.Profile != "" {
+				p.Top, p.Shares, p.Total = b.analyseProfile(t, run.Profile)
+			}
+			if run.AllocsBase != "" && run.Allocs != "" {
+				p.AllocTop = b.allocTop(t, run.AllocsBase, run.Allocs)
+			}
+			b.profiles = append(b.profiles, p)
+		}
+	}
+	for _, sys := range all {
+		for _, p := range sys.Procs {
+			p.stop() // free the cores for the sections that follow
+		}
+	}
+}
+
+// machineInfo describes where the numbers were taken.
+type machineInfo struct {
+	CPU, Kernel, Go, Postgres, Redis string
+	Cores                            int
+	MemTotal                         string
+	LoadStart, LoadEnd               string
+}
+
+func readMachine() machineInfo {
+	m := machineInfo{Cores: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadavg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		if kb, err := strconv.ParseInt(strings.Fields(first + " 0 0")[1], 10, 64); err == nil {
+			m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return m
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func postgresVersion(ctx context.Context, url string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "?"
+	}
+	defer conn.Close(context.Background())
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "?"
+	}
+	return "PostgreSQL " + strings.Fields(v + " ")[0]
+}
+
+func redisVersion() string {
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		return "?"
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return "Redis " + v
+		}
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// rawResults is everything measured, for bin/bench/results.json.
+func (b *bench) rawResults() any {
+	type series struct {
+		System  string
+		Clients int
+		Runs    []benchRun
+	}
+	out := struct {
+		Machine  machineInfo
+		Config   benchConfig
+		Series   []series
+		SellOuts map[string]sellOut
+		GoBench  []goBenchRun
+		Memory   *memResult
+		Problems []string
+	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, Problems: b.problems}
+	for _, s := range b.series {
+		out.Series = append(out.Series, series{System: s.Sys.Key, Clients: s.Clients, Runs: s.Runs})
+	}
+	return out
+}
