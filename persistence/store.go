@@ -43,15 +43,24 @@ var (
 type Store interface {
 	// Activate starts a new activation of a resource. For an existing resource it atomically
 	// increments the resource's epoch (fencing every earlier activation) and returns the
-	// resource with its buckets, its held and confirmed holds, and its idempotency keys
-	// created at or after idemSince. For a resource that does not exist it returns a Snapshot
-	// with Exists false and Epoch 0, and writes nothing.
+	// resource with its buckets, its held and confirmed holds, its idempotency keys created
+	// at or after idemSince, and the end of the previous activation's lease (LeaseUntil). It
+	// leaves the stored lease as it is: the new activation holds none until it renews. For a
+	// resource that does not exist it returns a Snapshot with Exists false and Epoch 0, and
+	// writes nothing.
 	Activate(ctx context.Context, resourceID string, idemSince time.Time) (*Snapshot, error)
 
 	// Commit writes a batch atomically, conditional on b.Epoch being the resource's current
 	// epoch (for a creation: on the resource not existing; it is then created with epoch 1).
-	// It returns ErrFenced, and writes nothing, when the condition fails.
+	// It returns ErrFenced, and writes nothing, when the condition fails. A non-zero
+	// b.LeaseUntil is stored as the lease's end in the same transaction.
 	Commit(ctx context.Context, b *Batch) error
+
+	// Renew stores until as the end of the lease of the activation at epoch, conditional on
+	// epoch being the resource's current epoch; a zero until ends the lease (a successor need
+	// not wait). It returns ErrFenced, and writes nothing, when the condition fails or the
+	// resource does not exist. It changes nothing else (not the version).
+	Renew(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
 
 	// GetHold returns one hold whatever its status, or ErrNotFound.
 	GetHold(ctx context.Context, resourceID, holdID string) (booking.Hold, error)
@@ -75,6 +84,11 @@ type Snapshot struct {
 	Buckets     []booking.Bucket // capacities and stored counters, by key
 	Holds       []booking.Hold   // status held or confirmed
 	Idempotency []booking.IdempotencyEntry
+	// LeaseUntil is the stored end of the lease of the activation before this one, by the
+	// wall clock of the node that renewed it; zero when there was none or it was ended. Until
+	// then the previous activation may still answer from memory: the new one must not answer
+	// anything before LeaseUntil has passed (see docs/ARCHITECTURE.md, Leases).
+	LeaseUntil time.Time
 }
 
 // Batch is one group commit: the after-images of everything a run of commands changed.
@@ -95,6 +109,9 @@ type Batch struct {
 	Holds []booking.Hold
 	// Idempotency are new keys (inserted; a key is never rewritten).
 	Idempotency []booking.IdempotencyEntry
+	// LeaseUntil, when not zero, is stored as the end of the activation's lease (see
+	// Store.Renew); a creation stores it too. Zero leaves the stored lease unchanged.
+	LeaseUntil time.Time
 }
 
 // HoldFilter selects holds for ListHolds. Empty fields match everything, but at least one of

@@ -9,7 +9,7 @@ import (
 )
 
 // Commit writes b atomically if b.Epoch is the resource's current epoch (for a creation: if
-// the resource does not exist). See persistence.Store.
+// the resource does not exist), a non-zero b.LeaseUntil included. See persistence.Store.
 //
 // Checks, in order, all before anything is written: ctx, the commit hook, the store being
 // open, fencing (persistence.ErrFenced), then the batch itself (a validation error, neither
@@ -67,6 +67,9 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	}
 	r.version = b.Version
 	r.res = copyResource(b.Resource)
+	if !b.LeaseUntil.IsZero() {
+		r.lease = leaseMS(b.LeaseUntil)
+	}
 	for _, x := range b.Buckets {
 		r.buckets[x.Key] = x
 	}

@@ -111,6 +111,40 @@ func TestActivateHook(t *testing.T) {
 	}
 }
 
+func TestRenewHook(t *testing.T) {
+	s := New()
+	mustCreate(t, s, "r")
+	ctx := context.Background()
+	boom := errors.New("boom")
+	type call struct {
+		id    string
+		epoch uint64
+		until time.Time
+	}
+	var got call
+	s.SetRenewHook(func(_ context.Context, id string, epoch uint64, until time.Time) error {
+		got = call{id, epoch, until}
+		return boom
+	})
+	if err := s.Renew(ctx, "r", 1, t0.Add(time.Second)); err != boom {
+		t.Fatalf("err = %v, want the hook's error", err)
+	}
+	if got != (call{"r", 1, t0.Add(time.Second)}) {
+		t.Fatalf("hook saw %+v", got)
+	}
+	snap, err := s.Activate(ctx, "r", time.Time{})
+	if err != nil || !snap.LeaseUntil.IsZero() {
+		t.Fatalf("after a failed hook: lease %v err %v, want none", snap.LeaseUntil, err)
+	}
+	s.SetRenewHook(nil)
+	if err := s.Renew(ctx, "r", snap.Epoch, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.Activate(ctx, "r", time.Time{}); err != nil || !snap.LeaseUntil.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after clearing the hook: lease %v err %v", snap.LeaseUntil, err)
+	}
+}
+
 // Callers can neither change the store through a batch after Commit, nor through what
 // Activate, GetHold or ListHolds returned.
 func TestNoAliasing(t *testing.T) {
@@ -204,5 +238,8 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.ListHolds(ctx, persistence.HoldFilter{ResourceID: "r"}); !errors.Is(err, persistence.ErrUnavailable) {
 		t.Fatalf("ListHolds: %v", err)
+	}
+	if err := s.Renew(ctx, "r", 1, t0); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("Renew: %v", err)
 	}
 }

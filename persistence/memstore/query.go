@@ -12,8 +12,9 @@ import (
 
 // Activate increments the resource's epoch and returns copies of its state: buckets by key,
 // held and confirmed holds by CreatedAt then ID, idempotency keys created at or after
-// idemSince (ms precision) by CreatedAt then key. An absent resource gives Exists false and
-// changes nothing. The activate hook runs first; its error is returned as is.
+// idemSince (ms precision) by CreatedAt then key, and the stored lease end, left as it is. An
+// absent resource gives Exists false and changes nothing. The activate hook runs first; its
+// error is returned as is.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -40,11 +41,12 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 	}
 	r.epoch++
 	snap := &persistence.Snapshot{
-		Exists:   true,
-		Epoch:    r.epoch,
-		Version:  r.version,
-		Resource: copyResource(r.res),
-		Buckets:  make([]booking.Bucket, 0, len(r.buckets)),
+		Exists:     true,
+		Epoch:      r.epoch,
+		Version:    r.version,
+		Resource:   copyResource(r.res),
+		Buckets:    make([]booking.Bucket, 0, len(r.buckets)),
+		LeaseUntil: r.lease,
 	}
 	for _, b := range r.buckets {
 		snap.Buckets = append(snap.Buckets, b)

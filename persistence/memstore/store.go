@@ -2,11 +2,12 @@
 // throughput ceiling.
 //
 // It keeps the contract of persistence.Store (see package storetest) as a database would:
-// every Activate and Commit is atomic, the epoch fences stale activations, a batch that would
-// break the schema CHECK on buckets is refused whole, and times are kept at millisecond
-// precision in UTC (durations too), so that code tested against memstore sees what it would
-// see from SQLite or PostgreSQL. Values are deep-copied in and out: a caller can neither alias
-// nor change the store's state after a call returns.
+// every Activate, Commit and Renew is atomic, the epoch fences stale activations, a batch that
+// would break the schema CHECK on buckets is refused whole, and times are kept at millisecond
+// precision in UTC (durations too; lease ends rounded up, as the SQL stores do), so that code
+// tested against memstore sees what it would see from SQLite or PostgreSQL. Values are
+// deep-copied in and out: a caller can neither alias nor change the store's state after a
+// call returns.
 //
 // Concurrency: all methods are safe for concurrent use; one mutex serializes them, so a
 // store's throughput is the ceiling of a single-writer database without I/O. Hooks run
@@ -31,6 +32,7 @@ type Store struct {
 	owners       map[string]string // hold id -> resource id; a hold belongs to one resource forever
 	commitHook   func(ctx context.Context, b *persistence.Batch) error
 	activateHook func(ctx context.Context, resourceID string) error
+	renewHook    func(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
 }
 
 // resource is one stored resource. Its values are owned by the store: everything that goes
@@ -38,6 +40,7 @@ type Store struct {
 type resource struct {
 	epoch   uint64
 	version uint64
+	lease   time.Time // the lease end, leaseMS-rounded; zero for none
 	res     booking.Resource
 	buckets map[string]booking.Bucket
 	holds   map[string]*booking.Hold
@@ -67,6 +70,14 @@ func (s *Store) SetActivateHook(h func(ctx context.Context, resourceID string) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.activateHook = h
+}
+
+// SetRenewHook is SetCommitHook for Renew: h runs first, and its error is returned as is,
+// with the lease left alone.
+func (s *Store) SetRenewHook(h func(ctx context.Context, resourceID string, epoch uint64, until time.Time) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.renewHook = h
 }
 
 // Ping fails when ctx is done or the store is closed.
@@ -100,6 +111,18 @@ func (s *Store) checkOpen(op string) error {
 
 // ms truncates t to the millisecond, in UTC: what a BIGINT Unix-ms column gives back.
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+// leaseMS rounds a lease end up to the millisecond, in UTC: a successor never sees it earlier
+// than its holder does. The zero time stays zero (no lease).
+func leaseMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	if c := ms(t); c.Before(t) {
+		return c.Add(time.Millisecond)
+	}
+	return ms(t)
+}
 
 func copyResource(r booking.Resource) booking.Resource {
 	if r.Price != nil {

@@ -17,7 +17,8 @@ import (
 // activation fenced all earlier ones.
 const (
 	sqlBumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = $1
-RETURNING name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms`
+RETURNING name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
+    lease_until_ms`
 	sqlLoadBuckets = `SELECT bucket_key, capacity, held, confirmed FROM buckets
 WHERE resource_id = $1`
 	sqlLoadHolds = `SELECT ` + holdColumns + ` FROM holds
@@ -27,8 +28,8 @@ WHERE resource_id = $1 AND created_at_ms >= $2 ORDER BY created_at_ms, idem_key`
 )
 
 // Activate bumps the resource's epoch, fencing every earlier activation, and loads it, all in
-// one transaction. For a resource that does not exist it returns Exists false and writes
-// nothing.
+// one transaction. The snapshot carries the stored lease end, which the bump leaves as it is.
+// For a resource that does not exist it returns Exists false and writes nothing.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if s.closed.Load() {
 		return nil, errClosed("activate")
@@ -65,17 +66,17 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 		amount                *int64
 		currency              *string
 		ttl, created, updated int64
-		epoch, version        int64
+		epoch, version, lease int64
 	)
 	r := &snap.Resource
-	err := br.QueryRow().Scan(&r.Name, &amount, &currency, &ttl, &epoch, &version, &created, &updated)
+	err := br.QueryRow().Scan(&r.Name, &amount, &currency, &ttl, &epoch, &version, &created, &updated, &lease)
 	if err == pgx.ErrNoRows {
 		return &persistence.Snapshot{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	snap.Exists, snap.Epoch, snap.Version = true, uint64(epoch), uint64(version)
+	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), leaseFromMS(lease)
 	r.ID, r.HoldTTL, r.CreatedAt, r.UpdatedAt = resourceID, time.Duration(ttl)*time.Millisecond, fromMS(created), fromMS(updated)
 	if amount != nil || currency != nil {
 		if amount == nil || currency == nil {

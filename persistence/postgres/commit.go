@@ -16,16 +16,18 @@ import (
 // are INSERT ... SELECT FROM unnest(arrays), so the SQL text, and hence the prepared
 // statement, is the same whatever the batch size.
 const (
-	// The fence: the batch applies only if its epoch is still the resource's epoch.
+	// The fence: the batch applies only if its epoch is still the resource's epoch. A NULL
+	// $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
 	sqlUpdateResource = `UPDATE resources
 SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version = $7,
-    created_at_ms = $8, updated_at_ms = $9
+    created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms)
 WHERE id = $1 AND epoch = $2`
 
 	// The creation fence: the batch applies only if the resource did not exist.
 	sqlInsertResource = `INSERT INTO resources
-    (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms)
-VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)
+    (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
+     lease_until_ms)
+VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING`
 
 	sqlUpsertBuckets = `INSERT INTO buckets (resource_id, bucket_key, capacity, held, confirmed)
@@ -60,9 +62,10 @@ WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000`
 
 // Commit writes b atomically if b.Epoch is the resource's epoch (for a creation: if the
 // resource does not exist), and returns an error wrapping persistence.ErrFenced, having
-// written nothing, if not. A batch that breaks the schema (an oversold bucket) or names
-// another resource's hold fails with a plain error and writes nothing. Failures to reach the
-// database wrap persistence.ErrUnavailable; whether such a batch was applied is unknown.
+// written nothing, if not. A non-zero b.LeaseUntil is stored by the fence statement itself.
+// A batch that breaks the schema (an oversold bucket) or names another resource's hold fails
+// with a plain error and writes nothing. Failures to reach the database wrap
+// persistence.ErrUnavailable; whether such a batch was applied is unknown.
 func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if s.closed.Load() {
 		return errClosed("commit")
@@ -133,10 +136,15 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	queue := func(sql string, args ...any) { pb.queries = append(pb.queries, query{sql, args}) }
 	if b.Create {
 		queue(sqlInsertResource, b.ResourceID, r.Name, amount, currency, r.HoldTTL.Milliseconds(),
-			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt))
+			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), leaseMS(b.LeaseUntil))
 	} else {
+		var lease *int64 // NULL: unchanged
+		if !b.LeaseUntil.IsZero() {
+			v := leaseMS(b.LeaseUntil)
+			lease = &v
+		}
 		queue(sqlUpdateResource, b.ResourceID, int64(b.Epoch), r.Name, amount, currency,
-			r.HoldTTL.Milliseconds(), int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt))
+			r.HoldTTL.Milliseconds(), int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), lease)
 	}
 	if buckets := lastByKey(b.Buckets, func(x booking.Bucket) string { return x.Key }); len(buckets) > 0 {
 		n := len(buckets)

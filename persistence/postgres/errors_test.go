@@ -96,11 +96,18 @@ func TestStatementTimeout(t *testing.T) {
 	if took < cfg.StatementTimeout || took > cfg.StatementTimeout+2*time.Second {
 		t.Fatalf("the commit failed after %s; statement timeout %s", took, cfg.StatementTimeout)
 	}
+	// A renewal behind the lock fails the same way.
+	if err := s.Renew(ctx, "r", 1, t0.Add(time.Second)); !errors.Is(err, persistence.ErrUnavailable) || sqlState(err) != "57014" {
+		t.Fatalf("renew: err = %v, want ErrUnavailable from a statement timeout (57014)", err)
+	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetHold(ctx, "r", "h"); !errors.Is(err, persistence.ErrNotFound) {
 		t.Fatalf("timed-out commit left its hold: %v", err)
+	}
+	if snap, err := s.Activate(ctx, "r", time.Time{}); err != nil || !snap.LeaseUntil.IsZero() {
+		t.Fatalf("timed-out renewal: lease %v err %v, want none", snap.LeaseUntil, err)
 	}
 }
 

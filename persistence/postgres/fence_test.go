@@ -108,7 +108,48 @@ func TestFencingWhileCommitWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fencedWhileWaiting(t, url, id, &retries, func() error { return a.Commit(ctx, staleBatch(id, snapA.Epoch)) })
+	expectUntouched(t, a, id, 4)
+}
 
+// TestFencingWhileRenewWaits is TestFencingWhileCommitWaits for Renew: the stale renewal is
+// re-run after 40001 and fenced, and the lease stays the one the activation stored before.
+func TestFencingWhileRenewWaits(t *testing.T) {
+	srv := pgtest.MustServer(t)
+	if srv.External() {
+		t.Skip("watches pg_locks, which is PostgreSQL's")
+	}
+	url := srv.MustDatabase(t)
+	var retries retryCounter
+	cfg := testConfig(url)
+	cfg.Tracer = &retries
+	a := mustOpen(t, cfg)
+	ctx := context.Background()
+	const id = "contended"
+	mustCreate(t, a, id, booking.Bucket{Key: "a", Capacity: 10})
+	snapA, err := a.Activate(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Renew(ctx, id, snapA.Epoch, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	fencedWhileWaiting(t, url, id, &retries, func() error { return a.Renew(ctx, id, snapA.Epoch, t0.Add(time.Minute)) })
+	snap, err := a.Activate(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Epoch != 4 || snap.Version != 1 || !snap.LeaseUntil.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after the fenced renewal: epoch %d version %d lease %v; want 4, 1, %v", snap.Epoch, snap.Version, snap.LeaseUntil, t0.Add(time.Second))
+	}
+}
+
+// fencedWhileWaiting bumps the epoch of id by hand in a transaction on its own connection,
+// runs write while that transaction holds the row, waits until write waits for the row lock,
+// commits the bump, and expects write to end in ErrFenced after at least one 40001.
+func fencedWhileWaiting(t *testing.T, url, id string, retries *retryCounter, write func() error) {
+	t.Helper()
+	ctx := context.Background()
 	activator := mustConn(t, url)
 	tx, err := activator.Begin(ctx)
 	if err != nil {
@@ -118,9 +159,9 @@ func TestFencingWhileCommitWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.Commit(ctx, staleBatch(id, snapA.Epoch)) }()
+	go func() { done <- write() }()
 
-	// Wait until the commit waits for the row lock (another session's state: polled).
+	// Wait until the write waits for the row lock (another session's state: polled).
 	watcher := mustConn(t, url)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -132,7 +173,7 @@ func TestFencingWhileCommitWaits(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the stale commit never waited for the row lock")
+			t.Fatal("the stale write never waited for the row lock")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -140,10 +181,9 @@ func TestFencingWhileCommitWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-done; !errors.Is(err, persistence.ErrFenced) {
-		t.Fatalf("stale commit: err = %v, want ErrFenced", err)
+		t.Fatalf("stale write: err = %v, want ErrFenced", err)
 	}
 	if retries.n.Load() == 0 {
-		t.Error("the waiting commit was not retried after a serialization failure")
+		t.Error("the waiting write was not retried after a serialization failure")
 	}
-	expectUntouched(t, a, id, 4)
 }

@@ -216,3 +216,44 @@ func TestConcurrentMigrationsProcesses(t *testing.T) {
 	}
 	checkAppliedOnce(t, url, testSteps(t))
 }
+
+// TestMigrateLeasesOnExistingData: a database at schema version 1 with a resource in it takes
+// step 2 (the lease column): the resource has no lease, and activates, renews and commits.
+func TestMigrateLeasesOnExistingData(t *testing.T) {
+	url := pgtest.MustServer(t).MustDatabase(t)
+	steps, err := persistence.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old := unmigratedStore(t, url)
+	if err := old.migrate(ctx, steps[:1]); err != nil {
+		t.Fatal(err)
+	}
+	// What a version-1 store wrote.
+	if _, err := old.pool.Exec(ctx, `INSERT INTO resources
+    (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms)
+VALUES ('r', 'r', NULL, NULL, 60000, 3, 5, $1, $1)`, t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.migrate(ctx, steps); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, testConfig(url))
+	snap, err := s.Activate(ctx, "r", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Exists || snap.Epoch != 4 || snap.Version != 5 || !snap.LeaseUntil.IsZero() {
+		t.Fatalf("after the migration: %+v, want epoch 4, version 5, no lease", snap)
+	}
+	if err := s.Renew(ctx, "r", snap.Epoch, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &persistence.Batch{ResourceID: "r", Epoch: snap.Epoch, Version: 6, Resource: snap.Resource}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err = s.Activate(ctx, "r", time.Time{}); err != nil || !snap.LeaseUntil.Equal(t0.Add(time.Second)) || snap.Version != 6 {
+		t.Fatalf("after renew and commit: %+v %v", snap, err)
+	}
+}

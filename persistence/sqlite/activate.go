@@ -18,7 +18,7 @@ type activation struct {
 
 const (
 	bumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = ?
-RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms`
+RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms, lease_until_ms`
 	selectBuckets = `SELECT bucket_key, capacity, held, confirmed FROM buckets WHERE resource_id = ? ORDER BY bucket_key`
 	selectActive  = `SELECT ` + holdCols + ` FROM holds WHERE resource_id = ? AND status IN ('held', 'confirmed')
 ORDER BY created_at_ms, id`
@@ -29,8 +29,9 @@ WHERE resource_id = ? AND created_at_ms >= ? ORDER BY created_at_ms, idem_key`
 // Activate increments the resource's epoch and loads it, in one transaction on the writer
 // connection (shared with concurrent calls, see writer.go), so that the snapshot is exactly
 // the state the new epoch starts from: buckets by key, held and confirmed holds by CreatedAt
-// then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key. For an
-// absent resource the UPDATE matches nothing: Exists is false and nothing is written.
+// then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key, and the
+// stored lease end, which the bump leaves as it is. For an absent resource the UPDATE matches
+// nothing: Exists is false and nothing is written.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -46,10 +47,10 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.Snapshot, error) {
 	snap := &persistence.Snapshot{}
 	var (
-		epoch, version, ttl, created, updated int64
-		amount                                sql.NullInt64
-		currency                              sql.NullString
-		res                                   = &snap.Resource
+		epoch, version, ttl, created, updated, lease int64
+		amount                                       sql.NullInt64
+		currency                                     sql.NullString
+		res                                          = &snap.Resource
 	)
 	rows, err := s.query(ctx, bumpEpoch, a.resourceID)
 	if err != nil {
@@ -57,7 +58,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	found := rows.Next()
 	if found {
-		err = rows.Scan(&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated)
+		err = rows.Scan(&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated, &lease)
 	}
 	if cerr := closeRows(rows); err == nil {
 		err = cerr
@@ -68,7 +69,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	if !found {
 		return &persistence.Snapshot{}, nil
 	}
-	snap.Exists, snap.Epoch, snap.Version = true, uint64(epoch), uint64(version)
+	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), leaseFromMS(lease)
 	res.ID = a.resourceID
 	if amount.Valid {
 		res.Price = &booking.Money{Amount: amount.Int64, Currency: currency.String}

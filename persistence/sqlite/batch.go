@@ -41,10 +41,11 @@ var tables = map[string]table{
 }
 
 const (
-	createResource = `INSERT INTO resources (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms)
-VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	createResource = `INSERT INTO resources (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
+lease_until_ms) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	// A NULL lease (the batch's LeaseUntil is zero) leaves the stored one.
 	updateResource = `UPDATE resources SET name = ?, price_amount = ?, price_currency = ?, hold_ttl_ms = ?, version = ?,
-created_at_ms = ?, updated_at_ms = ? WHERE id = ? AND epoch = ?`
+created_at_ms = ?, updated_at_ms = ?, lease_until_ms = COALESCE(?, lease_until_ms) WHERE id = ? AND epoch = ?`
 )
 
 // errInvalidBatch marks a batch refused before or by the database for what it says, not for
@@ -87,9 +88,15 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 		create:     b.Create,
 	}
 	if b.Create {
-		e.resource = []any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli()}
+		e.resource = []any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
+			leaseMS(b.LeaseUntil)}
 	} else {
-		e.resource = []any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(), r.ID, int64(b.Epoch)}
+		var lease any // NULL: unchanged
+		if !b.LeaseUntil.IsZero() {
+			lease = leaseMS(b.LeaseUntil)
+		}
+		e.resource = []any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
+			lease, r.ID, int64(b.Epoch)}
 	}
 	e.buckets = make([]any, 0, 5*len(b.Buckets))
 	for _, x := range b.Buckets {
@@ -121,10 +128,11 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 
 // Commit writes b in one transaction (shared with concurrent calls, see writer.go): the
 // conditional resource row first — an INSERT that does nothing when the resource exists for a
-// creation, an UPDATE ... WHERE epoch = b.Epoch otherwise; no row means persistence.ErrFenced —
-// then the bucket, hold and idempotency upserts. A CHECK violation, a hold or resource of
-// another resource, or a hold id owned by another resource fails the batch alone with an
-// error that is neither ErrFenced nor ErrUnavailable. Nothing of a failed batch is written.
+// creation, an UPDATE ... WHERE epoch = b.Epoch otherwise, which also stores a non-zero
+// b.LeaseUntil; no row means persistence.ErrFenced — then the bucket, hold and idempotency
+// upserts. A CHECK violation, a hold or resource of another resource, or a hold id owned by
+// another resource fails the batch alone with an error that is neither ErrFenced nor
+// ErrUnavailable. Nothing of a failed batch is written.
 func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit: %w", err)

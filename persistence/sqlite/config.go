@@ -14,14 +14,15 @@ type Config struct {
 	// must not be ":memory:" (the store is durable by design).
 	Path string
 	// ReadConns is the size of the connection pool that serves GetHold, ListHolds and Ping.
-	// Activate and Commit use the single writer connection. 1..64; default 4.
+	// Activate, Commit and Renew use the single writer connection. 1..64; default 4.
 	ReadConns int
 	// BusyTimeout is how long a statement waits for a lock held by another process (or
 	// another Store on the same file) before failing with persistence.ErrUnavailable.
 	// 0..1h; default 5s.
 	BusyTimeout time.Duration
-	// MaxGroup is the most Activate and Commit calls folded into one SQLite transaction,
-	// which then shares one fsync (group commit). 1 disables folding. 1..4096; default 256.
+	// MaxGroup is the most Activate, Commit and Renew calls folded into one SQLite
+	// transaction, which then shares one fsync (group commit). 1 disables folding. 1..4096;
+	// default 256.
 	MaxGroup int
 }
 

@@ -4,11 +4,12 @@
 // SQLite's COMMIT returned, so an acknowledged batch survives kill -9 of the process (and,
 // as far as the disk honours fsync, power loss).
 //
-// Concurrency: SQLite has one writer. Every Activate and Commit is queued to one writer
-// goroutine that owns the only writer connection and folds the calls waiting at that moment
-// into one transaction with a SAVEPOINT per call (group commit, see writer.go): callers never
-// contend for the write lock, and concurrent callers share one fsync. GetHold, ListHolds and
-// Ping use a separate pool of read-only connections, which WAL lets run beside the writer.
+// Concurrency: SQLite has one writer. Every Activate, Commit and Renew is queued to one
+// writer goroutine that owns the only writer connection and folds the calls waiting at that
+// moment into one transaction with a SAVEPOINT per call (group commit, see writer.go):
+// callers never contend for the write lock, and concurrent callers share one fsync. GetHold,
+// ListHolds and Ping use a separate pool of read-only connections, which WAL lets run beside
+// the writer.
 // Several Stores, in one process or several, may open the same file: they take turns on
 // SQLite's write lock (waiting up to Config.BusyTimeout), and Open applies migrations once.
 //
@@ -168,7 +169,7 @@ func migrateStep(ctx context.Context, c *sql.Conn, m persistence.Migration) (err
 	}
 	if applied == 0 {
 		for _, stmt := range m.Statements() {
-			if _, err := c.ExecContext(ctx, stmt); err != nil {
+			if _, err := c.ExecContext(ctx, sqliteDialect(stmt)); err != nil {
 				return mapErr(prefix, err)
 			}
 		}
@@ -181,6 +182,13 @@ func migrateStep(ctx context.Context, c *sql.Conn, m persistence.Migration) (err
 		return mapErr(prefix, err)
 	}
 	return nil
+}
+
+// sqliteDialect adapts a shared migration statement to SQLite: SQLite has no ADD COLUMN IF
+// NOT EXISTS, which the shared steps use for CockroachDB's sake (see 0002_leases.sql); here a
+// step runs under BEGIN IMMEDIATE, so no other process can have added the column meanwhile.
+func sqliteDialect(stmt string) string {
+	return strings.ReplaceAll(stmt, "ADD COLUMN IF NOT EXISTS", "ADD COLUMN")
 }
 
 // Ping checks that the store is open and the file readable.

@@ -192,6 +192,9 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	if _, err := s.ListHolds(ctx, persistence.HoldFilter{ResourceID: "r"}); !errors.Is(err, persistence.ErrUnavailable) {
 		t.Fatalf("ListHolds: %v", err)
 	}
+	if err := s.Renew(ctx, "r", 1, t0); !errors.Is(err, persistence.ErrUnavailable) {
+		t.Fatalf("Renew: %v", err)
+	}
 	if err := s.Ping(ctx); !errors.Is(err, persistence.ErrUnavailable) {
 		t.Fatalf("Ping: %v", err)
 	}

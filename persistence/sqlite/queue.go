@@ -7,12 +7,13 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// op is one Activate or Commit handed to the writer goroutine. Exactly one of commit and
-// activate is set. The caller owns nothing of an op after enqueueing it except done.
+// op is one Activate, Commit or Renew handed to the writer goroutine. Exactly one of commit,
+// activate and renew is set. The caller owns nothing of an op after enqueueing it except done.
 type op struct {
 	ctx      context.Context
 	commit   *encodedBatch
 	activate *activation
+	renew    *renewal
 	state    opState // guarded by queue.mu
 	done     chan result
 }

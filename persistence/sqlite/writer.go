@@ -12,8 +12,9 @@ import (
 )
 
 // The writer goroutine owns the single writer connection. It takes the ops queued by
-// Activate and Commit, up to Config.MaxGroup at a time, and runs each group as one SQLite
-// transaction (BEGIN IMMEDIATE ... COMMIT), so that concurrent callers share one WAL fsync.
+// Activate, Commit and Renew, up to Config.MaxGroup at a time, and runs each group as one
+// SQLite transaction (BEGIN IMMEDIATE ... COMMIT), so that concurrent callers share one WAL
+// fsync.
 // Each op runs inside its own SAVEPOINT: an op that fails (fenced, CHECK violation, foreign
 // hold) is rolled back alone and the others commit. If the transaction itself is lost (I/O
 // error, failed COMMIT) every op of the group fails with persistence.ErrUnavailable.
@@ -83,9 +84,12 @@ func (s *Store) runGroup(ops []*op) {
 			return
 		}
 		var err error
-		if o.commit != nil {
+		switch {
+		case o.commit != nil:
 			err = s.applyCommit(ctx, o.commit)
-		} else {
+		case o.renew != nil:
+			err = s.applyRenew(ctx, o.renew)
+		default:
 			results[i].snap, err = s.applyActivate(ctx, o.activate)
 		}
 		if err != nil {

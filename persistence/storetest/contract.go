@@ -25,6 +25,9 @@
 //     ResourceID is not the batch's, or a hold id already owned by another resource — fails
 //     with an error that is neither ErrFenced nor ErrUnavailable, writes nothing, and leaves
 //     the activation usable: a later valid batch with the same epoch commits.
+//   - Lease ends (Batch.LeaseUntil, Renew's until) are stored at millisecond precision
+//     rounded up, never down: a successor must not see a lease end before its holder's.
+//     Snapshot.LeaseUntil is the zero time when no lease is stored (IsZero holds).
 //   - A ctx already cancelled makes every method fail with an error for which
 //     errors.Is(err, context.Canceled) holds, and nothing is written (Activate does not bump
 //     the epoch).
@@ -72,6 +75,10 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"ForeignHold", testForeignHold},
 		{"LargeBatch", testLargeBatch},
 		{"Version", testVersion},
+		{"LeaseOnCommit", testLeaseOnCommit},
+		{"Renew", testRenew},
+		{"RenewFenced", testRenewFenced},
+		{"LeaseRoundsUp", testLeaseRoundsUp},
 		{"CancelledContext", testCancelledContext},
 		{"Randomized", testRandomized},
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
@@ -187,6 +194,9 @@ func (f *fixture) expectSnapshot(got *persistence.Snapshot, want persistence.Sna
 		f.Fatalf("snapshot: exists/epoch/version = %v/%d/%d, want %v/%d/%d",
 			got.Exists, got.Epoch, got.Version, want.Exists, want.Epoch, want.Version)
 	}
+	if !got.LeaseUntil.Equal(want.LeaseUntil) || got.LeaseUntil.IsZero() != want.LeaseUntil.IsZero() {
+		f.Fatalf("snapshot: LeaseUntil = %s, want %s", fmtLease(got.LeaseUntil), fmtLease(want.LeaseUntil))
+	}
 	if g, w := canonResource(got.Resource), canonResource(want.Resource); !reflect.DeepEqual(g, w) {
 		f.Fatalf("snapshot resource:\n got %+v\nwant %+v", fmtResource(g), fmtResource(w))
 	}
@@ -202,6 +212,13 @@ func (f *fixture) expectSnapshot(got *persistence.Snapshot, want persistence.Sna
 	if g, w := canonIdem(got.Idempotency), canonIdem(want.Idempotency); !reflect.DeepEqual(g, w) {
 		f.Fatalf("snapshot idempotency:\n got %+v\nwant %+v", g, w)
 	}
+}
+
+func fmtLease(t time.Time) string {
+	if t.IsZero() {
+		return "zero (no lease)"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func nonNil[T any](s []T) []T {

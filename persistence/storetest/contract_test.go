@@ -60,6 +60,20 @@ func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
 		return m.Store.Commit(ctx, &second)
 	case "ignore-ctx":
 		return m.Store.Commit(context.Background(), b)
+	case "lease-rounds-down":
+		c := *b
+		c.LeaseUntil = b.LeaseUntil.Truncate(time.Millisecond)
+		return m.Store.Commit(ctx, &c)
+	case "zero-lease-ends-lease":
+		// A batch without a lease end ends the stored lease instead of leaving it.
+		if err := m.Store.Commit(ctx, b); err != nil || !b.LeaseUntil.IsZero() {
+			return err
+		}
+		epoch := b.Epoch
+		if b.Create {
+			epoch = 1
+		}
+		return m.Store.Renew(ctx, b.ResourceID, epoch, time.Time{})
 	case "reorder-bucket-list":
 		c := *b
 		c.Holds = slices.Clone(b.Holds)
@@ -84,8 +98,30 @@ func (m *mutant) Activate(ctx context.Context, id string, since time.Time) (*per
 			s.Holds = all
 		}
 		return s, err
+	case "activate-ends-lease":
+		// Reports the previous lease but ends it: the activation after next waits for nothing.
+		s, err := m.Store.Activate(ctx, id, since)
+		if err == nil && s.Exists {
+			err = m.Store.Renew(ctx, id, s.Epoch, time.Time{})
+		}
+		return s, err
 	}
 	return m.Store.Activate(ctx, id, since)
+}
+
+func (m *mutant) Renew(ctx context.Context, id string, epoch uint64, until time.Time) error {
+	switch m.name {
+	case "ack-fenced-renew":
+		if err := m.Store.Renew(ctx, id, epoch, until); !errors.Is(err, persistence.ErrFenced) {
+			return err
+		}
+		return nil
+	case "lease-rounds-down":
+		until = until.Truncate(time.Millisecond)
+	case "ignore-ctx":
+		ctx = context.Background()
+	}
+	return m.Store.Renew(ctx, id, epoch, until)
 }
 
 func (m *mutant) ListHolds(ctx context.Context, f persistence.HoldFilter) ([]booking.Hold, error) {
@@ -131,6 +167,10 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"ignore-idem-since", "ActivateBumpsEpoch"},
 		{"leak-terminal", "ActivateBumpsEpoch"},
 		{"unordered-list", "ListHolds"},
+		{"ack-fenced-renew", "RenewFenced"},
+		{"lease-rounds-down", "LeaseRoundsUp"},
+		{"zero-lease-ends-lease", "LeaseOnCommit"},
+		{"activate-ends-lease", "LeaseOnCommit"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")

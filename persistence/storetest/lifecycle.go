@@ -11,7 +11,7 @@ import (
 
 // testCancelledContext: with a ctx already cancelled every method fails with an error that
 // wraps context.Canceled, and nothing is written: the epoch is not bumped, the batch is not
-// visible, the resource is not created.
+// visible, the resource is not created, the lease is not renewed.
 func testCancelledContext(f *fixture) {
 	id, absent := f.id("r"), f.id("absent")
 	f.create(id, booking.Bucket{Key: "a", Capacity: 5})
@@ -31,6 +31,7 @@ func testCancelledContext(f *fixture) {
 		Buckets: []booking.Bucket{{Key: "a", Capacity: 5, Held: 1}}, Holds: []booking.Hold{h},
 	}))
 	expect("Commit (creation)", f.s.Commit(ctx, &persistence.Batch{ResourceID: absent, Version: 1, Create: true, Resource: f.resource(absent)}))
+	expect("Renew", f.s.Renew(ctx, id, 1, at(1_000)))
 	_, err = f.s.GetHold(ctx, id, h.ID)
 	expect("GetHold", err)
 	_, err = f.s.ListHolds(ctx, persistence.HoldFilter{ResourceID: id})
@@ -38,7 +39,7 @@ func testCancelledContext(f *fixture) {
 	expect("Ping", f.s.Ping(ctx))
 
 	f.expectNoHold(id, h.ID)
-	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{
+	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{ // no lease either
 		Exists: true, Epoch: 2, Version: 1, Resource: f.resource(id), Buckets: []booking.Bucket{{Key: "a", Capacity: 5}},
 	})
 	f.expectSnapshot(f.activate(absent, time.Time{}), persistence.Snapshot{})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"time"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
@@ -17,6 +18,7 @@ type model struct {
 	exists  bool
 	epoch   uint64 // the current activation's epoch; 0 while absent
 	version uint64
+	lease   time.Time // rounded up to the ms; zero for none
 	res     booking.Resource
 	buckets map[string]booking.Bucket
 	holds   map[string]booking.Hold
@@ -27,7 +29,7 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 	if !m.exists {
 		return persistence.Snapshot{}
 	}
-	s := persistence.Snapshot{Exists: true, Epoch: m.epoch, Version: m.version, Resource: m.res}
+	s := persistence.Snapshot{Exists: true, Epoch: m.epoch, Version: m.version, Resource: m.res, LeaseUntil: m.lease}
 	for _, b := range m.buckets {
 		s.Buckets = append(s.Buckets, b)
 	}
@@ -48,12 +50,15 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 // apply records an acknowledged batch.
 func (m *model) apply(b *persistence.Batch) {
 	if b.Create {
-		m.exists, m.epoch = true, 1
+		m.exists, m.epoch, m.lease = true, 1, time.Time{}
 		m.buckets = map[string]booking.Bucket{}
 		m.holds = map[string]booking.Hold{}
 		m.idem = map[string]booking.IdempotencyEntry{}
 	}
 	m.version, m.res = b.Version, b.Resource
+	if !b.LeaseUntil.IsZero() {
+		m.lease = leaseMS(b.LeaseUntil)
+	}
 	for _, x := range b.Buckets {
 		m.buckets[x.Key] = x
 	}
@@ -78,9 +83,10 @@ type randomizer struct {
 	clock  int64 // ms after base; advances with every operation
 }
 
-// testRandomized commits random batches (valid, stale, oversold) to a few resources, with
-// random activations in between, and compares every Activate, GetHold and ListHolds with the
-// reference model. The seed is fixed: a failure replays exactly.
+// testRandomized commits random batches (valid, stale, oversold; some with a lease end) to a
+// few resources, with random activations and renewals (current, stale or future epochs) in
+// between, and compares every Activate, GetHold and ListHolds with the reference model. The
+// seed is fixed: a failure replays exactly.
 func testRandomized(f *fixture) {
 	r := &randomizer{fixture: f, rng: rand.New(rand.NewPCG(20240822, 7)), keys: []string{"k0", "k1", "k2", "k3", "k4"}}
 	for i := range 3 {
@@ -98,6 +104,8 @@ func testRandomized(f *fixture) {
 			r.create(op, m)
 		case p < 18:
 			r.activate(op, m)
+		case p < 25:
+			r.renew(op, m)
 		case p < 65:
 			r.commit(op, m)
 		case p < 80:
@@ -119,6 +127,9 @@ func (r *randomizer) create(op int, m *model) {
 	res := r.resource(m.id)
 	res.CreatedAt, res.UpdatedAt = at(r.clock), at(r.clock)
 	b := &persistence.Batch{ResourceID: m.id, Version: 1, Create: true, Resource: res, Buckets: buckets}
+	if r.rng.IntN(2) == 0 {
+		b.LeaseUntil = r.leaseEnd()
+	}
 	err := r.s.Commit(r.ctx(), b)
 	switch {
 	case m.exists && !errors.Is(err, persistence.ErrFenced):
@@ -141,6 +152,43 @@ func (r *randomizer) activate(op int, m *model) {
 	}
 	r.Logf("op %d: activate %s since %d -> epoch %d", op, m.id, since, snap.Epoch)
 	r.expectSnapshot(snap, m.snapshot(since))
+}
+
+// leaseEnd is a random lease end near the clock, zero (none) one time in five, and off the
+// millisecond one time in three.
+func (r *randomizer) leaseEnd() time.Time {
+	if r.rng.IntN(5) == 0 {
+		return time.Time{}
+	}
+	t := at(r.clock + int64(r.rng.IntN(2_000)))
+	if r.rng.IntN(3) == 0 {
+		t = t.Add(time.Duration(1 + r.rng.IntN(999_999)))
+	}
+	return t
+}
+
+func (r *randomizer) renew(op int, m *model) {
+	epoch, until := m.epoch, r.leaseEnd()
+	stale := !m.exists || r.rng.IntN(100) < 30
+	if stale && m.exists {
+		if m.epoch > 1 && r.rng.IntN(2) == 0 {
+			epoch = m.epoch - 1 - uint64(r.rng.IntN(int(m.epoch-1)))
+		} else {
+			epoch = m.epoch + 1 + uint64(r.rng.IntN(2))
+		}
+	}
+	err := r.s.Renew(r.ctx(), m.id, epoch, until)
+	r.Logf("op %d: renew %s epoch %d (current %d) until %s -> %v", op, m.id, epoch, m.epoch, fmtLease(until), err)
+	switch {
+	case stale:
+		if !errors.Is(err, persistence.ErrFenced) {
+			r.Fatalf("op %d: stale renew: err = %v, want ErrFenced", op, err)
+		}
+	case err != nil:
+		r.Fatalf("op %d: renew: %v", op, err)
+	default:
+		m.lease = leaseMS(until)
+	}
 }
 
 func (r *randomizer) commit(op int, m *model) {
@@ -180,6 +228,9 @@ func (r *randomizer) commit(op int, m *model) {
 			held = c - conf + 1
 		}
 		b.Buckets = append(b.Buckets, booking.Bucket{Key: k, Capacity: c, Held: held, Confirmed: conf})
+	}
+	if r.rng.IntN(4) == 0 {
+		b.LeaseUntil = r.leaseEnd()
 	}
 	if oversold && len(b.Buckets) == 0 {
 		b.Buckets = append(b.Buckets, booking.Bucket{Key: r.keys[0], Capacity: 1, Confirmed: 2})

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot/allot/persistence"
+)
+
+// sqlRenew moves the lease end of the activation at epoch $2, the fence of Commit without
+// the after-image.
+const sqlRenew = `UPDATE resources SET lease_until_ms = $3 WHERE id = $1 AND epoch = $2`
+
+// Renew stores until as the end of the lease of the activation at epoch if epoch is still the
+// resource's epoch, and returns an error wrapping persistence.ErrFenced, having written
+// nothing, if not or if the resource does not exist. A zero until stores 0: no lease. Errors
+// and retries are Commit's: one SERIALIZABLE transaction, re-run on 40001.
+func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, until time.Time) error {
+	if s.closed.Load() {
+		return errClosed("renew")
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap("renew", err)
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	lease := leaseMS(until)
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sqlRenew, resourceID, int64(epoch), lease)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return persistence.ErrFenced
+		}
+		return nil
+	})
+	if errors.Is(err, persistence.ErrFenced) {
+		return fmt.Errorf("renew %s epoch %d: %w", resourceID, epoch, err)
+	}
+	return wrap("renew "+resourceID, err)
+}
+
+// leaseMS is the lease_until_ms of a lease end: Unix milliseconds rounded up, so that a
+// successor never sees the lease end earlier than its holder does; 0 for the zero time.
+func leaseMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	v := t.UnixMilli() // rounds down: the nanoseconds within the second are never negative
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		v++
+	}
+	return v
+}
+
+// leaseFromMS reads lease_until_ms back; 0 is the zero time.
+func leaseFromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMS(v)
+}
