@@ -15,6 +15,10 @@ import (
 // OwnerHeader names the cluster member that answered a command (Reply.owner).
 const OwnerHeader = "X-Allot-Owner"
 
+// StaleHeader is "true" on a read or sold-out refusal that the owner answered from memory
+// without being able to confirm with the store that it still owns the resource (Reply.stale).
+const StaleHeader = "X-Allot-Stale"
+
 // transportRetryAfter is the Retry-After of a 503 for a command that got no reply.
 const transportRetryAfter = time.Second
 
@@ -63,6 +67,9 @@ func (s *Server) dispatch(c *gin.Context, cmd *protos.Command) (*protos.Reply, b
 	}
 	if reply.Owner != "" {
 		c.Header(OwnerHeader, reply.Owner)
+	}
+	if reply.Stale {
+		c.Header(StaleHeader, "true")
 	}
 	if e := reply.Error; e != nil {
 		a := answerForCode(e.Code, e.Message, time.Duration(e.RetryAfterMs)*time.Millisecond)

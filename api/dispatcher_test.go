@@ -161,3 +161,30 @@ func TestDispatchBrokenReplies(t *testing.T) {
 		})
 	}
 }
+
+// A stale reply (answered from memory while the owner could not renew its lease) is marked
+// with X-Allot-Stale, on a read and on a sold-out refusal alike; a current one is not.
+func TestDispatchMarksStaleAnswers(t *testing.T) {
+	for _, stale := range []bool{false, true} {
+		d := &funcDispatcher{fn: func(_ context.Context, cmd *protos.Command) (*protos.Reply, error) {
+			if cmd.GetPlaceHold() != nil {
+				return &protos.Reply{Owner: "n", Stale: stale, Error: &protos.Error{Code: booking.CodeSoldOut, Message: "sold out"}}, nil
+			}
+			return &protos.Reply{Owner: "n", Stale: stale, Resource: &protos.Resource{Id: "r1", HoldTtlMs: 60000, Buckets: map[string]*protos.Bucket{"all": {Capacity: 1}}}}, nil
+		}}
+		e := MustServer(t, func(c *Config) { c.Dispatcher = d })
+		want := ""
+		if stale {
+			want = "true"
+		}
+		read := e.do("GET", "/v1/resources/r1/availability", "")
+		if read.Code != 200 || read.Header().Get(StaleHeader) != want {
+			t.Fatalf("stale=%v: availability %d, %s %q", stale, read.Code, StaleHeader, read.Header().Get(StaleHeader))
+		}
+		refused := e.do("POST", "/v1/resources/r1/holds", `{"buckets":["all"],"quantity":1,"user_id":"u"}`)
+		mustProblem(t, refused, 409, "sold-out")
+		if refused.Header().Get(StaleHeader) != want {
+			t.Fatalf("stale=%v: sold-out %s %q", stale, StaleHeader, refused.Header().Get(StaleHeader))
+		}
+	}
+}

@@ -116,7 +116,7 @@ func TestOpenAPIProblemTypes(t *testing.T) {
 	if len(listed) != len(problemCodes()) {
 		t.Errorf("%d documented problem types, %d known", len(listed), len(problemCodes()))
 	}
-	for _, h := range []string{"Retry-After", "Idempotent-Replayed", "X-Allot-Owner", "Location", "Allow"} {
+	for _, h := range []string{"Retry-After", "Idempotent-Replayed", "X-Allot-Owner", "X-Allot-Stale", "Location", "Allow"} {
 		if _, ok := doc.Components.Headers[h]; !ok {
 			t.Errorf("response header %s not documented", h)
 		}

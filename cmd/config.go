@@ -50,6 +50,11 @@ type NodeConfig struct {
 	MaxPending int
 	// MaxBatch bounds the commands in one group commit.
 	MaxBatch int
+	// Lease is how long one store write lets a resource actor answer from memory, and so how
+	// long a crashed owner's resources wait before a new owner answers (resource.Config.Lease).
+	Lease time.Duration
+	// MaxClockOffset bounds the wall-clock difference between nodes that leases tolerate.
+	MaxClockOffset time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on its own listener
@@ -71,6 +76,8 @@ func DefaultNodeConfig() NodeConfig {
 		IdleTimeout:        2 * time.Minute,
 		MaxPending:         10000,
 		MaxBatch:           1000,
+		Lease:              4 * time.Second,
+		MaxClockOffset:     500 * time.Millisecond,
 		LogLevel:           "info",
 	}
 }
@@ -100,6 +107,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
+	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a store write lets a resource actor answer from memory; a crashed owner's resources wait at most this long for a new owner")
+	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve /debug/pprof/ on this separate address (host:port; empty: off); keep it private")
 }
@@ -137,6 +146,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("timeouts must be positive")
 	case c.MaxPending < 1 || c.MaxBatch < 1:
 		return errors.New("--max-pending and --max-batch must be at least 1")
+	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:
+		return errors.New("--lease must be more than twice --max-clock-offset")
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -965,12 +965,16 @@ func (x *Hold) GetIdempotencyKey() string {
 
 // Reply answers a Command. When error is set, resource and hold are empty.
 type Reply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Resource      *Resource              `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
-	Hold          *Hold                  `protobuf:"bytes,3,opt,name=hold,proto3" json:"hold,omitempty"`
-	Replayed      bool                   `protobuf:"varint,4,opt,name=replayed,proto3" json:"replayed,omitempty"` // the hold was returned by an idempotency-key replay
-	Owner         string                 `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`        // member address of the activation that answered
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Resource *Resource              `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	Hold     *Hold                  `protobuf:"bytes,3,opt,name=hold,proto3" json:"hold,omitempty"`
+	Replayed bool                   `protobuf:"varint,4,opt,name=replayed,proto3" json:"replayed,omitempty"` // the hold was returned by an idempotency-key replay
+	Owner    string                 `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`        // member address of the activation that answered
+	// The answer came from the activation's memory while it could not confirm with the store
+	// that it still owns the resource (its lease had lapsed and the store was unreachable): a
+	// read or a sold-out refusal that may miss changes made elsewhere. Never set on a write.
+	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1038,6 +1042,13 @@ func (x *Reply) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+func (x *Reply) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
 }
 
 var File_protos_allot_proto protoreflect.FileDescriptor
@@ -1125,13 +1136,14 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\b \x01(\x03R\vexpiresAtMs\x12\"\n" +
 	"\rupdated_at_ms\x18\t \x01(\x03R\vupdatedAtMs\x12'\n" +
 	"\x0fidempotency_key\x18\n" +
-	" \x01(\tR\x0eidempotencyKey\"\xb4\x01\n" +
+	" \x01(\tR\x0eidempotencyKey\"\xca\x01\n" +
 	"\x05Reply\x12%\n" +
 	"\x05error\x18\x01 \x01(\v2\x0f.allot.v1.ErrorR\x05error\x12.\n" +
 	"\bresource\x18\x02 \x01(\v2\x12.allot.v1.ResourceR\bresource\x12\"\n" +
 	"\x04hold\x18\x03 \x01(\v2\x0e.allot.v1.HoldR\x04hold\x12\x1a\n" +
 	"\breplayed\x18\x04 \x01(\bR\breplayed\x12\x14\n" +
-	"\x05owner\x18\x05 \x01(\tR\x05ownerB&Z$github.com/allot/allot/protos;protosb\x06proto3"
+	"\x05owner\x18\x05 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05staleB&Z$github.com/allot/allot/protos;protosb\x06proto3"
 
 var (
 	file_protos_allot_proto_rawDescOnce sync.Once

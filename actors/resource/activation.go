@@ -15,14 +15,15 @@ type loadOp struct {
 }
 
 type loadResult struct {
-	snap *persistence.Snapshot
-	err  error
+	snap   *persistence.Snapshot
+	waited time.Duration // for the previous activation's lease
+	err    error
 }
 
 func (a *resourceActor) startLoad() {
 	op := &loadOp{done: make(chan loadResult, 1)}
 	a.load = op
-	store, id, timeout := a.cfg.Store, a.id, a.opTimeout()
+	store, id, timeout, life, own := a.cfg.Store, a.id, a.opTimeout(), a.life, a.ownUntil
 	since := a.now().Add(-booking.IdempotencyRetention)
 	a.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -31,7 +32,14 @@ func (a *resourceActor) startLoad() {
 		if err == nil && snap == nil {
 			err = persistence.ErrUnavailable // a broken store; treat it as a failed load
 		}
-		op.done <- loadResult{snap: snap, err: err}
+		// The epoch is taken: the previous activation can no longer write, but it may still
+		// answer from memory until its lease ends. Nothing is answered from this snapshot
+		// before that.
+		var waited time.Duration
+		if err == nil {
+			waited, err = waitForLease(life, snap, own)
+		}
+		op.done <- loadResult{snap: snap, waited: waited, err: err}
 		a.tell(&loadDone{op: op})
 	})
 }
@@ -48,7 +56,15 @@ func (a *resourceActor) onLoaded(res loadResult) {
 			return
 		}
 		a.log.Warn("reload failed", "resource", a.id, "backoff", a.backoff, "err", res.err)
-		a.failEntries(a.pending, errStoreDown)
+		for _, e := range a.pending {
+			switch {
+			case e.req == nil:
+			case e.asOf: // a read or refusal from committed that waited for the lease
+				a.answerUnconfirmed(e.req, e.reply)
+			default:
+				a.fail(e.req, errStoreDown)
+			}
+		}
 		a.pending = nil
 		if !a.stopping {
 			a.startBackoff()
@@ -65,6 +81,10 @@ func (a *resourceActor) onLoaded(res loadResult) {
 	a.epoch, a.version = snap.Epoch, snap.Version
 	a.uncertain = false
 	a.backoff = a.cfg.MinReloadBackoff
+	a.leaseEnd = time.Time{} // an activation holds no lease until its first write
+	if res.waited > 0 {
+		a.metrics.leaseWait(res.waited)
+	}
 	a.metrics.activated()
 	if !a.loaded {
 		a.loaded = true

@@ -53,6 +53,11 @@ type resourceActor struct {
 	backoffGen uint64
 	stopBy     time.Time // real time by which a stopping actor gives up flushing
 
+	// leaseEnd is when this activation's lease ends by its monotonic clock (zero: none);
+	// ownUntil is the latest lease end it asked the store to keep. See lease.go.
+	leaseEnd time.Time
+	ownUntil time.Time
+
 	idleProbes []*probe
 
 	idleTimer  *time.Timer
@@ -210,6 +215,7 @@ func (a *resourceActor) onStopping() {
 		}
 		break
 	}
+	a.releaseLease()
 	a.failAll(errStopped)
 }
 
@@ -221,6 +227,13 @@ func (a *resourceActor) onStopped() {
 		}})
 	}
 	a.release()
+	// Drop the resource's state: a stopped actor can stay reachable. protoactor's PIDSet of a
+	// parent's children (disthash's placement actor is the parent of every activation) does
+	// not clear the slot of a removed child, and a PID caches its process, so up to the peak
+	// number of activations stay pinned, and a passivated resource must not pin its holds.
+	a.committed, a.spec = nil, nil
+	a.inflight, a.pending, a.deferred, a.load = nil, nil, nil, nil
+	clear(a.lookups)
 }
 
 // release stops the actor's timers and goroutines.

@@ -25,14 +25,18 @@ type entry struct {
 	res     *booking.Resource // set by a creation or an update
 	idem    *booking.IdempotencyEntry
 	create  bool
-	reply   *protos.Reply // sent on commit; a Resource's version is set then
+	reply   *protos.Reply // sent on commit; a Resource's version is set then, unless asOf
+	// asOf marks a reply computed from committed that waits only for the lease (fromMemory):
+	// it is complete, version included.
+	asOf bool
 }
 
 // batch is a sealed run of entries at (or on its way to) the store.
 type batch struct {
 	entries []*entry
-	store   *persistence.Batch
-	done    chan commitResult // buffered; written once by the committing goroutine
+	store   *persistence.Batch // nil for a lease renewal (startRenew)
+	sent    time.Time          // when the store call started: the lease runs from here
+	done    chan commitResult  // buffered; written once by the committing goroutine
 }
 
 type commitResult struct {
@@ -122,8 +126,13 @@ func (a *resourceActor) flush() {
 			a.pending = nil
 		}
 		if !hasEvents(sealed) {
-			a.replyEntries(sealed, a.version)
-			continue
+			// Answers that only waited for earlier batches; from memory, so under the lease.
+			if a.leased() || !a.committed.Exists() {
+				a.replyEntries(sealed, a.version)
+				continue
+			}
+			a.startRenew(sealed)
+			return
 		}
 		a.startCommit(sealed)
 	}
@@ -178,7 +187,8 @@ func (a *resourceActor) buildBatch(es []*entry) *persistence.Batch {
 }
 
 func (a *resourceActor) startCommit(es []*entry) {
-	b := &batch{entries: es, store: a.buildBatch(es), done: make(chan commitResult, 1)}
+	b := &batch{entries: es, store: a.buildBatch(es), done: make(chan commitResult, 1), sent: time.Now()}
+	b.store.LeaseUntil = a.leaseUntil(b.sent)
 	a.inflight = b
 	store, timeout := a.cfg.Store, a.opTimeout()
 	a.spawn(func() {
@@ -202,6 +212,10 @@ func (a *resourceActor) opTimeout() time.Duration {
 
 // onCommitted is protocol steps 6-8.
 func (a *resourceActor) onCommitted(b *batch, res commitResult) {
+	if b.store == nil {
+		a.onRenewed(b, res)
+		return
+	}
 	a.inflight = nil
 	a.metrics.commit(len(b.entries), res.latency, res.err == nil)
 	switch {
@@ -216,6 +230,7 @@ func (a *resourceActor) onCommitted(b *batch, res commitResult) {
 		if b.store.Create {
 			a.epoch = 1 // a creation inserts the resource at epoch 1
 		}
+		a.granted(b.sent)
 		a.replyEntries(b.entries, a.version)
 		a.log.Debug("commit", "resource", a.id, "batch", len(b.entries), "latency", res.latency, "version", a.version)
 	case errors.Is(res.err, persistence.ErrFenced):
@@ -254,7 +269,7 @@ func (a *resourceActor) replyEntries(es []*entry, version uint64) {
 		if e.req == nil {
 			continue
 		}
-		if e.reply.Resource != nil {
+		if e.reply.Resource != nil && !e.asOf {
 			e.reply.Resource.Version = version
 		}
 		a.send(e.req, e.reply)

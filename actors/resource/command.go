@@ -17,6 +17,7 @@ func (a *resourceActor) onCommand(cmd *protos.Command, sender *actor.PID) {
 	a.decideCommand(cmd, sender)
 	if !a.loaded || len(a.pending) == 0 || a.inflight != nil || a.load != nil {
 		a.heldBack = 0
+		a.renewAhead()
 		return
 	}
 	a.heldBack++
@@ -103,7 +104,7 @@ func (a *resourceActor) dispatch(r *request, now time.Time) {
 			a.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", a.id))
 			return
 		}
-		a.send(r, &protos.Reply{Resource: resourceProto(res, a.committed.Buckets(), a.version)})
+		a.fromMemory(r, &protos.Reply{Resource: resourceProto(res, a.committed.Buckets(), a.version)})
 	case getHold:
 		a.dispatchGetHold(r, op.HoldID)
 	case booking.ConfirmHold:
@@ -121,7 +122,7 @@ func (a *resourceActor) dispatchGetHold(r *request, holdID string) {
 		return
 	}
 	if h, ok := a.committed.Hold(holdID); ok {
-		a.send(r, &protos.Reply{Hold: holdProto(h)})
+		a.fromMemory(r, &protos.Reply{Hold: holdProto(h)})
 		return
 	}
 	if h, ok := a.spec.Hold(holdID); ok {
@@ -167,9 +168,10 @@ func (a *resourceActor) decideWrite(r *request, now time.Time) {
 		return
 	}
 	// A rejection or a success without events. If committed gives the same answer, the
-	// answer does not depend on anything uncommitted: give it now (the sold-out fast path).
+	// answer does not depend on anything uncommitted: give it now, under the lease (the
+	// sold-out fast path).
 	if c := decide(a.committed, r.op, now); sameAnswer(o, c) {
-		a.send(r, replyFor(c, a.committed, a.version))
+		a.fromMemory(r, replyFor(c, a.committed, a.version))
 		return
 	}
 	if a.backingOff {

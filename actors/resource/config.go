@@ -40,6 +40,17 @@ type Config struct {
 	// a store that failed; while an actor backs off it answers writes unavailable at once.
 	MinReloadBackoff time.Duration
 	MaxReloadBackoff time.Duration
+	// Lease is how long one store write (a commit or a renewal) lets an activation answer
+	// from memory: reads, sold-out refusals and repeated transitions. A new activation of
+	// the resource waits until the previous activation's lease has ended, unless that one
+	// ended it on stopping; so a crashed owner's resources are writable again after at most
+	// Lease. An activation whose lease lapsed renews it (one store write) before answering
+	// from memory, and renews it ahead of time while commands keep coming.
+	Lease time.Duration
+	// MaxClockOffset bounds how far the wall clocks of two nodes may differ (NTP keeps them
+	// much closer). An activation considers its lease over MaxClockOffset before the end it
+	// stored, so that a successor, reading that end by its own clock, cannot start early.
+	MaxClockOffset time.Duration
 	// Metrics receives the actor metrics; nil disables them. One *Metrics is shared by all
 	// actors of a node.
 	Metrics *Metrics
@@ -61,6 +72,8 @@ func DefaultConfig() Config {
 		RetryAfter:       time.Second,
 		MinReloadBackoff: 100 * time.Millisecond,
 		MaxReloadBackoff: 2 * time.Second,
+		Lease:            4 * time.Second,
+		MaxClockOffset:   500 * time.Millisecond,
 	}
 }
 
@@ -84,6 +97,7 @@ func (c Config) validate() error {
 		{"RetryAfter", c.RetryAfter},
 		{"MinReloadBackoff", c.MinReloadBackoff},
 		{"MaxReloadBackoff", c.MaxReloadBackoff},
+		{"Lease", c.Lease},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.v))
@@ -91,6 +105,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxReloadBackoff < c.MinReloadBackoff {
 		errs = append(errs, fmt.Errorf("MaxReloadBackoff %s is below MinReloadBackoff %s", c.MaxReloadBackoff, c.MinReloadBackoff))
+	}
+	if c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset {
+		errs = append(errs, fmt.Errorf("MaxClockOffset %s must be at least 0 and under half of Lease %s", c.MaxClockOffset, c.Lease))
 	}
 	if c.MaxPending <= 0 {
 		errs = append(errs, fmt.Errorf("MaxPending must be positive, got %d", c.MaxPending))

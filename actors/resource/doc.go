@@ -24,7 +24,7 @@
 //  2. A command past its deadline is answered unavailable. If the commands in the mailbox plus
 //     those waiting in the actor reach MaxPending it is answered busy. Expiries due at now
 //     are applied to spec and appended to the pending batch, with no reply.
-//  3. Reads (GetResource, GetHold) are answered from committed, never from spec: a read must
+//  3. Reads (GetResource, GetHold) are answered from committed (under the lease), never from spec: a read must
 //     not see an effect that may still fail. A hold that only spec knows is answered when its
 //     batch commits. A hold neither knows (a terminal hold from before this activation) is
 //     looked up with store.GetHold, off the actor's goroutine.
@@ -56,6 +56,17 @@
 //     waits for it (bounded by CommitTimeout), so a graceful stop loses no acknowledged change.
 //     Commands still in the mailbox once the actor stopped, which protoactor would drop, are
 //     answered unavailable by the mailbox middleware that counts them.
+//
+// # Leases
+//
+// Answers from memory (reads from committed, and event-less answers committed agrees with) are
+// given only while the activation is leased (lease.go): every commit stores a lease end with
+// the batch, a lapsed lease is renewed with store.Renew before such an answer goes out (the
+// answers wait in the pending batch, and a sealed run of them triggers the renewal instead of
+// being answered at once), and a stream of commands renews it ahead of time. A new activation
+// waits, after Activate, until the previous activation's stored lease end has passed. A
+// graceful stop ends the lease. If a renewal fails, reads and sold-out refusals are answered
+// from memory marked stale (Reply.stale); other answers are unavailable.
 //
 // A command answered unavailable has an unknown outcome: its effect may be in the store and
 // may show up later, even after other acknowledged commands (a linearizable history places it

@@ -93,6 +93,9 @@ func newHarness(tb testing.TB, store persistence.Store) *harness {
 	h.cfg.Now = h.clock.Now
 	h.cfg.Metrics = NewMetrics(h.reg)
 	h.cfg.Owner = "test-node"
+	// Short leases: a test that replaces an activation without a graceful stop waits for the
+	// old lease; the protocol is the same at any length.
+	h.cfg.Lease, h.cfg.MaxClockOffset = time.Second, 100*time.Millisecond
 	return h
 }
 

@@ -21,6 +21,9 @@ type Metrics struct {
 	mailboxDepth prometheus.Gauge
 	activations  prometheus.Counter
 	fenced       prometheus.Counter
+	renewals     *prometheus.CounterVec
+	leaseWaits   prometheus.Histogram
+	stale        prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -59,9 +62,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		fenced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "allot_fenced_total", Help: "Activations stopped because a newer one owns the resource.",
 		}),
+		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allot_lease_renewals_total", Help: "Lease renewals without a commit, by result (ok, fenced, failed).",
+		}, []string{"result"}),
+		leaseWaits: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "allot_lease_wait_seconds", Help: "Time a new activation waited for the previous activation's lease to end (activations that waited).",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 4, 8},
+		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_stale_answers_total", Help: "Reads and sold-out refusals answered from memory, marked stale, while the lease could not be renewed.",
+		}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
-		m.commitTime, m.mailboxDepth, m.activations, m.fenced)
+		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale)
 	return m
 }
 
@@ -114,5 +127,23 @@ func (m *Metrics) activated() {
 func (m *Metrics) fence() {
 	if m != nil {
 		m.fenced.Inc()
+	}
+}
+
+func (m *Metrics) renewal(result string) {
+	if m != nil {
+		m.renewals.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) leaseWait(d time.Duration) {
+	if m != nil {
+		m.leaseWaits.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) staleAnswer() {
+	if m != nil {
+		m.stale.Inc()
 	}
 }

@@ -16,6 +16,7 @@ type probe struct {
 
 type probeResult struct {
 	loaded, dead, uncertain, backingOff bool
+	leased                              bool
 	parked, pending, inflight           int
 	epoch, version                      uint64
 	expiryAt                            time.Time      // deadline the expiry timer is armed for
@@ -36,7 +37,7 @@ func (a *resourceActor) onProbe(p *probe) {
 	r := probeResult{
 		loaded: a.loaded, dead: a.dead, uncertain: a.uncertain, backingOff: a.backingOff,
 		parked: a.parked, pending: len(a.pending), epoch: a.epoch, version: a.version,
-		expiryAt: a.expiryAt,
+		expiryAt: a.expiryAt, leased: a.leased(),
 	}
 	if a.inflight != nil {
 		r.inflight = len(a.inflight.entries)

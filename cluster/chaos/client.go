@@ -60,6 +60,9 @@ type answer struct {
 	// uncertain: some attempt ended without a definite answer (timeout, transport error,
 	// 5xx); 429 is definite (not processed).
 	uncertain bool
+	// stale: the answer carried X-Allot-Stale (a read or refusal from memory that the owner
+	// could not confirm: the API promises it is current no more).
+	stale bool
 }
 
 // Do runs the operation (method, path, body) through random endpoints. The rng is the
@@ -88,6 +91,7 @@ func (c *Client) Do(ctx context.Context, rng *rand.Rand, method, path, idemKey s
 			}
 		default:
 			a.status, a.body, a.node, a.owner, a.err = status, b, ep.Name, hdr.Get("X-Allot-Owner"), nil
+			a.stale = hdr.Get("X-Allot-Stale") == "true"
 			return a
 		}
 		if ctx.Err() != nil || time.Now().Add(10*time.Millisecond).After(deadline) {
@@ -137,6 +141,7 @@ func (c *Client) attempt(ctx context.Context, ep Endpoint, method, path, idemKey
 // fill records the answer into op: result, status or availability, problem code.
 func (a answer) fill(op *Op, okStatus int) {
 	op.Node, op.Owner, op.Tries, op.HTTP, op.Uncertain = a.node, a.owner, a.tries, a.status, a.uncertain
+	op.Stale = a.stale
 	if a.err != nil {
 		op.Result, op.Err = ResultUnknown, a.err.Error()
 		return

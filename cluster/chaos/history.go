@@ -67,8 +67,11 @@ type Op struct {
 	Tries  int                               `json:"tries"`
 	// Uncertain: some attempt ended without a definite answer (a timeout, a transport
 	// error, a 5xx), so an earlier attempt may have taken effect whatever the final answer.
-	Uncertain bool   `json:"uncertain,omitempty"`
-	Err       string `json:"err,omitempty"` // last failure, for unknown
+	Uncertain bool `json:"uncertain,omitempty"`
+	// Stale: the answer was marked X-Allot-Stale, which the API documents as possibly not
+	// current; the checker leaves such observations out.
+	Stale bool   `json:"stale,omitempty"`
+	Err   string `json:"err,omitempty"` // last failure, for unknown
 
 	Faults []string `json:"faults,omitempty"` // fault kinds whose window the op overlapped
 

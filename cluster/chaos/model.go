@@ -262,7 +262,8 @@ func partitionByResource(history []porcupine.Operation) [][]porcupine.Operation 
 
 // compile turns ops into porcupine operations. Unknown outcomes return at the end of the
 // history (after every other call and return). Reads and gets without an answer are dropped:
-// they constrain nothing. Ops of resources not in specs are an error.
+// they constrain nothing; so are observations marked stale, which the API does not promise to
+// be current. Ops of resources not in specs are an error.
 func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, error) {
 	var end int64
 	for _, op := range ops {
@@ -272,7 +273,7 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 	holdIdx := map[string]map[string]int{}
 	var out []porcupine.Operation
 	for _, op := range ops {
-		if (op.Kind == KindRead || op.Kind == KindGet) && op.Result == ResultUnknown {
+		if (op.Kind == KindRead || op.Kind == KindGet) && op.Result == ResultUnknown || op.Stale && op.Observation() {
 			continue
 		}
 		spec := specs[op.Resource]

@@ -103,7 +103,16 @@ func (s *scenario) staleOwner(fault, heal func()) {
 	if st, id, code := s.tryHold(o, "k2"); st != http.StatusCreated || id != k2 {
 		problems = append(problems, fmt.Sprintf("retry of hold k2 (same Idempotency-Key) through %s answered %d %s %s, want 201 with hold %s", name, st, code, id, k2))
 	}
-	knownIssue(t, "stale activation", append(problems, s.compareReads(1, 0)...))
+	answers, routing := s.compareReads(1, 0)
+	// Fixed by leases: the old owner's activation may no longer answer from memory once its
+	// lease lapsed, and its renewal is fenced, so every answer reflects the peer's changes.
+	for _, p := range append(problems, answers...) {
+		t.Error("stale activation (docs/RELIABILITY.md, finding 1): " + p)
+	}
+	// Still open: protoactor never re-admits a member id it removed, so the nodes keep
+	// routing the resource to two owners; correct (the activations fence each other) but
+	// each change of hands costs a lease wait.
+	knownIssue(t, "split routing after a false death", routing)
 }
 
 // scenario is a 3-node cluster with one resource, held once, whose owner is known.
@@ -209,10 +218,8 @@ func (s *scenario) read(i int) (held, confirmed int64, owner string) {
 	return av.Buckets["a"].Held, av.Buckets["a"].Confirmed, a.owner
 }
 
-// compareReads reads through every node: each must show the counters wanted and name the
-// same owner.
-func (s *scenario) compareReads(wantHeld, wantConfirmed int64) []string {
-	var problems []string
+// compareReads reads through every node: wrong answers, and a routing split (several owners).
+func (s *scenario) compareReads(wantHeld, wantConfirmed int64) (problems, routing []string) {
 	owners := map[string]bool{}
 	for i, n := range s.tb.Nodes {
 		held, confirmed, owner := s.read(i)
@@ -224,9 +231,9 @@ func (s *scenario) compareReads(wantHeld, wantConfirmed int64) []string {
 		}
 	}
 	if len(owners) > 1 {
-		problems = append(problems, fmt.Sprintf("nodes route the resource to %d different owners after the fault healed", len(owners)))
+		routing = append(routing, fmt.Sprintf("nodes route the resource to %d different owners after the fault healed", len(owners)))
 	}
-	return problems
+	return problems, routing
 }
 
 // waitAlive waits until node i sees want members alive.
