@@ -179,9 +179,4 @@ func waitForLease(ctx context.Context, snap *persistence.Snapshot, own time.Time
 }
 
 // ceilMS rounds t up to the millisecond, as stores keep lease ends.
-func ceilMS(t time.Time) time.Time {
-	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
-		return r.Add(time.Millisecond)
-	}
-	return t
-}
+func ceilMS(t time.Time) time.Time { return persistence.LeaseFromMS(persistence.LeaseMS(t)) }

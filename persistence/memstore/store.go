@@ -112,17 +112,9 @@ func (s *Store) checkOpen(op string) error {
 // ms truncates t to the millisecond, in UTC: what a BIGINT Unix-ms column gives back.
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
 
-// leaseMS rounds a lease end up to the millisecond, in UTC: a successor never sees it earlier
-// than its holder does. The zero time stays zero (no lease).
-func leaseMS(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	if c := ms(t); c.Before(t) {
-		return c.Add(time.Millisecond)
-	}
-	return ms(t)
-}
+// leaseMS is a lease end as a BIGINT store keeps it (persistence.LeaseMS): rounded up to the
+// millisecond, in UTC; the zero time stays zero (no lease).
+func leaseMS(t time.Time) time.Time { return persistence.LeaseFromMS(persistence.LeaseMS(t)) }
 
 func copyResource(r booking.Resource) booking.Resource {
 	if r.Price != nil {

@@ -76,7 +76,7 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	if err != nil {
 		return nil, err
 	}
-	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), leaseFromMS(lease)
+	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), persistence.LeaseFromMS(lease)
 	r.ID, r.HoldTTL, r.CreatedAt, r.UpdatedAt = resourceID, time.Duration(ttl)*time.Millisecond, fromMS(created), fromMS(updated)
 	if amount != nil || currency != nil {
 		if amount == nil || currency == nil {

@@ -136,11 +136,11 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	queue := func(sql string, args ...any) { pb.queries = append(pb.queries, query{sql, args}) }
 	if b.Create {
 		queue(sqlInsertResource, b.ResourceID, r.Name, amount, currency, r.HoldTTL.Milliseconds(),
-			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), leaseMS(b.LeaseUntil))
+			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), persistence.LeaseMS(b.LeaseUntil))
 	} else {
 		var lease *int64 // NULL: unchanged
 		if !b.LeaseUntil.IsZero() {
-			v := leaseMS(b.LeaseUntil)
+			v := persistence.LeaseMS(b.LeaseUntil)
 			lease = &v
 		}
 		queue(sqlUpdateResource, b.ResourceID, int64(b.Epoch), r.Name, amount, currency,

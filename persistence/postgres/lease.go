@@ -28,7 +28,7 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	lease := leaseMS(until)
+	lease := persistence.LeaseMS(until)
 	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sqlRenew, resourceID, int64(epoch), lease)
 		if err != nil {
@@ -43,25 +43,4 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 		return fmt.Errorf("renew %s epoch %d: %w", resourceID, epoch, err)
 	}
 	return wrap("renew "+resourceID, err)
-}
-
-// leaseMS is the lease_until_ms of a lease end: Unix milliseconds rounded up, so that a
-// successor never sees the lease end earlier than its holder does; 0 for the zero time.
-func leaseMS(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	v := t.UnixMilli() // rounds down: the nanoseconds within the second are never negative
-	if t.Nanosecond()%int(time.Millisecond) != 0 {
-		v++
-	}
-	return v
-}
-
-// leaseFromMS reads lease_until_ms back; 0 is the zero time.
-func leaseFromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return fromMS(v)
 }

@@ -69,7 +69,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	if !found {
 		return &persistence.Snapshot{}, nil
 	}
-	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), leaseFromMS(lease)
+	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), persistence.LeaseFromMS(lease)
 	res.ID = a.resourceID
 	if amount.Valid {
 		res.Price = &booking.Money{Amount: amount.Int64, Currency: currency.String}

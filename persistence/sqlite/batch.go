@@ -89,11 +89,11 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 	}
 	if b.Create {
 		e.resource = []any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
-			leaseMS(b.LeaseUntil)}
+			persistence.LeaseMS(b.LeaseUntil)}
 	} else {
 		var lease any // NULL: unchanged
 		if !b.LeaseUntil.IsZero() {
-			lease = leaseMS(b.LeaseUntil)
+			lease = persistence.LeaseMS(b.LeaseUntil)
 		}
 		e.resource = []any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
 			lease, r.ID, int64(b.Epoch)}

@@ -27,7 +27,7 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 		return fmt.Errorf("renew: %w", err)
 	}
 	// An epoch above MaxInt64 wraps to a negative one, which no row has: fenced, as it should.
-	r := s.submit(&op{ctx: ctx, renew: &renewal{resourceID: resourceID, epoch: int64(epoch), until: leaseMS(until)}})
+	r := s.submit(&op{ctx: ctx, renew: &renewal{resourceID: resourceID, epoch: int64(epoch), until: persistence.LeaseMS(until)}})
 	if r.err != nil {
 		return fmt.Errorf("renew %s: %w", resourceID, r.err)
 	}
@@ -48,25 +48,4 @@ func (s *Store) applyRenew(ctx context.Context, r *renewal) error {
 		return fmt.Errorf("epoch %d: %w", r.epoch, persistence.ErrFenced)
 	}
 	return nil
-}
-
-// leaseMS is the lease_until_ms of a lease end: Unix milliseconds rounded up, so that a
-// successor never sees the lease end earlier than its holder does; 0 for the zero time.
-func leaseMS(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	v := t.UnixMilli() // rounds down: the nanoseconds within the second are never negative
-	if t.Nanosecond()%int(time.Millisecond) != 0 {
-		v++
-	}
-	return v
-}
-
-// leaseFromMS reads lease_until_ms back; 0 is the zero time.
-func leaseFromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return fromMS(v)
 }
