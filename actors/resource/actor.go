@@ -54,7 +54,8 @@ type resourceActor struct {
 	stopBy     time.Time // real time by which a stopping actor gives up flushing
 
 	// leaseEnd is when this activation's lease ends by its monotonic clock (zero: none);
-	// ownUntil is the latest lease end it asked the store to keep. See lease.go.
+	// ownUntil is the latest lease end it stored with a write known to have applied. See
+	// lease.go.
 	leaseEnd time.Time
 	ownUntil time.Time
 

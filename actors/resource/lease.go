@@ -28,20 +28,20 @@ func (a *resourceActor) leased() bool {
 }
 
 // leaseUntil is the lease end stored with a write sent at sent.
-// It is also remembered as the activation's own latest lease end (see waitForLease).
 func (a *resourceActor) leaseUntil(sent time.Time) time.Time {
-	until := sent.Add(a.cfg.Lease).Round(0) // wall clock only: it is compared with stored ends
-	if until.After(a.ownUntil) {
-		a.ownUntil = until
-	}
-	return until
+	return sent.Add(a.cfg.Lease).Round(0) // wall clock only: it is compared with stored ends
 }
 
 // granted extends the lease after a write sent at sent (a reading with a monotonic clock)
-// succeeded.
+// succeeded, and remembers its stored end as the activation's own (see waitForLease). Only a
+// write known to have applied counts: the end of a fenced or uncertain write may never have
+// been stored, and a successor's lease may end before it.
 func (a *resourceActor) granted(sent time.Time) {
 	if end := sent.Add(a.cfg.Lease - a.cfg.MaxClockOffset); end.After(a.leaseEnd) {
 		a.leaseEnd = end
+	}
+	if until := a.leaseUntil(sent); until.After(a.ownUntil) {
+		a.ownUntil = until
 	}
 }
 
