@@ -23,7 +23,7 @@ type loadResult struct {
 func (a *resourceActor) startLoad() {
 	op := &loadOp{done: make(chan loadResult, 1)}
 	a.load = op
-	store, id, timeout, life, own := a.cfg.Store, a.id, a.opTimeout(), a.life, a.ownUntil
+	store, id, timeout, life, own, clock := a.cfg.Store, a.id, a.opTimeout(), a.life, a.ownUntil, a.cfg.LeaseClock
 	since := a.now().Add(-booking.IdempotencyRetention)
 	a.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -37,7 +37,7 @@ func (a *resourceActor) startLoad() {
 		// before that.
 		var waited time.Duration
 		if err == nil {
-			waited, err = waitForLease(life, snap, own)
+			waited, err = waitForLease(life, clock, snap, own)
 		}
 		op.done <- loadResult{snap: snap, waited: waited, err: err}
 		a.tell(&loadDone{op: op})

@@ -127,7 +127,7 @@ func (a *resourceActor) flush() {
 		}
 		if !hasEvents(sealed) {
 			// Answers that only waited for earlier batches; from memory, so under the lease.
-			if a.leased() || !a.committed.Exists() {
+			if a.answersFromMemory() {
 				a.replyEntries(sealed, a.version)
 				continue
 			}
@@ -187,7 +187,7 @@ func (a *resourceActor) buildBatch(es []*entry) *persistence.Batch {
 }
 
 func (a *resourceActor) startCommit(es []*entry) {
-	b := &batch{entries: es, store: a.buildBatch(es), done: make(chan commitResult, 1), sent: time.Now()}
+	b := &batch{entries: es, store: a.buildBatch(es), done: make(chan commitResult, 1), sent: a.cfg.LeaseClock.Now()}
 	b.store.LeaseUntil = a.leaseUntil(b.sent)
 	a.inflight = b
 	store, timeout := a.cfg.Store, a.opTimeout()

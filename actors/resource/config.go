@@ -51,6 +51,9 @@ type Config struct {
 	// much closer). An activation considers its lease over MaxClockOffset before the end it
 	// stored, so that a successor, reading that end by its own clock, cannot start early.
 	MaxClockOffset time.Duration
+	// LeaseClock is the clock leases run on. It is not Now: leases are about real time
+	// between nodes, while tests move hold deadlines on a fake Now.
+	LeaseClock LeaseClock
 	// Metrics receives the actor metrics; nil disables them. One *Metrics is shared by all
 	// actors of a node.
 	Metrics *Metrics
@@ -74,6 +77,7 @@ func DefaultConfig() Config {
 		MaxReloadBackoff: 2 * time.Second,
 		Lease:            4 * time.Second,
 		MaxClockOffset:   500 * time.Millisecond,
+		LeaseClock:       LeaseClock{Now: time.Now, After: time.After},
 	}
 }
 
@@ -84,6 +88,9 @@ func (c Config) validate() error {
 	}
 	if c.Now == nil {
 		errs = append(errs, errors.New("Now is required"))
+	}
+	if c.LeaseClock.Now == nil || c.LeaseClock.After == nil {
+		errs = append(errs, errors.New("LeaseClock.Now and LeaseClock.After are required"))
 	}
 	if c.NewHoldID == nil {
 		errs = append(errs, errors.New("NewHoldID is required"))
@@ -119,6 +126,15 @@ func (c Config) validate() error {
 		return fmt.Errorf("resource config: %w", err)
 	}
 	return nil
+}
+
+// LeaseClock is a clock for leases. Now's readings should carry a monotonic reading (as
+// time.Now's do) so that wall-clock steps do not move a lease held in memory; lease ends sent
+// to the store use its wall-clock part. After is time.After on the same clock. Both are
+// called from many goroutines at once.
+type LeaseClock struct {
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
 }
 
 func (c Config) logger() *slog.Logger {

@@ -24,7 +24,14 @@ import (
 
 // leased reports whether the activation may answer from memory now.
 func (a *resourceActor) leased() bool {
-	return !a.leaseEnd.IsZero() && time.Now().Before(a.leaseEnd)
+	return !a.leaseEnd.IsZero() && a.cfg.LeaseClock.Now().Before(a.leaseEnd)
+}
+
+// answersFromMemory reports whether an answer computed from committed may go out now: under
+// the lease, or for a resource that does not exist, which has no row to lease (its not-found
+// answers are as of the last load).
+func (a *resourceActor) answersFromMemory() bool {
+	return a.leased() || !a.committed.Exists()
 }
 
 // leaseUntil is the lease end stored with a write sent at sent.
@@ -48,11 +55,10 @@ func (a *resourceActor) granted(sent time.Time) {
 // fromMemory answers r with rep, which was computed from committed (a read, or an event-less
 // decision that committed agrees with). Leased, it goes out at once: the microsecond path.
 // Otherwise it waits for the next store write, which renews the lease, or, while the store is
-// failing, is answered as degradation allows (answerUnconfirmed). A resource that does not
-// exist has no row to lease: its not-found answers are as of the last load.
+// failing, is answered as degradation allows (answerUnconfirmed).
 func (a *resourceActor) fromMemory(r *request, rep *protos.Reply) {
 	switch {
-	case a.leased() || !a.committed.Exists():
+	case a.answersFromMemory():
 		a.send(r, rep)
 	case a.backingOff:
 		a.answerUnconfirmed(r, rep)
@@ -81,7 +87,7 @@ func (a *resourceActor) answerUnconfirmed(r *request, rep *protos.Reply) {
 // startRenew renews the lease with store.Renew; es are event-less entries that wait for it
 // (none for a renewal ahead of time). The result comes back as a commitDone like a commit's.
 func (a *resourceActor) startRenew(es []*entry) {
-	b := &batch{entries: es, done: make(chan commitResult, 1), sent: time.Now()}
+	b := &batch{entries: es, done: make(chan commitResult, 1), sent: a.cfg.LeaseClock.Now()}
 	a.inflight = b
 	store, id, epoch, until, timeout := a.cfg.Store, a.id, a.epoch, a.leaseUntil(b.sent), a.opTimeout()
 	a.spawn(func() {
@@ -133,7 +139,7 @@ func (a *resourceActor) onRenewed(b *batch, res commitResult) {
 func (a *resourceActor) renewAhead() {
 	if !a.loaded || a.dead || a.stopping || a.backingOff || a.inflight != nil || a.load != nil ||
 		len(a.pending) > 0 || !a.committed.Exists() || !a.leased() ||
-		time.Until(a.leaseEnd) > a.cfg.Lease/2 {
+		a.leaseEnd.Sub(a.cfg.LeaseClock.Now()) > a.cfg.Lease/2 {
 		return
 	}
 	a.startRenew(nil)
@@ -155,26 +161,24 @@ func (a *resourceActor) releaseLease() {
 }
 
 // waitForLease blocks an activation until the lease the snapshot reports has ended by this
-// node's clock. own is the latest lease end this activation itself stored (zero for a first
-// activation): on a reload a stored end no later than it is this activation's own lease, and
-// nobody else's answers need waiting for (a successor's lease would end later, since it
-// waited for this one). It returns how long it waited, or an error if ctx ended first.
-func waitForLease(ctx context.Context, snap *persistence.Snapshot, own time.Time) (time.Duration, error) {
+// node's clock. own is the latest lease end this activation stored with a write known to
+// have applied (zero for a first activation): on a reload a stored end no later than it is
+// this activation's own lease, since a successor's lease ends later (it waited for this one
+// before its first write). It returns how long it waited, or an error if ctx ended first.
+func waitForLease(ctx context.Context, clock LeaseClock, snap *persistence.Snapshot, own time.Time) (time.Duration, error) {
 	if snap == nil || snap.LeaseUntil.IsZero() || (!own.IsZero() && !snap.LeaseUntil.After(ceilMS(own))) {
 		return 0, nil
 	}
-	d := time.Until(snap.LeaseUntil)
+	start := clock.Now()
+	d := snap.LeaseUntil.Sub(start.Round(0)) // stored ends are wall clock
 	if d <= 0 {
 		return 0, nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	start := time.Now()
 	select {
-	case <-t.C:
-		return time.Since(start), nil
+	case <-clock.After(d):
+		return clock.Now().Sub(start), nil
 	case <-ctx.Done():
-		return time.Since(start), fmt.Errorf("wait for the previous activation's lease: %w", ctx.Err())
+		return clock.Now().Sub(start), fmt.Errorf("wait for the previous activation's lease: %w", ctx.Err())
 	}
 }
 

@@ -10,6 +10,78 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
+// leaseClock is a fake LeaseClock: time moves only by Advance, which fires due After channels.
+type leaseClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []leaseWaiter
+	waiting chan struct{} // receives a value whenever After registers a waiter
+}
+
+type leaseWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newLeaseClock() *leaseClock {
+	return &leaseClock{now: base, waiting: make(chan struct{}, 16)}
+}
+
+func (c *leaseClock) clock() LeaseClock { return LeaseClock{Now: c.Now, After: c.After} }
+
+func (c *leaseClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *leaseClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, leaseWaiter{at: c.now.Add(d), ch: ch})
+	select {
+	case c.waiting <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+func (c *leaseClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			keep = append(keep, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = keep
+}
+
+// awaitWaiter fails the test unless someone starts waiting on the clock (an activation
+// waiting for a previous lease) within askTimeout.
+func (c *leaseClock) awaitWaiter(tb testing.TB, what string) {
+	tb.Helper()
+	select {
+	case <-c.waiting:
+	case <-time.After(askTimeout):
+		tb.Fatalf("nobody waited on the lease clock: %s", what)
+	}
+}
+
+// leaseHarness is a harness whose leases run on a fake clock.
+func leaseHarness(t *testing.T, store persistence.Store) (*harness, *leaseClock) {
+	h := newHarness(t, store)
+	c := newLeaseClock()
+	h.cfg.LeaseClock = c.clock()
+	h.cfg.Lease, h.cfg.MaxClockOffset = 4*time.Second, 500*time.Millisecond
+	return h, c
+}
+
 // leaseLog records the lease ends a store was asked to keep, by commits and renewals.
 type leaseLog struct {
 	mu     sync.Mutex
@@ -32,6 +104,12 @@ func (l *leaseLog) renew(_ context.Context, _ string, _ uint64, until time.Time)
 	return nil
 }
 
+func (l *leaseLog) renewals() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.renews
+}
+
 func (l *leaseLog) last() time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -46,13 +124,13 @@ func (l *leaseLog) last() time.Time {
 
 // TestLeaseSuccessorWaits: a second activation fences the first at once (the first can no
 // longer write) but answers nothing before the first's lease has ended; meanwhile the first
-// still answers reads from memory, which is safe because nobody else can write yet. Once its
-// lease lapsed, the first must renew before answering, finds itself fenced, and stops.
+// still answers from memory, which is safe because nobody else can write yet. Once its lease
+// lapsed, the first must renew before answering, finds itself fenced, and stops.
 func TestLeaseSuccessorWaits(t *testing.T) {
 	store := MustMemstore(t)
 	log := &leaseLog{}
 	store.SetCommitHook(log.commit)
-	h := newHarness(t, store)
+	h, clock := leaseHarness(t, store)
 
 	first := h.spawn("room")
 	h.create(first, "room", map[string]int64{"a": 1})
@@ -65,31 +143,74 @@ func TestLeaseSuccessorWaits(t *testing.T) {
 
 	second := h.spawn("room")
 	answer := h.send(second, getResourceCmd("room"))
-	// The second activation has taken the epoch (the probe waits for nothing: it is handled
-	// after the Started message, while the load is in flight) but has not answered.
+	clock.awaitWaiter(t, "the second activation waits for the first's lease")
 	if p := h.probe(second, false); p.loaded {
 		t.Fatal("second loaded before the first's lease ended")
 	}
 	// The first is still leased: its sold-out refusal comes from memory, without the store.
+	clock.Advance(3 * time.Second)
 	mustCode(t, h.ask(first, holdCmd("room", "k2", "u2", 1, "a")), booking.CodeSoldOut)
+	if p := h.probe(second, false); p.loaded {
+		t.Fatal("second loaded before the first's lease ended")
+	}
 
+	clock.Advance(time.Second) // the first's stored lease end
 	rep := mustOK(t, h.await(answer))
-	if now := time.Now(); now.Before(end) {
+	if now := clock.Now(); now.Before(end) {
 		t.Fatalf("second answered at %v, before the first's stored lease end %v", now, end)
 	}
 	if b := rep.GetResource().GetBuckets()["a"]; b.GetHeld() != 1 {
 		t.Fatalf("second reads %v", b)
 	}
-	if n, _, _ := histogram(t, h.reg, "allot_lease_wait_seconds"); n != 1 {
-		t.Fatalf("lease waits observed: %d, want 1", n)
+	if n, sum, _ := histogram(t, h.reg, "allot_lease_wait_seconds"); n != 1 || sum != 4 {
+		t.Fatalf("lease waits observed: %d, %vs in all; want one of 4s", n, sum)
 	}
 
-	// The first's lease has lapsed (the second waited for it): a read needs a renewal, which
-	// is fenced.
-	mustCode(t, h.ask(first, getResourceCmd("room")), booking.CodeUnavailable)
+	// The sold-out answer above, with the first's lease half gone, renewed it ahead of time;
+	// the renewal was fenced and the first stopped, answering nothing more from memory.
 	waitClosed(t, stopped, "the fenced first activation to stop")
 	if v := counter(t, h.reg, "allot_fenced_total"); v != 1 {
 		t.Fatalf("fenced_total = %v", v)
+	}
+}
+
+// TestReloadWaitsForSuccessorLease is the regression test of the hole in the first version
+// of leases (docs/RELIABILITY.md, finding 1): an activation whose write failed without a
+// known outcome reloads, fencing whoever took over meanwhile; it must wait for that
+// successor's lease even when the lease end it had asked for with the failed write is later
+// than the successor's. Only lease ends of writes known to have applied are its own.
+func TestReloadWaitsForSuccessorLease(t *testing.T) {
+	store := MustMemstore(t)
+	h, clock := leaseHarness(t, store)
+	first := h.spawn("room")
+	h.create(first, "room", map[string]int64{"a": 5}) // lease end base+4s, the first's own
+
+	// A successor takes over: it waits for the first's lease, then renews its own to
+	// base+8s by answering a read.
+	second := h.spawn("room")
+	read := h.send(second, getResourceCmd("room"))
+	clock.awaitWaiter(t, "the second activation waits for the first's lease")
+	clock.Advance(4 * time.Second)
+	mustOK(t, h.await(read))
+	if !h.probe(second, false).leased {
+		t.Fatal("second is not leased after its renewal")
+	}
+
+	// The first, unaware, writes with lease end base+8.5s; the write fails with an unknown
+	// outcome (it never applied), so the first reloads.
+	clock.Advance(500 * time.Millisecond)
+	store.SetCommitHook(func(context.Context, *persistence.Batch) error { return errInjected })
+	mustCode(t, h.ask(first, holdCmd("room", "k1", "u1", 1, "a")), booking.CodeUnavailable)
+	store.SetCommitHook(nil)
+	clock.awaitWaiter(t, "the reloading first activation waits for the second's lease")
+	// While the first waits, the second is still leased and answers from memory.
+	mustOK(t, h.ask(second, getResourceCmd("room")))
+	if p := h.probe(first, false); p.epoch != 1 {
+		t.Fatalf("first installed epoch %d before the second's lease ended", p.epoch)
+	}
+	clock.Advance(4 * time.Second)
+	if p := h.probe(first, true); p.epoch != 3 || p.uncertain {
+		t.Fatalf("first after its reload: epoch %d uncertain %v, want epoch 3", p.epoch, p.uncertain)
 	}
 }
 
@@ -127,20 +248,18 @@ func TestLeaseRenewedForReads(t *testing.T) {
 	store := MustMemstore(t)
 	log := &leaseLog{}
 	store.SetRenewHook(log.renew)
-	h := newHarness(t, store)
-	h.cfg.Lease, h.cfg.MaxClockOffset = 50*time.Millisecond, 10*time.Millisecond
+	h, clock := leaseHarness(t, store)
 	pid := h.spawn("room")
 	h.create(pid, "room", map[string]int64{"a": 1})
 	mustOK(t, h.ask(pid, holdCmd("room", "k1", "u1", 1, "a")))
 
-	// The protocol runs on real time: let the 50ms lease lapse.
-	time.Sleep(h.cfg.Lease)
+	clock.Advance(h.cfg.Lease)
 	if h.probe(pid, false).leased {
 		t.Fatal("still leased after the lease ran out")
 	}
 	mustCode(t, h.ask(pid, holdCmd("room", "k2", "u2", 1, "a")), booking.CodeSoldOut)
-	if log.renews != 1 {
-		t.Fatalf("renewals %d, want 1", log.renews)
+	if n := log.renewals(); n != 1 {
+		t.Fatalf("renewals %d, want 1", n)
 	}
 	if !h.probe(pid, false).leased {
 		t.Fatal("not leased after the renewal")
@@ -150,16 +269,20 @@ func TestLeaseRenewedForReads(t *testing.T) {
 	if !rep.GetReplayed() || rep.GetStale() {
 		t.Fatalf("replay %v", rep)
 	}
-	// Reads for twice the lease: renewed ahead of time, never lapsed in between.
-	deadline := time.Now().Add(2 * h.cfg.Lease)
-	for time.Now().Before(deadline) {
+	// Reads every second for three leases: renewed ahead of time, never lapsed.
+	for range 12 {
+		clock.Advance(time.Second)
+		if !h.probe(pid, true).leased {
+			t.Fatal("the lease lapsed under a stream of reads")
+		}
 		mustOK(t, h.ask(pid, getResourceCmd("room")))
 	}
-	if log.renews < 2 {
-		t.Fatalf("renewals %d after reads for twice the lease, want ahead-of-time renewals", log.renews)
+	if n := log.renewals(); n < 5 {
+		t.Fatalf("renewals %d after reads for three leases, want ahead-of-time renewals", n)
 	}
-	if v := counter(t, h.reg, "allot_lease_renewals_total"); v != float64(log.renews) {
-		t.Fatalf("renewals metric %v, store saw %d", v, log.renews)
+	h.probe(pid, true)
+	if v := counter(t, h.reg, "allot_lease_renewals_total"); v != float64(log.renewals()) {
+		t.Fatalf("renewals metric %v, store saw %d", v, log.renewals())
 	}
 }
 
@@ -168,8 +291,8 @@ func TestLeaseRenewedForReads(t *testing.T) {
 // repeated confirm, which a client acts on, is unavailable instead.
 func TestStaleAnswersWhileStoreDown(t *testing.T) {
 	store := MustMemstore(t)
-	h := newHarness(t, store)
-	h.cfg.Lease, h.cfg.MaxClockOffset = 50*time.Millisecond, 10*time.Millisecond
+	h, clock := leaseHarness(t, store)
+	h.cfg.MinReloadBackoff, h.cfg.MaxReloadBackoff = time.Millisecond, 2*time.Millisecond
 	pid := h.spawn("room")
 	h.create(pid, "room", map[string]int64{"a": 1})
 	id := mustOK(t, h.ask(pid, holdCmd("room", "k1", "u1", 1, "a"))).GetHold().GetId()
@@ -178,7 +301,7 @@ func TestStaleAnswersWhileStoreDown(t *testing.T) {
 	down := func(context.Context, string, uint64, time.Time) error { return errInjected }
 	store.SetRenewHook(down)
 	store.SetCommitHook(func(context.Context, *persistence.Batch) error { return errInjected })
-	time.Sleep(h.cfg.Lease) // real time: let the lease lapse
+	clock.Advance(h.cfg.Lease)
 
 	rep := mustOK(t, h.ask(pid, getResourceCmd("room")))
 	if !rep.GetStale() || rep.GetResource().GetBuckets()["a"].GetConfirmed() != 1 {
@@ -200,12 +323,13 @@ func TestStaleAnswersWhileStoreDown(t *testing.T) {
 	store.SetRenewHook(nil)
 	store.SetCommitHook(nil)
 	var last bool
-	for range 200 { // the actor backs off for at most MaxReloadBackoff after the failures
+	// After the failures the actor backs off on real time, for MaxReloadBackoff (2ms) at most.
+	for range 1000 {
 		rep := h.ask(pid, getResourceCmd("room"))
 		if last = rep.GetStale(); !last {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	if last {
 		t.Fatal("answers still stale after the store came back")

@@ -18,9 +18,9 @@ import (
 	"github.com/allot/allot/protos"
 )
 
-// chaosStore is the real in-memory store with failures injected at random: a commit refused
-// before it writes, a commit written but reported failed (a lost acknowledgement), an
-// activation refused.
+// chaosStore is the real in-memory store with failures injected at random: a commit or lease
+// renewal refused before it writes, one written but reported failed (a lost acknowledgement),
+// an activation refused.
 type chaosStore struct {
 	*memstore.Store
 	on                         atomic.Bool
@@ -43,6 +43,19 @@ func (s *chaosStore) Commit(ctx context.Context, b *persistence.Batch) error {
 		return errInjected
 	}
 	if err := s.Store.Commit(ctx, b); err != nil {
+		return err
+	}
+	if s.roll(s.pAfter) {
+		return errInjected
+	}
+	return nil
+}
+
+func (s *chaosStore) Renew(ctx context.Context, id string, epoch uint64, until time.Time) error {
+	if s.roll(s.pBefore) {
+		return errInjected
+	}
+	if err := s.Store.Renew(ctx, id, epoch, until); err != nil {
 		return err
 	}
 	if s.roll(s.pAfter) {
@@ -97,6 +110,9 @@ func runRandomized(t *testing.T, seed uint64) {
 	h := newHarness(t, store)
 	h.cfg.MaxBatch = 4
 	h.cfg.MinReloadBackoff, h.cfg.MaxReloadBackoff = time.Millisecond, 2*time.Millisecond
+	// Short real-time leases: every activation replaced after a failure waits for one, and
+	// they lapse often, so renewals (and their injected failures) happen too.
+	h.cfg.Lease, h.cfg.MaxClockOffset = 30*time.Millisecond, 5*time.Millisecond
 	// The test routes like the cluster: one current activation, a new one once it stopped.
 	var (
 		routeMu sync.Mutex
