@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/allot/allot/persistence"
 )
 
@@ -17,8 +15,10 @@ const sqlRenew = `UPDATE resources SET lease_until_ms = $3 WHERE id = $1 AND epo
 
 // Renew stores until as the end of the lease of the activation at epoch if epoch is still the
 // resource's epoch, and returns an error wrapping persistence.ErrFenced, having written
-// nothing, if not or if the resource does not exist. A zero until stores 0: no lease. Errors
-// and retries are Commit's: one SERIALIZABLE transaction, re-run on 40001.
+// nothing, if not or if the resource does not exist. A zero until stores 0: no lease. It is
+// one statement in an implicit SERIALIZABLE transaction (one round trip, where an explicit
+// transaction takes three: renewals come every Lease/2 for every resource that only serves
+// reads, and with every passivation), re-run by cockroach-go on 40001.
 func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, until time.Time) error {
 	if s.closed.Load() {
 		return errClosed("renew")
@@ -29,8 +29,8 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	lease := persistence.LeaseMS(until)
-	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sqlRenew, resourceID, int64(epoch), lease)
+	err := s.retry(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, sqlRenew, resourceID, int64(epoch), lease)
 		if err != nil {
 			return err
 		}
