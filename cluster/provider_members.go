@@ -21,6 +21,33 @@ type memberEntry struct {
 	valid   bool      // metadata decoded
 	leaving bool      // announced a graceful leave
 	since   time.Time // last status change
+	// gen counts how often this member was declared dead or left, as this node saw it; it
+	// is part of the member's id in the topology given to protoactor (topologyID).
+	gen int
+}
+
+// topologyID is the id a member has in the topologies this provider gives protoactor: its
+// member id (its actor system's id) and the number of times this node saw it die.
+//
+// Why not the plain member id: protoactor blocks, for good, the id of every member that
+// leaves its topology, and its remote refuses connections from a system whose id is
+// blocked. A member that was wrongly declared dead (paused past the failure detector, or
+// partitioned) and refuted it would then stay excluded until it restarts, and nodes would
+// route its resources differently (docs/RELIABILITY.md, finding 2). With a generation in the
+// id, the blocked id is one this member no longer has when it comes back, and the system id
+// itself is never blocked. protoactor compares these ids only within one node (topology
+// deltas, the block list); placement hashes remote addresses, so nodes that count different
+// generations for one member still agree on owners.
+func topologyID(memberID string, gen int) string {
+	return memberID + "/" + strconv.Itoa(gen)
+}
+
+// memberIDOf is the member id in a topology id.
+func memberIDOf(topologyID string) string {
+	if i := strings.LastIndexByte(topologyID, '/'); i >= 0 {
+		return topologyID[:i]
+	}
+	return topologyID
 }
 
 // Members returns a snapshot of all known members, alive or not (dead and left members
@@ -49,15 +76,15 @@ func (p *Provider) Members() []MemberInfo {
 }
 
 // warnExcluded warns (once per member) about members that memberlist reports alive but
-// protoactor left out of the applied topology: protoactor blocks every member id it
-// removes and never re-admits it, so a member that was wrongly declared dead (e.g. after
-// a long GC pause or a partition) stays excluded until it restarts with a new id.
+// protoactor left out of the applied topology. protoactor blocks every member id it
+// removes and never re-admits it; topologyID gives a member that comes back a new id, so
+// this should not happen: it is a canary for a protoactor change.
 func (p *Provider) warnExcluded(members cluster.Members) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range members {
 		if p.applied != nil && !p.applied[m.Id] {
-			p.warnOnceLocked(m.Id, "member is alive in gossip but protoactor has blocked its id; restart that member to re-admit it",
+			p.warnOnceLocked(m.Id, "member is alive in gossip but protoactor has blocked its id",
 				"member_id", m.Id, "remote_addr", m.Address())
 		}
 	}
@@ -78,7 +105,7 @@ func (p *Provider) topologyMembers() (cluster.Members, *cluster.Cluster) {
 			continue
 		}
 		out = append(out, &cluster.Member{
-			Id:    e.info.ID,
+			Id:    topologyID(e.info.ID, e.gen),
 			Host:  host,
 			Port:  int32(port),
 			Kinds: slices.Clone(e.info.Kinds),
@@ -145,6 +172,9 @@ func (p *Provider) markGone(name string) {
 		status = StatusLeft
 	}
 	if e.info.Status != status {
+		if e.info.Status == StatusAlive || e.info.Status == StatusSuspect {
+			e.gen++ // protoactor blocks the id it had; should it come back, it gets a new one
+		}
 		e.info.Status, e.since = status, p.now()
 		p.signal()
 	}

@@ -194,7 +194,7 @@ func MustFakeMember(tb testing.TB, cfg ProviderConfig, client bool) *fakeMember 
 		if t, ok := ev.(*cluster.ClusterTopology); ok {
 			ids := make([]string, 0, len(t.Members))
 			for _, m := range t.Members {
-				ids = append(ids, m.Id)
+				ids = append(ids, memberIDOf(m.Id))
 			}
 			slices.Sort(ids)
 			f.mu.Lock()

@@ -48,12 +48,7 @@ type ResourceCheck struct {
 	// superseded activations (observations and repeated transitions, see Superseded) are
 	// removed: the anomaly is then entirely the known stale-activation problem.
 	Explained bool
-	// Phantoms is set when explaining also needed some sold_out answers to holds with an
-	// uncertain earlier attempt to be taken as "maybe applied": refusals of retries whose
-	// first attempt a newer activation had committed (the client was told sold out while its
-	// hold exists). It is the number of such refusals in the resource's history.
-	Phantoms int
-	Duration time.Duration
+	Duration  time.Duration
 }
 
 // Stale reports whether the anomaly is of a stale class (not ClassWrite).
@@ -155,7 +150,7 @@ func checkResource(rc *ResourceCheck, ops []*Op, specs map[string]*ResourceSpec,
 	}
 }
 
-// explain sets rc.Explained and rc.Phantoms (see ResourceCheck).
+// explain sets rc.Explained (see ResourceCheck).
 func explain(rc *ResourceCheck, model porcupine.Model, ops []*Op, specs map[string]*ResourceSpec, timeout time.Duration) {
 	fresh := func(ops []*Op) []*Op {
 		var keep []*Op
@@ -167,32 +162,7 @@ func explain(rc *ResourceCheck, model porcupine.Model, ops []*Op, specs map[stri
 		return keep
 	}
 	h, _ := compile(fresh(ops), specs)
-	if porcupine.CheckOperationsTimeout(model, h, timeout) == porcupine.Ok {
-		rc.Explained = true
-		return
-	}
-	// A refused retry may hide an earlier attempt that a newer activation committed: take
-	// it as maybe applied, within the operation's own window (not until the end of the
-	// history: this is an explanation, not the safety check, and it keeps porcupine fast).
-	var conv []*Op
-	n := 0
-	for _, op := range ops {
-		if op.Kind == KindHold && op.Result == ResultSoldOut && op.Uncertain {
-			c := *op
-			c.Result, c.maybe = ResultUnknown, true
-			conv = append(conv, &c)
-			n++
-			continue
-		}
-		conv = append(conv, op)
-	}
-	if n == 0 {
-		return
-	}
-	h, _ = compile(fresh(conv), specs)
-	if porcupine.CheckOperationsTimeout(model, h, timeout) == porcupine.Ok {
-		rc.Explained, rc.Phantoms = true, n
-	}
+	rc.Explained = porcupine.CheckOperationsTimeout(model, h, timeout) == porcupine.Ok
 }
 
 // culprit returns the earliest-invoked operation that appears in no partial linearization,

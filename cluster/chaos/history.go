@@ -75,8 +75,6 @@ type Op struct {
 
 	Faults []string `json:"faults,omitempty"` // fault kinds whose window the op overlapped
 
-	// maybe: checked as an unknown outcome bounded by Return (see explain).
-	maybe bool
 }
 
 // Observation reports whether the op cannot change state: reads, gets and refusals.

@@ -126,7 +126,10 @@ func equalStates(a, b state) bool {
 // input is an Op compiled for the model: bucket and hold indexes, parsed answers. It is both
 // the Input and the Output of its porcupine.Operation.
 type input struct {
-	op      *Op
+	op *Op
+	// attempt marks the extra operation compile adds for an op refused after an uncertain
+	// attempt: that earlier attempt, which may have been applied at any time later.
+	attempt bool
 	spec    *ResourceSpec
 	hold    int   // index of the hold (by Key) within its resource
 	buckets []int // bucket indexes of a hold
@@ -261,7 +264,8 @@ func partitionByResource(history []porcupine.Operation) [][]porcupine.Operation 
 }
 
 // compile turns ops into porcupine operations. Unknown outcomes return at the end of the
-// history (after every other call and return). Reads and gets without an answer are dropped:
+// history (after every other call and return); so does the earlier attempt of a hold
+// refused sold_out after an uncertain attempt, added as an operation of its own. Reads and gets without an answer are dropped:
 // they constrain nothing; so are observations marked stale, which the API does not promise to
 // be current. Ops of resources not in specs are an error.
 func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, error) {
@@ -315,10 +319,22 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			}
 		}
 		ret := op.Return
-		if op.Result == ResultUnknown && !op.maybe {
+		if op.Result == ResultUnknown {
 			ret = end
 		}
 		out = append(out, porcupine.Operation{ClientId: op.Client, Input: in, Output: in, Call: op.Call, Return: ret})
+		if op.Kind == KindHold && op.Result == ResultSoldOut && op.Uncertain {
+			// The refusal answered a retry; an earlier attempt of this hold got no answer
+			// and may still be applied, at any time later (a node that was paused with the
+			// request in its socket serves it when it resumes). With the same
+			// Idempotency-Key it is the same hold: the model lets it be placed after the
+			// refusal, or never.
+			c := *op
+			c.Result = ResultUnknown
+			at := *in
+			at.op, at.attempt = &c, true
+			out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+		}
 	}
 	return out, nil
 }

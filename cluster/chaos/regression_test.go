@@ -15,16 +15,14 @@ import (
 )
 
 // Regression tests for the anomalies the campaign found (docs/RELIABILITY.md). They state the
-// behaviour the system should have. While an anomaly is a known open problem, a test that
-// reproduces it skips with the reproduction (fails with ALLOT_CHAOS_STRICT=1); once
-// fixed, it passes.
+// behaviour the system should have, and fail when it is back.
 
-// Finding 1: a node whose peers declared it dead (here: paused past the failure detector)
-// keeps its activations, and once it is back it still routes its resources to them, while
-// its peers, whose protoactor blocked its member id for good, route them elsewhere. Its
-// activation answers from memory that misses what the other activation committed: reads,
-// refusals, and no-op transitions (a confirm of a hold cancelled meanwhile answers 200
-// confirmed instead of 409 conflict).
+// Findings 1 and 2: a node whose peers declared it dead (here: paused past the failure
+// detector) keeps its activations. Its activation used to answer from memory that missed
+// what the new owner committed: reads, refusals, and no-op transitions (a confirm of a hold
+// cancelled meanwhile answered 200 confirmed instead of 409 conflict) — finding 1, fixed by
+// leases. And its peers' protoactor blocked its member id for good, so nodes kept routing
+// the resource to different owners — finding 2, fixed by topology ids with a generation.
 func TestStaleActivationAfterPause(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and node processes")
@@ -104,15 +102,13 @@ func (s *scenario) staleOwner(fault, heal func()) {
 		problems = append(problems, fmt.Sprintf("retry of hold k2 (same Idempotency-Key) through %s answered %d %s %s, want 201 with hold %s", name, st, code, id, k2))
 	}
 	answers, routing := s.compareReads(1, 0)
-	// Fixed by leases: the old owner's activation may no longer answer from memory once its
-	// lease lapsed, and its renewal is fenced, so every answer reflects the peer's changes.
-	for _, p := range append(problems, answers...) {
-		t.Error("stale activation (docs/RELIABILITY.md, finding 1): " + p)
+	// Finding 1, fixed by leases: the old owner's activation may no longer answer from memory
+	// once its lease lapsed, and its renewal is fenced, so every answer reflects the peer's
+	// changes. Finding 2, fixed by generations in topology ids: once memberlist has
+	// converged, every node routes the resource to one owner again.
+	for _, p := range append(append(problems, answers...), routing...) {
+		t.Error("after the fault healed (docs/RELIABILITY.md, findings 1 and 2): " + p)
 	}
-	// Still open: protoactor never re-admits a member id it removed, so the nodes keep
-	// routing the resource to two owners; correct (the activations fence each other) but
-	// each change of hands costs a lease wait.
-	knownIssue(t, "split routing after a false death", routing)
 }
 
 // scenario is a 3-node cluster with one resource, held once, whose owner is known.
@@ -259,19 +255,4 @@ func (s *scenario) waitConverged() {
 	if err := s.tb.Converge(s.ctx, 40*time.Second); err != nil {
 		s.t.Fatalf("cluster did not converge: %v", err)
 	}
-}
-
-// knownIssue passes when problems is empty (the anomaly is fixed), and otherwise skips with
-// the reproduction, or fails when ALLOT_CHAOS_STRICT=1.
-func knownIssue(t *testing.T, name string, problems []string) {
-	t.Helper()
-	if len(problems) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("%s (docs/RELIABILITY.md): %s", name, strings.Join(problems, "; "))
-	if os.Getenv(EnvStrict) == "1" {
-		t.Error(msg)
-		return
-	}
-	t.Skip("KNOWN ISSUE reproduced: " + msg)
 }

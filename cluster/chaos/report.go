@@ -144,9 +144,6 @@ func (r *Report) String() string {
 				if rc.Explained {
 					b.WriteString(", explained by superseded activations")
 				}
-				if rc.Phantoms > 0 {
-					fmt.Fprintf(&b, " and refused retries that may have been applied (%d sold_out after an uncertain attempt)", rc.Phantoms)
-				}
 				b.WriteString("]")
 			}
 			b.WriteString("\n")

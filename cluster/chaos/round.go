@@ -180,9 +180,11 @@ func evaluate(ctx context.Context, rep *Report, cfg Config, ops []*Op, specs map
 	if v != nil {
 		compiled, _ := compile(ops, specs)
 		for _, o := range compiled {
-			checked[o.Input.(*input).op] = true
+			if in := o.Input.(*input); !in.attempt {
+				checked[in.op] = true
+			}
 		}
-		rep.Checked = len(compiled)
+		rep.Checked = len(checked)
 	}
 	rep.attribute(ops, checked) // before the messages: they name the culprit's faults
 	if v != nil {
