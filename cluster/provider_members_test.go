@@ -53,3 +53,44 @@ func TestProviderSuspectStatus(t *testing.T) {
 		t.Fatalf("after retention: %+v", ms)
 	}
 }
+
+// A member declared dead that comes back alive (it refuted the suspicion: a pause, a healed
+// partition) gets a new topology id, since protoactor blocked the old one for good; its
+// member id, and so its remote's system id, stay what they are (finding 2).
+func TestProviderReadmitsAMemberDeclaredDead(t *testing.T) {
+	p, err := NewProvider(DefaultProviderConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &memberlist.Node{Name: "peer", Addr: net.IPv4(127, 0, 0, 1), Port: 7946,
+		Meta: nodeMeta{ID: "peer", RemoteAddr: "127.0.0.1:8090", Kinds: []string{"echo"}}.encode()}
+	ids := func() []string {
+		ms, _ := p.topologyMembers()
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Id)
+		}
+		return out
+	}
+	p.upsert(node)
+	first := ids()
+	mlEvents{p}.NotifyLeave(node)
+	if got := ids(); len(got) != 0 {
+		t.Fatalf("dead member in topology: %v", got)
+	}
+	p.upsert(node) // alive again
+	second := ids()
+	if len(first) != 1 || len(second) != 1 || first[0] == second[0] {
+		t.Fatalf("topology ids before and after the false death: %v, %v; want one each, different", first, second)
+	}
+	if memberIDOf(first[0]) != "peer" || memberIDOf(second[0]) != "peer" || first[0] == "peer" {
+		t.Fatalf("topology ids %v, %v must carry the member id and a generation", first, second)
+	}
+	if got := p.Members()[0]; got.ID != "peer" || got.Status != StatusAlive {
+		t.Fatalf("member after coming back: %+v", got)
+	}
+	p.markSuspect("peer") // suspicion alone keeps the id: the member is still in the topology
+	if got := ids(); len(got) != 1 || got[0] != second[0] {
+		t.Fatalf("suspect member's topology id %v, want %v", got, second)
+	}
+}
