@@ -25,7 +25,7 @@
 //     asked, the artifacts (history.jsonl, linearizability.html, faults.json, logs).
 //
 // TestChaos reads the campaign from the environment (ALLOT_CHAOS_SEED, _DURATION, _ROUND,
-// _OUT, _NET, _FAULTS, _STRICT); docs/RELIABILITY.md describes them, what is promised and
+// _OUT, _NET, _FAULTS); docs/RELIABILITY.md describes them, what is promised and
 // what was found. Everything the harness creates (processes, namespaces, links, rules,
 // directories) is removed in t.Cleanup, and leftovers of a crashed run are removed by name
 // (prefixes allotchaos- and alc<pid>) the next time.

@@ -48,7 +48,7 @@ type Report struct {
 	Audit     *clustertest.AuditReport
 	Topology  map[string]int // allot_cluster_members per node after healing
 	Failures  []string       // fail the test
-	Findings  []string       // reported, do not fail the test (see Config.Strict)
+	Findings  []string       // reported, do not fail the test (e.g. no convergence in time)
 	Replay    string
 	Artifacts string
 
