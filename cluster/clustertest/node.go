@@ -274,7 +274,10 @@ func (n *Node) LogTail(lines int) string {
 }
 
 // FreePort returns a TCP port on host that was free a moment ago (UDP on the same number is
-// checked too, since memberlist gossips on both).
+// checked too, since memberlist gossips on both), and that this process has not handed out
+// before. The kernel hands a freed ephemeral port out again, so two nodes whose ports were
+// picked one after the other, before the first had bound its own, could otherwise be given
+// the same port (seen as "bind: address already in use" in a cluster test).
 func FreePort(tb testing.TB, host string) int {
 	tb.Helper()
 	for i := 0; i < 50; i++ {
@@ -287,11 +290,33 @@ func FreePort(tb testing.TB, host string) int {
 		l.Close()
 		if err == nil {
 			u.Close()
-			return port
+			if handedOut.claim(port) {
+				return port
+			}
 		}
 	}
 	tb.Fatalf("free port: none found")
 	return 0
+}
+
+// handedOut is every port FreePort returned in this process. It is the one piece of
+// package-level state here: the ports it guards are the process's, whatever test asks.
+var handedOut = &portSet{ports: map[int]bool{}}
+
+type portSet struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// claim records port and reports whether it was new.
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ports[port] {
+		return false
+	}
+	s.ports[port] = true
+	return true
 }
 
 // WriteLogs writes the node's logs to dir/<name>.log (for failure artifacts).
