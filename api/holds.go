@@ -39,7 +39,7 @@ func (s *Server) holdIDs(c *gin.Context) (rid, hid string, ok bool) {
 		return "", "", false
 	}
 	hid = c.Param("hid")
-	if err := validID("hold id", hid, booking.MaxIDLength); err != nil {
+	if err := booking.ValidateID("hold id", hid); err != nil {
 		s.fail(c, err)
 		return "", "", false
 	}
@@ -139,7 +139,7 @@ func (s *Server) listResourceHolds(c *gin.Context) {
 // GET /v1/users/:uid/holds
 func (s *Server) listUserHolds(c *gin.Context) {
 	uid := c.Param("uid")
-	if err := validID("user id", uid, booking.MaxUserIDLength); err != nil {
+	if err := booking.ValidateUserID("user id", uid); err != nil {
 		s.fail(c, err)
 		return
 	}

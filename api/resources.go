@@ -13,7 +13,7 @@ import (
 // resourceID returns the validated :rid path parameter, or answers 422 and returns false.
 func (s *Server) resourceID(c *gin.Context) (string, bool) {
 	rid := c.Param("rid")
-	if err := validID("resource id", rid, booking.MaxIDLength); err != nil {
+	if err := booking.ValidateID("resource id", rid); err != nil {
 		s.fail(c, err)
 		return "", false
 	}
