@@ -193,7 +193,7 @@ func TestBadInput(t *testing.T) {
 	e := MustServer(t)
 	e.mustCreate()
 	e.mustHold(okHold)
-	before := e.disp.snapshot()
+	before := e.disp.snapshot(t)
 	calls, lists := e.disp.calls.Load(), e.disp.listCalls.Load()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,7 +210,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if after := e.disp.snapshot(); after != before {
+	if after := e.disp.snapshot(t); after != before {
 		t.Fatalf("bad input changed state:\n%s\n%s", before, after)
 	}
 }

@@ -160,8 +160,8 @@ func FuzzDecodeHoldQuery(f *testing.F) {
 	})
 }
 
-// FuzzPlaceHoldHTTP drives the whole handler over the real model: never a 5xx, and a 4xx
-// decided by the edge never reaches the model.
+// FuzzPlaceHoldHTTP drives the whole handler over the real resource actor: never a 5xx, and
+// a 4xx decided by the edge never reaches the actor.
 func FuzzPlaceHoldHTTP(f *testing.F) {
 	f.Add([]byte(`{"buckets":["2026-12-24"],"quantity":1,"user_id":"u-1"}`), "application/json", "k")
 	f.Add([]byte(`{"buckets":["2026-12-26"],"quantity":5,"user_id":"u-1"}`), "application/json; charset=utf-8", "")

@@ -22,13 +22,13 @@ import (
 	"github.com/allot/allot/protos"
 )
 
-// testEnv is a Server over the real booking model, with an injected clock, a private metrics
-// registry, a readiness switch and captured logs.
+// testEnv is a Server over the real resource actors and an in-memory store (actorDispatcher),
+// with an injected clock, a private metrics registry, a readiness switch and captured logs.
 type testEnv struct {
 	tb    testing.TB
 	srv   *Server
 	h     http.Handler
-	disp  *modelDispatcher
+	disp  *actorDispatcher
 	clock *fakeClock
 	reg   *prometheus.Registry
 	ready *atomic.Bool
@@ -58,7 +58,7 @@ func (s *syncBuffer) String() string {
 func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 	tb.Helper()
 	clock := newFakeClock()
-	disp := newModelDispatcher(clock.Now)
+	disp := mustActorDispatcher(tb, clock.Now)
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
 	ready.Store(true)
@@ -171,7 +171,7 @@ func (e *testEnv) mustHold(body string, hdr ...string) Hold {
 }
 
 func TestNewServerConfig(t *testing.T) {
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	reg := prometheus.NewRegistry()
 	tests := []struct {
 		name string
@@ -204,7 +204,7 @@ func TestNewServerConfig(t *testing.T) {
 }
 
 func TestNewServerDefaults(t *testing.T) {
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	s, err := NewServer(Config{Dispatcher: disp, Holds: disp})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestNewServerDefaults(t *testing.T) {
 // Two servers may share one registry (a test booting two nodes in one process).
 func TestTwoServersShareRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	for i := 0; i < 2; i++ {
 		if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Registerer: reg, Gatherer: reg}); err != nil {
 			t.Fatalf("server %d: %v", i, err)
