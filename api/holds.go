@@ -68,7 +68,7 @@ func (s *Server) placeHold(c *gin.Context) {
 		return
 	}
 	op.IdempotencyKey = key
-	reply, ok := s.dispatch(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
 	if !ok {
 		return
 	}
@@ -111,7 +111,7 @@ func (s *Server) holdOp(c *gin.Context, build func(rid, hid string) *protos.Comm
 	if !ok {
 		return
 	}
-	reply, ok := s.dispatch(c, build(rid, hid))
+	reply, ok := s.askOwner(c, build(rid, hid))
 	if !ok {
 		return
 	}
