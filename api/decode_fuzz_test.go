@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/allot/allot/actors/booking"
 )
@@ -200,4 +202,44 @@ func realDate(k string) bool {
 		}
 	}
 	return false
+}
+
+// FuzzLoneSurrogate checks loneSurrogate against encoding/json, which decodes a lone surrogate
+// escape to U+FFFD: for a JSON string, loneSurrogate finds one exactly when the decoded text
+// has more U+FFFD than the body spells out (as the character itself or as \ufffd).
+func FuzzLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\ud800"`, `"\ud83d\ude00"`, `"\\ud800"`, `"\udc00\ud800"`, `"\ufffd"`, "\"\ufffd\"", `"\uD800\uDC00"`, `"\ud800\\"`, `"\\\ufffd"`, `"\\\ud800"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var s string
+		if !utf8.ValidString(body) || json.Unmarshal([]byte(body), &s) != nil || !strings.HasPrefix(strings.TrimLeft(body, " \t\r\n"), `"`) {
+			return
+		}
+		spelled := strings.Count(body, "\ufffd") + escapedFFFD(body)
+		replaced := strings.Count(s, "\ufffd") > spelled
+		if got := loneSurrogate([]byte(body)) >= 0; got != replaced {
+			t.Fatalf("%q: loneSurrogate says %v, encoding/json decoded %q", body, got, s)
+		}
+	})
+}
+
+// escapedFFFD counts the \ufffd escapes (any hex case) in body, a valid JSON text: a
+// backslash starts an escape when the run of backslashes it ends has odd length.
+func escapedFFFD(body string) int {
+	n := 0
+	lower := strings.ToLower(body)
+	for i := 0; i+6 <= len(lower); i++ {
+		if lower[i:i+6] != `\ufffd` {
+			continue
+		}
+		run := 0
+		for j := i; j >= 0 && lower[j] == '\\'; j-- {
+			run++
+		}
+		if run%2 == 1 {
+			n++
+		}
+	}
+	return n
 }
