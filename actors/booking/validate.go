@@ -143,7 +143,8 @@ func validDate(k string) bool {
 			continue
 		}
 		t, err := time.Parse(layout, k)
-		return err == nil && t.Format(layout) == k
+		var buf [len(slotLayout)]byte // formatting into it does not allocate (hot path of a hold)
+		return err == nil && string(t.AppendFormat(buf[:0], layout)) == k
 	}
 	return false
 }
