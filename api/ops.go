@@ -72,6 +72,8 @@ func (w *errorHoldingWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+func (w *errorHoldingWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
 // GET /openapi.yaml
 func (s *Server) openAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", openAPIDocument)
