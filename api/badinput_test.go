@@ -95,6 +95,17 @@ func TestBadInput(t *testing.T) {
 		{"hold_ttl below a millisecond", post, res, okCreate(`,"hold_ttl":"1.0000001s"`), nil, 422, "invalid"},
 		{"negative price", post, res, okCreate(`,"price":{"amount":-1,"currency":"EUR"}`), nil, 422, "invalid"},
 		{"lower-case currency", post, res, okCreate(`,"price":{"amount":1,"currency":"eur"}`), nil, 422, "invalid"},
+		{"made-up currency", post, res, okCreate(`,"price":{"amount":1,"currency":"ZZZ"}`), nil, 422, "invalid"},
+		{"withdrawn currency", post, res, okCreate(`,"price":{"amount":1,"currency":"HRK"}`), nil, 422, "invalid"},
+		{"id dot", post, res, `{"id":".","name":"n","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"id dot dot", post, res, `{"id":"..","name":"n","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"name with NUL", post, res, `{"id":"x","name":"a\u0000b","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"name with newline", post, res, `{"id":"x","name":"a\nb","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"name with C1 control", post, res, `{"id":"x","name":"a\u0085b","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"name with RLO", post, res, `{"id":"x","name":"evil\u202etxt.exe","buckets":{"all":1}}`, nil, 422, "invalid"},
+		{"name with raw RLO", post, res, "{\"id\":\"x\",\"name\":\"evil\u202etxt\",\"buckets\":{\"all\":1}}", nil, 422, "invalid"},
+		{"name with lone surrogate", post, res, `{"id":"x","name":"a\ud800b","buckets":{"all":1}}`, nil, 400, "malformed"},
+		{"name with lone low surrogate", post, res, `{"id":"x","name":"\udc00","buckets":{"all":1}}`, nil, 400, "malformed"},
 		{"price without currency", post, res, okCreate(`,"price":{"amount":1}`), nil, 422, "invalid"},
 		{"price without amount", post, res, okCreate(`,"price":{"currency":"EUR"}`), nil, 422, "invalid"},
 		// Media type and size.
@@ -113,6 +124,7 @@ func TestBadInput(t *testing.T) {
 		{"update negative capacity", "PATCH", r1, `{"buckets":{"2026-12-24":-1}}`, nil, 422, "invalid"},
 		{"update bad date", "PATCH", r1, `{"buckets":{"2026-04-31":1}}`, nil, 422, "invalid"},
 		{"update empty name", "PATCH", r1, `{"name":""}`, nil, 422, "invalid"},
+		{"update name with bidi isolate", "PATCH", r1, `{"name":"\u2067x"}`, nil, 422, "invalid"},
 		{"update zero ttl", "PATCH", r1, `{"hold_ttl":"0s"}`, nil, 422, "invalid"},
 		{"update wrong type", "PATCH", r1, `{"name":["x"]}`, nil, 400, "malformed"},
 		{"update no content type", "PATCH", r1, `{"name":"x"}`, []string{"Content-Type", ""}, 415, "unsupported-media-type"},
@@ -134,6 +146,7 @@ func TestBadInput(t *testing.T) {
 		{"hold bad date", post, holds, `{"buckets":["2026-12-32"],"quantity":1,"user_id":"u-1"}`, nil, 422, "invalid"},
 		{"missing user", post, holds, `{"buckets":["2026-12-24"],"quantity":1}`, nil, 422, "invalid"},
 		{"user with space", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":"u 1"}`, nil, 422, "invalid"},
+		{"user dot dot", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":".."}`, nil, 422, "invalid"},
 		{"user too long", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":"` + long + `"}`, nil, 422, "invalid"},
 		{"user as number", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":1}`, nil, 400, "malformed"},
 		{"idempotency key in body", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":"u-1","idempotency_key":"k"}`, nil, 400, "malformed"},
@@ -147,6 +160,9 @@ func TestBadInput(t *testing.T) {
 
 		// Hold operations and queries.
 		{"get hold bad id", "GET", holds + "/h%25", "", nil, 422, "invalid"},
+		{"get hold dot dot", "GET", holds + "/%2E%2E", "", nil, 422, "invalid"},
+		{"get resource dot", "GET", "/v1/resources/%2E", "", nil, 422, "invalid"},
+		{"user list dot dot", "GET", "/v1/users/%2e%2e/holds", "", nil, 422, "invalid"},
 		{"confirm bad id", post, holds + "/h%23/confirm", "", nil, 422, "invalid"},
 		{"cancel bad resource id", post, "/v1/resources/r%3F/holds/h-1/cancel", "", nil, 422, "invalid"},
 		{"get resource id too long", "GET", "/v1/resources/" + long, "", nil, 422, "invalid"},
@@ -177,7 +193,7 @@ func TestBadInput(t *testing.T) {
 	e := MustServer(t)
 	e.mustCreate()
 	e.mustHold(okHold)
-	before := e.disp.snapshot()
+	before := e.disp.snapshot(t)
 	calls, lists := e.disp.calls.Load(), e.disp.listCalls.Load()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,7 +210,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if after := e.disp.snapshot(); after != before {
+	if after := e.disp.snapshot(t); after != before {
 		t.Fatalf("bad input changed state:\n%s\n%s", before, after)
 	}
 }

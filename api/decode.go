@@ -107,6 +107,10 @@ func decodeStrict(body []byte, v any, allowed func(parent string, depth int, nam
 	if err := checkMembers(body, allowed); err != nil {
 		return err
 	}
+	// Only now is body known to be JSON, so that its strings can be told from the rest.
+	if off := loneSurrogate(body); off >= 0 {
+		return malformed("the request body has a \\u escape of a lone UTF-16 surrogate (at byte %d); escape a character outside the BMP as a surrogate pair", off)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -197,6 +201,56 @@ func checkMembers(body []byte, allowed func(parent string, depth int, name strin
 			stack[len(stack)-1].wantKey = true
 		}
 	}
+}
+
+// loneSurrogate returns the offset of the first \u escape in a JSON string of body that
+// encodes half of a UTF-16 surrogate pair without its other half (\ud800 alone, or \udc00
+// not after a high one), or -1. encoding/json silently decodes those to U+FFFD, so a client
+// would store a character it did not send. body must be valid JSON: outside strings no
+// backslash occurs, and inside them every backslash starts an escape.
+func loneSurrogate(body []byte) int {
+	inString := false
+	pendingHigh := -1 // offset of a high surrogate escape that needs a low one next
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(body) && body[i+1] == 'u' && i+6 <= len(body):
+			v, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+			if err != nil {
+				return i // cannot happen in valid JSON
+			}
+			switch {
+			case v >= 0xd800 && v <= 0xdbff:
+				if pendingHigh >= 0 {
+					return pendingHigh
+				}
+				pendingHigh = i
+			case v >= 0xdc00 && v <= 0xdfff:
+				if pendingHigh < 0 {
+					return i
+				}
+				pendingHigh = -1
+			default:
+				if pendingHigh >= 0 {
+					return pendingHigh
+				}
+			}
+			i += 5
+			continue
+		case c == '\\':
+			i++ // a one-character escape: skip what it escapes (it may be a quote)
+		}
+		if pendingHigh >= 0 {
+			return pendingHigh // the high surrogate was followed by something other than \u
+		}
+	}
+	return pendingHigh
 }
 
 // jsonError turns an encoding/json error into a 400 malformed error that says where.

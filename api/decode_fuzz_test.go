@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/allot/allot/actors/booking"
 )
@@ -51,7 +53,7 @@ func FuzzDecodeCreateResource(f *testing.F) {
 			t.Fatalf("edge accepted %q but the model refuses: %v", body, err)
 		}
 		for k := range op.Buckets {
-			if looksLikeDate(k) && !validDate(k) {
+			if len(k) >= 5 && k[4] == '-' && strings.Trim(k[:4], "0123456789") == "" && !realDate(k) {
 				t.Fatalf("bad date %q accepted", k)
 			}
 		}
@@ -160,8 +162,8 @@ func FuzzDecodeHoldQuery(f *testing.F) {
 	})
 }
 
-// FuzzPlaceHoldHTTP drives the whole handler over the real model: never a 5xx, and a 4xx
-// decided by the edge never reaches the model.
+// FuzzPlaceHoldHTTP drives the whole handler over the real resource actor: never a 5xx, and
+// a 4xx decided by the edge never reaches the actor.
 func FuzzPlaceHoldHTTP(f *testing.F) {
 	f.Add([]byte(`{"buckets":["2026-12-24"],"quantity":1,"user_id":"u-1"}`), "application/json", "k")
 	f.Add([]byte(`{"buckets":["2026-12-26"],"quantity":5,"user_id":"u-1"}`), "application/json; charset=utf-8", "")
@@ -190,4 +192,54 @@ func FuzzPlaceHoldHTTP(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
 		}
 	})
+}
+
+// realDate reports whether k is a day YYYY-MM-DD or a slot YYYY-MM-DDTHH:MM that exists.
+func realDate(k string) bool {
+	for _, layout := range []string{"2006-01-02", "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, k); err == nil && t.Format(layout) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzLoneSurrogate checks loneSurrogate against encoding/json, which decodes a lone surrogate
+// escape to U+FFFD: for a JSON string, loneSurrogate finds one exactly when the decoded text
+// has more U+FFFD than the body spells out (as the character itself or as \ufffd).
+func FuzzLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\ud800"`, `"\ud83d\ude00"`, `"\\ud800"`, `"\udc00\ud800"`, `"\ufffd"`, "\"\ufffd\"", `"\uD800\uDC00"`, `"\ud800\\"`, `"\\\ufffd"`, `"\\\ud800"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var s string
+		if !utf8.ValidString(body) || json.Unmarshal([]byte(body), &s) != nil || !strings.HasPrefix(strings.TrimLeft(body, " \t\r\n"), `"`) {
+			return
+		}
+		spelled := strings.Count(body, "\ufffd") + escapedFFFD(body)
+		replaced := strings.Count(s, "\ufffd") > spelled
+		if got := loneSurrogate([]byte(body)) >= 0; got != replaced {
+			t.Fatalf("%q: loneSurrogate says %v, encoding/json decoded %q", body, got, s)
+		}
+	})
+}
+
+// escapedFFFD counts the \ufffd escapes (any hex case) in body, a valid JSON text: a
+// backslash starts an escape when the run of backslashes it ends has odd length.
+func escapedFFFD(body string) int {
+	n := 0
+	lower := strings.ToLower(body)
+	for i := 0; i+6 <= len(lower); i++ {
+		if lower[i:i+6] != `\ufffd` {
+			continue
+		}
+		run := 0
+		for j := i; j >= 0 && lower[j] == '\\'; j-- {
+			run++
+		}
+		if run%2 == 1 {
+			n++
+		}
+	}
+	return n
 }

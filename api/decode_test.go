@@ -43,3 +43,39 @@ func TestCheckMembers(t *testing.T) {
 		t.Fatalf("allow saw %s", got)
 	}
 }
+
+func TestLoneSurrogate(t *testing.T) {
+	tests := []struct {
+		body string
+		want int
+	}{
+		{`{"name":"plain"}`, -1},
+		{`{"name":"\u00e9\u202e"}`, -1},
+		{`{"name":"\ud83d\ude00"}`, -1}, // a pair: U+1F600
+		{`{"name":"a\\ud800"}`, -1},     // an escaped backslash, then text
+		{`{"name":"a\"\\u","x":"\"\\"}`, -1},
+		{`{"\ud800":1}`, 2},
+		{`{"name":"\ud800"}`, 9},
+		{`{"name":"a\ud800b"}`, 10},
+		{`{"name":"\udc00"}`, 9},
+		{`{"name":"\ude00\ud83d"}`, 9},
+		{`{"name":"\ud83d\ud83d\ude00"}`, 9},
+		{`{"name":"\ud83d\u0041"}`, 9},
+		{`{"name":"\ud83d\n"}`, 9},
+		{`{"a":"\ud83d","b":"\ude00"}`, 6},
+	}
+	for _, tt := range tests {
+		if got := loneSurrogate([]byte(tt.body)); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.body, got, tt.want)
+		}
+	}
+	// Through the decoder: 400, where encoding/json alone would store U+FFFD.
+	_, _, err := decodeCreateResource([]byte(`{"id":"r","name":"x\ud800","buckets":{"all":1}}`))
+	if booking.ErrorCode(err) != booking.CodeMalformed || !strings.Contains(booking.ErrorMessage(err), "surrogate") {
+		t.Fatalf("lone surrogate: %v", err)
+	}
+	_, op, err := decodeCreateResource([]byte(`{"id":"r","name":"x\ud83d\ude00","buckets":{"all":1}}`))
+	if err != nil || op.Name != "x\U0001F600" {
+		t.Fatalf("surrogate pair: %v %v", op, err)
+	}
+}

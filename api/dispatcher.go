@@ -12,6 +12,19 @@ import (
 	"github.com/allot/allot/protos"
 )
 
+// Names on the hold path. "Dispatch" used to mean four things between an HTTP request and
+// the store; each now has its own word, and on the edge side only the first is "dispatch":
+//
+//   - Dispatcher.Dispatch (this file; implemented in cmd over cluster.Node.Request): deliver
+//     one command to the activation that owns its resource, wherever it lives, and return
+//     its reply. The only seam between the edge and the cluster.
+//   - Server.askOwner (this file): the edge's round trip around Dispatch — set the command's
+//     deadline, call Dispatch, report the owner, turn a refusal or a transport failure into
+//     a problem. Handlers call askOwner, never Dispatch.
+//   - In the resource actor (actors/resource), deciding one admitted request against the
+//     booking model, and protoactor's "dispatcher", which schedules mailboxes on goroutines.
+//     Neither is visible here.
+
 // OwnerHeader names the cluster member that answered a command (Reply.owner).
 const OwnerHeader = "X-Allot-Owner"
 
@@ -36,15 +49,17 @@ const transportRetryAfter = time.Second
 // (place, get, confirm, cancel) and Replayed for an idempotent replay. A non-nil error means
 // transport trouble — the command may or may not have been decided (timeout, owner
 // unreachable, no member hosts the kind); the edge answers 503 with Retry-After and the client
-// retries, with the same Idempotency-Key for a hold.
+// retries, with the same Idempotency-Key for a hold. When the client itself went away (the
+// request's context is cancelled), the edge records 499 instead.
 type Dispatcher interface {
 	Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error)
 }
 
-// dispatch sends cmd with the request's deadline and checks the reply. It returns the reply
-// and true on success; otherwise it has answered the request with a problem and returns false.
-// Every reply's owner is reported in OwnerHeader.
-func (s *Server) dispatch(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
+// askOwner sends cmd to the resource's owner through Config.Dispatcher, with the request's
+// deadline, and checks the reply. It returns the reply and true on success; otherwise it has
+// answered the request with a problem and returns false. Every reply's owner is reported in
+// OwnerHeader.
+func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
 	deadline := s.cfg.Now().Add(s.cfg.RequestTimeout)
 	cmd.DeadlineUnixMs = deadline.UnixMilli()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
@@ -56,9 +71,8 @@ func (s *Server) dispatch(c *gin.Context, cmd *protos.Command) (*protos.Reply, b
 		if errors.Is(err, context.DeadlineExceeded) {
 			detail = "the resource's owner did not answer in time; retry later"
 		}
-		s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "dispatch failed",
-			slog.String("route", c.FullPath()), slog.String("resource_id", cmd.ResourceId), slog.Any("err", err))
-		writeProblem(c, answerForCode(booking.CodeUnavailable, detail, transportRetryAfter))
+		s.problem(c, answerForCode(booking.CodeUnavailable, detail, transportRetryAfter),
+			slog.String("resource_id", cmd.ResourceId), slog.Any("err", err))
 		return nil, false
 	}
 	if reply == nil {
@@ -72,13 +86,8 @@ func (s *Server) dispatch(c *gin.Context, cmd *protos.Command) (*protos.Reply, b
 		c.Header(StaleHeader, "true")
 	}
 	if e := reply.Error; e != nil {
-		a := answerForCode(e.Code, e.Message, time.Duration(e.RetryAfterMs)*time.Millisecond)
-		if a.kind.status >= 500 {
-			s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "owner answered with an error",
-				slog.String("route", c.FullPath()), slog.String("resource_id", cmd.ResourceId),
-				slog.String("code", e.Code), slog.String("message", e.Message), slog.String("owner", reply.Owner))
-		}
-		writeProblem(c, a)
+		s.problem(c, answerForCode(e.Code, e.Message, time.Duration(e.RetryAfterMs)*time.Millisecond),
+			slog.String("resource_id", cmd.ResourceId), slog.String("message", e.Message))
 		return nil, false
 	}
 	return reply, true

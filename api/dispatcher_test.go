@@ -29,7 +29,7 @@ func (d *funcDispatcher) Dispatch(ctx context.Context, cmd *protos.Command) (*pr
 	return d.fn(ctx, cmd)
 }
 
-func TestDispatchSetsDeadline(t *testing.T) {
+func TestAskOwnerSetsDeadline(t *testing.T) {
 	d := &funcDispatcher{fn: func(context.Context, *protos.Command) (*protos.Reply, error) {
 		return &protos.Reply{Resource: &protos.Resource{Id: "r1"}}, nil
 	}}
@@ -47,7 +47,7 @@ func TestDispatchSetsDeadline(t *testing.T) {
 	}
 }
 
-func TestDispatchTransportErrors(t *testing.T) {
+func TestAskOwnerTransportErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		err    error
@@ -71,7 +71,7 @@ func TestDispatchTransportErrors(t *testing.T) {
 }
 
 // A Dispatcher that waits for its context: the request ends at RequestTimeout with 503.
-func TestDispatchNeverHangs(t *testing.T) {
+func TestAskOwnerNeverHangs(t *testing.T) {
 	d := &funcDispatcher{fn: func(ctx context.Context, _ *protos.Command) (*protos.Reply, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -89,7 +89,7 @@ func TestDispatchNeverHangs(t *testing.T) {
 	}
 }
 
-func TestDispatchReplyErrors(t *testing.T) {
+func TestAskOwnerReplyErrors(t *testing.T) {
 	tests := []struct {
 		code       string
 		retryMs    int64
@@ -137,7 +137,7 @@ func TestDispatchReplyErrors(t *testing.T) {
 }
 
 // A reply that is neither an error nor the payload the route needs is a 500, not a panic.
-func TestDispatchBrokenReplies(t *testing.T) {
+func TestAskOwnerBrokenReplies(t *testing.T) {
 	tests := []struct {
 		name         string
 		reply        *protos.Reply
@@ -164,7 +164,7 @@ func TestDispatchBrokenReplies(t *testing.T) {
 
 // A stale reply (answered from memory while the owner could not renew its lease) is marked
 // with X-Allot-Stale, on a read and on a sold-out refusal alike; a current one is not.
-func TestDispatchMarksStaleAnswers(t *testing.T) {
+func TestAskOwnerMarksStaleAnswers(t *testing.T) {
 	for _, stale := range []bool{false, true} {
 		d := &funcDispatcher{fn: func(_ context.Context, cmd *protos.Command) (*protos.Reply, error) {
 			if cmd.GetPlaceHold() != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -41,7 +43,17 @@ const (
 	kindPayloadTooLarge      = "payload_too_large"
 	kindMethodNotAllowed     = "method_not_allowed"
 	kindRouteNotFound        = "route_not_found"
+	kindClientClosed         = "client_closed_request"
 )
+
+// StatusClientClosedRequest (499, nginx's convention) records a request whose client went
+// away before the answer: counted and logged apart from 503, since it is not a server
+// failure. Nobody reads its body.
+const StatusClientClosedRequest = 499
+
+// maxInstance bounds the bytes of the request path echoed in a problem's instance and in the
+// request log, so that a huge path does not give a huge answer or log line.
+const maxInstance = 256
 
 // problemKind is one problem type: its slug (the end of its type URI), title, status and the
 // booking code it carries.
@@ -82,6 +94,8 @@ func kindOf(code string) problemKind {
 		return problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed, booking.CodeMalformed}
 	case kindRouteNotFound:
 		return problemKind{"route-not-found", "No such route", http.StatusNotFound, booking.CodeNotFound}
+	case kindClientClosed:
+		return problemKind{"client-closed-request", "Client closed request", StatusClientClosedRequest, booking.CodeUnavailable}
 	default:
 		return problemKind{"internal", "Internal error", http.StatusInternalServerError, booking.CodeInternal}
 	}
@@ -94,6 +108,7 @@ func problemCodes() []string {
 		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
 		booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
 		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
+		kindClientClosed,
 	}
 }
 
@@ -147,17 +162,74 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(int64(s), 1), 10)
 }
 
+// Every error answer goes through Server.fail or Server.problem, and from there through
+// writeProblem: one place maps errors to statuses, writes problem+json and leaves what the
+// request log needs (the problem and, for a 5xx, its cause) on the gin context. Handlers do
+// not log failures themselves; the request log (observe) writes one line per request.
+
+// Gin context keys for the request log.
+const (
+	problemKey = "allot.problem" // answer: the problem the request was answered with
+	causeKey   = "allot.cause"   // []slog.Attr: why, for a 5xx
+)
+
+// fail answers the request with the problem err maps to (answerFor); err is the cause the
+// request log shows for a 5xx.
+func (s *Server) fail(c *gin.Context, err error) {
+	s.problem(c, answerFor(err), slog.Any("err", err))
+}
+
+// problem answers the request with a. cause says why, for the request log of a 5xx; it is
+// not logged for a 4xx, whose problem code says enough (and whose messages may quote client
+// values). A 503 whose client already went away becomes 499 client-closed-request, so that
+// an alert on 503 does not fire on client aborts.
+func (s *Server) problem(c *gin.Context, a answer, cause ...slog.Attr) {
+	if a.kind.status == http.StatusServiceUnavailable && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		a = answer{kind: kindOf(kindClientClosed), detail: "the client closed the request before the answer"}
+	}
+	if len(cause) > 0 {
+		c.Set(causeKey, cause)
+	}
+	writeProblem(c, a)
+}
+
+// requestProblem returns the problem the request was answered with, if any, and its cause.
+func requestProblem(c *gin.Context) (answer, []slog.Attr, bool) {
+	v, ok := c.Get(problemKey)
+	if !ok {
+		return answer{}, nil, false
+	}
+	a, _ := v.(answer)
+	cv, _ := c.Get(causeKey)
+	cause, _ := cv.([]slog.Attr)
+	return a, cause, true
+}
+
+// truncatePath shortens a request path to at most maxInstance bytes (at a UTF-8 boundary,
+// then "..."), for a problem's instance and the request log.
+func truncatePath(p string) string {
+	if len(p) <= maxInstance {
+		return p
+	}
+	cut := maxInstance
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + "..."
+}
+
 // writeProblem answers the request with a problem+json body. Busy and unavailable answers
-// carry Retry-After.
+// carry Retry-After. Only Server.problem calls it.
 func writeProblem(c *gin.Context, a answer) {
 	p := Problem{
 		Type:     ProblemTypeBase + a.kind.slug,
 		Title:    a.kind.title,
 		Status:   a.kind.status,
 		Detail:   a.detail,
-		Instance: c.Request.URL.Path,
+		Instance: truncatePath(c.Request.URL.Path),
 		Code:     a.kind.code,
 	}
+	c.Set(problemKey, a)
 	if a.kind.status == http.StatusTooManyRequests || a.kind.status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", retryAfterSeconds(a.retryAfter))
 	}
@@ -165,6 +237,7 @@ func writeProblem(c *gin.Context, a answer) {
 	if err != nil { // cannot happen for this struct; keep the status anyway
 		body = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal error","status":500,"code":"internal"}`)
 	}
+	c.Header("Content-Type", ProblemContentType) // replaces one a failed handler may have set
 	c.Data(a.kind.status, ProblemContentType, body)
 	c.Abort()
 }

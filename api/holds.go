@@ -39,7 +39,7 @@ func (s *Server) holdIDs(c *gin.Context) (rid, hid string, ok bool) {
 		return "", "", false
 	}
 	hid = c.Param("hid")
-	if err := validID("hold id", hid, booking.MaxIDLength); err != nil {
+	if err := booking.ValidateID("hold id", hid); err != nil {
 		s.fail(c, err)
 		return "", "", false
 	}
@@ -68,7 +68,7 @@ func (s *Server) placeHold(c *gin.Context) {
 		return
 	}
 	op.IdempotencyKey = key
-	reply, ok := s.dispatch(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
 	if !ok {
 		return
 	}
@@ -111,7 +111,7 @@ func (s *Server) holdOp(c *gin.Context, build func(rid, hid string) *protos.Comm
 	if !ok {
 		return
 	}
-	reply, ok := s.dispatch(c, build(rid, hid))
+	reply, ok := s.askOwner(c, build(rid, hid))
 	if !ok {
 		return
 	}
@@ -139,7 +139,7 @@ func (s *Server) listResourceHolds(c *gin.Context) {
 // GET /v1/users/:uid/holds
 func (s *Server) listUserHolds(c *gin.Context) {
 	uid := c.Param("uid")
-	if err := validID("user id", uid, booking.MaxUserIDLength); err != nil {
+	if err := booking.ValidateUserID("user id", uid); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -11,8 +11,17 @@ import (
 	"github.com/allot/allot/actors/booking"
 )
 
-// observe records the HTTP metrics and logs every request. Successful requests log at debug,
-// and the record is only built when that level is enabled, so the hot path stays cheap.
+// observe records the HTTP metrics and writes the request log: exactly one record per
+// request, which is also the only place a failure is logged (handlers leave the cause on the
+// context; see Server.problem). Levels:
+//
+//   - error: 500 and other 5xx but 503, with the cause (a panic's value and stack included);
+//   - warn: 503 unavailable, with the cause;
+//   - info: 4xx (499 client-closed-request included), with the problem code;
+//   - debug: everything else, and 409 sold-out, which is an expected answer under demand
+//     (the metrics count it by route and status).
+//
+// The record is only built when its level is enabled, so the hot path stays cheap.
 func (s *Server) observe(c *gin.Context) {
 	start := s.cfg.Now()
 	c.Next()
@@ -21,12 +30,15 @@ func (s *Server) observe(c *gin.Context) {
 	route := c.FullPath()
 	s.metrics.observe(route, status, elapsed)
 
+	prob, cause, answered := requestProblem(c)
 	level := slog.LevelDebug
 	switch {
 	case status == http.StatusServiceUnavailable:
 		level = slog.LevelWarn
 	case status >= 500:
 		level = slog.LevelError
+	case answered && prob.kind.code == booking.CodeSoldOut:
+		level = slog.LevelDebug
 	case status >= 400:
 		level = slog.LevelInfo
 	}
@@ -37,19 +49,27 @@ func (s *Server) observe(c *gin.Context) {
 	if route == "" {
 		route = unmatchedRoute
 	}
-	s.log.LogAttrs(ctx, level, "http request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
-		slog.String("path", c.Request.URL.Path),
+		slog.String("path", truncatePath(c.Request.URL.Path)),
 		slog.Int("status", status),
 		slog.Duration("elapsed", elapsed),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.String("owner", c.Writer.Header().Get(OwnerHeader)),
-	)
+	}
+	if answered {
+		attrs = append(attrs, slog.String("code", prob.kind.code))
+	}
+	if status >= 500 {
+		attrs = append(attrs, cause...)
+	}
+	s.log.LogAttrs(ctx, level, "http request", attrs...)
 }
 
-// recovery turns a panic in a handler into a logged 500 problem. http.ErrAbortHandler is
-// passed on: it is net/http's way to abort a response.
+// recovery turns a panic in a handler into a 500 problem whose cause (the panic and its
+// stack) the request log shows. http.ErrAbortHandler is passed on: it is net/http's way to
+// abort a response.
 func (s *Server) recovery(c *gin.Context) {
 	defer func() {
 		v := recover()
@@ -59,14 +79,11 @@ func (s *Server) recovery(c *gin.Context) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "http handler panic",
-			slog.String("method", c.Request.Method),
-			slog.String("route", c.FullPath()),
-			slog.String("panic", fmt.Sprint(v)),
-			slog.String("stack", string(debug.Stack())),
-		)
-		if !c.Writer.Written() {
-			writeProblem(c, answerForCode(booking.CodeInternal, "", 0))
+		cause := []slog.Attr{slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack()))}
+		if c.Writer.Written() {
+			c.Set(causeKey, cause) // the answer is under way; the log still says why
+		} else {
+			s.problem(c, answerForCode(booking.CodeInternal, "", 0), cause...)
 		}
 		c.Abort()
 	}()

@@ -10,7 +10,9 @@ import (
 )
 
 // Request decoders: one per route that takes input, each turning the body (or query, or
-// header) into a command op or a coded error. See decode.go for the status split.
+// header) into a command op or a coded error. See decode.go for the status split. The value
+// rules are the booking model's (booking.Validate*), called here so that bad input never
+// reaches an actor; the edge adds only what is about the wire: required members, JSON shape.
 
 type moneyBody struct {
 	Amount   *int64  `json:"amount"`
@@ -56,13 +58,13 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 	if b.ID == nil {
 		return "", nil, invalid("id is required")
 	}
-	if err := validID("id", *b.ID, booking.MaxIDLength); err != nil {
+	if err := booking.ValidateID("id", *b.ID); err != nil {
 		return "", nil, err
 	}
 	if b.Name == nil {
 		return "", nil, invalid("name is required")
 	}
-	if err := validName(*b.Name); err != nil {
+	if err := booking.ValidateName(*b.Name); err != nil {
 		return "", nil, err
 	}
 	if b.Buckets == nil {
@@ -71,12 +73,12 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 	if len(b.Buckets) == 0 {
 		return "", nil, invalid("buckets must have at least one bucket")
 	}
-	if err := validCapacities(b.Buckets); err != nil {
+	if err := booking.ValidateCapacities(b.Buckets); err != nil {
 		return "", nil, err
 	}
 	op := &protos.CreateResource{Name: *b.Name, Buckets: b.Buckets}
 	if b.HoldTTL != nil {
-		ttl, err := parseTTL(*b.HoldTTL)
+		ttl, err := booking.ParseHoldTTL(*b.HoldTTL)
 		if err != nil {
 			return "", nil, err
 		}
@@ -86,12 +88,11 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 		switch {
 		case b.Price.Amount == nil:
 			return "", nil, invalid("price.amount is required")
-		case *b.Price.Amount < 0:
-			return "", nil, invalid("price.amount must not be negative")
 		case b.Price.Currency == nil:
 			return "", nil, invalid("price.currency is required")
-		case !validCurrency(*b.Price.Currency):
-			return "", nil, invalid("price.currency must be an ISO 4217 code of three capital letters, such as EUR")
+		}
+		if err := booking.ValidatePrice(booking.Money{Amount: *b.Price.Amount, Currency: *b.Price.Currency}); err != nil {
+			return "", nil, err
 		}
 		op.Price = &protos.Money{Amount: *b.Price.Amount, Currency: *b.Price.Currency}
 	}
@@ -112,19 +113,19 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 	}
 	op := &protos.UpdateResource{}
 	if len(b.Buckets) > 0 {
-		if err := validCapacities(b.Buckets); err != nil {
+		if err := booking.ValidateCapacities(b.Buckets); err != nil {
 			return nil, err
 		}
 		op.Buckets = b.Buckets
 	}
 	if b.Name != nil {
-		if err := validName(*b.Name); err != nil {
+		if err := booking.ValidateName(*b.Name); err != nil {
 			return nil, err
 		}
 		op.Name = b.Name
 	}
 	if b.HoldTTL != nil {
-		ttl, err := parseTTL(*b.HoldTTL)
+		ttl, err := booking.ParseHoldTTL(*b.HoldTTL)
 		if err != nil {
 			return nil, err
 		}
@@ -147,52 +148,36 @@ func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 	if b.Buckets == nil {
 		return nil, invalid("buckets is required")
 	}
-	if len(b.Buckets) == 0 {
-		return nil, invalid("buckets must name at least one bucket")
-	}
-	if len(b.Buckets) > booking.MaxHoldBuckets {
-		return nil, invalid("a hold claims at most %d buckets", booking.MaxHoldBuckets)
-	}
-	seen := make(map[string]struct{}, len(b.Buckets))
-	for _, k := range b.Buckets {
-		if err := validBucketKey(k); err != nil {
-			return nil, err
-		}
-		if _, dup := seen[k]; dup {
-			return nil, invalid("bucket %s appears twice", echo(k))
-		}
-		seen[k] = struct{}{}
+	if err := booking.ValidateHoldBuckets(b.Buckets); err != nil {
+		return nil, err
 	}
 	if b.Quantity == nil {
 		return nil, invalid("quantity is required")
 	}
-	if *b.Quantity < 1 || *b.Quantity > booking.MaxQuantity {
-		return nil, invalid("quantity must be between 1 and %d", booking.MaxQuantity)
+	if err := booking.ValidateQuantity(*b.Quantity); err != nil {
+		return nil, err
 	}
 	if b.UserID == nil {
 		return nil, invalid("user_id is required")
 	}
-	if err := validID("user_id", *b.UserID, booking.MaxUserIDLength); err != nil {
+	if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
 		return nil, err
 	}
 	return &protos.PlaceHold{Buckets: b.Buckets, Quantity: *b.Quantity, UserId: *b.UserID}, nil
 }
 
-// idempotencyKey returns the Idempotency-Key header: "" when absent, else 1 to
-// booking.MaxIdempotencyLen printable ASCII characters, given once.
+// idempotencyKey returns the Idempotency-Key header: "" when absent, else the one value
+// booking.ValidateIdempotencyKey accepts.
 func idempotencyKey(h http.Header) (string, error) {
-	vals, ok := h[http.CanonicalHeaderKey("Idempotency-Key")]
+	vals, ok := h[http.CanonicalHeaderKey(IdempotencyKeyHeader)]
 	if !ok {
 		return "", nil
 	}
-	const rule = "Idempotency-Key must be given once, as 1-%d printable ASCII characters"
-	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > booking.MaxIdempotencyLen {
-		return "", invalid(rule, booking.MaxIdempotencyLen)
+	if len(vals) != 1 {
+		return "", invalid("Idempotency-Key must be given once")
 	}
-	for i := 0; i < len(vals[0]); i++ {
-		if c := vals[0][i]; c < ' ' || c > '~' {
-			return "", invalid(rule, booking.MaxIdempotencyLen)
-		}
+	if err := booking.ValidateIdempotencyKey(vals[0]); err != nil {
+		return "", err
 	}
 	return vals[0], nil
 }
@@ -228,7 +213,7 @@ func decodeHoldQuery(rawQuery string, withUser bool) (holdQuery, error) {
 			return q, err
 		}
 		if u != "" {
-			if err := validID("user_id", u, booking.MaxUserIDLength); err != nil {
+			if err := booking.ValidateUserID("user_id", u); err != nil {
 				return q, err
 			}
 		}
@@ -257,4 +242,13 @@ func decodeHoldQuery(rawQuery string, withUser bool) (holdQuery, error) {
 		q.limit = n
 	}
 	return q, nil
+}
+
+func oneOf(s string, names ...string) bool {
+	for _, n := range names {
+		if s == n {
+			return true
+		}
+	}
+	return false
 }

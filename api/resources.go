@@ -13,7 +13,7 @@ import (
 // resourceID returns the validated :rid path parameter, or answers 422 and returns false.
 func (s *Server) resourceID(c *gin.Context) (string, bool) {
 	rid := c.Param("rid")
-	if err := validID("resource id", rid, booking.MaxIDLength); err != nil {
+	if err := booking.ValidateID("resource id", rid); err != nil {
 		s.fail(c, err)
 		return "", false
 	}
@@ -32,7 +32,7 @@ func (s *Server) createResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	reply, ok := s.dispatch(c, &protos.Command{ResourceId: id, Op: &protos.Command_CreateResource{CreateResource: op}})
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: id, Op: &protos.Command_CreateResource{CreateResource: op}})
 	if !ok {
 		return
 	}
@@ -63,7 +63,7 @@ func (s *Server) fetchResource(c *gin.Context) (*protos.Resource, bool) {
 	if !ok {
 		return nil, false
 	}
-	reply, ok := s.dispatch(c, &protos.Command{ResourceId: rid, Op: &protos.Command_GetResource{GetResource: &protos.GetResource{}}})
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_GetResource{GetResource: &protos.GetResource{}}})
 	if !ok {
 		return nil, false
 	}
@@ -90,7 +90,7 @@ func (s *Server) updateResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	reply, ok := s.dispatch(c, &protos.Command{ResourceId: rid, Op: &protos.Command_UpdateResource{UpdateResource: op}})
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_UpdateResource{UpdateResource: op}})
 	if !ok {
 		return
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestBookingWalk is the whole story of a booking through the API over the real model:
+// TestBookingWalk is the whole story of a booking through the API over the real resource actor:
 // create, availability, a two-night hold, confirm, cancel, and the listings.
 func TestBookingWalk(t *testing.T) {
 	e := MustServer(t)
@@ -16,7 +16,7 @@ func TestBookingWalk(t *testing.T) {
 	rec := e.do("POST", "/v1/resources", walkResource)
 	var r Resource
 	e.ok(rec, http.StatusCreated, &r)
-	if rec.Header().Get("Location") != "/v1/resources/hotel-1" || rec.Header().Get(OwnerHeader) != "node-1:8090" {
+	if rec.Header().Get("Location") != "/v1/resources/hotel-1" || rec.Header().Get(OwnerHeader) != testOwner {
 		t.Fatalf("headers %v", rec.Header())
 	}
 	want := Resource{
@@ -148,12 +148,12 @@ func TestUpdateResource(t *testing.T) {
 
 	// Lowering below what is booked is a conflict, and nothing changes.
 	e.mustHold(`{"buckets":["2026-12-27"],"quantity":3,"user_id":"u-1"}`)
-	before := e.disp.snapshot()
+	before := e.disp.snapshot(t)
 	p := mustProblem(t, e.do("PATCH", "/v1/resources/hotel-1", `{"buckets":{"2026-12-27":2},"name":"Other"}`), http.StatusConflict, "conflict")
 	if p.Code != "conflict" {
 		t.Fatalf("problem %+v", p)
 	}
-	if after := e.disp.snapshot(); after != before {
+	if after := e.disp.snapshot(t); after != before {
 		t.Fatalf("state changed by a refused update:\n%s\n%s", before, after)
 	}
 	// The model's own rule: nothing to update (reachable only through an empty buckets map

@@ -38,8 +38,10 @@ type Config struct {
 	// used implicitly.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
-	// Logger receives one record per request (debug for 1xx-3xx, info for 4xx, warn for
-	// 503, error for other 5xx and panics). Nil means slog.Default().
+	// Logger receives one record per request, the only record of a failure: debug for
+	// 1xx-3xx and 409 sold-out, info for other 4xx (499 client-closed-request included),
+	// warn for 503, error for other 5xx and panics, the last two with their cause. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; it sets command deadlines and times requests. Nil means time.Now.
 	Now func() time.Time
@@ -184,21 +186,34 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/resources/:rid/holds/:hid/cancel", s.cancelHold)
 	v1.GET("/users/:uid/holds", s.listUserHolds)
 	v1.GET("/cluster/members", s.members)
+
+	// HEAD on every GET route: the GET handler, with the body discarded (RFC 9110 9.3.2), so
+	// that status and headers are exactly GET's.
+	for _, r := range e.Routes() {
+		if r.Method == http.MethodGet {
+			e.HEAD(r.Path, headOnly, r.HandlerFunc)
+		}
+	}
 	return e
 }
 
-// fail answers with the problem err maps to, logging the cause of a 5xx.
-func (s *Server) fail(c *gin.Context, err error) {
-	a := answerFor(err)
-	if a.kind.status >= http.StatusInternalServerError {
-		level := slog.LevelWarn // unavailable: the store or owner is down
-		if a.kind.status == http.StatusInternalServerError {
-			level = slog.LevelError
-		}
-		s.log.LogAttrs(c.Request.Context(), level, "request failed",
-			slog.String("route", c.FullPath()), slog.String("code", a.kind.code), slog.Any("err", err))
-	}
-	writeProblem(c, a)
+// headOnly makes the rest of a HEAD request's chain write headers but no body.
+func headOnly(c *gin.Context) {
+	c.Writer = bodylessWriter{c.Writer}
+	c.Next()
+}
+
+// bodylessWriter drops what is written to the body, keeping status and headers.
+type bodylessWriter struct{ gin.ResponseWriter }
+
+func (w bodylessWriter) Write(p []byte) (int, error) {
+	w.WriteHeaderNow()
+	return len(p), nil
+}
+
+func (w bodylessWriter) WriteString(s string) (int, error) {
+	w.WriteHeaderNow()
+	return len(s), nil
 }
 
 // writeJSON answers with v as application/json.
@@ -212,10 +227,10 @@ func (s *Server) writeJSON(c *gin.Context, status int, v any) {
 }
 
 func (s *Server) noRoute(c *gin.Context) {
-	writeProblem(c, answer{kind: kindOf(kindRouteNotFound), detail: "no route matches " + c.Request.Method + " " + echo(c.Request.URL.Path)})
+	s.problem(c, answer{kind: kindOf(kindRouteNotFound), detail: "no route matches " + echo(c.Request.Method) + " " + echo(c.Request.URL.Path)})
 }
 
 func (s *Server) noMethod(c *gin.Context) {
-	writeProblem(c, answer{kind: kindOf(kindMethodNotAllowed),
-		detail: c.Request.Method + " is not allowed here; allowed: " + c.Writer.Header().Get("Allow")})
+	s.problem(c, answer{kind: kindOf(kindMethodNotAllowed),
+		detail: echo(c.Request.Method) + " is not allowed here; allowed: " + c.Writer.Header().Get("Allow")})
 }

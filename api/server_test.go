@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,13 +23,13 @@ import (
 	"github.com/allot/allot/protos"
 )
 
-// testEnv is a Server over the real booking model, with an injected clock, a private metrics
-// registry, a readiness switch and captured logs.
+// testEnv is a Server over the real resource actors and an in-memory store (actorDispatcher),
+// with an injected clock, a private metrics registry, a readiness switch and captured logs.
 type testEnv struct {
 	tb    testing.TB
 	srv   *Server
 	h     http.Handler
-	disp  *modelDispatcher
+	disp  *actorDispatcher
 	clock *fakeClock
 	reg   *prometheus.Registry
 	ready *atomic.Bool
@@ -58,7 +59,7 @@ func (s *syncBuffer) String() string {
 func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 	tb.Helper()
 	clock := newFakeClock()
-	disp := newModelDispatcher(clock.Now)
+	disp := mustActorDispatcher(tb, clock.Now)
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
 	ready.Store(true)
@@ -81,6 +82,21 @@ func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 		tb.Fatalf("NewServer: %v", err)
 	}
 	return &testEnv{tb: tb, srv: srv, h: srv.Handler(), disp: disp, clock: clock, reg: reg, ready: ready, logs: logs}
+}
+
+// logRecords returns the log records written so far, decoded.
+func (e *testEnv) logRecords() []map[string]any {
+	e.tb.Helper()
+	var out []map[string]any
+	dec := json.NewDecoder(strings.NewReader(e.logs.String()))
+	for dec.More() {
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			e.tb.Fatalf("log record: %v", err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // emptyHeader, as a header value for do, sends the header with an empty value.
@@ -171,7 +187,7 @@ func (e *testEnv) mustHold(body string, hdr ...string) Hold {
 }
 
 func TestNewServerConfig(t *testing.T) {
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	reg := prometheus.NewRegistry()
 	tests := []struct {
 		name string
@@ -204,7 +220,7 @@ func TestNewServerConfig(t *testing.T) {
 }
 
 func TestNewServerDefaults(t *testing.T) {
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	s, err := NewServer(Config{Dispatcher: disp, Holds: disp})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +237,7 @@ func TestNewServerDefaults(t *testing.T) {
 // Two servers may share one registry (a test booting two nodes in one process).
 func TestTwoServersShareRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	disp := newModelDispatcher(time.Now)
+	disp := mustActorDispatcher(t, time.Now)
 	for i := 0; i < 2; i++ {
 		if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Registerer: reg, Gatherer: reg}); err != nil {
 			t.Fatalf("server %d: %v", i, err)
@@ -249,8 +265,9 @@ func TestRecoveryAnswersProblem(t *testing.T) {
 	if p.Code != booking.CodeInternal || strings.Contains(p.Detail, "boom") {
 		t.Fatalf("problem %+v leaks the panic or has the wrong code", p)
 	}
-	if !strings.Contains(e.logs.String(), "http handler panic") || !strings.Contains(e.logs.String(), "boom") {
-		t.Fatalf("panic not logged: %s", e.logs)
+	recs := e.logRecords()
+	if len(recs) != 1 || recs[0]["level"] != "ERROR" || recs[0]["panic"] != "boom" || !strings.Contains(fmt.Sprint(recs[0]["stack"]), "panicDispatcher") {
+		t.Fatalf("panic not logged once at error with its stack: %s", e.logs)
 	}
 	// The server keeps serving.
 	e.ok(e.do("GET", HealthzPath, ""), http.StatusOK, nil)

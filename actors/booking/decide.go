@@ -21,41 +21,35 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	if cmd.ID != s.id {
 		return nil, Errorf(CodeInvalid, "resource id %q does not match %q", cmd.ID, s.id)
 	}
-	if !ValidID(cmd.ID) {
-		return nil, Errorf(CodeInvalid, "id must be 1-%d printable ASCII characters without / ? # %%", MaxIDLength)
+	if err := ValidateID("id", cmd.ID); err != nil {
+		return nil, err
 	}
-	if !validName(cmd.Name) {
-		return nil, Errorf(CodeInvalid, "name must be 1-%d bytes of UTF-8", MaxNameLength)
+	if err := ValidateName(cmd.Name); err != nil {
+		return nil, err
 	}
 	if len(cmd.Buckets) == 0 {
 		return nil, Errorf(CodeInvalid, "a resource needs at least one bucket")
 	}
-	if len(cmd.Buckets) > MaxBuckets {
-		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
+	if err := ValidateCapacities(cmd.Buckets); err != nil {
+		return nil, err
 	}
 	ttl := cmd.HoldTTL
 	if ttl == 0 {
 		ttl = DefaultHoldTTL
 	}
-	if err := validTTL(ttl); err != nil {
+	if err := ValidateHoldTTL(ttl); err != nil {
 		return nil, err
 	}
 	var price *Money
 	if cmd.Price != nil {
-		if cmd.Price.Amount < 0 {
-			return nil, Errorf(CodeInvalid, "price amount must not be negative")
-		}
-		if !validCurrency(cmd.Price.Currency) {
-			return nil, Errorf(CodeInvalid, "price currency must be an ISO 4217 code such as EUR")
+		if err := ValidatePrice(*cmd.Price); err != nil {
+			return nil, err
 		}
 		p := *cmd.Price
 		price = &p
 	}
 	buckets := make([]Bucket, 0, len(cmd.Buckets))
 	for k, c := range cmd.Buckets {
-		if err := validCapacity(k, c); err != nil {
-			return nil, err
-		}
 		buckets = append(buckets, Bucket{Key: k, Capacity: c})
 	}
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].Key < buckets[j].Key })
@@ -74,33 +68,31 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	}
 	ev := ResourceUpdated{Name: s.resource.Name, HoldTTL: s.resource.HoldTTL, At: now, Capacities: map[string]int64{}}
 	if cmd.Name != nil {
-		if !validName(*cmd.Name) {
-			return nil, Errorf(CodeInvalid, "name must be 1-%d bytes of UTF-8", MaxNameLength)
+		if err := ValidateName(*cmd.Name); err != nil {
+			return nil, err
 		}
 		ev.Name = *cmd.Name
 	}
 	if cmd.HoldTTL != nil {
-		if err := validTTL(*cmd.HoldTTL); err != nil {
+		if err := ValidateHoldTTL(*cmd.HoldTTL); err != nil {
 			return nil, err
 		}
 		ev.HoldTTL = *cmd.HoldTTL
 	}
-	// Keys in sorted order, and every validity check before any conflict check, so that the
+	// Every validity check (in sorted key order) before any conflict check, so that the
 	// refusal (code and message) does not depend on map iteration order.
+	if err := ValidateCapacities(cmd.Buckets); err != nil {
+		return nil, err
+	}
 	keys := make([]string, 0, len(cmd.Buckets))
+	added := 0
 	for k := range cmd.Buckets {
 		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	added := 0
-	for _, k := range keys {
-		if err := validCapacity(k, cmd.Buckets[k]); err != nil {
-			return nil, err
-		}
 		if _, ok := s.buckets[k]; !ok {
 			added++
 		}
 	}
+	sort.Strings(keys)
 	if len(s.buckets)+added > MaxBuckets {
 		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
 	}
@@ -124,8 +116,8 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		return Decision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
 	if cmd.IdempotencyKey != "" {
-		if len(cmd.IdempotencyKey) > MaxIdempotencyLen {
-			return Decision{}, Errorf(CodeInvalid, "Idempotency-Key is at most %d bytes", MaxIdempotencyLen)
+		if err := ValidateIdempotencyKey(cmd.IdempotencyKey); err != nil {
+			return Decision{}, err
 		}
 		if e, ok := s.idem[cmd.IdempotencyKey]; ok {
 			if e.Fingerprint != Fingerprint(cmd.Buckets, cmd.Quantity, cmd.UserID) {
@@ -140,26 +132,18 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if _, dup := s.holds[cmd.HoldID]; dup {
 		return Decision{}, Errorf(CodeInternal, "hold id %q already used", cmd.HoldID)
 	}
-	if !ValidID(cmd.UserID) || len(cmd.UserID) > MaxUserIDLength {
-		return Decision{}, Errorf(CodeInvalid, "user_id must be 1-%d printable ASCII characters", MaxUserIDLength)
+	if err := ValidateUserID("user_id", cmd.UserID); err != nil {
+		return Decision{}, err
 	}
-	if cmd.Quantity <= 0 || cmd.Quantity > MaxQuantity {
-		return Decision{}, Errorf(CodeInvalid, "quantity must be between 1 and %d", MaxQuantity)
+	if err := ValidateQuantity(cmd.Quantity); err != nil {
+		return Decision{}, err
 	}
-	if len(cmd.Buckets) == 0 {
-		return Decision{}, Errorf(CodeInvalid, "a hold needs at least one bucket")
+	if err := ValidateHoldBuckets(cmd.Buckets); err != nil {
+		return Decision{}, err
 	}
-	if len(cmd.Buckets) > MaxHoldBuckets {
-		return Decision{}, Errorf(CodeInvalid, "a hold claims at most %d buckets", MaxHoldBuckets)
-	}
-	seen := make(map[string]struct{}, len(cmd.Buckets))
 	for _, k := range cmd.Buckets {
-		if _, dup := seen[k]; dup {
-			return Decision{}, Errorf(CodeInvalid, "bucket %q appears twice", k)
-		}
-		seen[k] = struct{}{}
 		if _, ok := s.buckets[k]; !ok {
-			return Decision{}, Errorf(CodeInvalid, "resource %q has no bucket %q", s.id, k)
+			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
 	}
 	// All or nothing: check every bucket before claiming any.
@@ -228,21 +212,4 @@ func (s *State) liveHold(id string) (*Hold, error) {
 		return nil, Errorf(CodeNotFound, "hold %q not found", id)
 	}
 	return h, nil
-}
-
-func validTTL(ttl time.Duration) error {
-	if ttl < MinHoldTTL || ttl > MaxHoldTTL {
-		return Errorf(CodeInvalid, "hold_ttl must be between %s and %s", MinHoldTTL, MaxHoldTTL)
-	}
-	return nil
-}
-
-func validCapacity(key string, c int64) error {
-	if !ValidBucketKey(key) {
-		return Errorf(CodeInvalid, "bucket key %q must be 1-%d printable ASCII characters", key, MaxBucketKeyLen)
-	}
-	if c < 0 || c > MaxCapacity {
-		return Errorf(CodeInvalid, "capacity of bucket %q must be between 0 and %d", key, int64(MaxCapacity))
-	}
-	return nil
 }

@@ -44,7 +44,7 @@ func newRefModel(id string) *refModel {
 // Validity rules, from the doc comments of ValidID, ValidBucketKey and the API limits.
 
 func refValidID(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
+	if s == "" || len(s) > maxLen || strings.Trim(s, ".") == "" && len(s) <= 2 {
 		return false
 	}
 	for _, c := range []byte(s) {
@@ -64,12 +64,28 @@ func refValidKey(s string) bool {
 			return false
 		}
 	}
+	// Four digits and '-' make a date: it must be a real day or minute slot.
+	if len(s) >= 5 && s[4] == '-' && strings.Trim(s[:4], "0123456789") == "" {
+		d, err1 := time.Parse("2006-01-02", s)
+		m, err2 := time.Parse("2006-01-02T15:04", s)
+		return (err1 == nil && d.Format("2006-01-02") == s) || (err2 == nil && m.Format("2006-01-02T15:04") == s)
+	}
 	return true
 }
 
-func refValidName(s string) bool { return s != "" && len(s) <= 256 && utf8.ValidString(s) }
+func refValidName(s string) bool {
+	return s != "" && len(s) <= 256 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x61c || r == 0x200e || r == 0x200f ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	})
+}
 
-func refValidTTL(d time.Duration) bool { return d >= time.Second && d <= 7*24*time.Hour }
+func refValidTTL(d time.Duration) bool {
+	return d >= time.Second && d <= 7*24*time.Hour && d%time.Millisecond == 0
+}
+
+// refValidCurrency knows a sample of the ISO 4217 table: the simulation draws only these.
+func refValidCurrency(s string) bool { return slices.Contains([]string{"EUR", "USD", "JPY", "CHF"}, s) }
 
 func refValidCap(c int64) bool { return c >= 0 && c <= 1<<40 }
 
@@ -100,7 +116,7 @@ func (m *refModel) create(cmd CreateResource) string {
 	ok := cmd.ID == m.id && refValidID(cmd.ID, 128) && refValidName(cmd.Name) &&
 		len(cmd.Buckets) >= 1 && len(cmd.Buckets) <= 1000 && refValidTTL(ttl)
 	if p := cmd.Price; p != nil {
-		ok = ok && p.Amount >= 0 && len(p.Currency) == 3 && strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+		ok = ok && p.Amount >= 0 && refValidCurrency(p.Currency)
 	}
 	for k, c := range cmd.Buckets {
 		ok = ok && refValidKey(k) && refValidCap(c)
@@ -167,7 +183,7 @@ func (m *refModel) hold(cmd PlaceHold, now time.Time) (code, holdID string, repl
 	}
 	sorted := slices.Sorted(slices.Values(cmd.Buckets))
 	if cmd.IdempotencyKey != "" {
-		if len(cmd.IdempotencyKey) > 128 {
+		if len(cmd.IdempotencyKey) > 128 || strings.ContainsFunc(cmd.IdempotencyKey, func(r rune) bool { return r < ' ' || r > '~' }) {
 			return CodeInvalid, "", false
 		}
 		if e, ok := m.idem[cmd.IdempotencyKey]; ok {

@@ -1,9 +1,6 @@
 package booking
 
-import (
-	"time"
-	"unicode/utf8"
-)
+import "time"
 
 // Limits on what a resource may look like. They bound memory per actor and the size of one
 // store batch, and they are the validation rules the API documents.
@@ -49,49 +46,3 @@ type Bucket struct {
 
 // Available is what a new hold may still claim.
 func (b Bucket) Available() int64 { return b.Capacity - b.Held - b.Confirmed }
-
-// ValidID reports whether s may be a resource, hold or user id: 1..MaxIDLength printable
-// ASCII characters without '/', so that it fits in a URL path segment unescaped.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' || c == '/' || c == '?' || c == '#' || c == '%' {
-			return false
-		}
-	}
-	return true
-}
-
-// ValidBucketKey reports whether s may name a bucket. Keys are opaque to the model (a date, a
-// slot, "all"); the API checks date-like keys further.
-func ValidBucketKey(s string) bool {
-	if len(s) == 0 || len(s) > MaxBucketKeyLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' || c == ',' || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-func validName(s string) bool {
-	return s != "" && len(s) <= MaxNameLength && utf8.ValidString(s)
-}
-
-func validCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
-}

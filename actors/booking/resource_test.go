@@ -16,6 +16,9 @@ func TestValidID(t *testing.T) {
 		{strings.Repeat("x", MaxIDLength), true},
 		{strings.Repeat("x", MaxIDLength+1), false},
 		{"", false},
+		{".", false},
+		{"..", false},
+		{"...", true},
 		{"a b", false},
 		{"a/b", false},
 		{"a?b", false},
@@ -38,6 +41,7 @@ func TestValidBucketKey(t *testing.T) {
 		want bool
 	}{
 		{"2026-03-01", true},
+		{"2026-02-30", false},
 		{"all", true},
 		{"a|b", true},
 		{"a/b?#%", true},

@@ -57,9 +57,11 @@ func (m *sim) create() {
 	if m.oneIn(10) {
 		cmd.HoldTTL = simTTLs[m.c.Intn(len(simTTLs))]
 	}
-	switch m.c.Intn(8) {
+	switch m.c.Intn(9) {
 	case 0:
 		cmd.Price = &Money{Amount: 12900, Currency: "EUR"}
+	case 3:
+		cmd.Price = &Money{Amount: 100, Currency: "ZZZ"}
 	case 1:
 		cmd.Price = &Money{Amount: -1, Currency: "EUR"}
 	case 2:

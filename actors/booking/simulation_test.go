@@ -23,10 +23,10 @@ func (c randChooser) Intn(n int) int { return c.r.IntN(n) }
 // entries are refused by validation.
 var (
 	simKeys     = []string{"2026-03-01", "2026-03-02", "2026-03-03", "all", "a", "b", "a|b", "|"}
-	simBadKeys  = []string{"", "a,b", "a b", `a"b`, `a\b`, strings.Repeat("k", 65), "ü"}
+	simBadKeys  = []string{"", "a,b", "a b", `a"b`, `a\b`, strings.Repeat("k", 65), "ü", "2026-02-30", "2026-3-01"}
 	simUsers    = []string{"u1", "u2", "u", "u|a", "u|"}
-	simBadUsers = []string{"", "u 1", "u/1", strings.Repeat("u", 129)}
-	simNames    = []string{"Room", "Zimmer für zwei", "", strings.Repeat("n", 257), "a\xffb"}
+	simBadUsers = []string{"", "u 1", "u/1", strings.Repeat("u", 129), ".", ".."}
+	simNames    = []string{"Room", "Zimmer für zwei", "", strings.Repeat("n", 257), "a\xffb", "a\x00b", "evil\u202etxt", "tab\t"}
 	simTTLs     = []time.Duration{0, time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, MaxHoldTTL,
 		time.Second - 1, -time.Second, MaxHoldTTL + 1}
 )
