@@ -35,10 +35,10 @@ type Config struct {
 	// Audience must be one of the token's "aud" values: the API identifier (Auth0), the client
 	// id (Keycloak, unless an audience mapper is set) or the project id (Firebase).
 	Audience string
-	// RolesClaim is the claim holding the user's roles, a dotted path into nested objects
-	// ("realm_access.roles" for Keycloak; "https://allot.dev/roles" is one name without dots
-	// only if it has none). Its value is an array of strings or a space-separated string;
-	// roles other than customer, operator and admin are ignored.
+	// RolesClaim is the claim holding the user's roles: a top-level claim of that exact name
+	// (Auth0's namespaced "https://allot.dev/roles"), else a dotted path into nested objects
+	// ("realm_access.roles" for Keycloak). Its value is an array of strings or a
+	// space-separated string; roles other than customer, operator and admin are ignored.
 	RolesClaim string
 	// UserClaim is the claim naming the user (a dotted path, usually "sub"); a token without
 	// it is refused.
@@ -63,6 +63,9 @@ type Config struct {
 	// with an unknown "kid" cause: a rotated key is picked up at once, while a flood of
 	// forged kids costs the issuer one request per interval.
 	KeyRefetchInterval time.Duration
+	// KeySetMaxAge is how long a fetched key set is trusted before it is fetched again, so
+	// that a key the issuer withdrew (after a leak) stops verifying tokens.
+	KeySetMaxAge time.Duration
 	// HTTPTimeout bounds one discovery or key set request.
 	HTTPTimeout time.Duration
 	// Now is the component's one clock: token times, cache expiry and refetch spacing.
@@ -81,6 +84,7 @@ const (
 	DefaultCacheSize          = 100_000
 	DefaultMaxTokenBytes      = 16 << 10
 	DefaultKeyRefetchInterval = 10 * time.Second
+	DefaultKeySetMaxAge       = time.Hour
 	DefaultHTTPTimeout        = 10 * time.Second
 )
 
@@ -97,6 +101,7 @@ func DefaultConfig() Config {
 		CacheSize:          DefaultCacheSize,
 		MaxTokenBytes:      DefaultMaxTokenBytes,
 		KeyRefetchInterval: DefaultKeyRefetchInterval,
+		KeySetMaxAge:       DefaultKeySetMaxAge,
 		HTTPTimeout:        DefaultHTTPTimeout,
 		Now:                time.Now,
 	}
@@ -124,8 +129,8 @@ func (c *Config) validate() error {
 		return bad("cache size must not be negative")
 	case c.MaxTokenBytes <= 0:
 		return bad("max token bytes must be positive")
-	case c.KeyRefetchInterval <= 0 || c.HTTPTimeout <= 0:
-		return bad("key refetch interval and HTTP timeout must be positive")
+	case c.KeyRefetchInterval <= 0 || c.KeySetMaxAge < c.KeyRefetchInterval || c.HTTPTimeout <= 0:
+		return bad("key refetch interval and HTTP timeout must be positive, and the key set's max age at least the refetch interval")
 	case c.Now == nil:
 		return bad("a clock is required")
 	}

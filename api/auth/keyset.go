@@ -31,7 +31,8 @@ var signingAlgs = []jose.SignatureAlgorithm{
 const maxKeySetBytes = 1 << 20
 
 // keySet holds the issuer's public keys and fetches them again from its JWKS URL when a token
-// names a key id it does not know, so the issuer can rotate keys without a restart.
+// names a key id it does not know, so the issuer can rotate keys without a restart, and when
+// they are older than maxAge, so a key the issuer withdrew stops being trusted.
 //
 // It replaces go-oidc's RemoteKeySet, which refetches after any failed signature check: there,
 // every forged token costs one request to the issuer. Here a known key that fails to verify
@@ -43,12 +44,14 @@ type keySet struct {
 	client       *http.Client
 	now          func() time.Time
 	refetchEvery time.Duration
+	maxAge       time.Duration
 
 	fetchMu   sync.Mutex // serializes fetches; guards fetchedAt
-	fetchedAt time.Time  // when the last fetch that reached the issuer finished
+	fetchedAt time.Time  // when the last fetch finished, successful or not
 
-	mu   sync.RWMutex // guards keys
-	keys []jose.JSONWebKey
+	mu     sync.RWMutex // guards keys, keysAt
+	keys   []jose.JSONWebKey
+	keysAt time.Time // when keys were fetched
 }
 
 // verify checks jws's one signature and returns its payload. The error wraps ErrUnknownKey,
@@ -57,6 +60,9 @@ type keySet struct {
 func (k *keySet) verify(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
 	h := jws.Signatures[0].Header
 	alg := h.Algorithm
+	if k.stale() {
+		_ = k.refetch(ctx) // on failure the keys in hand keep serving
+	}
 	candidates := k.match(h.KeyID, alg)
 	if len(candidates) == 0 {
 		if err := k.refetch(ctx); err != nil {
@@ -97,6 +103,16 @@ func (k *keySet) match(kid, alg string) []jose.JSONWebKey {
 	return out
 }
 
+// stale reports whether the keys are older than maxAge.
+func (k *keySet) stale() bool {
+	if k.url == "" {
+		return false
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.now().Sub(k.keysAt) > k.maxAge
+}
+
 // refetch fetches the key set again unless that was done less than refetchEvery ago.
 func (k *keySet) refetch(ctx context.Context) error {
 	if k.url == "" {
@@ -115,15 +131,10 @@ func (k *keySet) refetch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch key set: %w", booking.Errorf(booking.CodeUnavailable, "the identity provider's keys could not be fetched: %v", err))
 	}
-	k.set(keys)
-	return nil
-}
-
-// set replaces the keys.
-func (k *keySet) set(keys []jose.JSONWebKey) {
 	k.mu.Lock()
-	k.keys = keys
+	k.keys, k.keysAt = keys, k.fetchedAt
 	k.mu.Unlock()
+	return nil
 }
 
 // fetchKeys GETs a JWKS document and returns its public signing keys; keys of unknown types,

@@ -49,7 +49,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := validIssuer(meta.JWKSURI); err != nil {
 		return nil, fmt.Errorf("auth: discover %s: jwks_uri: %w", cfg.Issuer, err)
 	}
-	v := newVerifier(cfg, &keySet{url: meta.JWKSURI, client: client, now: cfg.Now, refetchEvery: cfg.KeyRefetchInterval})
+	v := newVerifier(cfg, &keySet{url: meta.JWKSURI, client: client, now: cfg.Now, refetchEvery: cfg.KeyRefetchInterval, maxAge: cfg.KeySetMaxAge})
 	_ = v.keys.refetch(ctx) // best effort: a failure is retried by the first token
 	return v, nil
 }
