@@ -61,11 +61,13 @@ func (k *keySet) verify(ctx context.Context, jws *jose.JSONWebSignature) ([]byte
 	h := jws.Signatures[0].Header
 	alg := h.Algorithm
 	if k.stale() {
-		_ = k.refetch(ctx) // on failure the keys in hand keep serving
+		// Refresh without queueing behind a fetch in flight; on failure the keys in hand
+		// keep serving.
+		_ = k.refetch(ctx, false)
 	}
 	candidates := k.match(h.KeyID, alg)
 	if len(candidates) == 0 {
-		if err := k.refetch(ctx); err != nil {
+		if err := k.refetch(ctx, true); err != nil {
 			return nil, err
 		}
 		if candidates = k.match(h.KeyID, alg); len(candidates) == 0 {
@@ -113,12 +115,17 @@ func (k *keySet) stale() bool {
 	return k.now().Sub(k.keysAt) > k.maxAge
 }
 
-// refetch fetches the key set again unless that was done less than refetchEvery ago.
-func (k *keySet) refetch(ctx context.Context) error {
+// refetch fetches the key set again unless that was done less than refetchEvery ago. With
+// wait false it returns at once when another fetch is in flight.
+func (k *keySet) refetch(ctx context.Context, wait bool) error {
 	if k.url == "" {
 		return nil
 	}
-	k.fetchMu.Lock()
+	if wait {
+		k.fetchMu.Lock()
+	} else if !k.fetchMu.TryLock() {
+		return nil
+	}
 	defer k.fetchMu.Unlock()
 	if !k.fetchedAt.IsZero() && k.now().Sub(k.fetchedAt) < k.refetchEvery {
 		return nil

@@ -50,7 +50,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("auth: discover %s: jwks_uri: %w", cfg.Issuer, err)
 	}
 	v := newVerifier(cfg, &keySet{url: meta.JWKSURI, client: client, now: cfg.Now, refetchEvery: cfg.KeyRefetchInterval, maxAge: cfg.KeySetMaxAge})
-	_ = v.keys.refetch(ctx) // best effort: a failure is retried by the first token
+	_ = v.keys.refetch(ctx, true) // best effort: a failure is retried by the first token
 	return v, nil
 }
 
