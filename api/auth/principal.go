@@ -19,9 +19,6 @@ const (
 // ScopePIIRead lets an operator see guests' contact details unmasked.
 const ScopePIIRead = "pii:read"
 
-// mfaMethods are the RFC 8176 "amr" values that prove a second factor.
-var mfaMethods = []string{"mfa", "otp", "hwk", "swk", "sms"}
-
 // Principal is who a verified token speaks for. A Principal returned by the Verifier is shared
 // by every request carrying the same token: treat it, and its slices, as read-only.
 type Principal struct {
@@ -76,7 +73,8 @@ func principalFromClaims(claims map[string]any, cfg *Config, expiry time.Time) (
 // configured acr, or the configured MFA claim present and not empty.
 func provesMFA(claims map[string]any, cfg *Config) bool {
 	for _, m := range stringsOf(claims["amr"]) {
-		if slices.Contains(mfaMethods, m) {
+		switch m { // RFC 8176 methods that are, or include, a second factor
+		case "mfa", "otp", "hwk", "swk", "sms":
 			return true
 		}
 	}

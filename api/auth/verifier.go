@@ -27,13 +27,16 @@ type Verifier struct {
 	cache *tokenCache
 }
 
-// NewVerifier discovers the issuer with go-oidc (its /.well-known/openid-configuration must
+// NewVerifier (ModeOIDC) discovers the issuer with go-oidc (its /.well-known/openid-configuration must
 // name cfg.Issuer and a jwks_uri) and fetches its key set. An issuer that cannot be reached
 // is an error, so a wrong URL shows at start; a key set that cannot be fetched is not: it is
 // fetched again when the first token arrives.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Mode != ModeOIDC {
+		return nil, fmt.Errorf("%w: NewVerifier is for mode %q; dev mode uses NewDevVerifier", ErrConfig, ModeOIDC)
 	}
 	client := &http.Client{Timeout: cfg.HTTPTimeout}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), cfg.Issuer)
@@ -54,11 +57,14 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// NewDevVerifier verifies the tokens of a DevIssuer in the same process, with its keys in
-// hand rather than fetched. cfg.Issuer and cfg.Audience must be the issuer's.
+// NewDevVerifier verifies the tokens of a DevIssuer in the same process (ModeDev), with its
+// keys in hand rather than fetched. cfg.Issuer and cfg.Audience must be the issuer's.
 func NewDevVerifier(cfg Config, d *DevIssuer) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Mode != ModeDev {
+		return nil, fmt.Errorf("%w: NewDevVerifier is for mode %q", ErrConfig, ModeDev)
 	}
 	if cfg.Issuer != d.cfg.Issuer || cfg.Audience != d.cfg.Audience {
 		return nil, fmt.Errorf("%w: the dev issuer is %s for %s, not %s for %s", ErrConfig, d.cfg.Issuer, d.cfg.Audience, cfg.Issuer, cfg.Audience)

@@ -282,3 +282,61 @@ func TestCacheOff(t *testing.T) {
 		t.Fatalf("without a cache each verification builds its principal: %v %v %v", err1, err2, a == b)
 	}
 }
+
+func TestVerifierModes(t *testing.T) {
+	clock := newTestClock()
+	ti := newTestIssuer(t, clock)
+	cfg := ti.config()
+	cfg.Mode = ModeDev
+	if _, err := NewVerifier(context.Background(), cfg); !errors.Is(err, ErrConfig) {
+		t.Errorf("NewVerifier in dev mode: %v", err)
+	}
+	d, err := NewDevIssuer(devConfig(clock), DevKeyFile(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := devConfig(clock)
+	dev.Mode = ModeOIDC
+	if _, err := NewDevVerifier(dev, d); !errors.Is(err, ErrConfig) {
+		t.Errorf("NewDevVerifier in oidc mode: %v", err)
+	}
+}
+
+// Many requests verify while the issuer rotates and the cache is small enough to evict:
+// the race detector watches the cache and the key set.
+func TestVerifyConcurrently(t *testing.T) {
+	clock := newTestClock()
+	ti := newTestIssuer(t, clock)
+	v := newTestVerifier(t, ti, func(c *Config) { c.CacheSize = 8 })
+	k2 := ti.publish(newSigningKey(t, "k2", jose.ES256))
+	clock.Advance(DefaultKeyRefetchInterval)
+	var tokens []string
+	for i := range 16 {
+		k := ti.key("k1")
+		if i%2 == 1 {
+			k = k2
+		}
+		tokens = append(tokens, ti.sign(k, ti.claims("u-"+string(rune('a'+i)))))
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			var err error
+			for i := range 200 {
+				tok := tokens[(i*(g+1))%len(tokens)]
+				if _, e := v.Verify(context.Background(), tok); e != nil && err == nil {
+					err = e
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.cache.len(); n > 8 {
+		t.Fatalf("cache holds %d tokens, bound 8", n)
+	}
+}
