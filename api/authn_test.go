@@ -143,3 +143,48 @@ func TestAuthenticate(t *testing.T) {
 		})
 	}
 }
+
+// An unknown key id while the issuer cannot be reached is the issuer's outage, not the
+// client's fault: 503 with Retry-After, not 401 (which would send the app to sign in again).
+func TestAuthenticateIssuerUnreachable(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	srv := httptest.NewUnstartedServer(nil)
+	cfg := auth.DefaultConfig()
+	cfg.Issuer = "http://" + srv.Listener.Addr().String()
+	cfg.Now = func() time.Time { return now }
+	d, err := auth.NewDevIssuer(cfg, auth.DevKeyFile(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = d.Handler()
+	srv.Start()
+	defer srv.Close()
+	oidcCfg := cfg
+	oidcCfg.Mode = auth.ModeOIDC
+	v, err := auth.NewVerifier(t.Context(), oidcCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := auth.NewDevIssuer(cfg, auth.DevKeyFile(t.TempDir())) // same issuer, new key
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := rotated.Mint(auth.TokenSpec{Subject: "u-1", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	now = now.Add(auth.DefaultKeyRefetchInterval)
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(Authenticate(v, auth.RoutePolicies{{Method: "GET", Path: "/mine"}: auth.Customer}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e.GET("/mine", func(c *gin.Context) { c.Status(http.StatusOK) })
+	req := httptest.NewRequest("GET", "/mine", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || rec.Header().Get("WWW-Authenticate") != "" {
+		t.Fatalf("status %d, headers %v: %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
