@@ -21,24 +21,11 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		"`make run`, tests and load tests: curl -H \"Authorization: Bearer $(allot token --sub u-1)\" ...\n"+
 		"Anyone who can read the key can mint any token: dev mode is never for real users.", stderr)
 	fs.StringVar(&spec.Subject, "sub", "", "the user the token speaks for (required)")
-	fs.Func("role", "customer, operator or admin (repeat or comma-separate for several; every token is a customer)", func(s string) error {
-		for _, r := range strings.Split(s, ",") {
-			switch role := auth.Role(strings.TrimSpace(r)); role {
-			case auth.RoleCustomer, auth.RoleOperator, auth.RoleAdmin:
-				spec.Roles = append(spec.Roles, role)
-			default:
-				return fmt.Errorf("unknown role %q (customer, operator or admin)", r)
-			}
-		}
-		return nil
-	})
+	roles := fs.String("role", "", "customer, operator or admin, comma-separated for several (every token is a customer)")
 	fs.BoolVar(&spec.MFA, "mfa", false, "the token proves a second factor (amr otp), as operators and admins need")
 	fs.StringVar(&spec.Email, "email", "", "the user's e-mail address claim")
 	fs.StringVar(&spec.Phone, "phone", "", "the user's phone number claim")
-	fs.Func("scope", "OAuth scopes, space- or comma-separated (e.g. "+auth.ScopePIIRead+")", func(s string) error {
-		spec.Scopes = append(spec.Scopes, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
-		return nil
-	})
+	scopes := fs.String("scope", "", "OAuth scopes, space- or comma-separated (e.g. "+auth.ScopePIIRead+")")
 	fs.DurationVar(&spec.TTL, "ttl", spec.TTL, "how long the token is valid (at most 720h)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "the node's data dir, holding the dev signing key")
 	fs.StringVar(&keyFile, "key-file", "", "a shared dev signing key file (a cluster's); wins over --data-dir")
@@ -55,6 +42,15 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if spec.Subject == "" {
 		return errors.New("--sub is required")
 	}
+	for _, r := range splitList(*roles) {
+		switch role := auth.Role(r); role {
+		case auth.RoleCustomer, auth.RoleOperator, auth.RoleAdmin:
+			spec.Roles = append(spec.Roles, role)
+		default:
+			return fmt.Errorf("--role: unknown role %q (customer, operator or admin)", r)
+		}
+	}
+	spec.Scopes = splitList(*scopes)
 	if keyFile == "" {
 		if dataDir == "" {
 			return errors.New("--data-dir or --key-file is required")
@@ -71,4 +67,9 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, token)
 	return err
+}
+
+// splitList splits a comma- or space-separated list, dropping empty items.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }

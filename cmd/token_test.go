@@ -70,7 +70,7 @@ func TestTokenCommandMintsWhatTheDataDirsIssuerAccepts(t *testing.T) {
 func TestTokenCommandSharedKeyFileAndEnv(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "cluster-dev.key")
 	t.Setenv("ALLOT_KEY_FILE", keyFile)
-	token, stderr, code := runTokenCmd(t, "--sub", "a-1", "--role", "admin,operator", "--mfa", "--data-dir", t.TempDir())
+	token, stderr, code := runTokenCmd(t, "--sub", "a-1", "--role", "admin, operator", "--mfa", "--data-dir", t.TempDir())
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
