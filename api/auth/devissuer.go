@@ -160,17 +160,21 @@ func (d *DevIssuer) Handler() http.Handler {
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "nbf", "amr", "email", "phone_number", d.cfg.RolesClaim},
 	})
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: d.PublicKeys()})
-	mux := http.NewServeMux()
-	serve := func(body []byte) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+	docs := map[string][]byte{base + DiscoveryPath: discovery, base + JWKSPath: jwks}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := docs[r.URL.Path]
+		switch {
+		case !ok:
+			http.NotFound(w, r)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		default:
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "public, max-age=300")
 			_, _ = w.Write(body)
 		}
-	}
-	mux.Handle("GET "+base+DiscoveryPath, serve(discovery))
-	mux.Handle("GET "+base+JWKSPath, serve(jwks))
-	return mux
+	})
 }
 
 // setPath sets a dotted claim path, creating the objects on the way.

@@ -205,6 +205,14 @@ func TestDevIssuerThroughDiscovery(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("unknown path: %d", resp.StatusCode)
 			}
+			resp, err = http.Post(cfg.Issuer+JWKSPath, "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Fatalf("POST to the key set: %d", resp.StatusCode)
+			}
 		})
 	}
 }
