@@ -47,21 +47,22 @@ type Config struct {
 	// assurance, for example). An "amr" containing mfa, otp, hwk, swk or sms (RFC 8176) always
 	// does.
 	MFAACR string
-	// MFAClaim, if set, is a dotted path to a claim whose non-empty presence proves a second
-	// factor: "firebase.sign_in_second_factor" for Firebase Auth.
+	// MFAClaim, if set, names a claim (looked up like RolesClaim) whose presence with a
+	// non-empty value proves a second factor: "firebase.sign_in_second_factor" for Firebase
+	// Auth, a namespaced claim set by an Auth0 Action.
 	MFAClaim string
 	// ClockSkew is how far this node's clock may differ from the issuer's: a token is
 	// accepted up to ClockSkew after "exp" and from ClockSkew before "nbf" and "iat". Keep it
 	// small (clocks are synced with NTP); at most MaxClockSkew.
 	ClockSkew time.Duration
-	// CacheSize bounds the verified tokens kept in memory, least recently used first out;
-	// 0 verifies every request.
+	// CacheSize bounds the verified tokens kept in memory (a few hundred bytes each), least
+	// recently used first out; 0 verifies every request.
 	CacheSize int
 	// MaxTokenBytes refuses longer tokens before any work is done.
 	MaxTokenBytes int
 	// KeyRefetchInterval is the shortest time between two fetches of the key set that tokens
-	// with an unknown "kid" cause: a rotated key is picked up at once, while a flood of
-	// forged kids costs the issuer one request per interval.
+	// with an unknown "kid" cause: a rotated key is picked up by its first token (or within
+	// one interval), while a flood of forged kids costs the issuer one request per interval.
 	KeyRefetchInterval time.Duration
 	// KeySetMaxAge is how long a fetched key set is trusted before it is fetched again, so
 	// that a key the issuer withdrew (after a leak) stops verifying tokens.

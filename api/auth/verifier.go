@@ -27,10 +27,10 @@ type Verifier struct {
 	cache *tokenCache
 }
 
-// NewVerifier (ModeOIDC) discovers the issuer with go-oidc (its /.well-known/openid-configuration must
-// name cfg.Issuer and a jwks_uri) and fetches its key set. An issuer that cannot be reached
-// is an error, so a wrong URL shows at start; a key set that cannot be fetched is not: it is
-// fetched again when the first token arrives.
+// NewVerifier (ModeOIDC) discovers the issuer with go-oidc (its
+// /.well-known/openid-configuration must name cfg.Issuer and a jwks_uri) and fetches its key
+// set. An issuer that cannot be reached is an error, so a wrong URL shows at start; a key set
+// that cannot be fetched is not: it is fetched again when the first token arrives.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
