@@ -29,7 +29,7 @@ func TestClaimsToPrincipal(t *testing.T) {
 		{"amr otp", nil, map[string]any{"amr": []string{"pwd", "otp"}}, []Role{RoleCustomer}, true, nil},
 		{"amr hwk", nil, map[string]any{"amr": []string{"hwk"}}, []Role{RoleCustomer}, true, nil},
 		{"amr pwd only", nil, map[string]any{"amr": []string{"pwd"}}, []Role{RoleCustomer}, false, nil},
-		{"amr as a string is not an array of methods", nil, map[string]any{"amr": "pwd"}, []Role{RoleCustomer}, false, nil},
+		{"amr pwd as one string", nil, map[string]any{"amr": "pwd"}, []Role{RoleCustomer}, false, nil},
 		{"acr configured", func(c *Config) { c.MFAACR = "gold" }, map[string]any{"acr": "gold"}, []Role{RoleCustomer}, true, nil},
 		{"acr other level", func(c *Config) { c.MFAACR = "gold" }, map[string]any{"acr": "silver"}, []Role{RoleCustomer}, false, nil},
 		{"acr not configured", nil, map[string]any{"acr": "gold"}, []Role{RoleCustomer}, false, nil},
