@@ -86,6 +86,12 @@ func kindOf(code string) problemKind {
 		return problemKind{"busy", "Resource busy", http.StatusTooManyRequests, code}
 	case booking.CodeUnavailable:
 		return problemKind{"unavailable", "Service unavailable", http.StatusServiceUnavailable, code}
+	case booking.CodeUnauthenticated:
+		return problemKind{"unauthenticated", "Authentication required", http.StatusUnauthorized, code}
+	case booking.CodeForbidden:
+		return problemKind{"forbidden", "Forbidden", http.StatusForbidden, code}
+	case booking.CodeMFARequired:
+		return problemKind{"mfa-required", "Second factor required", http.StatusForbidden, code}
 	case kindUnsupportedMediaType:
 		return problemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType, booking.CodeMalformed}
 	case kindPayloadTooLarge:
@@ -107,6 +113,7 @@ func problemCodes() []string {
 		booking.CodeMalformed, booking.CodeInvalid, booking.CodeIdempotencyMismatch,
 		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
 		booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
+		booking.CodeUnauthenticated, booking.CodeForbidden, booking.CodeMFARequired,
 		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
 		kindClientClosed,
 	}

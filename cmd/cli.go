@@ -21,6 +21,7 @@ Usage:
   allot migrate  [flags]   apply database migrations to --db-url and exit
   allot loadgen  [flags]   drive a node or cluster with simulated mobile clients
   allot baseline [flags]   serve a comparison design (classic SQL, Redis, empty) for benchmarks
+  allot token    [flags]   print a dev-mode bearer token (--sub u-1 [--role operator --mfa])
   allot help               show this text
 
 Run "allot <command> --help" for the flags of a command. Every flag also reads an
@@ -44,6 +45,8 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		err = runLoadgen(args[1:], stdout, stderr)
 	case "baseline":
 		err = runBaseline(args[1:], stdout, stderr)
+	case "token":
+		err = runToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

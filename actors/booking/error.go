@@ -20,6 +20,14 @@ const (
 	CodeInternal            = "internal"             // a bug (500)
 )
 
+// Identity and access codes (package api/auth). They never travel between nodes: the edge
+// decides them before a command is dispatched.
+const (
+	CodeUnauthenticated = "unauthenticated" // no bearer token, or one that is not acceptable (401)
+	CodeForbidden       = "forbidden"       // signed in, but the role does not allow it (403)
+	CodeMFARequired     = "mfa_required"    // the role allows it, but the token proves no second factor (403)
+)
+
 // Error is Allot's one coded application error. Code is machine-readable and stable; Message is
 // for humans and may change. Errors that are not *Error are reported as CodeInternal.
 type Error struct {

@@ -61,6 +61,9 @@ func TestRetryable(t *testing.T) {
 		{CodeConflict, false},
 		{CodeIdempotencyMismatch, false},
 		{CodeInternal, false},
+		{CodeUnauthenticated, false},
+		{CodeForbidden, false},
+		{CodeMFARequired, false},
 		{"", false},
 		{"BUSY", false},
 	} {
