@@ -167,10 +167,16 @@ func (p *Provider) Shutdown(graceful bool) error {
 		if err := p.ml.UpdateNode(p.cfg.LeaveTimeout); err != nil {
 			p.log.Debug("announce leave", "error", err)
 		}
-		if err := p.ml.Leave(p.cfg.LeaveTimeout); err != nil {
-			errs = append(errs, fmt.Errorf("leave: %w", err))
-		} else {
+		switch err := p.ml.Leave(p.cfg.LeaveTimeout); {
+		case err == nil:
 			status = StatusLeft
+		case p.nobodyToTell():
+			// Every peer is leaving too (a whole cluster stopped at once): nobody is left
+			// to confirm the broadcast, and nobody needs it.
+			p.log.Debug("leave broadcast unconfirmed: every peer is leaving too", "error", err)
+			status = StatusLeft
+		default:
+			errs = append(errs, fmt.Errorf("leave: %w", err))
 		}
 	}
 	if err := p.ml.Shutdown(); err != nil {

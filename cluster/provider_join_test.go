@@ -144,3 +144,22 @@ func TestExpectedErrorsAreDebug(t *testing.T) {
 		t.Fatalf("memberlist log:\n%s", out)
 	}
 }
+
+// TestWholeClusterLeavesAtOnce: when every member stops at the same moment (Ctrl-C on
+// `make cluster`), nobody is left to confirm a leave broadcast; that is no error.
+func TestWholeClusterLeavesAtOnce(t *testing.T) {
+	first := MustFakeMember(t, testProviderConfig(), false)
+	ms := []*fakeMember{first,
+		MustFakeMember(t, testProviderConfig(first.p.GossipAddr()), false),
+		MustFakeMember(t, testProviderConfig(first.p.GossipAddr()), false)}
+	waitFakeTopology(t, 10*time.Second, ms, ms)
+	errs := make(chan error, len(ms))
+	for _, m := range ms {
+		go func() { errs <- m.p.Shutdown(true) }()
+	}
+	for range ms {
+		if err := <-errs; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+}

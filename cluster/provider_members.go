@@ -204,6 +204,19 @@ func (p *Provider) expectedLoss(addr string) bool {
 	return false
 }
 
+// nobodyToTell reports whether no peer is alive and staying: each one left, is leaving, or
+// is dead.
+func (p *Provider) nobodyToTell() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.members {
+		if !e.info.Self && !e.leaving && (e.info.Status == StatusAlive || e.info.Status == StatusSuspect) {
+			return false
+		}
+	}
+	return true
+}
+
 // markSuspect is called (from memberlist's logger) when this member's probe of name failed.
 func (p *Provider) markSuspect(name string) {
 	p.mu.Lock()
