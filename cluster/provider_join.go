@@ -13,7 +13,8 @@ import (
 // stays joined until it stops (a member whose peers all die later keeps serving alone,
 // fenced by the store). It is joined when
 //
-//   - it reached a seed, or another member reached it (memberlist reported a peer); or
+//   - it reached a seed that is another member (not itself under a host name), or another
+//     member reached it (memberlist reported a peer); or
 //   - a bootstrap rule says it is the first member: it has no seeds, its seeds are only
 //     itself (a DNS name that resolves to this pod alone, or a static list naming only this
 //     member), ProviderConfig.Bootstrap is set, or no seed answered for
@@ -96,6 +97,11 @@ func (p *Provider) join(ctx context.Context, quiet bool) bool {
 	n, err := p.ml.Join(addrs)
 	if n == 0 {
 		p.logJoin(quiet, "join gossip seeds", "seeds", addrs, "error", err)
+		return false
+	}
+	if p.ml.NumMembers() <= 1 {
+		// Only this member answered: a seed named by a host name that resolves to itself.
+		p.logJoin(quiet, "join gossip seeds: only this member answered", "seeds", addrs, "error", err)
 		return false
 	}
 	p.log.Info("joined gossip cluster", "contacted", n, "members", p.ml.NumMembers())

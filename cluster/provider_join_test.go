@@ -94,6 +94,18 @@ func TestProviderBootstrapRules(t *testing.T) {
 	if f := MustFakeMember(t, self, false); !isClosed(f.p.Joined()) {
 		t.Fatal("a member that is its own only seed is the first member: joined at once")
 	}
+	// A seed that is this member under another name (a host name): reaching it is no join.
+	byName := testProviderConfig()
+	port = reservePort(t)
+	byName.BindAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	byName.Join = []string{net.JoinHostPort("localhost", strconv.Itoa(port))}
+	byName.Jitter = func(d time.Duration) time.Duration { return d }
+	f := MustFakeMember(t, byName, false)
+	time.Sleep(400 * time.Millisecond) // three retries (100+200 ms): none may count as a join
+	if isClosed(f.p.Joined()) {
+		t.Fatal("a member that reached only itself (by host name) counts as joined")
+	}
+
 	nowhere := net.JoinHostPort("127.0.0.1", strconv.Itoa(reservePort(t)))
 	boot := testProviderConfig(nowhere)
 	boot.Bootstrap = true
@@ -103,7 +115,7 @@ func TestProviderBootstrapRules(t *testing.T) {
 	after := testProviderConfig(nowhere)
 	after.BootstrapAfter = 300 * time.Millisecond
 	start := time.Now()
-	f := MustFakeMember(t, after, false)
+	f = MustFakeMember(t, after, false)
 	if isClosed(f.p.Joined()) {
 		t.Fatal("BootstrapAfter: joined before any seed answered or the wait ended")
 	}
