@@ -22,8 +22,8 @@ Usage:
   allot migrate  [flags]   apply database migrations to --db-url and exit
   allot loadgen  [flags]   drive a node or cluster with simulated mobile clients
   allot baseline [flags]   serve a comparison design (classic SQL, Redis, empty) for benchmarks
-  allot version            print the version, commit and Go version
   allot help               show this text
+  allot version            print the version, commit and Go version
 
 Run "allot <command> --help" for the flags of a command. Every flag also reads an
 environment variable ALLOT_<FLAG> (e.g. --db-url <- ALLOT_DB_URL); a flag on the command line wins.
@@ -52,11 +52,11 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		err = runLoadgen(args[1:], stdout, stderr)
 	case "baseline":
 		err = runBaseline(args[1:], stdout, stderr)
-	case "version", "--version":
-		runVersion(stdout)
-		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version":
+		runVersion(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "allot: unknown command %q\n\n%s", args[0], usage)

@@ -191,9 +191,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connection pool size")
 	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "timeout of one SQL statement on the server")
 	fs.DurationVar(&c.CommitTimeout, "commit-timeout", c.CommitTimeout, "timeout of one store call of a resource (load, group commit, lease renewal)")
-	fs.Var(modeAddr{&c.GossipAddr, ClusterGossipAddr()}, "gossip-addr", "memberlist gossip bind address (host:port, TCP and UDP); a single node: "+LoopbackAnyPort)
+	fs.Var(modeAddr{&c.GossipAddr, ClusterGossipAddr()}, "gossip-addr", "memberlist gossip bind address `host:port` (TCP and UDP); a single node: "+LoopbackAnyPort)
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", c.AdvertiseAddr, "address peers use to reach this node (host or host:port); pods pass their pod IP")
-	fs.Var(modeAddr{&c.RemoteAddr, ClusterRemoteAddr()}, "remote-addr", "actor remote (gRPC) bind address between nodes (host:port); a single node: "+LoopbackAnyPort)
+	fs.Var(modeAddr{&c.RemoteAddr, ClusterRemoteAddr()}, "remote-addr", "actor remote (gRPC) bind address `host:port` between nodes; a single node: "+LoopbackAnyPort)
 	fs.Func("join", "comma-separated gossip seeds host:port, or dns:NAME:PORT for a headless service", func(s string) error {
 		c.Join = nil
 		for _, p := range strings.Split(s, ",") {
