@@ -198,7 +198,7 @@ func TestNodeNotReadyUntilItsSeedStarts(t *testing.T) {
 	seed := startProc(t, bin, "--db-url", db, "--advertise-addr", "127.0.0.1",
 		"--gossip-addr", seedGossip, "--remote-addr", "127.0.0.1:0")
 	seed.waitReady(30 * time.Second)
-	late.waitReady(5 * time.Second) // the join backoff is at most 2 s
+	late.waitReady(10 * time.Second) // the join backoff is at most 2 s; slack for a loaded machine
 	resp, err := http.Get("http://" + late.http + "/v1/cluster/members")
 	if err != nil {
 		t.Fatal(err)
