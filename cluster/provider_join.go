@@ -117,21 +117,14 @@ func (p *Provider) logJoin(quiet bool, msg string, args ...any) {
 	p.log.Warn(msg, args...)
 }
 
-// joinRetryDelay is the nominal pause before join retry number attempt (0-based): min
-// doubled per attempt, at most max.
-func joinRetryDelay(attempt int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
+// joinRetryDelay is the nominal pause before join retry number attempt (0-based): first
+// doubled per attempt, at most limit.
+func joinRetryDelay(attempt int, first, limit time.Duration) time.Duration {
+	d := first
+	for i := 0; i < attempt && d < limit; i++ {
 		d *= 2
 	}
-	return time.Duration(min64(int64(d), int64(max)))
-}
-
-func min64(a, b int64) int64 {
-	if a < b {
-		return a
-	}
-	return b
+	return min(d, limit)
 }
 
 // defaultJitter spreads a retry uniformly over [d/2, d), so members started together do
