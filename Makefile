@@ -12,8 +12,10 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/allot
 
+# A single node (no --db-url, no --join) opens the HTTP edge only, here on loopback; gossip
+# and the actor remote stay on 127.0.0.1 ephemeral ports (README "Running a node").
 run: build
-	./$(BIN) node --http-addr :8080 --data-dir ./data
+	./$(BIN) node --http-addr 127.0.0.1:8080 --data-dir ./data
 
 deps:
 	@bash .ci/install-deps

@@ -48,8 +48,9 @@ type Node struct {
 	lookup   *identityLookup
 	metrics  *nodeMetrics // nil without a Registerer
 
-	started atomic.Bool // cluster member started: protoactor's kinds map is immutable from here
-	running atomic.Bool // accepting requests
+	started  atomic.Bool // cluster member started: protoactor's kinds map is immutable from here
+	running  atomic.Bool // accepting requests
+	stopping atomic.Bool // teardown began: connection errors from here on are expected
 
 	lifeMu   sync.Mutex // guards phase and stopDone
 	phase    nodePhase
@@ -106,7 +107,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	base := orDiscard(cfg.Logger)
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
-		return slog.New(levelFloor{h: base.Handler(), min: level}).With("lib", "protoactor", "system", s.ID)
+		h := expectedErrors{h: levelFloor{h: base.Handler(), min: level}, expected: n.expectedLoss}
+		return slog.New(h).With("lib", "protoactor", "system", s.ID)
 	}))
 	n.remote = remote.Configure("", 0)
 	ccfg := cluster.Configure(cfg.ClusterName, provider, n.lookup, n.remote,
@@ -189,6 +191,7 @@ func (n *Node) Stop(ctx context.Context) error {
 }
 
 func (n *Node) teardown(done chan struct{}) {
+	n.stopping.Store(true)
 	n.running.Store(false)
 	var errs []error
 	if err := recoverPanic(n.lookup.Shutdown); err != nil {
@@ -334,6 +337,17 @@ func (n *Node) localActivations() int {
 	}
 	return activationCount(n.c)
 }
+
+// expectedLoss reports whether a connection error about addr is expected: this member is
+// stopping, or addr is a peer that left gracefully (see Provider.expectedLoss).
+func (n *Node) expectedLoss(addr string) bool {
+	return n.stopping.Load() || n.provider.expectedLoss(addr)
+}
+
+// Joined returns a channel closed once this member has joined a cluster or a bootstrap rule
+// made it the first member (see ProviderConfig.Bootstrap); until then it should not be
+// reported ready.
+func (n *Node) Joined() <-chan struct{} { return n.provider.Joined() }
 
 // onView runs on the provider's topology goroutine after each applied topology.
 func (n *Node) onView(v *topologyView) {

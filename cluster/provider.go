@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -66,6 +67,10 @@ type Provider struct {
 	members    map[string]*memberEntry // by memberlist node name
 	warned     map[string]bool         // member ids already warned about (blocked/bad meta)
 	applied    map[string]bool         // member ids of the topology protoactor last applied
+
+	joined   chan struct{} // closed once joined (provider_join.go)
+	joinOnce sync.Once
+	stopping atomic.Bool // Shutdown began: memberlist's send errors are expected
 }
 
 type providerPhase int
@@ -89,6 +94,9 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 	if cfg.LookupHost == nil {
 		cfg.LookupHost = net.DefaultResolver.LookupHost
 	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = defaultJitter
+	}
 	return &Provider{
 		cfg:     cfg,
 		log:     orDiscard(cfg.Logger).With("component", "gossip"),
@@ -96,6 +104,7 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 		dirty:   make(chan struct{}, 1),
 		members: map[string]*memberEntry{},
 		warned:  map[string]bool{},
+		joined:  make(chan struct{}),
 	}, nil
 }
 
@@ -142,6 +151,7 @@ func (p *Provider) Shutdown(graceful bool) error {
 		return nil
 	}
 	p.phase = phaseStopped
+	p.stopping.Store(true)
 	p.cancel()
 	p.wg.Wait()
 	p.cl.ActorSystem.EventStream.Unsubscribe(p.topoSub)
@@ -157,10 +167,16 @@ func (p *Provider) Shutdown(graceful bool) error {
 		if err := p.ml.UpdateNode(p.cfg.LeaveTimeout); err != nil {
 			p.log.Debug("announce leave", "error", err)
 		}
-		if err := p.ml.Leave(p.cfg.LeaveTimeout); err != nil {
-			errs = append(errs, fmt.Errorf("leave: %w", err))
-		} else {
+		switch err := p.ml.Leave(p.cfg.LeaveTimeout); {
+		case err == nil:
 			status = StatusLeft
+		case p.nobodyToTell():
+			// Every peer is leaving too (a whole cluster stopped at once): nobody is left
+			// to confirm the broadcast, and nobody needs it.
+			p.log.Debug("leave broadcast unconfirmed: every peer is leaving too", "error", err)
+			status = StatusLeft
+		default:
+			errs = append(errs, fmt.Errorf("leave: %w", err))
 		}
 	}
 	if err := p.ml.Shutdown(); err != nil {
@@ -197,7 +213,7 @@ func (p *Provider) listenLocked() error {
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{host},
 		BindPort:  port,
-		Logger:    newMemberlistLogger(p.log, nil),
+		Logger:    newMemberlistLogger(p.log, nil, p.expectedLoss),
 	})
 	if err != nil {
 		return fmt.Errorf("bind gossip %s: %w", p.cfg.BindAddr, err)
@@ -301,7 +317,7 @@ func (p *Provider) start(c *cluster.Cluster, client bool) error {
 	mc.Delegate = mlDelegate{p}
 	mc.Events = mlEvents{p}
 	mc.Ping = mlPing{p}
-	mc.Logger = newMemberlistLogger(p.log, p.markSuspect)
+	mc.Logger = newMemberlistLogger(p.log, p.markSuspect, p.expectedLoss)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		_ = p.transport.Shutdown()
@@ -319,7 +335,13 @@ func (p *Provider) start(c *cluster.Cluster, client bool) error {
 	p.signal()
 	p.log.Info("gossip started", "gossip_addr", p.GossipAddr(), "member_id", self.ID,
 		"remote_addr", self.RemoteAddr, "client", client)
-	p.join(ctx)
+	if p.cfg.Bootstrap {
+		p.markJoined("bootstrap: configured as a first member")
+	}
+	if !p.join(ctx, true) && !p.IsJoined() {
+		p.log.Info("waiting for a gossip seed: not ready until one answers", "seeds", p.cfg.Join,
+			"dns", p.cfg.JoinDNS, "bootstrap_after", p.cfg.BootstrapAfter)
+	}
 	return nil
 }
 
@@ -351,29 +373,6 @@ func (p *Provider) topologyLoop(ctx context.Context) {
 	}
 }
 
-// maintainLoop republishes the activation count, prunes departed members and rejoins
-// while alone.
-func (p *Provider) maintainLoop(ctx context.Context) {
-	defer p.wg.Done()
-	meta := time.NewTicker(p.cfg.MetaRefreshInterval)
-	defer meta.Stop()
-	rejoin := time.NewTicker(p.cfg.RejoinInterval)
-	defer rejoin.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-meta.C:
-			p.refreshMeta()
-			p.pruneDeparted()
-		case <-rejoin.C:
-			if p.ml.NumMembers() <= 1 {
-				p.join(ctx)
-			}
-		}
-	}
-}
-
 func (p *Provider) refreshMeta() {
 	p.mu.Lock()
 	cl, client := p.cl, p.self.Client
@@ -395,45 +394,4 @@ func (p *Provider) refreshMeta() {
 	if err := p.ml.UpdateNode(time.Second); err != nil {
 		p.log.Debug("publish gossip metadata", "error", err)
 	}
-}
-
-// join contacts the static seeds and the addresses JoinDNS resolves to, skipping self.
-// memberlist.Join is not cancellable; each unreachable address costs up to TCPTimeout.
-func (p *Provider) join(ctx context.Context) {
-	if len(p.cfg.Join) == 0 && p.cfg.JoinDNS == "" {
-		return
-	}
-	self := p.GossipAddr()
-	var addrs []string
-	for _, a := range p.cfg.Join {
-		h, port, err := splitHostPortDefault(a, p.advPort)
-		if err != nil {
-			continue
-		}
-		addrs = append(addrs, net.JoinHostPort(h, strconv.Itoa(port)))
-	}
-	if p.cfg.JoinDNS != "" {
-		host, port, _ := splitHostPortDefault(p.cfg.JoinDNS, p.advPort)
-		rctx, cancel := context.WithTimeout(ctx, p.cfg.TCPTimeout)
-		hosts, err := p.cfg.LookupHost(rctx, host)
-		cancel()
-		if err != nil {
-			p.log.Warn("resolve gossip seeds", "name", host, "error", err)
-		}
-		for _, h := range hosts {
-			addrs = append(addrs, net.JoinHostPort(h, strconv.Itoa(port)))
-		}
-	}
-	addrs = slices.DeleteFunc(addrs, func(a string) bool { return a == self })
-	slices.Sort(addrs)
-	addrs = slices.Compact(addrs)
-	if len(addrs) == 0 || ctx.Err() != nil {
-		return
-	}
-	n, err := p.ml.Join(addrs)
-	if err != nil {
-		p.log.Warn("join gossip seeds", "seeds", addrs, "error", err)
-		return
-	}
-	p.log.Info("joined gossip cluster", "contacted", n, "members", p.ml.NumMembers())
 }

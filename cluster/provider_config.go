@@ -26,8 +26,10 @@ type ProviderConfig struct {
 	AdvertiseAddr string
 
 	// Join lists seed members as host:port (a missing port means this member's gossip
-	// port). Unreachable seeds are not fatal: Start logs and keeps retrying every
-	// RejoinInterval while this member is alone.
+	// port). Unreachable seeds are not fatal: the member retries them with backoff
+	// (JoinRetryMin to JoinRetryMax) until it has joined, and every RejoinInterval while
+	// it is alone afterwards. Until it has joined, Joined stays open (see provider_join.go
+	// for the bootstrap rules).
 	Join []string
 
 	// JoinDNS is a DNS name whose address records are seed members, e.g. a Kubernetes
@@ -40,9 +42,29 @@ type ProviderConfig struct {
 	// tests; it must be safe for concurrent use and honour ctx.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 
-	// RejoinInterval is how often a member that knows no peer retries Join and JoinDNS.
-	// Default 5s.
+	// RejoinInterval is how often a joined member that knows no peer (any more) retries
+	// Join and JoinDNS. Default 5s.
 	RejoinInterval time.Duration
+
+	// JoinRetryMin and JoinRetryMax bound the backoff between attempts to reach a seed
+	// before the first join: JoinRetryMin doubling per attempt up to JoinRetryMax, each
+	// pause spread by Jitter. Defaults 100ms and 2s.
+	JoinRetryMin time.Duration
+	JoinRetryMax time.Duration
+
+	// Jitter turns a nominal retry pause into the one waited. Nil means uniformly random
+	// in [d/2, d). Injected by tests; called from the Provider's goroutine only.
+	Jitter func(d time.Duration) time.Duration
+
+	// Bootstrap marks this member as a first member: it counts as joined at once even if
+	// no seed answers (it keeps trying them). Without it a member with seeds other than
+	// itself is joined only once it reached one (or one reached it), or after
+	// BootstrapAfter.
+	Bootstrap bool
+
+	// BootstrapAfter is how long a member that reached no seed waits before it forms a new
+	// cluster on its own (counts as joined). Zero waits for a seed forever. Default 0.
+	BootstrapAfter time.Duration
 
 	// SecretKey enables memberlist gossip encryption (AES-GCM); 16, 24 or 32 bytes, the
 	// same on every member. Nil disables encryption.
@@ -96,6 +118,8 @@ func DefaultProviderConfig() ProviderConfig {
 	return ProviderConfig{
 		BindAddr:                ":7946",
 		RejoinInterval:          5 * time.Second,
+		JoinRetryMin:            100 * time.Millisecond,
+		JoinRetryMax:            2 * time.Second,
 		ProbeInterval:           500 * time.Millisecond,
 		ProbeTimeout:            250 * time.Millisecond,
 		SuspicionMult:           3,
@@ -148,6 +172,8 @@ func (c ProviderConfig) validate() error {
 		v    time.Duration
 	}{
 		{"rejoin interval", c.RejoinInterval},
+		{"join retry min", c.JoinRetryMin},
+		{"join retry max", c.JoinRetryMax},
 		{"probe interval", c.ProbeInterval},
 		{"probe timeout", c.ProbeTimeout},
 		{"gossip interval", c.GossipInterval},
@@ -160,6 +186,12 @@ func (c ProviderConfig) validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%s: must be > 0, got %v", d.name, d.v)
 		}
+	}
+	if c.JoinRetryMax < c.JoinRetryMin {
+		return fmt.Errorf("join retry max %v must be >= join retry min %v", c.JoinRetryMax, c.JoinRetryMin)
+	}
+	if c.BootstrapAfter < 0 {
+		return fmt.Errorf("bootstrap after: must be >= 0, got %v", c.BootstrapAfter)
 	}
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return fmt.Errorf("probe timeout %v must be < probe interval %v", c.ProbeTimeout, c.ProbeInterval)

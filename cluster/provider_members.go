@@ -150,6 +150,9 @@ func (p *Provider) upsert(n *memberlist.Node) {
 	if e.info.Status != StatusAlive {
 		e.info.Status, e.since = StatusAlive, p.now()
 	}
+	if e.valid && !e.info.Self {
+		p.markJoined("a peer joined")
+	}
 	if prevValid != e.valid || prev.Status != e.info.Status || prev.ID != e.info.ID ||
 		prev.RemoteAddr != e.info.RemoteAddr || prev.Client != e.info.Client ||
 		!slices.Equal(prev.Kinds, e.info.Kinds) {
@@ -178,6 +181,40 @@ func (p *Provider) markGone(name string) {
 		e.info.Status, e.since = status, p.now()
 		p.signal()
 	}
+}
+
+// expectedLoss reports whether a failure to reach addr (a gossip or remote host:port) is
+// the expected consequence of a graceful leave: this member is stopping, or addr belongs to
+// a member that announced its leave. Such errors are logged at debug level, not as errors.
+// It takes p.mu only, so memberlist's logger may call it under memberlist's locks.
+func (p *Provider) expectedLoss(addr string) bool {
+	if p.stopping.Load() {
+		return true
+	}
+	if addr == "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.members {
+		if (e.leaving || e.info.Status == StatusLeft) && (e.info.GossipAddr == addr || e.info.RemoteAddr == addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// nobodyToTell reports whether no peer is alive and staying: each one left, is leaving, or
+// is dead.
+func (p *Provider) nobodyToTell() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.members {
+		if !e.info.Self && !e.leaving && (e.info.Status == StatusAlive || e.info.Status == StatusSuspect) {
+			return false
+		}
+	}
+	return true
 }
 
 // markSuspect is called (from memberlist's logger) when this member's probe of name failed.

@@ -8,15 +8,27 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-
 	"strings"
 	"time"
+
+	"github.com/allot/allot/actors/resource"
+	"github.com/allot/allot/cluster"
+	"github.com/allot/allot/persistence/postgres"
 )
 
 // NodeConfig configures one Allot node. Every field has a flag (RegisterFlags) and an
 // environment fallback ALLOT_<FLAG_NAME> (EnvName); a flag given on the command line wins.
+// DefaultNodeConfig is the one place of the node's defaults: it takes each component's own
+// default (resource.DefaultConfig, postgres.DefaultConfig, cluster.DefaultNodeConfig) where
+// the node merely passes a value on, and the README's flag table is checked against it
+// (TestREADMEFlagTable).
+//
+// A node is a single node when it has neither DBURL nor Join, and a cluster member
+// otherwise; GossipAddr, RemoteAddr and AdvertiseAddr default by mode (see Single).
 type NodeConfig struct {
-	// HTTPAddr is where the HTTP edge listens (host:port; port 0 picks a free one).
+	// HTTPAddr is where the HTTP edge listens (host:port; port 0 picks a free one). It
+	// binds all interfaces by default, in both modes: it is the one port meant to be
+	// reached (from a container's published port, too).
 	HTTPAddr string
 	// DataDir holds the embedded SQLite store; used only when DBURL is empty.
 	DataDir string
@@ -25,21 +37,37 @@ type NodeConfig struct {
 	DBURL string
 	// DBMaxConns sizes the database connection pool.
 	DBMaxConns int
-	// DBStatementTimeout bounds every SQL statement.
+	// DBStatementTimeout bounds every SQL statement on the server.
 	DBStatementTimeout time.Duration
-	// GossipAddr is the memberlist bind address (host:port).
+	// CommitTimeout bounds every store call of a resource actor (load, group commit, lease
+	// renewal) and the final flush of a stopping one (resource.Config.CommitTimeout). A
+	// commit that runs out is uncertain: the actor reloads before answering again.
+	CommitTimeout time.Duration
+	// GossipAddr is the memberlist bind address (host:port). Empty means by mode:
+	// ClusterGossipAddr() in a cluster, LoopbackAnyPort for a single node (which gossips with
+	// nobody, but protoactor's cluster needs a member list).
 	GossipAddr string
 	// AdvertiseAddr is the host (or host:port for gossip) peers use to reach this node; empty
-	// means the bind address, or the first private address when binding to all interfaces.
+	// means the bind address, or the first private address when binding to all interfaces
+	// (127.0.0.1 for a single node on its default addresses).
 	AdvertiseAddr string
-	// RemoteAddr is the protoactor remote (gRPC) bind address between nodes.
+	// RemoteAddr is the protoactor remote (gRPC) bind address between nodes. Empty means by
+	// mode: ClusterRemoteAddr() in a cluster, LoopbackAnyPort for a single node.
 	RemoteAddr string
 	// Join lists gossip seeds: host:port entries, or dns:NAME:PORT for a name whose A records
-	// are the peers (a Kubernetes headless service).
+	// are the peers (a Kubernetes headless service). A node with seeds other than itself is
+	// not ready until it reached one (or Bootstrap, or BootstrapAfter).
 	Join []string
+	// Bootstrap makes this node a first member: ready without reaching a seed (it still
+	// joins its seeds when they answer). Not needed when the node has no seeds, or its seeds
+	// are only itself.
+	Bootstrap bool
+	// BootstrapAfter is how long a node that reached none of its seeds waits before it
+	// forms a new cluster on its own; 0 waits forever.
+	BootstrapAfter time.Duration
 	// GossipKey is a base64 16, 24 or 32 byte key that encrypts gossip; empty disables it.
 	GossipKey string
-	// LeaveTimeout bounds a graceful leave on SIGTERM.
+	// LeaveTimeout bounds a graceful leave on SIGTERM or SIGINT.
 	LeaveTimeout time.Duration
 	// RequestTimeout bounds one request through the cluster (edge to owner and back).
 	RequestTimeout time.Duration
@@ -62,36 +90,110 @@ type NodeConfig struct {
 	PprofAddr string
 }
 
-// DefaultNodeConfig returns the defaults documented on each flag.
+// Addresses a node binds by default (NodeConfig documents which mode uses which).
+const (
+	DefaultHTTPAddr = ":8080"
+	// LoopbackAnyPort is where a single node binds gossip and remote: loopback only, on
+	// ports the kernel picks, so that several single nodes run side by side.
+	LoopbackAnyPort = "127.0.0.1:0"
+	// DefaultBootstrapAfter: long enough for a seed started at about the same time (the
+	// join backoff reaches it within a fraction of a second), short enough that a lone
+	// restarted node does not wait for peers that are all gone.
+	DefaultBootstrapAfter = 10 * time.Second
+	// DefaultLeaveTimeout leaves room for actors to flush and the leave to spread, inside
+	// Kubernetes' default 30 s grace period (minus the 5 s preStop sleep).
+	DefaultLeaveTimeout = 20 * time.Second
+)
+
+// ClusterGossipAddr and ClusterRemoteAddr are a cluster member's default bind addresses:
+// the cluster package's own defaults.
+func ClusterGossipAddr() string { return cluster.DefaultProviderConfig().BindAddr }
+
+// ClusterRemoteAddr: see ClusterGossipAddr.
+func ClusterRemoteAddr() string { return cluster.DefaultNodeConfig().RemoteAddr }
+
+// DefaultNodeConfig returns the node's defaults (documented on NodeConfig and its flags).
 func DefaultNodeConfig() NodeConfig {
+	actor := resource.DefaultConfig()
+	db := postgres.DefaultConfig()
 	return NodeConfig{
-		HTTPAddr:           ":8080",
+		HTTPAddr:           DefaultHTTPAddr,
 		DataDir:            "./data",
-		DBMaxConns:         16,
-		DBStatementTimeout: 5 * time.Second,
-		GossipAddr:         ":7946",
-		RemoteAddr:         ":8090",
-		LeaveTimeout:       20 * time.Second,
-		RequestTimeout:     5 * time.Second,
-		IdleTimeout:        2 * time.Minute,
-		MaxPending:         10000,
-		MaxBatch:           1000,
-		Lease:              4 * time.Second,
-		MaxClockOffset:     500 * time.Millisecond,
+		DBMaxConns:         db.MaxConns,
+		DBStatementTimeout: db.StatementTimeout,
+		CommitTimeout:      actor.CommitTimeout,
+		BootstrapAfter:     DefaultBootstrapAfter,
+		LeaveTimeout:       DefaultLeaveTimeout,
+		RequestTimeout:     cluster.DefaultNodeConfig().RequestTimeout,
+		IdleTimeout:        actor.IdleTimeout,
+		MaxPending:         actor.MaxPending,
+		MaxBatch:           actor.MaxBatch,
+		Lease:              actor.Lease,
+		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
 	}
 }
 
+// Single reports whether this is a single node: no shared database and no seeds.
+func (c *NodeConfig) Single() bool { return c.DBURL == "" && len(c.Join) == 0 }
+
+// gossipAddr, remoteAddr and advertiseAddr apply the defaults by mode.
+func (c *NodeConfig) gossipAddr() string {
+	return byMode(c.GossipAddr, c.Single(), ClusterGossipAddr())
+}
+
+func (c *NodeConfig) remoteAddr() string {
+	return byMode(c.RemoteAddr, c.Single(), ClusterRemoteAddr())
+}
+
+func (c *NodeConfig) advertiseAddr() string {
+	if c.AdvertiseAddr == "" && c.Single() && c.GossipAddr == "" && c.RemoteAddr == "" {
+		return "127.0.0.1"
+	}
+	return c.AdvertiseAddr
+}
+
+func byMode(set string, single bool, clusterDefault string) string {
+	switch {
+	case set != "":
+		return set
+	case single:
+		return LoopbackAnyPort
+	default:
+		return clusterDefault
+	}
+}
+
+// modeAddr is a flag whose empty value means "by mode"; its help shows both defaults.
+type modeAddr struct {
+	p              *string
+	clusterDefault string
+}
+
+func (a modeAddr) String() string {
+	switch {
+	case a.p == nil: // the zero value flag.PrintDefaults builds
+		return ""
+	case *a.p == "":
+		return a.clusterDefault
+	default:
+		return *a.p
+	}
+}
+
+func (a modeAddr) Set(s string) error { *a.p = s; return nil }
+
 // RegisterFlags registers the node's flags on fs, with c's current values as defaults.
 func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP edge listen address (host:port)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP edge listen address (host:port); 127.0.0.1:8080 keeps it on this machine")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded SQLite store (single node, used when --db-url is empty)")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "CockroachDB/PostgreSQL URL (postgresql://...); required for more than one node")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connection pool size")
-	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "timeout of one SQL statement")
-	fs.StringVar(&c.GossipAddr, "gossip-addr", c.GossipAddr, "memberlist gossip bind address (host:port)")
+	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "timeout of one SQL statement on the server")
+	fs.DurationVar(&c.CommitTimeout, "commit-timeout", c.CommitTimeout, "timeout of one store call of a resource (load, group commit, lease renewal)")
+	fs.Var(modeAddr{&c.GossipAddr, ClusterGossipAddr()}, "gossip-addr", "memberlist gossip bind address `host:port` (TCP and UDP); a single node: "+LoopbackAnyPort)
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", c.AdvertiseAddr, "address peers use to reach this node (host or host:port); pods pass their pod IP")
-	fs.StringVar(&c.RemoteAddr, "remote-addr", c.RemoteAddr, "actor remote (gRPC) bind address between nodes (host:port)")
+	fs.Var(modeAddr{&c.RemoteAddr, ClusterRemoteAddr()}, "remote-addr", "actor remote (gRPC) bind address `host:port` between nodes; a single node: "+LoopbackAnyPort)
 	fs.Func("join", "comma-separated gossip seeds host:port, or dns:NAME:PORT for a headless service", func(s string) error {
 		c.Join = nil
 		for _, p := range strings.Split(s, ",") {
@@ -101,8 +203,10 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "this node may start a new cluster: ready without reaching a seed")
+	fs.DurationVar(&c.BootstrapAfter, "bootstrap-after", c.BootstrapAfter, "start a new cluster when no seed answered for this long (0: wait for a seed forever)")
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 gossip encryption key (16, 24 or 32 bytes)")
-	fs.DurationVar(&c.LeaveTimeout, "leave-timeout", c.LeaveTimeout, "deadline for a graceful leave on SIGTERM")
+	fs.DurationVar(&c.LeaveTimeout, "leave-timeout", c.LeaveTimeout, "deadline for a graceful leave on SIGTERM/SIGINT")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of one request from the edge to the resource's owner")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
@@ -142,8 +246,10 @@ func (c *NodeConfig) validate() error {
 		return errors.New("a cluster (--join) needs a shared database (--db-url): the embedded store cannot fence activations on other nodes")
 	case c.DBMaxConns < 1:
 		return errors.New("--db-max-conns must be at least 1")
-	case c.LeaveTimeout <= 0 || c.RequestTimeout <= 0 || c.IdleTimeout <= 0 || c.DBStatementTimeout <= 0:
+	case c.LeaveTimeout <= 0 || c.RequestTimeout <= 0 || c.IdleTimeout <= 0 || c.DBStatementTimeout <= 0 || c.CommitTimeout <= 0:
 		return errors.New("timeouts must be positive")
+	case c.BootstrapAfter < 0:
+		return errors.New("--bootstrap-after must not be negative")
 	case c.MaxPending < 1 || c.MaxBatch < 1:
 		return errors.New("--max-pending and --max-batch must be at least 1")
 	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:

@@ -80,7 +80,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	actorCfg := resource.DefaultConfig()
-	actorCfg.CommitTimeout = m.Config.DBStatementTimeout
+	actorCfg.CommitTimeout = m.Config.CommitTimeout
 	actorCfg.Store = m.store
 	actorCfg.Now = m.Now
 	actorCfg.IdleTimeout = m.Config.IdleTimeout
@@ -107,7 +107,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Dispatcher:     dispatcher{node: m.node},
 		Holds:          m.store,
 		Members:        members{node: m.node},
-		Ready:          m.ready.Load,
+		Ready:          m.Ready,
 		Registerer:     m.registry,
 		Gatherer:       m.registry,
 		Logger:         m.Logger.With("component", "api"),
@@ -134,8 +134,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.ready.Store(true)
-	m.Logger.Info("allot node serving", "http", m.ln.Addr().String(), "member", m.node.Self().RemoteAddr, "store", m.storeKind())
+	m.Logger.Info("allot node serving", "http", m.ln.Addr().String(), "member", m.node.Self().RemoteAddr,
+		"store", m.storeKind(), "ready", m.Ready())
 	return nil
+}
+
+// Ready reports readiness (/readyz): the node serves, is not draining, and has joined its
+// cluster or is the first member (cluster.Node.Joined). A node whose seeds do not answer
+// yet is alive but not ready, so that it never serves as a cluster of one by mistake.
+func (m *Main) Ready() bool {
+	if !m.ready.Load() || m.node == nil {
+		return false
+	}
+	select {
+	case <-m.node.Joined():
+		return true
+	default:
+		return false
+	}
 }
 
 // HTTPURL is the base URL of the HTTP edge, valid after Run.

@@ -29,13 +29,13 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 	cfg.ClusterName = clusterName
 	cfg.RequestTimeout = c.RequestTimeout
 	cfg.Registerer = m.registry
-	cfg.Logger = m.Logger.With("component", "cluster")
+	cfg.Logger = m.Logger // the cluster labels its records component=cluster and component=gossip
 
-	advHost, advPort, err := splitAdvertise(c.AdvertiseAddr)
+	advHost, advPort, err := splitAdvertise(c.advertiseAddr())
 	if err != nil {
 		return cfg, "", err
 	}
-	bindHost, bindPort, err := net.SplitHostPort(c.RemoteAddr)
+	bindHost, bindPort, err := net.SplitHostPort(c.remoteAddr())
 	if err != nil {
 		return cfg, "", fmt.Errorf("--remote-addr: %w", err)
 	}
@@ -64,7 +64,8 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 	cfg.AdvertiseRemoteAddr = net.JoinHostPort(advHost, bindPort)
 
 	g := cluster.DefaultProviderConfig()
-	g.BindAddr = c.GossipAddr
+	g.BindAddr = c.gossipAddr()
+	g.Bootstrap, g.BootstrapAfter = c.Bootstrap, c.BootstrapAfter
 	// Gossip and remote advertise the same host, so that a member's gossip metadata and its
 	// actor addresses agree. Port "0" means the bound gossip port.
 	g.AdvertiseAddr = net.JoinHostPort(advHost, advPort)
@@ -85,7 +86,6 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 		}
 		g.SecretKey = key
 	}
-	g.Logger = m.Logger.With("component", "gossip")
 	cfg.Gossip = g
 	return cfg, cfg.AdvertiseRemoteAddr, nil
 }

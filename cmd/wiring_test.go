@@ -63,9 +63,9 @@ func TestClusterConfigAdvertise(t *testing.T) {
 	}
 }
 
-// TestMainOnAllInterfaces boots the node as `make run` does (gossip and remote bound to all
-// interfaces, no advertise address) and books through it: the address it picks for itself
-// must be one it can reach.
+// TestMainOnAllInterfaces boots the node as a cluster member does on its default addresses
+// (gossip and remote bound to all interfaces, no advertise address) and books through it: the
+// address it picks for itself must be one it can reach.
 func TestMainOnAllInterfaces(t *testing.T) {
 	m := MustRunMain(t, func(c *NodeConfig) {
 		c.GossipAddr, c.RemoteAddr, c.AdvertiseAddr = ":0", ":0", ""

@@ -14,40 +14,66 @@ import (
 	"testing"
 )
 
+// build is the one allot binary of this test process. It is package state on purpose: the
+// binary is shared by every test of the process, whichever package's test asked first.
 var build struct {
 	once sync.Once
 	path string
+	file *os.File // keeps an unlinked binary alive (see MustBinary); never closed
 	err  error
 }
 
-// MustBinary builds ./cmd/allot once per test binary and returns the executable's path. The
-// build is shared by every test of the process (the Go build cache makes later runs cheap).
+// MustBinary builds ./cmd/allot once per test binary and returns a path that executes it.
+// The build is shared by every test of the process (the Go build cache makes later runs
+// cheap).
+//
+// Nothing is left on disk, even when the test process is killed: on Linux the binary is
+// opened and its file removed right after the build, and the returned path is
+// /proc/<pid>/fd/<n>, which child processes (and `ip netns exec`, and `go tool pprof`) can
+// execute and read while this process lives; the kernel frees the file when it exits.
+// Elsewhere the binary stays in a temp directory.
 func MustBinary(tb testing.TB) string {
 	tb.Helper()
-	build.once.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "allot-bin-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.path = filepath.Join(dir, "allot")
-		cmd := exec.Command("go", "build", "-o", build.path, "./cmd/allot")
-		cmd.Dir = root
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/allot: %v\n%s", err, out.String())
-		}
-	})
+	build.once.Do(func() { build.path, build.file, build.err = buildBinary() })
 	if build.err != nil {
 		tb.Fatalf("build allot: %v", build.err)
 	}
 	return build.path
+}
+
+func buildBinary() (string, *os.File, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "allot-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, "allot")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/allot")
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build ./cmd/allot: %v\n%s", err, out.String())
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	viaFD := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
+	if _, err := os.Stat(viaFD); err != nil {
+		_ = f.Close()
+		return bin, nil, nil // no /proc: keep the file
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		_ = f.Close()
+		return "", nil, fmt.Errorf("remove build dir: %w", err)
+	}
+	return viaFD, f, nil
 }
 
 func moduleRoot() (string, error) {

@@ -3,6 +3,12 @@
 # wire-compatible stand-in for CockroachDB), for trying Allot by hand. Everything lives under
 # ./data/cluster; Ctrl-C stops the nodes and the database.
 #
+# Signals: each node runs in its own process group (set -m), so the terminal's Ctrl-C reaches
+# this script only, and the script sends each node exactly one SIGTERM, then waits for its
+# graceful leave. (A node that got two signals used to cut its drain short; nodes now ignore
+# a second signal, and exit at once on a third.) Ctrl-C again while stopping leaves the nodes
+# to finish their drain on their own.
+#
 #   node 1: http://127.0.0.1:8081   gossip :7947  remote :8091
 #   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092
 #   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093
@@ -35,13 +41,21 @@ as_pg "$pgbin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -tAc "SELECT 1 FROM pg
 "$BIN" migrate --db-url "$URL"
 
 pids=()
+stopping=""
 cleanup() {
-  echo; echo "stopping the cluster..."
+  [ -n "$stopping" ] && return
+  stopping=1
+  echo; echo "stopping the cluster (graceful leave, up to 20s)..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   as_pg "$pgbin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# Job control: every node below gets its own process group, out of reach of the terminal's
+# Ctrl-C (which would otherwise be a first signal, and cleanup's SIGTERM a second).
+set -m
 
 for i in 1 2 3; do
   join=""
@@ -52,7 +66,7 @@ for i in 1 2 3; do
   pids+=($!)
 done
 for i in 1 2 3; do
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     curl -fsS "http://127.0.0.1:808$i/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
