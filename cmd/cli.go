@@ -20,7 +20,6 @@ Usage:
   allot node     [flags]   run a node (HTTP edge, resource actors, gossip member)
   allot migrate  [flags]   apply database migrations to --db-url and exit
   allot loadgen  [flags]   drive a node or cluster with simulated mobile clients
-  allot baseline [flags]   serve a comparison design (classic SQL, Redis, empty) for benchmarks
   allot help               show this text
 
 Run "allot <command> --help" for the flags of a command. Every flag also reads an
@@ -42,8 +41,6 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(args[1:], stderr)
 	case "loadgen":
 		err = runLoadgen(args[1:], stdout, stderr)
-	case "baseline":
-		err = runBaseline(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -12,14 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/allot/allot/actors/booking"
-	"github.com/allot/allot/persistence/postgres"
 )
 
 // NewClassic returns the classic design on PostgreSQL (or CockroachDB): one READ COMMITTED
 // transaction per hold that looks up the Idempotency-Key, locks the hold's bucket rows
 // (SELECT ... FOR UPDATE, in key order so that multi-night holds cannot deadlock), checks
 // capacity, inserts the hold, increments the counters, inserts the key and commits. That is
-// persistence/postgres.ClassicHold, which this handler calls. Every hold on one resource
+// persistence/ClassicHold, which this handler calls. Every hold on one resource
 // queues on the same row lock, so a hot resource sells one commit (one WAL flush) at a time.
 //
 // It uses Allot's tables: run postgres.Migrate (`allot migrate`) on the database first. The
@@ -113,11 +112,11 @@ func (s *classic) placeHold(ctx context.Context, h *hold, idemKey, _ string) ([]
 		ID: h.ID, ResourceID: h.ResourceID, UserID: h.UserID, IdempotencyKey: idemKey, Buckets: h.Buckets,
 		Quantity: h.Quantity, Status: booking.StatusHeld, CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt, UpdatedAt: h.UpdatedAt,
 	}
-	id, err := postgres.ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
+	id, err := ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
 	if isUniqueViolation(err) && idemKey != "" {
 		// Two requests with one Idempotency-Key at once: both missed the key, and the second
 		// one's key insert conflicted with the first's. Once more finds it committed.
-		id, err = postgres.ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
+		id, err = ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
 	}
 	if err != nil {
 		if booking.ErrorCode(err) == booking.CodeInvalid {
