@@ -36,6 +36,7 @@ func (t StaticToken) Token(context.Context) (string, error) { return string(t), 
 type Client struct {
 	hc        *http.Client
 	bases     []string
+	baseErr   error          // of the last WithBaseURLs; reported by New and With
 	next      *atomic.Uint64 // round-robin position, shared by the clients With derives
 	pick      func(n int) int
 	token     TokenSource
@@ -85,44 +86,61 @@ func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.userAgent = ua }
 }
 
-// New returns a client of the nodes at baseURLs ("http://127.0.0.1:8080"; a trailing slash
-// is ignored). At least one base URL is required; each must be an absolute http or https URL.
-func New(baseURLs []string, opts ...Option) (*Client, error) {
+// WithBaseURLs replaces the base URLs (see New): c.With(WithBaseURLs(other)) is a client of
+// another node that shares c's connections and settings.
+func WithBaseURLs(baseURLs ...string) Option {
+	return func(c *Client) { c.bases, c.baseErr = parseBases(baseURLs) }
+}
+
+func parseBases(baseURLs []string) ([]string, error) {
 	if len(baseURLs) == 0 {
 		return nil, fmt.Errorf("%w: no base URL", ErrConfig)
 	}
-	c := &Client{hc: http.DefaultClient, next: new(atomic.Uint64), userAgent: "allot-client"}
+	out := make([]string, 0, len(baseURLs))
 	for _, b := range baseURLs {
 		u, err := url.Parse(b)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrConfig, b)
 		}
-		c.bases = append(c.bases, strings.TrimSuffix(b, "/"))
+		out = append(out, strings.TrimSuffix(b, "/"))
 	}
+	return out, nil
+}
+
+// New returns a client of the nodes at baseURLs ("http://127.0.0.1:8080"; a trailing slash
+// is ignored). At least one base URL is required; each must be an absolute http or https URL.
+func New(baseURLs []string, opts ...Option) (*Client, error) {
+	c := &Client{hc: http.DefaultClient, next: new(atomic.Uint64), userAgent: "allot-client"}
+	c.bases, c.baseErr = parseBases(baseURLs)
 	for _, o := range opts {
 		o(c)
 	}
-	if c.hc == nil {
-		return nil, fmt.Errorf("%w: nil *http.Client", ErrConfig)
-	}
-	if err := c.retry.validate(); err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// check reports what New and With refuse.
+func (c *Client) check() error {
+	if c.baseErr != nil {
+		return c.baseErr
+	}
+	if c.hc == nil {
+		return fmt.Errorf("%w: nil *http.Client", ErrConfig)
+	}
+	return c.retry.validate()
+}
+
 // With returns a copy of c with opts applied. The copy shares c's *http.Client (and so its
-// connections) and round-robin position. It panics on a nil *http.Client or an invalid Retry,
-// which are programming errors.
+// connections) and round-robin position. It panics on options New would refuse (no or a bad
+// base URL, a nil *http.Client, an invalid Retry): they are programming errors.
 func (c *Client) With(opts ...Option) *Client {
 	d := *c
 	for _, o := range opts {
 		o(&d)
 	}
-	if d.hc == nil {
-		panic("client: With(WithHTTPClient(nil))")
-	}
-	if err := d.retry.validate(); err != nil {
+	if err := d.check(); err != nil {
 		panic(err)
 	}
 	return &d

@@ -191,3 +191,20 @@ func TestWithoutRetryIsOneAttempt(t *testing.T) {
 		t.Fatalf("%v %+v", err, info)
 	}
 }
+
+func TestWithBaseURLs(t *testing.T) {
+	a, b := mustScript(t, ok), mustScript(t, ok)
+	c := mustClient(t, []string{a.URL})
+	if info, err := c.With(client.WithBaseURLs(b.URL)).Health(t.Context()); err != nil || info.Base != b.URL {
+		t.Fatalf("%+v %v", info, err)
+	}
+	if len(a.seen()) != 0 || len(b.seen()) != 1 {
+		t.Fatalf("a saw %d, b %d requests; want 0 and 1", len(a.seen()), len(b.seen()))
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("With accepted a bad base URL")
+		}
+	}()
+	c.With(client.WithBaseURLs("nope"))
+}

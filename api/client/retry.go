@@ -30,6 +30,9 @@ type Retry struct {
 	// Backoff is the wait after attempt n (0-based) when the answer has no Retry-After.
 	// Nil: JitterBackoff.
 	Backoff func(n int) time.Duration
+	// Jitter, when set, turns each wait (after MaxWait and Budget cut it) into the one waited,
+	// so that clients told the same Retry-After do not come back together. Nil: none.
+	Jitter func(d time.Duration) time.Duration
 	// OnAttempt, when set, is told of every attempt as it ends, on the calling goroutine.
 	OnAttempt func(Attempt)
 	// Sleep waits d or until ctx is done and then returns ctx.Err(). Nil: a timer. Tests

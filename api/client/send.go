@@ -151,6 +151,9 @@ func (c *Client) send(ctx context.Context, method, path, idemKey string, hasBody
 			if !deadline.IsZero() {
 				wait = min(wait, time.Until(deadline))
 			}
+			if r.Jitter != nil {
+				wait = r.Jitter(wait)
+			}
 			if sleep(ctx, wait) != nil {
 				last = true
 			}

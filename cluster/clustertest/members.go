@@ -1,14 +1,14 @@
 package clustertest
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/allot/allot/api/wire"
+)
 
 // countAlive counts members with status "alive" in a /v1/cluster/members body.
 func countAlive(body []byte) int {
-	var v struct {
-		Members []struct {
-			Status string `json:"status"`
-		} `json:"members"`
-	}
+	var v wire.MemberList
 	if json.Unmarshal(body, &v) != nil {
 		return -1
 	}
