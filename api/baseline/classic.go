@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 )
 
 // NewClassic returns the classic design on PostgreSQL (or CockroachDB): one READ COMMITTED
@@ -82,15 +83,15 @@ func (s *classic) createResource(ctx context.Context, r *resource) error {
 	})
 }
 
-func (s *classic) availability(ctx context.Context, rid string) (map[string]bucket, error) {
+func (s *classic) availability(ctx context.Context, rid string) (map[string]wire.Bucket, error) {
 	rows, err := s.pool.Query(ctx, `SELECT bucket_key, capacity, held, confirmed FROM buckets WHERE resource_id = $1`, rid)
 	if err != nil {
 		return nil, classify("availability", err)
 	}
-	out := map[string]bucket{}
+	out := map[string]wire.Bucket{}
 	for rows.Next() {
 		var k string
-		var b bucket
+		var b wire.Bucket
 		if err := rows.Scan(&k, &b.Capacity, &b.Held, &b.Confirmed); err != nil {
 			rows.Close()
 			return nil, classify("availability", err)
@@ -107,10 +108,10 @@ func (s *classic) availability(ctx context.Context, rid string) (map[string]buck
 	return out, nil
 }
 
-func (s *classic) placeHold(ctx context.Context, h *hold, idemKey, _ string) ([]byte, bool, error) {
+func (s *classic) placeHold(ctx context.Context, h *wire.Hold, idemKey, _ string) ([]byte, bool, error) {
 	bh := booking.Hold{
 		ID: h.ID, ResourceID: h.ResourceID, UserID: h.UserID, IdempotencyKey: idemKey, Buckets: h.Buckets,
-		Quantity: h.Quantity, Status: booking.StatusHeld, CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt, UpdatedAt: h.UpdatedAt,
+		Quantity: h.Quantity, Status: booking.StatusHeld, CreatedAt: h.CreatedAt, ExpiresAt: *h.ExpiresAt, UpdatedAt: h.UpdatedAt,
 	}
 	id, err := ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
 	if isUniqueViolation(err) && idemKey != "" {
@@ -146,7 +147,7 @@ func isUniqueViolation(err error) bool {
 
 // loadHold returns the answer of an idempotent replay: the original hold.
 func (s *classic) loadHold(ctx context.Context, hid string) ([]byte, error) {
-	var h hold
+	var h wire.Hold
 	var keys string
 	var created, expires, updated int64
 	if err := s.pool.QueryRow(ctx, `SELECT id, resource_id, user_id, status, quantity, buckets, created_at_ms, expires_at_ms, updated_at_ms
@@ -156,7 +157,7 @@ func (s *classic) loadHold(ctx context.Context, hid string) ([]byte, error) {
 	if err := json.Unmarshal([]byte(keys), &h.Buckets); err != nil {
 		return nil, fmt.Errorf("hold %s buckets: %w", hid, err)
 	}
-	h.CreatedAt, h.ExpiresAt, h.UpdatedAt = msTime(created), msTime(expires), msTime(updated)
+	h.CreatedAt, h.ExpiresAt, h.UpdatedAt = msTime(created), new(msTime(expires)), msTime(updated)
 	return json.Marshal(&h)
 }
 
