@@ -50,7 +50,8 @@ type runner struct {
 // answered sold_out), replays requests whose outcome is unknown, and audits what the server
 // (and with DBURL the database) holds against what clients were told.
 //
-// A live progress line goes to progress every second when it is a terminal and !cfg.Quiet.
+// Progress goes to progress (nil: none) unless cfg.Quiet: a live line rewritten every second
+// on a terminal, otherwise a line every cfg.ProgressEvery.
 // An audit that finds problems is not an error: the report has Audit.OK false. Run returns an
 // error wrapping ErrInvalidConfig for a bad cfg, an error when the resources cannot be created,
 // and ctx.Err() with the partial report (audit skipped) when ctx is cancelled.
@@ -73,7 +74,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("set up resources: %w", err)
 	}
 
-	stopProgress := startProgress(progress, cfg.Quiet, r)
+	stopProgress := startProgress(progress, &cfg, r)
 	start := time.Now()
 	if cfg.Duration > 0 {
 		r.stopAt = start.Add(cfg.Duration)
