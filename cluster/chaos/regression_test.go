@@ -235,7 +235,7 @@ func (s *scenario) compareReads(wantHeld, wantConfirmed int64) (problems, routin
 // waitAlive waits until node i sees want members alive.
 func (s *scenario) waitAlive(i, want int) {
 	s.t.Helper()
-	c := &http.Client{Timeout: time.Second}
+	c := membersClient()
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

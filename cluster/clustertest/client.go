@@ -128,3 +128,23 @@ func holdOrProblem(h wire.Hold, err error) (*wire.Hold, *wire.Problem, error) {
 	}
 	return nil, nil, err
 }
+
+// AliveMembers is the number of members the node at base sees alive.
+func (c *Client) AliveMembers(ctx context.Context, base string) (int, error) {
+	ms, _, err := c.API(base).Members(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return CountAlive(ms), nil
+}
+
+// CountAlive counts the members of ms with status alive.
+func CountAlive(ms wire.MemberList) int {
+	n := 0
+	for _, m := range ms.Members {
+		if m.Status == "alive" {
+			n++
+		}
+	}
+	return n
+}
