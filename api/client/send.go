@@ -49,8 +49,10 @@ type Response struct {
 // Idempotency-Key idemKey when it is not empty, and body when it is not nil — a []byte or
 // json.RawMessage is sent as it is, anything else is encoded as JSON. It returns the answer
 // whatever its status, after the retries WithRetry asks for; err is set only when the last
-// attempt got no answer (or the request could not be built). Typed methods are preferable;
-// Do is for routes and inputs they do not cover (the OpenAPI document, invalid bodies).
+// attempt got no answer (or the request could not be built), and the Response's Info then
+// still says how far the call got (the Response is nil only when body could not be encoded).
+// Typed methods are preferable; Do is for routes and inputs they do not cover (the OpenAPI
+// document, invalid bodies).
 func (c *Client) Do(ctx context.Context, method, path, idemKey string, body any) (*Response, error) {
 	var payload []byte
 	switch b := body.(type) {
@@ -65,8 +67,7 @@ func (c *Client) Do(ctx context.Context, method, path, idemKey string, body any)
 			return nil, fmt.Errorf("%s %s: encode request: %w", method, path, err)
 		}
 	}
-	r, err := c.send(ctx, method, path, idemKey, body != nil, payload)
-	return r, err
+	return c.send(ctx, method, path, idemKey, body != nil, payload)
 }
 
 // call sends a typed call and decodes a 2xx answer into out (when not nil). A non-2xx
