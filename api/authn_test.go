@@ -13,6 +13,7 @@ import (
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/wire"
 )
 
 // authnFixture is a gin engine behind Authenticate, with a dev issuer in process.
@@ -133,7 +134,7 @@ func TestAuthenticate(t *testing.T) {
 			if ct := rec.Header().Get("Content-Type"); ct != ProblemContentType {
 				t.Errorf("content type %q", ct)
 			}
-			var p Problem
+			var p wire.Problem
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/protos"
 )
 
@@ -26,11 +27,11 @@ import (
 //     Neither is visible here.
 
 // OwnerHeader names the cluster member that answered a command (Reply.owner).
-const OwnerHeader = "X-Allot-Owner"
+const OwnerHeader = wire.OwnerHeader
 
 // StaleHeader is "true" on a read or sold-out refusal that the owner answered from memory
 // without being able to confirm with the store that it still owns the resource (Reply.stale).
-const StaleHeader = "X-Allot-Stale"
+const StaleHeader = wire.StaleHeader
 
 // transportRetryAfter is the Retry-After of a 503 for a command that got no reply.
 const transportRetryAfter = time.Second

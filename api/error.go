@@ -13,29 +13,17 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence"
 )
 
-// ProblemContentType is the media type of every error response (RFC 9457).
-const ProblemContentType = "application/problem+json"
+// ProblemContentType is the media type of every error response (RFC 9457); the body is a
+// wire.Problem.
+const ProblemContentType = wire.ProblemContentType
 
 // ProblemTypeBase prefixes every problem type URI; the rest is the problem's slug, e.g.
 // "https://allot.dev/problems/sold-out".
-const ProblemTypeBase = "https://allot.dev/problems/"
-
-// Problem is the body of every error response, an RFC 9457 problem detail. Type is stable per
-// kind of problem and is what clients switch on; Code is the booking.Code* of the problem
-// (edge-only problem types — unsupported media type, payload too large, method not allowed —
-// carry booking.CodeMalformed, and an unknown route carries booking.CodeNotFound). Detail is
-// for humans and may change.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Code     string `json:"code"`
-}
+const ProblemTypeBase = wire.ProblemTypeBase
 
 // Problem kinds that the HTTP edge detects on its own and that have no booking code.
 const (
@@ -228,7 +216,7 @@ func truncatePath(p string) string {
 // writeProblem answers the request with a problem+json body. Busy and unavailable answers
 // carry Retry-After. Only Server.problem calls it.
 func writeProblem(c *gin.Context, a answer) {
-	p := Problem{
+	p := wire.Problem{
 		Type:     ProblemTypeBase + a.kind.slug,
 		Title:    a.kind.title,
 		Status:   a.kind.status,
@@ -245,6 +233,6 @@ func writeProblem(c *gin.Context, a answer) {
 		body = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal error","status":500,"code":"internal"}`)
 	}
 	c.Header("Content-Type", ProblemContentType) // replaces one a failed handler may have set
-	c.Data(a.kind.status, ProblemContentType, body)
+	c.Data(a.kind.status, ProblemContentType, append(body, '\n'))
 	c.Abort()
 }

@@ -8,14 +8,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/protos"
 )
 
 // Hold headers.
 const (
-	IdempotencyKeyHeader     = "Idempotency-Key"
-	IdempotentReplayedHeader = "Idempotent-Replayed"
+	IdempotencyKeyHeader     = wire.IdempotencyKeyHeader
+	IdempotentReplayedHeader = wire.IdempotentReplayedHeader
 )
 
 // maxListLimit is the largest limit of a hold query (persistence.HoldFilter allows 1000).
@@ -163,7 +164,7 @@ func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {
 		s.fail(c, err)
 		return
 	}
-	out := HoldList{Holds: make([]Hold, 0, len(holds))}
+	out := wire.HoldList{Holds: make([]wire.Hold, 0, len(holds))}
 	for _, h := range holds {
 		out.Holds = append(out.Holds, holdFromModel(h))
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence"
 )
 
@@ -21,12 +22,12 @@ func TestPlaceHoldIdempotentReplay(t *testing.T) {
 	// Same key, same request (bucket order does not matter): the same hold, 201, replayed.
 	e.clock.Advance(time.Second)
 	rec := e.do("POST", "/v1/resources/hotel-1/holds", `{"user_id":"u-1","quantity":2,"buckets":["2026-12-25","2026-12-24"]}`, "Idempotency-Key", "key-1")
-	var again Hold
+	var again wire.Hold
 	e.ok(rec, http.StatusCreated, &again)
 	if rec.Header().Get(IdempotentReplayedHeader) != "true" || again.ID != first.ID || !again.CreatedAt.Equal(first.CreatedAt) {
 		t.Fatalf("replay %+v headers %v, first %+v", again, rec.Header(), first)
 	}
-	var av Availability
+	var av wire.Availability
 	e.ok(e.do("GET", "/v1/resources/hotel-1/availability", ""), http.StatusOK, &av)
 	if av.Buckets["2026-12-24"].Held != 2 {
 		t.Fatalf("a replay held again: %+v", av)
@@ -75,7 +76,7 @@ func TestHoldTransitions(t *testing.T) {
 	h := e.mustHold(`{"buckets":["2026-12-24"],"quantity":1,"user_id":"u-1"}`)
 	path := "/v1/resources/hotel-1/holds/" + h.ID
 
-	var c Hold
+	var c wire.Hold
 	e.ok(e.do("POST", path+"/confirm", ""), http.StatusOK, &c)
 	e.ok(e.do("POST", path+"/confirm", ""), http.StatusOK, &c) // a retry is harmless
 	if c.Status != "confirmed" {
@@ -112,7 +113,7 @@ func TestHoldExpiry(t *testing.T) {
 	// The actor answers reads from its committed state, and the expiry commits with (or
 	// before) the hold just acknowledged: only now is "expired" certain to be what it reads.
 	// (Before that, a read may still show "held" with expires_at in the past.)
-	var g Hold
+	var g wire.Hold
 	e.ok(e.do("GET", "/v1/resources/hotel-1/holds/"+h.ID, ""), http.StatusOK, &g)
 	if g.Status != "expired" {
 		t.Fatalf("%+v", g)
@@ -145,7 +146,7 @@ func TestListHolds(t *testing.T) {
 		{"/v1/users/nobody/holds", nil},
 	}
 	for _, tt := range tests {
-		var list HoldList
+		var list wire.HoldList
 		rec := e.do("GET", tt.path, "")
 		e.ok(rec, http.StatusOK, &list)
 		var got []string

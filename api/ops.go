@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 )
 
 // openAPIDocument is the API's OpenAPI 3.1 description, served at OpenAPIPath.
@@ -20,7 +21,7 @@ var openAPIDocument []byte
 
 // GET /healthz: 200 while the process serves.
 func (s *Server) healthz(c *gin.Context) {
-	s.writeJSON(c, http.StatusOK, Status{Status: "ok"})
+	s.writeJSON(c, http.StatusOK, wire.Status{Status: "ok"})
 }
 
 // GET /readyz: 200 when Config.Ready says so, else 503 unavailable.
@@ -29,7 +30,7 @@ func (s *Server) readyz(c *gin.Context) {
 		s.problem(c, answerForCode(booking.CodeUnavailable, "the node is starting or draining", 0))
 		return
 	}
-	s.writeJSON(c, http.StatusOK, Status{Status: "ready"})
+	s.writeJSON(c, http.StatusOK, wire.Status{Status: "ready"})
 }
 
 // GET /metrics: the Prometheus exposition of Config.Gatherer. promhttp serves what it can

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/allot/allot/api/wire"
 )
 
 func TestHealthzAndReadyz(t *testing.T) {
 	e := MustServer(t)
-	var st Status
+	var st wire.Status
 	e.ok(e.do("GET", HealthzPath, ""), http.StatusOK, &st)
 	if st.Status != "ok" {
 		t.Fatalf("%+v", st)
@@ -104,15 +106,15 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
-type staticMembers []Member
+type staticMembers []wire.Member
 
-func (m staticMembers) Members() []Member { return m }
+func (m staticMembers) Members() []wire.Member { return m }
 
 func TestMembers(t *testing.T) {
 	e := MustServer(t) // no MemberLister: just this node
-	var list MemberList
+	var list wire.MemberList
 	e.ok(e.do("GET", "/v1/cluster/members", ""), http.StatusOK, &list)
-	if len(list.Members) != 1 || list.Members[0] != (Member{ID: "node-1", Status: "alive", Self: true}) {
+	if len(list.Members) != 1 || list.Members[0] != (wire.Member{ID: "node-1", Status: "alive", Self: true}) {
 		t.Fatalf("%+v", list)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/protos"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) getResource(c *gin.Context) {
 // GET /v1/resources/:rid/availability
 func (s *Server) availability(c *gin.Context) {
 	if r, ok := s.fetchResource(c); ok {
-		s.writeJSON(c, http.StatusOK, Availability{ResourceID: r.Id, Buckets: bucketsFromProto(r.Buckets)})
+		s.writeJSON(c, http.StatusOK, wire.Availability{ResourceID: r.Id, Buckets: bucketsFromProto(r.Buckets)})
 	}
 }
 

@@ -216,14 +216,14 @@ func (w bodylessWriter) WriteString(s string) (int, error) {
 	return len(s), nil
 }
 
-// writeJSON answers with v as application/json.
+// writeJSON answers with v as application/json, ending in a newline like every body.
 func (s *Server) writeJSON(c *gin.Context, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		s.fail(c, fmt.Errorf("encode response: %w", err))
 		return
 	}
-	c.Data(status, "application/json", body)
+	c.Data(status, "application/json", append(body, '\n'))
 }
 
 func (s *Server) noRoute(c *gin.Context) {

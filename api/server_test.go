@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/protos"
 )
@@ -148,7 +149,7 @@ func (e *testEnv) ok(rec *httptest.ResponseRecorder, status int, v any) {
 
 // mustProblem asserts a problem+json answer of the given status and slug, consistent with
 // kindOf, and returns it.
-func mustProblem(tb testing.TB, rec *httptest.ResponseRecorder, status int, slug string) Problem {
+func mustProblem(tb testing.TB, rec *httptest.ResponseRecorder, status int, slug string) wire.Problem {
 	tb.Helper()
 	if rec.Code != status {
 		tb.Fatalf("status %d, want %d; body %s", rec.Code, status, rec.Body)
@@ -156,7 +157,7 @@ func mustProblem(tb testing.TB, rec *httptest.ResponseRecorder, status int, slug
 	if ct := rec.Header().Get("Content-Type"); ct != ProblemContentType {
 		tb.Fatalf("Content-Type %q, want %q; body %s", ct, ProblemContentType, rec.Body)
 	}
-	var p Problem
+	var p wire.Problem
 	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -171,17 +172,17 @@ func mustProblem(tb testing.TB, rec *httptest.ResponseRecorder, status int, slug
 const walkResource = `{"id":"hotel-1","name":"Double room","buckets":{"2026-12-24":10,"2026-12-25":10,"2026-12-26":1},"hold_ttl":"10m","price":{"amount":12000,"currency":"EUR"}}`
 
 // mustCreate creates hotel-1 (walkResource) and returns it.
-func (e *testEnv) mustCreate() Resource {
+func (e *testEnv) mustCreate() wire.Resource {
 	e.tb.Helper()
-	var r Resource
+	var r wire.Resource
 	e.ok(e.do("POST", "/v1/resources", walkResource), http.StatusCreated, &r)
 	return r
 }
 
 // mustHold places a hold on hotel-1 and returns it.
-func (e *testEnv) mustHold(body string, hdr ...string) Hold {
+func (e *testEnv) mustHold(body string, hdr ...string) wire.Hold {
 	e.tb.Helper()
-	var h Hold
+	var h wire.Hold
 	e.ok(e.do("POST", "/v1/resources/hotel-1/holds", body, hdr...), http.StatusCreated, &h)
 	return h
 }

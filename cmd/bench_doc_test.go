@@ -287,13 +287,13 @@ func orQ(s string) string {
 func (b *bench) writeReproduce(w *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
-	p("`make bench` installs what is missing (`.ci/install-deps`: PostgreSQL, redis-server), builds `bin/allot`, and runs " +
+	p("`make bench` installs what is missing (`.ci/install-deps`: PostgreSQL, redis-server), builds `bin/allot` and `bin/allot-bench` (the baselines; `allot` does not link them), and runs " +
 		"`ALLOT_BENCH=1 go test -run '^TestBenchmarks$' -timeout 60m -v ./cmd`, which starts a throwaway PostgreSQL " +
 		"(`persistence/pgtest`) and Redis (`baseline.MustRedis`), the servers below as processes, drives them with " +
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
 		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (90s), " +
-		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory), `ALLOT_BENCH_OUT`.\n\n")
+		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {
 		for _, proc := range s.Procs {
@@ -412,7 +412,7 @@ func (b *bench) writeSection2(w *strings.Builder) {
 func (b *bench) writeSection5(w *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## 5. The HTTP ceiling: an empty handler under the same load\n\n")
-	p("`allot baseline --kind empty` decodes and validates the same requests with the same gin stack and answers a " +
+	p("`allot-bench baseline --kind empty` decodes and validates the same requests with the same gin stack and answers a " +
 		"fixed hold without storing anything: what this machine can serve over HTTP with this load generator. The ratio " +
 		"is Allot's throughput as a share of it; the rest is Allot's overhead (actor hop, group commit, durability).\n\n")
 	b.writeSeriesTable(w, []string{"empty"})

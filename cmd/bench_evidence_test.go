@@ -11,7 +11,7 @@ func (b *bench) writeSection3(w *strings.Builder) {
 	p("## 3. In-process ceilings (Go benchmarks)\n\n")
 	p("No HTTP: the booking model alone (`actors/booking`), and the resource actor with 64 concurrent requesters each " +
 		"waiting for its reply, on the in-memory store, SQLite (WAL, `synchronous=FULL`) and PostgreSQL " +
-		"(`BenchmarkHotResourcePostgres`: the actor with group commit, then in the same run `postgres.ClassicHold` — one " +
+		"(`BenchmarkHotResourcePostgres`: the actor with group commit, then in the same run `baseline.ClassicHold` — one " +
 		"READ COMMITTED transaction per hold: SELECT ... FOR UPDATE, INSERT, UPDATE — at 64 callers on the same server). " +
 		"Every hold carries an Idempotency-Key in the PostgreSQL benchmark. The load generator here is goroutines in the " +
 		"same process: still the same cores.\n\n")

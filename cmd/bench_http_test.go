@@ -296,8 +296,7 @@ func waitMembers(t *testing.T, sys *benchSystem, n int) {
 	deadline := time.Now().Add(time.Minute)
 	for _, p := range sys.Procs {
 		for {
-			r, err := c.Do(t.Context(), http.MethodGet, p.URL+"/v1/cluster/members", "", nil)
-			if err == nil && r.Status == http.StatusOK && clustertest.CountAlive(r.Body) == n {
+			if alive, err := c.AliveMembers(t.Context(), p.URL); err == nil && alive == n {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -1,9 +1,7 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -128,18 +126,8 @@ func (b *bench) memory(t *testing.T) memResult {
 
 // activations is the number of activations the node reports for itself, -1 if unknown.
 func activations(t *testing.T, node *benchProc) int {
-	c := clustertest.NewClient(5 * time.Second)
-	r, err := c.Do(t.Context(), http.MethodGet, node.URL+"/v1/cluster/members", "", nil)
-	if err != nil || r.Status != http.StatusOK {
-		return -1
-	}
-	var v struct {
-		Members []struct {
-			Self        bool `json:"self"`
-			Activations int  `json:"activations"`
-		} `json:"members"`
-	}
-	if json.Unmarshal(r.Body, &v) != nil {
+	v, _, err := clustertest.NewClient(5 * time.Second).API(node.URL).Members(t.Context())
+	if err != nil {
 		return -1
 	}
 	for _, m := range v.Members {

@@ -18,7 +18,8 @@ import (
 	"github.com/allot/allot/cluster/clustertest"
 )
 
-// benchProc is one server process of the benchmark: an `allot node` or an `allot baseline`.
+// benchProc is one server process of the benchmark: an `allot node` or an
+// `allot-bench baseline`.
 type benchProc struct {
 	Name  string
 	Args  []string // argv without the binary
@@ -67,8 +68,8 @@ func startBenchNode(tb testing.TB, bin, dir, name string, extra ...string) *benc
 	return p
 }
 
-// startBenchBaseline starts `allot baseline --kind kind` on a free port and waits until it
-// answers HTTP.
+// startBenchBaseline starts `allot-bench baseline --kind kind` (bin is allot-bench) on a free
+// port and waits until it answers HTTP.
 func startBenchBaseline(tb testing.TB, bin, dir, kind string, extra ...string) *benchProc {
 	tb.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(tb, "127.0.0.1"))
@@ -78,6 +79,19 @@ func startBenchBaseline(tb testing.TB, bin, dir, kind string, extra ...string) *
 	// Any answer means it serves (an unknown resource is a 404 problem).
 	p.waitHTTP(tb, "/v1/resources/none/availability", func(code int) bool { return code > 0 })
 	return p
+}
+
+// mustBuild builds the command in pkg (relative to the module root) into a directory that
+// is removed when tb ends, and returns the executable's path.
+func mustBuild(tb testing.TB, root, pkg string) string {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
 }
 
 // waitHTTP polls path until ok accepts the status, failing tb after a minute or when the
@@ -122,8 +136,11 @@ func (p *benchProc) stop() {
 	p.log.Close()
 }
 
-// CommandLine is the process's command line with the binary named "allot".
-func (p *benchProc) CommandLine() string { return "allot " + strings.Join(p.Args, " ") }
+// CommandLine is the process's command line with the binary named by its base name (allot or
+// allot-bench).
+func (p *benchProc) CommandLine() string {
+	return filepath.Base(p.cmd.Path) + " " + strings.Join(p.Args, " ")
+}
 
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {

@@ -22,12 +22,15 @@ import (
 
 // benchConfig is what `make bench` can tune through the environment (ALLOT_BENCH_*).
 type benchConfig struct {
-	Bin       string        // ALLOT_BENCH_BIN: the allot binary; default: built by the test
-	Out       string        // ALLOT_BENCH_OUT: the document written; default docs/BENCHMARKS.md
-	Artifacts string        // ALLOT_BENCH_ARTIFACTS: logs, profiles, raw results; default bin/bench
-	Duration  time.Duration // ALLOT_BENCH_DURATION: one timed HTTP run; default 10s
-	Runs      int           // ALLOT_BENCH_RUNS: runs per configuration (and -count); default 3
-	Clients   []int         // ALLOT_BENCH_CLIENTS: default 64,256
+	Bin string // ALLOT_BENCH_BIN: the allot binary; default: built by the test
+	// BaselineBin is ALLOT_BENCH_BASELINE_BIN: the allot-bench binary that serves the
+	// competitors (cmd/allot-bench; allot does not link them); default: built by the test.
+	BaselineBin string
+	Out         string        // ALLOT_BENCH_OUT: the document written; default docs/BENCHMARKS.md
+	Artifacts   string        // ALLOT_BENCH_ARTIFACTS: logs, profiles, raw results; default bin/bench
+	Duration    time.Duration // ALLOT_BENCH_DURATION: one timed HTTP run; default 10s
+	Runs        int           // ALLOT_BENCH_RUNS: runs per configuration (and -count); default 3
+	Clients     []int         // ALLOT_BENCH_CLIENTS: default 64,256
 	// Resources, HoldsPer and IdleTimeout shape the memory benchmark
 	// (ALLOT_BENCH_RESOURCES, default 100000; 3 holds each; ALLOT_BENCH_IDLE_TIMEOUT, 90s).
 	Resources   int
@@ -40,6 +43,7 @@ type benchConfig struct {
 func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 	c := benchConfig{
 		Bin:         os.Getenv("ALLOT_BENCH_BIN"),
+		BaselineBin: os.Getenv("ALLOT_BENCH_BASELINE_BIN"),
 		Out:         envOr("ALLOT_BENCH_OUT", filepath.Join(root, "docs", "BENCHMARKS.md")),
 		Artifacts:   envOr("ALLOT_BENCH_ARTIFACTS", filepath.Join(root, "bin", "bench")),
 		Duration:    10 * time.Second,
@@ -96,13 +100,14 @@ func envOr(name, def string) string {
 
 // bench is one `make bench`: its configuration, the systems it started and what it measured.
 type bench struct {
-	cfg     benchConfig
-	bin     string
-	root    string // the module root
-	stamp   string // makes this run's resource ids unique
-	started time.Time
-	elapsed time.Duration
-	machine machineInfo
+	cfg      benchConfig
+	bin      string // allot
+	benchBin string // allot-bench: the baselines
+	root     string // the module root
+	stamp    string // makes this run's resource ids unique
+	started  time.Time
+	elapsed  time.Duration
+	machine  machineInfo
 
 	systems  []*benchSystem // section 1 and the empty handler, in table order
 	cluster  *benchSystem   // section 2
@@ -160,6 +165,10 @@ func TestBenchmarks(t *testing.T) {
 	b.bin = b.cfg.Bin
 	if b.bin == "" {
 		b.bin = clustertest.MustBinary(t)
+	}
+	b.benchBin = b.cfg.BaselineBin
+	if b.benchBin == "" && b.cfg.Sections["http"] {
+		b.benchBin = mustBuild(t, root, "./cmd/allot-bench")
 	}
 	b.machine = readMachine()
 
@@ -219,11 +228,11 @@ func (b *bench) httpSections(t *testing.T) {
 		a := pgSys("allot-pg", "(a) Allot, 1 node, PostgreSQL", url, startBenchNode(t, b.bin, art, "allot-pg", "--db-url", url, idle))
 		a.Allot = true
 		url = pg.MustDatabase(t)
-		classic := pgSys("classic", "(b) classic SELECT FOR UPDATE, PostgreSQL", url, startBenchBaseline(t, b.bin, art, "classic", "--db-url", url))
+		classic := pgSys("classic", "(b) classic SELECT FOR UPDATE, PostgreSQL", url, startBenchBaseline(t, b.benchBin, art, "classic", "--db-url", url))
 		rs := baseline.MustRedis(t)
 		b.machine.Redis = redisVersion()
 		redis := &benchSystem{Key: "redis", Label: "(c) Redis + Lua, appendfsync always", DBName: "Redis",
-			Procs: []*benchProc{startBenchBaseline(t, b.bin, art, "redis", "--redis-addr", rs.Addr)}}
+			Procs: []*benchProc{startBenchBaseline(t, b.benchBin, art, "redis", "--redis-addr", rs.Addr)}}
 		if pid, err := redisPID(rs.Addr); err == nil {
 			redis.DBPids = []int{pid}
 		} else {
@@ -232,7 +241,7 @@ func (b *bench) httpSections(t *testing.T) {
 		embedded := &benchSystem{Key: "allot-embedded", Label: "(d) Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)",
 			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded", "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}
 		empty := &benchSystem{Key: "empty", Label: "(e) empty gin handler (HTTP ceiling)", NoAudit: true, DBName: "none",
-			Procs: []*benchProc{startBenchBaseline(t, b.bin, art, "empty")}}
+			Procs: []*benchProc{startBenchBaseline(t, b.benchBin, art, "empty")}}
 		b.systems = []*benchSystem{a, classic, redis, embedded, empty}
 	}
 	all := append([]*benchSystem(nil), b.systems...)

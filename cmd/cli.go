@@ -21,7 +21,6 @@ Usage:
   allot node     [flags]   run a node (HTTP edge, resource actors, gossip member)
   allot migrate  [flags]   apply database migrations to --db-url and exit
   allot loadgen  [flags]   drive a node or cluster with simulated mobile clients
-  allot baseline [flags]   serve a comparison design (classic SQL, Redis, empty) for benchmarks
   allot token    [flags]   print a dev-mode bearer token (--sub u-1 [--role operator --mfa])
   allot help               show this text
   allot version            print the version, commit and Go version
@@ -51,8 +50,6 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(args[1:], stderr)
 	case "loadgen":
 		err = runLoadgen(args[1:], stdout, stderr)
-	case "baseline":
-		err = runBaseline(args[1:], stdout, stderr)
 	case "token":
 		err = runToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

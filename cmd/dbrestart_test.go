@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/cluster/clustertest"
 	"github.com/allot/allot/persistence/pgtest"
 )
@@ -121,14 +123,11 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 var jsonUnmarshal = json.Unmarshal
 
-func decodeTestHold(r *clustertest.Response) (string, string, error) {
+func decodeTestHold(r *client.Response) (string, string, error) {
 	if r.Status != 201 {
 		return "", "", nil
 	}
-	var h struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
+	var h wire.Hold
 	if err := jsonUnmarshal(r.Body, &h); err != nil {
 		return "", "", err
 	}

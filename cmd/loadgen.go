@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/allot/allot/api/baseline"
 	"github.com/allot/allot/api/loadgen"
 )
 
@@ -20,17 +19,6 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if code := loadgen.Command(ctx, args, stdout, stderr); code != 0 {
-		return exitError(code)
-	}
-	return nil
-}
-
-// runBaseline serves one of the designs users would pick instead of Allot (classic
-// PostgreSQL, Redis+Lua, an empty handler), for side-by-side benchmarks.
-func runBaseline(args []string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if code := baseline.Command(ctx, args, stdout, stderr); code != 0 {
 		return exitError(code)
 	}
 	return nil

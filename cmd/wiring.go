@@ -12,7 +12,7 @@ import (
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
 	"github.com/allot/allot/actors/resource"
-	"github.com/allot/allot/api"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/protos"
 )
@@ -145,13 +145,13 @@ func (d dispatcher) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.
 // members adapts the cluster's member list to the API's.
 type members struct{ node *cluster.Node }
 
-func (m members) Members() []api.Member {
-	var out []api.Member
+func (m members) Members() []wire.Member {
+	var out []wire.Member
 	for _, mi := range m.node.Members() {
 		if mi.Client {
 			continue
 		}
-		out = append(out, api.Member{ID: mi.ID, Address: mi.RemoteAddr, Status: string(mi.Status), Self: mi.Self, Activations: mi.Activations})
+		out = append(out, wire.Member{ID: mi.ID, Address: mi.RemoteAddr, Status: string(mi.Status), Self: mi.Self, Activations: mi.Activations})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/baseline"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/pgtest"
 	"github.com/allot/allot/persistence/postgres"
@@ -37,7 +38,7 @@ const (
 //
 //   - actor: b.N holds through the resource actor, which group-commits them (one transaction
 //     per batch, at most one batch in flight). This side is what ns/op times.
-//   - classic: then, outside the timer, postgres.ClassicHold on another resource of the same
+//   - classic: then, outside the timer, baseline.ClassicHold on another resource of the same
 //     database, one READ COMMITTED transaction per hold (SELECT ... FOR UPDATE of the
 //     bucket, INSERT the hold, UPDATE the counter, INSERT the key), as the classic HTTP
 //     baseline serves it, for as long as the actor side ran (0.5s to 5s).
@@ -112,7 +113,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 					IdempotencyKey: fmt.Sprintf("c-%d-%d-%d", b.N, w, i), Buckets: []string{"all"}, Quantity: 1,
 					Status: booking.StatusHeld, CreatedAt: t, ExpiresAt: t.Add(time.Hour), UpdatedAt: t,
 				}
-				if _, err := postgres.ClassicHold(ctx, classic.Pool(), pgx.ReadCommitted, hold); err != nil {
+				if _, err := baseline.ClassicHold(ctx, classic.Pool(), pgx.ReadCommitted, hold); err != nil {
 					cfailed.Add(1)
 					continue
 				}

@@ -12,14 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/allot/allot/actors/booking"
-	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/api/wire"
 )
 
 // NewClassic returns the classic design on PostgreSQL (or CockroachDB): one READ COMMITTED
 // transaction per hold that looks up the Idempotency-Key, locks the hold's bucket rows
 // (SELECT ... FOR UPDATE, in key order so that multi-night holds cannot deadlock), checks
 // capacity, inserts the hold, increments the counters, inserts the key and commits. That is
-// persistence/postgres.ClassicHold, which this handler calls. Every hold on one resource
+// persistence/ClassicHold, which this handler calls. Every hold on one resource
 // queues on the same row lock, so a hot resource sells one commit (one WAL flush) at a time.
 //
 // It uses Allot's tables: run postgres.Migrate (`allot migrate`) on the database first. The
@@ -83,15 +83,15 @@ func (s *classic) createResource(ctx context.Context, r *resource) error {
 	})
 }
 
-func (s *classic) availability(ctx context.Context, rid string) (map[string]bucket, error) {
+func (s *classic) availability(ctx context.Context, rid string) (map[string]wire.Bucket, error) {
 	rows, err := s.pool.Query(ctx, `SELECT bucket_key, capacity, held, confirmed FROM buckets WHERE resource_id = $1`, rid)
 	if err != nil {
 		return nil, classify("availability", err)
 	}
-	out := map[string]bucket{}
+	out := map[string]wire.Bucket{}
 	for rows.Next() {
 		var k string
-		var b bucket
+		var b wire.Bucket
 		if err := rows.Scan(&k, &b.Capacity, &b.Held, &b.Confirmed); err != nil {
 			rows.Close()
 			return nil, classify("availability", err)
@@ -108,16 +108,16 @@ func (s *classic) availability(ctx context.Context, rid string) (map[string]buck
 	return out, nil
 }
 
-func (s *classic) placeHold(ctx context.Context, h *hold, idemKey, _ string) ([]byte, bool, error) {
+func (s *classic) placeHold(ctx context.Context, h *wire.Hold, idemKey, _ string) ([]byte, bool, error) {
 	bh := booking.Hold{
 		ID: h.ID, ResourceID: h.ResourceID, UserID: h.UserID, IdempotencyKey: idemKey, Buckets: h.Buckets,
-		Quantity: h.Quantity, Status: booking.StatusHeld, CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt, UpdatedAt: h.UpdatedAt,
+		Quantity: h.Quantity, Status: booking.StatusHeld, CreatedAt: h.CreatedAt, ExpiresAt: *h.ExpiresAt, UpdatedAt: h.UpdatedAt,
 	}
-	id, err := postgres.ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
+	id, err := ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
 	if isUniqueViolation(err) && idemKey != "" {
 		// Two requests with one Idempotency-Key at once: both missed the key, and the second
 		// one's key insert conflicted with the first's. Once more finds it committed.
-		id, err = postgres.ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
+		id, err = ClassicHold(ctx, s.pool, pgx.ReadCommitted, bh)
 	}
 	if err != nil {
 		if booking.ErrorCode(err) == booking.CodeInvalid {
@@ -147,7 +147,7 @@ func isUniqueViolation(err error) bool {
 
 // loadHold returns the answer of an idempotent replay: the original hold.
 func (s *classic) loadHold(ctx context.Context, hid string) ([]byte, error) {
-	var h hold
+	var h wire.Hold
 	var keys string
 	var created, expires, updated int64
 	if err := s.pool.QueryRow(ctx, `SELECT id, resource_id, user_id, status, quantity, buckets, created_at_ms, expires_at_ms, updated_at_ms
@@ -157,7 +157,7 @@ func (s *classic) loadHold(ctx context.Context, hid string) ([]byte, error) {
 	if err := json.Unmarshal([]byte(keys), &h.Buckets); err != nil {
 		return nil, fmt.Errorf("hold %s buckets: %w", hid, err)
 	}
-	h.CreatedAt, h.ExpiresAt, h.UpdatedAt = msTime(created), msTime(expires), msTime(updated)
+	h.CreatedAt, h.ExpiresAt, h.UpdatedAt = msTime(created), new(msTime(expires)), msTime(updated)
 	return json.Marshal(&h)
 }
 

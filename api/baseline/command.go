@@ -69,7 +69,7 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Command is `allot baseline`: it serves the configured baseline until ctx is done, and returns
+// Command is `allot-bench baseline`: it serves the configured baseline until ctx is done, and returns
 // the process exit status (0, 2 for bad flags, 1 when it cannot start or stop cleanly).
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/api/loadgen"
+	"github.com/allot/allot/api/wire"
 )
 
 // Bounds of the concurrent tests: 64 clients, small stock.
@@ -82,11 +83,7 @@ func call(t testing.TB, method, url, key, contentType string, body any) answer {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("%s %s: %d with Content-Type %q", method, url, resp.StatusCode, ct)
 		}
-		var p struct {
-			Code   string `json:"code"`
-			Status int    `json:"status"`
-			Type   string `json:"type"`
-		}
+		var p wire.Problem
 		if err := json.Unmarshal(b, &p); err != nil || p.Status != resp.StatusCode || p.Type == "" {
 			t.Errorf("%s %s: problem %s", method, url, b)
 		}
@@ -111,13 +108,10 @@ func placeHold(t testing.TB, base, rid, key string, buckets []string, qty int64,
 		map[string]any{"buckets": buckets, "quantity": qty, "user_id": user})
 }
 
-func availability(t testing.TB, base, rid string) map[string]bucket {
+func availability(t testing.TB, base, rid string) map[string]wire.Bucket {
 	t.Helper()
 	a := call(t, http.MethodGet, base+"/v1/resources/"+rid+"/availability", "", "", nil)
-	var av struct {
-		ResourceID string            `json:"resource_id"`
-		Buckets    map[string]bucket `json:"buckets"`
-	}
+	var av wire.Availability
 	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &av) != nil || av.ResourceID != rid {
 		t.Fatalf("availability %s: %d %s", rid, a.Status, a.Body)
 	}
@@ -147,7 +141,7 @@ func testStore(t *testing.T, base string) {
 			a := placeHold(t, base, "flash", fmt.Sprintf("k-%d-%d", c, n), []string{"all"}, 1, fmt.Sprintf("u-%d", c))
 			switch {
 			case a.Status == http.StatusCreated:
-				var h hold
+				var h wire.Hold
 				if err := json.Unmarshal(a.Body, &h); err != nil || h.ID == "" || h.Status != "held" || h.ResourceID != "flash" {
 					t.Errorf("hold %s", a.Body)
 				}
@@ -170,7 +164,7 @@ func testStore(t *testing.T, base string) {
 		if soldOut.Load() != testClients {
 			t.Errorf("%d sold-out answers, want one per client", soldOut.Load())
 		}
-		if b := availability(t, base, "flash")["all"]; b != (bucket{Capacity: testStock, Held: testStock}) {
+		if b := availability(t, base, "flash")["all"]; b != (wire.Bucket{Capacity: testStock, Held: testStock}) {
 			t.Fatalf("availability %+v, want all %d held", b, testStock)
 		}
 	})
@@ -201,7 +195,7 @@ func testStore(t *testing.T, base string) {
 		if first.Status != 201 || again.Status != 201 || first.Replayed || !again.Replayed {
 			t.Fatalf("first %d (replayed %v), again %d (replayed %v)", first.Status, first.Replayed, again.Status, again.Replayed)
 		}
-		var h1, h2 hold
+		var h1, h2 wire.Hold
 		_ = json.Unmarshal(first.Body, &h1)
 		_ = json.Unmarshal(again.Body, &h2)
 		if h1.ID == "" || h1.ID != h2.ID || h2.Quantity != 2 || len(h2.Buckets) != 1 || !h1.CreatedAt.Equal(h2.CreatedAt) {
@@ -223,7 +217,7 @@ func testStore(t *testing.T, base string) {
 		var ids sync.Map
 		race(t, 1, func(c, n int) bool {
 			a := placeHold(t, base, "same-key", "the-key", []string{"all"}, 1, "u")
-			var h hold
+			var h wire.Hold
 			if a.Status != http.StatusCreated || json.Unmarshal(a.Body, &h) != nil {
 				t.Errorf("hold: %d %s", a.Status, a.Body)
 			}

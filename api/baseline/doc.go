@@ -6,6 +6,7 @@
 //   - NewRedis: Redis, one Lua script per hold, durable with appendfsync always;
 //   - NewEmpty: the HTTP ceiling, a handler that stores nothing.
 //
-// Serve runs one on an address; Command is `allot baseline`. MustRedis starts a throwaway
-// durable redis-server for tests.
+// Serve runs one on an address; Command is `allot-bench baseline`; ClassicHold is the classic
+// transaction itself. MustRedis starts a throwaway durable redis-server for tests. None of it
+// is linked into the allot binary (cmd/allot); cmd/allot-bench serves it.
 package baseline

@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/allot/allot/api/wire"
 )
 
 func TestEmpty(t *testing.T) {
 	base := mustServe(t, NewEmpty())
 	createResource(t, base, "any", map[string]int64{"all": 1})
 	a := placeHold(t, base, "any", "k", []string{"2026-12-24"}, 3, "u-1")
-	var h hold
+	var h wire.Hold
 	if a.Status != http.StatusCreated || json.Unmarshal(a.Body, &h) != nil || h.ID != "h_empty" || h.Status != "held" {
 		t.Fatalf("hold: %d %s, want the fixed hold", a.Status, a.Body)
 	}

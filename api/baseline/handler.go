@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 )
 
 // Handler serves the baseline subset of Allot's API v1 on gin:
@@ -42,12 +43,12 @@ type Handler struct {
 // else is answered 500. Methods honour ctx.
 type store interface {
 	createResource(ctx context.Context, r *resource) error
-	availability(ctx context.Context, rid string) (map[string]bucket, error)
+	availability(ctx context.Context, rid string) (map[string]wire.Bucket, error)
 	// placeHold claims h.Quantity in each of h.Buckets of h.ResourceID, all or nothing, and
 	// records the hold. With a non-empty idemKey, a key already used on the resource returns
 	// the hold it produced (replayed true), or CodeIdempotencyMismatch when the request
 	// differs. The answer is the hold's JSON.
-	placeHold(ctx context.Context, h *hold, idemKey, fingerprint string) (answer []byte, replayed bool, err error)
+	placeHold(ctx context.Context, h *wire.Hold, idemKey, fingerprint string) (answer []byte, replayed bool, err error)
 }
 
 // errUnavailable marks a store error that the client may retry.
@@ -72,51 +73,16 @@ func newHandler(s store) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }
 
-// money is an amount in minor units of an ISO 4217 currency.
-type money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
-
-// bucket is one bucket of an availability or resource answer.
-type bucket struct {
-	Capacity  int64 `json:"capacity"`
-	Held      int64 `json:"held"`
-	Confirmed int64 `json:"confirmed"`
-	Available int64 `json:"available"`
-}
-
-// resource is the body of POST /v1/resources and, with buckets filled in, its answer.
+// resource is the body of POST /v1/resources, with what validate derives from it.
 type resource struct {
-	ID      string           `json:"id"`
-	Name    string           `json:"name"`
-	Price   *money           `json:"price,omitempty"`
-	HoldTTL string           `json:"hold_ttl"`
-	Buckets map[string]int64 `json:"buckets"`
+	wire.CreateResource
 
 	ttl time.Duration
 	now time.Time
 }
 
-// hold is a hold answer, as Allot's api.Hold.
-type hold struct {
-	ID         string    `json:"id"`
-	ResourceID string    `json:"resource_id"`
-	Status     string    `json:"status"`
-	Buckets    []string  `json:"buckets"`
-	Quantity   int64     `json:"quantity"`
-	UserID     string    `json:"user_id"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
 // holdBody is the body of POST .../holds.
-type holdBody struct {
-	Buckets  []string `json:"buckets"`
-	Quantity int64    `json:"quantity"`
-	UserID   string   `json:"user_id"`
-}
+type holdBody wire.PlaceHold
 
 func (h *Handler) createResource(c *gin.Context) {
 	var r resource
@@ -132,13 +98,13 @@ func (h *Handler) createResource(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	buckets := make(map[string]bucket, len(r.Buckets))
+	buckets := make(map[string]wire.Bucket, len(r.Buckets))
 	for k, cp := range r.Buckets {
-		buckets[k] = bucket{Capacity: cp, Available: cp}
+		buckets[k] = wire.Bucket{Capacity: cp, Available: cp}
 	}
-	c.JSON(http.StatusCreated, gin.H{
-		"id": r.ID, "name": r.Name, "price": r.Price, "hold_ttl": r.ttl.String(), "buckets": buckets,
-		"version": 1, "created_at": r.now, "updated_at": r.now,
+	c.JSON(http.StatusCreated, wire.Resource{
+		ID: r.ID, Name: r.Name, Price: r.Price, HoldTTL: wire.FormatDuration(r.ttl), Buckets: buckets,
+		Version: 1, CreatedAt: r.now, UpdatedAt: r.now,
 	})
 }
 
@@ -153,7 +119,7 @@ func (h *Handler) availability(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"resource_id": rid, "buckets": b})
+	c.JSON(http.StatusOK, wire.Availability{ResourceID: rid, Buckets: b})
 }
 
 func (h *Handler) placeHold(c *gin.Context) {
@@ -162,7 +128,7 @@ func (h *Handler) placeHold(c *gin.Context) {
 		writeProblem(c, booking.Errorf(booking.CodeNotFound, "no resource %q", rid))
 		return
 	}
-	key := c.GetHeader("Idempotency-Key")
+	key := c.GetHeader(wire.IdempotencyKeyHeader)
 	if len(key) > booking.MaxIdempotencyLen {
 		writeProblem(c, booking.Errorf(booking.CodeInvalid, "Idempotency-Key is longer than %d", booking.MaxIdempotencyLen))
 		return
@@ -176,9 +142,9 @@ func (h *Handler) placeHold(c *gin.Context) {
 		return
 	}
 	now := h.now().UTC().Truncate(time.Millisecond)
-	ho := &hold{
-		ID: newHoldID(), ResourceID: rid, Status: "held", Buckets: b.Buckets, Quantity: b.Quantity,
-		UserID: b.UserID, ExpiresAt: now.Add(booking.DefaultHoldTTL), CreatedAt: now, UpdatedAt: now,
+	ho := &wire.Hold{
+		ID: newHoldID(), ResourceID: rid, Status: wire.HoldHeld, Buckets: b.Buckets, Quantity: b.Quantity,
+		UserID: b.UserID, ExpiresAt: new(now.Add(booking.DefaultHoldTTL)), CreatedAt: now, UpdatedAt: now,
 	}
 	ans, replayed, err := h.store.placeHold(c, ho, key, booking.Fingerprint(b.Buckets, b.Quantity, b.UserID))
 	if err != nil {
@@ -186,7 +152,7 @@ func (h *Handler) placeHold(c *gin.Context) {
 		return
 	}
 	if replayed {
-		c.Header("Idempotent-Replayed", "true")
+		c.Header(wire.IdempotentReplayedHeader, "true")
 	}
 	c.Data(http.StatusCreated, "application/json; charset=utf-8", ans)
 }
@@ -300,10 +266,10 @@ func writeProblem(c *gin.Context, err error) {
 }
 
 func writeStatusProblem(c *gin.Context, status int, slug, title, code, detail string) {
-	b, _ := json.Marshal(map[string]any{
-		"type": "https://allot.dev/problems/" + slug, "title": title, "status": status, "detail": detail, "code": code,
+	b, _ := json.Marshal(wire.Problem{
+		Type: wire.ProblemTypeBase + slug, Title: title, Status: status, Detail: detail, Code: code,
 	})
-	c.Data(status, "application/problem+json", b)
+	c.Data(status, wire.ProblemContentType, b)
 	c.Abort()
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/wire"
 )
 
 // NewRedis returns the Redis design: one Lua script per hold checks every bucket's capacity
@@ -89,7 +90,7 @@ func (s *redisStore) createResource(ctx context.Context, r *resource) error {
 	return nil
 }
 
-func (s *redisStore) availability(ctx context.Context, rid string) (map[string]bucket, error) {
+func (s *redisStore) availability(ctx context.Context, rid string) (map[string]wire.Bucket, error) {
 	keys := redisKeys(rid)
 	var capCmd, heldCmd *redis.MapStringStringCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -104,19 +105,19 @@ func (s *redisStore) availability(ctx context.Context, rid string) (map[string]b
 	if len(caps) == 0 {
 		return nil, notFound(rid)
 	}
-	out := make(map[string]bucket, len(caps))
+	out := make(map[string]wire.Bucket, len(caps))
 	for k, c := range caps {
 		cp, err1 := strconv.ParseInt(c, 10, 64)
 		h, err2 := strconv.ParseInt(held[k], 10, 64)
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("availability %s/%s: %w", rid, k, err)
 		}
-		out[k] = bucket{Capacity: cp, Held: h, Available: max(cp-h, 0)}
+		out[k] = wire.Bucket{Capacity: cp, Held: h, Available: max(cp-h, 0)}
 	}
 	return out, nil
 }
 
-func (s *redisStore) placeHold(ctx context.Context, h *hold, idemKey, fingerprint string) ([]byte, bool, error) {
+func (s *redisStore) placeHold(ctx context.Context, h *wire.Hold, idemKey, fingerprint string) ([]byte, bool, error) {
 	raw, err := json.Marshal(h)
 	if err != nil {
 		return nil, false, err

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"fmt"
 	"slices"
+
+	"github.com/allot/allot/api/wire"
 )
 
 // Audit is the verdict on correctness after a run: did the server sell only what it had, and
@@ -140,17 +142,9 @@ func (l *ledger) tally(a *Audit) {
 	}
 }
 
-// bucketCounts is one bucket of an availability answer, or one row of the buckets table.
-type bucketCounts struct {
-	Capacity  int64 `json:"capacity"`
-	Held      int64 `json:"held"`
-	Confirmed int64 `json:"confirmed"`
-	Available int64 `json:"available"`
-}
-
 // checkBucket checks one bucket's counters against its created capacity and the ledger's
 // bounds; where names the source ("server", "database").
-func checkBucket(a *Audit, where string, ref bucketRef, capacity int64, got bucketCounts, b bounds) {
+func checkBucket(a *Audit, where string, ref bucketRef, capacity int64, got wire.Bucket, b bounds) {
 	used := got.Held + got.Confirmed
 	switch {
 	case got.Capacity != capacity:
@@ -174,7 +168,7 @@ func checkBucket(a *Audit, where string, ref bucketRef, capacity int64, got buck
 // auditAvailability checks the availability read back from the server (by resource, then
 // bucket key) against the resources as created (capacity by resource and bucket key) and the
 // ledger.
-func auditAvailability(a *Audit, created map[string]map[string]int64, l *ledger, avail map[string]map[string]bucketCounts) {
+func auditAvailability(a *Audit, created map[string]map[string]int64, l *ledger, avail map[string]map[string]wire.Bucket) {
 	bs := l.bounds()
 	for _, rid := range sortedKeys(created) {
 		a.Resources++

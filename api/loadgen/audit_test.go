@@ -3,6 +3,8 @@ package loadgen
 import (
 	"strings"
 	"testing"
+
+	"github.com/allot/allot/api/wire"
 )
 
 const flashRID = "r-flash"
@@ -26,8 +28,8 @@ func flashLedger() *ledger {
 
 func holdID(i int) string { return "h-" + string(rune('a'+i)) }
 
-func flashAvail(capacity, held, confirmed int64) map[string]map[string]bucketCounts {
-	return map[string]map[string]bucketCounts{flashRID: {"all": {
+func flashAvail(capacity, held, confirmed int64) map[string]map[string]wire.Bucket {
+	return map[string]map[string]wire.Bucket{flashRID: {"all": {
 		Capacity: capacity, Held: held, Confirmed: confirmed, Available: capacity - held - confirmed,
 	}}}
 }
@@ -47,7 +49,7 @@ func TestAuditAvailability(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		ledger   *ledger
-		avail    map[string]map[string]bucketCounts
+		avail    map[string]map[string]wire.Bucket
 		problems []string // prefixes expected; none means OK
 	}{
 		{name: "exact", ledger: flashLedger(), avail: flashAvail(8, 2, 6)},
@@ -74,7 +76,7 @@ func TestAuditAvailability(t *testing.T) {
 			avail: flashAvail(8, 2, 5),
 		},
 		{name: "resource missing", ledger: flashLedger(), avail: nil, problems: []string{"server: no availability"}},
-		{name: "bad arithmetic", ledger: flashLedger(), avail: map[string]map[string]bucketCounts{flashRID: {"all": {Capacity: 8, Held: 2, Confirmed: 6, Available: 1}}},
+		{name: "bad arithmetic", ledger: flashLedger(), avail: map[string]map[string]wire.Bucket{flashRID: {"all": {Capacity: 8, Held: 2, Confirmed: 6, Available: 1}}},
 			problems: []string{"server: r-flash/all reports available"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,7 +104,7 @@ func TestAuditMultiBucketHolds(t *testing.T) {
 		{ID: "b", ResourceID: "r-h", Buckets: []string{"d2", "d3"}, Quantity: 1, State: stateHeld},
 		{ID: "c", ResourceID: "r-h", Buckets: []string{"d1", "d2", "d3"}, Quantity: 1, State: stateCancelled},
 	}}
-	avail := map[string]map[string]bucketCounts{"r-h": {
+	avail := map[string]map[string]wire.Bucket{"r-h": {
 		"d1": {Capacity: 2, Confirmed: 1, Available: 1},
 		"d2": {Capacity: 2, Held: 1, Confirmed: 1},
 		"d3": {Capacity: 2, Held: 1, Available: 1},
@@ -112,7 +114,7 @@ func TestAuditMultiBucketHolds(t *testing.T) {
 	if a.ProblemCount != 0 || a.Buckets != 3 {
 		t.Fatalf("problems %q, %d buckets", a.Problems, a.Buckets)
 	}
-	avail["r-h"]["d3"] = bucketCounts{Capacity: 2, Available: 2} // hold b lost on one night
+	avail["r-h"]["d3"] = wire.Bucket{Capacity: 2, Available: 2} // hold b lost on one night
 	a = Audit{}
 	auditAvailability(&a, created, l, avail)
 	if !hasProblem(&a, "LOST server: r-h/d3") || a.ProblemCount != 1 {
@@ -130,7 +132,7 @@ func TestAuditDatabase(t *testing.T) {
 		return out
 	}
 	bucketRow := func(held, confirmed int64) []dbBucket {
-		return []dbBucket{{ResourceID: flashRID, Key: "all", Counts: bucketCounts{Capacity: 8, Held: held, Confirmed: confirmed}}}
+		return []dbBucket{{ResourceID: flashRID, Key: "all", Counts: wire.Bucket{Capacity: 8, Held: held, Confirmed: confirmed}}}
 	}
 
 	t.Run("consistent", func(t *testing.T) {

@@ -1,13 +1,18 @@
 package loadgen
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/api/wire"
 )
+
+// The retry mechanics themselves are api/client's (and tested there); these tests check that
+// a run's client is configured as its Config says and that outcomes are classified right.
 
 // scriptServer answers the n-th request with script[n] (the last one repeats) and records
 // the Idempotency-Key of each request.
@@ -31,19 +36,17 @@ func (s *scriptServer) seen() []string {
 	return append([]string(nil), s.keys...)
 }
 
-func busy(retryAfter string) func(w http.ResponseWriter) {
-	return func(w http.ResponseWriter) {
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
-		}
-		problem(w, 429, "busy")
-	}
+// busy answers 429 with Retry-After 0, so that tests do not wait.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "0")
+	problem(w, 429, "busy")
 }
 
 func created(w http.ResponseWriter) { answer(w, 201, map[string]string{"id": "h-1"}) }
 
-// mustScriptClient returns a client of a scriptServer whose waits are recorded, not slept.
-func mustScriptClient(t *testing.T, maxRetries int, maxWait time.Duration, script ...func(http.ResponseWriter)) (*client, *scriptServer, *[]time.Duration) {
+// mustScriptRun returns a client of a scriptServer configured by cfg's retry knobs, and the
+// statuses it observes.
+func mustScriptRun(t *testing.T, maxRetries int, script ...func(http.ResponseWriter)) (*runner, *scriptServer, *[]int) {
 	t.Helper()
 	s := &scriptServer{script: script}
 	srv := httptest.NewServer(s)
@@ -52,124 +55,84 @@ func mustScriptClient(t *testing.T, maxRetries int, maxWait time.Duration, scrip
 	cfg.Targets = []string{srv.URL}
 	cfg.Clients = 1
 	cfg.MaxRetries = maxRetries
-	cfg.MaxRetryWait = maxWait
-	cfg.Timeout = 5 * time.Second
-	c := newClient(&cfg)
-	t.Cleanup(c.close)
-	var waits []time.Duration
-	c.sleep = func(ctx context.Context, d time.Duration) error {
-		waits = append(waits, d)
-		return ctx.Err()
+	cfg.MaxRetryWait = time.Millisecond
+	var mu sync.Mutex
+	var statuses []int
+	c, err := newClient(&cfg, func(code int) { mu.Lock(); statuses = append(statuses, code); mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return c, s, &waits
+	t.Cleanup(c.CloseIdleConnections)
+	return &runner{cfg: cfg, c: c}, s, &statuses
 }
 
-func TestRetryHonoursRetryAfter(t *testing.T) {
-	c, s, waits := mustScriptClient(t, 3, 5*time.Second, busy("1"), created)
-	var statuses []int
-	c.observe = func(code int) { statuses = append(statuses, code) }
-	res := c.do(t.Context(), http.MethodPost, "/v1/resources/r/holds", "key-1", holdRequest{Buckets: []string{"all"}, Quantity: 1, UserID: "u"})
+func (r *runner) hold(t *testing.T, key string) result {
+	_, info, err := r.c.PlaceHold(t.Context(), "r", key, wire.PlaceHold{Buckets: []string{"all"}, Quantity: 1, UserID: "u"})
+	return resultOf(info, err)
+}
+
+func TestRetriesAsConfigured(t *testing.T) {
+	r, s, statuses := mustScriptRun(t, 3, busy, created)
+	res := r.hold(t, "key-1")
 	if res.Status != 201 || res.Retries != 1 || res.outcome() != outcomeOK {
 		t.Fatalf("result %+v, want 201 after 1 retry", res)
-	}
-	if len(*waits) != 1 || (*waits)[0] != time.Second {
-		t.Fatalf("waits %v, want [1s] from Retry-After", *waits)
 	}
 	if keys := s.seen(); len(keys) != 2 || keys[0] != "key-1" || keys[1] != "key-1" {
 		t.Fatalf("Idempotency-Keys %q, want the same key on the retry", keys)
 	}
-	if len(statuses) != 2 || statuses[0] != 429 || statuses[1] != 201 {
-		t.Fatalf("observed statuses %v, want [429 201]", statuses)
-	}
-}
-
-func TestRetryAfterIsCapped(t *testing.T) {
-	c, _, waits := mustScriptClient(t, 2, 250*time.Millisecond, busy("120"), busy("120"), created)
-	res := c.do(t.Context(), http.MethodPost, "/x", "k", nil)
-	if res.Status != 201 || res.Retries != 2 {
-		t.Fatalf("result %+v, want 201 after 2 retries", res)
-	}
-	for _, w := range *waits {
-		if w != 250*time.Millisecond {
-			t.Fatalf("waits %v, want each capped at 250ms", *waits)
-		}
+	if len(*statuses) != 2 || (*statuses)[0] != 429 || (*statuses)[1] != 201 {
+		t.Fatalf("observed statuses %v, want [429 201]", *statuses)
 	}
 }
 
 func TestRetriesAreBounded(t *testing.T) {
-	c, s, waits := mustScriptClient(t, 2, time.Second, busy(""))
-	res := c.do(t.Context(), http.MethodPost, "/x", "k", nil)
+	r, s, _ := mustScriptRun(t, 2, busy)
+	res := r.hold(t, "k")
 	if res.Status != 429 || res.Code != "busy" || res.Retries != 2 || res.outcome() != outcomeRejected {
 		t.Fatalf("result %+v, want 429 busy after 2 retries", res)
 	}
 	if n := len(s.seen()); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
-	for _, w := range *waits { // no Retry-After: jittered backoff within the cap
-		if w <= 0 || w > time.Second {
-			t.Fatalf("waits %v, want backoff in (0, 1s]", *waits)
-		}
-	}
 }
 
 func TestNoRetryOnDefiniteAnswers(t *testing.T) {
 	soldOut := func(w http.ResponseWriter) { problem(w, 409, "sold_out") }
-	c, s, _ := mustScriptClient(t, 5, time.Second, soldOut, created)
-	res := c.do(t.Context(), http.MethodPost, "/x", "k", nil)
-	if res.Status != 409 || res.Code != "sold_out" || res.Retries != 0 || len(s.seen()) != 1 {
+	r, s, _ := mustScriptRun(t, 5, soldOut, created)
+	res := r.hold(t, "k")
+	if res.Status != 409 || res.Code != "sold_out" || res.Retries != 0 || len(s.seen()) != 1 || res.outcome() != outcomeRejected {
 		t.Fatalf("result %+v after %d attempts, want one 409 sold_out", res, len(s.seen()))
 	}
 }
 
 func TestUnavailableIsRetriedAndAmbiguous(t *testing.T) {
-	unavailable := func(w http.ResponseWriter) { w.Header().Set("Retry-After", "2"); problem(w, 503, "unavailable") }
-	c, _, waits := mustScriptClient(t, 1, 5*time.Second, unavailable)
-	res := c.do(t.Context(), http.MethodPost, "/x", "k", nil)
+	unavailable := func(w http.ResponseWriter) { w.Header().Set("Retry-After", "0"); problem(w, 503, "unavailable") }
+	r, _, _ := mustScriptRun(t, 1, unavailable)
+	res := r.hold(t, "k")
 	if res.Status != 503 || res.Retries != 1 || res.outcome() != outcomeAmbiguous {
 		t.Fatalf("result %+v, want 503 (ambiguous) after 1 retry", res)
 	}
-	if len(*waits) != 1 || (*waits)[0] != 2*time.Second {
-		t.Fatalf("waits %v, want [2s]", *waits)
-	}
 }
 
-func TestTransportErrorIsRetried(t *testing.T) {
+func TestTransportErrorIsRetriedAndAmbiguous(t *testing.T) {
 	cfg := DefaultConfig()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	cfg.Targets = []string{srv.URL}
 	srv.Close() // connection refused from now on
 	cfg.MaxRetries = 2
-	c := newClient(&cfg)
-	defer c.close()
-	c.sleep = func(context.Context, time.Duration) error { return nil }
+	cfg.MaxRetryWait = time.Millisecond
 	var statuses []int
-	c.observe = func(code int) { statuses = append(statuses, code) }
-	res := c.do(t.Context(), http.MethodGet, "/x", "", nil)
-	if res.Err == nil || res.Retries != 2 || res.outcome() != outcomeAmbiguous {
+	c, err := newClient(&cfg, func(code int) { statuses = append(statuses, code) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := c.GetHold(t.Context(), "r", "h")
+	res := resultOf(info, err)
+	if res.Err == nil || res.Status != 0 || res.Retries != 2 || res.outcome() != outcomeAmbiguous {
 		t.Fatalf("result %+v, want a transport error after 2 retries", res)
 	}
 	if len(statuses) != 3 || statuses[0] != 0 {
 		t.Fatalf("observed %v, want three transport errors (0)", statuses)
-	}
-}
-
-func TestRetryAfterParsing(t *testing.T) {
-	now := time.Date(2026, 12, 24, 10, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", -1},
-		{"3", 3 * time.Second},
-		{" 0 ", 0},
-		{"-1", -1},
-		{"soon", -1},
-		{"Thu, 24 Dec 2026 10:00:05 GMT", 5 * time.Second},
-		{"Thu, 24 Dec 2026 09:00:00 GMT", 0},
-	} {
-		if got := retryAfter(c.in, now); got != c.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", c.in, got, c.want)
-		}
 	}
 }
 
@@ -181,20 +144,38 @@ func TestTargetsRoundRobin(t *testing.T) {
 			mu.Lock()
 			hits[name]++
 			mu.Unlock()
+			answer(w, 200, wire.Availability{ResourceID: "x"})
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}
 	cfg := DefaultConfig()
 	cfg.Targets = []string{mk("a"), mk("b") + "/"}
-	c := newClient(&cfg)
-	defer c.close()
+	c, err := newClient(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
 	for range 6 {
-		if res := c.do(t.Context(), http.MethodGet, "/x", "", nil); res.Status != 200 {
-			t.Fatalf("result %+v", res)
+		if _, info, err := c.Availability(t.Context(), "x"); err != nil || info.Status != 200 {
+			t.Fatalf("%+v %v", info, err)
 		}
 	}
 	if hits["a"] != 3 || hits["b"] != 3 {
 		t.Fatalf("hits %v, want 3 each", hits)
+	}
+}
+
+// TestNotAnAllotTarget: a target that answers a plain 404 is named as the likely mistake.
+func TestNotAnAllotTarget(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.Targets = []string{srv.URL}
+	cfg.Quiet = true
+	_, err := Run(t.Context(), cfg, nil)
+	want := "target " + srv.URL + " answered 404 to POST /v1/resources: is it an Allot node?"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Run: %v\nwant an error containing %q", err, want)
 	}
 }

@@ -16,6 +16,42 @@ const (
 	ExitFailed      = 3 // the run could not be done (setup failed, cancelled, report unwritable)
 )
 
+// usage is the text of `allot loadgen --help`, before the flags.
+const usage = `Usage: allot loadgen [flags]
+
+Drives one or more Allot nodes with simulated mobile clients (closed loop: each waits for its
+answer, then --think, before its next request), then audits what the nodes (and with --db-url
+the database) hold against what the clients were told: nothing oversold, every acknowledged
+hold still there. Every run creates its own resources, <resource-prefix>-<run-id>-..., so
+runs never mix; a request answered 429 or 503, or lost in transport, is retried with the
+same Idempotency-Key.
+
+Scenarios (--scenario):
+  flash-sale  every client holds one unit of one hot resource of --stock units, then confirms
+              it (or cancels, --cancel-ratio of them), until it is answered sold_out; the run
+              ends when every client was, or at --duration or --requests.
+  hotel       --resources hotels with --days nightly buckets of --rooms rooms each; a client
+              holds 1..--nights consecutive nights of a random hotel, then confirms or cancels.
+  browse      clients read the availability of random hotels.
+  mixed       15% flash-sale sessions (while the stock lasts), 35% hotel sessions, 50% reads.
+  hotel, browse and mixed need --duration or --requests. --hold-only ends every session with
+  its hold (the workload of the benchmark baselines, which have no confirm or cancel).
+
+Output: progress on stderr (a live line on a terminal, otherwise a line every
+--progress-every; none with --quiet), the report on stdout, with --json also as JSON.
+Exit status: 0 the audit found nothing (or --no-audit), 1 it found a problem, 2 bad flags,
+3 the run could not be done (the target is not an Allot node, setup failed, interrupted).
+
+Examples:
+  allot loadgen --target http://127.0.0.1:8080
+  allot loadgen --target http://10.0.0.1:8080,http://10.0.0.2:8080 --scenario mixed \
+      --clients 256 --duration 2m --json report.json
+  allot loadgen --scenario flash-sale --stock 100000 --clients 512 --hold-only
+  allot loadgen --scenario hotel --duration 1m --db-url postgresql://allot@db:26257/allot
+
+Flags:
+`
+
 // Command is `allot loadgen`: it parses args (flags only, see Config.RegisterFlags), runs the
 // load with live progress on stderr, writes the text report to stdout and, with --json, the
 // JSON report to that file, and returns the process exit status.
@@ -23,6 +59,10 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -76,8 +76,11 @@ type Config struct {
 	RunID          string
 	// Seed seeds each client's random choices (client i uses Seed and i).
 	Seed uint64
-	// Quiet disables the live progress line (it is also off when progress is not a terminal).
+	// Quiet disables progress output.
 	Quiet bool
+	// ProgressEvery is how often a progress line is printed when the progress writer is not
+	// a terminal (a log, CI); on a terminal one live line is rewritten every second.
+	ProgressEvery time.Duration
 	// JSONPath, if set, is where Command writes the report as JSON.
 	JSONPath string
 	// NoAudit skips the audit, for targets that store nothing (the empty baseline of package
@@ -106,6 +109,7 @@ func DefaultConfig() Config {
 		MaxRetryWait:   2 * time.Second,
 		ResourcePrefix: "loadgen",
 		Seed:           1,
+		ProgressEvery:  10 * time.Second,
 	}
 }
 
@@ -139,7 +143,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ResourcePrefix, "resource-prefix", c.ResourcePrefix, "prefix of the resource ids this run creates")
 	fs.StringVar(&c.RunID, "run-id", c.RunID, "unique id of this run, part of resource ids (default: random)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the clients' random choices")
-	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no live progress line")
+	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress output")
+	fs.DurationVar(&c.ProgressEvery, "progress-every", c.ProgressEvery, "interval of the progress lines when stderr is not a terminal")
 	fs.StringVar(&c.JSONPath, "json", c.JSONPath, "write the report as JSON to this file")
 	fs.BoolVar(&c.NoAudit, "no-audit", c.NoAudit, "skip the audit (for a target that stores nothing)")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "PostgreSQL/CockroachDB URL of the cluster's database, to audit its tables too")
@@ -184,6 +189,8 @@ func (c *Config) validate() error {
 		return errors.New("--think must not be negative")
 	case c.Timeout <= 0 || c.MaxRetryWait < 0:
 		return errors.New("--timeout must be positive and --max-retry-wait not negative")
+	case c.ProgressEvery <= 0:
+		return errors.New("--progress-every must be positive")
 	case c.MaxRetries < 0:
 		return errors.New("--retries must not be negative")
 	case c.ResourcePrefix == "" || strings.ContainsAny(c.ResourcePrefix+c.RunID, "/?#% "):

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/allot/allot/api/wire"
 )
 
 // dbHold is one row of the holds table.
@@ -22,7 +24,7 @@ type dbHold struct {
 type dbBucket struct {
 	ResourceID string
 	Key        string
-	Counts     bucketCounts // Available unused
+	Counts     wire.Bucket // Available unused
 }
 
 // readDatabase loads the holds and buckets rows of the given resources from the database at
@@ -85,7 +87,7 @@ func auditDatabase(a *Audit, created map[string]map[string]int64, l *ledger, hol
 	d := &DatabaseAudit{ByStatus: map[string]int64{}}
 	a.Database = d
 	byID := make(map[string]*dbHold, len(holds))
-	sums := map[bucketRef]bucketCounts{}
+	sums := map[bucketRef]wire.Bucket{}
 	for i := range holds {
 		h := &holds[i]
 		d.Holds++
@@ -123,7 +125,7 @@ func auditDatabase(a *Audit, created map[string]map[string]int64, l *ledger, hol
 		}
 	}
 
-	rowsByRef := make(map[bucketRef]bucketCounts, len(buckets))
+	rowsByRef := make(map[bucketRef]wire.Bucket, len(buckets))
 	for _, b := range buckets {
 		rowsByRef[bucketRef{b.ResourceID, b.Key}] = b.Counts
 	}

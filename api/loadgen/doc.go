@@ -9,5 +9,6 @@
 // independent, while a booking client is a closed-loop session (hold, then confirm or cancel
 // the hold id the server returned) with one Idempotency-Key per logical request reused on its
 // retries, whose every acknowledged outcome must be recorded for the oversell audit. Those
-// sessions are a small loop over net/http; vegeta would have had to be bent around them.
+// sessions are a small loop over the typed API client (api/client); vegeta would have had to
+// be bent around them.
 package loadgen

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/allot/allot/api/wire"
 )
 
 // fakeAllot is a small in-memory stand-in for Allot's HTTP API, to test Run's engine and
@@ -14,8 +17,8 @@ import (
 // the audit must catch.
 type fakeAllot struct {
 	mu        sync.Mutex
-	buckets   map[string]map[string]*bucketCounts
-	holds     map[string]*fakeHold
+	buckets   map[string]map[string]*wire.Bucket
+	holds     map[string]*wire.Hold
 	idem      map[string]string // resource|key -> hold id
 	seq       int
 	attempts  int
@@ -27,20 +30,11 @@ type fakeAllot struct {
 	writes    int
 }
 
-type fakeHold struct {
-	ID         string   `json:"id"`
-	ResourceID string   `json:"resource_id"`
-	Status     string   `json:"status"`
-	Buckets    []string `json:"buckets"`
-	Quantity   int64    `json:"quantity"`
-	UserID     string   `json:"user_id"`
-}
-
 // mustFakeAllot serves f on 127.0.0.1 until the test ends and returns its base URL.
 func mustFakeAllot(tb testing.TB, f *fakeAllot) string {
 	tb.Helper()
-	f.buckets = map[string]map[string]*bucketCounts{}
-	f.holds = map[string]*fakeHold{}
+	f.buckets = map[string]map[string]*wire.Bucket{}
+	f.holds = map[string]*wire.Hold{}
 	f.idem = map[string]string{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/resources", f.create)
@@ -56,7 +50,7 @@ func mustFakeAllot(tb testing.TB, f *fakeAllot) string {
 func problem(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"type":"about:blank","title":%q,"status":%d,"code":%q}`, code, status, code)
+	fmt.Fprintf(w, `{"type":%q,"title":%q,"status":%d,"code":%q}`, wire.ProblemTypeBase+strings.ReplaceAll(code, "_", "-"), code, status, code)
 }
 
 func answer(w http.ResponseWriter, status int, v any) {
@@ -66,7 +60,7 @@ func answer(w http.ResponseWriter, status int, v any) {
 }
 
 func (f *fakeAllot) create(w http.ResponseWriter, r *http.Request) {
-	var req createRequest
+	var req wire.CreateResource
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		problem(w, 400, "malformed")
 		return
@@ -77,9 +71,9 @@ func (f *fakeAllot) create(w http.ResponseWriter, r *http.Request) {
 		problem(w, 409, "already_exists")
 		return
 	}
-	bs := map[string]*bucketCounts{}
+	bs := map[string]*wire.Bucket{}
 	for k, c := range req.Buckets {
-		bs[k] = &bucketCounts{Capacity: c}
+		bs[k] = &wire.Bucket{Capacity: c}
 	}
 	f.buckets[req.ID] = bs
 	answer(w, 201, map[string]string{"id": req.ID})
@@ -93,7 +87,7 @@ func (f *fakeAllot) availability(w http.ResponseWriter, r *http.Request) {
 		problem(w, 404, "not_found")
 		return
 	}
-	out := availabilityAnswer{ResourceID: r.PathValue("rid"), Buckets: map[string]bucketCounts{}}
+	out := wire.Availability{ResourceID: r.PathValue("rid"), Buckets: map[string]wire.Bucket{}}
 	for k, b := range bs {
 		c := *b
 		c.Available = c.Capacity - c.Held - c.Confirmed
@@ -104,7 +98,7 @@ func (f *fakeAllot) availability(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeAllot) hold(w http.ResponseWriter, r *http.Request) {
 	rid := r.PathValue("rid")
-	var req holdRequest
+	var req wire.PlaceHold
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		problem(w, 400, "malformed")
 		return
@@ -142,7 +136,7 @@ func (f *fakeAllot) hold(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.seq++
-	h := &fakeHold{ID: fmt.Sprintf("h-%d", f.seq), ResourceID: rid, Status: "held", Buckets: req.Buckets, Quantity: req.Quantity, UserID: req.UserID}
+	h := &wire.Hold{ID: fmt.Sprintf("h-%d", f.seq), ResourceID: rid, Status: "held", Buckets: req.Buckets, Quantity: req.Quantity, UserID: req.UserID}
 	f.holds[h.ID] = h
 	f.idem[key] = h.ID
 	if !f.forget {

@@ -9,34 +9,32 @@ import (
 	"github.com/mattn/go-isatty"
 )
 
-// startProgress prints a live progress line to w every second while the load runs, when w is
-// a terminal and !quiet. The returned stop ends it (and the line) and is safe to call twice.
-func startProgress(w io.Writer, quiet bool, r *runner) (stop func()) {
-	if quiet || !isTerminal(w) {
+// startProgress reports the load's progress on w until the returned stop is called (safe
+// twice): on a terminal one live line rewritten every second, otherwise one line every
+// cfg.ProgressEvery (a log or CI keeps a readable trace). Nothing with cfg.Quiet.
+func startProgress(w io.Writer, cfg *Config, r *runner) (stop func()) {
+	if cfg.Quiet || w == nil {
 		return func() {}
 	}
+	live := isTerminal(w)
+	every := cfg.ProgressEvery
+	if live {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	p := &progress{w: w, live: live, r: r, start: time.Now()}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		start := time.Now()
-		lastOps, lastHolds := int64(0), int64(0)
 		for {
 			select {
 			case <-done:
-				fmt.Fprintln(w)
+				p.end()
 				return
-			case <-t.C:
+			case now := <-t.C:
+				p.tick(now)
 			}
-			ops, holds := r.ops.Load(), r.holds.Load()
-			line := fmt.Sprintf("%6.0fs  %7d ops/s  %7d holds/s  errors %d  retries %d",
-				time.Since(start).Seconds(), ops-lastOps, holds-lastHolds, r.errs.Load(), r.retries.Load())
-			if r.flashID != "" {
-				line += fmt.Sprintf("  sold %d/%d", r.sold.Load(), r.cfg.Stock)
-			}
-			fmt.Fprintf(w, "\r\033[K%s", line)
-			lastOps, lastHolds = ops, holds
 		}
 	})
 	var once sync.Once
@@ -45,6 +43,49 @@ func startProgress(w io.Writer, quiet bool, r *runner) (stop func()) {
 			close(done)
 			wg.Wait()
 		})
+	}
+}
+
+// progress prints the progress lines of one run. It is used by one goroutine.
+type progress struct {
+	w     io.Writer
+	live  bool // a terminal: rewrite one line
+	r     *runner
+	start time.Time
+
+	last             time.Time
+	lastOps, lastHol int64
+}
+
+// tick prints the line for now: rates since the previous tick.
+func (p *progress) tick(now time.Time) {
+	since := p.last
+	if since.IsZero() {
+		since = p.start
+	}
+	secs := now.Sub(since).Seconds()
+	if secs <= 0 {
+		return
+	}
+	r := p.r
+	ops, holds := r.ops.Load(), r.holds.Load()
+	line := fmt.Sprintf("%6.0fs  %7.0f ops/s  %7.0f holds/s  errors %d  retries %d",
+		now.Sub(p.start).Seconds(), float64(ops-p.lastOps)/secs, float64(holds-p.lastHol)/secs, r.errs.Load(), r.retries.Load())
+	if r.flashID != "" {
+		line += fmt.Sprintf("  sold %d/%d", r.sold.Load(), r.cfg.Stock)
+	}
+	if p.live {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintf(p.w, "loadgen: %s\n", line)
+	}
+	p.last, p.lastOps, p.lastHol = now, ops, holds
+}
+
+// end finishes the live line.
+func (p *progress) end() {
+	if p.live {
+		fmt.Fprintln(p.w)
 	}
 }
 

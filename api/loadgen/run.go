@@ -2,13 +2,14 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 )
 
 // flashBucket is the one bucket of the flash-sale resource.
@@ -24,7 +25,7 @@ const maxErrorSamples = 10
 // runner is the state of one Run shared by its clients.
 type runner struct {
 	cfg   Config
-	c     *client
+	c     *client.Client
 	stats *stats
 
 	flashID  string
@@ -49,7 +50,8 @@ type runner struct {
 // answered sold_out), replays requests whose outcome is unknown, and audits what the server
 // (and with DBURL the database) holds against what clients were told.
 //
-// A live progress line goes to progress every second when it is a terminal and !cfg.Quiet.
+// Progress goes to progress (nil: none) unless cfg.Quiet: a live line rewritten every second
+// on a terminal, otherwise a line every cfg.ProgressEvery.
 // An audit that finds problems is not an error: the report has Audit.OK false. Run returns an
 // error wrapping ErrInvalidConfig for a bad cfg, an error when the resources cannot be created,
 // and ctx.Err() with the partial report (audit skipped) when ctx is cancelled.
@@ -60,16 +62,19 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	r := &runner{cfg: cfg, c: newClient(&cfg), stats: newStats()}
-	r.c.observe = r.stats.countStatus
-	defer r.c.close()
+	r := &runner{cfg: cfg, stats: newStats()}
+	var err error
+	if r.c, err = newClient(&cfg, r.stats.countStatus); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	defer r.c.CloseIdleConnections()
 
 	rep := &Report{RunID: cfg.RunID, Scenario: cfg.Scenario, Targets: cfg.Targets, Clients: cfg.Clients, Started: time.Now()}
 	if err := r.setup(ctx); err != nil {
 		return nil, fmt.Errorf("set up resources: %w", err)
 	}
 
-	stopProgress := startProgress(progress, cfg.Quiet, r)
+	stopProgress := startProgress(progress, &cfg, r)
 	start := time.Now()
 	if cfg.Duration > 0 {
 		r.stopAt = start.Add(cfg.Duration)
@@ -97,7 +102,12 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		rep.Audit.Skipped = "disabled (--no-audit)"
 		return rep, nil
 	}
-	quiet := r.c.clone() // reconciliation and audit are not part of the load's status counts
+	// Reconciliation and audit are not part of the load's status counts.
+	quiet, err := newClient(&cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	defer quiet.CloseIdleConnections()
 	reconcile(ctx, quiet, &l)
 	r.audit(ctx, quiet, &l, rep)
 	return rep, nil
@@ -149,19 +159,18 @@ func (r *runner) fill(rep *Report) {
 // hold answered 201 is one the server has (applied then or now), one refused was never
 // applied. Holds whose confirm or cancel had an unknown outcome are read back
 // (GET /v1/resources/{rid}/holds/{hid}) to learn their status.
-func reconcile(ctx context.Context, c *client, l *ledger) {
+func reconcile(ctx context.Context, c *client.Client, l *ledger) {
 	var still []unknownHold
 	for _, u := range l.Unknown {
 		if ctx.Err() != nil {
 			still = append(still, u)
 			continue
 		}
-		res := c.do(ctx, http.MethodPost, resourcePath(u.ResourceID)+"/holds", u.Key,
-			holdRequest{Buckets: u.Buckets, Quantity: u.Quantity, UserID: u.UserID})
-		var ans holdAnswer
+		ans, info, err := c.PlaceHold(ctx, u.ResourceID, u.Key, wire.PlaceHold{Buckets: u.Buckets, Quantity: u.Quantity, UserID: u.UserID})
+		res := resultOf(info, err)
 		switch res.outcome() {
 		case outcomeOK:
-			if json.Unmarshal(res.Body, &ans) == nil && ans.ID != "" {
+			if res.Err == nil && ans.ID != "" {
 				l.Acked = append(l.Acked, ackedHold{ID: ans.ID, ResourceID: u.ResourceID, Buckets: u.Buckets, Quantity: u.Quantity, State: stateHeld})
 				continue
 			}
@@ -182,9 +191,8 @@ func reconcile(ctx context.Context, c *client, l *ledger) {
 		if h.State != stateUncertain || ctx.Err() != nil {
 			continue
 		}
-		res := c.do(ctx, http.MethodGet, holdPath(h.ResourceID, h.ID), "", nil)
-		var ans holdAnswer
-		if res.Status != http.StatusOK || json.Unmarshal(res.Body, &ans) != nil {
+		ans, _, err := c.GetHold(ctx, h.ResourceID, h.ID)
+		if err != nil {
 			continue
 		}
 		if st, ok := map[string]holdState{"held": stateHeld, "confirmed": stateConfirmed, "cancelled": stateCancelled}[ans.Status]; ok {
@@ -194,7 +202,7 @@ func reconcile(ctx context.Context, c *client, l *ledger) {
 }
 
 // audit reads back every resource of the run and fills rep.Audit (and rep.Sold).
-func (r *runner) audit(ctx context.Context, c *client, l *ledger, rep *Report) {
+func (r *runner) audit(ctx context.Context, c *client.Client, l *ledger, rep *Report) {
 	a := &rep.Audit
 	l.tally(a)
 	avail, err := readAvailability(ctx, c, sortedKeys(r.created), min(r.cfg.Clients, 8))

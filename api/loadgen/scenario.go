@@ -2,26 +2,14 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"time"
+
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 )
-
-// holdRequest is the body of POST /v1/resources/{rid}/holds.
-type holdRequest struct {
-	Buckets  []string `json:"buckets"`
-	Quantity int64    `json:"quantity"`
-	UserID   string   `json:"user_id"`
-}
-
-// holdAnswer is the part of a hold the load generator reads.
-type holdAnswer struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-}
 
 // worker is one simulated mobile client. It is used by one goroutine; its ledger is merged
 // after the load phase.
@@ -93,8 +81,11 @@ func (w *worker) hotelSession(ctx context.Context) {
 func (w *worker) browse(ctx context.Context) {
 	r := w.r
 	rid := r.readable[w.rng.IntN(len(r.readable))]
-	res := w.call(ctx, OpAvailability, http.MethodGet, resourcePath(rid)+"/availability", "", nil)
-	if res.Status == http.StatusOK {
+	res := w.call(OpAvailability, func() (client.Info, error) {
+		_, info, err := r.c.Availability(ctx, rid)
+		return info, err
+	})
+	if res.Status == http.StatusOK && res.Err == nil {
 		r.reads.Add(1)
 		return
 	}
@@ -106,13 +97,18 @@ func (w *worker) browse(ctx context.Context) {
 func (w *worker) session(ctx context.Context, rid string, keys []string, qty int64, flash bool) (soldOut bool) {
 	r := w.r
 	idem := w.nextKey()
-	req := holdRequest{Buckets: keys, Quantity: qty, UserID: w.user}
-	res := w.call(ctx, OpHold, http.MethodPost, resourcePath(rid)+"/holds", idem, req)
-	var ans holdAnswer
+	var ans wire.Hold
+	res := w.call(OpHold, func() (info client.Info, err error) {
+		ans, info, err = r.c.PlaceHold(ctx, rid, idem, wire.PlaceHold{Buckets: keys, Quantity: qty, UserID: w.user})
+		return info, err
+	})
 	switch res.outcome() {
 	case outcomeOK:
-		if err := json.Unmarshal(res.Body, &ans); err != nil || ans.ID == "" {
-			r.fail("hold "+rid, result{Status: res.Status, Err: fmt.Errorf("%d without a hold id: %.200s", res.Status, res.Body)})
+		if res.Err != nil || ans.ID == "" {
+			if res.Err == nil {
+				res.Err = errNoHoldID
+			}
+			r.fail("hold "+rid, res)
 			w.ledger.Unknown = append(w.ledger.Unknown, unknownHold{idem, rid, w.user, keys, qty})
 			return false
 		}
@@ -143,7 +139,14 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 	if w.rng.Float64() < r.cfg.CancelRatio {
 		op = OpCancel
 	}
-	res = w.call(ctx, op, http.MethodPost, holdPath(rid, ans.ID)+"/"+op, w.nextKey(), nil)
+	res = w.call(op, func() (client.Info, error) {
+		transition := r.c.ConfirmHold
+		if op == OpCancel {
+			transition = r.c.CancelHold
+		}
+		_, info, err := transition(ctx, rid, ans.ID)
+		return info, err
+	})
 	switch res.outcome() {
 	case outcomeOK:
 		if op == OpCancel {
@@ -167,12 +170,13 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 	return false
 }
 
-// call sends one logical request and accounts for it.
-func (w *worker) call(ctx context.Context, op, method, path, idem string, body any) result {
+// call sends one logical request of kind op (do makes it, retries included) and accounts
+// for it.
+func (w *worker) call(op string, do func() (client.Info, error)) result {
 	r := w.r
 	r.issued.Add(1)
 	start := time.Now()
-	res := r.c.do(ctx, method, path, idem, body)
+	res := resultOf(do())
 	r.stats.observe(op, time.Since(start))
 	r.ops.Add(1)
 	r.retries.Add(int64(res.Retries))
@@ -194,6 +198,17 @@ func (w *worker) think(ctx context.Context) {
 	_ = sleepCtx(ctx, t/2+time.Duration(w.rng.Int64N(int64(t)+1)))
 }
 
-func resourcePath(rid string) string { return "/v1/resources/" + url.PathEscape(rid) }
-
-func holdPath(rid, hid string) string { return resourcePath(rid) + "/holds/" + url.PathEscape(hid) }
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

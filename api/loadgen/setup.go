@@ -2,26 +2,14 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 )
-
-// createRequest is the body of POST /v1/resources.
-type createRequest struct {
-	ID      string           `json:"id"`
-	Name    string           `json:"name"`
-	Buckets map[string]int64 `json:"buckets"`
-	HoldTTL string           `json:"hold_ttl"`
-	Price   *price           `json:"price,omitempty"`
-}
-
-type price struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
 
 // setup creates the run's resources: the flash-sale resource and/or the hotels.
 func (r *runner) setup(ctx context.Context) error {
@@ -79,18 +67,19 @@ func (r *runner) create(ctx context.Context, id string) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	body := createRequest{
+	body := wire.CreateResource{
 		ID:      id,
 		Name:    "loadgen " + id,
 		Buckets: r.created[id],
 		HoldTTL: holdTTL,
-		Price:   &price{Amount: 12000, Currency: "EUR"},
+		Price:   &wire.Money{Amount: 12000, Currency: "EUR"},
 	}
 	start := time.Now()
-	res := r.c.do(ctx, http.MethodPost, "/v1/resources", "", body)
+	_, info, err := r.c.CreateResource(ctx, body)
+	res := resultOf(info, err)
 	r.stats.observe(OpCreate, time.Since(start))
 	switch {
-	case res.Status == http.StatusCreated:
+	case res.Status == http.StatusCreated && res.Err == nil:
 		return nil
 	case res.Status == http.StatusConflict && res.Code == "already_exists" && res.Retries > 0:
 		return nil // an earlier attempt of ours was applied
@@ -101,18 +90,12 @@ func (r *runner) create(ctx context.Context, id string) error {
 	}
 }
 
-// availabilityAnswer is the body of GET /v1/resources/{rid}/availability.
-type availabilityAnswer struct {
-	ResourceID string                  `json:"resource_id"`
-	Buckets    map[string]bucketCounts `json:"buckets"`
-}
-
 // readAvailability reads the availability of resources with par concurrent requests. It
 // returns what it could read and the first error.
-func readAvailability(ctx context.Context, c *client, resources []string, par int) (map[string]map[string]bucketCounts, error) {
+func readAvailability(ctx context.Context, c *client.Client, resources []string, par int) (map[string]map[string]wire.Bucket, error) {
 	var (
 		mu    sync.Mutex
-		out   = make(map[string]map[string]bucketCounts, len(resources))
+		out   = make(map[string]map[string]wire.Bucket, len(resources))
 		first error
 		wg    sync.WaitGroup
 	)
@@ -120,14 +103,9 @@ func readAvailability(ctx context.Context, c *client, resources []string, par in
 	for range max(par, 1) {
 		wg.Go(func() {
 			for id := range ids {
-				res := c.do(ctx, http.MethodGet, resourcePath(id)+"/availability", "", nil)
-				var ans availabilityAnswer
-				var err error
-				switch {
-				case res.Status != http.StatusOK:
-					err = fmt.Errorf("%s: %s", id, res)
-				case json.Unmarshal(res.Body, &ans) != nil:
-					err = fmt.Errorf("%s: undecodable availability %.200q", id, res.Body)
+				ans, _, err := c.Availability(ctx, id)
+				if err != nil {
+					err = fmt.Errorf("%s: %w", id, err)
 				}
 				mu.Lock()
 				if err != nil && first == nil {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
 	"net/http"
-	"strconv"
+	"strings"
 	"time"
 
-	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 )
 
 // Endpoint is a node's HTTP base URL with its name.
@@ -23,31 +23,46 @@ type Endpoint struct {
 // Client sends one logical operation as a series of attempts, each to a node picked at
 // random (as a load balancer in front of the cluster would), with the same Idempotency-Key,
 // until an answer that is not retryable or until Budget is spent. Retryable: transport errors
-// and timeouts, 429, and 5xx. Retry-After is honoured, capped at MaxBackoff.
+// and timeouts, 429, and 5xx. Retry-After is honoured, capped at MaxBackoff. The HTTP side is
+// api/client's; this type adds what the history records (node, uncertainty).
 type Client struct {
-	HTTP           *http.Client
 	Endpoints      []Endpoint
 	AttemptTimeout time.Duration
 	Budget         time.Duration
 	MaxBackoff     time.Duration
+
+	api   *client.Client
+	names map[string]string // base URL -> endpoint name
 }
 
 // NewClient returns a client of the given endpoints.
 func NewClient(eps []Endpoint, attemptTimeout, budget time.Duration) *Client {
-	return &Client{
-		HTTP: &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     30 * time.Second,
-		}},
+	hc := &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+	}}
+	c := &Client{
 		Endpoints:      eps,
 		AttemptTimeout: attemptTimeout,
 		Budget:         budget,
 		MaxBackoff:     250 * time.Millisecond,
+		names:          map[string]string{},
 	}
+	urls := make([]string, len(eps))
+	for i, ep := range eps {
+		urls[i] = ep.URL
+		c.names[strings.TrimSuffix(ep.URL, "/")] = ep.Name
+	}
+	api, err := client.New(urls, client.WithHTTPClient(hc), client.WithUserAgent("allot-chaos"))
+	if err != nil {
+		panic(fmt.Sprintf("chaos: endpoints %v: %v", urls, err)) // the testbed's own URLs
+	}
+	c.api = api
+	return c
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.HTTP.CloseIdleConnections() }
+func (c *Client) Close() { c.api.CloseIdleConnections() }
 
 // answer is the final answer of an operation.
 type answer struct {
@@ -68,74 +83,34 @@ type answer struct {
 // Do runs the operation (method, path, body) through random endpoints. The rng is the
 // caller's (clients are single goroutines).
 func (c *Client) Do(ctx context.Context, rng *rand.Rand, method, path, idemKey string, body any) answer {
-	var payload []byte
-	if body != nil {
-		payload, _ = json.Marshal(body)
-	}
-	deadline := time.Now().Add(c.Budget)
 	var a answer
-	for {
-		a.tries++
-		ep := c.Endpoints[rng.Intn(len(c.Endpoints))]
-		status, b, hdr, err := c.attempt(ctx, ep, method, path, idemKey, payload, deadline)
-		wait := 20 * time.Millisecond * time.Duration(min(a.tries, 10))
-		switch {
-		case err != nil:
-			a.err = fmt.Errorf("%s: %w", ep.Name, err)
-			a.uncertain = true
-		case status == http.StatusTooManyRequests || status >= 500:
-			a.err = fmt.Errorf("%s: %d %s", ep.Name, status, bytes.TrimSpace(b))
-			a.uncertain = a.uncertain || status != http.StatusTooManyRequests
-			if s, err := strconv.Atoi(hdr.Get("Retry-After")); err == nil {
-				wait = time.Duration(s) * time.Second
-			}
-		default:
-			a.status, a.body, a.node, a.owner, a.err = status, b, ep.Name, hdr.Get("X-Allot-Owner"), nil
-			a.stale = hdr.Get("X-Allot-Stale") == "true"
-			return a
-		}
-		if ctx.Err() != nil || time.Now().Add(10*time.Millisecond).After(deadline) {
-			a.status = status
-			return a
-		}
-		wait = min(wait, c.MaxBackoff, time.Until(deadline))
-		wait += time.Duration(rng.Int63n(int64(wait)/2 + 1))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+	api := c.api.With(client.WithPicker(rng.Intn), client.WithRetry(client.Retry{
+		Budget:         c.Budget,
+		AttemptTimeout: c.AttemptTimeout,
+		MaxWait:        c.MaxBackoff,
+		Retryable:      client.RetryServerErrors,
+		Backoff:        func(n int) time.Duration { return 20 * time.Millisecond * time.Duration(min(n+1, 10)) },
+		Jitter:         func(d time.Duration) time.Duration { return d + time.Duration(rng.Int63n(int64(d)/2+1)) },
+		OnAttempt: func(at client.Attempt) {
+			a.uncertain = a.uncertain || at.Err != nil || at.Status >= 500
+		},
+	}))
+	r, err := api.Do(ctx, method, path, idemKey, body)
+	if r == nil { // the request could not be built
+		a.err = err
+		return a
 	}
-}
-
-func (c *Client) attempt(ctx context.Context, ep Endpoint, method, path, idemKey string, payload []byte, deadline time.Time) (int, []byte, http.Header, error) {
-	actx, cancel := context.WithTimeout(ctx, min(c.AttemptTimeout, max(time.Until(deadline), 50*time.Millisecond)))
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
+	name := c.names[r.Base]
+	a.tries, a.status = r.Attempts, r.Status
+	switch {
+	case err != nil:
+		a.err = fmt.Errorf("%s: %w", name, err)
+	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
+		a.err = fmt.Errorf("%s: %d %s", name, r.Status, bytes.TrimSpace(r.Body))
+	default:
+		a.body, a.node, a.owner, a.stale = r.Body, name, r.Owner, r.Stale
 	}
-	req, err := http.NewRequestWithContext(actx, method, ep.URL+path, rd)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, b, resp.Header, nil
+	return a
 }
 
 // fill records the answer into op: result, status or availability, problem code.
@@ -151,14 +126,14 @@ func (a answer) fill(op *Op, okStatus int) {
 		op.Result = ResultOK
 		switch op.Kind {
 		case KindRead:
-			var av clustertest.Availability
+			var av wire.Availability
 			if err := json.Unmarshal(a.body, &av); err != nil {
 				op.Result, op.Err = ResultError, "decode availability: "+err.Error()
 				return
 			}
 			op.Avail = av.Buckets
 		default:
-			var h clustertest.Hold
+			var h wire.Hold
 			if err := json.Unmarshal(a.body, &h); err != nil {
 				op.Result, op.Err = ResultError, "decode hold: "+err.Error()
 				return
@@ -166,7 +141,7 @@ func (a answer) fill(op *Op, okStatus int) {
 			op.HoldID, op.Status = h.ID, h.Status
 		}
 	default:
-		var p clustertest.Problem
+		var p wire.Problem
 		_ = json.Unmarshal(a.body, &p)
 		op.Code = p.Code
 		switch {

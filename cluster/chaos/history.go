@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/api/wire"
 )
 
 // Kind is what a client operation does.
@@ -58,13 +58,13 @@ type Op struct {
 	Return int64  `json:"return"`
 	Result Result `json:"result"`
 
-	Status string                            `json:"status,omitempty"` // the hold's status in the answer
-	Avail  map[string]clustertest.BucketView `json:"avail,omitempty"`  // the read's answer
-	Code   string                            `json:"code,omitempty"`   // problem code of a 4xx
-	HTTP   int                               `json:"http,omitempty"`   // status of the final answer
-	Node   string                            `json:"node,omitempty"`   // node that gave the final answer
-	Owner  string                            `json:"owner,omitempty"`  // its X-Allot-Owner
-	Tries  int                               `json:"tries"`
+	Status string                 `json:"status,omitempty"` // the hold's status in the answer
+	Avail  map[string]wire.Bucket `json:"avail,omitempty"`  // the read's answer
+	Code   string                 `json:"code,omitempty"`   // problem code of a 4xx
+	HTTP   int                    `json:"http,omitempty"`   // status of the final answer
+	Node   string                 `json:"node,omitempty"`   // node that gave the final answer
+	Owner  string                 `json:"owner,omitempty"`  // its X-Allot-Owner
+	Tries  int                    `json:"tries"`
 	// Uncertain: some attempt ended without a definite answer (a timeout, a transport
 	// error, a 5xx), so an earlier attempt may have taken effect whatever the final answer.
 	Uncertain bool `json:"uncertain,omitempty"`

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/api/wire"
 )
 
 // hist builds histories for the model tests: one resource "r" with buckets a and b of
@@ -38,7 +38,7 @@ func (h *hist) read(heldA, confA int64, capacity int64, call, ret int64) {
 }
 
 func (h *hist) readAB(heldA, confA, heldB, confB int64, capacity int64, call, ret int64) {
-	h.add(Op{Kind: KindRead, Result: ResultOK, Avail: map[string]clustertest.BucketView{
+	h.add(Op{Kind: KindRead, Result: ResultOK, Avail: map[string]wire.Bucket{
 		"a": {Capacity: capacity, Held: heldA, Confirmed: confA},
 		"b": {Capacity: capacity, Held: heldB, Confirmed: confB},
 	}}, call, ret)

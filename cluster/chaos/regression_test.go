@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/api/wire"
 )
 
 // Regression tests for the anomalies the campaign found (docs/RELIABILITY.md). They state the
@@ -173,11 +173,11 @@ func (s *scenario) tryHold(i int, key string) (status int, id, ownerOrCode strin
 		s.t.Fatalf("hold %s through %s: %v", key, s.tb.Nodes[i].Name, a.err)
 	}
 	if a.status != http.StatusCreated {
-		var p clustertest.Problem
+		var p wire.Problem
 		_ = json.Unmarshal(a.body, &p)
 		return a.status, "", p.Code
 	}
-	var h clustertest.Hold
+	var h wire.Hold
 	if err := json.Unmarshal(a.body, &h); err != nil {
 		s.t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func (s *scenario) transition(i int, hid, op string) (int, string) {
 	if a.err != nil {
 		s.t.Fatalf("%s through %s: %v", op, s.tb.Nodes[i].Name, a.err)
 	}
-	var p clustertest.Problem
+	var p wire.Problem
 	_ = json.Unmarshal(a.body, &p)
 	return a.status, p.Code
 }
@@ -207,7 +207,7 @@ func (s *scenario) read(i int) (held, confirmed int64, owner string) {
 	if a.err != nil || a.status != http.StatusOK {
 		s.t.Fatalf("read through %s: %v %d %s", s.tb.Nodes[i].Name, a.err, a.status, a.body)
 	}
-	var av clustertest.Availability
+	var av wire.Availability
 	if err := json.Unmarshal(a.body, &av); err != nil {
 		s.t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func (s *scenario) compareReads(wantHeld, wantConfirmed int64) (problems, routin
 // waitAlive waits until node i sees want members alive.
 func (s *scenario) waitAlive(i, want int) {
 	s.t.Helper()
-	c := &http.Client{Timeout: time.Second}
+	c := membersClient()
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

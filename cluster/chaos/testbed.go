@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/cluster/clustertest"
 	"github.com/allot/allot/persistence/pgtest"
 )
@@ -120,7 +121,7 @@ func (tb *Testbed) DBPort() int { return tb.DB.Port() }
 
 // Converge waits until every node answers /v1/cluster/members with all nodes alive.
 func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
-	c := &http.Client{Timeout: time.Second}
+	c := membersClient()
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -145,24 +146,22 @@ func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-func aliveSeenBy(ctx context.Context, c *http.Client, base string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/cluster/members", nil)
+// membersClient is a client for aliveSeenBy: one attempt of at most a second.
+func membersClient() *client.Client {
+	c, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+	if err != nil {
+		panic(err) // a constant base URL
+	}
+	return c
+}
+
+// aliveSeenBy is the number of members the node at base sees alive.
+func aliveSeenBy(ctx context.Context, c *client.Client, base string) (int, error) {
+	ms, _, err := c.With(client.WithBaseURLs(base)).Members(ctx)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s: members: %d", base, resp.StatusCode)
-	}
-	var v json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return 0, err
-	}
-	return clustertest.CountAlive(v), nil
+	return clustertest.CountAlive(ms), nil
 }
 
 // TopologyViews returns, per node name, the members of the protoactor topology the node
@@ -206,7 +205,7 @@ func (tb *Testbed) CreateResources(ctx context.Context, specs []*ResourceSpec) e
 			buckets[b] = s.Capacity
 		}
 		a := cl.Do(ctx, rng, http.MethodPost, "/v1/resources", "",
-			map[string]any{"id": s.ID, "name": "chaos " + s.ID, "buckets": buckets, "hold_ttl": "1h"})
+			wire.CreateResource{ID: s.ID, Name: "chaos " + s.ID, Buckets: buckets, HoldTTL: "1h"})
 		switch {
 		case a.err != nil:
 			return fmt.Errorf("create %s: %w", s.ID, a.err)

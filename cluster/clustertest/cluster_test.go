@@ -72,8 +72,7 @@ func (c *testCluster) waitMembers(want int, timeout time.Duration) {
 	for {
 		ok := true
 		for _, u := range c.urls() {
-			r, err := cl.Do(context.Background(), http.MethodGet, u+"/v1/cluster/members", "", nil)
-			if err != nil || r.Status != 200 || clustertest.CountAlive(r.Body) != want {
+			if alive, err := cl.AliveMembers(context.Background(), u); err != nil || alive != want {
 				ok = false
 				break
 			}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/allot/allot/api/wire"
 )
 
 // Load is a steady stream of holds (and some confirms and cancels) from Workers clients
@@ -80,19 +82,14 @@ func (l *Load) worker(ctx context.Context, w int) {
 			l.record(err, p, func() { l.setAcked(h.ID, st) })
 		default:
 			key := fmt.Sprintf("load-%d-%d-%d", l.Seed, w, i)
-			r, err := l.Client.Do(ctx, "POST", base+"/v1/resources/"+rid+"/holds", key,
-				map[string]any{"buckets": []string{"all"}, "quantity": 1, "user_id": fmt.Sprintf("u%d", w)})
-			if err == nil {
-				l.retries.Add(int64(r.Retries))
+			got, info, err := l.Client.API(base).PlaceHold(ctx, rid, key, wire.PlaceHold{Buckets: []string{"all"}, Quantity: 1, UserID: fmt.Sprintf("u%d", w)})
+			if info.Status != 0 {
+				l.retries.Add(int64(info.Attempts - 1))
 				l.mu.Lock()
-				l.owners[r.Header.Get("X-Allot-Owner")]++
+				l.owners[info.Owner]++
 				l.mu.Unlock()
 			}
-			var h *Hold
-			var p *Problem
-			if err == nil {
-				h, p, err = decodeHold(r, 201)
-			}
+			h, p, err := holdOrProblem(got, err)
 			l.record(err, p, func() {
 				l.setAcked(h.ID, "held")
 				mine = append(mine, rid+"/"+h.ID)
@@ -110,7 +107,7 @@ func splitHoldRef(s string) (string, string) {
 	return "", s
 }
 
-func (l *Load) record(err error, p *Problem, onOK func()) {
+func (l *Load) record(err error, p *wire.Problem, onOK func()) {
 	switch {
 	case err != nil:
 		if errors.Is(err, context.Canceled) {

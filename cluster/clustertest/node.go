@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/api/client"
 )
 
 // NodeOptions describe one node process. Ports left 0 are picked free once and then kept, so
@@ -167,19 +170,19 @@ func (n *Node) WaitReady(timeout time.Duration) {
 // it from any goroutine.
 func (n *Node) Ready(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	c := &http.Client{Timeout: time.Second}
+	c, err := client.New([]string{n.URL()}, client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	defer c.CloseIdleConnections()
 	for time.Now().Before(deadline) {
 		if !n.Running() {
 			return fmt.Errorf("node %s exited before ready:\n%s", n.Name, n.LogTail(40))
 		}
-		resp, err := c.Get(n.URL() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if _, err := c.Ready(context.Background()); err == nil {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // readiness poll: the process signals nothing else
 	}
 	return fmt.Errorf("node %s not ready after %s:\n%s", n.Name, timeout, n.LogTail(40))
 }

@@ -62,7 +62,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Pool is the store's connection pool, for tools and baselines (ClassicHold) that share it.
+// Pool is the store's connection pool, for tools and baselines (api/baseline.ClassicHold) that share it.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Ping checks that the database answers.

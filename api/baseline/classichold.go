@@ -1,7 +1,8 @@
-package postgres
+package baseline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,12 +14,16 @@ import (
 	"github.com/allot/allot/actors/booking"
 )
 
+// ClassicHold is not part of the production store (persistence/postgres): it is the
+// competitor the actor design is measured against, and lives with the other baselines so that
+// the allot binary does not link it.
+
 // The classic hold, statement by statement.
 const (
 	sqlClassicIdem = `SELECT fingerprint, hold_id FROM idempotency_keys WHERE resource_id = $1 AND idem_key = $2`
 	sqlClassicLock = `SELECT capacity, held, confirmed FROM buckets
 WHERE resource_id = $1 AND bucket_key = $2 FOR UPDATE`
-	sqlClassicInsertHold = `INSERT INTO holds (` + holdColumns + `)
+	sqlClassicInsertHold = `INSERT INTO holds (id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	sqlClassicClaim = `UPDATE buckets SET held = held + $3 WHERE resource_id = $1 AND bucket_key = $2`
 	sqlClassicKey   = `INSERT INTO idempotency_keys (resource_id, idem_key, fingerprint, hold_id, created_at_ms)
@@ -31,9 +36,9 @@ VALUES ($1, $2, $3, $4, $5)`
 // each of h.Buckets in key order SELECT ... FOR UPDATE the bucket row and check it has
 // h.Quantity available, INSERT the hold, UPDATE each counter, INSERT the key, COMMIT.
 //
-// It is the baseline that the actor-per-resource design is measured against (the benchmark
-// in this package and the HTTP baseline server). It reads and writes the same tables as Store
-// but ignores epochs: use it only on resources that no actor owns. It expires nothing.
+// It is the baseline that the actor-per-resource design is measured against (the benchmarks
+// of this package and of actors/resource, and the classic HTTP baseline). It reads and writes
+// the tables of persistence/postgres (run postgres.Migrate first) but ignores epochs: use it only on resources that no actor owns. It expires nothing.
 //
 // It returns the id of the hold that answers the request (h.ID, or the original hold's on a
 // replay) or a *booking.Error: sold_out, invalid (unknown bucket, bad quantity),
@@ -55,7 +60,7 @@ func ClassicHold(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, h 
 	if h.Status == "" {
 		h.Status = booking.StatusHeld
 	}
-	a, err := newHoldArrays([]booking.Hold{h})
+	bucketsJSON, err := json.Marshal(h.Buckets)
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +71,7 @@ func ClassicHold(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, h 
 		if err != nil {
 			return err
 		}
-		answer, err = classicHoldTx(ctx, tx, h, keys, a, fp)
+		answer, err = classicHoldTx(ctx, tx, h, keys, string(bucketsJSON), fp)
 		if err != nil {
 			_ = tx.Rollback(ctx)
 			return err
@@ -83,7 +88,7 @@ func ClassicHold(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, h 
 	return answer, nil
 }
 
-func classicHoldTx(ctx context.Context, tx pgx.Tx, h booking.Hold, keys []string, a holdArrays, fp string) (string, error) {
+func classicHoldTx(ctx context.Context, tx pgx.Tx, h booking.Hold, keys []string, bucketsJSON, fp string) (string, error) {
 	if h.IdempotencyKey != "" {
 		var storedFP, holdID string
 		err := tx.QueryRow(ctx, sqlClassicIdem, h.ResourceID, h.IdempotencyKey).Scan(&storedFP, &holdID)
@@ -110,7 +115,7 @@ func classicHoldTx(ctx context.Context, tx pgx.Tx, h booking.Hold, keys []string
 		}
 	}
 	if _, err := tx.Exec(ctx, sqlClassicInsertHold, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity,
-		a.buckets[0], h.IdempotencyKey, a.created[0], a.expires[0], a.upd[0]); err != nil {
+		bucketsJSON, h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli()); err != nil {
 		return "", err
 	}
 	for _, k := range keys {
@@ -119,7 +124,7 @@ func classicHoldTx(ctx context.Context, tx pgx.Tx, h booking.Hold, keys []string
 		}
 	}
 	if h.IdempotencyKey != "" {
-		if _, err := tx.Exec(ctx, sqlClassicKey, h.ResourceID, h.IdempotencyKey, fp, h.ID, a.created[0]); err != nil {
+		if _, err := tx.Exec(ctx, sqlClassicKey, h.ResourceID, h.IdempotencyKey, fp, h.ID, h.CreatedAt.UnixMilli()); err != nil {
 			return "", err
 		}
 	}
