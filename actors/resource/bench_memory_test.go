@@ -39,8 +39,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	}
 	waitClosed(t, stopped, "passivation")
 	// The actor goroutine is done with a: Terminated follows Stopped.
-	if a.committed != nil || a.spec != nil || a.pending != nil || a.inflight != nil || len(a.lookups) != 0 {
-		t.Fatalf("stopped actor still holds state: committed %v, spec %v, %d pending, inflight %v, %d lookups",
-			a.committed != nil, a.spec != nil, len(a.pending), a.inflight != nil, len(a.lookups))
+	if a.core != nil || a.call != nil {
+		t.Fatalf("stopped actor still holds state: core %v, store call %v", a.core != nil, a.call != nil)
 	}
 }
