@@ -17,6 +17,9 @@ import (
 func TestStoppedActorDropsItsState(t *testing.T) {
 	h := newHarness(t, MustSQLite(t))
 	h.cfg.IdleTimeout = 50 * time.Millisecond
+	// Idle means no command for 50ms of real time: the holds below must not look idle on the
+	// harness's fake clock, which only moves when told to.
+	h.cfg.Now, h.cfg.AfterFunc = time.Now, realAfterFunc
 	const id = "r-1"
 	var a *resourceActor
 	q := &mailboxCounter{metrics: h.cfg.Metrics}
