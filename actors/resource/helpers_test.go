@@ -13,7 +13,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/memstore"
@@ -26,98 +25,6 @@ const askTimeout = 20 * time.Second
 
 // base is the tests' fixed start of time (ms precision).
 var base = time.UnixMilli(1_900_000_000_000).UTC()
-
-// fakeClock is the injected clock. Its time moves only forward: by Advance, which fires the
-// timers due, and by a timer that fires after its duration in real time, which moves the
-// clock to the timer's deadline if it is behind (time passes for a program that waits). So a
-// test moves hold deadlines and leases at will, while backoffs and short timeouts still end on
-// their own.
-type fakeClock struct {
-	mu      sync.Mutex
-	t       time.Time
-	timers  map[*fakeTimer]struct{}
-	signal  time.Duration // timers armed this close announce themselves on waiting
-	waiting chan struct{}
-}
-
-type fakeTimer struct {
-	at time.Time
-	f  func()
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: base, timers: map[*fakeTimer]struct{}{}, waiting: make(chan struct{}, 16)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// AfterFunc is Config.AfterFunc on this clock.
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	t := &fakeTimer{at: c.t.Add(d), f: f}
-	c.timers[t] = struct{}{}
-	if d <= c.signal {
-		select {
-		case c.waiting <- struct{}{}:
-		default:
-		}
-	}
-	c.mu.Unlock()
-	real := time.AfterFunc(d, func() { c.fire(t) })
-	return func() bool {
-		real.Stop()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, armed := c.timers[t]
-		delete(c.timers, t)
-		return armed
-	}
-}
-
-// fire runs t once, moving the clock to its deadline.
-func (c *fakeClock) fire(t *fakeTimer) {
-	c.mu.Lock()
-	_, armed := c.timers[t]
-	delete(c.timers, t)
-	if armed && c.t.Before(t.at) {
-		c.t = t.at
-	}
-	c.mu.Unlock()
-	if armed {
-		t.f()
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	var due []*fakeTimer
-	for t := range c.timers {
-		if !t.at.After(c.t) {
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
-	for _, t := range due {
-		c.fire(t)
-	}
-}
-
-// awaitWaiter fails the test unless a timer no further than c.signal ahead (an activation
-// waiting for a previous lease) is armed within askTimeout.
-func (c *fakeClock) awaitWaiter(tb testing.TB, what string) {
-	tb.Helper()
-	select {
-	case <-c.waiting:
-	case <-time.After(askTimeout):
-		tb.Fatalf("nobody waited on the clock: %s", what)
-	}
-}
 
 // MustSystem returns an actor system that is shut down when the test ends.
 func MustSystem(tb testing.TB) *actor.ActorSystem {
@@ -233,82 +140,6 @@ func (h *harness) probe(pid *actor.PID, idle bool) probeResult {
 		h.tb.Fatalf("probe: no answer")
 		return probeResult{}
 	}
-}
-
-// The reads' operations, as decodeCommand returns them.
-type (
-	getResource = activation.GetResource
-	getHold     = activation.GetHold
-)
-
-// pruneEvery is how often an activation forgets old idempotency keys.
-const pruneEvery = activation.PruneEvery
-
-// expiryTick wakes an actor as its timer does: it expires what is due by the clock.
-type expiryTick = wake
-
-// probe asks an actor for a view of its core, through probedActor. With idle set, the answer
-// waits until nothing is loading, in flight or pending: an event a test can wait for instead
-// of polling.
-type probe struct {
-	idle  bool
-	reply chan probeResult // buffered by the sender
-}
-
-type probeResult struct {
-	loaded, dead, uncertain, backingOff bool
-	leased                              bool
-	parked, pending, inflight           int
-	epoch, version                      uint64
-	expiryAt                            time.Time      // the hold deadline the actor wakes up for
-	committed, spec                     *booking.State // clones; nil before loading
-}
-
-func (*probe) NotInfluenceReceiveTimeout() {}
-
-// probedActor is the resource actor with probes answered; tests spawn it (harness.spawn).
-type probedActor struct {
-	*resourceActor
-	waiting []*probe
-}
-
-func produceProbed(cfg Config, id string, q *mailboxCounter) actor.Actor {
-	return &probedActor{resourceActor: newActor(cfg, id, q)}
-}
-
-func (p *probedActor) Receive(ctx actor.Context) {
-	if pr, ok := ctx.Message().(*probe); ok {
-		p.waiting = append(p.waiting, pr)
-	} else {
-		p.resourceActor.Receive(ctx)
-	}
-	keep := p.waiting[:0]
-	for _, pr := range p.waiting {
-		if !p.answer(pr) {
-			keep = append(keep, pr)
-		}
-	}
-	p.waiting = keep
-}
-
-// answer answers pr unless it waits for the actor to be idle and it is not.
-func (p *probedActor) answer(pr *probe) bool {
-	c := p.core
-	if c == nil {
-		pr.reply <- probeResult{dead: true}
-		return true
-	}
-	phase := c.Phase()
-	if pr.idle && c.Busy() && phase != activation.Dead && phase != activation.Stopping {
-		return false
-	}
-	s := c.Status(p.cfg.Now())
-	pr.reply <- probeResult{
-		loaded: s.Committed != nil, dead: phase == activation.Dead, uncertain: s.Memory == activation.Uncertain,
-		backingOff: s.BackingOff, leased: s.Leased, parked: s.Parked, pending: s.Pending, inflight: s.InFlight,
-		epoch: s.Epoch, version: s.Version, expiryAt: s.ExpiryAt, committed: s.Committed, spec: s.Spec,
-	}
-	return true
 }
 
 // stop stops the actor gracefully and waits for it.
