@@ -90,7 +90,7 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 			c.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", c.cfg.ResourceID))
 			return
 		}
-		c.fromMemory(r, Answer{IsResource: true, Resource: res, Buckets: c.committed.Buckets(), Version: c.version})
+		c.fromMemory(r, Answer{Resource: &ResourceView{Resource: res, Buckets: c.committed.Buckets(), Version: c.version}})
 	case GetHold:
 		c.dispatchGetHold(r, op.HoldID, t)
 	case booking.ConfirmHold:
@@ -224,7 +224,7 @@ func answerFor(o outcome, s *booking.State, version uint64) Answer {
 	}
 	if o.resource {
 		res, _ := s.Resource()
-		return Answer{IsResource: true, Resource: res, Buckets: s.Buckets(), Version: version}
+		return Answer{Resource: &ResourceView{Resource: res, Buckets: s.Buckets(), Version: version}}
 	}
 	h, ok := s.Hold(o.holdID)
 	if !ok {

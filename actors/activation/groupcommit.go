@@ -263,8 +263,8 @@ func (c *Core) answerDecisions(ds []*decision, version uint64) {
 		if d.cmd == nil {
 			continue
 		}
-		if d.answer.IsResource && !d.asOf {
-			d.answer.Version = version
+		if d.answer.Resource != nil && !d.asOf {
+			d.answer.Resource.Version = version
 		}
 		c.send(d.cmd, d.answer)
 	}

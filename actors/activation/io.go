@@ -174,18 +174,21 @@ type Reply struct {
 	Answer Answer
 }
 
-// Answer is the content of a reply.
+// Answer is the content of a reply: an error, a resource, or a hold.
 type Answer struct {
-	Err error // a *booking.Error; nothing else is set
-	// IsResource: the answer is Resource with Buckets at Version; otherwise it is Hold.
-	IsResource bool
-	Resource   booking.Resource
-	Buckets    []booking.Bucket
-	Version    uint64
-	Hold       booking.Hold
-	Replayed   bool
+	Err      error         // a *booking.Error; nothing else is set
+	Resource *ResourceView // set for an answer with the resource
+	Hold     booking.Hold  // the answer otherwise
+	Replayed bool          // the hold was placed by an earlier command with the same key
 	// Stale marks an answer from memory that a lease could not confirm (the store is down).
 	Stale bool
+}
+
+// ResourceView is a resource as answered: its metadata and buckets at Version.
+type ResourceView struct {
+	Resource booking.Resource
+	Buckets  []booking.Bucket
+	Version  uint64
 }
 
 // Commit is one group commit: the after-images of a run of decisions, written atomically on

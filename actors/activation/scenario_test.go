@@ -371,12 +371,12 @@ func answerString(a Answer) string {
 	switch {
 	case a.Err != nil:
 		s = booking.ErrorCode(a.Err) + ": " + booking.ErrorMessage(a.Err)
-	case a.IsResource:
+	case a.Resource != nil:
 		var bs []string
-		for _, b := range a.Buckets {
+		for _, b := range a.Resource.Buckets {
 			bs = append(bs, bucketString(b))
 		}
-		s = fmt.Sprintf("resource version %d, %s", a.Version, strings.Join(bs, ", "))
+		s = fmt.Sprintf("resource version %d, %s", a.Resource.Version, strings.Join(bs, ", "))
 	default:
 		s = fmt.Sprintf("hold %s %s", a.Hold.ID, a.Hold.Status)
 	}

@@ -54,11 +54,11 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		a.step(m.result)
 	case *wake:
 		a.disarm()
-		a.step(activation.Tick{Queued: a.queued()})
+		a.step(activation.Tick{Queued: int(a.queue.n.Load())})
 	case *actor.Started:
 		a.onStarted(ctx)
 	case *actor.ReceiveTimeout:
-		a.step(activation.Passivate{Queued: a.queued()})
+		a.step(activation.Passivate{Queued: int(a.queue.n.Load())})
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Stopped:
@@ -94,7 +94,7 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 }
 
 // queued is the number of commands in the mailbox besides the one being handled (the mailbox
-// counter still counts that one while the actor handles it).
+// counter still counts that one while the actor handles it). Other messages see all of them.
 func (a *resourceActor) queued() int { return max(int(a.queue.n.Load())-1, 0) }
 
 func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {

@@ -100,11 +100,11 @@ func (a *resourceActor) finished(call *storeCall) {
 		a.metrics.commit(call.size, call.latency, call.err == nil)
 		switch outcome(call.err) {
 		case activation.Committed:
-			a.log.Debug("commit", "resource", a.id, "batch", call.size, "latency", call.latency)
+			a.log.Debug("commit", "resource", a.id, "decisions", call.size, "latency", call.latency)
 		case activation.Fenced:
 			a.log.Warn("fenced: another activation owns the resource", "resource", a.id, "err", call.err)
 		default:
-			a.log.Warn("commit failed", "resource", a.id, "batch", call.size, "latency", call.latency, "err", call.err)
+			a.log.Warn("commit failed", "resource", a.id, "decisions", call.size, "latency", call.latency, "err", call.err)
 		}
 	case renewalCall:
 		switch outcome(call.err) {

@@ -158,8 +158,8 @@ func replyProto(a activation.Answer, retryAfter time.Duration) *protos.Reply {
 	switch {
 	case a.Err != nil:
 		return &protos.Reply{Error: errorProto(a.Err, retryAfter), Stale: a.Stale}
-	case a.IsResource:
-		return &protos.Reply{Resource: resourceProto(a.Resource, a.Buckets, a.Version), Stale: a.Stale}
+	case a.Resource != nil:
+		return &protos.Reply{Resource: resourceProto(a.Resource.Resource, a.Resource.Buckets, a.Resource.Version), Stale: a.Stale}
 	}
 	return &protos.Reply{Hold: holdProto(a.Hold), Replayed: a.Replayed, Stale: a.Stale}
 }
