@@ -117,7 +117,9 @@ func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
 func (a *resourceActor) step(in activation.Input) {
 	parked := a.core.Parked()
 	rd := a.core.Step(a.cfg.Now(), in)
-	a.metrics.depth(float64(a.core.Parked() - parked))
+	if d := a.core.Parked() - parked; d != 0 {
+		a.metrics.depth(float64(d))
+	}
 	for _, r := range rd.Replies {
 		a.reply(r)
 	}

@@ -101,10 +101,14 @@ func (m *Metrics) noted(n activation.Notes) {
 	if m == nil {
 		return
 	}
-	m.holds.Add(float64(n.Placed))
-	m.confirms.Add(float64(n.Confirmed))
-	m.cancels.Add(float64(n.Cancelled))
-	m.expiries.Add(float64(n.Expired))
+	for _, c := range [...]struct {
+		n int
+		c prometheus.Counter
+	}{{n.Placed, m.holds}, {n.Confirmed, m.confirms}, {n.Cancelled, m.cancels}, {n.Expired, m.expiries}} {
+		if c.n > 0 {
+			c.c.Add(float64(c.n))
+		}
+	}
 	if n.Loaded {
 		m.activated()
 		if n.LeaseWait > 0 {
