@@ -120,8 +120,8 @@ func (a *resourceActor) step(in activation.Input) {
 	if d := a.core.Parked() - parked; d != 0 {
 		a.metrics.depth(float64(d))
 	}
-	for _, r := range rd.Replies {
-		a.reply(r)
+	for i := range rd.Replies {
+		a.reply(&rd.Replies[i])
 	}
 	a.metrics.noted(rd.Notes)
 	if rd.Commit.ID != 0 {
@@ -145,8 +145,8 @@ func (a *resourceActor) step(in activation.Input) {
 	}
 }
 
-func (a *resourceActor) reply(r activation.Reply) {
-	rep := replyProto(r.Answer, a.cfg.RetryAfter)
+func (a *resourceActor) reply(r *activation.Reply) {
+	rep := replyProto(&r.Answer, a.cfg.RetryAfter)
 	rep.Owner = a.cfg.Owner
 	if rep.Error != nil {
 		a.metrics.rejected(rep.Error.Code)

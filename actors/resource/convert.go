@@ -154,7 +154,7 @@ func errorProto(err error, retryAfter time.Duration) *protos.Error {
 }
 
 // replyProto renders an answer of the core for the wire; retryable errors carry retryAfter.
-func replyProto(a activation.Answer, retryAfter time.Duration) *protos.Reply {
+func replyProto(a *activation.Answer, retryAfter time.Duration) *protos.Reply {
 	switch {
 	case a.Err != nil:
 		return &protos.Reply{Error: errorProto(a.Err, retryAfter), Stale: a.Stale}
