@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/persistence"
 )
 
@@ -16,8 +17,11 @@ import (
 type Config struct {
 	// Store persists resources. Required. It is shared by all actors of the node.
 	Store persistence.Store
-	// Now is the clock: hold deadlines, expiry, request deadlines and idempotency retention
-	// are measured with it. Its values are truncated to the millisecond, as stores keep them.
+	// Now is the clock, the only one the actors read: hold deadlines, expiry, request
+	// deadlines, idempotency retention, leases and timeouts are measured with it. Its readings
+	// should carry a monotonic part (time.Now's do), so that a wall-clock step does not move a
+	// lease held in memory; the booking model sees them truncated to the millisecond, as
+	// stores keep them. AfterFunc is its timer.
 	Now func() time.Time
 	// NewHoldID returns a fresh, unguessable hold id that booking.ValidID accepts. It is
 	// called from the actor's goroutine only, but by many actors at once.
@@ -51,9 +55,10 @@ type Config struct {
 	// much closer). An activation considers its lease over MaxClockOffset before the end it
 	// stored, so that a successor, reading that end by its own clock, cannot start early.
 	MaxClockOffset time.Duration
-	// LeaseClock is the clock leases run on. It is not Now: leases are about real time
-	// between nodes, while tests move hold deadlines on a fake Now.
-	LeaseClock LeaseClock
+	// AfterFunc arms a timer on the same clock as Now: it calls f once d has passed and
+	// returns a function that stops the timer (reporting whether it did). Leases, hold
+	// deadlines, backoffs and the idle timeout all run on this one clock.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Metrics receives the actor metrics; nil disables them. One *Metrics is shared by all
 	// actors of a node.
 	Metrics *Metrics
@@ -77,7 +82,7 @@ func DefaultConfig() Config {
 		MaxReloadBackoff: 2 * time.Second,
 		Lease:            4 * time.Second,
 		MaxClockOffset:   500 * time.Millisecond,
-		LeaseClock:       LeaseClock{Now: time.Now, After: time.After},
+		AfterFunc:        realAfterFunc,
 	}
 }
 
@@ -89,8 +94,8 @@ func (c Config) validate() error {
 	if c.Now == nil {
 		errs = append(errs, errors.New("Now is required"))
 	}
-	if c.LeaseClock.Now == nil || c.LeaseClock.After == nil {
-		errs = append(errs, errors.New("LeaseClock.Now and LeaseClock.After are required"))
+	if c.AfterFunc == nil {
+		errs = append(errs, errors.New("AfterFunc is required"))
 	}
 	if c.NewHoldID == nil {
 		errs = append(errs, errors.New("NewHoldID is required"))
@@ -128,13 +133,16 @@ func (c Config) validate() error {
 	return nil
 }
 
-// LeaseClock is a clock for leases. Now's readings should carry a monotonic reading (as
-// time.Now's do) so that wall-clock steps do not move a lease held in memory; lease ends sent
-// to the store use its wall-clock part. After is time.After on the same clock. Both are
-// called from many goroutines at once.
-type LeaseClock struct {
-	Now   func() time.Time
-	After func(time.Duration) <-chan time.Time
+func realAfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
+// coreConfig is the part of the configuration the protocol core needs.
+func (c Config) coreConfig(resourceID string) activation.Config {
+	return activation.Config{
+		ResourceID: resourceID, MaxPending: c.MaxPending, MaxBatch: c.MaxBatch,
+		IdleTimeout: c.IdleTimeout, CommitTimeout: c.CommitTimeout,
+		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
+		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset,
+	}
 }
 
 func (c Config) logger() *slog.Logger {

@@ -23,6 +23,7 @@ func TestConfigValidate(t *testing.T) {
 		want   string
 	}{
 		{"no clock", func(c *Config) { c.Now = nil }, "Now"},
+		{"no timer", func(c *Config) { c.AfterFunc = nil }, "AfterFunc"},
 		{"no hold ids", func(c *Config) { c.NewHoldID = nil }, "NewHoldID"},
 		{"idle", func(c *Config) { c.IdleTimeout = 0 }, "IdleTimeout"},
 		{"commit timeout", func(c *Config) { c.CommitTimeout = -time.Second }, "CommitTimeout"},

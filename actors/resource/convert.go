@@ -3,25 +3,21 @@ package resource
 import (
 	"time"
 
+	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/protos"
 )
 
 // This file converts between the wire (package protos) and the model (package booking).
-// Decoding yields one of the operation types below; the actor never looks at a protos.Command
-// past decodeCommand.
-
-// getResource and getHold are the reads; they have no booking command.
-type (
-	getResource struct{}
-	getHold     struct{ HoldID string }
-)
+// Decoding yields one of the operations activation.Command.Op lists; the actor never looks at
+// a protos.Command past decodeCommand, and answers are rendered from activation.Answer.
 
 // maxTTLms is the largest millisecond count that converts to a time.Duration without overflow.
 const maxTTLms = int64(1<<63-1) / int64(time.Millisecond)
 
 // decodeCommand turns cmd into one of booking.CreateResource, booking.UpdateResource,
-// booking.PlaceHold, booking.ConfirmHold, booking.CancelHold, getResource or getHold, for
+// booking.PlaceHold, booking.ConfirmHold, booking.CancelHold, activation.GetResource or
+// activation.GetHold, for
 // the resource resourceID. holdID is used only for a PlaceHold. A *booking.Error is returned
 // for a command that cannot be decoded.
 func decodeCommand(cmd *protos.Command, resourceID, holdID string) (any, error) {
@@ -44,7 +40,7 @@ func decodeCommand(cmd *protos.Command, resourceID, holdID string) (any, error) 
 		}
 		return out, nil
 	case *protos.Command_GetResource:
-		return getResource{}, nil
+		return activation.GetResource{}, nil
 	case *protos.Command_UpdateResource:
 		u := op.UpdateResource
 		if u == nil {
@@ -76,7 +72,7 @@ func decodeCommand(cmd *protos.Command, resourceID, holdID string) (any, error) 
 			UserID:         p.GetUserId(),
 		}, nil
 	case *protos.Command_GetHold:
-		return getHold{HoldID: op.GetHold.GetHoldId()}, nil
+		return activation.GetHold{HoldID: op.GetHold.GetHoldId()}, nil
 	case *protos.Command_ConfirmHold:
 		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId()}, nil
 	case *protos.Command_CancelHold:
@@ -155,4 +151,15 @@ func errorProto(err error, retryAfter time.Duration) *protos.Error {
 		e.RetryAfterMs = max(retryAfter.Milliseconds(), 1)
 	}
 	return e
+}
+
+// replyProto renders an answer of the core for the wire; retryable errors carry retryAfter.
+func replyProto(a *activation.Answer, retryAfter time.Duration) *protos.Reply {
+	switch {
+	case a.Err != nil:
+		return &protos.Reply{Error: errorProto(a.Err, retryAfter), Stale: a.Stale}
+	case a.Resource != nil:
+		return &protos.Reply{Resource: resourceProto(a.Resource.Resource, a.Resource.Buckets, a.Resource.Version), Stale: a.Stale}
+	}
+	return &protos.Reply{Hold: holdProto(a.Hold), Replayed: a.Replayed, Stale: a.Stale}
 }

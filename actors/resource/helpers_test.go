@@ -26,26 +26,6 @@ const askTimeout = 20 * time.Second
 // base is the tests' fixed start of time (ms precision).
 var base = time.UnixMilli(1_900_000_000_000).UTC()
 
-// fakeClock is the injected clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: base} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // MustSystem returns an actor system that is shut down when the test ends.
 func MustSystem(tb testing.TB) *actor.ActorSystem {
 	tb.Helper()
@@ -90,7 +70,10 @@ func newHarness(tb testing.TB, store persistence.Store) *harness {
 	h := &harness{tb: tb, sys: MustSystem(tb), store: store, clock: newClock(), reg: prometheus.NewRegistry()}
 	h.cfg = DefaultConfig()
 	h.cfg.Store = store
-	h.cfg.Now = h.clock.Now
+	h.cfg.Now, h.cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
+	// The fake clock jumps by minutes and days: an activation must not passivate because a
+	// test moved time (tests of passivation set a short IdleTimeout).
+	h.cfg.IdleTimeout = 1000 * time.Hour
 	h.cfg.Metrics = NewMetrics(h.reg)
 	h.cfg.Owner = "test-node"
 	// Short leases: a test that replaces an activation without a graceful stop waits for the
@@ -102,7 +85,7 @@ func newHarness(tb testing.TB, store persistence.Store) *harness {
 // spawn starts a plain actor for resource id with h.cfg; it is stopped when the test ends.
 func (h *harness) spawn(id string) *actor.PID {
 	h.tb.Helper()
-	pid := h.sys.Root.Spawn(PropsFor(h.cfg, id))
+	pid := h.sys.Root.Spawn(props(h.cfg, id, produceProbed))
 	h.tb.Cleanup(func() { _ = h.sys.Root.PoisonFuture(pid).Wait() })
 	return pid
 }

@@ -10,76 +10,12 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// leaseClock is a fake LeaseClock: time moves only by Advance, which fires due After channels.
-type leaseClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []leaseWaiter
-	waiting chan struct{} // receives a value whenever After registers a waiter
-}
-
-type leaseWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newLeaseClock() *leaseClock {
-	return &leaseClock{now: base, waiting: make(chan struct{}, 16)}
-}
-
-func (c *leaseClock) clock() LeaseClock { return LeaseClock{Now: c.Now, After: c.After} }
-
-func (c *leaseClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *leaseClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waiters = append(c.waiters, leaseWaiter{at: c.now.Add(d), ch: ch})
-	select {
-	case c.waiting <- struct{}{}:
-	default:
-	}
-	return ch
-}
-
-func (c *leaseClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			keep = append(keep, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = keep
-}
-
-// awaitWaiter fails the test unless someone starts waiting on the clock (an activation
-// waiting for a previous lease) within askTimeout.
-func (c *leaseClock) awaitWaiter(tb testing.TB, what string) {
-	tb.Helper()
-	select {
-	case <-c.waiting:
-	case <-time.After(askTimeout):
-		tb.Fatalf("nobody waited on the lease clock: %s", what)
-	}
-}
-
-// leaseHarness is a harness whose leases run on a fake clock.
-func leaseHarness(t *testing.T, store persistence.Store) (*harness, *leaseClock) {
+// leaseHarness is a harness with 4s leases whose waits for a lease are announced by the clock.
+func leaseHarness(t *testing.T, store persistence.Store) (*harness, *fakeClock) {
 	h := newHarness(t, store)
-	c := newLeaseClock()
-	h.cfg.LeaseClock = c.clock()
 	h.cfg.Lease, h.cfg.MaxClockOffset = 4*time.Second, 500*time.Millisecond
-	return h, c
+	h.clock.signal = h.cfg.Lease // a wait for a lease is never longer
+	return h, h.clock
 }
 
 // leaseLog records the lease ends a store was asked to keep, by commits and renewals.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/actors/booking"
 )
 
@@ -79,22 +80,53 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) committed(evs []booking.Event) {
-	if m == nil {
-		return
-	}
+	var n activation.Notes
 	for _, e := range evs {
 		switch e.(type) {
 		case booking.HoldPlaced:
-			m.holds.Inc()
+			n.Placed++
 		case booking.HoldConfirmed:
-			m.confirms.Inc()
+			n.Confirmed++
 		case booking.HoldCancelled:
-			m.cancels.Inc()
+			n.Cancelled++
 		case booking.HoldExpired:
-			m.expiries.Inc()
+			n.Expired++
 		}
 	}
+	m.noted(n)
 }
+
+// noted records what one step of the core reports.
+func (m *Metrics) noted(n activation.Notes) {
+	if m == nil {
+		return
+	}
+	for _, c := range [...]struct {
+		n int
+		c prometheus.Counter
+	}{{n.Placed, m.holds}, {n.Confirmed, m.confirms}, {n.Cancelled, m.cancels}, {n.Expired, m.expiries}} {
+		if c.n > 0 {
+			c.c.Add(float64(c.n))
+		}
+	}
+	if n.Loaded {
+		m.activated()
+		if n.LeaseWait > 0 {
+			m.leaseWaits.Observe(n.LeaseWait.Seconds())
+		}
+	}
+	if n.Fenced {
+		m.fence()
+	}
+	if n.RenewalEnded {
+		m.renewals.WithLabelValues(renewalResults[n.Renewed]).Inc()
+	}
+	if n.Stale > 0 {
+		m.stale.Add(float64(n.Stale))
+	}
+}
+
+var renewalResults = map[activation.Outcome]string{activation.Committed: "ok", activation.Fenced: "fenced", activation.Unknown: "failed"}
 
 func (m *Metrics) rejected(code string) {
 	if m != nil {
@@ -127,23 +159,5 @@ func (m *Metrics) activated() {
 func (m *Metrics) fence() {
 	if m != nil {
 		m.fenced.Inc()
-	}
-}
-
-func (m *Metrics) renewal(result string) {
-	if m != nil {
-		m.renewals.WithLabelValues(result).Inc()
-	}
-}
-
-func (m *Metrics) leaseWait(d time.Duration) {
-	if m != nil {
-		m.leaseWaits.Observe(d.Seconds())
-	}
-}
-
-func (m *Metrics) staleAnswer() {
-	if m != nil {
-		m.stale.Inc()
 	}
 }

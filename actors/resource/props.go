@@ -21,7 +21,7 @@ func Kind(cfg Config) *cluster.Kind {
 // Props returns the props of a resource actor spawned by the cluster: the actor reads its
 // resource id from its cluster identity when it starts. It panics if cfg is invalid.
 func Props(cfg Config) *actor.Props {
-	return props(cfg, "")
+	return props(cfg, "", produce)
 }
 
 // PropsFor returns the props of a plain (non-cluster) actor for resourceID, for tests and
@@ -30,10 +30,15 @@ func PropsFor(cfg Config, resourceID string) *actor.Props {
 	if resourceID == "" {
 		panic("resource: PropsFor needs a resource id")
 	}
-	return props(cfg, resourceID)
+	return props(cfg, resourceID, produce)
 }
 
-func props(cfg Config, resourceID string) *actor.Props {
+// produce makes the actor of one activation.
+func produce(cfg Config, resourceID string, q *mailboxCounter) actor.Actor {
+	return newActor(cfg, resourceID, q)
+}
+
+func props(cfg Config, resourceID string, produce func(Config, string, *mailboxCounter) actor.Actor) *actor.Props {
 	if err := cfg.validate(); err != nil {
 		panic(err)
 	}
@@ -47,12 +52,12 @@ func props(cfg Config, resourceID string) *actor.Props {
 		p = p.Clone(
 			actor.WithMailbox(actor.Unbounded(q)),
 			actor.WithDispatcher(dispatcher),
-			actor.WithProducer(func() actor.Actor { return newActor(cfg, resourceID, q) }),
+			actor.WithProducer(func() actor.Actor { return produce(cfg, resourceID, q) }),
 		)
 		return actor.DefaultSpawner(sys, id, p, parent)
 	}
 	return actor.PropsFromProducer(
-		func() actor.Actor { return newActor(cfg, resourceID, &mailboxCounter{}) },
+		func() actor.Actor { return produce(cfg, resourceID, &mailboxCounter{}) },
 		actor.WithSpawnFunc(spawn),
 	)
 }

@@ -1,0 +1,321 @@
+package activation
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// Config is the part of the resource actor's configuration the protocol needs. The
+// resource package documents the fields, checks them and sets their defaults
+// (resource.Config); New only refuses a configuration it cannot run with.
+type Config struct {
+	ResourceID       string
+	MaxPending       int
+	MaxBatch         int
+	IdleTimeout      time.Duration
+	CommitTimeout    time.Duration
+	MinReloadBackoff time.Duration
+	MaxReloadBackoff time.Duration
+	Lease            time.Duration
+	MaxClockOffset   time.Duration
+}
+
+func (c Config) validate() error {
+	if c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
+		c.MinReloadBackoff <= 0 || c.MaxReloadBackoff < c.MinReloadBackoff || c.Lease <= 2*c.MaxClockOffset || c.MaxClockOffset < 0 {
+		return errors.New("activation: bounds, timeouts and lease must be positive, backoffs ordered, MaxClockOffset under half of Lease")
+	}
+	return nil
+}
+
+// Phase is where an activation is in its life.
+type Phase uint8
+
+const (
+	// Loading: the first load (and the wait for the previous activation's lease) is under
+	// way; commands wait for it.
+	Loading Phase = iota
+	// Serving: commands are decided and committed.
+	Serving
+	// Passivating: serving, but idle: the core asked the runtime to stop it.
+	Passivating
+	// Stopping: a graceful stop flushes what is pending.
+	Stopping
+	// Dead: fenced, or the first load failed. Everything is answered unavailable until the
+	// runtime stops the activation.
+	Dead
+	// Stopped: nothing more happens.
+	Stopped
+)
+
+var phaseNames = [...]string{"loading", "serving", "passivating", "stopping", "dead", "stopped"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
+// Memory is what the activation knows about how its committed state relates to the store.
+type Memory uint8
+
+const (
+	// Current: committed is what the store holds, as far as this activation knows.
+	Current Memory = iota
+	// Uncertain: a commit ended with an unknown outcome, or the store has a hold memory does
+	// not: reload before the next commit.
+	Uncertain
+)
+
+// Core is one activation of one resource: the protocol, without goroutines, clocks or I/O.
+// It is not safe for concurrent use; the shell calls Step from one goroutine.
+type Core struct {
+	cfg    Config
+	phase  Phase
+	memory Memory
+
+	// committed is what the store has, as far as this activation knows; spec is committed
+	// plus the effects of the commit in flight plus those of pending. nil until loaded.
+	committed *booking.State
+	spec      *booking.State
+	epoch     uint64
+	version   uint64 // of committed
+
+	flight   *flight     // the group commit or renewal at the store, at most one
+	load     *loading    // the load under way, at most one
+	pending  []*decision // decided after flight was sealed, in decision order
+	deferred []*Command  // arrived before the first load
+	lookups  map[*Command]struct{}
+	parked   int // commands waiting in deferred, pending, flight or lookups
+	heldBack int // commands handled since pending could have been committed
+	nextID   uint64
+
+	backoff      time.Duration // the next pause after a failed reload or renewal
+	backoffUntil time.Time     // zero: not backing off; writes are refused until a Tick at or after it
+	stopBy       time.Time     // a stopping activation gives up committing after this
+
+	// leaseEnd is when this activation's lease ends by the shell's clock (zero: none);
+	// ownUntil is the latest lease end it stored with a write known to have applied.
+	leaseEnd time.Time
+	ownUntil time.Time
+
+	lastActive  time.Time // of the last command
+	idleCheckAt time.Time // when to look whether the activation is idle (zero: never)
+	expiryAt    time.Time // the earliest deadline of a held hold, armed (zero: none)
+	lastPrune   time.Time
+
+	now time.Time // of the input being stepped
+	rd  Ready
+}
+
+// New returns the core of a new activation; Step it a Start.
+func New(cfg Config) (*Core, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Core{cfg: cfg, lookups: make(map[*Command]struct{}), backoff: cfg.MinReloadBackoff}, nil
+}
+
+// Step feeds one input at time now and returns what to do. now is the shell's one clock;
+// readings should carry a monotonic part (time.Now's do) so that a wall-clock step does not
+// move a lease held in memory. The Ready is the core's and valid until the next Step.
+func (c *Core) Step(now time.Time, in Input) *Ready {
+	c.rd.reset()
+	c.now = now
+	switch in := in.(type) {
+	case *Command:
+		c.onCommand(now, in)
+	case CommitResult:
+		if f := c.flight; f != nil && f.id == in.ID && !f.renewal {
+			c.onCommitted(now, in.Outcome)
+		}
+	case RenewalResult:
+		if f := c.flight; f != nil && f.id == in.ID && f.renewal {
+			c.onRenewed(now, in.Outcome)
+		}
+	case LoadResult:
+		if c.load != nil && c.load.id == in.ID && c.load.result == nil {
+			c.onLoaded(now, &in)
+		}
+	case LookupResult:
+		c.onLookup(now, in)
+	case Tick:
+		c.onTick(now, in.Queued)
+	case Passivate:
+		c.passivateIfIdle(in.Queued)
+	case Start:
+		c.onStart(now)
+	case Stop:
+		c.onStop(now)
+	case Abort:
+		c.failAll(errStopped)
+		c.phase = Stopped
+	default:
+		panic(fmt.Sprintf("activation: unknown input %T", in))
+	}
+	if c.phase == Stopping && c.flight == nil && c.load == nil {
+		c.finishStop(now)
+	}
+	c.rd.WakeAt = c.wakeAt()
+	return &c.rd
+}
+
+// Phase returns the activation's phase.
+func (c *Core) Phase() Phase { return c.phase }
+
+// Stopped reports whether a stopping activation is done: nothing more will be asked for.
+func (c *Core) Stopped() bool { return c.phase == Stopped }
+
+// Parked is the number of commands waiting for the store (the mailbox-depth gauge counts
+// them with the mailbox).
+func (c *Core) Parked() int { return c.parked }
+
+// Backoff is the pause before the next reload after one more failure.
+func (c *Core) Backoff() time.Duration { return c.backoff }
+
+// Status is a view of the core's internals for tests and debugging.
+type Status struct {
+	Phase            Phase
+	Memory           Memory
+	BackingOff       bool
+	Leased           bool // at the time given to Status
+	Parked           int
+	Pending          int // decisions not yet sealed
+	InFlight         int // decisions in the commit or renewal at the store
+	Loading          bool
+	Epoch, Version   uint64
+	ExpiryAt         time.Time      // the hold deadline the core will wake up for
+	Committed, Spec  *booking.State // clones; nil before loading
+	LeaseEnd, WakeAt time.Time
+}
+
+// Status returns a view of the internals at time now.
+func (c *Core) Status(now time.Time) Status {
+	s := Status{
+		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
+		Parked: c.parked, Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
+		ExpiryAt: c.expiryAt, LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
+	}
+	if c.flight != nil {
+		s.InFlight = len(c.flight.decisions)
+	}
+	if c.committed != nil {
+		s.Committed, s.Spec = c.committed.Clone(), c.spec.Clone()
+	}
+	return s
+}
+
+// Busy reports whether a load, a store write or decisions are under way.
+func (c *Core) Busy() bool { return c.load != nil || c.flight != nil || len(c.pending) > 0 }
+
+// Answers for the retryable failures. Messages are for humans; codes are the contract.
+var (
+	errNotCommitted = booking.Errorf(booking.CodeUnavailable, "the store did not confirm the change; retry")
+	errStoreDown    = booking.Errorf(booking.CodeUnavailable, "the store is unavailable; retry later")
+	errMoved        = booking.Errorf(booking.CodeUnavailable, "the resource moved to another activation; retry")
+	errStopped      = booking.Errorf(booking.CodeUnavailable, "the resource actor stopped; retry")
+	errDeadline     = booking.Errorf(booking.CodeUnavailable, "the deadline passed before the command was decided")
+	errStoreAhead   = booking.Errorf(booking.CodeUnavailable, "the hold is being reloaded; retry")
+)
+
+// ErrStopped is the answer to commands that reach a stopped activation.
+var ErrStopped = errStopped
+
+func (c *Core) onStart(now time.Time) {
+	c.lastActive = now
+	c.idleCheckAt = now.Add(c.cfg.IdleTimeout)
+	if c.cfg.ResourceID == "" {
+		c.die()
+		return
+	}
+	c.startLoad(now)
+}
+
+func (c *Core) loaded() bool { return c.committed != nil }
+
+func (c *Core) alive() bool { return c.phase != Dead && c.phase != Stopped }
+
+// die stops the activation for good: fenced, or no state to serve from. Everything waiting
+// is answered unavailable (retryable: the next request re-activates), and the runtime is asked
+// to stop it, after the commands already queued (which are answered unavailable too).
+func (c *Core) die() {
+	was := c.phase
+	c.phase = Dead
+	c.failAll(errMoved)
+	switch was {
+	case Stopping:
+		c.phase = Stopped // the runtime is stopping it already
+	case Passivating:
+		// asked to stop already
+	default:
+		c.rd.StopSelf = true
+	}
+}
+
+// passivateIfIdle asks the runtime to stop an activation with nothing to do; it reports
+// whether it did.
+func (c *Core) passivateIfIdle(queued int) bool {
+	if c.Busy() || c.parked > 0 || queued > 0 {
+		return false
+	}
+	if c.phase == Loading || c.phase == Serving {
+		c.phase = Passivating
+		c.rd.StopSelf = true
+	}
+	return true
+}
+
+// failAll answers every waiting command with err.
+func (c *Core) failAll(err error) {
+	if f := c.flight; f != nil {
+		c.flight = nil
+		c.failDecisions(f.decisions, err)
+	}
+	c.failDecisions(c.pending, err)
+	c.pending = nil
+	for _, r := range c.deferred {
+		c.fail(r, err)
+	}
+	c.deferred = nil
+	for r := range c.lookups {
+		c.fail(r, err)
+	}
+	clear(c.lookups)
+}
+
+func (c *Core) failDecisions(ds []*decision, err error) {
+	for _, d := range ds {
+		if d.cmd != nil {
+			c.fail(d.cmd, err)
+		}
+	}
+}
+
+// park counts r as waiting (admission and the mailbox-depth gauge).
+func (c *Core) park(r *Command) {
+	if !r.parked {
+		r.parked = true
+		c.parked++
+	}
+}
+
+// send answers r once; later answers are dropped.
+func (c *Core) send(r *Command, a Answer) {
+	if r.done {
+		return
+	}
+	r.done = true
+	if r.parked {
+		r.parked = false
+		c.parked--
+	}
+	c.rd.Replies = append(c.rd.Replies, Reply{To: r.To, Answer: a})
+}
+
+func (c *Core) fail(r *Command, err error) { c.send(r, Answer{Err: err}) }
+
+func expired(r *Command, now time.Time) bool {
+	return !r.Deadline.IsZero() && now.After(r.Deadline)
+}
+
+// ms is now at the stores' millisecond precision, in UTC: the time of the booking model.
+func ms(now time.Time) time.Time { return time.UnixMilli(now.UnixMilli()).UTC() }

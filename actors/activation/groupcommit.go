@@ -1,0 +1,285 @@
+package activation
+
+import (
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// decision is one decided command (or one expiry) waiting for a commit.
+//
+// The after-images are taken from spec right after the decision's events were applied.
+// Invariant: when the commit holding a decision is sealed, every decision before it is
+// committed, so spec at that moment was exactly committed-before-the-commit plus the commit's
+// decisions up to this one; the last image of a key within a commit is therefore its
+// committed value after the commit, and answer is the committed answer at the decision's
+// place in the order (see the package doc, Group commit).
+type decision struct {
+	cmd     *Command // nil for an expiry
+	events  []booking.Event
+	holds   []booking.Hold
+	buckets []booking.Bucket
+	res     *booking.Resource // set by a creation or an update
+	idem    *booking.IdempotencyEntry
+	create  bool
+	answer  Answer // sent on commit; a resource answer's version is set then, unless asOf
+	// asOf marks an answer computed from committed that waits only for the lease
+	// (fromMemory): it is complete, version included.
+	asOf bool
+}
+
+// flight is what is at the store: a group commit, or a renewal (renewal set; its decisions
+// are answers from memory waiting for the lease).
+type flight struct {
+	id        uint64
+	decisions []*decision
+	renewal   bool
+	sent      time.Time // when it was started: the lease runs from here
+	version   uint64    // after a commit
+	create    bool
+}
+
+// capture records d's after-images from spec.
+func (c *Core) capture(d *decision) {
+	var keys []string
+	hold := func(id string) {
+		h, ok := c.spec.Hold(id)
+		if !ok {
+			panic("activation: event about unknown hold " + id)
+		}
+		d.holds = append(d.holds, h)
+		keys = append(keys, h.Buckets...)
+	}
+	for _, ev := range d.events {
+		switch ev := ev.(type) {
+		case booking.ResourceCreated:
+			d.create = true
+			for _, b := range ev.Buckets {
+				keys = append(keys, b.Key)
+			}
+		case booking.ResourceUpdated:
+			for k := range ev.Capacities {
+				keys = append(keys, k)
+			}
+		case booking.HoldPlaced:
+			hold(ev.Hold.ID)
+			if k := ev.Hold.IdempotencyKey; k != "" {
+				if ie, ok := c.spec.Idempotency(k); ok {
+					d.idem = &ie
+				}
+			}
+		case booking.HoldConfirmed:
+			hold(ev.HoldID)
+		case booking.HoldCancelled:
+			hold(ev.HoldID)
+		case booking.HoldExpired:
+			hold(ev.HoldID)
+		}
+		switch ev.(type) {
+		case booking.ResourceCreated, booking.ResourceUpdated:
+			r, _ := c.spec.Resource()
+			d.res = &r
+		}
+	}
+	for _, k := range keys {
+		if b, ok := c.spec.Bucket(k); ok {
+			d.buckets = append(d.buckets, b)
+		}
+	}
+}
+
+// expire moves spec's due holds to expired, each as a pending decision without a reply.
+func (c *Core) expire(t time.Time) {
+	for _, ev := range c.spec.ExpireDue(t) {
+		c.spec.Apply(ev)
+		d := &decision{events: []booking.Event{ev}}
+		c.capture(d)
+		c.pending = append(c.pending, d)
+	}
+}
+
+// flush seals, with nothing at the store, up to MaxBatch pending decisions into one commit.
+// Runs of decisions without events are answered at once (or after a renewal), since all
+// they depend on is committed.
+func (c *Core) flush(now time.Time) {
+	for c.flight == nil && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
+		if c.phase == Stopping && now.After(c.stopBy) {
+			c.failDecisions(c.pending, errStopped)
+			c.pending = nil
+			return
+		}
+		if c.memory == Uncertain {
+			if !c.backingOff() {
+				c.startLoad(now)
+			}
+			return
+		}
+		n := min(len(c.pending), c.cfg.MaxBatch)
+		sealed := c.pending[:n:n]
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		if !hasEvents(sealed) {
+			// Answers that only waited for earlier commits; from memory, so under the lease.
+			if c.answersFromMemory() {
+				c.answerDecisions(sealed, c.version)
+				continue
+			}
+			c.startRenewal(now, sealed)
+			return
+		}
+		c.startCommit(now, sealed)
+	}
+}
+
+func hasEvents(ds []*decision) bool {
+	for _, d := range ds {
+		if len(d.events) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// write merges the decisions' after-images: the last image of each key wins.
+func (c *Core) write(ds []*decision) Write {
+	w := Write{Epoch: c.epoch, Version: c.version + 1}
+	holdAt := make(map[string]int, len(ds))
+	bucketAt := make(map[string]int)
+	var res *booking.Resource
+	for _, d := range ds {
+		w.Create = w.Create || d.create
+		if d.res != nil {
+			res = d.res
+		}
+		for _, h := range d.holds {
+			if i, ok := holdAt[h.ID]; ok {
+				w.Holds[i] = h
+			} else {
+				holdAt[h.ID] = len(w.Holds)
+				w.Holds = append(w.Holds, h)
+			}
+		}
+		for _, bk := range d.buckets {
+			if i, ok := bucketAt[bk.Key]; ok {
+				w.Buckets[i] = bk
+			} else {
+				bucketAt[bk.Key] = len(w.Buckets)
+				w.Buckets = append(w.Buckets, bk)
+			}
+		}
+		if d.idem != nil {
+			w.Idempotency = append(w.Idempotency, *d.idem)
+		}
+	}
+	if res == nil {
+		r, _ := c.committed.Resource()
+		res = &r
+	}
+	w.Resource = *res
+	return w
+}
+
+func (c *Core) startCommit(now time.Time, ds []*decision) {
+	c.nextID++
+	w := c.write(ds)
+	w.LeaseUntil = c.leaseUntil(now)
+	c.flight = &flight{id: c.nextID, decisions: ds, sent: now, version: w.Version, create: w.Create}
+	c.rd.Commit = Commit{ID: c.nextID, Write: w, Timeout: c.opTimeout(now), Size: len(ds)}
+}
+
+// opTimeout bounds one store call; a stopping activation also keeps within its stop deadline.
+func (c *Core) opTimeout(now time.Time) time.Duration {
+	d := c.cfg.CommitTimeout
+	if c.phase == Stopping {
+		d = min(d, max(c.stopBy.Sub(now), time.Millisecond))
+	}
+	return d
+}
+
+// onCommitted learns how the commit in flight ended.
+func (c *Core) onCommitted(now time.Time, o Outcome) {
+	f := c.flight
+	c.flight = nil
+	switch o {
+	case Committed:
+		for _, d := range f.decisions {
+			for _, ev := range d.events {
+				c.committed.Apply(ev)
+				c.note(ev)
+			}
+		}
+		c.version = f.version
+		if f.create {
+			c.epoch = 1 // a creation inserts the resource at epoch 1
+		}
+		c.granted(f.sent)
+		c.answerDecisions(f.decisions, c.version)
+	case Fenced:
+		c.rd.Notes.Fenced = true
+		c.failDecisions(f.decisions, errMoved)
+		c.die()
+		return
+	default:
+		// The outcome is unknown. The commit's writes learn it failed; its answers without
+		// events of their own (which only waited for the writes before them) and the pending
+		// commands are decided again from committed; the next commit waits for a reload.
+		var again []*decision
+		for _, d := range f.decisions {
+			switch {
+			case len(d.events) > 0 && d.cmd != nil:
+				c.fail(d.cmd, errNotCommitted)
+			case len(d.events) == 0:
+				again = append(again, d)
+			}
+		}
+		c.pending = append(again, c.pending...)
+		c.memory = Uncertain
+		c.spec = c.committed.Clone()
+		c.redecide(now)
+		c.startLoad(now) // at once, pending or not: memory learns what the store has, ghosts are fenced
+	}
+	c.flush(now)
+	c.armExpiry()
+}
+
+func (c *Core) note(ev booking.Event) {
+	switch ev.(type) {
+	case booking.HoldPlaced:
+		c.rd.Notes.Placed++
+	case booking.HoldConfirmed:
+		c.rd.Notes.Confirmed++
+	case booking.HoldCancelled:
+		c.rd.Notes.Cancelled++
+	case booking.HoldExpired:
+		c.rd.Notes.Expired++
+	}
+}
+
+// answerDecisions sends the answers prepared at decision time.
+func (c *Core) answerDecisions(ds []*decision, version uint64) {
+	for _, d := range ds {
+		if d.cmd == nil {
+			continue
+		}
+		if d.answer.Resource != nil && !d.asOf {
+			d.answer.Resource.Version = version
+		}
+		c.send(d.cmd, d.answer)
+	}
+}
+
+// redecide decides every pending command again against spec, after spec was rebuilt from
+// committed. Pending expiries are dropped and found again.
+func (c *Core) redecide(now time.Time) {
+	old := c.pending
+	c.pending = nil
+	t := ms(now)
+	c.expire(t)
+	for _, d := range old {
+		if d.cmd != nil {
+			c.dispatch(d.cmd, t)
+		}
+	}
+}

@@ -1,0 +1,302 @@
+package activation
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// TestRandomized steps activations with random commands, store outcomes (failures with an
+// unknown outcome that did or did not apply, fencing by a ghost activation, failed loads) and
+// time, against a model of the store, and checks what the protocol promises: every command is
+// answered exactly once, at most one store write or load is outstanding, the parked count is
+// what waits, and every acknowledged placement, confirmation or cancellation is in the store
+// with that status or one it may have moved on to.
+func TestRandomized(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runRandomized(t, seed) })
+	}
+}
+
+// modelStore is the store as the protocol sees it.
+type modelStore struct {
+	exists     bool
+	epoch      uint64
+	version    uint64
+	resource   booking.Resource
+	buckets    map[string]booking.Bucket
+	holds      map[string]booking.Hold
+	idem       map[string]booking.IdempotencyEntry
+	leaseUntil time.Time
+}
+
+func (s *modelStore) commit(w Write) Outcome {
+	switch {
+	case w.Create && s.exists, !w.Create && (!s.exists || w.Epoch != s.epoch):
+		return Fenced
+	case w.Create:
+		s.exists, s.epoch = true, 1
+	}
+	s.version, s.resource = w.Version, w.Resource
+	for _, b := range w.Buckets {
+		s.buckets[b.Key] = b
+	}
+	for _, h := range w.Holds {
+		s.holds[h.ID] = h
+	}
+	for _, e := range w.Idempotency {
+		if _, ok := s.idem[e.Key]; !ok {
+			s.idem[e.Key] = e
+		}
+	}
+	if !w.LeaseUntil.IsZero() {
+		s.leaseUntil = w.LeaseUntil
+	}
+	return Committed
+}
+
+func (s *modelStore) load(id uint64) LoadResult {
+	if !s.exists {
+		return LoadResult{ID: id}
+	}
+	s.epoch++
+	r := LoadResult{ID: id, Exists: true, Epoch: s.epoch, Version: s.version, Resource: s.resource, LeaseUntil: s.leaseUntil}
+	for _, b := range s.buckets {
+		r.Buckets = append(r.Buckets, b)
+	}
+	for _, h := range s.holds {
+		if h.Status.Active() {
+			r.Holds = append(r.Holds, h)
+		}
+	}
+	for _, e := range s.idem {
+		r.Idempotency = append(r.Idempotency, e)
+	}
+	return r
+}
+
+// later lists the statuses an acknowledged status may have moved on to.
+var later = map[booking.Status][]booking.Status{
+	booking.StatusHeld:      {booking.StatusHeld, booking.StatusConfirmed, booking.StatusCancelled, booking.StatusExpired},
+	booking.StatusConfirmed: {booking.StatusConfirmed, booking.StatusCancelled},
+	booking.StatusCancelled: {booking.StatusCancelled},
+}
+
+func runRandomized(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	store := &modelStore{buckets: map[string]booking.Bucket{}, holds: map[string]booking.Hold{}, idem: map[string]booking.IdempotencyEntry{}}
+	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 4, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
+		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second, MaxClockOffset: 500 * time.Millisecond}
+	now := time.UnixMilli(1_900_000_000_000).UTC()
+	acked := map[string]booking.Status{}
+	var ids []string // holds placed, for confirms and cancels
+	nextHold := 0
+
+	for life := 0; life < 12; life++ {
+		core, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			cmds      []*Command
+			answered  = map[*Command]bool{}
+			commit    *Commit
+			renewal   *Renewal
+			load      *Load
+			lookups   []Lookup
+			wake      time.Time
+			stopAsked bool
+		)
+		step := func(in Input) {
+			rd := core.Step(now, in)
+			for _, r := range rd.Replies {
+				c := r.To.(*Command)
+				if answered[c] {
+					t.Fatalf("seed %d: command %+v answered twice", seed, c.Op)
+				}
+				answered[c] = true
+				a := r.Answer
+				if a.Err != nil || a.Stale || a.Resource != nil {
+					continue
+				}
+				switch c.Op.(type) {
+				case booking.PlaceHold, booking.ConfirmHold, booking.CancelHold:
+					if !a.Replayed {
+						acked[a.Hold.ID] = a.Hold.Status
+					}
+				}
+			}
+			if rd.Commit.ID != 0 || rd.Renewal.ID != 0 || rd.Load.ID != 0 {
+				if commit != nil || renewal != nil || load != nil {
+					t.Fatalf("seed %d: a store call started while another is outstanding", seed)
+				}
+			}
+			if rd.Commit.ID != 0 {
+				c := rd.Commit
+				commit = &c
+			}
+			if rd.Renewal.ID != 0 {
+				r := rd.Renewal
+				renewal = &r
+			}
+			if rd.Load.ID != 0 {
+				l := rd.Load
+				load = &l
+			}
+			lookups = append(lookups, rd.Lookups...)
+			wake = rd.WakeAt
+			stopAsked = stopAsked || rd.StopSelf
+			waiting := 0
+			for _, c := range cmds {
+				if !answered[c] && c.parked {
+					waiting++
+				}
+			}
+			if waiting != core.Parked() {
+				t.Fatalf("seed %d: parked %d, %d commands wait", seed, core.Parked(), waiting)
+			}
+		}
+		resolve := func(failures bool) bool {
+			switch {
+			case commit != nil:
+				c := *commit
+				commit = nil
+				o := Committed
+				if failures && rng.IntN(8) == 0 {
+					o = Unknown // a timeout: the write applied or not, nobody knows
+				}
+				if o == Unknown && rng.IntN(2) == 0 {
+					// lost before it reached the store
+				} else if store.commit(c.Write) == Fenced && o == Committed {
+					o = Fenced
+				}
+				step(CommitResult{ID: c.ID, Outcome: o})
+			case renewal != nil:
+				r := *renewal
+				renewal = nil
+				o := Committed
+				if failures && rng.IntN(8) == 0 {
+					o = Unknown
+				}
+				if !store.exists || r.Epoch != store.epoch {
+					o = Fenced
+				} else if o == Committed {
+					store.leaseUntil = r.Until
+				}
+				step(RenewalResult{ID: r.ID, Outcome: o})
+			case load != nil:
+				l := *load
+				load = nil
+				if failures && rng.IntN(6) == 0 {
+					step(LoadResult{ID: l.ID, Failed: true})
+				} else {
+					step(store.load(l.ID))
+				}
+			case len(lookups) > 0:
+				l := lookups[0]
+				lookups = lookups[1:]
+				h, ok := store.holds[l.HoldID]
+				r := LookupResult{For: l.For, HoldID: l.HoldID, Status: LookupNotFound}
+				if ok {
+					r.Status, r.Hold = LookupFound, h
+				}
+				step(r)
+			case !wake.IsZero():
+				if wake.After(now) {
+					now = wake
+				}
+				step(Tick{})
+			default:
+				return false
+			}
+			return true
+		}
+
+		step(Start{})
+		for i := 0; i < 600 && !stopAsked; i++ {
+			switch p := rng.IntN(100); {
+			case p < 45:
+				c := &Command{Queued: rng.IntN(3)}
+				c.To = c
+				switch q := rng.IntN(10); {
+				case q < 4 || len(ids) == 0:
+					nextHold++
+					id := fmt.Sprintf("h%d", nextHold)
+					ph := booking.PlaceHold{HoldID: id, Buckets: []string{[]string{"a", "b"}[rng.IntN(2)]}, Quantity: int64(1 + rng.IntN(2)), UserID: "u"}
+					if rng.IntN(2) == 0 {
+						ph.IdempotencyKey = fmt.Sprintf("k%d", rng.IntN(20))
+					}
+					c.Op = ph
+					ids = append(ids, id)
+				case q < 6:
+					c.Op = booking.ConfirmHold{HoldID: ids[rng.IntN(len(ids))]}
+				case q < 8:
+					c.Op = booking.CancelHold{HoldID: ids[rng.IntN(len(ids))]}
+				case q < 9:
+					c.Op = GetHold{HoldID: ids[rng.IntN(len(ids))]}
+				default:
+					c.Op = GetResource{}
+				}
+				if !store.exists && rng.IntN(2) == 0 {
+					c.Op = booking.CreateResource{ID: "r", Name: "R", Buckets: map[string]int64{"a": 3, "b": 4}}
+				}
+				cmds = append(cmds, c)
+				step(c)
+			case p < 90:
+				resolve(true)
+			case p < 97:
+				now = now.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
+				step(Tick{})
+			case p < 99:
+				now = now.Add(4 * time.Minute) // holds expire, leases lapse
+			case rng.IntN(3) == 0:
+				if store.exists {
+					store.epoch++ // a ghost activation took over
+				}
+			}
+		}
+		step(Stop{})
+		for !core.Stopped() {
+			if !resolve(false) {
+				t.Fatalf("seed %d: stopping with nothing to wait for (phase %s)", seed, core.Phase())
+			}
+		}
+		for _, c := range cmds {
+			if !answered[c] {
+				t.Fatalf("seed %d: command %+v never answered", seed, c.Op)
+			}
+		}
+	}
+
+	for id, st := range acked {
+		h, ok := store.holds[id]
+		if !ok {
+			t.Errorf("seed %d: acknowledged hold %s (%s) is not in the store", seed, id, st)
+			continue
+		}
+		okStatus := false
+		for _, s := range later[st] {
+			okStatus = okStatus || h.Status == s
+		}
+		if !okStatus {
+			t.Errorf("seed %d: hold %s acknowledged %s, store has %s", seed, id, st, h.Status)
+		}
+	}
+	used := map[string]int64{}
+	for _, h := range store.holds {
+		if h.Status.Active() {
+			for _, k := range h.Buckets {
+				used[k] += h.Quantity
+			}
+		}
+	}
+	for k, b := range store.buckets {
+		if used[k] > b.Capacity || b.Held+b.Confirmed != used[k] {
+			t.Errorf("seed %d: bucket %s: %+v, holds use %d", seed, k, b, used[k])
+		}
+	}
+	t.Logf("seed %d: %d holds acknowledged, %d in the store, epoch %d", seed, len(acked), len(store.holds), store.epoch)
+}

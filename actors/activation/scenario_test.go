@@ -1,0 +1,420 @@
+package activation
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// TestScenarios runs the transcripts in testdata: each is a story of one activation told as
+// inputs and the core's answers (the commands are
+// documented on scenario's methods below). Rewrite the expected output after a deliberate change with
+// go test ./actors/activation -run Scenarios -rewrite, and read the diff.
+func TestScenarios(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		s := &scenario{}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			out, err := s.run(d)
+			if err != nil {
+				t.Fatalf("%s: %v", d.Pos, err)
+			}
+			return out
+		})
+	})
+}
+
+// t0 is the scenarios' start of time; times are printed relative to it.
+var t0 = time.UnixMilli(1_900_000_000_000).UTC()
+
+// scenario is one transcript's activation and what it asked for.
+type scenario struct {
+	core     *Core
+	cfg      Config
+	now      time.Time
+	cmds     map[string]*Command
+	holds    int // hold ids handed out: h1, h2, ...
+	commit   uint64
+	renewal  uint64
+	load     uint64
+	lookups  map[string]Lookup
+	lastWake time.Time
+}
+
+func (s *scenario) run(d *datadriven.TestData) (string, error) {
+	if d.Cmd != "new" && s.core == nil {
+		return "", fmt.Errorf("no activation yet: start with new")
+	}
+	var in Input
+	switch d.Cmd {
+	case "new":
+		return "", s.init(d)
+	case "advance":
+		dur, err := time.ParseDuration(d.CmdArgs[0].Key)
+		if err != nil {
+			return "", err
+		}
+		s.now = s.now.Add(dur)
+		return "now " + s.rel(s.now) + "\n", nil
+	case "status":
+		st := s.core.Status(s.now)
+		return fmt.Sprintf("phase %s, memory %s, backing off %v, leased %v, parked %d, pending %d, in flight %d, epoch %d, version %d\n",
+			st.Phase, memoryName(st.Memory), st.BackingOff, st.Leased, st.Parked, st.Pending, st.InFlight, st.Epoch, st.Version), nil
+	case "start":
+		in = Start{}
+	case "stop":
+		in = Stop{}
+	case "passivate":
+		in = Passivate{Queued: s.intArg(d, "queued")}
+	case "tick":
+		in = Tick{Queued: s.intArg(d, "queued")}
+	case "cmd":
+		c, err := s.command(d)
+		if err != nil {
+			return "", err
+		}
+		in = c
+	case "commit":
+		in = CommitResult{ID: s.commit, Outcome: outcomeArg(d)}
+	case "renewal":
+		in = RenewalResult{ID: s.renewal, Outcome: outcomeArg(d)}
+	case "load":
+		r, err := s.loaded(d)
+		if err != nil {
+			return "", err
+		}
+		in = r
+	case "lookup":
+		r, err := s.looked(d)
+		if err != nil {
+			return "", err
+		}
+		in = r
+	default:
+		return "", fmt.Errorf("unknown command %q", d.Cmd)
+	}
+	return s.print(s.core.Step(s.now, in)), nil
+}
+
+func (s *scenario) init(d *datadriven.TestData) error {
+	s.cfg = Config{
+		ResourceID: "r", MaxPending: 100, MaxBatch: 100, IdleTimeout: 2 * time.Minute, CommitTimeout: 5 * time.Second,
+		MinReloadBackoff: 100 * time.Millisecond, MaxReloadBackoff: 2 * time.Second, Lease: 4 * time.Second,
+		MaxClockOffset: 500 * time.Millisecond,
+	}
+	for _, a := range d.CmdArgs {
+		v := val(a)
+		switch a.Key {
+		case "max-batch", "max-pending":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			if a.Key == "max-batch" {
+				s.cfg.MaxBatch = n
+			} else {
+				s.cfg.MaxPending = n
+			}
+		default:
+			dur, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			switch a.Key {
+			case "idle":
+				s.cfg.IdleTimeout = dur
+			case "lease":
+				s.cfg.Lease = dur
+			case "min-backoff":
+				s.cfg.MinReloadBackoff = dur
+			case "max-backoff":
+				s.cfg.MaxReloadBackoff = dur
+			default:
+				return fmt.Errorf("unknown setting %q", a.Key)
+			}
+		}
+	}
+	core, err := New(s.cfg)
+	s.core, s.now, s.cmds, s.lookups = core, t0, map[string]*Command{}, map[string]Lookup{}
+	s.holds, s.lastWake = 0, time.Time{}
+	return err
+}
+
+// command parses "cmd NAME OP [args]": create buckets=(a:2) | hold buckets=(a) qty=1 key=k |
+// confirm hold=h1 | cancel hold=h1 | get-resource | get-hold hold=h1; any of them with
+// queued=N (commands behind it in the mailbox) and deadline=DURATION (from now).
+func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
+	if len(d.CmdArgs) < 2 {
+		return nil, fmt.Errorf("cmd NAME OP")
+	}
+	name, op := d.CmdArgs[0].Key, d.CmdArgs[1].Key
+	c := &Command{To: name, Queued: s.intArg(d, "queued")}
+	if a, ok := d.Arg("deadline"); ok {
+		dur, err := time.ParseDuration(val(a))
+		if err != nil {
+			return nil, err
+		}
+		c.Deadline = s.now.Add(dur)
+	}
+	hold := ""
+	if a, ok := d.Arg("hold"); ok {
+		hold = val(a)
+	}
+	switch op {
+	case "create":
+		caps := map[string]int64{}
+		a, _ := d.Arg("buckets")
+		for _, v := range a.Vals {
+			k, n, _ := strings.Cut(v, ":")
+			caps[k], _ = strconv.ParseInt(n, 10, 64)
+		}
+		c.Op = booking.CreateResource{ID: "r", Name: "Room", Buckets: caps}
+	case "hold":
+		s.holds++
+		a, _ := d.Arg("buckets")
+		p := booking.PlaceHold{HoldID: "h" + strconv.Itoa(s.holds), Buckets: a.Vals, Quantity: int64(max(s.intArg(d, "qty"), 1)), UserID: "u"}
+		if k, ok := d.Arg("key"); ok {
+			p.IdempotencyKey = val(k)
+		}
+		c.Op = p
+	case "confirm":
+		c.Op = booking.ConfirmHold{HoldID: hold}
+	case "cancel":
+		c.Op = booking.CancelHold{HoldID: hold}
+	case "get-resource":
+		c.Op = GetResource{}
+	case "get-hold":
+		c.Op = GetHold{HoldID: hold}
+	default:
+		return nil, fmt.Errorf("unknown operation %q", op)
+	}
+	s.cmds[name] = c
+	return c, nil
+}
+
+// loaded parses "load failed" or "load [exists epoch=N version=N] [lease-until=DURATION]
+// [buckets=(a:2)] [holds=(h1:a:1:held)] [keys=(k1:h1)]"; DURATION is from t0, and a key
+// names the hold it placed.
+func (s *scenario) loaded(d *datadriven.TestData) (LoadResult, error) {
+	r := LoadResult{ID: s.load}
+	if d.HasArg("failed") {
+		r.Failed = true
+		return r, nil
+	}
+	r.Exists = d.HasArg("exists")
+	r.Epoch, r.Version = uint64(s.intArg(d, "epoch")), uint64(s.intArg(d, "version"))
+	if r.Exists {
+		r.Resource = booking.Resource{ID: "r", Name: "Room", HoldTTL: booking.DefaultHoldTTL, CreatedAt: t0, UpdatedAt: t0}
+	}
+	if a, ok := d.Arg("lease-until"); ok {
+		dur, err := time.ParseDuration(val(a))
+		if err != nil {
+			return r, err
+		}
+		r.LeaseUntil = t0.Add(dur)
+	}
+	if a, ok := d.Arg("buckets"); ok {
+		for _, v := range a.Vals {
+			k, n, _ := strings.Cut(v, ":")
+			c, _ := strconv.ParseInt(n, 10, 64)
+			r.Buckets = append(r.Buckets, booking.Bucket{Key: k, Capacity: c})
+		}
+	}
+	if a, ok := d.Arg("holds"); ok {
+		for _, v := range a.Vals {
+			f := strings.Split(v, ":")
+			if len(f) != 4 {
+				return r, fmt.Errorf("hold %q: want id:bucket:qty:status", v)
+			}
+			q, _ := strconv.ParseInt(f[2], 10, 64)
+			r.Holds = append(r.Holds, booking.Hold{ID: f[0], ResourceID: "r", UserID: "u", Buckets: []string{f[1]}, Quantity: q,
+				Status: booking.Status(f[3]), CreatedAt: t0, ExpiresAt: t0.Add(booking.DefaultHoldTTL), UpdatedAt: t0})
+		}
+	}
+	if a, ok := d.Arg("keys"); ok {
+		for _, v := range a.Vals {
+			k, id, _ := strings.Cut(v, ":")
+			for i, h := range r.Holds {
+				if h.ID == id {
+					r.Holds[i].IdempotencyKey = k
+					r.Idempotency = append(r.Idempotency, booking.IdempotencyEntry{Key: k, HoldID: id, CreatedAt: t0,
+						Fingerprint: booking.Fingerprint(h.Buckets, h.Quantity, h.UserID)})
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// looked parses "lookup NAME not-found | failed | found=id:bucket:qty:status".
+func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
+	name := d.CmdArgs[0].Key
+	l, ok := s.lookups[name]
+	if !ok {
+		return LookupResult{}, fmt.Errorf("no lookup for %s", name)
+	}
+	r := LookupResult{For: l.For, HoldID: l.HoldID, Status: LookupNotFound}
+	switch {
+	case d.HasArg("failed"):
+		r.Status = LookupFailed
+	case d.HasArg("found"):
+		a, _ := d.Arg("found")
+		f := strings.Split(val(a), ":")
+		q, _ := strconv.ParseInt(f[2], 10, 64)
+		r.Status = LookupFound
+		r.Hold = booking.Hold{ID: f[0], ResourceID: "r", UserID: "u", Buckets: []string{f[1]}, Quantity: q,
+			Status: booking.Status(f[3]), CreatedAt: t0, ExpiresAt: t0.Add(booking.DefaultHoldTTL), UpdatedAt: t0}
+	}
+	return r, nil
+}
+
+func (s *scenario) intArg(d *datadriven.TestData, key string) int {
+	a, ok := d.Arg(key)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.Atoi(val(a))
+	return n
+}
+
+func val(a datadriven.CmdArg) string {
+	if len(a.Vals) == 0 {
+		return ""
+	}
+	return a.Vals[0]
+}
+
+func outcomeArg(d *datadriven.TestData) Outcome {
+	switch d.CmdArgs[0].Key {
+	case "ok":
+		return Committed
+	case "fenced":
+		return Fenced
+	}
+	return Unknown
+}
+
+func memoryName(m Memory) string {
+	if m == Uncertain {
+		return "uncertain"
+	}
+	return "current"
+}
+
+func (s *scenario) rel(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return "+" + t.Sub(t0).String()
+}
+
+// print renders what the core asked for, one line each.
+func (s *scenario) print(rd *Ready) string {
+	var b strings.Builder
+	for _, r := range rd.Replies {
+		fmt.Fprintf(&b, "reply %s: %s\n", r.To, answerString(r.Answer))
+	}
+	if c := rd.Commit; c.ID != 0 {
+		s.commit = c.ID
+		w := c.Write
+		fmt.Fprintf(&b, "commit: %d decisions as version %d, epoch %d, lease until %s", c.Size, w.Version, w.Epoch, s.rel(w.LeaseUntil))
+		if w.Create {
+			b.WriteString(", creating")
+		}
+		for _, h := range w.Holds {
+			fmt.Fprintf(&b, "; %s %s", h.ID, h.Status)
+		}
+		for _, bk := range w.Buckets {
+			fmt.Fprintf(&b, "; %s", bucketString(bk))
+		}
+		b.WriteString("\n")
+	}
+	if r := rd.Renewal; r.ID != 0 {
+		s.renewal = r.ID
+		fmt.Fprintf(&b, "renewal: epoch %d until %s\n", r.Epoch, s.rel(r.Until))
+	}
+	if l := rd.Load; l.ID != 0 {
+		s.load = l.ID
+		b.WriteString("load\n")
+	}
+	for _, l := range rd.Lookups {
+		s.lookups[l.For.To.(string)] = l
+		fmt.Fprintf(&b, "lookup %s: hold %s\n", l.For.To, l.HoldID)
+	}
+	if r := rd.Release; r.Requested {
+		fmt.Fprintf(&b, "release the lease of epoch %d\n", r.Epoch)
+	}
+	if rd.StopSelf {
+		b.WriteString("stop self\n")
+	}
+	if !rd.WakeAt.Equal(s.lastWake) {
+		s.lastWake = rd.WakeAt
+		fmt.Fprintf(&b, "wake at %s\n", s.rel(rd.WakeAt))
+	}
+	if n := notesString(rd.Notes); n != "" {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	if b.Len() == 0 {
+		return "(nothing)\n"
+	}
+	return b.String()
+}
+
+func answerString(a Answer) string {
+	var s string
+	switch {
+	case a.Err != nil:
+		s = booking.ErrorCode(a.Err) + ": " + booking.ErrorMessage(a.Err)
+	case a.Resource != nil:
+		var bs []string
+		for _, b := range a.Resource.Buckets {
+			bs = append(bs, bucketString(b))
+		}
+		s = fmt.Sprintf("resource version %d, %s", a.Resource.Version, strings.Join(bs, ", "))
+	default:
+		s = fmt.Sprintf("hold %s %s", a.Hold.ID, a.Hold.Status)
+	}
+	if a.Replayed {
+		s += " (replayed)"
+	}
+	if a.Stale {
+		s += " (stale)"
+	}
+	return s
+}
+
+func bucketString(b booking.Bucket) string {
+	return fmt.Sprintf("%s held %d confirmed %d of %d", b.Key, b.Held, b.Confirmed, b.Capacity)
+}
+
+func notesString(n Notes) string {
+	var out []string
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"placed", n.Placed}, {"confirmed", n.Confirmed}, {"cancelled", n.Cancelled}, {"expired", n.Expired}, {"stale answers", n.Stale}} {
+		if c.v > 0 {
+			out = append(out, fmt.Sprintf("%s %d", c.name, c.v))
+		}
+	}
+	if n.Loaded {
+		out = append(out, fmt.Sprintf("loaded after waiting %s for the previous lease", n.LeaseWait))
+	}
+	if n.LoadFailed {
+		out = append(out, fmt.Sprintf("load failed, backing off %s", n.Backoff))
+	}
+	if n.Fenced {
+		out = append(out, "fenced")
+	}
+	if n.RenewalEnded {
+		out = append(out, "renewal "+map[Outcome]string{Committed: "ok", Fenced: "fenced", Unknown: "failed"}[n.Renewed])
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}

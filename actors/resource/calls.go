@@ -1,0 +1,163 @@
+package resource
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/allot/allot/actors/activation"
+	"github.com/allot/allot/persistence"
+)
+
+// storeCall is one commit, renewal or load the core asked for. Its goroutine sets result, err
+// and latency before it ends; the actor reads them when the callDone message arrives, or, when
+// stopping, after waiting for the goroutine.
+type storeCall struct {
+	kind    callKind
+	size    int // decisions in a commit
+	result  activation.Input
+	err     error
+	latency time.Duration
+}
+
+type callKind uint8
+
+const (
+	commitCall callKind = iota
+	renewalCall
+	loadCall
+)
+
+// run starts call on a goroutine of its own, counted in a.wg; fn's ctx ends after timeout.
+func (a *resourceActor) run(call *storeCall, timeout time.Duration, fn func(ctx context.Context) (activation.Input, error)) {
+	a.call = call
+	now := a.cfg.Now
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		start := now()
+		call.result, call.err = fn(ctx)
+		cancel()
+		call.latency = now().Sub(start)
+		a.tell(&callDone{call: call})
+	}()
+}
+
+// outcome classifies a store write's error for the core.
+func outcome(err error) activation.Outcome {
+	switch {
+	case err == nil:
+		return activation.Committed
+	case errors.Is(err, persistence.ErrFenced):
+		return activation.Fenced
+	}
+	return activation.Unknown
+}
+
+func (a *resourceActor) startCommit(c activation.Commit) {
+	w := c.Write
+	b := &persistence.Batch{
+		ResourceID: a.id, Epoch: w.Epoch, Version: w.Version, Create: w.Create, Resource: w.Resource,
+		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil,
+	}
+	store := a.cfg.Store
+	a.run(&storeCall{kind: commitCall, size: c.Size}, c.Timeout, func(ctx context.Context) (activation.Input, error) {
+		err := store.Commit(ctx, b)
+		return activation.CommitResult{ID: c.ID, Outcome: outcome(err)}, err
+	})
+}
+
+func (a *resourceActor) startRenewal(r activation.Renewal) {
+	store, id := a.cfg.Store, a.id
+	a.run(&storeCall{kind: renewalCall}, r.Timeout, func(ctx context.Context) (activation.Input, error) {
+		err := store.Renew(ctx, id, r.Epoch, r.Until)
+		return activation.RenewalResult{ID: r.ID, Outcome: outcome(err)}, err
+	})
+}
+
+func (a *resourceActor) startLoad(l activation.Load) {
+	store, id := a.cfg.Store, a.id
+	a.run(&storeCall{kind: loadCall}, l.Timeout, func(ctx context.Context) (activation.Input, error) {
+		snap, err := store.Activate(ctx, id, l.IdemSince)
+		if err == nil && snap == nil {
+			err = persistence.ErrUnavailable // a broken store; treat it as a failed load
+		}
+		if err != nil {
+			return activation.LoadResult{ID: l.ID, Failed: true}, err
+		}
+		return activation.LoadResult{
+			ID: l.ID, Exists: snap.Exists, Epoch: snap.Epoch, Version: snap.Version, Resource: snap.Resource,
+			Buckets: snap.Buckets, Holds: snap.Holds, Idempotency: snap.Idempotency, LeaseUntil: snap.LeaseUntil,
+		}, nil
+	})
+}
+
+// finished logs and measures a store call that ended, and steps its result.
+func (a *resourceActor) finished(call *storeCall) {
+	switch call.kind {
+	case commitCall:
+		a.metrics.commit(call.size, call.latency, call.err == nil)
+		switch outcome(call.err) {
+		case activation.Committed:
+			a.log.Debug("commit", "resource", a.id, "decisions", call.size, "latency", call.latency)
+		case activation.Fenced:
+			a.log.Warn("fenced: another activation owns the resource", "resource", a.id, "err", call.err)
+		default:
+			a.log.Warn("commit failed", "resource", a.id, "decisions", call.size, "latency", call.latency, "err", call.err)
+		}
+	case renewalCall:
+		switch outcome(call.err) {
+		case activation.Fenced:
+			a.log.Warn("fenced on lease renewal: another activation owns the resource", "resource", a.id)
+		case activation.Unknown:
+			a.log.Warn("lease renewal failed", "resource", a.id, "latency", call.latency, "err", call.err)
+		}
+	case loadCall:
+		if call.err != nil {
+			if a.core.Phase() == activation.Loading {
+				a.log.Warn("activate failed", "resource", a.id, "err", call.err)
+			} else {
+				a.log.Warn("reload failed", "resource", a.id, "backoff", a.core.Backoff(), "err", call.err)
+			}
+		}
+	}
+	a.step(call.result)
+}
+
+// startLookup reads a hold memory does not know, off the actor's goroutine; the actor keeps
+// serving meanwhile. It ends when the actor stops.
+func (a *resourceActor) startLookup(l activation.Lookup) {
+	store, id, life := a.cfg.Store, a.id, a.life
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(life, l.Timeout)
+		h, err := store.GetHold(ctx, id, l.HoldID)
+		cancel()
+		res := activation.LookupResult{For: l.For, HoldID: l.HoldID, Status: activation.LookupFound, Hold: h}
+		switch {
+		case errors.Is(err, persistence.ErrNotFound):
+			res.Status = activation.LookupNotFound
+		case err != nil:
+			res.Status = activation.LookupFailed
+		}
+		if life.Err() != nil {
+			return // the actor stopped; it answered the command
+		}
+		if res.Status == activation.LookupFailed {
+			a.log.Warn("hold lookup failed", "resource", id, "hold", l.HoldID, "err", err)
+		}
+		a.tell(&lookupDone{result: res})
+	}()
+}
+
+// releaseLease ends the lease of a stopping activation on the actor's goroutine, bounded by
+// the stop deadline; a failure only makes the successor wait.
+func (a *resourceActor) releaseLease(r activation.Release) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout)
+	defer cancel()
+	if err := a.cfg.Store.Renew(ctx, a.id, r.Epoch, time.Time{}); err != nil && !errors.Is(err, persistence.ErrFenced) {
+		a.log.Warn("lease release failed", "resource", a.id, "err", err)
+	}
+}
