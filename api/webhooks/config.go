@@ -42,8 +42,8 @@ type Config struct {
 	// dispatcher earlier. Default 1s.
 	PollInterval time.Duration
 	// ClaimLease is how long a claimed delivery is hidden from other claims: if this node
-	// dies mid-attempt, another node tries it once the lease ends. Must exceed AttemptTimeout
-	// with room for the queue; default 2m.
+	// dies mid-attempt, another node tries it once the lease ends. It must cover the wait in
+	// the endpoint's lane and the attempt (validate says how much); default 2m.
 	ClaimLease time.Duration
 	// DisableAfter disables an endpoint whose attempts have all failed for this long.
 	// Default 72h, the retry horizon.
@@ -126,8 +126,13 @@ func (c Config) validate() error {
 		c.DisableAfter < 0 || c.EndpointCacheTTL < 0 {
 		errs = append(errs, errors.New("durations and bounds must be positive"))
 	}
-	if c.ClaimLease <= c.AttemptTimeout {
-		errs = append(errs, fmt.Errorf("ClaimLease (%s) must exceed AttemptTimeout (%s)", c.ClaimLease, c.AttemptTimeout))
+	// A claimed delivery may wait in its lane behind up to PerEndpoint-1 queued and a batch
+	// of claimBatch, PerEndpoint at a time, then run for AttemptTimeout.
+	if c.PerEndpoint > 0 {
+		if wait := c.AttemptTimeout * time.Duration(2+(claimBatch+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
+			errs = append(errs, fmt.Errorf("ClaimLease (%s) must be at least %s for AttemptTimeout %s and PerEndpoint %d",
+				c.ClaimLease, wait, c.AttemptTimeout, c.PerEndpoint))
+		}
 	}
 	s := c.Schedule
 	if s.First <= 0 || s.Max < s.First || s.GiveUpAfter <= 0 || s.Jitter < 0 || s.Jitter >= 1 {

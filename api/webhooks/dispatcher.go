@@ -145,19 +145,31 @@ func (d *Dispatcher) run() {
 	}
 }
 
-// poll claims what fits in the free slots, queues it on its endpoints' lanes and arms the
-// next poll.
+// claimBatch bounds one claim, so that one endpoint's backlog cannot fill every slot at once
+// and a claimed delivery waits in its lane for at most a few attempts of its endpoint (well
+// within ClaimLease; see Config.validate).
+const claimBatch = 16
+
+// poll claims what fits in the free slots, skipping endpoints whose lane already has a
+// batch waiting, queues the deliveries on their endpoints' lanes and arms the next poll. A
+// full batch asks for another poll at once.
 func (d *Dispatcher) poll() {
 	d.mu.Lock()
-	free := d.cfg.MaxInFlight - d.inFlight
-	d.inFlight += free // reserved while claiming
+	free := min(d.cfg.MaxInFlight-d.inFlight, claimBatch)
+	d.inFlight += max(free, 0) // reserved while claiming
+	var busy []string
+	for id, l := range d.lanes {
+		if len(l.queue) >= d.cfg.PerEndpoint {
+			busy = append(busy, id)
+		}
+	}
 	d.mu.Unlock()
 
 	var claimed []Delivery
 	if free > 0 {
 		now := d.cfg.Now()
 		var err error
-		claimed, err = d.store.ClaimDue(d.ctx, now, now.Add(d.cfg.ClaimLease), free)
+		claimed, err = d.store.ClaimDue(d.ctx, now, now.Add(d.cfg.ClaimLease), free, busy)
 		if err != nil && d.ctx.Err() == nil {
 			d.log.Warn("webhooks: claim due deliveries", slog.Any("err", err))
 		}
@@ -165,7 +177,7 @@ func (d *Dispatcher) poll() {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.inFlight -= free - len(claimed)
+	d.inFlight -= max(free, 0) - len(claimed)
 	if d.closed {
 		d.inFlight -= len(claimed)
 		return
@@ -178,6 +190,9 @@ func (d *Dispatcher) poll() {
 		}
 		l.queue = append(l.queue, dl)
 		d.pumpLocked(dl.EndpointID, l)
+	}
+	if free > 0 && len(claimed) == free {
+		d.poke() // there may be more due
 	}
 	if d.timerStop != nil && d.timerStop() {
 		d.wg.Done()

@@ -82,16 +82,16 @@ type recorded struct {
 // harness is a dispatcher on a MemStore and a fake clock, with its attempts reported.
 type harness struct {
 	d        *Dispatcher
-	store    *MemStore
+	store    Store
 	clock    *fakeClock
 	attempts chan recorded
 }
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{store: NewMemStore(), clock: newFakeClock(time.Now().Truncate(time.Second)), attempts: make(chan recorded, 100)}
+	h := &harness{clock: newFakeClock(time.Now().Truncate(time.Second)), attempts: make(chan recorded, 100)}
 	cfg := DefaultConfig()
-	cfg.Store = h.store
+	cfg.Store = NewMemStore()
 	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
 	cfg.AllowPrivate = true
 	cfg.Seed = 1
@@ -100,6 +100,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
+	h.store = cfg.Store
 	d, err := NewDispatcher(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -122,7 +122,8 @@ func TestAdminAPI(t *testing.T) {
 	// Retry by hand: due now, sent at the next poll.
 	rcv.status.Store(200)
 	w, rd := do(t, api, "POST", "/v1/webhooks/"+id+"/deliveries/"+d["id"].(string)+"/retry", "")
-	if w.Code != 202 || rd["status"] != "pending" {
+	// The answer is read after the retry was scheduled: the attempt may already have run.
+	if w.Code != 202 || rd["id"] != d["id"] {
 		t.Fatalf("retry: %d %s", w.Code, w.Body)
 	}
 	rcv.next(t)

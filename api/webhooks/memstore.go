@@ -176,13 +176,13 @@ func (s *MemStore) ListAttempts(_ context.Context, deliveryID string) ([]Attempt
 	return slices.Clone(s.attempts[deliveryID]), nil
 }
 
-func (s *MemStore) ClaimDue(_ context.Context, now, leaseUntil time.Time, limit int) ([]Delivery, error) {
+func (s *MemStore) ClaimDue(_ context.Context, now, leaseUntil time.Time, limit int, exclude []string) ([]Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now, leaseUntil = ms(now), ms(leaseUntil)
 	var due []Delivery
 	for _, d := range s.deliveries {
-		if d.Status == StatusPending && !d.NextAttemptAt.After(now) {
+		if d.Status == StatusPending && !d.NextAttemptAt.After(now) && !slices.Contains(exclude, d.EndpointID) {
 			due = append(due, d)
 		}
 	}

@@ -306,22 +306,28 @@ func (s *SQLStore) ListAttempts(ctx context.Context, deliveryID string) ([]Attem
 // On PostgreSQL and CockroachDB the due rows are picked in a CTE that locks them and skips
 // rows a concurrent claim holds; a LIMIT inside IN (...) could be evaluated more than once
 // there and claim more than limit rows. A serialization failure is retried.
-func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Delivery, error) {
+func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int, exclude []string) ([]Delivery, error) {
+	skip := ""
+	var skipArgs []any
+	if len(exclude) > 0 {
+		skip = " AND endpoint_id NOT IN (?" + strings.Repeat(", ?", len(exclude)-1) + ")"
+		for _, e := range exclude {
+			skipArgs = append(skipArgs, e)
+		}
+	}
 	stmt := `UPDATE webhook_deliveries SET next_attempt_at_ms = ?
  WHERE status = 'pending' AND next_attempt_at_ms <= ? AND id IN
- (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?
+ (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?` + skip + `
   ORDER BY next_attempt_at_ms, id LIMIT ?)
  RETURNING ` + deliveryCols
+	args := append(append([]any{toMS(leaseUntil), toMS(now), toMS(now)}, skipArgs...), int64(limit))
 	if s.d == Postgres {
-		stmt = `WITH due AS (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?
+		stmt = `WITH due AS (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?` + skip + `
   ORDER BY next_attempt_at_ms, id LIMIT ? FOR UPDATE SKIP LOCKED)
  UPDATE webhook_deliveries AS d SET next_attempt_at_ms = ? FROM due
  WHERE d.id = due.id AND d.status = 'pending' AND d.next_attempt_at_ms <= ?
  RETURNING ` + prefixed("d.", deliveryCols)
-	}
-	args := []any{toMS(leaseUntil), toMS(now), toMS(now), int64(limit)}
-	if s.d == Postgres {
-		args = []any{toMS(now), int64(limit), toMS(leaseUntil), toMS(now)}
+		args = append(append([]any{toMS(now)}, skipArgs...), int64(limit), toMS(leaseUntil), toMS(now))
 	}
 	// READ COMMITTED is the isolation SKIP LOCKED is made for: the re-check above keeps it
 	// exact, and SERIALIZABLE would fail concurrent claims with 40001 where they can simply

@@ -48,9 +48,10 @@ type Store interface {
 	// ListAttempts returns a delivery's attempts in order.
 	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
 	// ClaimDue returns up to limit pending deliveries due at now (the longest due chosen
-	// first), in id order, and moves each one's NextAttemptAt to leaseUntil, so that no other claim returns it until
-	// then (unless its attempt is recorded first).
-	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Delivery, error)
+	// first), in id order, of endpoints not in exclude, and moves each one's NextAttemptAt to
+	// leaseUntil, so that no other claim returns it until then (unless its attempt is
+	// recorded first).
+	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int, exclude []string) ([]Delivery, error)
 	// RecordAttempt stores attempt a and applies its outcome to the delivery, in one
 	// transaction, only if the delivery still has a.N-1 attempts; otherwise ErrStale.
 	// ErrNotFound if the delivery is gone.

@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhooks.Store) {
 	t.Run("ClaimAndRecord", func(t *testing.T) { testClaimAndRecord(t, newStore(t)) })
 	t.Run("ConcurrentClaimsShareNothing", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, newStore(t)) })
+	t.Run("ClaimExcludesEndpoints", func(t *testing.T) { testClaimExcludes(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
@@ -154,19 +155,19 @@ func testClaimAndRecord(t *testing.T, s webhooks.Store) {
 	})
 	must(t, err)
 	lease := t0.Add(time.Minute)
-	got, err := s.ClaimDue(ctx, t0.Add(time.Second), lease, 10)
+	got, err := s.ClaimDue(ctx, t0.Add(time.Second), lease, 10, nil)
 	must(t, err)
 	if len(got) != 2 || got[0].EventID != "r/1/0" || got[1].EventID != "r/2/0" || !got[0].NextAttemptAt.Equal(lease) {
 		t.Fatalf("claim = %+v", got)
 	}
 	// Claimed rows are leased: a second claim before the lease ends gets nothing.
-	again, err := s.ClaimDue(ctx, t0.Add(2*time.Second), lease, 10)
+	again, err := s.ClaimDue(ctx, t0.Add(2*time.Second), lease, 10, nil)
 	must(t, err)
 	if len(again) != 0 {
 		t.Fatalf("claimed twice: %+v", again)
 	}
 	// limit: one of the two when the lease has run out.
-	one, err := s.ClaimDue(ctx, lease, lease.Add(time.Minute), 1)
+	one, err := s.ClaimDue(ctx, lease, lease.Add(time.Minute), 1, nil)
 	must(t, err)
 	if len(one) != 1 {
 		t.Fatalf("limit 1 claimed %d", len(one))
@@ -200,7 +201,7 @@ func testClaimAndRecord(t *testing.T, s webhooks.Store) {
 	if err := s.Reschedule(ctx, "we_b", d.ID, t0); !errors.Is(err, webhooks.ErrNotFound) {
 		t.Fatalf("reschedule through another endpoint: %v", err)
 	}
-	due, err := s.ClaimDue(ctx, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10)
+	due, err := s.ClaimDue(ctx, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10, nil)
 	must(t, err)
 	ids := map[string]bool{}
 	for _, x := range due {
@@ -228,7 +229,7 @@ func testConcurrentClaims(t *testing.T, s webhooks.Store) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				got, err := s.ClaimDue(ctx, t0, t0.Add(time.Hour), 3)
+				got, err := s.ClaimDue(ctx, t0, t0.Add(time.Hour), 3, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -270,9 +271,28 @@ func testDeleteCascades(t *testing.T, s webhooks.Store) {
 	if len(as) != 0 {
 		t.Fatalf("attempts outlived their endpoint: %+v", as)
 	}
-	due, err := s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10)
+	due, err := s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10, nil)
 	must(t, err)
 	if len(due) != 1 || due[0].EndpointID != "we_b" {
 		t.Fatalf("claim after delete = %+v", due)
+	}
+}
+
+func testClaimExcludes(t *testing.T, s webhooks.Store) {
+	ctx := context.Background()
+	for _, ep := range []string{"we_a", "we_b", "we_c"} {
+		must(t, s.CreateEndpoint(ctx, endpoint(ep, t0)))
+		_, err := s.AddDeliveries(ctx, []webhooks.Delivery{delivery(ep, "r/1/0", t0), delivery(ep, "r/2/0", t0)})
+		must(t, err)
+	}
+	got, err := s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10, []string{"we_a", "we_c"})
+	must(t, err)
+	if len(got) != 2 || got[0].EndpointID != "we_b" || got[1].EndpointID != "we_b" {
+		t.Fatalf("claim excluding a and c = %+v", got)
+	}
+	got, err = s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10, []string{"we_a"})
+	must(t, err)
+	if len(got) != 2 || got[0].EndpointID != "we_c" {
+		t.Fatalf("claim excluding a = %+v", got)
 	}
 }
