@@ -32,11 +32,12 @@ type Event struct {
 // return when ctx is done. A source calls one Handler one event at a time.
 type Handler func(ctx context.Context, ev Event) error
 
-// Types returns the catalogue of event types (issue 12; docs/EVENTS.md), a fresh slice.
+// Types returns the catalogue of event types (issue 12; docs/EVENTS.md), a fresh slice: the
+// same set as actors/events.Types on the events branch.
 func Types() []string {
 	return []string{
 		"resource.created", "resource.updated",
-		"hold.placed", "hold.confirmed", "hold.cancelled", "hold.expired",
+		"hold.placed", "hold.confirmed", "hold.cancelled", "hold.expired", "hold.extended",
 		"bucket.sold_out", "bucket.available",
 	}
 }
