@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -396,4 +397,25 @@ func verify(secret string, got received) error {
 		return err
 	}
 	return wh.Verify(got.body, got.header)
+}
+
+// failingStore fails AddDeliveries, as an unreachable database does.
+type failingStore struct{ Store }
+
+func (failingStore) AddDeliveries(context.Context, []Delivery) (int, error) {
+	return 0, errors.New("database unreachable")
+}
+
+// TestHandleFailsWhenDeliveriesAreNotStored: the event is not acknowledged (the bus
+// redelivers it) unless its deliveries are stored.
+func TestHandleFailsWhenDeliveriesAreNotStored(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Store = failingStore{NewMemStore()} })
+	h.register(t, "http://127.0.0.1:9/", "hold.placed")
+	if err := h.d.Handle(context.Background(), event("hotel-1/7/0", "hold.placed", h.clock.Now())); err == nil {
+		t.Fatal("Handle acknowledged an event whose deliveries were not stored")
+	}
+	// An event no endpoint wants needs nothing stored.
+	if err := h.d.Handle(context.Background(), event("hotel-1/8/0", "bucket.sold_out", h.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
 }
