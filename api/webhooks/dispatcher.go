@@ -322,7 +322,18 @@ type result struct {
 func (d *Dispatcher) attempt(dl Delivery) {
 	ep, err := d.store.GetEndpoint(d.ctx, dl.EndpointID)
 	if errors.Is(err, ErrNotFound) {
-		return // deleted with its deliveries
+		// Deleted, possibly after a node with a stale endpoint cache recorded this delivery:
+		// close it, or its lease would keep bringing it back.
+		ctx, cancel := contextless(d.ctx, d.cfg.AttemptTimeout)
+		defer cancel()
+		now := d.cfg.Now()
+		a := Attempt{DeliveryID: dl.ID, N: dl.Attempts + 1, At: now, Error: "endpoint deleted"}
+		o := Outcome{Status: StatusFailed, LastError: a.Error}
+		err := d.store.RecordAttempt(ctx, a, o)
+		if d.cfg.attempted != nil {
+			d.cfg.attempted(a, o, err)
+		}
+		return
 	}
 	if err != nil {
 		if d.ctx.Err() == nil {

@@ -419,3 +419,21 @@ func TestHandleFailsWhenDeliveriesAreNotStored(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeliveryOfDeletedEndpointCloses: a delivery recorded for an endpoint that is gone (a
+// node matched the event against a stale cache) is closed, not claimed again forever.
+func TestDeliveryOfDeletedEndpointCloses(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	now := h.clock.Now()
+	d := Delivery{ID: DeliveryID("we_gone", "r/1/0"), EndpointID: "we_gone", EventID: "r/1/0", EventType: "hold.placed",
+		Payload: []byte(`{}`), Status: StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	if _, err := h.store.AddDeliveries(ctx, []Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second) // the next poll
+	r := h.nextAttempt(t)
+	if r.err != nil || r.o.Status != StatusFailed || r.a.Error != "endpoint deleted" {
+		t.Fatalf("attempt = %+v", r)
+	}
+}
