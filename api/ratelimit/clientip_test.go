@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +76,38 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := New(DefaultConfig()); err != nil {
 		t.Fatalf("default config: %v", err)
 	}
+}
+
+// FuzzClientIP feeds arbitrary X-Forwarded-For values through a trusted proxy: the answer is
+// always the peer or an address written in the header, and an untrusted peer's header is
+// never read.
+func FuzzClientIP(f *testing.F) {
+	ips := NewClientIP([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	f.Add("198.51.100.1, 10.0.0.2")
+	f.Add("[2001:db8::1]:80,,, ,garbage")
+	f.Add("1.2.3.4%eth0")
+	f.Add("::ffff:1.2.3.4")
+	f.Fuzz(func(t *testing.T, xff string) {
+		r := &http.Request{RemoteAddr: "10.0.0.1:1234", Header: http.Header{"X-Forwarded-For": {xff}}}
+		got := ips.Of(r)
+		if !got.IsValid() {
+			t.Fatalf("no address for %q", xff)
+		}
+		if got != netip.MustParseAddr("10.0.0.1") && !containsAddr(xff, got) {
+			t.Fatalf("Of(%q) = %v, which the header does not name", xff, got)
+		}
+		r.RemoteAddr = "203.0.113.5:1"
+		if got := ips.Of(r); got != netip.MustParseAddr("203.0.113.5") {
+			t.Fatalf("untrusted peer with %q: %v", xff, got)
+		}
+	})
+}
+
+func containsAddr(xff string, a netip.Addr) bool {
+	for _, e := range strings.Split(xff, ",") {
+		if p, ok := parseForwarded(strings.TrimSpace(e)); ok && p == a {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,12 @@ type Config struct {
 	// a caller without a token, should the route ever allow one). A hold creation also spends
 	// from Subject or Anonymous.
 	Holds Limit
-	// MaxKeys bounds the keys each of the three budgets remembers (about 40 bytes each);
+	// AuthFailures is the budget of failed authentications (401 answers) per client IP. A
+	// forged or expired token costs a signature check (about 100 µs) before any other budget
+	// can apply, so an address whose requests keep failing is refused with 429 before its
+	// tokens are checked, until it has earned a unit back.
+	AuthFailures Limit
+	// MaxKeys bounds the keys each of the four budgets remembers (about 40 bytes each);
 	// beyond it idle keys are swept first, then arbitrary ones (see Limiter).
 	MaxKeys int
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (`--trusted-proxies`):
@@ -55,6 +60,9 @@ var (
 	DefaultSubject   = Limit{Count: 20, Period: time.Second, Burst: 40}
 	DefaultAnonymous = Limit{Count: 50, Period: time.Second, Burst: 100}
 	DefaultHolds     = Limit{Count: 2, Period: time.Second, Burst: 5}
+	// A client with a stale token fails once, refreshes and retries; 5 failures a second
+	// with 20 at once leaves room for many such clients behind one NAT.
+	DefaultAuthFailures = Limit{Count: 5, Period: time.Second, Burst: 20}
 )
 
 const (
@@ -68,6 +76,7 @@ func DefaultConfig() Config {
 		Subject:       DefaultSubject,
 		Anonymous:     DefaultAnonymous,
 		Holds:         DefaultHolds,
+		AuthFailures:  DefaultAuthFailures,
 		MaxKeys:       DefaultMaxKeys,
 		IPv6PrefixLen: DefaultIPv6PrefixLen,
 		Now:           time.Now,
@@ -83,7 +92,7 @@ func (c *Config) validate() error {
 	for _, b := range []struct {
 		name string
 		l    Limit
-	}{{"subject", c.Subject}, {"anonymous", c.Anonymous}, {"holds", c.Holds}} {
+	}{{"subject", c.Subject}, {"anonymous", c.Anonymous}, {"holds", c.Holds}, {"auth failures", c.AuthFailures}} {
 		if err := b.l.validate(); err != nil {
 			return bad("%s limit: %v", b.name, err)
 		}

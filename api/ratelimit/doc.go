@@ -6,9 +6,10 @@
 //   - Limiter (limiter.go): one GCRA budget (Limit) over many keys, in a sharded map of
 //     fixed-size entries whose idle keys are swept when a shard fills, so memory stays bounded
 //     whatever the number of distinct callers.
-//   - Config (config.go): the three budgets and their defaults (DefaultConfig, validate):
-//     per subject for signed-in requests, per client IP for anonymous ones, and a stricter one
-//     for hold creation; Off for `--rate-limits=off`.
+//   - Config (config.go): the budgets and their defaults (DefaultConfig, validate): per
+//     subject for signed-in requests, per client IP for anonymous ones, a stricter one for
+//     hold creation, and one for failed authentications per client IP; Off for
+//     `--rate-limits=off`.
 //   - ClientIP (clientip.go): the caller's address, from X-Forwarded-For only when the
 //     immediate peer is a trusted proxy (rightmost-untrusted rule); IPv6 by /64.
 //   - Limits.Middleware (middleware.go): the gin middleware for one route class.
@@ -23,17 +24,22 @@
 //	--rate-limit-subject 20/1s:40 Config.Subject   (ParseLimit syntax: N/period[:burst])
 //	--rate-limit-anonymous ...    Config.Anonymous
 //	--rate-limit-holds 2/1s:5     Config.Holds
+//	--rate-limit-auth-failures 5/1s:20  Config.AuthFailures
 //	--trusted-proxies CIDR,...    Config.TrustedProxies (ParsePrefixes)
 //
-// In api.NewServer, after the request log and recovery middleware and after
-// api.Authenticate (so that the principal is known and an unauthenticated flood is still
-// throttled per IP by the anonymous budget):
+// In api.NewServer, after the request log and recovery middleware, in this order:
 //
 //	limits, err := ratelimit.New(cfg.RateLimits)          // once per node; Registerer set
 //	key := ratelimit.KeyBy(api.PrincipalOf, limits.ClientIP)
 //	fail := func(c *gin.Context, err error) { s.fail(c, err) }
-//	router.Use(limits.Middleware(ratelimit.ClassRequests, key, fail))
+//	v1.Use(limits.Middleware(ratelimit.ClassAuthFailures, key, fail)) // before tokens are checked
+//	v1.Use(api.Authenticate(verifier, policies, log))
+//	v1.Use(limits.Middleware(ratelimit.ClassRequests, key, fail))     // principal now known
 //	holds.POST("", limits.Middleware(ratelimit.ClassHolds, key, fail), s.createHold)
+//
+// ClassRequests comes after Authenticate so that a signed-in caller is counted by subject;
+// ClassAuthFailures before it so that an address sending bad tokens stops costing signature
+// checks.
 //
 // The refusal passed to fail is a *Exceeded, which unwraps to a *booking.Error with
 // booking.CodeBusy, so api.answerFor already maps it to 429 problem+json. api.writeProblem

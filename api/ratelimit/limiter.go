@@ -116,6 +116,23 @@ func (l *Limiter) Allow(key string) Decision {
 	return d
 }
 
+// Peek reports what Allow would decide for key now, without spending anything.
+func (l *Limiter) Peek(key string) Decision {
+	h := maphash.String(l.seed, key)
+	s := &l.shards[h%numShards]
+	now := l.now().UnixNano()
+	s.mu.Lock()
+	tat := s.tat[h]
+	s.mu.Unlock()
+	if tat < now {
+		tat = now
+	}
+	if tat-now > l.tolerance {
+		return Decision{RetryAfter: time.Duration(tat - l.tolerance - now), Reset: time.Duration(tat - now)}
+	}
+	return Decision{Allowed: true, Remaining: int((l.tolerance-(tat-now))/l.interval) + 1, Reset: time.Duration(tat - now)}
+}
+
 // sweep frees room in a full shard (see Limiter) and returns how many entries it dropped that
 // were not idle. The caller holds s.mu.
 func (s *shard) sweep(now int64, max int) uint64 {

@@ -1,7 +1,11 @@
 package ratelimit
 
 import (
+	"net/http"
+	"net/http/httptest"
+
 	"fmt"
+	"github.com/gin-gonic/gin"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -199,3 +203,35 @@ func BenchmarkAllow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMiddleware is the cost of the requests budget per request through gin, without
+// sockets: key function, Allow and the two headers.
+func BenchmarkMiddleware(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	cfg := DefaultConfig()
+	cfg.Subject = Limit{Count: 1_000_000, Period: time.Second, Burst: 1_000_000}
+	limits, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(limits.Middleware(ClassRequests, KeyBy(testPrincipalOf, limits.ClientIP), func(*gin.Context, error) {}))
+	r.GET("/v1/resources", func(c *gin.Context) { c.Status(http.StatusOK) })
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &nopWriter{h: http.Header{}}
+		req := httptest.NewRequest("GET", "/v1/resources", nil)
+		req.Header.Set(testSubjectHeader, "u-"+strconv.Itoa(rand.IntN(1000)))
+		for pb.Next() {
+			clear(w.h)
+			r.ServeHTTP(w, req)
+		}
+	})
+}
+
+// nopWriter is a ResponseWriter that keeps only headers, cleared between requests.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}

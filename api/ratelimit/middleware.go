@@ -23,6 +23,10 @@ const (
 	ClassRequests Class = iota
 	// ClassHolds spends the Holds budget. Install it on hold creation, after ClassRequests.
 	ClassHolds
+	// ClassAuthFailures guards token verification: installed before api.Authenticate, it
+	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever the
+	// request is answered 401. Its headers appear only on the 429 it gives.
+	ClassAuthFailures
 )
 
 // Policy names, as they appear in the RateLimit headers and the metrics' policy label.
@@ -30,6 +34,7 @@ const (
 	PolicySubject   = "subject"
 	PolicyAnonymous = "anonymous"
 	PolicyHolds     = "holds"
+	PolicyAuth      = "auth_failures"
 )
 
 // Key identifies the caller a request is counted against: its subject when signed in, else
@@ -71,13 +76,14 @@ func (e *Exceeded) Unwrap() error { return e.err }
 // RetryAfter is how long the caller should wait before retrying.
 func (e *Exceeded) RetryAfter() time.Duration { return e.Wait }
 
-// Limits holds the node's three budgets. Create one per node with New; it is safe for
+// Limits holds the node's four budgets. Create one per node with New; it is safe for
 // concurrent use and owns no goroutine (idle keys are swept on insert, not by a timer).
 type Limits struct {
 	cfg                       Config
 	subject, anonymous, holds *Limiter
+	authFailures              *Limiter
 	policySubject, policyAnon string
-	policyHolds               string
+	policyHolds, policyAuth   string
 	refused                   *prometheus.CounterVec
 	clientIP                  *ClientIP
 }
@@ -92,6 +98,7 @@ func New(cfg Config) (*Limits, error) {
 		policySubject: policyField(PolicySubject, cfg.Subject),
 		policyAnon:    policyField(PolicyAnonymous, cfg.Anonymous),
 		policyHolds:   policyField(PolicyHolds, cfg.Holds),
+		policyAuth:    policyField(PolicyAuth, cfg.AuthFailures),
 		clientIP:      NewClientIP(cfg.TrustedProxies),
 	}
 	var err error
@@ -104,15 +111,18 @@ func New(cfg Config) (*Limits, error) {
 	if l.holds, err = NewLimiter(cfg.Holds, cfg.MaxKeys, cfg.Now); err != nil {
 		return nil, err
 	}
+	if l.authFailures, err = NewLimiter(cfg.AuthFailures, cfg.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
 	l.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "allot_ratelimit_refused_total",
-		Help: "Requests refused with 429 by a rate limit, by policy (subject, anonymous, holds).",
+		Help: "Requests refused with 429 by a rate limit, by policy (subject, anonymous, holds, auth_failures).",
 	}, []string{"policy"})
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(l.refused); err != nil {
 			return nil, fmt.Errorf("ratelimit: register metrics: %w", err)
 		}
-		for name, lim := range map[string]*Limiter{PolicySubject: l.subject, PolicyAnonymous: l.anonymous, PolicyHolds: l.holds} {
+		for name, lim := range map[string]*Limiter{PolicySubject: l.subject, PolicyAnonymous: l.anonymous, PolicyHolds: l.holds, PolicyAuth: l.authFailures} {
 			c := prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name:        "allot_ratelimit_evicted_active_total",
 				Help:        "Rate-limit keys dropped before they were idle because the budget's key table was full (see Config.MaxKeys).",
@@ -142,6 +152,9 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 	if l.cfg.Off {
 		return func(c *gin.Context) { c.Next() }
 	}
+	if class == ClassAuthFailures {
+		return l.authFailuresMiddleware(key, fail)
+	}
 	return func(c *gin.Context) {
 		k := key(c)
 		lim, name, policy, id := l.budget(class, k)
@@ -153,12 +166,36 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 			c.Next()
 			return
 		}
-		l.refused.WithLabelValues(name).Inc()
-		h.Set(headerRetry, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
-		fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeBusy,
-			"too many requests: over the %s rate limit; retry after %d s", name, ceilSeconds(d.RetryAfter, 1))})
-		c.Abort()
+		l.refuse(c, name, d, fail)
 	}
+}
+
+// authFailuresMiddleware is Middleware for ClassAuthFailures. The key's subject is ignored:
+// before authentication there is none, and a failing token proves no subject anyway.
+func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := l.ipKey(key(c).IP)
+		if d := l.authFailures.Peek(id); !d.Allowed {
+			h := c.Writer.Header()
+			h.Add(headerPolicy, l.policyAuth)
+			h.Add(headerRateLimit, rateLimitField(PolicyAuth, d))
+			l.refuse(c, PolicyAuth, d, fail)
+			return
+		}
+		c.Next()
+		if c.Writer.Status() == http.StatusUnauthorized {
+			l.authFailures.Allow(id)
+		}
+	}
+}
+
+// refuse answers a request over budget name: Retry-After, the metric, fail and abort.
+func (l *Limits) refuse(c *gin.Context, name string, d Decision, fail func(*gin.Context, error)) {
+	l.refused.WithLabelValues(name).Inc()
+	c.Writer.Header().Set(headerRetry, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
+	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeBusy,
+		"too many requests: over the %s rate limit; retry after %d s", name, ceilSeconds(d.RetryAfter, 1))})
+	c.Abort()
 }
 
 // budget picks the limiter, policy name, RateLimit-Policy item and limiter key for a caller.
