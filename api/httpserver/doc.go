@@ -7,7 +7,8 @@
 //
 // In cmd's Main, replacing the hand-built http.Server:
 //
-//	hcfg := httpserver.DefaultConfig()            // flags may override the timeouts
+//	hcfg := httpserver.DefaultConfig()
+//	hcfg.MaxConnsPerIP = flagMaxConnsPerIP        // --max-conns-per-ip (default 256)
 //	hcfg.ExemptPeers = rateLimitCfg.TrustedProxies // --trusted-proxies: a proxy's many
 //	                                               // clients share its address
 //	hcfg.Registerer, hcfg.Logger = reg, log
