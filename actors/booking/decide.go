@@ -27,10 +27,28 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	if err := ValidateName(cmd.Name); err != nil {
 		return nil, err
 	}
-	if len(cmd.Buckets) == 0 {
+	if err := ValidateTimezone(cmd.Timezone); err != nil {
+		return nil, err
+	}
+	bucketCaps := cmd.Buckets
+	var slotEvery time.Duration
+	if cmd.Calendar != nil {
+		if len(cmd.Buckets) > 0 {
+			return nil, Errorf(CodeInvalid, "a resource lists buckets or names a calendar, not both")
+		}
+		loc, _ := LoadTimezone(cmd.Timezone)
+		var err error
+		if bucketCaps, err = ExpandCalendar(*cmd.Calendar, loc); err != nil {
+			return nil, err
+		}
+		if cmd.Calendar.Every < Day {
+			slotEvery = cmd.Calendar.Every
+		}
+	}
+	if len(bucketCaps) == 0 {
 		return nil, Errorf(CodeInvalid, "a resource needs at least one bucket")
 	}
-	if err := ValidateCapacities(cmd.Buckets); err != nil {
+	if err := ValidateCapacities(bucketCaps); err != nil {
 		return nil, err
 	}
 	ttl := cmd.HoldTTL
@@ -48,12 +66,25 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 		p := *cmd.Price
 		price = &p
 	}
-	buckets := make([]Bucket, 0, len(cmd.Buckets))
-	for k, c := range cmd.Buckets {
-		buckets = append(buckets, Bucket{Key: k, Capacity: c})
+	maxExt := DefaultMaxExtensions
+	if cmd.MaxExtensions != nil {
+		maxExt = *cmd.MaxExtensions
+	}
+	offerTTL := cmd.WaitlistOfferTTL
+	if offerTTL == 0 {
+		offerTTL = DefaultWaitlistOfferTTL
+	}
+	if err := validateRules(maxExt, cmd.Allowance, cmd.MaxPerUser, offerTTL); err != nil {
+		return nil, err
+	}
+	buckets := make([]Bucket, 0, len(bucketCaps))
+	for k, c := range bucketCaps {
+		buckets = append(buckets, Bucket{Key: k, Capacity: c, Allowance: cmd.Allowance.For(c)})
 	}
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].Key < buckets[j].Key })
-	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now}
+	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now,
+		MaxExtensions: maxExt, Allowance: cmd.Allowance, MaxPerUser: cmd.MaxPerUser, Timezone: cmd.Timezone,
+		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL}
 	return []Event{ResourceCreated{Resource: res, Buckets: buckets}}, nil
 }
 
@@ -63,10 +94,13 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
-	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil {
+	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil && cmd.MaxExtensions == nil &&
+		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil {
 		return nil, Errorf(CodeInvalid, "nothing to update")
 	}
-	ev := ResourceUpdated{Name: s.resource.Name, HoldTTL: s.resource.HoldTTL, At: now, Capacities: map[string]int64{}}
+	r := s.resource
+	ev := ResourceUpdated{Name: r.Name, HoldTTL: r.HoldTTL, At: now, Capacities: map[string]int64{},
+		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL}
 	if cmd.Name != nil {
 		if err := ValidateName(*cmd.Name); err != nil {
 			return nil, err
@@ -78,6 +112,21 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 			return nil, err
 		}
 		ev.HoldTTL = *cmd.HoldTTL
+	}
+	if cmd.MaxExtensions != nil {
+		ev.MaxExtensions = *cmd.MaxExtensions
+	}
+	if cmd.Allowance != nil {
+		ev.Allowance = *cmd.Allowance
+	}
+	if cmd.MaxPerUser != nil {
+		ev.MaxPerUser = *cmd.MaxPerUser
+	}
+	if cmd.WaitlistOfferTTL != nil {
+		ev.WaitlistOfferTTL = *cmd.WaitlistOfferTTL
+	}
+	if err := validateRules(ev.MaxExtensions, ev.Allowance, ev.MaxPerUser, ev.WaitlistOfferTTL); err != nil {
+		return nil, err
 	}
 	// Every validity check (in sorted key order) before any conflict check, so that the
 	// refusal (code and message) does not depend on map iteration order.
@@ -98,15 +147,68 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	}
 	for _, k := range keys {
 		c := cmd.Buckets[k]
-		b, ok := s.buckets[k]
-		if ok && c < b.Held+b.Confirmed {
-			return nil, Errorf(CodeConflict, "bucket %q has %d booked; capacity cannot go below that", k, b.Held+b.Confirmed)
-		}
-		if !ok || b.Capacity != c {
+		if b, ok := s.buckets[k]; !ok || b.Capacity != c {
 			ev.Capacities[k] = c
 		}
 	}
-	return []Event{ev}, nil
+	// Allowances after the update, for every bucket whose allowance changes (a new capacity
+	// under a percentage, or a new rule), in sorted key order so that a refusal does not
+	// depend on map iteration order.
+	all := keys
+	if ev.Allowance != r.Allowance {
+		all = make([]string, 0, len(s.buckets)+len(cmd.Buckets))
+		for k := range s.buckets {
+			all = append(all, k)
+		}
+		for _, k := range keys {
+			if _, ok := s.buckets[k]; !ok {
+				all = append(all, k)
+			}
+		}
+		sort.Strings(all)
+	}
+	for _, k := range all {
+		b, ok := s.buckets[k]
+		c, changed := cmd.Buckets[k]
+		if !changed {
+			c = b.Capacity
+		}
+		a := ev.Allowance.For(c)
+		if ok && c+a < b.Held+b.Confirmed {
+			return nil, Errorf(CodeConflict, "bucket %q has %d booked; capacity plus allowance cannot go below that", k, b.Held+b.Confirmed)
+		}
+		if !ok && a != 0 || ok && b.Allowance != a {
+			if ev.Allowances == nil {
+				ev.Allowances = map[string]int64{}
+			}
+			ev.Allowances[k] = a
+		}
+	}
+	evs := []Event{ev}
+	if len(s.waitlist) > 0 { // more capacity, allowance or per-user room may serve waiters
+		c := s.Clone()
+		c.Apply(ev)
+		evs = c.appendOffers(evs, now, freed{})
+	}
+	return evs, nil
+}
+
+// validateRules checks the rule settings of a resource. A zero offer TTL stands for
+// DefaultWaitlistOfferTTL (a resource stored before waitlists existed).
+func validateRules(maxExtensions int, a Allowance, maxPerUser int64, offerTTL time.Duration) error {
+	if maxExtensions < 0 || maxExtensions > MaxExtensionsLimit {
+		return invalidf("max_extensions must be between 0 and %d", MaxExtensionsLimit)
+	}
+	if err := ValidateAllowance(a); err != nil {
+		return err
+	}
+	if maxPerUser < 0 || maxPerUser > MaxCapacity {
+		return invalidf("max_per_user must be between 0 (no limit) and %d", int64(MaxCapacity))
+	}
+	if offerTTL != 0 && (offerTTL < MinHoldTTL || offerTTL > MaxHoldTTL || offerTTL%time.Millisecond != 0) {
+		return invalidf("waitlist_offer_ttl must be between %s and %s, in whole milliseconds", MinHoldTTL, MaxHoldTTL)
+	}
+	return nil
 }
 
 // DecidePlaceHold validates a hold. A known idempotency key with the same request answers
@@ -114,6 +216,16 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) {
 	if !s.exists {
 		return Decision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
+	}
+	if cmd.Range != nil {
+		if len(cmd.Buckets) > 0 {
+			return Decision{}, Errorf(CodeInvalid, "a hold lists buckets or names a range, not both")
+		}
+		keys, err := s.ExpandRange(*cmd.Range)
+		if err != nil {
+			return Decision{}, err
+		}
+		cmd.Buckets, cmd.Range = keys, nil // the fingerprint is of the buckets the range names
 	}
 	if cmd.IdempotencyKey != "" {
 		if err := ValidateIdempotencyKey(cmd.IdempotencyKey); err != nil {
@@ -150,6 +262,11 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	for _, k := range cmd.Buckets {
 		if b := s.buckets[k]; b.Available() < cmd.Quantity {
 			return Decision{}, Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", k, max(b.Available(), 0), cmd.Quantity)
+		}
+	}
+	if s.resource.MaxPerUser > 0 {
+		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(len(cmd.Buckets)), 0); err != nil {
+			return Decision{}, err
 		}
 	}
 	h := Hold{
@@ -197,10 +314,54 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 	case h.Status == StatusCancelled:
 		return nil, nil
 	case h.Status == StatusConfirmed || (h.Status == StatusHeld && now.Before(h.ExpiresAt)):
-		return []Event{HoldCancelled{HoldID: h.ID, At: now}}, nil
+		evs := []Event{HoldCancelled{HoldID: h.ID, At: now}}
+		if len(s.waitlist) > 0 {
+			var f freed
+			f.release(h)
+			evs = s.appendOffers(evs, now, f)
+		}
+		return evs, nil
 	default:
 		return nil, Errorf(CodeConflict, "hold %q is expired and cannot be cancelled", h.ID)
 	}
+}
+
+// ExpandRange returns the bucket keys a range names on this resource (ExpandRange in its
+// time zone and slot step), each checked to be a bucket of the resource.
+func (s *State) ExpandRange(r Range) ([]string, error) {
+	loc, err := LoadTimezone(s.resource.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ExpandRange(r, s.resource.SlotEvery, loc)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, ok := s.buckets[k]; !ok {
+			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+		}
+	}
+	return keys, nil
+}
+
+// holdBuckets returns the buckets a request names (listed, or as a range), checked as a hold's.
+func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
+	if r != nil {
+		if len(keys) > 0 {
+			return nil, Errorf(CodeInvalid, "a request lists buckets or names a range, not both")
+		}
+		return s.ExpandRange(*r)
+	}
+	if err := ValidateHoldBuckets(keys); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, ok := s.buckets[k]; !ok {
+			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+		}
+	}
+	return append([]string(nil), keys...), nil
 }
 
 func (s *State) liveHold(id string) (*Hold, error) {
