@@ -121,6 +121,26 @@ func TestExtend(t *testing.T) {
 	wantCode(t, err, CodeConflict)
 }
 
+// TestExtendKeepingTheDeadline: a renewal that leaves the deadline where it was (the hold TTL
+// was shortened since) counts, and the hold still expires once.
+func TestExtendKeepingTheDeadline(t *testing.T) {
+	s := MustCreate(t, map[string]int64{"a": 1}, time.Minute)
+	MustHold(t, s, "h1", 1, t0, "a")
+	short := time.Second
+	evs, err := s.DecideUpdate(UpdateResource{HoldTTL: &short}, t0)
+	wantCode(t, err, "")
+	MustApply(t, s, evs)
+	evs, err = s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0)
+	wantCode(t, err, "")
+	if x := evs[0].(HoldExtended); !x.ExpiresAt.Equal(t0.Add(time.Minute)) || x.Extensions != 1 {
+		t.Fatalf("extension %+v", x)
+	}
+	MustApply(t, s, evs)
+	if evs := s.ExpireDue(t0.Add(time.Minute)); len(evs) != 1 {
+		t.Fatalf("ExpireDue = %v, want the hold once", evs)
+	}
+}
+
 func TestExtendZeroAllowsNone(t *testing.T) {
 	zero := 0
 	s := createWith(t, CreateResource{Buckets: map[string]int64{"a": 1}, MaxExtensions: &zero})

@@ -305,8 +305,10 @@ func (s *State) Apply(e Event) {
 		if !ok || h.Status != StatusHeld {
 			panic("booking: extension of a hold that is not held: " + e.HoldID)
 		}
+		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
+			heap.Push(&s.expiry, expiryItem{at: e.ExpiresAt, id: h.ID})
+		}
 		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
-		heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID}) // the old item goes stale
 	case WaitlistJoined:
 		s.addWaiting(e.Entry)
 	case WaitlistLeft:
