@@ -13,7 +13,9 @@ type Decision struct {
 	Replayed bool
 }
 
-// DecideCreate validates a creation. The resource must not exist yet.
+// DecideCreate validates a creation. The resource must not exist yet. Rule fields left zero
+// get their defaults (DefaultMaxExtensions, DefaultWaitlistOfferTTL); a Calendar is expanded
+// in the Timezone (at most MaxBuckets buckets).
 func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error) {
 	if s.exists {
 		return nil, Errorf(CodeAlreadyExists, "resource %q already exists", s.id)
@@ -88,8 +90,9 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	return []Event{ResourceCreated{Resource: res, Buckets: buckets}}, nil
 }
 
-// DecideUpdate validates a capacity or metadata change. Lowering a capacity below what is
-// held plus confirmed is refused, and then nothing changes.
+// DecideUpdate validates a capacity, metadata or rule change. Lowering a capacity or an
+// allowance below what is held plus confirmed is refused (conflict), and then nothing changes.
+// When the waitlist is not empty, the room the update makes is offered in the same decision.
 func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error) {
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
@@ -212,7 +215,10 @@ func validateRules(maxExtensions int, a Allowance, maxPerUser int64, offerTTL ti
 }
 
 // DecidePlaceHold validates a hold. A known idempotency key with the same request answers
-// with the original hold and no events; with a different request it is refused.
+// with the original hold and no events; with a different request it is refused. A Range is
+// expanded first (State.ExpandRange), so a stay named by range or by its list of nights is the
+// same request. Refusals, in order: validation (invalid), sold_out when a bucket lacks the
+// units within capacity + allowance, limit_exceeded when the user would pass MaxPerUser.
 func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) {
 	if !s.exists {
 		return Decision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
@@ -304,7 +310,9 @@ func (s *State) DecideConfirm(cmd ConfirmHold, now time.Time) ([]Event, error) {
 }
 
 // DecideCancel validates a cancellation of a held or confirmed hold. Cancelling a cancelled
-// hold succeeds with no events; an expired hold cannot be cancelled.
+// hold succeeds with no events; an expired hold cannot be cancelled. The freed units are
+// offered to the waitlist in the same decision: HoldCancelled, then WaitlistOffered and
+// HoldPlaced pairs.
 func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 	h, err := s.liveHold(cmd.HoldID)
 	if err != nil {
