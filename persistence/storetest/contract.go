@@ -38,6 +38,7 @@
 //   - Waitlist entries are upserted by id, then Batch.WaitlistRemoved deleted; Snapshot.Waitlist
 //     is by Seq; an entry id owned by another resource fails the batch like a foreign hold, and
 //     removing it from another resource's batch leaves it alone.
+//   - Every store has ListWaitlist (positions as committed, by CreatedAt then ID).
 //   - After Close, Ping fails.
 package storetest
 
@@ -91,6 +92,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"AllowanceCheck", testAllowanceCheck},
 		{"Waitlist", testWaitlist},
 		{"ForeignWaitlistEntry", testForeignWaitlistEntry},
+		{"ListWaitlist", testListWaitlist},
 		{"Randomized", testRandomized},
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
 	}

@@ -161,6 +161,16 @@ func (m *mutant) ListHolds(ctx context.Context, f persistence.HoldFilter) ([]boo
 	return hs, err
 }
 
+func (m *mutant) ListWaitlist(ctx context.Context, f persistence.WaitlistFilter) ([]persistence.WaitlistPosition, error) {
+	ps, err := m.Store.(*memstore.Store).ListWaitlist(ctx, f)
+	if m.name == "position-from-zero" {
+		for i := range ps {
+			ps[i].Position--
+		}
+	}
+	return ps, err
+}
+
 func TestContractMemstore(t *testing.T) {
 	storetest.RunContract(t, func(t *testing.T) persistence.Store {
 		s := memstore.New()
@@ -204,6 +214,7 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"drop-allowance", "AllowanceCheck"},
 		{"drop-rules", "RuleColumns"},
 		{"unordered-waitlist", "Waitlist"},
+		{"position-from-zero", "ListWaitlist"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")

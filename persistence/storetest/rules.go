@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -131,4 +133,65 @@ func testForeignWaitlistEntry(f *fixture) {
 		Resource: f.resource(r2), Buckets: []booking.Bucket{{Key: "a", Capacity: 1}}})
 	f.expectSnapshot(f.activate(r1, time.Time{}), persistence.Snapshot{Exists: true, Epoch: 2, Version: 2,
 		Resource: f.resource(r1), Buckets: []booking.Bucket{{Key: "a", Capacity: 1}}, Waitlist: []booking.WaitlistEntry{owned}})
+}
+
+// waitlistLister is the waitlist query every store offers besides persistence.Store (the API
+// defines its own interface for it).
+type waitlistLister interface {
+	ListWaitlist(ctx context.Context, f persistence.WaitlistFilter) ([]persistence.WaitlistPosition, error)
+}
+
+// testListWaitlist: a user's entries across resources with their positions as committed, by
+// CreatedAt then ID; a resource's entries; the limit; a filter without user or resource.
+func testListWaitlist(f *fixture) {
+	l, ok := f.s.(waitlistLister)
+	if !ok {
+		f.Fatalf("store %T has no ListWaitlist", f.s)
+	}
+	r1, r2 := f.id("r1"), f.id("r2")
+	f.create(r1, booking.Bucket{Key: "a", Capacity: 1})
+	f.create(r2, booking.Bucket{Key: "a", Capacity: 1})
+	me, other := f.id("me"), f.id("other")
+	o1, o2 := entry(r1, f.id("o1"), other, 1, 1, "a"), entry(r1, f.id("o2"), other+"2", 2, 1, "a")
+	mine1 := entry(r1, f.id("m1"), me, 3, 2, "a")
+	mine1.CreatedAt = at(50)
+	o3 := entry(r2, f.id("o3"), other, 7, 1, "a")
+	mine2 := entry(r2, f.id("m2"), me, 9, 1, "a")
+	mine2.CreatedAt = at(20)
+	f.commit(&persistence.Batch{ResourceID: r1, Epoch: 1, Version: 2, Resource: f.resource(r1), Waitlist: []booking.WaitlistEntry{mine1, o2, o1}})
+	f.commit(&persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r2), Waitlist: []booking.WaitlistEntry{o3, mine2}})
+	expect := func(filter persistence.WaitlistFilter, want ...persistence.WaitlistPosition) {
+		f.Helper()
+		got, err := l.ListWaitlist(f.ctx(), filter)
+		if err != nil {
+			f.Fatalf("ListWaitlist %+v: %v", filter, err)
+		}
+		if !reflect.DeepEqual(canonPositions(got), canonPositions(want)) {
+			f.Fatalf("ListWaitlist %+v:\n got %+v\nwant %+v", filter, got, want)
+		}
+	}
+	expect(persistence.WaitlistFilter{UserID: me}, persistence.WaitlistPosition{Entry: mine2, Position: 2}, persistence.WaitlistPosition{Entry: mine1, Position: 3})
+	expect(persistence.WaitlistFilter{UserID: me, Limit: 1}, persistence.WaitlistPosition{Entry: mine2, Position: 2})
+	expect(persistence.WaitlistFilter{UserID: me, ResourceID: r1}, persistence.WaitlistPosition{Entry: mine1, Position: 3})
+	expect(persistence.WaitlistFilter{ResourceID: r1}, persistence.WaitlistPosition{Entry: o1, Position: 1},
+		persistence.WaitlistPosition{Entry: o2, Position: 2}, persistence.WaitlistPosition{Entry: mine1, Position: 3})
+	// The first in line leaves: everyone behind moves up.
+	f.commit(&persistence.Batch{ResourceID: r1, Epoch: 1, Version: 3, Resource: f.resource(r1), WaitlistRemoved: []string{o1.ID}})
+	expect(persistence.WaitlistFilter{UserID: me, ResourceID: r1}, persistence.WaitlistPosition{Entry: mine1, Position: 2})
+	expect(persistence.WaitlistFilter{UserID: f.id("nobody")})
+	for _, bad := range []persistence.WaitlistFilter{{}, {UserID: me, Limit: -1}, {UserID: me, Limit: 1001}} {
+		if _, err := l.ListWaitlist(f.ctx(), bad); booking.ErrorCode(err) != booking.CodeInvalid {
+			f.Fatalf("ListWaitlist %+v: err = %v, want invalid", bad, err)
+		}
+	}
+}
+
+func canonPositions(ps []persistence.WaitlistPosition) []persistence.WaitlistPosition {
+	out := make([]persistence.WaitlistPosition, len(ps))
+	for i, p := range ps {
+		p.Entry.Buckets = nonNil(p.Entry.Buckets)
+		p.Entry.CreatedAt = p.Entry.CreatedAt.UTC()
+		out[i] = p
+	}
+	return out
 }
