@@ -8,7 +8,7 @@ import (
 // The waitlist: users who found the units they wanted sold out wait, first come first
 // served, and freed units are offered to them as holds.
 //
-// Rules (the reference model in model_test.go writes them out again):
+// Rules (the reference model in model_rules_test.go writes them out again):
 //   - An entry asks for Quantity units in each of Buckets, like a hold. A user may join only
 //     when that request cannot be held right now (some bucket has too few units: sold_out),
 //     only once per resource (conflict), and only within MaxPerUser counting the units they
