@@ -108,3 +108,40 @@ func TestExpandRange(t *testing.T) {
 		t.Fatalf("63 nights: %v", err)
 	}
 }
+
+// FuzzExpandSpan: whatever the input, ExpandSpan returns an error or at most limit distinct
+// valid keys in increasing order, each of the layout the step asks for.
+func FuzzExpandSpan(f *testing.F) {
+	f.Add("2026-10-25T01:00", "2026-10-25T04:00", int64(time.Hour), "Europe/Berlin", 62)
+	f.Add("2026-03-29", "2026-03-31", int64(Day), "America/New_York", 62)
+	f.Add("0001-01-01T00:00", "9999-12-31T23:59", int64(time.Minute), "", 1000)
+	f.Add("2026-02-28", "2026-03-01T00:30", int64(15*time.Minute), "Australia/Lord_Howe", 5)
+	f.Fuzz(func(t *testing.T, from, to string, every int64, zone string, limit int) {
+		if limit < 0 || limit > 2000 {
+			return
+		}
+		loc, err := LoadTimezone(zone)
+		if err != nil {
+			return
+		}
+		keys, err := ExpandSpan(from, to, time.Duration(every), loc, limit)
+		if err != nil {
+			if ErrorCode(err) != CodeInvalid {
+				t.Fatalf("error %v is not invalid", err)
+			}
+			return
+		}
+		if len(keys) == 0 || len(keys) > limit {
+			t.Fatalf("%d keys for limit %d", len(keys), limit)
+		}
+		want := len(slotLayout)
+		if time.Duration(every) == Day {
+			want = len(dayLayout)
+		}
+		for i, k := range keys {
+			if !ValidBucketKey(k) || len(k) != want || (i > 0 && keys[i-1] >= k) {
+				t.Fatalf("keys %v: %q out of place", keys, k)
+			}
+		}
+	})
+}

@@ -240,6 +240,21 @@ func TestWaitlistScenario(t *testing.T) {
 	}
 }
 
+// TestWaitlistRange: an entry may name its nights by range, like a hold.
+func TestWaitlistRange(t *testing.T) {
+	s := createWith(t, CreateResource{Calendar: &Calendar{From: "2026-12-20", To: "2026-12-31", Every: Day, Capacity: 1}})
+	wantCode(t, holdAs(t, s, "h1", "u1", 1, t0, "2026-12-25"), "")
+	evs, err := s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w1", OfferHoldID: "o1", UserID: "u2", Quantity: 1,
+		Range: &Range{From: "2026-12-24", To: "2026-12-27"}}, t0)
+	wantCode(t, err, "")
+	if e := evs[0].(WaitlistJoined).Entry; !slices.Equal(e.Buckets, []string{"2026-12-24", "2026-12-25", "2026-12-26"}) {
+		t.Fatalf("entry buckets %v", e.Buckets)
+	}
+	_, err = s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w2", OfferHoldID: "o2", UserID: "u3", Quantity: 1,
+		Range: &Range{From: "2026-12-30", To: "2027-01-02"}}, t0)
+	wantCode(t, err, CodeInvalid) // past the calendar
+}
+
 // TestWaitlistRestore: entries survive a restore in first-come order, and Seq goes on.
 func TestWaitlistRestore(t *testing.T) {
 	s := createWith(t, CreateResource{Buckets: map[string]int64{"a": 1}})
