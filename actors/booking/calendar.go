@@ -154,3 +154,22 @@ func ExpandRange(r Range, slotEvery time.Duration, loc *time.Location) ([]string
 	}
 	return ExpandSpan(r.From, r.To, slotEvery, loc, MaxHoldBuckets)
 }
+
+// ExpandRange returns the bucket keys a range names on this resource (ExpandRange in its
+// time zone and slot step), each checked to be a bucket of the resource.
+func (s *State) ExpandRange(r Range) ([]string, error) {
+	loc, err := LoadTimezone(s.resource.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ExpandRange(r, s.resource.SlotEvery, loc)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, ok := s.buckets[k]; !ok {
+			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+		}
+	}
+	return keys, nil
+}

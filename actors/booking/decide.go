@@ -334,25 +334,6 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 	}
 }
 
-// ExpandRange returns the bucket keys a range names on this resource (ExpandRange in its
-// time zone and slot step), each checked to be a bucket of the resource.
-func (s *State) ExpandRange(r Range) ([]string, error) {
-	loc, err := LoadTimezone(s.resource.Timezone)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := ExpandRange(r, s.resource.SlotEvery, loc)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if _, ok := s.buckets[k]; !ok {
-			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
-		}
-	}
-	return keys, nil
-}
-
 // holdBuckets returns the buckets a request names (listed, or as a range), checked as a hold's.
 func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
 	if r != nil {
