@@ -26,9 +26,9 @@ type Config struct {
 	// Resolver resolves target hosts, at registration and at each dial. Default
 	// net.DefaultResolver.
 	Resolver Resolver
-	// SecretKey, 32 bytes, seals signing secrets at rest with AES-256-GCM. Empty keeps them
-	// unsealed. Never from a flag default: from a file or the environment.
-	SecretKey []byte
+	// Sealer seals signing secrets at rest: the node's data key ring (*pii.Keyring from
+	// --data-key-file). Nil keeps them unsealed.
+	Sealer SecretSealer
 	// Schedule is the retry schedule. Default DefaultSchedule().
 	Schedule Schedule
 	// AttemptTimeout bounds one attempt: connect, send, and the answer's headers and first
@@ -137,9 +137,6 @@ func (c Config) validate() error {
 	s := c.Schedule
 	if s.First <= 0 || s.Max < s.First || s.GiveUpAfter <= 0 || s.Jitter < 0 || s.Jitter >= 1 {
 		errs = append(errs, errors.New("Schedule needs 0 < First ≤ Max, GiveUpAfter > 0 and 0 ≤ Jitter < 1"))
-	}
-	if len(c.SecretKey) != 0 && len(c.SecretKey) != 32 {
-		errs = append(errs, errors.New("SecretKey must be 32 bytes"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("webhooks config: %w", err)

@@ -38,7 +38,6 @@ type Dispatcher struct {
 	store  Store
 	log    *slog.Logger
 	guard  *guard
-	sealer *sealer
 	client *http.Client
 
 	ctx    context.Context // ends at Close: aborts attempts in flight
@@ -71,17 +70,13 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	sl, err := newSealer(cfg.SecretKey)
-	if err != nil {
-		return nil, fmt.Errorf("webhooks config: %w", err)
-	}
 	seed := cfg.Seed
 	if seed == 0 {
 		var b [8]byte
 		_, _ = crand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger, sealer: sl,
+	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger,
 		guard: newGuard(cfg.AllowPrivate, cfg.Resolver, cfg.AttemptTimeout),
 		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{},
 		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
@@ -420,7 +415,7 @@ func orNow(t, now time.Time) time.Time {
 
 // send makes one signed POST of the delivery's payload.
 func (d *Dispatcher) send(ep Endpoint, dl Delivery, now time.Time) result {
-	secret, err := d.sealer.open(ep.ID, ep.Secret)
+	secret, err := openSecret(d.cfg.Sealer, ep.ID, ep.Secret)
 	if err != nil {
 		return result{err: err.Error()}
 	}

@@ -154,7 +154,9 @@ func (d *Dispatcher) CreateEndpoint(ctx context.Context, r CreateRequest) (Endpo
 	secret := newSecret()
 	e := Endpoint{ID: newEndpointID(), URL: u.String(), Description: r.Description, EventTypes: types,
 		CreatedAt: now, UpdatedAt: now}
-	e.Secret = d.sealer.seal(e.ID, secret)
+	if e.Secret, err = sealSecret(d.cfg.Sealer, e.ID, secret); err != nil {
+		return Endpoint{}, "", err
+	}
 	if err := d.store.CreateEndpoint(ctx, e); err != nil {
 		return Endpoint{}, "", err
 	}

@@ -1,8 +1,6 @@
 package webhooks
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -13,8 +11,18 @@ import (
 // secretPrefix starts a Standard Webhooks signing secret; base64 of 32 random bytes follows.
 const secretPrefix = "whsec_"
 
-// sealedPrefix starts a secret sealed with the node's key.
+// sealedPrefix starts a secret sealed by the node's SecretSealer; base64 of its ciphertext
+// follows.
 const sealedPrefix = "sealed1:"
+
+// SecretSealer seals signing secrets at rest, so that a copy of the database does not let
+// anyone sign webhooks. *pii.Keyring (persistence/pii, the node's --data-key-file ring)
+// implements it: the first key seals, every key opens, so keys rotate without re-registering
+// endpoints. Safe for concurrent use.
+type SecretSealer interface {
+	Seal(plaintext, associatedData []byte) ([]byte, error)
+	Open(ciphertext, associatedData []byte) ([]byte, error)
+}
 
 // newSecret returns a fresh signing secret from crypto/rand.
 func newSecret() string {
@@ -23,61 +31,38 @@ func newSecret() string {
 	return secretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
-// sealer seals signing secrets at rest with AES-256-GCM under the node's secret key, so that
-// a copy of the database does not let anyone sign webhooks. Without a key, secrets are kept
-// as they are (the database's own protection is then all there is), and a sealed secret
-// cannot be opened.
-type sealer struct {
-	aead cipher.AEAD // nil: no key
-}
+// secretAD binds a sealed secret to its endpoint: copied to another endpoint, it does not open.
+func secretAD(endpointID string) []byte { return []byte("allot webhook secret " + endpointID) }
 
-func newSealer(key []byte) (*sealer, error) {
-	if len(key) == 0 {
-		return &sealer{}, nil
+// sealSecret returns the stored form of secret: sealed when there is a sealer, else as is
+// (the database's own protection is then all there is).
+func sealSecret(s SecretSealer, endpointID, secret string) (string, error) {
+	if s == nil {
+		return secret, nil
 	}
-	if len(key) != 32 {
-		return nil, fmt.Errorf("secret key must be 32 bytes, got %d", len(key))
-	}
-	block, err := aes.NewCipher(key)
+	c, err := s.Seal([]byte(secret), secretAD(endpointID))
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("seal secret: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
+	return sealedPrefix + base64.RawURLEncoding.EncodeToString(c), nil
 }
 
-// seal returns the stored form of secret; the endpoint id is bound as additional data, so a
-// sealed secret copied to another endpoint does not open.
-func (s *sealer) seal(endpointID, secret string) string {
-	if s.aead == nil {
-		return secret
-	}
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	out := s.aead.Seal(nonce, nonce, []byte(secret), []byte(endpointID))
-	return sealedPrefix + base64.RawURLEncoding.EncodeToString(out)
-}
-
-// open returns the secret from its stored form.
-func (s *sealer) open(endpointID, stored string) (string, error) {
+// openSecret returns the secret from its stored form. The error never carries the secret.
+func openSecret(s SecretSealer, endpointID, stored string) (string, error) {
 	rest, sealed := strings.CutPrefix(stored, sealedPrefix)
 	if !sealed {
 		return stored, nil
 	}
-	if s.aead == nil {
-		return "", errors.New("secret is sealed and this node has no secret key")
+	if s == nil {
+		return "", errors.New("the signing secret is sealed and this node has no data key")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return "", errors.New("sealed secret is malformed")
-	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(endpointID))
+	c, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {
-		return "", errors.New("sealed secret does not open with this node's key")
+		return "", errors.New("the sealed signing secret is malformed")
 	}
-	return string(plain), nil
+	p, err := s.Open(c, secretAD(endpointID))
+	if err != nil {
+		return "", fmt.Errorf("open signing secret: %w", err)
+	}
+	return string(p), nil
 }
