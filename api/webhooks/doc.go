@@ -1,0 +1,23 @@
+// Package webhooks delivers committed events to partners' HTTP endpoints, signed by the
+// Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature), and
+// serves the admin API that registers those endpoints (/v1/webhooks).
+//
+// The parts:
+//   - Store (store.go): endpoints, deliveries and attempts, persisted; SQLStore on SQLite and
+//     PostgreSQL/CockroachDB (migration 0005), MemStore for tests and the memory store; one
+//     contract suite (storetest) for all.
+//   - Dispatcher (dispatcher.go): the event consumer (Handle, a feed.Handler fed by the bus's
+//     durable consumer) records one delivery per matching endpoint, and a scheduler claims due
+//     deliveries and sends them, with bounded concurrency per endpoint, a timeout per attempt,
+//     exponential backoff with jitter for up to three days (schedule.go), 410 Gone and
+//     persistent failure disabling the endpoint.
+//   - Guard (ssrf.go): target URLs on loopback, link-local, private, unspecified and other
+//     non-public ranges are refused at registration and again at every dial (so a DNS answer
+//     that changes after registration cannot reach them), unless AllowPrivate is set.
+//   - Handlers (handlers.go): the admin routes with their auth policies, for api.Server to
+//     mount.
+//
+// Guarantees: a delivery is attempted at least once per (endpoint, event); receivers
+// deduplicate by webhook-id, which is the event id. Order is not guaranteed across retries;
+// the payload carries the resource's version so that receivers can order per resource.
+package webhooks
