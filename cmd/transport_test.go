@@ -154,7 +154,9 @@ func TestPeerSecurityRule(t *testing.T) {
 	certtest.WriteFile(t, keyFile, k)
 	writeGossipKeys(t, gossipFile, []byte(strings.Repeat("k", 32)))
 	gossip := func(c *NodeConfig) { c.Transport.GossipKeyFile = gossipFile }
-	mtls := func(c *NodeConfig) { c.Transport.PeerCA, c.Transport.PeerCert, c.Transport.PeerKey = caFile, certFile, keyFile }
+	mtls := func(c *NodeConfig) {
+		c.Transport.PeerCA, c.Transport.PeerCert, c.Transport.PeerKey = caFile, certFile, keyFile
+	}
 	exposed := func(c *NodeConfig) {
 		c.DBURL = "postgresql://db/allot"
 		c.GossipAddr, c.RemoteAddr, c.AdvertiseAddr = "10.1.2.3:7946", "10.1.2.3:8090", "10.1.2.3"
