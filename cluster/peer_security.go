@@ -239,14 +239,17 @@ func (p *PeerTLS) RemoteOptions() []remote.ConfigOption {
 	}
 }
 
-// readSecretFile reads a key file, refusing one that group or others may read.
+// readSecretFile reads a key file, refusing one that others may read, or that its group may
+// read unless that group is one of this process's own. The exception is Kubernetes': a
+// Secret volume with defaultMode 0400 in a pod with an fsGroup is mounted 0440, owned by the
+// pod's group, which is how a non-root container reads it at all.
 func readSecretFile(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("cluster: %s: mode %#o lets others read the key; chmod 600 it (Kubernetes: defaultMode 0400)", path, st.Mode().Perm())
+	if perm := st.Mode().Perm(); perm&0o007 != 0 || (perm&0o070 != 0 && !(perm&0o070 == 0o040 && ownGroup(st))) {
+		return nil, fmt.Errorf("cluster: %s: mode %#o lets others read the key; chmod 600 it (Kubernetes: defaultMode 0400)", path, perm)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,9 @@ func (c *testCluster) add() *clustertest.Node {
 	name := fmt.Sprintf("n%d", len(c.nodes)+1)
 	c.mu.Unlock()
 	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets})
+	if strings.Contains(n.Logs(), "cluster traffic is not protected") {
+		c.t.Errorf("node %s runs without peer security:\n%s", name, n.LogTail(20))
+	}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()
