@@ -267,6 +267,9 @@ func (c *NodeConfig) validate() error {
 	if c.GossipKey != "" && c.Transport.GossipKeyFile != "" {
 		return errors.New("--gossip-key and --gossip-key-file: give one (the file, which can rotate)")
 	}
+	if c.Transport.HTTPWriteTimeout <= c.RequestTimeout {
+		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
+	}
 	return c.Transport.validate()
 }
 

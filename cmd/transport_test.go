@@ -226,4 +226,9 @@ func TestTransportConfigValidate(t *testing.T) {
 	if err := c.validate(); err == nil {
 		t.Error("--gossip-key with --gossip-key-file accepted")
 	}
+	c = DefaultNodeConfig()
+	c.RequestTimeout = c.Transport.HTTPWriteTimeout
+	if err := c.validate(); err == nil {
+		t.Error("a write timeout that cuts requests still within --request-timeout accepted")
+	}
 }
