@@ -110,7 +110,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		h := expectedErrors{h: levelFloor{h: base.Handler(), min: level}, expected: n.expectedLoss}
 		return slog.New(h).With("lib", "protoactor", "system", s.ID)
 	}))
-	n.remote = remote.Configure("", 0)
+	var remoteOpts []remote.ConfigOption
+	if cfg.PeerTLS != nil {
+		remoteOpts = cfg.PeerTLS.RemoteOptions() // replaces protoactor's plaintext dial option
+	}
+	n.remote = remote.Configure("", 0, remoteOpts...)
 	ccfg := cluster.Configure(cfg.ClusterName, provider, n.lookup, n.remote,
 		cluster.WithKinds(cfg.Kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))

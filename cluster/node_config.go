@@ -33,6 +33,13 @@ type NodeConfig struct {
 	// interfaces.
 	AdvertiseRemoteAddr string
 
+	// PeerTLS, if set, puts the actor remote (gRPC between members) on mutual TLS 1.3 with
+	// the cluster CA (LoadPeerTLS: `--peer-ca`, `--peer-cert`, `--peer-key`): a member
+	// serves and dials only peers whose certificate the CA issued. Nil means plaintext gRPC;
+	// the node's configuration decides when that is allowed (cmd: loopback or
+	// --insecure-peers). Shared, not copied.
+	PeerTLS *PeerTLS
+
 	// Gossip configures the memberlist Provider.
 	Gossip ProviderConfig
 

@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 
 type childSpec struct {
 	Join []string `json:"join"`
+	// Peer security (node_security_proc_test.go): a gossip key file and the remote's mTLS.
+	GossipKeyFile string       `json:"gossip_key_file,omitempty"`
+	Peer          PeerTLSFiles `json:"peer,omitzero"`
 }
 
 type childCmd struct {
@@ -85,7 +88,11 @@ func runChild(specJSON string) int {
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
 	cfg.Registerer = reg
-	n, err := NewNode(cfg)
+	err := spec.secure(&cfg)
+	var n *Node
+	if err == nil {
+		n, err = NewNode(cfg)
+	}
 	if err == nil {
 		err = n.Start(context.Background())
 	}
@@ -125,6 +132,10 @@ func runChild(specJSON string) int {
 			r.Topology = topologyAddrs(n)
 		case "request":
 			r.Results = childRequests(n, cmd)
+		case "owners":
+			for _, id := range cmd.IDs {
+				r.Results = append(r.Results, childResult{ID: id, Owner: n.OwnerOf(id, echoKindName)})
+			}
 		case "metrics":
 			r.Metrics = gather(reg)
 		case "stop":
@@ -228,7 +239,11 @@ func MustProcNodes(tb testing.TB, n int, join ...string) []*procNode {
 }
 
 func startProcNode(tb testing.TB, join []string) (*procNode, error) {
-	spec, _ := json.Marshal(childSpec{Join: join})
+	return startProcNodeSpec(tb, childSpec{Join: join})
+}
+
+func startProcNodeSpec(tb testing.TB, cs childSpec) (*procNode, error) {
+	spec, _ := json.Marshal(cs)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	p := &procNode{tb: tb, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}

@@ -4,36 +4,23 @@ package cluster
 // for the actor remote (`--peer-ca`, `--peer-cert`, `--peer-key`). This file only builds the
 // pieces; Node and Provider take them as described below.
 //
-// # How Node takes them (for the lead; node.go and provider*.go are not changed here)
+// # How Node takes them
 //
-// Gossip key ring:
-//   - ProviderConfig gets `Keyring *memberlist.Keyring` (documented as: the gossip
-//     encryption keys; takes precedence over SecretKey; owned by the Provider once passed).
-//     validate: SecretKey and Keyring are not both set.
-//   - provider.go, where the memberlist config is built: `mc.Keyring = p.cfg.Keyring`
-//     (keep `mc.SecretKey = p.cfg.SecretKey` for the single-key flag; memberlist installs it
-//     as primary into the ring if both were set). GossipVerifyIncoming and
-//     GossipVerifyOutgoing stay at memberlist's default, true: unencrypted packets are
-//     refused.
-//   - cmd: `--gossip-key-file` (ALLOT_GOSSIP_KEY_FILE) -> LoadGossipKeyring(path) ->
-//     NodeConfig.Gossip.Keyring. A fresh Keyring per Node (memberlist mutates it). For a
-//     rotation without restart, keep the Keyring and on SIGHUP (or a 10 s poll of the file's
-//     modification time) call LoadGossipKeys + SyncGossipKeyring(ring, keys).
-//
-// Actor remote over mutual TLS:
-//   - cmd: `--peer-ca`, `--peer-cert`, `--peer-key` (all three or none; ALLOT_PEER_*) and
-//     optionally `--peer-server-name` -> LoadPeerTLS(PeerTLSFiles{...}, certreload.Options{
-//     Logger: log}) -> NodeConfig.PeerTLS (a new field, *PeerTLS; nil = plaintext, allowed
-//     only with --insecure-peers or on loopback).
-//   - node.go, in NewNode: `n.remote = remote.Configure("", 0, cfg.PeerTLS.RemoteOptions()...)`
-//     when cfg.PeerTLS != nil (RemoteOptions replaces protoactor's default
-//     grpc.WithInsecure dial option). configureRemote only sets Host, Port and
-//     AdvertisedHost on that config afterwards, so nothing else changes.
+//   - Gossip key ring: ProviderConfig.Keyring (mutually exclusive with SecretKey) becomes
+//     memberlist's Keyring; GossipVerifyIncoming and GossipVerifyOutgoing stay at memberlist's
+//     default, true, so unencrypted packets are refused. cmd builds a fresh ring per node from
+//     `--gossip-key-file` (LoadGossipKeyring) and keeps it, re-reading the file when it
+//     changes and applying it with SyncGossipKeyring (cmd/peers.go).
+//   - Actor remote over mutual TLS: NodeConfig.PeerTLS (from LoadPeerTLS); NewNode passes
+//     RemoteOptions to remote.Configure, replacing protoactor's plaintext dial option.
+//     configureRemote only sets Host, Port and AdvertisedHost afterwards.
 //   - Every node's certificate is issued by the cluster's own CA (never a public CA), with
 //     both server and client extended key usage and the DNS name PeerTLSFiles.ServerName
 //     (default "allot-peer"); peers are dialled by IP, so the name, not the address, is what
 //     the client verifies. The certificate and key are reloaded when their files change
 //     (cert-manager renewals need no restart); the CA file is read at start.
+//   - cmd decides when a node may run without them (cmd/peers.go: only a cluster member on
+//     loopback, or with --insecure-peers).
 
 import (
 	"crypto/tls"
@@ -239,14 +226,17 @@ func (p *PeerTLS) RemoteOptions() []remote.ConfigOption {
 	}
 }
 
-// readSecretFile reads a key file, refusing one that group or others may read.
+// readSecretFile reads a key file, refusing one that others may read, or that its group may
+// read unless that group is one of this process's own. The exception is Kubernetes': a
+// Secret volume with defaultMode 0400 in a pod with an fsGroup is mounted 0440, owned by the
+// pod's group, which is how a non-root container reads it at all.
 func readSecretFile(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("cluster: %s: mode %#o lets others read the key; chmod 600 it (Kubernetes: defaultMode 0400)", path, st.Mode().Perm())
+	if perm := st.Mode().Perm(); perm&0o007 != 0 || (perm&0o070 != 0 && !(perm&0o070 == 0o040 && ownGroup(st))) {
+		return nil, fmt.Errorf("cluster: %s: mode %#o lets others read the key; chmod 600 it (Kubernetes: defaultMode 0400)", path, perm)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -160,6 +160,32 @@ func TestParseGossipKeysRefuses(t *testing.T) {
 	if _, err := LoadGossipKeyring(path); err == nil {
 		t.Error("loaded a key file others may read")
 	}
+	// Kubernetes mounts a defaultMode 0400 Secret 0440 in a pod with an fsGroup, owned by
+	// that group: readable when the group is the process's own, refused otherwise (0640: the
+	// group may not write; a group the process is not in).
+	if err := os.Chmod(path, 0o440); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGossipKeyring(path); err != nil {
+		t.Errorf("0440 in the process's own group: %v", err)
+	}
+	if err := os.Chmod(path, 0o460); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGossipKeyring(path); err == nil {
+		t.Error("loaded a key file its group may write")
+	}
+	if os.Getuid() == 0 { // only root can give a file a group it is not in
+		if err := os.Chmod(path, 0o440); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, -1, 4242); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadGossipKeyring(path); err == nil {
+			t.Error("loaded a group-readable key file of a foreign group")
+		}
+	}
 	if err := SyncGossipKeyring(ring(t, gossipKey(1)), nil); err == nil {
 		t.Error("synced a ring to no key")
 	}

@@ -306,6 +306,7 @@ func (p *Provider) start(c *cluster.Cluster, client bool) error {
 	mc.AdvertiseAddr, mc.AdvertisePort = p.advIP.String(), p.advPort
 	mc.Label = p.cfg.Label
 	mc.SecretKey = p.cfg.SecretKey
+	mc.Keyring = p.cfg.Keyring // nil unless --gossip-key-file; shared so rotation reaches memberlist
 	mc.ProbeInterval = p.cfg.ProbeInterval
 	mc.ProbeTimeout = p.cfg.ProbeTimeout
 	mc.SuspicionMult = p.cfg.SuspicionMult

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // ProviderConfig configures the memberlist-based Provider. Start from
@@ -69,6 +71,14 @@ type ProviderConfig struct {
 	// SecretKey enables memberlist gossip encryption (AES-GCM); 16, 24 or 32 bytes, the
 	// same on every member. Nil disables encryption.
 	SecretKey []byte
+
+	// Keyring holds the gossip encryption keys of `--gossip-key-file` (LoadGossipKeyring):
+	// the primary encrypts, every key decrypts, so keys rotate without a restart
+	// (SyncGossipKeyring). Mutually exclusive with SecretKey. Shared, not copied: the
+	// Provider's memberlist uses this ring, and whoever keeps the pointer may change its keys
+	// while the Provider runs (the ring is safe for concurrent use). Nil: SecretKey decides.
+	// Unencrypted gossip is refused whenever either is set.
+	Keyring *memberlist.Keyring
 
 	// Label is put on every gossip packet; members with different labels ignore each
 	// other (authenticated when SecretKey is set). Node sets it to the cluster name when
@@ -163,6 +173,9 @@ func (c ProviderConfig) validate() error {
 	case 0, 16, 24, 32:
 	default:
 		return fmt.Errorf("secret key: %d bytes, want 16, 24 or 32", len(c.SecretKey))
+	}
+	if len(c.SecretKey) > 0 && c.Keyring != nil {
+		return errors.New("secret key and key ring: set one, not both")
 	}
 	if len(c.Label) > 255 {
 		return fmt.Errorf("label: %d bytes, max 255", len(c.Label))

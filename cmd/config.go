@@ -66,6 +66,7 @@ type NodeConfig struct {
 	// forms a new cluster on its own; 0 waits forever.
 	BootstrapAfter time.Duration
 	// GossipKey is a base64 16, 24 or 32 byte key that encrypts gossip; empty disables it.
+	// It cannot rotate without stopping every node: prefer Transport.GossipKeyFile.
 	GossipKey string
 	// LeaveTimeout bounds a graceful leave on SIGTERM or SIGINT.
 	LeaveTimeout time.Duration
@@ -88,6 +89,9 @@ type NodeConfig struct {
 	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on its own listener
 	// (host:port) for profiling; empty (the default) serves nothing.
 	PprofAddr string
+
+	// Transport is the edge's limits and TLS and the security between nodes (transport.go).
+	Transport TransportConfig
 }
 
 // Addresses a node binds by default (NodeConfig documents which mode uses which).
@@ -131,6 +135,7 @@ func DefaultNodeConfig() NodeConfig {
 		Lease:              actor.Lease,
 		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
+		Transport:          DefaultTransportConfig(),
 	}
 }
 
@@ -205,7 +210,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "this node may start a new cluster: ready without reaching a seed")
 	fs.DurationVar(&c.BootstrapAfter, "bootstrap-after", c.BootstrapAfter, "start a new cluster when no seed answered for this long (0: wait for a seed forever)")
-	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 gossip encryption key (16, 24 or 32 bytes)")
+	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 gossip encryption key (16, 24 or 32 bytes); cannot rotate: prefer --gossip-key-file")
 	fs.DurationVar(&c.LeaveTimeout, "leave-timeout", c.LeaveTimeout, "deadline for a graceful leave on SIGTERM/SIGINT")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of one request from the edge to the resource's owner")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
@@ -215,6 +220,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve /debug/pprof/ on this separate address (host:port; empty: off); keep it private")
+	c.Transport.registerFlags(fs)
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -258,7 +264,13 @@ func (c *NodeConfig) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	return nil
+	if c.GossipKey != "" && c.Transport.GossipKeyFile != "" {
+		return errors.New("--gossip-key and --gossip-key-file: give one (the file, which can rotate)")
+	}
+	if c.Transport.HTTPWriteTimeout <= c.RequestTimeout {
+		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
+	}
+	return c.Transport.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -43,6 +43,10 @@ type Main struct {
 	srv      *http.Server
 	ready    atomic.Bool
 	pprof    *pprofServer // nil unless Config.PprofAddr is set
+	// KeyReloadInterval is how often --gossip-key-file is checked for a change; 0 means
+	// DefaultKeyReloadInterval (tests shorten it).
+	KeyReloadInterval time.Duration
+	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,17 +121,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	if m.ln, err = net.Listen("tcp", m.Config.HTTPAddr); err != nil {
-		return fmt.Errorf("listen %s: %w", m.Config.HTTPAddr, err)
+	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
+		return err
 	}
-	m.srv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	m.serveDone = make(chan struct{})
-	go func() {
-		defer close(m.serveDone)
-		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.Logger.Error("http serve", "err", err)
-		}
-	}()
 	if m.Config.PprofAddr != "" {
 		if m.pprof, err = startPprof(m.Config.PprofAddr, m.Logger); err != nil {
 			return err
@@ -159,7 +155,7 @@ func (m *Main) HTTPURL() string {
 	if m.ln == nil {
 		return ""
 	}
-	return "http://" + m.ln.Addr().String()
+	return m.edgeScheme() + "://" + m.ln.Addr().String()
 }
 
 // Node returns the cluster member, valid after Run.
@@ -184,6 +180,7 @@ func (m *Main) Close() error {
 			}
 			<-m.serveDone
 		}
+		m.gossipKeys.stop()
 		if m.pprof != nil {
 			if err := m.pprof.close(); err != nil {
 				errs = append(errs, err)

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -79,14 +78,11 @@ func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 		}
 		g.Join = append(g.Join, j)
 	}
-	if c.GossipKey != "" {
-		key, err := base64.StdEncoding.DecodeString(c.GossipKey)
-		if err != nil {
-			return cfg, "", fmt.Errorf("--gossip-key: not base64: %w", err)
-		}
-		g.SecretKey = key
-	}
 	cfg.Gossip = g
+	// Gossip encryption and peer mTLS, and the rule for cluster members without them.
+	if err := m.peerSecurity(&cfg, []string{hostOf(g.BindAddr), bindHost, advHost}); err != nil {
+		return cfg, "", err
+	}
 	return cfg, cfg.AdvertiseRemoteAddr, nil
 }
 

@@ -132,9 +132,12 @@ func checkCompose(f *composeFile) []error {
 		if adv := cl.Value("advertise-addr"); adv != name {
 			fail("service %s: --advertise-addr %q, want the service name", name, adv)
 		}
-		if key, err := base64.StdEncoding.DecodeString(cl.Value("gossip-key")); err != nil || !slices.Contains([]int{16, 24, 32}, len(key)) {
-			fail("service %s: gossip key is not base64 of 16, 24 or 32 bytes", name)
+		if v := cl.Value("gossip-key"); v != "" {
+			if key, err := base64.StdEncoding.DecodeString(v); err != nil || !slices.Contains([]int{16, 24, 32}, len(key)) {
+				fail("service %s: gossip key is not base64 of 16, 24 or 32 bytes", name)
+			}
 		}
+		errs = append(errs, checkComposeKeyFiles(f, name, cl)...)
 		leave, err := cl.Duration("leave-timeout")
 		if err != nil {
 			fail("service %s: %v", name, err)
@@ -218,9 +221,14 @@ func TestComposeCatchesBreakage(t *testing.T) {
     ports:
       - "127.0.0.1:8083:8080"`, "must list every node"},
 		{"killed before leaving", "stop_grace_period: 30s", "stop_grace_period: 10s", "stop_grace_period"},
-		{"bad gossip key", "ALLOT_GOSSIP_KEY: fy5P", "ALLOT_GOSSIP_KEY: AAfy5P", "gossip key"},
+		{"bad gossip key", "ALLOT_LOG_LEVEL: info\n    #", "ALLOT_LOG_LEVEL: info\n    ALLOT_GOSSIP_KEY: AAfy5P\n    #", "gossip key"},
+		{"secrets writable", "allot-secrets:/etc/allot:ro", "allot-secrets:/etc/allot", "read-only"},
+		{"no peer mTLS", "    ALLOT_PEER_CA: /etc/allot/peer/ca.crt\n", "", "--peer-ca is not set"},
+		{"key file outside the volume", "ALLOT_PEER_KEY: /etc/allot/peer/tls.key", "ALLOT_PEER_KEY: /run/peer.key", "not in a mounted secrets volume"},
+		{"nodes before the secrets", "secrets:\n      condition: service_completed_successfully", "secrets:\n      condition: service_started", "must depend on secrets"},
+		{"keys readable by others", "chmod 0400", "chmod 0444", "chmod 0400"},
 		{"edge not the http port", `"127.0.0.1:8082:8080"`, `"127.0.0.1:8082:8090"`, "does not publish the http port"},
-		{"nodes before the schema", "condition: service_completed_successfully\n  environment", "condition: service_started\n  environment", "must depend on migrate"},
+		{"nodes before the schema", "migrate:\n      condition: service_completed_successfully", "migrate:\n      condition: service_started", "must depend on migrate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if n := strings.Count(src, tc.old); n != 1 {
@@ -236,4 +244,57 @@ func TestComposeCatchesBreakage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkComposeKeyFiles wants a node's key file flags (edge TLS, gossip key ring, peer mTLS)
+// set, each file in a volume the node mounts read-only, written by a service that the node
+// waits for and that makes the files mode 0400.
+func checkComposeKeyFiles(f *composeFile, name string, cl *commandLine) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	s := f.Services[name]
+	for _, flagName := range []string{"tls-cert", "tls-key", "gossip-key-file", "peer-ca", "peer-cert", "peer-key"} {
+		path := cl.Value(flagName)
+		if path == "" {
+			fail("service %s: --%s is not set: nodes run with edge TLS, gossip encryption and peer mutual TLS", name, flagName)
+			continue
+		}
+		var vol, opts string
+		for _, v := range s.Volumes {
+			parts := strings.Split(v, ":")
+			if len(parts) >= 2 && strings.HasPrefix(path, strings.TrimSuffix(parts[1], "/")+"/") {
+				vol = parts[0]
+				if len(parts) > 2 {
+					opts = parts[2]
+				}
+			}
+		}
+		if vol == "" {
+			fail("service %s: --%s=%s is not in a mounted secrets volume", name, flagName, path)
+			continue
+		}
+		if !slices.Contains(strings.Split(opts, ","), "ro") {
+			fail("service %s: volume %s holds keys: mount it read-only (:ro)", name, vol)
+		}
+		writer := ""
+		for _, other := range sortedKeys(f.Services) {
+			if other == name || f.Services[other].isAllot() {
+				continue
+			}
+			for _, v := range f.Services[other].Volumes {
+				if strings.HasPrefix(v, vol+":") {
+					writer = other
+				}
+			}
+		}
+		switch w := f.Services[writer]; {
+		case writer == "":
+			fail("service %s: no service writes volume %s (--%s)", name, vol, flagName)
+		case s.DependsOn[writer].Condition != "service_completed_successfully":
+			fail("service %s: must depend on %s (it writes %s) with condition service_completed_successfully", name, writer, vol)
+		case !strings.Contains(strings.Join(append(append([]string{}, w.Entrypoint...), w.Command...), " "), "chmod 0400"):
+			fail("service %s: must chmod 0400 the files it writes to %s: the node refuses key files others can read", writer, vol)
+		}
+	}
+	return errs
 }

@@ -61,7 +61,7 @@ func TestKustomizeWiringCatchesBreakage(t *testing.T) {
 	}{
 		{"readiness on liveness path", deployment, "path: /readyz", "path: /healthz", "readiness probe: path", false},
 		{name: "harmless: liveness timeout", file: deployment, old: "timeoutSeconds: 3", new: "timeoutSeconds: 4"},
-		{"liveness on another path", deployment, "path: /healthz\n              port: http\n            periodSeconds: 10", "path: /livez\n              port: http\n            periodSeconds: 10", "liveness probe: path", false},
+		{"liveness on another path", deployment, "path: /healthz\n              port: http\n              scheme: HTTPS\n            periodSeconds: 10", "path: /livez\n              port: http\n              scheme: HTTPS\n            periodSeconds: 10", "liveness probe: path", false},
 		{"probe on wrong port", deployment, "path: /readyz\n              port: http", "path: /readyz\n              port: 9090", "readiness probe: port", false},
 		{"http port moved without probes", deployment, "--http-addr=:8080", "--http-addr=:9000", "containerPort 9000", false},
 		{"unknown flag", deployment, "--leave-timeout=20s", "--leave-timeout=20s\n            - --drain-timeout=20s", "not defined", false},
@@ -69,9 +69,8 @@ func TestKustomizeWiringCatchesBreakage(t *testing.T) {
 		{"leave timeout above grace", deployment, "--leave-timeout=20s", "--leave-timeout=60s", "terminationGracePeriodSeconds", false},
 		{"grace too short", deployment, "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 25", "terminationGracePeriodSeconds", false},
 		{"preStop through a shell", deployment, "sleep:\n                seconds: 5", "exec:\n                command: [sh, -c, sleep 5]", "sleep action", false},
-		{"db url in plain text", deployment, "- name: ALLOT_DB_URL\n              valueFrom:\n                secretKeyRef:\n                  name: allot-secrets\n                  key: db-url\n            - name: ALLOT_GOSSIP_KEY",
-			"- name: ALLOT_DB_URL\n              value: postgresql://root@db:26257/allot\n            - name: ALLOT_GOSSIP_KEY", "--db-url must come from a Secret", false},
-		{"gossip key from an env name the node ignores", deployment, "name: ALLOT_GOSSIP_KEY", "name: GOSSIP_KEY", "--gossip-key must come from a Secret", false},
+		{"db url in plain text", deployment, "- name: ALLOT_DB_URL\n              valueFrom:\n                secretKeyRef:\n                  name: allot-secrets\n                  key: db-url\n            - name: ALLOT_DB_MAX_CONNS",
+			"- name: ALLOT_DB_URL\n              value: postgresql://root@db:26257/allot\n            - name: ALLOT_DB_MAX_CONNS", "--db-url must come from a Secret", false},
 		{"advertise a fixed address", deployment, "fieldPath: status.podIP", "fieldPath: status.hostIP", "downward API", false},
 		{"join another name", deployment, "--join=dns:allot-peers:7946", "--join=dns:allot:7946", "not a headless Service", false},
 		{"join another port", deployment, "--join=dns:allot-peers:7946", "--join=dns:allot-peers:7947", "is not the gossip port", false},
@@ -135,10 +134,10 @@ func TestSecretWiring(t *testing.T) {
 		Data:       map[string][]byte{"db-url": []byte("postgresql://allot@db:26257/allot")},
 	}
 	r.Secrets = append(r.Secrets, secret)
-	if errs := checkWiring(r); !mentions(errs, `Secret allot-secrets has no key "gossip-key"`) {
-		t.Errorf("a Secret without gossip-key: got %v", errs)
+	if errs := checkWiring(r); !mentions(errs, `Secret allot-secrets has no key "gossip-keys"`) {
+		t.Errorf("a Secret without gossip-keys: got %v", errs)
 	}
-	secret.StringData = map[string]string{"gossip-key": "x"}
+	secret.StringData = map[string]string{"gossip-keys": "x"}
 	optional := true
 	for _, e := range r.Deployments[0].Spec.Template.Spec.Containers[0].Env {
 		if e.Name == envName("db-url") {

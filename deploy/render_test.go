@@ -27,6 +27,8 @@ type rendered struct {
 	HPAs        []*autoscalingv2.HorizontalPodAutoscaler
 	Secrets     []*corev1.Secret
 	All         []runtime.Object
+	// CertManager holds the cert-manager.io objects (transport_test.go decodes them).
+	CertManager []cmObject
 }
 
 // strictDecoder decodes JSON into the registered API types and reports unknown, duplicate
@@ -61,6 +63,14 @@ func render(fsys filesys.FileSystem, dir string) (*rendered, error) {
 		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s: %w", r.GetKind(), r.GetName(), err)
+		}
+		if strings.HasPrefix(r.GetApiVersion(), "cert-manager.io/") {
+			o, err := decodeCertManager(data)
+			if err != nil {
+				return nil, fmt.Errorf("decode %s/%s: %w", r.GetKind(), r.GetName(), err)
+			}
+			out.CertManager = append(out.CertManager, o)
+			continue
 		}
 		obj, _, err := dec.Decode(data, nil, nil)
 		if err != nil {

@@ -49,6 +49,7 @@ func checkWiring(r *rendered) []error {
 	c.checkPodSpec(n)
 	c.checkMigration(n)
 	c.checkSecrets(n)
+	c.checkTransport(n) // transport_test.go: TLS, gossip key ring and peer mTLS from Secrets
 	c.checkServices(n)
 	c.checkHPA(n)
 	c.checkPDB(n)
@@ -188,8 +189,8 @@ func (c *checker) checkProbe(n *nodePod, kind string, p *corev1.Probe, path stri
 	if port, ok := resolvePort(n.container, p.HTTPGet.Port); !ok || port != n.httpPort {
 		c.fail("%s probe: port %s is not the http port %d (--http-addr)", kind, p.HTTPGet.Port.String(), n.httpPort)
 	}
-	if s := p.HTTPGet.Scheme; s != "" && s != corev1.URISchemeHTTP {
-		c.fail("%s probe: scheme %s, the node serves plain HTTP", kind, s)
+	if s, want := orHTTP(p.HTTPGet.Scheme), n.edgeScheme(); s != want {
+		c.fail("%s probe: scheme %s, the node serves %s", kind, s, want)
 	}
 }
 
@@ -240,8 +241,8 @@ func (c *checker) checkPodSpec(n *nodePod) {
 
 	ann := d.Spec.Template.Annotations
 	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != metricsPath ||
-		ann["prometheus.io/port"] != fmt.Sprint(n.httpPort) {
-		c.fail("prometheus annotations %v: want scrape=true, path=%s, port=%d", ann, metricsPath, n.httpPort)
+		ann["prometheus.io/port"] != fmt.Sprint(n.httpPort) || !strings.EqualFold(orDefault(ann["prometheus.io/scheme"], "http"), string(n.edgeScheme())) {
+		c.fail("prometheus annotations %v: want scrape=true, path=%s, port=%d, scheme=%s", ann, metricsPath, n.httpPort, n.edgeScheme())
 	}
 	if !c.spreadsOverHosts(n) {
 		c.fail("Deployment %s: no pod anti-affinity on kubernetes.io/hostname selecting its own pods", d.Name)
@@ -317,10 +318,15 @@ func (c *checker) checkMigration(n *nodePod) {
 	}
 }
 
-// checkSecrets wants the database URL and gossip key from Secrets, under the environment
-// names the node reads, and each key to exist when the Secret is part of the render.
+// checkSecrets wants the database URL (and a single --gossip-key, if used instead of the key
+// file) from Secrets, under the environment names the node reads, and each key to exist
+// when the Secret is part of the render. Key files are checkTransport's.
 func (c *checker) checkSecrets(n *nodePod) {
-	for _, flagName := range []string{"db-url", "gossip-key"} {
+	flags := []string{"db-url"}
+	if n.cmd.Value("gossip-key") != "" {
+		flags = append(flags, "gossip-key")
+	}
+	for _, flagName := range flags {
 		if src := n.cmd.Source(flagName); !strings.HasPrefix(src, "secret:") {
 			c.fail("--%s must come from a Secret through %s, comes from %q", flagName, envName(flagName), src)
 		}

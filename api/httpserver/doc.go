@@ -23,6 +23,22 @@
 //	    go srv.Serve(lln)
 //	}
 //
+// The node does this in cmd/edge.go, from the flags of cmd.TransportConfig.
+//
+// # Streams (Server-Sent Events)
+//
+// WriteTimeout is a deadline on the connection (per stream on HTTP/2), set when a request's
+// headers have been read: it cuts any answer still being written after it, however healthy.
+// A streaming handler must therefore manage its own deadline, before the first write and
+// then before each event or heartbeat:
+//
+//	rc := http.NewResponseController(w)
+//	_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + WriteTimeout)) // per write
+//	... write the event, rc.Flush() ...
+//
+// (a zero time.Time clears the deadline; prefer a rolling one, so that a client that stops
+// reading is still cut). The server default then keeps protecting every other route.
+//
 // The limit listener must be the innermost wrapper (directly on the TCP listener) so that an
 // over-cap connection is closed before a TLS handshake is spent on it. Shut down with
 // srv.Shutdown, which closes the listener.

@@ -81,8 +81,9 @@ func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
 	tb.DBURL = tb.DB.MustDatabase(t)
 
 	opts := make([]clustertest.NodeOptions, n)
+	secrets := clustertest.NewPeerSecrets(t) // encrypted gossip and peer mTLS, as in production
 	for i := range opts {
-		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, LeaveTimeout: 5 * time.Second}
+		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, LeaveTimeout: 5 * time.Second, Secrets: secrets}
 		if tb.Net != nil {
 			o.Host = tb.Net.Nodes[i].IP.String()
 			o.HTTPPort, o.GossipPort, o.RemotePort = nsHTTPPort, nsGossipPort, nsRemotePort

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +17,12 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // cluster is a set of node processes sharing one throwaway PostgreSQL database.
 type testCluster struct {
-	t     *testing.T
-	bin   string
-	db    string
-	mu    sync.Mutex
-	nodes []*clustertest.Node
+	t       *testing.T
+	bin     string
+	db      string
+	secrets *clustertest.PeerSecrets
+	mu      sync.Mutex
+	nodes   []*clustertest.Node
 }
 
 func mustCluster(t *testing.T, n int) *testCluster {
@@ -28,7 +30,8 @@ func mustCluster(t *testing.T, n int) *testCluster {
 	if testing.Short() {
 		t.Skip("starts real node processes")
 	}
-	c := &testCluster{t: t, bin: clustertest.MustBinary(t), db: pgtest.MustServer(t).MustDatabase(t)}
+	c := &testCluster{t: t, bin: clustertest.MustBinary(t), db: pgtest.MustServer(t).MustDatabase(t),
+		secrets: clustertest.NewPeerSecrets(t)} // encrypted gossip and peer mTLS, as in production
 	for i := 0; i < n; i++ {
 		c.add()
 	}
@@ -44,7 +47,10 @@ func (c *testCluster) add() *clustertest.Node {
 	}
 	name := fmt.Sprintf("n%d", len(c.nodes)+1)
 	c.mu.Unlock()
-	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, Join: join, LeaveTimeout: 10 * time.Second})
+	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets})
+	if strings.Contains(n.Logs(), "cluster traffic is not protected") {
+		c.t.Errorf("node %s runs without peer security:\n%s", name, n.LogTail(20))
+	}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()

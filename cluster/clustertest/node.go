@@ -33,6 +33,10 @@ type NodeOptions struct {
 	LeaveTimeout time.Duration // default 10s
 	ExtraArgs    []string
 	Env          []string
+	// Secrets, if set, gives the node the cluster's gossip key file and its own peer
+	// certificate (secrets.go); nil runs the node without peer security, which a cluster
+	// member allows only on loopback.
+	Secrets *PeerSecrets
 	// Wrap, when set, rewrites the command line, e.g. to run the node inside a network
 	// namespace (ip netns exec NAME ...).
 	Wrap func(argv []string) []string
@@ -45,9 +49,10 @@ type Node struct {
 	GossipAddr string
 	RemoteAddr string
 
-	tb   testing.TB
-	bin  string
-	opts NodeOptions
+	tb      testing.TB
+	bin     string
+	opts    NodeOptions
+	secArgs []string // from opts.Secrets, issued once so that restarts keep the certificate
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -81,6 +86,9 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 		bin:        bin,
 		opts:       opts,
 		logs:       &syncBuffer{},
+	}
+	if opts.Secrets != nil {
+		n.secArgs = opts.Secrets.Args(tb, opts.Name, opts.Host)
 	}
 	tb.Cleanup(func() {
 		n.Kill()
@@ -138,6 +146,7 @@ func (n *Node) start() error {
 	if len(n.opts.Join) > 0 {
 		args = append(args, "--join", strings.Join(n.opts.Join, ","))
 	}
+	args = append(args, n.secArgs...)
 	args = append(args, n.opts.ExtraArgs...)
 	if n.opts.Wrap != nil {
 		args = n.opts.Wrap(args)

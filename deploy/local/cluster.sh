@@ -13,6 +13,11 @@
 #   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092
 #   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093
 #   PostgreSQL: 127.0.0.1:${ALLOT_PG_PORT:-5433}, database allot
+#
+# Security between nodes, as in production: the first run creates a gossip key file and a
+# throwaway cluster CA with one peer certificate per node under ./data/cluster/secrets (mode
+# 0600 keys; delete the directory to start over), and the nodes gossip encrypted and talk
+# over mutual TLS. The HTTP edges stay plain HTTP on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin/allot}
@@ -40,6 +45,29 @@ as_pg "$pgbin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -tAc "SELECT 1 FROM pg
   as_pg "$pgbin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE allot"
 "$BIN" migrate --db-url "$URL"
 
+# Gossip key ring and peer certificates (DNS name allot-peer, server and client auth).
+SECRETS="$DIR/secrets"
+make_secrets() {
+  command -v openssl >/dev/null || { echo "openssl not found: it makes the cluster's keys" >&2; exit 1; }
+  mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+  (
+    umask 077
+    cd "$SECRETS"
+    openssl rand -base64 32 >gossip-keys
+    openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+    openssl req -x509 -new -key ca.key -subj "/CN=allot local cluster CA" -days 365 -out ca.crt
+    for i in 1 2 3; do
+      openssl ecparam -name prime256v1 -genkey -noout -out "node$i.key"
+      openssl req -new -key "node$i.key" -subj "/CN=allot node $i" -out "node$i.csr"
+      printf 'subjectAltName=DNS:allot-peer,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' >"node$i.ext"
+      openssl x509 -req -in "node$i.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 \
+        -extfile "node$i.ext" -out "node$i.crt" 2>/dev/null
+      rm -f "node$i.csr" "node$i.ext"
+    done
+  )
+}
+[ -f "$SECRETS/node3.crt" ] || make_secrets
+
 pids=()
 stopping=""
 cleanup() {
@@ -62,6 +90,8 @@ for i in 1 2 3; do
   [ "$i" != 1 ] && join="--join 127.0.0.1:7947"
   "$BIN" node --http-addr "127.0.0.1:808$i" --gossip-addr "127.0.0.1:794$((6 + i))" \
     --remote-addr "127.0.0.1:809$i" --advertise-addr 127.0.0.1 --db-url "$URL" $join \
+    --gossip-key-file "$SECRETS/gossip-keys" --peer-ca "$SECRETS/ca.crt" \
+    --peer-cert "$SECRETS/node$i.crt" --peer-key "$SECRETS/node$i.key" \
     >"$DIR/node$i.log" 2>&1 &
   pids+=($!)
 done
