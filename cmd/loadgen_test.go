@@ -12,6 +12,7 @@ import (
 
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/loadgen"
+	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/pgtest"
 )
 
@@ -125,6 +126,19 @@ func TestLoadgenFlashSaleAgainstNode(t *testing.T) {
 	cfg := tinyLoad(m, loadgen.ScenarioFlashSale, "flash-embedded")
 	rep := mustLoad(t, cfg)
 	checkFlashSale(t, cfg, rep)
+	// Every client held as its own user: the node takes the hold's user from the token, so
+	// distinct users in the store mean distinct tokens.
+	holds, err := m.Store().ListHolds(t.Context(), persistence.HoldFilter{ResourceID: cfg.ResourcePrefix + "-" + cfg.RunID + "-flash", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]bool{}
+	for _, h := range holds {
+		users[h.UserID] = true
+	}
+	if len(users) != cfg.Clients {
+		t.Errorf("holds of %d users, want one per client (%d)", len(users), cfg.Clients)
+	}
 	if rep.Audit.Database != nil {
 		t.Errorf("database audit without --db-url: %+v", rep.Audit.Database)
 	}
