@@ -23,6 +23,8 @@ const (
 // Only GET routes are listed for reading; HEAD, which the router adds to every GET route,
 // takes the GET route's policy (Policies). A route served by the router but missing here is
 // refused to everyone (Authenticate fails closed), and TestEveryRouteHasAPolicy fails first.
+// The dev issuer's two paths are served only in dev mode (Config.WellKnown); in oidc mode
+// their entries match no route and are unused.
 var routePolicies = auth.RoutePolicies{
 	{Method: http.MethodGet, Path: HealthzPath}:   auth.Public,
 	{Method: http.MethodGet, Path: ReadyzPath}:    auth.Public,

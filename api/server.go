@@ -68,7 +68,7 @@ const (
 )
 
 // DefaultConfig returns a Config with every optional field at its default; the caller sets
-// Dispatcher, Holds and, in a cluster, Members, Ready and the Prometheus registry.
+// Dispatcher, Holds, Verifier and, in a cluster, Members, Ready and the Prometheus registry.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:         defaultNodeID(),

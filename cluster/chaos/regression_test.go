@@ -140,7 +140,7 @@ func newScenario(t *testing.T, rid string) *scenario {
 	s.hid = s.lastHold
 	s.owner = -1
 	for i, n := range tb.Nodes {
-		if n.RemoteAddr == owner {
+		if n.Name == owner { // X-Allot-Owner names the node (--node-name)
 			s.owner = i
 		}
 	}
@@ -235,7 +235,7 @@ func (s *scenario) compareReads(wantHeld, wantConfirmed int64) (problems, routin
 // waitAlive waits until node i sees want members alive.
 func (s *scenario) waitAlive(i, want int) {
 	s.t.Helper()
-	c := membersClient()
+	c := membersClient(s.tb.Tokens)
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

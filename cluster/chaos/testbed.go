@@ -130,7 +130,7 @@ func (tb *Testbed) DBPort() int { return tb.DB.Port() }
 
 // Converge waits until every node answers /v1/cluster/members with all nodes alive.
 func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
-	c := membersClient()
+	c := membersClient(tb.Tokens)
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -155,9 +155,10 @@ func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// membersClient is a client for aliveSeenBy: one attempt of at most a second.
-func membersClient() *client.Client {
-	c, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+// membersClient is a client for aliveSeenBy: one attempt of at most a second, with the
+// testbed's admin tokens (the member list is for admins).
+func membersClient(tokens client.TokenSource) *client.Client {
+	c, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(&http.Client{Timeout: time.Second}), client.WithTokenSource(tokens))
 	if err != nil {
 		panic(err) // a constant base URL
 	}
