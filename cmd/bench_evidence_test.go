@@ -295,7 +295,10 @@ func (b *bench) writeAuthCost(w *strings.Builder) {
 	p("\n**Authentication is on** for every Allot row (dev mode, ES256 tokens): each simulated client is a user of its " +
 		"own with its own bearer token, and the node verifies the token of every request. The baselines check no tokens.")
 	cached, uncached := b.goBenchMedian("BenchmarkVerifyCached", "ns/op"), b.goBenchMedian("BenchmarkVerifyUncached", "ns/op")
-	a := b.seriesOf("allot-pg", b.cfg.Clients[0])
+	var a *benchSeries
+	if len(b.cfg.Clients) > 0 {
+		a = b.seriesOf("allot-pg", b.cfg.Clients[0])
+	}
 	if cached <= 0 || a == nil || len(a.ok()) == 0 {
 		p(" (Section 3 measures verification; it did not run here.)\n")
 		return
