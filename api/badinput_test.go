@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 		{"buckets as object", post, holds, `{"buckets":{"2026-12-24":1},"quantity":1,"user_id":"u-1"}`, nil, 400, "malformed"},
 		{"too many hold buckets", post, holds, `{"buckets":[` + manyBuckets(63, "") + `],"quantity":1,"user_id":"u-1"}`, nil, 422, "invalid"},
 		{"hold bad date", post, holds, `{"buckets":["2026-12-32"],"quantity":1,"user_id":"u-1"}`, nil, 422, "invalid"},
-		{"missing user", post, holds, `{"buckets":["2026-12-24"],"quantity":1}`, nil, 422, "invalid"},
+		{"empty user", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":""}`, nil, 422, "invalid"},
 		{"user with space", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":"u 1"}`, nil, 422, "invalid"},
 		{"user dot dot", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":".."}`, nil, 422, "invalid"},
 		{"user too long", post, holds, `{"buckets":["2026-12-24"],"quantity":1,"user_id":"` + long + `"}`, nil, 422, "invalid"},

@@ -26,12 +26,16 @@ import (
 //     booking model, and protoactor's "dispatcher", which schedules mailboxes on goroutines.
 //     Neither is visible here.
 
-// OwnerHeader names the cluster member that answered a command (Reply.owner).
+// OwnerHeader names the cluster member that answered a command (Reply.owner, a node name). It
+// is shown only to operators (actsAsOperator): to others it would map the cluster.
 const OwnerHeader = wire.OwnerHeader
 
 // StaleHeader is "true" on a read or sold-out refusal that the owner answered from memory
 // without being able to confirm with the store that it still owns the resource (Reply.stale).
 const StaleHeader = wire.StaleHeader
+
+// ownerKey is the gin context key of the owner that answered, for the request log.
+const ownerKey = "allot.owner"
 
 // transportRetryAfter is the Retry-After of a 503 for a command that got no reply.
 const transportRetryAfter = time.Second
@@ -59,7 +63,7 @@ type Dispatcher interface {
 // askOwner sends cmd to the resource's owner through Config.Dispatcher, with the request's
 // deadline, and checks the reply. It returns the reply and true on success; otherwise it has
 // answered the request with a problem and returns false. Every reply's owner is reported in
-// OwnerHeader.
+// OwnerHeader to operators, and in the request log.
 func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
 	deadline := s.cfg.Now().Add(s.cfg.RequestTimeout)
 	cmd.DeadlineUnixMs = deadline.UnixMilli()
@@ -81,7 +85,10 @@ func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, b
 		return nil, false
 	}
 	if reply.Owner != "" {
-		c.Header(OwnerHeader, reply.Owner)
+		c.Set(ownerKey, reply.Owner)
+		if actsAsOperator(PrincipalOf(c)) {
+			c.Header(OwnerHeader, reply.Owner)
+		}
 	}
 	if reply.Stale {
 		c.Header(StaleHeader, "true")

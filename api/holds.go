@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 
@@ -68,7 +70,19 @@ func (s *Server) placeHold(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	op.IdempotencyKey = key
+	p := PrincipalOf(c) // never nil: the route's policy is auth.Customer
+	switch {
+	case op.UserId == "":
+		if err := booking.ValidateUserID("the token's user", p.Subject); err != nil {
+			s.fail(c, err)
+			return
+		}
+		op.UserId = p.Subject
+	case op.UserId != p.Subject && !actsAsOperator(p):
+		s.fail(c, booking.Errorf(booking.CodeForbidden, "user_id must be the token's user; only operators place holds for others"))
+		return
+	}
+	op.IdempotencyKey = scopedIdempotencyKey(p.Subject, key)
 	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_PlaceHold{PlaceHold: op}})
 	if !ok {
 		return
@@ -86,9 +100,7 @@ func (s *Server) placeHold(c *gin.Context) {
 
 // GET /v1/resources/:rid/holds/:hid
 func (s *Server) getHold(c *gin.Context) {
-	s.holdOp(c, func(rid, hid string) *protos.Command {
-		return &protos.Command{ResourceId: rid, Op: &protos.Command_GetHold{GetHold: &protos.GetHold{HoldId: hid}}}
-	})
+	s.holdOp(c, nil)
 }
 
 // POST /v1/resources/:rid/holds/:hid/confirm
@@ -105,14 +117,44 @@ func (s *Server) cancelHold(c *gin.Context) {
 	})
 }
 
-// holdOp runs a command on one hold and answers 200 with the hold. These routes take no
-// request body; one that is sent is ignored.
-func (s *Server) holdOp(c *gin.Context, build func(rid, hid string) *protos.Command) {
+// holdOp answers 200 with one hold: read with GetHold when act is nil, else after the command
+// act builds. These routes take no request body; one that is sent is ignored.
+//
+// A customer acts only on their own holds: another user's hold is answered exactly as a hold
+// that does not exist (404, existence not revealed). For confirm and cancel the hold is read
+// first and the command sent only when it is the caller's. Reading, then acting, cannot race
+// into acting on someone else's hold: a hold's user is set when it is placed and never
+// changes, and a hold id is never given to another hold of the resource (random ids, and the
+// model refuses a placement under a known id), so the user read is the user the command finds.
+// The only other outcome between the two steps is the hold's own lifecycle (expiry, a
+// concurrent confirm or cancel by its owner), which the command decides as for anyone.
+// Operators (with a second factor) act on any hold, as a front desk does, without the read.
+func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Command) {
 	rid, hid, ok := s.holdIDs(c)
 	if !ok {
 		return
 	}
-	reply, ok := s.askOwner(c, build(rid, hid))
+	p := PrincipalOf(c)
+	if act == nil || !actsAsOperator(p) {
+		reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_GetHold{GetHold: &protos.GetHold{HoldId: hid}}})
+		if !ok {
+			return
+		}
+		if reply.Hold == nil {
+			s.fail(c, errNoPayload)
+			return
+		}
+		if !actsAsOperator(p) && (p == nil || reply.Hold.UserId != p.Subject) {
+			c.Writer.Header().Del(StaleHeader)
+			s.fail(c, booking.Errorf(booking.CodeNotFound, "hold %q not found", hid))
+			return
+		}
+		if act == nil {
+			s.writeJSON(c, http.StatusOK, holdFromProto(reply.Hold))
+			return
+		}
+	}
+	reply, ok := s.askOwner(c, act(rid, hid))
 	if !ok {
 		return
 	}
@@ -150,6 +192,35 @@ func (s *Server) listUserHolds(c *gin.Context) {
 		return
 	}
 	s.listHolds(c, persistence.HoldFilter{UserID: uid, Status: q.status, Limit: q.limit})
+}
+
+// GET /v1/me/holds: the caller's own holds.
+func (s *Server) listMyHolds(c *gin.Context) {
+	q, err := decodeHoldQuery(c.Request.URL.RawQuery, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.listHolds(c, persistence.HoldFilter{UserID: PrincipalOf(c).Subject, Status: q.status, Limit: q.limit})
+}
+
+// scopedIdempotencyKey scopes a client's Idempotency-Key to the caller: the resource's model
+// keeps keys per resource, so without this one user's key would collide with another's (and
+// answer idempotency_mismatch, or worse, reveal a hold). The result is a fixed-length hash of
+// the subject and the key, within booking.MaxIdempotencyLen; "" stays "" (no key).
+func scopedIdempotencyKey(subject, key string) string {
+	if key == "" {
+		return ""
+	}
+	h := sha256.New()
+	var n [8]byte
+	for i := range n {
+		n[i] = byte(len(subject) >> (8 * i))
+	}
+	h.Write(n[:])
+	h.Write([]byte(subject))
+	h.Write([]byte(key))
+	return "s1." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {

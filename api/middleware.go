@@ -56,7 +56,7 @@ func (s *Server) observe(c *gin.Context) {
 		slog.Int("status", status),
 		slog.Duration("elapsed", elapsed),
 		slog.Int("bytes", c.Writer.Size()),
-		slog.String("owner", c.Writer.Header().Get(OwnerHeader)),
+		slog.String("owner", c.GetString(ownerKey)),
 	}
 	if answered {
 		attrs = append(attrs, slog.String("code", prob.kind.code))

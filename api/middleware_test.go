@@ -120,6 +120,7 @@ func TestClientClosedRequest(t *testing.T) {
 			defer disconnect()
 			e := MustServer(t, func(c *Config) { tt.mutate(c, disconnect) })
 			req := httptest.NewRequestWithContext(ctx, "GET", tt.path, nil)
+			req.Header.Set("Authorization", "Bearer "+e.tokens.token(t, asAdmin))
 			rec := httptest.NewRecorder()
 			e.h.ServeHTTP(rec, req)
 			p := mustProblem(t, rec, StatusClientClosedRequest, "client-closed-request")
@@ -209,7 +210,7 @@ func TestLongPathTruncated(t *testing.T) {
 func TestHeadOnGetRoutes(t *testing.T) {
 	e := MustServer(t)
 	e.mustCreate()
-	for _, path := range []string{HealthzPath, ReadyzPath, MetricsPath, OpenAPIPath, "/v1/resources/hotel-1",
+	for _, path := range []string{HealthzPath, ReadyzPath, OpenAPIPath, DiscoveryPath, "/v1/resources/hotel-1",
 		"/v1/resources/hotel-1/availability", "/v1/resources/hotel-1/holds", "/v1/users/u-1/holds", "/v1/cluster/members",
 		"/v1/resources/nope", "/v1/resources/a%20b"} {
 		get := e.do("GET", path, "")
@@ -239,7 +240,7 @@ func TestMetricsFailureIsProblem(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	failing := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return nil, errors.New("collector exploded") })
 	e := MustServer(t, func(c *Config) { c.Registerer, c.Gatherer = reg, failing })
-	rec := e.do("GET", MetricsPath, "")
+	rec := e.doAdmin("GET", MetricsPath)
 	p := mustProblem(t, rec, http.StatusInternalServerError, "internal")
 	if strings.Contains(p.Detail, "exploded") {
 		t.Fatalf("detail leaks the cause: %+v", p)

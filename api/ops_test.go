@@ -43,7 +43,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	e.do("GET", "/v1/resources/nope", "")
 	e.do("GET", "/no/such/route/abc123", "")
 
-	rec := e.do("GET", MetricsPath, "")
+	rec := e.doAdmin("GET", MetricsPath)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/api/auth"
 )
 
 // ErrConfig is wrapped by every error NewServer returns for an unusable Config.
@@ -23,6 +25,12 @@ type Config struct {
 	Dispatcher Dispatcher
 	// Holds answers the hold queries (by resource, by user). Required.
 	Holds HoldLister
+	// Verifier authenticates bearer tokens; every route's policy (Policies) is enforced with
+	// it. Required: there is no edge without authentication.
+	Verifier *auth.Verifier
+	// WellKnown, if set, serves the issuer's discovery document and key set at DiscoveryPath
+	// and JWKSPath (a node in dev mode: auth.DevIssuer.Handler, whose issuer URL has no path).
+	WellKnown http.Handler
 	// Members lists the cluster's members. Nil on a single node: the member list then holds
 	// just this node, as NodeID.
 	Members MemberLister
@@ -32,7 +40,8 @@ type Config struct {
 	// Ready reports readiness for /readyz: false while the node is starting or draining.
 	// Must be safe for concurrent use and fast. Nil means always ready.
 	Ready func() bool
-	// Registerer receives the HTTP metrics and Gatherer serves /metrics; give both or
+	// Registerer receives the HTTP metrics and Gatherer serves /metrics (on the admin
+	// handler, AdminHandler, never on the edge); give both or
 	// neither. A Registerer that is also a Gatherer (a *prometheus.Registry) may come alone.
 	// Neither: a private registry holding only the HTTP metrics. The global registry is never
 	// used implicitly.
@@ -59,7 +68,7 @@ const (
 )
 
 // DefaultConfig returns a Config with every optional field at its default; the caller sets
-// Dispatcher, Holds and, in a cluster, Members, Ready and the Prometheus registry.
+// Dispatcher, Holds, Verifier and, in a cluster, Members, Ready and the Prometheus registry.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:         defaultNodeID(),
@@ -116,6 +125,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Dispatcher is required", ErrConfig)
 	case c.Holds == nil:
 		return fmt.Errorf("%w: Holds is required", ErrConfig)
+	case c.Verifier == nil:
+		return fmt.Errorf("%w: Verifier is required", ErrConfig)
 	case c.RequestTimeout < 0:
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
 	case c.MaxBodyBytes < 0:
@@ -133,6 +144,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 	engine  *gin.Engine
+	admin   *gin.Engine
 }
 
 // NewServer builds the edge: routes, problem handling, logging and metrics. It registers the
@@ -150,11 +162,17 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m}
 	s.engine = s.routes()
+	s.admin = s.adminRoutes()
 	return s, nil
 }
 
-// Handler returns the http.Handler serving every route.
+// Handler returns the http.Handler serving every route of the edge.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// AdminHandler returns the http.Handler of the admin listener: MetricsPath. It has no
+// authentication of its own; it must only be reachable from where metrics may be read (cmd
+// serves it on --admin-addr, loopback by default).
+func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // routes builds the gin engine.
 func (s *Server) routes() *gin.Engine {
@@ -165,14 +183,18 @@ func (s *Server) routes() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
-	e.Use(s.observe, s.recovery)
+	// Authentication after observe and recovery, so that refusals are logged and counted.
+	e.Use(s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 
 	e.GET(HealthzPath, s.healthz)
 	e.GET(ReadyzPath, s.readyz)
-	e.GET(MetricsPath, s.metricsHandler())
 	e.GET(OpenAPIPath, s.openAPI)
+	if s.cfg.WellKnown != nil {
+		e.GET(DiscoveryPath, gin.WrapH(s.cfg.WellKnown))
+		e.GET(JWKSPath, gin.WrapH(s.cfg.WellKnown))
+	}
 
 	v1 := e.Group("/v1")
 	v1.POST("/resources", s.createResource)
@@ -184,6 +206,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/resources/:rid/holds/:hid", s.getHold)
 	v1.POST("/resources/:rid/holds/:hid/confirm", s.confirmHold)
 	v1.POST("/resources/:rid/holds/:hid/cancel", s.cancelHold)
+	v1.GET("/me/holds", s.listMyHolds)
 	v1.GET("/users/:uid/holds", s.listUserHolds)
 	v1.GET("/cluster/members", s.members)
 
@@ -194,6 +217,19 @@ func (s *Server) routes() *gin.Engine {
 			e.HEAD(r.Path, headOnly, r.HandlerFunc)
 		}
 	}
+	return e
+}
+
+// adminRoutes builds the admin engine: metrics, logged and counted like the edge's routes.
+func (s *Server) adminRoutes() *gin.Engine {
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.ContextWithFallback = true
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.observe, s.recovery)
+	e.NoRoute(s.noRoute)
+	e.GET(MetricsPath, s.metricsHandler())
 	return e
 }
 

@@ -35,6 +35,8 @@ type testEnv struct {
 	reg   *prometheus.Registry
 	ready *atomic.Bool
 	logs  *syncBuffer
+	// tokens mints the bearer tokens do sends (asAdmin unless the call names Authorization).
+	tokens *testTokens
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a slog handler.
@@ -65,9 +67,12 @@ func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	logs := &syncBuffer{}
+	tokens, verifier := newTestAuth(tb, clock.Now)
 	cfg := Config{
 		Dispatcher: disp,
 		Holds:      disp,
+		Verifier:   verifier,
+		WellKnown:  tokens.issuer.Handler(),
 		NodeID:     "node-1",
 		Ready:      ready.Load,
 		Registerer: reg,
@@ -82,7 +87,7 @@ func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 	if err != nil {
 		tb.Fatalf("NewServer: %v", err)
 	}
-	return &testEnv{tb: tb, srv: srv, h: srv.Handler(), disp: disp, clock: clock, reg: reg, ready: ready, logs: logs}
+	return &testEnv{tb: tb, srv: srv, h: srv.Handler(), disp: disp, clock: clock, reg: reg, ready: ready, logs: logs, tokens: tokens}
 }
 
 // logRecords returns the log records written so far, decoded.
@@ -104,8 +109,23 @@ func (e *testEnv) logRecords() []map[string]any {
 const emptyHeader = "\x00empty"
 
 // do sends a request. A non-empty body gets Content-Type application/json unless hdr sets
-// it; hdr is name, value pairs, and an empty value deletes the header.
+// it; hdr is name, value pairs, and an empty value deletes the header. The caller is asAdmin
+// unless hdr names Authorization (anonymous: no header; e.bearer(spec): spec's token).
 func (e *testEnv) do(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	e.tb.Helper()
+	if !hasHeader(hdr, "Authorization") {
+		hdr = append(e.bearer(asAdmin), hdr...)
+	}
+	return e.serve(e.h, method, path, body, hdr...)
+}
+
+// doAdmin sends a request to the admin handler (metrics).
+func (e *testEnv) doAdmin(method, path string) *httptest.ResponseRecorder {
+	e.tb.Helper()
+	return e.serve(e.srv.AdminHandler(), method, path, "")
+}
+
+func (e *testEnv) serve(h http.Handler, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	e.tb.Helper()
 	var r io.Reader
 	if body != "" {
@@ -125,7 +145,7 @@ func (e *testEnv) do(method, path, body string, hdr ...string) *httptest.Respons
 		}
 	}
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -189,20 +209,22 @@ func (e *testEnv) mustHold(body string, hdr ...string) wire.Hold {
 
 func TestNewServerConfig(t *testing.T) {
 	disp := mustActorDispatcher(t, time.Now)
+	_, v := newTestAuth(t, time.Now)
 	reg := prometheus.NewRegistry()
 	tests := []struct {
 		name string
 		cfg  Config
 		ok   bool
 	}{
-		{"minimal", Config{Dispatcher: disp, Holds: disp}, true},
-		{"registry alone serves as gatherer", Config{Dispatcher: disp, Holds: disp, Registerer: reg}, true},
-		{"no dispatcher", Config{Holds: disp}, false},
-		{"no holds", Config{Dispatcher: disp}, false},
-		{"negative timeout", Config{Dispatcher: disp, Holds: disp, RequestTimeout: -time.Second}, false},
-		{"negative body limit", Config{Dispatcher: disp, Holds: disp, MaxBodyBytes: -1}, false},
-		{"gatherer without registerer", Config{Dispatcher: disp, Holds: disp, Gatherer: reg}, false},
-		{"registerer that cannot gather", Config{Dispatcher: disp, Holds: disp, Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"x": "y"}, reg)}, false},
+		{"minimal", Config{Dispatcher: disp, Holds: disp, Verifier: v}, true},
+		{"registry alone serves as gatherer", Config{Dispatcher: disp, Holds: disp, Verifier: v, Registerer: reg}, true},
+		{"no dispatcher", Config{Holds: disp, Verifier: v}, false},
+		{"no verifier", Config{Dispatcher: disp, Holds: disp}, false},
+		{"no holds", Config{Dispatcher: disp, Verifier: v}, false},
+		{"negative timeout", Config{Dispatcher: disp, Holds: disp, Verifier: v, RequestTimeout: -time.Second}, false},
+		{"negative body limit", Config{Dispatcher: disp, Holds: disp, Verifier: v, MaxBodyBytes: -1}, false},
+		{"gatherer without registerer", Config{Dispatcher: disp, Holds: disp, Verifier: v, Gatherer: reg}, false},
+		{"registerer that cannot gather", Config{Dispatcher: disp, Holds: disp, Verifier: v, Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"x": "y"}, reg)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,7 +244,8 @@ func TestNewServerConfig(t *testing.T) {
 
 func TestNewServerDefaults(t *testing.T) {
 	disp := mustActorDispatcher(t, time.Now)
-	s, err := NewServer(Config{Dispatcher: disp, Holds: disp})
+	_, v := newTestAuth(t, time.Now)
+	s, err := NewServer(Config{Dispatcher: disp, Holds: disp, Verifier: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,15 +262,16 @@ func TestNewServerDefaults(t *testing.T) {
 func TestTwoServersShareRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	disp := mustActorDispatcher(t, time.Now)
+	_, v := newTestAuth(t, time.Now)
 	for i := 0; i < 2; i++ {
-		if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Registerer: reg, Gatherer: reg}); err != nil {
+		if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Verifier: v, Registerer: reg, Gatherer: reg}); err != nil {
 			t.Fatalf("server %d: %v", i, err)
 		}
 	}
 	// A different collector under the same name is an error, not a silent mix.
 	other := prometheus.NewRegistry()
 	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "allot_http_requests_total", Help: "x"}))
-	if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Registerer: other, Gatherer: other}); err == nil {
+	if _, err := NewServer(Config{Dispatcher: disp, Holds: disp, Verifier: v, Registerer: other, Gatherer: other}); err == nil {
 		t.Fatal("NewServer accepted a clashing metric")
 	}
 }

@@ -375,6 +375,7 @@ func (b *bench) writeSection1(w *strings.Builder) {
 		p("- %d clients: (a)/(b) = **%.1f×**, (a)/(c) = **%.2f×**, (d)/(b) = %.1f×.\n", c,
 			a.holds().Med/max(cl.holds().Med, 1), a.holds().Med/max(r.holds().Med, 1), d.holds().Med/max(cl.holds().Med, 1))
 	}
+	b.writeAuthCost(w)
 	p("\n**Sell-out checks** (stock 2,000, 256 clients, until every client is answered `sold_out`):\n\n")
 	p("| system | sold / stock | holds acknowledged | clients turned away | time | audit | exact |\n|---|---:|---:|---:|---:|---|---|\n")
 	for _, s := range b.allSystems() {

@@ -38,12 +38,14 @@ func (s goBenchSpec) args(count int) []string {
 }
 
 // goBenchSpecs are the in-process ceilings: the booking model alone, the resource actor on
-// memstore, SQLite and PostgreSQL, and the classic transaction beside it.
+// memstore, SQLite and PostgreSQL, and the classic transaction beside it; and what verifying a
+// bearer token costs, cached (every request after a client's first) and not.
 var goBenchSpecs = []goBenchSpec{
 	{Pkg: "./actors/booking", Bench: "^BenchmarkDecidePlaceHold", Benchtime: "200000x", Units: []string{"cmds/s", "ns/op", "allocs/op"}},
 	{Pkg: "./actors/resource", Bench: "^(BenchmarkHotResource|BenchmarkSoldOut)$", Benchtime: "20000x", Units: []string{"holds/s", "ns/op", "median-batch"}},
 	{Pkg: "./actors/resource", Bench: "^BenchmarkHotResourcePostgres$", Benchtime: "20000x",
 		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch"}},
+	{Pkg: "./api/auth", Bench: "^BenchmarkVerify(Cached|Uncached)$", Benchtime: "20000x", Units: []string{"ns/op", "allocs/op"}},
 }
 
 // runGoBench runs spec count times from the module root, keeps the output under the

@@ -30,6 +30,9 @@ type benchSystem struct {
 	DBName            string
 	// Allot is set for Allot nodes: their /metrics carry batch sizes and commit latencies.
 	Allot bool
+	// KeyFile is the Allot nodes' dev signing key: the load generator mints each client's
+	// token with it (authentication is on). Empty for the baselines, which check no tokens.
+	KeyFile string
 }
 
 func (s *benchSystem) targets() []string {
@@ -102,6 +105,7 @@ func (b *bench) loadConfig(sys *benchSystem, clients int, runID string) loadgen.
 	cfg.Quiet = true
 	cfg.DBURL = sys.DBURL
 	cfg.NoAudit = sys.NoAudit
+	cfg.KeyFile = sys.KeyFile
 	return cfg
 }
 
@@ -121,6 +125,9 @@ func loadgenCommand(cfg loadgen.Config) string {
 	if cfg.NoAudit {
 		args = append(args, "--no-audit")
 	}
+	if cfg.KeyFile != "" {
+		args = append(args, "--key-file", "KEY")
+	}
 	return strings.Join(args, " ")
 }
 
@@ -138,7 +145,7 @@ func (b *bench) snapshot(ctx context.Context, sys *benchSystem) cpuSnapshot {
 	if sys.Allot {
 		s.metricsOK = true
 		for _, p := range sys.Procs {
-			m, err := scrapeMetrics(ctx, p.URL+"/metrics", "allot_batch_size_sum", "allot_batch_size_count",
+			m, err := scrapeMetrics(ctx, p.Admin+"/metrics", "allot_batch_size_sum", "allot_batch_size_count",
 				"allot_commit_seconds_sum", "allot_commit_seconds_count")
 			if err != nil {
 				s.metricsOK = false
@@ -178,7 +185,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 		}
 		after = b.snapshot(mctx, sys)
 	})
-	if profile && sys.Procs[0].Pprof != "" {
+	if profile && sys.Procs[0].Admin != "" {
 		name := fmt.Sprintf("%s-%d", sys.Key, clients)
 		run.Profile = filepath.Join(b.cfg.Artifacts, "cpu-"+name+".pprof")
 		run.AllocsBase = filepath.Join(b.cfg.Artifacts, "allocs-"+name+"-start.pprof")
@@ -187,7 +194,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 			if sleepCtx(mctx, time.Second) != nil {
 				return
 			}
-			base := sys.Procs[0].Pprof + "/debug/pprof/"
+			base := sys.Procs[0].Admin + "/debug/pprof/"
 			if err := fetchTo(mctx, base+"allocs", run.AllocsBase); err != nil {
 				t.Logf("allocs profile %s: %v", sys.Key, err)
 				run.AllocsBase = ""
@@ -292,7 +299,7 @@ func (b *bench) sellOutCheck(t *testing.T, sys *benchSystem) sellOut {
 // waitMembers waits until every node of sys sees n alive members.
 func waitMembers(t *testing.T, sys *benchSystem, n int) {
 	t.Helper()
-	c := clustertest.NewClient(2 * time.Second)
+	c := clustertest.NewClient(2*time.Second, clustertest.DevIssuer(t, sys.KeyFile))
 	deadline := time.Now().Add(time.Minute)
 	for _, p := range sys.Procs {
 		for {

@@ -44,14 +44,14 @@ type memResult struct {
 // for the runtime to return memory to the OS.
 func (b *bench) memory(t *testing.T) memResult {
 	res := memResult{Resources: b.cfg.Resources, HoldsPer: b.cfg.HoldsPer, IdleTimeout: b.cfg.IdleTimeout}
-	node := startBenchNode(t, b.bin, b.cfg.Artifacts, "memory-node", "--data-dir", filepath.Join(t.TempDir(), "data"),
+	node := startBenchNode(t, b.bin, b.cfg.Artifacts, "memory-node", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--idle-timeout", b.cfg.IdleTimeout.String())
 	res.Command = node.CommandLine()
 	ctx := t.Context()
 	point := func(what string) {
 		p := memPoint{What: what, Active: -1}
 		p.RSS, _ = vmRSS(node.PID())
-		if m, err := scrapeMetrics(ctx, node.URL+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects"); err == nil {
+		if m, err := scrapeMetrics(ctx, node.Admin+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects"); err == nil {
 			p.HeapInuse, p.HeapObjects = int64(m["go_memstats_heap_inuse_bytes"]), int64(m["go_memstats_heap_objects"])
 		}
 		p.Active = activations(t, node)
@@ -61,7 +61,7 @@ func (b *bench) memory(t *testing.T) memResult {
 	gc := func(name string) string {
 		// The heap profile with gc=1 runs a garbage collection in the node first.
 		path := filepath.Join(b.cfg.Artifacts, name)
-		if err := fetchTo(ctx, node.Pprof+"/debug/pprof/heap?gc=1", path); err != nil {
+		if err := fetchTo(ctx, node.Admin+"/debug/pprof/heap?gc=1", path); err != nil {
 			t.Logf("forced GC: %v", err)
 			return ""
 		}
@@ -69,7 +69,7 @@ func (b *bench) memory(t *testing.T) memResult {
 	}
 	point("idle node, before the fill")
 
-	c := clustertest.NewClient(10 * time.Second)
+	c := clustertest.NewClient(10*time.Second, clustertest.DevIssuer(t, b.keyFile))
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -126,7 +126,7 @@ func (b *bench) memory(t *testing.T) memResult {
 
 // activations is the number of activations the node reports for itself, -1 if unknown.
 func activations(t *testing.T, node *benchProc) int {
-	v, _, err := clustertest.NewClient(5 * time.Second).API(node.URL).Members(t.Context())
+	v, _, err := clustertest.NewClient(5*time.Second, clustertest.DevIssuer(t, node.KeyFile)).API(node.URL).Members(t.Context())
 	if err != nil {
 		return -1
 	}

@@ -24,7 +24,9 @@ type benchProc struct {
 	Name  string
 	Args  []string // argv without the binary
 	URL   string   // HTTP base URL
-	Pprof string   // pprof base URL of a node started with --pprof-addr; "" otherwise
+	Admin string   // a node's admin listener (/metrics, /debug/pprof/); "" otherwise
+	// KeyFile is a node's dev signing key (--key-file); "" otherwise.
+	KeyFile string
 	// Gossip is a node's gossip address (the seed the other nodes join).
 	Gossip string
 
@@ -54,16 +56,17 @@ func startBenchProc(tb testing.TB, bin, dir, name string, args []string) *benchP
 	return p
 }
 
-// startBenchNode starts `allot node` on free 127.0.0.1 ports with --pprof-addr, plus extra
-// flags (the store, --join, ...), and waits until it is ready.
-func startBenchNode(tb testing.TB, bin, dir, name string, extra ...string) *benchProc {
+// startBenchNode starts `allot node` on free 127.0.0.1 ports with its admin listener, in dev
+// auth mode with the shared signing key keyFile, plus extra flags (the store, --join, ...),
+// and waits until it is ready.
+func startBenchNode(tb testing.TB, bin, dir, name, keyFile string, extra ...string) *benchProc {
 	tb.Helper()
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(tb, "127.0.0.1")) }
-	httpAddr, gossip, remote, pprofAddr := port(), port(), port(), port()
+	httpAddr, gossip, remote, adminAddr := port(), port(), port(), port()
 	args := append([]string{"node", "--http-addr", httpAddr, "--gossip-addr", gossip, "--remote-addr", remote,
-		"--advertise-addr", "127.0.0.1", "--pprof-addr", pprofAddr, "--log-level", "warn"}, extra...)
+		"--advertise-addr", "127.0.0.1", "--admin-addr", adminAddr, "--node-name", name, "--key-file", keyFile, "--log-level", "warn"}, extra...)
 	p := startBenchProc(tb, bin, dir, name, args)
-	p.URL, p.Pprof, p.Gossip = "http://"+httpAddr, "http://"+pprofAddr, gossip
+	p.URL, p.Admin, p.Gossip, p.KeyFile = "http://"+httpAddr, "http://"+adminAddr, gossip, keyFile
 	p.waitHTTP(tb, "/readyz", func(code int) bool { return code == http.StatusOK })
 	return p
 }

@@ -109,6 +109,8 @@ type bench struct {
 	elapsed  time.Duration
 	machine  machineInfo
 
+	keyFile string // the dev signing key of every Allot node (auth on)
+
 	systems  []*benchSystem // section 1 and the empty handler, in table order
 	cluster  *benchSystem   // section 2
 	series   []*benchSeries
@@ -158,6 +160,9 @@ func TestBenchmarks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &bench{cfg: benchConfigFromEnv(t, root), root: root, started: time.Now(), sellOuts: map[string]sellOut{}}
+	// Authentication is on, as in production: every Allot node of the benchmark shares this
+	// dev signing key, and the load generator gives each simulated client a token of its own.
+	b.keyFile = clustertest.KeyFile(t)
 	b.stamp = strconv.FormatInt(b.started.Unix(), 36)
 	if err := os.MkdirAll(b.cfg.Artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -221,11 +226,11 @@ func (b *bench) httpSections(t *testing.T) {
 	art := b.cfg.Artifacts
 	idle := "--idle-timeout=15s" // a finished run's hot resource passivates before the next run on it
 	pgSys := func(key, label, url string, procs ...*benchProc) *benchSystem {
-		return &benchSystem{Key: key, Label: label, Procs: procs, DBURL: url, DBPids: pgPids, DBParents: pgPids, DBName: "PostgreSQL"}
+		return &benchSystem{Key: key, Label: label, Procs: procs, DBURL: url, DBPids: pgPids, DBParents: pgPids, DBName: "PostgreSQL", KeyFile: procs[0].KeyFile}
 	}
 	if b.cfg.Sections["http"] {
 		url := pg.MustDatabase(t)
-		a := pgSys("allot-pg", "(a) Allot, 1 node, PostgreSQL", url, startBenchNode(t, b.bin, art, "allot-pg", "--db-url", url, idle))
+		a := pgSys("allot-pg", "(a) Allot, 1 node, PostgreSQL", url, startBenchNode(t, b.bin, art, "allot-pg", b.keyFile, "--db-url", url, idle))
 		a.Allot = true
 		url = pg.MustDatabase(t)
 		classic := pgSys("classic", "(b) classic SELECT FOR UPDATE, PostgreSQL", url, startBenchBaseline(t, b.benchBin, art, "classic", "--db-url", url))
@@ -238,8 +243,8 @@ func (b *bench) httpSections(t *testing.T) {
 		} else {
 			t.Logf("Redis CPU will not be counted: %v", err)
 		}
-		embedded := &benchSystem{Key: "allot-embedded", Label: "(d) Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)",
-			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded", "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}
+		embedded := &benchSystem{Key: "allot-embedded", Label: "(d) Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,
+			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}
 		empty := &benchSystem{Key: "empty", Label: "(e) empty gin handler (HTTP ceiling)", NoAudit: true, DBName: "none",
 			Procs: []*benchProc{startBenchBaseline(t, b.benchBin, art, "empty")}}
 		b.systems = []*benchSystem{a, classic, redis, embedded, empty}
@@ -247,9 +252,9 @@ func (b *bench) httpSections(t *testing.T) {
 	all := append([]*benchSystem(nil), b.systems...)
 	if b.cfg.Sections["cluster"] {
 		url := pg.MustDatabase(t)
-		n1 := startBenchNode(t, b.bin, art, "cluster-1", "--db-url", url, idle)
-		n2 := startBenchNode(t, b.bin, art, "cluster-2", "--db-url", url, idle, "--join", n1.Gossip)
-		n3 := startBenchNode(t, b.bin, art, "cluster-3", "--db-url", url, idle, "--join", n1.Gossip)
+		n1 := startBenchNode(t, b.bin, art, "cluster-1", b.keyFile, "--db-url", url, idle)
+		n2 := startBenchNode(t, b.bin, art, "cluster-2", b.keyFile, "--db-url", url, idle, "--join", n1.Gossip)
+		n3 := startBenchNode(t, b.bin, art, "cluster-3", b.keyFile, "--db-url", url, idle, "--join", n1.Gossip)
 		b.cluster = pgSys("allot-pg-3", "Allot, 3 nodes, shared PostgreSQL", url, n1, n2, n3)
 		b.cluster.Allot = true
 		waitMembers(t, b.cluster, 3)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/resource"
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/persistence/postgres"
 )
@@ -86,13 +87,49 @@ type NodeConfig struct {
 	MaxClockOffset time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
-	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on its own listener
-	// (host:port) for profiling; empty (the default) serves nothing.
-	PprofAddr string
+	// AdminAddr is the admin listener (host:port): Prometheus /metrics and net/http/pprof's
+	// /debug/pprof/, never on the edge. Loopback by default; in a pod, the pod IP so that
+	// Prometheus can scrape it (keep it off the internet). Empty: no admin listener.
+	AdminAddr string
+	// NodeName names this node in X-Allot-Owner (shown to operators) and its logs. Empty
+	// means the host name (a pod's name in Kubernetes).
+	NodeName string
+
+	// Auth selects where bearer tokens come from: "oidc" (an external OpenID Connect
+	// provider at OIDCIssuer) or "dev" (the node's own dev issuer, whose signing key is
+	// KeyFile, or dev-signing-key.pem under DataDir). A cluster member (DBURL or Join) in dev
+	// mode needs KeyFile, the key every node shares: each node's own key would refuse the
+	// others' tokens, and a dev key is no protection on a network anyway.
+	Auth string
+	// KeyFile is the dev issuer's signing key (created if missing, mode 0600), the same flag
+	// `allot token` takes. Empty means <DataDir>/dev-signing-key.pem.
+	KeyFile string
+	// OIDCIssuer is the issuer URL exactly as tokens carry it in "iss". Required for oidc;
+	// in dev mode empty means auth.DefaultDevIssuer.
+	OIDCIssuer string
+	// OIDCAudience must be one of a token's "aud" values.
+	OIDCAudience string
+	// OIDCRolesClaim is the claim (a dotted path) holding the roles operator and admin.
+	OIDCRolesClaim string
+	// OIDCUserClaim is the claim (a dotted path) naming the user.
+	OIDCUserClaim string
+	// OIDCMFAACR, if set, is an "acr" value that proves a second factor.
+	OIDCMFAACR string
+	// OIDCMFAClaim, if set, names a claim whose presence proves a second factor (Firebase's
+	// firebase.sign_in_second_factor, an Auth0 Action's namespaced claim).
+	OIDCMFAClaim string
 
 	// Transport is the edge's limits and TLS and the security between nodes (transport.go).
 	Transport TransportConfig
 }
+
+// Auth modes (NodeConfig.Auth).
+const (
+	AuthOIDC = string(auth.ModeOIDC)
+	AuthDev  = string(auth.ModeDev)
+	// DefaultAdminAddr keeps metrics and profiles on this machine unless told otherwise.
+	DefaultAdminAddr = "127.0.0.1:9090"
+)
 
 // Addresses a node binds by default (NodeConfig documents which mode uses which).
 const (
@@ -136,7 +173,35 @@ func DefaultNodeConfig() NodeConfig {
 		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
 		Transport:          DefaultTransportConfig(),
+		AdminAddr:          DefaultAdminAddr,
+		Auth:               AuthDev,
+		OIDCAudience:       auth.DefaultDevAudience,
+		OIDCRolesClaim:     auth.DefaultRolesClaim,
+		OIDCUserClaim:      auth.DefaultUserClaim,
 	}
+}
+
+// authConfig turns the auth flags into api/auth's configuration, on the node's clock.
+func (c *NodeConfig) authConfig(now func() time.Time) auth.Config {
+	cfg := auth.DefaultConfig()
+	cfg.Mode = auth.Mode(c.Auth)
+	if c.OIDCIssuer != "" {
+		cfg.Issuer = c.OIDCIssuer
+	}
+	cfg.Audience, cfg.RolesClaim, cfg.UserClaim = c.OIDCAudience, c.OIDCRolesClaim, c.OIDCUserClaim
+	cfg.MFAACR, cfg.MFAClaim = c.OIDCMFAACR, c.OIDCMFAClaim
+	if now != nil {
+		cfg.Now = now
+	}
+	return cfg
+}
+
+// devKeyFile is the dev issuer's key file: KeyFile, else the one under DataDir.
+func (c *NodeConfig) devKeyFile() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return auth.DevKeyFile(c.DataDir)
 }
 
 // Single reports whether this is a single node: no shared database and no seeds.
@@ -219,7 +284,16 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a store write lets a resource actor answer from memory; a crashed owner's resources wait at most this long for a new owner")
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
-	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve /debug/pprof/ on this separate address (host:port; empty: off); keep it private")
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener `host:port` for /metrics and /debug/pprof/ (empty: off); keep it private")
+	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "this node's name in X-Allot-Owner (operators only) and logs (empty: the host name)")
+	fs.StringVar(&c.Auth, "auth", c.Auth, "where bearer tokens come from: oidc (--oidc-issuer) or dev (the node's own issuer, for allot token); a node with --db-url or --join needs --key-file for dev")
+	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "dev mode: the shared signing key file (created if missing, mode 0600; as allot token --key-file); empty: dev-signing-key.pem under --data-dir")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "issuer URL exactly as in the tokens' iss (https; required for oidc; dev: "+auth.DefaultDevIssuer+")")
+	fs.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, "audience the tokens must carry in aud (the API identifier or client id)")
+	fs.StringVar(&c.OIDCRolesClaim, "oidc-roles-claim", c.OIDCRolesClaim, "claim holding the roles operator and admin (a dotted path, e.g. realm_access.roles)")
+	fs.StringVar(&c.OIDCUserClaim, "oidc-user-claim", c.OIDCUserClaim, "claim naming the user (a dotted path)")
+	fs.StringVar(&c.OIDCMFAACR, "oidc-mfa-acr", c.OIDCMFAACR, "an acr value that proves a second factor (amr mfa, otp, hwk, swk or sms always does)")
+	fs.StringVar(&c.OIDCMFAClaim, "oidc-mfa-claim", c.OIDCMFAClaim, "a claim whose presence proves a second factor (e.g. firebase.sign_in_second_factor)")
 	c.Transport.registerFlags(fs)
 }
 
@@ -270,7 +344,28 @@ func (c *NodeConfig) validate() error {
 	if c.Transport.HTTPWriteTimeout <= c.RequestTimeout {
 		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
 	}
-	return c.Transport.validate()
+	if err := c.Transport.validate(); err != nil {
+		return err
+	}
+	return c.validateAuth()
+}
+
+// validateAuth checks the auth flags: a known mode, an issuer for oidc, and no dev mode with
+// a per-node key on a cluster member.
+func (c *NodeConfig) validateAuth() error {
+	switch {
+	case c.Auth != AuthOIDC && c.Auth != AuthDev:
+		return fmt.Errorf("--auth %q: want %s or %s", c.Auth, AuthOIDC, AuthDev)
+	case c.Auth == AuthOIDC && c.OIDCIssuer == "":
+		return errors.New("--auth oidc needs --oidc-issuer")
+	case c.Auth == AuthOIDC && c.KeyFile != "":
+		return errors.New("--key-file is for --auth dev")
+	case c.Auth == AuthDev && !c.Single() && c.KeyFile == "":
+		return errors.New("--auth dev on a node with --db-url or --join needs --key-file, the signing key every node shares (or use --auth oidc)")
+	case c.OIDCAudience == "":
+		return errors.New("--oidc-audience is required")
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

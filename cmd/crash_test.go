@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster/clustertest"
 )
 
@@ -18,10 +19,11 @@ func TestKill9KeepsAcknowledgedHolds(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := clustertest.MustBinary(t)
-	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: t.TempDir()})
+	dataDir := t.TempDir()
+	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: dataDir})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := clustertest.NewClient(5 * time.Second)
+	c := clustertest.NewClient(5*time.Second, clustertest.DevIssuer(t, auth.DevKeyFile(dataDir)))
 	c.MaxRetries = 0 // a request in flight at the kill is simply unacknowledged
 	const capacity = 500
 	if err := c.CreateResource(ctx, n.URL(), "flash-1", map[string]int64{"all": capacity}, "1h"); err != nil {

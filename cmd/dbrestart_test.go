@@ -33,7 +33,7 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := clustertest.NewClient(3 * time.Second)
+	c := clustertest.NewClient(3*time.Second, m.DevIssuer())
 	c.MaxRetries = 0
 	base := m.HTTPURL()
 	const stock = 2000

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/loadgen"
+	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/pgtest"
 )
 
@@ -19,9 +21,10 @@ import (
 
 // tinyLoad is a small load against target that ends by itself: a few clients, a small stock,
 // a bounded number of requests, and a duration that is only a safety net.
-func tinyLoad(target, scenario, runID string) loadgen.Config {
+func tinyLoad(m *Main, scenario, runID string) loadgen.Config {
 	cfg := loadgen.DefaultConfig()
-	cfg.Targets = []string{target}
+	cfg.Targets = []string{m.HTTPURL()}
+	cfg.KeyFile = m.Config.devKeyFile() // every simulated client carries its own user's token
 	cfg.Scenario = scenario
 	cfg.Clients = 6
 	cfg.Stock = 30
@@ -120,9 +123,22 @@ func checkFlashSale(t *testing.T, cfg loadgen.Config, rep *loadgen.Report) {
 
 func TestLoadgenFlashSaleAgainstNode(t *testing.T) {
 	m := MustRunMain(t)
-	cfg := tinyLoad(m.HTTPURL(), loadgen.ScenarioFlashSale, "flash-embedded")
+	cfg := tinyLoad(m, loadgen.ScenarioFlashSale, "flash-embedded")
 	rep := mustLoad(t, cfg)
 	checkFlashSale(t, cfg, rep)
+	// Every client held as its own user: the node takes the hold's user from the token, so
+	// distinct users in the store mean distinct tokens.
+	holds, err := m.Store().ListHolds(t.Context(), persistence.HoldFilter{ResourceID: cfg.ResourcePrefix + "-" + cfg.RunID + "-flash", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]bool{}
+	for _, h := range holds {
+		users[h.UserID] = true
+	}
+	if len(users) != cfg.Clients {
+		t.Errorf("holds of %d users, want one per client (%d)", len(users), cfg.Clients)
+	}
 	if rep.Audit.Database != nil {
 		t.Errorf("database audit without --db-url: %+v", rep.Audit.Database)
 	}
@@ -131,7 +147,7 @@ func TestLoadgenFlashSaleAgainstNode(t *testing.T) {
 func TestLoadgenFlashSaleAgainstNodeOnPostgres(t *testing.T) {
 	url := pgtest.MustServer(t).MustDatabase(t)
 	m := MustRunMain(t, func(c *NodeConfig) { c.DBURL = url })
-	cfg := tinyLoad(m.HTTPURL(), loadgen.ScenarioFlashSale, "flash-pg")
+	cfg := tinyLoad(m, loadgen.ScenarioFlashSale, "flash-pg")
 	cfg.DBURL = url
 	rep := mustLoad(t, cfg)
 	checkFlashSale(t, cfg, rep)
@@ -149,7 +165,7 @@ func TestLoadgenFlashSaleAgainstNodeOnPostgres(t *testing.T) {
 
 func TestLoadgenHoldOnlyFlashSaleAgainstNode(t *testing.T) {
 	m := MustRunMain(t)
-	cfg := tinyLoad(m.HTTPURL(), loadgen.ScenarioFlashSale, "flash-hold-only")
+	cfg := tinyLoad(m, loadgen.ScenarioFlashSale, "flash-hold-only")
 	cfg.HoldOnly = true
 	rep := mustLoad(t, cfg)
 	if rep.Sold != cfg.Stock || rep.Holds != cfg.Stock || rep.Confirms != 0 || rep.Cancels != 0 {
@@ -160,7 +176,7 @@ func TestLoadgenHoldOnlyFlashSaleAgainstNode(t *testing.T) {
 
 func TestLoadgenHotelAgainstNode(t *testing.T) {
 	m := MustRunMain(t)
-	cfg := tinyLoad(m.HTTPURL(), loadgen.ScenarioHotel, "hotel")
+	cfg := tinyLoad(m, loadgen.ScenarioHotel, "hotel")
 	cfg.Requests = 120
 	rep := mustLoad(t, cfg)
 	a := rep.Audit
@@ -185,7 +201,7 @@ func TestLoadgenHotelAgainstNode(t *testing.T) {
 
 func TestLoadgenBrowseAgainstNode(t *testing.T) {
 	m := MustRunMain(t)
-	cfg := tinyLoad(m.HTTPURL(), loadgen.ScenarioBrowse, "browse")
+	cfg := tinyLoad(m, loadgen.ScenarioBrowse, "browse")
 	cfg.Requests = 100
 	rep := mustLoad(t, cfg)
 	if rep.Reads != rep.Ops || rep.Ops < cfg.Requests || rep.Ops > cfg.Requests+int64(cfg.Clients) || rep.Holds != 0 {
@@ -205,7 +221,7 @@ func TestLoadgenCommandAgainstNode(t *testing.T) {
 	m := MustRunMain(t)
 	path := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
-	code := Execute([]string{"loadgen", "--target", m.HTTPURL(), "--clients", "4", "--stock", "20",
+	code := Execute([]string{"loadgen", "--target", m.HTTPURL(), "--data-dir", m.Config.DataDir, "--clients", "4", "--stock", "20",
 		"--cancel-ratio", "0.25", "--duration", "30s", "--run-id", "execute", "--json", path, "--quiet"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("allot loadgen exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -239,7 +255,7 @@ func TestLoadgenCommandAgainstNode(t *testing.T) {
 	// A second run with the same --run-id would reuse the resource ids: refused, exit 3.
 	stdout.Reset()
 	stderr.Reset()
-	code = Execute([]string{"loadgen", "--target", m.HTTPURL(), "--clients", "1", "--stock", "1", "--run-id", "execute", "--quiet"}, &stdout, &stderr)
+	code = Execute([]string{"loadgen", "--target", m.HTTPURL(), "--key-file", auth.DevKeyFile(m.Config.DataDir), "--clients", "1", "--stock", "1", "--run-id", "execute", "--quiet"}, &stdout, &stderr)
 	if code != loadgen.ExitFailed || !strings.Contains(stderr.String(), "already exists") {
 		t.Fatalf("reused run id: exit %d, stderr %s", code, stderr.String())
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api"
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/postgres"
@@ -42,7 +43,8 @@ type Main struct {
 	ln       net.Listener
 	srv      *http.Server
 	ready    atomic.Bool
-	pprof    *pprofServer // nil unless Config.PprofAddr is set
+	admin    *adminServer    // nil when Config.AdminAddr is empty
+	issuer   *auth.DevIssuer // the dev issuer in dev auth mode, else nil
 	// KeyReloadInterval is how often --gossip-key-file is checked for a change; 0 means
 	// DefaultKeyReloadInterval (tests shorten it).
 	KeyReloadInterval time.Duration
@@ -94,11 +96,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
 
-	nodeCfg, owner, err := m.clusterConfig()
+	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
 		return err
 	}
-	actorCfg.Owner = owner
+	// Replies name the node, never its internal gRPC address (X-Allot-Owner, for operators).
+	actorCfg.Owner = m.nodeName()
 	nodeCfg.Kinds = append(nodeCfg.Kinds, resource.Kind(actorCfg))
 	if m.node, err = cluster.NewNode(nodeCfg); err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -107,7 +110,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 
+	verifier, wellKnown, err := m.authenticator(ctx)
+	if err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.Config{
+		Verifier:       verifier,
+		WellKnown:      wellKnown,
 		Dispatcher:     dispatcher{node: m.node},
 		Holds:          m.store,
 		Members:        members{node: m.node},
@@ -124,15 +133,60 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
 		return err
 	}
-	if m.Config.PprofAddr != "" {
-		if m.pprof, err = startPprof(m.Config.PprofAddr, m.Logger); err != nil {
+	if m.Config.AdminAddr != "" {
+		if m.admin, err = startAdmin(m.Config.AdminAddr, srv.AdminHandler(), m.Logger); err != nil {
 			return err
 		}
 	}
 	m.ready.Store(true)
 	m.Logger.Info("allot node serving", "http", m.ln.Addr().String(), "member", m.node.Self().RemoteAddr,
-		"store", m.storeKind(), "ready", m.Ready())
+		"store", m.storeKind(), "auth", m.Config.Auth, "ready", m.Ready())
 	return nil
+}
+
+// authenticator builds the token verifier: in dev mode the node's own issuer (its key under
+// the data dir or the shared --key-file) with its discovery document and key set for the
+// edge to serve; in oidc mode the provider, discovered now so that a wrong issuer shows at
+// start.
+func (m *Main) authenticator(ctx context.Context) (*auth.Verifier, http.Handler, error) {
+	cfg := m.Config.authConfig(m.Now)
+	if cfg.Mode == auth.ModeOIDC {
+		v, err := auth.NewVerifier(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: %w", err)
+		}
+		return v, nil, nil
+	}
+	if m.Config.DBURL == "" {
+		if err := os.MkdirAll(m.Config.DataDir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
+	issuer, err := auth.NewDevIssuer(cfg, m.Config.devKeyFile())
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: %w", err)
+	}
+	v, err := auth.NewDevVerifier(cfg, issuer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: %w", err)
+	}
+	m.issuer = issuer
+	return v, issuer.Handler(), nil
+}
+
+// DevIssuer returns the node's dev issuer (dev auth mode), valid after Run; nil in oidc mode.
+// Tests mint their tokens with it.
+func (m *Main) DevIssuer() *auth.DevIssuer { return m.issuer }
+
+// nodeName is Config.NodeName, else the host name.
+func (m *Main) nodeName() string {
+	if m.Config.NodeName != "" {
+		return m.Config.NodeName
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "allot"
 }
 
 // Ready reports readiness (/readyz): the node serves, is not draining, and has joined its
@@ -181,8 +235,8 @@ func (m *Main) Close() error {
 			<-m.serveDone
 		}
 		m.gossipKeys.stop()
-		if m.pprof != nil {
-			if err := m.pprof.close(); err != nil {
+		if m.admin != nil {
+			if err := m.admin.close(); err != nil {
 				errs = append(errs, err)
 			}
 		}

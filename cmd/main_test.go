@@ -13,8 +13,9 @@ import (
 	"github.com/allot/allot/cluster/clustertest"
 )
 
-// MustRunMain boots the real program in-process on port 0 with the embedded store in a temp
-// dir, and closes it in Cleanup.
+// MustRunMain boots the real program in-process on port 0 (its admin listener too) with the
+// embedded store in a temp dir, in dev auth mode (m.DevIssuer mints tokens it accepts), and
+// closes it in Cleanup.
 func MustRunMain(tb testing.TB, mutate ...func(*NodeConfig)) *Main {
 	tb.Helper()
 	m := NewMain()
@@ -22,11 +23,15 @@ func MustRunMain(tb testing.TB, mutate ...func(*NodeConfig)) *Main {
 	m.Config.GossipAddr = "127.0.0.1:0"
 	m.Config.RemoteAddr = "127.0.0.1:0"
 	m.Config.AdvertiseAddr = "127.0.0.1"
+	m.Config.AdminAddr = "127.0.0.1:0"
 	m.Config.DataDir = tb.TempDir()
 	m.Config.LeaveTimeout = 10 * time.Second
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, f := range mutate {
 		f(&m.Config)
+	}
+	if !m.Config.Single() && m.Config.KeyFile == "" && m.Config.Auth == AuthDev {
+		m.Config.KeyFile = clustertest.KeyFile(tb) // a cluster member's dev mode needs a shared key
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -45,10 +50,10 @@ func TestMainWalksAWholeBooking(t *testing.T) {
 	m := MustRunMain(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := clustertest.NewClient(5 * time.Second)
+	c := clustertest.NewClient(5*time.Second, m.DevIssuer())
 	base := m.HTTPURL()
 
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml", "/.well-known/openid-configuration", "/.well-known/jwks.json"} {
 		r, err := c.Do(ctx, http.MethodGet, base+p, "", nil)
 		if err != nil || r.Status != http.StatusOK {
 			t.Fatalf("GET %s: %v %+v", p, err, r)

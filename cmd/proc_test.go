@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster/clustertest"
 	"github.com/allot/allot/persistence/pgtest"
 )
@@ -47,7 +49,12 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	port := clustertest.FreePort(t, "127.0.0.1")
 	p := &proc{t: t, http: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
-	args = append([]string{"node", "--http-addr", p.http, "--leave-timeout", "10s"}, args...)
+	// The admin listener's default port would collide between nodes side by side, and a
+	// cluster member in dev auth mode needs a key file (these tests send no tokens).
+	args = append([]string{"node", "--http-addr", p.http, "--admin-addr", "127.0.0.1:0", "--leave-timeout", "10s"}, args...)
+	if (slices.Contains(args, "--db-url") || slices.Contains(args, "--join")) && !slices.Contains(args, "--key-file") {
+		args = append(args, "--key-file", clustertest.KeyFile(t))
+	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -178,7 +185,8 @@ func TestNodeNotReadyUntilItsSeedStarts(t *testing.T) {
 	bin := clustertest.MustBinary(t)
 	db := pgtest.MustServer(t).MustDatabase(t)
 	seedGossip := "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(t, "127.0.0.1"))
-	late := startProc(t, bin, "--db-url", db, "--join", seedGossip, "--advertise-addr", "127.0.0.1",
+	key := clustertest.KeyFile(t)
+	late := startProc(t, bin, "--db-url", db, "--key-file", key, "--join", seedGossip, "--advertise-addr", "127.0.0.1",
 		"--gossip-addr", "127.0.0.1:0", "--remote-addr", "127.0.0.1:0")
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	answered := false
@@ -195,11 +203,17 @@ func TestNodeNotReadyUntilItsSeedStarts(t *testing.T) {
 	if !answered {
 		t.Fatal("the node never answered /readyz while waiting for its seed")
 	}
-	seed := startProc(t, bin, "--db-url", db, "--advertise-addr", "127.0.0.1",
+	seed := startProc(t, bin, "--db-url", db, "--key-file", key, "--advertise-addr", "127.0.0.1",
 		"--gossip-addr", seedGossip, "--remote-addr", "127.0.0.1:0")
 	seed.waitReady(30 * time.Second)
 	late.waitReady(10 * time.Second) // the join backoff is at most 2 s; slack for a loaded machine
-	resp, err := http.Get("http://" + late.http + "/v1/cluster/members")
+	admin, err := clustertest.DevIssuer(t, key).Mint(auth.TokenSpec{Subject: "admin", Roles: []auth.Role{auth.RoleAdmin}, MFA: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+late.http+"/v1/cluster/members", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,9 @@ import (
 // clusterName separates Allot clusters that could hear each other's gossip.
 const clusterName = "allot"
 
-// clusterConfig turns the node flags into the cluster's configuration. The remote address
-// is resolved here, before the node starts, because every resource actor reports it as the
-// owner of its answers.
+// clusterConfig turns the node flags into the cluster's configuration and the advertised
+// remote address. The remote address is resolved here, before the node starts, so that the
+// member's address is fixed before any peer learns it.
 func (m *Main) clusterConfig() (cluster.NodeConfig, string, error) {
 	c := m.Config
 	cfg := cluster.DefaultNodeConfig()

@@ -72,7 +72,7 @@ func TestMainOnAllInterfaces(t *testing.T) {
 		c.RequestTimeout = 3e9
 	})
 	ctx := context.Background()
-	cl := clustertest.NewClient(5 * time.Second)
+	cl := clustertest.NewClient(5*time.Second, m.DevIssuer())
 	cl.MaxRetries = 0
 	if err := cl.CreateResource(ctx, m.HTTPURL(), "r1", map[string]int64{"all": 1}, ""); err != nil {
 		t.Fatal(err)

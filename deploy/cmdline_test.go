@@ -146,6 +146,26 @@ func (c *commandLine) Value(name string) string {
 // the default applies.
 func (c *commandLine) Source(name string) string { return c.source[name] }
 
+// authProblem says why a node's auth flags would not start it, or "": `allot node` refuses
+// an oidc node without an issuer and a cluster member (--db-url or --join) in dev mode
+// without the shared --key-file.
+func (c *commandLine) authProblem() string {
+	single := c.Value("db-url") == "" && c.Value("join") == ""
+	switch c.Value("auth") {
+	case "oidc":
+		if c.Value("oidc-issuer") == "" {
+			return "--auth oidc needs --oidc-issuer"
+		}
+	case "dev":
+		if !single && c.Value("key-file") == "" {
+			return "--auth dev on a cluster member (--db-url or --join) needs --key-file, the key every node shares"
+		}
+	default:
+		return fmt.Sprintf("--auth %q is neither oidc nor dev", c.Value("auth"))
+	}
+	return ""
+}
+
 // Duration is the flag's value as a duration.
 func (c *commandLine) Duration(name string) (time.Duration, error) {
 	d, err := time.ParseDuration(c.Value(name))

@@ -129,6 +129,9 @@ func checkCompose(f *composeFile) []error {
 		if len(joined) != len(nodes) {
 			fail("service %s: --join must list every node (%v) so any start order forms one cluster", name, sortedKeys(nodes))
 		}
+		if p := cl.authProblem(); p != "" {
+			fail("service %s: %s", name, p)
+		}
 		if adv := cl.Value("advertise-addr"); adv != name {
 			fail("service %s: --advertise-addr %q, want the service name", name, adv)
 		}

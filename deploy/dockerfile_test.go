@@ -104,7 +104,7 @@ func checkDockerfile(src string) []error {
 	}
 	defaults := newNodeFlagSet()
 	for _, want := range []struct{ flag, proto string }{
-		{"http-addr", "tcp"}, {"gossip-addr", "tcp"}, {"gossip-addr", "udp"}, {"remote-addr", "tcp"},
+		{"http-addr", "tcp"}, {"gossip-addr", "tcp"}, {"gossip-addr", "udp"}, {"remote-addr", "tcp"}, {"admin-addr", "tcp"},
 	} {
 		_, port, err := net.SplitHostPort(defaults.Lookup(want.flag).DefValue)
 		if err != nil {

@@ -22,6 +22,7 @@ type nodePod struct {
 	httpPort   int
 	gossipPort int
 	remotePort int
+	adminPort  int
 }
 
 // checker collects the problems found in one rendered kustomization.
@@ -114,10 +115,13 @@ func (c *checker) checkNodeContainer(d *appsv1.Deployment) *nodePod {
 		return nil
 	}
 	n.cmd = cl
+	if p := cl.authProblem(); p != "" {
+		c.fail("node container: %s", p)
+	}
 	for _, p := range []struct {
 		flag string
 		dst  *int
-	}{{"http-addr", &n.httpPort}, {"gossip-addr", &n.gossipPort}, {"remote-addr", &n.remotePort}} {
+	}{{"http-addr", &n.httpPort}, {"gossip-addr", &n.gossipPort}, {"remote-addr", &n.remotePort}, {"admin-addr", &n.adminPort}} {
 		port, err := cl.Port(p.flag)
 		if err != nil {
 			c.fail("node container: %v", err)
@@ -135,6 +139,7 @@ func (c *checker) checkNodeContainer(d *appsv1.Deployment) *nodePod {
 		{n.gossipPort, corev1.ProtocolTCP, "gossip-addr"},
 		{n.gossipPort, corev1.ProtocolUDP, "gossip-addr"},
 		{n.remotePort, corev1.ProtocolTCP, "remote-addr"},
+		{n.adminPort, corev1.ProtocolTCP, "admin-addr"},
 	} {
 		if !hasContainerPort(ct, want.port, want.proto) {
 			c.fail("node container: no %s containerPort %d for --%s=%s", want.proto, want.port, want.flag, cl.Value(want.flag))
@@ -241,8 +246,8 @@ func (c *checker) checkPodSpec(n *nodePod) {
 
 	ann := d.Spec.Template.Annotations
 	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != metricsPath ||
-		ann["prometheus.io/port"] != fmt.Sprint(n.httpPort) || !strings.EqualFold(orDefault(ann["prometheus.io/scheme"], "http"), string(n.edgeScheme())) {
-		c.fail("prometheus annotations %v: want scrape=true, path=%s, port=%d, scheme=%s", ann, metricsPath, n.httpPort, n.edgeScheme())
+		ann["prometheus.io/port"] != fmt.Sprint(n.adminPort) || !strings.EqualFold(orDefault(ann["prometheus.io/scheme"], "http"), "http") {
+		c.fail("prometheus annotations %v: want scrape=true, path=%s, port=%d (--admin-addr, plain HTTP)", ann, metricsPath, n.adminPort)
 	}
 	if !c.spreadsOverHosts(n) {
 		c.fail("Deployment %s: no pod anti-affinity on kubernetes.io/hostname selecting its own pods", d.Name)

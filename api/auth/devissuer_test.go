@@ -216,3 +216,34 @@ func TestDevIssuerThroughDiscovery(t *testing.T) {
 		})
 	}
 }
+
+func TestDevTokenSourceReusesThenRenews(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	cfg := DefaultConfig()
+	cfg.Now = func() time.Time { return now }
+	d, err := NewDevIssuer(cfg, DevKeyFile(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewDevVerifier(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := d.TokenSource(TokenSpec{Subject: "u-1"})
+	a, err := ts.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(29 * time.Minute)
+	if b, _ := ts.Token(t.Context()); b != a {
+		t.Fatal("a token with more than half its life left was not reused")
+	}
+	now = now.Add(2 * time.Minute)
+	b, _ := ts.Token(t.Context())
+	if b == a {
+		t.Fatal("a token past half its life was reused")
+	}
+	if p, err := v.Verify(t.Context(), b); err != nil || p.Subject != "u-1" {
+		t.Fatalf("minted token: %v %+v", err, p)
+	}
+}

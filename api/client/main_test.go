@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/client"
 	"github.com/allot/allot/cmd"
 )
@@ -20,6 +21,7 @@ func mustNode(tb testing.TB, opts ...client.Option) (*client.Client, *cmd.Main) 
 	m.Config.GossipAddr = "127.0.0.1:0"
 	m.Config.RemoteAddr = "127.0.0.1:0"
 	m.Config.AdvertiseAddr = "127.0.0.1"
+	m.Config.AdminAddr = "127.0.0.1:0"
 	m.Config.DataDir = tb.TempDir()
 	m.Config.LeaveTimeout = 10 * time.Second
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -33,7 +35,10 @@ func mustNode(tb testing.TB, opts ...client.Option) (*client.Client, *cmd.Main) 
 			tb.Errorf("close main: %v", err)
 		}
 	})
-	c, err := client.New([]string{m.HTTPURL()}, opts...)
+	// The walk acts as an operator and admin (with a second factor): it creates resources,
+	// places holds on behalf of users and reads the member list and X-Allot-Owner.
+	admin := m.DevIssuer().TokenSource(auth.TokenSpec{Subject: "walker", Roles: []auth.Role{auth.RoleOperator, auth.RoleAdmin}, MFA: true})
+	c, err := client.New([]string{m.HTTPURL()}, append([]client.Option{client.WithTokenSource(admin)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}

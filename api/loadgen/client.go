@@ -53,8 +53,9 @@ func (r result) String() string {
 // connection per simulated client and target, answers 429 and 503 and transport errors
 // retried up to cfg.MaxRetries times with the same Idempotency-Key after the server's
 // Retry-After (capped at cfg.MaxRetryWait) or a jittered exponential backoff. observe, when
-// set, is told the status of every attempt (0: no answer).
-func newClient(cfg *Config, observe func(status int)) (*client.Client, error) {
+// set, is told the status of every attempt (0: no answer). ts supplies the bearer token (nil:
+// none); a simulated client derives its own with its user's token (client.With).
+func newClient(cfg *Config, observe func(status int), ts client.TokenSource) (*client.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// Without this the default of 2 idle connections per host makes most requests open a new
 	// connection under load.
@@ -70,7 +71,7 @@ func newClient(cfg *Config, observe func(status int)) (*client.Client, error) {
 		retry.OnAttempt = func(a client.Attempt) { observe(a.Status) }
 	}
 	return client.New(cfg.Targets, client.WithHTTPClient(&http.Client{Transport: tr}),
-		client.WithRetry(retry), client.WithUserAgent("allot-loadgen"))
+		client.WithRetry(retry), client.WithUserAgent("allot-loadgen"), client.WithTokenSource(ts))
 }
 
 // errNoHoldID is the error of a 2xx hold answer without a hold id.

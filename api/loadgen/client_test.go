@@ -58,7 +58,7 @@ func mustScriptRun(t *testing.T, maxRetries int, script ...func(http.ResponseWri
 	cfg.MaxRetryWait = time.Millisecond
 	var mu sync.Mutex
 	var statuses []int
-	c, err := newClient(&cfg, func(code int) { mu.Lock(); statuses = append(statuses, code); mu.Unlock() })
+	c, err := newClient(&cfg, func(code int) { mu.Lock(); statuses = append(statuses, code); mu.Unlock() }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestTransportErrorIsRetriedAndAmbiguous(t *testing.T) {
 	cfg.MaxRetries = 2
 	cfg.MaxRetryWait = time.Millisecond
 	var statuses []int
-	c, err := newClient(&cfg, func(code int) { statuses = append(statuses, code) })
+	c, err := newClient(&cfg, func(code int) { statuses = append(statuses, code) }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestTargetsRoundRobin(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Targets = []string{mk("a"), mk("b") + "/"}
-	c, err := newClient(&cfg, nil)
+	c, err := newClient(&cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

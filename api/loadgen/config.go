@@ -89,6 +89,18 @@ type Config struct {
 	// DBURL, if set, is the PostgreSQL/CockroachDB URL of the cluster's database; the audit
 	// then also checks the holds and buckets tables.
 	DBURL string
+	// KeyFile is the dev signing key of the nodes (`allot node --key-file`, or
+	// <data-dir>/dev-signing-key.pem): each simulated client then carries a token of its own
+	// user, and the run's own calls an operator's. DataDir names a node's data dir instead
+	// (`make run`: ./data). TokenFile instead gives one token for every request. None of the
+	// three: no tokens (a baseline).
+	KeyFile   string
+	DataDir   string
+	TokenFile string
+	// Issuer and Audience are those the nodes expect of dev tokens; empty means api/auth's
+	// dev defaults.
+	Issuer   string
+	Audience string
 }
 
 // DefaultConfig returns the defaults documented on each flag.
@@ -148,6 +160,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JSONPath, "json", c.JSONPath, "write the report as JSON to this file")
 	fs.BoolVar(&c.NoAudit, "no-audit", c.NoAudit, "skip the audit (for a target that stores nothing)")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "PostgreSQL/CockroachDB URL of the cluster's database, to audit its tables too")
+	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "the nodes' dev signing key: every client gets a token of its own user")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "a node's data dir holding its dev signing key (make run: ./data), instead of --key-file")
+	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "a file holding one bearer token for every request (an operator's, to create the run's resources)")
+	fs.StringVar(&c.Issuer, "oidc-issuer", c.Issuer, "the issuer the nodes expect of dev tokens (default: the dev issuer's)")
+	fs.StringVar(&c.Audience, "oidc-audience", c.Audience, "the audience the nodes expect of dev tokens (default: the dev audience)")
 }
 
 // ErrInvalidConfig is wrapped by Run when the Config is not acceptable.
@@ -195,6 +212,10 @@ func (c *Config) validate() error {
 		return errors.New("--retries must not be negative")
 	case c.ResourcePrefix == "" || strings.ContainsAny(c.ResourcePrefix+c.RunID, "/?#% "):
 		return errors.New("--resource-prefix and --run-id must be non-empty URL-safe ids")
+	case c.TokenFile != "" && (c.KeyFile != "" || c.DataDir != ""):
+		return errors.New("--token-file excludes --key-file and --data-dir")
+	case c.KeyFile != "" && c.DataDir != "":
+		return errors.New("give --key-file or --data-dir, not both")
 	}
 	return nil
 }

@@ -24,9 +24,10 @@ const maxErrorSamples = 10
 
 // runner is the state of one Run shared by its clients.
 type runner struct {
-	cfg   Config
-	c     *client.Client
-	stats *stats
+	cfg    Config
+	c      *client.Client // the run's own calls (an operator's token); workers derive theirs
+	tokens *tokens
+	stats  *stats
 
 	flashID  string
 	hotels   []string
@@ -64,7 +65,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	r := &runner{cfg: cfg, stats: newStats()}
 	var err error
-	if r.c, err = newClient(&cfg, r.stats.countStatus); err != nil {
+	if r.tokens, err = newTokens(&cfg); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if r.c, err = newClient(&cfg, r.stats.countStatus, r.tokens.operator()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	defer r.c.CloseIdleConnections()
@@ -103,12 +107,12 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		return rep, nil
 	}
 	// Reconciliation and audit are not part of the load's status counts.
-	quiet, err := newClient(&cfg, nil)
+	quiet, err := newClient(&cfg, nil, r.tokens.operator())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	defer quiet.CloseIdleConnections()
-	reconcile(ctx, quiet, &l)
+	reconcile(ctx, quiet, r.tokens, &l)
 	r.audit(ctx, quiet, &l, rep)
 	return rep, nil
 }
@@ -159,14 +163,16 @@ func (r *runner) fill(rep *Report) {
 // hold answered 201 is one the server has (applied then or now), one refused was never
 // applied. Holds whose confirm or cancel had an unknown outcome are read back
 // (GET /v1/resources/{rid}/holds/{hid}) to learn their status.
-func reconcile(ctx context.Context, c *client.Client, l *ledger) {
+//
+// A replay goes with the token of the hold's user: Idempotency-Keys are scoped per user.
+func reconcile(ctx context.Context, c *client.Client, t *tokens, l *ledger) {
 	var still []unknownHold
 	for _, u := range l.Unknown {
 		if ctx.Err() != nil {
 			still = append(still, u)
 			continue
 		}
-		ans, info, err := c.PlaceHold(ctx, u.ResourceID, u.Key, wire.PlaceHold{Buckets: u.Buckets, Quantity: u.Quantity, UserID: u.UserID})
+		ans, info, err := c.With(client.WithTokenSource(t.user(u.UserID))).PlaceHold(ctx, u.ResourceID, u.Key, wire.PlaceHold{Buckets: u.Buckets, Quantity: u.Quantity, UserID: u.UserID})
 		res := resultOf(info, err)
 		switch res.outcome() {
 		case outcomeOK:

@@ -19,15 +19,18 @@ type worker struct {
 	rng    *rand.Rand
 	seq    uint64
 	user   string
+	c      *client.Client // the run's client with the user's token
 	ledger ledger
 }
 
 func newWorker(r *runner, n int) *worker {
+	user := r.tokens.userName(r.cfg.RunID, n)
 	return &worker{
 		r:    r,
 		n:    n,
 		rng:  rand.New(rand.NewPCG(r.cfg.Seed, uint64(n))),
-		user: fmt.Sprintf("u-%s-%d", r.cfg.RunID, n),
+		user: user,
+		c:    r.c.With(client.WithTokenSource(r.tokens.user(user))),
 	}
 }
 
@@ -82,7 +85,7 @@ func (w *worker) browse(ctx context.Context) {
 	r := w.r
 	rid := r.readable[w.rng.IntN(len(r.readable))]
 	res := w.call(OpAvailability, func() (client.Info, error) {
-		_, info, err := r.c.Availability(ctx, rid)
+		_, info, err := w.c.Availability(ctx, rid)
 		return info, err
 	})
 	if res.Status == http.StatusOK && res.Err == nil {
@@ -99,7 +102,7 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 	idem := w.nextKey()
 	var ans wire.Hold
 	res := w.call(OpHold, func() (info client.Info, err error) {
-		ans, info, err = r.c.PlaceHold(ctx, rid, idem, wire.PlaceHold{Buckets: keys, Quantity: qty, UserID: w.user})
+		ans, info, err = w.c.PlaceHold(ctx, rid, idem, wire.PlaceHold{Buckets: keys, Quantity: qty, UserID: w.user})
 		return info, err
 	})
 	switch res.outcome() {
@@ -140,9 +143,9 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 		op = OpCancel
 	}
 	res = w.call(op, func() (client.Info, error) {
-		transition := r.c.ConfirmHold
+		transition := w.c.ConfirmHold
 		if op == OpCancel {
-			transition = r.c.CancelHold
+			transition = w.c.CancelHold
 		}
 		_, info, err := transition(ctx, rid, ans.ID)
 		return info, err

@@ -19,5 +19,5 @@ type CreateResource struct {
 type PlaceHold struct {
 	Buckets  []string `json:"buckets"`
 	Quantity int64    `json:"quantity"`
-	UserID   string   `json:"user_id"`
+	UserID   string   `json:"user_id,omitempty"` // empty: the token's user (only operators name another)
 }

@@ -36,7 +36,11 @@ type Client struct {
 }
 
 // NewClient returns a client of the given endpoints.
-func NewClient(eps []Endpoint, attemptTimeout, budget time.Duration) *Client {
+//
+// tokens supplies the bearer token of every request (Testbed.Tokens: an operator with a
+// second factor, who places holds on behalf of the workload's users and is shown
+// X-Allot-Owner, which the checks need).
+func NewClient(eps []Endpoint, attemptTimeout, budget time.Duration, tokens client.TokenSource) *Client {
 	hc := &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,
@@ -53,7 +57,7 @@ func NewClient(eps []Endpoint, attemptTimeout, budget time.Duration) *Client {
 		urls[i] = ep.URL
 		c.names[strings.TrimSuffix(ep.URL, "/")] = ep.Name
 	}
-	api, err := client.New(urls, client.WithHTTPClient(hc), client.WithUserAgent("allot-chaos"))
+	api, err := client.New(urls, client.WithHTTPClient(hc), client.WithUserAgent("allot-chaos"), client.WithTokenSource(tokens))
 	if err != nil {
 		panic(fmt.Sprintf("chaos: endpoints %v: %v", urls, err)) // the testbed's own URLs
 	}

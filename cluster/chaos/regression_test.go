@@ -140,7 +140,7 @@ func newScenario(t *testing.T, rid string) *scenario {
 	s.hid = s.lastHold
 	s.owner = -1
 	for i, n := range tb.Nodes {
-		if n.RemoteAddr == owner {
+		if n.Name == owner { // X-Allot-Owner names the node (--node-name)
 			s.owner = i
 		}
 	}
@@ -166,7 +166,7 @@ func (s *scenario) hold(i int, key string) string {
 // 201, or the status and the problem code of another answer.
 func (s *scenario) tryHold(i int, key string) (status int, id, ownerOrCode string) {
 	s.t.Helper()
-	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second)
+	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second, s.tb.Tokens)
 	defer c.Close()
 	a := c.Do(s.ctx, s.rng, http.MethodPost, resourcePath(s.rid)+"/holds", key, map[string]any{"buckets": []string{"a"}, "quantity": 1, "user_id": "u"})
 	if a.err != nil {
@@ -188,7 +188,7 @@ func (s *scenario) tryHold(i int, key string) (status int, id, ownerOrCode strin
 // problem code (if any) of the answer.
 func (s *scenario) transition(i int, hid, op string) (int, string) {
 	s.t.Helper()
-	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second)
+	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second, s.tb.Tokens)
 	defer c.Close()
 	a := c.Do(s.ctx, s.rng, http.MethodPost, resourcePath(s.rid)+"/holds/"+hid+"/"+op, "", nil)
 	if a.err != nil {
@@ -201,7 +201,7 @@ func (s *scenario) transition(i int, hid, op string) (int, string) {
 
 func (s *scenario) read(i int) (held, confirmed int64, owner string) {
 	s.t.Helper()
-	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second)
+	c := NewClient([]Endpoint{s.tb.Endpoints[i]}, 3*time.Second, 30*time.Second, s.tb.Tokens)
 	defer c.Close()
 	a := c.Do(s.ctx, s.rng, http.MethodGet, resourcePath(s.rid)+"/availability", "", nil)
 	if a.err != nil || a.status != http.StatusOK {
@@ -235,7 +235,7 @@ func (s *scenario) compareReads(wantHeld, wantConfirmed int64) (problems, routin
 // waitAlive waits until node i sees want members alive.
 func (s *scenario) waitAlive(i, want int) {
 	s.t.Helper()
-	c := membersClient()
+	c := membersClient(s.tb.Tokens)
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

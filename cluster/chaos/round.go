@@ -65,7 +65,7 @@ func RunRound(t *testing.T, cfg Config) *Report {
 	}
 
 	hist := NewHistory()
-	client := NewClient(tb.Endpoints, cfg.AttemptTimeout, cfg.Budget)
+	client := NewClient(tb.Endpoints, cfg.AttemptTimeout, cfg.Budget, tb.Tokens)
 	defer client.Close()
 	wl := &Workload{Client: client, History: hist, Resources: specs, Clients: cfg.Clients, Seed: cfg.Seed, Think: cfg.Think, ShortBudget: cfg.ShortBudget}
 	wl.Start(ctx)
@@ -116,7 +116,7 @@ func RunRound(t *testing.T, cfg Config) *Report {
 	rep.specs = specs
 	names := map[string]string{}
 	for _, n := range tb.Nodes {
-		names[n.RemoteAddr] = n.Name
+		names[n.Name] = n.Name // owners are node names (--node-name)
 	}
 	evaluate(ctx, rep, cfg, ops, specByID, tb.DBURL)
 	rep.Failures = append(rep.Failures, ownerDisagreements(ops, cfg.Clients, names)...)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/client"
 	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/cluster/clustertest"
@@ -35,6 +36,10 @@ type Testbed struct {
 	DBURL     string
 	Nodes     []*clustertest.Node
 	Endpoints []Endpoint
+	// KeyFile is the dev signing key the nodes share; Tokens mints the clients' tokens from
+	// it (an operator and admin with a second factor).
+	KeyFile string
+	Tokens  client.TokenSource
 }
 
 // Fixed ports of a node in its own namespace (each node has its own address there).
@@ -42,6 +47,7 @@ const (
 	nsHTTPPort   = 8080
 	nsGossipPort = 7946
 	nsRemotePort = 8090
+	nsAdminPort  = 9090
 )
 
 // StartTestbed starts PostgreSQL and n nodes of the allot binary (clustertest.MustBinary when
@@ -80,13 +86,16 @@ func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
 	}
 	tb.DBURL = tb.DB.MustDatabase(t)
 
+	tb.KeyFile = clustertest.KeyFile(t)
+	tb.Tokens = clustertest.DevIssuer(t, tb.KeyFile).TokenSource(auth.TokenSpec{
+		Subject: "chaos", Roles: []auth.Role{auth.RoleOperator, auth.RoleAdmin}, MFA: true, TTL: 12 * time.Hour})
 	opts := make([]clustertest.NodeOptions, n)
 	secrets := clustertest.NewPeerSecrets(t) // encrypted gossip and peer mTLS, as in production
 	for i := range opts {
-		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, LeaveTimeout: 5 * time.Second, Secrets: secrets}
+		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, KeyFile: tb.KeyFile, LeaveTimeout: 5 * time.Second, Secrets: secrets}
 		if tb.Net != nil {
 			o.Host = tb.Net.Nodes[i].IP.String()
-			o.HTTPPort, o.GossipPort, o.RemotePort = nsHTTPPort, nsGossipPort, nsRemotePort
+			o.HTTPPort, o.GossipPort, o.RemotePort, o.AdminPort = nsHTTPPort, nsGossipPort, nsRemotePort, nsAdminPort
 			o.Wrap = tb.Net.Wrap(i)
 		} else {
 			o.Host = "127.0.0.1"
@@ -122,7 +131,7 @@ func (tb *Testbed) DBPort() int { return tb.DB.Port() }
 
 // Converge waits until every node answers /v1/cluster/members with all nodes alive.
 func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
-	c := membersClient()
+	c := membersClient(tb.Tokens)
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -147,9 +156,10 @@ func (tb *Testbed) Converge(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// membersClient is a client for aliveSeenBy: one attempt of at most a second.
-func membersClient() *client.Client {
-	c, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+// membersClient is a client for aliveSeenBy: one attempt of at most a second, with the
+// testbed's admin tokens (the member list is for admins).
+func membersClient(tokens client.TokenSource) *client.Client {
+	c, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(&http.Client{Timeout: time.Second}), client.WithTokenSource(tokens))
 	if err != nil {
 		panic(err) // a constant base URL
 	}
@@ -174,7 +184,7 @@ func (tb *Testbed) TopologyViews(ctx context.Context) map[string]int {
 	out := map[string]int{}
 	for _, n := range tb.Nodes {
 		out[n.Name] = -1
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL()+"/metrics", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.AdminURL()+"/metrics", nil)
 		if err != nil {
 			continue
 		}
@@ -197,7 +207,7 @@ func (tb *Testbed) TopologyViews(ctx context.Context) map[string]int {
 
 // CreateResources creates the resources (1h hold TTL, so nothing expires during a run).
 func (tb *Testbed) CreateResources(ctx context.Context, specs []*ResourceSpec) error {
-	cl := NewClient(tb.Endpoints, 5*time.Second, 30*time.Second)
+	cl := NewClient(tb.Endpoints, 5*time.Second, 30*time.Second, tb.Tokens)
 	defer cl.Close()
 	rng := rand.New(rand.NewSource(1))
 	for _, s := range specs {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/client"
 	"github.com/allot/allot/api/wire"
 )
@@ -15,27 +16,53 @@ import (
 // Client is the harness's way of calling Allot's HTTP API: api/client, retrying 429, 503
 // and transport errors (honouring Retry-After, capped) with the same Idempotency-Key like a
 // well-behaved mobile app, addressed per call by a node's base URL. Its helpers hand a 4xx
-// problem back as a value, since tests assert on it.
+// problem back as a value, since tests assert on it. It carries dev tokens: a hold is placed
+// with a token of its user, everything else with AdminSubject's (see tokens).
 type Client struct {
 	MaxRetries int           // retries after the first attempt; default 20
 	MaxBackoff time.Duration // cap on one wait; default 500ms
 
-	api *client.Client // without base URLs of its own: every call names its node
+	api    *client.Client // without base URLs of its own: every call names its node
+	tokens *tokens
 }
 
-// NewClient returns a client whose every attempt times out after timeout.
-func NewClient(timeout time.Duration) *Client {
+// NewClient returns a client whose every attempt times out after timeout and whose tokens
+// issuer mints (DevIssuer); a nil issuer sends no tokens (anonymous).
+func NewClient(timeout time.Duration, issuer *auth.DevIssuer) *Client {
 	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	api, err := client.New([]string{"http://127.0.0.1"}, client.WithHTTPClient(hc), client.WithUserAgent("allot-clustertest"))
 	if err != nil {
 		panic(err) // a constant base URL
 	}
-	return &Client{MaxRetries: 20, MaxBackoff: 500 * time.Millisecond, api: api}
+	c := &Client{MaxRetries: 20, MaxBackoff: 500 * time.Millisecond, api: api}
+	if issuer != nil {
+		c.tokens = &tokens{issuer: issuer, subs: map[string]*auth.DevTokenSource{}}
+	}
+	return c
 }
 
-// API returns the typed client of the node at base, with c's retries.
+// API returns the typed client of the node at base, with c's retries, acting as
+// AdminSubject.
 func (c *Client) API(base string) *client.Client {
-	return c.api.With(client.WithBaseURLs(base), client.WithRetry(client.Retry{
+	if c.tokens == nil {
+		return c.apiAs(base, nil)
+	}
+	return c.apiAs(base, c.tokens.admin())
+}
+
+// APIAsUser returns the typed client of the node at base acting as the customer user.
+func (c *Client) APIAsUser(base, user string) *client.Client {
+	if c.tokens == nil {
+		return c.apiAs(base, nil)
+	}
+	return c.apiAs(base, c.tokens.forUser(user))
+}
+
+func (c *Client) apiAs(base string, ts client.TokenSource) *client.Client {
+	if ts == nil {
+		ts = client.StaticToken("")
+	}
+	return c.api.With(client.WithBaseURLs(base), client.WithTokenSource(ts), client.WithRetry(client.Retry{
 		MaxAttempts: c.MaxRetries + 1,
 		MaxWait:     c.MaxBackoff,
 		Backoff:     func(n int) time.Duration { return 50 * time.Millisecond * time.Duration(n+1) },
@@ -80,9 +107,9 @@ func (c *Client) CreateResource(ctx context.Context, base, id string, buckets ma
 	}
 }
 
-// PlaceHold asks for a hold. It returns the hold on 201, or the problem for a 4xx.
+// PlaceHold asks for a hold as user. It returns the hold on 201, or the problem for a 4xx.
 func (c *Client) PlaceHold(ctx context.Context, base, rid, idemKey, user string, buckets []string, qty int64) (*wire.Hold, *wire.Problem, error) {
-	h, _, err := c.API(base).PlaceHold(ctx, rid, idemKey, wire.PlaceHold{Buckets: buckets, Quantity: qty, UserID: user})
+	h, _, err := c.APIAsUser(base, user).PlaceHold(ctx, rid, idemKey, wire.PlaceHold{Buckets: buckets, Quantity: qty, UserID: user})
 	return holdOrProblem(h, err)
 }
 

@@ -20,6 +20,7 @@ type testCluster struct {
 	t       *testing.T
 	bin     string
 	db      string
+	key     string // the dev signing key the nodes share
 	secrets *clustertest.PeerSecrets
 	mu      sync.Mutex
 	nodes   []*clustertest.Node
@@ -30,7 +31,7 @@ func mustCluster(t *testing.T, n int) *testCluster {
 	if testing.Short() {
 		t.Skip("starts real node processes")
 	}
-	c := &testCluster{t: t, bin: clustertest.MustBinary(t), db: pgtest.MustServer(t).MustDatabase(t),
+	c := &testCluster{t: t, bin: clustertest.MustBinary(t), db: pgtest.MustServer(t).MustDatabase(t), key: clustertest.KeyFile(t),
 		secrets: clustertest.NewPeerSecrets(t)} // encrypted gossip and peer mTLS, as in production
 	for i := 0; i < n; i++ {
 		c.add()
@@ -47,7 +48,7 @@ func (c *testCluster) add() *clustertest.Node {
 	}
 	name := fmt.Sprintf("n%d", len(c.nodes)+1)
 	c.mu.Unlock()
-	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets})
+	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, KeyFile: c.key, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets})
 	if strings.Contains(n.Logs(), "cluster traffic is not protected") {
 		c.t.Errorf("node %s runs without peer security:\n%s", name, n.LogTail(20))
 	}
@@ -73,7 +74,7 @@ func (c *testCluster) urls() []string {
 // waitMembers waits until every running node sees want alive members.
 func (c *testCluster) waitMembers(want int, timeout time.Duration) {
 	c.t.Helper()
-	cl := clustertest.NewClient(2 * time.Second)
+	cl := clustertest.NewClient(2*time.Second, clustertest.DevIssuer(c.t, c.key))
 	deadline := time.Now().Add(timeout)
 	for {
 		ok := true
@@ -144,7 +145,7 @@ func TestThreeNodesServeAnyResourceThroughAnyNode(t *testing.T) {
 	c.waitMembers(3, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl := clustertest.NewClient(5 * time.Second)
+	cl := clustertest.NewClient(5*time.Second, clustertest.DevIssuer(t, c.key))
 	urls := c.urls()
 	ids := createResources(t, ctx, cl, urls, "spread", 1000, 5)
 
@@ -194,7 +195,7 @@ func TestKill9OneNodeUnderLoad(t *testing.T) {
 	c.waitMembers(3, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl := clustertest.NewClient(3 * time.Second)
+	cl := clustertest.NewClient(3*time.Second, clustertest.DevIssuer(t, c.key))
 	ids := createResources(t, ctx, cl, c.urls(), "kill", 60, 1000)
 	load := &clustertest.Load{Client: cl, Targets: c.urls, Resources: ids, Workers: 12, Seed: 1}
 	load.Start(ctx)
@@ -228,7 +229,7 @@ func TestFourthNodeJoinsUnderLoad(t *testing.T) {
 	c.waitMembers(3, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl := clustertest.NewClient(3 * time.Second)
+	cl := clustertest.NewClient(3*time.Second, clustertest.DevIssuer(t, c.key))
 	ids := createResources(t, ctx, cl, c.urls(), "join", 60, 1000)
 	load := &clustertest.Load{Client: cl, Targets: c.urls, Resources: ids, Workers: 12, Seed: 2}
 	load.Start(ctx)
@@ -244,8 +245,8 @@ func TestFourthNodeJoinsUnderLoad(t *testing.T) {
 	}
 	load.Stop()
 	after := load.Owners()
-	if after[n4.RemoteAddr] == before[n4.RemoteAddr] {
-		t.Fatalf("the new node %s owns nothing after rebalancing: %v", n4.RemoteAddr, after)
+	if after[n4.Name] == before[n4.Name] {
+		t.Fatalf("the new node %s owns nothing after rebalancing: %v", n4.Name, after)
 	}
 	ok, sold, failed, retries := load.Counts()
 	t.Logf("load: ok=%d sold_out=%d failed=%d retries=%d owners=%v", ok, sold, failed, retries, after)
@@ -260,7 +261,7 @@ func TestRollingRestartLosesNoRequest(t *testing.T) {
 	c.waitMembers(3, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cl := clustertest.NewClient(3 * time.Second)
+	cl := clustertest.NewClient(3*time.Second, clustertest.DevIssuer(t, c.key))
 	ids := createResources(t, ctx, cl, c.urls(), "roll", 40, 1000)
 	load := &clustertest.Load{Client: cl, Targets: c.urls, Resources: ids, Workers: 8, Seed: 3}
 	load.Start(ctx)
@@ -307,11 +308,12 @@ func TestSplitBrainCannotOversell(t *testing.T) {
 	bin := clustertest.MustBinary(t)
 	db := pgtest.MustServer(t).MustDatabase(t)
 	short := []string{"--lease", "200ms", "--max-clock-offset", "20ms"}
-	a := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "brain-a", DBURL: db, ExtraArgs: short})
-	b := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "brain-b", DBURL: db, ExtraArgs: short})
+	key := clustertest.KeyFile(t)
+	a := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "brain-a", DBURL: db, KeyFile: key, ExtraArgs: short})
+	b := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "brain-b", DBURL: db, KeyFile: key, ExtraArgs: short})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl := clustertest.NewClient(3 * time.Second)
+	cl := clustertest.NewClient(3*time.Second, clustertest.DevIssuer(t, key))
 	const stock = 50
 	ids := createResources(t, ctx, cl, []string{a.URL()}, "brain", 3, stock)
 	load := &clustertest.Load{Client: cl, Targets: func() []string { return []string{a.URL(), b.URL()} }, Resources: ids, Workers: 16, Seed: 4}

@@ -29,6 +29,8 @@ type NodeOptions struct {
 	HTTPPort     int
 	GossipPort   int
 	RemotePort   int
+	AdminPort    int           // the admin listener (metrics, pprof) on Host
+	KeyFile      string        // --key-file: the dev signing key the cluster shares (required with DBURL)
 	Host         string        // bind/advertise host; default 127.0.0.1
 	LeaveTimeout time.Duration // default 10s
 	ExtraArgs    []string
@@ -48,6 +50,7 @@ type Node struct {
 	HTTPAddr   string
 	GossipAddr string
 	RemoteAddr string
+	AdminAddr  string
 
 	tb      testing.TB
 	bin     string
@@ -72,7 +75,7 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 	if opts.DataDir == "" && opts.DBURL == "" {
 		opts.DataDir = tb.TempDir()
 	}
-	for _, p := range []*int{&opts.HTTPPort, &opts.GossipPort, &opts.RemotePort} {
+	for _, p := range []*int{&opts.HTTPPort, &opts.GossipPort, &opts.RemotePort, &opts.AdminPort} {
 		if *p == 0 {
 			*p = FreePort(tb, opts.Host)
 		}
@@ -82,6 +85,7 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 		HTTPAddr:   net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
 		GossipAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.GossipPort)),
 		RemoteAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.RemotePort)),
+		AdminAddr:  net.JoinHostPort(opts.Host, strconv.Itoa(opts.AdminPort)),
 		tb:         tb,
 		bin:        bin,
 		opts:       opts,
@@ -112,6 +116,9 @@ func (n *Node) SetJoin(seeds []string) {
 // URL is the node's HTTP base URL.
 func (n *Node) URL() string { return "http://" + n.HTTPAddr }
 
+// AdminURL is the base URL of the node's admin listener (/metrics, /debug/pprof/).
+func (n *Node) AdminURL() string { return "http://" + n.AdminAddr }
+
 // Start (re)starts the process with the same options. It does not wait for readiness.
 func (n *Node) Start() {
 	n.tb.Helper()
@@ -134,6 +141,7 @@ func (n *Node) start() error {
 		"--http-addr", n.HTTPAddr,
 		"--gossip-addr", n.GossipAddr,
 		"--remote-addr", n.RemoteAddr,
+		"--admin-addr", n.AdminAddr,
 		"--advertise-addr", n.opts.Host,
 		"--leave-timeout", n.opts.LeaveTimeout.String(),
 		"--log-level", "info",
@@ -142,6 +150,12 @@ func (n *Node) start() error {
 		args = append(args, "--db-url", n.opts.DBURL)
 	} else {
 		args = append(args, "--data-dir", n.opts.DataDir)
+	}
+	if n.opts.Name != "" {
+		args = append(args, "--node-name", n.opts.Name)
+	}
+	if n.opts.KeyFile != "" {
+		args = append(args, "--key-file", n.opts.KeyFile)
 	}
 	if len(n.opts.Join) > 0 {
 		args = append(args, "--join", strings.Join(n.opts.Join, ","))

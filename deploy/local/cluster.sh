@@ -9,9 +9,12 @@
 # a second signal, and exit at once on a third.) Ctrl-C again while stopping leaves the nodes
 # to finish their drain on their own.
 #
-#   node 1: http://127.0.0.1:8081   gossip :7947  remote :8091
-#   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092
-#   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093
+#   node 1: http://127.0.0.1:8081   gossip :7947  remote :8091  admin (metrics) :9091
+#   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092  admin (metrics) :9092
+#   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093  admin (metrics) :9093
+#
+# Authentication is on (dev mode): the nodes share the signing key $DIR/dev-signing-key.pem.
+#   TOKEN=$(bin/allot token --sub u-1 --key-file data/cluster/dev-signing-key.pem)
 #   PostgreSQL: 127.0.0.1:${ALLOT_PG_PORT:-5433}, database allot
 #
 # Security between nodes, as in production: the first run creates a gossip key file and a
@@ -67,6 +70,10 @@ make_secrets() {
   )
 }
 [ -f "$SECRETS/node3.crt" ] || make_secrets
+# The dev signing key every node shares; created here, so the nodes do not race to.
+KEY="$DIR/dev-signing-key.pem"
+"$BIN" token --sub cluster-admin --role admin --mfa --key-file "$KEY" >"$DIR/admin.token"
+chmod 600 "$DIR/admin.token"
 
 pids=()
 stopping=""
@@ -92,6 +99,7 @@ for i in 1 2 3; do
     --remote-addr "127.0.0.1:809$i" --advertise-addr 127.0.0.1 --db-url "$URL" $join \
     --gossip-key-file "$SECRETS/gossip-keys" --peer-ca "$SECRETS/ca.crt" \
     --peer-cert "$SECRETS/node$i.crt" --peer-key "$SECRETS/node$i.key" \
+    --admin-addr "127.0.0.1:909$i" --node-name "node$i" --key-file "$KEY" \
     >"$DIR/node$i.log" 2>&1 &
   pids+=($!)
 done
@@ -103,6 +111,7 @@ for i in 1 2 3; do
 done
 echo "Allot cluster up: http://127.0.0.1:8081 http://127.0.0.1:8082 http://127.0.0.1:8083"
 echo "database: $URL   logs: $DIR/node*.log   Ctrl-C stops everything"
-curl -fsS http://127.0.0.1:8081/v1/cluster/members || true
+echo "tokens: bin/allot token --sub u-1 --key-file $KEY   (an admin's: $DIR/admin.token)"
+curl -fsS -H "Authorization: Bearer $(cat "$DIR/admin.token")" http://127.0.0.1:8081/v1/cluster/members || true
 echo
 wait -n "${pids[@]}" || true

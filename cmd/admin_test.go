@@ -27,31 +27,33 @@ func httpGet(t *testing.T, url string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func TestPprofIsOffByDefault(t *testing.T) {
-	if DefaultNodeConfig().PprofAddr != "" {
-		t.Fatal("pprof is on by default")
+func TestAdminListenerIsLoopbackByDefault(t *testing.T) {
+	if got := DefaultNodeConfig().AdminAddr; got != "127.0.0.1:9090" {
+		t.Fatalf("default --admin-addr %q", got)
 	}
-	m := MustRunMain(t)
-	if m.PprofURL() != "" {
-		t.Fatalf("PprofURL %q without --pprof-addr", m.PprofURL())
+	m := MustRunMain(t, func(c *NodeConfig) { c.AdminAddr = "" })
+	if m.AdminURL() != "" {
+		t.Fatalf("AdminURL %q without --admin-addr", m.AdminURL())
 	}
-	if code, _ := httpGet(t, m.HTTPURL()+"/debug/pprof/"); code != http.StatusNotFound {
-		t.Fatalf("the HTTP edge answers /debug/pprof/ with %d, want 404", code)
+	for _, p := range []string{"/debug/pprof/", "/metrics"} {
+		if code, _ := httpGet(t, m.HTTPURL()+p); code != http.StatusNotFound {
+			t.Fatalf("the HTTP edge answers %s with %d, want 404", p, code)
+		}
 	}
 }
 
-func TestPprofServesOnItsOwnListener(t *testing.T) {
+func TestAdminServesMetricsAndPprofOnItsOwnListener(t *testing.T) {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	c := DefaultNodeConfig()
 	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"--pprof-addr", "127.0.0.1:6060"}); err != nil || c.PprofAddr != "127.0.0.1:6060" {
-		t.Fatalf("--pprof-addr: %v, config %q", err, c.PprofAddr)
+	if err := fs.Parse([]string{"--admin-addr", "127.0.0.1:6060"}); err != nil || c.AdminAddr != "127.0.0.1:6060" {
+		t.Fatalf("--admin-addr: %v, config %q", err, c.AdminAddr)
 	}
 
-	m := MustRunMain(t, func(c *NodeConfig) { c.PprofAddr = "127.0.0.1:0" })
-	base := m.PprofURL()
+	m := MustRunMain(t)
+	base := m.AdminURL()
 	if base == "" || base == m.HTTPURL() {
-		t.Fatalf("PprofURL %q, HTTP edge %q: want a listener of its own", base, m.HTTPURL())
+		t.Fatalf("AdminURL %q, HTTP edge %q: want a listener of its own", base, m.HTTPURL())
 	}
 	if code, body := httpGet(t, base+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(string(body), "goroutine") {
 		t.Fatalf("pprof index: %d %.200s", code, body)
@@ -60,32 +62,39 @@ func TestPprofServesOnItsOwnListener(t *testing.T) {
 	if code != http.StatusOK || !bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
 		t.Fatalf("CPU profile: %d, %d bytes; want a gzipped profile", code, len(body))
 	}
-	if code, _ := httpGet(t, m.HTTPURL()+"/debug/pprof/"); code != http.StatusNotFound {
-		t.Fatalf("the HTTP edge answers /debug/pprof/ with %d, want 404", code)
+	httpGet(t, m.HTTPURL()+"/healthz")
+	if code, body := httpGet(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), `allot_http_requests_total{code="200",route="/healthz"}`) ||
+		!strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("metrics: %d %.300s", code, body)
+	}
+	for _, p := range []string{"/debug/pprof/", "/metrics"} {
+		if code, _ := httpGet(t, m.HTTPURL()+p); code != http.StatusNotFound {
+			t.Fatalf("the HTTP edge answers %s with %d, want 404", p, code)
+		}
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := (&http.Client{Timeout: time.Second}).Get(base + "/debug/pprof/"); err == nil {
-		t.Fatal("pprof still served after Close")
+		t.Fatal("admin listener still served after Close")
 	}
 }
 
-func TestPprofBadAddressFailsRun(t *testing.T) {
+func TestAdminBadAddressFailsRun(t *testing.T) {
 	m := NewMain()
 	m.Config.HTTPAddr = "127.0.0.1:0"
 	m.Config.GossipAddr = "127.0.0.1:0"
 	m.Config.RemoteAddr = "127.0.0.1:0"
 	m.Config.AdvertiseAddr = "127.0.0.1"
 	m.Config.DataDir = t.TempDir()
-	m.Config.PprofAddr = "127.0.0.1:notaport"
+	m.Config.AdminAddr = "127.0.0.1:notaport"
 	m.Logger = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), "--pprof-addr") {
+	if err == nil || !strings.Contains(err.Error(), "--admin-addr") {
 		_ = m.Close()
-		t.Fatalf("Run with a bad --pprof-addr: %v", err)
+		t.Fatalf("Run with a bad --admin-addr: %v", err)
 	}
 	// Run stopped what it had started: the HTTP edge is gone.
 	if m.HTTPURL() != "" {
