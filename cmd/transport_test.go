@@ -184,6 +184,7 @@ func TestPeerSecurityRule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMain()
 			m.Logger = slog.New(slog.DiscardHandler)
+			m.Config.KeyFile = filepath.Join(dir, "dev-signing-key.pem") // a cluster member in dev auth mode shares a key
 			for _, f := range tc.muts {
 				f(&m.Config)
 			}

@@ -237,7 +237,6 @@ func TestTransportWiringCatchesBreakage(t *testing.T) {
 		{"gossip item renamed", deployment, "path: gossip-keys", "path: keys", "projects no item", nil},
 		{"writable mount", deployment, "mountPath: /etc/allot/gossip\n              readOnly: true", "mountPath: /etc/allot/gossip", "mount it readOnly", nil},
 		{"probe over plain HTTP", deployment, "path: /readyz\n              port: http\n              scheme: HTTPS", "path: /readyz\n              port: http", "scheme HTTP, the node serves HTTPS", nil},
-		{"scraped over plain HTTP", deployment, "prometheus.io/scheme: https", "prometheus.io/scheme: http", "scheme=HTTPS", nil},
 		{"peer certificate from a public issuer", certs, "    name: allot-peer-ca\n    kind: Issuer", "    name: letsencrypt\n    kind: ClusterIssuer", "private CA Issuer", []string{overlayDir}},
 		{"peer certificate without client auth", certs, "    - server auth\n    - client auth", "    - server auth", "needs server auth and client auth", []string{overlayDir}},
 		{"peer certificate for another name", certs, "  dnsNames:\n    - allot-peer", "  dnsNames:\n    - allot", "lack allot-peer", []string{overlayDir}},
