@@ -78,4 +78,3 @@ func TestEncodeBucket(t *testing.T) {
 		t.Fatalf("data %s: %v", rec.Data, err)
 	}
 }
-
