@@ -176,6 +176,9 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		}
 		queue(sqlInsertIdempotency, b.ResourceID, keys, fps, holdIDs, created)
 	}
+	if err := queueOutbox(queue, b); err != nil {
+		return nil, err
+	}
 	pb.holds = int64(len(holds))
 	return pb, nil
 }

@@ -38,6 +38,11 @@ var tables = map[string]table{
 			"created_at_ms = excluded.created_at_ms WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000",
 		chunk: 200,
 	},
+	outboxInsert: {
+		name:  "outbox",
+		cols:  []string{"id", "resource_id", "version", "idx", "event_type", "subject", "occurred_at_ms", "data", "published_at_ms", "claimed_until_ms"},
+		chunk: 200,
+	},
 }
 
 const (
@@ -63,6 +68,7 @@ type encodedBatch struct {
 	buckets    []any
 	holds      []any
 	idem       []any
+	events     []any // outbox rows (outbox.go)
 }
 
 // encode validates b and encodes it.
@@ -119,6 +125,11 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
 			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli())
 	}
+	events, err := encodeOutbox(b)
+	if err != nil {
+		return nil, err
+	}
+	e.events = events
 	e.idem = make([]any, 0, 5*len(b.Idempotency))
 	for _, x := range b.Idempotency {
 		e.idem = append(e.idem, b.ResourceID, x.Key, x.Fingerprint, x.HoldID, x.CreatedAt.UnixMilli())
@@ -182,5 +193,5 @@ func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 	if _, err := s.execRows(ctx, "idempotency_keys", e.idem); err != nil {
 		return mapErr("idempotency keys", err)
 	}
-	return nil
+	return s.insertOutbox(ctx, e.events)
 }

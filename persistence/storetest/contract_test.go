@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/memstore"
 	"github.com/allot/allot/persistence/storetest"
@@ -24,7 +25,15 @@ const mutantEnv = "STORETEST_MUTANT"
 
 type mutant struct {
 	persistence.Store
+	persistence.Outbox
 	name string
+}
+
+func (m *mutant) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
+	if m.name == "claim-ignores-lease" {
+		lease = 0
+	}
+	return m.Outbox.ClaimEvents(ctx, now, lease, limit)
 }
 
 func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
@@ -74,6 +83,10 @@ func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
 			epoch = 1
 		}
 		return m.Store.Renew(ctx, b.ResourceID, epoch, time.Time{})
+	case "drop-events":
+		c := *b
+		c.Events = nil
+		return m.Store.Commit(ctx, &c)
 	case "reorder-bucket-list":
 		c := *b
 		c.Holds = slices.Clone(b.Holds)
@@ -149,7 +162,7 @@ func TestMutantChild(t *testing.T) {
 	storetest.RunContract(t, func(t *testing.T) persistence.Store {
 		s := memstore.New()
 		t.Cleanup(func() { _ = s.Close() })
-		return &mutant{Store: s, name: name}
+		return &mutant{Store: s, Outbox: s, name: name}
 	})
 }
 
@@ -171,6 +184,8 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"lease-rounds-down", "LeaseRoundsUp"},
 		{"zero-lease-ends-lease", "LeaseOnCommit"},
 		{"activate-ends-lease", "LeaseOnCommit"},
+		{"drop-events", "OutboxCommit"},
+		{"claim-ignores-lease", "OutboxClaim"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")
