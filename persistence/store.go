@@ -32,14 +32,18 @@ var (
 // that ends before a write began returns an error wrapping the ctx error and writes nothing.
 //
 // Contract details every implementation keeps (persistence/storetest checks them):
-//   - Snapshot.Buckets are sorted by key; Snapshot.Holds by CreatedAt then ID.
+//   - Snapshot.Buckets are sorted by key; Snapshot.Holds by CreatedAt then ID;
+//     Snapshot.Waitlist by Seq.
 //   - Hold ids are unique across resources (the holds table is keyed by id); a batch that
 //     names another resource's hold fails as a whole.
 //   - An idempotency key is kept for booking.IdempotencyRetention: a later entry for the
 //     same key is ignored unless it is created at least that much later, when it replaces
 //     the old one (the actor forgot the key and a client reused it).
-//   - A batch that would store an oversold bucket fails with an error that is neither
+//   - A batch that would store an oversold bucket (held + confirmed > Capacity + Allowance,
+//     a negative counter, capacity or allowance) fails with an error that is neither
 //     ErrFenced nor ErrUnavailable, writes nothing, and leaves the activation usable.
+//   - Waitlist entry ids, like hold ids, are unique across resources: a batch that names
+//     another resource's entry fails as a whole.
 //   - Times are stored at millisecond precision.
 type Store interface {
 	// Activate starts a new activation of a resource. For an existing resource it atomically
@@ -85,6 +89,8 @@ type Snapshot struct {
 	Buckets     []booking.Bucket // capacities and stored counters, by key
 	Holds       []booking.Hold   // status held or confirmed
 	Idempotency []booking.IdempotencyEntry
+	// Waitlist are the resource's waiting entries, by Seq.
+	Waitlist []booking.WaitlistEntry
 	// LeaseUntil is the stored end of the lease of the activation before this one, by the
 	// wall clock of the node that renewed it; zero when there was none or it was ended. Until
 	// then the previous activation may still answer from memory: the new one must not answer
@@ -110,12 +116,23 @@ type Batch struct {
 	Holds []booking.Hold
 	// Idempotency are new keys (inserted; a key is never rewritten).
 	Idempotency []booking.IdempotencyEntry
+	// Waitlist are after-images of new waiting entries (upserted by id); WaitlistRemoved are
+	// the ids of entries that stopped waiting (offered or left), deleted after the upserts, so
+	// an entry that joined and was offered within one batch ends deleted. Removing an id that
+	// is not stored is not an error.
+	Waitlist        []booking.WaitlistEntry
+	WaitlistRemoved []string
 	// LeaseUntil, when not zero, is stored as the end of the activation's lease (see
 	// Store.Renew); a creation stores it too. Zero leaves the stored lease unchanged.
 	LeaseUntil time.Time
 	// Events are the batch's events (actors/events), inserted into the outbox in the same
 	// transaction, in order; all of them name ResourceID and Version.
 	Events []events.Event
+}
+
+// Saved returns what booking.RestoreSaved rebuilds the resource's state from.
+func (s *Snapshot) Saved() booking.Saved {
+	return booking.Saved{Resource: s.Resource, Buckets: s.Buckets, Holds: s.Holds, Idempotency: s.Idempotency, Waitlist: s.Waitlist}
 }
 
 // HoldFilter selects holds for ListHolds. Empty fields match everything, but at least one of

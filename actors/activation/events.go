@@ -23,7 +23,16 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 	rid := c.cfg.ResourceID
 	var last events.Event
 	for _, d := range ds {
-		hi := 0 // d.holds holds one image per hold event, in event order
+		hi := 0 // d.holds holds the hold images capture took, in event order
+		image := func(id string) *booking.Hold {
+			for ; hi < len(d.holds); hi++ {
+				if d.holds[hi].ID == id {
+					hi++
+					return &d.holds[hi-1]
+				}
+			}
+			return nil
+		}
 		for _, ev := range d.events {
 			e := events.Event{ResourceID: rid, Version: version, Index: len(out)}
 			switch ev := ev.(type) {
@@ -34,20 +43,23 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 				e.Type, e.Resource, e.Buckets = events.ResourceUpdated, d.res, d.buckets
 				e.OccurredAt = ev.At
 			case booking.HoldPlaced:
-				e.Type, e.OccurredAt = events.HoldPlaced, ev.Hold.CreatedAt
+				e.Type, e.OccurredAt, e.Hold = events.HoldPlaced, ev.Hold.CreatedAt, image(ev.Hold.ID)
 			case booking.HoldConfirmed:
-				e.Type, e.OccurredAt = events.HoldConfirmed, ev.At
+				e.Type, e.OccurredAt, e.Hold = events.HoldConfirmed, ev.At, image(ev.HoldID)
 			case booking.HoldCancelled:
-				e.Type, e.OccurredAt = events.HoldCancelled, ev.At
+				e.Type, e.OccurredAt, e.Hold = events.HoldCancelled, ev.At, image(ev.HoldID)
 			case booking.HoldExpired:
-				e.Type, e.OccurredAt = events.HoldExpired, ev.At
+				e.Type, e.OccurredAt, e.Hold = events.HoldExpired, ev.At, image(ev.HoldID)
+			case booking.HoldExtended:
+				e.Type, e.OccurredAt, e.Hold = events.HoldExtended, ev.At, image(ev.HoldID)
 			default:
-				continue
+				continue // waitlist events are not in the catalogue yet
 			}
 			if e.Resource == nil {
-				h := &d.holds[hi]
-				hi++
-				e.Hold, e.Subject = h, h.UserID
+				if e.Hold == nil {
+					continue // capture took no image of this hold: nothing to describe it with
+				}
+				e.Subject = e.Hold.UserID
 			}
 			out = append(out, e)
 			last = e

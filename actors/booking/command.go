@@ -2,31 +2,47 @@ package booking
 
 import "time"
 
-// CreateResource creates the resource a State belongs to.
+// CreateResource creates the resource a State belongs to. It lists its buckets, or names a
+// Calendar that expands into them (not both).
 type CreateResource struct {
-	ID      string
-	Name    string
-	Buckets map[string]int64 // key -> capacity
-	HoldTTL time.Duration    // 0 means DefaultHoldTTL
-	Price   *Money
+	ID       string
+	Name     string
+	Buckets  map[string]int64 // key -> capacity
+	Calendar *Calendar        // instead of Buckets: days or slots in Timezone
+	HoldTTL  time.Duration    // 0 means DefaultHoldTTL
+	Price    *Money
+
+	MaxExtensions    *int          // nil means DefaultMaxExtensions; 0 forbids renewals
+	Allowance        Allowance     // overbooking; zero: none
+	MaxPerUser       int64         // 0: no per-user limit
+	Timezone         string        // IANA name; "" means UTC
+	WaitlistOfferTTL time.Duration // 0 means DefaultWaitlistOfferTTL
 }
 
-// UpdateResource changes capacities and, optionally, the name and hold TTL. Keys absent from
-// Buckets keep their capacity; new keys add buckets. It is all or nothing.
+// UpdateResource changes capacities and, optionally, the name, hold TTL and rules. Keys absent
+// from Buckets keep their capacity; new keys add buckets. It is all or nothing. Every nil
+// field is left as it is.
 type UpdateResource struct {
 	Buckets map[string]int64
 	Name    *string
 	HoldTTL *time.Duration
+
+	MaxExtensions    *int
+	Allowance        *Allowance
+	MaxPerUser       *int64
+	WaitlistOfferTTL *time.Duration
 }
 
 // PlaceHold asks for Quantity units in every one of Buckets. HoldID is chosen by the caller
-// (the actor), which keeps the model free of randomness.
+// (the actor), which keeps the model free of randomness. Range, when set and Buckets empty,
+// names the buckets as a span of days or slots (see State.ExpandRange).
 type PlaceHold struct {
 	HoldID         string
 	IdempotencyKey string
 	Buckets        []string
 	Quantity       int64
 	UserID         string
+	Range          *Range
 }
 
 // ConfirmHold turns a held hold into a confirmed booking.
@@ -34,3 +50,27 @@ type ConfirmHold struct{ HoldID string }
 
 // CancelHold releases a held or confirmed hold.
 type CancelHold struct{ HoldID string }
+
+// ExtendHold renews a live held hold for its owner, UserID (see DecideExtend).
+type ExtendHold struct {
+	HoldID string
+	UserID string
+}
+
+// JoinWaitlist puts UserID on the resource's waitlist for Quantity units in every one of
+// Buckets (or the buckets of Range). EntryID and OfferHoldID are chosen by the caller, like a
+// hold id: OfferHoldID is the id of the hold the entry becomes when units are offered to it.
+type JoinWaitlist struct {
+	EntryID     string
+	OfferHoldID string
+	UserID      string
+	Buckets     []string
+	Range       *Range
+	Quantity    int64
+}
+
+// LeaveWaitlist removes a waiting entry of UserID.
+type LeaveWaitlist struct {
+	EntryID string
+	UserID  string
+}

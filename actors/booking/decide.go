@@ -13,7 +13,9 @@ type Decision struct {
 	Replayed bool
 }
 
-// DecideCreate validates a creation. The resource must not exist yet.
+// DecideCreate validates a creation. The resource must not exist yet. Rule fields left zero
+// get their defaults (DefaultMaxExtensions, DefaultWaitlistOfferTTL); a Calendar is expanded
+// in the Timezone (at most MaxBuckets buckets).
 func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error) {
 	if s.exists {
 		return nil, Errorf(CodeAlreadyExists, "resource %q already exists", s.id)
@@ -27,10 +29,28 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	if err := ValidateName(cmd.Name); err != nil {
 		return nil, err
 	}
-	if len(cmd.Buckets) == 0 {
+	if err := ValidateTimezone(cmd.Timezone); err != nil {
+		return nil, err
+	}
+	bucketCaps := cmd.Buckets
+	var slotEvery time.Duration
+	if cmd.Calendar != nil {
+		if len(cmd.Buckets) > 0 {
+			return nil, Errorf(CodeInvalid, "a resource lists buckets or names a calendar, not both")
+		}
+		loc, _ := LoadTimezone(cmd.Timezone)
+		var err error
+		if bucketCaps, err = ExpandCalendar(*cmd.Calendar, loc); err != nil {
+			return nil, err
+		}
+		if cmd.Calendar.Every < Day {
+			slotEvery = cmd.Calendar.Every
+		}
+	}
+	if len(bucketCaps) == 0 {
 		return nil, Errorf(CodeInvalid, "a resource needs at least one bucket")
 	}
-	if err := ValidateCapacities(cmd.Buckets); err != nil {
+	if err := ValidateCapacities(bucketCaps); err != nil {
 		return nil, err
 	}
 	ttl := cmd.HoldTTL
@@ -48,25 +68,42 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 		p := *cmd.Price
 		price = &p
 	}
-	buckets := make([]Bucket, 0, len(cmd.Buckets))
-	for k, c := range cmd.Buckets {
-		buckets = append(buckets, Bucket{Key: k, Capacity: c})
+	maxExt := DefaultMaxExtensions
+	if cmd.MaxExtensions != nil {
+		maxExt = *cmd.MaxExtensions
+	}
+	offerTTL := cmd.WaitlistOfferTTL
+	if offerTTL == 0 {
+		offerTTL = DefaultWaitlistOfferTTL
+	}
+	if err := validateRules(maxExt, cmd.Allowance, cmd.MaxPerUser, offerTTL); err != nil {
+		return nil, err
+	}
+	buckets := make([]Bucket, 0, len(bucketCaps))
+	for k, c := range bucketCaps {
+		buckets = append(buckets, Bucket{Key: k, Capacity: c, Allowance: cmd.Allowance.For(c)})
 	}
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].Key < buckets[j].Key })
-	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now}
+	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now,
+		MaxExtensions: maxExt, Allowance: cmd.Allowance, MaxPerUser: cmd.MaxPerUser, Timezone: cmd.Timezone,
+		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL}
 	return []Event{ResourceCreated{Resource: res, Buckets: buckets}}, nil
 }
 
-// DecideUpdate validates a capacity or metadata change. Lowering a capacity below what is
-// held plus confirmed is refused, and then nothing changes.
+// DecideUpdate validates a capacity, metadata or rule change. Lowering a capacity or an
+// allowance below what is held plus confirmed is refused (conflict), and then nothing changes.
+// When the waitlist is not empty, the room the update makes is offered in the same decision.
 func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error) {
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
-	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil {
+	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil && cmd.MaxExtensions == nil &&
+		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil {
 		return nil, Errorf(CodeInvalid, "nothing to update")
 	}
-	ev := ResourceUpdated{Name: s.resource.Name, HoldTTL: s.resource.HoldTTL, At: now, Capacities: map[string]int64{}}
+	r := s.resource
+	ev := ResourceUpdated{Name: r.Name, HoldTTL: r.HoldTTL, At: now, Capacities: map[string]int64{},
+		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL}
 	if cmd.Name != nil {
 		if err := ValidateName(*cmd.Name); err != nil {
 			return nil, err
@@ -78,6 +115,21 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 			return nil, err
 		}
 		ev.HoldTTL = *cmd.HoldTTL
+	}
+	if cmd.MaxExtensions != nil {
+		ev.MaxExtensions = *cmd.MaxExtensions
+	}
+	if cmd.Allowance != nil {
+		ev.Allowance = *cmd.Allowance
+	}
+	if cmd.MaxPerUser != nil {
+		ev.MaxPerUser = *cmd.MaxPerUser
+	}
+	if cmd.WaitlistOfferTTL != nil {
+		ev.WaitlistOfferTTL = *cmd.WaitlistOfferTTL
+	}
+	if err := validateRules(ev.MaxExtensions, ev.Allowance, ev.MaxPerUser, ev.WaitlistOfferTTL); err != nil {
+		return nil, err
 	}
 	// Every validity check (in sorted key order) before any conflict check, so that the
 	// refusal (code and message) does not depend on map iteration order.
@@ -98,22 +150,88 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	}
 	for _, k := range keys {
 		c := cmd.Buckets[k]
-		b, ok := s.buckets[k]
-		if ok && c < b.Held+b.Confirmed {
-			return nil, Errorf(CodeConflict, "bucket %q has %d booked; capacity cannot go below that", k, b.Held+b.Confirmed)
-		}
-		if !ok || b.Capacity != c {
+		if b, ok := s.buckets[k]; !ok || b.Capacity != c {
 			ev.Capacities[k] = c
 		}
 	}
-	return []Event{ev}, nil
+	// Allowances after the update, for every bucket whose allowance changes (a new capacity
+	// under a percentage, or a new rule), in sorted key order so that a refusal does not
+	// depend on map iteration order.
+	all := keys
+	if ev.Allowance != r.Allowance {
+		all = make([]string, 0, len(s.buckets)+len(cmd.Buckets))
+		for k := range s.buckets {
+			all = append(all, k)
+		}
+		for _, k := range keys {
+			if _, ok := s.buckets[k]; !ok {
+				all = append(all, k)
+			}
+		}
+		sort.Strings(all)
+	}
+	for _, k := range all {
+		b, ok := s.buckets[k]
+		c, changed := cmd.Buckets[k]
+		if !changed {
+			c = b.Capacity
+		}
+		a := ev.Allowance.For(c)
+		if ok && c+a < b.Held+b.Confirmed {
+			return nil, Errorf(CodeConflict, "bucket %q has %d booked; capacity plus allowance cannot go below that", k, b.Held+b.Confirmed)
+		}
+		if !ok && a != 0 || ok && b.Allowance != a {
+			if ev.Allowances == nil {
+				ev.Allowances = map[string]int64{}
+			}
+			ev.Allowances[k] = a
+		}
+	}
+	evs := []Event{ev}
+	if len(s.waitlist) > 0 { // more capacity, allowance or per-user room may serve waiters
+		c := s.Clone()
+		c.Apply(ev)
+		evs = c.appendOffers(evs, now, freed{})
+	}
+	return evs, nil
+}
+
+// validateRules checks the rule settings of a resource. A zero offer TTL stands for
+// DefaultWaitlistOfferTTL (a resource stored before waitlists existed).
+func validateRules(maxExtensions int, a Allowance, maxPerUser int64, offerTTL time.Duration) error {
+	if maxExtensions < 0 || maxExtensions > MaxExtensionsLimit {
+		return invalidf("max_extensions must be between 0 and %d", MaxExtensionsLimit)
+	}
+	if err := ValidateAllowance(a); err != nil {
+		return err
+	}
+	if maxPerUser < 0 || maxPerUser > MaxCapacity {
+		return invalidf("max_per_user must be between 0 (no limit) and %d", int64(MaxCapacity))
+	}
+	if offerTTL != 0 && (offerTTL < MinHoldTTL || offerTTL > MaxHoldTTL || offerTTL%time.Millisecond != 0) {
+		return invalidf("waitlist_offer_ttl must be between %s and %s, in whole milliseconds", MinHoldTTL, MaxHoldTTL)
+	}
+	return nil
 }
 
 // DecidePlaceHold validates a hold. A known idempotency key with the same request answers
-// with the original hold and no events; with a different request it is refused.
+// with the original hold and no events; with a different request it is refused. A Range is
+// expanded first (State.ExpandRange), so a stay named by range or by its list of nights is the
+// same request. Refusals, in order: validation (invalid), sold_out when a bucket lacks the
+// units within capacity + allowance, limit_exceeded when the user would pass MaxPerUser.
 func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) {
 	if !s.exists {
 		return Decision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
+	}
+	if cmd.Range != nil {
+		if len(cmd.Buckets) > 0 {
+			return Decision{}, Errorf(CodeInvalid, "a hold lists buckets or names a range, not both")
+		}
+		keys, err := s.ExpandRange(*cmd.Range)
+		if err != nil {
+			return Decision{}, err
+		}
+		cmd.Buckets, cmd.Range = keys, nil // the fingerprint is of the buckets the range names
 	}
 	if cmd.IdempotencyKey != "" {
 		if err := ValidateIdempotencyKey(cmd.IdempotencyKey); err != nil {
@@ -152,6 +270,11 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 			return Decision{}, Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", k, max(b.Available(), 0), cmd.Quantity)
 		}
 	}
+	if s.resource.MaxPerUser > 0 {
+		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(len(cmd.Buckets)), 0); err != nil {
+			return Decision{}, err
+		}
+	}
 	h := Hold{
 		ID:             cmd.HoldID,
 		ResourceID:     s.id,
@@ -187,7 +310,9 @@ func (s *State) DecideConfirm(cmd ConfirmHold, now time.Time) ([]Event, error) {
 }
 
 // DecideCancel validates a cancellation of a held or confirmed hold. Cancelling a cancelled
-// hold succeeds with no events; an expired hold cannot be cancelled.
+// hold succeeds with no events; an expired hold cannot be cancelled. The freed units are
+// offered to the waitlist in the same decision: HoldCancelled, then WaitlistOffered and
+// HoldPlaced pairs.
 func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 	h, err := s.liveHold(cmd.HoldID)
 	if err != nil {
@@ -197,10 +322,35 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 	case h.Status == StatusCancelled:
 		return nil, nil
 	case h.Status == StatusConfirmed || (h.Status == StatusHeld && now.Before(h.ExpiresAt)):
-		return []Event{HoldCancelled{HoldID: h.ID, At: now}}, nil
+		evs := []Event{HoldCancelled{HoldID: h.ID, At: now}}
+		if len(s.waitlist) > 0 {
+			var f freed
+			f.release(h)
+			evs = s.appendOffers(evs, now, f)
+		}
+		return evs, nil
 	default:
 		return nil, Errorf(CodeConflict, "hold %q is expired and cannot be cancelled", h.ID)
 	}
+}
+
+// holdBuckets returns the buckets a request names (listed, or as a range), checked as a hold's.
+func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
+	if r != nil {
+		if len(keys) > 0 {
+			return nil, Errorf(CodeInvalid, "a request lists buckets or names a range, not both")
+		}
+		return s.ExpandRange(*r)
+	}
+	if err := ValidateHoldBuckets(keys); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, ok := s.buckets[k]; !ok {
+			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+		}
+	}
+	return append([]string(nil), keys...), nil
 }
 
 func (s *State) liveHold(id string) (*Hold, error) {

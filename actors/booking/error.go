@@ -14,6 +14,7 @@ const (
 	CodeAlreadyExists       = "already_exists"       // a resource with this id exists (409)
 	CodeSoldOut             = "sold_out"             // not enough capacity in a requested bucket (409)
 	CodeConflict            = "conflict"             // the hold's state forbids the transition (409)
+	CodeLimitExceeded       = "limit_exceeded"       // a per-user or per-hold limit of the resource (409)
 	CodeIdempotencyMismatch = "idempotency_mismatch" // key reused with a different request (422)
 	CodeBusy                = "busy"                 // the resource's queue is full; retry later (429)
 	CodeUnavailable         = "unavailable"          // store or owner unreachable; retry later (503)

@@ -9,18 +9,44 @@ type Event interface{ isEvent() }
 // ResourceCreated brings the resource into existence with empty buckets.
 type ResourceCreated struct {
 	Resource Resource
-	Buckets  []Bucket // Held and Confirmed are zero
+	Buckets  []Bucket // Held and Confirmed are zero; Allowance is set
 }
 
-// ResourceUpdated records new capacities and metadata.
+// ResourceUpdated records new capacities and metadata. The rule fields are the resource's
+// values after the update (changed or not), like Name and HoldTTL.
 type ResourceUpdated struct {
 	Name       string
 	HoldTTL    time.Duration
 	Capacities map[string]int64 // only the keys that changed or were added
 	At         time.Time
+
+	MaxExtensions    int
+	Allowance        Allowance
+	MaxPerUser       int64
+	WaitlistOfferTTL time.Duration
+	// Allowances are the per-bucket allowances that changed or were added (a new capacity
+	// under a percentage, or a new allowance rule). A caller taking bucket after-images takes
+	// the keys of Capacities and of Allowances (ChangedBuckets).
+	Allowances map[string]int64
 }
 
-// HoldPlaced records a new hold in status held.
+// ChangedBuckets returns the keys whose after-image the update changes: those of Capacities
+// and of Allowances, each once, in no particular order.
+func (e ResourceUpdated) ChangedBuckets() []string {
+	keys := make([]string, 0, len(e.Capacities)+len(e.Allowances))
+	for k := range e.Capacities {
+		keys = append(keys, k)
+	}
+	for k := range e.Allowances {
+		if _, dup := e.Capacities[k]; !dup {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// HoldPlaced records a new hold in status held (placed by its user, or offered from the
+// waitlist: then Hold.WaitlistEntryID is set and a WaitlistOffered precedes it).
 type HoldPlaced struct{ Hold Hold }
 
 // HoldConfirmed, HoldCancelled and HoldExpired move an existing hold to a new status.
@@ -39,9 +65,42 @@ type HoldExpired struct {
 	At     time.Time
 }
 
+// HoldExtended renews a held hold: its deadline becomes ExpiresAt and its renewal count
+// Extensions.
+type HoldExtended struct {
+	HoldID     string
+	ExpiresAt  time.Time
+	Extensions int
+	At         time.Time
+}
+
+// WaitlistJoined adds a waiting entry at the end of the waitlist.
+type WaitlistJoined struct{ Entry WaitlistEntry }
+
+// WaitlistLeft removes a waiting entry at its user's request.
+type WaitlistLeft struct {
+	EntryID string
+	At      time.Time
+}
+
+// WaitlistOffered removes a waiting entry because units were offered to it: the HoldPlaced
+// that follows in the same decision is the offer, hold HoldID, until ExpiresAt. The actor
+// tells the user (waitlist.offered).
+type WaitlistOffered struct {
+	EntryID   string
+	UserID    string
+	HoldID    string
+	ExpiresAt time.Time
+	At        time.Time
+}
+
 func (ResourceCreated) isEvent() {}
 func (ResourceUpdated) isEvent() {}
 func (HoldPlaced) isEvent()      {}
 func (HoldConfirmed) isEvent()   {}
 func (HoldCancelled) isEvent()   {}
 func (HoldExpired) isEvent()     {}
+func (HoldExtended) isEvent()    {}
+func (WaitlistJoined) isEvent()  {}
+func (WaitlistLeft) isEvent()    {}
+func (WaitlistOffered) isEvent() {}

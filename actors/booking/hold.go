@@ -42,7 +42,17 @@ type Hold struct {
 	CreatedAt      time.Time
 	ExpiresAt      time.Time // when a held hold expires; kept as it was once confirmed
 	UpdatedAt      time.Time
+	// Extensions is how many times the hold was renewed (DecideExtend), at most the
+	// resource's MaxExtensions.
+	Extensions int
+	// WaitlistEntryID is the waitlist entry this hold was offered to, "" for a hold a user
+	// placed.
+	WaitlistEntryID string
 }
+
+// Units is what the hold counts against its user's MaxPerUser while it is active: its quantity
+// in each of its buckets, summed.
+func (h *Hold) Units() int64 { return h.Quantity * int64(len(h.Buckets)) }
 
 // Clone returns a deep copy.
 func (h *Hold) Clone() *Hold {

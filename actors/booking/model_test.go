@@ -19,6 +19,11 @@ type refModel struct {
 	caps   map[string]int64
 	holds  map[string]*refHold
 	idem   map[string]refIdem
+	rules  refRules
+	// waiting are the waitlist entries in first-come order; seq is the last Seq handed out.
+	waiting []*WaitlistEntry
+	seq     uint64
+	offered []string // entries offered since the simulation last looked
 }
 
 type refHold struct {
@@ -27,6 +32,8 @@ type refHold struct {
 	qty                  int64
 	status               Status
 	expiresAt, updatedAt time.Time
+	extensions           int
+	entry                string // the waitlist entry it was offered to
 }
 
 type refIdem struct {
@@ -121,10 +128,11 @@ func (m *refModel) create(cmd CreateResource) string {
 	for k, c := range cmd.Buckets {
 		ok = ok && refValidKey(k) && refValidCap(c)
 	}
-	if !ok {
+	rules, rok := refCreateRules(cmd)
+	if !ok || !rok {
 		return CodeInvalid
 	}
-	m.exists, m.name, m.ttl = true, cmd.Name, ttl
+	m.exists, m.name, m.ttl, m.rules = true, cmd.Name, ttl, rules
 	for k, c := range cmd.Buckets {
 		m.caps[k] = c
 	}
@@ -132,14 +140,19 @@ func (m *refModel) create(cmd CreateResource) string {
 }
 
 // update returns the refusal code, or "" and the capacities that change.
-func (m *refModel) update(cmd UpdateResource) (string, map[string]int64) {
+func (m *refModel) update(cmd UpdateResource, now time.Time) (string, map[string]int64) {
 	if !m.exists {
 		return CodeNotFound, nil
 	}
-	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil {
+	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil && cmd.MaxExtensions == nil && cmd.Allowance == nil &&
+		cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil {
 		return CodeInvalid, nil
 	}
 	if (cmd.Name != nil && !refValidName(*cmd.Name)) || (cmd.HoldTTL != nil && !refValidTTL(*cmd.HoldTTL)) {
+		return CodeInvalid, nil
+	}
+	rules, ok := m.rules.updated(cmd)
+	if !ok {
 		return CodeInvalid, nil
 	}
 	added := 0
@@ -156,22 +169,30 @@ func (m *refModel) update(cmd UpdateResource) (string, map[string]int64) {
 	}
 	changed := map[string]int64{}
 	for k, c := range cmd.Buckets {
-		if held, conf := m.used(k); c < held+conf {
-			return CodeConflict, nil
-		}
 		if old, ok := m.caps[k]; !ok || old != c {
 			changed[k] = c
+		}
+	}
+	for k, old := range m.caps { // every bucket must still hold what it has booked
+		c, ok := cmd.Buckets[k]
+		if !ok {
+			c = old
+		}
+		if held, conf := m.used(k); c+rules.allowance(c) < held+conf {
+			return CodeConflict, nil
 		}
 	}
 	for k, c := range changed {
 		m.caps[k] = c
 	}
+	m.rules = rules
 	if cmd.Name != nil {
 		m.name = *cmd.Name
 	}
 	if cmd.HoldTTL != nil {
 		m.ttl = *cmd.HoldTTL
 	}
+	m.offer(now) // more room may serve the waitlist
 	return "", changed
 }
 
@@ -206,9 +227,12 @@ func (m *refModel) hold(cmd PlaceHold, now time.Time) (code, holdID string, repl
 		}
 	}
 	for _, k := range cmd.Buckets {
-		if held, conf := m.used(k); m.caps[k]-held-conf < cmd.Quantity {
+		if held, conf := m.used(k); m.limit(k)-held-conf < cmd.Quantity {
 			return CodeSoldOut, "", false
 		}
+	}
+	if !m.withinLimit(cmd.UserID, cmd.Quantity*int64(len(cmd.Buckets))) {
+		return CodeLimitExceeded, "", false
 	}
 	m.holds[cmd.HoldID] = &refHold{id: cmd.HoldID, user: cmd.UserID, key: cmd.IdempotencyKey,
 		buckets: slices.Clone(cmd.Buckets), qty: cmd.Quantity, status: StatusHeld,
@@ -238,6 +262,7 @@ func (m *refModel) transition(id string, confirm bool, now time.Time) (string, b
 		return "", true
 	case !confirm && (h.status == StatusConfirmed || h.status == StatusHeld && inTime):
 		h.status, h.updatedAt = StatusCancelled, now
+		m.offer(now)
 		return "", true
 	}
 	return CodeConflict, false
@@ -279,8 +304,9 @@ func (m *refModel) prune(cutoff time.Time) {
 	}
 }
 
-// restore mirrors what a store's Activate loads: active holds only, and the keys created at
-// or after idemSince.
+// restore mirrors what a store's Activate loads: active holds only, the keys created at or
+// after idemSince, and every waiting entry. Seq goes on from the last waiting entry's: it only
+// orders the entries that wait.
 func (m *refModel) restore(idemSince time.Time) {
 	for id, h := range m.holds {
 		if !h.status.Active() {
@@ -288,4 +314,8 @@ func (m *refModel) restore(idemSince time.Time) {
 		}
 	}
 	m.prune(idemSince)
+	m.seq = 0
+	for _, e := range m.waiting {
+		m.seq = max(m.seq, e.Seq)
+	}
 }

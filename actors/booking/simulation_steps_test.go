@@ -74,6 +74,7 @@ func (m *sim) create() {
 	for range n {
 		cmd.Buckets[m.genKey()] = m.genCap()
 	}
+	m.genRuleCreate(&cmd)
 	evs, err := m.s.DecideCreate(cmd, m.now)
 	want := m.ref.create(cmd)
 	m.logf("create %+v -> %v", cmd, err)
@@ -108,14 +109,16 @@ func (m *sim) update() {
 	if m.oneIn(4) {
 		cmd.HoldTTL = ptr(simTTLs[m.c.Intn(len(simTTLs))])
 	}
+	m.genRuleUpdate(&cmd)
 	evs, err := m.s.DecideUpdate(cmd, m.now)
-	want, changed := m.ref.update(cmd)
+	want, changed := m.ref.update(cmd, m.now)
 	m.logf("update %v name=%v ttl=%v -> %v", cmd.Buckets, cmd.Name != nil, cmd.HoldTTL, err)
 	m.wantCode("update", err, want)
 	if err == nil {
 		if got := evs[0].(ResourceUpdated).Capacities; !reflect.DeepEqual(got, changed) {
 			m.fatalf("update event capacities %v, want %v", got, changed)
 		}
+		m.checkOffers("update", evs[1:])
 		MustApply(m.tb, m.s, evs)
 	}
 }
@@ -282,19 +285,23 @@ func (m *sim) transition(confirm bool) {
 	want, event := m.ref.transition(id, confirm, m.now)
 	m.logf("confirm=%v %s -> %d events, %v", confirm, id, len(evs), err)
 	m.wantCode("transition", err, want)
-	if event != (len(evs) == 1) || len(evs) > 1 {
+	if event != (len(evs) >= 1) {
 		m.fatalf("events %v, want event=%v", evs, event)
+	}
+	if len(evs) > 0 {
+		m.checkOffers("transition", evs[1:])
 	}
 	MustApply(m.tb, m.s, evs)
 }
 
 func (m *sim) expire() {
-	evs := m.s.ExpireDue(m.now)
+	all := m.s.ExpireDue(m.now)
 	due := m.ref.due(m.now)
-	m.logf("expire-due -> %d events", len(evs))
-	if len(evs) != len(due) {
-		m.fatalf("ExpireDue = %v, want %d holds", evs, len(due))
+	m.logf("expire-due -> %d events", len(all))
+	if len(all) < len(due) {
+		m.fatalf("ExpireDue = %v, want %d holds", all, len(due))
 	}
+	evs := all[:len(due)]
 	for i, e := range evs {
 		x := e.(HoldExpired)
 		if x.HoldID != due[i].id || !x.At.Equal(m.now) {
@@ -304,10 +311,13 @@ func (m *sim) expire() {
 	if m.oneIn(4) { // discarded, as when a batch fails
 		return
 	}
-	MustApply(m.tb, m.s, evs)
 	for _, h := range due {
 		h.status, h.updatedAt = StatusExpired, m.now
 	}
+	m.ref.offered = nil
+	m.ref.offer(m.now)
+	m.checkOffers("expire", all[len(due):])
+	MustApply(m.tb, m.s, all)
 }
 
 func (m *sim) prune() {
@@ -331,6 +341,13 @@ func (m *sim) cloneAndContinue() {
 	if bs := old.Buckets(); len(bs) > 0 {
 		old.Apply(HoldPlaced{Hold: Hold{ID: "wreck", IdempotencyKey: "wreck", Buckets: []string{bs[0].Key}, Quantity: 1, Status: StatusHeld}})
 	}
+	for _, e := range old.waitlist {
+		e.Buckets[0], e.Quantity = "wrecked", -1
+	}
+	if len(old.waitlist) > 0 {
+		old.Apply(WaitlistLeft{EntryID: old.waitlist[0].ID})
+	}
+	old.Apply(WaitlistJoined{Entry: WaitlistEntry{ID: "wreck", UserID: "wreck", Seq: 1 << 60}})
 	for _, h := range old.holds {
 		if len(h.Buckets) > 0 {
 			h.Buckets[0] = "wrecked"
@@ -375,7 +392,16 @@ func (m *sim) restore() {
 		j := m.c.Intn(i + 1)
 		idem[i], idem[j] = idem[j], idem[i]
 	}
-	m.logf("restore %d holds, %d keys since +%v", len(holds), len(idem), since.Sub(t0))
-	m.s = Restore(res, buckets, holds, idem)
+	waiting := m.s.Waitlist()
+	for i := len(waiting) - 1; i > 0; i-- {
+		j := m.c.Intn(i + 1)
+		waiting[i], waiting[j] = waiting[j], waiting[i]
+	}
+	m.logf("restore %d holds, %d keys since +%v, %d waiting", len(holds), len(idem), since.Sub(t0), len(waiting))
+	if len(waiting) == 0 && m.oneIn(2) {
+		m.s = Restore(res, buckets, holds, idem)
+	} else {
+		m.s = RestoreSaved(Saved{Resource: res, Buckets: buckets, Holds: holds, Idempotency: idem, Waitlist: waiting})
+	}
 	m.ref.restore(since)
 }

@@ -74,7 +74,8 @@ func (m *sim) oneIn(n int) bool { return m.c.Intn(n) == 0 }
 func (m *sim) run() {
 	m.step++
 	m.advance()
-	switch op := m.c.Intn(100); {
+	m.ref.offered = nil
+	switch op := m.c.Intn(120); {
 	case op < 5:
 		m.create()
 	case op < 12:
@@ -93,8 +94,14 @@ func (m *sim) run() {
 		m.prune()
 	case op < 95:
 		m.cloneAndContinue()
-	default:
+	case op < 100:
 		m.restore()
+	case op < 106:
+		m.extend()
+	case op < 115:
+		m.join()
+	default:
+		m.leave()
 	}
 	m.check()
 }
@@ -119,16 +126,21 @@ func (m *sim) check() {
 	if ok && (res.Name != ref.name || res.HoldTTL != ref.ttl) {
 		m.fatalf("resource %+v, reference name %q ttl %v", res, ref.name, ref.ttl)
 	}
+	if r := ref.rules; ok && (res.MaxExtensions != r.maxExt || res.Allowance != (Allowance{Units: r.units, Percent: r.percent}) ||
+		res.MaxPerUser != r.maxPerUser || res.WaitlistOfferTTL != r.offerTTL) {
+		m.fatalf("resource rules %+v, reference %+v", res, r)
+	}
 	bs := s.Buckets()
 	if len(bs) != len(ref.caps) {
 		m.fatalf("%d buckets, reference %d", len(bs), len(ref.caps))
 	}
 	for _, b := range bs {
 		held, conf := ref.used(b.Key) // expired and cancelled holds never count
-		if b.Capacity != ref.caps[b.Key] || b.Held != held || b.Confirmed != conf {
-			m.fatalf("bucket %+v, reference capacity %d held %d confirmed %d", b, ref.caps[b.Key], held, conf)
+		if b.Capacity != ref.caps[b.Key] || b.Held != held || b.Confirmed != conf || b.Allowance != ref.rules.allowance(b.Capacity) {
+			m.fatalf("bucket %+v, reference capacity %d held %d confirmed %d allowance %d", b, ref.caps[b.Key], held, conf, ref.rules.allowance(b.Capacity))
 		}
-		if b.Held < 0 || b.Confirmed < 0 || b.Held+b.Confirmed > b.Capacity {
+		// No oversell beyond the allowance.
+		if b.Held < 0 || b.Confirmed < 0 || b.Held+b.Confirmed > b.Capacity+b.Allowance {
 			m.fatalf("invariant broken: %+v", b)
 		}
 	}
@@ -138,10 +150,12 @@ func (m *sim) check() {
 	for id, rh := range ref.holds {
 		h, ok := s.Hold(id)
 		if !ok || h.Status != rh.status || h.Quantity != rh.qty || h.UserID != rh.user || h.IdempotencyKey != rh.key ||
-			!slices.Equal(h.Buckets, rh.buckets) || !h.ExpiresAt.Equal(rh.expiresAt) || !h.UpdatedAt.Equal(rh.updatedAt) {
+			!slices.Equal(h.Buckets, rh.buckets) || !h.ExpiresAt.Equal(rh.expiresAt) || !h.UpdatedAt.Equal(rh.updatedAt) ||
+			h.Extensions != rh.extensions || h.WaitlistEntryID != rh.entry {
 			m.fatalf("hold %s = %+v (%v), reference %+v", id, h, ok, *rh)
 		}
 	}
+	m.checkRules()
 	if len(s.idem) != len(ref.idem) {
 		m.fatalf("%d idempotency keys, reference %d", len(s.idem), len(ref.idem))
 	}
@@ -156,10 +170,16 @@ func (m *sim) check() {
 	if ok != rok || !next.Equal(rnext) {
 		m.fatalf("NextExpiry = %v %v, reference %v %v", next, ok, rnext, rok)
 	}
-	// The expiry index holds every held hold with its deadline.
+	// The expiry index holds every held hold once at its deadline (a duplicate would expire it twice).
 	for id, rh := range ref.holds {
-		if rh.status == StatusHeld && !slices.ContainsFunc(s.expiry, func(it expiryItem) bool { return it.id == id && it.at.Equal(rh.expiresAt) }) {
-			m.fatalf("held hold %s missing from the expiry index", id)
+		n := 0
+		for _, it := range s.expiry {
+			if it.id == id && it.at.Equal(rh.expiresAt) {
+				n++
+			}
+		}
+		if rh.status == StatusHeld && n != 1 {
+			m.fatalf("held hold %s is %d times in the expiry index at its deadline, want once", id, n)
 		}
 	}
 }
@@ -195,6 +215,10 @@ func TestSimulation(t *testing.T) {
 		"hold:", "hold:replay", "hold:" + CodeSoldOut, "hold:" + CodeInvalid, "hold:" + CodeIdempotencyMismatch,
 		"hold:" + CodeInternal, "hold:" + CodeNotFound,
 		"transition:", "transition:" + CodeConflict, "transition:" + CodeNotFound,
+		"hold:" + CodeLimitExceeded, "update:offers", "transition:offers", "expire:offers",
+		"extend:", "extend:" + CodeConflict, "extend:" + CodeNotFound, "extend:" + CodeLimitExceeded,
+		"join:", "join:" + CodeConflict, "join:" + CodeLimitExceeded, "join:" + CodeInvalid, "join:" + CodeInternal, "join:" + CodeNotFound,
+		"leave:", "leave:" + CodeNotFound,
 	} {
 		if seen[k] == 0 && !t.Failed() {
 			t.Errorf("no step had outcome %q; outcomes: %v", k, seen)

@@ -20,21 +20,52 @@ type State struct {
 	idem     map[string]IdempotencyEntry
 	idemFIFO []string // idempotency keys in CreatedAt order, for pruning
 	expiry   expiryHeap
+
+	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
+	// with none have no entry.
+	units map[string]int64
+	// waitlist holds the waiting entries in first-come order (Seq ascending); waitByID
+	// indexes them. waitSeq is the highest Seq handed out.
+	waitlist []*WaitlistEntry
+	waitByID map[string]*WaitlistEntry
+	waitSeq  uint64
 }
 
 // NewState returns the state of a resource that does not exist yet.
 func NewState(resourceID string) *State {
 	return &State{
-		id:      resourceID,
-		buckets: make(map[string]*Bucket),
-		holds:   make(map[string]*Hold),
-		idem:    make(map[string]IdempotencyEntry),
+		id:       resourceID,
+		buckets:  make(map[string]*Bucket),
+		holds:    make(map[string]*Hold),
+		idem:     make(map[string]IdempotencyEntry),
+		units:    make(map[string]int64),
+		waitByID: make(map[string]*WaitlistEntry),
 	}
 }
 
+// Saved is what a store keeps of a resource's booking state: what RestoreSaved rebuilds a
+// State from.
+type Saved struct {
+	Resource    Resource
+	Buckets     []Bucket
+	Holds       []Hold // the held and confirmed ones; others are ignored
+	Idempotency []IdempotencyEntry
+	Waitlist    []WaitlistEntry // waiting entries, in any order
+}
+
 // Restore rebuilds a state from what a store loaded. Bucket counters are recomputed from the
-// active holds (the holds are the source of truth); stored counters are ignored.
+// active holds (the holds are the source of truth); stored counters are ignored. It is
+// RestoreSaved without a waitlist.
 func Restore(res Resource, buckets []Bucket, holds []Hold, idem []IdempotencyEntry) *State {
+	return RestoreSaved(Saved{Resource: res, Buckets: buckets, Holds: holds, Idempotency: idem})
+}
+
+// RestoreSaved rebuilds a state from what a store loaded. Bucket counters and allowances are
+// recomputed from the active holds and the resource's Allowance (the holds and the resource
+// are the source of truth); stored counters are ignored. Waitlist entries keep their order by
+// Seq.
+func RestoreSaved(sv Saved) *State {
+	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
 	s.resource = res
@@ -43,7 +74,7 @@ func Restore(res Resource, buckets []Bucket, holds []Hold, idem []IdempotencyEnt
 		s.resource.Price = &p
 	}
 	for _, b := range buckets {
-		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
+		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
 	}
 	for i := range holds {
 		h := holds[i].Clone()
@@ -61,6 +92,10 @@ func Restore(res Resource, buckets []Bucket, holds []Hold, idem []IdempotencyEnt
 		s.idem[e.Key] = e
 		s.idemFIFO = append(s.idemFIFO, e.Key)
 	}
+	for _, e := range sv.Waitlist {
+		s.addWaiting(e)
+	}
+	sort.SliceStable(s.waitlist, func(i, j int) bool { return s.waitlist[i].Seq < s.waitlist[j].Seq })
 	return s
 }
 
@@ -75,6 +110,18 @@ func (s *State) Clone() *State {
 		idem:     make(map[string]IdempotencyEntry, len(s.idem)),
 		idemFIFO: append([]string(nil), s.idemFIFO...),
 		expiry:   append(expiryHeap(nil), s.expiry...),
+		units:    make(map[string]int64, len(s.units)),
+		waitlist: make([]*WaitlistEntry, 0, len(s.waitlist)),
+		waitByID: make(map[string]*WaitlistEntry, len(s.waitByID)),
+		waitSeq:  s.waitSeq,
+	}
+	for u, n := range s.units {
+		c.units[u] = n
+	}
+	for _, e := range s.waitlist {
+		x := e.clone()
+		c.waitlist = append(c.waitlist, x)
+		c.waitByID[x.ID] = x
 	}
 	if s.resource.Price != nil {
 		p := *s.resource.Price
@@ -175,25 +222,30 @@ func (s *State) PruneIdempotency(cutoff time.Time) {
 }
 
 // ExpireDue returns a HoldExpired event for every held hold whose deadline is at or before
-// now, in deadline order. It changes nothing observable: it only drops stale entries from the
-// internal deadline index.
+// now, in deadline order, followed by the waitlist offers the freed units make (WaitlistOffered
+// and HoldPlaced pairs; see waitlist.go). It changes nothing observable: it only drops stale
+// entries from the internal deadline index.
 func (s *State) ExpireDue(now time.Time) []Event {
 	if at, ok := s.NextExpiry(); !ok || at.After(now) {
 		return nil // the common case: O(1)
 	}
 	var evs []Event
 	var due []expiryItem
+	var f freed
 	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
 		it := heap.Pop(&s.expiry).(expiryItem)
 		if h, ok := s.holds[it.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
 			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
 			due = append(due, it)
+			if len(s.waitlist) > 0 {
+				f.release(h)
+			}
 		}
 	}
 	for _, it := range due { // keep the index complete until the events are applied
 		heap.Push(&s.expiry, it)
 	}
-	return evs
+	return s.appendOffers(evs, now, f)
 }
 
 // Apply moves the state on by one event. It panics on an event that this state could not
@@ -208,17 +260,24 @@ func (s *State) Apply(e Event) {
 			s.resource.Price = &p
 		}
 		for _, b := range e.Buckets {
-			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity}
+			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
 		}
 	case ResourceUpdated:
-		s.resource.Name = e.Name
-		s.resource.HoldTTL = e.HoldTTL
-		s.resource.UpdatedAt = e.At
+		r := &s.resource
+		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
+		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
 		for k, c := range e.Capacities {
 			if b, ok := s.buckets[k]; ok {
 				b.Capacity = c
 			} else {
 				s.buckets[k] = &Bucket{Key: k, Capacity: c}
+			}
+		}
+		for k, a := range e.Allowances {
+			if b, ok := s.buckets[k]; ok {
+				b.Allowance = a
+			} else {
+				s.buckets[k] = &Bucket{Key: k, Allowance: a}
 			}
 		}
 	case HoldPlaced:
@@ -241,6 +300,21 @@ func (s *State) Apply(e Event) {
 		s.transition(e.HoldID, StatusCancelled, e.At)
 	case HoldExpired:
 		s.transition(e.HoldID, StatusExpired, e.At)
+	case HoldExtended:
+		h, ok := s.holds[e.HoldID]
+		if !ok || h.Status != StatusHeld {
+			panic("booking: extension of a hold that is not held: " + e.HoldID)
+		}
+		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
+			heap.Push(&s.expiry, expiryItem{at: e.ExpiresAt, id: h.ID})
+		}
+		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
+	case WaitlistJoined:
+		s.addWaiting(e.Entry)
+	case WaitlistLeft:
+		s.removeWaiting(e.EntryID)
+	case WaitlistOffered:
+		s.removeWaiting(e.EntryID)
 	default:
 		panic("booking: unknown event")
 	}
@@ -260,8 +334,13 @@ func (s *State) transition(id string, to Status, at time.Time) {
 }
 
 // claim adds (sign=+1) or removes (sign=-1) h's quantity from the counter of status st in
-// each of h's buckets.
+// each of h's buckets, and its units from its user's.
 func (s *State) claim(h *Hold, st Status, sign int64) {
+	if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
+		s.units[h.UserID] = n
+	} else {
+		delete(s.units, h.UserID)
+	}
 	for _, k := range h.Buckets {
 		b := s.buckets[k]
 		if b == nil {

@@ -18,6 +18,8 @@ const (
 	HoldConfirmed   Type = "hold.confirmed"
 	HoldCancelled   Type = "hold.cancelled"
 	HoldExpired     Type = "hold.expired"
+	// HoldExtended: a held hold's deadline was renewed.
+	HoldExtended Type = "hold.extended"
 	// BucketSoldOut: a bucket's availability went from above 0 to 0 in one commit.
 	BucketSoldOut Type = "bucket.sold_out"
 	// BucketAvailable: a bucket's availability went from 0 to above 0 in one commit.
@@ -26,7 +28,7 @@ const (
 
 // Types is every event type, in catalogue order.
 var Types = [...]Type{ResourceCreated, ResourceUpdated, HoldPlaced, HoldConfirmed, HoldCancelled, HoldExpired,
-	BucketSoldOut, BucketAvailable}
+	HoldExtended, BucketSoldOut, BucketAvailable}
 
 // Valid reports whether t is in the catalogue.
 func (t Type) Valid() bool {

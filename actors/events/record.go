@@ -33,6 +33,10 @@ type HoldData struct {
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Extensions counts the renewals of the hold; WaitlistEntryID names the waitlist entry
+	// it was offered to.
+	Extensions      int    `json:"extensions,omitempty"`
+	WaitlistEntryID string `json:"waitlist_entry_id,omitempty"`
 }
 
 // ResourceData is the after-image of a resource (resource.* events): its metadata and the
@@ -60,6 +64,7 @@ type BucketData struct {
 	Held      int64  `json:"held"`
 	Confirmed int64  `json:"confirmed"`
 	Available int64  `json:"available"`
+	Allowance int64  `json:"allowance,omitempty"` // overbooking units beyond capacity
 }
 
 // Encode turns e into its wire form. Times are kept at millisecond precision in UTC, as
@@ -102,7 +107,8 @@ func holdData(h *booking.Hold) HoldData {
 		keys = []string{}
 	}
 	return HoldData{ID: h.ID, ResourceID: h.ResourceID, UserID: h.UserID, Buckets: keys, Quantity: h.Quantity,
-		Status: string(h.Status), CreatedAt: MS(h.CreatedAt), ExpiresAt: MS(h.ExpiresAt), UpdatedAt: MS(h.UpdatedAt)}
+		Status: string(h.Status), CreatedAt: MS(h.CreatedAt), ExpiresAt: MS(h.ExpiresAt), UpdatedAt: MS(h.UpdatedAt),
+		Extensions: h.Extensions, WaitlistEntryID: h.WaitlistEntryID}
 }
 
 func resourceData(r *booking.Resource, buckets []booking.Bucket) ResourceData {
@@ -118,5 +124,6 @@ func resourceData(r *booking.Resource, buckets []booking.Bucket) ResourceData {
 }
 
 func bucketData(b booking.Bucket) BucketData {
-	return BucketData{Key: b.Key, Capacity: b.Capacity, Held: b.Held, Confirmed: b.Confirmed, Available: b.Available()}
+	return BucketData{Key: b.Key, Capacity: b.Capacity, Held: b.Held, Confirmed: b.Confirmed, Available: b.Available(),
+		Allowance: b.Allowance}
 }

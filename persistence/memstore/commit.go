@@ -13,9 +13,10 @@ import (
 //
 // Checks, in order, all before anything is written: ctx, the commit hook, the store being
 // open, fencing (persistence.ErrFenced), then the batch itself (a validation error, neither
-// ErrFenced nor ErrUnavailable): every row names b.ResourceID, no hold id belongs to another
-// resource, and every bucket after-image satisfies the schema CHECK
-// 0 <= held, 0 <= confirmed, held + confirmed <= capacity.
+// ErrFenced nor ErrUnavailable): every row names b.ResourceID, no hold or waitlist entry id
+// belongs to another resource, and every bucket after-image satisfies the schema CHECK
+// 0 <= held, 0 <= confirmed, 0 <= capacity, 0 <= allowance, held + confirmed <= capacity +
+// allowance. Waitlist entries are upserted, then WaitlistRemoved deleted.
 func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -59,6 +60,11 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 			return fmt.Errorf("commit %s: hold %q belongs to resource %q", b.ResourceID, b.Holds[i].ID, owner)
 		}
 	}
+	for i := range b.Waitlist {
+		if owner, ok := s.waitOwners[b.Waitlist[i].ID]; ok && owner != b.ResourceID {
+			return fmt.Errorf("commit %s: waitlist entry %q belongs to resource %q", b.ResourceID, b.Waitlist[i].ID, owner)
+		}
+	}
 	if err := s.outbox.add(recs); err != nil {
 		return fmt.Errorf("commit %s: %w", b.ResourceID, err)
 	}
@@ -69,6 +75,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 			buckets: make(map[string]booking.Bucket, len(b.Buckets)),
 			holds:   make(map[string]*booking.Hold, len(b.Holds)),
 			idem:    make(map[string]booking.IdempotencyEntry, len(b.Idempotency)),
+			waiting: make(map[string]*booking.WaitlistEntry, len(b.Waitlist)),
 		}
 		s.resources[b.ResourceID] = r
 	}
@@ -91,6 +98,17 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 			r.idem[e.Key] = copyIdem(e)
 		}
 	}
+	for i := range b.Waitlist {
+		e := copyEntry(&b.Waitlist[i])
+		r.waiting[e.ID] = e
+		s.waitOwners[e.ID] = b.ResourceID
+	}
+	for _, id := range b.WaitlistRemoved {
+		if _, ok := r.waiting[id]; ok { // another resource's entry of that id is not ours to delete
+			delete(r.waiting, id)
+			delete(s.waitOwners, id)
+		}
+	}
 	return nil
 }
 
@@ -108,15 +126,23 @@ func validate(b *persistence.Batch) error {
 			return fmt.Errorf("hold %q is of resource %q", h.ID, h.ResourceID)
 		}
 	}
+	for i := range b.Waitlist {
+		if e := &b.Waitlist[i]; e.ResourceID != b.ResourceID {
+			return fmt.Errorf("waitlist entry %q is of resource %q", e.ID, e.ResourceID)
+		}
+	}
 	for _, x := range b.Buckets {
 		if !bucketOK(x) {
-			return fmt.Errorf("bucket %q: capacity %d, held %d, confirmed %d violates the bucket CHECK", x.Key, x.Capacity, x.Held, x.Confirmed)
+			return fmt.Errorf("bucket %q: capacity %d, allowance %d, held %d, confirmed %d violates the bucket CHECK",
+				x.Key, x.Capacity, x.Allowance, x.Held, x.Confirmed)
 		}
 	}
 	return nil
 }
 
-// bucketOK is the buckets table's CHECK constraint.
+// bucketOK is the buckets table's CHECKs (migrations 0001 and 0003, where the stored capacity
+// is Capacity + Allowance): nothing negative, and held + confirmed <= capacity + allowance.
 func bucketOK(b booking.Bucket) bool {
-	return b.Held >= 0 && b.Confirmed >= 0 && b.Held+b.Confirmed <= b.Capacity
+	return b.Held >= 0 && b.Confirmed >= 0 && b.Capacity >= 0 && b.Allowance >= 0 &&
+		b.Held+b.Confirmed <= b.Capacity+b.Allowance
 }

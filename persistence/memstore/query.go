@@ -64,6 +64,10 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 			snap.Idempotency = append(snap.Idempotency, e)
 		}
 	}
+	for _, e := range r.waiting {
+		snap.Waitlist = append(snap.Waitlist, *copyEntry(e))
+	}
+	sort.Slice(snap.Waitlist, func(i, j int) bool { return snap.Waitlist[i].Seq < snap.Waitlist[j].Seq })
 	sort.Slice(snap.Idempotency, func(i, j int) bool {
 		a, b := snap.Idempotency[i], snap.Idempotency[j]
 		if !a.CreatedAt.Equal(b.CreatedAt) {

@@ -30,6 +30,7 @@ type Store struct {
 	closed       bool
 	resources    map[string]*resource
 	owners       map[string]string // hold id -> resource id; a hold belongs to one resource forever
+	waitOwners   map[string]string // waitlist entry id -> resource id, likewise
 	commitHook   func(ctx context.Context, b *persistence.Batch) error
 	activateHook func(ctx context.Context, resourceID string) error
 	renewHook    func(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
@@ -46,13 +47,14 @@ type resource struct {
 	buckets map[string]booking.Bucket
 	holds   map[string]*booking.Hold
 	idem    map[string]booking.IdempotencyEntry
+	waiting map[string]*booking.WaitlistEntry
 }
 
 var _ persistence.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{resources: make(map[string]*resource), owners: make(map[string]string)}
+	return &Store{resources: make(map[string]*resource), owners: make(map[string]string), waitOwners: make(map[string]string)}
 }
 
 // SetCommitHook installs h to run at the start of every Commit, before anything is checked or
@@ -99,6 +101,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.resources = nil
 	s.owners = nil
+	s.waitOwners = nil
 	return nil
 }
 
@@ -123,6 +126,8 @@ func copyResource(r booking.Resource) booking.Resource {
 		r.Price = &p
 	}
 	r.HoldTTL = r.HoldTTL.Truncate(time.Millisecond)
+	r.SlotEvery = r.SlotEvery.Truncate(time.Millisecond)
+	r.WaitlistOfferTTL = r.WaitlistOfferTTL.Truncate(time.Millisecond)
 	r.CreatedAt, r.UpdatedAt = ms(r.CreatedAt), ms(r.UpdatedAt)
 	return r
 }
@@ -134,6 +139,13 @@ func copyHold(h *booking.Hold) *booking.Hold {
 	}
 	c.CreatedAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
 	return c
+}
+
+func copyEntry(e *booking.WaitlistEntry) *booking.WaitlistEntry {
+	c := *e
+	c.Buckets = append([]string{}, e.Buckets...)
+	c.CreatedAt = ms(c.CreatedAt)
+	return &c
 }
 
 func copyIdem(e booking.IdempotencyEntry) booking.IdempotencyEntry {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -18,10 +19,12 @@ import (
 const (
 	sqlBumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = $1
 RETURNING name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
-    lease_until_ms`
-	sqlLoadBuckets = `SELECT bucket_key, capacity, held, confirmed FROM buckets
+    lease_until_ms, ` + ruleColumns
+	sqlLoadBuckets = `SELECT bucket_key, capacity, allowance, held, confirmed FROM buckets
 WHERE resource_id = $1`
-	sqlLoadHolds = `SELECT ` + holdColumns + ` FROM holds
+	sqlLoadWaitlist = `SELECT id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms FROM waitlist
+WHERE resource_id = $1 ORDER BY seq`
+	sqlLoadHolds = `SELECT ` + holdColumnsAll + ` FROM holds
 WHERE resource_id = $1 AND status IN ('held', 'confirmed') ORDER BY created_at_ms, id`
 	sqlLoadIdempotency = `SELECT idem_key, fingerprint, hold_id, created_at_ms FROM idempotency_keys
 WHERE resource_id = $1 AND created_at_ms >= $2 ORDER BY created_at_ms, idem_key`
@@ -46,6 +49,7 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 		b.Queue(sqlLoadBuckets, resourceID)
 		b.Queue(sqlLoadHolds, resourceID)
 		b.Queue(sqlLoadIdempotency, resourceID, ms(idemSince))
+		b.Queue(sqlLoadWaitlist, resourceID)
 		br := tx.SendBatch(ctx, b)
 		var err error
 		snap, err = readSnapshot(br, resourceID)
@@ -67,9 +71,10 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 		currency              *string
 		ttl, created, updated int64
 		epoch, version, lease int64
+		rules                 ruleRow
 	)
 	r := &snap.Resource
-	err := br.QueryRow().Scan(&r.Name, &amount, &currency, &ttl, &epoch, &version, &created, &updated, &lease)
+	err := br.QueryRow().Scan(append([]any{&r.Name, &amount, &currency, &ttl, &epoch, &version, &created, &updated, &lease}, rules.dest()...)...)
 	if err == pgx.ErrNoRows {
 		return &persistence.Snapshot{}, nil
 	}
@@ -78,6 +83,7 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	}
 	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), persistence.LeaseFromMS(lease)
 	r.ID, r.HoldTTL, r.CreatedAt, r.UpdatedAt = resourceID, time.Duration(ttl)*time.Millisecond, fromMS(created), fromMS(updated)
+	rules.apply(r)
 	if amount != nil || currency != nil {
 		if amount == nil || currency == nil {
 			return nil, fmt.Errorf("resource %s: price amount and currency must both be set or both be null", resourceID)
@@ -91,10 +97,11 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	}
 	for rows.Next() {
 		var bk booking.Bucket
-		if err := rows.Scan(&bk.Key, &bk.Capacity, &bk.Held, &bk.Confirmed); err != nil {
+		if err := rows.Scan(&bk.Key, &bk.Capacity, &bk.Allowance, &bk.Held, &bk.Confirmed); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		bk.Capacity -= bk.Allowance // stored: what may be sold (see commit.go)
 		snap.Buckets = append(snap.Buckets, bk)
 	}
 	rows.Close()
@@ -116,15 +123,38 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var e booking.IdempotencyEntry
 		var at int64
 		if err := rows.Scan(&e.Key, &e.Fingerprint, &e.HoldID, &at); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		e.CreatedAt = fromMS(at)
 		snap.Idempotency = append(snap.Idempotency, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := booking.WaitlistEntry{ResourceID: resourceID}
+		var keys string
+		var seq, at int64
+		if err := rows.Scan(&e.ID, &e.UserID, &e.OfferHoldID, &keys, &e.Quantity, &seq, &at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(keys), &e.Buckets); err != nil {
+			return nil, fmt.Errorf("waitlist entry %s: bucket list %q: %w", e.ID, keys, err)
+		}
+		e.Seq, e.CreatedAt = uint64(seq), fromMS(at)
+		snap.Waitlist = append(snap.Waitlist, e)
 	}
 	return snap, rows.Err()
 }

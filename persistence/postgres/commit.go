@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,34 +21,51 @@ const (
 	// $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
 	sqlUpdateResource = `UPDATE resources
 SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version = $7,
-    created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms)
+    created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms),
+    max_extensions = $11, allowance_units = $12, allowance_percent = $13, max_per_user = $14,
+    timezone = $15, slot_every_ms = $16, waitlist_offer_ttl_ms = $17
 WHERE id = $1 AND epoch = $2`
 
 	// The creation fence: the batch applies only if the resource did not exist.
 	sqlInsertResource = `INSERT INTO resources
     (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
-     lease_until_ms)
-VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9)
+     lease_until_ms, ` + ruleColumns + `)
+VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (id) DO NOTHING`
 
-	sqlUpsertBuckets = `INSERT INTO buckets (resource_id, bucket_key, capacity, held, confirmed)
-SELECT $1::TEXT, u.k, u.c, u.h, u.f
-FROM unnest($2::TEXT[], $3::INT8[], $4::INT8[], $5::INT8[]) AS u (k, c, h, f)
+	// capacity is stored as what may be sold, the physical capacity plus the allowance (see
+	// migrations/0003_rules.sql), so that step 1's CHECK guards the allowance too.
+	sqlUpsertBuckets = `INSERT INTO buckets (resource_id, bucket_key, capacity, allowance, held, confirmed)
+SELECT $1::TEXT, u.k, u.c, u.a, u.h, u.f
+FROM unnest($2::TEXT[], $3::INT8[], $4::INT8[], $5::INT8[], $6::INT8[]) AS u (k, c, a, h, f)
 ON CONFLICT (resource_id, bucket_key) DO UPDATE
-SET capacity = excluded.capacity, held = excluded.held, confirmed = excluded.confirmed`
+SET capacity = excluded.capacity, allowance = excluded.allowance, held = excluded.held, confirmed = excluded.confirmed`
 
 	// A hold id owned by another resource is left alone (the WHERE); the caller sees fewer
 	// rows than it sent and rolls back.
-	sqlUpsertHolds = `INSERT INTO holds (` + holdColumns + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up
+	sqlUpsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[]) AS u (id, usr, st, q, b, ik, c, e, up)
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
     created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms,
-    updated_at_ms = excluded.updated_at_ms
+    updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions,
+    waitlist_entry_id = excluded.waitlist_entry_id
 WHERE holds.resource_id = excluded.resource_id`
+
+	// Like holds, an entry id owned by another resource is left alone; the caller sees fewer
+	// rows than it sent and rolls back.
+	sqlUpsertWaitlist = `INSERT INTO waitlist (id, resource_id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms)
+SELECT u.id, $1::TEXT, u.usr, u.o, u.b, u.q, u.s, u.c
+FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::INT8[], $8::INT8[]) AS u (id, usr, o, b, q, s, c)
+ON CONFLICT (id) DO UPDATE
+SET user_id = excluded.user_id, offer_hold_id = excluded.offer_hold_id, buckets = excluded.buckets,
+    quantity = excluded.quantity, seq = excluded.seq, created_at_ms = excluded.created_at_ms
+WHERE waitlist.resource_id = excluded.resource_id`
+
+	sqlDeleteWaitlist = `DELETE FROM waitlist WHERE resource_id = $1 AND id = ANY($2::TEXT[])`
 
 	// A key is kept for booking.IdempotencyRetention (24 h): a batch carrying it again leaves
 	// the stored entry, unless the new entry is that much younger (the actor forgot the old
@@ -106,6 +124,7 @@ func batchID(b *persistence.Batch) string {
 type commitBatch struct {
 	queries []query
 	holds   int64 // rows the hold upsert must touch
+	waiting int64 // rows the waitlist upsert must touch
 }
 
 type query struct {
@@ -135,24 +154,24 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	pb := &commitBatch{}
 	queue := func(sql string, args ...any) { pb.queries = append(pb.queries, query{sql, args}) }
 	if b.Create {
-		queue(sqlInsertResource, b.ResourceID, r.Name, amount, currency, r.HoldTTL.Milliseconds(),
-			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), persistence.LeaseMS(b.LeaseUntil))
+		queue(sqlInsertResource, append([]any{b.ResourceID, r.Name, amount, currency, r.HoldTTL.Milliseconds(),
+			int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), persistence.LeaseMS(b.LeaseUntil)}, ruleArgs(r)...)...)
 	} else {
 		var lease *int64 // NULL: unchanged
 		if !b.LeaseUntil.IsZero() {
 			v := persistence.LeaseMS(b.LeaseUntil)
 			lease = &v
 		}
-		queue(sqlUpdateResource, b.ResourceID, int64(b.Epoch), r.Name, amount, currency,
-			r.HoldTTL.Milliseconds(), int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), lease)
+		queue(sqlUpdateResource, append([]any{b.ResourceID, int64(b.Epoch), r.Name, amount, currency,
+			r.HoldTTL.Milliseconds(), int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), lease}, ruleArgs(r)...)...)
 	}
 	if buckets := lastByKey(b.Buckets, func(x booking.Bucket) string { return x.Key }); len(buckets) > 0 {
 		n := len(buckets)
-		keys, capacity, held, confirmed := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		keys, capacity, allowance, held, confirmed := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		for i, x := range buckets {
-			keys[i], capacity[i], held[i], confirmed[i] = x.Key, x.Capacity, x.Held, x.Confirmed
+			keys[i], capacity[i], allowance[i], held[i], confirmed[i] = x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed
 		}
-		queue(sqlUpsertBuckets, b.ResourceID, keys, capacity, held, confirmed)
+		queue(sqlUpsertBuckets, b.ResourceID, keys, capacity, allowance, held, confirmed)
 	}
 	holds := lastByKey(b.Holds, func(h booking.Hold) string { return h.ID })
 	if len(holds) > 0 {
@@ -161,7 +180,18 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 			return nil, err
 		}
 		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd)
+			a.created, a.expires, a.upd, a.extensions, a.entry)
+	}
+	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
+	if len(waiting) > 0 {
+		w, err := newWaitlistArrays(waiting)
+		if err != nil {
+			return nil, err
+		}
+		queue(sqlUpsertWaitlist, b.ResourceID, w.id, w.user, w.offer, w.buckets, w.quantity, w.seq, w.created)
+	}
+	if len(b.WaitlistRemoved) > 0 {
+		queue(sqlDeleteWaitlist, b.ResourceID, append([]string(nil), b.WaitlistRemoved...))
 	}
 	if len(b.Idempotency) > 0 {
 		seen := make(map[string]bool, len(b.Idempotency))
@@ -179,7 +209,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	if err := queueOutbox(queue, b); err != nil {
 		return nil, err
 	}
-	pb.holds = int64(len(holds))
+	pb.holds, pb.waiting = int64(len(holds)), int64(len(waiting))
 	return pb, nil
 }
 
@@ -199,6 +229,9 @@ func (q *commitBatch) read(br pgx.BatchResults) error {
 		}
 		if x.sql == sqlUpsertHolds && tag.RowsAffected() != q.holds {
 			return errHoldOfOtherResource
+		}
+		if x.sql == sqlUpsertWaitlist && tag.RowsAffected() != q.waiting {
+			return errEntryOfOtherResource
 		}
 	}
 	return nil
@@ -220,6 +253,14 @@ func checkBatch(b *persistence.Batch) error {
 		}
 		if !h.Status.Valid() {
 			return fmt.Errorf("hold %q has unknown status %q", h.ID, h.Status)
+		}
+	}
+	for _, e := range b.Waitlist {
+		if e.ResourceID != b.ResourceID {
+			return fmt.Errorf("batch of resource %q carries waitlist entry %q of resource %q", b.ResourceID, e.ID, e.ResourceID)
+		}
+		if e.Seq > math.MaxInt64 {
+			return fmt.Errorf("waitlist entry %q: seq out of range", e.ID)
 		}
 	}
 	return nil

@@ -27,6 +27,9 @@ const (
 // batch is refused whole; it is a bug in the id generator, never expected.
 var errHoldOfOtherResource = errors.New("a hold id in the batch is taken by another resource's hold")
 
+// errEntryOfOtherResource is errHoldOfOtherResource for a waitlist entry id.
+var errEntryOfOtherResource = errors.New("a waitlist entry id in the batch is taken by another resource's entry")
+
 // wrap prefixes err with op and makes persistence.ErrUnavailable reachable through it when the
 // database could not be reached or did not answer in time. ErrFenced and ErrNotFound pass
 // through.

@@ -13,7 +13,7 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-const sqlGetHold = `SELECT ` + holdColumns + ` FROM holds WHERE id = $1 AND resource_id = $2`
+const sqlGetHold = `SELECT ` + holdColumnsAll + ` FROM holds WHERE id = $1 AND resource_id = $2`
 
 // GetHold returns one hold of the resource whatever its status, or an error wrapping
 // persistence.ErrNotFound.
@@ -91,6 +91,6 @@ func listHoldsQuery(f persistence.HoldFilter) (string, []any) {
 		add("status", string(f.Status))
 	}
 	args = append(args, f.Limit)
-	return `SELECT ` + holdColumns + ` FROM holds WHERE ` + strings.Join(where, " AND ") +
+	return `SELECT ` + holdColumnsAll + ` FROM holds WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY created_at_ms, id LIMIT $` + strconv.Itoa(len(args)), args
 }

@@ -16,20 +16,54 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// holdColumns is the column list every hold query selects, in scanHold's order.
+// holdColumns are the hold columns of schema step 1.
 const holdColumns = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms`
 
-// scanHold reads one row of holdColumns.
+// holdRuleColumns are the hold columns of migration 0003. holdColumns stays the list of step 1
+// for writers that leave them at their defaults (classic.go).
+const holdRuleColumns = `extensions, waitlist_entry_id`
+
+// holdColumnsAll is the column list every hold query selects, in scanHold's order.
+const holdColumnsAll = holdColumns + `, ` + holdRuleColumns
+
+// ruleColumns are the resource columns of the booking rules (migration 0003), in ruleArgs and
+// ruleRow order.
+const ruleColumns = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms`
+
+func ruleArgs(r booking.Resource) []any {
+	return []any{int64(r.MaxExtensions), r.Allowance.Units, r.Allowance.Percent, r.MaxPerUser, r.Timezone,
+		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds()}
+}
+
+// ruleRow is the ruleColumns of a resource row, as scanned.
+type ruleRow struct {
+	maxExt, units, percent, perUser, slotMS, offerMS int64
+	tz                                               string
+}
+
+// dest returns the scan destinations, in ruleColumns order.
+func (x *ruleRow) dest() []any {
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS}
+}
+
+// apply sets r's rule fields from the row.
+func (x *ruleRow) apply(r *booking.Resource) {
+	r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone = int(x.maxExt), booking.Allowance{Units: x.units, Percent: x.percent}, x.perUser, x.tz
+	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
+}
+
+// scanHold reads one row of holdColumnsAll.
 func scanHold(row pgx.Row) (booking.Hold, error) {
 	var (
-		h                           booking.Hold
-		status, buckets             string
-		created, expires, updatedAt int64
+		h                                       booking.Hold
+		status, buckets                         string
+		created, expires, updatedAt, extensions int64
 	)
 	if err := row.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &buckets,
-		&h.IdempotencyKey, &created, &expires, &updatedAt); err != nil {
+		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID); err != nil {
 		return booking.Hold{}, err
 	}
+	h.Extensions = int(extensions)
 	h.Status = booking.Status(status)
 	if err := json.Unmarshal([]byte(buckets), &h.Buckets); err != nil {
 		return booking.Hold{}, fmt.Errorf("hold %s: bucket list %q: %w", h.ID, buckets, err)
@@ -38,7 +72,7 @@ func scanHold(row pgx.Row) (booking.Hold, error) {
 	return h, nil
 }
 
-// collectHolds reads all rows of holdColumns.
+// collectHolds reads all rows of holdColumnsAll.
 func collectHolds(rows pgx.Rows) ([]booking.Hold, error) {
 	defer rows.Close()
 	var out []booking.Hold
@@ -54,8 +88,8 @@ func collectHolds(rows pgx.Rows) ([]booking.Hold, error) {
 
 // holdArrays is a batch of holds as one array per column, for INSERT ... SELECT FROM unnest.
 type holdArrays struct {
-	id, user, status, buckets, idem []string
-	quantity, created, expires, upd []int64
+	id, user, status, buckets, idem, entry      []string
+	quantity, created, expires, upd, extensions []int64
 }
 
 func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
@@ -64,6 +98,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		id: make([]string, n), user: make([]string, n), status: make([]string, n),
 		buckets: make([]string, n), idem: make([]string, n), quantity: make([]int64, n),
 		created: make([]int64, n), expires: make([]int64, n), upd: make([]int64, n),
+		entry: make([]string, n), extensions: make([]int64, n),
 	}
 	for i, h := range hs {
 		keys := h.Buckets
@@ -76,6 +111,28 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		}
 		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), string(b), h.IdempotencyKey
 		a.quantity[i], a.created[i], a.expires[i], a.upd[i] = h.Quantity, ms(h.CreatedAt), ms(h.ExpiresAt), ms(h.UpdatedAt)
+		a.entry[i], a.extensions[i] = h.WaitlistEntryID, int64(h.Extensions)
 	}
 	return a, nil
+}
+
+// waitlistArrays is a batch of waitlist entries as one array per column.
+type waitlistArrays struct {
+	id, user, offer, buckets []string
+	quantity, seq, created   []int64
+}
+
+func newWaitlistArrays(es []booking.WaitlistEntry) (waitlistArrays, error) {
+	n := len(es)
+	w := waitlistArrays{id: make([]string, n), user: make([]string, n), offer: make([]string, n), buckets: make([]string, n),
+		quantity: make([]int64, n), seq: make([]int64, n), created: make([]int64, n)}
+	for i, e := range es {
+		b, err := json.Marshal(append([]string{}, e.Buckets...))
+		if err != nil {
+			return waitlistArrays{}, err
+		}
+		w.id[i], w.user[i], w.offer[i], w.buckets[i] = e.ID, e.UserID, e.OfferHoldID, string(b)
+		w.quantity[i], w.seq[i], w.created[i] = e.Quantity, int64(e.Seq), ms(e.CreatedAt)
+	}
+	return w, nil
 }

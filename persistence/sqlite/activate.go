@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,9 +19,11 @@ type activation struct {
 
 const (
 	bumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = ?
-RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms, lease_until_ms`
-	selectBuckets = `SELECT bucket_key, capacity, held, confirmed FROM buckets WHERE resource_id = ? ORDER BY bucket_key`
-	selectActive  = `SELECT ` + holdCols + ` FROM holds WHERE resource_id = ? AND status IN ('held', 'confirmed')
+RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms, lease_until_ms, ` + ruleCols
+	selectBuckets = `SELECT bucket_key, capacity, allowance, held, confirmed FROM buckets WHERE resource_id = ? ORDER BY bucket_key`
+	selectWaiting = `SELECT id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms FROM waitlist WHERE resource_id = ?
+ORDER BY seq`
+	selectActive = `SELECT ` + holdCols + ` FROM holds WHERE resource_id = ? AND status IN ('held', 'confirmed')
 ORDER BY created_at_ms, id`
 	selectIdem = `SELECT idem_key, fingerprint, hold_id, created_at_ms FROM idempotency_keys
 WHERE resource_id = ? AND created_at_ms >= ? ORDER BY created_at_ms, idem_key`
@@ -51,6 +54,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 		amount                                       sql.NullInt64
 		currency                                     sql.NullString
 		res                                          = &snap.Resource
+		rules                                        ruleRow
 	)
 	rows, err := s.query(ctx, bumpEpoch, a.resourceID)
 	if err != nil {
@@ -58,7 +62,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	found := rows.Next()
 	if found {
-		err = rows.Scan(&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated, &lease)
+		err = rows.Scan(append([]any{&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated, &lease}, rules.dest()...)...)
 	}
 	if cerr := closeRows(rows); err == nil {
 		err = cerr
@@ -76,6 +80,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	res.HoldTTL = time.Duration(ttl) * time.Millisecond
 	res.CreatedAt, res.UpdatedAt = fromMS(created), fromMS(updated)
+	rules.apply(res)
 
 	rows, err = s.query(ctx, selectBuckets, a.resourceID)
 	if err != nil {
@@ -83,10 +88,11 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	for rows.Next() {
 		var b booking.Bucket
-		if err := rows.Scan(&b.Key, &b.Capacity, &b.Held, &b.Confirmed); err != nil {
+		if err := rows.Scan(&b.Key, &b.Capacity, &b.Allowance, &b.Held, &b.Confirmed); err != nil {
 			rows.Close()
 			return nil, mapErr("load buckets", err)
 		}
+		b.Capacity -= b.Allowance // stored: what may be sold (see batch.go)
 		snap.Buckets = append(snap.Buckets, b)
 	}
 	if err := closeRows(rows); err != nil {
@@ -113,6 +119,29 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, mapErr("load idempotency keys", err)
+	}
+
+	rows, err = s.query(ctx, selectWaiting, a.resourceID)
+	if err != nil {
+		return nil, mapErr("load waitlist", err)
+	}
+	for rows.Next() {
+		e := booking.WaitlistEntry{ResourceID: a.resourceID}
+		var keys string
+		var seq, at int64
+		if err := rows.Scan(&e.ID, &e.UserID, &e.OfferHoldID, &keys, &e.Quantity, &seq, &at); err != nil {
+			rows.Close()
+			return nil, mapErr("load waitlist", err)
+		}
+		if err := json.Unmarshal([]byte(keys), &e.Buckets); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load waitlist: entry %q: bucket list: %w", e.ID, err)
+		}
+		e.Seq, e.CreatedAt = uint64(seq), fromMS(at)
+		snap.Waitlist = append(snap.Waitlist, e)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, mapErr("load waitlist", err)
 	}
 	return snap, nil
 }

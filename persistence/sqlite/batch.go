@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
 )
 
@@ -17,16 +18,26 @@ import (
 var tables = map[string]table{
 	"buckets": {
 		name:   "buckets",
-		cols:   []string{"resource_id", "bucket_key", "capacity", "held", "confirmed"},
-		suffix: "ON CONFLICT (resource_id, bucket_key) DO UPDATE SET capacity = excluded.capacity, held = excluded.held, confirmed = excluded.confirmed",
+		cols:   []string{"resource_id", "bucket_key", "capacity", "allowance", "held", "confirmed"},
+		suffix: "ON CONFLICT (resource_id, bucket_key) DO UPDATE SET capacity = excluded.capacity, allowance = excluded.allowance, held = excluded.held, confirmed = excluded.confirmed",
 		chunk:  200,
 	},
 	"holds": {
 		name: "holds",
-		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms"},
+		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms",
+			"extensions", "waitlist_entry_id"},
 		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
 			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
-			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms WHERE holds.resource_id = excluded.resource_id",
+			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions, " +
+			"waitlist_entry_id = excluded.waitlist_entry_id WHERE holds.resource_id = excluded.resource_id",
+		chunk: 80,
+	},
+	// Like holds, an entry id of another resource is a skipped row.
+	"waitlist": {
+		name: "waitlist",
+		cols: []string{"id", "resource_id", "user_id", "offer_hold_id", "buckets", "quantity", "seq", "created_at_ms"},
+		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, offer_hold_id = excluded.offer_hold_id, buckets = excluded.buckets, " +
+			"quantity = excluded.quantity, seq = excluded.seq, created_at_ms = excluded.created_at_ms WHERE waitlist.resource_id = excluded.resource_id",
 		chunk: 100,
 	},
 	"idempotency_keys": {
@@ -47,11 +58,21 @@ var tables = map[string]table{
 
 const (
 	createResource = `INSERT INTO resources (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
-lease_until_ms) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+lease_until_ms, ` + ruleCols + `) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 	// A NULL lease (the batch's LeaseUntil is zero) leaves the stored one.
 	updateResource = `UPDATE resources SET name = ?, price_amount = ?, price_currency = ?, hold_ttl_ms = ?, version = ?,
-created_at_ms = ?, updated_at_ms = ?, lease_until_ms = COALESCE(?, lease_until_ms) WHERE id = ? AND epoch = ?`
+created_at_ms = ?, updated_at_ms = ?, lease_until_ms = COALESCE(?, lease_until_ms), max_extensions = ?, allowance_units = ?,
+allowance_percent = ?, max_per_user = ?, timezone = ?, slot_every_ms = ?, waitlist_offer_ttl_ms = ? WHERE id = ? AND epoch = ?`
+	deleteWaiting = `DELETE FROM waitlist WHERE resource_id = ? AND id = ?`
 )
+
+// ruleCols are the resource columns of the booking rules (migration 0003), in ruleArgs order.
+const ruleCols = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms`
+
+func ruleArgs(r booking.Resource) []any {
+	return []any{int64(r.MaxExtensions), r.Allowance.Units, r.Allowance.Percent, r.MaxPerUser, r.Timezone,
+		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds()}
+}
 
 // errInvalidBatch marks a batch refused before or by the database for what it says, not for
 // fencing or availability.
@@ -68,6 +89,8 @@ type encodedBatch struct {
 	buckets    []any
 	holds      []any
 	idem       []any
+	waiting    []any
+	removed    []string
 	events     []any // outbox rows (outbox.go)
 }
 
@@ -94,21 +117,23 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 		create:     b.Create,
 	}
 	if b.Create {
-		e.resource = []any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
-			persistence.LeaseMS(b.LeaseUntil)}
+		e.resource = append([]any{r.ID, r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
+			persistence.LeaseMS(b.LeaseUntil)}, ruleArgs(r)...)
 	} else {
 		var lease any // NULL: unchanged
 		if !b.LeaseUntil.IsZero() {
 			lease = persistence.LeaseMS(b.LeaseUntil)
 		}
-		e.resource = []any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
-			lease, r.ID, int64(b.Epoch)}
+		e.resource = append(append([]any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
+			lease}, ruleArgs(r)...), r.ID, int64(b.Epoch))
 	}
-	e.buckets = make([]any, 0, 5*len(b.Buckets))
+	// The stored capacity is what may be sold: the physical capacity plus the allowance (see
+	// migrations/0003_rules.sql), so that step 1's CHECK guards the allowance too.
+	e.buckets = make([]any, 0, 6*len(b.Buckets))
 	for _, x := range b.Buckets {
-		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity, x.Held, x.Confirmed)
+		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed)
 	}
-	e.holds = make([]any, 0, 10*len(b.Holds))
+	e.holds = make([]any, 0, 12*len(b.Holds))
 	for i := range b.Holds {
 		h := &b.Holds[i]
 		if h.ResourceID != b.ResourceID {
@@ -123,8 +148,24 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 			return nil, fmt.Errorf("%w: hold %q buckets: %w", errInvalidBatch, h.ID, err)
 		}
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
-			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli())
+			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID)
 	}
+	e.waiting = make([]any, 0, 8*len(b.Waitlist))
+	for i := range b.Waitlist {
+		w := &b.Waitlist[i]
+		if w.ResourceID != b.ResourceID {
+			return nil, fmt.Errorf("%w: waitlist entry %q is of resource %q", errInvalidBatch, w.ID, w.ResourceID)
+		}
+		if w.Seq > math.MaxInt64 {
+			return nil, fmt.Errorf("%w: waitlist entry %q: seq out of range", errInvalidBatch, w.ID)
+		}
+		js, err := json.Marshal(append([]string{}, w.Buckets...))
+		if err != nil {
+			return nil, fmt.Errorf("%w: waitlist entry %q buckets: %w", errInvalidBatch, w.ID, err)
+		}
+		e.waiting = append(e.waiting, w.ID, w.ResourceID, w.UserID, w.OfferHoldID, string(js), w.Quantity, int64(w.Seq), w.CreatedAt.UnixMilli())
+	}
+	e.removed = append([]string(nil), b.WaitlistRemoved...)
 	events, err := encodeOutbox(b)
 	if err != nil {
 		return nil, err
@@ -192,6 +233,18 @@ func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 	}
 	if _, err := s.execRows(ctx, "idempotency_keys", e.idem); err != nil {
 		return mapErr("idempotency keys", err)
+	}
+	n, err = s.execRows(ctx, "waitlist", e.waiting)
+	if err != nil {
+		return mapErr("waitlist", err)
+	}
+	if want := int64(len(e.waiting) / len(tables["waitlist"].cols)); n != want {
+		return fmt.Errorf("%w: %d of %d waitlist entry ids belong to another resource", errInvalidBatch, want-n, want)
+	}
+	for _, id := range e.removed {
+		if _, err := s.exec(ctx, deleteWaiting, e.resourceID, id); err != nil {
+			return mapErr("waitlist", err)
+		}
 	}
 	return s.insertOutbox(ctx, e.events)
 }

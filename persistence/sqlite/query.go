@@ -7,12 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
 )
 
-const holdCols = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms`
+const holdCols = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms,
+extensions, waitlist_entry_id`
+
+// ruleRow is the ruleCols of a resource row, as scanned.
+type ruleRow struct {
+	maxExt, units, percent, perUser, slotMS, offerMS int64
+	tz                                               string
+}
+
+// dest returns the scan destinations, in ruleCols order.
+func (x *ruleRow) dest() []any {
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS}
+}
+
+// apply sets r's rule fields from the row.
+func (x *ruleRow) apply(r *booking.Resource) {
+	r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone = int(x.maxExt), booking.Allowance{Units: x.units, Percent: x.percent}, x.perUser, x.tz
+	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
+}
 
 // collectHolds decodes every row of a query selecting holdCols, and closes rows.
 func collectHolds(rows *sql.Rows, err error) ([]booking.Hold, error) {
@@ -33,13 +52,15 @@ func collectHolds(rows *sql.Rows, err error) ([]booking.Hold, error) {
 
 func scanHold(rows *sql.Rows) (booking.Hold, error) {
 	var (
-		h                         booking.Hold
-		status, keys              string
-		created, expires, updated int64
+		h                                     booking.Hold
+		status, keys                          string
+		created, expires, updated, extensions int64
 	)
-	if err := rows.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &keys, &h.IdempotencyKey, &created, &expires, &updated); err != nil {
+	if err := rows.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &keys, &h.IdempotencyKey, &created, &expires, &updated,
+		&extensions, &h.WaitlistEntryID); err != nil {
 		return h, err
 	}
+	h.Extensions = int(extensions)
 	if err := json.Unmarshal([]byte(keys), &h.Buckets); err != nil {
 		return h, fmt.Errorf("hold %q: bucket list: %w", h.ID, err)
 	}

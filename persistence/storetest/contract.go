@@ -31,6 +31,14 @@
 //   - A ctx already cancelled makes every method fail with an error for which
 //     errors.Is(err, context.Canceled) holds, and nothing is written (Activate does not bump
 //     the epoch).
+//   - Resource rule fields (MaxExtensions, Allowance, MaxPerUser, Timezone, SlotEvery,
+//     WaitlistOfferTTL) and hold fields (Extensions, WaitlistEntryID) round-trip; bucket
+//     after-images keep Capacity and Allowance apart, and the CHECK is
+//     held + confirmed <= Capacity + Allowance (with Allowance 0: the original one).
+//   - Waitlist entries are upserted by id, then Batch.WaitlistRemoved deleted; Snapshot.Waitlist
+//     is by Seq; an entry id owned by another resource fails the batch like a foreign hold, and
+//     removing it from another resource's batch leaves it alone.
+//   - Every store has ListWaitlist (positions as committed, by CreatedAt then ID).
 //   - After Close, Ping fails.
 package storetest
 
@@ -80,6 +88,11 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"RenewFenced", testRenewFenced},
 		{"LeaseRoundsUp", testLeaseRoundsUp},
 		{"CancelledContext", testCancelledContext},
+		{"RuleColumns", testRuleColumns},
+		{"AllowanceCheck", testAllowanceCheck},
+		{"Waitlist", testWaitlist},
+		{"ForeignWaitlistEntry", testForeignWaitlistEntry},
+		{"ListWaitlist", testListWaitlist},
 		{"Randomized", testRandomized},
 		{"OutboxCommit", testOutboxCommit},
 		{"OutboxFencedOrFailed", testOutboxFencedOrFailed},
@@ -217,6 +230,24 @@ func (f *fixture) expectSnapshot(got *persistence.Snapshot, want persistence.Sna
 	if g, w := canonIdem(got.Idempotency), canonIdem(want.Idempotency); !reflect.DeepEqual(g, w) {
 		f.Fatalf("snapshot idempotency:\n got %+v\nwant %+v", g, w)
 	}
+	if !sort.SliceIsSorted(got.Waitlist, func(i, j int) bool { return got.Waitlist[i].Seq < got.Waitlist[j].Seq }) {
+		f.Fatalf("snapshot waitlist not sorted by seq: %+v", got.Waitlist)
+	}
+	if g, w := canonWaitlist(got.Waitlist), canonWaitlist(want.Waitlist); !reflect.DeepEqual(g, w) {
+		f.Fatalf("snapshot waitlist:\n got %+v\nwant %+v", g, w)
+	}
+}
+
+// canonWaitlist returns canonical copies sorted by Seq.
+func canonWaitlist(es []booking.WaitlistEntry) []booking.WaitlistEntry {
+	out := make([]booking.WaitlistEntry, len(es))
+	for i, e := range es {
+		e.Buckets = nonNil(e.Buckets)
+		e.CreatedAt = e.CreatedAt.UTC()
+		out[i] = e
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
 }
 
 func fmtLease(t time.Time) string {
@@ -244,8 +275,9 @@ func fmtResource(r booking.Resource) string {
 	if r.Price != nil {
 		p = fmt.Sprintf("%+v", *r.Price)
 	}
-	return fmt.Sprintf("{ID:%s Name:%q Price:%s HoldTTL:%s CreatedAt:%s UpdatedAt:%s}",
-		r.ID, r.Name, p, r.HoldTTL, r.CreatedAt.Format(time.RFC3339Nano), r.UpdatedAt.Format(time.RFC3339Nano))
+	return fmt.Sprintf("{ID:%s Name:%q Price:%s HoldTTL:%s CreatedAt:%s UpdatedAt:%s MaxExtensions:%d Allowance:%+v MaxPerUser:%d Timezone:%q SlotEvery:%s WaitlistOfferTTL:%s}",
+		r.ID, r.Name, p, r.HoldTTL, r.CreatedAt.Format(time.RFC3339Nano), r.UpdatedAt.Format(time.RFC3339Nano),
+		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone, r.SlotEvery, r.WaitlistOfferTTL)
 }
 
 func canonHold(h booking.Hold) booking.Hold {

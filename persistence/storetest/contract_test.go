@@ -87,6 +87,29 @@ func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
 		c := *b
 		c.Events = nil
 		return m.Store.Commit(ctx, &c)
+	case "remove-before-upsert":
+		// Deletes WaitlistRemoved first, so an entry that joined and left in one batch stays.
+		if b.Create || len(b.WaitlistRemoved) == 0 {
+			return m.Store.Commit(ctx, b)
+		}
+		removal := persistence.Batch{ResourceID: b.ResourceID, Epoch: b.Epoch, Version: b.Version, Resource: b.Resource, WaitlistRemoved: b.WaitlistRemoved}
+		if err := m.Store.Commit(ctx, &removal); err != nil {
+			return err
+		}
+		c := *b
+		c.WaitlistRemoved = nil
+		return m.Store.Commit(ctx, &c)
+	case "drop-allowance":
+		c := *b
+		c.Buckets = slices.Clone(b.Buckets)
+		for i := range c.Buckets {
+			c.Buckets[i].Allowance = 0
+		}
+		return m.Store.Commit(ctx, &c)
+	case "drop-rules":
+		c := *b
+		c.Resource.MaxPerUser, c.Resource.Timezone = 0, ""
+		return m.Store.Commit(ctx, &c)
 	case "reorder-bucket-list":
 		c := *b
 		c.Holds = slices.Clone(b.Holds)
@@ -109,6 +132,12 @@ func (m *mutant) Activate(ctx context.Context, id string, since time.Time) (*per
 		if err == nil && s.Exists {
 			all, _ := m.Store.ListHolds(ctx, persistence.HoldFilter{ResourceID: id, Limit: 1000})
 			s.Holds = all
+		}
+		return s, err
+	case "unordered-waitlist":
+		s, err := m.Store.Activate(ctx, id, since)
+		if err == nil {
+			slices.Reverse(s.Waitlist)
 		}
 		return s, err
 	case "activate-ends-lease":
@@ -143,6 +172,16 @@ func (m *mutant) ListHolds(ctx context.Context, f persistence.HoldFilter) ([]boo
 		slices.Reverse(hs)
 	}
 	return hs, err
+}
+
+func (m *mutant) ListWaitlist(ctx context.Context, f persistence.WaitlistFilter) ([]persistence.WaitlistPosition, error) {
+	ps, err := m.Store.(*memstore.Store).ListWaitlist(ctx, f)
+	if m.name == "position-from-zero" {
+		for i := range ps {
+			ps[i].Position--
+		}
+	}
+	return ps, err
 }
 
 func TestContractMemstore(t *testing.T) {
@@ -186,6 +225,11 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"activate-ends-lease", "LeaseOnCommit"},
 		{"drop-events", "OutboxCommit"},
 		{"claim-ignores-lease", "OutboxClaim"},
+		{"remove-before-upsert", "Waitlist"},
+		{"drop-allowance", "AllowanceCheck"},
+		{"drop-rules", "RuleColumns"},
+		{"unordered-waitlist", "Waitlist"},
+		{"position-from-zero", "ListWaitlist"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")

@@ -23,6 +23,7 @@ type model struct {
 	buckets map[string]booking.Bucket
 	holds   map[string]booking.Hold
 	idem    map[string]booking.IdempotencyEntry
+	waiting map[string]booking.WaitlistEntry
 }
 
 func (m *model) snapshot(since int64) persistence.Snapshot {
@@ -44,6 +45,10 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 			s.Idempotency = append(s.Idempotency, e)
 		}
 	}
+	for _, e := range m.waiting {
+		s.Waitlist = append(s.Waitlist, e)
+	}
+	sort.Slice(s.Waitlist, func(i, j int) bool { return s.Waitlist[i].Seq < s.Waitlist[j].Seq })
 	return s
 }
 
@@ -54,6 +59,7 @@ func (m *model) apply(b *persistence.Batch) {
 		m.buckets = map[string]booking.Bucket{}
 		m.holds = map[string]booking.Hold{}
 		m.idem = map[string]booking.IdempotencyEntry{}
+		m.waiting = map[string]booking.WaitlistEntry{}
 	}
 	m.version, m.res = b.Version, b.Resource
 	if !b.LeaseUntil.IsZero() {
@@ -69,6 +75,13 @@ func (m *model) apply(b *persistence.Batch) {
 		if _, ok := m.idem[e.Key]; !ok {
 			m.idem[e.Key] = e
 		}
+	}
+	for _, e := range b.Waitlist {
+		e.Buckets = append([]string(nil), e.Buckets...)
+		m.waiting[e.ID] = e
+	}
+	for _, id := range b.WaitlistRemoved {
+		delete(m.waiting, id)
 	}
 }
 
@@ -222,13 +235,33 @@ func (r *randomizer) commit(op int, m *model) {
 	oversold := !stale && r.rng.IntN(100) < 10
 	for i, k := range r.pick(r.keys, r.rng.IntN(3)) {
 		c := int64(r.rng.IntN(8))
-		held := int64(r.rng.IntN(int(c) + 1))
-		conf := int64(r.rng.IntN(int(c-held) + 1))
-		if oversold && i == 0 {
-			held = c - conf + 1
+		a := int64(0)
+		if r.rng.IntN(3) == 0 { // an overbooking allowance
+			a = int64(r.rng.IntN(4))
 		}
-		b.Buckets = append(b.Buckets, booking.Bucket{Key: k, Capacity: c, Held: held, Confirmed: conf})
+		held := int64(r.rng.IntN(int(c+a) + 1))
+		conf := int64(r.rng.IntN(int(c+a-held) + 1))
+		if oversold && i == 0 {
+			held = c + a - conf + 1
+		}
+		b.Buckets = append(b.Buckets, booking.Bucket{Key: k, Capacity: c, Allowance: a, Held: held, Confirmed: conf})
 	}
+	// Waitlist entries join (sometimes leaving again in the same batch) and leave.
+	for range r.rng.IntN(3) {
+		r.seq++
+		e := entry(m.id, r.id(fmt.Sprintf("w%04d", r.seq)), r.users[r.rng.IntN(len(r.users))], uint64(r.seq), 1+int64(r.rng.IntN(3)), r.pick(r.keys, 1+r.rng.IntN(2))...)
+		e.CreatedAt = at(r.clock)
+		b.Waitlist = append(b.Waitlist, e)
+		if r.rng.IntN(5) == 0 {
+			b.WaitlistRemoved = append(b.WaitlistRemoved, e.ID)
+		}
+	}
+	var waiting []string
+	for id := range m.waiting {
+		waiting = append(waiting, id)
+	}
+	sort.Strings(waiting)
+	b.WaitlistRemoved = append(b.WaitlistRemoved, r.pick(waiting, r.rng.IntN(2))...)
 	if r.rng.IntN(4) == 0 {
 		b.LeaseUntil = r.leaseEnd()
 	}

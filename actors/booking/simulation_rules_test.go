@@ -1,0 +1,194 @@
+package booking
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The simulation's steps for the booking rules: rule settings on create and update, renewals,
+// joining and leaving the waitlist, and the offers that freeing units makes.
+
+func (m *sim) genRuleCreate(cmd *CreateResource) {
+	if m.oneIn(2) {
+		cmd.MaxExtensions = ptr(m.c.Intn(4) - m.c.Intn(2)*m.c.Intn(2)) // sometimes -1
+	}
+	switch m.c.Intn(6) {
+	case 0:
+		cmd.Allowance = Allowance{Units: int64(m.c.Intn(3))}
+	case 1:
+		cmd.Allowance = Allowance{Percent: int64(25 * m.c.Intn(3))}
+	case 2:
+		if m.oneIn(4) {
+			cmd.Allowance = Allowance{Units: 1, Percent: 10} // refused: both
+		}
+	}
+	if m.oneIn(2) {
+		cmd.MaxPerUser = int64(m.c.Intn(7))
+	}
+	if m.oneIn(3) {
+		cmd.WaitlistOfferTTL = []time.Duration{30 * time.Second, 2 * time.Minute, time.Millisecond}[m.c.Intn(3)]
+	}
+}
+
+func (m *sim) genRuleUpdate(cmd *UpdateResource) {
+	if m.oneIn(6) {
+		cmd.MaxExtensions = ptr(m.c.Intn(4))
+	}
+	if m.oneIn(6) {
+		a := Allowance{Units: int64(m.c.Intn(3))}
+		if m.oneIn(2) {
+			a = Allowance{Percent: int64(50 * m.c.Intn(3))}
+		}
+		cmd.Allowance = &a
+	}
+	if m.oneIn(6) {
+		cmd.MaxPerUser = ptr(int64(m.c.Intn(8)))
+	}
+	if m.oneIn(10) {
+		cmd.WaitlistOfferTTL = ptr([]time.Duration{0, 45 * time.Second, -time.Second}[m.c.Intn(3)])
+	}
+}
+
+// pickHoldID returns a hold id the state knows, mostly, or one it does not.
+func (m *sim) pickHoldID() string {
+	if len(m.ref.holds) == 0 || m.oneIn(10) {
+		return "nope"
+	}
+	ids := make([]string, 0, len(m.ref.holds))
+	for id := range m.ref.holds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return m.pick(ids)
+}
+
+func (m *sim) extend() {
+	cmd := ExtendHold{HoldID: m.pickHoldID(), UserID: m.pick(simUsers)}
+	if h, ok := m.ref.holds[cmd.HoldID]; ok && !m.oneIn(5) {
+		cmd.UserID = h.user
+	}
+	evs, err := m.s.DecideExtend(cmd, m.now)
+	want, until := m.ref.extend(cmd, m.now)
+	m.logf("extend %+v -> %v %v", cmd, evs, err)
+	m.wantCode("extend", err, want)
+	if err != nil {
+		return
+	}
+	if x := evs[0].(HoldExtended); len(evs) != 1 || !x.ExpiresAt.Equal(until) {
+		m.fatalf("extend events %v, want until %v", evs, until)
+	}
+	MustApply(m.tb, m.s, evs)
+}
+
+func (m *sim) join() {
+	m.nextID++
+	cmd := JoinWaitlist{EntryID: fmt.Sprintf("w%d", m.nextID), OfferHoldID: fmt.Sprintf("o%d", m.nextID),
+		UserID: m.pick(simUsers), Quantity: int64(1 + m.c.Intn(3))}
+	switch m.c.Intn(30) {
+	case 0:
+		cmd.OfferHoldID = m.pickHoldID() // taken, or "nope"
+	case 1:
+		cmd.OfferHoldID = cmd.EntryID
+	case 2:
+		if len(m.ref.waiting) > 0 {
+			cmd.EntryID = m.ref.waiting[m.c.Intn(len(m.ref.waiting))].ID
+		}
+	case 3:
+		cmd.UserID = m.pick(simBadUsers)
+	case 4:
+		cmd.Quantity = 0
+	}
+	known := m.s.Buckets()
+	for n := 1 + m.c.Intn(2); n > 0 && len(known) > 0; n-- {
+		i := m.c.Intn(len(known))
+		cmd.Buckets = append(cmd.Buckets, known[i].Key)
+		known = slices.Delete(known, i, i+1)
+	}
+	if len(cmd.Buckets) == 0 || m.oneIn(15) {
+		cmd.Buckets = append(cmd.Buckets, m.genKey())
+	}
+	evs, err := m.s.DecideJoinWaitlist(cmd, m.now)
+	want := m.ref.join(cmd, m.now)
+	m.logf("join %+v -> %v", cmd, err)
+	m.wantCode("join", err, want)
+	if err == nil {
+		MustApply(m.tb, m.s, evs)
+	}
+}
+
+func (m *sim) leave() {
+	cmd := LeaveWaitlist{EntryID: "nope", UserID: m.pick(simUsers)}
+	if len(m.ref.waiting) > 0 && !m.oneIn(5) {
+		e := m.ref.waiting[m.c.Intn(len(m.ref.waiting))]
+		cmd.EntryID = e.ID
+		if !m.oneIn(5) {
+			cmd.UserID = e.UserID
+		}
+	}
+	evs, err := m.s.DecideLeaveWaitlist(cmd, m.now)
+	want := m.ref.leave(cmd)
+	m.logf("leave %+v -> %v", cmd, err)
+	m.wantCode("leave", err, want)
+	if err == nil {
+		MustApply(m.tb, m.s, evs)
+	}
+}
+
+// checkOffers compares the offers among evs (what a decision appended after its own events)
+// with the entries the reference offered, in order: each a WaitlistOffered followed by the
+// HoldPlaced of a new hold for the entry's user. An entry is offered once, and a hold is
+// never placed twice.
+func (m *sim) checkOffers(what string, evs []Event) {
+	m.tb.Helper()
+	want := m.ref.offered
+	m.ref.offered = nil
+	if len(evs) != 2*len(want) {
+		m.fatalf("%s: offer events %v, reference offered %v", what, evs, want)
+	}
+	for i, id := range want {
+		o, ok1 := evs[2*i].(WaitlistOffered)
+		p, ok2 := evs[2*i+1].(HoldPlaced)
+		if !ok1 || !ok2 || o.EntryID != id || p.Hold.ID != o.HoldID || p.Hold.WaitlistEntryID != id || p.Hold.UserID != o.UserID {
+			m.fatalf("%s: offer %d = %+v %+v, reference offered %s", what, i, evs[2*i], evs[2*i+1], id)
+		}
+		if _, known := m.s.holds[o.HoldID]; known {
+			m.fatalf("%s: offer hold %s placed twice", what, o.HoldID)
+		}
+		m.holdIDs = append(m.holdIDs, o.HoldID)
+	}
+	if len(want) > 0 {
+		m.seen[what+":offers"]++
+	}
+}
+
+// checkRules compares the waitlist and per-user units with the reference, and checks that no
+// waiting entry fits what is free (it would have been offered).
+func (m *sim) checkRules() {
+	m.tb.Helper()
+	got := m.s.Waitlist()
+	if len(got) != len(m.ref.waiting) {
+		m.fatalf("waitlist %+v, reference %d entries", got, len(m.ref.waiting))
+	}
+	for i, e := range m.ref.waiting {
+		g := got[i]
+		if g.ID != e.ID || g.UserID != e.UserID || g.OfferHoldID != e.OfferHoldID || g.Quantity != e.Quantity ||
+			g.Seq != e.Seq || !slices.Equal(g.Buckets, e.Buckets) || !g.CreatedAt.Equal(e.CreatedAt) || g.ResourceID != m.ref.id {
+			m.fatalf("waitlist[%d] = %+v, reference %+v", i, g, *e)
+		}
+		if _, pos, ok := m.s.WaitlistEntry(e.ID); !ok || pos != i+1 {
+			m.fatalf("WaitlistEntry(%s) at %d (%v), want %d", e.ID, pos, ok, i+1)
+		}
+		if m.ref.fits(e) {
+			m.fatalf("waiting entry %+v fits what is free", *e)
+		}
+	}
+	for _, u := range simUsers {
+		if got, want := m.s.UserUnits(u), m.ref.userUnits(u); got != want {
+			m.fatalf("UserUnits(%q) = %d, reference %d", u, got, want)
+		}
+	}
+	if len(m.s.units) > len(simUsers) {
+		m.fatalf("units kept for %d users: %v", len(m.s.units), m.s.units)
+	}
+}

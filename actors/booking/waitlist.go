@@ -1,0 +1,243 @@
+package booking
+
+import (
+	"slices"
+	"time"
+)
+
+// The waitlist: users who found the units they wanted sold out wait, first come first
+// served, and freed units are offered to them as holds.
+//
+// Rules (the reference model in model_rules_test.go writes them out again):
+//   - An entry asks for Quantity units in each of Buckets, like a hold. A user may join only
+//     when that request cannot be held right now (some bucket has too few units: sold_out),
+//     only once per resource (conflict), and only within MaxPerUser counting the units they
+//     already have (limit_exceeded); the waitlist holds at most MaxWaitlist entries.
+//   - Offers are made by the decision that frees units (a cancellation, an expiry, a higher
+//     capacity, allowance or per-user limit): the waiting entries are scanned in first-come
+//     order and every entry that fits what is free at that point becomes a hold (first fit,
+//     as pretix does): an entry that cannot be satisfied yet does not block smaller ones
+//     behind it, but it keeps its place and is served first as soon as it fits. Each offer is
+//     a WaitlistOffered followed by a HoldPlaced of hold OfferHoldID for the entry's user,
+//     lasting the resource's WaitlistOfferTTL, and the entry leaves the waitlist.
+//   - An offer is a hold like any other: its user confirms, cancels or extends it; when it
+//     expires or is cancelled, its units are offered to the next entries that fit. An entry is
+//     offered once; units are never offered twice, since an offer claims them.
+//   - Invariant, after every decision: no waiting entry fits what is free (else it would
+//     have been offered). So joining never jumps ahead of waiting users for units they could
+//     take, and a hold placed by someone not waiting takes only units no waiting entry fits.
+
+// WaitlistEntry is one user waiting for units.
+type WaitlistEntry struct {
+	ID          string
+	ResourceID  string
+	UserID      string
+	OfferHoldID string   // the id the offered hold will have
+	Buckets     []string // distinct keys, in request order
+	Quantity    int64
+	Seq         uint64 // first come, first served: lower Seq waits longer
+	CreatedAt   time.Time
+}
+
+// Units is what an offer to the entry counts against its user's MaxPerUser.
+func (e *WaitlistEntry) Units() int64 { return e.Quantity * int64(len(e.Buckets)) }
+
+func (e *WaitlistEntry) clone() *WaitlistEntry {
+	c := *e
+	c.Buckets = append([]string(nil), e.Buckets...)
+	return &c
+}
+
+// Waitlist returns copies of the waiting entries in first-come order.
+func (s *State) Waitlist() []WaitlistEntry {
+	out := make([]WaitlistEntry, len(s.waitlist))
+	for i, e := range s.waitlist {
+		out[i] = *e.clone()
+	}
+	return out
+}
+
+// WaitlistEntry returns a waiting entry and its position (1 for the first in line).
+func (s *State) WaitlistEntry(id string) (e WaitlistEntry, position int, ok bool) {
+	for i, x := range s.waitlist {
+		if x.ID == id {
+			return *x.clone(), i + 1, true
+		}
+	}
+	return WaitlistEntry{}, 0, false
+}
+
+// WaitlistOf returns the waiting entry of a user and its position (1 for the first in line).
+func (s *State) WaitlistOf(userID string) (e WaitlistEntry, position int, ok bool) {
+	for i, x := range s.waitlist {
+		if x.UserID == userID {
+			return *x.clone(), i + 1, true
+		}
+	}
+	return WaitlistEntry{}, 0, false
+}
+
+// UserUnits returns the units a user has held or confirmed on the resource (Hold.Units
+// summed): what MaxPerUser limits.
+func (s *State) UserUnits(userID string) int64 { return s.units[userID] }
+
+// DecideJoinWaitlist validates a join (see the rules above).
+func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, error) {
+	if !s.exists {
+		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
+	}
+	if !ValidID(cmd.EntryID) || !ValidID(cmd.OfferHoldID) || cmd.EntryID == cmd.OfferHoldID {
+		return nil, Errorf(CodeInternal, "waitlist ids %q and %q are not valid", cmd.EntryID, cmd.OfferHoldID)
+	}
+	if _, dup := s.waitByID[cmd.EntryID]; dup {
+		return nil, Errorf(CodeInternal, "waitlist entry id %q already used", cmd.EntryID)
+	}
+	if _, dup := s.holds[cmd.OfferHoldID]; dup {
+		return nil, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
+	}
+	for _, e := range s.waitlist {
+		if e.OfferHoldID == cmd.OfferHoldID {
+			return nil, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
+		}
+	}
+	if err := ValidateUserID("user_id", cmd.UserID); err != nil {
+		return nil, err
+	}
+	if err := ValidateQuantity(cmd.Quantity); err != nil {
+		return nil, err
+	}
+	buckets, err := s.holdBuckets(cmd.Buckets, cmd.Range)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, waiting := s.WaitlistOf(cmd.UserID); waiting {
+		return nil, Errorf(CodeConflict, "user %s is already on the waitlist of resource %s", quote(cmd.UserID), quote(s.id))
+	}
+	if len(s.waitlist) >= MaxWaitlist {
+		return nil, Errorf(CodeLimitExceeded, "the waitlist of resource %s is full (%d entries)", quote(s.id), MaxWaitlist)
+	}
+	e := WaitlistEntry{ID: cmd.EntryID, ResourceID: s.id, UserID: cmd.UserID, OfferHoldID: cmd.OfferHoldID,
+		Buckets: buckets, Quantity: cmd.Quantity, Seq: s.waitSeq + 1, CreatedAt: now}
+	if err := s.checkUserLimit(cmd.UserID, e.Units(), 0); err != nil {
+		return nil, err
+	}
+	soldOut := false
+	for _, k := range buckets {
+		soldOut = soldOut || s.buckets[k].Available() < cmd.Quantity
+	}
+	if !soldOut {
+		return nil, Errorf(CodeConflict, "the units are available: place a hold instead of waiting")
+	}
+	return []Event{WaitlistJoined{Entry: e}}, nil
+}
+
+// DecideLeaveWaitlist validates leaving: the entry must be waiting and be the user's.
+func (s *State) DecideLeaveWaitlist(cmd LeaveWaitlist, now time.Time) ([]Event, error) {
+	if !s.exists {
+		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
+	}
+	e, ok := s.waitByID[cmd.EntryID]
+	if !ok || e.UserID != cmd.UserID {
+		return nil, Errorf(CodeNotFound, "waitlist entry %s not found", quote(cmd.EntryID))
+	}
+	return []Event{WaitlistLeft{EntryID: e.ID, At: now}}, nil
+}
+
+// checkUserLimit refuses, with CodeLimitExceeded, units more for user when they would take
+// the user past MaxPerUser; delta corrects the user's current units for what the same
+// decision already changed.
+func (s *State) checkUserLimit(user string, units, delta int64) error {
+	limit := s.resource.MaxPerUser
+	if limit == 0 {
+		return nil
+	}
+	if have := s.units[user] + delta; have+units > limit {
+		return Errorf(CodeLimitExceeded, "user %s may have at most %d units of resource %s; has %d, asks %d",
+			quote(user), limit, quote(s.id), have, units)
+	}
+	return nil
+}
+
+// freed is what a decision has changed so far, on top of the state, when it goes on to offer
+// units to the waitlist: more (or, after offers, fewer) units available per bucket, and fewer
+// (more) units per user.
+type freed struct {
+	avail map[string]int64
+	units map[string]int64
+}
+
+// release records that hold h's units are given back.
+func (f *freed) release(h *Hold) {
+	if f.avail == nil {
+		f.avail, f.units = map[string]int64{}, map[string]int64{}
+	}
+	for _, k := range h.Buckets {
+		f.avail[k] += h.Quantity
+	}
+	f.units[h.UserID] -= h.Units()
+}
+
+// appendOffers appends the offers due on top of the state plus f (see the rules above) to
+// evs. It costs nothing when the waitlist is empty.
+func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
+	if len(s.waitlist) == 0 {
+		return evs
+	}
+	if f.avail == nil {
+		f.avail, f.units = map[string]int64{}, map[string]int64{}
+	}
+	ttl := s.resource.WaitlistOfferTTL
+	if ttl <= 0 {
+		ttl = DefaultWaitlistOfferTTL
+	}
+	for _, e := range s.waitlist {
+		if !s.fits(e, f) {
+			continue
+		}
+		if _, dup := s.holds[e.OfferHoldID]; dup {
+			continue // cannot happen: DecideJoinWaitlist refused the id
+		}
+		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: append([]string(nil), e.Buckets...),
+			Quantity: e.Quantity, Status: StatusHeld, CreatedAt: now, ExpiresAt: now.Add(ttl), UpdatedAt: now,
+			WaitlistEntryID: e.ID}
+		evs = append(evs,
+			WaitlistOffered{EntryID: e.ID, UserID: e.UserID, HoldID: h.ID, ExpiresAt: h.ExpiresAt, At: now},
+			HoldPlaced{Hold: h})
+		for _, k := range e.Buckets {
+			f.avail[k] -= e.Quantity
+		}
+		f.units[e.UserID] += e.Units()
+	}
+	return evs
+}
+
+// fits reports whether e could be held on top of the state plus f.
+func (s *State) fits(e *WaitlistEntry, f freed) bool {
+	for _, k := range e.Buckets {
+		b, ok := s.buckets[k]
+		if !ok || b.Available()+f.avail[k] < e.Quantity {
+			return false
+		}
+	}
+	return s.checkUserLimit(e.UserID, e.Units(), f.units[e.UserID]) == nil
+}
+
+func (s *State) addWaiting(e WaitlistEntry) {
+	x := e.clone()
+	s.waitlist = append(s.waitlist, x)
+	s.waitByID[x.ID] = x
+	s.waitSeq = max(s.waitSeq, x.Seq)
+}
+
+func (s *State) removeWaiting(id string) {
+	if _, ok := s.waitByID[id]; !ok {
+		panic("booking: unknown waitlist entry " + id)
+	}
+	delete(s.waitByID, id)
+	for i, x := range s.waitlist {
+		if x.ID == id {
+			s.waitlist = slices.Delete(s.waitlist, i, i+1)
+			break
+		}
+	}
+}

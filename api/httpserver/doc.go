@@ -1,0 +1,29 @@
+// Package httpserver builds the edge's *http.Server with timeouts and header limits, and a
+// net.Listener that caps concurrent connections per client IP, so that slow or idle clients
+// cannot pin a node (issue 11, hardening: slow-body, never-reading and connection-flood
+// clients held file descriptors until /healthz stopped answering).
+//
+// # Wiring (done by the node, not by this package)
+//
+// In cmd's Main, replacing the hand-built http.Server:
+//
+//	hcfg := httpserver.DefaultConfig()
+//	hcfg.MaxConnsPerIP = flagMaxConnsPerIP        // --max-conns-per-ip (default 256)
+//	hcfg.ExemptPeers = rateLimitCfg.TrustedProxies // --trusted-proxies: a proxy's many
+//	                                               // clients share its address
+//	hcfg.Registerer, hcfg.Logger = reg, log
+//	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+//	lln, err := httpserver.Listen(ln, hcfg)        // cap per client IP, before any TLS
+//	srv, err := httpserver.New(handler, hcfg)
+//	if tlsOn {                                     // --tls-cert, --tls-key
+//	    certs, err := certreload.New(certFile, keyFile, certreload.Options{})
+//	    srv.TLSConfig = certs.ServerConfig()       // TLS 1.2+, h2 and http/1.1
+//	    go srv.ServeTLS(lln, "", "")
+//	} else {
+//	    go srv.Serve(lln)
+//	}
+//
+// The limit listener must be the innermost wrapper (directly on the TCP listener) so that an
+// over-cap connection is closed before a TLS handshake is spent on it. Shut down with
+// srv.Shutdown, which closes the listener.
+package httpserver

@@ -1,0 +1,54 @@
+// Package ratelimit is the edge's abuse control: GCRA rate limits keyed by the caller, with
+// bounded memory, an injected clock and a gin middleware that answers 429 with Retry-After and
+// the IETF RateLimit-Policy / RateLimit headers.
+//
+// The pieces, one per file:
+//   - Limiter (limiter.go): one GCRA budget (Limit) over many keys, in a sharded map of
+//     fixed-size entries whose idle keys are swept when a shard fills, so memory stays bounded
+//     whatever the number of distinct callers.
+//   - Config (config.go): the budgets and their defaults (DefaultConfig, validate): per
+//     subject for signed-in requests, per client IP for anonymous ones, a stricter one for
+//     hold creation, and one for failed authentications per client IP; Off for
+//     `--rate-limits=off`.
+//   - ClientIP (clientip.go): the caller's address, from X-Forwarded-For only when the
+//     immediate peer is a trusted proxy (rightmost-untrusted rule); IPv6 by /64.
+//   - Limits.Middleware (middleware.go): the gin middleware for one route class.
+//   - headers.go: the RateLimit-Policy and RateLimit fields of
+//     draft-ietf-httpapi-ratelimit-headers-09 (structured fields, March 2025).
+//
+// # Wiring (done by the node, not by this package)
+//
+// Flags (each with an ALLOT_* fallback) map onto Config:
+//
+//	--rate-limits=on|off          Config.Off
+//	--rate-limit-subject 20/1s:40 Config.Subject   (ParseLimit syntax: N/period[:burst])
+//	--rate-limit-anonymous ...    Config.Anonymous
+//	--rate-limit-holds 2/1s:5     Config.Holds
+//	--rate-limit-auth-failures 5/1s:20  Config.AuthFailures
+//	--trusted-proxies CIDR,...    Config.TrustedProxies (ParsePrefixes)
+//
+// In api.NewServer, after the request log and recovery middleware, in this order:
+//
+//	limits, err := ratelimit.New(cfg.RateLimits)          // once per node; Registerer set
+//	key := ratelimit.KeyBy(api.PrincipalOf, limits.ClientIP)
+//	fail := func(c *gin.Context, err error) { s.fail(c, err) }
+//	v1.Use(limits.Middleware(ratelimit.ClassAuthFailures, key, fail)) // before tokens are checked
+//	v1.Use(api.Authenticate(verifier, policies, log))
+//	v1.Use(limits.Middleware(ratelimit.ClassRequests, key, fail))     // principal now known
+//	holds.POST("", limits.Middleware(ratelimit.ClassHolds, key, fail), s.createHold)
+//
+// ClassRequests comes after Authenticate so that a signed-in caller is counted by subject;
+// ClassAuthFailures before it so that an address sending bad tokens stops costing signature
+// checks.
+//
+// The refusal passed to fail is a *Exceeded, which unwraps to a *booking.Error with
+// booking.CodeBusy, so api.answerFor already maps it to 429 problem+json. api.writeProblem
+// sets Retry-After from the answer's retryAfter, which is 0 for errors it does not know and so
+// would overwrite the exact value set here with "1": answerFor should read it with
+//
+//	var ex interface{ RetryAfter() time.Duration }
+//	if errors.As(err, &ex) { a.retryAfter = ex.RetryAfter() }
+//
+// The health probes and the admin listener are not rate limited (install the middleware on
+// the /v1 group, not on the engine, if probes share the engine).
+package ratelimit

@@ -1,0 +1,41 @@
+package ratelimit
+
+import (
+	"strconv"
+	"time"
+)
+
+// The RateLimit-Policy and RateLimit fields follow draft-ietf-httpapi-ratelimit-headers-09
+// (March 2025): both are Structured Field lists whose items are a policy name with
+// parameters.
+//
+//	RateLimit-Policy: "subject";q=40;w=2
+//	RateLimit: "subject";r=12;t=1
+//
+// q is the quota (the GCRA burst), w the window in seconds over which the quota is earned
+// back (burst × emission interval, rounded up), r the units remaining and t the seconds until
+// the whole quota is back (rounded up). A response that passed two budgets (hold creation:
+// the caller's own and the holds budget) carries one item of each, on separate field lines,
+// which a Structured Field list parser joins.
+
+const (
+	headerPolicy    = "RateLimit-Policy"
+	headerRateLimit = "RateLimit"
+	headerRetry     = "Retry-After"
+)
+
+// policyField is the RateLimit-Policy item for a budget named name.
+func policyField(name string, l Limit) string {
+	return strconv.Quote(name) + ";q=" + strconv.Itoa(l.Burst) + ";w=" + strconv.FormatInt(ceilSeconds(l.window(), 1), 10)
+}
+
+// rateLimitField is the RateLimit item for a decision under the budget named name.
+func rateLimitField(name string, d Decision) string {
+	return strconv.Quote(name) + ";r=" + strconv.Itoa(d.Remaining) + ";t=" + strconv.FormatInt(ceilSeconds(d.Reset, 0), 10)
+}
+
+// ceilSeconds is d in whole seconds, rounded up, and at least floor.
+func ceilSeconds(d time.Duration, floor int64) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, floor)
+}

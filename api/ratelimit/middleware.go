@@ -1,0 +1,225 @@
+package ratelimit
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/auth"
+)
+
+// Class is what budget a route spends besides the caller's own.
+type Class int
+
+const (
+	// ClassRequests spends the caller's own budget: Subject when signed in, else Anonymous.
+	// Install it once for every API route.
+	ClassRequests Class = iota
+	// ClassHolds spends the Holds budget. Install it on hold creation, after ClassRequests.
+	ClassHolds
+	// ClassAuthFailures guards token verification: installed before api.Authenticate, it
+	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever the
+	// request is answered 401. Its headers appear only on the 429 it gives.
+	ClassAuthFailures
+)
+
+// Policy names, as they appear in the RateLimit headers and the metrics' policy label.
+const (
+	PolicySubject   = "subject"
+	PolicyAnonymous = "anonymous"
+	PolicyHolds     = "holds"
+	PolicyAuth      = "auth_failures"
+)
+
+// Key identifies the caller a request is counted against: its subject when signed in, else
+// its client IP.
+type Key struct {
+	Subject string     // "" for an anonymous caller
+	IP      netip.Addr // the client IP (ClientIP.Of)
+}
+
+// KeyFunc returns the caller of a request. It must be cheap and safe for concurrent use.
+type KeyFunc func(*gin.Context) Key
+
+// KeyBy returns the KeyFunc the node uses: the principal's subject when principalOf (the
+// node passes api.PrincipalOf) finds one, and always the client IP.
+func KeyBy(principalOf func(*gin.Context) *auth.Principal, clientIP func(*http.Request) netip.Addr) KeyFunc {
+	return func(c *gin.Context) Key {
+		k := Key{IP: clientIP(c.Request)}
+		if p := principalOf(c); p != nil {
+			k.Subject = p.Subject
+		}
+		return k
+	}
+}
+
+// Exceeded is the refusal a rate-limited request is failed with. It unwraps to a
+// *booking.Error with booking.CodeBusy (429), so the api package's one error mapping answers
+// it; RetryAfter says when one unit is back.
+type Exceeded struct {
+	Policy string
+	Wait   time.Duration
+	err    *booking.Error
+}
+
+func (e *Exceeded) Error() string { return e.err.Error() }
+
+// Unwrap returns the coded error, for errors.As and booking.ErrorCode.
+func (e *Exceeded) Unwrap() error { return e.err }
+
+// RetryAfter is how long the caller should wait before retrying.
+func (e *Exceeded) RetryAfter() time.Duration { return e.Wait }
+
+// Limits holds the node's four budgets. Create one per node with New; it is safe for
+// concurrent use and owns no goroutine (idle keys are swept on insert, not by a timer).
+type Limits struct {
+	cfg                       Config
+	subject, anonymous, holds *Limiter
+	authFailures              *Limiter
+	policySubject, policyAnon string
+	policyHolds, policyAuth   string
+	refused                   *prometheus.CounterVec
+	clientIP                  *ClientIP
+}
+
+// New validates cfg and builds the budgets, registering the metrics on cfg.Registerer.
+func New(cfg Config) (*Limits, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	l := &Limits{
+		cfg:           cfg,
+		policySubject: policyField(PolicySubject, cfg.Subject),
+		policyAnon:    policyField(PolicyAnonymous, cfg.Anonymous),
+		policyHolds:   policyField(PolicyHolds, cfg.Holds),
+		policyAuth:    policyField(PolicyAuth, cfg.AuthFailures),
+		clientIP:      NewClientIP(cfg.TrustedProxies),
+	}
+	var err error
+	if l.subject, err = NewLimiter(cfg.Subject, cfg.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if l.anonymous, err = NewLimiter(cfg.Anonymous, cfg.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if l.holds, err = NewLimiter(cfg.Holds, cfg.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	if l.authFailures, err = NewLimiter(cfg.AuthFailures, cfg.MaxKeys, cfg.Now); err != nil {
+		return nil, err
+	}
+	l.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "allot_ratelimit_refused_total",
+		Help: "Requests refused with 429 by a rate limit, by policy (subject, anonymous, holds, auth_failures).",
+	}, []string{"policy"})
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(l.refused); err != nil {
+			return nil, fmt.Errorf("ratelimit: register metrics: %w", err)
+		}
+		for name, lim := range map[string]*Limiter{PolicySubject: l.subject, PolicyAnonymous: l.anonymous, PolicyHolds: l.holds, PolicyAuth: l.authFailures} {
+			c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "allot_ratelimit_evicted_active_total",
+				Help:        "Rate-limit keys dropped before they were idle because the budget's key table was full (see Config.MaxKeys).",
+				ConstLabels: prometheus.Labels{"policy": name},
+			}, func() float64 { return float64(lim.EvictedActive()) })
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("ratelimit: register metrics: %w", err)
+			}
+		}
+	}
+	return l, nil
+}
+
+// ClientIP returns the client address of r under Config.TrustedProxies (see ClientIP.Of).
+// Pass it to KeyBy; the audit log can use it too.
+func (l *Limits) ClientIP(r *http.Request) netip.Addr { return l.clientIP.Of(r) }
+
+// Middleware returns the gin middleware that spends class's budget for each request, keyed by
+// key. Every response it passes or refuses carries RateLimit-Policy and RateLimit (see
+// headers.go); a refused one also Retry-After, and is answered by fail with an *Exceeded,
+// after which the chain is aborted. fail is the api package's problem writer; it must not be
+// nil. With Config.Off the middleware only calls c.Next.
+func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, err error)) gin.HandlerFunc {
+	if fail == nil || key == nil {
+		panic("ratelimit: Middleware needs a key function and a failure callback")
+	}
+	if l.cfg.Off {
+		return func(c *gin.Context) { c.Next() }
+	}
+	if class == ClassAuthFailures {
+		return l.authFailuresMiddleware(key, fail)
+	}
+	return func(c *gin.Context) {
+		k := key(c)
+		lim, name, policy, id := l.budget(class, k)
+		d := lim.Allow(id)
+		h := c.Writer.Header()
+		h.Add(headerPolicy, policy)
+		h.Add(headerRateLimit, rateLimitField(name, d))
+		if d.Allowed {
+			c.Next()
+			return
+		}
+		l.refuse(c, name, d, fail)
+	}
+}
+
+// authFailuresMiddleware is Middleware for ClassAuthFailures. The key's subject is ignored:
+// before authentication there is none, and a failing token proves no subject anyway.
+func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := l.ipKey(key(c).IP)
+		if d := l.authFailures.Peek(id); !d.Allowed {
+			h := c.Writer.Header()
+			h.Add(headerPolicy, l.policyAuth)
+			h.Add(headerRateLimit, rateLimitField(PolicyAuth, d))
+			l.refuse(c, PolicyAuth, d, fail)
+			return
+		}
+		c.Next()
+		if c.Writer.Status() == http.StatusUnauthorized {
+			l.authFailures.Allow(id)
+		}
+	}
+}
+
+// refuse answers a request over budget name: Retry-After, the metric, fail and abort.
+func (l *Limits) refuse(c *gin.Context, name string, d Decision, fail func(*gin.Context, error)) {
+	l.refused.WithLabelValues(name).Inc()
+	c.Writer.Header().Set(headerRetry, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
+	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeBusy,
+		"too many requests: over the %s rate limit; retry after %d s", name, ceilSeconds(d.RetryAfter, 1))})
+	c.Abort()
+}
+
+// budget picks the limiter, policy name, RateLimit-Policy item and limiter key for a caller.
+// Subjects and IPs share the holds limiter under distinct prefixes.
+func (l *Limits) budget(class Class, k Key) (*Limiter, string, string, string) {
+	if class == ClassHolds {
+		if k.Subject != "" {
+			return l.holds, PolicyHolds, l.policyHolds, "s:" + k.Subject
+		}
+		return l.holds, PolicyHolds, l.policyHolds, "i:" + l.ipKey(k.IP)
+	}
+	if k.Subject != "" {
+		return l.subject, PolicySubject, l.policySubject, k.Subject
+	}
+	return l.anonymous, PolicyAnonymous, l.policyAnon, l.ipKey(k.IP)
+}
+
+// ipKey is the budget key of a client address: IPv4 whole, IPv6 by its leading
+// IPv6PrefixLen bits.
+func (l *Limits) ipKey(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(l.cfg.IPv6PrefixLen); err == nil {
+			return p.Addr().String()
+		}
+	}
+	return a.Unmap().String()
+}
