@@ -13,6 +13,7 @@ import (
 
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/cluster"
+	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/postgres"
 )
 
@@ -88,6 +89,17 @@ type NodeConfig struct {
 	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on its own listener
 	// (host:port) for profiling; empty (the default) serves nothing.
 	PprofAddr string
+	// NATSURL is the NATS cluster the outbox relay publishes events to (docs/EVENTS.md).
+	// Empty: a single node starts an embedded nats-server (JetStream files under DataDir);
+	// a cluster member then publishes nothing (its events stay in the outbox, listed by
+	// GET /v1/events) and says so at start-up.
+	NATSURL string
+	// NATSReplicas is the replication factor of the event streams on --nats-url (3 on a
+	// three-server JetStream cluster); the embedded server keeps 1.
+	NATSReplicas int
+	// EventRetention is how long events are kept: in the JetStream stream and, once
+	// published, in the outbox.
+	EventRetention time.Duration
 }
 
 // Addresses a node binds by default (NodeConfig documents which mode uses which).
@@ -131,6 +143,8 @@ func DefaultNodeConfig() NodeConfig {
 		Lease:              actor.Lease,
 		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
+		EventRetention:     bus.DefaultConfig().Retention,
+		NATSReplicas:       bus.DefaultConfig().Replicas,
 	}
 }
 
@@ -215,6 +229,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve /debug/pprof/ on this separate address (host:port; empty: off); keep it private")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS cluster that events are published to (nats://host:4222,...); empty: an embedded server on a single node")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
+	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -254,6 +271,10 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--max-pending and --max-batch must be at least 1")
 	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:
 		return errors.New("--lease must be more than twice --max-clock-offset")
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return errors.New("--nats-replicas must be 1 to 5")
+	case c.EventRetention < bus.DefaultConfig().DuplicateWindow:
+		return fmt.Errorf("--event-retention must be at least %s (the republish deduplication window)", bus.DefaultConfig().DuplicateWindow)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -43,6 +43,7 @@ type Main struct {
 	srv      *http.Server
 	ready    atomic.Bool
 	pprof    *pprofServer // nil unless Config.PprofAddr is set
+	events   nodeEvents   // the bus and the outbox relay (events.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,6 +79,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.store, err = m.openStore(ctx); err != nil {
 		return err
 	}
+	if err := m.startEvents(ctx); err != nil {
+		return err
+	}
 
 	actorCfg := resource.DefaultConfig()
 	actorCfg.CommitTimeout = m.Config.CommitTimeout
@@ -89,6 +93,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Lease, actorCfg.MaxClockOffset = m.Config.Lease, m.Config.MaxClockOffset
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
+	actorCfg.EventsCommitted = m.events.nudge()
 
 	nodeCfg, owner, err := m.clusterConfig()
 	if err != nil {
@@ -113,6 +118,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:         m.Logger.With("component", "api"),
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
+		Events:         m.eventLog(),
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -170,7 +176,8 @@ func (m *Main) Store() persistence.Store { return m.store }
 
 // Close drains the node within Config.LeaveTimeout: readiness turns false, the HTTP edge stops
 // taking requests and finishes those in flight, resource actors flush their pending batches,
-// the node leaves the cluster, and the store is closed. It is safe to call twice.
+// the node leaves the cluster, the outbox relay publishes what is left, the bus (and an
+// embedded NATS server) stops, and the store is closed. It is safe to call twice.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		m.ready.Store(false)
@@ -194,6 +201,7 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("leave cluster: %w", err))
 			}
 		}
+		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops
 		if m.store != nil {
 			if err := m.store.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))

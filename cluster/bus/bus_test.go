@@ -166,8 +166,8 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	// The relay publishes its first claim (its first pass runs at start) but "crashes"
 	// before marking it: the pass stops there.
 	got := next(cfg.Batch)
-	// Within the claim lease nothing is republished; after it, the claim is republished
-	// (the stream keeps one copy of each) and the rest follows in the same pass.
+	// The relay holds what it could not mark and republishes it first at its next wake-up
+	// (the stream keeps one copy of each); the rest follows in the same pass.
 	store.setCrash(false)
 	clk.advance(cfg.ClaimLease + time.Second)
 	clk.poll <- clk.Now()

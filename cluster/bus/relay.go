@@ -50,7 +50,7 @@ type RelayConfig struct {
 
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
 func DefaultRelayConfig() RelayConfig {
-	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 30 * time.Second,
+	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
 		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute}
 }
 
@@ -80,6 +80,10 @@ type Relay struct {
 	once     sync.Once
 	drainCtx context.Context // set before stop is closed: the final drain's deadline
 	stats    relayStats
+	// held are events this relay claimed and has not marked published (a publish or a mark
+	// failed): they go first in the next pass, before any new claim, so that a failure
+	// never lets a resource's later events overtake earlier ones. Run goroutine only.
+	held []events.Record
 }
 
 type relayStats struct {
@@ -174,14 +178,18 @@ func (r *Relay) drain(ctx context.Context) {
 	}
 }
 
-// publishBatch claims one batch, publishes it in order, and marks what was published. It
-// stops at the first failed publish: the rest of the claim is claimed again after the lease,
-// so one resource's events are never published out of order by one relay.
+// publishBatch publishes the held events, or claims a new batch, in order, and marks what
+// was published. It stops at the first failed publish and keeps the rest held.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	recs, err := r.cfg.Store.ClaimEvents(ctx, r.cfg.Now(), r.cfg.ClaimLease, r.cfg.Batch)
-	if err != nil || len(recs) == 0 {
-		return 0, err
+	recs, fromHeld := r.held, len(r.held) > 0
+	if !fromHeld {
+		var err error
+		recs, err = r.cfg.Store.ClaimEvents(ctx, r.cfg.Now(), r.cfg.ClaimLease, r.cfg.Batch)
+		if err != nil || len(recs) == 0 {
+			return 0, err
+		}
 	}
+	r.held = recs
 	ids := make([]string, 0, len(recs))
 	var dups int64
 	var perr error
@@ -198,8 +206,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	if len(ids) > 0 {
 		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
-			return 0, err
+			return 0, err // all of recs stay held: republished (deduplicated), then marked
 		}
+		r.held = recs[len(ids):]
 		r.stats.mu.Lock()
 		r.stats.published += int64(len(ids))
 		r.stats.duplicates += dups
@@ -207,6 +216,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	if perr != nil {
 		return 0, perr
+	}
+	if fromHeld {
+		return r.cfg.Batch, nil // go on with a claim
 	}
 	return len(recs), nil
 }

@@ -32,6 +32,17 @@ const (
 	outboxInsert = "outbox"
 )
 
+// voidClaims drops the outbox claims of an earlier process. An SQLite file is one node's store
+// (docs/ARCHITECTURE.md), so a claim found at Open belongs to a relay that died holding it;
+// waiting out its lease would let later events of a resource be published before the
+// claimed ones. Called by Open on the writer connection.
+func voidClaims(ctx context.Context, c *sql.Conn) error {
+	if _, err := c.ExecContext(ctx, `UPDATE outbox SET claimed_until_ms = 0 WHERE published_at_ms = 0 AND claimed_until_ms > 0`); err != nil {
+		return mapErr("sqlite open: outbox claims", err)
+	}
+	return nil
+}
+
 // encodeOutbox turns a batch's events into outbox row arguments (outboxWidth per row).
 func encodeOutbox(b *persistence.Batch) ([]any, error) {
 	recs, err := persistence.EncodeEvents(b)
