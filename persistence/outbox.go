@@ -26,9 +26,9 @@ type Outbox interface {
 	// (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/CockroachDB; the single writer on
 	// SQLite). A claimed event not marked published is claimed again after the lease.
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
-	// MarkPublished records that the events with these ids were published (at). Unknown or
-	// pruned ids are ignored.
-	MarkPublished(ctx context.Context, ids []string, at time.Time) error
+	// MarkPublished records that the events at these keys (KeyOf a claimed record) were
+	// published (at). Unknown or pruned keys are ignored.
+	MarkPublished(ctx context.Context, keys []EventKey, at time.Time) error
 	// PruneEvents deletes published events that occurred before cutoff, and inbox entries
 	// recorded before it, and returns how many events it deleted. Unpublished events are
 	// kept whatever their age.

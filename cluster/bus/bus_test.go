@@ -132,7 +132,7 @@ type crashyStore struct {
 	crash bool
 }
 
-func (c *crashyStore) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
+func (c *crashyStore) MarkPublished(ctx context.Context, ids []persistence.EventKey, at time.Time) error {
 	c.mu.Lock()
 	crash := c.crash
 	c.mu.Unlock()

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/events"
+	"github.com/allot/allot/persistence"
 )
 
 // RelayStore is the part of the outbox the relay uses (persistence.Outbox has it; see there
 // for the contract). Safe for concurrent use.
 type RelayStore interface {
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
-	MarkPublished(ctx context.Context, ids []string, at time.Time) error
+	MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error
 	PruneEvents(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -190,7 +191,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 	}
 	r.held = recs
-	ids := make([]string, 0, len(recs))
+	ids := make([]persistence.EventKey, 0, len(recs))
 	var dups int64
 	var perr error
 	for i := range recs {
@@ -202,7 +203,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if dup {
 			dups++
 		}
-		ids = append(ids, recs[i].ID)
+		ids = append(ids, persistence.KeyOf(&recs[i]))
 	}
 	if len(ids) > 0 {
 		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {

@@ -14,7 +14,7 @@ var _ persistence.Outbox = (*Store)(nil)
 
 // outbox is the memstore's outbox table and consumers' inbox, guarded by Store.mu.
 type outbox struct {
-	rows  map[string]*outboxRow
+	rows  map[persistence.EventKey]*outboxRow
 	inbox map[[2]string]time.Time // (consumer, event id) -> processed at
 }
 
@@ -30,17 +30,18 @@ type outboxRow struct {
 // the batch, so that a refused batch writes nothing.
 func (o *outbox) add(recs []events.Record) error {
 	if o.rows == nil {
-		o.rows = make(map[string]*outboxRow)
+		o.rows = make(map[persistence.EventKey]*outboxRow)
 	}
 	for i := range recs {
-		if _, dup := o.rows[recs[i].ID]; dup {
+		if _, dup := o.rows[persistence.KeyOf(&recs[i])]; dup {
 			return fmt.Errorf("outbox: event %s exists", recs[i].ID)
 		}
 	}
 	for i := range recs {
 		r := recs[i]
 		r.Data = slices.Clone(r.Data)
-		o.rows[r.ID] = &outboxRow{rec: r, key: persistence.KeyOf(&r)}
+		k := persistence.KeyOf(&r)
+		o.rows[k] = &outboxRow{rec: r, key: k}
 	}
 	return nil
 }
@@ -94,7 +95,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 }
 
 // MarkPublished marks the events published.
-func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
+func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mark published: %w", err)
 	}
@@ -103,8 +104,8 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) e
 	if err := s.checkOpen("mark published"); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if r, ok := s.outbox.rows[id]; ok && r.publishedAt == 0 {
+	for _, k := range keys {
+		if r, ok := s.outbox.rows[k]; ok && r.publishedAt == 0 {
 			r.publishedAt = max(at.UnixMilli(), 1)
 		}
 	}
@@ -123,9 +124,9 @@ func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time) (int64, error
 	}
 	c := cutoff.UnixMilli()
 	var n int64
-	for id, r := range s.outbox.rows {
+	for k, r := range s.outbox.rows {
 		if r.publishedAt != 0 && r.key.OccurredMS < c {
-			delete(s.outbox.rows, id)
+			delete(s.outbox.rows, k)
 			n++
 		}
 	}

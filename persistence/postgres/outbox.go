@@ -23,19 +23,22 @@ var _ persistence.Outbox = (*Store)(nil)
 // of several nodes never wait for each other nor publish the same rows at once.
 
 const (
-	outboxColumns = `id, resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxColumns = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
 	outboxOrder   = ` ORDER BY occurred_at_ms, resource_id, version, idx`
 
-	sqlInsertOutbox = `INSERT INTO outbox (id, resource_id, version, idx, event_type, subject, occurred_at_ms, data,
+	sqlInsertOutbox = `INSERT INTO outbox (occurred_at_ms, resource_id, version, idx, event_type, subject, data,
     published_at_ms, claimed_until_ms)
-SELECT u.id, $1::TEXT, $2::INT8, u.i, u.t, u.s, u.o, u.d, 0, 0
-FROM unnest($3::TEXT[], $4::INT8[], $5::TEXT[], $6::TEXT[], $7::INT8[], $8::TEXT[]) AS u (id, i, t, s, o, d)`
+SELECT u.o, $1::TEXT, $2::INT8, u.i, u.t, u.s, u.d, 0, 0
+FROM unnest($3::INT8[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::TEXT[]) AS u (i, t, s, o, d)`
 
 	sqlClaimOutbox = `SELECT ` + outboxColumns + ` FROM outbox
 WHERE published_at_ms = 0 AND claimed_until_ms <= $1` + outboxOrder + `
 LIMIT $2 FOR UPDATE SKIP LOCKED`
-	sqlClaimRows   = `UPDATE outbox SET claimed_until_ms = $1 WHERE id = ANY($2::TEXT[])`
-	sqlMarkRows    = `UPDATE outbox SET published_at_ms = $1 WHERE id = ANY($2::TEXT[]) AND published_at_ms = 0`
+	// Rows by key: $2..$5 are the keys' columns as arrays.
+	sqlKeys = ` FROM unnest($2::INT8[], $3::TEXT[], $4::INT8[], $5::INT8[]) AS k (o, r, v, i)
+WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.version = k.v AND outbox.idx = k.i`
+	sqlClaimRows   = `UPDATE outbox SET claimed_until_ms = $1` + sqlKeys
+	sqlMarkRows    = `UPDATE outbox SET published_at_ms = $1` + sqlKeys + ` AND outbox.published_at_ms = 0`
 	sqlPruneOutbox = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < $1`
 	sqlPruneInbox  = `DELETE FROM event_inbox WHERE processed_at_ms < $1`
 	sqlInsertInbox = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)
@@ -50,14 +53,23 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 		return err
 	}
 	n := len(recs)
-	ids, types, subjects, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	types, subjects, data := make([]string, n), make([]string, n), make([]string, n)
 	idx, at := make([]int64, n), make([]int64, n)
 	for i, r := range recs {
-		ids[i], types[i], subjects[i], data[i] = r.ID, string(r.Type), r.Subject, string(r.Data)
+		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)
 		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()
 	}
-	queue(sqlInsertOutbox, b.ResourceID, int64(b.Version), ids, idx, types, subjects, at, data)
+	queue(sqlInsertOutbox, b.ResourceID, int64(b.Version), idx, types, subjects, at, data)
 	return nil
+}
+
+// keyArrays are the columns of keys as the arrays sqlKeys takes.
+func keyArrays(keys []persistence.EventKey) []any {
+	o, r, v, i := make([]int64, len(keys)), make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	for j, k := range keys {
+		o[j], r[j], v[j], i[j] = k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)
+	}
+	return []any{o, r, v, i}
 }
 
 func collectRecords(rows pgx.Rows) ([]events.Record, error) {
@@ -70,10 +82,11 @@ func collectRecords(rows pgx.Rows) ([]events.Record, error) {
 			typ      string
 			data     string
 		)
-		if err := rows.Scan(&r.ID, &r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
+		if err := rows.Scan(&r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
 			return nil, err
 		}
 		r.Version, r.Index, r.Type, r.OccurredAt, r.Data = uint64(v), int(i), events.Type(typ), fromMS(at), []byte(data)
+		r.ID = events.ID(r.ResourceID, r.Version, r.Index)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -107,11 +120,11 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 			out = nil
 			return err
 		}
-		ids := make([]string, len(recs))
+		keys := make([]persistence.EventKey, len(recs))
 		for i := range recs {
-			ids[i] = recs[i].ID
+			keys[i] = persistence.KeyOf(&recs[i])
 		}
-		if _, err := tx.Exec(ctx, sqlClaimRows, now.Add(lease).UnixMilli(), ids); err != nil {
+		if _, err := tx.Exec(ctx, sqlClaimRows, append([]any{now.Add(lease).UnixMilli()}, keyArrays(keys)...)...); err != nil {
 			return err
 		}
 		out = recs
@@ -124,14 +137,14 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 }
 
 // MarkPublished marks the events published.
-func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
+func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	if err := s.usable(ctx, "mark published"); err != nil {
 		return err
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	return wrap("mark published", s.retry(ctx, func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, sqlMarkRows, max(at.UnixMilli(), 1), ids)
+		_, err := s.pool.Exec(ctx, sqlMarkRows, append([]any{max(at.UnixMilli(), 1)}, keyArrays(keys)...)...)
 		return err
 	}))
 }

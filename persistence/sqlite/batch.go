@@ -51,7 +51,7 @@ var tables = map[string]table{
 	},
 	outboxInsert: {
 		name:  "outbox",
-		cols:  []string{"id", "resource_id", "version", "idx", "event_type", "subject", "occurred_at_ms", "data", "published_at_ms", "claimed_until_ms"},
+		cols:  []string{"occurred_at_ms", "resource_id", "version", "idx", "event_type", "subject", "data", "published_at_ms", "claimed_until_ms"},
 		chunk: 200,
 	},
 }

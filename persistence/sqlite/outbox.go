@@ -19,16 +19,17 @@ var _ persistence.Outbox = (*Store)(nil)
 // SQLite; reads use the read pool.
 
 const (
-	outboxCols   = `id, resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxCols   = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
 	outboxOrder  = ` ORDER BY occurred_at_ms, resource_id, version, idx`
 	claimOutbox  = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?`
-	claimRow     = `UPDATE outbox SET claimed_until_ms = ? WHERE id = ?`
-	markRow      = `UPDATE outbox SET published_at_ms = ? WHERE id = ? AND published_at_ms = 0`
+	keyIs        = ` WHERE occurred_at_ms = ? AND resource_id = ? AND version = ? AND idx = ?`
+	claimRow     = `UPDATE outbox SET claimed_until_ms = ?` + keyIs
+	markRow      = `UPDATE outbox SET published_at_ms = ?` + keyIs + ` AND published_at_ms = 0`
 	pruneOutbox  = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < ?`
 	pruneInbox   = `DELETE FROM event_inbox WHERE processed_at_ms < ?`
 	insertInbox  = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES (?, ?, ?) ON CONFLICT (consumer, event_id) DO NOTHING`
 	selectInbox  = `SELECT 1 FROM event_inbox WHERE consumer = ? AND event_id = ?`
-	outboxWidth  = 10
+	outboxWidth  = 9
 	outboxInsert = "outbox"
 )
 
@@ -51,13 +52,13 @@ func encodeOutbox(b *persistence.Batch) ([]any, error) {
 	}
 	args := make([]any, 0, outboxWidth*len(recs))
 	for _, r := range recs {
-		args = append(args, r.ID, r.ResourceID, int64(r.Version), int64(r.Index), string(r.Type), r.Subject,
-			r.OccurredAt.UnixMilli(), string(r.Data), int64(0), int64(0))
+		args = append(args, r.OccurredAt.UnixMilli(), r.ResourceID, int64(r.Version), int64(r.Index), string(r.Type), r.Subject,
+			string(r.Data), int64(0), int64(0))
 	}
 	return args, nil
 }
 
-// insertOutbox writes a batch's events inside its savepoint; an existing id fails the batch.
+// insertOutbox writes a batch's events inside its savepoint; an existing key fails the batch.
 func (s *Store) insertOutbox(ctx context.Context, args []any) error {
 	if len(args) == 0 {
 		return nil
@@ -84,10 +85,11 @@ func scanRecords(rows *sql.Rows, err error) ([]events.Record, error) {
 			typ      string
 			data     string
 		)
-		if err := rows.Scan(&r.ID, &r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
+		if err := rows.Scan(&r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
 			return nil, err
 		}
 		r.Version, r.Index, r.Type, r.OccurredAt, r.Data = uint64(v), int(i), events.Type(typ), fromMS(at), []byte(data)
+		r.ID = events.ID(r.ResourceID, r.Version, r.Index)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -114,8 +116,9 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 			return mapErr("claim", err)
 		}
 		until := now.Add(lease).UnixMilli()
-		for _, r := range recs {
-			if _, err := s.exec(ctx, claimRow, until, r.ID); err != nil {
+		for i := range recs {
+			k := persistence.KeyOf(&recs[i])
+			if _, err := s.exec(ctx, claimRow, until, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
 				return mapErr("claim", err)
 			}
 		}
@@ -126,11 +129,11 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 }
 
 // MarkPublished marks the events published.
-func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
+func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	ms := max(at.UnixMilli(), 1)
 	return s.write(ctx, "mark published", func(ctx context.Context) error {
-		for _, id := range ids {
-			if _, err := s.exec(ctx, markRow, ms, id); err != nil {
+		for _, k := range keys {
+			if _, err := s.exec(ctx, markRow, ms, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
 				return mapErr("mark", err)
 			}
 		}

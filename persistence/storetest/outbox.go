@@ -196,13 +196,24 @@ func testOutboxClaim(f *fixture) {
 		return nil
 	}
 	all := []string{events.ID(rid, 1, 0), events.ID(rid, 2, 0), events.ID(rid, 3, 0), events.ID(rid, 4, 0)}
+	keyOf := map[string]persistence.EventKey{}
+	for _, r := range f.listOf(rid) {
+		keyOf[r.ID] = persistence.KeyOf(&r)
+	}
+	keys := func(ids []string) []persistence.EventKey {
+		var out []persistence.EventKey
+		for _, id := range ids {
+			out = append(out, keyOf[id])
+		}
+		return out
+	}
 	if got := claim(now); !reflect.DeepEqual(got, all) {
 		f.Fatalf("first claim: %v, want %v", got, all)
 	}
 	if got := claim(now.Add(30 * time.Second)); len(got) != 0 {
 		f.Fatalf("a claim within the lease of another returned %v", got)
 	}
-	if err := ob.MarkPublished(f.ctx(), all[:2], now); err != nil {
+	if err := ob.MarkPublished(f.ctx(), keys(all[:2]), now); err != nil {
 		f.Fatalf("MarkPublished: %v", err)
 	}
 	if got := claim(now.Add(2 * time.Minute)); !reflect.DeepEqual(got, all[2:]) {
@@ -222,8 +233,8 @@ func testOutboxClaim(f *fixture) {
 	if got := recordIDs(f.listOf(rid)); !reflect.DeepEqual(got, all[2:]) {
 		f.Fatalf("after the prune: %v, want the unpublished %v", got, all[2:])
 	}
-	if err := ob.MarkPublished(f.ctx(), append(all[2:], "gone/1/0"), now); err != nil {
-		f.Fatalf("MarkPublished with an unknown id: %v", err)
+	if err := ob.MarkPublished(f.ctx(), append(keys(all[2:]), persistence.EventKey{OccurredMS: 1, ResourceID: "gone", Version: 1}), now); err != nil {
+		f.Fatalf("MarkPublished with an unknown key: %v", err)
 	}
 	if got := claim(now.Add(time.Hour)); len(got) != 0 {
 		f.Fatalf("published events claimed: %v", got)
