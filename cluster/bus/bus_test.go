@@ -55,7 +55,7 @@ func openBus(t *testing.T) *Bus {
 
 // commitHolds creates resource rid and commits n holds, one per batch, each with its
 // hold.placed event; it returns the events' ids in order.
-func commitHolds(t *testing.T, s *memstore.Store, rid string, n int) []string {
+func commitHolds(t *testing.T, s persistence.Store, rid string, n int) []string {
 	t.Helper()
 	at := time.UnixMilli(1_900_000_000_000).UTC()
 	res := booking.Resource{ID: rid, Name: rid, HoldTTL: time.Hour, CreatedAt: at, UpdatedAt: at}
