@@ -121,8 +121,8 @@ func (r *Relay) Stats() (published, duplicates, pruned int64) {
 	return r.stats.published, r.stats.duplicates, r.stats.pruned
 }
 
-// Close publishes what is left (until ctx ends), then stops the relay and waits for it.
-// Safe to call twice; later calls return at once.
+// Close publishes what is left (until ctx, which must not be nil, ends), then stops the relay
+// and waits for it. Safe to call twice; later calls wait for the first to finish.
 func (r *Relay) Close(ctx context.Context) {
 	r.once.Do(func() {
 		r.drainCtx = ctx
