@@ -44,6 +44,7 @@ var routePolicies = auth.RoutePolicies{
 	{Method: http.MethodGet, Path: "/v1/me/holds"}:                           auth.Customer,
 	{Method: http.MethodGet, Path: "/v1/users/:uid/holds"}:                   auth.Operator,
 	{Method: http.MethodGet, Path: "/v1/cluster/members"}:                    auth.Admin,
+	{Method: http.MethodGet, Path: "/v1/events"}:                             auth.Operator,
 }
 
 // Policies returns the route policy table of the edge, with HEAD taking each GET route's

@@ -75,7 +75,7 @@ var matrixCallers = []struct {
 // the problem type. hotel-1 holds u-1's holds (the customer's); the other customer and the
 // operator without a second factor must not learn that they exist.
 func TestAccessMatrix(t *testing.T) {
-	e := MustServer(t)
+	e := MustServer(t, func(c *Config) { c.Events = c.Dispatcher.(*actorDispatcher).store })
 	e.mustCreate()
 	held := func() string { // a hold of u-1's, placed by u-1
 		return e.mustHold(`{"buckets":["2026-12-25"],"quantity":1}`, e.bearer(asCustomer)...).ID
@@ -117,6 +117,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET", "/v1/me/holds", "/v1/me/holds", nil, want{unauth, ok, ok, ok, ok, ok}},
 		{"GET", "/v1/users/:uid/holds", "/v1/users/u-1/holds", nil, want{unauth, forbid, forbid, forbid, ok, ok}},
 		{"GET", "/v1/cluster/members", "/v1/cluster/members", nil, want{unauth, forbid, forbid, forbid, forbid, ok}},
+		{"GET", "/v1/events", "/v1/events", nil, want{unauth, forbid, forbid, forbid, ok, ok}},
 	}
 	for _, c := range slices.Clone(cases) {
 		if c.method == "GET" {

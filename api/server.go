@@ -59,6 +59,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; larger bodies get 413. Default 64 KiB.
 	MaxBodyBytes int64
+	// Events serves GET /v1/events (the outbox); nil answers it 404.
+	Events EventLister
 }
 
 // Defaults.
@@ -209,6 +211,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/me/holds", s.listMyHolds)
 	v1.GET("/users/:uid/holds", s.listUserHolds)
 	v1.GET("/cluster/members", s.members)
+	v1.GET("/events", s.listEvents)
 
 	// HEAD on every GET route: the GET handler, with the body discarded (RFC 9110 9.3.2), so
 	// that status and headers are exactly GET's.

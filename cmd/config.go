@@ -14,6 +14,7 @@ import (
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster"
+	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/postgres"
 )
 
@@ -121,6 +122,17 @@ type NodeConfig struct {
 
 	// Transport is the edge's limits and TLS and the security between nodes (transport.go).
 	Transport TransportConfig
+	// NATSURL is the NATS cluster the outbox relay publishes events to (docs/EVENTS.md).
+	// Empty: a single node starts an embedded nats-server (JetStream files under DataDir);
+	// a cluster member then publishes nothing (its events stay in the outbox, listed by
+	// GET /v1/events) and says so at start-up.
+	NATSURL string
+	// NATSReplicas is the replication factor of the event streams on --nats-url (3 on a
+	// three-server JetStream cluster); the embedded server keeps 1.
+	NATSReplicas int
+	// EventRetention is how long events are kept: in the JetStream stream and, once
+	// published, in the outbox.
+	EventRetention time.Duration
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -178,6 +190,8 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCAudience:       auth.DefaultDevAudience,
 		OIDCRolesClaim:     auth.DefaultRolesClaim,
 		OIDCUserClaim:      auth.DefaultUserClaim,
+		EventRetention:     bus.DefaultConfig().Retention,
+		NATSReplicas:       bus.DefaultConfig().Replicas,
 	}
 }
 
@@ -295,6 +309,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCMFAACR, "oidc-mfa-acr", c.OIDCMFAACR, "an acr value that proves a second factor (amr mfa, otp, hwk, swk or sms always does)")
 	fs.StringVar(&c.OIDCMFAClaim, "oidc-mfa-claim", c.OIDCMFAClaim, "a claim whose presence proves a second factor (e.g. firebase.sign_in_second_factor)")
 	c.Transport.registerFlags(fs)
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS cluster that events are published to (nats://host:4222,...); empty: an embedded server on a single node")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
+	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -334,6 +351,10 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--max-pending and --max-batch must be at least 1")
 	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:
 		return errors.New("--lease must be more than twice --max-clock-offset")
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return errors.New("--nats-replicas must be 1 to 5")
+	case c.EventRetention < bus.DefaultConfig().DuplicateWindow:
+		return fmt.Errorf("--event-retention must be at least %s (the republish deduplication window)", bus.DefaultConfig().DuplicateWindow)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

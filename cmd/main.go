@@ -49,6 +49,7 @@ type Main struct {
 	// DefaultKeyReloadInterval (tests shorten it).
 	KeyReloadInterval time.Duration
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
+	events   nodeEvents   // the bus and the outbox relay (events.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -84,6 +85,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.store, err = m.openStore(ctx); err != nil {
 		return err
 	}
+	if err := m.startEvents(ctx); err != nil {
+		return err
+	}
 
 	actorCfg := resource.DefaultConfig()
 	actorCfg.CommitTimeout = m.Config.CommitTimeout
@@ -95,6 +99,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Lease, actorCfg.MaxClockOffset = m.Config.Lease, m.Config.MaxClockOffset
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
+	actorCfg.EventsCommitted = m.events.nudge()
 
 	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
@@ -126,6 +131,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:         m.Logger.With("component", "api"),
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
+		Events:         m.eventLog(),
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -220,7 +226,8 @@ func (m *Main) Store() persistence.Store { return m.store }
 
 // Close drains the node within Config.LeaveTimeout: readiness turns false, the HTTP edge stops
 // taking requests and finishes those in flight, resource actors flush their pending batches,
-// the node leaves the cluster, and the store is closed. It is safe to call twice.
+// the node leaves the cluster, the outbox relay publishes what is left, the bus (and an
+// embedded NATS server) stops, and the store is closed. It is safe to call twice.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		m.ready.Store(false)
@@ -245,6 +252,7 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("leave cluster: %w", err))
 			}
 		}
+		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops
 		if m.store != nil {
 			if err := m.store.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 )
 
 // Errors returned by every Store. Implementations wrap driver errors with a short prefix but
@@ -124,6 +125,9 @@ type Batch struct {
 	// LeaseUntil, when not zero, is stored as the end of the activation's lease (see
 	// Store.Renew); a creation stores it too. Zero leaves the stored lease unchanged.
 	LeaseUntil time.Time
+	// Events are the batch's events (actors/events), inserted into the outbox in the same
+	// transaction, in order; all of them name ResourceID and Version.
+	Events []events.Event
 }
 
 // Saved returns what booking.RestoreSaved rebuilds the resource's state from.

@@ -178,6 +178,7 @@ func (c *Core) write(ds []*decision) Write {
 		res = &r
 	}
 	w.Resource = *res
+	w.Events = c.batchEvents(ds, w.Version, w.Buckets)
 	return w
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 )
 
 // Input is what goes into Core.Step: a command, the result of an action the core asked for,
@@ -210,6 +211,9 @@ type Write struct {
 	Holds       []booking.Hold
 	Idempotency []booking.IdempotencyEntry
 	LeaseUntil  time.Time
+	// Events are the batch's events, in decision order (see events.go): what the outbox
+	// stores in the same transaction.
+	Events []events.Event
 }
 
 // Renewal extends the lease of the activation at Epoch to Until, on condition that Epoch is

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 )
 
 // TestRandomized steps activations with random commands, store outcomes (failures with an
@@ -31,6 +32,58 @@ type modelStore struct {
 	holds      map[string]booking.Hold
 	idem       map[string]booking.IdempotencyEntry
 	leaseUntil time.Time
+	eventErrs  []string // how committed writes' events disagreed with their rows
+	events     int
+}
+
+// checkEvents holds a committed write's events against its rows: ids by version and index,
+// every changed hold described by events whose last image is the stored one and nothing
+// else, and bucket events exactly where availability crossed 0 from what the store had.
+func (s *modelStore) checkEvents(w Write) {
+	bad := func(format string, args ...any) { s.eventErrs = append(s.eventErrs, fmt.Sprintf(format, args...)) }
+	last := map[string]booking.Hold{}
+	crossed := map[string]events.Type{}
+	for i, e := range w.Events {
+		if e.Version != w.Version || e.Index != i || e.ResourceID != w.Resource.ID {
+			bad("event %s at %d of version %d", e.ID(), i, w.Version)
+		}
+		if _, err := events.Encode(&e); err != nil {
+			bad("event %s does not encode: %v", e.ID(), err)
+		}
+		switch {
+		case e.Hold != nil:
+			last[e.Hold.ID] = *e.Hold
+		case e.Bucket != nil:
+			crossed[e.Bucket.Key] = e.Type
+		}
+	}
+	if len(last) != len(w.Holds) {
+		bad("version %d: %d holds changed, %d described by events", w.Version, len(w.Holds), len(last))
+	}
+	for _, h := range w.Holds {
+		if l, ok := last[h.ID]; !ok || l.Status != h.Status || l.UpdatedAt != h.UpdatedAt {
+			bad("version %d: hold %s stored %s, last event image %+v", w.Version, h.ID, h.Status, l)
+		}
+	}
+	for _, b := range w.Buckets {
+		before, ok := s.buckets[b.Key]
+		want := events.Type("")
+		switch {
+		case !ok || w.Create:
+		case before.Available() > 0 && b.Available() <= 0:
+			want = events.BucketSoldOut
+		case before.Available() <= 0 && b.Available() > 0:
+			want = events.BucketAvailable
+		}
+		if crossed[b.Key] != want {
+			bad("version %d: bucket %s from %+v to %+v: event %q, want %q", w.Version, b.Key, before, b, crossed[b.Key], want)
+		}
+		delete(crossed, b.Key)
+	}
+	if len(crossed) > 0 {
+		bad("version %d: bucket events about unchanged buckets %v", w.Version, crossed)
+	}
+	s.events += len(w.Events)
 }
 
 func (s *modelStore) commit(w Write) Outcome {
@@ -40,6 +93,7 @@ func (s *modelStore) commit(w Write) Outcome {
 	case w.Create:
 		s.exists, s.epoch = true, 1
 	}
+	s.checkEvents(w)
 	s.version, s.resource = w.Version, w.Resource
 	for _, b := range w.Buckets {
 		s.buckets[b.Key] = b
@@ -298,5 +352,8 @@ func runRandomized(t *testing.T, seed uint64) {
 			t.Errorf("seed %d: bucket %s: %+v, holds use %d", seed, k, b, used[k])
 		}
 	}
-	t.Logf("seed %d: %d holds acknowledged, %d in the store, epoch %d", seed, len(acked), len(store.holds), store.epoch)
+	for _, e := range store.eventErrs {
+		t.Errorf("seed %d: %s", seed, e)
+	}
+	t.Logf("seed %d: %d holds acknowledged, %d in the store, %d events, epoch %d", seed, len(acked), len(store.holds), store.events, store.epoch)
 }

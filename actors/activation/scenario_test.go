@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 )
 
 // TestScenarios runs the transcripts in testdata: each is a story of one activation told as
@@ -45,6 +46,7 @@ type scenario struct {
 	load     uint64
 	lookups  map[string]Lookup
 	lastWake time.Time
+	events   bool // print each commit's events
 }
 
 func (s *scenario) run(d *datadriven.TestData) (string, error) {
@@ -108,9 +110,12 @@ func (s *scenario) init(d *datadriven.TestData) error {
 		MinReloadBackoff: 100 * time.Millisecond, MaxReloadBackoff: 2 * time.Second, Lease: 4 * time.Second,
 		MaxClockOffset: 500 * time.Millisecond,
 	}
+	s.events = false
 	for _, a := range d.CmdArgs {
 		v := val(a)
 		switch a.Key {
+		case "events":
+			s.events = true
 		case "max-batch", "max-pending":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -334,6 +339,11 @@ func (s *scenario) print(rd *Ready) string {
 			fmt.Fprintf(&b, "; %s", bucketString(bk))
 		}
 		b.WriteString("\n")
+		if s.events {
+			for i := range w.Events {
+				b.WriteString(s.eventString(&w.Events[i]))
+			}
+		}
 	}
 	if r := rd.Renewal; r.ID != 0 {
 		s.renewal = r.ID
@@ -364,6 +374,28 @@ func (s *scenario) print(rd *Ready) string {
 		return "(nothing)\n"
 	}
 	return b.String()
+}
+
+// eventString renders one event of a commit: id, type, subject, time and after-image.
+func (s *scenario) eventString(e *events.Event) string {
+	var img string
+	switch {
+	case e.Hold != nil:
+		img = fmt.Sprintf("hold %s %s", e.Hold.ID, e.Hold.Status)
+	case e.Resource != nil:
+		var bs []string
+		for _, bk := range e.Buckets {
+			bs = append(bs, bucketString(bk))
+		}
+		img = "resource " + e.Resource.ID + ": " + strings.Join(bs, ", ")
+	case e.Bucket != nil:
+		img = bucketString(*e.Bucket)
+	}
+	subject := ""
+	if e.Subject != "" {
+		subject = " by " + e.Subject
+	}
+	return fmt.Sprintf("  event %s %s%s at %s: %s\n", e.ID(), e.Type, subject, s.rel(e.OccurredAt), img)
 }
 
 func answerString(a Answer) string {

@@ -59,11 +59,14 @@ func (a *resourceActor) startCommit(c activation.Commit) {
 	w := c.Write
 	b := &persistence.Batch{
 		ResourceID: a.id, Epoch: w.Epoch, Version: w.Version, Create: w.Create, Resource: w.Resource,
-		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil,
+		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil, Events: w.Events,
 	}
-	store := a.cfg.Store
+	store, nudge := a.cfg.Store, a.cfg.EventsCommitted
 	a.run(&storeCall{kind: commitCall, size: c.Size}, c.Timeout, func(ctx context.Context) (activation.Input, error) {
 		err := store.Commit(ctx, b)
+		if err == nil && nudge != nil && len(b.Events) > 0 {
+			nudge()
+		}
 		return activation.CommitResult{ID: c.ID, Outcome: outcome(err)}, err
 	})
 }

@@ -66,6 +66,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Owner is this member's address, returned in every Reply.owner.
 	Owner string
+	// EventsCommitted, when set, is called after every commit that stored events (from the
+	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
+	// non-blocking send on a channel of capacity 1).
+	EventsCommitted func()
 }
 
 // DefaultConfig returns the production defaults; Store and Owner are left to the caller.

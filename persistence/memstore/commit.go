@@ -38,6 +38,10 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := validate(b); err != nil {
 		return fmt.Errorf("commit %s: %w", b.ResourceID, err)
 	}
+	recs, err := persistence.EncodeEvents(b)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", b.ResourceID, err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,6 +64,9 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		if owner, ok := s.waitOwners[b.Waitlist[i].ID]; ok && owner != b.ResourceID {
 			return fmt.Errorf("commit %s: waitlist entry %q belongs to resource %q", b.ResourceID, b.Waitlist[i].ID, owner)
 		}
+	}
+	if err := s.outbox.add(recs); err != nil {
+		return fmt.Errorf("commit %s: %w", b.ResourceID, err)
 	}
 
 	if b.Create {

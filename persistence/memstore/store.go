@@ -34,6 +34,7 @@ type Store struct {
 	commitHook   func(ctx context.Context, b *persistence.Batch) error
 	activateHook func(ctx context.Context, resourceID string) error
 	renewHook    func(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
+	outbox       outbox
 }
 
 // resource is one stored resource. Its values are owned by the store: everything that goes

@@ -206,6 +206,9 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		}
 		queue(sqlInsertIdempotency, b.ResourceID, keys, fps, holdIDs, created)
 	}
+	if err := queueOutbox(queue, b); err != nil {
+		return nil, err
+	}
 	pb.holds, pb.waiting = int64(len(holds)), int64(len(waiting))
 	return pb, nil
 }

@@ -49,6 +49,11 @@ var tables = map[string]table{
 			"created_at_ms = excluded.created_at_ms WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000",
 		chunk: 200,
 	},
+	outboxInsert: {
+		name:  "outbox",
+		cols:  []string{"occurred_at_ms", "resource_id", "version", "idx", "event_type", "subject", "data", "published_at_ms", "claimed_until_ms"},
+		chunk: 200,
+	},
 }
 
 const (
@@ -86,6 +91,7 @@ type encodedBatch struct {
 	idem       []any
 	waiting    []any
 	removed    []string
+	events     []any // outbox rows (outbox.go)
 }
 
 // encode validates b and encodes it.
@@ -160,6 +166,11 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 		e.waiting = append(e.waiting, w.ID, w.ResourceID, w.UserID, w.OfferHoldID, string(js), w.Quantity, int64(w.Seq), w.CreatedAt.UnixMilli())
 	}
 	e.removed = append([]string(nil), b.WaitlistRemoved...)
+	events, err := encodeOutbox(b)
+	if err != nil {
+		return nil, err
+	}
+	e.events = events
 	e.idem = make([]any, 0, 5*len(b.Idempotency))
 	for _, x := range b.Idempotency {
 		e.idem = append(e.idem, b.ResourceID, x.Key, x.Fingerprint, x.HoldID, x.CreatedAt.UnixMilli())
@@ -235,5 +246,5 @@ func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 			return mapErr("waitlist", err)
 		}
 	}
-	return nil
+	return s.insertOutbox(ctx, e.events)
 }

@@ -122,6 +122,9 @@ func (s *Store) open(ctx context.Context, abs string) error {
 	if err := migrate(ctx, s.wc); err != nil {
 		return err
 	}
+	if err := voidClaims(ctx, s.wc); err != nil {
+		return err
+	}
 	if s.rdb, err = sql.Open("sqlite", s.cfg.dsn(abs, false)); err != nil {
 		return fmt.Errorf("sqlite open: read pool: %w", err)
 	}

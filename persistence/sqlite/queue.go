@@ -14,7 +14,8 @@ type op struct {
 	commit   *encodedBatch
 	activate *activation
 	renew    *renewal
-	state    opState // guarded by queue.mu
+	fn       func(ctx context.Context) error // outbox and inbox writes (outbox.go)
+	state    opState                         // guarded by queue.mu
 	done     chan result
 }
 

@@ -89,6 +89,8 @@ func (s *Store) runGroup(ops []*op) {
 			err = s.applyCommit(ctx, o.commit)
 		case o.renew != nil:
 			err = s.applyRenew(ctx, o.renew)
+		case o.fn != nil:
+			err = o.fn(ctx)
 		default:
 			results[i].snap, err = s.applyActivate(ctx, o.activate)
 		}

@@ -94,6 +94,11 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"ForeignWaitlistEntry", testForeignWaitlistEntry},
 		{"ListWaitlist", testListWaitlist},
 		{"Randomized", testRandomized},
+		{"OutboxCommit", testOutboxCommit},
+		{"OutboxFencedOrFailed", testOutboxFencedOrFailed},
+		{"OutboxClaim", testOutboxClaim},
+		{"OutboxList", testOutboxList},
+		{"Inbox", testInbox},
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
 	}
 	for i, tc := range tests {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/memstore"
 	"github.com/allot/allot/persistence/storetest"
@@ -24,7 +25,15 @@ const mutantEnv = "STORETEST_MUTANT"
 
 type mutant struct {
 	persistence.Store
+	persistence.Outbox
 	name string
+}
+
+func (m *mutant) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
+	if m.name == "claim-ignores-lease" {
+		lease = 0
+	}
+	return m.Outbox.ClaimEvents(ctx, now, lease, limit)
 }
 
 func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
@@ -74,6 +83,10 @@ func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
 			epoch = 1
 		}
 		return m.Store.Renew(ctx, b.ResourceID, epoch, time.Time{})
+	case "drop-events":
+		c := *b
+		c.Events = nil
+		return m.Store.Commit(ctx, &c)
 	case "remove-before-upsert":
 		// Deletes WaitlistRemoved first, so an entry that joined and left in one batch stays.
 		if b.Create || len(b.WaitlistRemoved) == 0 {
@@ -188,7 +201,7 @@ func TestMutantChild(t *testing.T) {
 	storetest.RunContract(t, func(t *testing.T) persistence.Store {
 		s := memstore.New()
 		t.Cleanup(func() { _ = s.Close() })
-		return &mutant{Store: s, name: name}
+		return &mutant{Store: s, Outbox: s, name: name}
 	})
 }
 
@@ -210,6 +223,8 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"lease-rounds-down", "LeaseRoundsUp"},
 		{"zero-lease-ends-lease", "LeaseOnCommit"},
 		{"activate-ends-lease", "LeaseOnCommit"},
+		{"drop-events", "OutboxCommit"},
+		{"claim-ignores-lease", "OutboxClaim"},
 		{"remove-before-upsert", "Waitlist"},
 		{"drop-allowance", "AllowanceCheck"},
 		{"drop-rules", "RuleColumns"},

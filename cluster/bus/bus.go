@@ -1,0 +1,193 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/allot/allot/actors/events"
+)
+
+// Stream names. Events live in EventsStream (subjects allot.events.>); dead letters in
+// DeadLetterStream (allot.deadletter.>), kept as long as the events.
+const (
+	EventsStream     = "ALLOT_EVENTS"
+	DeadLetterStream = "ALLOT_DEADLETTER"
+)
+
+// Config configures the bus of one node. Defaults (DefaultConfig) live here only.
+type Config struct {
+	// URL is the NATS cluster to connect to (--nats-url, e.g. nats://n1:4222,nats://n2:4222).
+	// Empty starts an embedded nats-server with JetStream file storage under DataDir, with no
+	// listener: the node connects in process. The embedded server is for a single node.
+	URL string
+	// DataDir holds the embedded server's JetStream files (DataDir/nats). Required when URL
+	// is empty.
+	DataDir string
+	// Retention is how long the streams keep events (the stream's MaxAge); the outbox
+	// keeps published events as long (--event-retention).
+	Retention time.Duration
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id: a republish of an event
+	// within it (a relay that crashed between publishing and marking) is stored once. It
+	// must exceed the relay's claim lease.
+	DuplicateWindow time.Duration
+	// Replicas is the streams' replication factor on a cluster (1 for the embedded server).
+	Replicas int
+	// Timeout bounds start-up, stream creation and each publish.
+	Timeout time.Duration
+	// Logger receives consumer failures and dead letters; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the inbox records; time.Now by default.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults: an embedded server, 7 days of retention, a 10-minute
+// duplicate window.
+func DefaultConfig() Config {
+	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: 10 * time.Minute, Replicas: 1, Timeout: 10 * time.Second, Now: time.Now}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.URL == "" && c.DataDir == "":
+		return errors.New("bus: an embedded NATS server needs a data directory")
+	case c.Retention <= 0 || c.DuplicateWindow <= 0 || c.Timeout <= 0:
+		return errors.New("bus: retention, duplicate window and timeout must be positive")
+	case c.DuplicateWindow > c.Retention:
+		return errors.New("bus: the duplicate window cannot exceed the retention")
+	case c.Replicas < 1 || c.Replicas > 5:
+		return errors.New("bus: replicas must be 1 to 5")
+	case c.Now == nil:
+		return errors.New("bus: no clock")
+	}
+	return nil
+}
+
+// Bus is a connection to JetStream with the streams in place; it publishes events and runs
+// consumers. Safe for concurrent use. Close stops its consumers, then the connection, then the
+// embedded server; it is safe to call twice.
+type Bus struct {
+	cfg    Config
+	log    *slog.Logger
+	ns     *server.Server // nil when connected to an external cluster
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	mu     sync.Mutex
+	closed bool
+	subs   map[*subscription]struct{}
+}
+
+var _ Subscriber = (*Bus)(nil)
+
+// Open starts the embedded server (when cfg.URL is empty) or connects to cfg.URL, and
+// creates or updates the streams.
+func Open(ctx context.Context, cfg Config) (*Bus, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Bus{cfg: cfg, log: cfg.Logger, subs: make(map[*subscription]struct{})}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	opts := []nats.Option{nats.Name("allot"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	url := cfg.URL
+	if url == "" {
+		ns, err := server.NewServer(&server.Options{
+			ServerName: "allot-embedded", JetStream: true, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+			DontListen: true, NoSigs: true, NoLog: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bus: embedded nats: %w", err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(cfg.Timeout) {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, errors.New("bus: embedded nats did not start")
+		}
+		b.ns = ns
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.stopServer()
+		return nil, fmt.Errorf("bus: connect: %w", err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: EventsStream, Subjects: []string{events.SubjectPrefix + ">"}, Description: "Allot booking events (docs/EVENTS.md)"},
+		{Name: DeadLetterStream, Subjects: []string{DeadLetterPrefix + ">"}, Description: "Allot events no consumer could handle"},
+	} {
+		sc.Storage, sc.Retention, sc.MaxAge, sc.Duplicates, sc.Replicas = jetstream.FileStorage, jetstream.LimitsPolicy,
+			cfg.Retention, cfg.DuplicateWindow, cfg.Replicas
+		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// JetStream is the bus's JetStream context, for tools and tests that read the streams.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Publish publishes one event on its subject with Nats-Msg-Id = its id and waits for the
+// stream's acknowledgement. duplicate reports that the stream already had the event (a
+// republish within the duplicate window): it is stored once.
+func (b *Bus) Publish(ctx context.Context, rec *events.Record) (duplicate bool, err error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return false, fmt.Errorf("bus: encode %s: %w", rec.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	ack, err := b.js.Publish(ctx, events.Subject(rec.Type, rec.ResourceID), body, jetstream.WithMsgID(rec.ID),
+		jetstream.WithExpectStream(EventsStream))
+	if err != nil {
+		return false, fmt.Errorf("bus: publish %s: %w", rec.ID, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// Close stops every subscription, closes the connection and stops the embedded server.
+// Safe to call twice.
+func (b *Bus) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	subs := b.subs
+	b.subs = nil
+	b.mu.Unlock()
+	for s := range subs {
+		s.Stop()
+	}
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	b.stopServer()
+}
+
+func (b *Bus) stopServer() {
+	if b.ns != nil {
+		b.ns.Shutdown()
+		b.ns.WaitForShutdown()
+	}
+}

@@ -1,0 +1,240 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/allot/allot/actors/events"
+	"github.com/allot/allot/persistence"
+)
+
+// RelayStore is the part of the outbox the relay uses (persistence.Outbox has it; see there
+// for the contract). Safe for concurrent use.
+type RelayStore interface {
+	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
+	MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error
+	PruneEvents(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// Publisher publishes one event, with its id as the deduplication id, and returns once the
+// stream stored it (duplicate: it already had it). *Bus implements it. Safe for concurrent use.
+type Publisher interface {
+	Publish(ctx context.Context, rec *events.Record) (duplicate bool, err error)
+}
+
+// RelayConfig configures a node's outbox relay. Defaults: DefaultRelayConfig.
+type RelayConfig struct {
+	Store     RelayStore
+	Publisher Publisher
+	// Now and After are the relay's one clock: claims, marks and prunes are timed by Now;
+	// After arms the poll timer (time.After by default).
+	Now   func() time.Time
+	After func(d time.Duration) <-chan time.Time
+	// Poll is how often the relay looks for unpublished events without a nudge: events
+	// committed by other nodes' actors, claims that expired after a crash.
+	Poll time.Duration
+	// Batch is how many events one claim takes.
+	Batch int
+	// ClaimLease is how long a claim keeps other relays off the claimed events; a relay
+	// that dies holding a claim delays them by this much. It must stay below the bus's
+	// duplicate window, so that the republish after it is deduplicated.
+	ClaimLease time.Duration
+	// Retention is how long published events stay in the outbox (--event-retention);
+	// PruneEvery is how often the relay prunes.
+	Retention  time.Duration
+	PruneEvery time.Duration
+	Logger     *slog.Logger
+}
+
+// DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
+func DefaultRelayConfig() RelayConfig {
+	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
+		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute}
+}
+
+func (c RelayConfig) validate() error {
+	switch {
+	case c.Store == nil || c.Publisher == nil || c.Now == nil || c.After == nil:
+		return errors.New("relay: store, publisher and clock are required")
+	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0:
+		return errors.New("relay: poll, batch, claim lease, retention and prune interval must be positive")
+	}
+	return nil
+}
+
+// Relay publishes committed outbox events to JetStream: it claims unpublished events, publishes
+// each (Nats-Msg-Id = event id), marks them published, and prunes old ones. It is woken by
+// Nudge (an actor's commit with events) and by the poll timer. Per resource, events are
+// claimed and published in log order; a republish after a crash between publishing and
+// marking is deduplicated by the stream.
+//
+// It owns one goroutine, started by NewRelay and stopped by Close.
+type Relay struct {
+	cfg      RelayConfig
+	log      *slog.Logger
+	nudge    chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	drainCtx context.Context // set before stop is closed: the final drain's deadline
+	stats    relayStats
+	// held are events this relay claimed and has not marked published (a publish or a mark
+	// failed): they go first in the next pass, before any new claim, so that a failure
+	// never lets a resource's later events overtake earlier ones. Run goroutine only.
+	held []events.Record
+}
+
+type relayStats struct {
+	mu                            sync.Mutex
+	published, duplicates, pruned int64
+}
+
+// NewRelay starts a relay.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Relay{cfg: cfg, log: cfg.Logger, nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	go r.run()
+	return r, nil
+}
+
+// Nudge wakes the relay; it never blocks (resource.Config.EventsCommitted).
+func (r *Relay) Nudge() {
+	select {
+	case r.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns how many events the relay published, how many of those the stream already
+// had, and how many it pruned.
+func (r *Relay) Stats() (published, duplicates, pruned int64) {
+	r.stats.mu.Lock()
+	defer r.stats.mu.Unlock()
+	return r.stats.published, r.stats.duplicates, r.stats.pruned
+}
+
+// Close publishes what is left (until ctx, which must not be nil, ends), then stops the relay
+// and waits for it. Safe to call twice; later calls wait for the first to finish.
+func (r *Relay) Close(ctx context.Context) {
+	r.once.Do(func() {
+		r.drainCtx = ctx
+		close(r.stop)
+	})
+	<-r.done
+}
+
+func (r *Relay) run() {
+	defer close(r.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // the relay's work is cancelled when stopping, once the drain deadline passed
+		select {
+		case <-r.stop:
+			select {
+			case <-r.drainCtx.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+	}()
+	var lastPrune time.Time
+	for {
+		r.drain(ctx)
+		if now := r.cfg.Now(); now.Sub(lastPrune) >= r.cfg.PruneEvery {
+			lastPrune = now
+			r.prune(ctx, now)
+		}
+		select {
+		case <-r.stop:
+			r.drain(ctx) // what the last commits added
+			return
+		case <-r.nudge:
+		case <-r.cfg.After(r.cfg.Poll):
+		}
+	}
+}
+
+// drain publishes until a claim comes back short or a step fails.
+func (r *Relay) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := r.publishBatch(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("event relay", "err", err)
+			}
+			return
+		}
+		if n < r.cfg.Batch {
+			return
+		}
+	}
+}
+
+// publishBatch publishes the held events, or claims a new batch, in order, and marks what
+// was published. It stops at the first failed publish and keeps the rest held.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	recs, fromHeld := r.held, len(r.held) > 0
+	if !fromHeld {
+		var err error
+		recs, err = r.cfg.Store.ClaimEvents(ctx, r.cfg.Now(), r.cfg.ClaimLease, r.cfg.Batch)
+		if err != nil || len(recs) == 0 {
+			return 0, err
+		}
+	}
+	r.held = recs
+	ids := make([]persistence.EventKey, 0, len(recs))
+	var dups int64
+	var perr error
+	for i := range recs {
+		dup, err := r.cfg.Publisher.Publish(ctx, &recs[i])
+		if err != nil {
+			perr = err
+			break
+		}
+		if dup {
+			dups++
+		}
+		ids = append(ids, persistence.KeyOf(&recs[i]))
+	}
+	if len(ids) > 0 {
+		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
+			return 0, err // all of recs stay held: republished (deduplicated), then marked
+		}
+		r.held = recs[len(ids):]
+		r.stats.mu.Lock()
+		r.stats.published += int64(len(ids))
+		r.stats.duplicates += dups
+		r.stats.mu.Unlock()
+	}
+	if perr != nil {
+		return 0, perr
+	}
+	if fromHeld {
+		return r.cfg.Batch, nil // go on with a claim
+	}
+	return len(recs), nil
+}
+
+func (r *Relay) prune(ctx context.Context, now time.Time) {
+	n, err := r.cfg.Store.PruneEvents(ctx, now.Add(-r.cfg.Retention))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("event relay: prune", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		r.stats.mu.Lock()
+		r.stats.pruned += n
+		r.stats.mu.Unlock()
+	}
+}

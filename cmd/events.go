@@ -1,0 +1,89 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/allot/allot/api"
+	"github.com/allot/allot/cluster/bus"
+	"github.com/allot/allot/persistence"
+)
+
+// nodeEvents is a node's event machinery: the bus (an embedded nats-server on a single
+// node, or a connection to --nats-url) and the relay publishing the store's outbox to it.
+// Both are nil when the node publishes nothing (a cluster member without --nats-url).
+type nodeEvents struct {
+	bus   *bus.Bus
+	relay *bus.Relay
+}
+
+// nudge is the actors' wake-up of the relay, nil without one.
+func (e *nodeEvents) nudge() func() {
+	if e.relay == nil {
+		return nil
+	}
+	return e.relay.Nudge
+}
+
+// startEvents opens the bus and starts the relay over the store's outbox.
+func (m *Main) startEvents(ctx context.Context) error {
+	outbox, ok := m.store.(persistence.Outbox)
+	if !ok {
+		return fmt.Errorf("events: the %s store keeps no outbox", m.storeKind())
+	}
+	if m.Config.NATSURL == "" && !m.Config.Single() {
+		m.Logger.Warn("events are recorded (GET /v1/events) but not published: a cluster needs --nats-url")
+		return nil
+	}
+	cfg := bus.DefaultConfig()
+	cfg.URL = m.Config.NATSURL
+	cfg.DataDir = m.Config.DataDir
+	if cfg.URL == "" {
+		abs, err := filepath.Abs(m.Config.DataDir)
+		if err != nil {
+			return fmt.Errorf("events: data dir: %w", err)
+		}
+		cfg.DataDir = abs
+	} else {
+		cfg.Replicas = m.Config.NATSReplicas
+	}
+	cfg.Retention = m.Config.EventRetention
+	cfg.Logger = m.Logger.With("component", "bus")
+	cfg.Now = m.Now
+	b, err := bus.Open(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	m.events.bus = b
+	rc := bus.DefaultRelayConfig()
+	rc.Store, rc.Publisher, rc.Now = outbox, b, m.Now
+	rc.Retention = m.Config.EventRetention
+	rc.Logger = m.Logger.With("component", "relay")
+	if m.events.relay, err = bus.NewRelay(rc); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	return nil
+}
+
+// stopEvents drains the relay (within ctx), then closes the bus and an embedded server.
+func (m *Main) stopEvents(ctx context.Context) {
+	if m.events.relay != nil {
+		m.events.relay.Close(ctx)
+	}
+	if m.events.bus != nil {
+		m.events.bus.Close()
+	}
+}
+
+// eventLog is the store's outbox for GET /v1/events.
+func (m *Main) eventLog() api.EventLister {
+	if ob, ok := m.store.(persistence.Outbox); ok {
+		return ob
+	}
+	return nil
+}
+
+// Bus returns the node's event bus (nil when it publishes nothing), valid after Run: the
+// Subscriber that webhooks, live streams and other consumers build on.
+func (m *Main) Bus() *bus.Bus { return m.events.bus }

@@ -1,0 +1,241 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot/allot/actors/events"
+	"github.com/allot/allot/persistence"
+)
+
+var _ persistence.Outbox = (*Store)(nil)
+
+// The outbox on PostgreSQL and CockroachDB. Commit queues the batch's events as one more
+// statement of its pgx.Batch (queueOutbox), inside its SERIALIZABLE transaction, so a failed
+// or fenced batch leaves none. The relay's claim is a short transaction of its own:
+// SELECT ... FOR UPDATE SKIP LOCKED LIMIT n, then the claim lease on those rows, so relays
+// of several nodes never wait for each other nor publish the same rows at once.
+
+const (
+	outboxColumns = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxOrder   = ` ORDER BY occurred_at_ms, resource_id, version, idx`
+
+	sqlInsertOutbox = `INSERT INTO outbox (occurred_at_ms, resource_id, version, idx, event_type, subject, data,
+    published_at_ms, claimed_until_ms)
+SELECT u.o, $1::TEXT, $2::INT8, u.i, u.t, u.s, u.d, 0, 0
+FROM unnest($3::INT8[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::TEXT[]) AS u (i, t, s, o, d)`
+
+	sqlClaimOutbox = `SELECT ` + outboxColumns + ` FROM outbox
+WHERE published_at_ms = 0 AND claimed_until_ms <= $1` + outboxOrder + `
+LIMIT $2 FOR UPDATE SKIP LOCKED`
+	// Rows by key: $2..$5 are the keys' columns as arrays.
+	sqlKeys = ` FROM unnest($2::INT8[], $3::TEXT[], $4::INT8[], $5::INT8[]) AS k (o, r, v, i)
+WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.version = k.v AND outbox.idx = k.i`
+	sqlClaimRows   = `UPDATE outbox SET claimed_until_ms = $1` + sqlKeys
+	sqlMarkRows    = `UPDATE outbox SET published_at_ms = $1` + sqlKeys + ` AND outbox.published_at_ms = 0`
+	sqlPruneOutbox = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < $1`
+	sqlPruneInbox  = `DELETE FROM event_inbox WHERE processed_at_ms < $1`
+	sqlInsertInbox = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)
+ON CONFLICT (consumer, event_id) DO NOTHING`
+	sqlSelectInbox = `SELECT count(*) FROM event_inbox WHERE consumer = $1 AND event_id = $2`
+)
+
+// queueOutbox adds the batch's events to its statements.
+func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) error {
+	recs, err := persistence.EncodeEvents(b)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	n := len(recs)
+	types, subjects, data := make([]string, n), make([]string, n), make([]string, n)
+	idx, at := make([]int64, n), make([]int64, n)
+	for i, r := range recs {
+		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)
+		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()
+	}
+	queue(sqlInsertOutbox, b.ResourceID, int64(b.Version), idx, types, subjects, at, data)
+	return nil
+}
+
+// keyArrays are the columns of keys as the arrays sqlKeys takes.
+func keyArrays(keys []persistence.EventKey) []any {
+	o, r, v, i := make([]int64, len(keys)), make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	for j, k := range keys {
+		o[j], r[j], v[j], i[j] = k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)
+	}
+	return []any{o, r, v, i}
+}
+
+func collectRecords(rows pgx.Rows) ([]events.Record, error) {
+	defer rows.Close()
+	var out []events.Record
+	for rows.Next() {
+		var (
+			r        events.Record
+			v, i, at int64
+			typ      string
+			data     string
+		)
+		if err := rows.Scan(&r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
+			return nil, err
+		}
+		r.Version, r.Index, r.Type, r.OccurredAt, r.Data = uint64(v), int(i), events.Type(typ), fromMS(at), []byte(data)
+		r.ID = events.ID(r.ResourceID, r.Version, r.Index)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) usable(ctx context.Context, op string) error {
+	if s.closed.Load() {
+		return errClosed(op)
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox).
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
+	if err := s.usable(ctx, "claim events"); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var out []events.Record
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sqlClaimOutbox, now.UnixMilli(), limit)
+		if err != nil {
+			return err
+		}
+		recs, err := collectRecords(rows)
+		if err != nil || len(recs) == 0 {
+			out = nil
+			return err
+		}
+		keys := make([]persistence.EventKey, len(recs))
+		for i := range recs {
+			keys[i] = persistence.KeyOf(&recs[i])
+		}
+		if _, err := tx.Exec(ctx, sqlClaimRows, append([]any{now.Add(lease).UnixMilli()}, keyArrays(keys)...)...); err != nil {
+			return err
+		}
+		out = recs
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("claim events", err)
+	}
+	return out, nil
+}
+
+// MarkPublished marks the events published.
+func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
+	if err := s.usable(ctx, "mark published"); err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	return wrap("mark published", s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, sqlMarkRows, append([]any{max(at.UnixMilli(), 1)}, keyArrays(keys)...)...)
+		return err
+	}))
+}
+
+// PruneEvents deletes published events older than cutoff and inbox entries recorded before it.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time) (int64, error) {
+	if err := s.usable(ctx, "prune events"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, sqlPruneOutbox, cutoff.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = s.pool.Exec(ctx, sqlPruneInbox, cutoff.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune events", err)
+	}
+	return n, nil
+}
+
+// ListEvents returns events in log order after f.After.
+func (s *Store) ListEvents(ctx context.Context, f persistence.EventFilter) ([]events.Record, error) {
+	if err := s.usable(ctx, "list events"); err != nil {
+		return nil, err
+	}
+	if err := f.Normalize(); err != nil {
+		return nil, err
+	}
+	where, args := []string{"true"}, []any{}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if k := f.After; k != nil {
+		where = append(where, fmt.Sprintf("(occurred_at_ms, resource_id, version, idx) > (%s::INT8, %s::TEXT, %s::INT8, %s::INT8)",
+			arg(k.OccurredMS), arg(k.ResourceID), arg(int64(k.Version)), arg(int64(k.Index))))
+	}
+	if f.Type != "" {
+		where = append(where, "event_type = "+arg(string(f.Type)))
+	}
+	if f.ResourceID != "" {
+		where = append(where, "resource_id = "+arg(f.ResourceID))
+	}
+	q := `SELECT ` + outboxColumns + ` FROM outbox WHERE ` + strings.Join(where, " AND ") + outboxOrder + ` LIMIT ` + arg(f.Limit)
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var out []events.Record
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		out, err = collectRecords(rows)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("list events", err)
+	}
+	return out, nil
+}
+
+// Processed reports whether consumer handled eventID.
+func (s *Store) Processed(ctx context.Context, consumer, eventID string) (bool, error) {
+	if err := s.usable(ctx, "inbox"); err != nil {
+		return false, err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, sqlSelectInbox, consumer, eventID).Scan(&n)
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, wrap("inbox", err)
+	}
+	return n > 0, nil
+}
+
+// MarkProcessed records that consumer handled eventID; a second record keeps the first.
+func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at time.Time) error {
+	if err := s.usable(ctx, "inbox"); err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	return wrap("inbox", s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, sqlInsertInbox, consumer, eventID, at.UnixMilli())
+		return err
+	}))
+}

@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/allot/allot/actors/events"
+	"github.com/allot/allot/persistence"
+)
+
+var _ persistence.Outbox = (*Store)(nil)
+
+// The outbox on SQLite. Rows are inserted by the commit's own savepoint (insertOutbox), so a
+// failed or fenced batch leaves none. Claims, marks, prunes and inbox records are writes and
+// go through the single writer (an op with fn set), which is what makes a claim exclusive on
+// SQLite; reads use the read pool.
+
+const (
+	outboxCols   = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxOrder  = ` ORDER BY occurred_at_ms, resource_id, version, idx`
+	claimOutbox  = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?`
+	keyIs        = ` WHERE occurred_at_ms = ? AND resource_id = ? AND version = ? AND idx = ?`
+	claimRow     = `UPDATE outbox SET claimed_until_ms = ?` + keyIs
+	markRow      = `UPDATE outbox SET published_at_ms = ?` + keyIs + ` AND published_at_ms = 0`
+	pruneOutbox  = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < ?`
+	pruneInbox   = `DELETE FROM event_inbox WHERE processed_at_ms < ?`
+	insertInbox  = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES (?, ?, ?) ON CONFLICT (consumer, event_id) DO NOTHING`
+	selectInbox  = `SELECT 1 FROM event_inbox WHERE consumer = ? AND event_id = ?`
+	outboxWidth  = 9
+	outboxInsert = "outbox"
+)
+
+// voidClaims drops the outbox claims of an earlier process. An SQLite file is one node's store
+// (docs/ARCHITECTURE.md), so a claim found at Open belongs to a relay that died holding it;
+// waiting out its lease would let later events of a resource be published before the
+// claimed ones. Called by Open on the writer connection.
+func voidClaims(ctx context.Context, c *sql.Conn) error {
+	if _, err := c.ExecContext(ctx, `UPDATE outbox SET claimed_until_ms = 0 WHERE published_at_ms = 0 AND claimed_until_ms > 0`); err != nil {
+		return mapErr("sqlite open: outbox claims", err)
+	}
+	return nil
+}
+
+// encodeOutbox turns a batch's events into outbox row arguments (outboxWidth per row).
+func encodeOutbox(b *persistence.Batch) ([]any, error) {
+	recs, err := persistence.EncodeEvents(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInvalidBatch, err)
+	}
+	args := make([]any, 0, outboxWidth*len(recs))
+	for _, r := range recs {
+		args = append(args, r.OccurredAt.UnixMilli(), r.ResourceID, int64(r.Version), int64(r.Index), string(r.Type), r.Subject,
+			string(r.Data), int64(0), int64(0))
+	}
+	return args, nil
+}
+
+// insertOutbox writes a batch's events inside its savepoint; an existing key fails the batch.
+func (s *Store) insertOutbox(ctx context.Context, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := s.execRows(ctx, outboxInsert, args); err != nil {
+		if isConstraint(err) {
+			return fmt.Errorf("%w: outbox: %w", errInvalidBatch, err)
+		}
+		return mapErr("outbox", err)
+	}
+	return nil
+}
+
+func scanRecords(rows *sql.Rows, err error) ([]events.Record, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []events.Record
+	for rows.Next() {
+		var (
+			r        events.Record
+			v, i, at int64
+			typ      string
+			data     string
+		)
+		if err := rows.Scan(&r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
+			return nil, err
+		}
+		r.Version, r.Index, r.Type, r.OccurredAt, r.Data = uint64(v), int(i), events.Type(typ), fromMS(at), []byte(data)
+		r.ID = events.ID(r.ResourceID, r.Version, r.Index)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// write runs fn through the writer, in its own savepoint of a group transaction.
+func (s *Store) write(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if r := s.submit(&op{ctx: ctx, fn: fn}); r.err != nil {
+		return fmt.Errorf("%s: %w", name, r.err)
+	}
+	return nil
+}
+
+// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox).
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
+	var out []events.Record
+	err := s.write(ctx, "claim events", func(ctx context.Context) error {
+		out = nil // a retried group runs fn again
+		recs, err := scanRecords(s.query(ctx, claimOutbox, now.UnixMilli(), limit))
+		if err != nil {
+			return mapErr("claim", err)
+		}
+		until := now.Add(lease).UnixMilli()
+		for i := range recs {
+			k := persistence.KeyOf(&recs[i])
+			if _, err := s.exec(ctx, claimRow, until, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
+				return mapErr("claim", err)
+			}
+		}
+		out = recs
+		return nil
+	})
+	return out, err
+}
+
+// MarkPublished marks the events published.
+func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
+	ms := max(at.UnixMilli(), 1)
+	return s.write(ctx, "mark published", func(ctx context.Context) error {
+		for _, k := range keys {
+			if _, err := s.exec(ctx, markRow, ms, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
+				return mapErr("mark", err)
+			}
+		}
+		return nil
+	})
+}
+
+// PruneEvents deletes published events older than cutoff and inbox entries recorded before it.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "prune events", func(ctx context.Context) error {
+		res, err := s.exec(ctx, pruneOutbox, cutoff.UnixMilli())
+		if err != nil {
+			return mapErr("prune", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return mapErr("prune", err)
+		}
+		if _, err := s.exec(ctx, pruneInbox, cutoff.UnixMilli()); err != nil {
+			return mapErr("prune inbox", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ListEvents reads events in log order from the read pool.
+func (s *Store) ListEvents(ctx context.Context, f persistence.EventFilter) ([]events.Record, error) {
+	if err := s.readable(ctx, "list events"); err != nil {
+		return nil, err
+	}
+	if err := f.Normalize(); err != nil {
+		return nil, err
+	}
+	where, args := []string{"1 = 1"}, []any{}
+	if k := f.After; k != nil {
+		where = append(where, "(occurred_at_ms, resource_id, version, idx) > (?, ?, ?, ?)")
+		args = append(args, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index))
+	}
+	if f.Type != "" {
+		where, args = append(where, "event_type = ?"), append(args, string(f.Type))
+	}
+	if f.ResourceID != "" {
+		where, args = append(where, "resource_id = ?"), append(args, f.ResourceID)
+	}
+	q := `SELECT ` + outboxCols + ` FROM outbox WHERE ` + strings.Join(where, " AND ") + outboxOrder + ` LIMIT ?`
+	recs, err := scanRecords(s.rdb.QueryContext(ctx, q, append(args, f.Limit)...))
+	if err != nil {
+		return nil, s.readErr("list events", err)
+	}
+	return recs, nil
+}
+
+// Processed reads the inbox from the read pool: it sees every MarkProcessed that returned.
+func (s *Store) Processed(ctx context.Context, consumer, eventID string) (bool, error) {
+	if err := s.readable(ctx, "inbox"); err != nil {
+		return false, err
+	}
+	var one int
+	err := s.rdb.QueryRowContext(ctx, selectInbox, consumer, eventID).Scan(&one)
+	switch {
+	case err == sql.ErrNoRows:
+		return false, nil
+	case err != nil:
+		return false, s.readErr("inbox", err)
+	}
+	return true, nil
+}
+
+// MarkProcessed records that consumer handled eventID; a second record keeps the first.
+func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at time.Time) error {
+	return s.write(ctx, "inbox", func(ctx context.Context) error {
+		if _, err := s.exec(ctx, insertInbox, consumer, eventID, at.UnixMilli()); err != nil {
+			return mapErr("inbox", err)
+		}
+		return nil
+	})
+}
