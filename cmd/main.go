@@ -49,7 +49,7 @@ type Main struct {
 	// DefaultKeyReloadInterval (tests shorten it).
 	KeyReloadInterval time.Duration
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
-	events   nodeEvents   // the bus and the outbox relay (events.go)
+	events            nodeEvents        // the bus and the outbox relay (events.go)
 
 	closeOnce sync.Once
 	closeErr  error
