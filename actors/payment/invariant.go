@@ -32,7 +32,9 @@ func CheckInvariant(s *Saga, provider Intent, hold booking.Status) error {
 // provider is the intent the provider has for s (zero if none); hold the hold's status.
 func Reconcile(s *Saga, provider Intent, hold booking.Status) []string {
 	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf("%s: ", s.HoldID)+fmt.Sprintf(format, args...)) }
+	add := func(format string, args ...any) {
+		out = append(out, fmt.Sprintf("%s: ", s.HoldID)+fmt.Sprintf(format, args...))
+	}
 	if err := CheckInvariant(s, provider, hold); err != nil {
 		add("%v", err)
 	}
