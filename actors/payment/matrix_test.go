@@ -80,9 +80,9 @@ type sim struct {
 	crashes int
 	// ownerCancelled: the owner cancelled the paid booking (matrixCase.ownerCancel, once paid)
 	ownerCancelled bool
-	healed         bool // no more injected provider faults
-	rng     *rand.Rand // random mode: outbox order, re-reads, faults; nil for the matrix
-	trace   []string
+	healed         bool       // no more injected provider faults
+	rng            *rand.Rand // random mode: outbox order, re-reads, faults; nil for the matrix
+	trace          []string
 }
 
 var simT0 = time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC)
