@@ -174,8 +174,13 @@ func (s *Saga) request(cfg Config, in Requested) ([]Command, error) {
 				return nil, booking.Errorf(booking.CodeConflict, "hold %q has a payment of another amount under way", s.HoldID)
 			}
 			// The intent under way is the customer's to confirm again (after a decline,
-			// too): Stripe recommends one PaymentIntent per order. Answer it once more.
+			// too): Stripe recommends one PaymentIntent per order. The shell answers it
+			// with GetIntent; if its create never came back, the create is repeated
+			// (same key, same intent) to learn it.
 			s.Hold = in.Hold
+			if s.Intent.ID == "" {
+				return s.needs(cfg, time.Time{}), nil
+			}
 			return nil, nil
 		}
 	case 1:
