@@ -31,12 +31,15 @@
 //     (booking.DecideExtend's rule without the MaxExtensions count; once per hold), commits,
 //     then performs CreateIntent through the Provider outside the actor's turn and steps
 //     Observed with the result. The HTTP handler answers client_secret, amount, currency,
-//     status from that result. Route: POST /v1/resources/{rid}/holds/{hid}/payment, policy:
-//     the hold's owner (auth.Principal.Subject == hold.UserID), rate limited per user
-//     (api/ratelimit, attempts per user per hour).
+//     status from that result. Route: POST /v1/resources/{rid}/holds/{hid}/payment, a mount.Route
+//     with auth.Customer, the actor checking that the subject owns the hold (as for
+//     confirm and cancel), rate limited per subject (api/ratelimit: payment attempts per
+//     user per hour). A repeated request answers the intent under way (GetIntent for its
+//     client secret; or the repeated CreateIntent the step returns).
 //  2. Actor command PaymentObserved{HoldID, Observed}: from the webhook route
-//     POST /v1/payments/stripe/webhook (public, no bearer token: the Stripe-Signature is the
-//     authentication; api/stripepay.Verifier), which re-reads the intent
+//     POST /v1/payments/stripe/webhook (auth.Public, no bearer token: the Stripe-Signature is
+//     the authentication, api/stripepay.Verifier; body capped at stripepay.MaxWebhookBody;
+//     a refusal is the problem+json of booking.CodeMalformed, 400), which re-reads the intent
 //     (Provider.GetIntent) and routes by the intent's metadata resource_id/hold_id. The
 //     route answers 2xx only after the actor committed, so Stripe redelivers otherwise.
 //  3. Hold commands the saga emits map onto booking decisions in the same actor turn:
@@ -56,7 +59,12 @@
 //     authorized, review, or a refund outstanding) at most every 30 s; on activation the
 //     actor re-reads each such saga's intent (GetIntent) and steps Observed, then Tick: the
 //     reconciler of issue 13.
-//  7. GET /v1/payments/reconciliation (operators): Reconcile per saga against GetIntent.
+//  7. GET /v1/payments/reconciliation (auth.Operator): Reconcile per saga against GetIntent.
 //  8. An operator's review decision: POST /v1/resources/{rid}/holds/{hid}/payment/review
-//     {approve} (operators) -> Decided.
+//     {"approve": bool} (auth.Operator) -> Decided.
+//  9. Rules the booking side must add: on a priced resource with payments on, a plain
+//     confirm by the customer is refused (CodeConflict, "payment required") so that only
+//     the saga confirms; a resource's cancellation Policy is set on create/update and
+//     validated with Policy.Validate; cmd builds Config (--payment-grace -> Config.Grace)
+//     and stripepay.Config from flags, payments off without a secret key.
 package payment
