@@ -159,7 +159,9 @@ func (s *Saga) status() Status {
 		}
 		return StatusPending
 	case in.Status == IntentRequiresCapture:
-		if s.Review == ReviewOpen {
+		// A rejected payment stays "review" until its cancellation is confirmed: it never
+		// shows as authorized.
+		if s.Review == ReviewOpen || s.Review == ReviewRejected {
 			return StatusReview
 		}
 		return StatusAuthorized
