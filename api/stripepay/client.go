@@ -71,7 +71,13 @@ func (c *Client) CreateIntent(ctx context.Context, in payment.CreateIntent) (pay
 	if err != nil {
 		return payment.Intent{}, wrap("create intent", err)
 	}
-	return intentOf(pi), nil
+	out := intentOf(pi)
+	if out.HoldID == "" {
+		// Stripe echoes the metadata; a stand-in that does not (stripe-mock answers
+		// fixtures) still gets the intent adopted by the saga's attempt.
+		out.HoldID, out.ResourceID, out.Attempt = in.HoldID, in.ResourceID, in.Attempt
+	}
+	return out, nil
 }
 
 // GetIntent reads an intent with its latest charge.

@@ -32,7 +32,8 @@ func TestClientAgainstStripeMock(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if created.ID == "" || created.ClientSecret == "" || created.Amount != 4200 || created.Currency != "EUR" {
+	if created.ID == "" || created.ClientSecret == "" || created.Amount != 4200 || created.Currency != "EUR" ||
+		created.HoldID != "h1" || created.Attempt != 1 {
 		t.Fatalf("create answered %+v", created)
 	}
 	if _, err := c.GetIntent(ctx, created.ID); err != nil {
