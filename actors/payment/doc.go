@@ -46,13 +46,13 @@
 //     ConfirmHold -> DecideConfirm; RetakeHold -> a new decision that re-activates an
 //     expired or cancelled hold as confirmed if every bucket has Quantity available, else
 //     the actor steps RetakeRefused; ReleaseHold -> DecideCancel. Each decision's outcome is
-//     stepped back as HoldChanged. Every expiry and cancellation of a hold with a saga is
-//     stepped as HoldChanged as well (ByOperator for an operator's cancel).
+//     stepped back as HoldChanged. Every expiry (booking's ExpireDue) and cancellation of a hold with a saga
+//     is stepped as HoldChanged as well (ByOperator for an operator's cancel).
 //  4. Provider commands (CreateIntent, CaptureIntent, CancelIntent, RefundIntent) are
 //     performed after the commit that produced them, outside the actor's turn (they are
 //     network calls); their results come back as PaymentObserved. On ErrTemporary nothing is
 //     stepped; the next Tick re-issues the command.
-//  5. MarkPayment: the hold's payment status in the API (wire.Hold.Payment) and the events
+//  5. MarkPayment: the hold's payment status in the API (a new field, wire.Hold.Payment) and the events
 //     hold.payment_<status>; a refund emits hold.refunded (the event consumer, once events
 //     are in the commit).
 //  6. Tick: the actor's one timer steps Tick for every saga not at rest (status pending,
