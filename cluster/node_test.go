@@ -214,8 +214,19 @@ func TestNodeRequestErrors(t *testing.T) {
 	}
 
 	// An activation that stops itself is re-activated by the next request.
+	before := n.Self().Activations
 	if _, err := ask(ctx, n, "passivating", "stop"); err != nil {
 		t.Fatalf("stop: %v", err)
+	}
+	// The reply to "stop" comes before the activation has processed its poison pill; a
+	// message that reaches its mailbox in between is dropped with it (protoactor does not
+	// dead-letter a stopping actor's queue; the resource actor answers such commands itself,
+	// see actors/resource). Wait until the activation is gone, then ask again.
+	for deadline := time.Now().Add(5 * time.Second); n.Self().Activations > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the passivating activation did not stop: %d activations", n.Self().Activations)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if _, err := ask(ctx, n, "passivating", "who"); err != nil {
 		t.Fatalf("request after passivation: %v", err)
