@@ -64,7 +64,10 @@ func startBenchNode(tb testing.TB, bin, dir, name, keyFile string, extra ...stri
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(tb, "127.0.0.1")) }
 	httpAddr, gossip, remote, adminAddr := port(), port(), port(), port()
 	args := append([]string{"node", "--http-addr", httpAddr, "--gossip-addr", gossip, "--remote-addr", remote,
-		"--advertise-addr", "127.0.0.1", "--admin-addr", adminAddr, "--node-name", name, "--key-file", keyFile, "--log-level", "warn"}, extra...)
+		"--advertise-addr", "127.0.0.1", "--admin-addr", adminAddr, "--node-name", name, "--key-file", keyFile, "--log-level", "warn",
+		// Every simulated client connects from 127.0.0.1: the per-IP connection cap (256 by
+		// default) would refuse the 256-client runs' audit connections and measure the cap.
+		"--max-conns-per-ip", "0"}, extra...)
 	p := startBenchProc(tb, bin, dir, name, args)
 	p.URL, p.Admin, p.Gossip, p.KeyFile = "http://"+httpAddr, "http://"+adminAddr, gossip, keyFile
 	p.waitHTTP(tb, "/readyz", func(code int) bool { return code == http.StatusOK })
