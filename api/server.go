@@ -23,6 +23,9 @@ type Config struct {
 	Dispatcher Dispatcher
 	// Holds answers the hold queries (by resource, by user). Required.
 	Holds HoldLister
+	// Waitlist answers GET /v1/me/waitlist. Nil means Holds, which must then be a
+	// WaitlistLister too (a persistence store is both).
+	Waitlist WaitlistLister
 	// Members lists the cluster's members. Nil on a single node: the member list then holds
 	// just this node, as NodeID.
 	Members MemberLister
@@ -86,6 +89,9 @@ func (c Config) withDefaults() Config {
 	if c.Ready == nil {
 		c.Ready = func() bool { return true }
 	}
+	if c.Waitlist == nil {
+		c.Waitlist, _ = c.Holds.(WaitlistLister)
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -116,6 +122,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Dispatcher is required", ErrConfig)
 	case c.Holds == nil:
 		return fmt.Errorf("%w: Holds is required", ErrConfig)
+	case c.Waitlist == nil:
+		return fmt.Errorf("%w: Waitlist is required when Holds is not a WaitlistLister", ErrConfig)
 	case c.RequestTimeout < 0:
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
 	case c.MaxBodyBytes < 0:
@@ -184,6 +192,10 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/resources/:rid/holds/:hid", s.getHold)
 	v1.POST("/resources/:rid/holds/:hid/confirm", s.confirmHold)
 	v1.POST("/resources/:rid/holds/:hid/cancel", s.cancelHold)
+	v1.POST("/resources/:rid/holds/:hid/extend", s.extendHold)
+	v1.POST("/resources/:rid/waitlist", s.joinWaitlist)
+	v1.DELETE("/resources/:rid/waitlist/:eid", s.leaveWaitlist)
+	v1.GET("/me/waitlist", s.myWaitlist)
 	v1.GET("/users/:uid/holds", s.listUserHolds)
 	v1.GET("/cluster/members", s.members)
 

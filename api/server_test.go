@@ -68,6 +68,7 @@ func MustServer(tb testing.TB, mutate ...func(*Config)) *testEnv {
 	cfg := Config{
 		Dispatcher: disp,
 		Holds:      disp,
+		Waitlist:   disp,
 		NodeID:     "node-1",
 		Ready:      ready.Load,
 		Registerer: reg,
@@ -198,6 +199,8 @@ func TestNewServerConfig(t *testing.T) {
 		{"minimal", Config{Dispatcher: disp, Holds: disp}, true},
 		{"registry alone serves as gatherer", Config{Dispatcher: disp, Holds: disp, Registerer: reg}, true},
 		{"no dispatcher", Config{Holds: disp}, false},
+		{"holds that cannot list waitlists", Config{Dispatcher: disp, Holds: errLister{}}, false},
+		{"holds and a waitlist lister", Config{Dispatcher: disp, Holds: errLister{}, Waitlist: disp}, true},
 		{"no holds", Config{Dispatcher: disp}, false},
 		{"negative timeout", Config{Dispatcher: disp, Holds: disp, RequestTimeout: -time.Second}, false},
 		{"negative body limit", Config{Dispatcher: disp, Holds: disp, MaxBodyBytes: -1}, false},
