@@ -1,0 +1,179 @@
+package api
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/api/wire"
+)
+
+// TestRenewal: the owner renews a live hold by the hold TTL from now, at most max_extensions
+// times; another user's hold is not found; an expired hold cannot be renewed.
+func TestRenewal(t *testing.T) {
+	e := MustServer(t)
+	e.ok(e.do("POST", "/v1/resources", `{"id":"r","name":"Show","buckets":{"all":5},"hold_ttl":"10m","max_extensions":2}`), http.StatusCreated, nil)
+	var h wire.Hold
+	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	path := "/v1/resources/r/holds/" + h.ID + "/extend"
+
+	e.clock.Advance(8 * time.Minute)
+	var ext wire.Hold
+	e.ok(e.do("POST", path+"?user_id=u-1", ""), http.StatusOK, &ext)
+	if want := e.clock.Now().Add(10 * time.Minute); ext.Extensions != 1 || ext.ExpiresAt == nil || !ext.ExpiresAt.Equal(want) {
+		t.Fatalf("renewed %+v, want expires_at %v and 1 extension", ext, want)
+	}
+	mustProblem(t, e.do("POST", path+"?user_id=u-2", ""), http.StatusNotFound, "not-found")
+	mustProblem(t, e.do("POST", path, ""), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", path+"?user_id=u-1&user_id=u-1", ""), http.StatusBadRequest, "malformed")
+	e.ok(e.do("POST", path+"?user_id=u-1", ""), http.StatusOK, &ext)
+	if ext.Extensions != 2 {
+		t.Fatalf("second renewal: %+v", ext)
+	}
+	mustProblem(t, e.do("POST", path+"?user_id=u-1", ""), http.StatusConflict, "limit-exceeded")
+
+	var h2 wire.Hold
+	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &h2)
+	e.clock.Advance(11 * time.Minute)
+	mustProblem(t, e.do("POST", "/v1/resources/r/holds/"+h2.ID+"/extend?user_id=u-3", ""), http.StatusConflict, "conflict")
+}
+
+// TestAllowanceAndPerUserLimit: an allowance sells beyond capacity and availability shows how
+// far; max_per_user refuses with 409 limit-exceeded; both can be changed by PATCH.
+func TestAllowanceAndPerUserLimit(t *testing.T) {
+	e := MustServer(t)
+	var r wire.Resource
+	e.ok(e.do("POST", "/v1/resources", `{"id":"flight","name":"Flight","buckets":{"all":10},"allowance":{"percent":20},"max_per_user":3}`), http.StatusCreated, &r)
+	if r.Allowance == nil || r.Allowance.Percent != 20 || r.MaxPerUser != 3 || r.Buckets["all"].Allowance != 2 || r.Buckets["all"].Available != 12 {
+		t.Fatalf("created %+v", r)
+	}
+	for _, u := range []string{"u-a", "u-b", "u-c"} {
+		e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3,"user_id":"`+u+`"}`), http.StatusCreated, nil)
+	}
+	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-a"}`), http.StatusConflict, "limit-exceeded")
+	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3,"user_id":"u-d"}`), http.StatusCreated, nil)
+	var a wire.Availability
+	e.ok(e.do("GET", "/v1/resources/flight/availability", ""), http.StatusOK, &a)
+	if got, want := a.Buckets["all"], (wire.Bucket{Capacity: 10, Held: 12, Available: 0, Allowance: 2, Overbooked: 2}); got != want {
+		t.Fatalf("availability %+v, want %+v", got, want)
+	}
+	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-z"}`), http.StatusConflict, "sold-out")
+	// Lowering the allowance below what is sold is refused; raising the limit is not.
+	mustProblem(t, e.do("PATCH", "/v1/resources/flight", `{"allowance":{}}`), http.StatusConflict, "conflict")
+	r = wire.Resource{}
+	e.ok(e.do("PATCH", "/v1/resources/flight", `{"max_per_user":0,"allowance":{"units":3},"max_extensions":5,"waitlist_offer_ttl":"30m"}`), http.StatusOK, &r)
+	if r.MaxPerUser != 0 || r.Allowance.Units != 3 || r.MaxExtensions != 5 || r.WaitlistOfferTTL != "30m" || r.Buckets["all"].Available != 1 {
+		t.Fatalf("updated %+v", r)
+	}
+	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-a"}`), http.StatusCreated, nil)
+}
+
+// TestCalendarAndRange: a resource created with a daily calendar in its time zone; a 3-night
+// stay held by range claims the three nights, as listing them would.
+func TestCalendarAndRange(t *testing.T) {
+	e := MustServer(t)
+	var r wire.Resource
+	e.ok(e.do("POST", "/v1/resources", `{"id":"hotel","name":"Hotel","timezone":"Europe/Paris",
+		"calendar":{"from":"2026-12-01","to":"2027-01-01","every":"24h","capacity":2}}`), http.StatusCreated, &r)
+	if len(r.Buckets) != 31 || r.Timezone != "Europe/Paris" || r.Buckets["2026-12-31"].Capacity != 2 {
+		t.Fatalf("calendar resource: %d buckets, %+v", len(r.Buckets), r)
+	}
+	var h wire.Hold
+	e.ok(e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","to":"2026-12-27","quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	if want := []string{"2026-12-24", "2026-12-25", "2026-12-26"}; !reflect.DeepEqual(h.Buckets, want) {
+		t.Fatalf("stay claims %v, want %v", h.Buckets, want)
+	}
+	var a wire.Availability
+	e.ok(e.do("GET", "/v1/resources/hotel/availability", ""), http.StatusOK, &a)
+	if a.Buckets["2026-12-26"].Held != 1 || a.Buckets["2026-12-27"].Held != 0 {
+		t.Fatalf("availability %+v", a.Buckets)
+	}
+	// A stay past the calendar, a reversed one and one that also lists buckets are refused.
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-30","to":"2027-01-02","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-27","to":"2026-12-24","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"buckets":["2026-12-24"],"from":"2026-12-24","to":"2026-12-25","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
+	// Slots: hourly, a range of slots.
+	r = wire.Resource{}
+	e.ok(e.do("POST", "/v1/resources", `{"id":"court","name":"Court","timezone":"America/New_York",
+		"calendar":{"from":"2026-12-01T08:00","to":"2026-12-01T20:00","every":"1h","capacity":1}}`), http.StatusCreated, &r)
+	if len(r.Buckets) != 12 || r.SlotEvery != "1h" {
+		t.Fatalf("slot resource: %+v", r)
+	}
+	e.ok(e.do("POST", "/v1/resources/court/holds", `{"from":"2026-12-01T10:00","to":"2026-12-01T12:00","quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	if want := []string{"2026-12-01T10:00", "2026-12-01T11:00"}; !reflect.DeepEqual(h.Buckets, want) {
+		t.Fatalf("slots %v, want %v", h.Buckets, want)
+	}
+	// Bad calendars and zones never reach an actor.
+	for _, body := range []string{
+		`{"id":"x","name":"x","calendar":{"from":"2026-12-01","to":"2026-12-05","every":"24h","capacity":1},"buckets":{"a":1}}`,
+		`{"id":"x","name":"x","calendar":{"from":"2026-12-01","to":"2026-12-05","every":"7h","capacity":1}}`,
+		`{"id":"x","name":"x","calendar":{"from":"2026-12-01","to":"2030-12-05","every":"24h","capacity":1}}`,
+		`{"id":"x","name":"x","calendar":{"from":"2026-12-01","to":"2026-12-05","capacity":1}}`,
+		`{"id":"x","name":"x","buckets":{"a":1},"timezone":"Mars/Olympus"}`,
+		`{"id":"x","name":"x","buckets":{"a":1},"allowance":{"units":1,"percent":5}}`,
+		`{"id":"x","name":"x","buckets":{"a":1},"max_extensions":101}`,
+		`{"id":"x","name":"x","buckets":{"a":1},"waitlist_offer_ttl":"0s"}`,
+		`{"id":"x","name":"x"}`,
+	} {
+		mustProblem(t, e.do("POST", "/v1/resources", body), http.StatusUnprocessableEntity, "invalid")
+	}
+	mustProblem(t, e.do("POST", "/v1/resources", `{"id":"x","name":"x","buckets":{"a":1},"allowance":{"unit":1}}`), http.StatusBadRequest, "malformed")
+	mustProblem(t, e.do("POST", "/v1/resources", `{"id":"x","name":"x","calendar":{"from":"2026-12-01","to":"2026-12-05","every":"24h","capacity":1,"step":1}}`), http.StatusBadRequest, "malformed")
+}
+
+// TestWaitlistWalk: join when sold out, see one's position, leave; a cancellation offers the
+// seat to the first in line as the hold the entry named.
+func TestWaitlistWalk(t *testing.T) {
+	e := MustServer(t)
+	e.ok(e.do("POST", "/v1/resources", `{"id":"gig","name":"Gig","buckets":{"all":1},"waitlist_offer_ttl":"15m"}`), http.StatusCreated, nil)
+	var h wire.Hold
+	e.ok(e.do("POST", "/v1/resources/gig/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+
+	var w2, w3 wire.WaitlistEntry
+	rec := e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-2"}`)
+	e.ok(rec, http.StatusCreated, &w2)
+	if w2.Position != 1 || w2.UserID != "u-2" || rec.Header().Get("Location") != "/v1/resources/gig/waitlist/"+w2.ID {
+		t.Fatalf("joined %+v, %v", w2, rec.Header())
+	}
+	e.ok(e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &w3)
+	if w3.Position != 2 {
+		t.Fatalf("second in line: %+v", w3)
+	}
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusConflict, "conflict")
+	var mine wire.WaitlistList
+	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	if len(mine.Entries) != 1 || mine.Entries[0].ID != w3.ID || mine.Entries[0].Position != 2 {
+		t.Fatalf("u-3's waitlist: %+v", mine)
+	}
+	mustProblem(t, e.do("GET", "/v1/me/waitlist", ""), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID+"?user_id=u-2", ""), http.StatusNotFound, "not-found")
+
+	var cancelled wire.Hold
+	e.ok(e.do("POST", "/v1/resources/gig/holds/"+h.ID+"/cancel", ""), http.StatusOK, &cancelled)
+	var offer wire.Hold
+	e.ok(e.do("GET", "/v1/resources/gig/holds/"+w2.OfferHoldID, ""), http.StatusOK, &offer)
+	if offer.Status != "held" || offer.UserID != "u-2" || offer.WaitlistEntryID != w2.ID ||
+		!offer.ExpiresAt.Equal(e.clock.Now().Add(15*time.Minute)) {
+		t.Fatalf("offer %+v", offer)
+	}
+	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	if len(mine.Entries) != 1 || mine.Entries[0].Position != 1 {
+		t.Fatalf("u-3 moved up: %+v", mine)
+	}
+	var left wire.WaitlistEntry
+	e.ok(e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID+"?user_id=u-3", ""), http.StatusOK, &left)
+	if left.ID != w3.ID || left.Position != 0 {
+		t.Fatalf("left %+v", left)
+	}
+	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	if len(mine.Entries) != 0 {
+		t.Fatalf("u-3 still waits: %+v", mine)
+	}
+	// The units are available now: joining is refused, a hold is the way.
+	e.clock.Advance(16 * time.Minute)
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-4"}`), http.StatusConflict, "conflict")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"user_id":"u-4"}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-4","x":1}`), http.StatusBadRequest, "malformed")
+}
