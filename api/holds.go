@@ -86,9 +86,19 @@ func (s *Server) placeHold(c *gin.Context) {
 
 // GET /v1/resources/:rid/holds/:hid
 func (s *Server) getHold(c *gin.Context) {
-	s.holdOp(c, func(rid, hid string) *protos.Command {
-		return &protos.Command{ResourceId: rid, Op: &protos.Command_GetHold{GetHold: &protos.GetHold{HoldId: hid}}}
-	})
+	rid, hid, ok := s.holdIDs(c)
+	if !ok {
+		return
+	}
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_GetHold{GetHold: &protos.GetHold{HoldId: hid}}})
+	if !ok {
+		return
+	}
+	if reply.Hold == nil {
+		s.fail(c, errNoPayload)
+		return
+	}
+	s.writeTagged(c, holdTag(reply.Hold.UpdatedAtMs), cachePrivateRevalidate, reply.Stale, holdFromProto(reply.Hold))
 }
 
 // POST /v1/resources/:rid/holds/:hid/confirm

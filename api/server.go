@@ -53,6 +53,12 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; larger bodies get 413. Default 64 KiB.
 	MaxBodyBytes int64
+	// AvailabilityMaxAge is how long a shared cache may serve an availability answer without
+	// asking again (Cache-Control max-age, whole seconds; see caching.go), and
+	// AvailabilityStaleWhileRevalidate how much longer it may serve it while it revalidates.
+	// Defaults 1s and 5s; a negative value means 0.
+	AvailabilityMaxAge               time.Duration
+	AvailabilityStaleWhileRevalidate time.Duration
 }
 
 // Defaults.
@@ -70,6 +76,9 @@ func DefaultConfig() Config {
 		Now:            time.Now,
 		RequestTimeout: DefaultRequestTimeout,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
+
+		AvailabilityMaxAge:               DefaultAvailabilityMaxAge,
+		AvailabilityStaleWhileRevalidate: DefaultAvailabilityStaleWhileRevalidate,
 	}
 }
 
@@ -104,6 +113,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = d.MaxBodyBytes
 	}
+	if c.AvailabilityMaxAge == 0 {
+		c.AvailabilityMaxAge = d.AvailabilityMaxAge
+	}
+	if c.AvailabilityStaleWhileRevalidate == 0 {
+		c.AvailabilityStaleWhileRevalidate = d.AvailabilityStaleWhileRevalidate
+	}
+	c.AvailabilityMaxAge = max(c.AvailabilityMaxAge, 0)
+	c.AvailabilityStaleWhileRevalidate = max(c.AvailabilityStaleWhileRevalidate, 0)
 	if c.Registerer == nil && c.Gatherer == nil {
 		reg := prometheus.NewRegistry()
 		c.Registerer, c.Gatherer = reg, reg
