@@ -136,6 +136,11 @@ func (d *actorDispatcher) ListWaitlist(ctx context.Context, f persistence.Waitli
 	return d.store.ListWaitlist(ctx, f)
 }
 
+// ListResources implements ResourceLister with the store, as a node does.
+func (d *actorDispatcher) ListResources(ctx context.Context, f persistence.ResourceFilter) ([]booking.Resource, error) {
+	return d.store.ListResources(ctx, f)
+}
+
 // snapshot returns a comparable picture of every resource an actor was started for — as its
 // actor answers it (name, TTL, version, buckets) and as the store lists its holds — to prove
 // that refused requests changed nothing. It counts as neither a Dispatch nor a ListHolds.

@@ -177,3 +177,52 @@ func TestWaitlistWalk(t *testing.T) {
 	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"user_id":"u-4"}`), http.StatusUnprocessableEntity, "invalid")
 	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-4","x":1}`), http.StatusBadRequest, "malformed")
 }
+
+// TestBrowse: search by name and by availability for a stay, a page at a time.
+func TestBrowse(t *testing.T) {
+	e := MustServer(t)
+	for _, body := range []string{
+		`{"id":"a-hotel","name":"Hotel Astoria","buckets":{"2026-12-24":1,"2026-12-25":1}}`,
+		`{"id":"b-inn","name":"Harbour Inn","buckets":{"2026-12-24":3,"2026-12-25":3,"2026-12-26":3}}`,
+		`{"id":"c-hostel","name":"Hostel","buckets":{"2026-12-24":5}}`,
+		`{"id":"d-gig","name":"Gig","buckets":{"all":5}}`,
+	} {
+		e.ok(e.do("POST", "/v1/resources", body), http.StatusCreated, nil)
+	}
+	e.ok(e.do("POST", "/v1/resources/a-hotel/holds", `{"from":"2026-12-25","to":"2026-12-26","quantity":1,"user_id":"u-1"}`), http.StatusCreated, nil)
+	search := func(query string) []string {
+		t.Helper()
+		var l wire.ResourceList
+		e.ok(e.do("GET", "/v1/resources?"+query, ""), http.StatusOK, &l)
+		ids := []string{}
+		for _, r := range l.Resources {
+			ids = append(ids, r.ID)
+		}
+		if l.NextCursor != "" {
+			ids = append(ids, "next:"+l.NextCursor)
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"a-hotel", "b-inn", "c-hostel", "d-gig"}},
+		{"q=HOST", []string{"c-hostel"}},
+		{"q=o", []string{"a-hotel", "b-inn", "c-hostel"}},
+		{"available_from=2026-12-24&available_to=2026-12-26", []string{"b-inn"}},
+		{"available_from=2026-12-24&available_to=2026-12-25", []string{"a-hotel", "b-inn", "c-hostel"}},
+		{"available_from=2026-12-24&available_to=2026-12-25&quantity=4", []string{"c-hostel"}},
+		{"limit=2", []string{"a-hotel", "b-inn", "next:" + encodeCursor("b-inn")}},
+		{"limit=2&cursor=" + encodeCursor("b-inn"), []string{"c-hostel", "d-gig"}},
+	} {
+		if got := search(tc.query); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("GET /v1/resources?%s: %v, want %v", tc.query, got, tc.want)
+		}
+	}
+	for _, q := range []string{"available_from=2026-12-24", "quantity=2", "available_from=2026-12-26&available_to=2026-12-24",
+		"available_from=2026-12-24T10:00&available_to=2026-12-24T12:00", "limit=101", "cursor=!!", "limit=0"} {
+		mustProblem(t, e.do("GET", "/v1/resources?"+q, ""), http.StatusUnprocessableEntity, "invalid")
+	}
+	mustProblem(t, e.do("GET", "/v1/resources?q=a&q=b", ""), http.StatusBadRequest, "malformed")
+}

@@ -23,9 +23,11 @@ type Config struct {
 	Dispatcher Dispatcher
 	// Holds answers the hold queries (by resource, by user). Required.
 	Holds HoldLister
-	// Waitlist answers GET /v1/me/waitlist. Nil means Holds, which must then be a
-	// WaitlistLister too (a persistence store is both).
-	Waitlist WaitlistLister
+	// Waitlist answers GET /v1/me/waitlist, and Resources the resource search. Nil means
+	// Holds, which must then be a WaitlistLister (a ResourceLister) too: a persistence store
+	// is all three.
+	Waitlist  WaitlistLister
+	Resources ResourceLister
 	// Members lists the cluster's members. Nil on a single node: the member list then holds
 	// just this node, as NodeID.
 	Members MemberLister
@@ -101,6 +103,9 @@ func (c Config) withDefaults() Config {
 	if c.Waitlist == nil {
 		c.Waitlist, _ = c.Holds.(WaitlistLister)
 	}
+	if c.Resources == nil {
+		c.Resources, _ = c.Holds.(ResourceLister)
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -141,6 +146,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Holds is required", ErrConfig)
 	case c.Waitlist == nil:
 		return fmt.Errorf("%w: Waitlist is required when Holds is not a WaitlistLister", ErrConfig)
+	case c.Resources == nil:
+		return fmt.Errorf("%w: Resources is required when Holds is not a ResourceLister", ErrConfig)
 	case c.RequestTimeout < 0:
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
 	case c.MaxBodyBytes < 0:
@@ -201,6 +208,7 @@ func (s *Server) routes() *gin.Engine {
 
 	v1 := e.Group("/v1")
 	v1.POST("/resources", s.createResource)
+	v1.GET("/resources", s.listResources)
 	v1.GET("/resources/:rid", s.getResource)
 	v1.PATCH("/resources/:rid", s.updateResource)
 	v1.GET("/resources/:rid/availability", s.availability)

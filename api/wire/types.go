@@ -60,6 +60,25 @@ type Resource struct {
 	WaitlistOfferTTL string     `json:"waitlist_offer_ttl"`
 }
 
+// ResourceSummary is a resource as a search lists it: its metadata, without buckets (GET
+// /v1/resources/{id}/availability has those).
+type ResourceSummary struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Price     *Money    `json:"price,omitempty"`
+	HoldTTL   string    `json:"hold_ttl"`
+	Timezone  string    `json:"timezone,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ResourceList is the answer of GET /v1/resources: a page of resources by id. NextCursor,
+// when set, asks for the next page (?cursor=).
+type ResourceList struct {
+	Resources  []ResourceSummary `json:"resources"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
 // Availability is the answer of GET /v1/resources/{rid}/availability.
 type Availability struct {
 	ResourceID string            `json:"resource_id"`
