@@ -61,6 +61,11 @@ type Config struct {
 	// Defaults 1s and 5s; a negative value means 0.
 	AvailabilityMaxAge               time.Duration
 	AvailabilityStaleWhileRevalidate time.Duration
+	// StaleListings bounds the user hold listings remembered to answer, marked stale, while
+	// the store is unreachable (see listingcache.go), and StaleListingMaxAge how old one may
+	// be. Defaults 4096 and 24h; a negative StaleListings remembers none.
+	StaleListings      int
+	StaleListingMaxAge time.Duration
 }
 
 // Defaults.
@@ -81,6 +86,8 @@ func DefaultConfig() Config {
 
 		AvailabilityMaxAge:               DefaultAvailabilityMaxAge,
 		AvailabilityStaleWhileRevalidate: DefaultAvailabilityStaleWhileRevalidate,
+		StaleListings:                    DefaultStaleListings,
+		StaleListingMaxAge:               DefaultStaleListingMaxAge,
 	}
 }
 
@@ -124,6 +131,12 @@ func (c Config) withDefaults() Config {
 	if c.AvailabilityStaleWhileRevalidate == 0 {
 		c.AvailabilityStaleWhileRevalidate = d.AvailabilityStaleWhileRevalidate
 	}
+	if c.StaleListings == 0 {
+		c.StaleListings = d.StaleListings
+	}
+	if c.StaleListingMaxAge == 0 {
+		c.StaleListingMaxAge = d.StaleListingMaxAge
+	}
 	c.AvailabilityMaxAge = max(c.AvailabilityMaxAge, 0)
 	c.AvailabilityStaleWhileRevalidate = max(c.AvailabilityStaleWhileRevalidate, 0)
 	if c.Registerer == nil && c.Gatherer == nil {
@@ -152,6 +165,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("%w: MaxBodyBytes must be positive", ErrConfig)
+	case c.StaleListingMaxAge < 0:
+		return fmt.Errorf("%w: StaleListingMaxAge must be positive", ErrConfig)
 	case c.Registerer == nil || c.Gatherer == nil:
 		return fmt.Errorf("%w: give both Registerer and Gatherer, or neither", ErrConfig)
 	}
@@ -165,6 +180,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 	engine  *gin.Engine
+	// listings are the user hold listings served recently (listingcache.go).
+	listings *listingCache
 }
 
 // NewServer builds the edge: routes, problem handling, logging and metrics. It registers the
@@ -180,7 +197,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, listings: newListingCache(cfg.StaleListings)}
 	s.engine = s.routes()
 	return s, nil
 }
