@@ -226,3 +226,31 @@ func TestBrowse(t *testing.T) {
 	}
 	mustProblem(t, e.do("GET", "/v1/resources?q=a&q=b", ""), http.StatusBadRequest, "malformed")
 }
+
+// TestCapacityRaiseOffers: raising a capacity offers the new units to the waitlist in the
+// same commit, first come first served, first fit: a big request that does not fit keeps its
+// place, and a smaller one behind it is served.
+func TestCapacityRaiseOffers(t *testing.T) {
+	e := MustServer(t)
+	e.ok(e.do("POST", "/v1/resources", `{"id":"show","name":"Show","buckets":{"all":2}}`), http.StatusCreated, nil)
+	e.ok(e.do("POST", "/v1/resources/show/holds", `{"buckets":["all"],"quantity":2,"user_id":"u-1"}`), http.StatusCreated, nil)
+	var big, small wire.WaitlistEntry
+	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":3,"user_id":"u-2"}`), http.StatusCreated, &big)
+	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &small)
+	var r wire.Resource
+	e.ok(e.do("PATCH", "/v1/resources/show", `{"buckets":{"all":4}}`), http.StatusOK, &r)
+	if b := r.Buckets["all"]; b.Held != 3 || b.Available != 1 {
+		t.Fatalf("after the raise: %+v", b)
+	}
+	mustProblem(t, e.do("GET", "/v1/resources/show/holds/"+big.OfferHoldID, ""), http.StatusNotFound, "not-found")
+	var offer wire.Hold
+	e.ok(e.do("GET", "/v1/resources/show/holds/"+small.OfferHoldID, ""), http.StatusOK, &offer)
+	if offer.UserID != "u-3" || offer.Status != wire.HoldHeld {
+		t.Fatalf("offer %+v", offer)
+	}
+	var mine wire.WaitlistList
+	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-2", ""), http.StatusOK, &mine)
+	if len(mine.Entries) != 1 || mine.Entries[0].Position != 1 {
+		t.Fatalf("the big request keeps its place: %+v", mine)
+	}
+}
