@@ -97,6 +97,7 @@ type Command struct {
 	//	*Command_ExtendHold
 	//	*Command_JoinWaitlist
 	//	*Command_LeaveWaitlist
+	//	*Command_ArchiveResource
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -243,6 +244,15 @@ func (x *Command) GetLeaveWaitlist() *LeaveWaitlist {
 	return nil
 }
 
+func (x *Command) GetArchiveResource() *ArchiveResource {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ArchiveResource); ok {
+			return x.ArchiveResource
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -288,6 +298,10 @@ type Command_LeaveWaitlist struct {
 	LeaveWaitlist *LeaveWaitlist `protobuf:"bytes,22,opt,name=leave_waitlist,json=leaveWaitlist,proto3,oneof"`
 }
 
+type Command_ArchiveResource struct {
+	ArchiveResource *ArchiveResource `protobuf:"bytes,23,opt,name=archive_resource,json=archiveResource,proto3,oneof"`
+}
+
 func (*Command_CreateResource) isCommand_Op() {}
 
 func (*Command_GetResource) isCommand_Op() {}
@@ -308,6 +322,8 @@ func (*Command_JoinWaitlist) isCommand_Op() {}
 
 func (*Command_LeaveWaitlist) isCommand_Op() {}
 
+func (*Command_ArchiveResource) isCommand_Op() {}
+
 type CreateResource struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -321,6 +337,8 @@ type CreateResource struct {
 	MaxPerUser         int64      `protobuf:"varint,23,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`                           // 0: no per-user limit
 	Timezone           string     `protobuf:"bytes,24,opt,name=timezone,proto3" json:"timezone,omitempty"`                                                    // IANA name; "" means UTC
 	WaitlistOfferTtlMs int64      `protobuf:"varint,25,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"` // 0 means the default (1 h)
+	Tags               []string   `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`                                                            // for search
+	Location           string     `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`                                                    // optional, for search
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -425,6 +443,103 @@ func (x *CreateResource) GetWaitlistOfferTtlMs() int64 {
 	return 0
 }
 
+func (x *CreateResource) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *CreateResource) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+// ArchiveResource retires a resource: no new holds, not listed; refused while it has live
+// holds or waiting users.
+type ArchiveResource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveResource) Reset() {
+	*x = ArchiveResource{}
+	mi := &file_protos_allot_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveResource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveResource) ProtoMessage() {}
+
+func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveResource.ProtoReflect.Descriptor instead.
+func (*ArchiveResource) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{3}
+}
+
+// Tags is a resource's list of tags, as an update sets it (present and empty: none).
+type Tags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tags) Reset() {
+	*x = Tags{}
+	mi := &file_protos_allot_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tags) ProtoMessage() {}
+
+func (x *Tags) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tags.ProtoReflect.Descriptor instead.
+func (*Tags) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Tags) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // Calendar is a run of days (every_ms = 24 h) or slots from..to (to exclusive), one capacity.
 type Calendar struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -438,7 +553,7 @@ type Calendar struct {
 
 func (x *Calendar) Reset() {
 	*x = Calendar{}
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +565,7 @@ func (x *Calendar) String() string {
 func (*Calendar) ProtoMessage() {}
 
 func (x *Calendar) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +578,7 @@ func (x *Calendar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Calendar.ProtoReflect.Descriptor instead.
 func (*Calendar) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{3}
+	return file_protos_allot_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Calendar) GetFrom() string {
@@ -505,7 +620,7 @@ type Allowance struct {
 
 func (x *Allowance) Reset() {
 	*x = Allowance{}
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +632,7 @@ func (x *Allowance) String() string {
 func (*Allowance) ProtoMessage() {}
 
 func (x *Allowance) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +645,7 @@ func (x *Allowance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Allowance.ProtoReflect.Descriptor instead.
 func (*Allowance) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+	return file_protos_allot_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Allowance) GetUnits() int64 {
@@ -558,7 +673,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +685,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +698,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+	return file_protos_allot_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Range) GetFrom() string {
@@ -609,7 +724,7 @@ type GetResource struct {
 
 func (x *GetResource) Reset() {
 	*x = GetResource{}
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +736,7 @@ func (x *GetResource) String() string {
 func (*GetResource) ProtoMessage() {}
 
 func (x *GetResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +749,7 @@ func (x *GetResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResource.ProtoReflect.Descriptor instead.
 func (*GetResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{6}
+	return file_protos_allot_proto_rawDescGZIP(), []int{8}
 }
 
 // UpdateResource changes capacities (and optionally name / hold TTL). A key absent from
@@ -649,13 +764,15 @@ type UpdateResource struct {
 	Allowance          *Allowance             `protobuf:"bytes,21,opt,name=allowance,proto3" json:"allowance,omitempty"` // absent: unchanged; present with zeros: no allowance
 	MaxPerUser         *int64                 `protobuf:"varint,22,opt,name=max_per_user,json=maxPerUser,proto3,oneof" json:"max_per_user,omitempty"`
 	WaitlistOfferTtlMs *int64                 `protobuf:"varint,23,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3,oneof" json:"waitlist_offer_ttl_ms,omitempty"`
+	Tags               *Tags                  `protobuf:"bytes,24,opt,name=tags,proto3" json:"tags,omitempty"` // absent: unchanged
+	Location           *string                `protobuf:"bytes,25,opt,name=location,proto3,oneof" json:"location,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpdateResource) Reset() {
 	*x = UpdateResource{}
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +784,7 @@ func (x *UpdateResource) String() string {
 func (*UpdateResource) ProtoMessage() {}
 
 func (x *UpdateResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +797,7 @@ func (x *UpdateResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResource.ProtoReflect.Descriptor instead.
 func (*UpdateResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{7}
+	return file_protos_allot_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateResource) GetBuckets() map[string]int64 {
@@ -732,6 +849,20 @@ func (x *UpdateResource) GetWaitlistOfferTtlMs() int64 {
 	return 0
 }
 
+func (x *UpdateResource) GetTags() *Tags {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *UpdateResource) GetLocation() string {
+	if x != nil && x.Location != nil {
+		return *x.Location
+	}
+	return ""
+}
+
 type PlaceHold struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
@@ -745,7 +876,7 @@ type PlaceHold struct {
 
 func (x *PlaceHold) Reset() {
 	*x = PlaceHold{}
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +888,7 @@ func (x *PlaceHold) String() string {
 func (*PlaceHold) ProtoMessage() {}
 
 func (x *PlaceHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +901,7 @@ func (x *PlaceHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHold.ProtoReflect.Descriptor instead.
 func (*PlaceHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{8}
+	return file_protos_allot_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PlaceHold) GetIdempotencyKey() string {
@@ -817,7 +948,7 @@ type GetHold struct {
 
 func (x *GetHold) Reset() {
 	*x = GetHold{}
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +960,7 @@ func (x *GetHold) String() string {
 func (*GetHold) ProtoMessage() {}
 
 func (x *GetHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +973,7 @@ func (x *GetHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHold.ProtoReflect.Descriptor instead.
 func (*GetHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{9}
+	return file_protos_allot_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetHold) GetHoldId() string {
@@ -861,7 +992,7 @@ type ConfirmHold struct {
 
 func (x *ConfirmHold) Reset() {
 	*x = ConfirmHold{}
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1004,7 @@ func (x *ConfirmHold) String() string {
 func (*ConfirmHold) ProtoMessage() {}
 
 func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1017,7 @@ func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmHold.ProtoReflect.Descriptor instead.
 func (*ConfirmHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{10}
+	return file_protos_allot_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmHold) GetHoldId() string {
@@ -905,7 +1036,7 @@ type CancelHold struct {
 
 func (x *CancelHold) Reset() {
 	*x = CancelHold{}
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1048,7 @@ func (x *CancelHold) String() string {
 func (*CancelHold) ProtoMessage() {}
 
 func (x *CancelHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1061,7 @@ func (x *CancelHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelHold.ProtoReflect.Descriptor instead.
 func (*CancelHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{11}
+	return file_protos_allot_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelHold) GetHoldId() string {
@@ -951,7 +1082,7 @@ type ExtendHold struct {
 
 func (x *ExtendHold) Reset() {
 	*x = ExtendHold{}
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1094,7 @@ func (x *ExtendHold) String() string {
 func (*ExtendHold) ProtoMessage() {}
 
 func (x *ExtendHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1107,7 @@ func (x *ExtendHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendHold.ProtoReflect.Descriptor instead.
 func (*ExtendHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{12}
+	return file_protos_allot_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExtendHold) GetHoldId() string {
@@ -1006,7 +1137,7 @@ type JoinWaitlist struct {
 
 func (x *JoinWaitlist) Reset() {
 	*x = JoinWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1149,7 @@ func (x *JoinWaitlist) String() string {
 func (*JoinWaitlist) ProtoMessage() {}
 
 func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1162,7 @@ func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlist.ProtoReflect.Descriptor instead.
 func (*JoinWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{13}
+	return file_protos_allot_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JoinWaitlist) GetBuckets() []string {
@@ -1073,7 +1204,7 @@ type LeaveWaitlist struct {
 
 func (x *LeaveWaitlist) Reset() {
 	*x = LeaveWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1216,7 @@ func (x *LeaveWaitlist) String() string {
 func (*LeaveWaitlist) ProtoMessage() {}
 
 func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1229,7 @@ func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlist.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{14}
+	return file_protos_allot_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LeaveWaitlist) GetEntryId() string {
@@ -1133,7 +1264,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1276,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1289,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{15}
+	return file_protos_allot_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WaitlistEntry) GetId() string {
@@ -1228,7 +1359,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1371,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1384,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{16}
+	return file_protos_allot_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Error) GetCode() string {
@@ -1289,7 +1420,7 @@ type Bucket struct {
 
 func (x *Bucket) Reset() {
 	*x = Bucket{}
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1432,7 @@ func (x *Bucket) String() string {
 func (*Bucket) ProtoMessage() {}
 
 func (x *Bucket) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1445,7 @@ func (x *Bucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bucket.ProtoReflect.Descriptor instead.
 func (*Bucket) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{17}
+	return file_protos_allot_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Bucket) GetCapacity() int64 {
@@ -1361,13 +1492,16 @@ type Resource struct {
 	Timezone           string                 `protobuf:"bytes,23,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	WaitlistOfferTtlMs int64                  `protobuf:"varint,24,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"`
 	SlotEveryMs        int64                  `protobuf:"varint,25,opt,name=slot_every_ms,json=slotEveryMs,proto3" json:"slot_every_ms,omitempty"`
+	Tags               []string               `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`
+	Location           string                 `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`
+	ArchivedAtMs       int64                  `protobuf:"varint,28,opt,name=archived_at_ms,json=archivedAtMs,proto3" json:"archived_at_ms,omitempty"` // 0 while active
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1513,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1526,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{18}
+	return file_protos_allot_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Resource) GetId() string {
@@ -1493,6 +1627,27 @@ func (x *Resource) GetSlotEveryMs() int64 {
 	return 0
 }
 
+func (x *Resource) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Resource) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Resource) GetArchivedAtMs() int64 {
+	if x != nil {
+		return x.ArchivedAtMs
+	}
+	return 0
+}
+
 type Hold struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1513,7 +1668,7 @@ type Hold struct {
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1680,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1693,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{19}
+	return file_protos_allot_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Hold) GetId() string {
@@ -1644,7 +1799,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1811,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1824,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{20}
+	return file_protos_allot_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1728,7 +1883,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x12protos/allot.proto\x12\ballot.v1\";\n" +
 	"\x05Money\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xb5\x05\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xfd\x05\n" +
 	"\aCommand\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12(\n" +
@@ -1746,8 +1901,9 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\vextend_hold\x18\x14 \x01(\v2\x14.allot.v1.ExtendHoldH\x00R\n" +
 	"extendHold\x12=\n" +
 	"\rjoin_waitlist\x18\x15 \x01(\v2\x16.allot.v1.JoinWaitlistH\x00R\fjoinWaitlist\x12@\n" +
-	"\x0eleave_waitlist\x18\x16 \x01(\v2\x17.allot.v1.LeaveWaitlistH\x00R\rleaveWaitlistB\x04\n" +
-	"\x02op\"\xfb\x03\n" +
+	"\x0eleave_waitlist\x18\x16 \x01(\v2\x17.allot.v1.LeaveWaitlistH\x00R\rleaveWaitlist\x12F\n" +
+	"\x10archive_resource\x18\x17 \x01(\v2\x19.allot.v1.ArchiveResourceH\x00R\x0farchiveResourceB\x04\n" +
+	"\x02op\"\xab\x04\n" +
 	"\x0eCreateResource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\abuckets\x18\x02 \x03(\v2%.allot.v1.CreateResource.BucketsEntryR\abuckets\x12\x1e\n" +
@@ -1759,11 +1915,16 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\fmax_per_user\x18\x17 \x01(\x03R\n" +
 	"maxPerUser\x12\x1a\n" +
 	"\btimezone\x18\x18 \x01(\tR\btimezone\x121\n" +
-	"\x15waitlist_offer_ttl_ms\x18\x19 \x01(\x03R\x12waitlistOfferTtlMs\x1a:\n" +
+	"\x15waitlist_offer_ttl_ms\x18\x19 \x01(\x03R\x12waitlistOfferTtlMs\x12\x12\n" +
+	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
+	"\blocation\x18\x1b \x01(\tR\blocation\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\x11\n" +
-	"\x0f_max_extensions\"e\n" +
+	"\x0f_max_extensions\"\x11\n" +
+	"\x0fArchiveResource\"\x1e\n" +
+	"\x04Tags\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"e\n" +
 	"\bCalendar\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x19\n" +
@@ -1775,7 +1936,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x05Range\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\"\r\n" +
-	"\vGetResource\"\xe0\x03\n" +
+	"\vGetResource\"\xb2\x04\n" +
 	"\x0eUpdateResource\x12?\n" +
 	"\abuckets\x18\x01 \x03(\v2%.allot.v1.UpdateResource.BucketsEntryR\abuckets\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12#\n" +
@@ -1784,7 +1945,9 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\tallowance\x18\x15 \x01(\v2\x13.allot.v1.AllowanceR\tallowance\x12%\n" +
 	"\fmax_per_user\x18\x16 \x01(\x03H\x03R\n" +
 	"maxPerUser\x88\x01\x01\x126\n" +
-	"\x15waitlist_offer_ttl_ms\x18\x17 \x01(\x03H\x04R\x12waitlistOfferTtlMs\x88\x01\x01\x1a:\n" +
+	"\x15waitlist_offer_ttl_ms\x18\x17 \x01(\x03H\x04R\x12waitlistOfferTtlMs\x88\x01\x01\x12\"\n" +
+	"\x04tags\x18\x18 \x01(\v2\x0e.allot.v1.TagsR\x04tags\x12\x1f\n" +
+	"\blocation\x18\x19 \x01(\tH\x05R\blocation\x88\x01\x01\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\a\n" +
@@ -1792,7 +1955,8 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\f_hold_ttl_msB\x11\n" +
 	"\x0f_max_extensionsB\x0f\n" +
 	"\r_max_per_userB\x18\n" +
-	"\x16_waitlist_offer_ttl_ms\"\xaa\x01\n" +
+	"\x16_waitlist_offer_ttl_msB\v\n" +
+	"\t_location\"\xaa\x01\n" +
 	"\tPlaceHold\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\abuckets\x18\x02 \x03(\tR\abuckets\x12\x1a\n" +
@@ -1836,7 +2000,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\bcapacity\x18\x01 \x01(\x03R\bcapacity\x12\x12\n" +
 	"\x04held\x18\x02 \x01(\x03R\x04held\x12\x1c\n" +
 	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\x12\x1c\n" +
-	"\tallowance\x18\x14 \x01(\x03R\tallowance\"\xcf\x04\n" +
+	"\tallowance\x18\x14 \x01(\x03R\tallowance\"\xa5\x05\n" +
 	"\bResource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -1852,7 +2016,10 @@ const file_protos_allot_proto_rawDesc = "" +
 	"maxPerUser\x12\x1a\n" +
 	"\btimezone\x18\x17 \x01(\tR\btimezone\x121\n" +
 	"\x15waitlist_offer_ttl_ms\x18\x18 \x01(\x03R\x12waitlistOfferTtlMs\x12\"\n" +
-	"\rslot_every_ms\x18\x19 \x01(\x03R\vslotEveryMs\x1aL\n" +
+	"\rslot_every_ms\x18\x19 \x01(\x03R\vslotEveryMs\x12\x12\n" +
+	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
+	"\blocation\x18\x1b \x01(\tR\blocation\x12$\n" +
+	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x1aL\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xff\x02\n" +
@@ -1894,65 +2061,69 @@ func file_protos_allot_proto_rawDescGZIP() []byte {
 	return file_protos_allot_proto_rawDescData
 }
 
-var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_protos_allot_proto_goTypes = []any{
-	(*Money)(nil),          // 0: allot.v1.Money
-	(*Command)(nil),        // 1: allot.v1.Command
-	(*CreateResource)(nil), // 2: allot.v1.CreateResource
-	(*Calendar)(nil),       // 3: allot.v1.Calendar
-	(*Allowance)(nil),      // 4: allot.v1.Allowance
-	(*Range)(nil),          // 5: allot.v1.Range
-	(*GetResource)(nil),    // 6: allot.v1.GetResource
-	(*UpdateResource)(nil), // 7: allot.v1.UpdateResource
-	(*PlaceHold)(nil),      // 8: allot.v1.PlaceHold
-	(*GetHold)(nil),        // 9: allot.v1.GetHold
-	(*ConfirmHold)(nil),    // 10: allot.v1.ConfirmHold
-	(*CancelHold)(nil),     // 11: allot.v1.CancelHold
-	(*ExtendHold)(nil),     // 12: allot.v1.ExtendHold
-	(*JoinWaitlist)(nil),   // 13: allot.v1.JoinWaitlist
-	(*LeaveWaitlist)(nil),  // 14: allot.v1.LeaveWaitlist
-	(*WaitlistEntry)(nil),  // 15: allot.v1.WaitlistEntry
-	(*Error)(nil),          // 16: allot.v1.Error
-	(*Bucket)(nil),         // 17: allot.v1.Bucket
-	(*Resource)(nil),       // 18: allot.v1.Resource
-	(*Hold)(nil),           // 19: allot.v1.Hold
-	(*Reply)(nil),          // 20: allot.v1.Reply
-	nil,                    // 21: allot.v1.CreateResource.BucketsEntry
-	nil,                    // 22: allot.v1.UpdateResource.BucketsEntry
-	nil,                    // 23: allot.v1.Resource.BucketsEntry
+	(*Money)(nil),           // 0: allot.v1.Money
+	(*Command)(nil),         // 1: allot.v1.Command
+	(*CreateResource)(nil),  // 2: allot.v1.CreateResource
+	(*ArchiveResource)(nil), // 3: allot.v1.ArchiveResource
+	(*Tags)(nil),            // 4: allot.v1.Tags
+	(*Calendar)(nil),        // 5: allot.v1.Calendar
+	(*Allowance)(nil),       // 6: allot.v1.Allowance
+	(*Range)(nil),           // 7: allot.v1.Range
+	(*GetResource)(nil),     // 8: allot.v1.GetResource
+	(*UpdateResource)(nil),  // 9: allot.v1.UpdateResource
+	(*PlaceHold)(nil),       // 10: allot.v1.PlaceHold
+	(*GetHold)(nil),         // 11: allot.v1.GetHold
+	(*ConfirmHold)(nil),     // 12: allot.v1.ConfirmHold
+	(*CancelHold)(nil),      // 13: allot.v1.CancelHold
+	(*ExtendHold)(nil),      // 14: allot.v1.ExtendHold
+	(*JoinWaitlist)(nil),    // 15: allot.v1.JoinWaitlist
+	(*LeaveWaitlist)(nil),   // 16: allot.v1.LeaveWaitlist
+	(*WaitlistEntry)(nil),   // 17: allot.v1.WaitlistEntry
+	(*Error)(nil),           // 18: allot.v1.Error
+	(*Bucket)(nil),          // 19: allot.v1.Bucket
+	(*Resource)(nil),        // 20: allot.v1.Resource
+	(*Hold)(nil),            // 21: allot.v1.Hold
+	(*Reply)(nil),           // 22: allot.v1.Reply
+	nil,                     // 23: allot.v1.CreateResource.BucketsEntry
+	nil,                     // 24: allot.v1.UpdateResource.BucketsEntry
+	nil,                     // 25: allot.v1.Resource.BucketsEntry
 }
 var file_protos_allot_proto_depIdxs = []int32{
 	2,  // 0: allot.v1.Command.create_resource:type_name -> allot.v1.CreateResource
-	6,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
-	7,  // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
-	8,  // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
-	9,  // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
-	10, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
-	11, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
-	12, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
-	13, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
-	14, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
-	21, // 10: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
-	0,  // 11: allot.v1.CreateResource.price:type_name -> allot.v1.Money
-	3,  // 12: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
-	4,  // 13: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
-	22, // 14: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
-	4,  // 15: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
-	5,  // 16: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
-	5,  // 17: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
-	0,  // 18: allot.v1.Resource.price:type_name -> allot.v1.Money
-	23, // 19: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
-	4,  // 20: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
-	16, // 21: allot.v1.Reply.error:type_name -> allot.v1.Error
-	18, // 22: allot.v1.Reply.resource:type_name -> allot.v1.Resource
-	19, // 23: allot.v1.Reply.hold:type_name -> allot.v1.Hold
-	15, // 24: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
-	17, // 25: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	8,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
+	9,  // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
+	10, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
+	11, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
+	12, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
+	13, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
+	14, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
+	15, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
+	16, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
+	3,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
+	23, // 11: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
+	0,  // 12: allot.v1.CreateResource.price:type_name -> allot.v1.Money
+	5,  // 13: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
+	6,  // 14: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
+	24, // 15: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
+	6,  // 16: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
+	4,  // 17: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
+	7,  // 18: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
+	7,  // 19: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
+	0,  // 20: allot.v1.Resource.price:type_name -> allot.v1.Money
+	25, // 21: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
+	6,  // 22: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
+	18, // 23: allot.v1.Reply.error:type_name -> allot.v1.Error
+	20, // 24: allot.v1.Reply.resource:type_name -> allot.v1.Resource
+	21, // 25: allot.v1.Reply.hold:type_name -> allot.v1.Hold
+	17, // 26: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
+	19, // 27: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_protos_allot_proto_init() }
@@ -1971,16 +2142,17 @@ func file_protos_allot_proto_init() {
 		(*Command_ExtendHold)(nil),
 		(*Command_JoinWaitlist)(nil),
 		(*Command_LeaveWaitlist)(nil),
+		(*Command_ArchiveResource)(nil),
 	}
 	file_protos_allot_proto_msgTypes[2].OneofWrappers = []any{}
-	file_protos_allot_proto_msgTypes[7].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protos_allot_proto_rawDesc), len(file_protos_allot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -197,6 +197,9 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 	case booking.UpdateResource:
 		evs, err := s.DecideUpdate(op, t)
 		return outcome{events: evs, err: err, resource: true}
+	case booking.ArchiveResource:
+		evs, err := s.DecideArchive(op, t)
+		return outcome{events: evs, err: err, resource: true}
 	case booking.PlaceHold:
 		d, err := s.DecidePlaceHold(op, t)
 		return outcome{events: d.Events, err: err, holdID: d.HoldID, replayed: d.Replayed}

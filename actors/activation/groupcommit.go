@@ -84,7 +84,7 @@ func (c *Core) capture(d *decision) {
 			d.removed = append(d.removed, ev.EntryID) // its HoldPlaced follows: the offer's hold
 		}
 		switch ev.(type) {
-		case booking.ResourceCreated, booking.ResourceUpdated:
+		case booking.ResourceCreated, booking.ResourceUpdated, booking.ResourceArchived:
 			r, _ := c.spec.Resource()
 			d.res = &r
 		}

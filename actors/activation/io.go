@@ -20,7 +20,8 @@ type Start struct{}
 type Command struct {
 	// Op is booking.CreateResource, booking.UpdateResource, booking.PlaceHold,
 	// booking.ConfirmHold, booking.CancelHold, booking.ExtendHold, booking.JoinWaitlist,
-	// booking.LeaveWaitlist, GetResource or GetHold; nil when Err is set.
+	// booking.LeaveWaitlist, booking.ArchiveResource, GetResource or GetHold; nil when Err is
+	// set.
 	Op any
 	// Err is a decoding error; it is answered once the command is admitted.
 	Err error

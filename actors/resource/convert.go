@@ -73,6 +73,8 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 			Range:       rangeOf(j.GetRange()),
 			Quantity:    j.GetQuantity(),
 		}, nil
+	case *protos.Command_ArchiveResource:
+		return booking.ArchiveResource{}, nil
 	case *protos.Command_LeaveWaitlist:
 		return booking.LeaveWaitlist{EntryID: op.LeaveWaitlist.GetEntryId(), UserID: op.LeaveWaitlist.GetUserId()}, nil
 	}
@@ -90,7 +92,7 @@ func decodeCreate(c *protos.CreateResource, resourceID string) (any, error) {
 	}
 	out := booking.CreateResource{ID: resourceID, Name: c.GetName(), Buckets: copyCapacities(c.GetBuckets()), HoldTTL: ttl,
 		Allowance: allowanceOf(c.GetAllowance()), MaxPerUser: c.GetMaxPerUser(), Timezone: c.GetTimezone(),
-		WaitlistOfferTTL: offerTTL}
+		WaitlistOfferTTL: offerTTL, Tags: append([]string(nil), c.GetTags()...), Location: c.GetLocation()}
 	if p := c.GetPrice(); p != nil {
 		out.Price = &booking.Money{Amount: p.GetAmount(), Currency: p.GetCurrency()}
 	}
@@ -138,6 +140,14 @@ func decodeUpdate(u *protos.UpdateResource) (any, error) {
 	if u.MaxPerUser != nil {
 		n := *u.MaxPerUser
 		out.MaxPerUser = &n
+	}
+	if t := u.GetTags(); t != nil {
+		tags := append([]string{}, t.GetValues()...)
+		out.Tags = &tags
+	}
+	if u.Location != nil {
+		l := *u.Location
+		out.Location = &l
 	}
 	if u.WaitlistOfferTtlMs != nil {
 		ttl, err := msDurationOf("waitlist_offer_ttl_ms", *u.WaitlistOfferTtlMs)
@@ -250,6 +260,9 @@ func resourceProto(r booking.Resource, buckets []booking.Bucket, version uint64)
 		Timezone:           r.Timezone,
 		WaitlistOfferTtlMs: r.WaitlistOfferTTL.Milliseconds(),
 		SlotEveryMs:        r.SlotEvery.Milliseconds(),
+		Tags:               append([]string(nil), r.Tags...),
+		Location:           r.Location,
+		ArchivedAtMs:       unixMs(r.ArchivedAt),
 	}
 	if a := r.Allowance; a != (booking.Allowance{}) {
 		out.Allowance = &protos.Allowance{Units: a.Units, Percent: a.Percent}

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/allot/allot/actors/booking"
@@ -25,7 +26,8 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	}
 	ids := make([]string, 0, len(s.resources))
 	for id, r := range s.resources {
-		if id > f.After && persistence.NameMatches(r.res.Name, f.Query) && available(r, f.Keys, f.Quantity) {
+		if id > f.After && r.res.ArchivedAt.IsZero() && persistence.NameMatches(r.res.Name, f.Query) &&
+			(f.Tag == "" || slices.Contains(r.res.Tags, f.Tag)) && available(r, f.Keys, f.Quantity) {
 			ids = append(ids, id)
 		}
 	}

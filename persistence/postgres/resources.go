@@ -29,7 +29,10 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := []string{"r.id > " + arg(f.After)}
+	where := []string{persistence.ResourceListed, "r.id > " + arg(f.After)}
+	if f.Tag != "" {
+		where = append(where, persistence.ResourceTagged(arg(persistence.TagPattern(f.Tag))))
+	}
 	if f.Query != "" {
 		where = append(where, `LOWER(r.name) LIKE `+arg(persistence.LikePattern(f.Query))+` ESCAPE '\'`)
 	}
@@ -71,7 +74,9 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 			}
 			r.HoldTTL = time.Duration(ttl) * time.Millisecond
 			r.CreatedAt, r.UpdatedAt = fromMS(created), fromMS(updated)
-			rules.apply(&r)
+			if err := rules.apply(&r); err != nil {
+				return fmt.Errorf("resource %s: %w", r.ID, err)
+			}
 			out = append(out, r)
 		}
 		return rows.Err()

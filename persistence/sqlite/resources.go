@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -19,8 +20,11 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	if err := f.Normalize(); err != nil {
 		return nil, err
 	}
-	where := []string{"r.id > ?"}
+	where := []string{persistence.ResourceListed, "r.id > ?"}
 	args := []any{f.After}
+	if f.Tag != "" {
+		where, args = append(where, persistence.ResourceTagged("?")), append(args, persistence.TagPattern(f.Tag))
+	}
 	if f.Query != "" {
 		where, args = append(where, `LOWER(r.name) LIKE ? ESCAPE '\'`), append(args, persistence.LikePattern(f.Query))
 	}
@@ -54,7 +58,10 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 		}
 		r.HoldTTL = time.Duration(ttl) * time.Millisecond
 		r.CreatedAt, r.UpdatedAt = fromMS(created), fromMS(updated)
-		rules.apply(&r)
+		if err := rules.apply(&r); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list resources: resource %s: %w", r.ID, err)
+		}
 		out = append(out, r)
 	}
 	if err := closeRows(rows); err != nil {
