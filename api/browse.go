@@ -36,7 +36,7 @@ const (
 	maxBrowseLimit     = 100
 )
 
-// GET /v1/resources?q=&available_from=&available_to=&quantity=&limit=&cursor=
+// GET /v1/resources?q=&tag=&available_from=&available_to=&quantity=&limit=&cursor=
 func (s *Server) listResources(c *gin.Context) {
 	f, err := decodeResourceQuery(c.Request.URL.RawQuery)
 	if err != nil {
@@ -85,11 +85,11 @@ func decodeResourceQuery(rawQuery string) (persistence.ResourceFilter, error) {
 		}
 		return v[0], nil
 	}
-	var q, from, to, qty, lim, cursor string
+	var q, tag, from, to, qty, lim, cursor string
 	for _, p := range []struct {
 		name string
 		v    *string
-	}{{"q", &q}, {"available_from", &from}, {"available_to", &to}, {"quantity", &qty}, {"limit", &lim}, {"cursor", &cursor}} {
+	}{{"q", &q}, {"tag", &tag}, {"available_from", &from}, {"available_to", &to}, {"quantity", &qty}, {"limit", &lim}, {"cursor", &cursor}} {
 		if *p.v, err = get(p.name); err != nil {
 			return f, err
 		}
@@ -98,6 +98,10 @@ func decodeResourceQuery(rawQuery string) (persistence.ResourceFilter, error) {
 		return f, invalid("q must be at most %d bytes", booking.MaxNameLength)
 	}
 	f.Query = q
+	if tag != "" && !booking.ValidTag(tag) {
+		return f, invalid("tag must be 1-%d lowercase letters, digits or '-'", booking.MaxTagLength)
+	}
+	f.Tag = tag
 	if (from == "") != (to == "") {
 		return f, invalid("available_from and available_to go together")
 	}
@@ -162,6 +166,8 @@ func summaryFromModel(r booking.Resource) wire.ResourceSummary {
 		Name:      r.Name,
 		HoldTTL:   wire.FormatDuration(r.HoldTTL),
 		Timezone:  r.Timezone,
+		Tags:      r.Tags,
+		Location:  r.Location,
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
 	}

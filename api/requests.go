@@ -21,6 +21,8 @@ type moneyBody struct {
 
 type createResourceBody struct {
 	ID       *string          `json:"id"`
+	Tags     []string         `json:"tags"`
+	Location *string          `json:"location"`
 	Name     *string          `json:"name"`
 	Buckets  map[string]int64 `json:"buckets"`
 	Calendar *calendarBody    `json:"calendar"`
@@ -31,9 +33,11 @@ type createResourceBody struct {
 }
 
 type updateResourceBody struct {
-	Buckets map[string]int64 `json:"buckets"`
-	Name    *string          `json:"name"`
-	HoldTTL *string          `json:"hold_ttl"`
+	Buckets  map[string]int64 `json:"buckets"`
+	Tags     *[]string        `json:"tags"`
+	Location *string          `json:"location"`
+	Name     *string          `json:"name"`
+	HoldTTL  *string          `json:"hold_ttl"`
 	rulesBody
 }
 
@@ -52,7 +56,7 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
 		switch {
 		case depth == 0:
-			return oneOf(name, "id", "name", "buckets", "calendar", "timezone", "hold_ttl", "price") || ruleMember(name)
+			return oneOf(name, "id", "name", "buckets", "calendar", "timezone", "hold_ttl", "price", "tags", "location") || ruleMember(name)
 		case depth == 1 && parent == "price":
 			return oneOf(name, "amount", "currency")
 		case depth == 1 && parent == "calendar":
@@ -78,6 +82,16 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 		return "", nil, err
 	}
 	op := &protos.CreateResource{Name: *b.Name}
+	if err := booking.ValidateTags(b.Tags); err != nil {
+		return "", nil, err
+	}
+	op.Tags = b.Tags
+	if b.Location != nil {
+		if err := booking.ValidateLocation(*b.Location); err != nil {
+			return "", nil, err
+		}
+		op.Location = *b.Location
+	}
 	if b.Timezone != nil {
 		if err := booking.ValidateTimezone(*b.Timezone); err != nil {
 			return "", nil, err
@@ -139,7 +153,7 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
 		switch {
 		case depth == 0:
-			return oneOf(name, "buckets", "name", "hold_ttl") || ruleMember(name)
+			return oneOf(name, "buckets", "name", "hold_ttl", "tags", "location") || ruleMember(name)
 		case depth == 1 && parent == "allowance":
 			return oneOf(name, "units", "percent")
 		}
@@ -152,10 +166,22 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil && r.empty() {
-		return nil, invalid("nothing to update: give buckets, name, hold_ttl or a rule (max_extensions, allowance, max_per_user, waitlist_offer_ttl)")
+	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil && b.Tags == nil && b.Location == nil && r.empty() {
+		return nil, invalid("nothing to update: give buckets, name, hold_ttl, tags, location or a rule (max_extensions, allowance, max_per_user, waitlist_offer_ttl)")
 	}
 	op := &protos.UpdateResource{MaxExtensions: r.maxExtensions, Allowance: r.allowance, MaxPerUser: r.maxPerUser}
+	if b.Tags != nil {
+		if err := booking.ValidateTags(*b.Tags); err != nil {
+			return nil, err
+		}
+		op.Tags = &protos.Tags{Values: *b.Tags}
+	}
+	if b.Location != nil {
+		if err := booking.ValidateLocation(*b.Location); err != nil {
+			return nil, err
+		}
+		op.Location = b.Location
+	}
 	if r.offerTTL != nil {
 		ms := r.offerTTL.Milliseconds()
 		op.WaitlistOfferTtlMs = &ms

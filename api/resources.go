@@ -78,6 +78,23 @@ func (s *Server) fetchResource(c *gin.Context) (r *protos.Resource, stale, ok bo
 	return reply.Resource, reply.Stale, true
 }
 
+// DELETE /v1/resources/:rid archives the resource (booking.DecideArchive): 200 with it.
+func (s *Server) archiveResource(c *gin.Context) {
+	rid, ok := s.resourceID(c)
+	if !ok {
+		return
+	}
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_ArchiveResource{ArchiveResource: &protos.ArchiveResource{}}})
+	if !ok {
+		return
+	}
+	if reply.Resource == nil {
+		s.fail(c, errNoPayload)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, resourceFromProto(reply.Resource))
+}
+
 // PATCH /v1/resources/:rid
 func (s *Server) updateResource(c *gin.Context) {
 	rid, ok := s.resourceID(c)

@@ -254,3 +254,48 @@ func TestCapacityRaiseOffers(t *testing.T) {
 		t.Fatalf("the big request keeps its place: %+v", mine)
 	}
 }
+
+// TestTagsLocationAndArchive: tags and a location on creation and update, search by tag, and
+// archiving: refused while a hold is live, then the resource leaves the listing and takes no
+// new holds, while its bookings stay readable.
+func TestTagsLocationAndArchive(t *testing.T) {
+	e := MustServer(t)
+	var r wire.Resource
+	e.ok(e.do("POST", "/v1/resources", `{"id":"inn","name":"Inn","buckets":{"all":2},"tags":["sea-view","family"],"location":"Porto, Ribeira"}`), http.StatusCreated, &r)
+	if !reflect.DeepEqual(r.Tags, []string{"family", "sea-view"}) || r.Location != "Porto, Ribeira" || r.ArchivedAt != nil {
+		t.Fatalf("created %+v", r)
+	}
+	e.ok(e.do("POST", "/v1/resources", `{"id":"barn","name":"Barn","buckets":{"all":2},"tags":["family"]}`), http.StatusCreated, nil)
+	var l wire.ResourceList
+	e.ok(e.do("GET", "/v1/resources?tag=sea-view", ""), http.StatusOK, &l)
+	if len(l.Resources) != 1 || l.Resources[0].ID != "inn" || l.Resources[0].Location != "Porto, Ribeira" {
+		t.Fatalf("by tag: %+v", l)
+	}
+	r = wire.Resource{}
+	e.ok(e.do("PATCH", "/v1/resources/barn", `{"tags":[],"location":"Minho"}`), http.StatusOK, &r)
+	if r.Tags != nil || r.Location != "Minho" {
+		t.Fatalf("updated %+v", r)
+	}
+	mustProblem(t, e.do("GET", "/v1/resources?tag=Family", ""), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources", `{"id":"x","name":"x","buckets":{"a":1},"tags":["a","a"]}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("PATCH", "/v1/resources/barn", `{"location":"a\u0000b"}`), http.StatusUnprocessableEntity, "invalid")
+
+	var h wire.Hold
+	e.ok(e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	mustProblem(t, e.do("DELETE", "/v1/resources/inn", ""), http.StatusConflict, "conflict")
+	e.ok(e.do("POST", "/v1/resources/inn/holds/"+h.ID+"/confirm", ""), http.StatusOK, nil)
+	r = wire.Resource{}
+	e.ok(e.do("DELETE", "/v1/resources/inn", ""), http.StatusOK, &r)
+	if r.ArchivedAt == nil || !r.ArchivedAt.Equal(e.clock.Now()) {
+		t.Fatalf("archived %+v", r)
+	}
+	e.ok(e.do("DELETE", "/v1/resources/inn", ""), http.StatusOK, nil) // again: harmless
+	l = wire.ResourceList{}
+	e.ok(e.do("GET", "/v1/resources?tag=family", ""), http.StatusOK, &l)
+	if len(l.Resources) != 0 {
+		t.Fatalf("the archived inn is listed, or the barn kept its tag: %+v", l)
+	}
+	mustProblem(t, e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-2"}`), http.StatusConflict, "conflict")
+	e.ok(e.do("GET", "/v1/resources/inn/holds/"+h.ID, ""), http.StatusOK, nil)
+	mustProblem(t, e.do("DELETE", "/v1/resources/nope", ""), http.StatusNotFound, "not-found")
+}

@@ -228,6 +228,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/resources", s.listResources)
 	v1.GET("/resources/:rid", s.getResource)
 	v1.PATCH("/resources/:rid", s.updateResource)
+	v1.DELETE("/resources/:rid", s.archiveResource)
 	v1.GET("/resources/:rid/availability", s.availability)
 	v1.POST("/resources/:rid/holds", s.placeHold)
 	v1.GET("/resources/:rid/holds", s.listResourceHolds)

@@ -46,6 +46,14 @@ func resourceFromProto(r *protos.Resource) wire.Resource {
 		Timezone:         r.Timezone,
 		WaitlistOfferTTL: wire.FormatDuration(time.Duration(r.WaitlistOfferTtlMs) * time.Millisecond),
 	}
+	if len(r.Tags) > 0 {
+		out.Tags = r.Tags
+	}
+	out.Location = r.Location
+	if r.ArchivedAtMs != 0 {
+		t := fromMs(r.ArchivedAtMs)
+		out.ArchivedAt = &t
+	}
 	if r.SlotEveryMs != 0 {
 		out.SlotEvery = wire.FormatDuration(time.Duration(r.SlotEveryMs) * time.Millisecond)
 	}

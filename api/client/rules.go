@@ -44,10 +44,19 @@ func (c *Client) MyWaitlist(ctx context.Context, uid string) (wire.WaitlistList,
 	return out, info, err
 }
 
+// ArchiveResource archives a resource: no longer listed, no new holds. While it has live
+// holds or waiting users it is a 409 conflict.
+func (c *Client) ArchiveResource(ctx context.Context, rid string) (wire.Resource, Info, error) {
+	var out wire.Resource
+	info, err := c.call(ctx, http.MethodDelete, resourcePath(rid), "", nil, &out)
+	return out, info, err
+}
+
 // ResourceQuery narrows a resource search. Zero fields do not filter; From and To (dates)
 // go together, Quantity needs them; Cursor is a previous page's NextCursor.
 type ResourceQuery struct {
 	Name     string
+	Tag      string
 	From, To string
 	Quantity int64
 	Limit    int
@@ -56,7 +65,7 @@ type ResourceQuery struct {
 
 func (q ResourceQuery) encode() string {
 	v := url.Values{}
-	for k, s := range map[string]string{"q": q.Name, "available_from": q.From, "available_to": q.To, "cursor": q.Cursor} {
+	for k, s := range map[string]string{"q": q.Name, "tag": q.Tag, "available_from": q.From, "available_to": q.To, "cursor": q.Cursor} {
 		if s != "" {
 			v.Set(k, s)
 		}

@@ -52,4 +52,17 @@ func TestRulesAgainstTheRealNode(t *testing.T) {
 	if list, _, err = c.Resources(ctx, client.ResourceQuery{From: "2026-12-25", To: "2026-12-26"}); err != nil || len(list.Resources) != 0 {
 		t.Fatalf("search a taken night: %+v %v", list, err)
 	}
+	if _, _, err := c.CreateResource(ctx, wire.CreateResource{ID: "barn", Name: "Barn", Buckets: map[string]int64{"all": 1},
+		Tags: []string{"rural"}, Location: "Minho"}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, err = c.Resources(ctx, client.ResourceQuery{Tag: "rural"}); err != nil || len(list.Resources) != 1 {
+		t.Fatalf("search by tag: %+v %v", list, err)
+	}
+	if r, _, err := c.ArchiveResource(ctx, "barn"); err != nil || r.ArchivedAt == nil {
+		t.Fatalf("archive: %+v %v", r, err)
+	}
+	if list, _, err = c.Resources(ctx, client.ResourceQuery{Tag: "rural"}); err != nil || len(list.Resources) != 0 {
+		t.Fatalf("an archived resource is listed: %+v %v", list, err)
+	}
 }

@@ -20,6 +20,8 @@ type CreateResource struct {
 	Allowance        *Allowance       `json:"allowance,omitempty"`
 	MaxPerUser       int64            `json:"max_per_user,omitempty"`
 	WaitlistOfferTTL string           `json:"waitlist_offer_ttl,omitempty"`
+	Tags             []string         `json:"tags,omitempty"`
+	Location         string           `json:"location,omitempty"`
 }
 
 // PlaceHold is the body of POST /v1/resources/{rid}/holds. The Idempotency-Key travels in a

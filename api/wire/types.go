@@ -58,6 +58,12 @@ type Resource struct {
 	Timezone         string     `json:"timezone,omitempty"`
 	SlotEvery        string     `json:"slot_every,omitempty"`
 	WaitlistOfferTTL string     `json:"waitlist_offer_ttl"`
+
+	// Tags and Location are for search (absent: none); ArchivedAt is set once the resource
+	// was archived (DELETE): it is no longer listed and takes no new holds.
+	Tags       []string   `json:"tags,omitempty"`
+	Location   string     `json:"location,omitempty"`
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
 
 // ResourceSummary is a resource as a search lists it: its metadata, without buckets (GET
@@ -68,6 +74,8 @@ type ResourceSummary struct {
 	Price     *Money    `json:"price,omitempty"`
 	HoldTTL   string    `json:"hold_ttl"`
 	Timezone  string    `json:"timezone,omitempty"`
+	Tags      []string  `json:"tags,omitempty"`
+	Location  string    `json:"location,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
