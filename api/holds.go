@@ -150,7 +150,7 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 			return
 		}
 		if act == nil {
-			s.writeJSON(c, http.StatusOK, holdFromProto(reply.Hold))
+			s.writeTagged(c, holdTag(reply.Hold.UpdatedAtMs), cachePrivateRevalidate, reply.Stale, holdFromProto(reply.Hold))
 			return
 		}
 	}
@@ -231,7 +231,19 @@ func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	holds, err := s.cfg.Holds.ListHolds(ctx, f)
-	if err != nil {
+	switch {
+	case err == nil:
+		s.listings.put(f, holds, s.cfg.Now())
+	case storeDown(err) && c.Request.Context().Err() == nil:
+		cached, ok := s.listings.get(f, s.cfg.Now().Add(-s.cfg.StaleListingMaxAge))
+		if !ok {
+			s.fail(c, err)
+			return
+		}
+		holds = cached
+		c.Header(StaleHeader, "true") // see listingcache.go
+		c.Header("Cache-Control", cacheNoStore)
+	default:
 		s.fail(c, err)
 		return
 	}
