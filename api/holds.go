@@ -71,15 +71,8 @@ func (s *Server) placeHold(c *gin.Context) {
 		return
 	}
 	p := PrincipalOf(c) // never nil: the route's policy is auth.Customer
-	switch {
-	case op.UserId == "":
-		if err := booking.ValidateUserID("the token's user", p.Subject); err != nil {
-			s.fail(c, err)
-			return
-		}
-		op.UserId = p.Subject
-	case op.UserId != p.Subject && !actsAsOperator(p):
-		s.fail(c, booking.Errorf(booking.CodeForbidden, "user_id must be the token's user; only operators place holds for others"))
+	if op.UserId, err = actingUser(p, op.UserId); err != nil {
+		s.fail(c, err)
 		return
 	}
 	op.IdempotencyKey = scopedIdempotencyKey(p.Subject, key)

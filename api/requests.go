@@ -229,13 +229,15 @@ func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 	if err := booking.ValidateQuantity(*b.Quantity); err != nil {
 		return nil, err
 	}
-	if b.UserID == nil { // the caller's own hold: the edge fills in the token's user
-		return &protos.PlaceHold{Buckets: b.Buckets, Quantity: *b.Quantity}, nil
+	// user_id is optional: absent means the token's user (actingUser decides).
+	uid := ""
+	if b.UserID != nil {
+		if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
+			return nil, err
+		}
+		uid = *b.UserID
 	}
-	if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
-		return nil, err
-	}
-	return &protos.PlaceHold{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: *b.UserID}, nil
+	return &protos.PlaceHold{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: uid}, nil
 }
 
 // idempotencyKey returns the Idempotency-Key header: "" when absent, else the one value

@@ -179,11 +179,13 @@ func decodeJoinWaitlist(body []byte) (*protos.JoinWaitlist, error) {
 	if err := booking.ValidateQuantity(*b.Quantity); err != nil {
 		return nil, err
 	}
-	if b.UserID == nil {
-		return nil, invalid("user_id is required")
+	// user_id is optional: absent means the token's user (actingUser decides).
+	uid := ""
+	if b.UserID != nil {
+		if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
+			return nil, err
+		}
+		uid = *b.UserID
 	}
-	if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
-		return nil, err
-	}
-	return &protos.JoinWaitlist{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: *b.UserID}, nil
+	return &protos.JoinWaitlist{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: uid}, nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,33 +11,40 @@ import (
 )
 
 // TestRenewal: the owner renews a live hold by the hold TTL from now, at most max_extensions
-// times; another user's hold is not found; an expired hold cannot be renewed.
+// times; another user's hold is not found, as an unknown one; a customer cannot name another
+// user, an operator can; an expired hold cannot be renewed.
 func TestRenewal(t *testing.T) {
 	e := MustServer(t)
 	e.ok(e.do("POST", "/v1/resources", `{"id":"r","name":"Show","buckets":{"all":5},"hold_ttl":"10m","max_extensions":2}`), http.StatusCreated, nil)
 	var h wire.Hold
-	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-1")...), http.StatusCreated, &h)
 	path := "/v1/resources/r/holds/" + h.ID + "/extend"
 
 	e.clock.Advance(8 * time.Minute)
 	var ext wire.Hold
-	e.ok(e.do("POST", path+"?user_id=u-1", ""), http.StatusOK, &ext)
+	e.ok(e.do("POST", path, "", e.as("u-1")...), http.StatusOK, &ext)
 	if want := e.clock.Now().Add(10 * time.Minute); ext.Extensions != 1 || ext.ExpiresAt == nil || !ext.ExpiresAt.Equal(want) {
 		t.Fatalf("renewed %+v, want expires_at %v and 1 extension", ext, want)
 	}
-	mustProblem(t, e.do("POST", path+"?user_id=u-2", ""), http.StatusNotFound, "not-found")
-	mustProblem(t, e.do("POST", path, ""), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("POST", path+"?user_id=u-1&user_id=u-1", ""), http.StatusBadRequest, "malformed")
-	e.ok(e.do("POST", path+"?user_id=u-1", ""), http.StatusOK, &ext)
+	foreign := mustProblem(t, e.do("POST", path, "", e.as("u-2")...), http.StatusNotFound, "not-found")
+	unknown := mustProblem(t, e.do("POST", "/v1/resources/r/holds/h-404/extend", "", e.as("u-2")...), http.StatusNotFound, "not-found")
+	if strings.Replace(foreign.Detail, h.ID, "h-404", 1) != unknown.Detail {
+		t.Fatalf("another user's hold answered %q, an unknown one %q", foreign.Detail, unknown.Detail)
+	}
+	mustProblem(t, e.do("POST", path+"?user_id=u-1", "", e.as("u-2")...), http.StatusForbidden, "forbidden")
+	mustProblem(t, e.do("POST", path+"?user_id=", "", e.as("u-1")...), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", path+"?user_id=u-1&user_id=u-1", "", e.as("u-1")...), http.StatusBadRequest, "malformed")
+	// The front desk (an operator with a second factor) renews for u-1 by naming them.
+	e.ok(e.do("POST", path+"?user_id=u-1", "", e.bearer(asOperator)...), http.StatusOK, &ext)
 	if ext.Extensions != 2 {
 		t.Fatalf("second renewal: %+v", ext)
 	}
-	mustProblem(t, e.do("POST", path+"?user_id=u-1", ""), http.StatusConflict, "limit-exceeded")
+	mustProblem(t, e.do("POST", path, "", e.as("u-1")...), http.StatusConflict, "limit-exceeded")
 
 	var h2 wire.Hold
-	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &h2)
+	e.ok(e.do("POST", "/v1/resources/r/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-3")...), http.StatusCreated, &h2)
 	e.clock.Advance(11 * time.Minute)
-	mustProblem(t, e.do("POST", "/v1/resources/r/holds/"+h2.ID+"/extend?user_id=u-3", ""), http.StatusConflict, "conflict")
+	mustProblem(t, e.do("POST", "/v1/resources/r/holds/"+h2.ID+"/extend", "", e.as("u-3")...), http.StatusConflict, "conflict")
 }
 
 // TestAllowanceAndPerUserLimit: an allowance sells beyond capacity and availability shows how
@@ -49,16 +57,16 @@ func TestAllowanceAndPerUserLimit(t *testing.T) {
 		t.Fatalf("created %+v", r)
 	}
 	for _, u := range []string{"u-a", "u-b", "u-c"} {
-		e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3,"user_id":"`+u+`"}`), http.StatusCreated, nil)
+		e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3}`, e.as(u)...), http.StatusCreated, nil)
 	}
-	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-a"}`), http.StatusConflict, "limit-exceeded")
-	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3,"user_id":"u-d"}`), http.StatusCreated, nil)
+	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-a")...), http.StatusConflict, "limit-exceeded")
+	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":3}`, e.as("u-d")...), http.StatusCreated, nil)
 	var a wire.Availability
 	e.ok(e.do("GET", "/v1/resources/flight/availability", ""), http.StatusOK, &a)
 	if got, want := a.Buckets["all"], (wire.Bucket{Capacity: 10, Held: 12, Available: 0, Allowance: 2, Overbooked: 2}); got != want {
 		t.Fatalf("availability %+v, want %+v", got, want)
 	}
-	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-z"}`), http.StatusConflict, "sold-out")
+	mustProblem(t, e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-z")...), http.StatusConflict, "sold-out")
 	// Lowering the allowance below what is sold is refused; raising the limit is not.
 	mustProblem(t, e.do("PATCH", "/v1/resources/flight", `{"allowance":{}}`), http.StatusConflict, "conflict")
 	r = wire.Resource{}
@@ -66,7 +74,7 @@ func TestAllowanceAndPerUserLimit(t *testing.T) {
 	if r.MaxPerUser != 0 || r.Allowance.Units != 3 || r.MaxExtensions != 5 || r.WaitlistOfferTTL != "30m" || r.Buckets["all"].Available != 1 {
 		t.Fatalf("updated %+v", r)
 	}
-	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-a"}`), http.StatusCreated, nil)
+	e.ok(e.do("POST", "/v1/resources/flight/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-a")...), http.StatusCreated, nil)
 }
 
 // TestCalendarAndRange: a resource created with a daily calendar in its time zone; a 3-night
@@ -80,7 +88,7 @@ func TestCalendarAndRange(t *testing.T) {
 		t.Fatalf("calendar resource: %d buckets, %+v", len(r.Buckets), r)
 	}
 	var h wire.Hold
-	e.ok(e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","to":"2026-12-27","quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	e.ok(e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","to":"2026-12-27","quantity":1}`, e.as("u-1")...), http.StatusCreated, &h)
 	if want := []string{"2026-12-24", "2026-12-25", "2026-12-26"}; !reflect.DeepEqual(h.Buckets, want) {
 		t.Fatalf("stay claims %v, want %v", h.Buckets, want)
 	}
@@ -90,10 +98,10 @@ func TestCalendarAndRange(t *testing.T) {
 		t.Fatalf("availability %+v", a.Buckets)
 	}
 	// A stay past the calendar, a reversed one and one that also lists buckets are refused.
-	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-30","to":"2027-01-02","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-27","to":"2026-12-24","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"buckets":["2026-12-24"],"from":"2026-12-24","to":"2026-12-25","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","quantity":1,"user_id":"u-1"}`), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-30","to":"2027-01-02","quantity":1}`, e.as("u-1")...), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-27","to":"2026-12-24","quantity":1}`, e.as("u-1")...), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"buckets":["2026-12-24"],"from":"2026-12-24","to":"2026-12-25","quantity":1}`, e.as("u-1")...), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/hotel/holds", `{"from":"2026-12-24","quantity":1}`, e.as("u-1")...), http.StatusUnprocessableEntity, "invalid")
 	// Slots: hourly, a range of slots.
 	r = wire.Resource{}
 	e.ok(e.do("POST", "/v1/resources", `{"id":"court","name":"Court","timezone":"America/New_York",
@@ -101,7 +109,7 @@ func TestCalendarAndRange(t *testing.T) {
 	if len(r.Buckets) != 12 || r.SlotEvery != "1h" {
 		t.Fatalf("slot resource: %+v", r)
 	}
-	e.ok(e.do("POST", "/v1/resources/court/holds", `{"from":"2026-12-01T10:00","to":"2026-12-01T12:00","quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	e.ok(e.do("POST", "/v1/resources/court/holds", `{"from":"2026-12-01T10:00","to":"2026-12-01T12:00","quantity":1}`, e.as("u-1")...), http.StatusCreated, &h)
 	if want := []string{"2026-12-01T10:00", "2026-12-01T11:00"}; !reflect.DeepEqual(h.Buckets, want) {
 		t.Fatalf("slots %v, want %v", h.Buckets, want)
 	}
@@ -129,53 +137,63 @@ func TestWaitlistWalk(t *testing.T) {
 	e := MustServer(t)
 	e.ok(e.do("POST", "/v1/resources", `{"id":"gig","name":"Gig","buckets":{"all":1},"waitlist_offer_ttl":"15m"}`), http.StatusCreated, nil)
 	var h wire.Hold
-	e.ok(e.do("POST", "/v1/resources/gig/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	e.ok(e.do("POST", "/v1/resources/gig/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-1")...), http.StatusCreated, &h)
 
 	var w2, w3 wire.WaitlistEntry
-	rec := e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-2"}`)
+	rec := e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-2")...)
 	e.ok(rec, http.StatusCreated, &w2)
 	if w2.Position != 1 || w2.UserID != "u-2" || rec.Header().Get("Location") != "/v1/resources/gig/waitlist/"+w2.ID {
 		t.Fatalf("joined %+v, %v", w2, rec.Header())
 	}
-	e.ok(e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &w3)
+	e.ok(e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-3")...), http.StatusCreated, &w3)
 	if w3.Position != 2 {
 		t.Fatalf("second in line: %+v", w3)
 	}
-	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusConflict, "conflict")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-3")...), http.StatusConflict, "conflict")
 	var mine wire.WaitlistList
-	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	e.ok(e.do("GET", "/v1/me/waitlist", "", e.as("u-3")...), http.StatusOK, &mine)
 	if len(mine.Entries) != 1 || mine.Entries[0].ID != w3.ID || mine.Entries[0].Position != 2 {
 		t.Fatalf("u-3's waitlist: %+v", mine)
 	}
-	mustProblem(t, e.do("GET", "/v1/me/waitlist", ""), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID+"?user_id=u-2", ""), http.StatusNotFound, "not-found")
+	// An operator may read u-3's; u-2 may not name u-3, and u-3's entry is unknown to u-2.
+	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", "", e.bearer(asOperator)...), http.StatusOK, &mine)
+	if len(mine.Entries) != 1 || mine.Entries[0].ID != w3.ID {
+		t.Fatalf("u-3's waitlist read by an operator: %+v", mine)
+	}
+	mustProblem(t, e.do("GET", "/v1/me/waitlist?user_id=u-3", "", e.as("u-2")...), http.StatusForbidden, "forbidden")
+	mustProblem(t, e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID+"?user_id=u-3", "", e.as("u-2")...), http.StatusForbidden, "forbidden")
+	foreign := mustProblem(t, e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID, "", e.as("u-2")...), http.StatusNotFound, "not-found")
+	unknown := mustProblem(t, e.do("DELETE", "/v1/resources/gig/waitlist/w-404", "", e.as("u-2")...), http.StatusNotFound, "not-found")
+	if strings.Replace(foreign.Detail, w3.ID, "w-404", 1) != unknown.Detail {
+		t.Fatalf("another user's entry answered %q, an unknown one %q", foreign.Detail, unknown.Detail)
+	}
 
 	var cancelled wire.Hold
-	e.ok(e.do("POST", "/v1/resources/gig/holds/"+h.ID+"/cancel", ""), http.StatusOK, &cancelled)
+	e.ok(e.do("POST", "/v1/resources/gig/holds/"+h.ID+"/cancel", "", e.as("u-1")...), http.StatusOK, &cancelled)
 	var offer wire.Hold
-	e.ok(e.do("GET", "/v1/resources/gig/holds/"+w2.OfferHoldID, ""), http.StatusOK, &offer)
+	e.ok(e.do("GET", "/v1/resources/gig/holds/"+w2.OfferHoldID, "", e.as("u-2")...), http.StatusOK, &offer)
 	if offer.Status != "held" || offer.UserID != "u-2" || offer.WaitlistEntryID != w2.ID ||
 		!offer.ExpiresAt.Equal(e.clock.Now().Add(15*time.Minute)) {
 		t.Fatalf("offer %+v", offer)
 	}
-	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	e.ok(e.do("GET", "/v1/me/waitlist", "", e.as("u-3")...), http.StatusOK, &mine)
 	if len(mine.Entries) != 1 || mine.Entries[0].Position != 1 {
 		t.Fatalf("u-3 moved up: %+v", mine)
 	}
 	var left wire.WaitlistEntry
-	e.ok(e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID+"?user_id=u-3", ""), http.StatusOK, &left)
+	e.ok(e.do("DELETE", "/v1/resources/gig/waitlist/"+w3.ID, "", e.as("u-3")...), http.StatusOK, &left)
 	if left.ID != w3.ID || left.Position != 0 {
 		t.Fatalf("left %+v", left)
 	}
-	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-3", ""), http.StatusOK, &mine)
+	e.ok(e.do("GET", "/v1/me/waitlist", "", e.as("u-3")...), http.StatusOK, &mine)
 	if len(mine.Entries) != 0 {
 		t.Fatalf("u-3 still waits: %+v", mine)
 	}
 	// The units are available now: joining is refused, a hold is the way.
 	e.clock.Advance(16 * time.Minute)
-	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-4"}`), http.StatusConflict, "conflict")
-	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"user_id":"u-4"}`), http.StatusUnprocessableEntity, "invalid")
-	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-4","x":1}`), http.StatusBadRequest, "malformed")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-4")...), http.StatusConflict, "conflict")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"]}`, e.as("u-4")...), http.StatusUnprocessableEntity, "invalid")
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"x":1}`, e.as("u-4")...), http.StatusBadRequest, "malformed")
 }
 
 // TestBrowse: search by name and by availability for a stay, a page at a time.
@@ -189,7 +207,7 @@ func TestBrowse(t *testing.T) {
 	} {
 		e.ok(e.do("POST", "/v1/resources", body), http.StatusCreated, nil)
 	}
-	e.ok(e.do("POST", "/v1/resources/a-hotel/holds", `{"from":"2026-12-25","to":"2026-12-26","quantity":1,"user_id":"u-1"}`), http.StatusCreated, nil)
+	e.ok(e.do("POST", "/v1/resources/a-hotel/holds", `{"from":"2026-12-25","to":"2026-12-26","quantity":1}`, e.as("u-1")...), http.StatusCreated, nil)
 	search := func(query string) []string {
 		t.Helper()
 		var l wire.ResourceList
@@ -233,10 +251,10 @@ func TestBrowse(t *testing.T) {
 func TestCapacityRaiseOffers(t *testing.T) {
 	e := MustServer(t)
 	e.ok(e.do("POST", "/v1/resources", `{"id":"show","name":"Show","buckets":{"all":2}}`), http.StatusCreated, nil)
-	e.ok(e.do("POST", "/v1/resources/show/holds", `{"buckets":["all"],"quantity":2,"user_id":"u-1"}`), http.StatusCreated, nil)
+	e.ok(e.do("POST", "/v1/resources/show/holds", `{"buckets":["all"],"quantity":2}`, e.as("u-1")...), http.StatusCreated, nil)
 	var big, small wire.WaitlistEntry
-	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":3,"user_id":"u-2"}`), http.StatusCreated, &big)
-	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-3"}`), http.StatusCreated, &small)
+	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":3}`, e.as("u-2")...), http.StatusCreated, &big)
+	e.ok(e.do("POST", "/v1/resources/show/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-3")...), http.StatusCreated, &small)
 	var r wire.Resource
 	e.ok(e.do("PATCH", "/v1/resources/show", `{"buckets":{"all":4}}`), http.StatusOK, &r)
 	if b := r.Buckets["all"]; b.Held != 3 || b.Available != 1 {
@@ -244,12 +262,12 @@ func TestCapacityRaiseOffers(t *testing.T) {
 	}
 	mustProblem(t, e.do("GET", "/v1/resources/show/holds/"+big.OfferHoldID, ""), http.StatusNotFound, "not-found")
 	var offer wire.Hold
-	e.ok(e.do("GET", "/v1/resources/show/holds/"+small.OfferHoldID, ""), http.StatusOK, &offer)
+	e.ok(e.do("GET", "/v1/resources/show/holds/"+small.OfferHoldID, "", e.as("u-3")...), http.StatusOK, &offer)
 	if offer.UserID != "u-3" || offer.Status != wire.HoldHeld {
 		t.Fatalf("offer %+v", offer)
 	}
 	var mine wire.WaitlistList
-	e.ok(e.do("GET", "/v1/me/waitlist?user_id=u-2", ""), http.StatusOK, &mine)
+	e.ok(e.do("GET", "/v1/me/waitlist", "", e.as("u-2")...), http.StatusOK, &mine)
 	if len(mine.Entries) != 1 || mine.Entries[0].Position != 1 {
 		t.Fatalf("the big request keeps its place: %+v", mine)
 	}
@@ -281,7 +299,7 @@ func TestTagsLocationAndArchive(t *testing.T) {
 	mustProblem(t, e.do("PATCH", "/v1/resources/barn", `{"location":"a\u0000b"}`), http.StatusUnprocessableEntity, "invalid")
 
 	var h wire.Hold
-	e.ok(e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-1"}`), http.StatusCreated, &h)
+	e.ok(e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-1")...), http.StatusCreated, &h)
 	mustProblem(t, e.do("DELETE", "/v1/resources/inn", ""), http.StatusConflict, "conflict")
 	e.ok(e.do("POST", "/v1/resources/inn/holds/"+h.ID+"/confirm", ""), http.StatusOK, nil)
 	r = wire.Resource{}
@@ -295,7 +313,7 @@ func TestTagsLocationAndArchive(t *testing.T) {
 	if len(l.Resources) != 0 {
 		t.Fatalf("the archived inn is listed, or the barn kept its tag: %+v", l)
 	}
-	mustProblem(t, e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1,"user_id":"u-2"}`), http.StatusConflict, "conflict")
+	mustProblem(t, e.do("POST", "/v1/resources/inn/holds", `{"buckets":["all"],"quantity":1}`, e.as("u-2")...), http.StatusConflict, "conflict")
 	e.ok(e.do("GET", "/v1/resources/inn/holds/"+h.ID, ""), http.StatusOK, nil)
 	mustProblem(t, e.do("DELETE", "/v1/resources/nope", ""), http.StatusNotFound, "not-found")
 }

@@ -38,8 +38,8 @@ func TestWaitlistFlashSale(t *testing.T) {
 	for i := range clients {
 		wg.Go(func() {
 			u := fmt.Sprintf("u-%03d", i)
-			rec := e.do("POST", "/v1/resources/flash/holds", `{"buckets":["all"],"quantity":1,"user_id":"`+u+`"}`,
-				IdempotencyKeyHeader, "k-"+u)
+			rec := e.do("POST", "/v1/resources/flash/holds", `{"buckets":["all"],"quantity":1}`,
+				append(e.as(u), IdempotencyKeyHeader, "k-"+u)...)
 			chase[i] = result{user: u, code: rec.Code, body: rec.Body.String()}
 			if rec.Code == http.StatusCreated {
 				chase[i].hold = decodeHold(t, rec.Body.Bytes())
@@ -67,7 +67,7 @@ func TestWaitlistFlashSale(t *testing.T) {
 	entries := make([]wire.WaitlistEntry, waiters)
 	for i := range waiters {
 		wg.Go(func() {
-			rec := e.do("POST", "/v1/resources/flash/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"`+losers[i]+`"}`)
+			rec := e.do("POST", "/v1/resources/flash/waitlist", `{"buckets":["all"],"quantity":1}`, e.as(losers[i])...)
 			if rec.Code != http.StatusCreated {
 				t.Errorf("join %s: %d %s", losers[i], rec.Code, rec.Body)
 				return
@@ -89,7 +89,7 @@ func TestWaitlistFlashSale(t *testing.T) {
 
 	// Cancellations, one after another: the k-th offers its seat to the k-th in line.
 	for k := range cancels {
-		e.ok(e.do("POST", "/v1/resources/flash/holds/"+holders[k].hold.ID+"/cancel", ""), http.StatusOK, nil)
+		e.ok(e.do("POST", "/v1/resources/flash/holds/"+holders[k].hold.ID+"/cancel", "", e.as(holders[k].user)...), http.StatusOK, nil)
 		checkOffers(t, e, entries, 0, k+1, e.clock.Now().Add(offerTTL))
 		checkPositions(t, e, entries, k+1)
 	}
@@ -137,7 +137,7 @@ func checkPositions(t *testing.T, e *testEnv, entries []wire.WaitlistEntry, offe
 	t.Helper()
 	for i, en := range entries {
 		var mine wire.WaitlistList
-		e.ok(e.do("GET", "/v1/me/waitlist?user_id="+en.UserID, ""), http.StatusOK, &mine)
+		e.ok(e.do("GET", "/v1/me/waitlist", "", e.as(en.UserID)...), http.StatusOK, &mine)
 		switch {
 		case i < offered && len(mine.Entries) != 0:
 			t.Fatalf("%s was offered a seat yet still waits: %+v", en.UserID, mine)

@@ -33,7 +33,7 @@ type PlaceHold struct {
 	From     string   `json:"from,omitempty"`
 	To       string   `json:"to,omitempty"`
 	Quantity int64    `json:"quantity"`
-	UserID   string   `json:"user_id"`
+	UserID   string   `json:"user_id,omitempty"` // empty: the token's user (only operators name another)
 }
 
 // JoinWaitlist is the body of POST /v1/resources/{rid}/waitlist: the units to wait for, like
