@@ -234,8 +234,9 @@ func (s *Server) routes() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
-	// Authentication after observe and recovery, so that refusals are logged and counted.
-	e.Use(s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
+	// Authentication after observe and recovery, so that refusals are logged and counted;
+	// headOnly first, so that a HEAD request refused by them has no body either.
+	e.Use(headOnly, s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 
@@ -268,11 +269,11 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/cluster/members", s.members)
 	v1.GET("/events", s.listEvents)
 
-	// HEAD on every GET route: the GET handler, with the body discarded (RFC 9110 9.3.2), so
-	// that status and headers are exactly GET's.
+	// HEAD on every GET route: the GET handler, with the body discarded by headOnly (RFC
+	// 9110 9.3.2), so that status and headers are exactly GET's.
 	for _, r := range e.Routes() {
 		if r.Method == http.MethodGet {
-			e.HEAD(r.Path, headOnly, r.HandlerFunc)
+			e.HEAD(r.Path, r.HandlerFunc)
 		}
 	}
 	return e
@@ -291,9 +292,12 @@ func (s *Server) adminRoutes() *gin.Engine {
 	return e
 }
 
-// headOnly makes the rest of a HEAD request's chain write headers but no body.
+// headOnly makes the rest of a HEAD request's chain write headers but no body: the handler
+// of the GET route, and the refusals (authentication, problems) before it.
 func headOnly(c *gin.Context) {
-	c.Writer = bodylessWriter{c.Writer}
+	if c.Request.Method == http.MethodHead {
+		c.Writer = bodylessWriter{c.Writer}
+	}
 	c.Next()
 }
 
