@@ -9,39 +9,65 @@ import (
 	"github.com/allot/allot/api/wire"
 )
 
-// The booking rules' routes: renewals, the waitlist and the resource search. Until the server
-// authenticates users, uid names the user a call acts for.
+// The booking rules' routes: renewals, the waitlist and the resource search. A call acts for
+// the user of the client's token (WithToken, WithTokenSource); the ...For variants, and
+// JoinWaitlist with a UserID, act for another user, which only an operator with a second
+// factor may do (403 forbidden otherwise).
 
-// ExtendHold renews a held hold for its owner uid by the resource's hold TTL. Past the
+// ExtendHold renews the token's user's held hold by the resource's hold TTL. Past the
 // resource's max_extensions it is a 409 limit_exceeded; a hold that is no longer held (or
-// expired) a 409 conflict.
-func (c *Client) ExtendHold(ctx context.Context, rid, hid, uid string) (wire.Hold, Info, error) {
+// expired) a 409 conflict; another user's hold is a 404 not_found, as an unknown one.
+func (c *Client) ExtendHold(ctx context.Context, rid, hid string) (wire.Hold, Info, error) {
+	return c.ExtendHoldFor(ctx, rid, hid, "")
+}
+
+// ExtendHoldFor is ExtendHold for user uid (operators); "" is the token's user.
+func (c *Client) ExtendHoldFor(ctx context.Context, rid, hid, uid string) (wire.Hold, Info, error) {
 	var out wire.Hold
-	info, err := c.call(ctx, http.MethodPost, holdPath(rid, hid)+"/extend?user_id="+url.QueryEscape(uid), "", nil, &out)
+	info, err := c.call(ctx, http.MethodPost, holdPath(rid, hid)+"/extend"+actingUser(uid), "", nil, &out)
 	return out, info, err
 }
 
-// JoinWaitlist puts req.UserID on the resource's waitlist (201), only while the units asked
-// for are sold out (else 409 conflict).
+// JoinWaitlist puts the token's user (or req.UserID, for operators) on the resource's
+// waitlist (201), only while the units asked for are sold out (else 409 conflict).
 func (c *Client) JoinWaitlist(ctx context.Context, rid string, req wire.JoinWaitlist) (wire.WaitlistEntry, Info, error) {
 	var out wire.WaitlistEntry
 	info, err := c.call(ctx, http.MethodPost, resourcePath(rid)+"/waitlist", "", req, &out)
 	return out, info, err
 }
 
-// LeaveWaitlist removes uid's waiting entry eid.
-func (c *Client) LeaveWaitlist(ctx context.Context, rid, eid, uid string) (wire.WaitlistEntry, Info, error) {
+// LeaveWaitlist removes the token's user's waiting entry eid; another user's entry is a 404
+// not_found, as an unknown one.
+func (c *Client) LeaveWaitlist(ctx context.Context, rid, eid string) (wire.WaitlistEntry, Info, error) {
+	return c.LeaveWaitlistFor(ctx, rid, eid, "")
+}
+
+// LeaveWaitlistFor is LeaveWaitlist for user uid (operators); "" is the token's user.
+func (c *Client) LeaveWaitlistFor(ctx context.Context, rid, eid, uid string) (wire.WaitlistEntry, Info, error) {
 	var out wire.WaitlistEntry
-	info, err := c.call(ctx, http.MethodDelete, resourcePath(rid)+"/waitlist/"+url.PathEscape(eid)+"?user_id="+url.QueryEscape(uid), "", nil, &out)
+	info, err := c.call(ctx, http.MethodDelete, resourcePath(rid)+"/waitlist/"+url.PathEscape(eid)+actingUser(uid), "", nil, &out)
 	return out, info, err
 }
 
-// MyWaitlist lists uid's waiting entries with their positions (from the store: it may lag
-// the owners by one commit).
-func (c *Client) MyWaitlist(ctx context.Context, uid string) (wire.WaitlistList, Info, error) {
+// MyWaitlist lists the token's user's waiting entries with their positions (from the store:
+// it may lag the owners by one commit).
+func (c *Client) MyWaitlist(ctx context.Context) (wire.WaitlistList, Info, error) {
+	return c.WaitlistOf(ctx, "")
+}
+
+// WaitlistOf is MyWaitlist for user uid (operators); "" is the token's user.
+func (c *Client) WaitlistOf(ctx context.Context, uid string) (wire.WaitlistList, Info, error) {
 	var out wire.WaitlistList
-	info, err := c.call(ctx, http.MethodGet, "/v1/me/waitlist?user_id="+url.QueryEscape(uid), "", nil, &out)
+	info, err := c.call(ctx, http.MethodGet, "/v1/me/waitlist"+actingUser(uid), "", nil, &out)
 	return out, info, err
+}
+
+// actingUser is the query naming the user a call acts for: none for the token's user.
+func actingUser(uid string) string {
+	if uid == "" {
+		return ""
+	}
+	return "?user_id=" + url.QueryEscape(uid)
 }
 
 // ArchiveResource archives a resource: no longer listed, no new holds. While it has live
