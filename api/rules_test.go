@@ -150,6 +150,14 @@ func TestWaitlistWalk(t *testing.T) {
 		t.Fatalf("second in line: %+v", w3)
 	}
 	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1}`, e.as("u-3")...), http.StatusConflict, "conflict")
+	// Only an operator joins and leaves for someone else.
+	mustProblem(t, e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-5"}`, e.as("u-4")...), http.StatusForbidden, "forbidden")
+	var w5 wire.WaitlistEntry
+	e.ok(e.do("POST", "/v1/resources/gig/waitlist", `{"buckets":["all"],"quantity":1,"user_id":"u-5"}`, e.bearer(asOperator)...), http.StatusCreated, &w5)
+	if w5.UserID != "u-5" || w5.Position != 3 {
+		t.Fatalf("joined for u-5: %+v", w5)
+	}
+	e.ok(e.do("DELETE", "/v1/resources/gig/waitlist/"+w5.ID+"?user_id=u-5", "", e.bearer(asOperator)...), http.StatusOK, nil)
 	var mine wire.WaitlistList
 	e.ok(e.do("GET", "/v1/me/waitlist", "", e.as("u-3")...), http.StatusOK, &mine)
 	if len(mine.Entries) != 1 || mine.Entries[0].ID != w3.ID || mine.Entries[0].Position != 2 {
