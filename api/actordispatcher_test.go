@@ -131,6 +131,16 @@ func (d *actorDispatcher) ListHolds(ctx context.Context, f persistence.HoldFilte
 	return d.store.ListHolds(ctx, f)
 }
 
+// ListWaitlist implements WaitlistLister with the store, as a node does.
+func (d *actorDispatcher) ListWaitlist(ctx context.Context, f persistence.WaitlistFilter) ([]persistence.WaitlistPosition, error) {
+	return d.store.ListWaitlist(ctx, f)
+}
+
+// ListResources implements ResourceLister with the store, as a node does.
+func (d *actorDispatcher) ListResources(ctx context.Context, f persistence.ResourceFilter) ([]booking.Resource, error) {
+	return d.store.ListResources(ctx, f)
+}
+
 // snapshot returns a comparable picture of every resource an actor was started for — as its
 // actor answers it (name, TTL, version, buckets) and as the store lists its holds — to prove
 // that refused requests changed nothing. It counts as neither a Dispatch nor a ListHolds.

@@ -181,7 +181,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown route", "GET", "/v1/nothing", "", nil, 404, "route-not-found"},
 		{"unknown version", "GET", "/v2/resources/hotel-1", "", nil, 404, "route-not-found"},
 		{"trailing slash", "GET", r1 + "/", "", nil, 404, "route-not-found"},
-		{"delete resource", "DELETE", r1, "", nil, 405, "method-not-allowed"},
+		{"put resource", "PUT", r1, "", nil, 405, "method-not-allowed"},
 		{"put resources", "PUT", res, okCreate(""), nil, 405, "method-not-allowed"},
 		{"get confirm", "GET", holds + "/h-1/confirm", "", nil, 405, "method-not-allowed"},
 		{"post healthz", post, HealthzPath, "", nil, 405, "method-not-allowed"},

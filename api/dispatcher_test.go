@@ -181,6 +181,10 @@ func TestAskOwnerMarksStaleAnswers(t *testing.T) {
 		if read.Code != 200 || read.Header().Get(StaleHeader) != want {
 			t.Fatalf("stale=%v: availability %d, %s %q", stale, read.Code, StaleHeader, read.Header().Get(StaleHeader))
 		}
+		// A stale answer may be wrong: caches must not keep it.
+		if cc := read.Header().Get("Cache-Control"); (cc == "no-store") != stale {
+			t.Fatalf("stale=%v: Cache-Control %q", stale, cc)
+		}
 		refused := e.do("POST", "/v1/resources/r1/holds", `{"buckets":["all"],"quantity":1,"user_id":"u"}`)
 		mustProblem(t, refused, 409, "sold-out")
 		if refused.Header().Get(StaleHeader) != want {

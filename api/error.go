@@ -70,6 +70,8 @@ func kindOf(code string) problemKind {
 		return problemKind{"sold-out", "Sold out", http.StatusConflict, code}
 	case booking.CodeConflict:
 		return problemKind{"conflict", "Conflicting state", http.StatusConflict, code}
+	case booking.CodeLimitExceeded:
+		return problemKind{"limit-exceeded", "Limit exceeded", http.StatusConflict, code}
 	case booking.CodeBusy:
 		return problemKind{"busy", "Resource busy", http.StatusTooManyRequests, code}
 	case booking.CodeUnavailable:
@@ -100,7 +102,7 @@ func problemCodes() []string {
 	return []string{
 		booking.CodeMalformed, booking.CodeInvalid, booking.CodeIdempotencyMismatch,
 		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
-		booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
+		booking.CodeLimitExceeded, booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
 		booking.CodeUnauthenticated, booking.CodeForbidden, booking.CodeMFARequired,
 		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
 		kindClientClosed,

@@ -71,15 +71,8 @@ func (s *Server) placeHold(c *gin.Context) {
 		return
 	}
 	p := PrincipalOf(c) // never nil: the route's policy is auth.Customer
-	switch {
-	case op.UserId == "":
-		if err := booking.ValidateUserID("the token's user", p.Subject); err != nil {
-			s.fail(c, err)
-			return
-		}
-		op.UserId = p.Subject
-	case op.UserId != p.Subject && !actsAsOperator(p):
-		s.fail(c, booking.Errorf(booking.CodeForbidden, "user_id must be the token's user; only operators place holds for others"))
+	if op.UserId, err = actingUser(p, op.UserId); err != nil {
+		s.fail(c, err)
 		return
 	}
 	op.IdempotencyKey = scopedIdempotencyKey(p.Subject, key)
@@ -150,7 +143,7 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 			return
 		}
 		if act == nil {
-			s.writeJSON(c, http.StatusOK, holdFromProto(reply.Hold))
+			s.writeTagged(c, holdTag(reply.Hold.UpdatedAtMs), cachePrivateRevalidate, reply.Stale, holdFromProto(reply.Hold))
 			return
 		}
 	}
@@ -231,7 +224,19 @@ func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	holds, err := s.cfg.Holds.ListHolds(ctx, f)
-	if err != nil {
+	switch {
+	case err == nil:
+		s.listings.put(f, holds, s.cfg.Now())
+	case storeDown(err) && c.Request.Context().Err() == nil:
+		cached, ok := s.listings.get(f, s.cfg.Now().Add(-s.cfg.StaleListingMaxAge))
+		if !ok {
+			s.fail(c, err)
+			return
+		}
+		holds = cached
+		c.Header(StaleHeader, "true") // see listingcache.go
+		c.Header("Cache-Control", cacheNoStore)
+	default:
 		s.fail(c, err)
 		return
 	}

@@ -212,7 +212,7 @@ func TestHeadOnGetRoutes(t *testing.T) {
 	e.mustCreate()
 	for _, path := range []string{HealthzPath, ReadyzPath, OpenAPIPath, DiscoveryPath, "/v1/resources/hotel-1",
 		"/v1/resources/hotel-1/availability", "/v1/resources/hotel-1/holds", "/v1/users/u-1/holds", "/v1/cluster/members",
-		"/v1/resources/nope", "/v1/resources/a%20b"} {
+		"/v1/resources/nope", "/v1/resources/a%20b", "/v1/resources", "/v1/me/waitlist", "/v1/me/waitlist?user_id=u-1", "/v1/me/holds"} {
 		get := e.do("GET", path, "")
 		head := e.do("HEAD", path, "")
 		if head.Code != get.Code || head.Header().Get("Content-Type") != get.Header().Get("Content-Type") ||
@@ -223,12 +223,19 @@ func TestHeadOnGetRoutes(t *testing.T) {
 			t.Errorf("HEAD %s: body of %d bytes (GET %d)", path, head.Body.Len(), get.Body.Len())
 		}
 	}
+	// A refusal before the handler (no token) has no body either.
+	for _, path := range []string{"/v1/me/waitlist", "/v1/me/holds", "/v1/resources/hotel-1/holds"} {
+		rec := e.do("HEAD", path, "", anonymous...)
+		if rec.Code != http.StatusUnauthorized || rec.Body.Len() != 0 || rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("anonymous HEAD %s: %d %v, body of %d bytes", path, rec.Code, rec.Header(), rec.Body.Len())
+		}
+	}
 	// Routes without GET still refuse HEAD, and GET routes now allow it.
-	rec := e.do("HEAD", "/v1/resources", "")
+	rec := e.do("HEAD", "/v1/resources/hotel-1/holds/h-1/confirm", "")
 	if rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Header().Get("Allow"), "POST") {
 		t.Fatalf("HEAD on a POST route: %d %v", rec.Code, rec.Header())
 	}
-	rec = e.do("DELETE", "/v1/resources/hotel-1", "")
+	rec = e.do("PUT", "/v1/resources/hotel-1", "")
 	if allow := rec.Header().Get("Allow"); !strings.Contains(allow, "HEAD") || !strings.Contains(allow, "GET") {
 		t.Fatalf("Allow %q", allow)
 	}

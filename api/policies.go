@@ -17,8 +17,8 @@ const (
 // may browse resources and availability and read the probes and the API description;
 // everything else needs a token; operators (with a second factor) create and change resources
 // and read their holds and any user's; admins (with a second factor) read the cluster's
-// members. Ownership of a hold is checked by the handlers (holdOp, placeHold), since it depends
-// on the hold, not on the route.
+// members. Ownership of a hold or a waitlist entry is checked by the handlers (holdOp,
+// actingUser), since it depends on the hold or the entry, not on the route.
 //
 // Only GET routes are listed for reading; HEAD, which the router adds to every GET route,
 // takes the GET route's policy (Policies). A route served by the router but missing here is
@@ -33,15 +33,21 @@ var routePolicies = auth.RoutePolicies{
 	{Method: http.MethodGet, Path: JWKSPath}:      auth.Public,
 
 	{Method: http.MethodPost, Path: "/v1/resources"}:                         auth.Operator,
+	{Method: http.MethodGet, Path: "/v1/resources"}:                          auth.Public,
 	{Method: http.MethodGet, Path: "/v1/resources/:rid"}:                     auth.Public,
 	{Method: http.MethodPatch, Path: "/v1/resources/:rid"}:                   auth.Operator,
+	{Method: http.MethodDelete, Path: "/v1/resources/:rid"}:                  auth.Operator,
 	{Method: http.MethodGet, Path: "/v1/resources/:rid/availability"}:        auth.Public,
 	{Method: http.MethodPost, Path: "/v1/resources/:rid/holds"}:              auth.Customer,
 	{Method: http.MethodGet, Path: "/v1/resources/:rid/holds"}:               auth.Operator,
 	{Method: http.MethodGet, Path: "/v1/resources/:rid/holds/:hid"}:          auth.Customer,
 	{Method: http.MethodPost, Path: "/v1/resources/:rid/holds/:hid/confirm"}: auth.Customer,
 	{Method: http.MethodPost, Path: "/v1/resources/:rid/holds/:hid/cancel"}:  auth.Customer,
+	{Method: http.MethodPost, Path: "/v1/resources/:rid/holds/:hid/extend"}:  auth.Customer,
+	{Method: http.MethodPost, Path: "/v1/resources/:rid/waitlist"}:           auth.Customer,
+	{Method: http.MethodDelete, Path: "/v1/resources/:rid/waitlist/:eid"}:    auth.Customer,
 	{Method: http.MethodGet, Path: "/v1/me/holds"}:                           auth.Customer,
+	{Method: http.MethodGet, Path: "/v1/me/waitlist"}:                        auth.Customer,
 	{Method: http.MethodGet, Path: "/v1/users/:uid/holds"}:                   auth.Operator,
 	{Method: http.MethodGet, Path: "/v1/cluster/members"}:                    auth.Admin,
 	{Method: http.MethodGet, Path: "/v1/events"}:                             auth.Operator,

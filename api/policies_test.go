@@ -73,18 +73,43 @@ var matrixCallers = []struct {
 
 // TestAccessMatrix checks every route for every caller: the exact status and, for refusals,
 // the problem type. hotel-1 holds u-1's holds (the customer's); the other customer and the
-// operator without a second factor must not learn that they exist.
+// operator without a second factor must not learn that they exist. The booking rules' rows
+// act for u-1 by naming them (user_id): customers other than u-1, and operators without a
+// second factor, are refused before anything is read.
 func TestAccessMatrix(t *testing.T) {
 	e := MustServer(t, func(c *Config) { c.Events = c.Dispatcher.(*actorDispatcher).store })
 	e.mustCreate()
 	held := func() string { // a hold of u-1's, placed by u-1
 		return e.mustHold(`{"buckets":["2026-12-25"],"quantity":1}`, e.bearer(asCustomer)...).ID
 	}
-	confirmID, cancelID, getID := held(), held(), held()
+	confirmID, cancelID, getID, extendID := held(), held(), held(), held()
 	const (
 		res   = "/v1/resources/hotel-1"
 		holds = res + "/holds"
 	)
+	// Renewals: u-1, the operator and the admin renew extendID once each.
+	e.ok(e.do("PATCH", res, `{"max_extensions":5}`), http.StatusOK, nil)
+	// The waitlist: 2026-12-26 (capacity 1) is sold out, so anyone may join for it.
+	e.mustHold(`{"buckets":["2026-12-26"],"quantity":1,"user_id":"u-9"}`)
+	const join = `{"buckets":["2026-12-26"],"quantity":1}`
+	// u1Entry returns the path of u-1's waiting entry on hotel-1, joining first when u-1 has
+	// none (the previous caller's leave succeeded).
+	u1Entry := func(int) string {
+		var mine wire.WaitlistList
+		e.ok(e.do("GET", "/v1/me/waitlist", "", e.bearer(asCustomer)...), http.StatusOK, &mine)
+		if len(mine.Entries) == 0 {
+			var en wire.WaitlistEntry
+			e.ok(e.do("POST", res+"/waitlist", join, e.bearer(asCustomer)...), http.StatusCreated, &en)
+			mine.Entries = append(mine.Entries, en)
+		}
+		return res + "/waitlist/" + mine.Entries[0].ID + "?user_id=u-1"
+	}
+	// Archiving: a resource of its own for each caller, with nothing live on it.
+	archivable := func(i int) string {
+		id := fmt.Sprintf("arch-%d", i)
+		e.ok(e.do("POST", "/v1/resources", `{"id":"`+id+`","name":"Archive me","buckets":{"all":1}}`), http.StatusCreated, nil)
+		return "/v1/resources/" + id
+	}
 	type want [6]int // by matrixCallers
 	const (
 		ok, created = http.StatusOK, http.StatusCreated
@@ -96,28 +121,38 @@ func TestAccessMatrix(t *testing.T) {
 		method, route, path string
 		body                func(caller int) string
 		want                want
+		pathOf              func(caller int) string // when set, instead of path
 	}{
-		{"GET", HealthzPath, HealthzPath, nil, want{ok, ok, ok, ok, ok, ok}},
-		{"GET", ReadyzPath, ReadyzPath, nil, want{ok, ok, ok, ok, ok, ok}},
-		{"GET", OpenAPIPath, OpenAPIPath, nil, want{ok, ok, ok, ok, ok, ok}},
-		{"GET", DiscoveryPath, DiscoveryPath, nil, want{ok, ok, ok, ok, ok, ok}},
-		{"GET", JWKSPath, JWKSPath, nil, want{ok, ok, ok, ok, ok, ok}},
+		{"GET", HealthzPath, HealthzPath, nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", ReadyzPath, ReadyzPath, nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", OpenAPIPath, OpenAPIPath, nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", DiscoveryPath, DiscoveryPath, nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", JWKSPath, JWKSPath, nil, want{ok, ok, ok, ok, ok, ok}, nil},
 		{"POST", "/v1/resources", "/v1/resources", func(i int) string {
 			return fmt.Sprintf(`{"id":"room-%d","name":"Room","buckets":{"all":1}}`, i)
-		}, want{unauth, forbid, forbid, forbid, created, created}},
-		{"GET", "/v1/resources/:rid", res, nil, want{ok, ok, ok, ok, ok, ok}},
-		{"PATCH", "/v1/resources/:rid", res, func(int) string { return `{"name":"Renamed"}` }, want{unauth, forbid, forbid, forbid, ok, ok}},
-		{"GET", "/v1/resources/:rid/availability", res + "/availability", nil, want{ok, ok, ok, ok, ok, ok}},
+		}, want{unauth, forbid, forbid, forbid, created, created}, nil},
+		{"GET", "/v1/resources/:rid", res, nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"PATCH", "/v1/resources/:rid", res, func(int) string { return `{"name":"Renamed"}` }, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
+		{"GET", "/v1/resources/:rid/availability", res + "/availability", nil, want{ok, ok, ok, ok, ok, ok}, nil},
 		{"POST", "/v1/resources/:rid/holds", holds, func(int) string { return `{"buckets":["2026-12-24"],"quantity":1}` },
-			want{unauth, created, created, created, created, created}},
-		{"GET", "/v1/resources/:rid/holds", holds, nil, want{unauth, forbid, forbid, forbid, ok, ok}},
-		{"GET", "/v1/resources/:rid/holds/:hid", holds + "/" + getID, nil, want{unauth, ok, notFound, notFound, ok, ok}},
-		{"POST", "/v1/resources/:rid/holds/:hid/confirm", holds + "/" + confirmID + "/confirm", nil, want{unauth, ok, notFound, notFound, ok, ok}},
-		{"POST", "/v1/resources/:rid/holds/:hid/cancel", holds + "/" + cancelID + "/cancel", nil, want{unauth, ok, notFound, notFound, ok, ok}},
-		{"GET", "/v1/me/holds", "/v1/me/holds", nil, want{unauth, ok, ok, ok, ok, ok}},
-		{"GET", "/v1/users/:uid/holds", "/v1/users/u-1/holds", nil, want{unauth, forbid, forbid, forbid, ok, ok}},
-		{"GET", "/v1/cluster/members", "/v1/cluster/members", nil, want{unauth, forbid, forbid, forbid, forbid, ok}},
-		{"GET", "/v1/events", "/v1/events", nil, want{unauth, forbid, forbid, forbid, ok, ok}},
+			want{unauth, created, created, created, created, created}, nil},
+		{"GET", "/v1/resources/:rid/holds", holds, nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
+		{"GET", "/v1/resources/:rid/holds/:hid", holds + "/" + getID, nil, want{unauth, ok, notFound, notFound, ok, ok}, nil},
+		{"POST", "/v1/resources/:rid/holds/:hid/confirm", holds + "/" + confirmID + "/confirm", nil, want{unauth, ok, notFound, notFound, ok, ok}, nil},
+		{"POST", "/v1/resources/:rid/holds/:hid/cancel", holds + "/" + cancelID + "/cancel", nil, want{unauth, ok, notFound, notFound, ok, ok}, nil},
+		{"GET", "/v1/me/holds", "/v1/me/holds", nil, want{unauth, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/v1/users/:uid/holds", "/v1/users/u-1/holds", nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
+		{"GET", "/v1/cluster/members", "/v1/cluster/members", nil, want{unauth, forbid, forbid, forbid, forbid, ok}, nil},
+		{"GET", "/v1/events", "/v1/events", nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
+		// The booking rules.
+		{"GET", "/v1/resources", "/v1/resources", nil, want{ok, ok, ok, ok, ok, ok}, nil},
+		{"DELETE", "/v1/resources/:rid", "", nil, want{unauth, forbid, forbid, forbid, ok, ok}, archivable},
+		{"POST", "/v1/resources/:rid/holds/:hid/extend", holds + "/" + extendID + "/extend?user_id=u-1", nil,
+			want{unauth, ok, forbid, forbid, ok, ok}, nil},
+		{"POST", "/v1/resources/:rid/waitlist", res + "/waitlist", func(int) string { return join },
+			want{unauth, created, created, created, created, created}, nil},
+		{"DELETE", "/v1/resources/:rid/waitlist/:eid", "", nil, want{unauth, ok, forbid, forbid, ok, ok}, u1Entry},
+		{"GET", "/v1/me/waitlist", "/v1/me/waitlist", nil, want{unauth, ok, ok, ok, ok, ok}, nil},
 	}
 	for _, c := range slices.Clone(cases) {
 		if c.method == "GET" {
@@ -137,7 +172,11 @@ func TestAccessMatrix(t *testing.T) {
 			if c.body != nil {
 				body = c.body(i)
 			}
-			rec := e.do(c.method, c.path, body, hdr...)
+			path := c.path
+			if c.pathOf != nil {
+				path = c.pathOf(i)
+			}
+			rec := e.do(c.method, path, body, hdr...)
 			w := c.want[i]
 			if rec.Code != w {
 				t.Errorf("%s %s as %s: status %d, want %d; body %s", c.method, c.route, caller.name, rec.Code, w, rec.Body)
@@ -152,8 +191,8 @@ func TestAccessMatrix(t *testing.T) {
 				if rec.Header().Get("WWW-Authenticate") != "Bearer" {
 					t.Errorf("%s %s as %s: WWW-Authenticate %q", c.method, c.route, caller.name, rec.Header().Get("WWW-Authenticate"))
 				}
-			case w == forbid && i == 3 && c.route != "/v1/cluster/members":
-				mustProblem(t, rec, w, "mfa-required")
+			case w == forbid && i == 3 && routePolicies[auth.Route{Method: c.method, Path: c.route}] == auth.Operator:
+				mustProblem(t, rec, w, "mfa-required") // else: an admin route, or naming another user
 			case w == forbid:
 				mustProblem(t, rec, w, "forbidden")
 			case w == notFound:

@@ -20,21 +20,31 @@ type moneyBody struct {
 }
 
 type createResourceBody struct {
-	ID      *string          `json:"id"`
-	Name    *string          `json:"name"`
-	Buckets map[string]int64 `json:"buckets"`
-	HoldTTL *string          `json:"hold_ttl"`
-	Price   *moneyBody       `json:"price"`
+	ID       *string          `json:"id"`
+	Tags     []string         `json:"tags"`
+	Location *string          `json:"location"`
+	Name     *string          `json:"name"`
+	Buckets  map[string]int64 `json:"buckets"`
+	Calendar *calendarBody    `json:"calendar"`
+	Timezone *string          `json:"timezone"`
+	HoldTTL  *string          `json:"hold_ttl"`
+	Price    *moneyBody       `json:"price"`
+	rulesBody
 }
 
 type updateResourceBody struct {
-	Buckets map[string]int64 `json:"buckets"`
-	Name    *string          `json:"name"`
-	HoldTTL *string          `json:"hold_ttl"`
+	Buckets  map[string]int64 `json:"buckets"`
+	Tags     *[]string        `json:"tags"`
+	Location *string          `json:"location"`
+	Name     *string          `json:"name"`
+	HoldTTL  *string          `json:"hold_ttl"`
+	rulesBody
 }
 
 type placeHoldBody struct {
 	Buckets  []string `json:"buckets"`
+	From     *string  `json:"from"`
+	To       *string  `json:"to"`
 	Quantity *int64   `json:"quantity"`
 	UserID   *string  `json:"user_id"`
 }
@@ -46,9 +56,13 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
 		switch {
 		case depth == 0:
-			return oneOf(name, "id", "name", "buckets", "hold_ttl", "price")
+			return oneOf(name, "id", "name", "buckets", "calendar", "timezone", "hold_ttl", "price", "tags", "location") || ruleMember(name)
 		case depth == 1 && parent == "price":
 			return oneOf(name, "amount", "currency")
+		case depth == 1 && parent == "calendar":
+			return oneOf(name, "from", "to", "every", "capacity")
+		case depth == 1 && parent == "allowance":
+			return oneOf(name, "units", "percent")
 		}
 		return true // bucket keys are data; other nesting fails on its JSON type
 	})
@@ -67,16 +81,42 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 	if err := booking.ValidateName(*b.Name); err != nil {
 		return "", nil, err
 	}
-	if b.Buckets == nil {
-		return "", nil, invalid("buckets is required")
-	}
-	if len(b.Buckets) == 0 {
-		return "", nil, invalid("buckets must have at least one bucket")
-	}
-	if err := booking.ValidateCapacities(b.Buckets); err != nil {
+	op := &protos.CreateResource{Name: *b.Name}
+	if err := booking.ValidateTags(b.Tags); err != nil {
 		return "", nil, err
 	}
-	op := &protos.CreateResource{Name: *b.Name, Buckets: b.Buckets}
+	op.Tags = b.Tags
+	if b.Location != nil {
+		if err := booking.ValidateLocation(*b.Location); err != nil {
+			return "", nil, err
+		}
+		op.Location = *b.Location
+	}
+	if b.Timezone != nil {
+		if err := booking.ValidateTimezone(*b.Timezone); err != nil {
+			return "", nil, err
+		}
+		op.Timezone = *b.Timezone
+	}
+	switch {
+	case b.Buckets != nil && b.Calendar != nil:
+		return "", nil, invalid("give buckets or a calendar, not both")
+	case b.Calendar != nil:
+		cal, err := decodeCalendar(b.Calendar, op.Timezone)
+		if err != nil {
+			return "", nil, err
+		}
+		op.Calendar = cal
+	case b.Buckets == nil:
+		return "", nil, invalid("buckets (or a calendar) is required")
+	case len(b.Buckets) == 0:
+		return "", nil, invalid("buckets must have at least one bucket")
+	default:
+		if err := booking.ValidateCapacities(b.Buckets); err != nil {
+			return "", nil, err
+		}
+		op.Buckets = b.Buckets
+	}
 	if b.HoldTTL != nil {
 		ttl, err := booking.ParseHoldTTL(*b.HoldTTL)
 		if err != nil {
@@ -96,22 +136,56 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 		}
 		op.Price = &protos.Money{Amount: *b.Price.Amount, Currency: *b.Price.Currency}
 	}
+	r, err := b.rules()
+	if err != nil {
+		return "", nil, err
+	}
+	op.MaxExtensions, op.Allowance, op.WaitlistOfferTtlMs = r.maxExtensions, r.allowance, r.offerTTLms()
+	if r.maxPerUser != nil {
+		op.MaxPerUser = *r.maxPerUser
+	}
 	return *b.ID, op, nil
 }
 
 // decodeUpdateResource decodes and validates the body of PATCH /v1/resources/{rid}.
 func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 	var b updateResourceBody
-	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
-		return depth > 0 || oneOf(name, "buckets", "name", "hold_ttl")
+	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
+		switch {
+		case depth == 0:
+			return oneOf(name, "buckets", "name", "hold_ttl", "tags", "location") || ruleMember(name)
+		case depth == 1 && parent == "allowance":
+			return oneOf(name, "units", "percent")
+		}
+		return depth > 0
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil {
-		return nil, invalid("nothing to update: give buckets, name or hold_ttl")
+	r, err := b.rules()
+	if err != nil {
+		return nil, err
 	}
-	op := &protos.UpdateResource{}
+	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil && b.Tags == nil && b.Location == nil && r.empty() {
+		return nil, invalid("nothing to update: give buckets, name, hold_ttl, tags, location or a rule (max_extensions, allowance, max_per_user, waitlist_offer_ttl)")
+	}
+	op := &protos.UpdateResource{MaxExtensions: r.maxExtensions, Allowance: r.allowance, MaxPerUser: r.maxPerUser}
+	if b.Tags != nil {
+		if err := booking.ValidateTags(*b.Tags); err != nil {
+			return nil, err
+		}
+		op.Tags = &protos.Tags{Values: *b.Tags}
+	}
+	if b.Location != nil {
+		if err := booking.ValidateLocation(*b.Location); err != nil {
+			return nil, err
+		}
+		op.Location = b.Location
+	}
+	if r.offerTTL != nil {
+		ms := r.offerTTL.Milliseconds()
+		op.WaitlistOfferTtlMs = &ms
+	}
 	if len(b.Buckets) > 0 {
 		if err := booking.ValidateCapacities(b.Buckets); err != nil {
 			return nil, err
@@ -140,15 +214,13 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 	var b placeHoldBody
 	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
-		return depth > 0 || oneOf(name, "buckets", "quantity", "user_id")
+		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id")
 	})
 	if err != nil {
 		return nil, err
 	}
-	if b.Buckets == nil {
-		return nil, invalid("buckets is required")
-	}
-	if err := booking.ValidateHoldBuckets(b.Buckets); err != nil {
+	buckets, rng, err := decodeUnits(b.Buckets, b.From, b.To)
+	if err != nil {
 		return nil, err
 	}
 	if b.Quantity == nil {
@@ -157,13 +229,15 @@ func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 	if err := booking.ValidateQuantity(*b.Quantity); err != nil {
 		return nil, err
 	}
-	if b.UserID == nil { // the caller's own hold: the edge fills in the token's user
-		return &protos.PlaceHold{Buckets: b.Buckets, Quantity: *b.Quantity}, nil
+	// user_id is optional: absent means the token's user (actingUser decides).
+	uid := ""
+	if b.UserID != nil {
+		if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
+			return nil, err
+		}
+		uid = *b.UserID
 	}
-	if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
-		return nil, err
-	}
-	return &protos.PlaceHold{Buckets: b.Buckets, Quantity: *b.Quantity, UserId: *b.UserID}, nil
+	return &protos.PlaceHold{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: uid}, nil
 }
 
 // idempotencyKey returns the Idempotency-Key header: "" when absent, else the one value

@@ -47,32 +47,52 @@ func (s *Server) createResource(c *gin.Context) {
 
 // GET /v1/resources/:rid
 func (s *Server) getResource(c *gin.Context) {
-	if r, ok := s.fetchResource(c); ok {
-		s.writeJSON(c, http.StatusOK, resourceFromProto(r))
+	if r, stale, ok := s.fetchResource(c); ok {
+		s.writeTagged(c, versionTag(r.Version), cacheRevalidate, stale, resourceFromProto(r))
 	}
 }
 
 // GET /v1/resources/:rid/availability
 func (s *Server) availability(c *gin.Context) {
-	if r, ok := s.fetchResource(c); ok {
-		s.writeJSON(c, http.StatusOK, wire.Availability{ResourceID: r.Id, Buckets: bucketsFromProto(r.Buckets)})
+	if r, stale, ok := s.fetchResource(c); ok {
+		s.writeTagged(c, versionTag(r.Version), s.availabilityCacheControl(), stale,
+			wire.Availability{ResourceID: r.Id, Buckets: bucketsFromProto(r.Buckets)})
 	}
 }
 
-func (s *Server) fetchResource(c *gin.Context) (*protos.Resource, bool) {
+// fetchResource reads the resource from its owner; stale reports an answer from the owner's
+// memory that it could not confirm with the store.
+func (s *Server) fetchResource(c *gin.Context) (r *protos.Resource, stale, ok bool) {
 	rid, ok := s.resourceID(c)
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_GetResource{GetResource: &protos.GetResource{}}})
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	if reply.Resource == nil {
 		s.fail(c, errNoPayload)
-		return nil, false
+		return nil, false, false
 	}
-	return reply.Resource, true
+	return reply.Resource, reply.Stale, true
+}
+
+// DELETE /v1/resources/:rid archives the resource (booking.DecideArchive): 200 with it.
+func (s *Server) archiveResource(c *gin.Context) {
+	rid, ok := s.resourceID(c)
+	if !ok {
+		return
+	}
+	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_ArchiveResource{ArchiveResource: &protos.ArchiveResource{}}})
+	if !ok {
+		return
+	}
+	if reply.Resource == nil {
+		s.fail(c, errNoPayload)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, resourceFromProto(reply.Resource))
 }
 
 // PATCH /v1/resources/:rid

@@ -28,7 +28,7 @@ func TestBookingWalk(t *testing.T) {
 			"2026-12-25": {Capacity: 10, Available: 10},
 			"2026-12-26": {Capacity: 1, Available: 1},
 		},
-		Version: 1, CreatedAt: t0, UpdatedAt: t0,
+		Version: 1, CreatedAt: t0, UpdatedAt: t0, MaxExtensions: 2, WaitlistOfferTTL: "1h",
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("created %+v\nwant %+v", r, want)

@@ -31,6 +31,11 @@ type Config struct {
 	// WellKnown, if set, serves the issuer's discovery document and key set at DiscoveryPath
 	// and JWKSPath (a node in dev mode: auth.DevIssuer.Handler, whose issuer URL has no path).
 	WellKnown http.Handler
+	// Waitlist answers GET /v1/me/waitlist, and Resources the resource search. Nil means
+	// Holds, which must then be a WaitlistLister (a ResourceLister) too: a persistence store
+	// is all three.
+	Waitlist  WaitlistLister
+	Resources ResourceLister
 	// Members lists the cluster's members. Nil on a single node: the member list then holds
 	// just this node, as NodeID.
 	Members MemberLister
@@ -61,6 +66,17 @@ type Config struct {
 	MaxBodyBytes int64
 	// Events serves GET /v1/events (the outbox); nil answers it 404.
 	Events EventLister
+	// AvailabilityMaxAge is how long a shared cache may serve an availability answer without
+	// asking again (Cache-Control max-age, whole seconds; see caching.go), and
+	// AvailabilityStaleWhileRevalidate how much longer it may serve it while it revalidates.
+	// Defaults 1s and 5s; a negative value means 0.
+	AvailabilityMaxAge               time.Duration
+	AvailabilityStaleWhileRevalidate time.Duration
+	// StaleListings bounds the user hold listings remembered to answer, marked stale, while
+	// the store is unreachable (see listingcache.go), and StaleListingMaxAge how old one may
+	// be. Defaults 4096 and 24h; a negative StaleListings remembers none.
+	StaleListings      int
+	StaleListingMaxAge time.Duration
 }
 
 // Defaults.
@@ -78,6 +94,11 @@ func DefaultConfig() Config {
 		Now:            time.Now,
 		RequestTimeout: DefaultRequestTimeout,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
+
+		AvailabilityMaxAge:               DefaultAvailabilityMaxAge,
+		AvailabilityStaleWhileRevalidate: DefaultAvailabilityStaleWhileRevalidate,
+		StaleListings:                    DefaultStaleListings,
+		StaleListingMaxAge:               DefaultStaleListingMaxAge,
 	}
 }
 
@@ -97,6 +118,12 @@ func (c Config) withDefaults() Config {
 	if c.Ready == nil {
 		c.Ready = func() bool { return true }
 	}
+	if c.Waitlist == nil {
+		c.Waitlist, _ = c.Holds.(WaitlistLister)
+	}
+	if c.Resources == nil {
+		c.Resources, _ = c.Holds.(ResourceLister)
+	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
@@ -109,6 +136,20 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = d.MaxBodyBytes
 	}
+	if c.AvailabilityMaxAge == 0 {
+		c.AvailabilityMaxAge = d.AvailabilityMaxAge
+	}
+	if c.AvailabilityStaleWhileRevalidate == 0 {
+		c.AvailabilityStaleWhileRevalidate = d.AvailabilityStaleWhileRevalidate
+	}
+	if c.StaleListings == 0 {
+		c.StaleListings = d.StaleListings
+	}
+	if c.StaleListingMaxAge == 0 {
+		c.StaleListingMaxAge = d.StaleListingMaxAge
+	}
+	c.AvailabilityMaxAge = max(c.AvailabilityMaxAge, 0)
+	c.AvailabilityStaleWhileRevalidate = max(c.AvailabilityStaleWhileRevalidate, 0)
 	if c.Registerer == nil && c.Gatherer == nil {
 		reg := prometheus.NewRegistry()
 		c.Registerer, c.Gatherer = reg, reg
@@ -129,10 +170,16 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Holds is required", ErrConfig)
 	case c.Verifier == nil:
 		return fmt.Errorf("%w: Verifier is required", ErrConfig)
+	case c.Waitlist == nil:
+		return fmt.Errorf("%w: Waitlist is required when Holds is not a WaitlistLister", ErrConfig)
+	case c.Resources == nil:
+		return fmt.Errorf("%w: Resources is required when Holds is not a ResourceLister", ErrConfig)
 	case c.RequestTimeout < 0:
 		return fmt.Errorf("%w: RequestTimeout must be positive", ErrConfig)
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("%w: MaxBodyBytes must be positive", ErrConfig)
+	case c.StaleListingMaxAge < 0:
+		return fmt.Errorf("%w: StaleListingMaxAge must be positive", ErrConfig)
 	case c.Registerer == nil || c.Gatherer == nil:
 		return fmt.Errorf("%w: give both Registerer and Gatherer, or neither", ErrConfig)
 	}
@@ -147,6 +194,8 @@ type Server struct {
 	metrics *httpMetrics
 	engine  *gin.Engine
 	admin   *gin.Engine
+	// listings are the user hold listings served recently (listingcache.go).
+	listings *listingCache
 }
 
 // NewServer builds the edge: routes, problem handling, logging and metrics. It registers the
@@ -162,7 +211,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, listings: newListingCache(cfg.StaleListings)}
 	s.engine = s.routes()
 	s.admin = s.adminRoutes()
 	return s, nil
@@ -185,8 +234,9 @@ func (s *Server) routes() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
-	// Authentication after observe and recovery, so that refusals are logged and counted.
-	e.Use(s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
+	// Authentication after observe and recovery, so that refusals are logged and counted;
+	// headOnly first, so that a HEAD request refused by them has no body either.
+	e.Use(headOnly, s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 
@@ -200,8 +250,10 @@ func (s *Server) routes() *gin.Engine {
 
 	v1 := e.Group("/v1")
 	v1.POST("/resources", s.createResource)
+	v1.GET("/resources", s.listResources)
 	v1.GET("/resources/:rid", s.getResource)
 	v1.PATCH("/resources/:rid", s.updateResource)
+	v1.DELETE("/resources/:rid", s.archiveResource)
 	v1.GET("/resources/:rid/availability", s.availability)
 	v1.POST("/resources/:rid/holds", s.placeHold)
 	v1.GET("/resources/:rid/holds", s.listResourceHolds)
@@ -209,15 +261,19 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/resources/:rid/holds/:hid/confirm", s.confirmHold)
 	v1.POST("/resources/:rid/holds/:hid/cancel", s.cancelHold)
 	v1.GET("/me/holds", s.listMyHolds)
+	v1.POST("/resources/:rid/holds/:hid/extend", s.extendHold)
+	v1.POST("/resources/:rid/waitlist", s.joinWaitlist)
+	v1.DELETE("/resources/:rid/waitlist/:eid", s.leaveWaitlist)
+	v1.GET("/me/waitlist", s.myWaitlist)
 	v1.GET("/users/:uid/holds", s.listUserHolds)
 	v1.GET("/cluster/members", s.members)
 	v1.GET("/events", s.listEvents)
 
-	// HEAD on every GET route: the GET handler, with the body discarded (RFC 9110 9.3.2), so
-	// that status and headers are exactly GET's.
+	// HEAD on every GET route: the GET handler, with the body discarded by headOnly (RFC
+	// 9110 9.3.2), so that status and headers are exactly GET's.
 	for _, r := range e.Routes() {
 		if r.Method == http.MethodGet {
-			e.HEAD(r.Path, headOnly, r.HandlerFunc)
+			e.HEAD(r.Path, r.HandlerFunc)
 		}
 	}
 	return e
@@ -236,9 +292,12 @@ func (s *Server) adminRoutes() *gin.Engine {
 	return e
 }
 
-// headOnly makes the rest of a HEAD request's chain write headers but no body.
+// headOnly makes the rest of a HEAD request's chain write headers but no body: the handler
+// of the GET route, and the refusals (authentication, problems) before it.
 func headOnly(c *gin.Context) {
-	c.Writer = bodylessWriter{c.Writer}
+	if c.Request.Method == http.MethodHead {
+		c.Writer = bodylessWriter{c.Writer}
+	}
 	c.Next()
 }
 

@@ -102,3 +102,9 @@ func boolString(b bool) string {
 	}
 	return "0"
 }
+
+// as returns the Authorization header pair of a customer whose token's subject is user: how
+// the booking rules tests act for each of their users.
+func (e *testEnv) as(user string) []string {
+	return e.bearer(auth.TokenSpec{Subject: user})
+}

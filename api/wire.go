@@ -20,10 +20,12 @@ func bucketsFromProto(in map[string]*protos.Bucket) map[string]wire.Bucket {
 			b = &protos.Bucket{}
 		}
 		out[k] = wire.Bucket{
-			Capacity:  b.Capacity,
-			Held:      b.Held,
-			Confirmed: b.Confirmed,
-			Available: max(b.Capacity-b.Held-b.Confirmed, 0),
+			Capacity:   b.Capacity,
+			Held:       b.Held,
+			Confirmed:  b.Confirmed,
+			Available:  max(b.Capacity+b.Allowance-b.Held-b.Confirmed, 0),
+			Allowance:  b.Allowance,
+			Overbooked: max(b.Held+b.Confirmed-b.Capacity, 0),
 		}
 	}
 	return out
@@ -38,11 +40,56 @@ func resourceFromProto(r *protos.Resource) wire.Resource {
 		Version:   r.Version,
 		CreatedAt: fromMs(r.CreatedAtMs),
 		UpdatedAt: fromMs(r.UpdatedAtMs),
+
+		MaxExtensions:    int(r.MaxExtensions),
+		MaxPerUser:       r.MaxPerUser,
+		Timezone:         r.Timezone,
+		WaitlistOfferTTL: wire.FormatDuration(time.Duration(r.WaitlistOfferTtlMs) * time.Millisecond),
+	}
+	if len(r.Tags) > 0 {
+		out.Tags = r.Tags
+	}
+	out.Location = r.Location
+	if r.ArchivedAtMs != 0 {
+		t := fromMs(r.ArchivedAtMs)
+		out.ArchivedAt = &t
+	}
+	if r.SlotEveryMs != 0 {
+		out.SlotEvery = wire.FormatDuration(time.Duration(r.SlotEveryMs) * time.Millisecond)
+	}
+	if a := r.Allowance; a != nil && (a.Units != 0 || a.Percent != 0) {
+		out.Allowance = &wire.Allowance{Units: a.Units, Percent: a.Percent}
 	}
 	if r.Price != nil {
 		out.Price = &wire.Money{Amount: r.Price.Amount, Currency: r.Price.Currency}
 	}
 	return out
+}
+
+func entryFromProto(e *protos.WaitlistEntry) wire.WaitlistEntry {
+	return wire.WaitlistEntry{
+		ID:          e.Id,
+		ResourceID:  e.ResourceId,
+		UserID:      e.UserId,
+		OfferHoldID: e.OfferHoldId,
+		Buckets:     nonNil(e.Buckets),
+		Quantity:    e.Quantity,
+		Position:    int(e.Position),
+		CreatedAt:   fromMs(e.CreatedAtMs),
+	}
+}
+
+func entryFromModel(e booking.WaitlistEntry, position int) wire.WaitlistEntry {
+	return wire.WaitlistEntry{
+		ID:          e.ID,
+		ResourceID:  e.ResourceID,
+		UserID:      e.UserID,
+		OfferHoldID: e.OfferHoldID,
+		Buckets:     nonNil(e.Buckets),
+		Quantity:    e.Quantity,
+		Position:    position,
+		CreatedAt:   e.CreatedAt.UTC(),
+	}
 }
 
 func holdFromProto(h *protos.Hold) wire.Hold {
@@ -56,6 +103,9 @@ func holdFromProto(h *protos.Hold) wire.Hold {
 		ExpiresAt:  expiresAt(h.Status, fromMs(h.ExpiresAtMs)),
 		CreatedAt:  fromMs(h.CreatedAtMs),
 		UpdatedAt:  fromMs(h.UpdatedAtMs),
+
+		Extensions:      int(h.Extensions),
+		WaitlistEntryID: h.WaitlistEntryId,
 	}
 }
 
@@ -70,6 +120,9 @@ func holdFromModel(h booking.Hold) wire.Hold {
 		ExpiresAt:  expiresAt(string(h.Status), h.ExpiresAt.UTC()),
 		CreatedAt:  h.CreatedAt.UTC(),
 		UpdatedAt:  h.UpdatedAt.UTC(),
+
+		Extensions:      h.Extensions,
+		WaitlistEntryID: h.WaitlistEntryID,
 	}
 }
 

@@ -82,6 +82,9 @@ func TestOpenAPIMatchesWire(t *testing.T) {
 		"Hold": wire.Hold{}, "HoldList": wire.HoldList{}, "Member": wire.Member{}, "MemberList": wire.MemberList{},
 		"Status": wire.Status{}, "Problem": wire.Problem{}, "PlaceHoldRequest": wire.PlaceHold{},
 		"CreateResourceRequest": wire.CreateResource{},
+		"ResourceSummary":       wire.ResourceSummary{}, "ResourceList": wire.ResourceList{}, "WaitlistEntry": wire.WaitlistEntry{},
+		"WaitlistList": wire.WaitlistList{}, "JoinWaitlistRequest": wire.JoinWaitlist{}, "Allowance": wire.Allowance{},
+		"Calendar": wire.Calendar{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -94,6 +94,10 @@ type Command struct {
 	//	*Command_GetHold
 	//	*Command_ConfirmHold
 	//	*Command_CancelHold
+	//	*Command_ExtendHold
+	//	*Command_JoinWaitlist
+	//	*Command_LeaveWaitlist
+	//	*Command_ArchiveResource
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -213,6 +217,42 @@ func (x *Command) GetCancelHold() *CancelHold {
 	return nil
 }
 
+func (x *Command) GetExtendHold() *ExtendHold {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ExtendHold); ok {
+			return x.ExtendHold
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetJoinWaitlist() *JoinWaitlist {
+	if x != nil {
+		if x, ok := x.Op.(*Command_JoinWaitlist); ok {
+			return x.JoinWaitlist
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetLeaveWaitlist() *LeaveWaitlist {
+	if x != nil {
+		if x, ok := x.Op.(*Command_LeaveWaitlist); ok {
+			return x.LeaveWaitlist
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetArchiveResource() *ArchiveResource {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ArchiveResource); ok {
+			return x.ArchiveResource
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -245,6 +285,23 @@ type Command_CancelHold struct {
 	CancelHold *CancelHold `protobuf:"bytes,16,opt,name=cancel_hold,json=cancelHold,proto3,oneof"`
 }
 
+type Command_ExtendHold struct {
+	// Booking rules (issue 16): numbers from 20 on, apart from other additions.
+	ExtendHold *ExtendHold `protobuf:"bytes,20,opt,name=extend_hold,json=extendHold,proto3,oneof"`
+}
+
+type Command_JoinWaitlist struct {
+	JoinWaitlist *JoinWaitlist `protobuf:"bytes,21,opt,name=join_waitlist,json=joinWaitlist,proto3,oneof"`
+}
+
+type Command_LeaveWaitlist struct {
+	LeaveWaitlist *LeaveWaitlist `protobuf:"bytes,22,opt,name=leave_waitlist,json=leaveWaitlist,proto3,oneof"`
+}
+
+type Command_ArchiveResource struct {
+	ArchiveResource *ArchiveResource `protobuf:"bytes,23,opt,name=archive_resource,json=archiveResource,proto3,oneof"`
+}
+
 func (*Command_CreateResource) isCommand_Op() {}
 
 func (*Command_GetResource) isCommand_Op() {}
@@ -259,14 +316,31 @@ func (*Command_ConfirmHold) isCommand_Op() {}
 
 func (*Command_CancelHold) isCommand_Op() {}
 
+func (*Command_ExtendHold) isCommand_Op() {}
+
+func (*Command_JoinWaitlist) isCommand_Op() {}
+
+func (*Command_LeaveWaitlist) isCommand_Op() {}
+
+func (*Command_ArchiveResource) isCommand_Op() {}
+
 type CreateResource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Buckets       map[string]int64       `protobuf:"bytes,2,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // bucket key -> capacity
-	HoldTtlMs     int64                  `protobuf:"varint,3,opt,name=hold_ttl_ms,json=holdTtlMs,proto3" json:"hold_ttl_ms,omitempty"`                                                    // 0 means the default (10 min)
-	Price         *Money                 `protobuf:"bytes,4,opt,name=price,proto3" json:"price,omitempty"`                                                                                // optional
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Buckets   map[string]int64       `protobuf:"bytes,2,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // bucket key -> capacity
+	HoldTtlMs int64                  `protobuf:"varint,3,opt,name=hold_ttl_ms,json=holdTtlMs,proto3" json:"hold_ttl_ms,omitempty"`                                                    // 0 means the default (10 min)
+	Price     *Money                 `protobuf:"bytes,4,opt,name=price,proto3" json:"price,omitempty"`                                                                                // optional
+	// Booking rules. calendar replaces buckets (days or slots in timezone).
+	Calendar           *Calendar  `protobuf:"bytes,20,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	MaxExtensions      *int64     `protobuf:"varint,21,opt,name=max_extensions,json=maxExtensions,proto3,oneof" json:"max_extensions,omitempty"`              // absent: the default (2)
+	Allowance          *Allowance `protobuf:"bytes,22,opt,name=allowance,proto3" json:"allowance,omitempty"`                                                  // overbooking; absent: none
+	MaxPerUser         int64      `protobuf:"varint,23,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`                           // 0: no per-user limit
+	Timezone           string     `protobuf:"bytes,24,opt,name=timezone,proto3" json:"timezone,omitempty"`                                                    // IANA name; "" means UTC
+	WaitlistOfferTtlMs int64      `protobuf:"varint,25,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"` // 0 means the default (1 h)
+	Tags               []string   `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`                                                            // for search
+	Location           string     `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`                                                    // optional, for search
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CreateResource) Reset() {
@@ -327,6 +401,320 @@ func (x *CreateResource) GetPrice() *Money {
 	return nil
 }
 
+func (x *CreateResource) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+func (x *CreateResource) GetMaxExtensions() int64 {
+	if x != nil && x.MaxExtensions != nil {
+		return *x.MaxExtensions
+	}
+	return 0
+}
+
+func (x *CreateResource) GetAllowance() *Allowance {
+	if x != nil {
+		return x.Allowance
+	}
+	return nil
+}
+
+func (x *CreateResource) GetMaxPerUser() int64 {
+	if x != nil {
+		return x.MaxPerUser
+	}
+	return 0
+}
+
+func (x *CreateResource) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *CreateResource) GetWaitlistOfferTtlMs() int64 {
+	if x != nil {
+		return x.WaitlistOfferTtlMs
+	}
+	return 0
+}
+
+func (x *CreateResource) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *CreateResource) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+// ArchiveResource retires a resource: no new holds, not listed; refused while it has live
+// holds or waiting users.
+type ArchiveResource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveResource) Reset() {
+	*x = ArchiveResource{}
+	mi := &file_protos_allot_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveResource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveResource) ProtoMessage() {}
+
+func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveResource.ProtoReflect.Descriptor instead.
+func (*ArchiveResource) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{3}
+}
+
+// Tags is a resource's list of tags, as an update sets it (present and empty: none).
+type Tags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tags) Reset() {
+	*x = Tags{}
+	mi := &file_protos_allot_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tags) ProtoMessage() {}
+
+func (x *Tags) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tags.ProtoReflect.Descriptor instead.
+func (*Tags) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Tags) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Calendar is a run of days (every_ms = 24 h) or slots from..to (to exclusive), one capacity.
+type Calendar struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	EveryMs       int64                  `protobuf:"varint,3,opt,name=every_ms,json=everyMs,proto3" json:"every_ms,omitempty"`
+	Capacity      int64                  `protobuf:"varint,4,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Calendar) Reset() {
+	*x = Calendar{}
+	mi := &file_protos_allot_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Calendar) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Calendar) ProtoMessage() {}
+
+func (x *Calendar) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Calendar.ProtoReflect.Descriptor instead.
+func (*Calendar) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Calendar) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Calendar) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *Calendar) GetEveryMs() int64 {
+	if x != nil {
+		return x.EveryMs
+	}
+	return 0
+}
+
+func (x *Calendar) GetCapacity() int64 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
+// Allowance is an overbooking allowance per bucket: units or a percentage, not both.
+type Allowance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Units         int64                  `protobuf:"varint,1,opt,name=units,proto3" json:"units,omitempty"`
+	Percent       int64                  `protobuf:"varint,2,opt,name=percent,proto3" json:"percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Allowance) Reset() {
+	*x = Allowance{}
+	mi := &file_protos_allot_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Allowance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Allowance) ProtoMessage() {}
+
+func (x *Allowance) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Allowance.ProtoReflect.Descriptor instead.
+func (*Allowance) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Allowance) GetUnits() int64 {
+	if x != nil {
+		return x.Units
+	}
+	return 0
+}
+
+func (x *Allowance) GetPercent() int64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+// Range names a hold's buckets as a span: nights from..to (to exclusive), or slots.
+type Range struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Range) Reset() {
+	*x = Range{}
+	mi := &file_protos_allot_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Range) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Range) ProtoMessage() {}
+
+func (x *Range) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Range.ProtoReflect.Descriptor instead.
+func (*Range) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Range) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Range) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
 // GetResource returns the resource with its buckets; it is also the availability read.
 type GetResource struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -336,7 +724,7 @@ type GetResource struct {
 
 func (x *GetResource) Reset() {
 	*x = GetResource{}
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +736,7 @@ func (x *GetResource) String() string {
 func (*GetResource) ProtoMessage() {}
 
 func (x *GetResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,24 +749,30 @@ func (x *GetResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResource.ProtoReflect.Descriptor instead.
 func (*GetResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{3}
+	return file_protos_allot_proto_rawDescGZIP(), []int{8}
 }
 
 // UpdateResource changes capacities (and optionally name / hold TTL). A key absent from
 // buckets is left alone; a new key adds a bucket. Lowering a capacity below held+confirmed is
 // refused as a whole.
 type UpdateResource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Buckets       map[string]int64       `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	HoldTtlMs     *int64                 `protobuf:"varint,3,opt,name=hold_ttl_ms,json=holdTtlMs,proto3,oneof" json:"hold_ttl_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Buckets            map[string]int64       `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Name               *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	HoldTtlMs          *int64                 `protobuf:"varint,3,opt,name=hold_ttl_ms,json=holdTtlMs,proto3,oneof" json:"hold_ttl_ms,omitempty"`
+	MaxExtensions      *int64                 `protobuf:"varint,20,opt,name=max_extensions,json=maxExtensions,proto3,oneof" json:"max_extensions,omitempty"`
+	Allowance          *Allowance             `protobuf:"bytes,21,opt,name=allowance,proto3" json:"allowance,omitempty"` // absent: unchanged; present with zeros: no allowance
+	MaxPerUser         *int64                 `protobuf:"varint,22,opt,name=max_per_user,json=maxPerUser,proto3,oneof" json:"max_per_user,omitempty"`
+	WaitlistOfferTtlMs *int64                 `protobuf:"varint,23,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3,oneof" json:"waitlist_offer_ttl_ms,omitempty"`
+	Tags               *Tags                  `protobuf:"bytes,24,opt,name=tags,proto3" json:"tags,omitempty"` // absent: unchanged
+	Location           *string                `protobuf:"bytes,25,opt,name=location,proto3,oneof" json:"location,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpdateResource) Reset() {
 	*x = UpdateResource{}
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +784,7 @@ func (x *UpdateResource) String() string {
 func (*UpdateResource) ProtoMessage() {}
 
 func (x *UpdateResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +797,7 @@ func (x *UpdateResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResource.ProtoReflect.Descriptor instead.
 func (*UpdateResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+	return file_protos_allot_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateResource) GetBuckets() map[string]int64 {
@@ -427,19 +821,62 @@ func (x *UpdateResource) GetHoldTtlMs() int64 {
 	return 0
 }
 
+func (x *UpdateResource) GetMaxExtensions() int64 {
+	if x != nil && x.MaxExtensions != nil {
+		return *x.MaxExtensions
+	}
+	return 0
+}
+
+func (x *UpdateResource) GetAllowance() *Allowance {
+	if x != nil {
+		return x.Allowance
+	}
+	return nil
+}
+
+func (x *UpdateResource) GetMaxPerUser() int64 {
+	if x != nil && x.MaxPerUser != nil {
+		return *x.MaxPerUser
+	}
+	return 0
+}
+
+func (x *UpdateResource) GetWaitlistOfferTtlMs() int64 {
+	if x != nil && x.WaitlistOfferTtlMs != nil {
+		return *x.WaitlistOfferTtlMs
+	}
+	return 0
+}
+
+func (x *UpdateResource) GetTags() *Tags {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *UpdateResource) GetLocation() string {
+	if x != nil && x.Location != nil {
+		return *x.Location
+	}
+	return ""
+}
+
 type PlaceHold struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Buckets        []string               `protobuf:"bytes,2,rep,name=buckets,proto3" json:"buckets,omitempty"`
 	Quantity       int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	UserId         string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Range          *Range                 `protobuf:"bytes,20,opt,name=range,proto3" json:"range,omitempty"` // instead of buckets
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PlaceHold) Reset() {
 	*x = PlaceHold{}
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +888,7 @@ func (x *PlaceHold) String() string {
 func (*PlaceHold) ProtoMessage() {}
 
 func (x *PlaceHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +901,7 @@ func (x *PlaceHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHold.ProtoReflect.Descriptor instead.
 func (*PlaceHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+	return file_protos_allot_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PlaceHold) GetIdempotencyKey() string {
@@ -495,6 +932,13 @@ func (x *PlaceHold) GetUserId() string {
 	return ""
 }
 
+func (x *PlaceHold) GetRange() *Range {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
 type GetHold struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
@@ -504,7 +948,7 @@ type GetHold struct {
 
 func (x *GetHold) Reset() {
 	*x = GetHold{}
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +960,7 @@ func (x *GetHold) String() string {
 func (*GetHold) ProtoMessage() {}
 
 func (x *GetHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +973,7 @@ func (x *GetHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHold.ProtoReflect.Descriptor instead.
 func (*GetHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{6}
+	return file_protos_allot_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetHold) GetHoldId() string {
@@ -548,7 +992,7 @@ type ConfirmHold struct {
 
 func (x *ConfirmHold) Reset() {
 	*x = ConfirmHold{}
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +1004,7 @@ func (x *ConfirmHold) String() string {
 func (*ConfirmHold) ProtoMessage() {}
 
 func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +1017,7 @@ func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmHold.ProtoReflect.Descriptor instead.
 func (*ConfirmHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{7}
+	return file_protos_allot_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmHold) GetHoldId() string {
@@ -592,7 +1036,7 @@ type CancelHold struct {
 
 func (x *CancelHold) Reset() {
 	*x = CancelHold{}
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +1048,7 @@ func (x *CancelHold) String() string {
 func (*CancelHold) ProtoMessage() {}
 
 func (x *CancelHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +1061,7 @@ func (x *CancelHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelHold.ProtoReflect.Descriptor instead.
 func (*CancelHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{8}
+	return file_protos_allot_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelHold) GetHoldId() string {
@@ -625,6 +1069,283 @@ func (x *CancelHold) GetHoldId() string {
 		return x.HoldId
 	}
 	return ""
+}
+
+// ExtendHold renews a live held hold of user_id by the resource's hold TTL.
+type ExtendHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendHold) Reset() {
+	*x = ExtendHold{}
+	mi := &file_protos_allot_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendHold) ProtoMessage() {}
+
+func (x *ExtendHold) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendHold.ProtoReflect.Descriptor instead.
+func (*ExtendHold) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExtendHold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *ExtendHold) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// JoinWaitlist waits for quantity units in every one of buckets (or range) for user_id.
+type JoinWaitlist struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buckets       []string               `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	Range         *Range                 `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	Quantity      int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinWaitlist) Reset() {
+	*x = JoinWaitlist{}
+	mi := &file_protos_allot_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinWaitlist) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinWaitlist) ProtoMessage() {}
+
+func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinWaitlist.ProtoReflect.Descriptor instead.
+func (*JoinWaitlist) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *JoinWaitlist) GetBuckets() []string {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+func (x *JoinWaitlist) GetRange() *Range {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *JoinWaitlist) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *JoinWaitlist) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// LeaveWaitlist removes user_id's waiting entry entry_id.
+type LeaveWaitlist struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveWaitlist) Reset() {
+	*x = LeaveWaitlist{}
+	mi := &file_protos_allot_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveWaitlist) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveWaitlist) ProtoMessage() {}
+
+func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveWaitlist.ProtoReflect.Descriptor instead.
+func (*LeaveWaitlist) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LeaveWaitlist) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *LeaveWaitlist) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// WaitlistEntry is a waiting entry; position is its place in line (1: first), 0 once it
+// left the waitlist.
+type WaitlistEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ResourceId    string                 `protobuf:"bytes,2,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	OfferHoldId   string                 `protobuf:"bytes,4,opt,name=offer_hold_id,json=offerHoldId,proto3" json:"offer_hold_id,omitempty"`
+	Buckets       []string               `protobuf:"bytes,5,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	Quantity      int64                  `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Position      int64                  `protobuf:"varint,7,opt,name=position,proto3" json:"position,omitempty"`
+	CreatedAtMs   int64                  `protobuf:"varint,8,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitlistEntry) Reset() {
+	*x = WaitlistEntry{}
+	mi := &file_protos_allot_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitlistEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitlistEntry) ProtoMessage() {}
+
+func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
+func (*WaitlistEntry) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WaitlistEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetOfferHoldId() string {
+	if x != nil {
+		return x.OfferHoldId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetBuckets() []string {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+func (x *WaitlistEntry) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *WaitlistEntry) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *WaitlistEntry) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
 }
 
 type Error struct {
@@ -638,7 +1359,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +1371,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +1384,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{9}
+	return file_protos_allot_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Error) GetCode() string {
@@ -692,13 +1413,14 @@ type Bucket struct {
 	Capacity      int64                  `protobuf:"varint,1,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	Held          int64                  `protobuf:"varint,2,opt,name=held,proto3" json:"held,omitempty"`
 	Confirmed     int64                  `protobuf:"varint,3,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	Allowance     int64                  `protobuf:"varint,20,opt,name=allowance,proto3" json:"allowance,omitempty"` // units that may be sold beyond capacity
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
 	*x = Bucket{}
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1432,7 @@ func (x *Bucket) String() string {
 func (*Bucket) ProtoMessage() {}
 
 func (x *Bucket) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1445,7 @@ func (x *Bucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bucket.ProtoReflect.Descriptor instead.
 func (*Bucket) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{10}
+	return file_protos_allot_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Bucket) GetCapacity() int64 {
@@ -747,23 +1469,39 @@ func (x *Bucket) GetConfirmed() int64 {
 	return 0
 }
 
+func (x *Bucket) GetAllowance() int64 {
+	if x != nil {
+		return x.Allowance
+	}
+	return 0
+}
+
 type Resource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Price         *Money                 `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
-	HoldTtlMs     int64                  `protobuf:"varint,4,opt,name=hold_ttl_ms,json=holdTtlMs,proto3" json:"hold_ttl_ms,omitempty"`
-	Buckets       map[string]*Bucket     `protobuf:"bytes,5,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Version       uint64                 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
-	CreatedAtMs   int64                  `protobuf:"varint,7,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
-	UpdatedAtMs   int64                  `protobuf:"varint,8,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name               string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Price              *Money                 `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
+	HoldTtlMs          int64                  `protobuf:"varint,4,opt,name=hold_ttl_ms,json=holdTtlMs,proto3" json:"hold_ttl_ms,omitempty"`
+	Buckets            map[string]*Bucket     `protobuf:"bytes,5,rep,name=buckets,proto3" json:"buckets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Version            uint64                 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAtMs        int64                  `protobuf:"varint,7,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	UpdatedAtMs        int64                  `protobuf:"varint,8,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	MaxExtensions      int64                  `protobuf:"varint,20,opt,name=max_extensions,json=maxExtensions,proto3" json:"max_extensions,omitempty"`
+	Allowance          *Allowance             `protobuf:"bytes,21,opt,name=allowance,proto3" json:"allowance,omitempty"`
+	MaxPerUser         int64                  `protobuf:"varint,22,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`
+	Timezone           string                 `protobuf:"bytes,23,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	WaitlistOfferTtlMs int64                  `protobuf:"varint,24,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"`
+	SlotEveryMs        int64                  `protobuf:"varint,25,opt,name=slot_every_ms,json=slotEveryMs,proto3" json:"slot_every_ms,omitempty"`
+	Tags               []string               `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`
+	Location           string                 `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`
+	ArchivedAtMs       int64                  `protobuf:"varint,28,opt,name=archived_at_ms,json=archivedAtMs,proto3" json:"archived_at_ms,omitempty"` // 0 while active
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +1513,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +1526,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{11}
+	return file_protos_allot_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Resource) GetId() string {
@@ -847,25 +1585,90 @@ func (x *Resource) GetUpdatedAtMs() int64 {
 	return 0
 }
 
+func (x *Resource) GetMaxExtensions() int64 {
+	if x != nil {
+		return x.MaxExtensions
+	}
+	return 0
+}
+
+func (x *Resource) GetAllowance() *Allowance {
+	if x != nil {
+		return x.Allowance
+	}
+	return nil
+}
+
+func (x *Resource) GetMaxPerUser() int64 {
+	if x != nil {
+		return x.MaxPerUser
+	}
+	return 0
+}
+
+func (x *Resource) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *Resource) GetWaitlistOfferTtlMs() int64 {
+	if x != nil {
+		return x.WaitlistOfferTtlMs
+	}
+	return 0
+}
+
+func (x *Resource) GetSlotEveryMs() int64 {
+	if x != nil {
+		return x.SlotEveryMs
+	}
+	return 0
+}
+
+func (x *Resource) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Resource) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Resource) GetArchivedAtMs() int64 {
+	if x != nil {
+		return x.ArchivedAtMs
+	}
+	return 0
+}
+
 type Hold struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	ResourceId     string                 `protobuf:"bytes,2,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
-	Status         string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"` // held | confirmed | cancelled | expired
-	Buckets        []string               `protobuf:"bytes,4,rep,name=buckets,proto3" json:"buckets,omitempty"`
-	Quantity       int64                  `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	UserId         string                 `protobuf:"bytes,6,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	CreatedAtMs    int64                  `protobuf:"varint,7,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
-	ExpiresAtMs    int64                  `protobuf:"varint,8,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
-	UpdatedAtMs    int64                  `protobuf:"varint,9,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
-	IdempotencyKey string                 `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ResourceId      string                 `protobuf:"bytes,2,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Status          string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"` // held | confirmed | cancelled | expired
+	Buckets         []string               `protobuf:"bytes,4,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	Quantity        int64                  `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UserId          string                 `protobuf:"bytes,6,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	CreatedAtMs     int64                  `protobuf:"varint,7,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs     int64                  `protobuf:"varint,8,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	UpdatedAtMs     int64                  `protobuf:"varint,9,opt,name=updated_at_ms,json=updatedAtMs,proto3" json:"updated_at_ms,omitempty"`
+	IdempotencyKey  string                 `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	Extensions      int64                  `protobuf:"varint,20,opt,name=extensions,proto3" json:"extensions,omitempty"`                                   // renewals so far
+	WaitlistEntryId string                 `protobuf:"bytes,21,opt,name=waitlist_entry_id,json=waitlistEntryId,proto3" json:"waitlist_entry_id,omitempty"` // set for a hold offered from the waitlist
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1680,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1693,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{12}
+	return file_protos_allot_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Hold) GetId() string {
@@ -963,6 +1766,20 @@ func (x *Hold) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *Hold) GetExtensions() int64 {
+	if x != nil {
+		return x.Extensions
+	}
+	return 0
+}
+
+func (x *Hold) GetWaitlistEntryId() string {
+	if x != nil {
+		return x.WaitlistEntryId
+	}
+	return ""
+}
+
 // Reply answers a Command. When error is set, resource and hold are empty.
 type Reply struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -974,14 +1791,15 @@ type Reply struct {
 	// The answer came from the activation's memory while it could not confirm with the store
 	// that it still owns the resource (its lease had lapsed and the store was unreachable): a
 	// read or a sold-out refusal that may miss changes made elsewhere. Never set on a write.
-	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	Stale         bool           `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	WaitlistEntry *WaitlistEntry `protobuf:"bytes,20,opt,name=waitlist_entry,json=waitlistEntry,proto3" json:"waitlist_entry,omitempty"` // join and leave answer with the entry
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1811,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1824,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{13}
+	return file_protos_allot_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1051,6 +1869,13 @@ func (x *Reply) GetStale() bool {
 	return false
 }
 
+func (x *Reply) GetWaitlistEntry() *WaitlistEntry {
+	if x != nil {
+		return x.WaitlistEntry
+	}
+	return nil
+}
+
 var File_protos_allot_proto protoreflect.FileDescriptor
 
 const file_protos_allot_proto_rawDesc = "" +
@@ -1058,7 +1883,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x12protos/allot.proto\x12\ballot.v1\";\n" +
 	"\x05Money\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xfb\x03\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xfd\x05\n" +
 	"\aCommand\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12(\n" +
@@ -1072,46 +1897,110 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\bget_hold\x18\x0e \x01(\v2\x11.allot.v1.GetHoldH\x00R\agetHold\x12:\n" +
 	"\fconfirm_hold\x18\x0f \x01(\v2\x15.allot.v1.ConfirmHoldH\x00R\vconfirmHold\x127\n" +
 	"\vcancel_hold\x18\x10 \x01(\v2\x14.allot.v1.CancelHoldH\x00R\n" +
-	"cancelHoldB\x04\n" +
-	"\x02op\"\xe8\x01\n" +
+	"cancelHold\x127\n" +
+	"\vextend_hold\x18\x14 \x01(\v2\x14.allot.v1.ExtendHoldH\x00R\n" +
+	"extendHold\x12=\n" +
+	"\rjoin_waitlist\x18\x15 \x01(\v2\x16.allot.v1.JoinWaitlistH\x00R\fjoinWaitlist\x12@\n" +
+	"\x0eleave_waitlist\x18\x16 \x01(\v2\x17.allot.v1.LeaveWaitlistH\x00R\rleaveWaitlist\x12F\n" +
+	"\x10archive_resource\x18\x17 \x01(\v2\x19.allot.v1.ArchiveResourceH\x00R\x0farchiveResourceB\x04\n" +
+	"\x02op\"\xab\x04\n" +
 	"\x0eCreateResource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\abuckets\x18\x02 \x03(\v2%.allot.v1.CreateResource.BucketsEntryR\abuckets\x12\x1e\n" +
 	"\vhold_ttl_ms\x18\x03 \x01(\x03R\tholdTtlMs\x12%\n" +
-	"\x05price\x18\x04 \x01(\v2\x0f.allot.v1.MoneyR\x05price\x1a:\n" +
+	"\x05price\x18\x04 \x01(\v2\x0f.allot.v1.MoneyR\x05price\x12.\n" +
+	"\bcalendar\x18\x14 \x01(\v2\x12.allot.v1.CalendarR\bcalendar\x12*\n" +
+	"\x0emax_extensions\x18\x15 \x01(\x03H\x00R\rmaxExtensions\x88\x01\x01\x121\n" +
+	"\tallowance\x18\x16 \x01(\v2\x13.allot.v1.AllowanceR\tallowance\x12 \n" +
+	"\fmax_per_user\x18\x17 \x01(\x03R\n" +
+	"maxPerUser\x12\x1a\n" +
+	"\btimezone\x18\x18 \x01(\tR\btimezone\x121\n" +
+	"\x15waitlist_offer_ttl_ms\x18\x19 \x01(\x03R\x12waitlistOfferTtlMs\x12\x12\n" +
+	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
+	"\blocation\x18\x1b \x01(\tR\blocation\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\r\n" +
-	"\vGetResource\"\xe4\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\x11\n" +
+	"\x0f_max_extensions\"\x11\n" +
+	"\x0fArchiveResource\"\x1e\n" +
+	"\x04Tags\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"e\n" +
+	"\bCalendar\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x19\n" +
+	"\bevery_ms\x18\x03 \x01(\x03R\aeveryMs\x12\x1a\n" +
+	"\bcapacity\x18\x04 \x01(\x03R\bcapacity\";\n" +
+	"\tAllowance\x12\x14\n" +
+	"\x05units\x18\x01 \x01(\x03R\x05units\x12\x18\n" +
+	"\apercent\x18\x02 \x01(\x03R\apercent\"+\n" +
+	"\x05Range\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"\r\n" +
+	"\vGetResource\"\xb2\x04\n" +
 	"\x0eUpdateResource\x12?\n" +
 	"\abuckets\x18\x01 \x03(\v2%.allot.v1.UpdateResource.BucketsEntryR\abuckets\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12#\n" +
-	"\vhold_ttl_ms\x18\x03 \x01(\x03H\x01R\tholdTtlMs\x88\x01\x01\x1a:\n" +
+	"\vhold_ttl_ms\x18\x03 \x01(\x03H\x01R\tholdTtlMs\x88\x01\x01\x12*\n" +
+	"\x0emax_extensions\x18\x14 \x01(\x03H\x02R\rmaxExtensions\x88\x01\x01\x121\n" +
+	"\tallowance\x18\x15 \x01(\v2\x13.allot.v1.AllowanceR\tallowance\x12%\n" +
+	"\fmax_per_user\x18\x16 \x01(\x03H\x03R\n" +
+	"maxPerUser\x88\x01\x01\x126\n" +
+	"\x15waitlist_offer_ttl_ms\x18\x17 \x01(\x03H\x04R\x12waitlistOfferTtlMs\x88\x01\x01\x12\"\n" +
+	"\x04tags\x18\x18 \x01(\v2\x0e.allot.v1.TagsR\x04tags\x12\x1f\n" +
+	"\blocation\x18\x19 \x01(\tH\x05R\blocation\x88\x01\x01\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
-	"\f_hold_ttl_ms\"\x83\x01\n" +
+	"\f_hold_ttl_msB\x11\n" +
+	"\x0f_max_extensionsB\x0f\n" +
+	"\r_max_per_userB\x18\n" +
+	"\x16_waitlist_offer_ttl_msB\v\n" +
+	"\t_location\"\xaa\x01\n" +
 	"\tPlaceHold\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\abuckets\x18\x02 \x03(\tR\abuckets\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x17\n" +
-	"\auser_id\x18\x04 \x01(\tR\x06userId\"\"\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12%\n" +
+	"\x05range\x18\x14 \x01(\v2\x0f.allot.v1.RangeR\x05range\"\"\n" +
 	"\aGetHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"&\n" +
 	"\vConfirmHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"%\n" +
 	"\n" +
 	"CancelHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"[\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\">\n" +
+	"\n" +
+	"ExtendHold\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x84\x01\n" +
+	"\fJoinWaitlist\x12\x18\n" +
+	"\abuckets\x18\x01 \x03(\tR\abuckets\x12%\n" +
+	"\x05range\x18\x02 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\"C\n" +
+	"\rLeaveWaitlist\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\xf3\x01\n" +
+	"\rWaitlistEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vresource_id\x18\x02 \x01(\tR\n" +
+	"resourceId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\"\n" +
+	"\roffer_hold_id\x18\x04 \x01(\tR\vofferHoldId\x12\x18\n" +
+	"\abuckets\x18\x05 \x03(\tR\abuckets\x12\x1a\n" +
+	"\bquantity\x18\x06 \x01(\x03R\bquantity\x12\x1a\n" +
+	"\bposition\x18\a \x01(\x03R\bposition\x12\"\n" +
+	"\rcreated_at_ms\x18\b \x01(\x03R\vcreatedAtMs\"[\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
-	"\x0eretry_after_ms\x18\x03 \x01(\x03R\fretryAfterMs\"V\n" +
+	"\x0eretry_after_ms\x18\x03 \x01(\x03R\fretryAfterMs\"t\n" +
 	"\x06Bucket\x12\x1a\n" +
 	"\bcapacity\x18\x01 \x01(\x03R\bcapacity\x12\x12\n" +
 	"\x04held\x18\x02 \x01(\x03R\x04held\x12\x1c\n" +
-	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\"\xe0\x02\n" +
+	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\x12\x1c\n" +
+	"\tallowance\x18\x14 \x01(\x03R\tallowance\"\xa5\x05\n" +
 	"\bResource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -1120,10 +2009,20 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\abuckets\x18\x05 \x03(\v2\x1f.allot.v1.Resource.BucketsEntryR\abuckets\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x04R\aversion\x12\"\n" +
 	"\rcreated_at_ms\x18\a \x01(\x03R\vcreatedAtMs\x12\"\n" +
-	"\rupdated_at_ms\x18\b \x01(\x03R\vupdatedAtMs\x1aL\n" +
+	"\rupdated_at_ms\x18\b \x01(\x03R\vupdatedAtMs\x12%\n" +
+	"\x0emax_extensions\x18\x14 \x01(\x03R\rmaxExtensions\x121\n" +
+	"\tallowance\x18\x15 \x01(\v2\x13.allot.v1.AllowanceR\tallowance\x12 \n" +
+	"\fmax_per_user\x18\x16 \x01(\x03R\n" +
+	"maxPerUser\x12\x1a\n" +
+	"\btimezone\x18\x17 \x01(\tR\btimezone\x121\n" +
+	"\x15waitlist_offer_ttl_ms\x18\x18 \x01(\x03R\x12waitlistOfferTtlMs\x12\"\n" +
+	"\rslot_every_ms\x18\x19 \x01(\x03R\vslotEveryMs\x12\x12\n" +
+	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
+	"\blocation\x18\x1b \x01(\tR\blocation\x12$\n" +
+	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x1aL\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xb3\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xff\x02\n" +
 	"\x04Hold\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vresource_id\x18\x02 \x01(\tR\n" +
@@ -1136,14 +2035,19 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\b \x01(\x03R\vexpiresAtMs\x12\"\n" +
 	"\rupdated_at_ms\x18\t \x01(\x03R\vupdatedAtMs\x12'\n" +
 	"\x0fidempotency_key\x18\n" +
-	" \x01(\tR\x0eidempotencyKey\"\xca\x01\n" +
+	" \x01(\tR\x0eidempotencyKey\x12\x1e\n" +
+	"\n" +
+	"extensions\x18\x14 \x01(\x03R\n" +
+	"extensions\x12*\n" +
+	"\x11waitlist_entry_id\x18\x15 \x01(\tR\x0fwaitlistEntryId\"\x8a\x02\n" +
 	"\x05Reply\x12%\n" +
 	"\x05error\x18\x01 \x01(\v2\x0f.allot.v1.ErrorR\x05error\x12.\n" +
 	"\bresource\x18\x02 \x01(\v2\x12.allot.v1.ResourceR\bresource\x12\"\n" +
 	"\x04hold\x18\x03 \x01(\v2\x0e.allot.v1.HoldR\x04hold\x12\x1a\n" +
 	"\breplayed\x18\x04 \x01(\bR\breplayed\x12\x14\n" +
 	"\x05owner\x18\x05 \x01(\tR\x05owner\x12\x14\n" +
-	"\x05stale\x18\x06 \x01(\bR\x05staleB&Z$github.com/allot/allot/protos;protosb\x06proto3"
+	"\x05stale\x18\x06 \x01(\bR\x05stale\x12>\n" +
+	"\x0ewaitlist_entry\x18\x14 \x01(\v2\x17.allot.v1.WaitlistEntryR\rwaitlistEntryB&Z$github.com/allot/allot/protos;protosb\x06proto3"
 
 var (
 	file_protos_allot_proto_rawDescOnce sync.Once
@@ -1157,48 +2061,69 @@ func file_protos_allot_proto_rawDescGZIP() []byte {
 	return file_protos_allot_proto_rawDescData
 }
 
-var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_protos_allot_proto_goTypes = []any{
-	(*Money)(nil),          // 0: allot.v1.Money
-	(*Command)(nil),        // 1: allot.v1.Command
-	(*CreateResource)(nil), // 2: allot.v1.CreateResource
-	(*GetResource)(nil),    // 3: allot.v1.GetResource
-	(*UpdateResource)(nil), // 4: allot.v1.UpdateResource
-	(*PlaceHold)(nil),      // 5: allot.v1.PlaceHold
-	(*GetHold)(nil),        // 6: allot.v1.GetHold
-	(*ConfirmHold)(nil),    // 7: allot.v1.ConfirmHold
-	(*CancelHold)(nil),     // 8: allot.v1.CancelHold
-	(*Error)(nil),          // 9: allot.v1.Error
-	(*Bucket)(nil),         // 10: allot.v1.Bucket
-	(*Resource)(nil),       // 11: allot.v1.Resource
-	(*Hold)(nil),           // 12: allot.v1.Hold
-	(*Reply)(nil),          // 13: allot.v1.Reply
-	nil,                    // 14: allot.v1.CreateResource.BucketsEntry
-	nil,                    // 15: allot.v1.UpdateResource.BucketsEntry
-	nil,                    // 16: allot.v1.Resource.BucketsEntry
+	(*Money)(nil),           // 0: allot.v1.Money
+	(*Command)(nil),         // 1: allot.v1.Command
+	(*CreateResource)(nil),  // 2: allot.v1.CreateResource
+	(*ArchiveResource)(nil), // 3: allot.v1.ArchiveResource
+	(*Tags)(nil),            // 4: allot.v1.Tags
+	(*Calendar)(nil),        // 5: allot.v1.Calendar
+	(*Allowance)(nil),       // 6: allot.v1.Allowance
+	(*Range)(nil),           // 7: allot.v1.Range
+	(*GetResource)(nil),     // 8: allot.v1.GetResource
+	(*UpdateResource)(nil),  // 9: allot.v1.UpdateResource
+	(*PlaceHold)(nil),       // 10: allot.v1.PlaceHold
+	(*GetHold)(nil),         // 11: allot.v1.GetHold
+	(*ConfirmHold)(nil),     // 12: allot.v1.ConfirmHold
+	(*CancelHold)(nil),      // 13: allot.v1.CancelHold
+	(*ExtendHold)(nil),      // 14: allot.v1.ExtendHold
+	(*JoinWaitlist)(nil),    // 15: allot.v1.JoinWaitlist
+	(*LeaveWaitlist)(nil),   // 16: allot.v1.LeaveWaitlist
+	(*WaitlistEntry)(nil),   // 17: allot.v1.WaitlistEntry
+	(*Error)(nil),           // 18: allot.v1.Error
+	(*Bucket)(nil),          // 19: allot.v1.Bucket
+	(*Resource)(nil),        // 20: allot.v1.Resource
+	(*Hold)(nil),            // 21: allot.v1.Hold
+	(*Reply)(nil),           // 22: allot.v1.Reply
+	nil,                     // 23: allot.v1.CreateResource.BucketsEntry
+	nil,                     // 24: allot.v1.UpdateResource.BucketsEntry
+	nil,                     // 25: allot.v1.Resource.BucketsEntry
 }
 var file_protos_allot_proto_depIdxs = []int32{
 	2,  // 0: allot.v1.Command.create_resource:type_name -> allot.v1.CreateResource
-	3,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
-	4,  // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
-	5,  // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
-	6,  // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
-	7,  // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
-	8,  // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
-	14, // 7: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
-	0,  // 8: allot.v1.CreateResource.price:type_name -> allot.v1.Money
-	15, // 9: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
-	0,  // 10: allot.v1.Resource.price:type_name -> allot.v1.Money
-	16, // 11: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
-	9,  // 12: allot.v1.Reply.error:type_name -> allot.v1.Error
-	11, // 13: allot.v1.Reply.resource:type_name -> allot.v1.Resource
-	12, // 14: allot.v1.Reply.hold:type_name -> allot.v1.Hold
-	10, // 15: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	8,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
+	9,  // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
+	10, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
+	11, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
+	12, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
+	13, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
+	14, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
+	15, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
+	16, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
+	3,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
+	23, // 11: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
+	0,  // 12: allot.v1.CreateResource.price:type_name -> allot.v1.Money
+	5,  // 13: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
+	6,  // 14: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
+	24, // 15: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
+	6,  // 16: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
+	4,  // 17: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
+	7,  // 18: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
+	7,  // 19: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
+	0,  // 20: allot.v1.Resource.price:type_name -> allot.v1.Money
+	25, // 21: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
+	6,  // 22: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
+	18, // 23: allot.v1.Reply.error:type_name -> allot.v1.Error
+	20, // 24: allot.v1.Reply.resource:type_name -> allot.v1.Resource
+	21, // 25: allot.v1.Reply.hold:type_name -> allot.v1.Hold
+	17, // 26: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
+	19, // 27: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_protos_allot_proto_init() }
@@ -1214,15 +2139,20 @@ func file_protos_allot_proto_init() {
 		(*Command_GetHold)(nil),
 		(*Command_ConfirmHold)(nil),
 		(*Command_CancelHold)(nil),
+		(*Command_ExtendHold)(nil),
+		(*Command_JoinWaitlist)(nil),
+		(*Command_LeaveWaitlist)(nil),
+		(*Command_ArchiveResource)(nil),
 	}
-	file_protos_allot_proto_msgTypes[4].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[2].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protos_allot_proto_rawDesc), len(file_protos_allot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -97,6 +97,8 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 		c.dispatchHoldWrite(r, op.HoldID, t)
 	case booking.CancelHold:
 		c.dispatchHoldWrite(r, op.HoldID, t)
+	case booking.ExtendHold:
+		c.dispatchHoldWrite(r, op.HoldID, t)
 	default:
 		c.decideWrite(r, t)
 	}
@@ -123,7 +125,7 @@ func (c *Core) dispatchGetHold(r *Command, holdID string, t time.Time) {
 	c.startLookup(r, holdID)
 }
 
-// dispatchHoldWrite sends a confirmation or cancellation of a hold that memory does not know
+// dispatchHoldWrite sends a confirmation, cancellation or renewal of a hold that memory does not know
 // (a terminal hold from before this activation) to the store.
 func (c *Core) dispatchHoldWrite(r *Command, holdID string, t time.Time) {
 	if c.spec.Exists() && booking.ValidID(holdID) {
@@ -181,6 +183,10 @@ type outcome struct {
 	holdID   string // the hold to answer with
 	replayed bool
 	resource bool // answer with the resource
+	// entry, for a waitlist join or leave, is the entry to answer with; left marks a leave
+	// (the entry is answered as it was, without a position).
+	entry *booking.WaitlistEntry
+	left  bool
 }
 
 func decide(s *booking.State, op any, t time.Time) outcome {
@@ -191,6 +197,9 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 	case booking.UpdateResource:
 		evs, err := s.DecideUpdate(op, t)
 		return outcome{events: evs, err: err, resource: true}
+	case booking.ArchiveResource:
+		evs, err := s.DecideArchive(op, t)
+		return outcome{events: evs, err: err, resource: true}
 	case booking.PlaceHold:
 		d, err := s.DecidePlaceHold(op, t)
 		return outcome{events: d.Events, err: err, holdID: d.HoldID, replayed: d.Replayed}
@@ -200,6 +209,26 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 	case booking.CancelHold:
 		evs, err := s.DecideCancel(op, t)
 		return outcome{events: evs, err: err, holdID: op.HoldID}
+	case booking.ExtendHold:
+		evs, err := s.DecideExtend(op, t)
+		return outcome{events: evs, err: err, holdID: op.HoldID}
+	case booking.JoinWaitlist:
+		evs, err := s.DecideJoinWaitlist(op, t)
+		o := outcome{events: evs, err: err}
+		if err == nil {
+			e := evs[0].(booking.WaitlistJoined).Entry
+			o.entry = &e
+		}
+		return o
+	case booking.LeaveWaitlist:
+		evs, err := s.DecideLeaveWaitlist(op, t)
+		o := outcome{events: evs, err: err, left: true}
+		if err == nil {
+			if e, _, ok := s.WaitlistEntry(op.EntryID); ok {
+				o.entry = &e
+			}
+		}
+		return o
 	}
 	return outcome{err: booking.Errorf(booking.CodeInternal, "unknown operation %T", op)}
 }
@@ -212,6 +241,8 @@ func sameAnswer(o, co outcome) bool {
 		return false
 	case o.err != nil || co.err != nil:
 		return o.err != nil && co.err != nil && booking.ErrorCode(o.err) == booking.ErrorCode(co.err)
+	case o.entry != nil || co.entry != nil: // joins and leaves always have events
+		return false
 	default:
 		return o.holdID == co.holdID && o.replayed == co.replayed && o.resource == co.resource
 	}
@@ -225,6 +256,15 @@ func answerFor(o outcome, s *booking.State, version uint64) Answer {
 	if o.resource {
 		res, _ := s.Resource()
 		return Answer{Resource: &ResourceView{Resource: res, Buckets: s.Buckets(), Version: version}}
+	}
+	if o.entry != nil {
+		v := &EntryView{Entry: *o.entry}
+		if !o.left {
+			if _, pos, ok := s.WaitlistEntry(o.entry.ID); ok {
+				v.Position = pos
+			}
+		}
+		return Answer{Entry: v}
 	}
 	h, ok := s.Hold(o.holdID)
 	if !ok {

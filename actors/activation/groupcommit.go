@@ -21,6 +21,8 @@ type decision struct {
 	buckets []booking.Bucket
 	res     *booking.Resource // set by a creation or an update
 	idem    *booking.IdempotencyEntry
+	joined  []booking.WaitlistEntry // entries that joined the waitlist
+	removed []string                // entries that left it or were offered units
 	create  bool
 	answer  Answer // sent on commit; a resource answer's version is set then, unless asOf
 	// asOf marks an answer computed from committed that waits only for the lease
@@ -58,9 +60,7 @@ func (c *Core) capture(d *decision) {
 				keys = append(keys, b.Key)
 			}
 		case booking.ResourceUpdated:
-			for k := range ev.Capacities {
-				keys = append(keys, k)
-			}
+			keys = append(keys, ev.ChangedBuckets()...) // capacities and allowances
 		case booking.HoldPlaced:
 			hold(ev.Hold.ID)
 			if k := ev.Hold.IdempotencyKey; k != "" {
@@ -74,9 +74,17 @@ func (c *Core) capture(d *decision) {
 			hold(ev.HoldID)
 		case booking.HoldExpired:
 			hold(ev.HoldID)
+		case booking.HoldExtended:
+			hold(ev.HoldID)
+		case booking.WaitlistJoined:
+			d.joined = append(d.joined, ev.Entry)
+		case booking.WaitlistLeft:
+			d.removed = append(d.removed, ev.EntryID)
+		case booking.WaitlistOffered:
+			d.removed = append(d.removed, ev.EntryID) // its HoldPlaced follows: the offer's hold
 		}
 		switch ev.(type) {
-		case booking.ResourceCreated, booking.ResourceUpdated:
+		case booking.ResourceCreated, booking.ResourceUpdated, booking.ResourceArchived:
 			r, _ := c.spec.Resource()
 			d.res = &r
 		}
@@ -89,13 +97,38 @@ func (c *Core) capture(d *decision) {
 }
 
 // expire moves spec's due holds to expired, each as a pending decision without a reply.
+//
+// When the freed units are offered to the waitlist, the expiries and their offers are one
+// decision, so that one commit stores them all or none: an expiry committed without its offers
+// would leave units free that a waiting entry fits, and a reload would not offer them again
+// (the store has the hold expired already).
 func (c *Core) expire(t time.Time) {
-	for _, ev := range c.spec.ExpireDue(t) {
+	evs := c.spec.ExpireDue(t)
+	if offers(evs) {
+		for _, ev := range evs {
+			c.spec.Apply(ev)
+		}
+		d := &decision{events: evs}
+		c.capture(d)
+		c.pending = append(c.pending, d)
+		return
+	}
+	for _, ev := range evs {
 		c.spec.Apply(ev)
 		d := &decision{events: []booking.Event{ev}}
 		c.capture(d)
 		c.pending = append(c.pending, d)
 	}
+}
+
+// offers reports whether evs make an offer from the waitlist.
+func offers(evs []booking.Event) bool {
+	for _, ev := range evs {
+		if _, ok := ev.(booking.WaitlistOffered); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // flush seals, with nothing at the store, up to MaxBatch pending decisions into one commit.
@@ -172,6 +205,10 @@ func (c *Core) write(ds []*decision) Write {
 		if d.idem != nil {
 			w.Idempotency = append(w.Idempotency, *d.idem)
 		}
+		// An entry joins at most once (its id is new) and leaves at most once, so plain
+		// appends hold no duplicates; the store removes after upserting.
+		w.Waitlist = append(w.Waitlist, d.joined...)
+		w.WaitlistRemoved = append(w.WaitlistRemoved, d.removed...)
 	}
 	if res == nil {
 		r, _ := c.committed.Resource()
@@ -255,6 +292,14 @@ func (c *Core) note(ev booking.Event) {
 		c.rd.Notes.Cancelled++
 	case booking.HoldExpired:
 		c.rd.Notes.Expired++
+	case booking.HoldExtended:
+		c.rd.Notes.Extended++
+	case booking.WaitlistJoined:
+		c.rd.Notes.Joined++
+	case booking.WaitlistLeft:
+		c.rd.Notes.Left++
+	case booking.WaitlistOffered:
+		c.rd.Notes.Offered++
 	}
 }
 

@@ -20,7 +20,9 @@ type Start struct{}
 // back with the answer.
 type Command struct {
 	// Op is booking.CreateResource, booking.UpdateResource, booking.PlaceHold,
-	// booking.ConfirmHold, booking.CancelHold, GetResource or GetHold; nil when Err is set.
+	// booking.ConfirmHold, booking.CancelHold, booking.ExtendHold, booking.JoinWaitlist,
+	// booking.LeaveWaitlist, booking.ArchiveResource, GetResource or GetHold; nil when Err is
+	// set.
 	Op any
 	// Err is a decoding error; it is answered once the command is admitted.
 	Err error
@@ -91,6 +93,7 @@ type LoadResult struct {
 	Buckets     []booking.Bucket
 	Holds       []booking.Hold
 	Idempotency []booking.IdempotencyEntry
+	Waitlist    []booking.WaitlistEntry // the waiting entries, in any order
 	// LeaseUntil is the stored end of the previous activation's lease (wall clock; zero:
 	// none). Nothing is answered from this load before it has passed.
 	LeaseUntil time.Time
@@ -175,10 +178,11 @@ type Reply struct {
 	Answer Answer
 }
 
-// Answer is the content of a reply: an error, a resource, or a hold.
+// Answer is the content of a reply: an error, a resource, a waitlist entry, or a hold.
 type Answer struct {
 	Err      error         // a *booking.Error; nothing else is set
 	Resource *ResourceView // set for an answer with the resource
+	Entry    *EntryView    // set for an answer with a waitlist entry (join, leave)
 	Hold     booking.Hold  // the answer otherwise
 	Replayed bool          // the hold was placed by an earlier command with the same key
 	// Stale marks an answer from memory that a lease could not confirm (the store is down).
@@ -190,6 +194,13 @@ type ResourceView struct {
 	Resource booking.Resource
 	Buckets  []booking.Bucket
 	Version  uint64
+}
+
+// EntryView is a waitlist entry as answered: Position is its place in line (1: first) when
+// the decision was made, 0 for an entry that left the waitlist.
+type EntryView struct {
+	Entry    booking.WaitlistEntry
+	Position int
 }
 
 // Commit is one group commit: the after-images of a run of decisions, written atomically on
@@ -210,7 +221,11 @@ type Write struct {
 	Buckets     []booking.Bucket
 	Holds       []booking.Hold
 	Idempotency []booking.IdempotencyEntry
-	LeaseUntil  time.Time
+	// Waitlist are after-images of entries that joined; WaitlistRemoved the ids of entries
+	// that stopped waiting (offered or left), removed after the upserts.
+	Waitlist        []booking.WaitlistEntry
+	WaitlistRemoved []string
+	LeaseUntil      time.Time
 	// Events are the batch's events, in decision order (see events.go): what the outbox
 	// stores in the same transaction.
 	Events []events.Event
@@ -251,6 +266,9 @@ type Release struct {
 type Notes struct {
 	// Committed counts the events of a successful commit.
 	Placed, Confirmed, Cancelled, Expired int
+	// Extended, Joined, Left and Offered count the rule events of a successful commit
+	// (renewals, waitlist joins, leaves and offers; an offer's hold counts as Placed too).
+	Extended, Joined, Left, Offered int
 	// Loaded is set when a load was installed; LeaseWait is how long it waited for the
 	// previous activation's lease (0: it did not).
 	Loaded    bool

@@ -43,7 +43,8 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 	c.load = nil
 	first := !c.loaded()
 	if res.Exists {
-		c.committed = booking.Restore(res.Resource, res.Buckets, res.Holds, res.Idempotency)
+		c.committed = booking.RestoreSaved(booking.Saved{Resource: res.Resource, Buckets: res.Buckets, Holds: res.Holds,
+			Idempotency: res.Idempotency, Waitlist: res.Waitlist})
 	} else {
 		c.committed = booking.NewState(c.cfg.ResourceID)
 	}

@@ -41,6 +41,7 @@ type scenario struct {
 	now      time.Time
 	cmds     map[string]*Command
 	holds    int // hold ids handed out: h1, h2, ...
+	entries  int // waitlist entry ids handed out: w1, w2, ...
 	commit   uint64
 	renewal  uint64
 	load     uint64
@@ -147,13 +148,15 @@ func (s *scenario) init(d *datadriven.TestData) error {
 	}
 	core, err := New(s.cfg)
 	s.core, s.now, s.cmds, s.lookups = core, t0, map[string]*Command{}, map[string]Lookup{}
-	s.holds, s.lastWake = 0, time.Time{}
+	s.holds, s.entries, s.lastWake = 0, 0, time.Time{}
 	return err
 }
 
 // command parses "cmd NAME OP [args]": create buckets=(a:2) | hold buckets=(a) qty=1 key=k |
-// confirm hold=h1 | cancel hold=h1 | get-resource | get-hold hold=h1; any of them with
-// queued=N (commands behind it in the mailbox) and deadline=DURATION (from now).
+// confirm hold=h1 | cancel hold=h1 | extend hold=h1 | join buckets=(a) qty=1 |
+// leave entry=w1 | get-resource | get-hold hold=h1; hold, extend, join and leave take
+// user=U (default u); any of them with queued=N (commands behind it in the mailbox) and
+// deadline=DURATION (from now). A join takes entry id wN and offer hold id hN, the next hold id.
 func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 	if len(d.CmdArgs) < 2 {
 		return nil, fmt.Errorf("cmd NAME OP")
@@ -167,9 +170,12 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		}
 		c.Deadline = s.now.Add(dur)
 	}
-	hold := ""
+	hold, user := "", "u"
 	if a, ok := d.Arg("hold"); ok {
 		hold = val(a)
+	}
+	if a, ok := d.Arg("user"); ok {
+		user = val(a)
 	}
 	switch op {
 	case "create":
@@ -183,7 +189,7 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 	case "hold":
 		s.holds++
 		a, _ := d.Arg("buckets")
-		p := booking.PlaceHold{HoldID: "h" + strconv.Itoa(s.holds), Buckets: a.Vals, Quantity: int64(max(s.intArg(d, "qty"), 1)), UserID: "u"}
+		p := booking.PlaceHold{HoldID: "h" + strconv.Itoa(s.holds), Buckets: a.Vals, Quantity: int64(max(s.intArg(d, "qty"), 1)), UserID: user}
 		if k, ok := d.Arg("key"); ok {
 			p.IdempotencyKey = val(k)
 		}
@@ -192,6 +198,17 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		c.Op = booking.ConfirmHold{HoldID: hold}
 	case "cancel":
 		c.Op = booking.CancelHold{HoldID: hold}
+	case "extend":
+		c.Op = booking.ExtendHold{HoldID: hold, UserID: user}
+	case "join":
+		s.holds++
+		s.entries++
+		a, _ := d.Arg("buckets")
+		c.Op = booking.JoinWaitlist{EntryID: "w" + strconv.Itoa(s.entries), OfferHoldID: "h" + strconv.Itoa(s.holds),
+			UserID: user, Buckets: a.Vals, Quantity: int64(max(s.intArg(d, "qty"), 1))}
+	case "leave":
+		a, _ := d.Arg("entry")
+		c.Op = booking.LeaveWaitlist{EntryID: val(a), UserID: user}
 	case "get-resource":
 		c.Op = GetResource{}
 	case "get-hold":
@@ -215,7 +232,8 @@ func (s *scenario) loaded(d *datadriven.TestData) (LoadResult, error) {
 	r.Exists = d.HasArg("exists")
 	r.Epoch, r.Version = uint64(s.intArg(d, "epoch")), uint64(s.intArg(d, "version"))
 	if r.Exists {
-		r.Resource = booking.Resource{ID: "r", Name: "Room", HoldTTL: booking.DefaultHoldTTL, CreatedAt: t0, UpdatedAt: t0}
+		r.Resource = booking.Resource{ID: "r", Name: "Room", HoldTTL: booking.DefaultHoldTTL, CreatedAt: t0, UpdatedAt: t0,
+			MaxExtensions: booking.DefaultMaxExtensions, WaitlistOfferTTL: booking.DefaultWaitlistOfferTTL}
 	}
 	if a, ok := d.Arg("lease-until"); ok {
 		dur, err := time.ParseDuration(val(a))
@@ -312,7 +330,10 @@ func memoryName(m Memory) string {
 	return "current"
 }
 
-func (s *scenario) rel(t time.Time) string {
+func (s *scenario) rel(t time.Time) string { return rel(t) }
+
+// rel prints t relative to t0.
+func rel(t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
@@ -337,6 +358,12 @@ func (s *scenario) print(rd *Ready) string {
 		}
 		for _, bk := range w.Buckets {
 			fmt.Fprintf(&b, "; %s", bucketString(bk))
+		}
+		for _, e := range w.Waitlist {
+			fmt.Fprintf(&b, "; waitlist +%s", e.ID)
+		}
+		for _, id := range w.WaitlistRemoved {
+			fmt.Fprintf(&b, "; waitlist -%s", id)
 		}
 		b.WriteString("\n")
 		if s.events {
@@ -403,6 +430,8 @@ func answerString(a Answer) string {
 	switch {
 	case a.Err != nil:
 		s = booking.ErrorCode(a.Err) + ": " + booking.ErrorMessage(a.Err)
+	case a.Entry != nil:
+		s = fmt.Sprintf("entry %s of %s at position %d", a.Entry.Entry.ID, a.Entry.Entry.UserID, a.Entry.Position)
 	case a.Resource != nil:
 		var bs []string
 		for _, b := range a.Resource.Buckets {
@@ -411,6 +440,12 @@ func answerString(a Answer) string {
 		s = fmt.Sprintf("resource version %d, %s", a.Resource.Version, strings.Join(bs, ", "))
 	default:
 		s = fmt.Sprintf("hold %s %s", a.Hold.ID, a.Hold.Status)
+		if h := a.Hold; h.UserID != "u" { // the default user goes unsaid
+			s += " of " + h.UserID
+		}
+		if h := a.Hold; h.Status == booking.StatusHeld && (h.Extensions > 0 || h.WaitlistEntryID != "") {
+			s += fmt.Sprintf(" until %s (renewed %d, offered to %q)", rel(h.ExpiresAt), h.Extensions, h.WaitlistEntryID)
+		}
 	}
 	if a.Replayed {
 		s += " (replayed)"
@@ -430,7 +465,8 @@ func notesString(n Notes) string {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"placed", n.Placed}, {"confirmed", n.Confirmed}, {"cancelled", n.Cancelled}, {"expired", n.Expired}, {"stale answers", n.Stale}} {
+	}{{"placed", n.Placed}, {"confirmed", n.Confirmed}, {"cancelled", n.Cancelled}, {"expired", n.Expired}, {"stale answers", n.Stale},
+		{"extended", n.Extended}, {"joined", n.Joined}, {"left", n.Left}, {"offered", n.Offered}} {
 		if c.v > 0 {
 			out = append(out, fmt.Sprintf("%s %d", c.name, c.v))
 		}

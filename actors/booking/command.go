@@ -17,6 +17,8 @@ type CreateResource struct {
 	MaxPerUser       int64         // 0: no per-user limit
 	Timezone         string        // IANA name; "" means UTC
 	WaitlistOfferTTL time.Duration // 0 means DefaultWaitlistOfferTTL
+	Tags             []string      // ValidateTags; stored sorted
+	Location         string        // ValidateLocation; "" for none
 }
 
 // UpdateResource changes capacities and, optionally, the name, hold TTL and rules. Keys absent
@@ -31,6 +33,8 @@ type UpdateResource struct {
 	Allowance        *Allowance
 	MaxPerUser       *int64
 	WaitlistOfferTTL *time.Duration
+	Tags             *[]string // replaces the tags (an empty list removes them)
+	Location         *string   // "" removes it
 }
 
 // PlaceHold asks for Quantity units in every one of Buckets. HoldID is chosen by the caller

@@ -32,6 +32,12 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	if err := ValidateTimezone(cmd.Timezone); err != nil {
 		return nil, err
 	}
+	if err := ValidateTags(cmd.Tags); err != nil {
+		return nil, err
+	}
+	if err := ValidateLocation(cmd.Location); err != nil {
+		return nil, err
+	}
 	bucketCaps := cmd.Buckets
 	var slotEvery time.Duration
 	if cmd.Calendar != nil {
@@ -86,7 +92,7 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].Key < buckets[j].Key })
 	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now,
 		MaxExtensions: maxExt, Allowance: cmd.Allowance, MaxPerUser: cmd.MaxPerUser, Timezone: cmd.Timezone,
-		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL}
+		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL, Tags: normalTags(cmd.Tags), Location: cmd.Location}
 	return []Event{ResourceCreated{Resource: res, Buckets: buckets}}, nil
 }
 
@@ -98,12 +104,28 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
 	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil && cmd.MaxExtensions == nil &&
-		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil {
+		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil && cmd.Tags == nil && cmd.Location == nil {
 		return nil, Errorf(CodeInvalid, "nothing to update")
+	}
+	if err := s.refuseArchived(); err != nil {
+		return nil, err
 	}
 	r := s.resource
 	ev := ResourceUpdated{Name: r.Name, HoldTTL: r.HoldTTL, At: now, Capacities: map[string]int64{},
-		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL}
+		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL,
+		Tags: normalTags(r.Tags), Location: r.Location}
+	if cmd.Tags != nil {
+		if err := ValidateTags(*cmd.Tags); err != nil {
+			return nil, err
+		}
+		ev.Tags = normalTags(*cmd.Tags)
+	}
+	if cmd.Location != nil {
+		if err := ValidateLocation(*cmd.Location); err != nil {
+			return nil, err
+		}
+		ev.Location = *cmd.Location
+	}
 	if cmd.Name != nil {
 		if err := ValidateName(*cmd.Name); err != nil {
 			return nil, err
@@ -222,6 +244,9 @@ func validateRules(maxExtensions int, a Allowance, maxPerUser int64, offerTTL ti
 func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) {
 	if !s.exists {
 		return Decision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
+	}
+	if err := s.refuseArchived(); err != nil {
+		return Decision{}, err
 	}
 	if cmd.Range != nil {
 		if len(cmd.Buckets) > 0 {

@@ -33,6 +33,9 @@
 //   - Waitlist (waitlist.go): DecideJoinWaitlist, DecideLeaveWaitlist; offers are appended to
 //     the decisions that free units (DecideCancel, ExpireDue, DecideUpdate) as
 //     WaitlistOffered + HoldPlaced pairs, first come first served, first fit.
+//   - Browsing and archiving (archive.go): Resource.Tags and Location are search metadata;
+//     DecideArchive retires a resource (refused while a hold is live or a user waits), after
+//     which it takes no new holds, waitlist entries or updates.
 //
 // # Wiring (what the resource actor, protos and the HTTP API do with it)
 //

@@ -28,6 +28,9 @@ type ResourceUpdated struct {
 	// under a percentage, or a new allowance rule). A caller taking bucket after-images takes
 	// the keys of Capacities and of Allowances (ChangedBuckets).
 	Allowances map[string]int64
+	// Tags and Location are the resource's after the update.
+	Tags     []string
+	Location string
 }
 
 // ChangedBuckets returns the keys whose after-image the update changes: those of Capacities

@@ -68,6 +68,12 @@ type Resource struct {
 	SlotEvery time.Duration
 	// WaitlistOfferTTL is how long a hold offered from the waitlist lasts.
 	WaitlistOfferTTL time.Duration
+
+	// Tags (sorted, distinct; see ValidTag) and Location are metadata for search.
+	Tags     []string
+	Location string
+	// ArchivedAt is when the resource was archived (DecideArchive); zero while it is active.
+	ArchivedAt time.Time
 }
 
 // Allowance is an overbooking allowance, as a number of units per bucket or as a percentage of

@@ -68,11 +68,7 @@ func RestoreSaved(sv Saved) *State {
 	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
-	s.resource = res
-	if res.Price != nil { // the state owns its copy, as Clone and Resource assume
-		p := *res.Price
-		s.resource.Price = &p
-	}
+	s.resource = copyResource(res) // the state owns its copy, as Clone and Resource assume
 	for _, b := range buckets {
 		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
 	}
@@ -123,10 +119,7 @@ func (s *State) Clone() *State {
 		c.waitlist = append(c.waitlist, x)
 		c.waitByID[x.ID] = x
 	}
-	if s.resource.Price != nil {
-		p := *s.resource.Price
-		c.resource.Price = &p
-	}
+	c.resource = copyResource(s.resource)
 	for k, b := range s.buckets {
 		bb := *b
 		c.buckets[k] = &bb
@@ -148,12 +141,7 @@ func (s *State) Exists() bool { return s.exists }
 
 // Resource returns the resource's metadata; ok is false before creation.
 func (s *State) Resource() (r Resource, ok bool) {
-	r = s.resource
-	if r.Price != nil {
-		p := *r.Price
-		r.Price = &p
-	}
-	return r, s.exists
+	return copyResource(s.resource), s.exists
 }
 
 // Buckets returns copies of all buckets, sorted by key.
@@ -254,11 +242,7 @@ func (s *State) Apply(e Event) {
 	switch e := e.(type) {
 	case ResourceCreated:
 		s.exists = true
-		s.resource = e.Resource
-		if e.Resource.Price != nil { // do not share the event's Money with the state
-			p := *e.Resource.Price
-			s.resource.Price = &p
-		}
+		s.resource = copyResource(e.Resource) // do not share the event's Money or Tags with the state
 		for _, b := range e.Buckets {
 			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
 		}
@@ -266,6 +250,7 @@ func (s *State) Apply(e Event) {
 		r := &s.resource
 		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
+		r.Tags, r.Location = normalTags(e.Tags), e.Location
 		for k, c := range e.Capacities {
 			if b, ok := s.buckets[k]; ok {
 				b.Capacity = c
@@ -315,6 +300,8 @@ func (s *State) Apply(e Event) {
 		s.removeWaiting(e.EntryID)
 	case WaitlistOffered:
 		s.removeWaiting(e.EntryID)
+	case ResourceArchived:
+		s.resource.ArchivedAt, s.resource.UpdatedAt = e.At, e.At
 	default:
 		panic("booking: unknown event")
 	}

@@ -86,6 +86,9 @@ func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, er
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
+	if err := s.refuseArchived(); err != nil {
+		return nil, err
+	}
 	if !ValidID(cmd.EntryID) || !ValidID(cmd.OfferHoldID) || cmd.EntryID == cmd.OfferHoldID {
 		return nil, Errorf(CodeInternal, "waitlist ids %q and %q are not valid", cmd.EntryID, cmd.OfferHoldID)
 	}

@@ -105,11 +105,16 @@ func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
 	if ms := m.GetDeadlineUnixMs(); ms != 0 {
 		cmd.Deadline = time.UnixMilli(ms)
 	}
-	holdID := ""
-	if m.GetPlaceHold() != nil {
-		holdID = a.cfg.NewHoldID()
+	// The actor chooses ids, as it keeps the model free of randomness: a placed hold's, and a
+	// waitlist entry's and the hold it becomes when units are offered to it.
+	var ids newIDs
+	switch {
+	case m.GetPlaceHold() != nil:
+		ids.hold = a.cfg.NewHoldID()
+	case m.GetJoinWaitlist() != nil:
+		ids.entry, ids.hold = a.cfg.NewHoldID(), a.cfg.NewHoldID()
 	}
-	cmd.Op, cmd.Err = decodeCommand(m, a.id, holdID)
+	cmd.Op, cmd.Err = decodeCommand(m, a.id, ids)
 	a.step(cmd)
 }
 

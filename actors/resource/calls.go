@@ -60,6 +60,7 @@ func (a *resourceActor) startCommit(c activation.Commit) {
 	b := &persistence.Batch{
 		ResourceID: a.id, Epoch: w.Epoch, Version: w.Version, Create: w.Create, Resource: w.Resource,
 		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil, Events: w.Events,
+		Waitlist: w.Waitlist, WaitlistRemoved: w.WaitlistRemoved,
 	}
 	store, nudge := a.cfg.Store, a.cfg.EventsCommitted
 	a.run(&storeCall{kind: commitCall, size: c.Size}, c.Timeout, func(ctx context.Context) (activation.Input, error) {
@@ -91,7 +92,8 @@ func (a *resourceActor) startLoad(l activation.Load) {
 		}
 		return activation.LoadResult{
 			ID: l.ID, Exists: snap.Exists, Epoch: snap.Epoch, Version: snap.Version, Resource: snap.Resource,
-			Buckets: snap.Buckets, Holds: snap.Holds, Idempotency: snap.Idempotency, LeaseUntil: snap.LeaseUntil,
+			Buckets: snap.Buckets, Holds: snap.Holds, Idempotency: snap.Idempotency, Waitlist: snap.Waitlist,
+			LeaseUntil: snap.LeaseUntil,
 		}, nil
 	})
 }

@@ -15,61 +15,42 @@ import (
 // maxTTLms is the largest millisecond count that converts to a time.Duration without overflow.
 const maxTTLms = int64(1<<63-1) / int64(time.Millisecond)
 
-// decodeCommand turns cmd into one of booking.CreateResource, booking.UpdateResource,
-// booking.PlaceHold, booking.ConfirmHold, booking.CancelHold, activation.GetResource or
-// activation.GetHold, for
-// the resource resourceID. holdID is used only for a PlaceHold. A *booking.Error is returned
-// for a command that cannot be decoded.
-func decodeCommand(cmd *protos.Command, resourceID, holdID string) (any, error) {
+// newIDs are the ids the actor chose for a command: hold for a PlaceHold (the hold) or a
+// JoinWaitlist (the hold an offer becomes), entry for a JoinWaitlist.
+type newIDs struct{ hold, entry string }
+
+// decodeCommand turns cmd into one of the operations activation.Command.Op lists, for the
+// resource resourceID, with the ids the actor chose. A *booking.Error is returned for a
+// command that cannot be decoded.
+func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, error) {
 	if cmd.GetResourceId() != resourceID {
 		return nil, booking.Errorf(booking.CodeMalformed, "command for resource %q sent to resource %q", cmd.GetResourceId(), resourceID)
 	}
 	switch op := cmd.GetOp().(type) {
 	case *protos.Command_CreateResource:
-		c := op.CreateResource
-		if c == nil {
+		if op.CreateResource == nil {
 			break
 		}
-		ttl, err := msDuration(c.GetHoldTtlMs())
-		if err != nil {
-			return nil, err
-		}
-		out := booking.CreateResource{ID: resourceID, Name: c.GetName(), Buckets: copyCapacities(c.GetBuckets()), HoldTTL: ttl}
-		if p := c.GetPrice(); p != nil {
-			out.Price = &booking.Money{Amount: p.GetAmount(), Currency: p.GetCurrency()}
-		}
-		return out, nil
+		return decodeCreate(op.CreateResource, resourceID)
 	case *protos.Command_GetResource:
 		return activation.GetResource{}, nil
 	case *protos.Command_UpdateResource:
-		u := op.UpdateResource
-		if u == nil {
+		if op.UpdateResource == nil {
 			break
 		}
-		out := booking.UpdateResource{Buckets: copyCapacities(u.GetBuckets())}
-		if u.Name != nil {
-			n := *u.Name
-			out.Name = &n
-		}
-		if u.HoldTtlMs != nil {
-			ttl, err := msDuration(*u.HoldTtlMs)
-			if err != nil {
-				return nil, err
-			}
-			out.HoldTTL = &ttl
-		}
-		return out, nil
+		return decodeUpdate(op.UpdateResource)
 	case *protos.Command_PlaceHold:
 		p := op.PlaceHold
 		if p == nil {
 			break
 		}
 		return booking.PlaceHold{
-			HoldID:         holdID,
+			HoldID:         ids.hold,
 			IdempotencyKey: p.GetIdempotencyKey(),
 			Buckets:        append([]string(nil), p.GetBuckets()...),
 			Quantity:       p.GetQuantity(),
 			UserID:         p.GetUserId(),
+			Range:          rangeOf(p.GetRange()),
 		}, nil
 	case *protos.Command_GetHold:
 		return activation.GetHold{HoldID: op.GetHold.GetHoldId()}, nil
@@ -77,8 +58,132 @@ func decodeCommand(cmd *protos.Command, resourceID, holdID string) (any, error) 
 		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId()}, nil
 	case *protos.Command_CancelHold:
 		return booking.CancelHold{HoldID: op.CancelHold.GetHoldId()}, nil
+	case *protos.Command_ExtendHold:
+		return booking.ExtendHold{HoldID: op.ExtendHold.GetHoldId(), UserID: op.ExtendHold.GetUserId()}, nil
+	case *protos.Command_JoinWaitlist:
+		j := op.JoinWaitlist
+		if j == nil {
+			break
+		}
+		return booking.JoinWaitlist{
+			EntryID:     ids.entry,
+			OfferHoldID: ids.hold,
+			UserID:      j.GetUserId(),
+			Buckets:     append([]string(nil), j.GetBuckets()...),
+			Range:       rangeOf(j.GetRange()),
+			Quantity:    j.GetQuantity(),
+		}, nil
+	case *protos.Command_ArchiveResource:
+		return booking.ArchiveResource{}, nil
+	case *protos.Command_LeaveWaitlist:
+		return booking.LeaveWaitlist{EntryID: op.LeaveWaitlist.GetEntryId(), UserID: op.LeaveWaitlist.GetUserId()}, nil
 	}
 	return nil, booking.Errorf(booking.CodeMalformed, "command has no operation")
+}
+
+func decodeCreate(c *protos.CreateResource, resourceID string) (any, error) {
+	ttl, err := msDuration(c.GetHoldTtlMs())
+	if err != nil {
+		return nil, err
+	}
+	offerTTL, err := msDurationOf("waitlist_offer_ttl_ms", c.GetWaitlistOfferTtlMs())
+	if err != nil {
+		return nil, err
+	}
+	out := booking.CreateResource{ID: resourceID, Name: c.GetName(), Buckets: copyCapacities(c.GetBuckets()), HoldTTL: ttl,
+		Allowance: allowanceOf(c.GetAllowance()), MaxPerUser: c.GetMaxPerUser(), Timezone: c.GetTimezone(),
+		WaitlistOfferTTL: offerTTL, Tags: append([]string(nil), c.GetTags()...), Location: c.GetLocation()}
+	if p := c.GetPrice(); p != nil {
+		out.Price = &booking.Money{Amount: p.GetAmount(), Currency: p.GetCurrency()}
+	}
+	if c.MaxExtensions != nil {
+		n, err := extensions(*c.MaxExtensions)
+		if err != nil {
+			return nil, err
+		}
+		out.MaxExtensions = &n
+	}
+	if cal := c.GetCalendar(); cal != nil {
+		every, err := msDurationOf("calendar.every", cal.GetEveryMs())
+		if err != nil {
+			return nil, err
+		}
+		out.Calendar = &booking.Calendar{From: cal.GetFrom(), To: cal.GetTo(), Every: every, Capacity: cal.GetCapacity()}
+	}
+	return out, nil
+}
+
+func decodeUpdate(u *protos.UpdateResource) (any, error) {
+	out := booking.UpdateResource{Buckets: copyCapacities(u.GetBuckets())}
+	if u.Name != nil {
+		n := *u.Name
+		out.Name = &n
+	}
+	if u.HoldTtlMs != nil {
+		ttl, err := msDuration(*u.HoldTtlMs)
+		if err != nil {
+			return nil, err
+		}
+		out.HoldTTL = &ttl
+	}
+	if u.MaxExtensions != nil {
+		n, err := extensions(*u.MaxExtensions)
+		if err != nil {
+			return nil, err
+		}
+		out.MaxExtensions = &n
+	}
+	if a := u.GetAllowance(); a != nil {
+		al := allowanceOf(a)
+		out.Allowance = &al
+	}
+	if u.MaxPerUser != nil {
+		n := *u.MaxPerUser
+		out.MaxPerUser = &n
+	}
+	if t := u.GetTags(); t != nil {
+		tags := append([]string{}, t.GetValues()...)
+		out.Tags = &tags
+	}
+	if u.Location != nil {
+		l := *u.Location
+		out.Location = &l
+	}
+	if u.WaitlistOfferTtlMs != nil {
+		ttl, err := msDurationOf("waitlist_offer_ttl_ms", *u.WaitlistOfferTtlMs)
+		if err != nil {
+			return nil, err
+		}
+		out.WaitlistOfferTTL = &ttl
+	}
+	return out, nil
+}
+
+// extensions converts a wire max_extensions; the model checks its range.
+func extensions(n int64) (int, error) {
+	if n < 0 || n > booking.MaxExtensionsLimit {
+		return 0, booking.Errorf(booking.CodeInvalid, "max_extensions must be between 0 and %d", booking.MaxExtensionsLimit)
+	}
+	return int(n), nil
+}
+
+func allowanceOf(a *protos.Allowance) booking.Allowance {
+	return booking.Allowance{Units: a.GetUnits(), Percent: a.GetPercent()}
+}
+
+func rangeOf(r *protos.Range) *booking.Range {
+	if r == nil {
+		return nil
+	}
+	return &booking.Range{From: r.GetFrom(), To: r.GetTo()}
+}
+
+// msDurationOf converts a wire duration in milliseconds named name; the model checks its range.
+func msDurationOf(name string, ms int64) (time.Duration, error) {
+	if ms < 0 || ms > maxTTLms {
+		return 0, booking.Errorf(booking.CodeInvalid, "%s is out of range", name)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // msDuration converts a wire TTL; the model checks its range.
@@ -111,16 +216,32 @@ func unixMs(t time.Time) int64 {
 
 func holdProto(h booking.Hold) *protos.Hold {
 	return &protos.Hold{
-		Id:             h.ID,
-		ResourceId:     h.ResourceID,
-		Status:         string(h.Status),
-		Buckets:        append([]string(nil), h.Buckets...),
-		Quantity:       h.Quantity,
-		UserId:         h.UserID,
-		CreatedAtMs:    unixMs(h.CreatedAt),
-		ExpiresAtMs:    unixMs(h.ExpiresAt),
-		UpdatedAtMs:    unixMs(h.UpdatedAt),
-		IdempotencyKey: h.IdempotencyKey,
+		Id:              h.ID,
+		ResourceId:      h.ResourceID,
+		Status:          string(h.Status),
+		Buckets:         append([]string(nil), h.Buckets...),
+		Quantity:        h.Quantity,
+		UserId:          h.UserID,
+		CreatedAtMs:     unixMs(h.CreatedAt),
+		ExpiresAtMs:     unixMs(h.ExpiresAt),
+		UpdatedAtMs:     unixMs(h.UpdatedAt),
+		IdempotencyKey:  h.IdempotencyKey,
+		Extensions:      int64(h.Extensions),
+		WaitlistEntryId: h.WaitlistEntryID,
+	}
+}
+
+func entryProto(v *activation.EntryView) *protos.WaitlistEntry {
+	e := v.Entry
+	return &protos.WaitlistEntry{
+		Id:          e.ID,
+		ResourceId:  e.ResourceID,
+		UserId:      e.UserID,
+		OfferHoldId: e.OfferHoldID,
+		Buckets:     append([]string(nil), e.Buckets...),
+		Quantity:    e.Quantity,
+		Position:    int64(v.Position),
+		CreatedAtMs: unixMs(e.CreatedAt),
 	}
 }
 
@@ -133,12 +254,24 @@ func resourceProto(r booking.Resource, buckets []booking.Bucket, version uint64)
 		Version:     version,
 		CreatedAtMs: unixMs(r.CreatedAt),
 		UpdatedAtMs: unixMs(r.UpdatedAt),
+
+		MaxExtensions:      int64(r.MaxExtensions),
+		MaxPerUser:         r.MaxPerUser,
+		Timezone:           r.Timezone,
+		WaitlistOfferTtlMs: r.WaitlistOfferTTL.Milliseconds(),
+		SlotEveryMs:        r.SlotEvery.Milliseconds(),
+		Tags:               append([]string(nil), r.Tags...),
+		Location:           r.Location,
+		ArchivedAtMs:       unixMs(r.ArchivedAt),
+	}
+	if a := r.Allowance; a != (booking.Allowance{}) {
+		out.Allowance = &protos.Allowance{Units: a.Units, Percent: a.Percent}
 	}
 	if r.Price != nil {
 		out.Price = &protos.Money{Amount: r.Price.Amount, Currency: r.Price.Currency}
 	}
 	for _, b := range buckets {
-		out.Buckets[b.Key] = &protos.Bucket{Capacity: b.Capacity, Held: b.Held, Confirmed: b.Confirmed}
+		out.Buckets[b.Key] = &protos.Bucket{Capacity: b.Capacity, Held: b.Held, Confirmed: b.Confirmed, Allowance: b.Allowance}
 	}
 	return out
 }
@@ -160,6 +293,8 @@ func replyProto(a *activation.Answer, retryAfter time.Duration) *protos.Reply {
 		return &protos.Reply{Error: errorProto(a.Err, retryAfter), Stale: a.Stale}
 	case a.Resource != nil:
 		return &protos.Reply{Resource: resourceProto(a.Resource.Resource, a.Resource.Buckets, a.Resource.Version), Stale: a.Stale}
+	case a.Entry != nil:
+		return &protos.Reply{WaitlistEntry: entryProto(a.Entry), Stale: a.Stale}
 	}
 	return &protos.Reply{Hold: holdProto(a.Hold), Replayed: a.Replayed, Stale: a.Stale}
 }

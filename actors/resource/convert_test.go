@@ -47,6 +47,51 @@ func TestDecodeCommand(t *testing.T) {
 			cmd:  holdCmd("r", "k1", "u1", 2, "a", "b"),
 			want: booking.PlaceHold{HoldID: "h_new", IdempotencyKey: "k1", Buckets: []string{"a", "b"}, Quantity: 2, UserID: "u1"},
 		},
+		{
+			name: "create with rules and calendar",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_CreateResource{CreateResource: &protos.CreateResource{
+				Name: "Hotel", Calendar: &protos.Calendar{From: "2026-12-01", To: "2027-01-01", EveryMs: 86_400_000, Capacity: 10},
+				MaxExtensions: ptr(int64(0)), Allowance: &protos.Allowance{Percent: 10}, MaxPerUser: 4, Timezone: "Europe/Paris",
+				WaitlistOfferTtlMs: 600_000,
+			}}},
+			want: booking.CreateResource{ID: "r", Name: "Hotel", Calendar: &booking.Calendar{From: "2026-12-01", To: "2027-01-01", Every: 24 * time.Hour, Capacity: 10},
+				MaxExtensions: ptr(0), Allowance: booking.Allowance{Percent: 10}, MaxPerUser: 4, Timezone: "Europe/Paris", WaitlistOfferTTL: 10 * time.Minute},
+		},
+		{
+			name: "update rules",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_UpdateResource{UpdateResource: &protos.UpdateResource{
+				MaxExtensions: ptr(int64(3)), Allowance: &protos.Allowance{}, MaxPerUser: ptr(int64(2)), WaitlistOfferTtlMs: ptr(int64(1000)),
+			}}},
+			want: booking.UpdateResource{MaxExtensions: ptr(3), Allowance: &booking.Allowance{}, MaxPerUser: ptr(int64(2)), WaitlistOfferTTL: ptr(time.Second)},
+		},
+		{
+			name: "too many extensions",
+			cmd:  &protos.Command{ResourceId: "r", Op: &protos.Command_UpdateResource{UpdateResource: &protos.UpdateResource{MaxExtensions: ptr(int64(1 << 40))}}},
+			code: booking.CodeInvalid,
+		},
+		{
+			name: "place by range",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_PlaceHold{PlaceHold: &protos.PlaceHold{
+				Quantity: 1, UserId: "u1", Range: &protos.Range{From: "2026-12-24", To: "2026-12-27"}}}},
+			want: booking.PlaceHold{HoldID: "h_new", Quantity: 1, UserID: "u1", Range: &booking.Range{From: "2026-12-24", To: "2026-12-27"}},
+		},
+		{
+			name: "extend",
+			cmd:  &protos.Command{ResourceId: "r", Op: &protos.Command_ExtendHold{ExtendHold: &protos.ExtendHold{HoldId: "h1", UserId: "u1"}}},
+			want: booking.ExtendHold{HoldID: "h1", UserID: "u1"},
+		},
+		{
+			name: "join",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_JoinWaitlist{JoinWaitlist: &protos.JoinWaitlist{
+				Buckets: []string{"a"}, Quantity: 2, UserId: "u1"}}},
+			want: booking.JoinWaitlist{EntryID: "w_new", OfferHoldID: "h_new", UserID: "u1", Buckets: []string{"a"}, Quantity: 2},
+		},
+		{
+			name: "leave",
+			cmd:  &protos.Command{ResourceId: "r", Op: &protos.Command_LeaveWaitlist{LeaveWaitlist: &protos.LeaveWaitlist{EntryId: "w1", UserId: "u1"}}},
+			want: booking.LeaveWaitlist{EntryID: "w1", UserID: "u1"},
+		},
+		{name: "nil join", cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_JoinWaitlist{}}, code: booking.CodeMalformed},
 		{name: "get resource", cmd: getResourceCmd("r"), want: getResource{}},
 		{name: "get hold", cmd: getHoldCmd("r", "h1"), want: getHold{HoldID: "h1"}},
 		{name: "confirm", cmd: confirmCmd("r", "h1"), want: booking.ConfirmHold{HoldID: "h1"}},
@@ -69,7 +114,7 @@ func TestDecodeCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeCommand(tc.cmd, "r", "h_new")
+			got, err := decodeCommand(tc.cmd, "r", newIDs{hold: "h_new", entry: "w_new"})
 			if tc.code != "" {
 				if booking.ErrorCode(err) != tc.code {
 					t.Fatalf("err = %v, want code %s", err, tc.code)
@@ -89,7 +134,7 @@ func TestDecodeCommand(t *testing.T) {
 // TestDecodeCopies: the decoded command shares no memory with the message.
 func TestDecodeCopies(t *testing.T) {
 	cmd := holdCmd("r", "", "u", 1, "a")
-	got, err := decodeCommand(cmd, "r", "h")
+	got, err := decodeCommand(cmd, "r", newIDs{hold: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +143,7 @@ func TestDecodeCopies(t *testing.T) {
 		t.Fatal("decoded buckets alias the message")
 	}
 	c := createCmd("r", 0, map[string]int64{"a": 1})
-	got, _ = decodeCommand(c, "r", "")
+	got, _ = decodeCommand(c, "r", newIDs{})
 	c.GetCreateResource().Buckets["a"] = 9
 	if got.(booking.CreateResource).Buckets["a"] != 1 {
 		t.Fatal("decoded capacities alias the message")

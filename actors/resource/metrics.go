@@ -25,6 +25,8 @@ type Metrics struct {
 	renewals     *prometheus.CounterVec
 	leaseWaits   prometheus.Histogram
 	stale        prometheus.Counter
+	extensions   prometheus.Counter
+	waitlist     *prometheus.CounterVec // by event: joined, left, offered
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -73,9 +75,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stale: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "allot_stale_answers_total", Help: "Reads and sold-out refusals answered from memory, marked stale, while the lease could not be renewed.",
 		}),
+		extensions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_hold_extensions_total", Help: "Hold renewals by their owners, committed.",
+		}),
+		waitlist: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allot_waitlist_events_total", Help: "Waitlist entries joined, left and offered units (an offer's hold counts in allot_holds_total too), committed.",
+		}, []string{"event"}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
-		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale)
+		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
+		m.extensions, m.waitlist)
 	return m
 }
 
@@ -91,6 +100,14 @@ func (m *Metrics) committed(evs []booking.Event) {
 			n.Cancelled++
 		case booking.HoldExpired:
 			n.Expired++
+		case booking.HoldExtended:
+			n.Extended++
+		case booking.WaitlistJoined:
+			n.Joined++
+		case booking.WaitlistLeft:
+			n.Left++
+		case booking.WaitlistOffered:
+			n.Offered++
 		}
 	}
 	m.noted(n)
@@ -104,7 +121,9 @@ func (m *Metrics) noted(n activation.Notes) {
 	for _, c := range [...]struct {
 		n int
 		c prometheus.Counter
-	}{{n.Placed, m.holds}, {n.Confirmed, m.confirms}, {n.Cancelled, m.cancels}, {n.Expired, m.expiries}} {
+	}{{n.Placed, m.holds}, {n.Confirmed, m.confirms}, {n.Cancelled, m.cancels}, {n.Expired, m.expiries},
+		{n.Extended, m.extensions}, {n.Joined, m.waitlist.WithLabelValues("joined")},
+		{n.Left, m.waitlist.WithLabelValues("left")}, {n.Offered, m.waitlist.WithLabelValues("offered")}} {
 		if c.n > 0 {
 			c.c.Add(float64(c.n))
 		}

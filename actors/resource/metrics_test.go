@@ -12,7 +12,8 @@ import (
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.committed([]booking.Event{booking.HoldPlaced{}, booking.HoldPlaced{}, booking.HoldConfirmed{}, booking.HoldCancelled{}, booking.HoldExpired{}, booking.ResourceUpdated{}})
+	m.committed([]booking.Event{booking.HoldPlaced{}, booking.HoldPlaced{}, booking.HoldConfirmed{}, booking.HoldCancelled{}, booking.HoldExpired{}, booking.ResourceUpdated{},
+		booking.HoldExtended{}, booking.WaitlistJoined{}, booking.WaitlistJoined{}, booking.WaitlistOffered{}, booking.WaitlistLeft{}})
 	m.rejected(booking.CodeSoldOut)
 	m.rejected(booking.CodeSoldOut)
 	m.rejected(booking.CodeBusy)
@@ -25,6 +26,7 @@ func TestMetrics(t *testing.T) {
 	for name, want := range map[string]float64{
 		"allot_holds_total": 2, "allot_confirms_total": 1, "allot_cancels_total": 1, "allot_expiries_total": 1,
 		"allot_rejections_total": 3, "allot_mailbox_depth": 2, "allot_activations_total": 1, "allot_fenced_total": 1,
+		"allot_hold_extensions_total": 1, "allot_waitlist_events_total": 4,
 	} {
 		if got := counter(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)

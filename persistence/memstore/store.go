@@ -129,6 +129,14 @@ func copyResource(r booking.Resource) booking.Resource {
 	r.SlotEvery = r.SlotEvery.Truncate(time.Millisecond)
 	r.WaitlistOfferTTL = r.WaitlistOfferTTL.Truncate(time.Millisecond)
 	r.CreatedAt, r.UpdatedAt = ms(r.CreatedAt), ms(r.UpdatedAt)
+	if !r.ArchivedAt.IsZero() {
+		r.ArchivedAt = ms(r.ArchivedAt)
+	}
+	if len(r.Tags) == 0 {
+		r.Tags = nil
+	} else {
+		r.Tags = append([]string(nil), r.Tags...)
+	}
 	return r
 }
 

@@ -83,7 +83,9 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	}
 	snap.Exists, snap.Epoch, snap.Version, snap.LeaseUntil = true, uint64(epoch), uint64(version), persistence.LeaseFromMS(lease)
 	r.ID, r.HoldTTL, r.CreatedAt, r.UpdatedAt = resourceID, time.Duration(ttl)*time.Millisecond, fromMS(created), fromMS(updated)
-	rules.apply(r)
+	if err := rules.apply(r); err != nil {
+		return nil, fmt.Errorf("resource %s: %w", resourceID, err)
+	}
 	if amount != nil || currency != nil {
 		if amount == nil || currency == nil {
 			return nil, fmt.Errorf("resource %s: price amount and currency must both be set or both be null", resourceID)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
 )
 
 // Times are stored as Unix milliseconds (BIGINT) and durations as milliseconds.
@@ -26,30 +27,36 @@ const holdRuleColumns = `extensions, waitlist_entry_id`
 // holdColumnsAll is the column list every hold query selects, in scanHold's order.
 const holdColumnsAll = holdColumns + `, ` + holdRuleColumns
 
-// ruleColumns are the resource columns of the booking rules (migration 0003), in ruleArgs and
-// ruleRow order.
-const ruleColumns = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms`
+// ruleColumns are the resource columns of the booking rules (migration 0003) and of browsing
+// (0004), in ruleArgs and ruleRow order.
+const ruleColumns = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms,
+    tags, location, archived_at_ms`
 
 func ruleArgs(r booking.Resource) []any {
 	return []any{int64(r.MaxExtensions), r.Allowance.Units, r.Allowance.Percent, r.MaxPerUser, r.Timezone,
-		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds()}
+		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds(), persistence.TagsJSON(r.Tags), r.Location,
+		persistence.TimeMS(r.ArchivedAt)}
 }
 
 // ruleRow is the ruleColumns of a resource row, as scanned.
 type ruleRow struct {
-	maxExt, units, percent, perUser, slotMS, offerMS int64
-	tz                                               string
+	maxExt, units, percent, perUser, slotMS, offerMS, archivedMS int64
+	tz, tags, location                                           string
 }
 
 // dest returns the scan destinations, in ruleColumns order.
 func (x *ruleRow) dest() []any {
-	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS}
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS}
 }
 
-// apply sets r's rule fields from the row.
-func (x *ruleRow) apply(r *booking.Resource) {
+// apply sets r's rule and browsing fields from the row.
+func (x *ruleRow) apply(r *booking.Resource) error {
 	r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone = int(x.maxExt), booking.Allowance{Units: x.units, Percent: x.percent}, x.perUser, x.tz
 	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
+	r.Location, r.ArchivedAt = x.location, persistence.FromTimeMS(x.archivedMS)
+	var err error
+	r.Tags, err = persistence.ParseTags(x.tags)
+	return err
 }
 
 // scanHold reads one row of holdColumnsAll.

@@ -80,7 +80,9 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	res.HoldTTL = time.Duration(ttl) * time.Millisecond
 	res.CreatedAt, res.UpdatedAt = fromMS(created), fromMS(updated)
-	rules.apply(res)
+	if err := rules.apply(res); err != nil {
+		return nil, fmt.Errorf("resource %s: %w", a.resourceID, err)
+	}
 
 	rows, err = s.query(ctx, selectBuckets, a.resourceID)
 	if err != nil {

@@ -18,19 +18,23 @@ extensions, waitlist_entry_id`
 
 // ruleRow is the ruleCols of a resource row, as scanned.
 type ruleRow struct {
-	maxExt, units, percent, perUser, slotMS, offerMS int64
-	tz                                               string
+	maxExt, units, percent, perUser, slotMS, offerMS, archivedMS int64
+	tz, tags, location                                           string
 }
 
 // dest returns the scan destinations, in ruleCols order.
 func (x *ruleRow) dest() []any {
-	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS}
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS}
 }
 
-// apply sets r's rule fields from the row.
-func (x *ruleRow) apply(r *booking.Resource) {
+// apply sets r's rule and browsing fields from the row.
+func (x *ruleRow) apply(r *booking.Resource) error {
 	r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone = int(x.maxExt), booking.Allowance{Units: x.units, Percent: x.percent}, x.perUser, x.tz
 	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
+	r.Location, r.ArchivedAt = x.location, persistence.FromTimeMS(x.archivedMS)
+	var err error
+	r.Tags, err = persistence.ParseTags(x.tags)
+	return err
 }
 
 // collectHolds decodes every row of a query selecting holdCols, and closes rows.

@@ -38,7 +38,9 @@
 //   - Waitlist entries are upserted by id, then Batch.WaitlistRemoved deleted; Snapshot.Waitlist
 //     is by Seq; an entry id owned by another resource fails the batch like a foreign hold, and
 //     removing it from another resource's batch leaves it alone.
-//   - Every store has ListWaitlist (positions as committed, by CreatedAt then ID).
+//   - Every store has ListWaitlist (positions as committed, by CreatedAt then ID), and
+//     ListResources (by ID after a cursor; name search folds ASCII case only and takes LIKE
+//     wildcards literally; availability on listed buckets as committed, allowance included).
 //   - After Close, Ping fails.
 package storetest
 
@@ -93,6 +95,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"Waitlist", testWaitlist},
 		{"ForeignWaitlistEntry", testForeignWaitlistEntry},
 		{"ListWaitlist", testListWaitlist},
+		{"ListResources", testListResources},
 		{"Randomized", testRandomized},
 		{"OutboxCommit", testOutboxCommit},
 		{"OutboxFencedOrFailed", testOutboxFencedOrFailed},

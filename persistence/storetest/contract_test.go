@@ -184,6 +184,16 @@ func (m *mutant) ListWaitlist(ctx context.Context, f persistence.WaitlistFilter)
 	return ps, err
 }
 
+func (m *mutant) ListResources(ctx context.Context, f persistence.ResourceFilter) ([]booking.Resource, error) {
+	rs, err := m.Store.(*memstore.Store).ListResources(ctx, f)
+	if m.name == "resources-ignore-availability" && len(f.Keys) > 0 {
+		f.Keys = nil
+		f.Quantity = 0
+		return m.Store.(*memstore.Store).ListResources(ctx, f)
+	}
+	return rs, err
+}
+
 func TestContractMemstore(t *testing.T) {
 	storetest.RunContract(t, func(t *testing.T) persistence.Store {
 		s := memstore.New()
@@ -230,6 +240,7 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"drop-rules", "RuleColumns"},
 		{"unordered-waitlist", "Waitlist"},
 		{"position-from-zero", "ListWaitlist"},
+		{"resources-ignore-availability", "ListResources"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$", "-test.count=1")

@@ -1,0 +1,54 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+)
+
+// ListResources returns copies of the resources matching f, by ID, at most f.Limit (after
+// Normalize, whose *booking.Error it returns).
+func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter) ([]booking.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	if err := f.Normalize(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen("list resources"); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(s.resources))
+	for id, r := range s.resources {
+		if id > f.After && r.res.ArchivedAt.IsZero() && persistence.NameMatches(r.res.Name, f.Query) &&
+			(f.Tag == "" || slices.Contains(r.res.Tags, f.Tag)) && available(r, f.Keys, f.Quantity) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if len(ids) > f.Limit {
+		ids = ids[:f.Limit]
+	}
+	out := make([]booking.Resource, len(ids))
+	for i, id := range ids {
+		out[i] = copyResource(s.resources[id].res)
+	}
+	return out, nil
+}
+
+// available reports whether every one of keys is a bucket of r with q units to sell.
+func available(r *resource, keys []string, q int64) bool {
+	for _, k := range keys {
+		b, ok := r.buckets[k]
+		if !ok || b.Capacity+b.Allowance-b.Held-b.Confirmed < q {
+			return false
+		}
+	}
+	return true
+}
