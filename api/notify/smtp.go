@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -186,19 +185,20 @@ func (s *SMTPMailer) Send(ctx context.Context, m Mail) error {
 	return nil
 }
 
-// classifySMTP marks 5xx replies to the message or its recipient as permanent; everything
-// else (network, 4xx, TLS) is retried.
+// classifySMTP marks a 5xx reply (RFC 5321: permanent negative completion) as permanent;
+// everything else (network, TLS, 4xx) is retried.
 func classifySMTP(err error) error {
-	var te *textproto.Error
-	if errors.As(err, &te) && te.Code >= 500 && te.Code < 600 {
-		return fmt.Errorf("%w: %w", ErrPermanent, err)
-	}
+	code := 0
 	var se *mail.SendError
-	if errors.As(err, &se) && !se.IsTemp() && se.Reason != mail.ErrConnCheck && se.Reason != mail.ErrSMTPMailFrom {
-		var ne net.Error
-		if !errors.As(err, &ne) && (se.Reason == mail.ErrSMTPRcptTo || se.Reason == mail.ErrSMTPData) {
-			return fmt.Errorf("%w: %w", ErrPermanent, err)
-		}
+	var te *textproto.Error
+	switch {
+	case errors.As(err, &se):
+		code = se.ErrorCode()
+	case errors.As(err, &te):
+		code = te.Code
+	}
+	if code >= 500 && code < 600 {
+		return fmt.Errorf("%w: %w", ErrPermanent, err)
 	}
 	return err
 }
