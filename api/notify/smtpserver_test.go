@@ -228,3 +228,7 @@ func decodeBody(t *testing.T, cte string, r io.Reader) string {
 	}
 	return string(b)
 }
+
+func smtpErr(code int) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: "test refusal"}
+}
