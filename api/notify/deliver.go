@@ -10,7 +10,8 @@ import (
 // Deliver claims the notifications due now, sends each and records the outcome; it
 // returns how many it claimed. An outcome that cannot be recorded because the claim's lease
 // ran out (ErrStale) is dropped: the next claimant sends again, and the receiver recognises
-// the duplicate by its Message-ID (at least once, never lost).
+// the duplicate by its Message-ID (at least once, never lost). After Close it stops between
+// notifications.
 func (s *Service) Deliver(ctx context.Context) (int, error) {
 	now := s.d.Now()
 	ns, err := s.d.Store.ClaimNotifications(ctx, now, now.Add(s.cfg.Lease), s.cfg.Batch)
@@ -18,10 +19,17 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, n := range ns {
+		if s.stopping() {
+			break // the rest is taken again when the lease runs out
+		}
 		o := s.attempt(ctx, n)
 		if o.Status == StatusFailed || o.Status == StatusPending {
 			s.d.Log.Warn("notify: attempt failed", "notification", n.ID, "kind", n.Kind, "channel", n.Channel,
 				"attempt", n.Attempts, "final", o.Status == StatusFailed, "err", o.Error)
+		}
+		s.m.observe(n, o)
+		if o.Status == StatusSent {
+			s.m.lag.WithLabelValues(string(n.Channel)).Observe(s.d.Now().Sub(n.CreatedAt).Seconds())
 		}
 		if err := s.d.Store.Finish(ctx, n, o, s.d.Now()); err != nil && !errors.Is(err, ErrStale) {
 			return len(ns), err

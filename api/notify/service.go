@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/allot/allot/api/feed"
 )
 
@@ -26,6 +28,8 @@ type Deps struct {
 	Now func() time.Time
 	// Log gets ids and errors, never addresses or message text (slog.Default when nil).
 	Log *slog.Logger
+	// Metrics is where the service's metrics are registered (nil: not exported).
+	Metrics prometheus.Registerer
 }
 
 // Service is the notification service: Handle consumes events; the workers started by
@@ -34,11 +38,14 @@ type Service struct {
 	cfg Config
 	d   Deps
 	tpl *Templates
-	// ctx is cancelled by Close; the workers run under it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	run    sync.Once
+	m   *metrics
+	// stop is closed by Close: the workers finish the attempt in flight (bounded by the
+	// providers' timeouts) and return; notifications claimed but not attempted are taken
+	// again when their lease runs out.
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	run      sync.Once
 }
 
 // New returns a Service; it starts nothing.
@@ -59,8 +66,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, d: d, tpl: tpl, ctx: ctx, cancel: cancel}, nil
+	m, err := newMetrics(d.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{})}, nil
 }
 
 // holdData is the hold after-image an event carries (the JSON of api/wire.Hold).
@@ -245,24 +255,24 @@ func (s *Service) Start() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			ctx := s.ctx
+			ctx := context.Background()
 			tick := time.NewTicker(s.cfg.PollEvery)
 			defer tick.Stop()
 			for {
-				if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
+				if _, err := s.FireTimers(ctx); err != nil {
 					s.d.Log.Warn("notify: timers", "err", err)
 				}
 				for {
 					n, err := s.Deliver(ctx)
-					if err != nil && ctx.Err() == nil {
+					if err != nil {
 						s.d.Log.Warn("notify: deliver", "err", err)
 					}
-					if n < s.cfg.Batch || err != nil {
+					if n < s.cfg.Batch || err != nil || s.stopping() {
 						break
 					}
 				}
 				select {
-				case <-ctx.Done():
+				case <-s.stop:
 					return
 				case <-tick.C:
 				}
@@ -273,7 +283,16 @@ func (s *Service) Start() {
 
 // Close stops the workers and waits for them; safe to call twice.
 func (s *Service) Close() error {
-	s.cancel()
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
 	return nil
+}
+
+func (s *Service) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
 }

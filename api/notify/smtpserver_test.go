@@ -38,10 +38,11 @@ type smtpServer struct {
 	srv     *smtp.Server
 	clients *tls.Config // trusts the server's CA
 
-	mu      sync.Mutex
-	msgs    []received
-	refuse  *smtp.SMTPError
-	waiters []chan struct{}
+	mu     sync.Mutex
+	msgs   []received
+	refuse *smtp.SMTPError
+	// arrived gets a value per message taken (dropped when nobody waits and it is full).
+	arrived chan struct{}
 }
 
 type smtpOpts struct {
@@ -51,7 +52,7 @@ type smtpOpts struct {
 
 func newSMTPServer(t *testing.T, o smtpOpts) *smtpServer {
 	t.Helper()
-	s := &smtpServer{}
+	s := &smtpServer{arrived: make(chan struct{}, 64)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c, o: o}, nil
 	}))
@@ -152,6 +153,10 @@ func (x *session) Data(r io.Reader) error {
 		return x.s.refuse
 	}
 	x.s.msgs = append(x.s.msgs, received{From: x.from, To: x.to, Data: b, TLS: isTLS, AuthAs: x.authAs})
+	select {
+	case x.s.arrived <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
