@@ -81,6 +81,12 @@ func newRig(t *testing.T) *rig {
 // newService is another node's service on the same database and servers.
 func (r *rig) newService(t *testing.T) *notify.Service {
 	t.Helper()
+	return r.newServiceOn(t, r.store)
+}
+
+// newServiceOn is a node's service on store (a view of the rig's database).
+func (r *rig) newServiceOn(t *testing.T, store notify.Store) *notify.Service {
+	t.Helper()
 	cfg, err := notify.ParseSMTPURL("smtp://127.0.0.1:" + strconv.Itoa(r.smtp.port) + "?starttls=required")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +98,7 @@ func (r *rig) newService(t *testing.T) *notify.Service {
 	}
 	c := notify.DefaultConfig()
 	c.MailFrom = "Allot <notifications@allot.example>"
-	s, err := notify.New(c, notify.Deps{Store: r.store, Resources: dir, Contacts: dir, Mailer: mailer,
+	s, err := notify.New(c, notify.Deps{Store: store, Resources: dir, Contacts: dir, Mailer: mailer,
 		Pusher: newPusher(t, r.fcm, "allot-test"), Now: r.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
