@@ -172,7 +172,14 @@ func (s *Service) sendPush(ctx context.Context, n Notification, h HoldState, msg
 	var firstErr error
 	sent := 0
 	for _, d := range devs {
-		err := s.d.Pusher.Push(ctx, d.Token, p)
+		pusher := s.d.Pusher
+		if d.Platform == "ios" && s.d.APNs != nil {
+			pusher = s.d.APNs
+		}
+		if pusher == nil {
+			continue // an iOS-only setup and an Android device
+		}
+		err := pusher.Push(ctx, d.Token, p)
 		switch {
 		case err == nil:
 			sent++

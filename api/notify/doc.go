@@ -13,7 +13,9 @@
 //	templates.go  one text and one HTML template per message kind, per language
 //	channels.go   the channel seams (Mailer, Pusher, SMSSender) and the lookups the service needs
 //	smtp.go       Mailer over SMTP (--smtp-url)
-//	fcm.go        Pusher over Firebase Cloud Messaging
+//	fcm.go        Pusher over Firebase Cloud Messaging; apns.go over APNs (iOS devices)
+//	config.go     Config, its defaults and Validate; metrics.go the Prometheus metrics
+//	deliver.go    one attempt at a notification: state check, render, hand-off, outcome
 //	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation
 //	service.go    the shell: Handle (the event consumer), the outbox and timer workers
 //	handlers.go   devices, preferences, calendar feeds, failed notifications (route table)

@@ -22,8 +22,10 @@ type Deps struct {
 	Resources Resources
 	Contacts  Contacts
 	Mailer    Mailer
-	Pusher    Pusher
-	SMS       SMSSender
+	// Pusher reaches every platform (FCM); APNs, when set, takes the "ios" devices.
+	Pusher Pusher
+	APNs   Pusher
+	SMS    SMSSender
 	// Now is the service's one clock (time.Now when nil).
 	Now func() time.Time
 	// Log gets ids and errors, never addresses or message text (slog.Default when nil).
@@ -200,7 +202,7 @@ func (s *Service) hasChannel(ch Channel) bool {
 	case ChannelEmail:
 		return s.d.Mailer != nil
 	case ChannelPush:
-		return s.d.Pusher != nil
+		return s.d.Pusher != nil || s.d.APNs != nil
 	case ChannelSMS:
 		return s.d.SMS != nil
 	}
