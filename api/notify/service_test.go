@@ -56,7 +56,8 @@ var dir = directory{
 		"sauna": {Name: "Sauna", Timezone: "Europe/Berlin", SlotEvery: time.Hour, Price: &notify.Money{Amount: 1250, Currency: "EUR"}},
 		"hotel": {Name: "Seaside Room", Timezone: "Europe/Berlin", Price: &notify.Money{Amount: 9900, Currency: "EUR"}},
 	},
-	contacts: map[string]notify.Contact{"ann": {Email: "ann@example.com"}, "bob": {Email: "bob@example.com"}},
+	contacts: map[string]notify.Contact{"ann": {Email: "ann@example.com"}, "bob": {Email: "bob@example.com"},
+		"cy": {Email: "cy@example.com", Phone: "+4915112345678"}},
 }
 
 // rig is one or more services on one SQLite database with a real SMTP and FCM server.
