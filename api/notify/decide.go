@@ -124,13 +124,15 @@ func DecideTimer(r Rules, t Timer, h *HoldState, now time.Time) []Send {
 }
 
 // StillWanted reports whether a recorded send of kind k is still to be delivered given the
-// hold's state now: the outbox worker asks just before handing a message to a provider, so
-// an expiry warning queued before a confirm is dropped.
+// hold's state now: the outbox worker asks just before handing a message to a provider. An
+// expiry warning or offer queued before a confirm is dropped; so is a confirmation whose hold
+// was cancelled before it went out, since its invitation would carry the cancellation's
+// SEQUENCE and could arrive after the CANCEL, re-adding the event. Cancellations always go.
 func StillWanted(k Kind, h *HoldState, now time.Time) bool {
 	switch k {
-	case KindExpiring:
+	case KindExpiring, KindOffer:
 		return h != nil && h.Status == StatusHeld && now.Before(h.ExpiresAt)
-	case KindReminder:
+	case KindReminder, KindConfirmation:
 		return h != nil && h.Status == StatusConfirmed
 	}
 	return true

@@ -141,3 +141,27 @@ func TestDecideTimerChecksStateAtSendTime(t *testing.T) {
 		t.Fatalf("unknown hold: %+v", s)
 	}
 }
+
+func TestStillWanted(t *testing.T) {
+	h := held("h", t0.Add(time.Minute))
+	c := held("h", time.Time{})
+	c.Status = StatusConfirmed
+	x := c
+	x.Status = StatusCancelled
+	for _, tc := range []struct {
+		k    Kind
+		h    *HoldState
+		now  time.Time
+		want bool
+	}{
+		{KindExpiring, &h, t0, true}, {KindExpiring, &h, t0.Add(time.Minute), false}, {KindExpiring, &c, t0, false},
+		{KindOffer, &h, t0, true}, {KindOffer, &x, t0, false},
+		{KindConfirmation, &c, t0, true}, {KindConfirmation, &x, t0, false},
+		{KindReminder, &c, t0, true}, {KindReminder, &x, t0, false}, {KindReminder, nil, t0, false},
+		{KindCancellation, &x, t0, true},
+	} {
+		if got := StillWanted(tc.k, tc.h, tc.now); got != tc.want {
+			t.Errorf("StillWanted(%s, %+v, %v) = %v", tc.k, tc.h, tc.now, got)
+		}
+	}
+}

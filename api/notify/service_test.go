@@ -488,3 +488,20 @@ func mustCounter(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
 	t.Fatal("allot_notifications_total not registered")
 	return nil
 }
+
+// TestCancelBeforeConfirmationWentOut: a confirm and a cancel handled before the workers ran
+// send only the cancellation; a REQUEST sent after it would put the event back.
+func TestCancelBeforeConfirmationWentOut(t *testing.T) {
+	r := newRig(t)
+	days := []string{"2026-12-24"}
+	r.handle(t, event(notify.EventConfirmed, "ev-1", 1, hold("h1", "hotel", "ann", "confirmed", days, nil)))
+	r.handle(t, event(notify.EventCancelled, "ev-2", 2, hold("h1", "hotel", "ann", "cancelled", days, nil)))
+	r.drain(t, r.svc)
+	ms := r.mails(t)
+	if len(ms) != 1 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	if method, uid, seq, _ := invitation(t, ms[0]); method != "CANCEL" || uid != "h1" || seq != "2" {
+		t.Fatalf("%s %s %s", method, uid, seq)
+	}
+}
