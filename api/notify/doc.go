@@ -7,6 +7,7 @@
 //
 //	model.go      kinds, channels, hold state, plans
 //	decide.go     the pure decisions: an event or a due timer in, sends and timers out
+//	              (scenario transcripts in testdata/, run by scenario_test.go)
 //	span.go       bucket keys to a time span in the resource's zone
 //	ical.go       the invitation (METHOD:REQUEST / CANCEL)
 //	locale.go     dates and prices per locale
