@@ -22,6 +22,9 @@ type Config struct {
 	Lease time.Duration
 	// Batch is how many notifications or timers one claim takes.
 	Batch int
+	// Concurrency is how many notifications of a batch are attempted at once (providers
+	// are slow next to the store; per message an SMTP dial and a commit).
+	Concurrency int
 	// MaxAttempts is how many attempts a notification gets before it fails.
 	MaxAttempts int
 	// RetryBase and RetryMax shape the backoff: base·2^(attempt-1), at most max.
@@ -39,6 +42,7 @@ func DefaultConfig() Config {
 		PollEvery:   time.Second,
 		Lease:       time.Minute,
 		Batch:       16,
+		Concurrency: 8,
 		MaxAttempts: 12,
 		RetryBase:   10 * time.Second,
 		RetryMax:    time.Hour,
@@ -53,8 +57,8 @@ func (c Config) Validate() error {
 		return errors.New("notify config: negative timing rule")
 	case c.PollEvery <= 0 || c.Lease <= 0 || c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
 		return errors.New("notify config: poll, lease and retry durations must be positive, retry max >= base")
-	case c.Batch <= 0 || c.MaxAttempts <= 0 || c.FeedLimit <= 0:
-		return errors.New("notify config: batch, max attempts and feed limit must be positive")
+	case c.Batch <= 0 || c.Concurrency <= 0 || c.MaxAttempts <= 0 || c.FeedLimit <= 0:
+		return errors.New("notify config: batch, concurrency, max attempts and feed limit must be positive")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return fmt.Errorf("notify config: --mail-from: %w", err)

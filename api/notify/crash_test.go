@@ -31,8 +31,9 @@ func (d *dyingStore) Finish(ctx context.Context, n notify.Notification, o notify
 
 // TestBurstWithAKilledNode: a burst of confirmations; one node dies in the middle of
 // delivering (after handing some messages over without recording them); the survivor takes
-// over once the leases run out. Every confirmation arrives at least once, and the duplicates
-// all share their original's Message-ID, so deduplication by Message-ID leaves exactly one.
+// over once the leases run out. Every confirmation arrives at least once, the only duplicates
+// are the messages handed over but not recorded, and they share their original's Message-ID,
+// so deduplication by Message-ID leaves exactly one of each.
 func TestBurstWithAKilledNode(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -51,8 +52,10 @@ func TestBurstWithAKilledNode(t *testing.T) {
 	if _, err := victim.Deliver(ctx); !errors.Is(err, errKilled) {
 		t.Fatalf("victim: %v", err)
 	}
+	// The victim recorded 5 outcomes; the attempts in flight when its store went dark (up
+	// to Concurrency of them) were handed over unrecorded.
 	handedOver := len(r.smtp.messages())
-	if handedOver != 6 {
+	if handedOver <= 5 || handedOver > 5+notify.DefaultConfig().Concurrency {
 		t.Fatalf("victim handed over %d", handedOver)
 	}
 	r.clock.Set(start.Add(2 * time.Minute)) // past the victim's leases
@@ -69,8 +72,8 @@ func TestBurstWithAKilledNode(t *testing.T) {
 	for _, c := range byID {
 		dups += c - 1
 	}
-	if dups != 1 { // the one handed over but not recorded
-		t.Fatalf("%d duplicates, want 1", dups)
+	if dups != handedOver-5 { // exactly those handed over but not recorded
+		t.Fatalf("%d duplicates, want %d", dups, handedOver-5)
 	}
 	sent, err := r.store.Notifications(ctx, notify.StatusSent, 2*n)
 	if err != nil || len(sent) != n {

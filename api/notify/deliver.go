@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -18,24 +19,52 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
 	for _, n := range ns {
-		if s.stopping() {
-			break // the rest is taken again when the lease runs out
+		sem <- struct{}{}
+		mu.Lock()
+		failing := firstErr != nil
+		mu.Unlock()
+		if s.stopping() || failing {
+			// The rest is taken again when the lease runs out; while the store fails, no
+			// more messages are sent whose outcome could not be recorded.
+			<-sem
+			break
 		}
-		o := s.attempt(ctx, n)
-		if o.Status == StatusFailed || o.Status == StatusPending {
-			s.d.Log.Warn("notify: attempt failed", "notification", n.ID, "kind", n.Kind, "channel", n.Channel,
-				"attempt", n.Attempts, "final", o.Status == StatusFailed, "err", o.Error)
-		}
-		s.m.observe(n, o)
-		if o.Status == StatusSent {
-			s.m.lag.WithLabelValues(string(n.Channel)).Observe(s.d.Now().Sub(n.CreatedAt).Seconds())
-		}
-		if err := s.d.Store.Finish(ctx, n, o, s.d.Now()); err != nil && !errors.Is(err, ErrStale) {
-			return len(ns), err
-		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.deliverOne(ctx, n); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
 	}
-	return len(ns), nil
+	wg.Wait()
+	return len(ns), firstErr
+}
+
+// deliverOne attempts n and records the outcome.
+func (s *Service) deliverOne(ctx context.Context, n Notification) error {
+	o := s.attempt(ctx, n)
+	if o.Status == StatusFailed || o.Status == StatusPending {
+		s.d.Log.Warn("notify: attempt failed", "notification", n.ID, "kind", n.Kind, "channel", n.Channel,
+			"attempt", n.Attempts, "final", o.Status == StatusFailed, "err", o.Error)
+	}
+	s.m.observe(n, o)
+	if o.Status == StatusSent {
+		s.m.lag.WithLabelValues(string(n.Channel)).Observe(s.d.Now().Sub(n.CreatedAt).Seconds())
+	}
+	if err := s.d.Store.Finish(ctx, n, o, s.d.Now()); err != nil && !errors.Is(err, ErrStale) {
+		return err
+	}
+	return nil
 }
 
 // attempt sends n once and says what became of it.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -27,6 +28,7 @@ type received struct {
 	Data   []byte
 	TLS    bool
 	AuthAs string
+	At     time.Time // when DATA completed
 }
 
 // smtpServer is an in-process SMTP server (emersion/go-smtp) on 127.0.0.1 that keeps what it
@@ -50,7 +52,7 @@ type smtpOpts struct {
 	user, pass            string
 }
 
-func newSMTPServer(t *testing.T, o smtpOpts) *smtpServer {
+func newSMTPServer(t testing.TB, o smtpOpts) *smtpServer {
 	t.Helper()
 	s := &smtpServer{arrived: make(chan struct{}, 64)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -152,7 +154,7 @@ func (x *session) Data(r io.Reader) error {
 	if x.s.refuse != nil {
 		return x.s.refuse
 	}
-	x.s.msgs = append(x.s.msgs, received{From: x.from, To: x.to, Data: b, TLS: isTLS, AuthAs: x.authAs})
+	x.s.msgs = append(x.s.msgs, received{From: x.from, To: x.to, Data: b, TLS: isTLS, AuthAs: x.authAs, At: time.Now()})
 	select {
 	case x.s.arrived <- struct{}{}:
 	default:
@@ -173,7 +175,7 @@ type parsedMail struct {
 }
 
 // parseMail walks the MIME tree of a received message.
-func parseMail(t *testing.T, raw []byte) parsedMail {
+func parseMail(t testing.TB, raw []byte) parsedMail {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
@@ -186,7 +188,7 @@ func parseMail(t *testing.T, raw []byte) parsedMail {
 	return p
 }
 
-func walkPart(t *testing.T, ctype, cte, disp string, body io.Reader, p *parsedMail) {
+func walkPart(t testing.TB, ctype, cte, disp string, body io.Reader, p *parsedMail) {
 	t.Helper()
 	mt, params, err := mime.ParseMediaType(ctype)
 	if err != nil {
@@ -219,7 +221,7 @@ func walkPart(t *testing.T, ctype, cte, disp string, body io.Reader, p *parsedMa
 	}
 }
 
-func decodeBody(t *testing.T, cte string, r io.Reader) string {
+func decodeBody(t testing.TB, cte string, r io.Reader) string {
 	t.Helper()
 	switch strings.ToLower(cte) {
 	case "quoted-printable":

@@ -291,7 +291,7 @@ func (s *SQLStore) ClaimNotifications(ctx context.Context, now, leaseUntil time.
 }
 
 func (s *SQLStore) Finish(ctx context.Context, n Notification, o Outcome, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE notify_outbox SET status = ?, next_attempt_at_ms = ?, last_error = ?,
+	res, err := s.exec(ctx, s.q(`UPDATE notify_outbox SET status = ?, next_attempt_at_ms = ?, last_error = ?,
  updated_at_ms = ? WHERE id = ? AND status = 'pending' AND attempts = ?`),
 		o.Status, toMS(o.NextAttemptAt), o.Error, toMS(now), n.ID, int64(n.Attempts))
 	if err != nil {
@@ -334,8 +334,14 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// inTx runs fn at READ COMMITTED. Every statement of this store is a single-row upsert,
+// insert-or-nothing, delete, or a conditional update re-checked under its row lock, so the
+// transaction needs atomicity, not serializability; SERIALIZABLE (the pool's default on
+// PostgreSQL) failed concurrent event handling and outcomes with 40001 under load
+// (BenchmarkCommitToHandOff/postgres). CockroachDB without READ COMMITTED enabled runs it
+// SERIALIZABLE, and inTxOpts retries.
 func (s *SQLStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inTxOpts(ctx, nil, fn)
+	return s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
 }
 
 // inTxOpts runs fn in a transaction, again on a serialization failure (CockroachDB 40001).
@@ -364,4 +370,16 @@ func (s *SQLStore) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *s
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs one statement in its own READ COMMITTED transaction (inTx), not at the pool's
+// default isolation: see inTx.
+func (s *SQLStore) exec(ctx context.Context, stmt string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, stmt, args...)
+		return err
+	})
+	return res, err
 }

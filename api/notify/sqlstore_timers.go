@@ -91,7 +91,7 @@ func (s *SQLStore) AddDevice(ctx context.Context, d Device) error {
 }
 
 func (s *SQLStore) DeleteDevice(ctx context.Context, userID, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM notify_devices WHERE id = ? AND user_id = ?`), id, userID)
+	res, err := s.exec(ctx, s.q(`DELETE FROM notify_devices WHERE id = ? AND user_id = ?`), id, userID)
 	if err != nil {
 		return fmt.Errorf("delete device: %w", err)
 	}
@@ -104,7 +104,7 @@ func (s *SQLStore) DeleteDevice(ctx context.Context, userID, id string) error {
 }
 
 func (s *SQLStore) DeleteToken(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM notify_devices WHERE token = ?`), token); err != nil {
+	if _, err := s.exec(ctx, s.q(`DELETE FROM notify_devices WHERE token = ?`), token); err != nil {
 		return fmt.Errorf("delete token: %w", err)
 	}
 	return nil
@@ -154,7 +154,7 @@ func (s *SQLStore) PutPreferences(ctx context.Context, userID string, p Preferen
 	if err != nil {
 		return fmt.Errorf("put preferences: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO notify_preferences (user_id, body, updated_at_ms) VALUES (?, ?, ?)
+	if _, err := s.exec(ctx, s.q(`INSERT INTO notify_preferences (user_id, body, updated_at_ms) VALUES (?, ?, ?)
  ON CONFLICT (user_id) DO UPDATE SET body = excluded.body, updated_at_ms = excluded.updated_at_ms`),
 		userID, string(body), toMS(now)); err != nil {
 		return fmt.Errorf("put preferences: %w", err)
@@ -163,7 +163,7 @@ func (s *SQLStore) PutPreferences(ctx context.Context, userID string, p Preferen
 }
 
 func (s *SQLStore) SetCalendarToken(ctx context.Context, userID, hash string, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO notify_calendar_tokens (user_id, token_hash, created_at_ms)
+	if _, err := s.exec(ctx, s.q(`INSERT INTO notify_calendar_tokens (user_id, token_hash, created_at_ms)
  VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash,
  created_at_ms = excluded.created_at_ms`), userID, hash, toMS(now)); err != nil {
 		return fmt.Errorf("set calendar token: %w", err)

@@ -27,7 +27,7 @@ func TestPostgresStoreContract(t *testing.T) {
 
 // mustSQLiteStore opens the node's SQLite store on a fresh file (which applies the
 // migrations) and an SQLStore beside it, as a node does.
-func mustSQLiteStore(t *testing.T) *notify.SQLStore {
+func mustSQLiteStore(t testing.TB) *notify.SQLStore {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "allot.db")
 	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
@@ -49,7 +49,7 @@ func mustSQLiteStore(t *testing.T) *notify.SQLStore {
 
 // mustPostgresStore opens the node's PostgreSQL store on a fresh database (which applies
 // the migrations) and an SQLStore on its pool.
-func mustPostgresStore(t *testing.T) *notify.SQLStore {
+func mustPostgresStore(t testing.TB) *notify.SQLStore {
 	t.Helper()
 	cfg := postgres.DefaultConfig()
 	cfg.URL = pgtest.MustServer(t).MustDatabase(t)
