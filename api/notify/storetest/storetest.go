@@ -18,6 +18,7 @@ func Run(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	t.Run("OutboxDeduplicates", func(t *testing.T) { testDedup(t, newStore(t)) })
 	t.Run("ClaimAndFinish", func(t *testing.T) { testClaimFinish(t, newStore(t)) })
 	t.Run("ConcurrentClaimsShareNothing", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
+	t.Run("ConcurrentApplyAndFinish", func(t *testing.T) { testConcurrentWrites(t, newStore(t)) })
 	t.Run("TimersFireOnce", func(t *testing.T) { testTimers(t, newStore(t)) })
 	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore(t)) })
 	t.Run("PreferencesAndTokens", func(t *testing.T) { testPrefsTokens(t, newStore(t)) })
@@ -273,5 +274,52 @@ func testPrefsTokens(t *testing.T, s notify.Store) {
 	}
 	if u, err := s.CalendarTokenUser(ctx, "hash2"); err != nil || u != "u1" {
 		t.Fatalf("token user = %q %v", u, err)
+	}
+}
+
+// testConcurrentWrites: events recorded while workers claim and finish, all at once, fail
+// none of the calls (a store must not surface serialization conflicts of unrelated rows).
+func testConcurrentWrites(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for w := range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				h := fmt.Sprintf("h%d-%d", w, i)
+				hs := notify.HoldState{HoldID: h, ResourceID: "r1", UserID: "u1", Status: notify.StatusConfirmed,
+					Buckets: []string{"2026-12-24"}, Version: 1, UpdatedAt: t0}
+				n := note("ev-"+h, notify.ChannelEmail, t0)
+				n.HoldID = h
+				_, err := s.Apply(ctx, notify.Record{Hold: &hs, Notifications: []notify.Notification{n},
+					SetTimers:    []notify.Timer{{ID: "reminder:" + h, Kind: notify.TimerReminder, HoldID: h, DueAt: t0.Add(time.Hour)}},
+					CancelTimers: []string{"expiring:" + h}})
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				cl, err := s.ClaimNotifications(ctx, t0, t0.Add(time.Minute), 4)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				for _, n := range cl {
+					if err := s.Finish(ctx, n, notify.Outcome{Status: notify.StatusSent}, t0); err != nil {
+						errs <- err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
