@@ -1,0 +1,25 @@
+// Package notify is the notification service (issue 14): it consumes hold events, decides
+// what each user is to hear and when (decide.go, a pure state machine), records that in a
+// durable outbox and timer table before the event is acknowledged (Store), and delivers
+// through e-mail with iCalendar invitations (SMTP, go-mail), push (FCM) and optionally SMS.
+//
+// Layout, one concept per file:
+//
+//	model.go      kinds, channels, hold state, plans
+//	decide.go     the pure decisions: an event or a due timer in, sends and timers out
+//	              (scenario transcripts in testdata/, run by scenario_test.go)
+//	span.go       bucket keys to a time span in the resource's zone
+//	ical.go       the invitation (METHOD:REQUEST / CANCEL)
+//	locale.go     dates and prices per locale
+//	templates.go  one text and one HTML template per message kind, per language
+//	channels.go   the channel seams (Mailer, Pusher, SMSSender) and the lookups the service needs
+//	smtp.go       Mailer over SMTP (--smtp-url)
+//	fcm.go        Pusher over Firebase Cloud Messaging; apns.go over APNs (iOS devices)
+//	config.go     Config, its defaults and Validate; metrics.go the Prometheus metrics
+//	deliver.go    one attempt at a notification: state check, render, hand-off, outcome
+//	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation
+//	service.go    the shell: Handle (the event consumer), the outbox and timer workers
+//	handlers.go   devices, preferences, calendar feeds, failed notifications (route table)
+//
+// docs/NOTIFICATIONS.md describes what is sent when and how the node wires this package.
+package notify

@@ -1,0 +1,300 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/api/feed"
+)
+
+// Deps are the Service's collaborators. Store, Resources and Contacts are required; a nil
+// Mailer, Pusher or SMS turns that channel off.
+type Deps struct {
+	Store     Store
+	Resources Resources
+	Contacts  Contacts
+	Mailer    Mailer
+	// Pusher reaches every platform (FCM); APNs, when set, takes the "ios" devices.
+	Pusher Pusher
+	APNs   Pusher
+	SMS    SMSSender
+	// Now is the service's one clock (time.Now when nil).
+	Now func() time.Time
+	// Log gets ids and errors, never addresses or message text (slog.Default when nil).
+	Log *slog.Logger
+	// Metrics is where the service's metrics are registered (nil: not exported).
+	Metrics prometheus.Registerer
+}
+
+// Service is the notification service: Handle consumes events; the workers started by
+// Start (or driven by FireTimers and Deliver in tests) send what is due. Create it with New.
+type Service struct {
+	cfg Config
+	d   Deps
+	tpl *Templates
+	m   *metrics
+	// stop is closed by Close: the workers finish the attempt in flight (bounded by the
+	// providers' timeouts) and return; notifications claimed but not attempted are taken
+	// again when their lease runs out.
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	run      sync.Once
+}
+
+// New returns a Service; it starts nothing.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Resources == nil || d.Contacts == nil {
+		return nil, errors.New("notify: Store, Resources and Contacts are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	tpl, err := ParseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(d.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{})}, nil
+}
+
+// holdData is the hold after-image an event carries (the JSON of api/wire.Hold).
+type holdData struct {
+	ID         string     `json:"id"`
+	ResourceID string     `json:"resource_id"`
+	UserID     string     `json:"user_id"`
+	Status     string     `json:"status"`
+	Buckets    []string   `json:"buckets"`
+	Quantity   int64      `json:"quantity"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+}
+
+// Handle is the event consumer (a feed.Handler): it decides and records what ev leads to,
+// and returns nil only once that is stored, so the bus may acknowledge the event. It is
+// idempotent by ev.ID: a redelivered event adds nothing. An event whose data is not a hold
+// is acknowledged without effect, since redelivering it cannot make it one.
+func (s *Service) Handle(ctx context.Context, ev feed.Event) error {
+	if !slices.Contains(ConsumedTypes(), ev.Type) {
+		return nil
+	}
+	var hd holdData
+	if err := json.Unmarshal(ev.Data, &hd); err != nil || hd.ID == "" || hd.UserID == "" {
+		s.d.Log.Warn("notify: event without a hold", "event", ev.ID, "type", ev.Type)
+		return nil
+	}
+	after := HoldState{HoldID: hd.ID, ResourceID: hd.ResourceID, UserID: hd.UserID, Status: hd.Status,
+		Buckets: hd.Buckets, Quantity: hd.Quantity}
+	if after.ResourceID == "" {
+		after.ResourceID = ev.ResourceID
+	}
+	if hd.ExpiresAt != nil && hd.Status == StatusHeld {
+		after.ExpiresAt = hd.ExpiresAt.UTC()
+	}
+	var prev *HoldState
+	if h, err := s.d.Store.Hold(ctx, hd.ID); err == nil {
+		prev = &h
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("notify handle: %w", err)
+	}
+	res, err := s.resource(ctx, after.ResourceID)
+	if err != nil {
+		return fmt.Errorf("notify handle: %w", err)
+	}
+	in := Input{EventID: ev.ID, Type: ev.Type, Version: ev.Version, After: after, Prev: prev, Now: s.d.Now()}
+	if sp, ok := SpanOf(after.Buckets, zone(res.Timezone), res.SlotEvery); ok {
+		in.Start = sp.Start
+	}
+	plan := Decide(s.rules(res), in)
+	if plan.Hold == nil {
+		return nil
+	}
+	rec := Record{Hold: plan.Hold, SetTimers: plan.SetTimers, CancelTimers: plan.CancelTimers}
+	if len(plan.Sends) > 0 {
+		ns, err := s.notifications(ctx, *plan.Hold, plan.Sends)
+		if err != nil {
+			return fmt.Errorf("notify handle: %w", err)
+		}
+		rec.Notifications = ns
+	}
+	if _, err := s.d.Store.Apply(ctx, rec); err != nil {
+		return fmt.Errorf("notify handle: %w", err)
+	}
+	return nil
+}
+
+// rules are the node's rules with the resource's override.
+func (s *Service) rules(res ResourceInfo) Rules {
+	r := s.cfg.Rules
+	if res.ExpiryWarning > 0 {
+		r.ExpiryWarning = res.ExpiryWarning
+	}
+	return r
+}
+
+// resource looks a resource up; a resource that is gone is described by its id.
+func (s *Service) resource(ctx context.Context, id string) (ResourceInfo, error) {
+	res, err := s.d.Resources.Resource(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return ResourceInfo{Name: id}, nil
+	}
+	return res, err
+}
+
+// preferences are a user's, or the defaults.
+func (s *Service) preferences(ctx context.Context, userID string) (Preferences, error) {
+	p, err := s.d.Store.Preferences(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return Preferences{}, nil
+	}
+	return p, err
+}
+
+// notifications expands sends to one outbox row per channel the user wants and the node has.
+func (s *Service) notifications(ctx context.Context, h HoldState, sends []Send) ([]Notification, error) {
+	p, err := s.preferences(ctx, h.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.Now()
+	var out []Notification
+	for _, snd := range sends {
+		for _, ch := range channelsFor(p, snd.Kind) {
+			if !s.hasChannel(ch) {
+				continue
+			}
+			out = append(out, Notification{ID: NotificationID(snd.EventID, ch), EventID: snd.EventID, Channel: ch,
+				Kind: snd.Kind, HoldID: h.HoldID, UserID: h.UserID, Status: StatusPending, NextAttemptAt: now,
+				CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	return out, nil
+}
+
+// DefaultChannels are used for a kind the user chose nothing for: e-mail and push.
+func DefaultChannels() []Channel { return []Channel{ChannelEmail, ChannelPush} }
+
+func channelsFor(p Preferences, k Kind) []Channel {
+	if chs, ok := p.Channels[k]; ok {
+		return chs
+	}
+	return DefaultChannels()
+}
+
+func (s *Service) hasChannel(ch Channel) bool {
+	switch ch {
+	case ChannelEmail:
+		return s.d.Mailer != nil
+	case ChannelPush:
+		return s.d.Pusher != nil || s.d.APNs != nil
+	case ChannelSMS:
+		return s.d.SMS != nil
+	}
+	return false
+}
+
+// FireTimers claims the timers due now, decides each against the hold's current state and
+// records its sends; it returns how many timers it fired. A timer made moot fires with no
+// sends, so it is done either way.
+func (s *Service) FireTimers(ctx context.Context) (int, error) {
+	now := s.d.Now()
+	ts, err := s.d.Store.ClaimTimers(ctx, now, now.Add(s.cfg.Lease), s.cfg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	fired := 0
+	for _, t := range ts {
+		var hp *HoldState
+		h, err := s.d.Store.Hold(ctx, t.HoldID)
+		switch {
+		case err == nil:
+			hp = &h
+		case !errors.Is(err, ErrNotFound):
+			return fired, err
+		}
+		var ns []Notification
+		if hp != nil {
+			res, err := s.resource(ctx, hp.ResourceID)
+			if err != nil {
+				return fired, err
+			}
+			if sends := DecideTimer(s.rules(res), t, hp, now); len(sends) > 0 {
+				if ns, err = s.notifications(ctx, *hp, sends); err != nil {
+					return fired, err
+				}
+			}
+		}
+		if err := s.d.Store.FireTimer(ctx, t, ns); errors.Is(err, ErrStale) {
+			continue // moved or cancelled since the claim: its new self fires later
+		} else if err != nil {
+			return fired, err
+		}
+		fired++
+	}
+	return fired, nil
+}
+
+// Start runs the workers until Close: every PollEvery, fire due timers, then deliver due
+// notifications.
+func (s *Service) Start() {
+	s.run.Do(func() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			ctx := context.Background()
+			tick := time.NewTicker(s.cfg.PollEvery)
+			defer tick.Stop()
+			for {
+				if _, err := s.FireTimers(ctx); err != nil {
+					s.d.Log.Warn("notify: timers", "err", err)
+				}
+				for {
+					n, err := s.Deliver(ctx)
+					if err != nil {
+						s.d.Log.Warn("notify: deliver", "err", err)
+					}
+					if n < s.cfg.Batch || err != nil || s.stopping() {
+						break
+					}
+				}
+				select {
+				case <-s.stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	})
+}
+
+// Close stops the workers and waits for them; safe to call twice.
+func (s *Service) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Service) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,150 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+	"github.com/emersion/go-smtp"
+
+	"github.com/allot/allot/api/notify"
+)
+
+func quotedPrintable(r io.Reader) io.Reader { return quotedprintable.NewReader(r) }
+func base64Reader(r io.Reader) io.Reader {
+	return base64.NewDecoder(base64.StdEncoding, stripNewlines{r})
+}
+
+// stripNewlines drops CR and LF so a wrapped base64 body decodes.
+type stripNewlines struct{ r io.Reader }
+
+func (s stripNewlines) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	j := 0
+	for _, b := range p[:n] {
+		if b != '\r' && b != '\n' {
+			p[j] = b
+			j++
+		}
+	}
+	return j, err
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want notify.SMTPConfig
+	}{
+		{"smtps://user:p%40ss@mail.example.com", notify.SMTPConfig{Host: "mail.example.com", Port: 465, Username: "user", Password: "p@ss", ImplicitTLS: true}},
+		{"smtp://u:p@mail.example.com:587?starttls=required", notify.SMTPConfig{Host: "mail.example.com", Port: 587, Username: "u", Password: "p", RequireSTARTTLS: true}},
+		{"smtp://localhost", notify.SMTPConfig{Host: "localhost", Port: 25}},
+	} {
+		got, err := notify.ParseSMTPURL(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseSMTPURL(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"http://x", "smtp://", "smtp://x:0", "smtp://x?starttls=maybe", "smtps://x?starttls=required", "smtp://x?foo=1"} {
+		if _, err := notify.ParseSMTPURL(bad); err == nil {
+			t.Errorf("ParseSMTPURL(%q) accepted", bad)
+		}
+	}
+}
+
+func testMail(id string) notify.Mail {
+	inv := notify.Invite{HoldID: "h_1", Sequence: 3, Summary: "Sauna", Stamp: time.Now(), Zone: "UTC"}
+	return notify.Mail{MessageID: notify.MessageID(id, notify.ChannelEmail, "allot.example"), To: "ann@example.com",
+		Subject: "Booking confirmed: Sauna", Text: "Ihre Buchung ist bestätigt.", HTML: "<p>confirmed</p>",
+		Calendar: notify.InvitationICS(inv), CalendarMethod: "REQUEST", Date: time.Now()}
+}
+
+func mailerFor(t *testing.T, s *smtpServer, rawURL string) *notify.SMTPMailer {
+	t.Helper()
+	cfg, err := notify.ParseSMTPURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLS, cfg.Timeout = s.clients, 10*time.Second
+	m, err := notify.NewSMTPMailer(cfg, "Allot <notifications@allot.example>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestSMTPModes sends through each --smtp-url mode to a real SMTP server and parses what
+// arrived: the invitation in the text/calendar part and the attachment.
+func TestSMTPModes(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		o       smtpOpts
+		url     string
+		wantTLS bool
+	}{
+		{"plain relay", smtpOpts{}, "smtp://127.0.0.1:%d", false},
+		{"opportunistic STARTTLS", smtpOpts{startTLS: true}, "smtp://127.0.0.1:%d", true},
+		{"mandatory STARTTLS with auth", smtpOpts{startTLS: true, user: "relay", pass: "s3cret"}, "smtp://relay:s3cret@127.0.0.1:%d?starttls=required", true},
+		{"implicit TLS with auth", smtpOpts{implicitTLS: true, user: "relay", pass: "s3cret"}, "smtps://relay:s3cret@127.0.0.1:%d", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSMTPServer(t, c.o)
+			m := mailerFor(t, s, strings.Replace(c.url, "%d", itoa(s.port), 1))
+			want := testMail("ev-1")
+			if err := m.Send(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			got := s.messages()
+			if len(got) != 1 || got[0].TLS != c.wantTLS || got[0].AuthAs != c.o.user || got[0].To[0] != "ann@example.com" {
+				t.Fatalf("received %+v", got)
+			}
+			p := parseMail(t, got[0].Data)
+			if p.MessageID != "<"+want.MessageID+">" || p.Subject != want.Subject || !strings.Contains(p.Text, "bestätigt") ||
+				p.CalendarMethod != "REQUEST" || p.Attachment == "" {
+				t.Fatalf("parsed %+v", p)
+			}
+			cal, err := ics.ParseCalendar(strings.NewReader(p.Calendar))
+			if err != nil || len(cal.Events()) != 1 || cal.Events()[0].Id() != "h_1" {
+				t.Fatalf("calendar part: %v\n%s", err, p.Calendar)
+			}
+		})
+	}
+}
+
+func TestSMTPRefusals(t *testing.T) {
+	ctx := context.Background()
+	// Mandatory STARTTLS against a server without it: nothing is sent in clear.
+	s := newSMTPServer(t, smtpOpts{})
+	m := mailerFor(t, s, "smtp://127.0.0.1:"+itoa(s.port)+"?starttls=required")
+	if err := m.Send(ctx, testMail("e")); err == nil || len(s.messages()) != 0 {
+		t.Fatalf("sent without TLS: %v", err)
+	}
+	// 5xx is permanent, 4xx transient.
+	plain := mailerFor(t, s, "smtp://127.0.0.1:"+itoa(s.port))
+	s.setRefuse(&smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "rejected"})
+	if err := plain.Send(ctx, testMail("e")); !errors.Is(err, notify.ErrPermanent) {
+		t.Fatalf("554: %v", err)
+	}
+	s.setRefuse(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
+	if err := plain.Send(ctx, testMail("e")); err == nil || errors.Is(err, notify.ErrPermanent) {
+		t.Fatalf("451: %v", err)
+	}
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{digits[n%10]}, b...)
+	}
+	return string(b)
+}
