@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/wire"
 )
 
 // HandlersConfig configures the report routes.
@@ -49,13 +51,15 @@ func NewHandlers(cfg HandlersConfig) (*Handlers, error) {
 	return &Handlers{cfg: cfg}, nil
 }
 
-// Routes are the report routes, all for operators with a second factor (auth.Operator).
+// Routes are the report routes and the list of resources the reports know (the console's
+// resource search), all for operators with a second factor (auth.Operator).
 func (h *Handlers) Routes() []mount.Route {
 	return []mount.Route{
 		{Method: http.MethodGet, Path: "/v1/reports/bookings", Policy: auth.Operator, Handler: h.bookings},
 		{Method: http.MethodGet, Path: "/v1/reports/revenue", Policy: auth.Operator, Handler: h.revenue},
 		{Method: http.MethodGet, Path: "/v1/reports/funnel", Policy: auth.Operator, Handler: h.funnel},
 		{Method: http.MethodGet, Path: "/v1/reports/top-resources", Policy: auth.Operator, Handler: h.topResources},
+		{Method: http.MethodGet, Path: "/v1/reports/resources", Policy: auth.Operator, Handler: h.resources},
 	}
 }
 
@@ -232,4 +236,52 @@ func (h *Handlers) topResources(c *gin.Context) {
 		return
 	}
 	h.answer(c, "top-resources", q, rep, func() [][]string { return topCSV(rep) })
+}
+
+// ResourceBody is one resource of GET /v1/reports/resources.
+type ResourceBody struct {
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	TimeZone string      `json:"time_zone,omitempty"`
+	Price    *wire.Money `json:"price,omitempty"`
+}
+
+// GET /v1/reports/resources?q=text: the resources with events, by id, whose id or name
+// contains q (case-insensitive), at most 200.
+func (h *Handlers) resources(c *gin.Context) {
+	for k := range c.Request.URL.Query() {
+		if k != "q" {
+			h.cfg.Fail(c, booking.Errorf(booking.CodeInvalid, "unknown query parameter %q", k))
+			return
+		}
+	}
+	all, err := h.cfg.Reports.store.Resources(c.Request.Context())
+	if err != nil {
+		h.cfg.Fail(c, err)
+		return
+	}
+	q := strings.ToLower(c.Query("q"))
+	out := []ResourceBody{}
+	for _, r := range all {
+		if q != "" && !strings.Contains(strings.ToLower(r.ID), q) && !strings.Contains(strings.ToLower(r.Name), q) {
+			continue
+		}
+		b := ResourceBody{ID: r.ID, Name: r.Name, TimeZone: r.TimeZone}
+		if r.Price.Currency != "" {
+			p := r.Price
+			b.Price = &p
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) > 200 {
+		out = out[:200]
+	}
+	h.answer(c, "resources", Query{}, gin.H{"resources": out}, func() [][]string {
+		rec := [][]string{{"id", "name", "time_zone"}}
+		for _, r := range out {
+			rec = append(rec, []string{cell(r.ID), cell(r.Name), cell(r.TimeZone)})
+		}
+		return rec
+	})
 }

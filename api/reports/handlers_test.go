@@ -79,7 +79,7 @@ func TestRoutesAreForOperators(t *testing.T) {
 	}
 	rp := auth.RoutePolicies{}
 	mount.AddPolicies(rp, h.Routes())
-	if len(rp) != 4 {
+	if len(rp) != 5 {
 		t.Fatalf("%d routes", len(rp))
 	}
 	for r, p := range rp {
@@ -156,6 +156,20 @@ func TestReportsCSV(t *testing.T) {
 	}
 	if w := get(e, "/v1/reports/revenue", "text/csv;q=0, application/json"); w.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("csv refused: %s", w.Header().Get("Content-Type"))
+	}
+}
+
+func TestResourcesSearch(t *testing.T) {
+	e, _ := mustEngine(t)
+	w := get(e, "/v1/reports/resources?q=R1", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"id":"=r1"`) || !strings.Contains(w.Body.String(), `"currency":"EUR"`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if w := get(e, "/v1/reports/resources?q=nothing", ""); w.Body.String() != `{"resources":[]}`+"\n" {
+		t.Fatalf("no match: %s", w.Body)
+	}
+	if w := get(e, "/v1/reports/resources?x=1", ""); w.Code != 422 {
+		t.Fatalf("unknown parameter: %d", w.Code)
 	}
 }
 
