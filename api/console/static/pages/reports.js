@@ -75,7 +75,9 @@ export function mount(root) {
             t.resources.map(x => [x.resource_id, x.name, x.confirmed, x.units_confirmed, x.revenue.map(v => money(v.net, v.currency)).join(", ") || "—"]), { id: "top-table" }),
           csvButton("top-resources")),
         h("section", { class: "card", "aria-labelledby": "h-lead" }, h("h3", { id: "h-lead", text: "Lead time and peak hours" }),
+          h("p", { class: "hint", text: "Confirmations by lead time (confirmation to the first bucket)" }),
           bars("Confirmations by lead time", b.lead_times.map(x => x.class), [{ name: "confirmed", color: "#1b6e3a", values: b.lead_times.map(x => x.confirmed) }], { h: 180 }),
+          h("p", { class: "hint", text: `Holds placed by hour of day (${b.time_zone})` }),
           bars(`Holds placed by hour of day (${b.time_zone})`, b.peak_hours.map((_, i) => String(i)), [{ name: "placed", color: "#c77c02", values: b.peak_hours }], { h: 180 })));
     } catch (err) { status(explain(err), "error"); }
   }
