@@ -127,8 +127,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText(t, ctx, "#status", "Not allowed (403): this needs a token that proves a second factor. The console needs the operator role and a second factor (MFA).")
 
 	signIn(t, ctx, admin)
-	waitText(t, ctx, "#members-count", "1")
-	waitText(t, ctx, "#members-alive", "1 / 1")
+	waitText(t, ctx, "#members-count", "3")
+	waitText(t, ctx, "#members-alive", "3 / 3")
 	shot(t, ctx, "console-cluster")
 
 	// Live sale: holds placed through the API move the sold count.

@@ -37,7 +37,7 @@ import (
 
 // node is one in-process Allot edge the way a node composes it once the routes of this
 // branch are mounted (docs/OPERATIONS.md, "Wiring"): the real api.Server over real resource
-// actors and a memstore, authenticated with a dev issuer, plus the mounted routes of the
+// actors and a memstore, listing the members of a real 3-member gossip cluster, authenticated with a dev issuer, plus the mounted routes of the
 // console, the reports, the live streams and the webhooks admin API, each under its policy.
 //
 // The event bus is not in this branch: publish plays its part, handing each event of a
@@ -68,7 +68,9 @@ func mustNode(t *testing.T) *node {
 	disp := &actorDispatcher{sys: sys, cfg: rcfg, store: store, pids: map[string]*actor.PID{}}
 	t.Cleanup(func() { disp.stop(); _ = store.Close() })
 
-	edge, err := api.NewServer(api.Config{Dispatcher: disp, Holds: disp, NodeID: "node-1", Logger: quiet})
+	// The member list is that of a real 3-member gossip cluster on loopback; commands go to
+	// this process's actors (the cluster's placement is not what these tests are about).
+	edge, err := api.NewServer(api.Config{Dispatcher: disp, Holds: disp, Members: mustGossipCluster(t, 3), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
