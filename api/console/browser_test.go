@@ -49,7 +49,17 @@ func mustBrowser(t *testing.T) context.Context {
 func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	t.Helper()
 	expr := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === %q`, sel, want)
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for {
+		// A navigation (the OIDC redirects) ends a poll early, with the page or its context
+		// gone: poll again in the new page.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil || time.Now().After(deadline) || strings.Contains(err.Error(), "timeout") {
+			break
+		}
+	}
+	if err != nil {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		got, _ := chromedp.Run(dctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)))

@@ -54,7 +54,11 @@ type node struct {
 	handlers []feed.Handler
 }
 
-func mustNode(t *testing.T) *node {
+func mustNode(t *testing.T) *node { return mustNodeWith(t, console.Config{DevTokens: true}, 3) }
+
+// mustNodeWith builds a node whose console has cfg and whose member list is that of a gossip
+// cluster of members (0: just this node).
+func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
 	quiet := slog.New(slog.DiscardHandler)
@@ -70,7 +74,11 @@ func mustNode(t *testing.T) *node {
 
 	// The member list is that of a real 3-member gossip cluster on loopback; commands go to
 	// this process's actors (the cluster's placement is not what these tests are about).
-	edge, err := api.NewServer(api.Config{Dispatcher: disp, Holds: disp, Members: mustGossipCluster(t, 3), Logger: quiet})
+	acfgEdge := api.Config{Dispatcher: disp, Holds: disp, NodeID: "node-1", Logger: quiet}
+	if members > 0 {
+		acfgEdge.Members = mustGossipCluster(t, members)
+	}
+	edge, err := api.NewServer(acfgEdge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +148,7 @@ func mustNode(t *testing.T) *node {
 	}
 	t.Cleanup(func() { _ = hooks.Close() })
 
-	con, err := console.New(console.Config{DevTokens: true})
+	con, err := console.New(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
