@@ -161,6 +161,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	waitText(t, ctx, "#sold-total", strconv.Itoa(sold))
 	waitText(t, ctx, "#held-total", "6")
+	// The node's own metrics: no 429s, and a p99 from its latency histogram.
+	waitText(t, ctx, "#rate-429", "0")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#p99").textContent.startsWith("≤ ")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("p99: %v", err)
+	}
 	if mode, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#live-mode"))); !strings.Contains(mode, "Live") {
 		t.Fatalf("live mode: %q", mode)
 	}

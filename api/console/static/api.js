@@ -39,6 +39,7 @@ async function call(method, path, { accept = "application/json", body } = {}) {
 
 export async function getJSON(path) { return (await call("GET", path)).json(); }
 export async function postJSON(path, body) { return (await call("POST", path, { body })).json(); }
+export async function getText(path) { return (await call("GET", path, { accept: "text/plain" })).text(); }
 export async function getCSV(path) { return (await call("GET", path, { accept: "text/csv" })).blob(); }
 
 // explain turns an error into what the operator should know.
