@@ -215,3 +215,21 @@ func TestStoreErrorsAreAnswered(t *testing.T) {
 		}
 	}
 }
+
+func TestConsumerSkipsBadEventsAndRetriesStoreErrors(t *testing.T) {
+	store := mustSQLiteStore(t, filepath.Join(t.TempDir(), "allot.db"))
+	consume := reports.Consumer(store, nil)
+	bad := storetest.HoldEvent(reports.TypeHoldPlaced, "r1", "h1", 1, storetest.T0, nil, 1)
+	if err := consume(context.Background(), bad); err != nil {
+		t.Fatalf("a bad event is acknowledged: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	good := storetest.HoldEvent(reports.TypeHoldPlaced, "r1", "h1", 1, storetest.T0, []string{"x"}, 1)
+	if err := consume(ctx, good); err == nil {
+		t.Fatal("a store error was acknowledged")
+	}
+	if err := consume(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+}

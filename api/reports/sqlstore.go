@@ -77,7 +77,7 @@ func (s *SQLStore) from(table string) string {
 // Apply implements Store.
 func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 	if ev.ResourceID == "" {
-		return false, errors.New("reports: apply: event has no resource id")
+		return false, fmt.Errorf("%w: %s %s: no resource id", ErrBadEvent, ev.Type, ev.ID)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -135,8 +135,8 @@ func testBadEvent(t *testing.T, s reports.Store) {
 	}
 	// The watermark did not move: a good event at version 2 still applies.
 	mustApply(t, s, HoldEvent(reports.TypeHoldPlaced, "r1", "h2", 2, T0, []string{"a"}, 1), true)
-	if _, err := s.Apply(context.Background(), feed.Event{Type: reports.TypeHoldPlaced, Version: 3}); err == nil {
-		t.Fatal("an event without a resource id was applied")
+	if _, err := s.Apply(context.Background(), feed.Event{Type: reports.TypeHoldPlaced, Version: 3}); !errors.Is(err, reports.ErrBadEvent) {
+		t.Fatalf("an event without a resource id: %v", err)
 	}
 }
 
