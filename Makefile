@@ -6,7 +6,7 @@ BENCH_BIN := bin/allot-bench
 PKGS     := ./...
 TESTFLAGS ?= -race -count=1 -timeout 60m
 
-.PHONY: all build build-bench run test deps lint bench protos cluster chaos clean
+.PHONY: all build build-bench run test deps lint bench protos cluster chaos clean console-screenshots
 
 all: build
 
@@ -62,3 +62,7 @@ bench: deps build build-bench
 chaos: deps
 	ALLOT_CHAOS_DURATION=$${ALLOT_CHAOS_DURATION:-10m} ALLOT_CHAOS_SEED=$${ALLOT_CHAOS_SEED:-$$(date +%s)} \
 	  $(GO) test -run '^TestChaos$$' -count=1 -timeout 120m -v ./cluster/chaos
+
+# Rewrites the console's screenshots in docs/img from its browser test (chromium, .ci/install-deps).
+console-screenshots: deps
+	$(GO) test -count=1 -run Browser ./api/console -screenshots=$(CURDIR)/docs/img

@@ -142,7 +142,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"POST", "/v1/resources/:rid/holds/:hid/cancel", holds + "/" + cancelID + "/cancel", nil, want{unauth, ok, notFound, notFound, ok, ok}, nil},
 		{"GET", "/v1/me/holds", "/v1/me/holds", nil, want{unauth, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/v1/users/:uid/holds", "/v1/users/u-1/holds", nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
-		{"GET", "/v1/cluster/members", "/v1/cluster/members", nil, want{unauth, forbid, forbid, forbid, forbid, ok}, nil},
+		{"GET", "/v1/cluster/members", "/v1/cluster/members", nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
 		{"GET", "/v1/events", "/v1/events", nil, want{unauth, forbid, forbid, forbid, ok, ok}, nil},
 		// The booking rules.
 		{"GET", "/v1/resources", "/v1/resources", nil, want{ok, ok, ok, ok, ok, ok}, nil},

@@ -1,0 +1,83 @@
+package reports_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/allot/allot/api/reports"
+	"github.com/allot/allot/api/reports/storetest"
+	"github.com/allot/allot/persistence/pgtest"
+	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestSQLiteStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) reports.Store {
+		return mustSQLiteStore(t, filepath.Join(t.TempDir(), "allot.db"))
+	})
+}
+
+func TestPostgresStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) reports.Store { return mustPostgresStore(t) })
+}
+
+// mustSQLiteStore opens the node's SQLite store on path (which applies the migrations) and
+// an SQLStore beside it, as a node does; both close when the test ends, or earlier through
+// the returned store's closer (see reopen in the property test).
+func mustSQLiteStore(t *testing.T, path string) *reports.SQLStore {
+	s, closeFn := openSQLite(t, path)
+	t.Cleanup(closeFn)
+	return s
+}
+
+func openSQLite(t *testing.T, path string) (*reports.SQLStore, func()) {
+	t.Helper()
+	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := reports.OpenSQLite(path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := reports.NewSQLStore(db, reports.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, func() { _ = db.Close(); _ = main.Close() }
+}
+
+// mustPostgresStore opens the node's PostgreSQL store on a fresh database (which applies the
+// migrations) and an SQLStore on its pool.
+func mustPostgresStore(t *testing.T) *reports.SQLStore {
+	t.Helper()
+	cfg := postgres.DefaultConfig()
+	cfg.URL = pgtest.MustServer(t).MustDatabase(t)
+	cfg.MaxConns = 8
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	main, err := postgres.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = main.Close() })
+	db := stdlib.OpenDBFromPool(main.Pool())
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := reports.NewSQLStore(db, reports.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNewSQLStoreChecks(t *testing.T) {
+	if _, err := reports.NewSQLStore(nil, reports.SQLite); err == nil {
+		t.Fatal("nil db accepted")
+	}
+}

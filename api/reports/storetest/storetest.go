@@ -1,0 +1,230 @@
+// Package storetest is the contract suite every reports.Store passes.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/api/feed"
+	"github.com/allot/allot/api/reports"
+	"github.com/allot/allot/api/wire"
+)
+
+// Run runs the contract against fresh stores from open.
+func Run(t *testing.T, open func(t *testing.T) reports.Store) {
+	t.Run("AppliesOnce", func(t *testing.T) { testAppliesOnce(t, open(t)) })
+	t.Run("BadEventChangesNothing", func(t *testing.T) { testBadEvent(t, open(t)) })
+	t.Run("Filters", func(t *testing.T) { testFilters(t, open(t)) })
+	t.Run("Views", func(t *testing.T) { testViews(t, open(t)) })
+	t.Run("ConcurrentRedelivery", func(t *testing.T) { testConcurrent(t, open(t)) })
+}
+
+// T0 is the time the suite's histories start: 23:30 UTC, which is the next day in Berlin.
+var T0 = time.Date(2026, 12, 4, 23, 30, 0, 0, time.UTC)
+
+// ResourceEvent returns a resource.created event.
+func ResourceEvent(rid string, version uint64, at time.Time, tz string, price *wire.Money) feed.Event {
+	data, _ := json.Marshal(map[string]any{"id": rid, "name": "Resource " + rid, "timezone": tz, "price": price})
+	return feed.Event{ID: fmt.Sprintf("%s-%d-0", rid, version), Type: reports.TypeResourceCreated, ResourceID: rid,
+		Version: version, OccurredAt: at, Data: data}
+}
+
+// HoldEvent returns a hold event of type typ.
+func HoldEvent(typ, rid, hid string, version uint64, at time.Time, buckets []string, qty int64) feed.Event {
+	data, _ := json.Marshal(wire.Hold{ID: hid, ResourceID: rid, Buckets: buckets, Quantity: qty, UserID: "u", CreatedAt: at, UpdatedAt: at})
+	return feed.Event{ID: fmt.Sprintf("%s-%d-0", rid, version), Type: typ, ResourceID: rid, Version: version,
+		OccurredAt: at, Subject: "u", Data: data}
+}
+
+func mustApply(t *testing.T, s reports.Store, ev feed.Event, want bool) {
+	t.Helper()
+	got, err := s.Apply(context.Background(), ev)
+	if err != nil || got != want {
+		t.Fatalf("apply %s v%d = %v, %v; want %v", ev.Type, ev.Version, got, err, want)
+	}
+}
+
+func total(t *testing.T, s reports.Store, f reports.Filter) reports.Counters {
+	t.Helper()
+	rows, err := s.Rows(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c reports.Counters
+	for _, r := range rows {
+		c.Add(r.Counters)
+	}
+	return c
+}
+
+func testAppliesOnce(t *testing.T, s reports.Store) {
+	eur := &wire.Money{Amount: 1500, Currency: "EUR"}
+	evs := []feed.Event{
+		ResourceEvent("r1", 1, T0, "Europe/Berlin", eur),
+		HoldEvent(reports.TypeHoldPlaced, "r1", "h1", 2, T0, []string{"2026-12-24", "2026-12-25"}, 2),
+		HoldEvent(reports.TypeHoldConfirmed, "r1", "h1", 3, T0.Add(time.Minute), []string{"2026-12-24", "2026-12-25"}, 2),
+		HoldEvent(reports.TypeHoldPlaced, "r1", "h2", 4, T0.Add(2*time.Minute), []string{"all"}, 1),
+		HoldEvent(reports.TypeHoldExpired, "r1", "h2", 5, T0.Add(3*time.Minute), []string{"all"}, 1),
+		HoldEvent(reports.TypeHoldRefunded, "r1", "h1", 6, T0.Add(4*time.Minute), []string{"2026-12-24", "2026-12-25"}, 2),
+	}
+	for _, ev := range evs {
+		mustApply(t, s, ev, true)
+	}
+	for _, ev := range evs {
+		mustApply(t, s, ev, false) // redelivered
+	}
+	// A later event of an uncounted type moves the watermark; its redelivery is refused too.
+	other := feed.Event{ID: "r1-7-0", Type: "bucket.sold_out", ResourceID: "r1", Version: 7, OccurredAt: T0, Data: json.RawMessage(`{}`)}
+	mustApply(t, s, other, true)
+	mustApply(t, s, other, false)
+	// Two events of one version are told apart by their index.
+	second := HoldEvent(reports.TypeHoldCancelled, "r1", "h3", 7, T0, []string{"all"}, 1)
+	second.Index = 1
+	mustApply(t, s, second, true)
+
+	got := total(t, s, reports.Filter{})
+	want := reports.Counters{Placed: 2, Confirmed: 1, Cancelled: 1, Expired: 1, Refunded: 1, UnitsPlaced: 5,
+		UnitsConfirmed: 4, Gross: 6000, RefundedAmount: 6000}
+	if got != want {
+		t.Fatalf("totals = %+v, want %+v", got, want)
+	}
+	rows, err := s.Rows(context.Background(), reports.Filter{Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Day != "2026-12-05" || r.Currency != "EUR" {
+			t.Fatalf("local row %+v: want day 2026-12-05 (Berlin) in EUR", r)
+		}
+	}
+	res, err := s.Resources(context.Background())
+	if err != nil || res["r1"].Name != "Resource r1" || res["r1"].TimeZone != "Europe/Berlin" || res["r1"].Price != *eur {
+		t.Fatalf("resources = %+v, %v", res, err)
+	}
+	hours, err := s.Hours(context.Background(), reports.Filter{})
+	if err != nil || len(hours) != 1 || hours[0].Hour != 23 || hours[0].Placed != 2 {
+		t.Fatalf("hours = %+v, %v", hours, err)
+	}
+	hours, err = s.Hours(context.Background(), reports.Filter{Local: true})
+	if err != nil || len(hours) != 1 || hours[0].Hour != 0 || hours[0].Day != "2026-12-05" {
+		t.Fatalf("local hours = %+v, %v", hours, err)
+	}
+	leads, err := s.LeadTimes(context.Background(), reports.Filter{})
+	if err != nil || len(leads) != 1 || leads[0].Class != "8-30d" || leads[0].Confirmed != 1 {
+		t.Fatalf("lead times = %+v, %v", leads, err)
+	}
+}
+
+func testBadEvent(t *testing.T, s reports.Store) {
+	mustApply(t, s, HoldEvent(reports.TypeHoldPlaced, "r1", "h1", 1, T0, []string{"a"}, 1), true)
+	bad := feed.Event{ID: "r1-2-0", Type: reports.TypeHoldPlaced, ResourceID: "r1", Version: 2, OccurredAt: T0, Data: json.RawMessage(`{"buckets":`)}
+	if _, err := s.Apply(context.Background(), bad); !errors.Is(err, reports.ErrBadEvent) {
+		t.Fatalf("bad event: %v", err)
+	}
+	empty := HoldEvent(reports.TypeHoldPlaced, "r1", "h2", 2, T0, nil, 1)
+	if _, err := s.Apply(context.Background(), empty); !errors.Is(err, reports.ErrBadEvent) {
+		t.Fatalf("hold without buckets: %v", err)
+	}
+	if got := total(t, s, reports.Filter{}); got != (reports.Counters{Placed: 1, UnitsPlaced: 1}) {
+		t.Fatalf("totals after bad events = %+v", got)
+	}
+	// The watermark did not move: a good event at version 2 still applies.
+	mustApply(t, s, HoldEvent(reports.TypeHoldPlaced, "r1", "h2", 2, T0, []string{"a"}, 1), true)
+	if _, err := s.Apply(context.Background(), feed.Event{Type: reports.TypeHoldPlaced, Version: 3}); !errors.Is(err, reports.ErrBadEvent) {
+		t.Fatalf("an event without a resource id: %v", err)
+	}
+}
+
+func testFilters(t *testing.T, s reports.Store) {
+	for i, rid := range []string{"a", "b"} {
+		for d := 0; d < 3; d++ {
+			at := T0.Add(time.Duration(d) * 24 * time.Hour)
+			mustApply(t, s, HoldEvent(reports.TypeHoldPlaced, rid, fmt.Sprint("h", d), uint64(d+1), at, []string{"x"}, int64(i+1)), true)
+		}
+	}
+	cases := []struct {
+		f    reports.Filter
+		want int64
+	}{
+		{reports.Filter{}, 6},
+		{reports.Filter{ResourceID: "b"}, 3},
+		{reports.Filter{From: "2026-12-05"}, 4},
+		{reports.Filter{To: "2026-12-05"}, 2},
+		{reports.Filter{From: "2026-12-05", To: "2026-12-06", ResourceID: "a"}, 1},
+		{reports.Filter{From: "2026-12-07"}, 0},
+	}
+	for _, c := range cases {
+		if got := total(t, s, c.f).Placed; got != c.want {
+			t.Errorf("filter %+v: placed %d, want %d", c.f, got, c.want)
+		}
+	}
+	rows, err := s.Rows(context.Background(), reports.Filter{ResourceID: "a"})
+	if err != nil || len(rows) != 3 || rows[0].Day != "2026-12-04" || rows[2].Day != "2026-12-06" {
+		t.Fatalf("rows of a = %+v, %v", rows, err)
+	}
+}
+
+func testViews(t *testing.T, s reports.Store) {
+	ctx := context.Background()
+	for _, v := range []struct{ rid, day, who string }{
+		{"r1", "2026-12-04", "x"}, {"r1", "2026-12-04", "x"}, {"r1", "2026-12-04", "y"},
+		{"r1", "2026-12-05", "x"}, {"r2", "2026-12-04", "x"},
+	} {
+		if err := s.RecordView(ctx, v.rid, v.day, v.who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	views, err := s.Views(ctx, reports.Filter{ResourceID: "r1", To: "2026-12-05"})
+	if err != nil || len(views) != 1 || views[0].Viewers != 2 || views[0].Day != "2026-12-04" {
+		t.Fatalf("views = %+v, %v", views, err)
+	}
+	views, err = s.Views(ctx, reports.Filter{})
+	if err != nil || len(views) != 3 {
+		t.Fatalf("all views = %+v, %v", views, err)
+	}
+}
+
+// testConcurrent delivers the same events from several goroutines at once, as two consumers
+// racing on a redelivery would: each is applied exactly once.
+func testConcurrent(t *testing.T, s reports.Store) {
+	const n = 20
+	evs := make([]feed.Event, n)
+	for i := range evs {
+		evs[i] = HoldEvent(reports.TypeHoldPlaced, "r1", fmt.Sprint("h", i), uint64(i+1), T0, []string{"x"}, 1)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	applied := 0
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ev := range evs {
+				for {
+					ok, err := s.Apply(context.Background(), ev)
+					if err != nil {
+						continue // a serialization failure: the bus would redeliver
+					}
+					if ok {
+						mu.Lock()
+						applied++
+						mu.Unlock()
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if applied != n {
+		t.Fatalf("applied %d times, want %d", applied, n)
+	}
+	if got := total(t, s, reports.Filter{}).Placed; got != n {
+		t.Fatalf("placed = %d, want %d", got, n)
+	}
+}
