@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/live"
+	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/protos"
@@ -63,4 +66,17 @@ func (o OwnerAvailability) ReadAvailability(ctx context.Context, rid string) (li
 	}
 	return live.Snapshot{Version: reply.Resource.Version,
 		Availability: wire.Availability{ResourceID: rid, Buckets: bucketsFromProto(reply.Resource.Buckets)}}, nil
+}
+
+// MountedPolicies is Policies with the policies of the mounted routes added, HEAD taking
+// each GET route's: the table Authenticate enforces on a server with Config.Mounted.
+func MountedPolicies(mounted []mount.Route) auth.RoutePolicies {
+	out := Policies()
+	mount.AddPolicies(out, mounted)
+	for _, r := range mounted {
+		if r.Method == http.MethodGet {
+			out[auth.Route{Method: http.MethodHead, Path: r.Path}] = r.Policy
+		}
+	}
+	return out
 }

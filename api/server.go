@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/mount"
 )
 
 // ErrConfig is wrapped by every error NewServer returns for an unusable Config.
@@ -77,6 +78,10 @@ type Config struct {
 	// be. Defaults 4096 and 24h; a negative StaleListings remembers none.
 	StaleListings      int
 	StaleListingMaxAge time.Duration
+	// Mounted are routes other packages hand to the edge with their policies (api/mount):
+	// the webhooks admin API and the live streams. Each must have a path no route of the
+	// server has; a GET also serves HEAD.
+	Mounted []mount.Route
 }
 
 // Defaults.
@@ -236,9 +241,10 @@ func (s *Server) routes() *gin.Engine {
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
 	// Authentication after observe and recovery, so that refusals are logged and counted;
 	// headOnly first, so that a HEAD request refused by them has no body either.
-	e.Use(headOnly, s.observe, s.recovery, Authenticate(s.cfg.Verifier, Policies(), s.log))
+	e.Use(headOnly, s.observe, s.recovery, Authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log))
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
+	mount.Mount(e, s.cfg.Mounted) // webhooks admin API, live streams (api/mounted.go)
 
 	e.GET(HealthzPath, s.healthz)
 	e.GET(ReadyzPath, s.readyz)

@@ -133,6 +133,12 @@ type NodeConfig struct {
 	// EventRetention is how long events are kept: in the JetStream stream and, once
 	// published, in the outbox.
 	EventRetention time.Duration
+	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
+	// addresses (a receiver on 127.0.0.1): tests and local development only.
+	WebhookAllowPrivate bool
+	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
+	// at rest; empty keeps them unsealed.
+	DataKeyFile string
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -312,6 +318,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS cluster that events are published to (nats://host:4222,...); empty: an embedded server on a single node")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".

@@ -50,6 +50,7 @@ type Main struct {
 	KeyReloadInterval time.Duration
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
+	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -119,6 +120,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	mounted, err := m.startFeeds()
+	if err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -132,11 +137,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
+		Mounted:        mounted,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
 	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
+		return err
+	}
+	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them
+	if err := m.subscribeFeeds(ctx); err != nil {
 		return err
 	}
 	if m.Config.AdminAddr != "" {
@@ -251,6 +261,9 @@ func (m *Main) Close() error {
 			if err := m.node.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("leave cluster: %w", err))
 			}
+		}
+		if err := m.feeds.stop(); err != nil { // consumers, dispatcher, webhook db
+			errs = append(errs, err)
 		}
 		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops
 		if m.store != nil {
