@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
@@ -21,6 +22,11 @@ import (
 type Client struct {
 	MaxRetries int           // retries after the first attempt; default 20
 	MaxBackoff time.Duration // cap on one wait; default 500ms
+	// Failover, when set, lists the nodes a call's retries may go to after the named one, as a
+	// load balancer in front of the cluster would: a node being restarted refuses
+	// connections for longer than a few retries take. Nil: every attempt goes to the named node.
+	// Set it before the client is used concurrently.
+	Failover func() []string
 
 	api    *client.Client // without base URLs of its own: every call names its node
 	tokens *tokens
@@ -62,7 +68,25 @@ func (c *Client) apiAs(base string, ts client.TokenSource) *client.Client {
 	if ts == nil {
 		ts = client.StaticToken("")
 	}
-	return c.api.With(client.WithBaseURLs(base), client.WithTokenSource(ts), client.WithRetry(client.Retry{
+	bases := []string{base}
+	if c.Failover != nil {
+		for _, b := range c.Failover() {
+			if b != base {
+				bases = append(bases, b)
+			}
+		}
+	}
+	// The first attempt goes to base; each retry to a node picked at random (this derived
+	// client serves one call, on one goroutine).
+	first := true
+	pick := func(n int) int {
+		if first {
+			first = false
+			return 0
+		}
+		return rand.IntN(n)
+	}
+	return c.api.With(client.WithBaseURLs(bases...), client.WithPicker(pick), client.WithTokenSource(ts), client.WithRetry(client.Retry{
 		MaxAttempts: c.MaxRetries + 1,
 		MaxWait:     c.MaxBackoff,
 		Backoff:     func(n int) time.Duration { return 50 * time.Millisecond * time.Duration(n+1) },

@@ -35,6 +35,9 @@ type Load struct {
 
 // Start launches the workers; Stop ends them and waits.
 func (l *Load) Start(ctx context.Context) {
+	if l.Client.Failover == nil {
+		l.Client.Failover = l.Targets // retries go to other nodes, as behind a load balancer
+	}
 	l.acked = map[string]string{}
 	l.owners = map[string]int{}
 	ctx, l.cancel = context.WithCancel(ctx)
