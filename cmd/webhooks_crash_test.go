@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/allot/allot/api/webhooks"
 	"net/http"
 	"sync"
 	"testing"
@@ -120,9 +121,11 @@ func TestKill9DeliversEveryAcknowledgedChangeByWebhook(t *testing.T) {
 	n.WaitReady(30 * time.Second)
 
 	// Wait until the receiver has every acknowledged change (deliveries are retried, the
-	// durable consumer resumes, the relay republishes what it had not marked).
+	// durable consumer resumes, the relay republishes what it had not marked). A delivery the
+	// killed process had claimed waits for its claim lease (webhooks.Config.ClaimLease, 2
+	// minutes) before the restarted node sends it: the bound covers that.
 	var seen map[change]bool
-	until := time.After(90 * time.Second)
+	until := time.After(webhooks.DefaultConfig().ClaimLease + 90*time.Second)
 	for {
 		seen = map[change]bool{}
 		for _, d := range rcv.deliveries() {

@@ -74,6 +74,26 @@ func (r *receiver) next(t *testing.T) received {
 	}
 }
 
+// nextAdvancing is next for a test that drives retries with the fake clock: the attempt's
+// outcome is reported (h.attempts) a moment before the store holds it, so a poll that the
+// clock fires in between finds nothing due and arms its next poll on the fake clock. While
+// nothing arrives, the clock moves on a second at a time, as time would.
+func (r *receiver) nextAdvancing(t *testing.T, clock *fakeClock) received {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case g := <-r.got:
+			return g
+		case <-time.After(100 * time.Millisecond):
+			clock.Advance(time.Second)
+		case <-deadline:
+			t.Fatal("the receiver got nothing")
+			return received{}
+		}
+	}
+}
+
 type recorded struct {
 	a   Attempt
 	o   Outcome
@@ -295,7 +315,7 @@ func TestPersistentFailureGivesUpAndDisables(t *testing.T) {
 	}
 	var last recorded
 	for {
-		rcv.next(t)
+		rcv.nextAdvancing(t, h.clock)
 		last = h.nextAttempt(t)
 		if last.o.Status != StatusPending {
 			break
