@@ -262,6 +262,11 @@ func TestRollingRestartLosesNoRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cl := clustertest.NewClient(3*time.Second, clustertest.DevIssuer(t, c.key))
+	// A client keeps retrying a resource whose activation is reloading after a commit with an
+	// unknown outcome (503 with Retry-After) for up to ~30 s, as an app would; on a loaded CI
+	// machine 20 retries (~8 s) were sometimes not enough. Nothing acknowledged may be lost
+	// either way: the audit below checks it.
+	cl.MaxRetries = 60
 	ids := createResources(t, ctx, cl, c.urls(), "roll", 40, 1000)
 	load := &clustertest.Load{Client: cl, Targets: c.urls, Resources: ids, Workers: 8, Seed: 3}
 	load.Start(ctx)
