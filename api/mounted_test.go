@@ -5,15 +5,21 @@ import (
 	"testing"
 
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/console"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 )
 
 // mountedRoutes are the route tables of the packages whose routes api.Server mounts
-// (webhooks admin API, live streams). Only methods and paths are read here.
+// (webhooks admin API, live streams, reports, console, node stats). Only methods and paths are read here.
 func mountedRoutes() []mount.Route {
-	return append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	routes = append(routes, (&reports.Handlers{}).Routes()...)
+	routes = append(routes, (&console.Console{}).Routes()...)
+	return append(routes, (&nodestats.Stats{}).Routes()...)
 }
 
 // TestMountedRoutesHaveTheirPolicies: a server with mounted routes serves them (HEAD on GET
@@ -44,5 +50,12 @@ func TestMountedRoutesHaveTheirPolicies(t *testing.T) {
 			rec = e.do(c.method, c.path, "", e.bearer(asOperator)...)
 			mustProblem(t, rec, http.StatusForbidden, "forbidden")
 		}
+	}
+	// The reports and the node's stats: operators with a second factor only.
+	for _, path := range []string{"/v1/reports/bookings", "/v1/reports/revenue", "/v1/reports/funnel",
+		"/v1/reports/top-resources", "/v1/reports/resources", "/v1/cluster/stats"} {
+		mustProblem(t, e.do("GET", path, "", anonymous...), http.StatusUnauthorized, "unauthenticated")
+		mustProblem(t, e.do("GET", path, "", e.bearer(asCustomer)...), http.StatusForbidden, "forbidden")
+		mustProblem(t, e.do("GET", path, "", e.bearer(asOperatorNoM)...), http.StatusForbidden, "mfa-required")
 	}
 }

@@ -82,6 +82,10 @@ type Config struct {
 	// the webhooks admin API and the live streams. Each must have a path no route of the
 	// server has; a GET also serves HEAD.
 	Mounted []mount.Route
+	// AvailabilityObservers run around GET /v1/resources/:rid/availability, before its
+	// handler (gin middleware: they call c.Next()); the reports' view counter
+	// (reports.Views.Middleware). They must not write the answer.
+	AvailabilityObservers []gin.HandlerFunc
 }
 
 // Defaults.
@@ -260,7 +264,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/resources/:rid", s.getResource)
 	v1.PATCH("/resources/:rid", s.updateResource)
 	v1.DELETE("/resources/:rid", s.archiveResource)
-	v1.GET("/resources/:rid/availability", s.availability)
+	v1.GET("/resources/:rid/availability", append(append([]gin.HandlerFunc{}, s.cfg.AvailabilityObservers...), s.availability)...)
 	v1.POST("/resources/:rid/holds", s.placeHold)
 	v1.GET("/resources/:rid/holds", s.listResourceHolds)
 	v1.GET("/resources/:rid/holds/:hid", s.getHold)

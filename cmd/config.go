@@ -139,6 +139,11 @@ type NodeConfig struct {
 	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
 	// at rest; empty keeps them unsealed.
 	DataKeyFile string
+
+	// Reports and console (cmd/reports.go, docs/REPORTS.md): ConsoleClientID is the OIDC
+	// client id (a public client) of the console's sign-in with PKCE against OIDCIssuer;
+	// empty in oidc mode: the console has no sign-in. Dev mode signs in with a pasted token.
+	ConsoleClientID string
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -320,6 +325,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
 	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
+	// Reports and console (cmd/reports.go).
+	fs.StringVar(&c.ConsoleClientID, "console-client-id", c.ConsoleClientID, "oidc mode: the console's OIDC client id (public client; redirect URI <node URL>/console/); empty: no console sign-in")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".

@@ -51,6 +51,7 @@ type Main struct {
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
+	reports           nodeReports       // reports, console, stats (reports.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,6 +125,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	reportRoutes, availabilityObservers, err := m.startReports(ctx)
+	if err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -137,7 +142,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
-		Mounted:        mounted,
+		Mounted:        append(mounted, reportRoutes...),
+
+		AvailabilityObservers: availabilityObservers,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -147,6 +154,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them
 	if err := m.subscribeFeeds(ctx); err != nil {
+		return err
+	}
+	if err := m.subscribeReports(ctx); err != nil {
 		return err
 	}
 	if m.Config.AdminAddr != "" {
@@ -263,6 +273,9 @@ func (m *Main) Close() error {
 			}
 		}
 		if err := m.feeds.stop(); err != nil { // consumers, dispatcher, webhook db
+			errs = append(errs, err)
+		}
+		if err := m.reports.stop(); err != nil { // consumer, pending views, reports db
 			errs = append(errs, err)
 		}
 		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops

@@ -12,3 +12,11 @@ CREATE TABLE IF NOT EXISTS report_applied (
 );
 
 CREATE INDEX IF NOT EXISTS report_applied_by_time ON report_applied (occurred_at_ms);
+
+-- Keys the reports keep for themselves, made once by the first node that needs one and then
+-- read by every node: 'views' keys the hash that stands for a user in report_views, so that
+-- one user counts once whichever node answered, and the table holds no user id.
+CREATE TABLE IF NOT EXISTS report_keys (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
