@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,40 @@ func TestViewsBounded(t *testing.T) {
 	if store.views != 2 {
 		t.Fatalf("%d views written, want 2", store.views)
 	}
+}
+
+// BenchmarkViewsMiddleware measures what counting views adds to an availability answer at
+// the edge: bare is the route without the counter; repeat a signed-in user already counted
+// today (the common case: a page polling availability); new a user not seen yet today (one
+// HMAC and an append). Nothing is written on the request's path in either case.
+func BenchmarkViewsMiddleware(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	store := mustSQLiteStore(b, filepath.Join(b.TempDir(), "allot.db"))
+	handler := func(c *gin.Context) { c.Data(http.StatusOK, "application/json", []byte(`{"buckets":{}}`)) }
+	run := func(b *testing.B, e *gin.Engine, user func(i int) string) {
+		r, _ := http.NewRequest(http.MethodGet, "/v1/resources/r1/availability", nil)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r.Header.Set("X-User", user(i))
+			e.ServeHTTP(discard{}, r)
+		}
+	}
+	views := func(b *testing.B) *gin.Engine {
+		v, err := reports.NewViews(reports.ViewsConfig{Store: store, Key: []byte("0123456789abcdef"), MaxPending: 1 << 30,
+			Now: func() time.Time { return storetest.T0 }, Subject: func(c *gin.Context) string { return c.GetHeader("X-User") }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := gin.New()
+		e.GET("/v1/resources/:rid/availability", v.Middleware(), handler)
+		return e
+	}
+	b.Run("bare", func(b *testing.B) {
+		e := gin.New()
+		e.GET("/v1/resources/:rid/availability", handler)
+		run(b, e, func(int) string { return "u-1" })
+	})
+	b.Run("repeat", func(b *testing.B) { run(b, views(b), func(int) string { return "u-1" }) })
+	b.Run("new", func(b *testing.B) { run(b, views(b), func(i int) string { return "u-" + strconv.Itoa(i) }) })
 }
