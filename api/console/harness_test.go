@@ -17,6 +17,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/resource"
@@ -26,6 +27,7 @@ import (
 	"github.com/allot/allot/api/feed"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/nodestats"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/api/wire"
@@ -47,6 +49,7 @@ type node struct {
 	url     string
 	issuer  *auth.DevIssuer
 	reports *reports.SQLStore
+	views   *reports.Views // not started: tests Flush it
 	hooks   *webhooks.Dispatcher
 
 	mu       sync.Mutex
@@ -69,6 +72,8 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	rcfg := resource.DefaultConfig()
 	rcfg.Store, rcfg.Owner, rcfg.IdleTimeout = store, "local", time.Hour
+	reg := prometheus.NewRegistry() // the node's registry: the edge's and the actors' metrics
+	rcfg.Metrics = resource.NewMetrics(reg)
 	disp := &actorDispatcher{sys: sys, cfg: rcfg, store: store, pids: map[string]*actor.PID{}}
 	t.Cleanup(func() { disp.stop(); _ = store.Close() })
 
@@ -84,9 +89,12 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 
-	acfgEdge := api.Config{Dispatcher: disp, Holds: disp, Waitlist: store, Resources: store, NodeID: "node-1", Logger: quiet, Verifier: verifier}
+	acfgEdge := api.Config{Dispatcher: disp, Holds: disp, Waitlist: store, Resources: store, NodeID: "node-1", Logger: quiet,
+		Verifier: verifier, Registerer: reg}
+	var memberList func() []wire.Member
 	if members > 0 {
-		acfgEdge.Members = mustGossipCluster(t, members)
+		gm := mustGossipCluster(t, members)
+		acfgEdge.Members, memberList = gm, gm.Members
 	}
 	edge, err := api.NewServer(acfgEdge)
 	if err != nil {
@@ -153,8 +161,14 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 
+	stats, err := nodestats.New(nodestats.Config{Gatherer: reg, Members: memberList, Node: "node-1", Fail: api.Fail})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	var routes []mount.Route
 	routes = append(routes, con.Routes()...)
+	routes = append(routes, stats.Routes()...)
 	routes = append(routes, rh.Routes()...)
 	routes = append(routes, streams.Routes()...)
 	routes = append(routes, webhooks.NewHandlers(hooks, api.Fail).Routes()...)
@@ -172,7 +186,7 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() }) // streams end with their connections
 
-	n := &node{url: srv.URL, issuer: issuer, reports: rstore, hooks: hooks, versions: map[string]uint64{},
+	n := &node{url: srv.URL, issuer: issuer, reports: rstore, views: views, hooks: hooks, versions: map[string]uint64{},
 		handlers: []feed.Handler{reports.Consumer(rstore, quiet), hub.Handle, hooks.Handle}}
 	return n
 }
