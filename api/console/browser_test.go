@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/console/consoletest"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/api/wire"
@@ -23,74 +22,27 @@ import (
 
 var screenshots = flag.String("screenshots", "", "directory to save the console's screenshots in (make console-screenshots: docs/img)")
 
-// mustBrowser starts Debian's chromium, headless. Without it the test skips, except under
-// CI=true, where it fails: CI installs it (.ci/install-deps).
-func mustBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; run .ci/install-deps")
-		}
-		t.Skip("chromium is not installed (.ci/install-deps installs it)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
+// The browser helpers are consoletest's, which tests of a real node (cmd) share.
+func mustBrowser(t *testing.T) context.Context { return consoletest.Browser(t) }
 
-// waitText waits until the element sel's text is want.
 func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	t.Helper()
-	expr := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === %q`, sel, want)
-	deadline := time.Now().Add(15 * time.Second)
-	var err error
-	for {
-		// A navigation (the OIDC redirects) ends a poll early, with the page or its context
-		// gone: poll again in the new page.
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
-		if err == nil || time.Now().After(deadline) || strings.Contains(err.Error(), "timeout") {
-			break
-		}
-	}
-	if err != nil {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		got, _ := chromedp.Run(dctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)))
-		status, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
-		t.Fatalf("%s: text %q, want %q (status %q): %v", sel, got, want, status, err)
-	}
+	consoletest.WaitText(t, ctx, sel, want)
 }
 
-// waitPoll waits until the JavaScript expression expr is true.
 func waitPoll(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
+	consoletest.WaitPoll(t, ctx, expr)
 }
 
 func waitVisible(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-		t.Fatalf("%s not visible: %v", sel, err)
-	}
+	consoletest.WaitVisible(t, ctx, sel)
 }
 
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
+	png := consoletest.Screenshot(t, ctx)
 	if *screenshots == "" {
 		return
 	}
@@ -101,10 +53,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 
 func signIn(t *testing.T, ctx context.Context, tok string) {
 	t.Helper()
-	waitVisible(t, ctx, "#token")
-	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), tok), chromedp.Click(chromedp.CSS("#token-form button"))); err != nil {
-		t.Fatal(err)
-	}
+	consoletest.SignIn(t, ctx, tok)
 }
 
 // TestConsoleInBrowser drives the console in chromium against a real in-process edge: sign-in
