@@ -181,6 +181,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, ctx, "#status", "Retry scheduled.")
+	// The notifications the holds' events made (e-mails, pending: no worker runs here).
+	waitText(t, ctx, "#notifications caption", "0 most recent failed notifications")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#nt-status"), "pending"), chromedp.Click(chromedp.CSS("#nt-form button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitPoll(t, ctx, `document.querySelectorAll("#notifications-table tbody tr").length > 0 && /pending/.test(document.querySelector("#notifications caption").textContent)`)
 	shot(t, ctx, "console-deliveries")
 
 	// A phone-sized screen.

@@ -28,6 +28,7 @@ import (
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/api/wire"
@@ -161,6 +162,24 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 
+	// Notifications (read-only in the console): the real service on the node's SQLite file,
+	// its workers not started, so what it decides stays pending.
+	ndb, err := notify.OpenSQLite(dbPath, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ndb.Close() })
+	nstore, err := notify.NewSQLStore(ndb, notify.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsvc, err := notify.New(notify.DefaultConfig(), notify.Deps{Store: nstore, Resources: notifyDirectory{}, Contacts: notifyDirectory{},
+		Mailer: notifyDirectory{}, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nsvc.Close() })
+
 	stats, err := nodestats.New(nodestats.Config{Gatherer: reg, Members: memberList, Node: "node-1", Fail: api.Fail})
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +188,7 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	var routes []mount.Route
 	routes = append(routes, con.Routes()...)
 	routes = append(routes, stats.Routes()...)
+	routes = append(routes, notify.NewHandlers(nsvc, api.Fail, subject).Routes()...)
 	routes = append(routes, rh.Routes()...)
 	routes = append(routes, streams.Routes()...)
 	routes = append(routes, webhooks.NewHandlers(hooks, api.Fail).Routes()...)
@@ -187,7 +207,7 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() }) // streams end with their connections
 
 	n := &node{url: srv.URL, issuer: issuer, reports: rstore, views: views, hooks: hooks, versions: map[string]uint64{},
-		handlers: []feed.Handler{reports.Consumer(rstore, quiet), hub.Handle, hooks.Handle}}
+		handlers: []feed.Handler{reports.Consumer(rstore, quiet), hub.Handle, hooks.Handle, nsvc.Handle}}
 	return n
 }
 
@@ -339,4 +359,20 @@ func httpServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// notifyDirectory is the notification service's view of resources and users (every user has
+// an e-mail address on example.com) and its mailer, which is never called: no worker runs.
+type notifyDirectory struct{}
+
+func (notifyDirectory) Resource(_ context.Context, id string) (notify.ResourceInfo, error) {
+	return notify.ResourceInfo{Name: id}, nil
+}
+
+func (notifyDirectory) Contact(_ context.Context, userID string) (notify.Contact, error) {
+	return notify.Contact{Email: userID + "@example.com"}, nil
+}
+
+func (notifyDirectory) Send(context.Context, notify.Mail) error {
+	return errors.New("no mail is sent in the console's tests")
 }
