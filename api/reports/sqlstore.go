@@ -20,7 +20,7 @@ const (
 	// SQLite: ? placeholders; transactions begin IMMEDIATE (see OpenSQLite), which serializes
 	// writers.
 	SQLite Dialect = iota + 1
-	// Postgres: $n placeholders; Apply locks the resource's watermark row FOR UPDATE.
+	// Postgres: $n placeholders; Apply locks the resource's row FOR UPDATE.
 	Postgres
 	// CockroachDB: as Postgres, and reads run AS OF SYSTEM TIME follower_read_timestamp(), so
 	// that any replica near the node answers them without a round trip to the leaseholder

@@ -49,8 +49,8 @@ type View struct {
 // Store keeps the rollups. Implementations: SQLStore (SQLite, PostgreSQL, CockroachDB); every
 // one passes the contract suite in api/reports/storetest.
 //
-// Safe for concurrent use. Apply is atomic: an event's counters and its resource's watermark
-// are written together or not at all. Errors are wrapped with a "reports" prefix; a canceled
+// Safe for concurrent use. Apply is atomic: an event's counters, its id and what it says of its
+// resource are written together or not at all. Errors are wrapped with a "reports" prefix; a canceled
 // ctx ends a call with an error wrapping ctx.Err().
 type Store interface {
 	// Apply applies ev unless an event with its id was applied before, and reports whether it
