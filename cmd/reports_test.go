@@ -15,6 +15,7 @@ import (
 	"github.com/allot/allot/api/nodestats"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/wire"
+	"github.com/allot/allot/persistence/pgtest"
 )
 
 var reportsOperator = auth.TokenSpec{Subject: "ops-1", Roles: []auth.Role{auth.RoleOperator}, MFA: true, TTL: time.Hour}
@@ -181,5 +182,37 @@ func TestMainReports(t *testing.T) {
 	}
 	if err := m.Close(); err != nil { // safe twice
 		t.Fatal(err)
+	}
+}
+
+// TestMainReportsOnPostgres: the same walk on PostgreSQL (the reports on the main store's
+// pool, the dialect told by SELECT version()) and a NATS server of its own (--nats-url);
+// then the node restarts, resumes its durable consumer, and one more hold counts once:
+// nothing from before is counted again.
+func TestMainReportsOnPostgres(t *testing.T) {
+	url := pgtest.MustServer(t).MustDatabase(t)
+	nats := startNATS(t)
+	cfg := func(c *NodeConfig) { c.DBURL, c.NATSURL = url, nats }
+	m := MustRunMain(t, cfg)
+	c := nodeClient{t: t, m: m, base: m.HTTPURL()}
+	w := walkReports(t, c, "hall-pg")
+	waitReports(t, c, "hall-pg", w)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m = MustRunMain(t, cfg)
+	c = nodeClient{t: t, m: m, base: m.HTTPURL()}
+	var h wire.Hold
+	c.do(http.MethodPost, "/v1/resources/hall-pg/holds", auth.TokenSpec{Subject: "u-9", TTL: time.Hour}, `{"buckets":["2026-12-24"],"quantity":1}`, &h)
+	w.placed++
+	b := waitReports(t, c, "hall-pg", w)
+	if b.Total.Placed != w.placed || b.Total.Confirmed != w.confirmed {
+		t.Fatalf("after the restart: %+v, want placed %d, confirmed %d", b.Total, w.placed, w.confirmed)
+	}
+	var rev reports.RevenueReport
+	c.do(http.MethodGet, "/v1/reports/revenue?resource_id=hall-pg", reportsOperator, "", &rev)
+	if len(rev.Totals) != 1 || rev.Totals[0].Gross != w.gross {
+		t.Fatalf("revenue after the restart %+v, want gross %d", rev.Totals, w.gross)
 	}
 }
