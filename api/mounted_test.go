@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/console"
 	"github.com/allot/allot/api/live"
@@ -57,5 +59,40 @@ func TestMountedRoutesHaveTheirPolicies(t *testing.T) {
 		mustProblem(t, e.do("GET", path, "", anonymous...), http.StatusUnauthorized, "unauthenticated")
 		mustProblem(t, e.do("GET", path, "", e.bearer(asCustomer)...), http.StatusForbidden, "forbidden")
 		mustProblem(t, e.do("GET", path, "", e.bearer(asOperatorNoM)...), http.StatusForbidden, "mfa-required")
+	}
+}
+
+// TestAvailabilityObservers: the observers run around the availability route, after
+// authentication (they see the caller) and around the handler (they see its status); other
+// routes do not run them.
+func TestAvailabilityObservers(t *testing.T) {
+	type seen struct {
+		rid, subject string
+		status       int
+	}
+	var got []seen
+	e := MustServer(t, func(c *Config) {
+		c.AvailabilityObservers = []gin.HandlerFunc{func(c *gin.Context) {
+			c.Next()
+			s := seen{rid: c.Param("rid"), status: c.Writer.Status()}
+			if p := PrincipalOf(c); p != nil {
+				s.subject = p.Subject
+			}
+			got = append(got, s)
+		}}
+	})
+	e.mustCreate()
+	e.do("GET", "/v1/resources/hotel-1/availability", "", e.bearer(asCustomer)...)
+	e.do("GET", "/v1/resources/hotel-1/availability", "", anonymous...)
+	e.do("GET", "/v1/resources/nope/availability", "", anonymous...)
+	e.do("GET", "/v1/resources/hotel-1", "", anonymous...)
+	want := []seen{{"hotel-1", "u-1", http.StatusOK}, {"hotel-1", "", http.StatusOK}, {"nope", "", http.StatusNotFound}}
+	if len(got) != len(want) {
+		t.Fatalf("observed %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("observed %+v, want %+v", got, want)
+		}
 	}
 }
