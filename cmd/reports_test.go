@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/allot/allot/api/nodestats"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/wire"
+	"github.com/allot/allot/cluster/clustertest"
 	"github.com/allot/allot/persistence/pgtest"
 )
 
@@ -214,5 +216,57 @@ func TestMainReportsOnPostgres(t *testing.T) {
 	c.do(http.MethodGet, "/v1/reports/revenue?resource_id=hall-pg", reportsOperator, "", &rev)
 	if len(rev.Totals) != 1 || rev.Totals[0].Gross != w.gross {
 		t.Fatalf("revenue after the restart %+v, want gross %d", rev.Totals, w.gross)
+	}
+}
+
+// TestMainReportsSharedByTwoNodes: two nodes on one PostgreSQL database and one NATS server
+// (the second a process of its own: two cluster members in one process race in the actor
+// library's global gRPC logger) share the durable reports consumer (each event is applied by
+// one of them, once) and the view key: a user reading availability on both nodes is one
+// viewer. The second node writes its pending views when it drains on SIGTERM.
+func TestMainReportsSharedByTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	url := pgtest.MustServer(t).MustDatabase(t)
+	nats := startNATS(t)
+	key := clustertest.KeyFile(t)
+	bin := clustertest.MustBinary(t)
+	a := MustRunMain(t, func(c *NodeConfig) { c.DBURL, c.NATSURL, c.KeyFile, c.Bootstrap = url, nats, key, true })
+	b := startProc(t, bin, "--db-url", url, "--nats-url", nats, "--key-file", key, "--join", a.Node().Self().GossipAddr,
+		"--advertise-addr", "127.0.0.1", "--gossip-addr", "127.0.0.1:0", "--remote-addr", "127.0.0.1:0")
+	b.waitReady(30 * time.Second)
+	ca, cb := nodeClient{t: t, m: a, base: a.HTTPURL()}, nodeClient{t: t, m: a, base: "http://" + b.http}
+	w := walkReports(t, ca, "hall-2")
+	for i, c := range []nodeClient{ca, cb, cb, ca} {
+		u := auth.TokenSpec{Subject: fmt.Sprint("v-", i%2), TTL: time.Hour}
+		c.do(http.MethodGet, "/v1/resources/hall-2/availability", u, "", nil)
+		var h wire.Hold
+		c.do(http.MethodPost, "/v1/resources/hall-2/holds", u, `{"buckets":["2026-12-24"],"quantity":1}`, &h)
+		c.do(http.MethodPost, "/v1/resources/hall-2/holds/"+h.ID+"/confirm", u, "", nil)
+		w.placed++
+		w.confirmed++
+		w.gross += 12000
+	}
+	w.viewers += 2 // v-0 and v-1, each on both nodes
+	for _, c := range []nodeClient{ca, cb} {
+		waitReports(t, c, "hall-2", w)
+		var rev reports.RevenueReport
+		c.do(http.MethodGet, "/v1/reports/revenue?resource_id=hall-2", reportsOperator, "", &rev)
+		if len(rev.Totals) != 1 || rev.Totals[0].Gross != w.gross {
+			t.Fatalf("revenue %+v, want gross %d", rev.Totals, w.gross)
+		}
+	}
+	b.signal(syscall.SIGTERM)
+	if code := b.wait(30 * time.Second); code != 0 {
+		t.Fatalf("the second node exited %d", code)
+	}
+	if err := a.reports.views.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var f reports.FunnelReport
+	ca.do(http.MethodGet, "/v1/reports/funnel?resource_id=hall-2", reportsOperator, "", &f)
+	if f.Total.Views != w.viewers || f.Total.Placed != w.placed {
+		t.Fatalf("funnel %+v, want views %d, placed %d", f.Total, w.viewers, w.placed)
 	}
 }
