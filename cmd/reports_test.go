@@ -223,7 +223,8 @@ func TestMainReportsOnPostgres(t *testing.T) {
 // (the second a process of its own: two cluster members in one process race in the actor
 // library's global gRPC logger) share the durable reports consumer (each event is applied by
 // one of them, once) and the view key: a user reading availability on both nodes is one
-// viewer. The second node writes its pending views when it drains on SIGTERM.
+// viewer. The second node writes its pending views when it drains on SIGTERM (v-b viewed only
+// there).
 func TestMainReportsSharedByTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -249,6 +250,8 @@ func TestMainReportsSharedByTwoNodes(t *testing.T) {
 		w.gross += 12000
 	}
 	w.viewers += 2 // v-0 and v-1, each on both nodes
+	cb.do(http.MethodGet, "/v1/resources/hall-2/availability", auth.TokenSpec{Subject: "v-b", TTL: time.Hour}, "", nil)
+	w.viewers++ // v-b only on the second node: counted once it drains
 	for _, c := range []nodeClient{ca, cb} {
 		waitReports(t, c, "hall-2", w)
 		var rev reports.RevenueReport
