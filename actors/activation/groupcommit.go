@@ -10,8 +10,8 @@ import (
 //
 // The after-images are taken from spec right after the decision's events were applied.
 // Invariant: when the commit holding a decision is sealed, every decision before it is
-// committed, so spec at that moment was exactly committed-before-the-commit plus the commit's
-// decisions up to this one; the last image of a key within a commit is therefore its
+// committed or in a commit ahead of it at the store, so spec at that moment was exactly the
+// store's state before the commit plus the commit's decisions up to this one; the last image of a key within a commit is therefore its
 // committed value after the commit, and answer is the committed answer at the decision's
 // place in the order (see the package doc, Group commit).
 type decision struct {
