@@ -32,6 +32,7 @@ func TestCommitFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := MustMemstore(t)
 			h := newHarness(t, store)
+			h.cfg.MaxInFlight = 1 // the test counts what waits behind one commit at the store (no pipeline)
 			pid := h.spawn("room")
 			h.create(pid, "room", map[string]int64{"a": 4})
 			epoch := h.probe(pid, false).epoch
@@ -141,6 +142,11 @@ func TestCommitFailureAfterWrite(t *testing.T) {
 type lossyStore struct {
 	*memstore.Store
 	loseNext atomic.Bool
+}
+
+// Enqueue pipelines the commits through Commit above, in the resource's order.
+func (s *lossyStore) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
+	return s.Store.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
 }
 
 func (s *lossyStore) Commit(ctx context.Context, b *persistence.Batch) error {

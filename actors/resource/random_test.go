@@ -38,6 +38,11 @@ func (s *chaosStore) roll(p float64) bool {
 	return s.rng.Float64() < p
 }
 
+// Enqueue pipelines the commits through Commit above, in the resource's order.
+func (s *chaosStore) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
+	return s.Store.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
+}
+
 func (s *chaosStore) Commit(ctx context.Context, b *persistence.Batch) error {
 	if s.roll(s.pBefore) {
 		return errInjected
