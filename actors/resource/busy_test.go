@@ -16,7 +16,6 @@ func TestBusy(t *testing.T) {
 	const maxPending, extra = 4, 20
 	store := MustMemstore(t)
 	h := newHarness(t, store)
-	h.cfg.MaxInFlight = 1 // the test counts what waits behind one commit at the store (no pipeline)
 	h.cfg.MaxPending = maxPending
 	pid := h.spawn("room")
 	h.create(pid, "room", map[string]int64{"a": 100})

@@ -32,7 +32,6 @@ func TestCommitFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := MustMemstore(t)
 			h := newHarness(t, store)
-			h.cfg.MaxInFlight = 1 // the test counts what waits behind one commit at the store (no pipeline)
 			pid := h.spawn("room")
 			h.create(pid, "room", map[string]int64{"a": 4})
 			epoch := h.probe(pid, false).epoch

@@ -16,7 +16,6 @@ import (
 func TestFencing(t *testing.T) {
 	store := MustMemstore(t)
 	h := newHarness(t, store)
-	h.cfg.MaxInFlight = 1 // the test counts what waits behind one commit at the store (no pipeline)
 	g := newGate()
 	store.SetCommitHook(g.commitHook)
 

@@ -113,7 +113,7 @@ func runRandomized(t *testing.T, seed uint64) {
 	buckets := []string{"d1", "d2", "d3", "d4"}
 	store := &chaosStore{Store: MustMemstore(t), rng: rand.New(rand.NewPCG(seed, 99)), pBefore: 0.08, pAfter: 0.05, pActivate: 0.15}
 	h := newHarness(t, store)
-	h.cfg.MaxBatch = 4
+	h.cfg.MaxBatch = 2 // small: full batches go behind the commits at the store (the pipeline)
 	h.cfg.MinReloadBackoff, h.cfg.MaxReloadBackoff = time.Millisecond, 2*time.Millisecond
 	// Short real-time leases: every activation replaced after a failure waits for one, and
 	// they lapse often, so renewals (and their injected failures) happen too.
