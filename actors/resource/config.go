@@ -36,7 +36,8 @@ type Config struct {
 	// MaxBatch bounds the commands (including expiries) sealed into one store commit.
 	MaxBatch int
 	// MaxInFlight bounds the commits of one actor at the store at once: a pipeline, each
-	// commit decided on top of the ones before it and answered in order. It applies to a
+	// commit decided on top of the ones before it and answered in order; a commit goes behind
+	// others only with MaxBatch commands (a backlog). It applies to a
 	// Store that takes the next commit of a resource before the previous one returned and
 	// applies them in order (an Enqueue method, see pipeliner: persistence/sqlite); with any
 	// other store an actor has one commit at the store at a time.
