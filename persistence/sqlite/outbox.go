@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,19 +19,12 @@ var _ persistence.Outbox = (*Store)(nil)
 // SQLite; reads use the read pool.
 
 const (
-	outboxCols  = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
-	outboxOrder = ` ORDER BY occurred_at_ms, resource_id, version, idx`
-	claimOutbox = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?`
-	// The rows claimOutbox returned, in one statement: in the writer's transaction nothing
-	// changed since, and they are every matching row up to the last one's key (log order is
-	// key order).
-	claimRows = `UPDATE outbox SET claimed_until_ms = ? WHERE published_at_ms = 0 AND claimed_until_ms <= ?
-AND (occurred_at_ms, resource_id, version, idx) <= (?, ?, ?, ?)`
-	// The keys come as one JSON array of [occurred_at_ms, resource_id, version, idx]: one
-	// statement (and one prepared text) for any number of events.
-	markRows = `UPDATE outbox SET published_at_ms = ? WHERE published_at_ms = 0
-AND (occurred_at_ms, resource_id, version, idx) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
-json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?))`
+	outboxCols   = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxOrder  = ` ORDER BY occurred_at_ms, resource_id, version, idx`
+	claimOutbox  = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?`
+	keyIs        = ` WHERE occurred_at_ms = ? AND resource_id = ? AND version = ? AND idx = ?`
+	claimRow     = `UPDATE outbox SET claimed_until_ms = ?` + keyIs
+	markRow      = `UPDATE outbox SET published_at_ms = ?` + keyIs + ` AND published_at_ms = 0`
 	pruneOutbox  = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < ?`
 	pruneInbox   = `DELETE FROM event_inbox WHERE processed_at_ms < ?`
 	insertInbox  = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES (?, ?, ?) ON CONFLICT (consumer, event_id) DO NOTHING`
@@ -123,16 +115,11 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		if err != nil {
 			return mapErr("claim", err)
 		}
-		if len(recs) > 0 {
-			k := persistence.KeyOf(&recs[len(recs)-1])
-			res, err := s.exec(ctx, claimRows, now.Add(lease).UnixMilli(), now.UnixMilli(), k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index))
-			if err != nil {
+		until := now.Add(lease).UnixMilli()
+		for i := range recs {
+			k := persistence.KeyOf(&recs[i])
+			if _, err := s.exec(ctx, claimRow, until, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
 				return mapErr("claim", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return mapErr("claim", err)
-			} else if n != int64(len(recs)) {
-				return fmt.Errorf("claim: %d rows claimed, %d selected", n, len(recs))
 			}
 		}
 		out = recs
@@ -144,20 +131,11 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 // MarkPublished marks the events published.
 func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	ms := max(at.UnixMilli(), 1)
-	if len(keys) == 0 {
-		return nil
-	}
-	list := make([][4]any, len(keys))
-	for i, k := range keys {
-		list[i] = [4]any{k.OccurredMS, k.ResourceID, k.Version, k.Index}
-	}
-	arg, err := json.Marshal(list)
-	if err != nil {
-		return fmt.Errorf("mark published: %w", err)
-	}
 	return s.write(ctx, "mark published", func(ctx context.Context) error {
-		if _, err := s.exec(ctx, markRows, ms, string(arg)); err != nil {
-			return mapErr("mark", err)
+		for _, k := range keys {
+			if _, err := s.exec(ctx, markRow, ms, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
+				return mapErr("mark", err)
+			}
 		}
 		return nil
 	})
