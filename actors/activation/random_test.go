@@ -14,9 +14,10 @@ import (
 // TestRandomized steps activations with random commands, store outcomes (failures with an
 // unknown outcome that did or did not apply, fencing by a ghost activation, failed loads) and
 // time, against a model of the store, and checks what the protocol promises: every command is
-// answered exactly once, at most MaxInFlight commits (or one renewal or load) are outstanding, acknowledgements follow the store, the parked count is
-// what waits, and every acknowledged placement, confirmation or cancellation is in the store
-// with that status or one it may have moved on to.
+// answered exactly once, at most MaxInFlight commits (or one renewal or load) are outstanding,
+// an acknowledgement goes out only once the store has its change, the parked count is what
+// waits, and every acknowledged placement, confirmation or cancellation is in the store with
+// that status or one it may have moved on to.
 //
 // With a pipeline (MaxInFlight above 1), the model store applies the commits in the order they
 // were asked for, refusing one whose version does not follow the stored one (as every store
