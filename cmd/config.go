@@ -81,6 +81,10 @@ type NodeConfig struct {
 	MaxPending int
 	// MaxBatch bounds the commands in one group commit.
 	MaxBatch int
+	// MaxCommitsInFlight bounds one resource's group commits at the store at once (pipelined
+	// group commit, resource.Config.MaxInFlight; the embedded store pipelines, PostgreSQL
+	// takes one at a time).
+	MaxCommitsInFlight int
 	// Lease is how long one store write lets a resource actor answer from memory, and so how
 	// long a crashed owner's resources wait before a new owner answers (resource.Config.Lease).
 	Lease time.Duration
@@ -192,6 +196,7 @@ func DefaultNodeConfig() NodeConfig {
 		IdleTimeout:        actor.IdleTimeout,
 		MaxPending:         actor.MaxPending,
 		MaxBatch:           actor.MaxBatch,
+		MaxCommitsInFlight: actor.MaxInFlight,
 		Lease:              actor.Lease,
 		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
@@ -306,6 +311,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
+	// Pipelined group commit.
+	fs.IntVar(&c.MaxCommitsInFlight, "max-commits-in-flight", c.MaxCommitsInFlight, "group commits of one resource at the store at once (a pipeline; the embedded store only)")
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a store write lets a resource actor answer from memory; a crashed owner's resources wait at most this long for a new owner")
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -362,8 +369,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("timeouts must be positive")
 	case c.BootstrapAfter < 0:
 		return errors.New("--bootstrap-after must not be negative")
-	case c.MaxPending < 1 || c.MaxBatch < 1:
-		return errors.New("--max-pending and --max-batch must be at least 1")
+	case c.MaxPending < 1 || c.MaxBatch < 1 || c.MaxCommitsInFlight < 1:
+		return errors.New("--max-pending, --max-batch and --max-commits-in-flight must be at least 1")
 	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:
 		return errors.New("--lease must be more than twice --max-clock-offset")
 	case c.NATSReplicas < 1 || c.NATSReplicas > 5:

@@ -98,6 +98,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.IdleTimeout = m.Config.IdleTimeout
 	actorCfg.MaxPending = m.Config.MaxPending
 	actorCfg.MaxBatch = m.Config.MaxBatch
+	actorCfg.MaxInFlight = m.Config.MaxCommitsInFlight
 	actorCfg.Lease, actorCfg.MaxClockOffset = m.Config.Lease, m.Config.MaxClockOffset
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")

@@ -42,7 +42,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	}
 	waitClosed(t, stopped, "passivation")
 	// The actor goroutine is done with a: Terminated follows Stopped.
-	if a.core != nil || a.call != nil {
-		t.Fatalf("stopped actor still holds state: core %v, store call %v", a.core != nil, a.call != nil)
+	if a.core != nil || a.calls != nil {
+		t.Fatalf("stopped actor still holds state: core %v, store calls %d", a.core != nil, len(a.calls))
 	}
 }

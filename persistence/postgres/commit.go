@@ -17,15 +17,16 @@ import (
 // are INSERT ... SELECT FROM unnest(arrays), so the SQL text, and hence the prepared
 // statement, is the same whatever the batch size.
 const (
-	// The fence: the batch applies only if its epoch is still the resource's epoch. A NULL
-	// $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
+	// The fence: the batch applies only if its epoch is still the resource's epoch and its
+	// version follows the stored one (a batch out of order, repeated or behind one that failed
+	// is refused). A NULL $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
 	sqlUpdateResource = `UPDATE resources
 SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version = $7,
     created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms),
     max_extensions = $11, allowance_units = $12, allowance_percent = $13, max_per_user = $14,
     timezone = $15, slot_every_ms = $16, waitlist_offer_ttl_ms = $17,
     tags = $18, location = $19, archived_at_ms = $20
-WHERE id = $1 AND epoch = $2`
+WHERE id = $1 AND epoch = $2 AND version = $7::INT8 - 1`
 
 	// The creation fence: the batch applies only if the resource did not exist.
 	sqlInsertResource = `INSERT INTO resources

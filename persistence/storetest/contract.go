@@ -85,6 +85,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"ForeignHold", testForeignHold},
 		{"LargeBatch", testLargeBatch},
 		{"Version", testVersion},
+		{"VersionOrder", testVersionOrder},
 		{"LeaseOnCommit", testLeaseOnCommit},
 		{"Renew", testRenew},
 		{"RenewFenced", testRenewFenced},
