@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence/pii"
 	"github.com/allot/allot/protos"
 )
 
@@ -42,11 +43,12 @@ type updateResourceBody struct {
 }
 
 type placeHoldBody struct {
-	Buckets  []string `json:"buckets"`
-	From     *string  `json:"from"`
-	To       *string  `json:"to"`
-	Quantity *int64   `json:"quantity"`
-	UserID   *string  `json:"user_id"`
+	Buckets  []string     `json:"buckets"`
+	From     *string      `json:"from"`
+	To       *string      `json:"to"`
+	Quantity *int64       `json:"quantity"`
+	UserID   *string      `json:"user_id"`
+	Contact  *contactBody `json:"contact"`
 }
 
 // decodeCreateResource decodes and validates the body of POST /v1/resources into the
@@ -212,13 +214,35 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 // decodePlaceHold decodes and validates the body of POST /v1/resources/{rid}/holds. The
 // Idempotency-Key comes from the header (see idempotencyKey).
 func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
+	op, _, err := decodePlaceHoldContact(body)
+	return op, err
+}
+
+// decodePlaceHoldContact decodes a hold request with its contact (contact.go), which the
+// caller seals into the op once it knows the hold's user.
+func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, pii.Contact, error) {
 	var b placeHoldBody
-	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
-		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id")
+	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
+		if depth == 1 && parent == "contact" {
+			return contactMember(name)
+		}
+		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact")
 	})
 	if err != nil {
-		return nil, err
+		return nil, pii.Contact{}, err
 	}
+	op, err := placeHoldOp(&b)
+	if err != nil {
+		return nil, pii.Contact{}, err
+	}
+	contact, err := decodeContact(b.Contact)
+	if err != nil {
+		return nil, pii.Contact{}, err
+	}
+	return op, contact, nil
+}
+
+func placeHoldOp(b *placeHoldBody) (*protos.PlaceHold, error) {
 	buckets, rng, err := decodeUnits(b.Buckets, b.From, b.To)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,9 @@ type Config struct {
 	// the webhooks admin API and the live streams. Each must have a path no route of the
 	// server has; a GET also serves HEAD.
 	Mounted []mount.Route
+	// Contacts seals the guests' contacts of hold requests and opens them for answers
+	// (contact.go); nil: the node stores no contacts and refuses a hold request carrying one.
+	Contacts ContactSealer
 }
 
 // Defaults.

@@ -84,7 +84,7 @@ func TestOpenAPIMatchesWire(t *testing.T) {
 		"CreateResourceRequest": wire.CreateResource{},
 		"ResourceSummary":       wire.ResourceSummary{}, "ResourceList": wire.ResourceList{}, "WaitlistEntry": wire.WaitlistEntry{},
 		"WaitlistList": wire.WaitlistList{}, "JoinWaitlistRequest": wire.JoinWaitlist{}, "Allowance": wire.Allowance{},
-		"Calendar": wire.Calendar{},
+		"Calendar": wire.Calendar{}, "Contact": wire.Contact{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -34,6 +34,7 @@ type PlaceHold struct {
 	To       string   `json:"to,omitempty"`
 	Quantity int64    `json:"quantity"`
 	UserID   string   `json:"user_id,omitempty"` // empty: the token's user (only operators name another)
+	Contact  *Contact `json:"contact,omitempty"` // the guest's contact, stored sealed; nil for none
 }
 
 // JoinWaitlist is the body of POST /v1/resources/{rid}/waitlist: the units to wait for, like
