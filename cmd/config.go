@@ -139,6 +139,12 @@ type NodeConfig struct {
 	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
 	// at rest; empty keeps them unsealed.
 	DataKeyFile string
+
+	// Contacts (guests' contacts on holds, contacts.go): auto, on or off. The contacts are
+	// sealed with DataKeyFile's ring, or, on a single --auth dev node on the embedded store
+	// without one, with a dev ring kept under DataDir. auto accepts contacts when there is a
+	// ring; on refuses to start without one; off refuses every contact.
+	Contacts string
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -198,6 +204,7 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCUserClaim:      auth.DefaultUserClaim,
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
+		Contacts:           ContactsAuto,
 	}
 }
 
@@ -320,6 +327,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
 	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
+	// Guests' contacts on holds (contacts.go).
+	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -374,6 +383,9 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
 	}
 	if err := c.Transport.validate(); err != nil {
+		return err
+	}
+	if err := c.validateContacts(); err != nil {
 		return err
 	}
 	return c.validateAuth()

@@ -124,6 +124,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	contacts, err := m.contactSealer() // contacts.go
+	if err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -138,6 +142,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
 		Mounted:        mounted,
+		Contacts:       contacts,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
