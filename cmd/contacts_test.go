@@ -256,7 +256,9 @@ func TestNodeContactsModes(t *testing.T) {
 		{"single dev node, off", func(c *NodeConfig) { c.Contacts = ContactsOff }, false},
 		{"auth oidc without a key file, on", func(c *NodeConfig) { c.Contacts, c.Auth, c.OIDCIssuer = ContactsOn, AuthOIDC, "https://id.example" }, false},
 		{"db-url without a key file, on", func(c *NodeConfig) { c.Contacts, c.DBURL, c.KeyFile = ContactsOn, "postgresql://x", "k" }, false},
-		{"db-url with a key file, on", func(c *NodeConfig) { c.Contacts, c.DBURL, c.KeyFile, c.DataKeyFile = ContactsOn, "postgresql://x", "k", "f" }, true},
+		{"db-url with a key file, on", func(c *NodeConfig) {
+			c.Contacts, c.DBURL, c.KeyFile, c.DataKeyFile = ContactsOn, "postgresql://x", "k", "f"
+		}, true},
 		{"bad value", func(c *NodeConfig) { c.Contacts = "yes" }, false},
 	} {
 		c := DefaultNodeConfig()
