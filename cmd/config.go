@@ -136,8 +136,8 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
-	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
-	// at rest; empty keeps them unsealed.
+	// DataKeyFile is the data key ring (persistence/pii) that seals guests' contacts (see
+	// Contacts) and webhook signing secrets at rest; empty keeps secrets unsealed.
 	DataKeyFile string
 
 	// Contacts (guests' contacts on holds, contacts.go): auto, on or off. The contacts are
@@ -326,7 +326,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
-	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts and webhook signing secrets at rest; empty: no contacts (but on a single --auth dev node) and secrets unsealed")
 	// Guests' contacts on holds (contacts.go).
 	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
 }
