@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -14,14 +15,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/pii"
 	"github.com/allot/allot/persistence/postgres"
 	"github.com/allot/allot/persistence/sqlite"
 )
 
-// `allot rekey` re-seals every stored contact that is not under the ring's primary key, so
-// that an old key can leave the ring (docs/SECURITY.md, Key rotation). It is safe while nodes
+// `allot rekey` re-seals every stored contact, and every webhook signing secret, that is not
+// under the ring's primary key, so that an old key can leave the ring (docs/SECURITY.md, Key rotation). It is safe while nodes
 // run: each contact is replaced by a compare-and-set, a hold's later after-images never write
 // its contact again (persistence/contacts.go), and a node's ring opens contacts under any of its
 // keys, old or new. It is resumable: a contact already under the primary is skipped without
@@ -138,10 +142,37 @@ func runRekey(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if rep.Failed > 0 || rep.Changed > 0 {
+	wrep, err := rekeyWebhookSecrets(ctx, store, &cfg, ring)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "webhook secrets: re-sealed %d, already under %s %d, not sealed %d, changed meanwhile %d, not opened %d\n",
+		wrep.Resealed, ring.PrimaryID(), wrep.Current, wrep.Unsealed, wrep.Changed, wrep.Failed)
+	if rep.Failed > 0 || rep.Changed > 0 || wrep.Failed > 0 || wrep.Changed > 0 {
 		return exitError(1)
 	}
 	return nil
+}
+
+// rekeyWebhookSecrets re-seals the webhook endpoints' signing secrets, which the nodes seal
+// with the same ring (cmd/webhooks.go), in the store's database.
+func rekeyWebhookSecrets(ctx context.Context, store persistence.Store, cfg *NodeConfig, ring *pii.Keyring) (webhooks.RekeyReport, error) {
+	var db *sql.DB
+	dialect := webhooks.SQLite
+	if pg, ok := store.(*postgres.Store); ok {
+		db, dialect = stdlib.OpenDBFromPool(pg.Pool()), webhooks.Postgres
+	} else {
+		var err error
+		if db, err = webhooks.OpenSQLite(filepath.Join(cfg.DataDir, "allot.db"), 5*time.Second); err != nil {
+			return webhooks.RekeyReport{}, err
+		}
+	}
+	defer db.Close()
+	ws, err := webhooks.NewSQLStore(db, dialect)
+	if err != nil {
+		return webhooks.RekeyReport{}, err
+	}
+	return ws.RekeySecrets(ctx, ring)
 }
 
 // remaining renders the contacts left under other keys, by key id.

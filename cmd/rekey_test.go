@@ -115,12 +115,14 @@ func TestRekeyBesideARunningNode(t *testing.T) {
 	ring21 := writeRing(t, dir, "ring21", k2, k1)
 	ring2 := writeRing(t, dir, "ring2", k2)
 	withRing := func(path string) func(*NodeConfig) {
-		return func(c *NodeConfig) { c.DataDir, c.DataKeyFile = dataDir, path }
+		return func(c *NodeConfig) { c.DataDir, c.DataKeyFile, c.WebhookAllowPrivate = dataDir, path, true }
 	}
 	guestSpec := auth.TokenSpec{Subject: "u-guest", TTL: time.Hour}
 
 	a := MustRunMain(t, withRing(ring1))
 	ids := bookGuest(t, a)
+	nodeClient{t: t, m: a, base: a.HTTPURL()}.do("POST", "/v1/webhooks", webhookAdmin,
+		`{"url":"http://127.0.0.1:9/hook","event_types":["hold.placed"]}`, nil) // its secret is sealed under k1 too
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,8 @@ func TestRekeyBesideARunningNode(t *testing.T) {
 	if code := Execute([]string{"rekey", "--data-key-file", ring21, "--data-dir", dataDir, "--batch", "2"}, &out, &errs); code != 0 {
 		t.Fatalf("rekey exit %d: %s %s", code, out.String(), errs.String())
 	}
-	if !strings.Contains(out.String(), "read 5, re-sealed 4, already under k2 1, changed meanwhile 0, not opened 0") {
+	if !strings.Contains(out.String(), "read 5, re-sealed 4, already under k2 1, changed meanwhile 0, not opened 0") ||
+		!strings.Contains(out.String(), "webhook secrets: re-sealed 1, already under k2 0, not sealed 0") {
 		t.Fatalf("rekey said: %s", out.String())
 	}
 	expectNoTraces(t, "rekey's output", append(out.Bytes(), errs.Bytes()...))
