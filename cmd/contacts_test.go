@@ -247,34 +247,28 @@ func TestContactsNotInPlaintextOnPostgreSQL(t *testing.T) {
 // a --db-url node without --data-key-file, and off), and --contacts on refuses to start such
 // a node.
 func TestNodeContactsModes(t *testing.T) {
+	onDB := func(c *NodeConfig) { c.DBURL, c.KeyFile = "postgresql://x", "k" }
 	for _, tc := range []struct {
-		name string
-		cfg  func(*NodeConfig)
-		ok   bool
+		name    string
+		cfg     func(*NodeConfig)
+		valid   bool
+		enabled bool
 	}{
-		{"single dev node, auto", func(*NodeConfig) {}, true},
-		{"single dev node, off", func(c *NodeConfig) { c.Contacts = ContactsOff }, false},
-		{"auth oidc without a key file, on", func(c *NodeConfig) { c.Contacts, c.Auth, c.OIDCIssuer = ContactsOn, AuthOIDC, "https://id.example" }, false},
-		{"db-url without a key file, on", func(c *NodeConfig) { c.Contacts, c.DBURL, c.KeyFile = ContactsOn, "postgresql://x", "k" }, false},
-		{"db-url with a key file, on", func(c *NodeConfig) {
-			c.Contacts, c.DBURL, c.KeyFile, c.DataKeyFile = ContactsOn, "postgresql://x", "k", "f"
-		}, true},
-		{"bad value", func(c *NodeConfig) { c.Contacts = "yes" }, false},
+		{"single dev node, auto", func(*NodeConfig) {}, true, true},
+		{"single dev node, off", func(c *NodeConfig) { c.Contacts = ContactsOff }, true, false},
+		{"db-url without a key file, auto", onDB, true, false},
+		{"db-url without a key file, on", func(c *NodeConfig) { onDB(c); c.Contacts = ContactsOn }, false, false},
+		{"db-url with a key file, on", func(c *NodeConfig) { onDB(c); c.Contacts, c.DataKeyFile = ContactsOn, "f" }, true, true},
+		{"auth oidc without a key file, on", func(c *NodeConfig) { c.Contacts, c.Auth, c.OIDCIssuer = ContactsOn, AuthOIDC, "https://id.example" }, false, false},
+		{"bad value", func(c *NodeConfig) { c.Contacts = "yes" }, false, false},
 	} {
 		c := DefaultNodeConfig()
 		tc.cfg(&c)
-		err := c.validate()
-		if tc.name == "single dev node, auto" || tc.name == "single dev node, off" {
-			if err != nil {
-				t.Errorf("%s: %v", tc.name, err)
-			}
-			if c.contactsEnabled() != tc.ok {
-				t.Errorf("%s: enabled %v", tc.name, c.contactsEnabled())
-			}
-			continue
-		}
-		if (err == nil) != tc.ok {
+		if err := c.validate(); (err == nil) != tc.valid {
 			t.Errorf("%s: validate = %v", tc.name, err)
+		}
+		if tc.valid && c.contactsEnabled() != tc.enabled {
+			t.Errorf("%s: contacts enabled = %v", tc.name, c.contactsEnabled())
 		}
 	}
 
