@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence/pii"
@@ -210,4 +212,57 @@ func TestHoldContactThatDoesNotOpen(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "does not open") || strings.Contains(e.logs.String(), "jane") {
 		t.Fatalf("log:\n%s", e.logs)
 	}
+}
+
+// TestWirePlaceHoldContactDecodes: what a client encodes with wire.PlaceHold.Contact is what the
+// edge accepts.
+func TestWirePlaceHoldContactDecodes(t *testing.T) {
+	c := janeContact
+	body, _ := json.Marshal(wire.PlaceHold{Buckets: []string{"a"}, Quantity: 1, Contact: &c})
+	_, got, err := decodePlaceHoldContact(body)
+	if err != nil || got != (pii.Contact{Name: c.Name, Email: c.Email, Phone: c.Phone}) {
+		t.Fatalf("%s: %+v, %v", body, got, err)
+	}
+}
+
+// FuzzDecodeContact: a hold body with any contact is refused with a client error or accepted
+// with fields that keep the edge's rules, and an accepted contact seals and opens unchanged.
+// go test -run '^$' -fuzz FuzzDecodeContact -fuzztime 30s ./api/
+func FuzzDecodeContact(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"Jane Doe","email":"jane@example.com","phone":"+49 151 2345 6712"}`,
+		`{"email":"a@b.co"}`, `{"phone":"(030) 123-456"}`, `{"name":"\u202eevil"}`, `{}`, `null`,
+		`{"email":"x@y"}`, `{"name":"` + strings.Repeat("é", 201) + `"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ring := testRing(f)
+	f.Fuzz(func(t *testing.T, contact []byte) {
+		body := append(append([]byte(`{"buckets":["a"],"quantity":1,"contact":`), contact...), '}')
+		_, c, err := decodePlaceHoldContact(body)
+		if err != nil {
+			mustClientError(t, err)
+			return
+		}
+		if c.IsZero() {
+			return // "contact": null
+		}
+		for _, check := range []struct {
+			v  string
+			fn func(string) error
+		}{{c.Name, checkContactName}, {c.Email, checkContactEmail}, {c.Phone, checkContactPhone}} {
+			if check.v != "" {
+				if err := check.fn(check.v); err != nil {
+					t.Fatalf("accepted %q: %v", check.v, err)
+				}
+			}
+		}
+		sealed, err := ring.SealContact(c, "r", "u")
+		if err != nil || len(sealed) > booking.MaxSealedContactLen {
+			t.Fatalf("seal: %d bytes, %v", len(sealed), err)
+		}
+		if got, err := ring.OpenContact(sealed, "r", "u"); err != nil || got != c {
+			t.Fatalf("open: %+v, %v", got, err)
+		}
+	})
 }
