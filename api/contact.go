@@ -128,6 +128,42 @@ func checkContactPhone(s string) error {
 	return nil
 }
 
+// holdContact is a hold request's contact as decoded: the fields it names, and whether the
+// caller asked to fill the others from their token's claims (contact_from_token).
+type holdContact struct {
+	fields    pii.Contact
+	fromToken bool
+}
+
+// resolve returns the contact to store for a hold of userID placed by p: the body's fields,
+// with e-mail and phone the body leaves out taken from p's token claims when asked. Only the
+// caller's own claims, for their own hold: an operator booking for a guest names the guest's.
+func (h holdContact) resolve(p *auth.Principal, userID string) (pii.Contact, error) {
+	c := h.fields
+	if !h.fromToken {
+		return c, nil
+	}
+	if p == nil || p.Subject != userID {
+		return pii.Contact{}, invalid("contact_from_token takes the caller's own e-mail and phone claims: only for a hold of the token's user")
+	}
+	if c.Email == "" && p.Email != "" {
+		if checkContactEmail(p.Email) != nil {
+			return pii.Contact{}, invalid("the token's email claim is not an e-mail address the contact accepts; send contact.email")
+		}
+		c.Email = p.Email
+	}
+	if c.Phone == "" && p.Phone != "" {
+		if checkContactPhone(p.Phone) != nil {
+			return pii.Contact{}, invalid("the token's phone_number claim is not a phone number the contact accepts; send contact.phone")
+		}
+		c.Phone = p.Phone
+	}
+	if c.IsZero() {
+		return pii.Contact{}, invalid("contact_from_token: the token has no email or phone_number claim")
+	}
+	return c, nil
+}
+
 // sealContact seals c for a hold of userID on resourceID; none gives nil. A node without a
 // data key ring refuses a contact rather than drop it.
 func (s *Server) sealContact(c pii.Contact, resourceID, userID string) ([]byte, error) {

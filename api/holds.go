@@ -75,7 +75,12 @@ func (s *Server) placeHold(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if op.Contact, err = s.sealContact(contact, rid, op.UserId); err != nil {
+	guest, err := contact.resolve(p, op.UserId)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if op.Contact, err = s.sealContact(guest, rid, op.UserId); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/allot/allot/actors/booking"
-	"github.com/allot/allot/persistence/pii"
 	"github.com/allot/allot/protos"
 )
 
@@ -49,6 +48,8 @@ type placeHoldBody struct {
 	Quantity *int64       `json:"quantity"`
 	UserID   *string      `json:"user_id"`
 	Contact  *contactBody `json:"contact"`
+	// ContactFromToken fills the contact's e-mail and phone from the token's claims.
+	ContactFromToken *bool `json:"contact_from_token"`
 }
 
 // decodeCreateResource decodes and validates the body of POST /v1/resources into the
@@ -220,26 +221,32 @@ func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 
 // decodePlaceHoldContact decodes a hold request with its contact (contact.go), which the
 // caller seals into the op once it knows the hold's user.
-func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, pii.Contact, error) {
+func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, holdContact, error) {
 	var b placeHoldBody
 	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
 		if depth == 1 && parent == "contact" {
 			return contactMember(name)
 		}
-		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact")
+		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact", "contact_from_token")
 	})
 	if err != nil {
-		return nil, pii.Contact{}, err
+		return nil, holdContact{}, err
 	}
 	op, err := placeHoldOp(&b)
 	if err != nil {
-		return nil, pii.Contact{}, err
+		return nil, holdContact{}, err
 	}
-	contact, err := decodeContact(b.Contact)
-	if err != nil {
-		return nil, pii.Contact{}, err
+	var hc holdContact
+	hc.fromToken = b.ContactFromToken != nil && *b.ContactFromToken
+	if hc.fromToken && b.Contact != nil && b.Contact.Email == nil && b.Contact.Phone == nil && b.Contact.Name == nil {
+		b.Contact = nil // {} with contact_from_token: all from the token
 	}
-	return op, contact, nil
+	if b.Contact != nil || !hc.fromToken {
+		if hc.fields, err = decodeContact(b.Contact); err != nil {
+			return nil, holdContact{}, err
+		}
+	}
+	return op, hc, nil
 }
 
 func placeHoldOp(b *placeHoldBody) (*protos.PlaceHold, error) {
