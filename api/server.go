@@ -86,6 +86,9 @@ type Config struct {
 	// handler (gin middleware: they call c.Next()); the reports' view counter
 	// (reports.Views.Middleware). They must not write the answer.
 	AvailabilityObservers []gin.HandlerFunc
+	// Contacts seals the guests' contacts of hold requests and opens them for answers
+	// (contact.go); nil: the node stores no contacts and refuses a hold request carrying one.
+	Contacts ContactSealer
 }
 
 // Defaults.

@@ -86,6 +86,7 @@ func TestOpenAPIMatchesWire(t *testing.T) {
 		"ResourceSummary":       wire.ResourceSummary{}, "ResourceList": wire.ResourceList{}, "WaitlistEntry": wire.WaitlistEntry{},
 		"WaitlistList": wire.WaitlistList{}, "JoinWaitlistRequest": wire.JoinWaitlist{}, "Allowance": wire.Allowance{},
 		"Calendar": wire.Calendar{}, "NodeStats": nodestats.Body{},
+		"Contact": wire.Contact{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -140,14 +140,19 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
-	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
-	// at rest; empty keeps them unsealed.
+	// DataKeyFile is the data key ring (persistence/pii) that seals guests' contacts (see
+	// Contacts) and webhook signing secrets at rest; empty keeps secrets unsealed.
 	DataKeyFile string
 
 	// Reports and console (cmd/reports.go, docs/REPORTS.md): ConsoleClientID is the OIDC
 	// client id (a public client) of the console's sign-in with PKCE against OIDCIssuer;
 	// empty in oidc mode: the console has no sign-in. Dev mode signs in with a pasted token.
 	ConsoleClientID string
+	// Contacts (guests' contacts on holds, contacts.go): auto, on or off. The contacts are
+	// sealed with DataKeyFile's ring, or, on a single --auth dev node on the embedded store
+	// without one, with a dev ring kept under DataDir. auto accepts contacts when there is a
+	// ring; on refuses to start without one; off refuses every contact.
+	Contacts string
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -208,6 +213,7 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCUserClaim:      auth.DefaultUserClaim,
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
+		Contacts:           ContactsAuto,
 	}
 }
 
@@ -331,9 +337,11 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
-	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
 	// Reports and console (cmd/reports.go).
 	fs.StringVar(&c.ConsoleClientID, "console-client-id", c.ConsoleClientID, "oidc mode: the console's OIDC client id (public client; redirect URI <node URL>/console/); empty: no console sign-in")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts and webhook signing secrets at rest; empty: no contacts (but on a single --auth dev node) and secrets unsealed")
+	// Guests' contacts on holds (contacts.go).
+	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -388,6 +396,9 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
 	}
 	if err := c.Transport.validate(); err != nil {
+		return err
+	}
+	if err := c.validateContacts(); err != nil {
 		return err
 	}
 	return c.validateAuth()

@@ -130,6 +130,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	contacts, err := m.contactSealer() // contacts.go
+	if err != nil {
+		return err
+	}
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -144,6 +148,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
 		Mounted:        append(mounted, reportRoutes...),
+		Contacts:       contacts,
 
 		AvailabilityObservers: availabilityObservers,
 	})

@@ -91,6 +91,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	}
 	for i := range b.Holds {
 		h := copyHold(&b.Holds[i])
+		keepContact(r.holds[h.ID], h)
 		r.holds[h.ID] = h
 		s.owners[h.ID] = b.ResourceID
 	}

@@ -147,6 +147,7 @@ func copyHold(h *booking.Hold) *booking.Hold {
 	if c.Buckets == nil {
 		c.Buckets = []string{}
 	}
+	c.Contact = copyContact(c.Contact)
 	c.CreatedAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
 	return c
 }

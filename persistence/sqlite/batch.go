@@ -25,7 +25,9 @@ var tables = map[string]table{
 	"holds": {
 		name: "holds",
 		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms",
-			"extensions", "waitlist_entry_id"},
+			"extensions", "waitlist_entry_id", "contact"},
+		// contact is written once, by the insert: a later after-image of the hold carries
+		// the contact the actor loaded, which `allot rekey` may have re-sealed meanwhile.
 		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
 			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
 			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions, " +
@@ -137,7 +139,7 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 	for _, x := range b.Buckets {
 		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed)
 	}
-	e.holds = make([]any, 0, 12*len(b.Holds))
+	e.holds = make([]any, 0, 13*len(b.Holds))
 	for i := range b.Holds {
 		h := &b.Holds[i]
 		if h.ResourceID != b.ResourceID {
@@ -152,7 +154,8 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 			return nil, fmt.Errorf("%w: hold %q buckets: %w", errInvalidBatch, h.ID, err)
 		}
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
-			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID)
+			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID,
+			persistence.ContactArg(h.Contact))
 	}
 	e.waiting = make([]any, 0, 8*len(b.Waitlist))
 	for i := range b.Waitlist {
