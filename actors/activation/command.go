@@ -99,6 +99,8 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 		c.dispatchHoldWrite(r, op.HoldID, t)
 	case booking.ExtendHold:
 		c.dispatchHoldWrite(r, op.HoldID, t)
+	case paymentOp: // payment.go
+		c.dispatchHoldWrite(r, op.paymentHold(), t)
 	default:
 		c.decideWrite(r, t)
 	}
@@ -208,6 +210,7 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.CancelHold:
 		evs, err := s.DecideCancel(op, t)
+		evs = paymentOnCancel(s, op.HoldID, evs, t) // payment.go
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.ExtendHold:
 		evs, err := s.DecideExtend(op, t)
@@ -228,6 +231,9 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 				o.entry = &e
 			}
 		}
+		return o
+	}
+	if o, ok := decidePayment(s, op, t); ok { // payment.go
 		return o
 	}
 	return outcome{err: booking.Errorf(booking.CodeInternal, "unknown operation %T", op)}

@@ -48,6 +48,11 @@ type Hold struct {
 	// WaitlistEntryID is the waitlist entry this hold was offered to, "" for a hold a user
 	// placed.
 	WaitlistEntryID string
+	// Payment is the hold's payment record, encoded and interpreted by package payment ("":
+	// none); PaymentOpen says whether it still needs work (the reconciler's list). Both
+	// change only by PaymentRecorded.
+	Payment     string
+	PaymentOpen bool
 }
 
 // Units is what the hold counts against its user's MaxPerUser while it is active: its quantity

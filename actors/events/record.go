@@ -37,6 +37,8 @@ type HoldData struct {
 	// it was offered to.
 	Extensions      int    `json:"extensions,omitempty"`
 	WaitlistEntryID string `json:"waitlist_entry_id,omitempty"`
+	// Payment, for hold.payment_changed and hold.refunded (payment.go).
+	Payment *PaymentData `json:"payment,omitempty"`
 }
 
 // ResourceData is the after-image of a resource (resource.* events): its metadata and the
@@ -82,7 +84,9 @@ func Encode(e *Event) (Record, error) {
 	var data any
 	switch {
 	case e.Hold != nil:
-		data = holdData(e.Hold)
+		hd := holdData(e.Hold)
+		hd.Payment = e.Payment
+		data = hd
 	case e.Resource != nil:
 		data = resourceData(e.Resource, e.Buckets)
 	case e.Bucket != nil:
