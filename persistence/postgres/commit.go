@@ -45,15 +45,16 @@ SET capacity = excluded.capacity, allowance = excluded.allowance, held = exclude
 	// A hold id owned by another resource is left alone (the WHERE); the caller sees fewer
 	// rows than it sent and rolls back.
 	sqlUpsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w)
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
     created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms,
     updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions,
-    waitlist_entry_id = excluded.waitlist_entry_id
+    waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment,
+    payment_open = excluded.payment_open
 WHERE holds.resource_id = excluded.resource_id`
 
 	// Like holds, an entry id owned by another resource is left alone; the caller sees fewer
@@ -181,7 +182,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 			return nil, err
 		}
 		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd, a.extensions, a.entry)
+			a.created, a.expires, a.upd, a.extensions, a.entry, a.payment, a.paymentOpen)
 	}
 	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {

@@ -24,8 +24,11 @@ const holdColumns = `id, resource_id, user_id, status, quantity, buckets, idempo
 // for writers that leave them at their defaults (classic.go).
 const holdRuleColumns = `extensions, waitlist_entry_id`
 
+// holdPaymentColumns are the hold columns of migration 0009 (payments).
+const holdPaymentColumns = `payment, payment_open`
+
 // holdColumnsAll is the column list every hold query selects, in scanHold's order.
-const holdColumnsAll = holdColumns + `, ` + holdRuleColumns
+const holdColumnsAll = holdColumns + `, ` + holdRuleColumns + `, ` + holdPaymentColumns
 
 // ruleColumns are the resource columns of the booking rules (migration 0003) and of browsing
 // (0004), in ruleArgs and ruleRow order.
@@ -67,7 +70,8 @@ func scanHold(row pgx.Row) (booking.Hold, error) {
 		created, expires, updatedAt, extensions int64
 	)
 	if err := row.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &buckets,
-		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID); err != nil {
+		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID,
+		&h.Payment, &h.PaymentOpen); err != nil {
 		return booking.Hold{}, err
 	}
 	h.Extensions = int(extensions)
@@ -97,6 +101,8 @@ func collectHolds(rows pgx.Rows) ([]booking.Hold, error) {
 type holdArrays struct {
 	id, user, status, buckets, idem, entry      []string
 	quantity, created, expires, upd, extensions []int64
+	payment                                     []string
+	paymentOpen                                 []bool
 }
 
 func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
@@ -106,6 +112,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		buckets: make([]string, n), idem: make([]string, n), quantity: make([]int64, n),
 		created: make([]int64, n), expires: make([]int64, n), upd: make([]int64, n),
 		entry: make([]string, n), extensions: make([]int64, n),
+		payment: make([]string, n), paymentOpen: make([]bool, n),
 	}
 	for i, h := range hs {
 		keys := h.Buckets
@@ -119,6 +126,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), string(b), h.IdempotencyKey
 		a.quantity[i], a.created[i], a.expires[i], a.upd[i] = h.Quantity, ms(h.CreatedAt), ms(h.ExpiresAt), ms(h.UpdatedAt)
 		a.entry[i], a.extensions[i] = h.WaitlistEntryID, int64(h.Extensions)
+		a.payment[i], a.paymentOpen[i] = h.Payment, h.PaymentOpen
 	}
 	return a, nil
 }

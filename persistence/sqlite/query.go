@@ -14,7 +14,7 @@ import (
 )
 
 const holdCols = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms,
-extensions, waitlist_entry_id`
+extensions, waitlist_entry_id, payment, payment_open`
 
 // ruleRow is the ruleCols of a resource row, as scanned.
 type ruleRow struct {
@@ -61,7 +61,7 @@ func scanHold(rows *sql.Rows) (booking.Hold, error) {
 		created, expires, updated, extensions int64
 	)
 	if err := rows.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &keys, &h.IdempotencyKey, &created, &expires, &updated,
-		&extensions, &h.WaitlistEntryID); err != nil {
+		&extensions, &h.WaitlistEntryID, &h.Payment, &h.PaymentOpen); err != nil {
 		return h, err
 	}
 	h.Extensions = int(extensions)
