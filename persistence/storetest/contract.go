@@ -102,7 +102,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"OutboxClaim", testOutboxClaim},
 		{"OutboxList", testOutboxList},
 		{"Inbox", testInbox},
-		{"Payments", testPayments}, // payments.go
+		{"Payments", testPayments},     // payments.go
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
 	}
 	for i, tc := range tests {
