@@ -186,6 +186,9 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 			caps[k], _ = strconv.ParseInt(n, 10, 64)
 		}
 		c.Op = booking.CreateResource{ID: "r", Name: "Room", Buckets: caps}
+		if d.HasArg("price") { // payment_scenario_test.go
+			c.Op = pricedCreate(c.Op.(booking.CreateResource), s.intArg(d, "price"))
+		}
 	case "hold":
 		s.holds++
 		a, _ := d.Arg("buckets")
@@ -214,7 +217,10 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 	case "get-hold":
 		c.Op = GetHold{HoldID: hold}
 	default:
-		return nil, fmt.Errorf("unknown operation %q", op)
+		var err error
+		if c.Op, err = paymentCommand(d, op, hold, user); err != nil { // payment_scenario_test.go
+			return nil, err
+		}
 	}
 	s.cmds[name] = c
 	return c, nil
@@ -408,7 +414,7 @@ func (s *scenario) eventString(e *events.Event) string {
 	var img string
 	switch {
 	case e.Hold != nil:
-		img = fmt.Sprintf("hold %s %s", e.Hold.ID, e.Hold.Status)
+		img = fmt.Sprintf("hold %s %s", e.Hold.ID, e.Hold.Status) + paymentEventString(e)
 	case e.Resource != nil:
 		var bs []string
 		for _, bk := range e.Buckets {
@@ -446,6 +452,7 @@ func answerString(a Answer) string {
 		if h := a.Hold; h.Status == booking.StatusHeld && (h.Extensions > 0 || h.WaitlistEntryID != "") {
 			s += fmt.Sprintf(" until %s (renewed %d, offered to %q)", rel(h.ExpiresAt), h.Extensions, h.WaitlistEntryID)
 		}
+		s += paymentString(a.Hold) // payment_scenario_test.go
 	}
 	if a.Replayed {
 		s += " (replayed)"

@@ -22,7 +22,7 @@ func Encode(s *Saga) string {
 
 // Decode reads a stored saga; "" is a hold without payment (a zero Saga for holdID, resourceID).
 func Decode(stored, holdID, resourceID string) (*Saga, error) {
-	s := &Saga{HoldID: holdID, ResourceID: resourceID}
+	s := &Saga{HoldID: holdID, ResourceID: resourceID, Status: StatusNone}
 	if stored == "" {
 		return s, nil
 	}
@@ -59,3 +59,19 @@ func (s *Saga) Open() bool {
 
 // Refunded is what was refunded so far, in minor units.
 func (s *Saga) Refunded() int64 { return s.Intent.AmountRefunded }
+
+// Provider lists the provider commands the saga still needs at now (create, capture, cancel,
+// refund): what a shell performs after the commit that stored the saga, its results stepped
+// back as Observed. Hold commands and marks are left out: the resource actor follows those in
+// the decision that produced them. Calling it again returns the same commands until the saga
+// moves, and their idempotency keys make a repeat harmless.
+func (s *Saga) Provider(cfg Config, now time.Time) []Command {
+	var out []Command
+	for _, c := range s.needs(cfg.WithDefaults(), now) {
+		switch c.(type) {
+		case CreateIntent, CaptureIntent, CancelIntent, RefundIntent:
+			out = append(out, c)
+		}
+	}
+	return out
+}
