@@ -77,6 +77,11 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 		return booking.ArchiveResource{}, nil
 	case *protos.Command_LeaveWaitlist:
 		return booking.LeaveWaitlist{EntryID: op.LeaveWaitlist.GetEntryId(), UserID: op.LeaveWaitlist.GetUserId()}, nil
+	case *protos.Command_Payment:
+		if op.Payment == nil {
+			break
+		}
+		return decodePayment(op.Payment) // payment.go
 	}
 	return nil, booking.Errorf(booking.CodeMalformed, "command has no operation")
 }
@@ -228,6 +233,8 @@ func holdProto(h booking.Hold) *protos.Hold {
 		IdempotencyKey:  h.IdempotencyKey,
 		Extensions:      int64(h.Extensions),
 		WaitlistEntryId: h.WaitlistEntryID,
+		Payment:         h.Payment,
+		PaymentOpen:     h.PaymentOpen,
 	}
 }
 
