@@ -20,6 +20,7 @@ import (
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/postgres"
@@ -51,6 +52,7 @@ type Main struct {
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
+	pay               *payments.Service // payments.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,6 +126,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	payRoutes, err := m.startPayments() // payments.go
+	if err != nil {
+		return err
+	}
+	mounted = append(mounted, payRoutes...)
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -252,6 +259,7 @@ func (m *Main) Close() error {
 			<-m.serveDone
 		}
 		m.gossipKeys.stop()
+		m.stopPayments() // payments.go
 		if m.admin != nil {
 			if err := m.admin.close(); err != nil {
 				errs = append(errs, err)
