@@ -118,6 +118,9 @@ type Hold struct {
 	Extensions int `json:"extensions"`
 	// WaitlistEntryID is set on a hold offered from the waitlist: the entry it was offered to.
 	WaitlistEntryID string `json:"waitlist_entry_id,omitempty"`
+	// Payment is the status of the hold's payment (docs/PAYMENTS.md): pending, failed,
+	// authorized, review, captured, cancelled, refunded, partially_refunded; absent without one.
+	Payment string `json:"payment,omitempty"`
 }
 
 // HoldList is the answer of the hold queries.
