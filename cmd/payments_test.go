@@ -165,9 +165,9 @@ type payAnswer struct {
 // Stripe's OpenAPI specification (stripe-mock refuses the others with a 4xx, which the node
 // would report).
 func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
-	stripeURL := stripemocktest.Start(t)
+	mock := stripemocktest.StartMock(t)
 	clock := &stepClock{}
-	m := runPaymentNode(t, stripeURL, clock)
+	m := runPaymentNode(t, mock.URL, clock)
 	p := payCaller{t: t, base: m.HTTPURL(), issuer: m.DevIssuer()}
 	const rid = "room-1"
 	create, _ := json.Marshal(wire.CreateResource{ID: rid, Name: "Room", HoldTTL: "1m", Price: &wire.Money{Amount: 1500, Currency: "EUR"},
@@ -301,6 +301,15 @@ func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
 	p.must(http.StatusOK, "GET", "/v1/payments/reconciliation", payOperator, nil, nil, &rep)
 	if rep.Checked != 3 {
 		t.Fatalf("reconciliation checked %d payments, want 3", rep.Checked)
+	}
+	if n := mock.Count("POST /v1/payment_intents/" + a.IntentID + "/capture"); n == 0 {
+		t.Error("the authorized payment was never captured")
+	}
+	if n := mock.Count("POST /v1/payment_intents/" + a3.IntentID + "/cancel"); n == 0 {
+		t.Error("the sold-out late payment's intent was never cancelled")
+	}
+	if bad := mock.Refused(); len(bad) > 0 {
+		t.Errorf("stripe-mock refused requests Allot sent: %v", bad)
 	}
 }
 
