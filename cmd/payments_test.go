@@ -58,6 +58,7 @@ func runPaymentNode(t *testing.T, stripeURL string, clock *stepClock) *Main {
 		c.StripeSecretKeyFile = writeSecret(t, "stripe-key", testStripeKey)
 		c.StripeWebhookSecretFile = writeSecret(t, "stripe-whsec", testWebhookSecret)
 		c.StripeAPIURL = stripeURL
+		c.PaymentReconcileEvery = 100 * time.Millisecond // refunds after a cancel are the reconciler's
 	}
 	var logw io.Writer = io.Discard
 	if os.Getenv("ALLOT_TEST_LOG") != "" {
@@ -264,6 +265,15 @@ func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
 	send(http.StatusOK, "evt_old", "payment_intent.amount_capturable_updated", authorized)
 	if got := hold(h1.ID); got.Status != "confirmed" || got.Payment != "captured" {
 		t.Fatalf("after a reordered event: %+v", got)
+	}
+
+	// The owner cancels the paid booking: with no policy tiers the refund is in full, recorded
+	// with the cancellation and performed by the reconciler.
+	p.must(http.StatusOK, "POST", "/v1/resources/"+rid+"/holds/"+h1.ID+"/cancel", customer("u-1"), nil, nil, nil)
+	for deadline := time.Now().Add(10 * time.Second); mock.Count("POST /v1/refunds") == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no refund within 10s of cancelling a paid booking")
+		}
 	}
 
 	// Late payments: two holds expire unpaid; one bucket is taken meanwhile.
