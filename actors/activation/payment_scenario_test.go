@@ -99,3 +99,14 @@ func paymentEventString(e *events.Event) string {
 	}
 	return s
 }
+
+// withPendingPayment gives a hold loaded by "lookup ... paying" a payment under way: attempt
+// 1, intent pi_1 of 900 EUR awaiting its payment method, the hold seen as it is.
+func withPendingPayment(h booking.Hold) booking.Hold {
+	s := &payment.Saga{HoldID: h.ID, ResourceID: h.ResourceID, Amount: booking.Money{Amount: 900, Currency: "EUR"},
+		Attempt: 1, Hold: h.Status, Status: payment.StatusPending, Extended: true, HoldEndedAt: t0,
+		Intent: payment.Intent{ID: "pi_1", HoldID: h.ID, ResourceID: h.ResourceID, Attempt: 1, Amount: 900, Currency: "eur",
+			Status: payment.IntentRequiresPaymentMethod}}
+	h.Payment, h.PaymentOpen = payment.Encode(s), true
+	return h
+}

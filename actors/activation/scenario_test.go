@@ -299,6 +299,9 @@ func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
 		r.Status = LookupFound
 		r.Hold = booking.Hold{ID: f[0], ResourceID: "r", UserID: "u", Buckets: []string{f[1]}, Quantity: q,
 			Status: booking.Status(f[3]), CreatedAt: t0, ExpiresAt: t0.Add(booking.DefaultHoldTTL), UpdatedAt: t0}
+		if d.HasArg("paying") { // payment_scenario_test.go
+			r.Hold = withPendingPayment(r.Hold)
+		}
 	}
 	return r, nil
 }
