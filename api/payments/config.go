@@ -47,6 +47,9 @@ type Config struct {
 	// Policy is the cancellation policy of every paid hold (the zero Policy: a full refund
 	// whenever the owner cancels). Resources do not carry their own policy yet.
 	Policy payment.Policy
+	// AttemptsPerHour bounds the payment requests of one user per hour on this node (Radar's
+	// card-testing advice; the saga also bounds intents per hold). Default 20.
+	AttemptsPerHour int
 	// ReconcileEvery is how often open payments are re-read and driven. Default 30s.
 	ReconcileEvery time.Duration
 	// RequestTimeout bounds one command to an actor and one provider call. Default 10s.
@@ -61,7 +64,7 @@ type Config struct {
 }
 
 // DefaultConfig holds the defaults of every zero field.
-var DefaultConfig = Config{ReconcileEvery: 30 * time.Second, RequestTimeout: 10 * time.Second}
+var DefaultConfig = Config{ReconcileEvery: 30 * time.Second, RequestTimeout: 10 * time.Second, AttemptsPerHour: 20}
 
 func (c Config) withDefaults() Config {
 	if c.ReconcileEvery == 0 {
@@ -69,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultConfig.RequestTimeout
+	}
+	if c.AttemptsPerHour == 0 {
+		c.AttemptsPerHour = DefaultConfig.AttemptsPerHour
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -86,8 +92,8 @@ func (c Config) validate() error {
 		return errors.New("payments: Dispatcher, Fail and Subject are required")
 	case c.Provider != nil && c.Store == nil:
 		return errors.New("payments: a Provider needs a Store to reconcile")
-	case c.ReconcileEvery < 0 || c.RequestTimeout <= 0:
-		return errors.New("payments: ReconcileEvery must not be negative, RequestTimeout must be positive")
+	case c.ReconcileEvery < 0 || c.RequestTimeout <= 0 || c.AttemptsPerHour < 1:
+		return errors.New("payments: ReconcileEvery must not be negative, RequestTimeout and AttemptsPerHour must be positive")
 	}
 	if err := c.Policy.Validate(); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/payment"
+	"github.com/allot/allot/api/ratelimit"
 	"github.com/allot/allot/protos"
 )
 
@@ -23,9 +24,10 @@ const maxRounds = 8
 // Service is the payment layer: the routes' logic, the saga driver and the reconciler. Safe
 // for concurrent use; Start starts the reconciler, Close stops it (safe twice).
 type Service struct {
-	cfg    Config
-	sagaJS []byte // the saga's configuration and the policy, as the actor takes them
-	polJS  []byte
+	cfg      Config
+	sagaJS   []byte // the saga's configuration and the policy, as the actor takes them
+	polJS    []byte
+	attempts *ratelimit.Limiter // payment requests per user
 
 	mu      sync.Mutex
 	stop    chan struct{}
@@ -48,7 +50,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: %w", err)
 	}
-	return &Service{cfg: cfg, sagaJS: sagaJS, polJS: polJS, stop: make(chan struct{}), done: make(chan struct{})}, nil
+	attempts, err := ratelimit.NewLimiter(ratelimit.Limit{Count: cfg.AttemptsPerHour, Period: time.Hour, Burst: cfg.AttemptsPerHour}, 100_000, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	return &Service{cfg: cfg, sagaJS: sagaJS, polJS: polJS, attempts: attempts, stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Enabled reports whether payments are on (a provider is configured).
@@ -73,6 +79,10 @@ type PayAnswer struct {
 func (s *Service) Pay(ctx context.Context, rid, hid, user string) (PayAnswer, error) {
 	if !s.Enabled() {
 		return PayAnswer{}, errOff
+	}
+	if d := s.attempts.Allow(user); !d.Allowed {
+		return PayAnswer{}, booking.Errorf(booking.CodeBusy, "more than %d payment requests in an hour; retry in %s",
+			s.cfg.AttemptsPerHour, d.RetryAfter.Round(time.Second))
 	}
 	h, saga, err := s.send(ctx, rid, &protos.PaymentOp{HoldId: hid, UserId: user, Kind: "pay", Policy: s.polJS})
 	if err != nil {

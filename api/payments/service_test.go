@@ -126,3 +126,30 @@ func withNegativeGrace(c Config) Config {
 	c.Saga = payment.Config{Grace: -1}
 	return c
 }
+
+// TestPaymentAttemptsPerUserAreLimited: past AttemptsPerHour requests in an hour a user is
+// answered busy before anything is sent; another user is not affected.
+func TestPaymentAttemptsPerUserAreLimited(t *testing.T) {
+	d := &countingDispatcher{}
+	cfg := withProviderNoStore(baseConfig(d))
+	cfg.Store, cfg.AttemptsPerHour = memstore.New(), 3
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := s.Pay(ctx, "r", "h", "u-1"); booking.ErrorCode(err) != booking.CodeUnavailable { // the test dispatcher's answer
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if _, err := s.Pay(ctx, "r", "h", "u-1"); booking.ErrorCode(err) != booking.CodeBusy {
+		t.Fatalf("attempt over the limit: %v", err)
+	}
+	if d.n.Load() != 3 {
+		t.Fatalf("%d commands sent, want 3", d.n.Load())
+	}
+	if _, err := s.Pay(ctx, "r", "h", "u-2"); booking.ErrorCode(err) != booking.CodeUnavailable {
+		t.Fatalf("another user: %v", err)
+	}
+}
