@@ -172,7 +172,7 @@ func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
 	p := payCaller{t: t, base: m.HTTPURL(), issuer: m.DevIssuer()}
 	const rid = "room-1"
 	create, _ := json.Marshal(wire.CreateResource{ID: rid, Name: "Room", HoldTTL: "1m", Price: &wire.Money{Amount: 1500, Currency: "EUR"},
-		Buckets: map[string]int64{"2026-12-24": 1, "2026-12-25": 1, "2026-12-26": 1}})
+		Buckets: map[string]int64{"2026-12-24": 1, "2026-12-25": 1, "2026-12-26": 1, "2026-12-27": 1}})
 	p.must(http.StatusCreated, "POST", "/v1/resources", payOperator, create, nil, nil)
 	place := func(user, bucket string) wire.Hold {
 		t.Helper()
@@ -300,6 +300,24 @@ func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
 		t.Fatalf("the taker lost the units: %+v", got)
 	}
 
+	// Radar scores a payment elevated: it waits for an operator, who approves it.
+	h4 := place("u-4", "2026-12-27")
+	a4 := pay(h4.ID, "u-4")
+	risky := intentObject(a4.IntentID, rid, h4.ID, "requires_capture", 1500, 0)
+	risky["latest_charge"] = map[string]any{"id": "ch_4", "object": "charge", "outcome": map[string]any{"risk_level": "elevated"}}
+	send(http.StatusOK, "evt_auth_4", "payment_intent.amount_capturable_updated", risky)
+	if got := hold(h4.ID); got.Status != "held" || got.Payment != "review" {
+		t.Fatalf("a payment under review: %+v", got)
+	}
+	review := "/v1/resources/" + rid + "/holds/" + h4.ID + "/payment/review"
+	if code, _ := p.do("POST", review, customer("u-4"), []byte(`{"approve":true}`), nil); code != http.StatusForbidden {
+		t.Fatalf("a customer reviewing: %d", code)
+	}
+	p.must(http.StatusOK, "POST", review, payOperator, []byte(`{"approve":true}`), nil, nil)
+	if got := hold(h4.ID); got.Status != "confirmed" || got.Payment != "authorized" {
+		t.Fatalf("after the approval: %+v", got)
+	}
+
 	// The reconciliation is for operators with a second factor.
 	if code, _ := p.do("GET", "/v1/payments/reconciliation", customer("u-1"), nil, nil); code != http.StatusForbidden {
 		t.Fatalf("reconciliation as a customer: %d", code)
@@ -309,8 +327,8 @@ func TestMainPaysForHoldsWithStripeMock(t *testing.T) {
 		Mismatches []json.RawMessage `json:"mismatches"`
 	}
 	p.must(http.StatusOK, "GET", "/v1/payments/reconciliation", payOperator, nil, nil, &rep)
-	if rep.Checked != 3 {
-		t.Fatalf("reconciliation checked %d payments, want 3", rep.Checked)
+	if rep.Checked != 4 {
+		t.Fatalf("reconciliation checked %d payments, want 4", rep.Checked)
 	}
 	if n := mock.Count("POST /v1/payment_intents/" + a.IntentID + "/capture"); n == 0 {
 		t.Error("the authorized payment was never captured")

@@ -343,7 +343,8 @@ func (*Command_Payment) isCommand_Op() {}
 
 // PaymentOp steps a hold's payment saga in its resource actor (actors/activation/payment.go).
 // kind is "pay" (the owner asks to pay: user_id, config, policy), "observed" (the provider's
-// view of the intent: observed) or "tick". config, policy and observed are the JSON of
+// view of the intent: observed), "review" (an operator's decision on a payment under review:
+// approve) or "tick". config, policy and observed are the JSON of
 // actors/payment's Config, Policy and Observed: they only travel between Allot nodes of one
 // version family, and a node that does not know a field ignores it.
 type PaymentOp struct {
@@ -354,6 +355,7 @@ type PaymentOp struct {
 	Config        []byte                 `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
 	Policy        []byte                 `protobuf:"bytes,5,opt,name=policy,proto3" json:"policy,omitempty"`
 	Observed      []byte                 `protobuf:"bytes,6,opt,name=observed,proto3" json:"observed,omitempty"`
+	Approve       bool                   `protobuf:"varint,7,opt,name=approve,proto3" json:"approve,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -428,6 +430,13 @@ func (x *PaymentOp) GetObserved() []byte {
 		return x.Observed
 	}
 	return nil
+}
+
+func (x *PaymentOp) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
 }
 
 type CreateResource struct {
@@ -2026,14 +2035,15 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x0eleave_waitlist\x18\x16 \x01(\v2\x17.allot.v1.LeaveWaitlistH\x00R\rleaveWaitlist\x12F\n" +
 	"\x10archive_resource\x18\x17 \x01(\v2\x19.allot.v1.ArchiveResourceH\x00R\x0farchiveResource\x12/\n" +
 	"\apayment\x18\x1e \x01(\v2\x13.allot.v1.PaymentOpH\x00R\apaymentB\x04\n" +
-	"\x02op\"\x9d\x01\n" +
+	"\x02op\"\xb7\x01\n" +
 	"\tPaymentOp\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06config\x18\x04 \x01(\fR\x06config\x12\x16\n" +
 	"\x06policy\x18\x05 \x01(\fR\x06policy\x12\x1a\n" +
-	"\bobserved\x18\x06 \x01(\fR\bobserved\"\xab\x04\n" +
+	"\bobserved\x18\x06 \x01(\fR\bobserved\x12\x18\n" +
+	"\aapprove\x18\a \x01(\bR\aapprove\"\xab\x04\n" +
 	"\x0eCreateResource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\abuckets\x18\x02 \x03(\v2%.allot.v1.CreateResource.BucketsEntryR\abuckets\x12\x1e\n" +

@@ -41,12 +41,20 @@ type PaymentTick struct {
 	Config payment.Config
 }
 
-// paymentOp is what the three payment commands share: they are writes of one hold.
+// PaymentDecided: an operator approved or rejected a payment under review (Radar).
+type PaymentDecided struct {
+	HoldID  string
+	Approve bool
+	Config  payment.Config
+}
+
+// paymentOp is what the payment commands share: they are writes of one hold.
 type paymentOp interface{ paymentHold() string }
 
 func (o PayHold) paymentHold() string         { return o.HoldID }
 func (o PaymentObserved) paymentHold() string { return o.HoldID }
 func (o PaymentTick) paymentHold() string     { return o.HoldID }
+func (o PaymentDecided) paymentHold() string  { return o.HoldID }
 
 // maxPaymentSteps bounds the hold commands one decision follows (a confirm and its capture, a
 // retake, a release: a handful); what is left is re-issued by the next tick.
@@ -91,6 +99,11 @@ func decidePayment(s *booking.State, op any, t time.Time) (outcome, bool) {
 			return outcome{holdID: id}, true
 		}
 		cfg, in = op.Config, payment.Tick{}
+	case PaymentDecided:
+		if saga.Review != payment.ReviewOpen {
+			return outcome{err: booking.Errorf(booking.CodeConflict, "hold %q has no payment under review", id)}, true
+		}
+		cfg, in = op.Config, payment.Decided{Approve: op.Approve}
 	}
 	before := payment.Encode(saga)
 	prev, refundedBefore := saga.Status, saga.Refunded()

@@ -20,6 +20,7 @@ import (
 //	cmd NAME observed hold=h1 intent=pi_1 status=requires_capture [attempt=1] [amount=N]
 //	         [received=N] [refunded=N] [risk=elevated] [failed] [event=evt_1]
 //	cmd NAME payment-tick hold=h1
+//	cmd NAME review hold=h1 [approve]                 an operator's decision on a payment under review
 //
 // A hold's answer shows its payment status and the provider commands its saga still needs
 // (what the shell performs after the commit).
@@ -48,6 +49,8 @@ func paymentCommand(d *datadriven.TestData, op, hold, user string) (any, error) 
 		return PayHold{HoldID: hold, UserID: user, Config: scenarioPayment}, nil
 	case "payment-tick":
 		return PaymentTick{HoldID: hold, Config: scenarioPayment}, nil
+	case "review":
+		return PaymentDecided{HoldID: hold, Approve: d.HasArg("approve"), Config: scenarioPayment}, nil
 	case "observed":
 		in := payment.Intent{ID: arg("intent"), HoldID: hold, ResourceID: "r", Attempt: max(int(num("attempt")), 1),
 			Amount: num("amount"), Currency: "eur", Status: payment.IntentStatus(arg("status")),

@@ -34,6 +34,8 @@ func decodePayment(p *protos.PaymentOp) (any, error) {
 		return activation.PaymentObserved{HoldID: p.GetHoldId(), Observed: o, Config: cfg}, nil
 	case "tick":
 		return activation.PaymentTick{HoldID: p.GetHoldId(), Config: cfg}, nil
+	case "review":
+		return activation.PaymentDecided{HoldID: p.GetHoldId(), Approve: p.GetApprove(), Config: cfg}, nil
 	}
 	return nil, booking.Errorf(booking.CodeMalformed, "payment: unknown kind %q", p.GetKind())
 }

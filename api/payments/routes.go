@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -18,6 +19,7 @@ const (
 	PayPath            = "/v1/resources/:rid/holds/:hid/payment"
 	WebhookPath        = "/v1/payments/stripe/webhook"
 	ReconciliationPath = "/v1/payments/reconciliation"
+	ReviewPath         = "/v1/resources/:rid/holds/:hid/payment/review"
 )
 
 // Routes are the payment routes with their policies, for the edge (api.Config.Mounted). They
@@ -28,6 +30,7 @@ func (s *Service) Routes() []mount.Route {
 		{Method: http.MethodPost, Path: PayPath, Policy: auth.Customer, Handler: s.pay},
 		{Method: http.MethodPost, Path: WebhookPath, Policy: auth.Public, Handler: s.webhook},
 		{Method: http.MethodGet, Path: ReconciliationPath, Policy: auth.Operator, Handler: s.reconciliation},
+		{Method: http.MethodPost, Path: ReviewPath, Policy: auth.Operator, Handler: s.review},
 	}
 }
 
@@ -61,6 +64,31 @@ func (s *Service) webhook(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"received": true})
+}
+
+// reviewRequest is an operator's decision; approve is required.
+type reviewRequest struct {
+	Approve *bool `json:"approve"`
+}
+
+func (s *Service) review(c *gin.Context) {
+	var req reviewRequest
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.cfg.Fail(c, booking.Errorf(booking.CodeMalformed, "the body must be {\"approve\": true|false}"))
+		return
+	}
+	if req.Approve == nil {
+		s.cfg.Fail(c, booking.Errorf(booking.CodeInvalid, "approve is required"))
+		return
+	}
+	a, err := s.Review(c.Request.Context(), c.Param("rid"), c.Param("hid"), *req.Approve)
+	if err != nil {
+		s.cfg.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, a)
 }
 
 func (s *Service) reconciliation(c *gin.Context) {

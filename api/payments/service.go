@@ -117,6 +117,26 @@ func (s *Service) Pay(ctx context.Context, rid, hid, user string) (PayAnswer, er
 	return a, nil
 }
 
+// Review records an operator's decision on a payment under review (Radar's elevated risk):
+// approved, the hold is confirmed and captured; rejected, the intent is cancelled. It answers
+// the hold's payment as it then stands.
+func (s *Service) Review(ctx context.Context, rid, hid string, approve bool) (PayAnswer, error) {
+	if !s.Enabled() {
+		return PayAnswer{}, errOff
+	}
+	h, saga, err := s.send(ctx, rid, &protos.PaymentOp{HoldId: hid, Kind: "review", Approve: approve})
+	if err != nil {
+		return PayAnswer{}, err
+	}
+	if _, h2, saga2, err := s.drive(ctx, rid, hid, saga); err != nil {
+		return PayAnswer{}, err
+	} else if h2 != nil {
+		h, saga = h2, saga2
+	}
+	return PayAnswer{HoldID: hid, ResourceID: rid, IntentID: saga.Intent.ID, Amount: saga.Amount.Amount,
+		Currency: saga.Amount.Currency, Status: string(saga.Status), HoldStatus: h.GetStatus()}, nil
+}
+
 // send delivers one payment command and returns the hold and its saga as committed.
 func (s *Service) send(ctx context.Context, rid string, op *protos.PaymentOp) (*protos.Hold, *payment.Saga, error) {
 	op.Config = s.sagaJS

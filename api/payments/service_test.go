@@ -34,6 +34,7 @@ func TestRoutesDeclareTheirPolicies(t *testing.T) {
 		http.MethodPost + " " + PayPath:           auth.Customer,
 		http.MethodPost + " " + WebhookPath:       auth.Public,
 		http.MethodGet + " " + ReconciliationPath: auth.Operator,
+		http.MethodPost + " " + ReviewPath:        auth.Operator,
 	}
 	routes := (*Service)(nil).Routes()
 	if len(routes) != len(want) {
