@@ -24,8 +24,8 @@
 // commands are performed by api/payments after the commit, read from the stored saga
 // (Saga.Provider) rather than handed over by the actor; and the actor ticks a saga only when a
 // payment command reaches it (the reconciler's PaymentTick, every --payment-reconcile-every),
-// syncing the hold's status first. Not built yet: the per-user
-// attempt limit of step 1, the confirm rule and per-resource policy of step 9.
+// syncing the hold's status first. Not built yet: the confirm rule and the per-resource
+// policy of step 9.
 //
 // State: a Saga per hold that has a payment, stored with the hold (one more column or table
 // in the store batch; Saga's exported fields are its storage shape, Intent.ClientSecret is
