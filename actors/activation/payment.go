@@ -183,7 +183,7 @@ func followHoldCommands(s *booking.State, saga *payment.Saga, cfg payment.Config
 
 func recorded(saga *payment.Saga, enc string, prev payment.Status, refundedBefore int64, t time.Time) booking.PaymentRecorded {
 	return booking.PaymentRecorded{HoldID: saga.HoldID, Payment: enc, Open: saga.Open(), Status: string(saga.Status),
-		Prev: string(prev), Refunded: saga.Refunded(), RefundedBefore: refundedBefore, At: t}
+		Prev: string(prev), Refunded: saga.Refunded(), RefundedBefore: refundedBefore, Currency: saga.Amount.Currency, At: t}
 }
 
 // paymentOnCancel steps the saga of a hold being cancelled (evs are DecideCancel's events),
@@ -244,7 +244,8 @@ func paymentEvents(ev booking.PaymentRecorded, base events.Event, img *booking.H
 	if ev.Refunded > ev.RefundedBefore {
 		e := base
 		e.Type = events.HoldRefunded
-		e.Payment = &events.PaymentData{Status: ev.Status, Previous: ev.Prev, Refunded: ev.Refunded, Amount: ev.Refunded - ev.RefundedBefore}
+		e.Payment = &events.PaymentData{Status: ev.Status, Previous: ev.Prev, Refunded: ev.Refunded,
+			Amount: ev.Refunded - ev.RefundedBefore, Currency: ev.Currency}
 		out = append(out, e)
 	}
 	return out

@@ -19,6 +19,7 @@ type PaymentRecorded struct {
 	// Refunded is the amount refunded so far (minor units) and RefundedBefore what it was:
 	// a growth is a refund (the event hold.refunded).
 	Refunded, RefundedBefore int64
+	Currency                 string // of the amounts, ISO 4217
 	At                       time.Time
 }
 

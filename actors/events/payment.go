@@ -8,4 +8,5 @@ type PaymentData struct {
 	Previous string `json:"previous_status,omitempty"`
 	Refunded int64  `json:"refunded,omitempty"`      // in total
 	Amount   int64  `json:"refund_amount,omitempty"` // hold.refunded: this refund
+	Currency string `json:"currency,omitempty"`
 }
