@@ -260,3 +260,17 @@ func paymentEventHold(ev booking.Event) string {
 	}
 	return ""
 }
+
+// paymentBlocksConfirm refuses a plain confirm of a held hold whose payment has started: from
+// then on only its payment confirms it (an authorization), so that a hold being paid for is
+// never booked without the money.
+func paymentBlocksConfirm(s *booking.State, holdID string) error {
+	h, ok := s.Hold(holdID)
+	if !ok || h.Status != booking.StatusHeld || h.Payment == "" {
+		return nil
+	}
+	if saga, err := payment.Decode(h.Payment, h.ID, h.ResourceID); err != nil || saga.Attempt == 0 {
+		return nil
+	}
+	return booking.Errorf(booking.CodeConflict, "hold %q is being paid for; its payment confirms it", holdID)
+}
