@@ -11,6 +11,7 @@ import (
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 )
@@ -21,7 +22,8 @@ func mountedRoutes() []mount.Route {
 	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
 	routes = append(routes, (&reports.Handlers{}).Routes()...)
 	routes = append(routes, (&console.Console{}).Routes()...)
-	return append(routes, (&nodestats.Stats{}).Routes()...)
+	routes = append(routes, (&nodestats.Stats{}).Routes()...)
+	return append(routes, (*payments.Service)(nil).Routes()...)
 }
 
 // TestMountedRoutesHaveTheirPolicies: a server with mounted routes serves them (HEAD on GET

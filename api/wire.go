@@ -106,6 +106,7 @@ func holdFromProto(h *protos.Hold) wire.Hold {
 
 		Extensions:      int(h.Extensions),
 		WaitlistEntryID: h.WaitlistEntryId,
+		Payment:         paymentStatus(h.Payment), // payment_wire.go
 	}
 }
 
@@ -123,6 +124,7 @@ func holdFromModel(h booking.Hold) wire.Hold {
 
 		Extensions:      h.Extensions,
 		WaitlistEntryID: h.WaitlistEntryID,
+		Payment:         paymentStatus(h.Payment), // payment_wire.go
 	}
 }
 

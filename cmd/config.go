@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/allot/allot/actors/payment"
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/postgres"
@@ -153,6 +155,17 @@ type NodeConfig struct {
 	// without one, with a dev ring kept under DataDir. auto accepts contacts when there is a
 	// ring; on refuses to start without one; off refuses every contact.
 	Contacts string
+	// Payments (issue 13; cmd/payments.go, docs/PAYMENTS.md). The Stripe secrets never come
+	// from a flag's value: from files, or from ALLOT_STRIPE_SECRET_KEY and
+	// ALLOT_STRIPE_WEBHOOK_SECRET. No secret key: payments are off.
+	StripeSecretKeyFile     string
+	StripeWebhookSecretFile string
+	// StripeAPIURL is Stripe's API base URL: empty for Stripe, a stripe-mock's for tests.
+	StripeAPIURL string
+	// PaymentGrace extends a held hold once when its payment starts (at most 1h).
+	PaymentGrace time.Duration
+	// PaymentReconcileEvery is how often open payments are re-read from Stripe and resumed.
+	PaymentReconcileEvery time.Duration
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -214,6 +227,9 @@ func DefaultNodeConfig() NodeConfig {
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
 		Contacts:           ContactsAuto,
+		// Payments
+		PaymentGrace:          payment.DefaultConfig.Grace,
+		PaymentReconcileEvery: payments.DefaultConfig.ReconcileEvery,
 	}
 }
 
@@ -342,6 +358,12 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts and webhook signing secrets at rest; empty: no contacts (but on a single --auth dev node) and secrets unsealed")
 	// Guests' contacts on holds (contacts.go).
 	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
+	// Payments (cmd/payments.go)
+	fs.StringVar(&c.StripeSecretKeyFile, "stripe-secret-key-file", c.StripeSecretKeyFile, "file holding the Stripe secret key (sk_ or rk_; else $ALLOT_STRIPE_SECRET_KEY); none: payments are off")
+	fs.StringVar(&c.StripeWebhookSecretFile, "stripe-webhook-secret-file", c.StripeWebhookSecretFile, "file holding the Stripe webhook signing secret (whsec_; else $ALLOT_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", c.StripeAPIURL, "Stripe API base URL (empty: Stripe; a stripe-mock's for tests)")
+	fs.DurationVar(&c.PaymentGrace, "payment-grace", c.PaymentGrace, "how long a held hold is extended, once, when its payment starts (at most 1h)")
+	fs.DurationVar(&c.PaymentReconcileEvery, "payment-reconcile-every", c.PaymentReconcileEvery, "how often open payments are re-read from Stripe and resumed")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -388,6 +410,9 @@ func (c *NodeConfig) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if c.PaymentGrace < 0 || c.PaymentGrace > time.Hour || c.PaymentReconcileEvery <= 0 { // payments
+		return errors.New("--payment-grace must be between 0 and 1h and --payment-reconcile-every positive")
 	}
 	if c.GossipKey != "" && c.Transport.GossipKeyFile != "" {
 		return errors.New("--gossip-key and --gossip-key-file: give one (the file, which can rotate)")

@@ -24,6 +24,7 @@ func TestProductionBinaryIsLean(t *testing.T) {
 		"github.com/allot/allot/cluster/chaos",
 		"github.com/allot/allot/cluster/clustertest",
 		"github.com/allot/allot/persistence/pgtest",
+		"github.com/allot/allot/api/stripepay/stripemocktest",
 		"github.com/redis/go-redis",
 		"github.com/anishathalye/porcupine",
 	}

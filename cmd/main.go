@@ -20,6 +20,7 @@ import (
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/postgres"
@@ -52,6 +53,7 @@ type Main struct {
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
 	reports           nodeReports       // reports, console, stats (reports.go)
+	pay               *payments.Service // payments.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,6 +136,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	payRoutes, err := m.startPayments() // payments.go
+	if err != nil {
+		return err
+	}
+	mounted = append(mounted, payRoutes...)
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -268,6 +275,7 @@ func (m *Main) Close() error {
 			<-m.serveDone
 		}
 		m.gossipKeys.stop()
+		m.stopPayments() // payments.go
 		if m.admin != nil {
 			if err := m.admin.close(); err != nil {
 				errs = append(errs, err)

@@ -98,6 +98,7 @@ type Command struct {
 	//	*Command_JoinWaitlist
 	//	*Command_LeaveWaitlist
 	//	*Command_ArchiveResource
+	//	*Command_Payment
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -253,6 +254,15 @@ func (x *Command) GetArchiveResource() *ArchiveResource {
 	return nil
 }
 
+func (x *Command) GetPayment() *PaymentOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Payment); ok {
+			return x.Payment
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -302,6 +312,11 @@ type Command_ArchiveResource struct {
 	ArchiveResource *ArchiveResource `protobuf:"bytes,23,opt,name=archive_resource,json=archiveResource,proto3,oneof"`
 }
 
+type Command_Payment struct {
+	// Payments (issue 13): numbers from 30 on.
+	Payment *PaymentOp `protobuf:"bytes,30,opt,name=payment,proto3,oneof"`
+}
+
 func (*Command_CreateResource) isCommand_Op() {}
 
 func (*Command_GetResource) isCommand_Op() {}
@@ -324,6 +339,106 @@ func (*Command_LeaveWaitlist) isCommand_Op() {}
 
 func (*Command_ArchiveResource) isCommand_Op() {}
 
+func (*Command_Payment) isCommand_Op() {}
+
+// PaymentOp steps a hold's payment saga in its resource actor (actors/activation/payment.go).
+// kind is "pay" (the owner asks to pay: user_id, config, policy), "observed" (the provider's
+// view of the intent: observed), "review" (an operator's decision on a payment under review:
+// approve) or "tick". config, policy and observed are the JSON of
+// actors/payment's Config, Policy and Observed: they only travel between Allot nodes of one
+// version family, and a node that does not know a field ignores it.
+type PaymentOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Config        []byte                 `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	Policy        []byte                 `protobuf:"bytes,5,opt,name=policy,proto3" json:"policy,omitempty"`
+	Observed      []byte                 `protobuf:"bytes,6,opt,name=observed,proto3" json:"observed,omitempty"`
+	Approve       bool                   `protobuf:"varint,7,opt,name=approve,proto3" json:"approve,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentOp) Reset() {
+	*x = PaymentOp{}
+	mi := &file_protos_allot_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentOp) ProtoMessage() {}
+
+func (x *PaymentOp) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentOp.ProtoReflect.Descriptor instead.
+func (*PaymentOp) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PaymentOp) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *PaymentOp) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *PaymentOp) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PaymentOp) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *PaymentOp) GetPolicy() []byte {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PaymentOp) GetObserved() []byte {
+	if x != nil {
+		return x.Observed
+	}
+	return nil
+}
+
+func (x *PaymentOp) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
+}
+
 type CreateResource struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -345,7 +460,7 @@ type CreateResource struct {
 
 func (x *CreateResource) Reset() {
 	*x = CreateResource{}
-	mi := &file_protos_allot_proto_msgTypes[2]
+	mi := &file_protos_allot_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +472,7 @@ func (x *CreateResource) String() string {
 func (*CreateResource) ProtoMessage() {}
 
 func (x *CreateResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[2]
+	mi := &file_protos_allot_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +485,7 @@ func (x *CreateResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResource.ProtoReflect.Descriptor instead.
 func (*CreateResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{2}
+	return file_protos_allot_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateResource) GetName() string {
@@ -467,7 +582,7 @@ type ArchiveResource struct {
 
 func (x *ArchiveResource) Reset() {
 	*x = ArchiveResource{}
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +594,7 @@ func (x *ArchiveResource) String() string {
 func (*ArchiveResource) ProtoMessage() {}
 
 func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[3]
+	mi := &file_protos_allot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +607,7 @@ func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveResource.ProtoReflect.Descriptor instead.
 func (*ArchiveResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{3}
+	return file_protos_allot_proto_rawDescGZIP(), []int{4}
 }
 
 // Tags is a resource's list of tags, as an update sets it (present and empty: none).
@@ -505,7 +620,7 @@ type Tags struct {
 
 func (x *Tags) Reset() {
 	*x = Tags{}
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +632,7 @@ func (x *Tags) String() string {
 func (*Tags) ProtoMessage() {}
 
 func (x *Tags) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +645,7 @@ func (x *Tags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tags.ProtoReflect.Descriptor instead.
 func (*Tags) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+	return file_protos_allot_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Tags) GetValues() []string {
@@ -553,7 +668,7 @@ type Calendar struct {
 
 func (x *Calendar) Reset() {
 	*x = Calendar{}
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +680,7 @@ func (x *Calendar) String() string {
 func (*Calendar) ProtoMessage() {}
 
 func (x *Calendar) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +693,7 @@ func (x *Calendar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Calendar.ProtoReflect.Descriptor instead.
 func (*Calendar) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+	return file_protos_allot_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Calendar) GetFrom() string {
@@ -620,7 +735,7 @@ type Allowance struct {
 
 func (x *Allowance) Reset() {
 	*x = Allowance{}
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +747,7 @@ func (x *Allowance) String() string {
 func (*Allowance) ProtoMessage() {}
 
 func (x *Allowance) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +760,7 @@ func (x *Allowance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Allowance.ProtoReflect.Descriptor instead.
 func (*Allowance) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{6}
+	return file_protos_allot_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Allowance) GetUnits() int64 {
@@ -673,7 +788,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +800,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +813,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{7}
+	return file_protos_allot_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Range) GetFrom() string {
@@ -724,7 +839,7 @@ type GetResource struct {
 
 func (x *GetResource) Reset() {
 	*x = GetResource{}
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +851,7 @@ func (x *GetResource) String() string {
 func (*GetResource) ProtoMessage() {}
 
 func (x *GetResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +864,7 @@ func (x *GetResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResource.ProtoReflect.Descriptor instead.
 func (*GetResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{8}
+	return file_protos_allot_proto_rawDescGZIP(), []int{9}
 }
 
 // UpdateResource changes capacities (and optionally name / hold TTL). A key absent from
@@ -772,7 +887,7 @@ type UpdateResource struct {
 
 func (x *UpdateResource) Reset() {
 	*x = UpdateResource{}
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +899,7 @@ func (x *UpdateResource) String() string {
 func (*UpdateResource) ProtoMessage() {}
 
 func (x *UpdateResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +912,7 @@ func (x *UpdateResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResource.ProtoReflect.Descriptor instead.
 func (*UpdateResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{9}
+	return file_protos_allot_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateResource) GetBuckets() map[string]int64 {
@@ -879,7 +994,7 @@ type PlaceHold struct {
 
 func (x *PlaceHold) Reset() {
 	*x = PlaceHold{}
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1006,7 @@ func (x *PlaceHold) String() string {
 func (*PlaceHold) ProtoMessage() {}
 
 func (x *PlaceHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1019,7 @@ func (x *PlaceHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHold.ProtoReflect.Descriptor instead.
 func (*PlaceHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{10}
+	return file_protos_allot_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PlaceHold) GetIdempotencyKey() string {
@@ -958,7 +1073,7 @@ type GetHold struct {
 
 func (x *GetHold) Reset() {
 	*x = GetHold{}
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1085,7 @@ func (x *GetHold) String() string {
 func (*GetHold) ProtoMessage() {}
 
 func (x *GetHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1098,7 @@ func (x *GetHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHold.ProtoReflect.Descriptor instead.
 func (*GetHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{11}
+	return file_protos_allot_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetHold) GetHoldId() string {
@@ -1002,7 +1117,7 @@ type ConfirmHold struct {
 
 func (x *ConfirmHold) Reset() {
 	*x = ConfirmHold{}
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1129,7 @@ func (x *ConfirmHold) String() string {
 func (*ConfirmHold) ProtoMessage() {}
 
 func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1142,7 @@ func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmHold.ProtoReflect.Descriptor instead.
 func (*ConfirmHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{12}
+	return file_protos_allot_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConfirmHold) GetHoldId() string {
@@ -1046,7 +1161,7 @@ type CancelHold struct {
 
 func (x *CancelHold) Reset() {
 	*x = CancelHold{}
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1173,7 @@ func (x *CancelHold) String() string {
 func (*CancelHold) ProtoMessage() {}
 
 func (x *CancelHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1186,7 @@ func (x *CancelHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelHold.ProtoReflect.Descriptor instead.
 func (*CancelHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{13}
+	return file_protos_allot_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelHold) GetHoldId() string {
@@ -1092,7 +1207,7 @@ type ExtendHold struct {
 
 func (x *ExtendHold) Reset() {
 	*x = ExtendHold{}
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1219,7 @@ func (x *ExtendHold) String() string {
 func (*ExtendHold) ProtoMessage() {}
 
 func (x *ExtendHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1232,7 @@ func (x *ExtendHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendHold.ProtoReflect.Descriptor instead.
 func (*ExtendHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{14}
+	return file_protos_allot_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExtendHold) GetHoldId() string {
@@ -1147,7 +1262,7 @@ type JoinWaitlist struct {
 
 func (x *JoinWaitlist) Reset() {
 	*x = JoinWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1274,7 @@ func (x *JoinWaitlist) String() string {
 func (*JoinWaitlist) ProtoMessage() {}
 
 func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1287,7 @@ func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlist.ProtoReflect.Descriptor instead.
 func (*JoinWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{15}
+	return file_protos_allot_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JoinWaitlist) GetBuckets() []string {
@@ -1214,7 +1329,7 @@ type LeaveWaitlist struct {
 
 func (x *LeaveWaitlist) Reset() {
 	*x = LeaveWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1341,7 @@ func (x *LeaveWaitlist) String() string {
 func (*LeaveWaitlist) ProtoMessage() {}
 
 func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1354,7 @@ func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlist.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{16}
+	return file_protos_allot_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LeaveWaitlist) GetEntryId() string {
@@ -1274,7 +1389,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1401,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1414,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{17}
+	return file_protos_allot_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WaitlistEntry) GetId() string {
@@ -1369,7 +1484,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1496,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1509,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{18}
+	return file_protos_allot_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Error) GetCode() string {
@@ -1430,7 +1545,7 @@ type Bucket struct {
 
 func (x *Bucket) Reset() {
 	*x = Bucket{}
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1557,7 @@ func (x *Bucket) String() string {
 func (*Bucket) ProtoMessage() {}
 
 func (x *Bucket) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1570,7 @@ func (x *Bucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bucket.ProtoReflect.Descriptor instead.
 func (*Bucket) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{19}
+	return file_protos_allot_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Bucket) GetCapacity() int64 {
@@ -1511,7 +1626,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1638,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1651,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{20}
+	return file_protos_allot_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Resource) GetId() string {
@@ -1673,13 +1788,15 @@ type Hold struct {
 	Extensions      int64                  `protobuf:"varint,20,opt,name=extensions,proto3" json:"extensions,omitempty"`                                   // renewals so far
 	WaitlistEntryId string                 `protobuf:"bytes,21,opt,name=waitlist_entry_id,json=waitlistEntryId,proto3" json:"waitlist_entry_id,omitempty"` // set for a hold offered from the waitlist
 	Contact         []byte                 `protobuf:"bytes,40,opt,name=contact,proto3" json:"contact,omitempty"`                                          // sealed contact, as in PlaceHold; empty for none
+	Payment         string                 `protobuf:"bytes,30,opt,name=payment,proto3" json:"payment,omitempty"`                                          // the payment saga's record (actors/payment), "" for none
+	PaymentOpen     bool                   `protobuf:"varint,31,opt,name=payment_open,json=paymentOpen,proto3" json:"payment_open,omitempty"`              // the payment still needs work
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_protos_allot_proto_msgTypes[21]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1808,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[21]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1821,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{21}
+	return file_protos_allot_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Hold) GetId() string {
@@ -1798,6 +1915,20 @@ func (x *Hold) GetContact() []byte {
 	return nil
 }
 
+func (x *Hold) GetPayment() string {
+	if x != nil {
+		return x.Payment
+	}
+	return ""
+}
+
+func (x *Hold) GetPaymentOpen() bool {
+	if x != nil {
+		return x.PaymentOpen
+	}
+	return false
+}
+
 // Reply answers a Command. When error is set, resource and hold are empty.
 type Reply struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1817,7 +1948,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_protos_allot_proto_msgTypes[22]
+	mi := &file_protos_allot_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1960,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[22]
+	mi := &file_protos_allot_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1973,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{22}
+	return file_protos_allot_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1901,7 +2032,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x12protos/allot.proto\x12\ballot.v1\";\n" +
 	"\x05Money\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xfd\x05\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xae\x06\n" +
 	"\aCommand\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12(\n" +
@@ -1920,8 +2051,17 @@ const file_protos_allot_proto_rawDesc = "" +
 	"extendHold\x12=\n" +
 	"\rjoin_waitlist\x18\x15 \x01(\v2\x16.allot.v1.JoinWaitlistH\x00R\fjoinWaitlist\x12@\n" +
 	"\x0eleave_waitlist\x18\x16 \x01(\v2\x17.allot.v1.LeaveWaitlistH\x00R\rleaveWaitlist\x12F\n" +
-	"\x10archive_resource\x18\x17 \x01(\v2\x19.allot.v1.ArchiveResourceH\x00R\x0farchiveResourceB\x04\n" +
-	"\x02op\"\xab\x04\n" +
+	"\x10archive_resource\x18\x17 \x01(\v2\x19.allot.v1.ArchiveResourceH\x00R\x0farchiveResource\x12/\n" +
+	"\apayment\x18\x1e \x01(\v2\x13.allot.v1.PaymentOpH\x00R\apaymentB\x04\n" +
+	"\x02op\"\xb7\x01\n" +
+	"\tPaymentOp\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06config\x18\x04 \x01(\fR\x06config\x12\x16\n" +
+	"\x06policy\x18\x05 \x01(\fR\x06policy\x12\x1a\n" +
+	"\bobserved\x18\x06 \x01(\fR\bobserved\x12\x18\n" +
+	"\aapprove\x18\a \x01(\bR\aapprove\"\xab\x04\n" +
 	"\x0eCreateResource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\abuckets\x18\x02 \x03(\v2%.allot.v1.CreateResource.BucketsEntryR\abuckets\x12\x1e\n" +
@@ -2041,7 +2181,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x1aL\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\x99\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xd6\x03\n" +
 	"\x04Hold\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vresource_id\x18\x02 \x01(\tR\n" +
@@ -2059,7 +2199,9 @@ const file_protos_allot_proto_rawDesc = "" +
 	"extensions\x18\x14 \x01(\x03R\n" +
 	"extensions\x12*\n" +
 	"\x11waitlist_entry_id\x18\x15 \x01(\tR\x0fwaitlistEntryId\x12\x18\n" +
-	"\acontact\x18( \x01(\fR\acontact\"\x8a\x02\n" +
+	"\acontact\x18( \x01(\fR\acontact\x12\x18\n" +
+	"\apayment\x18\x1e \x01(\tR\apayment\x12!\n" +
+	"\fpayment_open\x18\x1f \x01(\bR\vpaymentOpen\"\x8a\x02\n" +
 	"\x05Reply\x12%\n" +
 	"\x05error\x18\x01 \x01(\v2\x0f.allot.v1.ErrorR\x05error\x12.\n" +
 	"\bresource\x18\x02 \x01(\v2\x12.allot.v1.ResourceR\bresource\x12\"\n" +
@@ -2081,69 +2223,71 @@ func file_protos_allot_proto_rawDescGZIP() []byte {
 	return file_protos_allot_proto_rawDescData
 }
 
-var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_protos_allot_proto_goTypes = []any{
 	(*Money)(nil),           // 0: allot.v1.Money
 	(*Command)(nil),         // 1: allot.v1.Command
-	(*CreateResource)(nil),  // 2: allot.v1.CreateResource
-	(*ArchiveResource)(nil), // 3: allot.v1.ArchiveResource
-	(*Tags)(nil),            // 4: allot.v1.Tags
-	(*Calendar)(nil),        // 5: allot.v1.Calendar
-	(*Allowance)(nil),       // 6: allot.v1.Allowance
-	(*Range)(nil),           // 7: allot.v1.Range
-	(*GetResource)(nil),     // 8: allot.v1.GetResource
-	(*UpdateResource)(nil),  // 9: allot.v1.UpdateResource
-	(*PlaceHold)(nil),       // 10: allot.v1.PlaceHold
-	(*GetHold)(nil),         // 11: allot.v1.GetHold
-	(*ConfirmHold)(nil),     // 12: allot.v1.ConfirmHold
-	(*CancelHold)(nil),      // 13: allot.v1.CancelHold
-	(*ExtendHold)(nil),      // 14: allot.v1.ExtendHold
-	(*JoinWaitlist)(nil),    // 15: allot.v1.JoinWaitlist
-	(*LeaveWaitlist)(nil),   // 16: allot.v1.LeaveWaitlist
-	(*WaitlistEntry)(nil),   // 17: allot.v1.WaitlistEntry
-	(*Error)(nil),           // 18: allot.v1.Error
-	(*Bucket)(nil),          // 19: allot.v1.Bucket
-	(*Resource)(nil),        // 20: allot.v1.Resource
-	(*Hold)(nil),            // 21: allot.v1.Hold
-	(*Reply)(nil),           // 22: allot.v1.Reply
-	nil,                     // 23: allot.v1.CreateResource.BucketsEntry
-	nil,                     // 24: allot.v1.UpdateResource.BucketsEntry
-	nil,                     // 25: allot.v1.Resource.BucketsEntry
+	(*PaymentOp)(nil),       // 2: allot.v1.PaymentOp
+	(*CreateResource)(nil),  // 3: allot.v1.CreateResource
+	(*ArchiveResource)(nil), // 4: allot.v1.ArchiveResource
+	(*Tags)(nil),            // 5: allot.v1.Tags
+	(*Calendar)(nil),        // 6: allot.v1.Calendar
+	(*Allowance)(nil),       // 7: allot.v1.Allowance
+	(*Range)(nil),           // 8: allot.v1.Range
+	(*GetResource)(nil),     // 9: allot.v1.GetResource
+	(*UpdateResource)(nil),  // 10: allot.v1.UpdateResource
+	(*PlaceHold)(nil),       // 11: allot.v1.PlaceHold
+	(*GetHold)(nil),         // 12: allot.v1.GetHold
+	(*ConfirmHold)(nil),     // 13: allot.v1.ConfirmHold
+	(*CancelHold)(nil),      // 14: allot.v1.CancelHold
+	(*ExtendHold)(nil),      // 15: allot.v1.ExtendHold
+	(*JoinWaitlist)(nil),    // 16: allot.v1.JoinWaitlist
+	(*LeaveWaitlist)(nil),   // 17: allot.v1.LeaveWaitlist
+	(*WaitlistEntry)(nil),   // 18: allot.v1.WaitlistEntry
+	(*Error)(nil),           // 19: allot.v1.Error
+	(*Bucket)(nil),          // 20: allot.v1.Bucket
+	(*Resource)(nil),        // 21: allot.v1.Resource
+	(*Hold)(nil),            // 22: allot.v1.Hold
+	(*Reply)(nil),           // 23: allot.v1.Reply
+	nil,                     // 24: allot.v1.CreateResource.BucketsEntry
+	nil,                     // 25: allot.v1.UpdateResource.BucketsEntry
+	nil,                     // 26: allot.v1.Resource.BucketsEntry
 }
 var file_protos_allot_proto_depIdxs = []int32{
-	2,  // 0: allot.v1.Command.create_resource:type_name -> allot.v1.CreateResource
-	8,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
-	9,  // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
-	10, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
-	11, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
-	12, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
-	13, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
-	14, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
-	15, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
-	16, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
-	3,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
-	23, // 11: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
-	0,  // 12: allot.v1.CreateResource.price:type_name -> allot.v1.Money
-	5,  // 13: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
-	6,  // 14: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
-	24, // 15: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
-	6,  // 16: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
-	4,  // 17: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
-	7,  // 18: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
-	7,  // 19: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
-	0,  // 20: allot.v1.Resource.price:type_name -> allot.v1.Money
-	25, // 21: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
-	6,  // 22: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
-	18, // 23: allot.v1.Reply.error:type_name -> allot.v1.Error
-	20, // 24: allot.v1.Reply.resource:type_name -> allot.v1.Resource
-	21, // 25: allot.v1.Reply.hold:type_name -> allot.v1.Hold
-	17, // 26: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
-	19, // 27: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	3,  // 0: allot.v1.Command.create_resource:type_name -> allot.v1.CreateResource
+	9,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
+	10, // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
+	11, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
+	12, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
+	13, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
+	14, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
+	15, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
+	16, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
+	17, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
+	4,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
+	2,  // 11: allot.v1.Command.payment:type_name -> allot.v1.PaymentOp
+	24, // 12: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
+	0,  // 13: allot.v1.CreateResource.price:type_name -> allot.v1.Money
+	6,  // 14: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
+	7,  // 15: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
+	25, // 16: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
+	7,  // 17: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
+	5,  // 18: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
+	8,  // 19: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
+	8,  // 20: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
+	0,  // 21: allot.v1.Resource.price:type_name -> allot.v1.Money
+	26, // 22: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
+	7,  // 23: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
+	19, // 24: allot.v1.Reply.error:type_name -> allot.v1.Error
+	21, // 25: allot.v1.Reply.resource:type_name -> allot.v1.Resource
+	22, // 26: allot.v1.Reply.hold:type_name -> allot.v1.Hold
+	18, // 27: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
+	20, // 28: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_protos_allot_proto_init() }
@@ -2163,16 +2307,17 @@ func file_protos_allot_proto_init() {
 		(*Command_JoinWaitlist)(nil),
 		(*Command_LeaveWaitlist)(nil),
 		(*Command_ArchiveResource)(nil),
+		(*Command_Payment)(nil),
 	}
-	file_protos_allot_proto_msgTypes[2].OneofWrappers = []any{}
-	file_protos_allot_proto_msgTypes[9].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[3].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protos_allot_proto_rawDesc), len(file_protos_allot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -99,6 +99,8 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 		c.dispatchHoldWrite(r, op.HoldID, t)
 	case booking.ExtendHold:
 		c.dispatchHoldWrite(r, op.HoldID, t)
+	case paymentOp: // payment.go
+		c.dispatchHoldWrite(r, op.paymentHold(), t)
 	default:
 		c.decideWrite(r, t)
 	}
@@ -204,10 +206,14 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 		d, err := s.DecidePlaceHold(op, t)
 		return outcome{events: d.Events, err: err, holdID: d.HoldID, replayed: d.Replayed}
 	case booking.ConfirmHold:
+		if err := paymentBlocksConfirm(s, op.HoldID); err != nil { // payment.go
+			return outcome{err: err, holdID: op.HoldID}
+		}
 		evs, err := s.DecideConfirm(op, t)
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.CancelHold:
 		evs, err := s.DecideCancel(op, t)
+		evs = paymentOnCancel(s, op.HoldID, evs, t) // payment.go
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.ExtendHold:
 		evs, err := s.DecideExtend(op, t)
@@ -228,6 +234,9 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 				o.entry = &e
 			}
 		}
+		return o
+	}
+	if o, ok := decidePayment(s, op, t); ok { // payment.go
 		return o
 	}
 	return outcome{err: booking.Errorf(booking.CodeInternal, "unknown operation %T", op)}

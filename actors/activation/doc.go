@@ -121,4 +121,13 @@
 // write is its commit, and it is answered exactly as a sequential execution in decision order
 // would answer it. Taking the images at seal time from spec would be wrong as soon as
 // MaxBatch leaves decisions pending, since spec then includes their effects too.
+//
+// # Payments
+//
+// A hold's payment saga (package payment, pure like this one) is part of the hold
+// (booking.Hold.Payment). The payment commands (PayHold, PaymentObserved, PaymentTick,
+// PaymentDecided) are writes of one hold like a confirm: decided against spec, their hold
+// commands followed as booking events of the same decision, committed with them; a
+// cancellation of a hold with a payment records its refund in the same decision. The provider
+// commands are the caller's to perform after the answer (payment.go).
 package activation

@@ -52,6 +52,15 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 				e.Type, e.OccurredAt, e.Hold = events.HoldExpired, ev.At, image(ev.HoldID)
 			case booking.HoldExtended:
 				e.Type, e.OccurredAt, e.Hold = events.HoldExtended, ev.At, image(ev.HoldID)
+			case booking.HoldRetaken: // payment.go: a late payment confirms an ended hold
+				e.Type, e.OccurredAt, e.Hold = events.HoldConfirmed, ev.At, image(ev.HoldID)
+			case booking.PaymentRecorded: // payment.go
+				for _, pe := range paymentEvents(ev, e, image(ev.HoldID)) {
+					pe.Index = len(out)
+					out = append(out, pe)
+					last = pe
+				}
+				continue
 			default:
 				continue // waitlist events are not in the catalogue yet
 			}

@@ -84,6 +84,8 @@ func (c *Core) capture(d *decision) {
 			hold(ev.HoldID)
 		case booking.HoldExtended:
 			hold(ev.HoldID)
+		case booking.PaymentRecorded, booking.HoldRetaken: // payment.go
+			hold(paymentEventHold(ev))
 		case booking.WaitlistJoined:
 			d.joined = append(d.joined, ev.Entry)
 		case booking.WaitlistLeft:

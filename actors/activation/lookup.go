@@ -47,6 +47,7 @@ func (c *Core) onLookup(now time.Time, m LookupResult) {
 		if len(c.flights) == 0 && c.load == nil && !c.backingOff() && c.phase != Dead {
 			c.startLoad(now)
 		}
+	case c.adoptForPayment(r, m.Hold, now): // payment.go: a late payment
 	default:
 		c.answerTerminal(r, m.Hold, t)
 	}

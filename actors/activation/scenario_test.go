@@ -207,6 +207,9 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 			caps[k], _ = strconv.ParseInt(n, 10, 64)
 		}
 		c.Op = booking.CreateResource{ID: "r", Name: "Room", Buckets: caps}
+		if d.HasArg("price") { // payment_scenario_test.go
+			c.Op = pricedCreate(c.Op.(booking.CreateResource), s.intArg(d, "price"))
+		}
 	case "hold":
 		s.holds++
 		a, _ := d.Arg("buckets")
@@ -235,7 +238,10 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 	case "get-hold":
 		c.Op = GetHold{HoldID: hold}
 	default:
-		return nil, fmt.Errorf("unknown operation %q", op)
+		var err error
+		if c.Op, err = paymentCommand(d, op, hold, user); err != nil { // payment_scenario_test.go
+			return nil, err
+		}
 	}
 	s.cmds[name] = c
 	return c, nil
@@ -314,6 +320,9 @@ func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
 		r.Status = LookupFound
 		r.Hold = booking.Hold{ID: f[0], ResourceID: "r", UserID: "u", Buckets: []string{f[1]}, Quantity: q,
 			Status: booking.Status(f[3]), CreatedAt: t0, ExpiresAt: t0.Add(booking.DefaultHoldTTL), UpdatedAt: t0}
+		if d.HasArg("paying") { // payment_scenario_test.go
+			r.Hold = withPendingPayment(r.Hold)
+		}
 	}
 	return r, nil
 }
@@ -434,7 +443,7 @@ func (s *scenario) eventString(e *events.Event) string {
 	var img string
 	switch {
 	case e.Hold != nil:
-		img = fmt.Sprintf("hold %s %s", e.Hold.ID, e.Hold.Status)
+		img = fmt.Sprintf("hold %s %s", e.Hold.ID, e.Hold.Status) + paymentEventString(e)
 	case e.Resource != nil:
 		var bs []string
 		for _, bk := range e.Buckets {
@@ -472,6 +481,7 @@ func answerString(a Answer) string {
 		if h := a.Hold; h.Status == booking.StatusHeld && (h.Extensions > 0 || h.WaitlistEntryID != "") {
 			s += fmt.Sprintf(" until %s (renewed %d, offered to %q)", rel(h.ExpiresAt), h.Extensions, h.WaitlistEntryID)
 		}
+		s += paymentString(a.Hold) // payment_scenario_test.go
 	}
 	if a.Replayed {
 		s += " (replayed)"

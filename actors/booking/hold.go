@@ -50,6 +50,11 @@ type Hold struct {
 	WaitlistEntryID string
 	// Contact is the guest's contact sealed at the edge (see contact.go); nil for none.
 	Contact SealedContact
+	// Payment is the hold's payment record, encoded and interpreted by package payment ("":
+	// none); PaymentOpen says whether it still needs work (the reconciler's list). Both
+	// change only by PaymentRecorded.
+	Payment     string
+	PaymentOpen bool
 }
 
 // Units is what the hold counts against its user's MaxPerUser while it is active: its quantity

@@ -303,7 +303,9 @@ func (s *State) Apply(e Event) {
 	case ResourceArchived:
 		s.resource.ArchivedAt, s.resource.UpdatedAt = e.At, e.At
 	default:
-		panic("booking: unknown event")
+		if !s.applyPayment(e) { // payment.go
+			panic("booking: unknown event")
+		}
 	}
 }
 

@@ -24,11 +24,15 @@ const (
 	BucketSoldOut Type = "bucket.sold_out"
 	// BucketAvailable: a bucket's availability went from 0 to above 0 in one commit.
 	BucketAvailable Type = "bucket.available"
+	// HoldPaymentChanged: a hold's payment status changed (payment.go); HoldRefunded: money
+	// went back to the hold's owner.
+	HoldPaymentChanged Type = "hold.payment_changed"
+	HoldRefunded       Type = "hold.refunded"
 )
 
 // Types is every event type, in catalogue order.
 var Types = [...]Type{ResourceCreated, ResourceUpdated, HoldPlaced, HoldConfirmed, HoldCancelled, HoldExpired,
-	HoldExtended, BucketSoldOut, BucketAvailable}
+	HoldExtended, BucketSoldOut, BucketAvailable, HoldPaymentChanged, HoldRefunded}
 
 // Valid reports whether t is in the catalogue.
 func (t Type) Valid() bool {
@@ -57,6 +61,8 @@ type Event struct {
 	Resource *booking.Resource
 	Buckets  []booking.Bucket
 	Bucket   *booking.Bucket
+	// Payment is set, with Hold, for hold.payment_changed and hold.refunded.
+	Payment *PaymentData
 }
 
 // ID is the event's stable id: "<resource id>/<version>/<index>".

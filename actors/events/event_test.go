@@ -78,3 +78,22 @@ func TestEncodeBucket(t *testing.T) {
 		t.Fatalf("data %s: %v", rec.Data, err)
 	}
 }
+
+// TestRefundRecordCarriesTheRefund: hold.refunded's data has the refund's amount and currency
+// where the report rollups read it ("refund"), and the payment's state.
+func TestRefundRecordCarriesTheRefund(t *testing.T) {
+	h := booking.Hold{ID: "h1", ResourceID: "r", UserID: "u", Buckets: []string{"a"}, Quantity: 1, Status: booking.StatusCancelled}
+	e := Event{Type: HoldRefunded, ResourceID: "r", Version: 3, Hold: &h,
+		Payment: &PaymentData{Status: "refunded", Previous: "captured", Refunded: 1500, Amount: 1500, Currency: "EUR"}}
+	r, err := Encode(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d HoldData
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Refund == nil || d.Refund.Amount != 1500 || d.Refund.Currency != "EUR" || d.Payment == nil || d.Payment.Status != "refunded" {
+		t.Fatalf("data = %s", r.Data)
+	}
+}

@@ -37,6 +37,10 @@ type HoldData struct {
 	// it was offered to.
 	Extensions      int    `json:"extensions,omitempty"`
 	WaitlistEntryID string `json:"waitlist_entry_id,omitempty"`
+	// Payment, for hold.payment_changed and hold.refunded (payment.go); Refund, for
+	// hold.refunded, is this refund's amount (what the report rollups read).
+	Payment *PaymentData `json:"payment,omitempty"`
+	Refund  *Money       `json:"refund,omitempty"`
 }
 
 // ResourceData is the after-image of a resource (resource.* events): its metadata and the
@@ -82,7 +86,12 @@ func Encode(e *Event) (Record, error) {
 	var data any
 	switch {
 	case e.Hold != nil:
-		data = holdData(e.Hold)
+		hd := holdData(e.Hold)
+		hd.Payment = e.Payment
+		if e.Type == HoldRefunded && e.Payment != nil {
+			hd.Refund = &Money{Amount: e.Payment.Amount, Currency: e.Payment.Currency}
+		}
+		data = hd
 	case e.Resource != nil:
 		data = resourceData(e.Resource, e.Buckets)
 	case e.Bucket != nil:

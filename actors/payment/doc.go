@@ -18,7 +18,14 @@
 // at once everything settled; it is empty at the end of every run of the saga matrix
 // (matrix_test.go).
 //
-// # Wiring (not done yet: the resource actor and the event stream are being changed)
+// # Wiring
+//
+// Built as planned below, with two simplifications (docs/PAYMENTS.md, Wiring): the provider
+// commands are performed by api/payments after the commit, read from the stored saga
+// (Saga.Provider) rather than handed over by the actor; and the actor ticks a saga only when a
+// payment command reaches it (the reconciler's PaymentTick, every --payment-reconcile-every),
+// syncing the hold's status first. Not built yet: the confirm rule and the per-resource
+// policy of step 9.
 //
 // State: a Saga per hold that has a payment, stored with the hold (one more column or table
 // in the store batch; Saga's exported fields are its storage shape, Intent.ClientSecret is

@@ -78,6 +78,11 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 		return booking.ArchiveResource{}, nil
 	case *protos.Command_LeaveWaitlist:
 		return booking.LeaveWaitlist{EntryID: op.LeaveWaitlist.GetEntryId(), UserID: op.LeaveWaitlist.GetUserId()}, nil
+	case *protos.Command_Payment:
+		if op.Payment == nil {
+			break
+		}
+		return decodePayment(op.Payment) // payment.go
 	}
 	return nil, booking.Errorf(booking.CodeMalformed, "command has no operation")
 }
@@ -230,6 +235,8 @@ func holdProto(h booking.Hold) *protos.Hold {
 		Extensions:      int64(h.Extensions),
 		WaitlistEntryId: h.WaitlistEntryID,
 		Contact:         h.Contact,
+		Payment:         h.Payment,
+		PaymentOpen:     h.PaymentOpen,
 	}
 }
 

@@ -39,6 +39,7 @@ func Types() []string {
 		"resource.created", "resource.updated",
 		"hold.placed", "hold.confirmed", "hold.cancelled", "hold.expired", "hold.extended",
 		"bucket.sold_out", "bucket.available",
+		"hold.payment_changed", "hold.refunded", // payments (issue 13)
 	}
 }
 

@@ -122,6 +122,9 @@ type Hold struct {
 	// read it (ContactMasked then true). See Contact.
 	Contact       *Contact `json:"contact,omitempty"`
 	ContactMasked bool     `json:"contact_masked,omitempty"`
+	// Payment is the status of the hold's payment (docs/PAYMENTS.md): pending, failed,
+	// authorized, review, captured, cancelled, refunded, partially_refunded; absent without one.
+	Payment string `json:"payment,omitempty"`
 }
 
 // HoldList is the answer of the hold queries.

@@ -48,15 +48,17 @@ SET capacity = excluded.capacity, allowance = excluded.allowance, held = exclude
 	// contact is written by the insert only (persistence/contacts.go: `allot rekey` may have
 	// re-sealed it since the actor loaded the hold).
 	sqlUpsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.ct
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::BYTEA[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w, ct)
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[])
+     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
     created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms,
     updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions,
-    waitlist_entry_id = excluded.waitlist_entry_id
+    waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment,
+    payment_open = excluded.payment_open
 WHERE holds.resource_id = excluded.resource_id`
 
 	// Like holds, an entry id owned by another resource is left alone; the caller sees fewer
@@ -184,7 +186,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 			return nil, err
 		}
 		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd, a.extensions, a.entry, a.contact)
+			a.created, a.expires, a.upd, a.extensions, a.entry, a.payment, a.paymentOpen, a.contact)
 	}
 	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {

@@ -27,8 +27,11 @@ const holdRuleColumns = `extensions, waitlist_entry_id`
 // holdContactColumn is the sealed contact of migration 0011 (contacts.go).
 const holdContactColumn = `contact`
 
+// holdPaymentColumns are the hold columns of migration 0009 (payments).
+const holdPaymentColumns = `payment, payment_open`
+
 // holdColumnsAll is the column list every hold query selects, in scanHold's order.
-const holdColumnsAll = holdColumns + `, ` + holdRuleColumns + `, ` + holdContactColumn
+const holdColumnsAll = holdColumns + `, ` + holdRuleColumns + `, ` + holdPaymentColumns + `, ` + holdContactColumn
 
 // ruleColumns are the resource columns of the booking rules (migration 0003) and of browsing
 // (0004), in ruleArgs and ruleRow order.
@@ -71,7 +74,8 @@ func scanHold(row pgx.Row) (booking.Hold, error) {
 		contact                                 []byte
 	)
 	if err := row.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &buckets,
-		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID, &contact); err != nil {
+		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID,
+		&h.Payment, &h.PaymentOpen, &contact); err != nil {
 		return booking.Hold{}, err
 	}
 	h.Extensions = int(extensions)
@@ -103,6 +107,8 @@ type holdArrays struct {
 	id, user, status, buckets, idem, entry      []string
 	quantity, created, expires, upd, extensions []int64
 	contact                                     [][]byte // nil elements are NULL
+	payment                                     []string
+	paymentOpen                                 []bool
 }
 
 func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
@@ -112,6 +118,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		buckets: make([]string, n), idem: make([]string, n), quantity: make([]int64, n),
 		created: make([]int64, n), expires: make([]int64, n), upd: make([]int64, n),
 		entry: make([]string, n), extensions: make([]int64, n), contact: make([][]byte, n),
+		payment: make([]string, n), paymentOpen: make([]bool, n),
 	}
 	for i, h := range hs {
 		keys := h.Buckets
@@ -128,6 +135,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		if len(h.Contact) > 0 {
 			a.contact[i] = h.Contact
 		}
+		a.payment[i], a.paymentOpen[i] = h.Payment, h.PaymentOpen
 	}
 	return a, nil
 }

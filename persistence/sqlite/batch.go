@@ -25,14 +25,15 @@ var tables = map[string]table{
 	"holds": {
 		name: "holds",
 		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms",
-			"extensions", "waitlist_entry_id", "contact"},
+			"extensions", "waitlist_entry_id", "payment", "payment_open", "contact"},
 		// contact is written once, by the insert: a later after-image of the hold carries
 		// the contact the actor loaded, which `allot rekey` may have re-sealed meanwhile.
 		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
 			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
 			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions, " +
-			"waitlist_entry_id = excluded.waitlist_entry_id WHERE holds.resource_id = excluded.resource_id",
-		chunk: 80,
+			"waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment, payment_open = excluded.payment_open " +
+			"WHERE holds.resource_id = excluded.resource_id",
+		chunk: 66, // 15 columns: 990 parameters, under SQLite's classic limit of 999
 	},
 	// Like holds, an entry id of another resource is a skipped row.
 	"waitlist": {
@@ -139,7 +140,7 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 	for _, x := range b.Buckets {
 		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed)
 	}
-	e.holds = make([]any, 0, 13*len(b.Holds))
+	e.holds = make([]any, 0, 15*len(b.Holds))
 	for i := range b.Holds {
 		h := &b.Holds[i]
 		if h.ResourceID != b.ResourceID {
@@ -155,7 +156,7 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 		}
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
 			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID,
-			persistence.ContactArg(h.Contact))
+			h.Payment, h.PaymentOpen, persistence.ContactArg(h.Contact))
 	}
 	e.waiting = make([]any, 0, 8*len(b.Waitlist))
 	for i := range b.Waitlist {

@@ -14,7 +14,7 @@ import (
 )
 
 const holdCols = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms,
-extensions, waitlist_entry_id, contact`
+extensions, waitlist_entry_id, payment, payment_open, contact`
 
 // ruleRow is the ruleCols of a resource row, as scanned.
 type ruleRow struct {
@@ -62,7 +62,7 @@ func scanHold(rows *sql.Rows) (booking.Hold, error) {
 		contact                               []byte
 	)
 	if err := rows.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &keys, &h.IdempotencyKey, &created, &expires, &updated,
-		&extensions, &h.WaitlistEntryID, &contact); err != nil {
+		&extensions, &h.WaitlistEntryID, &h.Payment, &h.PaymentOpen, &contact); err != nil {
 		return h, err
 	}
 	h.Contact = contact

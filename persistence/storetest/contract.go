@@ -107,6 +107,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"Inbox", testInbox},
 		{"ContactRoundTrip", testContactRoundTrip},
 		{"ContactRekey", testContactRekey},
+		{"Payments", testPayments},     // payments.go
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
 	}
 	for i, tc := range tests {
