@@ -6,7 +6,7 @@ import (
 )
 
 // batchEvents derives the events of a commit as version from its decisions: one per booking
-// event, in decision order, with the after-image the decision captured; then one
+// event but waitlist joins and leaves, in decision order, with the after-image the decision captured; then one
 // bucket.sold_out or bucket.available per bucket whose availability crossed 0 between
 // committed (the state before the commit: everything sealed before it has committed) and its
 // last image in the commit (after, the merged Write.Buckets). A bucket that sold out and came
@@ -33,6 +33,16 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 			}
 			return nil
 		}
+		// peek finds the image the next image(id) returns, leaving it for that call: an
+		// offer shares the image of the hold.placed that follows it.
+		peek := func(id string) *booking.Hold {
+			for j := hi; j < len(d.holds); j++ {
+				if d.holds[j].ID == id {
+					return &d.holds[j]
+				}
+			}
+			return nil
+		}
 		for _, ev := range d.events {
 			e := events.Event{ResourceID: rid, Version: version, Index: len(out)}
 			switch ev := ev.(type) {
@@ -52,8 +62,10 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 				e.Type, e.OccurredAt, e.Hold = events.HoldExpired, ev.At, image(ev.HoldID)
 			case booking.HoldExtended:
 				e.Type, e.OccurredAt, e.Hold = events.HoldExtended, ev.At, image(ev.HoldID)
+			case booking.WaitlistOffered:
+				e.Type, e.OccurredAt, e.Hold = events.WaitlistOffered, ev.At, peek(ev.HoldID)
 			default:
-				continue // waitlist events are not in the catalogue yet
+				continue // joining and leaving a waitlist are not in the catalogue
 			}
 			if e.Resource == nil {
 				if e.Hold == nil {

@@ -24,11 +24,14 @@ const (
 	BucketSoldOut Type = "bucket.sold_out"
 	// BucketAvailable: a bucket's availability went from 0 to above 0 in one commit.
 	BucketAvailable Type = "bucket.available"
+	// WaitlistOffered: freed units were offered to a waiting user as a hold; the
+	// hold.placed of that hold follows in the same commit. Its data is the offered hold.
+	WaitlistOffered Type = "waitlist.offered"
 )
 
 // Types is every event type, in catalogue order.
 var Types = [...]Type{ResourceCreated, ResourceUpdated, HoldPlaced, HoldConfirmed, HoldCancelled, HoldExpired,
-	HoldExtended, BucketSoldOut, BucketAvailable}
+	HoldExtended, BucketSoldOut, BucketAvailable, WaitlistOffered}
 
 // Valid reports whether t is in the catalogue.
 func (t Type) Valid() bool {
