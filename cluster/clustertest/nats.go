@@ -58,13 +58,19 @@ type NATSServer struct {
 	logs   *syncBuffer
 }
 
-// StartNATSCluster starts n servers with JetStream in one cluster and waits until every one
-// is healthy (JetStream has a meta leader and the server caught up). The processes are killed
-// in tb.Cleanup.
+// StartNATSCluster starts n servers with JetStream in one cluster on 127.0.0.1 and waits
+// until every one is healthy (JetStream has a meta leader and the server caught up). The
+// processes are killed in tb.Cleanup.
 func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
 	tb.Helper()
+	return StartNATSClusterOn(tb, n, "127.0.0.1")
+}
+
+// StartNATSClusterOn is StartNATSCluster listening on host (e.g. the bridge address that
+// nodes in network namespaces reach the host by).
+func StartNATSClusterOn(tb testing.TB, n int, host string) *NATSCluster {
+	tb.Helper()
 	bin := MustNATSBinary(tb)
-	const host = "127.0.0.1"
 	type ports struct{ client, cluster, monitor int }
 	ps := make([]ports, n)
 	var routes []string
