@@ -62,27 +62,28 @@ func ReadStream(ctx context.Context, natsURL string, done func(*StreamLog) bool)
 		if ctx.Err() != nil {
 			return log, fmt.Errorf("read stream: %d of %d messages read: %w", seq, last, ctx.Err())
 		}
-		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+		batch, err := cons.Fetch(512, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			// Nothing new yet, or a reconnect: the ordered consumer resumes after the last
-			// sequence it delivered.
-			continue
+			continue // a reconnect: the ordered consumer resumes after the last sequence it delivered
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return log, fmt.Errorf("read stream: %w", err)
+		for msg := range batch.Messages() {
+			md, err := msg.Metadata()
+			if err != nil {
+				return log, fmt.Errorf("read stream: %w", err)
+			}
+			seq = md.Sequence.Stream
+			var rec events.Record
+			if err := json.Unmarshal(msg.Data(), &rec); err != nil {
+				return log, fmt.Errorf("read stream: message %d: %w", seq, err)
+			}
+			if id := msg.Headers().Get(jetstream.MsgIDHeader); id != rec.ID || msg.Subject() != events.Subject(rec.Type, rec.ResourceID) {
+				return log, fmt.Errorf("read stream: event %s on subject %s with Nats-Msg-Id %q", rec.ID, msg.Subject(), id)
+			}
+			if log.Copies[rec.ID]++; log.Copies[rec.ID] == 1 {
+				log.Records = append(log.Records, rec)
+			}
 		}
-		seq = md.Sequence.Stream
-		var rec events.Record
-		if err := json.Unmarshal(msg.Data(), &rec); err != nil {
-			return log, fmt.Errorf("read stream: message %d: %w", seq, err)
-		}
-		if id := msg.Headers().Get(jetstream.MsgIDHeader); id != rec.ID || msg.Subject() != events.Subject(rec.Type, rec.ResourceID) {
-			return log, fmt.Errorf("read stream: event %s on subject %s with Nats-Msg-Id %q", rec.ID, msg.Subject(), id)
-		}
-		if log.Copies[rec.ID]++; log.Copies[rec.ID] == 1 {
-			log.Records = append(log.Records, rec)
-		}
+		// batch.Error() is nil, or a timeout with nothing new yet, or a reconnect: go on.
 	}
 	return log, nil
 }
