@@ -47,6 +47,8 @@ type RelayConfig struct {
 	Retention  time.Duration
 	PruneEvery time.Duration
 	Logger     *slog.Logger
+	// Metrics, when set, receives what the relay publishes (NewRelayMetrics).
+	Metrics *RelayMetrics
 }
 
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
@@ -191,6 +193,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 	}
 	r.held = recs
+	r.cfg.Metrics.setHeld(len(recs))
 	ids := make([]persistence.EventKey, 0, len(recs))
 	var dups int64
 	var perr error
@@ -200,6 +203,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			perr = err
 			break
 		}
+		r.cfg.Metrics.observe(&recs[i], dup, r.cfg.Now())
 		if dup {
 			dups++
 		}
@@ -210,6 +214,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			return 0, err // all of recs stay held: republished (deduplicated), then marked
 		}
 		r.held = recs[len(ids):]
+		r.cfg.Metrics.setHeld(len(r.held))
 		r.stats.mu.Lock()
 		r.stats.published += int64(len(ids))
 		r.stats.duplicates += dups

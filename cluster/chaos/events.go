@@ -31,11 +31,21 @@ func ExpectEvents(ops []*Op) Expectations {
 	x := Expectations{Acked: map[clustertest.Change]bool{}, Maybe: map[clustertest.Change]bool{}}
 	typeOf := map[Kind]events.Type{KindHold: events.HoldPlaced, KindConfirm: events.HoldConfirmed, KindCancel: events.HoldCancelled}
 	for _, op := range ops {
+		possible := op.Result == ResultUnknown || op.Uncertain
+		if op.Kind == KindJoin {
+			// The entry's hold is placed when it is offered, if ever.
+			switch {
+			case op.Result == ResultOK && op.HoldID != "":
+				x.Maybe[clustertest.Change{Hold: op.HoldID, Type: events.HoldPlaced}] = true
+			case possible:
+				x.UnknownHolds++
+			}
+			continue
+		}
 		typ, ok := typeOf[op.Kind]
 		if !ok {
 			continue
 		}
-		possible := op.Result == ResultUnknown || op.Uncertain
 		switch {
 		case op.Result == ResultOK && op.HoldID != "":
 			x.Acked[clustertest.Change{Hold: op.HoldID, Type: typ}] = true

@@ -50,7 +50,8 @@ type Op struct {
 	Kind     Kind     `json:"kind"`
 	Resource string   `json:"resource"`
 	Key      string   `json:"key,omitempty"`
-	HoldID   string   `json:"hold_id,omitempty"`
+	HoldID   string   `json:"hold_id,omitempty"` // of a join or leave: the entry's offer hold id
+	Entry    string   `json:"entry,omitempty"`   // the waitlist entry of a join or leave
 	Buckets  []string `json:"buckets,omitempty"`
 	Qty      int64    `json:"qty,omitempty"`
 	// Repeat marks a confirm or cancel the client re-sent for a hold it already knew to be
