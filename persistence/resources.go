@@ -36,7 +36,8 @@ type ResourceFilter struct {
 // SlotSpan is a span of slots by wall-clock slot keys (YYYY-MM-DDTHH:MM, in each resource's
 // own time zone, which is how its slot keys are written), From..To, To exclusive. A resource
 // stepping by SlotEvery matches when the span is a whole number of its steps and each of its
-// slot buckets in the span, as many as the steps, has Quantity units to sell. Minutes is the
+// slot buckets in the span, as many as the steps and the first at From, has Quantity units to
+// sell. Minutes is the
 // span's wall-clock length (To - From as read on a clock), so a span across a spring DST
 // change, whose skipped hour has no slot, matches no resource.
 type SlotSpan struct {
@@ -56,16 +57,17 @@ func (s *SlotSpan) Covers(every time.Duration, keys []string, fit func(key strin
 	if every <= 0 {
 		return false
 	}
-	n := int64(0)
+	n, starts := int64(0), false
 	for _, k := range keys {
 		if len(k) == len(s.From) && k >= s.From && k < s.To {
 			if !fit(k) {
 				return false
 			}
 			n++
+			starts = starts || k == s.From
 		}
 	}
-	return n*every.Milliseconds() == s.Millis()
+	return starts && n*every.Milliseconds() == s.Millis()
 }
 
 // Normalize applies the defaults (Limit 50, Quantity 1, MinBuckets 1 with a range) and checks
@@ -195,12 +197,13 @@ func ResourceAvailable(in, q, n string) string {
 // ResourceSlotsAvailable is the SQL condition of ResourceFilter.Span for resources r, given
 // the placeholders of the span's From and To, of Quantity (q) and of the span in milliseconds
 // (ms). Slot keys have one length and sort as they read (digits and fixed separators), so a
-// range comparison finds the slots of the span; every one of them must have room, and they
-// must be as many as the resource's steps in the span (compared by multiplying: no integer
+// range comparison finds the slots of the span; every one of them must have room, the first
+// must start the span (a span off the resource's grid is no hold it can take), and they must
+// be as many as the resource's steps in the span (compared by multiplying: no integer
 // division differs between PostgreSQL, CockroachDB and SQLite).
 func ResourceSlotsAvailable(from, to, q, ms string) string {
 	inSpan := `b.resource_id = r.id AND LENGTH(b.bucket_key) = 16 AND b.bucket_key >= ` + from + ` AND b.bucket_key < ` + to
 	return `(r.slot_every_ms > 0 AND NOT EXISTS (SELECT 1 FROM buckets b WHERE ` + inSpan +
 		` AND b.capacity - b.held - b.confirmed < ` + q + `) AND (SELECT COUNT(*) FROM buckets b WHERE ` + inSpan +
-		`) * r.slot_every_ms = ` + ms + `)`
+		`) * r.slot_every_ms = ` + ms + ` AND EXISTS (SELECT 1 FROM buckets b WHERE b.resource_id = r.id AND b.bucket_key = ` + from + `))`
 }

@@ -38,8 +38,9 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	}
 	if sp := f.Span; sp != nil {
 		avail = append(avail, persistence.ResourceSlotsAvailable("?", "?", "?", "?"))
-		// The condition names from and to twice: once per subquery.
-		args = append(args, sp.From, sp.To, f.Quantity, sp.From, sp.To, sp.Millis())
+		// In the condition's order: from, to and q of the first subquery, from and to of the
+		// count, the span, and from of the first slot.
+		args = append(args, sp.From, sp.To, f.Quantity, sp.From, sp.To, sp.Millis(), sp.From)
 	}
 	if len(avail) > 0 {
 		where = append(where, "("+strings.Join(avail, " OR ")+")")

@@ -122,6 +122,7 @@ func testListResources(f *fixture) {
 	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[0], "2026-12-24T14:00", 240)}) // no 13:00 slot
 	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[2], "2026-12-24T13:00", 60), Quantity: 2}, hall)
 	expect(persistence.ResourceFilter{Query: f.prefix, Keys: days[:1], Span: span(slots[0], slots[2], 120)}, hall, hotel, inn)
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span("2026-12-24T10:30", "2026-12-24T11:30", 60)}) // off the hall's hours
 	for _, bad := range []persistence.ResourceFilter{{Limit: -1}, {Limit: 201}, {Quantity: 2}, {Keys: []string{"a", "a"}}, {Keys: days, Quantity: -1}, {Tag: "A"},
 		{Span: span(days[0], days[1], 1440)}, {Span: span(slots[1], slots[0], 60)}, {Span: span(slots[0], slots[1], 0)}} {
 		if _, err := l.ListResources(f.ctx(), bad); booking.ErrorCode(err) != booking.CodeInvalid {
