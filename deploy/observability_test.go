@@ -40,6 +40,7 @@ var nodeMetrics = map[string]string{
 	"allot_events_republished_total": "counter",
 	"allot_event_relay_lag_seconds":  "histogram",
 	"allot_event_relay_held":         "gauge",
+	"allot_event_outbox_backlog":     "gauge",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)

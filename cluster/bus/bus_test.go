@@ -158,7 +158,7 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	clk := newClock()
 	cfg := DefaultRelayConfig()
 	cfg.Store, cfg.Publisher, cfg.Now, cfg.After, cfg.Batch = store, b, clk.Now, clk.After, 4
-	cfg.Metrics = NewRelayMetrics(prometheus.NewRegistry())
+	cfg.Metrics, cfg.BacklogEvery = NewRelayMetrics(prometheus.NewRegistry()), time.Second
 	r, err := NewRelay(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +174,10 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	store.setCrash(false)
 	clk.advance(cfg.ClaimLease + time.Second)
 	clk.poll <- clk.Now()
+	// The first pass counted the backlog after it failed: every event was still unpublished.
+	if n := testutil.ToFloat64(cfg.Metrics.backlog); n != float64(len(want)) {
+		t.Fatalf("backlog after the failed pass: %v, want %d", n, len(want))
+	}
 	got = append(got, next(len(want)-cfg.Batch)...)
 	for i, rec := range got {
 		if rec.ID != want[i] {
@@ -190,6 +194,9 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	m := cfg.Metrics
 	if p, d, h := testutil.ToFloat64(m.published), testutil.ToFloat64(m.republished), testutil.ToFloat64(m.held); p != float64(len(want)+cfg.Batch) || d != float64(cfg.Batch) || h != 0 {
 		t.Fatalf("metrics: published %v, republished %v, held %v; want %d, %d, 0", p, d, h, len(want)+cfg.Batch, cfg.Batch)
+	}
+	if n := testutil.ToFloat64(m.backlog); n != 0 {
+		t.Fatalf("backlog after the second pass: %v, want 0", n)
 	}
 	if n := testutil.CollectAndCount(m.lag); n != 1 {
 		t.Fatalf("lag histogram: %d series", n)

@@ -17,11 +17,13 @@ import (
 //     died between publishing and marking, or lost the answer to a NATS restart);
 //   - allot_event_relay_lag_seconds: from an event's occurred_at to the stream's
 //     acknowledgement: the delay every consumer sees at least;
-//   - allot_event_relay_held: events claimed and not yet published (they wait for NATS).
+//   - allot_event_relay_held: events claimed and not yet published (they wait for NATS);
+//   - allot_event_outbox_backlog: unpublished events in the outbox, all nodes' (every node
+//     reports the same shared count: take the max, not the sum).
 type RelayMetrics struct {
 	published, republished prometheus.Counter
 	lag                    prometheus.Histogram
-	held                   prometheus.Gauge
+	held, backlog          prometheus.Gauge
 }
 
 // NewRelayMetrics creates the metrics and registers them with reg. It panics if one is
@@ -41,8 +43,11 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 		held: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "allot_event_relay_held", Help: "Events this node's relay claimed and has not published yet (waiting for NATS).",
 		}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_event_outbox_backlog", Help: "Unpublished events in the outbox, of all nodes (the same count on every node).",
+		}),
 	}
-	reg.MustRegister(m.published, m.republished, m.lag, m.held)
+	reg.MustRegister(m.published, m.republished, m.lag, m.held, m.backlog)
 	return m
 }
 

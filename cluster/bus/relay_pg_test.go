@@ -38,6 +38,9 @@ func TestRelaysShareThePostgresOutbox(t *testing.T) {
 			want[id] = true
 		}
 	}
+	if n, err := writer.UnpublishedEvents(context.Background()); err != nil || n != int64(len(want)) {
+		t.Fatalf("backlog before the relays: %d, %v; want %d", n, err, len(want))
+	}
 	b := openBus(t)
 	next := collect(t, b, ConsumerConfig{})
 	var relays []*Relay
@@ -83,5 +86,8 @@ func TestRelaysShareThePostgresOutbox(t *testing.T) {
 	}
 	if n := streamMsgs(t, b); n != uint64(len(want)) {
 		t.Fatalf("stream holds %d, want %d", n, len(want))
+	}
+	if n, err := writer.UnpublishedEvents(context.Background()); err != nil || n != 0 {
+		t.Fatalf("backlog after the relays: %d, %v; want 0", n, err)
 	}
 }

@@ -316,3 +316,18 @@ func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at 
 		return err
 	}))
 }
+
+// UnpublishedEvents counts the outbox rows not yet published (the relay's backlog gauge); the
+// unpublished-rows index answers it.
+func (s *Store) UnpublishedEvents(ctx context.Context) (int64, error) {
+	if err := s.usable(ctx, "count unpublished events"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at_ms = 0`).Scan(&n)
+	})
+	return n, wrap("count unpublished events", err)
+}
