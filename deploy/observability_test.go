@@ -36,6 +36,7 @@ var nodeMetrics = map[string]string{
 	// Booking rules (actors/resource) and the event relay (cluster/bus).
 	"allot_hold_extensions_total":    "counter",
 	"allot_waitlist_events_total":    "counter", // {event}: joined, left, offered
+	"allot_waitlist_entries":         "gauge",
 	"allot_events_published_total":   "counter",
 	"allot_events_republished_total": "counter",
 	"allot_event_relay_lag_seconds":  "histogram",
