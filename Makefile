@@ -6,7 +6,7 @@ BENCH_BIN := bin/allot-bench
 PKGS     := ./...
 TESTFLAGS ?= -race -count=1 -timeout 60m
 
-.PHONY: all build build-bench run test deps lint bench protos cluster chaos clean console-screenshots
+.PHONY: all build build-bench build-nats run test deps lint bench protos cluster chaos clean console-screenshots
 
 all: build
 
@@ -42,8 +42,13 @@ protos:
 clean:
 	rm -rf bin
 
-# A local 3-node cluster on 127.0.0.1 against a local PostgreSQL (see deploy/local/cluster.sh).
-cluster: build
+# nats-server, built from the module go.mod pins (the version the tests run), for `make cluster`.
+build-nats:
+	$(GO) build -o bin/nats-server github.com/nats-io/nats-server/v2
+
+# A local 3-node cluster on 127.0.0.1 against a local PostgreSQL, publishing its events to a
+# local 3-server NATS JetStream cluster (see deploy/local/cluster.sh).
+cluster: build build-nats
 	@bash .ci/install-deps
 	bash deploy/local/cluster.sh
 

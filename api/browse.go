@@ -36,7 +36,7 @@ const (
 	maxBrowseLimit     = 100
 )
 
-// GET /v1/resources?q=&tag=&available_from=&available_to=&quantity=&limit=&cursor=
+// GET /v1/resources?q=&tag=&from=&to=&available_from=&available_to=&quantity=&limit=&cursor=
 func (s *Server) listResources(c *gin.Context) {
 	f, err := decodeResourceQuery(c.Request.URL.RawQuery)
 	if err != nil {
@@ -85,11 +85,12 @@ func decodeResourceQuery(rawQuery string) (persistence.ResourceFilter, error) {
 		}
 		return v[0], nil
 	}
-	var q, tag, from, to, qty, lim, cursor string
+	var q, tag, from, to, spanFrom, spanTo, qty, lim, cursor string
 	for _, p := range []struct {
 		name string
 		v    *string
-	}{{"q", &q}, {"tag", &tag}, {"available_from", &from}, {"available_to", &to}, {"quantity", &qty}, {"limit", &lim}, {"cursor", &cursor}} {
+	}{{"q", &q}, {"tag", &tag}, {"available_from", &from}, {"available_to", &to}, {"from", &spanFrom}, {"to", &spanTo},
+		{"quantity", &qty}, {"limit", &lim}, {"cursor", &cursor}} {
 		if *p.v, err = get(p.name); err != nil {
 			return f, err
 		}
@@ -115,9 +116,18 @@ func decodeResourceQuery(rawQuery string) (persistence.ResourceFilter, error) {
 		}
 		f.Keys = keys
 	}
+	if spanFrom != "" || spanTo != "" {
+		if from != "" {
+			return f, invalid("give from and to, or available_from and available_to, not both")
+		}
+		if err := decodeStay(&f, spanFrom, spanTo); err != nil {
+			return f, err
+		}
+		from = spanFrom
+	}
 	if qty != "" {
 		if from == "" {
-			return f, invalid("quantity needs available_from and available_to")
+			return f, invalid("quantity needs from and to (or available_from and available_to)")
 		}
 		n, err := strconv.ParseInt(qty, 10, 64)
 		if err != nil {
@@ -146,6 +156,54 @@ func decodeResourceQuery(rawQuery string) (persistence.ResourceFilter, error) {
 		f.After = id
 	}
 	return f, nil
+}
+
+// Layouts of from and to: a date (a day, from its midnight) or a slot's start, as read on the
+// resource's wall clock (its time zone is how its keys are written).
+const (
+	stayDay  = "2006-01-02"
+	staySlot = "2006-01-02T15:04"
+)
+
+// decodeStay sets the filter's stay from from..to (to exclusive): two dates are the nights of a
+// daily resource or every slot of those days; a slot start on either side means slots only.
+func decodeStay(f *persistence.ResourceFilter, from, to string) error {
+	if from == "" || to == "" {
+		return invalid("from and to go together")
+	}
+	parse := func(v string) (time.Time, bool, error) {
+		if t, err := time.Parse(stayDay, v); err == nil && len(v) == len(stayDay) {
+			return t, true, nil
+		}
+		if t, err := time.Parse(staySlot, v); err == nil && len(v) == len(staySlot) {
+			return t, false, nil
+		}
+		return time.Time{}, false, invalid("from and to are dates YYYY-MM-DD or slot starts YYYY-MM-DDTHH:MM in the resource's time zone")
+	}
+	start, fromDay, err := parse(from)
+	if err != nil {
+		return err
+	}
+	end, toDay, err := parse(to)
+	if err != nil {
+		return err
+	}
+	minutes := int64(end.Sub(start) / time.Minute)
+	if minutes <= 0 {
+		return invalid("from must be before to")
+	}
+	if minutes > persistence.MaxSpanMinutes {
+		return invalid("the span from %s to %s is longer than %d days", from, to, persistence.MaxSpanMinutes/(24*60))
+	}
+	if fromDay && toDay {
+		keys, err := booking.ExpandRange(booking.Range{From: from, To: to}, 0, time.UTC)
+		if err != nil {
+			return err
+		}
+		f.Keys = keys
+	}
+	f.Span = &persistence.SlotSpan{From: start.Format(staySlot), To: end.Format(staySlot), Minutes: minutes}
+	return nil
 }
 
 // A cursor is the last resource id of a page, base64url-encoded: opaque to clients, so the

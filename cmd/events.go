@@ -60,6 +60,7 @@ func (m *Main) startEvents(ctx context.Context) error {
 	rc.Store, rc.Publisher, rc.Now = outbox, b, m.Now
 	rc.Retention = m.Config.EventRetention
 	rc.Logger = m.Logger.With("component", "relay")
+	rc.Metrics = bus.NewRelayMetrics(m.registry)
 	if m.events.relay, err = bus.NewRelay(rc); err != nil {
 		return fmt.Errorf("events: %w", err)
 	}

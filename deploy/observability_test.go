@@ -33,6 +33,15 @@ var nodeMetrics = map[string]string{
 	// Exported by the node beyond the original list.
 	"allot_activations_total": "counter",
 	"allot_fenced_total":      "counter",
+	// Booking rules (actors/resource) and the event relay (cluster/bus).
+	"allot_hold_extensions_total":    "counter",
+	"allot_waitlist_events_total":    "counter", // {event}: joined, left, offered
+	"allot_waitlist_entries":         "gauge",
+	"allot_events_published_total":   "counter",
+	"allot_events_republished_total": "counter",
+	"allot_event_relay_lag_seconds":  "histogram",
+	"allot_event_relay_held":         "gauge",
+	"allot_event_outbox_backlog":     "gauge",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)

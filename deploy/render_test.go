@@ -29,6 +29,9 @@ type rendered struct {
 	All         []runtime.Object
 	// CertManager holds the cert-manager.io objects (transport_test.go decodes them).
 	CertManager []cmObject
+	// NATS holds the event bus's objects (labelled app.kubernetes.io/name: nats), kept out
+	// of the node's lists above: nats_test.go checks them.
+	NATS natsObjects
 }
 
 // strictDecoder decodes JSON into the registered API types and reports unknown, duplicate
@@ -77,6 +80,10 @@ func render(fsys filesys.FileSystem, dir string) (*rendered, error) {
 			return nil, fmt.Errorf("decode %s/%s: %w", r.GetKind(), r.GetName(), err)
 		}
 		out.All = append(out.All, obj)
+		if r.GetLabels()["app.kubernetes.io/name"] == "nats" {
+			out.NATS.add(obj)
+			continue
+		}
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
 			out.Deployments = append(out.Deployments, o)

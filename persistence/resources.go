@@ -21,11 +21,53 @@ type ResourceFilter struct {
 	// - held - confirmed >= Quantity (the nights of a stay: see booking.ExpandRange).
 	Keys     []string
 	Quantity int64
+	// Span, when set, keeps resources with a slot calendar that can take a hold of Quantity
+	// units on every slot of the span (see SlotSpan); with Keys as well, a resource matching
+	// either is kept (a stay asked for by dates: nights of a daily resource, or every slot of
+	// those days).
+	Span *SlotSpan
 	// Tag keeps resources with this tag; "" keeps all.
 	Tag string
 	// After is the last ID of the previous page; only greater IDs are listed.
 	After string
 	Limit int // 0 means 50; at most 200
+}
+
+// SlotSpan is a span of slots by wall-clock slot keys (YYYY-MM-DDTHH:MM, in each resource's
+// own time zone, which is how its slot keys are written), From..To, To exclusive. A resource
+// stepping by SlotEvery matches when the span is a whole number of its steps and each of its
+// slot buckets in the span, as many as the steps and the first at From, has Quantity units to
+// sell. Minutes is the
+// span's wall-clock length (To - From as read on a clock), so a span across a spring DST
+// change, whose skipped hour has no slot, matches no resource.
+type SlotSpan struct {
+	From, To string
+	Minutes  int64
+}
+
+// MaxSpanMinutes bounds a SlotSpan: a year.
+const MaxSpanMinutes = 366 * 24 * 60
+
+// Millis is the span's length in milliseconds, as slot_every_ms is stored.
+func (s *SlotSpan) Millis() int64 { return s.Minutes * 60_000 }
+
+// Covers reports whether a resource stepping by every, with the slot keys in the span whose
+// buckets have room (fit), matches the span: SlotSpan's rule, for stores that filter in Go.
+func (s *SlotSpan) Covers(every time.Duration, keys []string, fit func(key string) bool) bool {
+	if every <= 0 {
+		return false
+	}
+	n, starts := int64(0), false
+	for _, k := range keys {
+		if len(k) == len(s.From) && k >= s.From && k < s.To {
+			if !fit(k) {
+				return false
+			}
+			n++
+			starts = starts || k == s.From
+		}
+	}
+	return starts && n*every.Milliseconds() == s.Millis()
 }
 
 // Normalize applies the defaults (Limit 50, Quantity 1, MinBuckets 1 with a range) and checks
@@ -40,14 +82,22 @@ func (f *ResourceFilter) Normalize() error {
 	if f.Tag != "" && !booking.ValidTag(f.Tag) {
 		return booking.Errorf(booking.CodeInvalid, "tag must be 1-%d lowercase letters, digits or '-'", booking.MaxTagLength)
 	}
-	if len(f.Keys) == 0 {
+	if sp := f.Span; sp != nil {
+		if len(sp.From) != len("2006-01-02T15:04") || len(sp.To) != len(sp.From) || sp.From >= sp.To ||
+			sp.Minutes <= 0 || sp.Minutes > MaxSpanMinutes {
+			return booking.Errorf(booking.CodeInvalid, "a slot span runs from a slot to a later slot (YYYY-MM-DDTHH:MM), at most %d days", MaxSpanMinutes/(24*60))
+		}
+	}
+	if len(f.Keys) == 0 && f.Span == nil {
 		if f.Quantity != 0 {
 			return booking.Errorf(booking.CodeInvalid, "quantity needs an availability range")
 		}
 		return nil
 	}
-	if err := booking.ValidateHoldBuckets(f.Keys); err != nil {
-		return err
+	if len(f.Keys) > 0 {
+		if err := booking.ValidateHoldBuckets(f.Keys); err != nil {
+			return err
+		}
 	}
 	if f.Quantity == 0 {
 		f.Quantity = 1
@@ -142,4 +192,18 @@ func FromTimeMS(ms int64) time.Time {
 func ResourceAvailable(in, q, n string) string {
 	return `(SELECT COUNT(*) FROM buckets b WHERE b.resource_id = r.id AND b.bucket_key IN (` + in +
 		`) AND b.capacity - b.held - b.confirmed >= ` + q + `) = ` + n
+}
+
+// ResourceSlotsAvailable is the SQL condition of ResourceFilter.Span for resources r, given
+// the placeholders of the span's From and To, of Quantity (q) and of the span in milliseconds
+// (ms). Slot keys have one length and sort as they read (digits and fixed separators), so a
+// range comparison finds the slots of the span; every one of them must have room, the first
+// must start the span (a span off the resource's grid is no hold it can take), and they must
+// be as many as the resource's steps in the span (compared by multiplying: no integer
+// division differs between PostgreSQL, CockroachDB and SQLite).
+func ResourceSlotsAvailable(from, to, q, ms string) string {
+	inSpan := `b.resource_id = r.id AND LENGTH(b.bucket_key) = 16 AND b.bucket_key >= ` + from + ` AND b.bucket_key < ` + to
+	return `(r.slot_every_ms > 0 AND NOT EXISTS (SELECT 1 FROM buckets b WHERE ` + inSpan +
+		` AND b.capacity - b.held - b.confirmed < ` + q + `) AND (SELECT COUNT(*) FROM buckets b WHERE ` + inSpan +
+		`) * r.slot_every_ms = ` + ms + ` AND EXISTS (SELECT 1 FROM buckets b WHERE b.resource_id = r.id AND b.bucket_key = ` + from + `))`
 }

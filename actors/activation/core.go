@@ -172,6 +172,15 @@ func (c *Core) Stopped() bool { return c.phase == Stopped }
 // them with the mailbox).
 func (c *Core) Parked() int { return c.parked }
 
+// Waiting is the number of entries on the committed waitlist (0 before a load): the
+// waitlist-length gauge sums it over a node's activations.
+func (c *Core) Waiting() int {
+	if c.committed == nil {
+		return 0
+	}
+	return c.committed.WaitlistLen()
+}
+
 // Backoff is the pause before the next reload after one more failure.
 func (c *Core) Backoff() time.Duration { return c.backoff }
 

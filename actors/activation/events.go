@@ -6,9 +6,10 @@ import (
 )
 
 // batchEvents derives the events of a commit as version from its decisions: one per booking
-// event, in decision order, with the after-image the decision captured; then one
-// bucket.sold_out or bucket.available per bucket whose availability crossed 0 between the
-// state before the commit (committed plus the commits at the store, see bucketBefore) and its
+// event but waitlist joins and leaves, in decision order, with the after-image the decision
+// captured; then one bucket.sold_out or bucket.available per bucket whose availability crossed
+// 0 between the state before the commit (committed plus the commits at the store, see
+// bucketBefore) and its
 // last image in the commit (after, the merged Write.Buckets). A bucket that sold out and came
 // back within one commit crossed nothing. New buckets (a creation, an update adding a key) are
 // described by their resource event, not by a crossing.
@@ -29,6 +30,16 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 				if d.holds[hi].ID == id {
 					hi++
 					return &d.holds[hi-1]
+				}
+			}
+			return nil
+		}
+		// peek finds the image the next image(id) returns, leaving it for that call: an
+		// offer shares the image of the hold.placed that follows it.
+		peek := func(id string) *booking.Hold {
+			for j := hi; j < len(d.holds); j++ {
+				if d.holds[j].ID == id {
+					return &d.holds[j]
 				}
 			}
 			return nil
@@ -61,8 +72,10 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 					last = pe
 				}
 				continue
+			case booking.WaitlistOffered:
+				e.Type, e.OccurredAt, e.Hold = events.WaitlistOffered, ev.At, peek(ev.HoldID)
 			default:
-				continue // waitlist events are not in the catalogue yet
+				continue // joining and leaving a waitlist are not in the catalogue
 			}
 			if e.Resource == nil {
 				if e.Hold == nil {

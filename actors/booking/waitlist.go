@@ -57,6 +57,9 @@ func (s *State) Waitlist() []WaitlistEntry {
 	return out
 }
 
+// WaitlistLen is the number of waiting entries.
+func (s *State) WaitlistLen() int { return len(s.waitlist) }
+
 // WaitlistEntry returns a waiting entry and its position (1 for the first in line).
 func (s *State) WaitlistEntry(id string) (e WaitlistEntry, position int, ok bool) {
 	for i, x := range s.waitlist {

@@ -28,11 +28,14 @@ const (
 	// went back to the hold's owner.
 	HoldPaymentChanged Type = "hold.payment_changed"
 	HoldRefunded       Type = "hold.refunded"
+	// WaitlistOffered: freed units were offered to a waiting user as a hold; the
+	// hold.placed of that hold follows in the same commit. Its data is the offered hold.
+	WaitlistOffered Type = "waitlist.offered"
 )
 
 // Types is every event type, in catalogue order.
 var Types = [...]Type{ResourceCreated, ResourceUpdated, HoldPlaced, HoldConfirmed, HoldCancelled, HoldExpired,
-	HoldExtended, BucketSoldOut, BucketAvailable, HoldPaymentChanged, HoldRefunded}
+	HoldExtended, BucketSoldOut, BucketAvailable, HoldPaymentChanged, HoldRefunded, WaitlistOffered}
 
 // Valid reports whether t is in the catalogue.
 func (t Type) Valid() bool {

@@ -31,6 +31,7 @@ type resourceActor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every store call the actor started
 
+	waiting int          // the core's Waiting as last added to the waitlist gauge
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
 	timer   func() bool  // stops the armed wake-up; nil: none armed
 	timerAt time.Time
@@ -123,6 +124,10 @@ func (a *resourceActor) step(in activation.Input) {
 	rd := a.core.Step(a.cfg.Now(), in)
 	if d := a.core.Parked() - parked; d != 0 {
 		a.metrics.depth(float64(d))
+	}
+	if w := a.core.Waiting(); w != a.waiting {
+		a.metrics.waitlistLength(float64(w - a.waiting))
+		a.waiting = w
 	}
 	for i := range rd.Replies {
 		a.reply(&rd.Replies[i])
@@ -221,6 +226,8 @@ func (a *resourceActor) onStopped() {
 		}})
 	}
 	a.release()
+	a.metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
+	a.waiting = 0
 	// Drop the resource's state: a stopped actor can stay reachable. protoactor's PIDSet of a
 	// parent's children (disthash's placement actor is the parent of every activation) does
 	// not clear the slot of a removed child, and a PID caches its process, so up to the peak

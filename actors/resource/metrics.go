@@ -27,6 +27,7 @@ type Metrics struct {
 	stale        prometheus.Counter
 	extensions   prometheus.Counter
 	waitlist     *prometheus.CounterVec // by event: joined, left, offered
+	waiting      prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -81,10 +82,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		waitlist: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "allot_waitlist_events_total", Help: "Waitlist entries joined, left and offered units (an offer's hold counts in allot_holds_total too), committed.",
 		}, []string{"event"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_waitlist_entries", Help: "Entries waiting on the waitlists of this node's active resources, as committed.",
+		}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
 		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
-		m.extensions, m.waitlist)
+		m.extensions, m.waitlist, m.waiting)
 	return m
 }
 
@@ -166,6 +170,13 @@ func (m *Metrics) commit(size int, d time.Duration, ok bool) {
 func (m *Metrics) depth(delta float64) {
 	if m != nil {
 		m.mailboxDepth.Add(delta)
+	}
+}
+
+// waitlistLength adds delta to the waitlist-length gauge.
+func (m *Metrics) waitlistLength(delta float64) {
+	if m != nil {
+		m.waiting.Add(delta)
 	}
 }
 

@@ -14,7 +14,8 @@ func joinCmd(id, user string, qty int64, buckets ...string) *protos.Command {
 
 // TestWaitlistSurvivesReactivation: waiting entries are durable: after the activation stops
 // (as on a move to another node) a new one loads them in line order, a cancellation offers the
-// seat to the first of them, and the store agrees with memory.
+// seat to the first of them, and the store agrees with memory. The node's waitlist gauge
+// follows the active resources' entries.
 func TestWaitlistSurvivesReactivation(t *testing.T) {
 	store := MustSQLite(t)
 	h := newHarness(t, store)
@@ -27,10 +28,19 @@ func TestWaitlistSurvivesReactivation(t *testing.T) {
 		t.Fatalf("entries %v %v", w2, w3)
 	}
 	mustCode(t, h.ask(pid, joinCmd("gig", "u-2", 1, "all")), booking.CodeConflict)
+	waiting := func(want float64) {
+		t.Helper()
+		if got := counter(t, h.reg, "allot_waitlist_entries"); got != want {
+			t.Fatalf("allot_waitlist_entries = %v, want %v", got, want)
+		}
+	}
+	waiting(2)
 	h.stop(pid)
+	waiting(0) // the entries wait in the store, not on this node
 
 	pid = h.spawn("gig")
 	mustOK(t, h.ask(pid, cancelCmd("gig", held.GetId())))
+	waiting(1) // loaded two, offered the seat to the first
 	offer := mustOK(t, h.ask(pid, getHoldCmd("gig", w2.GetOfferHoldId()))).GetHold()
 	if offer.GetStatus() != "held" || offer.GetUserId() != "u-2" || offer.GetWaitlistEntryId() != w2.GetId() {
 		t.Fatalf("offer %v", offer)
@@ -41,6 +51,7 @@ func TestWaitlistSurvivesReactivation(t *testing.T) {
 	if left.GetId() != w3.GetId() || left.GetPosition() != 0 {
 		t.Fatalf("left %v", left)
 	}
+	waiting(0)
 	snap := checkStoreConsistent(t, store, "gig")
 	if len(snap.Waitlist) != 0 {
 		t.Fatalf("store still has entries %+v", snap.Waitlist)

@@ -38,7 +38,7 @@ func Types() []string {
 	return []string{
 		"resource.created", "resource.updated",
 		"hold.placed", "hold.confirmed", "hold.cancelled", "hold.expired", "hold.extended",
-		"bucket.sold_out", "bucket.available",
+		"bucket.sold_out", "bucket.available", "waitlist.offered",
 		"hold.payment_changed", "hold.refunded", // payments (issue 13)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/events"
@@ -156,6 +158,7 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	clk := newClock()
 	cfg := DefaultRelayConfig()
 	cfg.Store, cfg.Publisher, cfg.Now, cfg.After, cfg.Batch = store, b, clk.Now, clk.After, 4
+	cfg.Metrics, cfg.BacklogEvery = NewRelayMetrics(prometheus.NewRegistry()), time.Second
 	r, err := NewRelay(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +174,10 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	store.setCrash(false)
 	clk.advance(cfg.ClaimLease + time.Second)
 	clk.poll <- clk.Now()
+	// The first pass counted the backlog after it failed: every event was still unpublished.
+	if n := testutil.ToFloat64(cfg.Metrics.backlog); n != float64(len(want)) {
+		t.Fatalf("backlog after the failed pass: %v, want %d", n, len(want))
+	}
 	got = append(got, next(len(want)-cfg.Batch)...)
 	for i, rec := range got {
 		if rec.ID != want[i] {
@@ -183,6 +190,16 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	clk.poll <- clk.Now() // the second wake-up starts after the first pass ended
 	if _, dups, _ := r.Stats(); dups != int64(cfg.Batch) {
 		t.Fatalf("duplicates = %d, want %d (the republished claim)", dups, cfg.Batch)
+	}
+	m := cfg.Metrics
+	if p, d, h := testutil.ToFloat64(m.published), testutil.ToFloat64(m.republished), testutil.ToFloat64(m.held); p != float64(len(want)+cfg.Batch) || d != float64(cfg.Batch) || h != 0 {
+		t.Fatalf("metrics: published %v, republished %v, held %v; want %d, %d, 0", p, d, h, len(want)+cfg.Batch, cfg.Batch)
+	}
+	if n := testutil.ToFloat64(m.backlog); n != 0 {
+		t.Fatalf("backlog after the second pass: %v, want 0", n)
+	}
+	if n := testutil.CollectAndCount(m.lag); n != 1 {
+		t.Fatalf("lag histogram: %d series", n)
 	}
 	if n := streamMsgs(t, b); n != uint64(len(want)) {
 		t.Fatalf("stream holds %d messages, want %d", n, len(want))

@@ -47,20 +47,30 @@ type RelayConfig struct {
 	Retention  time.Duration
 	PruneEvery time.Duration
 	Logger     *slog.Logger
+	// Metrics, when set, receives what the relay publishes (NewRelayMetrics), and, every
+	// BacklogEvery, the outbox's unpublished events when Store can count them (BacklogCounter).
+	Metrics      *RelayMetrics
+	BacklogEvery time.Duration
+}
+
+// BacklogCounter is a RelayStore that counts its unpublished events, all nodes' together
+// (the SQL stores and memstore have it). Safe for concurrent use; errors as ClaimEvents'.
+type BacklogCounter interface {
+	UnpublishedEvents(ctx context.Context) (int64, error)
 }
 
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
-		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute}
+		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second}
 }
 
 func (c RelayConfig) validate() error {
 	switch {
 	case c.Store == nil || c.Publisher == nil || c.Now == nil || c.After == nil:
 		return errors.New("relay: store, publisher and clock are required")
-	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0:
-		return errors.New("relay: poll, batch, claim lease, retention and prune interval must be positive")
+	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0 || c.BacklogEvery <= 0:
+		return errors.New("relay: poll, batch, claim lease, retention, prune and backlog intervals must be positive")
 	}
 	return nil
 }
@@ -146,9 +156,13 @@ func (r *Relay) run() {
 		case <-ctx.Done():
 		}
 	}()
-	var lastPrune time.Time
+	var lastPrune, lastBacklog time.Time
 	for {
 		r.drain(ctx)
+		if now := r.cfg.Now(); now.Sub(lastBacklog) >= r.cfg.BacklogEvery {
+			lastBacklog = now
+			r.backlog(ctx)
+		}
 		if now := r.cfg.Now(); now.Sub(lastPrune) >= r.cfg.PruneEvery {
 			lastPrune = now
 			r.prune(ctx, now)
@@ -191,6 +205,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 	}
 	r.held = recs
+	r.cfg.Metrics.setHeld(len(recs))
 	ids := make([]persistence.EventKey, 0, len(recs))
 	var dups int64
 	var perr error
@@ -200,6 +215,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			perr = err
 			break
 		}
+		r.cfg.Metrics.observe(&recs[i], dup, r.cfg.Now())
 		if dup {
 			dups++
 		}
@@ -210,6 +226,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			return 0, err // all of recs stay held: republished (deduplicated), then marked
 		}
 		r.held = recs[len(ids):]
+		r.cfg.Metrics.setHeld(len(r.held))
 		r.stats.mu.Lock()
 		r.stats.published += int64(len(ids))
 		r.stats.duplicates += dups
@@ -222,6 +239,22 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return r.cfg.Batch, nil // go on with a claim
 	}
 	return len(recs), nil
+}
+
+// backlog sets the backlog gauge, when there are metrics and the store counts.
+func (r *Relay) backlog(ctx context.Context) {
+	bc, ok := r.cfg.Store.(BacklogCounter)
+	if !ok || r.cfg.Metrics == nil {
+		return
+	}
+	n, err := bc.UnpublishedEvents(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("event relay: backlog", "err", err)
+		}
+		return
+	}
+	r.cfg.Metrics.backlog.Set(float64(n))
 }
 
 func (r *Relay) prune(ctx context.Context, now time.Time) {

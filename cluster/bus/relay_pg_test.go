@@ -13,7 +13,8 @@ import (
 
 // TestRelaysShareThePostgresOutbox runs two relays, as two nodes would, on one PostgreSQL
 // outbox: their claims (FOR UPDATE SKIP LOCKED and a claim lease) never overlap, so every
-// event is published exactly once between them, and each resource's events reach the stream.
+// event is published exactly once between them, and each resource's events reach the stream
+// in version order.
 func TestRelaysShareThePostgresOutbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL")
@@ -37,6 +38,9 @@ func TestRelaysShareThePostgresOutbox(t *testing.T) {
 			want[id] = true
 		}
 	}
+	if n, err := writer.UnpublishedEvents(context.Background()); err != nil || n != int64(len(want)) {
+		t.Fatalf("backlog before the relays: %d, %v; want %d", n, err, len(want))
+	}
 	b := openBus(t)
 	next := collect(t, b, ConsumerConfig{})
 	var relays []*Relay
@@ -51,11 +55,18 @@ func TestRelaysShareThePostgresOutbox(t *testing.T) {
 	}
 	got := next(len(want))
 	seen := map[string]bool{}
+	last := map[string]uint64{}
 	for _, rec := range got {
 		if !want[rec.ID] || seen[rec.ID] {
 			t.Fatalf("event %s unexpected or twice", rec.ID)
 		}
 		seen[rec.ID] = true
+		// Per resource in version order, whichever relay published: neither publishes a
+		// resource's event while the other holds an earlier one.
+		if rec.Version <= last[rec.ResourceID] {
+			t.Fatalf("%s: version %d after %d on the stream", rec.ResourceID, rec.Version, last[rec.ResourceID])
+		}
+		last[rec.ResourceID] = rec.Version
 	}
 	var wg sync.WaitGroup
 	var published, dups int64
@@ -75,5 +86,8 @@ func TestRelaysShareThePostgresOutbox(t *testing.T) {
 	}
 	if n := streamMsgs(t, b); n != uint64(len(want)) {
 		t.Fatalf("stream holds %d, want %d", n, len(want))
+	}
+	if n, err := writer.UnpublishedEvents(context.Background()); err != nil || n != 0 {
+		t.Fatalf("backlog after the relays: %d, %v; want 0", n, err)
 	}
 }

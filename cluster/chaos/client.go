@@ -136,6 +136,13 @@ func (a answer) fill(op *Op, okStatus int) {
 				return
 			}
 			op.Avail = av.Buckets
+		case KindJoin, KindLeave:
+			var e wire.WaitlistEntry
+			if err := json.Unmarshal(a.body, &e); err != nil {
+				op.Result, op.Err = ResultError, "decode waitlist entry: "+err.Error()
+				return
+			}
+			op.Entry, op.HoldID = e.ID, e.OfferHoldID
 		default:
 			var h wire.Hold
 			if err := json.Unmarshal(a.body, &h); err != nil {
@@ -153,6 +160,8 @@ func (a answer) fill(op *Op, okStatus int) {
 			op.Result = ResultSoldOut
 		case a.status == http.StatusConflict && p.Code == "conflict":
 			op.Result = ResultConflict
+		case a.status == http.StatusConflict && p.Code == "limit_exceeded":
+			op.Result = ResultLimit
 		case a.status == http.StatusNotFound:
 			op.Result = ResultNotFound
 		default:

@@ -28,6 +28,9 @@ type Config struct {
 	MinGap, MaxGap     time.Duration
 	Faults             []FaultKind // restricts the kinds; nil: every available one
 
+	// NATS is how many NATS JetStream servers the round runs for the nodes' events (3 by
+	// default: the nats-restart fault and the event stream check); 0 runs none.
+	NATS         int
 	Net          string        // NetAuto, NetNetns or NetLoopback
 	Binary       string        // the allot binary; empty: built from this module
 	CheckTimeout time.Duration // porcupine, per check
@@ -53,6 +56,7 @@ func DefaultConfig() Config {
 		MaxFault:       7 * time.Second,
 		MinGap:         500 * time.Millisecond,
 		MaxGap:         1500 * time.Millisecond,
+		NATS:           3,
 		Net:            NetAuto,
 		CheckTimeout:   60 * time.Second,
 	}
@@ -68,6 +72,8 @@ func (c Config) validate() error {
 		return errors.New("chaos: durations must be positive")
 	case c.MaxFault < c.MinFault || c.MaxGap < c.MinGap:
 		return errors.New("chaos: max fault/gap below min")
+	case c.NATS < 0 || c.NATS > 5:
+		return errors.New("chaos: 0 to 5 NATS servers")
 	case c.Net != NetAuto && c.Net != NetNetns && c.Net != NetLoopback:
 		return fmt.Errorf("chaos: network mode %q: want auto, netns or loopback", c.Net)
 	}
@@ -93,6 +99,7 @@ const (
 	EnvFaults   = "ALLOT_CHAOS_FAULTS"   // comma-separated fault kinds to inject
 	EnvRecheck  = "ALLOT_CHAOS_RECHECK"  // an artifact directory to check again (TestRecheckHistory)
 	EnvBin      = "ALLOT_CHAOS_BIN"      // run this allot binary instead of building ./cmd/allot
+	EnvNATS     = "ALLOT_CHAOS_NATS"     // NATS servers for the events (default 3; 0: none)
 )
 
 // Plan is a campaign: rounds of at most Round each, Total in all, seeds Seed, Seed+1, ...
@@ -119,6 +126,11 @@ func PlanFromEnv(getenv func(string) string) (Plan, error) {
 			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 				return p, fmt.Errorf("%s=%q: want a positive duration", d.env, v)
 			}
+		}
+	}
+	if v := getenv(EnvNATS); v != "" {
+		if p.Base.NATS, err = strconv.Atoi(v); err != nil {
+			return p, fmt.Errorf("%s: %w", EnvNATS, err)
 		}
 	}
 	p.Base.OutDir = getenv(EnvOut)
@@ -167,6 +179,9 @@ func (c Config) Replay() string {
 	}
 	if c.Binary != "" {
 		s += fmt.Sprintf(" %s=%s", EnvBin, c.Binary)
+	}
+	if c.NATS != DefaultConfig().NATS {
+		s += fmt.Sprintf(" %s=%d", EnvNATS, c.NATS)
 	}
 	return s + " go test -count=1 -v -run 'TestChaos$' ./cluster/chaos"
 }

@@ -20,18 +20,23 @@ const (
 	KindCancel  Kind = "cancel"  // POST .../holds/{hid}/cancel
 	KindRead    Kind = "read"    // GET .../availability
 	KindGet     Kind = "get"     // GET .../holds/{hid}
+	KindExtend  Kind = "extend"  // POST .../holds/{hid}/extend?user_id= (the owner's renewal)
+	KindJoin    Kind = "join"    // POST .../waitlist for a user of its own
+	KindLeave   Kind = "leave"   // DELETE .../waitlist/{eid}?user_id=
 )
 
 // Result is how an operation ended, as far as the client knows.
 type Result string
 
 // Results. Refusals (sold_out, conflict) change nothing; unknown may or may not have taken
-// effect, at any time after its invocation; not_found and error are never expected from this
-// workload and fail the check.
+// effect, at any time after its invocation; error is never expected from this workload and
+// fails the check, and so is not_found, but of a leave (the entry was offered meanwhile) and of
+// a get of a waitlist entry's hold (Offer: not offered yet).
 const (
 	ResultOK       Result = "ok"
 	ResultSoldOut  Result = "sold_out"
 	ResultConflict Result = "conflict"
+	ResultLimit    Result = "limit_exceeded" // a renewal past max_extensions
 	ResultUnknown  Result = "unknown"
 	ResultNotFound Result = "not_found"
 	ResultError    Result = "error"
@@ -45,12 +50,16 @@ type Op struct {
 	Kind     Kind     `json:"kind"`
 	Resource string   `json:"resource"`
 	Key      string   `json:"key,omitempty"`
-	HoldID   string   `json:"hold_id,omitempty"`
+	HoldID   string   `json:"hold_id,omitempty"` // of a join or leave: the entry's offer hold id
+	Entry    string   `json:"entry,omitempty"`   // the waitlist entry of a join or leave
 	Buckets  []string `json:"buckets,omitempty"`
 	Qty      int64    `json:"qty,omitempty"`
 	// Repeat marks a confirm or cancel the client re-sent for a hold it already knew to be
 	// in (or past) the target status: an answer the resource may give from memory.
 	Repeat bool `json:"repeat,omitempty"`
+	// Offer marks an op on the hold a waitlist entry is offered as (its Key is the entry's):
+	// a get of it may be not_found while the entry waits.
+	Offer bool `json:"offer,omitempty"`
 
 	// Call and Return are nanoseconds since the start of the round. For an unknown result
 	// Return is when the client gave up; the checker treats it as the end of the history.
@@ -82,7 +91,9 @@ func (o *Op) Observation() bool {
 	switch {
 	case o.Kind == KindRead || o.Kind == KindGet:
 		return true
-	case o.Result == ResultSoldOut || o.Result == ResultConflict:
+	case o.Result == ResultSoldOut || o.Result == ResultConflict || o.Result == ResultLimit:
+		return true
+	case o.Result == ResultNotFound && (o.Kind == KindLeave || o.Offer):
 		return true
 	}
 	return false

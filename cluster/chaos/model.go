@@ -3,6 +3,7 @@ package chaos
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,9 @@ import (
 //	read                   ok with every bucket's held and confirmed counters
 //	get(key)               ok with the hold's status
 //
+// Renewals (extend) and waitlists (join, leave, offers on a cancellation) are in
+// model_rules.go.
+//
 // An operation whose outcome is unknown may have taken effect at any time after its
 // invocation or never: its return time is the end of the history and its step applies it if
 // the model allows it at that point (else it is a refusal, which changes nothing). Placing it
@@ -30,15 +34,21 @@ import (
 // MaxBuckets is the number of buckets per resource the model supports.
 const MaxBuckets = 4
 
-// Hold statuses in the model.
+// Hold statuses in the model. A waitlist entry is the hold it will be offered as: waiting,
+// left (it never will be), or held once offered.
 const (
 	stAbsent byte = iota
 	stHeld
 	stConfirmed
 	stCancelled
+	stWaiting
+	stLeft
 )
 
-var statusNames = [...]string{"absent", "held", "confirmed", "cancelled"}
+// statusBits of a hold's byte hold its status; the bits above, its renewals.
+const statusBits = 3
+
+var statusNames = [...]string{"absent", "held", "confirmed", "cancelled", "waiting", "left"}
 
 func statusByte(s string) (byte, bool) {
 	for i, n := range statusNames {
@@ -54,24 +64,41 @@ type ResourceSpec struct {
 	ID       string
 	Buckets  []string // sorted
 	Capacity int64
+	// MaxExtensions is how often a hold may be renewed: the resource's max_extensions (the
+	// server's default, 2, when the resource was created without it).
+	MaxExtensions int `json:",omitempty"`
 }
 
 // state is the model's state: immutable, shared between steps until a step changes it.
 type state struct {
 	held, confirmed [MaxBuckets]int64
-	holds           []byte // status by hold index; missing entries are absent
-	holdsHash       uint64 // sum of mix(i, status) over present holds
+	holds           []byte // status and renewals by hold index; missing entries are absent
+	holdsHash       uint64 // sum of mix(i, byte) over present holds
+	waiting         []waiter
 }
 
 func (s state) status(i int) byte {
 	if i < len(s.holds) {
-		return s.holds[i]
+		return s.holds[i] & (1<<statusBits - 1)
 	}
 	return stAbsent
 }
 
-// with returns a copy of s with hold i in status st.
+// renewals is how often hold i was extended.
+func (s state) renewals(i int) int {
+	if i < len(s.holds) {
+		return int(s.holds[i] >> statusBits)
+	}
+	return 0
+}
+
+// with returns a copy of s with hold i in status st, its renewals kept.
 func (s state) with(i int, st byte) state {
+	return s.withByte(i, byte(s.renewals(i))<<statusBits|st)
+}
+
+// withByte returns a copy of s with hold i's byte (status and renewals) set to st.
+func (s state) withByte(i int, st byte) state {
 	n := max(len(s.holds), i+1)
 	hs := make([]byte, n)
 	copy(hs, s.holds)
@@ -88,7 +115,7 @@ func (s state) with(i int, st byte) state {
 }
 
 func mix(i int, st byte) uint64 {
-	z := uint64(i)<<2 | uint64(st)
+	z := uint64(i)<<8 | uint64(st)
 	z += 0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
@@ -101,11 +128,14 @@ func (s state) hash() uint64 {
 		h = h*31 + uint64(s.held[b])
 		h = h*31 + uint64(s.confirmed[b])
 	}
+	for _, w := range s.waiting {
+		h = h*31 + uint64(w.hold)
+	}
 	return h
 }
 
 func equalStates(a, b state) bool {
-	if a.held != b.held || a.confirmed != b.confirmed || a.holdsHash != b.holdsHash {
+	if a.held != b.held || a.confirmed != b.confirmed || a.holdsHash != b.holdsHash || !slices.Equal(a.waiting, b.waiting) {
 		return false
 	}
 	x, y := a.holds, b.holds
@@ -210,7 +240,7 @@ func step(s state, in *input) (bool, state) {
 		switch op.Result {
 		case ResultOK, ResultUnknown:
 			if st == stHeld || st == stConfirmed {
-				return true, in.claim(s.with(in.hold, stCancelled), st, stCancelled, op.Qty)
+				return true, in.offer(in.claim(s.with(in.hold, stCancelled), st, stCancelled, op.Qty))
 			}
 			return st == stCancelled || op.Result == ResultUnknown, s
 		}
@@ -220,10 +250,15 @@ func step(s state, in *input) (bool, state) {
 		}
 		return true, s // a read without an answer says nothing
 	case KindGet:
-		if op.Result == ResultOK {
-			return st != stAbsent && in.status == st, s
+		switch op.Result {
+		case ResultOK:
+			return (st == stHeld || st == stConfirmed || st == stCancelled) && in.status == st, s
+		case ResultNotFound: // a waitlist entry's hold, not offered (yet)
+			return op.Offer && (st == stAbsent || st == stWaiting || st == stLeft), s
 		}
 		return op.Result == ResultUnknown, s
+	case KindExtend, KindJoin, KindLeave:
+		return stepRules(s, in, st)
 	}
 	return false, s // not_found, error, or a result this kind cannot have
 }
@@ -323,12 +358,13 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			ret = end
 		}
 		out = append(out, porcupine.Operation{ClientId: op.Client, Input: in, Output: in, Call: op.Call, Return: ret})
-		if op.Kind == KindHold && op.Result == ResultSoldOut && op.Uncertain {
+		if op.Result != ResultUnknown && op.Uncertain && (op.Kind == KindHold && op.Result == ResultSoldOut || retriedTwice(op.Kind)) {
 			// The refusal answered a retry; an earlier attempt of this hold got no answer
 			// and may still be applied, at any time later (a node that was paused with the
 			// request in its socket serves it when it resumes). With the same
 			// Idempotency-Key it is the same hold: the model lets it be placed after the
-			// refusal, or never.
+			// refusal, or never. Renewals and the waitlist have no Idempotency-Key: the
+			// earlier attempt is one more renewal, join or leave, applied or not.
 			c := *op
 			c.Result = ResultUnknown
 			at := *in
@@ -344,8 +380,10 @@ func describeOp(op *Op) string {
 	switch op.Kind {
 	case KindHold:
 		fmt.Fprintf(&b, "hold %s %s×%d", op.Key, strings.Join(op.Buckets, "+"), op.Qty)
-	case KindConfirm, KindCancel, KindGet:
+	case KindConfirm, KindCancel, KindGet, KindExtend, KindLeave:
 		fmt.Fprintf(&b, "%s %s", op.Kind, op.Key)
+	case KindJoin:
+		fmt.Fprintf(&b, "join %s %s×%d", op.Key, strings.Join(op.Buckets, "+"), op.Qty)
 	case KindRead:
 		b.WriteString("read")
 	}
@@ -377,10 +415,10 @@ func describeState(s state) string {
 			fmt.Fprintf(&b, "#%d:%dh+%dc ", i, s.held[i], s.confirmed[i])
 		}
 	}
-	var n [4]int
+	var n [1 << statusBits]int
 	for _, st := range s.holds {
-		n[st]++
+		n[st&(1<<statusBits-1)]++
 	}
-	fmt.Fprintf(&b, "holds: %d held, %d confirmed, %d cancelled", n[stHeld], n[stConfirmed], n[stCancelled])
+	fmt.Fprintf(&b, "holds: %d held, %d confirmed, %d cancelled; waitlist %d", n[stHeld], n[stConfirmed], n[stCancelled], len(s.waiting))
 	return b.String()
 }

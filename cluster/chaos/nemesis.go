@@ -28,19 +28,25 @@ const (
 	FaultOneWay      FaultKind = "partition-oneway"  // one node stops receiving from (or sending to) its peers
 	FaultLoss        FaultKind = "loss"              // one node drops 10-30% of its packets (iptables statistic)
 	FaultNetem       FaultKind = "netem"             // one node's packets delayed 50±25ms, 2% lost (tc netem)
+	FaultNATSRestart FaultKind = "nats-restart"      // stop (SIGTERM or SIGKILL) and restart one NATS server
 	FaultNone        FaultKind = "none"              // no fault active (for attribution)
 	defaultSettleMax           = 25 * time.Second
 )
 
 // AllFaults lists every fault kind in a fixed order.
 var AllFaults = []FaultKind{FaultKill, FaultPause, FaultDBRestart, FaultIsolate, FaultIsolateDB,
-	FaultSplit, FaultOneWay, FaultLoss, FaultNetem}
+	FaultSplit, FaultOneWay, FaultLoss, FaultNetem, FaultNATSRestart}
 
-// AvailableFaults returns the kinds that can be injected with nt (nil: loopback) and a note
-// for each that cannot.
-func AvailableFaults(nt *Net) ([]FaultKind, []string) {
+// AvailableFaults returns the kinds that can be injected with nt (nil: loopback) on a testbed
+// with or without an external NATS cluster, and a note for each that cannot.
+func AvailableFaults(nt *Net, nats bool) ([]FaultKind, []string) {
 	kinds := []FaultKind{FaultKill, FaultPause, FaultDBRestart}
 	var notes []string
+	if nats {
+		kinds = append(kinds, FaultNATSRestart)
+	} else {
+		notes = append(notes, "no external NATS cluster: no nats-restart fault, no event stream check")
+	}
 	packet := []FaultKind{FaultIsolate, FaultIsolateDB, FaultSplit, FaultOneWay, FaultLoss}
 	switch {
 	case nt == nil:
@@ -98,6 +104,7 @@ type Nemesis struct {
 	Net      *Net // nil in loopback mode
 	DB       *pgtest.Server
 	DBPort   int
+	NATS     *clustertest.NATSCluster // nil: the nodes publish no events
 	Clock    func() int64
 	Converge func(ctx context.Context, timeout time.Duration) error
 	MinFault time.Duration // a fault lasts MinFault..MaxFault
@@ -180,6 +187,8 @@ func (n *Nemesis) inject(ctx context.Context, kind FaultKind) FaultEvent {
 		if e := n.DB.Start(); e != nil && err == nil {
 			err = e
 		}
+	case FaultNATSRestart:
+		err = n.restartNATS(ctx, d, &ev)
 	case FaultIsolate, FaultIsolateDB:
 		ev.Targets = []string{name}
 		err = n.Net.Block(victim, n.Net.PeersOf(victim), Both)
@@ -252,6 +261,27 @@ func (n *Nemesis) inject(ctx context.Context, kind FaultKind) FaultEvent {
 	cancel()
 	ev.Settled = n.Clock()
 	return ev
+}
+
+// restartNATS stops one NATS server, gracefully or with SIGKILL (its JetStream files stay),
+// keeps it down for d/3 and starts it again, waiting until it is healthy: the streams keep
+// their quorum on the other two, the nodes' clients reconnect to them, and the server catches
+// up when it is back.
+func (n *Nemesis) restartNATS(ctx context.Context, d time.Duration, ev *FaultEvent) error {
+	s := n.NATS.Servers[n.Rng.Intn(len(n.NATS.Servers))]
+	ev.Targets = []string{s.Name}
+	if n.Rng.Intn(2) == 0 {
+		ev.Detail = "SIGKILL, then start"
+		s.Kill()
+	} else {
+		ev.Detail = "SIGTERM, then start"
+		s.Stop(10 * time.Second)
+	}
+	sleepCtx(ctx, d/3)
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return s.Ready(60 * time.Second)
 }
 
 // hold keeps a packet fault for d (unless applying it failed) and then heals the nodes.

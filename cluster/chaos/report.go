@@ -46,6 +46,7 @@ type Report struct {
 	Faults    map[FaultKind]*FaultStats
 	Verdict   *Verdict
 	Audit     *clustertest.AuditReport
+	Stream    string         // the event stream check's summary; empty when the round ran no NATS
 	Topology  map[string]int // allot_cluster_members per node after healing
 	Failures  []string       // fail the test
 	Findings  []string       // reported, do not fail the test (e.g. no convergence in time)
@@ -156,6 +157,9 @@ func (r *Report) String() string {
 	}
 	if r.Audit != nil {
 		fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(r.Audit.String(), "\n", "\n  "))
+	}
+	if r.Stream != "" {
+		fmt.Fprintf(&b, "  events: %s\n", r.Stream)
 	}
 	b.WriteString(FaultTable(r.Faults))
 	for _, f := range r.Findings {

@@ -29,10 +29,10 @@ func RunRound(t *testing.T, cfg Config) *Report {
 	rep := &Report{Seed: cfg.Seed, Replay: cfg.Replay()}
 	t.Logf("chaos round seed %d, fault phase %s; replay: %s", cfg.Seed, cfg.Duration, rep.Replay)
 
-	tb := StartTestbed(t, cfg.Nodes, cfg.Net, cfg.Binary)
+	tb := StartTestbedWithNATS(t, cfg.Nodes, cfg.Net, cfg.Binary, cfg.NATS)
 	rep.Mode = tb.Mode
 	t.Logf("testbed: %s; database %s", tb.Mode, tb.DBURL)
-	kinds, notes := AvailableFaults(tb.Net)
+	kinds, notes := AvailableFaults(tb.Net, tb.NATS != nil)
 	rep.Notes = notes
 	if len(cfg.Faults) > 0 {
 		var keep []FaultKind
@@ -73,7 +73,7 @@ func RunRound(t *testing.T, cfg Config) *Report {
 
 	nem := &Nemesis{
 		Kinds: kinds, Rng: rand.New(rand.NewSource(cfg.Seed)), Nodes: tb.Nodes, Net: tb.Net,
-		DB: tb.DB, DBPort: tb.DBPort(), Clock: hist.Since, Converge: tb.Converge,
+		DB: tb.DB, DBPort: tb.DBPort(), NATS: tb.NATS, Clock: hist.Since, Converge: tb.Converge,
 		MinFault: cfg.MinFault, MaxFault: cfg.MaxFault, MinGap: cfg.MinGap, MaxGap: cfg.MaxGap,
 		Logf: t.Logf,
 	}
@@ -119,6 +119,9 @@ func RunRound(t *testing.T, cfg Config) *Report {
 		names[n.Name] = n.Name // owners are node names (--node-name)
 	}
 	evaluate(ctx, rep, cfg, ops, specByID, tb.DBURL)
+	if tb.NATS != nil {
+		checkEvents(ctx, t, rep, ops, tb)
+	}
 	rep.Failures = append(rep.Failures, ownerDisagreements(ops, cfg.Clients, names)...)
 	if rep.Failed() || len(rep.Findings) > 0 || cfg.OutDir != "" {
 		dir, err := artifactDir(t, cfg)
@@ -163,7 +166,7 @@ func evaluate(ctx context.Context, rep *Report, cfg Config, ops []*Op, specs map
 			rep.ByKind[op.Kind] = map[Result]int{}
 		}
 		rep.ByKind[op.Kind][op.Result]++
-		if op.Result == ResultNotFound || op.Result == ResultError {
+		if op.Result == ResultNotFound && !(op.Kind == KindLeave || op.Offer) || op.Result == ResultError {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("unexpected answer: op %d %s", op.ID, describeOp(op)+" "+op.Err))
 		}
 	}
@@ -338,6 +341,13 @@ func writeArtifacts(dir string, rep *Report, ops []*Op, tb *Testbed) error {
 	for _, n := range tb.Nodes {
 		if err := n.WriteLogs(dir); err != nil {
 			return err
+		}
+	}
+	if tb.NATS != nil {
+		for _, s := range tb.NATS.Servers {
+			if err := os.WriteFile(filepath.Join(dir, s.Name+".log"), []byte(s.LogTail(1<<20)), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	if b, err := os.ReadFile(tb.DB.LogPath()); err == nil {

@@ -40,6 +40,9 @@ type Testbed struct {
 	// it (an operator and admin with a second factor).
 	KeyFile string
 	Tokens  client.TokenSource
+	// NATS is the external NATS JetStream cluster the nodes publish their events to
+	// (--nats-url, --nats-replicas 3); nil when the testbed runs none.
+	NATS *clustertest.NATSCluster
 }
 
 // Fixed ports of a node in its own namespace (each node has its own address there).
@@ -54,6 +57,14 @@ const (
 // bin is empty) and waits until every node sees all n alive. Everything is stopped and
 // removed in t.Cleanup, also when the test fails.
 func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
+	t.Helper()
+	return StartTestbedWithNATS(t, n, netMode, bin, 0)
+}
+
+// StartTestbedWithNATS is StartTestbed with a NATS JetStream cluster of natsServers (0: none)
+// next to PostgreSQL, which the nodes publish their events to with as many stream replicas
+// (at most 3).
+func StartTestbedWithNATS(t *testing.T, n int, netMode, bin string, natsServers int) *Testbed {
 	t.Helper()
 	if bin == "" {
 		bin = clustertest.MustBinary(t)
@@ -85,6 +96,15 @@ func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
 		tb.DB = pgtest.MustNewServer(t)
 	}
 	tb.DBURL = tb.DB.MustDatabase(t)
+	var natsArgs []string
+	if natsServers > 0 {
+		host := "127.0.0.1"
+		if tb.Net != nil {
+			host = tb.Net.HostIP.String()
+		}
+		tb.NATS = clustertest.StartNATSClusterOn(t, natsServers, host)
+		natsArgs = []string{"--nats-url", tb.NATS.URL(), "--nats-replicas", strconv.Itoa(min(natsServers, 3))}
+	}
 
 	tb.KeyFile = clustertest.KeyFile(t)
 	tb.Tokens = clustertest.DevIssuer(t, tb.KeyFile).TokenSource(auth.TokenSpec{
@@ -92,7 +112,8 @@ func StartTestbed(t *testing.T, n int, netMode, bin string) *Testbed {
 	opts := make([]clustertest.NodeOptions, n)
 	secrets := clustertest.NewPeerSecrets(t) // encrypted gossip and peer mTLS, as in production
 	for i := range opts {
-		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, KeyFile: tb.KeyFile, LeaveTimeout: 5 * time.Second, Secrets: secrets}
+		o := clustertest.NodeOptions{Name: fmt.Sprintf("n%d", i+1), DBURL: tb.DBURL, KeyFile: tb.KeyFile, LeaveTimeout: 5 * time.Second, Secrets: secrets,
+			ExtraArgs: natsArgs}
 		if tb.Net != nil {
 			o.Host = tb.Net.Nodes[i].IP.String()
 			o.HTTPPort, o.GossipPort, o.RemotePort, o.AdminPort = nsHTTPPort, nsGossipPort, nsRemotePort, nsAdminPort

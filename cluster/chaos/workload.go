@@ -13,7 +13,9 @@ import (
 
 // Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
 // against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
-// confirms, cancels and gets of its own holds, and availability reads. Every operation is
+// confirms, cancels, renewals and gets of its own holds, availability reads, and waitlist
+// entries for users of its own (join, leave, and gets of the hold an entry is offered as,
+// which then becomes one of its holds). Every operation is
 // recorded in History. A client addresses only holds it placed itself, so the operations on
 // one hold are sequential and in invocation order.
 type Workload struct {
@@ -55,10 +57,24 @@ func (w *Workload) Stop() {
 type ownHold struct {
 	spec    *ResourceSpec
 	key, id string
+	user    string // its owner, who renews it
+	offer   bool   // offered from the waitlist (key is the entry's)
 	buckets []string
 	qty     int64
 	status  string
 }
+
+// ownEntry is a waitlist entry a client joined for a user of its own, until its hold is seen
+// offered (then it is an ownHold) or it left.
+type ownEntry struct {
+	spec                *ResourceSpec
+	key, id, hold, user string
+	buckets             []string
+	qty                 int64
+}
+
+// maxEntries bounds a client's waiting entries.
+const maxEntries = 2
 
 // A client keeps at most maxLiveHolds holds that are not known to be cancelled (beyond it,
 // it cancels instead of placing more, so that capacity keeps churning) and its last
@@ -74,6 +90,7 @@ func (w *Workload) client(ctx context.Context, c int) {
 	patient, impatient := w.Client, *w.Client
 	impatient.Budget = w.ShortBudget
 	var live, dead []*ownHold
+	var waits []*ownEntry
 	for i := 0; !w.stop.Load() && ctx.Err() == nil; i++ {
 		cl := patient
 		if w.ShortBudget > 0 && rng.Intn(10) == 0 {
@@ -97,6 +114,13 @@ func (w *Workload) client(ctx context.Context, c int) {
 			}
 			w.transition(ctx, cl, rng, c, h, k, true)
 			continue
+		case roll >= 5 && roll < 10:
+			var offered *ownHold
+			waits, offered = w.waitlist(ctx, cl, rng, c, i, waits)
+			if offered != nil {
+				live = append(live, offered)
+			}
+			continue
 		case pick == nil && roll < 60:
 			kind = KindHold
 		case pick == nil:
@@ -106,6 +130,8 @@ func (w *Workload) client(ctx context.Context, c int) {
 			kind = KindCancel
 		case roll < 50:
 			kind = KindConfirm
+		case roll >= 70 && roll < 78:
+			kind = KindExtend
 		case roll >= 90:
 			kind = KindGet
 		}
@@ -133,6 +159,10 @@ func (w *Workload) client(ctx context.Context, c int) {
 			}
 		case KindGet:
 			w.get(ctx, cl, rng, c, pick)
+		case KindExtend:
+			if op := w.extend(ctx, cl, rng, c, pick); op.Result == ResultConflict {
+				pick.status = "" // confirmed or cancelled meanwhile: the next transition tells
+			}
 		default:
 			w.read(ctx, cl, rng, c, w.Resources[rng.Intn(len(w.Resources))])
 		}
@@ -165,11 +195,72 @@ func (w *Workload) hold(ctx context.Context, cl *Client, rng *rand.Rand, c, i in
 	if op.Result != ResultOK {
 		return nil
 	}
-	return &ownHold{spec: spec, key: op.Key, id: op.HoldID, buckets: buckets, qty: qty, status: op.Status}
+	return &ownHold{spec: spec, key: op.Key, id: op.HoldID, user: fmt.Sprintf("u%d", c), buckets: buckets, qty: qty, status: op.Status}
+}
+
+// waitlist joins a waitlist for a new user of the client's (when it has fewer than
+// maxEntries), or leaves one of its entries, or asks for the hold an entry is offered as. It
+// returns the entries left and the hold of an entry seen offered.
+func (w *Workload) waitlist(ctx context.Context, cl *Client, rng *rand.Rand, c, i int, waits []*ownEntry) ([]*ownEntry, *ownHold) {
+	if len(waits) < maxEntries && (len(waits) == 0 || rng.Intn(2) == 0) {
+		spec := w.Resources[rng.Intn(len(w.Resources))]
+		buckets := []string{spec.Buckets[rng.Intn(len(spec.Buckets))]}
+		qty := int64(1 + rng.Intn(2))
+		user := fmt.Sprintf("w%d-%d", c, i)
+		op := &Op{Client: c, Kind: KindJoin, Resource: spec.ID, Key: fmt.Sprintf("s%d-c%d-w%d", w.Seed, c, i), Buckets: buckets, Qty: qty}
+		w.History.Begin(op)
+		a := cl.Do(ctx, rng, http.MethodPost, resourcePath(spec.ID)+"/waitlist", "",
+			map[string]any{"buckets": buckets, "quantity": qty, "user_id": user})
+		w.History.End(op)
+		a.fill(op, http.StatusCreated)
+		if op.Result == ResultOK {
+			waits = append(waits, &ownEntry{spec: spec, key: op.Key, id: op.Entry, hold: op.HoldID, user: user, buckets: buckets, qty: qty})
+		}
+		return waits, nil
+	}
+	j := rng.Intn(len(waits))
+	e := waits[j]
+	drop := func() []*ownEntry { return append(waits[:j:j], waits[j+1:]...) }
+	base := &Op{Client: c, Resource: e.spec.ID, Key: e.key, HoldID: e.hold, Entry: e.id, Buckets: e.buckets, Qty: e.qty, Offer: true}
+	if rng.Intn(3) == 0 {
+		op := *base
+		op.Kind = KindLeave
+		w.History.Begin(&op)
+		a := cl.Do(ctx, rng, http.MethodDelete, resourcePath(e.spec.ID)+"/waitlist/"+url.PathEscape(e.id)+"?user_id="+url.QueryEscape(e.user), "", nil)
+		w.History.End(&op)
+		a.fill(&op, http.StatusOK)
+		op.HoldID, op.Entry = e.hold, e.id
+		if op.Result == ResultOK || op.Result == ResultUnknown {
+			return drop(), nil // left, or may have: the entry is given up
+		}
+		return waits, nil // not_found: offered meanwhile, a get will find its hold
+	}
+	op := *base
+	op.Kind = KindGet
+	w.History.Begin(&op)
+	a := cl.Do(ctx, rng, http.MethodGet, resourcePath(e.spec.ID)+"/holds/"+url.PathEscape(e.hold), "", nil)
+	w.History.End(&op)
+	a.fill(&op, http.StatusOK)
+	op.HoldID = e.hold
+	if op.Result != ResultOK {
+		return waits, nil
+	}
+	return drop(), &ownHold{spec: e.spec, key: e.key, id: e.hold, user: e.user, offer: true, buckets: e.buckets, qty: e.qty, status: op.Status}
+}
+
+// extend renews h for its owner.
+func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold) *Op {
+	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), "", nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
+	op.HoldID = h.id
+	return op
 }
 
 func (w *Workload) transition(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, kind Kind, repeat bool) *Op {
-	op := &Op{Client: c, Kind: kind, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Repeat: repeat}
+	op := &Op{Client: c, Kind: kind, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Repeat: repeat, Offer: h.offer}
 	w.History.Begin(op)
 	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/"+string(kind), "", nil)
 	w.History.End(op)
@@ -188,7 +279,7 @@ func (w *Workload) read(ctx context.Context, cl *Client, rng *rand.Rand, c int, 
 }
 
 func (w *Workload) get(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold) *Op {
-	op := &Op{Client: c, Kind: KindGet, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty}
+	op := &Op{Client: c, Kind: KindGet, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer}
 	w.History.Begin(op)
 	a := cl.Do(ctx, rng, http.MethodGet, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id), "", nil)
 	w.History.End(op)

@@ -34,30 +34,32 @@ var build struct {
 // Elsewhere the binary stays in a temp directory.
 func MustBinary(tb testing.TB) string {
 	tb.Helper()
-	build.once.Do(func() { build.path, build.file, build.err = buildBinary() })
+	build.once.Do(func() { build.path, build.file, build.err = buildBinary("./cmd/allot", "allot") })
 	if build.err != nil {
 		tb.Fatalf("build allot: %v", build.err)
 	}
 	return build.path
 }
 
-func buildBinary() (string, *os.File, error) {
+// buildBinary builds the Go package pkg (a path in the module, or a main package of a
+// module it requires) as name; see MustBinary for where it lives.
+func buildBinary(pkg, name string) (string, *os.File, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "allot-bin-")
+	dir, err := os.MkdirTemp("", name+"-bin-")
 	if err != nil {
 		return "", nil, err
 	}
-	bin := filepath.Join(dir, "allot")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/allot")
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		_ = os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("go build ./cmd/allot: %v\n%s", err, out.String())
+		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out.String())
 	}
 	f, err := os.Open(bin)
 	if err != nil {

@@ -22,6 +22,7 @@ type testCluster struct {
 	db      string
 	key     string // the dev signing key the nodes share
 	secrets *clustertest.PeerSecrets
+	extra   []string // more flags for every node (e.g. --nats-url)
 	mu      sync.Mutex
 	nodes   []*clustertest.Node
 }
@@ -48,7 +49,7 @@ func (c *testCluster) add() *clustertest.Node {
 	}
 	name := fmt.Sprintf("n%d", len(c.nodes)+1)
 	c.mu.Unlock()
-	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, KeyFile: c.key, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets})
+	n := clustertest.StartNode(c.t, c.bin, clustertest.NodeOptions{Name: name, DBURL: c.db, KeyFile: c.key, Join: join, LeaveTimeout: 10 * time.Second, Secrets: c.secrets, ExtraArgs: c.extra})
 	if strings.Contains(n.Logs(), "cluster traffic is not protected") {
 		c.t.Errorf("node %s runs without peer security:\n%s", name, n.LogTail(20))
 	}

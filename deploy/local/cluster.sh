@@ -13,6 +13,9 @@
 #   node 2: http://127.0.0.1:8082   gossip :7948  remote :8092  admin (metrics) :9092
 #   node 3: http://127.0.0.1:8083   gossip :7949  remote :8093  admin (metrics) :9093
 #
+#   NATS (events, JetStream, streams on all three): nats://127.0.0.1:4222, :4223, :4224
+#   (routes :6222-:6224, monitoring http://127.0.0.1:8222/healthz, :8223, :8224)
+#
 # Authentication is on (dev mode): the nodes share the signing key $DIR/dev-signing-key.pem.
 #   TOKEN=$(bin/allot token --sub u-1 --key-file data/cluster/dev-signing-key.pem)
 #   PostgreSQL: 127.0.0.1:${ALLOT_PG_PORT:-5433}, database allot
@@ -24,6 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin/allot}
+NATS_BIN=${NATS_BIN:-bin/nats-server}
 DIR=${DIR:-$PWD/data/cluster}
 PGPORT=${ALLOT_PG_PORT:-5433}
 mkdir -p "$DIR"
@@ -76,6 +80,7 @@ KEY="$DIR/dev-signing-key.pem"
 chmod 600 "$DIR/admin.token"
 
 pids=()
+nats_pids=()
 stopping=""
 cleanup() {
   [ -n "$stopping" ] && return
@@ -83,6 +88,9 @@ cleanup() {
   echo; echo "stopping the cluster (graceful leave, up to 20s)..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # NATS after the nodes: their relays publish what is left while they drain.
+  for p in "${nats_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${nats_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   as_pg "$pgbin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
 }
 trap cleanup EXIT
@@ -92,6 +100,25 @@ trap 'cleanup; exit 130' INT TERM
 # Ctrl-C (which would otherwise be a first signal, and cleanup's SIGTERM a second).
 set -m
 
+# The event bus: three nats-server processes in one JetStream cluster (each routes to all).
+[ -x "$NATS_BIN" ] || { echo "$NATS_BIN not found: run 'make build-nats'" >&2; exit 1; }
+NATS_URL="nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
+for i in 1 2 3; do
+  mkdir -p "$DIR/nats$i"
+  "$NATS_BIN" --name "nats$i" --addr 127.0.0.1 --port "422$((1 + i))" --http_port "822$((1 + i))" \
+    --jetstream --store_dir "$DIR/nats$i" --cluster_name allot-events --cluster "nats://127.0.0.1:622$((1 + i))" \
+    --routes "nats://127.0.0.1:6222,nats://127.0.0.1:6223,nats://127.0.0.1:6224" \
+    >"$DIR/nats$i.log" 2>&1 &
+  nats_pids+=($!)
+done
+# Healthy once JetStream has a leader: the nodes create their streams at start-up.
+for i in 1 2 3; do
+  for _ in $(seq 300); do
+    curl -fsS "http://127.0.0.1:822$((1 + i))/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
 for i in 1 2 3; do
   join=""
   [ "$i" != 1 ] && join="--join 127.0.0.1:7947"
@@ -100,6 +127,7 @@ for i in 1 2 3; do
     --gossip-key-file "$SECRETS/gossip-keys" --peer-ca "$SECRETS/ca.crt" \
     --peer-cert "$SECRETS/node$i.crt" --peer-key "$SECRETS/node$i.key" \
     --admin-addr "127.0.0.1:909$i" --node-name "node$i" --key-file "$KEY" \
+    --nats-url "$NATS_URL" --nats-replicas 3 \
     >"$DIR/node$i.log" 2>&1 &
   pids+=($!)
 done
@@ -110,7 +138,7 @@ for i in 1 2 3; do
   done
 done
 echo "Allot cluster up: http://127.0.0.1:8081 http://127.0.0.1:8082 http://127.0.0.1:8083"
-echo "database: $URL   logs: $DIR/node*.log   Ctrl-C stops everything"
+echo "database: $URL   events: $NATS_URL   logs: $DIR/node*.log $DIR/nats*.log   Ctrl-C stops everything"
 echo "tokens: bin/allot token --sub u-1 --key-file $KEY   (an admin's: $DIR/admin.token)"
 curl -fsS -H "Authorization: Bearer $(cat "$DIR/admin.token")" http://127.0.0.1:8081/v1/cluster/members || true
 echo

@@ -198,3 +198,16 @@ func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at 
 	}
 	return nil
 }
+
+// UnpublishedEvents counts the events not yet published (the relay's backlog gauge).
+func (s *Store) UnpublishedEvents(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("count unpublished events: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkOpen("count unpublished events"); err != nil {
+		return 0, err
+	}
+	return int64(len(s.outbox.sorted(func(r *outboxRow) bool { return r.publishedAt == 0 }))), nil
+}

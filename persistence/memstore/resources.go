@@ -27,7 +27,7 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	ids := make([]string, 0, len(s.resources))
 	for id, r := range s.resources {
 		if id > f.After && r.res.ArchivedAt.IsZero() && persistence.NameMatches(r.res.Name, f.Query) &&
-			(f.Tag == "" || slices.Contains(r.res.Tags, f.Tag)) && available(r, f.Keys, f.Quantity) {
+			(f.Tag == "" || slices.Contains(r.res.Tags, f.Tag)) && availableFor(r, f) {
 			ids = append(ids, id)
 		}
 	}
@@ -40,6 +40,27 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 		out[i] = copyResource(s.resources[id].res)
 	}
 	return out, nil
+}
+
+// availableFor applies the filter's stay: no stay, or its nights (Keys) or its slots (Span).
+func availableFor(r *resource, f persistence.ResourceFilter) bool {
+	if len(f.Keys) == 0 && f.Span == nil {
+		return true
+	}
+	if len(f.Keys) > 0 && available(r, f.Keys, f.Quantity) {
+		return true
+	}
+	if f.Span == nil {
+		return false
+	}
+	keys := make([]string, 0, len(r.buckets))
+	for k := range r.buckets {
+		keys = append(keys, k)
+	}
+	return f.Span.Covers(r.res.SlotEvery, keys, func(k string) bool {
+		b := r.buckets[k]
+		return b.Capacity+b.Allowance-b.Held-b.Confirmed >= f.Quantity
+	})
 }
 
 // available reports whether every one of keys is a bucket of r with q units to sell.

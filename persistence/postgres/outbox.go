@@ -21,6 +21,11 @@ var _ persistence.Outbox = (*Store)(nil)
 // or fenced batch leaves none. The relay's claim is a short transaction of its own:
 // SELECT ... FOR UPDATE SKIP LOCKED LIMIT n, then the claim lease on those rows, so relays
 // of several nodes never wait for each other nor publish the same rows at once.
+//
+// Per resource, a claim keeps only the rows that continue the resource's unpublished events
+// from the first (claimPrefix): a relay that skipped a row another relay holds (locked, or
+// leased) must not publish the resource's later events before that one, or the stream
+// would carry them out of version order (seen with three nodes' relays on one outbox).
 
 const (
 	outboxColumns = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
@@ -44,6 +49,12 @@ WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.versio
 	sqlInsertInbox = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)
 ON CONFLICT (consumer, event_id) DO NOTHING`
 	sqlSelectInbox = `SELECT count(*) FROM event_inbox WHERE consumer = $1 AND event_id = $2`
+	// The unpublished rows of each claimed resource up to the last claimed one, in log order
+	// ($1..$3: resource ids and the last claimed version and index of each).
+	sqlUnpublishedUpTo = `SELECT o.resource_id, o.version, o.idx FROM outbox o
+JOIN unnest($1::TEXT[], $2::INT8[], $3::INT8[]) AS k (r, v, i) ON o.resource_id = k.r
+WHERE o.published_at_ms = 0 AND (o.version < k.v OR (o.version = k.v AND o.idx <= k.i))
+ORDER BY o.resource_id, o.version, o.idx`
 )
 
 // queueOutbox adds the batch's events to its statements.
@@ -116,6 +127,9 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 			return err
 		}
 		recs, err := collectRecords(rows)
+		if err == nil && len(recs) > 0 {
+			recs, err = claimPrefix(ctx, tx, recs)
+		}
 		if err != nil || len(recs) == 0 {
 			out = nil
 			return err
@@ -132,6 +146,69 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 	})
 	if err != nil {
 		return nil, wrap("claim events", err)
+	}
+	return out, nil
+}
+
+// claimPrefix keeps, of each resource's rows in recs, those that are the resource's first
+// unpublished events without a gap: the rows another relay holds come first, so the rest
+// waits for them to be published.
+func claimPrefix(ctx context.Context, tx pgx.Tx, recs []events.Record) ([]events.Record, error) {
+	type key struct {
+		v uint64
+		i int
+	}
+	mine := map[string]map[key]bool{}
+	last := map[string]key{}
+	for _, r := range recs {
+		k := key{r.Version, r.Index}
+		if mine[r.ResourceID] == nil {
+			mine[r.ResourceID] = map[key]bool{}
+		}
+		mine[r.ResourceID][k] = true
+		if l, ok := last[r.ResourceID]; !ok || k.v > l.v || k.v == l.v && k.i > l.i {
+			last[r.ResourceID] = k
+		}
+	}
+	rids, vs, is := make([]string, 0, len(last)), make([]int64, 0, len(last)), make([]int64, 0, len(last))
+	for rid, k := range last {
+		rids, vs, is = append(rids, rid), append(vs, int64(k.v)), append(is, int64(k.i))
+	}
+	rows, err := tx.Query(ctx, sqlUnpublishedUpTo, rids, vs, is)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keep := map[string]map[key]bool{} // rows of the prefix
+	broken := map[string]bool{}       // a row of another relay came first
+	for rows.Next() {
+		var (
+			rid  string
+			v, i int64
+		)
+		if err := rows.Scan(&rid, &v, &i); err != nil {
+			return nil, err
+		}
+		k := key{uint64(v), int(i)}
+		switch {
+		case broken[rid]:
+		case mine[rid][k]:
+			if keep[rid] == nil {
+				keep[rid] = map[key]bool{}
+			}
+			keep[rid][k] = true
+		default:
+			broken[rid] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := recs[:0]
+	for _, r := range recs {
+		if keep[r.ResourceID][key{r.Version, r.Index}] {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
@@ -238,4 +315,19 @@ func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at 
 		_, err := s.pool.Exec(ctx, sqlInsertInbox, consumer, eventID, at.UnixMilli())
 		return err
 	}))
+}
+
+// UnpublishedEvents counts the outbox rows not yet published (the relay's backlog gauge); the
+// unpublished-rows index answers it.
+func (s *Store) UnpublishedEvents(ctx context.Context) (int64, error) {
+	if err := s.usable(ctx, "count unpublished events"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at_ms = 0`).Scan(&n)
+	})
+	return n, wrap("count unpublished events", err)
 }

@@ -36,12 +36,19 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	if f.Query != "" {
 		where = append(where, `LOWER(r.name) LIKE `+arg(persistence.LikePattern(f.Query))+` ESCAPE '\'`)
 	}
+	var avail []string // a stay by nights or by slots: either matches
 	if len(f.Keys) > 0 {
 		in := make([]string, len(f.Keys))
 		for i, k := range f.Keys {
 			in[i] = arg(k)
 		}
-		where = append(where, persistence.ResourceAvailable(strings.Join(in, ", "), arg(f.Quantity), arg(int64(len(f.Keys)))))
+		avail = append(avail, persistence.ResourceAvailable(strings.Join(in, ", "), arg(f.Quantity), arg(int64(len(f.Keys)))))
+	}
+	if sp := f.Span; sp != nil {
+		avail = append(avail, persistence.ResourceSlotsAvailable(arg(sp.From), arg(sp.To), arg(f.Quantity), arg(sp.Millis())))
+	}
+	if len(avail) > 0 {
+		where = append(where, "("+strings.Join(avail, " OR ")+")")
 	}
 	sql := `SELECT ` + persistence.ResourceColumns + ` FROM resources r WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY r.id LIMIT ` + arg(f.Limit)

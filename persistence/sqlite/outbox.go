@@ -212,3 +212,16 @@ func (s *Store) MarkProcessed(ctx context.Context, consumer, eventID string, at 
 		return nil
 	})
 }
+
+// UnpublishedEvents counts the outbox rows not yet published (the relay's backlog gauge),
+// from the read pool.
+func (s *Store) UnpublishedEvents(ctx context.Context) (int64, error) {
+	if err := s.readable(ctx, "count unpublished events"); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE published_at_ms = 0`).Scan(&n); err != nil {
+		return 0, s.readErr("count unpublished events", err)
+	}
+	return n, nil
+}

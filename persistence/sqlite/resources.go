@@ -28,12 +28,22 @@ func (s *Store) ListResources(ctx context.Context, f persistence.ResourceFilter)
 	if f.Query != "" {
 		where, args = append(where, `LOWER(r.name) LIKE ? ESCAPE '\'`), append(args, persistence.LikePattern(f.Query))
 	}
+	var avail []string // a stay by nights or by slots: either matches
 	if len(f.Keys) > 0 {
-		where = append(where, persistence.ResourceAvailable(strings.TrimSuffix(strings.Repeat("?, ", len(f.Keys)), ", "), "?", "?"))
+		avail = append(avail, persistence.ResourceAvailable(strings.TrimSuffix(strings.Repeat("?, ", len(f.Keys)), ", "), "?", "?"))
 		for _, k := range f.Keys {
 			args = append(args, k)
 		}
 		args = append(args, f.Quantity, len(f.Keys))
+	}
+	if sp := f.Span; sp != nil {
+		avail = append(avail, persistence.ResourceSlotsAvailable("?", "?", "?", "?"))
+		// In the condition's order: from, to and q of the first subquery, from and to of the
+		// count, the span, and from of the first slot.
+		args = append(args, sp.From, sp.To, f.Quantity, sp.From, sp.To, sp.Millis(), sp.From)
+	}
+	if len(avail) > 0 {
+		where = append(where, "("+strings.Join(avail, " OR ")+")")
 	}
 	q := `SELECT ` + persistence.ResourceColumns + ` FROM resources r WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.id LIMIT ?`
 	rows, err := s.rdb.QueryContext(ctx, q, append(args, f.Limit)...)

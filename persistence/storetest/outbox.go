@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -213,8 +214,24 @@ func testOutboxClaim(f *fixture) {
 	if got := claim(now.Add(30 * time.Second)); len(got) != 0 {
 		f.Fatalf("a claim within the lease of another returned %v", got)
 	}
+	// A store that counts its backlog (the relay's gauge) counts exactly the unpublished.
+	bc, counts := f.s.(interface {
+		UnpublishedEvents(ctx context.Context) (int64, error)
+	})
+	var before int64
+	if counts {
+		var err error
+		if before, err = bc.UnpublishedEvents(f.ctx()); err != nil || before < int64(len(all)) {
+			f.Fatalf("UnpublishedEvents = %d, %v; want at least %d", before, err, len(all))
+		}
+	}
 	if err := ob.MarkPublished(f.ctx(), keys(all[:2]), now); err != nil {
 		f.Fatalf("MarkPublished: %v", err)
+	}
+	if counts {
+		if after, err := bc.UnpublishedEvents(f.ctx()); err != nil || after != before-2 {
+			f.Fatalf("UnpublishedEvents after marking 2 = %d, %v; want %d", after, err, before-2)
+		}
 	}
 	if got := claim(now.Add(2 * time.Minute)); !reflect.DeepEqual(got, all[2:]) {
 		f.Fatalf("claim after the lease: %v, want the unpublished %v", got, all[2:])

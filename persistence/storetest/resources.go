@@ -105,7 +105,26 @@ func testListResources(f *fixture) {
 	expect(persistence.ResourceFilter{Query: f.prefix, Limit: 1}, hotel)
 	expect(persistence.ResourceFilter{Query: f.prefix, Limit: 1, After: hotel}, inn)
 	expect(persistence.ResourceFilter{Query: f.prefix, After: inn})
-	for _, bad := range []persistence.ResourceFilter{{Limit: -1}, {Limit: 201}, {Quantity: 2}, {Keys: []string{"a", "a"}}, {Keys: days, Quantity: -1}, {Tag: "A"}} {
+	// Slots: a span keeps a slot resource whose every step in it is a bucket with room; the
+	// daily resources have no slots; nights or slots, either matches.
+	hall := f.id("hall")
+	slots := []string{"2026-12-24T10:00", "2026-12-24T11:00", "2026-12-24T12:00"}
+	hallRes := f.create(hall, booking.Bucket{Key: slots[0], Capacity: 2}, booking.Bucket{Key: slots[1], Capacity: 1},
+		booking.Bucket{Key: slots[2], Capacity: 2}).Resource
+	hallRes.SlotEvery = time.Hour
+	f.commit(&persistence.Batch{ResourceID: hall, Epoch: 1, Version: 2, Resource: hallRes})
+	span := func(from, to string, minutes int64) *persistence.SlotSpan {
+		return &persistence.SlotSpan{From: from, To: to, Minutes: minutes}
+	}
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[0], slots[2], 120)}, hall)
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[0], slots[2], 120), Quantity: 2}) // 11:00 has one
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[0], "2026-12-24T13:00", 180)}, hall)
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[0], "2026-12-24T14:00", 240)}) // no 13:00 slot
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span(slots[2], "2026-12-24T13:00", 60), Quantity: 2}, hall)
+	expect(persistence.ResourceFilter{Query: f.prefix, Keys: days[:1], Span: span(slots[0], slots[2], 120)}, hall, hotel, inn)
+	expect(persistence.ResourceFilter{Query: f.prefix, Span: span("2026-12-24T10:30", "2026-12-24T11:30", 60)}) // off the hall's hours
+	for _, bad := range []persistence.ResourceFilter{{Limit: -1}, {Limit: 201}, {Quantity: 2}, {Keys: []string{"a", "a"}}, {Keys: days, Quantity: -1}, {Tag: "A"},
+		{Span: span(days[0], days[1], 1440)}, {Span: span(slots[1], slots[0], 60)}, {Span: span(slots[0], slots[1], 0)}} {
 		if _, err := l.ListResources(f.ctx(), bad); booking.ErrorCode(err) != booking.CodeInvalid {
 			f.Fatalf("ListResources %+v: err = %v, want invalid", bad, err)
 		}

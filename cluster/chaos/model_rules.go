@@ -1,0 +1,141 @@
+package chaos
+
+// The booking rules in the model: renewals and waitlists.
+//
+//	extend(key)             held, renewed fewer than MaxExtensions times: ok, one more renewal
+//	                        held, renewed MaxExtensions times: limit_exceeded
+//	                        confirmed or cancelled: conflict (holds never expire in a run)
+//	join(key, buckets, q)   absent, and the request does not fit what is free: ok, the entry
+//	                        waits at the end of the line (its hold is key's)
+//	                        otherwise (it fits, or the entry exists): conflict
+//	leave(key)              waiting: ok, left; otherwise: not_found (offered, or left)
+//	cancel(key)             as before, then the freed units are offered: the waiting entries,
+//	                        in the order they joined, each that fits what is free at that
+//	                        point becomes its hold, held, and leaves the line (first fit)
+//	get(key) of an entry    not_found while it waits (or after it left), else its hold's status
+//
+// Renewals, joins and leaves carry no Idempotency-Key: a request retried after an attempt
+// without a definite answer may have been applied twice (compile adds the earlier attempt as
+// an operation of its own, see retriedTwice).
+
+// waiter is an entry of the waitlist in the model state: the hold it will be offered as, its
+// buckets (a bit per bucket index) and quantity.
+type waiter struct {
+	hold    int
+	buckets uint8
+	qty     int64
+}
+
+// DefaultMaxExtensions is the server's max_extensions of a resource created without one.
+const DefaultMaxExtensions = 2
+
+// retriedTwice reports whether a retry of kind after an uncertain attempt is a second
+// request (no Idempotency-Key), so that the earlier attempt may apply on its own.
+func retriedTwice(k Kind) bool { return k == KindExtend || k == KindJoin || k == KindLeave }
+
+func (spec *ResourceSpec) maxExtensions() int {
+	if spec.MaxExtensions == 0 {
+		return DefaultMaxExtensions
+	}
+	return spec.MaxExtensions
+}
+
+// stepRules is step for extend, join and leave; st is the status of in's hold.
+func stepRules(s state, in *input, st byte) (bool, state) {
+	op := in.op
+	switch op.Kind {
+	case KindExtend:
+		renewable := st == stHeld && s.renewals(in.hold) < in.spec.maxExtensions()
+		renew := func() state { return s.withByte(in.hold, byte(s.renewals(in.hold)+1)<<statusBits|stHeld) }
+		switch op.Result {
+		case ResultOK:
+			return renewable, renew()
+		case ResultLimit:
+			return st == stHeld && !renewable, s
+		case ResultConflict:
+			return st == stConfirmed || st == stCancelled, s
+		case ResultUnknown:
+			if renewable {
+				return true, renew()
+			}
+			return true, s
+		}
+	case KindJoin:
+		joinable := st == stAbsent && !in.fits(s)
+		switch op.Result {
+		case ResultOK:
+			return joinable, in.join(s)
+		case ResultConflict:
+			return !joinable, s
+		case ResultUnknown:
+			if joinable {
+				return true, in.join(s)
+			}
+			return true, s
+		}
+	case KindLeave:
+		switch op.Result {
+		case ResultOK:
+			return st == stWaiting, in.leave(s)
+		case ResultNotFound:
+			return st != stWaiting, s
+		case ResultUnknown:
+			if st == stWaiting {
+				return true, in.leave(s)
+			}
+			return true, s
+		}
+	}
+	return false, s
+}
+
+// join puts in's entry at the end of the line.
+func (in *input) join(s state) state {
+	w := waiter{hold: in.hold, qty: in.op.Qty}
+	for _, b := range in.buckets {
+		w.buckets |= 1 << b
+	}
+	s = s.with(in.hold, stWaiting)
+	s.waiting = append(s.waiting[:len(s.waiting):len(s.waiting)], w)
+	return s
+}
+
+// leave takes in's entry out of the line.
+func (in *input) leave(s state) state {
+	s = s.with(in.hold, stLeft)
+	s.waiting = removeWaiter(s.waiting, in.hold)
+	return s
+}
+
+func removeWaiter(ws []waiter, hold int) []waiter {
+	out := make([]waiter, 0, len(ws))
+	for _, w := range ws {
+		if w.hold != hold {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// offer gives what is free to the waiting entries that fit, first come first.
+func (in *input) offer(s state) state {
+	for _, w := range s.waiting {
+		fits := true
+		for b := 0; b < MaxBuckets; b++ {
+			if w.buckets&(1<<b) != 0 && in.spec.Capacity-s.held[b]-s.confirmed[b] < w.qty {
+				fits = false
+			}
+		}
+		if !fits {
+			continue
+		}
+		for b := 0; b < MaxBuckets; b++ {
+			if w.buckets&(1<<b) != 0 {
+				s.held[b] += w.qty
+			}
+		}
+		s = s.with(w.hold, stHeld)
+		s.waiting = removeWaiter(s.waiting, w.hold)
+	}
+	return s
+}
