@@ -7,13 +7,15 @@ import (
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/webhooks"
 )
 
 // mountedRoutes are the route tables of the packages whose routes api.Server mounts
-// (webhooks admin API, live streams). Only methods and paths are read here.
+// (webhooks admin API, live streams, notifications). Only methods and paths are read here.
 func mountedRoutes() []mount.Route {
-	return append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	return append(routes, notify.NewHandlers(nil, nil, nil).Routes()...)
 }
 
 // TestMountedRoutesHaveTheirPolicies: a server with mounted routes serves them (HEAD on GET

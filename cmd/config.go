@@ -136,9 +136,12 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
-	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
+	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets (and the notification contacts)
 	// at rest; empty keeps them unsealed.
 	DataKeyFile string
+	// Notify configures the notification service (notify_config.go); off unless a channel
+	// is configured. --data-key-file also seals the users' contacts it keeps.
+	Notify NotifyConfig
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -198,6 +201,7 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCUserClaim:      auth.DefaultUserClaim,
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
+		Notify:             DefaultNotifyConfig(),
 	}
 }
 
@@ -319,7 +323,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
-	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets and notification contacts at rest; empty: stored unsealed")
+	c.Notify.registerFlags(fs) // notifications (notify_config.go)
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -374,6 +379,9 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
 	}
 	if err := c.Transport.validate(); err != nil {
+		return err
+	}
+	if err := c.Notify.validate(); err != nil { // notifications (notify_config.go)
 		return err
 	}
 	return c.validateAuth()

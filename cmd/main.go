@@ -51,6 +51,7 @@ type Main struct {
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
+	notifier          nodeNotify        // notifications (notify.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,6 +125,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	notifyRoutes, err := m.startNotify(ctx, verifier) // notify.go
+	if err != nil {
+		return err
+	}
+	mounted = append(mounted, notifyRoutes...)
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -142,11 +148,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
+	if err := m.startEdge(m.notifier.captureContacts(srv.Handler())); err != nil { // edge.go: limits, per-IP cap, TLS
 		return err
 	}
 	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them
 	if err := m.subscribeFeeds(ctx); err != nil {
+		return err
+	}
+	if err := m.subscribeNotify(ctx); err != nil {
 		return err
 	}
 	if m.Config.AdminAddr != "" {
@@ -256,6 +265,9 @@ func (m *Main) Close() error {
 			if err := m.admin.close(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := m.notifier.stop(); err != nil { // before the node: its workers read resources from their owners
+			errs = append(errs, err)
 		}
 		if m.node != nil {
 			if err := m.node.Stop(ctx); err != nil {
