@@ -1,0 +1,186 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/notify"
+	"github.com/allot/allot/api/notify/smtptest"
+	"github.com/allot/allot/api/wire"
+	"github.com/allot/allot/persistence/pii"
+)
+
+// invite is a received notification e-mail with its invitation read back.
+type invite struct {
+	to, messageID, subject string
+	method, uid, sequence  string
+}
+
+// readInvites parses every message the server took; a message without a valid invitation
+// fails the test (every confirmation and cancellation carries one).
+func readInvites(t *testing.T, s *smtptest.Server) []invite {
+	t.Helper()
+	var out []invite
+	for _, m := range s.Messages() {
+		p := smtptest.ParseMail(t, m.Data)
+		cal, err := ics.ParseCalendar(strings.NewReader(p.Calendar))
+		if err != nil || len(cal.Events()) != 1 {
+			t.Fatalf("message %s: invitation does not parse: %v\n%s", p.MessageID, err, p.Calendar)
+		}
+		in := invite{to: strings.Join(m.To, ","), messageID: p.MessageID, subject: p.Subject}
+		for _, pr := range cal.CalendarProperties {
+			if pr.IANAToken == "METHOD" {
+				in.method = pr.Value
+			}
+		}
+		if in.method != p.CalendarMethod {
+			t.Fatalf("message %s: METHOD %s, Content-Type method %s", p.MessageID, in.method, p.CalendarMethod)
+		}
+		ev := cal.Events()[0]
+		in.uid = ev.Id()
+		if sq := ev.GetProperty(ics.ComponentPropertySequence); sq != nil {
+			in.sequence = sq.Value
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// waitMail waits until the server holds at least n messages.
+func waitMail(t *testing.T, s *smtptest.Server, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for len(s.Messages()) < n {
+		select {
+		case <-s.Arrived:
+		case <-time.After(time.Second):
+		case <-deadline:
+			t.Fatalf("%d of %d e-mails arrived within %s", len(s.Messages()), n, timeout)
+		}
+	}
+}
+
+func writeDataKey(t *testing.T) string {
+	t.Helper()
+	line, err := pii.NewKeyLine("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "data.keys")
+	if err := os.WriteFile(f, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestMainMailsConfirmationAndCancellation boots the node with --smtp-url to an SMTP server
+// on 127.0.0.1: a customer whose token carries an email claim places and confirms a hold
+// through the HTTP API and receives the confirmation with a METHOD:REQUEST invitation for
+// the hold; cancelling sends METHOD:CANCEL for the same UID with a higher SEQUENCE. The
+// contact is stored sealed, and the notification routes are mounted with their policies.
+func TestMainMailsConfirmationAndCancellation(t *testing.T) {
+	mail := smtptest.New(t, smtptest.Options{})
+	dir := t.TempDir()
+	m := MustRunMain(t, func(c *NodeConfig) {
+		c.DataDir = dir
+		c.DataKeyFile = writeDataKey(t)
+		c.Notify.SMTPURL = fmt.Sprintf("smtp://127.0.0.1:%d", mail.Port)
+		c.Notify.MailFrom = "Allot <bookings@allot.test>"
+	})
+	c := nodeClient{t: t, m: m, base: m.HTTPURL()}
+	ann := auth.TokenSpec{Subject: "u-ann", Email: "ann@example.com", TTL: time.Hour}
+
+	c.do(http.MethodPost, "/v1/resources", webhookAdmin,
+		`{"id":"hotel-1","name":"Hotel Sonne","buckets":{"2026-12-24":2,"2026-12-25":2},"hold_ttl":"10m","price":{"amount":12000,"currency":"EUR"}}`, nil)
+	var prefs notify.PreferencesBody
+	c.do(http.MethodGet, "/v1/me/notification-preferences", ann, "", &prefs)
+	if prefs.Locale != "en" || len(prefs.Channels[notify.KindConfirmation]) == 0 {
+		t.Fatalf("default preferences %+v", prefs)
+	}
+	var h wire.Hold
+	c.do(http.MethodPost, "/v1/resources/hotel-1/holds", ann, `{"buckets":["2026-12-24","2026-12-25"],"quantity":1}`, &h)
+	c.do(http.MethodPost, "/v1/resources/hotel-1/holds/"+h.ID+"/confirm", ann, "", nil)
+	waitMail(t, mail, 1, 30*time.Second)
+	got := readInvites(t, mail)
+	if len(got) != 1 || got[0].to != "ann@example.com" || got[0].method != "REQUEST" || got[0].uid != h.ID ||
+		!strings.Contains(got[0].subject, "Hotel Sonne") || !strings.HasSuffix(got[0].messageID, "@allot.test>") {
+		t.Fatalf("confirmation: %+v, want a REQUEST for %s to ann@example.com", got, h.ID)
+	}
+
+	c.do(http.MethodPost, "/v1/resources/hotel-1/holds/"+h.ID+"/cancel", ann, "", nil)
+	waitMail(t, mail, 2, 30*time.Second)
+	got = readInvites(t, mail)
+	if len(got) != 2 || got[1].method != "CANCEL" || got[1].uid != h.ID || got[1].sequence <= got[0].sequence {
+		t.Fatalf("cancellation: %+v, want CANCEL of %s with a higher SEQUENCE", got, h.ID)
+	}
+
+	// The contact is at rest sealed: the address appears nowhere in the database file.
+	for _, f := range []string{"allot.db", "allot.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "ann@example.com") {
+			t.Fatalf("%s holds the e-mail address in clear", f)
+		}
+	}
+
+	// The mounted routes refuse anonymous callers and customers where operators are needed.
+	for _, r := range []struct {
+		method, path string
+		spec         *auth.TokenSpec
+		want         int
+	}{
+		{http.MethodPost, "/v1/me/devices", nil, http.StatusUnauthorized},
+		{http.MethodGet, "/v1/me/notification-preferences", nil, http.StatusUnauthorized},
+		{http.MethodGet, "/v1/notifications?status=sent", &ann, http.StatusForbidden},
+		{http.MethodGet, "/v1/notifications?status=sent", &webhookAdmin, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(r.method, c.base+r.path, strings.NewReader(`{"token":"t","platform":"android"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if r.spec != nil {
+			req.Header.Set("Authorization", "Bearer "+c.token(*r.spec))
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != r.want {
+			t.Errorf("%s %s: %d %s, want %d", r.method, r.path, res.StatusCode, body, r.want)
+		}
+		if r.want == http.StatusOK && (!strings.Contains(string(body), `"status":"sent"`) || strings.Contains(string(body), "ann@example.com")) {
+			t.Errorf("sent notifications: %s", body)
+		}
+	}
+}
+
+// TestMainWithoutChannelsHasNoNotifications: with no channel configured nothing is started
+// and the routes are not served.
+func TestMainWithoutChannelsHasNoNotifications(t *testing.T) {
+	m := MustRunMain(t)
+	c := nodeClient{t: t, m: m, base: m.HTTPURL()}
+	req, _ := http.NewRequest(http.MethodGet, c.base+"/v1/me/notification-preferences", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token(auth.TokenSpec{Subject: "u-1", TTL: time.Hour}))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("preferences without notifications: %d, want 404", res.StatusCode)
+	}
+	if m.notifier.svc != nil || m.notifier.db != nil {
+		t.Fatal("the notification service started without a channel")
+	}
+}
