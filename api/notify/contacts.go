@@ -23,6 +23,16 @@ type Sealer interface {
 // memory is cleared (the next request of each user writes once more).
 const maxRemembered = 100_000
 
+// rememberFor is how long a ContactBook trusts that the row still holds what it wrote: a
+// user's token may change the row through another node meanwhile, so after this the same
+// contact is written again.
+const rememberFor = 10 * time.Minute
+
+type written struct {
+	digest [32]byte
+	at     time.Time
+}
+
 // ContactBook is the Contacts of a node: the e-mail address and phone number of each user,
 // taken from the claims of the user's token (Remember) and kept in the notify_contacts table
 // (migration 0012), sealed when the book has a Sealer. Safe for concurrent use.
@@ -32,9 +42,9 @@ type ContactBook struct {
 	now    func() time.Time
 
 	mu sync.Mutex
-	// stored maps a user to the digest of the contact last written (or read) for them, so
+	// stored maps a user to the digest of the contact this book last wrote for them, so
 	// that a user's every request does not write.
-	stored map[string][32]byte
+	stored map[string]written
 }
 
 var _ Contacts = (*ContactBook)(nil)
@@ -45,7 +55,7 @@ func NewContactBook(s *SQLStore, sealer Sealer, now func() time.Time) *ContactBo
 	if now == nil {
 		now = time.Now
 	}
-	return &ContactBook{s: s, sealer: sealer, now: now, stored: map[string][32]byte{}}
+	return &ContactBook{s: s, sealer: sealer, now: now, stored: map[string]written{}}
 }
 
 func contactAD(userID string) []byte { return []byte("allot/notify-contact/v1\x00" + userID) }
@@ -54,17 +64,18 @@ func contactDigest(userID string, c Contact) [32]byte {
 	return sha256.Sum256([]byte(userID + "\x00" + c.Email + "\x00" + c.Phone))
 }
 
-// Remember stores c as the user's contact unless this book stored that very contact last.
+// Remember stores c as the user's contact unless this book stored that very contact in the
+// last rememberFor.
 // A zero c is ignored: a token without contact claims does not erase what another carried.
 func (b *ContactBook) Remember(ctx context.Context, userID string, c Contact) error {
 	if userID == "" || c == (Contact{}) {
 		return nil
 	}
-	dg := contactDigest(userID, c)
+	dg, now := contactDigest(userID, c), b.now()
 	b.mu.Lock()
-	same := b.stored[userID] == dg
+	w, ok := b.stored[userID]
 	b.mu.Unlock()
-	if same {
+	if ok && w.digest == dg && now.Sub(w.at) < rememberFor {
 		return nil
 	}
 	pt, err := json.Marshal(c)
@@ -84,20 +95,16 @@ func (b *ContactBook) Remember(ctx context.Context, userID string, c Contact) er
 	}
 	if _, err := b.s.exec(ctx, b.s.q(`INSERT INTO notify_contacts (user_id, sealed, body, updated_at_ms) VALUES (?, ?, ?, ?)
  ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, body = excluded.body, updated_at_ms = excluded.updated_at_ms`),
-		userID, sealed, body, toMS(b.now())); err != nil {
+		userID, sealed, body, toMS(now)); err != nil {
 		return fmt.Errorf("notify contact: %w", err)
 	}
-	b.remember(userID, dg)
-	return nil
-}
-
-func (b *ContactBook) remember(userID string, dg [32]byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.stored) >= maxRemembered {
 		clear(b.stored)
 	}
-	b.stored[userID] = dg
+	b.stored[userID] = written{digest: dg, at: now}
+	return nil
 }
 
 // Contact returns the user's contact; the zero Contact (the user cannot be reached) when
