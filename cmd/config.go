@@ -136,8 +136,8 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
-	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets (and the notification contacts)
-	// at rest; empty keeps them unsealed.
+	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
+	// and notification contacts at rest; empty keeps them unsealed.
 	DataKeyFile string
 	// Notify configures the notification service (notify_config.go); off unless a channel
 	// is configured. --data-key-file also seals the users' contacts it keeps.
