@@ -184,3 +184,46 @@ func TestMainWithoutChannelsHasNoNotifications(t *testing.T) {
 		t.Fatal("the notification service started without a channel")
 	}
 }
+
+// TestNotifyConfigValidate: the notification flags' mistakes are refused at start, and no
+// error quotes the SMTP URL's password; the URL and the Twilio token come from files too.
+func TestNotifyConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(*NotifyConfig)
+	}{
+		{"url and file", func(c *NotifyConfig) { c.SMTPURL, c.SMTPURLFile = "smtp://127.0.0.1:25", "/x" }},
+		{"bad url", func(c *NotifyConfig) { c.SMTPURL = "http://user:hunter2@mail.example.com" }},
+		{"bad sender", func(c *NotifyConfig) { c.MailFrom = "not an address" }},
+		{"twilio without token", func(c *NotifyConfig) { c.TwilioAccountSID, c.SMSFrom = "AC1", "+15005550006" }},
+		{"twilio without sender", func(c *NotifyConfig) { c.TwilioAccountSID, c.TwilioAuthToken = "AC1", "tok" }},
+		{"apns without ids", func(c *NotifyConfig) { c.APNsKeyFile = "/k.p8" }},
+		{"negative rule", func(c *NotifyConfig) { c.ReminderBefore = -time.Hour }},
+		{"bad endpoint", func(c *NotifyConfig) { c.FCMEndpoint = "localhost:9" }},
+	} {
+		cfg := DefaultNodeConfig()
+		c.mutate(&cfg.Notify)
+		err := cfg.validate()
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error quotes the password: %v", c.name, err)
+		}
+	}
+	cfg := DefaultNodeConfig()
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "smtp-url")
+	if err := os.WriteFile(f, []byte("smtps://relay:hunter2@mail.example.com:465\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Notify.SMTPURLFile = f
+	if u, err := cfg.Notify.smtpURL(); err != nil || u != "smtps://relay:hunter2@mail.example.com:465" {
+		t.Fatalf("url from file: %q %v", u, err)
+	}
+	cfg.Notify.SMTPURLFile = filepath.Join(t.TempDir(), "missing")
+	if _, err := cfg.Notify.smtpURL(); err == nil || !strings.Contains(err.Error(), "--smtp-url-file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
