@@ -43,6 +43,8 @@ type Message struct {
 type Options struct {
 	StartTLS, ImplicitTLS bool
 	User, Pass            string
+	// ArrivedBuffer is the capacity of Server.Arrived (default 64).
+	ArrivedBuffer int
 }
 
 // Server is a running server; it stops when the test ends. Safe for concurrent use.
@@ -63,7 +65,10 @@ type Server struct {
 // New starts a server on 127.0.0.1 on a free port.
 func New(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{Arrived: make(chan struct{}, 64)}
+	if o.ArrivedBuffer <= 0 {
+		o.ArrivedBuffer = 64
+	}
+	s := &Server{Arrived: make(chan struct{}, o.ArrivedBuffer)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c, o: o}, nil
 	}))
