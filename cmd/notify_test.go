@@ -15,6 +15,7 @@ import (
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/notify/smtptest"
+	"github.com/allot/allot/api/notify/twiliotest"
 	"github.com/allot/allot/api/wire"
 	"github.com/allot/allot/persistence/pii"
 )
@@ -226,4 +227,37 @@ func TestNotifyConfigValidate(t *testing.T) {
 	if _, err := cfg.Notify.smtpURL(); err == nil || !strings.Contains(err.Error(), "--smtp-url-file") {
 		t.Fatalf("missing file: %v", err)
 	}
+}
+
+// TestMainTextsTheConfirmation: a node with only SMS configured (Twilio's client against a
+// local server speaking its Messages API; the auth token from ALLOT_TWILIO_AUTH_TOKEN's flag):
+// a customer whose token carries a phone_number claim chooses SMS for confirmations and gets
+// one when the hold is confirmed.
+func TestMainTextsTheConfirmation(t *testing.T) {
+	tw := twiliotest.New(t)
+	m := MustRunMain(t, func(c *NodeConfig) {
+		c.Notify.TwilioAccountSID, c.Notify.TwilioAuthToken = twiliotest.AccountSID, twiliotest.AuthToken
+		c.Notify.SMSFrom, c.Notify.TwilioBaseURL = "+15005550006", tw.URL
+	})
+	c := nodeClient{t: t, m: m, base: m.HTTPURL()}
+	bob := auth.TokenSpec{Subject: "u-bob", Phone: "+4915112345678", TTL: time.Hour}
+	c.do(http.MethodPost, "/v1/resources", webhookAdmin, `{"id":"sauna-1","name":"Sauna","buckets":{"2026-12-24T18:00":4},"hold_ttl":"10m"}`, nil)
+	var prefs notify.PreferencesBody
+	c.do(http.MethodPut, "/v1/me/notification-preferences", bob, `{"channels":{"confirmation":["sms"]},"locale":"de-DE","timezone":"Europe/Berlin"}`, &prefs)
+	if got := prefs.Channels[notify.KindConfirmation]; len(got) != 1 || got[0] != notify.ChannelSMS || prefs.Locale != "de-DE" {
+		t.Fatalf("preferences after PUT: %+v", prefs)
+	}
+	var h wire.Hold
+	c.do(http.MethodPost, "/v1/resources/sauna-1/holds", bob, `{"buckets":["2026-12-24T18:00"],"quantity":1}`, &h)
+	c.do(http.MethodPost, "/v1/resources/sauna-1/holds/"+h.ID+"/confirm", bob, "", nil)
+	select {
+	case <-tw.Arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no SMS within 30 s")
+	}
+	got := tw.Messages()
+	if len(got) != 1 || got[0].To != "+4915112345678" || got[0].From != "+15005550006" || !strings.Contains(got[0].Body, "Sauna") {
+		t.Fatalf("SMS %+v", got)
+	}
+	t.Logf("SMS: %q", got[0].Body)
 }
