@@ -125,7 +125,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	notifyRoutes, err := m.startNotify(ctx, verifier) // notify.go
+	notifyRoutes, err := m.startNotify(verifier) // notify.go
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,8 @@ func (m *Main) Node() *cluster.Node { return m.node }
 func (m *Main) Store() persistence.Store { return m.store }
 
 // Close drains the node within Config.LeaveTimeout: readiness turns false, the HTTP edge stops
-// taking requests and finishes those in flight, resource actors flush their pending batches,
+// taking requests and finishes those in flight, the notification service stops (its
+// consumer, then its workers), resource actors flush their pending batches,
 // the node leaves the cluster, the outbox relay publishes what is left, the bus (and an
 // embedded NATS server) stops, and the store is closed. It is safe to call twice.
 func (m *Main) Close() error {

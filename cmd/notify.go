@@ -45,9 +45,9 @@ type nodeNotify struct {
 // startNotify opens the notification store and starts the service's workers; it returns
 // the service's routes for the edge (none when notifications are off). The node must be
 // started: resources are read from their owners.
-func (m *Main) startNotify(ctx context.Context, verifier *auth.Verifier) ([]mount.Route, error) {
+func (m *Main) startNotify(verifier *auth.Verifier) ([]mount.Route, error) {
 	n := &m.notifier
-	deps, channels, err := m.notifyChannels(ctx)
+	deps, channels, err := m.notifyChannels()
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (m *Main) startNotify(ctx context.Context, verifier *auth.Verifier) ([]moun
 
 // notifyChannels builds the providers the flags configure and names them; Deps fields of
 // channels left off stay nil interfaces.
-func (m *Main) notifyChannels(ctx context.Context) (notify.Deps, []string, error) {
+func (m *Main) notifyChannels() (notify.Deps, []string, error) {
 	c := m.Config.Notify
 	var d notify.Deps
 	var on []string
@@ -122,7 +122,9 @@ func (m *Main) notifyChannels(ctx context.Context) (notify.Deps, []string, error
 		on = append(on, "email")
 	}
 	if c.FCMProject != "" {
-		p, err := notify.NewFCMPusher(ctx, notify.FCMConfig{ProjectID: c.FCMProject, CredentialsFile: c.FCMCredentialsFile, Endpoint: c.FCMEndpoint})
+		// Not the start's ctx: the client keeps the context it is made with for fetching
+		// access tokens, and the start's ends once the node serves.
+		p, err := notify.NewFCMPusher(context.Background(), notify.FCMConfig{ProjectID: c.FCMProject, CredentialsFile: c.FCMCredentialsFile, Endpoint: c.FCMEndpoint})
 		if err != nil {
 			return d, nil, err
 		}
