@@ -11,19 +11,22 @@ import (
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 )
 
 // mountedRoutes are the route tables of the packages whose routes api.Server mounts
-// (webhooks admin API, live streams, reports, console, node stats). Only methods and paths are read here.
+// (webhooks admin API, live streams, reports, console, node stats, payments, notifications).
+// Only methods and paths are read here.
 func mountedRoutes() []mount.Route {
 	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
 	routes = append(routes, (&reports.Handlers{}).Routes()...)
 	routes = append(routes, (&console.Console{}).Routes()...)
 	routes = append(routes, (&nodestats.Stats{}).Routes()...)
-	return append(routes, (*payments.Service)(nil).Routes()...)
+	routes = append(routes, (*payments.Service)(nil).Routes()...)
+	return append(routes, notify.NewHandlers(nil, nil, nil).Routes()...)
 }
 
 // TestMountedRoutesHaveTheirPolicies: a server with mounted routes serves them (HEAD on GET

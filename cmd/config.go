@@ -143,7 +143,8 @@ type NodeConfig struct {
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
 	// DataKeyFile is the data key ring (persistence/pii) that seals guests' contacts (see
-	// Contacts) and webhook signing secrets at rest; empty keeps secrets unsealed.
+	// Contacts), notification contacts and webhook signing secrets at rest; empty keeps
+	// secrets unsealed.
 	DataKeyFile string
 
 	// Reports and console (cmd/reports.go, docs/REPORTS.md): ConsoleClientID is the OIDC
@@ -166,6 +167,9 @@ type NodeConfig struct {
 	PaymentGrace time.Duration
 	// PaymentReconcileEvery is how often open payments are re-read from Stripe and resumed.
 	PaymentReconcileEvery time.Duration
+	// Notify configures the notification service (notify_config.go); off unless a channel
+	// is configured. --data-key-file also seals the users' contacts it keeps.
+	Notify NotifyConfig
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -230,6 +234,7 @@ func DefaultNodeConfig() NodeConfig {
 		// Payments
 		PaymentGrace:          payment.DefaultConfig.Grace,
 		PaymentReconcileEvery: payments.DefaultConfig.ReconcileEvery,
+		Notify:                DefaultNotifyConfig(),
 	}
 }
 
@@ -355,7 +360,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
 	// Reports and console (cmd/reports.go).
 	fs.StringVar(&c.ConsoleClientID, "console-client-id", c.ConsoleClientID, "oidc mode: the console's OIDC client id (public client; redirect URI <node URL>/console/); empty: no console sign-in")
-	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts and webhook signing secrets at rest; empty: no contacts (but on a single --auth dev node) and secrets unsealed")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts, notification contacts and webhook signing secrets at rest; empty: no guests' contacts (but on a single --auth dev node), the rest unsealed")
 	// Guests' contacts on holds (contacts.go).
 	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
 	// Payments (cmd/payments.go)
@@ -364,6 +369,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", c.StripeAPIURL, "Stripe API base URL (empty: Stripe; a stripe-mock's for tests)")
 	fs.DurationVar(&c.PaymentGrace, "payment-grace", c.PaymentGrace, "how long a held hold is extended, once, when its payment starts (at most 1h)")
 	fs.DurationVar(&c.PaymentReconcileEvery, "payment-reconcile-every", c.PaymentReconcileEvery, "how often open payments are re-read from Stripe and resumed")
+	c.Notify.registerFlags(fs) // notifications (notify_config.go)
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -424,6 +430,9 @@ func (c *NodeConfig) validate() error {
 		return err
 	}
 	if err := c.validateContacts(); err != nil {
+		return err
+	}
+	if err := c.Notify.validate(); err != nil { // notifications (notify_config.go)
 		return err
 	}
 	return c.validateAuth()

@@ -54,6 +54,7 @@ type Main struct {
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
 	reports           nodeReports       // reports, console, stats (reports.go)
 	pay               *payments.Service // payments.go
+	notifier          nodeNotify        // notifications (notify.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,6 +142,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	mounted = append(mounted, payRoutes...)
+	notifyRoutes, err := m.startNotify(verifier) // notify.go
+	if err != nil {
+		return err
+	}
+	mounted = append(mounted, notifyRoutes...)
 	srv, err := api.NewServer(api.Config{
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
@@ -162,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
+	if err := m.startEdge(m.notifier.captureContacts(srv.Handler())); err != nil { // edge.go: limits, per-IP cap, TLS
 		return err
 	}
 	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them
@@ -170,6 +176,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := m.subscribeReports(ctx); err != nil {
+		return err
+	}
+	if err := m.subscribeNotify(ctx); err != nil {
 		return err
 	}
 	if m.Config.AdminAddr != "" {
@@ -258,7 +267,8 @@ func (m *Main) Node() *cluster.Node { return m.node }
 func (m *Main) Store() persistence.Store { return m.store }
 
 // Close drains the node within Config.LeaveTimeout: readiness turns false, the HTTP edge stops
-// taking requests and finishes those in flight, resource actors flush their pending batches,
+// taking requests and finishes those in flight, the notification service stops (its
+// consumer, then its workers), resource actors flush their pending batches,
 // the node leaves the cluster, the outbox relay publishes what is left, the bus (and an
 // embedded NATS server) stops, and the store is closed. It is safe to call twice.
 func (m *Main) Close() error {
@@ -280,6 +290,9 @@ func (m *Main) Close() error {
 			if err := m.admin.close(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := m.notifier.stop(); err != nil { // before the node: its workers read resources from their owners
+			errs = append(errs, err)
 		}
 		if m.node != nil {
 			if err := m.node.Stop(ctx); err != nil {

@@ -25,7 +25,7 @@ func BenchmarkCommitToHandOff(b *testing.B) {
 
 func benchHandOff(b *testing.B, store notify.Store) {
 	const rate = 1000
-	srv := newSMTPServer(b, smtpOpts{})
+	srv := newSMTPServer(b, smtpOpts{ArrivedBuffer: b.N + 1})
 	cfg, err := notify.ParseSMTPURL("smtp://127.0.0.1:" + strconv.Itoa(srv.port))
 	if err != nil {
 		b.Fatal(err)
@@ -49,7 +49,6 @@ func benchHandOff(b *testing.B, store notify.Store) {
 	}
 	svc.Start()
 	defer svc.Close()
-	srv.arrived = make(chan struct{}, b.N+1)
 	recorded := make([]time.Time, b.N)
 	b.ResetTimer()
 	tick := time.NewTicker(time.Second / rate)

@@ -5,30 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Deliver claims the notifications due now, sends each and records the outcome; it
-// returns how many it claimed. An outcome that cannot be recorded because the claim's lease
-// ran out (ErrStale) is dropped: the next claimant sends again, and the receiver recognises
-// the duplicate by its Message-ID (at least once, never lost). After Close it stops between
-// notifications.
+// Deliver claims the notifications due now, sends each and records the outcomes; it
+// returns how many it claimed. Outcomes are recorded as they come, group-committed: whatever
+// finished while the previous record was being written goes into the next FinishAll (one
+// transaction), so that a busy batch costs a few commits rather than one per message, and a
+// quiet one records each outcome at once. An outcome that cannot be recorded because the
+// claim's lease ran out (stale) is dropped: the next claimant sends again, and the receiver
+// recognises the duplicate by its Message-ID (at least once, never lost). After Close it
+// stops between notifications; while the store fails it launches no more sends.
 func (s *Service) Deliver(ctx context.Context) (int, error) {
 	now := s.d.Now()
 	ns, err := s.d.Store.ClaimNotifications(ctx, now, now.Add(s.cfg.Lease), s.cfg.Batch)
 	if err != nil {
 		return 0, err
 	}
+	if len(ns) == 0 {
+		return 0, nil
+	}
+	outcomes := make(chan Finished, len(ns)) // never blocks a sender
+	var failing atomic.Bool
+	recorded := make(chan error, 1)
+	go func() { recorded <- s.record(ctx, outcomes, &failing) }()
 	sem := make(chan struct{}, s.cfg.Concurrency)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
 	for _, n := range ns {
 		sem <- struct{}{}
-		mu.Lock()
-		failing := firstErr != nil
-		mu.Unlock()
-		if s.stopping() || failing {
+		if s.stopping() || failing.Load() {
 			// The rest is taken again when the lease runs out; while the store fails, no
 			// more messages are sent whose outcome could not be recorded.
 			<-sem
@@ -37,21 +43,47 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := s.deliverOne(ctx, n); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
+			outcomes <- Finished{Notification: n, Outcome: s.outcome(ctx, n)}
 		}()
 	}
 	wg.Wait()
-	return len(ns), firstErr
+	close(outcomes)
+	return len(ns), <-recorded
 }
 
-// deliverOne attempts n and records the outcome.
-func (s *Service) deliverOne(ctx context.Context, n Notification) error {
+// record writes the outcomes arriving on ch until it closes, each FinishAll taking all that
+// arrived meanwhile. After a store failure it sets failing and keeps draining ch (those
+// outcomes are lost, as in a crash: their sends are repeated after the lease); it returns
+// the first failure.
+func (s *Service) record(ctx context.Context, ch <-chan Finished, failing *atomic.Bool) error {
+	var first error
+	for f := range ch {
+		batch := []Finished{f}
+	more:
+		for {
+			select {
+			case g, ok := <-ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, g)
+			default:
+				break more
+			}
+		}
+		if first != nil {
+			continue
+		}
+		if _, err := s.d.Store.FinishAll(ctx, batch, s.d.Now()); err != nil {
+			first = err
+			failing.Store(true)
+		}
+	}
+	return first
+}
+
+// outcome attempts n, logs a failure and counts the outcome in the metrics.
+func (s *Service) outcome(ctx context.Context, n Notification) Outcome {
 	o := s.attempt(ctx, n)
 	if o.Status == StatusFailed || o.Status == StatusPending {
 		s.d.Log.Warn("notify: attempt failed", "notification", n.ID, "kind", n.Kind, "channel", n.Channel,
@@ -61,10 +93,7 @@ func (s *Service) deliverOne(ctx context.Context, n Notification) error {
 	if o.Status == StatusSent {
 		s.m.lag.WithLabelValues(string(n.Channel)).Observe(s.d.Now().Sub(n.CreatedAt).Seconds())
 	}
-	if err := s.d.Store.Finish(ctx, n, o, s.d.Now()); err != nil && !errors.Is(err, ErrStale) {
-		return err
-	}
-	return nil
+	return o
 }
 
 // attempt sends n once and says what became of it.

@@ -1,7 +1,8 @@
 // Package notify is the notification service (issue 14): it consumes hold events, decides
 // what each user is to hear and when (decide.go, a pure state machine), records that in a
 // durable outbox and timer table before the event is acknowledged (Store), and delivers
-// through e-mail with iCalendar invitations (SMTP, go-mail), push (FCM) and optionally SMS.
+// through e-mail with iCalendar invitations (SMTP, go-mail), push (FCM, APNs) and optionally
+// SMS (Twilio). cmd/notify.go runs it in the node.
 //
 // Layout, one concept per file:
 //
@@ -15,11 +16,15 @@
 //	channels.go   the channel seams (Mailer, Pusher, SMSSender) and the lookups the service needs
 //	smtp.go       Mailer over SMTP (--smtp-url)
 //	fcm.go        Pusher over Firebase Cloud Messaging; apns.go over APNs (iOS devices)
+//	twilio.go     SMSSender over Twilio's Messages API
+//	contacts.go   ContactBook: the users' addresses from their tokens, sealed (migration 0012)
 //	config.go     Config, its defaults and Validate; metrics.go the Prometheus metrics
 //	deliver.go    one attempt at a notification: state check, render, hand-off, outcome
 //	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation
 //	service.go    the shell: Handle (the event consumer), the outbox and timer workers
 //	handlers.go   devices, preferences, calendar feeds, failed notifications (route table)
 //
-// docs/NOTIFICATIONS.md describes what is sent when and how the node wires this package.
+// Test servers shared with the node's tests: smtptest (SMTP), fcmtest (FCM v1), twiliotest
+// (Twilio Messages API). docs/NOTIFICATIONS.md describes what is sent when and how the node
+// runs this package.
 package notify

@@ -30,7 +30,7 @@ func TestFCMPush(t *testing.T) {
 	if len(got) != 1 || got[0].Token != "tok-ok" || got[0].Notification["title"] != "Booking confirmed" || got[0].Data["hold_id"] != "h1" {
 		t.Fatalf("sent %+v", got)
 	}
-	if f.tokenGrants == 0 {
+	if f.TokenGrants() == 0 {
 		t.Fatal("no OAuth token was fetched from token_uri")
 	}
 	f.unregister("tok-gone")

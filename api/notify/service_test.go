@@ -71,7 +71,7 @@ var start = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{clock: &clock{t: start}, store: mustSQLiteStore(t), smtp: newSMTPServer(t, smtpOpts{startTLS: true}),
+	r := &rig{clock: &clock{t: start}, store: mustSQLiteStore(t), smtp: newSMTPServer(t, smtpOpts{StartTLS: true}),
 		fcm: newFCMServer(t, "allot-test")}
 	r.svc = r.newService(t)
 	return r

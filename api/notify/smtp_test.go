@@ -2,10 +2,7 @@ package notify_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"io"
-	"mime/quotedprintable"
 	"strings"
 	"testing"
 	"time"
@@ -15,26 +12,6 @@ import (
 
 	"github.com/allot/allot/api/notify"
 )
-
-func quotedPrintable(r io.Reader) io.Reader { return quotedprintable.NewReader(r) }
-func base64Reader(r io.Reader) io.Reader {
-	return base64.NewDecoder(base64.StdEncoding, stripNewlines{r})
-}
-
-// stripNewlines drops CR and LF so a wrapped base64 body decodes.
-type stripNewlines struct{ r io.Reader }
-
-func (s stripNewlines) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	j := 0
-	for _, b := range p[:n] {
-		if b != '\r' && b != '\n' {
-			p[j] = b
-			j++
-		}
-	}
-	return j, err
-}
 
 func TestParseSMTPURL(t *testing.T) {
 	for _, c := range []struct {
@@ -89,9 +66,9 @@ func TestSMTPModes(t *testing.T) {
 		wantTLS bool
 	}{
 		{"plain relay", smtpOpts{}, "smtp://127.0.0.1:%d", false},
-		{"opportunistic STARTTLS", smtpOpts{startTLS: true}, "smtp://127.0.0.1:%d", true},
-		{"mandatory STARTTLS with auth", smtpOpts{startTLS: true, user: "relay", pass: "s3cret"}, "smtp://relay:s3cret@127.0.0.1:%d?starttls=required", true},
-		{"implicit TLS with auth", smtpOpts{implicitTLS: true, user: "relay", pass: "s3cret"}, "smtps://relay:s3cret@127.0.0.1:%d", true},
+		{"opportunistic STARTTLS", smtpOpts{StartTLS: true}, "smtp://127.0.0.1:%d", true},
+		{"mandatory STARTTLS with auth", smtpOpts{StartTLS: true, User: "relay", Pass: "s3cret"}, "smtp://relay:s3cret@127.0.0.1:%d?starttls=required", true},
+		{"implicit TLS with auth", smtpOpts{ImplicitTLS: true, User: "relay", Pass: "s3cret"}, "smtps://relay:s3cret@127.0.0.1:%d", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSMTPServer(t, c.o)
@@ -101,7 +78,7 @@ func TestSMTPModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := s.messages()
-			if len(got) != 1 || got[0].TLS != c.wantTLS || got[0].AuthAs != c.o.user || got[0].To[0] != "ann@example.com" {
+			if len(got) != 1 || got[0].TLS != c.wantTLS || got[0].AuthAs != c.o.User || got[0].To[0] != "ann@example.com" {
 				t.Fatalf("received %+v", got)
 			}
 			p := parseMail(t, got[0].Data)

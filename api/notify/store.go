@@ -51,6 +51,12 @@ type Outcome struct {
 	Error         string
 }
 
+// Finished is the outcome of one attempt at a claimed notification, for FinishAll.
+type Finished struct {
+	Notification Notification
+	Outcome      Outcome
+}
+
 // Record is everything one event leads to, stored in one transaction.
 type Record struct {
 	// Hold replaces the hold's state when its Version is above the stored one (nil: none).
@@ -105,6 +111,10 @@ type Store interface {
 	// Finish records the outcome of attempt n.Attempts of a claimed notification, only if
 	// no later claim happened; otherwise ErrStale.
 	Finish(ctx context.Context, n Notification, o Outcome, now time.Time) error
+	// FinishAll records several outcomes as Finish does, in one transaction (one commit for
+	// a batch of sends): each only if no later claim of its notification happened. It returns
+	// the ids of those that were stale (not recorded); on an error nothing was recorded.
+	FinishAll(ctx context.Context, fs []Finished, now time.Time) (stale []string, err error)
 	// Notifications returns notifications in status, newest first, at most limit.
 	Notifications(ctx context.Context, status string, limit int) ([]Notification, error)
 

@@ -17,6 +17,7 @@ func Run(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	t.Run("HoldsKeepTheNewestVersion", func(t *testing.T) { testHolds(t, newStore(t)) })
 	t.Run("OutboxDeduplicates", func(t *testing.T) { testDedup(t, newStore(t)) })
 	t.Run("ClaimAndFinish", func(t *testing.T) { testClaimFinish(t, newStore(t)) })
+	t.Run("FinishAllSkipsStale", func(t *testing.T) { testFinishAll(t, newStore(t)) })
 	t.Run("ConcurrentClaimsShareNothing", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
 	t.Run("ConcurrentApplyAndFinish", func(t *testing.T) { testConcurrentWrites(t, newStore(t)) })
 	t.Run("TimersFireOnce", func(t *testing.T) { testTimers(t, newStore(t)) })
@@ -96,6 +97,48 @@ func testDedup(t *testing.T, s notify.Store) {
 	must(t, err)
 	if len(ps) != 3 {
 		t.Fatalf("%d pending", len(ps))
+	}
+}
+
+// testFinishAll: a batch of outcomes is recorded together; the one whose claim was taken
+// over is reported stale and not recorded, the others are.
+func testFinishAll(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	_, err := s.Apply(ctx, notify.Record{Notifications: []notify.Notification{note("e1", notify.ChannelEmail, t0),
+		note("e2", notify.ChannelEmail, t0), note("e3", notify.ChannelEmail, t0)}})
+	must(t, err)
+	cl, err := s.ClaimNotifications(ctx, t0, t0.Add(time.Minute), 10)
+	must(t, err)
+	if len(cl) != 3 {
+		t.Fatalf("claim = %+v", cl)
+	}
+	// e2's lease runs out and another worker claims it again.
+	again, err := s.ClaimNotifications(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 3)
+	must(t, err)
+	if len(again) != 3 {
+		t.Fatalf("second claim = %+v", again)
+	}
+	var fs []notify.Finished
+	for _, n := range cl {
+		fs = append(fs, notify.Finished{Notification: n, Outcome: notify.Outcome{Status: notify.StatusSent}})
+	}
+	for _, n := range again {
+		if n.EventID != "e2" {
+			fs = append(fs, notify.Finished{Notification: n, Outcome: notify.Outcome{Status: notify.StatusSent}})
+		}
+	}
+	stale, err := s.FinishAll(ctx, fs, t0.Add(time.Minute))
+	must(t, err)
+	if len(stale) != 3 {
+		t.Fatalf("stale = %v, want the three first-claim outcomes", stale)
+	}
+	sent, err := s.Notifications(ctx, notify.StatusSent, 10)
+	must(t, err)
+	if len(sent) != 2 {
+		t.Fatalf("sent = %+v, want e1 and e3", sent)
+	}
+	if stale, err := s.FinishAll(ctx, nil, t0); err != nil || len(stale) != 0 {
+		t.Fatalf("empty batch: %v %v", stale, err)
 	}
 }
 
