@@ -101,6 +101,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
 	actorCfg.EventsCommitted = m.events.nudge()
+	actorCfg.MaxActive = m.Config.MaxActiveResources // abuse control (abuse.go)
 
 	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
@@ -125,19 +126,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	srv, err := api.NewServer(api.Config{
-		Verifier:       verifier,
-		WellKnown:      wellKnown,
-		Dispatcher:     dispatcher{node: m.node},
-		Holds:          m.store,
-		Members:        members{node: m.node},
-		Ready:          m.Ready,
-		Registerer:     m.registry,
-		Gatherer:       m.registry,
-		Logger:         m.Logger.With("component", "api"),
-		Now:            m.Now,
-		RequestTimeout: m.Config.RequestTimeout,
-		Events:         m.eventLog(),
-		Mounted:        mounted,
+		Verifier:           verifier,
+		WellKnown:          wellKnown,
+		Dispatcher:         dispatcher{node: m.node},
+		Holds:              m.store,
+		Members:            members{node: m.node},
+		Ready:              m.Ready,
+		Registerer:         m.registry,
+		Gatherer:           m.registry,
+		Logger:             m.Logger.With("component", "api"),
+		Now:                m.Now,
+		RequestTimeout:     m.Config.RequestTimeout,
+		Events:             m.eventLog(),
+		Mounted:            mounted,
+		RateLimits:         m.Config.rateLimitConfig(), // abuse control (abuse.go)
+		UnknownResourceTTL: m.Config.unknownResourceTTL(), UnknownResources: m.Config.UnknownResources,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)

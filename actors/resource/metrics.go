@@ -27,6 +27,8 @@ type Metrics struct {
 	stale        prometheus.Counter
 	extensions   prometheus.Counter
 	waitlist     *prometheus.CounterVec // by event: joined, left, offered
+	active       prometheus.Gauge       // activations alive on this node (activecap.go)
+	refusedCap   prometheus.Counter     // activations refused over Config.MaxActive
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -81,10 +83,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		waitlist: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "allot_waitlist_events_total", Help: "Waitlist entries joined, left and offered units (an offer's hold counts in allot_holds_total too), committed.",
 		}, []string{"event"}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_active_resources", Help: "Resource actors alive on this node (see --max-active-resources).",
+		}),
+		refusedCap: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_activations_refused_total", Help: "Resource activations refused 503 because this node had --max-active-resources active.",
+		}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
 		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
-		m.extensions, m.waitlist)
+		m.extensions, m.waitlist, m.active, m.refusedCap)
 	return m
 }
 

@@ -42,12 +42,8 @@
 // checks.
 //
 // The refusal passed to fail is a *Exceeded, which unwraps to a *booking.Error with
-// booking.CodeBusy, so api.answerFor already maps it to 429 problem+json. api.writeProblem
-// sets Retry-After from the answer's retryAfter, which is 0 for errors it does not know and so
-// would overwrite the exact value set here with "1": answerFor should read it with
-//
-//	var ex interface{ RetryAfter() time.Duration }
-//	if errors.As(err, &ex) { a.retryAfter = ex.RetryAfter() }
+// booking.CodeRateLimited; api.answerFor maps it to 429 rate-limited problem+json and reads
+// its RetryAfter for the Retry-After header. The node's wiring is api/ratelimits.go.
 //
 // The health probes and the admin listener are not rate limited (install the middleware on
 // the /v1 group, not on the engine, if probes share the engine).

@@ -60,8 +60,8 @@ func KeyBy(principalOf func(*gin.Context) *auth.Principal, clientIP func(*http.R
 }
 
 // Exceeded is the refusal a rate-limited request is failed with. It unwraps to a
-// *booking.Error with booking.CodeBusy (429), so the api package's one error mapping answers
-// it; RetryAfter says when one unit is back.
+// *booking.Error with booking.CodeRateLimited (429 rate-limited), so the api package's one
+// error mapping answers it; RetryAfter says when one unit is back.
 type Exceeded struct {
 	Policy string
 	Wait   time.Duration
@@ -193,7 +193,7 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 func (l *Limits) refuse(c *gin.Context, name string, d Decision, fail func(*gin.Context, error)) {
 	l.refused.WithLabelValues(name).Inc()
 	c.Writer.Header().Set(headerRetry, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
-	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeBusy,
+	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeRateLimited,
 		"too many requests: over the %s rate limit; retry after %d s", name, ceilSeconds(d.RetryAfter, 1))})
 	c.Abort()
 }
