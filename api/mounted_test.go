@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
@@ -13,7 +14,8 @@ import (
 // mountedRoutes are the route tables of the packages whose routes api.Server mounts
 // (webhooks admin API, live streams). Only methods and paths are read here.
 func mountedRoutes() []mount.Route {
-	return append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	return append(routes, audit.NewHandlers(nil, nil).Routes()...)
 }
 
 // TestMountedRoutesHaveTheirPolicies: a server with mounted routes serves them (HEAD on GET
@@ -37,6 +39,7 @@ func TestMountedRoutesHaveTheirPolicies(t *testing.T) {
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/v1/webhooks"}, {"GET", "/v1/webhooks"}, {"GET", "/v1/webhooks/w-1/deliveries"},
 		{"POST", "/v1/webhooks/w-1/deliveries/d-1/retry"}, {"DELETE", "/v1/webhooks/w-1"}, {"GET", "/v1/me/events"},
+		{"GET", "/v1/audit"},
 	} {
 		rec := e.do(c.method, c.path, "", anonymous...)
 		mustProblem(t, rec, http.StatusUnauthorized, "unauthenticated")

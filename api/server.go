@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/ratelimit"
@@ -89,6 +90,9 @@ type Config struct {
 	// a negative TTL remembers none.
 	UnknownResourceTTL time.Duration
 	UnknownResources   int
+	// Audit, if set, stores the audit log of operator and admin actions (audit.go); nil
+	// keeps none. GET /v1/audit comes with the mounted routes (api/audit.Handlers).
+	Audit audit.Store
 	// Mounted are routes other packages hand to the edge with their policies (api/mount):
 	// the webhooks admin API and the live streams. Each must have a path no route of the
 	// server has; a GET also serves HEAD.
@@ -241,7 +245,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engine = s.routes(limits)
+	trail, err := s.newAuditTrail()
+	if err != nil {
+		return nil, err
+	}
+	s.engine = s.routes(limits, trail)
 	s.admin = s.adminRoutes()
 	return s, nil
 }
@@ -255,7 +263,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // routes builds the gin engine.
-func (s *Server) routes(limits edgeLimits) *gin.Engine {
+func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
@@ -264,9 +272,11 @@ func (s *Server) routes(limits edgeLimits) *gin.Engine {
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
 	// Authentication after observe and recovery, so that refusals are logged and counted;
-	// headOnly first, so that a HEAD request refused by them has no body either. Rate limits
-	// around it (ratelimits.go): failed authentications per IP before, the caller's budget after.
-	e.Use(headOnly, s.observe, s.recovery, limits.authFailures,
+	// headOnly first, so that a HEAD request refused by them has no body either; the request
+	// id before the log. Rate limits around it (ratelimits.go): failed authentications per
+	// IP before, the caller's budget after; the audit trail (audit.go) around both, so that
+	// it sees refusals too.
+	e.Use(headOnly, requestID, s.observe, s.recovery, limits.authFailures, trail,
 		Authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log), limits.requests)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)

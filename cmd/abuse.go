@@ -1,8 +1,7 @@
 package cmd
 
 import (
-	"time"
-
+	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/ratelimit"
 )
 
@@ -52,11 +51,12 @@ func (c *NodeConfig) rateLimitConfig() *ratelimit.Config {
 	return &rc
 }
 
-// unknownResourceTTL is the api.Config value of --unknown-resource-ttl, where 0 (off) is
-// negative.
-func (c *NodeConfig) unknownResourceTTL() time.Duration {
+// withAbuseControl sets the edge's rate limits and unknown-resource cache in cfg.
+func (c *NodeConfig) withAbuseControl(cfg api.Config) api.Config {
+	cfg.RateLimits = c.rateLimitConfig()
+	cfg.UnknownResourceTTL, cfg.UnknownResources = c.UnknownResourceTTL, c.UnknownResources
 	if c.UnknownResourceTTL == 0 {
-		return -1
+		cfg.UnknownResourceTTL = -1 // off; api's zero means its default
 	}
-	return c.UnknownResourceTTL
+	return cfg
 }

@@ -51,6 +51,7 @@ type Main struct {
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
+	audit             nodeAudit         // the audit log of operator and admin actions (audit.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,23 +126,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	srv, err := api.NewServer(api.Config{
-		Verifier:           verifier,
-		WellKnown:          wellKnown,
-		Dispatcher:         dispatcher{node: m.node},
-		Holds:              m.store,
-		Members:            members{node: m.node},
-		Ready:              m.Ready,
-		Registerer:         m.registry,
-		Gatherer:           m.registry,
-		Logger:             m.Logger.With("component", "api"),
-		Now:                m.Now,
-		RequestTimeout:     m.Config.RequestTimeout,
-		Events:             m.eventLog(),
-		Mounted:            mounted,
-		RateLimits:         m.Config.rateLimitConfig(), // abuse control (abuse.go)
-		UnknownResourceTTL: m.Config.unknownResourceTTL(), UnknownResources: m.Config.UnknownResources,
-	})
+	auditStore, auditRoutes, err := m.startAudit() // audit.go
+	if err != nil {
+		return err
+	}
+	srv, err := api.NewServer(m.Config.withAbuseControl(api.Config{ // abuse.go
+		Verifier:       verifier,
+		WellKnown:      wellKnown,
+		Dispatcher:     dispatcher{node: m.node},
+		Holds:          m.store,
+		Members:        members{node: m.node},
+		Ready:          m.Ready,
+		Registerer:     m.registry,
+		Gatherer:       m.registry,
+		Logger:         m.Logger.With("component", "api"),
+		Now:            m.Now,
+		RequestTimeout: m.Config.RequestTimeout,
+		Events:         m.eventLog(),
+		Mounted:        append(mounted, auditRoutes...),
+		Audit:          auditStore,
+	}))
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -266,6 +270,9 @@ func (m *Main) Close() error {
 			}
 		}
 		if err := m.feeds.stop(); err != nil { // consumers, dispatcher, webhook db
+			errs = append(errs, err)
+		}
+		if err := m.audit.stop(); err != nil {
 			errs = append(errs, err)
 		}
 		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops
