@@ -174,3 +174,16 @@ func TestRateLimitsOff(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitMissingTokenIsNoAuthFailure: 401s for requests without a token (an app
+// asking for "my holds" before its user signed in, many behind one NAT) do not spend the
+// address's failed-authentication budget.
+func TestRateLimitMissingTokenIsNoAuthFailure(t *testing.T) {
+	e := limitedServer(t, func(c *ratelimit.Config) { c.AuthFailures = ratelimit.Limit{Count: 1, Period: time.Hour, Burst: 1} })
+	for range 5 {
+		mustProblem(t, e.from("203.0.113.11:1", "GET", "/v1/me/holds", "", "Authorization", ""), http.StatusUnauthorized, "unauthenticated")
+	}
+	if rec := e.from("203.0.113.11:1", "GET", "/v1/me/holds", "", e.bearer(asCustomer)...); rec.Code != http.StatusOK {
+		t.Fatalf("a signed-in request after anonymous 401s: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -358,7 +358,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(limitFlag{&c.RateLimitSubject}, "rate-limit-subject", "each signed-in user's budget, N/period[:burst]")
 	fs.Var(limitFlag{&c.RateLimitAnonymous}, "rate-limit-anonymous", "each client IP's budget (IPv6: /64) for requests without a token, N/period[:burst]")
 	fs.Var(limitFlag{&c.RateLimitHolds}, "rate-limit-holds", "each user's extra budget for creating holds, N/period[:burst]")
-	fs.Var(limitFlag{&c.RateLimitAuthFailures}, "rate-limit-auth-failures", "failed authentications (401) per client IP, N/period[:burst]")
+	fs.Var(limitFlag{&c.RateLimitAuthFailures}, "rate-limit-auth-failures", "refused tokens (401) per client IP, N/period[:burst]")
 	fs.IntVar(&c.RateLimitMaxKeys, "rate-limit-max-keys", c.RateLimitMaxKeys, "callers each rate-limit budget remembers")
 	fs.DurationVar(&c.UnknownResourceTTL, "unknown-resource-ttl", c.UnknownResourceTTL, "how long an unknown resource id is answered 404 without activating an actor (0: off)")
 	fs.IntVar(&c.UnknownResources, "unknown-resources", c.UnknownResources, "unknown resource ids remembered at most")

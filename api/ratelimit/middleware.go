@@ -24,8 +24,9 @@ const (
 	// ClassHolds spends the Holds budget. Install it on hold creation, after ClassRequests.
 	ClassHolds
 	// ClassAuthFailures guards token verification: installed before api.Authenticate, it
-	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever the
-	// request is answered 401. Its headers appear only on the 429 it gives.
+	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever a
+	// request that sent an Authorization header is answered 401. Its headers appear only on
+	// the 429 it gives.
 	ClassAuthFailures
 )
 
@@ -183,7 +184,10 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 			return
 		}
 		c.Next()
-		if c.Writer.Status() == http.StatusUnauthorized {
+		// Only a token that was sent and refused is a failure: a 401 for a missing token
+		// cost no signature check, and counting it would let anonymous callers behind one
+		// NAT (an app opening "my bookings" before its user signed in) lock the address out.
+		if c.Writer.Status() == http.StatusUnauthorized && c.Request.Header.Get("Authorization") != "" {
 			l.authFailures.Allow(id)
 		}
 	}
