@@ -65,13 +65,22 @@ func (s *Server) placeHold(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	op, err := decodePlaceHold(body)
+	op, contact, err := decodePlaceHoldContact(body)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	p := PrincipalOf(c) // never nil: the route's policy is auth.Customer
 	if op.UserId, err = actingUser(p, op.UserId); err != nil {
+		s.fail(c, err)
+		return
+	}
+	guest, err := contact.resolve(p, op.UserId)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if op.Contact, err = s.sealContact(guest, rid, op.UserId); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -88,7 +97,7 @@ func (s *Server) placeHold(c *gin.Context) {
 		c.Header(IdempotentReplayedHeader, "true")
 	}
 	c.Header("Location", "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
-	s.writeJSON(c, http.StatusCreated, holdFromProto(reply.Hold))
+	s.writeJSON(c, http.StatusCreated, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 
 // GET /v1/resources/:rid/holds/:hid
@@ -143,7 +152,7 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 			return
 		}
 		if act == nil {
-			s.writeTagged(c, holdTag(reply.Hold.UpdatedAtMs), cachePrivateRevalidate, reply.Stale, holdFromProto(reply.Hold))
+			s.writeTagged(c, holdTag(reply.Hold.UpdatedAtMs), cachePrivateRevalidate, reply.Stale, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 			return
 		}
 	}
@@ -155,7 +164,7 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 		s.fail(c, errNoPayload)
 		return
 	}
-	s.writeJSON(c, http.StatusOK, holdFromProto(reply.Hold))
+	s.writeJSON(c, http.StatusOK, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 
 // GET /v1/resources/:rid/holds
@@ -241,8 +250,9 @@ func (s *Server) listHolds(c *gin.Context, f persistence.HoldFilter) {
 		return
 	}
 	out := wire.HoldList{Holds: make([]wire.Hold, 0, len(holds))}
+	p := PrincipalOf(c)
 	for _, h := range holds {
-		out.Holds = append(out.Holds, holdFromModel(h))
+		out.Holds = append(out.Holds, s.withContact(p, holdFromModel(h), h.Contact))
 	}
 	s.writeJSON(c, http.StatusOK, out)
 }

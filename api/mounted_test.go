@@ -4,17 +4,25 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/console"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 )
 
 // mountedRoutes are the route tables of the packages whose routes api.Server mounts
-// (webhooks admin API, live streams). Only methods and paths are read here.
+// (webhooks admin API, live streams, reports, console, node stats). Only methods and paths are read here.
 func mountedRoutes() []mount.Route {
 	routes := append(webhooks.NewHandlers(nil, nil).Routes(), (&live.Streams{}).Routes()...)
+	routes = append(routes, (&reports.Handlers{}).Routes()...)
+	routes = append(routes, (&console.Console{}).Routes()...)
+	routes = append(routes, (&nodestats.Stats{}).Routes()...)
 	return append(routes, audit.NewHandlers(nil, nil).Routes()...)
 }
 
@@ -46,6 +54,48 @@ func TestMountedRoutesHaveTheirPolicies(t *testing.T) {
 		if c.path != "/v1/me/events" { // any signed-in user may: its nil handler must not run
 			rec = e.do(c.method, c.path, "", e.bearer(asOperator)...)
 			mustProblem(t, rec, http.StatusForbidden, "forbidden")
+		}
+	}
+	// The reports and the node's stats: operators with a second factor only.
+	for _, path := range []string{"/v1/reports/bookings", "/v1/reports/revenue", "/v1/reports/funnel",
+		"/v1/reports/top-resources", "/v1/reports/resources", "/v1/cluster/stats"} {
+		mustProblem(t, e.do("GET", path, "", anonymous...), http.StatusUnauthorized, "unauthenticated")
+		mustProblem(t, e.do("GET", path, "", e.bearer(asCustomer)...), http.StatusForbidden, "forbidden")
+		mustProblem(t, e.do("GET", path, "", e.bearer(asOperatorNoM)...), http.StatusForbidden, "mfa-required")
+	}
+}
+
+// TestAvailabilityObservers: the observers run around the availability route, after
+// authentication (they see the caller) and around the handler (they see its status); other
+// routes do not run them.
+func TestAvailabilityObservers(t *testing.T) {
+	type seen struct {
+		rid, subject string
+		status       int
+	}
+	var got []seen
+	e := MustServer(t, func(c *Config) {
+		c.AvailabilityObservers = []gin.HandlerFunc{func(c *gin.Context) {
+			c.Next()
+			s := seen{rid: c.Param("rid"), status: c.Writer.Status()}
+			if p := PrincipalOf(c); p != nil {
+				s.subject = p.Subject
+			}
+			got = append(got, s)
+		}}
+	})
+	e.mustCreate()
+	e.do("GET", "/v1/resources/hotel-1/availability", "", e.bearer(asCustomer)...)
+	e.do("GET", "/v1/resources/hotel-1/availability", "", anonymous...)
+	e.do("GET", "/v1/resources/nope/availability", "", anonymous...)
+	e.do("GET", "/v1/resources/hotel-1", "", anonymous...)
+	want := []seen{{"hotel-1", "u-1", http.StatusOK}, {"hotel-1", "", http.StatusOK}, {"nope", "", http.StatusNotFound}}
+	if len(got) != len(want) {
+		t.Fatalf("observed %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("observed %+v, want %+v", got, want)
 		}
 	}
 }

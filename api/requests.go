@@ -42,11 +42,14 @@ type updateResourceBody struct {
 }
 
 type placeHoldBody struct {
-	Buckets  []string `json:"buckets"`
-	From     *string  `json:"from"`
-	To       *string  `json:"to"`
-	Quantity *int64   `json:"quantity"`
-	UserID   *string  `json:"user_id"`
+	Buckets  []string     `json:"buckets"`
+	From     *string      `json:"from"`
+	To       *string      `json:"to"`
+	Quantity *int64       `json:"quantity"`
+	UserID   *string      `json:"user_id"`
+	Contact  *contactBody `json:"contact"`
+	// ContactFromToken fills the contact's e-mail and phone from the token's claims.
+	ContactFromToken *bool `json:"contact_from_token"`
 }
 
 // decodeCreateResource decodes and validates the body of POST /v1/resources into the
@@ -212,13 +215,41 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 // decodePlaceHold decodes and validates the body of POST /v1/resources/{rid}/holds. The
 // Idempotency-Key comes from the header (see idempotencyKey).
 func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
+	op, _, err := decodePlaceHoldContact(body)
+	return op, err
+}
+
+// decodePlaceHoldContact decodes a hold request with its contact (contact.go), which the
+// caller seals into the op once it knows the hold's user.
+func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, holdContact, error) {
 	var b placeHoldBody
-	err := decodeStrict(body, &b, func(_ string, depth int, name string) bool {
-		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id")
+	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
+		if depth == 1 && parent == "contact" {
+			return contactMember(name)
+		}
+		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact", "contact_from_token")
 	})
 	if err != nil {
-		return nil, err
+		return nil, holdContact{}, err
 	}
+	op, err := placeHoldOp(&b)
+	if err != nil {
+		return nil, holdContact{}, err
+	}
+	var hc holdContact
+	hc.fromToken = b.ContactFromToken != nil && *b.ContactFromToken
+	if hc.fromToken && b.Contact != nil && b.Contact.Email == nil && b.Contact.Phone == nil && b.Contact.Name == nil {
+		b.Contact = nil // {} with contact_from_token: all from the token
+	}
+	if b.Contact != nil || !hc.fromToken {
+		if hc.fields, err = decodeContact(b.Contact); err != nil {
+			return nil, holdContact{}, err
+		}
+	}
+	return op, hc, nil
+}
+
+func placeHoldOp(b *placeHoldBody) (*protos.PlaceHold, error) {
 	buckets, rng, err := decodeUnits(b.Buckets, b.From, b.To)
 	if err != nil {
 		return nil, err

@@ -97,6 +97,13 @@ type Config struct {
 	// the webhooks admin API and the live streams. Each must have a path no route of the
 	// server has; a GET also serves HEAD.
 	Mounted []mount.Route
+	// AvailabilityObservers run around GET /v1/resources/:rid/availability, before its
+	// handler (gin middleware: they call c.Next()); the reports' view counter
+	// (reports.Views.Middleware). They must not write the answer.
+	AvailabilityObservers []gin.HandlerFunc
+	// Contacts seals the guests' contacts of hold requests and opens them for answers
+	// (contact.go); nil: the node stores no contacts and refuses a hold request carrying one.
+	Contacts ContactSealer
 }
 
 // Defaults.
@@ -296,7 +303,7 @@ func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	v1.GET("/resources/:rid", s.getResource)
 	v1.PATCH("/resources/:rid", s.updateResource)
 	v1.DELETE("/resources/:rid", s.archiveResource)
-	v1.GET("/resources/:rid/availability", s.availability)
+	v1.GET("/resources/:rid/availability", append(append([]gin.HandlerFunc{}, s.cfg.AvailabilityObservers...), s.availability)...)
 	v1.POST("/resources/:rid/holds", limits.holds, s.placeHold)
 	v1.GET("/resources/:rid/holds", s.listResourceHolds)
 	v1.GET("/resources/:rid/holds/:hid", s.getHold)

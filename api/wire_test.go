@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allot/allot/api/nodestats"
 	"github.com/allot/allot/api/wire"
 )
 
@@ -84,7 +85,8 @@ func TestOpenAPIMatchesWire(t *testing.T) {
 		"CreateResourceRequest": wire.CreateResource{},
 		"ResourceSummary":       wire.ResourceSummary{}, "ResourceList": wire.ResourceList{}, "WaitlistEntry": wire.WaitlistEntry{},
 		"WaitlistList": wire.WaitlistList{}, "JoinWaitlistRequest": wire.JoinWaitlist{}, "Allowance": wire.Allowance{},
-		"Calendar": wire.Calendar{},
+		"Calendar": wire.Calendar{}, "NodeStats": nodestats.Body{},
+		"Contact": wire.Contact{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -366,14 +366,18 @@ func (b *bench) writeSection1(w *strings.Builder) {
 	p("## 1. Flash sale over HTTP, one node, one hot resource\n\n")
 	p("Durable holds per second on one resource through HTTP, %d runs of %s each per row. (a) and (b) use the same "+
 		"PostgreSQL server (separate databases).\n\n", b.cfg.Runs, b.cfg.Duration)
-	b.writeSeriesTable(w, []string{"allot-pg", "classic", "redis", "allot-embedded"})
+	b.writeSeriesTable(w, []string{"allot-pg", "classic", "redis", "allot-embedded", "allot-embedded-1"})
 	for _, c := range b.cfg.Clients {
 		a, cl, r, d := b.seriesOf("allot-pg", c), b.seriesOf("classic", c), b.seriesOf("redis", c), b.seriesOf("allot-embedded", c)
 		if a == nil || cl == nil || r == nil || d == nil {
 			continue
 		}
-		p("- %d clients: (a)/(b) = **%.1f×**, (a)/(c) = **%.2f×**, (d)/(b) = %.1f×.\n", c,
+		p("- %d clients: (a)/(b) = **%.1f×**, (a)/(c) = **%.2f×**, (d)/(b) = %.1f×", c,
 			a.holds().Med/max(cl.holds().Med, 1), a.holds().Med/max(r.holds().Med, 1), d.holds().Med/max(cl.holds().Med, 1))
+		if d1 := b.seriesOf("allot-embedded-1", c); d1 != nil {
+			p(", pipelined group commit (d)/(d1) = %.2f× holds/s, p99 %.1f vs %.1f ms", d.holds().Med/max(d1.holds().Med, 1), d.p99().Med, d1.p99().Med)
+		}
+		p(".\n")
 	}
 	b.writeAuthCost(w)
 	p("\n**Sell-out checks** (stock 2,000, 256 clients, until every client is answered `sold_out`):\n\n")

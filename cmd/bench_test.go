@@ -245,9 +245,13 @@ func (b *bench) httpSections(t *testing.T) {
 		}
 		embedded := &benchSystem{Key: "allot-embedded", Label: "(d) Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,
 			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}
+		// The same embedded node without the pipelined group commit (one commit of the
+		// resource at the store at a time), interleaved with (d) in every round.
+		serial := &benchSystem{Key: "allot-embedded-1", Label: "(d1) Allot, 1 node, embedded SQLite, 1 commit in flight", Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,
+			Procs: []*benchProc{startBenchNode(t, b.bin, art, "allot-embedded-1", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"), idle, "--max-commits-in-flight", "1")}}
 		empty := &benchSystem{Key: "empty", Label: "(e) empty gin handler (HTTP ceiling)", NoAudit: true, DBName: "none",
 			Procs: []*benchProc{startBenchBaseline(t, b.benchBin, art, "empty")}}
-		b.systems = []*benchSystem{a, classic, redis, embedded, empty}
+		b.systems = []*benchSystem{a, classic, redis, embedded, serial, empty}
 	}
 	all := append([]*benchSystem(nil), b.systems...)
 	if b.cfg.Sections["cluster"] {

@@ -22,6 +22,7 @@ Usage:
   allot migrate  [flags]   apply database migrations to --db-url and exit
   allot loadgen  [flags]   drive a node or cluster with simulated mobile clients
   allot token    [flags]   print a dev-mode bearer token (--sub u-1 [--role operator --mfa])
+  allot rekey    [flags]   re-seal stored guest contacts under the newest data key (--data-key-file)
   allot help               show this text
   allot version            print the version, commit and Go version
 
@@ -52,6 +53,8 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 		err = runLoadgen(args[1:], stdout, stderr)
 	case "token":
 		err = runToken(args[1:], stdout, stderr)
+	case "rekey":
+		err = runRekey(args[1:], stdout, stderr) // rekey.go
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

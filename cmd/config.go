@@ -83,6 +83,10 @@ type NodeConfig struct {
 	MaxPending int
 	// MaxBatch bounds the commands in one group commit.
 	MaxBatch int
+	// MaxCommitsInFlight bounds one resource's group commits at the store at once (pipelined
+	// group commit, resource.Config.MaxInFlight; the embedded store pipelines, PostgreSQL
+	// takes one at a time).
+	MaxCommitsInFlight int
 	// Lease is how long one store write lets a resource actor answer from memory, and so how
 	// long a crashed owner's resources wait before a new owner answers (resource.Config.Lease).
 	Lease time.Duration
@@ -138,9 +142,19 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
-	// DataKeyFile is the data key ring (persistence/pii) that seals webhook signing secrets
-	// at rest; empty keeps them unsealed.
+	// DataKeyFile is the data key ring (persistence/pii) that seals guests' contacts (see
+	// Contacts) and webhook signing secrets at rest; empty keeps secrets unsealed.
 	DataKeyFile string
+
+	// Reports and console (cmd/reports.go, docs/REPORTS.md): ConsoleClientID is the OIDC
+	// client id (a public client) of the console's sign-in with PKCE against OIDCIssuer;
+	// empty in oidc mode: the console has no sign-in. Dev mode signs in with a pasted token.
+	ConsoleClientID string
+	// Contacts (guests' contacts on holds, contacts.go): auto, on or off. The contacts are
+	// sealed with DataKeyFile's ring, or, on a single --auth dev node on the embedded store
+	// without one, with a dev ring kept under DataDir. auto accepts contacts when there is a
+	// ring; on refuses to start without one; off refuses every contact.
+	Contacts string
 
 	// Abuse control (issue 11; cmd/abuse.go, docs/SECURITY.md "Abuse control").
 	// RateLimits is "on" or "off": off (trusted load tests only) passes every request.
@@ -210,6 +224,7 @@ func DefaultNodeConfig() NodeConfig {
 		IdleTimeout:        actor.IdleTimeout,
 		MaxPending:         actor.MaxPending,
 		MaxBatch:           actor.MaxBatch,
+		MaxCommitsInFlight: actor.MaxInFlight,
 		Lease:              actor.Lease,
 		MaxClockOffset:     actor.MaxClockOffset,
 		LogLevel:           "info",
@@ -221,6 +236,7 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCUserClaim:      auth.DefaultUserClaim,
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
+		Contacts:           ContactsAuto,
 
 		RateLimits:            rateLimitsOn,
 		RateLimitSubject:      ratelimit.DefaultSubject,
@@ -334,6 +350,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
+	// Pipelined group commit.
+	fs.IntVar(&c.MaxCommitsInFlight, "max-commits-in-flight", c.MaxCommitsInFlight, "group commits of one resource at the store at once (a pipeline; the embedded store only)")
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a store write lets a resource actor answer from memory; a crashed owner's resources wait at most this long for a new owner")
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -352,7 +370,11 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
-	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing webhook signing secrets at rest; empty: stored unsealed")
+	// Reports and console (cmd/reports.go).
+	fs.StringVar(&c.ConsoleClientID, "console-client-id", c.ConsoleClientID, "oidc mode: the console's OIDC client id (public client; redirect URI <node URL>/console/); empty: no console sign-in")
+	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts and webhook signing secrets at rest; empty: no contacts (but on a single --auth dev node) and secrets unsealed")
+	// Guests' contacts on holds (contacts.go).
+	fs.StringVar(&c.Contacts, "contacts", c.Contacts, "guests' contacts on holds, sealed with --data-key-file: auto (when the node has a data key; a single --auth dev node makes one under --data-dir), on (refuse to start without one) or off")
 	// Abuse control (cmd/abuse.go).
 	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, "rate limits on or off (off: trusted load tests only)")
 	fs.Var(limitFlag{&c.RateLimitSubject}, "rate-limit-subject", "each signed-in user's budget, N/period[:burst]")
@@ -398,8 +420,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("timeouts must be positive")
 	case c.BootstrapAfter < 0:
 		return errors.New("--bootstrap-after must not be negative")
-	case c.MaxPending < 1 || c.MaxBatch < 1:
-		return errors.New("--max-pending and --max-batch must be at least 1")
+	case c.MaxPending < 1 || c.MaxBatch < 1 || c.MaxCommitsInFlight < 1:
+		return errors.New("--max-pending, --max-batch and --max-commits-in-flight must be at least 1")
 	case c.MaxClockOffset < 0 || c.Lease <= 2*c.MaxClockOffset:
 		return errors.New("--lease must be more than twice --max-clock-offset")
 	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
@@ -417,6 +439,9 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--http-write-timeout must exceed --request-timeout, or answers are cut while the cluster still works on them")
 	}
 	if err := c.Transport.validate(); err != nil {
+		return err
+	}
+	if err := c.validateContacts(); err != nil {
 		return err
 	}
 	// Abuse control. The budgets were checked when their flags were parsed; a NodeConfig

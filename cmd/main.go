@@ -52,6 +52,7 @@ type Main struct {
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
 	audit             nodeAudit         // the audit log of operator and admin actions (audit.go)
+	reports           nodeReports       // reports, console, stats (reports.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -98,6 +99,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.IdleTimeout = m.Config.IdleTimeout
 	actorCfg.MaxPending = m.Config.MaxPending
 	actorCfg.MaxBatch = m.Config.MaxBatch
+	actorCfg.MaxInFlight = m.Config.MaxCommitsInFlight
 	actorCfg.Lease, actorCfg.MaxClockOffset = m.Config.Lease, m.Config.MaxClockOffset
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
@@ -126,6 +128,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	reportRoutes, availabilityObservers, err := m.startReports(ctx)
+	if err != nil {
+		return err
+	}
+	contacts, err := m.contactSealer() // contacts.go
+	if err != nil {
+		return err
+	}
 	auditStore, auditRoutes, err := m.startAudit() // audit.go
 	if err != nil {
 		return err
@@ -143,8 +153,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
-		Mounted:        append(mounted, auditRoutes...),
+		Mounted:        append(append(mounted, reportRoutes...), auditRoutes...),
+		Contacts:       contacts,
 		Audit:          auditStore,
+
+		AvailabilityObservers: availabilityObservers,
 	}))
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
@@ -154,6 +167,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them
 	if err := m.subscribeFeeds(ctx); err != nil {
+		return err
+	}
+	if err := m.subscribeReports(ctx); err != nil {
 		return err
 	}
 	if m.Config.AdminAddr != "" {
@@ -270,6 +286,9 @@ func (m *Main) Close() error {
 			}
 		}
 		if err := m.feeds.stop(); err != nil { // consumers, dispatcher, webhook db
+			errs = append(errs, err)
+		}
+		if err := m.reports.stop(); err != nil { // consumer, pending views, reports db
 			errs = append(errs, err)
 		}
 		if err := m.audit.stop(); err != nil {

@@ -28,7 +28,8 @@ var (
 // Store persists resources, their buckets, holds and idempotency keys.
 //
 // All methods are safe for concurrent use by many actors. One actor calls Commit for its
-// resource at most once at a time. Every method honours ctx cancellation and deadlines; a ctx
+// resource at most once at a time; a store that also has an Enqueue method (sqlite, memstore;
+// see actors/resource, pipeliner) may have several of its batches queued, applied in order. Every method honours ctx cancellation and deadlines; a ctx
 // that ends before a write began returns an error wrapping the ctx error and writes nothing.
 //
 // Contract details every implementation keeps (persistence/storetest checks them):
@@ -56,8 +57,10 @@ type Store interface {
 	Activate(ctx context.Context, resourceID string, idemSince time.Time) (*Snapshot, error)
 
 	// Commit writes a batch atomically, conditional on b.Epoch being the resource's current
-	// epoch (for a creation: on the resource not existing; it is then created with epoch 1).
-	// It returns ErrFenced, and writes nothing, when the condition fails. A non-zero
+	// epoch and b.Version being its stored version + 1 (for a creation: on the resource not
+	// existing; it is then created with epoch 1). It returns ErrFenced, and writes nothing,
+	// when the condition fails: a batch repeated, out of order, or behind one that did not
+	// apply is refused (an actor may pipeline its commits, see actors/activation). A non-zero
 	// b.LeaseUntil is stored as the lease's end in the same transaction.
 	Commit(ctx context.Context, b *Batch) error
 
@@ -104,7 +107,8 @@ type Batch struct {
 	// Epoch is the activation's epoch. For a creation it is ignored: Create must be set, the
 	// resource must not exist, and it is inserted with epoch 1.
 	Epoch uint64
-	// Version is the resource's version after this batch (the previous version + 1).
+	// Version is the resource's version after this batch: the stored version + 1, or the
+	// batch is refused (ErrFenced).
 	Version uint64
 	// Create is set when the batch creates the resource.
 	Create bool

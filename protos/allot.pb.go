@@ -870,8 +870,11 @@ type PlaceHold struct {
 	Quantity       int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	UserId         string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Range          *Range                 `protobuf:"bytes,20,opt,name=range,proto3" json:"range,omitempty"` // instead of buckets
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The guest's contact sealed by the edge with the data key ring (persistence/pii); empty for
+	// none. Opaque to every node but an edge holding the ring.
+	Contact       []byte `protobuf:"bytes,40,opt,name=contact,proto3" json:"contact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PlaceHold) Reset() {
@@ -935,6 +938,13 @@ func (x *PlaceHold) GetUserId() string {
 func (x *PlaceHold) GetRange() *Range {
 	if x != nil {
 		return x.Range
+	}
+	return nil
+}
+
+func (x *PlaceHold) GetContact() []byte {
+	if x != nil {
+		return x.Contact
 	}
 	return nil
 }
@@ -1662,6 +1672,7 @@ type Hold struct {
 	IdempotencyKey  string                 `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Extensions      int64                  `protobuf:"varint,20,opt,name=extensions,proto3" json:"extensions,omitempty"`                                   // renewals so far
 	WaitlistEntryId string                 `protobuf:"bytes,21,opt,name=waitlist_entry_id,json=waitlistEntryId,proto3" json:"waitlist_entry_id,omitempty"` // set for a hold offered from the waitlist
+	Contact         []byte                 `protobuf:"bytes,40,opt,name=contact,proto3" json:"contact,omitempty"`                                          // sealed contact, as in PlaceHold; empty for none
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -1778,6 +1789,13 @@ func (x *Hold) GetWaitlistEntryId() string {
 		return x.WaitlistEntryId
 	}
 	return ""
+}
+
+func (x *Hold) GetContact() []byte {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
 }
 
 // Reply answers a Command. When error is set, resource and hold are empty.
@@ -1956,13 +1974,14 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x0f_max_extensionsB\x0f\n" +
 	"\r_max_per_userB\x18\n" +
 	"\x16_waitlist_offer_ttl_msB\v\n" +
-	"\t_location\"\xaa\x01\n" +
+	"\t_location\"\xc4\x01\n" +
 	"\tPlaceHold\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\abuckets\x18\x02 \x03(\tR\abuckets\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x17\n" +
 	"\auser_id\x18\x04 \x01(\tR\x06userId\x12%\n" +
-	"\x05range\x18\x14 \x01(\v2\x0f.allot.v1.RangeR\x05range\"\"\n" +
+	"\x05range\x18\x14 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x18\n" +
+	"\acontact\x18( \x01(\fR\acontact\"\"\n" +
 	"\aGetHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"&\n" +
 	"\vConfirmHold\x12\x17\n" +
@@ -2022,7 +2041,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x1aL\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xff\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\x99\x03\n" +
 	"\x04Hold\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vresource_id\x18\x02 \x01(\tR\n" +
@@ -2039,7 +2058,8 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\n" +
 	"extensions\x18\x14 \x01(\x03R\n" +
 	"extensions\x12*\n" +
-	"\x11waitlist_entry_id\x18\x15 \x01(\tR\x0fwaitlistEntryId\"\x8a\x02\n" +
+	"\x11waitlist_entry_id\x18\x15 \x01(\tR\x0fwaitlistEntryId\x12\x18\n" +
+	"\acontact\x18( \x01(\fR\acontact\"\x8a\x02\n" +
 	"\x05Reply\x12%\n" +
 	"\x05error\x18\x01 \x01(\v2\x0f.allot.v1.ErrorR\x05error\x12.\n" +
 	"\bresource\x18\x02 \x01(\v2\x12.allot.v1.ResourceR\bresource\x12\"\n" +

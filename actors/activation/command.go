@@ -12,7 +12,7 @@ import (
 // starts anyway, so that a stream of reads cannot hold writes back.
 func (c *Core) onCommand(now time.Time, r *Command) {
 	c.admit(now, r)
-	if !c.loaded() || len(c.pending) == 0 || c.flight != nil || c.load != nil {
+	if !c.loaded() || len(c.pending) == 0 || !c.canSeal() || c.load != nil {
 		c.heldBack = 0
 		c.renewAhead(now)
 		return

@@ -21,10 +21,14 @@ type Config struct {
 	MaxReloadBackoff time.Duration
 	Lease            time.Duration
 	MaxClockOffset   time.Duration
+	// MaxInFlight bounds the group commits at the store at once (a pipeline); 0 means 1.
+	// Each is decided on top of the ones before it, so the store must apply them in the
+	// order they were asked for (see groupcommit.go).
+	MaxInFlight int
 }
 
 func (c Config) validate() error {
-	if c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
+	if c.MaxInFlight < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
 		c.MinReloadBackoff <= 0 || c.MaxReloadBackoff < c.MinReloadBackoff || c.Lease <= 2*c.MaxClockOffset || c.MaxClockOffset < 0 {
 		return errors.New("activation: bounds, timeouts and lease must be positive, backoffs ordered, MaxClockOffset under half of Lease")
 	}
@@ -74,13 +78,13 @@ type Core struct {
 	memory Memory
 
 	// committed is what the store has, as far as this activation knows; spec is committed
-	// plus the effects of the commit in flight plus those of pending. nil until loaded.
+	// plus the effects of the commits in flight plus those of pending. nil until loaded.
 	committed *booking.State
 	spec      *booking.State
 	epoch     uint64
 	version   uint64 // of committed
 
-	flight   *flight     // the group commit or renewal at the store, at most one
+	flights  []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
 	load     *loading    // the load under way, at most one
 	pending  []*decision // decided after flight was sealed, in decision order
 	deferred []*Command  // arrived before the first load
@@ -112,6 +116,7 @@ func New(cfg Config) (*Core, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.MaxInFlight = max(cfg.MaxInFlight, 1)
 	return &Core{cfg: cfg, lookups: make(map[*Command]struct{}), backoff: cfg.MinReloadBackoff}, nil
 }
 
@@ -125,11 +130,9 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	case *Command:
 		c.onCommand(now, in)
 	case CommitResult:
-		if f := c.flight; f != nil && f.id == in.ID && !f.renewal {
-			c.onCommitted(now, in.Outcome)
-		}
+		c.onCommitResult(now, in)
 	case RenewalResult:
-		if f := c.flight; f != nil && f.id == in.ID && f.renewal {
+		if len(c.flights) == 1 && c.flights[0].id == in.ID && c.flights[0].renewal {
 			c.onRenewed(now, in.Outcome)
 		}
 	case LoadResult:
@@ -152,7 +155,7 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	default:
 		panic(fmt.Sprintf("activation: unknown input %T", in))
 	}
-	if c.phase == Stopping && c.flight == nil && c.load == nil {
+	if c.phase == Stopping && len(c.flights) == 0 && c.load == nil {
 		c.finishStop(now)
 	}
 	c.rd.WakeAt = c.wakeAt()
@@ -180,7 +183,8 @@ type Status struct {
 	Leased           bool // at the time given to Status
 	Parked           int
 	Pending          int // decisions not yet sealed
-	InFlight         int // decisions in the commit or renewal at the store
+	InFlight         int // decisions in the commits or the renewal at the store
+	Commits          int // commits at the store (at most MaxInFlight)
 	Loading          bool
 	Epoch, Version   uint64
 	ExpiryAt         time.Time      // the hold deadline the core will wake up for
@@ -195,8 +199,11 @@ func (c *Core) Status(now time.Time) Status {
 		Parked: c.parked, Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
 		ExpiryAt: c.expiryAt, LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
 	}
-	if c.flight != nil {
-		s.InFlight = len(c.flight.decisions)
+	for _, f := range c.flights {
+		s.InFlight += len(f.decisions)
+		if !f.renewal {
+			s.Commits++
+		}
 	}
 	if c.committed != nil {
 		s.Committed, s.Spec = c.committed.Clone(), c.spec.Clone()
@@ -212,7 +219,7 @@ func (c *Core) Missing() bool {
 }
 
 // Busy reports whether a load, a store write or decisions are under way.
-func (c *Core) Busy() bool { return c.load != nil || c.flight != nil || len(c.pending) > 0 }
+func (c *Core) Busy() bool { return c.load != nil || len(c.flights) > 0 || len(c.pending) > 0 }
 
 // Answers for the retryable failures. Messages are for humans; codes are the contract.
 var (
@@ -273,8 +280,9 @@ func (c *Core) passivateIfIdle(queued int) bool {
 
 // failAll answers every waiting command with err.
 func (c *Core) failAll(err error) {
-	if f := c.flight; f != nil {
-		c.flight = nil
+	flights := c.flights
+	c.flights = nil
+	for _, f := range flights {
 		c.failDecisions(f.decisions, err)
 	}
 	c.failDecisions(c.pending, err)

@@ -19,10 +19,10 @@
 // An activation keeps two booking states:
 //
 //   - committed: what the store holds, as far as this activation knows;
-//   - spec: committed plus the effects of the commit in flight plus those of pending.
+//   - spec: committed plus the effects of the commits in flight plus those of pending.
 //
-// At most one store write (a commit or a renewal) is in flight at a time; commands decided
-// meanwhile accumulate as pending decisions. Hence the invariant
+// Up to MaxInFlight group commits are in flight at a time (a pipeline), or one renewal;
+// commands decided meanwhile accumulate as pending decisions. Hence the invariant
 //
 //	spec = committed + in flight + pending        (effects applied in decision order)
 //
@@ -54,8 +54,14 @@
 // sold-out fast path: microseconds, no store); otherwise the answer waits as a pending
 // decision for what it depends on.
 //
-// Group commit: with nothing at the store, up to MaxBatch pending decisions are sealed into
-// one Commit (Version = last+1, the activation's epoch, a new lease end). After a command, the
+// Group commit: with nothing at the store, or with fewer than MaxInFlight commits there and a
+// full batch waiting, up to MaxBatch pending decisions are sealed into one Commit (Version = the last version written or in flight + 1,
+// the activation's epoch, a new lease end). A commit sealed behind others was decided on top
+// of them: the shell must have the store apply a resource's commits in the order asked for
+// (Ready.Commits), and the store refuses a batch whose version does not follow the stored one.
+// Results are applied in that order too, whatever order they come back in, so answers go out
+// in commit order; a commit that failed (unknown outcome) or was fenced fails every commit
+// behind it (see Commit results). After a command, the
 // commit waits while more commands are queued in the mailbox (Command.Queued), so that a burst
 // already queued is decided first and goes out as one write; after MaxBatch commands it starts
 // anyway, so that a stream of reads cannot hold writes back. A sealed run of decisions
@@ -65,9 +71,11 @@
 // Commit results: Committed applies the commit's events to committed in order and sends its
 // answers. Fenced means another activation owns the resource: everything in flight and pending
 // is answered unavailable and the activation dies; the next request re-activates it. Unknown
-// means the write may or may not have applied: exactly the commit's writes are answered
-// unavailable (its answers without events of their own have no outcome of their own: they
-// are decided again), spec is rebuilt from committed, the pending commands are decided again,
+// means the write may or may not have applied: exactly the writes of the commit and of the
+// commits behind it are answered unavailable (their answers without events of their own have
+// no outcome of their own: they are decided again; results of the commits behind it that come
+// later are ignored, and the reload fences those that have not applied), spec is rebuilt from
+// committed, the pending commands are decided again,
 // memory is Uncertain and a reload starts at once (a new epoch, which also fences any ghost of
 // this activation), and the pending commands are decided once more against what it loads. If
 // the reload fails, the pending commands are answered unavailable and writes are refused at
@@ -103,10 +111,11 @@
 // # After-images and answers
 //
 // Each pending decision records the after-images (from spec, right after its events) of the
-// holds and buckets it touched, and its answer. When a commit is sealed nothing is in
-// flight, so by the invariant every decision before it is committed: spec, at the moment a
-// decision was made, equalled committed-before-the-commit plus the commit's decisions up to
-// that one (had an earlier commit failed, the decision would have been made again). So the
+// holds and buckets it touched, and its answer. When a commit is sealed every decision before
+// it is committed or in a commit ahead of it, which the store applies first: spec, at the
+// moment a decision was made, equalled the store's state before the commit plus the commit's
+// decisions up to that one (had an earlier commit failed, the decision would have been made
+// again). So the
 // last image of each key within a commit is its value after the commit, and a decision's
 // answer is the committed answer at its place in the order: the linearization point of a
 // write is its commit, and it is answered exactly as a sequential execution in decision order

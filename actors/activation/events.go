@@ -7,8 +7,8 @@ import (
 
 // batchEvents derives the events of a commit as version from its decisions: one per booking
 // event, in decision order, with the after-image the decision captured; then one
-// bucket.sold_out or bucket.available per bucket whose availability crossed 0 between
-// committed (the state before the commit: everything sealed before it has committed) and its
+// bucket.sold_out or bucket.available per bucket whose availability crossed 0 between the
+// state before the commit (committed plus the commits at the store, see bucketBefore) and its
 // last image in the commit (after, the merged Write.Buckets). A bucket that sold out and came
 // back within one commit crossed nothing. New buckets (a creation, an update adding a key) are
 // described by their resource event, not by a crossing.
@@ -67,7 +67,7 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 	}
 	for i := range after {
 		b := &after[i]
-		before, ok := c.committed.Bucket(b.Key)
+		before, ok := c.bucketBefore(b.Key)
 		if !ok {
 			continue
 		}
@@ -85,4 +85,18 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 			OccurredAt: last.OccurredAt, Bucket: &img})
 	}
 	return out
+}
+
+// bucketBefore is a bucket as the store will hold it before the commit being sealed: its last
+// image in the commits at the store, which apply first, or else committed.
+func (c *Core) bucketBefore(key string) (booking.Bucket, bool) {
+	for i := len(c.flights) - 1; i >= 0; i-- {
+		bs := c.flights[i].buckets
+		for j := len(bs) - 1; j >= 0; j-- {
+			if bs[j].Key == key {
+				return bs[j], true
+			}
+		}
+	}
+	return c.committed.Bucket(key)
 }

@@ -10,8 +10,8 @@ import (
 //
 // The after-images are taken from spec right after the decision's events were applied.
 // Invariant: when the commit holding a decision is sealed, every decision before it is
-// committed, so spec at that moment was exactly committed-before-the-commit plus the commit's
-// decisions up to this one; the last image of a key within a commit is therefore its
+// committed or in a commit ahead of it at the store, so spec at that moment was exactly the
+// store's state before the commit plus the commit's decisions up to this one; the last image of a key within a commit is therefore its
 // committed value after the commit, and answer is the committed answer at the decision's
 // place in the order (see the package doc, Group commit).
 type decision struct {
@@ -39,6 +39,14 @@ type flight struct {
 	sent      time.Time // when it was started: the lease runs from here
 	version   uint64    // after a commit
 	create    bool
+	// What a commit wrote that a later commit, sealed while this one is at the store, builds
+	// on: the resource and the bucket after-images (see write).
+	res     booking.Resource
+	buckets []booking.Bucket
+	// ended is set when the commit's result came before the results of the commits ahead of
+	// it; outcome is that result, applied once they are (see onCommitResult).
+	ended   bool
+	outcome Outcome
 }
 
 // capture records d's after-images from spec.
@@ -131,29 +139,41 @@ func offers(evs []booking.Event) bool {
 	return false
 }
 
-// flush seals, with nothing at the store, up to MaxBatch pending decisions into one commit.
-// Runs of decisions without events are answered at once (or after a renewal), since all
-// they depend on is committed.
+// flush seals up to MaxBatch pending decisions into one commit, and again while fewer than
+// MaxInFlight commits are at the store (a pipeline: each commit is decided on top of the ones
+// before it; see onCommitResult). Runs of decisions without events are answered at once (or
+// after a renewal) when nothing is at the store, since all they depend on is committed; with
+// commits at the store they wait for them.
+//
+// A commit goes behind others only as a full batch (MaxBatch decisions): a store applies one
+// resource's commits one after the other, so sealing what trickles in as small commits behind
+// the one at the store buys nothing and splits the next batch into several, each a write of
+// its own (measured on SQLite: pipelines of small batches were no faster, deeper ones slower).
+// Under a backlog of full batches the pipeline keeps the store busy without a round trip
+// through the actor between them.
 func (c *Core) flush(now time.Time) {
-	for c.flight == nil && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
+	for c.canSeal() && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
+		if len(c.flights) > 0 && len(c.pending) < c.cfg.MaxBatch {
+			return // not a full batch: it waits for the commits at the store
+		}
 		if c.phase == Stopping && now.After(c.stopBy) {
 			c.failDecisions(c.pending, errStopped)
 			c.pending = nil
 			return
 		}
 		if c.memory == Uncertain {
-			if !c.backingOff() {
+			if len(c.flights) == 0 && !c.backingOff() {
 				c.startLoad(now)
 			}
 			return
 		}
 		n := min(len(c.pending), c.cfg.MaxBatch)
 		sealed := c.pending[:n:n]
-		c.pending = c.pending[n:]
-		if len(c.pending) == 0 {
-			c.pending = nil
-		}
 		if !hasEvents(sealed) {
+			if len(c.flights) > 0 {
+				return // answers that depend on the commits at the store
+			}
+			c.unpend(n)
 			// Answers that only waited for earlier commits; from memory, so under the lease.
 			if c.answersFromMemory() {
 				c.answerDecisions(sealed, c.version)
@@ -162,8 +182,23 @@ func (c *Core) flush(now time.Time) {
 			c.startRenewal(now, sealed)
 			return
 		}
+		c.unpend(n)
 		c.startCommit(now, sealed)
 	}
+}
+
+// unpend drops the first n pending decisions, which were sealed.
+func (c *Core) unpend(n int) {
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+}
+
+// canSeal reports whether another commit may go to the store: nothing is there, or fewer
+// than MaxInFlight commits (never on top of a renewal).
+func (c *Core) canSeal() bool {
+	return len(c.flights) == 0 || (!c.flights[0].renewal && len(c.flights) < c.cfg.MaxInFlight)
 }
 
 func hasEvents(ds []*decision) bool {
@@ -175,12 +210,21 @@ func hasEvents(ds []*decision) bool {
 	return false
 }
 
-// write merges the decisions' after-images: the last image of each key wins.
+// write merges the decisions' after-images: the last image of each key wins. It builds on
+// the commits at the store: its version follows the last one's, a resource that one created
+// is at epoch 1, and a resource no decision here changed is the last one written.
 func (c *Core) write(ds []*decision) Write {
 	w := Write{Epoch: c.epoch, Version: c.version + 1}
+	var res *booking.Resource
+	for _, f := range c.flights {
+		w.Version = f.version + 1
+		res = &f.res
+		if f.create {
+			w.Epoch = 1 // a creation inserts the resource at epoch 1
+		}
+	}
 	holdAt := make(map[string]int, len(ds))
 	bucketAt := make(map[string]int)
-	var res *booking.Resource
 	for _, d := range ds {
 		w.Create = w.Create || d.create
 		if d.res != nil {
@@ -223,8 +267,9 @@ func (c *Core) startCommit(now time.Time, ds []*decision) {
 	c.nextID++
 	w := c.write(ds)
 	w.LeaseUntil = c.leaseUntil(now)
-	c.flight = &flight{id: c.nextID, decisions: ds, sent: now, version: w.Version, create: w.Create}
-	c.rd.Commit = Commit{ID: c.nextID, Write: w, Timeout: c.opTimeout(now), Size: len(ds)}
+	c.flights = append(c.flights, &flight{id: c.nextID, decisions: ds, sent: now, version: w.Version, create: w.Create,
+		res: w.Resource, buckets: w.Buckets})
+	c.rd.Commits = append(c.rd.Commits, Commit{ID: c.nextID, Write: w, Timeout: c.opTimeout(now), Size: len(ds)})
 }
 
 // opTimeout bounds one store call; a stopping activation also keeps within its stop deadline.
@@ -236,11 +281,36 @@ func (c *Core) opTimeout(now time.Time) time.Duration {
 	return d
 }
 
-// onCommitted learns how the commit in flight ended.
-func (c *Core) onCommitted(now time.Time, o Outcome) {
-	f := c.flight
-	c.flight = nil
-	switch o {
+// onCommitResult learns how a commit at the store ended. Results are applied in the order
+// the commits were asked for: one that ends before the commits ahead of it waits for them,
+// since it was decided on top of them (the shell may deliver results out of order; the store
+// applies the commits of one resource in order).
+func (c *Core) onCommitResult(now time.Time, in CommitResult) {
+	found := false
+	for _, f := range c.flights {
+		if f.id == in.ID && !f.renewal && !f.ended {
+			f.ended, f.outcome, found = true, in.Outcome, true
+		}
+	}
+	if !found {
+		return // a commit given up on (a failure ahead of it), or a duplicate
+	}
+	for len(c.flights) > 0 && c.flights[0].ended && c.alive() {
+		f := c.flights[0]
+		c.flights[0] = nil
+		c.flights = c.flights[1:]
+		if len(c.flights) == 0 {
+			c.flights = nil
+		}
+		c.onCommitted(now, f)
+	}
+	c.flush(now)
+	c.armExpiry()
+}
+
+// onCommitted applies how the first commit at the store, f, ended.
+func (c *Core) onCommitted(now time.Time, f *flight) {
+	switch f.outcome {
 	case Committed:
 		for _, d := range f.decisions {
 			for _, ev := range d.events {
@@ -255,21 +325,27 @@ func (c *Core) onCommitted(now time.Time, o Outcome) {
 		c.granted(f.sent)
 		c.answerDecisions(f.decisions, c.version)
 	case Fenced:
+		// The commits behind it were decided on top of it: die fails them too.
 		c.rd.Notes.Fenced = true
 		c.failDecisions(f.decisions, errMoved)
 		c.die()
-		return
 	default:
-		// The outcome is unknown. The commit's writes learn it failed; its answers without
-		// events of their own (which only waited for the writes before them) and the pending
-		// commands are decided again from committed; the next commit waits for a reload.
+		// The outcome is unknown, and so is that of every commit behind it, which was decided
+		// on top of it (and is still at the store: the reload fences it, or finds it applied).
+		// Their writes learn they failed; their answers without events of their own (which
+		// only waited for the writes before them) and the pending commands are decided again
+		// from committed; the next commit waits for a reload.
+		failed := append([]*flight{f}, c.flights...)
+		c.flights = nil
 		var again []*decision
-		for _, d := range f.decisions {
-			switch {
-			case len(d.events) > 0 && d.cmd != nil:
-				c.fail(d.cmd, errNotCommitted)
-			case len(d.events) == 0:
-				again = append(again, d)
+		for _, f := range failed {
+			for _, d := range f.decisions {
+				switch {
+				case len(d.events) > 0 && d.cmd != nil:
+					c.fail(d.cmd, errNotCommitted)
+				case len(d.events) == 0:
+					again = append(again, d)
+				}
 			}
 		}
 		c.pending = append(again, c.pending...)
@@ -278,8 +354,6 @@ func (c *Core) onCommitted(now time.Time, o Outcome) {
 		c.redecide(now)
 		c.startLoad(now) // at once, pending or not: memory learns what the store has, ghosts are fenced
 	}
-	c.flush(now)
-	c.armExpiry()
 }
 
 func (c *Core) note(ev booking.Event) {

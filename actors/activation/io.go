@@ -151,8 +151,9 @@ func (Abort) input()         {}
 type Ready struct {
 	// Replies to send now.
 	Replies []Reply
-	// Commit, when ID is not 0, is a group commit to start.
-	Commit Commit
+	// Commits are group commits to start, in this order: the store must apply them in it
+	// (each was decided on top of the ones before it, and of those already at the store).
+	Commits []Commit
 	// Renewal, when ID is not 0, is a lease renewal to start.
 	Renewal Renewal
 	// Load, when ID is not 0, is a load (store.Activate) to start.
@@ -287,8 +288,9 @@ type Notes struct {
 }
 
 func (rd *Ready) reset() {
-	replies, lookups := rd.Replies[:0], rd.Lookups[:0]
+	replies, lookups, commits := rd.Replies[:0], rd.Lookups[:0], rd.Commits[:0]
 	clear(rd.Replies)
 	clear(rd.Lookups)
-	*rd = Ready{Replies: replies, Lookups: lookups}
+	clear(rd.Commits)
+	*rd = Ready{Replies: replies, Lookups: lookups, Commits: commits}
 }

@@ -84,14 +84,14 @@ func (c *Core) answerUnconfirmed(r *Command, a Answer) {
 // renewal ahead of time).
 func (c *Core) startRenewal(now time.Time, ds []*decision) {
 	c.nextID++
-	c.flight = &flight{id: c.nextID, decisions: ds, renewal: true, sent: now}
+	c.flights = append(c.flights, &flight{id: c.nextID, decisions: ds, renewal: true, sent: now})
 	c.rd.Renewal = Renewal{ID: c.nextID, Epoch: c.epoch, Until: c.leaseUntil(now), Timeout: c.opTimeout(now)}
 }
 
 // onRenewed learns how the renewal in flight ended.
 func (c *Core) onRenewed(now time.Time, o Outcome) {
-	f := c.flight
-	c.flight = nil
+	f := c.flights[0]
+	c.flights = nil
 	c.rd.Notes.RenewalEnded, c.rd.Notes.Renewed = true, o
 	switch o {
 	case Committed:
@@ -123,7 +123,7 @@ func (c *Core) onRenewed(now time.Time, o Outcome) {
 // stream of reads or sold-out refusals never waits for the store. Writes renew it anyway.
 func (c *Core) renewAhead(now time.Time) {
 	if !c.loaded() || c.phase == Dead || c.phase == Stopping || c.phase == Stopped || c.backingOff() ||
-		c.flight != nil || c.load != nil || len(c.pending) > 0 || !c.committed.Exists() || !c.leased() ||
+		len(c.flights) > 0 || c.load != nil || len(c.pending) > 0 || !c.committed.Exists() || !c.leased() ||
 		c.leaseEnd.Sub(now) > c.cfg.Lease/2 {
 		return
 	}

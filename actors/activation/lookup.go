@@ -44,7 +44,7 @@ func (c *Core) onLookup(now time.Time, m LookupResult) {
 		// reload with a commit in flight waits for it (flush reloads when uncertain).
 		c.fail(r, errStoreAhead)
 		c.memory = Uncertain
-		if c.flight == nil && c.load == nil && !c.backingOff() && c.phase != Dead {
+		if len(c.flights) == 0 && c.load == nil && !c.backingOff() && c.phase != Dead {
 			c.startLoad(now)
 		}
 	default:

@@ -3,6 +3,7 @@ package activation
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,12 +14,20 @@ import (
 // TestRandomized steps activations with random commands, store outcomes (failures with an
 // unknown outcome that did or did not apply, fencing by a ghost activation, failed loads) and
 // time, against a model of the store, and checks what the protocol promises: every command is
-// answered exactly once, at most one store write or load is outstanding, the parked count is
-// what waits, and every acknowledged placement, confirmation or cancellation is in the store
-// with that status or one it may have moved on to.
+// answered exactly once, at most MaxInFlight commits (or one renewal or load) are outstanding,
+// an acknowledgement goes out only once the store has its change, the parked count is what
+// waits, and every acknowledged placement, confirmation or cancellation is in the store with
+// that status or one it may have moved on to.
+//
+// With a pipeline (MaxInFlight above 1), the model store applies the commits in the order they
+// were asked for, refusing one whose version does not follow the stored one (as every store
+// does), and their results come back in any order.
 func TestRandomized(t *testing.T) {
-	for seed := range uint64(6) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runRandomized(t, seed) })
+	// A commit goes behind others only as a full batch: small batches make the pipeline busy.
+	for _, tc := range []struct{ depth, batch int }{{1, 4}, {3, 1}, {3, 2}} {
+		for seed := range uint64(6) {
+			t.Run(fmt.Sprintf("pipeline%d/batch%d/seed%d", tc.depth, tc.batch, seed), func(t *testing.T) { runRandomized(t, seed, tc.depth, tc.batch) })
+		}
 	}
 }
 
@@ -88,7 +97,7 @@ func (s *modelStore) checkEvents(w Write) {
 
 func (s *modelStore) commit(w Write) Outcome {
 	switch {
-	case w.Create && s.exists, !w.Create && (!s.exists || w.Epoch != s.epoch):
+	case w.Create && s.exists, !w.Create && (!s.exists || w.Epoch != s.epoch || w.Version != s.version+1):
 		return Fenced
 	case w.Create:
 		s.exists, s.epoch = true, 1
@@ -139,15 +148,17 @@ var later = map[booking.Status][]booking.Status{
 	booking.StatusCancelled: {booking.StatusCancelled},
 }
 
-func runRandomized(t *testing.T, seed uint64) {
+func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	store := &modelStore{buckets: map[string]booking.Bucket{}, holds: map[string]booking.Hold{}, idem: map[string]booking.IdempotencyEntry{}}
-	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 4, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
-		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second, MaxClockOffset: 500 * time.Millisecond}
+	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: batch, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
+		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second, MaxClockOffset: 500 * time.Millisecond,
+		MaxInFlight: depth}
 	now := time.UnixMilli(1_900_000_000_000).UTC()
 	acked := map[string]booking.Status{}
 	var ids []string // holds placed, for confirms and cancels
 	nextHold := 0
+	deepest := 0 // the most commits at the store at once
 
 	for life := 0; life < 12; life++ {
 		core, err := New(cfg)
@@ -157,7 +168,8 @@ func runRandomized(t *testing.T, seed uint64) {
 		var (
 			cmds      []*Command
 			answered  = map[*Command]bool{}
-			commit    *Commit
+			commits   []Commit       // asked for, not yet at the store, in order
+			results   []CommitResult // applied (or lost), not yet reported
 			renewal   *Renewal
 			load      *Load
 			lookups   []Lookup
@@ -181,16 +193,26 @@ func runRandomized(t *testing.T, seed uint64) {
 					if !a.Replayed {
 						acked[a.Hold.ID] = a.Hold.Status
 					}
+					// An acknowledgement goes out only once its commit applied: with a
+					// pipeline, never before the commits ahead of it.
+					if h, ok := store.holds[a.Hold.ID]; later[a.Hold.Status] != nil && (!ok || !slices.Contains(later[a.Hold.Status], h.Status)) {
+						t.Fatalf("seed %d: hold %s acknowledged %s to %T before the store has it (%+v)", seed, a.Hold.ID, a.Hold.Status, c.Op, h)
+					}
 				}
 			}
-			if rd.Commit.ID != 0 || rd.Renewal.ID != 0 || rd.Load.ID != 0 {
-				if commit != nil || renewal != nil || load != nil {
-					t.Fatalf("seed %d: a store call started while another is outstanding", seed)
-				}
+			// A load may start while commits given up on are still at the store (the load
+			// fences them); nothing else overlaps a load or a renewal.
+			if (len(rd.Commits) > 0 || rd.Renewal.ID != 0 || rd.Load.ID != 0) && (renewal != nil || load != nil) {
+				t.Fatalf("seed %d: a store call started while a renewal or load is outstanding", seed)
 			}
-			if rd.Commit.ID != 0 {
-				c := rd.Commit
-				commit = &c
+			if rd.Renewal.ID != 0 && len(rd.Commits)+len(commits)+len(results) > 0 {
+				t.Fatalf("seed %d: a renewal started with commits outstanding", seed)
+			}
+			commits = append(commits, rd.Commits...)
+			if n := core.Status(now).Commits; n > depth {
+				t.Fatalf("seed %d: %d commits at the store, pipeline %d", seed, n, depth)
+			} else if n > deepest {
+				deepest = n
 			}
 			if rd.Renewal.ID != 0 {
 				r := rd.Renewal
@@ -215,9 +237,16 @@ func runRandomized(t *testing.T, seed uint64) {
 		}
 		resolve := func(failures bool) bool {
 			switch {
-			case commit != nil:
-				c := *commit
-				commit = nil
+			case len(results) > 0 && (len(commits) == 0 || rng.IntN(2) == 0):
+				// Report any result: a later commit's may come before an earlier one's.
+				i := rng.IntN(len(results))
+				r := results[i]
+				results = append(results[:i], results[i+1:]...)
+				step(r)
+			case len(commits) > 0:
+				// The store takes the first commit asked for: it applies them in order.
+				c := commits[0]
+				commits = commits[1:]
 				o := Committed
 				if failures && rng.IntN(8) == 0 {
 					o = Unknown // a timeout: the write applied or not, nobody knows
@@ -227,7 +256,7 @@ func runRandomized(t *testing.T, seed uint64) {
 				} else if store.commit(c.Write) == Fenced && o == Committed {
 					o = Fenced
 				}
-				step(CommitResult{ID: c.ID, Outcome: o})
+				results = append(results, CommitResult{ID: c.ID, Outcome: o})
 			case renewal != nil:
 				r := *renewal
 				renewal = nil
@@ -355,5 +384,8 @@ func runRandomized(t *testing.T, seed uint64) {
 	for _, e := range store.eventErrs {
 		t.Errorf("seed %d: %s", seed, e)
 	}
-	t.Logf("seed %d: %d holds acknowledged, %d in the store, %d events, epoch %d", seed, len(acked), len(store.holds), store.events, store.epoch)
+	if deepest != depth {
+		t.Errorf("seed %d: at most %d commits were at the store at once, pipeline %d: the test does not exercise it", seed, deepest, depth)
+	}
+	t.Logf("seed %d: %d holds acknowledged, %d in the store, %d events, epoch %d, %d commits at once", seed, len(acked), len(store.holds), store.events, store.epoch, deepest)
 }

@@ -40,9 +40,9 @@ type scenario struct {
 	cfg      Config
 	now      time.Time
 	cmds     map[string]*Command
-	holds    int // hold ids handed out: h1, h2, ...
-	entries  int // waitlist entry ids handed out: w1, w2, ...
-	commit   uint64
+	holds    int      // hold ids handed out: h1, h2, ...
+	entries  int      // waitlist entry ids handed out: w1, w2, ...
+	commits  []uint64 // ids of the commits asked for, in order: "commit #N" is commits[N-1]
 	renewal  uint64
 	load     uint64
 	lookups  map[string]Lookup
@@ -84,7 +84,7 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 		}
 		in = c
 	case "commit":
-		in = CommitResult{ID: s.commit, Outcome: outcomeArg(d)}
+		in = CommitResult{ID: s.commitID(d), Outcome: outcomeArg(d)}
 	case "renewal":
 		in = RenewalResult{ID: s.renewal, Outcome: outcomeArg(d)}
 	case "load":
@@ -105,6 +105,9 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 	return s.print(s.core.Step(s.now, in)), nil
 }
 
+// init parses "new [events] [max-batch=N] [max-pending=N] [pipeline=N] [idle=D] [lease=D]
+// [min-backoff=D] [max-backoff=D]"; pipeline is MaxInFlight (above 1, commits are printed
+// numbered: "commit #N").
 func (s *scenario) init(d *datadriven.TestData) error {
 	s.cfg = Config{
 		ResourceID: "r", MaxPending: 100, MaxBatch: 100, IdleTimeout: 2 * time.Minute, CommitTimeout: 5 * time.Second,
@@ -117,15 +120,18 @@ func (s *scenario) init(d *datadriven.TestData) error {
 		switch a.Key {
 		case "events":
 			s.events = true
-		case "max-batch", "max-pending":
+		case "max-batch", "max-pending", "pipeline":
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return err
 			}
-			if a.Key == "max-batch" {
+			switch a.Key {
+			case "max-batch":
 				s.cfg.MaxBatch = n
-			} else {
+			case "max-pending":
 				s.cfg.MaxPending = n
+			default:
+				s.cfg.MaxInFlight = n
 			}
 		default:
 			dur, err := time.ParseDuration(v)
@@ -148,8 +154,23 @@ func (s *scenario) init(d *datadriven.TestData) error {
 	}
 	core, err := New(s.cfg)
 	s.core, s.now, s.cmds, s.lookups = core, t0, map[string]*Command{}, map[string]Lookup{}
-	s.holds, s.entries, s.lastWake = 0, 0, time.Time{}
+	s.holds, s.entries, s.lastWake, s.commits = 0, 0, time.Time{}, nil
 	return err
+}
+
+// commitID is the commit a "commit OUTCOME [n=N]" ends: commit #N, or without n the first
+// one at the store (the last one asked for when none is).
+func (s *scenario) commitID(d *datadriven.TestData) uint64 {
+	if n := s.intArg(d, "n"); n > 0 && n <= len(s.commits) {
+		return s.commits[n-1]
+	}
+	if fs := s.core.flights; len(fs) > 0 && !fs[0].renewal {
+		return fs[0].id
+	}
+	if len(s.commits) == 0 {
+		return 0
+	}
+	return s.commits[len(s.commits)-1]
 }
 
 // command parses "cmd NAME OP [args]": create buckets=(a:2) | hold buckets=(a) qty=1 key=k |
@@ -346,10 +367,15 @@ func (s *scenario) print(rd *Ready) string {
 	for _, r := range rd.Replies {
 		fmt.Fprintf(&b, "reply %s: %s\n", r.To, answerString(r.Answer))
 	}
-	if c := rd.Commit; c.ID != 0 {
-		s.commit = c.ID
+	for _, c := range rd.Commits {
+		s.commits = append(s.commits, c.ID)
 		w := c.Write
-		fmt.Fprintf(&b, "commit: %d decisions as version %d, epoch %d, lease until %s", c.Size, w.Version, w.Epoch, s.rel(w.LeaseUntil))
+		if s.cfg.MaxInFlight > 1 {
+			fmt.Fprintf(&b, "commit #%d", len(s.commits))
+		} else {
+			b.WriteString("commit")
+		}
+		fmt.Fprintf(&b, ": %d decisions as version %d, epoch %d, lease until %s", c.Size, w.Version, w.Epoch, s.rel(w.LeaseUntil))
 		if w.Create {
 			b.WriteString(", creating")
 		}

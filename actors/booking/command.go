@@ -47,6 +47,7 @@ type PlaceHold struct {
 	Quantity       int64
 	UserID         string
 	Range          *Range
+	Contact        SealedContact // the guest's contact, sealed at the edge; nil for none
 }
 
 // ConfirmHold turns a held hold into a confirmed booking.

@@ -284,6 +284,9 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if err := ValidateHoldBuckets(cmd.Buckets); err != nil {
 		return Decision{}, err
 	}
+	if err := cmd.Contact.Validate(); err != nil {
+		return Decision{}, err
+	}
 	for _, k := range cmd.Buckets {
 		if _, ok := s.buckets[k]; !ok {
 			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
@@ -311,6 +314,7 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.resource.HoldTTL),
 		UpdatedAt:      now,
+		Contact:        cmd.Contact,
 	}
 	return Decision{Events: []Event{HoldPlaced{Hold: h}}, HoldID: h.ID}, nil
 }

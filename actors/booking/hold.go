@@ -48,6 +48,8 @@ type Hold struct {
 	// WaitlistEntryID is the waitlist entry this hold was offered to, "" for a hold a user
 	// placed.
 	WaitlistEntryID string
+	// Contact is the guest's contact sealed at the edge (see contact.go); nil for none.
+	Contact SealedContact
 }
 
 // Units is what the hold counts against its user's MaxPerUser while it is active: its quantity

@@ -31,8 +31,8 @@ type resourceActor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every store call the actor started
 
-	call    *storeCall  // the commit, renewal or load at the store (the core allows one)
-	timer   func() bool // stops the armed wake-up; nil: none armed
+	calls   []*storeCall // the commits, renewal and load at the store, in the order started
+	timer   func() bool  // stops the armed wake-up; nil: none armed
 	timerAt time.Time
 
 	counted bool // counted in Config.active (activecap.go)
@@ -52,8 +52,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		a.onCommand(m, ctx.Sender())
 		a.passivateIfMissing(a.queued())
 	case *callDone:
-		if m.call == a.call {
-			a.call = nil
+		if a.done(m.call) {
 			a.finished(m.call)
 			a.passivateIfMissing(int(a.queue.n.Load()))
 		}
@@ -161,8 +160,8 @@ func (a *resourceActor) step(in activation.Input) {
 		a.reply(&rd.Replies[i])
 	}
 	a.metrics.noted(rd.Notes)
-	if rd.Commit.ID != 0 {
-		a.startCommit(rd.Commit)
+	for _, c := range rd.Commits {
+		a.startCommit(c)
 	}
 	if rd.Renewal.ID != 0 {
 		a.startRenewal(rd.Renewal)
@@ -224,11 +223,15 @@ func (a *resourceActor) onStopping() {
 	a.step(activation.Stop{})
 	for !a.core.Stopped() {
 		switch {
-		case a.call != nil:
-			call := a.call
+		case len(a.calls) > 0:
+			// Every call ends within its timeout; their results go in in the order the calls
+			// started (the core applies commit results in order anyway).
+			calls := a.calls
+			a.calls = nil
 			a.wg.Wait()
-			a.call = nil
-			a.finished(call)
+			for _, call := range calls {
+				a.finished(call)
+			}
 		case !a.timerAt.IsZero(): // a load waiting for the previous activation's lease
 			at := a.timerAt
 			a.disarm()
@@ -257,7 +260,7 @@ func (a *resourceActor) onStopped() {
 	// parent's children (disthash's placement actor is the parent of every activation) does
 	// not clear the slot of a removed child, and a PID caches its process, so up to the peak
 	// number of activations stay pinned, and a passivated resource must not pin its holds.
-	a.core, a.call = nil, nil
+	a.core, a.calls = nil, nil
 }
 
 // release stops the actor's timer and goroutines.

@@ -9,7 +9,9 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// storeCall is one commit, renewal or load the core asked for. Its goroutine sets result, err
+// storeCall is one commit, renewal or load the core asked for (the core has up to
+// MaxInFlight commits, or one renewal, at the store, and a load may start while commits it
+// gave up on are still there). Its goroutine sets result, err
 // and latency before it ends; the actor reads them when the callDone message arrives, or, when
 // stopping, after waiting for the goroutine.
 type storeCall struct {
@@ -28,20 +30,45 @@ const (
 	loadCall
 )
 
+// pipeliner is a store that takes the next commit of a resource before the previous one
+// returned (persistence/sqlite: its single writer takes them in order). Enqueue places b in
+// the store's order of writes and returns: the store applies the batches of one resource in
+// the order Enqueue was called for them. wait, called once, returns what Commit would; ctx
+// bounds both, and must not end before wait returned. Safe for concurrent use.
+type pipeliner interface {
+	Enqueue(ctx context.Context, b *persistence.Batch) (wait func() error)
+}
+
 // run starts call on a goroutine of its own, counted in a.wg; fn's ctx ends after timeout.
 func (a *resourceActor) run(call *storeCall, timeout time.Duration, fn func(ctx context.Context) (activation.Input, error)) {
-	a.call = call
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	a.runIn(ctx, cancel, call, func() (activation.Input, error) { return fn(ctx) })
+}
+
+// runIn starts call on a goroutine of its own, counted in a.wg, and cancels ctx after it.
+func (a *resourceActor) runIn(ctx context.Context, cancel context.CancelFunc, call *storeCall, fn func() (activation.Input, error)) {
+	a.calls = append(a.calls, call)
 	now := a.cfg.Now
+	start := now()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		start := now()
-		call.result, call.err = fn(ctx)
+		call.result, call.err = fn()
 		cancel()
 		call.latency = now().Sub(start)
 		a.tell(&callDone{call: call})
 	}()
+}
+
+// done removes call from the calls at the store and reports whether it was there.
+func (a *resourceActor) done(call *storeCall) bool {
+	for i, c := range a.calls {
+		if c == call {
+			a.calls = append(a.calls[:i], a.calls[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // outcome classifies a store write's error for the core.
@@ -63,13 +90,22 @@ func (a *resourceActor) startCommit(c activation.Commit) {
 		Waitlist: w.Waitlist, WaitlistRemoved: w.WaitlistRemoved,
 	}
 	store, nudge := a.cfg.Store, a.cfg.EventsCommitted
-	a.run(&storeCall{kind: commitCall, size: c.Size}, c.Timeout, func(ctx context.Context) (activation.Input, error) {
-		err := store.Commit(ctx, b)
+	call := &storeCall{kind: commitCall, size: c.Size}
+	result := func(err error) (activation.Input, error) {
 		if err == nil && nudge != nil && len(b.Events) > 0 {
 			nudge()
 		}
 		return activation.CommitResult{ID: c.ID, Outcome: outcome(err)}, err
-	})
+	}
+	if p, ok := store.(pipeliner); ok {
+		// Placed in the store's order here, on the actor's goroutine, in the order the core
+		// asked for the commits: the next one may follow before this one is answered.
+		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+		wait := p.Enqueue(ctx, b)
+		a.runIn(ctx, cancel, call, func() (activation.Input, error) { return result(wait()) })
+		return
+	}
+	a.run(call, c.Timeout, func(ctx context.Context) (activation.Input, error) { return result(store.Commit(ctx, b)) })
 }
 
 func (a *resourceActor) startRenewal(r activation.Renewal) {

@@ -36,6 +36,13 @@ type Config struct {
 	MaxPending int
 	// MaxBatch bounds the commands (including expiries) sealed into one store commit.
 	MaxBatch int
+	// MaxInFlight bounds the commits of one actor at the store at once: a pipeline, each
+	// commit decided on top of the ones before it and answered in order; a commit goes behind
+	// others only with MaxBatch commands (a backlog). It applies to a
+	// Store that takes the next commit of a resource before the previous one returned and
+	// applies them in order (an Enqueue method, see pipeliner: persistence/sqlite); with any
+	// other store an actor has one commit at the store at a time.
+	MaxInFlight int
 	// CommitTimeout bounds every store call (Activate, Commit, GetHold) and the final flush of
 	// a stopping actor.
 	CommitTimeout time.Duration
@@ -87,6 +94,7 @@ func DefaultConfig() Config {
 		IdleTimeout:      2 * time.Minute,
 		MaxPending:       10000,
 		MaxBatch:         1000,
+		MaxInFlight:      4,
 		CommitTimeout:    5 * time.Second,
 		RetryAfter:       time.Second,
 		MinReloadBackoff: 100 * time.Millisecond,
@@ -141,6 +149,9 @@ func (c Config) validate() error {
 	if c.MaxBatch <= 0 {
 		errs = append(errs, fmt.Errorf("MaxBatch must be positive, got %d", c.MaxBatch))
 	}
+	if c.MaxInFlight <= 0 {
+		errs = append(errs, fmt.Errorf("MaxInFlight must be positive, got %d", c.MaxInFlight))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("resource config: %w", err)
 	}
@@ -155,8 +166,16 @@ func (c Config) coreConfig(resourceID string) activation.Config {
 		ResourceID: resourceID, MaxPending: c.MaxPending, MaxBatch: c.MaxBatch,
 		IdleTimeout: c.IdleTimeout, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
-		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset,
+		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(),
 	}
+}
+
+// maxInFlight is MaxInFlight for a store that pipelines, 1 for any other.
+func (c Config) maxInFlight() int {
+	if _, ok := c.Store.(pipeliner); ok {
+		return c.MaxInFlight
+	}
+	return 1
 }
 
 func (c Config) logger() *slog.Logger {

@@ -51,6 +51,7 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 			Quantity:       p.GetQuantity(),
 			UserID:         p.GetUserId(),
 			Range:          rangeOf(p.GetRange()),
+			Contact:        booking.SealedContact(p.GetContact()),
 		}, nil
 	case *protos.Command_GetHold:
 		return activation.GetHold{HoldID: op.GetHold.GetHoldId()}, nil
@@ -228,6 +229,7 @@ func holdProto(h booking.Hold) *protos.Hold {
 		IdempotencyKey:  h.IdempotencyKey,
 		Extensions:      int64(h.Extensions),
 		WaitlistEntryId: h.WaitlistEntryID,
+		Contact:         h.Contact,
 	}
 }
 

@@ -43,6 +43,12 @@ func TestDecodeCommand(t *testing.T) {
 			want: booking.UpdateResource{Buckets: map[string]int64{"a": 5}},
 		},
 		{
+			name: "place with a sealed contact",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_PlaceHold{PlaceHold: &protos.PlaceHold{
+				Buckets: []string{"a"}, Quantity: 1, UserId: "u1", Contact: []byte("sealed")}}},
+			want: booking.PlaceHold{HoldID: "h_new", Buckets: []string{"a"}, Quantity: 1, UserID: "u1", Contact: booking.SealedContact("sealed")},
+		},
+		{
 			name: "place",
 			cmd:  holdCmd("r", "k1", "u1", 2, "a", "b"),
 			want: booking.PlaceHold{HoldID: "h_new", IdempotencyKey: "k1", Buckets: []string{"a", "b"}, Quantity: 2, UserID: "u1"},
@@ -154,10 +160,12 @@ func TestHoldProto(t *testing.T) {
 	h := booking.Hold{
 		ID: "h1", ResourceID: "r", UserID: "u", IdempotencyKey: "k", Buckets: []string{"a", "b"}, Quantity: 3,
 		Status: booking.StatusConfirmed, CreatedAt: base, ExpiresAt: base.Add(time.Minute), UpdatedAt: base.Add(time.Second),
+		Contact: booking.SealedContact("sealed"),
 	}
 	want := &protos.Hold{
 		Id: "h1", ResourceId: "r", Status: "confirmed", Buckets: []string{"a", "b"}, Quantity: 3, UserId: "u",
 		CreatedAtMs: base.UnixMilli(), ExpiresAtMs: base.UnixMilli() + 60_000, UpdatedAtMs: base.UnixMilli() + 1000, IdempotencyKey: "k",
+		Contact: []byte("sealed"),
 	}
 	got := holdProto(h)
 	if got.String() != want.String() {

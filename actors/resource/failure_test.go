@@ -143,6 +143,11 @@ type lossyStore struct {
 	loseNext atomic.Bool
 }
 
+// Enqueue pipelines the commits through Commit above, in the resource's order.
+func (s *lossyStore) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
+	return s.Store.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
+}
+
 func (s *lossyStore) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := s.Store.Commit(ctx, b); err != nil {
 		return err

@@ -38,6 +38,11 @@ func (s *chaosStore) roll(p float64) bool {
 	return s.rng.Float64() < p
 }
 
+// Enqueue pipelines the commits through Commit above, in the resource's order.
+func (s *chaosStore) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
+	return s.Store.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
+}
+
 func (s *chaosStore) Commit(ctx context.Context, b *persistence.Batch) error {
 	if s.roll(s.pBefore) {
 		return errInjected
@@ -108,7 +113,7 @@ func runRandomized(t *testing.T, seed uint64) {
 	buckets := []string{"d1", "d2", "d3", "d4"}
 	store := &chaosStore{Store: MustMemstore(t), rng: rand.New(rand.NewPCG(seed, 99)), pBefore: 0.08, pAfter: 0.05, pActivate: 0.15}
 	h := newHarness(t, store)
-	h.cfg.MaxBatch = 4
+	h.cfg.MaxBatch = 2 // small: full batches go behind the commits at the store (the pipeline)
 	h.cfg.MinReloadBackoff, h.cfg.MaxReloadBackoff = time.Millisecond, 2*time.Millisecond
 	// Short real-time leases: every activation replaced after a failure waits for one, and
 	// they lapse often, so renewals (and their injected failures) happen too.

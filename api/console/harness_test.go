@@ -17,6 +17,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/resource"
@@ -26,6 +27,8 @@ import (
 	"github.com/allot/allot/api/feed"
 	"github.com/allot/allot/api/live"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/nodestats"
+	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/api/wire"
@@ -47,6 +50,7 @@ type node struct {
 	url     string
 	issuer  *auth.DevIssuer
 	reports *reports.SQLStore
+	views   *reports.Views // not started: tests Flush it
 	hooks   *webhooks.Dispatcher
 
 	mu       sync.Mutex
@@ -69,6 +73,8 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	rcfg := resource.DefaultConfig()
 	rcfg.Store, rcfg.Owner, rcfg.IdleTimeout = store, "local", time.Hour
+	reg := prometheus.NewRegistry() // the node's registry: the edge's and the actors' metrics
+	rcfg.Metrics = resource.NewMetrics(reg)
 	disp := &actorDispatcher{sys: sys, cfg: rcfg, store: store, pids: map[string]*actor.PID{}}
 	t.Cleanup(func() { disp.stop(); _ = store.Close() })
 
@@ -84,9 +90,12 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 
-	acfgEdge := api.Config{Dispatcher: disp, Holds: disp, Waitlist: store, Resources: store, NodeID: "node-1", Logger: quiet, Verifier: verifier}
+	acfgEdge := api.Config{Dispatcher: disp, Holds: disp, Waitlist: store, Resources: store, NodeID: "node-1", Logger: quiet,
+		Verifier: verifier, Registerer: reg}
+	var memberList func() []wire.Member
 	if members > 0 {
-		acfgEdge.Members = mustGossipCluster(t, members)
+		gm := mustGossipCluster(t, members)
+		acfgEdge.Members, memberList = gm, gm.Members
 	}
 	edge, err := api.NewServer(acfgEdge)
 	if err != nil {
@@ -153,8 +162,33 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 
+	// Notifications (read-only in the console): the real service on the node's SQLite file,
+	// its workers not started, so what it decides stays pending.
+	ndb, err := notify.OpenSQLite(dbPath, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ndb.Close() })
+	nstore, err := notify.NewSQLStore(ndb, notify.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsvc, err := notify.New(notify.DefaultConfig(), notify.Deps{Store: nstore, Resources: notifyDirectory{}, Contacts: notifyDirectory{},
+		Mailer: notifyDirectory{}, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nsvc.Close() })
+
+	stats, err := nodestats.New(nodestats.Config{Gatherer: reg, Members: memberList, Node: "node-1", Fail: api.Fail})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	var routes []mount.Route
 	routes = append(routes, con.Routes()...)
+	routes = append(routes, stats.Routes()...)
+	routes = append(routes, notify.NewHandlers(nsvc, api.Fail, subject).Routes()...)
 	routes = append(routes, rh.Routes()...)
 	routes = append(routes, streams.Routes()...)
 	routes = append(routes, webhooks.NewHandlers(hooks, api.Fail).Routes()...)
@@ -172,8 +206,8 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	srv := httptest.NewServer(e)
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() }) // streams end with their connections
 
-	n := &node{url: srv.URL, issuer: issuer, reports: rstore, hooks: hooks, versions: map[string]uint64{},
-		handlers: []feed.Handler{reports.Consumer(rstore, quiet), hub.Handle, hooks.Handle}}
+	n := &node{url: srv.URL, issuer: issuer, reports: rstore, views: views, hooks: hooks, versions: map[string]uint64{},
+		handlers: []feed.Handler{reports.Consumer(rstore, quiet), hub.Handle, hooks.Handle, nsvc.Handle}}
 	return n
 }
 
@@ -325,4 +359,20 @@ func httpServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// notifyDirectory is the notification service's view of resources and users (every user has
+// an e-mail address on example.com) and its mailer, which is never called: no worker runs.
+type notifyDirectory struct{}
+
+func (notifyDirectory) Resource(_ context.Context, id string) (notify.ResourceInfo, error) {
+	return notify.ResourceInfo{Name: id}, nil
+}
+
+func (notifyDirectory) Contact(_ context.Context, userID string) (notify.Contact, error) {
+	return notify.Contact{Email: userID + "@example.com"}, nil
+}
+
+func (notifyDirectory) Send(context.Context, notify.Mail) error {
+	return errors.New("no mail is sent in the console's tests")
 }

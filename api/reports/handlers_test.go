@@ -48,7 +48,7 @@ func mustEngine(t *testing.T) (*gin.Engine, reports.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.RecordView(ctx, "=r1", "2026-12-04", "v1"); err != nil {
+	if err := store.RecordViews(ctx, []reports.View{{ResourceID: "=r1", Day: "2026-12-04", Viewer: "v1"}}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := reports.NewHandlers(reports.HandlersConfig{Reports: reports.NewReports(store), Fail: testFail,

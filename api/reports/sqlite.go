@@ -13,8 +13,8 @@ import (
 // OpenSQLite opens a connection pool on the node's SQLite file for an SQLStore, beside the
 // main store (persistence/sqlite), which must have opened the file first: it applies the
 // migrations. Writes take turns with the main store's writer on SQLite's write lock, waiting
-// up to busy; transactions begin IMMEDIATE so that Apply's read of the watermark and its
-// writes are one serialized step. The caller closes the pool.
+// up to busy; transactions begin IMMEDIATE so that Apply's reads (the applied id, the
+// resource's row) and its writes are one serialized step. The caller closes the pool.
 func OpenSQLite(path string, busy time.Duration) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/allot/allot/api/feed"
 )
@@ -19,7 +20,7 @@ const (
 	// SQLite: ? placeholders; transactions begin IMMEDIATE (see OpenSQLite), which serializes
 	// writers.
 	SQLite Dialect = iota + 1
-	// Postgres: $n placeholders; Apply locks the resource's watermark row FOR UPDATE.
+	// Postgres: $n placeholders; Apply locks the resource's row FOR UPDATE.
 	Postgres
 	// CockroachDB: as Postgres, and reads run AS OF SYSTEM TIME follower_read_timestamp(), so
 	// that any replica near the node answers them without a round trip to the leaseholder
@@ -27,7 +28,7 @@ const (
 	CockroachDB
 )
 
-// SQLStore is the Store on the tables of migration 0008 (persistence/migrations) over a
+// SQLStore is the Store on the tables of migrations 0008 and 0013 (persistence/migrations) over a
 // database/sql handle: the sqlite driver (OpenSQLite) or PostgreSQL/CockroachDB through pgx's
 // stdlib adapter. The schema must have been migrated (opening the node's main store does it).
 // The caller owns db.
@@ -74,16 +75,30 @@ func (s *SQLStore) from(table string) string {
 	return table
 }
 
-// Apply implements Store.
+// Apply implements Store. The event's id is inserted into report_applied first: a second
+// delivery (a duplicate, a redelivery after later events, the same event on two nodes) finds
+// it there and changes nothing, in any order. The resource's row is then locked (FOR UPDATE;
+// SQLite transactions begin IMMEDIATE), so that what is known of the resource changes only by
+// a resource event newer than the one it came from (the row's last_version and last_idx).
 func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
-	if ev.ResourceID == "" {
-		return false, fmt.Errorf("%w: %s %s: no resource id", ErrBadEvent, ev.Type, ev.ID)
+	if ev.ResourceID == "" || ev.ID == "" {
+		return false, fmt.Errorf("%w: %s %s: no resource id or event id", ErrBadEvent, ev.Type, ev.ID)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_applied (event_id, occurred_at_ms) VALUES (?, ?)
+ ON CONFLICT (event_id) DO NOTHING`), ev.ID, ev.OccurredAt.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("reports: apply: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, fmt.Errorf("reports: apply: %w", err)
+	} else if n == 0 {
+		return false, nil // applied before
+	}
 	// A placeholder row first, so that two consumers of a new resource lock the same row.
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_resources (resource_id, name, timezone, price_amount,
  price_currency, last_version, last_idx, updated_at_ms) VALUES (?, '', '', 0, '', 0, -1, 0)
@@ -102,29 +117,41 @@ func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	r.ID = ev.ResourceID
-	v := int64(ev.Version)
-	if v < lastVersion || (v == lastVersion && int64(ev.Index) <= lastIdx) {
-		return false, nil // a redelivery
-	}
 	d, err := Derive(ev, r)
 	if err != nil {
 		return false, err
 	}
-	if d.Resource != nil {
-		r = *d.Resource
-	}
 	if err := s.applyDelta(ctx, tx, d); err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE report_resources SET name = ?, timezone = ?, price_amount = ?,
+	v := int64(ev.Version)
+	if d.Resource != nil && (v > lastVersion || (v == lastVersion && int64(ev.Index) > lastIdx)) {
+		nr := *d.Resource
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE report_resources SET name = ?, timezone = ?, price_amount = ?,
  price_currency = ?, last_version = ?, last_idx = ?, updated_at_ms = ? WHERE resource_id = ?`),
-		r.Name, r.TimeZone, r.Price.Amount, r.Price.Currency, v, int64(ev.Index), ev.OccurredAt.UnixMilli(), ev.ResourceID); err != nil {
-		return false, fmt.Errorf("reports: apply: %w", err)
+			nr.Name, nr.TimeZone, nr.Price.Amount, nr.Price.Currency, v, int64(ev.Index), ev.OccurredAt.UnixMilli(), ev.ResourceID); err != nil {
+			return false, fmt.Errorf("reports: apply: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	return true, nil
+}
+
+// PruneApplied forgets the ids of applied events that occurred before before, and returns how
+// many. Call it with a time further back than the bus keeps events (its retention, plus the
+// longest an event may wait in the outbox): such an event cannot be delivered again.
+func (s *SQLStore) PruneApplied(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM report_applied WHERE occurred_at_ms < ?`), before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("reports: prune applied: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("reports: prune applied: %w", err)
+	}
+	return n, nil
 }
 
 func (s *SQLStore) applyDelta(ctx context.Context, tx *sql.Tx, d Delta) error {
@@ -161,11 +188,29 @@ func (s *SQLStore) applyDelta(ctx context.Context, tx *sql.Tx, d Delta) error {
 	return nil
 }
 
-// RecordView implements Store.
-func (s *SQLStore) RecordView(ctx context.Context, rid, day, viewer string) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO report_views (resource_id, day_utc, viewer) VALUES (?, ?, ?)
- ON CONFLICT (resource_id, day_utc, viewer) DO NOTHING`), rid, day, viewer); err != nil {
-		return fmt.Errorf("reports: record view: %w", err)
+// RecordViews implements Store: one transaction, a statement per view.
+func (s *SQLStore) RecordViews(ctx context.Context, views []View) error {
+	if len(views) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reports: record views: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO report_views (resource_id, day_utc, viewer) VALUES (?, ?, ?)
+ ON CONFLICT (resource_id, day_utc, viewer) DO NOTHING`))
+	if err != nil {
+		return fmt.Errorf("reports: record views: %w", err)
+	}
+	defer stmt.Close()
+	for _, v := range views {
+		if _, err := stmt.ExecContext(ctx, v.ResourceID, v.Day, v.Viewer); err != nil {
+			return fmt.Errorf("reports: record views: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reports: record views: %w", err)
 	}
 	return nil
 }

@@ -40,20 +40,27 @@ type ViewRow struct {
 	Viewers         int64
 }
 
+// View is one signed-in viewer (an opaque, non-personal key) of a resource's availability on
+// one UTC day.
+type View struct {
+	ResourceID, Day, Viewer string
+}
+
 // Store keeps the rollups. Implementations: SQLStore (SQLite, PostgreSQL, CockroachDB); every
 // one passes the contract suite in api/reports/storetest.
 //
-// Safe for concurrent use. Apply is atomic: an event's counters and its resource's watermark
-// are written together or not at all. Errors are wrapped with a "reports" prefix; a canceled
+// Safe for concurrent use. Apply is atomic: an event's counters, its id and what it says of its
+// resource are written together or not at all. Errors are wrapped with a "reports" prefix; a canceled
 // ctx ends a call with an error wrapping ctx.Err().
 type Store interface {
-	// Apply applies ev unless its resource's watermark is already at or past (ev.Version,
-	// ev.Index), and reports whether it did. Events the rollups do not count still move the
-	// watermark. An event whose data does not decode is an error and changes nothing.
+	// Apply applies ev unless an event with its id was applied before, and reports whether it
+	// did: once per id, whatever the order of deliveries (a redelivery may come after later
+	// events of its resource). What is known of a resource comes from its newest resource
+	// event by (Version, Index). An event whose data does not decode, or without an id or a
+	// resource id, is an error wrapping ErrBadEvent and changes nothing.
 	Apply(ctx context.Context, ev feed.Event) (applied bool, err error)
-	// RecordView records that viewer (an opaque, non-personal key) saw resource rid's
-	// availability on UTC day day; recording it again changes nothing.
-	RecordView(ctx context.Context, rid, day, viewer string) error
+	// RecordViews records views, all or none; recording a view again changes nothing.
+	RecordViews(ctx context.Context, views []View) error
 	// Rows, Hours, LeadTimes and Views read what f selects, summed per their key.
 	Rows(ctx context.Context, f Filter) ([]Row, error)
 	Hours(ctx context.Context, f Filter) ([]HourRow, error)

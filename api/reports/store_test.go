@@ -30,13 +30,13 @@ func TestPostgresStoreContract(t *testing.T) {
 // mustSQLiteStore opens the node's SQLite store on path (which applies the migrations) and
 // an SQLStore beside it, as a node does; both close when the test ends, or earlier through
 // the returned store's closer (see reopen in the property test).
-func mustSQLiteStore(t *testing.T, path string) *reports.SQLStore {
+func mustSQLiteStore(t testing.TB, path string) *reports.SQLStore {
 	s, closeFn := openSQLite(t, path)
 	t.Cleanup(closeFn)
 	return s
 }
 
-func openSQLite(t *testing.T, path string) (*reports.SQLStore, func()) {
+func openSQLite(t testing.TB, path string) (*reports.SQLStore, func()) {
 	t.Helper()
 	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
 	if err != nil {

@@ -34,6 +34,10 @@ type PlaceHold struct {
 	To       string   `json:"to,omitempty"`
 	Quantity int64    `json:"quantity"`
 	UserID   string   `json:"user_id,omitempty"` // empty: the token's user (only operators name another)
+	Contact  *Contact `json:"contact,omitempty"` // the guest's contact, stored sealed; nil for none
+	// ContactFromToken fills the contact's email and phone that Contact leaves out from the
+	// token's email and phone_number claims (only for a hold of the token's own user).
+	ContactFromToken bool `json:"contact_from_token,omitempty"`
 }
 
 // JoinWaitlist is the body of POST /v1/resources/{rid}/waitlist: the units to wait for, like

@@ -118,6 +118,10 @@ type Hold struct {
 	Extensions int `json:"extensions"`
 	// WaitlistEntryID is set on a hold offered from the waitlist: the entry it was offered to.
 	WaitlistEntryID string `json:"waitlist_entry_id,omitempty"`
+	// Contact is the guest's contact, when the hold carries one; masked unless the caller may
+	// read it (ContactMasked then true). See Contact.
+	Contact       *Contact `json:"contact,omitempty"`
+	ContactMasked bool     `json:"contact_masked,omitempty"`
 }
 
 // HoldList is the answer of the hold queries.

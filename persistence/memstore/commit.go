@@ -8,8 +8,8 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// Commit writes b atomically if b.Epoch is the resource's current epoch (for a creation: if
-// the resource does not exist), a non-zero b.LeaseUntil included. See persistence.Store.
+// Commit writes b atomically if b.Epoch is the resource's current epoch and b.Version follows
+// its version (for a creation: if the resource does not exist), a non-zero b.LeaseUntil included. See persistence.Store.
 //
 // Checks, in order, all before anything is written: ctx, the commit hook, the store being
 // open, fencing (persistence.ErrFenced), then the batch itself (a validation error, neither
@@ -54,6 +54,8 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		return fmt.Errorf("commit %s: create: %w", b.ResourceID, persistence.ErrFenced)
 	case !b.Create && (!ok || r.epoch != b.Epoch):
 		return fmt.Errorf("commit %s: epoch %d: %w", b.ResourceID, b.Epoch, persistence.ErrFenced)
+	case !b.Create && r.version+1 != b.Version:
+		return fmt.Errorf("commit %s: version %d after %d: %w", b.ResourceID, b.Version, r.version, persistence.ErrFenced)
 	}
 	for i := range b.Holds {
 		if owner, ok := s.owners[b.Holds[i].ID]; ok && owner != b.ResourceID {
@@ -89,6 +91,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	}
 	for i := range b.Holds {
 		h := copyHold(&b.Holds[i])
+		keepContact(r.holds[h.ID], h)
 		r.holds[h.ID] = h
 		s.owners[h.ID] = b.ResourceID
 	}

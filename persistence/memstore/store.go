@@ -35,6 +35,7 @@ type Store struct {
 	activateHook func(ctx context.Context, resourceID string) error
 	renewHook    func(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
 	outbox       outbox
+	tails        map[string]chan struct{} // per resource: closed when its last enqueued commit ended (pipeline.go)
 }
 
 // resource is one stored resource. Its values are owned by the store: everything that goes
@@ -54,7 +55,8 @@ var _ persistence.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{resources: make(map[string]*resource), owners: make(map[string]string), waitOwners: make(map[string]string)}
+	return &Store{resources: make(map[string]*resource), owners: make(map[string]string), waitOwners: make(map[string]string),
+		tails: make(map[string]chan struct{})}
 }
 
 // SetCommitHook installs h to run at the start of every Commit, before anything is checked or
@@ -145,6 +147,7 @@ func copyHold(h *booking.Hold) *booking.Hold {
 	if c.Buckets == nil {
 		c.Buckets = []string{}
 	}
+	c.Contact = copyContact(c.Contact)
 	c.CreatedAt, c.ExpiresAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UpdatedAt)
 	return c
 }

@@ -41,31 +41,34 @@ func (c Contact) For(mayRead bool) Contact {
 	return c.Masked()
 }
 
-// ContactAD is the associated data that binds a sealed contact to its hold: a ciphertext
-// copied onto another hold, or another resource's hold of the same id, does not open.
-func ContactAD(resourceID, holdID string) []byte {
+// ContactAD is the associated data that binds a sealed contact to the resource and the user of
+// its hold: a ciphertext copied onto another user's hold, or onto a hold of another resource,
+// does not open. It names the user rather than the hold because the edge seals the contact
+// before the resource's actor chooses the hold's id; a hold's user never changes, and a copy
+// onto another hold of the same user and resource tells nobody anything new.
+func ContactAD(resourceID, userID string) []byte {
 	const label = "allot/contact/v1"
-	b := make([]byte, 0, len(label)+8+len(resourceID)+len(holdID))
+	b := make([]byte, 0, len(label)+8+len(resourceID)+len(userID))
 	b = append(b, label...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(resourceID)))
 	b = append(b, resourceID...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(holdID)))
-	return append(b, holdID...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(userID)))
+	return append(b, userID...)
 }
 
-// SealContact seals c for the hold holdID of resource resourceID.
-func (r *Keyring) SealContact(c Contact, resourceID, holdID string) ([]byte, error) {
+// SealContact seals c for a hold of user userID on resource resourceID.
+func (r *Keyring) SealContact(c Contact, resourceID, userID string) ([]byte, error) {
 	pt, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("pii: contact: %w", err)
 	}
 	defer clear(pt)
-	return r.Seal(pt, ContactAD(resourceID, holdID))
+	return r.Seal(pt, ContactAD(resourceID, userID))
 }
 
-// OpenContact opens a contact sealed by SealContact for the same hold.
-func (r *Keyring) OpenContact(sealed []byte, resourceID, holdID string) (Contact, error) {
-	pt, err := r.Open(sealed, ContactAD(resourceID, holdID))
+// OpenContact opens a contact sealed by SealContact for the same resource and user.
+func (r *Keyring) OpenContact(sealed []byte, resourceID, userID string) (Contact, error) {
+	pt, err := r.Open(sealed, ContactAD(resourceID, userID))
 	if err != nil {
 		return Contact{}, err
 	}

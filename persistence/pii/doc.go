@@ -6,7 +6,7 @@
 //   - Keyring (keyring.go): named 256-bit keys from `--data-key-file`; the first encrypts,
 //     all decrypt. Key bytes are never printed or logged (String, GoString, LogValue redact).
 //   - Seal, Open, Rekey (seal.go): a versioned binary ciphertext that names its key.
-//   - Contact (contact.go): sealing bound to the hold it belongs to.
+//   - Contact (contact.go): sealing bound to the resource and user of the hold it belongs to.
 //   - Masking (mask.go): j***@example.com, +49******12, J*** D***.
 //
 // # Key file
@@ -26,9 +26,9 @@
 //	ring, err := pii.LoadKeyring(cfg.DataKeyFile) // --data-key-file; required when holds
 //	                                              // carry contacts
 //	// writing a hold with a contact:
-//	blob, err := ring.SealContact(contact, resourceID, holdID) // store blob in a BLOB/bytea
+//	blob, err := ring.SealContact(contact, resourceID, userID) // store blob in a BLOB/bytea
 //	// reading it back for an answer:
-//	c, err := ring.OpenContact(blob, resourceID, holdID)
+//	c, err := ring.OpenContact(blob, resourceID, userID)
 //	c = c.For(principal.HasScope(auth.ScopePIIRead))
 //
 // Store only the sealed blob; never a contact field in clear, in a column, an index or a log.

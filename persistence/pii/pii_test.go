@@ -93,22 +93,22 @@ func TestTamperedCiphertextFails(t *testing.T) {
 	}
 }
 
-func TestContactBoundToHold(t *testing.T) {
+func TestContactBoundToResourceAndUser(t *testing.T) {
 	r := mustRing(t, line("k1", 1))
 	c := Contact{Name: "Jane Doe", Email: "jane@example.com", Phone: "+4915123456712"}
-	sealed, err := r.SealContact(c, "room-1", "h-1")
+	sealed, err := r.SealContact(c, "room-1", "u-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(sealed, []byte("jane")) || bytes.Contains(sealed, []byte("Jane")) {
 		t.Fatal("the sealed contact contains the plaintext")
 	}
-	if got, err := r.OpenContact(sealed, "room-1", "h-1"); err != nil || got != c {
+	if got, err := r.OpenContact(sealed, "room-1", "u-1"); err != nil || got != c {
 		t.Fatalf("OpenContact = %+v, %v", got, err)
 	}
-	for _, other := range [][2]string{{"room-1", "h-2"}, {"room-2", "h-1"}, {"room-1h", "-1"}, {"", "room-1h-1"}} {
+	for _, other := range [][2]string{{"room-1", "u-2"}, {"room-2", "u-1"}, {"room-1u", "-1"}, {"", "room-1u-1"}} {
 		if _, err := r.OpenContact(sealed, other[0], other[1]); !errors.Is(err, ErrDecrypt) {
-			t.Fatalf("opened for resource %q hold %q: %v", other[0], other[1], err)
+			t.Fatalf("opened for resource %q user %q: %v", other[0], other[1], err)
 		}
 	}
 }

@@ -17,15 +17,16 @@ import (
 // are INSERT ... SELECT FROM unnest(arrays), so the SQL text, and hence the prepared
 // statement, is the same whatever the batch size.
 const (
-	// The fence: the batch applies only if its epoch is still the resource's epoch. A NULL
-	// $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
+	// The fence: the batch applies only if its epoch is still the resource's epoch and its
+	// version follows the stored one (a batch out of order, repeated or behind one that failed
+	// is refused). A NULL $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
 	sqlUpdateResource = `UPDATE resources
 SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version = $7,
     created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms),
     max_extensions = $11, allowance_units = $12, allowance_percent = $13, max_per_user = $14,
     timezone = $15, slot_every_ms = $16, waitlist_offer_ttl_ms = $17,
     tags = $18, location = $19, archived_at_ms = $20
-WHERE id = $1 AND epoch = $2`
+WHERE id = $1 AND epoch = $2 AND version = $7::INT8 - 1`
 
 	// The creation fence: the batch applies only if the resource did not exist.
 	sqlInsertResource = `INSERT INTO resources
@@ -44,10 +45,12 @@ SET capacity = excluded.capacity, allowance = excluded.allowance, held = exclude
 
 	// A hold id owned by another resource is left alone (the WHERE); the caller sees fewer
 	// rows than it sent and rolls back.
+	// contact is written by the insert only (persistence/contacts.go: `allot rekey` may have
+	// re-sealed it since the actor loaded the hold).
 	sqlUpsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.ct
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w)
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::BYTEA[]) AS u (id, usr, st, q, b, ik, c, e, up, x, w, ct)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
@@ -181,7 +184,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 			return nil, err
 		}
 		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd, a.extensions, a.entry)
+			a.created, a.expires, a.upd, a.extensions, a.entry, a.contact)
 	}
 	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {

@@ -24,8 +24,11 @@ const holdColumns = `id, resource_id, user_id, status, quantity, buckets, idempo
 // for writers that leave them at their defaults (classic.go).
 const holdRuleColumns = `extensions, waitlist_entry_id`
 
+// holdContactColumn is the sealed contact of migration 0011 (contacts.go).
+const holdContactColumn = `contact`
+
 // holdColumnsAll is the column list every hold query selects, in scanHold's order.
-const holdColumnsAll = holdColumns + `, ` + holdRuleColumns
+const holdColumnsAll = holdColumns + `, ` + holdRuleColumns + `, ` + holdContactColumn
 
 // ruleColumns are the resource columns of the booking rules (migration 0003) and of browsing
 // (0004), in ruleArgs and ruleRow order.
@@ -65,12 +68,14 @@ func scanHold(row pgx.Row) (booking.Hold, error) {
 		h                                       booking.Hold
 		status, buckets                         string
 		created, expires, updatedAt, extensions int64
+		contact                                 []byte
 	)
 	if err := row.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &buckets,
-		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID); err != nil {
+		&h.IdempotencyKey, &created, &expires, &updatedAt, &extensions, &h.WaitlistEntryID, &contact); err != nil {
 		return booking.Hold{}, err
 	}
 	h.Extensions = int(extensions)
+	h.Contact = contact
 	h.Status = booking.Status(status)
 	if err := json.Unmarshal([]byte(buckets), &h.Buckets); err != nil {
 		return booking.Hold{}, fmt.Errorf("hold %s: bucket list %q: %w", h.ID, buckets, err)
@@ -97,6 +102,7 @@ func collectHolds(rows pgx.Rows) ([]booking.Hold, error) {
 type holdArrays struct {
 	id, user, status, buckets, idem, entry      []string
 	quantity, created, expires, upd, extensions []int64
+	contact                                     [][]byte // nil elements are NULL
 }
 
 func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
@@ -105,7 +111,7 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		id: make([]string, n), user: make([]string, n), status: make([]string, n),
 		buckets: make([]string, n), idem: make([]string, n), quantity: make([]int64, n),
 		created: make([]int64, n), expires: make([]int64, n), upd: make([]int64, n),
-		entry: make([]string, n), extensions: make([]int64, n),
+		entry: make([]string, n), extensions: make([]int64, n), contact: make([][]byte, n),
 	}
 	for i, h := range hs {
 		keys := h.Buckets
@@ -119,6 +125,9 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), string(b), h.IdempotencyKey
 		a.quantity[i], a.created[i], a.expires[i], a.upd[i] = h.Quantity, ms(h.CreatedAt), ms(h.ExpiresAt), ms(h.UpdatedAt)
 		a.entry[i], a.extensions[i] = h.WaitlistEntryID, int64(h.Extensions)
+		if len(h.Contact) > 0 {
+			a.contact[i] = h.Contact
+		}
 	}
 	return a, nil
 }

@@ -25,7 +25,9 @@ var tables = map[string]table{
 	"holds": {
 		name: "holds",
 		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms",
-			"extensions", "waitlist_entry_id"},
+			"extensions", "waitlist_entry_id", "contact"},
+		// contact is written once, by the insert: a later after-image of the hold carries
+		// the contact the actor loaded, which `allot rekey` may have re-sealed meanwhile.
 		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
 			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
 			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions, " +
@@ -63,7 +65,7 @@ lease_until_ms, ` + ruleCols + `) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?,
 	updateResource = `UPDATE resources SET name = ?, price_amount = ?, price_currency = ?, hold_ttl_ms = ?, version = ?,
 created_at_ms = ?, updated_at_ms = ?, lease_until_ms = COALESCE(?, lease_until_ms), max_extensions = ?, allowance_units = ?,
 allowance_percent = ?, max_per_user = ?, timezone = ?, slot_every_ms = ?, waitlist_offer_ttl_ms = ?, tags = ?, location = ?,
-archived_at_ms = ? WHERE id = ? AND epoch = ?`
+archived_at_ms = ? WHERE id = ? AND epoch = ? AND version = ?`
 	deleteWaiting = `DELETE FROM waitlist WHERE resource_id = ? AND id = ?`
 )
 
@@ -129,7 +131,7 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 			lease = persistence.LeaseMS(b.LeaseUntil)
 		}
 		e.resource = append(append([]any{r.Name, amount, currency, r.HoldTTL.Milliseconds(), int64(b.Version), r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli(),
-			lease}, ruleArgs(r)...), r.ID, int64(b.Epoch))
+			lease}, ruleArgs(r)...), r.ID, int64(b.Epoch), int64(b.Version)-1)
 	}
 	// The stored capacity is what may be sold: the physical capacity plus the allowance (see
 	// migrations/0003_rules.sql), so that step 1's CHECK guards the allowance too.
@@ -137,7 +139,7 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 	for _, x := range b.Buckets {
 		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed)
 	}
-	e.holds = make([]any, 0, 12*len(b.Holds))
+	e.holds = make([]any, 0, 13*len(b.Holds))
 	for i := range b.Holds {
 		h := &b.Holds[i]
 		if h.ResourceID != b.ResourceID {
@@ -152,7 +154,8 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 			return nil, fmt.Errorf("%w: hold %q buckets: %w", errInvalidBatch, h.ID, err)
 		}
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, string(js),
-			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID)
+			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID,
+			persistence.ContactArg(h.Contact))
 	}
 	e.waiting = make([]any, 0, 8*len(b.Waitlist))
 	for i := range b.Waitlist {
@@ -184,7 +187,8 @@ func encode(b *persistence.Batch) (*encodedBatch, error) {
 
 // Commit writes b in one transaction (shared with concurrent calls, see writer.go): the
 // conditional resource row first — an INSERT that does nothing when the resource exists for a
-// creation, an UPDATE ... WHERE epoch = b.Epoch otherwise, which also stores a non-zero
+// creation, an UPDATE ... WHERE epoch = b.Epoch AND version = b.Version - 1 otherwise (a batch
+// out of order, repeated or behind one that failed is refused), which also stores a non-zero
 // b.LeaseUntil; no row means persistence.ErrFenced — then the bucket, hold and idempotency
 // upserts. A CHECK violation, a hold or resource of another resource, or a hold id owned by
 // another resource fails the batch alone with an error that is neither ErrFenced nor
@@ -204,6 +208,29 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	return nil
 }
 
+// Enqueue is Commit in two halves, for an actor that pipelines its commits: it places b in
+// the writer's queue and returns at once; wait returns what Commit would have. The writer
+// takes batches in the order they were placed, so the batches of one resource enqueued in
+// order apply in order (several of them may share one transaction and its fsync), and a
+// batch behind one that failed or was abandoned is refused by its version (ErrFenced).
+// ctx bounds both halves and must not end before wait returned; wait is called once.
+func (s *Store) Enqueue(ctx context.Context, b *persistence.Batch) (wait func() error) {
+	e, err := encode(b)
+	if err != nil {
+		return func() error { return fmt.Errorf("commit: %w", err) }
+	}
+	o := &op{ctx: ctx, commit: e}
+	if err := s.place(o); err != nil {
+		return func() error { return fmt.Errorf("commit %s: %w", e.resourceID, err) }
+	}
+	return func() error {
+		if r := s.await(o); r.err != nil {
+			return fmt.Errorf("commit %s: %w", e.resourceID, r.err)
+		}
+		return nil
+	}
+}
+
 // applyCommit runs one encoded batch inside the writer's current savepoint.
 func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 	q, args := updateResource, e.resource
@@ -220,7 +247,7 @@ func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 		if e.create {
 			return fmt.Errorf("create: %w", persistence.ErrFenced)
 		}
-		return fmt.Errorf("epoch %d: %w", e.epoch, persistence.ErrFenced)
+		return fmt.Errorf("epoch %d, version %d: %w", e.epoch, e.resource[len(e.resource)-1].(int64)+1, persistence.ErrFenced)
 	}
 	if _, err := s.execRows(ctx, "buckets", e.buckets); err != nil {
 		if isConstraint(err) {

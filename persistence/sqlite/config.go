@@ -24,6 +24,9 @@ type Config struct {
 	// transaction, which then shares one fsync (group commit). 1 disables folding. 1..4096;
 	// default 256.
 	MaxGroup int
+	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
+	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
+	Secondary bool
 }
 
 // DefaultConfig returns the defaults for the database file at path.

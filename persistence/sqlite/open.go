@@ -122,8 +122,10 @@ func (s *Store) open(ctx context.Context, abs string) error {
 	if err := migrate(ctx, s.wc); err != nil {
 		return err
 	}
-	if err := voidClaims(ctx, s.wc); err != nil {
-		return err
+	if !s.cfg.Secondary { // beside a running node, its claims are live
+		if err := voidClaims(ctx, s.wc); err != nil {
+			return err
+		}
 	}
 	if s.rdb, err = sql.Open("sqlite", s.cfg.dsn(abs, false)); err != nil {
 		return fmt.Errorf("sqlite open: read pool: %w", err)

@@ -14,7 +14,7 @@ import (
 )
 
 const holdCols = `id, resource_id, user_id, status, quantity, buckets, idempotency_key, created_at_ms, expires_at_ms, updated_at_ms,
-extensions, waitlist_entry_id`
+extensions, waitlist_entry_id, contact`
 
 // ruleRow is the ruleCols of a resource row, as scanned.
 type ruleRow struct {
@@ -59,11 +59,13 @@ func scanHold(rows *sql.Rows) (booking.Hold, error) {
 		h                                     booking.Hold
 		status, keys                          string
 		created, expires, updated, extensions int64
+		contact                               []byte
 	)
 	if err := rows.Scan(&h.ID, &h.ResourceID, &h.UserID, &status, &h.Quantity, &keys, &h.IdempotencyKey, &created, &expires, &updated,
-		&extensions, &h.WaitlistEntryID); err != nil {
+		&extensions, &h.WaitlistEntryID, &contact); err != nil {
 		return h, err
 	}
+	h.Contact = contact
 	h.Extensions = int(extensions)
 	if err := json.Unmarshal([]byte(keys), &h.Buckets); err != nil {
 		return h, fmt.Errorf("hold %q: bucket list: %w", h.ID, err)

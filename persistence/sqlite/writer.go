@@ -144,16 +144,26 @@ func (s *Store) abort(ctx context.Context) { _, _ = s.exec(ctx, "ROLLBACK") }
 // after the writer took it returns persistence.ErrUnavailable wrapping the ctx error: the
 // outcome is unknown to the caller.
 func (s *Store) submit(o *op) result {
-	if err := o.ctx.Err(); err != nil {
+	if err := s.place(o); err != nil {
 		return result{err: err}
+	}
+	return s.await(o)
+}
+
+// place queues o for the writer, which takes ops in the order they were placed.
+func (s *Store) place(o *op) error {
+	if err := o.ctx.Err(); err != nil {
+		return err
 	}
 	if s.closed.Load() {
-		return result{err: errClosed}
+		return errClosed
 	}
 	o.done = make(chan result, 1)
-	if err := s.q.enqueue(o); err != nil {
-		return result{err: err}
-	}
+	return s.q.enqueue(o)
+}
+
+// await waits for the result of an op placed in the queue (see submit).
+func (s *Store) await(o *op) result {
 	select {
 	case r := <-o.done:
 		return r

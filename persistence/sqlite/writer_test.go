@@ -70,14 +70,17 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	var snap *persistence.Snapshot
 	commit := func(id string, b persistence.Batch) func() error {
-		b.ResourceID, b.Resource, b.Version = id, res(id), 2
+		b.ResourceID, b.Resource = id, res(id)
+		if b.Version == 0 {
+			b.Version = 2
+		}
 		if b.Epoch == 0 {
 			b.Epoch = 1
 		}
 		return func() error { return s.Commit(context.Background(), &b) }
 	}
 	calls := []call{
-		{"ok1", commit("ok1", persistence.Batch{Holds: []booking.Hold{newHold("ok1", "h-ok1")}}), isNil},
+		{"ok1", commit("ok1", persistence.Batch{Version: 3, Holds: []booking.Hold{newHold("ok1", "h-ok1")}}), isNil},
 		{"fenced", commit("fenced", persistence.Batch{Holds: []booking.Hold{newHold("fenced", "h-fenced")}}), func(err error) bool { return errors.Is(err, persistence.ErrFenced) }},
 		{"oversold", commit("oversold", persistence.Batch{Holds: []booking.Hold{newHold("oversold", "h-oversold")}, Buckets: []booking.Bucket{{Key: "a", Capacity: 1, Held: 2}}}), invalid},
 		{"foreign", commit("foreign", persistence.Batch{Holds: []booking.Hold{newHold("foreign", "h-foreign"), newHold("foreign", "taken")}}), invalid},

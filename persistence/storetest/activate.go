@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -185,8 +186,43 @@ func testVersion(f *fixture) {
 	if err := f.s.Commit(f.ctx(), &persistence.Batch{ResourceID: id, Epoch: 1, Version: 5, Resource: f.resource(id)}); !errors.Is(err, persistence.ErrFenced) {
 		f.Fatalf("stale commit: err = %v, want ErrFenced", err)
 	}
-	f.commit(&persistence.Batch{ResourceID: id, Epoch: snap.Epoch, Version: 1 << 40, Resource: f.resource(id)})
-	if snap := f.activate(id, time.Time{}); snap.Version != 1<<40 {
-		f.Fatalf("version = %d, want %d", snap.Version, uint64(1<<40))
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: snap.Epoch, Version: 5, Resource: f.resource(id)})
+	if snap := f.activate(id, time.Time{}); snap.Version != 5 {
+		f.Fatalf("version = %d, want 5", snap.Version)
+	}
+}
+
+// testVersionOrder: a batch applies only on top of the stored version (Version = stored + 1):
+// an actor pipelines its commits, so a batch repeated, out of order or behind one that did not
+// apply must be refused with ErrFenced, writing nothing, and the activation stays usable.
+func testVersionOrder(f *fixture) {
+	id := f.id("r")
+	f.create(id, booking.Bucket{Key: "a", Capacity: 3})
+	snap := f.activate(id, time.Time{})
+	h := func(n int) booking.Hold { return hold(id, f.id(fmt.Sprintf("h%d", n)), "u", int64(n), 1, "a") }
+	batch := func(v uint64, held int64, hs ...booking.Hold) *persistence.Batch {
+		return &persistence.Batch{ResourceID: id, Epoch: snap.Epoch, Version: v, Resource: f.resource(id),
+			Buckets: []booking.Bucket{{Key: "a", Capacity: 3, Held: held}}, Holds: hs}
+	}
+	refused := func(what string, b *persistence.Batch) {
+		f.Helper()
+		if err := f.s.Commit(f.ctx(), b); !errors.Is(err, persistence.ErrFenced) {
+			f.Fatalf("%s (version %d): err = %v, want ErrFenced", what, b.Version, err)
+		}
+		for _, x := range b.Holds {
+			f.expectNoHold(id, x.ID)
+		}
+	}
+	// The second of a pipeline arriving before the first, then the first.
+	refused("a batch ahead of the stored version", batch(3, 2, h(2)))
+	first := batch(2, 1, h(1))
+	f.commit(first)
+	refused("the same batch again", batch(2, 1, h(3)))
+	refused("a batch behind the stored version", batch(1, 1, h(4)))
+	refused("a batch skipping a version", batch(4, 2, h(5)))
+	f.commit(batch(3, 2, h(2)))
+	got := f.activate(id, time.Time{})
+	if got.Version != 3 || len(got.Holds) != 2 || len(got.Buckets) != 1 || got.Buckets[0].Held != 2 {
+		f.Fatalf("after the refusals: version %d, holds %v, buckets %v; want version 3, h1 and h2, held 2", got.Version, got.Holds, got.Buckets)
 	}
 }

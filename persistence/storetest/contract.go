@@ -41,6 +41,8 @@
 //   - Every store has ListWaitlist (positions as committed, by CreatedAt then ID), and
 //     ListResources (by ID after a cursor; name search folds ASCII case only and takes LIKE
 //     wildcards literally; availability on listed buckets as committed, allowance included).
+//   - A hold's sealed contact round-trips (nil for none) and is written once, by the hold's
+//     first batch; every Store is a persistence.ContactStore (contacts.go).
 //   - After Close, Ping fails.
 package storetest
 
@@ -85,6 +87,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"ForeignHold", testForeignHold},
 		{"LargeBatch", testLargeBatch},
 		{"Version", testVersion},
+		{"VersionOrder", testVersionOrder},
 		{"LeaseOnCommit", testLeaseOnCommit},
 		{"Renew", testRenew},
 		{"RenewFenced", testRenewFenced},
@@ -102,6 +105,8 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"OutboxClaim", testOutboxClaim},
 		{"OutboxList", testOutboxList},
 		{"Inbox", testInbox},
+		{"ContactRoundTrip", testContactRoundTrip},
+		{"ContactRekey", testContactRekey},
 		{"CloseTwice", testCloseTwice}, // last: it closes its store
 	}
 	for i, tc := range tests {
@@ -285,6 +290,9 @@ func fmtResource(r booking.Resource) string {
 
 func canonHold(h booking.Hold) booking.Hold {
 	h.Buckets = nonNil(h.Buckets)
+	if len(h.Contact) == 0 {
+		h.Contact = nil
+	}
 	h.CreatedAt = h.CreatedAt.UTC()
 	h.ExpiresAt = h.ExpiresAt.UTC()
 	h.UpdatedAt = h.UpdatedAt.UTC()

@@ -43,6 +43,12 @@ func (m *mutant) Commit(ctx context.Context, b *persistence.Batch) error {
 			return err
 		}
 		return nil
+	case "ack-out-of-order":
+		// Answers a batch refused for its version as if it applied.
+		if err := m.Store.Commit(ctx, b); err != nil && !(errors.Is(err, persistence.ErrFenced) && strings.Contains(err.Error(), "version")) {
+			return err
+		}
+		return nil
 	case "hide-invalid":
 		if err := m.Store.Commit(ctx, b); err != nil && !errors.Is(err, persistence.ErrFenced) {
 			return nil
@@ -221,6 +227,7 @@ func TestContractCatchesMutants(t *testing.T) {
 	}
 	for _, tc := range []struct{ mutant, failing string }{
 		{"ack-fenced", "StaleEpochFenced"},
+		{"ack-out-of-order", "VersionOrder"},
 		{"hide-invalid", "CapacityCheck"},
 		{"second-precision", "AfterImages"},
 		{"non-atomic", "CapacityCheck"},

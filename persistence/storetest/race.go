@@ -24,7 +24,7 @@ func testConcurrentActivations(f *fixture) {
 	u := f.id("u")
 	type result struct {
 		activateErr error
-		epoch       uint64
+		epoch, base uint64 // the activation's epoch and the version it loaded
 		holds       [2]booking.Hold
 		errs        [2]error
 	}
@@ -40,11 +40,11 @@ func testConcurrentActivations(f *fixture) {
 				r.activateErr = err
 				return
 			}
-			r.epoch = snap.Epoch
+			r.epoch, r.base = snap.Epoch, snap.Version
 			for k := range 2 {
 				r.holds[k] = hold(id, f.id(fmt.Sprintf("g%d-%d", i, k)), u, int64(10*i+k), 1, "a")
 				r.errs[k] = f.s.Commit(context.Background(), &persistence.Batch{
-					ResourceID: id, Epoch: snap.Epoch, Version: snap.Epoch*10 + uint64(k), Resource: f.resource(id),
+					ResourceID: id, Epoch: snap.Epoch, Version: snap.Version + 1 + uint64(k), Resource: f.resource(id),
 					Buckets: []booking.Bucket{{Key: "a", Capacity: capacity, Held: int64(snap.Epoch)}},
 					Holds:   []booking.Hold{r.holds[k]},
 				})
@@ -90,7 +90,7 @@ func testConcurrentActivations(f *fixture) {
 		f.Fatalf("newest activation (epoch %d) was fenced: %v", newest.epoch, newest.errs)
 	}
 	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{
-		Exists: true, Epoch: n + 2, Version: newest.epoch*10 + 1, Resource: f.resource(id),
+		Exists: true, Epoch: n + 2, Version: newest.base + 2, Resource: f.resource(id),
 		Buckets: []booking.Bucket{{Key: "a", Capacity: capacity, Held: int64(newest.epoch)}},
 		Holds:   landed,
 	})

@@ -1,10 +1,11 @@
 // Live sale: one resource's availability from the SSE stream
 // (GET /v1/resources/{rid}/availability/stream), or by polling GET .../availability once a
 // second when the stream fails. Charts redraw every second: units taken per second over the
-// last minute, and sold and held against stock per bucket; and from this node's /metrics,
-// its 429 answers per second and its p99 latency over the last second (all routes).
+// last minute, and sold and held against stock per bucket; and from this node's stats
+// (GET /v1/cluster/stats, read from its metrics): its 429 answers, holds and confirmations per
+// second and its p99 latency over the last second, and the resources each member hosts.
 
-import { getJSON, getText, explain } from "../api.js";
+import { getJSON, explain } from "../api.js";
 import { h, table, status, field } from "../dom.js";
 import { line, stacked } from "../charts.js";
 
@@ -15,9 +16,11 @@ export function mount(root, arg) {
   const kpis = h("div", { class: "grid" });
   const rate = h("div", { class: "card" });
   const stock = h("div", { class: "card" });
-  root.append(h("h2", { text: "Live sale" }), h("div", { class: "card" }, form, mode), kpis, rate, stock);
+  const nodes = h("div", { class: "card" });
+  root.append(h("h2", { text: "Live sale" }), h("div", { class: "card" }, form, mode), kpis, rate, stock, nodes);
 
-  let es = null, poll = 0, tick = 0, current = null, lastTaken = null, lastScrape = null, edge = { r429: "—", p99: "—" };
+  const none = { r429: "—", p99: "—", holds: "—", node: "", members: [] };
+  let es = null, poll = 0, tick = 0, current = null, lastTaken = null, edge = none, peak = 0;
   const rates = [];
   form.addEventListener("submit", (e) => { e.preventDefault(); location.hash = `#/live/${encodeURIComponent(input.value.trim())}`; });
 
@@ -27,13 +30,16 @@ export function mount(root, arg) {
   }
   async function scrape() {
     try {
-      const now = parseMetrics(await getText("/metrics"));
-      if (lastScrape) {
-        edge.r429 = String(Math.max(0, now.r429 - lastScrape.r429));
-        edge.p99 = p99(now.buckets, lastScrape.buckets);
-      }
-      lastScrape = now;
-    } catch { edge = { r429: "—", p99: "—" }; }
+      const s = await getJSON("/v1/cluster/stats");
+      const ready = s.window_seconds > 0; // the first answer has nothing to compare with yet
+      if (ready) peak = Math.max(peak, s.holds_per_second);
+      edge = {
+        r429: ready ? rateText(s.rate_429_per_second) : "—",
+        p99: ready && s.p99_seconds !== null ? durationText(s.p99_seconds) : "—",
+        holds: ready ? rateText(s.holds_per_second) : "—",
+        node: s.node, members: s.members || [],
+      };
+    } catch { edge = none; }
   }
   function draw() {
     scrape();
@@ -49,7 +55,11 @@ export function mount(root, arg) {
     kpis.replaceChildren(
       kpi("Sold", sold, "sold-total"), kpi("Held", held, "held-total"), kpi("Stock", cap, "stock-total"),
       kpi("Units taken / s", rates[rates.length - 1], "rate-now"),
+      kpi("Holds placed / s (node)", edge.holds, "holds-rate"), kpi("Peak holds / s (node, this watch)", rateText(peak), "holds-peak"),
       kpi("429 answers / s (node)", edge.r429, "rate-429"), kpi("p99 latency (node, 1 s)", edge.p99, "p99"));
+    nodes.replaceChildren(h("h3", { text: `Members and the resources each hosts${edge.node ? ` (rates from ${edge.node})` : ""}` }),
+      table("Members", [{ label: "Member" }, { label: "State" }, { label: "Active resources", num: true }],
+        edge.members.map(m => [m.id + (m.self ? " (this node)" : ""), m.status, m.activations]), { id: "live-members" }));
     rate.replaceChildren(h("h3", { text: "Units taken per second, last minute" }), line("Units taken per second over the last minute", rates));
     const rows = names.slice(0, 40).map(k => {
       const b = current.buckets[k];
@@ -89,35 +99,12 @@ function kpi(label, value, id) {
   return h("div", { class: "card" }, h("div", { class: "kpi", id, text: String(value) }), h("div", { class: "kpi-label", text: label }));
 }
 
-// parseMetrics reads the Prometheus text format for the edge's request counters: the total of
-// 429 answers, and the request duration histogram's cumulative buckets summed over routes.
-export function parseMetrics(text) {
-  let r429 = 0;
-  const buckets = new Map();
-  for (const line of text.split("\n")) {
-    if (line.startsWith("allot_http_requests_total{") && line.includes('code="429"')) {
-      r429 += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
-    } else if (line.startsWith("allot_http_request_seconds_bucket{")) {
-      const le = /le="([^"]+)"/.exec(line);
-      if (!le) continue;
-      buckets.set(le[1], (buckets.get(le[1]) || 0) + (Number(line.slice(line.lastIndexOf(" ") + 1)) || 0));
-    }
-  }
-  return { r429, buckets };
+// rateText shows a per-second rate: whole numbers as they are, small ones with a decimal.
+export function rateText(r) {
+  return r >= 10 || Number.isInteger(r) ? String(Math.round(r)) : r.toFixed(1);
 }
 
-// p99 is the upper bound of the histogram bucket holding the 99th percentile of the requests
-// between two scrapes, "—" when there were none.
-export function p99(now, before) {
-  const les = [...now.keys()].sort((a, b) => (a === "+Inf" ? Infinity : Number(a)) - (b === "+Inf" ? Infinity : Number(b)));
-  const total = (now.get("+Inf") || 0) - (before.get("+Inf") || 0);
-  if (total <= 0) return "—";
-  for (const le of les) {
-    if ((now.get(le) || 0) - (before.get(le) || 0) >= 0.99 * total) {
-      if (le === "+Inf") return "> 10 s";
-      const s = Number(le);
-      return s < 1 ? `≤ ${Math.round(s * 1000 * 10) / 10} ms` : `≤ ${s} s`;
-    }
-  }
-  return "—";
+// durationText shows a latency in seconds as ms (below 1 s) or s.
+export function durationText(s) {
+  return s < 1 ? `${Math.round(s * 1000 * 10) / 10} ms` : `${Math.round(s * 100) / 100} s`;
 }
