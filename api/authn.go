@@ -45,13 +45,13 @@ func Authenticate(v *auth.Verifier, policies auth.RoutePolicies, log *slog.Logge
 				return
 			}
 			principal = p
+			// Set before authorizing, so that the audit trail names the subject of a refusal
+			// too; nothing after a refusal runs but the middleware around this one.
+			c.Set(principalKey, principal)
 		}
 		if err := auth.Authorize(policy, principal); err != nil {
 			refuseRequest(c, err)
 			return
-		}
-		if principal != nil {
-			c.Set(principalKey, principal)
 		}
 		c.Next()
 	}

@@ -82,6 +82,8 @@ func kindOf(code string) problemKind {
 		return problemKind{"forbidden", "Forbidden", http.StatusForbidden, code}
 	case booking.CodeMFARequired:
 		return problemKind{"mfa-required", "Second factor required", http.StatusForbidden, code}
+	case booking.CodeRateLimited:
+		return problemKind{"rate-limited", "Too many requests", http.StatusTooManyRequests, code}
 	case kindUnsupportedMediaType:
 		return problemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType, booking.CodeMalformed}
 	case kindPayloadTooLarge:
@@ -103,7 +105,7 @@ func problemCodes() []string {
 		booking.CodeMalformed, booking.CodeInvalid, booking.CodeIdempotencyMismatch,
 		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
 		booking.CodeLimitExceeded, booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
-		booking.CodeUnauthenticated, booking.CodeForbidden, booking.CodeMFARequired,
+		booking.CodeUnauthenticated, booking.CodeForbidden, booking.CodeMFARequired, booking.CodeRateLimited,
 		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
 		kindClientClosed,
 	}
@@ -127,7 +129,9 @@ type answer struct {
 
 // answerFor maps an error from decoding, validation or a HoldLister to its problem:
 // *edgeError and *booking.Error by kind and code; an unreachable store or an expired context
-// to 503 unavailable; anything else to 500 internal, without leaking its text.
+// to 503 unavailable; anything else to 500 internal, without leaking its text. An error in
+// the chain with a RetryAfter method (ratelimit.Exceeded: how long until the caller's budget
+// has a unit again) sets the answer's Retry-After.
 func answerFor(err error) answer {
 	var ee *edgeError
 	if errors.As(err, &ee) {
@@ -135,7 +139,12 @@ func answerFor(err error) answer {
 	}
 	var be *booking.Error
 	if errors.As(err, &be) {
-		return answerForCode(be.Code, be.Message, 0)
+		var wait interface{ RetryAfter() time.Duration }
+		var after time.Duration
+		if errors.As(err, &wait) {
+			after = wait.RetryAfter()
+		}
+		return answerForCode(be.Code, be.Message, after)
 	}
 	if errors.Is(err, persistence.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return answerForCode(booking.CodeUnavailable, "the store did not answer; retry later", 0)

@@ -57,6 +57,7 @@ func (s *Server) observe(c *gin.Context) {
 		slog.Duration("elapsed", elapsed),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.String("owner", c.GetString(ownerKey)),
+		slog.String("request_id", RequestIDOf(c)),
 	}
 	if answered {
 		attrs = append(attrs, slog.String("code", prob.kind.code))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/console"
 	"github.com/allot/allot/api/live"
@@ -26,6 +27,7 @@ func mountedRoutes() []mount.Route {
 	routes = append(routes, (&console.Console{}).Routes()...)
 	routes = append(routes, (&nodestats.Stats{}).Routes()...)
 	routes = append(routes, (*payments.Service)(nil).Routes()...)
+	routes = append(routes, audit.NewHandlers(nil, nil).Routes()...)
 	return append(routes, notify.NewHandlers(nil, nil, nil).Routes()...)
 }
 
@@ -50,6 +52,7 @@ func TestMountedRoutesHaveTheirPolicies(t *testing.T) {
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/v1/webhooks"}, {"GET", "/v1/webhooks"}, {"GET", "/v1/webhooks/w-1/deliveries"},
 		{"POST", "/v1/webhooks/w-1/deliveries/d-1/retry"}, {"DELETE", "/v1/webhooks/w-1"}, {"GET", "/v1/me/events"},
+		{"GET", "/v1/audit"},
 	} {
 		rec := e.do(c.method, c.path, "", anonymous...)
 		mustProblem(t, rec, http.StatusUnauthorized, "unauthenticated")

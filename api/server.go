@@ -12,8 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/mount"
+	"github.com/allot/allot/api/ratelimit"
 )
 
 // ErrConfig is wrapped by every error NewServer returns for an unusable Config.
@@ -78,6 +80,19 @@ type Config struct {
 	// be. Defaults 4096 and 24h; a negative StaleListings remembers none.
 	StaleListings      int
 	StaleListingMaxAge time.Duration
+	// RateLimits are the edge's rate limits (api/ratelimit, wired in ratelimits.go); its
+	// Registerer and Now default to this Config's. Nil: no limits (tests of other concerns);
+	// the node always gives them, with ratelimit.Config.Off for --rate-limits=off.
+	RateLimits *ratelimit.Config
+	// UnknownResourceTTL is how long the edge answers 404 itself for a resource its owner
+	// found missing, without dispatching (unknownresources.go), and UnknownResources how many
+	// such ids it remembers. Defaults DefaultUnknownResourceTTL and DefaultUnknownResources;
+	// a negative TTL remembers none.
+	UnknownResourceTTL time.Duration
+	UnknownResources   int
+	// Audit, if set, stores the audit log of operator and admin actions (audit.go); nil
+	// keeps none. GET /v1/audit comes with the mounted routes (api/audit.Handlers).
+	Audit audit.Store
 	// Mounted are routes other packages hand to the edge with their policies (api/mount):
 	// the webhooks admin API and the live streams. Each must have a path no route of the
 	// server has; a GET also serves HEAD.
@@ -160,6 +175,12 @@ func (c Config) withDefaults() Config {
 	if c.StaleListingMaxAge == 0 {
 		c.StaleListingMaxAge = d.StaleListingMaxAge
 	}
+	if c.UnknownResourceTTL == 0 {
+		c.UnknownResourceTTL = DefaultUnknownResourceTTL
+	}
+	if c.UnknownResources <= 0 {
+		c.UnknownResources = DefaultUnknownResources
+	}
 	c.AvailabilityMaxAge = max(c.AvailabilityMaxAge, 0)
 	c.AvailabilityStaleWhileRevalidate = max(c.AvailabilityStaleWhileRevalidate, 0)
 	if c.Registerer == nil && c.Gatherer == nil {
@@ -223,8 +244,19 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.UnknownResourceTTL > 0 {
+		cfg.Dispatcher = newUnknownResources(cfg.Dispatcher, cfg.UnknownResourceTTL, cfg.UnknownResources, cfg.Now)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, listings: newListingCache(cfg.StaleListings)}
-	s.engine = s.routes()
+	limits, err := s.newEdgeLimits()
+	if err != nil {
+		return nil, err
+	}
+	trail, err := s.newAuditTrail()
+	if err != nil {
+		return nil, err
+	}
+	s.engine = s.routes(limits, trail)
 	s.admin = s.adminRoutes()
 	return s, nil
 }
@@ -238,7 +270,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // routes builds the gin engine.
-func (s *Server) routes() *gin.Engine {
+func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
@@ -247,8 +279,12 @@ func (s *Server) routes() *gin.Engine {
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // the edge does not read client addresses from headers
 	// Authentication after observe and recovery, so that refusals are logged and counted;
-	// headOnly first, so that a HEAD request refused by them has no body either.
-	e.Use(headOnly, s.observe, s.recovery, Authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log))
+	// headOnly first, so that a HEAD request refused by them has no body either; the request
+	// id before the log. Rate limits around it (ratelimits.go): failed authentications per
+	// IP before, the caller's budget after; the audit trail (audit.go) around both, so that
+	// it sees refusals too.
+	e.Use(headOnly, requestID, s.observe, s.recovery, limits.authFailures, trail,
+		Authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log), limits.requests)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 	mount.Mount(e, s.cfg.Mounted) // webhooks admin API, live streams (api/mounted.go)
@@ -268,7 +304,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.PATCH("/resources/:rid", s.updateResource)
 	v1.DELETE("/resources/:rid", s.archiveResource)
 	v1.GET("/resources/:rid/availability", append(append([]gin.HandlerFunc{}, s.cfg.AvailabilityObservers...), s.availability)...)
-	v1.POST("/resources/:rid/holds", s.placeHold)
+	v1.POST("/resources/:rid/holds", limits.holds, s.placeHold)
 	v1.GET("/resources/:rid/holds", s.listResourceHolds)
 	v1.GET("/resources/:rid/holds/:hid", s.getHold)
 	v1.POST("/resources/:rid/holds/:hid/confirm", s.confirmHold)

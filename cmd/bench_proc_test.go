@@ -68,6 +68,11 @@ func startBenchNode(tb testing.TB, bin, dir, name, keyFile string, extra ...stri
 		// Every simulated client connects from 127.0.0.1: the per-IP connection cap (256 by
 		// default) would refuse the 256-client runs' audit connections and measure the cap.
 		"--max-conns-per-ip", "0"}, extra...)
+	// Rate limits on, with budgets a closed-loop simulated client (far faster than a person)
+	// never reaches: the benchmark measures their cost, not their refusals. The memory
+	// benchmark activates more resources than the default --max-active-resources.
+	args = append(args, clustertest.LoadRateLimitArgs()...)
+	args = append(args, "--max-active-resources", "0")
 	p := startBenchProc(tb, bin, dir, name, args)
 	p.URL, p.Admin, p.Gossip, p.KeyFile = "http://"+httpAddr, "http://"+adminAddr, gossip, keyFile
 	p.waitHTTP(tb, "/readyz", func(code int) bool { return code == http.StatusOK })

@@ -13,8 +13,10 @@ import (
 
 	"github.com/allot/allot/actors/payment"
 	"github.com/allot/allot/actors/resource"
+	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/payments"
+	"github.com/allot/allot/api/ratelimit"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/postgres"
@@ -170,6 +172,27 @@ type NodeConfig struct {
 	// Notify configures the notification service (notify_config.go); off unless a channel
 	// is configured. --data-key-file also seals the users' contacts it keeps.
 	Notify NotifyConfig
+
+	// Abuse control (issue 11; cmd/abuse.go, docs/SECURITY.md "Abuse control").
+	// RateLimits is "on" or "off": off (trusted load tests only) passes every request.
+	RateLimits string
+	// RateLimitSubject is each signed-in user's budget (all requests), RateLimitAnonymous
+	// each client IP's (IPv6: /64) for requests without a token, RateLimitHolds the stricter
+	// extra budget of hold creation per user, RateLimitAuthFailures the failed
+	// authentications (401) per client IP. The client IP is the TCP peer unless it is one of
+	// Transport.TrustedProxies.
+	RateLimitSubject, RateLimitAnonymous, RateLimitHolds, RateLimitAuthFailures ratelimit.Limit
+	// RateLimitMaxKeys bounds the callers each budget remembers.
+	RateLimitMaxKeys int
+	// UnknownResourceTTL is how long the edge remembers that a resource id does not exist,
+	// answering 404 without activating its actor (0: not remembered); UnknownResources
+	// bounds how many ids it remembers. A resource created through another node is seen
+	// here at most this late.
+	UnknownResourceTTL time.Duration
+	UnknownResources   int
+	// MaxActiveResources caps the resource actors active on this node; a new activation
+	// beyond it is refused 503 with Retry-After (0: no cap).
+	MaxActiveResources int
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -235,6 +258,16 @@ func DefaultNodeConfig() NodeConfig {
 		PaymentGrace:          payment.DefaultConfig.Grace,
 		PaymentReconcileEvery: payments.DefaultConfig.ReconcileEvery,
 		Notify:                DefaultNotifyConfig(),
+
+		RateLimits:            rateLimitsOn,
+		RateLimitSubject:      ratelimit.DefaultSubject,
+		RateLimitAnonymous:    ratelimit.DefaultAnonymous,
+		RateLimitHolds:        ratelimit.DefaultHolds,
+		RateLimitAuthFailures: ratelimit.DefaultAuthFailures,
+		RateLimitMaxKeys:      ratelimit.DefaultMaxKeys,
+		UnknownResourceTTL:    api.DefaultUnknownResourceTTL,
+		UnknownResources:      api.DefaultUnknownResources,
+		MaxActiveResources:    DefaultMaxActiveResources,
 	}
 }
 
@@ -370,6 +403,16 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PaymentGrace, "payment-grace", c.PaymentGrace, "how long a held hold is extended, once, when its payment starts (at most 1h)")
 	fs.DurationVar(&c.PaymentReconcileEvery, "payment-reconcile-every", c.PaymentReconcileEvery, "how often open payments are re-read from Stripe and resumed")
 	c.Notify.registerFlags(fs) // notifications (notify_config.go)
+	// Abuse control (cmd/abuse.go).
+	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, "rate limits on or off (off: trusted load tests only)")
+	fs.Var(limitFlag{&c.RateLimitSubject}, "rate-limit-subject", "each signed-in user's budget, N/period[:burst]")
+	fs.Var(limitFlag{&c.RateLimitAnonymous}, "rate-limit-anonymous", "each client IP's budget (IPv6: /64) for requests without a token, N/period[:burst]")
+	fs.Var(limitFlag{&c.RateLimitHolds}, "rate-limit-holds", "each user's extra budget for creating holds, N/period[:burst]")
+	fs.Var(limitFlag{&c.RateLimitAuthFailures}, "rate-limit-auth-failures", "refused tokens (401) per client IP, N/period[:burst]")
+	fs.IntVar(&c.RateLimitMaxKeys, "rate-limit-max-keys", c.RateLimitMaxKeys, "callers each rate-limit budget remembers")
+	fs.DurationVar(&c.UnknownResourceTTL, "unknown-resource-ttl", c.UnknownResourceTTL, "how long an unknown resource id is answered 404 without activating an actor (0: off)")
+	fs.IntVar(&c.UnknownResources, "unknown-resources", c.UnknownResources, "unknown resource ids remembered at most")
+	fs.IntVar(&c.MaxActiveResources, "max-active-resources", c.MaxActiveResources, "resource actors active on this node at most; beyond it new activations get 503 (0: no cap)")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -434,6 +477,20 @@ func (c *NodeConfig) validate() error {
 	}
 	if err := c.Notify.validate(); err != nil { // notifications (notify_config.go)
 		return err
+	}
+	// Abuse control. The budgets were checked when their flags were parsed; a NodeConfig
+	// built in code is checked again by ratelimit.New.
+	switch {
+	case c.RateLimits != rateLimitsOn && c.RateLimits != rateLimitsOff:
+		return fmt.Errorf("--rate-limits %q: want %s or %s", c.RateLimits, rateLimitsOn, rateLimitsOff)
+	case c.RateLimitMaxKeys < 64:
+		return errors.New("--rate-limit-max-keys must be at least 64")
+	case c.UnknownResourceTTL < 0:
+		return errors.New("--unknown-resource-ttl must not be negative")
+	case c.UnknownResourceTTL > 0 && c.UnknownResources < 1:
+		return errors.New("--unknown-resources must be at least 1 while --unknown-resource-ttl is set")
+	case c.MaxActiveResources < 0:
+		return errors.New("--max-active-resources must not be negative")
 	}
 	return c.validateAuth()
 }

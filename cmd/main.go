@@ -52,6 +52,7 @@ type Main struct {
 	gossipKeys        *gossipKeyWatcher // nil without --gossip-key-file
 	events            nodeEvents        // the bus and the outbox relay (events.go)
 	feeds             nodeFeeds         // webhooks and live streams (webhooks.go)
+	audit             nodeAudit         // the audit log of operator and admin actions (audit.go)
 	reports           nodeReports       // reports, console, stats (reports.go)
 	pay               *payments.Service // payments.go
 	notifier          nodeNotify        // notifications (notify.go)
@@ -106,6 +107,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
 	actorCfg.EventsCommitted = m.events.nudge()
+	actorCfg.MaxActive = m.Config.MaxActiveResources // abuse control (abuse.go)
 
 	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
@@ -147,7 +149,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	mounted = append(mounted, notifyRoutes...)
-	srv, err := api.NewServer(api.Config{
+	auditStore, auditRoutes, err := m.startAudit() // audit.go
+	if err != nil {
+		return err
+	}
+	srv, err := api.NewServer(m.Config.withAbuseControl(api.Config{ // abuse.go
 		Verifier:       verifier,
 		WellKnown:      wellKnown,
 		Dispatcher:     dispatcher{node: m.node},
@@ -160,11 +166,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:            m.Now,
 		RequestTimeout: m.Config.RequestTimeout,
 		Events:         m.eventLog(),
-		Mounted:        append(mounted, reportRoutes...),
+		Mounted:        append(append(mounted, reportRoutes...), auditRoutes...),
 		Contacts:       contacts,
+		Audit:          auditStore,
 
 		AvailabilityObservers: availabilityObservers,
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -303,6 +310,9 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		if err := m.reports.stop(); err != nil { // consumer, pending views, reports db
+			errs = append(errs, err)
+		}
+		if err := m.audit.stop(); err != nil {
 			errs = append(errs, err)
 		}
 		m.stopEvents(ctx) // after the actors' last commits: the relay drains them, then NATS stops

@@ -27,6 +27,7 @@ func MustRunMain(tb testing.TB, mutate ...func(*NodeConfig)) *Main {
 	m.Config.DataDir = tb.TempDir()
 	m.Config.LeaveTimeout = 10 * time.Second
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	loadTestRateLimits(&m.Config) // abuse_test.go: tests load faster than people
 	for _, f := range mutate {
 		f(&m.Config)
 	}

@@ -52,6 +52,7 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 	// The admin listener's default port would collide between nodes side by side, and a
 	// cluster member in dev auth mode needs a key file (these tests send no tokens).
 	args = append([]string{"node", "--http-addr", p.http, "--admin-addr", "127.0.0.1:0", "--leave-timeout", "10s"}, args...)
+	args = append(args, clustertest.LoadRateLimitArgs()...) // bursts from 127.0.0.1 without tokens
 	if (slices.Contains(args, "--db-url") || slices.Contains(args, "--join")) && !slices.Contains(args, "--key-file") {
 		args = append(args, "--key-file", clustertest.KeyFile(t))
 	}

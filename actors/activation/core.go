@@ -220,6 +220,13 @@ func (c *Core) Status(now time.Time) Status {
 	return s
 }
 
+// Missing reports whether the activation has loaded and found no resource, and no creation of
+// it is under way: an activation the shell may passivate as soon as it is idle, so that
+// requests for ids that do not exist do not keep an actor each (issue 11).
+func (c *Core) Missing() bool {
+	return c.committed != nil && !c.committed.Exists() && !c.spec.Exists()
+}
+
 // Busy reports whether a load, a store write or decisions are under way.
 func (c *Core) Busy() bool { return c.load != nil || len(c.flights) > 0 || len(c.pending) > 0 }
 

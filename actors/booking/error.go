@@ -27,6 +27,7 @@ const (
 	CodeUnauthenticated = "unauthenticated" // no bearer token, or one that is not acceptable (401)
 	CodeForbidden       = "forbidden"       // signed in, but the role does not allow it (403)
 	CodeMFARequired     = "mfa_required"    // the role allows it, but the token proves no second factor (403)
+	CodeRateLimited     = "rate_limited"    // the caller is over a rate limit of the edge (429, api/ratelimit)
 )
 
 // Error is Allot's one coded application error. Code is machine-readable and stable; Message is
@@ -71,4 +72,6 @@ func ErrorMessage(err error) string {
 
 // Retryable reports whether a client may retry the same request (with the same
 // Idempotency-Key) and expect it to be decided afresh.
-func Retryable(code string) bool { return code == CodeBusy || code == CodeUnavailable }
+func Retryable(code string) bool {
+	return code == CodeBusy || code == CodeUnavailable || code == CodeRateLimited
+}

@@ -35,6 +35,11 @@ type resourceActor struct {
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
 	timer   func() bool  // stops the armed wake-up; nil: none armed
 	timerAt time.Time
+
+	counted bool // counted in Config.active (activecap.go)
+	refused bool // over Config.MaxActive: no core, every command answered unavailable
+	virtual bool // a cluster activation: the cluster activates it again when asked after a stop
+	asked   bool // a command has arrived (an activation is spawned for a command on its way)
 }
 
 func newActor(cfg Config, resourceID string, q *mailboxCounter) *resourceActor {
@@ -46,9 +51,11 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *protos.Command:
 		a.onCommand(m, ctx.Sender())
+		a.passivateIfMissing(a.queued())
 	case *callDone:
 		if a.done(m.call) {
 			a.finished(m.call)
+			a.passivateIfMissing(int(a.queue.n.Load()))
 		}
 	case *lookupDone:
 		a.step(m.result)
@@ -58,7 +65,9 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.onStarted(ctx)
 	case *actor.ReceiveTimeout:
-		a.step(activation.Passivate{Queued: int(a.queue.n.Load())})
+		if a.core != nil {
+			a.step(activation.Passivate{Queued: int(a.queue.n.Load())})
+		}
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Stopped:
@@ -70,6 +79,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		if a.core != nil {
 			a.step(activation.Abort{})
 		}
+		a.countOut() // the fresh instance counts itself in again
 		a.release()
 	}
 }
@@ -79,11 +89,16 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.life, a.cancel = context.WithCancel(context.Background())
 	if a.id == "" {
 		if ci := clusterIdentity(ctx); ci != nil {
-			a.id = ci.Identity
+			a.id, a.virtual = ci.Identity, true
 		}
 	}
 	if a.id == "" {
 		a.log.Error("resource actor has no resource id: spawn it with PropsFor or as cluster kind " + KindName)
+	}
+	if !a.admit() {
+		a.refused = true
+		a.system.Root.Poison(a.self)
+		return
 	}
 	core, err := activation.New(a.cfg.coreConfig(a.id))
 	if err != nil {
@@ -93,11 +108,28 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.step(activation.Start{})
 }
 
+// passivateIfMissing stops a cluster activation whose resource does not exist as soon as
+// nothing is queued, instead of after IdleTimeout: each id that does not exist would otherwise
+// keep an actor for minutes (and count against Config.MaxActive). The edge's unknown-resource
+// cache (api/unknownresources.go) keeps repeated requests for such ids from activating
+// again. A plain actor (PropsFor) is not re-activated by anyone, so it stays; nor does an
+// activation stop before the command it was spawned for arrived.
+func (a *resourceActor) passivateIfMissing(queued int) {
+	if queued == 0 && a.virtual && a.asked && a.core != nil && a.core.Phase() == activation.Serving && a.core.Missing() {
+		a.step(activation.Passivate{})
+	}
+}
+
 // queued is the number of commands in the mailbox besides the one being handled (the mailbox
 // counter still counts that one while the actor handles it). Other messages see all of them.
 func (a *resourceActor) queued() int { return max(int(a.queue.n.Load())-1, 0) }
 
 func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
+	if a.refused {
+		a.refuse(sender)
+		return
+	}
+	a.asked = true
 	cmd := &activation.Command{Queued: a.queued()}
 	if sender != nil {
 		cmd.To = sender
@@ -221,10 +253,13 @@ func (a *resourceActor) onStopping() {
 // onStopped makes the mailbox answer the commands that protoactor would drop from now on.
 func (a *resourceActor) onStopped() {
 	if a.system != nil {
-		a.queue.stopped.Store(&stoppedReply{system: a.system, reply: &protos.Reply{
-			Error: errorProto(activation.ErrStopped, a.cfg.RetryAfter), Owner: a.cfg.Owner,
-		}})
+		reply := &protos.Reply{Error: errorProto(activation.ErrStopped, a.cfg.RetryAfter), Owner: a.cfg.Owner}
+		if a.refused {
+			reply = a.overCapReply()
+		}
+		a.queue.stopped.Store(&stoppedReply{system: a.system, reply: reply})
 	}
+	a.countOut()
 	a.release()
 	a.metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
 	a.waiting = 0

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/allot/allot/actors/activation"
@@ -73,6 +74,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Owner is this member's address, returned in every Reply.owner.
 	Owner string
+	// MaxActive caps the activations of this node's resource actors (all actors made from
+	// one Props or Kind); a new activation beyond it answers its commands unavailable with
+	// RetryAfter and stops at once, before any store call (activecap.go). 0: no cap.
+	MaxActive int
+	// active counts the activations of one Props (set by props; shared by its actors).
+	active *atomic.Int64
 	// EventsCommitted, when set, is called after every commit that stored events (from the
 	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
 	// non-blocking send on a channel of capacity 1).
@@ -135,6 +142,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxPending <= 0 {
 		errs = append(errs, fmt.Errorf("MaxPending must be positive, got %d", c.MaxPending))
+	}
+	if c.MaxActive < 0 {
+		errs = append(errs, fmt.Errorf("MaxActive must not be negative, got %d", c.MaxActive))
 	}
 	if c.MaxBatch <= 0 {
 		errs = append(errs, fmt.Errorf("MaxBatch must be positive, got %d", c.MaxBatch))

@@ -28,6 +28,8 @@ type Metrics struct {
 	extensions   prometheus.Counter
 	waitlist     *prometheus.CounterVec // by event: joined, left, offered
 	waiting      prometheus.Gauge
+	active       prometheus.Gauge   // activations alive on this node (activecap.go)
+	refusedCap   prometheus.Counter // activations refused over Config.MaxActive
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -85,10 +87,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "allot_waitlist_entries", Help: "Entries waiting on the waitlists of this node's active resources, as committed.",
 		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_active_resources", Help: "Resource actors alive on this node (see --max-active-resources).",
+		}),
+		refusedCap: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_activations_refused_total", Help: "Resource activations refused 503 because this node had --max-active-resources active.",
+		}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
 		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
-		m.extensions, m.waitlist, m.waiting)
+		m.extensions, m.waitlist, m.waiting, m.active, m.refusedCap)
 	return m
 }
 

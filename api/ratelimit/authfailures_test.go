@@ -38,7 +38,7 @@ func TestAuthFailuresGuardVerification(t *testing.T) {
 		c.Next()
 	}
 	fail := func(c *gin.Context, err error) {
-		if booking.ErrorCode(err) != booking.CodeBusy {
+		if booking.ErrorCode(err) != booking.CodeRateLimited {
 			t.Errorf("failure callback got %v", err)
 		}
 		c.AbortWithStatus(http.StatusTooManyRequests)

@@ -30,10 +30,10 @@ type Config struct {
 	// a caller without a token, should the route ever allow one). A hold creation also spends
 	// from Subject or Anonymous.
 	Holds Limit
-	// AuthFailures is the budget of failed authentications (401 answers) per client IP. A
-	// forged or expired token costs a signature check (about 100 µs) before any other budget
-	// can apply, so an address whose requests keep failing is refused with 429 before its
-	// tokens are checked, until it has earned a unit back.
+	// AuthFailures is the budget of refused tokens (401 answers to requests that sent one)
+	// per client IP. A forged or expired token costs a signature check (about 100 µs) before
+	// any other budget can apply, so an address whose tokens keep failing is refused with 429
+	// before its tokens are checked, until it has earned a unit back.
 	AuthFailures Limit
 	// MaxKeys bounds the keys each of the four budgets remembers (about 40 bytes each);
 	// beyond it idle keys are swept first, then arbitrary ones (see Limiter).

@@ -27,28 +27,17 @@
 //	--rate-limit-auth-failures 5/1s:20  Config.AuthFailures
 //	--trusted-proxies CIDR,...    Config.TrustedProxies (ParsePrefixes)
 //
-// In api.NewServer, after the request log and recovery middleware, in this order:
-//
-//	limits, err := ratelimit.New(cfg.RateLimits)          // once per node; Registerer set
-//	key := ratelimit.KeyBy(api.PrincipalOf, limits.ClientIP)
-//	fail := func(c *gin.Context, err error) { s.fail(c, err) }
-//	v1.Use(limits.Middleware(ratelimit.ClassAuthFailures, key, fail)) // before tokens are checked
-//	v1.Use(api.Authenticate(verifier, policies, log))
-//	v1.Use(limits.Middleware(ratelimit.ClassRequests, key, fail))     // principal now known
-//	holds.POST("", limits.Middleware(ratelimit.ClassHolds, key, fail), s.createHold)
+// api/ratelimits.go installs them on the edge's engine, after the request log and recovery:
+// ClassAuthFailures before api.Authenticate, ClassRequests after it (the principal is then
+// known), ClassHolds on hold creation; the health probes are skipped.
 //
 // ClassRequests comes after Authenticate so that a signed-in caller is counted by subject;
 // ClassAuthFailures before it so that an address sending bad tokens stops costing signature
 // checks.
 //
 // The refusal passed to fail is a *Exceeded, which unwraps to a *booking.Error with
-// booking.CodeBusy, so api.answerFor already maps it to 429 problem+json. api.writeProblem
-// sets Retry-After from the answer's retryAfter, which is 0 for errors it does not know and so
-// would overwrite the exact value set here with "1": answerFor should read it with
+// booking.CodeRateLimited; api.answerFor maps it to 429 rate-limited problem+json and reads
+// its RetryAfter for the Retry-After header. The node's wiring is api/ratelimits.go.
 //
-//	var ex interface{ RetryAfter() time.Duration }
-//	if errors.As(err, &ex) { a.retryAfter = ex.RetryAfter() }
-//
-// The health probes and the admin listener are not rate limited (install the middleware on
-// the /v1 group, not on the engine, if probes share the engine).
+// The health probes and the admin listener are not rate limited.
 package ratelimit

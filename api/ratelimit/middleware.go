@@ -24,8 +24,9 @@ const (
 	// ClassHolds spends the Holds budget. Install it on hold creation, after ClassRequests.
 	ClassHolds
 	// ClassAuthFailures guards token verification: installed before api.Authenticate, it
-	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever the
-	// request is answered 401. Its headers appear only on the 429 it gives.
+	// refuses a client IP whose AuthFailures budget is spent, and spends one unit whenever a
+	// request that sent an Authorization header is answered 401. Its headers appear only on
+	// the 429 it gives.
 	ClassAuthFailures
 )
 
@@ -60,8 +61,8 @@ func KeyBy(principalOf func(*gin.Context) *auth.Principal, clientIP func(*http.R
 }
 
 // Exceeded is the refusal a rate-limited request is failed with. It unwraps to a
-// *booking.Error with booking.CodeBusy (429), so the api package's one error mapping answers
-// it; RetryAfter says when one unit is back.
+// *booking.Error with booking.CodeRateLimited (429 rate-limited), so the api package's one
+// error mapping answers it; RetryAfter says when one unit is back.
 type Exceeded struct {
 	Policy string
 	Wait   time.Duration
@@ -183,7 +184,10 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 			return
 		}
 		c.Next()
-		if c.Writer.Status() == http.StatusUnauthorized {
+		// Only a token that was sent and refused is a failure: a 401 for a missing token
+		// cost no signature check, and counting it would let anonymous callers behind one
+		// NAT (an app opening "my bookings" before its user signed in) lock the address out.
+		if c.Writer.Status() == http.StatusUnauthorized && c.Request.Header.Get("Authorization") != "" {
 			l.authFailures.Allow(id)
 		}
 	}
@@ -193,7 +197,7 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 func (l *Limits) refuse(c *gin.Context, name string, d Decision, fail func(*gin.Context, error)) {
 	l.refused.WithLabelValues(name).Inc()
 	c.Writer.Header().Set(headerRetry, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
-	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeBusy,
+	fail(c, &Exceeded{Policy: name, Wait: d.RetryAfter, err: booking.Errorf(booking.CodeRateLimited,
 		"too many requests: over the %s rate limit; retry after %d s", name, ceilSeconds(d.RetryAfter, 1))})
 	c.Abort()
 }

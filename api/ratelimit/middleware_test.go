@@ -44,7 +44,7 @@ func edge(t *testing.T, cfg Config) (*httptest.Server, *fakeClock, *prometheus.R
 	}
 	fail := func(c *gin.Context, err error) {
 		status := http.StatusInternalServerError
-		if booking.ErrorCode(err) == booking.CodeBusy {
+		if booking.ErrorCode(err) == booking.CodeRateLimited {
 			status = http.StatusTooManyRequests
 		}
 		var ex *Exceeded
@@ -101,7 +101,7 @@ func TestMiddlewareAnonymousByIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" ||
-		resp.Header.Get("RateLimit") != `"anonymous";r=0;t=1` || body.Code != booking.CodeBusy || body.Detail != "anonymous 500ms" {
+		resp.Header.Get("RateLimit") != `"anonymous";r=0;t=1` || body.Code != booking.CodeRateLimited || body.Detail != "anonymous 500ms" {
 		t.Fatalf("over the limit: %d Retry-After=%q RateLimit=%q body=%+v", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("RateLimit"), body)
 	}
 	if n := refused(t, reg, "anonymous"); n != 1 {
@@ -214,10 +214,10 @@ func TestMiddlewareNeedsCallbacks(t *testing.T) {
 }
 
 func TestExceededIsBusy(t *testing.T) {
-	ex := &Exceeded{Policy: PolicyHolds, Wait: 1500 * time.Millisecond, err: booking.Errorf(booking.CodeBusy, "x")}
+	ex := &Exceeded{Policy: PolicyHolds, Wait: 1500 * time.Millisecond, err: booking.Errorf(booking.CodeRateLimited, "x")}
 	var be *booking.Error
-	if !errors.As(fmt.Errorf("wrapped: %w", ex), &be) || be.Code != booking.CodeBusy || !booking.Retryable(booking.ErrorCode(ex)) {
-		t.Fatalf("Exceeded does not unwrap to a busy booking.Error: %v", ex)
+	if !errors.As(fmt.Errorf("wrapped: %w", ex), &be) || be.Code != booking.CodeRateLimited || !booking.Retryable(booking.ErrorCode(ex)) {
+		t.Fatalf("Exceeded does not unwrap to a rate_limited booking.Error: %v", ex)
 	}
 }
 

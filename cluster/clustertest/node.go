@@ -161,6 +161,7 @@ func (n *Node) start() error {
 		args = append(args, "--join", strings.Join(n.opts.Join, ","))
 	}
 	args = append(args, n.secArgs...)
+	args = append(args, LoadRateLimitArgs()...) // one address, few subjects: see ratelimits.go
 	args = append(args, n.opts.ExtraArgs...)
 	if n.opts.Wrap != nil {
 		args = n.opts.Wrap(args)

@@ -1,0 +1,16 @@
+package audit
+
+import "context"
+
+// Store keeps the audit log.
+//
+// Thread-safety: every method is safe for concurrent use.
+//
+// Errors: Append returns an error when the entry may not be stored (the caller logs and
+// counts it: the action it records has happened already); an entry whose ID is stored
+// already is not stored twice and is no error. List returns entries matching f, newest first
+// by (At, ID), at most f.Limit, with the cursor of the next page.
+type Store interface {
+	Append(ctx context.Context, e Entry) error
+	List(ctx context.Context, f Filter) (Page, error)
+}

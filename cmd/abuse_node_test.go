@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/api/audit"
+	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/ratelimit"
+	"github.com/allot/allot/api/wire"
+)
+
+// nodeCall sends one request to the node as the token's bearer (none when token is "").
+func nodeCall(t *testing.T, method, url, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func mint(t *testing.T, m *Main, spec auth.TokenSpec) string {
+	t.Helper()
+	spec.TTL = time.Hour
+	tok, err := m.DevIssuer().Mint(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+var nodeOperator = auth.TokenSpec{Subject: "op-1", Roles: []auth.Role{auth.RoleOperator, auth.RoleAdmin}, MFA: true}
+
+// TestNodeRateLimits: the real node refuses a user over the budget its flags set with 429
+// rate_limited problem+json, Retry-After and the RateLimit headers, per user.
+func TestNodeRateLimits(t *testing.T) {
+	m := MustRunMain(t, func(c *NodeConfig) {
+		c.RateLimitSubject = ratelimit.Limit{Count: 1, Period: 10 * time.Second, Burst: 2}
+	})
+	u1, u2 := mint(t, m, auth.TokenSpec{Subject: "u-1"}), mint(t, m, auth.TokenSpec{Subject: "u-2"})
+	for range 2 {
+		if resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/me/holds", u1, ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/me/holds", u1, "")
+	var p wire.Problem
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Content-Type") != "application/problem+json" ||
+		json.Unmarshal(b, &p) != nil || p.Code != "rate_limited" || !strings.HasSuffix(p.Type, "/rate-limited") {
+		t.Fatalf("over the budget: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Policy") != `"subject";q=2;w=20` ||
+		!strings.HasPrefix(resp.Header.Get("RateLimit"), `"subject";r=0;t=`) {
+		t.Fatalf("headers %v", resp.Header)
+	}
+	if resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/me/holds", u2, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another user: %d %s", resp.StatusCode, b)
+	}
+	// Probes are never limited.
+	for range 5 {
+		if resp, _ := nodeCall(t, "GET", m.HTTPURL()+"/healthz", "", ""); resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit") != "" {
+			t.Fatalf("healthz: %d %v", resp.StatusCode, resp.Header)
+		}
+	}
+}
+
+// TestNodeRateLimitsOff: --rate-limits off passes what the same budget would refuse, and
+// sets no RateLimit headers. (A test of its own: two nodes at once in one process race in
+// gRPC's global logger.)
+func TestNodeRateLimitsOff(t *testing.T) {
+	off := MustRunMain(t, func(c *NodeConfig) {
+		c.RateLimits = rateLimitsOff
+		c.RateLimitSubject = ratelimit.Limit{Count: 1, Period: 10 * time.Second, Burst: 1}
+	})
+	tok := mint(t, off, auth.TokenSpec{Subject: "u-1"})
+	for range 3 {
+		if resp, b := nodeCall(t, "GET", off.HTTPURL()+"/v1/me/holds", tok, ""); resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit") != "" {
+			t.Fatalf("limits off: %d %v %s", resp.StatusCode, resp.Header, b)
+		}
+	}
+}
+
+// TestNodeMaxActiveResources: beyond --max-active-resources a new activation is refused 503
+// problem+json with Retry-After, while the active resource goes on serving.
+func TestNodeMaxActiveResources(t *testing.T) {
+	m := MustRunMain(t, func(c *NodeConfig) { c.MaxActiveResources = 1 })
+	op := mint(t, m, nodeOperator)
+	body := `{"id":"r-1","name":"Room","buckets":{"all":1},"hold_ttl":"10m"}`
+	if resp, b := nodeCall(t, "POST", m.HTTPURL()+"/v1/resources", op, body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/resources/r-2", "", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), "too many active resources") {
+		t.Fatalf("over the cap: %d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	if resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/resources/r-1", "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the active resource: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestNodeAuditLogIsDurable: an operator's change is in the audit log, which admins read at
+// GET /v1/audit, and is still there after the node restarted on the same data directory.
+func TestNodeAuditLogIsDurable(t *testing.T) {
+	dir := t.TempDir()
+	m := MustRunMain(t, func(c *NodeConfig) { c.DataDir = dir })
+	op := mint(t, m, nodeOperator)
+	body := `{"id":"r-1","name":"Room","buckets":{"all":1},"hold_ttl":"10m"}`
+	if resp, b := nodeCall(t, "POST", m.HTTPURL()+"/v1/resources", op, body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = MustRunMain(t, func(c *NodeConfig) { c.DataDir = dir })
+	resp, b := nodeCall(t, "GET", m.HTTPURL()+"/v1/audit?action=resource.create", mint(t, m, nodeOperator), "")
+	var list audit.ListBody
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &list) != nil || len(list.Entries) != 1 {
+		t.Fatalf("audit log after the restart: %d %s", resp.StatusCode, b)
+	}
+	if e := list.Entries[0]; e.Subject != "op-1" || e.Outcome != audit.OutcomeSucceeded || e.Status != http.StatusCreated || e.RequestID == "" {
+		t.Fatalf("entry %+v", e)
+	}
+	// An anonymous caller cannot read it.
+	if resp, _ := nodeCall(t, "GET", m.HTTPURL()+"/v1/audit", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d", resp.StatusCode)
+	}
+}
