@@ -11,8 +11,8 @@ import (
 	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/mount"
-	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
 )
 
 // nodeAudit is the node's audit log of operator and admin actions (api/audit): the
@@ -32,7 +32,7 @@ func (m *Main) startAudit() (audit.Store, []mount.Route, error) {
 		a.db, dialect = stdlib.OpenDBFromPool(pg.Pool()), audit.Postgres
 	} else {
 		// A second small pool on the SQLite file, as the webhook store has (same pragmas).
-		db, err := webhooks.OpenSQLite(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
+		db, err := sqlite.OpenSidePool(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
 		if err != nil {
 			return nil, nil, fmt.Errorf("audit: %w", err)
 		}

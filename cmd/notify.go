@@ -23,6 +23,7 @@ import (
 	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/pii"
 	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
 	"github.com/allot/allot/protos"
 )
 
@@ -161,7 +162,7 @@ func (m *Main) notifyDB() (*sql.DB, error) {
 	if pg, ok := m.store.(*postgres.Store); ok {
 		return stdlib.OpenDBFromPool(pg.Pool()), nil
 	}
-	return notify.OpenSQLite(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
+	return sqlite.OpenSidePool(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
 }
 
 // notifyTypes are the event types the service acts on that the stream carries.

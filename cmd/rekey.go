@@ -163,7 +163,7 @@ func rekeyWebhookSecrets(ctx context.Context, store persistence.Store, cfg *Node
 		db, dialect = stdlib.OpenDBFromPool(pg.Pool()), webhooks.Postgres
 	} else {
 		var err error
-		if db, err = webhooks.OpenSQLite(filepath.Join(cfg.DataDir, "allot.db"), 5*time.Second); err != nil {
+		if db, err = sqlite.OpenSidePool(filepath.Join(cfg.DataDir, "allot.db"), 5*time.Second); err != nil {
 			return webhooks.RekeyReport{}, err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
 )
 
 // reportsConsumerName is the durable bus consumer the nodes share for the report rollups.
@@ -55,7 +56,7 @@ func (m *Main) startReports(ctx context.Context) ([]mount.Route, []gin.HandlerFu
 		if dialect, err = reports.DetectDialect(ctx, r.db); err != nil {
 			return nil, nil, err
 		}
-	} else if r.db, err = reports.OpenSQLite(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second); err != nil {
+	} else if r.db, err = sqlite.OpenSidePool(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second); err != nil {
 		return nil, nil, err
 	}
 	if r.store, err = reports.NewSQLStore(r.db, dialect); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/allot/allot/cluster/bus"
 	"github.com/allot/allot/persistence/pii"
 	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sqlite"
 )
 
 // webhooksConsumer is the durable bus consumer the nodes share for webhook deliveries.
@@ -93,7 +94,7 @@ func (m *Main) webhookDB() (*sql.DB, error) {
 	if pg, ok := m.store.(*postgres.Store); ok {
 		return stdlib.OpenDBFromPool(pg.Pool()), nil
 	}
-	db, err := webhooks.OpenSQLite(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
+	db, err := sqlite.OpenSidePool(filepath.Join(m.Config.DataDir, "allot.db"), 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

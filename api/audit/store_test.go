@@ -10,7 +10,6 @@ import (
 
 	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/audit/storetest"
-	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/persistence/pgtest"
 	"github.com/allot/allot/persistence/postgres"
 	"github.com/allot/allot/persistence/sqlite"
@@ -40,7 +39,7 @@ func mustSQLiteStore(t *testing.T) *audit.SQLStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = main.Close() })
-	db, err := webhooks.OpenSQLite(path, 5*time.Second)
+	db, err := sqlite.OpenSidePool(path, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

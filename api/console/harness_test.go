@@ -109,7 +109,7 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = main.Close() })
-	db, err := reports.OpenSQLite(dbPath, 5*time.Second)
+	db, err := sqlite.OpenSidePool(dbPath, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 
 	// Notifications (read-only in the console): the real service on the node's SQLite file,
 	// its workers not started, so what it decides stays pending.
-	ndb, err := notify.OpenSQLite(dbPath, 5*time.Second)
+	ndb, err := sqlite.OpenSidePool(dbPath, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

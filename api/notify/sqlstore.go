@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,28 +42,6 @@ func NewSQLStore(db *sql.DB, d Dialect) (*SQLStore, error) {
 		return nil, errors.New("notify: NewSQLStore needs a db and a known dialect")
 	}
 	return &SQLStore{db: db, d: d}, nil
-}
-
-// OpenSQLite opens a pool on the node's SQLite file beside the main store, which must have
-// opened (and migrated) the file first. Writes wait up to busy for SQLite's write lock;
-// transactions begin IMMEDIATE so none fails on a lock upgrade. The caller closes the pool.
-func OpenSQLite(path string, busy time.Duration) (*sql.DB, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("notify sqlite: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("notify sqlite: %w", err)
-	}
-	db.SetMaxOpenConns(4)
-	return db, nil
 }
 
 // NotificationID is the outbox id of (event, channel): stable, so a redelivery maps to the

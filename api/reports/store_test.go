@@ -42,7 +42,7 @@ func openSQLite(t testing.TB, path string) (*reports.SQLStore, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := reports.OpenSQLite(path, 5*time.Second)
+	db, err := sqlite.OpenSidePool(path, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

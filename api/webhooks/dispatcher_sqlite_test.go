@@ -19,7 +19,7 @@ func TestDeliveryOnSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = main.Close() })
-	db, err := OpenSQLite(path, 5*time.Second)
+	db, err := sqlite.OpenSidePool(path, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestRekeySecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = main.Close() })
-	db, err := OpenSQLite(path, 5*time.Second)
+	db, err := sqlite.OpenSidePool(path, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func mustSQLiteStore(t *testing.T) *webhooks.SQLStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = main.Close() })
-	db, err := webhooks.OpenSQLite(path, 5*time.Second)
+	db, err := sqlite.OpenSidePool(path, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
