@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // Dialect is the SQL engine behind an SQLStore: only the placeholders differ.
@@ -41,18 +42,7 @@ func (s *SQLStore) q(stmt string) string {
 	if s.d != Postgres {
 		return stmt
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range stmt {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(stmt)
 }
 
 const cols = `id, at_ms, subject, action, method, route, target, request_id, status, outcome`

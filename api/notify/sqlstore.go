@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // Dialect is the SQL engine behind an SQLStore: only placeholders and row locking differ.
@@ -56,18 +57,7 @@ func (s *SQLStore) q(stmt string) string {
 	if s.d != Postgres {
 		return stmt
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range stmt {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(stmt)
 }
 
 func toMS(t time.Time) int64 {

@@ -1,18 +1,12 @@
 package notify_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/api/notify/storetest"
 	"github.com/allot/allot/persistence/pgtest"
-	"github.com/allot/allot/persistence/postgres"
-	"github.com/allot/allot/persistence/sqlite"
+	"github.com/allot/allot/persistence/sidedbtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -25,45 +19,20 @@ func TestPostgresStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) notify.Store { return mustPostgresStore(t) })
 }
 
-// mustSQLiteStore opens the node's SQLite store on a fresh file (which applies the
-// migrations) and an SQLStore beside it, as a node does.
+// mustSQLiteStore opens an SQLStore beside the node's SQLite store, as a node does.
 func mustSQLiteStore(t testing.TB) *notify.SQLStore {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "allot.db")
-	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = main.Close() })
-	db, err := sqlite.OpenSidePool(path, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	s, err := notify.NewSQLStore(db, notify.SQLite)
+	s, err := notify.NewSQLStore(sidedbtest.SQLite(t, ""), notify.SQLite)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// mustPostgresStore opens the node's PostgreSQL store on a fresh database (which applies
-// the migrations) and an SQLStore on its pool.
+// mustPostgresStore opens an SQLStore on the pool of the node's PostgreSQL store, as a node does.
 func mustPostgresStore(t testing.TB) *notify.SQLStore {
 	t.Helper()
-	cfg := postgres.DefaultConfig()
-	cfg.URL = pgtest.MustServer(t).MustDatabase(t)
-	cfg.MaxConns = 8
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	main, err := postgres.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = main.Close() })
-	db := stdlib.OpenDBFromPool(main.Pool())
-	t.Cleanup(func() { _ = db.Close() })
-	s, err := notify.NewSQLStore(db, notify.Postgres)
+	s, err := notify.NewSQLStore(sidedbtest.Postgres(t), notify.Postgres)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/allot/allot/api/feed"
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // Dialect is the SQL engine behind an SQLStore. The statements are shared; placeholders, row
@@ -53,18 +53,7 @@ func (s *SQLStore) q(stmt string) string {
 	if s.d == SQLite {
 		return stmt
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range stmt {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(stmt)
 }
 
 // from names a table to read from, as of a follower read timestamp on CockroachDB.

@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/reports/storetest"
 	"github.com/allot/allot/persistence/pgtest"
-	"github.com/allot/allot/persistence/postgres"
+	"github.com/allot/allot/persistence/sidedbtest"
 	"github.com/allot/allot/persistence/sqlite"
 )
 
@@ -53,23 +51,10 @@ func openSQLite(t testing.TB, path string) (*reports.SQLStore, func()) {
 	return s, func() { _ = db.Close(); _ = main.Close() }
 }
 
-// mustPostgresStore opens the node's PostgreSQL store on a fresh database (which applies the
-// migrations) and an SQLStore on its pool.
+// mustPostgresStore opens an SQLStore on the pool of the node's PostgreSQL store, as a node does.
 func mustPostgresStore(t *testing.T) *reports.SQLStore {
 	t.Helper()
-	cfg := postgres.DefaultConfig()
-	cfg.URL = pgtest.MustServer(t).MustDatabase(t)
-	cfg.MaxConns = 8
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	main, err := postgres.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = main.Close() })
-	db := stdlib.OpenDBFromPool(main.Pool())
-	t.Cleanup(func() { _ = db.Close() })
-	s, err := reports.NewSQLStore(db, reports.Postgres)
+	s, err := reports.NewSQLStore(sidedbtest.Postgres(t), reports.Postgres)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // Dialect is the SQL engine behind an SQLStore. The statements are shared; only placeholders
@@ -47,18 +48,7 @@ func (s *SQLStore) q(stmt string) string {
 	if s.d != Postgres {
 		return stmt
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range stmt {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(stmt)
 }
 
 const endpointCols = `id, url, description, event_types, secret, disabled, disabled_reason, failing_since_ms, created_at_ms, updated_at_ms`
