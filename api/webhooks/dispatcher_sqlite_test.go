@@ -3,27 +3,16 @@ package webhooks
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/allot/allot/persistence/sqlite"
+	"github.com/allot/allot/persistence/sidedbtest"
 )
 
 // TestDeliveryOnSQLite runs a delivery, a retry and a success on the real SQLite store, beside
 // the node's main store on the same file, as a single node does.
 func TestDeliveryOnSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "allot.db")
-	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = main.Close() })
-	db, err := sqlite.OpenSidePool(path, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := sidedbtest.SQLite(t, "") // the main store applies the migrations
 	store, err := NewSQLStore(db, SQLite)
 	if err != nil {
 		t.Fatal(err)

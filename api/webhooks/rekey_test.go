@@ -3,12 +3,11 @@ package webhooks
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/allot/allot/persistence/pii"
-	"github.com/allot/allot/persistence/sqlite"
+	"github.com/allot/allot/persistence/sidedbtest"
 )
 
 // TestRekeySecrets: after a data key rotation every sealed signing secret is re-sealed under
@@ -16,17 +15,7 @@ import (
 // key the ring lacks are left as they are and counted; a second run has nothing to do.
 func TestRekeySecrets(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "allot.db")
-	main, err := sqlite.Open(ctx, sqlite.DefaultConfig(path)) // applies the migrations
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = main.Close() })
-	db, err := sqlite.OpenSidePool(path, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := sidedbtest.SQLite(t, "") // the main store applies the migrations
 	s, err := NewSQLStore(db, SQLite)
 	if err != nil {
 		t.Fatal(err)
