@@ -11,6 +11,7 @@ import { getJSON, postJSON, explain, claims, ApiError } from "../api.js";
 import { h, table, status, field } from "../dom.js";
 
 const ADMIN = "admin";
+const REFRESH_MS = 3000;
 
 export function mount(root, arg) {
   const isAdmin = [].concat(claims().roles || []).includes(ADMIN);
@@ -23,7 +24,14 @@ export function mount(root, arg) {
     h("div", { class: "card" }, h("h3", { text: "Notifications" }),
       h("p", { class: "hint", id: "nt-readonly", text: "Read-only: notifications are retried by the node on their own schedule; the API has no retry for them." }),
       nform, nlist));
-  let current = "";
+  let current = "", shown = "", timer = 0, stopped = false;
+
+  // The deliveries shown are read again every few seconds (the dispatcher works on), except
+  // while the keyboard focus is in their table, which a refresh would take away.
+  function again() {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(() => { if (list.contains(document.activeElement)) again(); else show(shown); }, REFRESH_MS);
+  }
 
   async function endpoints() {
     if (!isAdmin) {
@@ -34,7 +42,7 @@ export function mount(root, arg) {
     try {
       const { webhooks: eps } = await getJSON("/v1/webhooks");
       if (!eps.length) { endpointsBox.append(h("p", { class: "hint", text: "No webhook endpoints are registered." })); return; }
-      endpointsBox.append(table(`${eps.length} endpoints`, [{ label: "Endpoint" }, { label: "Events" }, { label: "State" }, { label: "Deliveries" }],
+      endpointsBox.append(table(`${eps.length} ${eps.length === 1 ? "endpoint" : "endpoints"}`, [{ label: "Endpoint" }, { label: "Events" }, { label: "State" }, { label: "Deliveries" }],
         eps.map(e => [e.description ? `${e.url} (${e.description})` : e.url, (e.event_types || []).join(", ") || "all",
           endpointState(e),
           h("a", { href: `#/deliveries/${encodeURIComponent(e.id)}`, "aria-label": `Deliveries to ${e.url}`, text: "Show deliveries" })]),
@@ -46,6 +54,7 @@ export function mount(root, arg) {
 
   async function show(wid, url) {
     current = url || current;
+    shown = wid;
     try {
       const { deliveries } = await getJSON(`/v1/webhooks/${encodeURIComponent(wid)}/deliveries?limit=100`);
       list.replaceChildren(h("h3", { text: `Deliveries to ${current}` }),
@@ -58,6 +67,7 @@ export function mount(root, arg) {
             onclick: (e) => retry(e.currentTarget, wid, d.id) }, "Retry")]),
         { id: "deliveries-table" }));
     } catch (err) { status(explain(err), "error"); }
+    again();
   }
 
   async function retry(button, wid, did) {
@@ -86,7 +96,7 @@ export function mount(root, arg) {
   nform.addEventListener("submit", (e) => { e.preventDefault(); notifications(); });
   endpoints();
   notifications();
-  return () => {};
+  return () => { stopped = true; clearTimeout(timer); };
 }
 
 function endpointState(e) {
