@@ -186,6 +186,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, ctx, "#status", "Retry scheduled.")
+	waitPoll(t, ctx, `document.activeElement && document.activeElement.classList.contains("retry")`) // focus kept for the keyboard
 	// The notifications the holds' events made (e-mails, pending: no worker runs here).
 	waitText(t, ctx, "#notifications caption", "0 most recent failed notifications")
 	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#nt-status"), "pending"), chromedp.Click(chromedp.CSS("#nt-form button"))); err != nil {

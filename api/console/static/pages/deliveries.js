@@ -63,7 +63,7 @@ export function mount(root, arg) {
         deliveries.map(d => [d.event_id, d.event_type, h("span", { class: `pill ${d.status}`, text: d.status }), d.attempts,
           d.next_attempt_at && d.status === "pending" ? new Date(d.next_attempt_at).toLocaleString() : "—",
           d.last_error || (d.last_status_code ? `HTTP ${d.last_status_code}` : "—"),
-          h("button", { type: "button", class: "secondary retry", "aria-label": `Retry delivery of ${d.event_type} ${d.event_id}`,
+          h("button", { type: "button", class: "secondary retry", "data-did": d.id, "aria-label": `Retry delivery of ${d.event_type} ${d.event_id}`,
             onclick: (e) => retry(e.currentTarget, wid, d.id) }, "Retry")]),
         { id: "deliveries-table" }));
     } catch (err) { status(explain(err), "error"); }
@@ -76,6 +76,8 @@ export function mount(root, arg) {
       await postJSON(`/v1/webhooks/${encodeURIComponent(wid)}/deliveries/${encodeURIComponent(did)}/retry`);
       status("Retry scheduled.", "ok");
       await show(wid);
+      // The table was drawn again: keep the keyboard focus on this delivery's button.
+      for (const b of list.querySelectorAll("button[data-did]")) if (b.dataset.did === did) b.focus();
     } catch (err) {
       button.disabled = false;
       status(err instanceof ApiError ? `Retry refused: ${err.title} (${err.status}). ${err.message}` : explain(err), "error");
