@@ -8,10 +8,7 @@ import (
 	"testing"
 
 	"github.com/allot/allot/api/auth"
-	"github.com/allot/allot/api/console"
 	"github.com/allot/allot/api/mount"
-	"github.com/allot/allot/api/nodestats"
-	"github.com/allot/allot/api/reports"
 	"github.com/allot/allot/api/wire"
 )
 
@@ -36,11 +33,10 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 func TestOpenAPISecurityMatchesPolicies(t *testing.T) {
 	doc := mustOpenAPI(t)
 	n := 0
-	// The policies of the reports', the console's and the stats' mounted routes travel with
-	// them (api/mount): checked here too. (The webhooks' and live streams' operations do not
-	// state x-allot-policy yet.)
+	// The policies of every mounted route (webhooks, live streams, reports, console, stats,
+	// payments) travel with them (api/mount): checked here too.
 	all := Policies()
-	mount.AddPolicies(all, append(append((&reports.Handlers{}).Routes(), (&console.Console{}).Routes()...), (&nodestats.Stats{}).Routes()...))
+	mount.AddPolicies(all, mountedRoutes())
 	for r, p := range all {
 		if r.Method == http.MethodHead {
 			continue

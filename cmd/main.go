@@ -135,6 +135,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	mounted = m.reports.observeStreams(mounted) // reports.go: a stream connection is a view
+
 	contacts, err := m.contactSealer() // contacts.go
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -99,6 +100,24 @@ func (m *Main) startReports(ctx context.Context) ([]mount.Route, []gin.HandlerFu
 	}
 	routes := append(h.Routes(), con.Routes()...)
 	return append(routes, st.Routes()...), []gin.HandlerFunc{r.views.Middleware()}, nil
+}
+
+// availabilityStreamPath is the live availability stream's route (api/live), whose
+// connections count as views like the availability reads.
+const availabilityStreamPath = "/v1/resources/:rid/availability/stream"
+
+// observeStreams makes each connection to the availability stream among routes count one
+// view (reports.Views.StreamObserver), as GET /v1/resources/:rid/availability does through
+// the AvailabilityObservers. Call it after startReports.
+func (r *nodeReports) observeStreams(routes []mount.Route) []mount.Route {
+	obs := r.views.StreamObserver()
+	for i, rt := range routes {
+		if rt.Method == http.MethodGet && rt.Path == availabilityStreamPath {
+			next := rt.Handler
+			routes[i].Handler = func(c *gin.Context) { obs(c); next(c) }
+		}
+	}
+	return routes
 }
 
 // pruneLoop forgets applied event ids older than keep, at start and then every

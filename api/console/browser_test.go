@@ -67,8 +67,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	admin := n.token(t, "ops-1", true, auth.RoleOperator, auth.RoleAdmin)
 
 	receiver := newReceiver(t)
-	if _, _, err := n.hooks.CreateEndpoint(context.Background(), webhooks.CreateRequest{URL: receiver, Description: "tests",
-		EventTypes: []string{"hold.confirmed"}}); err != nil {
+	ep, _, err := n.hooks.CreateEndpoint(context.Background(), webhooks.CreateRequest{URL: receiver, Description: "tests",
+		EventTypes: []string{"hold.confirmed"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	eur := &wire.Money{Amount: 4900, Currency: "EUR"}
@@ -176,11 +177,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(n.url+"/console/#/deliveries")); err != nil {
 		t.Fatal(err)
 	}
+	waitVisible(t, ctx, "#endpoints-table")
+	waitPoll(t, ctx, `/active/.test(document.querySelector("#endpoints-table tbody tr").textContent)`)
 	waitVisible(t, ctx, "#deliveries-table tbody tr button")
+	waitPoll(t, ctx, `[...document.querySelectorAll("#deliveries-table th")].map(th => th.textContent).join("|") ===
+		"Event|Type|Status|Attempts|Next attempt|Last answer|Action"`)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#deliveries-table tbody tr button"))); err != nil {
 		t.Fatal(err)
 	}
 	waitText(t, ctx, "#status", "Retry scheduled.")
+	waitPoll(t, ctx, `document.activeElement && document.activeElement.classList.contains("retry")`) // focus kept for the keyboard
 	// The notifications the holds' events made (e-mails, pending: no worker runs here).
 	waitText(t, ctx, "#notifications caption", "0 most recent failed notifications")
 	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#nt-status"), "pending"), chromedp.Click(chromedp.CSS("#nt-form button"))); err != nil {
@@ -188,6 +194,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	waitPoll(t, ctx, `document.querySelectorAll("#notifications-table tbody tr").length > 0 && /pending/.test(document.querySelector("#notifications caption").textContent)`)
 	shot(t, ctx, "console-deliveries")
+	// A refused retry (the endpoint was removed meanwhile) shows the problem's title.
+	if code := n.call(t, http.MethodDelete, "/v1/webhooks/"+ep.ID, admin, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("delete endpoint: %d", code)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#deliveries-table tbody tr button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitPoll(t, ctx, `/^Retry refused: Not found \(404\)/.test(document.querySelector("#status").textContent)`)
+
+	// An operator without the admin role sees no webhook calls, and is told why.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#sign-out"))); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, ctx, n.token(t, "ops-3", true, auth.RoleOperator))
+	waitVisible(t, ctx, "#webhooks-admin-only")
+	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#deliveries-table button").length`)); rows != 0 {
+		t.Fatalf("%d retry buttons shown to an operator without the admin role", rows)
+	}
 
 	// A phone-sized screen.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(n.url+"/console/#/live/gala")); err != nil {
@@ -195,6 +219,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	waitText(t, ctx, "#sold-total", strconv.Itoa(sold))
 	shot(t, ctx, "console-phone")
+	consoletest.Navigate(t, ctx, n.url+"/console/#/deliveries")
+	waitVisible(t, ctx, "#webhooks-admin-only")
+	waitPoll(t, ctx, `document.documentElement.scrollWidth <= 390`) // tables scroll in their own box
 }
 
 // newReceiver is a webhook endpoint on loopback that accepts every delivery.

@@ -190,7 +190,14 @@ func mustNodeWith(t *testing.T, ccfg console.Config, members int) *node {
 	routes = append(routes, stats.Routes()...)
 	routes = append(routes, notify.NewHandlers(nsvc, api.Fail, subject).Routes()...)
 	routes = append(routes, rh.Routes()...)
-	routes = append(routes, streams.Routes()...)
+	// A connection to the availability stream counts a view, as in a node (cmd/reports.go).
+	for _, rt := range streams.Routes() {
+		if rt.Path == "/v1/resources/:rid/availability/stream" {
+			obs, next := views.StreamObserver(), rt.Handler
+			rt.Handler = func(c *gin.Context) { obs(c); next(c) }
+		}
+		routes = append(routes, rt)
+	}
 	routes = append(routes, webhooks.NewHandlers(hooks, api.Fail).Routes()...)
 	policies := auth.RoutePolicies{}
 	mount.AddPolicies(policies, routes)

@@ -3,7 +3,9 @@ package reports_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -158,4 +160,71 @@ func BenchmarkViewsMiddleware(b *testing.B) {
 	})
 	b.Run("repeat", func(b *testing.B) { run(b, views(b), func(int) string { return "u-1" }) })
 	b.Run("new", func(b *testing.B) { run(b, views(b), func(i int) string { return "u-" + strconv.Itoa(i) }) })
+}
+
+// TestViewsStreamObserver: a connection to the availability stream counts one view when the
+// stream begins (before the handler returns, which for a stream is when it ends), however
+// many events it sends; a refused stream counts none. The writer still reaches the
+// connection's deadlines through http.ResponseController, as the live streams need.
+func TestViewsStreamObserver(t *testing.T) {
+	store := &countingStore{Store: mustSQLiteStore(t, filepath.Join(t.TempDir(), "allot.db"))}
+	v, err := reports.NewViews(reports.ViewsConfig{Store: store, Key: []byte("0123456789abcdef"),
+		Now:     func() time.Time { return storetest.T0 },
+		Subject: func(c *gin.Context) string { return c.GetHeader("X-User") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	pendingAtStart := make(chan int, 1)
+	e.GET("/v1/resources/:rid/availability/stream", v.StreamObserver(), func(c *gin.Context) {
+		if c.Param("rid") == "missing" {
+			c.String(http.StatusNotFound, "no such resource")
+			return
+		}
+		before := v.Pending()
+		rc := http.NewResponseController(c.Writer)
+		if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Errorf("write deadline through the observer: %v", err)
+		}
+		c.Status(http.StatusOK)
+		if v.Pending() != before {
+			t.Errorf("a view counted before the stream began")
+		}
+		for i := 0; i < 3; i++ {
+			_, _ = c.Writer.WriteString("data: {}\n\n")
+			_ = rc.Flush()
+		}
+		pendingAtStart <- v.Pending() - before // still inside the handler: the connection is open
+	})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	get := func(rid, user string) int {
+		r, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/resources/"+rid+"/availability/stream", nil)
+		r.Header.Set("X-User", user)
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get("r1", "alice"); code != http.StatusOK {
+		t.Fatalf("stream: %d", code)
+	}
+	if n := <-pendingAtStart; n != 1 {
+		t.Fatalf("%d views noted while the stream ran, want 1 (once per connection, three events)", n)
+	}
+	if code := get("missing", "bob"); code != http.StatusNotFound {
+		t.Fatalf("missing: %d", code)
+	}
+	get("r2", "bob")
+	<-pendingAtStart
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if store.views != 2 {
+		t.Fatalf("%d views written, want 2 (alice on r1, bob on r2; not the refused stream)", store.views)
+	}
 }
