@@ -105,6 +105,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Metrics = resource.NewMetrics(m.registry)
 	actorCfg.Logger = m.Logger.With("component", "resource")
 	actorCfg.EventsCommitted = m.events.nudge()
+	actorCfg.DropEvents = m.eventsOff() // events.go
 
 	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
