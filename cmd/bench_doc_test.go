@@ -149,6 +149,9 @@ func (b *bench) document() string {
 	if len(b.systems) > 0 {
 		b.writeSection5(&w)
 	}
+	if b.events != nil {
+		b.writeEventsSection(&w) // bench_events_test.go
+	}
 	if len(b.profiles) > 0 {
 		b.writeEvidence(&w)
 	}
@@ -203,6 +206,7 @@ func (b *bench) writeTargets(w *strings.Builder) {
 			}
 		}
 	}
+	b.writeEventsTarget(w) // bench_events_test.go
 	ok, detail := b.zeroOversell()
 	p("| zero oversell everywhere (audits of every run, sell-out checks) | %s | %s |\n", detail, yesNo(ok))
 	if a := b.seriesOf("allot-pg", targetP99Clients); a != nil {
