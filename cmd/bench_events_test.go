@@ -33,12 +33,18 @@ const eventsClients = 64
 
 // eventsDrainLimit bounds the wait, after an events-on run, for the webhook deliveries of its
 // holds: the next run starts on a quiet machine, and what did not arrive is reported.
-const eventsDrainLimit = 90 * time.Second
+const eventsDrainLimit = 60 * time.Second
+
+// eventsRunDuration caps the section's timed runs (ALLOT_BENCH_DURATION, if shorter, wins):
+// every acknowledged hold is then delivered before the next run, and the webhook backlog of a
+// longer run would cost `make bench` minutes of draining.
+const eventsRunDuration = 5 * time.Second
 
 // eventsResult is what the events section measured.
 type eventsResult struct {
-	On, Off *benchSeries
-	Rounds  []eventsRound
+	On, Off  *benchSeries
+	Duration time.Duration // of each timed run
+	Rounds   []eventsRound
 	// Delays are the commit→delivery delays of every first delivery of every round.
 	Delays []time.Duration
 	// BadSignatures counts deliveries whose Standard Webhooks signature did not verify.
@@ -184,7 +190,9 @@ func (b *bench) eventsSection(t *testing.T) {
 		return
 	}
 
-	res := &eventsResult{On: &benchSeries{Sys: on, Clients: eventsClients}, Off: &benchSeries{Sys: off, Clients: eventsClients}}
+	defer func(d time.Duration) { b.cfg.Duration = d }(b.cfg.Duration)
+	b.cfg.Duration = min(b.cfg.Duration, eventsRunDuration) // measure and loadConfig read it
+	res := &eventsResult{On: &benchSeries{Sys: on, Clients: eventsClients}, Off: &benchSeries{Sys: off, Clients: eventsClients}, Duration: b.cfg.Duration}
 	b.events = res
 	b.series = append(b.series, res.On, res.Off) // their audits count in the zero-oversell verdict
 	for round := 1; round <= b.cfg.Runs; round++ {
@@ -279,7 +287,7 @@ func (b *bench) writeEventsSection(w *strings.Builder) {
 		"dispatcher (a durable bus consumer) delivers `hold.placed` to a receiver in the benchmark process, which checks "+
 		"each Standard Webhooks signature; **off** runs with `--events off` (no outbox rows, no bus, no consumers). "+
 		"After each events-on run the benchmark waits until every acknowledged hold was delivered (at most %s) before "+
-		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, b.cfg.Duration, b.cfg.Runs, eventsDrainLimit)
+		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, r.Duration, b.cfg.Runs, eventsDrainLimit)
 	p("| node | holds/s (median) | holds/s range | p50 ms | p99 ms | errors | audit | server cores | mean batch | commit ms |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range []*benchSeries{r.On, r.Off} {
 		h := s.holds()
@@ -307,7 +315,9 @@ func (b *bench) writeEventsSection(w *strings.Builder) {
 		}
 		p("| %d | %d | %d | %d | %s | %s | %s |\n", i+1, d.Holds, d.Delivered, d.AtRunEnd, drain, durMs(d.P50), durMs(d.P99))
 	}
+	cfg := b.loadConfig(r.On.Sys, eventsClients, "RUN")
+	cfg.Duration = r.Duration
 	p("\nThe same figures by hand: start `allot node --data-dir d1 --webhook-allow-private` and `allot node --data-dir d2 --events off`, "+
 		"register a webhook for `hold.placed` on the first (`POST /v1/webhooks`), and run `%s` against each.\n\n",
-		loadgenCommand(b.loadConfig(r.On.Sys, eventsClients, "RUN")))
+		loadgenCommand(cfg))
 }

@@ -119,7 +119,7 @@ type bench struct {
 	goBench  []goBenchRun
 	mem      *memResult
 	events   *eventsResult // bench_events_test.go
-	problems []string // what went wrong, for the document and the test's verdict
+	problems []string      // what went wrong, for the document and the test's verdict
 }
 
 // profiled is an extra run with a CPU profile of the node (not counted in the tables).
