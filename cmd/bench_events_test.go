@@ -86,6 +86,7 @@ func (r eventsResult) ratio() float64 {
 // records, per resource, the delay from the event's timestamp to the delivery's arrival.
 type webhookReceiver struct {
 	srv *httptest.Server
+	now func() time.Time // arrival times
 
 	mu     sync.Mutex
 	wh     *standardwebhooks.Webhook
@@ -98,7 +99,7 @@ type webhookReceiver struct {
 }
 
 func newWebhookReceiver(t *testing.T) *webhookReceiver {
-	r := &webhookReceiver{seen: map[string]bool{}, delays: map[string][]time.Duration{}, last: map[string]time.Time{}, more: make(chan struct{}, 1)}
+	r := &webhookReceiver{now: time.Now, seen: map[string]bool{}, delays: map[string][]time.Duration{}, last: map[string]time.Time{}, more: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -117,7 +118,7 @@ func (r *webhookReceiver) setSecret(secret string) error {
 }
 
 func (r *webhookReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	arrived := time.Now()
+	arrived := r.now()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
