@@ -149,7 +149,7 @@ func (b *bench) document() string {
 	if len(b.systems) > 0 {
 		b.writeSection5(&w)
 	}
-	if b.events != nil {
+	if len(b.events) > 0 {
 		b.writeEventsSection(&w) // bench_events_test.go
 	}
 	if len(b.profiles) > 0 {

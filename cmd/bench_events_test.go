@@ -16,6 +16,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/allot/allot/cluster/clustertest"
+	"github.com/allot/allot/persistence/pgtest"
 )
 
 // The events section (issue 12): what the event stream costs the hot resource. Two embedded
@@ -42,6 +43,7 @@ const eventsRunDuration = 5 * time.Second
 
 // eventsResult is what the events section measured.
 type eventsResult struct {
+	Store    string // "embedded SQLite", "PostgreSQL"
 	On, Off  *benchSeries
 	Duration time.Duration // of each timed run
 	Rounds   []eventsRound
@@ -157,17 +159,33 @@ func (r *webhookReceiver) delivered(rid string) (int64, time.Time) {
 	return int64(len(r.delays[rid])), r.last[rid]
 }
 
-// eventsSection runs the events section: the two nodes, the webhook, the interleaved runs.
-func (b *bench) eventsSection(t *testing.T) {
+// eventsSection runs the events section on one store (pg: the harness's PostgreSQL server,
+// else embedded SQLite): the two nodes, the webhook, the interleaved runs.
+func (b *bench) eventsSection(t *testing.T, pg bool) {
 	art := b.cfg.Artifacts
 	idle := "--idle-timeout=15s"
-	node := func(key, label string, extra ...string) *benchSystem {
-		args := append([]string{"--data-dir", filepath.Join(t.TempDir(), "data"), idle}, extra...)
-		return &benchSystem{Key: key, Label: label, Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,
-			Procs: []*benchProc{startBenchNode(t, b.bin, art, key, b.keyFile, args...)}}
+	prefix, store := "events", "embedded SQLite"
+	if pg {
+		prefix, store = "events-pg", "PostgreSQL"
 	}
-	on := node("events-on", "Allot, 1 node, embedded SQLite, events on + webhook", "--webhook-allow-private")
-	off := node("events-off", "Allot, 1 node, embedded SQLite, --events off", "--events", EventsOff)
+	node := func(key, label string, extra ...string) *benchSystem {
+		sys := &benchSystem{Key: prefix + "-" + key, Label: "Allot, 1 node, " + store + ", " + label, Allot: true, DBName: "(in the node)", KeyFile: b.keyFile}
+		args := []string{"--data-dir", filepath.Join(t.TempDir(), "data"), idle}
+		if pg {
+			sys.DBURL, sys.DBName = pgtest.MustServer(t).MustDatabase(t), "PostgreSQL"
+			args = append(args, "--db-url", sys.DBURL)
+		}
+		sys.Procs = []*benchProc{startBenchNode(t, b.bin, art, sys.Key, b.keyFile, append(args, extra...)...)}
+		return sys
+	}
+	onArgs := []string{"--webhook-allow-private"}
+	if pg {
+		// A node on a shared database publishes only to --nats-url: a JetStream server in this
+		// process (its CPU counts as the load generator's).
+		onArgs = append(onArgs, "--nats-url", startNATS(t))
+	}
+	on := node("on", "events on + webhook", onArgs...)
+	off := node("off", "--events off", "--events", EventsOff)
 	defer on.Procs[0].stop()
 	defer off.Procs[0].stop()
 
@@ -176,7 +194,7 @@ func (b *bench) eventsSection(t *testing.T) {
 	resp, err := c.Do(t.Context(), http.MethodPost, on.Procs[0].URL+"/v1/webhooks", "",
 		map[string]any{"url": rcv.srv.URL, "event_types": []string{"hold.placed"}})
 	if err != nil || resp.Status != http.StatusCreated {
-		b.problem(t, "events: register the webhook: %v %+v", err, resp)
+		b.problem(t, "%s: register the webhook: %v %+v", on.Key, err, resp)
 		return
 	}
 	var ep struct {
@@ -193,8 +211,8 @@ func (b *bench) eventsSection(t *testing.T) {
 
 	defer func(d time.Duration) { b.cfg.Duration = d }(b.cfg.Duration)
 	b.cfg.Duration = min(b.cfg.Duration, eventsRunDuration) // measure and loadConfig read it
-	res := &eventsResult{On: &benchSeries{Sys: on, Clients: eventsClients}, Off: &benchSeries{Sys: off, Clients: eventsClients}, Duration: b.cfg.Duration}
-	b.events = res
+	res := &eventsResult{Store: store, On: &benchSeries{Sys: on, Clients: eventsClients}, Off: &benchSeries{Sys: off, Clients: eventsClients}, Duration: b.cfg.Duration}
+	b.events = append(b.events, res)
 	b.series = append(b.series, res.On, res.Off) // their audits count in the zero-oversell verdict
 	for round := 1; round <= b.cfg.Runs; round++ {
 		// Alternate which goes first, so that neither always runs after the other's drain.
@@ -213,7 +231,7 @@ func (b *bench) eventsSection(t *testing.T) {
 			}
 			res.On.Runs = append(res.On.Runs, run)
 			if run.Err == nil {
-				res.Rounds = append(res.Rounds, b.drainWebhooks(t, rcv, run, round))
+				res.Rounds = append(res.Rounds, b.drainWebhooks(t, rcv, on, run, round))
 			}
 		}
 	}
@@ -224,14 +242,14 @@ func (b *bench) eventsSection(t *testing.T) {
 	res.BadSignatures, res.Duplicates = rcv.bad, rcv.dups
 	rcv.mu.Unlock()
 	if res.BadSignatures > 0 {
-		b.problem(t, "events: %d webhook deliveries failed the signature check", res.BadSignatures)
+		b.problem(t, "%s: %d webhook deliveries failed the signature check", on.Key, res.BadSignatures)
 	}
 }
 
 // drainWebhooks waits until every hold of an events-on run was delivered (or
 // eventsDrainLimit passed) and returns the run's delivery figures.
-func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, run benchRun, round int) eventsRound {
-	cfg := b.loadConfig(&benchSystem{}, eventsClients, fmt.Sprintf("events-on-c%d-r%d-%s", eventsClients, round, b.stamp))
+func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, on *benchSystem, run benchRun, round int) eventsRound {
+	cfg := b.loadConfig(on, eventsClients, fmt.Sprintf("%s-c%d-r%d-%s", on.Key, eventsClients, round, b.stamp)) // measure's run id
 	rid := cfg.ResourcePrefix + "-" + cfg.RunID + "-flash"
 	ended := time.Now()
 	atEnd, _ := rcv.delivered(rid)
@@ -250,7 +268,7 @@ func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, run benchRun, 
 			continue
 		case <-deadline.C:
 			out.Drain, out.DrainMissed = eventsDrainLimit, true
-			b.problem(t, "events round %d: %d of %d holds delivered by webhook %s after the load", round, n, run.Holds, eventsDrainLimit)
+			b.problem(t, "%s round %d: %d of %d holds delivered by webhook %s after the load", on.Key, round, n, run.Holds, eventsDrainLimit)
 		case <-t.Context().Done():
 		}
 		break
@@ -259,36 +277,45 @@ func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, run benchRun, 
 	ds := slices.Clone(rcv.delays[rid])
 	rcv.mu.Unlock()
 	out.P50, out.P99 = quantile(ds, 0.50), quantile(ds, 0.99)
-	t.Logf("events round %d: %d holds, %d delivered (%d by the end of the load), drained %s after it, delay p50 %s p99 %s",
-		round, out.Holds, out.Delivered, out.AtRunEnd, out.Drain.Round(time.Millisecond), out.P50, out.P99)
+	t.Logf("%s round %d: %d holds, %d delivered (%d by the end of the load), drained %s after it, delay p50 %s p99 %s",
+		on.Key, round, out.Holds, out.Delivered, out.AtRunEnd, out.Drain.Round(time.Millisecond), out.P50, out.P99)
 	return out
 }
 
-// writeEventsTarget writes the events row of the summary table.
+// writeEventsTarget writes the events rows of the summary table, one per store.
 func (b *bench) writeEventsTarget(w *strings.Builder) {
-	r := b.events
-	if r == nil || r.Off.holds().N == 0 || r.On.holds().N == 0 {
-		return
+	for _, r := range b.events {
+		if r.Off.holds().N == 0 || r.On.holds().N == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| events on + webhook consumer ≥ %.0f%% of events off (%s, %d clients, HTTP) | %.2f× (%s vs %s holds/s); webhook delay p50 %s, p99 %s | %s |\n",
+			100*targetEventsRatio, r.Store, eventsClients, r.ratio(), num(r.On.holds().Med), num(r.Off.holds().Med),
+			durMs(r.delay(0.50)), durMs(r.delay(0.99)), yesNo(r.ratio() >= targetEventsRatio))
 	}
-	fmt.Fprintf(w, "| events on + webhook consumer ≥ %.0f%% of events off (embedded SQLite, %d clients, HTTP) | %.2f× (%s vs %s holds/s); webhook delay p50 %s, p99 %s | %s |\n",
-		100*targetEventsRatio, eventsClients, r.ratio(), num(r.On.holds().Med), num(r.Off.holds().Med),
-		durMs(r.delay(0.50)), durMs(r.delay(0.99)), yesNo(r.ratio() >= targetEventsRatio))
 }
 
 func durMs(d time.Duration) string { return ms(float64(d)/float64(time.Millisecond)) + " ms" }
 
 // writeEventsSection writes the events section of docs/BENCHMARKS.md.
 func (b *bench) writeEventsSection(w *strings.Builder) {
+	fmt.Fprintf(w, "## 6. What the event stream costs (events on vs `--events off`)\n\n")
+	for _, r := range b.events {
+		b.writeEventsStore(w, r)
+	}
+}
+
+// writeEventsStore writes the events section's figures on one store.
+func (b *bench) writeEventsStore(w *strings.Builder, r *eventsResult) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	r := b.events
-	p("## 6. What the event stream costs (events on vs `--events off`)\n\n")
-	p("The flash sale of section 1 (one hot resource, %d clients, hold-only, %s per run) on two embedded-SQLite nodes, "+
+	p("### %s\n\n", r.Store)
+	p("The flash sale of section 1 (one hot resource, %d clients, hold-only, %s per run) on two nodes on %s, "+
 		"interleaved in %d rounds (the order alternates): **on** is the default node, whose every commit writes its events "+
 		"to the outbox in the same transaction, its relay publishes them to the embedded JetStream, and its webhook "+
 		"dispatcher (a durable bus consumer) delivers `hold.placed` to a receiver in the benchmark process, which checks "+
-		"each Standard Webhooks signature; **off** runs with `--events off` (no outbox rows, no bus, no consumers). "+
+		"each Standard Webhooks signature (on PostgreSQL the node publishes to a JetStream server in the benchmark process, "+
+		"as a cluster member does to `--nats-url`); **off** runs with `--events off` (no outbox rows, no bus, no consumers). "+
 		"After each events-on run the benchmark waits until every acknowledged hold was delivered (at most %s) before "+
-		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, r.Duration, b.cfg.Runs, eventsDrainLimit)
+		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, r.Duration, r.Store, b.cfg.Runs, eventsDrainLimit)
 	p("| node | holds/s (median) | holds/s range | p50 ms | p99 ms | errors | audit | server cores | mean batch | commit ms |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range []*benchSeries{r.On, r.Off} {
 		h := s.holds()

@@ -82,12 +82,12 @@ func TestBenchEventsTargetRow(t *testing.T) {
 		{[]float64{950, 900, 990}, "0.95× (950 vs 1,000 holds/s)"},
 		{[]float64{500, 890, 100}, "0.50× (500 vs 1,000 holds/s)"},
 	} {
-		b := &bench{cfg: benchConfig{Runs: 3}, events: &eventsResult{On: series(tc.on...), Off: series(1000, 1200, 800),
-			Delays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}}}
+		b := &bench{cfg: benchConfig{Runs: 3}, events: []*eventsResult{{Store: "embedded SQLite", On: series(tc.on...), Off: series(1000, 1200, 800),
+			Delays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}}}}
 		var w strings.Builder
 		b.writeEventsTarget(&w)
 		verdict := "**met**"
-		if b.events.ratio() < targetEventsRatio {
+		if b.events[0].ratio() < targetEventsRatio {
 			verdict = "**missed**"
 		}
 		if !strings.Contains(w.String(), tc.want) || !strings.Contains(w.String(), verdict) || !strings.Contains(w.String(), "p50 20.0 ms") {

@@ -36,7 +36,8 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events; default all.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events; default all;
+	// events-pg (the events section on PostgreSQL) only when named.
 	Sections map[string]bool
 }
 
@@ -118,8 +119,8 @@ type bench struct {
 	profiles []profiled
 	goBench  []goBenchRun
 	mem      *memResult
-	events   *eventsResult // bench_events_test.go
-	problems []string      // what went wrong, for the document and the test's verdict
+	events   []*eventsResult // bench_events_test.go, one per store
+	problems []string        // what went wrong, for the document and the test's verdict
 }
 
 // profiled is an extra run with a CPU profile of the node (not counted in the tables).
@@ -182,7 +183,10 @@ func TestBenchmarks(t *testing.T) {
 		b.httpSections(t)
 	}
 	if b.cfg.Sections["events"] {
-		b.eventsSection(t) // bench_events_test.go
+		b.eventsSection(t, false) // bench_events_test.go
+	}
+	if b.cfg.Sections["events-pg"] { // not by default: it would add two minutes
+		b.eventsSection(t, true)
 	}
 	if b.cfg.Sections["go"] {
 		for _, spec := range goBenchSpecs {
@@ -406,7 +410,7 @@ func (b *bench) rawResults() any {
 		SellOuts map[string]sellOut
 		GoBench  []goBenchRun
 		Memory   *memResult
-		Events   *eventsResult
+		Events   []*eventsResult
 		Problems []string
 	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, Events: b.events, Problems: b.problems}
 	for _, s := range b.series {
