@@ -334,8 +334,8 @@ func (b *bench) writeEventsStore(w *strings.Builder, r *eventsResult) {
 		"set by the resource actor when it decides the hold, just before the group commit, so the commit itself is "+
 		"included; millisecond precision) to the receiver's arrival time, over the first delivery of each of %d events: "+
 		"**p50 %s, p99 %s** (max %s). Both clocks are this machine's.\n", len(r.Delays), durMs(r.delay(0.50)), durMs(r.delay(0.99)), durMs(r.delay(1)))
-	p("- The load is closed-loop without think time: when the hot resource commits holds faster than the dispatcher "+
-		"delivers them, the delay is mostly the deliveries' queue (compare *delivered before the load ended* with the "+
+	p("- The load is closed-loop without think time: when the hot resource commits holds faster than the dispatcher " +
+		"delivers them, the delay is mostly the deliveries' queue (compare *delivered before the load ended* with the " +
 		"holds acknowledged, below), not the path of one event.\n")
 	p("- Deliveries verified: %d, bad signatures: %d, repeated `webhook-id`s (at least once): %d.\n\n", len(r.Delays), r.BadSignatures, r.Duplicates)
 	p("| round | holds acknowledged | delivered | of which before the load ended | drained after the load | delay p50 | delay p99 |\n|---:|---:|---:|---:|---:|---:|---:|\n")
