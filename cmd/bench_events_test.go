@@ -59,8 +59,8 @@ type eventsResult struct {
 type eventsRound struct {
 	Holds       int64         // holds the load generator saw acknowledged
 	Delivered   int64         // distinct hold.placed deliveries of the run's resource
-	AtRunEnd    int64         // of which arrived before the load stopped
-	Drain       time.Duration // from the end of the load to the last delivery (or the limit)
+	AtRunEnd    int64         // of which arrived by the end of the run (the load and its audit)
+	Drain       time.Duration // from the end of the run to the last delivery (or the limit)
 	P50, P99    time.Duration
 	DrainMissed bool // not every hold was delivered within eventsDrainLimit
 }
@@ -335,10 +335,10 @@ func (b *bench) writeEventsStore(w *strings.Builder, r *eventsResult) {
 		"included; millisecond precision) to the receiver's arrival time, over the first delivery of each of %d events: "+
 		"**p50 %s, p99 %s** (max %s). Both clocks are this machine's.\n", len(r.Delays), durMs(r.delay(0.50)), durMs(r.delay(0.99)), durMs(r.delay(1)))
 	p("- The load is closed-loop without think time: when the hot resource commits holds faster than the dispatcher " +
-		"delivers them, the delay is mostly the deliveries' queue (compare *delivered before the load ended* with the " +
+		"delivers them, the delay is mostly the deliveries' queue (compare *of which by the end of the run* with the " +
 		"holds acknowledged, below), not the path of one event.\n")
 	p("- Deliveries verified: %d, bad signatures: %d, repeated `webhook-id`s (at least once): %d.\n\n", len(r.Delays), r.BadSignatures, r.Duplicates)
-	p("| round | holds acknowledged | delivered | of which before the load ended | drained after the load | delay p50 | delay p99 |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| round | holds acknowledged | delivered | of which by the end of the run | drained after the run | delay p50 | delay p99 |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i, d := range r.Rounds {
 		drain := d.Drain.Round(time.Millisecond).String()
 		if d.DrainMissed {
