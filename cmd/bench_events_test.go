@@ -299,6 +299,7 @@ func durMs(d time.Duration) string { return ms(float64(d)/float64(time.Milliseco
 // writeEventsSection writes the events section of docs/BENCHMARKS.md.
 func (b *bench) writeEventsSection(w *strings.Builder) {
 	fmt.Fprintf(w, "## 6. What the event stream costs (events on vs `--events off`)\n\n")
+	fmt.Fprintf(w, "Where the difference goes (a CPU profile of the events-on node, and the levers): docs/EVENTS.md, *Cost*.\n\n")
 	for _, r := range b.events {
 		b.writeEventsStore(w, r)
 	}
