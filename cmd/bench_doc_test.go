@@ -149,6 +149,9 @@ func (b *bench) document() string {
 	if len(b.systems) > 0 {
 		b.writeSection5(&w)
 	}
+	if len(b.events) > 0 {
+		b.writeEventsSection(&w) // bench_events_test.go
+	}
 	if len(b.profiles) > 0 {
 		b.writeEvidence(&w)
 	}
@@ -203,6 +206,7 @@ func (b *bench) writeTargets(w *strings.Builder) {
 			}
 		}
 	}
+	b.writeEventsTarget(w) // bench_events_test.go
 	ok, detail := b.zeroOversell()
 	p("| zero oversell everywhere (audits of every run, sell-out checks) | %s | %s |\n", detail, yesNo(ok))
 	if a := b.seriesOf("allot-pg", targetP99Clients); a != nil {
@@ -293,7 +297,7 @@ func (b *bench) writeReproduce(w *strings.Builder) {
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
 		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (90s), " +
-		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
+		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events; events-pg only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {
 		for _, proc := range s.Procs {

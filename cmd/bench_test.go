@@ -36,7 +36,8 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory; default all.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events; default all;
+	// events-pg (the events section on PostgreSQL) only when named.
 	Sections map[string]bool
 }
 
@@ -52,7 +53,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Resources:   100_000,
 		HoldsPer:    3,
 		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true},
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -118,7 +119,8 @@ type bench struct {
 	profiles []profiled
 	goBench  []goBenchRun
 	mem      *memResult
-	problems []string // what went wrong, for the document and the test's verdict
+	events   []*eventsResult // bench_events_test.go, one per store
+	problems []string        // what went wrong, for the document and the test's verdict
 }
 
 // profiled is an extra run with a CPU profile of the node (not counted in the tables).
@@ -179,6 +181,12 @@ func TestBenchmarks(t *testing.T) {
 
 	if b.cfg.Sections["http"] || b.cfg.Sections["cluster"] {
 		b.httpSections(t)
+	}
+	if b.cfg.Sections["events"] {
+		b.eventsSection(t, false) // bench_events_test.go
+	}
+	if b.cfg.Sections["events-pg"] { // not by default: it would add two minutes
+		b.eventsSection(t, true)
 	}
 	if b.cfg.Sections["go"] {
 		for _, spec := range goBenchSpecs {
@@ -402,8 +410,9 @@ func (b *bench) rawResults() any {
 		SellOuts map[string]sellOut
 		GoBench  []goBenchRun
 		Memory   *memResult
+		Events   []*eventsResult
 		Problems []string
-	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, Problems: b.problems}
+	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, Events: b.events, Problems: b.problems}
 	for _, s := range b.series {
 		out.Series = append(out.Series, series{System: s.Sys.Key, Clients: s.Clients, Runs: s.Runs})
 	}

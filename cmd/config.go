@@ -144,6 +144,11 @@ type NodeConfig struct {
 	// WebhookAllowPrivate lets webhook targets be on loopback, private and link-local
 	// addresses (a receiver on 127.0.0.1): tests and local development only.
 	WebhookAllowPrivate bool
+	// Events off (cmd/events.go, docs/EVENTS.md "Cost"): Events is EventsOn (the default)
+	// or EventsOff. Off is for operators who need no event stream: commits write no outbox
+	// rows, no bus, relay or consumer is started, and so webhooks, live streams, reports and
+	// GET /v1/events get nothing. validate() refuses it with --nats-url.
+	Events string
 	// DataKeyFile is the data key ring (persistence/pii) that seals guests' contacts (see
 	// Contacts), notification contacts and webhook signing secrets at rest; empty keeps
 	// secrets unsealed.
@@ -253,6 +258,7 @@ func DefaultNodeConfig() NodeConfig {
 		OIDCUserClaim:      auth.DefaultUserClaim,
 		EventRetention:     bus.DefaultConfig().Retention,
 		NATSReplicas:       bus.DefaultConfig().Replicas,
+		Events:             EventsOn,
 		Contacts:           ContactsAuto,
 		// Payments
 		PaymentGrace:          payment.DefaultConfig.Grace,
@@ -391,6 +397,8 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the event streams on --nats-url (3 on a three-server JetStream cluster)")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long events are kept in the JetStream stream and, once published, in the outbox")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook targets be on loopback, private and link-local addresses (tests and local development only)")
+	// Events off (cmd/events.go).
+	fs.StringVar(&c.Events, "events", c.Events, "on: every commit writes its events to the outbox and they are published; off: no outbox rows, no bus (webhooks, live streams, reports and GET /v1/events get nothing)")
 	// Reports and console (cmd/reports.go).
 	fs.StringVar(&c.ConsoleClientID, "console-client-id", c.ConsoleClientID, "oidc mode: the console's OIDC client id (public client; redirect URI <node URL>/console/); empty: no console sign-in")
 	fs.StringVar(&c.DataKeyFile, "data-key-file", c.DataKeyFile, "data key ring (mode 0600) sealing guests' contacts, notification contacts and webhook signing secrets at rest; empty: no guests' contacts (but on a single --auth dev node), the rest unsealed")
@@ -458,6 +466,9 @@ func (c *NodeConfig) validate() error {
 		return fmt.Errorf("--event-retention must be at least %s (the republish deduplication window)", bus.DefaultConfig().DuplicateWindow)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.validateEvents(); err != nil { // events off (cmd/events.go)
 		return err
 	}
 	if c.PaymentGrace < 0 || c.PaymentGrace > time.Hour || c.PaymentReconcileEvery <= 0 { // payments

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -26,8 +27,35 @@ func (e *nodeEvents) nudge() func() {
 	return e.relay.Nudge
 }
 
+// The values of --events (NodeConfig.Events).
+const (
+	EventsOn  = "on"
+	EventsOff = "off"
+)
+
+// validateEvents checks --events: off publishes nothing, so a NATS cluster to publish to
+// is a contradiction.
+func (c *NodeConfig) validateEvents() error {
+	switch {
+	case c.Events != EventsOn && c.Events != EventsOff:
+		return fmt.Errorf("--events %q: want on or off", c.Events)
+	case c.Events == EventsOff && c.NATSURL != "":
+		return errors.New("--events off publishes nothing: drop --nats-url")
+	}
+	return nil
+}
+
+// eventsOff reports whether the node runs with --events off: its resource actors drop the
+// events of their commits (resource.Config.DropEvents), so the store writes no outbox rows,
+// and no bus, relay or consumer is started.
+func (m *Main) eventsOff() bool { return m.Config.Events == EventsOff }
+
 // startEvents opens the bus and starts the relay over the store's outbox.
 func (m *Main) startEvents(ctx context.Context) error {
+	if m.eventsOff() {
+		m.Logger.Info("events are off (--events off): no outbox rows, no bus; webhooks, live streams and reports get nothing")
+		return nil
+	}
 	outbox, ok := m.store.(persistence.Outbox)
 	if !ok {
 		return fmt.Errorf("events: the %s store keeps no outbox", m.storeKind())

@@ -89,6 +89,9 @@ func (a *resourceActor) startCommit(c activation.Commit) {
 		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil, Events: w.Events,
 		Waitlist: w.Waitlist, WaitlistRemoved: w.WaitlistRemoved,
 	}
+	if a.cfg.DropEvents {
+		b.Events = nil
+	}
 	store, nudge := a.cfg.Store, a.cfg.EventsCommitted
 	call := &storeCall{kind: commitCall, size: c.Size}
 	result := func(err error) (activation.Input, error) {

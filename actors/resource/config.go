@@ -84,6 +84,10 @@ type Config struct {
 	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
 	// non-blocking send on a channel of capacity 1).
 	EventsCommitted func()
+	// DropEvents leaves the events out of every commit, so the store writes no outbox rows:
+	// a node run with --events off, whose operators need no event stream. Nothing else
+	// changes: the same rows are committed, in the same batches.
+	DropEvents bool
 }
 
 // DefaultConfig returns the production defaults; Store and Owner are left to the caller.
