@@ -24,7 +24,7 @@ import (
 type PayHold struct {
 	HoldID, UserID string
 	Config         payment.Config
-	Policy         payment.Policy
+	Policy         payment.Policy // the node's default: applies when the resource has no policy
 }
 
 // PaymentObserved: the provider's view of the hold's intent (a verified webhook with the
@@ -88,7 +88,11 @@ func decidePayment(s *booking.State, op any, t time.Time) (outcome, bool) {
 		if err != nil {
 			return outcome{err: err}, true
 		}
-		cfg, in = op.Config, payment.Requested{Amount: amount, Policy: op.Policy, Hold: h.Status}
+		// The policy and the start it is measured against are fixed when the payment starts:
+		// the customer pays under the policy the resource shows then (a later change of the
+		// resource's policy does not reach payments already made).
+		cfg, in = op.Config, payment.Requested{Amount: amount, Policy: payment.PolicyFor(res, op.Policy),
+			ServiceStart: booking.FirstStart(h.Buckets, res.Timezone), Hold: h.Status}
 	case PaymentObserved:
 		if saga.Attempt == 0 {
 			return outcome{holdID: id}, true // no payment for this hold: nothing to observe

@@ -19,6 +19,7 @@ type CreateResource struct {
 	WaitlistOfferTTL time.Duration // 0 means DefaultWaitlistOfferTTL
 	Tags             []string      // ValidateTags; stored sorted
 	Location         string        // ValidateLocation; "" for none
+	Refunds          []RefundTier  // cancellation policy; nil: the node's default
 }
 
 // UpdateResource changes capacities and, optionally, the name, hold TTL and rules. Keys absent
@@ -33,8 +34,9 @@ type UpdateResource struct {
 	Allowance        *Allowance
 	MaxPerUser       *int64
 	WaitlistOfferTTL *time.Duration
-	Tags             *[]string // replaces the tags (an empty list removes them)
-	Location         *string   // "" removes it
+	Tags             *[]string     // replaces the tags (an empty list removes them)
+	Location         *string       // "" removes it
+	Refunds          *[]RefundTier // replaces the policy (an empty list: the node's default)
 }
 
 // PlaceHold asks for Quantity units in every one of Buckets. HoldID is chosen by the caller
