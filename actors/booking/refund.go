@@ -6,6 +6,10 @@ import "time"
 // publishes.
 const MaxRefundTiers = 10
 
+// MaxRefundNotice bounds a tier's notice: a year and a day covers any published policy, and
+// keeps every notice far from a Duration's overflow.
+const MaxRefundNotice = 366 * Day
+
 // RefundTier is one tier of a resource's cancellation policy (Resource.Refunds): a paid
 // booking cancelled by its owner at least Before ahead of the start of its first bucket gets
 // Percent of what was paid back. The money side (package payment) applies it; the model only
@@ -24,8 +28,8 @@ func ValidateRefundTiers(tiers []RefundTier) error {
 	}
 	for i, t := range tiers {
 		switch {
-		case t.Before < 0:
-			return invalidf("cancellation tier %d: before must not be negative", i)
+		case t.Before < 0 || t.Before > MaxRefundNotice:
+			return invalidf("cancellation tier %d: before must be between 0s and %s", i, MaxRefundNotice)
 		case t.Percent < 0 || t.Percent > 100:
 			return invalidf("cancellation tier %d: percent must be between 0 and 100", i)
 		case i > 0 && t.Before >= tiers[i-1].Before:

@@ -37,7 +37,7 @@ func PolicyFor(res booking.Resource, def Policy) Policy {
 }
 
 // Validate checks the shape (booking.ValidateRefundTiers): at most MaxTiers tiers, Before >= 0
-// and strictly decreasing, Percent in 0..100 and not increasing.
+// (at most booking.MaxRefundNotice) and strictly decreasing, Percent in 0..100 and not increasing.
 func (p Policy) Validate() error { return booking.ValidateRefundTiers(p.Tiers) }
 
 // Refund is how much of paid (minor units) goes back to an owner who cancels at at, for a
