@@ -157,6 +157,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Mounted:        append(mounted, reportRoutes...),
 		Contacts:       contacts,
 
+		PaymentRequired: m.pay.Enabled(), // payments.go: a priced hold is confirmed by its payment
+
 		AvailabilityObservers: availabilityObservers,
 	})
 	if err != nil {

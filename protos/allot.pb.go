@@ -1224,11 +1224,14 @@ func (x *GetHold) GetHoldId() string {
 	return ""
 }
 
+// ConfirmHold confirms a held hold. payment_required: the node takes payments, so a priced
+// hold not paid for is refused (payment_required) instead (docs/PAYMENTS.md).
 type ConfirmHold struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	HoldId          string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	PaymentRequired bool                   `protobuf:"varint,2,opt,name=payment_required,json=paymentRequired,proto3" json:"payment_required,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConfirmHold) Reset() {
@@ -1266,6 +1269,13 @@ func (x *ConfirmHold) GetHoldId() string {
 		return x.HoldId
 	}
 	return ""
+}
+
+func (x *ConfirmHold) GetPaymentRequired() bool {
+	if x != nil {
+		return x.PaymentRequired
+	}
+	return false
 }
 
 type CancelHold struct {
@@ -2255,9 +2265,10 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x05range\x18\x14 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x18\n" +
 	"\acontact\x18( \x01(\fR\acontact\"\"\n" +
 	"\aGetHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"&\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"Q\n" +
 	"\vConfirmHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"%\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12)\n" +
+	"\x10payment_required\x18\x02 \x01(\bR\x0fpaymentRequired\"%\n" +
 	"\n" +
 	"CancelHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\">\n" +

@@ -22,6 +22,7 @@ import (
 //	                                                  node's default, none by default)
 //	cmd NAME observed hold=h1 intent=pi_1 status=requires_capture [attempt=1] [amount=N]
 //	         [received=N] [refunded=N] [risk=elevated] [failed] [event=evt_1]
+//	cmd NAME confirm hold=h1 [payment-required]       a plain confirm; payment-required: the node takes payments
 //	cmd NAME payment-tick hold=h1
 //	cmd NAME review hold=h1 [approve]                 an operator's decision on a payment under review
 //

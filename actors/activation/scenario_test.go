@@ -219,7 +219,7 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		}
 		c.Op = p
 	case "confirm":
-		c.Op = booking.ConfirmHold{HoldID: hold}
+		c.Op = booking.ConfirmHold{HoldID: hold, PaymentRequired: d.HasArg("payment-required")} // payment_scenario_test.go
 	case "cancel":
 		c.Op = booking.CancelHold{HoldID: hold}
 	case "extend":

@@ -53,7 +53,14 @@ type PlaceHold struct {
 }
 
 // ConfirmHold turns a held hold into a confirmed booking.
-type ConfirmHold struct{ HoldID string }
+type ConfirmHold struct {
+	HoldID string
+	// PaymentRequired: the node takes payments, so a held hold of a priced resource that has
+	// not been paid for is refused (CodePaymentRequired) instead of confirmed; its payment
+	// confirms it (actors/activation, payment.go). The edge sets it from the node's setting;
+	// a resource without a price confirms as always. The saga's own confirms leave it unset.
+	PaymentRequired bool
+}
 
 // CancelHold releases a held or confirmed hold.
 type CancelHold struct{ HoldID string }

@@ -56,7 +56,7 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 	case *protos.Command_GetHold:
 		return activation.GetHold{HoldID: op.GetHold.GetHoldId()}, nil
 	case *protos.Command_ConfirmHold:
-		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId()}, nil
+		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId(), PaymentRequired: op.ConfirmHold.GetPaymentRequired()}, nil
 	case *protos.Command_CancelHold:
 		return booking.CancelHold{HoldID: op.CancelHold.GetHoldId()}, nil
 	case *protos.Command_ExtendHold:
