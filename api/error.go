@@ -72,6 +72,8 @@ func kindOf(code string) problemKind {
 		return problemKind{"conflict", "Conflicting state", http.StatusConflict, code}
 	case booking.CodeLimitExceeded:
 		return problemKind{"limit-exceeded", "Limit exceeded", http.StatusConflict, code}
+	case booking.CodePaymentRequired:
+		return problemKind{"payment-required", "Payment required", http.StatusConflict, code}
 	case booking.CodeBusy:
 		return problemKind{"busy", "Resource busy", http.StatusTooManyRequests, code}
 	case booking.CodeUnavailable:
@@ -104,7 +106,7 @@ func problemCodes() []string {
 	return []string{
 		booking.CodeMalformed, booking.CodeInvalid, booking.CodeIdempotencyMismatch,
 		booking.CodeNotFound, booking.CodeAlreadyExists, booking.CodeSoldOut, booking.CodeConflict,
-		booking.CodeLimitExceeded, booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
+		booking.CodeLimitExceeded, booking.CodePaymentRequired, booking.CodeBusy, booking.CodeUnavailable, booking.CodeInternal,
 		booking.CodeUnauthenticated, booking.CodeForbidden, booking.CodeMFARequired, booking.CodeRateLimited,
 		kindUnsupportedMediaType, kindPayloadTooLarge, kindMethodNotAllowed, kindRouteNotFound,
 		kindClientClosed,

@@ -105,10 +105,29 @@ func (s *Server) getHold(c *gin.Context) {
 	s.holdOp(c, nil)
 }
 
-// POST /v1/resources/:rid/holds/:hid/confirm
+// POST /v1/resources/:rid/holds/:hid/confirm[?unpaid=true]
+//
+// When the node takes payments, a priced hold not paid for is refused (payment_required):
+// its payment confirms it. An operator may confirm it anyway with unpaid=true (paid at the
+// desk, by invoice: pretix's "mark as paid" by hand); the hold's payment stays none, so it is
+// never shown as paid. A customer asking for unpaid=true is refused (403).
 func (s *Server) confirmHold(c *gin.Context) {
+	unpaid := false
+	switch v := c.Query("unpaid"); v {
+	case "", "false":
+	case "true":
+		unpaid = true
+	default:
+		s.fail(c, booking.Errorf(booking.CodeMalformed, "unpaid must be true or false"))
+		return
+	}
+	if unpaid && !actsAsOperator(PrincipalOf(c)) {
+		s.fail(c, booking.Errorf(booking.CodeForbidden, "only operators (with a second factor) may confirm a hold unpaid"))
+		return
+	}
+	required := s.cfg.PaymentRequired && !unpaid
 	s.holdOp(c, func(rid, hid string) *protos.Command {
-		return &protos.Command{ResourceId: rid, Op: &protos.Command_ConfirmHold{ConfirmHold: &protos.ConfirmHold{HoldId: hid}}}
+		return &protos.Command{ResourceId: rid, Op: &protos.Command_ConfirmHold{ConfirmHold: &protos.ConfirmHold{HoldId: hid, PaymentRequired: required}}}
 	})
 }
 

@@ -66,6 +66,8 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 			return oneOf(name, "from", "to", "every", "capacity")
 		case depth == 1 && parent == "allowance":
 			return oneOf(name, "units", "percent")
+		case depth == 2 && parent == "[]":
+			return refundTierMember(parent, depth, name)
 		}
 		return true // bucket keys are data; other nesting fails on its JSON type
 	})
@@ -144,6 +146,7 @@ func decodeCreateResource(body []byte) (string, *protos.CreateResource, error) {
 		return "", nil, err
 	}
 	op.MaxExtensions, op.Allowance, op.WaitlistOfferTtlMs = r.maxExtensions, r.allowance, r.offerTTLms()
+	op.CancellationPolicy = r.refunds
 	if r.maxPerUser != nil {
 		op.MaxPerUser = *r.maxPerUser
 	}
@@ -159,6 +162,8 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 			return oneOf(name, "buckets", "name", "hold_ttl", "tags", "location") || ruleMember(name)
 		case depth == 1 && parent == "allowance":
 			return oneOf(name, "units", "percent")
+		case depth == 2 && parent == "[]":
+			return refundTierMember(parent, depth, name)
 		}
 		return depth > 0
 	})
@@ -170,9 +175,10 @@ func decodeUpdateResource(body []byte) (*protos.UpdateResource, error) {
 		return nil, err
 	}
 	if len(b.Buckets) == 0 && b.Name == nil && b.HoldTTL == nil && b.Tags == nil && b.Location == nil && r.empty() {
-		return nil, invalid("nothing to update: give buckets, name, hold_ttl, tags, location or a rule (max_extensions, allowance, max_per_user, waitlist_offer_ttl)")
+		return nil, invalid("nothing to update: give buckets, name, hold_ttl, tags, location or a rule (max_extensions, allowance, max_per_user, waitlist_offer_ttl, cancellation_policy)")
 	}
-	op := &protos.UpdateResource{MaxExtensions: r.maxExtensions, Allowance: r.allowance, MaxPerUser: r.maxPerUser}
+	op := &protos.UpdateResource{MaxExtensions: r.maxExtensions, Allowance: r.allowance, MaxPerUser: r.maxPerUser,
+		CancellationPolicy: r.refunds}
 	if b.Tags != nil {
 		if err := booking.ValidateTags(*b.Tags); err != nil {
 			return nil, err

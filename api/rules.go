@@ -16,6 +16,20 @@ type rulesBody struct {
 	Allowance        *allowanceBody `json:"allowance"`
 	MaxPerUser       *int64         `json:"max_per_user"`
 	WaitlistOfferTTL *string        `json:"waitlist_offer_ttl"`
+	// CancellationPolicy: absent leaves it (a creation: none); [] removes it (an update), so
+	// the node's default applies again.
+	CancellationPolicy *[]refundTierBody `json:"cancellation_policy"`
+}
+
+type refundTierBody struct {
+	Before  *string `json:"before"`
+	Percent *int64  `json:"percent"`
+}
+
+// refundTierMember reports whether name may appear in an object at depth with parent: the
+// members of a cancellation policy's tiers (objects in the top-level array).
+func refundTierMember(parent string, depth int, name string) bool {
+	return depth == 2 && parent == "[]" && oneOf(name, "before", "percent")
 }
 
 type allowanceBody struct {
@@ -31,7 +45,7 @@ type calendarBody struct {
 }
 
 func ruleMember(name string) bool {
-	return oneOf(name, "max_extensions", "allowance", "max_per_user", "waitlist_offer_ttl")
+	return oneOf(name, "max_extensions", "allowance", "max_per_user", "waitlist_offer_ttl", "cancellation_policy")
 }
 
 // rules are the decoded rule members; nil for the absent ones.
@@ -40,10 +54,11 @@ type rules struct {
 	allowance     *protos.Allowance
 	maxPerUser    *int64
 	offerTTL      *time.Duration
+	refunds       *protos.CancellationPolicy
 }
 
 func (r rules) empty() bool {
-	return r.maxExtensions == nil && r.allowance == nil && r.maxPerUser == nil && r.offerTTL == nil
+	return r.maxExtensions == nil && r.allowance == nil && r.maxPerUser == nil && r.offerTTL == nil && r.refunds == nil
 }
 
 // offerTTLms is the offer TTL for a creation: 0 (the default) when absent.
@@ -89,7 +104,43 @@ func (b rulesBody) rules() (rules, error) {
 		}
 		r.offerTTL = &d
 	}
+	if b.CancellationPolicy != nil {
+		p, err := decodeRefundTiers(*b.CancellationPolicy)
+		if err != nil {
+			return r, err
+		}
+		r.refunds = p
+	}
 	return r, nil
+}
+
+// decodeRefundTiers checks a cancellation policy with the model's rules
+// (booking.ValidateRefundTiers): each tier a before (a duration such as 48h, 0s for "until
+// the start") and a percent, longest notice first, refunding no more as the start draws near.
+func decodeRefundTiers(in []refundTierBody) (*protos.CancellationPolicy, error) {
+	if len(in) > booking.MaxRefundTiers {
+		return nil, invalid("cancellation_policy has at most %d tiers", booking.MaxRefundTiers)
+	}
+	tiers := make([]booking.RefundTier, len(in))
+	out := &protos.CancellationPolicy{}
+	for i, t := range in {
+		switch {
+		case t.Before == nil:
+			return nil, invalid("cancellation_policy[%d].before is required (a duration such as 48h)", i)
+		case t.Percent == nil:
+			return nil, invalid("cancellation_policy[%d].percent is required (0 to 100)", i)
+		}
+		d, err := time.ParseDuration(*t.Before)
+		if err != nil || d < 0 || d > booking.MaxRefundNotice || d%time.Millisecond != 0 {
+			return nil, invalid("cancellation_policy[%d].before must be a duration between 0s and %s, such as 48h", i, booking.MaxRefundNotice)
+		}
+		tiers[i] = booking.RefundTier{Before: d, Percent: *t.Percent}
+		out.Tiers = append(out.Tiers, &protos.RefundTier{BeforeMs: d.Milliseconds(), Percent: *t.Percent})
+	}
+	if err := booking.ValidateRefundTiers(tiers); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // decodeCalendar checks a calendar by expanding it in the resource's time zone, as the model

@@ -67,6 +67,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; larger bodies get 413. Default 64 KiB.
 	MaxBodyBytes int64
+	// PaymentRequired: the node takes payments (it has a Stripe key, docs/PAYMENTS.md), so a
+	// plain confirm of a held hold on a priced resource that was not paid for is refused (409
+	// payment-required); an operator may confirm it unpaid with ?unpaid=true. The resource
+	// actor decides it with the hold as it is (booking.ConfirmHold.PaymentRequired).
+	PaymentRequired bool
 	// Events serves GET /v1/events (the outbox); nil answers it 404.
 	Events EventLister
 	// AvailabilityMaxAge is how long a shared cache may serve an availability answer without

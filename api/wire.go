@@ -63,6 +63,10 @@ func resourceFromProto(r *protos.Resource) wire.Resource {
 	if r.Price != nil {
 		out.Price = &wire.Money{Amount: r.Price.Amount, Currency: r.Price.Currency}
 	}
+	for _, t := range r.CancellationPolicy {
+		out.CancellationPolicy = append(out.CancellationPolicy,
+			wire.RefundTier{Before: wire.FormatDuration(time.Duration(t.BeforeMs) * time.Millisecond), Percent: t.Percent})
+	}
 	return out
 }
 

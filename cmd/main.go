@@ -173,6 +173,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Contacts:       contacts,
 		Audit:          auditStore,
 
+		PaymentRequired: m.pay.Enabled(), // payments.go: a priced hold is confirmed by its payment
+
 		AvailabilityObservers: availabilityObservers,
 	}))
 	if err != nil {

@@ -135,7 +135,7 @@ func LikePattern(q string) string {
 // columns of migration 0003 last).
 const ResourceColumns = `r.id, r.name, r.price_amount, r.price_currency, r.hold_ttl_ms, r.created_at_ms, r.updated_at_ms,
  r.max_extensions, r.allowance_units, r.allowance_percent, r.max_per_user, r.timezone, r.slot_every_ms, r.waitlist_offer_ttl_ms,
- r.tags, r.location, r.archived_at_ms`
+ r.tags, r.location, r.archived_at_ms, r.refund_policy`
 
 // ResourceListed is the SQL condition of the resources a listing shows: the active ones.
 const ResourceListed = `r.archived_at_ms = 0`
@@ -206,4 +206,43 @@ func ResourceSlotsAvailable(from, to, q, ms string) string {
 	return `(r.slot_every_ms > 0 AND NOT EXISTS (SELECT 1 FROM buckets b WHERE ` + inSpan +
 		` AND b.capacity - b.held - b.confirmed < ` + q + `) AND (SELECT COUNT(*) FROM buckets b WHERE ` + inSpan +
 		`) * r.slot_every_ms = ` + ms + ` AND EXISTS (SELECT 1 FROM buckets b WHERE b.resource_id = r.id AND b.bucket_key = ` + from + `))`
+}
+
+// refundTierJSON is one stored tier of a cancellation policy (migration 0015).
+type refundTierJSON struct {
+	BeforeMS int64 `json:"before_ms"`
+	Percent  int64 `json:"percent"`
+}
+
+// RefundsJSON is the stored form of a resource's cancellation policy: a JSON array of tiers
+// in milliseconds, "" for none (the node's default applies).
+func RefundsJSON(tiers []booking.RefundTier) string {
+	if len(tiers) == 0 {
+		return ""
+	}
+	out := make([]refundTierJSON, len(tiers))
+	for i, t := range tiers {
+		out[i] = refundTierJSON{BeforeMS: t.Before.Milliseconds(), Percent: t.Percent}
+	}
+	b, _ := json.Marshal(out) // integers always marshal
+	return string(b)
+}
+
+// ParseRefunds reads a stored cancellation policy; "" (none) is nil.
+func ParseRefunds(s string) ([]booking.RefundTier, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var in []refundTierJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, fmt.Errorf("cancellation policy %q: %w", s, err)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]booking.RefundTier, len(in))
+	for i, t := range in {
+		out[i] = booking.RefundTier{Before: time.Duration(t.BeforeMS) * time.Millisecond, Percent: t.Percent}
+	}
+	return out, nil
 }

@@ -446,14 +446,15 @@ type CreateResource struct {
 	HoldTtlMs int64                  `protobuf:"varint,3,opt,name=hold_ttl_ms,json=holdTtlMs,proto3" json:"hold_ttl_ms,omitempty"`                                                    // 0 means the default (10 min)
 	Price     *Money                 `protobuf:"bytes,4,opt,name=price,proto3" json:"price,omitempty"`                                                                                // optional
 	// Booking rules. calendar replaces buckets (days or slots in timezone).
-	Calendar           *Calendar  `protobuf:"bytes,20,opt,name=calendar,proto3" json:"calendar,omitempty"`
-	MaxExtensions      *int64     `protobuf:"varint,21,opt,name=max_extensions,json=maxExtensions,proto3,oneof" json:"max_extensions,omitempty"`              // absent: the default (2)
-	Allowance          *Allowance `protobuf:"bytes,22,opt,name=allowance,proto3" json:"allowance,omitempty"`                                                  // overbooking; absent: none
-	MaxPerUser         int64      `protobuf:"varint,23,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`                           // 0: no per-user limit
-	Timezone           string     `protobuf:"bytes,24,opt,name=timezone,proto3" json:"timezone,omitempty"`                                                    // IANA name; "" means UTC
-	WaitlistOfferTtlMs int64      `protobuf:"varint,25,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"` // 0 means the default (1 h)
-	Tags               []string   `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`                                                            // for search
-	Location           string     `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`                                                    // optional, for search
+	Calendar           *Calendar           `protobuf:"bytes,20,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	MaxExtensions      *int64              `protobuf:"varint,21,opt,name=max_extensions,json=maxExtensions,proto3,oneof" json:"max_extensions,omitempty"`              // absent: the default (2)
+	Allowance          *Allowance          `protobuf:"bytes,22,opt,name=allowance,proto3" json:"allowance,omitempty"`                                                  // overbooking; absent: none
+	MaxPerUser         int64               `protobuf:"varint,23,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`                           // 0: no per-user limit
+	Timezone           string              `protobuf:"bytes,24,opt,name=timezone,proto3" json:"timezone,omitempty"`                                                    // IANA name; "" means UTC
+	WaitlistOfferTtlMs int64               `protobuf:"varint,25,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3" json:"waitlist_offer_ttl_ms,omitempty"` // 0 means the default (1 h)
+	Tags               []string            `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`                                                            // for search
+	Location           string              `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`                                                    // optional, for search
+	CancellationPolicy *CancellationPolicy `protobuf:"bytes,28,opt,name=cancellation_policy,json=cancellationPolicy,proto3" json:"cancellation_policy,omitempty"`      // absent or no tiers: the node's default
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -572,6 +573,113 @@ func (x *CreateResource) GetLocation() string {
 	return ""
 }
 
+func (x *CreateResource) GetCancellationPolicy() *CancellationPolicy {
+	if x != nil {
+		return x.CancellationPolicy
+	}
+	return nil
+}
+
+// RefundTier is one tier of a resource's cancellation policy: a paid booking cancelled by its
+// owner at least before_ms ahead of its first bucket's start gets percent of it back.
+type RefundTier struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BeforeMs      int64                  `protobuf:"varint,1,opt,name=before_ms,json=beforeMs,proto3" json:"before_ms,omitempty"`
+	Percent       int64                  `protobuf:"varint,2,opt,name=percent,proto3" json:"percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundTier) Reset() {
+	*x = RefundTier{}
+	mi := &file_protos_allot_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundTier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundTier) ProtoMessage() {}
+
+func (x *RefundTier) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundTier.ProtoReflect.Descriptor instead.
+func (*RefundTier) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RefundTier) GetBeforeMs() int64 {
+	if x != nil {
+		return x.BeforeMs
+	}
+	return 0
+}
+
+func (x *RefundTier) GetPercent() int64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+// CancellationPolicy is a resource's refund tiers, longest notice first (no tiers: none, the
+// node's default applies).
+type CancellationPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tiers         []*RefundTier          `protobuf:"bytes,1,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancellationPolicy) Reset() {
+	*x = CancellationPolicy{}
+	mi := &file_protos_allot_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancellationPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancellationPolicy) ProtoMessage() {}
+
+func (x *CancellationPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_protos_allot_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancellationPolicy.ProtoReflect.Descriptor instead.
+func (*CancellationPolicy) Descriptor() ([]byte, []int) {
+	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancellationPolicy) GetTiers() []*RefundTier {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
 // ArchiveResource retires a resource: no new holds, not listed; refused while it has live
 // holds or waiting users.
 type ArchiveResource struct {
@@ -582,7 +690,7 @@ type ArchiveResource struct {
 
 func (x *ArchiveResource) Reset() {
 	*x = ArchiveResource{}
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +702,7 @@ func (x *ArchiveResource) String() string {
 func (*ArchiveResource) ProtoMessage() {}
 
 func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[4]
+	mi := &file_protos_allot_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +715,7 @@ func (x *ArchiveResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveResource.ProtoReflect.Descriptor instead.
 func (*ArchiveResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{4}
+	return file_protos_allot_proto_rawDescGZIP(), []int{6}
 }
 
 // Tags is a resource's list of tags, as an update sets it (present and empty: none).
@@ -620,7 +728,7 @@ type Tags struct {
 
 func (x *Tags) Reset() {
 	*x = Tags{}
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +740,7 @@ func (x *Tags) String() string {
 func (*Tags) ProtoMessage() {}
 
 func (x *Tags) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[5]
+	mi := &file_protos_allot_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +753,7 @@ func (x *Tags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tags.ProtoReflect.Descriptor instead.
 func (*Tags) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{5}
+	return file_protos_allot_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Tags) GetValues() []string {
@@ -668,7 +776,7 @@ type Calendar struct {
 
 func (x *Calendar) Reset() {
 	*x = Calendar{}
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +788,7 @@ func (x *Calendar) String() string {
 func (*Calendar) ProtoMessage() {}
 
 func (x *Calendar) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[6]
+	mi := &file_protos_allot_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +801,7 @@ func (x *Calendar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Calendar.ProtoReflect.Descriptor instead.
 func (*Calendar) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{6}
+	return file_protos_allot_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Calendar) GetFrom() string {
@@ -735,7 +843,7 @@ type Allowance struct {
 
 func (x *Allowance) Reset() {
 	*x = Allowance{}
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +855,7 @@ func (x *Allowance) String() string {
 func (*Allowance) ProtoMessage() {}
 
 func (x *Allowance) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[7]
+	mi := &file_protos_allot_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +868,7 @@ func (x *Allowance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Allowance.ProtoReflect.Descriptor instead.
 func (*Allowance) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{7}
+	return file_protos_allot_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Allowance) GetUnits() int64 {
@@ -788,7 +896,7 @@ type Range struct {
 
 func (x *Range) Reset() {
 	*x = Range{}
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +908,7 @@ func (x *Range) String() string {
 func (*Range) ProtoMessage() {}
 
 func (x *Range) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[8]
+	mi := &file_protos_allot_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +921,7 @@ func (x *Range) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Range.ProtoReflect.Descriptor instead.
 func (*Range) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{8}
+	return file_protos_allot_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Range) GetFrom() string {
@@ -839,7 +947,7 @@ type GetResource struct {
 
 func (x *GetResource) Reset() {
 	*x = GetResource{}
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +959,7 @@ func (x *GetResource) String() string {
 func (*GetResource) ProtoMessage() {}
 
 func (x *GetResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[9]
+	mi := &file_protos_allot_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +972,7 @@ func (x *GetResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResource.ProtoReflect.Descriptor instead.
 func (*GetResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{9}
+	return file_protos_allot_proto_rawDescGZIP(), []int{11}
 }
 
 // UpdateResource changes capacities (and optionally name / hold TTL). A key absent from
@@ -881,13 +989,14 @@ type UpdateResource struct {
 	WaitlistOfferTtlMs *int64                 `protobuf:"varint,23,opt,name=waitlist_offer_ttl_ms,json=waitlistOfferTtlMs,proto3,oneof" json:"waitlist_offer_ttl_ms,omitempty"`
 	Tags               *Tags                  `protobuf:"bytes,24,opt,name=tags,proto3" json:"tags,omitempty"` // absent: unchanged
 	Location           *string                `protobuf:"bytes,25,opt,name=location,proto3,oneof" json:"location,omitempty"`
+	CancellationPolicy *CancellationPolicy    `protobuf:"bytes,26,opt,name=cancellation_policy,json=cancellationPolicy,proto3" json:"cancellation_policy,omitempty"` // absent: unchanged; no tiers: the node's default
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpdateResource) Reset() {
 	*x = UpdateResource{}
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1008,7 @@ func (x *UpdateResource) String() string {
 func (*UpdateResource) ProtoMessage() {}
 
 func (x *UpdateResource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[10]
+	mi := &file_protos_allot_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1021,7 @@ func (x *UpdateResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResource.ProtoReflect.Descriptor instead.
 func (*UpdateResource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{10}
+	return file_protos_allot_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateResource) GetBuckets() map[string]int64 {
@@ -978,6 +1087,13 @@ func (x *UpdateResource) GetLocation() string {
 	return ""
 }
 
+func (x *UpdateResource) GetCancellationPolicy() *CancellationPolicy {
+	if x != nil {
+		return x.CancellationPolicy
+	}
+	return nil
+}
+
 type PlaceHold struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
@@ -994,7 +1110,7 @@ type PlaceHold struct {
 
 func (x *PlaceHold) Reset() {
 	*x = PlaceHold{}
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1122,7 @@ func (x *PlaceHold) String() string {
 func (*PlaceHold) ProtoMessage() {}
 
 func (x *PlaceHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[11]
+	mi := &file_protos_allot_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1135,7 @@ func (x *PlaceHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHold.ProtoReflect.Descriptor instead.
 func (*PlaceHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{11}
+	return file_protos_allot_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PlaceHold) GetIdempotencyKey() string {
@@ -1073,7 +1189,7 @@ type GetHold struct {
 
 func (x *GetHold) Reset() {
 	*x = GetHold{}
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1201,7 @@ func (x *GetHold) String() string {
 func (*GetHold) ProtoMessage() {}
 
 func (x *GetHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[12]
+	mi := &file_protos_allot_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1214,7 @@ func (x *GetHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHold.ProtoReflect.Descriptor instead.
 func (*GetHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{12}
+	return file_protos_allot_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetHold) GetHoldId() string {
@@ -1108,16 +1224,19 @@ func (x *GetHold) GetHoldId() string {
 	return ""
 }
 
+// ConfirmHold confirms a held hold. payment_required: the node takes payments, so a priced
+// hold not paid for is refused (payment_required) instead (docs/PAYMENTS.md).
 type ConfirmHold struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	HoldId          string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	PaymentRequired bool                   `protobuf:"varint,2,opt,name=payment_required,json=paymentRequired,proto3" json:"payment_required,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConfirmHold) Reset() {
 	*x = ConfirmHold{}
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1248,7 @@ func (x *ConfirmHold) String() string {
 func (*ConfirmHold) ProtoMessage() {}
 
 func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[13]
+	mi := &file_protos_allot_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1261,7 @@ func (x *ConfirmHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmHold.ProtoReflect.Descriptor instead.
 func (*ConfirmHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{13}
+	return file_protos_allot_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConfirmHold) GetHoldId() string {
@@ -1150,6 +1269,13 @@ func (x *ConfirmHold) GetHoldId() string {
 		return x.HoldId
 	}
 	return ""
+}
+
+func (x *ConfirmHold) GetPaymentRequired() bool {
+	if x != nil {
+		return x.PaymentRequired
+	}
+	return false
 }
 
 type CancelHold struct {
@@ -1161,7 +1287,7 @@ type CancelHold struct {
 
 func (x *CancelHold) Reset() {
 	*x = CancelHold{}
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1299,7 @@ func (x *CancelHold) String() string {
 func (*CancelHold) ProtoMessage() {}
 
 func (x *CancelHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[14]
+	mi := &file_protos_allot_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1312,7 @@ func (x *CancelHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelHold.ProtoReflect.Descriptor instead.
 func (*CancelHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{14}
+	return file_protos_allot_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelHold) GetHoldId() string {
@@ -1207,7 +1333,7 @@ type ExtendHold struct {
 
 func (x *ExtendHold) Reset() {
 	*x = ExtendHold{}
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1345,7 @@ func (x *ExtendHold) String() string {
 func (*ExtendHold) ProtoMessage() {}
 
 func (x *ExtendHold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[15]
+	mi := &file_protos_allot_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1358,7 @@ func (x *ExtendHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendHold.ProtoReflect.Descriptor instead.
 func (*ExtendHold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{15}
+	return file_protos_allot_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExtendHold) GetHoldId() string {
@@ -1262,7 +1388,7 @@ type JoinWaitlist struct {
 
 func (x *JoinWaitlist) Reset() {
 	*x = JoinWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1400,7 @@ func (x *JoinWaitlist) String() string {
 func (*JoinWaitlist) ProtoMessage() {}
 
 func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[16]
+	mi := &file_protos_allot_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1413,7 @@ func (x *JoinWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlist.ProtoReflect.Descriptor instead.
 func (*JoinWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{16}
+	return file_protos_allot_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JoinWaitlist) GetBuckets() []string {
@@ -1329,7 +1455,7 @@ type LeaveWaitlist struct {
 
 func (x *LeaveWaitlist) Reset() {
 	*x = LeaveWaitlist{}
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1467,7 @@ func (x *LeaveWaitlist) String() string {
 func (*LeaveWaitlist) ProtoMessage() {}
 
 func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[17]
+	mi := &file_protos_allot_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1480,7 @@ func (x *LeaveWaitlist) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlist.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlist) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{17}
+	return file_protos_allot_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LeaveWaitlist) GetEntryId() string {
@@ -1389,7 +1515,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1527,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[18]
+	mi := &file_protos_allot_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1540,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{18}
+	return file_protos_allot_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WaitlistEntry) GetId() string {
@@ -1484,7 +1610,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1622,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[19]
+	mi := &file_protos_allot_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1635,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{19}
+	return file_protos_allot_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Error) GetCode() string {
@@ -1545,7 +1671,7 @@ type Bucket struct {
 
 func (x *Bucket) Reset() {
 	*x = Bucket{}
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1683,7 @@ func (x *Bucket) String() string {
 func (*Bucket) ProtoMessage() {}
 
 func (x *Bucket) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[20]
+	mi := &file_protos_allot_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1696,7 @@ func (x *Bucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bucket.ProtoReflect.Descriptor instead.
 func (*Bucket) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{20}
+	return file_protos_allot_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Bucket) GetCapacity() int64 {
@@ -1619,14 +1745,15 @@ type Resource struct {
 	SlotEveryMs        int64                  `protobuf:"varint,25,opt,name=slot_every_ms,json=slotEveryMs,proto3" json:"slot_every_ms,omitempty"`
 	Tags               []string               `protobuf:"bytes,26,rep,name=tags,proto3" json:"tags,omitempty"`
 	Location           string                 `protobuf:"bytes,27,opt,name=location,proto3" json:"location,omitempty"`
-	ArchivedAtMs       int64                  `protobuf:"varint,28,opt,name=archived_at_ms,json=archivedAtMs,proto3" json:"archived_at_ms,omitempty"` // 0 while active
+	ArchivedAtMs       int64                  `protobuf:"varint,28,opt,name=archived_at_ms,json=archivedAtMs,proto3" json:"archived_at_ms,omitempty"`                // 0 while active
+	CancellationPolicy []*RefundTier          `protobuf:"bytes,29,rep,name=cancellation_policy,json=cancellationPolicy,proto3" json:"cancellation_policy,omitempty"` // none: the node's default applies
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_protos_allot_proto_msgTypes[21]
+	mi := &file_protos_allot_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1765,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[21]
+	mi := &file_protos_allot_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1778,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{21}
+	return file_protos_allot_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Resource) GetId() string {
@@ -1773,6 +1900,13 @@ func (x *Resource) GetArchivedAtMs() int64 {
 	return 0
 }
 
+func (x *Resource) GetCancellationPolicy() []*RefundTier {
+	if x != nil {
+		return x.CancellationPolicy
+	}
+	return nil
+}
+
 type Hold struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1796,7 +1930,7 @@ type Hold struct {
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_protos_allot_proto_msgTypes[22]
+	mi := &file_protos_allot_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1942,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[22]
+	mi := &file_protos_allot_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1955,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{22}
+	return file_protos_allot_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Hold) GetId() string {
@@ -1948,7 +2082,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_protos_allot_proto_msgTypes[23]
+	mi := &file_protos_allot_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2094,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_protos_allot_proto_msgTypes[23]
+	mi := &file_protos_allot_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2107,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_protos_allot_proto_rawDescGZIP(), []int{23}
+	return file_protos_allot_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Reply) GetError() *Error {
@@ -2061,7 +2195,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x06config\x18\x04 \x01(\fR\x06config\x12\x16\n" +
 	"\x06policy\x18\x05 \x01(\fR\x06policy\x12\x1a\n" +
 	"\bobserved\x18\x06 \x01(\fR\bobserved\x12\x18\n" +
-	"\aapprove\x18\a \x01(\bR\aapprove\"\xab\x04\n" +
+	"\aapprove\x18\a \x01(\bR\aapprove\"\xfa\x04\n" +
 	"\x0eCreateResource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\abuckets\x18\x02 \x03(\v2%.allot.v1.CreateResource.BucketsEntryR\abuckets\x12\x1e\n" +
@@ -2075,11 +2209,18 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\btimezone\x18\x18 \x01(\tR\btimezone\x121\n" +
 	"\x15waitlist_offer_ttl_ms\x18\x19 \x01(\x03R\x12waitlistOfferTtlMs\x12\x12\n" +
 	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
-	"\blocation\x18\x1b \x01(\tR\blocation\x1a:\n" +
+	"\blocation\x18\x1b \x01(\tR\blocation\x12M\n" +
+	"\x13cancellation_policy\x18\x1c \x01(\v2\x1c.allot.v1.CancellationPolicyR\x12cancellationPolicy\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\x11\n" +
-	"\x0f_max_extensions\"\x11\n" +
+	"\x0f_max_extensions\"C\n" +
+	"\n" +
+	"RefundTier\x12\x1b\n" +
+	"\tbefore_ms\x18\x01 \x01(\x03R\bbeforeMs\x12\x18\n" +
+	"\apercent\x18\x02 \x01(\x03R\apercent\"@\n" +
+	"\x12CancellationPolicy\x12*\n" +
+	"\x05tiers\x18\x01 \x03(\v2\x14.allot.v1.RefundTierR\x05tiers\"\x11\n" +
 	"\x0fArchiveResource\"\x1e\n" +
 	"\x04Tags\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\tR\x06values\"e\n" +
@@ -2094,7 +2235,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x05Range\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\"\r\n" +
-	"\vGetResource\"\xb2\x04\n" +
+	"\vGetResource\"\x81\x05\n" +
 	"\x0eUpdateResource\x12?\n" +
 	"\abuckets\x18\x01 \x03(\v2%.allot.v1.UpdateResource.BucketsEntryR\abuckets\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12#\n" +
@@ -2105,7 +2246,8 @@ const file_protos_allot_proto_rawDesc = "" +
 	"maxPerUser\x88\x01\x01\x126\n" +
 	"\x15waitlist_offer_ttl_ms\x18\x17 \x01(\x03H\x04R\x12waitlistOfferTtlMs\x88\x01\x01\x12\"\n" +
 	"\x04tags\x18\x18 \x01(\v2\x0e.allot.v1.TagsR\x04tags\x12\x1f\n" +
-	"\blocation\x18\x19 \x01(\tH\x05R\blocation\x88\x01\x01\x1a:\n" +
+	"\blocation\x18\x19 \x01(\tH\x05R\blocation\x88\x01\x01\x12M\n" +
+	"\x13cancellation_policy\x18\x1a \x01(\v2\x1c.allot.v1.CancellationPolicyR\x12cancellationPolicy\x1a:\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\a\n" +
@@ -2123,9 +2265,10 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x05range\x18\x14 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x18\n" +
 	"\acontact\x18( \x01(\fR\acontact\"\"\n" +
 	"\aGetHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"&\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"Q\n" +
 	"\vConfirmHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"%\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12)\n" +
+	"\x10payment_required\x18\x02 \x01(\bR\x0fpaymentRequired\"%\n" +
 	"\n" +
 	"CancelHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\">\n" +
@@ -2159,7 +2302,7 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\bcapacity\x18\x01 \x01(\x03R\bcapacity\x12\x12\n" +
 	"\x04held\x18\x02 \x01(\x03R\x04held\x12\x1c\n" +
 	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\x12\x1c\n" +
-	"\tallowance\x18\x14 \x01(\x03R\tallowance\"\xa5\x05\n" +
+	"\tallowance\x18\x14 \x01(\x03R\tallowance\"\xec\x05\n" +
 	"\bResource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -2178,7 +2321,8 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\rslot_every_ms\x18\x19 \x01(\x03R\vslotEveryMs\x12\x12\n" +
 	"\x04tags\x18\x1a \x03(\tR\x04tags\x12\x1a\n" +
 	"\blocation\x18\x1b \x01(\tR\blocation\x12$\n" +
-	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x1aL\n" +
+	"\x0earchived_at_ms\x18\x1c \x01(\x03R\farchivedAtMs\x12E\n" +
+	"\x13cancellation_policy\x18\x1d \x03(\v2\x14.allot.v1.RefundTierR\x12cancellationPolicy\x1aL\n" +
 	"\fBucketsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.allot.v1.BucketR\x05value:\x028\x01\"\xd6\x03\n" +
@@ -2223,71 +2367,77 @@ func file_protos_allot_proto_rawDescGZIP() []byte {
 	return file_protos_allot_proto_rawDescData
 }
 
-var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_protos_allot_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_protos_allot_proto_goTypes = []any{
-	(*Money)(nil),           // 0: allot.v1.Money
-	(*Command)(nil),         // 1: allot.v1.Command
-	(*PaymentOp)(nil),       // 2: allot.v1.PaymentOp
-	(*CreateResource)(nil),  // 3: allot.v1.CreateResource
-	(*ArchiveResource)(nil), // 4: allot.v1.ArchiveResource
-	(*Tags)(nil),            // 5: allot.v1.Tags
-	(*Calendar)(nil),        // 6: allot.v1.Calendar
-	(*Allowance)(nil),       // 7: allot.v1.Allowance
-	(*Range)(nil),           // 8: allot.v1.Range
-	(*GetResource)(nil),     // 9: allot.v1.GetResource
-	(*UpdateResource)(nil),  // 10: allot.v1.UpdateResource
-	(*PlaceHold)(nil),       // 11: allot.v1.PlaceHold
-	(*GetHold)(nil),         // 12: allot.v1.GetHold
-	(*ConfirmHold)(nil),     // 13: allot.v1.ConfirmHold
-	(*CancelHold)(nil),      // 14: allot.v1.CancelHold
-	(*ExtendHold)(nil),      // 15: allot.v1.ExtendHold
-	(*JoinWaitlist)(nil),    // 16: allot.v1.JoinWaitlist
-	(*LeaveWaitlist)(nil),   // 17: allot.v1.LeaveWaitlist
-	(*WaitlistEntry)(nil),   // 18: allot.v1.WaitlistEntry
-	(*Error)(nil),           // 19: allot.v1.Error
-	(*Bucket)(nil),          // 20: allot.v1.Bucket
-	(*Resource)(nil),        // 21: allot.v1.Resource
-	(*Hold)(nil),            // 22: allot.v1.Hold
-	(*Reply)(nil),           // 23: allot.v1.Reply
-	nil,                     // 24: allot.v1.CreateResource.BucketsEntry
-	nil,                     // 25: allot.v1.UpdateResource.BucketsEntry
-	nil,                     // 26: allot.v1.Resource.BucketsEntry
+	(*Money)(nil),              // 0: allot.v1.Money
+	(*Command)(nil),            // 1: allot.v1.Command
+	(*PaymentOp)(nil),          // 2: allot.v1.PaymentOp
+	(*CreateResource)(nil),     // 3: allot.v1.CreateResource
+	(*RefundTier)(nil),         // 4: allot.v1.RefundTier
+	(*CancellationPolicy)(nil), // 5: allot.v1.CancellationPolicy
+	(*ArchiveResource)(nil),    // 6: allot.v1.ArchiveResource
+	(*Tags)(nil),               // 7: allot.v1.Tags
+	(*Calendar)(nil),           // 8: allot.v1.Calendar
+	(*Allowance)(nil),          // 9: allot.v1.Allowance
+	(*Range)(nil),              // 10: allot.v1.Range
+	(*GetResource)(nil),        // 11: allot.v1.GetResource
+	(*UpdateResource)(nil),     // 12: allot.v1.UpdateResource
+	(*PlaceHold)(nil),          // 13: allot.v1.PlaceHold
+	(*GetHold)(nil),            // 14: allot.v1.GetHold
+	(*ConfirmHold)(nil),        // 15: allot.v1.ConfirmHold
+	(*CancelHold)(nil),         // 16: allot.v1.CancelHold
+	(*ExtendHold)(nil),         // 17: allot.v1.ExtendHold
+	(*JoinWaitlist)(nil),       // 18: allot.v1.JoinWaitlist
+	(*LeaveWaitlist)(nil),      // 19: allot.v1.LeaveWaitlist
+	(*WaitlistEntry)(nil),      // 20: allot.v1.WaitlistEntry
+	(*Error)(nil),              // 21: allot.v1.Error
+	(*Bucket)(nil),             // 22: allot.v1.Bucket
+	(*Resource)(nil),           // 23: allot.v1.Resource
+	(*Hold)(nil),               // 24: allot.v1.Hold
+	(*Reply)(nil),              // 25: allot.v1.Reply
+	nil,                        // 26: allot.v1.CreateResource.BucketsEntry
+	nil,                        // 27: allot.v1.UpdateResource.BucketsEntry
+	nil,                        // 28: allot.v1.Resource.BucketsEntry
 }
 var file_protos_allot_proto_depIdxs = []int32{
 	3,  // 0: allot.v1.Command.create_resource:type_name -> allot.v1.CreateResource
-	9,  // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
-	10, // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
-	11, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
-	12, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
-	13, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
-	14, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
-	15, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
-	16, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
-	17, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
-	4,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
+	11, // 1: allot.v1.Command.get_resource:type_name -> allot.v1.GetResource
+	12, // 2: allot.v1.Command.update_resource:type_name -> allot.v1.UpdateResource
+	13, // 3: allot.v1.Command.place_hold:type_name -> allot.v1.PlaceHold
+	14, // 4: allot.v1.Command.get_hold:type_name -> allot.v1.GetHold
+	15, // 5: allot.v1.Command.confirm_hold:type_name -> allot.v1.ConfirmHold
+	16, // 6: allot.v1.Command.cancel_hold:type_name -> allot.v1.CancelHold
+	17, // 7: allot.v1.Command.extend_hold:type_name -> allot.v1.ExtendHold
+	18, // 8: allot.v1.Command.join_waitlist:type_name -> allot.v1.JoinWaitlist
+	19, // 9: allot.v1.Command.leave_waitlist:type_name -> allot.v1.LeaveWaitlist
+	6,  // 10: allot.v1.Command.archive_resource:type_name -> allot.v1.ArchiveResource
 	2,  // 11: allot.v1.Command.payment:type_name -> allot.v1.PaymentOp
-	24, // 12: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
+	26, // 12: allot.v1.CreateResource.buckets:type_name -> allot.v1.CreateResource.BucketsEntry
 	0,  // 13: allot.v1.CreateResource.price:type_name -> allot.v1.Money
-	6,  // 14: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
-	7,  // 15: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
-	25, // 16: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
-	7,  // 17: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
-	5,  // 18: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
-	8,  // 19: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
-	8,  // 20: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
-	0,  // 21: allot.v1.Resource.price:type_name -> allot.v1.Money
-	26, // 22: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
-	7,  // 23: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
-	19, // 24: allot.v1.Reply.error:type_name -> allot.v1.Error
-	21, // 25: allot.v1.Reply.resource:type_name -> allot.v1.Resource
-	22, // 26: allot.v1.Reply.hold:type_name -> allot.v1.Hold
-	18, // 27: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
-	20, // 28: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	8,  // 14: allot.v1.CreateResource.calendar:type_name -> allot.v1.Calendar
+	9,  // 15: allot.v1.CreateResource.allowance:type_name -> allot.v1.Allowance
+	5,  // 16: allot.v1.CreateResource.cancellation_policy:type_name -> allot.v1.CancellationPolicy
+	4,  // 17: allot.v1.CancellationPolicy.tiers:type_name -> allot.v1.RefundTier
+	27, // 18: allot.v1.UpdateResource.buckets:type_name -> allot.v1.UpdateResource.BucketsEntry
+	9,  // 19: allot.v1.UpdateResource.allowance:type_name -> allot.v1.Allowance
+	7,  // 20: allot.v1.UpdateResource.tags:type_name -> allot.v1.Tags
+	5,  // 21: allot.v1.UpdateResource.cancellation_policy:type_name -> allot.v1.CancellationPolicy
+	10, // 22: allot.v1.PlaceHold.range:type_name -> allot.v1.Range
+	10, // 23: allot.v1.JoinWaitlist.range:type_name -> allot.v1.Range
+	0,  // 24: allot.v1.Resource.price:type_name -> allot.v1.Money
+	28, // 25: allot.v1.Resource.buckets:type_name -> allot.v1.Resource.BucketsEntry
+	9,  // 26: allot.v1.Resource.allowance:type_name -> allot.v1.Allowance
+	4,  // 27: allot.v1.Resource.cancellation_policy:type_name -> allot.v1.RefundTier
+	21, // 28: allot.v1.Reply.error:type_name -> allot.v1.Error
+	23, // 29: allot.v1.Reply.resource:type_name -> allot.v1.Resource
+	24, // 30: allot.v1.Reply.hold:type_name -> allot.v1.Hold
+	20, // 31: allot.v1.Reply.waitlist_entry:type_name -> allot.v1.WaitlistEntry
+	22, // 32: allot.v1.Resource.BucketsEntry.value:type_name -> allot.v1.Bucket
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_protos_allot_proto_init() }
@@ -2310,14 +2460,14 @@ func file_protos_allot_proto_init() {
 		(*Command_Payment)(nil),
 	}
 	file_protos_allot_proto_msgTypes[3].OneofWrappers = []any{}
-	file_protos_allot_proto_msgTypes[10].OneofWrappers = []any{}
+	file_protos_allot_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protos_allot_proto_rawDesc), len(file_protos_allot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -206,7 +206,7 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 		d, err := s.DecidePlaceHold(op, t)
 		return outcome{events: d.Events, err: err, holdID: d.HoldID, replayed: d.Replayed}
 	case booking.ConfirmHold:
-		if err := paymentBlocksConfirm(s, op.HoldID); err != nil { // payment.go
+		if err := paymentBlocksConfirm(s, op); err != nil { // payment.go
 			return outcome{err: err, holdID: op.HoldID}
 		}
 		evs, err := s.DecideConfirm(op, t)

@@ -24,7 +24,7 @@ import (
 type PayHold struct {
 	HoldID, UserID string
 	Config         payment.Config
-	Policy         payment.Policy
+	Policy         payment.Policy // the node's default: applies when the resource has no policy
 }
 
 // PaymentObserved: the provider's view of the hold's intent (a verified webhook with the
@@ -88,7 +88,11 @@ func decidePayment(s *booking.State, op any, t time.Time) (outcome, bool) {
 		if err != nil {
 			return outcome{err: err}, true
 		}
-		cfg, in = op.Config, payment.Requested{Amount: amount, Policy: op.Policy, Hold: h.Status}
+		// The policy and the start it is measured against are fixed when the payment starts:
+		// the customer pays under the policy the resource shows then (a later change of the
+		// resource's policy does not reach payments already made).
+		cfg, in = op.Config, payment.Requested{Amount: amount, Policy: payment.PolicyFor(res, op.Policy),
+			ServiceStart: booking.FirstStart(h.Buckets, res.Timezone), Hold: h.Status}
 	case PaymentObserved:
 		if saga.Attempt == 0 {
 			return outcome{holdID: id}, true // no payment for this hold: nothing to observe
@@ -263,14 +267,26 @@ func paymentEventHold(ev booking.Event) string {
 
 // paymentBlocksConfirm refuses a plain confirm of a held hold whose payment has started: from
 // then on only its payment confirms it (an authorization), so that a hold being paid for is
-// never booked without the money.
-func paymentBlocksConfirm(s *booking.State, holdID string) error {
-	h, ok := s.Hold(holdID)
-	if !ok || h.Status != booking.StatusHeld || h.Payment == "" {
-		return nil
+// never booked without the money. When the node takes payments (op.PaymentRequired, set by
+// the edge) a held hold of a priced resource whose payment has not started is refused too
+// (payment_required): money and booking cannot diverge. The check and the confirm are one
+// decision of the actor, so no payment can start between them.
+func paymentBlocksConfirm(s *booking.State, op booking.ConfirmHold) error {
+	h, ok := s.Hold(op.HoldID)
+	if !ok || h.Status != booking.StatusHeld {
+		return nil // the model answers not found, or confirms again idempotently, or refuses
 	}
-	if saga, err := payment.Decode(h.Payment, h.ID, h.ResourceID); err != nil || saga.Attempt == 0 {
-		return nil
+	started := false
+	if h.Payment != "" {
+		if saga, err := payment.Decode(h.Payment, h.ID, h.ResourceID); err == nil && saga.Attempt > 0 {
+			started = true
+		}
 	}
-	return booking.Errorf(booking.CodeConflict, "hold %q is being paid for; its payment confirms it", holdID)
+	if started {
+		return booking.Errorf(booking.CodeConflict, "hold %q is being paid for; its payment confirms it", op.HoldID)
+	}
+	if res, _ := s.Resource(); op.PaymentRequired && res.Price != nil {
+		return booking.Errorf(booking.CodePaymentRequired, "hold %q is on a priced resource: pay for it (POST .../payment), its payment confirms it", op.HoldID)
+	}
+	return nil
 }

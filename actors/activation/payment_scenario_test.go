@@ -15,10 +15,14 @@ import (
 
 // The payment commands of the transcripts (testdata/payment*):
 //
-//	cmd NAME create buckets=(a:2) price=1500         a resource with a unit price (EUR minor units)
-//	cmd NAME pay hold=h1 [user=u]                     the owner asks to pay (grace 5m)
+//	cmd NAME create buckets=(a:2) price=1500 [timezone=Europe/Paris] [refunds=(48h:100,24h:50)]
+//	                                                  a resource with a unit price (EUR minor units)
+//	                                                  and its own cancellation policy
+//	cmd NAME pay hold=h1 [user=u] [policy=(48h:100)]  the owner asks to pay (grace 5m; policy: the
+//	                                                  node's default, none by default)
 //	cmd NAME observed hold=h1 intent=pi_1 status=requires_capture [attempt=1] [amount=N]
 //	         [received=N] [refunded=N] [risk=elevated] [failed] [event=evt_1]
+//	cmd NAME confirm hold=h1 [payment-required]       a plain confirm; payment-required: the node takes payments
 //	cmd NAME payment-tick hold=h1
 //	cmd NAME review hold=h1 [approve]                 an operator's decision on a payment under review
 //
@@ -28,9 +32,32 @@ import (
 // scenarioPayment is the payment configuration of the transcripts.
 var scenarioPayment = payment.Config{Grace: 5 * time.Minute, LateWindow: 30 * time.Minute}
 
-func pricedCreate(c booking.CreateResource, price int) booking.CreateResource {
+func pricedCreate(d *datadriven.TestData, c booking.CreateResource, price int) booking.CreateResource {
 	c.Price = &booking.Money{Amount: int64(price), Currency: "EUR"}
+	if a, ok := d.Arg("timezone"); ok {
+		c.Timezone = val(a)
+	}
+	c.Refunds = tiersArg(d, "refunds")
 	return c
+}
+
+// tiersArg reads a cancellation policy written as (48h:100,24h:50); nil when key is absent.
+func tiersArg(d *datadriven.TestData, key string) []booking.RefundTier {
+	a, ok := d.Arg(key)
+	if !ok {
+		return nil
+	}
+	var out []booking.RefundTier
+	for _, v := range a.Vals {
+		before, pct, _ := strings.Cut(v, ":")
+		dur, err := time.ParseDuration(before)
+		if err != nil {
+			d.Fatalf(nil, "%s: %v", key, err)
+		}
+		n, _ := strconv.ParseInt(pct, 10, 64)
+		out = append(out, booking.RefundTier{Before: dur, Percent: n})
+	}
+	return out
 }
 
 func paymentCommand(d *datadriven.TestData, op, hold, user string) (any, error) {
@@ -46,7 +73,7 @@ func paymentCommand(d *datadriven.TestData, op, hold, user string) (any, error) 
 	}
 	switch op {
 	case "pay":
-		return PayHold{HoldID: hold, UserID: user, Config: scenarioPayment}, nil
+		return PayHold{HoldID: hold, UserID: user, Config: scenarioPayment, Policy: payment.Policy{Tiers: tiersArg(d, "policy")}}, nil
 	case "payment-tick":
 		return PaymentTick{HoldID: hold, Config: scenarioPayment}, nil
 	case "review":
@@ -85,6 +112,9 @@ func paymentString(h booking.Hold) string {
 	var todo []string
 	for _, c := range s.Provider(scenarioPayment, t0.Add(24*time.Hour)) {
 		todo = append(todo, strings.Fields(c.String())[0])
+		if r, ok := c.(payment.RefundIntent); ok { // the amount a policy grants
+			todo[len(todo)-1] += fmt.Sprintf("(%d)", r.Amount)
+		}
 	}
 	if len(todo) > 0 {
 		out += " needs " + strings.Join(todo, ",")

@@ -203,12 +203,12 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		caps := map[string]int64{}
 		a, _ := d.Arg("buckets")
 		for _, v := range a.Vals {
-			k, n, _ := strings.Cut(v, ":")
-			caps[k], _ = strconv.ParseInt(n, 10, 64)
+			i := strings.LastIndex(v, ":") // slot keys have colons of their own
+			caps[v[:i]], _ = strconv.ParseInt(v[i+1:], 10, 64)
 		}
 		c.Op = booking.CreateResource{ID: "r", Name: "Room", Buckets: caps}
 		if d.HasArg("price") { // payment_scenario_test.go
-			c.Op = pricedCreate(c.Op.(booking.CreateResource), s.intArg(d, "price"))
+			c.Op = pricedCreate(d, c.Op.(booking.CreateResource), s.intArg(d, "price"))
 		}
 	case "hold":
 		s.holds++
@@ -219,7 +219,7 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		}
 		c.Op = p
 	case "confirm":
-		c.Op = booking.ConfirmHold{HoldID: hold}
+		c.Op = booking.ConfirmHold{HoldID: hold, PaymentRequired: d.HasArg("payment-required")} // payment_scenario_test.go
 	case "cancel":
 		c.Op = booking.CancelHold{HoldID: hold}
 	case "extend":

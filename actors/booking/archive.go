@@ -119,5 +119,6 @@ func copyResource(r Resource) Resource {
 		r.Price = &p
 	}
 	r.Tags = normalTags(r.Tags)
+	r.Refunds = copyRefunds(r.Refunds)
 	return r
 }

@@ -173,3 +173,20 @@ func (s *State) ExpandRange(r Range) ([]string, error) {
 	}
 	return keys, nil
 }
+
+// FirstStart is when the earliest of keys begins, read in the IANA zone timezone: midnight of
+// a day key, the start of a slot key. Opaque keys (not dates) have no start; zero when none of
+// keys has one or the zone is unknown. A cancellation policy measures its notice against it.
+func FirstStart(keys []string, timezone string) time.Time {
+	loc, err := LoadTimezone(timezone)
+	if err != nil {
+		return time.Time{}
+	}
+	var first time.Time
+	for _, k := range keys {
+		if t, _, ok := parseKey(k, loc); ok && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}

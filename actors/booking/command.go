@@ -19,6 +19,7 @@ type CreateResource struct {
 	WaitlistOfferTTL time.Duration // 0 means DefaultWaitlistOfferTTL
 	Tags             []string      // ValidateTags; stored sorted
 	Location         string        // ValidateLocation; "" for none
+	Refunds          []RefundTier  // cancellation policy; nil: the node's default
 }
 
 // UpdateResource changes capacities and, optionally, the name, hold TTL and rules. Keys absent
@@ -33,8 +34,9 @@ type UpdateResource struct {
 	Allowance        *Allowance
 	MaxPerUser       *int64
 	WaitlistOfferTTL *time.Duration
-	Tags             *[]string // replaces the tags (an empty list removes them)
-	Location         *string   // "" removes it
+	Tags             *[]string     // replaces the tags (an empty list removes them)
+	Location         *string       // "" removes it
+	Refunds          *[]RefundTier // replaces the policy (an empty list: the node's default)
 }
 
 // PlaceHold asks for Quantity units in every one of Buckets. HoldID is chosen by the caller
@@ -51,7 +53,14 @@ type PlaceHold struct {
 }
 
 // ConfirmHold turns a held hold into a confirmed booking.
-type ConfirmHold struct{ HoldID string }
+type ConfirmHold struct {
+	HoldID string
+	// PaymentRequired: the node takes payments, so a held hold of a priced resource that has
+	// not been paid for is refused (CodePaymentRequired) instead of confirmed; its payment
+	// confirms it (actors/activation, payment.go). The edge sets it from the node's setting;
+	// a resource without a price confirms as always. The saga's own confirms leave it unset.
+	PaymentRequired bool
+}
 
 // CancelHold releases a held or confirmed hold.
 type CancelHold struct{ HoldID string }

@@ -85,6 +85,9 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	if err := validateRules(maxExt, cmd.Allowance, cmd.MaxPerUser, offerTTL); err != nil {
 		return nil, err
 	}
+	if err := ValidateRefundTiers(cmd.Refunds); err != nil {
+		return nil, err
+	}
 	buckets := make([]Bucket, 0, len(bucketCaps))
 	for k, c := range bucketCaps {
 		buckets = append(buckets, Bucket{Key: k, Capacity: c, Allowance: cmd.Allowance.For(c)})
@@ -92,7 +95,8 @@ func (s *State) DecideCreate(cmd CreateResource, now time.Time) ([]Event, error)
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].Key < buckets[j].Key })
 	res := Resource{ID: cmd.ID, Name: cmd.Name, Price: price, HoldTTL: ttl, CreatedAt: now, UpdatedAt: now,
 		MaxExtensions: maxExt, Allowance: cmd.Allowance, MaxPerUser: cmd.MaxPerUser, Timezone: cmd.Timezone,
-		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL, Tags: normalTags(cmd.Tags), Location: cmd.Location}
+		SlotEvery: slotEvery, WaitlistOfferTTL: offerTTL, Tags: normalTags(cmd.Tags), Location: cmd.Location,
+		Refunds: copyRefunds(cmd.Refunds)}
 	return []Event{ResourceCreated{Resource: res, Buckets: buckets}}, nil
 }
 
@@ -104,7 +108,7 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
 	if len(cmd.Buckets) == 0 && cmd.Name == nil && cmd.HoldTTL == nil && cmd.MaxExtensions == nil &&
-		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil && cmd.Tags == nil && cmd.Location == nil {
+		cmd.Allowance == nil && cmd.MaxPerUser == nil && cmd.WaitlistOfferTTL == nil && cmd.Tags == nil && cmd.Location == nil && cmd.Refunds == nil {
 		return nil, Errorf(CodeInvalid, "nothing to update")
 	}
 	if err := s.refuseArchived(); err != nil {
@@ -113,7 +117,13 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	r := s.resource
 	ev := ResourceUpdated{Name: r.Name, HoldTTL: r.HoldTTL, At: now, Capacities: map[string]int64{},
 		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL,
-		Tags: normalTags(r.Tags), Location: r.Location}
+		Tags: normalTags(r.Tags), Location: r.Location, Refunds: copyRefunds(r.Refunds)}
+	if cmd.Refunds != nil {
+		if err := ValidateRefundTiers(*cmd.Refunds); err != nil {
+			return nil, err
+		}
+		ev.Refunds = copyRefunds(*cmd.Refunds)
+	}
 	if cmd.Tags != nil {
 		if err := ValidateTags(*cmd.Tags); err != nil {
 			return nil, err

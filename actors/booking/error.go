@@ -15,6 +15,7 @@ const (
 	CodeSoldOut             = "sold_out"             // not enough capacity in a requested bucket (409)
 	CodeConflict            = "conflict"             // the hold's state forbids the transition (409)
 	CodeLimitExceeded       = "limit_exceeded"       // a per-user or per-hold limit of the resource (409)
+	CodePaymentRequired     = "payment_required"     // a priced hold is confirmed by its payment, not a plain confirm (409)
 	CodeIdempotencyMismatch = "idempotency_mismatch" // key reused with a different request (422)
 	CodeBusy                = "busy"                 // the resource's queue is full; retry later (429)
 	CodeUnavailable         = "unavailable"          // store or owner unreachable; retry later (503)

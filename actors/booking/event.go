@@ -31,6 +31,8 @@ type ResourceUpdated struct {
 	// Tags and Location are the resource's after the update.
 	Tags     []string
 	Location string
+	// Refunds is the resource's cancellation policy after the update (nil: none).
+	Refunds []RefundTier
 }
 
 // ChangedBuckets returns the keys whose after-image the update changes: those of Capacities

@@ -68,6 +68,9 @@ type Resource struct {
 	SlotEvery time.Duration
 	// WaitlistOfferTTL is how long a hold offered from the waitlist lasts.
 	WaitlistOfferTTL time.Duration
+	// Refunds is the resource's cancellation policy (ValidateRefundTiers), longest notice
+	// first; nil when the resource has none and the node's default policy applies.
+	Refunds []RefundTier
 
 	// Tags (sorted, distinct; see ValidTag) and Location are metadata for search.
 	Tags     []string

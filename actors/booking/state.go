@@ -250,7 +250,7 @@ func (s *State) Apply(e Event) {
 		r := &s.resource
 		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
-		r.Tags, r.Location = normalTags(e.Tags), e.Location
+		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
 		for k, c := range e.Capacities {
 			if b, ok := s.buckets[k]; ok {
 				b.Capacity = c

@@ -318,7 +318,7 @@ func (s *sim) run() {
 	s.t.Helper()
 	c := s.c
 	s.step(Requested{Amount: booking.Money{Amount: simPrice, Currency: "EUR"}, Hold: booking.StatusHeld,
-		Policy:       Policy{Tiers: []Tier{{48 * time.Hour, 100}, {24 * time.Hour, 50}}},
+		Policy:       Policy{Tiers: []Tier{{Before: 48 * time.Hour, Percent: 100}, {Before: 24 * time.Hour, Percent: 50}}},
 		ServiceStart: simT0.Add(36 * time.Hour)})
 	s.drain()
 	for i := 0; i < 3 && s.customerIntent() == ""; i++ {

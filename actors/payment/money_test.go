@@ -51,14 +51,14 @@ func TestPolicyValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"none", Policy{}, true},
-		{"48h full, 24h half", Policy{Tiers: []Tier{{48 * time.Hour, 100}, {24 * time.Hour, 50}}}, true},
-		{"up to the start", Policy{Tiers: []Tier{{0, 20}}}, true},
-		{"negative notice", Policy{Tiers: []Tier{{-time.Hour, 100}}}, false},
-		{"over 100%", Policy{Tiers: []Tier{{time.Hour, 101}}}, false},
-		{"negative percent", Policy{Tiers: []Tier{{time.Hour, -1}}}, false},
-		{"not ordered", Policy{Tiers: []Tier{{24 * time.Hour, 50}, {48 * time.Hour, 100}}}, false},
-		{"same notice twice", Policy{Tiers: []Tier{{24 * time.Hour, 50}, {24 * time.Hour, 40}}}, false},
-		{"later refunds more", Policy{Tiers: []Tier{{48 * time.Hour, 50}, {24 * time.Hour, 100}}}, false},
+		{"48h full, 24h half", Policy{Tiers: []Tier{{Before: 48 * time.Hour, Percent: 100}, {Before: 24 * time.Hour, Percent: 50}}}, true},
+		{"up to the start", Policy{Tiers: []Tier{{Before: 0, Percent: 20}}}, true},
+		{"negative notice", Policy{Tiers: []Tier{{Before: -time.Hour, Percent: 100}}}, false},
+		{"over 100%", Policy{Tiers: []Tier{{Before: time.Hour, Percent: 101}}}, false},
+		{"negative percent", Policy{Tiers: []Tier{{Before: time.Hour, Percent: -1}}}, false},
+		{"not ordered", Policy{Tiers: []Tier{{Before: 24 * time.Hour, Percent: 50}, {Before: 48 * time.Hour, Percent: 100}}}, false},
+		{"same notice twice", Policy{Tiers: []Tier{{Before: 24 * time.Hour, Percent: 50}, {Before: 24 * time.Hour, Percent: 40}}}, false},
+		{"later refunds more", Policy{Tiers: []Tier{{Before: 48 * time.Hour, Percent: 50}, {Before: 24 * time.Hour, Percent: 100}}}, false},
 		{"too many tiers", Policy{Tiers: make([]Tier, MaxTiers+1)}, false},
 	} {
 		if err := tc.p.Validate(); (err == nil) != tc.ok {
@@ -71,7 +71,7 @@ func TestPolicyValidate(t *testing.T) {
 
 func TestPolicyRefund(t *testing.T) {
 	start := time.Date(2027, 6, 1, 15, 0, 0, 0, time.UTC)
-	p := Policy{Tiers: []Tier{{48 * time.Hour, 100}, {24 * time.Hour, 50}}}
+	p := Policy{Tiers: []Tier{{Before: 48 * time.Hour, Percent: 100}, {Before: 24 * time.Hour, Percent: 50}}}
 	for _, tc := range []struct {
 		notice time.Duration
 		want   int64
@@ -90,12 +90,12 @@ func TestPolicyRefund(t *testing.T) {
 		t.Errorf("no policy: refund %d, want all", got)
 	}
 	// Rounds down and never overflows.
-	if got := (Policy{Tiers: []Tier{{0, 99}}}).Refund(math.MaxInt64, start, start.Add(-time.Hour)); got > math.MaxInt64 || got <= 0 {
+	if got := (Policy{Tiers: []Tier{{Before: 0, Percent: 99}}}).Refund(math.MaxInt64, start, start.Add(-time.Hour)); got > math.MaxInt64 || got <= 0 {
 		t.Errorf("large amount: refund %d", got)
 	}
 	for paid := int64(0); paid < 1000; paid++ {
 		for pct := int64(0); pct <= 100; pct += 7 {
-			got := (Policy{Tiers: []Tier{{0, pct}}}).Refund(paid, start, start)
+			got := (Policy{Tiers: []Tier{{Before: 0, Percent: pct}}}).Refund(paid, start, start)
 			if want := paid * pct / 100; got != want {
 				t.Fatalf("paid %d at %d%%: %d, want %d", paid, pct, got, want)
 			}

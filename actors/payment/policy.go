@@ -7,14 +7,12 @@ import (
 )
 
 // MaxTiers bounds a cancellation policy: a handful of tiers is what any venue publishes.
-const MaxTiers = 10
+const MaxTiers = booking.MaxRefundTiers
 
 // Tier refunds Percent of what was paid when a paid booking is cancelled at least Before ahead
-// of the start of its first bucket.
-type Tier struct {
-	Before  time.Duration
-	Percent int64
-}
+// of the start of its first bucket. It is the resource's own rule type (booking.RefundTier:
+// the policy is set on the resource, beside its other rules), so no conversion can drift.
+type Tier = booking.RefundTier
 
 // Policy is a resource's cancellation policy: what its owner gets back when they cancel a
 // confirmed, paid hold. Tiers are ordered by Before, longest notice first, and refund no more
@@ -29,26 +27,18 @@ type Policy struct {
 	Tiers []Tier
 }
 
-// Validate checks the shape: at most MaxTiers tiers, Before >= 0 and strictly decreasing,
-// Percent in 0..100 and not increasing.
-func (p Policy) Validate() error {
-	if len(p.Tiers) > MaxTiers {
-		return booking.Errorf(booking.CodeInvalid, "a cancellation policy has at most %d tiers", MaxTiers)
+// PolicyFor is the policy a payment for a hold of res follows: the resource's own tiers when
+// it has any, else def (the node's default).
+func PolicyFor(res booking.Resource, def Policy) Policy {
+	if len(res.Refunds) > 0 {
+		return Policy{Tiers: append([]Tier(nil), res.Refunds...)}
 	}
-	for i, t := range p.Tiers {
-		switch {
-		case t.Before < 0:
-			return booking.Errorf(booking.CodeInvalid, "cancellation tier %d: before must not be negative", i)
-		case t.Percent < 0 || t.Percent > 100:
-			return booking.Errorf(booking.CodeInvalid, "cancellation tier %d: percent must be between 0 and 100", i)
-		case i > 0 && t.Before >= p.Tiers[i-1].Before:
-			return booking.Errorf(booking.CodeInvalid, "cancellation tier %d: tiers are ordered by notice, longest first", i)
-		case i > 0 && t.Percent > p.Tiers[i-1].Percent:
-			return booking.Errorf(booking.CodeInvalid, "cancellation tier %d: a later cancellation cannot refund more", i)
-		}
-	}
-	return nil
+	return def
 }
+
+// Validate checks the shape (booking.ValidateRefundTiers): at most MaxTiers tiers, Before >= 0
+// (at most booking.MaxRefundNotice) and strictly decreasing, Percent in 0..100 and not increasing.
+func (p Policy) Validate() error { return booking.ValidateRefundTiers(p.Tiers) }
 
 // Refund is how much of paid (minor units) goes back to an owner who cancels at at, for a
 // booking whose first bucket starts at start (zero: unknown, as for opaque bucket keys, which

@@ -56,7 +56,7 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 	case *protos.Command_GetHold:
 		return activation.GetHold{HoldID: op.GetHold.GetHoldId()}, nil
 	case *protos.Command_ConfirmHold:
-		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId()}, nil
+		return booking.ConfirmHold{HoldID: op.ConfirmHold.GetHoldId(), PaymentRequired: op.ConfirmHold.GetPaymentRequired()}, nil
 	case *protos.Command_CancelHold:
 		return booking.CancelHold{HoldID: op.CancelHold.GetHoldId()}, nil
 	case *protos.Command_ExtendHold:
@@ -109,6 +109,13 @@ func decodeCreate(c *protos.CreateResource, resourceID string) (any, error) {
 		}
 		out.MaxExtensions = &n
 	}
+	if p := c.GetCancellationPolicy(); p != nil {
+		tiers, err := refundTiersOf(p.GetTiers())
+		if err != nil {
+			return nil, err
+		}
+		out.Refunds = tiers
+	}
 	if cal := c.GetCalendar(); cal != nil {
 		every, err := msDurationOf("calendar.every", cal.GetEveryMs())
 		if err != nil {
@@ -155,12 +162,38 @@ func decodeUpdate(u *protos.UpdateResource) (any, error) {
 		l := *u.Location
 		out.Location = &l
 	}
+	if p := u.GetCancellationPolicy(); p != nil {
+		tiers, err := refundTiersOf(p.GetTiers())
+		if err != nil {
+			return nil, err
+		}
+		out.Refunds = &tiers
+	}
 	if u.WaitlistOfferTtlMs != nil {
 		ttl, err := msDurationOf("waitlist_offer_ttl_ms", *u.WaitlistOfferTtlMs)
 		if err != nil {
 			return nil, err
 		}
 		out.WaitlistOfferTTL = &ttl
+	}
+	return out, nil
+}
+
+// refundTiersOf converts a wire cancellation policy (nil for no tiers); the model checks the
+// order and the percentages, this only keeps the notice inside a Duration.
+func refundTiersOf(in []*protos.RefundTier) ([]booking.RefundTier, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > booking.MaxRefundTiers {
+		return nil, booking.Errorf(booking.CodeInvalid, "a cancellation policy has at most %d tiers", booking.MaxRefundTiers)
+	}
+	out := make([]booking.RefundTier, len(in))
+	for i, t := range in {
+		if t.GetBeforeMs() < 0 || t.GetBeforeMs() > booking.MaxRefundNotice.Milliseconds() {
+			return nil, booking.Errorf(booking.CodeInvalid, "cancellation tier %d: before must be between 0s and %s", i, booking.MaxRefundNotice)
+		}
+		out[i] = booking.RefundTier{Before: time.Duration(t.GetBeforeMs()) * time.Millisecond, Percent: t.GetPercent()}
 	}
 	return out, nil
 }
@@ -278,6 +311,9 @@ func resourceProto(r booking.Resource, buckets []booking.Bucket, version uint64)
 	}
 	if r.Price != nil {
 		out.Price = &protos.Money{Amount: r.Price.Amount, Currency: r.Price.Currency}
+	}
+	for _, t := range r.Refunds {
+		out.CancellationPolicy = append(out.CancellationPolicy, &protos.RefundTier{BeforeMs: t.Before.Milliseconds(), Percent: t.Percent})
 	}
 	for _, b := range buckets {
 		out.Buckets[b.Key] = &protos.Bucket{Capacity: b.Capacity, Held: b.Held, Confirmed: b.Confirmed, Allowance: b.Allowance}

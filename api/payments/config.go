@@ -44,8 +44,9 @@ type Config struct {
 	Store      Lister     // required with a Provider: the reconciler's list
 	// Saga is the saga's configuration (--payment-grace: Saga.Grace).
 	Saga payment.Config
-	// Policy is the cancellation policy of every paid hold (the zero Policy: a full refund
-	// whenever the owner cancels). Resources do not carry their own policy yet.
+	// Policy is the node's default cancellation policy: it applies to the paid holds of a
+	// resource that has no cancellation_policy of its own (payment.PolicyFor). The zero
+	// Policy refunds in full whenever the owner cancels.
 	Policy payment.Policy
 	// AttemptsPerHour bounds the payment requests of one user per hour on this node (Radar's
 	// card-testing advice; the saga also bounds intents per hold). Default 20.

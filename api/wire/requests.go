@@ -20,8 +20,10 @@ type CreateResource struct {
 	Allowance        *Allowance       `json:"allowance,omitempty"`
 	MaxPerUser       int64            `json:"max_per_user,omitempty"`
 	WaitlistOfferTTL string           `json:"waitlist_offer_ttl,omitempty"`
-	Tags             []string         `json:"tags,omitempty"`
-	Location         string           `json:"location,omitempty"`
+	// CancellationPolicy: the resource's refund tiers; none: the node's default applies.
+	CancellationPolicy []RefundTier `json:"cancellation_policy,omitempty"`
+	Tags               []string     `json:"tags,omitempty"`
+	Location           string       `json:"location,omitempty"`
 }
 
 // PlaceHold is the body of POST /v1/resources/{rid}/holds. The Idempotency-Key travels in a

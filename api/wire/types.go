@@ -20,6 +20,14 @@ type Bucket struct {
 	Overbooked int64 `json:"overbooked"`
 }
 
+// RefundTier is one tier of a cancellation policy: an owner who cancels a paid booking at
+// least Before (a duration such as 48h) ahead of its first bucket's start gets Percent
+// (0..100) of what they paid back.
+type RefundTier struct {
+	Before  string `json:"before"`
+	Percent int64  `json:"percent"`
+}
+
 // Allowance is a resource's overbooking allowance per bucket: a number of units, or a
 // percentage of each bucket's capacity (rounded down); not both.
 type Allowance struct {
@@ -58,6 +66,9 @@ type Resource struct {
 	Timezone         string     `json:"timezone,omitempty"`
 	SlotEvery        string     `json:"slot_every,omitempty"`
 	WaitlistOfferTTL string     `json:"waitlist_offer_ttl"`
+	// CancellationPolicy is the resource's own refund tiers, longest notice first; absent when
+	// it has none and the node's default policy applies (docs/PAYMENTS.md).
+	CancellationPolicy []RefundTier `json:"cancellation_policy,omitempty"`
 
 	// Tags and Location are for search (absent: none); ArchivedAt is set once the resource
 	// was archived (DELETE): it is no longer listed and takes no new holds.

@@ -130,6 +130,15 @@ func copyResource(r booking.Resource) booking.Resource {
 	r.HoldTTL = r.HoldTTL.Truncate(time.Millisecond)
 	r.SlotEvery = r.SlotEvery.Truncate(time.Millisecond)
 	r.WaitlistOfferTTL = r.WaitlistOfferTTL.Truncate(time.Millisecond)
+	if len(r.Refunds) == 0 {
+		r.Refunds = nil // stored as '' by the SQL stores: none
+	} else {
+		refunds := make([]booking.RefundTier, len(r.Refunds))
+		for i, t := range r.Refunds {
+			refunds[i] = booking.RefundTier{Before: t.Before.Truncate(time.Millisecond), Percent: t.Percent}
+		}
+		r.Refunds = refunds
+	}
 	r.CreatedAt, r.UpdatedAt = ms(r.CreatedAt), ms(r.UpdatedAt)
 	if !r.ArchivedAt.IsZero() {
 		r.ArchivedAt = ms(r.ArchivedAt)

@@ -25,14 +25,14 @@ SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version
     created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms),
     max_extensions = $11, allowance_units = $12, allowance_percent = $13, max_per_user = $14,
     timezone = $15, slot_every_ms = $16, waitlist_offer_ttl_ms = $17,
-    tags = $18, location = $19, archived_at_ms = $20
+    tags = $18, location = $19, archived_at_ms = $20, refund_policy = $21
 WHERE id = $1 AND epoch = $2 AND version = $7::INT8 - 1`
 
 	// The creation fence: the batch applies only if the resource did not exist.
 	sqlInsertResource = `INSERT INTO resources
     (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
      lease_until_ms, ` + ruleColumns + `)
-VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 ON CONFLICT (id) DO NOTHING`
 
 	// capacity is stored as what may be sold, the physical capacity plus the allowance (see

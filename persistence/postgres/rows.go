@@ -34,25 +34,25 @@ const holdPaymentColumns = `payment, payment_open`
 const holdColumnsAll = holdColumns + `, ` + holdRuleColumns + `, ` + holdPaymentColumns + `, ` + holdContactColumn
 
 // ruleColumns are the resource columns of the booking rules (migration 0003) and of browsing
-// (0004), in ruleArgs and ruleRow order.
+// (0004) and the cancellation policy (0015), in ruleArgs and ruleRow order.
 const ruleColumns = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms,
-    tags, location, archived_at_ms`
+    tags, location, archived_at_ms, refund_policy`
 
 func ruleArgs(r booking.Resource) []any {
 	return []any{int64(r.MaxExtensions), r.Allowance.Units, r.Allowance.Percent, r.MaxPerUser, r.Timezone,
 		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds(), persistence.TagsJSON(r.Tags), r.Location,
-		persistence.TimeMS(r.ArchivedAt)}
+		persistence.TimeMS(r.ArchivedAt), persistence.RefundsJSON(r.Refunds)}
 }
 
 // ruleRow is the ruleColumns of a resource row, as scanned.
 type ruleRow struct {
 	maxExt, units, percent, perUser, slotMS, offerMS, archivedMS int64
-	tz, tags, location                                           string
+	tz, tags, location, refunds                                  string
 }
 
 // dest returns the scan destinations, in ruleColumns order.
 func (x *ruleRow) dest() []any {
-	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS}
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS, &x.refunds}
 }
 
 // apply sets r's rule and browsing fields from the row.
@@ -61,7 +61,10 @@ func (x *ruleRow) apply(r *booking.Resource) error {
 	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
 	r.Location, r.ArchivedAt = x.location, persistence.FromTimeMS(x.archivedMS)
 	var err error
-	r.Tags, err = persistence.ParseTags(x.tags)
+	if r.Tags, err = persistence.ParseTags(x.tags); err != nil {
+		return err
+	}
+	r.Refunds, err = persistence.ParseRefunds(x.refunds)
 	return err
 }
 

@@ -61,24 +61,24 @@ var tables = map[string]table{
 
 const (
 	createResource = `INSERT INTO resources (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
-lease_until_ms, ` + ruleCols + `) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+lease_until_ms, ` + ruleCols + `) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 	// A NULL lease (the batch's LeaseUntil is zero) leaves the stored one.
 	updateResource = `UPDATE resources SET name = ?, price_amount = ?, price_currency = ?, hold_ttl_ms = ?, version = ?,
 created_at_ms = ?, updated_at_ms = ?, lease_until_ms = COALESCE(?, lease_until_ms), max_extensions = ?, allowance_units = ?,
 allowance_percent = ?, max_per_user = ?, timezone = ?, slot_every_ms = ?, waitlist_offer_ttl_ms = ?, tags = ?, location = ?,
-archived_at_ms = ? WHERE id = ? AND epoch = ? AND version = ?`
+archived_at_ms = ?, refund_policy = ? WHERE id = ? AND epoch = ? AND version = ?`
 	deleteWaiting = `DELETE FROM waitlist WHERE resource_id = ? AND id = ?`
 )
 
 // ruleCols are the resource columns of the booking rules (migration 0003) and of browsing
-// (0004), in ruleArgs order.
+// (0004) and the cancellation policy (0015), in ruleArgs order.
 const ruleCols = `max_extensions, allowance_units, allowance_percent, max_per_user, timezone, slot_every_ms, waitlist_offer_ttl_ms,
-tags, location, archived_at_ms`
+tags, location, archived_at_ms, refund_policy`
 
 func ruleArgs(r booking.Resource) []any {
 	return []any{int64(r.MaxExtensions), r.Allowance.Units, r.Allowance.Percent, r.MaxPerUser, r.Timezone,
 		r.SlotEvery.Milliseconds(), r.WaitlistOfferTTL.Milliseconds(), persistence.TagsJSON(r.Tags), r.Location,
-		persistence.TimeMS(r.ArchivedAt)}
+		persistence.TimeMS(r.ArchivedAt), persistence.RefundsJSON(r.Refunds)}
 }
 
 // errInvalidBatch marks a batch refused before or by the database for what it says, not for

@@ -19,12 +19,12 @@ extensions, waitlist_entry_id, payment, payment_open, contact`
 // ruleRow is the ruleCols of a resource row, as scanned.
 type ruleRow struct {
 	maxExt, units, percent, perUser, slotMS, offerMS, archivedMS int64
-	tz, tags, location                                           string
+	tz, tags, location, refunds                                  string
 }
 
 // dest returns the scan destinations, in ruleCols order.
 func (x *ruleRow) dest() []any {
-	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS}
+	return []any{&x.maxExt, &x.units, &x.percent, &x.perUser, &x.tz, &x.slotMS, &x.offerMS, &x.tags, &x.location, &x.archivedMS, &x.refunds}
 }
 
 // apply sets r's rule and browsing fields from the row.
@@ -33,7 +33,10 @@ func (x *ruleRow) apply(r *booking.Resource) error {
 	r.SlotEvery, r.WaitlistOfferTTL = time.Duration(x.slotMS)*time.Millisecond, time.Duration(x.offerMS)*time.Millisecond
 	r.Location, r.ArchivedAt = x.location, persistence.FromTimeMS(x.archivedMS)
 	var err error
-	r.Tags, err = persistence.ParseTags(x.tags)
+	if r.Tags, err = persistence.ParseTags(x.tags); err != nil {
+		return err
+	}
+	r.Refunds, err = persistence.ParseRefunds(x.refunds)
 	return err
 }
 

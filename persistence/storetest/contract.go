@@ -284,9 +284,9 @@ func fmtResource(r booking.Resource) string {
 	if r.Price != nil {
 		p = fmt.Sprintf("%+v", *r.Price)
 	}
-	return fmt.Sprintf("{ID:%s Name:%q Price:%s HoldTTL:%s CreatedAt:%s UpdatedAt:%s MaxExtensions:%d Allowance:%+v MaxPerUser:%d Timezone:%q SlotEvery:%s WaitlistOfferTTL:%s}",
+	return fmt.Sprintf("{ID:%s Name:%q Price:%s HoldTTL:%s CreatedAt:%s UpdatedAt:%s MaxExtensions:%d Allowance:%+v MaxPerUser:%d Timezone:%q SlotEvery:%s WaitlistOfferTTL:%s Refunds:%v}",
 		r.ID, r.Name, p, r.HoldTTL, r.CreatedAt.Format(time.RFC3339Nano), r.UpdatedAt.Format(time.RFC3339Nano),
-		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone, r.SlotEvery, r.WaitlistOfferTTL)
+		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.Timezone, r.SlotEvery, r.WaitlistOfferTTL, r.Refunds)
 }
 
 func canonHold(h booking.Hold) booking.Hold {

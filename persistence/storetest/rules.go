@@ -10,7 +10,7 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// The booking rules' columns (migration 0003): resource settings, bucket allowances, hold
+// The booking rules' columns (migration 0003, and the cancellation policy of 0015): resource settings, bucket allowances, hold
 // renewals and waitlist origins, and the waitlist table.
 
 // ruled returns f.resource(id) with every rule field set to a non-default value.
@@ -18,6 +18,7 @@ func (f *fixture) ruled(id string) booking.Resource {
 	r := f.resource(id)
 	r.MaxExtensions, r.Allowance, r.MaxPerUser = 5, booking.Allowance{Percent: 10}, 7
 	r.Timezone, r.SlotEvery, r.WaitlistOfferTTL = "Europe/Berlin", 30*time.Minute, 90*time.Second+250*time.Millisecond
+	r.Refunds = []booking.RefundTier{{Before: 48 * time.Hour, Percent: 100}, {Before: 24*time.Hour + 500*time.Millisecond, Percent: 50}}
 	return r
 }
 
@@ -34,6 +35,7 @@ func testRuleColumns(f *fixture) {
 		Buckets: []booking.Bucket{{Key: "a", Capacity: 10, Allowance: 1}}})
 
 	res.MaxExtensions, res.Allowance, res.MaxPerUser, res.WaitlistOfferTTL = 0, booking.Allowance{Units: 3}, 0, time.Hour
+	res.Refunds = []booking.RefundTier{{Before: 0, Percent: 30}}
 	res.UpdatedAt = at(50)
 	h := hold(id, f.id("h"), f.id("u"), 10, 2, "a")
 	h.Extensions, h.WaitlistEntryID, h.ExpiresAt = 2, f.id("w"), at(1_200_000)
@@ -43,6 +45,12 @@ func testRuleColumns(f *fixture) {
 		Buckets: []booking.Bucket{{Key: "a", Capacity: 10, Allowance: 3, Held: 2}}, Holds: []booking.Hold{h}})
 	f.expectHold(h)
 	f.expectList(persistence.HoldFilter{ResourceID: id}, []booking.Hold{h})
+
+	// No policy any more: stored as none, read back as nil (the node's default applies).
+	res.Refunds = nil
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: 3, Version: 3, Resource: res})
+	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{Exists: true, Epoch: 4, Version: 3, Resource: res,
+		Buckets: []booking.Bucket{{Key: "a", Capacity: 10, Allowance: 3, Held: 2}}, Holds: []booking.Hold{h}})
 }
 
 // testAllowanceCheck: with an allowance a bucket may hold up to Capacity + Allowance; one more
