@@ -131,7 +131,7 @@ func (m *Main) notifyChannels() (notify.Deps, []string, error) {
 		on = append(on, "push-fcm")
 	}
 	if c.APNsKeyFile != "" {
-		p, err := notify.NewAPNsPusher(notify.APNsConfig{KeyFile: c.APNsKeyFile, KeyID: c.APNsKeyID, TeamID: c.APNsTeamID, Topic: c.APNsTopic, Host: c.APNsHost})
+		p, err := notify.NewAPNsPusher(notify.APNsConfig{KeyFile: c.APNsKeyFile, KeyID: c.APNsKeyID, TeamID: c.APNsTeamID, Topic: c.APNsTopic, Host: c.APNsHost, TLS: c.APNsTLS})
 		if err != nil {
 			return d, nil, err
 		}
