@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -22,6 +24,13 @@ const principalKey = "allot.principal"
 // route with no policy is refused (fail closed) and logged as a bug; unmatched paths pass on
 // to the 404 and 405 handlers.
 func Authenticate(v *auth.Verifier, policies auth.RoutePolicies, log *slog.Logger) gin.HandlerFunc {
+	return authenticate(v, policies, log, nil)
+}
+
+// authenticate is Authenticate with the Config.OnPrincipal hook: onPrincipal, if set, is
+// called with the verified principal of every authorized state-changing request (not GET,
+// HEAD or OPTIONS), once, before the handler runs.
+func authenticate(v *auth.Verifier, policies auth.RoutePolicies, log *slog.Logger, onPrincipal func(context.Context, *auth.Principal)) gin.HandlerFunc {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -53,8 +62,17 @@ func Authenticate(v *auth.Verifier, policies auth.RoutePolicies, log *slog.Logge
 			refuseRequest(c, err)
 			return
 		}
+		if onPrincipal != nil && principal != nil && changes(c.Request.Method) {
+			onPrincipal(c.Request.Context(), principal)
+		}
 		c.Next()
 	}
+}
+
+// changes reports whether a request of method may change state: everything but the safe
+// methods a GET route serves.
+func changes(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
 }
 
 // PrincipalOf returns the caller's principal, or nil for an anonymous caller.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,6 +110,19 @@ type Config struct {
 	// Contacts seals the guests' contacts of hold requests and opens them for answers
 	// (contact.go); nil: the node stores no contacts and refuses a hold request carrying one.
 	Contacts ContactSealer
+	// OnPrincipal, if set, is told who calls: the authentication middleware calls it with
+	// the verified principal of every authorized state-changing request (any method but GET,
+	// HEAD and OPTIONS), once per request, after the token's one verification and before
+	// the handler runs, so that what it records (the notification service's copy of the
+	// token's email and phone_number claims) is stored before any hold the request places.
+	// Refused requests (401, 403) do not reach it.
+	//
+	// Thread-safety: it is called concurrently by every request in flight, on the request's
+	// goroutine; its time adds to the request's, so it must be quick on its common path.
+	// p is shared with other requests (the verifier caches it): read it, never change it.
+	// Errors: it cannot refuse the request; a failure is its own to log, and it must never
+	// log the principal's claims (Principal.Email, Phone). ctx is the request's.
+	OnPrincipal func(ctx context.Context, p *auth.Principal)
 }
 
 // Defaults.
@@ -289,7 +303,7 @@ func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	// IP before, the caller's budget after; the audit trail (audit.go) around both, so that
 	// it sees refusals too.
 	e.Use(headOnly, requestID, s.observe, s.recovery, limits.authFailures, trail,
-		Authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log), limits.requests)
+		authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log, s.cfg.OnPrincipal), limits.requests)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 	mount.Mount(e, s.cfg.Mounted) // webhooks admin API, live streams (api/mounted.go)

@@ -147,7 +147,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	mounted = append(mounted, payRoutes...)
-	notifyRoutes, err := m.startNotify(verifier) // notify.go
+	notifyRoutes, err := m.startNotify(contacts) // notify.go
 	if err != nil {
 		return err
 	}
@@ -172,6 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Mounted:        append(append(mounted, reportRoutes...), auditRoutes...),
 		Contacts:       contacts,
 		Audit:          auditStore,
+		OnPrincipal:    m.notifier.onPrincipal(), // notify_contacts.go: the users' contacts from their tokens
 
 		PaymentRequired: m.pay.Enabled(), // payments.go: a priced hold is confirmed by its payment
 
@@ -180,7 +181,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	if err := m.startEdge(m.notifier.captureContacts(srv.Handler())); err != nil { // edge.go: limits, per-IP cap, TLS
+	if err := m.startEdge(srv.Handler()); err != nil { // edge.go: limits, per-IP cap, TLS
 		return err
 	}
 	m.srv.RegisterOnShutdown(m.feeds.closeStreams) // SSE streams end, so the drain does not wait for them

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/api"
-	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/cluster/bus"
@@ -35,18 +33,18 @@ const notifyConsumer = "notify"
 // contacts, and a durable consumer of the event stream shared by the nodes. All zero when
 // notifications are off (no channel configured).
 type nodeNotify struct {
-	db       *sql.DB
-	svc      *notify.Service
-	book     *notify.ContactBook
-	verifier *auth.Verifier
-	sub      bus.Subscription
-	log      func(msg string, args ...any)
+	db   *sql.DB
+	svc  *notify.Service
+	book *notify.ContactBook
+	sub  bus.Subscription
+	log  func(msg string, args ...any)
 }
 
 // startNotify opens the notification store and starts the service's workers; it returns
 // the service's routes for the edge (none when notifications are off). The node must be
-// started: resources are read from their owners.
-func (m *Main) startNotify(verifier *auth.Verifier) ([]mount.Route, error) {
+// started: resources and holds are read from their owners. contacts is the ring that seals
+// the holds' contacts at the edge (nil: the node accepts none).
+func (m *Main) startNotify(contacts api.ContactSealer) ([]mount.Route, error) {
 	n := &m.notifier
 	deps, channels, err := m.notifyChannels()
 	if err != nil {
@@ -78,7 +76,6 @@ func (m *Main) startNotify(verifier *auth.Verifier) ([]mount.Route, error) {
 		m.Logger.Warn("notifications: users' contacts are stored unsealed; give --data-key-file to seal them")
 	}
 	n.book = notify.NewContactBook(store, sealer, m.Now)
-	n.verifier = verifier
 	cfg := notify.DefaultConfig()
 	cfg.MailFrom = m.Config.Notify.MailFrom
 	cfg.Rules = notify.Rules{ExpiryWarning: m.Config.Notify.ExpiryWarning, ReminderBefore: m.Config.Notify.ReminderBefore}
@@ -86,6 +83,7 @@ func (m *Main) startNotify(verifier *auth.Verifier) ([]mount.Route, error) {
 	n.log = logger.Warn
 	deps.Store, deps.Contacts, deps.Now, deps.Log, deps.Metrics = store, n.book, m.Now, logger, m.registry
 	deps.Resources = ownerResources{d: dispatcher{node: m.node}, timeout: m.Config.RequestTimeout, now: m.Now}
+	deps.HoldContacts = ownerHoldContacts{d: dispatcher{node: m.node}, sealer: contacts, timeout: m.Config.RequestTimeout, now: m.Now} // notify_contacts.go
 	if n.svc, err = notify.New(cfg, deps); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -133,7 +131,7 @@ func (m *Main) notifyChannels() (notify.Deps, []string, error) {
 		on = append(on, "push-fcm")
 	}
 	if c.APNsKeyFile != "" {
-		p, err := notify.NewAPNsPusher(notify.APNsConfig{KeyFile: c.APNsKeyFile, KeyID: c.APNsKeyID, TeamID: c.APNsTeamID, Topic: c.APNsTopic, Host: c.APNsHost})
+		p, err := notify.NewAPNsPusher(notify.APNsConfig{KeyFile: c.APNsKeyFile, KeyID: c.APNsKeyID, TeamID: c.APNsTeamID, Topic: c.APNsTopic, Host: c.APNsHost, TLS: c.APNsTLS})
 		if err != nil {
 			return d, nil, err
 		}
@@ -201,29 +199,6 @@ func (m *Main) subscribeNotify(ctx context.Context) error {
 	}
 	n.sub = sub
 	return nil
-}
-
-// captureContacts wraps the edge: a changing request (not GET or HEAD) whose bearer token
-// verifies records the token's email and phone_number claims as the user's contact before
-// the API handles it, so that the contact is stored before any hold the request places.
-// The API verifies the token again, from the verifier's cache. A failure to store is
-// logged (without the contact) and does not refuse the request.
-func (n *nodeNotify) captureContacts(next http.Handler) http.Handler {
-	if n.book == nil || n.verifier == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-				if p, err := n.verifier.Verify(r.Context(), strings.TrimSpace(tok)); err == nil && (p.Email != "" || p.Phone != "") {
-					if err := n.book.Remember(r.Context(), p.Subject, notify.Contact{Email: p.Email, Phone: p.Phone}); err != nil {
-						n.log("notifications: the contact of a user was not stored", "err", err)
-					}
-				}
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // stop stops the consumer, then the workers (the attempt in flight), then closes the

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,9 @@ type NotifyConfig struct {
 	APNsTeamID  string
 	APNsTopic   string
 	APNsHost    string
+	// APNsTLS replaces the system's trust for the APNs host (no flag: tests trust the CA of
+	// a local server speaking the APNs API, api/notify/apnstest). Nil in production.
+	APNsTLS *tls.Config
 	// TwilioAccountSID turns SMS through Twilio on, with the auth token (TwilioAuthToken or
 	// TwilioAuthTokenFile), the sending number SMSFrom, and TwilioBaseURL replacing
 	// https://api.twilio.com (tests).

@@ -100,3 +100,15 @@ type Contact struct {
 type Contacts interface {
 	Contact(ctx context.Context, userID string) (Contact, error)
 }
+
+// HoldContacts looks up the contact a hold itself carries (the guest's, given when the hold
+// was placed; in the node: the hold read from its owner and opened with the data key ring).
+// When it has an e-mail address or a phone number it wins over the user's Contacts for that
+// hold's messages: a booking a front desk makes for a guest reaches the guest, not the desk.
+//
+// HoldContact returns the zero Contact when the hold carries none or no longer exists. An
+// error (the owner unreachable, a contact that does not open) makes the send retried and is
+// recorded as its last error; it must never quote the contact. Safe for concurrent use.
+type HoldContacts interface {
+	HoldContact(ctx context.Context, resourceID, holdID, userID string) (Contact, error)
+}

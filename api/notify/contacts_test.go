@@ -11,7 +11,7 @@ import (
 	"github.com/allot/allot/persistence/pii"
 )
 
-func testRing(t *testing.T, id string) *pii.Keyring {
+func testRing(t testing.TB, id string) *pii.Keyring {
 	t.Helper()
 	line, err := pii.NewKeyLine(id)
 	if err != nil {
@@ -78,5 +78,23 @@ func TestContactBook(t *testing.T) {
 				t.Fatalf("unsealed: %+v %v", c, err)
 			}
 		})
+	}
+}
+
+// BenchmarkRememberUnchanged is the node's per-request cost of the edge's OnPrincipal hook
+// (cmd/notify_contacts.go) on its common path: the user's contact is the one this book
+// stored last, so nothing is written (a digest, a lock, a map lookup).
+func BenchmarkRememberUnchanged(b *testing.B) {
+	ctx := context.Background()
+	book := notify.NewContactBook(mustSQLiteStore(b), testRing(b, "k1"), nil)
+	ann := notify.Contact{Email: "ann@example.com", Phone: "+4915112345678"}
+	if err := book.Remember(ctx, "u-ann", ann); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := book.Remember(ctx, "u-ann", ann); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

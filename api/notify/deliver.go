@@ -159,7 +159,7 @@ func (s *Service) send(ctx context.Context, n Notification, h HoldState) error {
 		if s.d.SMS == nil {
 			return skipError{"sms is off"}
 		}
-		c, err := s.d.Contacts.Contact(ctx, h.UserID)
+		c, err := s.contact(ctx, h)
 		if err != nil {
 			return err
 		}
@@ -169,6 +169,22 @@ func (s *Service) send(ctx context.Context, n Notification, h HoldState) error {
 		return s.d.SMS.SendSMS(ctx, c.Phone, msg.Short)
 	}
 	return fmt.Errorf("%w: unknown channel %q", ErrPermanent, n.Channel)
+}
+
+// contact is where h's messages go: the hold's own contact when it has an address (all of
+// it: a guest's booking never falls back to the booking user's phone for SMS), else the
+// user's. Push is unaffected: it goes to the hold's user's devices.
+func (s *Service) contact(ctx context.Context, h HoldState) (Contact, error) {
+	if s.d.HoldContacts != nil {
+		c, err := s.d.HoldContacts.HoldContact(ctx, h.ResourceID, h.HoldID, h.UserID)
+		if err != nil {
+			return Contact{}, err
+		}
+		if c.Email != "" || c.Phone != "" {
+			return c, nil
+		}
+	}
+	return s.d.Contacts.Contact(ctx, h.UserID)
 }
 
 // view formats h for one reader: the reader's zone when they chose one, else the resource's.
@@ -194,7 +210,7 @@ func (s *Service) view(h HoldState, res ResourceInfo, p Preferences, lang string
 }
 
 func (s *Service) sendMail(ctx context.Context, n Notification, h HoldState, res ResourceInfo, sp Span, msg Rendered) error {
-	c, err := s.d.Contacts.Contact(ctx, h.UserID)
+	c, err := s.contact(ctx, h)
 	if err != nil {
 		return err
 	}

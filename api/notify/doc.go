@@ -14,17 +14,18 @@
 //	locale.go     dates and prices per locale
 //	templates.go  one text and one HTML template per message kind, per language
 //	channels.go   the channel seams (Mailer, Pusher, SMSSender) and the lookups the service needs
+//	              (Resources; Contacts, the users'; HoldContacts, a hold's own, which wins)
 //	smtp.go       Mailer over SMTP (--smtp-url)
 //	fcm.go        Pusher over Firebase Cloud Messaging; apns.go over APNs (iOS devices)
 //	twilio.go     SMSSender over Twilio's Messages API
 //	contacts.go   ContactBook: the users' addresses from their tokens, sealed (migration 0012)
 //	config.go     Config, its defaults and Validate; metrics.go the Prometheus metrics
-//	deliver.go    one attempt at a notification: state check, render, hand-off, outcome
+//	deliver.go    one attempt at a notification: state check, render, address, hand-off, outcome
 //	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation
 //	service.go    the shell: Handle (the event consumer), the outbox and timer workers
 //	handlers.go   devices, preferences, calendar feeds, failed notifications (route table)
 //
-// Test servers shared with the node's tests: smtptest (SMTP), fcmtest (FCM v1), twiliotest
-// (Twilio Messages API). docs/NOTIFICATIONS.md describes what is sent when and how the node
+// Test servers shared with the node's tests: smtptest (SMTP), fcmtest (FCM v1), apnstest
+// (APNs provider API over HTTP/2 TLS), twiliotest (Twilio Messages API). docs/NOTIFICATIONS.md describes what is sent when and how the node
 // runs this package.
 package notify

@@ -21,7 +21,10 @@ type Deps struct {
 	Store     Store
 	Resources Resources
 	Contacts  Contacts
-	Mailer    Mailer
+	// HoldContacts, if set, gives a hold's own contact, which wins over Contacts for that
+	// hold's messages (nil: the users' contacts only).
+	HoldContacts HoldContacts
+	Mailer       Mailer
 	// Pusher reaches every platform (FCM); APNs, when set, takes the "ios" devices.
 	Pusher Pusher
 	APNs   Pusher
