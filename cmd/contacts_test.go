@@ -85,7 +85,7 @@ func keyLine(t *testing.T, id string) string {
 // The guest every test books for: values distinctive enough that finding one anywhere is a
 // leak.
 var (
-	guest       = wire.Contact{Name: "Zephyrine Quillfeather", Email: "zq.7f3a9c@guest-mail.example", Phone: "+49 151 8642 0975"}
+	guest = wire.Contact{Name: "Zephyrine Quillfeather", Email: "zq.7f3a9c@guest-mail.example", Phone: "+49 151 8642 0975"}
 	// Phone fragments are long enough not to turn up by chance in a number the log prints
 	// (a latency of 11.086424ms held "8642").
 	guestTraces = []string{"Zephyrine", "Quillfeather", "zq.7f3a9c", "guest-mail.example", "86420975", "8642 0975", "151 8642", "4915186420975"}

@@ -108,7 +108,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Logger = m.Logger.With("component", "resource")
 	actorCfg.EventsCommitted = m.events.nudge()
 	actorCfg.MaxActive = m.Config.MaxActiveResources // abuse control (abuse.go)
-	actorCfg.DropEvents = m.eventsOff() // events.go
+	actorCfg.DropEvents = m.eventsOff()              // events.go
 
 	nodeCfg, _, err := m.clusterConfig()
 	if err != nil {
