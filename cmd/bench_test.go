@@ -36,7 +36,7 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory; default all.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, notify; default all.
 	Sections map[string]bool
 }
 
@@ -52,7 +52,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Resources:   100_000,
 		HoldsPer:    3,
 		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true},
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "notify": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -118,6 +118,7 @@ type bench struct {
 	profiles []profiled
 	goBench  []goBenchRun
 	mem      *memResult
+	notify   *notifyResult
 	problems []string // what went wrong, for the document and the test's verdict
 }
 
@@ -195,6 +196,9 @@ func TestBenchmarks(t *testing.T) {
 			b.problem(t, "memory benchmark: %d creations or holds failed", m.Failed)
 		}
 		b.mem = &m
+	}
+	if b.cfg.Sections["notify"] {
+		b.runNotify(t) // cmd/bench_notify_test.go
 	}
 	b.machine.LoadEnd = loadavg()
 	b.elapsed = time.Since(b.started)
