@@ -285,7 +285,10 @@ func (b *bench) writeNotify(w *strings.Builder) {
 	p("| max | %s |\n", ms(pct(r.Delays, 100))+" ms")
 	p("| last e-mail after the first confirm / after the last acknowledgement | %s / %s |\n\n",
 		r.LastMail.Round(time.Millisecond), r.Drain.Round(time.Millisecond))
-	p("Node: `%s`. Reproduce: `ALLOT_BENCH=1 ALLOT_BENCH_SECTIONS=notify make bench` (window: `ALLOT_BENCH_DURATION`, at most 5 s).\n\n", r.Command)
+	p("Node: `%s`.\n\nThis section alone (`make bench` runs it with the others and rewrites docs/BENCHMARKS.md; the window is "+
+		"`ALLOT_BENCH_DURATION`, at most 5 s):\n\n```sh\nmake build build-bench && ALLOT_BENCH=1 ALLOT_BENCH_BIN=$PWD/bin/allot "+
+		"ALLOT_BENCH_BASELINE_BIN=$PWD/bin/allot-bench ALLOT_BENCH_OUT=/tmp/notify.md ALLOT_BENCH_SECTIONS=notify \\\n"+
+		"  go test -run '^TestBenchmarks$' -count=1 -v ./cmd\n```\n\n", r.Command)
 }
 
 // runNotify runs the notify section and records its problems.
@@ -298,4 +301,31 @@ func (b *bench) runNotify(t *testing.T) {
 		b.problem(t, "notify benchmark: %d of %d acknowledged confirmations got no e-mail", r.Acked-r.Delivered, r.Acked)
 	}
 	b.notify = &r
+}
+
+// The notify section's document reports the percentiles of the delays it measured, and the
+// hold id is read from a folded UID line.
+func TestBenchDocumentReportsNotifyDelay(t *testing.T) {
+	if got := icalUID("BEGIN:VEVENT\r\nUID:h-0123456789\r\n abc\r\nSEQUENCE:1\r\n"); got != "h-0123456789abc" {
+		t.Fatalf("icalUID: %q", got)
+	}
+	delays := make([]float64, 100)
+	for i := range delays {
+		delays[i] = float64(i + 1)
+	}
+	if pct(delays, 50) != 50 || pct(delays, 99) != 99 || pct(delays, 100) != 100 || pct(nil, 50) != 0 {
+		t.Fatalf("pct: %v %v %v", pct(delays, 50), pct(delays, 99), pct(delays, 100))
+	}
+	b := &bench{notify: &notifyResult{Window: 5 * time.Second, Offered: 5000, Acked: 5000, Delivered: 4999, Delays: delays,
+		Confirm: []float64{2}, Achieved: 998, MailRate: 230, HandoffMean: -1, Command: "allot node --smtp-url smtp://127.0.0.1:2525"}}
+	var w strings.Builder
+	b.writeNotify(&w)
+	for _, want := range []string{"**50.0 ms / 99.0 ms**", "| 4,999 / 5,000 |", "| 998 |", "smtp://127.0.0.1:2525", "ALLOT_BENCH_SECTIONS=notify"} {
+		if !strings.Contains(w.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, w.String())
+		}
+	}
+	if strings.Contains(w.String(), "allot_notification_handoff_seconds") {
+		t.Errorf("reports a hand-off mean it did not scrape:\n%s", w.String())
+	}
 }
