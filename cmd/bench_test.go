@@ -36,8 +36,8 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events; default all;
-	// events-pg (the events section on PostgreSQL) only when named.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify; default
+	// all; events-pg (the events section on PostgreSQL) only when named.
 	Sections map[string]bool
 }
 
@@ -53,7 +53,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Resources:   100_000,
 		HoldsPer:    3,
 		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true},
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true, "notify": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -120,6 +120,7 @@ type bench struct {
 	goBench  []goBenchRun
 	mem      *memResult
 	events   []*eventsResult // bench_events_test.go, one per store
+	notify   *notifyResult   // bench_notify_test.go
 	problems []string        // what went wrong, for the document and the test's verdict
 }
 
@@ -203,6 +204,9 @@ func TestBenchmarks(t *testing.T) {
 			b.problem(t, "memory benchmark: %d creations or holds failed", m.Failed)
 		}
 		b.mem = &m
+	}
+	if b.cfg.Sections["notify"] {
+		b.runNotify(t) // cmd/bench_notify_test.go
 	}
 	b.machine.LoadEnd = loadavg()
 	b.elapsed = time.Since(b.started)

@@ -42,6 +42,9 @@ var nodeMetrics = map[string]string{
 	"allot_event_relay_lag_seconds":  "histogram",
 	"allot_event_relay_held":         "gauge",
 	"allot_event_outbox_backlog":     "gauge",
+	// Notifications (api/notify/metrics.go).
+	"allot_notifications_total":          "counter", // {channel,kind,outcome}
+	"allot_notification_handoff_seconds": "histogram",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)
