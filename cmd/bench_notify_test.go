@@ -303,7 +303,7 @@ func pct(sorted []float64, p float64) float64 {
 func (b *bench) writeNotify(w *strings.Builder) {
 	r := b.notify
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("## Notifications: commit to SMTP hand-off at %s confirmations per second\n\n", num(notifyRate))
+	p("## 7. Notifications: commit to SMTP hand-off at %s confirmations per second\n\n", num(notifyRate))
 	p("One node on the embedded store (SQLite, embedded NATS JetStream), `--smtp-url` to an SMTP server in the harness "+
 		"(emersion/go-smtp on 127.0.0.1, api/notify/smtptest) that timestamps each message when its DATA completes. "+
 		"%s one-unit holds over %d resources, each by its own user whose token carries an `email` claim, are placed first "+
