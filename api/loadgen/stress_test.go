@@ -45,10 +45,10 @@ allot_mailbox_depth NaN-ish
 	}
 }
 
-// slowingAllot is a fake node whose holds take 15ms times the square of the holds in flight
-// and whose /metrics report a commit time of 5ms times that square: with a 150ms SLO, 2
-// clients (60ms) keep it, 4 (240ms) break it, and the commit latency crosses its limit
-// (37.5ms) first there (20ms, then 80ms). The margins absorb a loaded machine.
+// slowingAllot is a fake node whose holds take 10ms, and 200ms more with 3 or more in
+// flight, and whose /metrics report a commit time of 5ms, 50ms more with 3 or more in flight:
+// with a 150ms SLO, 2 clients keep it at twice the throughput of 1, 4 break it, and the
+// commit latency crosses its limit (37.5ms) first there. The margins absorb a loaded machine.
 type slowingAllot struct {
 	fakeAllot
 	inflight atomic.Int64
@@ -61,10 +61,14 @@ func (s *slowingAllot) start(t *testing.T) (target, metrics string) {
 	s.onHold = func() {
 		n := s.inflight.Add(1)
 		defer s.inflight.Add(-1)
-		time.Sleep(time.Duration(n*n) * 15 * time.Millisecond) // the fake node's service time
+		service, commit := 10*time.Millisecond, 0.005
+		if n >= 3 {
+			service, commit = service+200*time.Millisecond, commit+0.050
+		}
+		time.Sleep(service) // the fake node's service time
 		s.mu.Lock()
 		s.holds++
-		s.commitS += float64(n*n) * 0.005
+		s.commitS += commit
 		s.mu.Unlock()
 	}
 	target = mustFakeAllot(t, &s.fakeAllot)
