@@ -149,6 +149,9 @@ func (b *bench) document() string {
 	if len(b.systems) > 0 {
 		b.writeSection5(&w)
 	}
+	if len(b.stress) > 0 {
+		b.writeStress(&w)
+	}
 	if len(b.profiles) > 0 {
 		b.writeEvidence(&w)
 	}

@@ -36,7 +36,7 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory; default all.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, stress; default all.
 	Sections map[string]bool
 }
 
@@ -52,7 +52,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Resources:   100_000,
 		HoldsPer:    3,
 		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true},
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "stress": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -118,7 +118,9 @@ type bench struct {
 	profiles []profiled
 	goBench  []goBenchRun
 	mem      *memResult
-	problems []string // what went wrong, for the document and the test's verdict
+	pg       *pgtest.Server // the HTTP sections' PostgreSQL, nil when they did not run
+	stress   []stressResult // the stress section
+	problems []string       // what went wrong, for the document and the test's verdict
 }
 
 // profiled is an extra run with a CPU profile of the node (not counted in the tables).
@@ -196,6 +198,9 @@ func TestBenchmarks(t *testing.T) {
 		}
 		b.mem = &m
 	}
+	if b.cfg.Sections["stress"] {
+		b.stressSection(t)
+	}
 	b.machine.LoadEnd = loadavg()
 	b.elapsed = time.Since(b.started)
 
@@ -216,6 +221,7 @@ func TestBenchmarks(t *testing.T) {
 // checks and the profiled runs, and stops the servers again.
 func (b *bench) httpSections(t *testing.T) {
 	pg := pgtest.MustServer(t)
+	b.pg = pg
 	var pgPids []int
 	if pid, err := postmasterPID(pg.LogPath()); err == nil {
 		pgPids = []int{pid}
