@@ -296,7 +296,7 @@ func (b *bench) writeReproduce(w *strings.Builder) {
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
 		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (90s), " +
-		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
+		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,stress), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {
 		for _, proc := range s.Procs {

@@ -75,7 +75,7 @@ func (b *bench) stressConfig(sys *benchSystem) loadgen.Config {
 	cfg.KeyFile = sys.KeyFile
 	cfg.DBURL = sys.DBURL
 	cfg.RunID = sys.Key + "-" + b.stamp
-	cfg.Quiet = true
+	cfg.Progress = true // each step in the test log
 	return cfg
 }
 
