@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/allot/allot/api/loadgen"
+	"github.com/allot/allot/persistence/pgtest"
 )
 
 // The stress section: `allot loadgen --scenario stress` against one node per store, the
@@ -34,14 +35,17 @@ type stressResult struct {
 	Err            error
 }
 
-// stressSection runs the stress scenario against a fresh embedded node and, when the HTTP
-// sections started PostgreSQL, a fresh node on it.
+// stressSection runs the stress scenario against a fresh embedded node and a fresh node on
+// PostgreSQL (the HTTP sections' server, or one of its own when they did not run).
 func (b *bench) stressSection(t *testing.T) {
+	if b.pg == nil {
+		b.pg = pgtest.MustServer(t)
+	}
 	art := b.cfg.Artifacts
 	idle := "--idle-timeout=15s"
 	systems := []*benchSystem{{Key: "stress-embedded", Label: "Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,
 		Procs: []*benchProc{startBenchNode(t, b.bin, art, "stress-embedded", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"), idle)}}}
-	if b.pg != nil {
+	{
 		url := b.pg.MustDatabase(t)
 		sys := &benchSystem{Key: "stress-pg", Label: "Allot, 1 node, PostgreSQL", Allot: true, DBName: "PostgreSQL", DBURL: url, KeyFile: b.keyFile,
 			Procs: []*benchProc{startBenchNode(t, b.bin, art, "stress-pg", b.keyFile, "--db-url", url, idle)}}

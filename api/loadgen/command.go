@@ -37,7 +37,8 @@ Scenarios (--scenario):
   stress      the breaking point: hold-only clients on one hot resource (hotel holds over
               --stress-resources growing by --stress-resources-step per step, if set), ramped
               from --stress-start clients by +--stress-step or x--stress-growth per step of
-              --stress-step-duration until a step's hold p99 passes --slo-p99 or its errors
+              --stress-step-duration (after an unreported --stress-warmup) until a step's
+              hold p99 passes --slo-p99 or its errors
               pass --max-error-rate (or --stress-max-clients). It reports each step, the knee
               (the highest throughput within the SLO) and the first limit of the node crossed
               (connections, rate-limit, mailbox, cpu, commit-latency), read from the nodes'

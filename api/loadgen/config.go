@@ -116,6 +116,9 @@ type Config struct {
 	StressGrowth       float64
 	StressStepDuration time.Duration
 	StressMaxClients   int
+	// StressWarmup is a run of StressStartClients before the first step, not reported: the
+	// first step then does not measure the node's (and the store's) cold start. 0: none.
+	StressWarmup time.Duration
 	// StressStartResources and StressResourcesStep grow the resources with the clients: with
 	// StressResourcesStep 0 every step holds one hot resource (the limit of one resource);
 	// otherwise step i spreads hotel holds over StressStartResources+i*StressResourcesStep
@@ -161,6 +164,7 @@ func DefaultConfig() Config {
 		StressGrowth:         2,
 		StressStepDuration:   10 * time.Second,
 		StressMaxClients:     1024,
+		StressWarmup:         2 * time.Second,
 		StressStartResources: 1,
 		SLOP99:               100 * time.Millisecond,
 		MaxErrorRate:         0.01,
@@ -213,6 +217,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.StressGrowth, "stress-growth", c.StressGrowth, "stress: clients multiplied per step, at least (1: add --stress-step only)")
 	fs.DurationVar(&c.StressStepDuration, "stress-step-duration", c.StressStepDuration, "stress: duration of one step")
 	fs.IntVar(&c.StressMaxClients, "stress-max-clients", c.StressMaxClients, "stress: no step has more clients")
+	fs.DurationVar(&c.StressWarmup, "stress-warmup", c.StressWarmup, "stress: unreported run of --stress-start clients before the first step (0: none)")
 	fs.IntVar(&c.StressStartResources, "stress-resources", c.StressStartResources, "stress: resources of the first step when --stress-resources-step > 0")
 	fs.IntVar(&c.StressResourcesStep, "stress-resources-step", c.StressResourcesStep, "stress: resources added per step (0: one hot resource throughout)")
 	fs.DurationVar(&c.SLOP99, "slo-p99", c.SLOP99, "stress: a step whose hold p99 is above this breaks the SLO")
@@ -294,8 +299,8 @@ func (c *Config) validateStress() error {
 		return errors.New("--stress-start must be at least 1 and at most --stress-max-clients")
 	case c.StressStepClients < 0 || c.StressGrowth < 1 || (c.StressStepClients == 0 && c.StressGrowth == 1):
 		return errors.New("--stress-step must not be negative and --stress-growth not below 1, and one of them must grow the clients")
-	case c.StressStepDuration < time.Second:
-		return errors.New("--stress-step-duration must be at least 1s")
+	case c.StressStepDuration < time.Second || c.StressWarmup < 0:
+		return errors.New("--stress-step-duration must be at least 1s and --stress-warmup not negative")
 	case c.StressStartResources < 1 || c.StressResourcesStep < 0:
 		return errors.New("--stress-resources must be at least 1 and --stress-resources-step not negative")
 	case c.SLOP99 <= 0:

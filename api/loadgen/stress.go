@@ -46,6 +46,13 @@ func RunStress(ctx context.Context, cfg Config, progress io.Writer) (*StressRepo
 	defer hc.CloseIdleConnections()
 
 	clients := cfg.StressStartClients
+	if cfg.StressWarmup > 0 {
+		warm := cfg
+		warm.StressStepDuration, warm.MetricsURLs, warm.RunID = cfg.StressWarmup, nil, cfg.RunID+"-warmup"
+		if _, err := runStressStep(ctx, &warm, hc, 0, clients, 0); err != nil {
+			return rep, fmt.Errorf("stress warm-up: %w", err)
+		}
+	}
 	for i := 0; ; i++ {
 		step, err := runStressStep(ctx, &cfg, hc, i, clients, float64(rep.NodeCores))
 		if err != nil {

@@ -88,6 +88,7 @@ func stressTestConfig(target, metrics string) Config {
 	cfg.MetricsURLs = []string{metrics}
 	cfg.StressStartClients, cfg.StressStepClients, cfg.StressGrowth, cfg.StressMaxClients = 1, 0, 2, 64
 	cfg.StressStepDuration = time.Second
+	cfg.StressWarmup = 200 * time.Millisecond // run, not reported: the steps are still 1, 2, 4
 	cfg.NodeCores = 1
 	cfg.SLOP99 = 150 * time.Millisecond
 	cfg.RunID = "st"
@@ -170,6 +171,7 @@ func TestStressConfigRejects(t *testing.T) {
 		"no growth":  func(c *Config) { c.StressStepClients, c.StressGrowth = 0, 1 },
 		"growth":     func(c *Config) { c.StressGrowth = 0.5 },
 		"step time":  func(c *Config) { c.StressStepDuration = time.Millisecond },
+		"warm-up":    func(c *Config) { c.StressWarmup = -time.Second },
 		"resources":  func(c *Config) { c.StressStartResources = 0 },
 		"slo":        func(c *Config) { c.SLOP99 = 0 },
 		"error rate": func(c *Config) { c.MaxErrorRate = 2 },
@@ -192,7 +194,7 @@ func TestCommandStress(t *testing.T) {
 	target := mustFakeAllot(t, &fakeAllot{})
 	var out, errs bytes.Buffer
 	code := Command(t.Context(), []string{"--target", target, "--scenario", "stress", "--stress-start", "1", "--stress-max-clients", "1",
-		"--stress-step-duration", "1s", "--progress", "--run-id", "cmdst"}, &out, &errs)
+		"--stress-step-duration", "1s", "--stress-warmup", "0s", "--progress", "--run-id", "cmdst"}, &out, &errs)
 	if code != ExitOK {
 		t.Fatalf("exit %d, stderr %s, stdout %s", code, errs.String(), out.String())
 	}
