@@ -98,7 +98,7 @@ func (b *bench) writeStress(w *strings.Builder) {
 		"%d, %d, %d, ... up to %d, each step on resources of its own and audited, until a step's hold p99 passes the SLO (%s) or more than "+
 		"1%% of its requests fail. Around each step it reads the node's `/metrics` (admin listener): process CPU, `allot_commit_seconds`, "+
 		"`allot_batch_size`, busy rejections (a full mailbox), rate-limit refusals, refused connections; the first of these limits crossed "+
-		"(CPU at %.0f%% of the cores, mean commit at a quarter of the SLO, any refusal) is named. The node runs with the load rate-limit budgets "+
+		"(CPU at %.0f%% of the cores, mean commit at a quarter of the SLO or commit p99 at half of it, any refusal) is named. The node runs with the load rate-limit budgets "+
 		"(`clustertest.LoadRateLimitArgs`), as every node of this document; by hand, run it with `--rate-limits off` or such budgets, or the "+
 		"curve measures the rate limits. The load generator shares the machine's cores with the node: the CPU column is the node's alone.\n\n",
 		stressStart, 2*stressStart, 4*stressStart, stressMaxClients, "100 ms", 85.0)
@@ -112,14 +112,15 @@ func (b *bench) writeStress(w *strings.Builder) {
 		if r.SVG != "" {
 			p("![stress curve, %s](%s)\n\n_Plot: `%s` (throughput and p99 against the offered clients; written by the harness)._\n\n", r.Sys.Label, r.SVG, r.SVG)
 		}
-		p("| clients | holds/s | p50 ms | p99 ms | errors | 429 | node CPU | CPU/hold | commit ms | batch | SLO | limits crossed |\n")
-		p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		p("| clients | holds/s | p50 ms | p99 ms | errors | 429 | node CPU | CPU/hold | commit ms | commit p99 ms | batch | SLO | limits crossed |\n")
+		p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, s := range r.Rep.Steps {
-			cpu, perHold, commit, batch := "?", "?", "?", "?"
+			cpu, perHold, commit, commitP99, batch := "?", "?", "?", "?", "?"
 			if n := s.Node; n != nil {
 				cpu = fmt.Sprintf("%.0f%%", 100*n.Utilisation())
 				perHold = fmt.Sprintf("%.0f µs", float64(s.CPUPerHold())/float64(time.Microsecond))
 				commit, batch = ms(float64(n.CommitMean())/float64(time.Millisecond)), fmt.Sprintf("%.1f", n.BatchMean())
+				commitP99 = "≤ " + ms(float64(n.CommitP99)/float64(time.Millisecond))
 			}
 			ok := "kept"
 			if !s.WithinSLO {
@@ -129,9 +130,9 @@ func (b *bench) writeStress(w *strings.Builder) {
 			for i, l := range s.Limits {
 				limits[i] = string(l)
 			}
-			p("| %d | %s | %s | %s | %.2f%% | %d | %s | %s | %s | %s | %s | %s |\n", s.Clients, num(s.Throughput),
+			p("| %d | %s | %s | %s | %.2f%% | %d | %s | %s | %s | %s | %s | %s | %s |\n", s.Clients, num(s.Throughput),
 				ms(float64(s.P50)/float64(time.Millisecond)), ms(float64(s.P99)/float64(time.Millisecond)), 100*s.ErrorRate, s.Busy,
-				cpu, perHold, commit, batch, ok, strings.Join(limits, ", "))
+				cpu, perHold, commit, commitP99, batch, ok, strings.Join(limits, ", "))
 		}
 		p("\n**%s.**\n\n", r.Rep.Summary())
 		if !r.Rep.AuditOK() {

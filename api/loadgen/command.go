@@ -38,8 +38,8 @@ Scenarios (--scenario):
               --stress-resources growing by --stress-resources-step per step, if set), ramped
               from --stress-start clients by +--stress-step or x--stress-growth per step of
               --stress-step-duration (after an unreported --stress-warmup) until a step's
-              hold p99 passes --slo-p99 or its errors
-              pass --max-error-rate (or --stress-max-clients). It reports each step, the knee
+              hold p99 passes --slo-p99 or its errors pass --max-error-rate (or until
+              --stress-max-clients). It reports each step, the knee
               (the highest throughput within the SLO) and the first limit of the node crossed
               (connections, rate-limit, mailbox, cpu, commit-latency), read from the nodes'
               --metrics (their admin listener). Run the node with --rate-limits off (or load

@@ -5,20 +5,62 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // nodeCounters are the counters of one or more nodes' /metrics that the stress scenario
 // reads at each step's start and end (NodeUsage is their difference).
 type nodeCounters struct {
 	CPUSeconds, Commits, CommitSeconds, BatchedCommands, Busy, RateLimited, ConnRefused float64
+	// CommitBuckets is allot_commit_seconds_bucket: cumulative commits by upper bound (le,
+	// in seconds; +Inf included).
+	CommitBuckets map[float64]float64
 }
 
 func (c nodeCounters) add(o nodeCounters) nodeCounters {
-	return nodeCounters{c.CPUSeconds + o.CPUSeconds, c.Commits + o.Commits, c.CommitSeconds + o.CommitSeconds,
-		c.BatchedCommands + o.BatchedCommands, c.Busy + o.Busy, c.RateLimited + o.RateLimited, c.ConnRefused + o.ConnRefused}
+	sum := nodeCounters{c.CPUSeconds + o.CPUSeconds, c.Commits + o.Commits, c.CommitSeconds + o.CommitSeconds,
+		c.BatchedCommands + o.BatchedCommands, c.Busy + o.Busy, c.RateLimited + o.RateLimited, c.ConnRefused + o.ConnRefused, nil}
+	for _, b := range []map[float64]float64{c.CommitBuckets, o.CommitBuckets} {
+		for le, n := range b {
+			if sum.CommitBuckets == nil {
+				sum.CommitBuckets = map[float64]float64{}
+			}
+			sum.CommitBuckets[le] += n
+		}
+	}
+	return sum
+}
+
+// quantileBetween is the q quantile of the commits between a and b: the upper bound of the
+// first bucket holding it (0 without commits).
+func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
+	les := make([]float64, 0, len(b))
+	for le := range b {
+		les = append(les, le)
+	}
+	slices.Sort(les)
+	if len(les) == 0 {
+		return 0
+	}
+	total := b[les[len(les)-1]] - a[les[len(les)-1]]
+	if total <= 0 {
+		return 0
+	}
+	for _, le := range les {
+		if b[le]-a[le] >= q*total {
+			if math.IsInf(le, 1) {
+				// Beyond the largest finite bound: that bound is what can be said.
+				le = les[max(len(les)-2, 0)]
+			}
+			return time.Duration(le * float64(time.Second))
+		}
+	}
+	return 0
 }
 
 // usageBetween is the usage of a step that started at a and ended at b, over seconds on
@@ -29,6 +71,7 @@ func usageBetween(a, b nodeCounters, seconds, cores float64) NodeUsage {
 		CPUSeconds: b.CPUSeconds - a.CPUSeconds, Commits: b.Commits - a.Commits, CommitSeconds: b.CommitSeconds - a.CommitSeconds,
 		BatchedCommands: b.BatchedCommands - a.BatchedCommands, Busy: b.Busy - a.Busy,
 		RateLimited: b.RateLimited - a.RateLimited, ConnRefused: b.ConnRefused - a.ConnRefused,
+		CommitP99: quantileBetween(a.CommitBuckets, b.CommitBuckets, 0.99),
 	}
 }
 
@@ -64,6 +107,20 @@ func parseNodeCounters(r io.Reader) (nodeCounters, error) {
 		switch name {
 		case "process_cpu_seconds_total":
 			c.CPUSeconds += v
+		case "allot_commit_seconds_bucket":
+			i := strings.Index(labels, `le="`)
+			if i < 0 {
+				continue
+			}
+			bound, _, _ := strings.Cut(labels[i+4:], `"`)
+			le, err := strconv.ParseFloat(bound, 64)
+			if err != nil {
+				continue
+			}
+			if c.CommitBuckets == nil {
+				c.CommitBuckets = map[float64]float64{}
+			}
+			c.CommitBuckets[le] += v
 		case "allot_commit_seconds_count":
 			c.Commits += v
 		case "allot_commit_seconds_sum":

@@ -86,7 +86,7 @@ func stepLine(s StressStep) string {
 	line := fmt.Sprintf("step %d: %4d clients %4d resources  %7.0f holds/s  p50 %s  p99 %s  errors %.2f%%  429 %d",
 		s.Step, s.Clients, s.Resources, s.Throughput, ms(s.P50), ms(s.P99), 100*s.ErrorRate, s.Busy)
 	if n := s.Node; n != nil {
-		line += fmt.Sprintf("  node cpu %.0f%%  commit %s  batch %.1f", 100*n.Utilisation(), ms(n.CommitMean()), n.BatchMean())
+		line += fmt.Sprintf("  node cpu %.0f%%  commit %s (p99 %s)  batch %.1f", 100*n.Utilisation(), ms(n.CommitMean()), ms(n.CommitP99), n.BatchMean())
 	}
 	if !s.WithinSLO {
 		line += "  SLO BROKEN"
@@ -102,13 +102,13 @@ func (r *StressReport) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "run %s: stress against %s, SLO p99 ≤ %s and errors ≤ %.2f%%\n", r.RunID, strings.Join(r.Targets, ","), ms(r.SLOP99), 100*r.MaxErrorRate)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\tclients\tresources\tholds/s\tp50\tp99\terrors\t429\tnode cpu\tcpu/hold\tcommit\tbatch\tSLO\tlimits\t")
+	fmt.Fprintln(tw, "step\tclients\tresources\tholds/s\tp50\tp99\terrors\t429\tnode cpu\tcpu/hold\tcommit\tcommit p99\tbatch\tSLO\tlimits\t")
 	for _, s := range r.Steps {
-		cpu, perHold, commit, batch := "-", "-", "-", "-"
+		cpu, perHold, commit, commitP99, batch := "-", "-", "-", "-", "-"
 		if n := s.Node; n != nil {
 			cpu = fmt.Sprintf("%.0f%%", 100*n.Utilisation())
 			perHold = fmt.Sprintf("%.0fµs", float64(s.CPUPerHold())/float64(time.Microsecond))
-			commit, batch = ms(n.CommitMean()), fmt.Sprintf("%.1f", n.BatchMean())
+			commit, commitP99, batch = ms(n.CommitMean()), ms(n.CommitP99), fmt.Sprintf("%.1f", n.BatchMean())
 		}
 		ok := "ok"
 		if !s.WithinSLO {
@@ -118,8 +118,8 @@ func (r *StressReport) WriteText(w io.Writer) error {
 		if !s.AuditOK {
 			audit = " AUDIT FAILED"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%s\t%s\t%.2f%%\t%d\t%s\t%s\t%s\t%s\t%s\t%s%s\t\n", s.Step, s.Clients, s.Resources, s.Throughput,
-			ms(s.P50), ms(s.P99), 100*s.ErrorRate, s.Busy, cpu, perHold, commit, batch, ok, joinLimits(s.Limits), audit)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%s\t%s\t%.2f%%\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t\n", s.Step, s.Clients, s.Resources, s.Throughput,
+			ms(s.P50), ms(s.P99), 100*s.ErrorRate, s.Busy, cpu, perHold, commit, commitP99, batch, ok, joinLimits(s.Limits), audit)
 	}
 	tw.Flush()
 	if len(r.Steps) > 0 {
@@ -136,6 +136,7 @@ func (r *StressReport) MarshalJSON() ([]byte, error) {
 		CPUSeconds   float64 `json:"cpu_seconds"`
 		Commits      float64 `json:"commits"`
 		CommitMeanMs float64 `json:"commit_mean_ms"`
+		CommitP99Ms  float64 `json:"commit_p99_ms"`
 		BatchMean    float64 `json:"batch_mean"`
 		Busy         float64 `json:"busy"`
 		RateLimited  float64 `json:"rate_limited"`
@@ -168,7 +169,7 @@ func (r *StressReport) MarshalJSON() ([]byte, error) {
 		j := stepJSON{s.Step, s.Clients, s.Resources, s.Elapsed.Seconds(), s.Holds, s.Requests, s.Errors, s.Throughput, s.ErrorRate,
 			msf(s.P50), msf(s.P99), s.Busy, s.NoAnswer, s.LoadgenCPUSeconds, float64(s.CPUPerHold()) / float64(time.Microsecond), nil, s.AuditOK, s.WithinSLO, s.Limits}
 		if n := s.Node; n != nil {
-			j.Node = &nodeJSON{n.Utilisation(), n.CPUSeconds, n.Commits, msf(n.CommitMean()), n.BatchMean(), n.Busy, n.RateLimited, n.ConnRefused}
+			j.Node = &nodeJSON{n.Utilisation(), n.CPUSeconds, n.Commits, msf(n.CommitMean()), msf(n.CommitP99), n.BatchMean(), n.Busy, n.RateLimited, n.ConnRefused}
 		}
 		steps[i] = j
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,9 @@ func TestParseNodeCounters(t *testing.T) {
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 12.5
 allot_commit_seconds_bucket{le="0.0001"} 3
+allot_commit_seconds_bucket{le="0.0002"} 296
+allot_commit_seconds_bucket{le="0.0004"} 297
+allot_commit_seconds_bucket{le="+Inf"} 300
 allot_commit_seconds_sum 0.75
 allot_commit_seconds_count 300
 allot_batch_size_sum 2400
@@ -35,13 +40,28 @@ allot_mailbox_depth NaN-ish
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := nodeCounters{CPUSeconds: 12.5, Commits: 300, CommitSeconds: 0.75, BatchedCommands: 2400, Busy: 7, RateLimited: 5, ConnRefused: 1}
-	if got != want {
+	want := nodeCounters{CPUSeconds: 12.5, Commits: 300, CommitSeconds: 0.75, BatchedCommands: 2400, Busy: 7, RateLimited: 5, ConnRefused: 1,
+		CommitBuckets: map[float64]float64{0.0001: 3, 0.0002: 296, 0.0004: 297, math.Inf(1): 300}}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 	u := usageBetween(nodeCounters{}, want, 10, 2)
-	if u.Utilisation() != 0.625 || u.CommitMean() != 2500*time.Microsecond || u.BatchMean() != 8 {
+	if u.Utilisation() != 0.625 || u.CommitMean() != 2500*time.Microsecond || u.BatchMean() != 8 || u.CommitP99 != 400*time.Microsecond {
 		t.Fatalf("usage %+v: utilisation %v, commit %v, batch %v", u, u.Utilisation(), u.CommitMean(), u.BatchMean())
+	}
+	// Between two scrapes: 100 commits, 98 of them under 200µs, one under 400µs, one beyond.
+	a := map[float64]float64{0.0001: 0, 0.0002: 100, 0.0004: 100, math.Inf(1): 100}
+	b := map[float64]float64{0.0001: 0, 0.0002: 198, 0.0004: 199, math.Inf(1): 200}
+	for q, want := range map[float64]time.Duration{0.5: 200 * time.Microsecond, 0.99: 400 * time.Microsecond, 1: 400 * time.Microsecond} {
+		if got := quantileBetween(a, b, q); got != want {
+			t.Errorf("quantile %v: %v, want %v", q, got, want)
+		}
+	}
+	if got := quantileBetween(b, b, 0.99); got != 0 {
+		t.Errorf("quantile without commits: %v", got)
+	}
+	if got := (nodeCounters{CommitBuckets: a}).add(nodeCounters{CommitBuckets: b}).CommitBuckets[0.0002]; got != 298 {
+		t.Errorf("buckets of two nodes: %v, want 298", got)
 	}
 }
 

@@ -28,7 +28,8 @@ const (
 	// LimitCPU: the nodes used at least cpuSaturation of their cores.
 	LimitCPU Limit = "cpu"
 	// LimitCommit: the mean store commit (allot_commit_seconds) took at least
-	// commitShareOfSLO of the SLO's p99: a hold waits for one or two commits plus its queue.
+	// commitShareOfSLO of the SLO's p99 (a hold waits for one or two commits plus its queue),
+	// or the commits' p99 at least commitP99ShareOfSLO of it (stalls of the store).
 	LimitCommit Limit = "commit-latency"
 )
 
@@ -37,8 +38,9 @@ var limitOrder = [...]Limit{LimitConnections, LimitRateLimit, LimitMailbox, Limi
 
 // Thresholds of the limits that are not a count of refusals.
 const (
-	cpuSaturation    = 0.85 // of the nodes' cores
-	commitShareOfSLO = 0.25 // of SLOP99
+	cpuSaturation       = 0.85 // of the nodes' cores
+	commitShareOfSLO    = 0.25 // of SLOP99
+	commitP99ShareOfSLO = 0.5  // of SLOP99
 )
 
 // NodeUsage is what the nodes' /metrics say about one step: differences of counters between
@@ -52,6 +54,8 @@ type NodeUsage struct {
 	// Commits, CommitSeconds and BatchedCommands are allot_commit_seconds_count and _sum and
 	// allot_batch_size_sum: store commits, their time, and the commands they carried.
 	Commits, CommitSeconds, BatchedCommands float64
+	// CommitP99 is the p99 of the commits, to the histogram's bucket (0 when unknown).
+	CommitP99 time.Duration
 	// Busy is allot_rejections_total{reason="busy"}, RateLimited allot_ratelimit_refused_total
 	// (every policy), ConnRefused allot_http_connections_refused_total.
 	Busy, RateLimited, ConnRefused float64
@@ -134,7 +138,8 @@ func limitsCrossed(s StressStep, o slo) []Limit {
 		crossed[LimitRateLimit] = n.RateLimited > 0
 		crossed[LimitMailbox] = n.Busy > 0
 		crossed[LimitCPU] = n.Utilisation() >= cpuSaturation
-		crossed[LimitCommit] = n.Commits > 0 && n.CommitMean() >= time.Duration(float64(o.P99)*commitShareOfSLO)
+		crossed[LimitCommit] = n.Commits > 0 && (n.CommitMean() >= time.Duration(float64(o.P99)*commitShareOfSLO) ||
+			n.CommitP99 >= time.Duration(float64(o.P99)*commitP99ShareOfSLO))
 	} else {
 		// Without metrics a 429 is most likely a full mailbox (rate limits are the other cause).
 		crossed[LimitMailbox] = s.Busy > 0

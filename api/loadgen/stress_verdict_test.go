@@ -27,6 +27,8 @@ func TestLimitsCrossed(t *testing.T) {
 		{"cpu at 84%", StressStep{Node: with(func(u *NodeUsage) { u.CPUSeconds = 16.8 })}, nil},
 		{"commit at a quarter of the SLO", StressStep{Node: with(func(u *NodeUsage) { u.CommitSeconds = 25 })}, []Limit{LimitCommit}},
 		{"commit below", StressStep{Node: with(func(u *NodeUsage) { u.CommitSeconds = 24 })}, nil},
+		{"commit p99 at half the SLO", StressStep{Node: with(func(u *NodeUsage) { u.CommitP99 = 50 * time.Millisecond })}, []Limit{LimitCommit}},
+		{"commit p99 below", StressStep{Node: with(func(u *NodeUsage) { u.CommitP99 = 49 * time.Millisecond })}, nil},
 		{"refused connections", StressStep{Node: with(func(u *NodeUsage) { u.ConnRefused = 2 })}, []Limit{LimitConnections}},
 		{"all, in order", StressStep{NoAnswer: 1, Node: with(func(u *NodeUsage) {
 			u.CPUSeconds, u.CommitSeconds, u.Busy, u.RateLimited = 20, 30, 1, 1
