@@ -36,8 +36,9 @@ func (c nodeCounters) add(o nodeCounters) nodeCounters {
 	return sum
 }
 
-// quantileBetween is the q quantile of the commits between a and b: the upper bound of the
-// first bucket holding it (0 without commits).
+// quantileBetween is the q quantile of the commits between a and b, interpolated linearly
+// inside its bucket as Prometheus's histogram_quantile does (0 without commits; the largest
+// finite bound when it lies beyond it).
 func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
 	les := make([]float64, 0, len(b))
 	for le := range b {
@@ -51,14 +52,21 @@ func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
 	if total <= 0 {
 		return 0
 	}
+	rank := q * total
+	prevLe, prevN := 0.0, 0.0
 	for _, le := range les {
-		if b[le]-a[le] >= q*total {
+		n := b[le] - a[le]
+		if n >= rank {
 			if math.IsInf(le, 1) {
-				// Beyond the largest finite bound: that bound is what can be said.
-				le = les[max(len(les)-2, 0)]
+				return time.Duration(prevLe * float64(time.Second))
 			}
-			return time.Duration(le * float64(time.Second))
+			v := le
+			if n > prevN {
+				v = prevLe + (le-prevLe)*(rank-prevN)/(n-prevN)
+			}
+			return time.Duration(v * float64(time.Second))
 		}
+		prevLe, prevN = le, n
 	}
 	return 0
 }

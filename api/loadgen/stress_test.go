@@ -49,10 +49,11 @@ allot_mailbox_depth NaN-ish
 	if u.Utilisation() != 0.625 || u.CommitMean() != 2500*time.Microsecond || u.BatchMean() != 8 || u.CommitP99 != 400*time.Microsecond {
 		t.Fatalf("usage %+v: utilisation %v, commit %v, batch %v", u, u.Utilisation(), u.CommitMean(), u.BatchMean())
 	}
-	// Between two scrapes: 100 commits, 98 of them under 200µs, one under 400µs, one beyond.
+	// Between two scrapes: 100 commits, 98 of them in (100µs, 200µs], one under 400µs, one
+	// beyond.
 	a := map[float64]float64{0.0001: 0, 0.0002: 100, 0.0004: 100, math.Inf(1): 100}
 	b := map[float64]float64{0.0001: 0, 0.0002: 198, 0.0004: 199, math.Inf(1): 200}
-	for q, want := range map[float64]time.Duration{0.5: 200 * time.Microsecond, 0.99: 400 * time.Microsecond, 1: 400 * time.Microsecond} {
+	for q, want := range map[float64]time.Duration{0.49: 150 * time.Microsecond, 0.985: 300 * time.Microsecond, 1: 400 * time.Microsecond} {
 		if got := quantileBetween(a, b, q); got != want {
 			t.Errorf("quantile %v: %v, want %v", q, got, want)
 		}
