@@ -120,7 +120,7 @@ func (b *bench) writeStress(w *strings.Builder) {
 				cpu = fmt.Sprintf("%.0f%%", 100*n.Utilisation())
 				perHold = fmt.Sprintf("%.0f µs", float64(s.CPUPerHold())/float64(time.Microsecond))
 				commit, batch = ms(float64(n.CommitMean())/float64(time.Millisecond)), fmt.Sprintf("%.1f", n.BatchMean())
-				commitP99 = ms(float64(n.CommitP99)/float64(time.Millisecond))
+				commitP99 = ms(float64(n.CommitP99) / float64(time.Millisecond))
 			}
 			ok := "kept"
 			if !s.WithinSLO {
