@@ -170,8 +170,9 @@ func (b *bench) writeProjection(w *strings.Builder, r stressResult) {
 	if in.Embedded {
 		p("the embedded store serializes one node's commits, so its bound is (holds per commit) / (mean commit); it serves one node only; ")
 	} else {
-		p("PostgreSQL has M cores too and scales to them, so its bound is M × %.1f × (holds per commit) / (its CPU per commit); its disk, "+
-			"connections and lock contention are not modelled; ", projectionUtilisation)
+		p("PostgreSQL has M cores too and scales to them, so its bound is M × %.1f × (holds per commit) / (its CPU per commit); that CPU was "+
+			"measured with commits of %.0f holds (and includes its background work), so with one hold per commit the bound is pessimistic; its disk, "+
+			"connections and lock contention are not modelled; ", projectionUtilisation, in.Batch)
 	}
 	p("(5) the first row is this machine, where the load generator took part of the cores, so it is the check of the model against the "+
 		"measured knee rather than a forecast. The figures are from a shared %d-core machine and carry its noise.\n\n", b.machine.Cores)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,9 +89,18 @@ func (b *bench) stressRun(t *testing.T, sys *benchSystem) stressResult {
 	res := stressResult{Sys: sys, Command: fmt.Sprintf("allot loadgen --target %s --scenario stress --stress-start %d --stress-step %d --stress-growth 2 "+
 		"--stress-max-clients %d --stress-step-duration %s --metrics %s --key-file KEY --progress",
 		cfg.Targets[0], cfg.StressStartClients, cfg.StressStepClients, cfg.StressMaxClients, cfg.StressStepDuration, cfg.MetricsURLs[0])}
-	db0 := cpuOf(sys.DBPids, sys.DBParents)
+	// The database's CPU per commit is over the whole ramp (warm-up, setups and audits too),
+	// divided by every commit the node made in it.
+	commits := func() float64 {
+		m, err := scrapeMetrics(t.Context(), sys.Procs[0].Admin+"/metrics", "allot_commit_seconds_count")
+		if err != nil {
+			return math.NaN()
+		}
+		return m["allot_commit_seconds_count"]
+	}
+	db0, c0 := cpuOf(sys.DBPids, sys.DBParents), commits()
 	rep, err := loadgen.RunStress(t.Context(), cfg, testLogWriter{t})
-	db1 := cpuOf(sys.DBPids, sys.DBParents)
+	db1, c1 := cpuOf(sys.DBPids, sys.DBParents), commits()
 	res.Rep, res.Err = rep, err
 	if rep == nil || len(rep.Steps) == 0 {
 		if res.Err == nil {
@@ -98,14 +108,8 @@ func (b *bench) stressRun(t *testing.T, sys *benchSystem) stressResult {
 		}
 		return res
 	}
-	var commits float64
-	for _, s := range rep.Steps {
-		if s.Node != nil {
-			commits += s.Node.Commits
-		}
-	}
-	if len(sys.DBPids) > 0 && commits > 0 {
-		res.DBCPUPerCommit = time.Duration(float64(db1-db0) / commits)
+	if n := c1 - c0; len(sys.DBPids) > 0 && n > 0 {
+		res.DBCPUPerCommit = time.Duration(float64(db1-db0) / n)
 	}
 	t.Logf("stress %s: %s", sys.Key, rep.Summary())
 	name := sys.Key + ".svg"
