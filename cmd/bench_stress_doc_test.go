@@ -146,9 +146,13 @@ func (b *bench) writeStress(w *strings.Builder) {
 func (b *bench) writeProjection(w *strings.Builder, r stressResult) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	in, s := projectionFrom(r)
+	within := "within the SLO (the knee)"
+	if r.Rep.KneeStep() == nil {
+		within = "although this first step already broke the SLO"
+	}
 	p("**Projection on paper** for N nodes of M cores over K resources, from the step at %d clients: %s µs of node CPU per hold, "+
-		"one hot resource at %s holds/s within the SLO, a mean commit of %s ms carrying %.1f holds",
-		s.Clients, fmt.Sprintf("%.0f", float64(in.CPUPerHold)/float64(time.Microsecond)), num(in.PerResource),
+		"one hot resource at %s holds/s %s, a mean commit of %s ms carrying %.1f holds",
+		s.Clients, fmt.Sprintf("%.0f", float64(in.CPUPerHold)/float64(time.Microsecond)), num(in.PerResource), within,
 		ms(float64(in.Commit)/float64(time.Millisecond)), in.Batch)
 	if !in.Embedded {
 		p(", %s µs of PostgreSQL CPU per commit (its processes over the whole ramp, divided by the commits)", fmt.Sprintf("%.0f", float64(in.DBCPUPerCommit)/float64(time.Microsecond)))
