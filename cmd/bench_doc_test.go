@@ -155,6 +155,9 @@ func (b *bench) document() string {
 	if b.notify != nil {
 		b.writeNotify(&w)
 	}
+	if len(b.stress) > 0 {
+		b.writeStress(&w)
+	}
 	if len(b.profiles) > 0 {
 		b.writeEvidence(&w)
 	}
@@ -300,7 +303,7 @@ func (b *bench) writeReproduce(w *strings.Builder) {
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
 		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (90s), " +
-		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events,notify; events-pg only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
+		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events,notify,stress; events-pg only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {
 		for _, proc := range s.Procs {

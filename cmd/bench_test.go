@@ -36,8 +36,8 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify; default
-	// all; events-pg (the events section on PostgreSQL) only when named.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify, stress;
+	// default all; events-pg (the events section on PostgreSQL) only when named.
 	Sections map[string]bool
 }
 
@@ -53,7 +53,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Resources:   100_000,
 		HoldsPer:    3,
 		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true, "notify": true},
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true, "notify": true, "stress": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -121,6 +121,8 @@ type bench struct {
 	mem      *memResult
 	events   []*eventsResult // bench_events_test.go, one per store
 	notify   *notifyResult   // bench_notify_test.go
+	pg       *pgtest.Server  // the HTTP sections' PostgreSQL, nil when they did not run
+	stress   []stressResult  // the stress section
 	problems []string        // what went wrong, for the document and the test's verdict
 }
 
@@ -208,6 +210,9 @@ func TestBenchmarks(t *testing.T) {
 	if b.cfg.Sections["notify"] {
 		b.runNotify(t) // cmd/bench_notify_test.go
 	}
+	if b.cfg.Sections["stress"] {
+		b.stressSection(t)
+	}
 	b.machine.LoadEnd = loadavg()
 	b.elapsed = time.Since(b.started)
 
@@ -228,6 +233,7 @@ func TestBenchmarks(t *testing.T) {
 // checks and the profiled runs, and stops the servers again.
 func (b *bench) httpSections(t *testing.T) {
 	pg := pgtest.MustServer(t)
+	b.pg = pg
 	var pgPids []int
 	if pid, err := postmasterPID(pg.LogPath()); err == nil {
 		pgPids = []int{pid}

@@ -34,6 +34,16 @@ Scenarios (--scenario):
               holds 1..--nights consecutive nights of a random hotel, then confirms or cancels.
   browse      clients read the availability of random hotels.
   mixed       15% flash-sale sessions (while the stock lasts), 35% hotel sessions, 50% reads.
+  stress      the breaking point: hold-only clients on one hot resource (hotel holds over
+              --stress-resources growing by --stress-resources-step per step, if set), ramped
+              from --stress-start clients by +--stress-step or x--stress-growth per step of
+              --stress-step-duration (after an unreported --stress-warmup) until a step's
+              hold p99 passes --slo-p99 or its errors pass --max-error-rate (or until
+              --stress-max-clients). It reports each step, the knee
+              (the highest throughput within the SLO) and the first limit of the node crossed
+              (connections, rate-limit, mailbox, cpu, commit-latency), read from the nodes'
+              --metrics (their admin listener). Run the node with --rate-limits off (or load
+              budgets), or the curve measures the rate limits. --progress prints each step.
   hotel, browse and mixed need --duration or --requests. --hold-only ends every session with
   its hold (the workload of the benchmark baselines, which have no confirm or cancel).
 
@@ -48,6 +58,7 @@ Examples:
       --clients 256 --duration 2m --json report.json
   allot loadgen --scenario flash-sale --stock 100000 --clients 512 --hold-only
   allot loadgen --scenario hotel --duration 1m --db-url postgresql://allot@db:26257/allot
+  allot loadgen --scenario stress --progress --metrics http://127.0.0.1:9090/metrics
 
 Flags:
 `
@@ -74,6 +85,9 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: unexpected arguments %q\n", fs.Args())
 		return ExitUsage
 	}
+	if cfg.Scenario == ScenarioStress {
+		return stressCommand(ctx, cfg, stdout, stderr)
+	}
 	rep, err := Run(ctx, cfg, stderr)
 	if errors.Is(err, ErrInvalidConfig) {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
@@ -97,6 +111,37 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return ExitFailed
 	case !rep.Audit.OK && !cfg.NoAudit:
+		return ExitAuditFailed
+	}
+	return status
+}
+
+// stressCommand is Command for the stress scenario: the exit statuses are Command's, the
+// audit being every step's.
+func stressCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
+	rep, err := RunStress(ctx, cfg, stderr)
+	if errors.Is(err, ErrInvalidConfig) {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return ExitUsage
+	}
+	status := ExitOK
+	if rep != nil {
+		if werr := rep.WriteText(stdout); werr != nil {
+			fmt.Fprintf(stderr, "loadgen: write report: %v\n", werr)
+			status = ExitFailed
+		}
+		if cfg.JSONPath != "" {
+			if werr := rep.WriteJSONFile(cfg.JSONPath); werr != nil {
+				fmt.Fprintf(stderr, "loadgen: %v\n", werr)
+				status = ExitFailed
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return ExitFailed
+	case !rep.AuditOK() && !cfg.NoAudit:
 		return ExitAuditFailed
 	}
 	return status

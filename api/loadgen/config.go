@@ -25,6 +25,10 @@ const (
 	// ScenarioMixed: 15% flash-sale sessions (while the hot resource lasts), 35% hotel
 	// sessions, 50% availability reads.
 	ScenarioMixed = "mixed"
+	// ScenarioStress: hold-only flash-sale clients on one hot resource (hotel holds over a
+	// growing set of resources when StressResourcesStep > 0), ramped step by step until the
+	// p99 of holds passes SLOP99 or the error rate passes MaxErrorRate; see RunStress.
+	ScenarioStress = "stress"
 )
 
 // Config configures one load run. Start from DefaultConfig; Run validates it.
@@ -101,6 +105,38 @@ type Config struct {
 	// dev defaults.
 	Issuer   string
 	Audience string
+
+	// The stress scenario (ScenarioStress). Step i runs StressStepDuration with clients
+	// c(0) = StressStartClients, c(i+1) = max(c(i)+StressStepClients, ceil(c(i)*StressGrowth)),
+	// until a step breaks the SLO or c(i) would pass StressMaxClients. Clients, Duration,
+	// Requests, Stock and HoldOnly are ignored: every step is hold-only on resources that never
+	// sell out.
+	StressStartClients int
+	StressStepClients  int
+	StressGrowth       float64
+	StressStepDuration time.Duration
+	StressMaxClients   int
+	// StressWarmup is a run of StressStartClients before the first step, not reported: the
+	// first step then does not measure the node's (and the store's) cold start. 0: none.
+	StressWarmup time.Duration
+	// StressStartResources and StressResourcesStep grow the resources with the clients: with
+	// StressResourcesStep 0 every step holds one hot resource (the limit of one resource);
+	// otherwise step i spreads hotel holds over StressStartResources+i*StressResourcesStep
+	// resources.
+	StressStartResources int
+	StressResourcesStep  int
+	// SLOP99 and MaxErrorRate are the SLO: a step whose hold p99 is above SLOP99 or whose
+	// failed requests are more than MaxErrorRate of its requests breaks it.
+	SLOP99       time.Duration
+	MaxErrorRate float64
+	// MetricsURLs are the nodes' Prometheus endpoints (their --admin-addr, plus /metrics):
+	// without them the report cannot say which limit of the node broke first.
+	MetricsURLs []string
+	// NodeCores is the CPU cores of each node, for its CPU utilisation; 0 means the nodes
+	// run on this machine (runtime.NumCPU()).
+	NodeCores int
+	// Progress prints each stress step on the progress writer as it finishes.
+	Progress bool
 }
 
 // DefaultConfig returns the defaults documented on each flag.
@@ -122,6 +158,16 @@ func DefaultConfig() Config {
 		ResourcePrefix: "loadgen",
 		Seed:           1,
 		ProgressEvery:  10 * time.Second,
+
+		StressStartClients:   8,
+		StressStepClients:    8,
+		StressGrowth:         2,
+		StressStepDuration:   10 * time.Second,
+		StressMaxClients:     1024,
+		StressWarmup:         2 * time.Second,
+		StressStartResources: 1,
+		SLOP99:               100 * time.Millisecond,
+		MaxErrorRate:         0.01,
 	}
 }
 
@@ -137,7 +183,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
-	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "flash-sale, hotel, browse or mixed")
+	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "flash-sale, hotel, browse, mixed or stress")
 	fs.IntVar(&c.Clients, "clients", c.Clients, "concurrent simulated clients")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "no session starts after this long (0: no time bound)")
 	fs.Int64Var(&c.Requests, "requests", c.Requests, "no session starts after this many requests (0: no bound)")
@@ -165,6 +211,28 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "a file holding one bearer token for every request (an operator's, to create the run's resources)")
 	fs.StringVar(&c.Issuer, "oidc-issuer", c.Issuer, "the issuer the nodes expect of dev tokens (default: the dev issuer's)")
 	fs.StringVar(&c.Audience, "oidc-audience", c.Audience, "the audience the nodes expect of dev tokens (default: the dev audience)")
+	// The stress scenario.
+	fs.IntVar(&c.StressStartClients, "stress-start", c.StressStartClients, "stress: clients of the first step")
+	fs.IntVar(&c.StressStepClients, "stress-step", c.StressStepClients, "stress: clients added per step, at least")
+	fs.Float64Var(&c.StressGrowth, "stress-growth", c.StressGrowth, "stress: clients multiplied per step, at least (1: add --stress-step only)")
+	fs.DurationVar(&c.StressStepDuration, "stress-step-duration", c.StressStepDuration, "stress: duration of one step")
+	fs.IntVar(&c.StressMaxClients, "stress-max-clients", c.StressMaxClients, "stress: no step has more clients")
+	fs.DurationVar(&c.StressWarmup, "stress-warmup", c.StressWarmup, "stress: unreported run of --stress-start clients before the first step (0: none)")
+	fs.IntVar(&c.StressStartResources, "stress-resources", c.StressStartResources, "stress: resources of the first step when --stress-resources-step > 0")
+	fs.IntVar(&c.StressResourcesStep, "stress-resources-step", c.StressResourcesStep, "stress: resources added per step (0: one hot resource throughout)")
+	fs.DurationVar(&c.SLOP99, "slo-p99", c.SLOP99, "stress: a step whose hold p99 is above this breaks the SLO")
+	fs.Float64Var(&c.MaxErrorRate, "max-error-rate", c.MaxErrorRate, "stress: a step with a larger fraction of failed requests breaks the SLO")
+	fs.Func("metrics", "stress: comma-separated /metrics URLs of the nodes' admin listeners (http://127.0.0.1:9090/metrics), to name the limit that broke", func(s string) error {
+		c.MetricsURLs = nil
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.MetricsURLs = append(c.MetricsURLs, p)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&c.NodeCores, "node-cores", c.NodeCores, "stress: CPU cores of each node (0: the nodes run on this machine)")
+	fs.BoolVar(&c.Progress, "progress", c.Progress, "stress: print each step as it finishes")
 }
 
 // ErrInvalidConfig is wrapped by Run when the Config is not acceptable.
@@ -182,12 +250,16 @@ func (c *Config) validate() error {
 	}
 	switch c.Scenario {
 	case ScenarioFlashSale:
+	case ScenarioStress:
+		if err := c.validateStress(); err != nil {
+			return err
+		}
 	case ScenarioHotel, ScenarioBrowse, ScenarioMixed:
 		if c.Duration == 0 && c.Requests == 0 {
 			return fmt.Errorf("scenario %s needs --duration or --requests", c.Scenario)
 		}
 	default:
-		return fmt.Errorf("--scenario %q: want flash-sale, hotel, browse or mixed", c.Scenario)
+		return fmt.Errorf("--scenario %q: want flash-sale, hotel, browse, mixed or stress", c.Scenario)
 	}
 	switch {
 	case c.Clients < 1:
@@ -216,6 +288,32 @@ func (c *Config) validate() error {
 		return errors.New("--token-file excludes --key-file and --data-dir")
 	case c.KeyFile != "" && c.DataDir != "":
 		return errors.New("give --key-file or --data-dir, not both")
+	}
+	return nil
+}
+
+// validateStress checks the stress scenario's fields.
+func (c *Config) validateStress() error {
+	switch {
+	case c.StressStartClients < 1 || c.StressMaxClients < c.StressStartClients:
+		return errors.New("--stress-start must be at least 1 and at most --stress-max-clients")
+	case c.StressStepClients < 0 || c.StressGrowth < 1 || (c.StressStepClients == 0 && c.StressGrowth == 1):
+		return errors.New("--stress-step must not be negative and --stress-growth not below 1, and one of them must grow the clients")
+	case c.StressStepDuration < time.Second || c.StressWarmup < 0:
+		return errors.New("--stress-step-duration must be at least 1s and --stress-warmup not negative")
+	case c.StressStartResources < 1 || c.StressResourcesStep < 0:
+		return errors.New("--stress-resources must be at least 1 and --stress-resources-step not negative")
+	case c.SLOP99 <= 0:
+		return errors.New("--slo-p99 must be positive")
+	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
+		return errors.New("--max-error-rate must be between 0 and 1")
+	case c.NodeCores < 0:
+		return errors.New("--node-cores must not be negative")
+	}
+	for _, m := range c.MetricsURLs {
+		if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--metrics %q: want a URL like http://127.0.0.1:9090/metrics", m)
+		}
 	}
 	return nil
 }
