@@ -18,7 +18,7 @@ import (
 // fields are owned by the actor's goroutine (its mailbox); the goroutines it starts for store
 // calls share nothing with it but their call, and report back by message.
 type resourceActor struct {
-	cfg     Config
+	cfg     *Config // shared by every activation of the props (read only)
 	log     *slog.Logger
 	metrics *Metrics
 	id      string
@@ -42,7 +42,7 @@ type resourceActor struct {
 	asked   bool // a command has arrived (an activation is spawned for a command on its way)
 }
 
-func newActor(cfg Config, resourceID string, q *mailboxCounter) *resourceActor {
+func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
 	return &resourceActor{cfg: cfg, log: cfg.logger(), metrics: cfg.Metrics, id: resourceID, queue: q}
 }
 

@@ -38,7 +38,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	var a *resourceActor
 	q := &mailboxCounter{metrics: h.cfg.Metrics}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		a = newActor(h.cfg, id, q)
+		a = newActor(&h.cfg, id, q)
 		return a
 	}, actor.WithMailbox(actor.Unbounded(q)))
 	// A parent spawns the activation, as the placement actor does.
@@ -236,7 +236,7 @@ func TestStoppedActorReleasesItsProcess(t *testing.T) {
 	h := newHarness(t, MustSQLite(t))
 	const id = "r-1"
 	collected := make(chan struct{})
-	produce := func(cfg Config, id string, q *mailboxCounter) actor.Actor {
+	produce := func(cfg *Config, id string, q *mailboxCounter) actor.Actor {
 		a := newActor(cfg, id, q)
 		runtime.AddCleanup(a, func(ch chan struct{}) { close(ch) }, collected)
 		return a
