@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,12 +218,17 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 }
 
 // BenchmarkMemoryPerResource reports the Go heap (after a GC) per active resource with 3 holds,
-// and per resource once every activation stopped (what stays pinned). Run it once:
+// and per resource once every activation stopped (what stays pinned): 10,000 resources, or
+// $ALLOT_MEM_RESOURCES. Run it once:
 //
 //	go test -run '^$' -bench BenchmarkMemoryPerResource -benchtime 1x ./actors/resource
 func BenchmarkMemoryPerResource(b *testing.B) {
 	for b.Loop() {
-		active, pinned := memoryPerResource(b, 10_000, 3)
+		n := 10_000
+		if v, err := strconv.Atoi(os.Getenv("ALLOT_MEM_RESOURCES")); err == nil && v > 0 {
+			n = v
+		}
+		active, pinned := memoryPerResource(b, n, 3)
 		b.ReportMetric(active, "heap-B/active-resource")
 		b.ReportMetric(pinned, "heap-B/passivated-resource")
 	}
