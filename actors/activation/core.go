@@ -117,7 +117,7 @@ func New(cfg Config) (*Core, error) {
 		return nil, err
 	}
 	cfg.MaxInFlight = max(cfg.MaxInFlight, 1)
-	return &Core{cfg: cfg, lookups: make(map[*Command]struct{}), backoff: cfg.MinReloadBackoff}, nil
+	return &Core{cfg: cfg, backoff: cfg.MinReloadBackoff}, nil
 }
 
 // Step feeds one input at time now and returns what to do. now is the shell's one clock;

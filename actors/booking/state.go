@@ -267,6 +267,7 @@ func (s *State) Apply(e Event) {
 		}
 	case HoldPlaced:
 		h := e.Hold.Clone()
+		s.intern(h)
 		s.holds[h.ID] = h
 		s.claim(h, StatusHeld, +1)
 		heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
@@ -305,6 +306,19 @@ func (s *State) Apply(e Event) {
 	default:
 		if !s.applyPayment(e) { // payment.go
 			panic("booking: unknown event")
+		}
+	}
+}
+
+// intern makes h share the state's copies of its resource id and bucket keys (equal strings),
+// so that a hold in memory does not keep the strings of the request that placed it.
+func (s *State) intern(h *Hold) {
+	if h.ResourceID == s.id {
+		h.ResourceID = s.id
+	}
+	for i, k := range h.Buckets {
+		if b := s.buckets[k]; b != nil {
+			h.Buckets[i] = b.Key
 		}
 	}
 }
