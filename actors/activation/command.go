@@ -59,7 +59,9 @@ func (c *Core) maintain(t time.Time) {
 	if t.Sub(c.lastPrune) >= PruneEvery {
 		cutoff := t.Add(-booking.IdempotencyRetention)
 		c.committed.PruneIdempotency(cutoff)
-		c.spec.PruneIdempotency(cutoff)
+		if c.spec != c.committed {
+			c.spec.PruneIdempotency(cutoff)
+		}
 		c.lastPrune = t
 	}
 	c.expire(t)
@@ -150,6 +152,7 @@ func (c *Core) decideWrite(r *Command, t time.Time) {
 			c.fail(r, errStoreDown)
 			return
 		}
+		c.ownSpec()
 		for _, ev := range o.events {
 			c.spec.Apply(ev)
 		}

@@ -117,7 +117,7 @@ func New(cfg Config) (*Core, error) {
 		return nil, err
 	}
 	cfg.MaxInFlight = max(cfg.MaxInFlight, 1)
-	return &Core{cfg: cfg, lookups: make(map[*Command]struct{}), backoff: cfg.MinReloadBackoff}, nil
+	return &Core{cfg: cfg, backoff: cfg.MinReloadBackoff}, nil
 }
 
 // Step feeds one input at time now and returns what to do. now is the shell's one clock;
@@ -158,8 +158,27 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	if c.phase == Stopping && len(c.flights) == 0 && c.load == nil {
 		c.finishStop(now)
 	}
+	c.shareSpec()
 	c.rd.WakeAt = c.wakeAt()
 	return &c.rd
+}
+
+// shareSpec drops spec's own copy once nothing is in flight or pending: spec is then committed
+// (spec = committed + in flight + pending), so the two may be one State, and an idle
+// activation keeps one copy of its resource's booking state instead of two. Every change to
+// spec goes through ownSpec first, which copies it again; committed changes only by the
+// results of commits in flight, and there are none while the two are shared.
+func (c *Core) shareSpec() {
+	if c.committed != nil && c.spec != c.committed && len(c.flights) == 0 && len(c.pending) == 0 {
+		c.spec = c.committed
+	}
+}
+
+// ownSpec gives spec its own copy before a change (see shareSpec).
+func (c *Core) ownSpec() {
+	if c.spec == c.committed {
+		c.spec = c.committed.Clone()
+	}
 }
 
 // Phase returns the activation's phase.

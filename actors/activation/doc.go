@@ -26,6 +26,9 @@
 //
 //	spec = committed + in flight + pending        (effects applied in decision order)
 //
+// With nothing in flight or pending the two are the same State (Step ends by sharing it), so
+// an idle activation keeps one copy; the first change to spec copies it again (ownSpec).
+//
 // Its life is a Phase: Loading, Serving, Passivating, Stopping, Dead, Stopped. Orthogonal to
 // it, Memory says whether committed may lag the store (Uncertain: reload before the next
 // commit), and a backoff deadline says whether writes are refused after a store failure.

@@ -114,6 +114,9 @@ func (c *Core) capture(d *decision) {
 // (the store has the hold expired already).
 func (c *Core) expire(t time.Time) {
 	evs := c.spec.ExpireDue(t)
+	if len(evs) > 0 {
+		c.ownSpec()
+	}
 	if offers(evs) {
 		for _, ev := range evs {
 			c.spec.Apply(ev)
@@ -352,7 +355,7 @@ func (c *Core) onCommitted(now time.Time, f *flight) {
 		}
 		c.pending = append(again, c.pending...)
 		c.memory = Uncertain
-		c.spec = c.committed.Clone()
+		c.spec = c.committed // shared until the next change (ownSpec)
 		c.redecide(now)
 		c.startLoad(now) // at once, pending or not: memory learns what the store has, ghosts are fenced
 	}

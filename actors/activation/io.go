@@ -287,6 +287,18 @@ type Notes struct {
 	Backoff    time.Duration
 }
 
+// Clear drops what rd points at once the shell has acted on it: the replies' recipients
+// (a request's future, with its reply, stays reachable through its PID) and answers, the
+// commits and the lookups; an activation would otherwise keep its last step's output until
+// its next step. With idle (nothing queued for the activation) the slices go too; otherwise
+// they keep their capacity for the next step, which is likely to come soon.
+func (rd *Ready) Clear(idle bool) {
+	rd.reset()
+	if idle {
+		rd.Replies, rd.Commits, rd.Lookups = nil, nil, nil
+	}
+}
+
 func (rd *Ready) reset() {
 	replies, lookups, commits := rd.Replies[:0], rd.Lookups[:0], rd.Commits[:0]
 	clear(rd.Replies)

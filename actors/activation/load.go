@@ -48,7 +48,7 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 	} else {
 		c.committed = booking.NewState(c.cfg.ResourceID)
 	}
-	c.spec = c.committed.Clone()
+	c.spec = c.committed // shared until the next change (ownSpec)
 	c.epoch, c.version = res.Epoch, res.Version
 	c.memory = Current
 	c.backoff = c.cfg.MinReloadBackoff

@@ -10,6 +10,9 @@ import (
 // this activation. This is the rare path; the activation keeps serving meanwhile.
 func (c *Core) startLookup(r *Command, holdID string) {
 	c.park(r)
+	if c.lookups == nil { // made on first use: most activations never look a hold up
+		c.lookups = make(map[*Command]struct{})
+	}
 	c.lookups[r] = struct{}{}
 	c.rd.Lookups = append(c.rd.Lookups, Lookup{For: r, HoldID: holdID, Timeout: c.cfg.CommitTimeout})
 }

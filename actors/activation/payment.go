@@ -223,7 +223,9 @@ func (c *Core) adoptForPayment(r *Command, h booking.Hold, now time.Time) bool {
 		return false
 	}
 	c.committed.AdoptTerminal(h)
-	c.spec.AdoptTerminal(h)
+	if c.spec != c.committed {
+		c.spec.AdoptTerminal(h)
+	}
 	t := ms(now)
 	c.maintain(t)
 	c.dispatch(r, t)

@@ -272,7 +272,7 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		if err := ValidateIdempotencyKey(cmd.IdempotencyKey); err != nil {
 			return Decision{}, err
 		}
-		if e, ok := s.idem[cmd.IdempotencyKey]; ok {
+		if e, ok := s.Idempotency(cmd.IdempotencyKey); ok {
 			if e.Fingerprint != Fingerprint(cmd.Buckets, cmd.Quantity, cmd.UserID) {
 				return Decision{}, Errorf(CodeIdempotencyMismatch, "Idempotency-Key %q was used with a different request", cmd.IdempotencyKey)
 			}

@@ -104,10 +104,12 @@ func observe(s *State) observable {
 	for id := range s.holds {
 		o.Holds[id], _ = s.Hold(id)
 	}
-	for k, e := range s.idem {
-		o.Idem[k] = e
+	for k := range s.idem {
+		o.Idem[k], _ = s.Idempotency(k)
 	}
-	o.FIFO = append(o.FIFO, s.idemFIFO...)
+	for _, e := range s.idemLog {
+		o.FIFO = append(o.FIFO, e.Key)
+	}
 	o.Expiry = append(o.Expiry, s.expiry...)
 	return o
 }

@@ -17,8 +17,13 @@ type State struct {
 	resource Resource
 	buckets  map[string]*Bucket
 	holds    map[string]*Hold
-	idem     map[string]IdempotencyEntry
-	idemFIFO []string // idempotency keys in CreatedAt order, for pruning
+	// idemLog holds the idempotency entries in CreatedAt order (the order pruning forgets
+	// them); idem maps a key to its entry's sequence number: idemLog[seq-idemBase]. An entry
+	// whose key maps to a later one was superseded. One slice of values and a map of small
+	// values, instead of a map of entries and a slice of keys: a third of the memory.
+	idem     map[string]uint64
+	idemLog  []IdempotencyEntry
+	idemBase uint64
 	expiry   expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
@@ -37,7 +42,7 @@ func NewState(resourceID string) *State {
 		id:       resourceID,
 		buckets:  make(map[string]*Bucket),
 		holds:    make(map[string]*Hold),
-		idem:     make(map[string]IdempotencyEntry),
+		idem:     make(map[string]uint64),
 		units:    make(map[string]int64),
 		waitByID: make(map[string]*WaitlistEntry),
 	}
@@ -85,8 +90,7 @@ func RestoreSaved(sv Saved) *State {
 	sorted := append([]IdempotencyEntry(nil), idem...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
 	for _, e := range sorted {
-		s.idem[e.Key] = e
-		s.idemFIFO = append(s.idemFIFO, e.Key)
+		s.addIdem(e)
 	}
 	for _, e := range sv.Waitlist {
 		s.addWaiting(e)
@@ -103,8 +107,9 @@ func (s *State) Clone() *State {
 		resource: s.resource,
 		buckets:  make(map[string]*Bucket, len(s.buckets)),
 		holds:    make(map[string]*Hold, len(s.holds)),
-		idem:     make(map[string]IdempotencyEntry, len(s.idem)),
-		idemFIFO: append([]string(nil), s.idemFIFO...),
+		idem:     make(map[string]uint64, len(s.idem)),
+		idemLog:  append([]IdempotencyEntry(nil), s.idemLog...),
+		idemBase: s.idemBase,
 		expiry:   append(expiryHeap(nil), s.expiry...),
 		units:    make(map[string]int64, len(s.units)),
 		waitlist: make([]*WaitlistEntry, 0, len(s.waitlist)),
@@ -127,8 +132,8 @@ func (s *State) Clone() *State {
 	for k, h := range s.holds {
 		c.holds[k] = h.Clone()
 	}
-	for k, e := range s.idem {
-		c.idem[k] = e
+	for k, seq := range s.idem {
+		c.idem[k] = seq
 	}
 	return c
 }
@@ -178,8 +183,17 @@ func (s *State) HoldCount() int { return len(s.holds) }
 
 // Idempotency returns the entry recorded for key.
 func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
-	e, ok := s.idem[key]
-	return e, ok
+	seq, ok := s.idem[key]
+	if !ok {
+		return IdempotencyEntry{}, false
+	}
+	return s.idemLog[seq-s.idemBase], true
+}
+
+// addIdem records e as the entry of its key, after every entry recorded before.
+func (s *State) addIdem(e IdempotencyEntry) {
+	s.idem[e.Key] = s.idemBase + uint64(len(s.idemLog))
+	s.idemLog = append(s.idemLog, e)
 }
 
 // NextExpiry returns the earliest deadline of a held hold, if any.
@@ -198,15 +212,19 @@ func (s *State) NextExpiry() (time.Time, bool) {
 // never bookings, so it produces no event; stores keep keys at least as long.
 func (s *State) PruneIdempotency(cutoff time.Time) {
 	n := 0
-	for n < len(s.idemFIFO) {
-		e, ok := s.idem[s.idemFIFO[n]]
-		if ok && !e.CreatedAt.Before(cutoff) {
-			break
+	for n < len(s.idemLog) {
+		key := s.idemLog[n].Key
+		if e, ok := s.Idempotency(key); ok && !e.CreatedAt.Before(cutoff) {
+			break // the key's current entry (a later one, if this was superseded) stays
 		}
-		delete(s.idem, s.idemFIFO[n])
+		delete(s.idem, key)
 		n++
 	}
-	s.idemFIFO = s.idemFIFO[n:]
+	clear(s.idemLog[:n]) // the backing array keeps no strings of forgotten entries
+	s.idemLog, s.idemBase = s.idemLog[n:], s.idemBase+uint64(n)
+	if len(s.idemLog) == 0 {
+		s.idemLog = nil
+	}
 }
 
 // ExpireDue returns a HoldExpired event for every held hold whose deadline is at or before
@@ -267,17 +285,17 @@ func (s *State) Apply(e Event) {
 		}
 	case HoldPlaced:
 		h := e.Hold.Clone()
+		s.intern(h)
 		s.holds[h.ID] = h
 		s.claim(h, StatusHeld, +1)
 		heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
 		if h.IdempotencyKey != "" {
-			s.idem[h.IdempotencyKey] = IdempotencyEntry{
+			s.addIdem(IdempotencyEntry{
 				Key:         h.IdempotencyKey,
 				Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID),
 				HoldID:      h.ID,
 				CreatedAt:   h.CreatedAt,
-			}
-			s.idemFIFO = append(s.idemFIFO, h.IdempotencyKey)
+			})
 		}
 	case HoldConfirmed:
 		s.transition(e.HoldID, StatusConfirmed, e.At)
@@ -305,6 +323,19 @@ func (s *State) Apply(e Event) {
 	default:
 		if !s.applyPayment(e) { // payment.go
 			panic("booking: unknown event")
+		}
+	}
+}
+
+// intern makes h share the state's copies of its resource id and bucket keys (equal strings),
+// so that a hold in memory does not keep the strings of the request that placed it.
+func (s *State) intern(h *Hold) {
+	if h.ResourceID == s.id {
+		h.ResourceID = s.id
+	}
+	for i, k := range h.Buckets {
+		if b := s.buckets[k]; b != nil {
+			h.Buckets[i] = b.Key
 		}
 	}
 }

@@ -152,8 +152,8 @@ func TestPruneIdempotency(t *testing.T) {
 		t.Fatalf("k0 = %+v", e)
 	}
 	s.PruneIdempotency(t0.Add(24 * time.Hour))
-	if got := keys(); got != nil || len(s.idemFIFO) != 0 {
-		t.Fatalf("keys = %v, fifo = %v", got, s.idemFIFO)
+	if got := keys(); got != nil || len(s.idemLog) != 0 {
+		t.Fatalf("keys = %v, log = %v", got, s.idemLog)
 	}
 }
 
@@ -177,8 +177,8 @@ func TestPruneIdempotencyNeverForgetsYoungKeys(t *testing.T) {
 		}
 	}
 	s.PruneIdempotency(t0.Add(3 * time.Hour))
-	if len(s.idem) != 0 || len(s.idemFIFO) != 0 {
-		t.Fatalf("left after pruning everything: %v %v", s.idem, s.idemFIFO)
+	if len(s.idem) != 0 || len(s.idemLog) != 0 {
+		t.Fatalf("left after pruning everything: %v %v", s.idem, s.idemLog)
 	}
 }
 

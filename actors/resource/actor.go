@@ -18,7 +18,7 @@ import (
 // fields are owned by the actor's goroutine (its mailbox); the goroutines it starts for store
 // calls share nothing with it but their call, and report back by message.
 type resourceActor struct {
-	cfg     Config
+	cfg     *Config // shared by every activation of the props (read only)
 	log     *slog.Logger
 	metrics *Metrics
 	id      string
@@ -42,7 +42,7 @@ type resourceActor struct {
 	asked   bool // a command has arrived (an activation is spawned for a command on its way)
 }
 
-func newActor(cfg Config, resourceID string, q *mailboxCounter) *resourceActor {
+func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
 	return &resourceActor{cfg: cfg, log: cfg.logger(), metrics: cfg.Metrics, id: resourceID, queue: q}
 }
 
@@ -184,6 +184,7 @@ func (a *resourceActor) step(in activation.Input) {
 	if rd.StopSelf {
 		a.system.Root.Poison(a.self)
 	}
+	rd.Clear(a.queue.n.Load() == 0)
 }
 
 func (a *resourceActor) reply(r *activation.Reply) {
@@ -268,6 +269,22 @@ func (a *resourceActor) onStopped() {
 	// not clear the slot of a removed child, and a PID caches its process, so up to the peak
 	// number of activations stay pinned, and a passivated resource must not pin its holds.
 	a.core, a.calls = nil, nil
+	a.uncache()
+}
+
+// uncache makes the actor's own PID forget its process, so that the PID left in the parent's
+// PIDSet slot (see onStopped) pins a PID and no more: not the context, mailbox, dispatcher
+// and actor behind it. protoactor has already removed the stopped actor from the process
+// registry (and marked its process dead) when Stopped arrives, and a send through a PID whose
+// cached process is dead clears the cache before it looks the registry up; the message then
+// goes to dead letters, unlogged (IgnoreDeadLetterLogging). The PID in the parent's set is
+// ctx.Self(): protoactor's spawner adds the very pointer it gives the actor. This is the way
+// around protoactor-go's PIDSet.Remove not clearing the vacated slot (docs/ARCHITECTURE.md,
+// "Memory per resource"); the unit test TestStoppedActorReleasesItsProcess checks it.
+func (a *resourceActor) uncache() {
+	if a.system != nil && a.self != nil {
+		a.system.Root.Send(a.self, &wake{})
+	}
 }
 
 // release stops the actor's timer and goroutines.

@@ -1,11 +1,25 @@
 package resource
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/protos"
 )
 
 // TestStoppedActorDropsItsState: a passivated actor keeps none of its resource's state. In a
@@ -25,7 +39,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	var a *resourceActor
 	q := &mailboxCounter{metrics: h.cfg.Metrics}
 	props := actor.PropsFromProducer(func() actor.Actor {
-		a = newActor(h.cfg, id, q)
+		a = newActor(&h.cfg, id, q)
 		return a
 	}, actor.WithMailbox(actor.Unbounded(q)))
 	// A parent spawns the activation, as the placement actor does.
@@ -45,5 +59,221 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	// The actor goroutine is done with a: Terminated follows Stopped.
 	if a.core != nil || a.calls != nil {
 		t.Fatalf("stopped actor still holds state: core %v, store calls %d", a.core != nil, len(a.calls))
+	}
+}
+
+// nullStore keeps nothing: the memory benchmark measures the actors, not a store. Every
+// resource starts missing, every commit and renewal succeeds.
+type nullStore struct{}
+
+func (nullStore) Activate(context.Context, string, time.Time) (*persistence.Snapshot, error) {
+	return &persistence.Snapshot{}, nil
+}
+func (nullStore) Commit(context.Context, *persistence.Batch) error       { return nil }
+func (nullStore) Renew(context.Context, string, uint64, time.Time) error { return nil }
+func (nullStore) Ping(context.Context) error                             { return nil }
+func (nullStore) Close() error                                           { return nil }
+func (nullStore) ListHolds(context.Context, persistence.HoldFilter) ([]booking.Hold, error) {
+	return nil, nil
+}
+func (nullStore) GetHold(context.Context, string, string) (booking.Hold, error) {
+	return booking.Hold{}, persistence.ErrNotFound
+}
+
+// memFleet is n activations spawned by one parent, as disthash's placement actor spawns a
+// cluster's activations (its PIDSet of children is what kept passivated actors reachable).
+type memFleet struct {
+	sys    *actor.ActorSystem
+	parent *actor.PID
+	gone   chan struct{}
+}
+
+type (
+	spawnChild struct {
+		id  string
+		pid chan *actor.PID
+	}
+	stopAll struct{}
+)
+
+func newMemFleet(sys *actor.ActorSystem, cfg Config) *memFleet {
+	f := &memFleet{sys: sys, gone: make(chan struct{}, 64)}
+	children := map[string]*actor.PID{} // as the placement actor's actors map
+	kind := Props(cfg)                  // one kind's props, as a node's
+	f.parent = sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *spawnChild:
+			ci := &cluster.ClusterIdentity{Identity: m.id, Kind: KindName}
+			pid := ctx.SpawnPrefix(cluster.WithClusterIdentity(kind, ci), m.id)
+			children[pid.Id] = pid
+			m.pid <- pid
+		case *stopAll:
+			for _, pid := range children {
+				ctx.Poison(pid)
+			}
+		case *actor.Terminated:
+			delete(children, m.Who.Id)
+			f.gone <- struct{}{}
+		}
+	}))
+	return f
+}
+
+// heapInUse is the live heap after two collections (the second frees what finalizers kept).
+func heapInUse() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// writeHeapProfile writes the heap profile into $ALLOT_HEAP_PROFILE_DIR, if set (read it with
+// go tool pprof -sample_index=inuse_space; -test.memprofilerate 512 makes it finer).
+func writeHeapProfile(tb testing.TB, name string) {
+	dir := os.Getenv("ALLOT_HEAP_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		tb.Fatalf("heap profile: %v", err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		tb.Fatalf("heap profile: %v", err)
+	}
+}
+
+// memoryPerResource activates n resources with holds one-unit holds each, and returns the
+// live heap per active resource and per resource once every activation has stopped.
+func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
+	tb.Helper()
+	sys := MustSystem(tb)
+	cfg := DefaultConfig()
+	cfg.Store = nullStore{}
+	cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	cfg.Owner = "bench-node"
+	cfg.Now, cfg.AfterFunc = time.Now, realAfterFunc
+	cfg.IdleTimeout = time.Hour // the benchmark stops them itself
+	f := newMemFleet(sys, cfg)
+	ask := func(pid *actor.PID, cmd *protos.Command) {
+		res, err := sys.Root.RequestFuture(pid, cmd, askTimeout).Result()
+		if err != nil {
+			tb.Fatalf("ask: %v", err)
+		}
+		if rep := res.(*protos.Reply); rep.GetError() != nil {
+			tb.Fatalf("reply: %v", rep.GetError())
+		}
+	}
+	goroutines := runtime.NumGoroutine()
+	before := heapInUse()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				id := fmt.Sprintf("mem-%06d", i)
+				spawned := make(chan *actor.PID, 1)
+				sys.Root.Send(f.parent, &spawnChild{id: id, pid: spawned})
+				pid := <-spawned
+				ask(pid, createCmd(id, time.Hour, map[string]int64{"all": int64(holds) * 2}))
+				for h := range holds {
+					ask(pid, holdCmd(id, fmt.Sprintf("%s-%d", id, h), fmt.Sprintf("u-%d", h), 1, "all"))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	during := heapInUse()
+	{
+		fh, _ := os.Create("/tmp/permem-active.pprof")
+		pprof.WriteHeapProfile(fh)
+		fh.Close()
+	}
+	sys.Root.Send(f.parent, &stopAll{})
+	for range n {
+		select {
+		case <-f.gone:
+		case <-time.After(askTimeout):
+			tb.Fatalf("activations did not stop")
+		}
+	}
+	// Goroutines of the mailbox dispatcher outlive the last run they made by warmIdle, and
+	// keep its mailbox reachable until they exit.
+	for deadline := time.Now().Add(askTimeout); runtime.NumGoroutine() > goroutines && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // poll: the runtime has no event for a goroutine's exit
+	}
+	after := heapInUse()
+	{
+		fh, _ := os.Create("/tmp/permem-stopped.pprof")
+		pprof.WriteHeapProfile(fh)
+		fh.Close()
+	}
+	return float64(during-before) / float64(n), float64(after-before) / float64(n)
+}
+
+// BenchmarkMemoryPerResource reports the Go heap (after a GC) per active resource with 3 holds,
+// and per resource once every activation stopped (what stays pinned): 10,000 resources, or
+// $ALLOT_MEM_RESOURCES. Run it once:
+//
+//	go test -run '^$' -bench BenchmarkMemoryPerResource -benchtime 1x ./actors/resource
+func BenchmarkMemoryPerResource(b *testing.B) {
+	for b.Loop() {
+		n := 10_000
+		if v, err := strconv.Atoi(os.Getenv("ALLOT_MEM_RESOURCES")); err == nil && v > 0 {
+			n = v
+		}
+		active, pinned := memoryPerResource(b, n, 3)
+		b.ReportMetric(active, "heap-B/active-resource")
+		b.ReportMetric(pinned, "heap-B/passivated-resource")
+	}
+}
+
+// TestStoppedActorReleasesItsProcess: once an activation has stopped, nothing of it stays
+// reachable through the PID its parent's PIDSet keeps in a vacated slot (protoactor-go's
+// PIDSet.Remove does not clear it): the actor's own send to its dead PID (resourceActor.uncache)
+// made the PID forget its process, and with it the context, mailbox and actor.
+func TestStoppedActorReleasesItsProcess(t *testing.T) {
+	h := newHarness(t, MustSQLite(t))
+	const id = "r-1"
+	collected := make(chan struct{})
+	produce := func(cfg *Config, id string, q *mailboxCounter) actor.Actor {
+		a := newActor(cfg, id, q)
+		runtime.AddCleanup(a, func(ch chan struct{}) { close(ch) }, collected)
+		return a
+	}
+	spawned := make(chan *actor.PID, 1)
+	parent := h.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*actor.Started); ok {
+			spawned <- ctx.Spawn(props(h.cfg, id, produce))
+		}
+	}))
+	t.Cleanup(func() { _ = h.sys.Root.PoisonFuture(parent).Wait() })
+	pid := <-spawned
+	stopped := h.watch(pid)
+	h.create(pid, id, map[string]int64{"all": 10})
+	mustOK(t, h.ask(pid, holdCmd(id, "k-1", "u", 1, "all")))
+	if err := h.sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatalf("poison: %v", err)
+	}
+	waitClosed(t, stopped, "stop")
+	// The dispatcher's goroutine keeps its last mailbox run for warmIdle after it: collect
+	// until the actor is gone, for at most askTimeout.
+	deadline := time.Now().Add(askTimeout)
+	for {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		case <-time.After(50 * time.Millisecond): // cleanups run on their own goroutine after a GC
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped actor is still reachable")
+		}
 	}
 }

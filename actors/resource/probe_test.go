@@ -46,7 +46,7 @@ type probedActor struct {
 	waiting []*probe
 }
 
-func produceProbed(cfg Config, id string, q *mailboxCounter) actor.Actor {
+func produceProbed(cfg *Config, id string, q *mailboxCounter) actor.Actor {
 	return &probedActor{resourceActor: newActor(cfg, id, q)}
 }
 

@@ -34,15 +34,16 @@ func PropsFor(cfg Config, resourceID string) *actor.Props {
 }
 
 // produce makes the actor of one activation.
-func produce(cfg Config, resourceID string, q *mailboxCounter) actor.Actor {
+func produce(cfg *Config, resourceID string, q *mailboxCounter) actor.Actor {
 	return newActor(cfg, resourceID, q)
 }
 
-func props(cfg Config, resourceID string, produce func(Config, string, *mailboxCounter) actor.Actor) *actor.Props {
-	if err := cfg.validate(); err != nil {
+func props(c Config, resourceID string, produce func(*Config, string, *mailboxCounter) actor.Actor) *actor.Props {
+	if err := c.validate(); err != nil {
 		panic(err)
 	}
-	cfg.active = new(atomic.Int64)
+	c.active = new(atomic.Int64)
+	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). A spawn function is the one place
 	// that creates both, so it links them; cloning props per activation is cheap next to the
