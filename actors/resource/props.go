@@ -42,7 +42,9 @@ func props(cfg Config, resourceID string, produce func(Config, string, *mailboxC
 	if err := cfg.validate(); err != nil {
 		panic(err)
 	}
-	cfg.active = new(atomic.Int64)
+	if cfg.active == nil { // tests set their own to look at it
+		cfg.active = newActiveSet(cfg.MaxActive)
+	}
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). A spawn function is the one place
 	// that creates both, so it links them; cloning props per activation is cheap next to the
