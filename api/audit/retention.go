@@ -70,8 +70,13 @@ func StartPruner(cfg RetentionConfig) (*Pruner, error) {
 	}
 	p := &Pruner{cfg: cfg}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	// Not under p.mu: a clock may run f before AfterFunc returns. run then armed the next
+	// prune already, whose stop function is the one to keep.
+	stop := cfg.AfterFunc(0, p.run)
 	p.mu.Lock()
-	p.stop = cfg.AfterFunc(0, p.run)
+	if p.stop == nil {
+		p.stop = stop
+	}
 	p.mu.Unlock()
 	return p, nil
 }
