@@ -42,6 +42,10 @@ var nodeMetrics = map[string]string{
 	"allot_event_relay_lag_seconds":  "histogram",
 	"allot_event_relay_held":         "gauge",
 	"allot_event_outbox_backlog":     "gauge",
+	// The active-resource cap (actors/resource/activecap.go).
+	"allot_active_resources":                  "gauge",
+	"allot_passivations_under_pressure_total": "counter",
+	"allot_activations_refused_total":         "counter",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)
