@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/ratelimit"
 )
 
 // auditTrail records the audited requests in Config.Audit (api/audit): for a signed-in caller,
@@ -27,6 +29,15 @@ type auditTrail struct {
 	log      *slog.Logger
 	failures prometheus.Counter
 	s        *Server
+	clients  *ratelimit.ClientIP // where a request came from, as the rate limits see it
+}
+
+// clientIP is the request's client address as text, "" when unknown.
+func (t *auditTrail) clientIP(r *http.Request) string {
+	if a := t.clients.Of(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
 }
 
 func (s *Server) newAuditTrail() (gin.HandlerFunc, error) {
@@ -38,6 +49,11 @@ func (s *Server) newAuditTrail() (gin.HandlerFunc, error) {
 			Name: "allot_audit_failures_total",
 			Help: "Audit log entries that could not be stored (the action they record happened).",
 		})}
+	var trusted []netip.Prefix // --trusted-proxies, which the rate-limit configuration carries
+	if s.cfg.RateLimits != nil {
+		trusted = s.cfg.RateLimits.TrustedProxies
+	}
+	t.clients = ratelimit.NewClientIP(trusted)
 	if err := s.cfg.Registerer.Register(t.failures); err != nil {
 		return nil, fmt.Errorf("audit metrics: %w", err)
 	}
@@ -79,7 +95,7 @@ func (t *auditTrail) record(c *gin.Context, status int) {
 		ID: audit.NewID(), At: t.s.cfg.Now(), Subject: p.Subject,
 		Action: audit.ActionOf(c.Request.Method, route), Method: c.Request.Method, Route: route,
 		Target: truncatePath(strings.Join(target, ",")), RequestID: RequestIDOf(c),
-		Status: status, Outcome: audit.OutcomeOf(status),
+		Status: status, Outcome: audit.OutcomeOf(status), ClientIP: t.clientIP(c.Request),
 	}
 	// The client may have gone: the entry is stored anyway, within the request timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), t.s.cfg.RequestTimeout)

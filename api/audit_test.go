@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/allot/allot/api/audit"
+	"github.com/allot/allot/api/ratelimit"
 )
 
 // auditedServer is a testEnv with an audit log in memory and GET /v1/audit mounted.
@@ -155,5 +157,40 @@ func TestRequestID(t *testing.T) {
 	}
 	if id := e.do("GET", HealthzPath, "", RequestIDHeader, "a-B.c_9:1").Header().Get(RequestIDHeader); id != "a-B.c_9:1" {
 		t.Fatalf("a usable id came back as %q", id)
+	}
+}
+
+// TestAuditRecordsClientAddress: an entry says where the request came from, as the rate
+// limits resolve the client: X-Forwarded-For only from a trusted proxy.
+func TestAuditRecordsClientAddress(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		trusted string
+		want    string
+	}{
+		{"direct peer, header ignored", "", "192.0.2.1"}, // httptest's RemoteAddr
+		{"behind a trusted proxy", "192.0.2.0/24", "203.0.113.7"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := audit.NewMemStore()
+			rc := ratelimit.DefaultConfig()
+			rc.Off = true
+			if c.trusted != "" {
+				rc.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(c.trusted)}
+			}
+			e := MustServer(t, func(cfg *Config) {
+				cfg.Audit = store
+				cfg.RateLimits = &rc
+				cfg.Mounted = append(cfg.Mounted, audit.NewHandlers(store, Fail).Routes()...)
+			})
+			rec := e.do("POST", "/v1/resources", walkResource, append(e.bearer(asOperator), "X-Forwarded-For", "203.0.113.7")...)
+			if rec.Code != http.StatusCreated {
+				t.Fatalf("create: %d", rec.Code)
+			}
+			got := e.listAudit("?action=resource.create")
+			if len(got.Entries) != 1 || got.Entries[0].ClientIP != c.want {
+				t.Fatalf("entries %+v, want one from %s", got.Entries, c.want)
+			}
+		})
 	}
 }

@@ -19,8 +19,12 @@ import (
 // audit_log table of migration 0010 in the main store's database, through a database/sql
 // handle of its own. The zero value was not started.
 type nodeAudit struct {
-	db    *sql.DB
-	store audit.Store
+	db     *sql.DB
+	store  audit.Store
+	pruner *audit.Pruner // nil with --audit-retention 0
+	// afterFunc is the pruning job's timer on the node's clock; time.AfterFunc when nil
+	// (tests set it with Main.Now).
+	afterFunc func(d time.Duration, f func()) func() bool
 }
 
 // startAudit opens the audit store beside the main store (which migrated the table) and
@@ -43,11 +47,23 @@ func (m *Main) startAudit() (audit.Store, []mount.Route, error) {
 		return nil, nil, err
 	}
 	a.store = store
+	if m.Config.AuditRetention > 0 {
+		p, err := audit.StartPruner(audit.RetentionConfig{Store: store, Retention: m.Config.AuditRetention,
+			Now: m.Now, AfterFunc: a.afterFunc, Log: m.Logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit: %w", err)
+		}
+		a.pruner = p
+	}
 	return store, audit.NewHandlers(store, api.Fail).Routes(), nil
 }
 
-// stop closes the audit store's connections, after the edge stopped. Safe when not started.
+// stop stops the pruning job and closes the audit store's connections, after the edge
+// stopped. Safe when not started.
 func (a *nodeAudit) stop() error {
+	if a.pruner != nil {
+		a.pruner.Stop()
+	}
 	if a.db == nil {
 		return nil
 	}

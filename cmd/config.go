@@ -14,6 +14,7 @@ import (
 	"github.com/allot/allot/actors/payment"
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api"
+	"github.com/allot/allot/api/audit"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/api/ratelimit"
@@ -196,8 +197,12 @@ type NodeConfig struct {
 	UnknownResourceTTL time.Duration
 	UnknownResources   int
 	// MaxActiveResources caps the resource actors active on this node; a new activation
-	// beyond it is refused 503 with Retry-After (0: no cap).
+	// beyond it passivates the least recently used idle one, and is refused 503 with
+	// Retry-After only when all are busy (0: no cap).
 	MaxActiveResources int
+	// Audit log (audit.go): AuditRetention is how long entries are kept before the node's
+	// pruning job deletes them (0: forever).
+	AuditRetention time.Duration
 }
 
 // Auth modes (NodeConfig.Auth).
@@ -274,6 +279,7 @@ func DefaultNodeConfig() NodeConfig {
 		UnknownResourceTTL:    api.DefaultUnknownResourceTTL,
 		UnknownResources:      api.DefaultUnknownResources,
 		MaxActiveResources:    DefaultMaxActiveResources,
+		AuditRetention:        audit.DefaultRetention,
 	}
 }
 
@@ -420,7 +426,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RateLimitMaxKeys, "rate-limit-max-keys", c.RateLimitMaxKeys, "callers each rate-limit budget remembers")
 	fs.DurationVar(&c.UnknownResourceTTL, "unknown-resource-ttl", c.UnknownResourceTTL, "how long an unknown resource id is answered 404 without activating an actor (0: off)")
 	fs.IntVar(&c.UnknownResources, "unknown-resources", c.UnknownResources, "unknown resource ids remembered at most")
-	fs.IntVar(&c.MaxActiveResources, "max-active-resources", c.MaxActiveResources, "resource actors active on this node at most; beyond it new activations get 503 (0: no cap)")
+	fs.IntVar(&c.MaxActiveResources, "max-active-resources", c.MaxActiveResources, "resource actors active on this node at most; beyond it the least recently used idle one is passivated, and new activations get 503 only when all are busy (0: no cap)")
+	// Audit log (audit.go).
+	fs.DurationVar(&c.AuditRetention, "audit-retention", c.AuditRetention, "how long audit log entries are kept before they are deleted (0: forever)")
 }
 
 // EnvName is the environment variable that backs a flag: "db-url" -> "ALLOT_DB_URL".
@@ -502,6 +510,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--unknown-resources must be at least 1 while --unknown-resource-ttl is set")
 	case c.MaxActiveResources < 0:
 		return errors.New("--max-active-resources must not be negative")
+	case c.AuditRetention < 0: // audit log
+		return errors.New("--audit-retention must not be negative")
 	}
 	return c.validateAuth()
 }

@@ -256,7 +256,7 @@ func checkComposeKeyFiles(f *composeFile, name string, cl *commandLine) []error 
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	s := f.Services[name]
-	for _, flagName := range []string{"tls-cert", "tls-key", "gossip-key-file", "peer-ca", "peer-cert", "peer-key"} {
+	for _, flagName := range []string{"tls-cert", "tls-key", "gossip-key-file", "peer-ca", "peer-cert", "peer-key", "data-key-file"} {
 		path := cl.Value(flagName)
 		if path == "" {
 			fail("service %s: --%s is not set: nodes run with edge TLS, gossip encryption and peer mutual TLS", name, flagName)

@@ -138,7 +138,7 @@ func TestSecretWiring(t *testing.T) {
 	if errs := checkWiring(r); !mentions(errs, `Secret allot-secrets has no key "gossip-keys"`) {
 		t.Errorf("a Secret without gossip-keys: got %v", errs)
 	}
-	secret.StringData = map[string]string{"gossip-keys": "x"}
+	secret.StringData = map[string]string{"gossip-keys": "x", "data-keys": "x"}
 	optional := true
 	for _, e := range r.Deployments[0].Spec.Template.Spec.Containers[0].Env {
 		if e.Name == envName("db-url") {

@@ -45,6 +45,10 @@ var nodeMetrics = map[string]string{
 	// Notifications (api/notify/metrics.go).
 	"allot_notifications_total":          "counter", // {channel,kind,outcome}
 	"allot_notification_handoff_seconds": "histogram",
+	// The active-resource cap (actors/resource/activecap.go).
+	"allot_active_resources":                  "gauge",
+	"allot_passivations_under_pressure_total": "counter",
+	"allot_activations_refused_total":         "counter",
 }
 
 var metricRef = regexp.MustCompile(`\ballot_[a-z0-9_]+`)

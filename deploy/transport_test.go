@@ -19,7 +19,7 @@ import (
 // certificate comes from a private CA with the name and usages the node verifies.
 
 // keyFileFlags are the node flags that name secret files; the manifests must set them all.
-var keyFileFlags = []string{"tls-cert", "tls-key", "gossip-key-file", "peer-ca", "peer-cert", "peer-key"}
+var keyFileFlags = []string{"tls-cert", "tls-key", "gossip-key-file", "peer-ca", "peer-cert", "peer-key", "data-key-file"}
 
 // secretFileMode is the only mode the manifests may mount key files with: the node refuses
 // key files others can read (the pod's fsGroup adds group read, which it accepts).
@@ -234,6 +234,7 @@ func TestTransportWiringCatchesBreakage(t *testing.T) {
 		{"key readable by others", deployment, "secretName: allot-peer-tls\n            defaultMode: 0400", "secretName: allot-peer-tls\n            defaultMode: 0444", "defaultMode 0444, want 0400", nil},
 		{"mode left to the default", deployment, "secretName: allot-secrets\n            defaultMode: 0400\n", "secretName: allot-secrets\n", "defaultMode unset", nil},
 		{"key outside the mount", deployment, "--peer-key=/etc/allot/peer-tls/tls.key", "--peer-key=/etc/allot/peer/tls.key", "--peer-key=/etc/allot/peer/tls.key is not in a mounted Secret", nil},
+		{"no data key ring", deployment, "            - --data-key-file=/etc/allot/data-keys/data-keys\n", "", "--data-key-file is not set", nil},
 		{"gossip item renamed", deployment, "path: gossip-keys", "path: keys", "projects no item", nil},
 		{"writable mount", deployment, "mountPath: /etc/allot/gossip\n              readOnly: true", "mountPath: /etc/allot/gossip", "mount it readOnly", nil},
 		{"probe over plain HTTP", deployment, "path: /readyz\n              port: http\n              scheme: HTTPS", "path: /readyz\n              port: http", "scheme HTTP, the node serves HTTPS", nil},
@@ -277,7 +278,7 @@ func TestSecretsMountedForTheNode(t *testing.T) {
 		got[f] = c.secretFile(n, f, n.cmd.Value(f))
 	}
 	want := map[string]string{"tls-cert": "allot-edge-tls", "tls-key": "allot-edge-tls", "gossip-key-file": "allot-secrets",
-		"peer-ca": "allot-peer-tls", "peer-cert": "allot-peer-tls", "peer-key": "allot-peer-tls"}
+		"peer-ca": "allot-peer-tls", "peer-cert": "allot-peer-tls", "peer-key": "allot-peer-tls", "data-key-file": "allot-secrets"}
 	for f, s := range want {
 		if got[f] != s {
 			t.Errorf("--%s from Secret %q, want %q", f, got[f], s)

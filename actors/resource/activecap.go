@@ -1,45 +1,209 @@
 package resource
 
 import (
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/protos"
 )
 
 // The cap on active resource actors (Config.MaxActive, --max-active-resources): a client
 // naming ever new resource ids must not be able to make a node hold an actor per id. Every
-// activation counts itself in Config.active from Started to Stopped; one that finds the count
-// over the cap is refused: it makes no core and no store call, answers every command it gets
-// unavailable (503 with Retry-After, so clients retry after other actors passivated) and
-// stops itself at once.
+// activation registers in its Props' activeSet from Started to Stopped. One that would take
+// the set over the cap asks the least recently used idle activations (no command queued or
+// pending, no store call in flight) to passivate, the way an idle timeout does (pending work
+// committed, lease released, state dropped), and is admitted in their place. Only when no
+// activation can be passivated (all are busy) is it refused: it makes no core and no store
+// call, answers every command it gets unavailable (503 with Retry-After) and stops at once.
 
 // errOverCap is the answer of a refused activation.
 var errOverCap = booking.Errorf(booking.CodeUnavailable, "this node has too many active resources; retry later")
 
-// admit counts the activation in and reports whether it is within the cap. It also makes
-// the actor counted, so that onStopped counts it out (refused or not).
+// lruSample is how many idle activations an admission over the cap compares to choose the
+// least recently used: the choice is exact while at most this many are idle and approximate
+// beyond (the oldest of a sample, as Redis does), which keeps admission cheap at any cap.
+// lruScan bounds the entries an admission looks at, so that a node whose activations are all
+// busy refuses in bounded time.
+const (
+	lruSample = 16
+	lruScan   = 64 * lruSample
+)
+
+// activeSet is the set of one Props' activations (shared by all of them). Its methods are
+// safe for concurrent use. The hot path (every command) only stores a timestamp and a flag
+// in the activation's own entry, atomically; the mutex is taken once per activation and stop.
+// Invariant: len(entries) - evicting is the number of activations that stay once the
+// passivations asked for are done, and admit keeps it at most max (when max > 0).
+type activeSet struct {
+	max int
+
+	mu       sync.Mutex
+	entries  map[*activeEntry]struct{}
+	evicting int // entries asked to passivate under pressure, not yet removed or declined
+}
+
+// activeEntry is one activation in an activeSet. used and busy are written by the
+// activation's goroutine and read by admissions; claimed is guarded by the set's mutex.
+type activeEntry struct {
+	used    atomic.Int64 // Config.Now in Unix nanoseconds at the last command (or admission)
+	busy    atomic.Bool  // the activation had work when it last handled a message
+	claimed bool         // asked to passivate under pressure (counted in evicting)
+	evict   func()       // asks the activation to passivate; callable from any goroutine
+}
+
+func newActiveSet(max int) *activeSet {
+	return &activeSet{max: max, entries: make(map[*activeEntry]struct{})}
+}
+
+// admit adds e, unless the set is at its cap and no idle activation can make room. Over the
+// cap it claims the least recently used idle entries it needs and returns them: the caller
+// asks them to passivate (outside the lock). A refused e is not added.
+func (s *activeSet) admit(e *activeEntry) (ok bool, victims []*activeEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	need := len(s.entries) + 1 - s.evicting - s.max
+	if s.max <= 0 || need <= 0 {
+		s.entries[e] = struct{}{}
+		return true, nil
+	}
+	victims = s.leastRecentlyUsedIdle(need)
+	if len(victims) < need {
+		return false, nil
+	}
+	for _, v := range victims {
+		v.claimed = true
+	}
+	s.evicting += len(victims)
+	s.entries[e] = struct{}{}
+	return true, victims
+}
+
+// leastRecentlyUsedIdle returns the n least recently used idle, unclaimed entries of a sample
+// (fewer if there are not that many). s.mu is held.
+func (s *activeSet) leastRecentlyUsedIdle(n int) []*activeEntry {
+	sample := make([]*activeEntry, 0, max(lruSample, n))
+	scanned := 0
+	for e := range s.entries { // map order: a random start, so successive samples differ
+		if scanned++; scanned > max(lruScan, 4*n) || len(sample) == cap(sample) {
+			break
+		}
+		if !e.claimed && !e.busy.Load() {
+			sample = append(sample, e)
+		}
+	}
+	// n is 1 but for races: a selection sort of the first n is cheaper than sorting.
+	for i := 0; i < n && i < len(sample); i++ {
+		oldest := i
+		for j := i + 1; j < len(sample); j++ {
+			if sample[j].used.Load() < sample[oldest].used.Load() {
+				oldest = j
+			}
+		}
+		sample[i], sample[oldest] = sample[oldest], sample[i]
+	}
+	return sample[:min(n, len(sample))]
+}
+
+// declined gives back a claim an activation could not honour (work arrived before the
+// request did): it stays, and the next admission over the cap claims one more.
+func (s *activeSet) declined(e *activeEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.claimed {
+		e.claimed = false
+		s.evicting--
+	}
+}
+
+// remove takes a stopped activation out, once.
+func (s *activeSet) remove(e *activeEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.entries[e]; !ok {
+		return
+	}
+	delete(s.entries, e)
+	if e.claimed {
+		e.claimed = false
+		s.evicting--
+	}
+}
+
+// len is the number of activations in the set.
+func (s *activeSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// admit registers the activation and reports whether it may run. Over the cap it asks the
+// least recently used idle activations to passivate, and is refused only when none can.
 func (a *resourceActor) admit() bool {
 	if a.cfg.active == nil {
 		return true
 	}
-	a.counted = true
-	n := a.cfg.active.Add(1)
-	a.metrics.activeDelta(1)
-	if a.cfg.MaxActive > 0 && n > int64(a.cfg.MaxActive) {
+	e := &activeEntry{evict: func() { a.tell(&evict{}) }}
+	e.used.Store(a.cfg.Now().UnixNano())
+	e.busy.Store(true) // loading: nothing to passivate yet
+	ok, victims := a.cfg.active.admit(e)
+	if !ok {
 		a.metrics.refusedActivation()
 		return false
+	}
+	a.entry = e
+	a.metrics.activeDelta(1)
+	for _, v := range victims {
+		v.evict()
 	}
 	return true
 }
 
 // countOut undoes admit, once.
 func (a *resourceActor) countOut() {
-	if a.counted {
-		a.counted = false
-		a.cfg.active.Add(-1)
+	if a.entry != nil {
+		a.cfg.active.remove(a.entry)
+		a.entry = nil
 		a.metrics.activeDelta(-1)
 	}
+}
+
+// touched records a command at now, for the least-recently-used choice.
+func (a *resourceActor) touched(now time.Time) {
+	if a.entry != nil {
+		a.entry.used.Store(now.UnixNano())
+	}
+}
+
+// noteBusy publishes, after each message, whether the activation has work: only idle ones
+// are asked to passivate under pressure. It may be stale by the time an admission reads it;
+// the activation then declines (onEvict). queued counts the commands in the mailbox besides
+// the one just handled.
+func (a *resourceActor) noteBusy(queued int) {
+	if a.entry != nil {
+		a.entry.busy.Store(a.core == nil || a.core.Phase() != activation.Serving ||
+			a.core.Busy() || a.core.Parked() > 0 || len(a.calls) > 0 || queued > 0)
+	}
+}
+
+// onEvict passivates the activation at an admission's request if it is still idle, the way
+// an idle timeout does; otherwise it gives the claim back.
+func (a *resourceActor) onEvict() {
+	if a.entry == nil { // stopped meanwhile: remove gave the claim back
+		return
+	}
+	if a.core != nil && a.core.Phase() == activation.Serving {
+		a.step(activation.Passivate{Queued: int(a.queue.n.Load())})
+		if a.core.Phase() == activation.Passivating {
+			a.metrics.passivatedUnderPressure()
+			return
+		}
+	}
+	a.cfg.active.declined(a.entry)
 }
 
 // refuse answers a command of a refused activation (one that reached it before the stop;
@@ -64,5 +228,11 @@ func (m *Metrics) activeDelta(d float64) {
 func (m *Metrics) refusedActivation() {
 	if m != nil {
 		m.refusedCap.Inc()
+	}
+}
+
+func (m *Metrics) passivatedUnderPressure() {
+	if m != nil {
+		m.pressured.Inc()
 	}
 }

@@ -3,6 +3,7 @@ package resource
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -20,16 +21,109 @@ func (h *harness) spawnVirtual(props *actor.Props, id string) *actor.PID {
 	return pid
 }
 
-// TestMaxActiveRefusesBeyondTheCap: with MaxActive 2, a third activation answers unavailable
-// with a retry hint and stops; once an activation stopped, a new
-// one is admitted again. The gauge follows the count.
-func TestMaxActiveRefusesBeyondTheCap(t *testing.T) {
-	h := newHarness(t, MustMemstore(t))
-	h.cfg.MaxActive = 2
+// capped sets a cap of n on h.cfg and returns props whose activation set the test can see.
+func (h *harness) capped(n int) (*actor.Props, *activeSet) {
+	h.cfg.MaxActive = n
+	set := newActiveSet(n)
+	h.cfg.active = set
 	props := Props(h.cfg)
+	h.cfg.active = nil
+	return props, set
+}
+
+// waitIdle waits until n activations of set reported themselves idle: an activation publishes
+// it after the message whose reply the test already has.
+func waitIdle(tb testing.TB, set *activeSet, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(askTimeout)
+	for {
+		set.mu.Lock()
+		idle := 0
+		for e := range set.entries {
+			if !e.busy.Load() {
+				idle++
+			}
+		}
+		set.mu.Unlock()
+		if idle >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d activations idle, want %d", idle, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMaxActivePassivatesLeastRecentlyUsed: with a cap of 3, activating 2 more resources
+// passivates the 2 least recently used idle activations (by the injected clock), which lose
+// nothing (their resources answer again from the store), and answers every command.
+func TestMaxActivePassivatesLeastRecentlyUsed(t *testing.T) {
+	h := newHarness(t, MustMemstore(t))
+	props, set := h.capped(3)
+	pids := map[string]*actor.PID{}
+	for _, id := range []string{"r1", "r2", "r3"} {
+		pids[id] = h.spawnVirtual(props, id)
+		mustOK(t, h.ask(pids[id], createCmd(id, time.Hour, map[string]int64{"a": 5})))
+	}
+	mustOK(t, h.ask(pids["r1"], holdCmd("r1", "k1", "u-1", 2, "a")))
+	// Use order, oldest first: r2, r1, r3.
+	for _, id := range []string{"r2", "r1", "r3"} {
+		h.clock.Advance(time.Second)
+		mustOK(t, h.ask(pids[id], getResourceCmd(id)))
+	}
+	waitIdle(t, set, 3)
+	gone1, gone2, kept := h.watch(pids["r2"]), h.watch(pids["r1"]), h.watch(pids["r3"])
+
+	h.clock.Advance(time.Second)
+	r4 := h.spawnVirtual(props, "r4")
+	mustOK(t, h.ask(r4, createCmd("r4", 0, map[string]int64{"a": 1})))
+	waitClosed(t, gone1, "the least recently used activation (r2) to passivate")
+	waitIdle(t, set, 2) // r3 and r4
+	h.clock.Advance(time.Second)
+	r5 := h.spawnVirtual(props, "r5")
+	mustOK(t, h.ask(r5, createCmd("r5", 0, map[string]int64{"a": 1})))
+	waitClosed(t, gone2, "the next least recently used activation (r1) to passivate")
+	select {
+	case <-kept:
+		t.Fatal("r3, used more recently than r1 and r2, was passivated")
+	default:
+	}
+
+	// The passivated resources kept everything: r1's hold is there in a new activation.
+	r1 := h.spawnVirtual(props, "r1")
+	rep := mustOK(t, h.ask(r1, getResourceCmd("r1")))
+	if got := rep.GetResource().GetBuckets()["a"].GetHeld(); got != 2 {
+		t.Fatalf("r1 held after passivation = %d, want 2", got)
+	}
+	if got := testutil.ToFloat64(h.cfg.Metrics.pressured); got < 2 {
+		t.Fatalf("passivations under pressure = %v, want at least 2", got)
+	}
+	if got := testutil.ToFloat64(h.cfg.Metrics.refusedCap); got != 0 {
+		t.Fatalf("refused activations = %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(h.cfg.Metrics.active); got > 3 || set.len() > 3 {
+		t.Fatalf("active resources = %v (set %d), want at most 3", got, set.len())
+	}
+}
+
+// TestMaxActiveNeverPassivatesBusy: with a cap of 2 and both activations waiting for a
+// commit, a third activation is refused unavailable with a retry hint (the busy ones keep
+// their commands); once one is idle again, a new activation takes its place.
+func TestMaxActiveNeverPassivatesBusy(t *testing.T) {
+	store := MustMemstore(t)
+	h := newHarness(t, store)
+	props, set := h.capped(2)
 	r1, r2 := h.spawnVirtual(props, "r1"), h.spawnVirtual(props, "r2")
-	mustOK(t, h.ask(r1, createCmd("r1", 0, map[string]int64{"a": 1})))
-	mustOK(t, h.ask(r2, createCmd("r2", 0, map[string]int64{"a": 1})))
+	mustOK(t, h.ask(r1, createCmd("r1", time.Hour, map[string]int64{"a": 1})))
+	mustOK(t, h.ask(r2, createCmd("r2", time.Hour, map[string]int64{"a": 1})))
+	g := newGate()
+	store.SetCommitHook(g.commitHook)
+	g.arm(2)
+	f1, f2 := h.send(r1, holdCmd("r1", "k1", "u-1", 1, "a")), h.send(r2, holdCmd("r2", "k2", "u-1", 1, "a"))
+	g.waitEntered(t)
+	g.waitEntered(t)
+	alive1, alive2 := h.watch(r1), h.watch(r2)
 
 	r3 := h.spawnVirtual(props, "r3")
 	done := h.watch(r3)
@@ -44,14 +138,62 @@ func TestMaxActiveRefusesBeyondTheCap(t *testing.T) {
 	if got := testutil.ToFloat64(h.cfg.Metrics.refusedCap); got != 1 {
 		t.Fatalf("refused activations = %v, want 1", got)
 	}
+	for _, ch := range []<-chan struct{}{alive1, alive2} {
+		select {
+		case <-ch:
+			t.Fatal("a busy activation was passivated")
+		default:
+		}
+	}
+	g.release <- nil
+	g.release <- nil
+	mustOK(t, h.await(f1))
+	mustOK(t, h.await(f2))
 
-	// Once r1 stopped, r3 is admitted, and its creation succeeds: the refused one was not
-	// committed (it would be already_exists).
-	h.stop(r1)
+	// Both idle now: r3 is admitted in the place of one, and its creation succeeds (the
+	// refused activation committed nothing, or it would be already_exists).
+	waitIdle(t, set, 2)
 	r3 = h.spawnVirtual(props, "r3")
 	mustOK(t, h.ask(r3, createCmd("r3", 0, map[string]int64{"a": 1})))
-	if got := testutil.ToFloat64(h.cfg.Metrics.active); got != 2 {
-		t.Fatalf("active resources = %v, want 2", got)
+	if got := testutil.ToFloat64(h.cfg.Metrics.pressured); got != 1 {
+		t.Fatalf("passivations under pressure = %v, want 1", got)
+	}
+	for _, id := range []string{"r1", "r2"} { // the holds of the busy ones were kept
+		if held, _ := usage(storedHolds(t, store, id)); held["a"] != 1 {
+			t.Fatalf("%s held = %v, want 1", id, held)
+		}
+	}
+}
+
+// TestActiveSetDeclinedClaimIsClaimedAgain: an activation that declines (work arrived before
+// the request) gives its claim back, and the next admission over the cap claims one more,
+// so the set returns under its cap.
+func TestActiveSetDeclinedClaimIsClaimedAgain(t *testing.T) {
+	s := newActiveSet(1)
+	a, b, c := &activeEntry{}, &activeEntry{}, &activeEntry{}
+	a.used.Store(1)
+	b.used.Store(2)
+	if ok, v := s.admit(a); !ok || len(v) != 0 {
+		t.Fatalf("first admission = %v %v", ok, v)
+	}
+	ok, v := s.admit(b)
+	if !ok || len(v) != 1 || v[0] != a {
+		t.Fatalf("second admission = %v %v, want a claimed", ok, v)
+	}
+	s.declined(a)
+	ok, v = s.admit(c) // 3 entries, none evicting, cap 1: two to claim
+	if !ok || len(v) != 2 {
+		t.Fatalf("third admission = %v %v, want a and b claimed", ok, v)
+	}
+	s.remove(a)
+	s.remove(b)
+	s.remove(b) // twice: no effect
+	if s.len() != 1 || s.evicting != 0 {
+		t.Fatalf("len %d evicting %d, want 1 and 0", s.len(), s.evicting)
+	}
+	c.busy.Store(true)
+	if ok, _ := s.admit(&activeEntry{}); ok {
+		t.Fatal("admitted over the cap with only a busy activation")
 	}
 }
 

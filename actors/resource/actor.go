@@ -36,10 +36,10 @@ type resourceActor struct {
 	timer   func() bool  // stops the armed wake-up; nil: none armed
 	timerAt time.Time
 
-	counted bool // counted in Config.active (activecap.go)
-	refused bool // over Config.MaxActive: no core, every command answered unavailable
-	virtual bool // a cluster activation: the cluster activates it again when asked after a stop
-	asked   bool // a command has arrived (an activation is spawned for a command on its way)
+	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
+	refused bool         // over Config.MaxActive: no core, every command answered unavailable
+	virtual bool         // a cluster activation: the cluster activates it again when asked after a stop
+	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
 }
 
 func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
@@ -62,6 +62,8 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	case *wake:
 		a.disarm()
 		a.step(activation.Tick{Queued: int(a.queue.n.Load())})
+	case *evict:
+		a.onEvict()
 	case *actor.Started:
 		a.onStarted(ctx)
 	case *actor.ReceiveTimeout:
@@ -82,6 +84,11 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		a.countOut() // the fresh instance counts itself in again
 		a.release()
 	}
+	queued := int(a.queue.n.Load())
+	if _, ok := ctx.Message().(*protos.Command); ok {
+		queued = a.queued()
+	}
+	a.noteBusy(queued)
 }
 
 func (a *resourceActor) onStarted(ctx actor.Context) {
@@ -153,7 +160,11 @@ func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
 // step feeds the core one input, at the time of the one clock, and does what it asks.
 func (a *resourceActor) step(in activation.Input) {
 	parked := a.core.Parked()
-	rd := a.core.Step(a.cfg.Now(), in)
+	now := a.cfg.Now()
+	if _, ok := in.(*activation.Command); ok {
+		a.touched(now)
+	}
+	rd := a.core.Step(now, in)
 	if d := a.core.Parked() - parked; d != 0 {
 		a.metrics.depth(float64(d))
 	}
@@ -302,6 +313,7 @@ type (
 	callDone   struct{ call *storeCall }
 	lookupDone struct{ result activation.LookupResult }
 	wake       struct{}
+	evict      struct{} // passivate under pressure, if idle (activecap.go)
 )
 
 func (*callDone) NotInfluenceReceiveTimeout()   {}
@@ -310,6 +322,8 @@ func (*wake) NotInfluenceReceiveTimeout()       {}
 func (*callDone) IgnoreDeadLetterLogging()      {}
 func (*lookupDone) IgnoreDeadLetterLogging()    {}
 func (*wake) IgnoreDeadLetterLogging()          {}
+func (*evict) NotInfluenceReceiveTimeout()      {}
+func (*evict) IgnoreDeadLetterLogging()         {}
 
 // tell delivers m to the actor from any goroutine.
 func (a *resourceActor) tell(m any) { a.system.Root.Send(a.self, m) }

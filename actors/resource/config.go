@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/allot/allot/actors/activation"
@@ -75,11 +74,13 @@ type Config struct {
 	// Owner is this member's address, returned in every Reply.owner.
 	Owner string
 	// MaxActive caps the activations of this node's resource actors (all actors made from
-	// one Props or Kind); a new activation beyond it answers its commands unavailable with
-	// RetryAfter and stops at once, before any store call (activecap.go). 0: no cap.
+	// one Props or Kind). A new activation beyond it asks the least recently used idle
+	// activation to passivate and takes its place; when all are busy it answers its commands
+	// unavailable with RetryAfter and stops at once, before any store call (activecap.go).
+	// 0: no cap.
 	MaxActive int
-	// active counts the activations of one Props (set by props; shared by its actors).
-	active *atomic.Int64
+	// active is the set of activations of one Props (set by props; shared by its actors).
+	active *activeSet
 	// EventsCommitted, when set, is called after every commit that stored events (from the
 	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
 	// non-blocking send on a channel of capacity 1).

@@ -30,6 +30,7 @@ type Metrics struct {
 	waiting      prometheus.Gauge
 	active       prometheus.Gauge   // activations alive on this node (activecap.go)
 	refusedCap   prometheus.Counter // activations refused over Config.MaxActive
+	pressured    prometheus.Counter // idle activations passivated to admit one over Config.MaxActive
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -91,12 +92,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "allot_active_resources", Help: "Resource actors alive on this node (see --max-active-resources).",
 		}),
 		refusedCap: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "allot_activations_refused_total", Help: "Resource activations refused 503 because this node had --max-active-resources active.",
+			Name: "allot_activations_refused_total", Help: "Resource activations refused 503 because this node had --max-active-resources active, none of them idle.",
+		}),
+		pressured: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_passivations_under_pressure_total", Help: "Idle resource actors passivated (least recently used first) to admit a new activation at --max-active-resources.",
 		}),
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
 		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
-		m.extensions, m.waitlist, m.waiting, m.active, m.refusedCap)
+		m.extensions, m.waitlist, m.waiting, m.active, m.refusedCap, m.pressured)
 	return m
 }
 

@@ -42,7 +42,9 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	if err := c.validate(); err != nil {
 		panic(err)
 	}
-	c.active = new(atomic.Int64)
+	if c.active == nil { // tests set their own to look at it
+		c.active = newActiveSet(c.MaxActive)
+	}
 	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). A spawn function is the one place

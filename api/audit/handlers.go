@@ -47,6 +47,7 @@ type EntryBody struct {
 	RequestID string    `json:"request_id"`
 	Status    int       `json:"status"`
 	Outcome   string    `json:"outcome"`
+	ClientIP  string    `json:"client_ip,omitempty"`
 }
 
 // ListBody is the answer of GET /v1/audit: a page, newest first, and the cursor of the next
@@ -123,7 +124,7 @@ func (h *Handlers) list(c *gin.Context) {
 	out := ListBody{Entries: make([]EntryBody, 0, len(page.Entries)), NextCursor: page.Next.String()}
 	for _, e := range page.Entries {
 		out.Entries = append(out.Entries, EntryBody{ID: e.ID, At: e.At, Subject: e.Subject, Action: e.Action, Method: e.Method,
-			Route: e.Route, Target: e.Target, RequestID: e.RequestID, Status: e.Status, Outcome: e.Outcome})
+			Route: e.Route, Target: e.Target, RequestID: e.RequestID, Status: e.Status, Outcome: e.Outcome, ClientIP: e.ClientIP})
 	}
 	body, err := json.Marshal(out)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 )
 
 // MemStore is a Store in memory, for tests and for a node that keeps its audit log nowhere
@@ -53,6 +54,27 @@ func (s *MemStore) List(ctx context.Context, f Filter) (Page, error) {
 		return a > b || (a == b && match[i].ID > match[j].ID)
 	})
 	return pageOf(match, f.Limit), nil
+}
+
+// Prune deletes the entries older than before.
+func (s *MemStore) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.entries[:0]
+	for _, e := range s.entries {
+		if e.At.Before(before) {
+			delete(s.ids, e.ID)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	n := int64(len(s.entries) - len(kept))
+	clear(s.entries[len(kept):]) // let the pruned entries' strings go
+	s.entries = kept
+	return n, nil
 }
 
 // pageOf cuts newest-first matches (at most limit+1 of them need be given) to a page.

@@ -17,7 +17,8 @@ type Entry struct {
 	ID string
 	// At is when the request was answered (millisecond precision).
 	At time.Time
-	// Subject is the caller's user id (the token's subject): the only personal datum kept.
+	// Subject is the caller's user id (the token's subject); with ClientIP the only personal
+	// data kept.
 	Subject string
 	// Action names what was done, from the route ("resource.create", "webhook.delete"); a
 	// route without a name gets "METHOD /route".
@@ -31,6 +32,10 @@ type Entry struct {
 	// Status is the HTTP status of the answer; Outcome follows from it.
 	Status  int
 	Outcome string
+	// ClientIP is where the request came from: the client address as the edge resolves it
+	// for rate limits (X-Forwarded-For only from --trusted-proxies); "" when unknown. Like
+	// Subject it is personal data, kept for --audit-retention (docs/SECURITY.md).
+	ClientIP string
 }
 
 // Outcomes of an audited request.

@@ -45,13 +45,13 @@ func (s *SQLStore) q(stmt string) string {
 	return sqlbind.Dollar(stmt)
 }
 
-const cols = `id, at_ms, subject, action, method, route, target, request_id, status, outcome`
+const cols = `id, at_ms, subject, action, method, route, target, request_id, status, outcome, client_ip`
 
 // Append inserts e; an id stored already is left as it is (a retried append).
 func (s *SQLStore) Append(ctx context.Context, e Entry) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+cols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+cols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`),
-		e.ID, e.At.UnixMilli(), e.Subject, e.Action, e.Method, e.Route, e.Target, e.RequestID, int64(e.Status), e.Outcome)
+		e.ID, e.At.UnixMilli(), e.Subject, e.Action, e.Method, e.Route, e.Target, e.RequestID, int64(e.Status), e.Outcome, e.ClientIP)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *SQLStore) List(ctx context.Context, f Filter) (Page, error) {
 	for rows.Next() {
 		var e Entry
 		var at, status int64
-		if err := rows.Scan(&e.ID, &at, &e.Subject, &e.Action, &e.Method, &e.Route, &e.Target, &e.RequestID, &status, &e.Outcome); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Subject, &e.Action, &e.Method, &e.Route, &e.Target, &e.RequestID, &status, &e.Outcome, &e.ClientIP); err != nil {
 			return Page{}, fmt.Errorf("audit: list: %w", err)
 		}
 		e.At, e.Status = time.UnixMilli(at).UTC(), int(status)
@@ -104,4 +104,28 @@ func (s *SQLStore) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
 	}
 	return pageOf(out, f.Limit), nil
+}
+
+// pruneBatch bounds one DELETE of Prune: a long transaction would hold locks (and, on
+// CockroachDB, grow one transaction's intents) for the whole backlog of a first run.
+const pruneBatch = 1000
+
+// Prune deletes the entries older than before, pruneBatch at a time, oldest first.
+func (s *SQLStore) Prune(ctx context.Context, before time.Time) (int64, error) {
+	stmt := s.q(`DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at_ms < ? ORDER BY at_ms LIMIT ?)`)
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, stmt, before.UnixMilli(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("audit: prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("audit: prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }

@@ -3,8 +3,11 @@
 -- run twice, on two nodes (see 0002_leases.sql). Times are Unix milliseconds in BIGINT, as
 -- elsewhere.
 
--- One row per audited request, appended after it was answered and never changed. Nothing
--- personal but the subject (the token's user id): no address, no body, no query. target is
+-- One row per audited request, appended after it was answered and never changed by anything
+-- but the retention job (--audit-retention), which deletes rows older than it. Nothing
+-- personal but the subject (the token's user id) and client_ip (the operator's or admin's
+-- address as the edge resolved it under --trusted-proxies; '' when unknown): no body, no
+-- query. target is
 -- the ids the route named ("rid=hotel-1"); outcome is succeeded (2xx, 3xx), refused (4xx) or
 -- failed (5xx); status the HTTP status. Listing is newest first by (at_ms, id).
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -17,7 +20,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
     target     TEXT NOT NULL,
     request_id TEXT NOT NULL,
     status     BIGINT NOT NULL,
-    outcome    TEXT NOT NULL
+    outcome    TEXT NOT NULL,
+    client_ip  TEXT NOT NULL DEFAULT ''
 );
 
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_ms, id);

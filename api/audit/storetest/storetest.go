@@ -19,6 +19,7 @@ func Run(t *testing.T, newStore func(*testing.T) audit.Store) {
 	t.Run("AppendTwiceStoresOnce", func(t *testing.T) { appendTwice(t, newStore(t)) })
 	t.Run("Filters", func(t *testing.T) { filters(t, newStore(t)) })
 	t.Run("PagesAgainstAModel", func(t *testing.T) { pagesAgainstModel(t, newStore(t)) })
+	t.Run("PruneDeletesOlderEntries", func(t *testing.T) { prune(t, newStore(t)) })
 }
 
 var base = time.UnixMilli(1_900_000_000_000).UTC()
@@ -26,7 +27,7 @@ var base = time.UnixMilli(1_900_000_000_000).UTC()
 func entry(i int, at time.Time, subject, action string) audit.Entry {
 	return audit.Entry{ID: fmt.Sprintf("au_%06d", i), At: at, Subject: subject, Action: action, Method: "POST",
 		Route: "/v1/resources", Target: "rid=r-" + fmt.Sprint(i), RequestID: fmt.Sprintf("req-%d", i), Status: 201,
-		Outcome: audit.OutcomeSucceeded}
+		Outcome: audit.OutcomeSucceeded, ClientIP: fmt.Sprintf("2001:db8::%x", i)}
 }
 
 func mustAppend(t *testing.T, s audit.Store, es ...audit.Entry) {
@@ -163,5 +164,27 @@ func pagesAgainstModel(t *testing.T, s audit.Store) {
 		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
 			t.Fatalf("round %d (%+v): paged %v\nwant %v", round, f, got, want)
 		}
+	}
+}
+
+// prune deletes exactly the entries before the given time (more than one SQL batch of them),
+// and pruning again deletes nothing.
+func prune(t *testing.T, s audit.Store) {
+	ctx := context.Background()
+	const old = 1203
+	for i := range old {
+		mustAppend(t, s, entry(i, base.Add(time.Duration(i)*time.Millisecond), "op-1", "resource.create"))
+	}
+	cut := base.Add(old * time.Millisecond)
+	mustAppend(t, s, entry(old, cut, "op-1", "resource.create"), entry(old+1, cut.Add(time.Hour), "op-2", "resource.update"))
+	n, err := s.Prune(ctx, cut)
+	if err != nil || n != old {
+		t.Fatalf("prune = %d, %v; want %d", n, err, old)
+	}
+	if got := ids(mustList(t, s, audit.Filter{}).Entries); !slices.Equal(got, []string{fmt.Sprintf("au_%06d", old+1), fmt.Sprintf("au_%06d", old)}) {
+		t.Fatalf("after prune: %v, want the entry at the cut and the newer one", got)
+	}
+	if n, err := s.Prune(ctx, cut); err != nil || n != 0 {
+		t.Fatalf("second prune = %d, %v; want 0", n, err)
 	}
 }
