@@ -115,22 +115,8 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 		wcfg.Inbox = ib
 	}
 	disp := f.disp
-	// Batches: one AddDeliveries transaction per fetch, not per event (docs/EVENTS.md, Cost).
-	sub, err := b.SubscribeBatch(ctx, wcfg, func(ctx context.Context, recs []events.Record) error {
-		evs := make([]feed.Event, len(recs))
-		for i, r := range recs {
-			evs[i] = feedEvent(r)
-		}
-		errs, err := disp.HandleBatch(ctx, evs)
-		if err != nil {
-			return err
-		}
-		for _, e := range errs {
-			if e != nil {
-				return bus.BatchErrors(errs)
-			}
-		}
-		return nil
+	sub, err := b.Subscribe(ctx, wcfg, func(ctx context.Context, rec events.Record) error {
+		return disp.Handle(ctx, feedEvent(rec))
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks consumer: %w", err)
