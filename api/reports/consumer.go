@@ -30,3 +30,22 @@ func Consumer(store Store, log *slog.Logger) feed.Handler {
 		return err
 	}
 }
+
+// BatchConsumer is Consumer for a batch of events (bus.BatchHandler's shape): it applies evs
+// in one transaction (Store.ApplyBatch). A store error asks for a redelivery of the whole
+// batch, which is harmless (each event applies once by its id); bad events are logged (type
+// and id only) and acknowledged with the rest.
+func BatchConsumer(store Store, log *slog.Logger) func(ctx context.Context, evs []feed.Event) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	return func(ctx context.Context, evs []feed.Event) error {
+		_, err := store.ApplyBatch(ctx, evs)
+		if errors.Is(err, ErrBadEvent) {
+			log.LogAttrs(ctx, slog.LevelError, "reports: events skipped", slog.Int("batch", len(evs)),
+				slog.String("error", err.Error()))
+			return nil
+		}
+		return err
+	}
+}

@@ -265,6 +265,47 @@ func TestReportsEqualRecount(t *testing.T) {
 	}
 }
 
+// TestReportsEqualRecountInBatches is TestReportsEqualRecount with the deliveries applied in
+// batches of random sizes (ApplyBatch, as the bus consumer does), the restart between two
+// batches: batch boundaries change nothing.
+func TestReportsEqualRecountInBatches(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			h := randomHistory(rng)
+			want := recountOf(h)
+			path := filepath.Join(t.TempDir(), "allot.db")
+			store, closeStore := openSQLite(t, path)
+			ctx := context.Background()
+			evs := append(deliveries(rng, h), deliveries(rng, h)...)
+			restartAt := rng.Intn(len(evs))
+			for len(evs) > 0 {
+				n := min(len(evs), 1+rng.Intn(64))
+				if restartAt >= 0 && restartAt < n {
+					closeStore()
+					store, closeStore = openSQLite(t, path)
+				}
+				restartAt -= n
+				if _, err := store.ApplyBatch(ctx, evs[:n]); err != nil {
+					t.Fatalf("apply batch of %d: %v", n, err)
+				}
+				evs = evs[n:]
+			}
+			closeStore()
+			store, closeStore = openSQLite(t, path)
+			defer closeStore()
+			var views []reports.View
+			for _, v := range h.views {
+				views = append(views, reports.View{ResourceID: v[0], Day: v[1], Viewer: v[2]})
+			}
+			if err := store.RecordViews(ctx, views); err != nil {
+				t.Fatal(err)
+			}
+			checkReports(t, reports.NewReports(store), h, want)
+		})
+	}
+}
+
 func checkReports(t *testing.T, r *reports.Reports, h history, want recount) {
 	t.Helper()
 	ctx := context.Background()

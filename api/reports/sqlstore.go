@@ -78,8 +78,25 @@ func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_applied (event_id, occurred_at_ms) VALUES (?, ?)
- ON CONFLICT (event_id) DO NOTHING`), ev.ID, ev.OccurredAt.UnixMilli())
+	st := s.stmts(tx)
+	defer st.close()
+	applied, err := s.applyIn(ctx, st, ev)
+	if err != nil || !applied {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("reports: apply: %w", err)
+	}
+	return true, nil
+}
+
+// applyIn applies ev (ids checked) in st's transaction unless its id was applied before. An
+// event whose data does not decode leaves the transaction as it found it and is an error
+// wrapping ErrBadEvent (a batch goes on without it); any other error leaves the transaction
+// to be rolled back.
+func (s *SQLStore) applyIn(ctx context.Context, st *txStmts, ev feed.Event) (bool, error) {
+	res, err := st.exec(ctx, `INSERT INTO report_applied (event_id, occurred_at_ms) VALUES (?, ?)
+ ON CONFLICT (event_id) DO NOTHING`, ev.ID, ev.OccurredAt.UnixMilli())
 	if err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
@@ -89,9 +106,14 @@ func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 		return false, nil // applied before
 	}
 	// A placeholder row first, so that two consumers of a new resource lock the same row.
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_resources (resource_id, name, timezone, price_amount,
+	res, err = st.exec(ctx, `INSERT INTO report_resources (resource_id, name, timezone, price_amount,
  price_currency, last_version, last_idx, updated_at_ms) VALUES (?, '', '', 0, '', 0, -1, 0)
- ON CONFLICT (resource_id) DO NOTHING`), ev.ResourceID); err != nil {
+ ON CONFLICT (resource_id) DO NOTHING`, ev.ResourceID)
+	if err != nil {
+		return false, fmt.Errorf("reports: apply: %w", err)
+	}
+	placeholder, err := res.RowsAffected()
+	if err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	lock := ""
@@ -100,30 +122,37 @@ func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 	}
 	var r Resource
 	var lastVersion, lastIdx int64
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT name, timezone, price_amount, price_currency, last_version, last_idx
- FROM report_resources WHERE resource_id = ?`+lock), ev.ResourceID).Scan(&r.Name, &r.TimeZone, &r.Price.Amount,
+	if err := st.queryRow(ctx, `SELECT name, timezone, price_amount, price_currency, last_version, last_idx
+ FROM report_resources WHERE resource_id = ?`+lock, ev.ResourceID).Scan(&r.Name, &r.TimeZone, &r.Price.Amount,
 		&r.Price.Currency, &lastVersion, &lastIdx); err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	r.ID = ev.ResourceID
 	d, err := Derive(ev, r)
 	if err != nil {
+		// Undo the id and the placeholder: a bad event changes nothing (and is not applied,
+		// so a fixed redelivery could be).
+		if _, uerr := st.exec(ctx, `DELETE FROM report_applied WHERE event_id = ?`, ev.ID); uerr != nil {
+			return false, fmt.Errorf("reports: apply: %w", uerr)
+		}
+		if placeholder > 0 {
+			if _, uerr := st.exec(ctx, `DELETE FROM report_resources WHERE resource_id = ?`, ev.ResourceID); uerr != nil {
+				return false, fmt.Errorf("reports: apply: %w", uerr)
+			}
+		}
 		return false, err
 	}
-	if err := s.applyDelta(ctx, tx, d); err != nil {
+	if err := s.applyDelta(ctx, st, d); err != nil {
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	v := int64(ev.Version)
 	if d.Resource != nil && (v > lastVersion || (v == lastVersion && int64(ev.Index) > lastIdx)) {
 		nr := *d.Resource
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE report_resources SET name = ?, timezone = ?, price_amount = ?,
- price_currency = ?, last_version = ?, last_idx = ?, updated_at_ms = ? WHERE resource_id = ?`),
+		if _, err := st.exec(ctx, `UPDATE report_resources SET name = ?, timezone = ?, price_amount = ?,
+ price_currency = ?, last_version = ?, last_idx = ?, updated_at_ms = ? WHERE resource_id = ?`,
 			nr.Name, nr.TimeZone, nr.Price.Amount, nr.Price.Currency, v, int64(ev.Index), ev.OccurredAt.UnixMilli(), ev.ResourceID); err != nil {
 			return false, fmt.Errorf("reports: apply: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("reports: apply: %w", err)
 	}
 	return true, nil
 }
@@ -143,10 +172,10 @@ func (s *SQLStore) PruneApplied(ctx context.Context, before time.Time) (int64, e
 	return n, nil
 }
 
-func (s *SQLStore) applyDelta(ctx context.Context, tx *sql.Tx, d Delta) error {
+func (s *SQLStore) applyDelta(ctx context.Context, st *txStmts, d Delta) error {
 	if k := d.Row; k != nil {
 		c := d.Counters
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_rollups (resource_id, bucket, day_utc, day_local, currency,
+		if _, err := st.exec(ctx, `INSERT INTO report_rollups (resource_id, bucket, day_utc, day_local, currency,
  placed, confirmed, cancelled, expired, refunded, units_placed, units_confirmed, gross, refunded_amount)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
  ON CONFLICT (resource_id, bucket, day_utc, day_local, currency) DO UPDATE SET
@@ -154,23 +183,23 @@ func (s *SQLStore) applyDelta(ctx context.Context, tx *sql.Tx, d Delta) error {
  cancelled = report_rollups.cancelled + excluded.cancelled, expired = report_rollups.expired + excluded.expired,
  refunded = report_rollups.refunded + excluded.refunded, units_placed = report_rollups.units_placed + excluded.units_placed,
  units_confirmed = report_rollups.units_confirmed + excluded.units_confirmed, gross = report_rollups.gross + excluded.gross,
- refunded_amount = report_rollups.refunded_amount + excluded.refunded_amount`),
+ refunded_amount = report_rollups.refunded_amount + excluded.refunded_amount`,
 			k.ResourceID, k.Bucket, k.DayUTC, k.DayLocal, k.Currency, c.Placed, c.Confirmed, c.Cancelled, c.Expired,
 			c.Refunded, c.UnitsPlaced, c.UnitsConfirmed, c.Gross, c.RefundedAmount); err != nil {
 			return err
 		}
 	}
 	if h := d.Hour; h != nil {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_hours (resource_id, day_utc, day_local, hour_utc, hour_local, placed)
+		if _, err := st.exec(ctx, `INSERT INTO report_hours (resource_id, day_utc, day_local, hour_utc, hour_local, placed)
  VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (resource_id, day_utc, day_local, hour_utc, hour_local)
- DO UPDATE SET placed = report_hours.placed + 1`), h.ResourceID, h.DayUTC, h.DayLocal, h.HourUTC, h.HourLocal); err != nil {
+ DO UPDATE SET placed = report_hours.placed + 1`, h.ResourceID, h.DayUTC, h.DayLocal, h.HourUTC, h.HourLocal); err != nil {
 			return err
 		}
 	}
 	if l := d.Lead; l != nil {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO report_lead_times (resource_id, day_utc, day_local, lead_class, confirmed)
+		if _, err := st.exec(ctx, `INSERT INTO report_lead_times (resource_id, day_utc, day_local, lead_class, confirmed)
  VALUES (?, ?, ?, ?, 1) ON CONFLICT (resource_id, day_utc, day_local, lead_class)
- DO UPDATE SET confirmed = report_lead_times.confirmed + 1`), l.ResourceID, l.DayUTC, l.DayLocal, l.Class); err != nil {
+ DO UPDATE SET confirmed = report_lead_times.confirmed + 1`, l.ResourceID, l.DayUTC, l.DayLocal, l.Class); err != nil {
 			return err
 		}
 	}

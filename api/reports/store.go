@@ -59,6 +59,12 @@ type Store interface {
 	// event by (Version, Index). An event whose data does not decode, or without an id or a
 	// resource id, is an error wrapping ErrBadEvent and changes nothing.
 	Apply(ctx context.Context, ev feed.Event) (applied bool, err error)
+	// ApplyBatch applies evs in order as Apply would, in one transaction: applied[i] says
+	// whether evs[i] was applied (false for an id applied before, also earlier in evs). Events
+	// that Apply would refuse with ErrBadEvent change nothing and the others are applied: the
+	// error is then the join of their errors (each wrapping ErrBadEvent). Any other error
+	// changes nothing at all (applied nil).
+	ApplyBatch(ctx context.Context, evs []feed.Event) (applied []bool, err error)
 	// RecordViews records views, all or none; recording a view again changes nothing.
 	RecordViews(ctx context.Context, views []View) error
 	// Rows, Hours, LeadTimes and Views read what f selects, summed per their key.

@@ -232,20 +232,9 @@ func (d *Dispatcher) Handle(ctx context.Context, ev feed.Event) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
 	}
-	var payload []byte
-	var ds []Delivery
-	now := d.cfg.Now()
-	for _, ep := range eps {
-		if ep.Disabled || !ep.Wants(ev.Type) {
-			continue
-		}
-		if payload == nil {
-			if payload, err = Payload(ev); err != nil {
-				return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
-			}
-		}
-		ds = append(ds, Delivery{ID: DeliveryID(ep.ID, ev.ID), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type,
-			Payload: payload, Status: StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+	ds, err := deliveriesOf(eps, ev, d.cfg.Now(), nil)
+	if err != nil {
+		return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
 	}
 	if len(ds) == 0 {
 		return nil
@@ -258,6 +247,26 @@ func (d *Dispatcher) Handle(ctx context.Context, ev feed.Event) error {
 		d.poke()
 	}
 	return nil
+}
+
+// deliveriesOf appends to ds one pending delivery of ev for every enabled endpoint of eps
+// that wants its type.
+func deliveriesOf(eps []Endpoint, ev feed.Event, now time.Time, ds []Delivery) ([]Delivery, error) {
+	var payload []byte
+	for _, ep := range eps {
+		if ep.Disabled || !ep.Wants(ev.Type) {
+			continue
+		}
+		if payload == nil {
+			var err error
+			if payload, err = Payload(ev); err != nil {
+				return ds, err
+			}
+		}
+		ds = append(ds, Delivery{ID: DeliveryID(ep.ID, ev.ID), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type,
+			Payload: payload, Status: StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+	}
+	return ds, nil
 }
 
 // Payload is the body of an event's deliveries, the Standard Webhooks shape (type,

@@ -25,16 +25,18 @@ const (
 // subscription is one running consumer: a JetStream pull consumer whose messages are handed
 // to the handler one at a time.
 type subscription struct {
-	b       *Bus
-	cfg     ConsumerConfig
-	h       Handler
-	cc      jetstream.ConsumeContext
-	ctx     context.Context
-	cancel  context.CancelFunc
-	mu      sync.Mutex
-	stopped bool
-	running sync.WaitGroup
-	once    sync.Once
+	b   *Bus
+	cfg ConsumerConfig
+	h   Handler
+	cc  jetstream.ConsumeContext // nil for a batch subscription
+	// loopDone closes when a batch subscription's fetch loop (batch.go) returned; nil else.
+	loopDone chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	stopped  bool
+	running  sync.WaitGroup
+	once     sync.Once
 }
 
 // filters are the subjects cfg selects.
@@ -62,12 +64,27 @@ func filters(cfg ConsumerConfig) []string {
 
 // Subscribe starts a consumer; see Subscriber.
 func (b *Bus) Subscribe(ctx context.Context, cfg ConsumerConfig, h Handler) (Subscription, error) {
-	cfg = DefaultConsumerConfig(cfg)
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	if h == nil {
 		return nil, errors.New("bus: nil handler")
+	}
+	cfg = DefaultConsumerConfig(cfg)
+	cons, err := b.consumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &subscription{b: b, cfg: cfg, h: h}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.cc, err = cons.Consume(s.handle); err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("bus: consume %s: %w", cfg.Name, err)
+	}
+	return s, b.register(s)
+}
+
+// consumer validates cfg (defaults filled) and creates or updates its JetStream consumer.
+func (b *Bus) consumer(ctx context.Context, cfg ConsumerConfig) (jetstream.Consumer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
 	closed := b.closed
@@ -94,21 +111,20 @@ func (b *Bus) Subscribe(ctx context.Context, cfg ConsumerConfig, h Handler) (Sub
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", cfg.Name, err)
 	}
-	s := &subscription{b: b, cfg: cfg, h: h}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.cc, err = cons.Consume(s.handle); err != nil {
-		s.cancel()
-		return nil, fmt.Errorf("bus: consume %s: %w", cfg.Name, err)
-	}
+	return cons, nil
+}
+
+// register adds a started subscription to the Bus, or stops it if the Bus closed meanwhile.
+func (b *Bus) register(s *subscription) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		s.Stop()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	return s, nil
+	return nil
 }
 
 // Stop stops delivery and waits for a running handler; safe to call twice.
@@ -118,8 +134,13 @@ func (s *subscription) Stop() {
 		s.stopped = true
 		s.mu.Unlock()
 		s.cancel()
-		s.cc.Stop()
-		<-s.cc.Closed()
+		if s.cc != nil {
+			s.cc.Stop()
+			<-s.cc.Closed()
+		}
+		if s.loopDone != nil {
+			<-s.loopDone
+		}
 		s.running.Wait()
 		s.b.mu.Lock()
 		delete(s.b.subs, s)
@@ -138,40 +159,62 @@ func (s *subscription) handle(msg jetstream.Msg) {
 	s.mu.Unlock()
 	defer s.running.Done()
 
-	var rec events.Record
-	if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
-		s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
-		return
-	}
 	if s.cfg.Name == "" { // ephemeral: no acks, no retries
+		var rec events.Record
+		if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
+			s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
+			return
+		}
 		if err := s.h(s.ctx, rec); err != nil && s.ctx.Err() == nil {
 			s.b.log.Warn("event consumer failed", "event", rec.ID, "err", err)
 		}
 		return
 	}
-	n := 1
-	if md, err := msg.Metadata(); err == nil {
-		n = int(md.NumDelivered)
-	}
-	if n > s.cfg.MaxDeliver { // redelivered after AckWait timeouts
-		s.deadLetter(msg, n, errors.New("ack wait exceeded on every delivery"))
+	rec, n, ok := s.admit(msg)
+	if !ok {
 		return
-	}
-	if in := s.cfg.Inbox; in != nil {
-		done, err := in.Processed(s.ctx, s.cfg.Name, rec.ID)
-		if err != nil {
-			s.retry(msg, n, rec.ID, fmt.Errorf("inbox: %w", err))
-			return
-		}
-		if done {
-			_ = msg.Ack()
-			return
-		}
 	}
 	err := s.h(s.ctx, rec)
 	if s.ctx.Err() != nil {
 		return // stopping: JetStream redelivers after AckWait
 	}
+	s.settle(msg, n, rec, err)
+}
+
+// admit decodes a durable consumer's message and reports whether the handler should get it:
+// not when it does not decode or was delivered more than MaxDeliver times (dead-lettered),
+// nor when the Inbox holds it (acknowledged) or cannot be read (redelivered). n is the
+// delivery count.
+func (s *subscription) admit(msg jetstream.Msg) (rec events.Record, n int, ok bool) {
+	if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
+		s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
+		return rec, 0, false
+	}
+	n = 1
+	if md, err := msg.Metadata(); err == nil {
+		n = int(md.NumDelivered)
+	}
+	if n > s.cfg.MaxDeliver { // redelivered after AckWait timeouts
+		s.deadLetter(msg, n, errors.New("ack wait exceeded on every delivery"))
+		return rec, n, false
+	}
+	if in := s.cfg.Inbox; in != nil {
+		done, err := in.Processed(s.ctx, s.cfg.Name, rec.ID)
+		if err != nil {
+			s.retry(msg, n, rec.ID, fmt.Errorf("inbox: %w", err))
+			return rec, n, false
+		}
+		if done {
+			_ = msg.Ack()
+			return rec, n, false
+		}
+	}
+	return rec, n, true
+}
+
+// settle acts on the handler's result err for a durable consumer's message (delivery n):
+// acknowledge (recording it in the Inbox), redeliver after the backoff, or dead-letter.
+func (s *subscription) settle(msg jetstream.Msg, n int, rec events.Record, err error) {
 	if err != nil {
 		if errors.Is(err, ErrPermanent) || n >= s.cfg.MaxDeliver {
 			s.deadLetter(msg, n, err)

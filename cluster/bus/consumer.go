@@ -41,6 +41,9 @@ import (
 //     only logs): the shape of a live stream (SSE) on each node.
 //   - Subscription.Stop stops delivery, waits for a running Handler to return, and is safe
 //     to call twice; Bus.Close stops every subscription.
+//
+// A consumer whose effect is cheaper per event when applied many at a time takes batches
+// instead (BatchSubscriber).
 type Subscriber interface {
 	Subscribe(ctx context.Context, cfg ConsumerConfig, h Handler) (Subscription, error)
 }
@@ -84,6 +87,9 @@ type ConsumerConfig struct {
 	AckWait time.Duration
 	// Inbox, when set on a durable consumer, makes it idempotent by event id.
 	Inbox Inbox
+	// MaxBatch bounds the events of one BatchHandler call (SubscribeBatch); a Handler
+	// ignores it.
+	MaxBatch int
 }
 
 // DefaultConsumerConfig fills the defaults of the zero fields.
@@ -96,6 +102,9 @@ func DefaultConsumerConfig(c ConsumerConfig) ConsumerConfig {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
 	}
 	return c
 }
@@ -111,8 +120,11 @@ func (c ConsumerConfig) validate() error {
 			return fmt.Errorf("bus: consumer %s: unknown event type %q", c.Name, t)
 		}
 	}
-	if c.MaxDeliver < 1 || c.AckWait <= 0 {
-		return fmt.Errorf("bus: consumer %s: MaxDeliver and AckWait must be positive", c.Name)
+	if c.MaxDeliver < 1 || c.AckWait <= 0 || c.MaxBatch < 1 {
+		return fmt.Errorf("bus: consumer %s: MaxDeliver, AckWait and MaxBatch must be positive", c.Name)
+	}
+	if c.MaxBatch > 4096 {
+		return fmt.Errorf("bus: consumer %s: MaxBatch %d is more than 4096", c.Name, c.MaxBatch)
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {

@@ -23,6 +23,57 @@ func Run(t *testing.T, open func(t *testing.T) reports.Store) {
 	t.Run("Views", func(t *testing.T) { testViews(t, open(t)) })
 	t.Run("ConcurrentRedelivery", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("RedeliveryAfterLaterEvents", func(t *testing.T) { testOutOfOrder(t, open(t)) })
+	t.Run("Batch", func(t *testing.T) { testBatch(t, open(t)) })
+}
+
+// testBatch: ApplyBatch applies each event of a batch once by id (a duplicate within the
+// batch or of an earlier batch included), skips bad events without changing anything for
+// them (not even their resource's row) while applying the rest, and ends where applying the
+// events one at a time ends.
+func testBatch(t *testing.T, s reports.Store) {
+	ctx := context.Background()
+	eur := &wire.Money{Amount: 1500, Currency: "EUR"}
+	placed := HoldEvent(reports.TypeHoldPlaced, "r1", "h1", 2, T0, []string{"2026-12-24"}, 2)
+	bad := feed.Event{ID: "r2-1-0", Type: reports.TypeHoldPlaced, ResourceID: "r2", Version: 1, OccurredAt: T0, Data: json.RawMessage(`{"buckets":`)}
+	batch := []feed.Event{
+		ResourceEvent("r1", 1, T0, "Europe/Berlin", eur),
+		placed,
+		bad,
+		placed, // a duplicate within the batch
+		HoldEvent(reports.TypeHoldConfirmed, "r1", "h1", 3, T0.Add(time.Minute), []string{"2026-12-24"}, 2),
+		{Type: reports.TypeHoldPlaced, Version: 9}, // no ids
+	}
+	applied, err := s.ApplyBatch(ctx, batch)
+	if !errors.Is(err, reports.ErrBadEvent) || fmt.Sprint(applied) != "[true true false false true false]" {
+		t.Fatalf("ApplyBatch = %v, %v; want [true true false false true false] and ErrBadEvent", applied, err)
+	}
+	want := reports.Counters{Placed: 1, Confirmed: 1, UnitsPlaced: 2, UnitsConfirmed: 2, Gross: 3000}
+	if got := total(t, s, reports.Filter{}); got != want {
+		t.Fatalf("totals = %+v, want %+v", got, want)
+	}
+	res, err := s.Resources(ctx)
+	if _, ok := res["r2"]; err != nil || ok || res["r1"].TimeZone != "Europe/Berlin" {
+		t.Fatalf("resources = %+v, %v; want r1 in Berlin and no r2 (its only event was bad)", res, err)
+	}
+	// Redelivered as a batch with a new event, and one at a time: only the new one applies.
+	next := HoldEvent(reports.TypeHoldPlaced, "r1", "h2", 4, T0, []string{"2026-12-24"}, 1)
+	applied, err = s.ApplyBatch(ctx, append([]feed.Event{next}, batch[:2]...))
+	if err != nil || fmt.Sprint(applied) != "[true false false]" {
+		t.Fatalf("redelivered batch = %v, %v", applied, err)
+	}
+	mustApply(t, s, batch[4], false)
+	want.Placed, want.UnitsPlaced = 2, 3
+	if got := total(t, s, reports.Filter{}); got != want {
+		t.Fatalf("totals after redelivery = %+v, want %+v", got, want)
+	}
+	// A fixed redelivery of the bad event applies; an empty batch is nothing.
+	fixed := HoldEvent(reports.TypeHoldPlaced, "r2", "h1", 1, T0, []string{"x"}, 1)
+	if applied, err := s.ApplyBatch(ctx, []feed.Event{fixed}); err != nil || !applied[0] {
+		t.Fatalf("fixed event = %v, %v", applied, err)
+	}
+	if applied, err := s.ApplyBatch(ctx, nil); err != nil || len(applied) != 0 {
+		t.Fatalf("empty batch = %v, %v", applied, err)
+	}
 }
 
 // testOutOfOrder: a redelivery that comes after later events of its resource (its first
