@@ -85,41 +85,21 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: unexpected arguments %q\n", fs.Args())
 		return ExitUsage
 	}
+	var rep report
+	var err error
 	if cfg.Scenario == ScenarioStress {
-		return stressCommand(ctx, cfg, stdout, stderr)
-	}
-	rep, err := Run(ctx, cfg, stderr)
-	if errors.Is(err, ErrInvalidConfig) {
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
-		return ExitUsage
-	}
-	status := ExitOK
-	if rep != nil {
-		if werr := rep.WriteText(stdout); werr != nil {
-			fmt.Fprintf(stderr, "loadgen: write report: %v\n", werr)
-			status = ExitFailed
+		r, e := RunStress(ctx, cfg, stderr)
+		if r != nil {
+			rep = r
 		}
-		if cfg.JSONPath != "" {
-			if werr := rep.WriteJSONFile(cfg.JSONPath); werr != nil {
-				fmt.Fprintf(stderr, "loadgen: %v\n", werr)
-				status = ExitFailed
-			}
+		err = e
+	} else {
+		r, e := Run(ctx, cfg, stderr)
+		if r != nil {
+			rep = r
 		}
+		err = e
 	}
-	switch {
-	case err != nil:
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
-		return ExitFailed
-	case !rep.Audit.OK && !cfg.NoAudit:
-		return ExitAuditFailed
-	}
-	return status
-}
-
-// stressCommand is Command for the stress scenario: the exit statuses are Command's, the
-// audit being every step's.
-func stressCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
-	rep, err := RunStress(ctx, cfg, stderr)
 	if errors.Is(err, ErrInvalidConfig) {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return ExitUsage
@@ -145,4 +125,12 @@ func stressCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) in
 		return ExitAuditFailed
 	}
 	return status
+}
+
+// report is what Command writes and judges: a run's Report or a stress ramp's StressReport
+// (whose audit is every step's).
+type report interface {
+	WriteText(io.Writer) error
+	WriteJSONFile(path string) error
+	AuditOK() bool
 }

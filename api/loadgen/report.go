@@ -122,6 +122,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return err
 }
 
+// AuditOK reports whether the run's audit found what clients were told.
+func (r *Report) AuditOK() bool { return r.Audit.OK }
+
 // WriteJSONFile writes the report as JSON to path.
 func (r *Report) WriteJSONFile(path string) error {
 	f, err := os.Create(path)
