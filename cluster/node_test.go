@@ -35,12 +35,28 @@ func (echoActor) Receive(ctx actor.Context) {
 	case "identity":
 		ctx.Respond(wrapperspb.String(cluster.GetClusterIdentity(ctx).GetIdentity()))
 		return
+	case "gone-once":
+		// The first activation of an identity says it is gone without deciding the message
+		// (as a stopping resource actor does) and stops; later ones answer.
+		if _, said := saidGone.LoadOrStore(cluster.GetClusterIdentity(ctx).GetIdentity(), true); !said {
+			ctx.Respond(goneReply{})
+			ctx.Poison(ctx.Self())
+			return
+		}
 	}
 	ctx.Respond(wrapperspb.String(ctx.ActorSystem().Address()))
 	if m.GetValue() == "stop" {
 		ctx.Poison(ctx.Self())
 	}
 }
+
+// saidGone holds the identities whose activation answered "gone-once" with goneReply.
+var saidGone sync.Map
+
+// goneReply is a Redeliverable reply (local only: it is not a protobuf message).
+type goneReply struct{}
+
+func (goneReply) Redeliver() bool { return true }
 
 func echoKind() *cluster.Kind {
 	return cluster.NewKind(echoKindName, actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
@@ -230,6 +246,12 @@ func TestNodeRequestErrors(t *testing.T) {
 	}
 	if _, err := ask(ctx, n, "passivating", "who"); err != nil {
 		t.Fatalf("request after passivation: %v", err)
+	}
+
+	// A reply that says the activation is gone without deciding the message makes Request
+	// deliver it again, to a fresh activation, instead of returning that reply.
+	if got, err := ask(ctx, n, "gone", "gone-once"); err != nil || got != self.RemoteAddr {
+		t.Fatalf("redelivered: %q, %v", got, err)
 	}
 
 	sctx, scancel := context.WithTimeout(ctx, 15*time.Second)

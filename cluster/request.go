@@ -26,10 +26,11 @@ import (
 //     (outcome unknown, like ErrTimeout).
 //   - *cluster.GrainErrorResponse if the actor replied with one.
 //
-// A message is re-sent only when protoactor reports it was not delivered (dead letter:
-// the cached activation has stopped, e.g. passivated or moved to another owner), so an
-// activation processes a message at most once per Request call. Replies must be
-// protobuf messages when the activation is remote.
+// A message is re-sent only when it was not decided: protoactor reports it was not delivered
+// (dead letter: the cached activation has stopped, e.g. passivated or moved to another
+// owner), or the reply says the activation that got it is gone without deciding it (a reply
+// implementing Redeliverable). So an activation decides a message at most once per Request
+// call. Replies must be protobuf messages when the activation is remote.
 func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Message) (any, error) {
 	ci := cluster.NewClusterIdentity(identity, kind)
 	if msg == nil {
@@ -64,6 +65,11 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 		}
 		res, err := n.ask(ctx, pid, msg)
 		switch {
+		case err == nil && redeliver(res):
+			// Reached an activation that is stopping or stopped (its mailbox answers for it
+			// once protoactor would drop the message): forget it and locate again.
+			n.c.PidCache.RemoveByValue(identity, kind, pid)
+			lastErr = errGone
 		case err == nil:
 			if pid.Address != n.system.Address() {
 				n.metrics.observeForward(time.Since(start))
@@ -82,6 +88,20 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 			return nil, fmt.Errorf("%w: request %s at %s", ErrTimeout, ci.AsKey(), pid.Address)
 		}
 	}
+}
+
+// Redeliverable is implemented by replies that can say the activation did not decide the
+// message because it is gone (stopped, passivated, moved): nothing of it took effect, and
+// Request delivers it again to the identity's current activation. Redeliver must be safe to
+// call on a reply from any goroutine and must not change the reply.
+type Redeliverable interface{ Redeliver() bool }
+
+// errGone is the last error of a Request whose activations kept answering Redeliver.
+var errGone = errors.New("the activation was gone")
+
+func redeliver(res any) bool {
+	r, ok := res.(Redeliverable)
+	return ok && r.Redeliver()
 }
 
 // resolve returns the PID of ci's activation on owner: the cached one if it is still on

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/cluster/clustertest"
 )
 
 func httpGet(t *testing.T, url string) (int, []byte) {
@@ -91,6 +93,7 @@ func TestAdminBadAddressFailsRun(t *testing.T) {
 	m.Logger = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	clustertest.BeforeInProcessNode(t, func() bool { return m.Node() != nil && !m.Closed() })
 	err := m.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "--admin-addr") {
 		_ = m.Close()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/cluster/clustertest"
+
 	"github.com/allot/allot/api/audit"
 )
 
@@ -44,6 +46,7 @@ func TestNodeAuditRetentionPrunes(t *testing.T) {
 			return func() bool { return true }
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		clustertest.BeforeInProcessNode(t, func() bool { return n.Node() != nil && !n.Closed() })
 		err := n.Run(ctx)
 		cancel()
 		if err != nil {

@@ -56,6 +56,7 @@ func runLoggedNode(t *testing.T, logs *lockedBuffer, mutate func(*NodeConfig)) *
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	clustertest.BeforeInProcessNode(t, func() bool { return m.Node() != nil && !m.Closed() })
 	if err := m.Run(ctx); err != nil {
 		t.Fatalf("run main: %v", err)
 	}

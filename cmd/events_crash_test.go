@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/allot/allot/api/auth"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/api/auth"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"

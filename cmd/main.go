@@ -59,6 +59,7 @@ type Main struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closed    atomic.Bool // Close has returned
 	serveDone chan struct{}
 }
 
@@ -328,9 +329,14 @@ func (m *Main) Close() error {
 			}
 		}
 		m.closeErr = errors.Join(errs...)
+		m.closed.Store(true)
 	})
 	return m.closeErr
 }
+
+// Closed reports whether Close has returned (tests that boot nodes one after another in one
+// process use it; see clustertest.BeforeInProcessNode).
+func (m *Main) Closed() bool { return m.closed.Load() }
 
 func (m *Main) storeKind() string {
 	if m.Config.DBURL != "" {

@@ -34,6 +34,7 @@ func MustRunMain(tb testing.TB, mutate ...func(*NodeConfig)) *Main {
 	if !m.Config.Single() && m.Config.KeyFile == "" && m.Config.Auth == AuthDev {
 		m.Config.KeyFile = clustertest.KeyFile(tb) // a cluster member's dev mode needs a shared key
 	}
+	clustertest.BeforeInProcessNode(tb, func() bool { return m.Node() != nil && !m.Closed() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Run(ctx); err != nil {

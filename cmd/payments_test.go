@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/cluster/clustertest"
+
 	"github.com/stripe/stripe-go/v85"
 	"github.com/stripe/stripe-go/v85/webhook"
 
@@ -67,6 +69,7 @@ func runPaymentNode(t *testing.T, stripeURL string, clock *stepClock) *Main {
 	m.Logger = slog.New(slog.NewTextHandler(logw, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	clustertest.BeforeInProcessNode(t, func() bool { return m.Node() != nil && !m.Closed() })
 	if err := m.Run(ctx); err != nil {
 		t.Fatalf("run main: %v", err)
 	}

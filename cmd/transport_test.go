@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allot/allot/cluster/clustertest"
+
 	"github.com/allot/allot/api/certreload/certtest"
 )
 
@@ -102,6 +104,7 @@ func TestGossipKeyFileReloads(t *testing.T) {
 	m.KeyReloadInterval = 20 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	clustertest.BeforeInProcessNode(t, func() bool { return m.Node() != nil && !m.Closed() })
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/allot/allot/api/webhooks"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/api/webhooks"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 

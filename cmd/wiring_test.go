@@ -4,12 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/allot/allot/cluster/clustertest"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/allot/allot/cluster/clustertest"
 )
 
 func TestClusterConfigAdvertise(t *testing.T) {

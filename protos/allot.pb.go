@@ -1600,10 +1600,13 @@ func (x *WaitlistEntry) GetCreatedAtMs() int64 {
 }
 
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`                                        // booking.Code* constant, e.g. "sold_out"
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`                                  // human readable
-	RetryAfterMs  int64                  `protobuf:"varint,3,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"` // set for retryable codes (busy, unavailable)
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Code         string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`                                        // booking.Code* constant, e.g. "sold_out"
+	Message      string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`                                  // human readable
+	RetryAfterMs int64                  `protobuf:"varint,3,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"` // set for retryable codes (busy, unavailable)
+	// redeliver: the command was not decided because the activation that got it is gone
+	// (stopped, passivated, moved); the sender may deliver it again to the current one.
+	Redeliver     bool `protobuf:"varint,4,opt,name=redeliver,proto3" json:"redeliver,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1657,6 +1660,13 @@ func (x *Error) GetRetryAfterMs() int64 {
 		return x.RetryAfterMs
 	}
 	return 0
+}
+
+func (x *Error) GetRedeliver() bool {
+	if x != nil {
+		return x.Redeliver
+	}
+	return false
 }
 
 type Bucket struct {
@@ -2293,11 +2303,12 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\abuckets\x18\x05 \x03(\tR\abuckets\x12\x1a\n" +
 	"\bquantity\x18\x06 \x01(\x03R\bquantity\x12\x1a\n" +
 	"\bposition\x18\a \x01(\x03R\bposition\x12\"\n" +
-	"\rcreated_at_ms\x18\b \x01(\x03R\vcreatedAtMs\"[\n" +
+	"\rcreated_at_ms\x18\b \x01(\x03R\vcreatedAtMs\"y\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
-	"\x0eretry_after_ms\x18\x03 \x01(\x03R\fretryAfterMs\"t\n" +
+	"\x0eretry_after_ms\x18\x03 \x01(\x03R\fretryAfterMs\x12\x1c\n" +
+	"\tredeliver\x18\x04 \x01(\bR\tredeliver\"t\n" +
 	"\x06Bucket\x12\x1a\n" +
 	"\bcapacity\x18\x01 \x01(\x03R\bcapacity\x12\x12\n" +
 	"\x04held\x18\x02 \x01(\x03R\x04held\x12\x1c\n" +

@@ -150,7 +150,7 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	case Stop:
 		c.onStop(now)
 	case Abort:
-		c.failAll(errStopped)
+		c.failAll(errAborted) // commits at the store have an unknown outcome: not redeliverable
 		c.phase = Stopped
 	default:
 		panic(fmt.Sprintf("activation: unknown input %T", in))
@@ -255,12 +255,18 @@ var (
 	errStoreDown    = booking.Errorf(booking.CodeUnavailable, "the store is unavailable; retry later")
 	errMoved        = booking.Errorf(booking.CodeUnavailable, "the resource moved to another activation; retry")
 	errStopped      = booking.Errorf(booking.CodeUnavailable, "the resource actor stopped; retry")
+	errAborted      = booking.Errorf(booking.CodeUnavailable, "the resource actor failed; retry")
 	errDeadline     = booking.Errorf(booking.CodeUnavailable, "the deadline passed before the command was decided")
 	errStoreAhead   = booking.Errorf(booking.CodeUnavailable, "the hold is being reloaded; retry")
 )
 
 // ErrStopped is the answer to commands that reach a stopped activation.
 var ErrStopped = errStopped
+
+// Redeliverable reports whether err answers a command this activation did not decide because
+// it is gone (stopped, passivated, fenced, moved): nothing of the command reached the store,
+// so the sender may deliver it again, to the resource's current activation.
+func Redeliverable(err error) bool { return err == errMoved || err == errStopped }
 
 func (c *Core) onStart(now time.Time) {
 	c.lastActive = now

@@ -465,6 +465,9 @@ func answerString(a Answer) string {
 	switch {
 	case a.Err != nil:
 		s = booking.ErrorCode(a.Err) + ": " + booking.ErrorMessage(a.Err)
+		if Redeliverable(a.Err) {
+			s += " (not decided: redeliver)"
+		}
 	case a.Entry != nil:
 		s = fmt.Sprintf("entry %s of %s at position %d", a.Entry.Entry.ID, a.Entry.Entry.UserID, a.Entry.Position)
 	case a.Resource != nil:

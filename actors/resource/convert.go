@@ -324,7 +324,7 @@ func resourceProto(r booking.Resource, buckets []booking.Bucket, version uint64)
 // errorProto codes err for the wire; retryable codes carry retryAfter.
 func errorProto(err error, retryAfter time.Duration) *protos.Error {
 	code := booking.ErrorCode(err)
-	e := &protos.Error{Code: code, Message: booking.ErrorMessage(err)}
+	e := &protos.Error{Code: code, Message: booking.ErrorMessage(err), Redeliver: activation.Redeliverable(err)}
 	if booking.Retryable(code) {
 		e.RetryAfterMs = max(retryAfter.Milliseconds(), 1)
 	}

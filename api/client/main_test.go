@@ -9,6 +9,7 @@ import (
 
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/client"
+	"github.com/allot/allot/cluster/clustertest"
 	"github.com/allot/allot/cmd"
 )
 
@@ -25,6 +26,7 @@ func mustNode(tb testing.TB, opts ...client.Option) (*client.Client, *cmd.Main) 
 	m.Config.DataDir = tb.TempDir()
 	m.Config.LeaveTimeout = 10 * time.Second
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	clustertest.BeforeInProcessNode(tb, func() bool { return m.Node() != nil && !m.Closed() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Run(ctx); err != nil {
