@@ -115,6 +115,12 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		remoteOpts = cfg.PeerTLS.RemoteOptions() // replaces protoactor's plaintext dial option
 	}
 	n.remote = remote.Configure("", 0, remoteOpts...)
+	// One connection attempt per endpoint writer: protoactor's retries (5, two seconds apart,
+	// inside the writer's mailbox) each dial a new grpc.ClientConn and overwrite the previous
+	// one without closing it, so a peer that died left connections redialling it for the rest
+	// of the process. Gossip decides whether a peer is gone; a message to an endpoint that
+	// failed is dead-lettered, and Request locates the activation again.
+	n.remote.MaxRetryCount = 1
 	ccfg := cluster.Configure(cfg.ClusterName, provider, n.lookup, n.remote,
 		cluster.WithKinds(cfg.Kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))

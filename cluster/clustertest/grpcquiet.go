@@ -22,7 +22,7 @@ var nodes struct {
 	running []func() bool
 }
 
-// BeforeInProcessNode waits (up to 20 s) until no grpc goroutine of an earlier in-process node
+// BeforeInProcessNode waits (up to 10 s) until no grpc goroutine of an earlier in-process node
 // is left, unless one of the nodes registered earlier still runs, and registers running: the
 // new node's own report of whether it runs (false once it is closed).
 func BeforeInProcessNode(tb testing.TB, running func() bool) {
@@ -39,7 +39,7 @@ func BeforeInProcessNode(tb testing.TB, running func() bool) {
 	if len(live) > 0 {
 		return
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		left := grpcGoroutines()
 		if left == "" {
