@@ -349,27 +349,7 @@ func (s *SQLStore) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx
 	if s.d == SQLite {
 		opts = nil // one writer: SQLite transactions are serializable whatever is asked
 	}
-	var err error
-	for range 5 {
-		err = s.tryTx(ctx, opts, fn)
-		var st interface{ SQLState() string }
-		if !errors.As(err, &st) || st.SQLState() != "40001" {
-			break
-		}
-	}
-	return err
-}
-
-func (s *SQLStore) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlbind.InTx(ctx, s.db, opts, fn)
 }
 
 // exec runs one statement in its own READ COMMITTED transaction (inTx), not at the pool's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/allot/allot/api/feed"
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // ApplyBatch implements Store: one transaction for the whole batch, each event applied as
@@ -14,34 +15,33 @@ import (
 // prepared once per batch. The cost of a commit (on SQLite, the file's single writer lock and
 // a WAL sync) is paid once per batch instead of once per event.
 func (s *SQLStore) ApplyBatch(ctx context.Context, evs []feed.Event) ([]bool, error) {
-	applied := make([]bool, len(evs))
 	if len(evs) == 0 {
-		return applied, nil
+		return []bool{}, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("reports: apply batch: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	st := s.stmts(tx)
-	defer st.close()
+	var applied []bool
 	var bad []error
-	for i, ev := range evs {
-		if ev.ResourceID == "" || ev.ID == "" {
-			bad = append(bad, fmt.Errorf("%w: %s %s: no resource id or event id", ErrBadEvent, ev.Type, ev.ID))
-			continue
+	err := sqlbind.InTx(ctx, s.db, nil, func(tx *sql.Tx) error {
+		applied, bad = make([]bool, len(evs)), nil // a run again after a serialization failure starts over
+		st := s.stmts(tx)
+		defer st.close()
+		for i, ev := range evs {
+			if ev.ResourceID == "" || ev.ID == "" {
+				bad = append(bad, fmt.Errorf("%w: %s %s: no resource id or event id", ErrBadEvent, ev.Type, ev.ID))
+				continue
+			}
+			ok, err := s.applyIn(ctx, st, ev)
+			if errors.Is(err, ErrBadEvent) {
+				bad = append(bad, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			applied[i] = ok
 		}
-		ok, err := s.applyIn(ctx, st, ev)
-		if errors.Is(err, ErrBadEvent) {
-			bad = append(bad, err)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		applied[i] = ok
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("reports: apply batch: %w", err)
 	}
 	return applied, errors.Join(bad...)

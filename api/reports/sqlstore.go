@@ -73,21 +73,21 @@ func (s *SQLStore) Apply(ctx context.Context, ev feed.Event) (bool, error) {
 	if ev.ResourceID == "" || ev.ID == "" {
 		return false, fmt.Errorf("%w: %s %s: no resource id or event id", ErrBadEvent, ev.Type, ev.ID)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var applied bool
+	err := sqlbind.InTx(ctx, s.db, nil, func(tx *sql.Tx) error {
+		st := s.stmts(tx)
+		defer st.close()
+		var err error
+		applied, err = s.applyIn(ctx, st, ev)
+		return err
+	})
 	if err != nil {
+		if errors.Is(err, ErrBadEvent) {
+			return false, err
+		}
 		return false, fmt.Errorf("reports: apply: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	st := s.stmts(tx)
-	defer st.close()
-	applied, err := s.applyIn(ctx, st, ev)
-	if err != nil || !applied {
-		return false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("reports: apply: %w", err)
-	}
-	return true, nil
+	return applied, nil
 }
 
 // applyIn applies ev (ids checked) in st's transaction unless its id was applied before. An
@@ -211,23 +211,21 @@ func (s *SQLStore) RecordViews(ctx context.Context, views []View) error {
 	if len(views) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("reports: record views: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO report_views (resource_id, day_utc, viewer) VALUES (?, ?, ?)
+	err := sqlbind.InTx(ctx, s.db, nil, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO report_views (resource_id, day_utc, viewer) VALUES (?, ?, ?)
  ON CONFLICT (resource_id, day_utc, viewer) DO NOTHING`))
-	if err != nil {
-		return fmt.Errorf("reports: record views: %w", err)
-	}
-	defer stmt.Close()
-	for _, v := range views {
-		if _, err := stmt.ExecContext(ctx, v.ResourceID, v.Day, v.Viewer); err != nil {
-			return fmt.Errorf("reports: record views: %w", err)
+		if err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		defer stmt.Close()
+		for _, v := range views {
+			if _, err := stmt.ExecContext(ctx, v.ResourceID, v.Day, v.Viewer); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("reports: record views: %w", err)
 	}
 	return nil

@@ -1,5 +1,6 @@
-// Package sqlbind rewrites the placeholders of statements written once for SQLite and
-// PostgreSQL/CockroachDB by the stores that keep their tables beside the main store.
+// Package sqlbind helps the stores that keep their tables beside the main store run one set
+// of statements on SQLite and PostgreSQL/CockroachDB: placeholders rewritten (Dollar), and
+// transactions run again on serialization failures (InTx, tx.go).
 package sqlbind
 
 import (
