@@ -16,8 +16,9 @@ import (
 // each refusal must stop the batch in the database before its COMMIT. On a pool of one
 // connection (every call reuses the connection the refused batch left), a fenced batch, a
 // batch with a hold id or a waitlist entry id another resource owns, and an oversold bucket
-// each fail with their error and leave no trace (rows, outbox events, version), and the next
-// good batch commits.
+// each fail with their error and leave no trace (rows, outbox events, version), the
+// connection is rolled back and kept (not dropped by the pool), and the next good batch
+// commits.
 func TestCommitRefusalsRollBack(t *testing.T) {
 	url := pgtest.MustServer(t).MustDatabase(t)
 	cfg := testConfig(url)
@@ -53,6 +54,13 @@ func TestCommitRefusalsRollBack(t *testing.T) {
 		func() booking.WaitlistEntry { e := entry; e.ResourceID = "r2"; return e }()}
 	oversold := batch("mine")
 	oversold.Buckets[0].Held = 11
+	pid := func() (n uint32) {
+		if err := s.pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := pid()
 	for _, c := range []struct {
 		name string
 		b    *persistence.Batch
@@ -80,6 +88,9 @@ func TestCommitRefusalsRollBack(t *testing.T) {
 	}
 	if holds+entries+outbox != 0 {
 		t.Errorf("refused batches left %d holds, %d waitlist entries, %d outbox rows", holds, entries, outbox)
+	}
+	if after := pid(); after != before {
+		t.Errorf("the refusals cost the connection (backend %d, then %d): a refused batch must be rolled back, not dropped", before, after)
 	}
 	if h, err := s.GetHold(ctx, "r1", "theirs"); err != nil || h.ResourceID != "r1" {
 		t.Errorf("r1's hold: %+v, %v", h, err)
