@@ -12,28 +12,43 @@ import (
 	"github.com/allot/allot/persistence"
 )
 
-// The statements of one Commit. They go to the server as one pgx.Batch (one round trip)
-// inside a SERIALIZABLE transaction: BEGIN, the batch, COMMIT or ROLLBACK. Multi-row writes
-// are INSERT ... SELECT FROM unnest(arrays), so the SQL text, and hence the prepared
-// statement, is the same whatever the batch size.
+// The statements of one Commit. They go to the server as one pgx.Batch, one round trip:
+// BEGIN, the writes, COMMIT, then one Sync. The server stops at the first error and skips the
+// rest of the batch, COMMIT included (the caller then rolls back), so every check that refuses
+// a batch must fail in the database, inside the batch, rather than in the client after a
+// statement returned: the fence and the row-count checks below end in a division by zero
+// (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and read maps the
+// error back by the statement's place. Multi-row writes are INSERT ... SELECT FROM
+// unnest(arrays), so the SQL text, and hence the prepared statement, is the same whatever the
+// batch size. Data-modifying CTEs with RETURNING and division by zero behave alike on
+// PostgreSQL and CockroachDB.
 const (
+	sqlBegin  = `BEGIN ISOLATION LEVEL SERIALIZABLE`
+	sqlCommit = `COMMIT`
+
 	// The fence: the batch applies only if its epoch is still the resource's epoch and its
 	// version follows the stored one (a batch out of order, repeated or behind one that failed
-	// is refused). A NULL $10 (the batch's LeaseUntil is zero) leaves the stored lease as it is.
-	sqlUpdateResource = `UPDATE resources
+	// is refused: no row updated, division by zero). A NULL $10 (the batch's LeaseUntil is
+	// zero) leaves the stored lease as it is.
+	sqlUpdateResource = `WITH fence AS (UPDATE resources
 SET name = $3, price_amount = $4, price_currency = $5, hold_ttl_ms = $6, version = $7,
     created_at_ms = $8, updated_at_ms = $9, lease_until_ms = COALESCE($10::INT8, lease_until_ms),
     max_extensions = $11, allowance_units = $12, allowance_percent = $13, max_per_user = $14,
     timezone = $15, slot_every_ms = $16, waitlist_offer_ttl_ms = $17,
     tags = $18, location = $19, archived_at_ms = $20, refund_policy = $21
-WHERE id = $1 AND epoch = $2 AND version = $7::INT8 - 1`
+WHERE id = $1 AND epoch = $2 AND version = $7::INT8 - 1
+RETURNING 1)
+SELECT 1 / (SELECT count(*) FROM fence)`
 
-	// The creation fence: the batch applies only if the resource did not exist.
-	sqlInsertResource = `INSERT INTO resources
+	// The creation fence: the batch applies only if the resource did not exist (else no row
+	// inserted, division by zero).
+	sqlInsertResource = `WITH fence AS (INSERT INTO resources
     (id, name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
      lease_until_ms, ` + ruleColumns + `)
 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-ON CONFLICT (id) DO NOTHING`
+ON CONFLICT (id) DO NOTHING
+RETURNING 1)
+SELECT 1 / (SELECT count(*) FROM fence)`
 
 	// capacity is stored as what may be sold, the physical capacity plus the allowance (see
 	// migrations/0003_rules.sql), so that step 1's CHECK guards the allowance too.
@@ -43,11 +58,11 @@ FROM unnest($2::TEXT[], $3::INT8[], $4::INT8[], $5::INT8[], $6::INT8[]) AS u (k,
 ON CONFLICT (resource_id, bucket_key) DO UPDATE
 SET capacity = excluded.capacity, allowance = excluded.allowance, held = excluded.held, confirmed = excluded.confirmed`
 
-	// A hold id owned by another resource is left alone (the WHERE); the caller sees fewer
-	// rows than it sent and rolls back.
+	// A hold id owned by another resource is left alone (the WHERE): fewer rows than $16, the
+	// holds sent, and the division by zero refuses the batch.
 	// contact is written by the insert only (persistence/contacts.go: `allot rekey` may have
 	// re-sealed it since the actor loaded the hold).
-	sqlUpsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
+	sqlUpsertHolds = `WITH up AS (INSERT INTO holds (` + holdColumnsAll + `)
 SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
             $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[])
@@ -59,17 +74,21 @@ SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.qu
     updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions,
     waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment,
     payment_open = excluded.payment_open
-WHERE holds.resource_id = excluded.resource_id`
+WHERE holds.resource_id = excluded.resource_id
+RETURNING 1)
+SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $16::INT8 THEN 1 ELSE 0 END`
 
-	// Like holds, an entry id owned by another resource is left alone; the caller sees fewer
-	// rows than it sent and rolls back.
-	sqlUpsertWaitlist = `INSERT INTO waitlist (id, resource_id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms)
+	// Like holds, an entry id owned by another resource is left alone: fewer rows than $9,
+	// division by zero.
+	sqlUpsertWaitlist = `WITH up AS (INSERT INTO waitlist (id, resource_id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms)
 SELECT u.id, $1::TEXT, u.usr, u.o, u.b, u.q, u.s, u.c
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::INT8[], $8::INT8[]) AS u (id, usr, o, b, q, s, c)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, offer_hold_id = excluded.offer_hold_id, buckets = excluded.buckets,
     quantity = excluded.quantity, seq = excluded.seq, created_at_ms = excluded.created_at_ms
-WHERE waitlist.resource_id = excluded.resource_id`
+WHERE waitlist.resource_id = excluded.resource_id
+RETURNING 1)
+SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $9::INT8 THEN 1 ELSE 0 END`
 
 	sqlDeleteWaitlist = `DELETE FROM waitlist WHERE resource_id = $1 AND id = ANY($2::TEXT[])`
 
@@ -103,18 +122,34 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	err = s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, q.newBatch())
-		err := q.read(br)
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
+	// A serialization failure (40001), on any statement or on the COMMIT, re-runs the whole
+	// batch in a fresh transaction, as inTx does.
+	err = s.retry(ctx, func(ctx context.Context) error { return s.commitOnce(ctx, q) })
 	if errors.Is(err, persistence.ErrFenced) {
 		return fmt.Errorf("commit %s epoch %d: %w", b.ResourceID, b.Epoch, err)
 	}
 	return wrap("commit "+b.ResourceID, err)
+}
+
+// commitOnce sends q's transaction, BEGIN to COMMIT, in one round trip on one connection. On
+// an error the server has skipped the rest (COMMIT included) and the transaction is aborted;
+// it is rolled back here so that the connection goes back to the pool clean (if that fails
+// too, the pool drops the connection: Release destroys one not idle).
+func (s *Store) commitOnce(ctx context.Context, q *commitBatch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	br := conn.SendBatch(ctx, q.newBatch())
+	err = q.read(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = conn.Exec(ctx, "ROLLBACK") // on a done ctx pgx closes the connection instead
+	}
+	return err
 }
 
 func batchID(b *persistence.Batch) string {
@@ -124,13 +159,12 @@ func batchID(b *persistence.Batch) string {
 	return b.ResourceID
 }
 
-// commitBatch is one Commit's statements and arguments, encoded once. Each attempt sends a
+// commitBatch is one Commit's statements and arguments, encoded once, without the BEGIN and
+// COMMIT that newBatch puts around them. Each attempt sends a
 // new pgx.Batch: pgx keeps the prepared statement it used in the queued query, and after a
 // failed attempt that statement may have been deallocated.
 type commitBatch struct {
 	queries []query
-	holds   int64 // rows the hold upsert must touch
-	waiting int64 // rows the waitlist upsert must touch
 }
 
 type query struct {
@@ -139,10 +173,12 @@ type query struct {
 }
 
 func (q *commitBatch) newBatch() *pgx.Batch {
-	b := &pgx.Batch{}
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(q.queries)+2)}
+	b.Queue(sqlBegin)
 	for _, x := range q.queries {
 		b.Queue(x.sql, x.args...)
 	}
+	b.Queue(sqlCommit)
 	return b
 }
 
@@ -186,7 +222,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 			return nil, err
 		}
 		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd, a.extensions, a.entry, a.payment, a.paymentOpen, a.contact)
+			a.created, a.expires, a.upd, a.extensions, a.entry, a.payment, a.paymentOpen, a.contact, int64(len(holds)))
 	}
 	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {
@@ -194,7 +230,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		queue(sqlUpsertWaitlist, b.ResourceID, w.id, w.user, w.offer, w.buckets, w.quantity, w.seq, w.created)
+		queue(sqlUpsertWaitlist, b.ResourceID, w.id, w.user, w.offer, w.buckets, w.quantity, w.seq, w.created, int64(len(waiting)))
 	}
 	if len(b.WaitlistRemoved) > 0 {
 		queue(sqlDeleteWaitlist, b.ResourceID, append([]string(nil), b.WaitlistRemoved...))
@@ -215,30 +251,40 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	if err := queueOutbox(queue, b); err != nil {
 		return nil, err
 	}
-	pb.holds, pb.waiting = int64(len(holds)), int64(len(waiting))
 	return pb, nil
 }
 
-// read checks the fence (the first statement) and the hold upsert.
+// read reads the results of newBatch's statements in order. A division by zero is the refusal
+// of the statement that raised it: the fence (the first write) or a row-count check.
 func (q *commitBatch) read(br pgx.BatchResults) error {
+	if _, err := br.Exec(); err != nil { // BEGIN
+		return err
+	}
+	for i, x := range q.queries {
+		_, err := br.Exec()
+		if err == nil {
+			continue
+		}
+		if sqlState(err) == codeDivisionByZero {
+			switch {
+			case i == 0:
+				return persistence.ErrFenced
+			case x.sql == sqlUpsertHolds:
+				return errHoldOfOtherResource
+			case x.sql == sqlUpsertWaitlist:
+				return errEntryOfOtherResource
+			}
+		}
+		return err
+	}
 	tag, err := br.Exec()
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() != 1 {
-		return persistence.ErrFenced
-	}
-	for _, x := range q.queries[1:] {
-		tag, err := br.Exec()
-		if err != nil {
-			return err
-		}
-		if x.sql == sqlUpsertHolds && tag.RowsAffected() != q.holds {
-			return errHoldOfOtherResource
-		}
-		if x.sql == sqlUpsertWaitlist && tag.RowsAffected() != q.waiting {
-			return errEntryOfOtherResource
-		}
+	if tag.String() != "COMMIT" {
+		// The server rolled back instead of committing (the transaction had failed without
+		// an error reaching us). Its cause is unknown.
+		return fmt.Errorf("commit turned into %q", tag.String())
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ const (
 	codeUniqueViolation      = "23505"
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
+	codeDivisionByZero       = "22012" // a Commit's in-batch check refused it (commit.go)
 )
 
 // errHoldOfOtherResource means a hold id in a batch belongs to another resource's hold. The
