@@ -15,8 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/jackc/pgx/v5"
@@ -100,7 +102,12 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 // back and is returned as it is.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx = crdb.WithMaxRetries(ctx, s.cfg.MaxRetries)
+	attempt := 0
 	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...interface{}) error {
+		if err := retryPause(ctx, attempt); err != nil {
+			return err
+		}
+		attempt++
 		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 		if err != nil {
 			return err
@@ -125,5 +132,32 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx
 // session default), re-running it through cockroach-go on SQLSTATE 40001.
 func (s *Store) retry(ctx context.Context, fn func(ctx context.Context) error) error {
 	ctx = crdb.WithMaxRetries(ctx, s.cfg.MaxRetries)
-	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...interface{}) error { return fn(ctx) })
+	attempt := 0
+	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...interface{}) error {
+		if err := retryPause(ctx, attempt); err != nil {
+			return err
+		}
+		attempt++
+		return fn(ctx)
+	})
+}
+
+// retryPause waits before run attempt of a transaction (none before the first): a random
+// pause of up to 1 ms doubled per attempt, at most 64 ms, so that transactions that keep
+// failing each other with 40001 (several nodes activating one hot resource at once) spread
+// out instead of retrying in lockstep until MaxRetries is used up. It returns ctx's error if
+// ctx ends first.
+func retryPause(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	d := time.Duration(rand.Int64N(int64(time.Millisecond << min(attempt-1, 6))))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
