@@ -34,7 +34,15 @@ type heapShare struct {
 
 // heapOwners group allocation sites by who owns the memory (first match wins).
 var heapOwners = []struct{ name, prefix string }{
-	{"NATS JetStream (the embedded event bus: stream index per subject, duplicate window, message blocks)", "github.com/nats-io/"},
+	// Every event is published with its id as Nats-Msg-Id: the stream keeps each id for its
+	// duplicate window (cluster/bus DuplicateWindow, 10 min) and then purges it.
+	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).storeMsgIdLocked"},
+	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.getMsgId"},
+	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).processJetStreamMsgWithBatch"},
+	// The stream's index of subjects (one per event type and resource) lives as long as their
+	// events are retained (--event-retention).
+	{"NATS JetStream subject index (per event subject, as long as the events are retained)", "github.com/nats-io/nats-server/v2/server/stree."},
+	{"NATS JetStream other (message block buffers, ...)", "github.com/nats-io/"},
 	{"protoactor-go (process registry, PID cache, placement, PIDSet)", "github.com/asynkron/"},
 	{"protoactor-go (process registry, PID cache, placement, PIDSet)", "github.com/orcaman/concurrent-map"},
 	{"Allot resource actors and booking state", "github.com/allot/allot/actors/"},

@@ -41,20 +41,20 @@ func (s *benchSeries) medianRun() (benchRun, bool) {
 // run, perReq the µs of CPU one request took on this machine (server + database + load
 // generator), ceiling the req/s that cost allows on every core.
 type cpuCheck struct {
-	used, perReq, ceiling float64
-	cores                 int
+	used, other, perReq, ceiling float64
+	cores                        int
 }
 
 func (c cpuCheck) saturated() bool { return c.used >= targetBusyMachine*float64(c.cores) }
 
 func (c cpuCheck) String() string {
-	return fmt.Sprintf("%.2f of %d cores busy; %.0f µs of CPU per request (server + database + load generator) allows at most %s/s on %d cores",
-		c.used, c.cores, c.perReq, num(c.ceiling), c.cores)
+	return fmt.Sprintf("%.2f of %d cores busy (%.2f by processes outside the benchmark); %.0f µs of CPU per request (server + database + load generator) allows at most %s/s on %d cores",
+		c.used, c.cores, c.other, c.perReq, num(c.ceiling), c.cores)
 }
 
 func (b *bench) cpuOfRun(r benchRun) cpuCheck {
 	spent := r.ServerCores + r.DBCores + r.LoadgenCores
-	c := cpuCheck{used: max(r.MachineCores, spent), cores: b.machine.Cores, perReq: 1e6 * spent / max(r.HoldsPerSec, 1)}
+	c := cpuCheck{used: max(r.MachineCores, spent), other: max(r.MachineCores-spent, 0), cores: b.machine.Cores, perReq: 1e6 * spent / max(r.HoldsPerSec, 1)}
 	c.ceiling = ceiling(r, b.machine.Cores)
 	return c
 }
@@ -187,6 +187,9 @@ func (b *bench) wrkMissRows() []missRow {
 		c := cpuCheck{cores: b.machine.Cores}
 		c.used = r.stat(key, func(w wrkRun) float64 { return w.MachineCPU.Seconds() / max(w.Seconds, 1e-9) }).Med
 		c.perReq = r.stat(key, func(w wrkRun) float64 { return w.perReq(w.NodeCPU + w.DBCPU + w.WrkCPU) }).Med
+		c.other = r.stat(key, func(w wrkRun) float64 {
+			return max(w.MachineCPU-w.NodeCPU-w.DBCPU-w.WrkCPU, 0).Seconds() / max(w.Seconds, 1e-9)
+		}).Med
 		c.ceiling = float64(c.cores) * 1e6 / max(c.perReq, 1)
 		return c
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -227,6 +228,9 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		shown := append([]string(nil), args...)
 		shown[len(shown)-4] = "TOKEN"
 		shown[len(shown)-1] = "'" + wrkHoldBody + "'"
+		if rel, err := filepath.Rel(b.root, script); err == nil && !strings.HasPrefix(rel, "..") {
+			shown[slices.Index(shown, script)] = rel
+		}
 		res.Command = "wrk " + strings.Join(shown, " ")
 	}
 	cmd := exec.CommandContext(t.Context(), "wrk", args...)
@@ -319,5 +323,6 @@ func (b *bench) wrkAudit(t *testing.T, tg *wrkTarget, rid string, run *wrkRun) {
 
 func wrkVersion() string {
 	out, _ := exec.Command("wrk", "--version").CombinedOutput() // exits 1 after printing its version
-	return strings.TrimSpace(firstLine(string(out)))
+	v, _, _ := strings.Cut(firstLine(string(out)), " Copyright")
+	return strings.TrimSpace(v)
 }
