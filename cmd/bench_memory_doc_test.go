@@ -131,6 +131,23 @@ func (m *memResult) heapOverIdle() (inuse, live int64, ok bool) {
 	return after.HeapInuse - idle.HeapInuse, after.HeapAlloc - idle.HeapAlloc, true
 }
 
+// retainedSummary says what the heap in use after passivation holds beyond the idle node's:
+// free slots in spans kept by survivors, and the largest owners of the live part.
+func (m *memResult) retainedSummary() string {
+	inuse, live, _ := m.heapOverIdle()
+	out := fmt.Sprintf("%s of spans kept in use by surviving objects (the Go heap does not compact), %s live", mib(inuse-live), mib(live))
+	var parts []string
+	for _, s := range m.Retained[:min(3, len(m.Retained))] {
+		if s.Bytes > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", s.Owner, mib(s.Bytes)))
+		}
+	}
+	if len(parts) > 0 {
+		out += ": " + strings.Join(parts, ", ")
+	}
+	return out + " (section 4)"
+}
+
 func (m *memResult) label() string {
 	if m.EventsOff {
 		return "events off"
@@ -169,7 +186,7 @@ func (b *bench) memoryMissRows() []missRow {
 		if inuse, live, ok := m.heapOverIdle(); ok && inuse > targetHeapOverIdle {
 			rows = append(rows, missRow{Target: fmt.Sprintf("heap within 50 MiB of idle after passivation (%s)", m.label()),
 				Measured: "+" + mib(inuse) + " in use, +" + mib(live) + " live",
-				Bound:    "what stays is retained by the process (section 4 breaks it down) — **not explained by a machine bound**"})
+				Bound:    m.retainedSummary() + " — **not explained by a machine bound**"})
 		}
 	}
 	return rows
@@ -220,13 +237,19 @@ func (b *bench) writeSection4(w *strings.Builder, m *memResult) {
 		for _, s := range m.Retained {
 			total += max(s.Bytes, 0)
 		}
-		p("\nWhat the live heap holds after passivation beyond the idle node's, by owner (heap profiles after a GC, " +
-			"`pprof -base` of the idle node's; sampled):\n\n| owner | retained | share |\n|---|---:|---:|\n")
+		peak := 0
+		for _, pt := range m.Points {
+			peak = max(peak, pt.Active)
+		}
+		p("\nWhat the live heap holds after passivation beyond the idle node's, by owner (heap profiles after a GC, "+
+			"`pprof -base` of the idle node's; sampled), and per resource that was active (%s at the peak measured):\n\n"+
+			"| owner | retained | bytes per resource | share |\n|---|---:|---:|---:|\n", num(float64(peak)))
 		for _, s := range m.Retained {
 			if s.Bytes <= 0 {
 				continue
 			}
-			p("| %s | %s | %.0f%% |\n", s.Owner, mib(s.Bytes), 100*float64(s.Bytes)/float64(max(total, 1)))
+			p("| %s | %s | %s | %.0f%% |\n", s.Owner, mib(s.Bytes), num(float64(s.Bytes)/float64(max(peak, 1))),
+				100*float64(s.Bytes)/float64(max(total, 1)))
 		}
 		p("\n")
 	}
@@ -258,5 +281,36 @@ func TestHeapShares(t *testing.T) {
 	got := heapShares(out)
 	if len(got) != 3 || got[0].Bytes != 2000 || !strings.HasPrefix(got[0].Owner, "NATS") || got[1].Bytes != 1500 || got[2].Bytes != -500 {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestMemoryFiguresUseTheActiveCountAndTheIdleHeap(t *testing.T) {
+	m := &memResult{Resources: 100, HoldsPer: 3, Points: []memPoint{
+		{What: "idle", Active: 0, RSS: 100 << 20, HeapInuse: 10 << 20, HeapAlloc: 8 << 20},
+		{What: "active", Active: 40, RSS: 100<<20 + 40*5000, HeapInuse: 30 << 20},
+		{What: "active gc", Active: 40, RSS: 100 << 20},
+		{What: "passivated", Active: 0},
+		{What: "passivated gc", Active: 0, HeapInuse: 70 << 20, HeapAlloc: 20 << 20},
+		{What: "later", Active: 0},
+	}, Retained: []heapShare{{"NATS JetStream duplicate window", 9 << 20}}}
+	if per, ok := m.perActive(); !ok || per != 5000 {
+		t.Fatalf("per active resource: %v %v, want 5000 (over the 40 active, not the 100 created)", per, ok)
+	}
+	if inuse, live, ok := m.heapOverIdle(); !ok || inuse != 60<<20 || live != 12<<20 {
+		t.Fatalf("heap over idle: %d %d %v", inuse, live, ok)
+	}
+	b := &bench{mem: m}
+	var w strings.Builder
+	b.writeMemoryTargets(&w)
+	if !strings.Contains(w.String(), "5,000 bytes (40 active) | **missed**") || !strings.Contains(w.String(), "+60 MiB in use (+12 MiB live) | **missed**") {
+		t.Fatalf("targets:\n%s", w.String())
+	}
+	if rows := b.memoryMissRows(); len(rows) != 2 || !strings.Contains(rows[1].Bound, "48 MiB of spans") || !strings.Contains(rows[1].Bound, "duplicate window 9 MiB") {
+		t.Fatalf("miss rows: %+v", rows)
+	}
+	w.Reset()
+	b.writeSection4(&w, m)
+	if !strings.Contains(w.String(), "| NATS JetStream duplicate window | 9 MiB | 235,930 | 100% |") {
+		t.Fatalf("section 4:\n%s", w.String())
 	}
 }

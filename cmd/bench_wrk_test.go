@@ -308,6 +308,9 @@ func (b *bench) wrkAudit(t *testing.T, tg *wrkTarget, rid string, run *wrkRun) {
 	run.Held, run.Capacity = bk.Held+bk.Confirmed, bk.Capacity
 	unread := run.SocketErrors + wrkConns
 	var problems []string
+	if bk.Capacity != tg.Stock {
+		problems = append(problems, fmt.Sprintf("capacity %d, created with stock %d", bk.Capacity, tg.Stock))
+	}
 	if run.Held > run.Capacity || bk.Available < 0 || bk.Available != bk.Capacity-run.Held {
 		problems = append(problems, fmt.Sprintf("OVERSOLD: held %d of stock %d (available %d)", run.Held, run.Capacity, bk.Available))
 	}
