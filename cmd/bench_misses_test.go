@@ -47,6 +47,16 @@ type cpuCheck struct {
 
 func (c cpuCheck) saturated() bool { return c.used >= targetBusyMachine*float64(c.cores) }
 
+// starved notes a run whose cores other processes took a quarter or more of: its absolute
+// numbers are this machine's at that moment, not the design's (a note, not an explanation:
+// the baselines ran under the same load).
+func (c cpuCheck) starved() string {
+	if c.other < 0.25*float64(c.cores) {
+		return ""
+	}
+	return fmt.Sprintf("; the run was **starved by processes outside the benchmark** (%.2f cores): rerun on a quiet machine", c.other)
+}
+
 func (c cpuCheck) String() string {
 	return fmt.Sprintf("%.2f of %d cores busy (%.2f by processes outside the benchmark); %.0f µs of CPU per request (server + database + load generator) allows at most %s/s on %d cores",
 		c.used, c.cores, c.other, c.perReq, num(c.ceiling), c.cores)
@@ -98,7 +108,7 @@ func (b *bench) throughputBound(r benchRun, need float64, allot, embedded bool) 
 			}
 		}
 	}
-	return strings.Join(parts, "; "), explained
+	return strings.Join(parts, "; ") + c.starved(), explained
 }
 
 // missRows lists the missed targets of this run with their bounds.
@@ -163,7 +173,7 @@ func (b *bench) missRows() []missRow {
 		// average, and p99 is at least the mean.
 		floor := float64(targetP99Clients) / max(c.ceiling, 1) * 1000
 		bound := fmt.Sprintf("Little's law: %d clients at the CPU ceiling of %s holds/s (%s) wait at least %s ms on average, and p99 ≥ the mean",
-			targetP99Clients, num(c.ceiling), c, ms(floor))
+			targetP99Clients, num(c.ceiling), c, ms(floor)) + c.starved()
 		add(fmt.Sprintf("(a) p99 < %d ms at %d clients", targetP99.Milliseconds(), targetP99Clients), ms(a.p99().Med)+" ms", bound, floor >= float64(targetP99.Milliseconds()))
 	}
 	if r, ok := b.inProcessRatio(); ok && r.Med < targetVsClassic {
@@ -193,12 +203,21 @@ func (b *bench) wrkMissRows() []missRow {
 		c.ceiling = float64(c.cores) * 1e6 / max(c.perReq, 1)
 		return c
 	}
-	explain := func(c cpuCheck, need float64) (string, bool) {
+	explain := func(key string, c cpuCheck, need float64) (string, bool) {
 		s := c.String()
 		if c.ceiling < need {
-			return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), c.cores), true
+			return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), c.cores) + c.starved(), true
 		}
-		return s, false
+		commit := r.stat(key, func(w wrkRun) float64 { return w.CommitMs })
+		if floor, what := b.commitFloor(key == "sqlite"); floor > 0 && commit.N > 0 && commit.Med > 0 {
+			f := float64(floor) / float64(time.Millisecond)
+			s += fmt.Sprintf("; a commit took %s ms (%.1f holds per commit) = %.1f× %s (%s ms)", ms(commit.Med),
+				r.stat(key, func(w wrkRun) float64 { return w.BatchMean }).Med, commit.Med/f, what, ms(f))
+			if commit.Med/f <= diskBoundSlack {
+				return s + ": **bound by the commit floor**" + c.starved(), true
+			}
+		}
+		return s + c.starved(), false
 	}
 	row := func(target, measured, bound string, ok bool) {
 		if !ok {
@@ -207,11 +226,11 @@ func (b *bench) wrkMissRows() []missRow {
 		rows = append(rows, missRow{target, measured, bound, ok})
 	}
 	if e.N > 0 && pg.N > 0 && pg.Med < targetVsEmpty*e.Med {
-		bound, ok := explain(cpu("pg"), targetVsEmpty*e.Med)
+		bound, ok := explain("pg", cpu("pg"), targetVsEmpty*e.Med)
 		row("wrk: durable hold on PostgreSQL ≥ 50% of the empty handler", fmt.Sprintf("%.0f%%", 100*pg.Med/e.Med), bound, ok)
 	}
 	if sq.N > 0 && pg.N > 0 && sq.Med < pg.Med {
-		bound, ok := explain(cpu("sqlite"), pg.Med)
+		bound, ok := explain("sqlite", cpu("sqlite"), pg.Med)
 		if mb := b.bounds; mb != nil && mb.FsyncP50 > 0 {
 			bound += fmt.Sprintf("; the disk's fsync takes %s ms (p99 %s ms)", durMsNum(mb.FsyncP50), durMsNum(mb.FsyncP99))
 		}

@@ -51,22 +51,25 @@ type wrkTarget struct {
 
 // wrkRun is one wrk run against one target.
 type wrkRun struct {
-	Round            int
-	Requests         int64   // every answer wrk read
-	Expected         int64   // answers with the target's expected status
-	Created          int64   // 201 answers
-	SocketErrors     int64   // connect, read, write errors and timeouts
-	Seconds          float64 // wrk's measured duration
-	ReqPerSec        float64 // Expected / Seconds
-	P50, P99         time.Duration
-	NodeCPU, DBCPU   time.Duration // over the whole wrk run
-	WrkCPU           time.Duration // wrk's own user+system time (rusage)
-	MachineCPU       time.Duration
-	Held, Capacity   int64 // after a durable run, what the node holds of the resource
-	AuditOK          bool
-	AuditNote        string
-	Err              error
-	OtherStatusCodes map[string]int64 `json:",omitempty"`
+	Round          int
+	Requests       int64   // every answer wrk read
+	Expected       int64   // answers with the target's expected status
+	Created        int64   // 201 answers
+	SocketErrors   int64   // connect, read, write errors and timeouts
+	Seconds        float64 // wrk's measured duration
+	ReqPerSec      float64 // Expected / Seconds
+	P50, P99       time.Duration
+	NodeCPU, DBCPU time.Duration // over the whole wrk run
+	WrkCPU         time.Duration // wrk's own user+system time (rusage)
+	MachineCPU     time.Duration
+	Held, Capacity int64 // after a durable run, what the node holds of the resource
+	// BatchMean and CommitMs are a durable row's mean group commit and commit latency over
+	// the run (the node's /metrics).
+	BatchMean, CommitMs float64
+	AuditOK             bool
+	AuditNote           string
+	Err                 error
+	OtherStatusCodes    map[string]int64 `json:",omitempty"`
 }
 
 // perReq is µs of cpu per answered request.
@@ -235,6 +238,14 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 	}
 	cmd := exec.CommandContext(t.Context(), "wrk", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	commits := func() (m map[string]float64) {
+		if tg.Durable && tg.Proc.Admin != "" {
+			m, _ = scrapeMetrics(t.Context(), tg.Proc.Admin+"/metrics", "allot_batch_size_sum", "allot_batch_size_count",
+				"allot_commit_seconds_sum", "allot_commit_seconds_count")
+		}
+		return m
+	}
+	c0 := commits()
 	node0, db0, m0 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
 	out, err := cmd.Output()
 	node1, db1, m1 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
@@ -243,6 +254,14 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		return run
 	}
 	run.NodeCPU, run.DBCPU, run.MachineCPU = node1-node0, db1-db0, m1-m0
+	if c1 := commits(); c0 != nil && c1 != nil {
+		if n := c1["allot_batch_size_count"] - c0["allot_batch_size_count"]; n > 0 {
+			run.BatchMean = (c1["allot_batch_size_sum"] - c0["allot_batch_size_sum"]) / n
+		}
+		if n := c1["allot_commit_seconds_count"] - c0["allot_commit_seconds_count"]; n > 0 {
+			run.CommitMs = 1000 * (c1["allot_commit_seconds_sum"] - c0["allot_commit_seconds_sum"]) / n
+		}
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		run.WrkCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
