@@ -231,9 +231,6 @@ func (b *bench) wrkMissRows() []missRow {
 	}
 	if sq.N > 0 && pg.N > 0 && sq.Med < pg.Med {
 		bound, ok := explain("sqlite", cpu("sqlite"), pg.Med)
-		if mb := b.bounds; mb != nil && mb.FsyncP50 > 0 {
-			bound += fmt.Sprintf("; the disk's fsync takes %s ms (p99 %s ms)", durMsNum(mb.FsyncP50), durMsNum(mb.FsyncP99))
-		}
 		row("wrk: embedded SQLite ≥ PostgreSQL", fmt.Sprintf("%.2f×", sq.Med/pg.Med), bound, ok)
 	}
 	if ec, pc := r.nodeUs("empty"), r.nodeUs("pg"); ec.N > 0 && pc.N > 0 && pc.Med > targetCPUVsEmpty*ec.Med {
@@ -251,7 +248,7 @@ func (b *bench) writeWhyMisses(w *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("### Why the misses\n\n")
 	if mb := b.bounds; mb != nil {
-		p("Bounds of this machine, measured in this run before the later sections: ")
+		p("Bounds of this machine, measured in this run after the HTTP and wrk sections, with no other part of the benchmark running: ")
 		var parts []string
 		parts = append(parts, fmt.Sprintf("%d cores", b.machine.Cores))
 		if mb.FsyncN > 0 {
