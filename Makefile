@@ -53,7 +53,8 @@ cluster: build build-nats
 	bash deploy/local/cluster.sh
 
 # Regenerates docs/BENCHMARKS.md from scratch: HTTP flash sales against Allot and the baselines,
-# a 3-node cluster, the Go benchmarks, memory. About 12 minutes; it uses the whole machine.
+# a 3-node cluster, the Go benchmarks, memory, the same paths under wrk, and the bounds of this
+# machine (fsync, PostgreSQL's commit). About 20 minutes; it uses the whole machine.
 # Knobs: ALLOT_BENCH_DURATION, _RUNS, _CLIENTS, _RESOURCES, _SECTIONS (see docs/BENCHMARKS.md).
 bench: deps build build-bench
 	ALLOT_BENCH=1 ALLOT_BENCH_BIN=$(CURDIR)/$(BIN) ALLOT_BENCH_BASELINE_BIN=$(CURDIR)/$(BENCH_BIN) \

@@ -132,6 +132,7 @@ func (b *bench) document() string {
 	p("## Summary\n\n")
 	b.writeTargets(&w)
 	p("\n%s\n\n", b.noiseNote())
+	b.writeWhyMisses(&w) // bench_misses_test.go
 	b.writeMachine(&w)
 	b.writeReproduce(&w)
 	if len(b.systems) > 0 {
@@ -144,7 +145,10 @@ func (b *bench) document() string {
 		b.writeSection3(&w)
 	}
 	if b.mem != nil {
-		b.writeSection4(&w)
+		b.writeSection4(&w, b.mem)
+	}
+	if b.memOff != nil {
+		b.writeSection4(&w, b.memOff)
 	}
 	if len(b.systems) > 0 {
 		b.writeSection5(&w)
@@ -157,6 +161,9 @@ func (b *bench) document() string {
 	}
 	if len(b.stress) > 0 {
 		b.writeStress(&w)
+	}
+	if b.wrk != nil {
+		b.writeWrk(&w) // bench_wrk_doc_test.go
 	}
 	if len(b.profiles) > 0 {
 		b.writeEvidence(&w)
@@ -213,8 +220,13 @@ func (b *bench) writeTargets(w *strings.Builder) {
 		}
 	}
 	b.writeEventsTarget(w) // bench_events_test.go
-	ok, detail := b.zeroOversell()
-	p("| zero oversell everywhere (audits of every run, sell-out checks) | %s | %s |\n", detail, yesNo(ok))
+	if b.wrk != nil {
+		b.writeWrkTargets(w) // bench_wrk_doc_test.go
+	}
+	b.writeMemoryTargets(w) // bench_memory_doc_test.go
+	if ok, detail := b.zeroOversell(); len(b.series) > 0 || len(b.sellOuts) > 0 {
+		p("| zero oversell everywhere (audits of every run, sell-out checks) | %s | %s |\n", detail, yesNo(ok))
+	}
 	if a := b.seriesOf("allot-pg", targetP99Clients); a != nil {
 		s := a.p99()
 		p("| (a) Allot on PostgreSQL p99 < %d ms at %d clients | %s ms (runs %s ms) | %s |\n",
@@ -297,13 +309,13 @@ func orQ(s string) string {
 func (b *bench) writeReproduce(w *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
-	p("`make bench` installs what is missing (`.ci/install-deps`: PostgreSQL, redis-server), builds `bin/allot` and `bin/allot-bench` (the baselines; `allot` does not link them), and runs " +
+	p("`make bench` installs what is missing (`.ci/install-deps`: PostgreSQL, redis-server, wrk), builds `bin/allot` and `bin/allot-bench` (the baselines; `allot` does not link them), and runs " +
 		"`ALLOT_BENCH=1 go test -run '^TestBenchmarks$' -timeout 60m -v ./cmd`, which starts a throwaway PostgreSQL " +
 		"(`persistence/pgtest`) and Redis (`baseline.MustRedis`), the servers below as processes, drives them with " +
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
-		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (90s), " +
-		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events,notify,stress; events-pg only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
+		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (5m, more than the memory fill), " +
+		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events,notify,stress,wrk; events-pg and memory-events-off only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {
 		for _, proc := range s.Procs {

@@ -51,61 +51,6 @@ func firstLine(s string) string {
 	return l
 }
 
-func (b *bench) writeSection4(w *strings.Builder) {
-	m := b.mem
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("## 4. Memory: %s active resources\n\n", num(float64(m.Resources)))
-	p("One node on the embedded store (`--idle-timeout %s`). %s resources of one bucket are created over HTTP and each "+
-		"gets %d holds (64 concurrent clients; %s, %d failed). VmRSS is read from `/proc/PID/status`, the Go heap from "+
-		"the node's `/metrics`; a forced GC is the node's `/debug/pprof/heap?gc=1`.\n\n",
-		m.IdleTimeout, num(float64(m.Resources)), m.HoldsPer, m.Fill.Round(time.Second), m.Failed)
-	p("| moment | active resources | VmRSS | Go heap in use | heap objects |\n|---|---:|---:|---:|---:|\n")
-	for _, pt := range m.Points {
-		p("| %s | %s | %s | %s | %s |\n", pt.What, num(float64(pt.Active)), mib(pt.RSS), mib(pt.HeapInuse), num(float64(pt.HeapObjects)))
-	}
-	if len(m.Points) >= 3 && m.Resources > 0 {
-		idle, active, gced := m.Points[0], m.Points[1], m.Points[2]
-		p("\nPer active resource with %d holds: **%s bytes of RSS** ((active − idle) / %s), %s bytes of Go heap after a GC.",
-			m.HoldsPer, num(float64(active.RSS-idle.RSS)/float64(m.Resources)), num(float64(m.Resources)),
-			num(float64(gced.HeapInuse-idle.HeapInuse)/float64(m.Resources)))
-		if len(m.Points) >= 5 {
-			last := m.Points[len(m.Points)-1]
-			p(" After passivation the heap is back to %s (from %s); RSS is %s: the Go runtime returns freed pages to the "+
-				"OS gradually, so RSS lags the heap.", mib(last.HeapInuse), mib(active.HeapInuse), mib(last.RSS))
-		}
-		if active.Active >= 0 && active.Active < m.Resources {
-			p(" **Only %s of the %s resources were still active when measured**: the fill took longer than the idle "+
-				"timeout for the first ones.", num(float64(active.Active)), num(float64(m.Resources)))
-		}
-		p("\n")
-	}
-	if len(m.Points) >= 5 {
-		idle, active, last := m.Points[0], m.Points[1], m.Points[len(m.Points)-1]
-		if kept, took := last.HeapInuse-idle.HeapInuse, active.HeapInuse-idle.HeapInuse; took > 0 && float64(kept) > 0.2*float64(took) {
-			p("\n**%s of heap stay in use after every resource passivated** (%s bytes per resource that was active). "+
-				"The resources' booking state is released (a resource actor drops it when it stops); what stays is "+
-				"protoactor-go's: `PIDSet.Remove` (the placement actor's set of children, the parent of every activation) "+
-				"shrinks its slice without clearing the vacated slot, and each stale `*PID` caches its process, which pins the "+
-				"stopped actor's context, mailbox and timers until a later activation reuses the slot, and fragments the "+
-				"heap. It is bounded by the peak number of activations, not cumulative; the fix belongs upstream (clear "+
-				"`p.pids[len(p.pids)-1]` before shrinking). See the heap profile after passivation below.\n",
-				mib(kept), num(float64(kept)/float64(m.Resources)))
-		}
-	}
-	if m.Passivation > 0 {
-		p("\nEvery activation had passivated %s after the end of the fill (idle timeout %s).\n", m.Passivation.Round(time.Second), m.IdleTimeout)
-	}
-	if m.HeapTop != "" {
-		p("\n<details><summary>Where the heap of the active resources is (go tool pprof -sample_index=inuse_space -top, "+
-			"bin/bench/memory-heap-active.pprof)</summary>\n\n```\n%s\n```\n</details>\n", m.HeapTop)
-	}
-	if m.PassivatedTop != "" {
-		p("\n<details><summary>What stays after passivation (go tool pprof -sample_index=inuse_space -top, "+
-			"bin/bench/memory-heap-passivated.pprof)</summary>\n\n```\n%s\n```\n</details>\n", m.PassivatedTop)
-	}
-	p("\n")
-}
-
 // ceiling is the holds/s a run's CPU cost per hold allows on all the machine's cores.
 func ceiling(r benchRun, cores int) float64 {
 	return float64(cores) * r.HoldsPerSec / max(r.ServerCores+r.DBCores+r.LoadgenCores, 0.01)

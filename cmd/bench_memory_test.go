@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +18,8 @@ type memPoint struct {
 	What        string
 	Active      int   // resource actors active on the node
 	RSS         int64 // VmRSS of the process
-	HeapInuse   int64 // go_memstats_heap_inuse_bytes
+	HeapInuse   int64 // go_memstats_heap_inuse_bytes: spans in use, live objects and the free slots between them
+	HeapAlloc   int64 // go_memstats_heap_alloc_bytes: live objects after a GC (and garbage before one)
 	HeapObjects int64 // go_memstats_heap_objects
 }
 
@@ -25,6 +27,7 @@ type memPoint struct {
 type memResult struct {
 	Resources, HoldsPer int
 	IdleTimeout         time.Duration
+	EventsOff           bool          // the node ran with --events off (no outbox, no embedded JetStream)
 	Fill                time.Duration // creating the resources and placing their holds
 	// Passivation is from the end of the fill until the node reported no activation.
 	Passivation time.Duration
@@ -34,25 +37,37 @@ type memResult struct {
 	// HeapTop and PassivatedTop are go tool pprof -top of the heap (after a GC) while every
 	// resource is active, and once all passivated.
 	HeapTop, PassivatedTop string
-	Err                    error
+	// Retained is what the heap profile after passivation holds beyond the idle node's
+	// (pprof -base), by owner; RetainedTop the top functions of that difference.
+	Retained    []heapShare
+	RetainedTop string
+	Err         error
 }
 
 // memory fills one node on the embedded store with cfg.Resources resources of one bucket,
 // each with cfg.HoldsPer one-unit holds (a create and its holds in a row, 64 at a time), and
-// reads the node's VmRSS and Go heap: idle, with every resource active, after a forced GC, once
-// every resource has passivated (--idle-timeout), and after another forced GC and half a minute
-// for the runtime to return memory to the OS.
-func (b *bench) memory(t *testing.T) memResult {
-	res := memResult{Resources: b.cfg.Resources, HoldsPer: b.cfg.HoldsPer, IdleTimeout: b.cfg.IdleTimeout}
-	node := startBenchNode(t, b.bin, b.cfg.Artifacts, "memory-node", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"),
-		"--idle-timeout", b.cfg.IdleTimeout.String())
+// reads the node's VmRSS and Go heap: idle after a forced GC, with every resource active, after
+// a forced GC, once every resource has passivated (--idle-timeout), after another forced GC, and
+// half a minute later for the runtime to return memory to the OS. The idle timeout must exceed
+// the fill, or the first resources passivate before the measurement: the per-resource figures
+// divide by the activations the node reports, and a fill longer than the timeout is a problem.
+// eventsOff runs the node with --events off (no outbox and no embedded JetStream).
+func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
+	res := memResult{Resources: b.cfg.Resources, HoldsPer: b.cfg.HoldsPer, IdleTimeout: b.cfg.IdleTimeout, EventsOff: eventsOff}
+	name, extra := "memory-node", []string{}
+	if eventsOff {
+		name, extra = "memory-node-events-off", []string{"--events", "off"}
+	}
+	node := startBenchNode(t, b.bin, b.cfg.Artifacts, name, b.keyFile, append([]string{"--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--idle-timeout", b.cfg.IdleTimeout.String()}, extra...)...)
 	res.Command = node.CommandLine()
 	ctx := t.Context()
 	point := func(what string) {
 		p := memPoint{What: what, Active: -1}
 		p.RSS, _ = vmRSS(node.PID())
-		if m, err := scrapeMetrics(ctx, node.Admin+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects"); err == nil {
+		if m, err := scrapeMetrics(ctx, node.Admin+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects", "go_memstats_heap_alloc_bytes"); err == nil {
 			p.HeapInuse, p.HeapObjects = int64(m["go_memstats_heap_inuse_bytes"]), int64(m["go_memstats_heap_objects"])
+			p.HeapAlloc = int64(m["go_memstats_heap_alloc_bytes"])
 		}
 		p.Active = activations(t, node)
 		res.Points = append(res.Points, p)
@@ -60,14 +75,15 @@ func (b *bench) memory(t *testing.T) memResult {
 	}
 	gc := func(name string) string {
 		// The heap profile with gc=1 runs a garbage collection in the node first.
-		path := filepath.Join(b.cfg.Artifacts, name)
+		path := filepath.Join(b.cfg.Artifacts, strings.Replace(name, "memory-", map[bool]string{true: "memory-events-off-", false: "memory-"}[eventsOff], 1))
 		if err := fetchTo(ctx, node.Admin+"/debug/pprof/heap?gc=1", path); err != nil {
 			t.Logf("forced GC: %v", err)
 			return ""
 		}
 		return path
 	}
-	point("idle node, before the fill")
+	idleProfile := gc("memory-heap-idle.pprof")
+	point("idle node, before the fill, after a forced GC")
 
 	c := clustertest.NewClient(10*time.Second, clustertest.DevIssuer(t, b.keyFile))
 	var next, failed atomic.Int64
@@ -96,6 +112,10 @@ func (b *bench) memory(t *testing.T) memResult {
 	wg.Wait()
 	res.Fill, res.Failed = time.Since(start), failed.Load()
 	t.Logf("memory fill: %d resources x %d holds in %s, %d failed", res.Resources, res.HoldsPer, res.Fill.Round(time.Second), res.Failed)
+	if res.Fill >= res.IdleTimeout {
+		b.problem(t, "memory benchmark: the fill (%s) took longer than the idle timeout (%s): the first resources passivated before the measurement (raise ALLOT_BENCH_IDLE_TIMEOUT)",
+			res.Fill.Round(time.Second), res.IdleTimeout)
+	}
 	point(fmt.Sprintf("%s resources active, %d holds each", num(float64(res.Resources)), res.HoldsPer))
 	heapTop := func(path string) string {
 		if path == "" {
@@ -118,7 +138,12 @@ func (b *bench) memory(t *testing.T) memResult {
 	}
 	res.Passivation = time.Since(fillEnd)
 	point("all passivated (idle timeout)")
-	res.PassivatedTop = heapTop(gc("memory-heap-passivated.pprof"))
+	passivated := gc("memory-heap-passivated.pprof")
+	point("all passivated, after a forced GC")
+	res.PassivatedTop = heapTop(passivated)
+	if idleProfile != "" && passivated != "" {
+		res.Retained, res.RetainedTop = b.heapRetained(t, idleProfile, passivated)
+	}
 	_ = sleepCtx(ctx, 30*time.Second) // the runtime's background scavenger returns freed pages to the OS
 	point("passivated, forced GC + 30s")
 	return res

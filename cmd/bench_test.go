@@ -32,12 +32,15 @@ type benchConfig struct {
 	Runs        int           // ALLOT_BENCH_RUNS: runs per configuration (and -count); default 3
 	Clients     []int         // ALLOT_BENCH_CLIENTS: default 64,256
 	// Resources, HoldsPer and IdleTimeout shape the memory benchmark
-	// (ALLOT_BENCH_RESOURCES, default 100000; 3 holds each; ALLOT_BENCH_IDLE_TIMEOUT, 90s).
+	// (ALLOT_BENCH_RESOURCES, default 100000; 3 holds each; ALLOT_BENCH_IDLE_TIMEOUT, 5m: more
+	// than the fill of 100,000 resources takes, about 3.5 minutes, so that all are active when
+	// measured).
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify, stress;
-	// default all; events-pg (the events section on PostgreSQL) only when named.
+	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify, stress,
+	// wrk (bench_wrk_test.go); default all; events-pg (the events section on PostgreSQL) and
+	// memory-events-off (the memory section with --events off) only when named. The machine's bounds (bench_bounds_test.go) are measured with http or wrk.
 	Sections map[string]bool
 }
 
@@ -52,8 +55,8 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 		Clients:     []int{64, 256},
 		Resources:   100_000,
 		HoldsPer:    3,
-		IdleTimeout: 90 * time.Second,
-		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true, "notify": true, "stress": true},
+		IdleTimeout: 5 * time.Minute,
+		Sections:    map[string]bool{"http": true, "cluster": true, "go": true, "memory": true, "events": true, "notify": true, "stress": true, "wrk": true},
 	}
 	var err error
 	if v := os.Getenv("ALLOT_BENCH_DURATION"); v != "" {
@@ -119,10 +122,13 @@ type bench struct {
 	profiles []profiled
 	goBench  []goBenchRun
 	mem      *memResult
+	memOff   *memResult      // the memory section with --events off (section memory-events-off)
 	events   []*eventsResult // bench_events_test.go, one per store
 	notify   *notifyResult   // bench_notify_test.go
 	pg       *pgtest.Server  // the HTTP sections' PostgreSQL, nil when they did not run
 	stress   []stressResult  // the stress section
+	wrk      *wrkResult      // bench_wrk_test.go
+	bounds   *machineBounds  // bench_bounds_test.go
 	problems []string        // what went wrong, for the document and the test's verdict
 }
 
@@ -185,6 +191,12 @@ func TestBenchmarks(t *testing.T) {
 	if b.cfg.Sections["http"] || b.cfg.Sections["cluster"] {
 		b.httpSections(t)
 	}
+	if b.cfg.Sections["wrk"] {
+		b.wrkSection(t) // bench_wrk_test.go
+	}
+	if b.cfg.Sections["http"] || b.cfg.Sections["wrk"] || b.cfg.Sections["bounds"] {
+		b.measureBounds(t) // bench_bounds_test.go
+	}
 	if b.cfg.Sections["events"] {
 		b.eventsSection(t, false) // bench_events_test.go
 	}
@@ -201,11 +213,18 @@ func TestBenchmarks(t *testing.T) {
 		}
 	}
 	if b.cfg.Sections["memory"] {
-		m := b.memory(t)
+		m := b.memory(t, false)
 		if m.Failed > 0 {
 			b.problem(t, "memory benchmark: %d creations or holds failed", m.Failed)
 		}
 		b.mem = &m
+	}
+	if b.cfg.Sections["memory-events-off"] { // not by default: the same fill again, with --events off
+		m := b.memory(t, true)
+		if m.Failed > 0 {
+			b.problem(t, "memory benchmark, --events off: %d creations or holds failed", m.Failed)
+		}
+		b.memOff = &m
 	}
 	if b.cfg.Sections["notify"] {
 		b.runNotify(t) // cmd/bench_notify_test.go
@@ -414,15 +433,18 @@ func (b *bench) rawResults() any {
 		Runs    []benchRun
 	}
 	out := struct {
-		Machine  machineInfo
-		Config   benchConfig
-		Series   []series
-		SellOuts map[string]sellOut
-		GoBench  []goBenchRun
-		Memory   *memResult
-		Events   []*eventsResult
-		Problems []string
-	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, Events: b.events, Problems: b.problems}
+		Machine         machineInfo
+		Config          benchConfig
+		Series          []series
+		SellOuts        map[string]sellOut
+		GoBench         []goBenchRun
+		Memory          *memResult
+		MemoryEventsOff *memResult
+		Events          []*eventsResult
+		Wrk             *wrkResult
+		Bounds          *machineBounds
+		Problems        []string
+	}{Machine: b.machine, Config: b.cfg, SellOuts: b.sellOuts, GoBench: b.goBench, Memory: b.mem, MemoryEventsOff: b.memOff, Events: b.events, Wrk: b.wrk, Bounds: b.bounds, Problems: b.problems}
 	for _, s := range b.series {
 		out.Series = append(out.Series, series{System: s.Sys.Key, Clients: s.Clients, Runs: s.Runs})
 	}

@@ -1,0 +1,315 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// "Why the misses": every missed target of the summary set against a bound of this machine
+// measured in the same run — the cores (CPU cost per hold × holds/s against runtime.NumCPU),
+// the disk's fsync and PostgreSQL's commit floor (bench_bounds_test.go), and Little's law for
+// latency. A row says "not explained by a machine bound" when the numbers show none: then the
+// miss is the design's, not the machine's.
+
+// diskBoundSlack is how close to the floor a commit must be to count as bound by it.
+const diskBoundSlack = 1.5
+
+// missRow is one missed target and the bound that does (or does not) explain it.
+type missRow struct {
+	Target, Measured, Bound string
+	Explained               bool
+}
+
+// medianRun is the run whose throughput is the series' median.
+func (s *benchSeries) medianRun() (benchRun, bool) {
+	runs := s.ok()
+	if len(runs) == 0 {
+		return benchRun{}, false
+	}
+	med, best := s.holds().Med, runs[0]
+	for _, r := range runs {
+		if abs(r.HoldsPerSec-med) < abs(best.HoldsPerSec-med) {
+			best = r
+		}
+	}
+	return best, true
+}
+
+// cpuCheck is what the cores allow one design: used is the machine's busy cores during the
+// run, perReq the µs of CPU one request took on this machine (server + database + load
+// generator), ceiling the req/s that cost allows on every core.
+type cpuCheck struct {
+	used, other, perReq, ceiling float64
+	cores                        int
+}
+
+func (c cpuCheck) saturated() bool { return c.used >= targetBusyMachine*float64(c.cores) }
+
+// starved notes a run whose cores other processes took a quarter or more of: its absolute
+// numbers are this machine's at that moment, not the design's (a note, not an explanation:
+// the baselines ran under the same load).
+func (c cpuCheck) starved() string {
+	if c.other < 0.25*float64(c.cores) {
+		return ""
+	}
+	return fmt.Sprintf("; the run was **starved by processes outside the benchmark** (%.2f cores): rerun on a quiet machine", c.other)
+}
+
+func (c cpuCheck) String() string {
+	return fmt.Sprintf("%.2f of %d cores busy (%.2f by processes outside the benchmark); %.0f µs of CPU per request (server + database + load generator) allows at most %s/s on %d cores",
+		c.used, c.cores, c.other, c.perReq, num(c.ceiling), c.cores)
+}
+
+func (b *bench) cpuOfRun(r benchRun) cpuCheck {
+	spent := r.ServerCores + r.DBCores + r.LoadgenCores
+	c := cpuCheck{used: max(r.MachineCores, spent), other: max(r.MachineCores-spent, 0), cores: b.machine.Cores, perReq: 1e6 * spent / max(r.HoldsPerSec, 1)}
+	c.ceiling = ceiling(r, b.machine.Cores)
+	return c
+}
+
+// commitFloor is the floor under one commit of a store: PostgreSQL's measured commit, or the
+// disk's fsync for the embedded store (SQLite in WAL mode with synchronous=FULL syncs its WAL
+// once per commit).
+func (b *bench) commitFloor(embedded bool) (time.Duration, string) {
+	mb := b.bounds
+	switch {
+	case mb == nil:
+		return 0, ""
+	case embedded && mb.FsyncP50 > 0:
+		return mb.FsyncP50, "the disk's fsync"
+	case !embedded && mb.PGCommitP50 > 0:
+		return mb.PGCommitP50, "PostgreSQL's one-row commit"
+	}
+	return 0, ""
+}
+
+// throughputBound explains a throughput target missed by run r (of an Allot system when allot)
+// that needed `need` holds/s: the cores, or the commit floor.
+func (b *bench) throughputBound(r benchRun, need float64, allot, embedded bool) (string, bool) {
+	c := b.cpuOfRun(r)
+	parts := []string{c.String()}
+	explained := false
+	if c.ceiling < need {
+		parts = append(parts, fmt.Sprintf("below the %s/s needed: **CPU-bound on %d cores** at this cost per hold", num(need), c.cores))
+		explained = true
+	} else if c.saturated() {
+		parts = append(parts, fmt.Sprintf("the cores were saturated, but at this cost they would allow the %s/s needed if the load generator, database and other work took less", num(need)))
+	}
+	if allot && r.CommitMs > 0 {
+		if floor, what := b.commitFloor(embedded); floor > 0 {
+			f := float64(floor) / float64(time.Millisecond)
+			k := r.CommitMs / f
+			parts = append(parts, fmt.Sprintf("a commit took %s ms = %.1f× %s (%s ms)", ms(r.CommitMs), k, what, ms(f)))
+			if k <= diskBoundSlack && !explained {
+				parts = append(parts, "**bound by the commit floor** (a batch cannot commit faster)")
+				explained = true
+			}
+		}
+	}
+	return strings.Join(parts, "; ") + c.starved(), explained
+}
+
+// missRows lists the missed targets of this run with their bounds.
+func (b *bench) missRows() []missRow {
+	var rows []missRow
+	add := func(target, measured string, bound string, ok bool) {
+		if !ok {
+			bound += " — **not explained by a machine bound**"
+		}
+		rows = append(rows, missRow{Target: target, Measured: measured, Bound: bound, Explained: ok})
+	}
+	a, cl := b.seriesOf("allot-pg", targetClassicAt), b.seriesOf("classic", targetClassicAt)
+	if a != nil && cl != nil && a.holds().Med < targetVsClassic*cl.holds().Med {
+		r, _ := a.medianRun()
+		bound, ok := b.throughputBound(r, targetVsClassic*cl.holds().Med, true, false)
+		if mb := b.bounds; mb != nil && mb.PGCommitP50 > 0 {
+			bound += fmt.Sprintf("; the classic transaction commits one hold at a time behind its row lock: %s holds/s against %s/s for back-to-back one-row commits",
+				num(cl.holds().Med), num(float64(time.Second)/float64(mb.PGCommitP50)))
+		}
+		add(fmt.Sprintf("(a) ≥ %.0f× (b), %d clients", targetVsClassic, targetClassicAt), fmt.Sprintf("%.1f×", a.holds().Med/max(cl.holds().Med, 1)), bound, ok)
+	}
+	for _, c := range b.cfg.Clients {
+		a, rd := b.seriesOf("allot-pg", c), b.seriesOf("redis", c)
+		if a == nil || rd == nil || a.holds().Med >= rd.holds().Med {
+			continue
+		}
+		r, _ := a.medianRun()
+		bound, ok := b.throughputBound(r, rd.holds().Med, true, false)
+		add(fmt.Sprintf("(a) ≥ (c) Redis, %d clients", c), fmt.Sprintf("%.2f×", a.holds().Med/max(rd.holds().Med, 1)), bound, ok)
+	}
+	for _, c := range b.cfg.Clients {
+		e := b.seriesOf("empty", c)
+		if e == nil || e.holds().Med == 0 {
+			continue
+		}
+		for _, key := range []string{"allot-pg", "allot-embedded"} {
+			a := b.seriesOf(key, c)
+			if a == nil || a.holds().Med >= targetVsEmpty*e.holds().Med {
+				continue
+			}
+			r, _ := a.medianRun()
+			bound, ok := b.throughputBound(r, targetVsEmpty*e.holds().Med, true, key == "allot-embedded")
+			if er, okE := e.medianRun(); okE && er.LoadgenCores > er.ServerCores {
+				bound += fmt.Sprintf("; the empty handler's own rate is held down by the load generator (%.2f cores against the handler's %.2f)", er.LoadgenCores, er.ServerCores)
+			}
+			add(fmt.Sprintf("%s ≥ %.0f%% of the empty handler, %d clients", a.Sys.Label, 100*targetVsEmpty, c),
+				fmt.Sprintf("%.0f%%", 100*a.holds().Med/e.holds().Med), bound, ok)
+		}
+	}
+	for _, ev := range b.events {
+		if ev.Off.holds().N == 0 || ev.On.holds().N == 0 || ev.ratio() >= targetEventsRatio {
+			continue
+		}
+		r, _ := ev.On.medianRun()
+		bound, ok := b.throughputBound(r, targetEventsRatio*ev.Off.holds().Med, true, ev.Store != "PostgreSQL")
+		add(fmt.Sprintf("events on ≥ %.0f%% of events off (%s)", 100*targetEventsRatio, ev.Store), fmt.Sprintf("%.2f×", ev.ratio()), bound, ok)
+	}
+	if a := b.seriesOf("allot-pg", targetP99Clients); a != nil && a.p99().Med >= float64(targetP99.Milliseconds()) {
+		r, _ := a.medianRun()
+		c := b.cpuOfRun(r)
+		// Little's law: closed-loop clients without think time wait clients/throughput on
+		// average, and p99 is at least the mean.
+		floor := float64(targetP99Clients) / max(c.ceiling, 1) * 1000
+		bound := fmt.Sprintf("Little's law: %d clients at the CPU ceiling of %s holds/s (%s) wait at least %s ms on average, and p99 ≥ the mean",
+			targetP99Clients, num(c.ceiling), c, ms(floor)) + c.starved()
+		add(fmt.Sprintf("(a) p99 < %d ms at %d clients", targetP99.Milliseconds(), targetP99Clients), ms(a.p99().Med)+" ms", bound, floor >= float64(targetP99.Milliseconds()))
+	}
+	if r, ok := b.inProcessRatio(); ok && r.Med < targetVsClassic {
+		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetVsClassic), fmt.Sprintf("%.1f×", r.Med),
+			"the Go benchmark records no CPU accounting", false)
+	}
+	rows = append(rows, b.wrkMissRows()...)
+	rows = append(rows, b.memoryMissRows()...)
+	return rows
+}
+
+// wrkMissRows are the wrk section's missed targets.
+func (b *bench) wrkMissRows() []missRow {
+	r := b.wrk
+	if r == nil {
+		return nil
+	}
+	var rows []missRow
+	e, pg, sq := r.reqs("empty"), r.reqs("pg"), r.reqs("sqlite")
+	cpu := func(key string) cpuCheck {
+		c := cpuCheck{cores: b.machine.Cores}
+		c.used = r.stat(key, func(w wrkRun) float64 { return w.MachineCPU.Seconds() / max(w.Seconds, 1e-9) }).Med
+		c.perReq = r.stat(key, func(w wrkRun) float64 { return w.perReq(w.NodeCPU + w.DBCPU + w.WrkCPU) }).Med
+		c.other = r.stat(key, func(w wrkRun) float64 {
+			return max(w.MachineCPU-w.NodeCPU-w.DBCPU-w.WrkCPU, 0).Seconds() / max(w.Seconds, 1e-9)
+		}).Med
+		c.ceiling = float64(c.cores) * 1e6 / max(c.perReq, 1)
+		return c
+	}
+	explain := func(key string, c cpuCheck, need float64) (string, bool) {
+		s := c.String()
+		if c.ceiling < need {
+			return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), c.cores) + c.starved(), true
+		}
+		commit := r.stat(key, func(w wrkRun) float64 { return w.CommitMs })
+		if floor, what := b.commitFloor(key == "sqlite"); floor > 0 && commit.N > 0 && commit.Med > 0 {
+			f := float64(floor) / float64(time.Millisecond)
+			s += fmt.Sprintf("; a commit took %s ms (%.1f holds per commit) = %.1f× %s (%s ms)", ms(commit.Med),
+				r.stat(key, func(w wrkRun) float64 { return w.BatchMean }).Med, commit.Med/f, what, ms(f))
+			if commit.Med/f <= diskBoundSlack {
+				return s + ": **bound by the commit floor**" + c.starved(), true
+			}
+		}
+		return s + c.starved(), false
+	}
+	row := func(target, measured, bound string, ok bool) {
+		if !ok {
+			bound += " — **not explained by a machine bound**"
+		}
+		rows = append(rows, missRow{target, measured, bound, ok})
+	}
+	if e.N > 0 && pg.N > 0 && pg.Med < targetVsEmpty*e.Med {
+		bound, ok := explain("pg", cpu("pg"), targetVsEmpty*e.Med)
+		row("wrk: durable hold on PostgreSQL ≥ 50% of the empty handler", fmt.Sprintf("%.0f%%", 100*pg.Med/e.Med), bound, ok)
+	}
+	if sq.N > 0 && pg.N > 0 && sq.Med < pg.Med {
+		bound, ok := explain("sqlite", cpu("sqlite"), pg.Med)
+		row("wrk: embedded SQLite ≥ PostgreSQL", fmt.Sprintf("%.2f×", sq.Med/pg.Med), bound, ok)
+	}
+	if ec, pc := r.nodeUs("empty"), r.nodeUs("pg"); ec.N > 0 && pc.N > 0 && pc.Med > targetCPUVsEmpty*ec.Med {
+		row("wrk: node CPU per durable hold ≤ 3× the empty handler's", fmt.Sprintf("%.1f×", pc.Med/ec.Med),
+			"CPU per request is the design's cost, not a limit of the machine", false)
+	}
+	return rows
+}
+
+func durMsNum(d time.Duration) string { return ms(float64(d) / float64(time.Millisecond)) }
+
+// writeWhyMisses writes the measured bounds and the table of missed targets against them.
+func (b *bench) writeWhyMisses(w *strings.Builder) {
+	rows := b.missRows()
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("### Why the misses\n\n")
+	if mb := b.bounds; mb != nil {
+		p("Bounds of this machine, measured in this run after the HTTP and wrk sections, with no other part of the benchmark running: ")
+		var parts []string
+		parts = append(parts, fmt.Sprintf("%d cores", b.machine.Cores))
+		if mb.FsyncN > 0 {
+			parts = append(parts, fmt.Sprintf("an 8 KiB overwrite + fdatasync takes %s ms (p99 %s ms, %d syncs, next to PostgreSQL's data)",
+				durMsNum(mb.FsyncP50), durMsNum(mb.FsyncP99), mb.FsyncN))
+		}
+		if mb.PgTestFsyncUs > 0 {
+			parts = append(parts, fmt.Sprintf("`pg_test_fsync` fdatasync %.0f µs per op", mb.PgTestFsyncUs))
+		}
+		if mb.PGCommitN > 0 {
+			parts = append(parts, fmt.Sprintf("PostgreSQL commits a one-row INSERT in %s ms (p99 %s ms, one connection, %d commits), at most %s commits/s back to back",
+				durMsNum(mb.PGCommitP50), durMsNum(mb.PGCommitP99), mb.PGCommitN, num(float64(time.Second)/float64(mb.PGCommitP50))))
+		}
+		p("%s.\n\n", strings.Join(parts, "; "))
+	}
+	if len(rows) == 0 {
+		p("No target is missed in this run.\n\n")
+		return
+	}
+	p("| missed target | measured | bound of this machine, from this run's numbers |\n|---|---|---|\n")
+	explained := 0
+	for _, r := range rows {
+		if r.Explained {
+			explained++
+		}
+		p("| %s | %s | %s |\n", r.Target, r.Measured, strings.ReplaceAll(r.Bound, "|", "/"))
+	}
+	p("\n%d of %d misses are explained by a measured bound of this machine.\n\n", explained, len(rows))
+}
+
+func TestWhyMissesExplainsOnlyWhatTheNumbersShow(t *testing.T) {
+	run := func(holds, server, db, loadgen, machine, batch, commit float64) benchRun {
+		return benchRun{HoldsPerSec: holds, ServerCores: server, DBCores: db, LoadgenCores: loadgen, MachineCores: machine, BatchMean: batch, CommitMs: commit, AuditOK: true}
+	}
+	empty := &benchSystem{Key: "empty", Label: "(e) empty", NoAudit: true}
+	pg := &benchSystem{Key: "allot-pg", Label: "(a) Allot", Allot: true}
+	b := &bench{cfg: benchConfig{Clients: []int{64}}, machine: machineInfo{Cores: 2},
+		bounds: &machineBounds{FsyncP50: time.Millisecond, PGCommitP50: 2 * time.Millisecond, PGCommitN: 100, FsyncN: 100}}
+	// CPU-bound: 2 cores busy, 200 µs of CPU per hold allows 10,000/s < the 15,000 needed.
+	b.series = []*benchSeries{
+		{Sys: empty, Clients: 64, Runs: []benchRun{run(30000, 0.8, 0, 1.0, 1.9, 0, 0)}},
+		{Sys: pg, Clients: 64, Runs: []benchRun{run(5000, 0.6, 0.2, 0.2, 1.95, 20, 10)}},
+	}
+	rows := b.missRows()
+	if len(rows) != 1 || !rows[0].Explained || !strings.Contains(rows[0].Bound, "CPU-bound") {
+		t.Fatalf("CPU-bound miss: %+v", rows)
+	}
+	// Idle cores and commits far above the floor: no machine bound explains the miss.
+	b.series[1].Runs = []benchRun{run(5000, 0.3, 0.1, 0.1, 0.6, 20, 10)}
+	rows = b.missRows()
+	if len(rows) != 1 || rows[0].Explained || !strings.Contains(rows[0].Bound, "not explained by a machine bound") {
+		t.Fatalf("unexplained miss: %+v", rows)
+	}
+	// The same idle cores with commits at the floor: bound by the commit floor.
+	b.series[1].Runs = []benchRun{run(5000, 0.3, 0.1, 0.1, 0.6, 20, 2.5)}
+	if rows = b.missRows(); len(rows) != 1 || !rows[0].Explained || !strings.Contains(rows[0].Bound, "commit floor") {
+		t.Fatalf("commit-bound miss: %+v", rows)
+	}
+	var w strings.Builder
+	b.writeWhyMisses(&w)
+	if !strings.Contains(w.String(), "1 of 1 misses are explained") {
+		t.Fatalf("section:\n%s", w.String())
+	}
+}
