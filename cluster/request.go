@@ -15,8 +15,8 @@ import (
 // returns its reply.
 //
 // The call is bounded by ctx and by NodeConfig.RequestTimeout, whichever ends first; it
-// returns as soon as ctx is cancelled (an abandoned reply is dropped when its deadline
-// passes). Errors:
+// returns as soon as ctx is cancelled (a reply that comes after goes to dead letters, as one
+// after a protoactor Future's timeout does). Errors:
 //   - ErrUnavailable: the message was not delivered (no member hosts kind, the owner
 //     could not be located or activated in time, or this Node is not running). Safe to
 //     retry.
