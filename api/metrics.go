@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,22 @@ const unmatchedRoute = "unmatched"
 type httpMetrics struct {
 	requests *prometheus.CounterVec   // allot_http_requests_total{route,code}
 	seconds  *prometheus.HistogramVec // allot_http_request_seconds{route}
+
+	// series caches the children of requests and seconds by route and status: WithLabelValues
+	// hashes the labels and locks the vector on every call, and both sets are small (the
+	// routes, the statuses an edge answers). Nothing deletes a child, so a cached one stays
+	// the vector's.
+	series sync.Map // seriesKey -> *routeSeries
+}
+
+type seriesKey struct {
+	route  string
+	status int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	seconds  prometheus.Observer
 }
 
 // newHTTPMetrics registers the metrics on reg. When a Server with the same metrics was
@@ -59,6 +76,15 @@ func (m *httpMetrics) observe(route string, status int, elapsed time.Duration) {
 	if route == "" {
 		route = unmatchedRoute
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.seconds.WithLabelValues(route).Observe(elapsed.Seconds())
+	k := seriesKey{route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &routeSeries{
+			requests: m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			seconds:  m.seconds.WithLabelValues(route),
+		})
+	}
+	rs := v.(*routeSeries)
+	rs.requests.Inc()
+	rs.seconds.Observe(elapsed.Seconds())
 }

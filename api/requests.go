@@ -225,18 +225,23 @@ func decodePlaceHold(body []byte) (*protos.PlaceHold, error) {
 	return op, err
 }
 
+// placeHoldMember is decodeStrict's member rule of a hold request.
+func placeHoldMember(parent string, depth int, name string) bool {
+	if depth == 1 && parent == "contact" {
+		return contactMember(name)
+	}
+	return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact", "contact_from_token")
+}
+
 // decodePlaceHoldContact decodes a hold request with its contact (contact.go), which the
 // caller seals into the op once it knows the hold's user.
 func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, holdContact, error) {
-	var b placeHoldBody
-	err := decodeStrict(body, &b, func(parent string, depth int, name string) bool {
-		if depth == 1 && parent == "contact" {
-			return contactMember(name)
+	b, ok := fastPlaceHoldBody(body) // holdbody.go: the common shape, decoded as below
+	if !ok {
+		b = placeHoldBody{}
+		if err := decodeStrict(body, &b, placeHoldMember); err != nil {
+			return nil, holdContact{}, err
 		}
-		return depth > 0 || oneOf(name, "buckets", "from", "to", "quantity", "user_id", "contact", "contact_from_token")
-	})
-	if err != nil {
-		return nil, holdContact{}, err
 	}
 	op, err := placeHoldOp(&b)
 	if err != nil {

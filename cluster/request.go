@@ -15,8 +15,8 @@ import (
 // returns its reply.
 //
 // The call is bounded by ctx and by NodeConfig.RequestTimeout, whichever ends first; it
-// returns as soon as ctx is cancelled (an abandoned reply is dropped when its deadline
-// passes). Errors:
+// returns as soon as ctx is cancelled (a reply that comes after goes to dead letters, as one
+// after a protoactor Future's timeout does). Errors:
 //   - ErrUnavailable: the message was not delivered (no member hosts kind, the owner
 //     could not be located or activated in time, or this Node is not running). Safe to
 //     retry.
@@ -40,8 +40,13 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 		return nil, fmt.Errorf("%w: request %s: node not running", ErrUnavailable, ci.AsKey())
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > n.cfg.RequestTimeout {
+		// The edge's ctx usually ends within RequestTimeout already: then it bounds the call
+		// as it is, without a second timer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		defer cancel()
+	}
 
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -123,11 +128,10 @@ func (n *Node) resolve(ctx context.Context, ci *cluster.ClusterIdentity, owner s
 }
 
 func (n *Node) ask(ctx context.Context, pid *actor.PID, msg proto.Message) (any, error) {
-	d := remaining(ctx)
-	if d <= 0 {
+	if remaining(ctx) <= 0 {
 		return nil, ctx.Err()
 	}
-	return await(ctx, n.system.Root.RequestFuture(pid, msg, d))
+	return requestReply(ctx, n.system, pid, msg) // reply.go
 }
 
 // await waits for f or ctx. When ctx ends first the helper goroutine lives on until f

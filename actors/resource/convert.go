@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"errors"
 	"time"
 
 	"github.com/allot/allot/actors/activation"
@@ -323,8 +324,16 @@ func resourceProto(r booking.Resource, buckets []booking.Bucket, version uint64)
 
 // errorProto codes err for the wire; retryable codes carry retryAfter.
 func errorProto(err error, retryAfter time.Duration) *protos.Error {
-	code := booking.ErrorCode(err)
-	e := &protos.Error{Code: code, Message: booking.ErrorMessage(err), Redeliver: activation.Redeliverable(err)}
+	// One errors.As for what booking.ErrorCode and booking.ErrorMessage would each look up.
+	code, msg := booking.CodeInternal, "internal error"
+	var be *booking.Error
+	switch {
+	case err == nil: // not called so; as booking.ErrorCode and ErrorMessage answer
+		code, msg = "", ""
+	case errors.As(err, &be):
+		code, msg = be.Code, be.Message
+	}
+	e := &protos.Error{Code: code, Message: msg, Redeliver: activation.Redeliverable(err)}
 	if booking.Retryable(code) {
 		e.RetryAfterMs = max(retryAfter.Milliseconds(), 1)
 	}

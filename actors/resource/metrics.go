@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,13 @@ type Metrics struct {
 	active       prometheus.Gauge   // activations alive on this node (activecap.go)
 	refusedCap   prometheus.Counter // activations refused over Config.MaxActive
 	pressured    prometheus.Counter // idle activations passivated to admit one over Config.MaxActive
+
+	// The labelled counters every command touches, resolved once: WithLabelValues hashes its
+	// labels and takes the vector's lock on every call. The waitlist series come into being
+	// at the first step, as they did when each step resolved them.
+	waitlistOnce          sync.Once
+	joined, left, offered prometheus.Counter
+	rejectionsBy          sync.Map // error code -> prometheus.Counter of rejections
 }
 
 // NewMetrics creates the metrics and registers them with reg. It panics if one is already
@@ -134,12 +142,14 @@ func (m *Metrics) noted(n activation.Notes) {
 	if m == nil {
 		return
 	}
+	m.waitlistOnce.Do(func() {
+		m.joined, m.left, m.offered = m.waitlist.WithLabelValues("joined"), m.waitlist.WithLabelValues("left"), m.waitlist.WithLabelValues("offered")
+	})
 	for _, c := range [...]struct {
 		n int
 		c prometheus.Counter
 	}{{n.Placed, m.holds}, {n.Confirmed, m.confirms}, {n.Cancelled, m.cancels}, {n.Expired, m.expiries},
-		{n.Extended, m.extensions}, {n.Joined, m.waitlist.WithLabelValues("joined")},
-		{n.Left, m.waitlist.WithLabelValues("left")}, {n.Offered, m.waitlist.WithLabelValues("offered")}} {
+		{n.Extended, m.extensions}, {n.Joined, m.joined}, {n.Left, m.left}, {n.Offered, m.offered}} {
 		if c.n > 0 {
 			c.c.Add(float64(c.n))
 		}
@@ -164,9 +174,14 @@ func (m *Metrics) noted(n activation.Notes) {
 var renewalResults = map[activation.Outcome]string{activation.Committed: "ok", activation.Fenced: "fenced", activation.Unknown: "failed"}
 
 func (m *Metrics) rejected(code string) {
-	if m != nil {
-		m.rejections.WithLabelValues(code).Inc()
+	if m == nil {
+		return
 	}
+	c, ok := m.rejectionsBy.Load(code)
+	if !ok {
+		c, _ = m.rejectionsBy.LoadOrStore(code, m.rejections.WithLabelValues(code))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 func (m *Metrics) commit(size int, d time.Duration, ok bool) {

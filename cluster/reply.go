@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// replyProcess is the sender of one Request attempt: a process in the actor system's registry
+// that takes the first reply (or dead letter) and hands it over on a channel. It does what
+// protoactor's Future does for RootContext.RequestFuture, without the future's timer and
+// without the goroutine await needs to watch ctx next to a Future: the attempt is bounded by
+// ctx alone, whose deadline the caller set (Request's ctx has one already), and the waiter
+// selects on the channel and ctx.Done(). One attempt costs a registry entry and a channel.
+//
+// Invariant: done is set exactly once, by whoever removes the process from the registry
+// (the first reply, a stop, or the waiter giving up); only that one writes to ch, which has
+// room for that one value, so no sender ever blocks.
+type replyProcess struct {
+	system *actor.ActorSystem
+	done   atomic.Bool
+	ch     chan replyResult
+}
+
+type replyResult struct {
+	v   any
+	err error
+}
+
+// errReplyStopped is the outcome of an attempt whose reply process was stopped from outside
+// (nothing in this package does): like a timeout, the command may have been decided.
+var errReplyStopped = errors.New("reply process stopped")
+
+var _ actor.Process = (*replyProcess)(nil)
+
+func (p *replyProcess) SendUserMessage(pid *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	if _, ok := msg.(*actor.DeadLetterResponse); ok {
+		p.finish(pid, replyResult{err: actor.ErrDeadLetter})
+		return
+	}
+	p.finish(pid, replyResult{v: msg})
+}
+
+func (p *replyProcess) SendSystemMessage(pid *actor.PID, message any) {
+	p.finish(pid, replyResult{v: message})
+}
+
+func (p *replyProcess) Stop(pid *actor.PID) { p.finish(pid, replyResult{err: errReplyStopped}) }
+
+func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
+	if p.done.CompareAndSwap(false, true) {
+		p.system.ProcessRegistry.Remove(pid)
+		p.ch <- r
+	}
+}
+
+// requestReply sends msg to pid and waits for its reply or for ctx to end (then it returns
+// ctx.Err(); a reply arriving later goes to dead letters, as one after a Future's timeout).
+func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
+	p := &replyProcess{system: system, ch: make(chan replyResult, 1)}
+	reg := system.ProcessRegistry
+	self, ok := reg.Add(p, "future"+reg.NextId())
+	if !ok { // cannot happen: ids are unique
+		return nil, errors.New("reply process id taken")
+	}
+	system.Root.RequestWithCustomSender(pid, msg, self)
+	select {
+	case r := <-p.ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		if p.done.CompareAndSwap(false, true) {
+			reg.Remove(self)
+			return nil, ctx.Err()
+		}
+		r := <-p.ch // the reply won the race: it is there now
+		return r.v, r.err
+	}
+}
