@@ -110,13 +110,25 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 		m.Logger.Warn("webhooks and live streams get no events: the node has no bus (--nats-url)")
 		return nil
 	}
-	wcfg := bus.ConsumerConfig{Name: webhooksConsumer}
-	if ib, ok := m.store.(bus.Inbox); ok {
-		wcfg.Inbox = ib
-	}
+	// Batches: a fetch's events and their deliveries in one transaction of the webhook store,
+	// which keeps the consumer's inbox itself (Dispatcher.HandleBatch), instead of an inbox
+	// read, an inbox write on the main store and a transaction per event (docs/EVENTS.md, Cost).
 	disp := f.disp
-	sub, err := b.Subscribe(ctx, wcfg, func(ctx context.Context, rec events.Record) error {
-		return disp.Handle(ctx, feedEvent(rec))
+	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer}, func(ctx context.Context, recs []events.Record) error {
+		evs := make([]feed.Event, len(recs))
+		for i, r := range recs {
+			evs[i] = feedEvent(r)
+		}
+		errs, err := disp.HandleBatch(ctx, webhooksConsumer, evs)
+		if err != nil || errs == nil {
+			return err
+		}
+		for i, e := range errs {
+			if e != nil {
+				errs[i] = fmt.Errorf("%w: %w", bus.ErrPermanent, e) // a payload that does not encode
+			}
+		}
+		return bus.BatchErrors(errs)
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks consumer: %w", err)
