@@ -26,6 +26,12 @@ import (
 // webhooksConsumer is the durable bus consumer the nodes share for webhook deliveries.
 const webhooksConsumer = "webhooks"
 
+// feedBatchInterval paces the durable batch consumers whose transactions share SQLite's write
+// lock with the booking writer (webhooks, reports): at most one batch per interval, so that
+// under load each commits a few large batches a second (docs/EVENTS.md, Cost). It is what a
+// webhook delivery may wait more at worst.
+const feedBatchInterval = 100 * time.Millisecond
+
 // nodeFeeds is what consumes the node's events at its edge (docs/WEBHOOKS.md): the webhook
 // dispatcher (its store beside the main store, a durable consumer shared by the nodes) and
 // the live SSE streams (a hub and a user feed, fed by an ephemeral consumer of this node).
@@ -114,7 +120,7 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 	// which keeps the consumer's inbox itself (Dispatcher.HandleBatch), instead of an inbox
 	// read, an inbox write on the main store and a transaction per event (docs/EVENTS.md, Cost).
 	disp := f.disp
-	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer}, func(ctx context.Context, recs []events.Record) error {
+	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer, BatchInterval: feedBatchInterval}, func(ctx context.Context, recs []events.Record) error {
 		evs := make([]feed.Event, len(recs))
 		for i, r := range recs {
 			evs[i] = feedEvent(r)

@@ -34,10 +34,16 @@ type Config struct {
 	// AttemptTimeout bounds one attempt: connect, send, and the answer's headers and first
 	// 64 KiB of body. Default 10s.
 	AttemptTimeout time.Duration
-	// MaxInFlight bounds the deliveries this node has claimed and not yet finished. Default 64.
+	// MaxInFlight bounds the deliveries this node has claimed and not yet finished (sent and
+	// recorded; an attempt waits up to RecordInterval to be recorded). Default 1024.
 	MaxInFlight int
-	// PerEndpoint bounds the concurrent attempts to one endpoint. Default 4.
+	// PerEndpoint bounds the concurrent attempts to one endpoint. Default 16.
 	PerEndpoint int
+	// RecordInterval is the least time between two transactions that record attempts: the
+	// attempts that end meanwhile are recorded together, so that under load the store sees a
+	// few transactions a second (on SQLite each one holds the write lock the booking writer
+	// needs). It delays the record, not the delivery. Default 100ms; negative: no pacing.
+	RecordInterval time.Duration
 	// PollInterval is how often due deliveries are looked for when nothing wakes the
 	// dispatcher earlier. Default 1s.
 	PollInterval time.Duration
@@ -67,8 +73,9 @@ func DefaultConfig() Config {
 		Resolver:         net.DefaultResolver,
 		Schedule:         DefaultSchedule(),
 		AttemptTimeout:   10 * time.Second,
-		MaxInFlight:      64,
-		PerEndpoint:      4,
+		MaxInFlight:      1024,
+		PerEndpoint:      16,
+		RecordInterval:   100 * time.Millisecond,
 		PollInterval:     time.Second,
 		ClaimLease:       2 * time.Minute,
 		DisableAfter:     72 * time.Hour,
@@ -101,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PerEndpoint == 0 {
 		c.PerEndpoint = d.PerEndpoint
+	}
+	if c.RecordInterval == 0 {
+		c.RecordInterval = d.RecordInterval
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = d.PollInterval

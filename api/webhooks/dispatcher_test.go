@@ -116,6 +116,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
 	cfg.AllowPrivate = true
 	cfg.Seed = 1
+	cfg.RecordInterval = -1 // each attempt recorded as it ends; TestRecordsArePaced paces
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.attempted = func(a Attempt, o Outcome, err error) { h.attempts <- recorded{a, o, err} }
 	if mod != nil {
@@ -455,5 +456,38 @@ func TestDeliveryOfDeletedEndpointCloses(t *testing.T) {
 	r := h.nextAttempt(t)
 	if r.err != nil || r.o.Status != StatusFailed || r.a.Error != "endpoint deleted" {
 		t.Fatalf("attempt = %+v", r)
+	}
+}
+
+// TestRecordsArePaced: attempts that end within RecordInterval of the last record are sent
+// at once but recorded together when the interval has passed (one transaction).
+func TestRecordsArePaced(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	h := newHarness(t, func(c *Config) { c.RecordInterval = time.Second })
+	h.register(t, rcv.srv.URL, "hold.placed")
+	ctx := context.Background()
+	if err := h.d.Handle(ctx, event("hotel-1/1/0", "hold.placed", h.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	rcv.next(t)
+	if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+		t.Fatalf("first attempt = %+v", r)
+	}
+	for _, id := range []string{"hotel-1/2/0", "hotel-1/3/0"} {
+		if err := h.d.Handle(ctx, event(id, "hold.placed", h.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		rcv.next(t) // sent at once
+	}
+	select {
+	case r := <-h.attempts:
+		t.Fatalf("recorded within the interval: %+v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	h.clock.Advance(time.Second)
+	for range 2 {
+		if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+			t.Fatalf("paced attempt = %+v", r)
+		}
 	}
 }

@@ -41,7 +41,8 @@ func (d *Dispatcher) Handle(ctx context.Context, ev feed.Event) error {
 // HandleBatch is the batch event consumer (the shape of a bus batch handler): it records the
 // deliveries of evs, for every enabled endpoint that wants each event's type, together with
 // the events in consumer's inbox, in one transaction (Store.AddEvents), so that a
-// redelivered event adds nothing. It returns err when nothing was stored (the whole batch
+// redelivered event adds nothing (an event no endpoint wants stores nothing at all). It
+// returns err when nothing was stored (the whole batch
 // should be redelivered); else nil, or errs with errs[i] set for each event whose payload
 // does not encode (nothing stored for it: no redelivery can fix it).
 //
@@ -92,12 +93,17 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 			}
 			laneRoom[dl.EndpointID] = lr
 		}
-		batch = append(batch, EventDeliveries{EventID: ev.ID, Deliveries: ds[n:len(ds):len(ds)]})
+		if len(ds) > n { // an event no endpoint wants needs nothing stored, not even its inbox row
+			batch = append(batch, EventDeliveries{EventID: ev.ID, Deliveries: ds[n:len(ds):len(ds)]})
+		}
 	}
 	d.inFlight += len(reserved)
 	d.mu.Unlock()
 
-	added, err := d.store.AddEvents(ctx, consumer, now, batch)
+	var added []Delivery
+	if len(batch) > 0 {
+		added, err = d.store.AddEvents(ctx, consumer, now, batch)
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()

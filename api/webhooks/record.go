@@ -89,16 +89,35 @@ func (d *Dispatcher) attempt(dl Delivery) *pendingRecord {
 	return &pendingRecord{AttemptRecord: AttemptRecord{a, o}, endpointID: ep.ID, st: st, end: end}
 }
 
-// recordLoop records the attempts that ended, all that wait at once, until recStop; then
-// it records what is left and returns. While one batch is written the next one gathers, so
-// that under load the store sees one transaction per batch, not per attempt.
+// recordLoop records the attempts that ended, all that wait at once, at most once per
+// RecordInterval, until recStop; then it records what is left and returns. While one batch
+// is written and during the interval the next one gathers, so that under load the store
+// sees a transaction per interval, not per attempt.
 func (d *Dispatcher) recordLoop() {
 	defer d.wg.Done()
 	for {
 		select {
 		case <-d.recWake:
-			d.recordWaiting()
 		case <-d.recStop:
+			d.recordWaiting()
+			return
+		}
+		d.recordWaiting()
+		if d.cfg.RecordInterval <= 0 {
+			continue
+		}
+		ready := make(chan struct{})
+		d.wg.Add(1)
+		stop := d.cfg.AfterFunc(d.cfg.RecordInterval, func() {
+			defer d.wg.Done()
+			close(ready)
+		})
+		select {
+		case <-ready:
+		case <-d.recStop:
+			if stop() {
+				d.wg.Done() // the callback will not run
+			}
 			d.recordWaiting()
 			return
 		}
