@@ -491,3 +491,40 @@ func TestRecordsArePaced(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleBatchDeliversOnceAndReportsBadEvents: a batch's deliveries are sent (straight
+// from the intake, without waiting for a poll), a redelivered batch sends nothing again, and
+// an event whose payload does not encode gets its own error while the rest are stored.
+func TestHandleBatchDeliversOnceAndReportsBadEvents(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	h := newHarness(t, nil)
+	h.register(t, rcv.srv.URL, "hold.placed")
+	ctx := context.Background()
+	bad := event("hotel-1/3/0", "hold.placed", h.clock.Now())
+	bad.Data = json.RawMessage(`{not json`)
+	evs := []feed.Event{event("hotel-1/1/0", "hold.placed", h.clock.Now()), bad,
+		event("hotel-1/2/0", "hold.placed", h.clock.Now()), event("hotel-1/2/1", "bucket.sold_out", h.clock.Now())}
+	errs, err := h.d.HandleBatch(ctx, "webhooks", evs)
+	if err != nil || len(errs) != len(evs) || errs[0] != nil || errs[1] == nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("HandleBatch = %v, %v", errs, err)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		got[rcv.next(t).header.Get("webhook-id")] = true
+		if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+			t.Fatalf("attempt = %+v", r)
+		}
+	}
+	if !got["hotel-1/1/0"] || !got["hotel-1/2/0"] {
+		t.Fatalf("delivered %v", got)
+	}
+	if errs, err := h.d.HandleBatch(ctx, "webhooks", evs[:1]); err != nil || errs != nil {
+		t.Fatalf("redelivery: %v, %v", errs, err)
+	}
+	h.clock.Advance(time.Second) // a poll: nothing is due
+	select {
+	case r := <-rcv.got:
+		t.Fatalf("a redelivered event was sent again: %s", r.header.Get("webhook-id"))
+	case <-time.After(200 * time.Millisecond):
+	}
+}
