@@ -6,6 +6,7 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -62,6 +63,7 @@ type Dispatcher struct {
 	cache     []Endpoint
 	cachedAt  time.Time
 	cacheOK   bool
+	signers   map[string]signer // by endpoint id
 	// records are the attempts ended and not yet recorded, in the order they ended.
 	records []pendingRecord
 	// due: deliveries may be due in the store that no claim has taken yet (a claim filled
@@ -90,7 +92,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger,
 		guard: newGuard(cfg.AllowPrivate, cfg.Resolver, cfg.AttemptTimeout),
-		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{},
+		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{}, signers: map[string]signer{},
 		recWake: make(chan struct{}, 1), recStop: make(chan struct{}),
 		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -277,15 +279,40 @@ func orNow(t, now time.Time) time.Time {
 	return t
 }
 
-// send makes one signed POST of the delivery's payload.
-func (d *Dispatcher) send(ep Endpoint, dl Delivery, now time.Time) result {
+// signer returns the endpoint's signer, opened once per stored secret (unsealing it is an
+// AES-GCM open per attempt otherwise); a new secret (rekey.go) opens a new one.
+func (d *Dispatcher) signer(ep Endpoint) (*standardwebhooks.Webhook, error) {
+	d.mu.Lock()
+	sg, ok := d.signers[ep.ID]
+	d.mu.Unlock()
+	if ok && sg.stored == ep.Secret {
+		return sg.wh, nil
+	}
 	secret, err := openSecret(d.cfg.Sealer, ep.ID, ep.Secret)
 	if err != nil {
-		return result{err: err.Error()}
+		return nil, err
 	}
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
-		return result{err: "signing secret: " + err.Error()}
+		return nil, fmt.Errorf("signing secret: %w", err)
+	}
+	d.mu.Lock()
+	d.signers[ep.ID] = signer{stored: ep.Secret, wh: wh}
+	d.mu.Unlock()
+	return wh, nil
+}
+
+// signer is an endpoint's opened signing secret and the stored form it was opened from.
+type signer struct {
+	stored string
+	wh     *standardwebhooks.Webhook
+}
+
+// send makes one signed POST of the delivery's payload.
+func (d *Dispatcher) send(ep Endpoint, dl Delivery, now time.Time) result {
+	wh, err := d.signer(ep)
+	if err != nil {
+		return result{err: err.Error()}
 	}
 	sig, err := wh.Sign(dl.EventID, now, dl.Payload)
 	if err != nil {

@@ -25,7 +25,7 @@ type pendingRecord struct {
 // (closing: the attempt was cut short; the endpoint could not be read): the lease then hands
 // the delivery on.
 func (d *Dispatcher) attempt(dl Delivery) *pendingRecord {
-	ep, err := d.store.GetEndpoint(d.ctx, dl.EndpointID)
+	ep, err := d.endpoint(dl.EndpointID)
 	if errors.Is(err, ErrNotFound) {
 		// Deleted, possibly after a node with a stale endpoint cache recorded this delivery:
 		// close it, or its lease would keep bringing it back.
@@ -87,6 +87,20 @@ func (d *Dispatcher) attempt(dl Delivery) *pendingRecord {
 			slog.Int("attempt", a.N), slog.Int("status", res.status), slog.String("err", res.err))
 	}
 	return &pendingRecord{AttemptRecord: AttemptRecord{a, o}, endpointID: ep.ID, st: st, end: end}
+}
+
+// endpoint returns an endpoint from the cache the intake matches events against (at most
+// EndpointCacheTTL old; this node's own changes drop it), else from the store: an attempt
+// per delivery must not cost a read of the store each.
+func (d *Dispatcher) endpoint(id string) (Endpoint, error) {
+	if eps, err := d.endpoints(d.ctx); err == nil {
+		for _, e := range eps {
+			if e.ID == id {
+				return e, nil
+			}
+		}
+	}
+	return d.store.GetEndpoint(d.ctx, id)
 }
 
 // recordLoop records the attempts that ended, all that wait at once, at most once per
