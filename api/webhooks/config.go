@@ -137,9 +137,11 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("durations and bounds must be positive"))
 	}
 	// A claimed delivery may wait in its lane behind up to PerEndpoint-1 queued and a batch
-	// of claimBatch, PerEndpoint at a time, then run for AttemptTimeout.
+	// of claimBatch (a claim), or behind laneRounds*PerEndpoint (HandleBatch), PerEndpoint at
+	// a time, then run for AttemptTimeout.
 	if c.PerEndpoint > 0 {
-		if wait := c.AttemptTimeout * time.Duration(2+(claimBatch+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
+		queued := max(claimBatch+c.PerEndpoint-1, laneRounds*c.PerEndpoint)
+		if wait := c.AttemptTimeout * time.Duration(2+(queued+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
 			errs = append(errs, fmt.Errorf("ClaimLease (%s) must be at least %s for AttemptTimeout %s and PerEndpoint %d",
 				c.ClaimLease, wait, c.AttemptTimeout, c.PerEndpoint))
 		}

@@ -160,8 +160,14 @@ func (d *Dispatcher) run() {
 
 // claimBatch bounds one claim, so that one endpoint's backlog cannot fill every slot at once
 // and a claimed delivery waits in its lane for at most a few attempts of its endpoint (well
-// within ClaimLease; see Config.validate). HandleBatch queues at most as many on a lane.
+// within ClaimLease; see Config.validate).
 const claimBatch = 16
+
+// laneRounds bounds what HandleBatch queues on a lane: laneRounds*PerEndpoint deliveries,
+// that many rounds of attempts, so that a busy endpoint's queue is refilled by the intake
+// (a transaction per fetch) rather than by claims of claimBatch (a transaction each), and a
+// queued delivery is sent well within ClaimLease (Config.validate).
+const laneRounds = 8
 
 // poll claims what fits in the free slots, skipping endpoints whose lane already has a
 // batch waiting, queues the deliveries on their endpoints' lanes and arms the next poll. A

@@ -47,8 +47,8 @@ func (d *Dispatcher) Handle(ctx context.Context, ev feed.Event) error {
 // does not encode (nothing stored for it: no redelivery can fix it).
 //
 // The deliveries added go straight to their endpoints' lanes, claimed as they are stored,
-// as far as the free slots and the lanes allow (at most claimBatch queued per lane, as a
-// claim would); the rest are stored due now, for the next claim.
+// as far as the free slots and the lanes allow (at most laneRounds*PerEndpoint queued per
+// lane); the rest are stored due now, for the next claim.
 func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []feed.Event) (errs []error, err error) {
 	eps, err := d.endpoints(ctx)
 	if err != nil {
@@ -81,9 +81,9 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 			dl := &ds[j]
 			lr, ok := laneRoom[dl.EndpointID]
 			if !ok {
-				lr = claimBatch
+				lr = laneRounds * d.cfg.PerEndpoint
 				if l := d.lanes[dl.EndpointID]; l != nil {
-					lr = max(claimBatch-len(l.queue), 0)
+					lr = max(lr-len(l.queue), 0)
 				}
 			}
 			if room > 0 && lr > 0 && !reserved[dl.ID] {
