@@ -23,7 +23,8 @@ import (
 // connection can be reused without letting a receiver stream forever.
 const maxAnswerBytes = 64 << 10
 
-// Dispatcher turns events into signed deliveries. Handle is its event consumer; a scheduler
+// Dispatcher turns events into signed deliveries. HandleBatch (or Handle) is its event
+// consumer; a scheduler
 // goroutine claims due deliveries from the Store and sends them. Create it with
 // NewDispatcher; Close stops it. All methods are safe for concurrent use.
 //
