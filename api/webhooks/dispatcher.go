@@ -24,9 +24,8 @@ import (
 const maxAnswerBytes = 64 << 10
 
 // Dispatcher turns events into signed deliveries. HandleBatch (or Handle) is its event
-// consumer; a scheduler
-// goroutine claims due deliveries from the Store and sends them. Create it with
-// NewDispatcher; Close stops it. All methods are safe for concurrent use.
+// consumer; a scheduler goroutine claims due deliveries from the Store and sends them. Create
+// it with NewDispatcher; Close stops it. All methods are safe for concurrent use.
 //
 // Invariants: at most MaxInFlight deliveries claimed and unfinished (not yet recorded) on
 // this node, at most PerEndpoint of them being sent to one endpoint; every goroutine it
