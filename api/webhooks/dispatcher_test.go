@@ -521,6 +521,10 @@ func TestHandleBatchDeliversOnceAndReportsBadEvents(t *testing.T) {
 	if errs, err := h.d.HandleBatch(ctx, "webhooks", evs[:1]); err != nil || errs != nil {
 		t.Fatalf("redelivery: %v, %v", errs, err)
 	}
+	// A batch whose only wanted event is bad stores nothing and fails that event alone.
+	if errs, err := h.d.HandleBatch(ctx, "webhooks", evs[1:2]); err != nil || len(errs) != 1 || errs[0] == nil {
+		t.Fatalf("bad event alone: %v, %v", errs, err)
+	}
 	h.clock.Advance(time.Second) // a poll: nothing is due
 	select {
 	case r := <-rcv.got:

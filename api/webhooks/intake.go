@@ -57,7 +57,19 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 	now := d.cfg.Now()
 	lease := now.Add(d.cfg.ClaimLease)
 	batch := make([]EventDeliveries, 0, len(evs))
-	var ds []Delivery
+	for i, ev := range evs {
+		ds, perr := deliveriesOf(eps, ev, now, nil)
+		if perr != nil {
+			if errs == nil {
+				errs = make([]error, len(evs))
+			}
+			errs[i] = fmt.Errorf("webhooks: event %s: %w", ev.ID, perr)
+			continue
+		}
+		if len(ds) > 0 { // an event no endpoint wants needs nothing stored, not even its inbox row
+			batch = append(batch, EventDeliveries{EventID: ev.ID, Deliveries: ds})
+		}
+	}
 
 	// Reserve slots for the deliveries that will go straight to a lane.
 	d.mu.Lock()
@@ -67,18 +79,9 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 	}
 	laneRoom := map[string]int{}
 	reserved := map[string]bool{} // delivery ids
-	for i, ev := range evs {
-		n := len(ds)
-		if ds, err = deliveriesOf(eps, ev, now, ds); err != nil {
-			if errs == nil {
-				errs = make([]error, len(evs))
-			}
-			errs[i] = fmt.Errorf("webhooks: event %s: %w", ev.ID, err)
-			ds = ds[:n]
-			continue
-		}
-		for j := n; j < len(ds); j++ {
-			dl := &ds[j]
+	for _, ev := range batch {
+		for j := range ev.Deliveries {
+			dl := &ev.Deliveries[j]
 			lr, ok := laneRoom[dl.EndpointID]
 			if !ok {
 				lr = laneRounds * d.cfg.PerEndpoint
@@ -92,9 +95,6 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 				reserved[dl.ID] = true
 			}
 			laneRoom[dl.EndpointID] = lr
-		}
-		if len(ds) > n { // an event no endpoint wants needs nothing stored, not even its inbox row
-			batch = append(batch, EventDeliveries{EventID: ev.ID, Deliveries: ds[n:len(ds):len(ds)]})
 		}
 	}
 	d.inFlight += len(reserved)
