@@ -152,7 +152,7 @@ func (m *Main) subscribeReports(ctx context.Context) error {
 	}
 	// Batches: one transaction per fetch, not per event (docs/EVENTS.md, Cost).
 	h := reports.BatchConsumer(m.reports.store, m.Logger.With("component", "reports"))
-	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: reportsConsumerName}, func(ctx context.Context, recs []events.Record) error {
+	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: reportsConsumerName, BatchInterval: feedBatchInterval}, func(ctx context.Context, recs []events.Record) error {
 		evs := make([]feed.Event, len(recs))
 		for i, r := range recs {
 			evs[i] = feedEvent(r)

@@ -26,6 +26,12 @@ import (
 // webhooksConsumer is the durable bus consumer the nodes share for webhook deliveries.
 const webhooksConsumer = "webhooks"
 
+// feedBatchInterval paces the durable batch consumers whose transactions share SQLite's write
+// lock with the booking writer (webhooks, reports): at most one batch per interval, so that
+// under load each commits a few large batches a second (docs/EVENTS.md, Cost). It is what a
+// webhook delivery may wait more at worst.
+const feedBatchInterval = 100 * time.Millisecond
+
 // nodeFeeds is what consumes the node's events at its edge (docs/WEBHOOKS.md): the webhook
 // dispatcher (its store beside the main store, a durable consumer shared by the nodes) and
 // the live SSE streams (a hub and a user feed, fed by an ephemeral consumer of this node).
@@ -110,13 +116,25 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 		m.Logger.Warn("webhooks and live streams get no events: the node has no bus (--nats-url)")
 		return nil
 	}
-	wcfg := bus.ConsumerConfig{Name: webhooksConsumer}
-	if ib, ok := m.store.(bus.Inbox); ok {
-		wcfg.Inbox = ib
-	}
+	// Batches: a fetch's events and their deliveries in one transaction of the webhook store,
+	// which keeps the consumer's inbox itself (Dispatcher.HandleBatch), instead of an inbox
+	// read, an inbox write on the main store and a transaction per event (docs/EVENTS.md, Cost).
 	disp := f.disp
-	sub, err := b.Subscribe(ctx, wcfg, func(ctx context.Context, rec events.Record) error {
-		return disp.Handle(ctx, feedEvent(rec))
+	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer, BatchInterval: feedBatchInterval}, func(ctx context.Context, recs []events.Record) error {
+		evs := make([]feed.Event, len(recs))
+		for i, r := range recs {
+			evs[i] = feedEvent(r)
+		}
+		errs, err := disp.HandleBatch(ctx, webhooksConsumer, evs)
+		if err != nil || errs == nil {
+			return err
+		}
+		for i, e := range errs {
+			if e != nil {
+				errs[i] = fmt.Errorf("%w: %w", bus.ErrPermanent, e) // a payload that does not encode
+			}
+		}
+		return bus.BatchErrors(errs)
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks consumer: %w", err)

@@ -224,6 +224,8 @@ func TestObservabilityCatchesBreakage(t *testing.T) {
 		{"alert on a missing metric", "alerts", "max(allot_mailbox_depth)", "max(allot_mailbox_size)", "allot_mailbox_size"},
 		{"alert without severity", "alerts", "severity: critical\n        annotations:\n          summary: \"No Allot", "page: yes\n        annotations:\n          summary: \"No Allot", "severity"},
 		{"alert without runbook", "ops", "#### AllotOverloaded\n", "#### Overloaded\n", "no '#### AllotOverloaded' section"},
+		{"relay alert on a missing metric", "alerts", "max(allot_event_outbox_backlog)", "max(allot_events_backlog)", "allot_events_backlog"},
+		{"lag alert on the raw histogram", "alerts", "rate(allot_event_relay_lag_seconds_bucket[5m])", "rate(allot_event_relay_lag_seconds[5m])", "is a histogram"},
 		{"runbook names a missing variable", "ops", "ALLOT_DB_MAX_CONNS", "ALLOT_DB_POOL", "ALLOT_DB_POOL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,10 +34,16 @@ type Config struct {
 	// AttemptTimeout bounds one attempt: connect, send, and the answer's headers and first
 	// 64 KiB of body. Default 10s.
 	AttemptTimeout time.Duration
-	// MaxInFlight bounds the deliveries this node has claimed and not yet finished. Default 64.
+	// MaxInFlight bounds the deliveries this node has claimed and not yet finished (sent and
+	// recorded; an attempt waits up to RecordInterval to be recorded). Default 1024.
 	MaxInFlight int
-	// PerEndpoint bounds the concurrent attempts to one endpoint. Default 4.
+	// PerEndpoint bounds the concurrent attempts to one endpoint. Default 16.
 	PerEndpoint int
+	// RecordInterval is the least time between two transactions that record attempts: the
+	// attempts that end meanwhile are recorded together, so that under load the store sees a
+	// few transactions a second (on SQLite each one holds the write lock the booking writer
+	// needs). It delays the record, not the delivery. Default 100ms; negative: no pacing.
+	RecordInterval time.Duration
 	// PollInterval is how often due deliveries are looked for when nothing wakes the
 	// dispatcher earlier. Default 1s.
 	PollInterval time.Duration
@@ -67,8 +73,9 @@ func DefaultConfig() Config {
 		Resolver:         net.DefaultResolver,
 		Schedule:         DefaultSchedule(),
 		AttemptTimeout:   10 * time.Second,
-		MaxInFlight:      64,
-		PerEndpoint:      4,
+		MaxInFlight:      1024,
+		PerEndpoint:      16,
+		RecordInterval:   100 * time.Millisecond,
 		PollInterval:     time.Second,
 		ClaimLease:       2 * time.Minute,
 		DisableAfter:     72 * time.Hour,
@@ -102,6 +109,9 @@ func (c Config) withDefaults() Config {
 	if c.PerEndpoint == 0 {
 		c.PerEndpoint = d.PerEndpoint
 	}
+	if c.RecordInterval == 0 {
+		c.RecordInterval = d.RecordInterval
+	}
 	if c.PollInterval == 0 {
 		c.PollInterval = d.PollInterval
 	}
@@ -127,9 +137,11 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("durations and bounds must be positive"))
 	}
 	// A claimed delivery may wait in its lane behind up to PerEndpoint-1 queued and a batch
-	// of claimBatch, PerEndpoint at a time, then run for AttemptTimeout.
+	// of claimBatch (a claim), or behind laneRounds*PerEndpoint (HandleBatch), PerEndpoint at
+	// a time, then run for AttemptTimeout.
 	if c.PerEndpoint > 0 {
-		if wait := c.AttemptTimeout * time.Duration(2+(claimBatch+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
+		queued := max(claimBatch+c.PerEndpoint-1, laneRounds*c.PerEndpoint)
+		if wait := c.AttemptTimeout * time.Duration(2+(queued+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
 			errs = append(errs, fmt.Errorf("ClaimLease (%s) must be at least %s for AttemptTimeout %s and PerEndpoint %d",
 				c.ClaimLease, wait, c.AttemptTimeout, c.PerEndpoint))
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,21 +17,25 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
-	"github.com/allot/allot/api/feed"
 )
 
 // maxAnswerBytes bounds what is read of a receiver's answer (then discarded), so that the
 // connection can be reused without letting a receiver stream forever.
 const maxAnswerBytes = 64 << 10
 
-// Dispatcher turns events into signed deliveries. Handle is its event consumer; a scheduler
-// goroutine claims due deliveries from the Store and sends them. Create it with
-// NewDispatcher; Close stops it. All methods are safe for concurrent use.
+// Dispatcher turns events into signed deliveries. HandleBatch (or Handle) is its event
+// consumer; a scheduler goroutine claims due deliveries from the Store and sends them. Create
+// it with NewDispatcher; Close stops it. All methods are safe for concurrent use.
 //
-// Invariants: at most MaxInFlight deliveries claimed and unfinished on this node, at most
-// PerEndpoint of them being sent to one endpoint; every goroutine it starts has ended when
-// Close returns.
+// Invariants: at most MaxInFlight deliveries claimed and unfinished (not yet recorded) on
+// this node, at most PerEndpoint of them being sent to one endpoint; every goroutine it
+// starts has ended when Close returns.
+//
+// Store writes come in batches (docs/EVENTS.md, Cost): a fetch of events is one transaction
+// (HandleBatch), whose fresh deliveries go straight to their lanes, claimed as they are
+// stored; the attempts that ended while the last batch was written are recorded together
+// (record.go); and the store is asked for due deliveries only when some may be waiting
+// (retries, and what did not fit in the lanes), not after every attempt.
 type Dispatcher struct {
 	cfg    Config
 	store  Store
@@ -44,8 +47,12 @@ type Dispatcher struct {
 	cancel context.CancelFunc
 	wake   chan struct{} // capacity 1: a poll is wanted
 	stop   chan struct{}
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the scheduler, its timer and the recorder
+	sends  sync.WaitGroup // attempts in flight
 	once   sync.Once
+
+	recWake chan struct{} // capacity 1: attempts wait to be recorded
+	recStop chan struct{} // closed once no attempt is in flight any more: the recorder ends
 
 	mu        sync.Mutex
 	closed    bool
@@ -56,6 +63,13 @@ type Dispatcher struct {
 	cache     []Endpoint
 	cachedAt  time.Time
 	cacheOK   bool
+	signers   map[string]signer // by endpoint id
+	// records are the attempts ended and not yet recorded, in the order they ended.
+	records []pendingRecord
+	// due: deliveries may be due in the store that no claim has taken yet (a claim filled
+	// its batch, or stored deliveries did not fit in the lanes). A freed slot then asks for a
+	// poll at once; otherwise the next poll is the timer's.
+	due bool
 }
 
 // lane queues one endpoint's claimed deliveries.
@@ -78,7 +92,8 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger,
 		guard: newGuard(cfg.AllowPrivate, cfg.Resolver, cfg.AttemptTimeout),
-		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{},
+		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{}, signers: map[string]signer{},
+		recWake: make(chan struct{}, 1), recStop: make(chan struct{}),
 		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.client = &http.Client{
@@ -95,8 +110,9 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		// Webhooks), and following it would let a receiver point us anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go d.run()
+	go d.recordLoop()
 	d.poke()
 	return d, nil
 }
@@ -114,6 +130,8 @@ func (d *Dispatcher) Close() error {
 		d.mu.Unlock()
 		d.cancel()
 		close(d.stop)
+		d.sends.Wait() // no new record after this
+		close(d.recStop)
 		d.wg.Wait()
 		d.client.CloseIdleConnections()
 	})
@@ -144,6 +162,12 @@ func (d *Dispatcher) run() {
 // and a claimed delivery waits in its lane for at most a few attempts of its endpoint (well
 // within ClaimLease; see Config.validate).
 const claimBatch = 16
+
+// laneRounds bounds what HandleBatch queues on a lane: laneRounds*PerEndpoint deliveries,
+// that many rounds of attempts, so that a busy endpoint's queue is refilled by the intake
+// (a transaction per fetch) rather than by claims of claimBatch (a transaction each), and a
+// queued delivery is sent well within ClaimLease (Config.validate).
+const laneRounds = 8
 
 // poll claims what fits in the free slots, skipping endpoints whose lane already has a
 // batch waiting, queues the deliveries on their endpoints' lanes and arms the next poll. A
@@ -178,16 +202,16 @@ func (d *Dispatcher) poll() {
 		return
 	}
 	for _, dl := range claimed {
-		l := d.lanes[dl.EndpointID]
-		if l == nil {
-			l = &lane{}
-			d.lanes[dl.EndpointID] = l
-		}
-		l.queue = append(l.queue, dl)
-		d.pumpLocked(dl.EndpointID, l)
+		d.queueLocked(dl)
 	}
-	if free > 0 && len(claimed) == free {
-		d.poke() // there may be more due
+	if free > 0 {
+		// A full batch may have left more due, and so may the endpoints skipped as busy; else
+		// the claim took all (until retries come due or HandleBatch stores what does not fit,
+		// which sets due again).
+		d.due = len(claimed) == free || len(busy) > 0
+		if len(claimed) == free {
+			d.poke() // at once; a busy lane asks again when it has room
+		}
 	}
 	if d.timerStop != nil && d.timerStop() {
 		d.wg.Done()
@@ -199,220 +223,59 @@ func (d *Dispatcher) poll() {
 	})
 }
 
-// pumpLocked starts attempts on a lane while it has room. d.mu is held.
+// queueLocked queues a claimed delivery on its endpoint's lane and starts what fits. d.mu is
+// held, and dl counts in inFlight.
+func (d *Dispatcher) queueLocked(dl Delivery) {
+	l := d.lanes[dl.EndpointID]
+	if l == nil {
+		l = &lane{}
+		d.lanes[dl.EndpointID] = l
+	}
+	l.queue = append(l.queue, dl)
+	d.pumpLocked(dl.EndpointID, l)
+}
+
+// pumpLocked starts attempts on a lane while it has room. d.mu is held. An attempt's lane
+// place is free once it is sent; its inFlight slot once it is recorded (record.go).
 func (d *Dispatcher) pumpLocked(endpointID string, l *lane) {
 	for l.running < d.cfg.PerEndpoint && len(l.queue) > 0 {
 		dl := l.queue[0]
 		l.queue = l.queue[1:]
 		l.running++
-		d.wg.Add(1)
+		d.sends.Add(1)
 		go func() {
-			defer d.wg.Done()
-			d.attempt(dl)
+			defer d.sends.Done()
+			rec := d.attempt(dl)
 			d.mu.Lock()
 			l.running--
-			d.inFlight--
+			if rec != nil {
+				d.records = append(d.records, *rec)
+			} else {
+				d.inFlight--
+			}
 			if l.running == 0 && len(l.queue) == 0 {
 				delete(d.lanes, endpointID)
 			} else if !d.closed {
 				d.pumpLocked(endpointID, l)
 			}
+			due := d.due
 			d.mu.Unlock()
-			d.poke() // a slot is free: there may be more due
+			if rec != nil {
+				select {
+				case d.recWake <- struct{}{}:
+				default:
+				}
+			} else if due {
+				d.poke() // a slot is free and more may be due
+			}
 		}()
 	}
-}
-
-// Handle is the event consumer (a feed.Handler): it records one delivery of ev for every
-// enabled endpoint that wants its type, and returns nil once they are stored, so that the
-// bus may acknowledge the event. Redelivered events add nothing (deliveries are keyed by
-// endpoint and event).
-func (d *Dispatcher) Handle(ctx context.Context, ev feed.Event) error {
-	eps, err := d.endpoints(ctx)
-	if err != nil {
-		return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
-	}
-	ds, err := deliveriesOf(eps, ev, d.cfg.Now(), nil)
-	if err != nil {
-		return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
-	}
-	if len(ds) == 0 {
-		return nil
-	}
-	added, err := d.store.AddDeliveries(ctx, ds)
-	if err != nil {
-		return fmt.Errorf("webhooks: handle %s: %w", ev.ID, err)
-	}
-	if added > 0 {
-		d.poke()
-	}
-	return nil
-}
-
-// deliveriesOf appends to ds one pending delivery of ev for every enabled endpoint of eps
-// that wants its type.
-func deliveriesOf(eps []Endpoint, ev feed.Event, now time.Time, ds []Delivery) ([]Delivery, error) {
-	var payload []byte
-	for _, ep := range eps {
-		if ep.Disabled || !ep.Wants(ev.Type) {
-			continue
-		}
-		if payload == nil {
-			var err error
-			if payload, err = Payload(ev); err != nil {
-				return ds, err
-			}
-		}
-		ds = append(ds, Delivery{ID: DeliveryID(ep.ID, ev.ID), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type,
-			Payload: payload, Status: StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
-	}
-	return ds, nil
-}
-
-// Payload is the body of an event's deliveries, the Standard Webhooks shape (type,
-// timestamp, data) plus the event's identity and order: id, resource_id, version, index and,
-// for hold events, subject.
-func Payload(ev feed.Event) ([]byte, error) {
-	data := ev.Data
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	return json.Marshal(struct {
-		ID         string          `json:"id"`
-		Type       string          `json:"type"`
-		Timestamp  time.Time       `json:"timestamp"`
-		ResourceID string          `json:"resource_id"`
-		Version    uint64          `json:"version"`
-		Index      int             `json:"index"`
-		Subject    string          `json:"subject,omitempty"`
-		Data       json.RawMessage `json:"data"`
-	}{ev.ID, ev.Type, ev.OccurredAt.UTC(), ev.ResourceID, ev.Version, ev.Index, ev.Subject, data})
-}
-
-// endpoints returns the endpoints, from a cache at most EndpointCacheTTL old.
-func (d *Dispatcher) endpoints(ctx context.Context) ([]Endpoint, error) {
-	now := d.cfg.Now()
-	d.mu.Lock()
-	if d.cacheOK && now.Sub(d.cachedAt) < d.cfg.EndpointCacheTTL {
-		eps := d.cache
-		d.mu.Unlock()
-		return eps, nil
-	}
-	d.mu.Unlock()
-	eps, err := d.store.ListEndpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.cache, d.cachedAt, d.cacheOK = eps, now, true
-	d.mu.Unlock()
-	return eps, nil
-}
-
-// forgetEndpoints drops the cache after a change made here.
-func (d *Dispatcher) forgetEndpoints() {
-	d.mu.Lock()
-	d.cacheOK = false
-	d.mu.Unlock()
 }
 
 // result is what one attempt got.
 type result struct {
 	status int    // HTTP status, 0 when none
 	err    string // why it failed, "" on 2xx
-}
-
-// attempt sends a claimed delivery once and records the outcome.
-func (d *Dispatcher) attempt(dl Delivery) {
-	ep, err := d.store.GetEndpoint(d.ctx, dl.EndpointID)
-	if errors.Is(err, ErrNotFound) {
-		// Deleted, possibly after a node with a stale endpoint cache recorded this delivery:
-		// close it, or its lease would keep bringing it back.
-		ctx, cancel := contextless(d.ctx, d.cfg.AttemptTimeout)
-		defer cancel()
-		now := d.cfg.Now()
-		a := Attempt{DeliveryID: dl.ID, N: dl.Attempts + 1, At: now, Error: "endpoint deleted"}
-		o := Outcome{Status: StatusFailed, LastError: a.Error}
-		err := d.store.RecordAttempt(ctx, a, o)
-		if d.cfg.attempted != nil {
-			d.cfg.attempted(a, o, err)
-		}
-		return
-	}
-	if err != nil {
-		if d.ctx.Err() == nil {
-			d.log.Warn("webhooks: read endpoint", slog.String("endpoint_id", dl.EndpointID), slog.Any("err", err))
-		}
-		return // the lease runs out and the delivery is claimed again
-	}
-	start := d.cfg.Now()
-	var res result
-	if ep.Disabled {
-		res = result{err: "endpoint disabled: " + ep.DisabledReason}
-	} else {
-		res = d.send(ep, dl, start)
-	}
-	if d.ctx.Err() != nil {
-		return // closing: this attempt was cut short; the lease hands it on
-	}
-	end := d.cfg.Now()
-	a := Attempt{DeliveryID: dl.ID, N: dl.Attempts + 1, At: start, Duration: end.Sub(start), StatusCode: res.status, Error: res.err}
-	o := Outcome{LastStatusCode: res.status, LastError: res.err}
-	var st *EndpointState
-	switch {
-	case res.err == "":
-		o.Status = StatusSucceeded
-		if !ep.FailingSince.IsZero() {
-			st = &EndpointState{}
-		}
-	case ep.Disabled:
-		o.Status = StatusFailed
-	case res.status == http.StatusGone:
-		o.Status = StatusFailed
-		st = &EndpointState{Disabled: true, DisabledReason: "the receiver answered 410 Gone", FailingSince: orNow(ep.FailingSince, start)}
-	default:
-		d.mu.Lock()
-		next, ok := d.cfg.Schedule.Next(a.N, dl.CreatedAt, end, d.rnd)
-		d.mu.Unlock()
-		if ok {
-			o.Status, o.NextAttemptAt = StatusPending, next
-		} else {
-			o.Status = StatusFailed
-			o.LastError = fmt.Sprintf("gave up after %d attempts: %s", a.N, res.err)
-		}
-		// Persistent failure: nothing has succeeded for DisableAfter, or for the whole life of
-		// a delivery that has just given up.
-		since := orNow(ep.FailingSince, start)
-		if end.Sub(since) >= d.cfg.DisableAfter || (!ok && !since.After(dl.CreatedAt)) {
-			st = &EndpointState{Disabled: true, FailingSince: since,
-				DisabledReason: "every attempt failed since " + since.UTC().Format(time.RFC3339)}
-		} else if ep.FailingSince.IsZero() {
-			st = &EndpointState{FailingSince: since}
-		}
-		d.log.Info("webhooks: attempt failed", slog.String("endpoint_id", ep.ID), slog.String("delivery_id", dl.ID),
-			slog.Int("attempt", a.N), slog.Int("status", res.status), slog.String("err", res.err))
-	}
-	ctx, cancel := contextless(d.ctx, d.cfg.AttemptTimeout)
-	defer cancel()
-	err = d.store.RecordAttempt(ctx, a, o)
-	if d.cfg.attempted != nil {
-		defer d.cfg.attempted(a, o, err)
-	}
-	if err != nil {
-		if !errors.Is(err, ErrStale) && !errors.Is(err, ErrNotFound) {
-			d.log.Warn("webhooks: record attempt", slog.String("delivery_id", dl.ID), slog.Any("err", err))
-		}
-		return
-	}
-	if st != nil {
-		if err := d.store.SetEndpointState(ctx, ep.ID, *st, end); err != nil && !errors.Is(err, ErrNotFound) {
-			d.log.Warn("webhooks: endpoint state", slog.String("endpoint_id", ep.ID), slog.Any("err", err))
-		}
-		if st.Disabled {
-			d.log.Warn("webhooks: endpoint disabled", slog.String("endpoint_id", ep.ID), slog.String("reason", st.DisabledReason))
-		}
-		d.forgetEndpoints()
-	}
 }
 
 func orNow(t, now time.Time) time.Time {
@@ -422,15 +285,40 @@ func orNow(t, now time.Time) time.Time {
 	return t
 }
 
-// send makes one signed POST of the delivery's payload.
-func (d *Dispatcher) send(ep Endpoint, dl Delivery, now time.Time) result {
+// signer returns the endpoint's signer, opened once per stored secret (unsealing it is an
+// AES-GCM open per attempt otherwise); a new secret (rekey.go) opens a new one.
+func (d *Dispatcher) signer(ep Endpoint) (*standardwebhooks.Webhook, error) {
+	d.mu.Lock()
+	sg, ok := d.signers[ep.ID]
+	d.mu.Unlock()
+	if ok && sg.stored == ep.Secret {
+		return sg.wh, nil
+	}
 	secret, err := openSecret(d.cfg.Sealer, ep.ID, ep.Secret)
 	if err != nil {
-		return result{err: err.Error()}
+		return nil, err
 	}
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
-		return result{err: "signing secret: " + err.Error()}
+		return nil, fmt.Errorf("signing secret: %w", err)
+	}
+	d.mu.Lock()
+	d.signers[ep.ID] = signer{stored: ep.Secret, wh: wh}
+	d.mu.Unlock()
+	return wh, nil
+}
+
+// signer is an endpoint's opened signing secret and the stored form it was opened from.
+type signer struct {
+	stored string
+	wh     *standardwebhooks.Webhook
+}
+
+// send makes one signed POST of the delivery's payload.
+func (d *Dispatcher) send(ep Endpoint, dl Delivery, now time.Time) result {
+	wh, err := d.signer(ep)
+	if err != nil {
+		return result{err: err.Error()}
 	}
 	sig, err := wh.Sign(dl.EventID, now, dl.Payload)
 	if err != nil {

@@ -116,6 +116,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	cfg.Now, cfg.AfterFunc = h.clock.Now, h.clock.AfterFunc
 	cfg.AllowPrivate = true
 	cfg.Seed = 1
+	cfg.RecordInterval = -1 // each attempt recorded as it ends; TestRecordsArePaced paces
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.attempted = func(a Attempt, o Outcome, err error) { h.attempts <- recorded{a, o, err} }
 	if mod != nil {
@@ -455,5 +456,79 @@ func TestDeliveryOfDeletedEndpointCloses(t *testing.T) {
 	r := h.nextAttempt(t)
 	if r.err != nil || r.o.Status != StatusFailed || r.a.Error != "endpoint deleted" {
 		t.Fatalf("attempt = %+v", r)
+	}
+}
+
+// TestRecordsArePaced: attempts that end within RecordInterval of the last record are sent
+// at once but recorded together when the interval has passed (one transaction).
+func TestRecordsArePaced(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	h := newHarness(t, func(c *Config) { c.RecordInterval = time.Second })
+	h.register(t, rcv.srv.URL, "hold.placed")
+	ctx := context.Background()
+	if err := h.d.Handle(ctx, event("hotel-1/1/0", "hold.placed", h.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	rcv.next(t)
+	if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+		t.Fatalf("first attempt = %+v", r)
+	}
+	for _, id := range []string{"hotel-1/2/0", "hotel-1/3/0"} {
+		if err := h.d.Handle(ctx, event(id, "hold.placed", h.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		rcv.next(t) // sent at once
+	}
+	select {
+	case r := <-h.attempts:
+		t.Fatalf("recorded within the interval: %+v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	h.clock.Advance(time.Second)
+	for range 2 {
+		if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+			t.Fatalf("paced attempt = %+v", r)
+		}
+	}
+}
+
+// TestHandleBatchDeliversOnceAndReportsBadEvents: a batch's deliveries are sent (straight
+// from the intake, without waiting for a poll), a redelivered batch sends nothing again, and
+// an event whose payload does not encode gets its own error while the rest are stored.
+func TestHandleBatchDeliversOnceAndReportsBadEvents(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	h := newHarness(t, nil)
+	h.register(t, rcv.srv.URL, "hold.placed")
+	ctx := context.Background()
+	bad := event("hotel-1/3/0", "hold.placed", h.clock.Now())
+	bad.Data = json.RawMessage(`{not json`)
+	evs := []feed.Event{event("hotel-1/1/0", "hold.placed", h.clock.Now()), bad,
+		event("hotel-1/2/0", "hold.placed", h.clock.Now()), event("hotel-1/2/1", "bucket.sold_out", h.clock.Now())}
+	errs, err := h.d.HandleBatch(ctx, "webhooks", evs)
+	if err != nil || len(errs) != len(evs) || errs[0] != nil || errs[1] == nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("HandleBatch = %v, %v", errs, err)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		got[rcv.next(t).header.Get("webhook-id")] = true
+		if r := h.nextAttempt(t); r.err != nil || r.o.Status != StatusSucceeded {
+			t.Fatalf("attempt = %+v", r)
+		}
+	}
+	if !got["hotel-1/1/0"] || !got["hotel-1/2/0"] {
+		t.Fatalf("delivered %v", got)
+	}
+	if errs, err := h.d.HandleBatch(ctx, "webhooks", evs[:1]); err != nil || errs != nil {
+		t.Fatalf("redelivery: %v, %v", errs, err)
+	}
+	// A batch whose only wanted event is bad stores nothing and fails that event alone.
+	if errs, err := h.d.HandleBatch(ctx, "webhooks", evs[1:2]); err != nil || len(errs) != 1 || errs[0] == nil {
+		t.Fatalf("bad event alone: %v, %v", errs, err)
+	}
+	h.clock.Advance(time.Second) // a poll: nothing is due
+	select {
+	case r := <-rcv.got:
+		t.Fatalf("a redelivered event was sent again: %s", r.header.Get("webhook-id"))
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -6,11 +6,14 @@
 //   - Store (store.go): endpoints, deliveries and attempts, persisted; SQLStore on SQLite and
 //     PostgreSQL/CockroachDB (migration 0005), MemStore for tests and the memory store; one
 //     contract suite (storetest) for all.
-//   - Dispatcher (dispatcher.go): the event consumer (Handle, a feed.Handler fed by the bus's
-//     durable consumer) records one delivery per matching endpoint, and a scheduler claims due
-//     deliveries and sends them, with bounded concurrency per endpoint, a timeout per attempt,
-//     exponential backoff with jitter for up to three days (schedule.go), 410 Gone and
-//     persistent failure disabling the endpoint.
+//   - Dispatcher (dispatcher.go): the event consumer (intake.go: HandleBatch, fed a fetch at a
+//     time by the bus's durable consumer, or Handle, one event) records one delivery per
+//     matching endpoint, with the events in the consumer's inbox in one transaction, and
+//     queues what it added on the endpoints' lanes; a scheduler claims the other due
+//     deliveries (retries, what did not fit); both are sent with bounded concurrency per
+//     endpoint, a timeout per attempt, exponential backoff with jitter for up to three days
+//     (schedule.go), 410 Gone and persistent failure disabling the endpoint; attempts are
+//     recorded in batches (record.go).
 //   - Guard (ssrf.go): target URLs on loopback, link-local, private, unspecified and other
 //     non-public ranges are refused at registration and again at every dial (so a DNS answer
 //     that changes after registration cannot reach them), unless AllowPrivate is set.

@@ -17,6 +17,7 @@ type MemStore struct {
 	deliveries map[string]Delivery
 	byEvent    map[[2]string]string // (endpoint, event) -> delivery id
 	attempts   map[string][]Attempt
+	inbox      map[[2]string]bool // (consumer, event id) recorded by AddEvents
 }
 
 var _ Store = (*MemStore)(nil)
@@ -24,7 +25,7 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{endpoints: map[string]Endpoint{}, deliveries: map[string]Delivery{},
-		byEvent: map[[2]string]string{}, attempts: map[string][]Attempt{}}
+		byEvent: map[[2]string]string{}, attempts: map[string][]Attempt{}, inbox: map[[2]string]bool{}}
 }
 
 // ms keeps a time to the millisecond in UTC, as the SQL stores do.
@@ -107,7 +108,26 @@ func (s *MemStore) SetEndpointState(_ context.Context, id string, st EndpointSta
 func (s *MemStore) AddDeliveries(_ context.Context, ds []Delivery) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	added := 0
+	return len(s.addLocked(ds, nil)), nil
+}
+
+func (s *MemStore) AddEvents(_ context.Context, consumer string, _ time.Time, evs []EventDeliveries) ([]Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var added []Delivery
+	for _, ev := range evs {
+		k := [2]string{consumer, ev.EventID}
+		if s.inbox[k] {
+			continue
+		}
+		s.inbox[k] = true
+		added = s.addLocked(ev.Deliveries, added)
+	}
+	return added, nil
+}
+
+// addLocked stores the deliveries of ds not stored yet and appends them to added. s.mu is held.
+func (s *MemStore) addLocked(ds []Delivery, added []Delivery) []Delivery {
 	for _, d := range ds {
 		k := [2]string{d.EndpointID, d.EventID}
 		if _, ok := s.byEvent[k]; ok {
@@ -120,9 +140,9 @@ func (s *MemStore) AddDeliveries(_ context.Context, ds []Delivery) (int, error) 
 		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = ms(d.NextAttemptAt), ms(d.CreatedAt), ms(d.UpdatedAt)
 		s.deliveries[d.ID] = d
 		s.byEvent[k] = d.ID
-		added++
+		added = append(added, d)
 	}
-	return added, nil
+	return added
 }
 
 func (s *MemStore) GetDelivery(_ context.Context, endpointID, id string) (Delivery, error) {
@@ -207,6 +227,21 @@ func (s *MemStore) ClaimDue(_ context.Context, now, leaseUntil time.Time, limit 
 func (s *MemStore) RecordAttempt(_ context.Context, a Attempt, o Outcome) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.recordLocked(a, o)
+}
+
+func (s *MemStore) RecordAttempts(_ context.Context, rs []AttemptRecord) ([]error, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = s.recordLocked(r.Attempt, r.Outcome)
+	}
+	return errs, nil
+}
+
+// recordLocked is RecordAttempt with s.mu held.
+func (s *MemStore) recordLocked(a Attempt, o Outcome) error {
 	d, ok := s.deliveries[a.DeliveryID]
 	if !ok {
 		return fmt.Errorf("record attempt %s: %w", a.DeliveryID, ErrNotFound)

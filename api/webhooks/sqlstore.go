@@ -305,6 +305,17 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limi
 			skipArgs = append(skipArgs, e)
 		}
 	}
+	// Nothing due is the common answer of a poll: find it out with a read, which on SQLite
+	// does not take the write lock the booking writer needs (nor locks rows elsewhere).
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?`+skip+` LIMIT 1`),
+		append([]any{toMS(now)}, skipArgs...)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
 	stmt := `UPDATE webhook_deliveries SET next_attempt_at_ms = ?
  WHERE status = 'pending' AND next_attempt_at_ms <= ? AND id IN
  (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?` + skip + `
@@ -324,7 +335,7 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limi
 	// take other rows. (CockroachDB without READ COMMITTED enabled runs it SERIALIZABLE, and
 	// inTx retries.)
 	var out []Delivery
-	err := s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+	err = s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(stmt), args...)
 		if err != nil {
 			return err

@@ -56,7 +56,31 @@ type Store interface {
 	// transaction, only if the delivery still has a.N-1 attempts; otherwise ErrStale.
 	// ErrNotFound if the delivery is gone.
 	RecordAttempt(ctx context.Context, a Attempt, o Outcome) error
+	// AddEvents records one batch of events of a bus consumer in one transaction: each event
+	// that consumer has not recorded before is marked in the consumer's inbox (at) and its
+	// deliveries are stored (skipping any whose (EndpointID, EventID) is stored already); an
+	// event recorded before adds nothing, so a redelivered batch does not bring back
+	// deliveries for endpoints registered since. It returns the deliveries added, in the
+	// order given. On error nothing changed.
+	AddEvents(ctx context.Context, consumer string, at time.Time, evs []EventDeliveries) ([]Delivery, error)
+	// RecordAttempts is RecordAttempt for many attempts in one transaction: errs[i] is the
+	// result of rs[i] (nil, or wrapping ErrStale or ErrNotFound), applied in order. A non-nil
+	// err means that none was recorded.
+	RecordAttempts(ctx context.Context, rs []AttemptRecord) (errs []error, err error)
 	// Reschedule makes a delivery pending and due at at (a retry by hand), whatever its
 	// status; ErrNotFound if the endpoint has no such delivery.
 	Reschedule(ctx context.Context, endpointID, id string, at time.Time) error
+}
+
+// EventDeliveries is one event's deliveries, for AddEvents (possibly none: the event is then
+// only marked in the inbox).
+type EventDeliveries struct {
+	EventID    string
+	Deliveries []Delivery
+}
+
+// AttemptRecord is one attempt and its outcome, for RecordAttempts.
+type AttemptRecord struct {
+	Attempt Attempt
+	Outcome Outcome
 }

@@ -82,11 +82,31 @@ func (b *Bus) SubscribeBatch(ctx context.Context, cfg ConsumerConfig, h BatchHan
 }
 
 // fetchLoop waits for one message, takes what else is pending up to MaxBatch without waiting,
-// and hands the batch to h; it returns when the subscription stops.
+// and hands the batch to h; it returns when the subscription stops. With a BatchInterval it
+// first waits until that long after the previous batch started.
 func (s *subscription) fetchLoop(cons jetstream.Consumer, h BatchHandler) {
 	defer close(s.loopDone)
+	var pace *time.Timer
+	if s.cfg.BatchInterval > 0 {
+		pace = time.NewTimer(0)
+		defer pace.Stop()
+	}
 	for s.ctx.Err() == nil {
+		if pace != nil {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-pace.C:
+			}
+		}
 		first, err := cons.Next(jetstream.FetchContext(s.ctx))
+		if pace != nil {
+			if err == nil {
+				pace.Reset(s.cfg.BatchInterval) // from the first event: a quiet stream adds no delay
+			} else {
+				pace.Reset(0)
+			}
+		}
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
 				s.b.log.Warn("event fetch failed", "consumer", s.cfg.Name, "err", err)

@@ -187,12 +187,53 @@ func TestBatchConsumerWholeBatchError(t *testing.T) {
 func TestSubscribeBatchValidates(t *testing.T) {
 	b := openBus(t)
 	h := func(context.Context, []events.Record) error { return nil }
-	for _, cfg := range []ConsumerConfig{{}, {Name: "x", MaxBatch: -1}, {Name: "x", MaxBatch: 5000}} {
+	for _, cfg := range []ConsumerConfig{{}, {Name: "x", MaxBatch: -1}, {Name: "x", MaxBatch: 5000},
+		{Name: "x", BatchInterval: -time.Second}, {Name: "x", BatchInterval: time.Hour}} {
 		if _, err := b.SubscribeBatch(context.Background(), cfg, h); err == nil {
 			t.Fatalf("SubscribeBatch(%+v) = nil error", cfg)
 		}
 	}
 	if _, err := b.SubscribeBatch(context.Background(), ConsumerConfig{Name: "x"}, nil); err == nil {
 		t.Fatal("nil handler accepted")
+	}
+}
+
+// TestBatchIntervalPaces: with a BatchInterval, the events published while a batch is
+// handled wait for the interval and then come in one batch, not one batch each.
+func TestBatchIntervalPaces(t *testing.T) {
+	b := openBus(t)
+	const interval = 300 * time.Millisecond
+	first := publishHolds(t, b, "r1", 0) // 1 event: resource.created
+	r := &batchRecorder{calls: map[string]int{}, done: make(chan struct{})}
+	var starts []time.Time
+	more := make(chan struct{})
+	sub, err := b.SubscribeBatch(context.Background(), ConsumerConfig{Name: "paced", BatchInterval: interval},
+		func(_ context.Context, recs []events.Record) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.record(recs)
+			starts = append(starts, time.Now())
+			if len(r.batches) == 1 {
+				close(more)
+			}
+			if len(r.calls) == len(first)+4 {
+				r.finish()
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	<-more
+	publishHolds(t, b, "r2", 3) // 4 events, published one by one after the first batch
+	r.wait(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.batches) != 2 || len(r.batches[1]) != 4 {
+		t.Fatalf("batches %v, want the 4 later events in one", r.batches)
+	}
+	if gap := starts[1].Sub(starts[0]); gap < interval {
+		t.Fatalf("second batch %s after the first, want at least %s", gap, interval)
 	}
 }

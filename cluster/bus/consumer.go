@@ -90,6 +90,12 @@ type ConsumerConfig struct {
 	// MaxBatch bounds the events of one BatchHandler call (SubscribeBatch); a Handler
 	// ignores it.
 	MaxBatch int
+	// BatchInterval (SubscribeBatch only) is the least time between the starts of two
+	// batches: a consumer whose every commit delays others (on SQLite, a side pool's
+	// transaction holds the write lock the booking writer needs) paces itself, so that under
+	// load it commits a few large batches a second instead of many small ones. An event waits
+	// at most that much longer. Zero: no pacing.
+	BatchInterval time.Duration
 }
 
 // DefaultConsumerConfig fills the defaults of the zero fields.
@@ -122,6 +128,9 @@ func (c ConsumerConfig) validate() error {
 	}
 	if c.MaxDeliver < 1 || c.AckWait <= 0 || c.MaxBatch < 1 {
 		return fmt.Errorf("bus: consumer %s: MaxDeliver, AckWait and MaxBatch must be positive", c.Name)
+	}
+	if c.BatchInterval < 0 || c.BatchInterval > time.Minute {
+		return fmt.Errorf("bus: consumer %s: BatchInterval %s is not within [0, 1m]", c.Name, c.BatchInterval)
 	}
 	if c.MaxBatch > 4096 {
 		return fmt.Errorf("bus: consumer %s: MaxBatch %d is more than 4096", c.Name, c.MaxBatch)

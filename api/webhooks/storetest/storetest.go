@@ -22,6 +22,88 @@ func Run(t *testing.T, newStore func(t *testing.T) webhooks.Store) {
 	t.Run("ConcurrentClaimsShareNothing", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, newStore(t)) })
 	t.Run("ClaimExcludesEndpoints", func(t *testing.T) { testClaimExcludes(t, newStore(t)) })
+	t.Run("AddEventsOncePerConsumer", func(t *testing.T) { testAddEvents(t, newStore(t)) })
+	t.Run("RecordAttemptsEachItsOutcome", func(t *testing.T) { testRecordAttempts(t, newStore(t)) })
+}
+
+func ids(ds []webhooks.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+func testAddEvents(t *testing.T, s webhooks.Store) {
+	ctx := context.Background()
+	must(t, s.CreateEndpoint(ctx, endpoint("we_a", t0)))
+	must(t, s.CreateEndpoint(ctx, endpoint("we_b", t0)))
+	batch := []webhooks.EventDeliveries{
+		{EventID: "r/1/0", Deliveries: []webhooks.Delivery{delivery("we_a", "r/1/0", t0), delivery("we_b", "r/1/0", t0)}},
+		{EventID: "r/2/0", Deliveries: []webhooks.Delivery{delivery("we_a", "r/2/0", t0)}},
+	}
+	added, err := s.AddEvents(ctx, "webhooks", t0, batch)
+	must(t, err)
+	want := []string{webhooks.DeliveryID("we_a", "r/1/0"), webhooks.DeliveryID("we_b", "r/1/0"), webhooks.DeliveryID("we_a", "r/2/0")}
+	if fmt.Sprint(ids(added)) != fmt.Sprint(want) {
+		t.Fatalf("added %v, want %v", ids(added), want)
+	}
+	// Redelivered, now also for an endpoint registered since: the inbox holds both events,
+	// so nothing is added; a new event in the same batch is.
+	must(t, s.CreateEndpoint(ctx, endpoint("we_c", t0)))
+	batch[1].Deliveries = append(batch[1].Deliveries, delivery("we_c", "r/2/0", t0))
+	batch = append(batch, webhooks.EventDeliveries{EventID: "r/3/0", Deliveries: []webhooks.Delivery{delivery("we_c", "r/3/0", t0)}})
+	added, err = s.AddEvents(ctx, "webhooks", t0, batch)
+	must(t, err)
+	if fmt.Sprint(ids(added)) != fmt.Sprint([]string{webhooks.DeliveryID("we_c", "r/3/0")}) {
+		t.Fatalf("redelivery added %v, want only the new event's delivery", ids(added))
+	}
+	if _, err := s.GetDelivery(ctx, "we_c", webhooks.DeliveryID("we_c", "r/2/0")); !errors.Is(err, webhooks.ErrNotFound) {
+		t.Fatalf("a redelivered event added a delivery: %v", err)
+	}
+	// Another consumer has its own inbox; deliveries stay unique per (endpoint, event).
+	added, err = s.AddEvents(ctx, "other", t0, batch[1:2])
+	must(t, err)
+	if fmt.Sprint(ids(added)) != fmt.Sprint([]string{webhooks.DeliveryID("we_c", "r/2/0")}) {
+		t.Fatalf("other consumer added %v", ids(added))
+	}
+	if added, err := s.AddEvents(ctx, "webhooks", t0, nil); err != nil || len(added) != 0 {
+		t.Fatalf("empty batch: %v, %v", added, err)
+	}
+}
+
+func testRecordAttempts(t *testing.T, s webhooks.Store) {
+	ctx := context.Background()
+	must(t, s.CreateEndpoint(ctx, endpoint("we_a", t0)))
+	_, err := s.AddDeliveries(ctx, []webhooks.Delivery{delivery("we_a", "r/1/0", t0), delivery("we_a", "r/2/0", t0)})
+	must(t, err)
+	d1, d2 := webhooks.DeliveryID("we_a", "r/1/0"), webhooks.DeliveryID("we_a", "r/2/0")
+	next := t0.Add(time.Minute)
+	rs := []webhooks.AttemptRecord{
+		{Attempt: webhooks.Attempt{DeliveryID: d1, N: 1, At: t0, StatusCode: 204}, Outcome: webhooks.Outcome{Status: webhooks.StatusSucceeded, LastStatusCode: 204}},
+		{Attempt: webhooks.Attempt{DeliveryID: d2, N: 2, At: t0, StatusCode: 500}, Outcome: webhooks.Outcome{Status: webhooks.StatusPending}},
+		{Attempt: webhooks.Attempt{DeliveryID: "dlv_none", N: 1, At: t0}, Outcome: webhooks.Outcome{Status: webhooks.StatusFailed}},
+		{Attempt: webhooks.Attempt{DeliveryID: d2, N: 1, At: t0, StatusCode: 500, Error: "HTTP 500"},
+			Outcome: webhooks.Outcome{Status: webhooks.StatusPending, NextAttemptAt: next, LastStatusCode: 500, LastError: "HTTP 500"}},
+	}
+	errs, err := s.RecordAttempts(ctx, rs)
+	must(t, err)
+	if len(errs) != len(rs) || errs[0] != nil || !errors.Is(errs[1], webhooks.ErrStale) || !errors.Is(errs[2], webhooks.ErrNotFound) || errs[3] != nil {
+		t.Fatalf("errs = %v", errs)
+	}
+	got1, err := s.GetDelivery(ctx, "we_a", d1)
+	must(t, err)
+	got2, err := s.GetDelivery(ctx, "we_a", d2)
+	must(t, err)
+	if got1.Status != webhooks.StatusSucceeded || got1.Attempts != 1 || got2.Status != webhooks.StatusPending ||
+		got2.Attempts != 1 || !got2.NextAttemptAt.Equal(next) || got2.LastError != "HTTP 500" {
+		t.Fatalf("after records: %+v, %+v", got1, got2)
+	}
+	as, err := s.ListAttempts(ctx, d2)
+	must(t, err)
+	if len(as) != 1 || as[0].N != 1 || as[0].StatusCode != 500 {
+		t.Fatalf("attempts of %s = %+v", d2, as)
+	}
 }
 
 var t0 = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
