@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sync/atomic"
+)
+
+// The checkpointer copies committed WAL frames into the database file on a connection of its
+// own, so that the writer's commits do not wait for it. SQLite's default is to checkpoint
+// on the committing connection once the WAL holds 1000 pages: under load that put a read of
+// the WAL, a write of every changed page into the file and two fsyncs on the commit path
+// every ~16 groups, while every waiting caller waited too.
+//
+// The writer wakes the checkpointer every Config.CheckpointEvery committed groups; it runs a
+// PASSIVE checkpoint, which takes no lock the writer needs (WAL mode lets a checkpoint run
+// beside a write transaction) and copies what was committed when it began. A checkpoint
+// does not touch durability: the frames are already fsynced in the WAL, and SQLite fsyncs the
+// database file before it lets the WAL be overwritten. SQLite starts the WAL over only after a
+// checkpoint found it fully copied, which a writer that keeps appending may prevent: the
+// writer keeps an autocheckpoint of its own at walRestartFrames for that, which finds little
+// left to copy.
+
+// ckptStats counts the checkpointer's work; read by tests and benchmarks.
+type ckptStats struct {
+	runs   atomic.Int64 // checkpoints run
+	copied atomic.Int64 // frames they found copied into the file when they returned
+	failed atomic.Int64 // checkpoints that failed (SQLITE_BUSY: another checkpoint ran)
+}
+
+// checkpointDSN is the checkpointer's connection: no journal mode or synchronous of its own
+// (a checkpoint uses the file's), not query_only (a checkpoint writes the database file).
+func (c Config) checkpointDSN(abs string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// openCheckpointer opens the checkpointer's connection pool (one connection, kept).
+func (s *Store) openCheckpointer(abs string) error {
+	if s.cfg.CheckpointEvery == 0 {
+		return nil
+	}
+	var err error
+	if s.cdb, err = sql.Open("sqlite", s.cfg.checkpointDSN(abs)); err != nil {
+		return fmt.Errorf("sqlite open: checkpointer: %w", err)
+	}
+	s.cdb.SetMaxOpenConns(1)
+	s.cdb.SetMaxIdleConns(1)
+	s.cdb.SetConnMaxLifetime(0)
+	s.cdb.SetConnMaxIdleTime(0)
+	s.ckptWake = make(chan struct{}, 1)
+	return nil
+}
+
+// committed is called by the writer after each committed group: every CheckpointEvery
+// groups it wakes the checkpointer, without waiting for it. Writer goroutine only.
+func (s *Store) committed() {
+	if s.cdb == nil {
+		return
+	}
+	if s.sinceCkpt++; s.sinceCkpt < s.cfg.CheckpointEvery {
+		return
+	}
+	s.sinceCkpt = 0
+	select {
+	case s.ckptWake <- struct{}{}:
+	default: // it is still at the previous one: that one will have to do
+	}
+}
+
+// runCheckpointer checkpoints when woken until the store closes. A checkpoint in progress
+// finishes first; Close then closes the connection.
+func (s *Store) runCheckpointer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.ckptWake:
+		}
+		s.checkpoint()
+	}
+}
+
+// checkpoint runs one passive checkpoint. A failure is counted, not returned: the WAL keeps
+// the frames, and the next checkpoint, or the writer's own at walRestartFrames, copies them.
+func (s *Store) checkpoint() {
+	var busy, log, copied int64
+	// Background context: modernc.org/sqlite watches a cancellable context with a goroutine
+	// per statement, and Close lets a checkpoint in progress finish anyway.
+	err := s.cdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)
+	s.ckpt.runs.Add(1)
+	if err != nil || busy != 0 {
+		copied = -1
+		s.ckpt.failed.Add(1)
+	} else {
+		s.ckpt.copied.Add(copied)
+	}
+	if h := s.ckptHook.Load(); h != nil {
+		(*h)(copied)
+	}
+}
