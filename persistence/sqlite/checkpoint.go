@@ -15,20 +15,30 @@ import (
 // the WAL, a write of every changed page into the file and two fsyncs on the commit path
 // every ~16 groups, while every waiting caller waited too.
 //
-// The writer wakes the checkpointer every Config.CheckpointEvery committed groups; it runs a
-// PASSIVE checkpoint, which takes no lock the writer needs (WAL mode lets a checkpoint run
+// The writer wakes the checkpointer every ckptEvery committed groups; it runs a PASSIVE
+// checkpoint, which takes no lock the writer needs (WAL mode lets a checkpoint run
 // beside a write transaction) and copies what was committed when it began. A checkpoint
 // does not touch durability: the frames are already fsynced in the WAL, and SQLite fsyncs the
 // database file before it lets the WAL be overwritten. SQLite starts the WAL over only after a
 // checkpoint found it fully copied, which a writer that keeps appending may prevent: the
 // writer keeps an autocheckpoint of its own at walRestartFrames for that, which finds little
 // left to copy.
+//
+// A group changes from a few pages (one small commit) to hundreds (a full group under load),
+// so ckptEvery is not fixed: after each checkpoint the checkpointer divides the frames added
+// to the WAL since the previous one by the groups committed meanwhile, and sets ckptEvery so
+// that the next checkpoint finds about Config.CheckpointPages new frames. (At a fixed 8
+// groups, single-hold commits were checkpointed every ~40 pages, and the checkpoint's fsync
+// of the file slowed the next commit's fsync of the WAL.)
 
 // ckptStats counts the checkpointer's work; read by tests and benchmarks.
 type ckptStats struct {
-	runs   atomic.Int64 // checkpoints run
-	copied atomic.Int64 // frames they found copied into the file when they returned
-	failed atomic.Int64 // checkpoints that failed (SQLITE_BUSY: another checkpoint ran)
+	runs atomic.Int64 // checkpoints run
+	// lastLog and lastGroups are the WAL's frames and the writer's committed groups at the
+	// previous checkpoint; checkpointer goroutine only.
+	lastLog, lastGroups int64
+	copied              atomic.Int64 // frames they found copied into the file when they returned
+	failed              atomic.Int64 // checkpoints that failed (SQLITE_BUSY: another checkpoint ran)
 }
 
 // checkpointDSN is the checkpointer's connection: no journal mode or synchronous of its own
@@ -42,7 +52,7 @@ func (c Config) checkpointDSN(abs string) string {
 
 // openCheckpointer opens the checkpointer's connection pool (one connection, kept).
 func (s *Store) openCheckpointer(abs string) error {
-	if s.cfg.CheckpointEvery == 0 {
+	if s.cfg.CheckpointPages == 0 {
 		return nil
 	}
 	var err error
@@ -54,16 +64,17 @@ func (s *Store) openCheckpointer(abs string) error {
 	s.cdb.SetConnMaxLifetime(0)
 	s.cdb.SetConnMaxIdleTime(0)
 	s.ckptWake = make(chan struct{}, 1)
+	s.ckptEvery.Store(1) // until the first checkpoint has measured a group
 	return nil
 }
 
-// committed is called by the writer after each committed group: every CheckpointEvery
-// groups it wakes the checkpointer, without waiting for it. Writer goroutine only.
+// committed is called by the writer after each committed group: every ckptEvery groups it
+// wakes the checkpointer, without waiting for it. Writer goroutine only.
 func (s *Store) committed() {
 	if s.cdb == nil {
 		return
 	}
-	if s.sinceCkpt++; s.sinceCkpt < s.cfg.CheckpointEvery {
+	if s.sinceCkpt++; s.sinceCkpt < s.ckptEvery.Load() {
 		return
 	}
 	s.sinceCkpt = 0
@@ -91,6 +102,7 @@ func (s *Store) runCheckpointer() {
 // the frames, and the next checkpoint, or the writer's own at walRestartFrames, copies them.
 func (s *Store) checkpoint() {
 	var busy, log, copied int64
+	groups := s.stats.groups.Load()
 	// Background context: modernc.org/sqlite watches a cancellable context with a goroutine
 	// per statement, and Close lets a checkpoint in progress finish anyway.
 	err := s.cdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)
@@ -100,8 +112,30 @@ func (s *Store) checkpoint() {
 		s.ckpt.failed.Add(1)
 	} else {
 		s.ckpt.copied.Add(copied)
+		s.ckptEvery.Store(nextEvery(log, s.ckpt.lastLog, groups-s.ckpt.lastGroups, int64(s.cfg.CheckpointPages)))
+		s.ckpt.lastLog, s.ckpt.lastGroups = log, groups
 	}
 	if h := s.ckptHook.Load(); h != nil {
 		(*h)(copied)
 	}
 }
+
+// nextEvery returns how many groups should pass before the next checkpoint for it to find
+// about target new frames, from the WAL's frames now (log) and at the previous checkpoint
+// (last) and the groups committed in between. A WAL that started over since holds only new
+// frames. At least 1 group, at most maxCkptEvery, so that a measurement of nearly empty
+// groups cannot put off checkpoints until the writer's own when groups grow.
+func nextEvery(log, last, groups, target int64) int64 {
+	added := log - last
+	if added < 0 {
+		added = log
+	}
+	if groups <= 0 || added <= 0 {
+		return 1
+	}
+	perGroup := max(added/groups, 1)
+	return min(max(target/perGroup, 1), maxCkptEvery)
+}
+
+// maxCkptEvery bounds the groups between checkpoints (nextEvery).
+const maxCkptEvery = 256

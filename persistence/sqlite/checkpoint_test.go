@@ -50,24 +50,23 @@ func commitHolds(s *Store, id string, v uint64, n int) error {
 	return s.Commit(context.Background(), b)
 }
 
-// Every CheckpointEvery groups the checkpointer copies the committed frames into the file on
-// its own connection, and what was committed reads back.
+// Once woken by the writer, the checkpointer copies the committed frames into the file on its
+// own connection, and what was committed reads back.
 func TestCheckpointerCopiesCommittedFrames(t *testing.T) {
 	cfg := DefaultConfig(t.TempDir() + "/allot.db")
-	cfg.CheckpointEvery = 2
 	s := MustOpen(t, cfg)
 	done := checkpointed(s)
-	mustCommit(t, s, createBatch("r"))                 // group 1
-	if err := commitHolds(s, "r", 2, 10); err != nil { // group 2: wakes the checkpointer
-		t.Fatal(err)
-	}
+	mustCommit(t, s, createBatch("r")) // the first group wakes it: nothing measured yet
 	select {
 	case copied := <-done:
 		if copied <= 0 {
 			t.Fatalf("checkpoint copied %d frames, want some", copied)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("no checkpoint after CheckpointEvery groups")
+		t.Fatal("no checkpoint after the first group")
+	}
+	if err := commitHolds(s, "r", 2, 10); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s.GetHold(context.Background(), "r", "r-2-9"); err != nil {
 		t.Fatalf("hold after checkpoint: %v", err)
@@ -113,4 +112,23 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	t.Logf("%d groups, %d checkpoints copied %d frames (%d failed), WAL %d bytes",
 		s.stats.groups.Load(), s.ckpt.runs.Load(), s.ckpt.copied.Load(), s.ckpt.failed.Load(), st.Size())
+}
+
+// The groups between checkpoints follow the frames a group adds: small groups are
+// checkpointed less often, within bounds.
+func TestNextEvery(t *testing.T) {
+	for _, c := range []struct {
+		log, last, groups, want int64
+	}{
+		{log: 100, last: 0, groups: 1, want: 10},                // 100 frames a group: 1000/100
+		{log: 1050, last: 50, groups: 200, want: 200},           // 5 frames a group
+		{log: 5000, last: 0, groups: 1, want: 1},                // a group larger than the target
+		{log: 300, last: 4000, groups: 10, want: 33},            // started over: 30 frames a group
+		{log: 100, last: 100, groups: 0, want: 1},               // nothing measured
+		{log: 100000, last: 0, groups: 1e6, want: maxCkptEvery}, // nearly empty groups: bounded
+	} {
+		if got := nextEvery(c.log, c.last, c.groups, 1000); got != c.want {
+			t.Errorf("nextEvery(%d, %d, %d, 1000) = %d, want %d", c.log, c.last, c.groups, got, c.want)
+		}
+	}
 }

@@ -30,11 +30,11 @@ type Config struct {
 	// default, 2 MiB)..1048576; default 16384 (16 MiB: the cache fills as the file grows, a
 	// fixed cost, not one per resource).
 	CacheKiB int
-	// CheckpointEvery is how many committed groups the writer lets pass before it wakes the
-	// checkpointer, which copies the WAL into the database file on its own connection,
-	// off the commit path (checkpoint.go). 0 leaves every checkpoint to the writer
-	// (SQLite's autocheckpoint after a commit). 0..4096; default 8.
-	CheckpointEvery int
+	// CheckpointPages is about how many WAL pages the checkpointer copies into the database
+	// file at a time, on its own connection, off the commit path (checkpoint.go). 0 leaves
+	// every checkpoint to the writer (SQLite's autocheckpoint after a commit, at 1000 pages).
+	// 0..walRestartFrames/2; default 1000.
+	CheckpointPages int
 	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
 	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
 	Secondary bool
@@ -42,7 +42,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for the database file at path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256, CacheKiB: 16 << 10, CheckpointEvery: 8}
+	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256, CacheKiB: 16 << 10, CheckpointPages: 1000}
 }
 
 func (c Config) validate() error {
@@ -59,8 +59,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sqlite config: MaxGroup must be between 1 and 4096, got %d", c.MaxGroup)
 	case c.CacheKiB < 0 || c.CacheKiB > 1<<20:
 		return fmt.Errorf("sqlite config: CacheKiB must be between 0 and 1048576, got %d", c.CacheKiB)
-	case c.CheckpointEvery < 0 || c.CheckpointEvery > 4096:
-		return fmt.Errorf("sqlite config: CheckpointEvery must be between 0 and 4096, got %d", c.CheckpointEvery)
+	case c.CheckpointPages < 0 || c.CheckpointPages > walRestartFrames/2:
+		return fmt.Errorf("sqlite config: CheckpointPages must be between 0 and %d, got %d", walRestartFrames/2, c.CheckpointPages)
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (c Config) dsn(abs string, writer bool) string {
 		if c.CacheKiB > 0 {
 			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -c.CacheKiB))
 		}
-		if c.CheckpointEvery > 0 {
+		if c.CheckpointPages > 0 {
 			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walRestartFrames))
 		}
 	} else {

@@ -28,7 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"modernc.org/sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/allot/allot/persistence"
 )
@@ -50,7 +50,8 @@ type Store struct {
 
 	stmts     map[stmtKey]*sql.Stmt // owned by the writer goroutine
 	stats     writerStats
-	sinceCkpt int           // groups committed since the checkpointer was last woken; writer only
+	sinceCkpt int64         // groups committed since the checkpointer was last woken; writer only
+	ckptEvery atomic.Int64  // groups between checkpoints, set by the checkpointer (checkpoint.go)
 	ckptWake  chan struct{} // capacity 1: "checkpoint"
 	ckpt      ckptStats
 	ckptHook  atomic.Pointer[func(copied int64)] // test hook: runs after each checkpoint (-1: failed)
@@ -72,12 +73,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite open: create directory: %w", err)
 	}
-	// SQLite's Linux builds commit with fdatasync(2); this library keeps the source default,
-	// fsync(2), unless switched, process-wide. fdatasync writes the data and the metadata
-	// needed to read it back (the size of a WAL that grew), not the timestamps, whose
-	// journal commit fsync otherwise waits for: the same durability. The switch is idempotent;
-	// where fdatasync does not exist it stays fsync.
-	_, _ = sqlite.Fdatasync(true)
 	// Opening a new file from several processes at once can meet SQLITE_BUSY without the
 	// busy handler being consulted (the switch to WAL mode, and lock upgrades SQLite refuses
 	// to wait for to avoid deadlock), so the whole open is retried for up to BusyTimeout.
