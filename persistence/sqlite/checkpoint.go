@@ -27,9 +27,9 @@ import (
 // A group changes from a few pages (one small commit) to hundreds (a full group under load),
 // so ckptEvery is not fixed: after each checkpoint the checkpointer divides the frames added
 // to the WAL since the previous one by the groups committed meanwhile, and sets ckptEvery so
-// that the next checkpoint finds about Config.CheckpointPages new frames. (At a fixed 8
-// groups, single-hold commits were checkpointed every ~40 pages, and the checkpoint's fsync
-// of the file slowed the next commit's fsync of the WAL.)
+// that the next checkpoint finds about Config.CheckpointPages new frames. (A fixed 8 groups
+// checkpointed single-hold commits every ~40 pages: far more checkpoints, each with its fsync
+// of the file, than needed.)
 
 // ckptStats counts the checkpointer's work; read by tests and benchmarks.
 type ckptStats struct {
@@ -41,11 +41,14 @@ type ckptStats struct {
 	failed              atomic.Int64 // checkpoints that failed (SQLITE_BUSY: another checkpoint ran)
 }
 
-// checkpointDSN is the checkpointer's connection: no journal mode or synchronous of its own
-// (a checkpoint uses the file's), not query_only (a checkpoint writes the database file).
+// checkpointDSN is the checkpointer's connection: not query_only (a checkpoint writes the
+// database file), and synchronous=FULL, which is what makes the checkpoint fsync the file
+// before SQLite may overwrite the WAL frames it copied (with synchronous=OFF a power loss
+// after the WAL started over could lose them).
 func (c Config) checkpointDSN(abs string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "synchronous(FULL)")
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	return u.String()
 }

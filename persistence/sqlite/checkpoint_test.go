@@ -30,6 +30,14 @@ func TestWriterPragmas(t *testing.T) {
 			t.Errorf("PRAGMA %s = %d, want %d", c.pragma, got, c.want)
 		}
 	}
+	// The checkpointer's checkpoints fsync the file before the WAL may start over.
+	var sync int64
+	if err := s.cdb.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if sync != 2 {
+		t.Errorf("checkpointer PRAGMA synchronous = %d, want 2 (FULL)", sync)
+	}
 }
 
 // checkpointed installs a hook that reports each checkpoint's copied frames.
