@@ -24,6 +24,17 @@ type Config struct {
 	// transaction, which then shares one fsync (group commit). 1 disables folding. 1..4096;
 	// default 256.
 	MaxGroup int
+	// CacheKiB is the writer connection's page cache in KiB (PRAGMA cache_size). A commit's
+	// hold, idempotency-key and outbox index pages are scattered; the pages a commit does not
+	// find cached it reads back from the file or the WAL, one syscall each. 0 (SQLite's
+	// default, 2 MiB)..1048576; default 16384 (16 MiB: the cache fills as the file grows, a
+	// fixed cost, not one per resource).
+	CacheKiB int
+	// CheckpointPages is about how many WAL pages the checkpointer copies into the database
+	// file at a time, on its own connection, off the commit path (checkpoint.go). 0 leaves
+	// every checkpoint to the writer (SQLite's autocheckpoint after a commit, at 1000 pages).
+	// 0..walRestartFrames/2; default 1000.
+	CheckpointPages int
 	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
 	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
 	Secondary bool
@@ -31,7 +42,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for the database file at path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256}
+	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256, CacheKiB: 16 << 10, CheckpointPages: 1000}
 }
 
 func (c Config) validate() error {
@@ -46,20 +57,43 @@ func (c Config) validate() error {
 		return fmt.Errorf("sqlite config: BusyTimeout must be between 0 and 1h, got %s", c.BusyTimeout)
 	case c.MaxGroup < 1 || c.MaxGroup > 4096:
 		return fmt.Errorf("sqlite config: MaxGroup must be between 1 and 4096, got %d", c.MaxGroup)
+	case c.CacheKiB < 0 || c.CacheKiB > 1<<20:
+		return fmt.Errorf("sqlite config: CacheKiB must be between 0 and 1048576, got %d", c.CacheKiB)
+	case c.CheckpointPages < 0 || c.CheckpointPages > walRestartFrames/2:
+		return fmt.Errorf("sqlite config: CheckpointPages must be between 0 and %d, got %d", walRestartFrames/2, c.CheckpointPages)
 	}
 	return nil
 }
 
+// walRestartFrames is the writer's own autocheckpoint (PRAGMA wal_autocheckpoint, in pages)
+// when a checkpointer runs beside it. SQLite starts the WAL over from its beginning only
+// after a checkpoint that copied every frame; a passive checkpoint beside a writer that keeps
+// appending may never find the WAL fully copied. Past this size (16 MiB of 4 KiB pages) the
+// writer checkpoints after its commits, as SQLite does by default past 1000 pages, and then
+// finds all except the last few groups' frames already copied: the WAL stays bounded and the
+// commit path pays for little.
+const walRestartFrames = 4096
+
 // dsn returns the modernc.org/sqlite data source name for an absolute path. The writer
 // connection runs in WAL mode with synchronous=FULL, so that a commit is on disk (WAL fsynced)
-// before it is acknowledged; readers are query_only.
+// before it is acknowledged; readers are query_only. Every connection keeps its temporary
+// data in memory (temp_store): a group's SAVEPOINTs journal the pages they change into a
+// sub-journal, which otherwise spills into a temporary file past 64 KiB, a create, writes
+// and a close per group (it is never needed after a crash: it only undoes a savepoint).
 func (c Config) dsn(abs string, writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		if c.CacheKiB > 0 {
+			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -c.CacheKiB))
+		}
+		if c.CheckpointPages > 0 {
+			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walRestartFrames))
+		}
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}

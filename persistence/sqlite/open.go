@@ -39,6 +39,7 @@ type Store struct {
 	wdb  *sql.DB   // the writer pool: one connection, held as wc
 	wc   *sql.Conn // used only by the writer goroutine (and by Open before it starts)
 	rdb  *sql.DB   // read-only pool
+	cdb  *sql.DB   // the checkpointer's connection (checkpoint.go); nil without one
 	q    *queue
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -49,7 +50,12 @@ type Store struct {
 
 	stmts     map[stmtKey]*sql.Stmt // owned by the writer goroutine
 	stats     writerStats
-	groupHook atomic.Pointer[func(n int)] // test hook: runs before each group
+	sinceCkpt int64         // groups committed since the checkpointer was last woken; writer only
+	ckptEvery atomic.Int64  // groups between checkpoints, set by the checkpointer (checkpoint.go)
+	ckptWake  chan struct{} // capacity 1: "checkpoint"
+	ckpt      ckptStats
+	ckptHook  atomic.Pointer[func(copied int64)] // test hook: runs after each checkpoint (-1: failed)
+	groupHook atomic.Pointer[func(n int)]        // test hook: runs before each group
 }
 
 var _ persistence.Store = (*Store)(nil)
@@ -90,6 +96,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.wg.Add(1)
 	go s.runWriter()
+	if s.cdb != nil {
+		s.wg.Add(1)
+		go s.runCheckpointer()
+	}
 	return s, nil
 }
 
@@ -135,7 +145,7 @@ func (s *Store) open(ctx context.Context, abs string) error {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return mapErr("sqlite open: read pool", err)
 	}
-	return nil
+	return s.openCheckpointer(abs)
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each in its own
@@ -242,6 +252,9 @@ func (s *Store) release() error {
 	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.cdb != nil {
+		errs = append(errs, s.cdb.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite close: %w", err)

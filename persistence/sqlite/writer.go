@@ -122,6 +122,7 @@ func (s *Store) runGroup(ops []*op) {
 	}
 	s.stats.groups.Add(1)
 	s.stats.ops.Add(int64(len(ops)))
+	s.committed()
 	for i, o := range ops {
 		o.done <- results[i]
 	}
