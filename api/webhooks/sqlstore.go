@@ -402,12 +402,8 @@ func (s *SQLStore) Reschedule(ctx context.Context, endpointID, id string, at tim
 	return nil
 }
 
-// txAttempts bounds the runs of a transaction that CockroachDB (or PostgreSQL under
-// contention) asked to retry (SQLSTATE 40001).
-const txAttempts = 5
-
 // inTx runs fn in a transaction, re-running it when the engine reports a serialization
-// failure. fn's errors are wrapped with op.
+// failure (sqlbind.InTx). fn's errors are wrapped with op.
 func (s *SQLStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	if err := s.inTxOpts(ctx, nil, fn); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -420,30 +416,5 @@ func (s *SQLStore) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx
 	if s.d == SQLite {
 		opts = nil // one writer: SQLite transactions are serializable whatever is asked
 	}
-	var err error
-	for range txAttempts {
-		err = s.tryTx(ctx, opts, fn)
-		if !retryable(err) {
-			break
-		}
-	}
-	return err
-}
-
-func (s *SQLStore) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// retryable reports a serialization failure (pgconn.PgError's SQLState 40001).
-func retryable(err error) bool {
-	var st interface{ SQLState() string }
-	return errors.As(err, &st) && st.SQLState() == "40001"
+	return sqlbind.InTx(ctx, s.db, opts, fn)
 }
