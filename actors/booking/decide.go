@@ -2,6 +2,7 @@ package booking
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -297,15 +298,18 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if err := cmd.Contact.Validate(); err != nil {
 		return Decision{}, err
 	}
-	for _, k := range cmd.Buckets {
-		if _, ok := s.buckets[k]; !ok {
+	var found [MaxHoldBuckets]*Bucket // ValidateHoldBuckets bounds the keys
+	for i, k := range cmd.Buckets {
+		b, ok := s.buckets[k]
+		if !ok {
 			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
+		found[i] = b
 	}
 	// All or nothing: check every bucket before claiming any.
-	for _, k := range cmd.Buckets {
-		if b := s.buckets[k]; b.Available() < cmd.Quantity {
-			return Decision{}, Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", k, max(b.Available(), 0), cmd.Quantity)
+	for i, b := range found[:len(cmd.Buckets)] {
+		if b.Available() < cmd.Quantity {
+			return Decision{}, soldOut(cmd.Buckets[i], max(b.Available(), 0), cmd.Quantity)
 		}
 	}
 	if s.resource.MaxPerUser > 0 {
@@ -313,12 +317,16 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 			return Decision{}, err
 		}
 	}
+	keys := make([]string, len(cmd.Buckets)) // the state's strings: Apply shares them (internBuckets)
+	for i, b := range found[:len(cmd.Buckets)] {
+		keys[i] = b.Key
+	}
 	h := Hold{
 		ID:             cmd.HoldID,
 		ResourceID:     s.id,
 		UserID:         cmd.UserID,
 		IdempotencyKey: cmd.IdempotencyKey,
-		Buckets:        append([]string(nil), cmd.Buckets...),
+		Buckets:        keys,
 		Quantity:       cmd.Quantity,
 		Status:         StatusHeld,
 		CreatedAt:      now,
@@ -390,6 +398,31 @@ func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
 		}
 	}
 	return append([]string(nil), keys...), nil
+}
+
+// soldOut is Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", ...) without
+// fmt's boxing of every argument: the refusal of a sold-out resource is a hot path too.
+func soldOut(key string, available, requested int64) *Error {
+	var arr [128]byte // on the stack; a longer message grows on the heap
+	buf := arr[:0]
+	buf = append(buf, "bucket "...)
+	buf = strconv.AppendQuote(buf, key)
+	buf = append(buf, " has "...)
+	buf = strconv.AppendInt(buf, available, 10)
+	buf = append(buf, " available, "...)
+	buf = strconv.AppendInt(buf, requested, 10)
+	buf = append(buf, " requested"...)
+	return &Error{Code: CodeSoldOut, Message: string(buf)}
+}
+
+// keysOf returns a new list of keys, each the state's own string of its bucket (see intern);
+// every key must name a bucket.
+func (s *State) keysOf(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = s.buckets[k].Key
+	}
+	return out
 }
 
 func (s *State) liveHold(id string) (*Hold, error) {

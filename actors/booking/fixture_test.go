@@ -104,8 +104,8 @@ func observe(s *State) observable {
 	for id := range s.holds {
 		o.Holds[id], _ = s.Hold(id)
 	}
-	for k := range s.idem {
-		o.Idem[k], _ = s.Idempotency(k)
+	for _, e := range s.idemLog { // every key with an entry has one in the log
+		o.Idem[e.Key], _ = s.Idempotency(e.Key)
 	}
 	for _, e := range s.idemLog {
 		o.FIFO = append(o.FIFO, e.Key)

@@ -81,7 +81,12 @@ func (s *State) AdoptTerminal(h Hold) bool {
 	if _, ok := s.holds[h.ID]; ok {
 		return false
 	}
-	s.holds[h.ID] = h.Clone()
+	if s.holds == nil {
+		s.holds = make(map[string]*Hold)
+	}
+	c := h.Clone()
+	s.intern(c)
+	s.holds[h.ID] = c
 	return true
 }
 

@@ -203,7 +203,7 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 		if _, dup := s.holds[e.OfferHoldID]; dup {
 			continue // cannot happen: DecideJoinWaitlist refused the id
 		}
-		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: append([]string(nil), e.Buckets...),
+		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: s.keysOf(e.Buckets),
 			Quantity: e.Quantity, Status: StatusHeld, CreatedAt: now, ExpiresAt: now.Add(ttl), UpdatedAt: now,
 			WaitlistEntryID: e.ID}
 		evs = append(evs,
@@ -231,6 +231,9 @@ func (s *State) fits(e *WaitlistEntry, f freed) bool {
 func (s *State) addWaiting(e WaitlistEntry) {
 	x := e.clone()
 	s.waitlist = append(s.waitlist, x)
+	if s.waitByID == nil {
+		s.waitByID = make(map[string]*WaitlistEntry)
+	}
 	s.waitByID[x.ID] = x
 	s.waitSeq = max(s.waitSeq, x.Seq)
 }
