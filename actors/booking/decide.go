@@ -173,17 +173,17 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	added := 0
 	for k := range cmd.Buckets {
 		keys = append(keys, k)
-		if _, ok := s.buckets[k]; !ok {
+		if s.buckets.get(k) == nil {
 			added++
 		}
 	}
 	sort.Strings(keys)
-	if len(s.buckets)+added > MaxBuckets {
+	if len(s.buckets.list)+added > MaxBuckets {
 		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
 	}
 	for _, k := range keys {
 		c := cmd.Buckets[k]
-		if b, ok := s.buckets[k]; !ok || b.Capacity != c {
+		if b := s.buckets.get(k); b == nil || b.Capacity != c {
 			ev.Capacities[k] = c
 		}
 	}
@@ -192,19 +192,21 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	// depend on map iteration order.
 	all := keys
 	if ev.Allowance != r.Allowance {
-		all = make([]string, 0, len(s.buckets)+len(cmd.Buckets))
-		for k := range s.buckets {
+		all = make([]string, 0, len(s.buckets.list)+len(cmd.Buckets))
+		for i := range s.buckets.list {
+			k := s.buckets.list[i].Key
 			all = append(all, k)
 		}
 		for _, k := range keys {
-			if _, ok := s.buckets[k]; !ok {
+			if s.buckets.get(k) == nil {
 				all = append(all, k)
 			}
 		}
 		sort.Strings(all)
 	}
 	for _, k := range all {
-		b, ok := s.buckets[k]
+		b := s.buckets.get(k)
+		ok := b != nil
 		c, changed := cmd.Buckets[k]
 		if !changed {
 			c = b.Capacity
@@ -283,7 +285,7 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if !ValidID(cmd.HoldID) {
 		return Decision{}, Errorf(CodeInternal, "hold id %q is not valid", cmd.HoldID)
 	}
-	if _, dup := s.holds[cmd.HoldID]; dup {
+	if s.holds.get(cmd.HoldID) != nil {
 		return Decision{}, Errorf(CodeInternal, "hold id %q already used", cmd.HoldID)
 	}
 	if err := ValidateUserID("user_id", cmd.UserID); err != nil {
@@ -300,7 +302,8 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	}
 	var found [MaxHoldBuckets]*Bucket // ValidateHoldBuckets bounds the keys
 	for i, k := range cmd.Buckets {
-		b, ok := s.buckets[k]
+		b := s.buckets.get(k)
+		ok := b != nil
 		if !ok {
 			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
@@ -393,7 +396,7 @@ func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
 		return nil, err
 	}
 	for _, k := range keys {
-		if _, ok := s.buckets[k]; !ok {
+		if s.buckets.get(k) == nil {
 			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
 	}
@@ -420,7 +423,7 @@ func soldOut(key string, available, requested int64) *Error {
 func (s *State) keysOf(keys []string) []string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
-		out[i] = s.buckets[k].Key
+		out[i] = s.buckets.get(k).Key
 	}
 	return out
 }
@@ -429,7 +432,8 @@ func (s *State) liveHold(id string) (*Hold, error) {
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
-	h, ok := s.holds[id]
+	h := s.holds.get(id)
+	ok := h != nil
 	if !ok {
 		return nil, Errorf(CodeNotFound, "hold %q not found", id)
 	}

@@ -101,8 +101,8 @@ func observe(s *State) observable {
 		o.Price = *o.Resource.Price
 		o.Resource.Price = nil // compare the value, not the pointer
 	}
-	for id := range s.holds {
-		o.Holds[id], _ = s.Hold(id)
+	for _, h := range s.holds.list {
+		o.Holds[h.ID], _ = s.Hold(h.ID)
 	}
 	for _, e := range s.idemLog { // every key with an entry has one in the log
 		o.Idem[e.Key], _ = s.Idempotency(e.Key)

@@ -16,8 +16,8 @@ type State struct {
 	id       string
 	exists   bool
 	resource Resource
-	buckets  map[string]*Bucket
-	holds    map[string]*Hold
+	buckets  bucketList
+	holds    holdList
 	// idemLog holds the idempotency entries in CreatedAt order (the order pruning forgets
 	// them); idem maps a key to its entry's sequence number: idemLog[seq-idemBase]. An entry
 	// whose key maps to a later one was superseded. One slice of values and a map of small
@@ -31,7 +31,8 @@ type State struct {
 	expiry   expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
-	// with none have no entry.
+	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
+	// rule that reads it on every decision; otherwise it is nil and UserUnits sums the holds.
 	units map[string]int64
 	// waitlist holds the waiting entries in first-come order (Seq ascending); waitByID
 	// indexes them. waitSeq is the highest Seq handed out.
@@ -76,19 +77,18 @@ func RestoreSaved(sv Saved) *State {
 	s := NewState(res.ID)
 	s.exists = true
 	s.resource = copyResource(res) // the state owns its copy, as Clone and Resource assume
-	if len(buckets) > 0 {
-		s.buckets = make(map[string]*Bucket, len(buckets))
-	}
+	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
-		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
-	}
-	if len(holds) > 0 {
-		s.holds = make(map[string]*Hold, len(holds))
+		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
+			*x = Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
+			continue
+		}
+		s.buckets.add(Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)})
 	}
 	for i := range holds {
 		h := holds[i].Clone()
 		s.intern(h) // h.Buckets is the state's own copy
-		s.holds[h.ID] = h
+		s.putHold(h)
 		if h.Status.Active() {
 			s.claim(h, h.Status, +1)
 		}
@@ -139,22 +139,8 @@ func (s *State) Clone() *State {
 			c.waitByID[x.ID] = x
 		}
 	}
-	if len(s.buckets) > 0 {
-		// One array for every bucket: a clone is taken per group commit, and a resource may
-		// have MaxBuckets of them.
-		c.buckets = make(map[string]*Bucket, len(s.buckets))
-		arr := make([]Bucket, 0, len(s.buckets))
-		for k, b := range s.buckets {
-			arr = append(arr, *b)
-			c.buckets[k] = &arr[len(arr)-1]
-		}
-	}
-	if len(s.holds) > 0 {
-		c.holds = make(map[string]*Hold, len(s.holds))
-		for k, h := range s.holds {
-			c.holds[k] = h.Clone()
-		}
-	}
+	c.buckets = s.buckets.clone()
+	c.holds = s.holds.clone()
 	if s.idem != nil {
 		c.idem = make(map[string]uint64, len(s.idem))
 		for k, seq := range s.idem {
@@ -177,18 +163,15 @@ func (s *State) Resource() (r Resource, ok bool) {
 
 // Buckets returns copies of all buckets, sorted by key.
 func (s *State) Buckets() []Bucket {
-	out := make([]Bucket, 0, len(s.buckets))
-	for _, b := range s.buckets {
-		out = append(out, *b)
-	}
+	out := append([]Bucket(nil), s.buckets.list...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
 // Bucket returns a copy of one bucket.
 func (s *State) Bucket(key string) (Bucket, bool) {
-	b, ok := s.buckets[key]
-	if !ok {
+	b := s.buckets.get(key)
+	if b == nil {
 		return Bucket{}, false
 	}
 	return *b, true
@@ -197,15 +180,18 @@ func (s *State) Bucket(key string) (Bucket, bool) {
 // Hold returns a copy of a hold known to this state. Terminal holds created before the
 // state was restored are not known: callers look those up in the store.
 func (s *State) Hold(id string) (Hold, bool) {
-	h, ok := s.holds[id]
-	if !ok {
+	h := s.holds.get(id)
+	if h == nil {
 		return Hold{}, false
 	}
 	return *h.Clone(), true
 }
 
 // HoldCount returns the number of holds in memory.
-func (s *State) HoldCount() int { return len(s.holds) }
+func (s *State) HoldCount() int { return len(s.holds.list) }
+
+// putHold makes h, whose id is new, known to the state.
+func (s *State) putHold(h *Hold) { s.holds.add(h) }
 
 // Idempotency returns the entry recorded for key.
 func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
@@ -257,7 +243,7 @@ func (s *State) addIdem(e IdempotencyEntry) {
 func (s *State) NextExpiry() (time.Time, bool) {
 	for len(s.expiry) > 0 {
 		top := s.expiry[0]
-		if h, ok := s.holds[top.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
+		if h := s.holds.get(top.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
 			return top.at, true
 		}
 		s.expiry.pop() // stale entry: the hold moved on; dropping it changes no observable state
@@ -297,7 +283,7 @@ func (s *State) ExpireDue(now time.Time) []Event {
 	var f freed
 	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
 		it := s.expiry.pop()
-		if h, ok := s.holds[it.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
+		if h := s.holds.get(it.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
 			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
 			due = append(due, it)
 			if len(s.waitlist) > 0 {
@@ -318,44 +304,40 @@ func (s *State) Apply(e Event) {
 	case ResourceCreated:
 		s.exists = true
 		s.resource = copyResource(e.Resource) // do not share the event's Money or Tags with the state
-		if s.buckets == nil {
-			s.buckets = make(map[string]*Bucket, len(e.Buckets))
-		}
-		arr := make([]Bucket, len(e.Buckets)) // one allocation for all of them
-		for i, b := range e.Buckets {
-			arr[i] = Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
-			s.buckets[b.Key] = &arr[i]
+		s.buckets.grow(len(e.Buckets))
+		for _, b := range e.Buckets {
+			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
+			if x := s.buckets.get(b.Key); x != nil {
+				*x = nb
+			} else {
+				s.buckets.add(nb)
+			}
 		}
 	case ResourceUpdated:
 		r := &s.resource
 		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
 		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
-		if s.buckets == nil && len(e.Capacities)+len(e.Allowances) > 0 {
-			s.buckets = make(map[string]*Bucket)
-		}
+		s.countUnits()
 		for k, c := range e.Capacities {
-			if b, ok := s.buckets[k]; ok {
+			if b := s.buckets.get(k); b != nil {
 				b.Capacity = c
 			} else {
-				s.buckets[k] = &Bucket{Key: k, Capacity: c}
+				s.buckets.add(Bucket{Key: k, Capacity: c})
 			}
 		}
 		for k, a := range e.Allowances {
-			if b, ok := s.buckets[k]; ok {
+			if b := s.buckets.get(k); b != nil {
 				b.Allowance = a
 			} else {
-				s.buckets[k] = &Bucket{Key: k, Allowance: a}
+				s.buckets.add(Bucket{Key: k, Allowance: a})
 			}
 		}
 	case HoldPlaced:
 		h := new(Hold)
 		*h = e.Hold
 		s.internBuckets(h)
-		if s.holds == nil {
-			s.holds = make(map[string]*Hold)
-		}
-		s.holds[h.ID] = h
+		s.putHold(h)
 		s.claim(h, StatusHeld, +1)
 		s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
 		if h.IdempotencyKey != "" {
@@ -373,8 +355,8 @@ func (s *State) Apply(e Event) {
 	case HoldExpired:
 		s.transition(e.HoldID, StatusExpired, e.At)
 	case HoldExtended:
-		h, ok := s.holds[e.HoldID]
-		if !ok || h.Status != StatusHeld {
+		h := s.holds.get(e.HoldID)
+		if h == nil || h.Status != StatusHeld {
 			panic("booking: extension of a hold that is not held: " + e.HoldID)
 		}
 		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
@@ -404,7 +386,7 @@ func (s *State) intern(h *Hold) {
 		h.ResourceID = s.id
 	}
 	for i, k := range h.Buckets {
-		if b := s.buckets[k]; b != nil {
+		if b := s.buckets.get(k); b != nil {
 			h.Buckets[i] = b.Key
 		}
 	}
@@ -419,7 +401,7 @@ func (s *State) internBuckets(h *Hold) {
 		h.ResourceID = s.id
 	}
 	for _, k := range h.Buckets {
-		if b := s.buckets[k]; b == nil || unsafe.StringData(b.Key) != unsafe.StringData(k) {
+		if b := s.buckets.get(k); b == nil || unsafe.StringData(b.Key) != unsafe.StringData(k) {
 			h.Buckets = append([]string(nil), h.Buckets...)
 			s.intern(h)
 			return
@@ -428,8 +410,8 @@ func (s *State) internBuckets(h *Hold) {
 }
 
 func (s *State) transition(id string, to Status, at time.Time) {
-	h, ok := s.holds[id]
-	if !ok {
+	h := s.holds.get(id)
+	if h == nil {
 		panic("booking: transition of unknown hold " + id)
 	}
 	s.claim(h, h.Status, -1)
@@ -442,8 +424,32 @@ func (s *State) transition(id string, to Status, at time.Time) {
 
 // claim adds (sign=+1) or removes (sign=-1) h's quantity from the counter of status st in
 // each of h's buckets, and its units from its user's.
+// countUnits makes units what it should be under the resource's MaxPerUser (see State.units):
+// counted afresh from the holds when there is a limit, nil when there is none.
+func (s *State) countUnits() {
+	s.units = nil
+	if s.resource.MaxPerUser <= 0 {
+		return
+	}
+	for _, h := range s.holds.list {
+		if h.Status.Active() {
+			if s.units == nil {
+				s.units = make(map[string]int64)
+			}
+			s.units[h.UserID] += h.Units()
+		}
+	}
+	for u, n := range s.units {
+		if n == 0 { // as claim keeps it: users with none have no entry
+			delete(s.units, u)
+		}
+	}
+}
+
 func (s *State) claim(h *Hold, st Status, sign int64) {
-	if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
+	if s.resource.MaxPerUser <= 0 {
+		// no per-user units to keep (see State.units)
+	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
 		if s.units == nil {
 			s.units = make(map[string]int64)
 		}
@@ -452,7 +458,7 @@ func (s *State) claim(h *Hold, st Status, sign int64) {
 		delete(s.units, h.UserID)
 	}
 	for _, k := range h.Buckets {
-		b := s.buckets[k]
+		b := s.buckets.get(k)
 		if b == nil {
 			panic("booking: hold " + h.ID + " claims unknown bucket " + k)
 		}
