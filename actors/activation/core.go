@@ -72,10 +72,15 @@ const (
 
 // Core is one activation of one resource: the protocol, without goroutines, clocks or I/O.
 // It is not safe for concurrent use; the shell calls Step from one goroutine.
+//
+// One Core lives per active resource, so its size is memory per resource: fields are ordered
+// and sized to keep it in a smaller allocation class (see the size test).
 type Core struct {
 	cfg    Config
 	phase  Phase
 	memory Memory
+	pruned bool  // lastPrune is set
+	parked int32 // commands waiting in deferred, pending, flight or lookups (at most MaxPending)
 
 	// committed is what the store has, as far as this activation knows; spec is committed
 	// plus the effects of the commits in flight plus those of pending. nil until loaded.
@@ -89,7 +94,6 @@ type Core struct {
 	pending  []*decision // decided after flight was sealed, in decision order
 	deferred []*Command  // arrived before the first load
 	lookups  map[*Command]struct{}
-	parked   int // commands waiting in deferred, pending, flight or lookups
 	heldBack int // commands handled since pending could have been committed
 	nextID   uint64
 
@@ -105,7 +109,7 @@ type Core struct {
 	lastActive  time.Time // of the last command
 	idleCheckAt time.Time // when to look whether the activation is idle (zero: never)
 	expiryAt    time.Time // the earliest deadline of a held hold, armed (zero: none)
-	lastPrune   time.Time
+	lastPrune   int64     // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
 
 	now time.Time // of the input being stepped
 	rd  Ready
@@ -189,7 +193,7 @@ func (c *Core) Stopped() bool { return c.phase == Stopped }
 
 // Parked is the number of commands waiting for the store (the mailbox-depth gauge counts
 // them with the mailbox).
-func (c *Core) Parked() int { return c.parked }
+func (c *Core) Parked() int { return int(c.parked) }
 
 // Waiting is the number of entries on the committed waitlist (0 before a load): the
 // waitlist-length gauge sums it over a node's activations.
@@ -224,7 +228,7 @@ type Status struct {
 func (c *Core) Status(now time.Time) Status {
 	s := Status{
 		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
-		Parked: c.parked, Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
+		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
 		ExpiryAt: c.expiryAt, LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
 	}
 	for _, f := range c.flights {
