@@ -334,7 +334,7 @@ func (s *State) Apply(e Event) {
 			}
 		}
 	case HoldPlaced:
-		h := new(Hold)
+		h := s.holds.newHold()
 		*h = e.Hold
 		s.internBuckets(h)
 		s.putHold(h)
