@@ -301,13 +301,17 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		return Decision{}, err
 	}
 	var found [MaxHoldBuckets]*Bucket // ValidateHoldBuckets bounds the keys
+	first, consecutive := 0, true     // whether the buckets follow one another in s.buckets
 	for i, k := range cmd.Buckets {
-		b := s.buckets.get(k)
-		ok := b != nil
-		if !ok {
+		at := s.buckets.index(k)
+		if at < 0 {
 			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
-		found[i] = b
+		if i == 0 {
+			first = at
+		}
+		consecutive = consecutive && at == first+i
+		found[i] = &s.buckets.list[at]
 	}
 	// All or nothing: check every bucket before claiming any.
 	for i, b := range found[:len(cmd.Buckets)] {
@@ -320,9 +324,16 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 			return Decision{}, err
 		}
 	}
-	keys := make([]string, len(cmd.Buckets)) // the state's strings: Apply shares them (internBuckets)
-	for i, b := range found[:len(cmd.Buckets)] {
-		keys[i] = b.Key
+	// The state's strings, which Apply shares (internBuckets): a slice of the state's keys
+	// when the buckets follow one another there (one bucket, or a range of a calendar).
+	var keys []string
+	if consecutive {
+		keys = s.buckets.keysAt(first, len(cmd.Buckets))
+	} else {
+		keys = make([]string, len(cmd.Buckets))
+		for i, b := range found[:len(cmd.Buckets)] {
+			keys[i] = b.Key
+		}
 	}
 	h := Hold{
 		ID:             cmd.HoldID,

@@ -101,28 +101,45 @@ func (l *holdList) clone() holdList {
 type bucketList struct {
 	list  []Bucket
 	byKey map[string]int // nil while list is short
+	// keys are the buckets' keys, keys[i] == list[i].Key: a hold on consecutive buckets (one
+	// bucket, or a range of days of a calendar, created in order) gets its bucket list as a
+	// slice of it instead of an allocation of its own (see keysAt). Only appended to.
+	keys []string
 }
 
 // get returns the bucket with the key, nil if there is none. The pointer is valid until the
 // next add.
 func (l *bucketList) get(key string) *Bucket {
-	if l.byKey != nil {
-		if i, ok := l.byKey[key]; ok {
-			return &l.list[i]
-		}
-		return nil
-	}
-	for i := range l.list {
-		if l.list[i].Key == key {
-			return &l.list[i]
-		}
+	if i := l.index(key); i >= 0 {
+		return &l.list[i]
 	}
 	return nil
 }
 
+// index returns the position of the bucket with the key in list, -1 if there is none.
+func (l *bucketList) index(key string) int {
+	if l.byKey != nil {
+		if i, ok := l.byKey[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.list {
+		if l.list[i].Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// keysAt returns the keys of the n buckets from position i on, as a slice that no append can
+// write through: hold bucket lists are never written once made.
+func (l *bucketList) keysAt(i, n int) []string { return l.keys[i : i+n : i+n] }
+
 // add appends b, whose key must not be known, and returns it.
 func (l *bucketList) add(b Bucket) *Bucket {
 	l.list = append(l.list, b)
+	l.keys = append(l.keys, b.Key)
 	switch {
 	case l.byKey != nil:
 		l.byKey[b.Key] = len(l.list) - 1
@@ -139,6 +156,7 @@ func (l *bucketList) add(b Bucket) *Bucket {
 func (l *bucketList) grow(n int) {
 	if cap(l.list)-len(l.list) < n {
 		l.list = append(make([]Bucket, 0, len(l.list)+n), l.list...)
+		l.keys = append(make([]string, 0, len(l.keys)+n), l.keys...)
 	}
 }
 
@@ -147,7 +165,7 @@ func (l *bucketList) clone() bucketList {
 	if len(l.list) == 0 {
 		return bucketList{}
 	}
-	c := bucketList{list: append([]Bucket(nil), l.list...)}
+	c := bucketList{list: append([]Bucket(nil), l.list...), keys: append([]string(nil), l.keys...)}
 	if l.byKey != nil {
 		c.byKey = make(map[string]int, len(l.byKey))
 		for k, i := range l.byKey {

@@ -24,6 +24,11 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 				t.Fatalf("%d entries: bucket k%d = %v", n+1, i, b)
 			}
 		}
+		for i := range bs.list {
+			if ks := bs.keysAt(i, 1); bs.keys[i] != bs.list[i].Key || len(ks) != 1 || cap(ks) != 1 || ks[0] != bs.list[i].Key {
+				t.Fatalf("%d entries: keys %v, list %v, keysAt(%d, 1) = %v (cap %d)", n+1, bs.keys, bs.list, i, ks, cap(ks))
+			}
+		}
 		if hs.get("nope") != nil || bs.get("nope") != nil {
 			t.Fatalf("%d entries: an unknown id or key was found", n+1)
 		}
@@ -31,7 +36,8 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 		hc.get("h0").Quantity, bc.get("k0").Capacity = 99, 99
 		hc.add(&Hold{ID: "extra"})
 		bc.add(Bucket{Key: "extra"})
-		if hs.get("h0").Quantity != 0 || bs.get("k0").Capacity != 0 || hs.get("extra") != nil || bs.get("extra") != nil {
+		bc.keys[0] = "changed"
+		if hs.get("h0").Quantity != 0 || bs.get("k0").Capacity != 0 || hs.get("extra") != nil || bs.get("extra") != nil || bs.keys[0] != "k0" {
 			t.Fatalf("%d entries: changing a clone changed the original", n+1)
 		}
 	}
