@@ -97,9 +97,8 @@ type Core struct {
 	heldBack int // commands handled since pending could have been committed
 	nextID   uint64
 
-	backoff      time.Duration // the next pause after a failed reload or renewal
-	backoffUntil time.Time     // zero: not backing off; writes are refused until a Tick at or after it
-	stopBy       time.Time     // a stopping activation gives up committing after this
+	backoff time.Duration // the next pause after a failed reload or renewal
+	rare    *rareTimes    // nil until the activation first backs off or stops
 
 	// leaseEnd is when this activation's lease ends by the shell's clock (zero: none);
 	// ownUntil is the latest lease end it stored with a write known to have applied.
@@ -113,6 +112,37 @@ type Core struct {
 
 	now time.Time // of the input being stepped
 	rd  Ready
+}
+
+// rareTimes are the deadlines of an activation that backs off or stops: most never do, and
+// inline they would move every Core to a larger allocation class.
+type rareTimes struct {
+	backoffUntil time.Time // zero: not backing off; writes are refused until a Tick at or after it
+	stopBy       time.Time // a stopping activation gives up committing after this
+}
+
+// times returns the rare deadlines, allocating them on first use.
+func (c *Core) times() *rareTimes {
+	if c.rare == nil {
+		c.rare = new(rareTimes)
+	}
+	return c.rare
+}
+
+// backoffUntil is when a backoff ends (zero: not backing off).
+func (c *Core) backoffUntil() time.Time {
+	if c.rare == nil {
+		return time.Time{}
+	}
+	return c.rare.backoffUntil
+}
+
+// stopBy is when a stopping activation gives up committing (zero: not stopping).
+func (c *Core) stopBy() time.Time {
+	if c.rare == nil {
+		return time.Time{}
+	}
+	return c.rare.stopBy
 }
 
 // New returns the core of a new activation; Step it a Start.
