@@ -483,8 +483,8 @@ type expiryItem struct {
 type expiryHeap []expiryItem
 
 func (h expiryHeap) less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+	if c := h[i].at.Compare(h[j].at); c != 0 { // Before and Equal in one reading of the times
+		return c < 0
 	}
 	return h[i].id < h[j].id
 }
