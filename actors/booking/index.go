@@ -14,22 +14,27 @@ type holdList struct {
 	byID map[string]int // nil while list is short
 	// spare are unused Holds of the block the last ones were allocated in (see newHold).
 	spare []Hold
+	// cloned is how many holds the list had when it was cloned from another (0: it was not).
+	cloned int
 }
 
 // maxHoldBlock bounds the block of Holds newHold allocates at once (64 KiB of Holds).
 const maxHoldBlock = 256
 
-// newHold returns a new zero Hold for the list to add. The first smallIndex holds are
-// allocated one by one (a resource with a few holds pays for no more); after them, Holds come
-// in blocks of half the list's length, at most maxHoldBlock: a hot resource's holds cost an
-// allocation per hundreds instead of one each, and at most a third more memory. The list never
-// forgets a hold, so a block lives as long as the list anyway.
+// newHold returns a new zero Hold for the list to add. The first smallIndex holds added to a
+// list (since it was made or cloned) are allocated one by one: a resource with a few holds
+// pays for no more, nor does a clone that takes a few decisions before it is dropped (the
+// activation's speculative state). After them, Holds come in blocks of half the holds added
+// so far, at most maxHoldBlock: a hot resource's holds cost an allocation per hundreds instead
+// of one each, and at most a third more memory. The list never forgets a hold, so a block
+// lives as long as the list anyway.
 func (l *holdList) newHold() *Hold {
-	if len(l.list) < smallIndex {
+	added := len(l.list) - l.cloned
+	if added < smallIndex {
 		return new(Hold)
 	}
 	if len(l.spare) == 0 {
-		l.spare = make([]Hold, min(len(l.list)/2, maxHoldBlock))
+		l.spare = make([]Hold, min(added/2, maxHoldBlock))
 	}
 	h := &l.spare[0]
 	l.spare = l.spare[1:]
@@ -72,7 +77,7 @@ func (l *holdList) clone() holdList {
 	if len(l.list) == 0 {
 		return holdList{}
 	}
-	c := holdList{list: make([]*Hold, len(l.list))}
+	c := holdList{list: make([]*Hold, len(l.list)), cloned: len(l.list)}
 	holds := make([]Hold, len(l.list))
 	n := 0
 	for _, h := range l.list {
