@@ -35,7 +35,7 @@ func (c *Core) admit(now time.Time, r *Command) {
 		c.fail(r, errMoved)
 		return
 	}
-	if waiting := c.parked + r.Queued; waiting >= c.cfg.MaxPending {
+	if waiting := int(c.parked) + r.Queued; waiting >= c.cfg.MaxPending {
 		c.fail(r, booking.Errorf(booking.CodeBusy, "resource %q has %d commands waiting; retry later", c.cfg.ResourceID, waiting))
 		return
 	}
@@ -54,15 +54,15 @@ func (c *Core) admit(now time.Time, r *Command) {
 }
 
 // maintain runs what time makes due before a decision: expiries (pending decisions without a
-// reply) and, now and then, forgetting old idempotency keys.
+// reply) and, now and then, forgetting old idempotency keys. t is in whole milliseconds (ms).
 func (c *Core) maintain(t time.Time) {
-	if t.Sub(c.lastPrune) >= PruneEvery {
+	if !c.pruned || t.UnixMilli()-c.lastPrune >= PruneEvery.Milliseconds() {
 		cutoff := t.Add(-booking.IdempotencyRetention)
 		c.committed.PruneIdempotency(cutoff)
 		if c.spec != c.committed {
 			c.spec.PruneIdempotency(cutoff)
 		}
-		c.lastPrune = t
+		c.pruned, c.lastPrune = true, t.UnixMilli()
 	}
 	c.expire(t)
 }

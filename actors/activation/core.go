@@ -72,10 +72,15 @@ const (
 
 // Core is one activation of one resource: the protocol, without goroutines, clocks or I/O.
 // It is not safe for concurrent use; the shell calls Step from one goroutine.
+//
+// One Core lives per active resource, so its size is memory per resource: fields are ordered
+// and sized to keep it in a smaller allocation class (see the size test).
 type Core struct {
 	cfg    Config
 	phase  Phase
 	memory Memory
+	pruned bool  // lastPrune is set
+	parked int32 // commands waiting in deferred, pending, flight or lookups (at most MaxPending)
 
 	// committed is what the store has, as far as this activation knows; spec is committed
 	// plus the effects of the commits in flight plus those of pending. nil until loaded.
@@ -89,13 +94,11 @@ type Core struct {
 	pending  []*decision // decided after flight was sealed, in decision order
 	deferred []*Command  // arrived before the first load
 	lookups  map[*Command]struct{}
-	parked   int // commands waiting in deferred, pending, flight or lookups
 	heldBack int // commands handled since pending could have been committed
 	nextID   uint64
 
-	backoff      time.Duration // the next pause after a failed reload or renewal
-	backoffUntil time.Time     // zero: not backing off; writes are refused until a Tick at or after it
-	stopBy       time.Time     // a stopping activation gives up committing after this
+	backoff time.Duration // the next pause after a failed reload or renewal
+	rare    *rareTimes    // nil until the activation first backs off or stops
 
 	// leaseEnd is when this activation's lease ends by the shell's clock (zero: none);
 	// ownUntil is the latest lease end it stored with a write known to have applied.
@@ -105,10 +108,41 @@ type Core struct {
 	lastActive  time.Time // of the last command
 	idleCheckAt time.Time // when to look whether the activation is idle (zero: never)
 	expiryAt    time.Time // the earliest deadline of a held hold, armed (zero: none)
-	lastPrune   time.Time
+	lastPrune   int64     // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
 
 	now time.Time // of the input being stepped
 	rd  Ready
+}
+
+// rareTimes are the deadlines of an activation that backs off or stops: most never do, and
+// inline they would move every Core to a larger allocation class.
+type rareTimes struct {
+	backoffUntil time.Time // zero: not backing off; writes are refused until a Tick at or after it
+	stopBy       time.Time // a stopping activation gives up committing after this
+}
+
+// times returns the rare deadlines, allocating them on first use.
+func (c *Core) times() *rareTimes {
+	if c.rare == nil {
+		c.rare = new(rareTimes)
+	}
+	return c.rare
+}
+
+// backoffUntil is when a backoff ends (zero: not backing off).
+func (c *Core) backoffUntil() time.Time {
+	if c.rare == nil {
+		return time.Time{}
+	}
+	return c.rare.backoffUntil
+}
+
+// stopBy is when a stopping activation gives up committing (zero: not stopping).
+func (c *Core) stopBy() time.Time {
+	if c.rare == nil {
+		return time.Time{}
+	}
+	return c.rare.stopBy
 }
 
 // New returns the core of a new activation; Step it a Start.
@@ -189,7 +223,7 @@ func (c *Core) Stopped() bool { return c.phase == Stopped }
 
 // Parked is the number of commands waiting for the store (the mailbox-depth gauge counts
 // them with the mailbox).
-func (c *Core) Parked() int { return c.parked }
+func (c *Core) Parked() int { return int(c.parked) }
 
 // Waiting is the number of entries on the committed waitlist (0 before a load): the
 // waitlist-length gauge sums it over a node's activations.
@@ -224,7 +258,7 @@ type Status struct {
 func (c *Core) Status(now time.Time) Status {
 	s := Status{
 		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
-		Parked: c.parked, Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
+		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
 		ExpiryAt: c.expiryAt, LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
 	}
 	for _, f := range c.flights {

@@ -161,7 +161,7 @@ func (c *Core) flush(now time.Time) {
 		if len(c.flights) > 0 && len(c.pending) < c.cfg.MaxBatch {
 			return // not a full batch: it waits for the commits at the store
 		}
-		if c.phase == Stopping && now.After(c.stopBy) {
+		if c.phase == Stopping && now.After(c.stopBy()) {
 			c.failDecisions(c.pending, errStopped)
 			c.pending = nil
 			return
@@ -281,7 +281,7 @@ func (c *Core) startCommit(now time.Time, ds []*decision) {
 func (c *Core) opTimeout(now time.Time) time.Duration {
 	d := c.cfg.CommitTimeout
 	if c.phase == Stopping {
-		d = min(d, max(c.stopBy.Sub(now), time.Millisecond))
+		d = min(d, max(c.stopBy().Sub(now), time.Millisecond))
 	}
 	return d
 }

@@ -100,8 +100,8 @@ func (c *Core) loadFailed(now time.Time) {
 // startBackoff refuses writes for a while before the next reload attempt, doubling the pause
 // up to MaxReloadBackoff, so that a dead database is not hammered.
 func (c *Core) startBackoff(now time.Time) {
-	c.backoffUntil = now.Add(c.backoff)
+	c.times().backoffUntil = now.Add(c.backoff)
 	c.backoff = min(2*c.backoff, c.cfg.MaxReloadBackoff)
 }
 
-func (c *Core) backingOff() bool { return !c.backoffUntil.IsZero() }
+func (c *Core) backingOff() bool { return !c.backoffUntil().IsZero() }

@@ -31,7 +31,7 @@ func (c *Core) wakeAt() time.Time {
 		return w
 	}
 	earliest(c.expiryAt)
-	earliest(c.backoffUntil)
+	earliest(c.backoffUntil())
 	earliest(c.idleCheckAt)
 	return w
 }
@@ -44,8 +44,8 @@ func (c *Core) onTick(now time.Time, queued int) {
 	case Dead, Stopping, Stopped:
 		return
 	}
-	if c.backingOff() && !now.Before(c.backoffUntil) {
-		c.backoffUntil = time.Time{}
+	if c.backingOff() && !now.Before(c.backoffUntil()) {
+		c.rare.backoffUntil = time.Time{}
 		c.flush(now) // pending expiries, if any, try the store again
 	}
 	t := ms(now)
@@ -88,8 +88,8 @@ func (c *Core) onStop(now time.Time) {
 		return
 	}
 	c.phase = Stopping
-	c.stopBy = now.Add(c.cfg.CommitTimeout)
-	c.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, time.Time{}, time.Time{}
+	c.times().stopBy = now.Add(c.cfg.CommitTimeout)
+	c.rare.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, time.Time{}, time.Time{}
 	c.flush(now)
 }
 
@@ -99,7 +99,7 @@ func (c *Core) onStop(now time.Time) {
 func (c *Core) finishStop(now time.Time) {
 	if c.leased() && c.committed.Exists() {
 		c.leaseEnd = time.Time{} // no answer from memory after this point
-		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy.Sub(now), time.Millisecond))}
+		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
 	}
 	c.failAll(errStopped)
 	c.phase = Stopped

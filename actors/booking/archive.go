@@ -90,7 +90,7 @@ func (s *State) DecideArchive(_ ArchiveResource, now time.Time) ([]Event, error)
 		return nil, nil
 	}
 	live := 0
-	for _, h := range s.holds {
+	for _, h := range s.holds.list {
 		if h.Status == StatusHeld && now.Before(h.ExpiresAt) {
 			live++
 		}

@@ -167,7 +167,7 @@ func (s *State) ExpandRange(r Range) ([]string, error) {
 		return nil, err
 	}
 	for _, k := range keys {
-		if _, ok := s.buckets[k]; !ok {
+		if s.buckets.get(k) == nil {
 			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
 	}

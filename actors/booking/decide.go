@@ -2,6 +2,7 @@ package booking
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -172,17 +173,17 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	added := 0
 	for k := range cmd.Buckets {
 		keys = append(keys, k)
-		if _, ok := s.buckets[k]; !ok {
+		if s.buckets.get(k) == nil {
 			added++
 		}
 	}
 	sort.Strings(keys)
-	if len(s.buckets)+added > MaxBuckets {
+	if len(s.buckets.list)+added > MaxBuckets {
 		return nil, Errorf(CodeInvalid, "a resource has at most %d buckets", MaxBuckets)
 	}
 	for _, k := range keys {
 		c := cmd.Buckets[k]
-		if b, ok := s.buckets[k]; !ok || b.Capacity != c {
+		if b := s.buckets.get(k); b == nil || b.Capacity != c {
 			ev.Capacities[k] = c
 		}
 	}
@@ -191,19 +192,21 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	// depend on map iteration order.
 	all := keys
 	if ev.Allowance != r.Allowance {
-		all = make([]string, 0, len(s.buckets)+len(cmd.Buckets))
-		for k := range s.buckets {
+		all = make([]string, 0, len(s.buckets.list)+len(cmd.Buckets))
+		for i := range s.buckets.list {
+			k := s.buckets.list[i].Key
 			all = append(all, k)
 		}
 		for _, k := range keys {
-			if _, ok := s.buckets[k]; !ok {
+			if s.buckets.get(k) == nil {
 				all = append(all, k)
 			}
 		}
 		sort.Strings(all)
 	}
 	for _, k := range all {
-		b, ok := s.buckets[k]
+		b := s.buckets.get(k)
+		ok := b != nil
 		c, changed := cmd.Buckets[k]
 		if !changed {
 			c = b.Capacity
@@ -282,7 +285,7 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if !ValidID(cmd.HoldID) {
 		return Decision{}, Errorf(CodeInternal, "hold id %q is not valid", cmd.HoldID)
 	}
-	if _, dup := s.holds[cmd.HoldID]; dup {
+	if s.holds.get(cmd.HoldID) != nil {
 		return Decision{}, Errorf(CodeInternal, "hold id %q already used", cmd.HoldID)
 	}
 	if err := ValidateUserID("user_id", cmd.UserID); err != nil {
@@ -297,15 +300,23 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if err := cmd.Contact.Validate(); err != nil {
 		return Decision{}, err
 	}
-	for _, k := range cmd.Buckets {
-		if _, ok := s.buckets[k]; !ok {
+	var found [MaxHoldBuckets]*Bucket // ValidateHoldBuckets bounds the keys
+	first, consecutive := 0, true     // whether the buckets follow one another in s.buckets
+	for i, k := range cmd.Buckets {
+		at := s.buckets.index(k)
+		if at < 0 {
 			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
+		if i == 0 {
+			first = at
+		}
+		consecutive = consecutive && at == first+i
+		found[i] = &s.buckets.list[at]
 	}
 	// All or nothing: check every bucket before claiming any.
-	for _, k := range cmd.Buckets {
-		if b := s.buckets[k]; b.Available() < cmd.Quantity {
-			return Decision{}, Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", k, max(b.Available(), 0), cmd.Quantity)
+	for i, b := range found[:len(cmd.Buckets)] {
+		if b.Available() < cmd.Quantity {
+			return Decision{}, soldOut(cmd.Buckets[i], max(b.Available(), 0), cmd.Quantity)
 		}
 	}
 	if s.resource.MaxPerUser > 0 {
@@ -313,12 +324,23 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 			return Decision{}, err
 		}
 	}
+	// The state's strings, which Apply shares (internBuckets): a slice of the state's keys
+	// when the buckets follow one another there (one bucket, or a range of a calendar).
+	var keys []string
+	if consecutive {
+		keys = s.buckets.keysAt(first, len(cmd.Buckets))
+	} else {
+		keys = make([]string, len(cmd.Buckets))
+		for i, b := range found[:len(cmd.Buckets)] {
+			keys[i] = b.Key
+		}
+	}
 	h := Hold{
 		ID:             cmd.HoldID,
 		ResourceID:     s.id,
 		UserID:         cmd.UserID,
 		IdempotencyKey: cmd.IdempotencyKey,
-		Buckets:        append([]string(nil), cmd.Buckets...),
+		Buckets:        keys,
 		Quantity:       cmd.Quantity,
 		Status:         StatusHeld,
 		CreatedAt:      now,
@@ -385,18 +407,44 @@ func (s *State) holdBuckets(keys []string, r *Range) ([]string, error) {
 		return nil, err
 	}
 	for _, k := range keys {
-		if _, ok := s.buckets[k]; !ok {
+		if s.buckets.get(k) == nil {
 			return nil, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
 		}
 	}
 	return append([]string(nil), keys...), nil
 }
 
+// soldOut is Errorf(CodeSoldOut, "bucket %q has %d available, %d requested", ...) without
+// fmt's boxing of every argument: the refusal of a sold-out resource is a hot path too.
+func soldOut(key string, available, requested int64) *Error {
+	var arr [128]byte // on the stack; a longer message grows on the heap
+	buf := arr[:0]
+	buf = append(buf, "bucket "...)
+	buf = strconv.AppendQuote(buf, key)
+	buf = append(buf, " has "...)
+	buf = strconv.AppendInt(buf, available, 10)
+	buf = append(buf, " available, "...)
+	buf = strconv.AppendInt(buf, requested, 10)
+	buf = append(buf, " requested"...)
+	return &Error{Code: CodeSoldOut, Message: string(buf)}
+}
+
+// keysOf returns a new list of keys, each the state's own string of its bucket (see intern);
+// every key must name a bucket.
+func (s *State) keysOf(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = s.buckets.get(k).Key
+	}
+	return out
+}
+
 func (s *State) liveHold(id string) (*Hold, error) {
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
-	h, ok := s.holds[id]
+	h := s.holds.get(id)
+	ok := h != nil
 	if !ok {
 		return nil, Errorf(CodeNotFound, "hold %q not found", id)
 	}

@@ -51,7 +51,9 @@ func (e ResourceUpdated) ChangedBuckets() []string {
 }
 
 // HoldPlaced records a new hold in status held (placed by its user, or offered from the
-// waitlist: then Hold.WaitlistEntryID is set and a WaitlistOffered precedes it).
+// waitlist: then Hold.WaitlistEntryID is set and a WaitlistOffered precedes it). Hold.Buckets
+// is shared with the State that decided it, and with every State it is applied to: read it,
+// never write into it (a hold's bucket list never changes).
 type HoldPlaced struct{ Hold Hold }
 
 // HoldConfirmed, HoldCancelled and HoldExpired move an existing hold to a new status.

@@ -101,11 +101,11 @@ func observe(s *State) observable {
 		o.Price = *o.Resource.Price
 		o.Resource.Price = nil // compare the value, not the pointer
 	}
-	for id := range s.holds {
-		o.Holds[id], _ = s.Hold(id)
+	for _, h := range s.holds.list {
+		o.Holds[h.ID], _ = s.Hold(h.ID)
 	}
-	for k := range s.idem {
-		o.Idem[k], _ = s.Idempotency(k)
+	for _, e := range s.idemLog { // every key with an entry has one in the log
+		o.Idem[e.Key], _ = s.Idempotency(e.Key)
 	}
 	for _, e := range s.idemLog {
 		o.FIFO = append(o.FIFO, e.Key)

@@ -1,7 +1,7 @@
 package booking
 
 import (
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,10 +87,17 @@ const IdempotencyRetention = 24 * time.Hour
 // may contain '|') is escaped with '\', so that ["a|b"] and ["a", "b"] stay apart. Requests
 // without those characters keep the fingerprint they had before escaping was added.
 func Fingerprint(buckets []string, quantity int64, userID string) string {
-	keys := append([]string(nil), buckets...)
-	sort.Strings(keys)
+	var arr [8]string // most holds claim a few buckets: sort them on the stack
+	keys := append(arr[:0], buckets...)
+	slices.Sort(keys)
+	n := 20 + len(userID) // the quantity's digits, the user id and separators, unescaped
+	for _, k := range keys {
+		n += 1 + len(k)
+	}
 	var b strings.Builder
-	b.WriteString(strconv.FormatInt(quantity, 10))
+	b.Grow(n)
+	var num [20]byte
+	b.Write(strconv.AppendInt(num[:0], quantity, 10))
 	b.WriteByte('|')
 	writeEscaped(&b, userID)
 	for _, k := range keys {

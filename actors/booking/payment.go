@@ -38,7 +38,8 @@ func (HoldRetaken) isEvent()     {}
 // confirmed hold is a no-op; a held hold is confirmed by DecideConfirm instead (CodeConflict).
 // CodeSoldOut when the units were taken meanwhile.
 func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
-	h, ok := s.holds[holdID]
+	h := s.holds.get(holdID)
+	ok := h != nil
 	if !ok {
 		return nil, Errorf(CodeNotFound, "hold %q not found", holdID)
 	}
@@ -52,7 +53,8 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.ID)
 	}
 	for _, k := range h.Buckets {
-		b, ok := s.buckets[k]
+		b := s.buckets.get(k)
+		ok := b != nil
 		if !ok || b.Available() < h.Quantity {
 			return nil, Errorf(CodeSoldOut, "bucket %q has no %d units left for hold %q", k, h.Quantity, holdID)
 		}
@@ -64,7 +66,8 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 // DecideExtend it does not count against the resource's MaxExtensions. Nil when the hold is
 // not held or d is not positive.
 func (s *State) PaymentExtension(holdID string, d time.Duration, now time.Time) []Event {
-	h, ok := s.holds[holdID]
+	h := s.holds.get(holdID)
+	ok := h != nil
 	if !ok || h.Status != StatusHeld || d <= 0 || !now.Before(h.ExpiresAt) {
 		return nil
 	}
@@ -78,23 +81,27 @@ func (s *State) AdoptTerminal(h Hold) bool {
 	if h.Status.Active() || h.ResourceID != s.resource.ID && s.resource.ID != "" {
 		return false
 	}
-	if _, ok := s.holds[h.ID]; ok {
+	if s.holds.get(h.ID) != nil {
 		return false
 	}
-	s.holds[h.ID] = h.Clone()
+	c := h.Clone()
+	s.intern(c)
+	s.putHold(c)
 	return true
 }
 
 func (s *State) applyPayment(e Event) bool {
 	switch e := e.(type) {
 	case PaymentRecorded:
-		h, ok := s.holds[e.HoldID]
+		h := s.holds.get(e.HoldID)
+		ok := h != nil
 		if !ok {
 			panic("booking: payment of unknown hold " + e.HoldID)
 		}
 		h.Payment, h.PaymentOpen = e.Payment, e.Open
 	case HoldRetaken:
-		h, ok := s.holds[e.HoldID]
+		h := s.holds.get(e.HoldID)
+		ok := h != nil
 		if !ok || h.Status.Active() {
 			panic("booking: retake of a hold that is not ended: " + e.HoldID)
 		}

@@ -152,7 +152,7 @@ func (m *sim) checkOffers(what string, evs []Event) {
 		if !ok1 || !ok2 || o.EntryID != id || p.Hold.ID != o.HoldID || p.Hold.WaitlistEntryID != id || p.Hold.UserID != o.UserID {
 			m.fatalf("%s: offer %d = %+v %+v, reference offered %s", what, i, evs[2*i], evs[2*i+1], id)
 		}
-		if _, known := m.s.holds[o.HoldID]; known {
+		if known := m.s.holds.get(o.HoldID) != nil; known {
 			m.fatalf("%s: offer hold %s placed twice", what, o.HoldID)
 		}
 		m.holdIDs = append(m.holdIDs, o.HoldID)

@@ -348,7 +348,7 @@ func (m *sim) cloneAndContinue() {
 		old.Apply(WaitlistLeft{EntryID: old.waitlist[0].ID})
 	}
 	old.Apply(WaitlistJoined{Entry: WaitlistEntry{ID: "wreck", UserID: "wreck", Seq: 1 << 60}})
-	for _, h := range old.holds {
+	for _, h := range old.holds.list {
 		if len(h.Buckets) > 0 {
 			h.Buckets[0] = "wrecked"
 		}

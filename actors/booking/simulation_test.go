@@ -156,8 +156,8 @@ func (m *sim) check() {
 		}
 	}
 	m.checkRules()
-	if len(s.idem) != len(ref.idem) {
-		m.fatalf("%d idempotency keys, reference %d", len(s.idem), len(ref.idem))
+	if s.idemKeys() != len(ref.idem) {
+		m.fatalf("%d idempotency keys, reference %d", s.idemKeys(), len(ref.idem))
 	}
 	for k, re := range ref.idem {
 		e, ok := s.Idempotency(k)

@@ -1,9 +1,10 @@
 package booking
 
 import (
-	"container/heap"
+	"slices"
 	"sort"
 	"time"
+	"unsafe"
 )
 
 // State is one resource's booking state. It is not safe for concurrent use: the resource
@@ -15,19 +16,23 @@ type State struct {
 	id       string
 	exists   bool
 	resource Resource
-	buckets  map[string]*Bucket
-	holds    map[string]*Hold
+	buckets  bucketList
+	holds    holdList
 	// idemLog holds the idempotency entries in CreatedAt order (the order pruning forgets
 	// them); idem maps a key to its entry's sequence number: idemLog[seq-idemBase]. An entry
 	// whose key maps to a later one was superseded. One slice of values and a map of small
-	// values, instead of a map of entries and a slice of keys: a third of the memory.
+	// values, instead of a map of entries and a slice of keys: a third of the memory. idem is
+	// nil while the log has at most smallIdem entries: a key is then found by scanning the
+	// log from its end (the latest entry of a key is its current one), which is as fast and
+	// saves the map of every resource with a few keys.
 	idem     map[string]uint64
 	idemLog  []IdempotencyEntry
 	idemBase uint64
 	expiry   expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
-	// with none have no entry.
+	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
+	// rule that reads it on every decision; otherwise it is nil and UserUnits sums the holds.
 	units map[string]int64
 	// waitlist holds the waiting entries in first-come order (Seq ascending); waitByID
 	// indexes them. waitSeq is the highest Seq handed out.
@@ -36,16 +41,14 @@ type State struct {
 	waitSeq  uint64
 }
 
-// NewState returns the state of a resource that does not exist yet.
+// smallIdem is how many idempotency entries a state keeps without an index (see State.idem).
+const smallIdem = 8
+
+// NewState returns the state of a resource that does not exist yet. Its maps are allocated
+// when first written (a nil map reads as empty): most resources never use some of them
+// (idempotency index, per-user units, waitlist), and a resource that does not exist uses none.
 func NewState(resourceID string) *State {
-	return &State{
-		id:       resourceID,
-		buckets:  make(map[string]*Bucket),
-		holds:    make(map[string]*Hold),
-		idem:     make(map[string]uint64),
-		units:    make(map[string]int64),
-		waitByID: make(map[string]*WaitlistEntry),
-	}
+	return &State{id: resourceID}
 }
 
 // Saved is what a store keeps of a resource's booking state: what RestoreSaved rebuilds a
@@ -74,17 +77,23 @@ func RestoreSaved(sv Saved) *State {
 	s := NewState(res.ID)
 	s.exists = true
 	s.resource = copyResource(res) // the state owns its copy, as Clone and Resource assume
+	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
-		s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
+		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
+			*x = Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)}
+			continue
+		}
+		s.buckets.add(Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)})
 	}
 	for i := range holds {
 		h := holds[i].Clone()
-		s.holds[h.ID] = h
+		s.intern(h) // h.Buckets is the state's own copy
+		s.putHold(h)
 		if h.Status.Active() {
 			s.claim(h, h.Status, +1)
 		}
 		if h.Status == StatusHeld {
-			heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
+			s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
 		}
 	}
 	sorted := append([]IdempotencyEntry(nil), idem...)
@@ -101,39 +110,42 @@ func RestoreSaved(sv Saved) *State {
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
+	// Maps and slices stay nil when empty, as in a state that never used them.
 	c := &State{
 		id:       s.id,
 		exists:   s.exists,
-		resource: s.resource,
-		buckets:  make(map[string]*Bucket, len(s.buckets)),
-		holds:    make(map[string]*Hold, len(s.holds)),
-		idem:     make(map[string]uint64, len(s.idem)),
-		idemLog:  append([]IdempotencyEntry(nil), s.idemLog...),
+		resource: copyResource(s.resource),
 		idemBase: s.idemBase,
-		expiry:   append(expiryHeap(nil), s.expiry...),
-		units:    make(map[string]int64, len(s.units)),
-		waitlist: make([]*WaitlistEntry, 0, len(s.waitlist)),
-		waitByID: make(map[string]*WaitlistEntry, len(s.waitByID)),
 		waitSeq:  s.waitSeq,
 	}
-	for u, n := range s.units {
-		c.units[u] = n
+	if len(s.idemLog) > 0 {
+		c.idemLog = append([]IdempotencyEntry(nil), s.idemLog...)
 	}
-	for _, e := range s.waitlist {
-		x := e.clone()
-		c.waitlist = append(c.waitlist, x)
-		c.waitByID[x.ID] = x
+	if len(s.expiry) > 0 {
+		c.expiry = append(expiryHeap(nil), s.expiry...)
 	}
-	c.resource = copyResource(s.resource)
-	for k, b := range s.buckets {
-		bb := *b
-		c.buckets[k] = &bb
+	if len(s.units) > 0 {
+		c.units = make(map[string]int64, len(s.units))
+		for u, n := range s.units {
+			c.units[u] = n
+		}
 	}
-	for k, h := range s.holds {
-		c.holds[k] = h.Clone()
+	if len(s.waitlist) > 0 {
+		c.waitlist = make([]*WaitlistEntry, 0, len(s.waitlist))
+		c.waitByID = make(map[string]*WaitlistEntry, len(s.waitlist))
+		for _, e := range s.waitlist {
+			x := e.clone()
+			c.waitlist = append(c.waitlist, x)
+			c.waitByID[x.ID] = x
+		}
 	}
-	for k, seq := range s.idem {
-		c.idem[k] = seq
+	c.buckets = s.buckets.clone()
+	c.holds = s.holds.clone()
+	if s.idem != nil {
+		c.idem = make(map[string]uint64, len(s.idem))
+		for k, seq := range s.idem {
+			c.idem[k] = seq
+		}
 	}
 	return c
 }
@@ -151,18 +163,15 @@ func (s *State) Resource() (r Resource, ok bool) {
 
 // Buckets returns copies of all buckets, sorted by key.
 func (s *State) Buckets() []Bucket {
-	out := make([]Bucket, 0, len(s.buckets))
-	for _, b := range s.buckets {
-		out = append(out, *b)
-	}
+	out := append([]Bucket(nil), s.buckets.list...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
 // Bucket returns a copy of one bucket.
 func (s *State) Bucket(key string) (Bucket, bool) {
-	b, ok := s.buckets[key]
-	if !ok {
+	b := s.buckets.get(key)
+	if b == nil {
 		return Bucket{}, false
 	}
 	return *b, true
@@ -171,18 +180,29 @@ func (s *State) Bucket(key string) (Bucket, bool) {
 // Hold returns a copy of a hold known to this state. Terminal holds created before the
 // state was restored are not known: callers look those up in the store.
 func (s *State) Hold(id string) (Hold, bool) {
-	h, ok := s.holds[id]
-	if !ok {
+	h := s.holds.get(id)
+	if h == nil {
 		return Hold{}, false
 	}
 	return *h.Clone(), true
 }
 
 // HoldCount returns the number of holds in memory.
-func (s *State) HoldCount() int { return len(s.holds) }
+func (s *State) HoldCount() int { return len(s.holds.list) }
+
+// putHold makes h, whose id is new, known to the state.
+func (s *State) putHold(h *Hold) { s.holds.add(h) }
 
 // Idempotency returns the entry recorded for key.
 func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
+	if s.idem == nil {
+		for i := len(s.idemLog) - 1; i >= 0; i-- {
+			if s.idemLog[i].Key == key {
+				return s.idemLog[i], true
+			}
+		}
+		return IdempotencyEntry{}, false
+	}
 	seq, ok := s.idem[key]
 	if !ok {
 		return IdempotencyEntry{}, false
@@ -190,20 +210,43 @@ func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
 	return s.idemLog[seq-s.idemBase], true
 }
 
-// addIdem records e as the entry of its key, after every entry recorded before.
+// idemKeys returns the number of keys with an entry.
+func (s *State) idemKeys() int {
+	if s.idem != nil {
+		return len(s.idem)
+	}
+	n := 0
+	for i, e := range s.idemLog {
+		if j := slices.IndexFunc(s.idemLog[i+1:], func(x IdempotencyEntry) bool { return x.Key == e.Key }); j < 0 {
+			n++ // the key's last entry
+		}
+	}
+	return n
+}
+
+// addIdem records e as the entry of its key, after every entry recorded before. The index is
+// built once the log outgrows smallIdem, and kept from then on.
 func (s *State) addIdem(e IdempotencyEntry) {
-	s.idem[e.Key] = s.idemBase + uint64(len(s.idemLog))
 	s.idemLog = append(s.idemLog, e)
+	switch {
+	case s.idem != nil:
+		s.idem[e.Key] = s.idemBase + uint64(len(s.idemLog)-1)
+	case len(s.idemLog) > smallIdem:
+		s.idem = make(map[string]uint64, 2*len(s.idemLog))
+		for i, x := range s.idemLog { // a later entry of a key supersedes an earlier one
+			s.idem[x.Key] = s.idemBase + uint64(i)
+		}
+	}
 }
 
 // NextExpiry returns the earliest deadline of a held hold, if any.
 func (s *State) NextExpiry() (time.Time, bool) {
 	for len(s.expiry) > 0 {
 		top := s.expiry[0]
-		if h, ok := s.holds[top.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
+		if h := s.holds.get(top.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
 			return top.at, true
 		}
-		heap.Pop(&s.expiry) // stale entry: the hold moved on; dropping it changes no observable state
+		s.expiry.pop() // stale entry: the hold moved on; dropping it changes no observable state
 	}
 	return time.Time{}, false
 }
@@ -239,8 +282,8 @@ func (s *State) ExpireDue(now time.Time) []Event {
 	var due []expiryItem
 	var f freed
 	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
-		it := heap.Pop(&s.expiry).(expiryItem)
-		if h, ok := s.holds[it.id]; ok && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
+		it := s.expiry.pop()
+		if h := s.holds.get(it.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
 			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
 			due = append(due, it)
 			if len(s.waitlist) > 0 {
@@ -249,7 +292,7 @@ func (s *State) ExpireDue(now time.Time) []Event {
 		}
 	}
 	for _, it := range due { // keep the index complete until the events are applied
-		heap.Push(&s.expiry, it)
+		s.expiry.push(it)
 	}
 	return s.appendOffers(evs, now, f)
 }
@@ -261,34 +304,42 @@ func (s *State) Apply(e Event) {
 	case ResourceCreated:
 		s.exists = true
 		s.resource = copyResource(e.Resource) // do not share the event's Money or Tags with the state
+		s.buckets.grow(len(e.Buckets))
 		for _, b := range e.Buckets {
-			s.buckets[b.Key] = &Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
+			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
+			if x := s.buckets.get(b.Key); x != nil {
+				*x = nb
+			} else {
+				s.buckets.add(nb)
+			}
 		}
 	case ResourceUpdated:
 		r := &s.resource
 		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
 		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
+		s.countUnits()
 		for k, c := range e.Capacities {
-			if b, ok := s.buckets[k]; ok {
+			if b := s.buckets.get(k); b != nil {
 				b.Capacity = c
 			} else {
-				s.buckets[k] = &Bucket{Key: k, Capacity: c}
+				s.buckets.add(Bucket{Key: k, Capacity: c})
 			}
 		}
 		for k, a := range e.Allowances {
-			if b, ok := s.buckets[k]; ok {
+			if b := s.buckets.get(k); b != nil {
 				b.Allowance = a
 			} else {
-				s.buckets[k] = &Bucket{Key: k, Allowance: a}
+				s.buckets.add(Bucket{Key: k, Allowance: a})
 			}
 		}
 	case HoldPlaced:
-		h := e.Hold.Clone()
-		s.intern(h)
-		s.holds[h.ID] = h
+		h := s.holds.newHold()
+		*h = e.Hold
+		s.internBuckets(h)
+		s.putHold(h)
 		s.claim(h, StatusHeld, +1)
-		heap.Push(&s.expiry, expiryItem{at: h.ExpiresAt, id: h.ID})
+		s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
 		if h.IdempotencyKey != "" {
 			s.addIdem(IdempotencyEntry{
 				Key:         h.IdempotencyKey,
@@ -304,12 +355,12 @@ func (s *State) Apply(e Event) {
 	case HoldExpired:
 		s.transition(e.HoldID, StatusExpired, e.At)
 	case HoldExtended:
-		h, ok := s.holds[e.HoldID]
-		if !ok || h.Status != StatusHeld {
+		h := s.holds.get(e.HoldID)
+		if h == nil || h.Status != StatusHeld {
 			panic("booking: extension of a hold that is not held: " + e.HoldID)
 		}
 		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
-			heap.Push(&s.expiry, expiryItem{at: e.ExpiresAt, id: h.ID})
+			s.expiry.push(expiryItem{at: e.ExpiresAt, id: h.ID})
 		}
 		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
 	case WaitlistJoined:
@@ -328,21 +379,39 @@ func (s *State) Apply(e Event) {
 }
 
 // intern makes h share the state's copies of its resource id and bucket keys (equal strings),
-// so that a hold in memory does not keep the strings of the request that placed it.
+// so that a hold in memory does not keep the strings of the request that placed it. It writes
+// into h.Buckets: h must own it.
 func (s *State) intern(h *Hold) {
 	if h.ResourceID == s.id {
 		h.ResourceID = s.id
 	}
 	for i, k := range h.Buckets {
-		if b := s.buckets[k]; b != nil {
+		if b := s.buckets.get(k); b != nil {
 			h.Buckets[i] = b.Key
 		}
 	}
 }
 
+// internBuckets is intern for a hold that shares Buckets with an event. Hold bucket lists are
+// never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
+// list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
+// shared with the event instead of copied; any other list is copied, then interned.
+func (s *State) internBuckets(h *Hold) {
+	if h.ResourceID == s.id {
+		h.ResourceID = s.id
+	}
+	for _, k := range h.Buckets {
+		if b := s.buckets.get(k); b == nil || unsafe.StringData(b.Key) != unsafe.StringData(k) {
+			h.Buckets = append([]string(nil), h.Buckets...)
+			s.intern(h)
+			return
+		}
+	}
+}
+
 func (s *State) transition(id string, to Status, at time.Time) {
-	h, ok := s.holds[id]
-	if !ok {
+	h := s.holds.get(id)
+	if h == nil {
 		panic("booking: transition of unknown hold " + id)
 	}
 	s.claim(h, h.Status, -1)
@@ -355,14 +424,41 @@ func (s *State) transition(id string, to Status, at time.Time) {
 
 // claim adds (sign=+1) or removes (sign=-1) h's quantity from the counter of status st in
 // each of h's buckets, and its units from its user's.
+// countUnits makes units what it should be under the resource's MaxPerUser (see State.units):
+// counted afresh from the holds when there is a limit, nil when there is none.
+func (s *State) countUnits() {
+	s.units = nil
+	if s.resource.MaxPerUser <= 0 {
+		return
+	}
+	for _, h := range s.holds.list {
+		if h.Status.Active() {
+			if s.units == nil {
+				s.units = make(map[string]int64)
+			}
+			s.units[h.UserID] += h.Units()
+		}
+	}
+	for u, n := range s.units {
+		if n == 0 { // as claim keeps it: users with none have no entry
+			delete(s.units, u)
+		}
+	}
+}
+
 func (s *State) claim(h *Hold, st Status, sign int64) {
-	if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
+	if s.resource.MaxPerUser <= 0 {
+		// no per-user units to keep (see State.units)
+	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
+		if s.units == nil {
+			s.units = make(map[string]int64)
+		}
 		s.units[h.UserID] = n
 	} else {
 		delete(s.units, h.UserID)
 	}
 	for _, k := range h.Buckets {
-		b := s.buckets[k]
+		b := s.buckets.get(k)
 		if b == nil {
 			panic("booking: hold " + h.ID + " claims unknown bucket " + k)
 		}
@@ -381,21 +477,61 @@ type expiryItem struct {
 }
 
 // expiryHeap orders held holds by deadline (then id, for determinism). Entries go stale when a
-// hold leaves status held; they are skipped lazily rather than removed.
+// hold leaves status held; they are skipped lazily rather than removed. It is a binary min-heap
+// laid out as container/heap's (the same moves, so the same order), without boxing every item
+// into an interface on the way in and out.
 type expiryHeap []expiryItem
 
-func (h expiryHeap) Len() int { return len(h) }
-func (h expiryHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+func (h expiryHeap) less(i, j int) bool {
+	if c := h[i].at.Compare(h[j].at); c != 0 { // Before and Equal in one reading of the times
+		return c < 0
 	}
 	return h[i].id < h[j].id
 }
-func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiryItem)) }
-func (h *expiryHeap) Pop() any {
+
+func (h *expiryHeap) push(it expiryItem) {
+	*h = append(*h, it)
+	h.up(len(*h) - 1)
+}
+
+// pop removes and returns the first item; h must not be empty.
+func (h *expiryHeap) pop() expiryItem {
+	n := len(*h) - 1
+	(*h)[0], (*h)[n] = (*h)[n], (*h)[0]
+	h.down(0, n)
 	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
+	it := old[n]
+	old[n] = expiryItem{} // the backing array keeps no id of a popped item
+	*h = old[:n]
 	return it
+}
+
+func (h expiryHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		j = i
+	}
+}
+
+func (h expiryHeap) down(i0, n int) {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 { // j1 < 0 after int overflow
+			break
+		}
+		j := j1 // left child
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2 // = 2*i + 2  // right child
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }

@@ -299,11 +299,11 @@ func TestClone(t *testing.T) {
 		MustApply(t, s, s.ExpireDue(t0.Add(time.Hour)))
 		s.PruneIdempotency(t0.Add(time.Hour))
 		s.NextExpiry()
-		for _, h := range s.holds { // reach into what a shallow copy would share
+		for _, h := range s.holds.list { // reach into what a shallow copy would share
 			h.Buckets[0] = "zz"
 		}
 		s.resource.Price.Amount = 99
-		s.buckets["b"].Capacity = 0
+		s.buckets.get("b").Capacity = 0
 	}
 	t.Run("mutating the clone", func(t *testing.T) {
 		orig := build(t)

@@ -135,18 +135,56 @@ func looksLikeDate(k string) bool {
 	return true
 }
 
-// validDate parses k with the day or the slot layout and requires the canonical form back, so
-// that 2026-02-30, 2026-2-3 and 2026-02-03T9:00 are all refused.
+// validDate reports whether k is a day YYYY-MM-DD or a slot YYYY-MM-DDTHH:MM in canonical
+// form (what time.Parse with dayLayout or slotLayout accepts and formats back to k), so that
+// 2026-02-30, 2026-2-3 and 2026-02-03T9:00 are all refused. It reads the digits itself: it
+// runs for every bucket of every hold, and time.Parse costs a hundred nanoseconds a key.
 func validDate(k string) bool {
-	for _, layout := range [...]string{dayLayout, slotLayout} {
-		if len(k) != len(layout) {
-			continue
-		}
-		t, err := time.Parse(layout, k)
-		var buf [len(slotLayout)]byte // formatting into it does not allocate (hot path of a hold)
-		return err == nil && string(t.AppendFormat(buf[:0], layout)) == k
+	if len(k) != len(dayLayout) && (len(k) != len(slotLayout) || k[10] != 'T' || k[13] != ':') {
+		return false
 	}
-	return false
+	if k[4] != '-' || k[7] != '-' {
+		return false
+	}
+	year, ok1 := digits(k, 0, 4)
+	month, ok2 := digits(k, 5, 2)
+	day, ok3 := digits(k, 8, 2)
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+		return false
+	}
+	if len(k) == len(dayLayout) {
+		return true
+	}
+	hour, ok1 := digits(k, 11, 2)
+	minute, ok2 := digits(k, 14, 2)
+	return ok1 && ok2 && hour < 24 && minute < 60
+}
+
+// digits reads the n decimal digits of k at i.
+func digits(k string, i, n int) (int, bool) {
+	v := 0
+	for _, c := range []byte(k[i : i+n]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+// daysIn is the number of days of month (1-12) in year, in the proleptic Gregorian calendar
+// (as package time).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // ValidateBucketKey checks a bucket key (ValidBucketKey).

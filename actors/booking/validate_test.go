@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,45 @@ func FuzzValidateName(f *testing.F) {
 			t.Fatalf("%q accepted", s)
 		}
 	})
+}
+
+// TestValidDateIsTimeParse: validDate reads the digits itself; it must accept exactly what
+// time.Parse accepts and formats back unchanged, over every day of four years (a leap year and
+// a century among them), slot times around the bounds, and every one-character change of them.
+func TestValidDateIsTimeParse(t *testing.T) {
+	reference := func(k string) bool {
+		for _, layout := range [...]string{dayLayout, slotLayout} {
+			if len(k) == len(layout) {
+				tm, err := time.Parse(layout, k)
+				return err == nil && tm.Format(layout) == k
+			}
+		}
+		return false
+	}
+	var keys []string
+	for _, year := range []string{"2026", "2028", "2100", "2000", "0000"} {
+		for m := 0; m <= 13; m++ {
+			for d := 0; d <= 32; d++ {
+				keys = append(keys, fmt.Sprintf("%s-%02d-%02d", year, m, d))
+			}
+		}
+	}
+	for _, hm := range []string{"00:00", "23:59", "24:00", "12:60", "09:05", "9:005", "1a:00"} {
+		keys = append(keys, "2026-02-28T"+hm, "2024-02-29T"+hm, "2026-02-29T"+hm)
+	}
+	alphabet := []byte("0129-T:a ")
+	for _, k := range append([]string(nil), keys...) {
+		for i := range len(k) {
+			for _, c := range alphabet {
+				b := []byte(k)
+				b[i] = c
+				keys = append(keys, string(b))
+			}
+		}
+	}
+	for _, k := range keys {
+		if got, want := looksLikeDate(k) && validDate(k), looksLikeDate(k) && reference(k); got != want {
+			t.Errorf("validDate(%q) = %v, time.Parse says %v", k, got, want)
+		}
+	}
 }

@@ -82,7 +82,18 @@ func (s *State) WaitlistOf(userID string) (e WaitlistEntry, position int, ok boo
 
 // UserUnits returns the units a user has held or confirmed on the resource (Hold.Units
 // summed): what MaxPerUser limits.
-func (s *State) UserUnits(userID string) int64 { return s.units[userID] }
+func (s *State) UserUnits(userID string) int64 {
+	if s.resource.MaxPerUser > 0 {
+		return s.units[userID]
+	}
+	var n int64 // not kept without a limit: summed (see State.units)
+	for _, h := range s.holds.list {
+		if h.UserID == userID && h.Status.Active() {
+			n += h.Units()
+		}
+	}
+	return n
+}
 
 // DecideJoinWaitlist validates a join (see the rules above).
 func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, error) {
@@ -98,7 +109,7 @@ func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, er
 	if _, dup := s.waitByID[cmd.EntryID]; dup {
 		return nil, Errorf(CodeInternal, "waitlist entry id %q already used", cmd.EntryID)
 	}
-	if _, dup := s.holds[cmd.OfferHoldID]; dup {
+	if s.holds.get(cmd.OfferHoldID) != nil {
 		return nil, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
 	}
 	for _, e := range s.waitlist {
@@ -129,7 +140,7 @@ func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, er
 	}
 	soldOut := false
 	for _, k := range buckets {
-		soldOut = soldOut || s.buckets[k].Available() < cmd.Quantity
+		soldOut = soldOut || s.buckets.get(k).Available() < cmd.Quantity
 	}
 	if !soldOut {
 		return nil, Errorf(CodeConflict, "the units are available: place a hold instead of waiting")
@@ -200,10 +211,10 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 		if !s.fits(e, f) {
 			continue
 		}
-		if _, dup := s.holds[e.OfferHoldID]; dup {
+		if s.holds.get(e.OfferHoldID) != nil {
 			continue // cannot happen: DecideJoinWaitlist refused the id
 		}
-		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: append([]string(nil), e.Buckets...),
+		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: s.keysOf(e.Buckets),
 			Quantity: e.Quantity, Status: StatusHeld, CreatedAt: now, ExpiresAt: now.Add(ttl), UpdatedAt: now,
 			WaitlistEntryID: e.ID}
 		evs = append(evs,
@@ -220,7 +231,8 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 // fits reports whether e could be held on top of the state plus f.
 func (s *State) fits(e *WaitlistEntry, f freed) bool {
 	for _, k := range e.Buckets {
-		b, ok := s.buckets[k]
+		b := s.buckets.get(k)
+		ok := b != nil
 		if !ok || b.Available()+f.avail[k] < e.Quantity {
 			return false
 		}
@@ -231,6 +243,9 @@ func (s *State) fits(e *WaitlistEntry, f freed) bool {
 func (s *State) addWaiting(e WaitlistEntry) {
 	x := e.clone()
 	s.waitlist = append(s.waitlist, x)
+	if s.waitByID == nil {
+		s.waitByID = make(map[string]*WaitlistEntry)
+	}
 	s.waitByID[x.ID] = x
 	s.waitSeq = max(s.waitSeq, x.Seq)
 }

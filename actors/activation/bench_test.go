@@ -1,0 +1,66 @@
+package activation
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/allot/allot/actors/booking"
+)
+
+// BenchmarkCoreHold measures the core's part of one accepted hold on a one-bucket resource:
+// the command decided into a group commit of its own, and the commit's result answered. The
+// core is replaced every 1,000 holds (outside the timer): every commit that empties the pipeline
+// makes the next decision clone the state, so the cost per hold grows with the holds in memory.
+//
+//	go test -run '^$' -bench BenchmarkCoreHold -benchtime 20000x ./actors/activation
+func BenchmarkCoreHold(b *testing.B) {
+	for _, withKey := range []bool{false, true} {
+		b.Run(fmt.Sprintf("idempotency-key=%v", withKey), func(b *testing.B) {
+			const block = 1_000
+			cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 64, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
+				MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second,
+				MaxClockOffset: 500 * time.Millisecond}
+			now := time.UnixMilli(1_900_000_000_000).UTC()
+			ids, keys := make([]string, block), make([]string, block)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("h%08d", i)
+				if withKey {
+					keys[i] = fmt.Sprintf("key-%08d", i)
+				}
+			}
+			fresh := func() *Core {
+				c, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rd := c.Step(now, Start{})
+				res := booking.Resource{ID: "r", Name: "R", HoldTTL: time.Hour, CreatedAt: now, UpdatedAt: now}
+				c.Step(now, LoadResult{ID: rd.Load.ID, Exists: true, Epoch: 1, Version: 1, Resource: res,
+					Buckets: []booking.Bucket{{Key: "all", Capacity: booking.MaxCapacity}}})
+				return c
+			}
+			c := fresh()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				j := i % block
+				if j == 0 && i > 0 {
+					b.StopTimer()
+					c = fresh()
+					b.StartTimer()
+				}
+				now = now.Add(time.Millisecond)
+				cmd := &Command{Op: booking.PlaceHold{HoldID: ids[j], IdempotencyKey: keys[j], UserID: "u", Quantity: 1, Buckets: []string{"all"}}, To: j}
+				rd := c.Step(now, cmd)
+				if len(rd.Commits) != 1 {
+					b.Fatalf("hold %d: %d commits, replies %+v", i, len(rd.Commits), rd.Replies)
+				}
+				rd = c.Step(now, CommitResult{ID: rd.Commits[0].ID, Outcome: Committed})
+				if len(rd.Replies) != 1 || rd.Replies[0].Answer.Err != nil {
+					b.Fatalf("hold %d: replies %+v", i, rd.Replies)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,181 @@
+package booking
+
+// A resource's holds and buckets are kept in lists, found by scanning while a list is short and
+// by an index built once it outgrows smallIndex: most resources have a bucket or a few and a
+// few holds, and a map for them would cost more memory than the holds themselves. The lists
+// only grow: a state never forgets a hold or a bucket.
+
+// smallIndex is the longest list kept without an index.
+const smallIndex = 8
+
+// holdList holds a state's holds in the order they became known.
+type holdList struct {
+	list []*Hold
+	byID map[string]int // nil while list is short
+	// spare are unused Holds of the block the last ones were allocated in (see newHold).
+	spare []Hold
+	// cloned is how many holds the list had when it was cloned from another (0: it was not).
+	cloned int
+}
+
+// maxHoldBlock bounds the block of Holds newHold allocates at once (64 KiB of Holds).
+const maxHoldBlock = 256
+
+// newHold returns a new zero Hold for the list to add. The first smallIndex holds added to a
+// list (since it was made or cloned) are allocated one by one: a resource with a few holds
+// pays for no more, nor does a clone that takes a few decisions before it is dropped (the
+// activation's speculative state). After them, Holds come in blocks of half the holds added
+// so far, at most maxHoldBlock: a hot resource's holds cost an allocation per hundreds instead
+// of one each, and at most a third more memory. The list never forgets a hold, so a block
+// lives as long as the list anyway.
+func (l *holdList) newHold() *Hold {
+	added := len(l.list) - l.cloned
+	if added < smallIndex {
+		return new(Hold)
+	}
+	if len(l.spare) == 0 {
+		l.spare = make([]Hold, min(added/2, maxHoldBlock))
+	}
+	h := &l.spare[0]
+	l.spare = l.spare[1:]
+	return h
+}
+
+// get returns the hold with the id, nil if there is none.
+func (l *holdList) get(id string) *Hold {
+	if l.byID != nil {
+		if i, ok := l.byID[id]; ok {
+			return l.list[i]
+		}
+		return nil
+	}
+	for _, h := range l.list {
+		if h.ID == id {
+			return h
+		}
+	}
+	return nil
+}
+
+// add appends h, whose id must not be known.
+func (l *holdList) add(h *Hold) {
+	l.list = append(l.list, h)
+	switch {
+	case l.byID != nil:
+		l.byID[h.ID] = len(l.list) - 1
+	case len(l.list) > smallIndex:
+		l.byID = make(map[string]int, 2*len(l.list))
+		for i, x := range l.list {
+			l.byID[x.ID] = i
+		}
+	}
+}
+
+// clone returns a deep copy: its Holds and their bucket lists in one block each (a clone is
+// taken per group commit, and a hot resource has thousands of holds).
+func (l *holdList) clone() holdList {
+	if len(l.list) == 0 {
+		return holdList{}
+	}
+	c := holdList{list: make([]*Hold, len(l.list)), cloned: len(l.list)}
+	holds := make([]Hold, len(l.list))
+	n := 0
+	for _, h := range l.list {
+		n += len(h.Buckets)
+	}
+	keys := make([]string, 0, n)
+	for i, h := range l.list {
+		holds[i] = *h
+		if h.Buckets != nil {
+			at := len(keys)
+			keys = append(keys, h.Buckets...)
+			holds[i].Buckets = keys[at:len(keys):len(keys)] // an append to it cannot reach the next
+		}
+		c.list[i] = &holds[i]
+	}
+	if l.byID != nil {
+		c.byID = make(map[string]int, len(l.byID))
+		for id, i := range l.byID {
+			c.byID[id] = i
+		}
+	}
+	return c
+}
+
+// bucketList holds a state's buckets in the order they were created, by value.
+type bucketList struct {
+	list  []Bucket
+	byKey map[string]int // nil while list is short
+	// keys are the buckets' keys, keys[i] == list[i].Key: a hold on consecutive buckets (one
+	// bucket, or a range of days of a calendar, created in order) gets its bucket list as a
+	// slice of it instead of an allocation of its own (see keysAt). Only appended to.
+	keys []string
+}
+
+// get returns the bucket with the key, nil if there is none. The pointer is valid until the
+// next add.
+func (l *bucketList) get(key string) *Bucket {
+	if i := l.index(key); i >= 0 {
+		return &l.list[i]
+	}
+	return nil
+}
+
+// index returns the position of the bucket with the key in list, -1 if there is none.
+func (l *bucketList) index(key string) int {
+	if l.byKey != nil {
+		if i, ok := l.byKey[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.list {
+		if l.list[i].Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// keysAt returns the keys of the n buckets from position i on, as a slice that no append can
+// write through: hold bucket lists are never written once made.
+func (l *bucketList) keysAt(i, n int) []string { return l.keys[i : i+n : i+n] }
+
+// add appends b, whose key must not be known, and returns it.
+func (l *bucketList) add(b Bucket) *Bucket {
+	l.list = append(l.list, b)
+	l.keys = append(l.keys, b.Key)
+	switch {
+	case l.byKey != nil:
+		l.byKey[b.Key] = len(l.list) - 1
+	case len(l.list) > smallIndex:
+		l.byKey = make(map[string]int, 2*len(l.list))
+		for i := range l.list {
+			l.byKey[l.list[i].Key] = i
+		}
+	}
+	return &l.list[len(l.list)-1]
+}
+
+// grow makes room for n more buckets.
+func (l *bucketList) grow(n int) {
+	if cap(l.list)-len(l.list) < n {
+		l.list = append(make([]Bucket, 0, len(l.list)+n), l.list...)
+		l.keys = append(make([]string, 0, len(l.keys)+n), l.keys...)
+	}
+}
+
+// clone returns a copy.
+func (l *bucketList) clone() bucketList {
+	if len(l.list) == 0 {
+		return bucketList{}
+	}
+	c := bucketList{list: append([]Bucket(nil), l.list...), keys: append([]string(nil), l.keys...)}
+	if l.byKey != nil {
+		c.byKey = make(map[string]int, len(l.byKey))
+		for k, i := range l.byKey {
+			c.byKey[k] = i
+		}
+	}
+	return c
+}
