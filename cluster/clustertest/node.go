@@ -75,22 +75,24 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 	if opts.DataDir == "" && opts.DBURL == "" {
 		opts.DataDir = tb.TempDir()
 	}
+	var picked []*int // ports this function chooses (and may choose again)
 	for _, p := range []*int{&opts.HTTPPort, &opts.GossipPort, &opts.RemotePort, &opts.AdminPort} {
 		if *p == 0 {
-			*p = FreePort(tb, opts.Host)
+			picked = append(picked, p)
 		}
 	}
-	n := &Node{
-		Name:       opts.Name,
-		HTTPAddr:   net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
-		GossipAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.GossipPort)),
-		RemoteAddr: net.JoinHostPort(opts.Host, strconv.Itoa(opts.RemotePort)),
-		AdminAddr:  net.JoinHostPort(opts.Host, strconv.Itoa(opts.AdminPort)),
-		tb:         tb,
-		bin:        bin,
-		opts:       opts,
-		logs:       &syncBuffer{},
+	n := &Node{Name: opts.Name, tb: tb, bin: bin, logs: &syncBuffer{}}
+	pick := func() {
+		for _, p := range picked {
+			*p = FreePort(tb, opts.Host)
+		}
+		n.HTTPAddr = net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort))
+		n.GossipAddr = net.JoinHostPort(opts.Host, strconv.Itoa(opts.GossipPort))
+		n.RemoteAddr = net.JoinHostPort(opts.Host, strconv.Itoa(opts.RemotePort))
+		n.AdminAddr = net.JoinHostPort(opts.Host, strconv.Itoa(opts.AdminPort))
+		n.opts = opts
 	}
+	pick()
 	if opts.Secrets != nil {
 		n.secArgs = opts.Secrets.Args(tb, opts.Name, opts.Host)
 	}
@@ -100,9 +102,22 @@ func StartNode(tb testing.TB, bin string, opts NodeOptions) *Node {
 			tb.Logf("--- logs of node %s (last 60 lines) ---\n%s", n.Name, n.LogTail(60))
 		}
 	})
-	n.Start()
-	n.WaitReady(30 * time.Second)
-	return n
+	for attempt := 1; ; attempt++ {
+		n.Start()
+		err := n.Ready(30 * time.Second)
+		if err == nil {
+			return n
+		}
+		// A port FreePort found free can be taken before the node binds it (by any process's
+		// outgoing connection: ephemeral ports come from the same range). Only then, and only
+		// for ports chosen here, start again on new ones.
+		if attempt < 3 && len(picked) > 0 && !n.Running() && strings.Contains(n.LogTail(3), "address already in use") {
+			tb.Logf("node %s: a port picked for it was taken before it bound it; starting again on new ports", n.Name)
+			pick()
+			continue
+		}
+		tb.Fatal(err)
+	}
 }
 
 // SetJoin replaces the gossip seeds used by the next Start (a restarted first node must be
