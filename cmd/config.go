@@ -175,6 +175,11 @@ type NodeConfig struct {
 	PaymentGrace time.Duration
 	// PaymentReconcileEvery is how often open payments are re-read from Stripe and resumed.
 	PaymentReconcileEvery time.Duration
+	// RefundPolicy is the node's default cancellation policy for the paid holds of resources
+	// without one of their own: comma-separated NOTICE:PERCENT tiers, longest notice first
+	// ("48h:100,24h:50,0s:0": full refund until 48 h before the first bucket, half until 24 h,
+	// nothing after). Empty: a full refund whenever the owner cancels.
+	RefundPolicy string
 	// Notify configures the notification service (notify_config.go); off unless a channel
 	// is configured. --data-key-file also seals the users' contacts it keeps.
 	Notify NotifyConfig
@@ -416,6 +421,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StripeAPIURL, "stripe-api-url", c.StripeAPIURL, "Stripe API base URL (empty: Stripe; a stripe-mock's for tests)")
 	fs.DurationVar(&c.PaymentGrace, "payment-grace", c.PaymentGrace, "how long a held hold is extended, once, when its payment starts (at most 1h)")
 	fs.DurationVar(&c.PaymentReconcileEvery, "payment-reconcile-every", c.PaymentReconcileEvery, "how often open payments are re-read from Stripe and resumed")
+	fs.StringVar(&c.RefundPolicy, "refund-policy", c.RefundPolicy, "default cancellation policy of paid holds whose resource has none: NOTICE:PERCENT tiers, longest notice first, e.g. 48h:100,24h:50,0s:0 (empty: full refund)")
 	c.Notify.registerFlags(fs) // notifications (notify_config.go)
 	// Abuse control (cmd/abuse.go).
 	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, "rate limits on or off (off: trusted load tests only)")
@@ -481,6 +487,9 @@ func (c *NodeConfig) validate() error {
 	}
 	if c.PaymentGrace < 0 || c.PaymentGrace > time.Hour || c.PaymentReconcileEvery <= 0 { // payments
 		return errors.New("--payment-grace must be between 0 and 1h and --payment-reconcile-every positive")
+	}
+	if _, err := parseRefundPolicy(c.RefundPolicy); err != nil {
+		return err
 	}
 	if c.GossipKey != "" && c.Transport.GossipKeyFile != "" {
 		return errors.New("--gossip-key and --gossip-key-file: give one (the file, which can rotate)")

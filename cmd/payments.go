@@ -3,7 +3,9 @@ package cmd
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,7 +34,12 @@ func (m *Main) startPayments() ([]mount.Route, error) {
 	if !ok {
 		return nil, fmt.Errorf("payments: store %T cannot list payments", m.store)
 	}
+	policy, err := parseRefundPolicy(c.RefundPolicy)
+	if err != nil {
+		return nil, err // validate() checked it
+	}
 	pc := payments.Config{
+		Policy:         policy,
 		Dispatcher:     dispatcher{node: m.node},
 		Store:          lister,
 		Saga:           payment.Config{Grace: c.PaymentGrace},
@@ -98,4 +105,26 @@ func webhookSecret(file string, getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("payments: webhook secret file %s is empty", file)
 	}
 	return s, nil
+}
+
+// parseRefundPolicy reads --refund-policy: comma-separated NOTICE:PERCENT tiers (a Go
+// duration and a whole percentage), checked like a resource's cancellation_policy.
+func parseRefundPolicy(s string) (payment.Policy, error) {
+	var p payment.Policy
+	if strings.TrimSpace(s) == "" {
+		return p, nil
+	}
+	for _, t := range strings.Split(s, ",") {
+		notice, percent, ok := strings.Cut(strings.TrimSpace(t), ":")
+		d, derr := time.ParseDuration(notice)
+		n, nerr := strconv.ParseInt(percent, 10, 64)
+		if !ok || derr != nil || nerr != nil {
+			return payment.Policy{}, fmt.Errorf("--refund-policy: tier %q: want NOTICE:PERCENT, e.g. 48h:100", t)
+		}
+		p.Tiers = append(p.Tiers, payment.Tier{Before: d, Percent: n})
+	}
+	if err := p.Validate(); err != nil {
+		return payment.Policy{}, fmt.Errorf("--refund-policy: %w", err)
+	}
+	return p, nil
 }
