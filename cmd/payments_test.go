@@ -49,7 +49,7 @@ func writeSecret(t *testing.T, name, value string) string {
 
 // runPaymentNode boots the real program in-process on port 0 with Stripe pointed at
 // stripeURL ("" leaves payments off), on clock.
-func runPaymentNode(t *testing.T, stripeURL string, clock *stepClock) *Main {
+func runPaymentNode(t *testing.T, stripeURL string, clock *stepClock, mutate ...func(*NodeConfig)) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Now = clock.Now
@@ -61,6 +61,9 @@ func runPaymentNode(t *testing.T, stripeURL string, clock *stepClock) *Main {
 		c.StripeWebhookSecretFile = writeSecret(t, "stripe-whsec", testWebhookSecret)
 		c.StripeAPIURL = stripeURL
 		c.PaymentReconcileEvery = 100 * time.Millisecond // refunds after a cancel are the reconciler's
+	}
+	for _, f := range mutate {
+		f(c)
 	}
 	var logw io.Writer = io.Discard
 	if os.Getenv("ALLOT_TEST_LOG") != "" {

@@ -66,7 +66,7 @@ func (r *refundRecorder) forHold(hid string) (int64, bool) {
 // proves the two rules of issue 13 this branch adds: the refund Stripe receives for an
 // owner's cancellation follows the resource's own cancellation policy (in full 48 h or more
 // before the first bucket, half from 24 h, nothing later, measured in the resource's time
-// zone); and with payments on, a priced hold is confirmed by its payment (a plain confirm is
+// zone), or, for a resource without one, the node's --refund-policy; and with payments on, a priced hold is confirmed by its payment (a plain confirm is
 // 409 payment_required, an operator may confirm unpaid), while a free one confirms as always.
 func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 	mock := stripemocktest.StartMock(t)
@@ -74,7 +74,7 @@ func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 	front := httptest.NewServer(rec.handler(mock.URL, t))
 	defer front.Close()
 	clock := &stepClock{}
-	m := runPaymentNode(t, front.URL, clock)
+	m := runPaymentNode(t, front.URL, clock, func(c *NodeConfig) { c.RefundPolicy = "24h:40,0s:0" })
 	p := payCaller{t: t, base: m.HTTPURL(), issuer: m.DevIssuer()}
 
 	// Slots in Paris, 72 h, 36 h and 12 h from now (to the minute, rounded up).
@@ -96,6 +96,10 @@ func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 	if len(res.CancellationPolicy) != 2 {
 		t.Fatalf("created %+v", res)
 	}
+	// A priced resource without a policy of its own follows the node's --refund-policy.
+	plain, _ := json.Marshal(wire.CreateResource{ID: "show-plain", Name: "Show", Timezone: "Europe/Paris",
+		Price: &wire.Money{Amount: 1500, Currency: "EUR"}, Buckets: map[string]int64{mid: 1}})
+	p.must(http.StatusCreated, "POST", "/v1/resources", payOperator, plain, nil, nil)
 	free, _ := json.Marshal(wire.CreateResource{ID: "free", Name: "Free", Buckets: map[string]int64{"a": 1}})
 	p.must(http.StatusCreated, "POST", "/v1/resources", payOperator, free, nil, nil)
 
@@ -107,12 +111,13 @@ func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 			map[string]string{"Idempotency-Key": "k-" + user + "-" + bucket}, &h)
 		return h
 	}
-	hold := func(hid string) wire.Hold {
+	holdOf := func(rid, hid string) wire.Hold {
 		t.Helper()
 		var h wire.Hold
 		p.must(http.StatusOK, "GET", "/v1/resources/"+rid+"/holds/"+hid, payOperator, nil, nil, &h)
 		return h
 	}
+	hold := func(hid string) wire.Hold { t.Helper(); return holdOf(rid, hid) }
 	send := func(id, typ string, intent map[string]any) {
 		t.Helper()
 		body, sig := stripeEvent(id, typ, intent, time.Now(), testWebhookSecret)
@@ -150,22 +155,22 @@ func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 	want := map[string]int64{}
 	var holds []wire.Hold
 	for i, c := range []struct {
-		bucket string
-		refund int64 // -1: none
-	}{{far, 1500}, {mid, 750}, {near, -1}} {
+		rid, bucket string
+		refund      int64 // -1: none
+	}{{rid, far, 1500}, {rid, mid, 750}, {rid, near, -1}, {"show-plain", mid, 600}} {
 		user := "u-" + string(rune('1'+i))
-		h := place(rid, user, c.bucket)
+		h := place(c.rid, user, c.bucket)
 		var a payAnswer
-		p.must(http.StatusOK, "POST", "/v1/resources/"+rid+"/holds/"+h.ID+"/payment", customer(user), nil, nil, &a)
+		p.must(http.StatusOK, "POST", "/v1/resources/"+c.rid+"/holds/"+h.ID+"/payment", customer(user), nil, nil, &a)
 		if a.Amount != 1500 {
 			t.Fatalf("pay answer %+v", a)
 		}
-		send("evt_auth_"+h.ID, "payment_intent.amount_capturable_updated", intentObject(a.IntentID, rid, h.ID, "requires_capture", 1500, 0))
-		send("evt_paid_"+h.ID, "payment_intent.succeeded", intentObject(a.IntentID, rid, h.ID, "succeeded", 1500, 1500))
-		if got := hold(h.ID); got.Status != "confirmed" || got.Payment != "captured" {
+		send("evt_auth_"+h.ID, "payment_intent.amount_capturable_updated", intentObject(a.IntentID, c.rid, h.ID, "requires_capture", 1500, 0))
+		send("evt_paid_"+h.ID, "payment_intent.succeeded", intentObject(a.IntentID, c.rid, h.ID, "succeeded", 1500, 1500))
+		if got := holdOf(c.rid, h.ID); got.Status != "confirmed" || got.Payment != "captured" {
 			t.Fatalf("hold %d after paying: %+v", i, got)
 		}
-		p.must(http.StatusOK, "POST", "/v1/resources/"+rid+"/holds/"+h.ID+"/cancel", customer(user), nil, nil, nil)
+		p.must(http.StatusOK, "POST", "/v1/resources/"+c.rid+"/holds/"+h.ID+"/cancel", customer(user), nil, nil, nil)
 		want[h.ID] = c.refund
 		holds = append(holds, h)
 	}
@@ -173,7 +178,8 @@ func TestMainPaymentPolicyWithStripeMock(t *testing.T) {
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		_, a := rec.forHold(holds[0].ID)
 		_, b := rec.forHold(holds[1].ID)
-		if a && b {
+		_, d := rec.forHold(holds[3].ID)
+		if a && b && d {
 			break
 		}
 		if time.Now().After(deadline) {
