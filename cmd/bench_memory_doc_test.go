@@ -82,21 +82,13 @@ func (b *bench) heapRetained(t *testing.T, idle, passivated string) ([]heapShare
 // heapShares sums the flat column (in bytes, -unit=B) of pprof -top by owner.
 func heapShares(out string) []heapShare {
 	by := map[string]int64{}
-	inTable := false
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 5 && f[0] == "flat" && f[1] == "flat%" {
-			inTable = true
-			continue
-		}
-		if !inTable || len(f) < 6 {
-			continue
-		}
-		v, err := strconv.ParseInt(strings.TrimSuffix(f[0], "B"), 10, 64)
+	flat, name := pprofTopRows(out) // bench_profile_test.go
+	for i := range flat {
+		v, err := strconv.ParseInt(strings.TrimSuffix(flat[i], "B"), 10, 64)
 		if err != nil {
 			continue
 		}
-		by[heapOwner(strings.Join(f[5:], " "))] += v
+		by[heapOwner(name[i])] += v
 	}
 	var shares []heapShare
 	for o, v := range by {

@@ -111,10 +111,9 @@ func trimPprofHeader(s string) string {
 	return strings.Join(keep, "\n")
 }
 
-// pprofShares sums the flat column of `go tool pprof -top` output by category.
-func pprofShares(out string) ([]cpuShare, time.Duration) {
-	byCat := map[string]time.Duration{}
-	var total time.Duration
+// pprofTopRows returns, for each row of the table in `go tool pprof -top` output, its flat
+// value (first column, unparsed) and its function name (the columns after cum%).
+func pprofTopRows(out string) (flat, name []string) {
 	inTable := false
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -122,14 +121,24 @@ func pprofShares(out string) ([]cpuShare, time.Duration) {
 			inTable = true
 			continue
 		}
-		if !inTable || len(f) < 6 {
-			continue
+		if inTable && len(f) >= 6 {
+			flat, name = append(flat, f[0]), append(name, strings.Join(f[5:], " "))
 		}
-		d, err := time.ParseDuration(f[0])
+	}
+	return flat, name
+}
+
+// pprofShares sums the flat column of `go tool pprof -top` output by category.
+func pprofShares(out string) ([]cpuShare, time.Duration) {
+	byCat := map[string]time.Duration{}
+	var total time.Duration
+	flat, name := pprofTopRows(out)
+	for i := range flat {
+		d, err := time.ParseDuration(flat[i])
 		if err != nil {
 			continue
 		}
-		byCat[categorize(strings.Join(f[5:], " "))] += d
+		byCat[categorize(name[i])] += d
 		total += d
 	}
 	var shares []cpuShare
