@@ -66,7 +66,7 @@ func TestAdminServesMetricsAndPprofOnItsOwnListener(t *testing.T) {
 	}
 	httpGet(t, m.HTTPURL()+"/healthz")
 	if code, body := httpGet(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), `allot_http_requests_total{code="200",route="/healthz"}`) ||
-		!strings.Contains(string(body), "go_goroutines") {
+		!strings.Contains(string(body), "go_goroutines") || !strings.Contains(string(body), "allot_webhook_delivery_lag_seconds_count") {
 		t.Fatalf("metrics: %d %.300s", code, body)
 	}
 	for _, p := range []string{"/debug/pprof/", "/metrics"} {

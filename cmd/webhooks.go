@@ -65,6 +65,7 @@ func (m *Main) startFeeds() ([]mount.Route, error) {
 	wc.Now = m.Now
 	wc.AllowPrivate = m.Config.WebhookAllowPrivate
 	wc.Logger = m.Logger.With("component", "webhooks")
+	wc.Registerer = m.registry
 	if m.Config.DataKeyFile != "" {
 		ring, err := pii.LoadKeyring(m.Config.DataKeyFile)
 		if err != nil {

@@ -42,6 +42,8 @@ var nodeMetrics = map[string]string{
 	"allot_event_relay_lag_seconds":  "histogram",
 	"allot_event_relay_held":         "gauge",
 	"allot_event_outbox_backlog":     "gauge",
+	// Webhook deliveries (api/webhooks/metrics.go).
+	"allot_webhook_delivery_lag_seconds": "histogram",
 	// Notifications (api/notify/metrics.go).
 	"allot_notifications_total":          "counter", // {channel,kind,outcome}
 	"allot_notification_handoff_seconds": "histogram",
@@ -226,6 +228,8 @@ func TestObservabilityCatchesBreakage(t *testing.T) {
 		{"alert without runbook", "ops", "#### AllotOverloaded\n", "#### Overloaded\n", "no '#### AllotOverloaded' section"},
 		{"relay alert on a missing metric", "alerts", "max(allot_event_outbox_backlog)", "max(allot_events_backlog)", "allot_events_backlog"},
 		{"lag alert on the raw histogram", "alerts", "rate(allot_event_relay_lag_seconds_bucket[5m])", "rate(allot_event_relay_lag_seconds[5m])", "is a histogram"},
+		{"webhook lag metric renamed", "alerts", "rate(allot_webhook_delivery_lag_seconds_bucket[5m])", "rate(allot_webhook_lag_seconds_bucket[5m])", "allot_webhook_lag_seconds_bucket is not a metric"},
+		{"webhook lag alert without runbook", "ops", "#### AllotWebhookDeliveryLagHigh\n", "#### WebhookDeliveryLagHigh\n", "no '#### AllotWebhookDeliveryLagHigh' section"},
 		{"runbook names a missing variable", "ops", "ALLOT_DB_MAX_CONNS", "ALLOT_DB_POOL", "ALLOT_DB_POOL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

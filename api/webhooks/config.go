@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Dispatcher. Zero optional fields take their defaults (DefaultConfig).
@@ -59,6 +61,8 @@ type Config struct {
 	EndpointCacheTTL time.Duration
 	// Seed seeds the jitter; 0 picks a random seed.
 	Seed uint64
+	// Registerer gets the dispatcher's metrics (metrics.go); nil exports none.
+	Registerer prometheus.Registerer
 
 	// attempted, for tests, is called after each attempt is recorded (or refused as stale).
 	attempted func(Attempt, Outcome, error)

@@ -42,6 +42,7 @@ type Dispatcher struct {
 	log    *slog.Logger
 	guard  *guard
 	client *http.Client
+	met    *metrics
 
 	ctx    context.Context // ends at Close: aborts attempts in flight
 	cancel context.CancelFunc
@@ -84,13 +85,17 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	met, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		var b [8]byte
 		_, _ = crand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger,
+	d := &Dispatcher{cfg: cfg, store: cfg.Store, log: cfg.Logger, met: met,
 		guard: newGuard(cfg.AllowPrivate, cfg.Resolver, cfg.AttemptTimeout),
 		wake:  make(chan struct{}, 1), stop: make(chan struct{}), lanes: map[string]*lane{}, signers: map[string]signer{},
 		recWake: make(chan struct{}, 1), recStop: make(chan struct{}),

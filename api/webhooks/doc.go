@@ -14,6 +14,8 @@
 //     endpoint, a timeout per attempt, exponential backoff with jitter for up to three days
 //     (schedule.go), 410 Gone and persistent failure disabling the endpoint; attempts are
 //     recorded in batches (record.go).
+//   - Metrics (metrics.go): allot_webhook_delivery_lag_seconds, an event's occurred_at to its
+//     delivery's first success, observed once the attempt is recorded.
 //   - Guard (ssrf.go): target URLs on loopback, link-local, private, unspecified and other
 //     non-public ranges are refused at registration and again at every dial (so a DNS answer
 //     that changes after registration cannot reach them), unless AllowPrivate is set.

@@ -19,6 +19,9 @@ type pendingRecord struct {
 	endpointID string
 	st         *EndpointState
 	end        time.Time
+	// occurredAt is the event's occurred_at when this attempt is its delivery's first
+	// success (the lag to observe once it is recorded); zero otherwise.
+	occurredAt time.Time
 }
 
 // attempt sends a claimed delivery once and returns what to record, or nil when nothing is
@@ -53,9 +56,13 @@ func (d *Dispatcher) attempt(dl Delivery) *pendingRecord {
 	a := Attempt{DeliveryID: dl.ID, N: dl.Attempts + 1, At: start, Duration: end.Sub(start), StatusCode: res.status, Error: res.err}
 	o := Outcome{LastStatusCode: res.status, LastError: res.err}
 	var st *EndpointState
+	var occurred time.Time
 	switch {
 	case res.err == "":
 		o.Status = StatusSucceeded
+		if !succeededBefore(dl) {
+			occurred = occurredAt(dl.Payload)
+		}
 		if !ep.FailingSince.IsZero() {
 			st = &EndpointState{}
 		}
@@ -86,7 +93,7 @@ func (d *Dispatcher) attempt(dl Delivery) *pendingRecord {
 		d.log.Info("webhooks: attempt failed", slog.String("endpoint_id", ep.ID), slog.String("delivery_id", dl.ID),
 			slog.Int("attempt", a.N), slog.Int("status", res.status), slog.String("err", res.err))
 	}
-	return &pendingRecord{AttemptRecord: AttemptRecord{a, o}, endpointID: ep.ID, st: st, end: end}
+	return &pendingRecord{AttemptRecord: AttemptRecord{a, o}, endpointID: ep.ID, st: st, end: end, occurredAt: occurred}
 }
 
 // endpoint returns an endpoint from the cache the intake matches events against (at most
@@ -190,6 +197,9 @@ func (d *Dispatcher) recorded(ctx context.Context, r pendingRecord, err error) {
 		}
 		return
 	}
+	// Recorded, so counted once: of two attempts of one delivery (a lease that ended
+	// mid-attempt), only the first recorded is; the other is stale, refused above.
+	d.met.delivered(r.occurredAt, r.end)
 	if r.st == nil {
 		return
 	}
