@@ -146,6 +146,9 @@ func TestMainMailsConfirmationAndCancellation(t *testing.T) {
 		{http.MethodGet, "/v1/me/notification-preferences", nil, http.StatusUnauthorized},
 		{http.MethodGet, "/v1/notifications?status=sent", &ann, http.StatusForbidden},
 		{http.MethodGet, "/v1/notifications?status=sent", &webhookAdmin, http.StatusOK},
+		{http.MethodPost, "/v1/notifications/nt_nope/retry", nil, http.StatusUnauthorized},
+		{http.MethodPost, "/v1/notifications/nt_nope/retry", &ann, http.StatusForbidden},
+		{http.MethodPost, "/v1/notifications/nt_nope/retry", &webhookAdmin, http.StatusNotFound},
 	} {
 		req, _ := http.NewRequest(r.method, c.base+r.path, strings.NewReader(`{"token":"t","platform":"android"}`))
 		req.Header.Set("Content-Type", "application/json")

@@ -193,6 +193,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPoll(t, ctx, `document.querySelectorAll("#notifications-table tbody tr").length > 0 && /pending/.test(document.querySelector("#notifications caption").textContent)`)
+	// Only a failed notification has a Retry button (POST /v1/notifications/{id}/retry); pending ones are the workers'.
+	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#notifications-table tbody button.retry").length`)); rows != 0 {
+		t.Fatalf("%d retry buttons on pending notifications", rows)
+	}
 	shot(t, ctx, "console-deliveries")
 	// A refused retry (the endpoint was removed meanwhile) shows the problem's title.
 	if code := n.call(t, http.MethodDelete, "/v1/webhooks/"+ep.ID, admin, nil, nil); code != http.StatusNoContent {

@@ -62,6 +62,7 @@ func (h *Handlers) Routes() []mount.Route {
 		{Method: http.MethodGet, Path: "/v1/me/calendar.ics", Policy: auth.Public, Handler: h.userFeed},
 		{Method: http.MethodGet, Path: "/v1/resources/:rid/calendar.ics", Policy: auth.Operator, Handler: h.resourceFeed},
 		{Method: http.MethodGet, Path: "/v1/notifications", Policy: auth.Operator, Handler: h.listNotifications},
+		{Method: http.MethodPost, Path: "/v1/notifications/:id/retry", Policy: auth.Operator, Handler: h.retryNotification},
 	}
 }
 
@@ -294,10 +295,31 @@ func (h *Handlers) listNotifications(c *gin.Context) {
 	}
 	out := make([]NotificationBody, 0, len(ns))
 	for _, n := range ns {
-		out = append(out, NotificationBody{ID: n.ID, EventID: n.EventID, Channel: n.Channel, Kind: n.Kind, HoldID: n.HoldID,
-			Status: n.Status, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt})
+		out = append(out, notificationBody(n))
 	}
 	writeJSON(c, http.StatusOK, gin.H{"notifications": out})
+}
+
+func notificationBody(n Notification) NotificationBody {
+	return NotificationBody{ID: n.ID, EventID: n.EventID, Channel: n.Channel, Kind: n.Kind, HoldID: n.HoldID,
+		Status: n.Status, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
+}
+
+// retryNotification makes a failed notification due now (Retried); the workers send it at
+// their next poll. Answered 202: the attempt has not happened yet.
+func (h *Handlers) retryNotification(c *gin.Context) {
+	n, err := h.s.d.Store.RetryNotification(c.Request.Context(), c.Param("id"), h.s.d.Now())
+	switch {
+	case errors.Is(err, ErrNotFound):
+		err = booking.Errorf(booking.CodeNotFound, "no such notification")
+	case errors.Is(err, ErrNotRetryable):
+		err = booking.Errorf(booking.CodeConflict, "the notification is %s; only a failed one can be retried", n.Status)
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusAccepted, notificationBody(n))
 }
 
 func hashToken(tok string) string {

@@ -51,6 +51,7 @@ func TestRoutePolicies(t *testing.T) {
 		"GET /v1/me/notification-preferences": auth.Customer, "PUT /v1/me/notification-preferences": auth.Customer,
 		"POST /v1/me/calendar-token": auth.Customer, "GET /v1/me/calendar.ics": auth.Public,
 		"GET /v1/resources/:rid/calendar.ics": auth.Operator, "GET /v1/notifications": auth.Operator,
+		"POST /v1/notifications/:id/retry": auth.Operator,
 	}
 	if len(routes) != len(want) {
 		t.Fatalf("%d routes", len(routes))
@@ -157,5 +158,49 @@ func TestFailedNotificationsAPI(t *testing.T) {
 		if w := do(t, h, "GET", "/v1/notifications"+q, "op", ""); w.Code != 422 {
 			t.Errorf("%s: %d", q, w.Code)
 		}
+	}
+}
+
+// TestRetryNotificationAPI: a failed notification is made due again and sent by the next
+// delivery; anything else is 409 conflict and unchanged, an unknown id 404, both problem+json.
+func TestRetryNotificationAPI(t *testing.T) {
+	r, h, _ := apiRig(t)
+	r.smtp.setRefuse(smtpErr(550))
+	r.handle(t, event(notify.EventConfirmed, "ev-1", 1, hold("h1", "hotel", "ann", "confirmed", []string{"2026-12-24"}, nil)))
+	r.drain(t, r.svc)
+	id := notify.NotificationID("ev-1", notify.ChannelEmail)
+
+	problem := func(w *httptest.ResponseRecorder, status int, code string) {
+		t.Helper()
+		var p struct {
+			Code string `json:"code"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &p); w.Code != status || err != nil || p.Code != code ||
+			w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("want %d %s: %d %s %s", status, code, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
+	}
+	problem(do(t, h, "POST", "/v1/notifications/nt_nope/retry", "op", ""), 404, "not_found")
+
+	r.smtp.setRefuse(nil)
+	w := do(t, h, "POST", "/v1/notifications/"+id+"/retry", "op", "")
+	var n notify.NotificationBody
+	if err := json.Unmarshal(w.Body.Bytes(), &n); w.Code != http.StatusAccepted || err != nil || n.ID != id ||
+		n.Status != notify.StatusPending || n.Attempts != 1 || !strings.Contains(n.LastError, "550") {
+		t.Fatalf("retry: %d %s", w.Code, w.Body)
+	}
+	problem(do(t, h, "POST", "/v1/notifications/"+id+"/retry", "op", ""), 409, "conflict") // pending
+
+	r.drain(t, r.svc)
+	if ms := r.mails(t); len(ms) != 1 {
+		t.Fatalf("%d mails after the retry", len(ms))
+	}
+	sent, err := r.store.Notifications(context.Background(), notify.StatusSent, 10)
+	if err != nil || len(sent) != 1 || sent[0].ID != id || sent[0].Attempts != 2 {
+		t.Fatalf("sent after retry: %+v %v", sent, err)
+	}
+	problem(do(t, h, "POST", "/v1/notifications/"+id+"/retry", "op", ""), 409, "conflict") // sent
+	if again, _ := r.store.Notifications(context.Background(), notify.StatusSent, 10); len(again) != 1 || again[0] != sent[0] {
+		t.Fatalf("a refused retry changed the notification: %+v", again)
 	}
 }

@@ -363,3 +363,48 @@ func (s *SQLStore) exec(ctx context.Context, stmt string, args ...any) (sql.Resu
 	})
 	return res, err
 }
+
+// RetryNotification applies Retried to the stored row. The update re-checks the status and
+// attempt count it read, so of two concurrent retries (or a retry racing anything else) one
+// wins and the other answers ErrNotRetryable with the row as it now is.
+func (s *SQLStore) RetryNotification(ctx context.Context, id string, now time.Time) (Notification, error) {
+	now = fromMS(toMS(now)) // the store keeps milliseconds; answer what is stored
+	var out Notification
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		get := func() (Notification, error) {
+			n, err := scanNotification(tx.QueryRowContext(ctx, s.q(`SELECT `+notificationCols+` FROM notify_outbox WHERE id = ?`), id))
+			if errors.Is(err, sql.ErrNoRows) {
+				return Notification{}, ErrNotFound
+			}
+			return n, err
+		}
+		n, err := get()
+		if err != nil {
+			return err
+		}
+		out = n
+		r, ok := Retried(n, now)
+		if !ok {
+			return ErrNotRetryable
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE notify_outbox SET status = ?, next_attempt_at_ms = ?, updated_at_ms = ?
+ WHERE id = ? AND status = ? AND attempts = ?`), r.Status, toMS(r.NextAttemptAt), toMS(r.UpdatedAt), id, n.Status, int64(n.Attempts))
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return err
+		} else if k == 0 {
+			if out, err = get(); err != nil {
+				return err
+			}
+			return ErrNotRetryable
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("retry notification %s: %w", id, err)
+	}
+	return out, nil
+}

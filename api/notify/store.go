@@ -13,6 +13,9 @@ var (
 	// ErrStale: the notification or timer changed since it was claimed (its lease ran out
 	// and another worker took it); the outcome is not recorded.
 	ErrStale = errors.New("notify: changed since it was claimed")
+	// ErrNotRetryable: the notification is not failed (it is pending, sent or skipped), so
+	// there is nothing to retry; it is unchanged.
+	ErrNotRetryable = errors.New("notify: only a failed notification can be retried")
 )
 
 // Notification statuses.
@@ -117,6 +120,12 @@ type Store interface {
 	FinishAll(ctx context.Context, fs []Finished, now time.Time) (stale []string, err error)
 	// Notifications returns notifications in status, newest first, at most limit.
 	Notifications(ctx context.Context, status string, limit int) ([]Notification, error)
+	// RetryNotification makes a failed notification pending again and due at now, and
+	// returns it. Attempts is kept, not reset: attempt numbers only rise, so the outcome of a
+	// claim whose lease ran out stays stale (Finish), and the retry is one more attempt (one
+	// that used up MaxAttempts gets exactly one). A notification not failed is returned
+	// unchanged with ErrNotRetryable; an unknown id is ErrNotFound.
+	RetryNotification(ctx context.Context, id string, now time.Time) (Notification, error)
 
 	// ClaimTimers returns up to limit pending timers due at now (whose lease, if any, ran
 	// out), earliest first, leased until leaseUntil.

@@ -18,6 +18,8 @@ func Run(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	t.Run("OutboxDeduplicates", func(t *testing.T) { testDedup(t, newStore(t)) })
 	t.Run("ClaimAndFinish", func(t *testing.T) { testClaimFinish(t, newStore(t)) })
 	t.Run("FinishAllSkipsStale", func(t *testing.T) { testFinishAll(t, newStore(t)) })
+	t.Run("RetryOnlyFailed", func(t *testing.T) { testRetry(t, newStore(t)) })
+	t.Run("ConcurrentRetriesOneWins", func(t *testing.T) { testConcurrentRetries(t, newStore(t)) })
 	t.Run("ConcurrentClaimsShareNothing", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
 	t.Run("ConcurrentApplyAndFinish", func(t *testing.T) { testConcurrentWrites(t, newStore(t)) })
 	t.Run("TimersFireOnce", func(t *testing.T) { testTimers(t, newStore(t)) })
@@ -364,5 +366,121 @@ func testConcurrentWrites(t *testing.T, s notify.Store) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// fail claims the notifications due at now and records them failed.
+func fail(t *testing.T, s notify.Store, now time.Time) []notify.Notification {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := s.ClaimNotifications(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	for _, n := range cl {
+		must(t, s.Finish(ctx, n, notify.Outcome{Status: notify.StatusFailed, Error: "550 no such user"}, now))
+	}
+	return cl
+}
+
+// testRetry: only a failed notification is retried; it becomes pending and due at once with
+// its attempt count going on, so an outcome of an older claim stays stale.
+func testRetry(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	_, err := s.Apply(ctx, notify.Record{Notifications: []notify.Notification{note("e1", notify.ChannelEmail, t0),
+		note("e2", notify.ChannelEmail, t0.Add(24*time.Hour)), note("e3", notify.ChannelPush, t0.Add(time.Hour))}})
+	must(t, err)
+	first, err := s.ClaimNotifications(ctx, t0, t0.Add(time.Minute), 10)
+	must(t, err)
+	if len(first) != 1 || first[0].EventID != "e1" {
+		t.Fatalf("claim = %+v", first)
+	}
+	// Its lease runs out; the second claim fails it.
+	if cl := fail(t, s, t0.Add(time.Minute)); len(cl) != 1 || cl[0].Attempts != 2 {
+		t.Fatalf("second claim = %+v", cl)
+	}
+	id := first[0].ID
+
+	if _, err := s.RetryNotification(ctx, "nt_nope", t0); !errors.Is(err, notify.ErrNotFound) {
+		t.Fatalf("retry of an unknown id: %v", err)
+	}
+	e2 := notify.NotificationID("e2", notify.ChannelEmail)
+	if n, err := s.RetryNotification(ctx, e2, t0); !errors.Is(err, notify.ErrNotRetryable) || n.ID != e2 || n.Status != notify.StatusPending {
+		t.Fatalf("retry of a pending one: %+v %v", n, err)
+	}
+	at := t0.Add(2*time.Hour + 1500*time.Microsecond) // kept to the millisecond
+	n, err := s.RetryNotification(ctx, id, at)
+	must(t, err)
+	if n.ID != id || n.Status != notify.StatusPending || n.Attempts != 2 || n.LastError != "550 no such user" ||
+		!n.NextAttemptAt.Equal(at.Truncate(time.Millisecond)) || !n.UpdatedAt.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("retried = %+v", n)
+	}
+	if again, err := s.RetryNotification(ctx, id, at); !errors.Is(err, notify.ErrNotRetryable) || again.Status != notify.StatusPending {
+		t.Fatalf("second retry: %+v %v", again, err)
+	}
+	if failed, err := s.Notifications(ctx, notify.StatusFailed, 10); err != nil || len(failed) != 0 {
+		t.Fatalf("failed after retry = %+v %v", failed, err)
+	}
+	// The first claim's outcome arrives late: still stale, the retry is not overwritten.
+	if err := s.Finish(ctx, first[0], notify.Outcome{Status: notify.StatusSent}, at); !errors.Is(err, notify.ErrStale) {
+		t.Fatalf("stale finish after retry: %v", err)
+	}
+	// e3 is due too (since t0+1h): the retried row and it are claimed, attempt 3 and 1.
+	cl, err := s.ClaimNotifications(ctx, at, at.Add(time.Minute), 10)
+	must(t, err)
+	if len(cl) != 2 {
+		t.Fatalf("claim after retry = %+v", cl)
+	}
+	for _, c := range cl {
+		o := notify.Outcome{Status: notify.StatusSent}
+		if c.ID == id && c.Attempts != 3 {
+			t.Fatalf("retried claim = %+v", c)
+		}
+		if c.ID != id {
+			o = notify.Outcome{Status: notify.StatusSkipped, Error: "no device"}
+		}
+		must(t, s.Finish(ctx, c, o, at))
+	}
+	for _, want := range []struct{ id, status string }{{id, notify.StatusSent}, {notify.NotificationID("e3", notify.ChannelPush), notify.StatusSkipped}} {
+		if n, err := s.RetryNotification(ctx, want.id, at); !errors.Is(err, notify.ErrNotRetryable) || n.Status != want.status {
+			t.Fatalf("retry of a %s one: %+v %v", want.status, n, err)
+		}
+	}
+	if sent, err := s.Notifications(ctx, notify.StatusSent, 10); err != nil || len(sent) != 1 || sent[0].ID != id {
+		t.Fatalf("sent = %+v %v", sent, err)
+	}
+}
+
+// testConcurrentRetries: of concurrent retries of one failed notification exactly one
+// succeeds; the rest see it pending.
+func testConcurrentRetries(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	_, err := s.Apply(ctx, notify.Record{Notifications: []notify.Notification{note("e1", notify.ChannelEmail, t0)}})
+	must(t, err)
+	if cl := fail(t, s, t0); len(cl) != 1 {
+		t.Fatalf("claim = %+v", cl)
+	}
+	id := notify.NotificationID("e1", notify.ChannelEmail)
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.RetryNotification(ctx, id, t0.Add(time.Duration(i+1)*time.Second))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, notify.ErrNotRetryable):
+			t.Fatalf("concurrent retry: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d retries won: %v", won, errs)
+	}
+	if cl, err := s.ClaimNotifications(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 10); err != nil || len(cl) != 1 || cl[0].Attempts != 2 {
+		t.Fatalf("claim after retries = %+v %v", cl, err)
 	}
 }

@@ -3,9 +3,10 @@
 // button for each (POST /v1/webhooks/{id}/deliveries/{did}/retry: due now, whatever its
 // state). The webhook routes need the admin role (with MFA): for a token without it the page
 // says so instead of calling them, and a refused retry shows the problem's title.
-// Below, the notifications (e-mail, push, SMS) by status, read-only (GET /v1/notifications,
-// operators): api/notify has no retry operation, its workers retry on their own schedule. A
-// node without the notification service answers 404, and the page says so.
+// Below, the notifications (e-mail, push, SMS) by status (GET /v1/notifications, operators),
+// with a retry button for each failed one (POST /v1/notifications/{id}/retry: due now; the
+// node's workers retry the others on their own schedule). A node without the notification
+// service answers 404, and the page says so.
 
 import { getJSON, postJSON, explain, claims, ApiError } from "../api.js";
 import { h, table, status, field } from "../dom.js";
@@ -22,7 +23,7 @@ export function mount(root, arg) {
   const nlist = h("div", { id: "notifications" });
   root.append(h("h2", { text: "Deliveries" }), endpointsBox, list,
     h("div", { class: "card" }, h("h3", { text: "Notifications" }),
-      h("p", { class: "hint", id: "nt-readonly", text: "Read-only: notifications are retried by the node on their own schedule; the API has no retry for them." }),
+      h("p", { class: "hint", id: "nt-retry-hint", text: "The node retries pending notifications on its own schedule; a failed one can be sent again with its Retry button." }),
       nform, nlist));
   let current = "", shown = "", timer = 0, stopped = false;
 
@@ -88,11 +89,25 @@ export function mount(root, arg) {
     try {
       const { notifications: ns } = await getJSON(`/v1/notifications?status=${encodeURIComponent(nstatus.value)}&limit=100`);
       nlist.replaceChildren(table(`${ns.length} most recent ${nstatus.value} notifications`, [{ label: "Channel" }, { label: "Kind" },
-        { label: "Hold" }, { label: "Status" }, { label: "Attempts", num: true }, { label: "Last error" }, { label: "Updated" }],
+        { label: "Hold" }, { label: "Status" }, { label: "Attempts", num: true }, { label: "Last error" }, { label: "Updated" }, { label: "Action" }],
       ns.map(n => [n.channel, n.kind, n.hold_id, h("span", { class: `pill ${n.status}`, text: n.status }), n.attempts,
-        n.last_error || "—", new Date(n.updated_at).toLocaleString()]), { id: "notifications-table" }));
+        n.last_error || "—", new Date(n.updated_at).toLocaleString(),
+        n.status !== "failed" ? "—" : h("button", { type: "button", class: "secondary retry", "data-nid": n.id,
+          "aria-label": `Retry ${n.kind} ${n.channel} notification of hold ${n.hold_id}`, onclick: (e) => retryNotification(e.currentTarget, n.id) }, "Retry")]),
+      { id: "notifications-table" }));
     } catch (err) {
       nlist.replaceChildren(h("p", { class: "hint", text: err.status === 404 ? "Notifications are not enabled on this node." : explain(err) }));
+    }
+  }
+  async function retryNotification(button, id) {
+    button.disabled = true;
+    try {
+      await postJSON(`/v1/notifications/${encodeURIComponent(id)}/retry`);
+      status("Notification retry scheduled.", "ok");
+      await notifications();
+    } catch (err) {
+      button.disabled = false;
+      status(err instanceof ApiError ? `Retry refused: ${err.title} (${err.status}). ${err.message}` : explain(err), "error");
     }
   }
   nform.addEventListener("submit", (e) => { e.preventDefault(); notifications(); });
