@@ -104,7 +104,8 @@ func streamLeader(t *testing.T, ctx context.Context, url string) string {
 // receiver on 127.0.0.1, books through HTTP on every node, and restarts the server leading the
 // events stream in the middle. Then every committed event (the outbox, GET /v1/events) is on
 // the stream exactly once, every acknowledged change has its event and reaches the webhook,
-// nothing refused does, and each resource's events are in version order.
+// nothing refused does, and each resource's events are in version order; and a public
+// availability stream opened on another node before the load ends at the resource's state.
 func TestEventsOnANATSClusterWhileAServerRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real node and nats-server processes")
@@ -143,6 +144,9 @@ func TestEventsOnANATSClusterWhileAServerRestarts(t *testing.T) {
 	rcv.wh = wh
 	rcv.mu.Unlock()
 	resources := createResources(t, ctx, cl, urls, "nev", 3, 100000)
+	// A phone watching the first resource's availability on the second node (the owner may be
+	// any node: the stream follows the events from the bus, across the server restart).
+	watch := watchAvailability(t, ctx, urls[1], resources[0])
 
 	var mu sync.Mutex
 	acked, maybe, refused := map[clustertest.Change]bool{}, map[clustertest.Change]bool{}, map[clustertest.Change]bool{}
@@ -282,6 +286,23 @@ func TestEventsOnANATSClusterWhileAServerRestarts(t *testing.T) {
 			t.Fatalf("%d of %d acknowledged changes never reached the webhook", n, len(acked))
 		}
 	}
+	// The stream ends at the resource's state after the load, as another node reads it.
+	for deadline := time.Now().Add(time.Minute); ; {
+		got, id, n := watch.snapshot()
+		want, err := cl.Availability(ctx, urls[2], resources[0])
+		if err == nil && sameBuckets(got, *want) {
+			t.Logf("availability stream of %s: %d updates, the last (version %s) is the state after the load", resources[0], n, id)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("availability stream of %s after %d updates shows %+v (version %s), the resource is %+v (%v)", resources[0], n, got.Buckets, id, want, err)
+		}
+		select {
+		case <-watch.more:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	for _, b := range rcv.bad {
