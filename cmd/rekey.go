@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/api/webhooks"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/pii"
@@ -103,6 +104,8 @@ func runRekey(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&after, "after", "", "start after this hold id (resume a stopped run)")
 	fs.IntVar(&page, "batch", page, fmt.Sprintf("contacts read per page (1 to %d)", persistence.MaxContactsPage))
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
+	dryRun := fs.Bool("dry-run", false, "open every contact and webhook secret with the ring and say what would be re-sealed; write nothing\n"+
+		"(before retiring a key: a dry run with the ring that lacks it must report \"not opened 0\")")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -132,22 +135,31 @@ func runRekey(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("rekey: %T keeps no contacts", store)
 	}
+	verb := "re-sealed"
+	var secrets webhooks.SecretRekeyer = ring
+	dry := &dryRekeyer{ring: ring}
+	if *dryRun {
+		cs, secrets, verb = dryRunContacts{cs}, dry, "would re-seal"
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	log.Info("rekey: sealing under the primary key", "ring", ring)
+	log.Info("rekey: sealing under the primary key", "ring", ring, "dry_run", *dryRun)
 	rep, err := rekeyContacts(ctx, cs, ring, after, page, log, func(r rekeyReport) {
-		fmt.Fprintf(stderr, "allot rekey: %d read, %d re-sealed; resume with --after %q\n", r.Scanned, r.Resealed, r.LastID)
+		fmt.Fprintf(stderr, "allot rekey: %d read, %d %s; resume with --after %q\n", r.Scanned, r.Resealed, verb, r.LastID)
 	})
-	fmt.Fprintf(stdout, "read %d, re-sealed %d, already under %s %d, changed meanwhile %d, not opened %d%s\n",
-		rep.Scanned, rep.Resealed, ring.PrimaryID(), rep.Current, rep.Changed, rep.Failed, remaining(rep.Remaining))
+	fmt.Fprintf(stdout, "read %d, %s %d, already under %s %d, changed meanwhile %d, not opened %d%s\n",
+		rep.Scanned, verb, rep.Resealed, ring.PrimaryID(), rep.Current, rep.Changed, rep.Failed, remaining(rep.Remaining))
 	if err != nil {
 		return err
 	}
-	wrep, err := rekeyWebhookSecrets(ctx, store, &cfg, ring)
+	wrep, err := rekeyWebhookSecrets(ctx, store, &cfg, secrets)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "webhook secrets: re-sealed %d, already under %s %d, not sealed %d, changed meanwhile %d, not opened %d\n",
-		wrep.Resealed, ring.PrimaryID(), wrep.Current, wrep.Unsealed, wrep.Changed, wrep.Failed)
+	if *dryRun { // the dry rekeyer answered "unchanged" for the secrets it would re-seal
+		wrep.Resealed, wrep.Current = dry.would, wrep.Current-dry.would
+	}
+	fmt.Fprintf(stdout, "webhook secrets: %s %d, already under %s %d, not sealed %d, changed meanwhile %d, not opened %d\n",
+		verb, wrep.Resealed, ring.PrimaryID(), wrep.Current, wrep.Unsealed, wrep.Changed, wrep.Failed)
 	if rep.Failed > 0 || rep.Changed > 0 || wrep.Failed > 0 || wrep.Changed > 0 {
 		return exitError(1)
 	}
@@ -156,7 +168,7 @@ func runRekey(args []string, stdout, stderr io.Writer) error {
 
 // rekeyWebhookSecrets re-seals the webhook endpoints' signing secrets, which the nodes seal
 // with the same ring (cmd/webhooks.go), in the store's database.
-func rekeyWebhookSecrets(ctx context.Context, store persistence.Store, cfg *NodeConfig, ring *pii.Keyring) (webhooks.RekeyReport, error) {
+func rekeyWebhookSecrets(ctx context.Context, store persistence.Store, cfg *NodeConfig, ring webhooks.SecretRekeyer) (webhooks.RekeyReport, error) {
 	var db *sql.DB
 	dialect := webhooks.SQLite
 	if pg, ok := store.(*postgres.Store); ok {
@@ -173,6 +185,29 @@ func rekeyWebhookSecrets(ctx context.Context, store persistence.Store, cfg *Node
 		return webhooks.RekeyReport{}, err
 	}
 	return ws.RekeySecrets(ctx, ring)
+}
+
+// dryRunContacts is a ContactStore that reads but never writes: ReplaceContact answers that
+// it would have replaced (a dry run's "would re-seal").
+type dryRunContacts struct{ persistence.ContactStore }
+
+func (dryRunContacts) ReplaceContact(context.Context, string, booking.SealedContact, booking.SealedContact) (bool, error) {
+	return true, nil
+}
+
+// dryRekeyer opens secrets like the ring and counts the ones it would re-seal, but answers
+// "unchanged" so that RekeySecrets writes nothing.
+type dryRekeyer struct {
+	ring  *pii.Keyring
+	would int
+}
+
+func (d *dryRekeyer) Rekey(ciphertext, associatedData []byte) ([]byte, bool, error) {
+	_, changed, err := d.ring.Rekey(ciphertext, associatedData)
+	if err == nil && changed {
+		d.would++
+	}
+	return ciphertext, false, err
 }
 
 // remaining renders the contacts left under other keys, by key id.

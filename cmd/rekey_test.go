@@ -135,6 +135,20 @@ func TestRekeyBesideARunningNode(t *testing.T) {
 	ids = append(ids, h.ID)
 
 	var out, errs bytes.Buffer
+	// A dry run says what the run below does, and writes nothing (the run below still finds
+	// all four to re-seal).
+	if code := Execute([]string{"rekey", "--dry-run", "--data-key-file", ring21, "--data-dir", dataDir}, &out, &errs); code != 0 ||
+		!strings.Contains(out.String(), "read 5, would re-seal 4, already under k2 1, changed meanwhile 0, not opened 0") ||
+		!strings.Contains(out.String(), "webhook secrets: would re-seal 1, already under k2 0, not sealed 0") {
+		t.Fatalf("dry run exit %d: %s %s", code, out.String(), errs.String())
+	}
+	// Before the rekey, the ring without k1 cannot open four contacts and the secret.
+	out.Reset()
+	if code := Execute([]string{"rekey", "--dry-run", "--data-key-file", ring2, "--data-dir", dataDir}, &out, &errs); code != 1 ||
+		!strings.Contains(out.String(), "not opened 4") || !strings.Contains(out.String(), "not opened 1") {
+		t.Fatalf("dry run without k1 exit %d: %s", code, out.String())
+	}
+	out.Reset()
 	if code := Execute([]string{"rekey", "--data-key-file", ring21, "--data-dir", dataDir, "--batch", "2"}, &out, &errs); code != 0 {
 		t.Fatalf("rekey exit %d: %s %s", code, out.String(), errs.String())
 	}
@@ -148,6 +162,12 @@ func TestRekeyBesideARunningNode(t *testing.T) {
 	if code := Execute([]string{"rekey", "--data-key-file", ring21, "--data-dir", dataDir}, &out, &errs); code != 0 ||
 		!strings.Contains(out.String(), "re-sealed 0, already under k2 5") {
 		t.Fatalf("second rekey exit %d: %s", code, out.String())
+	}
+	// Now the ring without k1 opens everything: k1 may go.
+	out.Reset()
+	if code := Execute([]string{"rekey", "--dry-run", "--data-key-file", ring2, "--data-dir", dataDir}, &out, &errs); code != 0 ||
+		!strings.Contains(out.String(), "would re-seal 0, already under k2 5, changed meanwhile 0, not opened 0") {
+		t.Fatalf("dry run after rekey exit %d: %s", code, out.String())
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)

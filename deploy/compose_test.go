@@ -141,6 +141,9 @@ func checkCompose(f *composeFile) []error {
 			}
 		}
 		errs = append(errs, checkComposeKeyFiles(f, name, cl)...)
+		if v := cl.Value("contacts"); v != "on" {
+			fail("service %s: --contacts is %q, want on: a node that loses its data key ring must refuse to start, not go on refusing every guest contact (auto)", name, v)
+		}
 		leave, err := cl.Duration("leave-timeout")
 		if err != nil {
 			fail("service %s: %v", name, err)

@@ -45,8 +45,9 @@ var nodeMetrics = map[string]string{
 	// Webhook deliveries (api/webhooks/metrics.go).
 	"allot_webhook_delivery_lag_seconds": "histogram",
 	// Notifications (api/notify/metrics.go).
-	"allot_notifications_total":          "counter", // {channel,kind,outcome}
-	"allot_notification_handoff_seconds": "histogram",
+	"allot_notifications_total":               "counter", // {channel,kind,outcome}
+	"allot_notification_handoff_seconds":      "histogram",
+	"allot_notification_manual_retries_total": "counter",
 	// The active-resource cap (actors/resource/activecap.go).
 	"allot_active_resources":                  "gauge",
 	"allot_passivations_under_pressure_total": "counter",

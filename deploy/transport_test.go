@@ -121,6 +121,9 @@ func (c *checker) checkTransport(n *nodePod) {
 		}
 		secrets[f] = c.secretFile(n, f, path)
 	}
+	if v := n.cmd.Value("contacts"); v != "on" {
+		c.fail("--contacts is %q, want on: a node that loses its data key ring must refuse to start, not go on refusing every guest contact (auto)", v)
+	}
 	if len(c.r.CertManager) == 0 {
 		return // the Secrets come from elsewhere (the base leaves them to the operator)
 	}
@@ -235,6 +238,7 @@ func TestTransportWiringCatchesBreakage(t *testing.T) {
 		{"mode left to the default", deployment, "secretName: allot-secrets\n            defaultMode: 0400\n", "secretName: allot-secrets\n", "defaultMode unset", nil},
 		{"key outside the mount", deployment, "--peer-key=/etc/allot/peer-tls/tls.key", "--peer-key=/etc/allot/peer/tls.key", "--peer-key=/etc/allot/peer/tls.key is not in a mounted Secret", nil},
 		{"no data key ring", deployment, "            - --data-key-file=/etc/allot/data-keys/data-keys\n", "", "--data-key-file is not set", nil},
+		{"contacts left to auto", deployment, "            - --contacts=on\n", "", "--contacts is \"auto\", want on", nil},
 		{"gossip item renamed", deployment, "path: gossip-keys", "path: keys", "projects no item", nil},
 		{"writable mount", deployment, "mountPath: /etc/allot/gossip\n              readOnly: true", "mountPath: /etc/allot/gossip", "mount it readOnly", nil},
 		{"probe over plain HTTP", deployment, "path: /readyz\n              port: http\n              scheme: HTTPS", "path: /readyz\n              port: http", "scheme HTTP, the node serves HTTPS", nil},

@@ -305,8 +305,8 @@ func notificationBody(n Notification) NotificationBody {
 		Status: n.Status, Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
 }
 
-// retryNotification makes a failed notification due now (Retried); the workers send it at
-// their next poll. Answered 202: the attempt has not happened yet.
+// retryNotification makes a failed notification due now (Retried) and wakes the workers,
+// which attempt it at once. Answered 202: the attempt has not happened yet.
 func (h *Handlers) retryNotification(c *gin.Context) {
 	n, err := h.s.d.Store.RetryNotification(c.Request.Context(), c.Param("id"), h.s.d.Now())
 	switch {
@@ -319,6 +319,8 @@ func (h *Handlers) retryNotification(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.s.m.retries.WithLabelValues(string(n.Channel)).Inc()
+	h.s.Wake()
 	writeJSON(c, http.StatusAccepted, notificationBody(n))
 }
 

@@ -16,6 +16,9 @@ type metrics struct {
 	// lag is the time from recording a notification to its hand-off to the provider:
 	// allot_notification_handoff_seconds{channel}.
 	lag *prometheus.HistogramVec
+	// retries counts failed notifications made due again by hand (POST
+	// /v1/notifications/{id}/retry): allot_notification_manual_retries_total{channel}.
+	retries *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics on reg (nil: a private registry, nothing exported). A
@@ -33,14 +36,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help:    "Time from recording a notification to handing it to the provider, by channel.",
 		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
 	}, []string{"channel"})
+	retries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "allot_notification_manual_retries_total",
+		Help: "Failed notifications made due again by an operator, by channel.",
+	}, []string{"channel"})
 	var err error
+	if retries, err = register(reg, retries); err != nil {
+		return nil, err
+	}
 	if outcomes, err = register(reg, outcomes); err != nil {
 		return nil, err
 	}
 	if lag, err = register(reg, lag); err != nil {
 		return nil, err
 	}
-	return &metrics{outcomes: outcomes, lag: lag}, nil
+	return &metrics{outcomes: outcomes, lag: lag, retries: retries}, nil
 }
 
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {

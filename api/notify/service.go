@@ -49,8 +49,12 @@ type Service struct {
 	// again when their lease runs out.
 	stop     chan struct{}
 	stopOnce sync.Once
-	wg       sync.WaitGroup
-	run      sync.Once
+	// wake asks the workers for a round now rather than at the next tick: a notification
+	// was just recorded due, or one was retried by hand. Capacity 1: a burst of wakes while
+	// a round runs makes one more round, not one per wake.
+	wake chan struct{}
+	wg   sync.WaitGroup
+	run  sync.Once
 }
 
 // New returns a Service; it starts nothing.
@@ -75,7 +79,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{})}, nil
+	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{}), wake: make(chan struct{}, 1)}, nil
 }
 
 // holdData is the hold after-image an event carries (the JSON of api/wire.Hold).
@@ -138,6 +142,9 @@ func (s *Service) Handle(ctx context.Context, ev feed.Event) error {
 	}
 	if _, err := s.d.Store.Apply(ctx, rec); err != nil {
 		return fmt.Errorf("notify handle: %w", err)
+	}
+	if len(rec.Notifications) > 0 {
+		s.Wake() // recorded due now: no reason to wait for the tick
 	}
 	return nil
 }
@@ -253,8 +260,18 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 	return fired, nil
 }
 
-// Start runs the workers until Close: every PollEvery, fire due timers, then deliver due
-// notifications.
+// Wake makes the workers (if started) run a round now instead of at the next PollEvery; it
+// never blocks, and wakes that arrive while a round runs are coalesced into one more round.
+// Safe for concurrent use.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the workers until Close: every PollEvery, or at once when woken (Wake), fire
+// due timers, then deliver due notifications.
 func (s *Service) Start() {
 	s.run.Do(func() {
 		s.wg.Add(1)
@@ -280,6 +297,7 @@ func (s *Service) Start() {
 				case <-s.stop:
 					return
 				case <-tick.C:
+				case <-s.wake:
 				}
 			}
 		}()

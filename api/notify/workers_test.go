@@ -72,3 +72,34 @@ func mustCounter(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
 	t.Fatal("allot_notifications_total not registered")
 	return nil
 }
+
+// TestWakeSendsWithoutWaitingForTheTick: with a tick an hour away, a notification recorded
+// after the workers went idle goes out at once: Handle wakes them.
+func TestWakeSendsWithoutWaitingForTheTick(t *testing.T) {
+	r := newRig(t)
+	cfg, _ := notify.ParseSMTPURL("smtp://127.0.0.1:" + strconv.Itoa(r.smtp.port))
+	cfg.TLS = r.smtp.clients
+	mailer, _ := notify.NewSMTPMailer(cfg, "notifications@allot.example")
+	c := notify.DefaultConfig()
+	c.PollEvery = time.Hour
+	s, err := notify.New(c, notify.Deps{Store: r.store, Resources: dir, Contacts: dir, Mailer: mailer, Now: r.clock.Now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	for i, h := range []string{"h1", "h2"} {
+		// The second hold is recorded after the first mail arrived, so after the round that
+		// sent it had claimed: only a wake sends it before the hour is up.
+		ev := event(notify.EventConfirmed, "ev-"+h, uint64(i+1), hold(h, "hotel", "ann", "confirmed", []string{"2026-12-24"}, nil))
+		if err := s.Handle(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-r.smtp.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("mail %d not sent until the next tick", i+1)
+		}
+	}
+}
