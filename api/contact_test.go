@@ -130,7 +130,7 @@ func TestHoldContactSealedAndShownByCaller(t *testing.T) {
 	if !strings.Contains(debugLog.String(), `"level":"DEBUG"`) {
 		t.Fatalf("nothing logged at debug level:\n%s", debugLog.String())
 	}
-	for _, plain := range []string{"Jane", "jane", "example.com", "example.org", "2345", "6712"} {
+	for _, plain := range []string{"Jane", "jane", "example.com", "example.org", "23456712", "2345 6712", "+49"} {
 		if strings.Contains(debugLog.String(), plain) {
 			t.Fatalf("the debug log holds %q:\n%s", plain, debugLog.String())
 		}

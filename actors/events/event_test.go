@@ -97,3 +97,40 @@ func TestRefundRecordCarriesTheRefund(t *testing.T) {
 		t.Fatalf("data = %s", r.Data)
 	}
 }
+
+// TestEncodeResourceCarriesItsRules: resource.* data is the resource as it is after the
+// change, its booking rules included, so a consumer needs no read back.
+func TestEncodeResourceCarriesItsRules(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r := booking.Resource{ID: "inn", Name: "Inn", HoldTTL: 10 * time.Minute, CreatedAt: at, UpdatedAt: at,
+		MaxExtensions: 2, Allowance: booking.Allowance{Percent: 10}, MaxPerUser: 4, Timezone: "Europe/Paris",
+		SlotEvery: 30 * time.Minute, WaitlistOfferTTL: 15 * time.Minute,
+		Refunds: []booking.RefundTier{{Before: 48 * time.Hour, Percent: 100}, {Before: 0, Percent: 0}},
+		Tags:    []string{"spa"}, Location: "Paris", ArchivedAt: at.Add(time.Hour)}
+	rec, err := Encode(&Event{Type: ResourceUpdated, ResourceID: "inn", Version: 3, Resource: &r,
+		Buckets: []booking.Bucket{{Key: "2026-12-24", Capacity: 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `"max_extensions":2,"allowance":{"percent":10},"max_per_user":4,"timezone":"Europe/Paris",` +
+		`"slot_every_seconds":1800,"waitlist_offer_ttl_seconds":900,` +
+		`"cancellation_policy":[{"before_seconds":172800,"percent":100},{"before_seconds":0,"percent":0}],` +
+		`"tags":["spa"],"location":"Paris","archived_at":"2026-01-02T04:04:05Z"`
+	if !strings.Contains(string(rec.Data), want) {
+		t.Fatalf("data %s\nlacks %s", rec.Data, want)
+	}
+	// A resource without rules says so by absence, but always gives the renewals and offer TTL.
+	plain := booking.Resource{ID: "r", Name: "R", HoldTTL: time.Minute, CreatedAt: at, UpdatedAt: at}
+	rec, err = Encode(&Event{Type: ResourceCreated, ResourceID: "r", Version: 1, Resource: &plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"allowance", "max_per_user", "timezone", "slot_every", "cancellation_policy", "tags", "location", "archived_at"} {
+		if strings.Contains(string(rec.Data), absent) {
+			t.Errorf("%s in %s", absent, rec.Data)
+		}
+	}
+	if !strings.Contains(string(rec.Data), `"max_extensions":0`) || !strings.Contains(string(rec.Data), `"waitlist_offer_ttl_seconds":0`) {
+		t.Errorf("data %s", rec.Data)
+	}
+}

@@ -53,6 +53,35 @@ type ResourceData struct {
 	Buckets        []BucketData `json:"buckets"`
 	CreatedAt      time.Time    `json:"created_at"`
 	UpdatedAt      time.Time    `json:"updated_at"`
+
+	// The booking rules as they are after the change (what GET /v1/resources/{id} shows), so
+	// that a consumer of resource.* events needs no read back: renewals, overbooking
+	// allowance, the per-user cap, the zone and slot step of date and slot keys, how long a
+	// waitlist offer lasts, and the resource's own cancellation policy (absent: the node's).
+	MaxExtensions           int              `json:"max_extensions"`
+	Allowance               *AllowanceData   `json:"allowance,omitempty"`
+	MaxPerUser              int64            `json:"max_per_user,omitempty"`
+	Timezone                string           `json:"timezone,omitempty"`
+	SlotEverySeconds        int64            `json:"slot_every_seconds,omitempty"`
+	WaitlistOfferTTLSeconds int64            `json:"waitlist_offer_ttl_seconds"`
+	CancellationPolicy      []RefundTierData `json:"cancellation_policy,omitempty"`
+	Tags                    []string         `json:"tags,omitempty"`
+	Location                string           `json:"location,omitempty"`
+	ArchivedAt              *time.Time       `json:"archived_at,omitempty"`
+}
+
+// AllowanceData is an overbooking allowance: units per bucket or a percentage of each
+// bucket's capacity (one of the two).
+type AllowanceData struct {
+	Units   int64 `json:"units,omitempty"`
+	Percent int64 `json:"percent,omitempty"`
+}
+
+// RefundTierData is a tier of a cancellation policy: cancelled at least BeforeSeconds ahead
+// of the first bucket's start, Percent of the payment is refunded.
+type RefundTierData struct {
+	BeforeSeconds int64 `json:"before_seconds"`
+	Percent       int64 `json:"percent"`
 }
 
 // Money is an amount in minor units of an ISO 4217 currency.
@@ -125,6 +154,19 @@ func resourceData(r *booking.Resource, buckets []booking.Bucket) ResourceData {
 		Buckets: make([]BucketData, 0, len(buckets)), CreatedAt: MS(r.CreatedAt), UpdatedAt: MS(r.UpdatedAt)}
 	if r.Price != nil {
 		d.Price = &Money{Amount: r.Price.Amount, Currency: r.Price.Currency}
+	}
+	d.MaxExtensions, d.MaxPerUser, d.Timezone = r.MaxExtensions, r.MaxPerUser, r.Timezone
+	d.SlotEverySeconds, d.WaitlistOfferTTLSeconds = int64(r.SlotEvery/time.Second), int64(r.WaitlistOfferTTL/time.Second)
+	if r.Allowance != (booking.Allowance{}) {
+		d.Allowance = &AllowanceData{Units: r.Allowance.Units, Percent: r.Allowance.Percent}
+	}
+	for _, t := range r.Refunds {
+		d.CancellationPolicy = append(d.CancellationPolicy, RefundTierData{BeforeSeconds: int64(t.Before / time.Second), Percent: t.Percent})
+	}
+	d.Tags, d.Location = r.Tags, r.Location
+	if !r.ArchivedAt.IsZero() {
+		at := MS(r.ArchivedAt)
+		d.ArchivedAt = &at
 	}
 	for _, b := range buckets {
 		d.Buckets = append(d.Buckets, bucketData(b))
