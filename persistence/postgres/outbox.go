@@ -64,7 +64,7 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 		return err
 	}
 	n := len(recs)
-	types, subjects, data := make([]string, n), make([]string, n), make([]string, n)
+	types, subjects, data := make(textArray, n), make(textArray, n), make(textArray, n)
 	idx, at := make([]int64, n), make([]int64, n)
 	for i, r := range recs {
 		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)

@@ -1,0 +1,48 @@
+package postgres
+
+import "github.com/jackc/pgx/v5/pgtype"
+
+// textArray is a []string sent as a TEXT[] parameter, element by element without an
+// allocation: pgx encodes a plain []string through an interface holding each string, one
+// allocation per element, which was a tenth of a durable hold's allocations (the commit
+// sends a batch's holds, keys and events as a dozen text arrays). Index hands out a pointer
+// into the slice instead, which fits in an interface as it is. The slice must not change
+// while a query that uses it is being encoded.
+type textArray []string
+
+// textElem is one element of a textArray: never NULL.
+type textElem string
+
+func (e *textElem) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*e), Valid: true}, nil
+}
+
+func (a textArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a), a == nil) }
+func (a textArray) Index(i int) any                     { return (*textElem)(&a[i]) }
+func (a textArray) IndexType() any                      { return new(textElem) }
+
+// byteaArray is a [][]byte sent as a BYTEA[] parameter, a nil element as NULL, without the
+// reflection (and an allocation per element) pgx uses for slices of slices.
+type byteaArray [][]byte
+
+// byteaElem is one element of a byteaArray.
+type byteaElem []byte
+
+func (e *byteaElem) BytesValue() ([]byte, error) { return *e, nil }
+
+func (a byteaArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a), a == nil) }
+func (a byteaArray) Index(i int) any                     { return (*byteaElem)(&a[i]) }
+func (a byteaArray) IndexType() any                      { return new(byteaElem) }
+
+// dimensions describes a one-dimensional array of n elements (nil: a NULL array).
+func dimensions(n int, null bool) []pgtype.ArrayDimension {
+	if null {
+		return nil
+	}
+	return []pgtype.ArrayDimension{{Length: int32(n), LowerBound: 1}}
+}
+
+var (
+	_ pgtype.ArrayGetter = textArray(nil)
+	_ pgtype.ArrayGetter = byteaArray(nil)
+)
