@@ -5,7 +5,8 @@ import "github.com/jackc/pgx/v5/pgtype"
 // textArray is a []string sent as a TEXT[] parameter, element by element without an
 // allocation: pgx encodes a plain []string through an interface holding each string, one
 // allocation per element, which was a tenth of a durable hold's allocations (the commit
-// sends a batch's holds, keys and events as a dozen text arrays). Index hands out a pointer
+// sends a batch's holds, keys and events as a dozen text arrays; int8Array does the same
+// for numbers). Index hands out a pointer
 // into the slice instead, which fits in an interface as it is. The slice must not change
 // while a query that uses it is being encoded.
 type textArray []string
@@ -34,6 +35,22 @@ func (a byteaArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len
 func (a byteaArray) Index(i int) any                     { return (*byteaElem)(&a[i]) }
 func (a byteaArray) IndexType() any                      { return new(byteaElem) }
 
+// int8Array is a []int64 sent as an INT8[] parameter without an allocation per element
+// (pgx boxes each int64 of a []int64, which allocates for every value over 255: times in
+// milliseconds, versions, quantities).
+type int8Array []int64
+
+// int8Elem is one element of an int8Array: never NULL.
+type int8Elem int64
+
+func (e *int8Elem) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(*e), Valid: true}, nil
+}
+
+func (a int8Array) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a), a == nil) }
+func (a int8Array) Index(i int) any                     { return (*int8Elem)(&a[i]) }
+func (a int8Array) IndexType() any                      { return new(int8Elem) }
+
 // dimensions describes a one-dimensional array of n elements (nil: a NULL array).
 func dimensions(n int, null bool) []pgtype.ArrayDimension {
 	if null {
@@ -45,4 +62,5 @@ func dimensions(n int, null bool) []pgtype.ArrayDimension {
 var (
 	_ pgtype.ArrayGetter = textArray(nil)
 	_ pgtype.ArrayGetter = byteaArray(nil)
+	_ pgtype.ArrayGetter = int8Array(nil)
 )

@@ -65,7 +65,7 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 	}
 	n := len(recs)
 	types, subjects, data := make(textArray, n), make(textArray, n), make(textArray, n)
-	idx, at := make([]int64, n), make([]int64, n)
+	idx, at := make(int8Array, n), make(int8Array, n)
 	for i, r := range recs {
 		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)
 		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()
