@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"slices"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -399,6 +400,9 @@ func (c *Core) note(ev booking.Event) {
 
 // answerDecisions sends the answers prepared at decision time.
 func (c *Core) answerDecisions(ds []*decision, version uint64) {
+	// Room for a batch's replies at once: an idle activation's Ready starts without any
+	// (Ready.Clear), and a Reply carries a whole hold.
+	c.rd.Replies = slices.Grow(c.rd.Replies, len(ds))
 	for _, d := range ds {
 		if d.cmd == nil {
 			continue
