@@ -21,6 +21,10 @@ import (
 type topologyView struct {
 	members []*cluster.Member // sorted by id
 	rdv     *cluster.Rendezvous
+	// sole maps a kind that exactly one member hosts to that member's address: the
+	// rendezvous hash can only pick it, and asking the hash builds a slice and the address
+	// string on every request (one node, or one node per kind, is the common case).
+	sole map[string]string
 }
 
 func newTopologyView(members []*cluster.Member) *topologyView {
@@ -36,12 +40,38 @@ func newTopologyView(members []*cluster.Member) *topologyView {
 	})
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(ms)
-	return &topologyView{members: ms, rdv: rdv}
+	return &topologyView{members: ms, rdv: rdv, sole: soleHosts(ms)}
+}
+
+// soleHosts maps each kind hosted by exactly one of members (sorted by id) to its address.
+// With two members of one id (the rendezvous keeps one of them) it maps nothing: owner then
+// always asks the hash.
+func soleHosts(members []*cluster.Member) map[string]string {
+	hosts := map[string]int{}
+	addr := map[string]string{}
+	for i, m := range members {
+		if i > 0 && members[i-1].Id == m.Id {
+			return nil
+		}
+		for _, k := range slices.Compact(slices.Sorted(slices.Values(m.Kinds))) {
+			hosts[k]++
+			addr[k] = m.Address()
+		}
+	}
+	for k, n := range hosts {
+		if n != 1 {
+			delete(addr, k)
+		}
+	}
+	return addr
 }
 
 // owner returns the remote address of the member owning ci, or "" if no member hosts
 // ci.Kind.
 func (v *topologyView) owner(ci *cluster.ClusterIdentity) string {
+	if a, ok := v.sole[ci.Kind]; ok {
+		return a
+	}
 	return v.rdv.GetByClusterIdentity(ci)
 }
 

@@ -246,6 +246,23 @@ func (b *bench) inProcessRatio() (stat, bool) {
 	return stat{}, false
 }
 
+// inProcessCPU is the actor side of BenchmarkHotResourcePostgres: medians of its holds/s,
+// of the test process's CPU per hold (the actor, the store's client and the calling
+// goroutines) and of the PostgreSQL backends' (0 when the benchmark could not read them).
+func (b *bench) inProcessCPU() (rate, self, db float64, ok bool) {
+	for _, g := range b.goBench {
+		for _, r := range g.Results {
+			if r.Name == "BenchmarkHotResourcePostgres" && len(r.Values["cpu-µs/hold"]) > 0 && len(r.Values["actor-holds/s"]) > 0 {
+				if v := r.Values["db-cpu-µs/hold"]; len(v) > 0 {
+					db = statOf(v).Med
+				}
+				return statOf(r.Values["actor-holds/s"]).Med, statOf(r.Values["cpu-µs/hold"]).Med, db, true
+			}
+		}
+	}
+	return 0, 0, 0, false
+}
+
 // zeroOversell checks every audited run and every sell-out check.
 func (b *bench) zeroOversell() (bool, string) {
 	runs, bad := 0, 0

@@ -43,6 +43,11 @@ func (b *bench) writeSection3(w *strings.Builder) {
 		p("\nIn process, on PostgreSQL, the actor sustains **%.1f×** the classic transaction's holds/s (target ≥ %.0f×: %s).\n",
 			r.Med, targetVsClassic, strings.Trim(yesNo(r.Med >= targetVsClassic), "*"))
 	}
+	if rate, self, db, ok := b.inProcessCPU(); ok {
+		p("Its actor side cost **%.0f µs** of CPU per hold in the test process (`cpu-µs/hold`: the actor, the store's client and "+
+			"the calling goroutines, from rusage) and %.0f µs in PostgreSQL's backends (`db-cpu-µs/hold`, from /proc; 0 when not "+
+			"readable): %.2f of %d cores busy.\n", self, db, (self+db)*rate/1e6, b.machine.Cores)
+	}
 	p("\n")
 }
 

@@ -44,7 +44,7 @@ var goBenchSpecs = []goBenchSpec{
 	{Pkg: "./actors/booking", Bench: "^BenchmarkDecidePlaceHold", Benchtime: "200000x", Units: []string{"cmds/s", "ns/op", "allocs/op"}},
 	{Pkg: "./actors/resource", Bench: "^(BenchmarkHotResource|BenchmarkSoldOut)$", Benchtime: "20000x", Units: []string{"holds/s", "ns/op", "median-batch"}},
 	{Pkg: "./actors/resource", Bench: "^BenchmarkHotResourcePostgres$", Benchtime: "20000x",
-		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch"}},
+		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch", "cpu-µs/hold", "db-cpu-µs/hold"}},
 	{Pkg: "./api/auth", Bench: "^BenchmarkVerify(Cached|Uncached)$", Benchtime: "20000x", Units: []string{"ns/op", "allocs/op"}},
 }
 
@@ -121,5 +121,26 @@ PASS`
 	}
 	if v := rs[1].Values["ns/op"]; len(v) != 1 || v[0] != 12557 {
 		t.Fatalf("ns/op %v", v)
+	}
+}
+
+func TestInProcessBound(t *testing.T) {
+	b := &bench{machine: machineInfo{Cores: 2}}
+	if s, ok := b.inProcessBound(13); ok || !strings.Contains(s, "no CPU accounting") {
+		t.Fatalf("without accounting: %q %v", s, ok)
+	}
+	res := func(rate, self, db float64) []*goBenchResult {
+		return []*goBenchResult{{Name: "BenchmarkHotResourcePostgres", Values: map[string][]float64{
+			"actor-holds/s": {rate}, "cpu-µs/hold": {self}, "db-cpu-µs/hold": {db}}}}
+	}
+	// 150 µs per hold allows 13,333/s on 2 cores; 13× at 10,000/s needs 23,077/s.
+	b.goBench = []goBenchRun{{Results: res(10000, 100, 50)}}
+	if s, ok := b.inProcessBound(13); !ok || !strings.Contains(s, "**CPU-bound on 2 cores**") || !strings.Contains(s, "13,333") {
+		t.Fatalf("CPU-bound: %q %v", s, ok)
+	}
+	// 30 µs per hold at 3,000/s: 0.09 cores busy, the ceiling far above what is needed.
+	b.goBench = []goBenchRun{{Results: res(3000, 20, 10)}}
+	if s, ok := b.inProcessBound(13); ok || !strings.Contains(s, "not saturated") {
+		t.Fatalf("waiting: %q %v", s, ok)
 	}
 }

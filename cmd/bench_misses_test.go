@@ -177,12 +177,38 @@ func (b *bench) missRows() []missRow {
 		add(fmt.Sprintf("(a) p99 < %d ms at %d clients", targetP99.Milliseconds(), targetP99Clients), ms(a.p99().Med)+" ms", bound, floor >= float64(targetP99.Milliseconds()))
 	}
 	if r, ok := b.inProcessRatio(); ok && r.Med < targetVsClassic {
-		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetVsClassic), fmt.Sprintf("%.1f×", r.Med),
-			"the Go benchmark records no CPU accounting", false)
+		bound, ok := b.inProcessBound(r.Med)
+		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetVsClassic), fmt.Sprintf("%.1f×", r.Med), bound, ok)
 	}
 	rows = append(rows, b.wrkMissRows()...)
 	rows = append(rows, b.memoryMissRows()...)
 	return rows
+}
+
+// inProcessBound explains the in-process miss (actor/classic = ratio) from the Go
+// benchmark's CPU accounting: CPU-bound when what a hold costs the test process and
+// PostgreSQL allows fewer holds/s on every core than the target needs, or when the cores
+// were saturated.
+func (b *bench) inProcessBound(ratio float64) (string, bool) {
+	rate, self, db, ok := b.inProcessCPU()
+	if !ok || rate <= 0 || self+db <= 0 {
+		return "the Go benchmark records no CPU accounting", false
+	}
+	cores := b.machine.Cores
+	used := (self + db) * rate / 1e6
+	ceil := float64(cores) * 1e6 / (self + db)
+	need := rate * targetVsClassic / max(ratio, 1e-9)
+	s := fmt.Sprintf("the actor side cost %.0f µs of CPU per hold in the test process (actor, store client and the %d calling goroutines) "+
+		"and %.0f µs in PostgreSQL: %.2f of %d cores busy at %s holds/s; at that cost %d cores allow at most %s holds/s",
+		self, 64, db, used, cores, num(rate), cores, num(ceil))
+	switch {
+	case ceil < need:
+		return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), cores), true
+	case used >= targetBusyMachine*float64(cores):
+		return s + fmt.Sprintf("; the cores were saturated: **CPU-bound on %d cores**", cores), true
+	default:
+		return s + fmt.Sprintf(" (%s/s needed), and the cores were not saturated: the actor waits on its commits", num(need)), false
+	}
 }
 
 // wrkMissRows are the wrk section's missed targets.

@@ -192,7 +192,8 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	if c.phase == Stopping && len(c.flights) == 0 && c.load == nil {
 		c.finishStop(now)
 	}
-	c.shareSpec()
+	_, tick := in.(Tick)
+	c.shareSpec(tick)
 	c.rd.WakeAt = c.wakeAt()
 	return &c.rd
 }
@@ -202,11 +203,21 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 // activation keeps one copy of its resource's booking state instead of two. Every change to
 // spec goes through ownSpec first, which copies it again; committed changes only by the
 // results of commits in flight, and there are none while the two are shared.
-func (c *Core) shareSpec() {
-	if c.committed != nil && c.spec != c.committed && len(c.flights) == 0 && len(c.pending) == 0 {
+//
+// A busy resource drains after nearly every commit and the next write copies it back, so a
+// state of more than shareSpecMaxHolds holds keeps its two copies (both follow the same
+// events) until a timer's Tick finds it drained: copying a hot resource's thousands of holds
+// once per batch was the largest allocation of a durable hold.
+func (c *Core) shareSpec(tick bool) {
+	if c.committed != nil && c.spec != c.committed && len(c.flights) == 0 && len(c.pending) == 0 &&
+		(tick || c.spec.HoldCount() <= shareSpecMaxHolds) {
 		c.spec = c.committed
 	}
 }
+
+// shareSpecMaxHolds is the largest state spec shares with committed as soon as they are equal
+// (see shareSpec): copying it back is cheap, and it is the size of most resources.
+const shareSpecMaxHolds = 64
 
 // ownSpec gives spec its own copy before a change (see shareSpec).
 func (c *Core) ownSpec() {

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"slices"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -228,7 +229,22 @@ func (c *Core) write(ds []*decision) Write {
 			w.Epoch = 1 // a creation inserts the resource at epoch 1
 		}
 	}
-	holdAt := make(map[string]int, len(ds))
+	// Sized for the batch at once: a Hold is a few hundred bytes, and growing the slice by
+	// appends copied a batch's holds several times over.
+	holds, keys := 0, 0
+	for _, d := range ds {
+		holds += len(d.holds)
+		if d.idem != nil {
+			keys++
+		}
+	}
+	if holds > 0 {
+		w.Holds = make([]booking.Hold, 0, holds)
+	}
+	if keys > 0 {
+		w.Idempotency = make([]booking.IdempotencyEntry, 0, keys)
+	}
+	holdAt := make(map[string]int, holds)
 	bucketAt := make(map[string]int)
 	for _, d := range ds {
 		w.Create = w.Create || d.create
@@ -384,6 +400,9 @@ func (c *Core) note(ev booking.Event) {
 
 // answerDecisions sends the answers prepared at decision time.
 func (c *Core) answerDecisions(ds []*decision, version uint64) {
+	// Room for a batch's replies at once: an idle activation's Ready starts without any
+	// (Ready.Clear), and a Reply carries a whole hold.
+	c.rd.Replies = slices.Grow(c.rd.Replies, len(ds))
 	for _, d := range ds {
 		if d.cmd == nil {
 			continue

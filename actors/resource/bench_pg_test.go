@@ -44,9 +44,12 @@ const (
 //     baseline serves it, for as long as the actor side ran (0.5s to 5s).
 //
 // It reports actor-holds/s, classic-holds/s and their ratio actor/classic (Allot's target:
-// at least 30), and the actor's median batch size.
+// at least 30), the actor's median batch size, and the actor side's CPU per hold: this
+// process's, callers included (cpu-µs/hold), and the PostgreSQL backends' (db-cpu-µs/hold),
+// so that a run can be told CPU-bound or not.
 func BenchmarkHotResourcePostgres(b *testing.B) {
-	url := pgtest.MustServer(b).MustDatabase(b)
+	srv := pgtest.MustServer(b)
+	url := srv.MustDatabase(b)
 	ctx := context.Background()
 
 	cfg := postgres.DefaultConfig() // a node's pool: 16 connections
@@ -76,6 +79,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	meter := startCPU(srv)
 	start := time.Now()
 	for range pgCallers {
 		wg.Go(func() {
@@ -94,6 +98,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 	wg.Wait()
 	actorElapsed := time.Since(start)
 	b.StopTimer()
+	meter.report(b, b.N)
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("actor: %d of %d holds failed", n, b.N)
 	}

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -24,6 +25,17 @@ const (
 	headerRetry     = "Retry-After"
 )
 
+// The two fields' keys as net/http stores them (textproto.CanonicalMIMEHeaderKey of the
+// names above): addField writes them straight into the header map, because Header.Add would
+// allocate the canonical form of a name it does not know on every response.
+const (
+	keyPolicy    = "Ratelimit-Policy"
+	keyRateLimit = "Ratelimit"
+)
+
+// addField adds a value to the field stored under key, a canonical key.
+func addField(h http.Header, key, value string) { h[key] = append(h[key], value) }
+
 // policyField is the RateLimit-Policy item for a budget named name.
 func policyField(name string, l Limit) string {
 	return strconv.Quote(name) + ";q=" + strconv.Itoa(l.Burst) + ";w=" + strconv.FormatInt(ceilSeconds(l.window(), 1), 10)
@@ -31,7 +43,14 @@ func policyField(name string, l Limit) string {
 
 // rateLimitField is the RateLimit item for a decision under the budget named name.
 func rateLimitField(name string, d Decision) string {
-	return strconv.Quote(name) + ";r=" + strconv.Itoa(d.Remaining) + ";t=" + strconv.FormatInt(ceilSeconds(d.Reset, 0), 10)
+	// One allocation per response: the item is built in a buffer on the stack.
+	var buf [64]byte
+	b := strconv.AppendQuote(buf[:0], name)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, ceilSeconds(d.Reset, 0), 10)
+	return string(b)
 }
 
 // ceilSeconds is d in whole seconds, rounded up, and at least floor.

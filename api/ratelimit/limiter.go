@@ -117,8 +117,12 @@ func (l *Limiter) Allow(key string) Decision {
 }
 
 // Peek reports what Allow would decide for key now, without spending anything.
-func (l *Limiter) Peek(key string) Decision {
-	h := maphash.String(l.seed, key)
+func (l *Limiter) Peek(key string) Decision { return l.peek(maphash.String(l.seed, key)) }
+
+// peekBytes is Peek of string(key), without making the string (maphash hashes both alike).
+func (l *Limiter) peekBytes(key []byte) Decision { return l.peek(maphash.Bytes(l.seed, key)) }
+
+func (l *Limiter) peek(h uint64) Decision {
 	s := &l.shards[h%numShards]
 	now := l.now().UnixNano()
 	s.mu.Lock()

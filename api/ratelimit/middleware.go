@@ -161,8 +161,8 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 		lim, name, policy, id := l.budget(class, k)
 		d := lim.Allow(id)
 		h := c.Writer.Header()
-		h.Add(headerPolicy, policy)
-		h.Add(headerRateLimit, rateLimitField(name, d))
+		addField(h, keyPolicy, policy)
+		addField(h, keyRateLimit, rateLimitField(name, d))
 		if d.Allowed {
 			c.Next()
 			return
@@ -175,11 +175,14 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 // before authentication there is none, and a failing token proves no subject anyway.
 func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := l.ipKey(key(c).IP)
-		if d := l.authFailures.Peek(id); !d.Allowed {
+		// Most requests only look the address up: its key is built on the stack, and copied
+		// into a string only for a failure to count.
+		var buf [64]byte
+		id := l.appendIPKey(buf[:0], key(c).IP)
+		if d := l.authFailures.peekBytes(id); !d.Allowed {
 			h := c.Writer.Header()
-			h.Add(headerPolicy, l.policyAuth)
-			h.Add(headerRateLimit, rateLimitField(PolicyAuth, d))
+			addField(h, keyPolicy, l.policyAuth)
+			addField(h, keyRateLimit, rateLimitField(PolicyAuth, d))
 			l.refuse(c, PolicyAuth, d, fail)
 			return
 		}
@@ -188,7 +191,7 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 		// cost no signature check, and counting it would let anonymous callers behind one
 		// NAT (an app opening "my bookings" before its user signed in) lock the address out.
 		if c.Writer.Status() == http.StatusUnauthorized && c.Request.Header.Get("Authorization") != "" {
-			l.authFailures.Allow(id)
+			l.authFailures.Allow(string(id))
 		}
 	}
 }
@@ -220,10 +223,19 @@ func (l *Limits) budget(class Class, k Key) (*Limiter, string, string, string) {
 // ipKey is the budget key of a client address: IPv4 whole, IPv6 by its leading
 // IPv6PrefixLen bits.
 func (l *Limits) ipKey(a netip.Addr) string {
+	var buf [64]byte
+	return string(l.appendIPKey(buf[:0], a))
+}
+
+// appendIPKey appends ipKey(a) to b: the address's String, of its IPv6 prefix or unmapped.
+func (l *Limits) appendIPKey(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, a.String()...) // AppendTo writes nothing for the zero Addr
+	}
 	if a.Is6() && !a.Is4In6() {
 		if p, err := a.Prefix(l.cfg.IPv6PrefixLen); err == nil {
-			return p.Addr().String()
+			return p.Addr().AppendTo(b)
 		}
 	}
-	return a.Unmap().String()
+	return a.Unmap().AppendTo(b)
 }

@@ -173,6 +173,16 @@ func (s *Server) Port() int { return s.port }
 // External reports whether the server was given by ALLOT_TEST_DB_URL.
 func (s *Server) External() bool { return s.external != "" }
 
+// PostmasterPID is the pid of a local server's running postmaster; its backends are its
+// children, which benchmarks read the CPU time of. ok is false for an external server or a
+// stopped one.
+func (s *Server) PostmasterPID() (pid int, ok bool) {
+	if s.External() {
+		return 0, false
+	}
+	return postmasterPID(s.dataDir())
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -209,7 +209,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	}
 	if buckets := lastByKey(b.Buckets, func(x booking.Bucket) string { return x.Key }); len(buckets) > 0 {
 		n := len(buckets)
-		keys, capacity, allowance, held, confirmed := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		keys, capacity, allowance, held, confirmed := make(textArray, n), make(int8Array, n), make(int8Array, n), make(int8Array, n), make(int8Array, n)
 		for i, x := range buckets {
 			keys[i], capacity[i], allowance[i], held[i], confirmed[i] = x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed
 		}
@@ -237,8 +237,8 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	}
 	if len(b.Idempotency) > 0 {
 		seen := make(map[string]bool, len(b.Idempotency))
-		var keys, fps, holdIDs []string
-		var created []int64
+		n := len(b.Idempotency)
+		keys, fps, holdIDs, created := make(textArray, 0, n), make(textArray, 0, n), make(textArray, 0, n), make(int8Array, 0, n)
 		for _, e := range b.Idempotency {
 			if seen[e.Key] {
 				continue

@@ -64,8 +64,8 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 		return err
 	}
 	n := len(recs)
-	types, subjects, data := make([]string, n), make([]string, n), make([]string, n)
-	idx, at := make([]int64, n), make([]int64, n)
+	types, subjects, data := make(textArray, n), make(textArray, n), make(textArray, n)
+	idx, at := make(int8Array, n), make(int8Array, n)
 	for i, r := range recs {
 		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)
 		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()

@@ -107,10 +107,10 @@ func collectHolds(rows pgx.Rows) ([]booking.Hold, error) {
 
 // holdArrays is a batch of holds as one array per column, for INSERT ... SELECT FROM unnest.
 type holdArrays struct {
-	id, user, status, buckets, idem, entry      []string
-	quantity, created, expires, upd, extensions []int64
-	contact                                     [][]byte // nil elements are NULL
-	payment                                     []string
+	id, user, status, buckets, idem, entry      textArray
+	quantity, created, expires, upd, extensions int8Array
+	contact                                     byteaArray // nil elements are NULL
+	payment                                     textArray
 	paymentOpen                                 []bool
 }
 
