@@ -71,6 +71,11 @@ type Dispatcher struct {
 	// its batch, or stored deliveries did not fit in the lanes). A freed slot then asks for a
 	// poll at once; otherwise the next poll is the timer's.
 	due bool
+	// dueBusy: the last claim skipped these endpoints as busy and took everything else due, so
+	// what may still be due is theirs. A poll is wanted again only once one of their lanes
+	// has room (pollWantedLocked): each poll that skips an endpoint reads past all its due
+	// deliveries, and under load that is the whole backlog.
+	dueBusy []string
 }
 
 // lane queues one endpoint's claimed deliveries.
@@ -213,7 +218,11 @@ func (d *Dispatcher) poll() {
 		// A full batch may have left more due, and so may the endpoints skipped as busy; else
 		// the claim took all (until retries come due or HandleBatch stores what does not fit,
 		// which sets due again).
-		d.due = len(claimed) == free || len(busy) > 0
+		d.due = len(claimed) == free
+		d.dueBusy = nil
+		if !d.due && len(busy) > 0 {
+			d.dueBusy = busy
+		}
 		if len(claimed) == free {
 			d.poke() // at once; a busy lane asks again when it has room
 		}
@@ -226,6 +235,24 @@ func (d *Dispatcher) poll() {
 		defer d.wg.Done()
 		d.poke()
 	})
+}
+
+// pollWantedLocked says whether a freed slot should ask for a poll at once: more may be due
+// for an endpoint the last claim did not skip, or a skipped endpoint's lane has room now.
+// d.mu is held.
+func (d *Dispatcher) pollWantedLocked() bool {
+	if d.closed {
+		return false
+	}
+	if d.due {
+		return true
+	}
+	for _, id := range d.dueBusy {
+		if l := d.lanes[id]; l == nil || len(l.queue) < d.cfg.PerEndpoint {
+			return true
+		}
+	}
+	return false
 }
 
 // queueLocked queues a claimed delivery on its endpoint's lane and starts what fits. d.mu is
@@ -263,7 +290,7 @@ func (d *Dispatcher) pumpLocked(endpointID string, l *lane) {
 			} else if !d.closed {
 				d.pumpLocked(endpointID, l)
 			}
-			due := d.due
+			due := d.pollWantedLocked()
 			d.mu.Unlock()
 			if rec != nil {
 				select {
