@@ -18,9 +18,6 @@ import (
 const updateAttempted = `UPDATE webhook_deliveries SET attempts = ?, status = ?,
  next_attempt_at_ms = ?, last_status_code = ?, last_error = ?, updated_at_ms = ? WHERE id = ? AND attempts = ?`
 
-const insertAttempt = `INSERT INTO webhook_attempts (delivery_id, n, at_ms, duration_ms, status_code, error)
- VALUES (?, ?, ?, ?, ?, ?)`
-
 // prepared prepares each statement of a transaction once, on its first use. Not safe for
 // concurrent use, like the transaction.
 type prepared struct {
@@ -29,14 +26,23 @@ type prepared struct {
 	cache map[string]*sql.Stmt
 }
 
+// stmt returns query prepared in the transaction, once.
+func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.cache[query]; ok {
+		return st, nil
+	}
+	st, err := p.tx.PrepareContext(ctx, p.s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	p.cache[query] = st
+	return st, nil
+}
+
 func (p *prepared) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	st, ok := p.cache[query]
-	if !ok {
-		var err error
-		if st, err = p.tx.PrepareContext(ctx, p.s.q(query)); err != nil {
-			return 0, err
-		}
-		p.cache[query] = st
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return 0, err
 	}
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
@@ -116,6 +122,26 @@ func (s *SQLStore) AddEvents(ctx context.Context, consumer string, at time.Time,
 // SQLite's and PostgreSQL's limits).
 const addChunk = 64
 
+// insertRows inserts n rows (args(i) the values of row i) with head + row, row, ...,
+// addChunk rows a statement.
+func (p *prepared) insertRows(ctx context.Context, head, row string, n int, args func(i int) []any) error {
+	for from := 0; from < n; from += addChunk {
+		to := min(n, from+addChunk)
+		st, err := p.stmt(ctx, head+row+strings.Repeat(", "+row, to-from-1))
+		if err != nil {
+			return err
+		}
+		var vals []any
+		for i := from; i < to; i++ {
+			vals = append(vals, args(i)...)
+		}
+		if _, err := st.ExecContext(ctx, vals...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // insertReturning inserts n rows (args(i) the values of row i) with head + row, row, ... +
 // tail, addChunk rows a statement, and returns the set of the first column tail's
 // RETURNING gives.
@@ -123,14 +149,9 @@ func (p *prepared) insertReturning(ctx context.Context, head, row, tail string, 
 	out := make(map[string]bool, n)
 	for from := 0; from < n; from += addChunk {
 		to := min(n, from+addChunk)
-		q := head + row + strings.Repeat(", "+row, to-from-1) + tail
-		st, ok := p.cache[q]
-		if !ok {
-			var err error
-			if st, err = p.tx.PrepareContext(ctx, p.s.q(q)); err != nil {
-				return nil, err
-			}
-			p.cache[q] = st
+		st, err := p.stmt(ctx, head+row+strings.Repeat(", "+row, to-from-1)+tail)
+		if err != nil {
+			return nil, err
 		}
 		var vals []any
 		for i := from; i < to; i++ {
@@ -165,6 +186,7 @@ func (s *SQLStore) RecordAttempts(ctx context.Context, rs []AttemptRecord) ([]er
 	}
 	err := s.inBatchTx(ctx, "record attempts", func(p *prepared) error {
 		clear(errs)
+		var done []int // attempts whose delivery took them: their webhook_attempts rows
 		for i, r := range rs {
 			a, o := r.Attempt, r.Outcome
 			n, err := p.exec(ctx, updateAttempted, int64(a.N), o.Status, toMS(o.NextAttemptAt), int64(o.LastStatusCode),
@@ -185,12 +207,13 @@ func (s *SQLStore) RecordAttempts(ctx context.Context, rs []AttemptRecord) ([]er
 				}
 				continue
 			}
-			if _, err := p.exec(ctx, insertAttempt, a.DeliveryID, int64(a.N), toMS(a.At), a.Duration.Milliseconds(),
-				int64(a.StatusCode), a.Error); err != nil {
-				return err
-			}
+			done = append(done, i)
 		}
-		return nil
+		return p.insertRows(ctx, `INSERT INTO webhook_attempts (delivery_id, n, at_ms, duration_ms, status_code, error) VALUES `,
+			`(?, ?, ?, ?, ?, ?)`, len(done), func(j int) []any {
+				a := rs[done[j]].Attempt
+				return []any{a.DeliveryID, int64(a.N), toMS(a.At), a.Duration.Milliseconds(), int64(a.StatusCode), a.Error}
+			})
 	})
 	if err != nil {
 		return nil, err
