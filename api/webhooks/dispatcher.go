@@ -168,14 +168,17 @@ func (d *Dispatcher) run() {
 	}
 }
 
-// claimBatch bounds one claim, so that one endpoint's backlog cannot fill every slot at once
-// and a claimed delivery waits in its lane for at most a few attempts of its endpoint (well
-// within ClaimLease; see Config.validate).
-const claimBatch = 16
+// claimRounds bounds one claim to claimRounds*PerEndpoint deliveries, so that one endpoint's
+// backlog cannot fill every slot at once and a claimed delivery waits in its lane for at
+// most a few rounds of attempts of its endpoint (well within ClaimLease; see
+// Config.validate). A claim is a write transaction (on SQLite, the file's write lock and a
+// WAL sync), so it takes a few rounds at once: one round (16) made the claims 6 to 7% of a
+// node's CPU while a backlog drained.
+const claimRounds = 4
 
 // laneRounds bounds what HandleBatch queues on a lane: laneRounds*PerEndpoint deliveries,
 // that many rounds of attempts, so that a busy endpoint's queue is refilled by the intake
-// (a transaction per fetch) rather than by claims of claimBatch (a transaction each), and a
+// (a transaction per fetch) rather than by claims of claimRounds*PerEndpoint (a transaction each), and a
 // queued delivery is sent well within ClaimLease (Config.validate).
 const laneRounds = 8
 
@@ -184,7 +187,7 @@ const laneRounds = 8
 // full batch asks for another poll at once.
 func (d *Dispatcher) poll() {
 	d.mu.Lock()
-	free := min(d.cfg.MaxInFlight-d.inFlight, claimBatch)
+	free := min(d.cfg.MaxInFlight-d.inFlight, claimRounds*d.cfg.PerEndpoint)
 	d.inFlight += max(free, 0) // reserved while claiming
 	var busy []string
 	for id, l := range d.lanes {
