@@ -221,7 +221,9 @@ func (b *bench) eventsSection(t *testing.T, pg bool) {
 			order = []*benchSystem{off, on}
 		}
 		for _, sys := range order {
-			run := b.measure(t, sys, eventsClients, round, false)
+			// Round 1 of each node is profiled (cpu-events-on-64.pprof, cpu-events-off-64.pprof):
+			// where the pipeline's CPU goes (issue 12); both pay the profiler alike.
+			run := b.measure(t, sys, eventsClients, round, round == 1)
 			if run.Err != nil {
 				b.problem(t, "%s, run %d: %v", sys.Label, round, run.Err)
 			}

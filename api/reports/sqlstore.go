@@ -172,10 +172,8 @@ func (s *SQLStore) PruneApplied(ctx context.Context, before time.Time) (int64, e
 	return n, nil
 }
 
-func (s *SQLStore) applyDelta(ctx context.Context, st *txStmts, d Delta) error {
-	if k := d.Row; k != nil {
-		c := d.Counters
-		if _, err := st.exec(ctx, `INSERT INTO report_rollups (resource_id, bucket, day_utc, day_local, currency,
+// upsertRollup adds a delta's counters to its rollup row.
+const upsertRollup = `INSERT INTO report_rollups (resource_id, bucket, day_utc, day_local, currency,
  placed, confirmed, cancelled, expired, refunded, units_placed, units_confirmed, gross, refunded_amount)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
  ON CONFLICT (resource_id, bucket, day_utc, day_local, currency) DO UPDATE SET
@@ -183,7 +181,12 @@ func (s *SQLStore) applyDelta(ctx context.Context, st *txStmts, d Delta) error {
  cancelled = report_rollups.cancelled + excluded.cancelled, expired = report_rollups.expired + excluded.expired,
  refunded = report_rollups.refunded + excluded.refunded, units_placed = report_rollups.units_placed + excluded.units_placed,
  units_confirmed = report_rollups.units_confirmed + excluded.units_confirmed, gross = report_rollups.gross + excluded.gross,
- refunded_amount = report_rollups.refunded_amount + excluded.refunded_amount`,
+ refunded_amount = report_rollups.refunded_amount + excluded.refunded_amount`
+
+func (s *SQLStore) applyDelta(ctx context.Context, st *txStmts, d Delta) error {
+	if k := d.Row; k != nil {
+		c := d.Counters
+		if _, err := st.exec(ctx, upsertRollup,
 			k.ResourceID, k.Bucket, k.DayUTC, k.DayLocal, k.Currency, c.Placed, c.Confirmed, c.Cancelled, c.Expired,
 			c.Refunded, c.UnitsPlaced, c.UnitsConfirmed, c.Gross, c.RefundedAmount); err != nil {
 			return err

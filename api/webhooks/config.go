@@ -141,10 +141,10 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("durations and bounds must be positive"))
 	}
 	// A claimed delivery may wait in its lane behind up to PerEndpoint-1 queued and a batch
-	// of claimBatch (a claim), or behind laneRounds*PerEndpoint (HandleBatch), PerEndpoint at
-	// a time, then run for AttemptTimeout.
+	// of claimRounds*PerEndpoint (a claim), or behind laneRounds*PerEndpoint (HandleBatch),
+	// PerEndpoint at a time, then run for AttemptTimeout.
 	if c.PerEndpoint > 0 {
-		queued := max(claimBatch+c.PerEndpoint-1, laneRounds*c.PerEndpoint)
+		queued := max((claimRounds+1)*c.PerEndpoint-1, laneRounds*c.PerEndpoint)
 		if wait := c.AttemptTimeout * time.Duration(2+(queued+c.PerEndpoint-1)/c.PerEndpoint); c.ClaimLease < wait {
 			errs = append(errs, fmt.Errorf("ClaimLease (%s) must be at least %s for AttemptTimeout %s and PerEndpoint %d",
 				c.ClaimLease, wait, c.AttemptTimeout, c.PerEndpoint))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/allot/allot/api/feed"
@@ -108,12 +109,17 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	queued, unclaimed := 0, 0
+	var busyDue []string // endpoints with deliveries stored due behind a busy lane
 	if err == nil && !d.closed {
 		for _, dl := range added {
 			if reserved[dl.ID] {
 				delete(reserved, dl.ID)
 				d.queueLocked(dl)
 				queued++
+			} else if l := d.lanes[dl.EndpointID]; l != nil && len(l.queue) >= d.cfg.PerEndpoint {
+				if !slices.Contains(busyDue, dl.EndpointID) {
+					busyDue = append(busyDue, dl.EndpointID)
+				}
 			} else {
 				unclaimed++
 			}
@@ -128,6 +134,13 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, consumer string, evs []fee
 	if unclaimed > 0 && !d.closed {
 		d.due = true
 		d.poke()
+	}
+	// What waits behind a busy lane is claimed once the lane has room (pollWantedLocked): a
+	// poll now would skip the endpoint and read past its whole backlog for nothing.
+	for _, id := range busyDue {
+		if !slices.Contains(d.dueBusy, id) {
+			d.dueBusy = append(d.dueBusy, id)
+		}
 	}
 	return errs, nil
 }

@@ -177,7 +177,7 @@ func (d *Dispatcher) recordWaiting() {
 		cancel()
 		d.mu.Lock()
 		d.inFlight -= n
-		due := d.due && !d.closed
+		due := d.pollWantedLocked()
 		d.mu.Unlock()
 		if due {
 			d.poke() // slots are free and more may be due
