@@ -30,7 +30,12 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
+	if d <= 0 { // due already: runs at once in its own goroutine, as time.AfterFunc's f does
+		t.done = true
+		go f()
+	} else {
+		c.timers = append(c.timers, t)
+	}
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -198,8 +198,11 @@ func (d *Dispatcher) poll() {
 	d.mu.Unlock()
 
 	var claimed []Delivery
+	// The next poll is due PollInterval after this one looked (now), not after it finished:
+	// a slow claim must not push every later poll back, and (with a test's clock) a clock
+	// moved past now+PollInterval during the claim fires the next poll at once.
+	now := d.cfg.Now()
 	if free > 0 {
-		now := d.cfg.Now()
 		var err error
 		claimed, err = d.store.ClaimDue(d.ctx, now, now.Add(d.cfg.ClaimLease), free, busy)
 		if err != nil && d.ctx.Err() == nil {
@@ -234,7 +237,7 @@ func (d *Dispatcher) poll() {
 		d.wg.Done()
 	}
 	d.wg.Add(1)
-	d.timerStop = d.cfg.AfterFunc(d.cfg.PollInterval, func() {
+	d.timerStop = d.cfg.AfterFunc(max(now.Add(d.cfg.PollInterval).Sub(d.cfg.Now()), 0), func() {
 		defer d.wg.Done()
 		d.poke()
 	})
