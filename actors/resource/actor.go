@@ -195,7 +195,7 @@ func (a *resourceActor) step(in activation.Input) {
 	if rd.StopSelf {
 		a.system.Root.Poison(a.self)
 	}
-	rd.Clear(a.queue.n.Load() == 0)
+	a.core.Done(a.queue.n.Load() == 0) // rd is not used from here on: it may be lent to another activation
 }
 
 func (a *resourceActor) reply(r *activation.Reply) {
