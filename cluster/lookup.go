@@ -90,7 +90,7 @@ func newIdentityLookup(timeout time.Duration, onView func(*topologyView)) *ident
 
 // Setup implements cluster.IdentityLookup: it starts the placement actor and forwards it
 // every topology, after the view is swapped (so that OwnerOf and the request path already
-// route to the new owners when activations are moved).
+// route to the new owners when activations are moved), and every activation's stop.
 func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -102,13 +102,16 @@ func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool
 	}
 	l.placement = pid
 	l.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
-		if t, ok := ev.(*cluster.ClusterTopology); ok {
-			v := newTopologyView(t.Members)
+		switch ev := ev.(type) {
+		case *cluster.ClusterTopology:
+			v := newTopologyView(ev.Members)
 			l.view.Store(v)
 			if l.onView != nil {
 				l.onView(v)
 			}
-			c.ActorSystem.Root.Send(pid, t)
+			c.ActorSystem.Root.Send(pid, ev)
+		case *cluster.ActivationTerminating: // published by the stopping activation itself
+			c.ActorSystem.Root.Send(pid, ev)
 		}
 	})
 }
@@ -131,7 +134,7 @@ func (l *identityLookup) Shutdown() {
 }
 
 // RemovePid implements cluster.IdentityLookup. protoactor calls it nowhere; the placement
-// actor learns of every termination by watching its activations.
+// actor learns of every stop from the event stream.
 func (l *identityLookup) RemovePid(*cluster.ClusterIdentity, *actor.PID) {}
 
 // Get implements cluster.IdentityLookup (used by protoactor's own Cluster.Request):
