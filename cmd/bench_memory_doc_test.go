@@ -47,6 +47,8 @@ var heapOwners = []struct{ name, prefix string }{
 	{"protoactor-go (process registry, PID cache, placement, PIDSet)", "github.com/orcaman/concurrent-map"},
 	{"Allot resource actors and booking state", "github.com/allot/allot/actors/"},
 	{"Allot HTTP edge", "github.com/allot/allot/api"},
+	// The placement actor's maps of activations (rebuilt once a passivation wave empties them).
+	{"Allot placement actor (activations by identity)", "github.com/allot/allot/cluster.(*placementActor)"},
 	{"Allot events, outbox, reports", "github.com/allot/allot/cluster/"},
 	{"Allot stores", "github.com/allot/allot/persistence"},
 	{"Allot other", "github.com/allot/allot/"},
