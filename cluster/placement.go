@@ -27,7 +27,9 @@ const placementActorName = disthash.PartitionActivatorActorName
 // their peak. It learns of a termination from the ActivationTerminating that protoactor's
 // cluster middleware publishes on the event stream when an activation stops (forwarded by
 // identityLookup): watching each activation instead would give every one a watcher set, a Go
-// map of its own (about 400 bytes per active resource).
+// map of its own (about 400 bytes per active resource). So a kind must be made with
+// cluster.NewKind, which adds that middleware (protoactor's PID cache relies on it too); an
+// activation of a kind without it would never be counted out.
 //
 // An activation request for an identity already active here is answered with its PID;
 // otherwise the kind's props, with the cluster identity, are spawned under
