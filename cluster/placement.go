@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"maps"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -23,11 +24,11 @@ const placementActorName = disthash.PartitionActivatorActorName
 // process's life (about 360 bytes per activation of the peak, measured with 100,000). It
 // also finds a terminated activation by scanning every activation, quadratic in a
 // passivation wave. This actor instead spawns activations from the root context (no parent
-// set), indexes them by PID id, and rebuilds its maps when they have emptied to a quarter of
-// their peak. It learns of a termination from the ActivationTerminating that protoactor's
-// cluster middleware publishes on the event stream when an activation stops (forwarded by
-// identityLookup): watching each activation instead would give every one a watcher set, a Go
-// map of its own (about 400 bytes per active resource). So a kind must be made with
+// set), finds a stopped one by its identity, and rebuilds its map when it has emptied to a
+// quarter of its peak. It learns of a termination from the ActivationTerminating that
+// protoactor's cluster middleware publishes on the event stream when an activation stops
+// (forwarded by identityLookup): watching each activation instead would give every one a
+// watcher set, a Go map of its own (about 400 bytes per active resource). So a kind must be made with
 // cluster.NewKind, which adds that middleware (protoactor's PID cache relies on it too); an
 // activation of a kind without it would never be counted out.
 //
@@ -39,23 +40,24 @@ const placementActorName = disthash.PartitionActivatorActorName
 // no longer this member; stopping poisons all and waits for them.
 type placementActor struct {
 	c      *cluster.Cluster
-	byKey  map[string]grain  // ClusterIdentity.AsKey() -> activation
-	byPID  map[string]string // PID id -> ClusterIdentity.AsKey()
-	peak   int               // most activations since the maps were last rebuilt
+	active map[identityKey]*actor.PID
+	peak   int // most activations since the map was last rebuilt
 	logger *slog.Logger
 }
 
-// grain is one activation.
-type grain struct {
-	ci  *cluster.ClusterIdentity
-	pid *actor.PID
+// identityKey is a cluster identity as a map key: the identity's own strings, so that an
+// activation costs no key string of its own (ClusterIdentity.AsKey concatenates).
+type identityKey struct{ kind, identity string }
+
+func keyOf(ci *cluster.ClusterIdentity) identityKey {
+	return identityKey{kind: ci.Kind, identity: ci.Identity}
 }
 
-// shrinkMin is the peak below which the maps are not rebuilt: their tables are small.
+// shrinkMin is the peak below which the map is not rebuilt: its table is small.
 const shrinkMin = 1024
 
 func newPlacementActor(c *cluster.Cluster) *placementActor {
-	return &placementActor{c: c, byKey: map[string]grain{}, byPID: map[string]string{}, logger: c.Logger()}
+	return &placementActor{c: c, active: map[identityKey]*actor.PID{}, logger: c.Logger()}
 }
 
 // Receive implements actor.Actor.
@@ -64,7 +66,9 @@ func (p *placementActor) Receive(ctx actor.Context) {
 	case *cluster.ActivationRequest:
 		p.activate(ctx, m)
 	case *cluster.ActivationTerminating:
-		p.terminated(m.Pid)
+		if m.ClusterIdentity != nil && m.Pid != nil {
+			p.terminated(keyOf(m.ClusterIdentity), m.Pid.Id)
+		}
 	case *cluster.ClusterTopology:
 		p.topology(ctx, m)
 	case *actor.Stopping:
@@ -78,9 +82,9 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 		ctx.Respond(&cluster.ActivationResponse{Failed: true})
 		return
 	}
-	key := ci.AsKey()
-	if g, ok := p.byKey[key]; ok {
-		ctx.Respond(&cluster.ActivationResponse{Pid: g.pid})
+	key := keyOf(ci)
+	if pid, ok := p.active[key]; ok {
+		ctx.Respond(&cluster.ActivationResponse{Pid: pid})
 		return
 	}
 	kind, ok := p.c.TryGetClusterKind(ci.Kind)
@@ -98,29 +102,28 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 		return
 	}
 	kind.Inc()
-	p.byKey[key] = grain{ci: ci, pid: pid}
-	p.byPID[pid.Id] = key
-	p.peak = max(p.peak, len(p.byKey))
+	p.active[key] = pid
+	p.peak = max(p.peak, len(p.active))
 	ctx.Respond(&cluster.ActivationResponse{Pid: pid})
 }
 
-func (p *placementActor) terminated(who *actor.PID) {
-	key, ok := p.byPID[who.Id]
-	if !ok {
+// terminated counts out the activation of key whose PID id is pidID, if it is still the one
+// this actor knows (a stop event of an older activation of the identity changes nothing).
+func (p *placementActor) terminated(key identityKey, pidID string) {
+	pid, ok := p.active[key]
+	if !ok || pid.Id != pidID {
 		return
 	}
-	g := p.byKey[key]
-	delete(p.byPID, who.Id)
-	delete(p.byKey, key)
-	if kind, ok := p.c.TryGetClusterKind(g.ci.Kind); ok {
+	delete(p.active, key)
+	if kind, ok := p.c.TryGetClusterKind(key.kind); ok {
 		kind.Dec()
 	}
-	// Go maps keep their tables when entries are deleted: rebuild them once they hold a
-	// quarter of their peak, so that a passivation wave returns their memory (amortized O(1)
-	// per termination).
-	if p.peak >= shrinkMin && 4*len(p.byKey) < p.peak {
-		p.byKey, p.byPID = cloneMap(p.byKey), cloneMap(p.byPID)
-		p.peak = len(p.byKey)
+	// Go maps keep their tables when entries are deleted: rebuild it once it holds a quarter
+	// of its peak, so that a passivation wave returns its memory (amortized O(1) per
+	// termination).
+	if p.peak >= shrinkMin && 4*len(p.active) < p.peak {
+		p.active = maps.Clone(p.active)
+		p.peak = len(p.active)
 	}
 }
 
@@ -130,9 +133,9 @@ func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology)
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(t.Members)
 	self := ctx.ActorSystem().Address()
-	for _, g := range p.byKey {
-		if rdv.GetByClusterIdentity(g.ci) != self {
-			ctx.Poison(g.pid)
+	for key, pid := range p.active {
+		if rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Kind: key.kind, Identity: key.identity}) != self {
+			ctx.Poison(pid)
 		}
 	}
 }
@@ -141,23 +144,15 @@ func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology)
 // Their Terminated would arrive after this actor stopped, so the ones that stopped are
 // counted out here: the member's activation count reads zero once a graceful stop is done.
 func (p *placementActor) stopAll(ctx actor.Context) {
-	futures := make(map[string]*actor.Future, len(p.byKey))
-	for key, g := range p.byKey {
-		futures[key] = ctx.PoisonFuture(g.pid)
+	futures := make(map[identityKey]*actor.Future, len(p.active))
+	for key, pid := range p.active {
+		futures[key] = ctx.PoisonFuture(pid)
 	}
 	for key, f := range futures {
 		if err := f.Wait(); err != nil {
-			p.logger.Error("stopping an activation", slog.String("identity", key), slog.Any("error", err))
+			p.logger.Error("stopping an activation", slog.String("kind", key.kind), slog.String("identity", key.identity), slog.Any("error", err))
 			continue
 		}
-		p.terminated(p.byKey[key].pid)
+		p.terminated(key, p.active[key].Id)
 	}
-}
-
-func cloneMap[V any](m map[string]V) map[string]V {
-	c := make(map[string]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
