@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"log/slog"
-	"maps"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -122,7 +121,7 @@ func (p *placementActor) terminated(key identityKey, pidID string) {
 	// of its peak, so that a passivation wave returns its memory (amortized O(1) per
 	// termination).
 	if p.peak >= shrinkMin && 4*len(p.active) < p.peak {
-		p.active = maps.Clone(p.active)
+		p.active = rebuilt(p.active)
 		p.peak = len(p.active)
 	}
 }
@@ -155,4 +154,14 @@ func (p *placementActor) stopAll(ctx actor.Context) {
 		}
 		p.terminated(key, p.active[key].Id)
 	}
+}
+
+// rebuilt returns a copy of m in a table sized for its entries (maps.Clone may keep the
+// original's table size).
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
