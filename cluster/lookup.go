@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/eventstream"
 )
 
@@ -84,27 +84,28 @@ func (v *topologyView) hostsKind(kind string) bool {
 	return false
 }
 
-// identityLookup is protoactor's disthash identity lookup with a race-free Get.
+// identityLookup is protoactor's disthash identity lookup with a race-free Get and a
+// placement actor of its own (placement.go).
 //
-// disthash's placement actor ("partition-activator" on every member) does the
-// activation work and is used unchanged. disthash.Manager.Get, however, reads a
-// rendezvous pointer that its topology subscription replaces without synchronization (a
-// data race under concurrent requests and topology changes); this type resolves owners
-// from an atomically swapped topologyView instead and sends the same ActivationRequest
-// to the owner's placement actor.
+// Owners are resolved as disthash resolves them (rendezvous over the members hosting the
+// kind) but from an atomically swapped topologyView: disthash.Manager.Get reads a rendezvous
+// pointer that its topology subscription replaces without synchronization (a data race under
+// concurrent requests and topology changes). Activation requests go to the owner's
+// "partition-activator", disthash's name and protocol, served here by placementActor, which
+// unlike disthash's keeps nothing of a passivated activation.
 //
 // Setup/Shutdown are called by protoactor's cluster; Shutdown is idempotent (protoactor
 // calls it twice on a graceful Cluster.Shutdown). Get and activate are safe for
 // concurrent use.
 type identityLookup struct {
-	inner   cluster.IdentityLookup
 	timeout time.Duration
 	view    atomic.Pointer[topologyView]
 
-	mu       sync.Mutex
-	c        *cluster.Cluster
-	sub      *eventstream.Subscription
-	shutdown bool
+	mu        sync.Mutex
+	c         *cluster.Cluster
+	sub       *eventstream.Subscription
+	placement *actor.PID
+	shutdown  bool
 	// onView is called (on the topology goroutine) after each view swap.
 	onView func(*topologyView)
 }
@@ -112,33 +113,42 @@ type identityLookup struct {
 var _ cluster.IdentityLookup = (*identityLookup)(nil)
 
 func newIdentityLookup(timeout time.Duration, onView func(*topologyView)) *identityLookup {
-	l := &identityLookup{inner: disthash.New(), timeout: timeout, onView: onView}
+	l := &identityLookup{timeout: timeout, onView: onView}
 	l.view.Store(newTopologyView(nil))
 	return l
 }
 
-// Setup implements cluster.IdentityLookup.
+// Setup implements cluster.IdentityLookup: it starts the placement actor and forwards it
+// every topology, after the view is swapped (so that OwnerOf and the request path already
+// route to the new owners when activations are moved), and every activation's stop.
 func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.c = c
-	// Subscribe before disthash so that our view is swapped before disthash's
-	// placement actor is told about a topology (subscribers run in order).
+	props := actor.PropsFromProducer(func() actor.Actor { return newPlacementActor(c) })
+	pid, err := c.ActorSystem.Root.SpawnNamed(props, placementActorName)
+	if err != nil { // the name is taken: Setup ran twice on one actor system
+		panic(fmt.Sprintf("cluster: placement actor: %v", err))
+	}
+	l.placement = pid
 	l.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
-		if t, ok := ev.(*cluster.ClusterTopology); ok {
-			v := newTopologyView(t.Members)
+		switch ev := ev.(type) {
+		case *cluster.ClusterTopology:
+			v := newTopologyView(ev.Members)
 			l.view.Store(v)
 			if l.onView != nil {
 				l.onView(v)
 			}
+			c.ActorSystem.Root.Send(pid, ev)
+		case *cluster.ActivationTerminating: // published by the stopping activation itself
+			c.ActorSystem.Root.Send(pid, ev)
 		}
 	})
-	l.inner.Setup(c, kinds, isClient)
 }
 
-// Shutdown implements cluster.IdentityLookup: it stops disthash's placement actor, which
-// first stops (poisons) every local activation and waits for them (protoactor bounds
-// each wait at 10 s).
+// Shutdown implements cluster.IdentityLookup: it stops the placement actor, which first
+// stops (poisons) every local activation and waits for them (protoactor bounds each wait at
+// 10 s).
 func (l *identityLookup) Shutdown() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -148,13 +158,14 @@ func (l *identityLookup) Shutdown() {
 	}
 	l.shutdown = true
 	l.c.ActorSystem.EventStream.Unsubscribe(l.sub)
-	l.inner.Shutdown()
+	if err := l.c.ActorSystem.Root.PoisonFuture(l.placement).Wait(); err != nil {
+		l.c.Logger().Error("stopping the placement actor", slog.Any("error", err))
+	}
 }
 
-// RemovePid implements cluster.IdentityLookup.
-func (l *identityLookup) RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID) {
-	l.inner.RemovePid(ci, pid)
-}
+// RemovePid implements cluster.IdentityLookup. protoactor calls it nowhere; the placement
+// actor learns of every stop from the event stream.
+func (l *identityLookup) RemovePid(*cluster.ClusterIdentity, *actor.PID) {}
 
 // Get implements cluster.IdentityLookup (used by protoactor's own Cluster.Request):
 // it returns the PID of ci's activation, activating it on its owner, or nil.
@@ -185,7 +196,7 @@ func activate(ctx context.Context, sys *actor.ActorSystem, owner string, ci *clu
 		return nil, actor.ErrTimeout
 	}
 	req := &cluster.ActivationRequest{ClusterIdentity: ci}
-	to := actor.NewPID(owner, disthash.PartitionActivatorActorName)
+	to := actor.NewPID(owner, placementActorName)
 	res, err := await(ctx, sys.Root.RequestFuture(to, req, timeout))
 	if err != nil {
 		return nil, err

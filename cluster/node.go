@@ -2,14 +2,14 @@
 // discover each other with hashicorp/memberlist.
 //
 // Provider is the memberlist-based cluster.ClusterProvider; Node assembles the actor
-// system, protoactor remote, the cluster with the disthash identity lookup, the
+// system, protoactor remote, the cluster with its identity lookup (lookup.go), the
 // caller's kinds and the Provider, and adds a deadline-aware Request.
 //
 // Ownership: an identity of a kind is owned by the member that rendezvous hashing (over
 // the remote addresses of the alive members hosting the kind) picks; the owner's
-// disthash placement actor activates it on first use. When the topology changes, every
-// placement actor stops (poisons) the activations it no longer owns; they are
-// re-activated on the new owner by the next request. protoactor does not fence
+// placement actor (placement.go, disthash's protocol) activates it on first use. When the
+// topology changes, every placement actor stops (poisons) the activations it no longer
+// owns; they are re-activated on the new owner by the next request. protoactor does not fence
 // activations: while members disagree about the topology (for a few gossip rounds after
 // a change) two activations of one identity can exist on different members. Actors that
 // own durable state must fence their writes.
@@ -167,7 +167,7 @@ func (n *Node) Start(ctx context.Context) error {
 }
 
 // Stop leaves the cluster gracefully: it stops accepting requests, stops every local
-// activation (disthash's placement actor poisons them and waits, at most 10 s each in
+// activation (the placement actor poisons them and waits, at most 10 s each in
 // parallel), broadcasts a gossip leave so peers re-home this member's identities at once,
 // then shuts down protoactor gossip, remote (see stopRemote) and the actor system.
 //

@@ -284,7 +284,7 @@ func (d mlPing) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []
 }
 
 // activationCount sums the local activations of every kind c hosts (protoactor keeps
-// the counters, incremented by the disthash placement actor on spawn and decremented on
+// the counters, incremented by the placement actor on spawn and decremented on
 // termination).
 func activationCount(c *cluster.Cluster) int {
 	if c == nil {

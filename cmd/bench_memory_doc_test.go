@@ -35,7 +35,7 @@ type heapShare struct {
 // heapOwners group allocation sites by who owns the memory (first match wins).
 var heapOwners = []struct{ name, prefix string }{
 	// Every event is published with its id as Nats-Msg-Id: the stream keeps each id for its
-	// duplicate window (cluster/bus DuplicateWindow, 10 min) and then purges it.
+	// duplicate window (cluster/bus DuplicateWindow, 2 min) and then purges it.
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).storeMsgIdLocked"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.getMsgId"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).processJetStreamMsgWithBatch"},
@@ -47,6 +47,8 @@ var heapOwners = []struct{ name, prefix string }{
 	{"protoactor-go (process registry, PID cache, placement, PIDSet)", "github.com/orcaman/concurrent-map"},
 	{"Allot resource actors and booking state", "github.com/allot/allot/actors/"},
 	{"Allot HTTP edge", "github.com/allot/allot/api"},
+	// The placement actor's maps of activations (rebuilt once a passivation wave empties them).
+	{"Allot placement actor (activations by identity)", "github.com/allot/allot/cluster.(*placementActor)"},
 	{"Allot events, outbox, reports", "github.com/allot/allot/cluster/"},
 	{"Allot stores", "github.com/allot/allot/persistence"},
 	{"Allot other", "github.com/allot/allot/"},

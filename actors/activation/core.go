@@ -25,6 +25,9 @@ type Config struct {
 	// Each is decided on top of the ones before it, so the store must apply them in the
 	// order they were asked for (see groupcommit.go).
 	MaxInFlight int
+	// Readies, if set, lends the cores of many activations their Ready (Core.Done); nil: each
+	// core keeps its own.
+	Readies *Readies
 }
 
 func (c Config) validate() error {
@@ -111,7 +114,9 @@ type Core struct {
 	lastPrune   int64     // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
 
 	now time.Time // of the input being stepped
-	rd  Ready
+	// rd is the output of the step under way; between steps, nil once the shell called Done
+	// while idle with Config.Readies set (see Readies).
+	rd *Ready
 }
 
 // rareTimes are the deadlines of an activation that backs off or stops: most never do, and
@@ -158,6 +163,9 @@ func New(cfg Config) (*Core, error) {
 // readings should carry a monotonic part (time.Now's do) so that a wall-clock step does not
 // move a lease held in memory. The Ready is the core's and valid until the next Step.
 func (c *Core) Step(now time.Time, in Input) *Ready {
+	if c.rd == nil {
+		c.rd = c.cfg.Readies.get()
+	}
 	c.rd.reset()
 	c.now = now
 	switch in := in.(type) {
@@ -195,7 +203,22 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	_, tick := in.(Tick)
 	c.shareSpec(tick)
 	c.rd.WakeAt = c.wakeAt()
-	return &c.rd
+	return c.rd
+}
+
+// Done tells the core that the shell has acted on the Ready of the last Step; idle says that
+// nothing is queued for the activation. It drops what the Ready points at (see Ready.Clear),
+// and when idle with Config.Readies set, lends the Ready back: an idle activation holds none.
+func (c *Core) Done(idle bool) {
+	switch {
+	case c.rd == nil:
+	case idle && c.cfg.Readies != nil:
+		c.rd.reset()
+		c.cfg.Readies.put(c.rd)
+		c.rd = nil
+	default:
+		c.rd.Clear(idle)
+	}
 }
 
 // shareSpec drops spec's own copy once nothing is in flight or pending: spec is then committed

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"sync"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -286,6 +287,29 @@ type Notes struct {
 	LoadFailed bool
 	Backoff    time.Duration
 }
+
+// Readies lends Readies to the cores of many activations (Config.Readies): a Ready is 328
+// bytes, with its slices' arrays on top, and a core that kept its own between steps was in
+// the 768-byte allocation class instead of the 416-byte one, for every active resource,
+// though most of them are idle. Safe for concurrent use.
+type Readies struct{ pool sync.Pool }
+
+// NewReadies returns an empty lender.
+func NewReadies() *Readies { return &Readies{} }
+
+// get returns a cleared Ready; a nil lender allocates one.
+func (r *Readies) get() *Ready {
+	if r != nil {
+		if rd, ok := r.pool.Get().(*Ready); ok {
+			return rd
+		}
+	}
+	return new(Ready)
+}
+
+// put takes back a Ready that was reset: the arrays of its slices are kept for the next
+// borrower, empty.
+func (r *Readies) put(rd *Ready) { r.pool.Put(rd) }
 
 // Clear drops what rd points at once the shell has acted on it: the replies' recipients
 // (a request's future, with its reply, stays reachable through its PID) and answers, the

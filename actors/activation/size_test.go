@@ -2,15 +2,51 @@ package activation
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
 // TestCoreKeepsItsSizeClass: one Core lives per active resource, so its size is memory per
-// resource. It fits the runtime's 768-byte allocation class; a field more moves every core to
-// the 896-byte class (a sixth more), which should be a decision, not an accident.
+// resource. It fits the runtime's 416-byte allocation class (its Ready is lent, see Readies);
+// a field more moves every core to the 448-byte class, which should be a decision, not an
+// accident.
 func TestCoreKeepsItsSizeClass(t *testing.T) {
-	// An object over 512 bytes with pointers carries an 8-byte header of the allocator's.
-	if size := unsafe.Sizeof(Core{}) + 8; size > 768 {
-		t.Fatalf("Core is %d bytes with its allocation header, over the 768-byte allocation class", size)
+	// Objects up to 512 bytes carry no allocation header.
+	if size := unsafe.Sizeof(Core{}); size > 416 {
+		t.Fatalf("Core is %d bytes, over the 416-byte allocation class", size)
+	}
+}
+
+// TestIdleCoreLendsItsReady: with Config.Readies, a core that the shell told Done while idle
+// holds no Ready (that is the point of lending it), and its next Step borrows one again;
+// without Readies, or while commands are queued, it keeps its own.
+func TestIdleCoreLendsItsReady(t *testing.T) {
+	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 64, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
+		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second,
+		MaxClockOffset: 500 * time.Millisecond}
+	now := time.UnixMilli(1_900_000_000_000).UTC()
+	for _, lend := range []bool{false, true} {
+		cfg.Readies = nil
+		if lend {
+			cfg.Readies = NewReadies()
+		}
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rd := c.Step(now, Start{}); rd.Load.ID == 0 {
+			t.Fatalf("lend %v: Start asked for no load", lend)
+		}
+		c.Done(false)
+		if c.rd == nil {
+			t.Fatalf("lend %v: a core with commands queued gave its Ready away", lend)
+		}
+		c.Done(true)
+		if got := c.rd == nil; got != lend {
+			t.Fatalf("lend %v: after an idle Done the core holds a Ready: %v", lend, !got)
+		}
+		if rd := c.Step(now, Tick{}); rd == nil || c.rd != rd {
+			t.Fatalf("lend %v: Step after Done returned %p, core holds %p", lend, rd, c.rd)
+		}
 	}
 }

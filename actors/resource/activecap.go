@@ -45,7 +45,11 @@ type activeSet struct {
 	mu       sync.Mutex
 	entries  map[*activeEntry]struct{}
 	evicting int // entries asked to passivate under pressure, not yet removed or declined
+	peak     int // most entries since the map was last rebuilt (see remove)
 }
+
+// shrinkMin is the peak below which remove does not rebuild the map: its table is small.
+const shrinkMin = 1024
 
 // activeEntry is one activation in an activeSet. used and busy are written by the
 // activation's goroutine and read by admissions; claimed is guarded by the set's mutex.
@@ -69,6 +73,7 @@ func (s *activeSet) admit(e *activeEntry) (ok bool, victims []*activeEntry) {
 	need := len(s.entries) + 1 - s.evicting - s.max
 	if s.max <= 0 || need <= 0 {
 		s.entries[e] = struct{}{}
+		s.peak = max(s.peak, len(s.entries))
 		return true, nil
 	}
 	victims = s.leastRecentlyUsedIdle(need)
@@ -80,6 +85,7 @@ func (s *activeSet) admit(e *activeEntry) (ok bool, victims []*activeEntry) {
 	}
 	s.evicting += len(victims)
 	s.entries[e] = struct{}{}
+	s.peak = max(s.peak, len(s.entries))
 	return true, victims
 }
 
@@ -131,6 +137,12 @@ func (s *activeSet) remove(e *activeEntry) {
 	if e.claimed {
 		e.claimed = false
 		s.evicting--
+	}
+	// A Go map keeps its table when entries are deleted: rebuild it once it holds a quarter of
+	// its peak, so that a passivation wave returns the memory (amortized O(1) per remove).
+	if s.peak >= shrinkMin && 4*len(s.entries) < s.peak {
+		s.entries = rebuilt(s.entries)
+		s.peak = len(s.entries)
 	}
 }
 
@@ -235,4 +247,14 @@ func (m *Metrics) passivatedUnderPressure() {
 	if m != nil {
 		m.pressured.Inc()
 	}
+}
+
+// rebuilt returns a copy of m in a table sized for its entries (maps.Clone may keep the
+// original's table size).
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }

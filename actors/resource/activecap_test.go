@@ -228,3 +228,36 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestActiveSetShrinksAfterAPassivationWave: a Go map keeps the table it grew to, so the set
+// of a node that had 100,000 activations would keep 4 MB after they all passivated (found by
+// the memory benchmark of `make bench`). Once a wave has emptied the set to under a quarter
+// of its peak, the map is rebuilt for what is left; the set still counts right.
+func TestActiveSetShrinksAfterAPassivationWave(t *testing.T) {
+	s := newActiveSet(0)
+	entries := make([]*activeEntry, 4*shrinkMin)
+	for i := range entries {
+		entries[i] = &activeEntry{evict: func() {}}
+		if ok, _ := s.admit(entries[i]); !ok {
+			t.Fatalf("admit %d refused without a cap", i)
+		}
+	}
+	if s.peak != len(entries) {
+		t.Fatalf("peak %d after %d admissions", s.peak, len(entries))
+	}
+	for _, e := range entries[:len(entries)-10] {
+		s.remove(e)
+	}
+	if got := s.len(); got != 10 {
+		t.Fatalf("len %d after removing all but 10", got)
+	}
+	if s.peak >= shrinkMin {
+		t.Fatalf("peak still %d with 10 entries left: the map was not rebuilt", s.peak)
+	}
+	for _, e := range entries[len(entries)-10:] {
+		s.remove(e)
+	}
+	if got := s.len(); got != 0 {
+		t.Fatalf("len %d after removing all", got)
+	}
+}

@@ -27,7 +27,7 @@ type resourceActor struct {
 	system *actor.ActorSystem
 	self   *actor.PID
 	core   *activation.Core
-	life   context.Context // cancelled when the actor stops: ends store lookups
+	life   context.Context // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every store call the actor started
 
@@ -93,7 +93,6 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
-	a.life, a.cancel = context.WithCancel(context.Background())
 	if a.id == "" {
 		if ci := clusterIdentity(ctx); ci != nil {
 			a.id, a.virtual = ci.Identity, true
@@ -195,7 +194,7 @@ func (a *resourceActor) step(in activation.Input) {
 	if rd.StopSelf {
 		a.system.Root.Poison(a.self)
 	}
-	rd.Clear(a.queue.n.Load() == 0)
+	a.core.Done(a.queue.n.Load() == 0) // rd is not used from here on: it may be lent to another activation
 }
 
 func (a *resourceActor) reply(r *activation.Reply) {
@@ -236,6 +235,7 @@ func (a *resourceActor) onStopping() {
 	if a.core == nil {
 		return
 	}
+	a.lifeContext()
 	a.cancel() // lookups: what waits for them is answered when the stop ends
 	a.step(activation.Stop{})
 	for !a.core.Stopped() {
@@ -296,6 +296,15 @@ func (a *resourceActor) uncache() {
 	if a.system != nil && a.self != nil {
 		a.system.Root.Send(a.self, &wake{})
 	}
+}
+
+// lifeContext returns the context of the store lookups, made on first use: most activations
+// never look a hold up, and a cancellable context is a hundred bytes per active resource.
+func (a *resourceActor) lifeContext() context.Context {
+	if a.life == nil {
+		a.life, a.cancel = context.WithCancel(context.Background())
+	}
+	return a.life
 }
 
 // release stops the actor's timer and goroutines.

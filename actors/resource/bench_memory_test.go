@@ -80,8 +80,8 @@ func (nullStore) GetHold(context.Context, string, string) (booking.Hold, error) 
 	return booking.Hold{}, persistence.ErrNotFound
 }
 
-// memFleet is n activations spawned by one parent, as disthash's placement actor spawns a
-// cluster's activations (its PIDSet of children is what kept passivated actors reachable).
+// memFleet is n activations spawned by one actor from the root context, as the cluster's
+// placement actor (cluster/placement.go) spawns a node's activations.
 type memFleet struct {
 	sys    *actor.ActorSystem
 	parent *actor.PID
@@ -98,22 +98,24 @@ type (
 
 func newMemFleet(sys *actor.ActorSystem, cfg Config) *memFleet {
 	f := &memFleet{sys: sys, gone: make(chan struct{}, 64)}
-	children := map[string]*actor.PID{} // as the placement actor's actors map
+	children := map[string]*actor.PID{} // as the placement actor's map of activations
 	kind := Props(cfg)                  // one kind's props, as a node's
 	f.parent = sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *spawnChild:
 			ci := &cluster.ClusterIdentity{Identity: m.id, Kind: KindName}
-			pid := ctx.SpawnPrefix(cluster.WithClusterIdentity(kind, ci), m.id)
+			pid := ctx.ActorSystem().Root.SpawnPrefix(cluster.WithClusterIdentity(kind, ci), m.id)
 			children[pid.Id] = pid
 			m.pid <- pid
 		case *stopAll:
 			for _, pid := range children {
-				ctx.Poison(pid)
+				stopped := ctx.PoisonFuture(pid)
+				go func() {
+					_ = stopped.Wait()
+					f.gone <- struct{}{}
+				}()
 			}
-		case *actor.Terminated:
-			delete(children, m.Who.Id)
-			f.gone <- struct{}{}
+			clear(children)
 		}
 	}))
 	return f
@@ -190,11 +192,7 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 	}
 	wg.Wait()
 	during := heapInUse()
-	{
-		fh, _ := os.Create("/tmp/permem-active.pprof")
-		pprof.WriteHeapProfile(fh)
-		fh.Close()
-	}
+	writeHeapProfile(tb, "memory-active.pprof")
 	sys.Root.Send(f.parent, &stopAll{})
 	for range n {
 		select {
@@ -209,11 +207,7 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 		time.Sleep(10 * time.Millisecond) // poll: the runtime has no event for a goroutine's exit
 	}
 	after := heapInUse()
-	{
-		fh, _ := os.Create("/tmp/permem-stopped.pprof")
-		pprof.WriteHeapProfile(fh)
-		fh.Close()
-	}
+	writeHeapProfile(tb, "memory-stopped.pprof")
 	return float64(during-before) / float64(n), float64(after-before) / float64(n)
 }
 

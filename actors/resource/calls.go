@@ -172,7 +172,7 @@ func (a *resourceActor) finished(call *storeCall) {
 // startLookup reads a hold memory does not know, off the actor's goroutine; the actor keeps
 // serving meanwhile. It ends when the actor stops.
 func (a *resourceActor) startLookup(l activation.Lookup) {
-	store, id, life := a.cfg.Store, a.id, a.life
+	store, id, life := a.cfg.Store, a.id, a.lifeContext()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -81,6 +81,8 @@ type Config struct {
 	MaxActive int
 	// active is the set of activations of one Props (set by props; shared by its actors).
 	active *activeSet
+	// readies lends the cores of one Props' activations their step output (set by props).
+	readies *activation.Readies
 	// EventsCommitted, when set, is called after every commit that stored events (from the
 	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
 	// non-blocking send on a channel of capacity 1).
@@ -172,6 +174,7 @@ func (c Config) coreConfig(resourceID string) activation.Config {
 		IdleTimeout: c.IdleTimeout, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
 		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(),
+		Readies: c.readies,
 	}
 }
 

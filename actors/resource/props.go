@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/protos"
 )
 
@@ -44,6 +45,9 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	}
 	if c.active == nil { // tests set their own to look at it
 		c.active = newActiveSet(c.MaxActive)
+	}
+	if c.readies == nil {
+		c.readies = activation.NewReadies()
 	}
 	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
