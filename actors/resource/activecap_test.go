@@ -35,21 +35,33 @@ func (h *harness) capped(n int) (*actor.Props, *activeSet) {
 // it after the message whose reply the test already has.
 func waitIdle(tb testing.TB, set *activeSet, n int) {
 	tb.Helper()
+	waitBusyFlags(tb, set, n, false)
+}
+
+// waitBusy waits until n activations of set reported themselves busy: an activation publishes
+// it after the message it handled, which may be after its commit already reached the store.
+func waitBusy(tb testing.TB, set *activeSet, n int) {
+	tb.Helper()
+	waitBusyFlags(tb, set, n, true)
+}
+
+func waitBusyFlags(tb testing.TB, set *activeSet, n int, busy bool) {
+	tb.Helper()
 	deadline := time.Now().Add(askTimeout)
 	for {
 		set.mu.Lock()
-		idle := 0
+		got := 0
 		for e := range set.entries {
-			if !e.busy.Load() {
-				idle++
+			if e.busy.Load() == busy {
+				got++
 			}
 		}
 		set.mu.Unlock()
-		if idle >= n {
+		if got >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d activations idle, want %d", idle, n)
+			tb.Fatalf("%d activations busy=%v, want %d", got, busy, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -124,6 +136,10 @@ func TestMaxActiveNeverPassivatesBusy(t *testing.T) {
 	f1, f2 := h.send(r1, holdCmd("r1", "k1", "u-1", 1, "a")), h.send(r2, holdCmd("r2", "k2", "u-1", 1, "a"))
 	g.waitEntered(t)
 	g.waitEntered(t)
+	// Their busy flags are published after the message that started the commit, which may
+	// be after the commit reached the store: an admission reading a stale idle flag would
+	// claim one, which then declines (onEvict), and r3 would be admitted over the cap.
+	waitBusy(t, set, 2)
 	alive1, alive2 := h.watch(r1), h.watch(r2)
 
 	r3 := h.spawnVirtual(props, "r3")
