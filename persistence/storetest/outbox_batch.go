@@ -38,7 +38,9 @@ func testOutboxClaimBatches(f *fixture) {
 		commitHolds(r, 2)
 	}
 	keyOf := map[string]persistence.EventKey{}
-	unpublished := func() map[string][]string {
+	// logged lists the resources' events, checking that rb has rbEvents.
+	logged := func(rbEvents int) map[string][]string {
+		f.Helper()
 		out := map[string][]string{}
 		for _, rid := range rids {
 			for _, r := range f.listOf(rid) {
@@ -46,9 +48,12 @@ func testOutboxClaimBatches(f *fixture) {
 				keyOf[r.ID] = persistence.KeyOf(&r)
 			}
 		}
+		if len(out[rids[0]]) != 1+perBatch*commits || len(out[rids[1]]) != rbEvents {
+			f.Fatalf("the log has %d and %d events, want %d and %d", len(out[rids[0]]), len(out[rids[1]]), 1+perBatch*commits, rbEvents)
+		}
 		return out
 	}
-	want := unpublished()
+	want := logged(1 + perBatch*commits)
 	now := time.Now().Add(time.Hour) // after every event; see testOutboxClaim
 	// claim claims as the relay does: batches of limit, each marked (when mark) before the next.
 	claim := func(at time.Time, limit int, mark bool) map[string][]string {
@@ -92,7 +97,7 @@ func testOutboxClaimBatches(f *fixture) {
 	}
 	// 150 more of rb in one claim; a mark of 140 of them and an unknown key marks those 140.
 	commitHolds(1, 2+commits)
-	rb := unpublished()[rids[1]][1+perBatch*commits:]
+	rb := logged(1 + 2*perBatch*commits)[rids[1]][1+perBatch*commits:]
 	if got := claim(now, 500, false); !reflect.DeepEqual(got, map[string][]string{rids[1]: rb}) {
 		f.Fatalf("claim of 500:\n got %v\nwant %v", got, rb)
 	}
