@@ -74,9 +74,10 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 	return nil
 }
 
-// keyArrays are the columns of keys as the arrays sqlKeys takes.
+// keyArrays are the columns of keys as the arrays sqlKeys takes, each one parameter sent
+// without an allocation per key (arrays.go): a claim and a mark are one statement per batch.
 func keyArrays(keys []persistence.EventKey) []any {
-	o, r, v, i := make([]int64, len(keys)), make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	o, r, v, i := make(int8Array, len(keys)), make(textArray, len(keys)), make(int8Array, len(keys)), make(int8Array, len(keys))
 	for j, k := range keys {
 		o[j], r[j], v[j], i[j] = k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,12 +21,16 @@ var _ persistence.Outbox = (*Store)(nil)
 // SQLite; reads use the read pool.
 
 const (
-	outboxCols   = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
-	outboxOrder  = ` ORDER BY occurred_at_ms, resource_id, version, idx`
-	claimOutbox  = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?`
-	keyIs        = ` WHERE occurred_at_ms = ? AND resource_id = ? AND version = ? AND idx = ?`
-	claimRow     = `UPDATE outbox SET claimed_until_ms = ?` + keyIs
-	markRow      = `UPDATE outbox SET published_at_ms = ?` + keyIs + ` AND published_at_ms = 0`
+	outboxCols  = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
+	outboxOrder = ` ORDER BY occurred_at_ms, resource_id, version, idx`
+	// claimOutbox claims and returns a batch in one statement; RETURNING gives no order, so
+	// ClaimEvents sorts what it returns into log order.
+	claimOutbox = `UPDATE outbox SET claimed_until_ms = ? WHERE rowid IN (SELECT rowid FROM outbox
+WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?) RETURNING ` + outboxCols
+	// markRows is followed by the keys of 1, 2, 4, ... markChunk rows (markTexts).
+	markRows     = `UPDATE outbox SET published_at_ms = ? WHERE published_at_ms = 0 AND (occurred_at_ms, resource_id, version, idx) IN (VALUES `
+	markChunk    = 1 << (markSizes - 1) // keys per mark statement: 4*128+1 parameters, under SQLite's classic 999
+	markSizes    = 8
 	pruneOutbox  = `DELETE FROM outbox WHERE published_at_ms > 0 AND occurred_at_ms < ?`
 	pruneInbox   = `DELETE FROM event_inbox WHERE processed_at_ms < ?`
 	insertInbox  = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES (?, ?, ?) ON CONFLICT (consumer, event_id) DO NOTHING`
@@ -106,40 +112,71 @@ func (s *Store) write(ctx context.Context, name string, fn func(ctx context.Cont
 	return nil
 }
 
-// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox).
+// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox),
+// with one statement: the writer runs it alone, so no other claim sees the rows unclaimed.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
 	var out []events.Record
 	err := s.write(ctx, "claim events", func(ctx context.Context) error {
 		out = nil // a retried group runs fn again
-		recs, err := scanRecords(s.query(ctx, claimOutbox, now.UnixMilli(), limit))
+		recs, err := scanRecords(s.query(ctx, claimOutbox, now.Add(lease).UnixMilli(), now.UnixMilli(), limit))
 		if err != nil {
 			return mapErr("claim", err)
 		}
-		until := now.Add(lease).UnixMilli()
-		for i := range recs {
-			k := persistence.KeyOf(&recs[i])
-			if _, err := s.exec(ctx, claimRow, until, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
-				return mapErr("claim", err)
+		slices.SortFunc(recs, func(a, b events.Record) int {
+			ka, kb := persistence.KeyOf(&a), persistence.KeyOf(&b)
+			switch {
+			case ka.Less(kb):
+				return -1
+			case kb.Less(ka):
+				return 1
 			}
-		}
+			return 0
+		})
 		out = recs
 		return nil
 	})
 	return out, err
 }
 
-// MarkPublished marks the events published.
+// MarkPublished marks the events published, up to markChunk keys per statement.
 func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	ms := max(at.UnixMilli(), 1)
 	return s.write(ctx, "mark published", func(ctx context.Context) error {
-		for _, k := range keys {
-			if _, err := s.exec(ctx, markRow, ms, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index)); err != nil {
+		args := make([]any, 0, 1+4*min(len(keys), markChunk))
+		for rest := keys; len(rest) > 0; {
+			chunk := rest[:min(len(rest), markChunk)]
+			rest = rest[len(chunk):]
+			rows := markRowsFor(len(chunk))
+			args = append(args[:0], ms)
+			for i := range rows {
+				k := chunk[min(i, len(chunk)-1)] // the last key again up to rows: IN ignores repeats
+				args = append(args, k.OccurredMS, k.ResourceID, int64(k.Version), int64(k.Index))
+			}
+			if _, err := s.exec(ctx, markTexts[bits.TrailingZeros(uint(rows))], args...); err != nil {
 				return mapErr("mark", err)
 			}
 		}
 		return nil
 	})
 }
+
+// markRowsFor rounds n keys up to a power of two, so that the writer prepares at most 8 mark
+// statements (1, 2, 4, ... markChunk keys) instead of one per batch size.
+func markRowsFor(n int) int {
+	rows := 1
+	for rows < n {
+		rows *= 2
+	}
+	return min(rows, markChunk)
+}
+
+// markTexts are the mark statements for 1, 2, 4, ... markChunk keys.
+var markTexts = func() (t [markSizes]string) {
+	for i := range t {
+		t[i] = markRows + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", 1<<i), ",") + ")"
+	}
+	return t
+}()
 
 // PruneEvents deletes published events older than cutoff and inbox entries recorded before it.
 func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time) (int64, error) {

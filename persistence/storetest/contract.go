@@ -103,6 +103,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"OutboxCommit", testOutboxCommit},
 		{"OutboxFencedOrFailed", testOutboxFencedOrFailed},
 		{"OutboxClaim", testOutboxClaim},
+		{"OutboxClaimBatches", testOutboxClaimBatches}, // outbox_batch.go
 		{"OutboxList", testOutboxList},
 		{"Inbox", testInbox},
 		{"ContactRoundTrip", testContactRoundTrip},
