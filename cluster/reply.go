@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -57,9 +59,10 @@ func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
 	}
 }
 
-// requestReply sends msg to pid and waits for its reply or for ctx to end (then it returns
-// ctx.Err(); a reply arriving later goes to dead letters, as one after a Future's timeout).
-func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
+// requestReply sends msg to pid and waits for its reply, for ctx to end (then it returns
+// ctx.Err()) or for expire (nil: never) to fire (then it returns context.DeadlineExceeded).
+// A reply arriving later goes to dead letters, as one after a Future's timeout.
+func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any, expire <-chan time.Time) (any, error) {
 	p := &replyProcess{system: system, ch: make(chan replyResult, 1)}
 	reg := system.ProcessRegistry
 	self, ok := reg.Add(p, "future"+reg.NextId())
@@ -71,11 +74,36 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 	case r := <-p.ch:
 		return r.v, r.err
 	case <-ctx.Done():
-		if p.done.CompareAndSwap(false, true) {
-			reg.Remove(self)
-			return nil, ctx.Err()
-		}
-		r := <-p.ch // the reply won the race: it is there now
-		return r.v, r.err
+		return p.giveUp(self, ctx.Err())
+	case <-expire:
+		return p.giveUp(self, context.DeadlineExceeded)
 	}
+}
+
+// giveUp ends the wait of the attempt self with err, unless the reply won the race.
+func (p *replyProcess) giveUp(self *actor.PID, err error) (any, error) {
+	if p.done.CompareAndSwap(false, true) {
+		p.system.ProcessRegistry.Remove(self)
+		return nil, err
+	}
+	r := <-p.ch // the reply won the race: it is there now
+	return r.v, r.err
+}
+
+// timerPool reuses the timers that bound a reply wait whose ctx has no deadline of its own.
+// Safe for concurrent use. Since Go 1.23 Stop and Reset leave no stale value in a timer's
+// channel, so a reused timer fires only for its new wait.
+type timerPool struct{ p sync.Pool }
+
+func (tp *timerPool) get(d time.Duration) *time.Timer {
+	if t, ok := tp.p.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func (tp *timerPool) put(t *time.Timer) {
+	t.Stop()
+	tp.p.Put(t)
 }
