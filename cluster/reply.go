@@ -19,11 +19,14 @@ import (
 //
 // Invariant: done is set exactly once, by whoever removes the process from the registry
 // (the first reply, a stop, or the waiter giving up); only that one writes to ch, which has
-// room for that one value, so no sender ever blocks.
+// room for that one value, so no sender ever blocks. That one writes r before it sends on
+// ch, and r is read only after a receive from ch (ch carries no value: a channel of an
+// element without pointers is one allocation, of replyResult two).
 type replyProcess struct {
 	system *actor.ActorSystem
 	done   atomic.Bool
-	ch     chan replyResult
+	ch     chan struct{}
+	r      replyResult
 }
 
 type replyResult struct {
@@ -55,7 +58,8 @@ func (p *replyProcess) Stop(pid *actor.PID) { p.finish(pid, replyResult{err: err
 func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
 	if p.done.CompareAndSwap(false, true) {
 		p.system.ProcessRegistry.Remove(pid)
-		p.ch <- r
+		p.r = r
+		p.ch <- struct{}{}
 	}
 }
 
@@ -63,7 +67,7 @@ func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
 // ctx.Err()) or for expire (nil: never) to fire (then it returns context.DeadlineExceeded).
 // A reply arriving later goes to dead letters, as one after a Future's timeout.
 func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any, expire <-chan time.Time) (any, error) {
-	p := &replyProcess{system: system, ch: make(chan replyResult, 1)}
+	p := &replyProcess{system: system, ch: make(chan struct{}, 1)}
 	reg := system.ProcessRegistry
 	self, ok := reg.Add(p, "future"+reg.NextId())
 	if !ok { // cannot happen: ids are unique
@@ -71,8 +75,8 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 	}
 	system.Root.RequestWithCustomSender(pid, msg, self)
 	select {
-	case r := <-p.ch:
-		return r.v, r.err
+	case <-p.ch:
+		return p.r.v, p.r.err
 	case <-ctx.Done():
 		return p.giveUp(self, ctx.Err())
 	case <-expire:
@@ -86,8 +90,8 @@ func (p *replyProcess) giveUp(self *actor.PID, err error) (any, error) {
 		p.system.ProcessRegistry.Remove(self)
 		return nil, err
 	}
-	r := <-p.ch // the reply won the race: it is there now
-	return r.v, r.err
+	<-p.ch // the reply won the race: it is there now
+	return p.r.v, p.r.err
 }
 
 // timerPool reuses the timers that bound a reply wait whose ctx has no deadline of its own.

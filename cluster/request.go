@@ -42,7 +42,7 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 // timer and ~5 allocations per request); a retry or an activation derives a ctx with the
 // deadline as before. Errors are Request's.
 func (n *Node) RequestWithin(ctx context.Context, timeout time.Duration, identity, kind string, msg proto.Message) (any, error) {
-	ci := cluster.NewClusterIdentity(identity, kind)
+	ci := &cluster.ClusterIdentity{Identity: identity, Kind: kind} // stays on the stack: activate copies it
 	if msg == nil {
 		return nil, fmt.Errorf("request %s: nil message", ci.AsKey())
 	}
@@ -153,7 +153,8 @@ func (n *Node) cached(ci *cluster.ClusterIdentity, owner string) (*actor.PID, bo
 // activate returns the PID of the activation owner's placement actor activates for ci, and
 // caches it. ctx must carry the request's deadline.
 func (n *Node) activate(ctx context.Context, ci *cluster.ClusterIdentity, owner string) (*actor.PID, error) {
-	pid, err := activate(ctx, n.system, owner, ci, remaining(ctx))
+	kept := cluster.NewClusterIdentity(ci.Identity, ci.Kind) // the activation request keeps it
+	pid, err := activate(ctx, n.system, owner, kept, remaining(ctx))
 	if err != nil {
 		return nil, err
 	}
