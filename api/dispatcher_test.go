@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -191,4 +192,67 @@ func TestAskOwnerMarksStaleAnswers(t *testing.T) {
 			t.Fatalf("stale=%v: sold-out %s %q", stale, StaleHeader, refused.Header().Get(StaleHeader))
 		}
 	}
+}
+
+// timedFuncDispatcher is a timedDispatcher: the edge must use DispatchWithin, never Dispatch.
+type timedFuncDispatcher struct {
+	t       testing.TB
+	mu      sync.Mutex
+	ctx     context.Context
+	timeout time.Duration
+	fn      func(ctx context.Context, timeout time.Duration) (*protos.Reply, error)
+}
+
+func (d *timedFuncDispatcher) Dispatch(context.Context, *protos.Command) (*protos.Reply, error) {
+	d.t.Error("Dispatch called on a timedDispatcher")
+	return nil, errors.New("Dispatch called")
+}
+
+func (d *timedFuncDispatcher) DispatchWithin(ctx context.Context, timeout time.Duration, _ *protos.Command) (*protos.Reply, error) {
+	d.mu.Lock()
+	d.ctx, d.timeout = ctx, timeout
+	d.mu.Unlock()
+	return d.fn(ctx, timeout)
+}
+
+// A Dispatcher that bounds a command itself gets RequestTimeout and the request's own ctx (no
+// context.WithTimeout per request), through the edge's unknown-resource cache too; one that
+// times out answers 503, one whose client goes away 499.
+func TestAskOwnerTimedDispatcher(t *testing.T) {
+	d := &timedFuncDispatcher{t: t, fn: func(context.Context, time.Duration) (*protos.Reply, error) {
+		return &protos.Reply{Resource: &protos.Resource{Id: "r1"}}, nil
+	}}
+	e := MustServer(t, func(c *Config) { c.Dispatcher = d; c.RequestTimeout = 3 * time.Second })
+	if _, ok := e.srv.cfg.Dispatcher.(*unknownResources); !ok {
+		t.Fatalf("dispatcher %T: the test means to go through the unknown-resource cache", e.srv.cfg.Dispatcher)
+	}
+	e.ok(e.do("GET", "/v1/resources/r1", ""), http.StatusOK, nil)
+	if _, has := d.ctx.Deadline(); has || d.timeout != 3*time.Second {
+		t.Fatalf("ctx has a deadline %v, timeout %v", has, d.timeout)
+	}
+
+	d.fn = func(ctx context.Context, timeout time.Duration) (*protos.Reply, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(timeout):
+			return nil, errors.New("request timed out")
+		}
+	}
+	e = MustServer(t, func(c *Config) { c.Dispatcher = d; c.RequestTimeout = 20 * time.Millisecond })
+	mustProblem(t, e.do("GET", "/v1/resources/r1", ""), http.StatusServiceUnavailable, "unavailable")
+
+	ctx, disconnect := context.WithCancel(context.Background())
+	defer disconnect()
+	d.fn = func(ctx context.Context, _ time.Duration) (*protos.Reply, error) {
+		disconnect()
+		<-ctx.Done()
+		return nil, fmt.Errorf("request: %w", ctx.Err())
+	}
+	e = MustServer(t, func(c *Config) { c.Dispatcher = d })
+	req := httptest.NewRequestWithContext(ctx, "GET", "/v1/resources/r1", nil)
+	req.Header.Set("Authorization", "Bearer "+e.tokens.token(t, asAdmin))
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	mustProblem(t, rec, StatusClientClosedRequest, "client-closed-request")
 }

@@ -54,15 +54,25 @@ func newUnknownResources(next Dispatcher, ttl time.Duration, max int, now func()
 
 // Dispatch answers a remembered unknown resource itself and passes every other command on.
 func (u *unknownResources) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error) {
+	return u.dispatch(cmd, func() (*protos.Reply, error) { return u.next.Dispatch(ctx, cmd) })
+}
+
+// DispatchWithin is Dispatch bounded by timeout, passed on by next's own bound if it has one
+// (timedDispatcher).
+func (u *unknownResources) DispatchWithin(ctx context.Context, timeout time.Duration, cmd *protos.Command) (*protos.Reply, error) {
+	return u.dispatch(cmd, func() (*protos.Reply, error) { return dispatchWithin(ctx, u.next, timeout, cmd) })
+}
+
+func (u *unknownResources) dispatch(cmd *protos.Command, next func() (*protos.Reply, error)) (*protos.Reply, error) {
 	rid := cmd.GetResourceId()
 	if cmd.GetCreateResource() != nil {
 		u.forget(rid)
-		return u.next.Dispatch(ctx, cmd)
+		return next()
 	}
 	if owner, ok := u.lookup(rid); ok {
 		return &protos.Reply{Owner: owner, Error: &protos.Error{Code: booking.CodeNotFound, Message: "resource " + strconv.Quote(rid) + " not found"}}, nil
 	}
-	reply, err := u.next.Dispatch(ctx, cmd)
+	reply, err := next()
 	if err == nil && reply.GetError().GetCode() == booking.CodeNotFound && aboutResource(cmd) {
 		u.remember(rid, reply.GetOwner())
 	}

@@ -47,6 +47,7 @@ type Node struct {
 	provider *Provider
 	lookup   *identityLookup
 	metrics  *nodeMetrics // nil without a Registerer
+	timers   timerPool    // bound RequestWithin's reply waits (reply.go)
 
 	started  atomic.Bool // cluster member started: protoactor's kinds map is immutable from here
 	running  atomic.Bool // accepting requests

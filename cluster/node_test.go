@@ -321,3 +321,51 @@ func TestNodeMetricsRegistrationConflict(t *testing.T) {
 		t.Fatal("second node on the same registry: no error")
 	}
 }
+
+// RequestWithin bounds a wait on a cached activation by its timeout alone (a pooled timer;
+// ctx carries only the cancellation, as an HTTP request's does), honours ctx's cancellation,
+// and a timer reused after a timeout fires for nothing but its own wait.
+func TestNodeRequestWithin(t *testing.T) {
+	cfg := testNodeConfig(t)
+	cfg.RequestTimeout = time.Second
+	n := MustNode(t, cfg)
+	bg := context.Background()
+	if got, err := ask(bg, n, "w", "identity"); err != nil || got != "w" { // activated and cached
+		t.Fatalf("identity: %q, %v", got, err)
+	}
+	within := func(ctx context.Context, timeout time.Duration, value string) (any, error) {
+		return n.RequestWithin(ctx, timeout, "w", echoKindName, wrapperspb.String(value))
+	}
+
+	for i := range 3 { // the timer of one attempt goes back to the pool for the next
+		begin := time.Now()
+		if _, err := within(bg, 100*time.Millisecond, "hang"); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("hang %d: %v, want ErrTimeout", i, err)
+		}
+		if took := time.Since(begin); took < 100*time.Millisecond || took > 2*time.Second {
+			t.Fatalf("hang %d: timed out after %v, want 100ms", i, took)
+		}
+		if res, err := within(bg, 5*time.Second, "identity"); err != nil || res.(*wrapperspb.StringValue).GetValue() != "w" {
+			t.Fatalf("after a timeout %d: %v, %v", i, res, err)
+		}
+	}
+
+	cctx, ccancel := context.WithCancel(bg)
+	time.AfterFunc(100*time.Millisecond, ccancel)
+	if _, err := within(cctx, time.Minute, "hang"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v, want context.Canceled", err)
+	}
+
+	// A ctx deadline sooner than the timeout bounds the call.
+	tctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	if _, err := within(tctx, time.Minute, "hang"); !errors.Is(err, ErrTimeout) || time.Since(begin) > 2*time.Second {
+		t.Fatalf("ctx deadline: %v after %v, want ErrTimeout", err, time.Since(begin))
+	}
+	// A timeout past NodeConfig.RequestTimeout is cut to it.
+	begin = time.Now()
+	if _, err := within(bg, time.Hour, "hang"); !errors.Is(err, ErrTimeout) || time.Since(begin) < time.Second || time.Since(begin) > 3*time.Second {
+		t.Fatalf("capped: %v after %v (RequestTimeout %v)", err, time.Since(begin), n.cfg.RequestTimeout)
+	}
+}

@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -17,11 +19,14 @@ import (
 //
 // Invariant: done is set exactly once, by whoever removes the process from the registry
 // (the first reply, a stop, or the waiter giving up); only that one writes to ch, which has
-// room for that one value, so no sender ever blocks.
+// room for that one value, so no sender ever blocks. That one writes r before it sends on
+// ch, and r is read only after a receive from ch (ch carries no value: a channel of an
+// element without pointers is one allocation, of replyResult two).
 type replyProcess struct {
 	system *actor.ActorSystem
 	done   atomic.Bool
-	ch     chan replyResult
+	ch     chan struct{}
+	r      replyResult
 }
 
 type replyResult struct {
@@ -53,14 +58,16 @@ func (p *replyProcess) Stop(pid *actor.PID) { p.finish(pid, replyResult{err: err
 func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
 	if p.done.CompareAndSwap(false, true) {
 		p.system.ProcessRegistry.Remove(pid)
-		p.ch <- r
+		p.r = r
+		p.ch <- struct{}{}
 	}
 }
 
-// requestReply sends msg to pid and waits for its reply or for ctx to end (then it returns
-// ctx.Err(); a reply arriving later goes to dead letters, as one after a Future's timeout).
-func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any) (any, error) {
-	p := &replyProcess{system: system, ch: make(chan replyResult, 1)}
+// requestReply sends msg to pid and waits for its reply, for ctx to end (then it returns
+// ctx.Err()) or for expire (nil: never) to fire (then it returns context.DeadlineExceeded).
+// A reply arriving later goes to dead letters, as one after a Future's timeout.
+func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any, expire <-chan time.Time) (any, error) {
+	p := &replyProcess{system: system, ch: make(chan struct{}, 1)}
 	reg := system.ProcessRegistry
 	self, ok := reg.Add(p, "future"+reg.NextId())
 	if !ok { // cannot happen: ids are unique
@@ -68,14 +75,39 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 	}
 	system.Root.RequestWithCustomSender(pid, msg, self)
 	select {
-	case r := <-p.ch:
-		return r.v, r.err
+	case <-p.ch:
+		return p.r.v, p.r.err
 	case <-ctx.Done():
-		if p.done.CompareAndSwap(false, true) {
-			reg.Remove(self)
-			return nil, ctx.Err()
-		}
-		r := <-p.ch // the reply won the race: it is there now
-		return r.v, r.err
+		return p.giveUp(self, ctx.Err())
+	case <-expire:
+		return p.giveUp(self, context.DeadlineExceeded)
 	}
+}
+
+// giveUp ends the wait of the attempt self with err, unless the reply won the race.
+func (p *replyProcess) giveUp(self *actor.PID, err error) (any, error) {
+	if p.done.CompareAndSwap(false, true) {
+		p.system.ProcessRegistry.Remove(self)
+		return nil, err
+	}
+	<-p.ch // the reply won the race: it is there now
+	return p.r.v, p.r.err
+}
+
+// timerPool reuses the timers that bound a reply wait whose ctx has no deadline of its own.
+// Safe for concurrent use. Since Go 1.23 Stop and Reset leave no stale value in a timer's
+// channel, so a reused timer fires only for its new wait.
+type timerPool struct{ p sync.Pool }
+
+func (tp *timerPool) get(d time.Duration) *time.Timer {
+	if t, ok := tp.p.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func (tp *timerPool) put(t *time.Timer) {
+	t.Stop()
+	tp.p.Put(t)
 }

@@ -32,7 +32,17 @@ import (
 // implementing Redeliverable). So an activation decides a message at most once per Request
 // call. Replies must be protobuf messages when the activation is remote.
 func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Message) (any, error) {
-	ci := cluster.NewClusterIdentity(identity, kind)
+	return n.RequestWithin(ctx, n.cfg.RequestTimeout, identity, kind, msg)
+}
+
+// RequestWithin is Request bounded by timeout (at most NodeConfig.RequestTimeout) from now
+// instead of needing ctx to carry the deadline: ctx only has to carry the caller's
+// cancellation. It costs no context of its own while the cached activation answers the
+// first attempt (one pooled timer bounds the wait; the edge's context.WithTimeout cost a
+// timer and ~5 allocations per request); a retry or an activation derives a ctx with the
+// deadline as before. Errors are Request's.
+func (n *Node) RequestWithin(ctx context.Context, timeout time.Duration, identity, kind string, msg proto.Message) (any, error) {
+	ci := &cluster.ClusterIdentity{Identity: identity, Kind: kind} // stays on the stack: activate copies it
 	if msg == nil {
 		return nil, fmt.Errorf("request %s: nil message", ci.AsKey())
 	}
@@ -40,27 +50,45 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 		return nil, fmt.Errorf("%w: request %s: node not running", ErrUnavailable, ci.AsKey())
 	}
 	start := time.Now()
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > n.cfg.RequestTimeout {
-		// The edge's ctx usually ends within RequestTimeout already: then it bounds the call
-		// as it is, without a second timer.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)
-		defer cancel()
+	deadline := start.Add(min(timeout, n.cfg.RequestTimeout))
+	// bounded: ctx ends by deadline, so waiting on ctx.Done() honours the deadline. The edge's
+	// ctx usually ends within RequestTimeout already: then it bounds the call as it is.
+	bounded := false
+	if dl, ok := ctx.Deadline(); ok && !dl.After(deadline) {
+		deadline, bounded = dl, true
+	}
+	// bound makes ctx end at deadline, once, before anything that waits on ctx alone
+	// (backoff, activation, a retried ask).
+	cancel := context.CancelFunc(func() {})
+	defer func() { cancel() }()
+	bound := func() {
+		if !bounded {
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			bounded = true
+		}
 	}
 
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 && !sleepCtx(ctx, retryBackoff(attempt)) {
-			return nil, undelivered(ctx, ci, lastErr)
+		if attempt > 0 {
+			bound()
+			if !sleepCtx(ctx, retryBackoff(attempt)) {
+				return nil, undelivered(ctx, ci, lastErr)
+			}
 		}
 		if ctx.Err() != nil {
 			return nil, undelivered(ctx, ci, lastErr)
 		}
+		var err error
 		owner := n.lookup.currentView().owner(ci)
 		if owner == "" {
 			return nil, fmt.Errorf("%w: request %s: no member hosts kind %q", ErrUnavailable, ci.AsKey(), kind)
 		}
-		pid, err := n.resolve(ctx, ci, owner)
+		pid, ok := n.cached(ci, owner)
+		if !ok {
+			bound()
+			pid, err = n.activate(ctx, ci, owner)
+		}
 		if err != nil {
 			if errors.Is(err, errActivation) {
 				return nil, fmt.Errorf("%w: request %s: %w", ErrUnavailable, ci.AsKey(), err)
@@ -68,7 +96,8 @@ func (n *Node) Request(ctx context.Context, identity, kind string, msg proto.Mes
 			lastErr = err // dead letter or timeout: owner stopping, gone or unreachable
 			continue
 		}
-		res, err := n.ask(ctx, pid, msg)
+		var res any
+		res, err = n.ask(ctx, pid, msg, deadline, bounded)
 		switch {
 		case err == nil && redeliver(res):
 			// Reached an activation that is stopping or stopped (its mailbox answers for it
@@ -109,17 +138,23 @@ func redeliver(res any) bool {
 	return ok && r.Redeliver()
 }
 
-// resolve returns the PID of ci's activation on owner: the cached one if it is still on
-// the current owner, else whatever owner's placement actor activates.
-func (n *Node) resolve(ctx context.Context, ci *cluster.ClusterIdentity, owner string) (*actor.PID, error) {
+// cached returns the cached PID of ci's activation if it is still on the current owner.
+func (n *Node) cached(ci *cluster.ClusterIdentity, owner string) (*actor.PID, bool) {
 	if pid, ok := n.c.PidCache.Get(ci.Identity, ci.Kind); ok && pid != nil {
 		if pid.Address == owner {
-			return pid, nil
+			return pid, true
 		}
 		// Topology changed since it was cached: the old owner is poisoning it.
 		n.c.PidCache.RemoveByValue(ci.Identity, ci.Kind, pid)
 	}
-	pid, err := activate(ctx, n.system, owner, ci, remaining(ctx))
+	return nil, false
+}
+
+// activate returns the PID of the activation owner's placement actor activates for ci, and
+// caches it. ctx must carry the request's deadline.
+func (n *Node) activate(ctx context.Context, ci *cluster.ClusterIdentity, owner string) (*actor.PID, error) {
+	kept := cluster.NewClusterIdentity(ci.Identity, ci.Kind) // the activation request keeps it
+	pid, err := activate(ctx, n.system, owner, kept, remaining(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +162,22 @@ func (n *Node) resolve(ctx context.Context, ci *cluster.ClusterIdentity, owner s
 	return pid, nil
 }
 
-func (n *Node) ask(ctx context.Context, pid *actor.PID, msg proto.Message) (any, error) {
-	if remaining(ctx) <= 0 {
-		return nil, ctx.Err()
+// ask sends msg to pid and waits for the reply until deadline. When ctx is bounded it ends
+// by deadline and is waited on alone; otherwise a pooled timer fires at deadline too.
+func (n *Node) ask(ctx context.Context, pid *actor.PID, msg proto.Message, deadline time.Time, bounded bool) (any, error) {
+	d := time.Until(deadline)
+	if d <= 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, context.DeadlineExceeded
 	}
-	return requestReply(ctx, n.system, pid, msg) // reply.go
+	if bounded {
+		return requestReply(ctx, n.system, pid, msg, nil) // reply.go
+	}
+	t := n.timers.get(d)
+	defer n.timers.put(t)
+	return requestReply(ctx, n.system, pid, msg, t.C)
 }
 
 // await waits for f or ctx. When ctx ends first the helper goroutine lives on until f

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
@@ -127,7 +128,16 @@ func splitAdvertise(s string) (host, port string, err error) {
 type dispatcher struct{ node *cluster.Node }
 
 func (d dispatcher) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error) {
-	res, err := d.node.Request(ctx, cmd.ResourceId, resource.KindName, cmd)
+	return d.reply(d.node.Request(ctx, cmd.ResourceId, resource.KindName, cmd))
+}
+
+// DispatchWithin is Dispatch bounded by timeout instead of by ctx's deadline: the edge's hold
+// path uses it to spare a context.WithTimeout per request (api's timedDispatcher).
+func (d dispatcher) DispatchWithin(ctx context.Context, timeout time.Duration, cmd *protos.Command) (*protos.Reply, error) {
+	return d.reply(d.node.RequestWithin(ctx, timeout, cmd.ResourceId, resource.KindName, cmd))
+}
+
+func (dispatcher) reply(res any, err error) (*protos.Reply, error) {
 	if err != nil {
 		return nil, err
 	}
