@@ -25,6 +25,19 @@ type topologyView struct {
 	// rendezvous hash can only pick it, and asking the hash builds a slice and the address
 	// string on every request (one node, or one node per kind, is the common case).
 	sole map[string]string
+	// replaced is closed when a newer view takes this one's place: a wait on a member can
+	// then check whether the member is still in the cluster (memberWatch).
+	replaced chan struct{}
+}
+
+// hosts says whether a member with address addr is in the view.
+func (v *topologyView) hosts(addr string) bool {
+	for _, m := range v.members {
+		if m.Address() == addr {
+			return true
+		}
+	}
+	return false
 }
 
 func newTopologyView(members []*cluster.Member) *topologyView {
@@ -40,7 +53,7 @@ func newTopologyView(members []*cluster.Member) *topologyView {
 	})
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(ms)
-	return &topologyView{members: ms, rdv: rdv, sole: soleHosts(ms)}
+	return &topologyView{members: ms, rdv: rdv, sole: soleHosts(ms), replaced: make(chan struct{})}
 }
 
 // soleHosts maps each kind hosted by exactly one of members (sorted by id) to its address.
@@ -135,7 +148,7 @@ func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool
 		switch ev := ev.(type) {
 		case *cluster.ClusterTopology:
 			v := newTopologyView(ev.Members)
-			l.view.Store(v)
+			l.swapView(v)
 			if l.onView != nil {
 				l.onView(v)
 			}
@@ -180,24 +193,59 @@ func (l *identityLookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 	if owner == "" {
 		return nil
 	}
-	pid, _ := activate(context.Background(), c.ActorSystem, owner, ci, l.timeout)
+	w := memberWatch{}
+	if owner != c.ActorSystem.Address() {
+		w = memberWatch{l: l, addr: owner}
+	}
+	pid, _ := activate(context.Background(), c.ActorSystem, owner, ci, l.timeout, w)
 	return pid
 }
 
 func (l *identityLookup) currentView() *topologyView { return l.view.Load() }
+
+// swapView makes v the current view and wakes the waits on the one it replaces (memberWatch).
+// Called on the topology goroutine only, so each view is swapped out, and its channel
+// closed, once.
+func (l *identityLookup) swapView(v *topologyView) { close(l.view.Swap(v).replaced) }
+
+// errMemberLeft is the outcome of a wait on a member that left the cluster meanwhile.
+var errMemberLeft = errors.New("the member left the cluster")
+
+// memberWatch follows one member through topology changes, so that a wait for its answer
+// ends when it leaves instead of at the request's deadline: a member that stopped or died
+// answers nothing, and its messages are neither delivered nor dead-lettered. The zero value
+// (no lookup) watches nothing, for a member that cannot leave (this one).
+type memberWatch struct {
+	l    *identityLookup
+	addr string
+}
+
+// next returns a channel closed at the next topology change, or nil (never) if the member
+// has left already or nothing is watched. After it fires, call next again: a nil answer
+// means the member is gone (check left).
+func (w memberWatch) next() (ch <-chan struct{}, left bool) {
+	if w.l == nil {
+		return nil, false
+	}
+	v := w.l.currentView()
+	if !v.hosts(w.addr) {
+		return nil, true
+	}
+	return v.replaced, false
+}
 
 var errActivation = errors.New("activation refused")
 
 // activate asks owner's disthash placement actor for ci's activation, spawning it there
 // if needed. Errors: actor.ErrTimeout, actor.ErrDeadLetter (owner gone or stopping),
 // ctx's error, or errActivation (e.g. the owner does not know the kind).
-func activate(ctx context.Context, sys *actor.ActorSystem, owner string, ci *cluster.ClusterIdentity, timeout time.Duration) (*actor.PID, error) {
+func activate(ctx context.Context, sys *actor.ActorSystem, owner string, ci *cluster.ClusterIdentity, timeout time.Duration, w memberWatch) (*actor.PID, error) {
 	if timeout <= 0 {
 		return nil, actor.ErrTimeout
 	}
 	req := &cluster.ActivationRequest{ClusterIdentity: ci}
 	to := actor.NewPID(owner, placementActorName)
-	res, err := await(ctx, sys.Root.RequestFuture(to, req, timeout))
+	res, err := await(ctx, sys.Root.RequestFuture(to, req, timeout), w)
 	if err != nil {
 		return nil, err
 	}

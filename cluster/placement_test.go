@@ -27,7 +27,7 @@ func TestPassivatedActivationIsUnreachable(t *testing.T) {
 	first := map[string]string{}
 	for i := range count {
 		ci := cluster.NewClusterIdentity(fmt.Sprintf("gone-%03d", i), echoKindName)
-		pid, err := activate(ctx, n.system, self, ci, 5*time.Second)
+		pid, err := activate(ctx, n.system, self, ci, 5*time.Second, memberWatch{})
 		if err != nil {
 			t.Fatalf("activate %s: %v", ci.Identity, err)
 		}
@@ -51,7 +51,7 @@ func TestPassivatedActivationIsUnreachable(t *testing.T) {
 		return alive == 0, fmt.Sprintf("%d of %d stopped activations' PIDs still reachable", alive, count)
 	})
 	ci := cluster.NewClusterIdentity("gone-000", echoKindName)
-	pid, err := activate(ctx, n.system, self, ci, 5*time.Second)
+	pid, err := activate(ctx, n.system, self, ci, 5*time.Second, memberWatch{})
 	if err != nil {
 		t.Fatalf("activate again: %v", err)
 	}

@@ -64,9 +64,15 @@ func (p *replyProcess) finish(pid *actor.PID, r replyResult) {
 }
 
 // requestReply sends msg to pid and waits for its reply, for ctx to end (then it returns
-// ctx.Err()) or for expire (nil: never) to fire (then it returns context.DeadlineExceeded).
-// A reply arriving later goes to dead letters, as one after a Future's timeout.
-func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any, expire <-chan time.Time) (any, error) {
+// ctx.Err()), for expire (nil: never) to fire (then it returns context.DeadlineExceeded), or
+// for pid's member to leave the cluster as w sees it (then it returns errMemberLeft: the
+// message may have been decided before it left). A reply arriving later goes to dead
+// letters, as one after a Future's timeout.
+func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, msg any, expire <-chan time.Time, w memberWatch) (any, error) {
+	left, gone := w.next()
+	if gone {
+		return nil, errMemberLeft
+	}
 	p := &replyProcess{system: system, ch: make(chan struct{}, 1)}
 	reg := system.ProcessRegistry
 	self, ok := reg.Add(p, "future"+reg.NextId())
@@ -74,13 +80,19 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 		return nil, errors.New("reply process id taken")
 	}
 	system.Root.RequestWithCustomSender(pid, msg, self)
-	select {
-	case <-p.ch:
-		return p.r.v, p.r.err
-	case <-ctx.Done():
-		return p.giveUp(self, ctx.Err())
-	case <-expire:
-		return p.giveUp(self, context.DeadlineExceeded)
+	for {
+		select {
+		case <-p.ch:
+			return p.r.v, p.r.err
+		case <-ctx.Done():
+			return p.giveUp(self, ctx.Err())
+		case <-expire:
+			return p.giveUp(self, context.DeadlineExceeded)
+		case <-left:
+			if left, gone = w.next(); gone {
+				return p.giveUp(self, errMemberLeft)
+			}
+		}
 	}
 }
 

@@ -118,8 +118,8 @@ func (n *Node) RequestWithin(ctx context.Context, timeout time.Duration, identit
 			lastErr = err
 		case errors.Is(err, context.Canceled):
 			return nil, fmt.Errorf("request %s: %w", ci.AsKey(), err)
-		default: // actor.ErrTimeout or our deadline
-			return nil, fmt.Errorf("%w: request %s at %s", ErrTimeout, ci.AsKey(), pid.Address)
+		default: // actor.ErrTimeout, our deadline, or the member left (errMemberLeft)
+			return nil, fmt.Errorf("%w: request %s at %s: %w", ErrTimeout, ci.AsKey(), pid.Address, err)
 		}
 	}
 }
@@ -154,7 +154,7 @@ func (n *Node) cached(ci *cluster.ClusterIdentity, owner string) (*actor.PID, bo
 // caches it. ctx must carry the request's deadline.
 func (n *Node) activate(ctx context.Context, ci *cluster.ClusterIdentity, owner string) (*actor.PID, error) {
 	kept := cluster.NewClusterIdentity(ci.Identity, ci.Kind) // the activation request keeps it
-	pid, err := activate(ctx, n.system, owner, kept, remaining(ctx))
+	pid, err := activate(ctx, n.system, owner, kept, remaining(ctx), n.watch(owner))
 	if err != nil {
 		return nil, err
 	}
@@ -172,18 +172,32 @@ func (n *Node) ask(ctx context.Context, pid *actor.PID, msg proto.Message, deadl
 		}
 		return nil, context.DeadlineExceeded
 	}
+	w := n.watch(pid.Address)
 	if bounded {
-		return requestReply(ctx, n.system, pid, msg, nil) // reply.go
+		return requestReply(ctx, n.system, pid, msg, nil, w) // reply.go
 	}
 	t := n.timers.get(d)
 	defer n.timers.put(t)
-	return requestReply(ctx, n.system, pid, msg, t.C)
+	return requestReply(ctx, n.system, pid, msg, t.C, w)
+}
+
+// watch returns a memberWatch on addr, or none when addr is this node (it cannot leave
+// while it runs a request; watching costs nothing then).
+func (n *Node) watch(addr string) memberWatch {
+	if addr == n.system.Address() {
+		return memberWatch{}
+	}
+	return memberWatch{l: n.lookup, addr: addr}
 }
 
 // await waits for f or ctx. When ctx ends first the helper goroutine lives on until f
 // completes or times out (f's timeout never exceeds ctx's deadline in this package).
-func await(ctx context.Context, f *actor.Future) (any, error) {
-	if ctx.Done() == nil {
+func await(ctx context.Context, f *actor.Future, w memberWatch) (any, error) {
+	left, gone := w.next()
+	if gone {
+		return nil, errMemberLeft
+	}
+	if ctx.Done() == nil && left == nil {
 		return f.Result()
 	}
 	type result struct {
@@ -195,11 +209,17 @@ func await(ctx context.Context, f *actor.Future) (any, error) {
 		v, err := f.Result()
 		ch <- result{v, err}
 	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case r := <-ch:
+			return r.v, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-left:
+			if left, gone = w.next(); gone {
+				return nil, errMemberLeft
+			}
+		}
 	}
 }
 
