@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,5 +270,21 @@ func TestBaseURLsRoundRobinAndPicker(t *testing.T) {
 	}
 	if hits["b"] != 7 {
 		t.Fatalf("hits %v, want every picked call on b", hits)
+	}
+}
+
+// TestCancelBetweenAttemptsSaysCancelled: a call the caller stops while it waits to retry a
+// transport error ends with an error that is context.Canceled (the caller's doing, not a
+// failure of the server) and still names what the last attempt got.
+func TestCancelBetweenAttemptsSaysCancelled(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // connection refused from now on
+	ctx, cancel := context.WithCancel(t.Context())
+	c := mustClient(t, []string{url}, client.WithRetry(client.Retry{MaxAttempts: 10,
+		Sleep: func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() }}))
+	_, info, err := c.GetHold(ctx, "r", "h")
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "refused") || info.Attempts != 1 {
+		t.Fatalf("%+v %v, want context.Canceled after the first attempt's refusal", info, err)
 	}
 }

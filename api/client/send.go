@@ -160,6 +160,11 @@ func (c *Client) send(ctx context.Context, method, path, idemKey string, hasBody
 			}
 		}
 		if last {
+			if err != nil && ctx.Err() != nil {
+				// Stopped by the caller between attempts: say so (errors.Is(err,
+				// context.Canceled)) as well as what the last attempt got.
+				return resp, fmt.Errorf("%s %s%s: %w (last attempt: %w)", method, base, path, ctx.Err(), err)
+			}
 			if err != nil {
 				return resp, fmt.Errorf("%s %s%s: %w", method, base, path, err)
 			}
