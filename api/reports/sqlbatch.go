@@ -178,18 +178,7 @@ func (s *SQLStore) claimApplied(ctx context.Context, st *txStmts, evs []feed.Eve
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			fresh[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
+		if err := sqlbind.AddStrings(rows, fresh); err != nil {
 			return nil, err
 		}
 	}

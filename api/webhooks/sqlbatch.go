@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 // The batch forms of the SQLStore's writes. On SQLite every write transaction takes the
@@ -161,18 +163,7 @@ func (p *prepared) insertReturning(ctx context.Context, head, row, tail string, 
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			out[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
+		if err := sqlbind.AddStrings(rows, out); err != nil {
 			return nil, err
 		}
 	}
