@@ -392,13 +392,19 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			// and may still be applied, at any time later (a node that was paused with the
 			// request in its socket serves it when it resumes). With the same
 			// Idempotency-Key it is the same hold: the model lets it be placed after the
-			// refusal, or never. Renewals and leaves have no Idempotency-Key: the earlier
+			// refusal, or never. Renewals and leaves have no Idempotency-Key: each earlier
 			// attempt is one more renewal or leave, applied or not.
-			c := *op
-			c.Result = ResultUnknown
-			at := *in
-			at.op, at.attempt = &c, true
-			out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+			n := 1
+			if op.Kind != KindHold {
+				n = max(1, op.Tries-1)
+			}
+			for range n {
+				c := *op
+				c.Result = ResultUnknown
+				at := *in
+				at.op, at.attempt = &c, true
+				out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+			}
 		}
 	}
 	return out, nil

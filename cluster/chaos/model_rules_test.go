@@ -115,6 +115,21 @@ func TestModelRetriedRenewalMayCountTwice(t *testing.T) {
 	}
 }
 
+// TestModelRenewalRetriedTwiceMayCountThrice: two attempts without an answer, then one
+// refused at the limit: both earlier attempts may have renewed (max_extensions 2).
+func TestModelRenewalRetriedTwiceMayCountThrice(t *testing.T) {
+	for _, tries := range []int{3, 2} {
+		h := &hist{}
+		h.hold("k1", 1, ResultOK, 0, 1)
+		e := h.extend("k1", ResultLimit, 2, 5)
+		e.Uncertain, e.Tries = true, tries
+		rc := check(t, h, 2)
+		if rc.Anomalous() != (tries == 2) {
+			t.Fatalf("tries=%d: anomalous=%v\n%s", tries, rc.Anomalous(), rc.Context)
+		}
+	}
+}
+
 // refWorld is the reference simulation: holds and entries by key, a line of entry keys.
 type refWorld struct {
 	capacity int64
