@@ -10,13 +10,13 @@ import (
 )
 
 // The hold reply without encoding/json (issue 17, CPU per hold). json.Marshal of a wire.Hold
-// was a tenth of a durable hold's CPU on the node under wrk: reflection over the struct, a
+// was 5% of a durable hold's CPU on the node under wrk: reflection over the struct, a
 // time.Time.MarshalJSON allocation per timestamp, the copy out of its pooled buffer and a
 // second copy to append the newline. appendHoldJSON writes the same bytes into one buffer
 // sized for the common hold. Invariant (TestAppendHoldJSONMatchesEncodingJSON, randomized, and
 // FuzzAppendHoldJSON): whenever it reports ok, its output is byte for byte json.Marshal's
 // followed by '\n'; for what it does not encode (a contact, a string that JSON would escape, a
-// year outside 0-9999) it reports !ok and writeHold falls back to writeJSON.
+// non-UTC time, a year outside 0-9999) it reports !ok and writeHold falls back to writeJSON.
 
 // holdReplyCap is the buffer a hold reply starts with: a hold with the ids Allot makes, a few
 // buckets and all three timestamps fits.
