@@ -17,6 +17,7 @@ import (
 // FuzzAppendHoldJSON): whenever it reports ok, its output is byte for byte json.Marshal's
 // followed by '\n'; for what it does not encode (a contact, a string that JSON would escape, a
 // non-UTC time, a year outside 0-9999) it reports !ok and writeHold falls back to writeJSON.
+// A field added to wire.Hold must be added here: TestAppendHoldJSONKnowsEveryField fails until it is.
 
 // holdReplyCap is the buffer a hold reply starts with: a hold with the ids Allot makes, a few
 // buckets and all three timestamps fits.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -93,4 +95,19 @@ func FuzzAppendHoldJSON(f *testing.F) {
 			ExpiresAt: &exp, CreatedAt: time.UnixMilli(created).UTC(), UpdatedAt: time.UnixMilli(created).UTC(), Extensions: ext,
 			WaitlistEntryID: entry, Payment: payment})
 	})
+}
+
+// TestAppendHoldJSONKnowsEveryField fails when wire.Hold gains a field: appendHoldJSON must
+// write it too (or fall back when it is set), or replies would silently lose it.
+func TestAppendHoldJSONKnowsEveryField(t *testing.T) {
+	known := []string{"ID", "ResourceID", "Status", "Buckets", "Quantity", "UserID", "ExpiresAt", "CreatedAt", "UpdatedAt",
+		"Extensions", "WaitlistEntryID", "Contact", "ContactMasked", "Payment"}
+	typ := reflect.TypeFor[wire.Hold]()
+	var fields []string
+	for i := range typ.NumField() {
+		fields = append(fields, typ.Field(i).Name)
+	}
+	if !slices.Equal(fields, known) {
+		t.Fatalf("wire.Hold's fields are %v; appendHoldJSON (api/holdjson.go) encodes %v: teach it the change", fields, known)
+	}
 }

@@ -12,6 +12,7 @@ import (
 // randomized, and FuzzAppendHoldData): whenever it reports ok, its output is byte for byte
 // json.Marshal's; what it does not encode (a payment or refund, a string JSON would escape, a
 // year outside 0-9999, a time not in UTC) it reports !ok and Encode uses encoding/json.
+// A field added to HoldData must be added here: TestAppendHoldDataKnowsEveryField fails until it is.
 
 // holdDataCap is the buffer a hold's after-image starts with: one with the ids Allot makes
 // and a few buckets fits.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -87,4 +89,19 @@ func FuzzAppendHoldData(f *testing.F) {
 			CreatedAt: MS(time.UnixMilli(created)), ExpiresAt: MS(time.UnixMilli(expires)), UpdatedAt: MS(time.UnixMilli(created)),
 			Extensions: ext, WaitlistEntryID: entry})
 	})
+}
+
+// TestAppendHoldDataKnowsEveryField fails when HoldData gains a field: appendHoldData must
+// write it too (or fall back when it is set), or after-images would silently lose it.
+func TestAppendHoldDataKnowsEveryField(t *testing.T) {
+	known := []string{"ID", "ResourceID", "UserID", "Buckets", "Quantity", "Status", "CreatedAt", "ExpiresAt", "UpdatedAt",
+		"Extensions", "WaitlistEntryID", "Payment", "Refund"}
+	typ := reflect.TypeFor[HoldData]()
+	var fields []string
+	for i := range typ.NumField() {
+		fields = append(fields, typ.Field(i).Name)
+	}
+	if !slices.Equal(fields, known) {
+		t.Fatalf("HoldData's fields are %v; appendHoldData (holdjson.go) encodes %v: teach it the change", fields, known)
+	}
 }
