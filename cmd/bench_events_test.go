@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,6 +41,25 @@ const eventsDrainLimit = 60 * time.Second
 // every acknowledged hold is then delivered before the next run, and the webhook backlog of a
 // longer run would cost `make bench` minutes of draining.
 const eventsRunDuration = 5 * time.Second
+
+// eventsDuration is the section's run duration: ALLOT_BENCH_EVENTS_DURATION when set (a
+// sustained run, so that a burst's ratio, whose pipeline work may still be queued when the
+// load stops, does not hide what a load that outlasts it costs), else d capped at
+// eventsRunDuration.
+func eventsDuration(t *testing.T, d time.Duration) time.Duration {
+	v := os.Getenv("ALLOT_BENCH_EVENTS_DURATION")
+	if v == "" {
+		return min(d, eventsRunDuration)
+	}
+	ed, err := time.ParseDuration(v)
+	if err != nil || ed < 3*time.Second {
+		t.Fatalf("ALLOT_BENCH_EVENTS_DURATION %q: want a duration of at least 3s", v)
+	}
+	return ed
+}
+
+// drainLimit is eventsDrainLimit, or twice a longer run's duration.
+func drainLimit(run time.Duration) time.Duration { return max(eventsDrainLimit, 2*run) }
 
 // eventsResult is what the events section measured.
 type eventsResult struct {
@@ -184,6 +204,8 @@ func (b *bench) eventsSection(t *testing.T, pg bool) {
 		// process (its CPU counts as the load generator's).
 		onArgs = append(onArgs, "--nats-url", startNATS(t))
 	}
+	// ALLOT_BENCH_EVENTS_ARGS: more flags for the events-on node, to measure a setting.
+	onArgs = append(onArgs, strings.Fields(os.Getenv("ALLOT_BENCH_EVENTS_ARGS"))...)
 	on := node("on", "events on + webhook", onArgs...)
 	off := node("off", "--events off", "--events", EventsOff)
 	defer on.Procs[0].stop()
@@ -210,7 +232,7 @@ func (b *bench) eventsSection(t *testing.T, pg bool) {
 	}
 
 	defer func(d time.Duration) { b.cfg.Duration = d }(b.cfg.Duration)
-	b.cfg.Duration = min(b.cfg.Duration, eventsRunDuration) // measure and loadConfig read it
+	b.cfg.Duration = eventsDuration(t, b.cfg.Duration) // measure and loadConfig read it
 	res := &eventsResult{Store: store, On: &benchSeries{Sys: on, Clients: eventsClients}, Off: &benchSeries{Sys: off, Clients: eventsClients}, Duration: b.cfg.Duration}
 	b.events = append(b.events, res)
 	b.series = append(b.series, res.On, res.Off) // their audits count in the zero-oversell verdict
@@ -256,7 +278,8 @@ func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, on *benchSyste
 	ended := time.Now()
 	atEnd, _ := rcv.delivered(rid)
 	out := eventsRound{Holds: run.Holds, AtRunEnd: atEnd}
-	deadline := time.NewTimer(eventsDrainLimit)
+	limit := drainLimit(b.cfg.Duration)
+	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for {
 		n, last := rcv.delivered(rid)
@@ -269,8 +292,8 @@ func (b *bench) drainWebhooks(t *testing.T, rcv *webhookReceiver, on *benchSyste
 		case <-rcv.more:
 			continue
 		case <-deadline.C:
-			out.Drain, out.DrainMissed = eventsDrainLimit, true
-			b.problem(t, "%s round %d: %d of %d holds delivered by webhook %s after the load", on.Key, round, n, run.Holds, eventsDrainLimit)
+			out.Drain, out.DrainMissed = limit, true
+			b.problem(t, "%s round %d: %d of %d holds delivered by webhook %s after the load", on.Key, round, n, run.Holds, limit)
 		case <-t.Context().Done():
 		}
 		break
@@ -318,7 +341,7 @@ func (b *bench) writeEventsStore(w *strings.Builder, r *eventsResult) {
 		"each Standard Webhooks signature (on PostgreSQL the node publishes to a JetStream server in the benchmark process, "+
 		"as a cluster member does to `--nats-url`); **off** runs with `--events off` (no outbox rows, no bus, no consumers). "+
 		"After each events-on run the benchmark waits until every acknowledged hold was delivered (at most %s) before "+
-		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, r.Duration, r.Store, b.cfg.Runs, eventsDrainLimit)
+		"the next run, so deliveries never overlap the other node's run.\n\n", eventsClients, r.Duration, r.Store, b.cfg.Runs, drainLimit(r.Duration))
 	p("| node | holds/s (median) | holds/s range | p50 ms | p99 ms | errors | audit | server cores | mean batch | commit ms |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range []*benchSeries{r.On, r.Off} {
 		h := s.holds()
@@ -345,7 +368,7 @@ func (b *bench) writeEventsStore(w *strings.Builder, r *eventsResult) {
 	for i, d := range r.Rounds {
 		drain := d.Drain.Round(time.Millisecond).String()
 		if d.DrainMissed {
-			drain = "**not within " + eventsDrainLimit.String() + "**"
+			drain = "**not within " + drainLimit(r.Duration).String() + "**"
 		}
 		p("| %d | %d | %d | %d | %s | %s | %s |\n", i+1, d.Holds, d.Delivered, d.AtRunEnd, drain, durMs(d.P50), durMs(d.P99))
 	}
