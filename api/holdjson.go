@@ -2,10 +2,10 @@ package api
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/api/wire"
 )
 
@@ -40,15 +40,15 @@ func appendHoldJSON(b []byte, h *wire.Hold) (_ []byte, ok bool) {
 		return b, false
 	}
 	b = append(b, `{"id":`...)
-	if b, ok = appendPlainString(b, h.ID); !ok {
+	if b, ok = events.AppendJSONPlainString(b, h.ID); !ok {
 		return b, false
 	}
 	b = append(b, `,"resource_id":`...)
-	if b, ok = appendPlainString(b, h.ResourceID); !ok {
+	if b, ok = events.AppendJSONPlainString(b, h.ResourceID); !ok {
 		return b, false
 	}
 	b = append(b, `,"status":`...)
-	if b, ok = appendPlainString(b, h.Status); !ok {
+	if b, ok = events.AppendJSONPlainString(b, h.Status); !ok {
 		return b, false
 	}
 	b = append(b, `,"buckets":`...)
@@ -60,7 +60,7 @@ func appendHoldJSON(b []byte, h *wire.Hold) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, ok = appendPlainString(b, k); !ok {
+			if b, ok = events.AppendJSONPlainString(b, k); !ok {
 				return b, false
 			}
 		}
@@ -69,28 +69,28 @@ func appendHoldJSON(b []byte, h *wire.Hold) (_ []byte, ok bool) {
 	b = append(b, `,"quantity":`...)
 	b = strconv.AppendInt(b, h.Quantity, 10)
 	b = append(b, `,"user_id":`...)
-	if b, ok = appendPlainString(b, h.UserID); !ok {
+	if b, ok = events.AppendJSONPlainString(b, h.UserID); !ok {
 		return b, false
 	}
 	if h.ExpiresAt != nil {
 		b = append(b, `,"expires_at":`...)
-		if b, ok = appendJSONTime(b, *h.ExpiresAt); !ok {
+		if b, ok = events.AppendJSONTime(b, *h.ExpiresAt); !ok {
 			return b, false
 		}
 	}
 	b = append(b, `,"created_at":`...)
-	if b, ok = appendJSONTime(b, h.CreatedAt); !ok {
+	if b, ok = events.AppendJSONTime(b, h.CreatedAt); !ok {
 		return b, false
 	}
 	b = append(b, `,"updated_at":`...)
-	if b, ok = appendJSONTime(b, h.UpdatedAt); !ok {
+	if b, ok = events.AppendJSONTime(b, h.UpdatedAt); !ok {
 		return b, false
 	}
 	b = append(b, `,"extensions":`...)
 	b = strconv.AppendInt(b, int64(h.Extensions), 10)
 	if h.WaitlistEntryID != "" {
 		b = append(b, `,"waitlist_entry_id":`...)
-		if b, ok = appendPlainString(b, h.WaitlistEntryID); !ok {
+		if b, ok = events.AppendJSONPlainString(b, h.WaitlistEntryID); !ok {
 			return b, false
 		}
 	}
@@ -99,38 +99,9 @@ func appendHoldJSON(b []byte, h *wire.Hold) (_ []byte, ok bool) {
 	}
 	if h.Payment != "" {
 		b = append(b, `,"payment":`...)
-		if b, ok = appendPlainString(b, h.Payment); !ok {
+		if b, ok = events.AppendJSONPlainString(b, h.Payment); !ok {
 			return b, false
 		}
 	}
 	return append(b, "}\n"...), true
-}
-
-// appendPlainString appends s quoted when JSON needs no escape for it: printable ASCII other
-// than '"', '\\' and the characters encoding/json escapes for HTML ('<', '>', '&').
-func appendPlainString(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return b, false
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), true
-}
-
-// appendJSONTime appends t as time.Time.MarshalJSON does (RFC 3339 with the fraction's
-// trailing zeros dropped) for a UTC time of a year MarshalJSON accepts (0-9999); the edge's
-// times are UTC (fromMs). Anything else goes to encoding/json.
-func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	if _, off := t.Zone(); off != 0 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
 }

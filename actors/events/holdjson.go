@@ -25,15 +25,15 @@ func appendHoldData(b []byte, d *HoldData) (_ []byte, ok bool) {
 		return b, false
 	}
 	b = append(b, `{"id":`...)
-	if b, ok = appendPlainString(b, d.ID); !ok {
+	if b, ok = AppendJSONPlainString(b, d.ID); !ok {
 		return b, false
 	}
 	b = append(b, `,"resource_id":`...)
-	if b, ok = appendPlainString(b, d.ResourceID); !ok {
+	if b, ok = AppendJSONPlainString(b, d.ResourceID); !ok {
 		return b, false
 	}
 	b = append(b, `,"user_id":`...)
-	if b, ok = appendPlainString(b, d.UserID); !ok {
+	if b, ok = AppendJSONPlainString(b, d.UserID); !ok {
 		return b, false
 	}
 	b = append(b, `,"buckets":`...)
@@ -45,7 +45,7 @@ func appendHoldData(b []byte, d *HoldData) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, ok = appendPlainString(b, k); !ok {
+			if b, ok = AppendJSONPlainString(b, k); !ok {
 				return b, false
 			}
 		}
@@ -54,7 +54,7 @@ func appendHoldData(b []byte, d *HoldData) (_ []byte, ok bool) {
 	b = append(b, `,"quantity":`...)
 	b = strconv.AppendInt(b, d.Quantity, 10)
 	b = append(b, `,"status":`...)
-	if b, ok = appendPlainString(b, d.Status); !ok {
+	if b, ok = AppendJSONPlainString(b, d.Status); !ok {
 		return b, false
 	}
 	for _, f := range [...]struct {
@@ -62,7 +62,7 @@ func appendHoldData(b []byte, d *HoldData) (_ []byte, ok bool) {
 		t    time.Time
 	}{{`,"created_at":`, d.CreatedAt}, {`,"expires_at":`, d.ExpiresAt}, {`,"updated_at":`, d.UpdatedAt}} {
 		b = append(b, f.name...)
-		if b, ok = appendJSONTime(b, f.t); !ok {
+		if b, ok = AppendJSONTime(b, f.t); !ok {
 			return b, false
 		}
 	}
@@ -72,38 +72,9 @@ func appendHoldData(b []byte, d *HoldData) (_ []byte, ok bool) {
 	}
 	if d.WaitlistEntryID != "" {
 		b = append(b, `,"waitlist_entry_id":`...)
-		if b, ok = appendPlainString(b, d.WaitlistEntryID); !ok {
+		if b, ok = AppendJSONPlainString(b, d.WaitlistEntryID); !ok {
 			return b, false
 		}
 	}
 	return append(b, '}'), true
-}
-
-// appendPlainString appends s quoted when JSON needs no escape for it: printable ASCII other
-// than '"', '\\' and the characters encoding/json escapes for HTML ('<', '>', '&').
-func appendPlainString(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return b, false
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), true
-}
-
-// appendJSONTime appends t as time.Time.MarshalJSON does (RFC 3339 with the fraction's
-// trailing zeros dropped) for a UTC time of a year MarshalJSON accepts (0-9999); the
-// after-images' times are UTC (MS). Anything else goes to encoding/json.
-func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	if _, off := t.Zone(); off != 0 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
 }

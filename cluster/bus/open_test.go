@@ -15,12 +15,7 @@ import (
 // of failing its start: CI's chaos round once lost a node whose stream creation timed out
 // while the three servers elected their JetStream leader.
 func TestOpenWaitsForAClusterThatStartsLater(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 
 	cfg := DefaultConfig()
 	cfg.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
@@ -58,12 +53,7 @@ func TestOpenWaitsForAClusterThatStartsLater(t *testing.T) {
 // TestOpenGivesUpAfterStartWithin: with nothing to reach, Open fails once StartWithin passed,
 // naming the stream.
 func TestOpenGivesUpAfterStartWithin(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	cfg := DefaultConfig()
 	cfg.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg.Timeout, cfg.StartWithin = 200*time.Millisecond, time.Second
@@ -77,4 +67,15 @@ func TestOpenGivesUpAfterStartWithin(t *testing.T) {
 		t.Fatalf("gave up after %s, before StartWithin (%s): %v", d, cfg.StartWithin, err)
 	}
 	t.Logf("%v", err)
+}
+
+// freePort returns a loopback port nothing listens on (it did not a moment ago).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
