@@ -108,12 +108,12 @@ func (m *sim) join() {
 	if len(cmd.Buckets) == 0 || m.oneIn(15) {
 		cmd.Buckets = append(cmd.Buckets, m.genKey())
 	}
-	evs, err := m.s.DecideJoinWaitlist(cmd, m.now)
+	d, err := m.s.DecideJoinWaitlist(cmd, m.now)
 	want := m.ref.join(cmd, m.now)
 	m.logf("join %+v -> %v", cmd, err)
 	m.wantCode("join", err, want)
 	if err == nil {
-		MustApply(m.tb, m.s, evs)
+		MustApply(m.tb, m.s, d.Events)
 	}
 }
 
