@@ -51,13 +51,16 @@ func (s *State) replayJoin(cmd JoinWaitlist, buckets []string, ie IdempotencyEnt
 			return JoinDecision{Entry: *e.clone(), Replayed: true}, nil
 		}
 	}
-	if h := s.holds.get(ie.HoldID); h != nil && h.WaitlistEntryID != "" {
-		return JoinDecision{Entry: offeredEntry(h, ie), Replayed: true}, nil
-	}
-	if !cmd.OfferLookedUp {
+	h := s.holds.get(ie.HoldID)
+	switch {
+	case h == nil && !cmd.OfferLookedUp:
 		return JoinDecision{LookupHold: ie.HoldID}, nil
+	case h == nil:
+		h = cmd.Offer
 	}
-	if h := cmd.Offer; h != nil && h.ID == ie.HoldID && h.ResourceID == s.id && h.WaitlistEntryID != "" {
+	// A hold of that id that is not the entry's offer cannot be (ids are unique): it answers
+	// as none would.
+	if h != nil && h.ID == ie.HoldID && h.ResourceID == s.id && h.WaitlistEntryID != "" {
 		return JoinDecision{Entry: offeredEntry(h, ie), Replayed: true}, nil
 	}
 	return JoinDecision{}, Errorf(CodeConflict, "the waitlist entry this Idempotency-Key created has left the waitlist; join again with a new key")
