@@ -199,6 +199,7 @@ func (b *bench) writeTargets(w *strings.Builder) {
 	if r, ok := b.inProcessRatio(); ok {
 		p("| actor ≥ %.0f× classic in process (Go benchmark, PostgreSQL, 64 callers) | %.1f× | %s |\n", targetVsClassic, r.Med, yesNo(r.Med >= targetVsClassic))
 	}
+	b.writeDecideTarget(w) // bench_decide_doc_test.go
 	for _, c := range b.cfg.Clients {
 		a, r := b.seriesOf("allot-pg", c), b.seriesOf("redis", c)
 		if a != nil && r != nil {

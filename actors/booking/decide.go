@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -294,24 +295,42 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	if err := ValidateQuantity(cmd.Quantity); err != nil {
 		return Decision{}, err
 	}
-	if err := ValidateHoldBuckets(cmd.Buckets); err != nil {
-		return Decision{}, err
-	}
-	if err := cmd.Contact.Validate(); err != nil {
-		return Decision{}, err
-	}
-	var found [MaxHoldBuckets]*Bucket // ValidateHoldBuckets bounds the keys
-	first, consecutive := 0, true     // whether the buckets follow one another in s.buckets
-	for i, k := range cmd.Buckets {
-		at := s.buckets.index(k)
+	// The buckets are looked up before they are validated: a key the resource has passed
+	// ValidateBucketKey when the resource was created, so the request is checked key by key
+	// (date parsing, a fifth of the decision's time) only when it names a key the resource
+	// lacks, one twice, or too many; the answers are the same as validating first.
+	var found [MaxHoldBuckets]*Bucket
+	first, consecutive := 0, true // whether the buckets follow one another in s.buckets
+	known := len(cmd.Buckets) >= 1 && len(cmd.Buckets) <= MaxHoldBuckets
+	for i := 0; known && i < len(cmd.Buckets); i++ {
+		at := s.buckets.index(cmd.Buckets[i])
 		if at < 0 {
-			return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+			known = false
+			break
 		}
 		if i == 0 {
 			first = at
 		}
 		consecutive = consecutive && at == first+i
 		found[i] = &s.buckets.list[at]
+		if !consecutive && slices.Contains(found[:i], found[i]) {
+			known = false // named twice
+		}
+	}
+	if !known {
+		if err := ValidateHoldBuckets(cmd.Buckets); err != nil {
+			return Decision{}, err
+		}
+	}
+	if err := cmd.Contact.Validate(); err != nil {
+		return Decision{}, err
+	}
+	if !known { // valid keys, and one the resource lacks
+		for _, k := range cmd.Buckets {
+			if s.buckets.index(k) < 0 {
+				return Decision{}, Errorf(CodeInvalid, "resource %s has no bucket %s", quote(s.id), quote(k))
+			}
+		}
 	}
 	// All or nothing: check every bucket before claiming any.
 	for i, b := range found[:len(cmd.Buckets)] {

@@ -40,6 +40,8 @@ func TestDecidePlaceHold(t *testing.T) {
 		{"unknown bucket", PlaceHold{Buckets: []string{"d1", "d9"}, Quantity: 1}, CodeInvalid},
 		{"unknown bucket beats sold out", PlaceHold{Buckets: []string{"d3", "d9"}, Quantity: 1}, CodeInvalid},
 		{"duplicate bucket", PlaceHold{Buckets: []string{"d1", "d1"}, Quantity: 1}, CodeInvalid},
+		{"duplicate bucket after another", PlaceHold{Buckets: []string{"d1", "d2", "d1"}, Quantity: 1}, CodeInvalid},
+		{"malformed bucket key", PlaceHold{Buckets: []string{"d1", "d 2"}, Quantity: 1}, CodeInvalid},
 		{"no buckets", PlaceHold{Quantity: 1}, CodeInvalid},
 		{"too many buckets", PlaceHold{Buckets: many(MaxHoldBuckets + 1), Quantity: 1}, CodeInvalid},
 		{"quantity zero", PlaceHold{Buckets: []string{"d1"}, Quantity: 0}, CodeInvalid},

@@ -46,8 +46,14 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Replicas is the streams' replication factor on a cluster (1 for the embedded server).
 	Replicas int
-	// Timeout bounds start-up, stream creation and each publish.
+	// Timeout bounds the embedded server's start, each attempt to create the streams, and
+	// each publish.
 	Timeout time.Duration
+	// StartWithin is how long Open keeps trying to reach the cluster and create the streams:
+	// a node may start while its NATS servers do (JetStream elects its meta leader, and a
+	// stream of several replicas needs that many servers up) or while one restarts. Each
+	// attempt is bounded by Timeout; failures are logged and retried with backoff.
+	StartWithin time.Duration
 	// Logger receives consumer failures and dead letters; nil discards.
 	Logger *slog.Logger
 	// Now is the clock of the inbox records; time.Now by default.
@@ -58,7 +64,8 @@ type Config struct {
 // duplicate window (six times the relay's default claim lease of 10 s plus one publish
 // timeout; 10 minutes kept about 40 MiB of message ids after 300,000 events).
 func DefaultConfig() Config {
-	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: 2 * time.Minute, Replicas: 1, Timeout: 10 * time.Second, Now: time.Now}
+	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: 2 * time.Minute, Replicas: 1, Timeout: 10 * time.Second,
+		StartWithin: time.Minute, Now: time.Now}
 }
 
 // MinDuplicateWindow is the shortest duplicate window validate accepts: it covers the relay's
@@ -69,8 +76,8 @@ func (c Config) validate() error {
 	switch {
 	case c.URL == "" && c.DataDir == "":
 		return errors.New("bus: an embedded NATS server needs a data directory")
-	case c.Retention <= 0 || c.DuplicateWindow <= 0 || c.Timeout <= 0:
-		return errors.New("bus: retention, duplicate window and timeout must be positive")
+	case c.Retention <= 0 || c.DuplicateWindow <= 0 || c.Timeout <= 0 || c.StartWithin <= 0:
+		return errors.New("bus: retention, duplicate window, timeout and start-up time must be positive")
 	case c.DuplicateWindow < MinDuplicateWindow:
 		return fmt.Errorf("bus: the duplicate window must be at least %s (the relay's claim lease and a batch's publishing)", MinDuplicateWindow)
 	case c.DuplicateWindow > c.Retention:
@@ -109,7 +116,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
-	opts := []nats.Option{nats.Name("allot"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	// RetryOnFailedConnect: a cluster that is not up yet is reached when it is (the streams'
+	// creation below waits for it), as one that goes away later is.
+	opts := []nats.Option{nats.Name("allot"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true)}
 	url := cfg.URL
 	if url == "" {
 		ns, err := server.NewServer(&server.Options{
@@ -138,20 +148,46 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	if err := b.createStreams(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// createStreams creates or updates the streams, trying again for up to StartWithin.
+func (b *Bus) createStreams(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.StartWithin)
 	defer cancel()
+	wait := 250 * time.Millisecond
 	for _, sc := range []jetstream.StreamConfig{
 		{Name: EventsStream, Subjects: []string{events.SubjectPrefix + ">"}, Description: "Allot booking events (docs/EVENTS.md)"},
 		{Name: DeadLetterStream, Subjects: []string{DeadLetterPrefix + ">"}, Description: "Allot events no consumer could handle"},
 	} {
 		sc.Storage, sc.Retention, sc.MaxAge, sc.Duplicates, sc.Replicas = jetstream.FileStorage, jetstream.LimitsPolicy,
-			cfg.Retention, cfg.DuplicateWindow, cfg.Replicas
-		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+			b.cfg.Retention, b.cfg.DuplicateWindow, b.cfg.Replicas
+		for attempt := 1; ; attempt++ {
+			actx, acancel := context.WithTimeout(ctx, b.cfg.Timeout)
+			_, err := b.js.CreateOrUpdateStream(actx, sc)
+			acancel()
+			if err == nil {
+				break
+			}
+			// Every error is retried: a cluster that is forming answers with timeouts, no
+			// responders, "no suitable peers" or "temporarily unavailable", and a stream's
+			// configuration error is as wrong on the last attempt as on the first.
+			b.log.Warn("event bus not ready; retrying", "stream", sc.Name, "attempt", attempt, "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("bus: stream %s: not created within %s: %w", sc.Name, b.cfg.StartWithin, err)
+			case <-t.C:
+			}
+			wait = min(2*wait, 2*time.Second)
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // JetStream is the bus's JetStream context, for tools and tests that read the streams.

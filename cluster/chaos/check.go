@@ -217,6 +217,19 @@ func culprit(model porcupine.Model, h []porcupine.Operation, info porcupine.Line
 	for _, op := range before {
 		fmt.Fprintf(&b, "  acknowledged before it: op %d at %s..%s: %s\n", op.ID, fmtNS(op.Call), fmtNS(op.Return), describeOp(op))
 	}
+	// Every operation on the culprit's hold or entry, with its attempts: most anomalies so
+	// far were about what one key's earlier attempts may have done.
+	if c.Key != "" {
+		seenOp := map[*Op]bool{}
+		for i := range h {
+			op := h[i].Input.(*input).op
+			if op.Key != c.Key || seenOp[op] || h[i].Input.(*input).attempt {
+				continue
+			}
+			seenOp[op] = true
+			fmt.Fprintf(&b, "  on %s: op %d at %s..%s: %s (tries %d%s)\n", c.Key, op.ID, fmtNS(op.Call), fmtNS(op.Return), describeOp(op), op.Tries, map[bool]string{true: ", uncertain"}[op.Uncertain])
+		}
+	}
 	return c, b.String()
 }
 

@@ -161,9 +161,13 @@ type input struct {
 	// attempt: that earlier attempt, which may have been applied at any time later.
 	attempt bool
 	spec    *ResourceSpec
-	hold    int   // index of the hold (by Key) within its resource
-	buckets []int // bucket indexes of a hold
-	status  byte  // status in a get's answer
+	hold    int // index of the hold (by Key) within its resource
+	// sameUser is, for a join, the indexes of the other entries the same user may have: a
+	// join retried after an uncertain attempt is several requests (no Idempotency-Key), each
+	// its own entry, and the server refuses a join while the user has an entry waiting.
+	sameUser []int
+	buckets  []int // bucket indexes of a hold
+	status   byte  // status in a get's answer
 
 	held, confirmed [MaxBuckets]int64 // a read's answer
 	capacityOK      bool              // a read's capacities were the spec's, and no bucket missing or extra
@@ -300,9 +304,11 @@ func partitionByResource(history []porcupine.Operation) [][]porcupine.Operation 
 
 // compile turns ops into porcupine operations. Unknown outcomes return at the end of the
 // history (after every other call and return); so does the earlier attempt of a hold
-// refused sold_out after an uncertain attempt, added as an operation of its own. Reads and gets without an answer are dropped:
-// they constrain nothing; so are observations marked stale, which the API does not promise to
-// be current. Ops of resources not in specs are an error.
+// refused sold_out after an uncertain attempt, added as an operation of its own, and each
+// earlier attempt of a join retried after an uncertain one (an entry of its own). Reads and
+// gets without an answer are dropped: they constrain nothing; so are observations marked
+// stale, which the API does not promise to be current. Ops of resources not in specs are an
+// error.
 func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, error) {
 	var end int64
 	for _, op := range ops {
@@ -358,21 +364,61 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			ret = end
 		}
 		out = append(out, porcupine.Operation{ClientId: op.Client, Input: in, Output: in, Call: op.Call, Return: ret})
-		if op.Result != ResultUnknown && op.Uncertain && (op.Kind == KindHold && op.Result == ResultSoldOut || retriedTwice(op.Kind)) {
+		switch {
+		case op.Kind == KindJoin && op.Uncertain && op.Tries > 1:
+			// Each earlier attempt may have made an entry of its own (the server chooses
+			// each attempt's entry id), not the one the answer names: a slot of its own,
+			// which only the offers touch (the client never learns its id).
+			m := holdIdx[op.Resource]
+			users := []int{in.hold}
+			var ats []*input
+			for a := 1; a < op.Tries; a++ {
+				c := *op
+				c.Result = ResultUnknown
+				at := *in
+				at.op, at.attempt = &c, true
+				at.hold = len(m)
+				m[fmt.Sprintf("%s\x00attempt%d", op.Key, a)] = at.hold
+				users = append(users, at.hold)
+				ats = append(ats, &at)
+				out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+			}
+			in.sameUser = others(users, in.hold)
+			for _, at := range ats {
+				at.sameUser = others(users, at.hold)
+			}
+		case op.Result != ResultUnknown && op.Uncertain && (op.Kind == KindHold && op.Result == ResultSoldOut || retriedTwice(op.Kind)):
 			// The refusal answered a retry; an earlier attempt of this hold got no answer
 			// and may still be applied, at any time later (a node that was paused with the
 			// request in its socket serves it when it resumes). With the same
 			// Idempotency-Key it is the same hold: the model lets it be placed after the
-			// refusal, or never. Renewals and the waitlist have no Idempotency-Key: the
-			// earlier attempt is one more renewal, join or leave, applied or not.
-			c := *op
-			c.Result = ResultUnknown
-			at := *in
-			at.op, at.attempt = &c, true
-			out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+			// refusal, or never. Renewals and leaves have no Idempotency-Key: each earlier
+			// attempt is one more renewal or leave, applied or not.
+			n := 1
+			if op.Kind != KindHold {
+				n = max(1, op.Tries-1)
+			}
+			for range n {
+				c := *op
+				c.Result = ResultUnknown
+				at := *in
+				at.op, at.attempt = &c, true
+				out = append(out, porcupine.Operation{ClientId: op.Client, Input: &at, Output: &at, Call: op.Call, Return: end})
+			}
 		}
 	}
 	return out, nil
+}
+
+// others is slots without self.
+func others(slots []int, self int) []int {
+	out := make([]int, 0, len(slots)-1)
+	for _, i := range slots {
+		if i != self {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func describeOp(op *Op) string {

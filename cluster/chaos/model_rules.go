@@ -5,9 +5,9 @@ package chaos
 //	extend(key)             held, renewed fewer than MaxExtensions times: ok, one more renewal
 //	                        held, renewed MaxExtensions times: limit_exceeded
 //	                        confirmed or cancelled: conflict (holds never expire in a run)
-//	join(key, buckets, q)   absent, and the request does not fit what is free: ok, the entry
-//	                        waits at the end of the line (its hold is key's)
-//	                        otherwise (it fits, or the entry exists): conflict
+//	join(key, buckets, q)   absent, the user has no entry waiting, and the request does not
+//	                        fit what is free: ok, the entry waits at the end of the line (its
+//	                        hold is key's); otherwise (it fits, or an entry exists): conflict
 //	leave(key)              waiting: ok, left; otherwise: not_found (offered, or left)
 //	cancel(key)             as before, then the freed units are offered: the waiting entries,
 //	                        in the order they joined, each that fits what is free at that
@@ -16,7 +16,10 @@ package chaos
 //
 // Renewals, joins and leaves carry no Idempotency-Key: a request retried after an attempt
 // without a definite answer may have been applied twice (compile adds the earlier attempt as
-// an operation of its own, see retriedTwice).
+// an operation of its own, see retriedTwice). For a join that is a second entry of the same
+// user (the server chooses each attempt's entry id): the earlier attempt gets a hold slot of
+// its own, which waits and is offered like any entry but is never left, got or renewed,
+// since the client never learns its id.
 
 // waiter is an entry of the waitlist in the model state: the hold it will be offered as, its
 // buckets (a bit per bucket index) and quantity.
@@ -30,8 +33,9 @@ type waiter struct {
 const DefaultMaxExtensions = 2
 
 // retriedTwice reports whether a retry of kind after an uncertain attempt is a second
-// request (no Idempotency-Key), so that the earlier attempt may apply on its own.
-func retriedTwice(k Kind) bool { return k == KindExtend || k == KindJoin || k == KindLeave }
+// request (no Idempotency-Key) on the same hold, so that the earlier attempt may apply on
+// its own (a join's earlier attempts are entries of their own: see compile).
+func retriedTwice(k Kind) bool { return k == KindExtend || k == KindLeave }
 
 func (spec *ResourceSpec) maxExtensions() int {
 	if spec.MaxExtensions == 0 {
@@ -61,7 +65,7 @@ func stepRules(s state, in *input, st byte) (bool, state) {
 			return true, s
 		}
 	case KindJoin:
-		joinable := st == stAbsent && !in.fits(s)
+		joinable := st == stAbsent && !in.userWaits(s) && !in.fits(s)
 		switch op.Result {
 		case ResultOK:
 			return joinable, in.join(s)
@@ -87,6 +91,16 @@ func stepRules(s state, in *input, st byte) (bool, state) {
 		}
 	}
 	return false, s
+}
+
+// userWaits reports whether another entry of in's user waits (see input.sameUser).
+func (in *input) userWaits(s state) bool {
+	for _, i := range in.sameUser {
+		if s.status(i) == stWaiting {
+			return true
+		}
+	}
+	return false
 }
 
 // join puts in's entry at the end of the line.

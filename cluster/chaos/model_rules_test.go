@@ -115,6 +115,21 @@ func TestModelRetriedRenewalMayCountTwice(t *testing.T) {
 	}
 }
 
+// TestModelRenewalRetriedTwiceMayCountThrice: two attempts without an answer, then one
+// refused at the limit: both earlier attempts may have renewed (max_extensions 2).
+func TestModelRenewalRetriedTwiceMayCountThrice(t *testing.T) {
+	for _, tries := range []int{3, 2} {
+		h := &hist{}
+		h.hold("k1", 1, ResultOK, 0, 1)
+		e := h.extend("k1", ResultLimit, 2, 5)
+		e.Uncertain, e.Tries = true, tries
+		rc := check(t, h, 2)
+		if rc.Anomalous() != (tries == 2) {
+			t.Fatalf("tries=%d: anomalous=%v\n%s", tries, rc.Anomalous(), rc.Context)
+		}
+	}
+}
+
 // refWorld is the reference simulation: holds and entries by key, a line of entry keys.
 type refWorld struct {
 	capacity int64
@@ -253,4 +268,43 @@ func TestModelAgreesWithReference(t *testing.T) {
 			t.Fatalf("seed %d: a read off by one held unit passes", seed)
 		}
 	}
+}
+
+// TestModelRetriedJoinMayMakeTwoEntries: a join carries no Idempotency-Key, so an attempt
+// whose answer was lost and its retry may both apply: the first entry is offered (a hold the
+// client never learns of) and the retry, answered ok, makes a second entry of the same user,
+// which waits and is left. Without the uncertainty the history is an anomaly: the second
+// join found units it should not have, or the leave an entry that was offered.
+func TestModelRetriedJoinMayMakeTwoEntries(t *testing.T) {
+	for _, uncertain := range []bool{true, false} {
+		h := &hist{}
+		h.hold("k1", 1, ResultOK, 0, 1)
+		h.hold("k0", 2, ResultOK, 2, 3)
+		h.hold("k4", 1, ResultOK, 4, 5) // 4 of 4: sold out
+		// The join's first attempt (at 6) applies: the entry waits; its answer is lost.
+		h.trans(KindCancel, "k0", 2, ResultOK, "cancelled", 8, 9) // the first entry is offered
+		j := h.join("w1", 2, ResultOK, 6, 10)                     // the retry: a second entry
+		j.Uncertain, j.Tries = uncertain, 2
+		h.trans(KindCancel, "k1", 1, ResultOK, "cancelled", 11, 12)
+		h.hold("k2", 1, ResultOK, 13, 14) // the freed unit; the second entry needs 2
+		h.read(4, 0, 4, 15, 16)
+		h.leave("w1", ResultOK, 17, 18)
+		rc := check(t, h, 4)
+		if rc.Anomalous() == uncertain {
+			t.Fatalf("uncertain=%v: anomalous=%v\n%s", uncertain, rc.Anomalous(), rc.Context)
+		}
+	}
+}
+
+// TestModelRetriedJoinRefusedWhileTheFirstWaits: the retry of a join whose first attempt
+// applied is refused (the user is waiting already); the client does not know the entry,
+// which waits and is offered later.
+func TestModelRetriedJoinRefusedWhileTheFirstWaits(t *testing.T) {
+	h := &hist{}
+	h.hold("k1", 2, ResultOK, 0, 1)
+	j := h.join("w1", 1, ResultConflict, 2, 5)
+	j.Uncertain, j.Tries = true, 2
+	h.trans(KindCancel, "k1", 2, ResultOK, "cancelled", 6, 7)
+	h.read(1, 0, 2, 8, 9) // the first attempt's entry was offered
+	wantClass(t, check(t, h, 2), ClassNone)
 }
