@@ -4,7 +4,7 @@ package booking
 // retrying a join whose answer it lost (a timeout, a partition) gets the entry its first
 // attempt created instead of a second one, or a refusal it cannot tell from a real one.
 //
-// Rules (the model tests in waitlist_replay_test.go check them):
+// Rules (waitlist_replay_test.go checks them, and the simulation against its reference model):
 //   - The key is recorded with the join, in the same event (WaitlistJoined.IdempotencyKey), in
 //     the resource's idempotency entries that holds use: HoldID is the entry's OfferHoldID
 //     and Fingerprint is the request's hold fingerprint prefixed with joinFingerprintPrefix.
