@@ -97,7 +97,7 @@ func (s *Server) placeHold(c *gin.Context) {
 		c.Header(IdempotentReplayedHeader, "true")
 	}
 	c.Header("Location", "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
-	s.writeJSON(c, http.StatusCreated, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
+	s.writeHold(c, http.StatusCreated, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 
 // GET /v1/resources/:rid/holds/:hid
@@ -183,7 +183,7 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 		s.fail(c, errNoPayload)
 		return
 	}
-	s.writeJSON(c, http.StatusOK, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
+	s.writeHold(c, http.StatusOK, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 
 // GET /v1/resources/:rid/holds

@@ -111,6 +111,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		h := expectedErrors{h: levelFloor{h: base.Handler(), min: level}, expected: n.expectedLoss}
 		return slog.New(h).With("lib", "protoactor", "system", s.ID)
 	}))
+	prewarmRegistry(n.system) // registry.go: before anything is spawned
 	var remoteOpts []remote.ConfigOption
 	if cfg.PeerTLS != nil {
 		remoteOpts = cfg.PeerTLS.RemoteOptions() // replaces protoactor's plaintext dial option

@@ -70,6 +70,9 @@ type wrkRun struct {
 	AuditNote           string
 	Err                 error
 	OtherStatusCodes    map[string]int64 `json:",omitempty"`
+	// Allocs is the node's allocations over the run (bench_wrk_profile_test.go); zero
+	// without an admin listener.
+	Allocs wrkAllocs
 }
 
 // perReq is µs of cpu per answered request.
@@ -193,6 +196,7 @@ func (b *bench) wrkSection(t *testing.T) {
 		{Key: "sqlite", Label: "Allot durable hold, embedded SQLite", Proc: sqNode, Method: "POST", Expect: 201, Durable: true, Stock: bigStock,
 			rid: rid("sqlite"), setup: create(sqNode, "sqlite", bigStock)},
 	}
+	targets = b.wrkExtraTargets(t, targets, &procs, pg, pgPids, create, rid)
 	token, err := clustertest.DevIssuer(t, b.keyFile).Mint(auth.TokenSpec{Subject: wrkUser, TTL: 12 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +250,15 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		return m
 	}
 	c0 := commits()
+	a0, aok0 := readWrkAllocs(t.Context(), tg.Proc)
+	prof := b.startWrkProfile(t, tg, round)
 	node0, db0, m0 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
 	out, err := cmd.Output()
 	node1, db1, m1 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
+	if a1, aok1 := readWrkAllocs(t.Context(), tg.Proc); aok0 && aok1 {
+		run.Allocs = wrkAllocs{Mallocs: a1.Mallocs - a0.Mallocs, Bytes: a1.Bytes - a0.Bytes, GCs: a1.GCs - a0.GCs}
+	}
+	defer func() { prof.finish(t, b, tg, run) }()
 	if err != nil {
 		run.Err = fmt.Errorf("wrk: %v: %s", err, lastLines(string(out), 5))
 		return run
@@ -268,8 +278,9 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 	if run.Err = parseWrk(string(out), &run); run.Err != nil {
 		return run
 	}
-	t.Logf("wrk %s round %d: %.0f req/s (%d of %d answers %d, %d socket errors), node %.0f µs/req, wrk %.0f µs/req",
-		tg.Key, round, run.ReqPerSec, run.Expected, run.Requests, tg.Expect, run.SocketErrors, run.perReq(run.NodeCPU), run.perReq(run.WrkCPU))
+	t.Logf("wrk %s round %d: %.0f req/s (%d of %d answers %d, %d socket errors), node %.0f µs/req, wrk %.0f µs/req, node %.1f allocs/req %.0f B/req %.0f GCs",
+		tg.Key, round, run.ReqPerSec, run.Expected, run.Requests, tg.Expect, run.SocketErrors, run.perReq(run.NodeCPU), run.perReq(run.WrkCPU),
+		run.Allocs.Mallocs/float64(max(run.Requests, 1)), run.Allocs.Bytes/float64(max(run.Requests, 1)), run.Allocs.GCs)
 	if tg.Durable {
 		b.wrkAudit(t, tg, rid, &run)
 	}

@@ -104,11 +104,11 @@ func observe(s *State) observable {
 	for _, h := range s.holds.list {
 		o.Holds[h.ID], _ = s.Hold(h.ID)
 	}
-	for _, e := range s.idemLog { // every key with an entry has one in the log
-		o.Idem[e.Key], _ = s.Idempotency(e.Key)
+	for i := range s.idemLog { // every key with an entry has one in the log
+		o.Idem[s.idemKey(i)], _ = s.Idempotency(s.idemKey(i))
 	}
-	for _, e := range s.idemLog {
-		o.FIFO = append(o.FIFO, e.Key)
+	for i := range s.idemLog {
+		o.FIFO = append(o.FIFO, s.idemKey(i))
 	}
 	o.Expiry = append(o.Expiry, s.expiry...)
 	return o

@@ -1,7 +1,6 @@
 package booking
 
 import (
-	"slices"
 	"sort"
 	"time"
 	"unsafe"
@@ -24,9 +23,9 @@ type State struct {
 	// values, instead of a map of entries and a slice of keys: a third of the memory. idem is
 	// nil while the log has at most smallIdem entries: a key is then found by scanning the
 	// log from its end (the latest entry of a key is its current one), which is as fast and
-	// saves the map of every resource with a few keys.
+	// saves the map of every resource with a few keys. See idempotency.go.
 	idem     map[string]uint64
-	idemLog  []IdempotencyEntry
+	idemLog  []idemEntry
 	idemBase uint64
 	expiry   expiryHeap
 
@@ -40,9 +39,6 @@ type State struct {
 	waitByID map[string]*WaitlistEntry
 	waitSeq  uint64
 }
-
-// smallIdem is how many idempotency entries a state keeps without an index (see State.idem).
-const smallIdem = 8
 
 // NewState returns the state of a resource that does not exist yet. Its maps are allocated
 // when first written (a nil map reads as empty): most resources never use some of them
@@ -119,7 +115,7 @@ func (s *State) Clone() *State {
 		waitSeq:  s.waitSeq,
 	}
 	if len(s.idemLog) > 0 {
-		c.idemLog = append([]IdempotencyEntry(nil), s.idemLog...)
+		c.idemLog = append([]idemEntry(nil), s.idemLog...) // a hold's position is the same in c
 	}
 	if len(s.expiry) > 0 {
 		c.expiry = append(expiryHeap(nil), s.expiry...)
@@ -193,52 +189,6 @@ func (s *State) HoldCount() int { return len(s.holds.list) }
 // putHold makes h, whose id is new, known to the state.
 func (s *State) putHold(h *Hold) { s.holds.add(h) }
 
-// Idempotency returns the entry recorded for key.
-func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
-	if s.idem == nil {
-		for i := len(s.idemLog) - 1; i >= 0; i-- {
-			if s.idemLog[i].Key == key {
-				return s.idemLog[i], true
-			}
-		}
-		return IdempotencyEntry{}, false
-	}
-	seq, ok := s.idem[key]
-	if !ok {
-		return IdempotencyEntry{}, false
-	}
-	return s.idemLog[seq-s.idemBase], true
-}
-
-// idemKeys returns the number of keys with an entry.
-func (s *State) idemKeys() int {
-	if s.idem != nil {
-		return len(s.idem)
-	}
-	n := 0
-	for i, e := range s.idemLog {
-		if j := slices.IndexFunc(s.idemLog[i+1:], func(x IdempotencyEntry) bool { return x.Key == e.Key }); j < 0 {
-			n++ // the key's last entry
-		}
-	}
-	return n
-}
-
-// addIdem records e as the entry of its key, after every entry recorded before. The index is
-// built once the log outgrows smallIdem, and kept from then on.
-func (s *State) addIdem(e IdempotencyEntry) {
-	s.idemLog = append(s.idemLog, e)
-	switch {
-	case s.idem != nil:
-		s.idem[e.Key] = s.idemBase + uint64(len(s.idemLog)-1)
-	case len(s.idemLog) > smallIdem:
-		s.idem = make(map[string]uint64, 2*len(s.idemLog))
-		for i, x := range s.idemLog { // a later entry of a key supersedes an earlier one
-			s.idem[x.Key] = s.idemBase + uint64(i)
-		}
-	}
-}
-
 // NextExpiry returns the earliest deadline of a held hold, if any.
 func (s *State) NextExpiry() (time.Time, bool) {
 	for len(s.expiry) > 0 {
@@ -249,25 +199,6 @@ func (s *State) NextExpiry() (time.Time, bool) {
 		s.expiry.pop() // stale entry: the hold moved on; dropping it changes no observable state
 	}
 	return time.Time{}, false
-}
-
-// PruneIdempotency forgets keys created before cutoff. It changes only what replays can find,
-// never bookings, so it produces no event; stores keep keys at least as long.
-func (s *State) PruneIdempotency(cutoff time.Time) {
-	n := 0
-	for n < len(s.idemLog) {
-		key := s.idemLog[n].Key
-		if e, ok := s.Idempotency(key); ok && !e.CreatedAt.Before(cutoff) {
-			break // the key's current entry (a later one, if this was superseded) stays
-		}
-		delete(s.idem, key)
-		n++
-	}
-	clear(s.idemLog[:n]) // the backing array keeps no strings of forgotten entries
-	s.idemLog, s.idemBase = s.idemLog[n:], s.idemBase+uint64(n)
-	if len(s.idemLog) == 0 {
-		s.idemLog = nil
-	}
 }
 
 // ExpireDue returns a HoldExpired event for every held hold whose deadline is at or before
@@ -341,12 +272,7 @@ func (s *State) Apply(e Event) {
 		s.claim(h, StatusHeld, +1)
 		s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
 		if h.IdempotencyKey != "" {
-			s.addIdem(IdempotencyEntry{
-				Key:         h.IdempotencyKey,
-				Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID),
-				HoldID:      h.ID,
-				CreatedAt:   h.CreatedAt,
-			})
+			s.addIdemHold(len(s.holds.list) - 1) // the entry is the hold's: see idemEntry
 		}
 	case HoldConfirmed:
 		s.transition(e.HoldID, StatusConfirmed, e.At)

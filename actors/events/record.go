@@ -120,6 +120,10 @@ func Encode(e *Event) (Record, error) {
 		if e.Type == HoldRefunded && e.Payment != nil {
 			hd.Refund = &Money{Amount: e.Payment.Amount, Currency: e.Payment.Currency}
 		}
+		if b, ok := appendHoldData(make([]byte, 0, holdDataCap), &hd); ok { // holdjson.go
+			r.Data = b
+			return r, nil
+		}
 		data = hd
 	case e.Resource != nil:
 		data = resourceData(e.Resource, e.Buckets)

@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/allot/allot/actors/activation"
@@ -60,13 +61,13 @@ func (a *resourceActor) runIn(ctx context.Context, cancel context.CancelFunc, ca
 	}()
 }
 
-// done removes call from the calls at the store and reports whether it was there.
+// done removes call from the calls at the store and reports whether it was there. The slot it
+// vacates is cleared (slices.Delete): an idle activation's array would otherwise keep its last
+// call, result included, for as long as it stays active.
 func (a *resourceActor) done(call *storeCall) bool {
-	for i, c := range a.calls {
-		if c == call {
-			a.calls = append(a.calls[:i], a.calls[i+1:]...)
-			return true
-		}
+	if i := slices.Index(a.calls, call); i >= 0 {
+		a.calls = slices.Delete(a.calls, i, i+1)
+		return true
 	}
 	return false
 }

@@ -54,11 +54,19 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	// its mailbox (which counts commands posted and taken). A spawn function is the one place
 	// that creates both, so it links them; cloning props per activation is cheap next to the
 	// store's Activate.
+	//
+	// The mailbox is protoactor's lock-free one (a linked queue: a node per message in
+	// flight), not Unbounded's ring: Unbounded gives every activation a 10-slot ring of
+	// interfaces and its bookkeeping from the start (about 240 bytes per active resource,
+	// most of them idle), the linked queue keeps one empty node (48 bytes). A message costs
+	// a 32-byte node instead of a mutex round on the ring (BenchmarkSoldOut: one allocation
+	// more per command, no difference in time per command within the noise of a shared
+	// machine; docs/ARCHITECTURE.md, "Memory per resource").
 	dispatcher := newWarmDispatcher(300)
 	spawn := func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
 		q := &mailboxCounter{metrics: cfg.Metrics}
 		p = p.Clone(
-			actor.WithMailbox(actor.Unbounded(q)),
+			actor.WithMailbox(actor.UnboundedLockfree(q)),
 			actor.WithDispatcher(dispatcher),
 			actor.WithProducer(func() actor.Actor { return produce(cfg, resourceID, q) }),
 		)

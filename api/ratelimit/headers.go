@@ -33,8 +33,21 @@ const (
 	keyRateLimit = "Ratelimit"
 )
 
-// addField adds a value to the field stored under key, a canonical key.
-func addField(h http.Header, key, value string) { h[key] = append(h[key], value) }
+// fieldsPerKey is how many values a field gets on the way to a handler: one from the
+// requests budget and one from the holds budget (the auth-failures budget adds its only on a
+// refusal, which ends the request).
+const fieldsPerKey = 2
+
+// addField adds a value to the field stored under key, a canonical key. The first value
+// makes room for fieldsPerKey, so that a hold's second budget does not copy the slice
+// (issue 17: two allocations per hold).
+func addField(h http.Header, key, value string) {
+	v := h[key]
+	if v == nil {
+		v = make([]string, 0, fieldsPerKey)
+	}
+	h[key] = append(v, value)
+}
 
 // policyField is the RateLimit-Policy item for a budget named name.
 func policyField(name string, l Limit) string {

@@ -1,6 +1,10 @@
 package postgres
 
-import "github.com/jackc/pgx/v5/pgtype"
+import (
+	"unsafe"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
 
 // textArray is a []string sent as a TEXT[] parameter, element by element without an
 // allocation: pgx encodes a plain []string through an interface holding each string, one
@@ -21,6 +25,24 @@ func (e *textElem) TextValue() (pgtype.Text, error) {
 func (a textArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a), a == nil) }
 func (a textArray) Index(i int) any                     { return (*textElem)(&a[i]) }
 func (a textArray) IndexType() any                      { return new(textElem) }
+
+// bytesTextArray is a [][]byte of UTF-8 text (the events' JSON) sent as a TEXT[] parameter,
+// without the copy of each element into a string that a textArray needs; never NULL.
+type bytesTextArray [][]byte
+
+// bytesTextElem is one element of a bytesTextArray.
+type bytesTextElem []byte
+
+// TextValue lends the bytes as a string: pgx appends it to its buffer within the call (the
+// encode plan of a TEXT element), so the string does not outlive the bytes it reads, which
+// do not change while the query is encoded (see textArray).
+func (e *bytesTextElem) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: unsafe.String(unsafe.SliceData(*e), len(*e)), Valid: true}, nil
+}
+
+func (a bytesTextArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a), a == nil) }
+func (a bytesTextArray) Index(i int) any                     { return (*bytesTextElem)(&a[i]) }
+func (a bytesTextArray) IndexType() any                      { return new(bytesTextElem) }
 
 // byteaArray is a [][]byte sent as a BYTEA[] parameter, a nil element as NULL, without the
 // reflection (and an allocation per element) pgx uses for slices of slices.
@@ -62,5 +84,6 @@ func dimensions(n int, null bool) []pgtype.ArrayDimension {
 var (
 	_ pgtype.ArrayGetter = textArray(nil)
 	_ pgtype.ArrayGetter = byteaArray(nil)
+	_ pgtype.ArrayGetter = bytesTextArray(nil)
 	_ pgtype.ArrayGetter = int8Array(nil)
 )

@@ -64,10 +64,10 @@ func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) erro
 		return err
 	}
 	n := len(recs)
-	types, subjects, data := make(textArray, n), make(textArray, n), make(textArray, n)
+	types, subjects, data := make(textArray, n), make(textArray, n), make(bytesTextArray, n)
 	idx, at := make(int8Array, n), make(int8Array, n)
 	for i, r := range recs {
-		types[i], subjects[i], data[i] = string(r.Type), r.Subject, string(r.Data)
+		types[i], subjects[i], data[i] = string(r.Type), r.Subject, r.Data
 		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()
 	}
 	queue(sqlInsertOutbox, b.ResourceID, int64(b.Version), idx, types, subjects, at, data)

@@ -124,15 +124,11 @@ func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
 		payment: make([]string, n), paymentOpen: make([]bool, n),
 	}
 	for i, h := range hs {
-		keys := h.Buckets
-		if keys == nil {
-			keys = []string{}
-		}
-		b, err := json.Marshal(keys)
+		keys, err := bucketsJSON(h.Buckets) // bucketsjson.go
 		if err != nil {
 			return holdArrays{}, err
 		}
-		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), string(b), h.IdempotencyKey
+		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), keys, h.IdempotencyKey
 		a.quantity[i], a.created[i], a.expires[i], a.upd[i] = h.Quantity, ms(h.CreatedAt), ms(h.ExpiresAt), ms(h.UpdatedAt)
 		a.entry[i], a.extensions[i] = h.WaitlistEntryID, int64(h.Extensions)
 		if len(h.Contact) > 0 {
