@@ -94,9 +94,18 @@ func (s *Server) extendHold(c *gin.Context) {
 }
 
 // POST /v1/resources/:rid/waitlist
+//
+// An Idempotency-Key is taken and scoped as placeHold takes it: a retry answers the entry the
+// key created, 201 with Idempotent-Replayed as a hold's replay (while it waits with its
+// position, once offered with its offer_hold_id), or 409 conflict once it left the waitlist.
 func (s *Server) joinWaitlist(c *gin.Context) {
 	rid, ok := s.resourceID(c)
 	if !ok {
+		return
+	}
+	key, err := idempotencyKey(c.Request.Header)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	body, err := readJSONBody(c.Request, s.cfg.MaxBodyBytes)
@@ -109,10 +118,12 @@ func (s *Server) joinWaitlist(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if op.UserId, err = actingUser(PrincipalOf(c), op.UserId); err != nil {
+	p := PrincipalOf(c) // never nil: the route's policy is auth.Customer
+	if op.UserId, err = actingUser(p, op.UserId); err != nil {
 		s.fail(c, err)
 		return
 	}
+	op.IdempotencyKey = scopedIdempotencyKey(p.Subject, key)
 	reply, ok := s.askOwner(c, &protos.Command{ResourceId: rid, Op: &protos.Command_JoinWaitlist{JoinWaitlist: op}})
 	if !ok {
 		return
@@ -120,6 +131,9 @@ func (s *Server) joinWaitlist(c *gin.Context) {
 	if reply.WaitlistEntry == nil {
 		s.fail(c, errNoPayload)
 		return
+	}
+	if reply.Replayed {
+		c.Header(IdempotentReplayedHeader, "true")
 	}
 	c.Header("Location", "/v1/resources/"+url.PathEscape(rid)+"/waitlist/"+url.PathEscape(reply.WaitlistEntry.Id))
 	s.writeJSON(c, http.StatusCreated, entryFromProto(reply.WaitlistEntry))

@@ -1377,13 +1377,16 @@ func (x *ExtendHold) GetUserId() string {
 
 // JoinWaitlist waits for quantity units in every one of buckets (or range) for user_id.
 type JoinWaitlist struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Buckets       []string               `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty"`
-	Range         *Range                 `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
-	Quantity      int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Buckets  []string               `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	Range    *Range                 `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	Quantity int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UserId   string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The caller's Idempotency-Key scoped by the edge, as PlaceHold's: a retry answers the
+	// entry the key created (reply.replayed) instead of joining again. Empty for none.
+	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *JoinWaitlist) Reset() {
@@ -1440,6 +1443,13 @@ func (x *JoinWaitlist) GetQuantity() int64 {
 func (x *JoinWaitlist) GetUserId() string {
 	if x != nil {
 		return x.UserId
+	}
+	return ""
+}
+
+func (x *JoinWaitlist) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -2079,7 +2089,7 @@ type Reply struct {
 	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	Resource *Resource              `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
 	Hold     *Hold                  `protobuf:"bytes,3,opt,name=hold,proto3" json:"hold,omitempty"`
-	Replayed bool                   `protobuf:"varint,4,opt,name=replayed,proto3" json:"replayed,omitempty"` // the hold was returned by an idempotency-key replay
+	Replayed bool                   `protobuf:"varint,4,opt,name=replayed,proto3" json:"replayed,omitempty"` // the hold (or waitlist entry) was returned by an idempotency-key replay
 	Owner    string                 `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`        // member address of the activation that answered
 	// The answer came from the activation's memory while it could not confirm with the store
 	// that it still owns the resource (its lease had lapsed and the store was unreachable): a
@@ -2285,12 +2295,13 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\n" +
 	"ExtendHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x84\x01\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\xad\x01\n" +
 	"\fJoinWaitlist\x12\x18\n" +
 	"\abuckets\x18\x01 \x03(\tR\abuckets\x12%\n" +
 	"\x05range\x18\x02 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12\x17\n" +
-	"\auser_id\x18\x04 \x01(\tR\x06userId\"C\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12'\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"C\n" +
 	"\rLeaveWaitlist\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\"\xf3\x01\n" +

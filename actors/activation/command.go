@@ -147,6 +147,10 @@ func (c *Core) dispatchHoldWrite(r *Command, holdID string, t time.Time) {
 // lease (the sold-out fast path); otherwise the answer waits for what it depends on.
 func (c *Core) decideWrite(r *Command, t time.Time) {
 	o := decide(c.spec, r.Op, t)
+	if o.lookup != "" {
+		c.lookupForJoin(r, o.lookup, t)
+		return
+	}
 	if len(o.events) > 0 {
 		if c.backingOff() {
 			c.fail(r, errStoreDown)
@@ -192,6 +196,9 @@ type outcome struct {
 	// (the entry is answered as it was, without a position).
 	entry *booking.WaitlistEntry
 	left  bool
+	// lookup, for a join's replay, is the hold to read from the store before it can be
+	// answered (booking.JoinDecision.LookupHold); nothing else is set then.
+	lookup string
 }
 
 func decide(s *booking.State, op any, t time.Time) outcome {
@@ -222,11 +229,10 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 		evs, err := s.DecideExtend(op, t)
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.JoinWaitlist:
-		evs, err := s.DecideJoinWaitlist(op, t)
-		o := outcome{events: evs, err: err}
-		if err == nil {
-			e := evs[0].(booking.WaitlistJoined).Entry
-			o.entry = &e
+		d, err := s.DecideJoinWaitlist(op, t)
+		o := outcome{events: d.Events, err: err, replayed: d.Replayed, lookup: d.LookupHold}
+		if err == nil && d.LookupHold == "" {
+			o.entry = &d.Entry
 		}
 		return o
 	case booking.LeaveWaitlist:
@@ -253,8 +259,10 @@ func sameAnswer(o, co outcome) bool {
 		return false
 	case o.err != nil || co.err != nil:
 		return o.err != nil && co.err != nil && booking.ErrorCode(o.err) == booking.ErrorCode(co.err)
-	case o.entry != nil || co.entry != nil: // joins and leaves always have events
-		return false
+	case o.lookup != "" || co.lookup != "":
+		return o.lookup == co.lookup
+	case o.entry != nil || co.entry != nil: // without events: a join's replay
+		return o.entry != nil && co.entry != nil && o.replayed && co.replayed && o.entry.ID == co.entry.ID
 	default:
 		return o.holdID == co.holdID && o.replayed == co.replayed && o.resource == co.resource
 	}
@@ -276,7 +284,7 @@ func answerFor(o outcome, s *booking.State, version uint64) Answer {
 				v.Position = pos
 			}
 		}
-		return Answer{Entry: v}
+		return Answer{Entry: v, Replayed: o.replayed}
 	}
 	h, ok := s.Hold(o.holdID)
 	if !ok {

@@ -89,6 +89,11 @@ func (c *Core) capture(d *decision) {
 			hold(paymentEventHold(ev))
 		case booking.WaitlistJoined:
 			d.joined = append(d.joined, ev.Entry)
+			if k := ev.IdempotencyKey; k != "" { // recorded with the join, as a hold's key
+				if ie, ok := c.spec.Idempotency(k); ok {
+					d.idem = &ie
+				}
+			}
 		case booking.WaitlistLeft:
 			d.removed = append(d.removed, ev.EntryID)
 		case booking.WaitlistOffered:

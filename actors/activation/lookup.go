@@ -7,7 +7,8 @@ import (
 )
 
 // startLookup asks the store for a hold that memory does not know: a terminal hold from before
-// this activation. This is the rare path; the activation keeps serving meanwhile.
+// this activation (or a join replay's offer hold, see lookupForJoin). This is the rare path;
+// the activation keeps serving meanwhile.
 func (c *Core) startLookup(r *Command, holdID string) {
 	c.park(r)
 	if c.lookups == nil { // made on first use: most activations never look a hold up
@@ -32,28 +33,83 @@ func (c *Core) onLookup(now time.Time, m LookupResult) {
 		c.armExpiry()
 		return
 	}
+	_, join := r.Op.(booking.JoinWaitlist)
 	switch {
 	case expired(r, t):
 		c.fail(r, errDeadline)
+	case join:
+		c.joinLookedUp(r, m, now)
 	case m.Status == LookupNotFound || (m.Status == LookupFound && m.Hold.ResourceID != c.cfg.ResourceID):
 		c.fail(r, booking.Errorf(booking.CodeNotFound, "hold %q not found", m.HoldID))
 	case m.Status == LookupFailed:
 		c.fail(r, errStoreDown)
 	case m.Hold.Status.Active():
-		// The store has an active hold memory lacks: a commit whose outcome this activation
-		// does not know, or another activation wrote after this one loaded (then this one is
-		// stale). Either way reload now, even with nothing to commit: otherwise a stale
-		// activation that only serves confirms and cancels would answer "retry" forever. A
-		// reload with a commit in flight waits for it (flush reloads when uncertain).
-		c.fail(r, errStoreAhead)
-		c.memory = Uncertain
-		if len(c.flights) == 0 && c.load == nil && !c.backingOff() && c.phase != Dead {
-			c.startLoad(now)
-		}
+		c.storeAhead(r, now)
 	case c.adoptForPayment(r, m.Hold, now): // payment.go: a late payment
 	default:
 		c.answerTerminal(r, m.Hold, t)
 	}
+}
+
+// storeAhead fails r because the store has an active hold memory lacks: a commit whose
+// outcome this activation does not know, or another activation wrote after this one loaded
+// (then this one is stale). Either way it reloads now, even with nothing to commit: otherwise
+// a stale activation that only serves confirms and cancels would answer "retry" forever. A
+// reload with a commit in flight waits for it (flush reloads when uncertain).
+func (c *Core) storeAhead(r *Command, now time.Time) {
+	c.fail(r, errStoreAhead)
+	c.memory = Uncertain
+	if len(c.flights) == 0 && c.load == nil && !c.backingOff() && c.phase != Dead {
+		c.startLoad(now)
+	}
+}
+
+// lookupForJoin answers a join's replay whose entry spec neither has waiting nor offered a
+// hold it knows (booking.JoinDecision.LookupHold is holdID, the entry's offer hold): the
+// entry left, or its offer is a terminal hold from before this activation.
+//
+// When committed still knows the entry or its offer (or not yet the key), the entry left in a
+// decision that is not committed yet: spec's answer, that it left, waits for that commit like
+// any answer that depends on one (and is decided again if the commit fails). Otherwise the
+// store is asked for the hold, and the join decided again with what it has (joinLookedUp).
+func (c *Core) lookupForJoin(r *Command, holdID string, t time.Time) {
+	if co := decide(c.committed, r.Op, t); co.lookup == "" {
+		if c.backingOff() {
+			c.fail(r, errStoreDown)
+			return
+		}
+		c.attach(r, answerFor(decide(c.spec, lookedUp(r.Op, nil), t), c.spec, 0))
+		return
+	}
+	c.startLookup(r, holdID)
+}
+
+// joinLookedUp decides a join's replay again with the hold its lookup found (or not).
+func (c *Core) joinLookedUp(r *Command, m LookupResult, now time.Time) {
+	var h *booking.Hold
+	switch {
+	case m.Status == LookupFailed:
+		c.fail(r, errStoreDown)
+		return
+	case m.Status == LookupFound && m.Hold.ResourceID == c.cfg.ResourceID && m.Hold.Status.Active():
+		c.storeAhead(r, now)
+		return
+	case m.Status == LookupFound:
+		h = &m.Hold
+	}
+	r.Op = lookedUp(r.Op, h)
+	t := ms(now)
+	c.maintain(t)
+	c.dispatch(r, t)
+	c.flush(now)
+	c.armExpiry()
+}
+
+// lookedUp is the join op with the answer to its lookup: h, nil when the store has no such hold.
+func lookedUp(op any, h *booking.Hold) any {
+	j := op.(booking.JoinWaitlist)
+	j.OfferLookedUp, j.Offer = true, h
+	return j
 }
 
 // answerTerminal gives the model's answer for a terminal hold loaded from the store.

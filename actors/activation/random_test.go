@@ -40,6 +40,7 @@ type modelStore struct {
 	buckets    map[string]booking.Bucket
 	holds      map[string]booking.Hold
 	idem       map[string]booking.IdempotencyEntry
+	waiting    map[string]booking.WaitlistEntry
 	leaseUntil time.Time
 	eventErrs  []string // how committed writes' events disagreed with their rows
 	events     int
@@ -115,6 +116,12 @@ func (s *modelStore) commit(w Write) Outcome {
 			s.idem[e.Key] = e
 		}
 	}
+	for _, e := range w.Waitlist {
+		s.waiting[e.ID] = e
+	}
+	for _, id := range w.WaitlistRemoved {
+		delete(s.waiting, id)
+	}
 	if !w.LeaseUntil.IsZero() {
 		s.leaseUntil = w.LeaseUntil
 	}
@@ -138,7 +145,32 @@ func (s *modelStore) load(id uint64) LoadResult {
 	for _, e := range s.idem {
 		r.Idempotency = append(r.Idempotency, e)
 	}
+	for _, e := range s.waiting {
+		r.Waitlist = append(r.Waitlist, e)
+	}
+	slices.SortFunc(r.Waitlist, func(a, b booking.WaitlistEntry) int { return int(a.Seq) - int(b.Seq) })
 	return r
+}
+
+// hasEntry reports whether the store has entry id waiting, or a hold offered to it.
+func (s *modelStore) hasEntry(id string) bool {
+	if _, ok := s.waiting[id]; ok {
+		return true
+	}
+	for _, h := range s.holds {
+		if h.WaitlistEntryID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// randomJoin is a join with one of a few Idempotency-Keys; the request is a function of the
+// key, so that the same key is always a retry of the same join.
+func randomJoin(rng *rand.Rand, offer, entry string) booking.JoinWaitlist {
+	k := rng.IntN(8)
+	return booking.JoinWaitlist{EntryID: entry, OfferHoldID: offer, IdempotencyKey: fmt.Sprintf("j%d", k),
+		UserID: fmt.Sprintf("w%d", k), Buckets: []string{[]string{"a", "b"}[k%2]}, Quantity: int64(1 + k%3/2)}
 }
 
 // later lists the statuses an acknowledged status may have moved on to.
@@ -150,7 +182,8 @@ var later = map[booking.Status][]booking.Status{
 
 func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	store := &modelStore{buckets: map[string]booking.Bucket{}, holds: map[string]booking.Hold{}, idem: map[string]booking.IdempotencyEntry{}}
+	store := &modelStore{buckets: map[string]booking.Bucket{}, holds: map[string]booking.Hold{}, idem: map[string]booking.IdempotencyEntry{},
+		waiting: map[string]booking.WaitlistEntry{}}
 	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: batch, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
 		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second, MaxClockOffset: 500 * time.Millisecond,
 		MaxInFlight: depth}
@@ -159,6 +192,10 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 	var ids []string // holds placed, for confirms and cancels
 	nextHold := 0
 	deepest := 0 // the most commits at the store at once
+	// entryOf is the entry each join key was answered with: one key, one entry, whatever the
+	// store did (a retry of a join is never a second entry); joins counts those answers.
+	entryOf := map[string]string{}
+	joins := 0
 
 	for life := 0; life < 12; life++ {
 		core, err := New(cfg)
@@ -188,7 +225,17 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 				if a.Err != nil || a.Stale || a.Resource != nil {
 					continue
 				}
-				switch c.Op.(type) {
+				switch op := c.Op.(type) {
+				case booking.JoinWaitlist:
+					id := a.Entry.Entry.ID
+					if prev, ok := entryOf[op.IdempotencyKey]; ok && prev != id {
+						t.Fatalf("seed %d: join key %s answered entry %s, earlier %s", seed, op.IdempotencyKey, id, prev)
+					}
+					if !store.hasEntry(id) {
+						t.Fatalf("seed %d: join entry %s acknowledged before the store has it", seed, id)
+					}
+					entryOf[op.IdempotencyKey] = id
+					joins++
 				case booking.PlaceHold, booking.ConfirmHold, booking.CancelHold:
 					if !a.Replayed {
 						acked[a.Hold.ID] = a.Hold.Status
@@ -304,7 +351,16 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 			case p < 45:
 				c := &Command{Queued: rng.IntN(3)}
 				c.To = c
-				switch q := rng.IntN(10); {
+				switch q := rng.IntN(12); {
+				case q >= 10 && len(ids) > 0:
+					nextHold++
+					offer := fmt.Sprintf("h%d", nextHold)
+					j := randomJoin(rng, offer, fmt.Sprintf("e%d", nextHold))
+					c.Op = j
+					ids = append(ids, offer) // confirmed or cancelled once offered
+					if e, ok := entryOf[j.IdempotencyKey]; ok && q == 11 {
+						c.Op = booking.LeaveWaitlist{EntryID: e, UserID: j.UserID}
+					}
 				case q < 4 || len(ids) == 0:
 					nextHold++
 					id := fmt.Sprintf("h%d", nextHold)
@@ -387,5 +443,6 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 	if deepest != depth {
 		t.Errorf("seed %d: at most %d commits were at the store at once, pipeline %d: the test does not exercise it", seed, deepest, depth)
 	}
-	t.Logf("seed %d: %d holds acknowledged, %d in the store, %d events, epoch %d, %d commits at once", seed, len(acked), len(store.holds), store.events, store.epoch, deepest)
+	t.Logf("seed %d: %d holds acknowledged, %d in the store, %d events, epoch %d, %d commits at once, %d joins answered for %d keys",
+		seed, len(acked), len(store.holds), store.events, store.epoch, deepest, joins, len(entryOf))
 }

@@ -174,7 +174,7 @@ func (s *scenario) commitID(d *datadriven.TestData) uint64 {
 }
 
 // command parses "cmd NAME OP [args]": create buckets=(a:2) | hold buckets=(a) qty=1 key=k |
-// confirm hold=h1 | cancel hold=h1 | extend hold=h1 | join buckets=(a) qty=1 |
+// confirm hold=h1 | cancel hold=h1 | extend hold=h1 | join buckets=(a) qty=1 key=k |
 // leave entry=w1 | get-resource | get-hold hold=h1; hold, extend, join and leave take
 // user=U (default u); any of them with queued=N (commands behind it in the mailbox) and
 // deadline=DURATION (from now). A join takes entry id wN and offer hold id hN, the next hold id.
@@ -228,8 +228,12 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 		s.holds++
 		s.entries++
 		a, _ := d.Arg("buckets")
-		c.Op = booking.JoinWaitlist{EntryID: "w" + strconv.Itoa(s.entries), OfferHoldID: "h" + strconv.Itoa(s.holds),
+		j := booking.JoinWaitlist{EntryID: "w" + strconv.Itoa(s.entries), OfferHoldID: "h" + strconv.Itoa(s.holds),
 			UserID: user, Buckets: a.Vals, Quantity: int64(max(s.intArg(d, "qty"), 1))}
+		if k, ok := d.Arg("key"); ok {
+			j.IdempotencyKey = val(k)
+		}
+		c.Op = j
 	case "leave":
 		a, _ := d.Arg("entry")
 		c.Op = booking.LeaveWaitlist{EntryID: val(a), UserID: user}
@@ -248,8 +252,10 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 }
 
 // loaded parses "load failed" or "load [exists epoch=N version=N] [lease-until=DURATION]
-// [buckets=(a:2)] [holds=(h1:a:1:held)] [keys=(k1:h1)]"; DURATION is from t0, and a key
-// names the hold it placed.
+// [buckets=(a:2)] [holds=(h1:a:1:held)] [keys=(k1:h1)] [waiting=(w1:h1:u2:a)]
+// [join-keys=(k1:h1:u2:a)]"; DURATION is from t0, a key names the hold it placed, a waiting
+// entry its offer hold, user and bucket (one unit), and a join's key the offer hold, user and
+// bucket of the entry it joined.
 func (s *scenario) loaded(d *datadriven.TestData) (LoadResult, error) {
 	r := LoadResult{ID: s.load}
 	if d.HasArg("failed") {
@@ -299,10 +305,31 @@ func (s *scenario) loaded(d *datadriven.TestData) (LoadResult, error) {
 			}
 		}
 	}
+	if a, ok := d.Arg("waiting"); ok {
+		for i, v := range a.Vals {
+			f := strings.Split(v, ":")
+			if len(f) != 4 {
+				return r, fmt.Errorf("entry %q: want id:offer:user:bucket", v)
+			}
+			r.Waitlist = append(r.Waitlist, booking.WaitlistEntry{ID: f[0], ResourceID: "r", OfferHoldID: f[1], UserID: f[2],
+				Buckets: []string{f[3]}, Quantity: 1, Seq: uint64(i + 1), CreatedAt: t0})
+		}
+	}
+	if a, ok := d.Arg("join-keys"); ok {
+		for _, v := range a.Vals {
+			f := strings.Split(v, ":")
+			if len(f) != 4 {
+				return r, fmt.Errorf("join key %q: want key:offer:user:bucket", v)
+			}
+			r.Idempotency = append(r.Idempotency, booking.IdempotencyEntry{Key: f[0], HoldID: f[1], CreatedAt: t0,
+				Fingerprint: "waitlist|" + booking.Fingerprint([]string{f[3]}, 1, f[2])})
+		}
+	}
 	return r, nil
 }
 
-// looked parses "lookup NAME not-found | failed | found=id:bucket:qty:status".
+// looked parses "lookup NAME not-found | failed | found=id:bucket:qty:status [offered=w1]
+// [user=u2]" (offered: the hold is the offer to that waitlist entry).
 func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
 	name := d.CmdArgs[0].Key
 	l, ok := s.lookups[name]
@@ -322,6 +349,12 @@ func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
 			Status: booking.Status(f[3]), CreatedAt: t0, ExpiresAt: t0.Add(booking.DefaultHoldTTL), UpdatedAt: t0}
 		if d.HasArg("paying") { // payment_scenario_test.go
 			r.Hold = withPendingPayment(r.Hold)
+		}
+		if a, ok := d.Arg("offered"); ok {
+			r.Hold.WaitlistEntryID = val(a)
+		}
+		if a, ok := d.Arg("user"); ok {
+			r.Hold.UserID = val(a)
 		}
 	}
 	return r, nil
@@ -399,6 +432,11 @@ func (s *scenario) print(rd *Ready) string {
 		}
 		for _, id := range w.WaitlistRemoved {
 			fmt.Fprintf(&b, "; waitlist -%s", id)
+		}
+		for _, e := range w.Idempotency {
+			if strings.HasPrefix(e.Fingerprint, "waitlist|") { // a hold's key goes unsaid
+				fmt.Fprintf(&b, "; join key %s for %s", e.Key, e.HoldID)
+			}
 		}
 		b.WriteString("\n")
 		if s.events {
@@ -487,6 +525,9 @@ func answerString(a Answer) string {
 		s += paymentString(a.Hold) // payment_scenario_test.go
 	}
 	if a.Replayed {
+		if a.Entry != nil {
+			s += ", offer hold " + a.Entry.Entry.OfferHoldID
+		}
 		s += " (replayed)"
 	}
 	if a.Stale {

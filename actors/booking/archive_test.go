@@ -59,8 +59,8 @@ func TestArchive(t *testing.T) {
 	if _, err := s.DecideArchive(ArchiveResource{}, now); ErrorCode(err) != CodeConflict {
 		t.Fatalf("with a live hold: %v", err)
 	}
-	evs, _ = s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w1", OfferHoldID: "h2", UserID: "u2", Buckets: []string{"all"}, Quantity: 1}, now)
-	apply(s, evs)
+	jd, _ := s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w1", OfferHoldID: "h2", UserID: "u2", Buckets: []string{"all"}, Quantity: 1}, now)
+	apply(s, jd.Events)
 	evs, _ = s.DecideConfirm(ConfirmHold{HoldID: "h1"}, now)
 	apply(s, evs)
 	if _, err := s.DecideArchive(ArchiveResource{}, now); ErrorCode(err) != CodeConflict {

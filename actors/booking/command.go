@@ -74,13 +74,21 @@ type ExtendHold struct {
 // JoinWaitlist puts UserID on the resource's waitlist for Quantity units in every one of
 // Buckets (or the buckets of Range). EntryID and OfferHoldID are chosen by the caller, like a
 // hold id: OfferHoldID is the id of the hold the entry becomes when units are offered to it.
+//
+// IdempotencyKey, when set, makes a retried join answer the entry the key created instead of
+// joining again (see waitlist_replay.go). OfferLookedUp and Offer carry the answer to a replay
+// that asked the caller for a hold (JoinDecision.LookupHold): Offer is the hold the store has
+// under that id, nil when it has none.
 type JoinWaitlist struct {
-	EntryID     string
-	OfferHoldID string
-	UserID      string
-	Buckets     []string
-	Range       *Range
-	Quantity    int64
+	EntryID        string
+	OfferHoldID    string
+	UserID         string
+	Buckets        []string
+	Range          *Range
+	Quantity       int64
+	IdempotencyKey string
+	OfferLookedUp  bool
+	Offer          *Hold
 }
 
 // LeaveWaitlist removes a waiting entry of UserID.

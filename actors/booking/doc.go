@@ -32,7 +32,9 @@
 //     or a run of slots instead of listing keys.
 //   - Waitlist (waitlist.go): DecideJoinWaitlist, DecideLeaveWaitlist; offers are appended to
 //     the decisions that free units (DecideCancel, ExpireDue, DecideUpdate) as
-//     WaitlistOffered + HoldPlaced pairs, first come first served, first fit.
+//     WaitlistOffered + HoldPlaced pairs, first come first served, first fit. A join's
+//     IdempotencyKey is kept with the holds' keys (waitlist_replay.go): a retry answers the
+//     entry the key created (waiting, or as it was when offered), or conflict once it left.
 //   - Browsing and archiving (archive.go): Resource.Tags and Location are search metadata;
 //     DecideArchive retires a resource (refused while a hold is live or a user waits), after
 //     which it takes no new holds, waitlist entries or updates.

@@ -81,8 +81,13 @@ type HoldExtended struct {
 	At         time.Time
 }
 
-// WaitlistJoined adds a waiting entry at the end of the waitlist.
-type WaitlistJoined struct{ Entry WaitlistEntry }
+// WaitlistJoined adds a waiting entry at the end of the waitlist. IdempotencyKey, when set,
+// is recorded with the entry's offer hold id (see waitlist_replay.go) when the event is applied,
+// as HoldPlaced records a hold's key.
+type WaitlistJoined struct {
+	Entry          WaitlistEntry
+	IdempotencyKey string
+}
 
 // WaitlistLeft removes a waiting entry at its user's request.
 type WaitlistLeft struct {

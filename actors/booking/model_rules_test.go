@@ -2,6 +2,7 @@ package booking
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -132,10 +133,69 @@ func (m *refModel) extend(cmd ExtendHold, now time.Time) (code string, until tim
 	return "", until
 }
 
-func (m *refModel) join(cmd JoinWaitlist, now time.Time) string {
+// refJoin is a join's answer: a refusal code, or the entry it answers with, Replayed; or,
+// for a replay whose entry neither waits nor was offered a hold the model still has, the
+// hold to look up first.
+type refJoin struct {
+	code, entry string
+	replayed    bool
+	lookup      string
+}
+
+// join answers a join. With an Idempotency-Key the model knows, it is a replay (rules in
+// waitlist_replay.go): the key must have joined with the same request; its entry is answered
+// while it waits or once offered, and conflict once it left.
+func (m *refModel) join(cmd JoinWaitlist, now time.Time) refJoin {
 	if !m.exists {
-		return CodeNotFound
+		return refJoin{code: CodeNotFound}
 	}
+	if k := cmd.IdempotencyKey; k != "" {
+		if len(k) > 128 || strings.ContainsFunc(k, func(r rune) bool { return r < ' ' || r > '~' }) {
+			return refJoin{code: CodeInvalid}
+		}
+		if e, ok := m.idem[k]; ok {
+			return m.replayJoin(cmd, e)
+		}
+	}
+	code := m.joinNew(cmd, now)
+	if code == "" && cmd.IdempotencyKey != "" {
+		m.idem[cmd.IdempotencyKey] = refIdem{sorted: slices.Sorted(slices.Values(cmd.Buckets)), qty: cmd.Quantity, user: cmd.UserID,
+			holdID: cmd.OfferHoldID, createdAt: now, join: true}
+	}
+	return refJoin{code: code, entry: cmd.EntryID}
+}
+
+func (m *refModel) replayJoin(cmd JoinWaitlist, e refIdem) refJoin {
+	sorted := slices.Sorted(slices.Values(cmd.Buckets))
+	if len(cmd.Buckets) < 1 || len(cmd.Buckets) > 62 || len(slices.Compact(slices.Clone(sorted))) != len(cmd.Buckets) {
+		return refJoin{code: CodeInvalid}
+	}
+	for _, k := range cmd.Buckets {
+		if _, ok := m.caps[k]; !ok || !refValidKey(k) {
+			return refJoin{code: CodeInvalid}
+		}
+	}
+	if !e.join || e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
+		return refJoin{code: CodeIdempotencyMismatch}
+	}
+	if i := slices.IndexFunc(m.waiting, func(w *WaitlistEntry) bool { return w.OfferHoldID == e.holdID }); i >= 0 {
+		return refJoin{entry: m.waiting[i].ID, replayed: true}
+	}
+	var offer *Hold
+	if h, ok := m.holds[e.holdID]; ok {
+		offer = &Hold{ID: h.id, ResourceID: m.id, WaitlistEntryID: h.entry}
+	} else if !cmd.OfferLookedUp {
+		return refJoin{lookup: e.holdID}
+	} else {
+		offer = cmd.Offer
+	}
+	if offer != nil && offer.ID == e.holdID && offer.ResourceID == m.id && offer.WaitlistEntryID != "" {
+		return refJoin{entry: offer.WaitlistEntryID, replayed: true}
+	}
+	return refJoin{code: CodeConflict}
+}
+
+func (m *refModel) joinNew(cmd JoinWaitlist, now time.Time) string {
 	_, holdTaken := m.holds[cmd.OfferHoldID]
 	if !refValidID(cmd.EntryID, 128) || !refValidID(cmd.OfferHoldID, 128) || cmd.EntryID == cmd.OfferHoldID || holdTaken ||
 		slices.ContainsFunc(m.waiting, func(e *WaitlistEntry) bool { return e.ID == cmd.EntryID || e.OfferHoldID == cmd.OfferHoldID }) {

@@ -24,6 +24,9 @@ type refModel struct {
 	waiting []*WaitlistEntry
 	seq     uint64
 	offered []string // entries offered since the simulation last looked
+	// gone are the holds restore dropped (terminal ones): what a store still has, for a
+	// join replay's lookup of its offer hold.
+	gone map[string]*refHold
 }
 
 type refHold struct {
@@ -40,8 +43,9 @@ type refIdem struct {
 	sorted    []string // the request's buckets, sorted
 	qty       int64
 	user      string
-	holdID    string
+	holdID    string // for a join: the entry's offer hold
 	createdAt time.Time
+	join      bool // the key joined the waitlist
 }
 
 func newRefModel(id string) *refModel {
@@ -208,7 +212,7 @@ func (m *refModel) hold(cmd PlaceHold, now time.Time) (code, holdID string, repl
 			return CodeInvalid, "", false
 		}
 		if e, ok := m.idem[cmd.IdempotencyKey]; ok {
-			if e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
+			if e.join || e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
 				return CodeIdempotencyMismatch, "", false
 			}
 			return "", e.holdID, true
@@ -310,6 +314,10 @@ func (m *refModel) prune(cutoff time.Time) {
 func (m *refModel) restore(idemSince time.Time) {
 	for id, h := range m.holds {
 		if !h.status.Active() {
+			if m.gone == nil {
+				m.gone = map[string]*refHold{}
+			}
+			m.gone[id] = h
 			delete(m.holds, id)
 		}
 	}

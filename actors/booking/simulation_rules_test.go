@@ -3,6 +3,7 @@ package booking
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -108,12 +109,82 @@ func (m *sim) join() {
 	if len(cmd.Buckets) == 0 || m.oneIn(15) {
 		cmd.Buckets = append(cmd.Buckets, m.genKey())
 	}
-	evs, err := m.s.DecideJoinWaitlist(cmd, m.now)
+	switch k := m.c.Intn(20); {
+	case k < 8:
+	case k < 14:
+		cmd.IdempotencyKey = fmt.Sprintf("j%d", m.nextID)
+	case k < 18:
+		m.replayJoin(&cmd)
+	case k < 19:
+		if len(m.keys) > 0 {
+			cmd.IdempotencyKey = m.pick(m.keys) // a hold's or a join's, with another request
+		}
+	default:
+		cmd.IdempotencyKey = strings.Repeat("j", 129)
+	}
+	d, err := m.s.DecideJoinWaitlist(cmd, m.now)
 	want := m.ref.join(cmd, m.now)
-	m.logf("join %+v -> %v", cmd, err)
-	m.wantCode("join", err, want)
-	if err == nil {
-		MustApply(m.tb, m.s, evs)
+	m.logf("join %+v -> %+v %v", cmd, d, err)
+	if want.lookup != "" {
+		// The state asks for the offer hold too; the simulation answers as a store would.
+		if err != nil || d.LookupHold != want.lookup || len(d.Events) != 0 || d.Replayed {
+			m.fatalf("join decision %+v %v, want a lookup of %s", d, err, want.lookup)
+		}
+		m.seen["join:lookup"]++
+		cmd.OfferLookedUp = true
+		if h, ok := m.ref.gone[want.lookup]; ok {
+			cmd.Offer = &Hold{ID: h.id, ResourceID: m.ref.id, UserID: h.user, Buckets: slices.Clone(h.buckets), Quantity: h.qty,
+				Status: h.status, WaitlistEntryID: h.entry}
+		}
+		d, err = m.s.DecideJoinWaitlist(cmd, m.now)
+		want = m.ref.join(cmd, m.now)
+		m.logf("join after the lookup (%+v) -> %+v %v", cmd.Offer, d, err)
+	}
+	m.wantCode("join", err, want.code)
+	if err != nil {
+		return
+	}
+	if d.LookupHold != "" || d.Replayed != want.replayed || d.Entry.ID != want.entry {
+		m.fatalf("join decision %+v, want entry %q replayed=%v", d, want.entry, want.replayed)
+	}
+	if d.Replayed {
+		m.seen["join:replay"]++
+		if len(d.Events) != 0 {
+			m.fatalf("join replay with events %v", d.Events)
+		}
+		return
+	}
+	MustApply(m.tb, m.s, d.Events)
+	if cmd.IdempotencyKey != "" {
+		m.keys = append(m.keys, cmd.IdempotencyKey)
+	}
+}
+
+// replayJoin makes cmd a retry of a join the reference knows by its key: the same request
+// (buckets shuffled), or now and then another one.
+func (m *sim) replayJoin(cmd *JoinWaitlist) {
+	var keys []string
+	for k, e := range m.ref.idem {
+		if e.join {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	slices.Sort(keys)
+	k := m.pick(keys)
+	e := m.ref.idem[k]
+	cmd.IdempotencyKey, cmd.Buckets, cmd.Quantity, cmd.UserID = k, slices.Clone(e.sorted), e.qty, e.user
+	for i := len(cmd.Buckets) - 1; i > 0; i-- {
+		j := m.c.Intn(i + 1)
+		cmd.Buckets[i], cmd.Buckets[j] = cmd.Buckets[j], cmd.Buckets[i]
+	}
+	switch m.c.Intn(8) {
+	case 0:
+		cmd.Quantity++
+	case 1:
+		cmd.UserID = m.pick(simUsers)
 	}
 }
 

@@ -43,7 +43,7 @@ type sim struct {
 	ref     *refModel
 	nextID  int
 	holdIDs []string       // every hold id ever placed
-	keys    []string       // every idempotency key ever used by an accepted hold
+	keys    []string       // every idempotency key ever used by an accepted hold or join
 	trace   []string       // the last steps, printed on failure
 	seen    map[string]int // "command:code" outcomes, to check the generator's reach
 }
@@ -161,7 +161,11 @@ func (m *sim) check() {
 	}
 	for k, re := range ref.idem {
 		e, ok := s.Idempotency(k)
-		if !ok || e.Key != k || e.HoldID != re.holdID || !e.CreatedAt.Equal(re.createdAt) || e.Fingerprint != Fingerprint(re.sorted, re.qty, re.user) {
+		fp := Fingerprint(re.sorted, re.qty, re.user)
+		if re.join {
+			fp = "waitlist|" + fp
+		}
+		if !ok || e.Key != k || e.HoldID != re.holdID || !e.CreatedAt.Equal(re.createdAt) || e.Fingerprint != fp {
 			m.fatalf("idempotency %q = %+v (%v), reference %+v", k, e, ok, re)
 		}
 	}

@@ -291,6 +291,9 @@ func (s *State) Apply(e Event) {
 		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
 	case WaitlistJoined:
 		s.addWaiting(e.Entry)
+		if e.IdempotencyKey != "" {
+			s.addIdem(joinIdempotency(e.IdempotencyKey, &e.Entry))
+		}
 	case WaitlistLeft:
 		s.removeWaiting(e.EntryID)
 	case WaitlistOffered:

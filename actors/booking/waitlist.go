@@ -95,57 +95,81 @@ func (s *State) UserUnits(userID string) int64 {
 	return n
 }
 
-// DecideJoinWaitlist validates a join (see the rules above).
-func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) ([]Event, error) {
+// JoinDecision is the outcome of DecideJoinWaitlist: the events to apply (none for a replay)
+// and the entry to answer with. LookupHold, when set, is a replay's question for the caller
+// instead (see waitlist_replay.go): nothing else is set then.
+type JoinDecision struct {
+	Events     []Event
+	Entry      WaitlistEntry
+	Replayed   bool
+	LookupHold string
+}
+
+// DecideJoinWaitlist validates a join (see the rules above). A known idempotency key answers
+// with the entry it created and no events (see waitlist_replay.go).
+func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) (JoinDecision, error) {
 	if !s.exists {
-		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
+		return JoinDecision{}, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
 	if err := s.refuseArchived(); err != nil {
-		return nil, err
+		return JoinDecision{}, err
+	}
+	if cmd.IdempotencyKey != "" {
+		if err := ValidateIdempotencyKey(cmd.IdempotencyKey); err != nil {
+			return JoinDecision{}, err
+		}
+		if ie, ok := s.Idempotency(cmd.IdempotencyKey); ok {
+			// The fingerprint is of the buckets a range names, as for a hold.
+			buckets, err := s.holdBuckets(cmd.Buckets, cmd.Range)
+			if err != nil {
+				return JoinDecision{}, err
+			}
+			return s.replayJoin(cmd, buckets, ie)
+		}
 	}
 	if !ValidID(cmd.EntryID) || !ValidID(cmd.OfferHoldID) || cmd.EntryID == cmd.OfferHoldID {
-		return nil, Errorf(CodeInternal, "waitlist ids %q and %q are not valid", cmd.EntryID, cmd.OfferHoldID)
+		return JoinDecision{}, Errorf(CodeInternal, "waitlist ids %q and %q are not valid", cmd.EntryID, cmd.OfferHoldID)
 	}
 	if _, dup := s.waitByID[cmd.EntryID]; dup {
-		return nil, Errorf(CodeInternal, "waitlist entry id %q already used", cmd.EntryID)
+		return JoinDecision{}, Errorf(CodeInternal, "waitlist entry id %q already used", cmd.EntryID)
 	}
 	if s.holds.get(cmd.OfferHoldID) != nil {
-		return nil, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
+		return JoinDecision{}, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
 	}
 	for _, e := range s.waitlist {
 		if e.OfferHoldID == cmd.OfferHoldID {
-			return nil, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
+			return JoinDecision{}, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
 		}
 	}
 	if err := ValidateUserID("user_id", cmd.UserID); err != nil {
-		return nil, err
+		return JoinDecision{}, err
 	}
 	if err := ValidateQuantity(cmd.Quantity); err != nil {
-		return nil, err
+		return JoinDecision{}, err
 	}
 	buckets, err := s.holdBuckets(cmd.Buckets, cmd.Range)
 	if err != nil {
-		return nil, err
+		return JoinDecision{}, err
 	}
 	if _, _, waiting := s.WaitlistOf(cmd.UserID); waiting {
-		return nil, Errorf(CodeConflict, "user %s is already on the waitlist of resource %s", quote(cmd.UserID), quote(s.id))
+		return JoinDecision{}, Errorf(CodeConflict, "user %s is already on the waitlist of resource %s", quote(cmd.UserID), quote(s.id))
 	}
 	if len(s.waitlist) >= MaxWaitlist {
-		return nil, Errorf(CodeLimitExceeded, "the waitlist of resource %s is full (%d entries)", quote(s.id), MaxWaitlist)
+		return JoinDecision{}, Errorf(CodeLimitExceeded, "the waitlist of resource %s is full (%d entries)", quote(s.id), MaxWaitlist)
 	}
 	e := WaitlistEntry{ID: cmd.EntryID, ResourceID: s.id, UserID: cmd.UserID, OfferHoldID: cmd.OfferHoldID,
 		Buckets: buckets, Quantity: cmd.Quantity, Seq: s.waitSeq + 1, CreatedAt: now}
 	if err := s.checkUserLimit(cmd.UserID, e.Units(), 0); err != nil {
-		return nil, err
+		return JoinDecision{}, err
 	}
 	soldOut := false
 	for _, k := range buckets {
 		soldOut = soldOut || s.buckets.get(k).Available() < cmd.Quantity
 	}
 	if !soldOut {
-		return nil, Errorf(CodeConflict, "the units are available: place a hold instead of waiting")
+		return JoinDecision{}, Errorf(CodeConflict, "the units are available: place a hold instead of waiting")
 	}
-	return []Event{WaitlistJoined{Entry: e}}, nil
+	return JoinDecision{Events: []Event{WaitlistJoined{Entry: e, IdempotencyKey: cmd.IdempotencyKey}}, Entry: e}, nil
 }
 
 // DecideLeaveWaitlist validates leaving: the entry must be waiting and be the user's.

@@ -9,9 +9,9 @@ import (
 
 func join(tb testing.TB, s *State, id, user string, qty int64, now time.Time, buckets ...string) error {
 	tb.Helper()
-	evs, err := s.DecideJoinWaitlist(JoinWaitlist{EntryID: id, OfferHoldID: "o-" + id, UserID: user, Quantity: qty, Buckets: buckets}, now)
+	d, err := s.DecideJoinWaitlist(JoinWaitlist{EntryID: id, OfferHoldID: "o-" + id, UserID: user, Quantity: qty, Buckets: buckets}, now)
 	if err == nil {
-		MustApply(tb, s, evs)
+		MustApply(tb, s, d.Events)
 	}
 	return err
 }
@@ -244,10 +244,10 @@ func TestWaitlistScenario(t *testing.T) {
 func TestWaitlistRange(t *testing.T) {
 	s := createWith(t, CreateResource{Calendar: &Calendar{From: "2026-12-20", To: "2026-12-31", Every: Day, Capacity: 1}})
 	wantCode(t, holdAs(t, s, "h1", "u1", 1, t0, "2026-12-25"), "")
-	evs, err := s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w1", OfferHoldID: "o1", UserID: "u2", Quantity: 1,
+	d, err := s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w1", OfferHoldID: "o1", UserID: "u2", Quantity: 1,
 		Range: &Range{From: "2026-12-24", To: "2026-12-27"}}, t0)
 	wantCode(t, err, "")
-	if e := evs[0].(WaitlistJoined).Entry; !slices.Equal(e.Buckets, []string{"2026-12-24", "2026-12-25", "2026-12-26"}) {
+	if e := d.Events[0].(WaitlistJoined).Entry; !slices.Equal(e.Buckets, []string{"2026-12-24", "2026-12-25", "2026-12-26"}) {
 		t.Fatalf("entry buckets %v", e.Buckets)
 	}
 	_, err = s.DecideJoinWaitlist(JoinWaitlist{EntryID: "w2", OfferHoldID: "o2", UserID: "u3", Quantity: 1,

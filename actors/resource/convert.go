@@ -68,12 +68,13 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 			break
 		}
 		return booking.JoinWaitlist{
-			EntryID:     ids.entry,
-			OfferHoldID: ids.hold,
-			UserID:      j.GetUserId(),
-			Buckets:     append([]string(nil), j.GetBuckets()...),
-			Range:       rangeOf(j.GetRange()),
-			Quantity:    j.GetQuantity(),
+			EntryID:        ids.entry,
+			OfferHoldID:    ids.hold,
+			UserID:         j.GetUserId(),
+			Buckets:        append([]string(nil), j.GetBuckets()...),
+			Range:          rangeOf(j.GetRange()),
+			Quantity:       j.GetQuantity(),
+			IdempotencyKey: j.GetIdempotencyKey(),
 		}, nil
 	case *protos.Command_ArchiveResource:
 		return booking.ArchiveResource{}, nil
@@ -348,7 +349,7 @@ func replyProto(a *activation.Answer, retryAfter time.Duration) *protos.Reply {
 	case a.Resource != nil:
 		return &protos.Reply{Resource: resourceProto(a.Resource.Resource, a.Resource.Buckets, a.Resource.Version), Stale: a.Stale}
 	case a.Entry != nil:
-		return &protos.Reply{WaitlistEntry: entryProto(a.Entry), Stale: a.Stale}
+		return &protos.Reply{WaitlistEntry: entryProto(a.Entry), Replayed: a.Replayed, Stale: a.Stale}
 	}
 	return &protos.Reply{Hold: holdProto(a.Hold), Replayed: a.Replayed, Stale: a.Stale}
 }

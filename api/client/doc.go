@@ -8,7 +8,8 @@
 // attempt (status, owner, stale, replayed, attempts).
 //
 // Nothing is retried unless WithRetry asks for it. A retried hold reuses its Idempotency-Key,
-// so a retry cannot hold twice; retrying a create or a confirm is safe as well (the owner
+// so a retry cannot hold twice, and so does a waitlist join sent with one (JoinWaitlistKey);
+// retrying a create or a confirm is safe as well (the owner
 // answers already_exists or the unchanged hold). The client holds no goroutines; it is safe
 // for concurrent use.
 //

@@ -29,10 +29,18 @@ func (c *Client) ExtendHoldFor(ctx context.Context, rid, hid, uid string) (wire.
 }
 
 // JoinWaitlist puts the token's user (or req.UserID, for operators) on the resource's
-// waitlist (201), only while the units asked for are sold out (else 409 conflict).
+// waitlist (201), only while the units asked for are sold out (else 409 conflict). It sends
+// no Idempotency-Key: see JoinWaitlistKey for a join that may be retried.
 func (c *Client) JoinWaitlist(ctx context.Context, rid string, req wire.JoinWaitlist) (wire.WaitlistEntry, Info, error) {
+	return c.JoinWaitlistKey(ctx, rid, "", req)
+}
+
+// JoinWaitlistKey is JoinWaitlist with an Idempotency-Key (none when ""), as PlaceHold takes
+// one: the client's own retries reuse it, and a retry answers the entry the key created
+// (Info.Replayed) rather than joining again, or 409 conflict once that entry left the waitlist.
+func (c *Client) JoinWaitlistKey(ctx context.Context, rid, idemKey string, req wire.JoinWaitlist) (wire.WaitlistEntry, Info, error) {
 	var out wire.WaitlistEntry
-	info, err := c.call(ctx, http.MethodPost, resourcePath(rid)+"/waitlist", "", req, &out)
+	info, err := c.call(ctx, http.MethodPost, resourcePath(rid)+"/waitlist", idemKey, req, &out)
 	return out, info, err
 }
 

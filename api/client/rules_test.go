@@ -42,9 +42,13 @@ func TestRulesAgainstTheRealNode(t *testing.T) {
 	if _, _, err := c.ExtendHoldFor(ctx, "inn", h.ID, "u-1"); !errors.As(err, &e) || e.Problem.Code != "limit_exceeded" {
 		t.Fatalf("second renewal, by the front desk: %v", err)
 	}
-	w, _, err := u2.JoinWaitlist(ctx, "inn", wire.JoinWaitlist{From: "2026-12-25", To: "2026-12-26", Quantity: 1})
-	if err != nil || w.Position != 1 || w.UserID != "u-2" {
-		t.Fatalf("join: %+v %v", w, err)
+	join := wire.JoinWaitlist{From: "2026-12-25", To: "2026-12-26", Quantity: 1}
+	w, info, err := u2.JoinWaitlistKey(ctx, "inn", "j-1", join)
+	if err != nil || w.Position != 1 || w.UserID != "u-2" || info.Replayed {
+		t.Fatalf("join: %+v %+v %v", w, info, err)
+	}
+	if again, info, err := u2.JoinWaitlistKey(ctx, "inn", "j-1", join); err != nil || again.ID != w.ID || !info.Replayed {
+		t.Fatalf("join retried with its key: %+v %+v %v", again, info, err)
 	}
 	mine, _, err := u2.MyWaitlist(ctx)
 	if err != nil || len(mine.Entries) != 1 || mine.Entries[0].ID != w.ID {
@@ -62,6 +66,10 @@ func TestRulesAgainstTheRealNode(t *testing.T) {
 	offer, _, err := u2.GetHold(ctx, "inn", w.OfferHoldID)
 	if err != nil || offer.Status != wire.HoldHeld || offer.UserID != "u-2" || offer.WaitlistEntryID != w.ID {
 		t.Fatalf("offer: %+v %v", offer, err)
+	}
+	if again, info, err := u2.JoinWaitlistKey(ctx, "inn", "j-1", join); err != nil || again.ID != w.ID || again.OfferHoldID != offer.ID ||
+		again.Position != 0 || !info.Replayed {
+		t.Fatalf("join retried after its offer: %+v %+v %v", again, info, err)
 	}
 	list, _, err := c.Resources(ctx, client.ResourceQuery{Name: "harbour", From: "2026-12-24", To: "2026-12-25"})
 	if err != nil || len(list.Resources) != 1 || list.Resources[0].ID != "inn" {

@@ -8,9 +8,11 @@ import (
 )
 
 // unnamedEntries counts the waitlist entries of the round's resources, waiting or offered,
-// that no join's answer named: a join carries no Idempotency-Key, so each attempt of a join
-// retried after a lost answer makes an entry of its own (the model allows it; see compile).
-// The count says how often that happened, which the linearizability check cannot.
+// that no join's answer named: a join whose every attempt went unanswered, or whose retry
+// was refused before an earlier attempt joined (joins carry an Idempotency-Key, so a retry
+// answered ok names the first attempt's entry; before they did, each attempt of a join
+// retried after a lost answer made an entry of its own; the model allows all of it, see
+// compile). The count says how often that happened, which the linearizability check cannot.
 func unnamedEntries(ctx context.Context, dbURL, prefix string, ops []*Op) (int, error) {
 	named := map[string]bool{}
 	for _, op := range ops {

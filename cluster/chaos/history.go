@@ -60,6 +60,10 @@ type Op struct {
 	// Offer marks an op on the hold a waitlist entry is offered as (its Key is the entry's):
 	// a get of it may be not_found while the entry waits.
 	Offer bool `json:"offer,omitempty"`
+	// Keyed marks a join sent with Key as its Idempotency-Key, as every hold is: its
+	// attempts are one operation (a retry answers the entry the first attempt made).
+	// Histories from before joins took a key have it false.
+	Keyed bool `json:"keyed,omitempty"`
 
 	// Call and Return are nanoseconds since the start of the round. For an unknown result
 	// Return is when the client gave up; the checker treats it as the end of the history.

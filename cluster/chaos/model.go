@@ -304,8 +304,9 @@ func partitionByResource(history []porcupine.Operation) [][]porcupine.Operation 
 
 // compile turns ops into porcupine operations. Unknown outcomes return at the end of the
 // history (after every other call and return); so does the earlier attempt of a hold
-// refused sold_out after an uncertain attempt, added as an operation of its own, and each
-// earlier attempt of a join retried after an uncertain one (an entry of its own). Reads and
+// refused sold_out, or of a join with an Idempotency-Key refused, after an uncertain attempt,
+// added as an operation of its own, and each earlier attempt of a join without a key
+// retried after an uncertain one (an entry of its own). Reads and
 // gets without an answer are dropped: they constrain nothing; so are observations marked
 // stale, which the API does not promise to be current. Ops of resources not in specs are an
 // error.
@@ -365,8 +366,9 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 		}
 		out = append(out, porcupine.Operation{ClientId: op.Client, Input: in, Output: in, Call: op.Call, Return: ret})
 		switch {
-		case op.Kind == KindJoin && op.Uncertain && op.Tries > 1:
-			// Each earlier attempt may have made an entry of its own (the server chooses
+		case op.Kind == KindJoin && !op.Keyed && op.Uncertain && op.Tries > 1:
+			// A join without an Idempotency-Key (histories from before joins took one):
+			// each earlier attempt may have made an entry of its own (the server chooses
 			// each attempt's entry id), not the one the answer names: a slot of its own,
 			// which only the offers touch (the client never learns its id).
 			m := holdIdx[op.Resource]
@@ -387,15 +389,17 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			for _, at := range ats {
 				at.sameUser = others(users, at.hold)
 			}
-		case op.Result != ResultUnknown && op.Uncertain && (op.Kind == KindHold && op.Result == ResultSoldOut || retriedTwice(op.Kind)):
-			// The refusal answered a retry; an earlier attempt of this hold got no answer
-			// and may still be applied, at any time later (a node that was paused with the
-			// request in its socket serves it when it resumes). With the same
-			// Idempotency-Key it is the same hold: the model lets it be placed after the
-			// refusal, or never. Renewals and leaves have no Idempotency-Key: each earlier
-			// attempt is one more renewal or leave, applied or not.
+		case op.Result != ResultUnknown && op.Uncertain && (refusedWithKey(op) || retriedTwice(op.Kind)):
+			// The refusal answered a retry; an earlier attempt of this hold (or keyed join)
+			// got no answer and may still be applied, at any time later (a node that was
+			// paused with the request in its socket serves it when it resumes). With the
+			// same Idempotency-Key it is the same hold or entry: the model lets it be placed
+			// (join) after the refusal, or never; a retry answered ok is one operation, the
+			// ok naming what the first attempt to apply made. Renewals and leaves have no
+			// Idempotency-Key: each earlier attempt is one more renewal or leave, applied
+			// or not.
 			n := 1
-			if op.Kind != KindHold {
+			if retriedTwice(op.Kind) {
 				n = max(1, op.Tries-1)
 			}
 			for range n {
@@ -408,6 +412,18 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 		}
 	}
 	return out, nil
+}
+
+// refusedWithKey reports whether op, with an Idempotency-Key, was refused: a hold sold out, or
+// a keyed join refused (conflict or limit_exceeded).
+func refusedWithKey(op *Op) bool {
+	switch op.Kind {
+	case KindHold:
+		return op.Result == ResultSoldOut
+	case KindJoin:
+		return op.Keyed && op.Result != ResultOK && op.Result != ResultUnknown
+	}
+	return false
 }
 
 // others is slots without self.

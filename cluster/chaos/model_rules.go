@@ -14,12 +14,16 @@ package chaos
 //	                        point becomes its hold, held, and leaves the line (first fit)
 //	get(key) of an entry    not_found while it waits (or after it left), else its hold's status
 //
-// Renewals, joins and leaves carry no Idempotency-Key: a request retried after an attempt
-// without a definite answer may have been applied twice (compile adds the earlier attempt as
-// an operation of its own, see retriedTwice). For a join that is a second entry of the same
-// user (the server chooses each attempt's entry id): the earlier attempt gets a hold slot of
-// its own, which waits and is offered like any entry but is never left, got or renewed,
-// since the client never learns its id.
+// Renewals and leaves carry no Idempotency-Key: a request retried after an attempt without a
+// definite answer may have been applied twice (compile adds the earlier attempt as an
+// operation of its own, see retriedTwice). A join carries one (its Key, Op.Keyed), as a hold
+// does: its attempts are one operation, a retry answered ok names the entry the first attempt
+// to apply made (waiting or offered), and a refusal that answered a retry may be followed by
+// the earlier attempt joining, as the same entry (compile, refusedWithKey). A join without a
+// key (a history from before joins took one) may have made a second entry of the same user
+// (the server chooses each attempt's entry id): the earlier attempt gets a hold slot of its
+// own, which waits and is offered like any entry but is never left, got or renewed, since the
+// client never learns its id.
 
 // waiter is an entry of the waitlist in the model state: the hold it will be offered as, its
 // buckets (a bit per bucket index) and quantity.
@@ -34,7 +38,8 @@ const DefaultMaxExtensions = 2
 
 // retriedTwice reports whether a retry of kind after an uncertain attempt is a second
 // request (no Idempotency-Key) on the same hold, so that the earlier attempt may apply on
-// its own (a join's earlier attempts are entries of their own: see compile).
+// its own (joins take a key; a keyless join's earlier attempts are entries of their own:
+// see compile).
 func retriedTwice(k Kind) bool { return k == KindExtend || k == KindLeave }
 
 func (spec *ResourceSpec) maxExtensions() int {

@@ -308,3 +308,63 @@ func TestModelRetriedJoinRefusedWhileTheFirstWaits(t *testing.T) {
 	h.read(1, 0, 2, 8, 9) // the first attempt's entry was offered
 	wantClass(t, check(t, h, 2), ClassNone)
 }
+
+func (h *hist) keyedJoin(key string, q int64, res Result, call, ret int64) *Op {
+	op := h.join(key, q, res, call, ret)
+	op.Keyed = true
+	return op
+}
+
+// TestModelKeyedJoinRetriedIsOneEntry: a join with an Idempotency-Key whose first answer was
+// lost: the first attempt's entry waits and is offered before the retry is answered, and the
+// retry is answered ok with that entry (the server's replay), so the client's leave finds it
+// offered and its get finds the offer held: one entry. The history that the keyless model
+// allows (TestModelRetriedJoinMayMakeTwoEntries: the retry a second entry, which waits and is
+// left) is an anomaly with the key.
+func TestModelKeyedJoinRetriedIsOneEntry(t *testing.T) {
+	build := func(h *hist) *Op {
+		h.hold("k1", 1, ResultOK, 0, 1)
+		h.hold("k0", 2, ResultOK, 2, 3)
+		h.hold("k4", 1, ResultOK, 4, 5) // 4 of 4: sold out
+		// The join's first attempt (at 6) applies: the entry waits; its answer is lost.
+		h.trans(KindCancel, "k0", 2, ResultOK, "cancelled", 8, 9) // the entry is offered
+		j := h.keyedJoin("w1", 2, ResultOK, 6, 10)                // the retry: a replay
+		j.Uncertain, j.Tries = true, 2
+		return j
+	}
+	h := &hist{}
+	build(h)
+	h.leave("w1", ResultNotFound, 11, 12) // offered: no longer waiting
+	h.getOffer("w1", "held", ResultOK, 13, 14)
+	h.read(4, 0, 4, 15, 16)
+	wantClass(t, check(t, h, 4), ClassNone)
+
+	h = &hist{}
+	build(h)
+	h.trans(KindCancel, "k1", 1, ResultOK, "cancelled", 11, 12)
+	h.hold("k2", 1, ResultOK, 13, 14)
+	h.read(4, 0, 4, 15, 16)
+	h.leave("w1", ResultOK, 17, 18) // a second entry of the key: not with a key
+	if rc := check(t, h, 4); !rc.Anomalous() {
+		t.Fatalf("a keyed join made two entries, and the model allows it\n%s", rc.Context)
+	}
+}
+
+// TestModelKeyedJoinRefusedRetryMayHideALaterAttempt: the retry of a keyed join is refused
+// (the units were free then), and the earlier attempt, which got no answer, joins later, once
+// a hold took the units: the cancellation of that hold offers them to it. Without the
+// uncertainty the held unit after the cancellation is an anomaly.
+func TestModelKeyedJoinRefusedRetryMayHideALaterAttempt(t *testing.T) {
+	for _, uncertain := range []bool{true, false} {
+		h := &hist{}
+		j := h.keyedJoin("w1", 1, ResultConflict, 0, 5)
+		j.Uncertain, j.Tries = uncertain, 2
+		h.hold("k1", 2, ResultOK, 6, 7) // sold out: the earlier attempt may join now
+		h.trans(KindCancel, "k1", 2, ResultOK, "cancelled", 8, 9)
+		h.read(1, 0, 2, 10, 11) // the unit offered to the earlier attempt's entry
+		rc := check(t, h, 2)
+		if rc.Anomalous() == uncertain {
+			t.Fatalf("uncertain=%v: anomalous=%v\n%s", uncertain, rc.Anomalous(), rc.Context)
+		}
+	}
+}

@@ -217,7 +217,7 @@ func evaluate(ctx context.Context, rep *Report, cfg Config, ops []*Op, specs map
 	if n, err := unnamedEntries(actx, dbURL, fmt.Sprintf("chaos-s%d-", cfg.Seed), ops); err != nil {
 		rep.Failures = append(rep.Failures, "audit: "+err.Error())
 	} else if n > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d waitlist entries that no join's answer named (a join whose answer was lost, or retried after one: each attempt makes its own entry)", n))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d waitlist entries that no join's answer named (a join whose answers were all lost, or whose retry was refused before an earlier attempt joined)", n))
 	}
 	for _, l := range []struct {
 		what  string

@@ -14,8 +14,8 @@ import (
 // Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
 // against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
 // confirms, cancels, renewals and gets of its own holds, availability reads, and waitlist
-// entries for users of its own (join, leave, and gets of the hold an entry is offered as,
-// which then becomes one of its holds). Every operation is
+// entries for users of its own (join, with a fresh Idempotency-Key each, leave, and gets of
+// the hold an entry is offered as, which then becomes one of its holds). Every operation is
 // recorded in History. A client addresses only holds it placed itself, so the operations on
 // one hold are sequential and in invocation order.
 type Workload struct {
@@ -207,9 +207,10 @@ func (w *Workload) waitlist(ctx context.Context, cl *Client, rng *rand.Rand, c, 
 		buckets := []string{spec.Buckets[rng.Intn(len(spec.Buckets))]}
 		qty := int64(1 + rng.Intn(2))
 		user := fmt.Sprintf("w%d-%d", c, i)
-		op := &Op{Client: c, Kind: KindJoin, Resource: spec.ID, Key: fmt.Sprintf("s%d-c%d-w%d", w.Seed, c, i), Buckets: buckets, Qty: qty}
+		// The op's key is the join's Idempotency-Key, as a hold's: retries reuse it.
+		op := &Op{Client: c, Kind: KindJoin, Resource: spec.ID, Key: fmt.Sprintf("s%d-c%d-w%d", w.Seed, c, i), Buckets: buckets, Qty: qty, Keyed: true}
 		w.History.Begin(op)
-		a := cl.Do(ctx, rng, http.MethodPost, resourcePath(spec.ID)+"/waitlist", "",
+		a := cl.Do(ctx, rng, http.MethodPost, resourcePath(spec.ID)+"/waitlist", op.Key,
 			map[string]any{"buckets": buckets, "quantity": qty, "user_id": user})
 		w.History.End(op)
 		a.fill(op, http.StatusCreated)
