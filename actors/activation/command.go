@@ -151,6 +151,14 @@ func (c *Core) decideWrite(r *Command, t time.Time) {
 		c.lookupForJoin(r, o.lookup, t)
 		return
 	}
+	if o.err == nil && o.replayed && o.entry == nil && o.holdID != "" {
+		if _, ok := c.spec.Hold(o.holdID); !ok {
+			// A key whose hold ended before this activation loaded (memory keeps the
+			// keys, not terminal holds): the store has the hold to answer with.
+			c.startLookup(r, o.holdID)
+			return
+		}
+	}
 	if len(o.events) > 0 {
 		if c.backingOff() {
 			c.fail(r, errStoreDown)

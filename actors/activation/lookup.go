@@ -114,8 +114,12 @@ func lookedUp(op any, h *booking.Hold) any {
 
 // answerTerminal gives the model's answer for a terminal hold loaded from the store.
 func (c *Core) answerTerminal(r *Command, h booking.Hold, t time.Time) {
-	if _, ok := r.Op.(GetHold); ok {
+	switch r.Op.(type) {
+	case GetHold:
 		c.send(r, Answer{Hold: h})
+		return
+	case booking.PlaceHold: // a replay of the key h was placed with (decideWrite)
+		c.send(r, Answer{Hold: h, Replayed: true})
 		return
 	}
 	res, _ := c.committed.Resource()

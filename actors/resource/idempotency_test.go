@@ -95,3 +95,24 @@ func TestReplayOfFailedPlacement(t *testing.T) {
 		t.Fatalf("store holds %v", stored)
 	}
 }
+
+// TestReplayOfAnEndedHoldAfterARestart: a hold placed with a key, then cancelled (or
+// expired), is a terminal hold the next activation does not load; a retry with the key
+// looks it up in the store and answers it, replayed, instead of failing with "vanished".
+func TestReplayOfAnEndedHoldAfterARestart(t *testing.T) {
+	store := MustSQLite(t)
+	h := newHarness(t, store)
+	pid := h.spawn("gig")
+	h.create(pid, "gig", map[string]int64{"all": 2})
+	first := mustOK(t, h.ask(pid, holdCmd("gig", "k1", "u-1", 1, "all"))).GetHold()
+	mustOK(t, h.ask(pid, cancelCmd("gig", first.GetId())))
+	h.stop(pid)
+	pid = h.spawn("gig")
+	r := mustOK(t, h.ask(pid, holdCmd("gig", "k1", "u-1", 1, "all")))
+	if !r.GetReplayed() || r.GetHold().GetId() != first.GetId() || r.GetHold().GetStatus() != string(booking.StatusCancelled) {
+		t.Fatalf("replay after a restart: %v, want hold %s cancelled, replayed", r, first.GetId())
+	}
+	mustCode(t, h.ask(pid, holdCmd("gig", "k1", "u-1", 2, "all")), booking.CodeIdempotencyMismatch)
+	// The replay placed nothing: both units are still free.
+	mustOK(t, h.ask(pid, holdCmd("gig", "k2", "u-2", 2, "all")))
+}
