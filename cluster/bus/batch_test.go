@@ -233,7 +233,10 @@ func TestBatchIntervalPaces(t *testing.T) {
 	if len(r.batches) != 2 || len(r.batches[1]) != 4 {
 		t.Fatalf("batches %v, want the 4 later events in one", r.batches)
 	}
-	if gap := starts[1].Sub(starts[0]); gap < interval {
-		t.Fatalf("second batch %s after the first, want at least %s", gap, interval)
+	// The interval runs from a batch's first event, before the fetch of the rest and the
+	// decoding, which the handler's clock does not see: its starts may be closer by that much
+	// (5 ms once under load). Without pacing the later events come within milliseconds.
+	if gap := starts[1].Sub(starts[0]); gap < interval*4/5 {
+		t.Fatalf("second batch %s after the first, want about %s", gap, interval)
 	}
 }
