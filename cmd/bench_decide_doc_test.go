@@ -41,3 +41,17 @@ func (b *bench) writeDecideTarget(w *strings.Builder) {
 		targetDecideNS, targetDecideAllocs, num(ns.Med), rangeOf(ns, num), allocs.Med, with,
 		yesNo(ns.Med <= targetDecideNS && allocs.Med <= targetDecideAllocs))
 }
+
+// decideMissRows: the decision is the model's own work in one goroutine, which no bound of
+// the machine explains.
+func (b *bench) decideMissRows() []missRow {
+	ns, ok := b.goBenchStat("BenchmarkDecidePlaceHoldOnly", "ns/op")
+	allocs, ok2 := b.goBenchStat("BenchmarkDecidePlaceHoldOnly", "allocs/op")
+	if !ok || !ok2 || ns.Med <= targetDecideNS && allocs.Med <= targetDecideAllocs {
+		return nil
+	}
+	return []missRow{{Target: fmt.Sprintf("booking model: decide a hold ≤ %.0f ns, ≤ %.0f allocations", targetDecideNS, targetDecideAllocs),
+		Measured: fmt.Sprintf("%s ns, %.0f allocations", num(ns.Med), allocs.Med),
+		Bound: "the model's own work on one core (the event boxed with a copy of the 256-byte hold, four map lookups, validation; " +
+			"docs/PERFORMANCE.md) — **not explained by a machine bound**"}}
+}

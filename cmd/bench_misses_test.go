@@ -181,6 +181,7 @@ func (b *bench) missRows() []missRow {
 		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetVsClassic), fmt.Sprintf("%.1f×", r.Med), bound, ok)
 	}
 	rows = append(rows, b.wrkMissRows()...)
+	rows = append(rows, b.decideMissRows()...) // bench_decide_doc_test.go
 	rows = append(rows, b.memoryMissRows()...)
 	return rows
 }
