@@ -199,7 +199,7 @@ func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch) error {
 		return err // w is not kept: the frontend may hold it (the connection is closed)
 	}
 	if w != nil {
-		w.probe = true
+		w.probe, w.held = true, true // held unless the probe finds otherwise
 		conn.PgConn().Frontend().Send(w)
 		if !w.held && cap(w.buf) <= maxKeptBuf {
 			writeBufs.Put(w)
