@@ -153,7 +153,7 @@ func messagesSize(sds []*pgconn.StatementDescription, e *encodeBuf) int {
 }
 
 // sendCommit runs q's transaction on conn: BEGIN, the statements, COMMIT, in one round trip.
-// It returns the first statement's error as read maps it (a refused fence, a hold or entry of
+// It returns the first statement's error as readResults maps it (a refused fence, a hold or entry of
 // another resource, a failed COMMIT); on an error the server skipped the rest of the pipeline,
 // COMMIT included, and the caller rolls back. Statements are prepared on conn the first time
 // (pgx keeps them per connection, by their SQL); an error that leaves the server without a
