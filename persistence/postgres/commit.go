@@ -17,7 +17,7 @@ import (
 // rest of the batch, COMMIT included (the caller then rolls back), so every check that refuses
 // a batch must fail in the database, inside the batch, rather than in the client after a
 // statement returned: the fence and the row-count checks below end in a division by zero
-// (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and read maps the
+// (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and readResults maps the
 // error back by the statement's place. Multi-row writes are INSERT ... SELECT FROM
 // unnest(arrays), so the SQL text, and hence the prepared statement, is the same whatever the
 // batch size. Data-modifying CTEs with RETURNING and division by zero behave alike on
