@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -208,6 +209,19 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 				run.Allocs = ""
 			}
 		})
+		// ALLOT_BENCH_TRACE=2s: an execution trace of the node too, that long from the middle
+		// of the profiled run (go tool trace; what makes the tail: GC, scheduling, commits).
+		if d, err := time.ParseDuration(os.Getenv("ALLOT_BENCH_TRACE")); err == nil && d > 0 {
+			out := filepath.Join(b.cfg.Artifacts, "trace-"+name+".out")
+			wg.Go(func() {
+				if sleepCtx(mctx, max(b.cfg.Duration/2-d/2, time.Second)) != nil {
+					return
+				}
+				if err := fetchTo(mctx, fmt.Sprintf("%strace?seconds=%g", sys.Procs[0].Admin+"/debug/pprof/", d.Seconds()), out); err != nil {
+					t.Logf("trace %s: %v", sys.Key, err)
+				}
+			})
+		}
 	}
 	rep, err := loadgen.Run(ctx, cfg, nil)
 	wg.Wait()

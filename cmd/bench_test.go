@@ -289,6 +289,14 @@ func (b *bench) httpSections(t *testing.T) {
 		empty := &benchSystem{Key: "empty", Label: "(e) empty gin handler (HTTP ceiling)", NoAudit: true, DBName: "none",
 			Procs: []*benchProc{startBenchBaseline(t, b.benchBin, art, "empty")}}
 		b.systems = []*benchSystem{a, classic, redis, embedded, serial, empty}
+		// A second build as (a)'s twin on its own database, interleaved with it in every
+		// round: before and after a change in one run (docs/PERFORMANCE.md).
+		if bin := os.Getenv("ALLOT_BENCH_HTTP_BEFORE_BIN"); bin != "" {
+			url := pg.MustDatabase(t)
+			before := pgSys("allot-pg-before", "(a) Allot, 1 node, PostgreSQL, build "+filepath.Base(bin), url, startBenchNode(t, bin, art, "allot-pg-before", b.keyFile, "--db-url", url, idle))
+			before.Allot = true
+			b.systems = append(b.systems, before)
+		}
 	}
 	all := append([]*benchSystem(nil), b.systems...)
 	if b.cfg.Sections["cluster"] {

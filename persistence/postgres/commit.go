@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
 )
 
-// The statements of one Commit. They go to the server as one pgx.Batch, one round trip:
-// BEGIN, the writes, COMMIT, then one Sync. The server stops at the first error and skips the
+// The statements of one Commit. They go to the server as one pipeline, one round trip:
+// BEGIN, the writes, COMMIT, then one Sync (commitpipe.go). The server stops at the first error and skips the
 // rest of the batch, COMMIT included (the caller then rolls back), so every check that refuses
 // a batch must fail in the database, inside the batch, rather than in the client after a
 // statement returned: the fence and the row-count checks below end in a division by zero
-// (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and read maps the
+// (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and readResults maps the
 // error back by the statement's place. Multi-row writes are INSERT ... SELECT FROM
 // unnest(arrays), so the SQL text, and hence the prepared statement, is the same whatever the
 // batch size. Data-modifying CTEs with RETURNING and division by zero behave alike on
@@ -131,21 +131,17 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	return wrap("commit "+b.ResourceID, err)
 }
 
-// commitOnce sends q's transaction, BEGIN to COMMIT, in one round trip on one connection. On
-// an error the server has skipped the rest (COMMIT included) and the transaction is aborted;
-// it is rolled back here so that the connection goes back to the pool clean (if that fails
-// too, the pool drops the connection: Release destroys one not idle).
+// commitOnce sends q's transaction, BEGIN to COMMIT, in one round trip on one connection
+// (sendCommit). On an error the server has skipped the rest (COMMIT included) and the
+// transaction is aborted; it is rolled back here so that the connection goes back to the pool
+// clean (if that fails too, the pool drops the connection: Release destroys one not idle).
 func (s *Store) commitOnce(ctx context.Context, q *commitBatch) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	br := conn.SendBatch(ctx, q.newBatch())
-	err = q.read(br)
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err = sendCommit(ctx, conn.Conn(), q)
 	if err != nil && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
 		_, _ = conn.Exec(ctx, "ROLLBACK") // on a done ctx pgx closes the connection instead
 	}
@@ -159,10 +155,8 @@ func batchID(b *persistence.Batch) string {
 	return b.ResourceID
 }
 
-// commitBatch is one Commit's statements and arguments, encoded once, without the BEGIN and
-// COMMIT that newBatch puts around them. Each attempt sends a
-// new pgx.Batch: pgx keeps the prepared statement it used in the queued query, and after a
-// failed attempt that statement may have been deallocated.
+// commitBatch is one Commit's statements and arguments, built once, without the BEGIN and
+// COMMIT that sendCommit puts around them; each attempt encodes and sends them again.
 type commitBatch struct {
 	queries []query
 }
@@ -170,16 +164,6 @@ type commitBatch struct {
 type query struct {
 	sql  string
 	args []any
-}
-
-func (q *commitBatch) newBatch() *pgx.Batch {
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(q.queries)+2)}
-	b.Queue(sqlBegin)
-	for _, x := range q.queries {
-		b.Queue(x.sql, x.args...)
-	}
-	b.Queue(sqlCommit)
-	return b
 }
 
 func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
@@ -254,14 +238,15 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 	return pb, nil
 }
 
-// read reads the results of newBatch's statements in order. A division by zero is the refusal
-// of the statement that raised it: the fence (the first write) or a row-count check.
-func (q *commitBatch) read(br pgx.BatchResults) error {
-	if _, err := br.Exec(); err != nil { // BEGIN
+// readResults reads the results of the transaction's statements in order, exec returning
+// the next one's. A division by zero is the refusal of the statement that raised it: the
+// fence (the first write) or a row-count check.
+func (q *commitBatch) readResults(exec func() (pgconn.CommandTag, error)) error {
+	if _, err := exec(); err != nil { // BEGIN
 		return err
 	}
 	for i, x := range q.queries {
-		_, err := br.Exec()
+		_, err := exec()
 		if err == nil {
 			continue
 		}
@@ -277,7 +262,7 @@ func (q *commitBatch) read(br pgx.BatchResults) error {
 		}
 		return err
 	}
-	tag, err := br.Exec()
+	tag, err := exec()
 	if err != nil {
 		return err
 	}
@@ -319,11 +304,27 @@ func checkBatch(b *persistence.Batch) error {
 }
 
 // lastByKey drops all but the last of items sharing a key (after-images: the last wins; a
-// multi-row upsert may not touch one row twice), keeping first-seen order.
+// multi-row upsert may not touch one row twice), keeping first-seen order. Without a repeated
+// key (the actor's batches have none: activation.Core.write merges them) it returns items
+// itself, not a copy: a Hold is a few hundred bytes, and the copy of a batch's holds was 2% of
+// the bytes a durable hold allocated.
 func lastByKey[T any](items []T, key func(T) string) []T {
 	if len(items) < 2 {
 		return items
 	}
+	at := make(map[string]int, len(items))
+	for i, it := range items {
+		k := key(it)
+		if _, ok := at[k]; ok {
+			return mergeByKey(items, key)
+		}
+		at[k] = i
+	}
+	return items
+}
+
+// mergeByKey is lastByKey for items with a repeated key.
+func mergeByKey[T any](items []T, key func(T) string) []T {
 	at := make(map[string]int, len(items))
 	out := make([]T, 0, len(items))
 	for _, it := range items {
