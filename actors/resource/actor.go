@@ -33,8 +33,8 @@ type resourceActor struct {
 
 	waiting int          // the core's Waiting as last added to the waitlist gauge
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
-	timer   func() bool  // stops the armed wake-up; nil: none armed
-	timerAt time.Time
+	timerAt time.Time    // the wake-up armed in cfg.wakes; zero: none
+	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
 
 	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
 	refused bool         // over Config.MaxActive: no core, every command answered unavailable
@@ -208,23 +208,23 @@ func (a *resourceActor) reply(r *activation.Reply) {
 	}
 }
 
-// arm keeps the one timer armed for the core's next wake-up.
+// arm keeps the actor's wake-up (the kind's one timer, wakeups.go) at the core's next one.
 func (a *resourceActor) arm(at time.Time) {
-	if a.timer != nil && at.Equal(a.timerAt) {
+	if !a.timerAt.IsZero() && at.Equal(a.timerAt) {
 		return
 	}
-	a.disarm()
 	if at.IsZero() {
+		a.disarm()
 		return
 	}
 	a.timerAt = at
-	a.timer = a.cfg.AfterFunc(max(at.Sub(a.cfg.Now()), time.Millisecond), func() { a.tell(&wake{}) })
+	a.cfg.wakes.arm(a, at)
 }
 
 func (a *resourceActor) disarm() {
-	if a.timer != nil {
-		a.timer()
-		a.timer, a.timerAt = nil, time.Time{}
+	if !a.timerAt.IsZero() {
+		a.cfg.wakes.disarm(a)
+		a.timerAt = time.Time{}
 	}
 }
 

@@ -35,6 +35,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	// tens of milliseconds between two of them (50 ms passivated mid-loop under load).
 	h.cfg.IdleTimeout = time.Second
 	h.cfg.Now, h.cfg.AfterFunc = time.Now, realAfterFunc
+	h.cfg.wakes = newWakeups(h.cfg.Now, h.cfg.AfterFunc) // what props gives its actors
 	const id = "r-1"
 	var a *resourceActor
 	q := &mailboxCounter{metrics: h.cfg.Metrics}

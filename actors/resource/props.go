@@ -49,6 +49,9 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	if c.readies == nil {
 		c.readies = activation.NewReadies()
 	}
+	if c.wakes == nil {
+		c.wakes = newWakeups(c.Now, c.AfterFunc)
+	}
 	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). A spawn function is the one place
