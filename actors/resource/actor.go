@@ -93,6 +93,9 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
+	if a.queue == nil { // spawned by props: the mailbox's counter is in the context (props.go)
+		a.queue = queueOf(ctx)
+	}
 	if a.id == "" {
 		if ci := clusterIdentity(ctx); ci != nil {
 			a.id, a.virtual = ci.Identity, true
