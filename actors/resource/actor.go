@@ -27,8 +27,7 @@ type resourceActor struct {
 	system *actor.ActorSystem
 	self   *actor.PID
 	core   *activation.Core
-	life   context.Context // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
-	cancel context.CancelFunc
+	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	wg     sync.WaitGroup // every store call the actor started
 
 	waiting int          // the core's Waiting as last added to the waitlist gauge
@@ -239,7 +238,7 @@ func (a *resourceActor) onStopping() {
 		return
 	}
 	a.lifeContext()
-	a.cancel() // lookups: what waits for them is answered when the stop ends
+	a.life.cancel() // lookups: what waits for them is answered when the stop ends
 	a.step(activation.Stop{})
 	for !a.core.Stopped() {
 		switch {
@@ -301,20 +300,28 @@ func (a *resourceActor) uncache() {
 	}
 }
 
+// lifetime is the context of an actor's store lookups and its cancel. It sits behind a
+// pointer in the actor: the two fields inline made resourceActor 192 bytes, 176 without.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
 // lifeContext returns the context of the store lookups, made on first use: most activations
 // never look a hold up, and a cancellable context is a hundred bytes per active resource.
 func (a *resourceActor) lifeContext() context.Context {
 	if a.life == nil {
-		a.life, a.cancel = context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		a.life = &lifetime{ctx: ctx, cancel: cancel}
 	}
-	return a.life
+	return a.life.ctx
 }
 
 // release stops the actor's timer and goroutines.
 func (a *resourceActor) release() {
 	a.disarm()
-	if a.cancel != nil {
-		a.cancel()
+	if a.life != nil {
+		a.life.cancel()
 	}
 	a.wg.Wait()
 }

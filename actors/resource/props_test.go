@@ -2,6 +2,7 @@ package resource
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -42,5 +43,15 @@ func TestRestartedActorFindsItsMailboxCounter(t *testing.T) {
 	}
 	if n := second.queue.n.Load(); n != 0 {
 		t.Fatalf("mailbox counter reads %d commands with none queued", n)
+	}
+}
+
+// TestActorKeepsItsSizeClass: one resourceActor lives per active resource. It fits the
+// runtime's 176-byte allocation class (the lookup context behind a pointer, the wake-up an
+// index into the kind's heap); a field more moves every actor to the 192-byte class, which
+// should be a decision, not an accident.
+func TestActorKeepsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(resourceActor{}); size > 176 {
+		t.Fatalf("resourceActor is %d bytes, over the 176-byte allocation class", size)
 	}
 }
