@@ -32,7 +32,8 @@ const placementActorName = disthash.PartitionActivatorActorName
 // activation of a kind without it would never be counted out.
 //
 // An activation request for an identity already active here is answered with its PID;
-// otherwise the kind's props, with the cluster identity, are spawned under
+// otherwise the kind's props, with the cluster identity (set by an init of props shared by the
+// kind's activations, identified), are spawned under
 // "partition-activator/<identity>$<n>" (a fresh id per activation, as disthash names them),
 // counted in the kind (ActivatedKind.Inc/Dec: the member's activation count). A topology
 // poisons the activations whose owner (rendezvous over the members hosting their kind) is
@@ -42,6 +43,15 @@ type placementActor struct {
 	active map[identityKey]*actor.PID
 	peak   int // most activations since the map was last rebuilt
 	logger *slog.Logger
+	// props holds, per kind, the kind's props with an init that gives the activation the
+	// identity in spawning: one Props for all of a kind's activations. cluster.WithClusterIdentity
+	// clones the props per activation instead, and an actor context keeps its props for
+	// life (a Props and its middleware chains, about 300 bytes per active resource).
+	// spawning is set only while this actor spawns an activation: protoactor runs a props'
+	// inits within the spawn, on the spawning goroutine (DefaultSpawner, which every kind's
+	// spawner ends in), and never again (a restart does not run them).
+	props    map[string]*actor.Props
+	spawning *cluster.ClusterIdentity
 }
 
 // identityKey is a cluster identity as a map key: the identity's own strings, so that an
@@ -94,7 +104,9 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	}
 	sys := ctx.ActorSystem()
 	name := placementActorName + "/" + ci.Identity + sys.ProcessRegistry.NextId()
-	pid, err := sys.Root.SpawnNamed(cluster.WithClusterIdentity(kind.Props, ci), name)
+	p.spawning = ci
+	pid, err := sys.Root.SpawnNamed(p.identified(ci.Kind, kind.Props), name)
+	p.spawning = nil
 	if err != nil {
 		p.logger.Error("activation failed", slog.String("kind", ci.Kind), slog.Any("error", err))
 		ctx.Respond(&cluster.ActivationResponse{Failed: true})
@@ -104,6 +116,24 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	p.active[key] = pid
 	p.peak = max(p.peak, len(p.active))
 	ctx.Respond(&cluster.ActivationResponse{Pid: pid})
+}
+
+// identified returns the props of kind that set the cluster identity of the activation being
+// spawned (p.spawning), made once per kind.
+func (p *placementActor) identified(kind string, props *actor.Props) *actor.Props {
+	if ip, ok := p.props[kind]; ok {
+		return ip
+	}
+	ip := props.Clone(actor.WithOnInit(func(ctx actor.Context) {
+		if p.spawning != nil {
+			cluster.SetClusterIdentity(ctx, p.spawning)
+		}
+	}))
+	if p.props == nil {
+		p.props = map[string]*actor.Props{}
+	}
+	p.props[kind] = ip
+	return ip
 }
 
 // terminated counts out the activation of key whose PID id is pidID, if it is still the one

@@ -62,3 +62,31 @@ func TestPassivatedActivationIsUnreachable(t *testing.T) {
 		t.Fatalf("activations after re-activating one: %d, want 1", got)
 	}
 }
+
+// TestActivationsKnowTheirOwnIdentity: a kind's activations share one Props (the placement
+// actor sets the identity of the one it spawns through a shared init, instead of a props clone
+// per activation); each must still see its own cluster identity, whatever the order in which
+// they were activated.
+func TestActivationsKnowTheirOwnIdentity(t *testing.T) {
+	n := MustNode(t, testNodeConfig(t))
+	ctx := t.Context()
+	self := n.system.Address()
+	pids := map[string]*actor.PID{}
+	for i := range 16 {
+		ci := cluster.NewClusterIdentity(fmt.Sprintf("who-%02d", i), echoKindName)
+		pid, err := activate(ctx, n.system, self, ci, 5*time.Second, memberWatch{})
+		if err != nil {
+			t.Fatalf("activate %s: %v", ci.Identity, err)
+		}
+		pids[ci.Identity] = pid
+	}
+	for id, pid := range pids {
+		res, err := n.system.Root.RequestFuture(pid, wrapperspb.String("identity"), 5*time.Second).Result()
+		if err != nil {
+			t.Fatalf("ask %s: %v", id, err)
+		}
+		if got := res.(*wrapperspb.StringValue).GetValue(); got != id {
+			t.Fatalf("activation of %s says it is %q", id, got)
+		}
+	}
+}

@@ -27,14 +27,13 @@ type resourceActor struct {
 	system *actor.ActorSystem
 	self   *actor.PID
 	core   *activation.Core
-	life   context.Context // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
-	cancel context.CancelFunc
+	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	wg     sync.WaitGroup // every store call the actor started
 
 	waiting int          // the core's Waiting as last added to the waitlist gauge
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
-	timer   func() bool  // stops the armed wake-up; nil: none armed
-	timerAt time.Time
+	timerAt time.Time    // the wake-up armed in cfg.wakes; zero: none
+	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
 
 	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
 	refused bool         // over Config.MaxActive: no core, every command answered unavailable
@@ -93,6 +92,9 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
+	if a.queue == nil { // spawned by props: the mailbox's counter is in the context (props.go)
+		a.queue = queueOf(ctx)
+	}
 	if a.id == "" {
 		if ci := clusterIdentity(ctx); ci != nil {
 			a.id, a.virtual = ci.Identity, true
@@ -208,23 +210,23 @@ func (a *resourceActor) reply(r *activation.Reply) {
 	}
 }
 
-// arm keeps the one timer armed for the core's next wake-up.
+// arm keeps the actor's wake-up (the kind's one timer, wakeups.go) at the core's next one.
 func (a *resourceActor) arm(at time.Time) {
-	if a.timer != nil && at.Equal(a.timerAt) {
+	if !a.timerAt.IsZero() && at.Equal(a.timerAt) {
 		return
 	}
-	a.disarm()
 	if at.IsZero() {
+		a.disarm()
 		return
 	}
 	a.timerAt = at
-	a.timer = a.cfg.AfterFunc(max(at.Sub(a.cfg.Now()), time.Millisecond), func() { a.tell(&wake{}) })
+	a.cfg.wakes.arm(a, at)
 }
 
 func (a *resourceActor) disarm() {
-	if a.timer != nil {
-		a.timer()
-		a.timer, a.timerAt = nil, time.Time{}
+	if !a.timerAt.IsZero() {
+		a.cfg.wakes.disarm(a)
+		a.timerAt = time.Time{}
 	}
 }
 
@@ -236,7 +238,7 @@ func (a *resourceActor) onStopping() {
 		return
 	}
 	a.lifeContext()
-	a.cancel() // lookups: what waits for them is answered when the stop ends
+	a.life.cancel() // lookups: what waits for them is answered when the stop ends
 	a.step(activation.Stop{})
 	for !a.core.Stopped() {
 		switch {
@@ -298,20 +300,28 @@ func (a *resourceActor) uncache() {
 	}
 }
 
+// lifetime is the context of an actor's store lookups and its cancel. It sits behind a
+// pointer in the actor: the two fields inline made resourceActor 192 bytes, 176 without.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
 // lifeContext returns the context of the store lookups, made on first use: most activations
 // never look a hold up, and a cancellable context is a hundred bytes per active resource.
 func (a *resourceActor) lifeContext() context.Context {
 	if a.life == nil {
-		a.life, a.cancel = context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		a.life = &lifetime{ctx: ctx, cancel: cancel}
 	}
-	return a.life
+	return a.life.ctx
 }
 
 // release stops the actor's timer and goroutines.
 func (a *resourceActor) release() {
 	a.disarm()
-	if a.cancel != nil {
-		a.cancel()
+	if a.life != nil {
+		a.life.cancel()
 	}
 	a.wg.Wait()
 }

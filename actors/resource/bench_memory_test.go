@@ -35,6 +35,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	// tens of milliseconds between two of them (50 ms passivated mid-loop under load).
 	h.cfg.IdleTimeout = time.Second
 	h.cfg.Now, h.cfg.AfterFunc = time.Now, realAfterFunc
+	h.cfg.wakes = newWakeups(h.cfg.Now, h.cfg.AfterFunc) // what props gives its actors
 	const id = "r-1"
 	var a *resourceActor
 	q := &mailboxCounter{metrics: h.cfg.Metrics}
@@ -99,12 +100,16 @@ type (
 func newMemFleet(sys *actor.ActorSystem, cfg Config) *memFleet {
 	f := &memFleet{sys: sys, gone: make(chan struct{}, 64)}
 	children := map[string]*actor.PID{} // as the placement actor's map of activations
-	kind := Props(cfg)                  // one kind's props, as a node's
+	// One kind's props, as a node's, with the identity set by an init as the placement actor
+	// does (cluster/placement.go: identified): the props are shared by every activation.
+	var spawning *cluster.ClusterIdentity
+	kind := Props(cfg).Clone(actor.WithOnInit(func(ctx actor.Context) { cluster.SetClusterIdentity(ctx, spawning) }))
 	f.parent = sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *spawnChild:
-			ci := &cluster.ClusterIdentity{Identity: m.id, Kind: KindName}
-			pid := ctx.ActorSystem().Root.SpawnPrefix(cluster.WithClusterIdentity(kind, ci), m.id)
+			spawning = &cluster.ClusterIdentity{Identity: m.id, Kind: KindName}
+			pid := ctx.ActorSystem().Root.SpawnPrefix(kind, m.id)
+			spawning = nil
 			children[pid.Id] = pid
 			m.pid <- pid
 		case *stopAll:

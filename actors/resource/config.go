@@ -83,6 +83,8 @@ type Config struct {
 	active *activeSet
 	// readies lends the cores of one Props' activations their step output (set by props).
 	readies *activation.Readies
+	// wakes is the one timer of one Props' activations (set by props; wakeups.go).
+	wakes *wakeups
 	// EventsCommitted, when set, is called after every commit that stored events (from the
 	// goroutine that ran the commit): the outbox relay's wake-up. It must not block (a
 	// non-blocking send on a channel of capacity 1).

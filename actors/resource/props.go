@@ -1,10 +1,12 @@
 package resource
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/ctxext"
 
 	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/protos"
@@ -49,11 +51,19 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	if c.readies == nil {
 		c.readies = activation.NewReadies()
 	}
+	if c.wakes == nil {
+		c.wakes = newWakeups(c.Now, c.AfterFunc)
+	}
 	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
-	// its mailbox (which counts commands posted and taken). A spawn function is the one place
-	// that creates both, so it links them; cloning props per activation is cheap next to the
-	// store's Activate.
+	// its mailbox (which counts commands posted and taken). The props are one for every
+	// activation (an actor context keeps its props for life: a clone per activation was
+	// about 300 bytes of Props and middleware chains per active resource), so the spawn
+	// function hands the counter to the mailbox producer and to an init that stores it in the
+	// actor context's extensions; the actor takes it from there when it starts, and so does
+	// a fresh instance after a restart (a restart keeps the context, runs the producer again
+	// and runs no init). spawning is set only within a spawn, under its lock: protoactor
+	// makes the mailbox and runs the inits within the spawn, on the spawning goroutine.
 	//
 	// The mailbox is protoactor's lock-free one (a linked queue: a node per message in
 	// flight), not Unbounded's ring: Unbounded gives every activation a 10-slot ring of
@@ -62,20 +72,37 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	// a 32-byte node instead of a mutex round on the ring (BenchmarkSoldOut: one allocation
 	// more per command, no difference in time per command within the noise of a shared
 	// machine; docs/ARCHITECTURE.md, "Memory per resource").
-	dispatcher := newWarmDispatcher(300)
+	var spawning struct {
+		sync.Mutex
+		q *mailboxCounter
+	}
 	spawn := func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
-		q := &mailboxCounter{metrics: cfg.Metrics}
-		p = p.Clone(
-			actor.WithMailbox(actor.UnboundedLockfree(q)),
-			actor.WithDispatcher(dispatcher),
-			actor.WithProducer(func() actor.Actor { return produce(cfg, resourceID, q) }),
-		)
+		spawning.Lock()
+		defer spawning.Unlock()
+		spawning.q = &mailboxCounter{metrics: cfg.Metrics}
+		defer func() { spawning.q = nil }()
 		return actor.DefaultSpawner(sys, id, p, parent)
 	}
 	return actor.PropsFromProducer(
-		func() actor.Actor { return produce(cfg, resourceID, &mailboxCounter{}) },
+		func() actor.Actor { return produce(cfg, resourceID, nil) }, // the counter comes at Started
 		actor.WithSpawnFunc(spawn),
+		actor.WithDispatcher(newWarmDispatcher(300)),
+		actor.WithMailbox(func() actor.Mailbox { return actor.UnboundedLockfree(spawning.q)() }),
+		actor.WithOnInit(func(ctx actor.Context) { ctx.Set(spawning.q) }),
 	)
+}
+
+// queueExtension is the context extension under which an activation's mailboxCounter is
+// kept (set once, at init: protoactor hands out extension ids at package initialization).
+var queueExtension = ctxext.NextContextExtensionID()
+
+// ExtensionID makes a mailboxCounter an actor context extension (see props).
+func (q *mailboxCounter) ExtensionID() ctxext.ContextExtensionID { return queueExtension }
+
+// queueOf returns the mailbox counter props stored in ctx's extensions.
+func queueOf(ctx actor.Context) *mailboxCounter {
+	q, _ := ctx.Get(queueExtension).(*mailboxCounter)
+	return q
 }
 
 // clusterIdentity returns the actor's cluster identity, or nil for a plain actor.

@@ -1,0 +1,111 @@
+package resource
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// TestWakeupsAgainstModel arms, moves and drops the wake-ups of a few activations at random
+// (fixed seed) and moves the clock: after every step exactly the activations whose wake-up is
+// due have been woken, once each, the rest keep theirs, the heap indexes are consistent, and
+// the kind has at most one timer, armed for the earliest wake-up.
+func TestWakeupsAgainstModel(t *testing.T) {
+	sys := MustSystem(t)
+	clock := newClock()
+	w := newWakeups(clock.Now, clock.AfterFunc)
+	woken := make(chan int, 64)
+	const n = 40
+	actors := make([]*resourceActor, n)
+	for i := range actors {
+		pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+			if _, ok := ctx.Message().(*wake); ok {
+				woken <- i
+			}
+		}))
+		actors[i] = &resourceActor{system: sys, self: pid}
+	}
+	model := map[int]time.Time{} // the armed wake-ups
+	rng := rand.New(rand.NewPCG(17, 1))
+	for step := range 3000 {
+		i := rng.IntN(n)
+		// Hours ahead: the fake clock's timers also fire in real time, which must not happen.
+		at := clock.Now().Add(time.Duration(1+rng.IntN(50)) * time.Hour)
+		switch op := rng.IntN(10); {
+		case op < 5:
+			w.arm(actors[i], at)
+			model[i] = at
+		case op < 7:
+			w.disarm(actors[i])
+			delete(model, i)
+		default:
+			clock.Advance(time.Duration(rng.IntN(20)) * time.Hour)
+			now := clock.Now()
+			want := map[int]bool{}
+			for j, at := range model {
+				if !at.After(now) {
+					want[j] = true
+					delete(model, j)
+				}
+			}
+			for left := len(want); left > 0; left-- {
+				select {
+				case j := <-woken:
+					if !want[j] {
+						t.Fatalf("step %d: activation %d woken, not due (or twice)", step, j)
+					}
+					delete(want, j)
+				case <-time.After(askTimeout):
+					t.Fatalf("step %d: %d due activations not woken", step, len(want))
+				}
+			}
+		}
+		checkWakeups(t, step, w, clock, model, actors)
+	}
+	select {
+	case j := <-woken:
+		t.Fatalf("activation %d woken, not due", j)
+	default:
+	}
+}
+
+func checkWakeups(t *testing.T, step int, w *wakeups, clock *fakeClock, model map[int]time.Time, actors []*resourceActor) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.heap) != len(model) {
+		t.Fatalf("step %d: %d wake-ups in the heap, want %d", step, len(w.heap), len(model))
+	}
+	for i, e := range w.heap {
+		if e.a.wakeIdx != i+1 {
+			t.Fatalf("step %d: entry %d has index %d", step, i, e.a.wakeIdx-1)
+		}
+		if p := (i - 1) / 2; i > 0 && w.heap[p].at.After(e.at) {
+			t.Fatalf("step %d: heap order broken at %d", step, i)
+		}
+	}
+	for j, a := range actors {
+		at, armed := model[j]
+		if !armed && a.wakeIdx != 0 {
+			t.Fatalf("step %d: activation %d has an entry, none armed", step, j)
+		}
+		if armed && (a.wakeIdx == 0 || !w.heap[a.wakeIdx-1].at.Equal(at)) {
+			t.Fatalf("step %d: activation %d: entry does not hold its wake-up %v", step, j, at)
+		}
+	}
+	clock.mu.Lock()
+	timers := len(clock.timers)
+	var armedAt time.Time
+	for ft := range clock.timers {
+		armedAt = ft.at
+	}
+	clock.mu.Unlock()
+	switch {
+	case len(w.heap) == 0 && timers != 0:
+		t.Fatalf("step %d: %d timers armed with no wake-up", step, timers)
+	case len(w.heap) > 0 && (timers != 1 || !armedAt.Equal(w.heap[0].at)):
+		t.Fatalf("step %d: %d timers armed (at %v), want one at %v", step, timers, armedAt, w.heap[0].at)
+	}
+}
