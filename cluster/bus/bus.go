@@ -144,7 +144,8 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("bus: connect: %w", err)
 	}
 	b.nc = nc
-	if b.js, err = jetstream.New(nc); err != nil {
+	// The async timeout frees what PublishBatch stopped waiting for, should its ack never come.
+	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.Timeout)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
