@@ -144,8 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("bus: connect: %w", err)
 	}
 	b.nc = nc
-	// The async timeout frees what PublishBatch stopped waiting for, should its ack never come.
-	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.Timeout)); err != nil {
+	if b.js, err = jetstream.New(nc); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}

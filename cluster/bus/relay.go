@@ -209,26 +209,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	ids := make([]persistence.EventKey, 0, len(recs))
 	var dups int64
 	var perr error
-	i := 0
-	if bp, ok := r.cfg.Publisher.(BatchPublisher); ok && len(recs) > 1 {
-		// One round trip for the run instead of one per event. A shortfall (a refused or
-		// broken chain) is not an error here: what was stored is a prefix and nothing after
-		// it, so the rest go one at a time below, in order.
-		dup := make([]bool, len(recs))
-		n, err := bp.PublishBatch(ctx, recs, dup)
-		if err != nil && ctx.Err() == nil {
-			r.log.Debug("event relay: batch publish stopped short, going on one at a time", "published", n, "of", len(recs), "err", err)
-		}
-		now := r.cfg.Now()
-		for ; i < n; i++ {
-			r.cfg.Metrics.observe(&recs[i], dup[i], now)
-			if dup[i] {
-				dups++
-			}
-			ids = append(ids, persistence.KeyOf(&recs[i]))
-		}
-	}
-	for ; i < len(recs); i++ {
+	for i := range recs {
 		dup, err := r.cfg.Publisher.Publish(ctx, &recs[i])
 		if err != nil {
 			perr = err
