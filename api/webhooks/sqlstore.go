@@ -307,9 +307,19 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limi
 	}
 	// Nothing due is the common answer of a poll: find it out with a read, which on SQLite
 	// does not take the write lock the booking writer needs (nor locks rows elsewhere).
+	// Skipping endpoints, ask per endpoint (one seek each in
+	// webhook_deliveries_pending_by_endpoint, migration 0014): the due index would walk
+	// every due delivery of the skipped ones, a busy receiver's whole backlog, to find
+	// nothing.
+	pre := `SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? LIMIT 1`
+	preArgs := []any{toMS(now)}
+	if len(exclude) > 0 {
+		pre = `SELECT 1 FROM webhook_endpoints e WHERE e.id NOT IN (?` + strings.Repeat(", ?", len(exclude)-1) + `)
+ AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at_ms <= ?) LIMIT 1`
+		preArgs = append(append([]any{}, skipArgs...), toMS(now))
+	}
 	var one int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?`+skip+` LIMIT 1`),
-		append([]any{toMS(now)}, skipArgs...)...).Scan(&one)
+	err := s.db.QueryRowContext(ctx, s.q(pre), preArgs...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

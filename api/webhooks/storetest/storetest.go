@@ -377,4 +377,16 @@ func testClaimExcludes(t *testing.T, s webhooks.Store) {
 	if len(got) != 2 || got[0].EndpointID != "we_c" {
 		t.Fatalf("claim excluding a = %+v", got)
 	}
+	// Only the excluded endpoint has anything due: nothing is claimed, and it is all there
+	// for the next claim that does not skip it.
+	got, err = s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10, []string{"we_a"})
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("claim excluding the only endpoint with due deliveries = %+v", got)
+	}
+	got, err = s.ClaimDue(ctx, t0, t0.Add(time.Minute), 10, nil)
+	must(t, err)
+	if len(got) != 2 || got[0].EndpointID != "we_a" || got[1].EndpointID != "we_a" {
+		t.Fatalf("claim after = %+v", got)
+	}
 }
