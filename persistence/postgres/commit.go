@@ -141,7 +141,7 @@ func (s *Store) commitOnce(ctx context.Context, q *commitBatch) error {
 		return err
 	}
 	defer conn.Release()
-	err = sendCommit(ctx, conn.Conn(), q)
+	err = sendCommit(ctx, conn.Conn(), q, &s.bufs)
 	if err != nil && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
 		_, _ = conn.Exec(ctx, "ROLLBACK") // on a done ctx pgx closes the connection instead
 	}

@@ -34,10 +34,25 @@ type encodeBuf struct {
 // maxKeptBuf bounds a buffer kept for the next commit (a huge batch's is dropped).
 const maxKeptBuf = 1 << 20
 
-var (
-	encodeBufs = sync.Pool{New: func() any { return new(encodeBuf) }}
-	writeBufs  = sync.Pool{New: func() any { return new(writeBuf) }}
-)
+// commitBufs keeps a Store's encodeBufs and writeBufs from one commit to the next. Its zero
+// value is ready; it is safe for concurrent use (each commit takes its own buffers).
+type commitBufs struct {
+	encode, write sync.Pool
+}
+
+func (c *commitBufs) encodeBuf() *encodeBuf {
+	if e, _ := c.encode.Get().(*encodeBuf); e != nil {
+		return e
+	}
+	return new(encodeBuf)
+}
+
+func (c *commitBufs) writeBuf() *writeBuf {
+	if w, _ := c.write.Get().(*writeBuf); w != nil {
+		return w
+	}
+	return new(writeBuf)
+}
 
 // encode encodes args for each statement's parameters the way pgx's ExtendedQueryBuilder
 // does: a string as text, anything else in the format the parameter's type prefers, falling
@@ -102,13 +117,13 @@ func (e *encodeBuf) statement(s int) ([][]byte, []int16) {
 	return e.values[a:b:b], e.formats[a:b:b]
 }
 
-// release returns e to the pool, unless it grew past maxKeptBuf.
-func (e *encodeBuf) release() {
+// release returns e to pool, unless it grew past maxKeptBuf.
+func (e *encodeBuf) release(pool *sync.Pool) {
 	if cap(e.data) > maxKeptBuf {
 		return
 	}
 	clear(e.values) // no pointers into data kept past the commit
-	encodeBufs.Put(e)
+	pool.Put(e)
 }
 
 // writeBuf is lent to the connection's pgproto3.Frontend as its write buffer for one commit,
@@ -159,7 +174,7 @@ func messagesSize(sds []*pgconn.StatementDescription, e *encodeBuf) int {
 // (pgx keeps them per connection, by their SQL); an error that leaves the server without a
 // statement pgx believes prepared (SQLSTATE 26000, or a plan whose result type changed, 0A000)
 // forgets them, so that the next attempt prepares them again.
-func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch) error {
+func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch, bufs *commitBufs) error {
 	n := len(q.queries) + 2
 	sds := make([]*pgconn.StatementDescription, n)
 	for i := range n {
@@ -170,8 +185,8 @@ func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch) error {
 		}
 		sds[i] = sd
 	}
-	e := encodeBufs.Get().(*encodeBuf)
-	defer e.release()
+	e := bufs.encodeBuf()
+	defer e.release(&bufs.encode)
 	if err := e.encode(conn.TypeMap(), sds, q.args); err != nil {
 		return err
 	}
@@ -183,7 +198,7 @@ func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch) error {
 	p := conn.PgConn().StartPipeline(ctx)
 	var w *writeBuf
 	if len(e.data) > lendThreshold {
-		w = writeBufs.Get().(*writeBuf)
+		w = bufs.writeBuf()
 		if size := messagesSize(sds, e); cap(w.buf) < size {
 			w.buf = make([]byte, 0, size)
 		}
@@ -202,7 +217,7 @@ func sendCommit(ctx context.Context, conn *pgx.Conn, q *commitBatch) error {
 		w.probe, w.held = true, true // held unless the probe finds otherwise
 		conn.PgConn().Frontend().Send(w)
 		if !w.held && cap(w.buf) <= maxKeptBuf {
-			writeBufs.Put(w)
+			bufs.write.Put(w)
 		}
 	}
 	err := q.readPipeline(p, func(i int, tag pgconn.CommandTag, err error) {

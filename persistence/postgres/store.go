@@ -33,6 +33,7 @@ type Store struct {
 	pool      *pgxpool.Pool
 	closed    atomic.Bool
 	closeOnce sync.Once
+	bufs      commitBufs // a commit's encoding and write buffers, reused (commitpipe.go)
 }
 
 var _ persistence.Store = (*Store)(nil)
