@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -317,11 +318,23 @@ func (n *Node) LogTail(lines int) string {
 
 // FreePort returns a TCP port on host that was free a moment ago (UDP on the same number is
 // checked too, since memberlist gossips on both), and that this process has not handed out
-// before. The kernel hands a freed ephemeral port out again, so two nodes whose ports were
-// picked one after the other, before the first had bound its own, could otherwise be given
-// the same port (seen as "bind: address already in use" in a cluster test).
+// before. It picks below the kernel's ephemeral range (ip_local_port_range): a port picked
+// from that range (a bind to port 0) is handed out again by the kernel to the next bind to
+// port 0 or outgoing connection of any process once it is closed, so a node given such a
+// port could find it taken by its own gossip listener or a database connection before it
+// bound it (seen as "bind: address already in use" in CI). Below the range only an explicit
+// bind takes a port. Where the range cannot be read or leaves no room below it, it falls
+// back to the kernel's pick.
 func FreePort(tb testing.TB, host string) int {
 	tb.Helper()
+	if lo := ephemeralLow(); lo-minPickedPort >= 1000 {
+		for range 200 {
+			port := minPickedPort + rand.IntN(lo-minPickedPort)
+			if bindable(host, port) && handedOut.claim(port) {
+				return port
+			}
+		}
+	}
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
@@ -339,6 +352,43 @@ func FreePort(tb testing.TB, host string) int {
 	}
 	tb.Fatalf("free port: none found")
 	return 0
+}
+
+// minPickedPort is the lowest port FreePort picks: above the well-known and most services'
+// registered ports.
+const minPickedPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or 0 if unknown.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
+}
+
+// bindable reports whether port can be bound on host for TCP and UDP right now.
+func bindable(host string, port int) bool {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
 }
 
 // handedOut is every port FreePort returned in this process. It is the one piece of
