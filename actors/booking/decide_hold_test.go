@@ -100,7 +100,7 @@ func TestDecidePlaceHold(t *testing.T) {
 			want := Hold{ID: cmd.HoldID, ResourceID: "r1", UserID: cmd.UserID, IdempotencyKey: cmd.IdempotencyKey,
 				Buckets: slices.Clone(cmd.Buckets), Quantity: cmd.Quantity, Status: StatusHeld,
 				CreatedAt: now, ExpiresAt: now.Add(time.Minute), UpdatedAt: now}
-			if got := d.Events[0].(HoldPlaced).Hold; !reflect.DeepEqual(got, want) {
+			if got := d.Events[0].(HoldPlaced).Hold.AsHold("r1"); !reflect.DeepEqual(got, want) {
 				t.Fatalf("hold = %+v\nwant  %+v", got, want)
 			}
 			cmd.Buckets[0] = "mutated" // the event must not alias the command
@@ -108,6 +108,9 @@ func TestDecidePlaceHold(t *testing.T) {
 				t.Fatal("event aliases the command's bucket slice")
 			}
 			MustApply(t, s, d.Events)
+			if got, ok := s.Hold(cmd.HoldID); !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("applied hold = %+v\nwant  %+v", got, want)
+			}
 			for _, k := range want.Buckets {
 				if b, _ := s.Bucket(k); b.Held < cmd.Quantity {
 					t.Fatalf("bucket %+v does not count the hold", b)

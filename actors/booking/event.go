@@ -51,10 +51,38 @@ func (e ResourceUpdated) ChangedBuckets() []string {
 }
 
 // HoldPlaced records a new hold in status held (placed by its user, or offered from the
-// waitlist: then Hold.WaitlistEntryID is set and a WaitlistOffered precedes it). Hold.Buckets
-// is shared with the State that decided it, and with every State it is applied to: read it,
-// never write into it (a hold's bucket list never changes).
-type HoldPlaced struct{ Hold Hold }
+// waitlist: then Hold.WaitlistEntryID is set and a WaitlistOffered precedes it).
+//
+// Hold is a pointer to what the new hold is made of, so that the event is one word: boxed into
+// an Event it costs no allocation and no copy (the decision of a hold allocates the PlacedHold
+// and its event list together, see DecidePlaceHold). The PlacedHold, and its Buckets, are
+// shared with the State that decided it, with every State it is applied to (Apply copies it,
+// never keeps the pointer) and with whoever keeps the event: read them, never write into them.
+type HoldPlaced struct{ Hold *PlacedHold }
+
+// PlacedHold is a hold as it is placed: the fields of a Hold that a placement chooses. The
+// others follow from them: ResourceID is the resource's, Status is held, UpdatedAt is
+// CreatedAt, no extension and no payment (see AsHold). It is a third smaller than a Hold, and
+// the decision of every hold allocates one.
+type PlacedHold struct {
+	ID              string
+	UserID          string
+	IdempotencyKey  string
+	Buckets         []string // distinct keys, in request order
+	Quantity        int64
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	WaitlistEntryID string        // "" for a hold a user placed
+	Contact         SealedContact // nil for none
+}
+
+// AsHold returns the hold p places on resource resourceID, as a Hold. It shares p's Buckets
+// and Contact.
+func (p *PlacedHold) AsHold(resourceID string) Hold {
+	return Hold{ID: p.ID, ResourceID: resourceID, UserID: p.UserID, IdempotencyKey: p.IdempotencyKey,
+		Buckets: p.Buckets, Quantity: p.Quantity, Status: StatusHeld, CreatedAt: p.CreatedAt,
+		ExpiresAt: p.ExpiresAt, UpdatedAt: p.CreatedAt, WaitlistEntryID: p.WaitlistEntryID, Contact: p.Contact}
+}
 
 // HoldConfirmed, HoldCancelled and HoldExpired move an existing hold to a new status.
 type HoldConfirmed struct {

@@ -250,11 +250,13 @@ func (m *sim) hold(cmd PlaceHold) {
 		}
 		return
 	}
-	h := d.Events[0].(HoldPlaced).Hold
-	if !h.ExpiresAt.Equal(m.now.Add(m.ref.ttl)) || h.Status != StatusHeld {
+	if h := d.Events[0].(HoldPlaced).Hold; !h.ExpiresAt.Equal(m.now.Add(m.ref.ttl)) {
 		m.fatalf("placed hold %+v", h)
 	}
 	MustApply(m.tb, m.s, d.Events)
+	if h, ok := m.s.Hold(cmd.HoldID); !ok || h.Status != StatusHeld || !h.ExpiresAt.Equal(m.now.Add(m.ref.ttl)) {
+		m.fatalf("applied hold %+v", h)
+	}
 	m.holdIDs = append(m.holdIDs, cmd.HoldID)
 	if cmd.IdempotencyKey != "" {
 		m.keys = append(m.keys, cmd.IdempotencyKey)
@@ -339,7 +341,7 @@ func (m *sim) cloneAndContinue() {
 		old.Apply(ResourceUpdated{Name: "wrecked", Capacities: map[string]int64{b.Key: b.Capacity + 1000}})
 	}
 	if bs := old.Buckets(); len(bs) > 0 {
-		old.Apply(HoldPlaced{Hold: Hold{ID: "wreck", IdempotencyKey: "wreck", Buckets: []string{bs[0].Key}, Quantity: 1, Status: StatusHeld}})
+		old.Apply(HoldPlaced{Hold: &PlacedHold{ID: "wreck", IdempotencyKey: "wreck", Buckets: []string{bs[0].Key}, Quantity: 1}})
 	}
 	for _, e := range old.waitlist {
 		e.Buckets[0], e.Quantity = "wrecked", -1

@@ -266,7 +266,7 @@ func (s *State) Apply(e Event) {
 		}
 	case HoldPlaced:
 		h := s.holds.newHold()
-		*h = e.Hold
+		*h = e.Hold.AsHold(s.id) // the state's own copy: the event's hold is shared (see HoldPlaced)
 		s.internBuckets(h)
 		s.putHold(h)
 		s.claim(h, StatusHeld, +1)

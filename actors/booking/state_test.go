@@ -343,7 +343,7 @@ func TestApplyPanicsOnImpossibleEvents(t *testing.T) {
 	}{
 		{"unknown event", unknownEvent{}},
 		{"transition of unknown hold", HoldConfirmed{HoldID: "nope", At: t0}},
-		{"hold in unknown bucket", HoldPlaced{Hold: Hold{ID: "h", Buckets: []string{"nope"}, Quantity: 1, Status: StatusHeld}}},
+		{"hold in unknown bucket", HoldPlaced{Hold: &PlacedHold{ID: "h", Buckets: []string{"nope"}, Quantity: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -238,9 +238,8 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 		if s.holds.get(e.OfferHoldID) != nil {
 			continue // cannot happen: DecideJoinWaitlist refused the id
 		}
-		h := Hold{ID: e.OfferHoldID, ResourceID: s.id, UserID: e.UserID, Buckets: s.keysOf(e.Buckets),
-			Quantity: e.Quantity, Status: StatusHeld, CreatedAt: now, ExpiresAt: now.Add(ttl), UpdatedAt: now,
-			WaitlistEntryID: e.ID}
+		h := &PlacedHold{ID: e.OfferHoldID, UserID: e.UserID, Buckets: s.keysOf(e.Buckets),
+			Quantity: e.Quantity, CreatedAt: now, ExpiresAt: now.Add(ttl), WaitlistEntryID: e.ID}
 		evs = append(evs,
 			WaitlistOffered{EntryID: e.ID, UserID: e.UserID, HoldID: h.ID, ExpiresAt: h.ExpiresAt, At: now},
 			HoldPlaced{Hold: h})
