@@ -299,30 +299,36 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	// ValidateBucketKey when the resource was created, so the request is checked key by key
 	// (date parsing, a fifth of the decision's time) only when it names a key the resource
 	// lacks, one twice, or too many; the answers are the same as validating first.
-	var found [MaxHoldBuckets]*Bucket
+	//
+	// The same pass notes the first bucket that lacks the units, reported only after every
+	// check that comes before sold_out.
+	var at [MaxHoldBuckets]int32  // positions in s.buckets
 	first, consecutive := 0, true // whether the buckets follow one another in s.buckets
-	known := len(cmd.Buckets) >= 1 && len(cmd.Buckets) <= MaxHoldBuckets
-	for i := 0; known && i < len(cmd.Buckets); i++ {
+	short := -1                   // the first bucket without cmd.Quantity available
+	n := len(cmd.Buckets)
+	known := n >= 1 && n <= MaxHoldBuckets
+	for i := 0; known && i < n; i++ {
 		// A stay names consecutive buckets: the next key is tried at the next position (a
-		// string comparison) before the index (a map lookup once the resource has more than
-		// smallIndex buckets). Keys are distinct, so a match there is the one the index finds.
-		var at int
+		// string comparison) before the index. Keys are distinct, so a match there is the
+		// one the index finds.
+		var j int
 		if next := first + i; i > 0 && consecutive && next < len(s.buckets.keys) && s.buckets.keys[next] == cmd.Buckets[i] {
-			at = next
-		} else {
-			at = s.buckets.index(cmd.Buckets[i])
-		}
-		if at < 0 {
+			j = next
+		} else if j = s.buckets.index(cmd.Buckets[i]); j < 0 {
 			known = false
 			break
 		}
 		if i == 0 {
-			first = at
+			first = j
 		}
-		consecutive = consecutive && at == first+i
-		found[i] = &s.buckets.list[at]
-		if !consecutive && slices.Contains(found[:i], found[i]) {
+		consecutive = consecutive && j == first+i
+		at[i] = int32(j)
+		if !consecutive && slices.Contains(at[:i], at[i]) {
 			known = false // named twice
+			break
+		}
+		if short < 0 && s.buckets.list[j].Available() < cmd.Quantity {
+			short = i
 		}
 	}
 	if !known {
@@ -340,14 +346,13 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 			}
 		}
 	}
-	// All or nothing: check every bucket before claiming any.
-	for i, b := range found[:len(cmd.Buckets)] {
-		if b.Available() < cmd.Quantity {
-			return Decision{}, soldOut(cmd.Buckets[i], max(b.Available(), 0), cmd.Quantity)
-		}
+	// All or nothing: every bucket was checked before any is claimed.
+	if short >= 0 {
+		avail := s.buckets.list[at[short]].Available()
+		return Decision{}, soldOut(cmd.Buckets[short], max(avail, 0), cmd.Quantity)
 	}
 	if s.resource.MaxPerUser > 0 {
-		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(len(cmd.Buckets)), 0); err != nil {
+		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(n), 0); err != nil {
 			return Decision{}, err
 		}
 	}
@@ -355,11 +360,11 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 	// when the buckets follow one another there (one bucket, or a range of a calendar).
 	var keys []string
 	if consecutive {
-		keys = s.buckets.keysAt(first, len(cmd.Buckets))
+		keys = s.buckets.keysAt(first, n)
 	} else {
-		keys = make([]string, len(cmd.Buckets))
-		for i, b := range found[:len(cmd.Buckets)] {
-			keys[i] = b.Key
+		keys = make([]string, n)
+		for i, j := range at[:n] {
+			keys[i] = s.buckets.keys[j]
 		}
 	}
 	// The placed hold and the decision's one-event list in one allocation; the event is a

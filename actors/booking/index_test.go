@@ -2,6 +2,7 @@ package booking
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -39,6 +40,36 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 		bc.keys[0] = "changed"
 		if hs.get("h0").Quantity != 0 || bs.get("k0").Capacity != 0 || hs.get("extra") != nil || bs.get("extra") != nil || bs.keys[0] != "k0" {
 			t.Fatalf("%d entries: changing a clone changed the original", n+1)
+		}
+	}
+}
+
+// TestBucketIndexFindsEveryKey checks the index of a list longer than smallIndex: buckets in
+// calendar order, out of order, with gaps and with keys that are not days.
+func TestBucketIndexFindsEveryKey(t *testing.T) {
+	lists := [][]string{
+		{"2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"},
+		{"2026-03-10", "2026-03-02", "2026-03-03", "2026-03-01", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09", "2026-03-04"},
+		{"2026-02-27", "2026-02-28", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-01"},
+		{"all", "2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"},
+		{"2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "x"},
+	}
+	probes := []string{"2026-02-26", "2026-02-29", "2026-02-30", "2026-03-00", "2026-03-11", "2024-02-30", "all", "x", ""}
+	for _, keys := range lists {
+		var l bucketList
+		for _, k := range keys {
+			l.add(Bucket{Key: k})
+		}
+		for i, k := range keys {
+			if got := l.index(k); got != i {
+				t.Errorf("%v: index(%s) = %d, want %d", keys, k, got, i)
+			}
+		}
+		for _, k := range probes {
+			want := slices.Index(keys, k)
+			if got := l.index(k); got != want {
+				t.Errorf("%v: index(%q) = %d, want %d", keys, k, got, want)
+			}
 		}
 	}
 }

@@ -48,12 +48,26 @@ func validID(s string, maxLen int) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' || c == '/' || c == '?' || c == '#' || c == '%' {
+		if !idByte(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// idBytes is the set of bytes an id may hold, a bit per byte value below 128: printable ASCII
+// ('!'..'~') without '/', '?', '#' and '%'. One test per byte instead of six comparisons: ids
+// are checked on every hold.
+const (
+	idBytesLo = uint64(0xffffffff00000000) &^ (1<<' ' | 1<<'/' | 1<<'?' | 1<<'#' | 1<<'%')
+	idBytesHi = uint64(0x7fffffffffffffff) // '@'..'~'; DEL (127) is not printable
+)
+
+func idByte(c byte) bool {
+	if c < 64 {
+		return idBytesLo&(1<<c) != 0
+	}
+	return c < 128 && idBytesHi&(1<<(c-64)) != 0
 }
 
 // ValidateID checks a resource or hold id (ValidID). field names it in the message.

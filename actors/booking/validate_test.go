@@ -272,3 +272,14 @@ func TestValidDateIsTimeParse(t *testing.T) {
 		}
 	}
 }
+
+// TestIDByteIsTheRule checks the bit set idByte reads against the rule it encodes, for every
+// byte value.
+func TestIDByteIsTheRule(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c > ' ' && c <= '~' && c != '/' && c != '?' && c != '#' && c != '%'
+		if got := idByte(byte(c)); got != want {
+			t.Errorf("idByte(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}
