@@ -137,6 +137,17 @@ func (l *bucketList) index(key string) int {
 	return -1
 }
 
+// next returns the position of the bucket with the key, as index, trying first the position
+// after prev (a hold's buckets are most often consecutive ones: the nights of a stay), where a
+// string comparison spares the index's map lookup. Keys are distinct, so a match there is the
+// one index finds. prev may be -1 (no guess).
+func (l *bucketList) next(key string, prev int) int {
+	if i := prev + 1; prev >= 0 && i < len(l.keys) && l.keys[i] == key {
+		return i
+	}
+	return l.index(key)
+}
+
 // keysAt returns the keys of the n buckets from position i on, as a slice that no append can
 // write through: hold bucket lists are never written once made.
 func (l *bucketList) keysAt(i, n int) []string { return l.keys[i : i+n : i+n] }

@@ -329,8 +329,9 @@ func (s *State) internBuckets(h *Hold) {
 	if h.ResourceID == s.id {
 		h.ResourceID = s.id
 	}
+	at := -1
 	for _, k := range h.Buckets {
-		if b := s.buckets.get(k); b == nil || unsafe.StringData(b.Key) != unsafe.StringData(k) {
+		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
 			h.Buckets = append([]string(nil), h.Buckets...)
 			s.intern(h)
 			return
@@ -386,11 +387,12 @@ func (s *State) claim(h *Hold, st Status, sign int64) {
 	} else {
 		delete(s.units, h.UserID)
 	}
+	at := -1
 	for _, k := range h.Buckets {
-		b := s.buckets.get(k)
-		if b == nil {
+		if at = s.buckets.next(k, at); at < 0 {
 			panic("booking: hold " + h.ID + " claims unknown bucket " + k)
 		}
+		b := &s.buckets.list[at]
 		switch st {
 		case StatusHeld:
 			b.Held += sign * h.Quantity
