@@ -419,6 +419,7 @@ func (b *bench) writeSection1(w *strings.Builder) {
 		}
 		p(".\n")
 	}
+	b.writeTailWhere(w)
 	b.writeAuthCost(w)
 	p("\n**Sell-out checks** (stock 2,000, 256 clients, until every client is answered `sold_out`):\n\n")
 	p("| system | sold / stock | holds acknowledged | clients turned away | time | audit | exact |\n|---|---:|---:|---:|---:|---|---|\n")

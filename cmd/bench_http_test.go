@@ -74,6 +74,10 @@ type benchRun struct {
 	// BatchMean and CommitMs are the mean group-commit size and commit latency on Allot
 	// nodes over the same window (0 elsewhere).
 	BatchMean, CommitMs float64
+	// NodeWithin50 is the share of the run's hold requests the Allot node answered within
+	// 50 ms by its own clock (allot_http_request_seconds); CommitP99Ms the commits' p99
+	// (allot_commit_seconds): where the client-side p99 comes from (bench_tail_test.go).
+	NodeWithin50, CommitP99Ms float64
 	// Profile is the path of a CPU profile of the first server taken during the run, if any;
 	// AllocsBase and Allocs are its allocation profiles at the start and the end of the same
 	// window (their difference is what the run allocated).
@@ -138,6 +142,7 @@ type cpuSnapshot struct {
 	server, db, self, machine time.Duration
 	batchSum, batchCount      float64
 	commitSum, commitCnt      float64
+	tail                      nodeTail
 	metricsOK                 bool
 }
 
@@ -156,6 +161,9 @@ func (b *bench) snapshot(ctx context.Context, sys *benchSystem) cpuSnapshot {
 			s.batchCount += m["allot_batch_size_count"]
 			s.commitSum += m["allot_commit_seconds_sum"]
 			s.commitCnt += m["allot_commit_seconds_count"]
+			if tail, err := scrapeTail(ctx, p.Admin+"/metrics"); err == nil {
+				s.tail = s.tail.add(tail)
+			}
 		}
 	}
 	return s
@@ -243,6 +251,8 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 			if n := after.commitCnt - before.commitCnt; n > 0 {
 				run.CommitMs = 1000 * (after.commitSum - before.commitSum) / n
 			}
+			run.NodeWithin50 = finite(within(before.tail.holds, after.tail.holds, 0.05))
+			run.CommitP99Ms = finite(1000 * quantileOf(before.tail.commits, after.tail.commits, 0.99))
 		}
 	}
 	run.HoldsPerSec = rep.HoldsPerSec
@@ -268,8 +278,9 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 	if rep.Errors > 0 {
 		t.Logf("%s %d clients round %d: %d errors, e.g. %q", sys.Key, clients, round, rep.Errors, rep.ErrorSamples)
 	}
-	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms",
-		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.MachineCores, run.BatchMean, run.CommitMs)
+	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms (p99 %.1fms), node within 50ms %.2f%%",
+		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.MachineCores, run.BatchMean, run.CommitMs,
+		run.CommitP99Ms, 100*run.NodeWithin50)
 	return run
 }
 
