@@ -459,13 +459,27 @@ func soldOut(key string, available, requested int64) *Error {
 	var arr [128]byte // on the stack; a longer message grows on the heap
 	buf := arr[:0]
 	buf = append(buf, "bucket "...)
-	buf = strconv.AppendQuote(buf, key)
+	buf = appendQuoted(buf, key)
 	buf = append(buf, " has "...)
 	buf = strconv.AppendInt(buf, available, 10)
 	buf = append(buf, " available, "...)
 	buf = strconv.AppendInt(buf, requested, 10)
 	buf = append(buf, " requested"...)
 	return &Error{Code: CodeSoldOut, Message: string(buf)}
+}
+
+// appendQuoted appends strconv.Quote(s): directly when s is printable ASCII without '"' or a
+// backslash (every valid bucket key), which Quote leaves as it is between quotes, and through
+// strconv otherwise. Quoting byte by byte was a third of a sold-out refusal's time.
+func appendQuoted(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.AppendQuote(buf, s)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // keysOf returns a new list of keys, each the state's own string of its bucket (see intern);
