@@ -61,9 +61,9 @@ func (e ResourceUpdated) ChangedBuckets() []string {
 type HoldPlaced struct{ Hold *PlacedHold }
 
 // PlacedHold is a hold as it is placed: the fields of a Hold that a placement chooses. The
-// others follow from them: ResourceID is the resource's, Status is held, UpdatedAt is
-// CreatedAt, no extension and no payment (see AsHold). It is a third smaller than a Hold, and
-// the decision of every hold allocates one.
+// others follow from them: ExpiresAt is CreatedAt plus TTL, ResourceID is the resource's,
+// Status is held, UpdatedAt is CreatedAt, no extension and no payment (see AsHold). It is 40%
+// of a Hold's size, and the decision of every hold allocates one.
 type PlacedHold struct {
 	ID              string
 	UserID          string
@@ -71,17 +71,20 @@ type PlacedHold struct {
 	Buckets         []string // distinct keys, in request order
 	Quantity        int64
 	CreatedAt       time.Time
-	ExpiresAt       time.Time
+	TTL             time.Duration // the hold expires at CreatedAt + TTL (ExpiresAt)
 	WaitlistEntryID string        // "" for a hold a user placed
 	Contact         SealedContact // nil for none
 }
+
+// ExpiresAt is when the placed hold expires unless it is confirmed or renewed.
+func (p *PlacedHold) ExpiresAt() time.Time { return p.CreatedAt.Add(p.TTL) }
 
 // AsHold returns the hold p places on resource resourceID, as a Hold. It shares p's Buckets
 // and Contact.
 func (p *PlacedHold) AsHold(resourceID string) Hold {
 	return Hold{ID: p.ID, ResourceID: resourceID, UserID: p.UserID, IdempotencyKey: p.IdempotencyKey,
 		Buckets: p.Buckets, Quantity: p.Quantity, Status: StatusHeld, CreatedAt: p.CreatedAt,
-		ExpiresAt: p.ExpiresAt, UpdatedAt: p.CreatedAt, WaitlistEntryID: p.WaitlistEntryID, Contact: p.Contact}
+		ExpiresAt: p.ExpiresAt(), UpdatedAt: p.CreatedAt, WaitlistEntryID: p.WaitlistEntryID, Contact: p.Contact}
 }
 
 // HoldConfirmed, HoldCancelled and HoldExpired move an existing hold to a new status.

@@ -250,7 +250,7 @@ func (m *sim) hold(cmd PlaceHold) {
 		}
 		return
 	}
-	if h := d.Events[0].(HoldPlaced).Hold; !h.ExpiresAt.Equal(m.now.Add(m.ref.ttl)) {
+	if h := d.Events[0].(HoldPlaced).Hold; !h.ExpiresAt().Equal(m.now.Add(m.ref.ttl)) {
 		m.fatalf("placed hold %+v", h)
 	}
 	MustApply(m.tb, m.s, d.Events)

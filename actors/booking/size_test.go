@@ -7,7 +7,7 @@ import (
 
 // TestSizes pins the sizes of what the model allocates per hold and per resource, so that a
 // field added to one of them is a decision, not an accident. A hold's decision allocates one
-// placement (192 bytes: the allocator's size class for its 184); each hold in memory is a Hold;
+// placement (176 bytes: the allocator's size class for its 168); each hold in memory is a Hold;
 // each resource a State. Raise a bound only with the measurement that says it is worth it
 // (docs/PERFORMANCE.md, round 5).
 func TestSizes(t *testing.T) {
@@ -15,8 +15,8 @@ func TestSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"placement", unsafe.Sizeof(placement{}), 184},
-		{"PlacedHold", unsafe.Sizeof(PlacedHold{}), 168},
+		{"placement", unsafe.Sizeof(placement{}), 168},
+		{"PlacedHold", unsafe.Sizeof(PlacedHold{}), 152},
 		{"Hold", unsafe.Sizeof(Hold{}), 256},
 		{"State", unsafe.Sizeof(State{}), 504},
 		{"expiryItem", unsafe.Sizeof(expiryItem{}), 40},

@@ -239,9 +239,9 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 			continue // cannot happen: DecideJoinWaitlist refused the id
 		}
 		h := &PlacedHold{ID: e.OfferHoldID, UserID: e.UserID, Buckets: s.keysOf(e.Buckets),
-			Quantity: e.Quantity, CreatedAt: now, ExpiresAt: now.Add(ttl), WaitlistEntryID: e.ID}
+			Quantity: e.Quantity, CreatedAt: now, TTL: ttl, WaitlistEntryID: e.ID}
 		evs = append(evs,
-			WaitlistOffered{EntryID: e.ID, UserID: e.UserID, HoldID: h.ID, ExpiresAt: h.ExpiresAt, At: now},
+			WaitlistOffered{EntryID: e.ID, UserID: e.UserID, HoldID: h.ID, ExpiresAt: h.ExpiresAt(), At: now},
 			HoldPlaced{Hold: h})
 		for _, k := range e.Buckets {
 			f.avail[k] -= e.Quantity

@@ -30,7 +30,7 @@ func offers(tb testing.TB, evs []Event) []string {
 			tb.Fatalf("offer %+v without a hold", o)
 		}
 		h := evs[i+1].(HoldPlaced).Hold
-		if h.ID != o.HoldID || h.WaitlistEntryID != o.EntryID || h.UserID != o.UserID || !h.ExpiresAt.Equal(o.ExpiresAt) {
+		if h.ID != o.HoldID || h.WaitlistEntryID != o.EntryID || h.UserID != o.UserID || !h.ExpiresAt().Equal(o.ExpiresAt) {
 			tb.Fatalf("offer %+v with hold %+v", o, h)
 		}
 		out = append(out, o.EntryID)
@@ -110,7 +110,7 @@ func TestWaitlistFirstFit(t *testing.T) {
 		t.Fatalf("offers %v", got)
 	}
 	h := evs[2].(HoldPlaced).Hold
-	if h.ID != "o-one" || h.UserID != "u3" || h.Quantity != 1 || !h.ExpiresAt.Equal(now.Add(5*time.Minute)) {
+	if h.ID != "o-one" || h.UserID != "u3" || h.Quantity != 1 || !h.ExpiresAt().Equal(now.Add(5*time.Minute)) {
 		t.Fatalf("offer hold %+v", h)
 	}
 	MustApply(t, s, evs)
