@@ -164,11 +164,11 @@ func (a *resourceActor) admit() bool {
 	e.busy.Store(true) // loading: nothing to passivate yet
 	ok, victims := a.cfg.active.admit(e)
 	if !ok {
-		a.metrics.refusedActivation()
+		a.cfg.Metrics.refusedActivation()
 		return false
 	}
 	a.entry = e
-	a.metrics.activeDelta(1)
+	a.cfg.Metrics.activeDelta(1)
 	for _, v := range victims {
 		v.evict()
 	}
@@ -180,7 +180,7 @@ func (a *resourceActor) countOut() {
 	if a.entry != nil {
 		a.cfg.active.remove(a.entry)
 		a.entry = nil
-		a.metrics.activeDelta(-1)
+		a.cfg.Metrics.activeDelta(-1)
 	}
 }
 
@@ -211,7 +211,7 @@ func (a *resourceActor) onEvict() {
 	if a.core != nil && a.core.Phase() == activation.Serving {
 		a.step(activation.Passivate{Queued: int(a.queue.n.Load())})
 		if a.core.Phase() == activation.Passivating {
-			a.metrics.passivatedUnderPressure()
+			a.cfg.Metrics.passivatedUnderPressure()
 			return
 		}
 	}
@@ -221,7 +221,7 @@ func (a *resourceActor) onEvict() {
 // refuse answers a command of a refused activation (one that reached it before the stop;
 // later ones are answered by the mailbox, see onStopped).
 func (a *resourceActor) refuse(to *actor.PID) {
-	a.metrics.rejected(booking.CodeUnavailable)
+	a.cfg.Metrics.rejected(booking.CodeUnavailable)
 	if to != nil {
 		a.system.Root.Send(to, a.overCapReply())
 	}

@@ -18,11 +18,9 @@ import (
 // fields are owned by the actor's goroutine (its mailbox); the goroutines it starts for store
 // calls share nothing with it but their call, and report back by message.
 type resourceActor struct {
-	cfg     *Config // shared by every activation of the props (read only)
-	log     *slog.Logger
-	metrics *Metrics
-	id      string
-	queue   *mailboxCounter
+	cfg   *Config // shared by every activation of the props (read only): its Logger and Metrics too
+	id    string
+	queue *mailboxCounter
 
 	system *actor.ActorSystem
 	self   *actor.PID
@@ -42,7 +40,16 @@ type resourceActor struct {
 }
 
 func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
-	return &resourceActor{cfg: cfg, log: cfg.logger(), metrics: cfg.Metrics, id: resourceID, queue: q}
+	return &resourceActor{cfg: cfg, id: resourceID, queue: q}
+}
+
+// logger is the configuration's logger (props sets one); a Config that did not come through
+// props and has none discards.
+func (a *resourceActor) logger() *slog.Logger {
+	if a.cfg.Logger != nil {
+		return a.cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // Receive is the whole shell: every message becomes an input of the core.
@@ -76,7 +83,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		// A panic (a bug) is restarting the actor: its memory is suspect, so nothing more is
 		// committed from it; the fresh instance re-activates from the store.
-		a.log.Error("resource actor restarting", "resource", a.id)
+		a.logger().Error("resource actor restarting", "resource", a.id)
 		if a.core != nil {
 			a.step(activation.Abort{})
 		}
@@ -101,14 +108,14 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 		}
 	}
 	if a.id == "" {
-		a.log.Error("resource actor has no resource id: spawn it with PropsFor or as cluster kind " + KindName)
+		a.logger().Error("resource actor has no resource id: spawn it with PropsFor or as cluster kind " + KindName)
 	}
 	if !a.admit() {
 		a.refused = true
 		a.system.Root.Poison(a.self)
 		return
 	}
-	core, err := activation.New(a.cfg.coreConfig(a.id))
+	core, err := activation.NewFor(a.cfg.coreConfig(), a.id)
 	if err != nil {
 		panic(err) // props() validated the configuration
 	}
@@ -167,16 +174,16 @@ func (a *resourceActor) step(in activation.Input) {
 	}
 	rd := a.core.Step(now, in)
 	if d := a.core.Parked() - parked; d != 0 {
-		a.metrics.depth(float64(d))
+		a.cfg.Metrics.depth(float64(d))
 	}
 	if w := a.core.Waiting(); w != a.waiting {
-		a.metrics.waitlistLength(float64(w - a.waiting))
+		a.cfg.Metrics.waitlistLength(float64(w - a.waiting))
 		a.waiting = w
 	}
 	for i := range rd.Replies {
 		a.reply(&rd.Replies[i])
 	}
-	a.metrics.noted(rd.Notes)
+	a.cfg.Metrics.noted(rd.Notes)
 	for _, c := range rd.Commits {
 		a.startCommit(c)
 	}
@@ -203,7 +210,7 @@ func (a *resourceActor) reply(r *activation.Reply) {
 	rep := replyProto(&r.Answer, a.cfg.RetryAfter)
 	rep.Owner = a.cfg.Owner
 	if rep.Error != nil {
-		a.metrics.rejected(rep.Error.Code)
+		a.cfg.Metrics.rejected(rep.Error.Code)
 	}
 	if pid, _ := r.To.(*actor.PID); pid != nil {
 		a.system.Root.Send(pid, rep)
@@ -275,7 +282,7 @@ func (a *resourceActor) onStopped() {
 	}
 	a.countOut()
 	a.release()
-	a.metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
+	a.cfg.Metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
 	a.waiting = 0
 	// Drop the resource's state: a stopped actor can stay reachable. protoactor's PIDSet of a
 	// parent's children (disthash's placement actor is the parent of every activation) does

@@ -54,7 +54,11 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	if c.wakes == nil {
 		c.wakes = newWakeups(c.Now, c.AfterFunc)
 	}
-	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
+	if c.core == nil {
+		c.core = c.coreConfig()
+	}
+	c.Logger = c.logger() // one for every activation (an actor keeps none of its own)
+	cfg := &c             // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). The props are one for every
 	// activation (an actor context keeps its props for life: a clone per activation was
