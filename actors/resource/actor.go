@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/protos"
@@ -28,15 +29,18 @@ type resourceActor struct {
 	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	wg     sync.WaitGroup // every store call the actor started
 
-	waiting int          // the core's Waiting as last added to the waitlist gauge
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
 	timerAt time.Time    // the wake-up armed in cfg.wakes; zero: none
 	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
 
-	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
-	refused bool         // over Config.MaxActive: no core, every command answered unavailable
-	virtual bool         // a cluster activation: the cluster activates it again when asked after a stop
-	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	entry *activeEntry // this activation in Config.active (activecap.go); nil: not counted
+	// ci is the cluster identity of a cluster activation (nil: a plain actor, PropsFor): the
+	// cluster activates it again when asked after a stop. The placement actor hands it over
+	// (ClusterIdentified), so the actor context keeps no extensions (see Kind).
+	ci      *cluster.ClusterIdentity
+	waiting int32 // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
+	refused bool  // over Config.MaxActive: no core, every command answered unavailable
+	asked   bool  // a command has arrived (an activation is spawned for a command on its way)
 }
 
 func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
@@ -79,6 +83,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Stopped:
+		a.terminating()
 		a.onStopped()
 	case *actor.Restarting:
 		// A panic (a bug) is restarting the actor: its memory is suspect, so nothing more is
@@ -89,6 +94,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		}
 		a.countOut() // the fresh instance counts itself in again
 		a.release()
+		a.bequeath(ctx)
 	}
 	queued := int(a.queue.n.Load())
 	if _, ok := ctx.Message().(*protos.Command); ok {
@@ -97,14 +103,51 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	a.noteBusy(queued)
 }
 
+// ClusterIdentified gives a cluster activation its identity: the placement actor calls it
+// within the spawn, before Started (cluster/placement.go), so that the identity is kept here
+// and not in the actor context's extensions.
+func (a *resourceActor) ClusterIdentified(ci *cluster.ClusterIdentity) {
+	a.ci, a.id = ci, ci.Identity
+}
+
+// adopt gives the actor its mailbox counter (props' init, within the spawn, before Started).
+func (a *resourceActor) adopt(q *mailboxCounter) { a.queue = q }
+
+// bequeath leaves the mailbox counter and the cluster identity in the actor context for the
+// fresh instance protoactor makes after a panic: a restart keeps the context, runs the
+// producer again and runs no init. Only a restarted actor's context gets extensions.
+func (a *resourceActor) bequeath(ctx actor.Context) {
+	if a.queue != nil {
+		ctx.Set(a.queue)
+	}
+	if a.ci != nil {
+		cluster.SetClusterIdentity(ctx, a.ci)
+	}
+}
+
+// terminating does for a stopping cluster activation what protoactor's cluster middleware
+// does, which the kind does without (see Kind): it tells the placement actor (the
+// ActivationTerminating it waits for) and drops the activation from the cluster's PID cache.
+func (a *resourceActor) terminating() {
+	if a.ci == nil || a.system == nil {
+		return
+	}
+	// Not cluster.GetCluster, which panics on a system without a cluster (tests give plain
+	// actors an identity with cluster.WithClusterIdentity).
+	if c, ok := a.system.Extensions.Get((*cluster.Cluster)(nil).ExtensionID()).(*cluster.Cluster); ok {
+		a.system.EventStream.Publish(&cluster.ActivationTerminating{Pid: a.self, ClusterIdentity: a.ci})
+		c.PidCache.RemoveByValue(a.ci.Identity, a.ci.Kind, a.self)
+	}
+}
+
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
 	if a.queue == nil { // spawned by props: the mailbox's counter is in the context (props.go)
 		a.queue = queueOf(ctx)
 	}
-	if a.id == "" {
+	if a.id == "" { // a fresh instance after a restart: its predecessor left the identity (onRestarting)
 		if ci := clusterIdentity(ctx); ci != nil {
-			a.id, a.virtual = ci.Identity, true
+			a.ClusterIdentified(ci)
 		}
 	}
 	if a.id == "" {
@@ -130,7 +173,7 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 // again. A plain actor (PropsFor) is not re-activated by anyone, so it stays; nor does an
 // activation stop before the command it was spawned for arrived.
 func (a *resourceActor) passivateIfMissing(queued int) {
-	if queued == 0 && a.virtual && a.asked && a.core != nil && a.core.Phase() == activation.Serving && a.core.Missing() {
+	if queued == 0 && a.ci != nil && a.asked && a.core != nil && a.core.Phase() == activation.Serving && a.core.Missing() {
 		a.step(activation.Passivate{})
 	}
 }
@@ -176,7 +219,7 @@ func (a *resourceActor) step(in activation.Input) {
 	if d := a.core.Parked() - parked; d != 0 {
 		a.cfg.Metrics.depth(float64(d))
 	}
-	if w := a.core.Waiting(); w != a.waiting {
+	if w := int32(a.core.Waiting()); w != a.waiting {
 		a.cfg.Metrics.waitlistLength(float64(w - a.waiting))
 		a.waiting = w
 	}
