@@ -33,14 +33,15 @@ type resourceActor struct {
 	timerAt time.Time    // the wake-up armed in cfg.wakes; zero: none
 	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
 
-	entry *activeEntry // this activation in Config.active (activecap.go); nil: not counted
-	// ci is the cluster identity of a cluster activation (nil: a plain actor, PropsFor): the
-	// cluster activates it again when asked after a stop. The placement actor hands it over
-	// (ClusterIdentified), so the actor context keeps no extensions (see Kind).
-	ci      *cluster.ClusterIdentity
-	waiting int32 // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
-	refused bool  // over Config.MaxActive: no core, every command answered unavailable
-	asked   bool  // a command has arrived (an activation is spawned for a command on its way)
+	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
+	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
+	refused bool         // over Config.MaxActive: no core, every command answered unavailable
+	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	// virtual: a cluster activation of KindName, identity id (the placement actor hands it
+	// over, ClusterIdentified, so the actor context keeps no extensions, see Kind); the
+	// cluster activates it again when asked after a stop. The ClusterIdentity itself is not
+	// kept (80 bytes): the stop's announcement makes one.
+	virtual bool
 }
 
 func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
@@ -107,7 +108,15 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 // within the spawn, before Started (cluster/placement.go), so that the identity is kept here
 // and not in the actor context's extensions.
 func (a *resourceActor) ClusterIdentified(ci *cluster.ClusterIdentity) {
-	a.ci, a.id = ci, ci.Identity
+	if ci.Kind != KindName {
+		a.logger().Error("resource actor spawned as kind "+ci.Kind+": its stop is announced for kind "+KindName, "resource", ci.Identity)
+	}
+	a.id, a.virtual = ci.Identity, true
+}
+
+// identity is the cluster identity of a cluster activation.
+func (a *resourceActor) identity() *cluster.ClusterIdentity {
+	return &cluster.ClusterIdentity{Kind: KindName, Identity: a.id}
 }
 
 // adopt gives the actor its mailbox counter (props' init, within the spawn, before Started).
@@ -120,8 +129,8 @@ func (a *resourceActor) bequeath(ctx actor.Context) {
 	if a.queue != nil {
 		ctx.Set(a.queue)
 	}
-	if a.ci != nil {
-		cluster.SetClusterIdentity(ctx, a.ci)
+	if a.virtual {
+		cluster.SetClusterIdentity(ctx, a.identity())
 	}
 }
 
@@ -129,14 +138,14 @@ func (a *resourceActor) bequeath(ctx actor.Context) {
 // does, which the kind does without (see Kind): it tells the placement actor (the
 // ActivationTerminating it waits for) and drops the activation from the cluster's PID cache.
 func (a *resourceActor) terminating() {
-	if a.ci == nil || a.system == nil {
+	if !a.virtual || a.system == nil {
 		return
 	}
 	// Not cluster.GetCluster, which panics on a system without a cluster (tests give plain
 	// actors an identity with cluster.WithClusterIdentity).
 	if c, ok := a.system.Extensions.Get((*cluster.Cluster)(nil).ExtensionID()).(*cluster.Cluster); ok {
-		a.system.EventStream.Publish(&cluster.ActivationTerminating{Pid: a.self, ClusterIdentity: a.ci})
-		c.PidCache.RemoveByValue(a.ci.Identity, a.ci.Kind, a.self)
+		a.system.EventStream.Publish(&cluster.ActivationTerminating{Pid: a.self, ClusterIdentity: a.identity()})
+		c.PidCache.RemoveByValue(a.id, KindName, a.self)
 	}
 }
 
@@ -173,7 +182,7 @@ func (a *resourceActor) onStarted(ctx actor.Context) {
 // again. A plain actor (PropsFor) is not re-activated by anyone, so it stays; nor does an
 // activation stop before the command it was spawned for arrived.
 func (a *resourceActor) passivateIfMissing(queued int) {
-	if queued == 0 && a.ci != nil && a.asked && a.core != nil && a.core.Phase() == activation.Serving && a.core.Missing() {
+	if queued == 0 && a.virtual && a.asked && a.core != nil && a.core.Phase() == activation.Serving && a.core.Missing() {
 		a.step(activation.Passivate{})
 	}
 }

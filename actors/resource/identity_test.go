@@ -63,8 +63,8 @@ func TestRestartedClusterActivationKeepsItsIdentity(t *testing.T) {
 	h.sys.Root.Send(pid, &crash{})
 	mustOK(t, h.ask(pid, holdCmd(id, "k-1", "u", 1, "all")))
 	second := <-instances
-	if first.ci == nil || second.ci != first.ci || second.id != id {
-		t.Fatalf("identities: first %v, after the restart %v (id %q); want the same, for %q", first.ci, second.ci, second.id, id)
+	if !first.virtual || !second.virtual || first.id != id || second.id != id {
+		t.Fatalf("identities: first %q (virtual %v), after the restart %q (virtual %v); want %q, virtual", first.id, first.virtual, second.id, second.virtual, id)
 	}
 	if second.queue == nil || second.queue != first.queue {
 		t.Fatalf("mailbox counters: first %p, after the restart %p; want the same", first.queue, second.queue)
