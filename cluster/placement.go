@@ -125,7 +125,7 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 // (about 180 bytes per activation). Such a kind is made without cluster.NewKind's middleware
 // (which reads the identity from the extensions), so the actor must, when it stops (on
 // actor.Stopped), publish cluster.ActivationTerminating{Pid: self, ClusterIdentity: ci} on the
-// actor system's event stream, which is how this actor counts it out, and remove its entry
+// actor system's event stream, which is how the placement actor counts it out, and remove its entry
 // from the cluster's PID cache (resource.Kind does both).
 type IdentifiedActor interface {
 	ClusterIdentified(ci *cluster.ClusterIdentity)

@@ -151,10 +151,10 @@ func (a *resourceActor) terminating() {
 
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
-	if a.queue == nil { // spawned by props: the mailbox's counter is in the context (props.go)
+	if a.queue == nil { // a fresh instance after a restart: its predecessor left the counter (bequeath)
 		a.queue = queueOf(ctx)
 	}
-	if a.id == "" { // a fresh instance after a restart: its predecessor left the identity (onRestarting)
+	if a.id == "" { // after a restart (bequeath), or an identity set with cluster.WithClusterIdentity
 		if ci := clusterIdentity(ctx); ci != nil {
 			a.ClusterIdentified(ci)
 		}

@@ -29,8 +29,10 @@ func Kind(cfg Config) *cluster.Kind {
 	return &cluster.Kind{Kind: KindName, Props: Props(cfg)}
 }
 
-// Props returns the props of a resource actor spawned by the cluster: the actor reads its
-// resource id from its cluster identity when it starts. It panics if cfg is invalid.
+// Props returns the props of a resource actor spawned by the cluster: the placement actor
+// hands the actor its cluster identity, whose Identity is the resource id (ClusterIdentified;
+// an identity set with cluster.WithClusterIdentity is read when it starts). It panics if cfg
+// is invalid.
 func Props(cfg Config) *actor.Props {
 	return props(cfg, "", produce)
 }
