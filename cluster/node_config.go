@@ -45,7 +45,8 @@ type NodeConfig struct {
 
 	// Kinds are the virtual-actor kinds this member hosts. Build them with
 	// cluster.NewKind (it installs the middleware that gives activations their
-	// identity). Every member of a kind must host the same props. Kind names must be
+	// identity), or of IdentifiedActors that announce their own stop (placement.go;
+	// resource.Kind). Every member of a kind must host the same props. Kind names must be
 	// unique and free of '/' and '.' (protoactor builds keys with them); their total
 	// length is bounded by memberlist's 512-byte metadata limit.
 	Kinds []*cluster.Kind

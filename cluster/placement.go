@@ -28,8 +28,9 @@ const placementActorName = disthash.PartitionActivatorActorName
 // protoactor's cluster middleware publishes on the event stream when an activation stops
 // (forwarded by identityLookup): watching each activation instead would give every one a
 // watcher set, a Go map of its own (about 400 bytes per active resource). So a kind must be made with
-// cluster.NewKind, which adds that middleware (protoactor's PID cache relies on it too); an
-// activation of a kind without it would never be counted out.
+// cluster.NewKind, which adds that middleware (protoactor's PID cache relies on it too), or
+// its actors must be IdentifiedActors that announce their stop themselves; an activation of a
+// kind with neither would never be counted out.
 //
 // An activation request for an identity already active here is answered with its PID;
 // otherwise the kind's props, with the cluster identity (set by an init of props shared by the
@@ -118,6 +119,18 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	ctx.Respond(&cluster.ActivationResponse{Pid: pid})
 }
 
+// IdentifiedActor is an activation that keeps its cluster identity itself: the placement actor
+// hands it the identity within the spawn (before Started, on the placement actor's goroutine)
+// instead of setting it in the actor context's extensions, which protoactor makes on first use
+// (about 180 bytes per activation). Such a kind is made without cluster.NewKind's middleware
+// (which reads the identity from the extensions), so the actor must, when it stops (on
+// actor.Stopped), publish cluster.ActivationTerminating{Pid: self, ClusterIdentity: ci} on the
+// actor system's event stream, which is how the placement actor counts it out, and remove its entry
+// from the cluster's PID cache (resource.Kind does both).
+type IdentifiedActor interface {
+	ClusterIdentified(ci *cluster.ClusterIdentity)
+}
+
 // identified returns the props of kind that set the cluster identity of the activation being
 // spawned (p.spawning), made once per kind.
 func (p *placementActor) identified(kind string, props *actor.Props) *actor.Props {
@@ -125,9 +138,14 @@ func (p *placementActor) identified(kind string, props *actor.Props) *actor.Prop
 		return ip
 	}
 	ip := props.Clone(actor.WithOnInit(func(ctx actor.Context) {
-		if p.spawning != nil {
-			cluster.SetClusterIdentity(ctx, p.spawning)
+		if p.spawning == nil {
+			return
 		}
+		if a, ok := ctx.Actor().(IdentifiedActor); ok {
+			a.ClusterIdentified(p.spawning)
+			return
+		}
+		cluster.SetClusterIdentity(ctx, p.spawning)
 	}))
 	if p.props == nil {
 		p.props = map[string]*actor.Props{}

@@ -35,7 +35,7 @@ type heapShare struct {
 // heapOwners group allocation sites by who owns the memory (first match wins).
 var heapOwners = []struct{ name, prefix string }{
 	// Every event is published with its id as Nats-Msg-Id: the stream keeps each id for its
-	// duplicate window (cluster/bus DuplicateWindow, 2 min) and then purges it.
+	// duplicate window (cluster/bus DuplicateWindow, 30 s) and then purges it.
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).storeMsgIdLocked"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.getMsgId"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).processJetStreamMsgWithBatch"},
@@ -195,12 +195,12 @@ func (b *bench) writeSection4(w *strings.Builder, m *memResult) {
 	}
 	p("## 4. Memory: %s resources, %d holds each%s\n\n", num(float64(m.Resources)), m.HoldsPer, title)
 	p("One node on the embedded store (`--idle-timeout %s`%s). %s resources of one bucket are created over HTTP and each "+
-		"gets %d holds (64 concurrent clients; %s, %d failed). VmRSS is read from `/proc/PID/status`, the Go heap from "+
+		"gets %d holds (64 concurrent clients; %s, %d failed; the node used %s of CPU). VmRSS is read from `/proc/PID/status`, the Go heap from "+
 		"the node's `/metrics` (`heap in use`: spans holding objects, with the free slots between them; `live`: the bytes "+
 		"of reachable objects after a GC); a forced GC is the node's `/debug/pprof/heap?gc=1`. The active count is what "+
 		"the node reports; per-resource figures divide by it.\n\n",
 		m.IdleTimeout, map[bool]string{true: ", `--events off`", false: ", events on"}[m.EventsOff],
-		num(float64(m.Resources)), m.HoldsPer, m.Fill.Round(time.Second), m.Failed)
+		num(float64(m.Resources)), m.HoldsPer, m.Fill.Round(time.Second), m.Failed, m.FillCPU.Round(100*time.Millisecond))
 	p("| moment | active resources | VmRSS | Go heap in use | live heap | heap objects |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, pt := range m.Points {
 		p("| %s | %s | %s | %s | %s | %s |\n", pt.What, num(float64(pt.Active)), mib(pt.RSS), mib(pt.HeapInuse), mib(pt.HeapAlloc), num(float64(pt.HeapObjects)))

@@ -29,6 +29,9 @@ type memResult struct {
 	IdleTimeout         time.Duration
 	EventsOff           bool          // the node ran with --events off (no outbox, no embedded JetStream)
 	Fill                time.Duration // creating the resources and placing their holds
+	// FillCPU is the node's CPU time (user + system, /proc/PID/stat) over the fill: what a
+	// GC setting (GOGC, GOMEMLIMIT in the node's environment) costs shows here.
+	FillCPU time.Duration
 	// Passivation is from the end of the fill until the node reported no activation.
 	Passivation time.Duration
 	Failed      int64 // creations or holds that failed
@@ -88,6 +91,7 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	c := clustertest.NewClient(10*time.Second, clustertest.DevIssuer(t, b.keyFile))
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
+	_, cpu0, _ := procStat(node.PID())
 	start := time.Now()
 	for range 64 {
 		wg.Go(func() {
@@ -111,7 +115,11 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	}
 	wg.Wait()
 	res.Fill, res.Failed = time.Since(start), failed.Load()
-	t.Logf("memory fill: %d resources x %d holds in %s, %d failed", res.Resources, res.HoldsPer, res.Fill.Round(time.Second), res.Failed)
+	if _, cpu1, err := procStat(node.PID()); err == nil {
+		res.FillCPU = cpu1 - cpu0
+	}
+	t.Logf("memory fill: %d resources x %d holds in %s, %d failed, node CPU %s", res.Resources, res.HoldsPer,
+		res.Fill.Round(time.Second), res.Failed, res.FillCPU.Round(10*time.Millisecond))
 	if res.Fill >= res.IdleTimeout {
 		b.problem(t, "memory benchmark: the fill (%s) took longer than the idle timeout (%s): the first resources passivated before the measurement (raise ALLOT_BENCH_IDLE_TIMEOUT)",
 			res.Fill.Round(time.Second), res.IdleTimeout)

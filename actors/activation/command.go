@@ -36,7 +36,7 @@ func (c *Core) admit(now time.Time, r *Command) {
 		return
 	}
 	if waiting := int(c.parked) + r.Queued; waiting >= c.cfg.MaxPending {
-		c.fail(r, booking.Errorf(booking.CodeBusy, "resource %q has %d commands waiting; retry later", c.cfg.ResourceID, waiting))
+		c.fail(r, booking.Errorf(booking.CodeBusy, "resource %q has %d commands waiting; retry later", c.id, waiting))
 		return
 	}
 	if r.Err != nil {
@@ -89,7 +89,7 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 	case GetResource:
 		res, ok := c.committed.Resource()
 		if !ok {
-			c.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", c.cfg.ResourceID))
+			c.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", c.id))
 			return
 		}
 		c.fromMemory(r, Answer{Resource: &ResourceView{Resource: res, Buckets: c.committed.Buckets(), Version: c.version}})
@@ -110,7 +110,7 @@ func (c *Core) dispatch(r *Command, t time.Time) {
 
 func (c *Core) dispatchGetHold(r *Command, holdID string, t time.Time) {
 	if !c.committed.Exists() {
-		c.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", c.cfg.ResourceID))
+		c.fail(r, booking.Errorf(booking.CodeNotFound, "resource %q not found", c.id))
 		return
 	}
 	if h, ok := c.committed.Hold(holdID); ok {

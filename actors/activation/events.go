@@ -21,7 +21,7 @@ func (c *Core) batchEvents(ds []*decision, version uint64, after []booking.Bucke
 		n += len(d.events)
 	}
 	out := make([]events.Event, 0, n)
-	rid := c.cfg.ResourceID
+	rid := c.id
 	var last events.Event
 	for _, d := range ds {
 		hi := 0 // d.holds holds the hold images capture took, in event order

@@ -46,7 +46,7 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 		c.committed = booking.RestoreSaved(booking.Saved{Resource: res.Resource, Buckets: res.Buckets, Holds: res.Holds,
 			Idempotency: res.Idempotency, Waitlist: res.Waitlist})
 	} else {
-		c.committed = booking.NewState(c.cfg.ResourceID)
+		c.committed = booking.NewState(c.id)
 	}
 	c.spec = c.committed // shared until the next change (ownSpec)
 	c.epoch, c.version = res.Epoch, res.Version

@@ -39,7 +39,7 @@ func (c *Core) onLookup(now time.Time, m LookupResult) {
 		c.fail(r, errDeadline)
 	case join:
 		c.joinLookedUp(r, m, now)
-	case m.Status == LookupNotFound || (m.Status == LookupFound && m.Hold.ResourceID != c.cfg.ResourceID):
+	case m.Status == LookupNotFound || (m.Status == LookupFound && m.Hold.ResourceID != c.id):
 		c.fail(r, booking.Errorf(booking.CodeNotFound, "hold %q not found", m.HoldID))
 	case m.Status == LookupFailed:
 		c.fail(r, errStoreDown)
@@ -91,7 +91,7 @@ func (c *Core) joinLookedUp(r *Command, m LookupResult, now time.Time) {
 	case m.Status == LookupFailed:
 		c.fail(r, errStoreDown)
 		return
-	case m.Status == LookupFound && m.Hold.ResourceID == c.cfg.ResourceID && m.Hold.Status.Active():
+	case m.Status == LookupFound && m.Hold.ResourceID == c.id && m.Hold.Status.Active():
 		c.storeAhead(r, now)
 		return
 	case m.Status == LookupFound:
@@ -123,7 +123,7 @@ func (c *Core) answerTerminal(r *Command, h booking.Hold, t time.Time) {
 		return
 	}
 	res, _ := c.committed.Resource()
-	res.ID = c.cfg.ResourceID
+	res.ID = c.id
 	s := booking.Restore(res, nil, []booking.Hold{h}, nil) // terminal: claims nothing
 	o := decide(s, r.Op, t)
 	if len(o.events) > 0 {

@@ -12,8 +12,8 @@ import (
 // accident.
 func TestCoreKeepsItsSizeClass(t *testing.T) {
 	// Objects up to 512 bytes carry no allocation header.
-	if size := unsafe.Sizeof(Core{}); size > 416 {
-		t.Fatalf("Core is %d bytes, over the 416-byte allocation class", size)
+	if size := unsafe.Sizeof(Core{}); size > 352 {
+		t.Fatalf("Core is %d bytes, over the 352-byte allocation class", size)
 	}
 }
 

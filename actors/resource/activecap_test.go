@@ -253,7 +253,7 @@ func TestActiveSetShrinksAfterAPassivationWave(t *testing.T) {
 	s := newActiveSet(0)
 	entries := make([]*activeEntry, 4*shrinkMin)
 	for i := range entries {
-		entries[i] = &activeEntry{evict: func() {}}
+		entries[i] = &activeEntry{}
 		if ok, _ := s.admit(entries[i]); !ok {
 			t.Fatalf("admit %d refused without a cap", i)
 		}

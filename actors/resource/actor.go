@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/allot/allot/actors/activation"
 	"github.com/allot/allot/protos"
@@ -18,11 +19,9 @@ import (
 // fields are owned by the actor's goroutine (its mailbox); the goroutines it starts for store
 // calls share nothing with it but their call, and report back by message.
 type resourceActor struct {
-	cfg     *Config // shared by every activation of the props (read only)
-	log     *slog.Logger
-	metrics *Metrics
-	id      string
-	queue   *mailboxCounter
+	cfg   *Config // shared by every activation of the props (read only): its Logger and Metrics too
+	id    string
+	queue *mailboxCounter
 
 	system *actor.ActorSystem
 	self   *actor.PID
@@ -30,19 +29,32 @@ type resourceActor struct {
 	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	wg     sync.WaitGroup // every store call the actor started
 
-	waiting int          // the core's Waiting as last added to the waitlist gauge
 	calls   []*storeCall // the commits, renewal and load at the store, in the order started
 	timerAt time.Time    // the wake-up armed in cfg.wakes; zero: none
 	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
 
 	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
+	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
 	refused bool         // over Config.MaxActive: no core, every command answered unavailable
-	virtual bool         // a cluster activation: the cluster activates it again when asked after a stop
 	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	// virtual: a cluster activation of KindName, identity id (the placement actor hands it
+	// over, ClusterIdentified, so the actor context keeps no extensions, see Kind); the
+	// cluster activates it again when asked after a stop. The ClusterIdentity itself is not
+	// kept (80 bytes): the stop's announcement makes one.
+	virtual bool
 }
 
 func newActor(cfg *Config, resourceID string, q *mailboxCounter) *resourceActor {
-	return &resourceActor{cfg: cfg, log: cfg.logger(), metrics: cfg.Metrics, id: resourceID, queue: q}
+	return &resourceActor{cfg: cfg, id: resourceID, queue: q}
+}
+
+// logger is the configuration's logger (props sets one); a Config that did not come through
+// props and has none discards.
+func (a *resourceActor) logger() *slog.Logger {
+	if a.cfg.Logger != nil {
+		return a.cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // Receive is the whole shell: every message becomes an input of the core.
@@ -72,16 +84,18 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Stopped:
+		a.terminating()
 		a.onStopped()
 	case *actor.Restarting:
 		// A panic (a bug) is restarting the actor: its memory is suspect, so nothing more is
 		// committed from it; the fresh instance re-activates from the store.
-		a.log.Error("resource actor restarting", "resource", a.id)
+		a.logger().Error("resource actor restarting", "resource", a.id)
 		if a.core != nil {
 			a.step(activation.Abort{})
 		}
 		a.countOut() // the fresh instance counts itself in again
 		a.release()
+		a.bequeath(ctx)
 	}
 	queued := int(a.queue.n.Load())
 	if _, ok := ctx.Message().(*protos.Command); ok {
@@ -90,25 +104,70 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 	a.noteBusy(queued)
 }
 
+// ClusterIdentified gives a cluster activation its identity: the placement actor calls it
+// within the spawn, before Started (cluster/placement.go), so that the identity is kept here
+// and not in the actor context's extensions.
+func (a *resourceActor) ClusterIdentified(ci *cluster.ClusterIdentity) {
+	if ci.Kind != KindName {
+		a.logger().Error("resource actor spawned as kind "+ci.Kind+": its stop is announced for kind "+KindName, "resource", ci.Identity)
+	}
+	a.id, a.virtual = ci.Identity, true
+}
+
+// identity is the cluster identity of a cluster activation.
+func (a *resourceActor) identity() *cluster.ClusterIdentity {
+	return &cluster.ClusterIdentity{Kind: KindName, Identity: a.id}
+}
+
+// adopt gives the actor its mailbox counter (props' init, within the spawn, before Started).
+func (a *resourceActor) adopt(q *mailboxCounter) { a.queue = q }
+
+// bequeath leaves the mailbox counter and the cluster identity in the actor context for the
+// fresh instance protoactor makes after a panic: a restart keeps the context, runs the
+// producer again and runs no init. Only a restarted actor's context gets extensions.
+func (a *resourceActor) bequeath(ctx actor.Context) {
+	if a.queue != nil {
+		ctx.Set(a.queue)
+	}
+	if a.virtual {
+		cluster.SetClusterIdentity(ctx, a.identity())
+	}
+}
+
+// terminating does for a stopping cluster activation what protoactor's cluster middleware
+// does, which the kind does without (see Kind): it tells the placement actor (the
+// ActivationTerminating it waits for) and drops the activation from the cluster's PID cache.
+func (a *resourceActor) terminating() {
+	if !a.virtual || a.system == nil {
+		return
+	}
+	// Not cluster.GetCluster, which panics on a system without a cluster (tests give plain
+	// actors an identity with cluster.WithClusterIdentity).
+	if c, ok := a.system.Extensions.Get((*cluster.Cluster)(nil).ExtensionID()).(*cluster.Cluster); ok {
+		a.system.EventStream.Publish(&cluster.ActivationTerminating{Pid: a.self, ClusterIdentity: a.identity()})
+		c.PidCache.RemoveByValue(a.id, KindName, a.self)
+	}
+}
+
 func (a *resourceActor) onStarted(ctx actor.Context) {
 	a.system, a.self = ctx.ActorSystem(), ctx.Self()
-	if a.queue == nil { // spawned by props: the mailbox's counter is in the context (props.go)
+	if a.queue == nil { // a fresh instance after a restart: its predecessor left the counter (bequeath)
 		a.queue = queueOf(ctx)
 	}
-	if a.id == "" {
+	if a.id == "" { // after a restart (bequeath), or an identity set with cluster.WithClusterIdentity
 		if ci := clusterIdentity(ctx); ci != nil {
-			a.id, a.virtual = ci.Identity, true
+			a.ClusterIdentified(ci)
 		}
 	}
 	if a.id == "" {
-		a.log.Error("resource actor has no resource id: spawn it with PropsFor or as cluster kind " + KindName)
+		a.logger().Error("resource actor has no resource id: spawn it with PropsFor or as cluster kind " + KindName)
 	}
 	if !a.admit() {
 		a.refused = true
 		a.system.Root.Poison(a.self)
 		return
 	}
-	core, err := activation.New(a.cfg.coreConfig(a.id))
+	core, err := activation.NewFor(a.cfg.coreConfig(), a.id)
 	if err != nil {
 		panic(err) // props() validated the configuration
 	}
@@ -167,16 +226,16 @@ func (a *resourceActor) step(in activation.Input) {
 	}
 	rd := a.core.Step(now, in)
 	if d := a.core.Parked() - parked; d != 0 {
-		a.metrics.depth(float64(d))
+		a.cfg.Metrics.depth(float64(d))
 	}
-	if w := a.core.Waiting(); w != a.waiting {
-		a.metrics.waitlistLength(float64(w - a.waiting))
+	if w := int32(a.core.Waiting()); w != a.waiting {
+		a.cfg.Metrics.waitlistLength(float64(w - a.waiting))
 		a.waiting = w
 	}
 	for i := range rd.Replies {
 		a.reply(&rd.Replies[i])
 	}
-	a.metrics.noted(rd.Notes)
+	a.cfg.Metrics.noted(rd.Notes)
 	for _, c := range rd.Commits {
 		a.startCommit(c)
 	}
@@ -203,7 +262,7 @@ func (a *resourceActor) reply(r *activation.Reply) {
 	rep := replyProto(&r.Answer, a.cfg.RetryAfter)
 	rep.Owner = a.cfg.Owner
 	if rep.Error != nil {
-		a.metrics.rejected(rep.Error.Code)
+		a.cfg.Metrics.rejected(rep.Error.Code)
 	}
 	if pid, _ := r.To.(*actor.PID); pid != nil {
 		a.system.Root.Send(pid, rep)
@@ -275,7 +334,7 @@ func (a *resourceActor) onStopped() {
 	}
 	a.countOut()
 	a.release()
-	a.metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
+	a.cfg.Metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
 	a.waiting = 0
 	// Drop the resource's state: a stopped actor can stay reachable. protoactor's PIDSet of a
 	// parent's children (disthash's placement actor is the parent of every activation) does

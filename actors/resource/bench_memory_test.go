@@ -100,10 +100,15 @@ type (
 func newMemFleet(sys *actor.ActorSystem, cfg Config) *memFleet {
 	f := &memFleet{sys: sys, gone: make(chan struct{}, 64)}
 	children := map[string]*actor.PID{} // as the placement actor's map of activations
-	// One kind's props, as a node's, with the identity set by an init as the placement actor
-	// does (cluster/placement.go: identified): the props are shared by every activation.
+	// One kind's props, as a node's, with the identity handed to the actor by an init as the
+	// placement actor does (cluster/placement.go: identified; the actor is an IdentifiedActor,
+	// so its context gets no extensions): the props are shared by every activation.
 	var spawning *cluster.ClusterIdentity
-	kind := Props(cfg).Clone(actor.WithOnInit(func(ctx actor.Context) { cluster.SetClusterIdentity(ctx, spawning) }))
+	kind := Props(cfg).Clone(actor.WithOnInit(func(ctx actor.Context) {
+		ctx.Actor().(interface {
+			ClusterIdentified(*cluster.ClusterIdentity)
+		}).ClusterIdentified(spawning)
+	}))
 	f.parent = sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *spawnChild:

@@ -142,28 +142,28 @@ func (a *resourceActor) startLoad(l activation.Load) {
 func (a *resourceActor) finished(call *storeCall) {
 	switch call.kind {
 	case commitCall:
-		a.metrics.commit(call.size, call.latency, call.err == nil)
+		a.cfg.Metrics.commit(call.size, call.latency, call.err == nil)
 		switch outcome(call.err) {
 		case activation.Committed:
-			a.log.Debug("commit", "resource", a.id, "decisions", call.size, "latency", call.latency)
+			a.logger().Debug("commit", "resource", a.id, "decisions", call.size, "latency", call.latency)
 		case activation.Fenced:
-			a.log.Warn("fenced: another activation owns the resource", "resource", a.id, "err", call.err)
+			a.logger().Warn("fenced: another activation owns the resource", "resource", a.id, "err", call.err)
 		default:
-			a.log.Warn("commit failed", "resource", a.id, "decisions", call.size, "latency", call.latency, "err", call.err)
+			a.logger().Warn("commit failed", "resource", a.id, "decisions", call.size, "latency", call.latency, "err", call.err)
 		}
 	case renewalCall:
 		switch outcome(call.err) {
 		case activation.Fenced:
-			a.log.Warn("fenced on lease renewal: another activation owns the resource", "resource", a.id)
+			a.logger().Warn("fenced on lease renewal: another activation owns the resource", "resource", a.id)
 		case activation.Unknown:
-			a.log.Warn("lease renewal failed", "resource", a.id, "latency", call.latency, "err", call.err)
+			a.logger().Warn("lease renewal failed", "resource", a.id, "latency", call.latency, "err", call.err)
 		}
 	case loadCall:
 		if call.err != nil {
 			if a.core.Phase() == activation.Loading {
-				a.log.Warn("activate failed", "resource", a.id, "err", call.err)
+				a.logger().Warn("activate failed", "resource", a.id, "err", call.err)
 			} else {
-				a.log.Warn("reload failed", "resource", a.id, "backoff", a.core.Backoff(), "err", call.err)
+				a.logger().Warn("reload failed", "resource", a.id, "backoff", a.core.Backoff(), "err", call.err)
 			}
 		}
 	}
@@ -191,7 +191,7 @@ func (a *resourceActor) startLookup(l activation.Lookup) {
 			return // the actor stopped; it answered the command
 		}
 		if res.Status == activation.LookupFailed {
-			a.log.Warn("hold lookup failed", "resource", id, "hold", l.HoldID, "err", err)
+			a.logger().Warn("hold lookup failed", "resource", id, "hold", l.HoldID, "err", err)
 		}
 		a.tell(&lookupDone{result: res})
 	}()
@@ -203,6 +203,6 @@ func (a *resourceActor) releaseLease(r activation.Release) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout)
 	defer cancel()
 	if err := a.cfg.Store.Renew(ctx, a.id, r.Epoch, time.Time{}); err != nil && !errors.Is(err, persistence.ErrFenced) {
-		a.log.Warn("lease release failed", "resource", a.id, "err", err)
+		a.logger().Warn("lease release failed", "resource", a.id, "err", err)
 	}
 }

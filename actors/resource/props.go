@@ -17,12 +17,22 @@ const KindName = "resource"
 
 // Kind returns the cluster kind KindName. It panics if cfg is invalid: a node's kinds are built
 // once at start-up, where a bad configuration must stop the process.
+//
+// The kind is made without cluster.NewKind's receiver middleware: a receiver middleware makes
+// protoactor give every actor context its "extras" (a struct of children, watchers, stash,
+// timers and an extensions slice: about 180 bytes per active resource), and the middleware
+// only reads the identity from those extensions to announce the activation's stop. The actor
+// keeps its identity itself (the placement actor hands it over, ClusterIdentified) and
+// announces its stop itself (terminating: the ActivationTerminating the placement actor
+// counts activations out by, and the PID cache's entry removed).
 func Kind(cfg Config) *cluster.Kind {
-	return cluster.NewKind(KindName, Props(cfg))
+	return &cluster.Kind{Kind: KindName, Props: Props(cfg)}
 }
 
-// Props returns the props of a resource actor spawned by the cluster: the actor reads its
-// resource id from its cluster identity when it starts. It panics if cfg is invalid.
+// Props returns the props of a resource actor spawned by the cluster: the placement actor
+// hands the actor its cluster identity, whose Identity is the resource id (ClusterIdentified;
+// an identity set with cluster.WithClusterIdentity is read when it starts). It panics if cfg
+// is invalid.
 func Props(cfg Config) *actor.Props {
 	return props(cfg, "", produce)
 }
@@ -54,16 +64,22 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	if c.wakes == nil {
 		c.wakes = newWakeups(c.Now, c.AfterFunc)
 	}
-	cfg := &c // one copy for every activation: an actor keeps a pointer, not its own copy
+	if c.core == nil {
+		c.core = c.coreConfig()
+	}
+	c.Logger = c.logger() // one for every activation (an actor keeps none of its own)
+	cfg := &c             // one copy for every activation: an actor keeps a pointer, not its own copy
 	// Each activation gets its own mailbox counter, shared by the actor (admission) and by
 	// its mailbox (which counts commands posted and taken). The props are one for every
 	// activation (an actor context keeps its props for life: a clone per activation was
 	// about 300 bytes of Props and middleware chains per active resource), so the spawn
-	// function hands the counter to the mailbox producer and to an init that stores it in the
-	// actor context's extensions; the actor takes it from there when it starts, and so does
-	// a fresh instance after a restart (a restart keeps the context, runs the producer again
-	// and runs no init). spawning is set only within a spawn, under its lock: protoactor
-	// makes the mailbox and runs the inits within the spawn, on the spawning goroutine.
+	// function hands the counter to the mailbox producer and to an init that gives it to the
+	// actor (adopt: protoactor has run the producer by then). The context's extensions are
+	// not used for it: an actor context makes its extensions on first use (about 180 bytes
+	// of "extras", see Kind). Only an actor that panics leaves the counter there, for the
+	// fresh instance (bequeath: a restart keeps the context, runs the producer again and runs
+	// no init). spawning is set only within a spawn, under its lock: protoactor makes the
+	// mailbox and runs the inits within the spawn, on the spawning goroutine.
 	//
 	// The mailbox is protoactor's lock-free one (a linked queue: a node per message in
 	// flight), not Unbounded's ring: Unbounded gives every activation a 10-slot ring of
@@ -84,13 +100,17 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 		return actor.DefaultSpawner(sys, id, p, parent)
 	}
 	return actor.PropsFromProducer(
-		func() actor.Actor { return produce(cfg, resourceID, nil) }, // the counter comes at Started
+		func() actor.Actor { return produce(cfg, resourceID, nil) }, // the counter comes from the init
 		actor.WithSpawnFunc(spawn),
 		actor.WithDispatcher(newWarmDispatcher(300)),
 		actor.WithMailbox(func() actor.Mailbox { return actor.UnboundedLockfree(spawning.q)() }),
-		actor.WithOnInit(func(ctx actor.Context) { ctx.Set(spawning.q) }),
+		actor.WithOnInit(func(ctx actor.Context) { ctx.Actor().(adopter).adopt(spawning.q) }),
 	)
 }
+
+// adopter is an actor props' init hands its mailbox counter: a resourceActor, or a test's
+// actor that embeds one.
+type adopter interface{ adopt(q *mailboxCounter) }
 
 // queueExtension is the context extension under which an activation's mailboxCounter is
 // kept (set once, at init: protoactor hands out extension ids at package initialization).

@@ -39,7 +39,7 @@ type Config struct {
 	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id: a republish of an event
 	// within it (a relay that crashed between publishing and marking) is stored once. It
 	// must exceed the relay's claim lease plus a batch's publishing (validate asks for at
-	// least MinDuplicateWindow). JetStream keeps every id of the window in memory (about 400
+	// least MinDuplicateWindow). JetStream keeps every id of the window in memory (about 120
 	// bytes per event), so a longer window costs memory per event published, and buys
 	// little: consumers deduplicate by event id anyway (inbox tables, webhook-id), so the
 	// window only saves a stored duplicate after a relay crash.
@@ -60,11 +60,13 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultConfig returns the defaults: an embedded server, 7 days of retention, a 2-minute
-// duplicate window (six times the relay's default claim lease of 10 s plus one publish
-// timeout; 10 minutes kept about 40 MiB of message ids after 300,000 events).
+// DefaultConfig returns the defaults: an embedded server, 7 days of retention, a duplicate
+// window of MinDuplicateWindow (30 s: the relay's default claim lease of 10 s plus one publish
+// timeout of 10 s, with 10 s of margin). The window's ids cost about 120 bytes per event
+// published within it, so a node sustaining 10,000 events/s keeps about 34 MiB of them at 30 s
+// (134 MiB at the 2 minutes the window was until round 5, docs/ARCHITECTURE.md).
 func DefaultConfig() Config {
-	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: 2 * time.Minute, Replicas: 1, Timeout: 10 * time.Second,
+	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: MinDuplicateWindow, Replicas: 1, Timeout: 10 * time.Second,
 		StartWithin: time.Minute, Now: time.Now}
 }
 
