@@ -164,7 +164,7 @@ func (b *bench) writeTailWhere(w *strings.Builder) {
 	}
 }
 
-// tailOutsideNode explains a client-side p99 over the target by time outside the node: the
+// tailOutsideNode explains a client-side p99 over the target by time outside the handler: the
 // node itself answered at least 99% of the holds within the target by its own clock (so its
 // own p99 is under it), and the cores the load generator shares with it were saturated (the
 // rest of the client's latency is the load generator, the kernel and the client side of the
@@ -177,6 +177,7 @@ func (b *bench) tailOutsideNode(a *benchSeries, c cpuCheck) (string, bool) {
 	}
 	lg := a.stat(func(r benchRun) float64 { return r.LoadgenCores })
 	return fmt.Sprintf("; the node itself answered %.1f%% of the holds within %d ms (its own p99 is under the target; medians of the runs), "+
-		"so the rest of the client-side tail is outside the node: the load generator (%.2f cores) and the kernel waiting for the same saturated cores: "+
+		"so the rest of the client-side tail is outside the handler: a request waiting for a core before the node reads it and after it writes the reply, "+
+		"and the load generator's own time, on saturated cores the load generator (%.2f cores) shares with the node: "+
 		"**bound by the shared machine** (the client runs on the server's cores)", 100*in.Med, targetP99.Milliseconds(), lg.Med), true
 }

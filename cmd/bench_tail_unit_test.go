@@ -60,7 +60,7 @@ func TestP99MissOutsideTheNodeNeedsAFastNodeAndSaturatedCores(t *testing.T) {
 			t.Fatalf("%s: no p99 row", tc.name)
 		case row.Explained != tc.explained:
 			t.Errorf("%s: explained = %v, want %v: %s", tc.name, row.Explained, tc.explained, row.Bound)
-		case tc.explained && !strings.Contains(row.Bound, "outside the node"):
+		case tc.explained && !strings.Contains(row.Bound, "outside the handler"):
 			t.Errorf("%s: bound %q", tc.name, row.Bound)
 		}
 	}
