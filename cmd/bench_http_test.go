@@ -252,7 +252,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 				run.CommitMs = 1000 * (after.commitSum - before.commitSum) / n
 			}
 			run.NodeWithin50 = finite(within(before.tail.holds, after.tail.holds, 0.05))
-			run.CommitP99Ms = finite(1000 * quantileOf(before.tail.commits, after.tail.commits, 0.99))
+			run.CommitP99Ms = finite(1000 * loadgen.QuantileBetween(before.tail.commits, after.tail.commits, 0.99))
 		}
 	}
 	run.HoldsPerSec = rep.HoldsPerSec

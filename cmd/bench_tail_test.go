@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -108,40 +107,6 @@ func within(a, b map[float64]float64, bound float64) float64 {
 		return math.NaN()
 	}
 	return (b[bound] - a[bound]) / total
-}
-
-// quantileOf is the q quantile of the observations between scrapes a and b, interpolated
-// linearly inside its bucket as Prometheus's histogram_quantile does (NaN without any; the
-// largest finite bound when it lies beyond it).
-func quantileOf(a, b map[float64]float64, q float64) float64 {
-	les := make([]float64, 0, len(b))
-	for le := range b {
-		les = append(les, le)
-	}
-	slices.Sort(les)
-	if len(les) == 0 {
-		return math.NaN()
-	}
-	total := b[les[len(les)-1]] - a[les[len(les)-1]]
-	if total <= 0 {
-		return math.NaN()
-	}
-	rank := q * total
-	prevLe, prevN := 0.0, 0.0
-	for _, le := range les {
-		n := b[le] - a[le]
-		if n >= rank {
-			if math.IsInf(le, 1) {
-				return prevLe
-			}
-			if n == prevN {
-				return le
-			}
-			return prevLe + (le-prevLe)*(rank-prevN)/(n-prevN)
-		}
-		prevLe, prevN = le, n
-	}
-	return prevLe
 }
 
 // writeTailWhere says, for (a) at each client count, how much of the client-side p99 the

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/allot/allot/api/loadgen"
 )
 
 func TestTailQuantilesFromBuckets(t *testing.T) {
@@ -18,10 +20,10 @@ func TestTailQuantilesFromBuckets(t *testing.T) {
 		t.Errorf("within without requests = %v, want NaN", got)
 	}
 	// 100 observations: 50 up to 25 ms, 40 in (25, 50], 10 in (50, 100].
-	if got := quantileOf(a, b, 0.5); got != 0.025 {
+	if got := loadgen.QuantileBetween(a, b, 0.5); got != 0.025 {
 		t.Errorf("p50 = %v, want 0.025", got)
 	}
-	if got := quantileOf(a, b, 0.99); math.Abs(got-0.095) > 1e-9 {
+	if got := loadgen.QuantileBetween(a, b, 0.99); math.Abs(got-0.095) > 1e-9 {
 		t.Errorf("p99 = %v, want 0.095", got)
 	}
 	if v, ok := labelValue(`allot_commit_seconds_bucket{le="0.0032"} 7`, "le"); !ok || v != "0.0032" {

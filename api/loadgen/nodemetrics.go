@@ -36,10 +36,11 @@ func (c nodeCounters) add(o nodeCounters) nodeCounters {
 	return sum
 }
 
-// quantileBetween is the q quantile of the commits between a and b, interpolated linearly
-// inside its bucket as Prometheus's histogram_quantile does (0 without commits; the largest
-// finite bound when it lies beyond it).
-func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
+// QuantileBetween is the q quantile, in the histogram's unit, of the observations between two
+// scrapes a and b of one cumulative Prometheus histogram (upper bound → count, +Inf
+// included), interpolated linearly inside its bucket as Prometheus's histogram_quantile does:
+// 0 without observations, the largest finite bound when the quantile lies beyond it.
+func QuantileBetween(a, b map[float64]float64, q float64) float64 {
 	les := make([]float64, 0, len(b))
 	for le := range b {
 		les = append(les, le)
@@ -58,17 +59,21 @@ func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
 		n := b[le] - a[le]
 		if n >= rank {
 			if math.IsInf(le, 1) {
-				return time.Duration(prevLe * float64(time.Second))
+				return prevLe
 			}
-			v := le
 			if n > prevN {
-				v = prevLe + (le-prevLe)*(rank-prevN)/(n-prevN)
+				return prevLe + (le-prevLe)*(rank-prevN)/(n-prevN)
 			}
-			return time.Duration(v * float64(time.Second))
+			return le
 		}
 		prevLe, prevN = le, n
 	}
 	return 0
+}
+
+// quantileBetween is QuantileBetween of the commits' histogram (seconds) as a duration.
+func quantileBetween(a, b map[float64]float64, q float64) time.Duration {
+	return time.Duration(QuantileBetween(a, b, q) * float64(time.Second))
 }
 
 // usageBetween is the usage of a step that started at a and ended at b, over seconds on
