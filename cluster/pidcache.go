@@ -33,8 +33,7 @@ const pidShrinkMin = 64
 type pidCacheShard struct {
 	mu   sync.RWMutex
 	pids map[identityKey]*actor.PID
-	peak int      // most entries since pids was last made
-	_    [32]byte // keep neighbouring shards' locks off one cache line
+	peak int // most entries since pids was last made
 }
 
 func newPIDCache() *pidCache {
