@@ -121,6 +121,9 @@ type identityLookup struct {
 	shutdown  bool
 	// onView is called (on the topology goroutine) after each view swap.
 	onView func(*topologyView)
+	// onTerminating, if set before Setup, is called (on the stopping activation's goroutine)
+	// with every local activation's stop, before the placement actor is told.
+	onTerminating func(*cluster.ActivationTerminating)
 }
 
 var _ cluster.IdentityLookup = (*identityLookup)(nil)
@@ -154,6 +157,9 @@ func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool
 			}
 			c.ActorSystem.Root.Send(pid, ev)
 		case *cluster.ActivationTerminating: // published by the stopping activation itself
+			if l.onTerminating != nil {
+				l.onTerminating(ev)
+			}
 			c.ActorSystem.Root.Send(pid, ev)
 		}
 	})

@@ -48,6 +48,7 @@ type Node struct {
 	lookup   *identityLookup
 	metrics  *nodeMetrics // nil without a Registerer
 	timers   timerPool    // bound RequestWithin's reply waits (reply.go)
+	pids     *pidCache    // the request path's PID cache, not protoactor's (pidcache.go)
 
 	started  atomic.Bool // cluster member started: protoactor's kinds map is immutable from here
 	running  atomic.Bool // accepting requests
@@ -100,7 +101,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.pids = newPIDCache()
 	n.lookup = newIdentityLookup(cfg.RequestTimeout, n.onView)
+	n.lookup.onTerminating = n.forget
 
 	level := cfg.ProtoActorLogLevel
 	if level == nil {
@@ -364,6 +367,15 @@ func (n *Node) Joined() <-chan struct{} { return n.provider.Joined() }
 // onView runs on the provider's topology goroutine after each applied topology.
 func (n *Node) onView(v *topologyView) {
 	n.metrics.setMembers(len(v.members))
+	n.pids.removeUnless(v.hosts) // what protoactor's cache does with a member that left
+}
+
+// forget drops a stopping local activation from the PID cache (protoactor's cluster
+// middleware, or the activation itself, publishes its ActivationTerminating).
+func (n *Node) forget(ev *cluster.ActivationTerminating) {
+	if ev.ClusterIdentity != nil && ev.Pid != nil {
+		n.pids.removeByValue(ev.ClusterIdentity.Identity, ev.ClusterIdentity.Kind, ev.Pid)
+	}
 }
 
 // recoverPanic runs f, turning a panic into an error (protoactor reports most start and

@@ -36,7 +36,7 @@ func TestResourceKindIsCountedOutWhenItStops(t *testing.T) {
 		if err != nil {
 			t.Fatalf("activate %s: %v", ci.Identity, err)
 		}
-		n.c.PidCache.Set(ci.Identity, ci.Kind, pid)
+		n.pids.set(ci.Identity, ci.Kind, pid)
 		first[ci.Identity] = pid.Id
 		if err := n.system.Root.PoisonFuture(pid).Wait(); err != nil {
 			t.Fatalf("stop %s: %v", ci.Identity, err)
@@ -47,7 +47,7 @@ func TestResourceKindIsCountedOutWhenItStops(t *testing.T) {
 		return n.localActivations() == 0, fmt.Sprintf("%d activations", n.localActivations())
 	})
 	for id := range first {
-		if pid, ok := n.c.PidCache.Get(id, resource.KindName); ok {
+		if pid, ok := n.pids.get(id, resource.KindName); ok {
 			t.Fatalf("the PID cache still has %s's stopped activation %s", id, pid.Id)
 		}
 	}

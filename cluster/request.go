@@ -102,7 +102,7 @@ func (n *Node) RequestWithin(ctx context.Context, timeout time.Duration, identit
 		case err == nil && redeliver(res):
 			// Reached an activation that is stopping or stopped (its mailbox answers for it
 			// once protoactor would drop the message): forget it and locate again.
-			n.c.PidCache.RemoveByValue(identity, kind, pid)
+			n.pids.removeByValue(identity, kind, pid)
 			lastErr = errGone
 		case err == nil:
 			if pid.Address != n.system.Address() {
@@ -114,7 +114,7 @@ func (n *Node) RequestWithin(ctx context.Context, timeout time.Duration, identit
 			return res, nil
 		case errors.Is(err, actor.ErrDeadLetter):
 			// Not delivered: the activation is gone. Forget it and locate again.
-			n.c.PidCache.RemoveByValue(identity, kind, pid)
+			n.pids.removeByValue(identity, kind, pid)
 			lastErr = err
 		case errors.Is(err, context.Canceled):
 			return nil, fmt.Errorf("request %s: %w", ci.AsKey(), err)
@@ -140,12 +140,12 @@ func redeliver(res any) bool {
 
 // cached returns the cached PID of ci's activation if it is still on the current owner.
 func (n *Node) cached(ci *cluster.ClusterIdentity, owner string) (*actor.PID, bool) {
-	if pid, ok := n.c.PidCache.Get(ci.Identity, ci.Kind); ok && pid != nil {
+	if pid, ok := n.pids.get(ci.Identity, ci.Kind); ok && pid != nil {
 		if pid.Address == owner {
 			return pid, true
 		}
 		// Topology changed since it was cached: the old owner is poisoning it.
-		n.c.PidCache.RemoveByValue(ci.Identity, ci.Kind, pid)
+		n.pids.removeByValue(ci.Identity, ci.Kind, pid)
 	}
 	return nil, false
 }
@@ -158,7 +158,7 @@ func (n *Node) activate(ctx context.Context, ci *cluster.ClusterIdentity, owner 
 	if err != nil {
 		return nil, err
 	}
-	n.c.PidCache.Set(ci.Identity, ci.Kind, pid)
+	n.pids.set(ci.Identity, ci.Kind, pid)
 	return pid, nil
 }
 
