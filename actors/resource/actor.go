@@ -136,16 +136,17 @@ func (a *resourceActor) bequeath(ctx actor.Context) {
 
 // terminating does for a stopping cluster activation what protoactor's cluster middleware
 // does, which the kind does without (see Kind): it tells the placement actor (the
-// ActivationTerminating it waits for) and drops the activation from the cluster's PID cache.
+// ActivationTerminating it waits for; the node's lookup also drops the activation from the
+// request path's PID cache on it, cluster/pidcache.go). protoactor's own PID cache is not
+// used: nothing fills it.
 func (a *resourceActor) terminating() {
 	if !a.virtual || a.system == nil {
 		return
 	}
 	// Not cluster.GetCluster, which panics on a system without a cluster (tests give plain
 	// actors an identity with cluster.WithClusterIdentity).
-	if c, ok := a.system.Extensions.Get((*cluster.Cluster)(nil).ExtensionID()).(*cluster.Cluster); ok {
+	if _, ok := a.system.Extensions.Get((*cluster.Cluster)(nil).ExtensionID()).(*cluster.Cluster); ok {
 		a.system.EventStream.Publish(&cluster.ActivationTerminating{Pid: a.self, ClusterIdentity: a.identity()})
-		c.PidCache.RemoveByValue(a.id, KindName, a.self)
 	}
 }
 
