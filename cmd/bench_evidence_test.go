@@ -41,7 +41,7 @@ func (b *bench) writeSection3(w *strings.Builder) {
 	}
 	if r, ok := b.inProcessRatio(); ok {
 		p("\nIn process, on PostgreSQL, the actor sustains **%.1f×** the classic transaction's holds/s (target ≥ %.0f×: %s).\n",
-			r.Med, targetVsClassic, strings.Trim(yesNo(r.Med >= targetVsClassic), "*"))
+			r.Med, targetInProcessVsClassic, strings.Trim(yesNo(r.Med >= targetInProcessVsClassic), "*"))
 	}
 	if rate, self, db, ok := b.inProcessCPU(); ok {
 		p("Its actor side cost **%.0f µs** of CPU per hold in the test process (`cpu-µs/hold`: the actor, the store's client and "+

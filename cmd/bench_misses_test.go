@@ -180,9 +180,9 @@ func (b *bench) missRows() []missRow {
 		}
 		add(fmt.Sprintf("(a) p99 < %d ms at %d clients", targetP99.Milliseconds(), targetP99Clients), ms(a.p99().Med)+" ms", bound+c.starved(), ok)
 	}
-	if r, ok := b.inProcessRatio(); ok && r.Med < targetVsClassic {
+	if r, ok := b.inProcessRatio(); ok && r.Med < targetInProcessVsClassic {
 		bound, ok := b.inProcessBound(r.Med)
-		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetVsClassic), fmt.Sprintf("%.1f×", r.Med), bound, ok)
+		add(fmt.Sprintf("actor ≥ %.0f× classic in process", targetInProcessVsClassic), fmt.Sprintf("%.1f×", r.Med), bound, ok)
 	}
 	rows = append(rows, b.wrkMissRows()...)
 	rows = append(rows, b.decideMissRows()...) // bench_decide_doc_test.go
@@ -202,7 +202,7 @@ func (b *bench) inProcessBound(ratio float64) (string, bool) {
 	cores := b.machine.Cores
 	used := (self + db) * rate / 1e6
 	ceil := float64(cores) * 1e6 / (self + db)
-	need := rate * targetVsClassic / max(ratio, 1e-9)
+	need := rate * targetInProcessVsClassic / max(ratio, 1e-9)
 	s := fmt.Sprintf("the actor side cost %.0f µs of CPU per hold in the test process (actor, store client and the %d calling goroutines) "+
 		"and %.0f µs in PostgreSQL: %.2f of %d cores busy at %s holds/s; at that cost %d cores allow at most %s holds/s",
 		self, 64, db, used, cores, num(rate), cores, num(ceil))
