@@ -248,6 +248,8 @@ type Server struct {
 	admin   *gin.Engine
 	// listings are the user hold listings served recently (listingcache.go).
 	listings *listingCache
+	// holdBufs are the buffers hold replies are encoded into (holdjson.go).
+	holdBufs holdBufPool
 }
 
 // NewServer builds the edge: routes, problem handling, logging and metrics. It registers the

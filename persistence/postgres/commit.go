@@ -116,7 +116,12 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("commit", err)
 	}
-	q, err := newCommitBatch(b)
+	arena := new(commitArena)
+	if s.cfg.Tracer == nil { // a tracer sees the arguments, and may keep them (commitarena.go)
+		arena = s.bufs.arena()
+		defer s.bufs.putArena(arena)
+	}
+	q, err := newCommitBatch(b, arena)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", batchID(b), err)
 	}
@@ -166,7 +171,8 @@ type query struct {
 	args []any
 }
 
-func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
+// newCommitBatch builds b's statements in a (commitarena.go).
+func newCommitBatch(b *persistence.Batch, a *commitArena) (*commitBatch, error) {
 	if err := checkBatch(b); err != nil {
 		return nil, err
 	}
@@ -177,7 +183,8 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		p := *r.Price
 		amount, currency = &p.Amount, &p.Currency
 	}
-	pb := &commitBatch{}
+	pb := &a.batch
+	pb.queries = pb.queries[:0]
 	queue := func(sql string, args ...any) { pb.queries = append(pb.queries, query{sql, args}) }
 	if b.Create {
 		queue(sqlInsertResource, append([]any{b.ResourceID, r.Name, amount, currency, r.HoldTTL.Milliseconds(),
@@ -191,7 +198,7 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		queue(sqlUpdateResource, append([]any{b.ResourceID, int64(b.Epoch), r.Name, amount, currency,
 			r.HoldTTL.Milliseconds(), int64(b.Version), ms(r.CreatedAt), ms(r.UpdatedAt), lease}, ruleArgs(r)...)...)
 	}
-	if buckets := lastByKey(b.Buckets, func(x booking.Bucket) string { return x.Key }); len(buckets) > 0 {
+	if buckets := lastByKey(a, b.Buckets, func(x booking.Bucket) string { return x.Key }); len(buckets) > 0 {
 		n := len(buckets)
 		keys, capacity, allowance, held, confirmed := make(textArray, n), make(int8Array, n), make(int8Array, n), make(int8Array, n), make(int8Array, n)
 		for i, x := range buckets {
@@ -199,16 +206,16 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		}
 		queue(sqlUpsertBuckets, b.ResourceID, keys, capacity, allowance, held, confirmed)
 	}
-	holds := lastByKey(b.Holds, func(h booking.Hold) string { return h.ID })
+	holds := lastByKey(a, b.Holds, func(h booking.Hold) string { return h.ID })
 	if len(holds) > 0 {
-		a, err := newHoldArrays(holds)
+		h, err := a.holdArrays(holds)
 		if err != nil {
 			return nil, err
 		}
-		queue(sqlUpsertHolds, b.ResourceID, a.id, a.user, a.status, a.quantity, a.buckets, a.idem,
-			a.created, a.expires, a.upd, a.extensions, a.entry, a.payment, a.paymentOpen, a.contact, int64(len(holds)))
+		queue(sqlUpsertHolds, b.ResourceID, h.id, h.user, h.status, h.quantity, h.buckets, h.idem,
+			h.created, h.expires, h.upd, h.extensions, h.entry, h.payment, h.paymentOpen, h.contact, int64(len(holds)))
 	}
-	waiting := lastByKey(b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
+	waiting := lastByKey(a, b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {
 		w, err := newWaitlistArrays(waiting)
 		if err != nil {
@@ -220,19 +227,19 @@ func newCommitBatch(b *persistence.Batch) (*commitBatch, error) {
 		queue(sqlDeleteWaitlist, b.ResourceID, append([]string(nil), b.WaitlistRemoved...))
 	}
 	if len(b.Idempotency) > 0 {
-		seen := make(map[string]bool, len(b.Idempotency))
-		n := len(b.Idempotency)
-		keys, fps, holdIDs, created := make(textArray, 0, n), make(textArray, 0, n), make(textArray, 0, n), make(int8Array, 0, n)
+		seen := a.seenMap()
+		keys, fps, holdIDs, created := a.idemKeys[:0], a.idemFingerprints[:0], a.idemHolds[:0], a.idemCreated[:0]
 		for _, e := range b.Idempotency {
-			if seen[e.Key] {
+			if _, ok := seen[e.Key]; ok {
 				continue
 			}
-			seen[e.Key] = true
+			seen[e.Key] = 0
 			keys, fps, holdIDs, created = append(keys, e.Key), append(fps, e.Fingerprint), append(holdIDs, e.HoldID), append(created, ms(e.CreatedAt))
 		}
+		a.idemKeys, a.idemFingerprints, a.idemHolds, a.idemCreated = keys, fps, holdIDs, created
 		queue(sqlInsertIdempotency, b.ResourceID, keys, fps, holdIDs, created)
 	}
-	if err := queueOutbox(queue, b); err != nil {
+	if err := queueOutbox(queue, b, a); err != nil {
 		return nil, err
 	}
 	return pb, nil
@@ -308,11 +315,11 @@ func checkBatch(b *persistence.Batch) error {
 // key (the actor's batches have none: activation.Core.write merges them) it returns items
 // itself, not a copy: a Hold is a few hundred bytes, and the copy of a batch's holds was 2% of
 // the bytes a durable hold allocated.
-func lastByKey[T any](items []T, key func(T) string) []T {
+func lastByKey[T any](a *commitArena, items []T, key func(T) string) []T {
 	if len(items) < 2 {
 		return items
 	}
-	at := make(map[string]int, len(items))
+	at := a.seenMap()
 	for i, it := range items {
 		k := key(it)
 		if _, ok := at[k]; ok {

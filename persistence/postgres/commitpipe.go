@@ -38,6 +38,7 @@ const maxKeptBuf = 1 << 20
 // value is ready; it is safe for concurrent use (each commit takes its own buffers).
 type commitBufs struct {
 	encode, write sync.Pool
+	arenas        sync.Pool // *commitArena (commitarena.go)
 }
 
 func (c *commitBufs) encodeBuf() *encodeBuf {

@@ -58,17 +58,42 @@ ORDER BY o.resource_id, o.version, o.idx`
 )
 
 // queueOutbox adds the batch's events to its statements.
-func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch) error {
-	recs, err := persistence.EncodeEvents(b)
-	if err != nil || len(recs) == 0 {
-		return err
+//
+// The rows are persistence.EncodeEvents' records (TestQueueOutboxWritesEncodeEvents), built
+// in a: the events' JSON appended to one buffer, the columns in its arrays.
+func queueOutbox(queue func(sql string, args ...any), b *persistence.Batch, a *commitArena) error {
+	n := len(b.Events)
+	if n == 0 {
+		return nil
 	}
-	n := len(recs)
-	types, subjects, data := make(textArray, n), make(textArray, n), make(bytesTextArray, n)
-	idx, at := make(int8Array, n), make(int8Array, n)
-	for i, r := range recs {
-		types[i], subjects[i], data[i] = string(r.Type), r.Subject, r.Data
-		idx[i], at[i] = int64(r.Index), r.OccurredAt.UnixMilli()
+	types, subjects, data := sized(a.outTypes, n), sized(a.outSubjects, n), sized(a.outData, n)
+	idx, at := sized(a.outIdx, n), sized(a.outAt, n)
+	a.outTypes, a.outSubjects, a.outData, a.outIdx, a.outAt = types, subjects, data, idx, at
+	buf := a.outJSON[:0]
+	for i := range b.Events {
+		e := &b.Events[i]
+		if e.ResourceID != b.ResourceID || e.Version != b.Version { // as persistence.EncodeEvents
+			return fmt.Errorf("event %d of batch %s/%d is about %s/%d", i, b.ResourceID, b.Version, e.ResourceID, e.Version)
+		}
+		start := len(buf)
+		var err error
+		if buf, err = events.AppendData(buf, e); err != nil {
+			return err
+		}
+		idx[i] = int64(start) // where its JSON starts, until the buffer has stopped moving
+		types[i], subjects[i] = string(e.Type), e.Subject
+		at[i] = e.OccurredAt.UnixMilli()
+	}
+	a.outJSON = buf
+	for i := range data {
+		end := len(buf)
+		if i+1 < n {
+			end = int(idx[i+1])
+		}
+		data[i] = buf[idx[i]:end:end]
+	}
+	for i := range idx {
+		idx[i] = int64(b.Events[i].Index)
 	}
 	queue(sqlInsertOutbox, b.ResourceID, int64(b.Version), idx, types, subjects, at, data)
 	return nil

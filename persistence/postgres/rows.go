@@ -114,29 +114,23 @@ type holdArrays struct {
 	paymentOpen                                 []bool
 }
 
-func newHoldArrays(hs []booking.Hold) (holdArrays, error) {
-	n := len(hs)
-	a := holdArrays{
-		id: make([]string, n), user: make([]string, n), status: make([]string, n),
-		buckets: make([]string, n), idem: make([]string, n), quantity: make([]int64, n),
-		created: make([]int64, n), expires: make([]int64, n), upd: make([]int64, n),
-		entry: make([]string, n), extensions: make([]int64, n), contact: make([][]byte, n),
-		payment: make([]string, n), paymentOpen: make([]bool, n),
-	}
+// fillHoldArrays sets element i of every array of a, each of length len(hs), from hs[i].
+func fillHoldArrays(a *holdArrays, hs []booking.Hold) error {
 	for i, h := range hs {
 		keys, err := bucketsJSON(h.Buckets) // bucketsjson.go
 		if err != nil {
-			return holdArrays{}, err
+			return err
 		}
 		a.id[i], a.user[i], a.status[i], a.buckets[i], a.idem[i] = h.ID, h.UserID, string(h.Status), keys, h.IdempotencyKey
 		a.quantity[i], a.created[i], a.expires[i], a.upd[i] = h.Quantity, ms(h.CreatedAt), ms(h.ExpiresAt), ms(h.UpdatedAt)
 		a.entry[i], a.extensions[i] = h.WaitlistEntryID, int64(h.Extensions)
+		a.contact[i] = nil // NULL
 		if len(h.Contact) > 0 {
 			a.contact[i] = h.Contact
 		}
 		a.payment[i], a.paymentOpen[i] = h.Payment, h.PaymentOpen
 	}
-	return a, nil
+	return nil
 }
 
 // waitlistArrays is a batch of waitlist entries as one array per column.
