@@ -52,7 +52,10 @@ type flight struct {
 
 // capture records d's after-images from spec.
 func (c *Core) capture(d *decision) {
-	var keys []string
+	// The buckets whose after-images d takes: a hold names a few, so they are gathered on
+	// the stack (a heap slice here was one allocation per hold; issue 17, CPU per hold).
+	var keyBuf [8]string
+	keys := keyBuf[:0]
 	hold := func(id string) {
 		h, ok := c.spec.Hold(id)
 		if !ok {
