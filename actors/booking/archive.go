@@ -91,7 +91,7 @@ func (s *State) DecideArchive(_ ArchiveResource, now time.Time) ([]Event, error)
 	}
 	live := 0
 	for _, h := range s.holds.list {
-		if h.Status == StatusHeld && now.Before(h.ExpiresAt) {
+		if h.Status() == StatusHeld && now.Before(h.ExpiresAt()) {
 			live++
 		}
 	}

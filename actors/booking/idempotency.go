@@ -34,7 +34,7 @@ func (s *State) idemAt(i int) IdempotencyEntry {
 		return *e.own
 	}
 	h := s.holds.list[e.hold]
-	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt}
+	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt()}
 }
 
 // Idempotency returns the entry recorded for key.
@@ -136,5 +136,5 @@ func (s *State) idemCreatedAt(i int) time.Time {
 	if e := s.idemLog[i]; e.own != nil {
 		return e.own.CreatedAt
 	}
-	return s.holds.list[s.idemLog[i].hold].CreatedAt
+	return s.holds.list[s.idemLog[i].hold].CreatedAt()
 }

@@ -82,14 +82,16 @@ func RestoreSaved(sv Saved) *State {
 		s.buckets.add(Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)})
 	}
 	for i := range holds {
-		h := holds[i].Clone()
+		h := s.holds.newHold()
+		h.setHold(&holds[i], s.id)
+		h.Buckets = append([]string(nil), h.Buckets...)
 		s.intern(h) // h.Buckets is the state's own copy
 		s.putHold(h)
-		if h.Status.Active() {
-			s.claim(h, h.Status, +1)
+		if st := h.Status(); st.Active() {
+			s.claim(h, st, +1)
 		}
-		if h.Status == StatusHeld {
-			s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
+		if h.status == statusHeld {
+			s.pushExpiry(len(s.holds.list) - 1)
 		}
 	}
 	sorted := append([]IdempotencyEntry(nil), idem...)
@@ -180,23 +182,22 @@ func (s *State) Hold(id string) (Hold, bool) {
 	if h == nil {
 		return Hold{}, false
 	}
-	return *h.Clone(), true
+	return h.view(s.id), true
 }
 
 // HoldCount returns the number of holds in memory.
 func (s *State) HoldCount() int { return len(s.holds.list) }
 
 // putHold makes h, whose id is new, known to the state.
-func (s *State) putHold(h *Hold) { s.holds.add(h) }
+func (s *State) putHold(h *hold) { s.holds.add(h) }
 
 // NextExpiry returns the earliest deadline of a held hold, if any.
 func (s *State) NextExpiry() (time.Time, bool) {
 	for len(s.expiry) > 0 {
-		top := s.expiry[0]
-		if h := s.holds.get(top.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
-			return top.at, true
+		if h := s.holds.list[s.expiry[0].hold]; s.expiry[0].current(h) {
+			return h.ExpiresAt(), true
 		}
-		s.expiry.pop() // stale entry: the hold moved on; dropping it changes no observable state
+		s.expiry.pop(s.holds.list) // stale entry: the hold moved on; dropping it changes no observable state
 	}
 	return time.Time{}, false
 }
@@ -212,10 +213,10 @@ func (s *State) ExpireDue(now time.Time) []Event {
 	var evs []Event
 	var due []expiryItem
 	var f freed
-	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
-		it := s.expiry.pop()
-		if h := s.holds.get(it.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
-			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
+	for len(s.expiry) > 0 && !s.expiry[0].at.time().After(now) {
+		it := s.expiry.pop(s.holds.list)
+		if h := s.holds.list[it.hold]; it.current(h) {
+			evs = append(evs, HoldExpired{HoldID: h.ID, At: now})
 			due = append(due, it)
 			if len(s.waitlist) > 0 {
 				f.release(h)
@@ -223,7 +224,7 @@ func (s *State) ExpireDue(now time.Time) []Event {
 		}
 	}
 	for _, it := range due { // keep the index complete until the events are applied
-		s.expiry.push(it)
+		s.expiry.push(it, s.holds.list)
 	}
 	return s.appendOffers(evs, now, f)
 }
@@ -266,11 +267,11 @@ func (s *State) Apply(e Event) {
 		}
 	case HoldPlaced:
 		h := s.holds.newHold()
-		*h = e.Hold.AsHold(s.id) // the state's own copy: the event's hold is shared (see HoldPlaced)
+		h.setPlaced(e.Hold) // the state's own copy: the event's hold is shared (see HoldPlaced)
 		s.internBuckets(h)
 		s.putHold(h)
 		s.claim(h, StatusHeld, +1)
-		s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
+		s.pushExpiry(len(s.holds.list) - 1)
 		if h.IdempotencyKey != "" {
 			s.addIdemHold(len(s.holds.list) - 1) // the entry is the hold's: see idemEntry
 		}
@@ -281,14 +282,18 @@ func (s *State) Apply(e Event) {
 	case HoldExpired:
 		s.transition(e.HoldID, StatusExpired, e.At)
 	case HoldExtended:
-		h := s.holds.get(e.HoldID)
-		if h == nil || h.Status != StatusHeld {
+		i := s.holds.index(e.HoldID)
+		if i < 0 || s.holds.list[i].status != statusHeld {
 			panic("booking: extension of a hold that is not held: " + e.HoldID)
 		}
-		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
-			s.expiry.push(expiryItem{at: e.ExpiresAt, id: h.ID})
+		h := s.holds.list[i]
+		moved := !h.ExpiresAt().Equal(e.ExpiresAt)
+		h.setTime(expiresAt, e.ExpiresAt)
+		h.Extensions = e.Extensions
+		h.setTime(updatedAt, e.At)
+		if moved { // the old item goes stale; an unchanged one stays valid
+			s.pushExpiry(i)
 		}
-		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
 	case WaitlistJoined:
 		s.addWaiting(e.Entry)
 		if e.IdempotencyKey != "" {
@@ -307,13 +312,10 @@ func (s *State) Apply(e Event) {
 	}
 }
 
-// intern makes h share the state's copies of its resource id and bucket keys (equal strings),
+// intern makes h share the state's copies of its bucket keys (equal strings),
 // so that a hold in memory does not keep the strings of the request that placed it. It writes
 // into h.Buckets: h must own it.
-func (s *State) intern(h *Hold) {
-	if h.ResourceID == s.id {
-		h.ResourceID = s.id
-	}
+func (s *State) intern(h *hold) {
 	for i, k := range h.Buckets {
 		if b := s.buckets.get(k); b != nil {
 			h.Buckets[i] = b.Key
@@ -325,10 +327,7 @@ func (s *State) intern(h *Hold) {
 // never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
 // list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
 // shared with the event instead of copied; any other list is copied, then interned.
-func (s *State) internBuckets(h *Hold) {
-	if h.ResourceID == s.id {
-		h.ResourceID = s.id
-	}
+func (s *State) internBuckets(h *hold) {
 	at := -1
 	for _, k := range h.Buckets {
 		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
@@ -344,9 +343,9 @@ func (s *State) transition(id string, to Status, at time.Time) {
 	if h == nil {
 		panic("booking: transition of unknown hold " + id)
 	}
-	s.claim(h, h.Status, -1)
-	h.Status = to
-	h.UpdatedAt = at
+	s.claim(h, h.Status(), -1)
+	h.setStatus(to)
+	h.setTime(updatedAt, at)
 	if to.Active() {
 		s.claim(h, to, +1)
 	}
@@ -362,7 +361,7 @@ func (s *State) countUnits() {
 		return
 	}
 	for _, h := range s.holds.list {
-		if h.Status.Active() {
+		if h.Status().Active() {
 			if s.units == nil {
 				s.units = make(map[string]int64)
 			}
@@ -376,7 +375,7 @@ func (s *State) countUnits() {
 	}
 }
 
-func (s *State) claim(h *Hold, st Status, sign int64) {
+func (s *State) claim(h *hold, st Status, sign int64) {
 	if s.resource.MaxPerUser <= 0 {
 		// no per-user units to keep (see State.units)
 	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
@@ -402,45 +401,56 @@ func (s *State) claim(h *Hold, st Status, sign int64) {
 	}
 }
 
+// expiryItem is a held hold in the deadline index: its position in the state's hold list, and
+// its deadline when it was indexed. An item whose hold is no longer held at that deadline is
+// stale (current).
 type expiryItem struct {
-	at time.Time
-	id string
+	at   instant
+	hold int
+}
+
+// current reports whether the item, of hold h, is still h's deadline.
+func (it expiryItem) current(h *hold) bool { return h.status == statusHeld && h.expires == it.at }
+
+// pushExpiry indexes the deadline of the hold at position i of the hold list.
+func (s *State) pushExpiry(i int) {
+	s.expiry.push(expiryItem{at: s.holds.list[i].expires, hold: i}, s.holds.list)
 }
 
 // expiryHeap orders held holds by deadline (then id, for determinism). Entries go stale when a
 // hold leaves status held; they are skipped lazily rather than removed. It is a binary min-heap
 // laid out as container/heap's (the same moves, so the same order), without boxing every item
-// into an interface on the way in and out.
+// into an interface on the way in and out. Its methods take the state's hold list, which the
+// items point into.
 type expiryHeap []expiryItem
 
-func (h expiryHeap) less(i, j int) bool {
-	if c := h[i].at.Compare(h[j].at); c != 0 { // Before and Equal in one reading of the times
-		return c < 0
+func (h expiryHeap) less(i, j int, holds []*hold) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
 	}
-	return h[i].id < h[j].id
+	return holds[h[i].hold].ID < holds[h[j].hold].ID
 }
 
-func (h *expiryHeap) push(it expiryItem) {
+func (h *expiryHeap) push(it expiryItem, holds []*hold) {
 	*h = append(*h, it)
-	h.up(len(*h) - 1)
+	h.up(len(*h)-1, holds)
 }
 
 // pop removes and returns the first item; h must not be empty.
-func (h *expiryHeap) pop() expiryItem {
+func (h *expiryHeap) pop(holds []*hold) expiryItem {
 	n := len(*h) - 1
 	(*h)[0], (*h)[n] = (*h)[n], (*h)[0]
-	h.down(0, n)
+	h.down(0, n, holds)
 	old := *h
 	it := old[n]
-	old[n] = expiryItem{} // the backing array keeps no id of a popped item
 	*h = old[:n]
 	return it
 }
 
-func (h expiryHeap) up(j int) {
+func (h expiryHeap) up(j int, holds []*hold) {
 	for {
 		i := (j - 1) / 2 // parent
-		if i == j || !h.less(j, i) {
+		if i == j || !h.less(j, i, holds) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]
@@ -448,7 +458,7 @@ func (h expiryHeap) up(j int) {
 	}
 }
 
-func (h expiryHeap) down(i0, n int) {
+func (h expiryHeap) down(i0, n int, holds []*hold) {
 	i := i0
 	for {
 		j1 := 2*i + 1
@@ -456,10 +466,10 @@ func (h expiryHeap) down(i0, n int) {
 			break
 		}
 		j := j1 // left child
-		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1, holds) {
 			j = j2 // = 2*i + 2  // right child
 		}
-		if !h.less(j, i) {
+		if !h.less(j, i, holds) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]

@@ -88,7 +88,7 @@ func (s *State) UserUnits(userID string) int64 {
 	}
 	var n int64 // not kept without a limit: summed (see State.units)
 	for _, h := range s.holds.list {
-		if h.UserID == userID && h.Status.Active() {
+		if h.UserID == userID && h.Status().Active() {
 			n += h.Units()
 		}
 	}
@@ -208,7 +208,7 @@ type freed struct {
 }
 
 // release records that hold h's units are given back.
-func (f *freed) release(h *Hold) {
+func (f *freed) release(h *hold) {
 	if f.avail == nil {
 		f.avail, f.units = map[string]int64{}, map[string]int64{}
 	}

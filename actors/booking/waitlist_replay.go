@@ -51,11 +51,14 @@ func (s *State) replayJoin(cmd JoinWaitlist, buckets []string, ie IdempotencyEnt
 			return JoinDecision{Entry: *e.clone(), Replayed: true}, nil
 		}
 	}
-	h := s.holds.get(ie.HoldID)
-	switch {
-	case h == nil && !cmd.OfferLookedUp:
+	var h *Hold
+	switch mem := s.holds.get(ie.HoldID); {
+	case mem != nil:
+		v := mem.view(s.id)
+		h = &v
+	case !cmd.OfferLookedUp:
 		return JoinDecision{LookupHold: ie.HoldID}, nil
-	case h == nil:
+	default:
 		h = cmd.Offer
 	}
 	// A hold of that id that is not the entry's offer cannot be (ids are unique): it answers
