@@ -25,28 +25,34 @@ type hold struct {
 	created        instant
 	expires        instant
 	updated        instant
-	// rare is nil for a hold without waitlist entry, contact, payment, foreign resource id,
-	// odd status or odd time. It is copied on write (setRare): a state's clone shares it.
+	// rare is nil for a hold without waitlist entry, contact or payment (nor anything odd, see
+	// holdOdd). It is copied on write (setRare): a state's clone shares it.
 	rare        *holdRare
 	status      holdStatus
 	PaymentOpen bool
 }
 
-// holdRare is what a hold in memory has only when it has it.
+// holdRare is what a hold in memory has only when it has it: 64 bytes.
 type holdRare struct {
 	WaitlistEntryID string
 	Contact         SealedContact
 	Payment         string
+	odd             *holdOdd
+}
+
+// holdOdd is what a hold in memory has only when it was handed in by a test or an odd store
+// row: the booking model's times are UTC milliseconds (the core's, the stores'), its statuses
+// the four, and a state's holds are of its resource.
+type holdOdd struct {
 	// resourceID is the hold's ResourceID when it is not its state's id (hasResourceID):
 	// a store may hand a state a hold of another id (AdoptTerminal before creation).
 	resourceID    string
 	hasResourceID bool
-	// status is the hold's Status when it is none of the four (statusOther): a store's row.
+	// status is the hold's Status when it is none of the four (statusOther).
 	status Status
 	// times are the hold's CreatedAt, ExpiresAt and UpdatedAt when one of them is not an
 	// instant (hasTimes): a time outside UTC, with a monotonic reading or outside the years
-	// 1678-2262. The booking model's times are UTC milliseconds (the core's), so this is for
-	// what a test or a store hands in.
+	// 1678-2262.
 	times    [3]time.Time
 	hasTimes bool
 }
@@ -105,20 +111,28 @@ func (h *hold) instant(k int) *instant {
 }
 
 func (h *hold) time(k int) time.Time {
-	if h.rare != nil && h.rare.hasTimes {
-		return h.rare.times[k]
+	if h.rare != nil && h.rare.odd != nil && h.rare.odd.hasTimes {
+		return h.rare.odd.times[k]
 	}
 	return h.instant(k).time()
+}
+
+// odd returns h's holdOdd, nil if it has none.
+func (h *hold) odd() *holdOdd {
+	if h.rare == nil {
+		return nil
+	}
+	return h.rare.odd
 }
 
 // setTime sets one of the hold's times (createdAt, expiresAt, updatedAt).
 func (h *hold) setTime(k int, t time.Time) {
 	i, ok := instantOf(t)
-	if ok && (h.rare == nil || !h.rare.hasTimes) {
+	if ok && (h.odd() == nil || !h.odd().hasTimes) {
 		*h.instant(k) = i
 		return
 	}
-	r := h.setRare()
+	r := h.setOdd()
 	if !r.hasTimes {
 		r.times, r.hasTimes = [3]time.Time{h.created.time(), h.expires.time(), h.updated.time()}, true
 	}
@@ -133,10 +147,10 @@ func (h *hold) UpdatedAt() time.Time { return h.time(updatedAt) }
 // Status is the hold's status.
 func (h *hold) Status() Status {
 	if h.status == statusOther {
-		if h.rare == nil {
+		if h.odd() == nil {
 			return ""
 		}
-		return h.rare.status
+		return h.odd().status
 	}
 	return statusNames[h.status]
 }
@@ -153,13 +167,13 @@ func (h *hold) setStatus(st Status) {
 		h.status = statusExpired
 	default:
 		h.status = statusOther
-		if st != "" || h.rare != nil {
-			h.setRare().status = st
+		if st != "" || h.odd() != nil {
+			h.setOdd().status = st
 		}
 		return
 	}
-	if h.rare != nil && h.rare.status != "" {
-		h.setRare().status = ""
+	if h.odd() != nil && h.odd().status != "" {
+		h.setOdd().status = ""
 	}
 }
 
@@ -172,6 +186,17 @@ func (h *hold) setRare() *holdRare {
 	}
 	h.rare = r
 	return r
+}
+
+// setOdd is setRare for h's holdOdd.
+func (h *hold) setOdd() *holdOdd {
+	r := h.setRare()
+	o := new(holdOdd)
+	if r.odd != nil {
+		*o = *r.odd
+	}
+	r.odd = o
+	return o
 }
 
 func (h *hold) WaitlistEntryID() string {
@@ -196,11 +221,12 @@ func (h *hold) Units() int64 { return h.Quantity * int64(len(h.Buckets)) }
 func (h *hold) setHold(x *Hold, stateID string) {
 	*h = hold{ID: x.ID, UserID: x.UserID, IdempotencyKey: x.IdempotencyKey, Buckets: x.Buckets,
 		Quantity: x.Quantity, Extensions: x.Extensions, PaymentOpen: x.PaymentOpen}
-	if x.WaitlistEntryID != "" || x.Contact != nil || x.Payment != "" || x.ResourceID != stateID {
+	if x.WaitlistEntryID != "" || x.Contact != nil || x.Payment != "" {
 		h.rare = &holdRare{WaitlistEntryID: x.WaitlistEntryID, Contact: x.Contact, Payment: x.Payment}
-		if x.ResourceID != stateID {
-			h.rare.resourceID, h.rare.hasResourceID = x.ResourceID, true
-		}
+	}
+	if x.ResourceID != stateID {
+		o := h.setOdd()
+		o.resourceID, o.hasResourceID = x.ResourceID, true
 	}
 	h.setStatus(x.Status)
 	h.setTime(createdAt, x.CreatedAt)
@@ -230,8 +256,8 @@ func (h *hold) view(stateID string) Hold {
 		Extensions: h.Extensions, PaymentOpen: h.PaymentOpen}
 	if r := h.rare; r != nil {
 		x.WaitlistEntryID, x.Contact, x.Payment = r.WaitlistEntryID, r.Contact, r.Payment
-		if r.hasResourceID {
-			x.ResourceID = r.resourceID
+		if r.odd != nil && r.odd.hasResourceID {
+			x.ResourceID = r.odd.resourceID
 		}
 	}
 	return x

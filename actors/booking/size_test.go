@@ -20,6 +20,7 @@ func TestSizes(t *testing.T) {
 		{"PlacedHold", unsafe.Sizeof(PlacedHold{}), 152},
 		{"Hold", unsafe.Sizeof(Hold{}), 256},
 		{"hold", unsafe.Sizeof(hold{}), 128},
+		{"holdRare", unsafe.Sizeof(holdRare{}), 64},
 		{"State", unsafe.Sizeof(State{}), 504},
 		{"expiryItem", unsafe.Sizeof(expiryItem{}), 16},
 	} {
