@@ -49,7 +49,7 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 	case StatusHeld:
 		return nil, Errorf(CodeConflict, "hold %q is held; confirm it instead", holdID)
 	}
-	if !s.resource.ArchivedAt.IsZero() {
+	if s.resource.Archived() {
 		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.ID)
 	}
 	for _, k := range h.Buckets {

@@ -14,20 +14,19 @@ import (
 type State struct {
 	id       string
 	exists   bool
-	resource Resource
+	resource resourceMem
 	buckets  bucketList
 	holds    holdList
 	// idemLog holds the idempotency entries in CreatedAt order (the order pruning forgets
-	// them); idem maps a key to its entry's sequence number: idemLog[seq-idemBase]. An entry
+	// them); idem maps a key to its entry's sequence number: idemLog[seq-idem.base]. An entry
 	// whose key maps to a later one was superseded. One slice of values and a map of small
 	// values, instead of a map of entries and a slice of keys: a third of the memory. idem is
 	// nil while the log has at most smallIdem entries: a key is then found by scanning the
 	// log from its end (the latest entry of a key is its current one), which is as fast and
 	// saves the map of every resource with a few keys. See idempotency.go.
-	idem     map[string]uint64
-	idemLog  []idemEntry
-	idemBase uint64
-	expiry   expiryHeap
+	idem    *idemIndex
+	idemLog []idemEntry
+	expiry  expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
 	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
@@ -72,7 +71,7 @@ func RestoreSaved(sv Saved) *State {
 	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
-	s.resource = copyResource(res) // the state owns its copy, as Clone and Resource assume
+	s.resource.set(copyResource(res)) // the state owns its copy, as Clone and Resource assume
 	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
 		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
@@ -110,11 +109,9 @@ func RestoreSaved(sv Saved) *State {
 func (s *State) Clone() *State {
 	// Maps and slices stay nil when empty, as in a state that never used them.
 	c := &State{
-		id:       s.id,
-		exists:   s.exists,
-		resource: copyResource(s.resource),
-		idemBase: s.idemBase,
-		waitSeq:  s.waitSeq,
+		id:      s.id,
+		exists:  s.exists,
+		waitSeq: s.waitSeq,
 	}
 	if len(s.idemLog) > 0 {
 		c.idemLog = append([]idemEntry(nil), s.idemLog...) // a hold's position is the same in c
@@ -137,12 +134,13 @@ func (s *State) Clone() *State {
 			c.waitByID[x.ID] = x
 		}
 	}
+	c.resource.set(copyResource(s.resource.view()))
 	c.buckets = s.buckets.clone()
 	c.holds = s.holds.clone()
 	if s.idem != nil {
-		c.idem = make(map[string]uint64, len(s.idem))
-		for k, seq := range s.idem {
-			c.idem[k] = seq
+		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
+		for k, seq := range s.idem.seq {
+			c.idem.seq[k] = seq
 		}
 	}
 	return c
@@ -156,7 +154,7 @@ func (s *State) Exists() bool { return s.exists }
 
 // Resource returns the resource's metadata; ok is false before creation.
 func (s *State) Resource() (r Resource, ok bool) {
-	return copyResource(s.resource), s.exists
+	return copyResource(s.resource.view()), s.exists
 }
 
 // Buckets returns copies of all buckets, sorted by key.
@@ -235,7 +233,7 @@ func (s *State) Apply(e Event) {
 	switch e := e.(type) {
 	case ResourceCreated:
 		s.exists = true
-		s.resource = copyResource(e.Resource) // do not share the event's Money or Tags with the state
+		s.resource.set(copyResource(e.Resource)) // do not share the event's Money or Tags with the state
 		s.buckets.grow(len(e.Buckets))
 		for _, b := range e.Buckets {
 			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
@@ -247,7 +245,8 @@ func (s *State) Apply(e Event) {
 		}
 	case ResourceUpdated:
 		r := &s.resource
-		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
+		r.Name, r.HoldTTL = e.Name, e.HoldTTL
+		r.setTime(resUpdatedAt, e.At)
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
 		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
 		s.countUnits()
@@ -304,7 +303,8 @@ func (s *State) Apply(e Event) {
 	case WaitlistOffered:
 		s.removeWaiting(e.EntryID)
 	case ResourceArchived:
-		s.resource.ArchivedAt, s.resource.UpdatedAt = e.At, e.At
+		s.resource.setTime(resArchivedAt, e.At)
+		s.resource.setTime(resUpdatedAt, e.At)
 	default:
 		if !s.applyPayment(e) { // payment.go
 			panic("booking: unknown event")
