@@ -77,3 +77,45 @@ func TestPlacedHoldInMemoryIsAsHold(t *testing.T) {
 		}
 	}
 }
+
+// TestResourceInMemoryRoundTrips: a resource a state is handed comes back as it was, also with
+// times that are no instant, and a write to a copy (a state's clone) leaves the original alone.
+func TestResourceInMemoryRoundTrips(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Resource{ID: "r1", Name: "room", Price: &Money{Amount: 100, Currency: "EUR"}, HoldTTL: time.Minute,
+		CreatedAt: t0, UpdatedAt: t0, MaxExtensions: 2, Allowance: Allowance{Units: 1, Percent: 5}, MaxPerUser: 3,
+		Timezone: "Europe/Paris", SlotEvery: time.Hour, WaitlistOfferTTL: time.Hour, Refunds: []RefundTier{{}},
+		Tags: []string{"a"}, Location: "here"}
+	for name, change := range map[string]func(*Resource){
+		"usual":     func(*Resource) {},
+		"archived":  func(r *Resource) { r.ArchivedAt = t0.Add(time.Hour) },
+		"paris":     func(r *Resource) { r.CreatedAt = t0.In(paris) },
+		"monotonic": func(r *Resource) { r.ArchivedAt = time.Now() },
+		"zero":      func(r *Resource) { r.CreatedAt, r.UpdatedAt = time.Time{}, time.Time{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := base
+			change(&x)
+			var r resourceMem
+			r.set(x)
+			if got := r.view(); !reflect.DeepEqual(got, x) {
+				t.Fatalf("view = %+v, want %+v", got, x)
+			}
+			if r.Archived() != x.Archived() {
+				t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
+			}
+			c := r
+			c.setTime(resUpdatedAt, time.Now())
+			c.setTime(resArchivedAt, t0.In(paris))
+			if got := r.view(); !reflect.DeepEqual(got, x) {
+				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
+			}
+			if !c.Archived() || !c.view().ArchivedAt.Equal(t0) {
+				t.Fatalf("copy = %+v", c.view())
+			}
+		})
+	}
+}
