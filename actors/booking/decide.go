@@ -224,7 +224,7 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 		}
 	}
 	evs := []Event{ev}
-	if len(s.waitlist) > 0 { // more capacity, allowance or per-user room may serve waiters
+	if len(s.waiting()) > 0 { // more capacity, allowance or per-user room may serve waiters
 		c := s.Clone()
 		c.Apply(ev)
 		evs = c.appendOffers(evs, now, freed{})
@@ -424,7 +424,7 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 		return nil, nil
 	case h.Status() == StatusConfirmed || (h.Status() == StatusHeld && now.Before(h.ExpiresAt())):
 		evs := []Event{HoldCancelled{HoldID: h.ID, At: now}}
-		if len(s.waitlist) > 0 {
+		if len(s.waiting()) > 0 {
 			var f freed
 			f.release(h)
 			evs = s.appendOffers(evs, now, f)

@@ -4,8 +4,8 @@ import "time"
 
 // resourceMem is a Resource as a State keeps it: the Resource's fields but its times, which
 // are instants (see hold): 208 bytes where a Resource is 248, which with the hold list's spare
-// block and the idempotency index behind pointers puts a State in the 448-byte class (was
-// 512; see TestSizes). Every resource that is active has one.
+// block, the idempotency index and the waitlist behind pointers puts a State in the 416-byte
+// class (was 512; see TestSizes). Every resource that is active has one.
 type resourceMem struct {
 	ID               string
 	Name             string

@@ -32,11 +32,8 @@ type State struct {
 	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
 	// rule that reads it on every decision; otherwise it is nil and UserUnits sums the holds.
 	units map[string]int64
-	// waitlist holds the waiting entries in first-come order (Seq ascending); waitByID
-	// indexes them. waitSeq is the highest Seq handed out.
-	waitlist []*WaitlistEntry
-	waitByID map[string]*WaitlistEntry
-	waitSeq  uint64
+	// wait is the waitlist, nil until the first entry joins (see waitState).
+	wait *waitState
 }
 
 // NewState returns the state of a resource that does not exist yet. Its maps are allocated
@@ -101,7 +98,10 @@ func RestoreSaved(sv Saved) *State {
 	for _, e := range sv.Waitlist {
 		s.addWaiting(e)
 	}
-	sort.SliceStable(s.waitlist, func(i, j int) bool { return s.waitlist[i].Seq < s.waitlist[j].Seq })
+	if s.wait != nil {
+		l := s.wait.list
+		sort.SliceStable(l, func(i, j int) bool { return l[i].Seq < l[j].Seq })
+	}
 	return s
 }
 
@@ -109,9 +109,8 @@ func RestoreSaved(sv Saved) *State {
 func (s *State) Clone() *State {
 	// Maps and slices stay nil when empty, as in a state that never used them.
 	c := &State{
-		id:      s.id,
-		exists:  s.exists,
-		waitSeq: s.waitSeq,
+		id:     s.id,
+		exists: s.exists,
 	}
 	if len(s.idemLog) > 0 {
 		c.idemLog = append([]idemEntry(nil), s.idemLog...) // a hold's position is the same in c
@@ -125,13 +124,16 @@ func (s *State) Clone() *State {
 			c.units[u] = n
 		}
 	}
-	if len(s.waitlist) > 0 {
-		c.waitlist = make([]*WaitlistEntry, 0, len(s.waitlist))
-		c.waitByID = make(map[string]*WaitlistEntry, len(s.waitlist))
-		for _, e := range s.waitlist {
-			x := e.clone()
-			c.waitlist = append(c.waitlist, x)
-			c.waitByID[x.ID] = x
+	if s.wait != nil {
+		c.wait = &waitState{seq: s.wait.seq}
+		if len(s.wait.list) > 0 {
+			c.wait.list = make([]*WaitlistEntry, 0, len(s.wait.list))
+			c.wait.byID = make(map[string]*WaitlistEntry, len(s.wait.list))
+			for _, e := range s.wait.list {
+				x := e.clone()
+				c.wait.list = append(c.wait.list, x)
+				c.wait.byID[x.ID] = x
+			}
 		}
 	}
 	c.resource.set(copyResource(s.resource.view()))
@@ -216,7 +218,7 @@ func (s *State) ExpireDue(now time.Time) []Event {
 		if h := s.holds.list[it.hold]; it.current(h) {
 			evs = append(evs, HoldExpired{HoldID: h.ID, At: now})
 			due = append(due, it)
-			if len(s.waitlist) > 0 {
+			if len(s.waiting()) > 0 {
 				f.release(h)
 			}
 		}

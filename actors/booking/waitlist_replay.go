@@ -46,7 +46,7 @@ func (s *State) replayJoin(cmd JoinWaitlist, buckets []string, ie IdempotencyEnt
 	if ie.Fingerprint != joinFingerprint(buckets, cmd.Quantity, cmd.UserID) {
 		return JoinDecision{}, Errorf(CodeIdempotencyMismatch, "Idempotency-Key %q was used with a different request", cmd.IdempotencyKey)
 	}
-	for _, e := range s.waitlist {
+	for _, e := range s.waiting() {
 		if e.OfferHoldID == ie.HoldID {
 			return JoinDecision{Entry: *e.clone(), Replayed: true}, nil
 		}
