@@ -91,14 +91,14 @@ func (s *State) DecideArchive(_ ArchiveResource, now time.Time) ([]Event, error)
 	}
 	live := 0
 	for _, h := range s.holds.list {
-		if h.Status == StatusHeld && now.Before(h.ExpiresAt) {
+		if h.Status() == StatusHeld && now.Before(h.ExpiresAt()) {
 			live++
 		}
 	}
 	if live > 0 {
 		return nil, Errorf(CodeConflict, "resource %s has %d live holds; archive it once they are confirmed, cancelled or expired", quote(s.id), live)
 	}
-	if n := len(s.waitlist); n > 0 {
+	if n := len(s.waiting()); n > 0 {
 		return nil, Errorf(CodeConflict, "resource %s has %d users on its waitlist", quote(s.id), n)
 	}
 	return []Event{ResourceArchived{At: now}}, nil

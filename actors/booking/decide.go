@@ -224,7 +224,7 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 		}
 	}
 	evs := []Event{ev}
-	if len(s.waitlist) > 0 { // more capacity, allowance or per-user room may serve waiters
+	if len(s.waiting()) > 0 { // more capacity, allowance or per-user room may serve waiters
 		c := s.Clone()
 		c.Apply(ev)
 		evs = c.appendOffers(evs, now, freed{})
@@ -399,14 +399,14 @@ func (s *State) DecideConfirm(cmd ConfirmHold, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	switch {
-	case h.Status == StatusConfirmed:
+	case h.Status() == StatusConfirmed:
 		return nil, nil
-	case h.Status == StatusHeld && now.Before(h.ExpiresAt):
+	case h.Status() == StatusHeld && now.Before(h.ExpiresAt()):
 		return []Event{HoldConfirmed{HoldID: h.ID, At: now}}, nil
-	case h.Status == StatusHeld:
-		return nil, Errorf(CodeConflict, "hold %q expired at %s", h.ID, h.ExpiresAt.UTC().Format(time.RFC3339))
+	case h.Status() == StatusHeld:
+		return nil, Errorf(CodeConflict, "hold %q expired at %s", h.ID, h.ExpiresAt().UTC().Format(time.RFC3339))
 	default:
-		return nil, Errorf(CodeConflict, "hold %q is %s and cannot be confirmed", h.ID, h.Status)
+		return nil, Errorf(CodeConflict, "hold %q is %s and cannot be confirmed", h.ID, h.Status())
 	}
 }
 
@@ -420,11 +420,11 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	switch {
-	case h.Status == StatusCancelled:
+	case h.Status() == StatusCancelled:
 		return nil, nil
-	case h.Status == StatusConfirmed || (h.Status == StatusHeld && now.Before(h.ExpiresAt)):
+	case h.Status() == StatusConfirmed || (h.Status() == StatusHeld && now.Before(h.ExpiresAt())):
 		evs := []Event{HoldCancelled{HoldID: h.ID, At: now}}
-		if len(s.waitlist) > 0 {
+		if len(s.waiting()) > 0 {
 			var f freed
 			f.release(h)
 			evs = s.appendOffers(evs, now, f)
@@ -493,7 +493,7 @@ func (s *State) keysOf(keys []string) []string {
 	return out
 }
 
-func (s *State) liveHold(id string) (*Hold, error) {
+func (s *State) liveHold(id string) (*hold, error) {
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}

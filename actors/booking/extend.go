@@ -18,16 +18,16 @@ func (s *State) DecideExtend(cmd ExtendHold, now time.Time) ([]Event, error) {
 		return nil, Errorf(CodeNotFound, "hold %q not found", cmd.HoldID)
 	}
 	switch {
-	case h.Status != StatusHeld:
-		return nil, Errorf(CodeConflict, "hold %q is %s and cannot be renewed", h.ID, h.Status)
-	case !now.Before(h.ExpiresAt):
-		return nil, Errorf(CodeConflict, "hold %q expired at %s", h.ID, h.ExpiresAt.UTC().Format(time.RFC3339))
+	case h.Status() != StatusHeld:
+		return nil, Errorf(CodeConflict, "hold %q is %s and cannot be renewed", h.ID, h.Status())
+	case !now.Before(h.ExpiresAt()):
+		return nil, Errorf(CodeConflict, "hold %q expired at %s", h.ID, h.ExpiresAt().UTC().Format(time.RFC3339))
 	case h.Extensions >= s.resource.MaxExtensions:
 		return nil, Errorf(CodeLimitExceeded, "hold %q was renewed %d times, the most resource %s allows", h.ID, h.Extensions, quote(s.id))
 	}
 	until := now.Add(s.resource.HoldTTL)
-	if until.Before(h.ExpiresAt) {
-		until = h.ExpiresAt
+	if until.Before(h.ExpiresAt()) {
+		until = h.ExpiresAt()
 	}
 	return []Event{HoldExtended{HoldID: h.ID, ExpiresAt: until, Extensions: h.Extensions + 1, At: now}}, nil
 }

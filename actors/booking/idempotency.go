@@ -24,6 +24,13 @@ type idemEntry struct {
 	hold int
 }
 
+// idemIndex maps a key to its entry's sequence number: State.idemLog[seq-base]. base is the
+// number of entries pruned from the log since the index was made.
+type idemIndex struct {
+	seq  map[string]uint64
+	base uint64
+}
+
 // idemKey returns the key of s.idemLog[i].
 func (s *State) idemKey(i int) string { return s.entryKey(s.idemLog[i]) }
 
@@ -34,7 +41,7 @@ func (s *State) idemAt(i int) IdempotencyEntry {
 		return *e.own
 	}
 	h := s.holds.list[e.hold]
-	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt}
+	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt()}
 }
 
 // Idempotency returns the entry recorded for key.
@@ -55,17 +62,17 @@ func (s *State) idemIndex(key string) int {
 		}
 		return -1
 	}
-	seq, ok := s.idem[key]
+	seq, ok := s.idem.seq[key]
 	if !ok {
 		return -1
 	}
-	return int(seq - s.idemBase)
+	return int(seq - s.idem.base)
 }
 
 // idemKeys returns the number of keys with an entry.
 func (s *State) idemKeys() int {
 	if s.idem != nil {
-		return len(s.idem)
+		return len(s.idem.seq)
 	}
 	n := 0
 	for i := range s.idemLog {
@@ -103,11 +110,11 @@ func (s *State) appendIdem(e idemEntry, key string) {
 	s.idemLog = append(s.idemLog, e)
 	switch {
 	case s.idem != nil:
-		s.idem[key] = s.idemBase + uint64(len(s.idemLog)-1)
+		s.idem.seq[key] = s.idem.base + uint64(len(s.idemLog)-1)
 	case len(s.idemLog) > smallIdem:
-		s.idem = make(map[string]uint64, 2*len(s.idemLog))
+		s.idem = &idemIndex{seq: make(map[string]uint64, 2*len(s.idemLog))}
 		for i := range s.idemLog { // a later entry of a key supersedes an earlier one
-			s.idem[s.idemKey(i)] = s.idemBase + uint64(i)
+			s.idem.seq[s.idemKey(i)] = uint64(i)
 		}
 	}
 }
@@ -121,11 +128,16 @@ func (s *State) PruneIdempotency(cutoff time.Time) {
 		if i := s.idemIndex(key); i >= 0 && !s.idemCreatedAt(i).Before(cutoff) {
 			break // the key's current entry (a later one, if this was superseded) stays
 		}
-		delete(s.idem, key)
+		if s.idem != nil {
+			delete(s.idem.seq, key)
+		}
 		n++
 	}
 	clear(s.idemLog[:n]) // the backing array keeps no entry of a forgotten key
-	s.idemLog, s.idemBase = s.idemLog[n:], s.idemBase+uint64(n)
+	s.idemLog = s.idemLog[n:]
+	if s.idem != nil {
+		s.idem.base += uint64(n)
+	}
 	if len(s.idemLog) == 0 {
 		s.idemLog = nil
 	}
@@ -136,5 +148,5 @@ func (s *State) idemCreatedAt(i int) time.Time {
 	if e := s.idemLog[i]; e.own != nil {
 		return e.own.CreatedAt
 	}
-	return s.holds.list[s.idemLog[i].hold].CreatedAt
+	return s.holds.list[s.idemLog[i].hold].CreatedAt()
 }

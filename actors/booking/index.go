@@ -10,55 +10,65 @@ const smallIndex = 8
 
 // holdList holds a state's holds in the order they became known.
 type holdList struct {
-	list []*Hold
+	list []*hold
 	byID map[string]int // nil while list is short
-	// spare are unused Holds of the block the last ones were allocated in (see newHold).
-	spare []Hold
+	// spare are unused holds of the block the last ones were allocated in (see newHold);
+	// nil until a block is made. A pointer, 16 bytes less in every State: most never need it.
+	spare *[]hold
 	// cloned is how many holds the list had when it was cloned from another (0: it was not).
 	cloned int
 }
 
-// maxHoldBlock bounds the block of Holds newHold allocates at once (64 KiB of Holds).
-const maxHoldBlock = 256
+// maxHoldBlock bounds the block of holds newHold allocates at once (64 KiB of holds).
+const maxHoldBlock = 512
 
-// newHold returns a new zero Hold for the list to add. The first smallIndex holds added to a
+// newHold returns a new zero hold for the list to add. The first smallIndex holds added to a
 // list (since it was made or cloned) are allocated one by one: a resource with a few holds
 // pays for no more, nor does a clone that takes a few decisions before it is dropped (the
 // activation's speculative state). After them, Holds come in blocks of half the holds added
 // so far, at most maxHoldBlock: a hot resource's holds cost an allocation per hundreds instead
 // of one each, and at most a third more memory. The list never forgets a hold, so a block
 // lives as long as the list anyway.
-func (l *holdList) newHold() *Hold {
+func (l *holdList) newHold() *hold {
 	added := len(l.list) - l.cloned
 	if added < smallIndex {
-		return new(Hold)
+		return new(hold)
 	}
-	if len(l.spare) == 0 {
-		l.spare = make([]Hold, min(added/2, maxHoldBlock))
+	if l.spare == nil || len(*l.spare) == 0 {
+		block := make([]hold, min(added/2, maxHoldBlock))
+		l.spare = &block
 	}
-	h := &l.spare[0]
-	l.spare = l.spare[1:]
+	h := &(*l.spare)[0]
+	*l.spare = (*l.spare)[1:]
 	return h
 }
 
 // get returns the hold with the id, nil if there is none.
-func (l *holdList) get(id string) *Hold {
-	if l.byID != nil {
-		if i, ok := l.byID[id]; ok {
-			return l.list[i]
-		}
-		return nil
-	}
-	for _, h := range l.list {
-		if h.ID == id {
-			return h
-		}
+func (l *holdList) get(id string) *hold {
+	if i := l.index(id); i >= 0 {
+		return l.list[i]
 	}
 	return nil
 }
 
+// index returns the position of the hold with the id in list, -1 if there is none.
+func (l *holdList) index(id string) int {
+	if l.byID != nil {
+		if i, ok := l.byID[id]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, h := range l.list {
+		if h.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
 // add appends h, whose id must not be known.
-func (l *holdList) add(h *Hold) {
+func (l *holdList) add(h *hold) {
 	l.list = append(l.list, h)
 	switch {
 	case l.byID != nil:
@@ -77,8 +87,8 @@ func (l *holdList) clone() holdList {
 	if len(l.list) == 0 {
 		return holdList{}
 	}
-	c := holdList{list: make([]*Hold, len(l.list)), cloned: len(l.list)}
-	holds := make([]Hold, len(l.list))
+	c := holdList{list: make([]*hold, len(l.list)), cloned: len(l.list)}
+	holds := make([]hold, len(l.list))
 	n := 0
 	for _, h := range l.list {
 		n += len(h.Buckets)

@@ -12,7 +12,7 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 	var hs holdList
 	var bs bucketList
 	for n := range 3 * smallIndex {
-		hs.add(&Hold{ID: fmt.Sprintf("h%d", n)})
+		hs.add(&hold{ID: fmt.Sprintf("h%d", n)})
 		bs.add(Bucket{Key: fmt.Sprintf("k%d", n), Capacity: int64(n)})
 		if indexed := n+1 > smallIndex; (hs.byID != nil) != indexed || (bs.byKey != nil) != indexed {
 			t.Fatalf("%d entries: hold index %v, bucket index %v", n+1, hs.byID != nil, bs.byKey != nil)
@@ -35,7 +35,7 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 		}
 		hc, bc := hs.clone(), bs.clone()
 		hc.get("h0").Quantity, bc.get("k0").Capacity = 99, 99
-		hc.add(&Hold{ID: "extra"})
+		hc.add(&hold{ID: "extra"})
 		bc.add(Bucket{Key: "extra"})
 		bc.keys[0] = "changed"
 		if hs.get("h0").Quantity != 0 || bs.get("k0").Capacity != 0 || hs.get("extra") != nil || bs.get("extra") != nil || bs.keys[0] != "k0" {

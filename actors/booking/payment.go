@@ -43,13 +43,13 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 	if !ok {
 		return nil, Errorf(CodeNotFound, "hold %q not found", holdID)
 	}
-	switch h.Status {
+	switch h.Status() {
 	case StatusConfirmed:
 		return nil, nil
 	case StatusHeld:
 		return nil, Errorf(CodeConflict, "hold %q is held; confirm it instead", holdID)
 	}
-	if !s.resource.ArchivedAt.IsZero() {
+	if s.resource.Archived() {
 		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.ID)
 	}
 	for _, k := range h.Buckets {
@@ -68,10 +68,10 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 func (s *State) PaymentExtension(holdID string, d time.Duration, now time.Time) []Event {
 	h := s.holds.get(holdID)
 	ok := h != nil
-	if !ok || h.Status != StatusHeld || d <= 0 || !now.Before(h.ExpiresAt) {
+	if !ok || h.Status() != StatusHeld || d <= 0 || !now.Before(h.ExpiresAt()) {
 		return nil
 	}
-	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt.Add(d), Extensions: h.Extensions, At: now}}
+	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt().Add(d), Extensions: h.Extensions, At: now}}
 }
 
 // AdoptTerminal makes a terminal hold loaded from the store known to the state (a late payment
@@ -84,7 +84,9 @@ func (s *State) AdoptTerminal(h Hold) bool {
 	if s.holds.get(h.ID) != nil {
 		return false
 	}
-	c := h.Clone()
+	c := s.holds.newHold()
+	c.setHold(&h, s.id)
+	c.Buckets = append([]string(nil), h.Buckets...)
 	s.intern(c)
 	s.putHold(c)
 	return true
@@ -98,14 +100,15 @@ func (s *State) applyPayment(e Event) bool {
 		if !ok {
 			panic("booking: payment of unknown hold " + e.HoldID)
 		}
-		h.Payment, h.PaymentOpen = e.Payment, e.Open
+		h.setPayment(e.Payment, e.Open)
 	case HoldRetaken:
 		h := s.holds.get(e.HoldID)
 		ok := h != nil
-		if !ok || h.Status.Active() {
+		if !ok || h.Status().Active() {
 			panic("booking: retake of a hold that is not ended: " + e.HoldID)
 		}
-		h.Status, h.UpdatedAt = StatusConfirmed, e.At
+		h.setStatus(StatusConfirmed)
+		h.setTime(updatedAt, e.At)
 		s.claim(h, StatusConfirmed, +1)
 	default:
 		return false

@@ -343,11 +343,11 @@ func (m *sim) cloneAndContinue() {
 	if bs := old.Buckets(); len(bs) > 0 {
 		old.Apply(HoldPlaced{Hold: &PlacedHold{ID: "wreck", IdempotencyKey: "wreck", Buckets: []string{bs[0].Key}, Quantity: 1}})
 	}
-	for _, e := range old.waitlist {
+	for _, e := range old.waiting() {
 		e.Buckets[0], e.Quantity = "wrecked", -1
 	}
-	if len(old.waitlist) > 0 {
-		old.Apply(WaitlistLeft{EntryID: old.waitlist[0].ID})
+	if len(old.waiting()) > 0 {
+		old.Apply(WaitlistLeft{EntryID: old.waiting()[0].ID})
 	}
 	old.Apply(WaitlistJoined{Entry: WaitlistEntry{ID: "wreck", UserID: "wreck", Seq: 1 << 60}})
 	for _, h := range old.holds.list {

@@ -178,7 +178,7 @@ func (m *sim) check() {
 	for id, rh := range ref.holds {
 		n := 0
 		for _, it := range s.expiry {
-			if it.id == id && it.at.Equal(rh.expiresAt) {
+			if s.holds.list[it.hold].ID == id && it.at.time().Equal(rh.expiresAt) {
 				n++
 			}
 		}

@@ -14,30 +14,26 @@ import (
 type State struct {
 	id       string
 	exists   bool
-	resource Resource
+	resource resourceMem
 	buckets  bucketList
 	holds    holdList
 	// idemLog holds the idempotency entries in CreatedAt order (the order pruning forgets
-	// them); idem maps a key to its entry's sequence number: idemLog[seq-idemBase]. An entry
+	// them); idem maps a key to its entry's sequence number: idemLog[seq-idem.base]. An entry
 	// whose key maps to a later one was superseded. One slice of values and a map of small
 	// values, instead of a map of entries and a slice of keys: a third of the memory. idem is
 	// nil while the log has at most smallIdem entries: a key is then found by scanning the
 	// log from its end (the latest entry of a key is its current one), which is as fast and
 	// saves the map of every resource with a few keys. See idempotency.go.
-	idem     map[string]uint64
-	idemLog  []idemEntry
-	idemBase uint64
-	expiry   expiryHeap
+	idem    *idemIndex
+	idemLog []idemEntry
+	expiry  expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
 	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
 	// rule that reads it on every decision; otherwise it is nil and UserUnits sums the holds.
 	units map[string]int64
-	// waitlist holds the waiting entries in first-come order (Seq ascending); waitByID
-	// indexes them. waitSeq is the highest Seq handed out.
-	waitlist []*WaitlistEntry
-	waitByID map[string]*WaitlistEntry
-	waitSeq  uint64
+	// wait is the waitlist, nil until the first entry joins (see waitState).
+	wait *waitState
 }
 
 // NewState returns the state of a resource that does not exist yet. Its maps are allocated
@@ -72,7 +68,7 @@ func RestoreSaved(sv Saved) *State {
 	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
-	s.resource = copyResource(res) // the state owns its copy, as Clone and Resource assume
+	s.resource.set(copyResource(res)) // the state owns its copy, as Clone and Resource assume
 	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
 		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
@@ -82,14 +78,16 @@ func RestoreSaved(sv Saved) *State {
 		s.buckets.add(Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)})
 	}
 	for i := range holds {
-		h := holds[i].Clone()
+		h := s.holds.newHold()
+		h.setHold(&holds[i], s.id)
+		h.Buckets = append([]string(nil), h.Buckets...)
 		s.intern(h) // h.Buckets is the state's own copy
 		s.putHold(h)
-		if h.Status.Active() {
-			s.claim(h, h.Status, +1)
+		if st := h.Status(); st.Active() {
+			s.claim(h, st, +1)
 		}
-		if h.Status == StatusHeld {
-			s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
+		if h.status == statusHeld {
+			s.pushExpiry(len(s.holds.list) - 1)
 		}
 	}
 	sorted := append([]IdempotencyEntry(nil), idem...)
@@ -100,7 +98,10 @@ func RestoreSaved(sv Saved) *State {
 	for _, e := range sv.Waitlist {
 		s.addWaiting(e)
 	}
-	sort.SliceStable(s.waitlist, func(i, j int) bool { return s.waitlist[i].Seq < s.waitlist[j].Seq })
+	if s.wait != nil {
+		l := s.wait.list
+		sort.SliceStable(l, func(i, j int) bool { return l[i].Seq < l[j].Seq })
+	}
 	return s
 }
 
@@ -108,11 +109,8 @@ func RestoreSaved(sv Saved) *State {
 func (s *State) Clone() *State {
 	// Maps and slices stay nil when empty, as in a state that never used them.
 	c := &State{
-		id:       s.id,
-		exists:   s.exists,
-		resource: copyResource(s.resource),
-		idemBase: s.idemBase,
-		waitSeq:  s.waitSeq,
+		id:     s.id,
+		exists: s.exists,
 	}
 	if len(s.idemLog) > 0 {
 		c.idemLog = append([]idemEntry(nil), s.idemLog...) // a hold's position is the same in c
@@ -126,21 +124,25 @@ func (s *State) Clone() *State {
 			c.units[u] = n
 		}
 	}
-	if len(s.waitlist) > 0 {
-		c.waitlist = make([]*WaitlistEntry, 0, len(s.waitlist))
-		c.waitByID = make(map[string]*WaitlistEntry, len(s.waitlist))
-		for _, e := range s.waitlist {
-			x := e.clone()
-			c.waitlist = append(c.waitlist, x)
-			c.waitByID[x.ID] = x
+	if s.wait != nil {
+		c.wait = &waitState{seq: s.wait.seq}
+		if len(s.wait.list) > 0 {
+			c.wait.list = make([]*WaitlistEntry, 0, len(s.wait.list))
+			c.wait.byID = make(map[string]*WaitlistEntry, len(s.wait.list))
+			for _, e := range s.wait.list {
+				x := e.clone()
+				c.wait.list = append(c.wait.list, x)
+				c.wait.byID[x.ID] = x
+			}
 		}
 	}
+	c.resource.set(copyResource(s.resource.view()))
 	c.buckets = s.buckets.clone()
 	c.holds = s.holds.clone()
 	if s.idem != nil {
-		c.idem = make(map[string]uint64, len(s.idem))
-		for k, seq := range s.idem {
-			c.idem[k] = seq
+		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
+		for k, seq := range s.idem.seq {
+			c.idem.seq[k] = seq
 		}
 	}
 	return c
@@ -154,7 +156,7 @@ func (s *State) Exists() bool { return s.exists }
 
 // Resource returns the resource's metadata; ok is false before creation.
 func (s *State) Resource() (r Resource, ok bool) {
-	return copyResource(s.resource), s.exists
+	return copyResource(s.resource.view()), s.exists
 }
 
 // Buckets returns copies of all buckets, sorted by key.
@@ -180,23 +182,22 @@ func (s *State) Hold(id string) (Hold, bool) {
 	if h == nil {
 		return Hold{}, false
 	}
-	return *h.Clone(), true
+	return h.view(s.id), true
 }
 
 // HoldCount returns the number of holds in memory.
 func (s *State) HoldCount() int { return len(s.holds.list) }
 
 // putHold makes h, whose id is new, known to the state.
-func (s *State) putHold(h *Hold) { s.holds.add(h) }
+func (s *State) putHold(h *hold) { s.holds.add(h) }
 
 // NextExpiry returns the earliest deadline of a held hold, if any.
 func (s *State) NextExpiry() (time.Time, bool) {
 	for len(s.expiry) > 0 {
-		top := s.expiry[0]
-		if h := s.holds.get(top.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(top.at) {
-			return top.at, true
+		if h := s.holds.list[s.expiry[0].hold]; s.expiry[0].current(h) {
+			return h.ExpiresAt(), true
 		}
-		s.expiry.pop() // stale entry: the hold moved on; dropping it changes no observable state
+		s.expiry.pop(s.holds.list) // stale entry: the hold moved on; dropping it changes no observable state
 	}
 	return time.Time{}, false
 }
@@ -212,18 +213,18 @@ func (s *State) ExpireDue(now time.Time) []Event {
 	var evs []Event
 	var due []expiryItem
 	var f freed
-	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
-		it := s.expiry.pop()
-		if h := s.holds.get(it.id); h != nil && h.Status == StatusHeld && h.ExpiresAt.Equal(it.at) {
-			evs = append(evs, HoldExpired{HoldID: it.id, At: now})
+	for len(s.expiry) > 0 && !s.expiry[0].at.time().After(now) {
+		it := s.expiry.pop(s.holds.list)
+		if h := s.holds.list[it.hold]; it.current(h) {
+			evs = append(evs, HoldExpired{HoldID: h.ID, At: now})
 			due = append(due, it)
-			if len(s.waitlist) > 0 {
+			if len(s.waiting()) > 0 {
 				f.release(h)
 			}
 		}
 	}
 	for _, it := range due { // keep the index complete until the events are applied
-		s.expiry.push(it)
+		s.expiry.push(it, s.holds.list)
 	}
 	return s.appendOffers(evs, now, f)
 }
@@ -234,7 +235,7 @@ func (s *State) Apply(e Event) {
 	switch e := e.(type) {
 	case ResourceCreated:
 		s.exists = true
-		s.resource = copyResource(e.Resource) // do not share the event's Money or Tags with the state
+		s.resource.set(copyResource(e.Resource)) // do not share the event's Money or Tags with the state
 		s.buckets.grow(len(e.Buckets))
 		for _, b := range e.Buckets {
 			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
@@ -246,7 +247,8 @@ func (s *State) Apply(e Event) {
 		}
 	case ResourceUpdated:
 		r := &s.resource
-		r.Name, r.HoldTTL, r.UpdatedAt = e.Name, e.HoldTTL, e.At
+		r.Name, r.HoldTTL = e.Name, e.HoldTTL
+		r.setTime(resUpdatedAt, e.At)
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
 		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
 		s.countUnits()
@@ -266,11 +268,11 @@ func (s *State) Apply(e Event) {
 		}
 	case HoldPlaced:
 		h := s.holds.newHold()
-		*h = e.Hold.AsHold(s.id) // the state's own copy: the event's hold is shared (see HoldPlaced)
+		h.setPlaced(e.Hold) // the state's own copy: the event's hold is shared (see HoldPlaced)
 		s.internBuckets(h)
 		s.putHold(h)
 		s.claim(h, StatusHeld, +1)
-		s.expiry.push(expiryItem{at: h.ExpiresAt, id: h.ID})
+		s.pushExpiry(len(s.holds.list) - 1)
 		if h.IdempotencyKey != "" {
 			s.addIdemHold(len(s.holds.list) - 1) // the entry is the hold's: see idemEntry
 		}
@@ -281,14 +283,18 @@ func (s *State) Apply(e Event) {
 	case HoldExpired:
 		s.transition(e.HoldID, StatusExpired, e.At)
 	case HoldExtended:
-		h := s.holds.get(e.HoldID)
-		if h == nil || h.Status != StatusHeld {
+		i := s.holds.index(e.HoldID)
+		if i < 0 || s.holds.list[i].status != statusHeld {
 			panic("booking: extension of a hold that is not held: " + e.HoldID)
 		}
-		if !h.ExpiresAt.Equal(e.ExpiresAt) { // the old item goes stale; an unchanged one stays valid
-			s.expiry.push(expiryItem{at: e.ExpiresAt, id: h.ID})
+		h := s.holds.list[i]
+		moved := !h.ExpiresAt().Equal(e.ExpiresAt)
+		h.setTime(expiresAt, e.ExpiresAt)
+		h.Extensions = e.Extensions
+		h.setTime(updatedAt, e.At)
+		if moved { // the old item goes stale; an unchanged one stays valid
+			s.pushExpiry(i)
 		}
-		h.ExpiresAt, h.Extensions, h.UpdatedAt = e.ExpiresAt, e.Extensions, e.At
 	case WaitlistJoined:
 		s.addWaiting(e.Entry)
 		if e.IdempotencyKey != "" {
@@ -299,7 +305,8 @@ func (s *State) Apply(e Event) {
 	case WaitlistOffered:
 		s.removeWaiting(e.EntryID)
 	case ResourceArchived:
-		s.resource.ArchivedAt, s.resource.UpdatedAt = e.At, e.At
+		s.resource.setTime(resArchivedAt, e.At)
+		s.resource.setTime(resUpdatedAt, e.At)
 	default:
 		if !s.applyPayment(e) { // payment.go
 			panic("booking: unknown event")
@@ -307,13 +314,10 @@ func (s *State) Apply(e Event) {
 	}
 }
 
-// intern makes h share the state's copies of its resource id and bucket keys (equal strings),
+// intern makes h share the state's copies of its bucket keys (equal strings),
 // so that a hold in memory does not keep the strings of the request that placed it. It writes
 // into h.Buckets: h must own it.
-func (s *State) intern(h *Hold) {
-	if h.ResourceID == s.id {
-		h.ResourceID = s.id
-	}
+func (s *State) intern(h *hold) {
 	for i, k := range h.Buckets {
 		if b := s.buckets.get(k); b != nil {
 			h.Buckets[i] = b.Key
@@ -325,10 +329,7 @@ func (s *State) intern(h *Hold) {
 // never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
 // list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
 // shared with the event instead of copied; any other list is copied, then interned.
-func (s *State) internBuckets(h *Hold) {
-	if h.ResourceID == s.id {
-		h.ResourceID = s.id
-	}
+func (s *State) internBuckets(h *hold) {
 	at := -1
 	for _, k := range h.Buckets {
 		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
@@ -344,9 +345,9 @@ func (s *State) transition(id string, to Status, at time.Time) {
 	if h == nil {
 		panic("booking: transition of unknown hold " + id)
 	}
-	s.claim(h, h.Status, -1)
-	h.Status = to
-	h.UpdatedAt = at
+	s.claim(h, h.Status(), -1)
+	h.setStatus(to)
+	h.setTime(updatedAt, at)
 	if to.Active() {
 		s.claim(h, to, +1)
 	}
@@ -362,7 +363,7 @@ func (s *State) countUnits() {
 		return
 	}
 	for _, h := range s.holds.list {
-		if h.Status.Active() {
+		if h.Status().Active() {
 			if s.units == nil {
 				s.units = make(map[string]int64)
 			}
@@ -376,7 +377,7 @@ func (s *State) countUnits() {
 	}
 }
 
-func (s *State) claim(h *Hold, st Status, sign int64) {
+func (s *State) claim(h *hold, st Status, sign int64) {
 	if s.resource.MaxPerUser <= 0 {
 		// no per-user units to keep (see State.units)
 	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
@@ -402,45 +403,56 @@ func (s *State) claim(h *Hold, st Status, sign int64) {
 	}
 }
 
+// expiryItem is a held hold in the deadline index: its position in the state's hold list, and
+// its deadline when it was indexed. An item whose hold is no longer held at that deadline is
+// stale (current).
 type expiryItem struct {
-	at time.Time
-	id string
+	at   instant
+	hold int
+}
+
+// current reports whether the item, of hold h, is still h's deadline.
+func (it expiryItem) current(h *hold) bool { return h.status == statusHeld && h.expires == it.at }
+
+// pushExpiry indexes the deadline of the hold at position i of the hold list.
+func (s *State) pushExpiry(i int) {
+	s.expiry.push(expiryItem{at: s.holds.list[i].expires, hold: i}, s.holds.list)
 }
 
 // expiryHeap orders held holds by deadline (then id, for determinism). Entries go stale when a
 // hold leaves status held; they are skipped lazily rather than removed. It is a binary min-heap
 // laid out as container/heap's (the same moves, so the same order), without boxing every item
-// into an interface on the way in and out.
+// into an interface on the way in and out. Its methods take the state's hold list, which the
+// items point into.
 type expiryHeap []expiryItem
 
-func (h expiryHeap) less(i, j int) bool {
-	if c := h[i].at.Compare(h[j].at); c != 0 { // Before and Equal in one reading of the times
-		return c < 0
+func (h expiryHeap) less(i, j int, holds []*hold) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
 	}
-	return h[i].id < h[j].id
+	return holds[h[i].hold].ID < holds[h[j].hold].ID
 }
 
-func (h *expiryHeap) push(it expiryItem) {
+func (h *expiryHeap) push(it expiryItem, holds []*hold) {
 	*h = append(*h, it)
-	h.up(len(*h) - 1)
+	h.up(len(*h)-1, holds)
 }
 
 // pop removes and returns the first item; h must not be empty.
-func (h *expiryHeap) pop() expiryItem {
+func (h *expiryHeap) pop(holds []*hold) expiryItem {
 	n := len(*h) - 1
 	(*h)[0], (*h)[n] = (*h)[n], (*h)[0]
-	h.down(0, n)
+	h.down(0, n, holds)
 	old := *h
 	it := old[n]
-	old[n] = expiryItem{} // the backing array keeps no id of a popped item
 	*h = old[:n]
 	return it
 }
 
-func (h expiryHeap) up(j int) {
+func (h expiryHeap) up(j int, holds []*hold) {
 	for {
 		i := (j - 1) / 2 // parent
-		if i == j || !h.less(j, i) {
+		if i == j || !h.less(j, i, holds) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]
@@ -448,7 +460,7 @@ func (h expiryHeap) up(j int) {
 	}
 }
 
-func (h expiryHeap) down(i0, n int) {
+func (h expiryHeap) down(i0, n int, holds []*hold) {
 	i := i0
 	for {
 		j1 := 2*i + 1
@@ -456,10 +468,10 @@ func (h expiryHeap) down(i0, n int) {
 			break
 		}
 		j := j1 // left child
-		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1, holds) {
 			j = j2 // = 2*i + 2  // right child
 		}
-		if !h.less(j, i) {
+		if !h.less(j, i, holds) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]

@@ -50,19 +50,19 @@ func (e *WaitlistEntry) clone() *WaitlistEntry {
 
 // Waitlist returns copies of the waiting entries in first-come order.
 func (s *State) Waitlist() []WaitlistEntry {
-	out := make([]WaitlistEntry, len(s.waitlist))
-	for i, e := range s.waitlist {
+	out := make([]WaitlistEntry, len(s.waiting()))
+	for i, e := range s.waiting() {
 		out[i] = *e.clone()
 	}
 	return out
 }
 
 // WaitlistLen is the number of waiting entries.
-func (s *State) WaitlistLen() int { return len(s.waitlist) }
+func (s *State) WaitlistLen() int { return len(s.waiting()) }
 
 // WaitlistEntry returns a waiting entry and its position (1 for the first in line).
 func (s *State) WaitlistEntry(id string) (e WaitlistEntry, position int, ok bool) {
-	for i, x := range s.waitlist {
+	for i, x := range s.waiting() {
 		if x.ID == id {
 			return *x.clone(), i + 1, true
 		}
@@ -72,7 +72,7 @@ func (s *State) WaitlistEntry(id string) (e WaitlistEntry, position int, ok bool
 
 // WaitlistOf returns the waiting entry of a user and its position (1 for the first in line).
 func (s *State) WaitlistOf(userID string) (e WaitlistEntry, position int, ok bool) {
-	for i, x := range s.waitlist {
+	for i, x := range s.waiting() {
 		if x.UserID == userID {
 			return *x.clone(), i + 1, true
 		}
@@ -88,7 +88,7 @@ func (s *State) UserUnits(userID string) int64 {
 	}
 	var n int64 // not kept without a limit: summed (see State.units)
 	for _, h := range s.holds.list {
-		if h.UserID == userID && h.Status.Active() {
+		if h.UserID == userID && h.Status().Active() {
 			n += h.Units()
 		}
 	}
@@ -130,13 +130,13 @@ func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) (JoinDecisio
 	if !ValidID(cmd.EntryID) || !ValidID(cmd.OfferHoldID) || cmd.EntryID == cmd.OfferHoldID {
 		return JoinDecision{}, Errorf(CodeInternal, "waitlist ids %q and %q are not valid", cmd.EntryID, cmd.OfferHoldID)
 	}
-	if _, dup := s.waitByID[cmd.EntryID]; dup {
+	if _, dup := s.waitingEntry(cmd.EntryID); dup {
 		return JoinDecision{}, Errorf(CodeInternal, "waitlist entry id %q already used", cmd.EntryID)
 	}
 	if s.holds.get(cmd.OfferHoldID) != nil {
 		return JoinDecision{}, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
 	}
-	for _, e := range s.waitlist {
+	for _, e := range s.waiting() {
 		if e.OfferHoldID == cmd.OfferHoldID {
 			return JoinDecision{}, Errorf(CodeInternal, "hold id %q already used", cmd.OfferHoldID)
 		}
@@ -154,11 +154,11 @@ func (s *State) DecideJoinWaitlist(cmd JoinWaitlist, now time.Time) (JoinDecisio
 	if _, _, waiting := s.WaitlistOf(cmd.UserID); waiting {
 		return JoinDecision{}, Errorf(CodeConflict, "user %s is already on the waitlist of resource %s", quote(cmd.UserID), quote(s.id))
 	}
-	if len(s.waitlist) >= MaxWaitlist {
+	if len(s.waiting()) >= MaxWaitlist {
 		return JoinDecision{}, Errorf(CodeLimitExceeded, "the waitlist of resource %s is full (%d entries)", quote(s.id), MaxWaitlist)
 	}
 	e := WaitlistEntry{ID: cmd.EntryID, ResourceID: s.id, UserID: cmd.UserID, OfferHoldID: cmd.OfferHoldID,
-		Buckets: buckets, Quantity: cmd.Quantity, Seq: s.waitSeq + 1, CreatedAt: now}
+		Buckets: buckets, Quantity: cmd.Quantity, Seq: s.waitSeq() + 1, CreatedAt: now}
 	if err := s.checkUserLimit(cmd.UserID, e.Units(), 0); err != nil {
 		return JoinDecision{}, err
 	}
@@ -177,7 +177,7 @@ func (s *State) DecideLeaveWaitlist(cmd LeaveWaitlist, now time.Time) ([]Event, 
 	if !s.exists {
 		return nil, Errorf(CodeNotFound, "resource %q not found", s.id)
 	}
-	e, ok := s.waitByID[cmd.EntryID]
+	e, ok := s.waitingEntry(cmd.EntryID)
 	if !ok || e.UserID != cmd.UserID {
 		return nil, Errorf(CodeNotFound, "waitlist entry %s not found", quote(cmd.EntryID))
 	}
@@ -208,7 +208,7 @@ type freed struct {
 }
 
 // release records that hold h's units are given back.
-func (f *freed) release(h *Hold) {
+func (f *freed) release(h *hold) {
 	if f.avail == nil {
 		f.avail, f.units = map[string]int64{}, map[string]int64{}
 	}
@@ -221,7 +221,7 @@ func (f *freed) release(h *Hold) {
 // appendOffers appends the offers due on top of the state plus f (see the rules above) to
 // evs. It costs nothing when the waitlist is empty.
 func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
-	if len(s.waitlist) == 0 {
+	if len(s.waiting()) == 0 {
 		return evs
 	}
 	if f.avail == nil {
@@ -231,7 +231,7 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 	if ttl <= 0 {
 		ttl = DefaultWaitlistOfferTTL
 	}
-	for _, e := range s.waitlist {
+	for _, e := range s.waiting() {
 		if !s.fits(e, f) {
 			continue
 		}
@@ -263,24 +263,64 @@ func (s *State) fits(e *WaitlistEntry, f freed) bool {
 	return s.checkUserLimit(e.UserID, e.Units(), f.units[e.UserID]) == nil
 }
 
+// waitState is a resource's waitlist: the waiting entries in first-come order (Seq
+// ascending), byID indexing them, and seq, the highest Seq handed out. A State makes it at the
+// first join and keeps it (seq must survive the list emptying): most resources never have a
+// waitlist, and three fields inline were 32 bytes of every State.
+type waitState struct {
+	list []*WaitlistEntry
+	byID map[string]*WaitlistEntry
+	seq  uint64
+}
+
+// waiting returns the waiting entries in first-come order.
+func (s *State) waiting() []*WaitlistEntry {
+	if s.wait == nil {
+		return nil
+	}
+	return s.wait.list
+}
+
+// waitingEntry returns the waiting entry with the id.
+func (s *State) waitingEntry(id string) (*WaitlistEntry, bool) {
+	if s.wait == nil {
+		return nil, false
+	}
+	e, ok := s.wait.byID[id]
+	return e, ok
+}
+
+// waitSeq is the highest Seq handed out.
+func (s *State) waitSeq() uint64 {
+	if s.wait == nil {
+		return 0
+	}
+	return s.wait.seq
+}
+
 func (s *State) addWaiting(e WaitlistEntry) {
 	x := e.clone()
-	s.waitlist = append(s.waitlist, x)
-	if s.waitByID == nil {
-		s.waitByID = make(map[string]*WaitlistEntry)
+	if s.wait == nil {
+		s.wait = new(waitState)
 	}
-	s.waitByID[x.ID] = x
-	s.waitSeq = max(s.waitSeq, x.Seq)
+	w := s.wait
+	w.list = append(w.list, x)
+	if w.byID == nil {
+		w.byID = make(map[string]*WaitlistEntry)
+	}
+	w.byID[x.ID] = x
+	w.seq = max(w.seq, x.Seq)
 }
 
 func (s *State) removeWaiting(id string) {
-	if _, ok := s.waitByID[id]; !ok {
+	if _, ok := s.waitingEntry(id); !ok {
 		panic("booking: unknown waitlist entry " + id)
 	}
-	delete(s.waitByID, id)
-	for i, x := range s.waitlist {
+	w := s.wait
+	delete(w.byID, id)
+	for i, x := range w.list {
 		if x.ID == id {
-			s.waitlist = slices.Delete(s.waitlist, i, i+1)
+			w.list = slices.Delete(w.list, i, i+1)
 			break
 		}
 	}

@@ -46,16 +46,19 @@ func (s *State) replayJoin(cmd JoinWaitlist, buckets []string, ie IdempotencyEnt
 	if ie.Fingerprint != joinFingerprint(buckets, cmd.Quantity, cmd.UserID) {
 		return JoinDecision{}, Errorf(CodeIdempotencyMismatch, "Idempotency-Key %q was used with a different request", cmd.IdempotencyKey)
 	}
-	for _, e := range s.waitlist {
+	for _, e := range s.waiting() {
 		if e.OfferHoldID == ie.HoldID {
 			return JoinDecision{Entry: *e.clone(), Replayed: true}, nil
 		}
 	}
-	h := s.holds.get(ie.HoldID)
-	switch {
-	case h == nil && !cmd.OfferLookedUp:
+	var h *Hold
+	switch mem := s.holds.get(ie.HoldID); {
+	case mem != nil:
+		v := mem.view(s.id)
+		h = &v
+	case !cmd.OfferLookedUp:
 		return JoinDecision{LookupHold: ie.HoldID}, nil
-	case h == nil:
+	default:
 		h = cmd.Offer
 	}
 	// A hold of that id that is not the entry's offer cannot be (ids are unique): it answers

@@ -1,0 +1,264 @@
+package booking
+
+import (
+	"math"
+	"time"
+)
+
+// hold is a hold as a State keeps it in memory: 128 bytes (the allocator's class of its 122),
+// where a Hold is 256. What the state knows already is left out (the resource id), times are
+// instants (8 bytes each instead of 24), the status a byte, and what few holds have (a
+// waitlist entry, a contact, a payment) sits behind a pointer. view rebuilds the Hold that
+// callers see, equal to the one the state was given (see instant and holdRare for the
+// exceptions kept exactly). A resource has a few holds in memory for as long as it is active,
+// so this is most of the booking state of an active resource.
+//
+// ID, UserID, IdempotencyKey, Buckets, Quantity and Extensions are the Hold's fields; the
+// others are read through methods of the Hold's field names.
+type hold struct {
+	ID             string
+	UserID         string
+	IdempotencyKey string
+	Buckets        []string // distinct keys, in request order; never written once set
+	Quantity       int64
+	Extensions     int
+	created        instant
+	expires        instant
+	updated        instant
+	// rare is nil for a hold without waitlist entry, contact or payment (nor anything odd, see
+	// holdOdd). It is copied on write (setRare): a state's clone shares it.
+	rare        *holdRare
+	status      holdStatus
+	PaymentOpen bool
+}
+
+// holdRare is what a hold in memory has only when it has it: 64 bytes.
+type holdRare struct {
+	WaitlistEntryID string
+	Contact         SealedContact
+	Payment         string
+	odd             *holdOdd
+}
+
+// holdOdd is what a hold in memory has only when it was handed in by a test or an odd store
+// row: the booking model's times are UTC milliseconds (the core's, the stores'), its statuses
+// the four, and a state's holds are of its resource.
+type holdOdd struct {
+	// resourceID is the hold's ResourceID when it is not its state's id (hasResourceID):
+	// a store may hand a state a hold of another id (AdoptTerminal before creation).
+	resourceID    string
+	hasResourceID bool
+	// status is the hold's Status when it is none of the four (statusOther).
+	status Status
+	// times are the hold's CreatedAt, ExpiresAt and UpdatedAt when one of them is not an
+	// instant (hasTimes): a time outside UTC, with a monotonic reading or outside the years
+	// 1678-2262.
+	times    [3]time.Time
+	hasTimes bool
+}
+
+// holdStatus is a Status as a byte.
+type holdStatus uint8
+
+const (
+	statusOther holdStatus = iota // in holdRare.status
+	statusHeld
+	statusConfirmed
+	statusCancelled
+	statusExpired
+)
+
+var statusNames = [...]Status{statusHeld: StatusHeld, statusConfirmed: StatusConfirmed,
+	statusCancelled: StatusCancelled, statusExpired: StatusExpired}
+
+// instant is a time in memory: UTC unix nanoseconds, noInstant for the zero time.
+type instant int64
+
+const noInstant instant = math.MinInt64
+
+// instantOf returns t as an instant; ok is false when the instant is not t (see holdRare.times).
+func instantOf(t time.Time) (i instant, ok bool) {
+	if t.IsZero() {
+		return noInstant, true
+	}
+	i = instant(t.UnixNano())
+	return i, i != noInstant && i.time() == t
+}
+
+// time returns the instant as a UTC time without monotonic reading.
+func (i instant) time() time.Time {
+	if i == noInstant {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
+}
+
+// The hold's times, in this order in holdRare.times.
+const (
+	createdAt = iota
+	expiresAt
+	updatedAt
+)
+
+func (h *hold) instant(k int) *instant {
+	switch k {
+	case createdAt:
+		return &h.created
+	case expiresAt:
+		return &h.expires
+	}
+	return &h.updated
+}
+
+func (h *hold) time(k int) time.Time {
+	if h.rare != nil && h.rare.odd != nil && h.rare.odd.hasTimes {
+		return h.rare.odd.times[k]
+	}
+	return h.instant(k).time()
+}
+
+// odd returns h's holdOdd, nil if it has none.
+func (h *hold) odd() *holdOdd {
+	if h.rare == nil {
+		return nil
+	}
+	return h.rare.odd
+}
+
+// setTime sets one of the hold's times (createdAt, expiresAt, updatedAt).
+func (h *hold) setTime(k int, t time.Time) {
+	i, ok := instantOf(t)
+	if ok && (h.odd() == nil || !h.odd().hasTimes) {
+		*h.instant(k) = i
+		return
+	}
+	r := h.setOdd()
+	if !r.hasTimes {
+		r.times, r.hasTimes = [3]time.Time{h.created.time(), h.expires.time(), h.updated.time()}, true
+	}
+	r.times[k] = t
+	*h.instant(k) = i // kept for instant comparisons (see expiryItem), exact or not
+}
+
+func (h *hold) CreatedAt() time.Time { return h.time(createdAt) }
+func (h *hold) ExpiresAt() time.Time { return h.time(expiresAt) }
+func (h *hold) UpdatedAt() time.Time { return h.time(updatedAt) }
+
+// Status is the hold's status.
+func (h *hold) Status() Status {
+	if h.status == statusOther {
+		if h.odd() == nil {
+			return ""
+		}
+		return h.odd().status
+	}
+	return statusNames[h.status]
+}
+
+func (h *hold) setStatus(st Status) {
+	switch st {
+	case StatusHeld:
+		h.status = statusHeld
+	case StatusConfirmed:
+		h.status = statusConfirmed
+	case StatusCancelled:
+		h.status = statusCancelled
+	case StatusExpired:
+		h.status = statusExpired
+	default:
+		h.status = statusOther
+		if st != "" || h.odd() != nil {
+			h.setOdd().status = st
+		}
+		return
+	}
+	if h.odd() != nil && h.odd().status != "" {
+		h.setOdd().status = ""
+	}
+}
+
+// setRare returns h's own copy of its rare fields to write into, made on first write: a rare
+// part is never written once shared (a clone of the state shares it).
+func (h *hold) setRare() *holdRare {
+	r := new(holdRare)
+	if h.rare != nil {
+		*r = *h.rare
+	}
+	h.rare = r
+	return r
+}
+
+// setOdd is setRare for h's holdOdd.
+func (h *hold) setOdd() *holdOdd {
+	r := h.setRare()
+	o := new(holdOdd)
+	if r.odd != nil {
+		*o = *r.odd
+	}
+	r.odd = o
+	return o
+}
+
+func (h *hold) WaitlistEntryID() string {
+	if h.rare == nil {
+		return ""
+	}
+	return h.rare.WaitlistEntryID
+}
+
+func (h *hold) setPayment(payment string, open bool) {
+	if payment != "" || h.rare != nil {
+		h.setRare().Payment = payment
+	}
+	h.PaymentOpen = open
+}
+
+// Units is Hold.Units.
+func (h *hold) Units() int64 { return h.Quantity * int64(len(h.Buckets)) }
+
+// setHold makes h the in-memory form of x, on a state of resource stateID. It shares x's
+// Buckets and Contact.
+func (h *hold) setHold(x *Hold, stateID string) {
+	*h = hold{ID: x.ID, UserID: x.UserID, IdempotencyKey: x.IdempotencyKey, Buckets: x.Buckets,
+		Quantity: x.Quantity, Extensions: x.Extensions, PaymentOpen: x.PaymentOpen}
+	if x.WaitlistEntryID != "" || x.Contact != nil || x.Payment != "" {
+		h.rare = &holdRare{WaitlistEntryID: x.WaitlistEntryID, Contact: x.Contact, Payment: x.Payment}
+	}
+	if x.ResourceID != stateID {
+		o := h.setOdd()
+		o.resourceID, o.hasResourceID = x.ResourceID, true
+	}
+	h.setStatus(x.Status)
+	h.setTime(createdAt, x.CreatedAt)
+	h.setTime(expiresAt, x.ExpiresAt)
+	h.setTime(updatedAt, x.UpdatedAt)
+}
+
+// setPlaced makes h the in-memory form of the hold p places (PlacedHold.AsHold). It shares
+// p's Buckets and Contact.
+func (h *hold) setPlaced(p *PlacedHold) {
+	*h = hold{ID: p.ID, UserID: p.UserID, IdempotencyKey: p.IdempotencyKey, Buckets: p.Buckets,
+		Quantity: p.Quantity, status: statusHeld}
+	if p.WaitlistEntryID != "" || p.Contact != nil {
+		h.rare = &holdRare{WaitlistEntryID: p.WaitlistEntryID, Contact: p.Contact}
+	}
+	h.setTime(createdAt, p.CreatedAt)
+	h.setTime(expiresAt, p.ExpiresAt())
+	h.setTime(updatedAt, p.CreatedAt)
+}
+
+// view returns h as a Hold of a state of resource stateID, with its own copy of Buckets (as
+// Hold.Clone makes; the contact is shared, as there).
+func (h *hold) view(stateID string) Hold {
+	x := Hold{ID: h.ID, ResourceID: stateID, UserID: h.UserID, IdempotencyKey: h.IdempotencyKey,
+		Buckets: append([]string(nil), h.Buckets...), Quantity: h.Quantity, Status: h.Status(),
+		CreatedAt: h.CreatedAt(), ExpiresAt: h.ExpiresAt(), UpdatedAt: h.UpdatedAt(),
+		Extensions: h.Extensions, PaymentOpen: h.PaymentOpen}
+	if r := h.rare; r != nil {
+		x.WaitlistEntryID, x.Contact, x.Payment = r.WaitlistEntryID, r.Contact, r.Payment
+		if r.odd != nil && r.odd.hasResourceID {
+			x.ResourceID = r.odd.resourceID
+		}
+	}
+	return x
+}

@@ -1,0 +1,121 @@
+package booking
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestHoldInMemoryRoundTrips: a hold a state is handed comes back as it was, whatever it holds:
+// the usual one (UTC milliseconds, one of the four statuses, the state's resource) and the odd
+// ones a test or a store row may hand in (another zone, a monotonic reading, a time outside
+// what an instant holds, the zero time, an unknown status, another resource id, an empty but
+// non-nil contact).
+func TestHoldInMemoryRoundTrips(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Hold{ID: "h1", ResourceID: "r1", UserID: "u1", IdempotencyKey: "k1", Buckets: []string{"a", "b"},
+		Quantity: 2, Status: StatusHeld, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute), UpdatedAt: t0}
+	for name, change := range map[string]func(*Hold){
+		"usual":          func(*Hold) {},
+		"confirmed":      func(h *Hold) { h.Status = StatusConfirmed },
+		"unknown status": func(h *Hold) { h.Status = "lost" },
+		"no status":      func(h *Hold) { h.Status = "" },
+		"zero times":     func(h *Hold) { h.CreatedAt, h.ExpiresAt, h.UpdatedAt = time.Time{}, time.Time{}, time.Time{} },
+		"paris":          func(h *Hold) { h.ExpiresAt = h.ExpiresAt.In(paris) },
+		"monotonic":      func(h *Hold) { h.UpdatedAt = time.Now() },
+		"year 3000":      func(h *Hold) { h.ExpiresAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year 1000":      func(h *Hold) { h.CreatedAt = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"epoch":          func(h *Hold) { h.CreatedAt = time.Unix(0, 0).UTC() },
+		"other resource": func(h *Hold) { h.ResourceID = "r2" },
+		"no resource":    func(h *Hold) { h.ResourceID = "" },
+		"everything rare": func(h *Hold) {
+			h.WaitlistEntryID, h.Contact, h.Payment, h.PaymentOpen = "w1", SealedContact("c"), "p", true
+		},
+		"empty contact":    func(h *Hold) { h.Contact = SealedContact{} },
+		"extensions":       func(h *Hold) { h.Extensions = 1 << 40 },
+		"no buckets":       func(h *Hold) { h.Buckets = nil },
+		"all odd together": func(h *Hold) { h.Status, h.ResourceID, h.UpdatedAt, h.Payment = "x", "r3", time.Now(), "p" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := *base.Clone()
+			change(&x)
+			var h hold
+			h.setHold(&x, "r1")
+			if got := h.view("r1"); !reflect.DeepEqual(got, x) {
+				t.Fatalf("view = %+v, want %+v", got, x)
+			}
+			// Writes to a copy (a state's clone) leave the original as it was.
+			c := h
+			c.setStatus("gone")
+			c.setTime(expiresAt, time.Now())
+			c.setPayment("changed", false)
+			if got := h.view("r1"); !reflect.DeepEqual(got, x) {
+				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
+			}
+			// And the copy took them.
+			if c.Status() != "gone" || c.view("r1").Payment != "changed" {
+				t.Fatalf("copy = %+v", c.view("r1"))
+			}
+		})
+	}
+}
+
+// TestPlacedHoldInMemoryIsAsHold: a placed hold in memory is the Hold AsHold makes.
+func TestPlacedHoldInMemoryIsAsHold(t *testing.T) {
+	for _, p := range []PlacedHold{
+		{ID: "h1", UserID: "u", Buckets: []string{"a"}, Quantity: 1, CreatedAt: t0, TTL: time.Minute},
+		{ID: "h2", UserID: "u", IdempotencyKey: "k", Buckets: []string{"a", "b"}, Quantity: 3, CreatedAt: t0,
+			TTL: time.Hour, WaitlistEntryID: "w", Contact: SealedContact("sealed")},
+	} {
+		var h hold
+		h.setPlaced(&p)
+		if got, want := h.view("r1"), p.AsHold("r1"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("view = %+v, want %+v", got, want)
+		}
+	}
+}
+
+// TestResourceInMemoryRoundTrips: a resource a state is handed comes back as it was, also with
+// times that are no instant, and a write to a copy (a state's clone) leaves the original alone.
+func TestResourceInMemoryRoundTrips(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Resource{ID: "r1", Name: "room", Price: &Money{Amount: 100, Currency: "EUR"}, HoldTTL: time.Minute,
+		CreatedAt: t0, UpdatedAt: t0, MaxExtensions: 2, Allowance: Allowance{Units: 1, Percent: 5}, MaxPerUser: 3,
+		Timezone: "Europe/Paris", SlotEvery: time.Hour, WaitlistOfferTTL: time.Hour, Refunds: []RefundTier{{}},
+		Tags: []string{"a"}, Location: "here"}
+	for name, change := range map[string]func(*Resource){
+		"usual":     func(*Resource) {},
+		"archived":  func(r *Resource) { r.ArchivedAt = t0.Add(time.Hour) },
+		"paris":     func(r *Resource) { r.CreatedAt = t0.In(paris) },
+		"monotonic": func(r *Resource) { r.ArchivedAt = time.Now() },
+		"zero":      func(r *Resource) { r.CreatedAt, r.UpdatedAt = time.Time{}, time.Time{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := base
+			change(&x)
+			var r resourceMem
+			r.set(x)
+			if got := r.view(); !reflect.DeepEqual(got, x) {
+				t.Fatalf("view = %+v, want %+v", got, x)
+			}
+			if r.Archived() != x.Archived() {
+				t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
+			}
+			c := r
+			c.setTime(resUpdatedAt, time.Now())
+			c.setTime(resArchivedAt, t0.In(paris))
+			if got := r.view(); !reflect.DeepEqual(got, x) {
+				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
+			}
+			if !c.Archived() || !c.view().ArchivedAt.Equal(t0) {
+				t.Fatalf("copy = %+v", c.view())
+			}
+		})
+	}
+}
