@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -212,5 +214,65 @@ func TestOnlyLossyGroupsSkipTheFsync(t *testing.T) {
 	}
 	if again != full {
 		t.Errorf("synchronous after a lossy group: %d, want %d", again, full)
+	}
+}
+
+// While booking commits keep coming, a group of side ops waits (up to SideWait) for the next
+// booking op and shares its transaction and fsync; once a group without a booking op has
+// run, side ops run at once.
+func TestSideOpsWaitForTheNextBookingCommit(t *testing.T) {
+	cfg := DefaultConfig(filepath.Join(t.TempDir(), "allot.db"))
+	cfg.SideWait = 100 * time.Millisecond
+	s := MustOpen(t, cfg)
+	mustSetup(t, s, `CREATE TABLE side_effect (event_id TEXT PRIMARY KEY)`)
+	mustCommit(t, s, createBatch("hot")) // booking commits under way
+	g := installGate(s)
+
+	side := make(chan error, 1)
+	go func() { side <- sideWrite(s, "e1", false)() }()
+	<-g.enqueued
+	for { // until the writer took the side op (and waits for a booking op)
+		s.q.mu.Lock()
+		n := len(s.q.ops)
+		s.q.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		runtime.Gosched()
+	}
+	commit := make(chan error, 1)
+	go func() {
+		commit <- s.Commit(context.Background(), &persistence.Batch{ResourceID: "hot", Epoch: 1, Version: 2, Resource: res("hot")})
+	}()
+	<-g.enqueued
+	if n := <-g.entered; n != 2 {
+		t.Fatalf("the side op's group has %d ops, want 2 (with the booking commit)", n)
+	}
+	g.release <- struct{}{}
+	if err := <-side; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-commit; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.stats.sideWaits.Load(); got != 1 {
+		t.Fatalf("side waits = %d, want 1", got)
+	}
+
+	// A side op alone after the booking group waits (in vain: no booking op comes); the next
+	// one, after a group without a booking op, does not.
+	close(g.release) // the hook no longer blocks; g.entered has room for these groups
+	for i, id := range []string{"e2", "e3"} {
+		if err := sideWrite(s, id, false)(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := s.stats.sideWaits.Load(), int64(2); got != want {
+			t.Fatalf("after side write %d: side waits = %d, want %d", i, got, want)
+		}
+	}
+	for _, id := range []string{"e1", "e2", "e3"} {
+		if n := count(t, s, "side_effect", id); n != 1 {
+			t.Errorf("%s: %d effects, want 1", id, n)
+		}
 	}
 }
