@@ -64,6 +64,9 @@ func (m *Main) startReports(ctx context.Context) ([]mount.Route, []gin.HandlerFu
 	if r.store, err = reports.NewSQLStore(r.db, dialect); err != nil {
 		return nil, nil, err
 	}
+	if st, ok := m.store.(*sqlite.Store); ok {
+		r.store.WriteThrough(st.InGroup) // the consumer's batches join the booking writer's group commits
+	}
 	key, err := r.store.ViewKey(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -60,6 +60,9 @@ func (m *Main) startFeeds() ([]mount.Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := m.store.(*sqlite.Store); ok {
+		store.WriteThrough(st.InGroup) // the intake and the records join the booking writer's group commits
+	}
 	wc := webhooks.DefaultConfig()
 	wc.Store = store
 	wc.Now = m.Now

@@ -267,8 +267,17 @@ func TestReportsEqualRecount(t *testing.T) {
 
 // TestReportsEqualRecountInBatches is TestReportsEqualRecount with the deliveries applied in
 // batches of random sizes (ApplyBatch, as the bus consumer does), the restart between two
-// batches: batch boundaries change nothing.
+// batches: batch boundaries change nothing. Each history runs twice: the batches in
+// transactions of the side pool, and through the booking writer's group commits
+// (WriteThrough, as a node on SQLite runs them).
 func TestReportsEqualRecountInBatches(t *testing.T) {
+	for _, through := range []bool{false, true} {
+		t.Run(fmt.Sprint("through-writer=", through), func(t *testing.T) { testRecountInBatches(t, through) })
+	}
+}
+
+func testRecountInBatches(t *testing.T, through bool) {
+	openSQLite := func(t testing.TB, path string) (*reports.SQLStore, func()) { return openSQLiteVia(t, path, through) }
 	for seed := int64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))

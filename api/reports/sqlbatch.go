@@ -34,14 +34,20 @@ func (s *SQLStore) ApplyBatch(ctx context.Context, evs []feed.Event) ([]bool, er
 	}
 	var applied []bool
 	var bad []error
-	err := sqlbind.InTx(ctx, s.db, nil, func(tx *sql.Tx) error {
+	run := func(ctx context.Context, q sqlbind.Querier) error {
 		applied = make([]bool, len(evs)) // a run again after a serialization failure starts over
-		st := s.stmts(tx)
+		st := s.stmts(q)
 		defer st.close()
 		var err error
 		bad, err = s.applyBatchIn(ctx, st, evs, applied)
 		return err
-	})
+	}
+	var err error
+	if s.group != nil {
+		err = s.group(ctx, run)
+	} else {
+		err = sqlbind.InTx(ctx, s.db, nil, func(tx *sql.Tx) error { return run(ctx, tx) })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reports: apply batch: %w", err)
 	}
@@ -272,11 +278,11 @@ func compareLeadKeys(a, b LeadKey) int {
 // the same few statements per event). Not safe for concurrent use, like the transaction.
 type txStmts struct {
 	s     *SQLStore
-	tx    *sql.Tx
+	tx    sqlbind.Querier
 	cache map[string]*sql.Stmt
 }
 
-func (s *SQLStore) stmts(tx *sql.Tx) *txStmts {
+func (s *SQLStore) stmts(tx sqlbind.Querier) *txStmts {
 	return &txStmts{s: s, tx: tx, cache: map[string]*sql.Stmt{}}
 }
 

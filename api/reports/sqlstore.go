@@ -35,9 +35,19 @@ const (
 type SQLStore struct {
 	db *sql.DB
 	d  Dialect
+	// group, when set (WriteThrough), runs ApplyBatch instead of a transaction of db. Set
+	// before use.
+	group sqlbind.GroupWriter
 }
 
 var _ Store = (*SQLStore)(nil)
+
+// WriteThrough makes ApplyBatch (the consumer's batches: the applied ids and the rollups
+// together) run through w, the node's booking writer on SQLite ((*sqlite.Store).InGroup), so
+// that it joins the writer's group commits instead of taking the file's write lock between
+// them (docs/EVENTS.md, Cost). Its atomicity is w's: a batch commits whole or not at all.
+// Call it before the store is used; w must write to the database db reads.
+func (s *SQLStore) WriteThrough(w sqlbind.GroupWriter) { s.group = w }
 
 // NewSQLStore returns the Store on db in dialect d.
 func NewSQLStore(db *sql.DB, d Dialect) (*SQLStore, error) {

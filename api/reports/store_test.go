@@ -21,6 +21,16 @@ func TestSQLiteStoreContract(t *testing.T) {
 	})
 }
 
+// The contract holds with the batches run through the booking writer's group commits, as a
+// node on SQLite runs them (WriteThrough).
+func TestSQLiteStoreContractThroughTheWriter(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) reports.Store {
+		s, closeFn := openSQLiteVia(t, filepath.Join(t.TempDir(), "allot.db"), true)
+		t.Cleanup(closeFn)
+		return s
+	})
+}
+
 func TestPostgresStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) reports.Store { return mustPostgresStore(t) })
 }
@@ -36,6 +46,13 @@ func mustSQLiteStore(t testing.TB, path string) *reports.SQLStore {
 
 func openSQLite(t testing.TB, path string) (*reports.SQLStore, func()) {
 	t.Helper()
+	return openSQLiteVia(t, path, false)
+}
+
+// openSQLiteVia is openSQLite, with ApplyBatch run through the main store's writer
+// (WriteThrough) when through is set.
+func openSQLiteVia(t testing.TB, path string, through bool) (*reports.SQLStore, func()) {
+	t.Helper()
 	main, err := sqlite.Open(context.Background(), sqlite.DefaultConfig(path))
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +64,9 @@ func openSQLite(t testing.TB, path string) (*reports.SQLStore, func()) {
 	s, err := reports.NewSQLStore(db, reports.SQLite)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if through {
+		s.WriteThrough(main.InGroup)
 	}
 	return s, func() { _ = db.Close(); _ = main.Close() }
 }

@@ -24,7 +24,7 @@ const updateAttempted = `UPDATE webhook_deliveries SET attempts = ?, status = ?,
 // concurrent use, like the transaction.
 type prepared struct {
 	s     *SQLStore
-	tx    *sql.Tx
+	tx    sqlbind.Querier
 	cache map[string]*sql.Stmt
 }
 
@@ -59,13 +59,21 @@ func (p *prepared) close() {
 	}
 }
 
-// inBatchTx runs fn in one transaction with statements prepared once (see inTx).
-func (s *SQLStore) inBatchTx(ctx context.Context, op string, fn func(p *prepared) error) error {
-	return s.inTx(ctx, op, func(tx *sql.Tx) error {
-		p := &prepared{s: s, tx: tx, cache: map[string]*sql.Stmt{}}
+// inBatchTx runs fn in one transaction with statements prepared once (see inTx), or through
+// the group writer (WriteThrough). fn uses the ctx it is given.
+func (s *SQLStore) inBatchTx(ctx context.Context, op string, fn func(ctx context.Context, p *prepared) error) error {
+	run := func(ctx context.Context, q sqlbind.Querier) error {
+		p := &prepared{s: s, tx: q, cache: map[string]*sql.Stmt{}}
 		defer p.close()
-		return fn(p)
-	})
+		return fn(ctx, p)
+	}
+	if s.group != nil {
+		if err := s.group(ctx, run); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return nil
+	}
+	return s.inTx(ctx, op, func(tx *sql.Tx) error { return run(ctx, tx) })
 }
 
 // AddEvents implements Store with multi-row inserts (addChunk rows each): the inbox rows
@@ -77,7 +85,7 @@ func (s *SQLStore) AddEvents(ctx context.Context, consumer string, at time.Time,
 		return nil, nil
 	}
 	var added []Delivery
-	err := s.inBatchTx(ctx, "add events", func(p *prepared) error {
+	err := s.inBatchTx(ctx, "add events", func(ctx context.Context, p *prepared) error {
 		added = added[:0] // a retried transaction starts again
 		ids := make([]string, 0, len(evs))
 		for _, ev := range evs {
@@ -175,7 +183,7 @@ func (s *SQLStore) RecordAttempts(ctx context.Context, rs []AttemptRecord) ([]er
 	if len(rs) == 0 {
 		return errs, nil
 	}
-	err := s.inBatchTx(ctx, "record attempts", func(p *prepared) error {
+	err := s.inBatchTx(ctx, "record attempts", func(ctx context.Context, p *prepared) error {
 		clear(errs)
 		var done []int // attempts whose delivery took them: their webhook_attempts rows
 		for i, r := range rs {

@@ -31,9 +31,21 @@ const (
 type SQLStore struct {
 	db *sql.DB
 	d  Dialect
+	// group, when set (WriteThrough), runs the intake's and the attempt records' batches
+	// (AddEvents, RecordAttempts) and the claims (ClaimDue) instead of a transaction of db.
+	// Set before use.
+	group sqlbind.GroupWriter
 }
 
 var _ Store = (*SQLStore)(nil)
+
+// WriteThrough makes the batch writes (AddEvents with its inbox rows, RecordAttempts) and the
+// claims of due deliveries (ClaimDue) run through w, the node's booking writer on SQLite
+// ((*sqlite.Store).InGroup), so that they join its group commits instead of taking the file's
+// write lock between them (docs/EVENTS.md, Cost). Their atomicity is w's: each call commits
+// whole or not at all. Call it before the store is used; w must write to the database db
+// reads.
+func (s *SQLStore) WriteThrough(w sqlbind.GroupWriter) { s.group = w }
 
 // NewSQLStore returns the Store on db in dialect d.
 func NewSQLStore(db *sql.DB, d Dialect) (*SQLStore, error) {
@@ -348,14 +360,19 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limi
 	// take other rows. (CockroachDB without READ COMMITTED enabled runs it SERIALIZABLE, and
 	// inTx retries.)
 	var out []Delivery
-	err = s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(stmt), args...)
+	claim := func(ctx context.Context, q sqlbind.Querier) error {
+		rows, err := q.QueryContext(ctx, s.q(stmt), args...)
 		if err != nil {
 			return err
 		}
 		out, err = collectDeliveries(rows, "query")
 		return err
-	})
+	}
+	if s.group != nil { // one statement: it joins the booking writer's group (WriteThrough)
+		err = s.group(ctx, claim)
+	} else {
+		err = s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error { return claim(ctx, tx) })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

@@ -19,6 +19,20 @@ func TestSQLiteStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) webhooks.Store { return mustSQLiteStore(t) })
 }
 
+// The contract holds with the intake and the records run through the booking writer's group
+// commits, as a node on SQLite runs them (WriteThrough).
+func TestSQLiteStoreContractThroughTheWriter(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) webhooks.Store {
+		db, main := sidedbtest.SQLiteWithMain(t, "")
+		s, err := webhooks.NewSQLStore(db, webhooks.SQLite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WriteThrough(main.InGroup)
+		return s
+	})
+}
+
 func TestPostgresStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) webhooks.Store { return mustPostgresStore(t) })
 }

@@ -23,6 +23,14 @@ import (
 // to 30 s for the write lock: a loaded CI machine can hold it for seconds.
 func SQLite(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
+	db, _ := SQLiteWithMain(tb, path)
+	return db
+}
+
+// SQLiteWithMain is SQLite, and also returns the main store, whose writer a side store may
+// write through (its InGroup).
+func SQLiteWithMain(tb testing.TB, path string) (*sql.DB, *sqlite.Store) {
+	tb.Helper()
 	if path == "" {
 		path = filepath.Join(tb.TempDir(), "allot.db")
 	}
@@ -36,7 +44,7 @@ func SQLite(tb testing.TB, path string) *sql.DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = db.Close() })
-	return db
+	return db, main
 }
 
 // Postgres opens the main PostgreSQL store on a fresh database of the test server (applying

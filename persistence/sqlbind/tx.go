@@ -54,3 +54,25 @@ func Retryable(err error) bool {
 	var st interface{ SQLState() string }
 	return errors.As(err, &st) && st.SQLState() == "40001"
 }
+
+// Querier runs a transaction's statements: a *sql.Tx, or the connection of a writer that
+// holds a transaction open on it (GroupWriter). Not safe for concurrent use.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+var _, _ Querier = (*sql.Tx)(nil), (*sql.Conn)(nil)
+
+// GroupWriter runs fn's statements inside a write transaction that it shares with other
+// writers (persistence/sqlite's group commits: (*sqlite.Store).InGroup), so that a side
+// store's write joins the booking writer's next commit instead of taking SQLite's write lock
+// in a transaction of its own. It returns nil once the shared transaction committed with fn's
+// writes, and an error when they were undone (fn's error, or the shared transaction's).
+//
+// fn runs at most once per call, on the writer's goroutine, with the writer's ctx: it must
+// only run statements on q (closing every row set it opens), never wait for another write,
+// and reset its results at its start as for InTx. Safe for concurrent use.
+type GroupWriter func(ctx context.Context, fn func(ctx context.Context, q Querier) error) error

@@ -35,6 +35,12 @@ type Config struct {
 	// every checkpoint to the writer (SQLite's autocheckpoint after a commit, at 1000 pages).
 	// 0..walRestartFrames/2; default 1000.
 	CheckpointPages int
+	// SideWait is the longest a group of side ops only (the outbox's claims and marks,
+	// inboxes, the side stores' writes through InGroup) waits for a booking op to join it,
+	// while booking commits keep coming (awaitBooking): then both share one transaction and
+	// one fsync, and the booking commit does not wait behind the side group. 0 runs every
+	// group at once. 0..100ms; default 2ms.
+	SideWait time.Duration
 	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
 	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
 	Secondary bool
@@ -42,7 +48,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults for the database file at path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256, CacheKiB: 16 << 10, CheckpointPages: 1000}
+	return Config{Path: path, ReadConns: 4, BusyTimeout: 5 * time.Second, MaxGroup: 256, CacheKiB: 16 << 10, CheckpointPages: 1000,
+		SideWait: 2 * time.Millisecond}
 }
 
 func (c Config) validate() error {
@@ -59,6 +66,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sqlite config: MaxGroup must be between 1 and 4096, got %d", c.MaxGroup)
 	case c.CacheKiB < 0 || c.CacheKiB > 1<<20:
 		return fmt.Errorf("sqlite config: CacheKiB must be between 0 and 1048576, got %d", c.CacheKiB)
+	case c.SideWait < 0 || c.SideWait > 100*time.Millisecond:
+		return fmt.Errorf("sqlite config: SideWait must be between 0 and 100ms, got %s", c.SideWait)
 	case c.CheckpointPages < 0 || c.CheckpointPages > walRestartFrames/2:
 		return fmt.Errorf("sqlite config: CheckpointPages must be between 0 and %d, got %d", walRestartFrames/2, c.CheckpointPages)
 	}

@@ -48,14 +48,16 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	stmts     map[stmtKey]*sql.Stmt // owned by the writer goroutine
-	stats     writerStats
-	sinceCkpt int64         // groups committed since the checkpointer was last woken; writer only
-	ckptEvery atomic.Int64  // groups between checkpoints, set by the checkpointer (checkpoint.go)
-	ckptWake  chan struct{} // capacity 1: "checkpoint"
-	ckpt      ckptStats
-	ckptHook  atomic.Pointer[func(copied int64)] // test hook: runs after each checkpoint (-1: failed)
-	groupHook atomic.Pointer[func(n int)]        // test hook: runs before each group
+	stmts       map[stmtKey]*sql.Stmt // owned by the writer goroutine
+	stats       writerStats
+	syncNormal  bool          // the writer connection runs synchronous=NORMAL (syncForGroup); writer only
+	lastBooking bool          // the last group held a booking op (awaitBooking); writer only
+	sinceCkpt   int64         // groups committed since the checkpointer was last woken; writer only
+	ckptEvery   atomic.Int64  // groups between checkpoints, set by the checkpointer (checkpoint.go)
+	ckptWake    chan struct{} // capacity 1: "checkpoint"
+	ckpt        ckptStats
+	ckptHook    atomic.Pointer[func(copied int64)] // test hook: runs after each checkpoint (-1: failed)
+	groupHook   atomic.Pointer[func(n int)]        // test hook: runs before each group
 }
 
 var _ persistence.Store = (*Store)(nil)

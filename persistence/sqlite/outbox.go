@@ -11,6 +11,7 @@ import (
 
 	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/persistence"
+	"github.com/allot/allot/persistence/sqlbind"
 )
 
 var _ persistence.Outbox = (*Store)(nil)
@@ -103,10 +104,20 @@ func scanRecords(rows *sql.Rows, err error) ([]events.Record, error) {
 
 // write runs fn through the writer, in its own savepoint of a group transaction.
 func (s *Store) write(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	return s.writeOp(ctx, name, &op{ctx: ctx, fn: fn})
+}
+
+// writeLossy is write for a write that need not survive a power loss (see syncForGroup):
+// the relay's claims, marks and prunes.
+func (s *Store) writeLossy(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	return s.writeOp(ctx, name, &op{ctx: ctx, fn: fn, lossy: true})
+}
+
+func (s *Store) writeOp(ctx context.Context, name string, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if r := s.submit(&op{ctx: ctx, fn: fn}); r.err != nil {
+	if r := s.submit(o); r.err != nil {
 		return fmt.Errorf("%s: %w", name, r.err)
 	}
 	return nil
@@ -116,7 +127,7 @@ func (s *Store) write(ctx context.Context, name string, fn func(ctx context.Cont
 // with one statement: the writer runs it alone, so no other claim sees the rows unclaimed.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
 	var out []events.Record
-	err := s.write(ctx, "claim events", func(ctx context.Context) error {
+	err := s.writeLossy(ctx, "claim events", func(ctx context.Context) error {
 		out = nil // a retried group runs fn again
 		recs, err := scanRecords(s.query(ctx, claimOutbox, now.Add(lease).UnixMilli(), now.UnixMilli(), limit))
 		if err != nil {
@@ -141,7 +152,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 // MarkPublished marks the events published, up to markChunk keys per statement.
 func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	ms := max(at.UnixMilli(), 1)
-	return s.write(ctx, "mark published", func(ctx context.Context) error {
+	return s.writeLossy(ctx, "mark published", func(ctx context.Context) error {
 		args := make([]any, 0, 1+4*min(len(keys), markChunk))
 		for rest := keys; len(rest) > 0; {
 			chunk := rest[:min(len(rest), markChunk)]
@@ -181,7 +192,7 @@ var markTexts = func() (t [markSizes]string) {
 // PruneEvents deletes published events older than cutoff and inbox entries recorded before it.
 func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, "prune events", func(ctx context.Context) error {
+	err := s.writeLossy(ctx, "prune events", func(ctx context.Context) error {
 		res, err := s.exec(ctx, pruneOutbox, cutoff.UnixMilli())
 		if err != nil {
 			return mapErr("prune", err)
@@ -261,4 +272,17 @@ func (s *Store) UnpublishedEvents(ctx context.Context) (int64, error) {
 		return 0, s.readErr("count unpublished events", err)
 	}
 	return n, nil
+}
+
+var _ sqlbind.GroupWriter = (*Store)(nil).InGroup
+
+// InGroup is a sqlbind.GroupWriter: fn runs on the writer's connection in its own savepoint
+// of the next group commit, like the outbox's own writes, so that a side store's write (the
+// webhook intake and attempt records, the reports consumer) shares the group's fsync instead
+// of taking SQLite's write lock between two groups, where the booking writer's BEGIN
+// IMMEDIATE waited for it in the busy handler's growing sleeps (docs/EVENTS.md, Cost). fn's
+// writes commit with the group or not at all: an error from fn rolls back its savepoint alone
+// (the rest of the group commits), a failed group fails fn's call with the others.
+func (s *Store) InGroup(ctx context.Context, fn func(ctx context.Context, q sqlbind.Querier) error) error {
+	return s.write(ctx, "group write", func(ctx context.Context) error { return fn(ctx, s.wc) })
 }

@@ -15,8 +15,11 @@ type op struct {
 	activate *activation
 	renew    *renewal
 	fn       func(ctx context.Context) error // outbox and inbox writes (outbox.go)
-	state    opState                         // guarded by queue.mu
-	done     chan result
+	// lossy: fn's write need not survive a power loss (the relay's claims, marks and prunes;
+	// see syncForGroup). Only with fn set.
+	lossy bool
+	state opState // guarded by queue.mu
+	done  chan result
 }
 
 type result struct {
