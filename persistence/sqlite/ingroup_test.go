@@ -76,12 +76,7 @@ func TestInGroupJoinsTheGroupCommit(t *testing.T) {
 		sideWrite(s, "e2", true),
 		sideWrite(s, "e3", false),
 	}
-	errs := make([]chan error, len(calls))
-	for i, c := range calls {
-		errs[i] = make(chan error, 1)
-		go func() { errs[i] <- c() }()
-		<-g.enqueued
-	}
+	errs := g.enqueueInOrder(calls)
 	groups := s.stats.groups.Load()
 	close(g.release)
 	if err := <-blocked; err != nil {
@@ -130,12 +125,7 @@ func TestInGroupFailsWithItsGroup(t *testing.T) {
 			})
 		},
 	}
-	errs := make([]chan error, len(calls))
-	for i, c := range calls {
-		errs[i] = make(chan error, 1)
-		go func() { errs[i] <- c() }()
-		<-g.enqueued
-	}
+	errs := g.enqueueInOrder(calls)
 	close(g.release)
 	if err := <-blocked; err != nil {
 		t.Fatalf("blocking commit: %v", err)
@@ -182,12 +172,7 @@ func TestOnlyLossyGroupsSkipTheFsync(t *testing.T) {
 	g := installGate(s)
 	blocked := g.blockWriter(t, s)
 	calls := []func() error{level(true, &mixedLossy), level(false, &mixedDurable)}
-	errs := make([]chan error, len(calls))
-	for i, c := range calls {
-		errs[i] = make(chan error, 1)
-		go func() { errs[i] <- c() }()
-		<-g.enqueued
-	}
+	errs := g.enqueueInOrder(calls)
 	close(g.release)
 	if err := <-blocked; err != nil {
 		t.Fatal(err)

@@ -44,6 +44,19 @@ func (g *gate) blockWriter(t *testing.T, s *Store) <-chan error {
 	return done
 }
 
+// enqueueInOrder starts each call on a goroutine of its own, one at a time, each once the
+// one before it is queued at the writer (so a group takes them in this order), and returns
+// the channels their results arrive on.
+func (g *gate) enqueueInOrder(calls []func() error) []chan error {
+	errs := make([]chan error, len(calls))
+	for i, c := range calls {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- c() }()
+		<-g.enqueued
+	}
+	return errs
+}
+
 // The ops waiting while a transaction runs are folded into the next one; a fenced, an
 // oversold and a foreign-hold batch in that group fail alone, the others commit, and an
 // activation in the same group sees the commits before it.
