@@ -69,7 +69,7 @@ func (m *sim) extend() {
 	if h, ok := m.ref.holds[cmd.HoldID]; ok && !m.oneIn(5) {
 		cmd.UserID = h.user
 	}
-	evs, err := m.s.DecideExtend(cmd, m.now)
+	evs, err := extendEvents(m.s.DecideExtend(cmd, m.now))
 	want, until := m.ref.extend(cmd, m.now)
 	m.logf("extend %+v -> %v %v", cmd, evs, err)
 	m.wantCode("extend", err, want)
