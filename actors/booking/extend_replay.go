@@ -4,7 +4,8 @@ package booking
 // that a client retrying a renewal whose answer it lost does not spend a second of the hold's
 // MaxExtensions (and move its deadline again).
 //
-// Rules (extend_replay_test.go and testdata/extend_replay check them):
+// Rules (extend_replay_test.go and the simulation against its reference model check them;
+// actors/activation/testdata/extend_replay how the key is committed and replayed):
 //   - The key is recorded with the renewal, in the same event (HoldExtended.IdempotencyKey),
 //     in the resource's idempotency entries that holds and joins use: HoldID is the renewed
 //     hold and Fingerprint is extendFingerprint of the hold id and the user, which starts
