@@ -183,6 +183,9 @@ func (s *Server) holdOp(c *gin.Context, act func(rid, hid string) *protos.Comman
 		s.fail(c, errNoPayload)
 		return
 	}
+	if reply.Replayed { // a renewal's retry by its Idempotency-Key (extendHold)
+		c.Header(IdempotentReplayedHeader, "true")
+	}
 	s.writeHold(c, http.StatusOK, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 

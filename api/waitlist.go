@@ -82,14 +82,30 @@ func actingUserQuery(c *gin.Context) (string, error) {
 // unknown hold. An operator acting for the hold's user names them; the model renews a hold
 // only for its own user (another user's is not found), so an operator naming no one renews
 // only their own holds.
+//
+// An Idempotency-Key is taken and scoped as placeHold takes it: a retry of the renewal answers
+// the hold as it is now, 200 with Idempotent-Replayed, without renewing it again (also once
+// that renewal spent the last extension); the key reused for another hold, by another user or
+// for a placement or a join is 422 idempotency_mismatch (booking's extend_replay.go).
 func (s *Server) extendHold(c *gin.Context) {
+	key, err := idempotencyKey(c.Request.Header)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	uid, err := actingUserQuery(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	var subject string
+	if p := PrincipalOf(c); p != nil { // never nil: the route's policy is auth.Customer
+		subject = p.Subject
+	}
+	scoped := scopedIdempotencyKey(subject, key)
 	s.holdOp(c, func(rid, hid string) *protos.Command {
-		return &protos.Command{ResourceId: rid, Op: &protos.Command_ExtendHold{ExtendHold: &protos.ExtendHold{HoldId: hid, UserId: uid}}}
+		return &protos.Command{ResourceId: rid, Op: &protos.Command_ExtendHold{ExtendHold: &protos.ExtendHold{HoldId: hid, UserId: uid,
+			IdempotencyKey: scoped}}}
 	})
 }
 

@@ -1322,13 +1322,16 @@ func (x *CancelHold) GetHoldId() string {
 	return ""
 }
 
-// ExtendHold renews a live held hold of user_id by the resource's hold TTL.
+// ExtendHold renews a live held hold of user_id by the resource's hold TTL. idempotency_key,
+// when set (scoped to the caller by the edge), makes a retried renewal answer the hold
+// without renewing it again.
 type ExtendHold struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	HoldId         string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	UserId         string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ExtendHold) Reset() {
@@ -1371,6 +1374,13 @@ func (x *ExtendHold) GetHoldId() string {
 func (x *ExtendHold) GetUserId() string {
 	if x != nil {
 		return x.UserId
+	}
+	return ""
+}
+
+func (x *ExtendHold) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -2291,11 +2301,12 @@ const file_protos_allot_proto_rawDesc = "" +
 	"\x10payment_required\x18\x02 \x01(\bR\x0fpaymentRequired\"%\n" +
 	"\n" +
 	"CancelHold\x12\x17\n" +
-	"\ahold_id\x18\x01 \x01(\tR\x06holdId\">\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"g\n" +
 	"\n" +
 	"ExtendHold\x12\x17\n" +
 	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\"\xad\x01\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"\xad\x01\n" +
 	"\fJoinWaitlist\x12\x18\n" +
 	"\abuckets\x18\x01 \x03(\tR\abuckets\x12%\n" +
 	"\x05range\x18\x02 \x01(\v2\x0f.allot.v1.RangeR\x05range\x12\x1a\n" +

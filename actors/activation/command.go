@@ -234,8 +234,8 @@ func decide(s *booking.State, op any, t time.Time) outcome {
 		evs = paymentOnCancel(s, op.HoldID, evs, t) // payment.go
 		return outcome{events: evs, err: err, holdID: op.HoldID}
 	case booking.ExtendHold:
-		evs, err := s.DecideExtend(op, t)
-		return outcome{events: evs, err: err, holdID: op.HoldID}
+		d, err := s.DecideExtend(op, t)
+		return outcome{events: d.Events, err: err, holdID: op.HoldID, replayed: d.Replayed}
 	case booking.JoinWaitlist:
 		d, err := s.DecideJoinWaitlist(op, t)
 		o := outcome{events: d.Events, err: err, replayed: d.Replayed, lookup: d.LookupHold}

@@ -88,6 +88,11 @@ func (c *Core) capture(d *decision) {
 			hold(ev.HoldID)
 		case booking.HoldExtended:
 			hold(ev.HoldID)
+			if k := ev.IdempotencyKey; k != "" { // recorded with the renewal, as a hold's key
+				if ie, ok := c.spec.Idempotency(k); ok {
+					d.idem = &ie
+				}
+			}
 		case booking.PaymentRecorded, booking.HoldRetaken: // payment.go
 			hold(paymentEventHold(ev))
 		case booking.WaitlistJoined:

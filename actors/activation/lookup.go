@@ -124,7 +124,15 @@ func (c *Core) answerTerminal(r *Command, h booking.Hold, t time.Time) {
 	}
 	res, _ := c.committed.Resource()
 	res.ID = c.id
-	s := booking.Restore(res, nil, []booking.Hold{h}, nil) // terminal: claims nothing
+	// A renewal's key is kept with the keys, not with the hold: a retry of a renewal of a hold
+	// that has ended since is decided with it, and replays (see booking's extend_replay.go).
+	var idem []booking.IdempotencyEntry
+	if op, ok := r.Op.(booking.ExtendHold); ok && op.IdempotencyKey != "" {
+		if ie, ok := c.committed.Idempotency(op.IdempotencyKey); ok {
+			idem = append(idem, ie)
+		}
+	}
+	s := booking.Restore(res, nil, []booking.Hold{h}, idem) // terminal: claims nothing
 	o := decide(s, r.Op, t)
 	if len(o.events) > 0 {
 		c.fail(r, booking.Errorf(booking.CodeInternal, "hold %q is %s yet the model would change it", h.ID, h.Status))

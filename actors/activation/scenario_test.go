@@ -174,7 +174,7 @@ func (s *scenario) commitID(d *datadriven.TestData) uint64 {
 }
 
 // command parses "cmd NAME OP [args]": create buckets=(a:2) | hold buckets=(a) qty=1 key=k |
-// confirm hold=h1 | cancel hold=h1 | extend hold=h1 | join buckets=(a) qty=1 key=k |
+// confirm hold=h1 | cancel hold=h1 | extend hold=h1 key=k | join buckets=(a) qty=1 key=k |
 // leave entry=w1 | get-resource | get-hold hold=h1; hold, extend, join and leave take
 // user=U (default u); any of them with queued=N (commands behind it in the mailbox) and
 // deadline=DURATION (from now). A join takes entry id wN and offer hold id hN, the next hold id.
@@ -223,7 +223,11 @@ func (s *scenario) command(d *datadriven.TestData) (*Command, error) {
 	case "cancel":
 		c.Op = booking.CancelHold{HoldID: hold}
 	case "extend":
-		c.Op = booking.ExtendHold{HoldID: hold, UserID: user}
+		x := booking.ExtendHold{HoldID: hold, UserID: user}
+		if k, ok := d.Arg("key"); ok {
+			x.IdempotencyKey = val(k)
+		}
+		c.Op = x
 	case "join":
 		s.holds++
 		s.entries++
@@ -434,8 +438,11 @@ func (s *scenario) print(rd *Ready) string {
 			fmt.Fprintf(&b, "; waitlist -%s", id)
 		}
 		for _, e := range w.Idempotency {
-			if strings.HasPrefix(e.Fingerprint, "waitlist|") { // a hold's key goes unsaid
+			switch { // a hold's key goes unsaid
+			case strings.HasPrefix(e.Fingerprint, "waitlist|"):
 				fmt.Fprintf(&b, "; join key %s for %s", e.Key, e.HoldID)
+			case strings.HasPrefix(e.Fingerprint, "extend|"):
+				fmt.Fprintf(&b, "; renewal key %s for %s", e.Key, e.HoldID)
 			}
 		}
 		b.WriteString("\n")

@@ -66,9 +66,12 @@ type ConfirmHold struct {
 type CancelHold struct{ HoldID string }
 
 // ExtendHold renews a live held hold for its owner, UserID (see DecideExtend).
+// IdempotencyKey, when set, makes a retried renewal answer the hold instead of renewing it
+// again (see extend_replay.go).
 type ExtendHold struct {
-	HoldID string
-	UserID string
+	HoldID         string
+	UserID         string
+	IdempotencyKey string
 }
 
 // JoinWaitlist puts UserID on the resource's waitlist for Quantity units in every one of

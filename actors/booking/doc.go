@@ -22,6 +22,8 @@
 //
 //   - Renewal (extend.go): DecideExtend gives a live held hold a fresh HoldTTL from now, never
 //     shortening it, at most Resource.MaxExtensions times (default 2); event HoldExtended.
+//     A renewal's IdempotencyKey is kept with the holds' keys (extend_replay.go): a retry
+//     answers the hold, Replayed, without renewing it again.
 //   - Overbooking (resource.go): Allowance, units or a percentage per bucket; sold_out beyond
 //     capacity + allowance; Bucket.Overbooked says how far into it a bucket is.
 //   - Per-user limit: Resource.MaxPerUser bounds a user's Units on the resource (flash-sale

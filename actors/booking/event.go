@@ -104,12 +104,14 @@ type HoldExpired struct {
 }
 
 // HoldExtended renews a held hold: its deadline becomes ExpiresAt and its renewal count
-// Extensions.
+// Extensions. IdempotencyKey, when set, is recorded with the hold id (see extend_replay.go)
+// when the event is applied, as HoldPlaced records a hold's key.
 type HoldExtended struct {
-	HoldID     string
-	ExpiresAt  time.Time
-	Extensions int
-	At         time.Time
+	HoldID         string
+	ExpiresAt      time.Time
+	Extensions     int
+	At             time.Time
+	IdempotencyKey string
 }
 
 // WaitlistJoined adds a waiting entry at the end of the waitlist. IdempotencyKey, when set,

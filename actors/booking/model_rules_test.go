@@ -112,10 +112,32 @@ func (m *refModel) removeWaiting(id string) {
 	m.waiting = slices.DeleteFunc(m.waiting, func(e *WaitlistEntry) bool { return e.ID == id })
 }
 
-func (m *refModel) extend(cmd ExtendHold, now time.Time) (code string, until time.Time) {
+// extend answers a renewal, and applies it. A renewal with a key the model knows (extend_replay.go) is a replay when the key renewed the
+// same hold for the same user (replayed, no change), else a mismatch; a new key is recorded
+// with a renewal that succeeds.
+func (m *refModel) extend(cmd ExtendHold, now time.Time) (code string, until time.Time, replayed bool) {
 	if !m.exists {
-		return CodeNotFound, time.Time{}
+		return CodeNotFound, time.Time{}, false
 	}
+	if k := cmd.IdempotencyKey; k != "" {
+		if len(k) > 128 || strings.ContainsFunc(k, func(r rune) bool { return r < ' ' || r > '~' }) {
+			return CodeInvalid, time.Time{}, false
+		}
+		if e, ok := m.idem[k]; ok {
+			if !e.extend || e.holdID != cmd.HoldID || e.user != cmd.UserID {
+				return CodeIdempotencyMismatch, time.Time{}, false
+			}
+			return "", time.Time{}, true
+		}
+	}
+	code, until = m.extendNew(cmd, now)
+	if code == "" && cmd.IdempotencyKey != "" {
+		m.idem[cmd.IdempotencyKey] = refIdem{user: cmd.UserID, holdID: cmd.HoldID, createdAt: now, extend: true}
+	}
+	return code, until, false
+}
+
+func (m *refModel) extendNew(cmd ExtendHold, now time.Time) (code string, until time.Time) {
 	h, ok := m.holds[cmd.HoldID]
 	switch {
 	case !ok || h.user != cmd.UserID:

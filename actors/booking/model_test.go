@@ -46,6 +46,7 @@ type refIdem struct {
 	holdID    string // for a join: the entry's offer hold
 	createdAt time.Time
 	join      bool // the key joined the waitlist
+	extend    bool // the key renewed hold holdID of user (sorted and qty unset)
 }
 
 func newRefModel(id string) *refModel {
@@ -212,7 +213,7 @@ func (m *refModel) hold(cmd PlaceHold, now time.Time) (code, holdID string, repl
 			return CodeInvalid, "", false
 		}
 		if e, ok := m.idem[cmd.IdempotencyKey]; ok {
-			if e.join || e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
+			if e.join || e.extend || e.qty != cmd.Quantity || e.user != cmd.UserID || !slices.Equal(e.sorted, sorted) {
 				return CodeIdempotencyMismatch, "", false
 			}
 			return "", e.holdID, true

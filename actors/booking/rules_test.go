@@ -74,7 +74,7 @@ func TestExtend(t *testing.T) {
 	s := MustCreate(t, map[string]int64{"a": 5}, time.Minute) // MaxExtensions 2
 	h := MustHold(t, s, "h1", 1, t0, "a")
 	// 30 s in: a fresh minute from now, never less than what is left.
-	evs, err := s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(30*time.Second))
+	evs, err := extendEvents(s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(30*time.Second)))
 	wantCode(t, err, "")
 	want := HoldExtended{HoldID: "h1", ExpiresAt: t0.Add(90 * time.Second), Extensions: 1, At: t0.Add(30 * time.Second)}
 	if len(evs) != 1 || evs[0] != want {
@@ -92,32 +92,32 @@ func TestExtend(t *testing.T) {
 		t.Fatalf("expired at the old deadline: %v", evs)
 	}
 	// Right away again: the deadline stays (never shortened), the renewal counts.
-	evs, err = s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(31*time.Second))
+	evs, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(31*time.Second)))
 	wantCode(t, err, "")
 	if x := evs[0].(HoldExtended); !x.ExpiresAt.Equal(t0.Add(91*time.Second)) || x.Extensions != 2 {
 		t.Fatalf("second extension %+v", x)
 	}
 	MustApply(t, s, evs)
-	_, err = s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(40*time.Second))
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0.Add(40*time.Second)))
 	wantCode(t, err, CodeLimitExceeded)
 
 	// Someone else's hold is not found; refusals change nothing.
 	MustHold(t, s, "h2", 1, t0, "a")
 	before := observe(s)
-	_, err = s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u2"}, t0)
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u2"}, t0))
 	wantCode(t, err, CodeNotFound)
-	_, err = s.DecideExtend(ExtendHold{HoldID: "nope", UserID: "u1"}, t0)
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "nope", UserID: "u1"}, t0))
 	wantCode(t, err, CodeNotFound)
 	// At the deadline a hold cannot be renewed, even before ExpireDue ran.
-	_, err = s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0.Add(time.Minute))
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0.Add(time.Minute)))
 	wantCode(t, err, CodeConflict)
 	wantUnchanged(t, s, before)
 	// Confirmed and cancelled holds cannot be renewed.
 	MustTransition(t, s, "h2", true, t0)
-	_, err = s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0)
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0))
 	wantCode(t, err, CodeConflict)
 	MustTransition(t, s, "h2", false, t0)
-	_, err = s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0)
+	_, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h2", UserID: "u1"}, t0))
 	wantCode(t, err, CodeConflict)
 }
 
@@ -130,7 +130,7 @@ func TestExtendKeepingTheDeadline(t *testing.T) {
 	evs, err := s.DecideUpdate(UpdateResource{HoldTTL: &short}, t0)
 	wantCode(t, err, "")
 	MustApply(t, s, evs)
-	evs, err = s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0)
+	evs, err = extendEvents(s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0))
 	wantCode(t, err, "")
 	if x := evs[0].(HoldExtended); !x.ExpiresAt.Equal(t0.Add(time.Minute)) || x.Extensions != 1 {
 		t.Fatalf("extension %+v", x)
@@ -145,7 +145,7 @@ func TestExtendZeroAllowsNone(t *testing.T) {
 	zero := 0
 	s := createWith(t, CreateResource{Buckets: map[string]int64{"a": 1}, MaxExtensions: &zero})
 	MustHold(t, s, "h1", 1, t0, "a")
-	_, err := s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0)
+	_, err := extendEvents(s.DecideExtend(ExtendHold{HoldID: "h1", UserID: "u1"}, t0))
 	wantCode(t, err, CodeLimitExceeded)
 }
 

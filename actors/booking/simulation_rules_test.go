@@ -69,17 +69,69 @@ func (m *sim) extend() {
 	if h, ok := m.ref.holds[cmd.HoldID]; ok && !m.oneIn(5) {
 		cmd.UserID = h.user
 	}
-	evs, err := m.s.DecideExtend(cmd, m.now)
-	want, until := m.ref.extend(cmd, m.now)
-	m.logf("extend %+v -> %v %v", cmd, evs, err)
+	switch k := m.c.Intn(20); {
+	case k < 8:
+	case k < 13:
+		m.nextID++
+		cmd.IdempotencyKey = fmt.Sprintf("e%d", m.nextID)
+	case k < 18:
+		m.replayExtend(&cmd)
+	case k < 19:
+		if len(m.keys) > 0 {
+			cmd.IdempotencyKey = m.pick(m.keys) // a hold's, a join's or a renewal's, with another request
+		}
+	default:
+		cmd.IdempotencyKey = strings.Repeat("e", 129)
+	}
+	d, err := m.s.DecideExtend(cmd, m.now)
+	want, until, replayed := m.ref.extend(cmd, m.now)
+	m.logf("extend %+v -> %+v %v", cmd, d, err)
 	m.wantCode("extend", err, want)
 	if err != nil {
 		return
 	}
-	if x := evs[0].(HoldExtended); len(evs) != 1 || !x.ExpiresAt.Equal(until) {
+	if d.Replayed != replayed {
+		m.fatalf("extend decision %+v, want replayed=%v", d, replayed)
+	}
+	if d.Replayed {
+		m.seen["extend:replay"]++
+		if len(d.Events) != 0 {
+			m.fatalf("extend replay with events %v", d.Events)
+		}
+		return
+	}
+	evs := d.Events
+	if x := evs[0].(HoldExtended); len(evs) != 1 || !x.ExpiresAt.Equal(until) || x.IdempotencyKey != cmd.IdempotencyKey {
 		m.fatalf("extend events %v, want until %v", evs, until)
 	}
 	MustApply(m.tb, m.s, evs)
+	if cmd.IdempotencyKey != "" {
+		m.keys = append(m.keys, cmd.IdempotencyKey)
+	}
+}
+
+// replayExtend makes cmd a retry of a renewal the reference knows by its key: the same
+// request, or now and then another hold or user.
+func (m *sim) replayExtend(cmd *ExtendHold) {
+	var keys []string
+	for k, e := range m.ref.idem {
+		if e.extend {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	slices.Sort(keys)
+	k := m.pick(keys)
+	e := m.ref.idem[k]
+	cmd.IdempotencyKey, cmd.HoldID, cmd.UserID = k, e.holdID, e.user
+	switch m.c.Intn(8) {
+	case 0:
+		cmd.HoldID = m.pickHoldID()
+	case 1:
+		cmd.UserID = m.pick(simUsers)
+	}
 }
 
 func (m *sim) join() {

@@ -162,8 +162,11 @@ func (m *sim) check() {
 	for k, re := range ref.idem {
 		e, ok := s.Idempotency(k)
 		fp := Fingerprint(re.sorted, re.qty, re.user)
-		if re.join {
+		switch esc := strings.NewReplacer(`\`, `\\`, `|`, `\|`); {
+		case re.join:
 			fp = "waitlist|" + fp
+		case re.extend:
+			fp = "extend|" + esc.Replace(re.user) + "|" + esc.Replace(re.holdID)
 		}
 		if !ok || e.Key != k || e.HoldID != re.holdID || !e.CreatedAt.Equal(re.createdAt) || e.Fingerprint != fp {
 			m.fatalf("idempotency %q = %+v (%v), reference %+v", k, e, ok, re)
@@ -221,6 +224,7 @@ func TestSimulation(t *testing.T) {
 		"transition:", "transition:" + CodeConflict, "transition:" + CodeNotFound,
 		"hold:" + CodeLimitExceeded, "update:offers", "transition:offers", "expire:offers",
 		"extend:", "extend:" + CodeConflict, "extend:" + CodeNotFound, "extend:" + CodeLimitExceeded,
+		"extend:replay", "extend:" + CodeIdempotencyMismatch, "extend:" + CodeInvalid,
 		"join:", "join:" + CodeConflict, "join:" + CodeLimitExceeded, "join:" + CodeInvalid, "join:" + CodeInternal, "join:" + CodeNotFound,
 		"leave:", "leave:" + CodeNotFound,
 	} {

@@ -295,6 +295,9 @@ func (s *State) Apply(e Event) {
 		if moved { // the old item goes stale; an unchanged one stays valid
 			s.pushExpiry(i)
 		}
+		if e.IdempotencyKey != "" {
+			s.addIdem(extendIdempotency(&e, h.UserID))
+		}
 	case WaitlistJoined:
 		s.addWaiting(e.Entry)
 		if e.IdempotencyKey != "" {

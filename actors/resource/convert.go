@@ -61,7 +61,8 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 	case *protos.Command_CancelHold:
 		return booking.CancelHold{HoldID: op.CancelHold.GetHoldId()}, nil
 	case *protos.Command_ExtendHold:
-		return booking.ExtendHold{HoldID: op.ExtendHold.GetHoldId(), UserID: op.ExtendHold.GetUserId()}, nil
+		return booking.ExtendHold{HoldID: op.ExtendHold.GetHoldId(), UserID: op.ExtendHold.GetUserId(),
+			IdempotencyKey: op.ExtendHold.GetIdempotencyKey()}, nil
 	case *protos.Command_JoinWaitlist:
 		j := op.JoinWaitlist
 		if j == nil {

@@ -87,6 +87,12 @@ func TestDecodeCommand(t *testing.T) {
 			want: booking.ExtendHold{HoldID: "h1", UserID: "u1"},
 		},
 		{
+			name: "extend with a key",
+			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_ExtendHold{ExtendHold: &protos.ExtendHold{HoldId: "h1", UserId: "u1",
+				IdempotencyKey: "s1.k"}}},
+			want: booking.ExtendHold{HoldID: "h1", UserID: "u1", IdempotencyKey: "s1.k"},
+		},
+		{
 			name: "join",
 			cmd: &protos.Command{ResourceId: "r", Op: &protos.Command_JoinWaitlist{JoinWaitlist: &protos.JoinWaitlist{
 				Buckets: []string{"a"}, Quantity: 2, UserId: "u1"}}},

@@ -23,8 +23,16 @@ func (c *Client) ExtendHold(ctx context.Context, rid, hid string) (wire.Hold, In
 
 // ExtendHoldFor is ExtendHold for user uid (operators); "" is the token's user.
 func (c *Client) ExtendHoldFor(ctx context.Context, rid, hid, uid string) (wire.Hold, Info, error) {
+	return c.ExtendHoldKey(ctx, rid, hid, uid, "")
+}
+
+// ExtendHoldKey is ExtendHoldFor with an Idempotency-Key (none when ""), as PlaceHold takes
+// one: the client's own retries reuse it, and a retry answers the hold as it is now
+// (Info.Replayed) rather than renewing it again, also once that renewal used the last
+// extension; the key reused for another hold is a 422 idempotency_mismatch.
+func (c *Client) ExtendHoldKey(ctx context.Context, rid, hid, uid, idemKey string) (wire.Hold, Info, error) {
 	var out wire.Hold
-	info, err := c.call(ctx, http.MethodPost, holdPath(rid, hid)+"/extend"+actingUser(uid), "", nil, &out)
+	info, err := c.call(ctx, http.MethodPost, holdPath(rid, hid)+"/extend"+actingUser(uid), idemKey, nil, &out)
 	return out, info, err
 }
 

@@ -36,8 +36,13 @@ func TestRulesAgainstTheRealNode(t *testing.T) {
 	if _, _, err := u2.ExtendHoldFor(ctx, "inn", h.ID, "u-1"); !errors.As(err, &e) || e.Problem.Code != "forbidden" {
 		t.Fatalf("u-2 names u-1: %v", err)
 	}
-	if h, _, err = u1.ExtendHold(ctx, "inn", h.ID); err != nil || h.Extensions != 1 {
+	if h, _, err = u1.ExtendHoldKey(ctx, "inn", h.ID, "", "x-1"); err != nil || h.Extensions != 1 {
 		t.Fatalf("renewal: %+v %v", h, err)
+	}
+	// Retried with its key after it used the last extension: the hold, replayed, not renewed.
+	if again, info, err := u1.ExtendHoldKey(ctx, "inn", h.ID, "", "x-1"); err != nil || !info.Replayed || again.Extensions != 1 ||
+		!again.ExpiresAt.Equal(*h.ExpiresAt) {
+		t.Fatalf("renewal retried with its key: %+v %+v %v", again, info, err)
 	}
 	if _, _, err := c.ExtendHoldFor(ctx, "inn", h.ID, "u-1"); !errors.As(err, &e) || e.Problem.Code != "limit_exceeded" {
 		t.Fatalf("second renewal, by the front desk: %v", err)

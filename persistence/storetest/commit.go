@@ -225,3 +225,22 @@ func testLargeBatch(f *fixture) {
 	})
 	f.expectList(persistence.HoldFilter{ResourceID: id, Status: booking.StatusHeld}, nil)
 }
+
+// testIdempotencyKeysShareAHold: several keys may name the same hold — the key that placed it
+// and the keys of its renewals (booking's extend_replay.go), each with its own fingerprint,
+// committed with the renewal in a later batch; every one is kept and loaded.
+func testIdempotencyKeysShareAHold(f *fixture) {
+	id := f.id("r")
+	f.create(id, booking.Bucket{Key: "a", Capacity: 5})
+	h := f.id("h1")
+	placed := booking.IdempotencyEntry{Key: "place", Fingerprint: "1|u|a", HoldID: h, CreatedAt: at(10)}
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: 1, Version: 2, Resource: f.resource(id), Idempotency: []booking.IdempotencyEntry{placed}})
+	renew1 := booking.IdempotencyEntry{Key: "renew-1", Fingerprint: "extend|u|" + h, HoldID: h, CreatedAt: at(20)}
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: 1, Version: 3, Resource: f.resource(id), Idempotency: []booking.IdempotencyEntry{renew1}})
+	renew2 := booking.IdempotencyEntry{Key: "renew-2", Fingerprint: "extend|u|" + h, HoldID: h, CreatedAt: at(30)}
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: 1, Version: 4, Resource: f.resource(id), Idempotency: []booking.IdempotencyEntry{renew2}})
+	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{
+		Exists: true, Epoch: 2, Version: 4, Resource: f.resource(id), Buckets: []booking.Bucket{{Key: "a", Capacity: 5}},
+		Idempotency: []booking.IdempotencyEntry{placed, renew1, renew2},
+	})
+}

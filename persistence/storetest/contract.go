@@ -79,6 +79,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"ConcurrentCreations", testConcurrentCreations},
 		{"AfterImages", testAfterImages},
 		{"IdempotencyInsertOnce", testIdempotencyInsertOnce},
+		{"IdempotencyKeysShareAHold", testIdempotencyKeysShareAHold},
 		{"GetHold", testGetHold},
 		{"ListHolds", testListHolds},
 		{"ListHoldsDefaultLimit", testListHoldsDefaultLimit},
