@@ -82,6 +82,8 @@ type answer struct {
 	// stale: the answer carried X-Allot-Stale (a read or refusal from memory that the owner
 	// could not confirm: the API promises it is current no more).
 	stale bool
+	// replayed: the answer carried Idempotent-Replayed.
+	replayed bool
 }
 
 // Do runs the operation (method, path, body) through random endpoints. The rng is the
@@ -112,7 +114,7 @@ func (c *Client) Do(ctx context.Context, rng *rand.Rand, method, path, idemKey s
 	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
 		a.err = fmt.Errorf("%s: %d %s", name, r.Status, bytes.TrimSpace(r.Body))
 	default:
-		a.body, a.node, a.owner, a.stale = r.Body, name, r.Owner, r.Stale
+		a.body, a.node, a.owner, a.stale, a.replayed = r.Body, name, r.Owner, r.Stale, r.Replayed
 	}
 	return a
 }
@@ -120,7 +122,7 @@ func (c *Client) Do(ctx context.Context, rng *rand.Rand, method, path, idemKey s
 // fill records the answer into op: result, status or availability, problem code.
 func (a answer) fill(op *Op, okStatus int) {
 	op.Node, op.Owner, op.Tries, op.HTTP, op.Uncertain = a.node, a.owner, a.tries, a.status, a.uncertain
-	op.Stale = a.stale
+	op.Stale, op.Replayed = a.stale, a.replayed
 	if a.err != nil {
 		op.Result, op.Err = ResultUnknown, a.err.Error()
 		return

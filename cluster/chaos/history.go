@@ -64,6 +64,12 @@ type Op struct {
 	// attempts are one operation (a retry answers the entry the first attempt made).
 	// Histories from before joins took a key have it false.
 	Keyed bool `json:"keyed,omitempty"`
+	// RenewKey is a renewal's own Idempotency-Key (Key names the hold it renews), empty for a
+	// renewal sent without one. Every attempt of the op sends it, and so does an op re-sent
+	// after one ended unknown (two ops, one key): the model applies a key at most once.
+	RenewKey string `json:"renew_key,omitempty"`
+	// Replayed: the answer was marked Idempotent-Replayed (the answer of an earlier attempt).
+	Replayed bool `json:"replayed,omitempty"`
 
 	// Call and Return are nanoseconds since the start of the round. For an unknown result
 	// Return is when the client gave up; the checker treats it as the end of the history.

@@ -166,8 +166,12 @@ type input struct {
 	// join retried after an uncertain attempt is several requests (no Idempotency-Key), each
 	// its own entry, and the server refuses a join while the user has an entry waiting.
 	sameUser []int
-	buckets  []int // bucket indexes of a hold
-	status   byte  // status in a get's answer
+	// renewSlot is, for a renewal with an Idempotency-Key (Op.RenewKey), the index of the slot
+	// that records whether the key was applied (stHeld) or not yet (stAbsent): every op with
+	// that key is the same renewal, applied at most once; -1 for a renewal without a key.
+	renewSlot int
+	buckets   []int // bucket indexes of a hold
+	status    byte  // status in a get's answer
 
 	held, confirmed [MaxBuckets]int64 // a read's answer
 	capacityOK      bool              // a read's capacities were the spec's, and no bucket missing or extra
@@ -326,19 +330,25 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 		if spec == nil {
 			return nil, fmt.Errorf("op %d: unknown resource %q", op.ID, op.Resource)
 		}
-		in := &input{op: op, spec: spec}
-		if op.Key != "" {
+		in := &input{op: op, spec: spec, renewSlot: -1}
+		slot := func(name string) int {
 			m := holdIdx[op.Resource]
 			if m == nil {
 				m = map[string]int{}
 				holdIdx[op.Resource] = m
 			}
-			i, ok := m[op.Key]
+			i, ok := m[name]
 			if !ok {
 				i = len(m)
-				m[op.Key] = i
+				m[name] = i
 			}
-			in.hold = i
+			return i
+		}
+		if op.Key != "" {
+			in.hold = slot(op.Key)
+		}
+		if op.Kind == KindExtend && op.RenewKey != "" {
+			in.renewSlot = slot("\x00renew\x00" + op.RenewKey)
 		}
 		for _, b := range op.Buckets {
 			j := sort.SearchStrings(spec.Buckets, b)
@@ -389,7 +399,7 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			for _, at := range ats {
 				at.sameUser = others(users, at.hold)
 			}
-		case op.Result != ResultUnknown && op.Uncertain && (refusedWithKey(op) || retriedTwice(op.Kind)):
+		case op.Result != ResultUnknown && op.Uncertain && (refusedWithKey(op) || retriedTwice(op.Kind) && in.renewSlot < 0):
 			// The refusal answered a retry; an earlier attempt of this hold (or keyed join)
 			// got no answer and may still be applied, at any time later (a node that was
 			// paused with the request in its socket serves it when it resumes). With the
@@ -397,7 +407,9 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 			// (join) after the refusal, or never; a retry answered ok is one operation, the
 			// ok naming what the first attempt to apply made. Renewals and leaves have no
 			// Idempotency-Key: each earlier attempt is one more renewal or leave, applied
-			// or not.
+			// or not. A renewal with one is a single operation, whatever its attempts (a
+			// refusal answered a retry: an earlier attempt arriving later is refused too,
+			// limit_exceeded and conflict being final in a run).
 			n := 1
 			if retriedTwice(op.Kind) {
 				n = max(1, op.Tries-1)
@@ -444,6 +456,9 @@ func describeOp(op *Op) string {
 		fmt.Fprintf(&b, "hold %s %s×%d", op.Key, strings.Join(op.Buckets, "+"), op.Qty)
 	case KindConfirm, KindCancel, KindGet, KindExtend, KindLeave:
 		fmt.Fprintf(&b, "%s %s", op.Kind, op.Key)
+		if op.RenewKey != "" {
+			fmt.Fprintf(&b, " key %s", op.RenewKey)
+		}
 	case KindJoin:
 		fmt.Fprintf(&b, "join %s %s×%d", op.Key, strings.Join(op.Buckets, "+"), op.Qty)
 	case KindRead:

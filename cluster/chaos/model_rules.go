@@ -5,6 +5,8 @@ package chaos
 //	extend(key)             held, renewed fewer than MaxExtensions times: ok, one more renewal
 //	                        held, renewed MaxExtensions times: limit_exceeded
 //	                        confirmed or cancelled: conflict (holds never expire in a run)
+//	extend(key, rkey)       rkey applied before: ok (a replay, nothing changes); otherwise as
+//	                        extend(key), an ok recording rkey as applied
 //	join(key, buckets, q)   absent, the user has no entry waiting, and the request does not
 //	                        fit what is free: ok, the entry waits at the end of the line (its
 //	                        hold is key's); otherwise (it fits, or an entry exists): conflict
@@ -14,9 +16,11 @@ package chaos
 //	                        point becomes its hold, held, and leaves the line (first fit)
 //	get(key) of an entry    not_found while it waits (or after it left), else its hold's status
 //
-// Renewals and leaves carry no Idempotency-Key: a request retried after an attempt without a
-// definite answer may have been applied twice (compile adds the earlier attempt as an
-// operation of its own, see retriedTwice). A join carries one (its Key, Op.Keyed), as a hold
+// Leaves, and renewals without one, carry no Idempotency-Key: a request retried after an
+// attempt without a definite answer may have been applied twice (compile adds the earlier
+// attempt as an operation of its own, see retriedTwice). A renewal with one (Op.RenewKey,
+// rkey) is one operation whatever its attempts, and ops sharing rkey are one renewal: the
+// key's slot (input.renewSlot) makes it count at most once against max_extensions. A join carries one (its Key, Op.Keyed), as a hold
 // does: its attempts are one operation, a retry answered ok names the entry the first attempt
 // to apply made (waiting or offered), and a refusal that answered a retry may be followed by
 // the earlier attempt joining, as the same entry (compile, refusedWithKey). A join without a
@@ -54,8 +58,19 @@ func stepRules(s state, in *input, st byte) (bool, state) {
 	op := in.op
 	switch op.Kind {
 	case KindExtend:
+		if in.renewSlot >= 0 && s.status(in.renewSlot) != stAbsent {
+			// The key was applied: a replay, ok whatever the hold's status now, never a
+			// second renewal (the key is looked up before the hold).
+			return op.Result == ResultOK || op.Result == ResultUnknown, s
+		}
 		renewable := st == stHeld && s.renewals(in.hold) < in.spec.maxExtensions()
-		renew := func() state { return s.withByte(in.hold, byte(s.renewals(in.hold)+1)<<statusBits|stHeld) }
+		renew := func() state {
+			s := s.withByte(in.hold, byte(s.renewals(in.hold)+1)<<statusBits|stHeld)
+			if in.renewSlot >= 0 {
+				s = s.with(in.renewSlot, stHeld)
+			}
+			return s
+		}
 		switch op.Result {
 		case ResultOK:
 			return renewable, renew()

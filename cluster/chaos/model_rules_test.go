@@ -115,6 +115,72 @@ func TestModelRetriedRenewalMayCountTwice(t *testing.T) {
 	}
 }
 
+// keyedExtend is a renewal of key's hold with Idempotency-Key rkey.
+func (h *hist) keyedExtend(key, rkey string, res Result, call, ret int64) *Op {
+	op := h.extend(key, res, call, ret)
+	op.RenewKey = rkey
+	return op
+}
+
+// TestModelKeyedRenewalCountsOnce: a renewal with an Idempotency-Key is applied at most once,
+// however many attempts or ops carry the key, and a replay is ok even at the limit
+// (max_extensions 2). Without the key's slot the anomalies pass (a retried keyed renewal may
+// count twice) and the replay at the limit fails.
+func TestModelKeyedRenewalCountsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		anomalous bool
+		build     func(h *hist)
+	}{
+		{"retried, then refused at one renewal", true, func(h *hist) {
+			e := h.keyedExtend("k1", "x1", ResultOK, 2, 3)
+			e.Uncertain, e.Tries = true, 3
+			h.extend("k1", ResultLimit, 4, 5)
+		}},
+		{"retried, then one more", false, func(h *hist) {
+			e := h.keyedExtend("k1", "x1", ResultOK, 2, 3)
+			e.Uncertain, e.Tries = true, 3
+			h.extend("k1", ResultOK, 4, 5)
+			h.extend("k1", ResultLimit, 6, 7)
+		}},
+		{"re-sent after unknown, then refused at one renewal", true, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultUnknown, 2, 3)
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5).Replayed = true
+			h.extend("k1", ResultLimit, 6, 7)
+		}},
+		{"re-sent after unknown, then one more", false, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultUnknown, 2, 3)
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.extend("k1", ResultOK, 6, 7)
+			h.extend("k1", ResultLimit, 8, 9)
+		}},
+		{"replayed at the limit", false, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 2, 3)
+			h.extend("k1", ResultOK, 4, 5)
+			h.keyedExtend("k1", "x1", ResultOK, 6, 7).Replayed = true
+		}},
+		{"replay refused", true, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 2, 3)
+			h.extend("k1", ResultOK, 4, 5)
+			h.keyedExtend("k1", "x1", ResultLimit, 6, 7)
+		}},
+		{"two keys renew twice", false, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 2, 3)
+			h.keyedExtend("k1", "x2", ResultOK, 4, 5)
+			h.keyedExtend("k1", "x3", ResultLimit, 6, 7)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &hist{}
+			h.hold("k1", 1, ResultOK, 0, 1)
+			tc.build(h)
+			if rc := check(t, h, 2); rc.Anomalous() != tc.anomalous {
+				t.Fatalf("anomalous=%v, want %v\n%s", rc.Anomalous(), tc.anomalous, rc.Context)
+			}
+		})
+	}
+}
+
 // TestModelRenewalRetriedTwiceMayCountThrice: two attempts without an answer, then one
 // refused at the limit: both earlier attempts may have renewed (max_extensions 2).
 func TestModelRenewalRetriedTwiceMayCountThrice(t *testing.T) {

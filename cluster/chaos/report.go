@@ -33,25 +33,28 @@ func (s *FaultStats) add(o *FaultStats) {
 
 // Report is the outcome of one round.
 type Report struct {
-	Seed      int64
-	Mode      string
-	Notes     []string
-	Kinds     []FaultKind
-	Phase     time.Duration // fault phase as it ran
-	Events    []FaultEvent
-	Ops       int // recorded
-	Checked   int // given to the checker
-	ByKind    map[Kind]map[Result]int
-	Internal  int // operations that met a 500 on some attempt
-	Faults    map[FaultKind]*FaultStats
-	Verdict   *Verdict
-	Audit     *clustertest.AuditReport
-	Stream    string         // the event stream check's summary; empty when the round ran no NATS
-	Topology  map[string]int // allot_cluster_members per node after healing
-	Failures  []string       // fail the test
-	Findings  []string       // reported, do not fail the test (e.g. no convergence in time)
-	Replay    string
-	Artifacts string
+	Seed     int64
+	Mode     string
+	Notes    []string
+	Kinds    []FaultKind
+	Phase    time.Duration // fault phase as it ran
+	Events   []FaultEvent
+	Ops      int // recorded
+	Checked  int // given to the checker
+	ByKind   map[Kind]map[Result]int
+	Internal int // operations that met a 500 on some attempt
+	// Renewals with an Idempotency-Key: distinct keys, ops re-sent with a key after an
+	// unknown outcome, and renewals answered Idempotent-Replayed.
+	KeyedRenewals, ResentRenewals, ReplayedRenewals int
+	Faults                                          map[FaultKind]*FaultStats
+	Verdict                                         *Verdict
+	Audit                                           *clustertest.AuditReport
+	Stream                                          string         // the event stream check's summary; empty when the round ran no NATS
+	Topology                                        map[string]int // allot_cluster_members per node after healing
+	Failures                                        []string       // fail the test
+	Findings                                        []string       // reported, do not fail the test (e.g. no convergence in time)
+	Replay                                          string
+	Artifacts                                       string
 
 	specs []*ResourceSpec
 }
@@ -136,6 +139,8 @@ func (r *Report) String() string {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "    %-8s %s\n", k, countsString(r.ByKind[Kind(k)]))
 	}
+	fmt.Fprintf(&b, "  keyed renewals: %d keys, %d re-sent after an unknown outcome, %d answered as replays\n",
+		r.KeyedRenewals, r.ResentRenewals, r.ReplayedRenewals)
 	if v := r.Verdict; v != nil {
 		fmt.Fprintf(&b, "  linearizability (porcupine, per resource): %s in %s\n", v.Result, v.Duration.Round(time.Millisecond))
 		for _, rc := range v.Resources {

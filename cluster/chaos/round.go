@@ -161,7 +161,19 @@ func Specs(cfg Config) []*ResourceSpec {
 func evaluate(ctx context.Context, rep *Report, cfg Config, ops []*Op, specs map[string]*ResourceSpec, dbURL string) {
 	rep.Ops = len(ops)
 	rep.ByKind = map[Kind]map[Result]int{}
+	renewKeys := map[string]bool{}
 	for _, op := range ops {
+		if op.Kind == KindExtend && op.RenewKey != "" {
+			if renewKeys[op.RenewKey] {
+				rep.ResentRenewals++
+			} else {
+				rep.KeyedRenewals++
+			}
+			renewKeys[op.RenewKey] = true
+		}
+		if op.Kind == KindExtend && op.Replayed {
+			rep.ReplayedRenewals++
+		}
 		if rep.ByKind[op.Kind] == nil {
 			rep.ByKind[op.Kind] = map[Result]int{}
 		}

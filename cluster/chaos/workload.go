@@ -13,7 +13,8 @@ import (
 
 // Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
 // against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
-// confirms, cancels, renewals and gets of its own holds, availability reads, and waitlist
+// confirms, cancels, renewals (half of them with a fresh Idempotency-Key, re-sent with it
+// once after an unknown outcome) and gets of its own holds, availability reads, and waitlist
 // entries for users of its own (join, with a fresh Idempotency-Key each, leave, and gets of
 // the hold an entry is offered as, which then becomes one of its holds). Every operation is
 // recorded in History. A client addresses only holds it placed itself, so the operations on
@@ -160,7 +161,7 @@ func (w *Workload) client(ctx context.Context, c int) {
 		case KindGet:
 			w.get(ctx, cl, rng, c, pick)
 		case KindExtend:
-			if op := w.extend(ctx, cl, rng, c, pick); op.Result == ResultConflict {
+			if op := w.extend(ctx, cl, rng, c, i, pick); op.Result == ResultConflict {
 				pick.status = "" // confirmed or cancelled meanwhile: the next transition tells
 			}
 		default:
@@ -249,13 +250,38 @@ func (w *Workload) waitlist(ctx context.Context, cl *Client, rng *rand.Rand, c, 
 	return drop(), &ownHold{spec: e.spec, key: e.key, id: e.hold, user: e.user, offer: true, buckets: e.buckets, qty: e.qty, status: op.Status}
 }
 
-// extend renews h for its owner.
-func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold) *Op {
-	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer}
+// extend renews h for its owner. Every other renewal carries an Idempotency-Key of its own
+// (RenewKey); one whose outcome stays unknown is sent once more with the same key, as a
+// mobile app retries when the user taps again, so that the history has keyed renewals whose
+// earlier attempts the server must not apply a second time.
+func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c, i int, h *ownHold) *Op {
+	var key string
+	if rng.Intn(2) == 0 {
+		key = fmt.Sprintf("s%d-c%d-x%d", w.Seed, c, i)
+	}
+	op := w.extendOnce(ctx, cl, rng, c, h, key)
+	if key != "" && op.Result == ResultUnknown && !w.stop.Load() && ctx.Err() == nil {
+		op = w.extendOnce(ctx, cl, rng, c, h, key)
+	}
+	return op
+}
+
+// extendOnce sends one renewal op. An ok answer must name the hold renewed, and only a keyed
+// renewal may be answered as a replay: otherwise the op is an error, which fails the check.
+func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string) *Op {
+	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
 	w.History.Begin(op)
-	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), "", nil)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
 	w.History.End(op)
 	a.fill(op, http.StatusOK)
+	if op.Result == ResultOK {
+		switch {
+		case op.HoldID != h.id:
+			op.Result, op.Err = ResultError, fmt.Sprintf("renewal of %s answered hold %s", h.id, op.HoldID)
+		case op.Replayed && key == "":
+			op.Result, op.Err = ResultError, "renewal without a key answered as a replay"
+		}
+	}
 	op.HoldID = h.id
 	return op
 }
