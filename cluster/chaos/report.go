@@ -43,8 +43,8 @@ type Report struct {
 	Checked  int // given to the checker
 	ByKind   map[Kind]map[Result]int
 	Internal int // operations that met a 500 on some attempt
-	// Renewals with an Idempotency-Key: distinct keys, ops re-sent with a key after an
-	// unknown outcome, and renewals answered Idempotent-Replayed.
+	// Renewals with an Idempotency-Key: distinct keys, ops re-sent with a key (after an
+	// unknown outcome, or after an ok), and renewals answered Idempotent-Replayed.
 	KeyedRenewals, ResentRenewals, ReplayedRenewals int
 	Faults                                          map[FaultKind]*FaultStats
 	Verdict                                         *Verdict
@@ -139,7 +139,7 @@ func (r *Report) String() string {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "    %-8s %s\n", k, countsString(r.ByKind[Kind(k)]))
 	}
-	fmt.Fprintf(&b, "  keyed renewals: %d keys, %d re-sent after an unknown outcome, %d answered as replays\n",
+	fmt.Fprintf(&b, "  keyed renewals: %d keys, %d re-sent with their key, %d answered as replays\n",
 		r.KeyedRenewals, r.ResentRenewals, r.ReplayedRenewals)
 	if v := r.Verdict; v != nil {
 		fmt.Fprintf(&b, "  linearizability (porcupine, per resource): %s in %s\n", v.Result, v.Duration.Round(time.Millisecond))

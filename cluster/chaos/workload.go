@@ -14,10 +14,10 @@ import (
 // Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
 // against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
 // confirms, cancels, renewals (half of them with a fresh Idempotency-Key, re-sent with it
-// once after an unknown outcome) and gets of its own holds, availability reads, and waitlist
-// entries for users of its own (join, with a fresh Idempotency-Key each, leave, and gets of
-// the hold an entry is offered as, which then becomes one of its holds). Every operation is
-// recorded in History. A client addresses only holds it placed itself, so the operations on
+// once after an unknown outcome and sometimes after an ok) and gets of its own holds,
+// availability reads, and waitlist entries for users of its own (join, with a fresh
+// Idempotency-Key each, leave, and gets of the hold an entry is offered as, which then
+// becomes one of its holds). Every operation is recorded in History. A client addresses only holds it placed itself, so the operations on
 // one hold are sequential and in invocation order.
 type Workload struct {
 	Client    *Client
@@ -253,22 +253,31 @@ func (w *Workload) waitlist(ctx context.Context, cl *Client, rng *rand.Rand, c, 
 // extend renews h for its owner. Every other renewal carries an Idempotency-Key of its own
 // (RenewKey); one whose outcome stays unknown is sent once more with the same key, as a
 // mobile app retries when the user taps again, so that the history has keyed renewals whose
-// earlier attempts the server must not apply a second time.
+// earlier attempts the server must not apply a second time. One acknowledged in four is
+// re-sent too (an app that lost the answer on its side, killed before it stored it): that
+// re-send must be answered as a replay.
 func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c, i int, h *ownHold) *Op {
 	var key string
 	if rng.Intn(2) == 0 {
 		key = fmt.Sprintf("s%d-c%d-x%d", w.Seed, c, i)
 	}
-	op := w.extendOnce(ctx, cl, rng, c, h, key)
-	if key != "" && op.Result == ResultUnknown && !w.stop.Load() && ctx.Err() == nil {
-		op = w.extendOnce(ctx, cl, rng, c, h, key)
+	op := w.extendOnce(ctx, cl, rng, c, h, key, false)
+	if key == "" || w.stop.Load() || ctx.Err() != nil {
+		return op
+	}
+	switch {
+	case op.Result == ResultUnknown:
+		op = w.extendOnce(ctx, cl, rng, c, h, key, false)
+	case op.Result == ResultOK && rng.Intn(4) == 0:
+		op = w.extendOnce(ctx, cl, rng, c, h, key, true)
 	}
 	return op
 }
 
-// extendOnce sends one renewal op. An ok answer must name the hold renewed, and only a keyed
-// renewal may be answered as a replay: otherwise the op is an error, which fails the check.
-func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string) *Op {
+// extendOnce sends one renewal op. An ok answer must name the hold renewed, only a keyed
+// renewal may be answered as a replay, and a re-send of one acknowledged (acked) must be:
+// otherwise the op is an error, which fails the check.
+func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string, acked bool) *Op {
 	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
 	w.History.Begin(op)
 	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
@@ -280,6 +289,8 @@ func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c
 			op.Result, op.Err = ResultError, fmt.Sprintf("renewal of %s answered hold %s", h.id, op.HoldID)
 		case op.Replayed && key == "":
 			op.Result, op.Err = ResultError, "renewal without a key answered as a replay"
+		case acked && !op.Replayed:
+			op.Result, op.Err = ResultError, "renewal re-sent with the key of an acknowledged one renewed again"
 		}
 	}
 	op.HoldID = h.id
