@@ -151,7 +151,7 @@ func (a answer) fill(op *Op, okStatus int) {
 				op.Result, op.Err = ResultError, "decode hold: "+err.Error()
 				return
 			}
-			op.HoldID, op.Status = h.ID, h.Status
+			op.HoldID, op.Status, op.Extensions = h.ID, h.Status, h.Extensions
 		}
 	default:
 		var p wire.Problem

@@ -70,6 +70,8 @@ type Op struct {
 	RenewKey string `json:"renew_key,omitempty"`
 	// Replayed: the answer was marked Idempotent-Replayed (the answer of an earlier attempt).
 	Replayed bool `json:"replayed,omitempty"`
+	// Extensions is the renewals count in a hold's answer (extend, get, confirm, cancel).
+	Extensions int `json:"extensions,omitempty"`
 
 	// Call and Return are nanoseconds since the start of the round. For an unknown result
 	// Return is when the client gave up; the checker treats it as the end of the history.

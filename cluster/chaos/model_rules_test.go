@@ -434,3 +434,29 @@ func TestModelKeyedJoinRefusedRetryMayHideALaterAttempt(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnHoldRenewalsBound: the workload's bound on a hold's renewals counts a keyed
+// renewal once however often its key is sent, a renewal without a key once per attempt that
+// may have applied, and fails an answer reporting more (or more than max_extensions).
+func TestOwnHoldRenewalsBound(t *testing.T) {
+	h := &ownHold{spec: &ResourceSpec{ID: "r", MaxExtensions: 3}, id: "h1"}
+	answer := func(ext int) *Op {
+		op := &Op{Kind: KindGet, Result: ResultOK, Extensions: ext}
+		h.checkRenewals(op)
+		return op
+	}
+	h.mayRenew(&Op{Kind: KindExtend, RenewKey: "x1", Result: ResultUnknown, Tries: 2, Uncertain: true}, false)
+	h.mayRenew(&Op{Kind: KindExtend, RenewKey: "x1", Result: ResultOK, Tries: 1, Replayed: true}, true)
+	if h.renewals != 1 || answer(1).Result != ResultOK || answer(2).Result != ResultError {
+		t.Fatalf("a keyed renewal sent twice: bound %d, want 1", h.renewals)
+	}
+	h.mayRenew(&Op{Kind: KindExtend, RenewKey: "x2", Result: ResultLimit, Tries: 1}, false)
+	h.mayRenew(&Op{Kind: KindExtend, Result: ResultConflict, Tries: 2, Uncertain: true}, false)
+	if h.renewals != 2 || answer(2).Result != ResultOK || answer(3).Result != ResultError {
+		t.Fatalf("a refused keyed renewal and a retried refused one without a key: bound %d, want 2", h.renewals)
+	}
+	h.mayRenew(&Op{Kind: KindExtend, Result: ResultOK, Tries: 3, Uncertain: true}, false)
+	if h.renewals != 5 || answer(3).Result != ResultOK || answer(4).Result != ResultError {
+		t.Fatalf("past max_extensions: bound %d, answer(4) must fail", h.renewals)
+	}
+}

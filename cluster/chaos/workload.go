@@ -63,6 +63,38 @@ type ownHold struct {
 	buckets []string
 	qty     int64
 	status  string
+	// renewals bounds how often the hold may have been renewed: one per key of a keyed
+	// renewal acknowledged or unknown (however often it was sent), one per attempt of a
+	// renewal without a key that may have applied.
+	renewals int
+}
+
+// mayRenew counts op, a renewal of h, into h.renewals; a re-send of a keyed renewal already
+// counted (resent) adds nothing.
+func (h *ownHold) mayRenew(op *Op, resent bool) {
+	switch {
+	case op.RenewKey != "":
+		if !resent && (op.Result == ResultOK || op.Result == ResultUnknown) {
+			h.renewals++
+		}
+	case op.Result == ResultOK || op.Result == ResultUnknown:
+		h.renewals += max(1, op.Tries)
+	case op.Uncertain:
+		h.renewals += max(0, op.Tries-1)
+	}
+}
+
+// checkRenewals makes an ok answer about h an error when it reports more renewals than h
+// may have had or than max_extensions: a keyed renewal applied twice, say. A stale answer
+// is checked too: it may be out of date, never ahead.
+func (h *ownHold) checkRenewals(op *Op) {
+	if op.Result != ResultOK {
+		return
+	}
+	if op.Extensions > h.renewals || op.Extensions > h.spec.maxExtensions() {
+		op.Result, op.Err = ResultError, fmt.Sprintf("hold %s reports %d renewals, at most %d sent (max_extensions %d)",
+			h.id, op.Extensions, h.renewals, h.spec.maxExtensions())
+	}
 }
 
 // ownEntry is a waitlist entry a client joined for a user of its own, until its hold is seen
@@ -261,15 +293,15 @@ func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c, i 
 	if rng.Intn(2) == 0 {
 		key = fmt.Sprintf("s%d-c%d-x%d", w.Seed, c, i)
 	}
-	op := w.extendOnce(ctx, cl, rng, c, h, key, false)
+	op := w.extendOnce(ctx, cl, rng, c, h, key, false, false)
 	if key == "" || w.stop.Load() || ctx.Err() != nil {
 		return op
 	}
 	switch {
 	case op.Result == ResultUnknown:
-		op = w.extendOnce(ctx, cl, rng, c, h, key, false)
+		op = w.extendOnce(ctx, cl, rng, c, h, key, false, true)
 	case op.Result == ResultOK && rng.Intn(4) == 0:
-		op = w.extendOnce(ctx, cl, rng, c, h, key, true)
+		op = w.extendOnce(ctx, cl, rng, c, h, key, true, true)
 	}
 	return op
 }
@@ -277,7 +309,7 @@ func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c, i 
 // extendOnce sends one renewal op. An ok answer must name the hold renewed, only a keyed
 // renewal may be answered as a replay, and a re-send of one acknowledged (acked) must be:
 // otherwise the op is an error, which fails the check.
-func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string, acked bool) *Op {
+func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string, acked, resent bool) *Op {
 	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
 	w.History.Begin(op)
 	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
@@ -293,6 +325,8 @@ func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c
 			op.Result, op.Err = ResultError, "renewal re-sent with the key of an acknowledged one renewed again"
 		}
 	}
+	h.mayRenew(op, resent)
+	h.checkRenewals(op)
 	op.HoldID = h.id
 	return op
 }
@@ -322,6 +356,7 @@ func (w *Workload) get(ctx context.Context, cl *Client, rng *rand.Rand, c int, h
 	a := cl.Do(ctx, rng, http.MethodGet, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id), "", nil)
 	w.History.End(op)
 	a.fill(op, http.StatusOK)
+	h.checkRenewals(op)
 	op.HoldID = h.id
 	return op
 }
