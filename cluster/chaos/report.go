@@ -33,28 +33,29 @@ func (s *FaultStats) add(o *FaultStats) {
 
 // Report is the outcome of one round.
 type Report struct {
-	Seed     int64
-	Mode     string
-	Notes    []string
-	Kinds    []FaultKind
-	Phase    time.Duration // fault phase as it ran
-	Events   []FaultEvent
-	Ops      int // recorded
-	Checked  int // given to the checker
-	ByKind   map[Kind]map[Result]int
-	Internal int // operations that met a 500 on some attempt
+	Seed      int64
+	Mode      string
+	Notes     []string
+	Kinds     []FaultKind
+	Phase     time.Duration // fault phase as it ran
+	Events    []FaultEvent
+	Ops       int // recorded
+	Checked   int // given to the checker
+	ByKind    map[Kind]map[Result]int
+	Internal  int // operations that met a 500 on some attempt
+	Faults    map[FaultKind]*FaultStats
+	Verdict   *Verdict
+	Audit     *clustertest.AuditReport
+	Stream    string         // the event stream check's summary; empty when the round ran no NATS
+	Topology  map[string]int // allot_cluster_members per node after healing
+	Failures  []string       // fail the test
+	Findings  []string       // reported, do not fail the test (e.g. no convergence in time)
+	Replay    string
+	Artifacts string
+
 	// Renewals with an Idempotency-Key: distinct keys, ops re-sent with a key (after an
 	// unknown outcome, or after an ok), and renewals answered Idempotent-Replayed.
 	KeyedRenewals, ResentRenewals, ReplayedRenewals int
-	Faults                                          map[FaultKind]*FaultStats
-	Verdict                                         *Verdict
-	Audit                                           *clustertest.AuditReport
-	Stream                                          string         // the event stream check's summary; empty when the round ran no NATS
-	Topology                                        map[string]int // allot_cluster_members per node after healing
-	Failures                                        []string       // fail the test
-	Findings                                        []string       // reported, do not fail the test (e.g. no convergence in time)
-	Replay                                          string
-	Artifacts                                       string
 
 	specs []*ResourceSpec
 }
