@@ -20,8 +20,8 @@ package chaos
 // attempt without a definite answer may have been applied twice (compile adds the earlier
 // attempt as an operation of its own, see retriedTwice). A renewal with one (Op.RenewKey,
 // rkey) is one operation whatever its attempts, and ops sharing rkey are one renewal: the
-// key's slot (input.renewSlot) makes it count at most once against max_extensions. A join carries one (its Key, Op.Keyed), as a hold
-// does: its attempts are one operation, a retry answered ok names the entry the first attempt
+// key's slot (input.renewSlot) makes it count at most once against max_extensions. A join
+// carries one (its Key, Op.Keyed), as a hold does: its attempts are one operation, a retry answered ok names the entry the first attempt
 // to apply made (waiting or offered), and a refusal that answered a retry may be followed by
 // the earlier attempt joining, as the same entry (compile, refusedWithKey). A join without a
 // key (a history from before joins took one) may have made a second entry of the same user
