@@ -204,7 +204,10 @@ type refWorld struct {
 	status   map[string]string // key -> held, confirmed, cancelled, waiting, left
 	qty      map[string]int64
 	renewals map[string]int
-	line     []string
+	// applied holds the renewal keys that renewed a hold, by hold key: a later use of one is
+	// answered ok as a replay whatever the hold's status, and renews nothing.
+	applied map[string][]string
+	line    []string
 }
 
 func (w *refWorld) free() int64 { return w.capacity - w.used }
@@ -231,7 +234,7 @@ func (w *refWorld) cancel(key string) {
 // randomHistory is a sequential history of n operations of the reference on bucket a.
 func randomHistory(seed int64, n int) *hist {
 	rng := rand.New(rand.NewSource(seed))
-	w := &refWorld{capacity: 3, status: map[string]string{}, qty: map[string]int64{}, renewals: map[string]int{}}
+	w := &refWorld{capacity: 3, status: map[string]string{}, qty: map[string]int64{}, renewals: map[string]int{}, applied: map[string][]string{}}
 	h := &hist{}
 	var keys []string
 	for i := 0; i < n; i++ {
@@ -275,18 +278,30 @@ func randomHistory(seed int64, n int) *hist {
 				w.line = rest
 			}
 			h.leave(key, res, t, t+1)
+		case r == 3 && len(w.applied[key]) > 0 && rng.Intn(2) == 0:
+			// A renewal key that renewed this hold, sent again: the first answer, renews nothing.
+			rkey := w.applied[key][rng.Intn(len(w.applied[key]))]
+			op := h.keyedExtend(key, rkey, ResultOK, t, t+1)
+			op.Qty, op.Replayed = w.qty[key], true
 		case r == 3:
+			var rkey string
+			if rng.Intn(2) == 0 {
+				rkey = fmt.Sprintf("x%d", i) // a renewal with its own key, half the time
+			}
 			res := ResultConflict
 			switch {
 			case st == "held" && w.renewals[key] < DefaultMaxExtensions:
 				res = ResultOK
 				w.renewals[key]++
+				if rkey != "" {
+					w.applied[key] = append(w.applied[key], rkey)
+				}
 			case st == "held":
 				res = ResultLimit
 			case st != "confirmed" && st != "cancelled":
 				continue // not a hold (yet): the workload renews holds it has
 			}
-			h.extend(key, res, t, t+1).Qty = w.qty[key]
+			h.keyedExtend(key, rkey, res, t, t+1).Qty = w.qty[key]
 		case r == 4 && (st == "held" || st == "confirmed" || st == "cancelled"):
 			res := ResultConflict
 			if st == "held" {
@@ -333,6 +348,46 @@ func TestModelAgreesWithReference(t *testing.T) {
 		if rc := check(t, h, 3); !rc.Anomalous() {
 			t.Fatalf("seed %d: a read off by one held unit passes", seed)
 		}
+	}
+}
+
+// TestModelAgreesWithReferenceOnRenewalKeys: the reference's keyed renewals and their
+// replays are linearizable, and a replay answered as refused at the limit instead is not.
+// A seed whose history has no replay of a hold at its limit is skipped by the mutation,
+// and the test fails if too few seeds exercise it.
+func TestModelAgreesWithReferenceOnRenewalKeys(t *testing.T) {
+	replays, mutated := 0, 0
+	for seed := int64(100); seed < 300; seed++ {
+		h := randomHistory(seed, 240)
+		if rc := check(t, h, 3); rc.Anomalous() {
+			t.Fatalf("seed %d: the reference's history is not linearizable\n%s", seed, rc.Context)
+		}
+		// The hold's renewals so far, by hold key: a replay at DefaultMaxExtensions answered
+		// limit_exceeded is what the model must refuse (the renewal it replays was applied).
+		renewed := map[string]int{}
+		for _, op := range h.ops {
+			if op.Kind != KindExtend || op.Result != ResultOK {
+				continue
+			}
+			if !op.Replayed {
+				renewed[op.Key]++
+				continue
+			}
+			replays++
+			if renewed[op.Key] < DefaultMaxExtensions {
+				continue
+			}
+			op.Result = ResultLimit
+			if rc := check(t, h, 3); !rc.Anomalous() {
+				t.Fatalf("seed %d: a replay of renewal key %s at the limit answered limit_exceeded passes", seed, op.RenewKey)
+			}
+			op.Result = ResultOK
+			mutated++
+			break
+		}
+	}
+	if replays < 20 || mutated < 5 {
+		t.Fatalf("the reference made %d replays, %d at the limit: too few to test the model", replays, mutated)
 	}
 }
 
