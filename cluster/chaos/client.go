@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/api/client"
 	"github.com/allot/allot/api/wire"
 )
@@ -166,6 +167,8 @@ func (a answer) fill(op *Op, okStatus int) {
 			op.Result = ResultLimit
 		case a.status == http.StatusNotFound:
 			op.Result = ResultNotFound
+		case a.status == http.StatusUnprocessableEntity && p.Code == booking.CodeIdempotencyMismatch:
+			op.Result = ResultMismatch
 		default:
 			op.Result = ResultError
 		}

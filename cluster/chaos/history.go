@@ -37,6 +37,9 @@ const (
 	ResultSoldOut  Result = "sold_out"
 	ResultConflict Result = "conflict"
 	ResultLimit    Result = "limit_exceeded" // a renewal past max_extensions
+	// ResultMismatch: a renewal sent with the Idempotency-Key another hold's renewal used
+	// (422 idempotency_mismatch); it changes nothing.
+	ResultMismatch Result = "idempotency_mismatch"
 	ResultUnknown  Result = "unknown"
 	ResultNotFound Result = "not_found"
 	ResultError    Result = "error"

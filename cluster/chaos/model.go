@@ -170,8 +170,12 @@ type input struct {
 	// that records whether the key was applied (stHeld) or not yet (stAbsent): every op with
 	// that key is the same renewal, applied at most once; -1 for a renewal without a key.
 	renewSlot int
-	buckets   []int // bucket indexes of a hold
-	status    byte  // status in a get's answer
+	// keyHold is, for a renewal with a key, the hold (index) of the key's first renewal by
+	// call time: the request the key belongs to. A renewal of another hold with it is the key
+	// reused for a different request, refused once the key was applied.
+	keyHold int
+	buckets []int // bucket indexes of a hold
+	status  byte  // status in a get's answer
 
 	held, confirmed [MaxBuckets]int64 // a read's answer
 	capacityOK      bool              // a read's capacities were the spec's, and no bucket missing or extra
@@ -320,6 +324,17 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 		end = max(end, op.Call, op.Return)
 	}
 	end++
+	// keyFirst is, per resource and renewal key, its first renewal by call time.
+	keyFirst := map[[2]string]*Op{}
+	for _, op := range ops {
+		if op.Kind != KindExtend || op.RenewKey == "" {
+			continue
+		}
+		k := [2]string{op.Resource, op.RenewKey}
+		if first := keyFirst[k]; first == nil || op.Call < first.Call {
+			keyFirst[k] = op
+		}
+	}
 	holdIdx := map[string]map[string]int{}
 	var out []porcupine.Operation
 	for _, op := range ops {
@@ -349,6 +364,7 @@ func compile(ops []*Op, specs map[string]*ResourceSpec) ([]porcupine.Operation, 
 		}
 		if op.Kind == KindExtend && op.RenewKey != "" {
 			in.renewSlot = slot("\x00renew\x00" + op.RenewKey)
+			in.keyHold = slot(keyFirst[[2]string{op.Resource, op.RenewKey}].Key)
 		}
 		for _, b := range op.Buckets {
 			j := sort.SearchStrings(spec.Buckets, b)

@@ -20,8 +20,9 @@ package chaos
 // attempt without a definite answer may have been applied twice (compile adds the earlier
 // attempt as an operation of its own, see retriedTwice). A renewal with one (Op.RenewKey,
 // rkey) is one operation whatever its attempts, and ops sharing rkey are one renewal: the
-// key's slot (input.renewSlot) makes it count at most once against max_extensions. A join
-// carries one (its Key, Op.Keyed), as a hold does: its attempts are one operation, a retry answered ok names the entry the first attempt
+// key's slot (input.renewSlot) makes it count at most once against max_extensions; once it
+// applied, a renewal of another hold with it (the key reused for a different request,
+// input.keyHold) is refused idempotency_mismatch and changes nothing. A join carries one (its Key, Op.Keyed), as a hold does: its attempts are one operation, a retry answered ok names the entry the first attempt
 // to apply made (waiting or offered), and a refusal that answered a retry may be followed by
 // the earlier attempt joining, as the same entry (compile, refusedWithKey). A join without a
 // key (a history from before joins took one) may have made a second entry of the same user
@@ -59,6 +60,11 @@ func stepRules(s state, in *input, st byte) (bool, state) {
 	switch op.Kind {
 	case KindExtend:
 		if in.renewSlot >= 0 && s.status(in.renewSlot) != stAbsent {
+			if in.keyHold != in.hold {
+				// The key renewed another hold: this is the key reused for a different
+				// request, refused, and it changes nothing.
+				return op.Result == ResultMismatch || op.Result == ResultUnknown, s
+			}
 			// The key was applied: a replay, ok whatever the hold's status now, never a
 			// second renewal (the key is looked up before the hold).
 			return op.Result == ResultOK || op.Result == ResultUnknown, s

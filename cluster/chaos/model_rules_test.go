@@ -181,6 +181,63 @@ func TestModelKeyedRenewalCountsOnce(t *testing.T) {
 	}
 }
 
+// TestModelRenewalKeyReusedForAnotherHold: once a renewal key renewed k1, a renewal of k2
+// with it is refused idempotency_mismatch and uses none of k2's renewals
+// (max_extensions 2); an ok answer to it, or a mismatch for a key that never applied, is an
+// anomaly.
+func TestModelRenewalKeyReusedForAnotherHold(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		anomalous bool
+		build     func(h *hist)
+	}{
+		{"refused, k2 renews twice", false, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.keyedExtend("k2", "x1", ResultMismatch, 6, 7)
+			h.extend("k2", ResultOK, 8, 9)
+			h.extend("k2", ResultOK, 10, 11)
+			h.extend("k2", ResultLimit, 12, 13)
+		}},
+		{"refused, counted as k2's renewal", true, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.keyedExtend("k2", "x1", ResultMismatch, 6, 7)
+			h.extend("k2", ResultOK, 8, 9)
+			h.extend("k2", ResultLimit, 10, 11)
+		}},
+		{"renewed k2", true, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.keyedExtend("k2", "x1", ResultOK, 6, 7)
+		}},
+		{"answered as k1's replay", true, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.keyedExtend("k2", "x1", ResultOK, 6, 7).Replayed = true
+		}},
+		{"unknown outcome", false, func(h *hist) {
+			h.keyedExtend("k1", "x1", ResultOK, 4, 5)
+			h.keyedExtend("k2", "x1", ResultUnknown, 6, 7)
+			h.extend("k2", ResultOK, 8, 9)
+			h.extend("k2", ResultOK, 10, 11)
+			h.extend("k2", ResultLimit, 12, 13)
+		}},
+		{"mismatch for a key never applied", true, func(h *hist) {
+			h.extend("k1", ResultOK, 4, 5)
+			h.extend("k1", ResultOK, 6, 7)
+			h.keyedExtend("k1", "x1", ResultLimit, 8, 9)
+			h.keyedExtend("k2", "x1", ResultMismatch, 10, 11)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &hist{}
+			h.hold("k1", 1, ResultOK, 0, 1)
+			h.hold("k2", 1, ResultOK, 2, 3)
+			tc.build(h)
+			if rc := check(t, h, 3); rc.Anomalous() != tc.anomalous {
+				t.Fatalf("anomalous=%v, want %v\n%s", rc.Anomalous(), tc.anomalous, rc.Context)
+			}
+		})
+	}
+}
+
 // TestModelRenewalRetriedTwiceMayCountThrice: two attempts without an answer, then one
 // refused at the limit: both earlier attempts may have renewed (max_extensions 2).
 func TestModelRenewalRetriedTwiceMayCountThrice(t *testing.T) {

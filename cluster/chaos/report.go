@@ -54,8 +54,9 @@ type Report struct {
 	Artifacts string
 
 	// Renewals with an Idempotency-Key: distinct keys, ops re-sent with a key (after an
-	// unknown outcome, or after an ok), and renewals answered Idempotent-Replayed.
-	KeyedRenewals, ResentRenewals, ReplayedRenewals int
+	// unknown outcome, or after an ok), renewals answered Idempotent-Replayed, and renewals
+	// of another hold with a key already used (answered idempotency_mismatch, by ByKind).
+	KeyedRenewals, ResentRenewals, ReplayedRenewals, ReusedRenewalKeys int
 
 	specs []*ResourceSpec
 }
@@ -140,8 +141,8 @@ func (r *Report) String() string {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "    %-8s %s\n", k, countsString(r.ByKind[Kind(k)]))
 	}
-	fmt.Fprintf(&b, "  keyed renewals: %d keys, %d re-sent with their key, %d answered as replays\n",
-		r.KeyedRenewals, r.ResentRenewals, r.ReplayedRenewals)
+	fmt.Fprintf(&b, "  keyed renewals: %d keys, %d re-sent with their key, %d answered as replays, %d keys reused for another hold (%d answered idempotency_mismatch)\n",
+		r.KeyedRenewals, r.ResentRenewals, r.ReplayedRenewals, r.ReusedRenewalKeys, r.ByKind[KindExtend][ResultMismatch])
 	if v := r.Verdict; v != nil {
 		fmt.Fprintf(&b, "  linearizability (porcupine, per resource): %s in %s\n", v.Result, v.Duration.Round(time.Millisecond))
 		for _, rc := range v.Resources {

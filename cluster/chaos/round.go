@@ -161,15 +161,18 @@ func Specs(cfg Config) []*ResourceSpec {
 func evaluate(ctx context.Context, rep *Report, cfg Config, ops []*Op, specs map[string]*ResourceSpec, dbURL string) {
 	rep.Ops = len(ops)
 	rep.ByKind = map[Kind]map[Result]int{}
-	renewKeys := map[string]bool{}
+	renewKeys := map[string]string{} // key -> the hold of its first renewal
 	for _, op := range ops {
 		if op.Kind == KindExtend && op.RenewKey != "" {
-			if renewKeys[op.RenewKey] {
-				rep.ResentRenewals++
-			} else {
+			switch hold, seen := renewKeys[op.RenewKey]; {
+			case !seen:
 				rep.KeyedRenewals++
+				renewKeys[op.RenewKey] = op.Resource + "/" + op.Key
+			case hold == op.Resource+"/"+op.Key:
+				rep.ResentRenewals++
+			default:
+				rep.ReusedRenewalKeys++
 			}
-			renewKeys[op.RenewKey] = true
 		}
 		if op.Kind == KindExtend && op.Replayed {
 			rep.ReplayedRenewals++

@@ -14,7 +14,8 @@ import (
 // Workload is Clients concurrent clients, each a goroutine issuing one operation at a time
 // against a random resource through random nodes: holds (with a fresh Idempotency-Key each),
 // confirms, cancels, renewals (half of them with a fresh Idempotency-Key, re-sent with it
-// once after an unknown outcome and sometimes after an ok) and gets of its own holds,
+// once after an unknown outcome and sometimes after an ok, and now and then sent to renew
+// another hold of the same resource, which must be refused) and gets of its own holds,
 // availability reads, and waitlist entries for users of its own (join, with a fresh
 // Idempotency-Key each, leave, and gets of the hold an entry is offered as, which then
 // becomes one of its holds). Every operation is recorded in History. A client addresses only holds it placed itself, so the operations on
@@ -193,8 +194,14 @@ func (w *Workload) client(ctx context.Context, c int) {
 		case KindGet:
 			w.get(ctx, cl, rng, c, pick)
 		case KindExtend:
-			if op := w.extend(ctx, cl, rng, c, i, pick); op.Result == ResultConflict {
+			op := w.extend(ctx, cl, rng, c, i, pick)
+			if op.Result == ResultConflict {
 				pick.status = "" // confirmed or cancelled meanwhile: the next transition tells
+			}
+			if op.RenewKey != "" && op.Result == ResultOK && rng.Intn(2) == 0 {
+				if other := otherHold(live, pick); other != nil {
+					w.reuseRenewalKey(ctx, cl, rng, c, other, op.RenewKey)
+				}
 			}
 		default:
 			w.read(ctx, cl, rng, c, w.Resources[rng.Intn(len(w.Resources))])
@@ -327,6 +334,35 @@ func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c
 	}
 	h.mayRenew(op, resent)
 	h.checkRenewals(op)
+	op.HoldID = h.id
+	return op
+}
+
+// otherHold is a hold of live on h's resource other than h, nil if there is none.
+func otherHold(live []*ownHold, h *ownHold) *ownHold {
+	for _, o := range live {
+		if o != h && o.spec == h.spec && o.id != h.id {
+			return o
+		}
+	}
+	return nil
+}
+
+// reuseRenewalKey sends key, which has just renewed another hold of h's resource, to renew
+// h: a client bug (one key for two requests) the server must refuse as
+// idempotency_mismatch without renewing h. An ok answer fails the check; an unknown one
+// counts as a renewal h may have had, so that the bound checkRenewals applies stays an
+// upper bound (the model decides whether it applied).
+func (w *Workload) reuseRenewalKey(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string) *Op {
+	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
+	if op.Result == ResultOK {
+		op.Result, op.Err = ResultError, fmt.Sprintf("renewal key %s of another hold renewed %s", key, h.id)
+	}
+	h.mayRenew(op, false)
 	op.HoldID = h.id
 	return op
 }
