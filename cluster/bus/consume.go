@@ -160,6 +160,9 @@ func (s *subscription) handle(msg jetstream.Msg) {
 	defer s.running.Done()
 
 	if s.cfg.Name == "" { // ephemeral: no acks, no retries
+		if l := s.cfg.Listening; l != nil && !l() {
+			return // nobody listens: not even decoded
+		}
 		var rec events.Record
 		if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
 			s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
