@@ -407,3 +407,72 @@ func TestEphemeralConsumerNotListeningDropsUnread(t *testing.T) {
 		t.Fatal("a durable consumer with Listening was accepted")
 	}
 }
+
+// countingStore counts MarkPublished calls.
+type countingStore struct {
+	*memstore.Store
+	marks atomic.Int64
+}
+
+func (c *countingStore) MarkPublished(ctx context.Context, ids []persistence.EventKey, at time.Time) error {
+	c.marks.Add(1)
+	return c.Store.MarkPublished(ctx, ids, at)
+}
+
+// TestRelayDefersMarks: with MarkEvery, the relay marks a full batch at once, the rest once
+// the oldest waited MarkEvery, and what is left at Close; every event is published once.
+func TestRelayDefersMarks(t *testing.T) {
+	b := openBus(t)
+	ms := memstore.New()
+	store := &countingStore{Store: ms}
+	want := commitHolds(t, ms, "r", 4) // 5 events: a batch of 4, then 1
+	clk := newClock()
+	cfg := DefaultRelayConfig()
+	cfg.Store, cfg.Publisher, cfg.Now, cfg.After, cfg.Batch, cfg.MarkEvery = store, b, clk.Now, clk.After, 4, time.Second
+	r, err := NewRelay(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	next := collect(t, b, ConsumerConfig{ResourceID: "r"})
+	got := next(len(want))
+	sync := func() { // two wake-ups: the first pass ended before the second began
+		clk.poll <- clk.Now()
+		clk.poll <- clk.Now()
+	}
+	unpublished := func() int64 {
+		n, err := ms.UnpublishedEvents(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	sync()
+	if m, n := store.marks.Load(), unpublished(); m != 1 || n != 1 {
+		t.Fatalf("before MarkEvery: %d marks, %d unpublished; want 1 (the full batch), 1", m, n)
+	}
+	clk.advance(cfg.MarkEvery)
+	sync()
+	if m, n := store.marks.Load(), unpublished(); m != 2 || n != 0 {
+		t.Fatalf("after MarkEvery: %d marks, %d unpublished; want 2, 0", m, n)
+	}
+	more := commitHoldsFrom(t, ms, "r", 6)
+	r.Nudge()
+	got = append(got, next(1)...)
+	r.Close(context.Background())
+	if m, n := store.marks.Load(), unpublished(); m != 3 || n != 0 {
+		t.Fatalf("after Close: %d marks, %d unpublished; want 3, 0", m, n)
+	}
+	for i, id := range append(want, more) {
+		if got[i].ID != id {
+			t.Fatalf("event %d is %s, want %s", i, got[i].ID, id)
+		}
+	}
+	if pub, dups, _ := r.Stats(); pub != int64(len(want)+1) || dups != 0 {
+		t.Fatalf("published %d (%d duplicates), want %d, 0", pub, dups, len(want)+1)
+	}
+	cfg.MarkEvery = cfg.ClaimLease
+	if _, err := NewRelay(cfg); err == nil {
+		t.Fatal("a mark interval as long as the claim lease was accepted")
+	}
+}
