@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/allot/allot/api"
 	"github.com/allot/allot/cluster/bus"
@@ -88,7 +87,6 @@ func (m *Main) startEvents(ctx context.Context) error {
 	rc := bus.DefaultRelayConfig()
 	rc.Store, rc.Publisher, rc.Now = outbox, b, m.Now
 	rc.Retention = m.Config.EventRetention
-	rc.MarkEvery = relayMarkEvery
 	rc.Logger = m.Logger.With("component", "relay")
 	rc.Metrics = bus.NewRelayMetrics(m.registry)
 	if m.events.relay, err = bus.NewRelay(rc); err != nil {
@@ -118,9 +116,3 @@ func (m *Main) eventLog() api.EventLister {
 // Bus returns the node's event bus (nil when it publishes nothing), valid after Run: the
 // Subscriber that webhooks, live streams and other consumers build on.
 func (m *Main) Bus() *bus.Bus { return m.events.bus }
-
-// relayMarkEvery is how long the relay defers marking published events, so that under load
-// one MarkPublished covers many commits' events instead of one each (docs/EVENTS.md, Cost).
-// A crash loses at most that much of marks: those events are published again after a
-// restart, and deduplicated by the stream and the consumers' inboxes.
-const relayMarkEvery = 100 * time.Millisecond

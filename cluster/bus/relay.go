@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -39,14 +38,6 @@ type RelayConfig struct {
 	Poll time.Duration
 	// Batch is how many events one claim takes.
 	Batch int
-	// MarkEvery, when positive, defers marking published events: the keys of successive
-	// batches are marked together, once Batch of them are waiting or the oldest has waited
-	// MarkEvery (and at Close), instead of one MarkPublished per batch: under load a claim
-	// follows every commit, and on SQLite each mark was a write in the booking writer's
-	// group (docs/EVENTS.md, Cost). It must stay well below ClaimLease: a published event
-	// stays claimed until marked, and one whose claim lapsed is published again (the stream
-	// deduplicates it). Zero marks each batch at once.
-	MarkEvery time.Duration
 	// ClaimLease is how long a claim keeps other relays off the claimed events; a relay
 	// that dies holding a claim delays them by this much. It must stay below the bus's
 	// duplicate window, so that the republish after it is deduplicated.
@@ -80,8 +71,6 @@ func (c RelayConfig) validate() error {
 		return errors.New("relay: store, publisher and clock are required")
 	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0 || c.BacklogEvery <= 0:
 		return errors.New("relay: poll, batch, claim lease, retention, prune and backlog intervals must be positive")
-	case c.MarkEvery < 0 || c.MarkEvery > c.ClaimLease/4:
-		return errors.New("relay: the mark interval must be within [0, claim lease / 4]")
 	}
 	return nil
 }
@@ -106,10 +95,6 @@ type Relay struct {
 	// failed): they go first in the next pass, before any new claim, so that a failure
 	// never lets a resource's later events overtake earlier ones. Run goroutine only.
 	held []events.Record
-	// unmarked are the keys of events published and not yet marked (MarkEvery), the oldest
-	// published at unmarkedSince. Run goroutine only.
-	unmarked      []persistence.EventKey
-	unmarkedSince time.Time
 }
 
 type relayStats struct {
@@ -182,24 +167,18 @@ func (r *Relay) run() {
 			lastPrune = now
 			r.prune(ctx, now)
 		}
-		wait := r.cfg.Poll
-		if len(r.unmarked) > 0 {
-			wait = min(wait, max(r.unmarkedSince.Add(r.cfg.MarkEvery).Sub(r.cfg.Now()), 0))
-		}
 		select {
 		case <-r.stop:
 			r.drain(ctx) // what the last commits added
-			r.flushMarks(ctx, true)
 			return
 		case <-r.nudge:
-		case <-r.cfg.After(wait):
+		case <-r.cfg.After(r.cfg.Poll):
 		}
 	}
 }
 
-// drain publishes until a claim comes back short or a step fails, then marks what is due.
+// drain publishes until a claim comes back short or a step fails.
 func (r *Relay) drain(ctx context.Context) {
-	defer r.flushMarks(ctx, false)
 	for ctx.Err() == nil {
 		n, err := r.publishBatch(ctx)
 		if err != nil {
@@ -242,23 +221,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 		ids = append(ids, persistence.KeyOf(&recs[i]))
 	}
-	if len(ids) > 0 && r.cfg.MarkEvery > 0 {
-		// Published: no longer held, whether or not the mark below succeeds (a failed mark
-		// is retried; see MarkEvery).
-		r.held = recs[len(ids):]
-		r.cfg.Metrics.setHeld(len(r.held))
-		r.stats.mu.Lock()
-		r.stats.published += int64(len(ids))
-		r.stats.duplicates += dups
-		r.stats.mu.Unlock()
-		if len(r.unmarked) == 0 {
-			r.unmarkedSince = r.cfg.Now()
-		}
-		r.unmarked = append(r.unmarked, ids...)
-		if len(r.unmarked) >= r.cfg.Batch {
-			r.flushMarks(ctx, true)
-		}
-	} else if len(ids) > 0 {
+	if len(ids) > 0 {
 		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
 			return 0, err // all of recs stay held: republished (deduplicated), then marked
 		}
@@ -276,26 +239,6 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return r.cfg.Batch, nil // go on with a claim
 	}
 	return len(recs), nil
-}
-
-// flushMarks marks the deferred keys (MarkEvery) published: all of them when force, else
-// only once the oldest has waited MarkEvery. A failed mark keeps them for the next try.
-func (r *Relay) flushMarks(ctx context.Context, force bool) {
-	if len(r.unmarked) == 0 || (!force && r.cfg.Now().Sub(r.unmarkedSince) < r.cfg.MarkEvery) {
-		return
-	}
-	if err := r.cfg.Store.MarkPublished(ctx, r.unmarked, r.cfg.Now()); err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("event relay: mark published", "err", err)
-		}
-		if keep := 8 * r.cfg.Batch; len(r.unmarked) > keep {
-			// Bounded: the keys let go are claimed again after their lease and republished
-			// (deduplicated by the stream), then marked.
-			r.unmarked = slices.Clone(r.unmarked[len(r.unmarked)-keep:])
-		}
-		return
-	}
-	r.unmarked = nil
 }
 
 // backlog sets the backlog gauge, when there are metrics and the store counts.
