@@ -145,7 +145,9 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 	}
 	f.subs = append(f.subs, sub)
 	hub, users := f.hub, f.users
-	sub, err = b.Subscribe(ctx, bus.ConsumerConfig{}, func(ctx context.Context, rec events.Record) error {
+	// Listening: with no SSE stream open (the usual case under load) the events are not decoded.
+	listening := func() bool { return hub.Watched() || users.Watched() }
+	sub, err = b.Subscribe(ctx, bus.ConsumerConfig{Listening: listening}, func(ctx context.Context, rec events.Record) error {
 		ev := feedEvent(rec)
 		return errors.Join(hub.Handle(ctx, ev), users.Handle(ctx, ev))
 	})

@@ -23,8 +23,9 @@ type Outbox interface {
 	// ClaimEvents returns up to limit unpublished events whose claim expired (or that were
 	// never claimed), in log order, and claims them until now+lease: another ClaimEvents
 	// (on any node) skips them until then. The claim is a short transaction of its own
-	// (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/CockroachDB; the single writer on
-	// SQLite). A claimed event not marked published is claimed again after the lease.
+	// (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/CockroachDB); on SQLite, whose file
+	// is one node's, a read with the claims held in the store's memory. A claimed event not
+	// marked published is claimed again after the lease.
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
 	// MarkPublished records that the events at these keys (KeyOf a claimed record) were
 	// published (at). Unknown or pruned keys are ignored.

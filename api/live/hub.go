@@ -177,6 +177,15 @@ func (h *Hub) Handle(_ context.Context, ev feed.Event) error {
 	return nil
 }
 
+// Watched reports whether any resource is watched (or a read for one is still running):
+// while it is false, Handle does nothing, so the live consumer may drop events unread
+// (bus.ConsumerConfig.Listening). Safe for concurrent use.
+func (h *Hub) Watched() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.topics) > 0
+}
+
 // Changed marks a resource changed; its watchers get a snapshot within Interval.
 func (h *Hub) Changed(resourceID string) {
 	h.mu.Lock()

@@ -225,3 +225,37 @@ func TestUserFeed(t *testing.T) {
 	}
 	a.Stop()
 }
+
+// TestWatchedFollowsTheWatchers: Watched is true from a watcher's Watch until its Stop (for
+// the hub, until the read it caused has finished), for the hub and the user feed alike.
+func TestWatchedFollowsTheWatchers(t *testing.T) {
+	h, _, _, _ := newTestHub(t, 4)
+	if h.Watched() {
+		t.Fatal("a new hub is watched")
+	}
+	w, err := h.Watch("r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Watched() {
+		t.Fatal("a hub with a watcher is not watched")
+	}
+	w.Stop()
+	if h.Watched() {
+		t.Fatal("a hub whose only watcher stopped (no read running) is still watched")
+	}
+
+	f := NewUserFeed(4)
+	defer f.Close()
+	if f.Watched() {
+		t.Fatal("a new user feed is watched")
+	}
+	uw := f.Watch("u")
+	if !f.Watched() {
+		t.Fatal("a user feed with a watcher is not watched")
+	}
+	uw.Stop()
+	if f.Watched() {
+		t.Fatal("a user feed whose only watcher stopped is still watched")
+	}
+}

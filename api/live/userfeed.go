@@ -79,6 +79,14 @@ func (f *UserFeed) Handle(_ context.Context, ev feed.Event) error {
 	return nil
 }
 
+// Watched reports whether any user's events are watched: while it is false, Handle does
+// nothing (see Hub.Watched). Safe for concurrent use.
+func (f *UserFeed) Watched() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.watchers) > 0
+}
+
 func (f *UserFeed) removeLocked(w *UserWatcher) {
 	ws := f.watchers[w.subject]
 	if _, ok := ws[w]; !ok {

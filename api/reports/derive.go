@@ -152,12 +152,46 @@ type resourceData struct {
 // counted event whose data does not decode is an error (the consumer asks for it again, and
 // an operator sees it in the log). Pure: no I/O, no clock.
 func Derive(ev feed.Event, r Resource) (Delta, error) {
+	p, err := parseEvent(ev)
+	if err != nil {
+		return Delta{}, err
+	}
+	return deriveParsed(ev, p, r)
+}
+
+// parsedEvent is the part of an event's data Derive reads, decoded (parseEvent): decoding
+// needs no resource state, so a batch decodes its events before it takes the writer
+// (SQLStore.ApplyBatch), where the JSON decoding was half of the reports' time.
+type parsedEvent struct {
+	resource *resourceData
+	hold     *holdData
+}
+
+// parseEvent decodes ev's data for Derive: nothing for types the rollups do not count, an
+// ErrBadEvent for data that does not decode.
+func parseEvent(ev feed.Event) (parsedEvent, error) {
 	switch ev.Type {
 	case TypeResourceCreated, TypeResourceUpdated:
 		var d resourceData
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
-			return Delta{}, fmt.Errorf("%w: %s %s: %w", ErrBadEvent, ev.Type, ev.ID, err)
+			return parsedEvent{}, fmt.Errorf("%w: %s %s: %w", ErrBadEvent, ev.Type, ev.ID, err)
 		}
+		return parsedEvent{resource: &d}, nil
+	case TypeHoldPlaced, TypeHoldConfirmed, TypeHoldCancelled, TypeHoldExpired, TypeHoldRefunded:
+		var h holdData
+		if err := json.Unmarshal(ev.Data, &h); err != nil {
+			return parsedEvent{}, fmt.Errorf("%w: %s %s: %w", ErrBadEvent, ev.Type, ev.ID, err)
+		}
+		return parsedEvent{hold: &h}, nil
+	}
+	return parsedEvent{}, nil
+}
+
+// deriveParsed is Derive for an event parseEvent decoded as p.
+func deriveParsed(ev feed.Event, p parsedEvent, r Resource) (Delta, error) {
+	switch ev.Type {
+	case TypeResourceCreated, TypeResourceUpdated:
+		d := *p.resource
 		nr := Resource{ID: ev.ResourceID, Name: d.Name, TimeZone: d.TimeZone, Price: r.Price}
 		if nr.TimeZone == "" {
 			nr.TimeZone = d.TZ
@@ -170,10 +204,7 @@ func Derive(ev feed.Event, r Resource) (Delta, error) {
 	default:
 		return Delta{}, nil
 	}
-	var h holdData
-	if err := json.Unmarshal(ev.Data, &h); err != nil {
-		return Delta{}, fmt.Errorf("%w: %s %s: %w", ErrBadEvent, ev.Type, ev.ID, err)
-	}
+	h := *p.hold
 	if len(h.Buckets) == 0 || h.Quantity <= 0 {
 		return Delta{}, fmt.Errorf("%w: %s %s: a hold needs buckets and a positive quantity", ErrBadEvent, ev.Type, ev.ID)
 	}

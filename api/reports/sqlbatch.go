@@ -32,6 +32,12 @@ func (s *SQLStore) ApplyBatch(ctx context.Context, evs []feed.Event) ([]bool, er
 	if len(evs) == 0 {
 		return []bool{}, nil
 	}
+	// Decoded here, before the writer: on SQLite the run below is part of a group commit.
+	parsed := make([]parsedEvent, len(evs))
+	parseErrs := make([]error, len(evs))
+	for i, ev := range evs {
+		parsed[i], parseErrs[i] = parseEvent(ev)
+	}
 	var applied []bool
 	var bad []error
 	run := func(ctx context.Context, q sqlbind.Querier) error {
@@ -39,7 +45,7 @@ func (s *SQLStore) ApplyBatch(ctx context.Context, evs []feed.Event) ([]bool, er
 		st := s.stmts(q)
 		defer st.close()
 		var err error
-		bad, err = s.applyBatchIn(ctx, st, evs, applied)
+		bad, err = s.applyBatchIn(ctx, st, evs, parsed, parseErrs, applied)
 		return err
 	}
 	var err error
@@ -64,10 +70,10 @@ type batchResource struct {
 	updatedAt            int64
 }
 
-// applyBatchIn applies evs in st's transaction and sets applied[i] for each event applied
-// now. It returns the events refused as bad (ErrBadEvent; they change nothing), and an error
+// applyBatchIn applies evs (decoded by parseEvent as parsed, or not: parseErrs) in st's
+// transaction and sets applied[i] for each event applied now. It returns the events refused as bad (ErrBadEvent; they change nothing), and an error
 // that leaves the transaction to be rolled back.
-func (s *SQLStore) applyBatchIn(ctx context.Context, st *txStmts, evs []feed.Event, applied []bool) ([]error, error) {
+func (s *SQLStore) applyBatchIn(ctx context.Context, st *txStmts, evs []feed.Event, parsed []parsedEvent, parseErrs []error, applied []bool) ([]error, error) {
 	var bad []error
 	// The first occurrence of each id is the one that may apply.
 	first := make([]bool, len(evs))
@@ -114,7 +120,11 @@ func (s *SQLStore) applyBatchIn(ctx context.Context, st *txStmts, evs []feed.Eve
 		br := res[ev.ResourceID]
 		r := br.r
 		r.ID = ev.ResourceID
-		d, err := Derive(ev, r)
+		err := parseErrs[i]
+		var d Delta
+		if err == nil {
+			d, err = deriveParsed(ev, parsed[i], r)
+		}
 		if err != nil {
 			bad, undo = append(bad, err), append(undo, ev.ID)
 			continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/allot/allot/persistence/sqlbind"
@@ -26,12 +27,32 @@ type prepared struct {
 	s     *SQLStore
 	tx    sqlbind.Querier
 	cache map[string]*sql.Stmt
+	// conn, when the statements run on the group writer's connection (WriteThrough), keeps
+	// them prepared across calls: a statement prepared on a *sql.Conn lives as long as the
+	// connection, and preparing the intake's multi-row inserts for every batch was a tenth
+	// of its cost (docs/EVENTS.md, Cost).
+	conn *connStmts
 }
+
+// connStmts are statements prepared on one long-lived connection, by query. Safe for
+// concurrent use (a GroupWriter runs one fn at a time anyway).
+type connStmts struct {
+	mu    sync.Mutex
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// maxConnStmts bounds the statements kept per connection: the intake's and the records'
+// texts are a few per chunk size (addChunk), so the bound is only a safeguard.
+const maxConnStmts = 512
 
 // stmt returns query prepared in the transaction, once.
 func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := p.cache[query]; ok {
 		return st, nil
+	}
+	if p.conn != nil {
+		return p.conn.stmt(ctx, p.s.q(query))
 	}
 	st, err := p.tx.PrepareContext(ctx, p.s.q(query))
 	if err != nil {
@@ -39,6 +60,42 @@ func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	p.cache[query] = st
 	return st, nil
+}
+
+func (c *connStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.stmts) >= maxConnStmts {
+		for q, old := range c.stmts { // any one: a safeguard, not a policy
+			_ = old.Close()
+			delete(c.stmts, q)
+			break
+		}
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// connStmtsFor returns the statement cache of the group writer's connection q, or nil when q
+// is not a connection (a transaction's statements end with it).
+func (s *SQLStore) connStmtsFor(q sqlbind.Querier) *connStmts {
+	conn, ok := q.(*sql.Conn)
+	if !ok {
+		return nil
+	}
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	if s.stmts == nil || s.stmts.conn != conn { // a new connection: the old one's statements went with it
+		s.stmts = &connStmts{conn: conn, stmts: map[string]*sql.Stmt{}}
+	}
+	return s.stmts
 }
 
 func (p *prepared) exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -68,6 +125,9 @@ func (s *SQLStore) inBatchTx(ctx context.Context, op string, fn func(ctx context
 		return fn(ctx, p)
 	}
 	if s.group != nil {
+		run = func(ctx context.Context, q sqlbind.Querier) error {
+			return fn(ctx, &prepared{s: s, tx: q, conn: s.connStmtsFor(q)})
+		}
 		if err := s.group(ctx, run); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}

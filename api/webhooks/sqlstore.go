@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/allot/allot/persistence/sqlbind"
@@ -35,6 +36,9 @@ type SQLStore struct {
 	// (AddEvents, RecordAttempts) and the claims (ClaimDue) instead of a transaction of db.
 	// Set before use.
 	group sqlbind.GroupWriter
+	// stmts are the batch statements prepared on the group writer's connection (sqlbatch.go).
+	stmtsMu sync.Mutex
+	stmts   *connStmts
 }
 
 var _ Store = (*SQLStore)(nil)

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,7 +198,7 @@ func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 // stream's acknowledgement. duplicate reports that the stream already had the event (a
 // republish within the duplicate window): it is stored once.
 func (b *Bus) Publish(ctx context.Context, rec *events.Record) (duplicate bool, err error) {
-	body, err := json.Marshal(rec)
+	body, err := encodeRecord(rec)
 	if err != nil {
 		return false, fmt.Errorf("bus: encode %s: %w", rec.ID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,5 +361,49 @@ func TestSubscribeFiltersAndValidates(t *testing.T) {
 	b.Close()
 	if _, err := b.Subscribe(context.Background(), ConsumerConfig{}, func(context.Context, events.Record) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Subscribe after Close: %v", err)
+	}
+}
+
+// TestEphemeralConsumerNotListeningDropsUnread: while Listening reports false, an ephemeral
+// consumer's messages are dropped before the handler (and before decoding); once it reports
+// true the handler gets the events that arrive from then on.
+func TestEphemeralConsumerNotListeningDropsUnread(t *testing.T) {
+	b := openBus(t)
+	ms := memstore.New()
+	commitHolds(t, ms, "a", 2)
+	commitHolds(t, ms, "b", 1)
+	recs, _ := ms.ListEvents(context.Background(), persistence.EventFilter{})
+	var listening atomic.Bool
+	asked := make(chan struct{}, 100)
+	next := collect(t, b, ConsumerConfig{Listening: func() bool {
+		asked <- struct{}{}
+		return listening.Load()
+	}})
+	publish := func(rid string) (n int) {
+		for i := range recs {
+			if recs[i].ResourceID == rid {
+				if _, err := b.Publish(context.Background(), &recs[i]); err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	for range publish("a") { // each message asked about, and dropped
+		select {
+		case <-asked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Listening was not asked for every message")
+		}
+	}
+	listening.Store(true)
+	got := next(publish("b"))
+	if got[0].ID != "b/1/0" || got[1].ID != "b/2/0" {
+		t.Fatalf("after listening: %s %s, want b's events only", got[0].ID, got[1].ID)
+	}
+	if _, err := b.Subscribe(context.Background(), ConsumerConfig{Name: "durable", Listening: listening.Load},
+		func(context.Context, events.Record) error { return nil }); err == nil {
+		t.Fatal("a durable consumer with Listening was accepted")
 	}
 }

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,8 +159,11 @@ func (s *subscription) handle(msg jetstream.Msg) {
 	defer s.running.Done()
 
 	if s.cfg.Name == "" { // ephemeral: no acks, no retries
-		var rec events.Record
-		if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
+		if l := s.cfg.Listening; l != nil && !l() {
+			return // nobody listens: not even decoded
+		}
+		rec, err := decodeRecord(msg.Data())
+		if err != nil || rec.ID == "" {
 			s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
 			return
 		}
@@ -186,7 +188,8 @@ func (s *subscription) handle(msg jetstream.Msg) {
 // nor when the Inbox holds it (acknowledged) or cannot be read (redelivered). n is the
 // delivery count.
 func (s *subscription) admit(msg jetstream.Msg) (rec events.Record, n int, ok bool) {
-	if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
+	rec, err := decodeRecord(msg.Data())
+	if err != nil || rec.ID == "" {
 		s.deadLetter(msg, 1, fmt.Errorf("undecodable event: %v", err))
 		return rec, 0, false
 	}

@@ -96,6 +96,12 @@ type ConsumerConfig struct {
 	// load it commits a few large batches a second instead of many small ones. An event waits
 	// at most that much longer. Zero: no pacing.
 	BatchInterval time.Duration
+	// Listening (ephemeral consumers only), when set, is asked before each message is
+	// decoded: false drops the message unread. For a live stream that nobody watches, whose
+	// handler would do nothing with the event (an ephemeral consumer redelivers nothing, so
+	// nothing is lost that the handler would have kept). Must be cheap and safe for
+	// concurrent use.
+	Listening func() bool
 }
 
 // DefaultConsumerConfig fills the defaults of the zero fields.
@@ -142,6 +148,9 @@ func (c ConsumerConfig) validate() error {
 	}
 	if c.Name == "" && c.Inbox != nil {
 		return fmt.Errorf("bus: an ephemeral consumer has no inbox")
+	}
+	if c.Name != "" && c.Listening != nil {
+		return fmt.Errorf("bus: consumer %s: Listening is for ephemeral consumers (a durable one must handle every event)", c.Name)
 	}
 	return nil
 }

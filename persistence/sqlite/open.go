@@ -49,6 +49,7 @@ type Store struct {
 	closeErr  error
 
 	stmts       map[stmtKey]*sql.Stmt // owned by the writer goroutine
+	claims      outboxClaims          // the relay's claims (claims.go)
 	stats       writerStats
 	syncNormal  bool          // the writer connection runs synchronous=NORMAL (syncForGroup); writer only
 	lastBooking bool          // the last group held a booking op (awaitBooking); writer only

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/bits"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,15 +18,11 @@ var _ persistence.Outbox = (*Store)(nil)
 // The outbox on SQLite. Rows are inserted by the commit's own savepoint (insertOutbox), so a
 // failed or fenced batch leaves none. Claims, marks, prunes and inbox records are writes and
 // go through the single writer (an op with fn set), which is what makes a claim exclusive on
-// SQLite; reads use the read pool.
+// SQLite; reads use the read pool. Claims are held in memory (claims.go).
 
 const (
 	outboxCols  = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
 	outboxOrder = ` ORDER BY occurred_at_ms, resource_id, version, idx`
-	// claimOutbox claims and returns a batch in one statement; RETURNING gives no order, so
-	// ClaimEvents sorts what it returns into log order.
-	claimOutbox = `UPDATE outbox SET claimed_until_ms = ? WHERE rowid IN (SELECT rowid FROM outbox
-WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?) RETURNING ` + outboxCols
 	// markRows is followed by the keys of 1, 2, 4, ... markChunk rows (markTexts).
 	markRows     = `UPDATE outbox SET published_at_ms = ? WHERE published_at_ms = 0 AND (occurred_at_ms, resource_id, version, idx) IN (VALUES `
 	markChunk    = 1 << (markSizes - 1) // keys per mark statement: 4*128+1 parameters, under SQLite's classic 999
@@ -40,7 +35,8 @@ WHERE published_at_ms = 0 AND claimed_until_ms <= ?` + outboxOrder + ` LIMIT ?) 
 	outboxInsert = "outbox"
 )
 
-// voidClaims drops the outbox claims of an earlier process. An SQLite file is one node's store
+// voidClaims drops the outbox claims an earlier build stored in the rows (claims are now in
+// memory: claims.go). An SQLite file is one node's store
 // (docs/ARCHITECTURE.md), so a claim found at Open belongs to a relay that died holding it;
 // waiting out its lease would let later events of a resource be published before the
 // claimed ones. Called by Open on the writer connection.
@@ -123,36 +119,10 @@ func (s *Store) writeOp(ctx context.Context, name string, o *op) error {
 	return nil
 }
 
-// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox),
-// with one statement: the writer runs it alone, so no other claim sees the rows unclaimed.
-func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
-	var out []events.Record
-	err := s.writeLossy(ctx, "claim events", func(ctx context.Context) error {
-		out = nil // a retried group runs fn again
-		recs, err := scanRecords(s.query(ctx, claimOutbox, now.Add(lease).UnixMilli(), now.UnixMilli(), limit))
-		if err != nil {
-			return mapErr("claim", err)
-		}
-		slices.SortFunc(recs, func(a, b events.Record) int {
-			ka, kb := persistence.KeyOf(&a), persistence.KeyOf(&b)
-			switch {
-			case ka.Less(kb):
-				return -1
-			case kb.Less(ka):
-				return 1
-			}
-			return 0
-		})
-		out = recs
-		return nil
-	})
-	return out, err
-}
-
 // MarkPublished marks the events published, up to markChunk keys per statement.
 func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, at time.Time) error {
 	ms := max(at.UnixMilli(), 1)
-	return s.writeLossy(ctx, "mark published", func(ctx context.Context) error {
+	err := s.writeLossy(ctx, "mark published", func(ctx context.Context) error {
 		args := make([]any, 0, 1+4*min(len(keys), markChunk))
 		for rest := keys; len(rest) > 0; {
 			chunk := rest[:min(len(rest), markChunk)]
@@ -169,6 +139,10 @@ func (s *Store) MarkPublished(ctx context.Context, keys []persistence.EventKey, 
 		}
 		return nil
 	})
+	if err == nil {
+		s.claims.release(keys)
+	}
+	return err
 }
 
 // markRowsFor rounds n keys up to a power of two, so that the writer prepares at most 8 mark

@@ -182,8 +182,9 @@ func (s *Store) runGroup(ops []*op) {
 }
 
 // syncForGroup sets the writer connection's synchronous level for the group ops: NORMAL when
-// every op is lossy, else FULL (the DSN's level). A group of the relay's claims, marks and
-// prunes alone then commits without an fsync of the WAL. Under load about 4 groups in 10 were
+// every op is lossy, else FULL (the DSN's level). A group of the relay's marks and prunes (its
+// claims, once writes too, are reads now: claims.go) alone then commits without an fsync of
+// the WAL. Under load about 4 groups in 10 were
 // such groups (docs/EVENTS.md, Cost), each with its own fsync on the commit path that the
 // next booking group waited behind.
 //
