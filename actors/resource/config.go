@@ -209,5 +209,6 @@ var holdIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").With
 func NewHoldID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return "h_" + holdIDEncoding.EncodeToString(b[:])
+	var out [28]byte       // built on the stack: one allocation, the string
+	return string(holdIDEncoding.AppendEncode(append(out[:0], "h_"...), b[:]))
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/protos"
@@ -227,3 +228,28 @@ type errFenceLike struct{}
 func (errFenceLike) Error() string { return "secret driver detail" }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPlacedHoldStringsShareOneAllocation pins holdStrings: a placed hold's id and key are
+// the command's, and the key follows the id in one string (one object in the heap, outside
+// the 32- and 48-byte classes that JetStream's subject index keeps pinned).
+func TestPlacedHoldStringsShareOneAllocation(t *testing.T) {
+	cmd := holdCmd("r", "s1.0123456789012345678901234567890123456789abc", "u", 1, "a")
+	got, err := decodeCommand(cmd, "r", newIDs{hold: "h_abcdefghijklmnopqrstuvwxyz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got.(booking.PlaceHold)
+	if p.HoldID != "h_abcdefghijklmnopqrstuvwxyz" || p.IdempotencyKey != "s1.0123456789012345678901234567890123456789abc" {
+		t.Fatalf("id %q, key %q", p.HoldID, p.IdempotencyKey)
+	}
+	if unsafe.Pointer(unsafe.StringData(p.IdempotencyKey)) != unsafe.Add(unsafe.Pointer(unsafe.StringData(p.HoldID)), len(p.HoldID)) {
+		t.Fatal("the key is not stored right after the id")
+	}
+	if unsafe.StringData(p.IdempotencyKey) == unsafe.StringData(cmd.GetPlaceHold().GetIdempotencyKey()) {
+		t.Fatal("the key is the request's string")
+	}
+	got, _ = decodeCommand(holdCmd("r", "", "u", 1, "a"), "r", newIDs{hold: "h_x"})
+	if p := got.(booking.PlaceHold); p.HoldID != "h_x" || p.IdempotencyKey != "" {
+		t.Fatalf("without a key: id %q, key %q", p.HoldID, p.IdempotencyKey)
+	}
+}
