@@ -1,8 +1,6 @@
 package resource
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,15 +198,4 @@ func (c Config) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
-}
-
-var holdIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// NewHoldID returns "h_" followed by 128 random bits in lower-case base32 (28 characters in
-// all): URL-safe, and unguessable, since a hold id is the only credential for a hold.
-func NewHoldID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	var out [28]byte       // built on the stack: one allocation, the string
-	return string(holdIDEncoding.AppendEncode(append(out[:0], "h_"...), b[:]))
 }

@@ -57,7 +57,7 @@ func TestNewHoldID(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
 		id := NewHoldID()
-		if !strings.HasPrefix(id, "h_") || len(id) != 28 || !booking.ValidID(id) {
+		if !strings.HasPrefix(id, "h_") || len(id) != 32 || !booking.ValidID(id) {
 			t.Fatalf("bad hold id %q", id)
 		}
 		if strings.ToLower(id) != id {

@@ -93,7 +93,7 @@ func decodeCommand(cmd *protos.Command, resourceID string, ids newIDs) (any, err
 
 // holdStrings returns the placed hold's id and Idempotency-Key as parts of one string, the
 // copies the booking state keeps for as long as the hold is in memory: one 80-byte allocation
-// (the usual 28-byte id and 46-byte scoped key) instead of a 32-byte and a 48-byte one. Those
+// (the 32-byte id and the usual 46-byte scoped key) instead of a 32-byte and a 48-byte one. Those
 // two size classes are also where the embedded JetStream keeps its subject index (leaves and
 // keys made while the events of a fill are stored, and kept while the events are retained):
 // every per-resource object of ours in them lengthens the runs of spans that those survivors
