@@ -61,7 +61,7 @@ func mustActorDispatcher(tb testing.TB, now func() time.Time) *actorDispatcher {
 	cfg.Now = now
 	cfg.Owner = testOwner
 	// Readable, deterministic hold ids (the production ones are random).
-	cfg.NewHoldID = func() string { return fmt.Sprintf("h-%d", holds.Add(1)) }
+	cfg.NewHoldID = func(time.Time) string { return fmt.Sprintf("h-%d", holds.Add(1)) }
 	// Tests advance the injected clock by hours; an actor must not passivate under them in
 	// real time either (a passivated actor's pid would be stale in d.pids).
 	cfg.IdleTimeout = time.Hour

@@ -210,9 +210,10 @@ func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
 	var ids newIDs
 	switch {
 	case m.GetPlaceHold() != nil:
-		ids.hold = a.cfg.NewHoldID()
+		ids.hold = a.cfg.NewHoldID(a.cfg.Now())
 	case m.GetJoinWaitlist() != nil:
-		ids.entry, ids.hold = a.cfg.NewHoldID(), a.cfg.NewHoldID()
+		now := a.cfg.Now()
+		ids.entry, ids.hold = a.cfg.NewHoldID(now), a.cfg.NewHoldID(now)
 	}
 	cmd.Op, cmd.Err = decodeCommand(m, a.id, ids)
 	a.step(cmd)

@@ -21,9 +21,10 @@ type Config struct {
 	// lease held in memory; the booking model sees them truncated to the millisecond, as
 	// stores keep them. AfterFunc is its timer.
 	Now func() time.Time
-	// NewHoldID returns a fresh, unguessable hold id that booking.ValidID accepts. It is
-	// called from the actor's goroutine only, but by many actors at once.
-	NewHoldID func() string
+	// NewHoldID returns a fresh, unguessable hold id that booking.ValidID accepts, made at now
+	// (the actor's Now; the default puts its second in front, for the stores' index locality).
+	// It is called from the actor's goroutine only, but by many actors at once.
+	NewHoldID func(now time.Time) string
 	// IdleTimeout passivates an actor that received no command for this long and has nothing
 	// pending or in flight.
 	IdleTimeout time.Duration

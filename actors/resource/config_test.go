@@ -56,7 +56,7 @@ func TestPropsPanicsOnInvalidConfig(t *testing.T) {
 func TestNewHoldID(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
-		id := NewHoldID()
+		id := NewHoldID(time.Now())
 		if !strings.HasPrefix(id, "h_") || len(id) != 32 || !booking.ValidID(id) {
 			t.Fatalf("bad hold id %q", id)
 		}

@@ -32,12 +32,12 @@ const (
 
 var holdIDEncoding = base32.NewEncoding(holdIDAlphabet).WithPadding(base32.NoPadding)
 
-// NewHoldID returns a fresh hold id made now. It reads the wall clock, not a Config.Now:
-// the time is a hint for the stores' locality that no decision depends on.
-func NewHoldID() string {
+// NewHoldID returns a fresh hold id made at now (the actor's clock, Config.Now): the time is
+// a hint for the stores' locality that no decision depends on.
+func NewHoldID(now time.Time) string {
 	var r [holdIDRandBytes]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return holdIDAt(time.Now(), &r)
+	return holdIDAt(now, &r)
 }
 
 // holdIDAt is the hold id of the random bits r made at now, built in one allocation.

@@ -35,7 +35,7 @@ func BenchmarkCommitHoldIDOrder(b *testing.B) {
 			_, _ = rand.Read(r[:])
 			return "h_" + random.EncodeToString(r[:])
 		},
-		"time-first": resource.NewHoldID,
+		"time-first": func() string { return resource.NewHoldID(time.Now()) },
 	}
 	for _, order := range []string{"random", "time-first"} {
 		b.Run(order, func(b *testing.B) {
