@@ -317,11 +317,7 @@ func (w *Workload) extend(ctx context.Context, cl *Client, rng *rand.Rand, c, i 
 // renewal may be answered as a replay, and a re-send of one acknowledged (acked) must be:
 // otherwise the op is an error, which fails the check.
 func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string, acked, resent bool) *Op {
-	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
-	w.History.Begin(op)
-	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
-	w.History.End(op)
-	a.fill(op, http.StatusOK)
+	op := w.sendRenewal(ctx, cl, rng, c, h, key)
 	if op.Result == ResultOK {
 		switch {
 		case op.HoldID != h.id:
@@ -335,6 +331,17 @@ func (w *Workload) extendOnce(ctx context.Context, cl *Client, rng *rand.Rand, c
 	h.mayRenew(op, resent)
 	h.checkRenewals(op)
 	op.HoldID = h.id
+	return op
+}
+
+// sendRenewal sends a renewal of h by its owner with Idempotency-Key key (none if empty),
+// recorded in the history, and returns its op with the answer filled in.
+func (w *Workload) sendRenewal(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string) *Op {
+	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
+	w.History.Begin(op)
+	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
+	w.History.End(op)
+	a.fill(op, http.StatusOK)
 	return op
 }
 
@@ -354,11 +361,7 @@ func otherHold(live []*ownHold, h *ownHold) *ownHold {
 // counts as a renewal h may have had, so that the bound checkRenewals applies stays an
 // upper bound (the model decides whether it applied).
 func (w *Workload) reuseRenewalKey(ctx context.Context, cl *Client, rng *rand.Rand, c int, h *ownHold, key string) *Op {
-	op := &Op{Client: c, Kind: KindExtend, Resource: h.spec.ID, Key: h.key, HoldID: h.id, Buckets: h.buckets, Qty: h.qty, Offer: h.offer, RenewKey: key}
-	w.History.Begin(op)
-	a := cl.Do(ctx, rng, http.MethodPost, resourcePath(h.spec.ID)+"/holds/"+url.PathEscape(h.id)+"/extend?user_id="+url.QueryEscape(h.user), key, nil)
-	w.History.End(op)
-	a.fill(op, http.StatusOK)
+	op := w.sendRenewal(ctx, cl, rng, c, h, key)
 	if op.Result == ResultOK {
 		op.Result, op.Err = ResultError, fmt.Sprintf("renewal key %s of another hold renewed %s", key, h.id)
 	}
