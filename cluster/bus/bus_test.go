@@ -128,11 +128,12 @@ func streamMsgs(t *testing.T, b *Bus) uint64 {
 }
 
 // crashyStore fails MarkPublished while crash is set: a relay that published and died before
-// marking.
+// marking. Each failed call is sent on failed (buffered) when it is not nil.
 type crashyStore struct {
 	*memstore.Store
-	mu    sync.Mutex
-	crash bool
+	mu     sync.Mutex
+	crash  bool
+	failed chan struct{}
 }
 
 func (c *crashyStore) MarkPublished(ctx context.Context, ids []persistence.EventKey, at time.Time) error {
@@ -140,6 +141,12 @@ func (c *crashyStore) MarkPublished(ctx context.Context, ids []persistence.Event
 	crash := c.crash
 	c.mu.Unlock()
 	if crash {
+		if c.failed != nil {
+			select {
+			case c.failed <- struct{}{}:
+			default:
+			}
+		}
 		return errors.New("crashed before marking")
 	}
 	return c.Store.MarkPublished(ctx, ids, at)
@@ -154,7 +161,7 @@ func (c *crashyStore) setCrash(v bool) {
 func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	b := openBus(t)
 	ms := memstore.New()
-	store := &crashyStore{Store: ms, crash: true}
+	store := &crashyStore{Store: ms, crash: true, failed: make(chan struct{}, 1)}
 	want := commitHolds(t, ms, "hotel.1", 5) // a '.' in the id: escaped in the subject
 	clk := newClock()
 	cfg := DefaultRelayConfig()
@@ -170,6 +177,13 @@ func TestRelayPublishesAndRepublishIsDeduplicated(t *testing.T) {
 	// The relay publishes its first claim (its first pass runs at start) but "crashes"
 	// before marking it: the pass stops there.
 	got := next(cfg.Batch)
+	// The consumer may see the claim before the relay tries to mark it: the crash ends only
+	// once the mark failed.
+	select {
+	case <-store.failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay did not try to mark its first claim")
+	}
 	// The relay holds what it could not mark and republishes it first at its next wake-up
 	// (the stream keeps one copy of each); the rest follows in the same pass.
 	store.setCrash(false)
