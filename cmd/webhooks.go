@@ -32,14 +32,6 @@ const webhooksConsumer = "webhooks"
 // webhook delivery may wait more at worst.
 const feedBatchInterval = 100 * time.Millisecond
 
-// webhooksMaxBatch bounds the events of one webhooks intake (a fetch of the durable
-// consumer). Paced at feedBatchInterval, the bus's default batch (256) capped the intake at
-// 2,560 events/s, below what one hot resource commits on 2 cores (about 4,000 holds/s with
-// events on): the consumer fell behind for the whole load and the deliveries queued in
-// JetStream (docs/EVENTS.md, Cost). 512 keeps a batch far inside the consumer's AckWait and
-// under JetStream's default MaxAckPending (1,000).
-const webhooksMaxBatch = 512
-
 // nodeFeeds is what consumes the node's events at its edge (docs/WEBHOOKS.md): the webhook
 // dispatcher (its store beside the main store, a durable consumer shared by the nodes) and
 // the live SSE streams (a hub and a user feed, fed by an ephemeral consumer of this node).
@@ -132,7 +124,7 @@ func (m *Main) subscribeFeeds(ctx context.Context) error {
 	// which keeps the consumer's inbox itself (Dispatcher.HandleBatch), instead of an inbox
 	// read, an inbox write on the main store and a transaction per event (docs/EVENTS.md, Cost).
 	disp := f.disp
-	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer, BatchInterval: feedBatchInterval, MaxBatch: webhooksMaxBatch}, func(ctx context.Context, recs []events.Record) error {
+	sub, err := b.SubscribeBatch(ctx, bus.ConsumerConfig{Name: webhooksConsumer, BatchInterval: feedBatchInterval}, func(ctx context.Context, recs []events.Record) error {
 		evs := make([]feed.Event, len(recs))
 		for i, r := range recs {
 			evs[i] = feedEvent(r)
