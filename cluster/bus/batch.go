@@ -83,7 +83,7 @@ func (b *Bus) SubscribeBatch(ctx context.Context, cfg ConsumerConfig, h BatchHan
 
 // fetchLoop waits for one message, takes what else is pending up to MaxBatch without waiting,
 // and hands the batch to h; it returns when the subscription stops. With a BatchInterval it
-// first waits until that long after the previous batch started.
+// first waits until that long after the previous batch started, unless that batch was full.
 func (s *subscription) fetchLoop(cons jetstream.Consumer, h BatchHandler) {
 	defer close(s.loopDone)
 	var pace *time.Timer
@@ -124,6 +124,12 @@ func (s *subscription) fetchLoop(cons jetstream.Consumer, h BatchHandler) {
 					msgs = append(msgs, m)
 				}
 			}
+		}
+		if pace != nil && len(msgs) == s.cfg.MaxBatch {
+			// A full batch: the consumer is behind, its batches are already as large as they
+			// get, and a wait would only cap its intake at MaxBatch per interval (2,560 events/s
+			// at 256 per 100 ms, below one hot resource's rate): fetch again at once.
+			pace.Reset(0)
 		}
 		s.handleBatch(msgs, h)
 	}

@@ -240,3 +240,37 @@ func TestBatchIntervalPaces(t *testing.T) {
 		t.Fatalf("second batch %s after the first, want about %s", gap, interval)
 	}
 }
+
+// TestBatchIntervalSkippedAfterAFullBatch: a consumer that is behind takes batch after full
+// batch without waiting for its BatchInterval (one minute here, which the test would not
+// survive): pacing keeps batches large, and a full batch is as large as they get.
+func TestBatchIntervalSkippedAfterAFullBatch(t *testing.T) {
+	b := openBus(t)
+	const maxBatch = 4
+	ids := publishHolds(t, b, "r1", 3*maxBatch-1) // 3 full batches: resource.created and 11 holds
+	r := &batchRecorder{calls: map[string]int{}, done: make(chan struct{})}
+	sub, err := b.SubscribeBatch(context.Background(),
+		ConsumerConfig{Name: "behind", BatchInterval: time.Minute, MaxBatch: maxBatch},
+		func(_ context.Context, recs []events.Record) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.record(recs)
+			if len(r.calls) == len(ids) {
+				r.finish()
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	r.wait(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.batches) != 3 {
+		t.Fatalf("batches %v, want 3 of %d", r.batches, maxBatch)
+	}
+	if got := slices.Concat(r.batches...); !slices.Equal(got, ids) {
+		t.Fatalf("events %v, want %v in stream order", got, ids)
+	}
+}

@@ -94,7 +94,9 @@ type ConsumerConfig struct {
 	// batches: a consumer whose every commit delays others (on SQLite, a side pool's
 	// transaction holds the write lock the booking writer needs) paces itself, so that under
 	// load it commits a few large batches a second instead of many small ones. An event waits
-	// at most that much longer. Zero: no pacing.
+	// at most that much longer. A full batch (MaxBatch events) is not followed by a wait: the
+	// consumer is behind, and pacing would cap its intake at MaxBatch per interval instead of
+	// letting it catch up. Zero: no pacing.
 	BatchInterval time.Duration
 	// Listening (ephemeral consumers only), when set, is asked before each message is
 	// decoded: false drops the message unread. For a live stream that nobody watches, whose
