@@ -91,6 +91,7 @@ func TestResourceInMemoryRoundTrips(t *testing.T) {
 		Tags: []string{"a"}, Location: "here"}
 	for name, change := range map[string]func(*Resource){
 		"usual":     func(*Resource) {},
+		"bare":      func(r *Resource) { r.Price, r.Refunds, r.Tags, r.Location = nil, nil, nil, "" },
 		"archived":  func(r *Resource) { r.ArchivedAt = t0.Add(time.Hour) },
 		"paris":     func(r *Resource) { r.CreatedAt = t0.In(paris) },
 		"monotonic": func(r *Resource) { r.ArchivedAt = time.Now() },
@@ -99,23 +100,35 @@ func TestResourceInMemoryRoundTrips(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			x := base
 			change(&x)
-			var r resourceMem
-			r.set(x)
-			if got := r.view(); !reflect.DeepEqual(got, x) {
-				t.Fatalf("view = %+v, want %+v", got, x)
-			}
-			if r.Archived() != x.Archived() {
-				t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
-			}
-			c := r
-			c.setTime(resUpdatedAt, time.Now())
-			c.setTime(resArchivedAt, t0.In(paris))
-			if got := r.view(); !reflect.DeepEqual(got, x) {
-				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
-			}
-			if !c.Archived() || !c.view().ArchivedAt.Equal(t0) {
-				t.Fatalf("copy = %+v", c.view())
+			for _, stateID := range []string{x.ID, "another-id"} { // its state's id, or not
+				resourceRoundTrips(t, x, stateID)
 			}
 		})
+	}
+}
+
+// resourceRoundTrips checks x in memory on a state of resource stateID.
+func resourceRoundTrips(t *testing.T, x Resource, stateID string) {
+	t.Helper()
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r resourceMem
+	r.set(x, stateID)
+	if got := r.view(stateID, true); !reflect.DeepEqual(got, x) {
+		t.Fatalf("view = %+v, want %+v", got, x)
+	}
+	if r.Archived() != x.Archived() {
+		t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
+	}
+	c := r
+	c.setTime(resUpdatedAt, time.Now())
+	c.setTime(resArchivedAt, t0.In(paris))
+	if got := r.view(stateID, true); !reflect.DeepEqual(got, x) {
+		t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
+	}
+	if !c.Archived() || !c.view(stateID, true).ArchivedAt.Equal(t0) {
+		t.Fatalf("copy = %+v", c.view(stateID, true))
 	}
 }

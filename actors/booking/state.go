@@ -68,7 +68,7 @@ func RestoreSaved(sv Saved) *State {
 	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
-	s.resource.set(copyResource(res)) // the state owns its copy, as Clone and Resource assume
+	s.resource.set(copyResource(res), s.id) // the state owns its copy, as Clone and Resource assume
 	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
 		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
@@ -136,7 +136,7 @@ func (s *State) Clone() *State {
 			}
 		}
 	}
-	c.resource.set(copyResource(s.resource.view()))
+	c.resource = s.resource.clone()
 	c.buckets = s.buckets.clone()
 	c.holds = s.holds.clone()
 	if s.idem != nil {
@@ -156,7 +156,7 @@ func (s *State) Exists() bool { return s.exists }
 
 // Resource returns the resource's metadata; ok is false before creation.
 func (s *State) Resource() (r Resource, ok bool) {
-	return copyResource(s.resource.view()), s.exists
+	return copyResource(s.resource.view(s.id, s.exists)), s.exists
 }
 
 // Buckets returns copies of all buckets, sorted by key.
@@ -235,7 +235,7 @@ func (s *State) Apply(e Event) {
 	switch e := e.(type) {
 	case ResourceCreated:
 		s.exists = true
-		s.resource.set(copyResource(e.Resource)) // do not share the event's Money or Tags with the state
+		s.resource.set(copyResource(e.Resource), s.id) // do not share the event's Money or Tags with the state
 		s.buckets.grow(len(e.Buckets))
 		for _, b := range e.Buckets {
 			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
@@ -250,7 +250,7 @@ func (s *State) Apply(e Event) {
 		r.Name, r.HoldTTL = e.Name, e.HoldTTL
 		r.setTime(resUpdatedAt, e.At)
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
-		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
+		r.setRare(r.price(), copyRefunds(e.Refunds), normalTags(e.Tags), e.Location)
 		s.countUnits()
 		for k, c := range e.Capacities {
 			if b := s.buckets.get(k); b != nil {
