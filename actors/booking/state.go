@@ -138,7 +138,7 @@ func (s *State) Clone() *State {
 	}
 	c.resource = s.resource.clone()
 	c.buckets = s.buckets.clone()
-	c.holds = s.holds.clone()
+	c.holds = s.holds.clone(s.buckets.keys, c.buckets.keys)
 	if s.idem != nil {
 		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
 		for k, seq := range s.idem.seq {
