@@ -331,15 +331,27 @@ func (s *State) intern(h *hold) {
 // internBuckets is intern for a hold that shares Buckets with an event. Hold bucket lists are
 // never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
 // list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
-// shared with the event instead of copied; any other list is copied, then interned.
+// shared with the event instead of copied; any other list is copied, then interned. A list of
+// consecutive keys becomes a slice of the state's keys (keysAt) even when the event's is a
+// slice of another state's (the activation decides on the state it then clones): a clone
+// maps such slices onto its own keys (holdList.clone), and the other state's array is not
+// kept.
 func (s *State) internBuckets(h *hold) {
-	at := -1
-	for _, k := range h.Buckets {
+	at, first, consecutive := -1, -1, true
+	for i, k := range h.Buckets {
+		prev := at
 		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
 			h.Buckets = append([]string(nil), h.Buckets...)
 			s.intern(h)
 			return
 		}
+		if i == 0 {
+			first = at
+		}
+		consecutive = consecutive && (i == 0 || at == prev+1)
+	}
+	if n := len(h.Buckets); n > 0 && consecutive {
+		h.Buckets = s.buckets.keysAt(first, n)
 	}
 }
 
