@@ -71,7 +71,7 @@ func (s *State) PaymentExtension(holdID string, d time.Duration, now time.Time) 
 	if !ok || h.Status() != StatusHeld || d <= 0 || !now.Before(h.ExpiresAt()) {
 		return nil
 	}
-	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt().Add(d), Extensions: h.Extensions, At: now}}
+	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt().Add(d), Extensions: h.Extensions(), At: now}}
 }
 
 // AdoptTerminal makes a terminal hold loaded from the store known to the state (a late payment

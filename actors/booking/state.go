@@ -290,7 +290,7 @@ func (s *State) Apply(e Event) {
 		h := s.holds.list[i]
 		moved := !h.ExpiresAt().Equal(e.ExpiresAt)
 		h.setTime(expiresAt, e.ExpiresAt)
-		h.Extensions = e.Extensions
+		h.setExtensions(e.Extensions)
 		h.setTime(updatedAt, e.At)
 		if moved { // the old item goes stale; an unchanged one stays valid
 			s.pushExpiry(i)
