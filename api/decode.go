@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -133,18 +134,31 @@ func decodeStrict(body []byte, v any, allowed func(parent string, depth int, nam
 	return nil
 }
 
+// listedMembers is how many member names of one object checkMembers compares one by one
+// before it indexes them in a map.
+const listedMembers = 16
+
 // checkMembers walks the tokens of body: one JSON object, nothing after it, no duplicate
 // member names, and only names that allowed accepts.
+//
+// The names seen are in one list shared by the open objects (each object's from its first),
+// in arrays on the stack while the body is small: a request's objects have a few members,
+// and a map per object cost two allocations (48 and 208 bytes; the second is the size class of
+// JetStream's subject index nodes, which outlive the requests: docs/PERFORMANCE.md, Round 8).
+// An object past listedMembers names gets a map, so that a long one costs no quadratic scan.
 func checkMembers(body []byte, allowed func(parent string, depth int, name string) bool) error {
 	type frame struct {
 		object  bool
 		wantKey bool
-		key     string // the member being read, in an object
-		seen    map[string]struct{}
+		key     string              // the member being read, in an object
+		first   int                 // the object's first name in names
+		seen    map[string]struct{} // the object's names once it has more than listedMembers
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var stack []frame
+	var stackBuf [maxDepth]frame
+	var namesBuf [listedMembers]string
+	stack, names := stackBuf[:0], namesBuf[:0]
 	done := false
 	for {
 		tok, err := dec.Token()
@@ -171,10 +185,26 @@ func checkMembers(body []byte, allowed func(parent string, depth int, name strin
 				// empty object or end of members: handled below
 			} else {
 				name, _ := tok.(string)
-				if _, dup := stack[top].seen[name]; dup {
+				f := &stack[top]
+				if f.seen == nil && slices.Contains(names[f.first:], name) {
 					return malformed("member %s appears twice", echo(name))
 				}
-				stack[top].seen[name] = struct{}{}
+				if _, dup := f.seen[name]; dup {
+					return malformed("member %s appears twice", echo(name))
+				}
+				switch {
+				case f.seen != nil:
+					f.seen[name] = struct{}{}
+				case len(names)-f.first < listedMembers:
+					names = append(names, name)
+				default: // index the object's names; inner objects' come after them
+					f.seen = make(map[string]struct{}, 2*listedMembers)
+					for _, n := range names[f.first:] {
+						f.seen[n] = struct{}{}
+					}
+					f.seen[name] = struct{}{}
+					names = names[:f.first]
+				}
 				parent := ""
 				if top > 0 {
 					if stack[top-1].object {
@@ -199,13 +229,10 @@ func checkMembers(body []byte, allowed func(parent string, depth int, name strin
 			if len(stack) == maxDepth {
 				return malformed("the request body is nested more than %d levels deep", maxDepth)
 			}
-			if tok == json.Delim('{') {
-				stack = append(stack, frame{object: true, wantKey: true, seen: map[string]struct{}{}})
-			} else {
-				stack = append(stack, frame{})
-			}
+			stack = append(stack, frame{object: tok == json.Delim('{'), wantKey: tok == json.Delim('{'), first: len(names)})
 			continue
 		case json.Delim('}'), json.Delim(']'):
+			names = names[:stack[len(stack)-1].first] // an object's names are the list's last
 			stack = stack[:len(stack)-1]
 		}
 		// A value has ended (a scalar, or a closed object or array).

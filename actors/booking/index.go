@@ -69,8 +69,18 @@ func (l *holdList) index(id string) int {
 	return -1
 }
 
+// firstHolds is the capacity of a hold list's first array: the few holds most resources
+// have, in one allocation (append from nil would make three: 1, 2 and 4 pointers). Not 4:
+// a 4-pointer array is 32 bytes, the size class of JetStream's per-subject index leaves,
+// which outlive every activation; arrays that live as long as an activation in that class
+// keep its spans in use after passivation (docs/PERFORMANCE.md, Round 8).
+const firstHolds = 3
+
 // add appends h, whose id must not be known.
 func (l *holdList) add(h *hold) {
+	if len(l.list) == cap(l.list) && len(l.list) < firstHolds { // a new list, or a clone's
+		l.list = append(make([]*hold, 0, firstHolds), l.list...)
+	}
 	l.list = append(l.list, h)
 	switch {
 	case l.byID != nil:

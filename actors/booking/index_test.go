@@ -94,3 +94,46 @@ func TestBucketIndexFindsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldListArrayOutOfTheIndexLeavesClass: the first holds of a list, new or cloned, share
+// one array of firstHolds pointers (24 bytes), never the 32-byte array of 4 that append makes
+// from 2, the size class of JetStream's per-subject index leaves (docs/PERFORMANCE.md, Round 8);
+// from the first array on, the list grows as append grows it.
+func TestHoldListArrayOutOfTheIndexLeavesClass(t *testing.T) {
+	for cloneAt := range firstHolds + 1 {
+		var l holdList
+		for n := range 2 * firstHolds {
+			if n == cloneAt && n > 0 {
+				l = l.clone(nil, nil)
+			}
+			var first *(*hold)
+			if len(l.list) > 0 {
+				first = &l.list[0]
+			}
+			l.add(&hold{ID: fmt.Sprintf("h%d", n)})
+			switch c := cap(l.list); {
+			case n < firstHolds && c != firstHolds:
+				t.Fatalf("clone at %d: %d holds in an array of %d, want %d", cloneAt, n+1, c, firstHolds)
+			case n > 0 && n < firstHolds && n != cloneAt && &l.list[0] != first:
+				t.Fatalf("clone at %d: hold %d moved the array", cloneAt, n+1)
+			case c == 4:
+				t.Fatalf("clone at %d: %d holds in an array of 4 pointers", cloneAt, n+1)
+			}
+			for i := 0; i <= n; i++ {
+				if h := l.get(fmt.Sprintf("h%d", i)); h == nil {
+					t.Fatalf("clone at %d: hold h%d lost after %d adds", cloneAt, i, n+1)
+				}
+			}
+		}
+	}
+	var l holdList
+	hs := []*hold{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	if allocs := testing.AllocsPerRun(100, func() {
+		l = holdList{}
+		for _, h := range hs {
+			l.add(h)
+		}
+	}); allocs != 1 {
+		t.Fatalf("adding %d holds to a new list: %.0f allocations, want 1", len(hs), allocs)
+	}
+}

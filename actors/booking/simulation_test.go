@@ -197,7 +197,7 @@ func (m *sim) check() {
 func TestSimulation(t *testing.T) {
 	seeds, steps := 20, 2000
 	if testing.Short() {
-		seeds, steps = 5, 500
+		seeds, steps = 10, 1000
 	}
 	seen := map[string]int{}
 	for seed := range seeds {

@@ -49,6 +49,22 @@ func addField(h http.Header, key, value string) {
 	h[key] = append(v, value)
 }
 
+// addFields adds one item to each of the two fields, as addField does, with the room for
+// both fields' values in one array when neither has any yet (a request's first budget): one
+// allocation per response instead of two, and not two of 32 bytes, the size class of
+// JetStream's subject index leaves (docs/PERFORMANCE.md, Round 8).
+func addFields(h http.Header, policy, rateLimit string) {
+	if h[keyPolicy] != nil || h[keyRateLimit] != nil {
+		addField(h, keyPolicy, policy)
+		addField(h, keyRateLimit, rateLimit)
+		return
+	}
+	both := make([]string, 2*fieldsPerKey)
+	both[0], both[fieldsPerKey] = policy, rateLimit
+	h[keyPolicy] = both[0:1:fieldsPerKey]
+	h[keyRateLimit] = both[fieldsPerKey : fieldsPerKey+1 : 2*fieldsPerKey]
+}
+
 // policyField is the RateLimit-Policy item for a budget named name.
 func policyField(name string, l Limit) string {
 	return strconv.Quote(name) + ";q=" + strconv.Itoa(l.Burst) + ";w=" + strconv.FormatInt(ceilSeconds(l.window(), 1), 10)

@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"testing"
 )
 
@@ -40,5 +42,32 @@ func TestAppendIPKeyIsString(t *testing.T) {
 		if h1, h2 := maphash.Bytes(seed, l.appendIPKey(nil, a)), maphash.String(seed, want); h1 != h2 {
 			t.Errorf("%q: bytes and string keys hash apart", s)
 		}
+	}
+}
+
+// TestAddFieldsSharesOneArrayAndKeepsTheFieldsApart: a response's first budget puts both
+// fields' values in one allocation; a second budget appends to each field without writing
+// into the other's values, and a third (more than fieldsPerKey) still keeps them apart.
+func TestAddFieldsSharesOneArrayAndKeepsTheFieldsApart(t *testing.T) {
+	h := http.Header{}
+	if allocs := testing.AllocsPerRun(100, func() {
+		clear(h)
+		addFields(h, "p1", "r1")
+	}); allocs != 1 {
+		t.Fatalf("first budget: %.0f allocations, want 1", allocs)
+	}
+	for i, want := range [][2][]string{
+		{{"p1", "p2"}, {"r1", "r2"}},
+		{{"p1", "p2", "p3"}, {"r1", "r2", "r3"}},
+	} {
+		addFields(h, want[0][len(want[0])-1], want[1][len(want[1])-1])
+		if !slices.Equal(h.Values(headerPolicy), want[0]) || !slices.Equal(h.Values(headerRateLimit), want[1]) {
+			t.Fatalf("budget %d: %s %v, %s %v; want %v", i+2, headerPolicy, h.Values(headerPolicy), headerRateLimit, h.Values(headerRateLimit), want)
+		}
+	}
+	h = http.Header{keyRateLimit: {"r0"}}
+	addFields(h, "p1", "r1")
+	if !slices.Equal(h.Values(headerPolicy), []string{"p1"}) || !slices.Equal(h.Values(headerRateLimit), []string{"r0", "r1"}) {
+		t.Fatalf("with one field set: %v", h)
 	}
 }

@@ -161,8 +161,7 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 		lim, name, policy, id := l.budget(class, k)
 		d := lim.Allow(id)
 		h := c.Writer.Header()
-		addField(h, keyPolicy, policy)
-		addField(h, keyRateLimit, rateLimitField(name, d))
+		addFields(h, policy, rateLimitField(name, d))
 		if d.Allowed {
 			c.Next()
 			return
@@ -181,8 +180,7 @@ func (l *Limits) authFailuresMiddleware(key KeyFunc, fail func(*gin.Context, err
 		id := l.appendIPKey(buf[:0], key(c).IP)
 		if d := l.authFailures.peekBytes(id); !d.Allowed {
 			h := c.Writer.Header()
-			addField(h, keyPolicy, l.policyAuth)
-			addField(h, keyRateLimit, rateLimitField(PolicyAuth, d))
+			addFields(h, l.policyAuth, rateLimitField(PolicyAuth, d))
 			l.refuse(c, PolicyAuth, d, fail)
 			return
 		}

@@ -296,14 +296,21 @@ func (d *Dispatcher) pumpLocked(endpointID string, l *lane) {
 			} else if !d.closed {
 				d.pumpLocked(endpointID, l)
 			}
-			due := d.pollWantedLocked()
+			// A poll is asked for as soon as this lane has room for what waits in the store,
+			// not only once the attempt is recorded (up to RecordInterval later): waiting for
+			// the record capped a backlog stored behind a busy lane at one claim of
+			// claimRounds*PerEndpoint per RecordInterval (640 deliveries/s by default, while
+			// the node sat idle; docs/EVENTS.md, Cost). The claim needs a free slot: an
+			// attempt's slot is free once it is recorded.
+			due := d.pollWantedLocked() && d.inFlight < d.cfg.MaxInFlight
 			d.mu.Unlock()
 			if rec != nil {
 				select {
 				case d.recWake <- struct{}{}:
 				default:
 				}
-			} else if due {
+			}
+			if due {
 				d.poke() // a slot is free and more may be due
 			}
 		}()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -545,5 +546,41 @@ func TestHandleBatchDeliversOnceAndReportsBadEvents(t *testing.T) {
 	case r := <-rcv.got:
 		t.Fatalf("a redelivered event was sent again: %s", r.header.Get("webhook-id"))
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestBacklogBehindABusyLaneDrainsWithoutTimers: deliveries that HandleBatch stores due
+// behind a busy lane are claimed as soon as the lane has room, not once per RecordInterval
+// (which capped a drained backlog at one claim of claimRounds*PerEndpoint per interval while
+// the node sat idle): with the clock frozen, so that neither a record's interval nor a poll
+// timer ever fires after the first record, every delivery of a batch larger than a lane still
+// arrives.
+func TestBacklogBehindABusyLaneDrainsWithoutTimers(t *testing.T) {
+	var sent atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		sent.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, func(c *Config) {
+		c.RecordInterval = time.Hour // on the frozen clock: one record, then never again
+		c.attempted = nil
+	})
+	h.register(t, srv.URL, "hold.placed")
+	n := 3*laneRounds*h.d.cfg.PerEndpoint + 5 // two lanes' worth stored due behind the first
+	evs := make([]feed.Event, n)
+	for i := range evs {
+		evs[i] = event("hotel-1/"+strconv.Itoa(i+1)+"/0", "hold.placed", h.clock.Now())
+	}
+	if errs, err := h.d.HandleBatch(context.Background(), "webhooks", evs); err != nil || errs != nil {
+		t.Fatalf("HandleBatch = %v, %v", errs, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sent.Load() < int32(n) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := sent.Load(); got != int32(n) {
+		t.Fatalf("%d of %d deliveries sent with the clock frozen: the backlog waited for a timer", got, n)
 	}
 }
