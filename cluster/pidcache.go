@@ -34,6 +34,25 @@ type pidCacheShard struct {
 	mu   sync.RWMutex
 	pids map[identityKey]*actor.PID
 	peak int // most entries since pids was last made
+	// kinds are copies of the kinds of the keys set, which share them: a node has a few.
+	kinds []string
+}
+
+// maxKinds bounds pidCacheShard.kinds; a kind past them is copied per key.
+const maxKinds = 8
+
+// kind returns the shard's copy of kind. The caller holds the lock.
+func (s *pidCacheShard) kind(kind string) string {
+	for _, k := range s.kinds {
+		if k == kind {
+			return k
+		}
+	}
+	k := strings.Clone(kind)
+	if len(s.kinds) < maxKinds {
+		s.kinds = append(s.kinds, k)
+	}
+	return k
 }
 
 func newPIDCache() *pidCache {
@@ -62,14 +81,19 @@ func (c *pidCache) get(identity, kind string) (*actor.PID, bool) {
 	return pid, ok
 }
 
-// set caches pid for (identity, kind). The key's strings are copied: the caller's may be
-// slices of a larger buffer (a request's), which the cache must not keep alive.
+// set caches pid for (identity, kind). The key's strings are not the caller's, which may be
+// slices of a larger buffer (a request's) that the cache must not keep alive: the identity is
+// the part of pid's Id that names it (the placement actor names an activation after its
+// identity), or a copy, and the kind one copy per shard.
 func (c *pidCache) set(identity, kind string, pid *actor.PID) {
 	s := c.shard(identity)
 	s.mu.Lock()
 	k := identityKey{kind: kind, identity: identity}
 	if _, ok := s.pids[k]; !ok {
-		k = identityKey{kind: strings.Clone(kind), identity: strings.Clone(identity)}
+		k = identityKey{kind: s.kind(kind), identity: strings.Clone(identity)}
+		if i := strings.Index(pid.Id, identity); i >= 0 && identity != "" {
+			k.identity = pid.Id[i : i+len(identity)]
+		}
 	}
 	s.pids[k] = pid
 	s.peak = max(s.peak, len(s.pids))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -141,5 +142,41 @@ func TestPIDCacheConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got := c.len(); got != 0 {
 		t.Fatalf("len %d after every worker removed its entries", got)
+	}
+}
+
+// TestPIDCacheKeepsNoStringOfTheCaller: a cached key's identity is the part of the PID's Id
+// that names it (or a copy when the Id does not), and its kind the shard's one copy, never
+// the caller's strings, which may be slices of a request's buffer.
+func TestPIDCacheKeepsNoStringOfTheCaller(t *testing.T) {
+	within := func(s, of string) bool {
+		p, b := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(of)))
+		return p >= b && p+uintptr(len(s)) <= b+uintptr(len(of))
+	}
+	c := newPIDCache()
+	for _, tc := range []struct {
+		request string // a buffer the caller's strings slice: the identity from 19, the kind at the end
+		pid     *actor.PID
+		named   bool // the PID's Id names the identity
+	}{
+		{"POST /v1/resources/r-1 resource", actor.NewPID("node-1", "partition-activator/r-1$7"), true},
+		{"POST /v1/resources/r-2 resource", actor.NewPID("node-1", "$8"), false},
+	} {
+		identity, kind := tc.request[19:22], tc.request[23:]
+		c.set(identity, kind, tc.pid)
+		if pid, ok := c.get(identity, kind); !ok || pid != tc.pid {
+			t.Fatalf("get %s = %v, %v", identity, pid, ok)
+		}
+		for k, pid := range c.shard(identity).pids {
+			if pid != tc.pid {
+				continue
+			}
+			if within(k.identity, tc.request) || within(k.kind, tc.request) {
+				t.Fatalf("key %+v keeps the caller's strings", k)
+			}
+			if within(k.identity, tc.pid.Id) != tc.named {
+				t.Fatalf("key %+v: identity within the PID's Id %v, want %v", k, !tc.named, tc.named)
+			}
+		}
 	}
 }

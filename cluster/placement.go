@@ -104,7 +104,14 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 		return
 	}
 	sys := ctx.ActorSystem()
-	name := placementActorName + "/" + ci.Identity + sys.ProcessRegistry.NextId()
+	const prefix = placementActorName + "/"
+	name := prefix + ci.Identity + sys.ProcessRegistry.NextId()
+	// The activation's identity, and its key here, are the bytes of its name (its PID's Id,
+	// kept as long as it is active) and the kind's registered name: an activation then keeps
+	// no string of the request that activated it (whose identity may be a slice of a larger
+	// buffer, and its kind one more allocation per activation).
+	ci = cluster.NewClusterIdentity(name[len(prefix):len(prefix)+len(ci.Identity)], kind.Kind)
+	key = keyOf(ci)
 	p.spawning = ci
 	pid, err := sys.Root.SpawnNamed(p.identified(ci.Kind, kind.Props), name)
 	p.spawning = nil

@@ -99,12 +99,11 @@ type Core struct {
 	load     *loading    // the load under way, at most one
 	pending  []*decision // decided after flight was sealed, in decision order
 	deferred []*Command  // arrived before the first load
-	lookups  map[*Command]struct{}
-	heldBack int // commands handled since pending could have been committed
+	heldBack int         // commands handled since pending could have been committed
 	nextID   uint64
 
 	backoff time.Duration // the next pause after a failed reload or renewal
-	rare    *rareTimes    // nil until the activation first backs off or stops
+	rare    *rareTimes    // nil until the activation first backs off, stops or looks a hold up
 
 	// leaseEnd is when this activation's lease ends by the shell's clock (zero: none);
 	// ownUntil is the latest lease end it stored with a write known to have applied.
@@ -116,17 +115,20 @@ type Core struct {
 	expiryAt    time.Time // the earliest deadline of a held hold, armed (zero: none)
 	lastPrune   int64     // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
 
-	now time.Time // of the input being stepped
-	// rd is the output of the step under way; between steps, nil once the shell called Done
-	// while idle with Config.Readies set (see Readies).
+	// rd is the output of the step under way, and holds its time (Ready.now); between steps,
+	// nil once the shell called Done while idle with Config.Readies set (see Readies).
 	rd *Ready
 }
 
-// rareTimes are the deadlines of an activation that backs off or stops: most never do, and
-// inline they would move every Core to a larger allocation class.
+// rareTimes are the deadlines of an activation that backs off or stops, and the commands of
+// one that looks holds up: most never do, and inline they would move every Core to a larger
+// allocation class.
 type rareTimes struct {
 	backoffUntil time.Time // zero: not backing off; writes are refused until a Tick at or after it
 	stopBy       time.Time // a stopping activation gives up committing after this
+	// lookups are the commands waiting for a store read of a hold (lookup.go); nil until the
+	// first.
+	lookups map[*Command]struct{}
 }
 
 // times returns the rare deadlines, allocating them on first use.
@@ -182,7 +184,7 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 		c.rd = c.cfg.Readies.get()
 	}
 	c.rd.reset()
-	c.now = now
+	c.rd.now = now
 	switch in := in.(type) {
 	case *Command:
 		c.onCommand(now, in)
@@ -408,10 +410,12 @@ func (c *Core) failAll(err error) {
 		c.fail(r, err)
 	}
 	c.deferred = nil
-	for r := range c.lookups {
-		c.fail(r, err)
+	if c.rare != nil {
+		for r := range c.rare.lookups {
+			c.fail(r, err)
+		}
+		clear(c.rare.lookups)
 	}
-	clear(c.lookups)
 }
 
 func (c *Core) failDecisions(ds []*decision, err error) {

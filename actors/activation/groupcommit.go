@@ -346,11 +346,23 @@ func (c *Core) onCommitResult(now time.Time, in CommitResult) {
 func (c *Core) onCommitted(now time.Time, f *flight) {
 	switch f.outcome {
 	case Committed:
+		// spec is committed plus f, when f was the last commit at the store and nothing is
+		// pending: it becomes committed, instead of f's events being applied to committed a
+		// second time (shareSpec would drop spec's copy at the end of the step anyway). Not
+		// while stopping, where pending decisions may have been dropped past the stop's
+		// deadline with their effects on spec; nor for a state that shareSpec keeps apart.
+		adopt := len(c.flights) == 0 && len(c.pending) == 0 && c.spec != c.committed && c.memory == Current &&
+			c.phase != Stopping && c.spec.HoldCount() <= shareSpecMaxHolds
 		for _, d := range f.decisions {
 			for _, ev := range d.events {
-				c.committed.Apply(ev)
+				if !adopt {
+					c.committed.Apply(ev)
+				}
 				c.note(ev)
 			}
+		}
+		if adopt {
+			c.committed = c.spec
 		}
 		c.version = f.version
 		if f.create {

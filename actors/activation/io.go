@@ -172,6 +172,10 @@ type Ready struct {
 	StopSelf bool
 	// Notes are for metrics and logs.
 	Notes Notes
+
+	// now is the time of the step under way (Core.Step): kept here rather than in the Core,
+	// which is per active resource, where the Ready is lent (Readies).
+	now time.Time
 }
 
 // Reply is one answer to send.
@@ -288,7 +292,7 @@ type Notes struct {
 	Backoff    time.Duration
 }
 
-// Readies lends Readies to the cores of many activations (Config.Readies): a Ready is 328
+// Readies lends Readies to the cores of many activations (Config.Readies): a Ready is 352
 // bytes, with its slices' arrays on top, and a core that kept its own between steps was in
 // the 768-byte allocation class instead of the 416-byte one, for every active resource,
 // though most of them are idle. Safe for concurrent use.

@@ -17,7 +17,7 @@ import (
 // stored end has passed by its own clock before it answers anything. So while an activation
 // is leased nobody else has written, and its memory is what the store holds.
 
-func (c *Core) leased() bool { return c.leasedAt(c.now) }
+func (c *Core) leased() bool { return c.leasedAt(c.rd.now) }
 
 func (c *Core) leasedAt(now time.Time) bool {
 	return !c.leaseEnd.IsZero() && now.Before(c.leaseEnd)

@@ -11,19 +11,23 @@ import (
 // the activation keeps serving meanwhile.
 func (c *Core) startLookup(r *Command, holdID string) {
 	c.park(r)
-	if c.lookups == nil { // made on first use: most activations never look a hold up
-		c.lookups = make(map[*Command]struct{})
+	rare := c.times()
+	if rare.lookups == nil { // made on first use: most activations never look a hold up
+		rare.lookups = make(map[*Command]struct{})
 	}
-	c.lookups[r] = struct{}{}
+	rare.lookups[r] = struct{}{}
 	c.rd.Lookups = append(c.rd.Lookups, Lookup{For: r, HoldID: holdID, Timeout: c.cfg.CommitTimeout})
 }
 
 func (c *Core) onLookup(now time.Time, m LookupResult) {
 	r := m.For
-	if _, ok := c.lookups[r]; !ok {
+	if c.rare == nil {
+		return
+	}
+	if _, ok := c.rare.lookups[r]; !ok {
 		return // answered already (the activation died or is stopping)
 	}
-	delete(c.lookups, r)
+	delete(c.rare.lookups, r)
 	t := ms(now)
 	if _, ok := c.spec.Hold(m.HoldID); ok {
 		// Memory caught up meanwhile (a reload): take the normal path.

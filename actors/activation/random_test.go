@@ -3,6 +3,7 @@ package activation
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -94,6 +95,29 @@ func (s *modelStore) checkEvents(w Write) {
 		bad("version %d: bucket events about unchanged buckets %v", w.Version, crossed)
 	}
 	s.events += len(w.Events)
+}
+
+// checkCommitted holds the core's committed state against the store when the core says it
+// is what the store has (nothing at the store or pending, memory current, same version):
+// every bucket and every hold memory knows is the stored one. A drained commit makes spec
+// committed (onCommitted) instead of applying its events again; this is what says it was
+// exactly the store's.
+func (s *modelStore) checkCommitted(t *testing.T, seed uint64, st Status) {
+	t.Helper()
+	if st.Committed == nil || !s.exists || st.Memory != Current || st.Commits > 0 || st.InFlight > 0 || st.Pending > 0 ||
+		st.Loading || st.Version != s.version || st.Epoch != s.epoch {
+		return
+	}
+	for _, b := range st.Committed.Buckets() {
+		if sb, ok := s.buckets[b.Key]; !ok || sb != b {
+			t.Fatalf("seed %d: version %d: committed bucket %+v, store has %+v", seed, s.version, b, sb)
+		}
+	}
+	for id, sh := range s.holds {
+		if h, ok := st.Committed.Hold(id); ok && !reflect.DeepEqual(h, sh) {
+			t.Fatalf("seed %d: version %d: committed hold %+v, store has %+v", seed, s.version, h, sh)
+		}
+	}
 }
 
 func (s *modelStore) commit(w Write) Outcome {
@@ -281,6 +305,7 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 			if waiting != core.Parked() {
 				t.Fatalf("seed %d: parked %d, %d commands wait", seed, core.Parked(), waiting)
 			}
+			store.checkCommitted(t, seed, core.Status(now))
 		}
 		resolve := func(failures bool) bool {
 			switch {

@@ -116,7 +116,7 @@ func (s *State) DecideUpdate(cmd UpdateResource, now time.Time) ([]Event, error)
 	if err := s.refuseArchived(); err != nil {
 		return nil, err
 	}
-	r := s.resource
+	r := s.resource.view(s.id, s.exists)
 	ev := ResourceUpdated{Name: r.Name, HoldTTL: r.HoldTTL, At: now, Capacities: map[string]int64{},
 		MaxExtensions: r.MaxExtensions, Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, WaitlistOfferTTL: r.WaitlistOfferTTL,
 		Tags: normalTags(r.Tags), Location: r.Location, Refunds: copyRefunds(r.Refunds)}

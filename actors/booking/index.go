@@ -1,5 +1,7 @@
 package booking
 
+import "unsafe"
+
 // A resource's holds and buckets are kept in lists, found by scanning while a list is short and
 // by an index built once it outgrows smallIndex: most resources have a bucket or a few and a
 // few holds, and a map for them would cost more memory than the holds themselves. The lists
@@ -91,9 +93,13 @@ func (l *holdList) add(h *hold) {
 	}
 }
 
-// clone returns a deep copy: its Holds and their bucket lists in one block each (a clone is
-// taken per group commit, and a hot resource has thousands of holds).
-func (l *holdList) clone() holdList {
+// clone returns a deep copy: its Holds in one block (a clone is taken per group commit, and a
+// hot resource has thousands of holds). keys are the bucket keys of the list's state
+// (bucketList.keys) and ckeys their copy in the clone's: a hold's bucket list that is a slice
+// of keys (keysAt; most are) becomes the same slice of ckeys, and the others are copied into
+// one block. So a clone allocates nothing per hold for its bucket lists and shares no array
+// with the original.
+func (l *holdList) clone(keys, ckeys []string) holdList {
 	if len(l.list) == 0 {
 		return holdList{}
 	}
@@ -101,15 +107,22 @@ func (l *holdList) clone() holdList {
 	holds := make([]hold, len(l.list))
 	n := 0
 	for _, h := range l.list {
-		n += len(h.Buckets)
+		if keysOffset(keys, h.Buckets) < 0 {
+			n += len(h.Buckets)
+		}
 	}
-	keys := make([]string, 0, n)
+	var own []string
+	if n > 0 {
+		own = make([]string, 0, n)
+	}
 	for i, h := range l.list {
 		holds[i] = *h
-		if h.Buckets != nil {
-			at := len(keys)
-			keys = append(keys, h.Buckets...)
-			holds[i].Buckets = keys[at:len(keys):len(keys)] // an append to it cannot reach the next
+		if at := keysOffset(keys, h.Buckets); at >= 0 {
+			holds[i].Buckets = ckeys[at : at+len(h.Buckets) : at+len(h.Buckets)]
+		} else if h.Buckets != nil {
+			at := len(own)
+			own = append(own, h.Buckets...)
+			holds[i].Buckets = own[at:len(own):len(own)] // an append to it cannot reach the next
 		}
 		c.list[i] = &holds[i]
 	}
@@ -209,4 +222,26 @@ func (l *bucketList) clone() bucketList {
 		}
 	}
 	return c
+}
+
+// keysOffset returns the position in keys at which the non-empty list s starts when s is a
+// slice of keys' array within its length, -1 otherwise.
+func keysOffset(keys, s []string) int {
+	if len(s) == 0 || len(keys) == 0 {
+		return -1
+	}
+	base, p := uintptr(unsafe.Pointer(unsafe.SliceData(keys))), uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	if p < base {
+		return -1
+	}
+	size := unsafe.Sizeof("")
+	off := p - base
+	if off%size != 0 {
+		return -1
+	}
+	at := int(off / size)
+	if at >= len(keys) || len(s) > len(keys)-at {
+		return -1
+	}
+	return at
 }

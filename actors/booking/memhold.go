@@ -5,32 +5,38 @@ import (
 	"time"
 )
 
-// hold is a hold as a State keeps it in memory: 128 bytes (the allocator's class of its 122),
-// where a Hold is 256. What the state knows already is left out (the resource id), times are
-// instants (8 bytes each instead of 24), the status a byte, and what few holds have (a
-// waitlist entry, a contact, a payment) sits behind a pointer. view rebuilds the Hold that
-// callers see, equal to the one the state was given (see instant and holdRare for the
-// exceptions kept exactly). A resource has a few holds in memory for as long as it is active,
-// so this is most of the booking state of an active resource.
+// hold is a hold as a State keeps it in memory: 112 bytes (an allocator class), where a Hold
+// is 256. What the state knows already is left out (the resource id), times are instants (8
+// bytes each instead of 24) and the update time milliseconds after the creation (4 bytes),
+// the renewals 2 bytes, the status a byte, and what few holds have (a waitlist entry, a
+// contact, a payment) sits behind a pointer. view rebuilds the Hold that callers see, equal
+// to the one the state was given (see instant and holdRare for the exceptions kept exactly).
+// A resource has a few holds in memory for as long as it is active, so this is most of the
+// booking state of an active resource.
 //
-// ID, UserID, IdempotencyKey, Buckets, Quantity and Extensions are the Hold's fields; the
-// others are read through methods of the Hold's field names.
+// ID, UserID, IdempotencyKey, Buckets and Quantity are the Hold's fields; the others are read
+// through methods of the Hold's field names.
 type hold struct {
 	ID             string
 	UserID         string
 	IdempotencyKey string
 	Buckets        []string // distinct keys, in request order; never written once set
 	Quantity       int64
-	Extensions     int
 	created        instant
 	expires        instant
-	updated        instant
 	// rare is nil for a hold without waitlist entry, contact or payment (nor anything odd, see
 	// holdOdd). It is copied on write (setRare): a state's clone shares it.
-	rare        *holdRare
+	rare *holdRare
+	// updated is UpdatedAt in milliseconds after CreatedAt (noUpdated: the zero time); an
+	// UpdatedAt it cannot say is in holdOdd.times.
+	updated     int32
+	ext         uint16 // Extensions, unless holdOdd.hasExtensions
 	status      holdStatus
 	PaymentOpen bool
 }
+
+// noUpdated is hold.updated for an UpdatedAt that is the zero time.
+const noUpdated = math.MinInt32
 
 // holdRare is what a hold in memory has only when it has it: 64 bytes.
 type holdRare struct {
@@ -52,9 +58,13 @@ type holdOdd struct {
 	status Status
 	// times are the hold's CreatedAt, ExpiresAt and UpdatedAt when one of them is not an
 	// instant (hasTimes): a time outside UTC, with a monotonic reading or outside the years
-	// 1678-2262.
+	// 1678-2262, or an UpdatedAt not a whole number of milliseconds within 24 days of
+	// CreatedAt (see hold.updated).
 	times    [3]time.Time
 	hasTimes bool
+	// extensions is the hold's Extensions when it is outside 0-65535 (hasExtensions).
+	extensions    int
+	hasExtensions bool
 }
 
 // holdStatus is a Status as a byte.
@@ -100,21 +110,50 @@ const (
 	updatedAt
 )
 
+// instant returns the instant of CreatedAt or ExpiresAt (k createdAt or expiresAt).
 func (h *hold) instant(k int) *instant {
-	switch k {
-	case createdAt:
+	if k == createdAt {
 		return &h.created
-	case expiresAt:
-		return &h.expires
 	}
-	return &h.updated
+	return &h.expires
 }
 
 func (h *hold) time(k int) time.Time {
 	if h.rare != nil && h.rare.odd != nil && h.rare.odd.hasTimes {
 		return h.rare.odd.times[k]
 	}
-	return h.instant(k).time()
+	return h.compactTime(k)
+}
+
+// compactTime is time k as the hold's own fields say it (not holdOdd.times).
+func (h *hold) compactTime(k int) time.Time {
+	if k != updatedAt {
+		return h.instant(k).time()
+	}
+	if h.updated == noUpdated {
+		return time.Time{}
+	}
+	return (h.created + instant(h.updated)*instant(time.Millisecond)).time()
+}
+
+// updatedOf returns UpdatedAt i as hold.updated; ok is false when it cannot say it.
+func (h *hold) updatedOf(i instant) (u int32, ok bool) {
+	if i == noInstant {
+		return noUpdated, true
+	}
+	const far = 1 << 62 // far from overflow: instants of years 1824-2116 (within ±146 years of 1970)
+	if h.created == noInstant || h.created > far || h.created < -far || i > far || i < -far {
+		return 0, false
+	}
+	d := i - h.created
+	if d%instant(time.Millisecond) != 0 {
+		return 0, false
+	}
+	ms := int64(d / instant(time.Millisecond))
+	if ms <= noUpdated || ms > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(ms), true
 }
 
 // odd returns h's holdOdd, nil if it has none.
@@ -126,18 +165,49 @@ func (h *hold) odd() *holdOdd {
 }
 
 // setTime sets one of the hold's times (createdAt, expiresAt, updatedAt).
+// CreatedAt is set before UpdatedAt (which is kept relative to it).
 func (h *hold) setTime(k int, t time.Time) {
 	i, ok := instantOf(t)
 	if ok && (h.odd() == nil || !h.odd().hasTimes) {
-		*h.instant(k) = i
-		return
+		if k != updatedAt {
+			*h.instant(k) = i
+			return
+		}
+		if u, ok := h.updatedOf(i); ok {
+			h.updated = u
+			return
+		}
 	}
 	r := h.setOdd()
 	if !r.hasTimes {
-		r.times, r.hasTimes = [3]time.Time{h.created.time(), h.expires.time(), h.updated.time()}, true
+		r.times, r.hasTimes = [3]time.Time{h.compactTime(createdAt), h.compactTime(expiresAt), h.compactTime(updatedAt)}, true
 	}
 	r.times[k] = t
-	*h.instant(k) = i // kept for instant comparisons (see expiryItem), exact or not
+	if k != updatedAt {
+		*h.instant(k) = i // kept for instant comparisons (see expiryItem), exact or not
+	}
+}
+
+// Extensions is the hold's Extensions.
+func (h *hold) Extensions() int {
+	if o := h.odd(); o != nil && o.hasExtensions {
+		return o.extensions
+	}
+	return int(h.ext)
+}
+
+// setExtensions sets the hold's Extensions.
+func (h *hold) setExtensions(n int) {
+	if n >= 0 && n <= math.MaxUint16 {
+		h.ext = uint16(n)
+		if o := h.odd(); o != nil && o.hasExtensions {
+			h.setOdd().hasExtensions = false
+		}
+		return
+	}
+	h.ext = 0
+	o := h.setOdd()
+	o.extensions, o.hasExtensions = n, true
 }
 
 func (h *hold) CreatedAt() time.Time { return h.time(createdAt) }
@@ -220,7 +290,7 @@ func (h *hold) Units() int64 { return h.Quantity * int64(len(h.Buckets)) }
 // Buckets and Contact.
 func (h *hold) setHold(x *Hold, stateID string) {
 	*h = hold{ID: x.ID, UserID: x.UserID, IdempotencyKey: x.IdempotencyKey, Buckets: x.Buckets,
-		Quantity: x.Quantity, Extensions: x.Extensions, PaymentOpen: x.PaymentOpen}
+		Quantity: x.Quantity, PaymentOpen: x.PaymentOpen}
 	if x.WaitlistEntryID != "" || x.Contact != nil || x.Payment != "" {
 		h.rare = &holdRare{WaitlistEntryID: x.WaitlistEntryID, Contact: x.Contact, Payment: x.Payment}
 	}
@@ -229,6 +299,7 @@ func (h *hold) setHold(x *Hold, stateID string) {
 		o.resourceID, o.hasResourceID = x.ResourceID, true
 	}
 	h.setStatus(x.Status)
+	h.setExtensions(x.Extensions)
 	h.setTime(createdAt, x.CreatedAt)
 	h.setTime(expiresAt, x.ExpiresAt)
 	h.setTime(updatedAt, x.UpdatedAt)
@@ -253,7 +324,7 @@ func (h *hold) view(stateID string) Hold {
 	x := Hold{ID: h.ID, ResourceID: stateID, UserID: h.UserID, IdempotencyKey: h.IdempotencyKey,
 		Buckets: append([]string(nil), h.Buckets...), Quantity: h.Quantity, Status: h.Status(),
 		CreatedAt: h.CreatedAt(), ExpiresAt: h.ExpiresAt(), UpdatedAt: h.UpdatedAt(),
-		Extensions: h.Extensions, PaymentOpen: h.PaymentOpen}
+		Extensions: h.Extensions(), PaymentOpen: h.PaymentOpen}
 	if r := h.rare; r != nil {
 		x.WaitlistEntryID, x.Contact, x.Payment = r.WaitlistEntryID, r.Contact, r.Payment
 		if r.odd != nil && r.odd.hasResourceID {

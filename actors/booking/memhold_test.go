@@ -36,6 +36,18 @@ func TestHoldInMemoryRoundTrips(t *testing.T) {
 		},
 		"empty contact":    func(h *Hold) { h.Contact = SealedContact{} },
 		"extensions":       func(h *Hold) { h.Extensions = 1 << 40 },
+		"most extensions":  func(h *Hold) { h.Extensions = 65535 },
+		"extensions over":  func(h *Hold) { h.Extensions = 65536 },
+		"negative renewal": func(h *Hold) { h.Extensions = -1 },
+		"updated later":    func(h *Hold) { h.UpdatedAt = t0.Add(24 * time.Hour) },
+		"updated 30 days":  func(h *Hold) { h.UpdatedAt = t0.Add(30 * 24 * time.Hour) },
+		"updated before":   func(h *Hold) { h.UpdatedAt = t0.Add(-30 * 24 * time.Hour) },
+		"updated in µs":    func(h *Hold) { h.UpdatedAt = t0.Add(time.Microsecond) },
+		"zero update":      func(h *Hold) { h.UpdatedAt = time.Time{} },
+		"zero creation":    func(h *Hold) { h.CreatedAt = time.Time{} },
+		"year 2200": func(h *Hold) {
+			h.CreatedAt, h.UpdatedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 2, 0, 0, 0, 0, time.UTC)
+		},
 		"no buckets":       func(h *Hold) { h.Buckets = nil },
 		"all odd together": func(h *Hold) { h.Status, h.ResourceID, h.UpdatedAt, h.Payment = "x", "r3", time.Now(), "p" },
 	} {
@@ -52,11 +64,14 @@ func TestHoldInMemoryRoundTrips(t *testing.T) {
 			c.setStatus("gone")
 			c.setTime(expiresAt, time.Now())
 			c.setPayment("changed", false)
+			c.setTime(updatedAt, t0.Add(time.Hour))
+			c.setExtensions(x.Extensions + 1)
 			if got := h.view("r1"); !reflect.DeepEqual(got, x) {
 				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
 			}
 			// And the copy took them.
-			if c.Status() != "gone" || c.view("r1").Payment != "changed" {
+			if c.Status() != "gone" || c.view("r1").Payment != "changed" || !c.UpdatedAt().Equal(t0.Add(time.Hour)) ||
+				c.Extensions() != x.Extensions+1 {
 				t.Fatalf("copy = %+v", c.view("r1"))
 			}
 		})
@@ -91,6 +106,7 @@ func TestResourceInMemoryRoundTrips(t *testing.T) {
 		Tags: []string{"a"}, Location: "here"}
 	for name, change := range map[string]func(*Resource){
 		"usual":     func(*Resource) {},
+		"bare":      func(r *Resource) { r.Price, r.Refunds, r.Tags, r.Location = nil, nil, nil, "" },
 		"archived":  func(r *Resource) { r.ArchivedAt = t0.Add(time.Hour) },
 		"paris":     func(r *Resource) { r.CreatedAt = t0.In(paris) },
 		"monotonic": func(r *Resource) { r.ArchivedAt = time.Now() },
@@ -99,23 +115,35 @@ func TestResourceInMemoryRoundTrips(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			x := base
 			change(&x)
-			var r resourceMem
-			r.set(x)
-			if got := r.view(); !reflect.DeepEqual(got, x) {
-				t.Fatalf("view = %+v, want %+v", got, x)
-			}
-			if r.Archived() != x.Archived() {
-				t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
-			}
-			c := r
-			c.setTime(resUpdatedAt, time.Now())
-			c.setTime(resArchivedAt, t0.In(paris))
-			if got := r.view(); !reflect.DeepEqual(got, x) {
-				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
-			}
-			if !c.Archived() || !c.view().ArchivedAt.Equal(t0) {
-				t.Fatalf("copy = %+v", c.view())
+			for _, stateID := range []string{x.ID, "another-id"} { // its state's id, or not
+				resourceRoundTrips(t, x, stateID)
 			}
 		})
+	}
+}
+
+// resourceRoundTrips checks x in memory on a state of resource stateID.
+func resourceRoundTrips(t *testing.T, x Resource, stateID string) {
+	t.Helper()
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r resourceMem
+	r.set(x, stateID)
+	if got := r.view(stateID, true); !reflect.DeepEqual(got, x) {
+		t.Fatalf("view = %+v, want %+v", got, x)
+	}
+	if r.Archived() != x.Archived() {
+		t.Fatalf("Archived = %v, want %v", r.Archived(), x.Archived())
+	}
+	c := r
+	c.setTime(resUpdatedAt, time.Now())
+	c.setTime(resArchivedAt, t0.In(paris))
+	if got := r.view(stateID, true); !reflect.DeepEqual(got, x) {
+		t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
+	}
+	if !c.Archived() || !c.view(stateID, true).ArchivedAt.Equal(t0) {
+		t.Fatalf("copy = %+v", c.view(stateID, true))
 	}
 }

@@ -50,7 +50,7 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 		return nil, Errorf(CodeConflict, "hold %q is held; confirm it instead", holdID)
 	}
 	if s.resource.Archived() {
-		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.ID)
+		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.id(s.id, s.exists))
 	}
 	for _, k := range h.Buckets {
 		b := s.buckets.get(k)
@@ -71,14 +71,14 @@ func (s *State) PaymentExtension(holdID string, d time.Duration, now time.Time) 
 	if !ok || h.Status() != StatusHeld || d <= 0 || !now.Before(h.ExpiresAt()) {
 		return nil
 	}
-	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt().Add(d), Extensions: h.Extensions, At: now}}
+	return []Event{HoldExtended{HoldID: holdID, ExpiresAt: h.ExpiresAt().Add(d), Extensions: h.Extensions(), At: now}}
 }
 
 // AdoptTerminal makes a terminal hold loaded from the store known to the state (a late payment
 // for a hold that ended before this activation). It claims nothing; an active or already
 // known hold is left alone and false returned.
 func (s *State) AdoptTerminal(h Hold) bool {
-	if h.Status.Active() || h.ResourceID != s.resource.ID && s.resource.ID != "" {
+	if h.Status.Active() || h.ResourceID != s.resource.id(s.id, s.exists) && s.resource.id(s.id, s.exists) != "" {
 		return false
 	}
 	if s.holds.get(h.ID) != nil {

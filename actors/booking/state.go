@@ -68,7 +68,7 @@ func RestoreSaved(sv Saved) *State {
 	res, buckets, holds, idem := sv.Resource, sv.Buckets, sv.Holds, sv.Idempotency
 	s := NewState(res.ID)
 	s.exists = true
-	s.resource.set(copyResource(res)) // the state owns its copy, as Clone and Resource assume
+	s.resource.set(copyResource(res), s.id) // the state owns its copy, as Clone and Resource assume
 	s.buckets.grow(len(buckets))
 	for _, b := range buckets {
 		if x := s.buckets.get(b.Key); x != nil { // a store's row twice: the later one, as a map would keep
@@ -136,9 +136,9 @@ func (s *State) Clone() *State {
 			}
 		}
 	}
-	c.resource.set(copyResource(s.resource.view()))
+	c.resource = s.resource.clone()
 	c.buckets = s.buckets.clone()
-	c.holds = s.holds.clone()
+	c.holds = s.holds.clone(s.buckets.keys, c.buckets.keys)
 	if s.idem != nil {
 		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
 		for k, seq := range s.idem.seq {
@@ -156,7 +156,7 @@ func (s *State) Exists() bool { return s.exists }
 
 // Resource returns the resource's metadata; ok is false before creation.
 func (s *State) Resource() (r Resource, ok bool) {
-	return copyResource(s.resource.view()), s.exists
+	return copyResource(s.resource.view(s.id, s.exists)), s.exists
 }
 
 // Buckets returns copies of all buckets, sorted by key.
@@ -235,7 +235,7 @@ func (s *State) Apply(e Event) {
 	switch e := e.(type) {
 	case ResourceCreated:
 		s.exists = true
-		s.resource.set(copyResource(e.Resource)) // do not share the event's Money or Tags with the state
+		s.resource.set(copyResource(e.Resource), s.id) // do not share the event's Money or Tags with the state
 		s.buckets.grow(len(e.Buckets))
 		for _, b := range e.Buckets {
 			nb := Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: b.Allowance}
@@ -250,7 +250,7 @@ func (s *State) Apply(e Event) {
 		r.Name, r.HoldTTL = e.Name, e.HoldTTL
 		r.setTime(resUpdatedAt, e.At)
 		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
-		r.Tags, r.Location, r.Refunds = normalTags(e.Tags), e.Location, copyRefunds(e.Refunds)
+		r.setRare(r.price(), copyRefunds(e.Refunds), normalTags(e.Tags), e.Location)
 		s.countUnits()
 		for k, c := range e.Capacities {
 			if b := s.buckets.get(k); b != nil {
@@ -290,7 +290,7 @@ func (s *State) Apply(e Event) {
 		h := s.holds.list[i]
 		moved := !h.ExpiresAt().Equal(e.ExpiresAt)
 		h.setTime(expiresAt, e.ExpiresAt)
-		h.Extensions = e.Extensions
+		h.setExtensions(e.Extensions)
 		h.setTime(updatedAt, e.At)
 		if moved { // the old item goes stale; an unchanged one stays valid
 			s.pushExpiry(i)
@@ -331,15 +331,27 @@ func (s *State) intern(h *hold) {
 // internBuckets is intern for a hold that shares Buckets with an event. Hold bucket lists are
 // never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
 // list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
-// shared with the event instead of copied; any other list is copied, then interned.
+// shared with the event instead of copied; any other list is copied, then interned. A list of
+// consecutive keys becomes a slice of the state's keys (keysAt) even when the event's is a
+// slice of another state's (the activation decides on the state it then clones): a clone
+// maps such slices onto its own keys (holdList.clone), and the other state's array is not
+// kept.
 func (s *State) internBuckets(h *hold) {
-	at := -1
-	for _, k := range h.Buckets {
+	at, first, consecutive := -1, -1, true
+	for i, k := range h.Buckets {
+		prev := at
 		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
 			h.Buckets = append([]string(nil), h.Buckets...)
 			s.intern(h)
 			return
 		}
+		if i == 0 {
+			first = at
+		}
+		consecutive = consecutive && (i == 0 || at == prev+1)
+	}
+	if n := len(h.Buckets); n > 0 && consecutive {
+		h.Buckets = s.buckets.keysAt(first, n)
 	}
 }
 

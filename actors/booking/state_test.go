@@ -302,7 +302,7 @@ func TestClone(t *testing.T) {
 		for _, h := range s.holds.list { // reach into what a shallow copy would share
 			h.Buckets[0] = "zz"
 		}
-		s.resource.Price.Amount = 99
+		s.resource.extra.Price.Amount = 99
 		s.buckets.get("b").Capacity = 0
 	}
 	t.Run("mutating the clone", func(t *testing.T) {
