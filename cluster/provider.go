@@ -65,8 +65,13 @@ type Provider struct {
 	localMeta  []byte
 	cl         *cluster.Cluster
 	members    map[string]*memberEntry // by memberlist node name
-	warned     map[string]bool         // member ids already warned about (blocked/bad meta)
-	applied    map[string]bool         // member ids of the topology protoactor last applied
+	// prunedGens keeps the generation of members pruned from members (dead or left for
+	// DeadMemberRetention), so that one coming back after a long partition does not get a
+	// topology id protoactor blocked. It grows by one entry per member that ever left the
+	// topology, as protoactor's own block list does.
+	prunedGens map[string]int
+	warned     map[string]bool // member ids already warned about (blocked/bad meta)
+	applied    map[string]bool // member ids of the topology protoactor last applied
 
 	joined   chan struct{} // closed once joined (provider_join.go)
 	joinOnce sync.Once
@@ -98,13 +103,14 @@ func NewProvider(cfg ProviderConfig) (*Provider, error) {
 		cfg.Jitter = defaultJitter
 	}
 	return &Provider{
-		cfg:     cfg,
-		log:     orDiscard(cfg.Logger).With("component", "gossip"),
-		now:     time.Now,
-		dirty:   make(chan struct{}, 1),
-		members: map[string]*memberEntry{},
-		warned:  map[string]bool{},
-		joined:  make(chan struct{}),
+		cfg:        cfg,
+		log:        orDiscard(cfg.Logger).With("component", "gossip"),
+		now:        time.Now,
+		dirty:      make(chan struct{}, 1),
+		members:    map[string]*memberEntry{},
+		prunedGens: map[string]int{},
+		warned:     map[string]bool{},
+		joined:     make(chan struct{}),
 	}, nil
 }
 

@@ -120,6 +120,7 @@ func (p *Provider) pruneDeparted() {
 	defer p.mu.Unlock()
 	for name, e := range p.members {
 		if (e.info.Status == StatusDead || e.info.Status == StatusLeft) && e.since.Before(cutoff) {
+			p.prunedGens[name] = e.gen
 			delete(p.members, name)
 		}
 	}
@@ -133,7 +134,9 @@ func (p *Provider) upsert(n *memberlist.Node) {
 	defer p.mu.Unlock()
 	e := p.members[n.Name]
 	if e == nil {
-		e = &memberEntry{}
+		// A member pruned while dead keeps counting: its last topology id is blocked.
+		e = &memberEntry{gen: p.prunedGens[n.Name]}
+		delete(p.prunedGens, n.Name)
 		p.members[n.Name] = e
 	}
 	prev, prevValid := e.info, e.valid

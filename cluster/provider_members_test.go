@@ -94,3 +94,37 @@ func TestProviderReadmitsAMemberDeclaredDead(t *testing.T) {
 		t.Fatalf("suspect member's topology id %v, want %v", got, second)
 	}
 }
+
+// A member dead for longer than DeadMemberRetention is pruned from the table; when it comes
+// back (a partition longer than that) it must still get a topology id protoactor has not
+// blocked.
+func TestProviderReadmitsAMemberPrunedWhileDead(t *testing.T) {
+	cfg := DefaultProviderConfig()
+	p, err := NewProvider(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	p.now = func() time.Time { return now }
+	node := &memberlist.Node{Name: "peer", Addr: net.IPv4(127, 0, 0, 1), Port: 7946,
+		Meta: nodeMeta{ID: "peer", RemoteAddr: "127.0.0.1:8090", Kinds: []string{"echo"}}.encode()}
+	id := func() string {
+		ms, _ := p.topologyMembers()
+		if len(ms) != 1 {
+			t.Fatalf("topology %v, want the one peer", ms)
+		}
+		return ms[0].Id
+	}
+	p.upsert(node)
+	blocked := id()
+	mlEvents{p}.NotifyLeave(node)
+	now = now.Add(cfg.DeadMemberRetention + time.Second)
+	p.pruneDeparted()
+	if len(p.Members()) != 0 {
+		t.Fatalf("dead member kept past retention: %+v", p.Members())
+	}
+	p.upsert(node) // the partition healed
+	if got := id(); got == blocked {
+		t.Fatalf("member back after pruning has its blocked topology id %q again", got)
+	}
+}

@@ -68,11 +68,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		key, capped := l.keyOf(c.RemoteAddr())
 		if capped && !l.acquire(key) {
+			// Counted before the close: whoever sees the connection refused sees it counted.
+			l.refused.Inc()
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0)
 			}
 			_ = c.Close()
-			l.refused.Inc()
 			continue
 		}
 		l.gauge.Inc()

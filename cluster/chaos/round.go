@@ -100,16 +100,14 @@ func RunRound(t *testing.T, cfg Config) *Report {
 	sleepCtx(ctx, 2*time.Second)
 	wl.Stop()
 	wl.FinalReads(ctx)
-	rep.Topology = tb.TopologyViews(ctx)
+	// One topology everywhere, within a grace period: on a loaded machine a node can still
+	// suspect (and briefly drop) a peer after the last fault healed, and that is gossip doing
+	// its job. What finding 2 was, and what fails the round, is a split that stays.
 	var split []string
-	for _, n := range tb.Nodes {
-		if rep.Topology[n.Name] != len(tb.Nodes) {
-			split = append(split, fmt.Sprintf("%s=%d", n.Name, rep.Topology[n.Name]))
-		}
-	}
+	rep.Topology, split = tb.AwaitOneTopology(ctx, topologyGrace)
 	if len(split) > 0 {
-		rep.Failures = append(rep.Failures, fmt.Sprintf("after healing, memberlist sees all %d nodes alive but protoactor topologies differ (allot_cluster_members %s): a member declared dead was not re-admitted (docs/RELIABILITY.md, finding 2)",
-			len(tb.Nodes), strings.Join(split, " ")))
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%s after healing, protoactor topologies still differ (%s): a member declared dead was not re-admitted (docs/RELIABILITY.md, finding 2)",
+			topologyGrace, strings.Join(split, "; ")))
 	}
 
 	ops := hist.Ops()

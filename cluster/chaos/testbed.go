@@ -196,6 +196,45 @@ func aliveSeenBy(ctx context.Context, c *client.Client, base string) (int, error
 	return clustertest.CountAlive(ms), nil
 }
 
+// topologyGrace is how long after healing every node's protoactor topology may take to hold
+// every node.
+const topologyGrace = 20 * time.Second
+
+// AwaitOneTopology waits up to grace for every node's protoactor topology to hold all nodes.
+// It returns the last views read and, if some node's view still differs when grace ends, one
+// line per such node with the members its topology holds and the members its gossip sees
+// alive (so a split that stays is told apart from a membership that never settled).
+func (tb *Testbed) AwaitOneTopology(ctx context.Context, grace time.Duration) (map[string]int, []string) {
+	deadline := time.Now().Add(grace)
+	for {
+		views := tb.TopologyViews(ctx)
+		var split []*clustertest.Node
+		for _, n := range tb.Nodes {
+			if views[n.Name] != len(tb.Nodes) {
+				split = append(split, n)
+			}
+		}
+		if len(split) == 0 {
+			return views, nil
+		}
+		if time.Now().After(deadline) || !sleepCtx(ctx, 250*time.Millisecond) {
+			c := membersClient(tb.Tokens)
+			defer c.CloseIdleConnections()
+			out := make([]string, 0, len(split))
+			for _, n := range split {
+				alive, err := aliveSeenBy(ctx, c, n.URL())
+				seen := strconv.Itoa(alive)
+				if err != nil {
+					seen = err.Error()
+				}
+				out = append(out, fmt.Sprintf("%s: allot_cluster_members %d, alive in gossip %s, of %d",
+					n.Name, views[n.Name], seen, len(tb.Nodes)))
+			}
+			return views, out
+		}
+	}
+}
+
 // TopologyViews returns, per node name, the members of the protoactor topology the node
 // applied (its allot_cluster_members gauge; -1 when unreadable). memberlist may see every
 // node alive while a topology still excludes a member whose id protoactor blocked.
