@@ -78,6 +78,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 	// Actor side (timed).
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
+	rec.reset()
 	b.ResetTimer()
 	meter := startCPU(srv)
 	start := time.Now()
@@ -103,6 +104,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 		b.Fatalf("actor: %d of %d holds failed", n, b.N)
 	}
 	actorRate := float64(b.N) / actorElapsed.Seconds()
+	atStore, commits := rec.storeTime()
 
 	// Classic side (untimed): as long as the actor side ran, within the window bounds.
 	window := min(max(actorElapsed, minClassicWindow), maxClassicWindow)
@@ -139,6 +141,11 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 		b.ReportMetric(actorRate/classicRate, "actor/classic")
 	}
 	b.ReportMetric(rec.median(), "median-batch")
+	if commits > 0 {
+		b.ReportMetric(float64(b.N)/float64(commits), "mean-batch")
+		b.ReportMetric(float64(atStore.Microseconds())/float64(commits), "commit-µs")
+		b.ReportMetric(atStore.Seconds()/actorElapsed.Seconds(), "store-busy")
+	}
 }
 
 // mustPostgres opens a PostgreSQL store, closed when tb ends.
