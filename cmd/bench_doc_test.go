@@ -267,6 +267,24 @@ func (b *bench) inProcessCPU() (rate, self, db float64, ok bool) {
 	return 0, 0, 0, false
 }
 
+// inProcessCommits is the commit path of BenchmarkHotResourcePostgres's actor side: medians
+// of its holds per commit, of the time a commit spent in the store (µs) and of the share of
+// the timed part with a commit at the store.
+func (b *bench) inProcessCommits() (batch, commitUs, busy float64, ok bool) {
+	for _, g := range b.goBench {
+		for _, r := range g.Results {
+			if r.Name != "BenchmarkHotResourcePostgres" {
+				continue
+			}
+			mb, cu, sb := r.Values["mean-batch"], r.Values["commit-µs"], r.Values["store-busy"]
+			if len(mb) > 0 && len(cu) > 0 && len(sb) > 0 {
+				return statOf(mb).Med, statOf(cu).Med, statOf(sb).Med, true
+			}
+		}
+	}
+	return 0, 0, 0, false
+}
+
 // zeroOversell checks every audited run and every sell-out check.
 func (b *bench) zeroOversell() (bool, string) {
 	runs, bad := 0, 0

@@ -44,7 +44,8 @@ var goBenchSpecs = []goBenchSpec{
 	{Pkg: "./actors/booking", Bench: "^BenchmarkDecidePlaceHold", Benchtime: "200000x", Units: []string{"cmds/s", "ns/op", "allocs/op"}},
 	{Pkg: "./actors/resource", Bench: "^(BenchmarkHotResource|BenchmarkSoldOut)$", Benchtime: "20000x", Units: []string{"holds/s", "ns/op", "median-batch"}},
 	{Pkg: "./actors/resource", Bench: "^BenchmarkHotResourcePostgres$", Benchtime: "20000x",
-		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch", "cpu-µs/hold", "db-cpu-µs/hold"}},
+		Units: []string{"actor-holds/s", "classic-holds/s", "actor/classic", "median-batch", "mean-batch", "commit-µs", "store-busy",
+			"cpu-µs/hold", "db-cpu-µs/hold"}},
 	{Pkg: "./api/auth", Bench: "^BenchmarkVerify(Cached|Uncached)$", Benchtime: "20000x", Units: []string{"ns/op", "allocs/op"}},
 }
 
@@ -140,7 +141,24 @@ func TestInProcessBound(t *testing.T) {
 	}
 	// 30 µs per hold at 3,000/s: 0.09 cores busy, the ceiling far above what is needed.
 	b.goBench = []goBenchRun{{Results: res(3000, 20, 10)}}
-	if s, ok := b.inProcessBound(13); ok || !strings.Contains(s, "not saturated") {
+	if s, ok := b.inProcessBound(13); ok || !strings.Contains(s, "not saturated") || !strings.Contains(s, "waits on its commits") {
 		t.Fatalf("waiting: %q %v", s, ok)
+	}
+	// 50 µs per hold in PostgreSQL: its one backend allows 20,000/s, and 20× at 10,000/s
+	// needs 25,000/s (2 cores would allow 36,363/s).
+	b.goBench = []goBenchRun{{Results: res(10000, 5, 50)}}
+	if s, ok := b.inProcessBound(20); !ok || !strings.Contains(s, "**bound by one backend's core**") || !strings.Contains(s, "20,000") {
+		t.Fatalf("backend-bound: %q %v", s, ok)
+	}
+	// The commit path of the measured run (BENCHMARKS.md of 22:56: 16,274/s at 30.6×):
+	// 32 holds a commit, 1,700 µs a commit, 85% of the time at the store.
+	r := res(16274, 32, 36)
+	r[0].Values["mean-batch"], r[0].Values["commit-µs"], r[0].Values["store-busy"] = []float64{32}, []float64{1700}, []float64{0.85}
+	b.goBench = []goBenchRun{{Results: r}}
+	s, ok := b.inProcessBound(30.6)
+	t.Logf("%s", s)
+	if ok || !strings.Contains(s, "one commit in flight per resource") || !strings.Contains(s, "1,700 µs") ||
+		!strings.Contains(s, "= 16,000 holds/s") || !strings.Contains(s, "(96% of its core at the target)") {
+		t.Fatalf("commit-bound: %q %v", s, ok)
 	}
 }

@@ -191,9 +191,16 @@ func (b *bench) missRows() []missRow {
 }
 
 // inProcessBound explains the in-process miss (actor/classic = ratio) from the Go
-// benchmark's CPU accounting: CPU-bound when what a hold costs the test process and
-// PostgreSQL allows fewer holds/s on every core than the target needs, or when the cores
-// were saturated.
+// benchmark's CPU accounting and its commit path: CPU-bound when what a hold costs the test
+// process and PostgreSQL allows fewer holds/s on every core than the target needs, or when the
+// cores were saturated, or when the one PostgreSQL backend that applies the resource's commits
+// (in order, one after another: the fence) would need more than its core at the target.
+// Otherwise the actor waits on its commits, and the commit path says by how much: the actor
+// has one commit at PostgreSQL at a time (the store has no Enqueue), so the rate is the holds
+// per commit × the share of the time with a commit at the store / the time a commit takes; and
+// with one commit in flight, 64 closed-loop callers split into the commit at the store and the
+// batch that waits for it, so a commit carries about 32. That is the design's bound, not
+// the machine's.
 func (b *bench) inProcessBound(ratio float64) (string, bool) {
 	rate, self, db, ok := b.inProcessCPU()
 	if !ok || rate <= 0 || self+db <= 0 {
@@ -205,16 +212,43 @@ func (b *bench) inProcessBound(ratio float64) (string, bool) {
 	need := rate * targetInProcessVsClassic / max(ratio, 1e-9)
 	s := fmt.Sprintf("the actor side cost %.0f µs of CPU per hold in the test process (actor, store client and the %d calling goroutines) "+
 		"and %.0f µs in PostgreSQL: %.2f of %d cores busy at %s holds/s; at that cost %d cores allow at most %s holds/s",
-		self, 64, db, used, cores, num(rate), cores, num(ceil))
+		self, pgCallers, db, used, cores, num(rate), cores, num(ceil))
 	switch {
 	case ceil < need:
 		return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), cores), true
 	case used >= targetBusyMachine*float64(cores):
 		return s + fmt.Sprintf("; the cores were saturated: **CPU-bound on %d cores**", cores), true
-	default:
-		return s + fmt.Sprintf(" (%s/s needed), and the cores were not saturated: the actor waits on its commits", num(need)), false
 	}
+	s += fmt.Sprintf(" (%s/s needed), and the cores were not saturated", num(need))
+	if db > 0 {
+		// The resource's commits apply one after another in one backend: its core bounds them.
+		backend := 1e6 / db
+		if backend < need {
+			return s + fmt.Sprintf("; the resource's commits run one after another in one PostgreSQL backend, whose core allows at most "+
+				"%s holds/s at %.0f µs per hold, below the %s/s needed: **bound by one backend's core**", num(backend), db, num(need)), true
+		}
+		s += fmt.Sprintf("; the one PostgreSQL backend that applies the resource's commits in order would allow %s holds/s at %.0f µs "+
+			"per hold (%.0f%% of its core at the target)", num(backend), db, 100*need/backend)
+	}
+	batch, commitUs, busy, ok := b.inProcessCommits()
+	if !ok || batch <= 0 || commitUs <= 0 {
+		return s + ": the actor waits on its commits", false
+	}
+	// One commit at the store at a time: rate = batch × busy / commit time. At the measured
+	// batch, the target needs commits this fast (busy 100%).
+	needUs := batch / need * 1e6
+	return s + fmt.Sprintf(": the actor waits on its commits, one at a time at PostgreSQL (the store does not pipeline): "+
+		"a commit carried %.1f holds and took %s µs, and one was at the store %.0f%% of the time "+
+		"(%.1f × %.2f / %s µs = %s holds/s). With one commit in flight the %d callers split between the commit at the store and the batch "+
+		"that waits for it (about %d holds a commit); at that batch the target needs a commit every %s µs, and PostgreSQL alone "+
+		"spent %s µs of CPU on one: the design's bound (one commit in flight per resource on PostgreSQL), not the machine's",
+		batch, num(commitUs), 100*busy, batch, busy, num(commitUs), num(batch*busy/commitUs*1e6), pgCallers, pgCallers/2,
+		num(needUs), num(db*batch)), false
 }
+
+// pgCallers is how many goroutines place holds at once in BenchmarkHotResourcePostgres
+// (actors/resource/bench_pg_test.go).
+const pgCallers = 64
 
 // wrkMissRows are the wrk section's missed targets.
 func (b *bench) wrkMissRows() []missRow {

@@ -44,9 +44,14 @@ const (
 //     baseline serves it, for as long as the actor side ran (0.5s to 5s).
 //
 // It reports actor-holds/s, classic-holds/s and their ratio actor/classic (Allot's target:
-// at least 30), the actor's median batch size, and the actor side's CPU per hold: this
-// process's, callers included (cpu-µs/hold), and the PostgreSQL backends' (db-cpu-µs/hold),
-// so that a run can be told CPU-bound or not.
+// at least 50), the actor side's CPU per hold: this process's, callers included
+// (cpu-µs/hold), and the PostgreSQL backends' (db-cpu-µs/hold), so that a run can be told
+// CPU-bound or not; and its commit path, so that a run that is not can be told what it waits
+// on: the median and mean holds per commit (median-batch, mean-batch), the mean time a commit
+// spent in Store.Commit (commit-µs) and the share of the timed part with a commit there
+// (store-busy). With one commit at a time, actor-holds/s = mean-batch × store-busy /
+// commit-µs; and the 64 callers split between the commit at the store and the batch that
+// waits for it, so mean-batch is about 32 (the sizes alternate around it: n, then 64-n).
 func BenchmarkHotResourcePostgres(b *testing.B) {
 	srv := pgtest.MustServer(b)
 	url := srv.MustDatabase(b)
@@ -78,6 +83,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 	// Actor side (timed).
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
+	rec.reset()
 	b.ResetTimer()
 	meter := startCPU(srv)
 	start := time.Now()
@@ -103,6 +109,7 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 		b.Fatalf("actor: %d of %d holds failed", n, b.N)
 	}
 	actorRate := float64(b.N) / actorElapsed.Seconds()
+	atStore, commits := rec.storeTime()
 
 	// Classic side (untimed): as long as the actor side ran, within the window bounds.
 	window := min(max(actorElapsed, minClassicWindow), maxClassicWindow)
@@ -139,6 +146,11 @@ func BenchmarkHotResourcePostgres(b *testing.B) {
 		b.ReportMetric(actorRate/classicRate, "actor/classic")
 	}
 	b.ReportMetric(rec.median(), "median-batch")
+	if commits > 0 {
+		b.ReportMetric(float64(b.N)/float64(commits), "mean-batch")
+		b.ReportMetric(float64(atStore.Microseconds())/float64(commits), "commit-µs")
+		b.ReportMetric(atStore.Seconds()/actorElapsed.Seconds(), "store-busy")
+	}
 }
 
 // mustPostgres opens a PostgreSQL store, closed when tb ends.

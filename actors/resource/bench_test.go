@@ -17,10 +17,19 @@ type batchRecorder struct {
 	persistence.Store
 	mu    sync.Mutex
 	sizes []int
+	// atStore sums the time Commit calls spent in the store (Commit only, not Enqueue):
+	// against the wall time, the share of it with a commit at the store.
+	atStore time.Duration
 }
 
 func (r *batchRecorder) Commit(ctx context.Context, b *persistence.Batch) error {
-	return r.record(b, r.Store.Commit(ctx, b))
+	start := time.Now()
+	err := r.Store.Commit(ctx, b)
+	d := time.Since(start)
+	r.mu.Lock()
+	r.atStore += d
+	r.mu.Unlock()
+	return r.record(b, err)
 }
 
 func (r *batchRecorder) record(b *persistence.Batch, err error) error {
@@ -47,6 +56,20 @@ func recorded(store persistence.Store) (persistence.Store, *batchRecorder) {
 		return pipelineRecorder{rec}, rec
 	}
 	return rec, rec
+}
+
+// reset forgets what was recorded (the setup's commits).
+func (r *batchRecorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sizes, r.atStore = nil, 0
+}
+
+// storeTime is the time Commit calls spent in the store, and how many succeeded.
+func (r *batchRecorder) storeTime() (time.Duration, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.atStore, len(r.sizes)
 }
 
 func (r *batchRecorder) median() float64 {
