@@ -168,8 +168,9 @@ func (c *Core) decideWrite(r *Command, t time.Time) {
 		for _, ev := range o.events {
 			c.spec.Apply(ev)
 		}
-		d := &decision{cmd: r, events: o.events}
-		c.capture(d)
+		x := &roomyDecision{decision: decision{cmd: r, events: o.events}}
+		d := &x.decision
+		c.capture(d, &x.room)
 		d.answer = answerCaptured(o, d, c.spec)
 		c.park(r)
 		c.pending = append(c.pending, d)
