@@ -236,50 +236,64 @@ func placeHoldMember(parent string, depth int, name string) bool {
 // decodePlaceHoldContact decodes a hold request with its contact (contact.go), which the
 // caller seals into the op once it knows the hold's user.
 func decodePlaceHoldContact(body []byte) (*protos.PlaceHold, holdContact, error) {
+	op := new(protos.PlaceHold)
+	hc, err := decodePlaceHoldContactInto(body, op)
+	if err != nil {
+		return nil, holdContact{}, err
+	}
+	return op, hc, nil
+}
+
+// decodePlaceHoldContactInto is decodePlaceHoldContact into op, a new message (placeHold
+// allocates it with its command).
+func decodePlaceHoldContactInto(body []byte, op *protos.PlaceHold) (holdContact, error) {
 	b, ok := fastPlaceHoldBody(body) // holdbody.go: the common shape, decoded as below
 	if !ok {
 		b = placeHoldBody{}
 		if err := decodeStrict(body, &b, placeHoldMember); err != nil {
-			return nil, holdContact{}, err
+			return holdContact{}, err
 		}
 	}
-	op, err := placeHoldOp(&b)
-	if err != nil {
-		return nil, holdContact{}, err
+	if err := placeHoldOp(&b, op); err != nil {
+		return holdContact{}, err
 	}
 	var hc holdContact
+	var err error
 	hc.fromToken = b.ContactFromToken != nil && *b.ContactFromToken
 	if hc.fromToken && b.Contact != nil && b.Contact.Email == nil && b.Contact.Phone == nil && b.Contact.Name == nil {
 		b.Contact = nil // {} with contact_from_token: all from the token
 	}
 	if b.Contact != nil || !hc.fromToken {
 		if hc.fields, err = decodeContact(b.Contact); err != nil {
-			return nil, holdContact{}, err
+			return holdContact{}, err
 		}
 	}
-	return op, hc, nil
+	return hc, nil
 }
 
-func placeHoldOp(b *placeHoldBody) (*protos.PlaceHold, error) {
+// placeHoldOp sets op's fields from b (op is new: a protobuf message is filled in place,
+// never copied).
+func placeHoldOp(b *placeHoldBody, op *protos.PlaceHold) error {
 	buckets, rng, err := decodeUnits(b.Buckets, b.From, b.To)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if b.Quantity == nil {
-		return nil, invalid("quantity is required")
+		return invalid("quantity is required")
 	}
 	if err := booking.ValidateQuantity(*b.Quantity); err != nil {
-		return nil, err
+		return err
 	}
 	// user_id is optional: absent means the token's user (actingUser decides).
 	uid := ""
 	if b.UserID != nil {
 		if err := booking.ValidateUserID("user_id", *b.UserID); err != nil {
-			return nil, err
+			return err
 		}
 		uid = *b.UserID
 	}
-	return &protos.PlaceHold{Buckets: buckets, Range: rng, Quantity: *b.Quantity, UserId: uid}, nil
+	op.Buckets, op.Range, op.Quantity, op.UserId = buckets, rng, *b.Quantity, uid
+	return nil
 }
 
 // idempotencyKey returns the Idempotency-Key header: "" when absent, else the one value

@@ -250,6 +250,8 @@ type Server struct {
 	listings *listingCache
 	// holdBufs are the buffers hold replies are encoded into (holdjson.go).
 	holdBufs holdBufPool
+	// keys are the gin Keys maps lent to requests (requestid.go).
+	keys keysPool
 }
 
 // NewServer builds the edge: routes, problem handling, logging and metrics. It registers the
@@ -304,7 +306,7 @@ func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	// id before the log. Rate limits around it (ratelimits.go): failed authentications per
 	// IP before, the caller's budget after; the audit trail (audit.go) around both, so that
 	// it sees refusals too.
-	e.Use(headOnly, requestID, s.observe, s.recovery, limits.authFailures, trail,
+	e.Use(headOnly, s.requestID, s.observe, s.recovery, limits.authFailures, trail,
 		authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log, s.cfg.OnPrincipal), limits.requests)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
@@ -391,7 +393,7 @@ func (s *Server) writeJSON(c *gin.Context, status int, v any) {
 		s.fail(c, fmt.Errorf("encode response: %w", err))
 		return
 	}
-	c.Data(status, "application/json", append(body, '\n'))
+	writeJSONBody(c, status, append(body, '\n'))
 }
 
 func (s *Server) noRoute(c *gin.Context) {

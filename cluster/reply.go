@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,7 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 	}
 	p := &replyProcess{system: system, ch: make(chan struct{}, 1)}
 	reg := system.ProcessRegistry
-	self, ok := reg.Add(p, "future"+reg.NextId())
+	self, ok := reg.Add(p, replyID(reg))
 	if !ok { // cannot happen: ids are unique
 		return nil, errors.New("reply process id taken")
 	}
@@ -94,6 +95,17 @@ func requestReply(ctx context.Context, system *actor.ActorSystem, pid *actor.PID
 			}
 		}
 	}
+}
+
+// replyID names a reply process in one allocation ("future"+reg.NextId() made two): "reply$"
+// and a number of the registry's sequence, which NextId draws from too, so no two reply
+// processes share an id, and no other process's id ("$…" from NextId, protoactor's
+// "future$…", named actors) begins with "reply$".
+func replyID(reg *actor.ProcessRegistryValue) string {
+	var buf [len("reply$") + 20]byte
+	b := append(buf[:0], "reply$"...)
+	b = strconv.AppendUint(b, atomic.AddUint64(&reg.SequenceID, 1), 10)
+	return string(b)
 }
 
 // giveUp ends the wait of the attempt self with err, unless the reply won the race.

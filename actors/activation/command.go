@@ -168,9 +168,10 @@ func (c *Core) decideWrite(r *Command, t time.Time) {
 		for _, ev := range o.events {
 			c.spec.Apply(ev)
 		}
-		d := &decision{cmd: r, events: o.events}
-		c.capture(d)
-		d.answer = answerFor(o, c.spec, 0)
+		x := &roomyDecision{decision: decision{cmd: r, events: o.events}}
+		d := &x.decision
+		c.capture(d, &x.room)
+		d.answer = answerCaptured(o, d, c.spec)
 		c.park(r)
 		c.pending = append(c.pending, d)
 		return
@@ -277,6 +278,22 @@ func sameAnswer(o, co outcome) bool {
 }
 
 // answerFor renders an outcome from the state it was decided against (after its events).
+// answerCaptured is answerFor(o, s, 0) for a decision d just captured from s: a hold answer
+// is the hold's after-image d took (capture and answerFor read the same hold of the same
+// state, with nothing applied between), so the hold is not copied out of s a second time (a
+// bucket list per durable hold; issue 17, CPU per hold). The answer and d's write share the
+// hold's bucket list; neither is written to once captured.
+func answerCaptured(o outcome, d *decision, s *booking.State) Answer {
+	if o.err == nil && !o.resource && o.entry == nil && o.holdID != "" {
+		for i := len(d.holds) - 1; i >= 0; i-- {
+			if d.holds[i].ID == o.holdID {
+				return Answer{Hold: d.holds[i], Replayed: o.replayed}
+			}
+		}
+	}
+	return answerFor(o, s, 0)
+}
+
 func answerFor(o outcome, s *booking.State, version uint64) Answer {
 	if o.err != nil {
 		return Answer{Err: o.err}

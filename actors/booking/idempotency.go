@@ -53,7 +53,14 @@ func (s *State) Idempotency(key string) (IdempotencyEntry, bool) {
 }
 
 // idemIndex returns the position in idemLog of key's current entry, -1 if it has none.
+//
+// The last entry is tried first: a decision reads the key it just recorded back at once
+// (its after-image), and the index of a hot resource is large (see holdList.index). The
+// log's last entry of a key is its current one, so the last entry, if it has the key, is it.
 func (s *State) idemIndex(key string) int {
+	if n := len(s.idemLog); n > 0 && s.idemKey(n-1) == key {
+		return n - 1
+	}
 	if s.idem == nil {
 		for i := len(s.idemLog) - 1; i >= 0; i-- {
 			if s.idemKey(i) == key {

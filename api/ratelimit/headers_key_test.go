@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestFieldKeysAreCanonical: addField writes keyPolicy and keyRateLimit into the header map
@@ -69,5 +70,37 @@ func TestAddFieldsSharesOneArrayAndKeepsTheFieldsApart(t *testing.T) {
 	addFields(h, "p1", "r1")
 	if !slices.Equal(h.Values(headerPolicy), []string{"p1"}) || !slices.Equal(h.Values(headerRateLimit), []string{"r0", "r1"}) {
 		t.Fatalf("with one field set: %v", h)
+	}
+}
+
+// TestBudgetKeysAreTheStringKeys: the middleware's stack-built limiter keys are the strings
+// it used to build ("s:"+subject, "i:"+address for the holds budget; the subject or the
+// address otherwise), and allowBytes spends the same budget as Allow of that string.
+func TestBudgetKeysAreTheStringKeys(t *testing.T) {
+	l := &Limits{cfg: Config{IPv6PrefixLen: 64}}
+	ip := netip.MustParseAddr("10.0.0.7")
+	long := string(make([]byte, 300)) // past the middleware's stack buffer
+	for _, tc := range []struct {
+		class Class
+		k     Key
+		want  string
+	}{
+		{ClassHolds, Key{Subject: "user-1", IP: ip}, "s:user-1"},
+		{ClassHolds, Key{IP: ip}, "i:10.0.0.7"},
+		{ClassHolds, Key{Subject: long}, "s:" + long},
+		{ClassRequests, Key{Subject: "user-1", IP: ip}, "user-1"},
+		{ClassRequests, Key{IP: ip}, "10.0.0.7"},
+	} {
+		var buf [128]byte
+		if _, _, _, got := l.budget(buf[:0], tc.class, tc.k); string(got) != tc.want {
+			t.Errorf("%v %+v: key %q, want %q", tc.class, tc.k, got, tc.want)
+		}
+	}
+	clk := newFakeClock()
+	lim := mustLimiter(t, Limit{Count: 1, Period: time.Hour, Burst: 3}, 100, clk.Now)
+	for i, d := range []Decision{lim.Allow("s:u"), lim.allowBytes([]byte("s:u")), lim.Allow("s:u"), lim.allowBytes([]byte("s:u"))} {
+		if want := i < 3; d.Allowed != want || (want && d.Remaining != 2-i) {
+			t.Fatalf("spend %d: %+v", i, d)
+		}
 	}
 }

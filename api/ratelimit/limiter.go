@@ -88,8 +88,13 @@ func NewLimiter(limit Limit, maxKeys int, now func() time.Time) (*Limiter, error
 func (l *Limiter) Limit() Limit { return l.limit }
 
 // Allow spends one unit of key's budget if it has one.
-func (l *Limiter) Allow(key string) Decision {
-	h := maphash.String(l.seed, key)
+func (l *Limiter) Allow(key string) Decision { return l.allow(maphash.String(l.seed, key)) }
+
+// allowBytes is Allow of string(key), without making the string (maphash hashes both alike):
+// the limiter keeps a key's hash, never the key.
+func (l *Limiter) allowBytes(key []byte) Decision { return l.allow(maphash.Bytes(l.seed, key)) }
+
+func (l *Limiter) allow(h uint64) Decision {
 	s := &l.shards[h%numShards]
 	now := l.now().UnixNano()
 

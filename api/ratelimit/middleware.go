@@ -158,8 +158,9 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 	}
 	return func(c *gin.Context) {
 		k := key(c)
-		lim, name, policy, id := l.budget(class, k)
-		d := lim.Allow(id)
+		var buf [128]byte // the limiter key, on the stack: a limiter keeps only its hash
+		lim, name, policy, id := l.budget(buf[:0], class, k)
+		d := lim.allowBytes(id)
 		h := c.Writer.Header()
 		addFields(h, policy, rateLimitField(name, d))
 		if d.Allowed {
@@ -203,19 +204,19 @@ func (l *Limits) refuse(c *gin.Context, name string, d Decision, fail func(*gin.
 	c.Abort()
 }
 
-// budget picks the limiter, policy name, RateLimit-Policy item and limiter key for a caller.
-// Subjects and IPs share the holds limiter under distinct prefixes.
-func (l *Limits) budget(class Class, k Key) (*Limiter, string, string, string) {
+// budget picks the limiter, policy name and RateLimit-Policy item for a caller, and appends
+// its limiter key to b. Subjects and IPs share the holds limiter under distinct prefixes.
+func (l *Limits) budget(b []byte, class Class, k Key) (*Limiter, string, string, []byte) {
 	if class == ClassHolds {
 		if k.Subject != "" {
-			return l.holds, PolicyHolds, l.policyHolds, "s:" + k.Subject
+			return l.holds, PolicyHolds, l.policyHolds, append(append(b, "s:"...), k.Subject...)
 		}
-		return l.holds, PolicyHolds, l.policyHolds, "i:" + l.ipKey(k.IP)
+		return l.holds, PolicyHolds, l.policyHolds, l.appendIPKey(append(b, "i:"...), k.IP)
 	}
 	if k.Subject != "" {
-		return l.subject, PolicySubject, l.policySubject, k.Subject
+		return l.subject, PolicySubject, l.policySubject, append(b, k.Subject...)
 	}
-	return l.anonymous, PolicyAnonymous, l.policyAnon, l.ipKey(k.IP)
+	return l.anonymous, PolicyAnonymous, l.policyAnon, l.appendIPKey(b, k.IP)
 }
 
 // ipKey is the budget key of a client address: IPv4 whole, IPv6 by its leading

@@ -1,0 +1,49 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/allot/allot/protos"
+)
+
+// fixedDispatcher answers every command with one reply (read only, shared).
+type fixedDispatcher struct{ reply *protos.Reply }
+
+func (d fixedDispatcher) Dispatch(context.Context, *protos.Command) (*protos.Reply, error) {
+	return d.reply, nil
+}
+
+// BenchmarkPlaceHoldEdge is the edge's share of a durable hold, in process: the request as
+// wrk sends it (bearer token, Idempotency-Key, the hold body) through the whole gin chain
+// (request id, metrics, recovery, rate limits, audit, authentication, decode, the reply's
+// JSON), with a dispatcher that answers at once; no network, no actor, no store. It isolates
+// what issue 17's round 9 changed at the edge (docs/PERFORMANCE.md, Round 9).
+//
+//	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdge -benchmem
+func BenchmarkPlaceHoldEdge(b *testing.B) {
+	reply := &protos.Reply{Owner: "node-1", Hold: &protos.Hold{Id: "h_2a3bcdefghijkmnpqrstuvwxyz234567", ResourceId: "wrk-r",
+		Status: "held", Buckets: []string{"all"}, Quantity: 1, UserId: "u-1", CreatedAtMs: 1_900_000_000_000,
+		ExpiresAtMs: 1_900_000_900_000, UpdatedAtMs: 1_900_000_000_000, IdempotencyKey: "u-1|k"}}
+	e := MustServer(b, func(c *Config) { c.Dispatcher = fixedDispatcher{reply} })
+	auth := e.bearer(asCustomer)[1]
+	const body = `{"buckets":["all"],"quantity":1}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer reportCPU(b)()
+	for i := range b.N {
+		req := httptest.NewRequest(http.MethodPost, "/v1/resources/wrk-r/holds", strings.NewReader(body))
+		req.Header["Authorization"] = []string{auth}
+		req.Header["Content-Type"] = []string{"application/json"}
+		req.Header["Idempotency-Key"] = []string{"run-1-" + strconv.Itoa(i)}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		if w.Code != http.StatusCreated {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
