@@ -145,6 +145,9 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	}
 	res.HeapTop = heapTop(gc("memory-heap-active.pprof"))
 	point("still active, after a forced GC")
+	if b.cfg.MemoryActiveOnly {
+		return res
+	}
 
 	// Wait for passivation: the last resource was touched at the end of the fill.
 	fillEnd := start.Add(res.Fill)
