@@ -103,7 +103,7 @@ func account(idle, active, gced memPoint) []memAccountRow {
 		{"free heap spans not yet returned to the OS (HeapIdle − HeapReleased)", retained},
 		{"goroutine stacks", stacks},
 		{"Go runtime metadata (GC bitmaps, span structs, other)", meta},
-		{"anonymous memory outside the Go runtime (the embedded SQLite's page caches)", nonGo},
+		{"anonymous memory outside the Go runtime (the residual: the embedded SQLite's page caches; metadata counted as mapped)", nonGo},
 		{"file-backed and shared pages (the binary's text, mapped files: page cache, not the process's own)", file},
 	}
 }
