@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // memAccount splits a process's resident memory into what a container is charged for and
@@ -105,5 +106,36 @@ func account(idle, active, gced memPoint) []memAccountRow {
 		{"Go runtime metadata (GC bitmaps, span structs, other)", meta},
 		{"anonymous memory outside the Go runtime (the residual: the embedded SQLite's page caches; metadata counted as mapped)", nonGo},
 		{"file-backed and shared pages (the binary's text, mapped files: page cache, not the process's own)", file},
+	}
+}
+
+// TestMemoryAccountSumsToVmRSSAndPerActiveUsesRssAnon: the account's rows add up to the growth
+// of VmRSS whatever the figures, and the per-resource figure is anonymous RSS when it was read.
+func TestMemoryAccountSumsToVmRSSAndPerActiveUsesRssAnon(t *testing.T) {
+	pt := func(anon, file, inuse, alloc, idle, rel, stack, meta int64, active int) memPoint {
+		return memPoint{Active: active, RSS: anon + file, HeapInuse: inuse, HeapAlloc: alloc,
+			Mem: memAccount{RSSAnon: anon, RSSFile: file, HeapIdle: idle, HeapReleased: rel, StackInuse: stack, GCSys: meta}}
+	}
+	idle := pt(23<<20, 60<<20, 19<<20, 17<<20, 3<<20, 3<<20, 1<<19, 5<<20, 0)
+	active := pt(308<<20, 61<<20, 263<<20, 230<<20, 30<<20, 9<<20, 5<<20, 14<<20, 1000)
+	gced := pt(272<<20, 61<<20, 192<<20, 150<<20, 104<<20, 45<<20, 3<<20, 14<<20, 1000)
+	var sum int64
+	for _, r := range account(idle, active, gced) {
+		sum += r.Bytes
+	}
+	if want := active.RSS - idle.RSS; sum != want {
+		t.Fatalf("account sums to %d, VmRSS grew by %d", sum, want)
+	}
+	m := &memResult{Points: []memPoint{idle, active, gced}}
+	if per, ok := m.perActive(); !ok || per != float64((308-23)<<20)/1000 {
+		t.Fatalf("per active = %v, %v; want the growth of RssAnon over 1000", per, ok)
+	}
+	if per := m.perActiveVmRSS(); per != float64((369-83)<<20)/1000 {
+		t.Fatalf("per active VmRSS = %v", per)
+	}
+	var w strings.Builder
+	(&bench{}).writeSection4(&w, m)
+	if !strings.Contains(w.String(), "bytes of anonymous RSS") || !strings.Contains(w.String(), "| **VmRSS** | **286 MiB** |") {
+		t.Fatalf("section 4:\n%s", w.String())
 	}
 }
