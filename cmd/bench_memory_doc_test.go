@@ -112,7 +112,16 @@ func (m *memResult) perActive() (float64, bool) {
 		return 0, false
 	}
 	idle, active := m.Points[memIdle], m.Points[memActive]
+	if idle.Mem.RSSAnon > 0 && active.Mem.RSSAnon > 0 {
+		return float64(active.Mem.RSSAnon-idle.Mem.RSSAnon) / float64(active.Active), true
+	}
 	return float64(active.RSS-idle.RSS) / float64(active.Active), true
+}
+
+// perActiveVmRSS is perActive with VmRSS (file-backed pages included), as measured before round 9.
+func (m *memResult) perActiveVmRSS() float64 {
+	idle, active := m.Points[memIdle], m.Points[memActive]
+	return float64(active.RSS-idle.RSS) / float64(max(active.Active, 1))
 }
 
 // heapOverIdle is the heap in use after every resource passivated and a GC, over the idle
@@ -208,8 +217,9 @@ func (b *bench) writeSection4(w *strings.Builder, m *memResult) {
 	if per, ok := m.perActive(); ok {
 		idle, gced := m.Points[memIdle], m.Points[memActiveGC]
 		act := m.Points[memActive].Active
-		p("\nPer **active** resource with %d holds: **%s bytes of RSS** ((active − idle) / %s active), %s bytes of live "+
-			"heap after a GC (target ≤ %s bytes of RSS: %s).", m.HoldsPer, num(per), num(float64(act)),
+		p("\nPer **active** resource with %d holds: **%s bytes of anonymous RSS** (`RssAnon`, what the process is charged in a "+
+			"container of its own; (active − idle) / %s active; %s bytes of VmRSS, file-backed pages included), %s bytes of live "+
+			"heap after a GC (target ≤ %s bytes of RSS: %s).", m.HoldsPer, num(per), num(float64(act)), num(m.perActiveVmRSS()),
 			num(float64(gced.HeapAlloc-idle.HeapAlloc)/float64(max(gced.Active, 1))), num(targetBytesPerResource),
 			strings.Trim(yesNo(per <= targetBytesPerResource), "*"))
 		if act < m.Resources {
@@ -217,6 +227,18 @@ func (b *bench) writeSection4(w *strings.Builder, m *memResult) {
 				num(float64(act)), num(float64(m.Resources)), m.Fill.Round(time.Second), m.IdleTimeout)
 		}
 		p("\n")
+		if active := m.Points[memActive]; active.Mem.RSSAnon > 0 {
+			p("\nWhere the growth of VmRSS from the idle node to the active one is (the runtime's `go_memstats_*` and "+
+				"`/proc/PID/status` at the two moments; the GC's goal with every resource active was %s, the live heap after a "+
+				"GC %s; %s goroutines):\n\n| part | growth | bytes per active resource |\n|---|---:|---:|\n",
+				mib(active.Mem.NextGC), mib(gced.HeapAlloc), num(float64(active.Mem.Goroutines)))
+			var sum int64
+			for _, r := range account(idle, active, gced) {
+				sum += r.Bytes
+				p("| %s | %s | %s |\n", r.What, mib(r.Bytes), num(float64(r.Bytes)/float64(max(act, 1))))
+			}
+			p("| **VmRSS** | **%s** | **%s** |\n", mib(sum), num(float64(sum)/float64(max(act, 1))))
+		}
 	}
 	if inuse, live, ok := m.heapOverIdle(); ok {
 		after := m.Points[memPassivatedGC]

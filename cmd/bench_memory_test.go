@@ -21,6 +21,9 @@ type memPoint struct {
 	HeapInuse   int64 // go_memstats_heap_inuse_bytes: spans in use, live objects and the free slots between them
 	HeapAlloc   int64 // go_memstats_heap_alloc_bytes: live objects after a GC (and garbage before one)
 	HeapObjects int64 // go_memstats_heap_objects
+	// Mem is the rest of the account: /proc/PID/status's split of VmRSS and the Go runtime's
+	// own (go_memstats_*) at the same moment (bench_memaccount_test.go).
+	Mem memAccount
 }
 
 // memResult is the outcome of the memory benchmark.
@@ -68,13 +71,18 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	point := func(what string) {
 		p := memPoint{What: what, Active: -1}
 		p.RSS, _ = vmRSS(node.PID())
-		if m, err := scrapeMetrics(ctx, node.Admin+"/metrics", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects", "go_memstats_heap_alloc_bytes"); err == nil {
+		p.Mem.readStatus(node.PID())
+		if m, err := scrapeMetrics(ctx, node.Admin+"/metrics", append([]string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_objects",
+			"go_memstats_heap_alloc_bytes"}, memAccountMetrics...)...); err == nil {
 			p.HeapInuse, p.HeapObjects = int64(m["go_memstats_heap_inuse_bytes"]), int64(m["go_memstats_heap_objects"])
 			p.HeapAlloc = int64(m["go_memstats_heap_alloc_bytes"])
+			p.Mem.fromMetrics(m)
 		}
 		p.Active = activations(t, node)
 		res.Points = append(res.Points, p)
-		t.Logf("memory %s: %d active, RSS %d MiB, heap in use %d MiB", what, p.Active, p.RSS>>20, p.HeapInuse>>20)
+		t.Logf("memory %s: %d active, RSS %d MiB (anon %d, file %d, shmem %d), heap in use %d MiB, idle %d, released %d, next GC %d, stacks %d, GC metadata %d",
+			what, p.Active, p.RSS>>20, p.Mem.RSSAnon>>20, p.Mem.RSSFile>>20, p.Mem.RSSShmem>>20, p.HeapInuse>>20, p.Mem.HeapIdle>>20,
+			p.Mem.HeapReleased>>20, p.Mem.NextGC>>20, p.Mem.StackInuse>>20, p.Mem.GCSys>>20)
 	}
 	gc := func(name string) string {
 		// The heap profile with gc=1 runs a garbage collection in the node first.
@@ -137,6 +145,9 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	}
 	res.HeapTop = heapTop(gc("memory-heap-active.pprof"))
 	point("still active, after a forced GC")
+	if b.cfg.MemoryActiveOnly {
+		return res
+	}
 
 	// Wait for passivation: the last resource was touched at the end of the fill.
 	fillEnd := start.Add(res.Fill)

@@ -38,6 +38,10 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
+	// MemoryActiveOnly (ALLOT_BENCH_MEMORY_ACTIVE_ONLY=1) ends the memory benchmark once every
+	// resource is active and measured (no wait for passivation): for comparing the RSS per
+	// active resource of builds or GC settings side by side in less time.
+	MemoryActiveOnly bool
 	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify, stress,
 	// wrk (bench_wrk_test.go); default all; events-pg (the events section on PostgreSQL) and
 	// memory-events-off (the memory section with --events off) only when named. The machine's bounds (bench_bounds_test.go) are measured with http or wrk.
@@ -64,6 +68,7 @@ func benchConfigFromEnv(t *testing.T, root string) benchConfig {
 			t.Fatalf("ALLOT_BENCH_DURATION %q: want a duration of at least 3s", v)
 		}
 	}
+	c.MemoryActiveOnly = os.Getenv("ALLOT_BENCH_MEMORY_ACTIVE_ONLY") == "1"
 	if v := os.Getenv("ALLOT_BENCH_IDLE_TIMEOUT"); v != "" {
 		if c.IdleTimeout, err = time.ParseDuration(v); err != nil || c.IdleTimeout <= 0 {
 			t.Fatalf("ALLOT_BENCH_IDLE_TIMEOUT %q: want a positive duration", v)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -145,6 +146,12 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	if err := m.Config.validate(); err != nil {
 		return usageError{fs: fs, err: err}
 	}
+	// The runtime's memory limit is the process's: set here, by the binary's entry point,
+	// never by Main.Run (tests run several nodes in one process).
+	memLimit := planMemoryLimit(m.Config.MemoryLimit, os.Getenv, os.DirFS("/"))
+	if memLimit.Bytes > 0 {
+		debug.SetMemoryLimit(memLimit.Bytes)
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -171,6 +178,7 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Logger.Info("memory limit", "bytes", debug.SetMemoryLimit(-1), "source", memLimit.Source)
 	var first os.Signal
 	select {
 	case first = <-startSig:
