@@ -14,18 +14,7 @@ import (
 // decision's captured after-image, answerCaptured) is the hold spec held right after the
 // decision (what answerFor read), for random places, extends, confirms and cancels, one at a time.
 func TestWriteAnswerIsTheDecidedHold(t *testing.T) {
-	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 64, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
-		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second,
-		MaxClockOffset: 500 * time.Millisecond}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.UnixMilli(1_900_000_000_000).UTC()
-	rd := c.Step(now, Start{})
-	res := booking.Resource{ID: "r", Name: "R", HoldTTL: time.Hour, CreatedAt: now, UpdatedAt: now}
-	c.Step(now, LoadResult{ID: rd.Load.ID, Exists: true, Epoch: 1, Version: 1, Resource: res,
-		Buckets: []booking.Bucket{{Key: "a", Capacity: 1000}, {Key: "b", Capacity: 1000}}})
+	c, now := loadedCore(t, booking.Bucket{Key: "a", Capacity: 1000}, booking.Bucket{Key: "b", Capacity: 1000})
 	rng := rand.New(rand.NewPCG(17, 9))
 	placed, checked := 0, 0
 	var last *booking.PlaceHold

@@ -13,18 +13,7 @@ import (
 // spec's own copy when a commit drains it (so the next write does not copy every hold again),
 // both copies follow the same commits, and a Tick that finds it drained shares them.
 func TestBigStateKeepsSpecApartWhileBusy(t *testing.T) {
-	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: 64, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
-		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second,
-		MaxClockOffset: 500 * time.Millisecond}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.UnixMilli(1_900_000_000_000).UTC()
-	rd := c.Step(now, Start{})
-	res := booking.Resource{ID: "r", Name: "R", HoldTTL: time.Hour, CreatedAt: now, UpdatedAt: now}
-	c.Step(now, LoadResult{ID: rd.Load.ID, Exists: true, Epoch: 1, Version: 1, Resource: res,
-		Buckets: []booking.Bucket{{Key: "all", Capacity: 1000}}})
+	c, now := loadedCore(t, booking.Bucket{Key: "all", Capacity: 1000})
 
 	const holds = shareSpecMaxHolds + 20
 	for i := range holds {
@@ -59,7 +48,7 @@ func TestBigStateKeepsSpecApartWhileBusy(t *testing.T) {
 		t.Fatal("a Tick found the activation drained and kept two copies")
 	}
 	// The next write copies again and commits as before.
-	rd = c.Step(now, &Command{Op: booking.PlaceHold{HoldID: "last", UserID: "u", Quantity: 1, Buckets: []string{"all"}}, To: 0})
+	rd := c.Step(now, &Command{Op: booking.PlaceHold{HoldID: "last", UserID: "u", Quantity: 1, Buckets: []string{"all"}}, To: 0})
 	if c.spec == c.committed || len(rd.Commits) != 1 {
 		t.Fatalf("a write did not copy spec (%d commits)", len(rd.Commits))
 	}
