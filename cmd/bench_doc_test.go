@@ -314,9 +314,9 @@ func (b *bench) writeMachine(w *strings.Builder) {
 	m := b.machine
 	fmt.Fprintf(w, "## Machine and method\n\n")
 	fmt.Fprintf(w, "| | |\n|---|---|\n| cores | %d (`runtime.NumCPU`) |\n| CPU | %s |\n| memory | %s |\n| kernel | Linux %s |\n"+
-		"| Go | %s |\n| database | %s (pgtest: fsync on, synchronous_commit on, shared_buffers 32MB) |\n| Redis | %s |\n"+
+		"| Go | %s |\n| database | %s (pgtest: fsync on, synchronous_commit on, shared_buffers 32MB%s) |\n| Redis | %s |\n"+
 		"| load average | %s at the start, %s at the end |\n\n",
-		m.Cores, m.CPU, m.MemTotal, m.Kernel, m.Go, orQ(m.Postgres), orQ(m.Redis), m.LoadStart, m.LoadEnd)
+		m.Cores, m.CPU, m.MemTotal, m.Kernel, m.Go, orQ(m.Postgres), walWarmNote(b.walWarm), orQ(m.Redis), m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(w, "- **Everything runs on this one machine**: the load generator (`loadgen.Run`, in the test process), "+
 		"the servers (separate processes of `bin/allot`), PostgreSQL and Redis share its %d cores. A faster server leaves "+
 		"less CPU to the load generator that drives it, so the fastest designs are understated most.\n", m.Cores)

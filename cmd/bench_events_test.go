@@ -17,7 +17,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/allot/allot/cluster/clustertest"
-	"github.com/allot/allot/persistence/pgtest"
 )
 
 // The events section (issue 12): what the event stream costs the hot resource. Two embedded
@@ -192,7 +191,7 @@ func (b *bench) eventsSection(t *testing.T, pg bool) {
 		sys := &benchSystem{Key: prefix + "-" + key, Label: "Allot, 1 node, " + store + ", " + label, Allot: true, DBName: "(in the node)", KeyFile: b.keyFile}
 		args := []string{"--data-dir", filepath.Join(t.TempDir(), "data"), idle}
 		if pg {
-			sys.DBURL, sys.DBName = pgtest.MustServer(t).MustDatabase(t), "PostgreSQL"
+			sys.DBURL, sys.DBName = b.postgres(t).MustDatabase(t), "PostgreSQL"
 			args = append(args, "--db-url", sys.DBURL)
 		}
 		sys.Procs = []*benchProc{startBenchNode(t, b.bin, art, sys.Key, b.keyFile, append(args, extra...)...)}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/allot/allot/api/loadgen"
-	"github.com/allot/allot/persistence/pgtest"
 )
 
 // The stress section: `allot loadgen --scenario stress` against one node per store, the
@@ -39,9 +38,7 @@ type stressResult struct {
 // stressSection runs the stress scenario against a fresh embedded node and a fresh node on
 // PostgreSQL (the HTTP sections' server, or one of its own when they did not run).
 func (b *bench) stressSection(t *testing.T) {
-	if b.pg == nil {
-		b.pg = pgtest.MustServer(t)
-	}
+	b.postgres(t)
 	art := b.cfg.Artifacts
 	idle := "--idle-timeout=15s"
 	systems := []*benchSystem{{Key: "stress-embedded", Label: "Allot, 1 node, embedded SQLite", Allot: true, DBName: "(in the node)", KeyFile: b.keyFile,

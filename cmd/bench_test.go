@@ -131,6 +131,7 @@ type bench struct {
 	events   []*eventsResult // bench_events_test.go, one per store
 	notify   *notifyResult   // bench_notify_test.go
 	pg       *pgtest.Server  // the HTTP sections' PostgreSQL, nil when they did not run
+	walWarm  string          // how the PostgreSQL's WAL was warmed (bench_walwarm_test.go), "" when it was not started
 	stress   []stressResult  // the stress section
 	wrk      *wrkResult      // bench_wrk_test.go
 	bounds   *machineBounds  // bench_bounds_test.go
@@ -256,8 +257,7 @@ func TestBenchmarks(t *testing.T) {
 // httpSections starts PostgreSQL, Redis and every server, runs the timed rounds, the sell-out
 // checks and the profiled runs, and stops the servers again.
 func (b *bench) httpSections(t *testing.T) {
-	pg := pgtest.MustServer(t)
-	b.pg = pg
+	pg := b.postgres(t)
 	var pgPids []int
 	if pid, err := postmasterPID(pg.LogPath()); err == nil {
 		pgPids = []int{pid}

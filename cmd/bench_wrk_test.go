@@ -15,7 +15,6 @@ import (
 
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/cluster/clustertest"
-	"github.com/allot/allot/persistence/pgtest"
 )
 
 // The wrk section: the same paths driven by wrk, a load generator outside this process
@@ -145,11 +144,7 @@ func (b *bench) wrkSection(t *testing.T) {
 	if b.benchBin == "" {
 		b.benchBin = mustBuild(t, b.root, "./cmd/allot-bench")
 	}
-	pg := b.pg
-	if pg == nil {
-		pg = pgtest.MustServer(t)
-		b.pg = pg // the machine's bounds are measured on it
-	}
+	pg := b.postgres(t) // the machine's bounds are measured on it
 	var pgPids []int
 	if pid, err := postmasterPID(pg.LogPath()); err == nil {
 		pgPids = []int{pid}
