@@ -78,6 +78,10 @@ type benchRun struct {
 	// 50 ms by its own clock (allot_http_request_seconds); CommitP99Ms the commits' p99
 	// (allot_commit_seconds): where the client-side p99 comes from (bench_tail_test.go).
 	NodeWithin50, CommitP99Ms float64
+	// WALSegments is how many WAL segments PostgreSQL created during an Allot run on it, each
+	// zero-filled inside a commit (bench_walwarm_test.go); -1: not known (a checkpoint
+	// completed during the run, or it was not measured), 0 elsewhere.
+	WALSegments int
 	// Profile is the path of a CPU profile of the first server taken during the run, if any;
 	// AllocsBase and Allocs are its allocation profiles at the start and the end of the same
 	// window (their difference is what the run allocated).
@@ -231,8 +235,15 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 			})
 		}
 	}
+	var wal0 walFiles
+	if sys.Allot && sys.DBURL != "" {
+		wal0 = walSnapshot(ctx, sys.DBURL)
+	}
 	rep, err := loadgen.Run(ctx, cfg, nil)
 	wg.Wait()
+	if sys.Allot && sys.DBURL != "" {
+		run.WALSegments = wal0.created(walSnapshot(ctx, sys.DBURL))
+	}
 	if err != nil {
 		run.Err = err
 		t.Logf("%s %d clients round %d: %v", sys.Key, clients, round, err)

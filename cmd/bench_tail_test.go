@@ -126,7 +126,23 @@ func (b *bench) writeTailWhere(w *strings.Builder) {
 			"(`allot_http_request_seconds`, medians of the runs; client-side p99 %.1f ms); its commits' p99 was %.1f ms (`allot_commit_seconds`). "+
 			"A hold waits for the commit in flight and then for its own (docs/PERFORMANCE.md, Round 5).\n",
 			c, 100*in50.Med, a.p99().Med, cp99.Med)
+		if n, runs := walCreated(a.Runs); runs > 0 {
+			fmt.Fprintf(w, "- WAL segments PostgreSQL created during (a)'s runs at %d clients: %d in %d runs where it is known "+
+				"(each a 16 MB file zero-filled and fsynced inside the commit that crossed into it; the bench warms the WAL first, bench_walwarm_test.go).\n",
+				c, n, runs)
+		}
 	}
+}
+
+// walCreated sums the WAL segments created over the runs where it is known, and counts them.
+func walCreated(rs []benchRun) (created, runs int) {
+	for _, r := range rs {
+		if r.WALSegments >= 0 && r.Holds > 0 {
+			created += r.WALSegments
+			runs++
+		}
+	}
+	return created, runs
 }
 
 // tailOutsideNode explains a client-side p99 over the target by time outside the handler: the

@@ -87,3 +87,38 @@ func walWarmNote(s string) string {
 	}
 	return "; " + s
 }
+
+// walFiles is a count of PostgreSQL's WAL segment files and the position of its last completed
+// checkpoint.
+type walFiles struct {
+	files      int
+	checkpoint string // pg_control_checkpoint's checkpoint_lsn; "" when not measured
+}
+
+// walSnapshot reads the WAL's files (pg_ls_waldir needs a superuser, which the bench's
+// connections are); the zero walFiles when that fails.
+func walSnapshot(ctx context.Context, url string) walFiles {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return walFiles{}
+	}
+	defer conn.Close(context.Background())
+	var w walFiles
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'),
+		(SELECT checkpoint_lsn::text FROM pg_control_checkpoint())`).Scan(&w.files, &w.checkpoint); err != nil {
+		return walFiles{}
+	}
+	return w
+}
+
+// created is how many segments PostgreSQL created between w and later: a new segment adds a
+// file, a recycled one is an old file renamed, and files are removed only when a checkpoint
+// completes, so without one in between the difference is exact; -1 when it is not known.
+func (w walFiles) created(later walFiles) int {
+	if w.checkpoint == "" || later.checkpoint == "" || later.checkpoint != w.checkpoint || later.files < w.files {
+		return -1
+	}
+	return later.files - w.files
+}
