@@ -289,9 +289,9 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 	if rep.Errors > 0 {
 		t.Logf("%s %d clients round %d: %d errors, e.g. %q", sys.Key, clients, round, rep.Errors, rep.ErrorSamples)
 	}
-	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms (p99 %.1fms), node within 50ms %.2f%%",
+	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms (p99 %.1fms), node within 50ms %.2f%%, WAL segments created %d",
 		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.MachineCores, run.BatchMean, run.CommitMs,
-		run.CommitP99Ms, 100*run.NodeWithin50)
+		run.CommitP99Ms, 100*run.NodeWithin50, run.WALSegments)
 	return run
 }
 
