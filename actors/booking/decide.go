@@ -351,7 +351,7 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		avail := s.buckets.list[at[short]].Available()
 		return Decision{}, soldOut(cmd.Buckets[short], max(avail, 0), cmd.Quantity)
 	}
-	if s.resource.MaxPerUser > 0 {
+	if s.resource.MaxPerUser() > 0 {
 		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(n), 0); err != nil {
 			return Decision{}, err
 		}

@@ -21,8 +21,8 @@ func TestSizes(t *testing.T) {
 		{"Hold", unsafe.Sizeof(Hold{}), 256},
 		{"hold", unsafe.Sizeof(hold{}), 112},
 		{"holdRare", unsafe.Sizeof(holdRare{}), 64},
-		{"State", unsafe.Sizeof(State{}), 320}, // the 320-byte class
-		{"resourceMem", unsafe.Sizeof(resourceMem{}), 120},
+		{"State", unsafe.Sizeof(State{}), 256}, // the 256-byte class
+		{"resourceMem", unsafe.Sizeof(resourceMem{}), 56},
 		{"expiryItem", unsafe.Sizeof(expiryItem{}), 16},
 	} {
 		if c.size > c.max {

@@ -40,7 +40,7 @@ type State struct {
 // when first written (a nil map reads as empty): most resources never use some of them
 // (idempotency index, per-user units, waitlist), and a resource that does not exist uses none.
 func NewState(resourceID string) *State {
-	return &State{id: resourceID}
+	return &State{id: resourceID, resource: resourceMem{rules: &noRules}}
 }
 
 // Saved is what a store keeps of a resource's booking state: what RestoreSaved rebuilds a
@@ -249,7 +249,7 @@ func (s *State) Apply(e Event) {
 		r := &s.resource
 		r.Name, r.HoldTTL = e.Name, e.HoldTTL
 		r.setTime(resUpdatedAt, e.At)
-		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
+		r.setRuleFields(e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL)
 		r.setRare(r.price(), copyRefunds(e.Refunds), normalTags(e.Tags), e.Location)
 		s.countUnits()
 		for k, c := range e.Capacities {
@@ -374,7 +374,7 @@ func (s *State) transition(id string, to Status, at time.Time) {
 // counted afresh from the holds when there is a limit, nil when there is none.
 func (s *State) countUnits() {
 	s.units = nil
-	if s.resource.MaxPerUser <= 0 {
+	if s.resource.MaxPerUser() <= 0 {
 		return
 	}
 	for _, h := range s.holds.list {
@@ -393,7 +393,7 @@ func (s *State) countUnits() {
 }
 
 func (s *State) claim(h *hold, st Status, sign int64) {
-	if s.resource.MaxPerUser <= 0 {
+	if s.resource.MaxPerUser() <= 0 {
 		// no per-user units to keep (see State.units)
 	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
 		if s.units == nil {
