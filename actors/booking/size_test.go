@@ -19,7 +19,7 @@ func TestSizes(t *testing.T) {
 		{"placement", unsafe.Sizeof(placement{}), 168},
 		{"PlacedHold", unsafe.Sizeof(PlacedHold{}), 152},
 		{"Hold", unsafe.Sizeof(Hold{}), 256},
-		{"hold", unsafe.Sizeof(hold{}), 112},
+		{"hold", unsafe.Sizeof(hold{}), 96},
 		{"holdRare", unsafe.Sizeof(holdRare{}), 64},
 		{"State", unsafe.Sizeof(State{}), 256}, // the 256-byte class
 		{"resourceMem", unsafe.Sizeof(resourceMem{}), 56},

@@ -207,12 +207,12 @@ type freed struct {
 	units map[string]int64
 }
 
-// release records that hold h's units are given back.
-func (f *freed) release(h *hold) {
+// release records that hold h, whose buckets are buckets, gives its units back.
+func (f *freed) release(h *hold, buckets []string) {
 	if f.avail == nil {
 		f.avail, f.units = map[string]int64{}, map[string]int64{}
 	}
-	for _, k := range h.Buckets {
+	for _, k := range buckets {
 		f.avail[k] += h.Quantity
 	}
 	f.units[h.UserID] -= h.Units()
