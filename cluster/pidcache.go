@@ -26,42 +26,16 @@ type pidCache struct {
 // inserts and removals (write locks) over this many locks.
 const pidCacheShards = 32
 
-// pidShrinkMin is the peak below which a shard's map is not rebuilt: its table is small
-// (32 shards of 64 entries: about 130 KiB in all).
+// pidShrinkMin is the peak below which a shard's map of a kind is not rebuilt: its table is
+// small (32 shards of 64 entries: about 80 KiB in all).
 const pidShrinkMin = 64
 
 type pidCacheShard struct {
 	mu   sync.RWMutex
-	pids map[identityKey]*actor.PID
-	peak int // most entries since pids was last made
-	// kinds are copies of the kinds of the keys set, which share them: a node has a few.
-	kinds []string
+	pids kindMaps // a map per kind, keyed by identity (kindmap.go)
 }
 
-// maxKinds bounds pidCacheShard.kinds; a kind past them is copied per key.
-const maxKinds = 8
-
-// kind returns the shard's copy of kind. The caller holds the lock.
-func (s *pidCacheShard) kind(kind string) string {
-	for _, k := range s.kinds {
-		if k == kind {
-			return k
-		}
-	}
-	k := strings.Clone(kind)
-	if len(s.kinds) < maxKinds {
-		s.kinds = append(s.kinds, k)
-	}
-	return k
-}
-
-func newPIDCache() *pidCache {
-	c := &pidCache{}
-	for i := range c.shards {
-		c.shards[i].pids = map[identityKey]*actor.PID{}
-	}
-	return c
-}
+func newPIDCache() *pidCache { return &pidCache{} }
 
 // shard picks a shard by FNV-1a of the identity (the kind is one of a few names).
 func (c *pidCache) shard(identity string) *pidCacheShard {
@@ -76,7 +50,7 @@ func (c *pidCache) shard(identity string) *pidCacheShard {
 func (c *pidCache) get(identity, kind string) (*actor.PID, bool) {
 	s := c.shard(identity)
 	s.mu.RLock()
-	pid, ok := s.pids[identityKey{kind: kind, identity: identity}]
+	pid, ok := s.pids.get(kind, identity)
 	s.mu.RUnlock()
 	return pid, ok
 }
@@ -86,17 +60,13 @@ func (c *pidCache) get(identity, kind string) (*actor.PID, bool) {
 // the part of pid's Id that names it (the placement actor names an activation after its
 // identity), or a copy, and the kind one copy per shard.
 func (c *pidCache) set(identity, kind string, pid *actor.PID) {
+	own := strings.Clone(identity)
+	if i := strings.Index(pid.Id, identity); i >= 0 && identity != "" {
+		own = pid.Id[i : i+len(identity)]
+	}
 	s := c.shard(identity)
 	s.mu.Lock()
-	k := identityKey{kind: kind, identity: identity}
-	if _, ok := s.pids[k]; !ok {
-		k = identityKey{kind: s.kind(kind), identity: strings.Clone(identity)}
-		if i := strings.Index(pid.Id, identity); i >= 0 && identity != "" {
-			k.identity = pid.Id[i : i+len(identity)]
-		}
-	}
-	s.pids[k] = pid
-	s.peak = max(s.peak, len(s.pids))
+	s.pids.set(kind, own, pid)
 	s.mu.Unlock()
 }
 
@@ -104,11 +74,9 @@ func (c *pidCache) set(identity, kind string, pid *actor.PID) {
 // PID, cached since, stays).
 func (c *pidCache) removeByValue(identity, kind string, pid *actor.PID) {
 	s := c.shard(identity)
-	k := identityKey{kind: kind, identity: identity}
 	s.mu.Lock()
-	if cur, ok := s.pids[k]; ok && cur.Equal(pid) {
-		delete(s.pids, k)
-		s.shrink()
+	if cur, ok := s.pids.get(kind, identity); ok && cur.Equal(pid) {
+		s.pids.delete(kind, identity, pidShrinkMin)
 	}
 	s.mu.Unlock()
 }
@@ -118,12 +86,12 @@ func (c *pidCache) removeUnless(keep func(addr string) bool) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for k, pid := range s.pids {
+		for k, pid := range s.pids.all() {
 			if !keep(pid.Address) {
-				delete(s.pids, k)
+				s.pids.of(k.kind).remove(k.identity)
 			}
 		}
-		s.shrink()
+		s.pids.shrinkAll(pidShrinkMin)
 		s.mu.Unlock()
 	}
 }
@@ -134,21 +102,8 @@ func (c *pidCache) len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		n += len(s.pids)
+		n += s.pids.len()
 		s.mu.RUnlock()
 	}
 	return n
-}
-
-// shrink rebuilds the shard's map, freeing the old table, once it holds less than a quarter
-// of its peak. s.mu must be held for writing.
-func (s *pidCacheShard) shrink() {
-	if s.peak < pidShrinkMin || len(s.pids)*4 >= s.peak {
-		return
-	}
-	m := make(map[identityKey]*actor.PID, len(s.pids))
-	for k, v := range s.pids {
-		m[k] = v
-	}
-	s.pids, s.peak = m, len(m)
 }

@@ -41,8 +41,7 @@ const placementActorName = disthash.PartitionActivatorActorName
 // no longer this member; stopping poisons all and waits for them.
 type placementActor struct {
 	c      *cluster.Cluster
-	active map[identityKey]*actor.PID
-	peak   int // most activations since the map was last rebuilt
+	active kindMaps // a map per kind, keyed by identity (kindmap.go)
 	logger *slog.Logger
 	// props holds, per kind, the kind's props with an init that gives the activation the
 	// identity in spawning: one Props for all of a kind's activations. cluster.WithClusterIdentity
@@ -67,7 +66,7 @@ func keyOf(ci *cluster.ClusterIdentity) identityKey {
 const shrinkMin = 1024
 
 func newPlacementActor(c *cluster.Cluster) *placementActor {
-	return &placementActor{c: c, active: map[identityKey]*actor.PID{}, logger: c.Logger()}
+	return &placementActor{c: c, logger: c.Logger()}
 }
 
 // Receive implements actor.Actor.
@@ -92,8 +91,7 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 		ctx.Respond(&cluster.ActivationResponse{Failed: true})
 		return
 	}
-	key := keyOf(ci)
-	if pid, ok := p.active[key]; ok {
+	if pid, ok := p.active.get(ci.Kind, ci.Identity); ok {
 		ctx.Respond(&cluster.ActivationResponse{Pid: pid})
 		return
 	}
@@ -111,7 +109,6 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	// no string of the request that activated it (whose identity may be a slice of a larger
 	// buffer, and its kind one more allocation per activation).
 	ci = cluster.NewClusterIdentity(name[len(prefix):len(prefix)+len(ci.Identity)], kind.Kind)
-	key = keyOf(ci)
 	p.spawning = ci
 	pid, err := sys.Root.SpawnNamed(p.identified(ci.Kind, kind.Props), name)
 	p.spawning = nil
@@ -121,8 +118,7 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 		return
 	}
 	kind.Inc()
-	p.active[key] = pid
-	p.peak = max(p.peak, len(p.active))
+	p.active.set(ci.Kind, ci.Identity, pid)
 	ctx.Respond(&cluster.ActivationResponse{Pid: pid})
 }
 
@@ -164,20 +160,16 @@ func (p *placementActor) identified(kind string, props *actor.Props) *actor.Prop
 // terminated counts out the activation of key whose PID id is pidID, if it is still the one
 // this actor knows (a stop event of an older activation of the identity changes nothing).
 func (p *placementActor) terminated(key identityKey, pidID string) {
-	pid, ok := p.active[key]
+	pid, ok := p.active.get(key.kind, key.identity)
 	if !ok || pid.Id != pidID {
 		return
 	}
-	delete(p.active, key)
+	// Go maps keep their tables when entries are deleted: the kind's map is rebuilt once it
+	// holds a quarter of its peak, so that a passivation wave returns its memory (amortized
+	// O(1) per termination).
+	p.active.delete(key.kind, key.identity, shrinkMin)
 	if kind, ok := p.c.TryGetClusterKind(key.kind); ok {
 		kind.Dec()
-	}
-	// Go maps keep their tables when entries are deleted: rebuild it once it holds a quarter
-	// of its peak, so that a passivation wave returns its memory (amortized O(1) per
-	// termination).
-	if p.peak >= shrinkMin && 4*len(p.active) < p.peak {
-		p.active = rebuilt(p.active)
-		p.peak = len(p.active)
 	}
 }
 
@@ -187,7 +179,7 @@ func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology)
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(t.Members)
 	self := ctx.ActorSystem().Address()
-	for key, pid := range p.active {
+	for key, pid := range p.active.all() {
 		if rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Kind: key.kind, Identity: key.identity}) != self {
 			ctx.Poison(pid)
 		}
@@ -198,8 +190,8 @@ func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology)
 // Their Terminated would arrive after this actor stopped, so the ones that stopped are
 // counted out here: the member's activation count reads zero once a graceful stop is done.
 func (p *placementActor) stopAll(ctx actor.Context) {
-	futures := make(map[identityKey]*actor.Future, len(p.active))
-	for key, pid := range p.active {
+	futures := make(map[identityKey]*actor.Future, p.active.len())
+	for key, pid := range p.active.all() {
 		futures[key] = ctx.PoisonFuture(pid)
 	}
 	for key, f := range futures {
@@ -207,7 +199,9 @@ func (p *placementActor) stopAll(ctx actor.Context) {
 			p.logger.Error("stopping an activation", slog.String("kind", key.kind), slog.String("identity", key.identity), slog.Any("error", err))
 			continue
 		}
-		p.terminated(key, p.active[key].Id)
+		if pid, ok := p.active.get(key.kind, key.identity); ok {
+			p.terminated(key, pid.Id)
+		}
 	}
 }
 

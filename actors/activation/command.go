@@ -45,7 +45,10 @@ func (c *Core) admit(now time.Time, r *Command) {
 	}
 	if !c.loaded() {
 		c.park(r)
-		c.deferred = append(c.deferred, r)
+		if c.deferred == nil {
+			c.deferred = new([]*Command)
+		}
+		*c.deferred = append(*c.deferred, r)
 		return
 	}
 	c.maintain(t)

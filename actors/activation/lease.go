@@ -96,7 +96,7 @@ func (c *Core) onRenewed(now time.Time, o Outcome) {
 	switch o {
 	case Committed:
 		c.granted(f.sent)
-		c.backoff = c.cfg.MinReloadBackoff
+		c.resetBackoff()
 		c.answerDecisions(f.decisions, c.version)
 	case Fenced:
 		c.rd.Notes.Fenced = true

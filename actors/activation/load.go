@@ -51,7 +51,7 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 	c.spec = c.committed // shared until the next change (ownSpec)
 	c.epoch, c.version = res.Epoch, res.Version
 	c.memory = Current
-	c.backoff = c.cfg.MinReloadBackoff
+	c.resetBackoff()
 	c.leaseEnd = time.Time{} // an activation holds no lease until its first write
 	c.rd.Notes.Loaded, c.rd.Notes.LeaseWait = true, waited
 	if first {
@@ -60,9 +60,7 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 		}
 		t := ms(now)
 		c.maintain(t)
-		deferred := c.deferred
-		c.deferred = nil
-		for _, r := range deferred {
+		for _, r := range c.takeDeferred() {
 			c.dispatch(r, t)
 		}
 	} else {
@@ -81,7 +79,7 @@ func (c *Core) loadFailed(now time.Time) {
 		c.die()
 		return
 	}
-	c.rd.Notes.Backoff = c.backoff
+	c.rd.Notes.Backoff = c.Backoff()
 	for _, d := range c.pending {
 		switch {
 		case d.cmd == nil:
@@ -100,8 +98,10 @@ func (c *Core) loadFailed(now time.Time) {
 // startBackoff refuses writes for a while before the next reload attempt, doubling the pause
 // up to MaxReloadBackoff, so that a dead database is not hammered.
 func (c *Core) startBackoff(now time.Time) {
-	c.times().backoffUntil = now.Add(c.backoff)
-	c.backoff = min(2*c.backoff, c.cfg.MaxReloadBackoff)
+	pause := c.Backoff()
+	r := c.times()
+	r.backoffUntil = now.Add(pause)
+	r.backoff = min(2*pause, c.cfg.MaxReloadBackoff)
 }
 
 func (c *Core) backingOff() bool { return !c.backoffUntil().IsZero() }

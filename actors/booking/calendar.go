@@ -158,11 +158,11 @@ func ExpandRange(r Range, slotEvery time.Duration, loc *time.Location) ([]string
 // ExpandRange returns the bucket keys a range names on this resource (ExpandRange in its
 // time zone and slot step), each checked to be a bucket of the resource.
 func (s *State) ExpandRange(r Range) ([]string, error) {
-	loc, err := LoadTimezone(s.resource.Timezone)
+	loc, err := LoadTimezone(s.resource.Timezone())
 	if err != nil {
 		return nil, err
 	}
-	keys, err := ExpandRange(r, s.resource.SlotEvery, loc)
+	keys, err := ExpandRange(r, s.resource.SlotEvery(), loc)
 	if err != nil {
 		return nil, err
 	}

@@ -351,13 +351,13 @@ func (s *State) DecidePlaceHold(cmd PlaceHold, now time.Time) (Decision, error) 
 		avail := s.buckets.list[at[short]].Available()
 		return Decision{}, soldOut(cmd.Buckets[short], max(avail, 0), cmd.Quantity)
 	}
-	if s.resource.MaxPerUser > 0 {
+	if s.resource.MaxPerUser() > 0 {
 		if err := s.checkUserLimit(cmd.UserID, cmd.Quantity*int64(n), 0); err != nil {
 			return Decision{}, err
 		}
 	}
-	// The state's strings, which Apply shares (internBuckets): a slice of the state's keys
-	// when the buckets follow one another there (one bucket, or a range of a calendar).
+	// The state's strings: a slice of the state's keys, which Apply keeps as a run of them
+	// (setBuckets), when the buckets follow one another there (one bucket, or a range of a calendar).
 	var keys []string
 	if consecutive {
 		keys = s.buckets.keysAt(first, n)
@@ -426,7 +426,7 @@ func (s *State) DecideCancel(cmd CancelHold, now time.Time) ([]Event, error) {
 		evs := []Event{HoldCancelled{HoldID: h.ID, At: now}}
 		if len(s.waiting()) > 0 {
 			var f freed
-			f.release(h)
+			f.release(h, s.bucketsOf(h))
 			evs = s.appendOffers(evs, now, f)
 		}
 		return evs, nil

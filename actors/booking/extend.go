@@ -44,7 +44,7 @@ func (s *State) DecideExtend(cmd ExtendHold, now time.Time) (ExtendDecision, err
 		return ExtendDecision{}, Errorf(CodeConflict, "hold %q is %s and cannot be renewed", h.ID, h.Status())
 	case !now.Before(h.ExpiresAt()):
 		return ExtendDecision{}, Errorf(CodeConflict, "hold %q expired at %s", h.ID, h.ExpiresAt().UTC().Format(time.RFC3339))
-	case h.Extensions() >= s.resource.MaxExtensions:
+	case h.Extensions() >= s.resource.MaxExtensions():
 		return ExtendDecision{}, Errorf(CodeLimitExceeded, "hold %q was renewed %d times, the most resource %s allows", h.ID, h.Extensions(), quote(s.id))
 	}
 	until := now.Add(s.resource.HoldTTL)

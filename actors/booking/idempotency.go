@@ -41,7 +41,7 @@ func (s *State) idemAt(i int) IdempotencyEntry {
 		return *e.own
 	}
 	h := s.holds.list[e.hold]
-	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt()}
+	return IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: Fingerprint(s.bucketsOf(h), h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt()}
 }
 
 // Idempotency returns the entry recorded for key.

@@ -1,7 +1,5 @@
 package booking
 
-import "unsafe"
-
 // A resource's holds and buckets are kept in lists, found by scanning while a list is short and
 // by an index built once it outgrows smallIndex: most resources have a bucket or a few and a
 // few holds, and a map for them would cost more memory than the holds themselves. The lists
@@ -14,11 +12,23 @@ const smallIndex = 8
 type holdList struct {
 	list []*hold
 	byID map[string]int // nil while list is short
-	// spare are unused holds of the block the last ones were allocated in (see newHold);
-	// nil until a block is made. A pointer, 16 bytes less in every State: most never need it.
-	spare *[]hold
+	// more is nil until a block of holds is made (see newHold) or a hold's bucket list is no
+	// run of its state's keys (see State.setBuckets). A pointer, 40 bytes less in every State:
+	// most never need it.
+	more *holdMore
 	// cloned is how many holds the list had when it was cloned from another (0: it was not).
 	cloned int
+}
+
+// holdMore is what a hold list has only when it needs it.
+type holdMore struct {
+	// spare are unused holds of the block the last ones were allocated in (see newHold).
+	spare []hold
+	// lists are the bucket lists of the holds whose list is no run of their state's keys,
+	// one after another: such a hold's list is a run of lists instead (hold.bkAt < 0, see
+	// State.setBuckets). Only appended to, never written: a clone shares its array (up to its
+	// length: an append to either then reallocates or writes past what the other sees).
+	lists []string
 }
 
 // maxHoldBlock bounds the block of holds newHold allocates at once (64 KiB of holds).
@@ -36,12 +46,14 @@ func (l *holdList) newHold() *hold {
 	if added < smallIndex {
 		return new(hold)
 	}
-	if l.spare == nil || len(*l.spare) == 0 {
-		block := make([]hold, min(added/2, maxHoldBlock))
-		l.spare = &block
+	if l.more == nil {
+		l.more = new(holdMore)
 	}
-	h := &(*l.spare)[0]
-	*l.spare = (*l.spare)[1:]
+	if len(l.more.spare) == 0 {
+		l.more.spare = make([]hold, min(added/2, maxHoldBlock))
+	}
+	h := &l.more.spare[0]
+	l.more.spare = l.more.spare[1:]
 	return h
 }
 
@@ -102,36 +114,17 @@ func (l *holdList) add(h *hold) {
 }
 
 // clone returns a deep copy: its Holds in one block (a clone is taken per group commit, and a
-// hot resource has thousands of holds). keys are the bucket keys of the list's state
-// (bucketList.keys) and ckeys their copy in the clone's: a hold's bucket list that is a slice
-// of keys (keysAt; most are) becomes the same slice of ckeys, and the others are copied into
-// one block. So a clone allocates nothing per hold for its bucket lists and shares no array
-// with the original.
-func (l *holdList) clone(keys, ckeys []string) holdList {
+// hot resource has thousands of holds). A hold's bucket list is a run of its state's keys,
+// which a clone of the state has in the same order, or of the list's lists, whose array the
+// clone shares (never written): the clone allocates nothing per hold for them.
+func (l *holdList) clone() holdList {
 	if len(l.list) == 0 {
 		return holdList{}
 	}
 	c := holdList{list: make([]*hold, len(l.list)), cloned: len(l.list)}
 	holds := make([]hold, len(l.list))
-	n := 0
-	for _, h := range l.list {
-		if keysOffset(keys, h.Buckets) < 0 {
-			n += len(h.Buckets)
-		}
-	}
-	var own []string
-	if n > 0 {
-		own = make([]string, 0, n)
-	}
 	for i, h := range l.list {
 		holds[i] = *h
-		if at := keysOffset(keys, h.Buckets); at >= 0 {
-			holds[i].Buckets = ckeys[at : at+len(h.Buckets) : at+len(h.Buckets)]
-		} else if h.Buckets != nil {
-			at := len(own)
-			own = append(own, h.Buckets...)
-			holds[i].Buckets = own[at:len(own):len(own)] // an append to it cannot reach the next
-		}
 		c.list[i] = &holds[i]
 	}
 	if l.byID != nil {
@@ -140,8 +133,27 @@ func (l *holdList) clone(keys, ckeys []string) holdList {
 			c.byID[id] = i
 		}
 	}
+	if l.more != nil && len(l.more.lists) > 0 {
+		n := len(l.more.lists)
+		c.more = &holdMore{lists: l.more.lists[:n:n]}
+	}
 	return c
 }
+
+// addList appends keys to the lists of holds' bucket lists (holdMore.lists) and returns where
+// they start.
+func (l *holdList) addList(keys []string) int {
+	if l.more == nil {
+		l.more = new(holdMore)
+	}
+	at := len(l.more.lists)
+	l.more.lists = append(l.more.lists, keys...)
+	return at
+}
+
+// list returns the n keys of the lists from position at on, as a slice no append can write
+// through.
+func (l *holdList) listAt(at, n int) []string { return l.more.lists[at : at+n : at+n] }
 
 // bucketList holds a state's buckets in the order they were created, by value.
 type bucketList struct {
@@ -230,26 +242,4 @@ func (l *bucketList) clone() bucketList {
 		}
 	}
 	return c
-}
-
-// keysOffset returns the position in keys at which the non-empty list s starts when s is a
-// slice of keys' array within its length, -1 otherwise.
-func keysOffset(keys, s []string) int {
-	if len(s) == 0 || len(keys) == 0 {
-		return -1
-	}
-	base, p := uintptr(unsafe.Pointer(unsafe.SliceData(keys))), uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	if p < base {
-		return -1
-	}
-	size := unsafe.Sizeof("")
-	off := p - base
-	if off%size != 0 {
-		return -1
-	}
-	at := int(off / size)
-	if at >= len(keys) || len(s) > len(keys)-at {
-		return -1
-	}
-	return at
 }

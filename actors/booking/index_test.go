@@ -13,11 +13,7 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 	var bs bucketList
 	for n := range 3 * smallIndex {
 		bs.add(Bucket{Key: fmt.Sprintf("k%d", n), Capacity: int64(n)})
-		own := []string{fmt.Sprintf("k%d", n)} // every other hold: a bucket list of its own
-		if n%2 == 0 {
-			own = bs.keysAt(n, 1) // the others: a slice of the bucket keys, as DecidePlaceHold makes
-		}
-		hs.add(&hold{ID: fmt.Sprintf("h%d", n), Buckets: own})
+		hs.add(&hold{ID: fmt.Sprintf("h%d", n), bkAt: int32(n), bkN: 1}) // a run of the bucket keys
 		if indexed := n+1 > smallIndex; (hs.byID != nil) != indexed || (bs.byKey != nil) != indexed {
 			t.Fatalf("%d entries: hold index %v, bucket index %v", n+1, hs.byID != nil, bs.byKey != nil)
 		}
@@ -38,22 +34,13 @@ func TestListsFindEveryEntryAcrossTheIndex(t *testing.T) {
 			t.Fatalf("%d entries: an unknown id or key was found", n+1)
 		}
 		bc := bs.clone()
-		hc := hs.clone(bs.keys, bc.keys)
-		shared := 0
+		hc := hs.clone()
 		for i, h := range hc.list {
-			// A list that is a slice of the original's keys (the last hold's at least: no
-			// bucket was added after it) is the same slice of the clone's; others are copies.
-			at, was := keysOffset(bc.keys, h.Buckets), keysOffset(bs.keys, hs.list[i].Buckets)
-			if at >= 0 {
-				shared++
+			// The same hold, its run of keys the same positions of the clone's keys, in a
+			// hold of its own.
+			if *h != *hs.list[i] || h == hs.list[i] || !slices.Equal(bc.keysAt(int(h.bkAt), int(h.bkN)), bs.keysAt(int(h.bkAt), int(h.bkN))) {
+				t.Fatalf("%d entries: the clone of hold %d is %+v, the original %+v", n+1, i, *h, *hs.list[i])
 			}
-			if !slices.Equal(h.Buckets, hs.list[i].Buckets) || at != was || (was >= 0) && i%2 == 1 ||
-				&h.Buckets[0] == &hs.list[i].Buckets[0] || keysOffset(bs.keys, h.Buckets) >= 0 {
-				t.Fatalf("%d entries: the clone of hold %d has buckets %v at %d of the clone's keys", n+1, i, h.Buckets, at)
-			}
-		}
-		if n%2 == 0 && shared == 0 {
-			t.Fatalf("%d entries: no hold of the clone shares the clone's keys", n+1)
 		}
 		hc.get("h0").Quantity, bc.get("k0").Capacity = 99, 99
 		hc.add(&hold{ID: "extra"})
@@ -104,7 +91,7 @@ func TestHoldListArrayOutOfTheIndexLeavesClass(t *testing.T) {
 		var l holdList
 		for n := range 2 * firstHolds {
 			if n == cloneAt && n > 0 {
-				l = l.clone(nil, nil)
+				l = l.clone()
 			}
 			var first *(*hold)
 			if len(l.list) > 0 {

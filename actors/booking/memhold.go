@@ -5,28 +5,35 @@ import (
 	"time"
 )
 
-// hold is a hold as a State keeps it in memory: 112 bytes (an allocator class), where a Hold
-// is 256. What the state knows already is left out (the resource id), times are instants (8
-// bytes each instead of 24) and the update time milliseconds after the creation (4 bytes),
-// the renewals 2 bytes, the status a byte, and what few holds have (a waitlist entry, a
-// contact, a payment) sits behind a pointer. view rebuilds the Hold that callers see, equal
+// hold is a hold as a State keeps it in memory: 96 bytes (an allocator class), where a Hold
+// is 256. What the state knows already is left out (the resource id), its bucket list is a
+// run of the state's bucket keys or of its hold list's lists (two 4-byte numbers instead of
+// a 24-byte slice), times are instants (8 bytes each instead of 24) and the
+// update time milliseconds after the creation (4 bytes), the renewals 2 bytes, the status a
+// byte, and what few holds have (a waitlist entry, a contact, a payment) sits behind a pointer. view rebuilds the Hold that callers see, equal
 // to the one the state was given (see instant and holdRare for the exceptions kept exactly).
 // A resource has a few holds in memory for as long as it is active, so this is most of the
 // booking state of an active resource.
 //
-// ID, UserID, IdempotencyKey, Buckets and Quantity are the Hold's fields; the others are read
-// through methods of the Hold's field names.
+// ID, UserID, IdempotencyKey and Quantity are the Hold's fields; the others are read
+// through methods of the Hold's field names, and the buckets through State.bucketsOf.
 type hold struct {
 	ID             string
 	UserID         string
 	IdempotencyKey string
-	Buckets        []string // distinct keys, in request order; never written once set
 	Quantity       int64
 	created        instant
 	expires        instant
 	// rare is nil for a hold without waitlist entry, contact or payment (nor anything odd, see
 	// holdOdd). It is copied on write (setRare): a state's clone shares it.
 	rare *holdRare
+	// The hold's buckets (distinct keys, in request order; never changed once set) are
+	// bkN keys of its state's bucketList.keys from position bkAt on, or, when bkAt is
+	// negative, of its hold list's lists (holdMore.lists) from position -1-bkAt on: both
+	// are only appended to, and a clone's are the same, so the run stays right in a clone.
+	// See State.setBuckets.
+	bkAt int32
+	bkN  int32
 	// updated is UpdatedAt in milliseconds after CreatedAt (noUpdated: the zero time); an
 	// UpdatedAt it cannot say is in holdOdd.times.
 	updated     int32
@@ -284,12 +291,12 @@ func (h *hold) setPayment(payment string, open bool) {
 }
 
 // Units is Hold.Units.
-func (h *hold) Units() int64 { return h.Quantity * int64(len(h.Buckets)) }
+func (h *hold) Units() int64 { return h.Quantity * int64(h.bkN) }
 
-// setHold makes h the in-memory form of x, on a state of resource stateID. It shares x's
-// Buckets and Contact.
+// setHold makes h the in-memory form of x, on a state of resource stateID, but for its
+// buckets (State.setBuckets). It shares x's Contact.
 func (h *hold) setHold(x *Hold, stateID string) {
-	*h = hold{ID: x.ID, UserID: x.UserID, IdempotencyKey: x.IdempotencyKey, Buckets: x.Buckets,
+	*h = hold{ID: x.ID, UserID: x.UserID, IdempotencyKey: x.IdempotencyKey,
 		Quantity: x.Quantity, PaymentOpen: x.PaymentOpen}
 	if x.WaitlistEntryID != "" || x.Contact != nil || x.Payment != "" {
 		h.rare = &holdRare{WaitlistEntryID: x.WaitlistEntryID, Contact: x.Contact, Payment: x.Payment}
@@ -305,10 +312,10 @@ func (h *hold) setHold(x *Hold, stateID string) {
 	h.setTime(updatedAt, x.UpdatedAt)
 }
 
-// setPlaced makes h the in-memory form of the hold p places (PlacedHold.AsHold). It shares
-// p's Buckets and Contact.
+// setPlaced makes h the in-memory form of the hold p places (PlacedHold.AsHold), but for its
+// buckets (State.setBuckets). It shares p's Contact.
 func (h *hold) setPlaced(p *PlacedHold) {
-	*h = hold{ID: p.ID, UserID: p.UserID, IdempotencyKey: p.IdempotencyKey, Buckets: p.Buckets,
+	*h = hold{ID: p.ID, UserID: p.UserID, IdempotencyKey: p.IdempotencyKey,
 		Quantity: p.Quantity, status: statusHeld}
 	if p.WaitlistEntryID != "" || p.Contact != nil {
 		h.rare = &holdRare{WaitlistEntryID: p.WaitlistEntryID, Contact: p.Contact}
@@ -318,11 +325,12 @@ func (h *hold) setPlaced(p *PlacedHold) {
 	h.setTime(updatedAt, p.CreatedAt)
 }
 
-// view returns h as a Hold of a state of resource stateID, with its own copy of Buckets (as
-// Hold.Clone makes; the contact is shared, as there).
-func (h *hold) view(stateID string) Hold {
+// view returns h as a Hold of a state of resource stateID whose buckets are buckets
+// (State.bucketsOf), with its own copy of them (as Hold.Clone makes; the contact is shared,
+// as there).
+func (h *hold) view(stateID string, buckets []string) Hold {
 	x := Hold{ID: h.ID, ResourceID: stateID, UserID: h.UserID, IdempotencyKey: h.IdempotencyKey,
-		Buckets: append([]string(nil), h.Buckets...), Quantity: h.Quantity, Status: h.Status(),
+		Buckets: append([]string(nil), buckets...), Quantity: h.Quantity, Status: h.Status(),
 		CreatedAt: h.CreatedAt(), ExpiresAt: h.ExpiresAt(), UpdatedAt: h.UpdatedAt(),
 		Extensions: h.Extensions(), PaymentOpen: h.PaymentOpen}
 	if r := h.rare; r != nil {

@@ -49,14 +49,22 @@ func TestHoldInMemoryRoundTrips(t *testing.T) {
 			h.CreatedAt, h.UpdatedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 2, 0, 0, 0, 0, time.UTC)
 		},
 		"no buckets":       func(h *Hold) { h.Buckets = nil },
+		"buckets reversed": func(h *Hold) { h.Buckets = []string{"b", "a"} },  // no run of the state's keys: in its lists
+		"unknown bucket":   func(h *Hold) { h.Buckets = []string{"a", "zz"} }, // likewise
+		"second bucket":    func(h *Hold) { h.Buckets = []string{"b"} },       // a run from position 1
 		"all odd together": func(h *Hold) { h.Status, h.ResourceID, h.UpdatedAt, h.Payment = "x", "r3", time.Now(), "p" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			x := *base.Clone()
 			change(&x)
+			s := NewState("r1") // the buckets a and b, in this order: a hold's list is a run of them, or its own
+			s.buckets.add(Bucket{Key: "a"})
+			s.buckets.add(Bucket{Key: "b"})
 			var h hold
 			h.setHold(&x, "r1")
-			if got := h.view("r1"); !reflect.DeepEqual(got, x) {
+			s.setBuckets(&h, x.Buckets)
+			view := func(h *hold) Hold { return h.view("r1", s.bucketsOf(h)) }
+			if got := view(&h); !reflect.DeepEqual(got, x) {
 				t.Fatalf("view = %+v, want %+v", got, x)
 			}
 			// Writes to a copy (a state's clone) leave the original as it was.
@@ -66,13 +74,13 @@ func TestHoldInMemoryRoundTrips(t *testing.T) {
 			c.setPayment("changed", false)
 			c.setTime(updatedAt, t0.Add(time.Hour))
 			c.setExtensions(x.Extensions + 1)
-			if got := h.view("r1"); !reflect.DeepEqual(got, x) {
+			if got := view(&h); !reflect.DeepEqual(got, x) {
 				t.Fatalf("after writes to a copy, view = %+v, want %+v", got, x)
 			}
 			// And the copy took them.
-			if c.Status() != "gone" || c.view("r1").Payment != "changed" || !c.UpdatedAt().Equal(t0.Add(time.Hour)) ||
+			if c.Status() != "gone" || view(&c).Payment != "changed" || !c.UpdatedAt().Equal(t0.Add(time.Hour)) ||
 				c.Extensions() != x.Extensions+1 {
-				t.Fatalf("copy = %+v", c.view("r1"))
+				t.Fatalf("copy = %+v", view(&c))
 			}
 		})
 	}
@@ -85,9 +93,13 @@ func TestPlacedHoldInMemoryIsAsHold(t *testing.T) {
 		{ID: "h2", UserID: "u", IdempotencyKey: "k", Buckets: []string{"a", "b"}, Quantity: 3, CreatedAt: t0,
 			TTL: time.Hour, WaitlistEntryID: "w", Contact: SealedContact("sealed")},
 	} {
+		s := NewState("r1")
+		s.buckets.add(Bucket{Key: "a"})
+		s.buckets.add(Bucket{Key: "b"})
 		var h hold
 		h.setPlaced(&p)
-		if got, want := h.view("r1"), p.AsHold("r1"); !reflect.DeepEqual(got, want) {
+		s.setBuckets(&h, p.Buckets)
+		if got, want := h.view("r1", s.bucketsOf(&h)), p.AsHold("r1"); !reflect.DeepEqual(got, want) {
 			t.Fatalf("view = %+v, want %+v", got, want)
 		}
 	}

@@ -3,28 +3,92 @@ package booking
 import "time"
 
 // resourceMem is a Resource as a State keeps it: the Resource's fields but its times, which
-// are instants (see hold), its id, which is its state's, and the fields few resources have
-// (price, refund tiers, tags, location), which sit behind one pointer: 120 bytes where a
+// are instants (see hold), its id, which is its state's, the rules most resources leave at
+// their defaults (allowance, per-user cap, timezone, slots, renewals, offer TTL) and the
+// archive time, which sit behind one pointer (rules), and the fields few resources have
+// (price, refund tiers, tags, location), which sit behind another (extra): 56 bytes where a
 // Resource is 248, which with the hold list's spare block, the idempotency index and the
-// waitlist behind pointers puts a State in the 320-byte class (was 416, and 512 before; see
-// TestSizes). Every resource that is active has one.
+// waitlist behind pointers puts a State in the 256-byte class (was 320, 416 and 512 before;
+// see TestSizes, docs/PERFORMANCE.md "Round 10"). Every resource that is active has one.
 type resourceMem struct {
-	Name             string
-	HoldTTL          time.Duration
+	Name    string
+	HoldTTL time.Duration
+	created instant
+	updated instant
+	// rules is nil for a resource whose rules are the defaults (resourceRules.common) and
+	// that is not archived. Never written once set (setRules copies): a clone shares it.
+	rules *resourceRules
+	// extra is nil for a resource without price, refund tiers, tags, location or odd times
+	// whose id is its state's. Never written once set (setExtra copies): a copy of r may share
+	// it (a State's Clone copies it deeply, see clone).
+	extra *resourceExtra
+}
+
+// resourceRules are a resource's rules and archive time, kept exactly as set; nil in a
+// resourceMem while they are commonRules (80 bytes then saved per resource: most resources
+// never set them).
+type resourceRules struct {
 	MaxExtensions    int
 	Allowance        Allowance
 	MaxPerUser       int64
 	Timezone         string
 	SlotEvery        time.Duration
 	WaitlistOfferTTL time.Duration
-	created          instant
-	updated          instant
 	archived         instant
-	// extra is nil for a resource without price, refund tiers, tags, location or odd times
-	// whose id is its state's. Never written once set (setExtra copies): a copy of r may share
-	// it (a State's Clone copies it deeply, see clone).
-	extra *resourceExtra
 }
+
+// commonRules are the rules of a resource created with none of them set (decide.go's
+// defaults), not archived: what a nil resourceMem.rules means.
+var commonRules = resourceRules{MaxExtensions: DefaultMaxExtensions, WaitlistOfferTTL: DefaultWaitlistOfferTTL,
+	archived: noInstant}
+
+// noRules are the rules of a state's resource before it exists (NewState): all zero, the
+// archive time the instant 0, as the zero resourceMem had them before rules moved behind a
+// pointer (so a state that does not exist answers as it did). Never written.
+var noRules = resourceRules{}
+
+// rulesOf returns r's rules (commonRules when it has none of its own); never written.
+func (r *resourceMem) rulesOf() *resourceRules {
+	if r.rules == nil {
+		return &commonRules
+	}
+	return r.rules
+}
+
+// setRules returns r's own copy of its rules to write into (a shared one is never written).
+func (r *resourceMem) setRules() *resourceRules {
+	x := *r.rulesOf()
+	r.rules = &x
+	return r.rules
+}
+
+// setRuleFields sets the rules an update changes (ResourceUpdated), keeping r's rules nil when
+// they stay the common ones.
+func (r *resourceMem) setRuleFields(maxExtensions int, allowance Allowance, maxPerUser int64, offerTTL time.Duration) {
+	cur := r.rulesOf()
+	if cur.MaxExtensions == maxExtensions && cur.Allowance == allowance && cur.MaxPerUser == maxPerUser &&
+		cur.WaitlistOfferTTL == offerTTL {
+		return
+	}
+	x := r.setRules()
+	x.MaxExtensions, x.Allowance, x.MaxPerUser, x.WaitlistOfferTTL = maxExtensions, allowance, maxPerUser, offerTTL
+	r.dropCommonRules()
+}
+
+// dropCommonRules forgets r's rules when they are the common ones.
+func (r *resourceMem) dropCommonRules() {
+	if r.rules != nil && *r.rules == commonRules {
+		r.rules = nil
+	}
+}
+
+func (r *resourceMem) MaxExtensions() int              { return r.rulesOf().MaxExtensions }
+func (r *resourceMem) Allowance() Allowance            { return r.rulesOf().Allowance }
+func (r *resourceMem) MaxPerUser() int64               { return r.rulesOf().MaxPerUser }
+func (r *resourceMem) Timezone() string                { return r.rulesOf().Timezone }
+func (r *resourceMem) SlotEvery() time.Duration        { return r.rulesOf().SlotEvery }
+func (r *resourceMem) WaitlistOfferTTL() time.Duration { return r.rulesOf().WaitlistOfferTTL }
+func (r *resourceMem) archivedInstant() instant        { return r.rulesOf().archived }
 
 // resourceExtra is what a resource in memory has only when it has it.
 type resourceExtra struct {
@@ -86,31 +150,47 @@ const (
 	resArchivedAt
 )
 
-func (r *resourceMem) instant(k int) *instant {
+// instantOf returns the instant of time k (read only).
+func (r *resourceMem) instantOf(k int) instant {
 	switch k {
 	case resCreatedAt:
-		return &r.created
+		return r.created
 	case resUpdatedAt:
-		return &r.updated
+		return r.updated
 	}
-	return &r.archived
+	return r.archivedInstant()
+}
+
+// setInstant sets the instant of time k.
+func (r *resourceMem) setInstant(k int, i instant) {
+	switch k {
+	case resCreatedAt:
+		r.created = i
+	case resUpdatedAt:
+		r.updated = i
+	default:
+		if i != r.archivedInstant() {
+			r.setRules().archived = i
+			r.dropCommonRules()
+		}
+	}
 }
 
 func (r *resourceMem) time(k int) time.Time {
 	if odd := r.odd(); odd != nil {
 		return odd[k]
 	}
-	return r.instant(k).time()
+	return r.instantOf(k).time()
 }
 
 // setTime sets one of the resource's times (resCreatedAt, resUpdatedAt, resArchivedAt).
 func (r *resourceMem) setTime(k int, t time.Time) {
 	i, ok := instantOf(t)
-	*r.instant(k) = i
+	r.setInstant(k, i)
 	if ok && r.odd() == nil {
 		return
 	}
-	odd := [3]time.Time{r.created.time(), r.updated.time(), r.archived.time()}
+	odd := [3]time.Time{r.created.time(), r.updated.time(), r.archivedInstant().time()}
 	if r.odd() != nil {
 		odd = *r.odd()
 	}
@@ -123,15 +203,17 @@ func (r *resourceMem) Archived() bool {
 	if odd := r.odd(); odd != nil {
 		return !odd[resArchivedAt].IsZero()
 	}
-	return r.archived != noInstant
+	return r.archivedInstant() != noInstant
 }
 
 // set makes r the in-memory form of x, on a state of resource stateID, sharing x's Price,
 // Refunds and Tags.
 func (r *resourceMem) set(x Resource, stateID string) {
-	*r = resourceMem{Name: x.Name, HoldTTL: x.HoldTTL, MaxExtensions: x.MaxExtensions,
-		Allowance: x.Allowance, MaxPerUser: x.MaxPerUser, Timezone: x.Timezone, SlotEvery: x.SlotEvery,
-		WaitlistOfferTTL: x.WaitlistOfferTTL}
+	*r = resourceMem{Name: x.Name, HoldTTL: x.HoldTTL}
+	if rules := (resourceRules{MaxExtensions: x.MaxExtensions, Allowance: x.Allowance, MaxPerUser: x.MaxPerUser,
+		Timezone: x.Timezone, SlotEvery: x.SlotEvery, WaitlistOfferTTL: x.WaitlistOfferTTL, archived: noInstant}); rules != commonRules {
+		r.rules = &rules
+	}
 	r.setRare(x.Price, x.Refunds, x.Tags, x.Location)
 	if x.ID != stateID {
 		e := r.setExtra()
@@ -145,9 +227,10 @@ func (r *resourceMem) set(x Resource, stateID string) {
 // view returns r as a Resource of a state of resource stateID that exists (or not), sharing
 // its Price, Refunds and Tags. A state that does not exist has a zero r.
 func (r *resourceMem) view(stateID string, exists bool) Resource {
-	x := Resource{ID: r.id(stateID, exists), Name: r.Name, HoldTTL: r.HoldTTL, MaxExtensions: r.MaxExtensions,
-		Allowance: r.Allowance, MaxPerUser: r.MaxPerUser, Timezone: r.Timezone, SlotEvery: r.SlotEvery,
-		WaitlistOfferTTL: r.WaitlistOfferTTL,
+	rules := r.rulesOf()
+	x := Resource{ID: r.id(stateID, exists), Name: r.Name, HoldTTL: r.HoldTTL, MaxExtensions: rules.MaxExtensions,
+		Allowance: rules.Allowance, MaxPerUser: rules.MaxPerUser, Timezone: rules.Timezone, SlotEvery: rules.SlotEvery,
+		WaitlistOfferTTL: rules.WaitlistOfferTTL,
 		CreatedAt:        r.time(resCreatedAt), UpdatedAt: r.time(resUpdatedAt), ArchivedAt: r.time(resArchivedAt)}
 	if e := r.extra; e != nil {
 		x.Price, x.Refunds, x.Tags, x.Location = e.Price, e.Refunds, e.Tags, e.Location

@@ -52,7 +52,7 @@ func (s *State) DecideRetake(holdID string, now time.Time) ([]Event, error) {
 	if s.resource.Archived() {
 		return nil, Errorf(CodeSoldOut, "resource %q is archived", s.resource.id(s.id, s.exists))
 	}
-	for _, k := range h.Buckets {
+	for _, k := range s.bucketsOf(h) {
 		b := s.buckets.get(k)
 		ok := b != nil
 		if !ok || b.Available() < h.Quantity {
@@ -86,8 +86,7 @@ func (s *State) AdoptTerminal(h Hold) bool {
 	}
 	c := s.holds.newHold()
 	c.setHold(&h, s.id)
-	c.Buckets = append([]string(nil), h.Buckets...)
-	s.intern(c)
+	s.setBuckets(c, h.Buckets)
 	s.putHold(c)
 	return true
 }

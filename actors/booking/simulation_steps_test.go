@@ -351,8 +351,9 @@ func (m *sim) cloneAndContinue() {
 	}
 	old.Apply(WaitlistJoined{Entry: WaitlistEntry{ID: "wreck", UserID: "wreck", Seq: 1 << 60}})
 	for _, h := range old.holds.list {
-		if len(h.Buckets) > 0 {
-			h.Buckets[0] = "wrecked"
+		// A run of the original's keys (its lists are never written: a clone shares them).
+		if bs := old.bucketsOf(h); len(bs) > 0 && h.bkAt >= 0 {
+			bs[0] = "wrecked"
 		}
 	}
 	old.PruneIdempotency(m.now.Add(time.Hour))

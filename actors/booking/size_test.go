@@ -19,10 +19,10 @@ func TestSizes(t *testing.T) {
 		{"placement", unsafe.Sizeof(placement{}), 168},
 		{"PlacedHold", unsafe.Sizeof(PlacedHold{}), 152},
 		{"Hold", unsafe.Sizeof(Hold{}), 256},
-		{"hold", unsafe.Sizeof(hold{}), 112},
+		{"hold", unsafe.Sizeof(hold{}), 96},
 		{"holdRare", unsafe.Sizeof(holdRare{}), 64},
-		{"State", unsafe.Sizeof(State{}), 320}, // the 320-byte class
-		{"resourceMem", unsafe.Sizeof(resourceMem{}), 120},
+		{"State", unsafe.Sizeof(State{}), 256}, // the 256-byte class
+		{"resourceMem", unsafe.Sizeof(resourceMem{}), 56},
 		{"expiryItem", unsafe.Sizeof(expiryItem{}), 16},
 	} {
 		if c.size > c.max {

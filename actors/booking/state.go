@@ -3,7 +3,6 @@ package booking
 import (
 	"sort"
 	"time"
-	"unsafe"
 )
 
 // State is one resource's booking state. It is not safe for concurrent use: the resource
@@ -40,7 +39,7 @@ type State struct {
 // when first written (a nil map reads as empty): most resources never use some of them
 // (idempotency index, per-user units, waitlist), and a resource that does not exist uses none.
 func NewState(resourceID string) *State {
-	return &State{id: resourceID}
+	return &State{id: resourceID, resource: resourceMem{rules: &noRules}}
 }
 
 // Saved is what a store keeps of a resource's booking state: what RestoreSaved rebuilds a
@@ -80,8 +79,7 @@ func RestoreSaved(sv Saved) *State {
 	for i := range holds {
 		h := s.holds.newHold()
 		h.setHold(&holds[i], s.id)
-		h.Buckets = append([]string(nil), h.Buckets...)
-		s.intern(h) // h.Buckets is the state's own copy
+		s.setBuckets(h, holds[i].Buckets)
 		s.putHold(h)
 		if st := h.Status(); st.Active() {
 			s.claim(h, st, +1)
@@ -112,11 +110,15 @@ func (s *State) Clone() *State {
 		id:     s.id,
 		exists: s.exists,
 	}
-	if len(s.idemLog) > 0 {
-		c.idemLog = append([]idemEntry(nil), s.idemLog...) // a hold's position is the same in c
+	// The log and the heap get room for one entry more than they have: a clone is taken for
+	// a decision (the activation's speculative state), which most often places one hold with
+	// a key, and without it that append would reallocate the clone's arrays at once (from 2
+	// entries to 4: 64 bytes each where 3 take 48, for every resource of 3 holds).
+	if n := len(s.idemLog); n > 0 {
+		c.idemLog = append(make([]idemEntry, 0, n+1), s.idemLog...) // a hold's position is the same in c
 	}
-	if len(s.expiry) > 0 {
-		c.expiry = append(expiryHeap(nil), s.expiry...)
+	if n := len(s.expiry); n > 0 {
+		c.expiry = append(make(expiryHeap, 0, n+1), s.expiry...)
 	}
 	if len(s.units) > 0 {
 		c.units = make(map[string]int64, len(s.units))
@@ -138,7 +140,7 @@ func (s *State) Clone() *State {
 	}
 	c.resource = s.resource.clone()
 	c.buckets = s.buckets.clone()
-	c.holds = s.holds.clone(s.buckets.keys, c.buckets.keys)
+	c.holds = s.holds.clone()
 	if s.idem != nil {
 		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
 		for k, seq := range s.idem.seq {
@@ -182,7 +184,7 @@ func (s *State) Hold(id string) (Hold, bool) {
 	if h == nil {
 		return Hold{}, false
 	}
-	return h.view(s.id), true
+	return h.view(s.id, s.bucketsOf(h)), true
 }
 
 // HoldCount returns the number of holds in memory.
@@ -219,7 +221,7 @@ func (s *State) ExpireDue(now time.Time) []Event {
 			evs = append(evs, HoldExpired{HoldID: h.ID, At: now})
 			due = append(due, it)
 			if len(s.waiting()) > 0 {
-				f.release(h)
+				f.release(h, s.bucketsOf(h))
 			}
 		}
 	}
@@ -249,7 +251,7 @@ func (s *State) Apply(e Event) {
 		r := &s.resource
 		r.Name, r.HoldTTL = e.Name, e.HoldTTL
 		r.setTime(resUpdatedAt, e.At)
-		r.MaxExtensions, r.Allowance, r.MaxPerUser, r.WaitlistOfferTTL = e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL
+		r.setRuleFields(e.MaxExtensions, e.Allowance, e.MaxPerUser, e.WaitlistOfferTTL)
 		r.setRare(r.price(), copyRefunds(e.Refunds), normalTags(e.Tags), e.Location)
 		s.countUnits()
 		for k, c := range e.Capacities {
@@ -269,7 +271,7 @@ func (s *State) Apply(e Event) {
 	case HoldPlaced:
 		h := s.holds.newHold()
 		h.setPlaced(e.Hold) // the state's own copy: the event's hold is shared (see HoldPlaced)
-		s.internBuckets(h)
+		s.setBuckets(h, e.Hold.Buckets)
 		s.putHold(h)
 		s.claim(h, StatusHeld, +1)
 		s.pushExpiry(len(s.holds.list) - 1)
@@ -317,42 +319,43 @@ func (s *State) Apply(e Event) {
 	}
 }
 
-// intern makes h share the state's copies of its bucket keys (equal strings),
-// so that a hold in memory does not keep the strings of the request that placed it. It writes
-// into h.Buckets: h must own it.
-func (s *State) intern(h *hold) {
-	for i, k := range h.Buckets {
-		if b := s.buckets.get(k); b != nil {
-			h.Buckets[i] = b.Key
-		}
-	}
-}
-
-// internBuckets is intern for a hold that shares Buckets with an event. Hold bucket lists are
-// never written once a hold is placed (intern writes only into a hold's own fresh copy), so a
-// list whose keys are the state's own strings already, as DecidePlaceHold builds them, is
-// shared with the event instead of copied; any other list is copied, then interned. A list of
-// consecutive keys becomes a slice of the state's keys (keysAt) even when the event's is a
-// slice of another state's (the activation decides on the state it then clones): a clone
-// maps such slices onto its own keys (holdList.clone), and the other state's array is not
-// kept.
-func (s *State) internBuckets(h *hold) {
-	at, first, consecutive := -1, -1, true
-	for i, k := range h.Buckets {
+// setBuckets gives h the bucket list keys. A list of consecutive keys of the state, as
+// DecidePlaceHold makes them (one bucket, or a range of a calendar's days), is kept as that
+// run of the state's keys (hold.bkAt, hold.bkN): nothing allocated, no string of the caller's
+// kept. Any other list (keys out of their creation order, or unknown to the state) is
+// appended to the hold list's lists (holdMore.lists), with the state's own copies of the keys
+// it knows (equal strings), and kept as a run of them (hold.bkAt < 0): a hold in memory keeps
+// no string of the request or row that made it. keys is not kept.
+func (s *State) setBuckets(h *hold, keys []string) {
+	h.bkN = int32(len(keys))
+	at, first := -1, 0
+	for i, k := range keys {
 		prev := at
-		if at = s.buckets.next(k, at); at < 0 || unsafe.StringData(s.buckets.keys[at]) != unsafe.StringData(k) {
-			h.Buckets = append([]string(nil), h.Buckets...)
-			s.intern(h)
+		if at = s.buckets.next(k, at); at < 0 || i > 0 && at != prev+1 {
+			pos := s.holds.addList(keys)
+			own := s.holds.listAt(pos, len(keys))
+			for j, k := range own {
+				if b := s.buckets.get(k); b != nil {
+					own[j] = b.Key // the array is the state's and not yet shared: written once, here
+				}
+			}
+			h.bkAt = int32(-1 - pos)
 			return
 		}
 		if i == 0 {
 			first = at
 		}
-		consecutive = consecutive && (i == 0 || at == prev+1)
 	}
-	if n := len(h.Buckets); n > 0 && consecutive {
-		h.Buckets = s.buckets.keysAt(first, n)
+	h.bkAt = int32(first)
+}
+
+// bucketsOf returns h's bucket list, which the caller must not write: a slice of the state's
+// keys or of its hold list's lists that no append can write through.
+func (s *State) bucketsOf(h *hold) []string {
+	if h.bkAt < 0 {
+		return s.holds.listAt(int(-1-h.bkAt), int(h.bkN))
 	}
+	return s.buckets.keysAt(int(h.bkAt), int(h.bkN))
 }
 
 func (s *State) transition(id string, to Status, at time.Time) {
@@ -374,7 +377,7 @@ func (s *State) transition(id string, to Status, at time.Time) {
 // counted afresh from the holds when there is a limit, nil when there is none.
 func (s *State) countUnits() {
 	s.units = nil
-	if s.resource.MaxPerUser <= 0 {
+	if s.resource.MaxPerUser() <= 0 {
 		return
 	}
 	for _, h := range s.holds.list {
@@ -393,7 +396,7 @@ func (s *State) countUnits() {
 }
 
 func (s *State) claim(h *hold, st Status, sign int64) {
-	if s.resource.MaxPerUser <= 0 {
+	if s.resource.MaxPerUser() <= 0 {
 		// no per-user units to keep (see State.units)
 	} else if n := s.units[h.UserID] + sign*h.Units(); n != 0 {
 		if s.units == nil {
@@ -404,7 +407,7 @@ func (s *State) claim(h *hold, st Status, sign int64) {
 		delete(s.units, h.UserID)
 	}
 	at := -1
-	for _, k := range h.Buckets {
+	for _, k := range s.bucketsOf(h) {
 		if at = s.buckets.next(k, at); at < 0 {
 			panic("booking: hold " + h.ID + " claims unknown bucket " + k)
 		}

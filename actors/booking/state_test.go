@@ -300,7 +300,9 @@ func TestClone(t *testing.T) {
 		s.PruneIdempotency(t0.Add(time.Hour))
 		s.NextExpiry()
 		for _, h := range s.holds.list { // reach into what a shallow copy would share
-			h.Buckets[0] = "zz"
+			if h.bkAt >= 0 { // (the lists are never written: clones share them)
+				s.bucketsOf(h)[0] = "zz"
+			}
 		}
 		s.resource.extra.Price.Amount = 99
 		s.buckets.get("b").Capacity = 0

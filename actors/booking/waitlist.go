@@ -83,7 +83,7 @@ func (s *State) WaitlistOf(userID string) (e WaitlistEntry, position int, ok boo
 // UserUnits returns the units a user has held or confirmed on the resource (Hold.Units
 // summed): what MaxPerUser limits.
 func (s *State) UserUnits(userID string) int64 {
-	if s.resource.MaxPerUser > 0 {
+	if s.resource.MaxPerUser() > 0 {
 		return s.units[userID]
 	}
 	var n int64 // not kept without a limit: summed (see State.units)
@@ -188,7 +188,7 @@ func (s *State) DecideLeaveWaitlist(cmd LeaveWaitlist, now time.Time) ([]Event, 
 // the user past MaxPerUser; delta corrects the user's current units for what the same
 // decision already changed.
 func (s *State) checkUserLimit(user string, units, delta int64) error {
-	limit := s.resource.MaxPerUser
+	limit := s.resource.MaxPerUser()
 	if limit == 0 {
 		return nil
 	}
@@ -207,12 +207,12 @@ type freed struct {
 	units map[string]int64
 }
 
-// release records that hold h's units are given back.
-func (f *freed) release(h *hold) {
+// release records that hold h, whose buckets are buckets, gives its units back.
+func (f *freed) release(h *hold, buckets []string) {
 	if f.avail == nil {
 		f.avail, f.units = map[string]int64{}, map[string]int64{}
 	}
-	for _, k := range h.Buckets {
+	for _, k := range buckets {
 		f.avail[k] += h.Quantity
 	}
 	f.units[h.UserID] -= h.Units()
@@ -227,7 +227,7 @@ func (s *State) appendOffers(evs []Event, now time.Time, f freed) []Event {
 	if f.avail == nil {
 		f.avail, f.units = map[string]int64{}, map[string]int64{}
 	}
-	ttl := s.resource.WaitlistOfferTTL
+	ttl := s.resource.WaitlistOfferTTL()
 	if ttl <= 0 {
 		ttl = DefaultWaitlistOfferTTL
 	}

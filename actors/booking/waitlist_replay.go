@@ -54,7 +54,7 @@ func (s *State) replayJoin(cmd JoinWaitlist, buckets []string, ie IdempotencyEnt
 	var h *Hold
 	switch mem := s.holds.get(ie.HoldID); {
 	case mem != nil:
-		v := mem.view(s.id)
+		v := mem.view(s.id, s.bucketsOf(mem))
 		h = &v
 	case !cmd.OfferLookedUp:
 		return JoinDecision{LookupHold: ie.HoldID}, nil

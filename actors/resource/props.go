@@ -81,30 +81,29 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	// no init). spawning is set only within a spawn, under its lock: protoactor makes the
 	// mailbox and runs the inits within the spawn, on the spawning goroutine.
 	//
-	// The mailbox is protoactor's lock-free one (a linked queue: a node per message in
-	// flight), not Unbounded's ring: Unbounded gives every activation a 10-slot ring of
-	// interfaces and its bookkeeping from the start (about 240 bytes per active resource,
-	// most of them idle), the linked queue keeps one empty node (48 bytes). A message costs
-	// a 32-byte node instead of a mutex round on the ring (BenchmarkSoldOut: one allocation
-	// more per command, no difference in time per command within the noise of a shared
-	// machine; docs/ARCHITECTURE.md, "Memory per resource").
+	// The mailbox is this package's (mailbox.go), with the counter inside it: protoactor's
+	// lock-free one kept about 215 bytes per idle activation (the mailbox, two queues, the
+	// node each keeps after its last message, a middleware slice, the counter on its own),
+	// this one 128 (docs/PERFORMANCE.md, "Round 10"). Before it, the lock-free one had
+	// replaced Unbounded's ring (a 10-slot ring of interfaces from the start, about 240
+	// bytes; docs/ARCHITECTURE.md, "Memory per resource").
 	var spawning struct {
 		sync.Mutex
-		q *mailboxCounter
+		mb *mailbox
 	}
 	spawn := func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
 		spawning.Lock()
 		defer spawning.Unlock()
-		spawning.q = &mailboxCounter{metrics: cfg.Metrics}
-		defer func() { spawning.q = nil }()
+		spawning.mb = &mailbox{mailboxCounter: mailboxCounter{metrics: cfg.Metrics}}
+		defer func() { spawning.mb = nil }()
 		return actor.DefaultSpawner(sys, id, p, parent)
 	}
 	return actor.PropsFromProducer(
 		func() actor.Actor { return produce(cfg, resourceID, nil) }, // the counter comes from the init
 		actor.WithSpawnFunc(spawn),
 		actor.WithDispatcher(newWarmDispatcher(300)),
-		actor.WithMailbox(func() actor.Mailbox { return actor.UnboundedLockfree(spawning.q)() }),
-		actor.WithOnInit(func(ctx actor.Context) { ctx.Actor().(adopter).adopt(spawning.q) }),
+		actor.WithMailbox(func() actor.Mailbox { return spawning.mb }),
+		actor.WithOnInit(func(ctx actor.Context) { ctx.Actor().(adopter).adopt(&spawning.mb.mailboxCounter) }),
 	)
 }
 
