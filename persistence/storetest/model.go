@@ -52,6 +52,16 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 	return s
 }
 
+// prune drops the keys an activation since since deleted: all that are older (the suite's
+// resources hold far fewer than persistence.IdempotencyPruneLimit).
+func (m *model) prune(since int64) {
+	for k, e := range m.idem {
+		if e.CreatedAt.Before(at(since)) {
+			delete(m.idem, k)
+		}
+	}
+}
+
 // apply records an acknowledged batch.
 func (m *model) apply(b *persistence.Batch) {
 	if b.Create {
@@ -165,6 +175,7 @@ func (r *randomizer) activate(op int, m *model) {
 	}
 	r.Logf("op %d: activate %s since %d -> epoch %d", op, m.id, since, snap.Epoch)
 	r.expectSnapshot(snap, m.snapshot(since))
+	m.prune(since)
 }
 
 // leaseEnd is a random lease end near the clock, zero (none) one time in five, and off the
