@@ -129,6 +129,11 @@ type Batch struct {
 	Buckets []booking.Bucket
 	// Holds are after-images of new or changed holds (upserted by id).
 	Holds []booking.Hold
+	// NewHolds says that Holds[:NewHolds] are holds this batch creates: no earlier batch
+	// stored them (0: none is known to be new). A store may insert them without looking
+	// for a stored row (PostgreSQL: a plain INSERT, cheaper than an upsert); it must still
+	// refuse the batch if one is stored after all (another resource's hold), as for any hold.
+	NewHolds int
 	// Idempotency are new keys (inserted; a key is never rewritten).
 	Idempotency []booking.IdempotencyEntry
 	// Waitlist are after-images of new waiting entries (upserted by id); WaitlistRemoved are

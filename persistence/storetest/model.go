@@ -290,6 +290,9 @@ func (r *randomizer) commit(op int, m *model) {
 		}
 		b.Holds = append(b.Holds, h)
 	}
+	if r.seq%2 == 0 { // the new holds said new half the time (a store may insert them)
+		b.NewHolds = len(b.Holds)
+	}
 	var existing []string
 	for id := range m.holds {
 		existing = append(existing, id)
