@@ -132,7 +132,8 @@ var errInsertConflict = errors.New("a new hold or idempotency key is already sto
 // written nothing, if not. A non-zero b.LeaseUntil is stored by the fence statement itself.
 // A batch that breaks the schema (an oversold bucket) or names another resource's hold fails
 // with a plain error and writes nothing. Failures to reach the database wrap
-// persistence.ErrUnavailable; whether such a batch was applied is unknown.
+// persistence.ErrUnavailable; whether such a batch was applied is unknown. A batch whose
+// plain inserts meet a stored row (errInsertConflict) is sent a second time, exact.
 func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if s.closed.Load() {
 		return errClosed("commit")
@@ -156,7 +157,10 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	err = s.retry(ctx, func(ctx context.Context) error { return s.commitOnce(ctx, q) })
 	if errors.Is(err, errInsertConflict) {
 		// Nothing was written (the transaction aborted): the same batch again, with an
-		// upsert for every hold and key.
+		// upsert for every hold and key. A tracer may keep the first attempt's arguments.
+		if s.cfg.Tracer != nil {
+			arena = new(commitArena)
+		}
 		if q, err = newCommitBatch(b, arena, true); err != nil {
 			return fmt.Errorf("commit %s: %w", batchID(b), err)
 		}
