@@ -25,6 +25,14 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 )
 
+// IdempotencyPruneLimit bounds the expired idempotency keys one Activate deletes, so that a
+// resource with a large backlog (a store that never pruned, or a resource active for days)
+// is cleaned over several activations rather than making one of them slow. Keys are pruned
+// there, not on the commit path: every hold writes a key, and an index on the keys' age, the
+// only way to find expired keys without reading a resource's keys, cost every hold a B-tree
+// insert (docs/PERFORMANCE.md, round 10).
+const IdempotencyPruneLimit = 10_000
+
 // Store persists resources, their buckets, holds and idempotency keys.
 //
 // All methods are safe for concurrent use by many actors. One actor calls Commit for its
@@ -51,9 +59,12 @@ type Store interface {
 	// increments the resource's epoch (fencing every earlier activation) and returns the
 	// resource with its buckets, its held and confirmed holds, its idempotency keys created
 	// at or after idemSince, and the end of the previous activation's lease (LeaseUntil). It
-	// leaves the stored lease as it is: the new activation holds none until it renews. For a
-	// resource that does not exist it returns a Snapshot with Exists false and Epoch 0, and
-	// writes nothing.
+	// leaves the stored lease as it is: the new activation holds none until it renews. In the
+	// same transaction it deletes up to IdempotencyPruneLimit of the resource's keys created
+	// before idemSince (the caller passes now - booking.IdempotencyRetention: keys it will not
+	// load again), so that the table does not grow forever and an activation does not read a
+	// resource's whole history. For a resource that does not exist it returns a Snapshot with
+	// Exists false and Epoch 0, and writes nothing.
 	Activate(ctx context.Context, resourceID string, idemSince time.Time) (*Snapshot, error)
 
 	// Commit writes a batch atomically, conditional on b.Epoch being the resource's current
@@ -118,6 +129,11 @@ type Batch struct {
 	Buckets []booking.Bucket
 	// Holds are after-images of new or changed holds (upserted by id).
 	Holds []booking.Hold
+	// NewHolds says that Holds[:NewHolds] are holds this batch creates: no earlier batch
+	// stored them (0: none is known to be new). A store may insert them without looking
+	// for a stored row (PostgreSQL: a plain INSERT, cheaper than an upsert); it must still
+	// refuse the batch if one is stored after all (another resource's hold), as for any hold.
+	NewHolds int
 	// Idempotency are new keys (inserted; a key is never rewritten).
 	Idempotency []booking.IdempotencyEntry
 	// Waitlist are after-images of new waiting entries (upserted by id); WaitlistRemoved are

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"math/bits"
 	"slices"
 	"time"
 
@@ -16,9 +17,12 @@ import (
 // committed value after the commit, and answer is the committed answer at the decision's
 // place in the order (see the package doc, Group commit).
 type decision struct {
-	cmd     *Command // nil for an expiry
-	events  []booking.Event
-	holds   []booking.Hold
+	cmd    *Command // nil for an expiry
+	events []booking.Event
+	holds  []booking.Hold
+	// placed has bit i set when holds[i] is a hold this decision placed (new: no earlier
+	// decision wrote it); holds past the 64th are never marked, and are written as changed.
+	placed  uint64
 	buckets []booking.Bucket
 	res     *booking.Resource // set by a creation or an update
 	idem    *booking.IdempotencyEntry
@@ -74,13 +78,16 @@ func (c *Core) capture(d *decision, room *captureRoom) {
 	// the stack (a heap slice here was one allocation per hold; issue 17, CPU per hold).
 	var keyBuf [8]string
 	keys := keyBuf[:0]
-	hold := func(id string) {
+	hold := func(id string, placed bool) {
 		h, ok := c.spec.Hold(id)
 		if !ok {
 			panic("activation: event about unknown hold " + id)
 		}
 		if d.holds == nil && room != nil {
 			d.holds = room.hold[:0:len(room.hold)]
+		}
+		if placed && len(d.holds) < 64 {
+			d.placed |= 1 << len(d.holds)
 		}
 		d.holds = append(d.holds, h)
 		keys = append(keys, h.Buckets...)
@@ -103,27 +110,27 @@ func (c *Core) capture(d *decision, room *captureRoom) {
 		case booking.ResourceUpdated:
 			keys = append(keys, ev.ChangedBuckets()...) // capacities and allowances
 		case booking.HoldPlaced:
-			hold(ev.Hold.ID)
+			hold(ev.Hold.ID, true)
 			if k := ev.Hold.IdempotencyKey; k != "" {
 				if ie, ok := c.spec.Idempotency(k); ok {
 					keep(ie)
 				}
 			}
 		case booking.HoldConfirmed:
-			hold(ev.HoldID)
+			hold(ev.HoldID, false)
 		case booking.HoldCancelled:
-			hold(ev.HoldID)
+			hold(ev.HoldID, false)
 		case booking.HoldExpired:
-			hold(ev.HoldID)
+			hold(ev.HoldID, false)
 		case booking.HoldExtended:
-			hold(ev.HoldID)
+			hold(ev.HoldID, false)
 			if k := ev.IdempotencyKey; k != "" { // recorded with the renewal, as a hold's key
 				if ie, ok := c.spec.Idempotency(k); ok {
 					keep(ie)
 				}
 			}
 		case booking.PaymentRecorded, booking.HoldRetaken: // payment.go
-			hold(paymentEventHold(ev))
+			hold(paymentEventHold(ev), false)
 		case booking.WaitlistJoined:
 			d.joined = append(d.joined, ev.Entry)
 			if k := ev.IdempotencyKey; k != "" { // recorded with the join, as a hold's key
@@ -283,9 +290,18 @@ func (c *Core) write(ds []*decision) Write {
 			keys++
 		}
 	}
-	if holds > 0 {
-		w.Holds = make([]booking.Hold, 0, holds)
+	// The holds placed here come first (Write.NewHolds), in decision order; then the
+	// changed ones. A hold placed and changed within the batch is placed: its last image
+	// takes its place among them.
+	placed := 0
+	for _, d := range ds {
+		placed += bits.OnesCount64(d.placed)
 	}
+	if holds > 0 {
+		w.Holds = make([]booking.Hold, placed, holds)
+	}
+	w.NewHolds = placed
+	nextPlaced := 0
 	if keys > 0 {
 		w.Idempotency = make([]booking.IdempotencyEntry, 0, keys)
 	}
@@ -296,10 +312,15 @@ func (c *Core) write(ds []*decision) Write {
 		if d.res != nil {
 			res = d.res
 		}
-		for _, h := range d.holds {
-			if i, ok := holdAt[h.ID]; ok {
+		for j, h := range d.holds {
+			switch i, ok := holdAt[h.ID]; {
+			case ok:
 				w.Holds[i] = h
-			} else {
+			case d.placed&(1<<j) != 0: // j < 64: placed is never marked beyond
+				holdAt[h.ID] = nextPlaced
+				w.Holds[nextPlaced] = h
+				nextPlaced++
+			default:
 				holdAt[h.ID] = len(w.Holds)
 				w.Holds = append(w.Holds, h)
 			}

@@ -220,12 +220,15 @@ type Commit struct {
 
 // Write is what a Commit stores (persistence.Batch, field for field).
 type Write struct {
-	Epoch       uint64
-	Version     uint64
-	Create      bool
-	Resource    booking.Resource
-	Buckets     []booking.Bucket
-	Holds       []booking.Hold
+	Epoch    uint64
+	Version  uint64
+	Create   bool
+	Resource booking.Resource
+	Buckets  []booking.Bucket
+	Holds    []booking.Hold
+	// NewHolds: Holds[:NewHolds] are holds placed by this batch's decisions, which no
+	// earlier commit wrote (persistence.Batch.NewHolds).
+	NewHolds    int
 	Idempotency []booking.IdempotencyEntry
 	// Waitlist are after-images of entries that joined; WaitlistRemoved the ids of entries
 	// that stopped waiting (offered or left), removed after the upserts.

@@ -44,6 +44,7 @@ type modelStore struct {
 	waiting    map[string]booking.WaitlistEntry
 	leaseUntil time.Time
 	eventErrs  []string // how committed writes' events disagreed with their rows
+	newHolds   int      // holds committed as new (Write.NewHolds)
 	events     int
 }
 
@@ -128,6 +129,18 @@ func (s *modelStore) commit(w Write) Outcome {
 		s.exists, s.epoch = true, 1
 	}
 	s.checkEvents(w)
+	// Holds[:NewHolds] are new to the store (persistence.Batch.NewHolds: PostgreSQL inserts
+	// them without looking).
+	if w.NewHolds < 0 || w.NewHolds > len(w.Holds) {
+		s.eventErrs = append(s.eventErrs, fmt.Sprintf("version %d: %d new holds of %d", w.Version, w.NewHolds, len(w.Holds)))
+	} else {
+		s.newHolds += w.NewHolds
+		for _, h := range w.Holds[:w.NewHolds] {
+			if _, ok := s.holds[h.ID]; ok {
+				s.eventErrs = append(s.eventErrs, fmt.Sprintf("version %d: hold %s said new is stored", w.Version, h.ID))
+			}
+		}
+	}
 	s.version, s.resource = w.Version, w.Resource
 	for _, b := range w.Buckets {
 		s.buckets[b.Key] = b
@@ -464,6 +477,9 @@ func runRandomized(t *testing.T, seed uint64, depth, batch int) {
 	}
 	for _, e := range store.eventErrs {
 		t.Errorf("seed %d: %s", seed, e)
+	}
+	if len(store.holds) > 0 && store.newHolds == 0 {
+		t.Errorf("seed %d: %d holds stored, none of them committed as new", seed, len(store.holds))
 	}
 	if deepest != depth {
 		t.Errorf("seed %d: at most %d commits were at the store at once, pipeline %d: the test does not exercise it", seed, deepest, depth)

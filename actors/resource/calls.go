@@ -87,7 +87,7 @@ func (a *resourceActor) startCommit(c activation.Commit) {
 	w := c.Write
 	b := &persistence.Batch{
 		ResourceID: a.id, Epoch: w.Epoch, Version: w.Version, Create: w.Create, Resource: w.Resource,
-		Buckets: w.Buckets, Holds: w.Holds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil, Events: w.Events,
+		Buckets: w.Buckets, Holds: w.Holds, NewHolds: w.NewHolds, Idempotency: w.Idempotency, LeaseUntil: w.LeaseUntil, Events: w.Events,
 		Waitlist: w.Waitlist, WaitlistRemoved: w.WaitlistRemoved,
 	}
 	if a.cfg.DropEvents {

@@ -12,7 +12,8 @@ import (
 
 // Activate increments the resource's epoch and returns copies of its state: buckets by key,
 // held and confirmed holds by CreatedAt then ID, idempotency keys created at or after
-// idemSince (ms precision) by CreatedAt then key, and the stored lease end, left as it is. An
+// idemSince (ms precision) by CreatedAt then key, and the stored lease end, left as it is; it
+// deletes up to persistence.IdempotencyPruneLimit keys created before idemSince. An
 // absent resource gives Exists false and changes nothing. The activate hook runs first; its
 // error is returned as is.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
@@ -58,10 +59,14 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 		}
 	}
 	sortHolds(snap.Holds)
-	since := idemSince.UnixMilli()
-	for _, e := range r.idem {
-		if e.CreatedAt.UnixMilli() >= since {
+	since, prune := idemSince.UnixMilli(), persistence.IdempotencyPruneLimit
+	for k, e := range r.idem {
+		switch {
+		case e.CreatedAt.UnixMilli() >= since:
 			snap.Idempotency = append(snap.Idempotency, e)
+		case prune > 0: // expired: forgotten, at most IdempotencyPruneLimit at a time
+			delete(r.idem, k)
+			prune--
 		}
 	}
 	for _, e := range r.waiting {

@@ -28,11 +28,18 @@ WHERE resource_id = $1 ORDER BY seq`
 WHERE resource_id = $1 AND status IN ('held', 'confirmed') ORDER BY created_at_ms, id`
 	sqlLoadIdempotency = `SELECT idem_key, fingerprint, hold_id, created_at_ms FROM idempotency_keys
 WHERE resource_id = $1 AND created_at_ms >= $2 ORDER BY created_at_ms, idem_key`
+	// At most $3 expired keys of the resource, through the primary key (resource_id,
+	// idem_key) that the load above walks too: no index on the keys' age, which every hold
+	// would pay for. PostgreSQL's DELETE has no LIMIT; the sub-select's does, on PostgreSQL,
+	// CockroachDB and SQLite alike.
+	sqlPruneIdempotency = `DELETE FROM idempotency_keys WHERE resource_id = $1 AND idem_key IN (
+SELECT idem_key FROM idempotency_keys WHERE resource_id = $1 AND created_at_ms < $2 LIMIT $3)`
 )
 
 // Activate bumps the resource's epoch, fencing every earlier activation, and loads it, all in
 // one transaction. The snapshot carries the stored lease end, which the bump leaves as it is.
-// For a resource that does not exist it returns Exists false and writes nothing.
+// The same transaction prunes up to persistence.IdempotencyPruneLimit keys older than
+// idemSince. For a resource that does not exist it returns Exists false and writes nothing.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if s.closed.Load() {
 		return nil, errClosed("activate")
@@ -50,9 +57,13 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 		b.Queue(sqlLoadHolds, resourceID)
 		b.Queue(sqlLoadIdempotency, resourceID, ms(idemSince))
 		b.Queue(sqlLoadWaitlist, resourceID)
+		b.Queue(sqlPruneIdempotency, resourceID, ms(idemSince), int64(persistence.IdempotencyPruneLimit))
 		br := tx.SendBatch(ctx, b)
 		var err error
 		snap, err = readSnapshot(br, resourceID)
+		if err == nil && snap.Exists {
+			_, err = br.Exec()
+		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}

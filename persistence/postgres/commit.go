@@ -90,6 +90,18 @@ WHERE waitlist.resource_id = excluded.resource_id
 RETURNING 1)
 SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $9::INT8 THEN 1 ELSE 0 END`
 
+	// The holds a batch creates (persistence.Batch.NewHolds): a plain insert. A speculative
+	// one (ON CONFLICT) probes the primary key before inserting and logs one more WAL record
+	// per row to confirm it, a third of a new hold's blocks touched and a fifth of its WAL
+	// records (docs/PERFORMANCE.md, round 10). An id already stored, by another resource's hold
+	// or (never seen) this one's, raises a unique violation instead: the batch is sent again
+	// with sqlUpsertHolds for every hold (exact), which refuses it or applies it as before.
+	sqlInsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct
+FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[])
+     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct)`
+
 	sqlDeleteWaitlist = `DELETE FROM waitlist WHERE resource_id = $1 AND id = ANY($2::TEXT[])`
 
 	// A key is kept for booking.IdempotencyRetention (24 h): a batch carrying it again leaves
@@ -101,14 +113,27 @@ FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[]) AS u (k, f, h, c)
 ON CONFLICT (resource_id, idem_key) DO UPDATE
 SET fingerprint = excluded.fingerprint, hold_id = excluded.hold_id, created_at_ms = excluded.created_at_ms
 WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000`
+
+	// The keys as a plain insert, for the same reason as sqlInsertHolds: a batch's keys are
+	// new to the actor, and a key the store still has (the actor forgot it after 24 h, or
+	// did not load it, and a client reused it) is rare. It raises a unique violation, and the
+	// batch is sent again with sqlInsertIdempotency (exact), which applies the rule above.
+	sqlInsertIdempotencyNew = `INSERT INTO idempotency_keys (resource_id, idem_key, fingerprint, hold_id, created_at_ms)
+SELECT $1::TEXT, u.k, u.f, u.h, u.c
+FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[]) AS u (k, f, h, c)`
 )
+
+// errInsertConflict is a plain insert's unique violation (sqlInsertHolds,
+// sqlInsertIdempotencyNew): the batch wrote nothing and is sent again exact.
+var errInsertConflict = errors.New("a new hold or idempotency key is already stored")
 
 // Commit writes b atomically if b.Epoch is the resource's epoch (for a creation: if the
 // resource does not exist), and returns an error wrapping persistence.ErrFenced, having
 // written nothing, if not. A non-zero b.LeaseUntil is stored by the fence statement itself.
 // A batch that breaks the schema (an oversold bucket) or names another resource's hold fails
 // with a plain error and writes nothing. Failures to reach the database wrap
-// persistence.ErrUnavailable; whether such a batch was applied is unknown.
+// persistence.ErrUnavailable; whether such a batch was applied is unknown. A batch whose
+// plain inserts meet a stored row (errInsertConflict) is sent a second time, exact.
 func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if s.closed.Load() {
 		return errClosed("commit")
@@ -121,7 +146,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		arena = s.bufs.arena()
 		defer s.bufs.putArena(arena)
 	}
-	q, err := newCommitBatch(b, arena)
+	q, err := newCommitBatch(b, arena, false)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", batchID(b), err)
 	}
@@ -130,6 +155,17 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	// A serialization failure (40001), on any statement or on the COMMIT, re-runs the whole
 	// batch in a fresh transaction, as inTx does.
 	err = s.retry(ctx, func(ctx context.Context) error { return s.commitOnce(ctx, q) })
+	if errors.Is(err, errInsertConflict) {
+		// Nothing was written (the transaction aborted): the same batch again, with an
+		// upsert for every hold and key. A tracer may keep the first attempt's arguments.
+		if s.cfg.Tracer != nil {
+			arena = new(commitArena)
+		}
+		if q, err = newCommitBatch(b, arena, true); err != nil {
+			return fmt.Errorf("commit %s: %w", batchID(b), err)
+		}
+		err = s.retry(ctx, func(ctx context.Context) error { return s.commitOnce(ctx, q) })
+	}
 	if errors.Is(err, persistence.ErrFenced) {
 		return fmt.Errorf("commit %s epoch %d: %w", b.ResourceID, b.Epoch, err)
 	}
@@ -171,8 +207,11 @@ type query struct {
 	args []any
 }
 
-// newCommitBatch builds b's statements in a (commitarena.go).
-func newCommitBatch(b *persistence.Batch, a *commitArena) (*commitBatch, error) {
+// newCommitBatch builds b's statements in a (commitarena.go). Unless exact, the holds b
+// creates and its idempotency keys are plain inserts (sqlInsertHolds, sqlInsertIdempotencyNew),
+// which refuse the batch with errInsertConflict when a row is already stored; exact batches
+// upsert every hold and key.
+func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBatch, error) {
 	if err := checkBatch(b); err != nil {
 		return nil, err
 	}
@@ -212,8 +251,20 @@ func newCommitBatch(b *persistence.Batch, a *commitArena) (*commitBatch, error) 
 		if err != nil {
 			return nil, err
 		}
-		queue(sqlUpsertHolds, b.ResourceID, h.id, h.user, h.status, h.quantity, h.buckets, h.idem,
-			h.created, h.expires, h.upd, h.extensions, h.entry, h.payment, h.paymentOpen, h.contact, int64(len(holds)))
+		created := 0                              // holds[:created] are new: inserted
+		if !exact && len(holds) == len(b.Holds) { // a merge (lastByKey) reorders: all upserted
+			created = b.NewHolds
+		}
+		if created > 0 {
+			n := h.slice(0, created)
+			queue(sqlInsertHolds, b.ResourceID, n.id, n.user, n.status, n.quantity, n.buckets, n.idem,
+				n.created, n.expires, n.upd, n.extensions, n.entry, n.payment, n.paymentOpen, n.contact)
+		}
+		if created < len(holds) {
+			c := h.slice(created, len(holds))
+			queue(sqlUpsertHolds, b.ResourceID, c.id, c.user, c.status, c.quantity, c.buckets, c.idem,
+				c.created, c.expires, c.upd, c.extensions, c.entry, c.payment, c.paymentOpen, c.contact, int64(len(holds)-created))
+		}
 	}
 	waiting := lastByKey(a, b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
 	if len(waiting) > 0 {
@@ -237,7 +288,11 @@ func newCommitBatch(b *persistence.Batch, a *commitArena) (*commitBatch, error) 
 			keys, fps, holdIDs, created = append(keys, e.Key), append(fps, e.Fingerprint), append(holdIDs, e.HoldID), append(created, ms(e.CreatedAt))
 		}
 		a.idemKeys, a.idemFingerprints, a.idemHolds, a.idemCreated = keys, fps, holdIDs, created
-		queue(sqlInsertIdempotency, b.ResourceID, keys, fps, holdIDs, created)
+		insert := sqlInsertIdempotencyNew
+		if exact {
+			insert = sqlInsertIdempotency
+		}
+		queue(insert, b.ResourceID, keys, fps, holdIDs, created)
 	}
 	if err := queueOutbox(queue, b, a); err != nil {
 		return nil, err
@@ -256,6 +311,9 @@ func (q *commitBatch) readResults(exec func() (pgconn.CommandTag, error)) error 
 		_, err := exec()
 		if err == nil {
 			continue
+		}
+		if sqlState(err) == codeUniqueViolation && (x.sql == sqlInsertHolds || x.sql == sqlInsertIdempotencyNew) {
+			return fmt.Errorf("%w: %w", errInsertConflict, err)
 		}
 		if sqlState(err) == codeDivisionByZero {
 			switch {
@@ -290,6 +348,8 @@ func checkBatch(b *persistence.Batch) error {
 		return fmt.Errorf("resource id %q is not valid", b.ResourceID)
 	case b.Resource.ID != b.ResourceID:
 		return fmt.Errorf("batch of resource %q carries resource %q", b.ResourceID, b.Resource.ID)
+	case b.NewHolds < 0 || b.NewHolds > len(b.Holds):
+		return fmt.Errorf("batch of resource %q: %d new holds of %d", b.ResourceID, b.NewHolds, len(b.Holds))
 	}
 	for _, h := range b.Holds {
 		if h.ResourceID != b.ResourceID {

@@ -45,7 +45,7 @@ func TestNextBatchBeforeCommitIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := newCommitBatch(batch(2, "first"), new(commitArena))
+	q, err := newCommitBatch(batch(2, "first"), new(commitArena), false)
 	if err != nil {
 		t.Fatal(err)
 	}

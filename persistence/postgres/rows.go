@@ -114,6 +114,16 @@ type holdArrays struct {
 	paymentOpen                                 []bool
 }
 
+// slice returns the rows [lo, hi) of a, sharing its arrays.
+func (a holdArrays) slice(lo, hi int) holdArrays {
+	return holdArrays{
+		id: a.id[lo:hi], user: a.user[lo:hi], status: a.status[lo:hi], buckets: a.buckets[lo:hi], idem: a.idem[lo:hi],
+		entry: a.entry[lo:hi], quantity: a.quantity[lo:hi], created: a.created[lo:hi], expires: a.expires[lo:hi],
+		upd: a.upd[lo:hi], extensions: a.extensions[lo:hi], contact: a.contact[lo:hi], payment: a.payment[lo:hi],
+		paymentOpen: a.paymentOpen[lo:hi],
+	}
+}
+
 // fillHoldArrays sets element i of every array of a, each of length len(hs), from hs[i].
 func fillHoldArrays(a *holdArrays, hs []booking.Hold) error {
 	for i, h := range hs {

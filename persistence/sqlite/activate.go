@@ -27,14 +27,19 @@ ORDER BY seq`
 ORDER BY created_at_ms, id`
 	selectIdem = `SELECT idem_key, fingerprint, hold_id, created_at_ms FROM idempotency_keys
 WHERE resource_id = ? AND created_at_ms >= ? ORDER BY created_at_ms, idem_key`
+	// At most ? expired keys, through the primary key the load above walks too (see
+	// persistence.IdempotencyPruneLimit; the same statement as the PostgreSQL store's).
+	pruneIdem = `DELETE FROM idempotency_keys WHERE resource_id = ? AND idem_key IN (
+SELECT idem_key FROM idempotency_keys WHERE resource_id = ? AND created_at_ms < ? LIMIT ?)`
 )
 
 // Activate increments the resource's epoch and loads it, in one transaction on the writer
 // connection (shared with concurrent calls, see writer.go), so that the snapshot is exactly
 // the state the new epoch starts from: buckets by key, held and confirmed holds by CreatedAt
 // then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key, and the
-// stored lease end, which the bump leaves as it is. For an absent resource the UPDATE matches
-// nothing: Exists is false and nothing is written.
+// stored lease end, which the bump leaves as it is; then it deletes up to
+// persistence.IdempotencyPruneLimit keys created before idemSince. For an absent resource the
+// UPDATE matches nothing: Exists is false and nothing is written.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -144,6 +149,9 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, mapErr("load waitlist", err)
+	}
+	if _, err := s.exec(ctx, pruneIdem, a.resourceID, a.resourceID, a.idemSince, persistence.IdempotencyPruneLimit); err != nil {
+		return nil, mapErr("prune idempotency keys", err)
 	}
 	return snap, nil
 }

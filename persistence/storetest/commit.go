@@ -168,6 +168,9 @@ func testForeignHold(f *fixture) {
 		batch *persistence.Batch
 	}{
 		{"hold id owned by another resource", &persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r2), Holds: []booking.Hold{mine, stolen}}},
+		// Said new (a store may insert it without looking): refused all the same.
+		{"new hold id owned by another resource", &persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r2), Holds: []booking.Hold{stolen, mine}, NewHolds: 2}},
+		{"new hold, then a hold id owned by another resource", &persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r2), Holds: []booking.Hold{mine, stolen}, NewHolds: 1}},
 		{"hold naming another resource", &persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r2), Holds: []booking.Hold{mine, misfiled}}},
 		{"resource naming another resource", &persistence.Batch{ResourceID: r2, Epoch: 1, Version: 2, Resource: f.resource(r1), Holds: []booking.Hold{mine}}},
 	}
@@ -182,8 +185,8 @@ func testForeignHold(f *fixture) {
 	f.expectHold(mine)
 }
 
-// testLargeBatch: 2,000 holds and 2,000 idempotency keys commit in one batch and load back;
-// a second batch changes all of them.
+// testLargeBatch: 2,000 new holds and 2,000 idempotency keys commit in one batch and load
+// back; a second batch changes all of them.
 func testLargeBatch(f *fixture) {
 	const n, nb = 2000, 20
 	id := f.id("r")
@@ -205,7 +208,7 @@ func testLargeBatch(f *fixture) {
 		after[i] = buckets[i]
 		after[i].Held = 2 * n / nb
 	}
-	f.commit(&persistence.Batch{ResourceID: id, Epoch: 1, Version: 2, Resource: f.resource(id), Buckets: after, Holds: holds, Idempotency: idem})
+	f.commit(&persistence.Batch{ResourceID: id, Epoch: 1, Version: 2, Resource: f.resource(id), Buckets: after, Holds: holds, NewHolds: n, Idempotency: idem})
 	f.expectSnapshot(f.activate(id, time.Time{}), persistence.Snapshot{
 		Exists: true, Epoch: 2, Version: 2, Resource: f.resource(id), Buckets: after, Holds: holds, Idempotency: idem,
 	})

@@ -19,6 +19,8 @@
 //     (HoldTTL) too. Callers pass ms-truncated values; a store may return any location.
 //   - An idempotency key already stored for the resource is left as it is; the batch that
 //     carried it again still commits.
+//   - Activate deletes up to persistence.IdempotencyPruneLimit of the resource's keys created
+//     before its idemSince (and no other resource's); a later Activate no longer returns them.
 //   - Batch.Resource is an after-image like the others: every field of it is stored.
 //   - A batch that fails validation — a bucket after-image breaking the schema CHECK
 //     (held >= 0, confirmed >= 0, held + confirmed <= capacity), a hold or resource whose
@@ -80,6 +82,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"AfterImages", testAfterImages},
 		{"IdempotencyInsertOnce", testIdempotencyInsertOnce},
 		{"IdempotencyKeysShareAHold", testIdempotencyKeysShareAHold},
+		{"IdempotencyPruned", testIdempotencyPruned}, // idempotency.go
 		{"GetHold", testGetHold},
 		{"ListHolds", testListHolds},
 		{"ListHoldsDefaultLimit", testListHoldsDefaultLimit},

@@ -52,6 +52,16 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 	return s
 }
 
+// prune drops the keys an activation since since deleted: all that are older (the suite's
+// resources hold far fewer than persistence.IdempotencyPruneLimit).
+func (m *model) prune(since int64) {
+	for k, e := range m.idem {
+		if e.CreatedAt.Before(at(since)) {
+			delete(m.idem, k)
+		}
+	}
+}
+
 // apply records an acknowledged batch.
 func (m *model) apply(b *persistence.Batch) {
 	if b.Create {
@@ -165,6 +175,7 @@ func (r *randomizer) activate(op int, m *model) {
 	}
 	r.Logf("op %d: activate %s since %d -> epoch %d", op, m.id, since, snap.Epoch)
 	r.expectSnapshot(snap, m.snapshot(since))
+	m.prune(since)
 }
 
 // leaseEnd is a random lease end near the clock, zero (none) one time in five, and off the
@@ -278,6 +289,9 @@ func (r *randomizer) commit(op int, m *model) {
 			b.Idempotency = append(b.Idempotency, booking.IdempotencyEntry{Key: key, Fingerprint: booking.Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt})
 		}
 		b.Holds = append(b.Holds, h)
+	}
+	if r.seq%2 == 0 { // the new holds said new half the time (a store may insert them)
+		b.NewHolds = len(b.Holds)
 	}
 	var existing []string
 	for id := range m.holds {
