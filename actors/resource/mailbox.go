@@ -61,21 +61,22 @@ func (m *mailbox) PostUserMessage(message any) {
 			}
 		}
 	}
-	m.MessagePosted(message)
-	m.mu.Lock()
-	m.user = append(m.user, message)
-	m.mu.Unlock()
-	m.userMessages.Add(1)
-	m.schedule()
+	m.post(&m.user, &m.userMessages, message)
 }
 
 // PostSystemMessage implements actor.Mailbox.
 func (m *mailbox) PostSystemMessage(message any) {
+	m.post(&m.sys, &m.sysMessages, message)
+}
+
+// post appends message to *q (m.user or m.sys) and counts it in *n before scheduling a run:
+// a run that finds *n > 0 finds the message in *q.
+func (m *mailbox) post(q *[]any, n *atomic.Int32, message any) {
 	m.MessagePosted(message)
 	m.mu.Lock()
-	m.sys = append(m.sys, message)
+	*q = append(*q, message)
 	m.mu.Unlock()
-	m.sysMessages.Add(1)
+	n.Add(1)
 	m.schedule()
 }
 
