@@ -95,13 +95,13 @@ type Core struct {
 	epoch     uint64
 	version   uint64 // of committed
 
-	flights  []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
-	load     *loading    // the load under way, at most one
-	pending  []*decision // decided after flight was sealed, in decision order
+	flights []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
+	load    *loading    // the load under way, at most one
+	pending []*decision // decided after flight was sealed, in decision order
 	// deferred are the commands that arrived before the first load, nil when there are none
 	// (after it, always): behind a pointer, 16 bytes less in every Core (see TestCoreKeepsItsSizeClass).
 	deferred *[]*Command
-	heldBack int         // commands handled since pending could have been committed
+	heldBack int // commands handled since pending could have been committed
 	nextID   uint64
 
 	rare *rareTimes // nil until the activation first backs off, stops or looks a hold up
