@@ -48,6 +48,7 @@ type Node struct {
 	lookup   *identityLookup
 	metrics  *nodeMetrics // nil without a Registerer
 	timers   timerPool    // bound RequestWithin's reply waits (reply.go)
+	replies  replyPool    // reply processes of local requests (replypool.go)
 	pids     *pidCache    // the request path's PID cache, not protoactor's (pidcache.go)
 
 	started  atomic.Bool // cluster member started: protoactor's kinds map is immutable from here

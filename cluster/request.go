@@ -172,13 +172,17 @@ func (n *Node) ask(ctx context.Context, pid *actor.PID, msg proto.Message, deadl
 		}
 		return nil, context.DeadlineExceeded
 	}
-	w := n.watch(pid.Address)
-	if bounded {
-		return requestReply(ctx, n.system, pid, msg, nil, w) // reply.go
+	local := pid.Address == n.system.Address()
+	var expire <-chan time.Time
+	if !bounded {
+		t := n.timers.get(d)
+		defer n.timers.put(t)
+		expire = t.C
 	}
-	t := n.timers.get(d)
-	defer n.timers.put(t)
-	return requestReply(ctx, n.system, pid, msg, t.C, w)
+	if local {
+		return n.replies.request(ctx, n.system, pid, msg, expire) // replypool.go
+	}
+	return requestReply(ctx, n.system, pid, msg, expire, n.watch(pid.Address)) // reply.go
 }
 
 // watch returns a memberWatch on addr, or none when addr is this node (it cannot leave
