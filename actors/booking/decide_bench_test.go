@@ -107,3 +107,44 @@ func BenchmarkDecidePlaceHoldOnly(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecidePlaceHoldHot is BenchmarkDecidePlaceHold on a hot resource: a state that
+// already holds 200,000 holds, each with an idempotency key, as the HTTP benchmark's one
+// resource does after a few seconds (its stock never runs out and holds stay until they
+// expire). Its hold and key indexes are large: lookups miss the caches, and inserts grow
+// them. The state is made once per run and keeps growing (by b.N holds).
+func BenchmarkDecidePlaceHoldHot(b *testing.B) {
+	const filled = 200_000
+	s := MustCreate(b, map[string]int64{"all": MaxCapacity}, 0)
+	for i := range filled {
+		d, err := s.DecidePlaceHold(PlaceHold{HoldID: fmt.Sprintf("fill-%08d", i), IdempotencyKey: fmt.Sprintf("fill-key-%08d", i),
+			UserID: "user-1", Quantity: 1, Buckets: []string{"all"}}, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range d.Events {
+			s.Apply(e)
+		}
+	}
+	ids := make([]string, b.N)
+	idem := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("h%08d", i)
+		idem[i] = fmt.Sprintf("key-%08d", i)
+	}
+	buckets := []string{"all"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		d, err := s.DecidePlaceHold(PlaceHold{HoldID: ids[i], IdempotencyKey: idem[i], UserID: "user-1", Quantity: 1, Buckets: buckets}, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range d.Events {
+			s.Apply(e)
+		}
+		if _, ok := s.Hold(ids[i]); !ok { // the after-image the actor reads back
+			b.Fatal("hold not found")
+		}
+	}
+}

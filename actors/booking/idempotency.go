@@ -27,9 +27,12 @@ type idemEntry struct {
 // idemIndex maps a key to its entry's sequence number: State.idemLog[seq-base]. base is the
 // number of entries pruned from the log since the index was made.
 type idemIndex struct {
-	seq  map[string]uint64
+	seq  *hashIndex
 	base uint64
 }
+
+// idemSeqKey is the key of the entry of sequence number seq, for idem.seq.
+func (s *State) idemSeqKey(seq uint64) string { return s.idemKey(int(seq - s.idem.base)) }
 
 // idemKey returns the key of s.idemLog[i].
 func (s *State) idemKey(i int) string { return s.entryKey(s.idemLog[i]) }
@@ -69,7 +72,7 @@ func (s *State) idemIndex(key string) int {
 		}
 		return -1
 	}
-	seq, ok := s.idem.seq[key]
+	seq, ok := s.idem.seq.get(key, s.idemSeqKey)
 	if !ok {
 		return -1
 	}
@@ -79,7 +82,7 @@ func (s *State) idemIndex(key string) int {
 // idemKeys returns the number of keys with an entry.
 func (s *State) idemKeys() int {
 	if s.idem != nil {
-		return len(s.idem.seq)
+		return s.idem.seq.len()
 	}
 	n := 0
 	for i := range s.idemLog {
@@ -117,11 +120,11 @@ func (s *State) appendIdem(e idemEntry, key string) {
 	s.idemLog = append(s.idemLog, e)
 	switch {
 	case s.idem != nil:
-		s.idem.seq[key] = s.idem.base + uint64(len(s.idemLog)-1)
+		s.idem.seq.set(key, s.idem.base+uint64(len(s.idemLog)-1), s.idemSeqKey)
 	case len(s.idemLog) > smallIdem:
-		s.idem = &idemIndex{seq: make(map[string]uint64, 2*len(s.idemLog))}
+		s.idem = &idemIndex{seq: newHashIndex(2 * len(s.idemLog))}
 		for i := range s.idemLog { // a later entry of a key supersedes an earlier one
-			s.idem.seq[s.idemKey(i)] = uint64(i)
+			s.idem.seq.set(s.idemKey(i), uint64(i), s.idemSeqKey)
 		}
 	}
 }
@@ -136,7 +139,7 @@ func (s *State) PruneIdempotency(cutoff time.Time) {
 			break // the key's current entry (a later one, if this was superseded) stays
 		}
 		if s.idem != nil {
-			delete(s.idem.seq, key)
+			s.idem.seq.remove(key, s.idemSeqKey)
 		}
 		n++
 	}

@@ -11,7 +11,7 @@ const smallIndex = 8
 // holdList holds a state's holds in the order they became known.
 type holdList struct {
 	list []*hold
-	byID map[string]int // nil while list is short
+	byID *hashIndex // position in list by id; nil while list is short
 	// more is nil until a block of holds is made (see newHold) or a hold's bucket list is no
 	// run of its state's keys (see State.setBuckets). A pointer, 40 bytes less in every State:
 	// most never need it.
@@ -76,8 +76,8 @@ func (l *holdList) index(id string) int {
 		return n - 1
 	}
 	if l.byID != nil {
-		if i, ok := l.byID[id]; ok {
-			return i
+		if i, ok := l.byID.get(id, l.idAt); ok {
+			return int(i)
 		}
 		return -1
 	}
@@ -104,13 +104,26 @@ func (l *holdList) add(h *hold) {
 	l.list = append(l.list, h)
 	switch {
 	case l.byID != nil:
-		l.byID[h.ID] = len(l.list) - 1
+		l.byID.set(h.ID, uint64(len(l.list)-1), l.idAt)
 	case len(l.list) > smallIndex:
-		l.byID = make(map[string]int, 2*len(l.list))
+		l.byID = newHashIndex(2 * len(l.list))
 		for i, x := range l.list {
-			l.byID[x.ID] = i
+			l.byID.set(x.ID, uint64(i), l.idAt)
 		}
 	}
+}
+
+// idAt is the id of list[i], for byID.
+func (l *holdList) idAt(i uint64) string { return l.list[i].ID }
+
+// reserve makes room for n holds in a list that has none (a state a store restores): the
+// list's array and, past smallIndex, the index at their size, not grown hold by hold.
+func (l *holdList) reserve(n int) {
+	if len(l.list) > 0 || n <= smallIndex {
+		return
+	}
+	l.list = make([]*hold, 0, n)
+	l.byID = newHashIndex(n)
 }
 
 // clone returns a deep copy: its Holds in one block (a clone is taken per group commit, and a
@@ -128,10 +141,7 @@ func (l *holdList) clone() holdList {
 		c.list[i] = &holds[i]
 	}
 	if l.byID != nil {
-		c.byID = make(map[string]int, len(l.byID))
-		for id, i := range l.byID {
-			c.byID[id] = i
-		}
+		c.byID = l.byID.clone()
 	}
 	if l.more != nil && len(l.more.lists) > 0 {
 		n := len(l.more.lists)

@@ -76,6 +76,7 @@ func RestoreSaved(sv Saved) *State {
 		}
 		s.buckets.add(Bucket{Key: b.Key, Capacity: b.Capacity, Allowance: res.Allowance.For(b.Capacity)})
 	}
+	s.holds.reserve(len(holds))
 	for i := range holds {
 		h := s.holds.newHold()
 		h.setHold(&holds[i], s.id)
@@ -90,6 +91,9 @@ func RestoreSaved(sv Saved) *State {
 	}
 	sorted := append([]IdempotencyEntry(nil), idem...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
+	if len(sorted) > smallIdem { // the index at its size at once, not grown key by key
+		s.idem = &idemIndex{seq: newHashIndex(len(sorted))}
+	}
 	for _, e := range sorted {
 		s.addIdem(e)
 	}
@@ -142,10 +146,7 @@ func (s *State) Clone() *State {
 	c.buckets = s.buckets.clone()
 	c.holds = s.holds.clone()
 	if s.idem != nil {
-		c.idem = &idemIndex{seq: make(map[string]uint64, len(s.idem.seq)), base: s.idem.base}
-		for k, seq := range s.idem.seq {
-			c.idem.seq[k] = seq
-		}
+		c.idem = &idemIndex{seq: s.idem.seq.clone(), base: s.idem.base}
 	}
 	return c
 }

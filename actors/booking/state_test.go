@@ -177,7 +177,7 @@ func TestPruneIdempotencyNeverForgetsYoungKeys(t *testing.T) {
 		}
 	}
 	s.PruneIdempotency(t0.Add(3 * time.Hour))
-	if (s.idem != nil && len(s.idem.seq) != 0) || len(s.idemLog) != 0 {
+	if (s.idem != nil && s.idem.seq.len() != 0) || len(s.idemLog) != 0 {
 		t.Fatalf("left after pruning everything: %v %v", s.idem, s.idemLog)
 	}
 }
