@@ -110,7 +110,7 @@ func (s *Server) placeHold(c *gin.Context) {
 	if reply.Replayed {
 		c.Header(IdempotentReplayedHeader, "true")
 	}
-	c.Header("Location", "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
+	setLocation(c, "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
 	s.writeHold(c, http.StatusCreated, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
 }
 
