@@ -3,7 +3,7 @@ package auth
 import (
 	"context"
 	"net"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -27,8 +27,14 @@ import (
 type connMemoKey struct{}
 
 // connMemo is one connection's last verified token. Safe for concurrent use: an HTTP/2
-// connection serves several requests at once.
-type connMemo struct{ last atomic.Pointer[cacheEntry] }
+// connection serves several requests at once. A mutex rather than an atomic pointer to an
+// immutable entry: a connection whose requests carry different tokens (a proxy's, or a load
+// generator's shared pool) then replaces its memo without an allocation per request.
+type connMemo struct {
+	mu        sync.Mutex
+	key       tokenKey
+	principal *Principal // nil: empty
+}
 
 // ConnContext gives a connection's context the memo of the tokens verified on it; set it as
 // the edge's http.Server.ConnContext. Verify uses the memo of the ctx it is given (a request's
@@ -48,21 +54,21 @@ func (m *connMemo) get(key tokenKey, now time.Time) *Principal {
 	if m == nil {
 		return nil
 	}
-	e := m.last.Load()
-	if e == nil || e.key != key || now.After(e.principal.Expiry) { // as tokenCache.get
-		return nil
+	m.mu.Lock()
+	p := m.principal
+	if p != nil && (m.key != key || now.After(p.Expiry)) { // the expiry as tokenCache.get
+		p = nil
 	}
-	return e.principal
+	m.mu.Unlock()
+	return p
 }
 
-// put makes key, verified as p, the memo's token. The entry is new (never changed once
-// stored), so a concurrent get sees a key and principal that belong together.
+// put makes key, verified as p, the memo's token.
 func (m *connMemo) put(key tokenKey, p *Principal) {
 	if m == nil {
 		return
 	}
-	if e := m.last.Load(); e != nil && e.key == key && e.principal == p {
-		return
-	}
-	m.last.Store(&cacheEntry{key: key, principal: p})
+	m.mu.Lock()
+	m.key, m.principal = key, p
+	m.mu.Unlock()
 }
