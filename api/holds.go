@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -57,6 +58,8 @@ type placeHoldCommand struct {
 	cmd  protos.Command
 	op   protos.Command_PlaceHold
 	hold protos.PlaceHold
+	// expires is the reply's expiry, which its wire.Hold points to (holdFromProtoAt).
+	expires time.Time
 }
 
 // POST /v1/resources/:rid/holds
@@ -106,7 +109,7 @@ func (s *Server) placeHold(c *gin.Context) {
 		c.Header(IdempotentReplayedHeader, "true")
 	}
 	setLocation(c, "/v1/resources/"+url.PathEscape(rid)+"/holds/"+url.PathEscape(reply.Hold.Id))
-	s.writeHold(c, http.StatusCreated, s.withContact(p, holdFromProto(reply.Hold), reply.Hold.Contact))
+	s.writeHold(c, http.StatusCreated, s.withContact(p, holdFromProtoAt(reply.Hold, &x.expires), reply.Hold.Contact))
 }
 
 // readPlaceHold reads and decodes a hold request's body into op. A body of known length that
