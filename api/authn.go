@@ -12,7 +12,8 @@ import (
 	"github.com/allot/allot/api/auth"
 )
 
-// principalKey is the gin context key of the caller's *auth.Principal.
+// principalKey is the gin context key of the caller's *auth.Principal when the edge's chain
+// did not start the request (Authenticate on its own); the edge keeps it in its edgeState.
 const principalKey = "allot.principal"
 
 // Authenticate returns the middleware that authenticates and authorizes every matched route
@@ -56,7 +57,7 @@ func authenticate(v *auth.Verifier, policies auth.RoutePolicies, log *slog.Logge
 			principal = p
 			// Set before authorizing, so that the audit trail names the subject of a refusal
 			// too; nothing after a refusal runs but the middleware around this one.
-			c.Set(principalKey, principal)
+			setPrincipal(c, principal)
 		}
 		if err := auth.Authorize(policy, principal); err != nil {
 			refuseRequest(c, err)
@@ -77,6 +78,9 @@ func changes(method string) bool {
 
 // PrincipalOf returns the caller's principal, or nil for an anonymous caller.
 func PrincipalOf(c *gin.Context) *auth.Principal {
+	if st := stateOf(c); st != nil {
+		return st.principal
+	}
 	p, _ := c.Get(principalKey)
 	principal, _ := p.(*auth.Principal)
 	return principal

@@ -54,6 +54,12 @@ func echo(s string) string {
 
 // readJSONBody checks the Content-Type and reads the body, at most limit bytes.
 func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
+	return readJSONBodyInto(nil, r, limit)
+}
+
+// readJSONBodyInto is readJSONBody reading a body of known length into buf when it fits in
+// buf's capacity (its length is ignored), else into a new buffer.
+func readJSONBodyInto(buf []byte, r *http.Request, limit int64) ([]byte, error) {
 	if err := checkContentType(r.Header.Values("Content-Type")); err != nil {
 		return nil, err
 	}
@@ -68,7 +74,12 @@ func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 		// it into a buffer of its size, not ReadAll's 512 bytes behind a MaxBytesReader (two
 		// allocations and most of the bytes of a hold request's body). A body that ends
 		// early fails as ReadAll's would.
-		body := make([]byte, r.ContentLength)
+		var body []byte
+		if r.ContentLength <= int64(cap(buf)) {
+			body = buf[:r.ContentLength]
+		} else {
+			body = make([]byte, r.ContentLength)
+		}
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, malformed("the request body could not be read")
 		}

@@ -34,7 +34,8 @@ const OwnerHeader = wire.OwnerHeader
 // without being able to confirm with the store that it still owns the resource (Reply.stale).
 const StaleHeader = wire.StaleHeader
 
-// ownerKey is the gin context key of the owner that answered, for the request log.
+// ownerKey is the gin context key of the owner that answered, for the request log, when the
+// edge's chain did not start the request (setOwner).
 const ownerKey = "allot.owner"
 
 // transportRetryAfter is the Retry-After of a 503 for a command that got no reply.
@@ -106,7 +107,7 @@ func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, b
 		return nil, false
 	}
 	if reply.Owner != "" {
-		c.Set(ownerKey, reply.Owner)
+		setOwner(c, reply.Owner)
 		if actsAsOperator(PrincipalOf(c)) {
 			c.Header(OwnerHeader, reply.Owner)
 		}

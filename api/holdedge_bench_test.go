@@ -7,14 +7,24 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/allot/allot/api/audit"
+	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/ratelimit"
 	"github.com/allot/allot/protos"
 )
 
-// fixedDispatcher answers every command with one reply (read only, shared).
+// fixedDispatcher answers every command with one reply (read only, shared). It bounds a
+// command itself (timedDispatcher), as the node's dispatcher does, so that the edge takes the
+// node's path (no deadline context per request).
 type fixedDispatcher struct{ reply *protos.Reply }
 
 func (d fixedDispatcher) Dispatch(context.Context, *protos.Command) (*protos.Reply, error) {
+	return d.reply, nil
+}
+
+func (d fixedDispatcher) DispatchWithin(context.Context, time.Duration, *protos.Command) (*protos.Reply, error) {
 	return d.reply, nil
 }
 
@@ -22,22 +32,33 @@ func (d fixedDispatcher) Dispatch(context.Context, *protos.Command) (*protos.Rep
 // wrk sends it (bearer token, Idempotency-Key, the hold body) through the whole gin chain
 // (request id, metrics, recovery, rate limits, audit, authentication, decode, the reply's
 // JSON), with a dispatcher that answers at once; no network, no actor, no store. It isolates
-// what issue 17's round 9 changed at the edge (docs/PERFORMANCE.md, Round 9).
+// what issue 17's round 9 changed at the edge (docs/PERFORMANCE.md, Round 9). As on the
+// benchmarked node (clustertest.LoadRateLimitArgs, an audit store): rate limits on with
+// budgets that never refuse, on the wall clock, and the audit trail on (round 11).
 //
 //	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdge -benchmem
 func BenchmarkPlaceHoldEdge(b *testing.B) {
 	reply := &protos.Reply{Owner: "node-1", Hold: &protos.Hold{Id: "h_2a3bcdefghijkmnpqrstuvwxyz234567", ResourceId: "wrk-r",
 		Status: "held", Buckets: []string{"all"}, Quantity: 1, UserId: "u-1", CreatedAtMs: 1_900_000_000_000,
 		ExpiresAtMs: 1_900_000_900_000, UpdatedAtMs: 1_900_000_000_000, IdempotencyKey: "u-1|k"}}
-	e := MustServer(b, func(c *Config) { c.Dispatcher = fixedDispatcher{reply} })
-	auth := e.bearer(asCustomer)[1]
+	high := ratelimit.Limit{Count: 1_000_000, Period: time.Second, Burst: 1_000_000}
+	e := MustServer(b, func(c *Config) {
+		c.Dispatcher = fixedDispatcher{reply}
+		rl := ratelimit.DefaultConfig()
+		rl.Subject, rl.Anonymous, rl.Holds, rl.AuthFailures = high, high, high, high
+		rl.Now = time.Now
+		c.RateLimits = &rl
+		c.Audit = audit.NewMemStore()
+	})
+	token := e.bearer(asCustomer)[1]
 	const body = `{"buckets":["all"],"quantity":1}`
+	conn := auth.ConnContext(context.Background(), nil) // one keep-alive connection, as the node's (cmd/edge.go)
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer reportCPU(b)()
 	for i := range b.N {
-		req := httptest.NewRequest(http.MethodPost, "/v1/resources/wrk-r/holds", strings.NewReader(body))
-		req.Header["Authorization"] = []string{auth}
+		req := httptest.NewRequestWithContext(conn, http.MethodPost, "/v1/resources/wrk-r/holds", strings.NewReader(body))
+		req.Header["Authorization"] = []string{token}
 		req.Header["Content-Type"] = []string{"application/json"}
 		req.Header["Idempotency-Key"] = []string{"run-1-" + strconv.Itoa(i)}
 		w := httptest.NewRecorder()

@@ -36,7 +36,7 @@ func (s *Server) newEdgeLimits() (edgeLimits, error) {
 	if err != nil {
 		return edgeLimits{}, fmt.Errorf("%w: rate limits: %w", ErrConfig, err)
 	}
-	key := ratelimit.KeyBy(PrincipalOf, limits.ClientIP)
+	key := limitKey(limits.ClientIP) // edgestate.go: KeyBy, the client address found once
 	return edgeLimits{
 		authFailures: exceptProbes(limits.Middleware(ratelimit.ClassAuthFailures, key, s.fail)),
 		requests:     exceptProbes(limits.Middleware(ratelimit.ClassRequests, key, s.fail)),

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -14,28 +15,21 @@ import (
 // entry can be matched.
 const RequestIDHeader = "X-Request-Id"
 
-// requestIDKey is the gin context key of the request id.
-const requestIDKey = "allot.request_id"
-
 // maxRequestID bounds a client's request id; longer ones are replaced.
 const maxRequestID = 64
 
-// requestID gives every request its id (RequestIDHeader) before anything else runs, and lends
-// the request its gin Keys map (keysPool).
-func (s *Server) requestID(c *gin.Context) {
-	s.keys.lend(c)
-	defer s.keys.reclaim(c)
-	id := c.Request.Header.Get(RequestIDHeader)
-	if !usableRequestID(id) {
-		var b [12]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-		var h [2 * len(b)]byte
-		hex.Encode(h[:], b[:])
-		id = string(h[:]) // one allocation, where hex.EncodeToString makes two
+// requestIDFor returns a request's id: the client's X-Request-Id when it is usable, else a
+// new random one.
+func requestIDFor(h http.Header) string {
+	id := h.Get(RequestIDHeader)
+	if usableRequestID(id) {
+		return id
 	}
-	c.Set(requestIDKey, id)
-	c.Header(RequestIDHeader, id)
-	c.Next()
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	var x [2 * len(b)]byte
+	hex.Encode(x[:], b[:])
+	return string(x[:]) // one allocation, where hex.EncodeToString makes two
 }
 
 // usableRequestID accepts 1 to maxRequestID characters of [A-Za-z0-9._:-]: nothing that
@@ -54,11 +48,17 @@ func usableRequestID(id string) bool {
 	return true
 }
 
-// RequestIDOf returns the request's id (RequestIDHeader).
-func RequestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
+// RequestIDOf returns the request's id (RequestIDHeader); "" outside the edge's chain (the
+// admin listener's requests have none).
+func RequestIDOf(c *gin.Context) string {
+	if st := stateOf(c); st != nil {
+		return st.idField[0]
+	}
+	return ""
+}
 
-// keysPool lends each request of the edge a gin Keys map (request id, principal, owner, cause,
-// problem: Context.Set), cleared and taken back when the request is done. gin makes a map at
+// keysPool lends each request of the edge a gin Keys map (its edgeState, a problem and its
+// cause: Context.Set), cleared and taken back when the request is done. gin makes a map at
 // each request's first Set and drops it at the next (Context.reset): a map and its first
 // table, about 300 bytes and 2 allocations per request (issue 17, CPU per hold).
 //

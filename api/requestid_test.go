@@ -1,21 +1,28 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestKeysPoolLendsAClearedMap: a request sees only its own keys, whatever the request before
 // it set, and its Context holds no map once the request is done.
 func TestKeysPoolLendsAClearedMap(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
-	var s Server
+	m, err := newHTTPMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Server{cfg: Config{Now: time.Now}, log: slog.New(slog.DiscardHandler), metrics: m}
 	e := gin.New()
 	var lent []*gin.Context
-	e.Use(s.requestID)
+	e.Use(s.front)
 	e.GET("/:n", func(c *gin.Context) {
 		if _, ok := c.Get("set-by-earlier"); ok {
 			t.Errorf("request %s sees a key of an earlier request", c.Param("n"))

@@ -306,7 +306,8 @@ func (s *Server) routes(limits edgeLimits, trail gin.HandlerFunc) *gin.Engine {
 	// id before the log. Rate limits around it (ratelimits.go): failed authentications per
 	// IP before, the caller's budget after; the audit trail (audit.go) around both, so that
 	// it sees refusals too.
-	e.Use(headOnly, s.requestID, s.observe, s.recovery, limits.authFailures, trail,
+	// front (middleware.go) is headOnly, the request id, observe and recovery in one.
+	e.Use(s.front, limits.authFailures, trail,
 		authenticate(s.cfg.Verifier, MountedPolicies(s.cfg.Mounted), s.log, s.cfg.OnPrincipal), limits.requests)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
@@ -367,10 +368,15 @@ func (s *Server) adminRoutes() *gin.Engine {
 // headOnly makes the rest of a HEAD request's chain write headers but no body: the handler
 // of the GET route, and the refusals (authentication, problems) before it.
 func headOnly(c *gin.Context) {
+	bodyless(c)
+	c.Next()
+}
+
+// bodyless is headOnly's work: a HEAD request's writer drops the body.
+func bodyless(c *gin.Context) {
 	if c.Request.Method == http.MethodHead {
 		c.Writer = bodylessWriter{c.Writer}
 	}
-	c.Next()
 }
 
 // bodylessWriter drops what is written to the body, keeping status and headers.

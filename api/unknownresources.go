@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -39,6 +40,11 @@ type unknownResources struct {
 
 	mu    sync.Mutex
 	until map[string]unknownEntry // resource id -> when it is asked again, who said so
+	// held is len(until), written under mu and read without it: lookup skips the lock and
+	// the map while no id is remembered, the common case (issue 17, round 11: every command
+	// of every request took the lock). A lookup racing the first remember may miss it, as
+	// one that ran just before it would.
+	held atomic.Int64
 }
 
 // unknownEntry is one remembered id: until when, and the owner that answered not_found
@@ -89,6 +95,9 @@ func aboutResource(cmd *protos.Command) bool {
 // lookup reports whether rid is remembered as unknown and not expired, and which owner said
 // so.
 func (u *unknownResources) lookup(rid string) (string, bool) {
+	if u.held.Load() == 0 {
+		return "", false
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	e, ok := u.until[rid]
@@ -97,6 +106,7 @@ func (u *unknownResources) lookup(rid string) (string, bool) {
 	}
 	if !u.now().Before(e.until) {
 		delete(u.until, rid)
+		u.held.Store(int64(len(u.until)))
 		return "", false
 	}
 	return e.owner, true
@@ -120,11 +130,13 @@ func (u *unknownResources) remember(rid, owner string) {
 		}
 	}
 	u.until[rid] = unknownEntry{until: now.Add(u.ttl), owner: owner}
+	u.held.Store(int64(len(u.until)))
 }
 
 func (u *unknownResources) forget(rid string) {
 	u.mu.Lock()
 	delete(u.until, rid)
+	u.held.Store(int64(len(u.until)))
 	u.mu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -87,4 +88,49 @@ type dispatchFunc func(context.Context, *protos.Command) (*protos.Reply, error)
 
 func (f dispatchFunc) Dispatch(ctx context.Context, cmd *protos.Command) (*protos.Reply, error) {
 	return f(ctx, cmd)
+}
+
+// TestUnknownResourcesAgainstModel: random remembers, forgets and lookups over a few ids and a
+// moving clock (fixed seed), against a map of when each id expires. lookup must answer as the
+// model does, and held (read by lookup without the lock) must always be len(until): a count
+// that stayed 0 after a remember would hide every unknown resource, one that stayed above 0
+// would only cost the lock.
+func TestUnknownResourcesAgainstModel(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	const ttl = 3 * time.Second
+	u := newUnknownResources(nil, ttl, 4, func() time.Time { return now })
+	model := map[string]time.Time{}
+	rng := rand.New(rand.NewPCG(17, 3))
+	for step := range 20_000 {
+		rid := fmt.Sprintf("r-%d", rng.IntN(6))
+		switch op := rng.IntN(10); {
+		case op < 3:
+			u.remember(rid, "node-1")
+			if _, ok := model[rid]; !ok && len(model) >= 4 {
+				model = map[string]time.Time{} // evictions are arbitrary: resync from u below
+				for id, e := range u.until {
+					model[id] = e.until
+				}
+			}
+			model[rid] = now.Add(ttl)
+		case op < 4:
+			u.forget(rid)
+			delete(model, rid)
+		case op < 5:
+			now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		default:
+			_, got := u.lookup(rid)
+			until, known := model[rid]
+			want := known && now.Before(until)
+			if known && !want {
+				delete(model, rid)
+			}
+			if got != want {
+				t.Fatalf("step %d: lookup(%s) = %v, want %v", step, rid, got, want)
+			}
+		}
+		if held := u.held.Load(); held != int64(len(u.until)) {
+			t.Fatalf("step %d: held %d, %d ids remembered", step, held, len(u.until))
+		}
+	}
 }

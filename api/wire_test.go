@@ -2,14 +2,18 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/allot/allot/api/nodestats"
 	"github.com/allot/allot/api/wire"
+	"github.com/allot/allot/protos"
 )
 
 // TestWireRequestsDecode: what the client's request types encode is what the edge accepts.
@@ -117,6 +121,34 @@ func TestOpenAPIMatchesWire(t *testing.T) {
 		}
 		if !reflect.DeepEqual(required, docRequired) {
 			t.Errorf("%s: wire members never omitted %v, openapi.yaml requires %v", schema, required, docRequired)
+		}
+	}
+}
+
+// TestHoldFromProtoAtIsHoldFromProto: the reply placeHold builds with its expiry in the
+// command's block is the one holdFromProto builds, for every status, with and without an
+// expiry (random holds, fixed seed); a hold with no expiry leaves the lent time alone.
+func TestHoldFromProtoAtIsHoldFromProto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 5))
+	statuses := []string{"held", "confirmed", "cancelled", "expired", "offered"}
+	for i := range 1000 {
+		h := &protos.Hold{Id: fmt.Sprintf("h_%d", i), ResourceId: "r", Status: statuses[rng.IntN(len(statuses))],
+			Buckets: []string{"all"}, Quantity: 1 + rng.Int64N(4), UserId: "u", CreatedAtMs: 1_900_000_000_000 + rng.Int64N(1e9),
+			UpdatedAtMs: 1_900_000_000_000 + rng.Int64N(1e9), Extensions: rng.Int64N(3)}
+		if rng.IntN(3) > 0 {
+			h.ExpiresAtMs = 1_900_000_000_000 + rng.Int64N(1e9)
+		}
+		want := holdFromProto(h)
+		lent := time.Unix(7, 0)
+		got := holdFromProtoAt(h, &lent)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v: got %+v, want %+v", h, got, want)
+		}
+		if got.ExpiresAt != nil && got.ExpiresAt != &lent {
+			t.Fatalf("%v: the expiry is not the lent time", h)
+		}
+		if got.ExpiresAt == nil && !lent.Equal(time.Unix(7, 0)) {
+			t.Fatalf("%v: a hold without an expiry wrote the lent time", h)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/certreload"
 	"github.com/allot/allot/api/httpserver"
 )
@@ -23,6 +24,9 @@ func (m *Main) startEdge(handler http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
+	// Each connection remembers the last bearer token verified on it (api/auth/connmemo.go):
+	// a client's next request with the same token skips the verifier's shared cache.
+	srv.ConnContext = auth.ConnContext
 	if tc.edgeTLS() {
 		certs, err := certreload.New(tc.TLSCert, tc.TLSKey, certreload.Options{Logger: m.Logger})
 		if err != nil {
