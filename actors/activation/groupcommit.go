@@ -211,7 +211,7 @@ func offers(evs []booking.Event) bool {
 // through the actor between them.
 func (c *Core) flush(now time.Time) {
 	for c.canSeal() && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
-		if len(c.flights) > 0 && len(c.pending) < c.cfg.MaxBatch {
+		if len(c.flights) > 0 && len(c.pending) < c.minBehind() {
 			return // not a full batch: it waits for the commits at the store
 		}
 		if c.phase == Stopping && now.After(c.stopBy()) {
@@ -243,6 +243,14 @@ func (c *Core) flush(now time.Time) {
 		c.unpend(n)
 		c.startCommit(now, sealed)
 	}
+}
+
+// minBehind is MinBehind with its default, MaxBatch, applied.
+func (c *Core) minBehind() int {
+	if c.cfg.MinBehind <= 0 {
+		return c.cfg.MaxBatch
+	}
+	return min(c.cfg.MinBehind, c.cfg.MaxBatch)
 }
 
 // unpend drops the first n pending decisions, which were sealed.
