@@ -203,12 +203,12 @@ func offers(evs []booking.Event) bool {
 // after a renewal) when nothing is at the store, since all they depend on is committed; with
 // commits at the store they wait for them.
 //
-// A commit goes behind others only as a full batch (MaxBatch decisions): a store applies one
-// resource's commits one after the other, so sealing what trickles in as small commits behind
-// the one at the store buys nothing and splits the next batch into several, each a write of
-// its own (measured on SQLite: pipelines of small batches were no faster, deeper ones slower).
-// Under a backlog of full batches the pipeline keeps the store busy without a round trip
-// through the actor between them.
+// A commit goes behind others only with MinBehind decisions (default MaxBatch: a full batch):
+// a store applies one resource's commits one after the other, so sealing what trickles in as
+// small commits behind the one at the store splits the next batch into several, each a write
+// of its own (measured on SQLite: pipelines of small batches were no faster, deeper ones
+// slower). On PostgreSQL a commit waiting behind the one in flight saves the round trip
+// through the actor between them, and 16 decisions pay for it (docs/PERFORMANCE.md, round 11).
 func (c *Core) flush(now time.Time) {
 	for c.canSeal() && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
 		if len(c.flights) > 0 && len(c.pending) < c.minBehind() {

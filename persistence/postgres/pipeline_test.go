@@ -15,13 +15,13 @@ import (
 	"github.com/allot/allot/persistence/pgtest"
 )
 
-// TestNextBatchBeforeCommitIsFenced records why the store offers no pipeline (no Enqueue, so
-// an actor has one commit of a resource at the store at a time; see docs/ARCHITECTURE.md,
-// Group commit): a resource's next batch that reaches PostgreSQL while the batch before it
-// has written but not yet committed does not wait for it. At SERIALIZABLE its snapshot still
-// has the old version, so its version check matches no row and it is refused as fenced at
-// once; the actor would take that for a successor's fence and die. Batches of one resource
-// can only go one after the other, after each COMMIT, which is what the actor does.
+// TestNextBatchBeforeCommitIsFenced records why the store's pipeline (Enqueue, pipeline.go)
+// sends a resource's batches on one connection: a resource's next batch that reaches
+// PostgreSQL on another connection while the batch before it has written but not yet
+// committed does not wait for it. At SERIALIZABLE its snapshot still has the old version, so
+// its version check matches no row and it is refused as fenced at once; the actor would take
+// that for a successor's fence and die. On one connection the server starts the next
+// transaction only after the previous COMMIT.
 func TestNextBatchBeforeCommitIsFenced(t *testing.T) {
 	srv := pgtest.MustServer(t)
 	if srv.External() {
