@@ -168,6 +168,18 @@ func (s *Store) runPipe(p *pipe) {
 	defer s.pipesWG.Done()
 	for {
 		s.pipesMu.Lock()
+		var doomed []*piped // placed behind a failure the last connection saw
+		for len(p.queue) > 0 && p.queue[0].seq <= p.doomed {
+			doomed = append(doomed, p.queue[0])
+			p.queue = p.queue[1:]
+		}
+		if len(doomed) > 0 {
+			s.pipesMu.Unlock()
+			for _, pb := range doomed {
+				pb.finish(errBehind(p.id))
+			}
+			continue
+		}
 		if len(p.queue) == 0 {
 			delete(s.pipes, p.id)
 			s.pipesMu.Unlock()
@@ -241,7 +253,7 @@ func (s *Store) episode(p *pipe, conn *pgxpool.Conn) {
 		end := batch == nil && doomed == nil
 		s.pipesMu.Unlock()
 		for _, pb := range doomed {
-			pb.finish(fmt.Errorf("commit %s: %w: not sent: a batch ahead of it failed", p.id, persistence.ErrUnavailable))
+			pb.finish(errBehind(p.id))
 		}
 		if end {
 			break
@@ -341,6 +353,11 @@ func (s *Store) send(p *pipe, conn *pgxpool.Conn, pb *piped) bool {
 	return true
 }
 
+// errBehind is the error of a batch not sent because a batch placed ahead of it failed.
+func errBehind(id string) error {
+	return fmt.Errorf("commit %s: %w: not sent: a batch ahead of it failed", id, persistence.ErrUnavailable)
+}
+
 // errPipeIO marks a failure to read a batch's results: the connection failed.
 var errPipeIO = errors.New("pipeline connection failed")
 
@@ -367,7 +384,9 @@ func (s *Store) readPipe(p *pipe, conn *pgxpool.Conn) {
 		} else {
 			state, err = readBatch(fe, pb.q)
 		}
-		pb.stop()
+		// The socket was closed under pb's results (its ctx ended): the connection must not
+		// go back to the pool, whatever was read.
+		closed := !pb.stop()
 		s.bufs.putArena(pb.arena)
 		pb.arena, pb.q = nil, nil
 		if errors.Is(err, errPipeIO) && pb.ctx.Err() != nil {
@@ -376,9 +395,10 @@ func (s *Store) readPipe(p *pipe, conn *pgxpool.Conn) {
 		s.pipesMu.Lock()
 		p.inflight[0] = nil
 		p.inflight = p.inflight[1:]
-		if errors.Is(err, errPipeIO) {
+		if errors.Is(err, errPipeIO) || closed {
 			p.broken = true
-		} else {
+		}
+		if !errors.Is(err, errPipeIO) {
 			p.txState = state
 		}
 		behind := p.failed // a batch ahead of pb on this connection failed
