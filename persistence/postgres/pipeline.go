@@ -133,6 +133,10 @@ func (s *Store) Enqueue(ctx context.Context, b *persistence.Batch) (wait func() 
 func (s *Store) enqueueSerial(ctx context.Context, b *persistence.Batch) (wait func() error) {
 	done := make(chan error, 1)
 	s.pipesMu.Lock()
+	if s.pipesClosed {
+		s.pipesMu.Unlock()
+		return func() error { return errClosed("commit") }
+	}
 	prev := s.serialTail[b.ResourceID]
 	mine := make(chan struct{})
 	if s.serialTail == nil {

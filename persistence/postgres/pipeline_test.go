@@ -163,3 +163,41 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
 		}
 	}
 }
+
+// TestEnqueueWithTracer: a store with a Config.Tracer pipelines through Commit, one batch at a
+// time in the order placed (the tracer sees every statement), and fails a batch behind one
+// that was refused.
+func TestEnqueueWithTracer(t *testing.T) {
+	url := pgtest.MustServer(t).MustDatabase(t)
+	cfg := testConfig(url)
+	cfg.Tracer = new(retryCounter)
+	s := mustOpen(t, cfg)
+	ctx := context.Background()
+	const id = "traced"
+	mustCreate(t, s, id, booking.Bucket{Key: "a", Capacity: 100})
+	batch := func(v uint64) *persistence.Batch {
+		return &persistence.Batch{ResourceID: id, Epoch: 1, Version: v, Resource: testResource(id),
+			Buckets: []booking.Bucket{{Key: "a", Capacity: 100, Held: int64(v - 1)}},
+			Holds:   []booking.Hold{testHold(id, fmt.Sprintf("t%d", v), int64(v), 1, "a")}, NewHolds: 1}
+	}
+	var waits []func() error
+	for v := uint64(2); v <= 11; v++ {
+		waits = append(waits, s.Enqueue(ctx, batch(v)))
+	}
+	refused := s.Enqueue(ctx, batch(13)) // skips version 12
+	for i, wait := range waits {
+		if err := wait(); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if err := refused(); !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("a batch skipping a version: err = %v, want ErrFenced", err)
+	}
+	snap, err := s.Activate(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != 11 || len(snap.Holds) != 10 {
+		t.Fatalf("version %d, %d holds; want 11, 10", snap.Version, len(snap.Holds))
+	}
+}
