@@ -26,7 +26,8 @@ type Config struct {
 	// order they were asked for (see groupcommit.go).
 	MaxInFlight int
 	// MinBehind is the least number of pending decisions sealed into a commit behind others at
-	// the store; 0 means MaxBatch (a backlog of full batches only; see flush).
+	// the store, and only behind a commit of at most 2×MinBehind; 0: full batches only
+	// (MaxBatch, a backlog; see flush and sealBehind).
 	MinBehind int
 	// Readies, if set, lends the cores of many activations their Ready (Core.Done); nil: each
 	// core keeps its own.
