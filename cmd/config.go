@@ -90,8 +90,7 @@ type NodeConfig struct {
 	// MaxBatch bounds the commands in one group commit.
 	MaxBatch int
 	// MaxCommitsInFlight bounds one resource's group commits at the store at once (pipelined
-	// group commit, resource.Config.MaxInFlight; the embedded store pipelines, PostgreSQL
-	// takes one at a time).
+	// group commit, resource.Config.MaxInFlight; PostgreSQL uses at most 2 of them).
 	MaxCommitsInFlight int
 	// Lease is how long one store write lets a resource actor answer from memory, and so how
 	// long a crashed owner's resources wait before a new owner answers (resource.Config.Lease).
@@ -394,7 +393,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
 	// Pipelined group commit.
-	fs.IntVar(&c.MaxCommitsInFlight, "max-commits-in-flight", c.MaxCommitsInFlight, "group commits of one resource at the store at once (a pipeline; the embedded store only)")
+	fs.IntVar(&c.MaxCommitsInFlight, "max-commits-in-flight", c.MaxCommitsInFlight, "group commits of one resource at the store at once (a pipeline; at most 2 on PostgreSQL)")
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a store write lets a resource actor answer from memory; a crashed owner's resources wait at most this long for a new owner")
 	fs.DurationVar(&c.MaxClockOffset, "max-clock-offset", c.MaxClockOffset, "largest wall-clock difference between nodes that leases tolerate (keep clocks in sync with NTP)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")

@@ -36,8 +36,10 @@ const IdempotencyPruneLimit = 10_000
 // Store persists resources, their buckets, holds and idempotency keys.
 //
 // All methods are safe for concurrent use by many actors. One actor calls Commit for its
-// resource at most once at a time; a store that also has an Enqueue method (sqlite, memstore;
-// see actors/resource, pipeliner) may have several of its batches queued, applied in order. Every method honours ctx cancellation and deadlines; a ctx
+// resource at most once at a time; a store that also has an Enqueue method (sqlite, memstore,
+// postgres; see actors/resource, pipeliner) may have several of its batches queued, applied in
+// order, and refuses a batch behind one that was not applied (its Version; a store may also
+// fail it without sending it). Every method honours ctx cancellation and deadlines; a ctx
 // that ends before a write began returns an error wrapping the ctx error and writes nothing.
 //
 // Contract details every implementation keeps (persistence/storetest checks them):

@@ -25,13 +25,17 @@ type Config struct {
 	// Each is decided on top of the ones before it, so the store must apply them in the
 	// order they were asked for (see groupcommit.go).
 	MaxInFlight int
+	// MinBehind is the least number of pending decisions sealed into a commit behind others at
+	// the store, and only behind a commit of at most 2×MinBehind; 0: full batches only
+	// (MaxBatch, a backlog; see flush and sealBehind).
+	MinBehind int
 	// Readies, if set, lends the cores of many activations their Ready (Core.Done); nil: each
 	// core keeps its own.
 	Readies *Readies
 }
 
 func (c Config) validate() error {
-	if c.MaxInFlight < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
+	if c.MaxInFlight < 0 || c.MinBehind < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
 		c.MinReloadBackoff <= 0 || c.MaxReloadBackoff < c.MinReloadBackoff || c.Lease <= 2*c.MaxClockOffset || c.MaxClockOffset < 0 {
 		return errors.New("activation: bounds, timeouts and lease must be positive, backoffs ordered, MaxClockOffset under half of Lease")
 	}

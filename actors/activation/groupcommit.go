@@ -203,15 +203,18 @@ func offers(evs []booking.Event) bool {
 // after a renewal) when nothing is at the store, since all they depend on is committed; with
 // commits at the store they wait for them.
 //
-// A commit goes behind others only as a full batch (MaxBatch decisions): a store applies one
-// resource's commits one after the other, so sealing what trickles in as small commits behind
-// the one at the store buys nothing and splits the next batch into several, each a write of
-// its own (measured on SQLite: pipelines of small batches were no faster, deeper ones slower).
-// Under a backlog of full batches the pipeline keeps the store busy without a round trip
-// through the actor between them.
+// A commit goes behind others only as a full batch, or with MinBehind decisions behind a
+// commit of at most 2×MinBehind (sealBehind):
+// a store applies one resource's commits one after the other, so sealing what trickles in as
+// small commits behind the one at the store splits the next batch into several, each a write
+// of its own (measured on SQLite: pipelines of small batches were no faster, deeper ones
+// slower). On PostgreSQL a commit waiting behind the one in flight saves the round trip
+// through the actor between them, and 16 decisions pay for it; behind a larger commit the
+// store is busy long enough, and splitting what waits only costs CPU per hold (measured over
+// HTTP at 256 clients; docs/PERFORMANCE.md, round 11).
 func (c *Core) flush(now time.Time) {
 	for c.canSeal() && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
-		if len(c.flights) > 0 && len(c.pending) < c.cfg.MaxBatch {
+		if len(c.flights) > 0 && !c.sealBehind() {
 			return // not a full batch: it waits for the commits at the store
 		}
 		if c.phase == Stopping && now.After(c.stopBy()) {
@@ -243,6 +246,17 @@ func (c *Core) flush(now time.Time) {
 		c.unpend(n)
 		c.startCommit(now, sealed)
 	}
+}
+
+// sealBehind reports whether the pending decisions go behind the commits at the store: a full
+// batch, or MinBehind of them behind a commit of at most 2×MinBehind (a large commit keeps the
+// store busy long enough; splitting what waits behind it only costs more commits).
+func (c *Core) sealBehind() bool {
+	if len(c.pending) >= c.cfg.MaxBatch {
+		return true
+	}
+	m := c.cfg.MinBehind
+	return m > 0 && len(c.pending) >= m && len(c.flights[len(c.flights)-1].decisions) <= 2*m
 }
 
 // unpend drops the first n pending decisions, which were sealed.

@@ -24,10 +24,13 @@ import (
 // were asked for, refusing one whose version does not follow the stored one (as every store
 // does), and their results come back in any order.
 func TestRandomized(t *testing.T) {
-	// A commit goes behind others only as a full batch: small batches make the pipeline busy.
-	for _, tc := range []struct{ depth, batch int }{{1, 4}, {3, 1}, {3, 2}} {
+	// A commit goes behind others only as a full batch (or with MinBehind decisions, behind):
+	// small batches make the pipeline busy.
+	for _, tc := range []struct{ depth, batch, behind int }{{1, 4, 0}, {3, 1, 0}, {3, 2, 0}, {2, 6, 2}} {
 		for seed := range uint64(6) {
-			t.Run(fmt.Sprintf("pipeline%d/batch%d/seed%d", tc.depth, tc.batch, seed), func(t *testing.T) { runRandomized(t, seed, tc.depth, tc.batch) })
+			t.Run(fmt.Sprintf("pipeline%d/batch%d/behind%d/seed%d", tc.depth, tc.batch, tc.behind, seed), func(t *testing.T) {
+				runRandomized(t, seed, tc.depth, tc.batch, tc.behind)
+			})
 		}
 	}
 }
@@ -217,13 +220,13 @@ var later = map[booking.Status][]booking.Status{
 	booking.StatusCancelled: {booking.StatusCancelled},
 }
 
-func runRandomized(t *testing.T, seed uint64, depth, batch int) {
+func runRandomized(t *testing.T, seed uint64, depth, batch, behind int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	store := &modelStore{buckets: map[string]booking.Bucket{}, holds: map[string]booking.Hold{}, idem: map[string]booking.IdempotencyEntry{},
 		waiting: map[string]booking.WaitlistEntry{}}
 	cfg := Config{ResourceID: "r", MaxPending: 50, MaxBatch: batch, IdleTimeout: time.Hour, CommitTimeout: 5 * time.Second,
 		MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: 4 * time.Second, MaxClockOffset: 500 * time.Millisecond,
-		MaxInFlight: depth}
+		MaxInFlight: depth, MinBehind: behind}
 	now := time.UnixMilli(1_900_000_000_000).UTC()
 	acked := map[string]booking.Status{}
 	var ids []string // holds placed, for confirms and cancels

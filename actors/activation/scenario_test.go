@@ -105,8 +105,8 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 	return s.print(s.core.Step(s.now, in)), nil
 }
 
-// init parses "new [events] [max-batch=N] [max-pending=N] [pipeline=N] [idle=D] [lease=D]
-// [min-backoff=D] [max-backoff=D]"; pipeline is MaxInFlight (above 1, commits are printed
+// init parses "new [events] [max-batch=N] [max-pending=N] [pipeline=N] [min-behind=N] [idle=D]
+// [lease=D] [min-backoff=D] [max-backoff=D]"; pipeline is MaxInFlight (above 1, commits are printed
 // numbered: "commit #N").
 func (s *scenario) init(d *datadriven.TestData) error {
 	s.cfg = Config{
@@ -120,7 +120,7 @@ func (s *scenario) init(d *datadriven.TestData) error {
 		switch a.Key {
 		case "events":
 			s.events = true
-		case "max-batch", "max-pending", "pipeline":
+		case "max-batch", "max-pending", "pipeline", "min-behind":
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return err
@@ -130,6 +130,8 @@ func (s *scenario) init(d *datadriven.TestData) error {
 				s.cfg.MaxBatch = n
 			case "max-pending":
 				s.cfg.MaxPending = n
+			case "min-behind":
+				s.cfg.MinBehind = n
 			default:
 				s.cfg.MaxInFlight = n
 			}

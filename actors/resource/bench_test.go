@@ -20,6 +20,11 @@ type batchRecorder struct {
 	// atStore sums the time Commit calls spent in the store (Commit only, not Enqueue):
 	// against the wall time, the share of it with a commit at the store.
 	atStore time.Duration
+	// For a pipelining store: atStore is the time with at least one commit at the store
+	// (enqueued, not yet answered), latency the sum of each commit's time there.
+	inflight  int
+	busySince time.Time
+	latency   time.Duration
 }
 
 func (r *batchRecorder) Commit(ctx context.Context, b *persistence.Batch) error {
@@ -45,8 +50,34 @@ func (r *batchRecorder) record(b *persistence.Batch, err error) error {
 type pipelineRecorder struct{ *batchRecorder }
 
 func (r pipelineRecorder) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
+	start := time.Now()
+	r.mu.Lock()
+	if r.inflight == 0 {
+		r.busySince = start
+	}
+	r.inflight++
+	r.mu.Unlock()
 	wait := r.Store.(pipeliner).Enqueue(ctx, b)
-	return func() error { return r.record(b, wait()) }
+	return func() error {
+		err := wait()
+		end := time.Now()
+		r.mu.Lock()
+		r.latency += end.Sub(start)
+		r.inflight--
+		if r.inflight == 0 {
+			r.atStore += end.Sub(r.busySince)
+		}
+		r.mu.Unlock()
+		return r.record(b, err)
+	}
+}
+
+// PipelineShape is the store's (pipelineShaper), if it has one.
+func (r pipelineRecorder) PipelineShape() (depth, minBatch int) {
+	if s, ok := r.Store.(pipelineShaper); ok {
+		return s.PipelineShape()
+	}
+	return 0, 0
 }
 
 // recorded wraps store in a batchRecorder that keeps its ability to pipeline.
@@ -62,14 +93,19 @@ func recorded(store persistence.Store) (persistence.Store, *batchRecorder) {
 func (r *batchRecorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sizes, r.atStore = nil, 0
+	r.sizes, r.atStore, r.latency = nil, 0, 0
 }
 
-// storeTime is the time Commit calls spent in the store, and how many succeeded.
-func (r *batchRecorder) storeTime() (time.Duration, int) {
+// storeTime is the time with a commit at the store, the sum of the commits' times there, and
+// how many commits succeeded.
+func (r *batchRecorder) storeTime() (busy, latency time.Duration, commits int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.atStore, len(r.sizes)
+	latency = r.latency
+	if latency == 0 { // Commit: one at a time
+		latency = r.atStore
+	}
+	return r.atStore, latency, len(r.sizes)
 }
 
 func (r *batchRecorder) median() float64 {

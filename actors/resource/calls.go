@@ -32,12 +32,23 @@ const (
 )
 
 // pipeliner is a store that takes the next commit of a resource before the previous one
-// returned (persistence/sqlite: its single writer takes them in order). Enqueue places b in
-// the store's order of writes and returns: the store applies the batches of one resource in
-// the order Enqueue was called for them. wait, called once, returns what Commit would; ctx
-// bounds both, and must not end before wait returned. Safe for concurrent use.
+// returned (persistence/sqlite: its single writer takes them in order; persistence/postgres:
+// one connection per resource sends the next transaction while the previous one commits).
+// Enqueue places b in the store's order of writes and returns: the store applies the batches
+// of one resource in the order Enqueue was called for them, and refuses one behind a batch
+// that was not applied (its version). wait, called once, returns what Commit would (a store
+// may fail rather than retry a batch with batches behind it: the actor reloads); ctx bounds
+// both, and must not end before wait returned. Safe for concurrent use.
 type pipeliner interface {
 	Enqueue(ctx context.Context, b *persistence.Batch) (wait func() error)
+}
+
+// pipelineShaper is a pipeliner that says how an actor uses its pipeline best (measured per
+// store): at most depth commits of a resource at the store at once, and a commit sealed
+// behind others only with at least minBatch commands (see Config.MinBatchBehind). A zero is
+// no preference. Safe for concurrent use.
+type pipelineShaper interface {
+	PipelineShape() (depth, minBatch int)
 }
 
 // run starts call on a goroutine of its own, counted in a.wg; fn's ctx ends after timeout.

@@ -36,11 +36,17 @@ type Config struct {
 	MaxBatch int
 	// MaxInFlight bounds the commits of one actor at the store at once: a pipeline, each
 	// commit decided on top of the ones before it and answered in order; a commit goes behind
-	// others only with MaxBatch commands (a backlog). It applies to a
-	// Store that takes the next commit of a resource before the previous one returned and
-	// applies them in order (an Enqueue method, see pipeliner: persistence/sqlite); with any
-	// other store an actor has one commit at the store at a time.
+	// others only with MinBatchBehind commands. It applies to a Store that takes the next
+	// commit of a resource before the previous one returned and applies them in order (an
+	// Enqueue method, see pipeliner: persistence/sqlite, persistence/postgres), at most as
+	// deep as the store prefers (pipelineShaper); with any other store an actor has one
+	// commit at the store at a time.
 	MaxInFlight int
+	// MinBatchBehind is the least number of commands sealed into a commit behind others at the
+	// store (with MaxInFlight above 1), and only behind a commit of at most twice as many. 0 means the store's choice (persistence/postgres: 16,
+	// with at most 2 commits in flight, see pipelineShaper), else MaxBatch: only a backlog of
+	// full batches (persistence/sqlite: small batches behind were no faster there).
+	MinBatchBehind int
 	// CommitTimeout bounds every store call (Activate, Commit, GetHold) and the final flush of
 	// a stopping actor.
 	CommitTimeout time.Duration
@@ -163,6 +169,9 @@ func (c Config) validate() error {
 	if c.MaxInFlight <= 0 {
 		errs = append(errs, fmt.Errorf("MaxInFlight must be positive, got %d", c.MaxInFlight))
 	}
+	if c.MinBatchBehind < 0 {
+		errs = append(errs, fmt.Errorf("MinBatchBehind must not be negative, got %d", c.MinBatchBehind))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("resource config: %w", err)
 	}
@@ -181,17 +190,36 @@ func (c *Config) coreConfig() *activation.Config {
 		MaxPending: c.MaxPending, MaxBatch: c.MaxBatch,
 		IdleTimeout: c.IdleTimeout, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
-		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(),
+		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(), MinBehind: c.minBatchBehind(),
 		Readies: c.readies,
 	}
 }
 
-// maxInFlight is MaxInFlight for a store that pipelines, 1 for any other.
+// maxInFlight is MaxInFlight for a store that pipelines (at most its preferred depth), 1 for
+// any other.
 func (c Config) maxInFlight() int {
-	if _, ok := c.Store.(pipeliner); ok {
-		return c.MaxInFlight
+	if _, ok := c.Store.(pipeliner); !ok {
+		return 1
 	}
-	return 1
+	if s, ok := c.Store.(pipelineShaper); ok {
+		if depth, _ := s.PipelineShape(); depth > 0 {
+			return min(c.MaxInFlight, depth)
+		}
+	}
+	return c.MaxInFlight
+}
+
+// minBatchBehind is MinBatchBehind, or the store's preference (0: the core's default,
+// MaxBatch).
+func (c Config) minBatchBehind() int {
+	if c.MinBatchBehind > 0 {
+		return c.MinBatchBehind
+	}
+	if s, ok := c.Store.(pipelineShaper); ok {
+		_, minBatch := s.PipelineShape()
+		return minBatch
+	}
+	return 0
 }
 
 func (c Config) logger() *slog.Logger {

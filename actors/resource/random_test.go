@@ -15,14 +15,17 @@ import (
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/persistence"
 	"github.com/allot/allot/persistence/memstore"
+	"github.com/allot/allot/persistence/pgtest"
+	"github.com/allot/allot/persistence/postgres"
 	"github.com/allot/allot/protos"
 )
 
-// chaosStore is the real in-memory store with failures injected at random: a commit or lease
-// renewal refused before it writes, one written but reported failed (a lost acknowledgement),
-// an activation refused.
+// chaosStore is a real store (the in-memory one, or PostgreSQL) with failures injected at
+// random: a commit or lease renewal refused before it writes, one written but reported failed
+// (a lost acknowledgement), an activation refused.
 type chaosStore struct {
-	*memstore.Store
+	persistence.Store
+	mem                        *memstore.Store // Store, when it is the in-memory one
 	on                         atomic.Bool
 	mu                         sync.Mutex
 	rng                        *rand.Rand
@@ -38,9 +41,34 @@ func (s *chaosStore) roll(p float64) bool {
 	return s.rng.Float64() < p
 }
 
-// Enqueue pipelines the commits through Commit above, in the resource's order.
+// Enqueue pipelines the commits through Commit above, in the resource's order (the in-memory
+// store), or through the store's own pipeline (PostgreSQL) with the same failures around it: a
+// batch refused before it is placed leaves the ones behind it to the store's version check.
 func (s *chaosStore) Enqueue(ctx context.Context, b *persistence.Batch) func() error {
-	return s.Store.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
+	if s.mem != nil {
+		return s.mem.EnqueueFunc(ctx, b.ResourceID, func() error { return s.Commit(ctx, b) })
+	}
+	if s.roll(s.pBefore) {
+		return func() error { return errInjected }
+	}
+	wait := s.Store.(pipeliner).Enqueue(ctx, b)
+	return func() error {
+		if err := wait(); err != nil {
+			return err
+		}
+		if s.roll(s.pAfter) {
+			return errInjected
+		}
+		return nil
+	}
+}
+
+// PipelineShape is the store's (pipelineShaper), if it has one.
+func (s *chaosStore) PipelineShape() (depth, minBatch int) {
+	if p, ok := s.Store.(pipelineShaper); ok {
+		return p.PipelineShape()
+	}
+	return 0, 0
 }
 
 func (s *chaosStore) Commit(ctx context.Context, b *persistence.Batch) error {
@@ -97,11 +125,31 @@ type tally struct {
 // oversold, and that the counters agree with the replies.
 func TestRandomized(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runRandomized(t, seed) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			mem := MustMemstore(t)
+			runRandomized(t, seed, &chaosStore{Store: mem, mem: mem})
+		})
 	}
 }
 
-func runRandomized(t *testing.T, seed uint64) {
+// TestRandomizedPostgres is TestRandomized on PostgreSQL, whose pipeline (Enqueue) sends a
+// resource's next commit on one connection while the previous one commits.
+func TestRandomizedPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PostgreSQL")
+	}
+	srv := pgtest.MustServer(t)
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			cfg := postgres.DefaultConfig()
+			cfg.URL = srv.MustDatabase(t)
+			store := mustPostgres(t, cfg)
+			runRandomized(t, seed, &chaosStore{Store: store})
+		})
+	}
+}
+
+func runRandomized(t *testing.T, seed uint64, store *chaosStore) {
 	const (
 		clients   = 8
 		opsEach   = 250
@@ -111,7 +159,7 @@ func runRandomized(t *testing.T, seed uint64) {
 		ttlMinute = 10
 	)
 	buckets := []string{"d1", "d2", "d3", "d4"}
-	store := &chaosStore{Store: MustMemstore(t), rng: rand.New(rand.NewPCG(seed, 99)), pBefore: 0.08, pAfter: 0.05, pActivate: 0.15}
+	store.rng, store.pBefore, store.pAfter, store.pActivate = rand.New(rand.NewPCG(seed, 99)), 0.08, 0.05, 0.15
 	h := newHarness(t, store)
 	h.cfg.MaxBatch = 2 // small: full batches go behind the commits at the store (the pipeline)
 	h.cfg.MinReloadBackoff, h.cfg.MaxReloadBackoff = time.Millisecond, 2*time.Millisecond

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -13,13 +15,13 @@ import (
 	"github.com/allot/allot/persistence/pgtest"
 )
 
-// TestNextBatchBeforeCommitIsFenced records why the store offers no pipeline (no Enqueue, so
-// an actor has one commit of a resource at the store at a time; see docs/ARCHITECTURE.md,
-// Group commit): a resource's next batch that reaches PostgreSQL while the batch before it
-// has written but not yet committed does not wait for it. At SERIALIZABLE its snapshot still
-// has the old version, so its version check matches no row and it is refused as fenced at
-// once; the actor would take that for a successor's fence and die. Batches of one resource
-// can only go one after the other, after each COMMIT, which is what the actor does.
+// TestNextBatchBeforeCommitIsFenced records why the store's pipeline (Enqueue, pipeline.go)
+// sends a resource's batches on one connection: a resource's next batch that reaches
+// PostgreSQL on another connection while the batch before it has written but not yet
+// committed does not wait for it. At SERIALIZABLE its snapshot still has the old version, so
+// its version check matches no row and it is refused as fenced at once; the actor would take
+// that for a successor's fence and die. On one connection the server starts the next
+// transaction only after the previous COMMIT.
 func TestNextBatchBeforeCommitIsFenced(t *testing.T) {
 	srv := pgtest.MustServer(t)
 	if srv.External() {
@@ -64,5 +66,138 @@ func TestNextBatchBeforeCommitIsFenced(t *testing.T) {
 	}
 	if err := s.Commit(ctx, batch(3, "second")); err != nil {
 		t.Fatalf("second batch after the first committed: %v", err)
+	}
+}
+
+// TestEnqueueFaults: batches of one resource pipelined on one connection while the connection
+// is killed (pg_terminate_backend) or a batch's ctx is cancelled, at a random point (fixed
+// seeds). Whatever happens, the batches acknowledged are a prefix of those placed and are
+// stored; a batch stored but not acknowledged failed as an unknown outcome (ErrUnavailable:
+// the connection closed while the server committed it); none behind a failure is
+// acknowledged; and the resource takes the next batch on top of what is stored.
+func TestEnqueueFaults(t *testing.T) {
+	srv := pgtest.MustServer(t)
+	url := srv.MustDatabase(t)
+	s := mustOpen(t, testConfig(url))
+	killer := mustConn(t, url)
+	ctx := context.Background()
+	const n = 30
+	for seed := range uint64(12) {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		id := fmt.Sprintf("faults-%d", seed)
+		mustCreate(t, s, id, booking.Bucket{Key: "a", Capacity: 1000})
+		snap, err := s.Activate(ctx, id, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := func(epoch, v uint64) *persistence.Batch {
+			return &persistence.Batch{ResourceID: id, Epoch: epoch, Version: v, Resource: testResource(id),
+				Buckets: []booking.Bucket{{Key: "a", Capacity: 1000, Held: int64(v - 1)}},
+				Holds:   []booking.Hold{testHold(id, fmt.Sprintf("%s-h%d", id, v), int64(v), 1, "a")}, NewHolds: 1}
+		}
+		kill := seed%2 == 0
+		at := rng.IntN(n)
+		var waits []func() error
+		var cancels []context.CancelFunc
+		for i := range n {
+			bctx, cancel := context.WithTimeout(ctx, time.Minute)
+			cancels = append(cancels, cancel)
+			waits = append(waits, s.Enqueue(bctx, batch(snap.Epoch, uint64(2+i))))
+			if i == at {
+				if kill {
+					if _, err := killer.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					cancels[rng.IntN(i+1)]()
+				}
+			}
+			if rng.IntN(4) == 0 {
+				time.Sleep(time.Duration(rng.IntN(500)) * time.Microsecond)
+			}
+		}
+		acked, failedAt := 0, -1
+		var firstErr error
+		errs := make([]error, n)
+		for i, wait := range waits {
+			err := wait()
+			errs[i] = err
+			switch {
+			case err == nil && failedAt >= 0:
+				t.Fatalf("seed %d: batch %d acknowledged behind batch %d, which failed: %v", seed, i, failedAt, firstErr)
+			case err == nil:
+				acked++
+			case failedAt < 0:
+				failedAt, firstErr = i, err
+			}
+		}
+		for _, cancel := range cancels {
+			cancel()
+		}
+		var got *persistence.Snapshot
+		for range 50 { // the pool may hand out connections that were killed
+			if got, err = s.Activate(ctx, id, time.Time{}); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("seed %d: activate after the fault: %v", seed, err)
+		}
+		stored := int(got.Version) - 1 // batches applied
+		if stored < acked {
+			t.Fatalf("seed %d: %d batches stored, %d acknowledged", seed, stored, acked)
+		}
+		for i := acked; i < stored; i++ { // applied, but reported failed: only as unknown
+			if !errors.Is(errs[i], persistence.ErrUnavailable) {
+				t.Fatalf("seed %d: batch %d is stored, but failed with %v (not an unknown outcome)", seed, i, errs[i])
+			}
+		}
+		if len(got.Holds) != stored || got.Buckets[0].Held != int64(stored) {
+			t.Fatalf("seed %d: version %d with %d holds, held %d", seed, got.Version, len(got.Holds), got.Buckets[0].Held)
+		}
+		t.Logf("seed %d (kill %v at %d): %d acknowledged, %d stored, first failure: %v", seed, kill, at, acked, stored, firstErr)
+		if err := s.Enqueue(ctx, batch(got.Epoch, got.Version+1))(); err != nil {
+			t.Fatalf("seed %d: the next batch: %v", seed, err)
+		}
+	}
+}
+
+// TestEnqueueWithTracer: a store with a Config.Tracer pipelines through Commit, one batch at a
+// time in the order placed (the tracer sees every statement), and fails a batch behind one
+// that was refused.
+func TestEnqueueWithTracer(t *testing.T) {
+	url := pgtest.MustServer(t).MustDatabase(t)
+	cfg := testConfig(url)
+	cfg.Tracer = new(retryCounter)
+	s := mustOpen(t, cfg)
+	ctx := context.Background()
+	const id = "traced"
+	mustCreate(t, s, id, booking.Bucket{Key: "a", Capacity: 100})
+	batch := func(v uint64) *persistence.Batch {
+		return &persistence.Batch{ResourceID: id, Epoch: 1, Version: v, Resource: testResource(id),
+			Buckets: []booking.Bucket{{Key: "a", Capacity: 100, Held: int64(v - 1)}},
+			Holds:   []booking.Hold{testHold(id, fmt.Sprintf("t%d", v), int64(v), 1, "a")}, NewHolds: 1}
+	}
+	var waits []func() error
+	for v := uint64(2); v <= 11; v++ {
+		waits = append(waits, s.Enqueue(ctx, batch(v)))
+	}
+	refused := s.Enqueue(ctx, batch(13)) // skips version 12
+	for i, wait := range waits {
+		if err := wait(); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if err := refused(); !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("a batch skipping a version: err = %v, want ErrFenced", err)
+	}
+	snap, err := s.Activate(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != 11 || len(snap.Holds) != 10 {
+		t.Fatalf("version %d, %d holds; want 11, 10", snap.Version, len(snap.Holds))
 	}
 }

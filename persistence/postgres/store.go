@@ -34,6 +34,14 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	bufs      commitBufs // a commit's encoding and write buffers, reused (commitpipe.go)
+
+	// Enqueue's pipes (pipeline.go), by resource; pipesWG counts their goroutines, which
+	// Close waits for.
+	pipesMu     sync.Mutex
+	pipes       map[string]*pipe
+	serialTail  map[string]chan struct{}
+	pipesClosed bool
+	pipesWG     sync.WaitGroup
 }
 
 var _ persistence.Store = (*Store)(nil)
@@ -82,6 +90,10 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.pipesMu.Lock()
+		s.pipesClosed = true
+		s.pipesMu.Unlock()
+		s.pipesWG.Wait() // the batches enqueued end (their ctx bounds them)
 		s.pool.Close()
 	})
 	return nil

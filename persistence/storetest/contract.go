@@ -92,6 +92,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"LargeBatch", testLargeBatch},
 		{"Version", testVersion},
 		{"VersionOrder", testVersionOrder},
+		{"Pipeline", testPipeline}, // pipeline.go
 		{"LeaseOnCommit", testLeaseOnCommit},
 		{"Renew", testRenew},
 		{"RenewFenced", testRenewFenced},
