@@ -76,8 +76,9 @@ func diagnose(r benchRun, cores int, allot bool) string {
 		return fmt.Sprintf("**CPU-bound**: the machine's cores were saturated — %s. The load generator, the server and the "+
 			"database compete for the same cores, so no side can go faster without taking CPU from another.", cpu)
 	case allot && inflight >= 0.8:
-		return fmt.Sprintf("**commit-bound**: a batch was in flight %.0f%% of the time (%.1f holds per commit, %.2f ms per "+
-			"commit; at most one batch per resource is in flight) while %s.", 100*inflight, r.BatchMean, r.CommitMs, cpu)
+		return fmt.Sprintf("**commit-bound**: %.2f batches were in flight on average (%.1f holds per commit, %.2f ms per "+
+			"commit; a resource has one at the store, or a second one behind it when the store pipelines) while %s.",
+			inflight, r.BatchMean, r.CommitMs, cpu)
 	default:
 		return fmt.Sprintf("**latency-bound**: neither the cores nor the commit path were saturated — %s; the clients "+
 			"wait on round trips.", cpu)

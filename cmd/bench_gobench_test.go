@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goBenchSpec is one `go test -bench` invocation of the in-process section.
@@ -150,15 +151,33 @@ func TestInProcessBound(t *testing.T) {
 	if s, ok := b.inProcessBound(20); !ok || !strings.Contains(s, "**bound by one backend's core**") || !strings.Contains(s, "20,000") {
 		t.Fatalf("backend-bound: %q %v", s, ok)
 	}
-	// The commit path of the measured run (BENCHMARKS.md of 22:56: 16,274/s at 30.6×):
-	// 32 holds a commit, 1,700 µs a commit, 85% of the time at the store.
+	// The commit path of the measured run (BENCHMARKS.md of 22:56: 16,274/s at 30.6×), before
+	// PostgreSQL pipelined: 32 holds a commit, 1,700 µs a commit, 85% of the time at the store.
 	r := res(16274, 32, 36)
 	r[0].Values["mean-batch"], r[0].Values["commit-µs"], r[0].Values["store-busy"] = []float64{32}, []float64{1700}, []float64{0.85}
 	b.goBench = []goBenchRun{{Results: r}}
 	s, ok := b.inProcessBound(30.6)
 	t.Logf("%s", s)
-	if ok || !strings.Contains(s, "one commit in flight per resource") || !strings.Contains(s, "1,700 µs") ||
-		!strings.Contains(s, "= 16,000 holds/s") || !strings.Contains(s, "(96% of its core at the target)") {
+	if ok || !strings.Contains(s, "waits on its commits") || !strings.Contains(s, "1,700 µs") ||
+		!strings.Contains(s, "at store 85%") && !strings.Contains(s, "at the store 85%") || !strings.Contains(s, "(96% of its core at the target)") {
 		t.Fatalf("commit-bound: %q %v", s, ok)
+	}
+	// Pipelined: a commit at the store 99% of the time, so the one backend never waited for
+	// the actor; 24,000/s at 40× needs 30,000/s.
+	r = res(24000, 24, 30)
+	r[0].Values["mean-batch"], r[0].Values["commit-µs"], r[0].Values["store-busy"] = []float64{21}, []float64{1700}, []float64{0.99}
+	b.goBench = []goBenchRun{{Results: r}}
+	b.bounds = &machineBounds{PGCommitP50: 220 * time.Microsecond}
+	s, ok = b.inProcessBound(40)
+	t.Logf("%s", s)
+	if !ok || !strings.Contains(s, "**bound by one backend (its core and the WAL flush)**") || !strings.Contains(s, "99% of the time") ||
+		!strings.Contains(s, "41.7 µs of the backend's time per hold") || !strings.Contains(s, "0.22 ms") || !strings.Contains(s, "24,242 holds/s") {
+		t.Fatalf("backend-saturated: %q %v", s, ok)
+	}
+	// The same store time per hold with half of it unaccounted for (CPU 12 µs + 10.5 µs of
+	// flush of 41.7): the backend waited on something else, so it is not its bound.
+	r[0].Values["db-cpu-µs/hold"] = []float64{12}
+	if s, ok := b.inProcessBound(40); ok || strings.Contains(s, "bound by one backend") {
+		t.Fatalf("saturated but unaccounted: %q %v", s, ok)
 	}
 }

@@ -195,12 +195,14 @@ func (b *bench) missRows() []missRow {
 // process and PostgreSQL allows fewer holds/s on every core than the target needs, or when the
 // cores were saturated, or when the one PostgreSQL backend that applies the resource's commits
 // (in order, one after another: the fence) would need more than its core at the target.
-// Otherwise the actor waits on its commits, and the commit path says by how much: the actor
-// has one commit at PostgreSQL at a time (the store has no Enqueue), so the rate is the holds
-// per commit × the share of the time with a commit at the store / the time a commit takes; and
-// with one commit in flight, 64 closed-loop callers split into the commit at the store and the
-// batch that waits for it, so a commit carries about 32. That is the design's bound, not
-// the machine's.
+// Otherwise the commit path says what the actor waits on. PostgreSQL pipelines a resource's
+// commits (Store.Enqueue: up to two in flight on one connection, the next one already in the
+// backend's socket while the previous one commits), so with a commit at the store nearly all
+// the time (store-busy ≥ backendSaturated) the resource's one backend never waits for the
+// actor: the rate is what that backend does one transaction after another, its CPU per hold
+// plus each commit's WAL flush, which the next transaction cannot overlap on the same backend
+// (and a second connection would be fenced). That is one core's and one disk's speed: a bound
+// of the machine. Below that, the actor waits on its commits: the design's bound.
 func (b *bench) inProcessBound(ratio float64) (string, bool) {
 	rate, self, db, ok := b.inProcessCPU()
 	if !ok || rate <= 0 || self+db <= 0 {
@@ -234,17 +236,37 @@ func (b *bench) inProcessBound(ratio float64) (string, bool) {
 	if !ok || batch <= 0 || commitUs <= 0 {
 		return s + ": the actor waits on its commits", false
 	}
-	// One commit at the store at a time: rate = batch × busy / commit time. At the measured
-	// batch, the target needs commits this fast (busy 100%).
-	needUs := batch / need * 1e6
-	return s + fmt.Sprintf(": the actor waits on its commits, one at a time at PostgreSQL (the store does not pipeline): "+
-		"a commit carried %.1f holds and took %s µs, and one was at the store %.0f%% of the time "+
-		"(%.1f × %.2f / %s µs = %s holds/s). With one commit in flight the %d callers split between the commit at the store and the batch "+
-		"that waits for it (about %d holds a commit); at that batch the target needs a commit every %s µs, and PostgreSQL alone "+
-		"spent %s µs of CPU on one: the design's bound (one commit in flight per resource on PostgreSQL), not the machine's",
-		batch, num(commitUs), 100*busy, batch, busy, num(commitUs), num(batch*busy/commitUs*1e6), pgCallers, pgCallers/2,
-		num(needUs), num(db*batch)), false
+	perHold := 1e6 / rate // µs of the store's time per hold, with a commit there all the time
+	flushUs := 0.0        // one WAL flush per commit, as the machine's one-row commit takes it
+	if mb := b.bounds; mb != nil && mb.PGCommitP50 > 0 {
+		flushUs = float64(mb.PGCommitP50.Microseconds())
+	}
+	// The backend saturated: a commit always there, and its CPU and one flush per commit make up
+	// most of the time each hold took (the rest would be waiting on something else).
+	if busy >= backendSaturated && flushUs > 0 && db+flushUs/batch >= backendAccounted*perHold {
+		return s + fmt.Sprintf(": a commit of the resource was at the store %.0f%% of the time (PostgreSQL pipelines them: the next "+
+			"transaction waits in the backend's socket while the previous one commits), so its one backend applied the resource's "+
+			"transactions back to back: %.1f holds a commit, %.1f µs of the backend's time per hold: %.0f µs of CPU, %.1f µs for the "+
+			"commit's WAL flush (%.2f ms a commit on this machine, one per %.1f holds) and %.1f µs else. The next transaction cannot "+
+			"overlap that flush on the same backend, and on a second connection its snapshot would predate the COMMIT, so the fence "+
+			"refuses it: at that cost one backend allows at most %s holds/s, below the %s/s needed: **bound by one backend (its "+
+			"core and the WAL flush)**",
+			100*busy, batch, perHold, db, flushUs/batch, flushUs/1000, batch, max(perHold-db-flushUs/batch, 0), num(rate/busy), num(need)), true
+	}
+	// The store was idle part of the time: the backend waited for the actor's next commit.
+	return s + fmt.Sprintf(": the actor waits on its commits: a commit carried %.1f holds and took %s µs (the wait behind a "+
+		"commit ahead included), and one was at the store %.0f%% of the time; the backend waited for the actor the rest of it, "+
+		"and at %.1f µs of the store's time per hold the target needs %.1f: the design's bound (the actor's commit path), not the machine's",
+		batch, num(commitUs), 100*busy, perHold*busy, 1e6/need), false
 }
+
+// backendSaturated is the share of the in-process run with a commit of the hot resource at
+// the store above which its one PostgreSQL backend counts as never waiting for the actor.
+const backendSaturated = 0.95
+
+// backendAccounted is the share of the store's time per hold that the backend's CPU and its
+// WAL flushes must explain for the in-process miss to count as bound by that backend.
+const backendAccounted = 0.8
 
 // pgCallers is how many goroutines place holds at once in BenchmarkHotResourcePostgres
 // (actors/resource/bench_pg_test.go).
