@@ -34,9 +34,11 @@ import (
 // transaction is still open, "current transaction is aborted"). Each batch reports what the
 // server said about it; batches not yet sent when one fails are failed without being sent;
 // the connection is dropped (not pooled) unless it is idle and healthy. Nothing is retried
-// here: a retry of one batch would have to resend all the batches behind it, which the server
-// refused meanwhile; the actor reloads instead (an unknown outcome), as after any failed
-// commit. Store.Commit keeps its retries.
+// in the pipe itself: a retry of one batch would have to resend all the batches behind it,
+// which the server refused meanwhile. The first batch that fails with a serialization failure
+// or an insert conflict is sent again through Commit (with its retries) before anything else
+// of the resource is sent (readPipe); the batches behind it fail (their outcome unknown) and
+// the actor reloads, as after any failed commit.
 
 // PipelineShape is how an actor pipelines its commits on this store (actors/resource,
 // pipelineShaper): at most 2 commits of a resource at the store, and one sealed behind the
@@ -87,8 +89,9 @@ type piped struct {
 
 // Enqueue is Commit in two halves, for an actor that pipelines its commits (actors/resource,
 // pipeliner): it places b behind the resource's batches placed before it and returns at
-// once; wait, called once, returns what Commit would have, except that nothing is retried
-// (a serialization failure or a conflicting insert fails the batch; see above). The
+// once; wait, called once, returns what Commit would have (a batch refused with a
+// serialization failure or a conflicting insert is retried through Commit; those behind it
+// fail; see above). The
 // batches of one resource apply in the order Enqueue placed them, and one behind a batch that
 // failed is refused. ctx bounds both halves and must not end before wait returned: a ctx that
 // ends while its batch is at the server drops the connection, failing the batches in flight
@@ -362,6 +365,17 @@ func errBehind(id string) error {
 	return fmt.Errorf("commit %s: %w: not sent: a batch ahead of it failed", id, persistence.ErrUnavailable)
 }
 
+// retryableInPipe reports whether err, a batch's own failure read from the server, means the
+// batch was refused whole and Commit would have sent it again: a serialization failure
+// (40001), or a plain insert that met a stored row (errInsertConflict).
+func retryableInPipe(err error) bool {
+	if errors.Is(err, errInsertConflict) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == codeSerializationFailure
+}
+
 // errPipeIO marks a failure to read a batch's results: the connection failed.
 var errPipeIO = errors.New("pipeline connection failed")
 
@@ -418,6 +432,17 @@ func (s *Store) readPipe(p *pipe, conn *pgxpool.Conn) {
 			// Refused because of the failure ahead (its version, or the aborted transaction):
 			// not a successor's fence. The actor gave up on pb already.
 			err = fmt.Errorf("commit %s: %w: a batch ahead of it failed: %v", p.id, persistence.ErrUnavailable, err)
+		case retryableInPipe(err) && pb.ctx.Err() == nil:
+			// The server refused pb whole (a serialization failure, or a plain insert that met
+			// a stored row) and everything ahead of it applied: Commit sends it again, with
+			// its retries, as it would have alone. This runs before the reader reads the
+			// results behind pb, so the episode (and any batch placed later) waits for it:
+			// nothing of the resource reaches the server meanwhile but this retry, and the
+			// batches already behind pb were refused (pb's version was not written) or are
+			// failed unsent (doomed). Without it, a serialization failure between two
+			// resources' transactions, which SERIALIZABLE reports now and then, reached the
+			// client as a 503.
+			err = s.Commit(pb.ctx, pb.b)
 		case errors.Is(err, persistence.ErrFenced):
 			err = fmt.Errorf("commit %s epoch %d: %w", p.id, pb.b.Epoch, err)
 		case errors.Is(err, errPipeIO):

@@ -201,3 +201,39 @@ func TestEnqueueWithTracer(t *testing.T) {
 		t.Fatalf("version %d, %d holds; want 11, 10", snap.Version, len(snap.Holds))
 	}
 }
+
+// TestEnqueueRetriesARefusedBatch: a pipelined batch the server refuses whole with a retryable
+// error (here a plain insert of a key the store still has, as a client reusing a key a day
+// later does; a serialization failure takes the same path) is sent again through Commit, as
+// Commit alone would have, instead of failing: the reused key is replaced, and a batch placed
+// after the retry applies on top of it.
+func TestEnqueueRetriesARefusedBatch(t *testing.T) {
+	url := pgtest.MustServer(t).MustDatabase(t)
+	s := mustOpen(t, testConfig(url))
+	ctx := context.Background()
+	mustCreate(t, s, "r1", booking.Bucket{Key: "a", Capacity: 10})
+	h1 := testHold("r1", "h1", 1, 1, "a")
+	key := booking.IdempotencyEntry{Key: "k", Fingerprint: "f1", HoldID: h1.ID, CreatedAt: t0}
+	if err := s.Enqueue(ctx, &persistence.Batch{ResourceID: "r1", Epoch: 1, Version: 2, Resource: testResource("r1"),
+		Holds: []booking.Hold{h1}, NewHolds: 1, Idempotency: []booking.IdempotencyEntry{key}})(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := testHold("r1", "h2", 2, 1, "a")
+	reused := booking.IdempotencyEntry{Key: "k", Fingerprint: "f2", HoldID: h2.ID, CreatedAt: t0.Add(booking.IdempotencyRetention)}
+	if err := s.Enqueue(ctx, &persistence.Batch{ResourceID: "r1", Epoch: 1, Version: 3, Resource: testResource("r1"),
+		Holds: []booking.Hold{h2}, NewHolds: 1, Idempotency: []booking.IdempotencyEntry{reused}})(); err != nil {
+		t.Fatalf("a reused key through the pipe: %v (Commit would have retried it)", err)
+	}
+	h3 := testHold("r1", "h3", 3, 1, "a")
+	if err := s.Enqueue(ctx, &persistence.Batch{ResourceID: "r1", Epoch: 1, Version: 4, Resource: testResource("r1"),
+		Holds: []booking.Hold{h3}, NewHolds: 1})(); err != nil {
+		t.Fatalf("the batch after the retried one: %v", err)
+	}
+	snap, err := s.Activate(ctx, "r1", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Idempotency) != 1 || snap.Idempotency[0] != reused || len(snap.Holds) != 3 || snap.Version != 4 {
+		t.Fatalf("keys %+v, %d holds, version %d; want the reused key, 3 holds, version 4", snap.Idempotency, len(snap.Holds), snap.Version)
+	}
+}
