@@ -337,6 +337,19 @@ func (s *Store) send(p *pipe, conn *pgxpool.Conn, pb *piped) bool {
 		return fail(fmt.Errorf("commit %s: %w", p.id, err))
 	}
 	fe := c.PgConn().Frontend()
+	// The messages go into a writeBuf lent to the frontend (as sendCommit's do): the
+	// frontend's own buffer starts every flush at 1 KB and would be grown by appends to a
+	// batch's tens of KB, every batch (a fifth of the bytes the node allocated per hold at
+	// 256 clients; docs/PERFORMANCE.md, round 12).
+	var w *writeBuf
+	if len(e.data) > lendThreshold {
+		w = s.bufs.writeBuf()
+		if size := messagesSize(sds, e); cap(w.buf) < size {
+			w.buf = make([]byte, 0, size)
+		}
+		w.probe = false
+		fe.Send(w)
+	}
 	for i, sd := range sds {
 		values, formats := e.statement(i)
 		fe.SendBind(&pgproto3.Bind{PreparedStatement: sd.Name, ParameterFormatCodes: formats, Parameters: values})
@@ -350,12 +363,21 @@ func (s *Store) send(p *pipe, conn *pgxpool.Conn, pb *piped) bool {
 	p.cond.Broadcast()
 	s.pipesMu.Unlock()
 	if err := fe.Flush(); err != nil {
-		// The reader finds the connection failed too, and fails pb.
+		// The reader finds the connection failed too, and fails pb. w is not kept: the
+		// frontend may hold it (the connection is closed).
 		_ = netConn.Close()
 		s.pipesMu.Lock()
 		p.broken = true
 		p.cond.Broadcast()
 		s.pipesMu.Unlock()
+		return true
+	}
+	if w != nil {
+		w.probe, w.held = true, true // held unless the probe finds otherwise
+		fe.Send(w)
+		if !w.held && cap(w.buf) <= maxKeptBuf {
+			s.bufs.write.Put(w)
+		}
 	}
 	return true
 }
