@@ -115,7 +115,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		h := expectedErrors{h: levelFloor{h: base.Handler(), min: level}, expected: n.expectedLoss}
 		return slog.New(h).With("lib", "protoactor", "system", s.ID)
 	}))
-	prewarmRegistry(n.system) // registry.go: before anything is spawned
+	prewarmRegistry(n.system)   // registry.go: before anything is spawned
+	n.replies.install(n.system) // replypool.go: before remote registers its resolver
 	var remoteOpts []remote.ConfigOption
 	if cfg.PeerTLS != nil {
 		remoteOpts = cfg.PeerTLS.RemoteOptions() // replaces protoactor's plaintext dial option
