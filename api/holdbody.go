@@ -25,7 +25,7 @@ func fastPlaceHoldBody(body []byte) (b placeHoldBody, ok bool) {
 	var seen uint8
 	for {
 		p.space()
-		key, ok := p.plainString()
+		key, ok := p.plainBytes() // compared, not kept: no string made
 		if !ok {
 			return b, false
 		}
@@ -35,7 +35,7 @@ func fastPlaceHoldBody(body []byte) (b placeHoldBody, ok bool) {
 		}
 		p.space()
 		var bit uint8
-		switch key {
+		switch string(key) {
 		case "buckets":
 			bit = 1
 			if b.Buckets, ok = p.plainStrings(); !ok {
@@ -112,23 +112,33 @@ func (p *fastScanner) end() bool {
 
 // plainString reads a string of printable ASCII without escapes.
 func (p *fastScanner) plainString() (string, bool) {
-	if !p.byte('"') {
+	b, ok := p.plainBytes()
+	if !ok {
 		return "", false
+	}
+	return string(b), true
+}
+
+// plainBytes is plainString's bytes, in buf: for a member name, which is only compared (a
+// string of it was an allocation per member, three per hold; issue 17, round 12).
+func (p *fastScanner) plainBytes() ([]byte, bool) {
+	if !p.byte('"') {
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.buf) {
 		c := p.buf[p.i]
 		switch {
 		case c == '"':
-			s := string(p.buf[start:p.i])
+			b := p.buf[start:p.i]
 			p.i++
-			return s, true
+			return b, true
 		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 func (p *fastScanner) plainStringPtr() (*string, bool) {
