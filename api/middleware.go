@@ -118,7 +118,8 @@ func (s *Server) front(c *gin.Context) {
 	s.keys.lend(c)
 	st := &edgeState{start: s.cfg.Now()}
 	st.idField[0] = requestIDFor(c.Request.Header)
-	c.Set(stateKey, st)
+	c.Set(stateKey, st) // for stateOf below a layer that wraps the writer again
+	st.lendWriter(c)
 	c.Writer.Header()[RequestIDHeader] = st.idField[:] // a canonical key: what c.Header does, without its slice
 	defer func() {
 		if v := recover(); v != nil {
