@@ -8,15 +8,6 @@
 -- version, idx) is the claim's ORDER BY, so a claim reads it in order with no sort
 -- (docs/PERFORMANCE.md, round 12). Partial indexes: PostgreSQL, CockroachDB (20.2+) and
 -- SQLite alike; the claim, the backlog count and the prefix check all say
--- published_at_ms = 0, which is the indexes' predicate.
---
--- outbox_pending_by_resource serves the claim's prefix check (a resource's unpublished rows
--- up to the last one claimed, in version order): before it, that check walked every
--- unpublished row (and the dead entries of the published ones) in each claim, so a relay that
--- fell behind read its whole backlog per claim of 256 rows: 65-150 us of PostgreSQL's time
--- per event, measured, more than the commit itself. With it the check reads the rows it
--- returns. One more index entry per event on the commit's insert, into an index as small as
--- the backlog.
+-- published_at_ms = 0, which is the index's predicate.
 DROP INDEX IF EXISTS outbox_unpublished;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (occurred_at_ms, resource_id, version, idx) WHERE published_at_ms = 0;
-CREATE INDEX IF NOT EXISTS outbox_pending_by_resource ON outbox (resource_id, version, idx) WHERE published_at_ms = 0;

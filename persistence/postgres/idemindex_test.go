@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/allot/allot/persistence/pgtest"
@@ -36,11 +35,10 @@ func TestIdempotencyKeysIndexes(t *testing.T) {
 	}
 }
 
-// TestOutboxIndexes: after the migrations the outbox has its primary key, outbox_pending (a
-// partial index on the unpublished rows in the claim's order) and outbox_pending_by_resource
-// (the same rows by resource and version, for the claim's prefix check): 0017; they replaced
+// TestOutboxIndexes: after the migrations the outbox has its primary key and outbox_pending,
+// a partial index on the unpublished rows in the claim's order (0017; it replaced
 // outbox_unpublished, which kept an entry for every row and a second one for every row
-// marked published.
+// marked published).
 func TestOutboxIndexes(t *testing.T) {
 	url := pgtest.MustServer(t).MustDatabase(t)
 	mustOpen(t, testConfig(url))
@@ -61,45 +59,8 @@ func TestOutboxIndexes(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
-		"outbox_pending":             "CREATE INDEX outbox_pending ON public.outbox USING btree (occurred_at_ms, resource_id, version, idx) WHERE (published_at_ms = 0)",
-		"outbox_pending_by_resource": "CREATE INDEX outbox_pending_by_resource ON public.outbox USING btree (resource_id, version, idx) WHERE (published_at_ms = 0)",
-	}
-	if len(got) != 3 || got["outbox_pkey"] == "" || got["outbox_pending"] != want["outbox_pending"] ||
-		got["outbox_pending_by_resource"] != want["outbox_pending_by_resource"] {
+	const want = "CREATE INDEX outbox_pending ON public.outbox USING btree (occurred_at_ms, resource_id, version, idx) WHERE (published_at_ms = 0)"
+	if len(got) != 2 || got["outbox_pkey"] == "" || got["outbox_pending"] != want {
 		t.Fatalf("indexes of outbox = %q, want outbox_pkey and %q", got, want)
-	}
-}
-
-// TestPrefixCheckIsARange: the claim's prefix check (sqlUnpublishedUpTo) can read a
-// resource's unpublished rows up to the last claimed one as a range of
-// outbox_pending_by_resource: both the resource and the (version, idx) bound are index
-// conditions. With the bound as a filter it read the relay's whole backlog in every claim.
-func TestPrefixCheckIsARange(t *testing.T) {
-	url := pgtest.MustServer(t).MustDatabase(t)
-	mustOpen(t, testConfig(url))
-	conn := mustConn(t, url)
-	ctx := context.Background()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil { // the table is empty
-		t.Fatal(err)
-	}
-	rows, err := conn.Query(ctx, `EXPLAIN `+sqlUnpublishedUpTo, []string{"r1"}, []int64{7}, []int64{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	p := strings.Join(plan, "\n")
-	if !strings.Contains(p, "outbox_pending_by_resource") || !strings.Contains(p, "Index Cond: ((resource_id = k.r) AND (ROW(version, idx) <= ROW(k.v, k.i)))") {
-		t.Fatalf("prefix check plan:\n%s\nwant a range of outbox_pending_by_resource", p)
 	}
 }

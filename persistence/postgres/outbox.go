@@ -50,13 +50,10 @@ WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.versio
 ON CONFLICT (consumer, event_id) DO NOTHING`
 	sqlSelectInbox = `SELECT count(*) FROM event_inbox WHERE consumer = $1 AND event_id = $2`
 	// The unpublished rows of each claimed resource up to the last claimed one, in log order
-	// ($1..$3: resource ids and the last claimed version and index of each). The row
-	// comparison is a range of outbox_pending_by_resource (migration 0017), so the check
-	// reads the rows it returns; as an OR of the two columns it was a filter over every
-	// unpublished row of the resource, the relay's whole backlog per claim.
+	// ($1..$3: resource ids and the last claimed version and index of each).
 	sqlUnpublishedUpTo = `SELECT o.resource_id, o.version, o.idx FROM outbox o
 JOIN unnest($1::TEXT[], $2::INT8[], $3::INT8[]) AS k (r, v, i) ON o.resource_id = k.r
-WHERE o.published_at_ms = 0 AND (o.version, o.idx) <= (k.v, k.i)
+WHERE o.published_at_ms = 0 AND (o.version < k.v OR (o.version = k.v AND o.idx <= k.i))
 ORDER BY o.resource_id, o.version, o.idx`
 )
 
