@@ -25,8 +25,7 @@ type outboxClaims struct {
 	until map[persistence.EventKey]int64
 }
 
-// selectUnpublished reads unpublished rows in log order, through the outbox_pending index
-// (a partial index on published_at_ms = 0, in this order: migration 0017).
+// selectUnpublished reads unpublished rows in log order, through the outbox_unpublished index.
 const selectUnpublished = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0` + outboxOrder + ` LIMIT ?`
 
 // ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox):
