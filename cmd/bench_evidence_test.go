@@ -45,7 +45,7 @@ func (b *bench) writeSection3(w *strings.Builder) {
 	}
 	if rate, self, db, ok := b.inProcessCPU(); ok {
 		p("Its actor side cost **%.0f µs** of CPU per hold in the test process (`cpu-µs/hold`: the actor, the store's client and "+
-			"the calling goroutines, from rusage) and %.0f µs in PostgreSQL's backends (`db-cpu-µs/hold`, from /proc; 0 when not "+
+			"the calling goroutines, from rusage) and %.0f µs in PostgreSQL's processes (`db-cpu-µs/hold`, from /proc, exited ones included; 0 when not "+
 			"readable): %.2f of %d cores busy.\n", self, db, (self+db)*rate/1e6, b.machine.Cores)
 	}
 	p("\n")

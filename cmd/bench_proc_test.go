@@ -169,29 +169,43 @@ const clockTicks = 100
 
 // procStat returns the parent and the CPU time (user + system) of pid.
 func procStat(pid int) (ppid int, cpu time.Duration, err error) {
+	ppid, cpu, _, err = procStatReaped(pid)
+	return ppid, cpu, err
+}
+
+// procStatReaped is procStat plus the CPU time of pid's children that exited and pid
+// waited for (cutime + cstime): the kernel adds a child's whole CPU time to its parent's
+// when the parent reaps it.
+func procStatReaped(pid int) (ppid int, cpu, reaped time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	// pid (comm) state ppid pgrp ... ; comm may contain spaces and parentheses.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	if len(f) < 15 {
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
 	ppid, _ = strconv.Atoi(f[1])
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return ppid, time.Duration(utime+stime) * time.Second / clockTicks, nil
+	ticks := func(j int) time.Duration {
+		n, _ := strconv.ParseInt(f[j], 10, 64)
+		return time.Duration(n) * time.Second / clockTicks
+	}
+	return ppid, ticks(11) + ticks(12), ticks(13) + ticks(14), nil
 }
 
 // cpuOf sums the CPU time of pids and of every child of parents (a PostgreSQL server's
-// backends, which are the postmaster's children; they are not in its process group).
-// Processes that exited in between are not counted.
+// backends, autovacuum workers and the rest, which are the postmaster's children; they are
+// not in its process group), the children that exited included: a parent's reaped time
+// holds those. Without it a child that exits between two snapshots (an autovacuum worker,
+// a closed connection's backend) took its whole CPU time out of the difference, and one
+// that came and went in between was not counted: that swung PostgreSQL's CPU per hold by
+// ±15 µs between runs of the same SQL (docs/PERFORMANCE.md, round 12).
 func cpuOf(pids, parents []int) time.Duration {
 	var total time.Duration
 	for _, pid := range pids {
@@ -205,6 +219,9 @@ func cpuOf(pids, parents []int) time.Duration {
 	want := map[int]bool{}
 	for _, p := range parents {
 		want[p] = true
+		if _, _, reaped, err := procStatReaped(p); err == nil {
+			total += reaped
+		}
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {

@@ -46,7 +46,7 @@ const (
 //
 // It reports actor-holds/s, classic-holds/s and their ratio actor/classic (Allot's target:
 // at least 50), the actor side's CPU per hold: this process's, callers included
-// (cpu-µs/hold), and the PostgreSQL backends' (db-cpu-µs/hold), so that a run can be told
+// (cpu-µs/hold), and the PostgreSQL server's processes' (db-cpu-µs/hold), so that a run can be told
 // CPU-bound or not; and its commit path, so that a run that is not can be told what it waits
 // on: the median and mean holds per commit (median-batch, mean-batch), the mean time a commit
 // spent at the store, from Enqueue (or Commit) to its answer (commit-µs), and the share of the

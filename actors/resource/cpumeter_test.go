@@ -16,8 +16,10 @@ import (
 // CPU-bound run from one that waits: this process's (rusage: the actor, the store's client
 // and the calling goroutines, which are the load generator here) and, when the PostgreSQL
 // server is a local pgtest one, its backends' (the postmaster's children, from
-// /proc/PID/stat; 10 ms ticks, so runs shorter than a second are coarse). Backends that exit
-// during the timed part are not counted.
+// /proc/PID/stat; 10 ms ticks, so runs shorter than a second are coarse). Backends and
+// autovacuum workers that exit during the timed part count through the postmaster's reaped
+// time (without it, a backend of an earlier benchmark's pool that closed during the timed
+// part took its whole CPU time out of the difference).
 type cpuMeter struct {
 	postmaster int // 0: the database's CPU is not reachable
 	self, db   time.Duration
@@ -64,9 +66,11 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// childrenCPU sums the user and system time of parent and its live children.
+// childrenCPU sums the user and system time of parent, its live children and the children
+// it reaped (cutime + cstime: the kernel adds an exited child's CPU to its parent's when the
+// parent waits for it, as the postmaster does).
 func childrenCPU(parent int) time.Duration {
-	var total time.Duration
+	total := reapedCPU(parent)
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -104,4 +108,20 @@ func procStat(pid int) (ppid int, cpu time.Duration, err error) {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return ppid, time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// reapedCPU is the CPU time of pid's children that exited and were waited for.
+func reapedCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return 0
+	}
+	cutime, _ := strconv.ParseInt(f[13], 10, 64)
+	cstime, _ := strconv.ParseInt(f[14], 10, 64)
+	return time.Duration(cutime+cstime) * time.Second / clockTicks
 }
