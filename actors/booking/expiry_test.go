@@ -91,4 +91,23 @@ func TestExpiryIndexPastSmallIndex(t *testing.T) {
 	if c := s.Clone(); c.expiry == nil {
 		t.Fatal("clone of an indexed state has no index")
 	}
+	// A store's state of many holds is indexed as it is restored: every held hold once, and
+	// none of the others.
+	res, _ := s.Resource()
+	var holds []Hold
+	for i := range 2 * smallIndex {
+		h, _ := s.Hold(fmt.Sprintf("h%d", i%(smallIndex+1)))
+		h.ID, h.Status, h.ExpiresAt = fmt.Sprintf("r%d", i), StatusHeld, t0.Add(time.Duration(i)*time.Second)
+		if i%3 == 0 {
+			h.Status = StatusConfirmed
+		}
+		holds = append(holds, h)
+	}
+	r := Restore(res, s.Buckets(), holds, nil)
+	if want := 2*smallIndex - (2*smallIndex+2)/3; len(r.expiry) != want {
+		t.Fatalf("restored state of %d holds, %d held: %d items in its index", len(holds), want, len(r.expiry))
+	}
+	if at, ok := r.NextExpiry(); !ok || !at.Equal(t0.Add(time.Second)) {
+		t.Fatalf("restored NextExpiry = %v %v, want %v", at, ok, t0.Add(time.Second))
+	}
 }
