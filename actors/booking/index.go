@@ -134,7 +134,10 @@ func (l *holdList) clone() holdList {
 	if len(l.list) == 0 {
 		return holdList{}
 	}
-	c := holdList{list: make([]*hold, len(l.list)), cloned: len(l.list)}
+	// A clone of fewer than firstHolds holds gets add's first array at once: a clone is taken
+	// for a decision, which most often places a hold, and add would copy an array of exactly
+	// the holds into it at once (16 bytes of garbage per hold on a resource of 2 holds).
+	c := holdList{list: make([]*hold, len(l.list), max(len(l.list), firstHolds)), cloned: len(l.list)}
 	holds := make([]hold, len(l.list))
 	for i, h := range l.list {
 		holds[i] = *h

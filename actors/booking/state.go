@@ -1,7 +1,10 @@
 package booking
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -25,7 +28,11 @@ type State struct {
 	// saves the map of every resource with a few keys. See idempotency.go.
 	idem    *idemIndex
 	idemLog []idemEntry
-	expiry  expiryHeap
+	// expiry is the deadline index, nil while the state has at most smallIndex holds and
+	// never had more: the earliest deadline of a few holds is found by scanning them (see
+	// NextExpiry), which saves every small state the heap's array (48 bytes for 3 holds)
+	// and every clone its copy. Once non-nil it stays so in the state and its clones.
+	expiry expiryHeap
 
 	// units is, per user, the Units of their held and confirmed holds (MaxPerUser); users
 	// with none have no entry. It is kept only while the resource has a MaxPerUser, the one
@@ -121,8 +128,8 @@ func (s *State) Clone() *State {
 	if n := len(s.idemLog); n > 0 {
 		c.idemLog = append(make([]idemEntry, 0, n+1), s.idemLog...) // a hold's position is the same in c
 	}
-	if n := len(s.expiry); n > 0 {
-		c.expiry = append(make(expiryHeap, 0, n+1), s.expiry...)
+	if s.expiry != nil { // indexed stays indexed, even when empty (see State.expiry)
+		c.expiry = append(make(expiryHeap, 0, len(s.expiry)+1), s.expiry...)
 	}
 	if len(s.units) > 0 {
 		c.units = make(map[string]int64, len(s.units))
@@ -191,11 +198,51 @@ func (s *State) Hold(id string) (Hold, bool) {
 // HoldCount returns the number of holds in memory.
 func (s *State) HoldCount() int { return len(s.holds.list) }
 
-// putHold makes h, whose id is new, known to the state.
-func (s *State) putHold(h *hold) { s.holds.add(h) }
+// putHold makes h, whose id is new, known to the state; past smallIndex holds, the deadline
+// index is built from the holds before h (see State.expiry): whoever puts a held hold indexes
+// its deadline (pushExpiry), as with an index.
+func (s *State) putHold(h *hold) {
+	if s.expiry == nil && len(s.holds.list) >= smallIndex {
+		s.indexExpiry()
+	}
+	s.holds.add(h)
+}
+
+// indexExpiry builds the deadline index from the held holds.
+func (s *State) indexExpiry() {
+	s.expiry = make(expiryHeap, 0, 2*len(s.holds.list)+1)
+	for i, h := range s.holds.list {
+		if h.status == statusHeld {
+			s.expiry.push(expiryItem{at: h.expires, hold: i}, s.holds.list)
+		}
+	}
+}
+
+// firstDue returns the position of the held hold that the deadline index would give first
+// (the earliest deadline, then the least id), -1 if none is held; for a state without the
+// index (a few holds, see State.expiry).
+func (s *State) firstDue() int {
+	first := -1
+	for i, h := range s.holds.list {
+		if h.status != statusHeld {
+			continue
+		}
+		if first < 0 || h.expires < s.holds.list[first].expires ||
+			h.expires == s.holds.list[first].expires && h.ID < s.holds.list[first].ID {
+			first = i
+		}
+	}
+	return first
+}
 
 // NextExpiry returns the earliest deadline of a held hold, if any.
 func (s *State) NextExpiry() (time.Time, bool) {
+	if s.expiry == nil {
+		if i := s.firstDue(); i >= 0 {
+			return s.holds.list[i].ExpiresAt(), true
+		}
+		return time.Time{}, false
+	}
 	for len(s.expiry) > 0 {
 		if h := s.holds.list[s.expiry[0].hold]; s.expiry[0].current(h) {
 			return h.ExpiresAt(), true
@@ -216,6 +263,30 @@ func (s *State) ExpireDue(now time.Time) []Event {
 	var evs []Event
 	var due []expiryItem
 	var f freed
+	if s.expiry == nil { // a few holds: those due, in the index's order (see firstDue)
+		var buf [smallIndex]int
+		held := buf[:0]
+		for i, h := range s.holds.list {
+			if h.status == statusHeld && !h.expires.time().After(now) {
+				held = append(held, i)
+			}
+		}
+		slices.SortFunc(held, func(i, j int) int {
+			x, y := s.holds.list[i], s.holds.list[j]
+			if c := cmp.Compare(x.expires, y.expires); c != 0 {
+				return c
+			}
+			return strings.Compare(x.ID, y.ID)
+		})
+		for _, i := range held {
+			h := s.holds.list[i]
+			evs = append(evs, HoldExpired{HoldID: h.ID, At: now})
+			if len(s.waiting()) > 0 {
+				f.release(h, s.bucketsOf(h))
+			}
+		}
+		return s.appendOffers(evs, now, f)
+	}
 	for len(s.expiry) > 0 && !s.expiry[0].at.time().After(now) {
 		it := s.expiry.pop(s.holds.list)
 		if h := s.holds.list[it.hold]; it.current(h) {
@@ -435,6 +506,9 @@ func (it expiryItem) current(h *hold) bool { return h.status == statusHeld && h.
 
 // pushExpiry indexes the deadline of the hold at position i of the hold list.
 func (s *State) pushExpiry(i int) {
+	if s.expiry == nil {
+		return // a few holds: scanned (see State.expiry)
+	}
 	s.expiry.push(expiryItem{at: s.holds.list[i].expires, hold: i}, s.holds.list)
 }
 
