@@ -33,7 +33,8 @@ type Store struct {
 	pool      *pgxpool.Pool
 	closed    atomic.Bool
 	closeOnce sync.Once
-	bufs      commitBufs // a commit's encoding and write buffers, reused (commitpipe.go)
+	bufs      commitBufs   // a commit's encoding and write buffers, reused (commitpipe.go)
+	floors    outboxFloors // the relay's prefix check starts there (outboxfloors.go)
 
 	// Enqueue's pipes (pipeline.go), by resource; pipesWG counts their goroutines, which
 	// Close waits for.

@@ -233,3 +233,26 @@ func countMigrations(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// SQLite skips the index of the servers' prefix check (0017): its claims are in memory, and
+// the index would only cost every outbox insert. The step is still recorded.
+func TestOpenSkipsThePrefixCheckIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allot.db")
+	s, err := Open(context.Background(), DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	db, err := sql.Open("sqlite", DefaultConfig(path).dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version = 17`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("step 17 recorded %d times, %v", n, err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_unpublished_by_resource'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the index is in the SQLite file (%d), %v", n, err)
+	}
+}
