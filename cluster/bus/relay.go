@@ -203,6 +203,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if err != nil || len(recs) == 0 {
 			return 0, err
 		}
+		inVersionOrder(recs)
 	}
 	r.held = recs
 	r.cfg.Metrics.setHeld(len(recs))
