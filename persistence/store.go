@@ -49,7 +49,12 @@ const IdempotencyPruneLimit = 10_000
 //     names another resource's hold fails as a whole.
 //   - An idempotency key is kept for booking.IdempotencyRetention: a later entry for the
 //     same key is ignored unless it is created at least that much later, when it replaces
-//     the old one (the actor forgot the key and a client reused it).
+//     the old one (the actor forgot the key and a client reused it). "Later" is write order,
+//     or creation time for an entry its hold carries (PostgreSQL, postgres/holdkeys.go): the
+//     actor never writes a key again before the retention has passed, so both orders agree
+//     for it. An entry created before the highest idemSince an Activate of the resource
+//     passed may stay unread even if written after that Activate (the prune of a hold's entry
+//     is a floor); the actor writes none (its idemSince is now - the retention).
 //   - A batch that would store an oversold bucket (held + confirmed > Capacity + Allowance,
 //     a negative counter, capacity or allowance) fails with an error that is neither
 //     ErrFenced nor ErrUnavailable, writes nothing, and leaves the activation usable.

@@ -17,7 +17,8 @@ import (
 // epoch bump comes first, so the reads that follow see the resource as of the moment this
 // activation fenced all earlier ones.
 const (
-	sqlBumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = $1
+	// idem_floor_ms: the prune of the entries holds carry (holdkeys.go).
+	sqlBumpEpoch = `UPDATE resources SET epoch = epoch + 1, idem_floor_ms = GREATEST(idem_floor_ms, $2::INT8) WHERE id = $1
 RETURNING name, price_amount, price_currency, hold_ttl_ms, epoch, version, created_at_ms, updated_at_ms,
     lease_until_ms, ` + ruleColumns
 	sqlLoadBuckets = `SELECT bucket_key, capacity, allowance, held, confirmed FROM buckets
@@ -52,10 +53,11 @@ func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.
 	var snap *persistence.Snapshot
 	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(sqlBumpEpoch, resourceID)
+		b.Queue(sqlBumpEpoch, resourceID, ms(idemSince))
 		b.Queue(sqlLoadBuckets, resourceID)
 		b.Queue(sqlLoadHolds, resourceID)
 		b.Queue(sqlLoadIdempotency, resourceID, ms(idemSince))
+		b.Queue(sqlLoadHoldIdempotency, resourceID) // holdkeys.go
 		b.Queue(sqlLoadWaitlist, resourceID)
 		b.Queue(sqlPruneIdempotency, resourceID, ms(idemSince), int64(persistence.IdempotencyPruneLimit))
 		br := tx.SendBatch(ctx, b)
@@ -150,6 +152,14 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	if snap.Idempotency, err = readHoldIdempotency(rows, snap.Idempotency); err != nil {
+		return nil, err
+	}
+	snap.Idempotency = mergeIdempotency(snap.Idempotency)
 
 	rows, err = br.Query()
 	if err != nil {

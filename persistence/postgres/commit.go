@@ -62,21 +62,23 @@ SET capacity = excluded.capacity, allowance = excluded.allowance, held = exclude
 	// holds sent, and the division by zero refuses the batch.
 	// contact is written by the insert only (persistence/contacts.go: `allot rekey` may have
 	// re-sealed it since the actor loaded the hold).
-	sqlUpsertHolds = `WITH up AS (INSERT INTO holds (` + holdColumnsAll + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct
+	// idem_entry, once set, stays (holdkeys.go): a later after-image of the hold (a status
+	// change) carries no entry, and must not take away the one the hold was placed with.
+	sqlUpsertHolds = `WITH up AS (INSERT INTO holds (` + holdColumnsAll + `, idem_entry)
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct, u.ie
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[])
-     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct)
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[], $16::BOOL[])
+     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct, ie)
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
     created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms,
     updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions,
     waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment,
-    payment_open = excluded.payment_open
+    payment_open = excluded.payment_open, idem_entry = holds.idem_entry OR excluded.idem_entry
 WHERE holds.resource_id = excluded.resource_id
 RETURNING 1)
-SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $16::INT8 THEN 1 ELSE 0 END`
+SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $17::INT8 THEN 1 ELSE 0 END`
 
 	// Like holds, an entry id owned by another resource is left alone: fewer rows than $9,
 	// division by zero.
@@ -96,11 +98,11 @@ SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $9::INT8 THEN 1 ELSE 0 END`
 	// records (docs/PERFORMANCE.md, round 10). An id already stored, by another resource's hold
 	// or (never seen) this one's, raises a unique violation instead: the batch is sent again
 	// with sqlUpsertHolds for every hold (exact), which refuses it or applies it as before.
-	sqlInsertHolds = `INSERT INTO holds (` + holdColumnsAll + `)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct
+	sqlInsertHolds = `INSERT INTO holds (` + holdColumnsAll + `, idem_entry)
+SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct, u.ie
 FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[])
-     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct)`
+            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[], $16::BOOL[])
+     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct, ie)`
 
 	sqlDeleteWaitlist = `DELETE FROM waitlist WHERE resource_id = $1 AND id = ANY($2::TEXT[])`
 
@@ -246,9 +248,10 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBa
 		queue(sqlUpsertBuckets, b.ResourceID, keys, capacity, allowance, held, confirmed)
 	}
 	holds := lastByKey(a, b.Holds, func(h booking.Hold) string { return h.ID })
+	var h holdArrays // h.idemEntry is set below, with the keys: the queued arrays share it
 	if len(holds) > 0 {
-		h, err := a.holdArrays(holds)
-		if err != nil {
+		var err error
+		if h, err = a.holdArrays(holds); err != nil {
 			return nil, err
 		}
 		created := 0                              // holds[:created] are new: inserted
@@ -258,12 +261,12 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBa
 		if created > 0 {
 			n := h.slice(0, created)
 			queue(sqlInsertHolds, b.ResourceID, n.id, n.user, n.status, n.quantity, n.buckets, n.idem,
-				n.created, n.expires, n.upd, n.extensions, n.entry, n.payment, n.paymentOpen, n.contact)
+				n.created, n.expires, n.upd, n.extensions, n.entry, n.payment, n.paymentOpen, n.contact, n.idemEntry)
 		}
 		if created < len(holds) {
 			c := h.slice(created, len(holds))
 			queue(sqlUpsertHolds, b.ResourceID, c.id, c.user, c.status, c.quantity, c.buckets, c.idem,
-				c.created, c.expires, c.upd, c.extensions, c.entry, c.payment, c.paymentOpen, c.contact, int64(len(holds)-created))
+				c.created, c.expires, c.upd, c.extensions, c.entry, c.payment, c.paymentOpen, c.contact, c.idemEntry, int64(len(holds)-created))
 		}
 	}
 	waiting := lastByKey(a, b.Waitlist, func(e booking.WaitlistEntry) string { return e.ID })
@@ -278,13 +281,18 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBa
 		queue(sqlDeleteWaitlist, b.ResourceID, append([]string(nil), b.WaitlistRemoved...))
 	}
 	if len(b.Idempotency) > 0 {
-		seen := a.seenMap()
+		seen, holdAt := a.seenMap(), a.holdIndex(holds)
 		keys, fps, holdIDs, created := a.idemKeys[:0], a.idemFingerprints[:0], a.idemHolds[:0], a.idemCreated[:0]
-		for _, e := range b.Idempotency {
+		for i := range b.Idempotency {
+			e := &b.Idempotency[i]
 			if _, ok := seen[e.Key]; ok {
 				continue
 			}
 			seen[e.Key] = 0
+			if j, ok := holdAt[e.HoldID]; ok && carriesEntry(&holds[j], e) {
+				h.idemEntry[j] = true // the hold's row is the entry (holdkeys.go)
+				continue
+			}
 			keys, fps, holdIDs, created = append(keys, e.Key), append(fps, e.Fingerprint), append(holdIDs, e.HoldID), append(created, ms(e.CreatedAt))
 		}
 		a.idemKeys, a.idemFingerprints, a.idemHolds, a.idemCreated = keys, fps, holdIDs, created
@@ -292,7 +300,9 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBa
 		if exact {
 			insert = sqlInsertIdempotency
 		}
-		queue(insert, b.ResourceID, keys, fps, holdIDs, created)
+		if len(keys) > 0 {
+			queue(insert, b.ResourceID, keys, fps, holdIDs, created)
+		}
 	}
 	if err := queueOutbox(queue, b, a); err != nil {
 		return nil, err

@@ -27,6 +27,8 @@ type commitArena struct {
 	outJSON               []byte
 	// seen finds a repeated key (lastByKey, the idempotency keys); cleared before each use.
 	seen map[string]int
+	// holdAt finds a batch's hold by id, for the entry it carries (holdIndex).
+	holdAt map[string]int
 }
 
 // arenaMaxRows and arenaMaxBytes bound what an arena keeps for the next Commit: one that
@@ -47,7 +49,7 @@ func (c *commitBufs) arena() *commitArena {
 // putArena takes a back for another Commit, unless it grew past the bounds above.
 func (c *commitBufs) putArena(a *commitArena) {
 	if cap(a.holds.id) > arenaMaxRows || cap(a.outData) > arenaMaxRows || cap(a.idemKeys) > arenaMaxRows ||
-		len(a.seen) > arenaMaxRows || cap(a.outJSON) > arenaMaxBytes || cap(a.batch.queries) > 64 {
+		len(a.seen) > arenaMaxRows || len(a.holdAt) > arenaMaxRows || cap(a.outJSON) > arenaMaxBytes || cap(a.batch.queries) > 64 {
 		return
 	}
 	clear(a.batch.queries[:cap(a.batch.queries)]) // the arguments point into the batch's holds
@@ -74,6 +76,21 @@ func (a *commitArena) seenMap() map[string]int {
 	return a.seen
 }
 
+// holdIndex returns the arena's map from the id of each of hs to its place, for the holds
+// that have an idempotency key (only those can carry an entry).
+func (a *commitArena) holdIndex(hs []booking.Hold) map[string]int {
+	if a.holdAt == nil {
+		a.holdAt = make(map[string]int, len(hs))
+	}
+	clear(a.holdAt)
+	for i := range hs {
+		if hs[i].IdempotencyKey != "" {
+			a.holdAt[hs[i].ID] = i
+		}
+	}
+	return a.holdAt
+}
+
 // holdArrays is newHoldArrays into the arena's arrays.
 func (a *commitArena) holdArrays(hs []booking.Hold) (holdArrays, error) {
 	n := len(hs)
@@ -81,7 +98,7 @@ func (a *commitArena) holdArrays(hs []booking.Hold) (holdArrays, error) {
 	h.id, h.user, h.status, h.buckets, h.idem = sized(h.id, n), sized(h.user, n), sized(h.status, n), sized(h.buckets, n), sized(h.idem, n)
 	h.quantity, h.created, h.expires, h.upd = sized(h.quantity, n), sized(h.created, n), sized(h.expires, n), sized(h.upd, n)
 	h.entry, h.extensions, h.contact = sized(h.entry, n), sized(h.extensions, n), sized(h.contact, n)
-	h.payment, h.paymentOpen = sized(h.payment, n), sized(h.paymentOpen, n)
+	h.payment, h.paymentOpen, h.idemEntry = sized(h.payment, n), sized(h.paymentOpen, n), sized(h.idemEntry, n)
 	if err := fillHoldArrays(h, hs); err != nil {
 		return holdArrays{}, err
 	}

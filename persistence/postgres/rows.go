@@ -112,6 +112,7 @@ type holdArrays struct {
 	contact                                     byteaArray // nil elements are NULL
 	payment                                     textArray
 	paymentOpen                                 []bool
+	idemEntry                                   []bool // the hold carries its idempotency entry (holdkeys.go)
 }
 
 // slice returns the rows [lo, hi) of a, sharing its arrays.
@@ -120,7 +121,7 @@ func (a holdArrays) slice(lo, hi int) holdArrays {
 		id: a.id[lo:hi], user: a.user[lo:hi], status: a.status[lo:hi], buckets: a.buckets[lo:hi], idem: a.idem[lo:hi],
 		entry: a.entry[lo:hi], quantity: a.quantity[lo:hi], created: a.created[lo:hi], expires: a.expires[lo:hi],
 		upd: a.upd[lo:hi], extensions: a.extensions[lo:hi], contact: a.contact[lo:hi], payment: a.payment[lo:hi],
-		paymentOpen: a.paymentOpen[lo:hi],
+		paymentOpen: a.paymentOpen[lo:hi], idemEntry: a.idemEntry[lo:hi],
 	}
 }
 
@@ -139,6 +140,7 @@ func fillHoldArrays(a *holdArrays, hs []booking.Hold) error {
 			a.contact[i] = h.Contact
 		}
 		a.payment[i], a.paymentOpen[i] = h.Payment, h.PaymentOpen
+		a.idemEntry[i] = false // set by newCommitBatch for the holds that carry their entry
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type model struct {
 	holds   map[string]booking.Hold
 	idem    map[string]booking.IdempotencyEntry
 	waiting map[string]booking.WaitlistEntry
+	// idemFloor is the highest idemSince an activation passed: the generator makes no entry
+	// created before it, as the actor makes none (its idemSince is now - the retention).
+	idemFloor int64
 }
 
 func (m *model) snapshot(since int64) persistence.Snapshot {
@@ -55,6 +58,7 @@ func (m *model) snapshot(since int64) persistence.Snapshot {
 // prune drops the keys an activation since since deleted: all that are older (the suite's
 // resources hold far fewer than persistence.IdempotencyPruneLimit).
 func (m *model) prune(since int64) {
+	m.idemFloor = max(m.idemFloor, since)
 	for k, e := range m.idem {
 		if e.CreatedAt.Before(at(since)) {
 			delete(m.idem, k)
@@ -283,7 +287,12 @@ func (r *randomizer) commit(op int, m *model) {
 	for range r.rng.IntN(4) {
 		r.seq++
 		h := hold(m.id, r.id(fmt.Sprintf("h%04d", r.seq)), r.users[r.rng.IntN(len(r.users))], r.clock-int64(r.rng.IntN(3)), 1+int64(r.rng.IntN(3)), r.pick(r.keys, 1+r.rng.IntN(3))...)
-		if key := fmt.Sprintf("i%d", r.rng.IntN(12)); r.rng.IntN(2) == 0 && !usedIdem[key] {
+		// A key is given as the actor gives one (persistence.Store's contract): not one the
+		// resource still has (the actor would replay or refuse), nor to a hold created before
+		// an activation's idemSince.
+		key := fmt.Sprintf("i%d", r.rng.IntN(12))
+		_, live := m.idem[key]
+		if r.rng.IntN(2) == 0 && !usedIdem[key] && !live && !h.CreatedAt.Before(at(m.idemFloor)) {
 			usedIdem[key] = true
 			h.IdempotencyKey = key
 			b.Idempotency = append(b.Idempotency, booking.IdempotencyEntry{Key: key, Fingerprint: booking.Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: h.CreatedAt})
