@@ -46,6 +46,10 @@ type NodeConfig struct {
 	DBMaxConns int
 	// DBStatementTimeout bounds every SQL statement on the server.
 	DBStatementTimeout time.Duration
+	// DBIdempotencyRows writes every idempotency key as a row of its own, as releases before
+	// schema step 18 read them (postgres.Config.IdempotencyRows): for a rolling upgrade from
+	// one, until every node runs this release (docs/OPERATIONS.md).
+	DBIdempotencyRows bool
 	// CommitTimeout bounds every store call of a resource actor (load, group commit, lease
 	// renewal) and the final flush of a stopping one (resource.Config.CommitTimeout). A
 	// commit that runs out is uncertain: the actor reloads before answering again.
@@ -370,6 +374,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "CockroachDB/PostgreSQL URL (postgresql://...); required for more than one node")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connection pool size")
 	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", c.DBStatementTimeout, "timeout of one SQL statement on the server")
+	fs.BoolVar(&c.DBIdempotencyRows, "db-idempotency-rows", c.DBIdempotencyRows, "write every idempotency key as a row of its own, as releases before schema step 18 read them: set it during a rolling upgrade from one")
 	fs.DurationVar(&c.CommitTimeout, "commit-timeout", c.CommitTimeout, "timeout of one store call of a resource (load, group commit, lease renewal)")
 	fs.Var(modeAddr{&c.GossipAddr, ClusterGossipAddr()}, "gossip-addr", "memberlist gossip bind address `host:port` (TCP and UDP); a single node: "+LoopbackAnyPort)
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", c.AdvertiseAddr, "address peers use to reach this node (host or host:port); pods pass their pod IP")

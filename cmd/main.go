@@ -351,6 +351,7 @@ func (m *Main) openStore(ctx context.Context) (persistence.Store, error) {
 		cfg.URL = m.Config.DBURL
 		cfg.MaxConns = m.Config.DBMaxConns
 		cfg.StatementTimeout = m.Config.DBStatementTimeout
+		cfg.IdempotencyRows = m.Config.DBIdempotencyRows
 		s, err := postgres.Open(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open database: %w", err)

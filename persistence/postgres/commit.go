@@ -148,7 +148,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		arena = s.bufs.arena()
 		defer s.bufs.putArena(arena)
 	}
-	q, err := newCommitBatch(b, arena, false)
+	q, err := newCommitBatch(b, arena, false, !s.cfg.IdempotencyRows)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", batchID(b), err)
 	}
@@ -163,7 +163,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 		if s.cfg.Tracer != nil {
 			arena = new(commitArena)
 		}
-		if q, err = newCommitBatch(b, arena, true); err != nil {
+		if q, err = newCommitBatch(b, arena, true, !s.cfg.IdempotencyRows); err != nil {
 			return fmt.Errorf("commit %s: %w", batchID(b), err)
 		}
 		err = s.retry(ctx, func(ctx context.Context) error { return s.commitOnce(ctx, q) })
@@ -212,8 +212,9 @@ type query struct {
 // newCommitBatch builds b's statements in a (commitarena.go). Unless exact, the holds b
 // creates and its idempotency keys are plain inserts (sqlInsertHolds, sqlInsertIdempotencyNew),
 // which refuse the batch with errInsertConflict when a row is already stored; exact batches
-// upsert every hold and key.
-func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBatch, error) {
+// upsert every hold and key. With carry, an entry that is all its hold's is the hold's
+// idem_entry flag instead of a row (holdkeys.go).
+func newCommitBatch(b *persistence.Batch, a *commitArena, exact, carry bool) (*commitBatch, error) {
 	if err := checkBatch(b); err != nil {
 		return nil, err
 	}
@@ -281,7 +282,11 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact bool) (*commitBa
 		queue(sqlDeleteWaitlist, b.ResourceID, append([]string(nil), b.WaitlistRemoved...))
 	}
 	if len(b.Idempotency) > 0 {
-		seen, holdAt := a.seenMap(), a.holdIndex(holds)
+		seen := a.seenMap()
+		var holdAt map[string]int // nil: no entry carried
+		if carry {
+			holdAt = a.holdIndex(holds)
+		}
 		keys, fps, holdIDs, created := a.idemKeys[:0], a.idemFingerprints[:0], a.idemHolds[:0], a.idemCreated[:0]
 		for i := range b.Idempotency {
 			e := &b.Idempotency[i]

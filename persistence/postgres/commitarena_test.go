@@ -87,11 +87,11 @@ func TestCommitArenaReuseBuildsTheSameStatements(t *testing.T) {
 	reused := new(commitArena)
 	for i := range 3000 {
 		b := randomCommitBatch(rng, []int{1, 4, 40}[rng.IntN(3)])
-		want, err := newCommitBatch(b, new(commitArena), false)
+		want, err := newCommitBatch(b, new(commitArena), false, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := newCommitBatch(b, reused, false)
+		got, err := newCommitBatch(b, reused, false, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestCommitArenaRefusesAForeignEvent(t *testing.T) {
 	b := randomCommitBatch(rand.New(rand.NewPCG(1, 2)), 4)
 	h := testHold(b.ResourceID, "h-x", 0, 1, "b-0")
 	b.Events = append(b.Events, events.Event{Type: events.HoldPlaced, ResourceID: b.ResourceID, Version: b.Version + 1, Hold: &h})
-	if _, err := newCommitBatch(b, new(commitArena), false); err == nil {
+	if _, err := newCommitBatch(b, new(commitArena), false, true); err == nil {
 		t.Fatal("a batch with an event of another version was built")
 	}
 	if _, want := persistence.EncodeEvents(b); want == nil {

@@ -33,6 +33,12 @@ type Config struct {
 	MaxRetries int
 	// SkipMigrate makes Open use the schema as it is (someone ran `allot migrate`).
 	SkipMigrate bool
+	// IdempotencyRows makes Commit write every idempotency entry as an idempotency_keys row,
+	// as releases before schema step 18 write and read them, instead of letting a hold carry
+	// its own (holdkeys.go; Activate reads both either way). For a rolling upgrade from such
+	// a release: a resource that moves to an old node must find the keys of the holds placed
+	// on a new one (docs/OPERATIONS.md). Off by default: one insert fewer per durable hold.
+	IdempotencyRows bool
 	// Tracer, if set, sees every statement (pgx.QueryTracer; it may also implement
 	// pgx.BatchTracer). Tests count serialization failures with it.
 	Tracer pgx.QueryTracer

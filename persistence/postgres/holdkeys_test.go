@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -15,10 +16,19 @@ import (
 // hold's idem_entry flag, not as an idempotency_keys row; one that is not (another
 // fingerprint, another hold, a renewal's) is a row. Activate returns both kinds; a later
 // after-image of the hold (a status change, no entry) keeps the flag; an activation's
-// idemSince is a floor for the carried entries, as its prune is for the rows.
+// idemSince is a floor for the carried entries, as its prune is for the rows. With
+// Config.IdempotencyRows every entry is a row, as before schema step 18.
 func TestHoldsCarryTheirIdempotencyEntries(t *testing.T) {
+	for _, rowsOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("IdempotencyRows=%v", rowsOnly), func(t *testing.T) { testHoldsCarryEntries(t, rowsOnly) })
+	}
+}
+
+func testHoldsCarryEntries(t *testing.T, rowsOnly bool) {
 	url := pgtest.MustServer(t).MustDatabase(t)
-	s := mustOpen(t, testConfig(url))
+	cfg := testConfig(url)
+	cfg.IdempotencyRows = rowsOnly
+	s := mustOpen(t, cfg)
 	ctx := context.Background()
 	mustCreate(t, s, "r1", booking.Bucket{Key: "a", Capacity: 10}, booking.Bucket{Key: "b", Capacity: 10})
 
@@ -55,7 +65,11 @@ func TestHoldsCarryTheirIdempotencyEntries(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"k3", "k4"}; !reflect.DeepEqual(rows, want) {
+	want := []string{"k3", "k4"}
+	if rowsOnly {
+		want = []string{"k1", "k2", "k3", "k4"}
+	}
+	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("idempotency_keys rows %q, want %q (k1 and k2 carried by their holds)", rows, want)
 	}
 	all := []booking.IdempotencyEntry{e1, e2, e3, renewal}

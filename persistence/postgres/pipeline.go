@@ -311,7 +311,7 @@ func (s *Store) send(p *pipe, conn *pgxpool.Conn, pb *piped) bool {
 		return fail(wrap("commit "+p.id, err))
 	}
 	pb.arena = s.bufs.arena()
-	q, err := newCommitBatch(pb.b, pb.arena, false)
+	q, err := newCommitBatch(pb.b, pb.arena, false, !s.cfg.IdempotencyRows)
 	if err != nil {
 		s.bufs.putArena(pb.arena)
 		return fail(fmt.Errorf("commit %s: %w", p.id, err))

@@ -47,7 +47,7 @@ func TestNextBatchBeforeCommitIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := newCommitBatch(batch(2, "first"), new(commitArena), false)
+	q, err := newCommitBatch(batch(2, "first"), new(commitArena), false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
