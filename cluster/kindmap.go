@@ -15,6 +15,11 @@ import (
 // few, so a lookup finds its kind's map by comparing the kind with each (usually the first).
 // A kind's map is rebuilt when it has emptied to a quarter of its peak (Go maps keep their
 // largest table), so that a passivation wave returns its memory: amortized O(1) per removal.
+// A map that empties is dropped (nil) and made again at the next set: the last rebuild of a
+// passivation wave is made while the wave frees the activations' objects, in the holes of
+// their spans, and kept empty it would keep one of those spans from being freed per map (the
+// Go heap does not compact; round 13, docs/PERFORMANCE.md). Invariant: a kind's map is nil
+// or holds an entry.
 //
 // The identity set keeps is the caller's to give (never a slice of a request's buffer); the
 // kind is copied once per kind.
@@ -57,15 +62,18 @@ func (m *kindMaps) get(kind, identity string) (*actor.PID, bool) {
 func (m *kindMaps) set(kind, identity string, pid *actor.PID) {
 	k := m.of(kind)
 	if k == nil {
-		m.kinds = append(m.kinds, kindMap{kind: strings.Clone(kind), pids: map[string]*actor.PID{}})
+		m.kinds = append(m.kinds, kindMap{kind: strings.Clone(kind)})
 		k = &m.kinds[len(m.kinds)-1]
+	}
+	if k.pids == nil {
+		k.pids = map[string]*actor.PID{}
 	}
 	k.pids[identity] = pid
 	k.peak = max(k.peak, len(k.pids))
 }
 
-// delete removes (kind, identity), rebuilding the kind's map once it holds less than a quarter
-// of its peak (when the peak reached shrinkMin).
+// delete removes (kind, identity), dropping the kind's map when it is empty and rebuilding
+// it once it holds less than a quarter of its peak (when the peak reached shrinkMin).
 func (m *kindMaps) delete(kind, identity string, shrinkMin int) {
 	k := m.of(kind)
 	if k == nil {
@@ -79,6 +87,10 @@ func (m *kindMaps) delete(kind, identity string, shrinkMin int) {
 func (k *kindMap) remove(identity string) { delete(k.pids, identity) }
 
 func (k *kindMap) shrink(shrinkMin int) {
+	if len(k.pids) == 0 {
+		k.pids, k.peak = nil, 0
+		return
+	}
 	if k.peak < shrinkMin || len(k.pids)*4 >= k.peak {
 		return
 	}
@@ -108,7 +120,8 @@ func (m *kindMaps) all() iter.Seq2[identityKey, *actor.PID] {
 	}
 }
 
-// shrinkAll rebuilds every kind's map that holds less than a quarter of its peak.
+// shrinkAll drops every empty kind's map and rebuilds every one that holds less than a
+// quarter of its peak.
 func (m *kindMaps) shrinkAll(shrinkMin int) {
 	for i := range m.kinds {
 		m.kinds[i].shrink(shrinkMin)

@@ -123,10 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		nats.RetryOnFailedConnect(true)}
 	url := cfg.URL
 	if url == "" {
-		ns, err := server.NewServer(&server.Options{
-			ServerName: "allot-embedded", JetStream: true, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-			DontListen: true, NoSigs: true, NoLog: true,
-		})
+		ns, err := server.NewServer(embeddedOptions(cfg.DataDir))
 		if err != nil {
 			return nil, fmt.Errorf("bus: embedded nats: %w", err)
 		}
@@ -154,6 +151,27 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// embeddedOptions are the embedded server's options: JetStream files under dataDir/nats, no
+// listener (the node connects in process), no signals, no log, and no subject-match cache.
+//
+// Why no cache: nats-server caches the result of matching a subject against the account's
+// subscriptions, up to 1,024 subjects (swept to 256 at random when over). Event subjects carry
+// the resource (allot.events.<type>.<resource>, docs/EVENTS.md) and every delivered message
+// is acknowledged on a subject of its own ($JS.ACK...<sequence>...), so the cache almost never
+// hits; a miss takes the sublist's write lock to insert. What it keeps is the worst kind of
+// memory for a heap that does not compact: a few hundred small objects (the result, its
+// slice, the subject's copy) allocated at the last moments of a busy period, each in a span
+// otherwise full of that period's per-resource objects, so that every one of them keeps a
+// span from being freed once the resources passivate (round 13, docs/PERFORMANCE.md).
+// Without the cache a match walks the subscriptions' tree under the read lock: a handful of
+// subscriptions (the two streams, the consumers' inboxes, JetStream's API), a few tokens deep.
+func embeddedOptions(dataDir string) *server.Options {
+	return &server.Options{
+		ServerName: "allot-embedded", JetStream: true, StoreDir: filepath.Join(dataDir, "nats"),
+		DontListen: true, NoSigs: true, NoLog: true, NoSublistCache: true,
+	}
 }
 
 // createStreams creates or updates the streams, trying again for up to StartWithin.

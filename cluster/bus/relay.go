@@ -226,7 +226,14 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
 			return 0, err // all of recs stay held: republished (deduplicated), then marked
 		}
-		r.held = recs[len(ids):]
+		// A claim published whole is let go: an empty r.held that still pointed into recs
+		// would keep the claim's records alive until the next one, and the last claim of a
+		// busy period would then keep its strings (made while the heap's spans were full of
+		// active resources' objects) for as long as the node stays quiet: each of them pins
+		// a span after the resources passivate (round 13, docs/PERFORMANCE.md).
+		if r.held = recs[len(ids):]; len(r.held) == 0 {
+			r.held = nil
+		}
 		r.cfg.Metrics.setHeld(len(r.held))
 		r.stats.mu.Lock()
 		r.stats.published += int64(len(ids))
