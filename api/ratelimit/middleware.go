@@ -87,6 +87,7 @@ type Limits struct {
 	policyHolds, policyAuth   string
 	refused                   *prometheus.CounterVec
 	clientIP                  *ClientIP
+	fields                    fieldCache // the RateLimit items of recent decisions
 }
 
 // New validates cfg and builds the budgets, registering the metrics on cfg.Registerer.
@@ -162,7 +163,7 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 		lim, name, policy, id := l.budget(buf[:0], class, k)
 		d := lim.allowBytes(id)
 		h := c.Writer.Header()
-		addFields(h, policy, rateLimitField(name, d))
+		addFields(h, policy, l.fields.item(name, d))
 		if d.Allowed {
 			c.Next()
 			return
