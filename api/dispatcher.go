@@ -90,14 +90,7 @@ func dispatchWithin(ctx context.Context, d Dispatcher, timeout time.Duration, cm
 // answered the request with a problem and returns false. Every reply's owner is reported in
 // OwnerHeader to operators, and in the request log.
 func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
-	// The deadline counts from when the edge took the request (its state's start, a clock
-	// read made anyway): one read of the clock fewer per command (issue 17, round 13).
-	var deadline time.Time
-	if st := stateOf(c); st != nil {
-		deadline = st.start.Add(s.cfg.RequestTimeout)
-	} else {
-		deadline = s.cfg.Now().Add(s.cfg.RequestTimeout)
-	}
+	deadline := s.cfg.Now().Add(s.cfg.RequestTimeout)
 	cmd.DeadlineUnixMs = deadline.UnixMilli()
 	reply, err := dispatchWithin(c.Request.Context(), s.cfg.Dispatcher, s.cfg.RequestTimeout, cmd)
 	if err != nil {
