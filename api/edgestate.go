@@ -111,8 +111,10 @@ func setLocation(c *gin.Context, loc string) {
 }
 
 // limitKey is ratelimit.KeyBy(PrincipalOf, clientIP) with the client address found once per
-// request: the auth-failure, request and hold budgets each ask for it.
-func limitKey(clientIP func(*http.Request) netip.Addr) ratelimit.KeyFunc {
+// request: the auth-failure, request and hold budgets each ask for it. With sameClock (the
+// limits run on the server's clock) the key carries the request's start as its time, so that
+// the budgets read no clock of their own.
+func limitKey(clientIP func(*http.Request) netip.Addr, sameClock bool) ratelimit.KeyFunc {
 	byKeys := ratelimit.KeyBy(PrincipalOf, clientIP)
 	return func(c *gin.Context) ratelimit.Key {
 		st := stateOf(c)
@@ -123,6 +125,9 @@ func limitKey(clientIP func(*http.Request) netip.Addr) ratelimit.KeyFunc {
 			st.ip, st.ipKnown = clientIP(c.Request), true
 		}
 		k := ratelimit.Key{IP: st.ip}
+		if sameClock {
+			k.At = st.start
+		}
 		if st.principal != nil {
 			k.Subject = st.principal.Subject
 		}

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -65,6 +68,68 @@ func BenchmarkPlaceHoldEdge(b *testing.B) {
 		e.h.ServeHTTP(w, req)
 		if w.Code != http.StatusCreated {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkPlaceHoldEdgeServer is BenchmarkPlaceHoldEdge through net/http's server: the same
+// request, written by hand on one kept-alive loopback connection (no http.Client: its own
+// goroutines would be most of the client's cost), its answer read with http.ReadResponse. It
+// adds what the in-process benchmark leaves out and the node pays per hold (issue 17, round
+// 13): the request's parsing, the background read, the answer's headers and the write. The
+// client's CPU is in cpu-ns/op too (one process).
+//
+//	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdgeServer -benchmem
+func BenchmarkPlaceHoldEdgeServer(b *testing.B) {
+	reply := &protos.Reply{Owner: "node-1", Hold: &protos.Hold{Id: "h_2a3bcdefghijkmnpqrstuvwxyz234567", ResourceId: "wrk-r",
+		Status: "held", Buckets: []string{"all"}, Quantity: 1, UserId: "u-1", CreatedAtMs: 1_900_000_000_000,
+		ExpiresAtMs: 1_900_000_900_000, UpdatedAtMs: 1_900_000_000_000, IdempotencyKey: "u-1|k"}}
+	high := ratelimit.Limit{Count: 1_000_000, Period: time.Second, Burst: 1_000_000}
+	e := MustServer(b, func(c *Config) {
+		c.Dispatcher = fixedDispatcher{reply}
+		rl := ratelimit.DefaultConfig()
+		rl.Subject, rl.Anonymous, rl.Holds, rl.AuthFailures = high, high, high, high
+		rl.Now = time.Now
+		c.RateLimits = &rl
+		c.Audit = audit.NewMemStore()
+	})
+	token := e.bearer(asCustomer)[1]
+	const body = `{"buckets":["all"],"quantity":1}`
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ConnContext = auth.ConnContext // as the node (cmd/edge.go)
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	var req []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer reportCPU(b)()
+	for i := range b.N {
+		req = append(req[:0], "POST /v1/resources/wrk-r/holds HTTP/1.1\r\nHost: bench\r\nUser-Agent: Go-http-client/1.1\r\n"...)
+		req = append(req, "Content-Length: "...)
+		req = strconv.AppendInt(req, int64(len(body)), 10)
+		req = append(req, "\r\nAuthorization: "...)
+		req = append(req, token...)
+		req = append(req, "\r\nContent-Type: application/json\r\nIdempotency-Key: run-1-"...)
+		req = strconv.AppendInt(req, int64(i), 10)
+		req = append(req, "\r\nAccept-Encoding: gzip\r\n\r\n"...)
+		req = append(req, body...)
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
 }

@@ -36,6 +36,13 @@ func (s *Server) logRequest(c *gin.Context, start time.Time) {
 	route := c.FullPath()
 	s.metrics.observe(route, status, elapsed)
 
+	// Below 400 the record is a debug one whatever problem the request has (none, as a rule):
+	// the problem is looked up (two gin Keys lookups under the Context's lock) only when it
+	// can change the level or the record is written.
+	ctx := c.Request.Context()
+	if status < 400 && !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
 	prob, cause, answered := requestProblem(c)
 	level := slog.LevelDebug
 	switch {
@@ -48,7 +55,6 @@ func (s *Server) logRequest(c *gin.Context, start time.Time) {
 	case status >= 400:
 		level = slog.LevelInfo
 	}
-	ctx := c.Request.Context()
 	if !s.log.Enabled(ctx, level) {
 		return
 	}

@@ -29,14 +29,15 @@ func (s *Server) newEdgeLimits() (edgeLimits, error) {
 	if rc.Registerer == nil {
 		rc.Registerer = s.cfg.Registerer
 	}
-	if rc.Now == nil {
+	sameClock := rc.Now == nil
+	if sameClock {
 		rc.Now = s.cfg.Now
 	}
 	limits, err := ratelimit.New(rc)
 	if err != nil {
 		return edgeLimits{}, fmt.Errorf("%w: rate limits: %w", ErrConfig, err)
 	}
-	key := limitKey(limits.ClientIP) // edgestate.go: KeyBy, the client address found once
+	key := limitKey(limits.ClientIP, sameClock) // edgestate.go: KeyBy, the client address and time found once
 	return edgeLimits{
 		authFailures: exceptProbes(limits.Middleware(ratelimit.ClassAuthFailures, key, s.fail)),
 		requests:     exceptProbes(limits.Middleware(ratelimit.ClassRequests, key, s.fail)),

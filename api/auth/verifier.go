@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/http"
 	"slices"
@@ -26,6 +27,8 @@ type Verifier struct {
 	cfg   Config
 	keys  *keySet
 	cache *tokenCache
+	// memoSeeds key the digests of connection memos (memoKey); random per Verifier.
+	memoSeeds [2]maphash.Seed
 }
 
 // NewVerifier (ModeOIDC) discovers the issuer with go-oidc (its
@@ -74,7 +77,7 @@ func NewDevVerifier(cfg Config, d *DevIssuer) (*Verifier, error) {
 }
 
 func newVerifier(cfg Config, keys *keySet) *Verifier {
-	return &Verifier{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize)}
+	return &Verifier{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize), memoSeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
 // Verify returns the principal of a bearer token. A refused token gives an error matching one
@@ -89,18 +92,21 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, refuse(ErrMalformed)
 	}
 	now := v.cfg.Now()
+	var memo *connMemo // the connection's last token (connmemo.go), only with a cache
+	var mk memoKey
+	if v.cache != nil {
+		if memo = memoOf(ctx); memo != nil {
+			mk = v.memoKey(raw)
+		}
+	}
+	if p := memo.get(mk, now); p != nil {
+		return p, nil
+	}
 	// The token's bytes are hashed in place: []byte(raw) copied every token to the heap (one
 	// allocation of its size per request, a cache hit included); Sum256 only reads them.
 	key := tokenKey(sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw))))
-	var memo *connMemo // the connection's last token (connmemo.go), only with a cache
-	if v.cache != nil {
-		memo = memoOf(ctx)
-	}
-	if p := memo.get(key, now); p != nil {
-		return p, nil
-	}
 	if p, expired := v.cache.get(key, now); p != nil {
-		memo.put(key, p)
+		memo.put(mk, p)
 		return p, nil
 	} else if expired {
 		return nil, refuse(ErrExpired)
@@ -110,8 +116,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, err
 	}
 	v.cache.put(key, p)
-	memo.put(key, p)
+	memo.put(mk, p)
 	return p, nil
+}
+
+// memoKey is raw's digest for a connection's memo: raw hashed with each of the verifier's two
+// random seeds (see connmemo.go for why not its SHA-256).
+func (v *Verifier) memoKey(raw string) memoKey {
+	return memoKey{maphash.String(v.memoSeeds[0], raw), maphash.String(v.memoSeeds[1], raw)}
 }
 
 // verify checks a token that is not cached.

@@ -94,9 +94,20 @@ func (l *Limiter) Allow(key string) Decision { return l.allow(maphash.String(l.s
 // the limiter keeps a key's hash, never the key.
 func (l *Limiter) allowBytes(key []byte) Decision { return l.allow(maphash.Bytes(l.seed, key)) }
 
-func (l *Limiter) allow(h uint64) Decision {
+// allowBytesAt is allowBytes at, a time on the limiter's clock read by the caller (zero: read
+// it now).
+func (l *Limiter) allowBytesAt(key []byte, at time.Time) Decision {
+	return l.allowAt(maphash.Bytes(l.seed, key), at)
+}
+
+func (l *Limiter) allow(h uint64) Decision { return l.allowAt(h, time.Time{}) }
+
+func (l *Limiter) allowAt(h uint64, at time.Time) Decision {
 	s := &l.shards[h%numShards]
-	now := l.now().UnixNano()
+	if at.IsZero() {
+		at = l.now()
+	}
+	now := at.UnixNano()
 
 	s.mu.Lock()
 	tat, known := s.tat[h]

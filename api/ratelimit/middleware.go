@@ -43,6 +43,11 @@ const (
 type Key struct {
 	Subject string     // "" for an anonymous caller
 	IP      netip.Addr // the client IP (ClientIP.Of)
+	// At, when set, is the time of the request on the Limits' own clock (Config.Now), read
+	// once for all the budgets a request passes: the budgets use it instead of reading the
+	// clock each (issue 17, round 13: a read is about 0.1 µs here, two per hold). Zero: each
+	// budget reads the clock.
+	At time.Time
 }
 
 // KeyFunc returns the caller of a request. It must be cheap and safe for concurrent use.
@@ -87,6 +92,7 @@ type Limits struct {
 	policyHolds, policyAuth   string
 	refused                   *prometheus.CounterVec
 	clientIP                  *ClientIP
+	fields                    fieldCache // the RateLimit items of recent decisions
 }
 
 // New validates cfg and builds the budgets, registering the metrics on cfg.Registerer.
@@ -160,9 +166,9 @@ func (l *Limits) Middleware(class Class, key KeyFunc, fail func(c *gin.Context, 
 		k := key(c)
 		var buf [128]byte // the limiter key, on the stack: a limiter keeps only its hash
 		lim, name, policy, id := l.budget(buf[:0], class, k)
-		d := lim.allowBytes(id)
+		d := lim.allowBytesAt(id, k.At)
 		h := c.Writer.Header()
-		addFields(h, policy, rateLimitField(name, d))
+		addFields(h, policy, l.fields.item(name, d))
 		if d.Allowed {
 			c.Next()
 			return
