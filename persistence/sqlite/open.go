@@ -48,7 +48,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	stmts       map[stmtKey]*sql.Stmt // owned by the writer goroutine
+	stmts       map[stmtKey]*sql.Stmt // the writer's queries; owned by the writer goroutine
+	raw         *rawExec              // the writer's other statements (rawexec.go); writer only
 	claims      outboxClaims          // the relay's claims (claims.go)
 	stats       writerStats
 	syncNormal  bool          // the writer connection runs synchronous=NORMAL (syncForGroup); writer only
@@ -82,7 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	deadline := time.Now().Add(cfg.BusyTimeout)
 	var s *Store
 	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
-		s = &Store{cfg: cfg, q: newQueue(), stop: make(chan struct{}), stmts: make(map[stmtKey]*sql.Stmt)}
+		s = &Store{cfg: cfg, q: newQueue(), stop: make(chan struct{}), stmts: make(map[stmtKey]*sql.Stmt), raw: newRawExec(statementText)}
 		err := s.open(ctx, abs)
 		if err == nil {
 			break
@@ -255,6 +256,9 @@ func (s *Store) release() error {
 	var errs []error
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())
+	}
+	if s.wc != nil && s.raw != nil && len(s.raw.stmts) > 0 {
+		errs = append(errs, s.wc.Raw(s.raw.close))
 	}
 	if s.wc != nil {
 		errs = append(errs, s.wc.Close())

@@ -81,17 +81,21 @@ func scanRecords(rows *sql.Rows, err error) ([]events.Record, error) {
 	}
 	defer rows.Close()
 	var out []events.Record
+	// The scan targets live outside the loop: Scan takes their addresses, which moves them to
+	// the heap, once per call instead of once per row; data is scanned as bytes (one copy of
+	// the driver's text, not a string and then a []byte).
+	var (
+		rid, subject, typ string
+		v, i, at          int64
+		data              []byte
+	)
 	for rows.Next() {
-		var (
-			r        events.Record
-			v, i, at int64
-			typ      string
-			data     string
-		)
-		if err := rows.Scan(&r.ResourceID, &v, &i, &typ, &r.Subject, &at, &data); err != nil {
+		data = nil // Scan into a non-nil slice would reuse it, and each record keeps its own
+		if err := rows.Scan(&rid, &v, &i, &typ, &subject, &at, &data); err != nil {
 			return nil, err
 		}
-		r.Version, r.Index, r.Type, r.OccurredAt, r.Data = uint64(v), int(i), events.Type(typ), fromMS(at), []byte(data)
+		r := events.Record{ResourceID: rid, Subject: subject, Version: uint64(v), Index: int(i), Type: events.Type(typ),
+			OccurredAt: fromMS(at), Data: data}
 		r.ID = events.ID(r.ResourceID, r.Version, r.Index)
 		out = append(out, r)
 	}

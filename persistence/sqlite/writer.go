@@ -281,13 +281,9 @@ func (s *Store) stmt(ctx context.Context, key stmtKey) (*sql.Stmt, error) {
 	if st, ok := s.stmts[key]; ok {
 		return st, nil
 	}
-	text := key.table
-	if key.rows > 0 {
-		t, ok := tables[key.table]
-		if !ok {
-			return nil, fmt.Errorf("no statement for table %q", key.table)
-		}
-		text = t.insert(key.rows)
+	text, err := statementText(key)
+	if err != nil {
+		return nil, err
 	}
 	st, err := s.wc.PrepareContext(ctx, text)
 	if err != nil {
@@ -297,13 +293,10 @@ func (s *Store) stmt(ctx context.Context, key stmtKey) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// exec runs a fixed statement, prepared once, on the writer connection.
+// exec runs a fixed statement, prepared once, on the writer connection (through the driver:
+// rawexec.go).
 func (s *Store) exec(ctx context.Context, text string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, stmtKey{table: text})
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
+	return s.rawExec(ctx, stmtKey{table: text}, args)
 }
 
 // query runs a fixed query, prepared once, on the writer connection.
@@ -345,11 +338,7 @@ func (s *Store) execRows(ctx context.Context, name string, args []any) (int64, e
 	var total int64
 	for len(args) > 0 {
 		rows := min(len(args)/width, t.chunk)
-		st, err := s.stmt(ctx, stmtKey{name, rows})
-		if err != nil {
-			return 0, err
-		}
-		res, err := st.ExecContext(ctx, args[:rows*width]...)
+		res, err := s.rawExec(ctx, stmtKey{name, rows}, args[:rows*width])
 		if err != nil {
 			return 0, err
 		}
