@@ -31,16 +31,11 @@ func (d fixedDispatcher) DispatchWithin(context.Context, time.Duration, *protos.
 	return d.reply, nil
 }
 
-// BenchmarkPlaceHoldEdge is the edge's share of a durable hold, in process: the request as
-// wrk sends it (bearer token, Idempotency-Key, the hold body) through the whole gin chain
-// (request id, metrics, recovery, rate limits, audit, authentication, decode, the reply's
-// JSON), with a dispatcher that answers at once; no network, no actor, no store. It isolates
-// what issue 17's round 9 changed at the edge (docs/PERFORMANCE.md, Round 9). As on the
-// benchmarked node (clustertest.LoadRateLimitArgs, an audit store): rate limits on with
-// budgets that never refuse, on the wall clock, and the audit trail on (round 11).
-//
-//	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdge -benchmem
-func BenchmarkPlaceHoldEdge(b *testing.B) {
+// holdEdgeForBench is the edge both hold benchmarks drive, and a customer's bearer token: as
+// on the benchmarked node (clustertest.LoadRateLimitArgs, an audit store), rate limits on
+// with budgets that never refuse, on the wall clock, and the audit trail on; its dispatcher
+// answers every hold at once.
+func holdEdgeForBench(b *testing.B) (*testEnv, string) {
 	reply := &protos.Reply{Owner: "node-1", Hold: &protos.Hold{Id: "h_2a3bcdefghijkmnpqrstuvwxyz234567", ResourceId: "wrk-r",
 		Status: "held", Buckets: []string{"all"}, Quantity: 1, UserId: "u-1", CreatedAtMs: 1_900_000_000_000,
 		ExpiresAtMs: 1_900_000_900_000, UpdatedAtMs: 1_900_000_000_000, IdempotencyKey: "u-1|k"}}
@@ -54,6 +49,20 @@ func BenchmarkPlaceHoldEdge(b *testing.B) {
 		c.Audit = audit.NewMemStore()
 	})
 	token := e.bearer(asCustomer)[1]
+	return e, token
+}
+
+// BenchmarkPlaceHoldEdge is the edge's share of a durable hold, in process: the request as
+// wrk sends it (bearer token, Idempotency-Key, the hold body) through the whole gin chain
+// (request id, metrics, recovery, rate limits, audit, authentication, decode, the reply's
+// JSON), with a dispatcher that answers at once; no network, no actor, no store. It isolates
+// what issue 17's round 9 changed at the edge (docs/PERFORMANCE.md, Round 9). As on the
+// benchmarked node (clustertest.LoadRateLimitArgs, an audit store): rate limits on with
+// budgets that never refuse, on the wall clock, and the audit trail on (round 11).
+//
+//	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdge -benchmem
+func BenchmarkPlaceHoldEdge(b *testing.B) {
+	e, token := holdEdgeForBench(b)
 	const body = `{"buckets":["all"],"quantity":1}`
 	conn := auth.ConnContext(context.Background(), nil) // one keep-alive connection, as the node's (cmd/edge.go)
 	b.ReportAllocs()
@@ -81,19 +90,7 @@ func BenchmarkPlaceHoldEdge(b *testing.B) {
 //
 //	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdgeServer -benchmem
 func BenchmarkPlaceHoldEdgeServer(b *testing.B) {
-	reply := &protos.Reply{Owner: "node-1", Hold: &protos.Hold{Id: "h_2a3bcdefghijkmnpqrstuvwxyz234567", ResourceId: "wrk-r",
-		Status: "held", Buckets: []string{"all"}, Quantity: 1, UserId: "u-1", CreatedAtMs: 1_900_000_000_000,
-		ExpiresAtMs: 1_900_000_900_000, UpdatedAtMs: 1_900_000_000_000, IdempotencyKey: "u-1|k"}}
-	high := ratelimit.Limit{Count: 1_000_000, Period: time.Second, Burst: 1_000_000}
-	e := MustServer(b, func(c *Config) {
-		c.Dispatcher = fixedDispatcher{reply}
-		rl := ratelimit.DefaultConfig()
-		rl.Subject, rl.Anonymous, rl.Holds, rl.AuthFailures = high, high, high, high
-		rl.Now = time.Now
-		c.RateLimits = &rl
-		c.Audit = audit.NewMemStore()
-	})
-	token := e.bearer(asCustomer)[1]
+	e, token := holdEdgeForBench(b)
 	const body = `{"buckets":["all"],"quantity":1}`
 	srv := httptest.NewUnstartedServer(e.h)
 	srv.Config.ConnContext = auth.ConnContext // as the node (cmd/edge.go)
