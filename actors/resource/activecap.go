@@ -197,11 +197,11 @@ func (a *resourceActor) touched(now time.Time) {
 // noteBusy publishes, after each message, whether the activation has work: only idle ones
 // are asked to passivate under pressure. It may be stale by the time an admission reads it;
 // the activation then declines (onEvict). queued counts the commands in the mailbox besides
-// the one just handled.
-func (a *resourceActor) noteBusy(queued int) {
+// the one being handled; starting says a store call is about to start.
+func (a *resourceActor) noteBusy(queued int, starting bool) {
 	if a.entry != nil {
 		a.entry.busy.Store(a.core == nil || a.core.Phase() != activation.Serving ||
-			a.core.Busy() || a.core.Parked() > 0 || len(a.calls) > 0 || queued > 0)
+			a.core.Busy() || a.core.Parked() > 0 || len(a.calls) > 0 || queued > 0 || starting)
 	}
 }
 

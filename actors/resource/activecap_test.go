@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/allot/allot/actors/booking"
+	"github.com/allot/allot/protos"
 )
 
 // spawnVirtual starts an activation of id from props as the cluster would (with its cluster
@@ -275,5 +276,63 @@ func TestActiveSetShrinksAfterAPassivationWave(t *testing.T) {
 	}
 	if got := s.len(); got != 0 {
 		t.Fatalf("len %d after removing all", got)
+	}
+}
+
+// answerProbe is a process that receives answers on the sending activation's own goroutine
+// (protoactor delivers to a process synchronously), so that it sees the activation as it is
+// when its answer leaves, before the rest of that message's handling.
+type answerProbe struct {
+	seen    func() bool // whether the activation counts as busy now
+	replies chan answerSeen
+}
+
+type answerSeen struct {
+	rep  *protos.Reply
+	busy bool
+}
+
+func (p *answerProbe) SendUserMessage(_ *actor.PID, m any) {
+	rep, _ := m.(*protos.Reply)
+	p.replies <- answerSeen{rep: rep, busy: p.seen()}
+}
+func (p *answerProbe) SendSystemMessage(*actor.PID, any) {}
+func (p *answerProbe) Stop(*actor.PID)                   {}
+
+// TestIdleWhenAnswered: an activation says it is idle before its answer leaves, so that its
+// client's next command, to another resource, finds it idle at that resource's admission
+// under the cap. It said so only after the answer, and a client on a loaded machine could be
+// refused unavailable for a moment (cmd's TestNodeMaxActiveResources was, in CI): answers of
+// a create and a hold (both after their commit) and of a read (from memory) are checked.
+func TestIdleWhenAnswered(t *testing.T) {
+	h := newHarness(t, MustMemstore(t))
+	props, set := h.capped(4)
+	pid := h.spawnVirtual(props, "r1")
+	probe := &answerProbe{replies: make(chan answerSeen, 1), seen: func() bool {
+		set.mu.Lock()
+		defer set.mu.Unlock()
+		for e := range set.entries {
+			return e.busy.Load() // the only activation
+		}
+		return true
+	}}
+	sink, _ := h.sys.ProcessRegistry.Add(probe, "answer-probe")
+	t.Cleanup(func() { h.sys.ProcessRegistry.Remove(sink) })
+	for i, cmd := range []*protos.Command{
+		createCmd("r1", time.Hour, map[string]int64{"a": 5}),
+		holdCmd("r1", "k1", "u-1", 1, "a"),
+		getResourceCmd("r1"),
+		holdCmd("r1", "k2", "u-1", 1, "a"),
+	} {
+		h.sys.Root.RequestWithCustomSender(pid, cmd, sink)
+		select {
+		case got := <-probe.replies:
+			mustOK(t, got.rep)
+			if got.busy {
+				t.Fatalf("command %d (%T) was answered while its activation still counted as busy", i, cmd.GetOp())
+			}
+		case <-time.After(askTimeout):
+			t.Fatalf("command %d: no answer", i)
+		}
 	}
 }

@@ -37,6 +37,8 @@ type resourceActor struct {
 	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
 	refused bool         // over Config.MaxActive: no core, every command answered unavailable
 	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	// handling: Receive is handling a command, which the mailbox counter still counts.
+	handling bool
 	// virtual: a cluster activation of KindName, identity id (the placement actor hands it
 	// over, ClusterIdentified, so the actor context keeps no extensions, see Kind); the
 	// cluster activates it again when asked after a stop. The ClusterIdentity itself is not
@@ -61,6 +63,7 @@ func (a *resourceActor) logger() *slog.Logger {
 func (a *resourceActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *protos.Command:
+		a.handling = true
 		a.onCommand(m, ctx.Sender())
 		a.passivateIfMissing(a.queued())
 	case *callDone:
@@ -97,11 +100,8 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 		a.release()
 		a.bequeath(ctx)
 	}
-	queued := int(a.queue.n.Load())
-	if _, ok := ctx.Message().(*protos.Command); ok {
-		queued = a.queued()
-	}
-	a.noteBusy(queued)
+	a.noteBusy(a.queued(), false)
+	a.handling = false
 }
 
 // ClusterIdentified gives a cluster activation its identity: the placement actor calls it
@@ -189,8 +189,14 @@ func (a *resourceActor) passivateIfMissing(queued int) {
 }
 
 // queued is the number of commands in the mailbox besides the one being handled (the mailbox
-// counter still counts that one while the actor handles it). Other messages see all of them.
-func (a *resourceActor) queued() int { return max(int(a.queue.n.Load())-1, 0) }
+// counter still counts that one while the actor handles it).
+func (a *resourceActor) queued() int {
+	n := int(a.queue.n.Load())
+	if a.handling {
+		n--
+	}
+	return max(n, 0)
+}
 
 func (a *resourceActor) onCommand(m *protos.Command, sender *actor.PID) {
 	if a.refused {
@@ -237,6 +243,13 @@ func (a *resourceActor) stepAt(now time.Time, in activation.Input) {
 	if w := int32(a.core.Waiting()); w != a.waiting {
 		a.cfg.Metrics.waitlistLength(float64(w - a.waiting))
 		a.waiting = w
+	}
+	if len(rd.Replies) > 0 {
+		// An answer can make its client ask at once for another resource, whose admission
+		// under the cap may need this activation idle: publish whether it is before the
+		// answers leave, not after them (the end of Receive publishes it again, with the
+		// calls this step starts by then).
+		a.noteBusy(a.queued(), rd.Renewal.ID != 0 || rd.Load.ID != 0)
 	}
 	for i := range rd.Replies {
 		a.reply(&rd.Replies[i])
