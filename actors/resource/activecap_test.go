@@ -32,8 +32,8 @@ func (h *harness) capped(n int) (*actor.Props, *activeSet) {
 	return props, set
 }
 
-// waitIdle waits until n activations of set reported themselves idle: an activation publishes
-// it after the message whose reply the test already has.
+// waitIdle waits until n activations of set reported themselves idle (an activation publishes
+// it before its answers leave, and again at the end of every message).
 func waitIdle(tb testing.TB, set *activeSet, n int) {
 	tb.Helper()
 	waitBusyFlags(tb, set, n, false)
