@@ -102,9 +102,9 @@ type Core struct {
 	spec      *booking.State
 	// packed is committed (= spec) in its packed form while the activation is quiet, "" else;
 	// a string, not a []byte: 8 bytes less in every Core.
-	packed string
-	epoch     uint64
-	version   uint64 // of committed
+	packed  string
+	epoch   uint64
+	version uint64 // of committed
 
 	flights []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
 	load    *loading    // the load under way, at most one
