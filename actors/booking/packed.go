@@ -25,8 +25,8 @@ import (
 // only tests and odd store rows make) is not packed: Pack reports false and the activation
 // keeps its object graph.
 //
-// Format, version 1: the version byte, then varints (encoding/binary's, signed ones zig-zag)
-// and strings (a length, then the bytes), in the order of appendState. A decoder of another
+// Format, version 1: the version byte, then varints (encoding/binary's, signed ones zig-zag),
+// strings and times (packedtext.go), in the order of appendState. A decoder of another
 // version refuses; the format lives only in memory (never stored or sent), so a new version
 // needs no migration, only a new number.
 
@@ -109,10 +109,10 @@ func (s *State) appendState(b []byte) []byte {
 	b = binary.AppendUvarint(b, flags)
 
 	r := &s.resource
-	b = appendString(b, r.Name)
-	b = binary.AppendVarint(b, int64(r.HoldTTL))
-	b = binary.AppendVarint(b, int64(r.created))
-	b = binary.AppendVarint(b, int64(r.updated))
+	b = appendText(b, r.Name, s.id)
+	b = appendNanos(b, int64(r.HoldTTL))
+	b = appendNanos(b, int64(r.created))
+	b = appendNanos(b, int64(r.updated))
 	switch r.rules {
 	case nil:
 		b = append(b, pkRulesCommon)
@@ -126,9 +126,9 @@ func (s *State) appendState(b []byte) []byte {
 		b = binary.AppendVarint(b, x.Allowance.Percent)
 		b = binary.AppendVarint(b, x.MaxPerUser)
 		b = appendString(b, x.Timezone)
-		b = binary.AppendVarint(b, int64(x.SlotEvery))
-		b = binary.AppendVarint(b, int64(x.WaitlistOfferTTL))
-		b = binary.AppendVarint(b, int64(x.archived))
+		b = appendNanos(b, int64(x.SlotEvery))
+		b = appendNanos(b, int64(x.WaitlistOfferTTL))
+		b = appendNanos(b, int64(x.archived))
 	}
 	if e := r.extra; e == nil {
 		b = append(b, 0)
@@ -143,7 +143,7 @@ func (s *State) appendState(b []byte) []byte {
 		}
 		b = appendLen(b, len(e.Refunds), e.Refunds == nil)
 		for _, t := range e.Refunds {
-			b = binary.AppendVarint(b, int64(t.Before))
+			b = appendNanos(b, int64(t.Before))
 			b = binary.AppendVarint(b, t.Percent)
 		}
 		b = appendLen(b, len(e.Tags), e.Tags == nil)
@@ -170,13 +170,18 @@ func (s *State) appendState(b []byte) []byte {
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(s.holds.list)))
+	prevID, prevUser, prevKey := "", "", s.id // each string follows the one of the hold before
 	for _, h := range s.holds.list {
-		b = appendString(b, h.ID)
-		b = appendString(b, h.UserID)
-		b = appendString(b, h.IdempotencyKey)
+		b = appendText(b, h.ID, prevID)
+		b = appendText(b, h.UserID, prevUser)
+		b = appendText(b, h.IdempotencyKey, prevKey)
+		prevID, prevUser = h.ID, h.UserID
+		if h.IdempotencyKey != "" {
+			prevKey = h.IdempotencyKey
+		}
 		b = binary.AppendVarint(b, h.Quantity)
-		b = binary.AppendVarint(b, int64(h.created))
-		b = binary.AppendVarint(b, int64(h.expires-h.created)) // wraps, as decoding does: exact
+		b = appendNanos(b, int64(h.created))
+		b = appendNanos(b, int64(h.expires-h.created)) // wraps, as decoding does: exact
 		b = binary.AppendVarint(b, int64(h.bkAt))
 		b = binary.AppendVarint(b, int64(h.bkN))
 		b = binary.AppendVarint(b, int64(h.updated))
@@ -212,7 +217,7 @@ func (s *State) appendState(b []byte) []byte {
 		b = appendString(b, e.own.Key)
 		b = appendString(b, e.own.Fingerprint)
 		b = appendString(b, e.own.HoldID)
-		b = binary.AppendVarint(b, int64(at))
+		b = appendNanos(b, int64(at))
 	}
 
 	if w := s.wait; w != nil {
@@ -230,16 +235,14 @@ func (s *State) appendState(b []byte) []byte {
 			}
 			b = binary.AppendVarint(b, e.Quantity)
 			b = binary.AppendUvarint(b, e.Seq)
-			b = binary.AppendVarint(b, int64(at))
+			b = appendNanos(b, int64(at))
 		}
 	}
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
+// appendString appends a string that follows none (packedtext.go).
+func appendString(b []byte, s string) []byte { return appendText(b, s, "") }
 
 // appendLen appends the length of a slice that may be nil: 0 for nil, else n+1.
 func appendLen(b []byte, n int, isNil bool) []byte {

@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -329,4 +330,64 @@ func benchPackState(tb testing.TB) *State {
 		MustApply(tb, s, d.Events)
 	}
 	return s
+}
+
+// TestPackedText: strings come back exactly whichever form appendText picks (raw, sharing a
+// beginning with the string before, base32 after a raw head), for random strings of
+// base32 characters, others, and mixes, each after a random relative, for fixed seeds; and a
+// hold id packs into the base32 form.
+func TestPackedText(t *testing.T) {
+	const others = "_-|h.Z9\x00\xff"
+	kinds := map[uint64]int{}
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 0x7e47))
+		gen := func() string {
+			b := make([]byte, r.IntN(60))
+			for i := range b {
+				if r.IntN(4) == 0 {
+					b[i] = others[r.IntN(len(others))]
+				} else {
+					b[i] = base32Alphabet[r.IntN(32)]
+				}
+			}
+			if r.IntN(3) == 0 {
+				return "h_" + string(b)
+			}
+			return string(b)
+		}
+		prev := ""
+		var p []byte
+		var want []string
+		for range 20 {
+			s := gen()
+			if r.IntN(2) == 0 && len(prev) > 0 {
+				s = prev[:r.IntN(len(prev))] + s
+			}
+			at := len(p)
+			p = appendText(p, s, prev)
+			h, _ := binary.Uvarint(p[at:])
+			kinds[h&3]++
+			want, prev = append(want, s), s
+		}
+		d := unpacker{p: string(p)}
+		prev = ""
+		for i, w := range want {
+			if got := d.text(prev); got != w || d.bad {
+				t.Fatalf("seed %d string %d: %q, want %q (bad %v)", seed, i, got, w, d.bad)
+			}
+			prev = w
+		}
+		if d.off != len(p) {
+			t.Fatalf("seed %d: %d of %d bytes read", seed, d.off, len(p))
+		}
+	}
+	for k := range uint64(3) {
+		if kinds[k] == 0 {
+			t.Fatalf("no string took form %d: %v", k, kinds)
+		}
+	}
+	id := "h_2a3bqk7cdx4mzt6wexyvpf3ghsnla5q"
+	if p := appendText(nil, id, ""); len(p) != 1+2+1+(5*(len(id)-2)+7)/8 || p[0]&3 != textBase32 {
+		t.Fatalf("hold id packed as %d bytes, form %d", len(p), p[0]&3)
+	}
 }

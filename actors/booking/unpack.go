@@ -11,8 +11,9 @@ import (
 // a bucket key twice, a bucket run outside the keys, an active hold on a bucket the state does
 // not have, an idempotency entry of a hold that is not there, a waiting entry twice.
 //
-// The state's strings (ids, keys, names) are substrings of p: unpacking copies no string, and
-// p stays reachable as long as one of them does.
+// Most of the state's strings (ids, keys, names) are substrings of p: unpacking copies them
+// not, and p stays reachable as long as one of them does; those packed shorter than they are
+// (packedtext.go) are made anew.
 func Unpack(id string, p string) (*State, error) {
 	d := unpacker{p: p}
 	s, err := d.state(id)
@@ -88,15 +89,8 @@ func (d *unpacker) nilCount() (n int, isNil bool) {
 	return n - 1, false
 }
 
-func (d *unpacker) string() string {
-	n := d.count()
-	if d.bad {
-		return ""
-	}
-	s := d.p[d.off : d.off+n]
-	d.off += n
-	return s
-}
+// string reads a string that follows none (packedtext.go).
+func (d *unpacker) string() string { return d.text("") }
 
 func (d *unpacker) int32() int32 {
 	v := d.varint()
@@ -114,10 +108,10 @@ func (d *unpacker) state(id string) (*State, error) {
 	s := NewState(id)
 	s.exists = flags&pkExists != 0
 	r := &s.resource
-	r.Name = d.string()
-	r.HoldTTL = durationOf(d.varint())
-	r.created = instant(d.varint())
-	r.updated = instant(d.varint())
+	r.Name = d.text(id)
+	r.HoldTTL = time.Duration(d.nanos())
+	r.created = instant(d.nanos())
+	r.updated = instant(d.nanos())
 	switch d.byte() {
 	case pkRulesCommon:
 		r.rules = nil
@@ -128,8 +122,8 @@ func (d *unpacker) state(id string) (*State, error) {
 		x.Allowance.Units, x.Allowance.Percent = d.varint(), d.varint()
 		x.MaxPerUser = d.varint()
 		x.Timezone = d.string()
-		x.SlotEvery, x.WaitlistOfferTTL = durationOf(d.varint()), durationOf(d.varint())
-		x.archived = instant(d.varint())
+		x.SlotEvery, x.WaitlistOfferTTL = time.Duration(d.nanos()), time.Duration(d.nanos())
+		x.archived = instant(d.nanos())
 		r.rules = x
 	default:
 		return nil, errPacked
@@ -148,7 +142,7 @@ func (d *unpacker) state(id string) (*State, error) {
 		if n, isNil := d.nilCount(); !isNil && !d.bad {
 			e.Refunds = make([]RefundTier, n)
 			for i := range e.Refunds {
-				e.Refunds[i] = RefundTier{Before: durationOf(d.varint()), Percent: d.varint()}
+				e.Refunds[i] = RefundTier{Before: time.Duration(d.nanos()), Percent: d.varint()}
 			}
 		}
 		if n, isNil := d.nilCount(); !isNil && !d.bad {
@@ -221,12 +215,19 @@ func (d *unpacker) holds(s *State) error {
 		l.byID = newHashIndex(2 * n)
 	}
 	block := make([]hold, n)
+	prevID, prevUser, prevKey := "", "", s.id // as appendState writes them
 	for i := range block {
 		h := &block[i]
-		h.ID, h.UserID, h.IdempotencyKey = d.string(), d.string(), d.string()
+		h.ID = d.text(prevID)
+		h.UserID = d.text(prevUser)
+		h.IdempotencyKey = d.text(prevKey)
+		prevID, prevUser = h.ID, h.UserID
+		if h.IdempotencyKey != "" {
+			prevKey = h.IdempotencyKey
+		}
 		h.Quantity = d.varint()
-		h.created = instant(d.varint())
-		h.expires = h.created + instant(d.varint())
+		h.created = instant(d.nanos())
+		h.expires = h.created + instant(d.nanos())
 		h.bkAt, h.bkN, h.updated = d.int32(), d.int32(), d.int32()
 		ext := d.uvarint()
 		h.status = holdStatus(d.byte())
@@ -304,7 +305,7 @@ func (d *unpacker) idempotency(s *State, indexed bool) error {
 			if own == nil {
 				own = make([]IdempotencyEntry, 0, n)
 			}
-			e := IdempotencyEntry{Key: d.string(), Fingerprint: d.string(), HoldID: d.string(), CreatedAt: instant(d.varint()).time()}
+			e := IdempotencyEntry{Key: d.string(), Fingerprint: d.string(), HoldID: d.string(), CreatedAt: instant(d.nanos()).time()}
 			own = append(own, e) // never grows past n: the pointers stay valid
 			s.idemLog = append(s.idemLog, idemEntry{own: &own[len(own)-1]})
 		default:
@@ -348,7 +349,7 @@ func (d *unpacker) waitlist(s *State) error {
 		}
 		e.Quantity = d.varint()
 		e.Seq = d.uvarint()
-		e.CreatedAt = instant(d.varint()).time()
+		e.CreatedAt = instant(d.nanos()).time()
 		if _, dup := w.byID[e.ID]; d.bad || dup {
 			return errPacked
 		}
@@ -357,6 +358,3 @@ func (d *unpacker) waitlist(s *State) error {
 	}
 	return nil
 }
-
-// durationOf is a packed duration.
-func durationOf(v int64) time.Duration { return time.Duration(v) }
