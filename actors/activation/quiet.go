@@ -26,8 +26,8 @@ import (
 // acknowledged lives only in the graph that is dropped (the packed form is the committed
 // state, which the store has), and every input that can change or read the state unpacks it
 // before the step: a command, a store result, a stop, an abort, a Tick with a hold deadline
-// due. What a packed activation still does without unpacking: idle checks (and passivation:
-// the state is in the store) and Ticks with nothing due. A hot resource never goes quiet: its
+// due. What a packed activation still does without unpacking: idle checks, passivation and
+// the graceful stop that follows (the state is in the store), and Ticks with nothing due. A hot resource never goes quiet: its
 // commands keep lastActive within QuietAfter, so it never packs and pays one string
 // comparison per Step.
 
@@ -53,10 +53,12 @@ func (c *Core) pack(queued int) {
 }
 
 // unpackFor unpacks a packed state before a Step of in that may read or change it: every
-// input but a Passivate and a Tick with no hold deadline due (see the invariant above).
+// input but a Passivate, a Stop, an Abort and a Tick with no hold deadline due (see the
+// invariant above). A stop needs no state: nothing is pending to flush, and the lease's
+// release needs only to know that the resource exists, which a packed one does (exists).
 func (c *Core) unpackFor(now time.Time, in Input) {
 	switch in.(type) {
-	case Passivate:
+	case Passivate, Stop, Abort:
 		return
 	case Tick:
 		if c.expiryAt == 0 || ms(now).Before(c.expiryTime()) {
@@ -95,6 +97,10 @@ func (c *Core) nextIdleCheck(left, quiet time.Duration) time.Duration {
 	}
 	return min(left, q)
 }
+
+// exists reports whether the loaded resource exists (committed's, or a packed one's: packed
+// only when it exists).
+func (c *Core) exists() bool { return c.packed != "" || c.committed.Exists() }
 
 // Quiet reports whether the activation's state is packed (quiet.go): for tests and gauges.
 func (c *Core) Quiet() bool { return c.packed != "" }

@@ -115,7 +115,7 @@ func (c *Core) onStop(now time.Time) {
 // the successor (the next owner after a rebalance or a graceful leave) need not wait for it,
 // and whatever still waits is answered unavailable.
 func (c *Core) finishStop(now time.Time) {
-	if c.leased() && c.committed.Exists() {
+	if c.leased() && c.exists() {
 		c.leaseEnd = time.Time{} // no answer from memory after this point
 		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
 	}
