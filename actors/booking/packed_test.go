@@ -1,6 +1,8 @@
 package booking
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -295,7 +297,7 @@ func FuzzUnpack(f *testing.F) {
 }
 
 // BenchmarkPack and BenchmarkUnpack: the cost of going quiet and of the next command after,
-// for a resource of 3 holds with keys (the memory benchmark's).
+// for a resource of 3 holds with keys (the memory benchmark's, with the node's ids and keys).
 func BenchmarkPack(b *testing.B) {
 	s := benchPackState(b)
 	var buf []byte
@@ -322,8 +324,11 @@ func benchPackState(tb testing.TB) *State {
 	MustApply(tb, s, []Event{ResourceCreated{Resource: Resource{ID: s.id, Name: s.id, HoldTTL: time.Hour, CreatedAt: t0, UpdatedAt: t0},
 		Buckets: []Bucket{{Key: "all", Capacity: 6}}}})
 	for i := range 3 {
-		d, err := s.DecidePlaceHold(PlaceHold{HoldID: fmt.Sprintf("h_2a3bqk7cdx4mzt6wexyvpf3ghsnla5%d", i), Buckets: []string{"all"}, Quantity: 1,
-			UserID: fmt.Sprintf("u-%d", i), IdempotencyKey: fmt.Sprintf("%s-%d", s.id, i)}, t0)
+		// As the node makes them: a hold id of the resource package's form, the edge's scoped
+		// key (api/holds.go: "s1." and the base64url SHA-256 of the subject and the key).
+		sum := sha256.Sum256([]byte(fmt.Sprintf("u-%d/%s-%d", i, s.id, i)))
+		d, err := s.DecidePlaceHold(PlaceHold{HoldID: fmt.Sprintf("h_2a3bqk7cdx4mzt6wexyvpf3ghsnla%d", i), Buckets: []string{"all"}, Quantity: 1,
+			UserID: fmt.Sprintf("u-%d", i), IdempotencyKey: "s1." + base64.RawURLEncoding.EncodeToString(sum[:])}, t0)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -333,9 +338,9 @@ func benchPackState(tb testing.TB) *State {
 }
 
 // TestPackedText: strings come back exactly whichever form appendText picks (raw, sharing a
-// beginning with the string before, base32 after a raw head), for random strings of
-// base32 characters, others, and mixes, each after a random relative, for fixed seeds; and a
-// hold id packs into the base32 form.
+// beginning with the string before, base32 or base64url after a raw head), for random strings
+// of base32 or base64url characters mixed with others, each after a random relative, for fixed
+// seeds; a hold id packs into the base32 form and an edge's scoped key into base64url.
 func TestPackedText(t *testing.T) {
 	const others = "_-|h.Z9\x00\xff"
 	kinds := map[uint64]int{}
@@ -343,11 +348,12 @@ func TestPackedText(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 0x7e47))
 		gen := func() string {
 			b := make([]byte, r.IntN(60))
+			alphabet := []string{base32Alphabet, base64Alphabet}[r.IntN(2)]
 			for i := range b {
 				if r.IntN(4) == 0 {
 					b[i] = others[r.IntN(len(others))]
 				} else {
-					b[i] = base32Alphabet[r.IntN(32)]
+					b[i] = alphabet[r.IntN(len(alphabet))]
 				}
 			}
 			if r.IntN(3) == 0 {
@@ -381,7 +387,7 @@ func TestPackedText(t *testing.T) {
 			t.Fatalf("seed %d: %d of %d bytes read", seed, d.off, len(p))
 		}
 	}
-	for k := range uint64(3) {
+	for k := range uint64(4) {
 		if kinds[k] == 0 {
 			t.Fatalf("no string took form %d: %v", k, kinds)
 		}
@@ -389,5 +395,9 @@ func TestPackedText(t *testing.T) {
 	id := "h_2a3bqk7cdx4mzt6wexyvpf3ghsnla5q"
 	if p := appendText(nil, id, ""); len(p) != 1+2+1+(5*(len(id)-2)+7)/8 || p[0]&3 != textBase32 {
 		t.Fatalf("hold id packed as %d bytes, form %d", len(p), p[0]&3)
+	}
+	key := "s1.2Yy0Zq-_hdK8b3QmT7xWlN4vR1cFgS9uAeJpHiXoBtD" // api's scopedIdempotencyKey
+	if p := appendText(nil, key, ""); len(p) != 1+3+1+(6*(len(key)-3)+7)/8 || p[0]&3 != textBase64 {
+		t.Fatalf("scoped key packed as %d bytes, form %d", len(p), p[0]&3)
 	}
 }

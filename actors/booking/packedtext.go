@@ -13,9 +13,11 @@ import "encoding/binary"
 //     that extend the resource id share their beginnings;
 //   - kind 2 (textBase32): n bytes as they are, then a count m and m characters of
 //     holdIDAlphabet (lower-case base32, which hold ids are made of after their "h_" prefix)
-//     at 5 bits each: a 32-character hold id in 23 bytes.
+//     at 5 bits each: a 32-character hold id in 23 bytes;
+//   - kind 3 (textBase64): the same with base64url characters at 6 bits each: the edge's
+//     scoped idempotency keys ("s1." and a 43-character digest, api/holds.go) in 38 bytes.
 //
-// Kinds 1 and 2 allocate the string when unpacked, so they are chosen only when they save at
+// Kinds 1 to 3 allocate the string when unpacked, so they are chosen only when they save at
 // least textMinSaving bytes over kind 0. Times (instants and durations) are nanoseconds; those
 // of whole milliseconds, which are all the model's, are written as milliseconds.
 
@@ -23,6 +25,7 @@ const (
 	textRaw = iota
 	textShared
 	textBase32
+	textBase64
 )
 
 // textMinSaving is the least saving for which a string is packed in a form that allocates
@@ -30,19 +33,34 @@ const (
 const textMinSaving = 4
 
 // base32Alphabet is the alphabet of kind 2: holdIDAlphabet's (resource/holdid.go), digits in
-// ascending byte order.
-const base32Alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+// ascending byte order; base64Alphabet is kind 3's, base64url's.
+const (
+	base32Alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+	base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
 
-// base32Value maps a byte to its value in base32Alphabet, 0xff for a byte not in it.
-var base32Value = func() (v [256]byte) {
-	for i := range v {
-		v[i] = 0xff
+// textRun is a kind of string packed as a raw head and a run of an alphabet's characters at
+// bits each.
+type textRun struct {
+	kind     int
+	bits     int
+	alphabet string
+	value    [256]byte // a byte's value in alphabet, 0xff for a byte not in it
+}
+
+func newTextRun(kind, bits int, alphabet string) textRun {
+	r := textRun{kind: kind, bits: bits, alphabet: alphabet}
+	for i := range r.value {
+		r.value[i] = 0xff
 	}
-	for i := range len(base32Alphabet) {
-		v[base32Alphabet[i]] = byte(i)
+	for i := range len(alphabet) {
+		r.value[alphabet[i]] = byte(i)
 	}
-	return v
-}()
+	return r
+}
+
+// textRuns are kinds 2 and 3, in that order. Never written.
+var textRuns = [...]textRun{newTextRun(textBase32, 5, base32Alphabet), newTextRun(textBase64, 6, base64Alphabet)}
 
 func uvarintLen(x uint64) int {
 	n := 1
@@ -66,13 +84,15 @@ func appendText(b []byte, s, prev string) []byte {
 			best, kind, n = size, textShared, p
 		}
 	}
-	j := len(s) // s[j:] is base32Alphabet's
-	for j > 0 && base32Value[s[j-1]] != 0xff {
-		j--
-	}
-	if m := len(s) - j; m >= 8 {
-		if size := uvarintLen(uint64(j)<<2) + j + uvarintLen(uint64(m)) + (5*m+7)/8; size < best {
-			kind, n = textBase32, j
+	for _, r := range textRuns {
+		j := len(s) // s[j:] is the run's alphabet's
+		for j > 0 && r.value[s[j-1]] != 0xff {
+			j--
+		}
+		if m := len(s) - j; m >= 8 {
+			if size := uvarintLen(uint64(j)<<2) + j + uvarintLen(uint64(m)) + (r.bits*m+7)/8; size < best {
+				best, kind, n = size, r.kind, j
+			}
 		}
 	}
 	switch kind {
@@ -80,16 +100,16 @@ func appendText(b []byte, s, prev string) []byte {
 		b = binary.AppendUvarint(b, uint64(n)<<2|textShared)
 		b = binary.AppendUvarint(b, uint64(len(s)-n))
 		return append(b, s[n:]...)
-	case textBase32:
-		b = binary.AppendUvarint(b, uint64(n)<<2|textBase32)
+	case textBase32, textBase64:
+		r := &textRuns[kind-textBase32]
+		b = binary.AppendUvarint(b, uint64(n)<<2|uint64(kind))
 		b = append(b, s[:n]...)
-		m := len(s) - n
-		b = binary.AppendUvarint(b, uint64(m))
+		b = binary.AppendUvarint(b, uint64(len(s)-n))
 		var acc uint64
 		bits := 0
 		for i := n; i < len(s); i++ {
-			acc = acc<<5 | uint64(base32Value[s[i]])
-			if bits += 5; bits >= 8 {
+			acc = acc<<r.bits | uint64(r.value[s[i]])
+			if bits += r.bits; bits >= 8 {
 				bits -= 8
 				b = append(b, byte(acc>>bits))
 			}
@@ -128,32 +148,34 @@ func (d *unpacker) text(prev string) string {
 		s := prev[:n] + d.p[d.off:d.off+rest]
 		d.off += rest
 		return s
-	case textBase32:
-		head := d.p[d.off : d.off+int(n)]
-		d.off += int(n)
-		m := d.uvarint()
-		size := (5*m + 7) / 8
-		if d.bad || m > 8*uint64(len(d.p)-d.off)/5 || size > uint64(len(d.p)-d.off) {
-			d.bad = true
-			return ""
-		}
-		out := make([]byte, 0, len(head)+int(m))
-		out = append(out, head...)
-		var acc uint64
-		bits := 0
-		for _, c := range []byte(d.p[d.off : d.off+int(size)]) {
-			acc = acc<<8 | uint64(c)
-			bits += 8
-			for bits >= 5 && len(out) < cap(out) {
-				bits -= 5
-				out = append(out, base32Alphabet[acc>>bits&31])
-			}
-		}
-		d.off += int(size)
-		return string(out)
 	}
-	d.bad = true
-	return ""
+	r := &textRuns[h&3-textBase32]
+	head := d.p[d.off : d.off+int(n)]
+	d.off += int(n)
+	m := d.uvarint()
+	if d.bad || m > 8*uint64(len(d.p)-d.off)/uint64(r.bits) {
+		d.bad = true
+		return ""
+	}
+	size := (uint64(r.bits)*m + 7) / 8
+	if size > uint64(len(d.p)-d.off) {
+		d.bad = true
+		return ""
+	}
+	out := make([]byte, 0, len(head)+int(m))
+	out = append(out, head...)
+	var acc uint64
+	bits := 0
+	for _, c := range []byte(d.p[d.off : d.off+int(size)]) {
+		acc = acc<<8 | uint64(c)
+		bits += 8
+		for bits >= r.bits && len(out) < cap(out) {
+			bits -= r.bits
+			out = append(out, r.alphabet[acc>>bits&(1<<r.bits-1)])
+		}
+	}
+	d.off += int(size)
+	return string(out)
 }
 
 // appendNanos appends a time or duration in nanoseconds: v/1e6<<1 when it is whole
