@@ -9,8 +9,8 @@ import "time"
 
 // armExpiry keeps the wake-up for spec's next hold deadline.
 func (c *Core) armExpiry() {
-	if c.phase == Dead || c.phase == Stopping || c.phase == Stopped || !c.loaded() {
-		return
+	if c.phase == Dead || c.phase == Stopping || c.phase == Stopped || c.spec == nil {
+		return // not loaded, or packed: a packed state keeps the deadline armed when it packed
 	}
 	at, ok := c.spec.NextExpiry()
 	c.expiryAt = 0
