@@ -85,6 +85,9 @@ type NodeConfig struct {
 	RequestTimeout time.Duration
 	// IdleTimeout passivates a resource actor after this long without commands.
 	IdleTimeout time.Duration
+	// QuietAfter packs an idle resource actor's booking state after this long without
+	// commands (resource.Config.QuietAfter); 0: never.
+	QuietAfter time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit (memlimit.go): auto (default: 90% of
 	// the cgroup's memory limit when there is one and GOMEMLIMIT is not set), off, or a size.
 	MemoryLimit string
@@ -260,6 +263,7 @@ func DefaultNodeConfig() NodeConfig {
 		LeaveTimeout:       DefaultLeaveTimeout,
 		RequestTimeout:     cluster.DefaultNodeConfig().RequestTimeout,
 		IdleTimeout:        actor.IdleTimeout,
+		QuietAfter:         actor.QuietAfter,
 		MemoryLimit:        MemoryLimitAuto,
 		MaxPending:         actor.MaxPending,
 		MaxBatch:           actor.MaxBatch,
@@ -394,6 +398,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LeaveTimeout, "leave-timeout", c.LeaveTimeout, "deadline for a graceful leave on SIGTERM/SIGINT")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of one request from the edge to the resource's owner")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
+	fs.DurationVar(&c.QuietAfter, "quiet-after", c.QuietAfter, "pack an idle resource actor's booking state into a compact form after this long without commands; it stays active (0: never)")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "the Go runtime's soft memory limit: auto (90% of the container's cgroup limit, unless GOMEMLIMIT is set), off, or a size such as 1536MiB")
 	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "commands one resource may hold awaiting commit before answering 429")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "commands in one group commit at most")
@@ -479,6 +484,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("timeouts must be positive")
 	case c.BootstrapAfter < 0:
 		return errors.New("--bootstrap-after must not be negative")
+	case c.QuietAfter < 0:
+		return errors.New("--quiet-after must not be negative")
 	case validateMemoryLimit(c.MemoryLimit) != nil:
 		return validateMemoryLimit(c.MemoryLimit)
 	case c.MaxPending < 1 || c.MaxBatch < 1 || c.MaxCommitsInFlight < 1:

@@ -101,6 +101,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	actorCfg.Store = m.store
 	actorCfg.Now = m.Now
 	actorCfg.IdleTimeout = m.Config.IdleTimeout
+	actorCfg.QuietAfter = m.Config.QuietAfter
 	actorCfg.MaxPending = m.Config.MaxPending
 	actorCfg.MaxBatch = m.Config.MaxBatch
 	actorCfg.MaxInFlight = m.Config.MaxCommitsInFlight

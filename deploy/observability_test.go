@@ -50,6 +50,7 @@ var nodeMetrics = map[string]string{
 	"allot_notification_manual_retries_total": "counter",
 	// The active-resource cap (actors/resource/activecap.go).
 	"allot_active_resources":                  "gauge",
+	"allot_quiet_resources":                   "gauge",
 	"allot_passivations_under_pressure_total": "counter",
 	"allot_activations_refused_total":         "counter",
 }

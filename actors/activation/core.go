@@ -32,10 +32,13 @@ type Config struct {
 	// Readies, if set, lends the cores of many activations their Ready (Core.Done); nil: each
 	// core keeps its own.
 	Readies *Readies
+	// QuietAfter packs the booking state of an activation that got no command for this long
+	// and has nothing under way (quiet.go); 0: never.
+	QuietAfter time.Duration
 }
 
 func (c Config) validate() error {
-	if c.MaxInFlight < 0 || c.MinBehind < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
+	if c.MaxInFlight < 0 || c.MinBehind < 0 || c.QuietAfter < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
 		c.MinReloadBackoff <= 0 || c.MaxReloadBackoff < c.MinReloadBackoff || c.Lease <= 2*c.MaxClockOffset || c.MaxClockOffset < 0 {
 		return errors.New("activation: bounds, timeouts and lease must be positive, backoffs ordered, MaxClockOffset under half of Lease")
 	}
@@ -93,11 +96,15 @@ type Core struct {
 	parked int32 // commands waiting in deferred, pending, flight or lookups (at most MaxPending)
 
 	// committed is what the store has, as far as this activation knows; spec is committed
-	// plus the effects of the commits in flight plus those of pending. nil until loaded.
+	// plus the effects of the commits in flight plus those of pending. nil until loaded, and
+	// while the activation is quiet: then packed holds the state (quiet.go).
 	committed *booking.State
 	spec      *booking.State
-	epoch     uint64
-	version   uint64 // of committed
+	// packed is committed (= spec) in its packed form while the activation is quiet, "" else;
+	// a string, not a []byte: 8 bytes less in every Core.
+	packed  string
+	epoch   uint64
+	version uint64 // of committed
 
 	flights []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
 	load    *loading    // the load under way, at most one
@@ -116,9 +123,12 @@ type Core struct {
 	ownUntil time.Time
 
 	lastActive  time.Time // of the last command
-	idleCheckAt time.Time // when to look whether the activation is idle (zero: never)
-	expiryAt    time.Time // the earliest deadline of a held hold, armed (zero: none)
-	lastPrune   int64     // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
+	idleCheckAt time.Time // when to look whether the activation is idle or quiet (zero: never)
+	// expiryAt is the earliest deadline of a held hold, armed, in Unix nanoseconds (0: none):
+	// a model time (UTC, no monotonic reading), so 16 bytes less than a time.Time, which
+	// made room for packed.
+	expiryAt  int64
+	lastPrune int64 // when idempotency keys were last pruned, in Unix milliseconds (pruned set)
 
 	// rd is the output of the step under way, and holds its time (Ready.now); between steps,
 	// nil once the shell called Done while idle with Config.Readies set (see Readies).
@@ -204,6 +214,9 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	}
 	c.rd.reset()
 	c.rd.now = now
+	if c.packed != "" {
+		c.unpackFor(now, in)
+	}
 	switch in := in.(type) {
 	case *Command:
 		c.onCommand(now, in)
@@ -299,7 +312,7 @@ func (c *Core) Parked() int { return int(c.parked) }
 // waitlist-length gauge sums it over a node's activations.
 func (c *Core) Waiting() int {
 	if c.committed == nil {
-		return 0
+		return 0 // also while packed: a quiet activation has no waiting entry (quiet.go)
 	}
 	return c.committed.WaitlistLen()
 }
@@ -319,45 +332,11 @@ func (c *Core) resetBackoff() {
 	}
 }
 
-// Status is a view of the core's internals for tests and debugging.
-type Status struct {
-	Phase            Phase
-	Memory           Memory
-	BackingOff       bool
-	Leased           bool // at the time given to Status
-	Parked           int
-	Pending          int // decisions not yet sealed
-	InFlight         int // decisions in the commits or the renewal at the store
-	Commits          int // commits at the store (at most MaxInFlight)
-	Loading          bool
-	Epoch, Version   uint64
-	ExpiryAt         time.Time      // the hold deadline the core will wake up for
-	Committed, Spec  *booking.State // clones; nil before loading
-	LeaseEnd, WakeAt time.Time
-}
-
-// Status returns a view of the internals at time now.
-func (c *Core) Status(now time.Time) Status {
-	s := Status{
-		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
-		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
-		ExpiryAt: c.expiryAt, LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
-	}
-	for _, f := range c.flights {
-		s.InFlight += len(f.decisions)
-		if !f.renewal {
-			s.Commits++
-		}
-	}
-	if c.committed != nil {
-		s.Committed, s.Spec = c.committed.Clone(), c.spec.Clone()
-	}
-	return s
-}
-
 // Missing reports whether the activation has loaded and found no resource, and no creation of
 // it is under way: an activation the shell may passivate as soon as it is idle, so that
 // requests for ids that do not exist do not keep an actor each (issue 11).
+//
+// A packed (quiet) activation's resource exists (quiet.go): not missing.
 func (c *Core) Missing() bool {
 	return c.committed != nil && !c.committed.Exists() && !c.spec.Exists()
 }
@@ -386,7 +365,7 @@ func Redeliverable(err error) bool { return err == errMoved || err == errStopped
 
 func (c *Core) onStart(now time.Time) {
 	c.lastActive = now
-	c.idleCheckAt = now.Add(c.cfg.IdleTimeout)
+	c.idleCheckAt = now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, 0))
 	if c.id == "" {
 		c.die()
 		return
@@ -394,7 +373,8 @@ func (c *Core) onStart(now time.Time) {
 	c.startLoad(now)
 }
 
-func (c *Core) loaded() bool { return c.committed != nil }
+// loaded reports whether the state was loaded: it is in committed, or packed (quiet.go).
+func (c *Core) loaded() bool { return c.committed != nil || c.packed != "" }
 
 func (c *Core) alive() bool { return c.phase != Dead && c.phase != Stopped }
 

@@ -69,6 +69,8 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 		st := s.core.Status(s.now)
 		return fmt.Sprintf("phase %s, memory %s, backing off %v, leased %v, parked %d, pending %d, in flight %d, epoch %d, version %d\n",
 			st.Phase, memoryName(st.Memory), st.BackingOff, st.Leased, st.Parked, st.Pending, st.InFlight, st.Epoch, st.Version), nil
+	case "quiet":
+		return fmt.Sprintf("quiet %v\n", s.core.Quiet()), nil
 	case "start":
 		in = Start{}
 	case "stop":
@@ -105,7 +107,7 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 	return s.print(s.core.Step(s.now, in)), nil
 }
 
-// init parses "new [events] [max-batch=N] [max-pending=N] [pipeline=N] [min-behind=N] [idle=D]
+// init parses "new [events] [max-batch=N] [max-pending=N] [pipeline=N] [min-behind=N] [idle=D] [quiet=D]
 // [lease=D] [min-backoff=D] [max-backoff=D]"; pipeline is MaxInFlight (above 1, commits are printed
 // numbered: "commit #N").
 func (s *scenario) init(d *datadriven.TestData) error {
@@ -143,6 +145,8 @@ func (s *scenario) init(d *datadriven.TestData) error {
 			switch a.Key {
 			case "idle":
 				s.cfg.IdleTimeout = dur
+			case "quiet":
+				s.cfg.QuietAfter = dur
 			case "lease":
 				s.cfg.Lease = dur
 			case "min-backoff":

@@ -9,11 +9,24 @@ import "time"
 
 // armExpiry keeps the wake-up for spec's next hold deadline.
 func (c *Core) armExpiry() {
-	if c.phase == Dead || c.phase == Stopping || c.phase == Stopped || !c.loaded() {
-		return
+	if c.phase == Dead || c.phase == Stopping || c.phase == Stopped || c.spec == nil {
+		return // not loaded, or packed: a packed state keeps the deadline armed when it packed
 	}
-	at, _ := c.spec.NextExpiry()
-	c.expiryAt = at
+	at, ok := c.spec.NextExpiry()
+	c.expiryAt = 0
+	if ok {
+		if c.expiryAt = at.UnixNano(); c.expiryAt == 0 {
+			c.expiryAt = 1 // 0 is none: a deadline at the Unix epoch itself wakes 1 ns late
+		}
+	}
+}
+
+// expiryTime is expiryAt as a time (zero: none).
+func (c *Core) expiryTime() time.Time {
+	if c.expiryAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, c.expiryAt).UTC()
 }
 
 func (c *Core) wakeAt() time.Time {
@@ -30,7 +43,7 @@ func (c *Core) wakeAt() time.Time {
 	case Dead, Stopping, Stopped:
 		return w
 	}
-	earliest(c.expiryAt)
+	earliest(c.expiryTime())
 	earliest(c.backoffUntil())
 	earliest(c.idleCheckAt)
 	return w
@@ -49,10 +62,10 @@ func (c *Core) onTick(now time.Time, queued int) {
 		c.flush(now) // pending expiries, if any, try the store again
 	}
 	t := ms(now)
-	if !c.expiryAt.IsZero() && !t.Before(c.expiryAt) {
-		c.expiryAt = time.Time{}
+	if c.expiryAt != 0 && !t.Before(c.expiryTime()) {
+		c.expiryAt = 0
 	}
-	if c.loaded() {
+	if c.committed != nil { // loaded, and not packed: a packed state has nothing due (unpackFor)
 		c.maintain(t)
 		c.flush(now)
 		c.armExpiry()
@@ -62,16 +75,21 @@ func (c *Core) onTick(now time.Time, queued int) {
 	}
 }
 
-// idleCheck passivates an activation that got no command for IdleTimeout and has no work.
+// idleCheck packs the state of an activation that got no command for QuietAfter and has no
+// work (quiet.go), and passivates one that got none for IdleTimeout.
 func (c *Core) idleCheck(now time.Time, queued int) {
-	if left := c.cfg.IdleTimeout - now.Sub(c.lastActive); left > 0 {
-		c.idleCheckAt = now.Add(left)
+	quiet := now.Sub(c.lastActive)
+	if left := c.cfg.IdleTimeout - quiet; left > 0 {
+		if q := c.cfg.QuietAfter; q > 0 && quiet >= q {
+			c.pack(queued) // not when passivating: the stop would unpack it again
+		}
+		c.idleCheckAt = now.Add(c.nextIdleCheck(left, quiet))
 		return
 	}
 	if c.passivateIfIdle(queued) {
 		c.idleCheckAt = time.Time{}
 	} else {
-		c.idleCheckAt = now.Add(c.cfg.IdleTimeout)
+		c.idleCheckAt = now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, quiet))
 	}
 }
 
@@ -89,7 +107,7 @@ func (c *Core) onStop(now time.Time) {
 	}
 	c.phase = Stopping
 	c.times().stopBy = now.Add(c.cfg.CommitTimeout)
-	c.rare.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, time.Time{}, time.Time{}
+	c.rare.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, 0, time.Time{}
 	c.flush(now)
 }
 
@@ -97,7 +115,7 @@ func (c *Core) onStop(now time.Time) {
 // the successor (the next owner after a rebalance or a graceful leave) need not wait for it,
 // and whatever still waits is answered unavailable.
 func (c *Core) finishStop(now time.Time) {
-	if c.leased() && c.committed.Exists() {
+	if c.leased() && c.exists() {
 		c.leaseEnd = time.Time{} // no answer from memory after this point
 		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
 	}

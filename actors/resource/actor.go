@@ -35,6 +35,7 @@ type resourceActor struct {
 
 	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
 	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
+	quiet   bool         // the core's state is packed, as last added to the quiet gauge
 	refused bool         // over Config.MaxActive: no core, every command answered unavailable
 	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
 	// handling: Receive is handling a command, which the mailbox counter still counts.
@@ -97,6 +98,7 @@ func (a *resourceActor) Receive(ctx actor.Context) {
 			a.step(activation.Abort{})
 		}
 		a.countOut() // the fresh instance counts itself in again
+		a.noteQuiet(false)
 		a.release()
 		a.bequeath(ctx)
 	}
@@ -244,6 +246,7 @@ func (a *resourceActor) stepAt(now time.Time, in activation.Input) {
 		a.cfg.Metrics.waitlistLength(float64(w - a.waiting))
 		a.waiting = w
 	}
+	a.noteQuiet(a.core.Quiet())
 	if len(rd.Replies) > 0 {
 		// An answer can make its client ask at once for another resource, whose admission
 		// under the cap may need this activation idle: publish whether it is before the
@@ -275,6 +278,19 @@ func (a *resourceActor) stepAt(now time.Time, in activation.Input) {
 		a.system.Root.Poison(a.self)
 	}
 	a.core.Done(a.queue.n.Load() == 0) // rd is not used from here on: it may be lent to another activation
+}
+
+// noteQuiet keeps the quiet-resources gauge at whether the core's state is packed.
+func (a *resourceActor) noteQuiet(q bool) {
+	if q == a.quiet {
+		return
+	}
+	a.quiet = q
+	if q {
+		a.cfg.Metrics.quieted(1)
+	} else {
+		a.cfg.Metrics.quieted(-1)
+	}
 }
 
 func (a *resourceActor) reply(r *activation.Reply) {
@@ -355,6 +371,7 @@ func (a *resourceActor) onStopped() {
 	a.release()
 	a.cfg.Metrics.waitlistLength(float64(-a.waiting)) // its entries wait in the store, for the next activation
 	a.waiting = 0
+	a.noteQuiet(false)
 	// Drop the resource's state: a stopped actor can stay reachable. protoactor's PIDSet of a
 	// parent's children (disthash's placement actor is the parent of every activation) does
 	// not clear the slot of a removed child, and a PID caches its process, so up to the peak

@@ -158,8 +158,11 @@ func writeHeapProfile(tb testing.TB, name string) {
 }
 
 // memoryPerResource activates n resources with holds one-unit holds each, and returns the
-// live heap per active resource and per resource once every activation has stopped.
-func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
+// live heap per active resource at the end of the fill, per active resource once every
+// activation has been quiet for quietAfter (Config.QuietAfter; 0: never packed, quiet is
+// then active again, measured a second time), and per resource once every activation has
+// stopped.
+func memoryPerResource(tb testing.TB, n, holds int, quietAfter time.Duration) (active, quiet, pinned float64) {
 	tb.Helper()
 	sys := MustSystem(tb)
 	cfg := DefaultConfig()
@@ -168,6 +171,7 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 	cfg.Owner = "bench-node"
 	cfg.Now, cfg.AfterFunc = time.Now, realAfterFunc
 	cfg.IdleTimeout = time.Hour // the benchmark stops them itself
+	cfg.QuietAfter = quietAfter
 	f := newMemFleet(sys, cfg)
 	ask := func(pid *actor.PID, cmd *protos.Command) {
 		res, err := sys.Root.RequestFuture(pid, cmd, askTimeout).Result()
@@ -203,6 +207,11 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 	wg.Wait()
 	during := heapInUse()
 	writeHeapProfile(tb, "memory-active.pprof")
+	// Every activation's idle check comes within quietAfter of its last command (the kind's
+	// one timer on the real clock); twice that, and a second more for a loaded machine.
+	time.Sleep(2*quietAfter + time.Second)
+	quieted := heapInUse()
+	writeHeapProfile(tb, "memory-quiet.pprof")
 	sys.Root.Send(f.parent, &stopAll{})
 	for range n {
 		select {
@@ -218,12 +227,13 @@ func memoryPerResource(tb testing.TB, n, holds int) (active, pinned float64) {
 	}
 	after := heapInUse()
 	writeHeapProfile(tb, "memory-stopped.pprof")
-	return float64(during-before) / float64(n), float64(after-before) / float64(n)
+	return float64(during-before) / float64(n), float64(quieted-before) / float64(n), float64(after-before) / float64(n)
 }
 
-// BenchmarkMemoryPerResource reports the Go heap (after a GC) per active resource with 3 holds,
-// and per resource once every activation stopped (what stays pinned): 10,000 resources, or
-// $ALLOT_MEM_RESOURCES. Run it once:
+// BenchmarkMemoryPerResource reports the Go heap (after a GC) per active resource with 3 holds
+// at the end of the fill and once every activation is quiet (its state packed, QuietAfter 3 s
+// or $ALLOT_MEM_QUIET_AFTER; 0: never), and per resource once every activation stopped (what
+// stays pinned): 10,000 resources, or $ALLOT_MEM_RESOURCES. Run it once:
 //
 //	go test -run '^$' -bench BenchmarkMemoryPerResource -benchtime 1x ./actors/resource
 func BenchmarkMemoryPerResource(b *testing.B) {
@@ -232,8 +242,13 @@ func BenchmarkMemoryPerResource(b *testing.B) {
 		if v, err := strconv.Atoi(os.Getenv("ALLOT_MEM_RESOURCES")); err == nil && v > 0 {
 			n = v
 		}
-		active, pinned := memoryPerResource(b, n, 3)
+		quietAfter := 3 * time.Second
+		if v, err := time.ParseDuration(os.Getenv("ALLOT_MEM_QUIET_AFTER")); err == nil && v >= 0 {
+			quietAfter = v
+		}
+		active, quiet, pinned := memoryPerResource(b, n, 3, quietAfter)
 		b.ReportMetric(active, "heap-B/active-resource")
+		b.ReportMetric(quiet, "heap-B/quiet-resource")
 		b.ReportMetric(pinned, "heap-B/passivated-resource")
 	}
 }

@@ -28,6 +28,12 @@ type Config struct {
 	// IdleTimeout passivates an actor that received no command for this long and has nothing
 	// pending or in flight.
 	IdleTimeout time.Duration
+	// QuietAfter packs the booking state of an actor that received no command for this long
+	// and has nothing under way into one compact string, and unpacks it at the next command
+	// (activation/quiet.go): an idle resource stays active (no reload from the store) at a
+	// third of the memory. 0: never; at or above IdleTimeout it never happens either (the
+	// actor passivates first).
+	QuietAfter time.Duration
 	// MaxPending bounds the commands of one actor that are in its mailbox or decided and
 	// awaiting a commit (or a store lookup); a command that finds the bound reached is
 	// answered busy at once.
@@ -109,6 +115,7 @@ func DefaultConfig() Config {
 		Now:              time.Now,
 		NewHoldID:        NewHoldID,
 		IdleTimeout:      2 * time.Minute,
+		QuietAfter:       10 * time.Second,
 		MaxPending:       10000,
 		MaxBatch:         1000,
 		MaxInFlight:      4,
@@ -160,6 +167,9 @@ func (c Config) validate() error {
 	if c.MaxPending <= 0 {
 		errs = append(errs, fmt.Errorf("MaxPending must be positive, got %d", c.MaxPending))
 	}
+	if c.QuietAfter < 0 {
+		errs = append(errs, fmt.Errorf("QuietAfter must not be negative, got %s", c.QuietAfter))
+	}
 	if c.MaxActive < 0 {
 		errs = append(errs, fmt.Errorf("MaxActive must not be negative, got %d", c.MaxActive))
 	}
@@ -188,7 +198,7 @@ func (c *Config) coreConfig() *activation.Config {
 	}
 	return &activation.Config{
 		MaxPending: c.MaxPending, MaxBatch: c.MaxBatch,
-		IdleTimeout: c.IdleTimeout, CommitTimeout: c.CommitTimeout,
+		IdleTimeout: c.IdleTimeout, QuietAfter: c.QuietAfter, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
 		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(), MinBehind: c.minBatchBehind(),
 		Readies: c.readies,

@@ -30,6 +30,7 @@ type Metrics struct {
 	waitlist     *prometheus.CounterVec // by event: joined, left, offered
 	waiting      prometheus.Gauge
 	active       prometheus.Gauge   // activations alive on this node (activecap.go)
+	quiet        prometheus.Gauge   // of them, those whose state is packed (Config.QuietAfter)
 	refusedCap   prometheus.Counter // activations refused over Config.MaxActive
 	pressured    prometheus.Counter // idle activations passivated to admit one over Config.MaxActive
 
@@ -99,6 +100,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "allot_active_resources", Help: "Resource actors alive on this node (see --max-active-resources).",
 		}),
+		quiet: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "allot_quiet_resources", Help: "Resource actors alive on this node whose booking state is packed, quiet for --quiet-after.",
+		}),
 		refusedCap: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "allot_activations_refused_total", Help: "Resource activations refused 503 because this node had --max-active-resources active, none of them idle.",
 		}),
@@ -108,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.holds, m.confirms, m.cancels, m.expiries, m.rejections, m.batchSize,
 		m.commitTime, m.mailboxDepth, m.activations, m.fenced, m.renewals, m.leaseWaits, m.stale,
-		m.extensions, m.waitlist, m.waiting, m.active, m.refusedCap, m.pressured)
+		m.extensions, m.waitlist, m.waiting, m.active, m.quiet, m.refusedCap, m.pressured)
 	return m
 }
 
@@ -197,6 +201,13 @@ func (m *Metrics) commit(size int, d time.Duration, ok bool) {
 func (m *Metrics) depth(delta float64) {
 	if m != nil {
 		m.mailboxDepth.Add(delta)
+	}
+}
+
+// quieted adds delta to the quiet-resources gauge.
+func (m *Metrics) quieted(delta float64) {
+	if m != nil {
+		m.quiet.Add(delta)
 	}
 }
 
