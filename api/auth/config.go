@@ -58,6 +58,10 @@ type Config struct {
 	// CacheSize bounds the verified tokens kept in memory (a few hundred bytes each), least
 	// recently used first out; 0 verifies every request.
 	CacheSize int
+	// CacheIdle drops a cached token not presented for that long (it is verified again if it
+	// comes back: one signature check), so that the cache holds the tokens in use rather than
+	// every token of the last hours; 0 keeps a token until it expires or is evicted.
+	CacheIdle time.Duration
 	// MaxTokenBytes refuses longer tokens before any work is done.
 	MaxTokenBytes int
 	// KeyRefetchInterval is the shortest time between two fetches of the key set that tokens
@@ -83,6 +87,7 @@ const (
 	DefaultClockSkew          = 30 * time.Second
 	MaxClockSkew              = 5 * time.Minute
 	DefaultCacheSize          = 100_000
+	DefaultCacheIdle          = time.Minute
 	DefaultMaxTokenBytes      = 16 << 10
 	DefaultKeyRefetchInterval = 10 * time.Second
 	DefaultKeySetMaxAge       = time.Hour
@@ -100,6 +105,7 @@ func DefaultConfig() Config {
 		UserClaim:          DefaultUserClaim,
 		ClockSkew:          DefaultClockSkew,
 		CacheSize:          DefaultCacheSize,
+		CacheIdle:          DefaultCacheIdle,
 		MaxTokenBytes:      DefaultMaxTokenBytes,
 		KeyRefetchInterval: DefaultKeyRefetchInterval,
 		KeySetMaxAge:       DefaultKeySetMaxAge,
@@ -126,8 +132,8 @@ func (c *Config) validate() error {
 		return bad("MFA claim %q is not a dotted claim path", c.MFAClaim)
 	case c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew:
 		return bad("clock skew %v is not within [0, %v]", c.ClockSkew, MaxClockSkew)
-	case c.CacheSize < 0:
-		return bad("cache size must not be negative")
+	case c.CacheSize < 0 || c.CacheIdle < 0:
+		return bad("cache size and cache idle time must not be negative")
 	case c.MaxTokenBytes <= 0:
 		return bad("max token bytes must be positive")
 	case c.KeyRefetchInterval <= 0 || c.KeySetMaxAge < c.KeyRefetchInterval || c.HTTPTimeout <= 0:

@@ -36,9 +36,9 @@ type connMemoKey struct{}
 // immutable entry: a connection whose requests carry different tokens (a proxy's, or a load
 // generator's shared pool) then replaces its memo without an allocation per request.
 type connMemo struct {
-	mu        sync.Mutex
-	key       memoKey
-	principal *Principal // nil: empty
+	mu    sync.Mutex
+	key   memoKey
+	entry *cacheEntry // the token's entry in the shared cache (or evicted from it); nil: empty
 }
 
 // memoKey identifies a token in a connection's memo (Verifier.memoKey).
@@ -57,26 +57,31 @@ func memoOf(ctx context.Context) *connMemo {
 	return m
 }
 
-// get returns the principal of key if it is the memo's token and not expired at now.
+// get returns the principal of key if it is the memo's token and not expired at now, and
+// marks the token seen in the shared cache (tokenCache's idle expiry counts memo hits).
 func (m *connMemo) get(key memoKey, now time.Time) *Principal {
 	if m == nil {
 		return nil
 	}
 	m.mu.Lock()
-	p := m.principal
-	if p != nil && (m.key != key || now.After(p.Expiry)) { // the expiry as tokenCache.get
-		p = nil
+	e := m.entry
+	if e != nil && (m.key != key || now.After(e.principal.Expiry)) { // the expiry as tokenCache.get
+		e = nil
 	}
 	m.mu.Unlock()
-	return p
+	if e == nil {
+		return nil
+	}
+	e.markSeen(now)
+	return &e.principal
 }
 
-// put makes key, verified as p, the memo's token.
-func (m *connMemo) put(key memoKey, p *Principal) {
+// put makes key, verified as e's principal, the memo's token.
+func (m *connMemo) put(key memoKey, e *cacheEntry) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
-	m.key, m.principal = key, p
+	m.key, m.entry = key, e
 	m.mu.Unlock()
 }

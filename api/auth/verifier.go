@@ -77,7 +77,7 @@ func NewDevVerifier(cfg Config, d *DevIssuer) (*Verifier, error) {
 }
 
 func newVerifier(cfg Config, keys *keySet) *Verifier {
-	return &Verifier{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize), memoSeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	return &Verifier{cfg: cfg, keys: keys, cache: newTokenCache(cfg.CacheSize, cfg.CacheIdle), memoSeeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
 // Verify returns the principal of a bearer token. A refused token gives an error matching one
@@ -105,9 +105,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	// The token's bytes are hashed in place: []byte(raw) copied every token to the heap (one
 	// allocation of its size per request, a cache hit included); Sum256 only reads them.
 	key := tokenKey(sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw))))
-	if p, expired := v.cache.get(key, now); p != nil {
-		memo.put(mk, p)
-		return p, nil
+	if e, expired := v.cache.get(key, now); e != nil {
+		memo.put(mk, e)
+		return &e.principal, nil
 	} else if expired {
 		return nil, refuse(ErrExpired)
 	}
@@ -115,8 +115,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(key, p)
-	memo.put(mk, p)
+	// The cache's compact copy is the principal handed out (and the memo's), so that p and the
+	// claims' strings it shares are garbage at once (cache.go).
+	if e := v.cache.put(key, p, now); e != nil {
+		p = &e.principal
+		memo.put(mk, e)
+	}
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -103,6 +104,10 @@ type Bus struct {
 	mu     sync.Mutex
 	closed bool
 	subs   map[*subscription]struct{}
+	// stopQuiet and quietDone stop the embedded server's quietLoop (quiet.go); nil without it.
+	stopQuiet  context.CancelFunc
+	quietDone  chan struct{}
+	quietReads atomic.Int64 // last messages read by quietLoop, for tests
 }
 
 var _ Subscriber = (*Bus)(nil)
@@ -150,11 +155,25 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
+	if b.ns != nil {
+		b.startQuietLoop(quietCheckEvery)
+	}
 	return b, nil
 }
 
+// startQuietLoop starts quietLoop (quiet.go); Close stops it.
+func (b *Bus) startQuietLoop(every time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopQuiet, b.quietDone = cancel, make(chan struct{})
+	go func() {
+		defer close(b.quietDone)
+		b.quietLoop(ctx, every)
+	}()
+}
+
 // embeddedOptions are the embedded server's options: JetStream files under dataDir/nats, no
-// listener (the node connects in process), no signals, no log, and no subject-match cache.
+// listener (the node connects in process), no signals, no log, no subject-match cache, and a
+// background sync every 30 s (embeddedSyncInterval, quiet.go: nats-server's default is 2 min).
 //
 // Why no cache: nats-server caches the result of matching a subject against the account's
 // subscriptions, up to 1,024 subjects (swept to 256 at random when over). Event subjects carry
@@ -170,7 +189,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 func embeddedOptions(dataDir string) *server.Options {
 	return &server.Options{
 		ServerName: "allot-embedded", JetStream: true, StoreDir: filepath.Join(dataDir, "nats"),
-		DontListen: true, NoSigs: true, NoLog: true, NoSublistCache: true,
+		DontListen: true, NoSigs: true, NoLog: true, NoSublistCache: true, SyncInterval: embeddedSyncInterval,
 	}
 }
 
@@ -242,6 +261,10 @@ func (b *Bus) Close() {
 	subs := b.subs
 	b.subs = nil
 	b.mu.Unlock()
+	if b.stopQuiet != nil {
+		b.stopQuiet()
+		<-b.quietDone
+	}
 	for s := range subs {
 		s.Stop()
 	}

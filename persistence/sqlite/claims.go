@@ -48,12 +48,13 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 			delete(c.until, k)
 		}
 	}
+	c.dropIfEmpty()
 	read := limit + len(c.until) // enough to skip every row still claimed
 	recs, err := scanRecords(s.rdb.QueryContext(ctx, selectUnpublished, read))
 	if err != nil {
 		return nil, s.readErr("claim events", err)
 	}
-	if c.until == nil {
+	if c.until == nil && len(recs) > 0 {
 		c.until = map[persistence.EventKey]int64{}
 	}
 	out := recs[:0]
@@ -79,5 +80,16 @@ func (c *outboxClaims) release(keys []persistence.EventKey) {
 	defer c.mu.Unlock()
 	for _, k := range keys {
 		delete(c.until, k)
+	}
+	c.dropIfEmpty()
+}
+
+// dropIfEmpty lets go of an empty map (c.mu held). A Go map keeps the tables it grew to when
+// its entries are deleted: those of a busy period's claims (thousands in flight) would stay for
+// as long as the node is quiet, made while the heap was full of that period's objects (issue 17,
+// round 14). The next claim makes a small one.
+func (c *outboxClaims) dropIfEmpty() {
+	if len(c.until) == 0 {
+		c.until = nil
 	}
 }
