@@ -26,9 +26,10 @@ import (
 // The unnests are in the select list, not in FROM: several set-returning functions there run
 // in lockstep (PostgreSQL 10+ and CockroachDB alike: the i-th row has every array's i-th
 // element), one element at a time (ProjectSet). In FROM, `unnest(a, b, ...)` is one function
-// scan per array, each materialized into a tuplestore whose first allocation is 16 KB: 26
-// arrays and 416 KB allocated and freed per commit, whatever its size, which the backend paid
-// for in malloc, brk and page faults (docs/PERFORMANCE.md, round 14).
+// scan per array, each materialized into a tuplestore whose first allocation is 16 KB: a
+// commit of new holds unnests 25 arrays (buckets 5, holds 15, events 5), 400 KB allocated and
+// freed per commit whatever its size, which the backend paid for in brk and page faults
+// (docs/PERFORMANCE.md, round 14).
 // TestCommitStatementsUnnestInSelectList keeps them there.
 const (
 	sqlBegin  = `BEGIN ISOLATION LEVEL SERIALIZABLE`
