@@ -18,10 +18,19 @@ import (
 // a batch must fail in the database, inside the batch, rather than in the client after a
 // statement returned: the fence and the row-count checks below end in a division by zero
 // (SQLSTATE 22012, which no write here raises otherwise) when they refuse, and readResults maps the
-// error back by the statement's place. Multi-row writes are INSERT ... SELECT FROM
-// unnest(arrays), so the SQL text, and hence the prepared statement, is the same whatever the
+// error back by the statement's place. Multi-row writes are INSERT ... SELECT unnest($n), one
+// array per column, so the SQL text, and hence the prepared statement, is the same whatever the
 // batch size. Data-modifying CTEs with RETURNING and division by zero behave alike on
 // PostgreSQL and CockroachDB.
+//
+// The unnests are in the select list, not in FROM: several set-returning functions there run
+// in lockstep (PostgreSQL 10+ and CockroachDB alike: the i-th row has every array's i-th
+// element), one element at a time (ProjectSet). In FROM, `unnest(a, b, ...)` is one function
+// scan per array, each materialized into a tuplestore whose first allocation is 16 KB: a
+// commit of new holds unnests 25 arrays (buckets 5, holds 15, events 5), 400 KB allocated and
+// freed per commit whatever its size, which the backend paid for in brk and page faults
+// (docs/PERFORMANCE.md, round 14).
+// TestCommitStatementsUnnestInSelectList keeps them there.
 const (
 	sqlBegin  = `BEGIN ISOLATION LEVEL SERIALIZABLE`
 	sqlCommit = `COMMIT`
@@ -53,8 +62,7 @@ SELECT 1 / (SELECT count(*) FROM fence)`
 	// capacity is stored as what may be sold, the physical capacity plus the allowance (see
 	// migrations/0003_rules.sql), so that step 1's CHECK guards the allowance too.
 	sqlUpsertBuckets = `INSERT INTO buckets (resource_id, bucket_key, capacity, allowance, held, confirmed)
-SELECT $1::TEXT, u.k, u.c, u.a, u.h, u.f
-FROM unnest($2::TEXT[], $3::INT8[], $4::INT8[], $5::INT8[], $6::INT8[]) AS u (k, c, a, h, f)
+SELECT $1::TEXT, unnest($2::TEXT[]), unnest($3::INT8[]), unnest($4::INT8[]), unnest($5::INT8[]), unnest($6::INT8[])
 ON CONFLICT (resource_id, bucket_key) DO UPDATE
 SET capacity = excluded.capacity, allowance = excluded.allowance, held = excluded.held, confirmed = excluded.confirmed`
 
@@ -65,10 +73,7 @@ SET capacity = excluded.capacity, allowance = excluded.allowance, held = exclude
 	// idem_entry, once set, stays (holdkeys.go): a later after-image of the hold (a status
 	// change) carries no entry, and must not take away the one the hold was placed with.
 	sqlUpsertHolds = `WITH up AS (INSERT INTO holds (` + holdColumnsAll + `, idem_entry)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct, u.ie
-FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[], $16::BOOL[])
-     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct, ie)
+SELECT ` + holdUnnest + `
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity,
     buckets = excluded.buckets, idempotency_key = excluded.idempotency_key,
@@ -83,8 +88,8 @@ SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $17::INT8 THEN 1 ELSE 0 END`
 	// Like holds, an entry id owned by another resource is left alone: fewer rows than $9,
 	// division by zero.
 	sqlUpsertWaitlist = `WITH up AS (INSERT INTO waitlist (id, resource_id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms)
-SELECT u.id, $1::TEXT, u.usr, u.o, u.b, u.q, u.s, u.c
-FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::INT8[], $8::INT8[]) AS u (id, usr, o, b, q, s, c)
+SELECT unnest($2::TEXT[]), $1::TEXT, unnest($3::TEXT[]), unnest($4::TEXT[]), unnest($5::TEXT[]), unnest($6::INT8[]),
+    unnest($7::INT8[]), unnest($8::INT8[])
 ON CONFLICT (id) DO UPDATE
 SET user_id = excluded.user_id, offer_hold_id = excluded.offer_hold_id, buckets = excluded.buckets,
     quantity = excluded.quantity, seq = excluded.seq, created_at_ms = excluded.created_at_ms
@@ -99,10 +104,14 @@ SELECT 1 / CASE WHEN (SELECT count(*) FROM up) = $9::INT8 THEN 1 ELSE 0 END`
 	// or (never seen) this one's, raises a unique violation instead: the batch is sent again
 	// with sqlUpsertHolds for every hold (exact), which refuses it or applies it as before.
 	sqlInsertHolds = `INSERT INTO holds (` + holdColumnsAll + `, idem_entry)
-SELECT u.id, $1::TEXT, u.usr, u.st, u.q, u.b, u.ik, u.c, u.e, u.up, u.x, u.w, u.p, u.po, u.ct, u.ie
-FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT[],
-            $8::INT8[], $9::INT8[], $10::INT8[], $11::INT8[], $12::TEXT[], $13::TEXT[], $14::BOOL[], $15::BYTEA[], $16::BOOL[])
-     AS u (id, usr, st, q, b, ik, c, e, up, x, w, p, po, ct, ie)`
+SELECT ` + holdUnnest
+
+	// holdUnnest is the holds' columns from their arrays, in holdColumnsAll order and then
+	// idem_entry ($1 the resource id, $2..$16 the arrays, in holdArrays' order).
+	holdUnnest = `unnest($2::TEXT[]), $1::TEXT, unnest($3::TEXT[]), unnest($4::TEXT[]), unnest($5::INT8[]),
+    unnest($6::TEXT[]), unnest($7::TEXT[]), unnest($8::INT8[]), unnest($9::INT8[]), unnest($10::INT8[]),
+    unnest($11::INT8[]), unnest($12::TEXT[]), unnest($13::TEXT[]), unnest($14::BOOL[]), unnest($15::BYTEA[]),
+    unnest($16::BOOL[])`
 
 	sqlDeleteWaitlist = `DELETE FROM waitlist WHERE resource_id = $1 AND id = ANY($2::TEXT[])`
 
@@ -110,8 +119,7 @@ FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[], $6::TEXT[], $7::TEXT
 	// the stored entry, unless the new entry is that much younger (the actor forgot the old
 	// key and a client reused it); then it replaces it, or a restart would lose the new one.
 	sqlInsertIdempotency = `INSERT INTO idempotency_keys (resource_id, idem_key, fingerprint, hold_id, created_at_ms)
-SELECT $1::TEXT, u.k, u.f, u.h, u.c
-FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[]) AS u (k, f, h, c)
+SELECT $1::TEXT, unnest($2::TEXT[]), unnest($3::TEXT[]), unnest($4::TEXT[]), unnest($5::INT8[])
 ON CONFLICT (resource_id, idem_key) DO UPDATE
 SET fingerprint = excluded.fingerprint, hold_id = excluded.hold_id, created_at_ms = excluded.created_at_ms
 WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000`
@@ -121,8 +129,7 @@ WHERE idempotency_keys.created_at_ms <= excluded.created_at_ms - 86400000`
 	// did not load it, and a client reused it) is rare. It raises a unique violation, and the
 	// batch is sent again with sqlInsertIdempotency (exact), which applies the rule above.
 	sqlInsertIdempotencyNew = `INSERT INTO idempotency_keys (resource_id, idem_key, fingerprint, hold_id, created_at_ms)
-SELECT $1::TEXT, u.k, u.f, u.h, u.c
-FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT8[]) AS u (k, f, h, c)`
+SELECT $1::TEXT, unnest($2::TEXT[]), unnest($3::TEXT[]), unnest($4::TEXT[]), unnest($5::INT8[])`
 )
 
 // errInsertConflict is a plain insert's unique violation (sqlInsertHolds,

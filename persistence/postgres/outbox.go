@@ -33,8 +33,8 @@ const (
 
 	sqlInsertOutbox = `INSERT INTO outbox (occurred_at_ms, resource_id, version, idx, event_type, subject, data,
     published_at_ms, claimed_until_ms)
-SELECT u.o, $1::TEXT, $2::INT8, u.i, u.t, u.s, u.d, 0, 0
-FROM unnest($3::INT8[], $4::TEXT[], $5::TEXT[], $6::INT8[], $7::TEXT[]) AS u (i, t, s, o, d)`
+SELECT unnest($6::INT8[]), $1::TEXT, $2::INT8, unnest($3::INT8[]), unnest($4::TEXT[]), unnest($5::TEXT[]),
+    unnest($7::TEXT[]), 0, 0`
 
 	sqlClaimOutbox = `SELECT ` + outboxColumns + ` FROM outbox
 WHERE published_at_ms = 0 AND claimed_until_ms <= $1` + outboxOrder + `
