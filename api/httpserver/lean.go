@@ -3,10 +3,13 @@ package httpserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Lean serves plain HTTP/1.1 (no TLS) on a listener with a fast path for the hot routes and
@@ -57,7 +60,16 @@ type Lean struct {
 	conns   map[*leanConn]struct{} // guarded by mu
 	closing atomic.Bool
 	ln      net.Listener
+
+	served, handed atomic.Uint64 // requests served on the fast path; connections handed over
 }
+
+// Served counts the requests the fast path served, and Handed the connections it handed
+// to net/http (allot_http_fast_path_requests_total, allot_http_fast_path_handoffs_total).
+func (l *Lean) Served() uint64 { return l.served.Load() }
+
+// Handed: see Served.
+func (l *Lean) Handed() uint64 { return l.handed.Load() }
 
 // NewLean returns a Lean for srv (from New, with cfg; srv.TLSConfig must be nil) whose fast
 // path takes the POST requests whose target hot accepts. hot sees only targets of the
@@ -72,7 +84,24 @@ func NewLean(srv *http.Server, cfg Config, hot func(target string) bool) (*Lean,
 	if srv.TLSConfig != nil {
 		return nil, errors.New("httpserver: the fast path is plain HTTP/1.1; serve TLS with net/http")
 	}
-	return &Lean{srv: srv, cfg: cfg, hot: hot, conns: make(map[*leanConn]struct{})}, nil
+	l := &Lean{srv: srv, cfg: cfg, hot: hot, conns: make(map[*leanConn]struct{})}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "allot_http_fast_path_requests_total",
+				Help: "Requests the edge served on its HTTP/1.1 fast path (the hold route, plain HTTP).",
+			}, func() float64 { return float64(l.Served()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "allot_http_fast_path_handoffs_total",
+				Help: "Connections the edge's fast path handed to net/http (another route or a request not of its strict form).",
+			}, func() float64 { return float64(l.Handed()) }),
+		} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("httpserver: register metrics: %w", err)
+			}
+		}
+	}
+	return l, nil
 }
 
 // Serve accepts connections on ln (from Listen) until srv.Shutdown or srv.Close, and returns
@@ -160,6 +189,7 @@ func (l *Lean) shutdown() {
 // hand gives nc, whose next bytes are pending followed by what it still has to read, to
 // net/http.
 func (l *Lean) hand(nc net.Conn, pending []byte) {
+	l.handed.Add(1)
 	if len(pending) > 0 {
 		nc = &replayConn{Conn: nc, pending: pending}
 	}

@@ -119,6 +119,7 @@ func (c *leanConn) serve() {
 			return
 		}
 		_, _ = c.br.Discard(n)
+		c.l.served.Add(1)
 		_ = c.nc.SetReadDeadline(start.Add(cfg.ReadTimeout))
 		_ = c.nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 		if !c.serveRequest(&head) || c.l.closing.Load() {
