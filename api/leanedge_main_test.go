@@ -143,7 +143,6 @@ func (e *testEnv) serveLean(h http.Handler, req *http.Request, body string) (*ht
 	return rec, true
 }
 
-
 // TestLeanEdgeServesHoldsOnTheFastPath: in the lean run, the suite's hold requests do take the
 // fast path (and the rest is handed over), so that the run checks what it claims to.
 func TestLeanEdgeServesHoldsOnTheFastPath(t *testing.T) {
