@@ -53,7 +53,7 @@ func (m *Main) startEdge(handler http.Handler) error {
 			return fmt.Errorf("edge: %w", err)
 		}
 	}
-	m.ln, m.srv, m.serveDone = tcp, srv, make(chan struct{})
+	m.ln, m.srv, m.edgeLean, m.serveDone = tcp, srv, lean, make(chan struct{})
 	go func() {
 		defer close(m.serveDone)
 		var err error

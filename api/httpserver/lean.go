@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -115,16 +116,24 @@ func (l *Lean) Serve(ln net.Listener) error {
 	go func() { served <- l.srv.Serve(l.handoff) }()
 
 	var err error
+	var backoff time.Duration
 	for {
 		var nc net.Conn
 		nc, err = ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !l.closing.Load() {
-				continue // as net/http: a temporary accept error does not stop the server
+			if l.closing.Load() || errors.Is(err, net.ErrClosed) {
+				break
 			}
-			break
+			// As net/http: any other accept error (out of file descriptors, a connection
+			// reset before it was accepted) is retried after a pause growing to 1 s.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if l.srv.ErrorLog != nil {
+				l.srv.ErrorLog.Printf("http: Accept error: %v; retrying in %v", err, backoff)
+			}
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		c := l.newConn(nc)
 		if c == nil {
 			nc.Close()
@@ -183,6 +192,21 @@ func (l *Lean) shutdown() {
 	}
 	for _, c := range conns {
 		c.closeIfIdle()
+	}
+}
+
+// Close closes the listener and every fast-path connection, serving or not, as srv.Close
+// does its own; call it with srv.Close (after a Shutdown that ran out of time).
+func (l *Lean) Close() {
+	l.shutdown()
+	l.mu.Lock()
+	conns := make([]*leanConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.close()
 	}
 }
 
