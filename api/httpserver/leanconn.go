@@ -179,10 +179,22 @@ func (c *leanConn) serveRequest(head *leanHead) (keep bool) {
 	c.l.srv.Handler.ServeHTTP(w, r)
 	body.mu.Lock()
 	body.closed = true // a read after the handler returned gets ErrBodyReadAfterClose
+	// As net/http: a body the handler left (a refusal before reading it: 401, 429, 413) is
+	// read and dropped, within ReadTimeout, when it is at most maxDiscard bytes, so that
+	// the connection stays open; a longer one closes the connection after the answer.
+	if left := body.left; left > 0 && left <= maxDiscard {
+		if k, err := c.br.Discard(int(left)); err == nil {
+			body.left -= int64(k)
+		}
+	}
 	unread := body.left > 0
 	body.mu.Unlock()
 	return w.finish(unread || c.l.closing.Load())
 }
+
+// maxDiscard is the most of a request body the handler did not read that the fast path
+// reads and drops to keep the connection (net/http's maxPostHandlerReadBytes).
+const maxDiscard = 256 << 10
 
 // leanBody is a fast-path request's body: the next left bytes of the connection.
 type leanBody struct {

@@ -180,12 +180,9 @@ func (w *leanWriter) Flush() {
 // send writes the head and the buffered body. Without a Content-Length (streaming) the
 // connection ends the body, so it closes after it.
 func (w *leanWriter) send(closing bool) error {
+	// After the handler's fields, net/http's own, in its order: Date, Content-Length,
+	// Content-Type, Connection.
 	b := w.head
-	if !w.haveType && len(w.buf) > 0 && bodyAllowed(w.status) {
-		b = append(b, "Content-Type: "...)
-		b = append(b, http.DetectContentType(w.buf)...)
-		b = append(b, "\r\n"...)
-	}
 	if !w.haveDate {
 		b = append(b, "Date: "...)
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
@@ -194,6 +191,11 @@ func (w *leanWriter) send(closing bool) error {
 	if w.declared < 0 && !w.streaming && bodyAllowed(w.status) {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, int64(len(w.buf)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if !w.haveType && len(w.buf) > 0 && bodyAllowed(w.status) {
+		b = append(b, "Content-Type: "...)
+		b = append(b, http.DetectContentType(w.buf)...)
 		b = append(b, "\r\n"...)
 	}
 	if closing || w.closeConn {
