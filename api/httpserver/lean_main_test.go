@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -12,8 +13,9 @@ import (
 var leanMode bool
 
 func TestMain(m *testing.M) {
-	if code := m.Run(); code != 0 {
-		os.Exit(code)
+	code := m.Run()
+	if f := flag.Lookup("test.fuzz"); code != 0 || (f != nil && f.Value.String() != "") {
+		os.Exit(code) // a fuzzing run fuzzes once
 	}
 	fmt.Println("httpserver: the same tests through the fast path (Lean)")
 	leanMode = true
