@@ -20,11 +20,12 @@ import (
 //
 // Every connection starts on the fast path (leanConn). A request is served there only when
 // its head, read whole into the connection's buffer, has the one strict form the hot routes
-// need (leanhead.go): "POST <target> HTTP/1.1" with a target Hot accepts, CRLF line ends,
+// need (leanhead.go): "POST <target> HTTP/1.1" with a target hot accepts, CRLF line ends,
 // exactly one Host and one Content-Length of plain digits, field names of token characters
-// and values of visible ASCII, and none of Transfer-Encoding, Connection, Expect, Upgrade, TE,
-// Trailer, Keep-Alive or Proxy-Connection. At the first request that is anything else, the
-// connection, with every byte of that request still unread, is handed to srv (net/http) for
+// and values of visible ASCII, Connection only as one "keep-alive" (what browsers send), and
+// none of Transfer-Encoding, Expect, Upgrade, TE, Trailer, Keep-Alive or Proxy-Connection. At
+// the first request that is anything else, the connection, with every byte of that request
+// still unread, is handed to srv (net/http) for
 // the rest of its life: net/http parses, answers or refuses it exactly as it would have
 // (request smuggling, bad framing, oversized headers, HTTP/1.0, upgrades, 100-continue).
 // Bytes are never consumed before that decision, so net/http sees the connection from the

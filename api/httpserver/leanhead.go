@@ -3,6 +3,7 @@ package httpserver
 import (
 	"net/http"
 	"net/textproto"
+	"strings"
 )
 
 // leanHead is a request head in the one form the fast path serves (see Lean). Its strings
@@ -84,7 +85,7 @@ func parseHead(buf []byte, hot func(string) bool) (h leanHead, ok bool) {
 	}
 	values := make([]string, n)
 	h.header = make(http.Header, n)
-	hosts := 0
+	hosts, conns := 0, 0
 	for i := 0; ; i++ {
 		var l string
 		l, rest, _ = cutCRLF(rest)
@@ -109,7 +110,13 @@ func parseHead(buf []byte, hot func(string) bool) (h leanHead, ok bool) {
 		}
 		key := textproto.CanonicalMIMEHeaderKey(name)
 		switch key {
-		case "Transfer-Encoding", "Connection", "Expect", "Upgrade", "Te", "Trailer", "Keep-Alive",
+		case "Connection":
+			// Browsers send "keep-alive", which HTTP/1.1 means anyway and net/http ignores;
+			// any other value, or a second field, is net/http's.
+			if conns++; conns > 1 || !strings.EqualFold(value, "keep-alive") {
+				return h, false
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer", "Keep-Alive",
 			"Proxy-Connection", "Http2-Settings":
 			return h, false // framing and connection management: net/http's
 		case "Host":
