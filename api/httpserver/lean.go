@@ -42,9 +42,8 @@ import (
 // command is bounded by the edge's own deadline, api.Config.RequestTimeout, and a write to a
 // gone client fails at once); the answer is written when the handler returns (a handler
 // that writes more than leanMaxBuffered bytes streams it, without Content-Length, and the
-// connection then closes); a body the handler did not read to its end closes the connection
-// after the answer (net/http discards up to 256 KiB first); http.Hijacker and 1xx answers are
-// not offered.
+// connection then closes); http.Hijacker and 1xx answers are not offered. A head handed over before it was whole (a bare LF or a control byte midway)
+// gets net/http's ReadHeaderTimeout afresh: at most twice ReadHeaderTimeout in all.
 //
 // Shutdown: srv.Shutdown closes the handed-over connections as ever and, through the hook
 // Serve registers, the listener and every fast-path connection waiting for a request; one
