@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,7 +89,6 @@ func BenchmarkPlaceHoldEdge(b *testing.B) {
 //	go test ./api -run '^$' -bench BenchmarkPlaceHoldEdgeServer -benchmem
 func BenchmarkPlaceHoldEdgeServer(b *testing.B) {
 	e, token := holdEdgeForBench(b)
-	const body = `{"buckets":["all"],"quantity":1}`
 	srv := httptest.NewUnstartedServer(e.h)
 	srv.Config.ConnContext = auth.ConnContext // as the node (cmd/edge.go)
 	srv.Start()
@@ -101,32 +98,5 @@ func BenchmarkPlaceHoldEdgeServer(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	br := bufio.NewReader(conn)
-	var req []byte
-	b.ReportAllocs()
-	b.ResetTimer()
-	defer reportCPU(b)()
-	for i := range b.N {
-		req = append(req[:0], "POST /v1/resources/wrk-r/holds HTTP/1.1\r\nHost: bench\r\nUser-Agent: Go-http-client/1.1\r\n"...)
-		req = append(req, "Content-Length: "...)
-		req = strconv.AppendInt(req, int64(len(body)), 10)
-		req = append(req, "\r\nAuthorization: "...)
-		req = append(req, token...)
-		req = append(req, "\r\nContent-Type: application/json\r\nIdempotency-Key: run-1-"...)
-		req = strconv.AppendInt(req, int64(i), 10)
-		req = append(req, "\r\nAccept-Encoding: gzip\r\n\r\n"...)
-		req = append(req, body...)
-		if _, err := conn.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
-	}
+	benchHoldRequests(b, conn, token)
 }

@@ -37,6 +37,9 @@ type testEnv struct {
 	logs  *syncBuffer
 	// tokens mints the bearer tokens do sends (asAdmin unless the call names Authorization).
 	tokens *testTokens
+	// lean is the edge over loopback when leanEdge is set (leanedge_main_test.go).
+	lean     *leanServer
+	leanOnce sync.Once
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a slog handler.
@@ -144,6 +147,11 @@ func (e *testEnv) serve(h http.Handler, method, path, body string, hdr ...string
 			req.Header.Del(hdr[i])
 		} else {
 			req.Header.Add(hdr[i], hdr[i+1])
+		}
+	}
+	if leanEdge { // the second run of the suite (leanedge_main_test.go)
+		if rec, ok := e.serveLean(h, req, body); ok {
+			return rec
 		}
 	}
 	rec := httptest.NewRecorder()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/auth"
 	"github.com/allot/allot/api/certreload"
 	"github.com/allot/allot/api/httpserver"
@@ -15,7 +16,8 @@ import (
 // connection cap directly on the TCP listener (an over-cap connection is closed before a TLS
 // handshake is spent on it), the server's timeouts and header cap, and, with --tls-cert and
 // --tls-key, TLS from files that are reloaded when they change (api/certreload; TLS 1.2+,
-// HTTP/2). It sets m.ln, m.srv and m.serveDone; Close shuts the server down.
+// HTTP/2). Without TLS, hold requests are served on httpserver.Lean's fast path (unless
+// --http-fast-path=false). It sets m.ln, m.srv and m.serveDone; Close shuts the server down.
 func (m *Main) startEdge(handler http.Handler) error {
 	tc := &m.Config.Transport
 	hcfg := tc.httpServerConfig()
@@ -43,13 +45,24 @@ func (m *Main) startEdge(handler http.Handler) error {
 		tcp.Close()
 		return fmt.Errorf("edge: %w", err)
 	}
-	m.ln, m.srv, m.serveDone = tcp, srv, make(chan struct{})
+	// Plain HTTP: the hold route on the fast path, the rest handed to srv (httpserver.Lean).
+	var lean *httpserver.Lean
+	if !tc.edgeTLS() && tc.EdgeFastPath {
+		if lean, err = httpserver.NewLean(srv, hcfg, api.IsHotRoute); err != nil {
+			tcp.Close()
+			return fmt.Errorf("edge: %w", err)
+		}
+	}
+	m.ln, m.srv, m.edgeLean, m.serveDone = tcp, srv, lean, make(chan struct{})
 	go func() {
 		defer close(m.serveDone)
 		var err error
-		if tc.edgeTLS() {
+		switch {
+		case tc.edgeTLS():
 			err = srv.ServeTLS(ln, "", "") // certificates come from srv.TLSConfig
-		} else {
+		case lean != nil:
+			err = lean.Serve(ln) // returns once srv's Serve has and its own connections closed
+		default:
 			err = srv.Serve(ln)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -20,6 +20,7 @@ import (
 	"github.com/allot/allot/actors/resource"
 	"github.com/allot/allot/api"
 	"github.com/allot/allot/api/auth"
+	"github.com/allot/allot/api/httpserver"
 	"github.com/allot/allot/api/payments"
 	"github.com/allot/allot/cluster"
 	"github.com/allot/allot/persistence"
@@ -61,6 +62,8 @@ type Main struct {
 	closeErr  error
 	closed    atomic.Bool // Close has returned
 	serveDone chan struct{}
+	// edgeLean is the edge's fast path when it has one (edge.go); Close closes it with srv.
+	edgeLean *httpserver.Lean
 }
 
 // NewMain returns a Main with the default configuration.
@@ -296,6 +299,9 @@ func (m *Main) Close() error {
 			if err := m.srv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 				_ = m.srv.Close()
+				if m.edgeLean != nil {
+					m.edgeLean.Close()
+				}
 			}
 			<-m.serveDone
 		}

@@ -42,6 +42,10 @@ type TransportConfig struct {
 	// (CIDRs or addresses): exempt from MaxConnsPerIP, and the only peers whose
 	// X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// EdgeFastPath serves the hot route (POST /v1/resources/:rid/holds) of a plain-HTTP edge
+	// on httpserver.Lean's fast path, every other request and connection on net/http
+	// (issue 17, round 15). With TLS the edge is net/http's whatever this says.
+	EdgeFastPath bool
 	// TLSCert and TLSKey, both or neither, serve the edge over TLS (1.2+, HTTP/2), reloading
 	// the pair when the files change.
 	TLSCert, TLSKey string
@@ -73,6 +77,7 @@ func DefaultTransportConfig() TransportConfig {
 		HTTPIdleTimeout:       h.IdleTimeout,
 		HTTPMaxHeaderBytes:    h.MaxHeaderBytes,
 		MaxConnsPerIP:         h.MaxConnsPerIP,
+		EdgeFastPath:          true,
 	}
 }
 
@@ -108,6 +113,7 @@ func (c *TransportConfig) registerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.HTTPMaxHeaderBytes, "http-max-header-bytes", c.HTTPMaxHeaderBytes, "edge: largest request header block in bytes")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "edge: open connections per client IP (IPv6: per /64); 0: no cap")
 	fs.Var(prefixList{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs of proxies in front of the edge: exempt from --max-conns-per-ip, their X-Forwarded-For believed")
+	fs.BoolVar(&c.EdgeFastPath, "http-fast-path", c.EdgeFastPath, "edge: serve plain-HTTP hold requests on the lean HTTP/1.1 fast path (everything else, and TLS, on net/http)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "edge TLS certificate file (PEM, with --tls-key); reloaded when it changes")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "edge TLS private key file (PEM, mode 0600)")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", c.GossipKeyFile, "gossip key ring file: base64 keys one a line, first encrypts, all decrypt; reloaded when it changes")

@@ -23,7 +23,12 @@
 //	    go srv.Serve(lln)
 //	}
 //
-// The node does this in cmd/edge.go, from the flags of cmd.TransportConfig.
+// The node does this in cmd/edge.go, from the flags of cmd.TransportConfig. Without TLS it
+// serves lln through Lean instead of srv.Serve (--http-fast-path, default on): the hold
+// routes' requests of one strict HTTP/1.1 form on a lean fast path, every other request and
+// connection handed to srv unread (lean.go documents the form, the limits and what differs).
+// The package's tests run twice, the second time through Lean, and TestLeanParity compares
+// the two servers' answers byte for byte on smuggling and malformed requests.
 //
 // # Streams (Server-Sent Events)
 //
