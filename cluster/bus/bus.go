@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -194,21 +193,6 @@ func embeddedOptions(dataDir string) *server.Options {
 	}
 }
 
-// unlimitedPerSubject is the streams' MaxMsgsPerSubject: a limit no subject reaches (2^63-1
-// messages), so it never drops an event, set for the block size it gives the stream's file
-// store. nats-server sizes a stream's message blocks from its limits when it creates or
-// recovers the stream (stream.go, autoTuneFileStorageBlockSize): with no MaxBytes or MaxMsgs
-// and a MaxMsgsPerSubject it takes 4 MiB blocks (its key-value buckets' size), with none of
-// them 8 MiB (filestore.go, dynBlkSize, for a limits stream). Every written block is cached
-// whole in memory while it is written and read (its buffer from a pool of the block's size,
-// kept 10 s after the last use, then returned to the pool), so the server holds up to two
-// or three such buffers while events flow: ~20 MiB with 8 MiB blocks, about half with 4 MiB
-// (docs/PERFORMANCE.md, "Round 15"). The price is one look-up of the subject in the stream's
-// subject index per stored message (the per-subject count, never over the limit) and one
-// scan of the index when the server starts. A stream created before keeps its 8 MiB blocks
-// until the server restarts (the server sizes blocks when it loads the stream).
-const unlimitedPerSubject = math.MaxInt64
-
 // createStreams creates or updates the streams, trying again for up to StartWithin.
 func (b *Bus) createStreams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.StartWithin)
@@ -220,7 +204,6 @@ func (b *Bus) createStreams(ctx context.Context) error {
 	} {
 		sc.Storage, sc.Retention, sc.MaxAge, sc.Duplicates, sc.Replicas = jetstream.FileStorage, jetstream.LimitsPolicy,
 			b.cfg.Retention, b.cfg.DuplicateWindow, b.cfg.Replicas
-		sc.MaxMsgsPerSubject = unlimitedPerSubject
 		for attempt := 1; ; attempt++ {
 			actx, acancel := context.WithTimeout(ctx, b.cfg.Timeout)
 			_, err := b.js.CreateOrUpdateStream(actx, sc)
