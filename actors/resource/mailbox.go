@@ -204,9 +204,9 @@ func (m *mailbox) processMessages() {
 // queues are empty the mailQueue goes back to the pool: an idle activation keeps none.
 func (m *mailbox) pop(sys bool) any {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	q := m.q
 	if q == nil {
+		m.mu.Unlock()
 		return nil
 	}
 	s := &q.user
@@ -214,14 +214,19 @@ func (m *mailbox) pop(sys bool) any {
 		s = &q.sys
 	}
 	if s.len() == 0 {
+		m.mu.Unlock()
 		return nil
 	}
 	msg := s.pop()
-	if q.sys.len() == 0 && q.user.len() == 0 {
-		m.q = nil
-		q.release()
-		m.shared.queues.Put(q)
+	if q.sys.len() != 0 || q.user.len() != 0 {
+		m.mu.Unlock()
+		return msg
 	}
+	m.q = nil
+	m.mu.Unlock()
+	// The queue is no longer the mailbox's: back to the pool outside the mutex.
+	q.release()
+	m.shared.queues.Put(q)
 	return msg
 }
 
