@@ -38,7 +38,7 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	h.cfg.wakes = newWakeups(h.cfg.Now, h.cfg.AfterFunc) // what props gives its actors
 	const id = "r-1"
 	var a *resourceActor
-	q := &mailboxCounter{metrics: h.cfg.Metrics}
+	q := &mailboxCounter{shared: newMailboxShared(nil, h.cfg.Metrics)}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		a = newActor(&h.cfg, id, q)
 		return a

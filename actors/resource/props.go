@@ -84,9 +84,12 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	// The mailbox is this package's (mailbox.go), with the counter inside it: protoactor's
 	// lock-free one kept about 215 bytes per idle activation (the mailbox, two queues, the
 	// node each keeps after its last message, a middleware slice, the counter on its own),
-	// this one 128 (docs/PERFORMANCE.md, "Round 10"). Before it, the lock-free one had
-	// replaced Unbounded's ring (a 10-slot ring of interfaces from the start, about 240
-	// bytes; docs/ARCHITECTURE.md, "Memory per resource").
+	// this one 64, with the dispatcher, the metrics and a pool of queues shared by the
+	// kind's mailboxes (docs/PERFORMANCE.md, "Round 10" and "Round 15"). Before it, the
+	// lock-free one had replaced Unbounded's ring (a 10-slot ring of interfaces from the
+	// start, about 240 bytes; docs/ARCHITECTURE.md, "Memory per resource").
+	dispatcher := newWarmDispatcher(300)
+	shared := newMailboxShared(dispatcher, cfg.Metrics)
 	var spawning struct {
 		sync.Mutex
 		mb *mailbox
@@ -94,14 +97,14 @@ func props(c Config, resourceID string, produce func(*Config, string, *mailboxCo
 	spawn := func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
 		spawning.Lock()
 		defer spawning.Unlock()
-		spawning.mb = &mailbox{mailboxCounter: mailboxCounter{metrics: cfg.Metrics}}
+		spawning.mb = &mailbox{mailboxCounter: mailboxCounter{shared: shared}}
 		defer func() { spawning.mb = nil }()
 		return actor.DefaultSpawner(sys, id, p, parent)
 	}
 	return actor.PropsFromProducer(
 		func() actor.Actor { return produce(cfg, resourceID, nil) }, // the counter comes from the init
 		actor.WithSpawnFunc(spawn),
-		actor.WithDispatcher(newWarmDispatcher(300)),
+		actor.WithDispatcher(dispatcher),
 		actor.WithMailbox(func() actor.Mailbox { return spawning.mb }),
 		actor.WithOnInit(func(ctx actor.Context) { ctx.Actor().(adopter).adopt(&spawning.mb.mailboxCounter) }),
 	)
@@ -140,7 +143,7 @@ func clusterIdentity(ctx actor.Context) *cluster.ClusterIdentity {
 // for their timeouts. Once the actor has stopped, MessageReceived answers them unavailable.
 type mailboxCounter struct {
 	n       atomic.Int64
-	metrics *Metrics
+	shared  *mailboxShared // the kind's: its metrics (and, in a mailbox, its dispatcher and queues)
 	stopped atomic.Pointer[stoppedReply]
 }
 
@@ -156,7 +159,7 @@ func (q *mailboxCounter) MailboxEmpty()   {}
 func (q *mailboxCounter) MessagePosted(m any) {
 	if isCommand(m) {
 		q.n.Add(1)
-		q.metrics.depth(1)
+		q.shared.metrics.depth(1)
 	}
 }
 
@@ -165,10 +168,10 @@ func (q *mailboxCounter) MessageReceived(m any) {
 		return
 	}
 	q.n.Add(-1)
-	q.metrics.depth(-1)
+	q.shared.metrics.depth(-1)
 	if sr := q.stopped.Load(); sr != nil {
 		if env, ok := m.(*actor.MessageEnvelope); ok && env.Sender != nil {
-			q.metrics.rejected(sr.reply.GetError().GetCode())
+			q.shared.metrics.rejected(sr.reply.GetError().GetCode())
 			sr.system.Root.Send(env.Sender, sr.reply)
 		}
 	}

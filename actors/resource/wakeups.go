@@ -10,7 +10,14 @@ import (
 // timer armed for the earliest. An activation's own time.AfterFunc cost 112 bytes of runtime
 // timer, a closure and a stop closure per active resource (about 150 bytes; a stopped timer
 // also stays in the runtime's timer heap until it is cleaned, pinning its span), where an
-// entry here is 32 bytes of a shared array and an index in the actor.
+// entry here is 16 bytes of a shared array and an index in the actor: the wake-up is kept as
+// its distance from base (a reading of the clock when the heap was made) instead of a
+// 24-byte time.Time (docs/PERFORMANCE.md, "Round 15"). Distances order as time.Time.Sub
+// orders the wake-ups: by the monotonic readings when the wake-up and base both have one
+// (the real clock's), by the wall clock otherwise (a fake clock's times, or times made from
+// Unix nanoseconds), as Before and After compare them; they can differ only for a wake-up
+// without a monotonic reading against one with it, by a step of the wall clock. The
+// distance saturates ±292 years from base.
 //
 // When the timer fires, every activation whose wake-up is due (at or before Now) is sent a
 // wake and leaves the heap; the timer is then armed for the next one. A wake that arrives
@@ -24,25 +31,29 @@ type wakeups struct {
 	now       func() time.Time
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
+	base      time.Time // wake-ups are kept as their distance from base
+
 	mu      sync.Mutex
 	heap    []wakeEntry
-	peak    int         // the largest len(heap) since the array was last rebuilt
-	stop    func() bool // stops the armed timer; nil: none armed
-	armedAt time.Time   // the wake-up the armed timer is for
-	gen     uint64      // counts the timers armed: a timer that fires after it was replaced does nothing
+	peak    int           // the largest len(heap) since the array was last rebuilt
+	stop    func() bool   // stops the armed timer; nil: none armed
+	armedAt time.Duration // the wake-up the armed timer is for (a distance from base), if stop != nil
+	gen     uint64        // counts the timers armed: a timer that fires after it was replaced does nothing
 }
 
+// wakeEntry is an activation's wake-up: at is its distance from wakeups.base.
 type wakeEntry struct {
-	at time.Time
+	at time.Duration
 	a  *resourceActor
 }
 
 func newWakeups(now func() time.Time, afterFunc func(time.Duration, func()) func() bool) *wakeups {
-	return &wakeups{now: now, afterFunc: afterFunc}
+	return &wakeups{now: now, afterFunc: afterFunc, base: now()}
 }
 
 // arm sets a's wake-up to at, replacing the one it had.
-func (w *wakeups) arm(a *resourceActor, at time.Time) {
+func (w *wakeups) arm(a *resourceActor, t time.Time) {
+	at := t.Sub(w.base)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if i := a.wakeIdx - 1; i >= 0 {
@@ -75,10 +86,10 @@ func (w *wakeups) fire(gen uint64) {
 		w.mu.Unlock()
 		return
 	}
-	w.stop, w.armedAt = nil, time.Time{}
-	now := w.now()
+	w.stop, w.armedAt = nil, 0
+	now := w.now().Sub(w.base)
 	var due []*resourceActor
-	for len(w.heap) > 0 && !w.heap[0].at.After(now) {
+	for len(w.heap) > 0 && w.heap[0].at <= now {
 		due = append(due, w.heap[0].a)
 		w.remove(0)
 	}
@@ -94,13 +105,13 @@ func (w *wakeups) rearm() {
 	if len(w.heap) == 0 {
 		if w.stop != nil {
 			w.stop()
-			w.stop, w.armedAt = nil, time.Time{}
+			w.stop, w.armedAt = nil, 0
 		}
 		return
 	}
 	at := w.heap[0].at
 	if w.stop != nil {
-		if at.Equal(w.armedAt) {
+		if at == w.armedAt {
 			return
 		}
 		w.stop()
@@ -108,7 +119,7 @@ func (w *wakeups) rearm() {
 	w.armedAt = at
 	w.gen++
 	gen := w.gen
-	w.stop = w.afterFunc(max(at.Sub(w.now()), time.Millisecond), func() { w.fire(gen) })
+	w.stop = w.afterFunc(max(at-w.now().Sub(w.base), time.Millisecond), func() { w.fire(gen) })
 }
 
 // remove takes entry i out of the heap (mu held). Once a passivation wave has emptied the
@@ -140,7 +151,7 @@ func (w *wakeups) fix(i int) {
 	}
 }
 
-func (w *wakeups) less(i, j int) bool { return w.heap[i].at.Before(w.heap[j].at) }
+func (w *wakeups) less(i, j int) bool { return w.heap[i].at < w.heap[j].at }
 
 func (w *wakeups) swap(i, j int) {
 	w.heap[i], w.heap[j] = w.heap[j], w.heap[i]

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -82,7 +83,7 @@ func checkWakeups(t *testing.T, step int, w *wakeups, clock *fakeClock, model ma
 		if e.a.wakeIdx != i+1 {
 			t.Fatalf("step %d: entry %d has index %d", step, i, e.a.wakeIdx-1)
 		}
-		if p := (i - 1) / 2; i > 0 && w.heap[p].at.After(e.at) {
+		if p := (i - 1) / 2; i > 0 && w.heap[p].at > e.at {
 			t.Fatalf("step %d: heap order broken at %d", step, i)
 		}
 	}
@@ -91,7 +92,7 @@ func checkWakeups(t *testing.T, step int, w *wakeups, clock *fakeClock, model ma
 		if !armed && a.wakeIdx != 0 {
 			t.Fatalf("step %d: activation %d has an entry, none armed", step, j)
 		}
-		if armed && (a.wakeIdx == 0 || !w.heap[a.wakeIdx-1].at.Equal(at)) {
+		if armed && (a.wakeIdx == 0 || w.heap[a.wakeIdx-1].at != at.Sub(w.base)) {
 			t.Fatalf("step %d: activation %d: entry does not hold its wake-up %v", step, j, at)
 		}
 	}
@@ -105,7 +106,43 @@ func checkWakeups(t *testing.T, step int, w *wakeups, clock *fakeClock, model ma
 	switch {
 	case len(w.heap) == 0 && timers != 0:
 		t.Fatalf("step %d: %d timers armed with no wake-up", step, timers)
-	case len(w.heap) > 0 && (timers != 1 || !armedAt.Equal(w.heap[0].at)):
+	case len(w.heap) > 0 && (timers != 1 || armedAt.Sub(w.base) != w.heap[0].at):
 		t.Fatalf("step %d: %d timers armed (at %v), want one at %v", step, timers, armedAt, w.heap[0].at)
+	}
+}
+
+// TestWakeEntrySize: one entry per active resource with a wake-up (all of them: the idle
+// check is one), in an array that grows as append grows it.
+func TestWakeEntrySize(t *testing.T) {
+	if size := unsafe.Sizeof(wakeEntry{}); size > 16 {
+		t.Fatalf("wakeEntry is %d bytes, want 16 (a distance and a pointer)", size)
+	}
+}
+
+// TestWakeupsOrderAsTheClock: on the real clock (monotonic readings), wake-ups far apart and
+// close together come out in the order of their times, and one armed in the past is due.
+func TestWakeupsOrderAsTheClock(t *testing.T) {
+	w := newWakeups(time.Now, func(time.Duration, func()) func() bool { return func() bool { return true } })
+	now := time.Now()
+	ats := []time.Time{now.Add(time.Hour), now.Add(-time.Minute), now.Add(time.Nanosecond), now.Add(100 * 365 * 24 * time.Hour), now}
+	actors := make([]*resourceActor, len(ats))
+	for i, at := range ats {
+		actors[i] = &resourceActor{}
+		w.arm(actors[i], at)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var got []time.Duration
+	for len(w.heap) > 0 {
+		got = append(got, w.heap[0].at)
+		w.remove(0)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Fatalf("wake-ups out of order: %v", got)
+		}
+	}
+	if got[0] != ats[1].Sub(w.base) || got[len(got)-1] != ats[3].Sub(w.base) {
+		t.Fatalf("first %v, last %v: want the minute ago and the century ahead", got[0], got[len(got)-1])
 	}
 }
