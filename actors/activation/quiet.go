@@ -76,7 +76,7 @@ func (c *Core) unpackFor(now time.Time, in Input) {
 	}
 	c.committed, c.spec = s, s
 	// The idle check comes back within QuietAfter of the command that woke the state.
-	if at := now.Add(c.cfg.QuietAfter); c.idleCheckAt.IsZero() || at.Before(c.idleCheckAt) {
+	if at := c.at(now.Add(c.cfg.QuietAfter)); c.idleCheckAt == 0 || at < c.idleCheckAt {
 		if c.phase == Serving {
 			c.idleCheckAt = at
 		}

@@ -28,7 +28,7 @@ func (c *Core) Status(now time.Time) Status {
 	s := Status{
 		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
 		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
-		ExpiryAt: c.expiryTime(), LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
+		ExpiryAt: c.expiryTime(), LeaseEnd: c.time(c.leaseEnd), WakeAt: c.wakeAt(),
 	}
 	for _, f := range c.flights {
 		s.InFlight += len(f.decisions)
