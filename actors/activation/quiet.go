@@ -49,7 +49,7 @@ func (c *Core) pack(queued int) {
 		return // something the format cannot say exactly: the graph stays
 	}
 	c.packed = string(b)
-	c.committed, c.spec = nil, nil
+	c.committed, c.spec = nil, nil // the rest of the work goes at the end of the Step (dropWorkIfQuiet)
 }
 
 // unpackFor unpacks a packed state before a Step of in that may read or change it: every
@@ -74,7 +74,7 @@ func (c *Core) unpackFor(now time.Time, in Input) {
 		c.die()
 		return
 	}
-	c.committed, c.spec = s, s
+	c.committed, c.spec = s, s // work is there: Step gave it (work.go)
 	// The idle check comes back within QuietAfter of the command that woke the state.
 	if at := c.at(now.Add(c.cfg.QuietAfter)); c.idleCheckAt == 0 || at < c.idleCheckAt {
 		if c.phase == Serving {

@@ -263,6 +263,11 @@ func runRandomized(t *testing.T, seed uint64, depth, batch, behind int) {
 			rd := core.Step(now, in)
 			if core.Quiet() {
 				quietSteps++
+				if core.work != nil {
+					t.Fatalf("seed %d: a quiet core kept its work after a Step (work.go)", seed)
+				}
+			} else if core.work == nil {
+				t.Fatalf("seed %d: a core that is not quiet has no work after a Step", seed)
 			}
 			for _, r := range rd.Replies {
 				c := r.To.(*Command)

@@ -25,6 +25,10 @@ type Status struct {
 
 // Status returns a view of the internals at time now.
 func (c *Core) Status(now time.Time) Status {
+	if c.work == nil { // quiet, or before the first Step (work.go): the view of empty work
+		c.work = new(work)
+		defer func() { c.work = nil }()
+	}
 	s := Status{
 		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
 		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
