@@ -317,8 +317,11 @@ func (c *Core) Parked() int { return int(c.parked) }
 // Waiting is the number of entries on the committed waitlist (0 before a load): the
 // waitlist-length gauge sums it over a node's activations.
 func (c *Core) Waiting() int {
+	if c.packed != "" {
+		return packedWaiting(c.packed) // quiet (quiet.go)
+	}
 	if c.work == nil || c.committed == nil {
-		return 0 // also while packed: a quiet activation has no waiting entry (quiet.go)
+		return 0
 	}
 	return c.committed.WaitlistLen()
 }

@@ -73,7 +73,7 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 		if q := s.core.Quiet(); q != (s.core.work == nil) {
 			return "", fmt.Errorf("quiet %v with work %v: a quiet core drops its work between Steps, no other does (work.go)", q, s.core.work != nil)
 		}
-		return fmt.Sprintf("quiet %v\n", s.core.Quiet()), nil
+		return fmt.Sprintf("quiet %v, waiting %d\n", s.core.Quiet(), s.core.Waiting()), nil
 	case "start":
 		in = Start{}
 	case "stop":

@@ -1,9 +1,12 @@
 package activation
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/allot/allot/actors/booking"
 )
 
 // TestCoreKeepsItsSizeClass: one Core lives per active resource, so its size is memory per
@@ -53,6 +56,29 @@ func TestIdleCoreLendsItsReady(t *testing.T) {
 		}
 		if rd := c.Step(now, Tick{}); rd == nil || c.rd != rd {
 			t.Fatalf("lend %v: Step after Done returned %p, core holds %p", lend, rd, c.rd)
+		}
+	}
+}
+
+// TestPackedWaitMarkIsNoVersion: a quiet core tells a packed state with waiting entries by its
+// first byte (quiet.go, packedWaitMark), so the booking state's packed form must never begin
+// with it: its first byte is its format's version.
+func TestPackedWaitMarkIsNoVersion(t *testing.T) {
+	s := booking.NewState("r")
+	now := time.UnixMilli(1_900_000_000_000).UTC()
+	s.Apply(booking.ResourceCreated{Resource: booking.Resource{ID: "r", Name: "r", HoldTTL: time.Hour, CreatedAt: now, UpdatedAt: now},
+		Buckets: []booking.Bucket{{Key: "a", Capacity: 1}}})
+	b, ok := s.Pack(nil)
+	if !ok || len(b) == 0 || b[0] == packedWaitMark {
+		t.Fatalf("packed form %q (ok %v) begins with the core's waitlist mark %#x", b, ok, packedWaitMark)
+	}
+	if p := string(b); packedWaiting(p) != 0 || packedState(p) != p {
+		t.Fatalf("a packed form without the mark reads as %d waiting, state %q", packedWaiting(p), packedState(p))
+	}
+	for _, n := range []int{1, 127, 128, 70000} {
+		p := string(binary.AppendUvarint([]byte{packedWaitMark}, uint64(n))) + string(b)
+		if packedWaiting(p) != n || packedState(p) != string(b) {
+			t.Fatalf("%d waiting: read back %d, state %q", n, packedWaiting(p), packedState(p))
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (c *Core) Status(now time.Time) Status {
 	if c.committed != nil {
 		s.Committed, s.Spec = c.committed.Clone(), c.spec.Clone()
 	} else if c.packed != "" {
-		if st, err := booking.Unpack(c.id, c.packed); err == nil {
+		if st, err := booking.Unpack(c.id, packedState(c.packed)); err == nil {
 			s.Committed, s.Spec = st, st.Clone()
 		}
 	}
