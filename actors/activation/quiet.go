@@ -24,7 +24,9 @@ import (
 //     answers from the core's fields without unpacking; Waiting from the packed form's
 //     header, see packedWaiting);
 //
-// and then committed = spec = nil. So no decision is taken or answered while packed, nothing
+// and then committed = spec = nil, and between Steps the whole work is dropped (work.go). A
+// waitlist does not keep a state from packing (since round 15): its offers come when hold
+// deadlines pass, which unpack it. So no decision is taken or answered while packed, nothing
 // acknowledged lives only in the graph that is dropped (the packed form is the committed
 // state, which the store has), and every input that can change or read the state unpacks it
 // before the step: a command, a store result, a stop, an abort, a Tick with a hold deadline
