@@ -29,12 +29,12 @@ type resourceActor struct {
 	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
 	wg     sync.WaitGroup // every store call the actor started
 
-	calls   []*storeCall // the commits, renewal and load at the store, in the order started
+	calls []*storeCall // the commits, renewal and load at the store, in the order started
 	// timerAt is the wake-up armed in cfg.wakes in Unix nanoseconds (0: none): only compared
 	// with the next one and waited for by a stop, which the wall clock serves (see arm); 16
 	// bytes less than a time.Time, which moved the actor from the 160 to the 144-byte class.
 	timerAt int64
-	wakeIdx int          // this actor's entry in cfg.wakes (owned by it, under its lock)
+	wakeIdx int // this actor's entry in cfg.wakes (owned by it, under its lock)
 
 	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
 	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
