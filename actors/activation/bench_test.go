@@ -66,3 +66,54 @@ func BenchmarkCoreHold(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuietRead measures what a resource asked less often than QuietAfter pays per
+// request (round 15, the trade-off of --quiet-after): its idle check packs the state (3 holds
+// with the node's hold ids and scoped idempotency keys), and its next request, a read, unpacks
+// it first. quiet=false is the same two steps with QuietAfter 0 (never packed): the
+// difference is the pack and the unpack.
+//
+//	go test -run '^$' -bench BenchmarkQuietRead -benchtime 20000x -benchmem ./actors/activation
+func BenchmarkQuietRead(b *testing.B) {
+	for _, quiet := range []bool{false, true} {
+		b.Run(fmt.Sprintf("quiet=%v", quiet), func(b *testing.B) {
+			// Every iteration is 2 s later: the lease, the holds and the idle timeout outlast
+			// a million of them, so every read is answered from memory and nothing expires.
+			const long = 1000 * time.Hour
+			cfg := Config{ResourceID: "mem-20261207-000001", MaxPending: 50, MaxBatch: 64, IdleTimeout: long, CommitTimeout: 5 * time.Second,
+				MinReloadBackoff: 10 * time.Millisecond, MaxReloadBackoff: 80 * time.Millisecond, Lease: long,
+				MaxClockOffset: 500 * time.Millisecond}
+			if quiet {
+				cfg.QuietAfter = time.Second
+			}
+			now := time.UnixMilli(1_900_000_000_000).UTC()
+			c, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd := c.Step(now, Start{})
+			res := booking.Resource{ID: cfg.ResourceID, Name: cfg.ResourceID, HoldTTL: long, CreatedAt: now, UpdatedAt: now}
+			c.Step(now, LoadResult{ID: rd.Load.ID, Exists: true, Epoch: 1, Version: 1, Resource: res,
+				Buckets: []booking.Bucket{{Key: "all", Capacity: 6}}})
+			for i := range 3 {
+				key := fmt.Sprintf("s1.%043d", i) // the edge's scoped key: "s1." and 43 base64url characters
+				cmd := &Command{Op: booking.PlaceHold{HoldID: fmt.Sprintf("h_2a3bqk7cdx4mzt6wexyvpf3ghsnla%03d", i), IdempotencyKey: key,
+					UserID: fmt.Sprintf("u-%d", i), Quantity: 1, Buckets: []string{"all"}}, To: i}
+				rd := c.Step(now, cmd)
+				c.Step(now, CommitResult{ID: rd.Commits[0].ID, Outcome: Committed})
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(2 * time.Second)
+				c.Step(now, Tick{})
+				if c.Quiet() != quiet {
+					b.Fatalf("quiet %v after the idle check, want %v", c.Quiet(), quiet)
+				}
+				rd := c.Step(now, &Command{Op: GetResource{}, To: 0})
+				if len(rd.Replies) != 1 || rd.Replies[0].Answer.Err != nil {
+					b.Fatalf("replies %+v", rd.Replies)
+				}
+			}
+		})
+	}
+}

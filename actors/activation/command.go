@@ -26,7 +26,7 @@ func (c *Core) onCommand(now time.Time, r *Command) {
 
 func (c *Core) admit(now time.Time, r *Command) {
 	t := ms(now)
-	c.lastActive = now
+	c.lastActive = c.at(now)
 	switch {
 	case expired(r, t):
 		c.fail(r, errDeadline)

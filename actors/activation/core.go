@@ -35,6 +35,11 @@ type Config struct {
 	// QuietAfter packs the booking state of an activation that got no command for this long
 	// and has nothing under way (quiet.go); 0: never.
 	QuietAfter time.Duration
+	// Origin is a reading of the shell's clock, taken once for the activations that share
+	// this Config: the core keeps its clock readings as nanoseconds since it (instant.go),
+	// so it should carry a monotonic reading when Step's times do. Zero: the Unix epoch
+	// (wall-clock readings only, as tests' model times are).
+	Origin time.Time
 }
 
 func (c Config) validate() error {
@@ -95,35 +100,29 @@ type Core struct {
 	pruned bool  // lastPrune is set
 	parked int32 // commands waiting in deferred, pending, flight or lookups (at most MaxPending)
 
-	// committed is what the store has, as far as this activation knows; spec is committed
-	// plus the effects of the commits in flight plus those of pending. nil until loaded, and
-	// while the activation is quiet: then packed holds the state (quiet.go).
-	committed *booking.State
-	spec      *booking.State
+	// work is the state and the work under way (work.go); nil while the activation is quiet
+	// (its state packed) between Steps, and before the first Step. Embedded: its fields read
+	// as the Core's.
+	*work
 	// packed is committed (= spec) in its packed form while the activation is quiet, "" else;
 	// a string, not a []byte: 8 bytes less in every Core.
 	packed  string
 	epoch   uint64
 	version uint64 // of committed
 
-	flights []*flight   // at the store, in the order asked for: up to MaxInFlight commits, or one renewal
-	load    *loading    // the load under way, at most one
-	pending []*decision // decided after flight was sealed, in decision order
-	// deferred are the commands that arrived before the first load, nil when there are none
-	// (after it, always): behind a pointer, 16 bytes less in every Core (see TestCoreKeepsItsSizeClass).
-	deferred *[]*Command
-	heldBack int // commands handled since pending could have been committed
-	nextID   uint64
+	nextID uint64
 
 	rare *rareTimes // nil until the activation first backs off, stops or looks a hold up
 
-	// leaseEnd is when this activation's lease ends by the shell's clock (zero: none);
-	// ownUntil is the latest lease end it stored with a write known to have applied.
-	leaseEnd time.Time
-	ownUntil time.Time
+	// leaseEnd is when this activation's lease ends by the shell's clock (0: none);
+	// ownUntil is the latest lease end it stored with a write known to have applied, a wall
+	// clock time in Unix nanoseconds (0: none). Instants, not time.Times: 64 bytes less in
+	// every Core (instant.go).
+	leaseEnd instant
+	ownUntil int64
 
-	lastActive  time.Time // of the last command
-	idleCheckAt time.Time // when to look whether the activation is idle or quiet (zero: never)
+	lastActive  instant // of the last command
+	idleCheckAt instant // when to look whether the activation is idle or quiet (0: never)
 	// expiryAt is the earliest deadline of a held hold, armed, in Unix nanoseconds (0: none):
 	// a model time (UTC, no monotonic reading), so 16 bytes less than a time.Time, which
 	// made room for packed.
@@ -214,6 +213,12 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	}
 	c.rd.reset()
 	c.rd.now = now
+	if c.work == nil {
+		// The first Step, or one of a quiet activation: the step runs on empty work, which
+		// unpackFor fills and dropWorkIfQuiet drops again if the state stays packed (an
+		// idle check, a stop).
+		c.work = new(work)
+	}
 	if c.packed != "" {
 		c.unpackFor(now, in)
 	}
@@ -252,6 +257,7 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 	_, tick := in.(Tick)
 	c.shareSpec(tick)
 	c.rd.WakeAt = c.wakeAt()
+	c.dropWorkIfQuiet()
 	return c.rd
 }
 
@@ -311,8 +317,11 @@ func (c *Core) Parked() int { return int(c.parked) }
 // Waiting is the number of entries on the committed waitlist (0 before a load): the
 // waitlist-length gauge sums it over a node's activations.
 func (c *Core) Waiting() int {
-	if c.committed == nil {
-		return 0 // also while packed: a quiet activation has no waiting entry (quiet.go)
+	if c.packed != "" {
+		return packedWaiting(c.packed) // quiet (quiet.go)
+	}
+	if c.work == nil || c.committed == nil {
+		return 0
 	}
 	return c.committed.WaitlistLen()
 }
@@ -338,11 +347,13 @@ func (c *Core) resetBackoff() {
 //
 // A packed (quiet) activation's resource exists (quiet.go): not missing.
 func (c *Core) Missing() bool {
-	return c.committed != nil && !c.committed.Exists() && !c.spec.Exists()
+	return c.work != nil && c.committed != nil && !c.committed.Exists() && !c.spec.Exists()
 }
 
 // Busy reports whether a load, a store write or decisions are under way.
-func (c *Core) Busy() bool { return c.load != nil || len(c.flights) > 0 || len(c.pending) > 0 }
+func (c *Core) Busy() bool {
+	return c.work != nil && (c.load != nil || len(c.flights) > 0 || len(c.pending) > 0)
+}
 
 // Answers for the retryable failures. Messages are for humans; codes are the contract.
 var (
@@ -364,8 +375,8 @@ var ErrStopped = errStopped
 func Redeliverable(err error) bool { return err == errMoved || err == errStopped }
 
 func (c *Core) onStart(now time.Time) {
-	c.lastActive = now
-	c.idleCheckAt = now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, 0))
+	c.lastActive = c.at(now)
+	c.idleCheckAt = c.at(now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, 0)))
 	if c.id == "" {
 		c.die()
 		return
@@ -374,7 +385,7 @@ func (c *Core) onStart(now time.Time) {
 }
 
 // loaded reports whether the state was loaded: it is in committed, or packed (quiet.go).
-func (c *Core) loaded() bool { return c.committed != nil || c.packed != "" }
+func (c *Core) loaded() bool { return c.packed != "" || c.committed != nil }
 
 func (c *Core) alive() bool { return c.phase != Dead && c.phase != Stopped }
 

@@ -20,7 +20,7 @@ import (
 func (c *Core) leased() bool { return c.leasedAt(c.rd.now) }
 
 func (c *Core) leasedAt(now time.Time) bool {
-	return !c.leaseEnd.IsZero() && now.Before(c.leaseEnd)
+	return c.leaseEnd != 0 && now.Before(c.time(c.leaseEnd))
 }
 
 // answersFromMemory reports whether an answer computed from committed may go out now: under
@@ -40,11 +40,11 @@ func (c *Core) leaseUntil(now time.Time) time.Time {
 // counts: the end of a fenced or uncertain write may never have been stored, and a
 // successor's lease may end before it.
 func (c *Core) granted(sent time.Time) {
-	if end := sent.Add(c.cfg.Lease - c.cfg.MaxClockOffset); end.After(c.leaseEnd) {
+	if end := c.at(sent.Add(c.cfg.Lease - c.cfg.MaxClockOffset)); c.leaseEnd == 0 || end > c.leaseEnd {
 		c.leaseEnd = end
 	}
-	if until := c.leaseUntil(sent); until.After(c.ownUntil) {
-		c.ownUntil = until
+	if until := c.leaseUntil(sent); until.After(wallTime(c.ownUntil)) {
+		c.ownUntil = wallNanos(until)
 	}
 }
 
@@ -124,7 +124,7 @@ func (c *Core) onRenewed(now time.Time, o Outcome) {
 func (c *Core) renewAhead(now time.Time) {
 	if !c.loaded() || c.phase == Dead || c.phase == Stopping || c.phase == Stopped || c.backingOff() ||
 		len(c.flights) > 0 || c.load != nil || len(c.pending) > 0 || !c.committed.Exists() || !c.leased() ||
-		c.leaseEnd.Sub(now) > c.cfg.Lease/2 {
+		c.time(c.leaseEnd).Sub(now) > c.cfg.Lease/2 {
 		return
 	}
 	c.startRenewal(now, nil)

@@ -31,7 +31,7 @@ func (c *Core) onLoaded(now time.Time, res *LoadResult) {
 		c.loadFailed(now)
 		return
 	}
-	if until := leaseToWaitFor(res.LeaseUntil, c.ownUntil, now); !until.IsZero() {
+	if until := leaseToWaitFor(res.LeaseUntil, wallTime(c.ownUntil), now); !until.IsZero() {
 		c.load.result, c.load.waitUntil, c.load.since = res, until, now
 		return
 	}
@@ -52,7 +52,7 @@ func (c *Core) install(now time.Time, res *LoadResult, waited time.Duration) {
 	c.epoch, c.version = res.Epoch, res.Version
 	c.memory = Current
 	c.resetBackoff()
-	c.leaseEnd = time.Time{} // an activation holds no lease until its first write
+	c.leaseEnd = 0 // an activation holds no lease until its first write
 	c.rd.Notes.Loaded, c.rd.Notes.LeaseWait = true, waited
 	if first {
 		if c.phase == Loading {

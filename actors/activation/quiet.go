@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/allot/allot/actors/booking"
@@ -19,10 +20,13 @@ import (
 //   - the phase is Serving and memory is Current (no reload owed);
 //   - nothing is at the store or waits for it: no commit, renewal, load or lookup, nothing
 //     pending, deferred or parked, no command queued, no backoff;
-//   - committed and spec are one State (shareSpec) of a resource that exists, with an empty
-//     waitlist (Waiting and Missing answer from the core's fields without unpacking);
+//   - committed and spec are one State (shareSpec) of a resource that exists (Missing
+//     answers from the core's fields without unpacking; Waiting from the packed form's
+//     header, see packedWaiting);
 //
-// and then committed = spec = nil. So no decision is taken or answered while packed, nothing
+// and then committed = spec = nil, and between Steps the whole work is dropped (work.go). A
+// waitlist does not keep a state from packing (since round 15): its offers come when hold
+// deadlines pass, which unpack it. So no decision is taken or answered while packed, nothing
 // acknowledged lives only in the graph that is dropped (the packed form is the committed
 // state, which the store has), and every input that can change or read the state unpacks it
 // before the step: a command, a store result, a stop, an abort, a Tick with a hold deadline
@@ -39,17 +43,21 @@ func (c *Core) pack(queued int) {
 		return
 	}
 	c.shareSpec(true) // nothing in flight or pending: spec is committed
-	if c.spec != c.committed || !c.committed.Exists() || c.committed.WaitlistLen() > 0 {
+	if c.spec != c.committed || !c.committed.Exists() {
 		return
 	}
 	// Room for a few holds at once (the packed form is ~60-100 bytes a hold): one allocation
 	// of scratch in most cases, and the string is the one that stays.
-	b, ok := c.committed.Pack(make([]byte, 0, 128+96*c.committed.HoldCount()))
+	b := make([]byte, 0, 128+96*c.committed.HoldCount())
+	if n := c.committed.WaitlistLen(); n > 0 {
+		b = binary.AppendUvarint(append(b, packedWaitMark), uint64(n))
+	}
+	b, ok := c.committed.Pack(b)
 	if !ok {
 		return // something the format cannot say exactly: the graph stays
 	}
 	c.packed = string(b)
-	c.committed, c.spec = nil, nil
+	c.committed, c.spec = nil, nil // the rest of the work goes at the end of the Step (dropWorkIfQuiet)
 }
 
 // unpackFor unpacks a packed state before a Step of in that may read or change it: every
@@ -65,7 +73,7 @@ func (c *Core) unpackFor(now time.Time, in Input) {
 			return
 		}
 	}
-	s, err := booking.Unpack(c.id, c.packed)
+	s, err := booking.Unpack(c.id, packedState(c.packed))
 	c.packed = ""
 	if err != nil {
 		// A bug: the bytes are the core's own. The state is the store's (nothing was under
@@ -74,13 +82,58 @@ func (c *Core) unpackFor(now time.Time, in Input) {
 		c.die()
 		return
 	}
-	c.committed, c.spec = s, s
+	c.committed, c.spec = s, s // work is there: Step gave it (work.go)
 	// The idle check comes back within QuietAfter of the command that woke the state.
-	if at := now.Add(c.cfg.QuietAfter); c.idleCheckAt.IsZero() || at.Before(c.idleCheckAt) {
+	if at := c.at(now.Add(c.cfg.QuietAfter)); c.idleCheckAt == 0 || at < c.idleCheckAt {
 		if c.phase == Serving {
 			c.idleCheckAt = at
 		}
 	}
+}
+
+// The waitlist of a packed state. The waitlist gauge sums Waiting over a node's activations
+// and reads it after every Step, so a quiet activation must say its count without unpacking,
+// and a count field in Core would move every Core to a larger class (round 14 packed no state
+// with a waitlist for this reason). So the packed form of a state with waiting entries begins
+// with packedWaitMark and the count (a uvarint), then the booking state's packed form; that of
+// a state without, which most are, is the booking state's packed form alone, whose first byte
+// is its format's version, never packedWaitMark (TestPackedWaitMarkIsNoVersion).
+const packedWaitMark = 0xff
+
+// packedWaiting is the number of waiting entries of the packed form p.
+func packedWaiting(p string) int {
+	if p == "" || p[0] != packedWaitMark {
+		return 0
+	}
+	n, k := uvarintString(p[1:])
+	if k <= 0 {
+		return 0 // not the core's: cannot happen
+	}
+	return int(n)
+}
+
+// packedState is the booking state's packed form within p (a substring: no copy).
+func packedState(p string) string {
+	if p == "" || p[0] != packedWaitMark {
+		return p
+	}
+	_, k := uvarintString(p[1:])
+	return p[1+max(k, 0):]
+}
+
+// uvarintString is binary.Uvarint of a string, without converting it to bytes.
+func uvarintString(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		b := s[i]
+		if b < 0x80 {
+			return x | uint64(b)<<shift, i + 1
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }
 
 // nextIdleCheck is the pause before the next idle check, left being the pause before the idle

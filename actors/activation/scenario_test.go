@@ -70,7 +70,10 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 		return fmt.Sprintf("phase %s, memory %s, backing off %v, leased %v, parked %d, pending %d, in flight %d, epoch %d, version %d\n",
 			st.Phase, memoryName(st.Memory), st.BackingOff, st.Leased, st.Parked, st.Pending, st.InFlight, st.Epoch, st.Version), nil
 	case "quiet":
-		return fmt.Sprintf("quiet %v\n", s.core.Quiet()), nil
+		if q := s.core.Quiet(); q != (s.core.work == nil) {
+			return "", fmt.Errorf("quiet %v with work %v: a quiet core drops its work between Steps, no other does (work.go)", q, s.core.work != nil)
+		}
+		return fmt.Sprintf("quiet %v, waiting %d\n", s.core.Quiet(), s.core.Waiting()), nil
 	case "start":
 		in = Start{}
 	case "stop":
@@ -170,7 +173,8 @@ func (s *scenario) commitID(d *datadriven.TestData) uint64 {
 	if n := s.intArg(d, "n"); n > 0 && n <= len(s.commits) {
 		return s.commits[n-1]
 	}
-	if fs := s.core.flights; len(fs) > 0 && !fs[0].renewal {
+	if s.core.work == nil { // quiet (work.go): nothing at the store
+	} else if fs := s.core.flights; len(fs) > 0 && !fs[0].renewal {
 		return fs[0].id
 	}
 	if len(s.commits) == 0 {

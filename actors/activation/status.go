@@ -25,10 +25,14 @@ type Status struct {
 
 // Status returns a view of the internals at time now.
 func (c *Core) Status(now time.Time) Status {
+	if c.work == nil { // quiet, or before the first Step (work.go): the view of empty work
+		c.work = new(work)
+		defer func() { c.work = nil }()
+	}
 	s := Status{
 		Phase: c.phase, Memory: c.memory, BackingOff: c.backingOff(), Leased: c.leasedAt(now),
 		Parked: int(c.parked), Pending: len(c.pending), Loading: c.load != nil, Epoch: c.epoch, Version: c.version,
-		ExpiryAt: c.expiryTime(), LeaseEnd: c.leaseEnd, WakeAt: c.wakeAt(),
+		ExpiryAt: c.expiryTime(), LeaseEnd: c.time(c.leaseEnd), WakeAt: c.wakeAt(),
 	}
 	for _, f := range c.flights {
 		s.InFlight += len(f.decisions)
@@ -39,7 +43,7 @@ func (c *Core) Status(now time.Time) Status {
 	if c.committed != nil {
 		s.Committed, s.Spec = c.committed.Clone(), c.spec.Clone()
 	} else if c.packed != "" {
-		if st, err := booking.Unpack(c.id, c.packed); err == nil {
+		if st, err := booking.Unpack(c.id, packedState(c.packed)); err == nil {
 			s.Committed, s.Spec = st, st.Clone()
 		}
 	}

@@ -45,7 +45,7 @@ func (c *Core) wakeAt() time.Time {
 	}
 	earliest(c.expiryTime())
 	earliest(c.backoffUntil())
-	earliest(c.idleCheckAt)
+	earliest(c.time(c.idleCheckAt))
 	return w
 }
 
@@ -70,7 +70,7 @@ func (c *Core) onTick(now time.Time, queued int) {
 		c.flush(now)
 		c.armExpiry()
 	}
-	if !c.idleCheckAt.IsZero() && !now.Before(c.idleCheckAt) {
+	if c.idleCheckAt != 0 && !now.Before(c.time(c.idleCheckAt)) {
 		c.idleCheck(now, queued)
 	}
 }
@@ -78,18 +78,18 @@ func (c *Core) onTick(now time.Time, queued int) {
 // idleCheck packs the state of an activation that got no command for QuietAfter and has no
 // work (quiet.go), and passivates one that got none for IdleTimeout.
 func (c *Core) idleCheck(now time.Time, queued int) {
-	quiet := now.Sub(c.lastActive)
+	quiet := now.Sub(c.time(c.lastActive))
 	if left := c.cfg.IdleTimeout - quiet; left > 0 {
 		if q := c.cfg.QuietAfter; q > 0 && quiet >= q {
 			c.pack(queued) // not when passivating: the stop would unpack it again
 		}
-		c.idleCheckAt = now.Add(c.nextIdleCheck(left, quiet))
+		c.idleCheckAt = c.at(now.Add(c.nextIdleCheck(left, quiet)))
 		return
 	}
 	if c.passivateIfIdle(queued) {
-		c.idleCheckAt = time.Time{}
+		c.idleCheckAt = 0
 	} else {
-		c.idleCheckAt = now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, quiet))
+		c.idleCheckAt = c.at(now.Add(c.nextIdleCheck(c.cfg.IdleTimeout, quiet)))
 	}
 }
 
@@ -107,7 +107,7 @@ func (c *Core) onStop(now time.Time) {
 	}
 	c.phase = Stopping
 	c.times().stopBy = now.Add(c.cfg.CommitTimeout)
-	c.rare.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, 0, time.Time{}
+	c.rare.backoffUntil, c.expiryAt, c.idleCheckAt = time.Time{}, 0, 0
 	c.flush(now)
 }
 
@@ -116,7 +116,7 @@ func (c *Core) onStop(now time.Time) {
 // and whatever still waits is answered unavailable.
 func (c *Core) finishStop(now time.Time) {
 	if c.leased() && c.exists() {
-		c.leaseEnd = time.Time{} // no answer from memory after this point
+		c.leaseEnd = 0 // no answer from memory after this point
 		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
 	}
 	c.failAll(errStopped)

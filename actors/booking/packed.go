@@ -25,12 +25,17 @@ import (
 // only tests and odd store rows make) is not packed: Pack reports false and the activation
 // keeps its object graph.
 //
-// Format, version 1: the version byte, then varints (encoding/binary's, signed ones zig-zag),
+// Format, version 2: the version byte, then varints (encoding/binary's, signed ones zig-zag),
 // strings and times (packedtext.go), in the order of appendState. A decoder of another
 // version refuses; the format lives only in memory (never stored or sent), so a new version
 // needs no migration, only a new number.
 
-const packedVersion = 1
+// Version 2 (round 15) writes the resource's update time as its distance from its creation,
+// its archive time xor noInstant (one byte while not archived, ten before), and each hold's
+// creation as its distance from the previous hold's (the first's from the resource's
+// creation): 32 bytes less for a 3-hold resource of the node's memory fill, 304 → 272, the 288-byte class
+// instead of the 320. Distances wrap as decoding adds them back: exact.
+const packedVersion = 2
 
 // errPacked is every refusal of Unpack: the bytes are not a state this package packed.
 var errPacked = errors.New("booking: not a packed state")
@@ -112,7 +117,7 @@ func (s *State) appendState(b []byte) []byte {
 	b = appendText(b, r.Name, s.id)
 	b = appendNanos(b, int64(r.HoldTTL))
 	b = appendNanos(b, int64(r.created))
-	b = appendNanos(b, int64(r.updated))
+	b = appendNanos(b, int64(r.updated-r.created))
 	switch r.rules {
 	case nil:
 		b = append(b, pkRulesCommon)
@@ -128,7 +133,7 @@ func (s *State) appendState(b []byte) []byte {
 		b = appendString(b, x.Timezone)
 		b = appendNanos(b, int64(x.SlotEvery))
 		b = appendNanos(b, int64(x.WaitlistOfferTTL))
-		b = appendNanos(b, int64(x.archived))
+		b = appendNanos(b, int64(x.archived^noInstant))
 	}
 	if e := r.extra; e == nil {
 		b = append(b, 0)
@@ -171,6 +176,7 @@ func (s *State) appendState(b []byte) []byte {
 
 	b = binary.AppendUvarint(b, uint64(len(s.holds.list)))
 	prevID, prevUser, prevKey := "", "", s.id // each string follows the one of the hold before
+	prevAt := r.created                       // and each creation time the one before
 	for _, h := range s.holds.list {
 		b = appendText(b, h.ID, prevID)
 		b = appendText(b, h.UserID, prevUser)
@@ -180,7 +186,8 @@ func (s *State) appendState(b []byte) []byte {
 			prevKey = h.IdempotencyKey
 		}
 		b = binary.AppendVarint(b, h.Quantity)
-		b = appendNanos(b, int64(h.created))
+		b = appendNanos(b, int64(h.created-prevAt))
+		prevAt = h.created
 		b = appendNanos(b, int64(h.expires-h.created)) // wraps, as decoding does: exact
 		b = binary.AppendVarint(b, int64(h.bkAt))
 		b = binary.AppendVarint(b, int64(h.bkN))

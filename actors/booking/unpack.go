@@ -111,7 +111,7 @@ func (d *unpacker) state(id string) (*State, error) {
 	r.Name = d.text(id)
 	r.HoldTTL = time.Duration(d.nanos())
 	r.created = instant(d.nanos())
-	r.updated = instant(d.nanos())
+	r.updated = r.created + instant(d.nanos())
 	switch d.byte() {
 	case pkRulesCommon:
 		r.rules = nil
@@ -123,7 +123,7 @@ func (d *unpacker) state(id string) (*State, error) {
 		x.MaxPerUser = d.varint()
 		x.Timezone = d.string()
 		x.SlotEvery, x.WaitlistOfferTTL = time.Duration(d.nanos()), time.Duration(d.nanos())
-		x.archived = instant(d.nanos())
+		x.archived = instant(d.nanos()) ^ noInstant
 		r.rules = x
 	default:
 		return nil, errPacked
@@ -216,6 +216,7 @@ func (d *unpacker) holds(s *State) error {
 	}
 	block := make([]hold, n)
 	prevID, prevUser, prevKey := "", "", s.id // as appendState writes them
+	prevAt := s.resource.created
 	for i := range block {
 		h := &block[i]
 		h.ID = d.text(prevID)
@@ -226,7 +227,8 @@ func (d *unpacker) holds(s *State) error {
 			prevKey = h.IdempotencyKey
 		}
 		h.Quantity = d.varint()
-		h.created = instant(d.nanos())
+		h.created = prevAt + instant(d.nanos())
+		prevAt = h.created
 		h.expires = h.created + instant(d.nanos())
 		h.bkAt, h.bkN, h.updated = d.int32(), d.int32(), d.int32()
 		ext := d.uvarint()

@@ -196,7 +196,12 @@ func (c *Config) coreConfig() *activation.Config {
 	if c.core != nil {
 		return c.core
 	}
+	var origin time.Time // the zero of the cores' clock readings: one from this clock, with its monotonic reading
+	if c.Now != nil {
+		origin = c.Now()
+	}
 	return &activation.Config{
+		Origin:     origin,
 		MaxPending: c.MaxPending, MaxBatch: c.MaxBatch,
 		IdleTimeout: c.IdleTimeout, QuietAfter: c.QuietAfter, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
