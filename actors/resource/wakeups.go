@@ -31,7 +31,7 @@ type wakeups struct {
 	now       func() time.Time
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
-	base      time.Time // wake-ups are kept as their distance from base
+	base time.Time // wake-ups are kept as their distance from base
 
 	mu      sync.Mutex
 	heap    []wakeEntry
