@@ -42,8 +42,8 @@ type TransportConfig struct {
 	// (CIDRs or addresses): exempt from MaxConnsPerIP, and the only peers whose
 	// X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// EdgeFastPath serves the hot route (POST /v1/resources/:rid/holds) of a plain-HTTP edge
-	// on httpserver.Lean's fast path, every other request and connection on net/http
+	// EdgeFastPath serves the hot routes of a plain-HTTP edge (api.IsHotRoute: the POSTs that
+	// create, confirm, cancel and extend holds) on httpserver.Lean's fast path, every other request and connection on net/http
 	// (issue 17, round 15). With TLS the edge is net/http's whatever this says.
 	EdgeFastPath bool
 	// TLSCert and TLSKey, both or neither, serve the edge over TLS (1.2+, HTTP/2), reloading
