@@ -43,8 +43,9 @@ type TransportConfig struct {
 	// X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// EdgeFastPath serves the hot routes of a plain-HTTP edge (api.IsHotRoute: the POSTs that
-	// create, confirm, cancel and extend holds) on httpserver.Lean's fast path, every other request and connection on net/http
-	// (issue 17, round 15). With TLS the edge is net/http's whatever this says.
+	// create, confirm, cancel and extend holds) on httpserver.Lean's fast path, every other
+	// request and connection on net/http (issue 17, round 15). With TLS the edge is
+	// net/http's whatever this says.
 	EdgeFastPath bool
 	// TLSCert and TLSKey, both or neither, serve the edge over TLS (1.2+, HTTP/2), reloading
 	// the pair when the files change.
