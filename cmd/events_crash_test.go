@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,23 @@ func startNATS(t *testing.T) string {
 	return ns.ClientURL()
 }
 
+// startNATSOn runs a nats-server with JetStream on storeDir (a stopped node's embedded store),
+// listening on a free loopback port, and returns its URL.
+func startNATSOn(t *testing.T, storeDir string) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
+		NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
 // change is one booking change a client saw acknowledged (or refused): a hold's event type.
 type change struct {
 	hold string
@@ -51,11 +69,29 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	natsURL := startNATS(t)
+	kill9PublishesEveryAcknowledgedChange(t, startNATS(t))
+}
+
+// TestKill9PublishesEveryAcknowledgedChangeEmbedded is the same on the embedded server, where
+// the relay publishes a claim as one window (bus.PublishWindow): the stream is read from the
+// node's data directory after a graceful stop, by a server of the test on the same files.
+func TestKill9PublishesEveryAcknowledgedChangeEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	kill9PublishesEveryAcknowledgedChange(t, "")
+}
+
+// kill9PublishesEveryAcknowledgedChange runs the kill -9 scenario against a node that publishes
+// to natsURL, or to its embedded server when natsURL is empty.
+func kill9PublishesEveryAcknowledgedChange(t *testing.T, natsURL string) {
 	bin := clustertest.MustBinary(t)
 	dataDir := t.TempDir()
-	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: dataDir,
-		ExtraArgs: []string{"--nats-url", natsURL}})
+	var extra []string
+	if natsURL != "" {
+		extra = []string{"--nats-url", natsURL}
+	}
+	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: dataDir, ExtraArgs: extra})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := clustertest.NewClient(5*time.Second, clustertest.DevIssuer(t, auth.DevKeyFile(dataDir)))
@@ -136,6 +172,12 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 	}
 	acked[change{after.ID, events.HoldPlaced}] = true
 
+	if natsURL == "" { // the embedded stream: a graceful stop publishes what is left, then read its files
+		if err := n.Stop(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		natsURL = startNATSOn(t, filepath.Join(dataDir, "nats"))
+	}
 	seen, order := readStream(t, ctx, natsURL, acked)
 	for ch := range acked {
 		if !seen[ch] {
