@@ -72,9 +72,9 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 	kill9PublishesEveryAcknowledgedChange(t, startNATS(t))
 }
 
-// TestKill9PublishesEveryAcknowledgedChangeEmbedded is the same on the embedded server, where
-// the relay publishes a claim as one window (bus.PublishWindow): the stream is read from the
-// node's data directory after a graceful stop, by a server of the test on the same files.
+// TestKill9PublishesEveryAcknowledgedChangeEmbedded is the same on the node's embedded server
+// (its JetStream files die with the node's process): the stream is read from the node's data
+// directory after a graceful stop, by a server of the test on the same files.
 func TestKill9PublishesEveryAcknowledgedChangeEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
