@@ -72,6 +72,12 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 	if len(recs) == 0 {
 		return nil, nil
 	}
+	if len(recs) < read && len(c.until) == 0 {
+		// Every unpublished row, none held: the claim takes them all, which is each
+		// resource's whole backlog (the relay keeping up, the common case).
+		c.claim(recs, now.Add(lease).UnixMilli())
+		return slices.Clip(recs), nil
+	}
 	held := func(r *events.Record) bool { _, ok := c.until[persistence.KeyOf(r)]; return ok }
 	cands := make([]events.Record, 0, len(recs))
 	byResource := map[string][]persistence.Unpublished{}
@@ -106,14 +112,18 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		})
 	}
 	out := persistence.PrefixClaim(cands, limit, byResource)
-	if len(out) > 0 && c.until == nil {
+	c.claim(out, now.Add(lease).UnixMilli())
+	return out, nil
+}
+
+// claim holds recs until the ms time until (c.mu held).
+func (c *outboxClaims) claim(recs []events.Record, until int64) {
+	if len(recs) > 0 && c.until == nil {
 		c.until = map[persistence.EventKey]int64{}
 	}
-	until := now.Add(lease).UnixMilli()
-	for i := range out {
-		c.until[persistence.KeyOf(&out[i])] = until
+	for i := range recs {
+		c.until[persistence.KeyOf(&recs[i])] = until
 	}
-	return out, nil
 }
 
 // completeUpTo makes byResource[rid] every unpublished row of rid up to last (or the first
