@@ -62,9 +62,11 @@ type RelayConfig struct {
 	Metrics      *RelayMetrics
 	BacklogEvery time.Duration
 	// Windows lets the relay publish a claim as one window when Publisher is a
-	// WindowPublisher (off by default: round 14 saw, in 2 of 67 kill -9 runs on the embedded
-	// server, a resource's event stored before one it follows, and could not tell in time
-	// whether main does the same; docs/PERFORMANCE.md).
+	// WindowPublisher. Off by default: with windows on, the embedded kill -9 test
+	// (cmd/events_crash_test.go) stored a version's later event before its first in 1 of the
+	// first 62 runs of round 15 (after a restart the stream refused the first with "wrong last
+	// msg ID"), with the one-node claims already keeping each resource's events a prefix,
+	// where the one-at-a-time relay passed 150 of 150 (docs/PERFORMANCE.md, round 15).
 	Windows bool
 }
 
@@ -77,7 +79,7 @@ type BacklogCounter interface {
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
-		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second, Windows: true}
+		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second}
 }
 
 func (c RelayConfig) validate() error {
