@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -87,6 +88,7 @@ func TestKill9PublishesEveryAcknowledgedChangeEmbedded(t *testing.T) {
 func kill9PublishesEveryAcknowledgedChange(t *testing.T, natsURL string) {
 	bin := clustertest.MustBinary(t)
 	dataDir := t.TempDir()
+	t.Cleanup(func() { keepOnFailure(t, dataDir) }) // runs before TempDir's removal
 	var extra []string
 	if natsURL != "" {
 		extra = []string{"--nats-url", natsURL}
@@ -197,6 +199,24 @@ func kill9PublishesEveryAcknowledgedChange(t *testing.T, natsURL string) {
 		}
 	}
 	t.Logf("%d acknowledged changes (%d refused) around kill -9; all published, versions in order", len(acked), len(refused))
+}
+
+// keepOnFailure copies a failed run's data directory (the SQLite file and the embedded
+// JetStream's files) out of the test's temporary directory, so that a rare failure can be
+// read afterwards (round 15: the publish window's reorders after kill -9).
+func keepOnFailure(t *testing.T, dataDir string) {
+	if !t.Failed() {
+		return
+	}
+	dst, err := os.MkdirTemp("", "allot-kill9-failed-")
+	if err == nil {
+		err = os.CopyFS(dst, os.DirFS(dataDir))
+	}
+	if err != nil {
+		t.Logf("keeping the data directory: %v", err)
+		return
+	}
+	t.Logf("the failed run's data directory is kept in %s", dst)
 }
 
 // readStream reads the events stream from the start until every change of want was seen (or
