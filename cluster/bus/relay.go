@@ -63,10 +63,10 @@ type RelayConfig struct {
 	BacklogEvery time.Duration
 	// Windows lets the relay publish a claim as one window when Publisher is a
 	// WindowPublisher. Off by default: with windows on, the embedded kill -9 test
-	// (cmd/events_crash_test.go) stored a version's later event before its first in 1 of the
-	// first 62 runs of round 15 (after a restart the stream refused the first with "wrong last
-	// msg ID"), with the one-node claims already keeping each resource's events a prefix,
-	// where the one-at-a-time relay passed 150 of 150 (docs/PERFORMANCE.md, round 15).
+	// (cmd/events_crash_test.go) stored a version's later events before its first in 4 of 150
+	// runs of round 15 (after the restart the stream refused the first with "wrong last msg
+	// ID"), with the one-node claims already keeping each resource's events a prefix, where
+	// the one-at-a-time relay passed 150 of 150 (docs/PERFORMANCE.md, round 15).
 	Windows bool
 }
 
