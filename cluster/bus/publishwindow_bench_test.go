@@ -67,7 +67,7 @@ type relayProbe struct{ pub Publisher }
 
 func (p *relayProbe) publish(ctx context.Context, recs []events.Record, dup []bool) (int, error) {
 	r := &Relay{cfg: RelayConfig{Publisher: p.pub, Windows: true}}
-	return r.publish(ctx, recs, dup)
+	return r.publish(ctx, recs, dup, true)
 }
 
 // cpuNow is the process's user and system CPU time so far.

@@ -114,6 +114,21 @@ type Relay struct {
 	// failed): they go first in the next pass, before any new claim, so that a failure
 	// never lets a resource's later events overtake earlier ones. Run goroutine only.
 	held []events.Record
+	// start is when the relay started; fresh is set once a claim made a claim lease after
+	// it came back shorter than Batch and was published whole. Run goroutine only.
+	//
+	// Why (the publish window's chain): a window stores its events only as a prefix because
+	// each event names the one before it (Nats-Expected-Last-Msg-Id), which holds only while
+	// none of the window's events is in the stream already. A duplicate that happens to be
+	// the stream's last message re-anchors the chain behind an event the stream refused: in
+	// [a, d, b], a refused, d a duplicate of the last message, b names d and is stored before
+	// a (round 15's kill -9 reorders: the restarted relay republished its predecessor's
+	// published but unmarked events). Events in the stream but not marked are this relay's
+	// held ones (republished one at a time), or a predecessor's (a process killed between
+	// publish and mark): those are all unpublished at start, so once a claim made after every
+	// predecessor's lease came back short, they were all in it or before it.
+	start time.Time
+	fresh bool
 }
 
 type relayStats struct {
@@ -126,7 +141,8 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Relay{cfg: cfg, log: cfg.Logger, nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		start: cfg.Now()}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -224,10 +240,14 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 		inVersionOrder(recs)
 	}
+	claimedAt := r.cfg.Now()
 	r.held = recs
 	r.cfg.Metrics.setHeld(len(recs))
 	dupOf := make([]bool, len(recs))
-	n, perr := r.publish(ctx, recs, dupOf)
+	n, perr := r.publish(ctx, recs, dupOf, !fromHeld && r.fresh)
+	if !fromHeld && perr == nil && n == len(recs) && len(recs) < r.cfg.Batch && claimedAt.Sub(r.start) >= r.cfg.ClaimLease {
+		r.fresh = true
+	}
 	ids := make([]persistence.EventKey, 0, n)
 	var dups int64
 	now := r.cfg.Now()
@@ -265,11 +285,12 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	return len(recs), nil
 }
 
-// publish publishes recs in order, as one window when the publisher can (WindowPublisher),
-// and returns how many from the start were stored (dup[i] for each) and the error of the
-// first that was not.
-func (r *Relay) publish(ctx context.Context, recs []events.Record, dup []bool) (int, error) {
-	if wp, ok := r.cfg.Publisher.(WindowPublisher); ok && r.cfg.Windows {
+// publish publishes recs in order, as one window when window is set and the publisher can
+// (WindowPublisher), and returns how many from the start were stored (dup[i] for each) and
+// the error of the first that was not. window must be set only for events none of which can
+// be in the stream already (Relay.fresh).
+func (r *Relay) publish(ctx context.Context, recs []events.Record, dup []bool, window bool) (int, error) {
+	if wp, ok := r.cfg.Publisher.(WindowPublisher); ok && r.cfg.Windows && window {
 		n, err := wp.PublishWindow(ctx, recs, dup)
 		if n < 0 || n > len(recs) || (n < len(recs) && err == nil) {
 			return 0, fmt.Errorf("relay: publisher stored %d of %d events without an error", n, len(recs))
