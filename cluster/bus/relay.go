@@ -68,6 +68,11 @@ type RelayConfig struct {
 	// ID"), with the one-node claims already keeping each resource's events a prefix, where
 	// the one-at-a-time relay passed 150 of 150 (docs/PERFORMANCE.md, round 15).
 	Windows bool
+	// FreshAfter is how long after its start the relay publishes one at a time whatever it
+	// claims (Relay.fresh): the claim lease of a predecessor on another process, whose
+	// claims outlive it on PostgreSQL and CockroachDB. A store that voids its claims at open
+	// (SQLite) or has none to inherit (memstore) can set 0. Default: the claim lease's 10 s.
+	FreshAfter time.Duration
 }
 
 // BacklogCounter is a RelayStore that counts its unpublished events, all nodes' together
@@ -79,7 +84,8 @@ type BacklogCounter interface {
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
-		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second}
+		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second,
+		FreshAfter: 10 * time.Second}
 }
 
 func (c RelayConfig) validate() error {
@@ -88,6 +94,8 @@ func (c RelayConfig) validate() error {
 		return errors.New("relay: store, publisher and clock are required")
 	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0 || c.BacklogEvery <= 0:
 		return errors.New("relay: poll, batch, claim lease, retention, prune and backlog intervals must be positive")
+	case c.FreshAfter < 0:
+		return errors.New("relay: FreshAfter must not be negative")
 	}
 	return nil
 }
@@ -114,8 +122,8 @@ type Relay struct {
 	// failed): they go first in the next pass, before any new claim, so that a failure
 	// never lets a resource's later events overtake earlier ones. Run goroutine only.
 	held []events.Record
-	// start is when the relay started; fresh is set once a claim made a claim lease after
-	// it came back shorter than Batch and was published whole. Run goroutine only.
+	// start is when the relay started; fresh is set once a claim made FreshAfter after it
+	// came back shorter than Batch and was published whole. Run goroutine only.
 	//
 	// Why (the publish window's chain): a window stores its events only as a prefix because
 	// each event names the one before it (Nats-Expected-Last-Msg-Id), which holds only while
@@ -126,7 +134,7 @@ type Relay struct {
 	// published but unmarked events). Events in the stream but not marked are this relay's
 	// held ones (republished one at a time), or a predecessor's (a process killed between
 	// publish and mark): those are all unpublished at start, so once a claim made after every
-	// predecessor's lease came back short, they were all in it or before it.
+	// predecessor's lease (FreshAfter) came back short, they were all in it or before it.
 	start time.Time
 	fresh bool
 }
@@ -245,7 +253,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	r.cfg.Metrics.setHeld(len(recs))
 	dupOf := make([]bool, len(recs))
 	n, perr := r.publish(ctx, recs, dupOf, !fromHeld && r.fresh)
-	if !fromHeld && perr == nil && n == len(recs) && len(recs) < r.cfg.Batch && claimedAt.Sub(r.start) >= r.cfg.ClaimLease {
+	if !fromHeld && perr == nil && n == len(recs) && len(recs) < r.cfg.Batch && claimedAt.Sub(r.start) >= r.cfg.FreshAfter {
 		r.fresh = true
 	}
 	ids := make([]persistence.EventKey, 0, n)

@@ -85,3 +85,21 @@ func TestRelayPublishesOneAtATimeUntilFresh(t *testing.T) {
 		t.Fatal("fresh before a claim lease passed since the start")
 	}
 }
+
+// With nothing to wait out (FreshAfter 0: SQLite), the first short claim published whole
+// makes the relay fresh, and its next claims go as windows; a full claim does not.
+func TestRelayFreshAfterAShortClaim(t *testing.T) {
+	b := openBus(t)
+	store := &fixedClaims{recs: dupScenario(t, b)}
+	cfg := DefaultRelayConfig()
+	cfg.Store, cfg.Publisher, cfg.Windows, cfg.FreshAfter, cfg.Batch = store, b, true, 0, 4
+	r := &Relay{cfg: cfg, log: slog.New(slog.DiscardHandler), start: cfg.Now()}
+	if _, err := r.publishBatch(context.Background()); err != nil || r.fresh {
+		t.Fatalf("a full claim: %v, fresh %v; want not fresh (more may follow)", err, r.fresh)
+	}
+	store.recs = []events.Record{{ID: "s/1/0", ResourceID: "s", Version: 1, Type: events.HoldPlaced, Data: []byte(`{}`),
+		OccurredAt: time.UnixMilli(1_900_000_000_100)}}
+	if _, err := r.publishBatch(context.Background()); err != nil || !r.fresh {
+		t.Fatalf("a short claim published whole: %v, fresh %v; want fresh", err, r.fresh)
+	}
+}
