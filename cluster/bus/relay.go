@@ -62,11 +62,11 @@ type RelayConfig struct {
 	Metrics      *RelayMetrics
 	BacklogEvery time.Duration
 	// Windows lets the relay publish a claim as one window when Publisher is a
-	// WindowPublisher. Off by default: with windows on, the embedded kill -9 test
-	// (cmd/events_crash_test.go) stored a version's later events before its first in 4 of 150
-	// runs of round 15 (after the restart the stream refused the first with "wrong last msg
-	// ID"), with the one-node claims already keeping each resource's events a prefix, where
-	// the one-at-a-time relay passed 150 of 150 (docs/PERFORMANCE.md, round 15).
+	// WindowPublisher (*Bus: on the embedded server; on a NATS cluster PublishWindow
+	// publishes one event at a time). On by default. A window's chain holds only over events
+	// none of which is in the stream already, which the relay keeps (Relay.fresh): round 14
+	// and 15's kill -9 reorders with windows were a restarted relay's window over its
+	// predecessor's published, unmarked events (docs/PERFORMANCE.md, round 15).
 	Windows bool
 	// FreshAfter is how long after its start the relay publishes one at a time whatever it
 	// claims (Relay.fresh): the claim lease of a predecessor on another process, whose
@@ -85,7 +85,7 @@ type BacklogCounter interface {
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
 		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second,
-		FreshAfter: 10 * time.Second}
+		FreshAfter: 10 * time.Second, Windows: true}
 }
 
 func (c RelayConfig) validate() error {
