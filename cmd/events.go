@@ -86,6 +86,9 @@ func (m *Main) startEvents(ctx context.Context) error {
 	m.events.bus = b
 	rc := bus.DefaultRelayConfig()
 	rc.Store, rc.Publisher, rc.Now = outbox, b, m.Now
+	if m.Config.DBURL == "" {
+		rc.FreshAfter = 0 // SQLite voids a killed process's claims at open: none to wait out
+	}
 	rc.Retention = m.Config.EventRetention
 	rc.Logger = m.Logger.With("component", "relay")
 	rc.Metrics = bus.NewRelayMetrics(m.registry)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +38,23 @@ func startNATS(t *testing.T) string {
 	return ns.ClientURL()
 }
 
+// startNATSOn runs a nats-server with JetStream on storeDir (a stopped node's embedded store),
+// listening on a free loopback port, and returns its URL.
+func startNATSOn(t *testing.T, storeDir string) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
+		NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
 // change is one booking change a client saw acknowledged (or refused): a hold's event type.
 type change struct {
 	hold string
@@ -51,11 +70,30 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	natsURL := startNATS(t)
+	kill9PublishesEveryAcknowledgedChange(t, startNATS(t))
+}
+
+// TestKill9PublishesEveryAcknowledgedChangeEmbedded is the same on the node's embedded server
+// (its JetStream files die with the node's process): the stream is read from the node's data
+// directory after a graceful stop, by a server of the test on the same files.
+func TestKill9PublishesEveryAcknowledgedChangeEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	kill9PublishesEveryAcknowledgedChange(t, "")
+}
+
+// kill9PublishesEveryAcknowledgedChange runs the kill -9 scenario against a node that publishes
+// to natsURL, or to its embedded server when natsURL is empty.
+func kill9PublishesEveryAcknowledgedChange(t *testing.T, natsURL string) {
 	bin := clustertest.MustBinary(t)
 	dataDir := t.TempDir()
-	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: dataDir,
-		ExtraArgs: []string{"--nats-url", natsURL}})
+	t.Cleanup(func() { keepOnFailure(t, dataDir) }) // runs before TempDir's removal
+	var extra []string
+	if natsURL != "" {
+		extra = []string{"--nats-url", natsURL}
+	}
+	n := clustertest.StartNode(t, bin, clustertest.NodeOptions{Name: "solo", DataDir: dataDir, ExtraArgs: extra})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := clustertest.NewClient(5*time.Second, clustertest.DevIssuer(t, auth.DevKeyFile(dataDir)))
@@ -136,6 +174,12 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 	}
 	acked[change{after.ID, events.HoldPlaced}] = true
 
+	if natsURL == "" { // the embedded stream: a graceful stop publishes what is left, then read its files
+		if err := n.Stop(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		natsURL = startNATSOn(t, filepath.Join(dataDir, "nats"))
+	}
 	seen, order := readStream(t, ctx, natsURL, acked)
 	for ch := range acked {
 		if !seen[ch] {
@@ -155,6 +199,24 @@ func TestKill9PublishesEveryAcknowledgedChange(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged changes (%d refused) around kill -9; all published, versions in order", len(acked), len(refused))
+}
+
+// keepOnFailure copies a failed run's data directory (the SQLite file and the embedded
+// JetStream's files) out of the test's temporary directory, so that a rare failure can be
+// read afterwards (round 15: the publish window's reorders after kill -9).
+func keepOnFailure(t *testing.T, dataDir string) {
+	if !t.Failed() {
+		return
+	}
+	dst, err := os.MkdirTemp("", "allot-kill9-failed-")
+	if err == nil {
+		err = os.CopyFS(dst, os.DirFS(dataDir))
+	}
+	if err != nil {
+		t.Logf("keeping the data directory: %v", err)
+		return
+	}
+	t.Logf("the failed run's data directory is kept in %s", dst)
 }
 
 // readStream reads the events stream from the start until every change of want was seen (or

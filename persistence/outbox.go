@@ -25,7 +25,13 @@ type Outbox interface {
 	// (on any node) skips them until then. The claim is a short transaction of its own
 	// (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/CockroachDB); on SQLite, whose file
 	// is one node's, a read with the claims held in the store's memory. A claimed event not
-	// marked published is claimed again after the lease.
+	// marked published is claimed again after the lease. Per resource, a claim holds a prefix
+	// of the resource's unpublished events in (version, index) order: none of them is left
+	// out of it while a later one is in it, and none is held by another claim (a resource
+	// whose earlier event another claim holds gives nothing). Log order is time first, so a
+	// resource whose clock stepped back between two of its events has them in the log out of
+	// version order; a plain limit in log order could take the later one alone.
+	// storetest.testOutboxClaimOrder checks it.
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
 	// MarkPublished records that the events at these keys (KeyOf a claimed record) were
 	// published (at). Unknown or pruned keys are ignored.

@@ -147,7 +147,9 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("bus: connect: %w", err)
 	}
 	b.nc = nc
-	if b.js, err = jetstream.New(nc); err != nil {
+	// The async publisher's timeout resolves every future of a publish window (PublishWindow)
+	// as Publish's context bounds a publish.
+	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.Timeout)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}

@@ -12,11 +12,9 @@ import (
 // order only while the clocks of the nodes that committed its events never stepped back:
 // after a failover to a node whose clock is behind, or a wall clock set back, a later version
 // can carry an earlier time and would be published before the version it follows.
-// PostgreSQL's claims keep, per resource, a prefix of its unpublished events (claimPrefix: no
-// earlier one is left out), so there ordering within the claim is all the stream needs. The
-// one-node stores (SQLite, memstore) claim a plain LIMIT in log order: a clock set back
-// between two commits of one resource whose events fall on either side of a claim's limit
-// still goes out of version order there (not handled; docs/EVENTS.md, Ordering).
+// Every store's claims keep, per resource, a prefix of its unpublished events (no earlier one
+// is left out: persistence.Outbox, PostgreSQL's claimPrefix, the one-node stores'
+// persistence.PrefixClaim), so ordering within the claim is all the stream needs.
 //
 // Invariant: the records are a permutation of the input; per resource, the set of
 // positions is unchanged and the records at them ascend by (version, index).

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,6 +24,15 @@ type RelayStore interface {
 // stream stored it (duplicate: it already had it). *Bus implements it. Safe for concurrent use.
 type Publisher interface {
 	Publish(ctx context.Context, rec *events.Record) (duplicate bool, err error)
+}
+
+// WindowPublisher is a Publisher that publishes a claim's events together (*Bus implements
+// it: PublishWindow). It returns n, the events of recs stored in order (dup[i] for i < n as
+// Publish's duplicate), and, when n < len(recs), the error of recs[n]; no event after recs[n]
+// is stored before it (the prefix rule), so the relay holds recs[n:] and republishes them as
+// it does after a failed Publish. dup is at least as long as recs. Safe for concurrent use.
+type WindowPublisher interface {
+	PublishWindow(ctx context.Context, recs []events.Record, dup []bool) (n int, err error)
 }
 
 // RelayConfig configures a node's outbox relay. Defaults: DefaultRelayConfig.
@@ -51,6 +61,18 @@ type RelayConfig struct {
 	// BacklogEvery, the outbox's unpublished events when Store can count them (BacklogCounter).
 	Metrics      *RelayMetrics
 	BacklogEvery time.Duration
+	// Windows lets the relay publish a claim as one window when Publisher is a
+	// WindowPublisher (*Bus: on the embedded server; on a NATS cluster PublishWindow
+	// publishes one event at a time). On by default. A window's chain holds only over events
+	// none of which is in the stream already, which the relay keeps (Relay.fresh): round 14
+	// and 15's kill -9 reorders with windows were a restarted relay's window over its
+	// predecessor's published, unmarked events (docs/PERFORMANCE.md, round 15).
+	Windows bool
+	// FreshAfter is how long after its start the relay publishes one at a time whatever it
+	// claims (Relay.fresh): the claim lease of a predecessor on another process, whose
+	// claims outlive it on PostgreSQL and CockroachDB. A store that voids its claims at open
+	// (SQLite) or has none to inherit (memstore) can set 0. Default: the claim lease's 10 s.
+	FreshAfter time.Duration
 }
 
 // BacklogCounter is a RelayStore that counts its unpublished events, all nodes' together
@@ -62,7 +84,8 @@ type BacklogCounter interface {
 // DefaultRelayConfig returns the defaults; Store and Publisher are left to the caller.
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{Now: time.Now, After: time.After, Poll: time.Second, Batch: 256, ClaimLease: 10 * time.Second,
-		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second}
+		Retention: 7 * 24 * time.Hour, PruneEvery: 10 * time.Minute, BacklogEvery: 15 * time.Second,
+		FreshAfter: 10 * time.Second, Windows: true}
 }
 
 func (c RelayConfig) validate() error {
@@ -71,12 +94,16 @@ func (c RelayConfig) validate() error {
 		return errors.New("relay: store, publisher and clock are required")
 	case c.Poll <= 0 || c.Batch <= 0 || c.ClaimLease <= 0 || c.Retention <= 0 || c.PruneEvery <= 0 || c.BacklogEvery <= 0:
 		return errors.New("relay: poll, batch, claim lease, retention, prune and backlog intervals must be positive")
+	case c.FreshAfter < 0:
+		return errors.New("relay: FreshAfter must not be negative")
 	}
 	return nil
 }
 
 // Relay publishes committed outbox events to JetStream: it claims unpublished events, publishes
-// each (Nats-Msg-Id = event id), marks them published, and prunes old ones. It is woken by
+// each (Nats-Msg-Id = event id; a claim as one window when Windows is set and the publisher is
+// a WindowPublisher),
+// marks them published, and prunes old ones. It is woken by
 // Nudge (an actor's commit with events) and by the poll timer. Per resource, events are
 // claimed and published in log order; a republish after a crash between publishing and
 // marking is deduplicated by the stream.
@@ -95,6 +122,21 @@ type Relay struct {
 	// failed): they go first in the next pass, before any new claim, so that a failure
 	// never lets a resource's later events overtake earlier ones. Run goroutine only.
 	held []events.Record
+	// start is when the relay started; fresh is set once a claim made FreshAfter after it
+	// came back shorter than Batch and was published whole. Run goroutine only.
+	//
+	// Why (the publish window's chain): a window stores its events only as a prefix because
+	// each event names the one before it (Nats-Expected-Last-Msg-Id), which holds only while
+	// none of the window's events is in the stream already. A duplicate that happens to be
+	// the stream's last message re-anchors the chain behind an event the stream refused: in
+	// [a, d, b], a refused, d a duplicate of the last message, b names d and is stored before
+	// a (round 15's kill -9 reorders: the restarted relay republished its predecessor's
+	// published but unmarked events). Events in the stream but not marked are this relay's
+	// held ones (republished one at a time), or a predecessor's (a process killed between
+	// publish and mark): those are all unpublished at start, so once a claim made after every
+	// predecessor's lease (FreshAfter) came back short, they were all in it or before it.
+	start time.Time
+	fresh bool
 }
 
 type relayStats struct {
@@ -107,7 +149,8 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Relay{cfg: cfg, log: cfg.Logger, nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		start: cfg.Now()}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -205,19 +248,20 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 		inVersionOrder(recs)
 	}
+	claimedAt := r.cfg.Now()
 	r.held = recs
 	r.cfg.Metrics.setHeld(len(recs))
-	ids := make([]persistence.EventKey, 0, len(recs))
+	dupOf := make([]bool, len(recs))
+	n, perr := r.publish(ctx, recs, dupOf, !fromHeld && r.fresh)
+	if !fromHeld && perr == nil && n == len(recs) && len(recs) < r.cfg.Batch && claimedAt.Sub(r.start) >= r.cfg.FreshAfter {
+		r.fresh = true
+	}
+	ids := make([]persistence.EventKey, 0, n)
 	var dups int64
-	var perr error
-	for i := range recs {
-		dup, err := r.cfg.Publisher.Publish(ctx, &recs[i])
-		if err != nil {
-			perr = err
-			break
-		}
-		r.cfg.Metrics.observe(&recs[i], dup, r.cfg.Now())
-		if dup {
+	now := r.cfg.Now()
+	for i := range n {
+		r.cfg.Metrics.observe(&recs[i], dupOf[i], now)
+		if dupOf[i] {
 			dups++
 		}
 		ids = append(ids, persistence.KeyOf(&recs[i]))
@@ -245,6 +289,28 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	if fromHeld {
 		return r.cfg.Batch, nil // go on with a claim
+	}
+	return len(recs), nil
+}
+
+// publish publishes recs in order, as one window when window is set and the publisher can
+// (WindowPublisher), and returns how many from the start were stored (dup[i] for each) and
+// the error of the first that was not. window must be set only for events none of which can
+// be in the stream already (Relay.fresh).
+func (r *Relay) publish(ctx context.Context, recs []events.Record, dup []bool, window bool) (int, error) {
+	if wp, ok := r.cfg.Publisher.(WindowPublisher); ok && r.cfg.Windows && window {
+		n, err := wp.PublishWindow(ctx, recs, dup)
+		if n < 0 || n > len(recs) || (n < len(recs) && err == nil) {
+			return 0, fmt.Errorf("relay: publisher stored %d of %d events without an error", n, len(recs))
+		}
+		return n, err
+	}
+	for i := range recs {
+		d, err := r.cfg.Publisher.Publish(ctx, &recs[i])
+		if err != nil {
+			return i, err
+		}
+		dup[i] = d
 	}
 	return len(recs), nil
 }

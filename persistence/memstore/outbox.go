@@ -71,7 +71,8 @@ func cloneRecord(r events.Record) events.Record {
 	return r
 }
 
-// ClaimEvents claims up to limit unpublished, unclaimed events in log order.
+// ClaimEvents claims up to limit unpublished, unclaimed events in log order, per resource a
+// prefix of its unpublished events in version order (persistence.PrefixClaim).
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
@@ -81,17 +82,42 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 	if err := s.checkOpen("claim events"); err != nil {
 		return nil, err
 	}
-	nowMS := now.UnixMilli()
-	rows := s.outbox.sorted(func(r *outboxRow) bool { return r.publishedAt == 0 && r.claimedUntil <= nowMS })
-	if len(rows) > limit {
-		rows = rows[:limit]
+	if limit <= 0 {
+		return nil, nil
 	}
-	out := make([]events.Record, 0, len(rows))
+	nowMS := now.UnixMilli()
+	rows := s.outbox.sorted(func(r *outboxRow) bool { return r.publishedAt == 0 })
+	var cands []events.Record
+	byResource := map[string][]persistence.Unpublished{}
 	for _, r := range rows {
+		held := r.claimedUntil > nowMS
+		if !held {
+			cands = append(cands, r.rec)
+		}
+		byResource[r.rec.ResourceID] = append(byResource[r.rec.ResourceID], persistence.Unpublished{Rec: r.rec, Held: held})
+	}
+	for _, us := range byResource {
+		slices.SortFunc(us, func(a, b persistence.Unpublished) int { return compareVersions(&a.Rec, &b.Rec) })
+	}
+	claimed := persistence.PrefixClaim(cands, limit, byResource)
+	out := make([]events.Record, 0, len(claimed))
+	for i := range claimed {
+		r := s.outbox.rows[persistence.KeyOf(&claimed[i])]
 		r.claimedUntil = now.Add(lease).UnixMilli()
 		out = append(out, cloneRecord(r.rec))
 	}
 	return out, nil
+}
+
+// compareVersions orders one resource's records by (version, index).
+func compareVersions(a, b *events.Record) int {
+	switch {
+	case a.Version != b.Version && a.Version < b.Version, a.Version == b.Version && a.Index < b.Index:
+		return -1
+	case a.Version == b.Version && a.Index == b.Index:
+		return 0
+	}
+	return 1
 }
 
 // MarkPublished marks the events published.

@@ -28,10 +28,25 @@ type outboxClaims struct {
 // selectUnpublished reads unpublished rows in log order, through the outbox_unpublished index.
 const selectUnpublished = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0` + outboxOrder + ` LIMIT ?`
 
-// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox):
+// countUpTo and selectUpTo read one resource's unpublished rows up to a (version, index),
+// through the partial index outbox_unpublished_by_resource (migrations 0017 and 0019).
+const (
+	unpublishedUpTo = ` FROM outbox WHERE resource_id = ? AND published_at_ms = 0 AND (version, idx) <= (?, ?)`
+	countUpTo       = `SELECT count(*)` + unpublishedUpTo
+	selectUpTo      = `SELECT ` + outboxCols + unpublishedUpTo + ` ORDER BY version, idx LIMIT ?`
+)
+
+// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox),
+// per resource a prefix of its unpublished events in version order (persistence.PrefixClaim):
 // it reads them from the read pool, skipping the ones an unexpired claim of this Store holds,
 // and claims those it returns in memory until now+lease. The read sees every commit and every
 // MarkPublished that returned before it (WAL readers start at the last commit).
+//
+// When the read holds every unpublished row (the relay keeps up: fewer rows than asked for),
+// each resource's earlier events are among them. Otherwise a resource's earlier event can
+// come after the read's last row in the log (its clock stepped back), and a count per
+// resource of the read checks it; a resource whose count differs has its rows read again in
+// version order. One count per resource and claim is what the rule costs under a backlog.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
 	if err := s.readable(ctx, "claim events"); err != nil {
 		return nil, err
@@ -54,23 +69,98 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 	if err != nil {
 		return nil, s.readErr("claim events", err)
 	}
-	if c.until == nil && len(recs) > 0 {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if len(recs) < read && len(c.until) == 0 {
+		// Every unpublished row, none held: the claim takes them all, which is each
+		// resource's whole backlog (the relay keeping up, the common case).
+		c.claim(recs, now.Add(lease).UnixMilli())
+		return slices.Clip(recs), nil
+	}
+	held := func(r *events.Record) bool { _, ok := c.until[persistence.KeyOf(r)]; return ok }
+	cands := make([]events.Record, 0, len(recs))
+	byResource := map[string][]persistence.Unpublished{}
+	last := map[string]*events.Record{} // each resource's last candidate in version order
+	for i := range recs {
+		r := &recs[i]
+		h := held(r)
+		if !h {
+			cands = append(cands, *r)
+			if l := last[r.ResourceID]; l == nil || versionLess(l, r) {
+				last[r.ResourceID] = r
+			}
+		}
+		byResource[r.ResourceID] = append(byResource[r.ResourceID], persistence.Unpublished{Rec: *r, Held: h})
+	}
+	if len(recs) == read {
+		for rid, l := range last {
+			if err := s.completeUpTo(ctx, byResource, rid, l, read, held); err != nil {
+				return nil, s.readErr("claim events", err)
+			}
+		}
+	}
+	for _, us := range byResource {
+		slices.SortFunc(us, func(a, b persistence.Unpublished) int {
+			switch {
+			case versionLess(&a.Rec, &b.Rec):
+				return -1
+			case versionLess(&b.Rec, &a.Rec):
+				return 1
+			}
+			return 0
+		})
+	}
+	out := persistence.PrefixClaim(cands, limit, byResource)
+	c.claim(out, now.Add(lease).UnixMilli())
+	return out, nil
+}
+
+// claim holds recs until the ms time until (c.mu held).
+func (c *outboxClaims) claim(recs []events.Record, until int64) {
+	if len(recs) > 0 && c.until == nil {
 		c.until = map[persistence.EventKey]int64{}
 	}
-	out := recs[:0]
-	until := now.Add(lease).UnixMilli()
 	for i := range recs {
-		if len(out) == limit {
-			break
-		}
-		k := persistence.KeyOf(&recs[i])
-		if _, held := c.until[k]; held {
-			continue
-		}
-		c.until[k] = until
-		out = append(out, recs[i])
+		c.until[persistence.KeyOf(&recs[i])] = until
 	}
-	return slices.Clip(out), nil
+}
+
+// completeUpTo makes byResource[rid] every unpublished row of rid up to last (or the first
+// max of them, more than a claim can take), when the claim's read did not hold them all.
+func (s *Store) completeUpTo(ctx context.Context, byResource map[string][]persistence.Unpublished, rid string,
+	last *events.Record, max int, held func(*events.Record) bool) error {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, countUpTo, rid, int64(last.Version), int64(last.Index)).Scan(&n); err != nil {
+		return err
+	}
+	have := 0
+	for i := range byResource[rid] {
+		if !versionLess(last, &byResource[rid][i].Rec) {
+			have++
+		}
+	}
+	if n == have {
+		return nil
+	}
+	recs, err := scanRecords(s.rdb.QueryContext(ctx, selectUpTo, rid, int64(last.Version), int64(last.Index), max))
+	if err != nil {
+		return err
+	}
+	us := make([]persistence.Unpublished, 0, len(recs))
+	for i := range recs {
+		us = append(us, persistence.Unpublished{Rec: recs[i], Held: held(&recs[i])})
+	}
+	byResource[rid] = us
+	return nil
+}
+
+// versionLess orders one resource's records by (version, index).
+func versionLess(a, b *events.Record) bool {
+	if a.Version != b.Version {
+		return a.Version < b.Version
+	}
+	return a.Index < b.Index
 }
 
 // release drops the claims of keys that were marked published: their rows are no longer

@@ -109,6 +109,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"OutboxFencedOrFailed", testOutboxFencedOrFailed},
 		{"OutboxClaim", testOutboxClaim},
 		{"OutboxClaimBatches", testOutboxClaimBatches}, // outbox_batch.go
+		{"OutboxClaimOrder", testOutboxClaimOrder},     // outbox_order.go
 		{"OutboxList", testOutboxList},
 		{"Inbox", testInbox},
 		{"ContactRoundTrip", testContactRoundTrip},
