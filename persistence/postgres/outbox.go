@@ -18,14 +18,8 @@ var _ persistence.Outbox = (*Store)(nil)
 
 // The outbox on PostgreSQL and CockroachDB. Commit queues the batch's events as one more
 // statement of its pgx.Batch (queueOutbox), inside its SERIALIZABLE transaction, so a failed
-// or fenced batch leaves none. The relay's claim is a short transaction of its own:
-// SELECT ... FOR UPDATE SKIP LOCKED LIMIT n, then the claim lease on those rows, so relays
-// of several nodes never wait for each other nor publish the same rows at once.
-//
-// Per resource, a claim keeps only the rows that continue the resource's unpublished events
-// from the first (claimPrefix): a relay that skipped a row another relay holds (locked, or
-// leased) must not publish the resource's later events before that one, or the stream
-// would carry them out of version order (seen with three nodes' relays on one outbox).
+// or fenced batch leaves none. The relay's claim is a short transaction of its own
+// (outboxclaim.go).
 
 const (
 	outboxColumns = `resource_id, version, idx, event_type, subject, occurred_at_ms, data`
@@ -36,9 +30,6 @@ const (
 SELECT unnest($6::INT8[]), $1::TEXT, $2::INT8, unnest($3::INT8[]), unnest($4::TEXT[]), unnest($5::TEXT[]),
     unnest($7::TEXT[]), 0, 0`
 
-	sqlClaimOutbox = `SELECT ` + outboxColumns + ` FROM outbox
-WHERE published_at_ms = 0 AND claimed_until_ms <= $1` + outboxOrder + `
-LIMIT $2 FOR UPDATE SKIP LOCKED`
 	// Rows by key: $2..$5 are the keys' columns as arrays.
 	sqlKeys = ` FROM unnest($2::INT8[], $3::TEXT[], $4::INT8[], $5::INT8[]) AS k (o, r, v, i)
 WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.version = k.v AND outbox.idx = k.i`
@@ -49,18 +40,6 @@ WHERE outbox.occurred_at_ms = k.o AND outbox.resource_id = k.r AND outbox.versio
 	sqlInsertInbox = `INSERT INTO event_inbox (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3)
 ON CONFLICT (consumer, event_id) DO NOTHING`
 	sqlSelectInbox = `SELECT count(*) FROM event_inbox WHERE consumer = $1 AND event_id = $2`
-	// The unpublished rows of each claimed resource from its floor up to the last claimed
-	// one, in version order ($1..$5: resource ids, each one's floor (version, index) and its
-	// last claimed (version, index)). LATERAL and the row comparisons make each resource's
-	// part one range of outbox_unpublished_by_resource in every plan, the generic plan of
-	// the prepared statement too (a join of the unnest with the bound as a filter read the
-	// whole index: docs/PERFORMANCE.md, round 12).
-	sqlUnpublishedUpTo = `SELECT k.r, o.version, o.idx
-FROM unnest($1::TEXT[], $2::INT8[], $3::INT8[], $4::INT8[], $5::INT8[]) AS k (r, fv, fi, v, i)
-CROSS JOIN LATERAL (SELECT version, idx FROM outbox
-    WHERE resource_id = k.r AND published_at_ms = 0 AND (version, idx) >= (k.fv, k.fi) AND (version, idx) <= (k.v, k.i)
-    ORDER BY version, idx) AS o
-ORDER BY k.r, o.version, o.idx`
 )
 
 // queueOutbox adds the batch's events to its statements.
@@ -143,120 +122,6 @@ func (s *Store) usable(ctx context.Context, op string) error {
 		return wrap(op, err)
 	}
 	return nil
-}
-
-// ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox).
-func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
-	if err := s.usable(ctx, "claim events"); err != nil {
-		return nil, err
-	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
-	var (
-		out  []events.Record
-		seen map[string]outboxKey
-	)
-	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		seen = nil // a retried transaction's reads replace the last attempt's
-		rows, err := tx.Query(ctx, sqlClaimOutbox, now.UnixMilli(), limit)
-		if err != nil {
-			return err
-		}
-		recs, err := collectRecords(rows)
-		if err == nil && len(recs) > 0 {
-			recs, seen, err = claimPrefix(ctx, tx, &s.floors, recs)
-		}
-		if err != nil || len(recs) == 0 {
-			out = nil
-			return err
-		}
-		keys := make([]persistence.EventKey, len(recs))
-		for i := range recs {
-			keys[i] = persistence.KeyOf(&recs[i])
-		}
-		if _, err := tx.Exec(ctx, sqlClaimRows, append([]any{now.Add(lease).UnixMilli()}, keyArrays(keys)...)...); err != nil {
-			return err
-		}
-		out = recs
-		return nil
-	})
-	if err != nil {
-		return nil, wrap("claim events", err)
-	}
-	s.floors.raise(seen)
-	return out, nil
-}
-
-// claimPrefix keeps, of each resource's rows in recs, those that are the resource's first
-// unpublished events without a gap: the rows another relay holds come first, so the rest
-// waits for them to be published. It reads each resource's unpublished rows from the
-// resource's floor (outboxFloors) up to its last claimed row, and returns the floors it saw
-// (the first unpublished row of each resource), which hold once the claim commits.
-func claimPrefix(ctx context.Context, tx pgx.Tx, floors *outboxFloors, recs []events.Record) ([]events.Record, map[string]outboxKey, error) {
-	mine := map[string]map[outboxKey]bool{}
-	last := map[string]outboxKey{}
-	for _, r := range recs {
-		k := outboxKey{r.Version, r.Index}
-		if mine[r.ResourceID] == nil {
-			mine[r.ResourceID] = map[outboxKey]bool{}
-		}
-		mine[r.ResourceID][k] = true
-		if l, ok := last[r.ResourceID]; !ok || l.less(k) {
-			last[r.ResourceID] = k
-		}
-	}
-	n := len(last)
-	rids, fvs, fis := make([]string, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-	vs, is := make([]int64, 0, n), make([]int64, 0, n)
-	for rid, k := range last {
-		fv, fi := int64(-1), int64(-1) // no floor: from the resource's first row
-		if f, ok := floors.get(rid); ok {
-			fv, fi = int64(f.v), int64(f.i)
-		}
-		rids, fvs, fis = append(rids, rid), append(fvs, fv), append(fis, fi)
-		vs, is = append(vs, int64(k.v)), append(is, int64(k.i))
-	}
-	rows, err := tx.Query(ctx, sqlUnpublishedUpTo, rids, fvs, fis, vs, is)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	keep := map[string]map[outboxKey]bool{} // rows of the prefix
-	broken := map[string]bool{}             // a row of another relay came first
-	seen := map[string]outboxKey{}          // each resource's first unpublished row
-	for rows.Next() {
-		var (
-			rid  string
-			v, i int64
-		)
-		if err := rows.Scan(&rid, &v, &i); err != nil {
-			return nil, nil, err
-		}
-		k := outboxKey{uint64(v), int(i)}
-		if _, ok := seen[rid]; !ok {
-			seen[rid] = k // rows come in version order per resource
-		}
-		switch {
-		case broken[rid]:
-		case mine[rid][k]:
-			if keep[rid] == nil {
-				keep[rid] = map[outboxKey]bool{}
-			}
-			keep[rid][k] = true
-		default:
-			broken[rid] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	out := recs[:0]
-	for _, r := range recs {
-		if keep[r.ResourceID][outboxKey{r.Version, r.Index}] {
-			out = append(out, r)
-		}
-	}
-	return out, seen, nil
 }
 
 // MarkPublished marks the events published.

@@ -19,19 +19,23 @@ import (
 // later event and leaves an earlier one of the same resource to the next claim.
 //
 // Resource r: v1 at 0 ms, v2 at 300, v3 at 100, v4 with index 0 at 400 and index 1 at 50, v5
-// at 500; resource q: v1 at 0, v2..v6 at 150, 175, 200, 225, 250. In the log: r1 q1 r4/1 r3
-// q2 q3 q4 q5 q6 r2 r4/0 r5. The times are before every other subtest's (an hour before
-// base), so these events come first in the log of a shared database. Claimed as the relay
-// does (each claim marked before the next) with limits of 3 and more; PostgreSQL's claims,
-// which drop a resource's events behind a row they did not take, need the other resource's
-// events to move (with a limit of 1 or 2 its first claims would never reach r2).
+// at 500; resource q: v1 at 0, v2..v6 at 150, 175, 200, 225, 250; resource s: v1 at 600, v2
+// at 650, v3..v7 at -50, -40, -30, -20, -10 (a clock set back by more than a claim's worth of
+// s's events: s's later versions come first in the log). In the log: s3 s4 s5 s6 s7 r1 q1 r4/1
+// r3 q2 q3 q4 q5 q6 r2 r4/0 r5 s1 s2. The times are before every other subtest's (an hour
+// before base), so these events come first in the log of a shared database. Claimed as the
+// relay does (each claim marked before the next) with limits from 1 up. A claim must also
+// make progress: while any of these events is unpublished and no other claim holds one, a
+// claim that takes none of them would be taken again and again, and the relay would stall
+// with acknowledged events never delivered (a claim rule that drops a resource's later events
+// instead of bringing its earlier ones in did, on PostgreSQL, at every limit here but 100).
 func testOutboxClaimOrder(f *fixture) {
 	ob := f.outbox()
 	t0 := base.Add(-time.Hour)
 	tm := func(ms int64) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	now := time.Now().Add(time.Hour) // after every event; see testOutboxClaim
-	for _, limit := range []int{3, 4, 7, 100} {
-		r, q := f.id(fmt.Sprintf("o%d-r", limit)), f.id(fmt.Sprintf("o%d-q", limit))
+	for _, limit := range []int{1, 2, 3, 4, 7, 100} {
+		r, q, sr := f.id(fmt.Sprintf("o%d-r", limit)), f.id(fmt.Sprintf("o%d-q", limit)), f.id(fmt.Sprintf("o%d-s", limit))
 		// unpublished lists each resource's events the test has not marked, in version order.
 		unpublished := map[string][]string{}
 		commitAt := func(rid string, version uint64, times ...int64) {
@@ -55,6 +59,11 @@ func testOutboxClaimOrder(f *fixture) {
 				unpublished[rid] = append(unpublished[rid], events.ID(rid, version, i))
 			}
 		}
+		commitAt(sr, 1, 600)
+		commitAt(sr, 2, 650)
+		for v, ms := range []int64{-50, -40, -30, -20, -10} {
+			commitAt(sr, uint64(3+v), ms)
+		}
 		commitAt(r, 1, 0)
 		commitAt(q, 1, 0)
 		commitAt(r, 2, 300)
@@ -64,8 +73,8 @@ func testOutboxClaimOrder(f *fixture) {
 		for v, ms := range []int64{150, 175, 200, 225, 250} {
 			commitAt(q, uint64(2+v), ms)
 		}
-		mine := map[string]bool{r: true, q: true}
-		for claims := 0; len(unpublished[r])+len(unpublished[q]) > 0; claims++ {
+		mine := map[string]bool{r: true, q: true, sr: true}
+		for claims := 0; len(unpublished[r])+len(unpublished[q])+len(unpublished[sr]) > 0; claims++ {
 			if claims == 50 {
 				f.Fatalf("limit %d: after 50 claims, %v are still unpublished", limit, unpublished)
 			}
@@ -105,10 +114,13 @@ func testOutboxClaimOrder(f *fixture) {
 				}
 				unpublished[rid] = unpublished[rid][len(ids):]
 			}
-			if len(keys) > 0 {
-				if err := ob.MarkPublished(f.ctx(), keys, now); err != nil {
-					f.Fatalf("MarkPublished: %v", err)
-				}
+			if len(keys) == 0 {
+				// Nothing else holds these events: the next claim would be the same.
+				f.Fatalf("limit %d, claim %d: none of the unpublished %v (%d other rows): the relay would stall",
+					limit, claims, unpublished, len(rs))
+			}
+			if err := ob.MarkPublished(f.ctx(), keys, now); err != nil {
+				f.Fatalf("MarkPublished: %v", err)
 			}
 		}
 	}
