@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -28,12 +29,17 @@ type outboxClaims struct {
 // selectUnpublished reads unpublished rows in log order, through the outbox_unpublished index.
 const selectUnpublished = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0` + outboxOrder + ` LIMIT ?`
 
-// countUpTo and selectUpTo read one resource's unpublished rows up to a (version, index),
-// through the partial index outbox_unpublished_by_resource (migrations 0017 and 0019).
+// countsUpTo counts, and selectUpTo reads, resources' unpublished rows up to a (version,
+// index), each resource's rows one range of the partial index outbox_unpublished_by_resource
+// (migrations 0017 and 0019). countsUpTo takes every resource of a claim in one statement:
+// its parameter is a JSON array of [resource, version, index], and it returns each one's
+// position in the array (json_each's key) and its count.
 const (
-	unpublishedUpTo = ` FROM outbox WHERE resource_id = ? AND published_at_ms = 0 AND (version, idx) <= (?, ?)`
-	countUpTo       = `SELECT count(*)` + unpublishedUpTo
-	selectUpTo      = `SELECT ` + outboxCols + unpublishedUpTo + ` ORDER BY version, idx LIMIT ?`
+	countsUpTo = `SELECT j.key, (SELECT count(*) FROM outbox WHERE resource_id = json_extract(j.value, '$[0]')
+    AND published_at_ms = 0 AND (version, idx) <= (json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')))
+FROM json_each(?) AS j`
+	selectUpTo = `SELECT ` + outboxCols + ` FROM outbox WHERE resource_id = ? AND published_at_ms = 0 AND (version, idx) <= (?, ?)
+ORDER BY version, idx LIMIT ?`
 )
 
 // ClaimEvents claims up to limit unpublished events in log order (see persistence.Outbox),
@@ -45,8 +51,9 @@ const (
 // When the read holds every unpublished row (the relay keeps up: fewer rows than asked for),
 // each resource's earlier events are among them. Otherwise a resource's earlier event can
 // come after the read's last row in the log (its clock stepped back), and a count per
-// resource of the read checks it; a resource whose count differs has its rows read again in
-// version order. One count per resource and claim is what the rule costs under a backlog.
+// resource of the read checks it (one statement for all of them); a resource whose count
+// differs has its rows read again in version order. The counts are what the rule costs a
+// claim under a backlog.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error) {
 	if err := s.readable(ctx, "claim events"); err != nil {
 		return nil, err
@@ -94,10 +101,8 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, lease time.Durat
 		byResource[r.ResourceID] = append(byResource[r.ResourceID], persistence.Unpublished{Rec: *r, Held: h})
 	}
 	if len(recs) == read {
-		for rid, l := range last {
-			if err := s.completeUpTo(ctx, byResource, rid, l, read, held); err != nil {
-				return nil, s.readErr("claim events", err)
-			}
+		if err := s.completeUpTo(ctx, byResource, last, read, held); err != nil {
+			return nil, s.readErr("claim events", err)
 		}
 	}
 	for _, us := range byResource {
@@ -126,32 +131,60 @@ func (c *outboxClaims) claim(recs []events.Record, until int64) {
 	}
 }
 
-// completeUpTo makes byResource[rid] every unpublished row of rid up to last (or the first
-// max of them, more than a claim can take), when the claim's read did not hold them all.
-func (s *Store) completeUpTo(ctx context.Context, byResource map[string][]persistence.Unpublished, rid string,
-	last *events.Record, max int, held func(*events.Record) bool) error {
-	var n int
-	if err := s.rdb.QueryRowContext(ctx, countUpTo, rid, int64(last.Version), int64(last.Index)).Scan(&n); err != nil {
-		return err
+// completeUpTo makes each byResource[rid] of last's resources every unpublished row of rid
+// up to last[rid] (or the first max of them, more than a claim can take), when the claim's
+// read did not hold them all: one count of all of them, then a read of each resource whose
+// count is not what byResource holds.
+func (s *Store) completeUpTo(ctx context.Context, byResource map[string][]persistence.Unpublished,
+	last map[string]*events.Record, max int, held func(*events.Record) bool) error {
+	rids := make([]string, 0, len(last))
+	bounds := make([][3]any, 0, len(last))
+	for rid, l := range last {
+		rids = append(rids, rid)
+		bounds = append(bounds, [3]any{rid, l.Version, l.Index})
 	}
-	have := 0
-	for i := range byResource[rid] {
-		if !versionLess(last, &byResource[rid][i].Rec) {
-			have++
-		}
-	}
-	if n == have {
-		return nil
-	}
-	recs, err := scanRecords(s.rdb.QueryContext(ctx, selectUpTo, rid, int64(last.Version), int64(last.Index), max))
+	js, err := json.Marshal(bounds)
 	if err != nil {
 		return err
 	}
-	us := make([]persistence.Unpublished, 0, len(recs))
-	for i := range recs {
-		us = append(us, persistence.Unpublished{Rec: recs[i], Held: held(&recs[i])})
+	rows, err := s.rdb.QueryContext(ctx, countsUpTo, string(js))
+	if err != nil {
+		return err
 	}
-	byResource[rid] = us
+	var short []string // the resources whose rows byResource does not all hold
+	for rows.Next() {
+		var j, n int
+		if err := rows.Scan(&j, &n); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		rid := rids[j]
+		have := 0
+		for i := range byResource[rid] {
+			if !versionLess(last[rid], &byResource[rid][i].Rec) {
+				have++
+			}
+		}
+		if n != have {
+			short = append(short, rid)
+		}
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, rid := range short {
+		l := last[rid]
+		recs, err := scanRecords(s.rdb.QueryContext(ctx, selectUpTo, rid, int64(l.Version), int64(l.Index), max))
+		if err != nil {
+			return err
+		}
+		us := make([]persistence.Unpublished, 0, len(recs))
+		for i := range recs {
+			us = append(us, persistence.Unpublished{Rec: recs[i], Held: held(&recs[i])})
+		}
+		byResource[rid] = us
+	}
 	return nil
 }
 
