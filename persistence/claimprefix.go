@@ -13,10 +13,11 @@ type Unpublished struct {
 	Held bool
 }
 
-// PrefixClaim chooses a claim of at most limit events for a store whose claims are made in
-// one process (SQLite, memstore), so that per resource the claim is a prefix of the
-// resource's unpublished events in (version, index) order, as PostgreSQL's claims are
-// (docs/EVENTS.md, Ordering). cands are the unpublished events no claim holds, in log order
+// PrefixClaim chooses a claim of at most limit events, so that per resource the claim is a
+// prefix of the resource's unpublished events in (version, index) order (docs/EVENTS.md,
+// Ordering): for SQLite and memstore, whose claims are made in one process, and for
+// PostgreSQL/CockroachDB, which then lock the rows it chose that were not candidates and cut a
+// resource at one another relay holds. cands are the unpublished events no claim holds, in log order
 // (the order the claim follows); byResource holds, for each resource of cands, its
 // unpublished events in (version, index) order, held or not, at least up to its last
 // candidate.

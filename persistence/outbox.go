@@ -30,7 +30,10 @@ type Outbox interface {
 	// out of it while a later one is in it, and none is held by another claim (a resource
 	// whose earlier event another claim holds gives nothing). Log order is time first, so a
 	// resource whose clock stepped back between two of its events has them in the log out of
-	// version order; a plain limit in log order could take the later one alone.
+	// version order; a plain limit in log order could take the later one alone. And a claim
+	// makes progress: while some unpublished event is free (no claim holds it), the claim is
+	// empty only if the resource of each of the first limit free events in log order waits
+	// for an earlier event another claim holds (a clock stepped back cannot stall it).
 	// storetest.testOutboxClaimOrder checks it.
 	ClaimEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]events.Record, error)
 	// MarkPublished records that the events at these keys (KeyOf a claimed record) were
