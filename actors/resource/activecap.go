@@ -201,7 +201,7 @@ func (a *resourceActor) touched(now time.Time) {
 func (a *resourceActor) noteBusy(queued int, starting bool) {
 	if a.entry != nil {
 		a.entry.busy.Store(a.core == nil || a.core.Phase() != activation.Serving ||
-			a.core.Busy() || a.core.Parked() > 0 || len(a.calls) > 0 || queued > 0 || starting)
+			a.core.Busy() || a.core.Parked() > 0 || len(a.calls()) > 0 || queued > 0 || starting)
 	}
 }
 
