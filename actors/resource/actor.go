@@ -36,11 +36,12 @@ type resourceActor struct {
 	timerAt int64
 	wakeIdx int // this actor's entry in cfg.wakes (owned by it, under its lock)
 
-	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
-	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
-	quiet   bool         // the core's state is packed, as last added to the quiet gauge
-	refused bool         // over Config.MaxActive: no core, every command answered unavailable
-	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	entry   activeEntry // this activation's entry in Config.active (activecap.go), if counted
+	waiting int32       // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
+	counted bool        // in Config.active (admit): entry is the set's
+	quiet   bool        // the core's state is packed, as last added to the quiet gauge
+	refused bool        // over Config.MaxActive: no core, every command answered unavailable
+	asked   bool        // a command has arrived (an activation is spawned for a command on its way)
 	// handling: Receive is handling a command, which the mailbox counter still counts.
 	handling bool
 	// virtual: a cluster activation of KindName, identity id (the placement actor hands it
