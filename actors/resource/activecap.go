@@ -37,13 +37,16 @@ const (
 // activeSet is the set of one Props' activations (shared by all of them). Its methods are
 // safe for concurrent use. The hot path (every command) only stores a timestamp and a flag
 // in the activation's own entry, atomically; the mutex is taken once per activation and stop.
+// The set holds the actors themselves, and an actor its entry (resourceActor.entry): a
+// separate entry object with a pointer back to its actor was 24 bytes more per active
+// resource (round 16, docs/PERFORMANCE.md).
 // Invariant: len(entries) - evicting is the number of activations that stay once the
 // passivations asked for are done, and admit keeps it at most max (when max > 0).
 type activeSet struct {
 	max int
 
 	mu       sync.Mutex
-	entries  map[*activeEntry]struct{}
+	entries  map[*resourceActor]struct{}
 	evicting int // entries asked to passivate under pressure, not yet removed or declined
 	peak     int // most entries since the map was last rebuilt (see remove)
 }
@@ -51,31 +54,29 @@ type activeSet struct {
 // shrinkMin is the peak below which remove does not rebuild the map: its table is small.
 const shrinkMin = 1024
 
-// activeEntry is one activation in an activeSet. used and busy are written by the
-// activation's goroutine and read by admissions; claimed is guarded by the set's mutex.
+// activeEntry is an activation's entry in an activeSet, part of the actor. used and busy are
+// written by the activation's goroutine and read by admissions; claimed is guarded by the
+// set's mutex. An admission that claims an activation asks it to passivate (tell, from any
+// goroutine: system and self are set before the actor is admitted).
 type activeEntry struct {
 	used    atomic.Int64 // Config.Now in Unix nanoseconds at the last command (or admission)
 	busy    atomic.Bool  // the activation had work when it last handled a message
 	claimed bool         // asked to passivate under pressure (counted in evicting)
-	// owner is the activation: an admission that claims the entry asks it to passivate
-	// (owner.tell, from any goroutine: system and self are set before the entry is admitted).
-	// A pointer, not a closure over it: 16 bytes less per active resource.
-	owner *resourceActor
 }
 
 func newActiveSet(max int) *activeSet {
-	return &activeSet{max: max, entries: make(map[*activeEntry]struct{})}
+	return &activeSet{max: max, entries: make(map[*resourceActor]struct{})}
 }
 
-// admit adds e, unless the set is at its cap and no idle activation can make room. Over the
+// admit adds a, unless the set is at its cap and no idle activation can make room. Over the
 // cap it claims the least recently used idle entries it needs and returns them: the caller
-// asks them to passivate (outside the lock). A refused e is not added.
-func (s *activeSet) admit(e *activeEntry) (ok bool, victims []*activeEntry) {
+// asks them to passivate (outside the lock). A refused a is not added.
+func (s *activeSet) admit(a *resourceActor) (ok bool, victims []*resourceActor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	need := len(s.entries) + 1 - s.evicting - s.max
 	if s.max <= 0 || need <= 0 {
-		s.entries[e] = struct{}{}
+		s.entries[a] = struct{}{}
 		s.peak = max(s.peak, len(s.entries))
 		return true, nil
 	}
@@ -84,24 +85,24 @@ func (s *activeSet) admit(e *activeEntry) (ok bool, victims []*activeEntry) {
 		return false, nil
 	}
 	for _, v := range victims {
-		v.claimed = true
+		v.entry.claimed = true
 	}
 	s.evicting += len(victims)
-	s.entries[e] = struct{}{}
+	s.entries[a] = struct{}{}
 	s.peak = max(s.peak, len(s.entries))
 	return true, victims
 }
 
 // leastRecentlyUsedIdle returns the n least recently used idle, unclaimed entries of a sample
 // (fewer if there are not that many). s.mu is held.
-func (s *activeSet) leastRecentlyUsedIdle(n int) []*activeEntry {
-	sample := make([]*activeEntry, 0, max(lruSample, n))
+func (s *activeSet) leastRecentlyUsedIdle(n int) []*resourceActor {
+	sample := make([]*resourceActor, 0, max(lruSample, n))
 	scanned := 0
 	for e := range s.entries { // map order: a random start, so successive samples differ
 		if scanned++; scanned > max(lruScan, 4*n) || len(sample) == cap(sample) {
 			break
 		}
-		if !e.claimed && !e.busy.Load() {
+		if !e.entry.claimed && !e.entry.busy.Load() {
 			sample = append(sample, e)
 		}
 	}
@@ -109,7 +110,7 @@ func (s *activeSet) leastRecentlyUsedIdle(n int) []*activeEntry {
 	for i := 0; i < n && i < len(sample); i++ {
 		oldest := i
 		for j := i + 1; j < len(sample); j++ {
-			if sample[j].used.Load() < sample[oldest].used.Load() {
+			if sample[j].entry.used.Load() < sample[oldest].entry.used.Load() {
 				oldest = j
 			}
 		}
@@ -120,25 +121,25 @@ func (s *activeSet) leastRecentlyUsedIdle(n int) []*activeEntry {
 
 // declined gives back a claim an activation could not honour (work arrived before the
 // request did): it stays, and the next admission over the cap claims one more.
-func (s *activeSet) declined(e *activeEntry) {
+func (s *activeSet) declined(a *resourceActor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e.claimed {
-		e.claimed = false
+	if a.entry.claimed {
+		a.entry.claimed = false
 		s.evicting--
 	}
 }
 
 // remove takes a stopped activation out, once.
-func (s *activeSet) remove(e *activeEntry) {
+func (s *activeSet) remove(a *resourceActor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.entries[e]; !ok {
+	if _, ok := s.entries[a]; !ok {
 		return
 	}
-	delete(s.entries, e)
-	if e.claimed {
-		e.claimed = false
+	delete(s.entries, a)
+	if a.entry.claimed {
+		a.entry.claimed = false
 		s.evicting--
 	}
 	// A Go map keeps its table when entries are deleted: rebuild it once it holds a quarter of
@@ -162,34 +163,33 @@ func (a *resourceActor) admit() bool {
 	if a.cfg.active == nil {
 		return true
 	}
-	e := &activeEntry{owner: a}
-	e.used.Store(a.cfg.Now().UnixNano())
-	e.busy.Store(true) // loading: nothing to passivate yet
-	ok, victims := a.cfg.active.admit(e)
+	a.entry.used.Store(a.cfg.Now().UnixNano())
+	a.entry.busy.Store(true) // loading: nothing to passivate yet
+	ok, victims := a.cfg.active.admit(a)
 	if !ok {
 		a.cfg.Metrics.refusedActivation()
 		return false
 	}
-	a.entry = e
+	a.counted = true
 	a.cfg.Metrics.activeDelta(1)
 	for _, v := range victims {
-		v.owner.tell(&evict{})
+		v.tell(&evict{})
 	}
 	return true
 }
 
 // countOut undoes admit, once.
 func (a *resourceActor) countOut() {
-	if a.entry != nil {
-		a.cfg.active.remove(a.entry)
-		a.entry = nil
+	if a.counted {
+		a.cfg.active.remove(a)
+		a.counted = false
 		a.cfg.Metrics.activeDelta(-1)
 	}
 }
 
 // touched records a command at now, for the least-recently-used choice.
 func (a *resourceActor) touched(now time.Time) {
-	if a.entry != nil {
+	if a.counted {
 		a.entry.used.Store(now.UnixNano())
 	}
 }
@@ -199,16 +199,16 @@ func (a *resourceActor) touched(now time.Time) {
 // the activation then declines (onEvict). queued counts the commands in the mailbox besides
 // the one being handled; starting says a store call is about to start.
 func (a *resourceActor) noteBusy(queued int, starting bool) {
-	if a.entry != nil {
+	if a.counted {
 		a.entry.busy.Store(a.core == nil || a.core.Phase() != activation.Serving ||
-			a.core.Busy() || a.core.Parked() > 0 || len(a.calls) > 0 || queued > 0 || starting)
+			a.core.Busy() || a.core.Parked() > 0 || len(a.calls()) > 0 || queued > 0 || starting)
 	}
 }
 
 // onEvict passivates the activation at an admission's request if it is still idle, the way
 // an idle timeout does; otherwise it gives the claim back.
 func (a *resourceActor) onEvict() {
-	if a.entry == nil { // stopped meanwhile: remove gave the claim back
+	if !a.counted { // stopped meanwhile: remove gave the claim back
 		return
 	}
 	if a.core != nil && a.core.Phase() == activation.Serving {
@@ -218,7 +218,7 @@ func (a *resourceActor) onEvict() {
 			return
 		}
 	}
-	a.cfg.active.declined(a.entry)
+	a.cfg.active.declined(a)
 }
 
 // refuse answers a command of a refused activation (one that reached it before the stop;

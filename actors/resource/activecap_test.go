@@ -53,7 +53,7 @@ func waitBusyFlags(tb testing.TB, set *activeSet, n int, busy bool) {
 		set.mu.Lock()
 		got := 0
 		for e := range set.entries {
-			if e.busy.Load() == busy {
+			if e.entry.busy.Load() == busy {
 				got++
 			}
 		}
@@ -189,9 +189,9 @@ func TestMaxActiveNeverPassivatesBusy(t *testing.T) {
 // so the set returns under its cap.
 func TestActiveSetDeclinedClaimIsClaimedAgain(t *testing.T) {
 	s := newActiveSet(1)
-	a, b, c := &activeEntry{}, &activeEntry{}, &activeEntry{}
-	a.used.Store(1)
-	b.used.Store(2)
+	a, b, c := &resourceActor{}, &resourceActor{}, &resourceActor{}
+	a.entry.used.Store(1)
+	b.entry.used.Store(2)
 	if ok, v := s.admit(a); !ok || len(v) != 0 {
 		t.Fatalf("first admission = %v %v", ok, v)
 	}
@@ -210,8 +210,8 @@ func TestActiveSetDeclinedClaimIsClaimedAgain(t *testing.T) {
 	if s.len() != 1 || s.evicting != 0 {
 		t.Fatalf("len %d evicting %d, want 1 and 0", s.len(), s.evicting)
 	}
-	c.busy.Store(true)
-	if ok, _ := s.admit(&activeEntry{}); ok {
+	c.entry.busy.Store(true)
+	if ok, _ := s.admit(&resourceActor{}); ok {
 		t.Fatal("admitted over the cap with only a busy activation")
 	}
 }
@@ -252,9 +252,9 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 // of its peak, the map is rebuilt for what is left; the set still counts right.
 func TestActiveSetShrinksAfterAPassivationWave(t *testing.T) {
 	s := newActiveSet(0)
-	entries := make([]*activeEntry, 4*shrinkMin)
+	entries := make([]*resourceActor, 4*shrinkMin)
 	for i := range entries {
-		entries[i] = &activeEntry{}
+		entries[i] = &resourceActor{}
 		if ok, _ := s.admit(entries[i]); !ok {
 			t.Fatalf("admit %d refused without a cap", i)
 		}
@@ -312,7 +312,7 @@ func TestIdleWhenAnswered(t *testing.T) {
 		set.mu.Lock()
 		defer set.mu.Unlock()
 		for e := range set.entries {
-			return e.busy.Load() // the only activation
+			return e.entry.busy.Load() // the only activation
 		}
 		return true
 	}}

@@ -26,21 +26,22 @@ type resourceActor struct {
 	system *actor.ActorSystem
 	self   *actor.PID
 	core   *activation.Core
-	life   *lifetime      // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
-	wg     sync.WaitGroup // every store call the actor started
-
-	calls []*storeCall // the commits, renewal and load at the store, in the order started
+	// io is the actor's work at the store (its calls, their goroutines, the lookups' context):
+	// nil until the first call, and dropped once the activation is quiet (noteQuiet), so a quiet
+	// actor is 104 bytes (the 112-byte class) where the three fields inline made it 144.
+	io *storeIO
 	// timerAt is the wake-up armed in cfg.wakes in Unix nanoseconds (0: none): only compared
 	// with the next one and waited for by a stop, which the wall clock serves (see arm); 16
 	// bytes less than a time.Time, which moved the actor from the 160 to the 144-byte class.
 	timerAt int64
 	wakeIdx int // this actor's entry in cfg.wakes (owned by it, under its lock)
 
-	entry   *activeEntry // this activation in Config.active (activecap.go); nil: not counted
-	waiting int32        // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
-	quiet   bool         // the core's state is packed, as last added to the quiet gauge
-	refused bool         // over Config.MaxActive: no core, every command answered unavailable
-	asked   bool         // a command has arrived (an activation is spawned for a command on its way)
+	entry   activeEntry // this activation's entry in Config.active (activecap.go), if counted
+	waiting int32       // the core's Waiting as last added to the waitlist gauge (next to the bools: one word)
+	counted bool        // in Config.active (admit): entry is the set's
+	quiet   bool        // the core's state is packed, as last added to the quiet gauge
+	refused bool        // over Config.MaxActive: no core, every command answered unavailable
+	asked   bool        // a command has arrived (an activation is spawned for a command on its way)
 	// handling: Receive is handling a command, which the mailbox counter still counts.
 	handling bool
 	// virtual: a cluster activation of KindName, identity id (the placement actor hands it
@@ -290,9 +291,7 @@ func (a *resourceActor) noteQuiet(q bool) {
 	}
 	a.quiet = q
 	if q {
-		if len(a.calls) == 0 {
-			a.calls = nil // the array the last call left (done): a quiet activation has none at the store
-		}
+		a.dropIO()
 		a.cfg.Metrics.quieted(1)
 	} else {
 		a.cfg.Metrics.quieted(-1)
@@ -348,16 +347,16 @@ func (a *resourceActor) onStopping() {
 		return
 	}
 	a.lifeContext()
-	a.life.cancel() // lookups: what waits for them is answered when the stop ends
+	a.io.life.cancel() // lookups: what waits for them is answered when the stop ends
 	a.step(activation.Stop{})
 	for !a.core.Stopped() {
 		switch {
-		case len(a.calls) > 0:
+		case a.io != nil && len(a.io.calls) > 0:
 			// Every call ends within its timeout; their results go in in the order the calls
 			// started (the core applies commit results in order anyway).
-			calls := a.calls
-			a.calls = nil
-			a.wg.Wait()
+			calls := a.io.calls
+			a.io.calls = nil
+			a.io.wg.Wait()
 			for _, call := range calls {
 				a.finished(call)
 			}
@@ -392,7 +391,7 @@ func (a *resourceActor) onStopped() {
 	// parent's children (disthash's placement actor is the parent of every activation) does
 	// not clear the slot of a removed child, and a PID caches its process, so up to the peak
 	// number of activations stay pinned, and a passivated resource must not pin its holds.
-	a.core, a.calls = nil, nil
+	a.core, a.io = nil, nil
 	a.uncache()
 }
 
@@ -411,30 +410,75 @@ func (a *resourceActor) uncache() {
 	}
 }
 
+// storeIO is what an actor keeps while it works with the store: most active resources are
+// quiet most of the time, with nothing at the store, and these fields inline were 48 of the
+// actor's 144 bytes (round 16, docs/PERFORMANCE.md).
+type storeIO struct {
+	calls []*storeCall // the commits, renewal and load at the store, in the order started
+	// wg counts the goroutines of the calls and lookups started through this storeIO: each
+	// captures the storeIO it was counted in, so a storeIO dropped and made again (dropIO)
+	// is never waited for by one that did not count the goroutine.
+	wg   sync.WaitGroup
+	life *lifetime // cancelled when the actor stops: ends store lookups; nil until the first (lifeContext)
+}
+
 // lifetime is the context of an actor's store lookups and its cancel. It sits behind a
-// pointer in the actor: the two fields inline made resourceActor 192 bytes, 176 without.
+// pointer: most activations never look a hold up, and a cancellable context is a hundred
+// bytes.
 type lifetime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// lifeContext returns the context of the store lookups, made on first use: most activations
-// never look a hold up, and a cancellable context is a hundred bytes per active resource.
-func (a *resourceActor) lifeContext() context.Context {
-	if a.life == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		a.life = &lifetime{ctx: ctx, cancel: cancel}
+// storeIO returns the actor's storeIO, made on first use.
+func (a *resourceActor) storeIO() *storeIO {
+	if a.io == nil {
+		a.io = new(storeIO)
 	}
-	return a.life.ctx
+	return a.io
+}
+
+// calls are the store calls under way (none without a storeIO).
+func (a *resourceActor) calls() []*storeCall {
+	if a.io == nil {
+		return nil
+	}
+	return a.io.calls
+}
+
+// dropIO forgets the storeIO of an actor whose core has just gone quiet, if nothing of it is
+// under way: quiet means nothing at the store (activation/quiet.go), so every call's goroutine
+// has told the actor its result (its callDone removed it from calls) and does nothing more but
+// count itself done in the storeIO it captured. An actor that ever looked a hold up keeps its
+// storeIO: a lookup the core stopped waiting for (its command's deadline) may still be at the
+// store, and release must cancel and wait for it. Lookups are rare (a hold memory does not
+// know), so quiet activations drop theirs.
+func (a *resourceActor) dropIO() {
+	if a.io != nil && len(a.io.calls) == 0 && a.io.life == nil {
+		a.io = nil
+	}
+}
+
+// lifeContext returns the context of the store lookups, made on first use.
+func (a *resourceActor) lifeContext() context.Context {
+	io := a.storeIO()
+	if io.life == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		io.life = &lifetime{ctx: ctx, cancel: cancel}
+	}
+	return io.life.ctx
 }
 
 // release stops the actor's timer and goroutines.
 func (a *resourceActor) release() {
 	a.disarm()
-	if a.life != nil {
-		a.life.cancel()
+	if a.io == nil {
+		return
 	}
-	a.wg.Wait()
+	if a.io.life != nil {
+		a.io.life.cancel()
+	}
+	a.io.wg.Wait()
 }
 
 // Messages the actor sends itself. They neither reset the idle timer nor get logged as dead

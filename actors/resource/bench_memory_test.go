@@ -58,8 +58,8 @@ func TestStoppedActorDropsItsState(t *testing.T) {
 	}
 	waitClosed(t, stopped, "passivation")
 	// The actor goroutine is done with a: Terminated follows Stopped.
-	if a.core != nil || a.calls != nil {
-		t.Fatalf("stopped actor still holds state: core %v, store calls %d", a.core != nil, len(a.calls))
+	if a.core != nil || a.io != nil {
+		t.Fatalf("stopped actor still holds state: core %v, store calls %d", a.core != nil, len(a.calls()))
 	}
 }
 

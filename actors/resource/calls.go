@@ -51,20 +51,21 @@ type pipelineShaper interface {
 	PipelineShape() (depth, minBatch int)
 }
 
-// run starts call on a goroutine of its own, counted in a.wg; fn's ctx ends after timeout.
+// run starts call on a goroutine of its own, counted in the actor's storeIO; fn's ctx ends after timeout.
 func (a *resourceActor) run(call *storeCall, timeout time.Duration, fn func(ctx context.Context) (activation.Input, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	a.runIn(ctx, cancel, call, func() (activation.Input, error) { return fn(ctx) })
 }
 
-// runIn starts call on a goroutine of its own, counted in a.wg, and cancels ctx after it.
+// runIn starts call on a goroutine of its own, counted in the actor's storeIO, and cancels ctx after it.
 func (a *resourceActor) runIn(ctx context.Context, cancel context.CancelFunc, call *storeCall, fn func() (activation.Input, error)) {
-	a.calls = append(a.calls, call)
+	io := a.storeIO()
+	io.calls = append(io.calls, call)
 	now := a.cfg.Now
 	start := now()
-	a.wg.Add(1)
+	io.wg.Add(1)
 	go func() {
-		defer a.wg.Done()
+		defer io.wg.Done()
 		call.result, call.err = fn()
 		cancel()
 		call.latency = now().Sub(start)
@@ -76,8 +77,11 @@ func (a *resourceActor) runIn(ctx context.Context, cancel context.CancelFunc, ca
 // vacates is cleared (slices.Delete): an idle activation's array would otherwise keep its last
 // call, result included, for as long as it stays active.
 func (a *resourceActor) done(call *storeCall) bool {
-	if i := slices.Index(a.calls, call); i >= 0 {
-		a.calls = slices.Delete(a.calls, i, i+1)
+	if a.io == nil {
+		return false
+	}
+	if i := slices.Index(a.io.calls, call); i >= 0 {
+		a.io.calls = slices.Delete(a.io.calls, i, i+1)
 		return true
 	}
 	return false
@@ -188,9 +192,10 @@ func (a *resourceActor) finished(call *storeCall) {
 // serving meanwhile. It ends when the actor stops.
 func (a *resourceActor) startLookup(l activation.Lookup) {
 	store, id, life := a.cfg.Store, a.id, a.lifeContext()
-	a.wg.Add(1)
+	io := a.io // lifeContext made it
+	io.wg.Add(1)
 	go func() {
-		defer a.wg.Done()
+		defer io.wg.Done()
 		ctx, cancel := context.WithTimeout(life, l.Timeout)
 		h, err := store.GetHold(ctx, id, l.HoldID)
 		cancel()

@@ -45,3 +45,38 @@ func TestQuietActivation(t *testing.T) {
 	}
 	quiet(0)
 }
+
+// TestQuietActorDropsItsStoreIO: an actor whose core went quiet keeps no storeIO (48 bytes and
+// the calls' array) unless a call is still listed or it ever looked a hold up (a lookup the core
+// gave up on may still be at the store, and the stop cancels and waits for it); the next call
+// makes a fresh one.
+func TestQuietActorDropsItsStoreIO(t *testing.T) {
+	a := &resourceActor{}
+	a.dropIO() // none: nothing to do
+	call := &storeCall{kind: commitCall}
+	io := a.storeIO()
+	io.calls = append(io.calls, call)
+	a.dropIO()
+	if a.io != io {
+		t.Fatal("dropped the storeIO of an actor with a call at the store")
+	}
+	if !a.done(call) || len(a.calls()) != 0 {
+		t.Fatal("the call was not removed")
+	}
+	a.dropIO()
+	if a.io != nil {
+		t.Fatal("kept the storeIO of an actor with nothing at the store")
+	}
+	if a.done(call) || a.calls() != nil {
+		t.Fatal("an actor without a storeIO has calls")
+	}
+	ctx := a.lifeContext()
+	a.dropIO()
+	if a.io == nil {
+		t.Fatal("dropped the storeIO of an actor that looked a hold up")
+	}
+	a.release()
+	if ctx.Err() == nil {
+		t.Fatal("release did not cancel the lookups' context")
+	}
+}
