@@ -20,11 +20,15 @@ func TestLazyExpiry(t *testing.T) {
 	b := mustOK(t, h.ask(pid, holdCmd("room", "", "u", 1, "a"))).GetHold().GetId()
 	mustCode(t, h.ask(pid, holdCmd("room", "", "u", 1, "a")), booking.CodeSoldOut)
 
-	h.clock.Advance(time.Minute - time.Millisecond)
+	// A second before the deadline, not a millisecond: Advance fires the activation's idle
+	// check (due at 10 s), which re-arms its wake-up for the hold deadline, and the fake clock
+	// fires a timer in real time after its duration too (clock_test.go), moving the clock to the
+	// deadline. A millisecond lost that race under load; a second is longer than these asks.
+	h.clock.Advance(time.Minute - time.Second)
 	mustCode(t, h.ask(pid, holdCmd("room", "", "u", 1, "a")), booking.CodeSoldOut)
 	mustOK(t, h.ask(pid, confirmCmd("room", a))) // still in time
 
-	h.clock.Advance(time.Millisecond) // b's deadline: it expires now
+	h.clock.Advance(time.Second) // b's deadline: it expires now
 	mustOK(t, h.ask(pid, holdCmd("room", "", "u", 1, "a")))
 	mustCode(t, h.ask(pid, confirmCmd("room", b)), booking.CodeConflict)
 	mustCode(t, h.ask(pid, holdCmd("room", "", "u", 1, "a")), booking.CodeSoldOut)
