@@ -138,9 +138,12 @@ func (w *leanWatch) watch() {
 }
 
 // consumed reports whether the handler has read the body to its end (then no read of the
-// handler touches the connection any more).
+// handler touches the connection any more). A body being read right now is not: the watch
+// does not wait for a read that may last until ReadTimeout.
 func (b *leanBody) consumed() bool {
-	b.mu.Lock()
+	if !b.mu.TryLock() {
+		return false
+	}
 	defer b.mu.Unlock()
 	return b.left <= 0
 }
