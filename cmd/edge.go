@@ -16,8 +16,8 @@ import (
 // connection cap directly on the TCP listener (an over-cap connection is closed before a TLS
 // handshake is spent on it), the server's timeouts and header cap, and, with --tls-cert and
 // --tls-key, TLS from files that are reloaded when they change (api/certreload; TLS 1.2+,
-// HTTP/2). Without TLS and with --http-fast-path (off by default), hold requests are
-// served on httpserver.Lean's fast path. It sets m.ln, m.srv and m.serveDone; Close shuts the server down.
+// HTTP/2). Without TLS, hold requests are served on httpserver.Lean's fast path (unless
+// --http-fast-path=false). It sets m.ln, m.srv and m.serveDone; Close shuts the server down.
 func (m *Main) startEdge(handler http.Handler) error {
 	tc := &m.Config.Transport
 	hcfg := tc.httpServerConfig()

@@ -45,9 +45,8 @@ type TransportConfig struct {
 	// EdgeFastPath serves the hot routes of a plain-HTTP edge (api.IsHotRoute: the POSTs that
 	// create, confirm, cancel and extend holds) on httpserver.Lean's fast path, every other
 	// request and connection on net/http (issue 17, round 15). With TLS the edge is
-	// net/http's whatever this says. Off by default: with it on, the chaos campaign's cluster
-	// served a third of the operations in two runs of three, cause not yet found
-	// (docs/PERFORMANCE.md, round 15).
+	// net/http's whatever this says. On by default again since round 16: the chaos campaign's
+	// slow runs, which had made it opt-in, happen with it off too (docs/PERFORMANCE.md).
 	EdgeFastPath bool
 	// TLSCert and TLSKey, both or neither, serve the edge over TLS (1.2+, HTTP/2), reloading
 	// the pair when the files change.
@@ -80,6 +79,7 @@ func DefaultTransportConfig() TransportConfig {
 		HTTPIdleTimeout:       h.IdleTimeout,
 		HTTPMaxHeaderBytes:    h.MaxHeaderBytes,
 		MaxConnsPerIP:         h.MaxConnsPerIP,
+		EdgeFastPath:          true,
 	}
 }
 

@@ -24,7 +24,7 @@
 //	}
 //
 // The node does this in cmd/edge.go, from the flags of cmd.TransportConfig. Without TLS it
-// serves lln through Lean instead of srv.Serve (--http-fast-path, off by default): the hold
+// serves lln through Lean instead of srv.Serve (--http-fast-path, default on): the hold
 // routes' requests of one strict HTTP/1.1 form on a lean fast path, every other request and
 // connection handed to srv unread (lean.go documents the form, the limits and what differs).
 // The package's tests run twice, the second time through Lean, and TestLeanParity compares

@@ -37,10 +37,10 @@ import (
 // IdleTimeout between requests. A head must fit in leanBufSize bytes (less than any allowed
 // MaxHeaderBytes); a longer one is handed over, and net/http applies MaxHeaderBytes.
 //
-// What differs from net/http, on the fast path only: the request's context is cancelled
-// when its handler returns, not when its client goes away (there is no background read; the
-// command is bounded by the edge's own deadline, api.Config.RequestTimeout, and a write to a
-// gone client fails at once); the answer is written when the handler returns (a handler
+// As net/http, a request's context is cancelled when its client goes away while the handler
+// runs, but only once the handler has run for leanWatchAfter (leanwatch.go: the connection is
+// read in the background only then, not for every request). What differs from net/http, on
+// the fast path only: the answer is written when the handler returns (a handler
 // that writes more than leanMaxBuffered bytes streams it, without Content-Length, and the
 // connection then closes); http.Hijacker and 1xx answers are not offered. A head handed over before it was whole (a bare LF or a control byte midway)
 // gets net/http's ReadHeaderTimeout afresh: at most twice ReadHeaderTimeout in all.

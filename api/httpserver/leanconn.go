@@ -31,7 +31,9 @@ const (
 type leanConn struct {
 	l      *Lean
 	nc     net.Conn
+	src    leanSrc // what br reads: nc, after a byte the watch read
 	br     *bufio.Reader
+	watch  leanWatch // cancels a slow request's context when its client goes away
 	remote string
 	ctx    context.Context // the connection's: BaseContext, ServerContextKey, ConnContext
 	state  atomic.Int32
@@ -42,7 +44,11 @@ type leanConn struct {
 }
 
 func newLeanConn(l *Lean, nc net.Conn) *leanConn {
-	return &leanConn{l: l, nc: nc, br: bufio.NewReaderSize(nc, leanBufSize), remote: nc.RemoteAddr().String()}
+	c := &leanConn{l: l, nc: nc, remote: nc.RemoteAddr().String()}
+	c.src.nc = nc
+	c.br = bufio.NewReaderSize(&c.src, leanBufSize)
+	c.watch.c = c
+	return c
 }
 
 func (c *leanConn) close() { c.once.Do(func() { _ = c.nc.Close() }) }
@@ -58,6 +64,7 @@ func (c *leanConn) closeIfIdle() {
 func (c *leanConn) serve() {
 	handed := false
 	defer func() {
+		c.watch.stop()
 		if !handed {
 			c.close()
 		}
@@ -114,15 +121,20 @@ func (c *leanConn) serve() {
 			// Not of the fast path's form: net/http's, from this request's first byte.
 			_ = c.nc.SetDeadline(time.Time{})
 			pending, _ := c.br.Peek(c.br.Buffered())
+			pending = append([]byte(nil), pending...)
+			if c.src.has { // (br has read it by now; if not, it follows br's bytes)
+				pending = append(pending, c.src.b)
+			}
 			handed = true
-			c.l.hand(c.nc, append([]byte(nil), pending...))
+			c.l.hand(c.nc, pending)
 			return
 		}
 		_, _ = c.br.Discard(n)
 		c.l.served.Add(1)
-		_ = c.nc.SetReadDeadline(start.Add(cfg.ReadTimeout))
+		readDeadline := start.Add(cfg.ReadTimeout)
+		_ = c.nc.SetReadDeadline(readDeadline)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-		if !c.serveRequest(&head) || c.l.closing.Load() {
+		if !c.serveRequest(&head, readDeadline) || c.l.closing.Load() {
 			return
 		}
 	}
@@ -150,7 +162,9 @@ func (c *leanConn) readHead() (head leanHead, n int, ok bool) {
 }
 
 // serveRequest runs the handler for head and writes its answer; false: close the connection.
-func (c *leanConn) serveRequest(head *leanHead) (keep bool) {
+// readDeadline is the connection's read deadline for the request (its body, and what the
+// handler leaves of it).
+func (c *leanConn) serveRequest(head *leanHead, readDeadline time.Time) (keep bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	body := &leanBody{r: c.br, left: head.length}
@@ -167,8 +181,10 @@ func (c *leanConn) serveRequest(head *leanHead) (keep bool) {
 	*t = http.Request{} // the template keeps nothing of the request
 	w := &leanWriter{c: c, h: make(http.Header), declared: -1, head: c.out[:0], buf: c.body[:0]}
 
+	c.watch.arm(body, cancel, readDeadline)
 	defer func() {
 		if v := recover(); v != nil {
+			c.watch.disarm()
 			keep = false
 			w.done = true
 			if v != http.ErrAbortHandler && c.l.srv.ErrorLog != nil {
@@ -177,19 +193,23 @@ func (c *leanConn) serveRequest(head *leanHead) (keep bool) {
 		}
 	}()
 	c.l.srv.Handler.ServeHTTP(w, r)
+	// The client went away while the handler ran (its context was cancelled then). As
+	// net/http: the answer is still written (a client that only shut its side down may
+	// read it), then the connection closes.
+	gone := c.watch.disarm()
 	body.mu.Lock()
 	body.closed = true // a read after the handler returned gets ErrBodyReadAfterClose
 	// As net/http: a body the handler left (a refusal before reading it: 401, 429, 413) is
 	// read and dropped, within ReadTimeout, when it is at most maxDiscard bytes, so that
 	// the connection stays open; a longer one closes the connection after the answer.
-	if left := body.left; left > 0 && left <= maxDiscard {
+	if left := body.left; !gone && left > 0 && left <= maxDiscard {
 		if k, err := c.br.Discard(int(left)); err == nil {
 			body.left -= int64(k)
 		}
 	}
 	unread := body.left > 0
 	body.mu.Unlock()
-	return w.finish(unread || c.l.closing.Load())
+	return w.finish(gone || unread || c.l.closing.Load())
 }
 
 // maxDiscard is the most of a request body the handler did not read that the fast path
