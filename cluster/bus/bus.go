@@ -76,19 +76,21 @@ func DefaultConfig() Config {
 // MinDuplicateWindow is the shortest duplicate window validate accepts, and the embedded
 // server's default.
 //
-// Invariant: the relay republishes an event the stream already stored at most
-// DefaultRelayConfig's ClaimLease (10 s) + Poll (1 s) + one republishing pass after the
-// stream stored it, barring a further failure (of the bus, or a restart that takes longer).
-// The relay republishes a stored event only (1) after a publish whose outcome it did not
-// learn (a timeout: the stream may have stored it), on its next pass, within Poll; (2) after
-// a relay died holding it: its claim expires after ClaimLease from the claim, which came
+// Invariant: barring a further failure (of the bus again, or a restart that takes longer),
+// the relay republishes an event the stream already stored at most max(ClaimLease, 1.5 ×
+// Timeout) + Poll + one republishing pass after the stream stored it: 16 s + the pass with
+// the defaults (DefaultRelayConfig, DefaultConfig). The relay republishes a stored event only
+// (1) after a publish whose outcome it did not learn: the stream may have stored it when the
+// publish was sent and the error came a publish timeout later (Timeout; a window's, 1.5 ×
+// Timeout, PublishWindow), and the relay publishes it again on its next pass, within Poll;
+// (2) after a relay died holding it: its claim expires ClaimLease after the claim, which came
 // before the publish (PostgreSQL, CockroachDB), or is voided when the node's process starts
-// again (SQLite, memstore: the downtime); the next claim comes within Poll. Events the stream
-// acknowledged and the relay could not mark are marked again, never republished
-// (Relay.stored), so a failing mark for any time stores no second copy. 20 s leaves 9 s for
-// the republishing pass to reach the event (an in-process publish takes microseconds) and for
-// a restart. A republish later than the window stores a second copy, which consumers drop by
-// event id (docs/EVENTS.md, delivery guarantees).
+// again (SQLite, memstore: the downtime), and the next claim comes within Poll. Events the
+// stream acknowledged and the relay could not mark are marked again, never republished
+// (Relay.stored), so a mark that fails for any time stores no second copy. 20 s leaves 4 s
+// for the pass to reach the event (an in-process publish takes microseconds) and, on SQLite,
+// a restart of up to ~19 s. A republish later than the window stores a second copy, which
+// consumers drop by event id (docs/EVENTS.md, delivery guarantees).
 const MinDuplicateWindow = 20 * time.Second
 
 // ClusterDuplicateWindow is the duplicate window on a NATS cluster (URL set): 30 s, the

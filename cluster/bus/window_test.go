@@ -7,13 +7,15 @@ import (
 )
 
 // The duplicate window has to cover the oldest republish of a stored event (the invariant at
-// MinDuplicateWindow): a claim lease after the claim, then the relay's poll and a pass. The
+// MinDuplicateWindow): a claim lease after the claim, or a publish window's wait after the
+// send, then the relay's poll and a pass. The
 // defaults must keep a margin over that, the cluster's window must be at least as long, and
 // validate must refuse a window below MinDuplicateWindow.
 func TestDuplicateWindowCoversTheRelaysClaimLease(t *testing.T) {
 	cfg, rc := DefaultConfig(), DefaultRelayConfig()
-	if need := rc.ClaimLease + rc.Poll + 5*time.Second; MinDuplicateWindow < need {
-		t.Fatalf("MinDuplicateWindow %s does not cover the claim lease %s, the poll %s and 5 s for a pass", MinDuplicateWindow, rc.ClaimLease, rc.Poll)
+	if need := max(rc.ClaimLease, cfg.Timeout*3/2) + rc.Poll + 3*time.Second; MinDuplicateWindow < need {
+		t.Fatalf("MinDuplicateWindow %s does not cover the claim lease %s or a window's wait %s, the poll %s and 3 s for a pass",
+			MinDuplicateWindow, rc.ClaimLease, cfg.Timeout*3/2, rc.Poll)
 	}
 	if ClusterDuplicateWindow < MinDuplicateWindow {
 		t.Fatalf("ClusterDuplicateWindow %s is below MinDuplicateWindow %s", ClusterDuplicateWindow, MinDuplicateWindow)
