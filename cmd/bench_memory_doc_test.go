@@ -35,7 +35,7 @@ type heapShare struct {
 // heapOwners group allocation sites by who owns the memory (first match wins).
 var heapOwners = []struct{ name, prefix string }{
 	// Every event is published with its id as Nats-Msg-Id: the stream keeps each id for its
-	// duplicate window (cluster/bus DuplicateWindow, 30 s) and then purges it.
+	// duplicate window (cluster/bus DuplicateWindow, 20 s on the embedded server) and then purges it.
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).storeMsgIdLocked"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.getMsgId"},
 	{"NATS JetStream duplicate window (a Nats-Msg-Id per event, purged after the window)", "github.com/nats-io/nats-server/v2/server.(*stream).processJetStreamMsgWithBatch"},

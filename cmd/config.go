@@ -494,8 +494,8 @@ func (c *NodeConfig) validate() error {
 		return errors.New("--lease must be more than twice --max-clock-offset")
 	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
 		return errors.New("--nats-replicas must be 1 to 5")
-	case c.EventRetention < bus.DefaultConfig().DuplicateWindow:
-		return fmt.Errorf("--event-retention must be at least %s (the republish deduplication window)", bus.DefaultConfig().DuplicateWindow)
+	case c.EventRetention < bus.ClusterDuplicateWindow:
+		return fmt.Errorf("--event-retention must be at least %s (the republish deduplication window)", bus.ClusterDuplicateWindow)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -142,7 +142,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad log level":             func(c *NodeConfig) { c.LogLevel = "loud" },
 		"zero pool":                 func(c *NodeConfig) { c.DBMaxConns = 0 },
 		"no store":                  func(c *NodeConfig) { c.DataDir = "" },
-		"event retention too short": func(c *NodeConfig) { c.EventRetention = bus.DefaultConfig().DuplicateWindow - time.Second },
+		"event retention too short": func(c *NodeConfig) { c.EventRetention = bus.ClusterDuplicateWindow - time.Second },
 		"no nats replicas":          func(c *NodeConfig) { c.NATSReplicas = 0 },
 	} {
 		c := DefaultNodeConfig()

@@ -38,11 +38,13 @@ type Config struct {
 	Retention time.Duration
 	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id: a republish of an event
 	// within it (a relay that crashed between publishing and marking) is stored once. It
-	// must exceed the relay's claim lease plus a batch's publishing (validate asks for at
-	// least MinDuplicateWindow). JetStream keeps every id of the window in memory (about 120
-	// bytes per event), so a longer window costs memory per event published, and buys
-	// little: consumers deduplicate by event id anyway (inbox tables, webhook-id), so the
-	// window only saves a stored duplicate after a relay crash.
+	// must exceed the oldest age at which the relay can republish an event the stream stored
+	// (the invariant at MinDuplicateWindow); validate asks for at least MinDuplicateWindow.
+	// JetStream keeps every id of the window in memory (about 120-150 bytes per event), so a
+	// longer window costs memory per event published, and buys little: consumers deduplicate
+	// by event id anyway (inbox tables, webhook-id), so the window only saves a stored
+	// duplicate after a relay crash. Zero takes the default for the mode: MinDuplicateWindow
+	// on the embedded server, ClusterDuplicateWindow on a NATS cluster (URL set).
 	DuplicateWindow time.Duration
 	// Replicas is the streams' replication factor on a cluster (1 for the embedded server).
 	Replicas int
@@ -60,29 +62,64 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultConfig returns the defaults: an embedded server, 7 days of retention, a duplicate
-// window of MinDuplicateWindow (30 s: the relay's default claim lease of 10 s plus one publish
-// timeout of 10 s, with 10 s of margin). The window's ids cost about 120 bytes per event
-// published within it, so a node sustaining 10,000 events/s keeps about 34 MiB of them at 30 s
-// (134 MiB at the 2 minutes the window was until round 5, docs/ARCHITECTURE.md).
+// DefaultConfig returns the defaults: an embedded server, 7 days of retention, the duplicate
+// window of the mode (zero: MinDuplicateWindow, 20 s, on the embedded server;
+// ClusterDuplicateWindow, 30 s, on a NATS cluster). The window's ids cost about 120-150 bytes
+// per event published within it, so a node sustaining 10,000 events/s keeps about 23 MiB of
+// them at 20 s (34 MiB at 30 s; 134 MiB at the 2 minutes the window was until round 5,
+// docs/ARCHITECTURE.md).
 func DefaultConfig() Config {
-	return Config{Retention: 7 * 24 * time.Hour, DuplicateWindow: MinDuplicateWindow, Replicas: 1, Timeout: 10 * time.Second,
+	return Config{Retention: 7 * 24 * time.Hour, Replicas: 1, Timeout: 10 * time.Second,
 		StartWithin: time.Minute, Now: time.Now}
 }
 
-// MinDuplicateWindow is the shortest duplicate window validate accepts: it covers the relay's
-// claim lease (DefaultRelayConfig().ClaimLease, 10 s) and a batch's publishing with margin.
-const MinDuplicateWindow = 30 * time.Second
+// MinDuplicateWindow is the shortest duplicate window validate accepts, and the embedded
+// server's default.
+//
+// Invariant: barring a further failure (of the bus again, or a restart that takes longer),
+// the relay republishes an event the stream already stored at most max(ClaimLease, 1.5 ×
+// Timeout) + Poll + one republishing pass after the stream stored it: 16 s + the pass with
+// the defaults (DefaultRelayConfig, DefaultConfig). The relay republishes a stored event only
+// (1) after a publish whose outcome it did not learn: the stream may have stored it when the
+// publish was sent and the error came a publish timeout later (Timeout; a window's, 1.5 ×
+// Timeout, PublishWindow), and the relay publishes it again on its next pass, within Poll;
+// (2) after a relay died holding it: its claim expires ClaimLease after the claim, which came
+// before the publish (PostgreSQL, CockroachDB), or is voided when the node's process starts
+// again (SQLite, memstore: the downtime), and the next claim comes within Poll. Events the
+// stream acknowledged and the relay could not mark are marked again, never republished
+// (Relay.stored), so a mark that fails for any time stores no second copy. 20 s leaves 4 s
+// for the pass to reach the event (an in-process publish takes microseconds) and, on SQLite,
+// a restart of up to ~19 s. A republish later than the window stores a second copy, which
+// consumers drop by event id (docs/EVENTS.md, delivery guarantees).
+const MinDuplicateWindow = 20 * time.Second
+
+// ClusterDuplicateWindow is the duplicate window on a NATS cluster (URL set): 30 s, the
+// same invariant as MinDuplicateWindow with 10 s more for a republishing pass over a
+// replicated stream (each publish a quorum's round trip, slower still while the stream's
+// leader moves). Memory there is the NATS servers', not the node's.
+const ClusterDuplicateWindow = 30 * time.Second
+
+// duplicateWindow is the window in effect: DuplicateWindow, or the mode's default when zero.
+func (c Config) duplicateWindow() time.Duration {
+	switch {
+	case c.DuplicateWindow != 0:
+		return c.DuplicateWindow
+	case c.URL == "":
+		return MinDuplicateWindow
+	default:
+		return ClusterDuplicateWindow
+	}
+}
 
 func (c Config) validate() error {
 	switch {
 	case c.URL == "" && c.DataDir == "":
 		return errors.New("bus: an embedded NATS server needs a data directory")
-	case c.Retention <= 0 || c.DuplicateWindow <= 0 || c.Timeout <= 0 || c.StartWithin <= 0:
-		return errors.New("bus: retention, duplicate window, timeout and start-up time must be positive")
-	case c.DuplicateWindow < MinDuplicateWindow:
-		return fmt.Errorf("bus: the duplicate window must be at least %s (the relay's claim lease and a batch's publishing)", MinDuplicateWindow)
-	case c.DuplicateWindow > c.Retention:
+	case c.Retention <= 0 || c.DuplicateWindow < 0 || c.Timeout <= 0 || c.StartWithin <= 0:
+		return errors.New("bus: retention, timeout and start-up time must be positive, the duplicate window not negative")
+	case c.duplicateWindow() < MinDuplicateWindow:
+		return fmt.Errorf("bus: the duplicate window must be at least %s (the relay's claim lease, its poll and a republishing pass)", MinDuplicateWindow)
+	case c.duplicateWindow() > c.Retention:
 		return errors.New("bus: the duplicate window cannot exceed the retention")
 	case c.Replicas < 1 || c.Replicas > 5:
 		return errors.New("bus: replicas must be 1 to 5")
@@ -205,7 +242,7 @@ func (b *Bus) createStreams(ctx context.Context) error {
 		{Name: DeadLetterStream, Subjects: []string{DeadLetterPrefix + ">"}, Description: "Allot events no consumer could handle"},
 	} {
 		sc.Storage, sc.Retention, sc.MaxAge, sc.Duplicates, sc.Replicas = jetstream.FileStorage, jetstream.LimitsPolicy,
-			b.cfg.Retention, b.cfg.DuplicateWindow, b.cfg.Replicas
+			b.cfg.Retention, b.cfg.duplicateWindow(), b.cfg.Replicas
 		for attempt := 1; ; attempt++ {
 			actx, acancel := context.WithTimeout(ctx, b.cfg.Timeout)
 			_, err := b.js.CreateOrUpdateStream(actx, sc)

@@ -122,6 +122,13 @@ type Relay struct {
 	// failed): they go first in the next pass, before any new claim, so that a failure
 	// never lets a resource's later events overtake earlier ones. Run goroutine only.
 	held []events.Record
+	// stored is how many of held, from the first, the stream acknowledged (storedDup[i]: as a
+	// duplicate) before their mark failed: the next pass marks them again without publishing
+	// them again. Republishing them would rely on the stream's duplicate window, which a mark
+	// failing for longer (the database away) outlasts: the stream would store a second copy.
+	// Run goroutine only.
+	stored    int
+	storedDup []bool
 	// start is when the relay started; fresh is set once a claim made FreshAfter after it
 	// came back shorter than Batch and was published whole. Run goroutine only.
 	//
@@ -132,7 +139,8 @@ type Relay struct {
 	// [a, d, b], a refused, d a duplicate of the last message, b names d and is stored before
 	// a (round 15's kill -9 reorders: the restarted relay republished its predecessor's
 	// published but unmarked events). Events in the stream but not marked are this relay's
-	// held ones (republished one at a time), or a predecessor's (a process killed between
+	// held ones (marked again without a republish, Relay.stored; their unpublished rest is
+	// published one at a time), or a predecessor's (a process killed between
 	// publish and mark): those are all unpublished at start, so once a claim made after every
 	// predecessor's lease (FreshAfter) came back short, they were all in it or before it.
 	start time.Time
@@ -252,24 +260,38 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	r.held = recs
 	r.cfg.Metrics.setHeld(len(recs))
 	dupOf := make([]bool, len(recs))
-	n, perr := r.publish(ctx, recs, dupOf, !fromHeld && r.fresh)
+	// The first k events are in the stream already (their mark failed): only the rest is
+	// published; the window needs events none of which is in the stream, so a claim only.
+	k := 0
+	if fromHeld {
+		k = copy(dupOf, r.storedDup[:r.stored])
+	}
+	n, perr := r.publish(ctx, recs[k:], dupOf[k:], !fromHeld && r.fresh)
+	n += k
 	if !fromHeld && perr == nil && n == len(recs) && len(recs) < r.cfg.Batch && claimedAt.Sub(r.start) >= r.cfg.FreshAfter {
 		r.fresh = true
 	}
 	ids := make([]persistence.EventKey, 0, n)
-	var dups int64
-	now := r.cfg.Now()
 	for i := range n {
-		r.cfg.Metrics.observe(&recs[i], dupOf[i], now)
-		if dupOf[i] {
-			dups++
-		}
 		ids = append(ids, persistence.KeyOf(&recs[i]))
 	}
 	if len(ids) > 0 {
 		if err := r.cfg.Store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
-			return 0, err // all of recs stay held: republished (deduplicated), then marked
+			// All of recs stay held; recs[:n] are in the stream: the next pass marks them
+			// again and publishes only the rest.
+			r.stored, r.storedDup = n, dupOf[:n]
+			return 0, err
 		}
+		// Counted once, when marked: a mark retried after a failure publishes nothing again.
+		var dups int64
+		now := r.cfg.Now()
+		for i := range n {
+			r.cfg.Metrics.observe(&recs[i], dupOf[i], now)
+			if dupOf[i] {
+				dups++
+			}
+		}
+		r.stored, r.storedDup = 0, nil
 		// A claim published whole is let go: an empty r.held that still pointed into recs
 		// would keep the claim's records alive until the next one, and the last claim of a
 		// busy period would then keep its strings (made while the heap's spans were full of
