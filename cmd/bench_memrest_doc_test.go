@@ -125,6 +125,7 @@ func TestMemoryVerdictIsAtRestAndNeedsEveryResourceActive(t *testing.T) {
 			FillShares: []heapShare{{"NATS JetStream duplicate window", 200_000}, {"Allot resource actors and booking state", 900_000}},
 			Shares:     []heapShare{{"Allot resource actors and booking state", 800_000}, {"SQLite", 10_000}}}}
 	}
+	passivatedInFill := func() *memResult { m := mk(1000, 3000); m.Points[memActive].Active = 990; return m }
 	m := mk(1000, 3000)
 	if per, atRest, met, ok, why := m.verdictPerActive(); !ok || !atRest || !met || per != 3000 || why != "" {
 		t.Fatalf("verdict: %v %v %v %v %q", per, atRest, met, ok, why)
@@ -150,7 +151,8 @@ func TestMemoryVerdictIsAtRestAndNeedsEveryResourceActive(t *testing.T) {
 	for _, c := range []struct {
 		m    *memResult
 		want string
-	}{{mk(999, 3000), "999 of the 1,000 resources active at rest"}, {mk(1000, 2999), "2,999 holds held at rest, not 3,000"}} {
+	}{{mk(999, 3000), "999 of the 1,000 resources active at rest"}, {mk(1000, 2999), "2,999 holds held at rest, not 3,000"},
+		{passivatedInFill(), "the fill outlasted the idle timeout (990 of the 1,000 resources active right after it)"}} {
 		b := &bench{mem: c.m}
 		var w strings.Builder
 		b.writeMemoryTargets(&w)

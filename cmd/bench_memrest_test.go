@@ -77,13 +77,18 @@ type restSample struct {
 }
 
 // restComplete says whether the sample at rest measured what the target is about: every resource
-// active and every hold held.
+// the fill made still active (none passivated before its read, none since) and every hold held.
 func (m *memResult) restComplete() (ok bool, why string) {
 	if len(m.Points) <= memRest || m.Rest == nil {
 		return false, "no sample at rest"
 	}
 	r, act := m.Rest, m.Points[memRest].Active
 	switch {
+	case m.Points[memActive].Active != m.Resources:
+		// The reads activated them again, from the store: active, with their holds, but not
+		// the activations the fill made, and the run's fill is a problem already.
+		return false, fmt.Sprintf("the fill outlasted the idle timeout (%s of the %s resources active right after it)",
+			num(float64(m.Points[memActive].Active)), num(float64(m.Resources)))
 	case act != m.Resources:
 		return false, fmt.Sprintf("%s of the %s resources active at rest", num(float64(act)), num(float64(m.Resources)))
 	case r.HoldsHeld != int64(m.Resources*m.HoldsPer):
