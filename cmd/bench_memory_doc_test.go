@@ -304,7 +304,11 @@ func (b *bench) writeSection4(w *strings.Builder, m *memResult) {
 		p("\n")
 	}
 	if m.Passivation > 0 {
-		p("Every activation had passivated %s after the end of the fill (idle timeout %s).\n", m.Passivation.Round(time.Second), m.IdleTimeout)
+		since := "the end of the fill"
+		if m.Rest != nil {
+			since = "the last read of the sample at rest"
+		}
+		p("Every activation had passivated %s after %s (idle timeout %s).\n", m.Passivation.Round(time.Second), since, m.IdleTimeout)
 	}
 	prefix := "memory-"
 	if m.EventsOff {
