@@ -47,16 +47,21 @@ type memResult struct {
 	// (pprof -base), by owner; RetainedTop the top functions of that difference.
 	Retained    []heapShare
 	RetainedTop string
-	Err         error
+	// Rest is the sample at rest (bench_memrest_test.go): every resource still active, once the
+	// fill's write rate has left the node's memory; the verdict is on it.
+	Rest *restSample
+	Err  error
 }
 
 // memory fills one node on the embedded store with cfg.Resources resources of one bucket,
 // each with cfg.HoldsPer one-unit holds (a create and its holds in a row, 64 at a time), and
 // reads the node's VmRSS and Go heap: idle after a forced GC, with every resource active, after
-// a forced GC, once every resource has passivated (--idle-timeout), after another forced GC, and
-// half a minute later for the runtime to return memory to the OS. The idle timeout must exceed
-// the fill, or the first resources passivate before the measurement: the per-resource figures
-// divide by the activations the node reports, and a fill longer than the timeout is a problem.
+// a forced GC, at rest (every resource read once and still active, the write rate's memory
+// gone: bench_memrest_test.go), once every resource has passivated (--idle-timeout), after
+// another forced GC, and half a minute later for the runtime to return memory to the OS. The
+// idle timeout must exceed the fill, or the first resources passivate before the measurement:
+// the per-resource figures divide by the activations the node reports, and a fill longer than
+// the timeout is a problem.
 // eventsOff runs the node with --events off (no outbox and no embedded JetStream).
 func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 	res := memResult{Resources: b.cfg.Resources, HoldsPer: b.cfg.HoldsPer, IdleTimeout: b.cfg.IdleTimeout, EventsOff: eventsOff}
@@ -143,19 +148,20 @@ func (b *bench) memory(t *testing.T, eventsOff bool) memResult {
 		}
 		return trimPprofHeader(string(out))
 	}
-	res.HeapTop = heapTop(gc("memory-heap-active.pprof"))
+	activeProfile := gc("memory-heap-active.pprof")
+	res.HeapTop = heapTop(activeProfile)
 	point("still active, after a forced GC")
+	touched := b.atRest(t, node, &res, c, start.Add(res.Fill), point, gc, heapTop, idleProfile, activeProfile)
 	if b.cfg.MemoryActiveOnly {
 		return res
 	}
 
-	// Wait for passivation: the last resource was touched at the end of the fill.
-	fillEnd := start.Add(res.Fill)
+	// Wait for passivation: the last resource was read at the end of the at-rest half's reads.
 	deadline := time.Now().Add(b.cfg.IdleTimeout + 3*time.Minute)
 	for activations(t, node) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(time.Second) // passivation poll: the node reports its activations only on request
 	}
-	res.Passivation = time.Since(fillEnd)
+	res.Passivation = time.Since(touched)
 	point("all passivated (idle timeout)")
 	passivated := gc("memory-heap-passivated.pprof")
 	point("all passivated, after a forced GC")

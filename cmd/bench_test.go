@@ -38,9 +38,9 @@ type benchConfig struct {
 	Resources   int
 	HoldsPer    int
 	IdleTimeout time.Duration
-	// MemoryActiveOnly (ALLOT_BENCH_MEMORY_ACTIVE_ONLY=1) ends the memory benchmark once every
-	// resource is active and measured (no wait for passivation): for comparing the RSS per
-	// active resource of builds or GC settings side by side in less time.
+	// MemoryActiveOnly (ALLOT_BENCH_MEMORY_ACTIVE_ONLY=1) ends the memory benchmark after the
+	// sample at rest (no wait for passivation): for comparing the RSS per active resource of
+	// builds or GC settings side by side in less time.
 	MemoryActiveOnly bool
 	// Sections run (ALLOT_BENCH_SECTIONS): http, cluster, go, memory, events, notify, stress,
 	// wrk (bench_wrk_test.go); default all; events-pg (the events section on PostgreSQL) and
