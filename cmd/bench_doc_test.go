@@ -353,7 +353,7 @@ func (b *bench) writeReproduce(w *strings.Builder) {
 		"(`persistence/pgtest`) and Redis (`baseline.MustRedis`), the servers below as processes, drives them with " +
 		"`loadgen.Run`, runs the Go benchmarks, and writes this file. Logs, CPU profiles, raw Go benchmark output and " +
 		"`results.json` are kept in `bin/bench/`. Knobs (environment): `ALLOT_BENCH_DURATION` (10s), `ALLOT_BENCH_RUNS` " +
-		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (5m, more than the memory fill), `ALLOT_BENCH_MEMORY_ACTIVE_ONLY` (1: the memory section stops after the sample at rest, before passivation), " +
+		"(3), `ALLOT_BENCH_CLIENTS` (64,256), `ALLOT_BENCH_RESOURCES` (100000), `ALLOT_BENCH_IDLE_TIMEOUT` (7m, more than the memory fill), `ALLOT_BENCH_MEMORY_ACTIVE_ONLY` (1: the memory section stops after the sample at rest, before passivation), " +
 		"`ALLOT_BENCH_SECTIONS` (http,cluster,go,memory,events,notify,stress,wrk; events-pg and memory-events-off only when named), `ALLOT_BENCH_OUT`, `ALLOT_BENCH_BIN` and `ALLOT_BENCH_BASELINE_BIN` (the two binaries; default: built by the test); for the wrk section, `ALLOT_BENCH_WRK_BEFORE_BIN` (a second allot binary run as row pg-before, to compare two builds in one run) and `ALLOT_BENCH_WRK_ONLY` (the rows to run: empty,get,soldout,pg,pg-before,sqlite); for the http section, `ALLOT_BENCH_HTTP_BEFORE_BIN` (a second allot binary run as (a)'s twin, interleaved) and `ALLOT_BENCH_TRACE` (e.g. 2s: an execution trace of each profiled node).\n\n")
 	p("Servers as started in this run (ports are picked free each time; the database URLs name throwaway databases):\n\n```sh\n")
 	for _, s := range b.allSystems() {

@@ -61,7 +61,7 @@ func (m *Main) startEvents(ctx context.Context) error {
 		return fmt.Errorf("events: the %s store keeps no outbox", m.storeKind())
 	}
 	if m.Config.NATSURL == "" && !m.Config.Single() {
-		m.Logger.Warn("events are recorded (GET /v1/events) but not published: a cluster needs --nats-url")
+		m.Logger.Warn("events are recorded (GET /v1/events) but not published, so the outbox is never pruned and grows with every commit: a cluster needs --nats-url, or --events off")
 		return nil
 	}
 	cfg := bus.DefaultConfig()
