@@ -14,5 +14,7 @@
 // for concurrent use.
 //
 // The load generator (api/loadgen), the cluster test harness (cluster/clustertest) and the
-// chaos campaign (cluster/chaos) all speak to Allot through this package.
+// chaos campaign (cluster/chaos) all speak to Allot through this package; the load generator's
+// load phase alone sends its holds, confirms and reads with a lean HTTP/1.1 client of its own
+// that follows this package's retry rules (see api/loadgen/sender.go).
 package client

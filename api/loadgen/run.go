@@ -25,9 +25,13 @@ const maxErrorSamples = 10
 // runner is the state of one Run shared by its clients.
 type runner struct {
 	cfg    Config
-	c      *client.Client // the run's own calls (an operator's token); workers derive theirs
+	c      *client.Client // the run's own calls (an operator's token); workers send their own
 	tokens *tokens
 	stats  *stats
+
+	targets   []target      // cfg.Targets, for the workers' senders
+	next      atomic.Uint64 // the workers' round-robin position over targets
+	flashKeys []string      // the bucket keys of a flash-sale hold
 
 	flashID  string
 	hotels   []string
@@ -63,7 +67,14 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	r := &runner{cfg: cfg, stats: newStats()}
+	r := &runner{cfg: cfg, stats: newStats(), flashKeys: []string{flashBucket}}
+	for _, t := range cfg.Targets {
+		pt, err := parseTarget(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		r.targets = append(r.targets, pt)
+	}
 	var err error
 	if r.tokens, err = newTokens(&cfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -94,8 +105,14 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	stopProgress()
 
 	var l ledger
+	acked := 0
+	for _, w := range workers {
+		acked += len(w.ledger.Acked)
+	}
+	l.Acked = make([]ackedHold, 0, acked) // one copy of a few 100k holds, not a doubling series
 	for _, w := range workers {
 		l.merge(&w.ledger)
+		w.ledger = ledger{}
 	}
 	r.fill(rep)
 	if err := ctx.Err(); err != nil {

@@ -2,9 +2,12 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/allot/allot/api/client"
@@ -19,8 +22,22 @@ type worker struct {
 	rng    *rand.Rand
 	seq    uint64
 	user   string
-	c      *client.Client // the run's client with the user's token
+	ts     client.TokenSource // the user's token; nil: none
+	s      *sender            // set while run runs
 	ledger ledger
+
+	// body and bodyOf cache the last hold request's body: a flash-sale client sends the same
+	// one every time.
+	body   []byte
+	bodyOf placeHoldOf
+}
+
+// placeHoldOf identifies a hold request body: the bucket keys (by their backing array, which
+// sessions take from the runner's slices), the quantity and the user.
+type placeHoldOf struct {
+	keys *string
+	n    int
+	qty  int64
 }
 
 func newWorker(r *runner, n int) *worker {
@@ -30,7 +47,7 @@ func newWorker(r *runner, n int) *worker {
 		n:    n,
 		rng:  rand.New(rand.NewPCG(r.cfg.Seed, uint64(n))),
 		user: user,
-		c:    r.c.With(client.WithTokenSource(r.tokens.user(user))),
+		ts:   r.tokens.user(user),
 	}
 }
 
@@ -38,6 +55,8 @@ func newWorker(r *runner, n int) *worker {
 // answered sold_out.
 func (w *worker) run(ctx context.Context) {
 	r := w.r
+	w.s = newSender(ctx, r.targets, &r.next, &r.cfg, w.ts, r.stats.countStatus)
+	defer w.s.close()
 	for ctx.Err() == nil && r.more() {
 		switch r.cfg.Scenario {
 		case ScenarioFlashSale:
@@ -67,7 +86,7 @@ func (w *worker) run(ctx context.Context) {
 // flashSession holds one unit of the hot resource, then confirms or cancels it. It reports
 // whether the hold was answered sold_out.
 func (w *worker) flashSession(ctx context.Context) (soldOut bool) {
-	return w.session(ctx, w.r.flashID, []string{flashBucket}, 1, true)
+	return w.session(ctx, w.r.flashID, w.r.flashKeys, 1, true)
 }
 
 // hotelSession holds 1..Nights consecutive nights of a random hotel, then confirms or
@@ -84,9 +103,16 @@ func (w *worker) hotelSession(ctx context.Context) {
 func (w *worker) browse(ctx context.Context) {
 	r := w.r
 	rid := r.readable[w.rng.IntN(len(r.readable))]
-	res := w.call(OpAvailability, func() (client.Info, error) {
-		_, info, err := w.c.Availability(ctx, rid)
-		return info, err
+	res := w.call(OpAvailability, func() result {
+		path := resourcePath(rid) + "/availability"
+		a := w.s.send(http.MethodGet, path, "", nil, false)
+		if a.res.Err == nil {
+			var out wire.Availability
+			if err := json.Unmarshal(a.resp.Body, &out); err != nil {
+				a.res.Err = fmt.Errorf("GET %s: decode %d answer from %s: %w", path, a.res.Status, a.base, err)
+			}
+		}
+		return a.res
 	})
 	if res.Status == http.StatusOK && res.Err == nil {
 		r.reads.Add(1)
@@ -100,14 +126,22 @@ func (w *worker) browse(ctx context.Context) {
 func (w *worker) session(ctx context.Context, rid string, keys []string, qty int64, flash bool) (soldOut bool) {
 	r := w.r
 	idem := w.nextKey()
-	var ans wire.Hold
-	res := w.call(OpHold, func() (info client.Info, err error) {
-		ans, info, err = w.c.PlaceHold(ctx, rid, idem, wire.PlaceHold{Buckets: keys, Quantity: qty, UserID: w.user})
-		return info, err
+	var holdID string
+	body := w.holdBody(keys, qty)
+	res := w.call(OpHold, func() result {
+		path := resourcePath(rid) + "/holds"
+		a := w.s.send(http.MethodPost, path, idem, body, true)
+		if a.res.Err == nil {
+			var err error
+			if holdID, err = holdIDOf(a.resp.Body); err != nil {
+				a.res.Err = fmt.Errorf("POST %s: decode %d answer from %s: %w", path, a.res.Status, a.base, err)
+			}
+		}
+		return a.res
 	})
 	switch res.outcome() {
 	case outcomeOK:
-		if res.Err != nil || ans.ID == "" {
+		if res.Err != nil || holdID == "" {
 			if res.Err == nil {
 				res.Err = errNoHoldID
 			}
@@ -131,7 +165,7 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 	if flash {
 		r.sold.Add(qty)
 	}
-	h := ackedHold{ID: ans.ID, ResourceID: rid, Buckets: keys, Quantity: qty, State: stateHeld}
+	h := ackedHold{ID: holdID, ResourceID: rid, Buckets: keys, Quantity: qty, State: stateHeld}
 	defer func() { w.ledger.Acked = append(w.ledger.Acked, h) }()
 	if r.cfg.HoldOnly {
 		return false
@@ -142,13 +176,9 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 	if w.rng.Float64() < r.cfg.CancelRatio {
 		op = OpCancel
 	}
-	res = w.call(op, func() (client.Info, error) {
-		transition := w.c.ConfirmHold
-		if op == OpCancel {
-			transition = w.c.CancelHold
-		}
-		_, info, err := transition(ctx, rid, ans.ID)
-		return info, err
+	res = w.call(op, func() result {
+		// The answer (the hold) is not decoded: a 2xx is all the session needs.
+		return w.s.send(http.MethodPost, holdPath(rid, holdID)+"/"+op, "", nil, false).res
 	})
 	switch res.outcome() {
 	case outcomeOK:
@@ -164,32 +194,56 @@ func (w *worker) session(ctx context.Context, rid string, keys []string, qty int
 		}
 	case outcomeAmbiguous:
 		h.State = stateUncertain
-		r.fail(op+" "+ans.ID, res)
+		r.fail(op+" "+holdID, res)
 	default:
 		// Refused: the hold may have expired meanwhile; the audit accepts either.
 		h.State = stateUncertain
-		r.fail(op+" "+ans.ID, res)
+		r.fail(op+" "+holdID, res)
 	}
 	return false
 }
 
 // call sends one logical request of kind op (do makes it, retries included) and accounts
 // for it.
-func (w *worker) call(op string, do func() (client.Info, error)) result {
+func (w *worker) call(op string, do func() result) result {
 	r := w.r
 	r.issued.Add(1)
 	start := time.Now()
-	res := resultOf(do())
+	res := do()
 	r.stats.observe(op, time.Since(start))
 	r.ops.Add(1)
 	r.retries.Add(int64(res.Retries))
 	return res
 }
 
+// holdBody returns the JSON body of a hold of qty units of keys, as api/client encodes it.
+func (w *worker) holdBody(keys []string, qty int64) []byte {
+	of := placeHoldOf{n: len(keys), qty: qty}
+	if len(keys) > 0 {
+		of.keys = &keys[0]
+	}
+	if w.body == nil || of != w.bodyOf {
+		w.body, _ = json.Marshal(wire.PlaceHold{Buckets: keys, Quantity: qty, UserID: w.user}) // cannot fail
+		w.bodyOf = of
+	}
+	return w.body
+}
+
+// resourcePath and holdPath are api/client's paths of a resource and a hold.
+func resourcePath(rid string) string { return "/v1/resources/" + url.PathEscape(rid) }
+
+func holdPath(rid, hid string) string { return resourcePath(rid) + "/holds/" + url.PathEscape(hid) }
+
 // nextKey returns a fresh Idempotency-Key, unique across runs by RunID.
 func (w *worker) nextKey() string {
 	w.seq++
-	return fmt.Sprintf("%s-%d-%d", w.r.cfg.RunID, w.n, w.seq)
+	b := make([]byte, 0, len(w.r.cfg.RunID)+24)
+	b = append(b, w.r.cfg.RunID...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(w.n), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, w.seq, 10)
+	return string(b)
 }
 
 // think pauses for ThinkTime, uniformly jittered in 0.5x..1.5x.
