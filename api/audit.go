@@ -112,7 +112,8 @@ func (t *auditTrail) record(c *gin.Context, status int) {
 	// from the database, operators' requests ended a whole timeout after their client left).
 	// auditGrace lets the entry of a request that spent its whole deadline still be stored by
 	// a database that answers.
-	left := max(t.s.requestDeadline(c).Sub(t.s.cfg.Now()), auditGrace)
+	now := t.s.cfg.Now()
+	left := max(t.s.requestDeadline(c, now).Sub(now), auditGrace)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), left)
 	defer cancel()
 	if err := t.store.Append(ctx, e); err != nil {

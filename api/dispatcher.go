@@ -48,8 +48,8 @@ const transportRetryAfter = time.Second
 // Thread-safety: Dispatch is called concurrently by every request in flight.
 //
 // Deadline: the edge sets cmd.DeadlineUnixMs and a ctx deadline at the same instant: the
-// request's deadline, Config.RequestTimeout after the edge took the request, shared by all of
-// its commands. ctx is also cancelled when the client goes away. Dispatch must return once ctx
+// request's deadline, Config.RequestTimeout after its first command, shared by all of its
+// commands. ctx is also cancelled when the client goes away. Dispatch must return once ctx
 // is done; it must not retain cmd.
 //
 // Errors: every outcome the owner decided, including its busy and unavailable answers, is a
@@ -95,8 +95,9 @@ func dispatchWithin(ctx context.Context, d Dispatcher, timeout time.Duration, cm
 // passed (its earlier ask used it up) sends nothing and is answered as a timeout. Every
 // reply's owner is reported in OwnerHeader to operators, and in the request log.
 func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
-	deadline := s.requestDeadline(c)
-	left := deadline.Sub(s.cfg.Now())
+	now := s.cfg.Now()
+	deadline := s.requestDeadline(c, now)
+	left := deadline.Sub(now)
 	cmd.DeadlineUnixMs = deadline.UnixMilli()
 	var reply *protos.Reply
 	var err error

@@ -89,7 +89,8 @@ func setPrincipal(c *gin.Context, p *auth.Principal) {
 const deadlineKey = "allot.deadline"
 
 // requestDeadline returns when the request's time is up: Config.RequestTimeout
-// (--request-timeout) after its first ask of the cluster, fixed by the first call. Every
+// (--request-timeout) after its first ask of the cluster, fixed by the first call (now is
+// the caller's reading of Config.Now, so that an ask reads the clock once). Every
 // later wait of the request on the cluster or a store ends by then: each of askOwner's asks
 // (a hold's read, then its command, share it rather than get a fresh timeout each) and the
 // audit entry after the handler (with auditGrace). So one request spends at most the flag's
@@ -98,7 +99,7 @@ const deadlineKey = "allot.deadline"
 // deadlines, and the audit entry after it a third). The clock starts at the first ask, not
 // when the edge took the request, so that reading a slow client's body does not eat the
 // owner's time (ReadTimeout bounds that).
-func (s *Server) requestDeadline(c *gin.Context) time.Time {
+func (s *Server) requestDeadline(c *gin.Context, now time.Time) time.Time {
 	st := stateOf(c)
 	if st != nil && !st.deadline.IsZero() {
 		return st.deadline
@@ -110,7 +111,7 @@ func (s *Server) requestDeadline(c *gin.Context) time.Time {
 			}
 		}
 	}
-	dl := s.cfg.Now().Add(s.cfg.RequestTimeout)
+	dl := now.Add(s.cfg.RequestTimeout)
 	if st != nil {
 		st.deadline = dl
 	} else {
