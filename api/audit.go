@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,10 @@ import (
 // (front-desk actions on customers' holds), and every request on an admin route, reads
 // included; refusals too (a customer or an operator without a second factor trying), since
 // Authenticate leaves the verified principal on the context before it authorizes. An entry is
-// stored before the answer leaves the handler chain; a store that fails is logged and counted
-// (allot_audit_failures_total), not turned into a failure of the action, which has happened.
+// stored before the answer leaves the handler chain, within the request's deadline
+// (requestDeadline, at least auditGrace), also when the client went away; a store that fails
+// or times out is logged and counted (allot_audit_failures_total), not turned into a failure
+// of the action, which has happened.
 type auditTrail struct {
 	store    audit.Store
 	policies auth.RoutePolicies
@@ -39,6 +42,11 @@ func (t *auditTrail) clientIP(r *http.Request) string {
 	}
 	return ""
 }
+
+// auditGrace is the least time an audit entry gets to be stored, even when its request's
+// deadline has passed: a database that answers stores one in milliseconds; one that does not
+// holds the answer at most this long past the request's deadline.
+const auditGrace = 250 * time.Millisecond
 
 func (s *Server) newAuditTrail() (gin.HandlerFunc, error) {
 	if s.cfg.Audit == nil {
@@ -97,8 +105,16 @@ func (t *auditTrail) record(c *gin.Context, status int) {
 		Target: truncatePath(strings.Join(target, ",")), RequestID: RequestIDOf(c),
 		Status: status, Outcome: audit.OutcomeOf(status), ClientIP: t.clientIP(c.Request),
 	}
-	// The client may have gone: the entry is stored anyway, within the request timeout.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), t.s.cfg.RequestTimeout)
+	// The client may have gone: the entry is stored anyway (WithoutCancel), but within what is
+	// left of the request's deadline, not a deadline of its own: the answer leaves only after
+	// this, and a stalled database must not hold it (and the connection, and this goroutine)
+	// for another RequestTimeout after the action's own wait (round 17: during a partition
+	// from the database, operators' requests ended a whole timeout after their client left).
+	// auditGrace lets the entry of a request that spent its whole deadline still be stored by
+	// a database that answers.
+	now := t.s.cfg.Now()
+	left := max(t.s.requestDeadline(c, now).Sub(now), auditGrace)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), left)
 	defer cancel()
 	if err := t.store.Append(ctx, e); err != nil {
 		t.failures.Inc()

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -46,8 +47,10 @@ const transportRetryAfter = time.Second
 //
 // Thread-safety: Dispatch is called concurrently by every request in flight.
 //
-// Deadline: the edge sets cmd.DeadlineUnixMs and a ctx deadline at the same instant, at most
-// Config.RequestTimeout away. Dispatch must return once ctx is done; it must not retain cmd.
+// Deadline: the edge sets cmd.DeadlineUnixMs and a ctx deadline at the same instant: the
+// request's deadline, Config.RequestTimeout after its first command, shared by all of its
+// commands. ctx is also cancelled when the client goes away. Dispatch must return once ctx
+// is done; it must not retain cmd.
 //
 // Errors: every outcome the owner decided, including its busy and unavailable answers, is a
 // Reply with Error set (Error.Code a booking.Code*, RetryAfterMs for busy and unavailable) and
@@ -86,13 +89,23 @@ func dispatchWithin(ctx context.Context, d Dispatcher, timeout time.Duration, cm
 }
 
 // askOwner sends cmd to the resource's owner through Config.Dispatcher, with the request's
-// deadline, and checks the reply. It returns the reply and true on success; otherwise it has
-// answered the request with a problem and returns false. Every reply's owner is reported in
-// OwnerHeader to operators, and in the request log.
+// deadline (requestDeadline: one for all of a request's asks, so a hold's read and then its
+// command share it), and checks the reply. It returns the reply and true on success; otherwise
+// it has answered the request with a problem and returns false. A request whose deadline has
+// passed (its earlier ask used it up) sends nothing and is answered as a timeout. Every
+// reply's owner is reported in OwnerHeader to operators, and in the request log.
 func (s *Server) askOwner(c *gin.Context, cmd *protos.Command) (*protos.Reply, bool) {
-	deadline := s.cfg.Now().Add(s.cfg.RequestTimeout)
+	now := s.cfg.Now()
+	deadline := s.requestDeadline(c, now)
+	left := deadline.Sub(now)
 	cmd.DeadlineUnixMs = deadline.UnixMilli()
-	reply, err := dispatchWithin(c.Request.Context(), s.cfg.Dispatcher, s.cfg.RequestTimeout, cmd)
+	var reply *protos.Reply
+	var err error
+	if left > 0 {
+		reply, err = dispatchWithin(c.Request.Context(), s.cfg.Dispatcher, left, cmd)
+	} else {
+		err = fmt.Errorf("ask %s: the request's deadline passed before the ask: %w", cmd.ResourceId, context.DeadlineExceeded)
+	}
 	if err != nil {
 		detail := "the resource's owner could not be reached; retry later"
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -26,7 +26,8 @@ const stateKey = "allot.edge"
 // header map, to which it lends idField and location as value slices; it is never pooled or
 // reused, so a header slice net/http still holds after the handler returned never changes.
 // Its fields are written on the request's goroutine, in chain order (front, authenticate,
-// askOwner), before they are read; a handler's own goroutines must not write them.
+// askOwner, the audit trail after the handler), before they are read; a handler's own
+// goroutines must not write them.
 type edgeState struct {
 	w         edgeWriter // the request's writer from front on: finds the state (stateOf)
 	idField   [1]string  // X-Request-Id's value: idField[0] is the request id
@@ -34,6 +35,7 @@ type edgeState struct {
 	principal *auth.Principal
 	owner     string    // the member that answered the request's command, for the log
 	start     time.Time // when the edge took the request, for the log and the metrics
+	deadline  time.Time // the request's deadline, fixed at its first ask (requestDeadline); zero before
 	ip        netip.Addr
 	ipKnown   bool // ip is set (clientIP)
 }
@@ -80,6 +82,42 @@ func setPrincipal(c *gin.Context, p *auth.Principal) {
 		return
 	}
 	c.Set(principalKey, p)
+}
+
+// deadlineKey is the gin context key of the request's deadline when the edge's chain did not
+// start the request (requestDeadline).
+const deadlineKey = "allot.deadline"
+
+// requestDeadline returns when the request's time is up: Config.RequestTimeout
+// (--request-timeout) after its first ask of the cluster, fixed by the first call (now is
+// the caller's reading of Config.Now, so that an ask reads the clock once). Every
+// later wait of the request on the cluster or a store ends by then: each of askOwner's asks
+// (a hold's read, then its command, share it rather than get a fresh timeout each) and the
+// audit entry after the handler (with auditGrace). So one request spends at most the flag's
+// deadline on the owner however many steps it takes, and no handler outlives its client by
+// waiting step after step (round 17: a confirm that read the hold first could take two
+// deadlines, and the audit entry after it a third). The clock starts at the first ask, not
+// when the edge took the request, so that reading a slow client's body does not eat the
+// owner's time (ReadTimeout bounds that).
+func (s *Server) requestDeadline(c *gin.Context, now time.Time) time.Time {
+	st := stateOf(c)
+	if st != nil && !st.deadline.IsZero() {
+		return st.deadline
+	}
+	if st == nil {
+		if v, ok := c.Get(deadlineKey); ok {
+			if dl, ok := v.(time.Time); ok {
+				return dl
+			}
+		}
+	}
+	dl := now.Add(s.cfg.RequestTimeout)
+	if st != nil {
+		st.deadline = dl
+	} else {
+		c.Set(deadlineKey, dl)
+	}
+	return dl
 }
 
 // setOwner records the member that answered, for the request log.

@@ -63,8 +63,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; it sets command deadlines and times requests. Nil means time.Now.
 	Now func() time.Time
-	// RequestTimeout bounds one request from the edge to the resource's owner and back, and
-	// one hold query. Default 5s.
+	// RequestTimeout bounds one request from the edge to the resource's owner and back: from
+	// its first command, all of its commands (a hold's read and then its command share it) and
+	// its audit entry. Also one hold query. Default 5s.
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; larger bodies get 413. Default 64 KiB.
 	MaxBodyBytes int64

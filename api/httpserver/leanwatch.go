@@ -44,16 +44,16 @@ func (s *leanSrc) Read(p []byte) (int, error) {
 // One per connection, used by the connection's goroutine only through arm and disarm:
 // arm (before the handler) starts a timer; when it fires while the handler still runs and
 // the request's body has been read to its end, the timer's goroutine reads one byte from the
-// connection. EOF or an error (the client left, a reset) cancels the request's context and
-// marks the connection gone; a byte (a pipelined request) is kept for the next request and
-// ends the watch. disarm (after the handler) stops the timer, ends a read in progress with a
+// connection (a body not read yet restarts the timer). EOF or an error (the client left, a
+// reset) cancels the request's context and marks the connection gone; a byte (a pipelined
+// request) is kept for the next request and ends the watch. disarm (after the handler) stops the timer, ends a read in progress with a
 // deadline in the past, waits for it and restores the connection's read deadline.
 //
 // Invariant: while reading is true the watch owns src (and the connection's read deadline);
 // the connection's goroutine touches neither until disarm returned.
 type leanWatch struct {
 	c     *leanConn
-	timer *time.Timer // created at the first arm; stopped when the connection ends
+	timer *time.Timer // created at the first arm, under mu; stopped when the connection ends
 
 	mu       sync.Mutex
 	done     sync.Cond // signalled when a read ends
@@ -71,8 +71,9 @@ type leanWatch struct {
 // is the connection's read deadline, restored after a watch read.
 func (w *leanWatch) arm(body *leanBody, cancel context.CancelFunc, deadline time.Time) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.armed, w.gone, w.body, w.cancel, w.deadline = true, false, body, cancel, deadline
-	w.mu.Unlock()
+	// Under mu: watch reads w.timer (to look again) on the timer's goroutine.
 	if w.timer == nil {
 		w.done.L = &w.mu
 		w.timer = time.AfterFunc(leanWatchAfter, w.watch)
@@ -111,10 +112,17 @@ func (w *leanWatch) stop() {
 // the next arm: it then watches that request a little early, which is harmless.
 func (w *leanWatch) watch() {
 	w.mu.Lock()
-	if !w.armed || w.reading || w.gone || w.c.src.has || !w.body.consumed() {
-		// Not serving; already watching; over; a pipelined byte already waits; or the
-		// handler may still read the body from the connection (net/http too watches only
-		// past the body's end).
+	if !w.armed || w.reading || w.gone || w.c.src.has {
+		// Not serving; already watching; over; or a pipelined byte already waits.
+		w.mu.Unlock()
+		return
+	}
+	if !w.body.consumed() {
+		// The handler may still read the body from the connection (net/http too watches
+		// only past the body's end): look again later, or a handler whose client sent the
+		// body slowly would never be watched (round 17). disarm stops the timer; one that
+		// fires after it finds the watch unarmed.
+		w.timer.Reset(leanWatchAfter)
 		w.mu.Unlock()
 		return
 	}

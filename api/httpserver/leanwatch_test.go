@@ -32,9 +32,15 @@ func slowHandler(entered chan<- struct{}, gone chan<- bool) http.HandlerFunc {
 }
 
 func TestGoneClientCancelsTheRequest(t *testing.T) {
-	for _, tc := range []struct{ name, body string }{
-		{"empty body", ""},
-		{"body", `{"qty":1}`},
+	for _, tc := range []struct {
+		name, body string
+		late       time.Duration // the body comes this long after the head
+	}{
+		{"empty body", "", 0},
+		{"body", `{"qty":1}`, 0},
+		// The handler is still reading the body when leanWatchAfter has passed: the watch
+		// must try again once it is read (round 17: it gave up for good).
+		{"body after the watch's first look", `{"qty":1}`, 3 * leanWatchAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			entered, gone := make(chan struct{}, 1), make(chan bool, 1)
@@ -44,9 +50,18 @@ func TestGoneClientCancelsTheRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			req := "POST /v1/resources/r/holds HTTP/1.1\r\nHost: allot\r\nContent-Length: " +
-				strconv.Itoa(len(tc.body)) + "\r\n\r\n" + tc.body
+				strconv.Itoa(len(tc.body)) + "\r\n\r\n"
+			if tc.late == 0 {
+				req += tc.body
+			}
 			if _, err := io.WriteString(c, req); err != nil {
 				t.Fatal(err)
+			}
+			if tc.late > 0 {
+				time.Sleep(tc.late) // the handler waits in its body's read meanwhile
+				if _, err := io.WriteString(c, tc.body); err != nil {
+					t.Fatal(err)
+				}
 			}
 			<-entered
 			start := time.Now()
