@@ -122,22 +122,20 @@ func (s *stallAudit) Append(ctx context.Context, e audit.Entry) error {
 	return s.MemStore.Append(ctx, e)
 }
 
-// TestAuditEntryWithinTheRequestDeadline: an operator's action is audited after the handler,
-// before the answer leaves; the entry gets what is left of the request's deadline (at least
-// auditGrace), not a deadline of its own. On main it got a fresh RequestTimeout: during a
-// partition from the database, operators' requests ended a whole timeout after their client
-// had given up (cluster/chaos, round 17). A client that went away still gets its entry
-// stored: the append's ctx is not cancelled with the request.
-func TestAuditEntryWithinTheRequestDeadline(t *testing.T) {
+// TestAuditEntryHasATimeoutOfItsOwn: an operator's action is audited after the handler,
+// before the answer leaves; the entry gets a RequestTimeout of its own, not what is left of
+// the request's deadline, and is not cancelled when the client leaves. Round 17 tried the
+// remainder: during a partition from the database (cluster/chaos) it dropped entries that a
+// full timeout stored once the partition healed. The trail is worth an operator's latency.
+func TestAuditEntryHasATimeoutOfItsOwn(t *testing.T) {
 	for _, tt := range []struct {
-		name    string
-		took    time.Duration // the owner's answer took this long (injected clock)
-		maxWait time.Duration // the append may wait at most this long (real clock)
-		gone    bool          // the client goes away while the owner works
+		name string
+		took time.Duration // the owner's answer took this long (injected clock)
+		gone bool          // the client goes away while the owner works
 	}{
-		{"owner took 4s of 5s", 4 * time.Second, time.Second, false},
-		{"owner took the whole deadline", 5 * time.Second, auditGrace, false},
-		{"client gone after 3s", 3 * time.Second, 2 * time.Second, true},
+		{"owner took 4s of 5s", 4 * time.Second, false},
+		{"owner took the whole deadline", 5 * time.Second, false},
+		{"client gone after 3s", 3 * time.Second, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &stallAudit{MemStore: audit.NewMemStore()}
@@ -168,8 +166,9 @@ func TestAuditEntryWithinTheRequestDeadline(t *testing.T) {
 			if len(store.waits) != 1 {
 				t.Fatalf("%d audit entries, want 1", len(store.waits))
 			}
-			if w := store.waits[0]; w <= 0 || w > tt.maxWait {
-				t.Fatalf("the audit entry may wait %v, want (0, %v]: what is left of the request's deadline", w, tt.maxWait)
+			// The waits are read against the real clock, a little after the ctx was made.
+			if w := store.waits[0]; w <= 4*time.Second || w > 5*time.Second {
+				t.Fatalf("the audit entry may wait %v, want a RequestTimeout (5s) of its own", w)
 			}
 			if store.errs[0] != nil {
 				t.Fatalf("the audit entry's ctx is done already (%v): the entry of a request whose client left is stored anyway", store.errs[0])

@@ -396,7 +396,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BootstrapAfter, "bootstrap-after", c.BootstrapAfter, "start a new cluster when no seed answered for this long (0: wait for a seed forever)")
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 gossip encryption key (16, 24 or 32 bytes); cannot rotate: prefer --gossip-key-file")
 	fs.DurationVar(&c.LeaveTimeout, "leave-timeout", c.LeaveTimeout, "deadline for a graceful leave on SIGTERM/SIGINT")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of one request from the edge to the resource's owner, shared by all of its commands (a hold's read and its command) and its audit entry")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of one request from the edge to the resource's owner, shared by all of its commands (a hold's read and its command); an operator's audit entry gets one more of its own")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "passivate a resource actor after this long idle")
 	fs.DurationVar(&c.QuietAfter, "quiet-after", c.QuietAfter, "pack an idle resource actor's booking state into a compact form after this long without commands; it stays active (0: never)")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "the Go runtime's soft memory limit: auto (90% of the container's cgroup limit, unless GOMEMLIMIT is set), off, or a size such as 1536MiB")
