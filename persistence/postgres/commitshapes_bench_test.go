@@ -166,7 +166,7 @@ func (x *benchShape) commits(b *testing.B, n, size int) {
 			bt.Idempotency = append(bt.Idempotency, booking.IdempotencyEntry{Key: h.IdempotencyKey,
 				Fingerprint: booking.Fingerprint(h.Buckets, h.Quantity, h.UserID), HoldID: h.ID, CreatedAt: now})
 			bt.Events = append(bt.Events, events.Event{Type: events.HoldPlaced, ResourceID: x.id, Version: x.version + 1,
-				Index: i, OccurredAt: now, Subject: "allot.events." + x.id, Hold: h})
+				Index: i, OccurredAt: now, Subject: h.UserID, Hold: h})
 		}
 		x.held += int64(size)
 		bt.Buckets = []booking.Bucket{{Key: "all", Capacity: booking.MaxCapacity, Held: x.held}}
