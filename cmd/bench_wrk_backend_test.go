@@ -29,8 +29,9 @@ import (
 //     transactions on its CPU), waits for a WAL write or flush, waits for something else, or
 //     every one of them waits for the node (ClientRead: the pool's idle connections always do,
 //     and the pipe's when nothing of the resource is in its socket);
-//   - /proc/PID/schedstat of those backends at both ends: the busiest one's time on its core
-//     and runnable without one (waiting for a core);
+//   - /proc/PID/schedstat of those backends at both ends, summed (the resource's pipe moves
+//     between pooled connections): time on a core and runnable without one (waiting for a
+//     core);
 //   - the node's threads' time runnable without a core (/proc/PID/task/*/schedstat);
 //   - the node's mean commits at the store (Little's law on allot_commit_seconds: the sum of
 //     the commits' latencies over the run's duration) against the pipeline's depth.
@@ -46,8 +47,8 @@ type wrkBackend struct {
 	// for something else, woken by its next commit but not yet on a core, and all of them
 	// waiting for the node (Waiting).
 	Executing, WAL, Other, Woken, Waiting float64
-	// The busiest backend's share of the run on its core (OnCPU) and runnable without one
-	// (RunQueue); NodeRunQueue is the node's threads' runnable time without a core per second
+	// The node's backends' time on a core (OnCPU) and runnable without one (RunQueue) per
+	// second of the run; NodeRunQueue is the node's threads' runnable time without a core per second
 	// (threads waiting on average).
 	OnCPU, RunQueue, NodeRunQueue float64
 }
@@ -264,12 +265,14 @@ func (w *backendWatch) stop() (m wrkBackend, ok bool, err error) {
 	}
 	share := func(k string) float64 { return float64(w.kinds[k]) / float64(m.Samples) }
 	m.Executing, m.WAL, m.Other, m.Woken, m.Waiting = share("exec"), share("wal"), share("other"), share("woken"), share("waiting")
+	// Summed over the node's backends: the resource's pipe takes a pooled connection while
+	// it has batches and gives it back when its queue drains, so its commits move between
+	// connections, one at a time; the idle ones add next to nothing.
 	wall := time.Since(w.start)
-	var best time.Duration
 	for pid, s0 := range w.first {
-		if run, wait, ok := schedstat(pid, false); ok && run-s0[0] > best {
-			best = run - s0[0]
-			m.OnCPU, m.RunQueue = (run-s0[0]).Seconds()/wall.Seconds(), (wait-s0[1]).Seconds()/wall.Seconds()
+		if run, wait, ok := schedstat(pid, false); ok {
+			m.OnCPU += (run - s0[0]).Seconds() / wall.Seconds()
+			m.RunQueue += (wait - s0[1]).Seconds() / wall.Seconds()
 		}
 	}
 	if _, node1, ok := schedstat(w.nodePID, true); ok && w.node0 > 0 {
@@ -307,7 +310,7 @@ func (r *wrkResult) backendBound(key string) (string, bool, bool) {
 	s := fmt.Sprintf("the resource's commits: %.2f of at most %d at the store on average (Little's law on the commit latency); "+
 		"the PostgreSQL backend applying them (pg_stat_activity every %s, %.0f samples a run) executed %.0f%% of the time, "+
 		"waited for the WAL %.0f%%, for something else %.0f%%, for a core with its next commit arrived %.0f%%, and for the node's next commit %.0f%%; "+
-		"it ran on its core %.0f%% of the run and waited for a core %.0f%% (schedstat); the node's threads waited for a core %.2f s per s",
+		"the node's backends ran on a core %.0f%% of the run and waited for one %.0f%% (schedstat); the node's threads waited for a core %.2f s per s",
 		inFlight, pgPipelineDepth(), wrkBackendEvery, n.Med,
 		100*med(func(b wrkBackend) float64 { return b.Executing }), 100*med(func(b wrkBackend) float64 { return b.WAL }),
 		100*med(func(b wrkBackend) float64 { return b.Other }), 100*med(func(b wrkBackend) float64 { return b.Woken }), 100*waiting,

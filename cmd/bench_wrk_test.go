@@ -298,7 +298,7 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		tg.Key, round, run.ReqPerSec, run.Expected, run.Requests, tg.Expect, run.SocketErrors, run.perReq(run.NodeCPU), run.perReq(run.WrkCPU),
 		run.Allocs.Mallocs/float64(max(run.Requests, 1)), run.Allocs.Bytes/float64(max(run.Requests, 1)), run.Allocs.GCs)
 	if m := run.Backend; m != nil {
-		t.Logf("wrk %s round %d: %.2f commits at the store on average; backend: executing %.0f%%, WAL %.0f%%, other %.0f%%, woken %.0f%%, waiting for the node %.0f%% (%d samples); on its core %.0f%%, waiting for a core %.0f%%; node threads waiting for a core %.2f",
+		t.Logf("wrk %s round %d: %.2f commits at the store on average; backend: executing %.0f%%, WAL %.0f%%, other %.0f%%, woken %.0f%%, waiting for the node %.0f%% (%d samples); backends on a core %.0f%%, waiting for one %.0f%%; node threads waiting for a core %.2f",
 			tg.Key, round, run.CommitsInFlight, 100*m.Executing, 100*m.WAL, 100*m.Other, 100*m.Woken, 100*m.Waiting, m.Samples, 100*m.OnCPU, 100*m.RunQueue, m.NodeRunQueue)
 	}
 	if tg.Durable {
