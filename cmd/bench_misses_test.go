@@ -304,6 +304,10 @@ func (b *bench) wrkMissRows() []missRow {
 				return s + ": **bound by the commit floor**" + c.starved(), true
 			}
 		}
+		// The PostgreSQL row: what its commit loop measured (bench_wrk_backend_test.go).
+		if bound, ok, measured := r.backendBound(key); measured {
+			return s + "; " + bound + c.starved(), ok
+		}
 		return s + c.starved(), false
 	}
 	row := func(target, measured, bound string, ok bool) {

@@ -160,6 +160,10 @@ func (b *bench) writeWrk(w *strings.Builder) {
 		p("%s. The CPU ratio in parentheses is the node's CPU per request against the empty handler's (target for the "+
 			"durable hold ≤ %.0f×).\n", strings.Join(parts, "; "), targetCPUVsEmpty)
 	}
+	if bound, _, ok := r.backendBound("pg"); ok {
+		p("\nThe durable PostgreSQL row's commit loop, medians over its runs (measured around each run, "+
+			"`cmd/bench_wrk_backend_test.go`): %s.\n", bound)
+	}
 	p("\n```sh\n%s\n```\n\n", r.Command)
 }
 

@@ -58,10 +58,11 @@ func readWrkAllocs(ctx context.Context, p *benchProc) (a wrkAllocs, ok bool) {
 func (b *bench) wrkExtraTargets(t *testing.T, targets []*wrkTarget, procs *[]*benchProc, pg *pgtest.Server, pgPids []int,
 	setup func(node *benchProc, key string, stock int64) func(*testing.T, int) error, rid func(string) func(int) string) []*wrkTarget {
 	if bin := os.Getenv("ALLOT_BENCH_WRK_BEFORE_BIN"); bin != "" {
-		node := startBenchNode(t, bin, b.cfg.Artifacts, "wrk-allot-pg-before", b.keyFile, "--db-url", pg.MustDatabase(t), "--idle-timeout=15s")
+		url := pg.MustDatabase(t)
+		node := startBenchNode(t, bin, b.cfg.Artifacts, "wrk-allot-pg-before", b.keyFile, "--db-url", url, "--idle-timeout=15s")
 		*procs = append(*procs, node)
 		before := &wrkTarget{Key: "pg-before", Label: "Allot durable hold, PostgreSQL, before (`" + filepath.Base(filepath.Dir(bin)) + "/" + filepath.Base(bin) + "`)",
-			Proc: node, Method: "POST", Expect: 201, Durable: true, Stock: bigStock, DBPids: pgPids, DBParents: pgPids,
+			Proc: node, Method: "POST", Expect: 201, Durable: true, Stock: bigStock, DBPids: pgPids, DBParents: pgPids, DBURL: url,
 			rid: rid("pg-before"), setup: setup(node, "pg-before", bigStock)}
 		i := slices.IndexFunc(targets, func(tg *wrkTarget) bool { return tg.Key == "pg" })
 		targets = slices.Insert(targets, i+1, before)

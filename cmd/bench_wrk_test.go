@@ -43,6 +43,9 @@ type wrkTarget struct {
 	Durable           bool
 	Stock             int64
 	DBPids, DBParents []int
+	// DBURL is the node's database for a durable PostgreSQL row: its backends are sampled
+	// around each run (bench_wrk_backend_test.go).
+	DBURL string
 	// rid names the resource of the current round (set by the setup of each round).
 	rid   func(round int) string
 	setup func(t *testing.T, round int) error
@@ -65,10 +68,15 @@ type wrkRun struct {
 	// BatchMean and CommitMs are a durable row's mean group commit and commit latency over
 	// the run (the node's /metrics).
 	BatchMean, CommitMs float64
-	AuditOK             bool
-	AuditNote           string
-	Err                 error
-	OtherStatusCodes    map[string]int64 `json:",omitempty"`
+	// CommitsInFlight is the node's mean commits at the store over the run (the sum of the
+	// commits' latencies ÷ the run's duration); Backend what the run measured of the
+	// PostgreSQL backend applying them (nil for other rows).
+	CommitsInFlight  float64
+	Backend          *wrkBackend `json:",omitempty"`
+	AuditOK          bool
+	AuditNote        string
+	Err              error
+	OtherStatusCodes map[string]int64 `json:",omitempty"`
 	// Allocs is the node's allocations over the run (bench_wrk_profile_test.go); zero
 	// without an admin listener.
 	Allocs wrkAllocs
@@ -151,7 +159,8 @@ func (b *bench) wrkSection(t *testing.T) {
 	}
 	idle := "--idle-timeout=15s"
 	empty := startBenchBaseline(t, b.benchBin, art, "empty")
-	pgNode := startBenchNode(t, b.bin, art, "wrk-allot-pg", b.keyFile, "--db-url", pg.MustDatabase(t), idle)
+	pgURL := pg.MustDatabase(t)
+	pgNode := startBenchNode(t, b.bin, art, "wrk-allot-pg", b.keyFile, "--db-url", pgURL, idle)
 	sqNode := startBenchNode(t, b.bin, art, "wrk-allot-embedded", b.keyFile, "--data-dir", filepath.Join(t.TempDir(), "data"), idle)
 	procs := []*benchProc{empty, pgNode, sqNode}
 	defer func() {
@@ -187,7 +196,7 @@ func (b *bench) wrkSection(t *testing.T) {
 				return err
 			}},
 		{Key: "pg", Label: "Allot durable hold, PostgreSQL", Proc: pgNode, Method: "POST", Expect: 201, Durable: true, Stock: bigStock,
-			DBPids: pgPids, DBParents: pgPids, rid: rid("pg"), setup: create(pgNode, "pg", bigStock)},
+			DBPids: pgPids, DBParents: pgPids, DBURL: pgURL, rid: rid("pg"), setup: create(pgNode, "pg", bigStock)},
 		{Key: "sqlite", Label: "Allot durable hold, embedded SQLite", Proc: sqNode, Method: "POST", Expect: 201, Durable: true, Stock: bigStock,
 			rid: rid("sqlite"), setup: create(sqNode, "sqlite", bigStock)},
 	}
@@ -247,9 +256,16 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 	c0 := commits()
 	a0, aok0 := readWrkAllocs(t.Context(), tg.Proc)
 	prof := b.startWrkProfile(t, tg, round)
+	backends := watchBackends(t.Context(), tg.DBURL, tg.Proc.PID())
 	node0, db0, m0 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
 	out, err := cmd.Output()
 	node1, db1, m1 := cpuOf([]int{tg.Proc.PID()}, nil), cpuOf(tg.DBPids, tg.DBParents), machineBusy()
+	db1 -= backends.cost() // the sampling's own backend is not the node's database work
+	if m, ok, berr := backends.stop(); ok {
+		run.Backend = &m
+	} else if berr != nil {
+		t.Logf("wrk %s round %d: sampling the backends: %v", tg.Key, round, berr)
+	}
 	if a1, aok1 := readWrkAllocs(t.Context(), tg.Proc); aok0 && aok1 {
 		run.Allocs = wrkAllocs{Mallocs: a1.Mallocs - a0.Mallocs, Bytes: a1.Bytes - a0.Bytes, GCs: a1.GCs - a0.GCs}
 	}
@@ -259,6 +275,7 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		return run
 	}
 	run.NodeCPU, run.DBCPU, run.MachineCPU = node1-node0, db1-db0, m1-m0
+	commitSeconds := 0.0
 	if c1 := commits(); c0 != nil && c1 != nil {
 		if n := c1["allot_batch_size_count"] - c0["allot_batch_size_count"]; n > 0 {
 			run.BatchMean = (c1["allot_batch_size_sum"] - c0["allot_batch_size_sum"]) / n
@@ -266,6 +283,7 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 		if n := c1["allot_commit_seconds_count"] - c0["allot_commit_seconds_count"]; n > 0 {
 			run.CommitMs = 1000 * (c1["allot_commit_seconds_sum"] - c0["allot_commit_seconds_sum"]) / n
 		}
+		commitSeconds = c1["allot_commit_seconds_sum"] - c0["allot_commit_seconds_sum"]
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		run.WrkCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -273,9 +291,16 @@ func (b *bench) wrkOnce(t *testing.T, tg *wrkTarget, round int, script, token st
 	if run.Err = parseWrk(string(out), &run); run.Err != nil {
 		return run
 	}
+	// Little's law: the commits' latencies summed over the run ÷ its duration (wrk's, which
+	// the scrapes around it bracket).
+	run.CommitsInFlight = commitSeconds / max(run.Seconds, 1e-9)
 	t.Logf("wrk %s round %d: %.0f req/s (%d of %d answers %d, %d socket errors), node %.0f µs/req, wrk %.0f µs/req, node %.1f allocs/req %.0f B/req %.0f GCs",
 		tg.Key, round, run.ReqPerSec, run.Expected, run.Requests, tg.Expect, run.SocketErrors, run.perReq(run.NodeCPU), run.perReq(run.WrkCPU),
 		run.Allocs.Mallocs/float64(max(run.Requests, 1)), run.Allocs.Bytes/float64(max(run.Requests, 1)), run.Allocs.GCs)
+	if m := run.Backend; m != nil {
+		t.Logf("wrk %s round %d: %.2f commits at the store on average; backend: executing %.0f%%, WAL %.0f%%, other %.0f%%, woken %.0f%%, waiting for the node %.0f%% (%d samples); backends on a core %.0f%%, waiting for one %.0f%%; node threads waiting for a core %.2f",
+			tg.Key, round, run.CommitsInFlight, 100*m.Executing, 100*m.WAL, 100*m.Other, 100*m.Woken, 100*m.Waiting, m.Samples, 100*m.OnCPU, 100*m.RunQueue, m.NodeRunQueue)
+	}
 	if tg.Durable {
 		b.wrkAudit(t, tg, rid, &run)
 	}
