@@ -16,6 +16,7 @@ import (
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/api"
+	"github.com/allot/allot/api/feed"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/cluster/bus"
@@ -64,6 +65,11 @@ func (m *Main) startNotify(contacts api.ContactSealer) ([]mount.Route, error) {
 	store, err := notify.NewSQLStore(n.db, dialect)
 	if err != nil {
 		return nil, err
+	}
+	if st, ok := m.store.(*sqlite.Store); ok {
+		// The consumer's batches, the claims and the outcomes join the booking writer's group
+		// commits instead of waiting for the file's write lock between them.
+		store.WriteThrough(st.InGroup)
 	}
 	var sealer notify.Sealer
 	if m.Config.DataKeyFile != "" {
@@ -174,8 +180,11 @@ func notifyTypes() []events.Type {
 	return out
 }
 
-// subscribeNotify connects the service to the bus as the durable consumer "notify": an
-// event is acknowledged once what it leads to is stored (notify.Service.Handle).
+// subscribeNotify connects the service to the bus as the durable consumer "notify", a fetch
+// at a time: the fetch's effects are stored with its inbox rows in one transaction of the
+// notify store (notify.Service.HandleBatch) before its events are acknowledged, instead of an
+// inbox read, a transaction and an inbox write on the main store per event (docs/EVENTS.md,
+// Cost).
 func (m *Main) subscribeNotify(ctx context.Context) error {
 	n := &m.notifier
 	if n.svc == nil {
@@ -186,13 +195,21 @@ func (m *Main) subscribeNotify(ctx context.Context) error {
 		m.Logger.Warn("notifications get no events: the node has no bus (--nats-url)")
 		return nil
 	}
-	cfg := bus.ConsumerConfig{Name: notifyConsumer, Types: notifyTypes()}
-	if ib, ok := m.store.(bus.Inbox); ok {
-		cfg.Inbox = ib
-	}
+	// No cfg.Inbox: HandleBatch keeps the consumer's inbox rows itself, in the transaction of
+	// their effects (the same table and consumer name as the main store's inbox, so events it
+	// marked before are known).
+	cfg := bus.ConsumerConfig{Name: notifyConsumer, Types: notifyTypes(), BatchInterval: feedBatchInterval}
 	svc := n.svc
-	sub, err := b.Subscribe(ctx, cfg, func(ctx context.Context, rec events.Record) error {
-		return svc.Handle(ctx, feedEvent(rec))
+	sub, err := b.SubscribeBatch(ctx, cfg, func(ctx context.Context, recs []events.Record) error {
+		evs := make([]feed.Event, len(recs))
+		for i, r := range recs {
+			evs[i] = feedEvent(r)
+		}
+		errs, err := svc.HandleBatch(ctx, notifyConsumer, evs)
+		if err != nil || errs == nil {
+			return err
+		}
+		return bus.BatchErrors(errs) // a lookup failed: those events are redelivered after the backoff
 	})
 	if err != nil {
 		return fmt.Errorf("notify consumer: %w", err)
