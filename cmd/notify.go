@@ -34,11 +34,13 @@ const notifyConsumer = "notify"
 // contacts, and a durable consumer of the event stream shared by the nodes. All zero when
 // notifications are off (no channel configured).
 type nodeNotify struct {
-	db   *sql.DB
-	svc  *notify.Service
-	book *notify.ContactBook
-	sub  bus.Subscription
-	log  func(msg string, args ...any)
+	db  *sql.DB
+	svc *notify.Service
+	// mailer keeps SMTP sessions open between messages; stop quits them (nil: no e-mail).
+	mailer *notify.SMTPMailer
+	book   *notify.ContactBook
+	sub    bus.Subscription
+	log    func(msg string, args ...any)
 }
 
 // startNotify opens the notification store and starts the service's workers; it returns
@@ -90,6 +92,7 @@ func (m *Main) startNotify(contacts api.ContactSealer) ([]mount.Route, error) {
 	deps.Store, deps.Contacts, deps.Now, deps.Log, deps.Metrics = store, n.book, m.Now, logger, m.registry
 	deps.Resources = ownerResources{d: dispatcher{node: m.node}, timeout: m.Config.RequestTimeout, now: m.Now}
 	deps.HoldContacts = ownerHoldContacts{d: dispatcher{node: m.node}, sealer: contacts, timeout: m.Config.RequestTimeout, now: m.Now} // notify_contacts.go
+	n.mailer, _ = deps.Mailer.(*notify.SMTPMailer)
 	if n.svc, err = notify.New(cfg, deps); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -231,6 +234,10 @@ func (n *nodeNotify) stop() error {
 			errs = append(errs, fmt.Errorf("notify: %w", err))
 		}
 		n.svc = nil
+	}
+	if n.mailer != nil { // after the workers: no send is using a session
+		_ = n.mailer.Close()
+		n.mailer = nil
 	}
 	if n.db != nil {
 		if err := n.db.Close(); err != nil {
