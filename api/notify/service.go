@@ -49,12 +49,15 @@ type Service struct {
 	// again when their lease runs out.
 	stop     chan struct{}
 	stopOnce sync.Once
-	// wake asks the workers for a round now rather than at the next tick: a notification
-	// was just recorded due, or one was retried by hand. Capacity 1: a burst of wakes while
-	// a round runs makes one more round, not one per wake.
-	wake chan struct{}
-	wg   sync.WaitGroup
-	run  sync.Once
+	// wake asks the workers for a round now rather than at the next tick, one channel per
+	// delivery loop (Config.Workers): a notification was just recorded due, or one was
+	// retried by hand. Capacity 1: a burst of wakes while a round runs makes one more round,
+	// not one per wake.
+	wake []chan struct{}
+	// slots bounds the attempts in flight across the delivery loops (Config.Concurrency).
+	slots chan struct{}
+	wg    sync.WaitGroup
+	run   sync.Once
 }
 
 // New returns a Service; it starts nothing.
@@ -79,7 +82,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{}), wake: make(chan struct{}, 1)}, nil
+	wake := make([]chan struct{}, cfg.Workers)
+	for i := range wake {
+		wake[i] = make(chan struct{}, 1)
+	}
+	return &Service{cfg: cfg, d: d, tpl: tpl, m: m, stop: make(chan struct{}), wake: wake,
+		slots: make(chan struct{}, cfg.Concurrency)}, nil
 }
 
 // holdData is the hold after-image an event carries (the JSON of api/wire.Hold).
@@ -365,44 +373,57 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 // never blocks, and wakes that arrive while a round runs are coalesced into one more round.
 // Safe for concurrent use.
 func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	for _, w := range s.wake {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Start runs the workers until Close: every PollEvery, or at once when woken (Wake), fire
-// due timers, then deliver due notifications.
+// Start runs the workers until Close: Config.Workers delivery loops, each, every PollEvery
+// or at once when woken (Wake), delivering due notifications (the first loop fires due timers
+// first). The loops claim batches of their own and share the Concurrency slots, so that one
+// loop's sends fill the slots while another waits for its claim, for the slowest send of its
+// batch or for its outcomes' commit.
 func (s *Service) Start() {
 	s.run.Do(func() {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			ctx := context.Background()
-			tick := time.NewTicker(s.cfg.PollEvery)
-			defer tick.Stop()
-			for {
-				if _, err := s.FireTimers(ctx); err != nil {
-					s.d.Log.Warn("notify: timers", "err", err)
-				}
-				for {
-					n, err := s.Deliver(ctx)
-					if err != nil {
-						s.d.Log.Warn("notify: deliver", "err", err)
-					}
-					if n < s.cfg.Batch || err != nil || s.stopping() {
-						break
-					}
-				}
-				select {
-				case <-s.stop:
-					return
-				case <-tick.C:
-				case <-s.wake:
-				}
-			}
-		}()
+		for i, wake := range s.wake {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.loop(i == 0, wake)
+			}()
+		}
 	})
+}
+
+func (s *Service) loop(timers bool, wake <-chan struct{}) {
+	ctx := context.Background()
+	tick := time.NewTicker(s.cfg.PollEvery)
+	defer tick.Stop()
+	for {
+		if timers {
+			if _, err := s.FireTimers(ctx); err != nil {
+				s.d.Log.Warn("notify: timers", "err", err)
+			}
+		}
+		for {
+			n, err := s.Deliver(ctx)
+			if err != nil {
+				s.d.Log.Warn("notify: deliver", "err", err)
+			}
+			if n < s.cfg.Batch || err != nil || s.stopping() {
+				break
+			}
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		case <-wake:
+		}
+	}
 }
 
 // Close stops the workers and waits for them; safe to call twice.
