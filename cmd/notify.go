@@ -16,6 +16,7 @@ import (
 	"github.com/allot/allot/actors/booking"
 	"github.com/allot/allot/actors/events"
 	"github.com/allot/allot/api"
+	"github.com/allot/allot/api/feed"
 	"github.com/allot/allot/api/mount"
 	"github.com/allot/allot/api/notify"
 	"github.com/allot/allot/cluster/bus"
@@ -33,11 +34,13 @@ const notifyConsumer = "notify"
 // contacts, and a durable consumer of the event stream shared by the nodes. All zero when
 // notifications are off (no channel configured).
 type nodeNotify struct {
-	db   *sql.DB
-	svc  *notify.Service
-	book *notify.ContactBook
-	sub  bus.Subscription
-	log  func(msg string, args ...any)
+	db  *sql.DB
+	svc *notify.Service
+	// mailer keeps SMTP sessions open between messages; stop quits them (nil: no e-mail).
+	mailer *notify.SMTPMailer
+	book   *notify.ContactBook
+	sub    bus.Subscription
+	log    func(msg string, args ...any)
 }
 
 // startNotify opens the notification store and starts the service's workers; it returns
@@ -65,6 +68,11 @@ func (m *Main) startNotify(contacts api.ContactSealer) ([]mount.Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, ok := m.store.(*sqlite.Store); ok {
+		// The consumer's batches, the claims and the outcomes join the booking writer's group
+		// commits instead of waiting for the file's write lock between them.
+		store.WriteThrough(st.InGroup)
+	}
 	var sealer notify.Sealer
 	if m.Config.DataKeyFile != "" {
 		ring, err := pii.LoadKeyring(m.Config.DataKeyFile)
@@ -84,6 +92,7 @@ func (m *Main) startNotify(contacts api.ContactSealer) ([]mount.Route, error) {
 	deps.Store, deps.Contacts, deps.Now, deps.Log, deps.Metrics = store, n.book, m.Now, logger, m.registry
 	deps.Resources = ownerResources{d: dispatcher{node: m.node}, timeout: m.Config.RequestTimeout, now: m.Now}
 	deps.HoldContacts = ownerHoldContacts{d: dispatcher{node: m.node}, sealer: contacts, timeout: m.Config.RequestTimeout, now: m.Now} // notify_contacts.go
+	n.mailer, _ = deps.Mailer.(*notify.SMTPMailer)
 	if n.svc, err = notify.New(cfg, deps); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -174,8 +183,11 @@ func notifyTypes() []events.Type {
 	return out
 }
 
-// subscribeNotify connects the service to the bus as the durable consumer "notify": an
-// event is acknowledged once what it leads to is stored (notify.Service.Handle).
+// subscribeNotify connects the service to the bus as the durable consumer "notify", a fetch
+// at a time: the fetch's effects are stored with its inbox rows in one transaction of the
+// notify store (notify.Service.HandleBatch) before its events are acknowledged, instead of an
+// inbox read, a transaction and an inbox write on the main store per event (docs/EVENTS.md,
+// Cost).
 func (m *Main) subscribeNotify(ctx context.Context) error {
 	n := &m.notifier
 	if n.svc == nil {
@@ -186,13 +198,21 @@ func (m *Main) subscribeNotify(ctx context.Context) error {
 		m.Logger.Warn("notifications get no events: the node has no bus (--nats-url)")
 		return nil
 	}
-	cfg := bus.ConsumerConfig{Name: notifyConsumer, Types: notifyTypes()}
-	if ib, ok := m.store.(bus.Inbox); ok {
-		cfg.Inbox = ib
-	}
+	// No cfg.Inbox: HandleBatch keeps the consumer's inbox rows itself, in the transaction of
+	// their effects (the same table and consumer name as the main store's inbox, so events it
+	// marked before are known).
+	cfg := bus.ConsumerConfig{Name: notifyConsumer, Types: notifyTypes(), BatchInterval: feedBatchInterval}
 	svc := n.svc
-	sub, err := b.Subscribe(ctx, cfg, func(ctx context.Context, rec events.Record) error {
-		return svc.Handle(ctx, feedEvent(rec))
+	sub, err := b.SubscribeBatch(ctx, cfg, func(ctx context.Context, recs []events.Record) error {
+		evs := make([]feed.Event, len(recs))
+		for i, r := range recs {
+			evs[i] = feedEvent(r)
+		}
+		errs, err := svc.HandleBatch(ctx, notifyConsumer, evs)
+		if err != nil || errs == nil {
+			return err
+		}
+		return bus.BatchErrors(errs) // a lookup failed: those events are redelivered after the backoff
 	})
 	if err != nil {
 		return fmt.Errorf("notify consumer: %w", err)
@@ -214,6 +234,10 @@ func (n *nodeNotify) stop() error {
 			errs = append(errs, fmt.Errorf("notify: %w", err))
 		}
 		n.svc = nil
+	}
+	if n.mailer != nil { // after the workers: no send is using a session
+		_ = n.mailer.Close()
+		n.mailer = nil
 	}
 	if n.db != nil {
 		if err := n.db.Close(); err != nil {

@@ -22,9 +22,14 @@ type Config struct {
 	Lease time.Duration
 	// Batch is how many notifications or timers one claim takes.
 	Batch int
-	// Concurrency is how many notifications of a batch are attempted at once (providers
-	// are slow next to the store; per message an SMTP dial and a commit).
+	// Concurrency is how many notifications are attempted at once, across the delivery
+	// loops (providers are slow next to the store).
 	Concurrency int
+	// Workers is how many delivery loops claim and attempt batches at once, sharing the
+	// Concurrency slots: with two, one loop's claim, slowest send and outcome commit overlap
+	// the other's sends instead of leaving the slots idle. A claimed batch waits for at most
+	// Batch/Concurrency+1 rounds of attempts, which the Lease must cover.
+	Workers int
 	// MaxAttempts is how many attempts a notification gets before it fails.
 	MaxAttempts int
 	// RetryBase and RetryMax shape the backoff: base·2^(attempt-1), at most max.
@@ -42,7 +47,8 @@ func DefaultConfig() Config {
 		PollEvery:   time.Second,
 		Lease:       time.Minute,
 		Batch:       16,
-		Concurrency: 8,
+		Concurrency: 16,
+		Workers:     2,
 		MaxAttempts: 12,
 		RetryBase:   10 * time.Second,
 		RetryMax:    time.Hour,
@@ -57,8 +63,8 @@ func (c Config) Validate() error {
 		return errors.New("notify config: negative timing rule")
 	case c.PollEvery <= 0 || c.Lease <= 0 || c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
 		return errors.New("notify config: poll, lease and retry durations must be positive, retry max >= base")
-	case c.Batch <= 0 || c.Concurrency <= 0 || c.MaxAttempts <= 0 || c.FeedLimit <= 0:
-		return errors.New("notify config: batch, concurrency, max attempts and feed limit must be positive")
+	case c.Batch <= 0 || c.Concurrency <= 0 || c.Workers <= 0 || c.MaxAttempts <= 0 || c.FeedLimit <= 0:
+		return errors.New("notify config: batch, concurrency, workers, max attempts and feed limit must be positive")
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return fmt.Errorf("notify config: --mail-from: %w", err)

@@ -30,19 +30,18 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 	var failing atomic.Bool
 	recorded := make(chan error, 1)
 	go func() { recorded <- s.record(ctx, outcomes, &failing) }()
-	sem := make(chan struct{}, s.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, n := range ns {
-		sem <- struct{}{}
+		s.slots <- struct{}{} // shared by the delivery loops: Concurrency attempts at most
 		if s.stopping() || failing.Load() {
 			// The rest is taken again when the lease runs out; while the store fails, no
 			// more messages are sent whose outcome could not be recorded.
-			<-sem
+			<-s.slots
 			break
 		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-s.slots; wg.Done() }()
 			outcomes <- Finished{Notification: n, Outcome: s.outcome(ctx, n)}
 		}()
 	}

@@ -21,8 +21,10 @@
 //	contacts.go   ContactBook: the users' addresses from their tokens, sealed (migration 0012)
 //	config.go     Config, its defaults and Validate; metrics.go the Prometheus metrics
 //	deliver.go    one attempt at a notification: state check, render, address, hand-off, outcome
-//	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation
-//	service.go    the shell: Handle (the event consumer), the outbox and timer workers
+//	store.go      the durable Store seam; sqlstore.go its SQLite/PostgreSQL implementation,
+//	              sqlbatch.go the consumer's batch write (ApplyEvents, with the inbox rows)
+//	service.go    the shell: HandleBatch (the event consumer, a fetch at a time) and Handle,
+//	              the outbox and timer workers
 //	handlers.go   devices, preferences, calendar feeds, failed notifications (route table)
 //
 // Test servers shared with the node's tests: smtptest (SMTP), fcmtest (FCM v1), apnstest

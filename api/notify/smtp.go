@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // MessageID is the Message-ID (without angle brackets) of the message for (event id,
@@ -42,6 +44,9 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// HELO is the name to greet with; "" is the host name.
 	HELO string
+	// MaxIdle bounds the sessions kept open between messages (SMTPMailer); zero is
+	// DefaultSMTPMaxIdle, negative keeps none (a session per message).
+	MaxIdle int
 }
 
 // ParseSMTPURL reads --smtp-url:
@@ -100,13 +105,44 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 	return c, nil
 }
 
-// SMTPMailer is the Mailer over SMTP (github.com/wneessen/go-mail). Each Send dials, sends
-// and quits: notifications are few per second per node, and a fresh connection needs no
-// keep-alive or reconnect logic. Safe for concurrent use.
+// SMTPMailer is the Mailer over SMTP (github.com/wneessen/go-mail). It keeps up to
+// SMTPConfig.MaxIdle sessions open between messages and sends the next message on one of them
+// (MAIL, RCPT, DATA, RSET) instead of dialing, greeting and quitting per message: at a
+// flash sale's rate the per-message session was the hand-off's cost (docs/PERFORMANCE.md,
+// round 18). A session is used by one Send at a time, dropped after an error, after
+// smtpSessionMessages messages and after smtpIdle unused; a kept session the server closed
+// meanwhile is noticed by the NOOP before the message (go-mail's connection check), and the
+// message then goes on a fresh one. Safe for concurrent use; Close quits the idle sessions.
 type SMTPMailer struct {
-	cfg  SMTPConfig
-	from string
+	cfg    SMTPConfig
+	from   string
+	client *mail.Client // the options; dials and sends on sessions it does not keep
+	now    func() time.Time
+
+	mu     sync.Mutex
+	idle   []*smtpSession // the most recently used last
+	closed bool
 }
+
+// smtpSession is an open SMTP session between messages.
+type smtpSession struct {
+	c      *smtp.Client
+	sent   int
+	usedAt time.Time
+}
+
+const (
+	// smtpIdle bounds how long a session is kept unused: well below the 5 minutes RFC 5321
+	// (4.5.3.2.7) asks servers to wait, and short enough not to hold a relay's connection
+	// slots through a quiet hour.
+	smtpIdle = 30 * time.Second
+	// smtpSessionMessages bounds the messages of one session (providers limit them, e.g. to
+	// 100 per connection).
+	smtpSessionMessages = 100
+	// DefaultSMTPMaxIdle is SMTPConfig.MaxIdle's default: the notification workers' default
+	// Concurrency, so that every concurrent send finds a session.
+	DefaultSMTPMaxIdle = 16
+)
 
 var _ Mailer = (*SMTPMailer)(nil)
 
@@ -122,7 +158,73 @@ func NewSMTPMailer(cfg SMTPConfig, from string) (*SMTPMailer, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &SMTPMailer{cfg: cfg, from: from}, nil
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = DefaultSMTPMaxIdle
+	}
+	s := &SMTPMailer{cfg: cfg, from: from, now: time.Now}
+	client, err := mail.NewClient(cfg.Host, s.options()...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// take returns a kept session, the most recently used (nil: none; dial one). Sessions unused
+// for smtpIdle are closed on the way.
+func (s *SMTPMailer) take() *smtpSession {
+	now := s.now()
+	var stale []*smtpSession
+	defer func() {
+		for _, x := range stale {
+			_ = x.c.Close() // no QUIT: the server may have timed it out already
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.idle) > 0 {
+		x := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if now.Sub(x.usedAt) < smtpIdle {
+			return x
+		}
+		stale = append(stale, x)
+	}
+	return nil
+}
+
+// keep puts a session that just sent a message back for the next one, unless it has sent
+// its share, the mailer keeps MaxIdle already or is closed.
+func (s *SMTPMailer) keep(x *smtpSession) {
+	x.sent++
+	x.usedAt = s.now()
+	s.mu.Lock()
+	if !s.closed && x.sent < smtpSessionMessages && len(s.idle) < s.cfg.MaxIdle {
+		s.idle = append(s.idle, x)
+		x = nil
+	}
+	s.mu.Unlock()
+	if x != nil {
+		quitSession(x.c)
+	}
+}
+
+func quitSession(c *smtp.Client) {
+	if err := c.Quit(); err != nil {
+		_ = c.Close()
+	}
+}
+
+// Close quits the kept sessions; later sends dial and quit per message. Safe twice.
+func (s *SMTPMailer) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	for _, x := range idle {
+		quitSession(x.c)
+	}
+	return nil
 }
 
 func (s *SMTPMailer) options() []mail.Option {
@@ -175,14 +277,31 @@ func (s *SMTPMailer) Send(ctx context.Context, m Mail) error {
 			return fmt.Errorf("smtp: attach: %w", err)
 		}
 	}
-	client, err := mail.NewClient(s.cfg.Host, s.options()...)
-	if err != nil {
-		return fmt.Errorf("smtp: %w", err)
-	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	for retried := false; ; retried = true {
+		x := s.take()
+		reused := x != nil
+		if !reused {
+			c, err := s.client.DialToSMTPClientWithContext(ctx)
+			if err != nil {
+				return fmt.Errorf("smtp: dial: %w", classifySMTP(err))
+			}
+			x = &smtpSession{c: c}
+		}
+		err := s.client.SendWithSMTPClient(x.c, msg)
+		if err == nil {
+			s.keep(x)
+			return nil
+		}
+		_ = x.c.Close() // a session whose command failed is in an unknown state: not reused
+		if msg.IsDelivered() {
+			return nil // DATA was accepted; only the RSET after it failed
+		}
+		var se *mail.SendError
+		if reused && !retried && errors.As(err, &se) && se.Reason == mail.ErrConnCheck {
+			continue // a kept session the server closed meanwhile: once more on a fresh one
+		}
 		return fmt.Errorf("smtp: %w", classifySMTP(err))
 	}
-	return nil
 }
 
 // classifySMTP marks a 5xx reply (RFC 5321: permanent negative completion) as permanent;

@@ -3,6 +3,8 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,57 @@ func itoa(n int) string {
 		b = append([]byte{digits[n%10]}, b...)
 	}
 	return string(b)
+}
+
+// TestSMTPSessionsReused: messages one after another go on one kept session; a kept session
+// the server closed is noticed and the message goes on a fresh one; a refused message drops
+// its session (the next dials again); after Close every message has a session of its own.
+func TestSMTPSessionsReused(t *testing.T) {
+	s := newSMTPServer(t, smtpOpts{StartTLS: true})
+	m := mailerFor(t, s, "smtp://127.0.0.1:"+strconv.Itoa(s.port)+"?starttls=required")
+	ctx := context.Background()
+	for i := range 5 {
+		if err := m.Send(ctx, testMail("ev-"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Sessions(); n != 1 {
+		t.Fatalf("5 messages took %d sessions, want 1", n)
+	}
+	s.DropSessions()
+	if err := m.Send(ctx, testMail("ev-after-drop")); err != nil {
+		t.Fatalf("after the server dropped the kept session: %v", err)
+	}
+	s.setRefuse(smtpErr(550))
+	if err := m.Send(ctx, testMail("ev-refused")); !errors.Is(err, notify.ErrPermanent) {
+		t.Fatalf("refused: %v", err)
+	}
+	s.setRefuse(nil)
+	if err := m.Send(ctx, testMail("ev-next")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := m.Send(ctx, testMail("ev-closed-"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := s.messages()
+	if len(msgs) != 9 {
+		t.Fatalf("%d messages arrived, want 9", len(msgs))
+	}
+	var sessions []int
+	for _, r := range msgs {
+		if !r.TLS {
+			t.Fatal("a message without STARTTLS on a kept session")
+		}
+		sessions = append(sessions, r.Session)
+	}
+	// 1-5 on the first session; the drop: a second; the refusal dropped it: a third for the
+	// next; after Close a session each.
+	if fmt.Sprint(sessions) != "[1 1 1 1 1 2 3 4 5]" {
+		t.Fatalf("sessions of the messages: %v", sessions)
+	}
 }

@@ -33,6 +33,9 @@ const (
 type SQLStore struct {
 	db *sql.DB
 	d  Dialect
+	// group, when set (WriteThrough), runs ApplyEvents, ClaimNotifications and FinishAll
+	// instead of a transaction of db. Set before use.
+	group sqlbind.GroupWriter
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -110,47 +113,9 @@ func scanNotification(r scanner) (Notification, error) {
 func (s *SQLStore) Apply(ctx context.Context, r Record) (int, error) {
 	added := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		added = 0
-		if h := r.Hold; h != nil {
-			buckets, err := json.Marshal(h.Buckets)
-			if err != nil {
-				return err
-			}
-			inv := int64(0)
-			if h.Invited {
-				inv = 1
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO notify_holds (`+holdCols+`)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
- ON CONFLICT (hold_id) DO UPDATE SET resource_id = excluded.resource_id, user_id = excluded.user_id,
- status = excluded.status, buckets = excluded.buckets, quantity = excluded.quantity,
- expires_at_ms = excluded.expires_at_ms, version = excluded.version, invited = excluded.invited,
- updated_at_ms = excluded.updated_at_ms
- WHERE notify_holds.version < excluded.version`),
-				h.HoldID, h.ResourceID, h.UserID, h.Status, string(buckets), h.Quantity, toMS(h.ExpiresAt),
-				int64(h.Version), inv, toMS(h.UpdatedAt)); err != nil {
-				return fmt.Errorf("hold: %w", err)
-			}
-		}
-		n, err := s.addNotifications(ctx, tx, r.Notifications)
-		if err != nil {
-			return err
-		}
-		added = n
-		for _, id := range r.CancelTimers {
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM notify_timers WHERE id = ?`), id); err != nil {
-				return fmt.Errorf("cancel timer: %w", err)
-			}
-		}
-		for _, t := range r.SetTimers {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO notify_timers (id, kind, hold_id, due_at_ms, lease_until_ms, status)
- VALUES (?, ?, ?, ?, 0, 'pending')
- ON CONFLICT (id) DO UPDATE SET due_at_ms = excluded.due_at_ms, lease_until_ms = 0, status = 'pending'`),
-				t.ID, string(t.Kind), t.HoldID, toMS(t.DueAt)); err != nil {
-				return fmt.Errorf("set timer: %w", err)
-			}
-		}
-		return nil
+		var err error
+		added, err = s.applyRecord(ctx, &stmts{s: s, q: tx}, r)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("notify apply: %w", err)
@@ -158,19 +123,59 @@ func (s *SQLStore) Apply(ctx context.Context, r Record) (int, error) {
 	return added, nil
 }
 
-func (s *SQLStore) addNotifications(ctx context.Context, tx *sql.Tx, ns []Notification) (int, error) {
+// applyRecord runs r's statements on p: the hold (only if newer), the notifications (unless
+// stored), the timers cancelled, the timers set.
+func (s *SQLStore) applyRecord(ctx context.Context, p *stmts, r Record) (int, error) {
+	if h := r.Hold; h != nil {
+		buckets, err := json.Marshal(h.Buckets)
+		if err != nil {
+			return 0, err
+		}
+		inv := int64(0)
+		if h.Invited {
+			inv = 1
+		}
+		if _, err := p.exec(ctx, `INSERT INTO notify_holds (`+holdCols+`)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ ON CONFLICT (hold_id) DO UPDATE SET resource_id = excluded.resource_id, user_id = excluded.user_id,
+ status = excluded.status, buckets = excluded.buckets, quantity = excluded.quantity,
+ expires_at_ms = excluded.expires_at_ms, version = excluded.version, invited = excluded.invited,
+ updated_at_ms = excluded.updated_at_ms
+ WHERE notify_holds.version < excluded.version`,
+			h.HoldID, h.ResourceID, h.UserID, h.Status, string(buckets), h.Quantity, toMS(h.ExpiresAt),
+			int64(h.Version), inv, toMS(h.UpdatedAt)); err != nil {
+			return 0, fmt.Errorf("hold: %w", err)
+		}
+	}
+	added, err := s.addNotifications(ctx, p, r.Notifications)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range r.CancelTimers {
+		if _, err := p.exec(ctx, `DELETE FROM notify_timers WHERE id = ?`, id); err != nil {
+			return 0, fmt.Errorf("cancel timer: %w", err)
+		}
+	}
+	for _, t := range r.SetTimers {
+		if _, err := p.exec(ctx, `INSERT INTO notify_timers (id, kind, hold_id, due_at_ms, lease_until_ms, status)
+ VALUES (?, ?, ?, ?, 0, 'pending')
+ ON CONFLICT (id) DO UPDATE SET due_at_ms = excluded.due_at_ms, lease_until_ms = 0, status = 'pending'`,
+			t.ID, string(t.Kind), t.HoldID, toMS(t.DueAt)); err != nil {
+			return 0, fmt.Errorf("set timer: %w", err)
+		}
+	}
+	return added, nil
+}
+
+func (s *SQLStore) addNotifications(ctx context.Context, p *stmts, ns []Notification) (int, error) {
 	added := 0
 	for _, n := range ns {
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO notify_outbox (`+notificationCols+`)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+		k, err := p.exec(ctx, `INSERT INTO notify_outbox (`+notificationCols+`)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			n.ID, n.EventID, string(n.Channel), string(n.Kind), n.HoldID, n.UserID, n.Status, int64(n.Attempts),
 			toMS(n.NextAttemptAt), n.LastError, toMS(n.CreatedAt), toMS(n.UpdatedAt))
 		if err != nil {
 			return 0, fmt.Errorf("add notification: %w", err)
-		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
 		}
 		added += int(k)
 	}
@@ -233,9 +238,9 @@ func (s *SQLStore) ClaimNotifications(ctx context.Context, now, leaseUntil time.
 		args = []any{toMS(now), int64(limit), toMS(leaseUntil), toMS(now)}
 	}
 	var out []Notification
-	err := s.inTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+	err := s.inWrite(ctx, false, func(ctx context.Context, p *stmts) error {
 		out = nil
-		rows, err := tx.QueryContext(ctx, s.q(stmt), args...)
+		rows, err := p.q.QueryContext(ctx, s.q(stmt), args...)
 		if err != nil {
 			return err
 		}
@@ -275,21 +280,13 @@ func (s *SQLStore) FinishAll(ctx context.Context, fs []Finished, now time.Time) 
 		return nil, nil
 	}
 	var stale []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inWrite(ctx, len(fs) > 1, func(ctx context.Context, p *stmts) error {
 		stale = nil
-		st, err := tx.PrepareContext(ctx, s.q(`UPDATE notify_outbox SET status = ?, next_attempt_at_ms = ?, last_error = ?,
- updated_at_ms = ? WHERE id = ? AND status = 'pending' AND attempts = ?`))
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		for _, f := range fs {
 			n, o := f.Notification, f.Outcome
-			res, err := st.ExecContext(ctx, o.Status, toMS(o.NextAttemptAt), o.Error, toMS(now), n.ID, int64(n.Attempts))
-			if err != nil {
-				return err
-			}
-			k, err := res.RowsAffected()
+			k, err := p.exec(ctx, `UPDATE notify_outbox SET status = ?, next_attempt_at_ms = ?, last_error = ?,
+ updated_at_ms = ? WHERE id = ? AND status = 'pending' AND attempts = ?`,
+				o.Status, toMS(o.NextAttemptAt), o.Error, toMS(now), n.ID, int64(n.Attempts))
 			if err != nil {
 				return err
 			}

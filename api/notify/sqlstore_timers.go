@@ -65,7 +65,7 @@ func (s *SQLStore) FireTimer(ctx context.Context, t Timer, ns []Notification) er
 		} else if k == 0 {
 			return fmt.Errorf("timer %s: %w", t.ID, ErrStale)
 		}
-		_, err = s.addNotifications(ctx, tx, ns)
+		_, err = s.addNotifications(ctx, &stmts{s: s, q: tx}, ns)
 		return err
 	})
 	if err != nil {

@@ -72,6 +72,13 @@ type Record struct {
 	CancelTimers []string
 }
 
+// Consumed is one event a durable consumer took and what it leads to, for ApplyEvents.
+type Consumed struct {
+	EventID string
+	// Record is the event's effect (the zero Record: none but the inbox row).
+	Record Record
+}
+
 // Device is a push registration.
 type Device struct {
 	ID        string
@@ -101,6 +108,14 @@ type Preferences struct {
 type Store interface {
 	// Apply stores r atomically and returns how many notifications it added.
 	Apply(ctx context.Context, r Record) (added int, err error)
+	// ApplyEvents stores, in one transaction, the inbox row (consumer, event id, at) of every
+	// event of evs and, in evs' order, the Record of each event whose inbox row was not stored
+	// before (as Apply would): a redelivered event adds nothing, and an event's inbox row and
+	// its effects commit together or not at all. An id given twice applies its first Record
+	// only. The inbox is the main store's (persistence.Outbox: table event_inbox), so an event
+	// marked there by the one-at-a-time consumer counts as stored. It returns how many
+	// notifications it added; on an error nothing was stored.
+	ApplyEvents(ctx context.Context, consumer string, at time.Time, evs []Consumed) (added int, err error)
 	// Hold returns a hold's state; ErrNotFound if none.
 	Hold(ctx context.Context, holdID string) (HoldState, error)
 	// HoldsOfUser and HoldsOfResource return holds in status, by hold id, at most limit.

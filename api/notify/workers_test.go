@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/allot/allot/api/feed"
 	"github.com/allot/allot/api/notify"
 )
 
@@ -101,5 +103,62 @@ func TestWakeSendsWithoutWaitingForTheTick(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("mail %d not sent until the next tick", i+1)
 		}
+	}
+}
+
+// countingMailer records the most sends in flight at once.
+type countingMailer struct {
+	notify.Mailer
+	mu            sync.Mutex
+	inFlight, max int
+}
+
+func (c *countingMailer) Send(ctx context.Context, m notify.Mail) error {
+	c.mu.Lock()
+	c.inFlight++
+	c.max = max(c.max, c.inFlight)
+	c.mu.Unlock()
+	defer func() { c.mu.Lock(); c.inFlight--; c.mu.Unlock() }()
+	time.Sleep(time.Millisecond) // a provider's round trip, so that sends overlap
+	return c.Mailer.Send(ctx, m)
+}
+
+// TestWorkersShareTheSlots: two delivery loops, woken by one batch of 60 confirmations,
+// deliver all of them once, never with more than Concurrency sends in flight between them.
+func TestWorkersShareTheSlots(t *testing.T) {
+	r := newRig(t)
+	emailOnly(t, r, "ann")
+	mailer := &countingMailer{Mailer: r.svcMailer(t)}
+	c := notify.DefaultConfig()
+	c.MailFrom = "Allot <notifications@allot.example>"
+	c.PollEvery, c.Batch, c.Concurrency, c.Workers = time.Hour, 5, 3, 2
+	s, err := notify.New(c, notify.Deps{Store: r.store, Resources: dir, Contacts: dir, Mailer: mailer, Now: r.clock.Now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	var evs []feed.Event
+	for i := range 60 {
+		h := "h" + strconv.Itoa(i)
+		evs = append(evs, event(notify.EventConfirmed, "ev-"+h, 1, hold(h, "hotel", "ann", "confirmed", []string{"2026-12-24"}, nil)))
+	}
+	r.handleBatch(t, s, evs...)
+	deadline := time.After(20 * time.Second)
+	for range 60 {
+		select {
+		case <-r.smtp.arrived:
+		case <-deadline:
+			t.Fatalf("%d of 60 mails arrived", len(r.smtp.messages()))
+		}
+	}
+	if got := r.mailsByHold(t); len(got) != 60 {
+		t.Fatalf("%d holds mailed", len(got))
+	}
+	mailer.mu.Lock()
+	defer mailer.mu.Unlock()
+	if mailer.max > 3 || mailer.max < 2 {
+		t.Fatalf("at most %d sends in flight, want 2 to 3 (Concurrency 3)", mailer.max)
 	}
 }

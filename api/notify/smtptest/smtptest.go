@@ -17,6 +17,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,9 @@ type Message struct {
 	TLS    bool
 	AuthAs string
 	At     time.Time // when DATA completed
+	// Session numbers the SMTP session (connection) that took it, from 1 in the order they
+	// opened: messages of one session share it.
+	Session int
 }
 
 // Options choose STARTTLS or implicit TLS (with a certificate of a throwaway CA) and PLAIN
@@ -56,10 +60,11 @@ type Server struct {
 	// Arrived gets a value per message taken (dropped when it is full).
 	Arrived chan struct{}
 
-	srv    *smtp.Server
-	mu     sync.Mutex
-	msgs   []Message
-	refuse *smtp.SMTPError
+	srv      *smtp.Server
+	mu       sync.Mutex
+	msgs     []Message
+	refuse   *smtp.SMTPError
+	sessions []*smtp.Conn
 }
 
 // New starts a server on 127.0.0.1 on a free port.
@@ -70,7 +75,14 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s := &Server{Arrived: make(chan struct{}, o.ArrivedBuffer)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, conn: c, o: o}, nil
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := slices.Index(s.sessions, c) + 1 // after STARTTLS the connection starts a session again
+		if n == 0 {
+			s.sessions = append(s.sessions, c)
+			n = len(s.sessions)
+		}
+		return &session{s: s, conn: c, o: o, n: n}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.ErrorLog = nopLogger{}
@@ -115,6 +127,23 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
+// Sessions returns how many SMTP sessions (connections) were opened so far.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// DropSessions closes every session's connection, as a server that times idle clients out
+// does.
+func (s *Server) DropSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.sessions {
+		_ = c.Close()
+	}
+}
+
 // Refuse makes DATA answer e from now on (nil: accept again).
 func (s *Server) Refuse(e *smtp.SMTPError) {
 	s.mu.Lock()
@@ -130,6 +159,7 @@ func Reply(code int) *smtp.SMTPError {
 type session struct {
 	s      *Server
 	conn   *smtp.Conn
+	n      int
 	o      Options
 	from   string
 	to     []string
@@ -174,7 +204,7 @@ func (x *session) Data(r io.Reader) error {
 	if x.s.refuse != nil {
 		return x.s.refuse
 	}
-	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: x.to, Data: b, TLS: isTLS, AuthAs: x.authAs, At: time.Now()})
+	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: x.to, Data: b, TLS: isTLS, AuthAs: x.authAs, At: time.Now(), Session: x.n})
 	select {
 	case x.s.Arrived <- struct{}{}:
 	default:

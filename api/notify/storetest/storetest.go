@@ -16,6 +16,7 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) notify.Store) {
 	t.Run("HoldsKeepTheNewestVersion", func(t *testing.T) { testHolds(t, newStore(t)) })
 	t.Run("OutboxDeduplicates", func(t *testing.T) { testDedup(t, newStore(t)) })
+	t.Run("ApplyEventsOnceWithTheInbox", func(t *testing.T) { testApplyEvents(t, newStore(t)) })
 	t.Run("ClaimAndFinish", func(t *testing.T) { testClaimFinish(t, newStore(t)) })
 	t.Run("FinishAllSkipsStale", func(t *testing.T) { testFinishAll(t, newStore(t)) })
 	t.Run("RetryOnlyFailed", func(t *testing.T) { testRetry(t, newStore(t)) })
