@@ -56,13 +56,13 @@ type placementActor struct {
 	c      *cluster.Cluster
 	active kindMaps // a map per kind, keyed by identity (kindmap.go)
 	logger *slog.Logger
-	// inMajority reports whether this member sees more than half of the members it knows
-	// (Provider.inMajority); nil: always.
+	// inMajority reports whether this member sees at least half of the members it knows
+	// alive (Provider.inMajority); nil: always.
 	inMajority func() bool
 	handover   time.Duration
 	// minority: this member saw itself in a minority at the last topology or activation
-	// request, and refuses new activations. held are the activation requests waiting for the handover after
-	// it left the minority; resume (a timer this actor owns) ends the wait.
+	// request, and refuses new activations. held are the activation requests waiting for
+	// the handover after it left the minority; resume (a timer this actor owns) ends it.
 	minority bool
 	held     []heldActivation
 	resume   *time.Timer
