@@ -54,8 +54,8 @@ type ProviderConfig struct {
 	// merges only when the cut-off side, alone, rejoins its seeds (RejoinInterval), and two
 	// sides of several members each may not merge at all; ownership of the cut-off side's
 	// resources ping-pongs while the views differ (docs/PERFORMANCE.md, round 18). Each
-	// attempt costs a refused connection (a member that crashed) or up to TCPTimeout (one
-	// still cut off). Default 1s.
+	// attempt costs a refused connection (a member that crashed) or a dial of up to
+	// TCPTimeout on a goroutine of its own (one still cut off). Default 1s.
 	ReachDeadInterval time.Duration
 
 	// JoinRetryMin and JoinRetryMax bound the backoff between attempts to reach a seed

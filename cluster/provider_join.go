@@ -166,22 +166,28 @@ func (p *Provider) maintainLoop(ctx context.Context) {
 	}
 }
 
-// reachDead tries a push/pull join with each member declared dead (not left, not a client)
+// reachDead starts a push/pull join with each member declared dead (not left, not a client)
 // that is still in the member table. memberlist gossips with live members only: after a
 // partition heals, each side keeps the other dead until someone syncs with it. A sync tells
 // each side that the other declared it dead; both refute, and the views merge within a few
-// gossip intervals. One address at a time, so that Shutdown waits for at most one
-// TCPTimeout.
+// gossip intervals. Each attempt runs on a goroutine of its own (in p.wg: Shutdown waits for
+// it, at most TCPTimeout), so that a dial hanging on a member still cut off delays neither
+// this loop nor the next attempt: a partition that heals while one dial hangs is reached by
+// the next tick's. At most TCPTimeout/ReachDeadInterval attempts per member run at once.
 func (p *Provider) reachDead(ctx context.Context) {
 	for _, addr := range p.deadGossipAddrs() {
 		if ctx.Err() != nil {
 			return
 		}
-		if n, err := p.ml.Join([]string{addr}); n > 0 {
-			p.log.Info("reached a member declared dead", "gossip_addr", addr)
-		} else {
-			p.log.Debug("reach a member declared dead", "gossip_addr", addr, "error", err)
-		}
+		p.wg.Add(1) // the maintain loop, which holds one count of p.wg, is the only caller
+		go func() {
+			defer p.wg.Done()
+			if n, err := p.ml.Join([]string{addr}); n > 0 {
+				p.log.Info("reached a member declared dead", "gossip_addr", addr)
+			} else {
+				p.log.Debug("reach a member declared dead", "gossip_addr", addr, "error", err)
+			}
+		}()
 	}
 }
 
