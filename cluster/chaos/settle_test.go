@@ -21,11 +21,12 @@ import (
 //
 // TestOwnershipSettlesAfterHeal cuts one node of three off from its peers (not from clients or
 // PostgreSQL) while every node keeps placing holds on every resource, heals it, and measures,
-// on the two nodes that were never cut off, how long after the heal requests on the moved
-// resources keep failing or taking more than settleSlow, and how many epochs those resources
-// take after the heal. Ownership should go back in one move: at most two epochs per resource
-// (the move back, and one more for a request that raced it), and no request failing or slow
-// past settleBound.
+// through the two nodes that were never cut off, the longest stretch after the heal in which a
+// moved resource placed no hold, how long requests kept failing or taking more than
+// settleSlow, and how many epochs those resources take after the heal. Ownership should go
+// back in one move: at most two epochs per resource (the move back, and one more for a
+// request that raced it), and no stretch without a hold longer than settleBound (a lease
+// wait is most of --lease, 4 s).
 func TestOwnershipSettlesAfterHeal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and node processes")
@@ -83,7 +84,7 @@ func TestOwnershipSettlesAfterHeal(t *testing.T) {
 						return
 					}
 					mu.Lock()
-					log = append(log, settleSample{node: i, start: start, end: time.Now(), ok: a.status == http.StatusCreated})
+					log = append(log, settleSample{node: i, rid: rid, start: start, end: time.Now(), ok: a.status == http.StatusCreated})
 					mu.Unlock()
 					sleepCtx(loadCtx, 50*time.Millisecond)
 				}
@@ -118,34 +119,56 @@ func TestOwnershipSettlesAfterHeal(t *testing.T) {
 		}
 	}
 
-	// Settled: the end of the last request, through a node never cut off, that started after
-	// the heal and failed or took longer than settleSlow (0 when none did).
+	// Through the nodes never cut off, after the heal: the end of the last request that failed
+	// or took longer than settleSlow (reported), and per moved resource the longest stretch
+	// without a hold placed (asserted). A change of hands that waits out a lease holds every
+	// request on the resource, through every node, for most of a lease; a request lost on its
+	// way (a peer connection reset as the views change) fails one request, not the resource.
 	var settled time.Duration
 	var bad, total int
+	lastOK := map[string]time.Time{}
+	gaps := map[string]time.Duration{}
+	slices.SortFunc(log, func(a, b settleSample) int { return a.end.Compare(b.end) })
 	for _, s := range log {
-		if s.node == victim || s.start.Before(healed) {
+		if s.node == victim || s.end.Before(healed) {
 			continue
 		}
-		total++
-		if !s.ok || s.end.Sub(s.start) > settleSlow {
-			bad++
-			settled = max(settled, s.end.Sub(healed))
+		if !s.start.Before(healed) {
+			total++
+			if !s.ok || s.end.Sub(s.start) > settleSlow {
+				bad++
+				settled = max(settled, s.end.Sub(healed))
+			}
+		}
+		if s.ok {
+			from, ok := lastOK[s.rid]
+			if !ok {
+				from = healed
+			}
+			gaps[s.rid] = max(gaps[s.rid], s.end.Sub(from))
+			lastOK[s.rid] = s.end
 		}
 	}
 	var changes []int
-	worst := 0
+	var gapList []string
+	worst, widest := 0, time.Duration(0)
 	for _, rid := range moved {
 		d := int(atEnd[rid] - atHeal[rid])
 		changes = append(changes, d)
 		worst = max(worst, d)
+		if _, ok := lastOK[rid]; !ok {
+			gaps[rid] = settleWatch
+		}
+		gapList = append(gapList, fmt.Sprintf("%.2f", gaps[rid].Seconds()))
+		widest = max(widest, gaps[rid])
 	}
-	t.Logf("after the heal, through the nodes never cut off: %d of %d requests failed or took over %v, the last ending %.2f s after the heal; epochs taken per moved resource %v",
-		bad, total, settleSlow, settled.Seconds(), changes)
+	t.Logf("after the heal, through the nodes never cut off: %d of %d requests failed or took over %v, the last ending %.2f s after the heal; longest stretch without a hold per moved resource %v s; epochs taken per moved resource %v",
+		bad, total, settleSlow, settled.Seconds(), gapList, changes)
 	if total == 0 {
 		t.Fatal("no request after the heal")
 	}
-	if settled > settleBound {
-		t.Errorf("requests on the moved resources failed or were held until %.2f s after the heal (bound %v): ownership did not settle (round 18)", settled.Seconds(), settleBound)
+	if widest > settleBound {
+		t.Errorf("a moved resource placed no hold for %.2f s after the heal (bound %v): ownership did not settle (round 18)", widest.Seconds(), settleBound)
 	}
 	if worst > 2 {
 		t.Errorf("a moved resource took %d epochs after the heal (%v), want at most 2: ownership ping-ponged (round 18)", worst, changes)
@@ -155,11 +178,12 @@ func TestOwnershipSettlesAfterHeal(t *testing.T) {
 const (
 	settleWatch = 15 * time.Second // how long the load runs after the heal
 	settleSlow  = time.Second      // a request slower than this was held
-	settleBound = 3 * time.Second  // after the heal, how long requests may still fail or be held
+	settleBound = 3 * time.Second  // after the heal, how long a moved resource may place no hold
 )
 
 type settleSample struct {
 	node       int
+	rid        string
 	start, end time.Time
 	ok         bool
 }
