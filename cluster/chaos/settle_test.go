@@ -20,7 +20,7 @@ import (
 // requests on those resources were held or failed on nodes that were never cut off.
 //
 // TestOwnershipSettlesAfterHeal cuts one node of three off from its peers (not from clients or
-// PostgreSQL) while every node keeps placing holds on every resource, heals it, and measures,
+// PostgreSQL) while every node keeps placing holds on each of its resources, heals it, and measures,
 // through the two nodes that were never cut off, the longest stretch after the heal in which a
 // moved resource placed no hold, how long requests kept failing or taking more than
 // settleSlow, and how many epochs those resources take after the heal. Ownership should go
