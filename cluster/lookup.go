@@ -124,6 +124,10 @@ type identityLookup struct {
 	// onTerminating, if set before Setup, is called (on the stopping activation's goroutine)
 	// with every local activation's stop, before the placement actor is told.
 	onTerminating func(*cluster.ActivationTerminating)
+	// inMajority and handover, if set before Setup, are the placement actor's (placement.go:
+	// a member in a minority activates nothing; one that leaves it waits handover first).
+	inMajority func() bool
+	handover   time.Duration
 }
 
 var _ cluster.IdentityLookup = (*identityLookup)(nil)
@@ -141,7 +145,8 @@ func (l *identityLookup) Setup(c *cluster.Cluster, kinds []string, isClient bool
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.c = c
-	props := actor.PropsFromProducer(func() actor.Actor { return newPlacementActor(c) })
+	inMajority, handover := l.inMajority, l.handover
+	props := actor.PropsFromProducer(func() actor.Actor { return newPlacementActor(c, inMajority, handover) })
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, placementActorName)
 	if err != nil { // the name is taken: Setup ran twice on one actor system
 		panic(fmt.Sprintf("cluster: placement actor: %v", err))

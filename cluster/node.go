@@ -105,6 +105,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	n.pids = newPIDCache()
 	n.lookup = newIdentityLookup(cfg.RequestTimeout, n.onView)
 	n.lookup.onTerminating = n.forget
+	n.lookup.inMajority, n.lookup.handover = provider.inMajority, cfg.HandoverGrace
 
 	level := cfg.ProtoActorLogLevel
 	if level == nil {

@@ -55,6 +55,14 @@ type NodeConfig struct {
 	// deadline, and protoactor's own Cluster.Request. Default 5s.
 	RequestTimeout time.Duration
 
+	// HandoverGrace is how long a member that saw itself in a minority of the members it
+	// knows (cut off from its peers; it activates nothing meanwhile) holds activation
+	// requests once it sees a majority again, so that the members that own its resources
+	// meanwhile learn it is back and stop their activations gracefully first (ending their
+	// leases) instead of being fenced and waited out (placement.go). Zero: no wait.
+	// Default 1s.
+	HandoverGrace time.Duration
+
 	// Registerer receives the Node's metrics; nil disables them. Use one registry per
 	// Node: the collectors are registered by NewNode and never unregistered.
 	Registerer prometheus.Registerer
@@ -75,6 +83,7 @@ func DefaultNodeConfig() NodeConfig {
 		RemoteAddr:     ":8090",
 		Gossip:         DefaultProviderConfig(),
 		RequestTimeout: 5 * time.Second,
+		HandoverGrace:  time.Second,
 	}
 }
 
@@ -99,6 +108,9 @@ func (c NodeConfig) validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("request timeout: must be > 0, got %v", c.RequestTimeout)
+	}
+	if c.HandoverGrace < 0 {
+		return fmt.Errorf("handover grace: must be >= 0, got %v", c.HandoverGrace)
 	}
 	seen := map[string]bool{}
 	for i, k := range c.Kinds {

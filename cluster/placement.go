@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -39,10 +40,32 @@ const placementActorName = disthash.PartitionActivatorActorName
 // counted in the kind (ActivatedKind.Inc/Dec: the member's activation count). A topology
 // poisons the activations whose owner (rendezvous over the members hosting their kind) is
 // no longer this member; stopping poisons all and waits for them.
+//
+// Ownership after a partition (docs/PERFORMANCE.md, round 18). A member that sees itself in a
+// minority of the members it knows (Provider.inMajority false: cut off from its peers, which
+// move its resources among themselves) activates nothing new: it could not keep a lease
+// without fencing the majority's owner, which would fence it back, each waiting out the
+// other's lease, for as long as the views differ. Its activations that are still current keep
+// serving until the majority's owner fences them. When it sees a majority again (the
+// partition healed) it holds activation requests for the handover before answering them: the
+// members that own its resources meanwhile learn within a few gossip intervals that it is
+// back and stop theirs gracefully (ending their leases), so ownership moves back once and
+// without a lease wait. Safety never depends on this (epochs and leases fence every write and
+// every answer from memory); it saves availability.
 type placementActor struct {
 	c      *cluster.Cluster
 	active kindMaps // a map per kind, keyed by identity (kindmap.go)
 	logger *slog.Logger
+	// inMajority reports whether this member sees at least half of the members it knows
+	// alive (Provider.inMajority); nil: always.
+	inMajority func() bool
+	handover   time.Duration
+	// minority: this member saw itself in a minority at the last topology or activation
+	// request, and refuses new activations. held are the activation requests waiting for
+	// the handover after it left the minority; resume (a timer this actor owns) ends it.
+	minority bool
+	held     []heldActivation
+	resume   *time.Timer
 	// props holds, per kind, the kind's props with an init that gives the activation the
 	// identity in spawning: one Props for all of a kind's activations. cluster.WithClusterIdentity
 	// clones the props per activation instead, and an actor context keeps its props for
@@ -65,15 +88,26 @@ func keyOf(ci *cluster.ClusterIdentity) identityKey {
 // shrinkMin is the peak below which the map is not rebuilt: its table is small.
 const shrinkMin = 1024
 
-func newPlacementActor(c *cluster.Cluster) *placementActor {
-	return &placementActor{c: c, logger: c.Logger()}
+// heldActivation is an activation request held for the handover, and who asked.
+type heldActivation struct {
+	sender *actor.PID
+	req    *cluster.ActivationRequest
+}
+
+// resumeActivations ends the handover: the held activation requests are answered.
+type resumeActivations struct{}
+
+func newPlacementActor(c *cluster.Cluster, inMajority func() bool, handover time.Duration) *placementActor {
+	return &placementActor{c: c, logger: c.Logger(), inMajority: inMajority, handover: handover}
 }
 
 // Receive implements actor.Actor.
 func (p *placementActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ActivationRequest:
-		p.activate(ctx, m)
+		p.request(ctx, m)
+	case resumeActivations:
+		p.resumeHeld(ctx)
 	case *cluster.ActivationTerminating:
 		if m.ClusterIdentity != nil && m.Pid != nil {
 			p.terminated(keyOf(m.ClusterIdentity), m.Pid.Id)
@@ -81,25 +115,96 @@ func (p *placementActor) Receive(ctx actor.Context) {
 	case *cluster.ClusterTopology:
 		p.topology(ctx, m)
 	case *actor.Stopping:
+		if p.resume != nil {
+			p.resume.Stop()
+		}
+		p.answerHeld(ctx, &cluster.ActivationResponse{Failed: true})
 		p.stopAll(ctx)
 	}
 }
 
-func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationRequest) {
-	ci := m.ClusterIdentity
-	if ci == nil {
+// request answers an activation request: with the identity's activation if it is active here;
+// otherwise refused in a minority, held during a handover, activated then.
+func (p *placementActor) request(ctx actor.Context, m *cluster.ActivationRequest) {
+	if ci := m.ClusterIdentity; ci != nil {
+		if pid, ok := p.active.get(ci.Kind, ci.Identity); ok {
+			ctx.Respond(&cluster.ActivationResponse{Pid: pid})
+			return
+		}
+	}
+	p.checkMajority(ctx)
+	switch {
+	case p.minority:
 		ctx.Respond(&cluster.ActivationResponse{Failed: true})
+	case p.resume != nil:
+		p.held = append(p.held, heldActivation{sender: ctx.Sender(), req: m})
+	default:
+		ctx.Respond(p.activate(ctx, m))
+	}
+}
+
+// checkMajority follows this member's standing: leaving a minority starts the handover. It
+// runs at every topology and at every activation request (a peer's suspicion, which counts
+// against a majority, changes no topology).
+func (p *placementActor) checkMajority(ctx actor.Context) {
+	if p.inMajority == nil {
 		return
 	}
-	if pid, ok := p.active.get(ci.Kind, ci.Identity); ok {
-		ctx.Respond(&cluster.ActivationResponse{Pid: pid})
+	switch majority := p.inMajority(); {
+	case !majority && !p.minority:
+		p.minority = true
+		p.logger.Warn("this member sees a minority of the members it knows: it activates nothing until it sees a majority",
+			slog.Int("active", p.active.len()))
+	case majority && p.minority:
+		p.minority = false
+		p.logger.Warn("this member sees a majority again: activations resume after the handover", slog.Duration("handover", p.handover))
+		if p.handover > 0 && p.resume == nil {
+			self, sys := ctx.Self(), ctx.ActorSystem()
+			p.resume = time.AfterFunc(p.handover, func() { sys.Root.Send(self, resumeActivations{}) })
+		}
+	}
+}
+
+// resumeHeld ends the handover and answers the held requests (or refuses them, should this
+// member be in a minority again).
+func (p *placementActor) resumeHeld(ctx actor.Context) {
+	p.resume = nil
+	if p.minority {
+		p.answerHeld(ctx, &cluster.ActivationResponse{Failed: true})
 		return
+	}
+	held := p.held
+	p.held = nil
+	for _, h := range held {
+		if h.sender != nil {
+			ctx.Send(h.sender, p.activate(ctx, h.req))
+		}
+	}
+}
+
+func (p *placementActor) answerHeld(ctx actor.Context, res *cluster.ActivationResponse) {
+	for _, h := range p.held {
+		if h.sender != nil {
+			ctx.Send(h.sender, res)
+		}
+	}
+	p.held = nil
+}
+
+// activate returns the answer to an activation request: the identity's activation here,
+// spawned if needed.
+func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationRequest) *cluster.ActivationResponse {
+	ci := m.ClusterIdentity
+	if ci == nil {
+		return &cluster.ActivationResponse{Failed: true}
+	}
+	if pid, ok := p.active.get(ci.Kind, ci.Identity); ok {
+		return &cluster.ActivationResponse{Pid: pid}
 	}
 	kind, ok := p.c.TryGetClusterKind(ci.Kind)
 	if !ok {
 		p.logger.Error("activation of an unknown kind", slog.String("kind", ci.Kind))
-		ctx.Respond(&cluster.ActivationResponse{Failed: true})
-		return
+		return &cluster.ActivationResponse{Failed: true}
 	}
 	sys := ctx.ActorSystem()
 	const prefix = placementActorName + "/"
@@ -114,12 +219,11 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	p.spawning = nil
 	if err != nil {
 		p.logger.Error("activation failed", slog.String("kind", ci.Kind), slog.Any("error", err))
-		ctx.Respond(&cluster.ActivationResponse{Failed: true})
-		return
+		return &cluster.ActivationResponse{Failed: true}
 	}
 	kind.Inc()
 	p.active.set(ci.Kind, ci.Identity, pid)
-	ctx.Respond(&cluster.ActivationResponse{Pid: pid})
+	return &cluster.ActivationResponse{Pid: pid}
 }
 
 // IdentifiedActor is an activation that keeps its cluster identity itself: the placement actor
@@ -176,6 +280,7 @@ func (p *placementActor) terminated(key identityKey, pidID string) {
 // topology poisons the activations this member no longer owns under the new topology; the
 // next request re-activates them on their owner.
 func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology) {
+	defer p.checkMajority(ctx)
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(t.Members)
 	self := ctx.ActorSystem().Address()

@@ -48,6 +48,16 @@ type ProviderConfig struct {
 	// Join and JoinDNS. Default 5s.
 	RejoinInterval time.Duration
 
+	// ReachDeadInterval is how often a joined member tries to reach, with a push/pull join,
+	// the members it declared dead (not those that left) within DeadMemberRetention.
+	// memberlist probes and syncs with live members only, so without it a healed partition
+	// merges only when the cut-off side, alone, rejoins its seeds (RejoinInterval), and two
+	// sides of several members each may not merge at all; ownership of the cut-off side's
+	// resources ping-pongs while the views differ (docs/PERFORMANCE.md, round 18). Each
+	// attempt costs a refused connection (a member that crashed) or a dial of up to
+	// TCPTimeout on a goroutine of its own (one still cut off). Default 1s.
+	ReachDeadInterval time.Duration
+
 	// JoinRetryMin and JoinRetryMax bound the backoff between attempts to reach a seed
 	// before the first join: JoinRetryMin doubling per attempt up to JoinRetryMax, each
 	// pause spread by Jitter. Defaults 100ms and 2s.
@@ -128,6 +138,7 @@ func DefaultProviderConfig() ProviderConfig {
 	return ProviderConfig{
 		BindAddr:                ":7946",
 		RejoinInterval:          5 * time.Second,
+		ReachDeadInterval:       time.Second,
 		JoinRetryMin:            100 * time.Millisecond,
 		JoinRetryMax:            2 * time.Second,
 		ProbeInterval:           500 * time.Millisecond,
@@ -185,6 +196,7 @@ func (c ProviderConfig) validate() error {
 		v    time.Duration
 	}{
 		{"rejoin interval", c.RejoinInterval},
+		{"reach dead interval", c.ReachDeadInterval},
 		{"join retry min", c.JoinRetryMin},
 		{"join retry max", c.JoinRetryMax},
 		{"probe interval", c.ProbeInterval},

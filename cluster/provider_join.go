@@ -137,7 +137,8 @@ func defaultJitter(d time.Duration) time.Duration {
 }
 
 // maintainLoop republishes the activation count, prunes departed members, retries the
-// seeds until joined (awaitJoin), then rejoins every RejoinInterval while alone.
+// seeds until joined (awaitJoin), then rejoins every RejoinInterval while alone and reaches
+// for the members declared dead every ReachDeadInterval.
 func (p *Provider) maintainLoop(ctx context.Context) {
 	defer p.wg.Done()
 	meta := time.NewTicker(p.cfg.MetaRefreshInterval)
@@ -147,6 +148,8 @@ func (p *Provider) maintainLoop(ctx context.Context) {
 	}
 	rejoin := time.NewTicker(p.cfg.RejoinInterval)
 	defer rejoin.Stop()
+	reach := time.NewTicker(p.cfg.ReachDeadInterval)
+	defer reach.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,7 +160,34 @@ func (p *Provider) maintainLoop(ctx context.Context) {
 			if p.ml.NumMembers() <= 1 {
 				p.join(ctx, false)
 			}
+		case <-reach.C:
+			p.reachDead(ctx)
 		}
+	}
+}
+
+// reachDead starts a push/pull join with each member declared dead (not left, not a client)
+// that is still in the member table. memberlist gossips with live members only: after a
+// partition heals, each side keeps the other dead until someone syncs with it. A sync tells
+// each side that the other declared it dead; both refute, and the views merge within a few
+// gossip intervals. Each attempt runs on a goroutine of its own (in p.wg: Shutdown waits for
+// it, at most TCPTimeout), so that a dial hanging on a member still cut off delays neither
+// this loop nor the next attempt: a partition that heals while one dial hangs is reached by
+// the next tick's. At most TCPTimeout/ReachDeadInterval attempts per member run at once.
+func (p *Provider) reachDead(ctx context.Context) {
+	for _, addr := range p.deadGossipAddrs() {
+		if ctx.Err() != nil {
+			return
+		}
+		p.wg.Add(1) // the maintain loop, which holds one count of p.wg, is the only caller
+		go func() {
+			defer p.wg.Done()
+			if n, err := p.ml.Join([]string{addr}); n > 0 {
+				p.log.Info("reached a member declared dead", "gossip_addr", addr)
+			} else {
+				p.log.Debug("reach a member declared dead", "gossip_addr", addr, "error", err)
+			}
+		}()
 	}
 }
 

@@ -220,6 +220,68 @@ func (p *Provider) nobodyToTell() bool {
 	return true
 }
 
+// inMajority reports whether this member sees at least half of the members it knows alive:
+// alive ones against those, the suspect ones and the ones declared dead (not left, which
+// announced it, and not clients) within DeadMemberRetention. A suspect counts against: a
+// member cut off from its peers suspects them all about a second after the cut, seconds
+// before it declares them dead. A tie counts as a majority, so either side of a cluster of two
+// keeps serving, as before. A dead member whose gossip address a live one holds now (a restart
+// under a new name) is not counted.
+func (p *Provider) inMajority() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	alive, known := 0, 0
+	for _, e := range p.members {
+		if !e.valid || e.info.Client {
+			continue
+		}
+		switch e.info.Status {
+		case StatusAlive:
+			alive++
+			known++
+		case StatusSuspect:
+			known++
+		case StatusDead:
+			if !p.liveAtLocked(e.info.GossipAddr) {
+				known++
+			}
+		}
+	}
+	return 2*alive >= known
+}
+
+// liveAtLocked reports whether an alive or suspect member has gossip address addr.
+func (p *Provider) liveAtLocked(addr string) bool {
+	for _, e := range p.members {
+		if (e.info.Status == StatusAlive || e.info.Status == StatusSuspect) && e.info.GossipAddr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// deadGossipAddrs returns the gossip addresses of the members declared dead (not left, not
+// clients), sorted, without the addresses a live member holds now (a member restarted on the
+// same address under a new name).
+func (p *Provider) deadGossipAddrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var dead []string
+	live := map[string]bool{}
+	for _, e := range p.members {
+		switch {
+		case e.info.Client || e.info.GossipAddr == "":
+		case e.info.Status == StatusDead:
+			dead = append(dead, e.info.GossipAddr)
+		case e.info.Status == StatusAlive || e.info.Status == StatusSuspect:
+			live[e.info.GossipAddr] = true
+		}
+	}
+	dead = slices.DeleteFunc(dead, func(a string) bool { return live[a] })
+	slices.Sort(dead)
+	return slices.Compact(dead)
+}
+
 // markSuspect is called (from memberlist's logger) when this member's probe of name failed.
 func (p *Provider) markSuspect(name string) {
 	p.mu.Lock()
