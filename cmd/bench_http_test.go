@@ -78,6 +78,12 @@ type benchRun struct {
 	// 50 ms by its own clock (allot_http_request_seconds); CommitP99Ms the commits' p99
 	// (allot_commit_seconds): where the client-side p99 comes from (bench_tail_test.go).
 	NodeWithin50, CommitP99Ms float64
+	// CommitsInFlight is the node's mean commits of the hot resource at the store over the
+	// window (Little's law on allot_commit_seconds); Backend what the PostgreSQL backend
+	// applying them did meanwhile (bench_wrk_backend_test.go): measured on one-node Allot
+	// systems on PostgreSQL only, nil elsewhere (bench_http_backend_test.go).
+	CommitsInFlight float64
+	Backend         *wrkBackend
 	// WALSegments is how many WAL segments PostgreSQL created during an Allot run on it, each
 	// zero-filled inside a commit (bench_walwarm_test.go); -1: not known (a checkpoint
 	// completed during the run, or it was not measured), 0 elsewhere.
@@ -186,6 +192,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 	window := max(b.cfg.Duration-2*time.Second, time.Second)
 	var wg sync.WaitGroup
 	var before, after cpuSnapshot
+	var backend *wrkBackend
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() {
@@ -193,10 +200,23 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 			return
 		}
 		before = b.snapshot(mctx, sys)
-		if sleepCtx(mctx, window) != nil {
-			return
+		// The commit loop's backend over the same window (one-node PostgreSQL systems only).
+		w := &backendWatch{done: make(chan struct{})}
+		close(w.done)
+		if sys.Allot && sys.DBURL != "" && len(sys.Procs) == 1 {
+			w = watchBackends(mctx, sys.DBURL, sys.Procs[0].PID())
 		}
-		after = b.snapshot(mctx, sys)
+		slept := sleepCtx(mctx, window)
+		cost := w.cost()
+		if slept == nil {
+			after = b.snapshot(mctx, sys)
+			after.db -= cost // the sampling's own backend is not the node's database work
+		}
+		if m, ok, err := w.stop(); ok {
+			backend = &m
+		} else if err != nil {
+			t.Logf("%s %d clients round %d: sampling the backends: %v", sys.Key, clients, round, err)
+		}
 	})
 	if profile && sys.Procs[0].Admin != "" {
 		name := fmt.Sprintf("%s-%d", sys.Key, clients)
@@ -262,6 +282,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 			if n := after.commitCnt - before.commitCnt; n > 0 {
 				run.CommitMs = 1000 * (after.commitSum - before.commitSum) / n
 			}
+			run.CommitsInFlight = (after.commitSum - before.commitSum) / d
 			run.NodeWithin50 = finite(within(before.tail.holds, after.tail.holds, 0.05))
 			run.CommitP99Ms = finite(1000 * loadgen.QuantileBetween(before.tail.commits, after.tail.commits, 0.99))
 		}
@@ -292,6 +313,11 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 	t.Logf("%s %d clients round %d: %.0f holds/s, p50 %s p99 %s, audit ok %v, cores server %.2f db %.2f loadgen %.2f machine %.2f, batch %.1f, commit %.2fms (p99 %.1fms), node within 50ms %.2f%%, WAL segments created %d",
 		sys.Key, clients, round, run.HoldsPerSec, run.P50, run.P99, run.AuditOK, run.ServerCores, run.DBCores, run.LoadgenCores, run.MachineCores, run.BatchMean, run.CommitMs,
 		run.CommitP99Ms, 100*run.NodeWithin50, run.WALSegments)
+	if m := backend; m != nil && run.ServerCores > 0 {
+		run.Backend = m
+		t.Logf("%s %d clients round %d: %.2f commits at the store on average; backend: executing %.0f%%, WAL %.0f%%, other %.0f%%, woken %.0f%%, waiting for the node %.0f%% (%d samples); backends on a core %.0f%%, waiting for one %.0f%%; node threads waiting for a core %.2f",
+			sys.Key, clients, round, run.CommitsInFlight, 100*m.Executing, 100*m.WAL, 100*m.Other, 100*m.Woken, 100*m.Waiting, m.Samples, 100*m.OnCPU, 100*m.RunQueue, m.NodeRunQueue)
+	}
 	return run
 }
 
@@ -358,5 +384,96 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// twinKey is the key of (a)'s twin, a second build run beside it (ALLOT_BENCH_HTTP_BEFORE_BIN).
+const twinKey = "allot-pg-before"
+
+// httpRoundOrder is the order of the systems in round `round` (from 1): as listed, except
+// that (a)'s twin runs right next to (a), first of the two in odd rounds and second in even
+// ones, as the events section alternates its two nodes. With the twin always last (after the
+// empty handler, whose run leaves the machine in another state than (a)'s) its position
+// biased before/after comparisons; next to (a) in alternating order, each pair of runs sees
+// the same minute of the machine and neither always goes first.
+func httpRoundOrder(all []*benchSystem, round int) []*benchSystem {
+	var twin *benchSystem
+	hasA := false
+	for _, s := range all {
+		switch s.Key {
+		case twinKey:
+			twin = s
+		case "allot-pg":
+			hasA = true
+		}
+	}
+	if twin == nil || !hasA {
+		return all
+	}
+	out := make([]*benchSystem, 0, len(all))
+	for _, s := range all {
+		switch {
+		case s == twin:
+		case s.Key == "allot-pg" && round%2 == 1:
+			out = append(out, twin, s)
+		case s.Key == "allot-pg":
+			out = append(out, s, twin)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// httpOnly keeps the systems whose keys are listed in only (comma-separated:
+// ALLOT_BENCH_HTTP_ONLY, e.g. allot-pg,allot-pg-before,empty for a shorter A/B), and stops
+// the others' processes; all of them when only is empty.
+func httpOnly(systems []*benchSystem, only string) []*benchSystem {
+	if only == "" {
+		return systems
+	}
+	keep := map[string]bool{}
+	for _, k := range strings.Split(only, ",") {
+		keep[strings.TrimSpace(k)] = true
+	}
+	var out []*benchSystem
+	for _, s := range systems {
+		if keep[s.Key] {
+			out = append(out, s)
+			continue
+		}
+		for _, p := range s.Procs {
+			p.stop()
+		}
+	}
+	return out
+}
+
+func TestHTTPRoundOrderAlternatesTheTwin(t *testing.T) {
+	sys := func(key string) *benchSystem { return &benchSystem{Key: key} }
+	a, cl, e, tw := sys("allot-pg"), sys("classic"), sys("empty"), sys(twinKey)
+	all := []*benchSystem{a, cl, e, tw}
+	keys := func(ss []*benchSystem) string {
+		var k []string
+		for _, s := range ss {
+			k = append(k, s.Key)
+		}
+		return strings.Join(k, ",")
+	}
+	for round, want := range map[int]string{
+		1: twinKey + ",allot-pg,classic,empty",
+		2: "allot-pg," + twinKey + ",classic,empty",
+		3: twinKey + ",allot-pg,classic,empty",
+	} {
+		if got := keys(httpRoundOrder(all, round)); got != want {
+			t.Errorf("round %d: %s, want %s", round, got, want)
+		}
+	}
+	// Without a twin (or without (a)) the order is the list's.
+	if got := keys(httpRoundOrder([]*benchSystem{a, cl, e}, 2)); got != "allot-pg,classic,empty" {
+		t.Errorf("no twin: %s", got)
+	}
+	if got := keys(httpOnly([]*benchSystem{a, cl, e}, "allot-pg, empty")); got != "allot-pg,empty" {
+		t.Errorf("only: %s", got)
 	}
 }

@@ -303,6 +303,7 @@ func (b *bench) httpSections(t *testing.T) {
 			before.Allot = true
 			b.systems = append(b.systems, before)
 		}
+		b.systems = httpOnly(b.systems, os.Getenv("ALLOT_BENCH_HTTP_ONLY"))
 	}
 	all := append([]*benchSystem(nil), b.systems...)
 	if b.cfg.Sections["cluster"] {
@@ -325,7 +326,7 @@ func (b *bench) httpSections(t *testing.T) {
 	// the minutes hits every system alike.
 	for round := 1; round <= b.cfg.Runs; round++ {
 		for _, c := range b.cfg.Clients {
-			for _, sys := range all {
+			for _, sys := range httpRoundOrder(all, round) { // (a)'s twin beside it, alternating
 				run := b.measure(t, sys, c, round, false)
 				s := b.seriesOf(sys.Key, c)
 				s.Runs = append(s.Runs, run)

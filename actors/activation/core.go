@@ -26,8 +26,8 @@ type Config struct {
 	// order they were asked for (see groupcommit.go).
 	MaxInFlight int
 	// MinBehind is the least number of pending decisions sealed into a commit behind others at
-	// the store, and only behind a commit of at most 2×MinBehind; 0: full batches only
-	// (MaxBatch, a backlog; see flush and sealBehind).
+	// the store: behind a commit of at most 2×MinBehind, and behind a larger one once as many
+	// wait as it carries; 0: full batches only (MaxBatch, a backlog; see flush and sealBehind).
 	MinBehind int
 	// Readies, if set, lends the cores of many activations their Ready (Core.Done); nil: each
 	// core keeps its own.

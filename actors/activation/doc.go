@@ -58,8 +58,8 @@
 // decision for what it depends on.
 //
 // Group commit: with nothing at the store, or with fewer than MaxInFlight commits there and at
-// least MinBehind decisions waiting behind a commit of at most 2×MinBehind (default: a full
-// batch), up to MaxBatch pending decisions are sealed into one Commit (Version = the last version written or in flight + 1,
+// least MinBehind decisions waiting behind a commit of at most 2×MinBehind, or as many as a
+// larger commit ahead carries (default: a full batch), up to MaxBatch pending decisions are sealed into one Commit (Version = the last version written or in flight + 1,
 // the activation's epoch, a new lease end). A commit sealed behind others was decided on top
 // of them: the shell must have the store apply a resource's commits in the order asked for
 // (Ready.Commits), and the store refuses a batch whose version does not follow the stored one.

@@ -203,15 +203,19 @@ func offers(evs []booking.Event) bool {
 // after a renewal) when nothing is at the store, since all they depend on is committed; with
 // commits at the store they wait for them.
 //
-// A commit goes behind others only as a full batch, or with MinBehind decisions behind a
-// commit of at most 2×MinBehind (sealBehind):
+// A commit goes behind others only as a full batch, with MinBehind decisions behind a commit
+// of at most 2×MinBehind, or behind a larger commit with as many as it carries (sealBehind):
 // a store applies one resource's commits one after the other, so sealing what trickles in as
 // small commits behind the one at the store splits the next batch into several, each a write
 // of its own (measured on SQLite: pipelines of small batches were no faster, deeper ones
 // slower). On PostgreSQL a commit waiting behind the one in flight saves the round trip
-// through the actor between them, and 16 decisions pay for it; behind a larger commit the
-// store is busy long enough, and splitting what waits only costs CPU per hold (measured over
-// HTTP at 256 clients; docs/PERFORMANCE.md, round 11).
+// through the actor between them, and 16 decisions pay for it. Behind a larger commit, sealing
+// a few only splits what waits into more commits (CPU per hold, measured over HTTP at 256
+// clients; docs/PERFORMANCE.md, round 11); but without any commit behind it the store waits
+// for the actor's turnaround after every large commit (at 256 clients one commit of about 100
+// was at the store 0.98 of the time, its backend waiting for the node 14-33% of it; round 19).
+// A commit behind a large one as large as it keeps the store's queue fed with commits of one
+// size taking turns, without splitting them smaller.
 func (c *Core) flush(now time.Time) {
 	for c.canSeal() && c.load == nil && len(c.pending) > 0 && c.phase != Dead {
 		if len(c.flights) > 0 && !c.sealBehind() {
@@ -249,14 +253,19 @@ func (c *Core) flush(now time.Time) {
 }
 
 // sealBehind reports whether the pending decisions go behind the commits at the store: a full
-// batch, or MinBehind of them behind a commit of at most 2×MinBehind (a large commit keeps the
-// store busy long enough; splitting what waits behind it only costs more commits).
+// batch, MinBehind of them behind a commit of at most 2×MinBehind, or behind a larger commit
+// as many as it carries (not fewer: splitting what waits behind a large commit into smaller
+// ones only costs more commits; as many keep two commits of one size taking turns).
 func (c *Core) sealBehind() bool {
 	if len(c.pending) >= c.cfg.MaxBatch {
 		return true
 	}
 	m := c.cfg.MinBehind
-	return m > 0 && len(c.pending) >= m && len(c.flights[len(c.flights)-1].decisions) <= 2*m
+	if m <= 0 || len(c.pending) < m {
+		return false
+	}
+	ahead := len(c.flights[len(c.flights)-1].decisions)
+	return ahead <= 2*m || len(c.pending) >= ahead
 }
 
 // unpend drops the first n pending decisions, which were sealed.

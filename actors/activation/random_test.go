@@ -25,13 +25,14 @@ import (
 // does), and their results come back in any order.
 func TestRandomized(t *testing.T) {
 	// A commit goes behind others only as a full batch (or with MinBehind decisions, behind):
-	// small batches make the pipeline busy.
+	// small batches make the pipeline busy. MinBehind 1 with batches of up to 12 also seals
+	// behind commits larger than 2×MinBehind, once as many wait as the one ahead carries.
 	//
 	// Every seed must reach two commits at once (when the pipeline allows two), and among the
 	// seeds of each case both a quiet one (odd) and one that is not (even) must fill the
 	// pipeline: per seed, the full depth is a matter of luck (round 15's packing of states
 	// with a waitlist changed seed 3's path, which then reached 2 of 3).
-	for _, tc := range []struct{ depth, batch, behind int }{{1, 4, 0}, {3, 1, 0}, {3, 2, 0}, {2, 6, 2}} {
+	for _, tc := range []struct{ depth, batch, behind int }{{1, 4, 0}, {3, 1, 0}, {3, 2, 0}, {2, 6, 2}, {2, 12, 1}} {
 		var deepest [2]int // even seeds, odd (quiet) seeds
 		for seed := range uint64(6) {
 			t.Run(fmt.Sprintf("pipeline%d/batch%d/behind%d/seed%d", tc.depth, tc.batch, tc.behind, seed), func(t *testing.T) {

@@ -49,7 +49,8 @@ type Config struct {
 	// commit at the store at a time.
 	MaxInFlight int
 	// MinBatchBehind is the least number of commands sealed into a commit behind others at the
-	// store (with MaxInFlight above 1), and only behind a commit of at most twice as many. 0 means the store's choice (persistence/postgres: 16,
+	// store (with MaxInFlight above 1): behind a commit of at most twice as many, or behind a
+	// larger one once as many wait as it carries. 0 means the store's choice (persistence/postgres: 16,
 	// with at most 2 commits in flight, see pipelineShaper), else MaxBatch: only a backlog of
 	// full batches (persistence/sqlite: small batches behind were no faster there).
 	MinBatchBehind int

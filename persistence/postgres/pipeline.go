@@ -42,7 +42,8 @@ import (
 
 // PipelineShape is how an actor pipelines its commits on this store (actors/resource,
 // pipelineShaper): at most 2 commits of a resource at the store, and one sealed behind the
-// commit in flight only with at least 16 commands, behind a commit of at most 32. The backend applies a resource's
+// commit in flight only with at least 16 commands, behind a commit of at most 32 (or, behind a
+// larger one, with as many commands as it carries: round 19). The backend applies a resource's
 // transactions one at a time, so one waiting in its socket is all it needs; smaller batches
 // behind, or deeper pipelines, split the same holds into more commits, and PostgreSQL's CPU
 // per hold grows with the commits (docs/PERFORMANCE.md, round 11).
