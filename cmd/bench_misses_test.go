@@ -128,7 +128,10 @@ func (b *bench) missRows() []missRow {
 			return bound, ok
 		}
 		if s, lok, measured := a.commitLoopBound(); measured {
-			return bound + "; " + s, lok
+			// Before the note of a starved run, which ends the bound.
+			r, _ := a.medianRun()
+			starved := b.cpuOfRun(r).starved()
+			return strings.TrimSuffix(bound, starved) + "; " + s + starved, lok
 		}
 		return bound, ok
 	}
@@ -441,6 +444,14 @@ func TestWhyMissesNamesTheBackendOnlyWhenSaturated(t *testing.T) {
 	if len(rows) != 1 || rows[0].Explained || !strings.Contains(rows[0].Bound, "waited 25% of the time for the node's next commit") ||
 		!strings.Contains(rows[0].Bound, "not explained by a machine bound") {
 		t.Fatalf("backend waiting for the node: %+v", rows)
+	}
+	// A starved run's note stays last, after the commit loop's numbers.
+	for i := range b.series[1].Runs {
+		b.series[1].Runs[i].MachineCores = 2
+	}
+	if rows = b.missRows(); len(rows) != 1 || rows[0].Explained ||
+		strings.Index(rows[0].Bound, "starved") < strings.Index(rows[0].Bound, "for the node's next commit") {
+		t.Fatalf("starved run: %+v", rows)
 	}
 	b.series[1].Runs = []benchRun{run(0.02), run(0.03), run(0.01)}
 	if rows = b.missRows(); len(rows) != 1 || !rows[0].Explained || !strings.Contains(rows[0].Bound, "bound by one backend") {
