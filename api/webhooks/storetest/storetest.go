@@ -70,6 +70,21 @@ func testAddEvents(t *testing.T, s webhooks.Store) {
 	if added, err := s.AddEvents(ctx, "webhooks", t0, nil); err != nil || len(added) != 0 {
 		t.Fatalf("empty batch: %v, %v", added, err)
 	}
+	// A delivery stored by an earlier build, whose ids hashed the whole event, is found by
+	// (endpoint, event): the same event under today's id adds nothing (a redelivery across
+	// an upgrade, with its inbox row pruned or from another consumer).
+	old := delivery("we_a", "r/4/0", t0)
+	old.ID = "dlv_0123456789abcdef01234567"
+	added, err = s.AddEvents(ctx, "before", t0, []webhooks.EventDeliveries{{EventID: "r/4/0", Deliveries: []webhooks.Delivery{old}}})
+	must(t, err)
+	if fmt.Sprint(ids(added)) != fmt.Sprint([]string{old.ID}) {
+		t.Fatalf("earlier id: added %v", ids(added))
+	}
+	added, err = s.AddEvents(ctx, "after", t0, []webhooks.EventDeliveries{{EventID: "r/4/0", Deliveries: []webhooks.Delivery{delivery("we_a", "r/4/0", t0)}}})
+	must(t, err)
+	if len(added) != 0 {
+		t.Fatalf("the event stored under an earlier id was added again as %v", ids(added))
+	}
 }
 
 func testRecordAttempts(t *testing.T, s webhooks.Store) {
