@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhooks.Store) {
 	t.Run("ClaimExcludesEndpoints", func(t *testing.T) { testClaimExcludes(t, newStore(t)) })
 	t.Run("AddEventsOncePerConsumer", func(t *testing.T) { testAddEvents(t, newStore(t)) })
 	t.Run("RecordAttemptsEachItsOutcome", func(t *testing.T) { testRecordAttempts(t, newStore(t)) })
+	t.Run("RecordAttemptsInOrder", func(t *testing.T) { testRecordAttemptsInOrder(t, newStore(t)) })
 }
 
 func ids(ds []webhooks.Delivery) []string {
@@ -70,6 +72,21 @@ func testAddEvents(t *testing.T, s webhooks.Store) {
 	if added, err := s.AddEvents(ctx, "webhooks", t0, nil); err != nil || len(added) != 0 {
 		t.Fatalf("empty batch: %v, %v", added, err)
 	}
+	// A delivery stored by an earlier build, whose ids hashed the whole event, is found by
+	// (endpoint, event): the same event under today's id adds nothing (a redelivery across
+	// an upgrade, with its inbox row pruned or from another consumer).
+	old := delivery("we_a", "r/4/0", t0)
+	old.ID = "dlv_0123456789abcdef01234567"
+	added, err = s.AddEvents(ctx, "before", t0, []webhooks.EventDeliveries{{EventID: "r/4/0", Deliveries: []webhooks.Delivery{old}}})
+	must(t, err)
+	if fmt.Sprint(ids(added)) != fmt.Sprint([]string{old.ID}) {
+		t.Fatalf("earlier id: added %v", ids(added))
+	}
+	added, err = s.AddEvents(ctx, "after", t0, []webhooks.EventDeliveries{{EventID: "r/4/0", Deliveries: []webhooks.Delivery{delivery("we_a", "r/4/0", t0)}}})
+	must(t, err)
+	if len(added) != 0 {
+		t.Fatalf("the event stored under an earlier id was added again as %v", ids(added))
+	}
 }
 
 func testRecordAttempts(t *testing.T, s webhooks.Store) {
@@ -103,6 +120,54 @@ func testRecordAttempts(t *testing.T, s webhooks.Store) {
 	must(t, err)
 	if len(as) != 1 || as[0].N != 1 || as[0].StatusCode != 500 {
 		t.Fatalf("attempts of %s = %+v", d2, as)
+	}
+}
+
+// testRecordAttempts with more attempts than one statement takes, and a delivery's later
+// attempts in the same call: each attempt sees what the ones before it did (the second
+// attempt of a delivery takes it after the first did, a repeated one is stale).
+func testRecordAttemptsInOrder(t *testing.T, s webhooks.Store) {
+	ctx := context.Background()
+	must(t, s.CreateEndpoint(ctx, endpoint("we_a", t0)))
+	const n = 150
+	var ds []webhooks.Delivery
+	for i := range n {
+		ds = append(ds, delivery("we_a", "r/"+strconv.Itoa(i+1)+"/0", t0))
+	}
+	_, err := s.AddDeliveries(ctx, ds)
+	must(t, err)
+	failed := webhooks.Outcome{Status: webhooks.StatusPending, NextAttemptAt: t0.Add(time.Minute), LastStatusCode: 500, LastError: "HTTP 500"}
+	ok := webhooks.Outcome{Status: webhooks.StatusSucceeded, LastStatusCode: 204}
+	var rs []webhooks.AttemptRecord
+	for i, d := range ds { // every delivery's first attempt; every third one's second right after it
+		rs = append(rs, webhooks.AttemptRecord{Attempt: webhooks.Attempt{DeliveryID: d.ID, N: 1, At: t0, StatusCode: 500}, Outcome: failed})
+		if i%3 == 0 {
+			rs = append(rs, webhooks.AttemptRecord{Attempt: webhooks.Attempt{DeliveryID: d.ID, N: 2, At: t0, StatusCode: 204}, Outcome: ok})
+		}
+	}
+	for i, d := range ds { // every fifth one's first attempt again, later in the call: stale
+		if i%5 == 0 {
+			rs = append(rs, webhooks.AttemptRecord{Attempt: webhooks.Attempt{DeliveryID: d.ID, N: 1, At: t0, StatusCode: 204}, Outcome: ok})
+		}
+	}
+	errs, err := s.RecordAttempts(ctx, rs)
+	must(t, err)
+	for j, r := range rs {
+		stale := j >= len(rs)-(n+4)/5
+		if stale != errors.Is(errs[j], webhooks.ErrStale) || (!stale && errs[j] != nil) {
+			t.Fatalf("record %d (%s #%d): %v", j, r.Attempt.DeliveryID, r.Attempt.N, errs[j])
+		}
+	}
+	for i, d := range ds {
+		got, err := s.GetDelivery(ctx, "we_a", d.ID)
+		must(t, err)
+		want, attempts := webhooks.StatusPending, 1
+		if i%3 == 0 {
+			want, attempts = webhooks.StatusSucceeded, 2
+		}
+		if got.Status != want || got.Attempts != attempts {
+			t.Fatalf("delivery %d: %s after %d attempts, want %s after %d", i, got.Status, got.Attempts, want, attempts)
+		}
 	}
 }
 
