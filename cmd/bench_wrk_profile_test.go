@@ -26,9 +26,11 @@ import (
 //     (go_memstats_mallocs_total, go_memstats_alloc_bytes_total, GC cycles from /metrics):
 //     allocations and bytes per request, the test log.
 //   - ALLOT_BENCH_WRK_BEFORE_BIN names a second allot binary (say, main's): it serves the
-//     durable PostgreSQL row again as target pg-before on the same PostgreSQL, interleaved
-//     with the others, so that before and after are measured in the same run.
-//   - ALLOT_BENCH_WRK_ONLY (comma-separated keys: empty, get, soldout, pg, pg-before, sqlite)
+//     durable PostgreSQL row again as target pg-before on the same PostgreSQL, and the
+//     embedded SQLite row as target sqlite-before on a node and file of its own, each right
+//     after its row, so that before and after are measured in the same run.
+//   - ALLOT_BENCH_WRK_ONLY (comma-separated keys: empty, get, soldout, pg, pg-before, sqlite,
+//     sqlite-before)
 //     runs only those targets.
 
 // wrkAllocCounters are the node's Go allocation counters read around a run.
@@ -52,8 +54,8 @@ func readWrkAllocs(ctx context.Context, p *benchProc) (a wrkAllocs, ok bool) {
 	return wrkAllocs{Mallocs: m[wrkAllocCounters[0]], Bytes: m[wrkAllocCounters[1]], GCs: m[wrkAllocCounters[2]]}, true
 }
 
-// wrkExtraTargets adds the pg-before target when ALLOT_BENCH_WRK_BEFORE_BIN is set (a node of
-// that binary on pg, put right after the pg target) and keeps only the targets named by
+// wrkExtraTargets adds the pg-before and sqlite-before targets when ALLOT_BENCH_WRK_BEFORE_BIN
+// is set (nodes of that binary, put right after the pg and sqlite targets) and keeps only the targets named by
 // ALLOT_BENCH_WRK_ONLY when it is set. Started nodes are added to procs (stopped by the caller).
 func (b *bench) wrkExtraTargets(t *testing.T, targets []*wrkTarget, procs *[]*benchProc, pg *pgtest.Server, pgPids []int,
 	setup func(node *benchProc, key string, stock int64) func(*testing.T, int) error, rid func(string) func(int) string) []*wrkTarget {
@@ -66,6 +68,17 @@ func (b *bench) wrkExtraTargets(t *testing.T, targets []*wrkTarget, procs *[]*be
 			rid: rid("pg-before"), setup: setup(node, "pg-before", bigStock)}
 		i := slices.IndexFunc(targets, func(tg *wrkTarget) bool { return tg.Key == "pg" })
 		targets = slices.Insert(targets, i+1, before)
+		// The embedded SQLite row again, on a node of its own with its own file.
+		sqNode := startBenchNode(t, bin, b.cfg.Artifacts, "wrk-allot-embedded-before", b.keyFile,
+			"--data-dir", filepath.Join(t.TempDir(), "data-before"), "--idle-timeout=15s")
+		*procs = append(*procs, sqNode)
+		sqBefore := &wrkTarget{Key: "sqlite-before", Label: "Allot durable hold, embedded SQLite, before (`" + filepath.Base(filepath.Dir(bin)) + "/" + filepath.Base(bin) + "`)",
+			Proc: sqNode, Method: "POST", Expect: 201, Durable: true, Stock: bigStock, rid: rid("sqlite-before"), setup: setup(sqNode, "sqlite-before", bigStock)}
+		if i := slices.IndexFunc(targets, func(tg *wrkTarget) bool { return tg.Key == "sqlite" }); i >= 0 {
+			targets = slices.Insert(targets, i+1, sqBefore)
+		} else {
+			targets = append(targets, sqBefore)
+		}
 	}
 	if only := os.Getenv("ALLOT_BENCH_WRK_ONLY"); only != "" {
 		keep := strings.Split(only, ",")

@@ -2,35 +2,38 @@ package resource
 
 import (
 	"crypto/rand"
-	"encoding/base32"
 	"time"
 )
 
-// Hold ids: "h_", then 4 characters of the second the id was made (the low 20 bits of the
-// Unix time, which wrap every 12 days), then 128 random bits, in lower-case base32 whose
-// digits are in ascending byte order (32 characters in all). URL-safe, and unguessable, since
-// a hold id is the only credential for a hold: the time adds nothing a guesser lacks, the 128
-// bits are what they would have to guess.
+// Hold ids: "h_", then 30 characters of lower-case base32 whose digits are in ascending byte
+// order, carrying 150 bits: the low 22 bits of the time the id was made in 1/256ths of a
+// second (about 4 ms; they wrap every 4.55 hours), then 128 random bits (32 characters in
+// all). URL-safe, and unguessable, since a hold id is the only credential for a hold: the
+// time adds nothing a guesser lacks, the 128 bits are what they would have to guess.
 //
 // Why the time: a hold id is the primary key of the stores' holds tables, B-trees. With ids
 // all random, every insert lands on a random leaf page of the key index; once the index
 // outgrows the database's cache, each insert of a group commit reads a page from outside it
 // and dirties it, and the first change of a page after a checkpoint writes the whole page
-// to the WAL. With the second in front, the ids of one second sort together and a commit's
-// inserts go to the few leaf pages of the current second, which stay cached (on PostgreSQL,
-// 84-hold commits growing the table to 168,000 holds: 35.6-37.4 µs of the server's CPU per
-// hold with random ids, 29.8-30.2 µs with a time in front; docs/PERFORMANCE.md). After a wrap
-// of the 20 bits, the ids of a second sort next to those of 12 days before: the inserts are
-// still local. Nothing reads the time back; ids are compared only for equality.
+// to the WAL. With the time in front, a commit's ids sort together and its inserts go to the
+// rightmost leaf pages of the key index, which stay cached (on PostgreSQL, 84-hold commits
+// growing the table to 168,000 holds: 35.6-37.4 µs of the server's CPU per hold with random
+// ids, 29.8-30.2 µs with the second in front; docs/PERFORMANCE.md). Whole seconds were too
+// coarse: a second's ids, thousands under load, spread over a hundred leaf pages in random
+// order, and a 32-hold commit dirtied ~19 of them, a third of the pages the embedded SQLite
+// store wrote per commit (docs/PERFORMANCE.md, round 19); at 1/256 s a commit's ids fall in a
+// few consecutive ticks at the right edge of the index. After a wrap of the 22 bits, the ids
+// of a tick sort next to those of 4.55 hours before: the inserts are still local. Nothing
+// reads the time back; ids are compared only for equality.
 const (
 	holdIDPrefix    = "h_"
 	holdIDAlphabet  = "234567abcdefghijklmnopqrstuvwxyz" // ascending: ids sort as the numbers they encode
-	holdIDTimeChars = 4                                  // 20 bits of seconds
+	holdIDTimeBits  = 22                                 // of 1/256ths of a second
+	holdIDTickHz    = 256
 	holdIDRandBytes = 16
-	holdIDLen       = len(holdIDPrefix) + holdIDTimeChars + (holdIDRandBytes*8+4)/5
+	holdIDChars     = (holdIDTimeBits + holdIDRandBytes*8) / 5 // 150 bits: 30 characters, none half used
+	holdIDLen       = len(holdIDPrefix) + holdIDChars
 )
-
-var holdIDEncoding = base32.NewEncoding(holdIDAlphabet).WithPadding(base32.NoPadding)
 
 // NewHoldID returns a fresh hold id made at now (the actor's clock, Config.Now): the time is
 // a hint for the stores' locality that no decision depends on.
@@ -40,15 +43,24 @@ func NewHoldID(now time.Time) string {
 	return holdIDAt(now, &r)
 }
 
-// holdIDAt is the hold id of the random bits r made at now, built in one allocation.
+// holdIDAt is the hold id of the random bits r made at now, built in one allocation: the 150
+// bits (time, then r) are written 5 at a time, most significant first, so that ids compare as
+// the numbers they encode.
 func holdIDAt(now time.Time, r *[holdIDRandBytes]byte) string {
 	var b [holdIDLen]byte
 	copy(b[:], holdIDPrefix)
-	t := uint64(now.Unix())
-	for i := len(holdIDPrefix) + holdIDTimeChars - 1; i >= len(holdIDPrefix); i-- {
-		b[i] = holdIDAlphabet[t&31]
-		t >>= 5
+	tick := uint64(now.UnixNano()/(int64(time.Second)/holdIDTickHz)) & (1<<holdIDTimeBits - 1)
+	// acc holds the bits not yet written, n of them, in its low bits; 22 + 8 bits fit easily.
+	acc, n := tick, uint(holdIDTimeBits)
+	out := len(holdIDPrefix)
+	for _, x := range r {
+		acc, n = acc<<8|uint64(x), n+8
+		for n >= 5 {
+			n -= 5
+			b[out] = holdIDAlphabet[(acc>>n)&31]
+			out++
+		}
+		acc &= 1<<n - 1
 	}
-	holdIDEncoding.Encode(b[len(holdIDPrefix)+holdIDTimeChars:], r[:])
 	return string(b[:])
 }

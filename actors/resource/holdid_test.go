@@ -22,9 +22,9 @@ func TestHoldIDAlphabetAscends(t *testing.T) {
 	}
 }
 
-// TestHoldIDAt: every id is valid, keeps all 128 random bits, and ids of a later second
-// (within the 12 days of the time field) sort after those of an earlier one whatever their
-// random bits, so that a store's inserts of one second go to one place of its index.
+// TestHoldIDAt: every id is valid, keeps all 128 random bits and its tick, and ids of a later
+// tick (within the 4.55 hours of the time field) sort after those of an earlier one whatever
+// their random bits, so that a store's inserts of one commit go to one place of its index.
 func TestHoldIDAt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 6))
 	random := func() *[holdIDRandBytes]byte {
@@ -34,6 +34,7 @@ func TestHoldIDAt(t *testing.T) {
 		}
 		return &r
 	}
+	const tick = time.Second / holdIDTickHz
 	base := time.Date(2026, 12, 6, 19, 0, 0, 0, time.UTC)
 	for range 2000 {
 		t0 := base.Add(time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))
@@ -42,21 +43,53 @@ func TestHoldIDAt(t *testing.T) {
 		if len(a) != 32 || !strings.HasPrefix(a, "h_") || !booking.ValidID(a) || strings.ToLower(a) != a {
 			t.Fatalf("bad hold id %q", a)
 		}
-		got, err := holdIDEncoding.DecodeString(a[len(holdIDPrefix)+holdIDTimeChars:])
-		if err != nil || string(got) != string(r0[:]) {
-			t.Fatalf("id %q does not carry its random bits %x: %x, %v", a, r0[:], got, err)
+		gotTick, got := decodeHoldID(t, a)
+		if got != *r0 || gotTick != uint64(t0.UnixNano()/int64(tick))&(1<<holdIDTimeBits-1) {
+			t.Fatalf("id %q does not carry its tick and random bits %x: %d, %x", a, r0[:], gotTick, got)
 		}
-		// A later second before the time field wraps sorts after.
-		gap := time.Duration(1+rng.Int64N(1000)) * time.Second
-		if (t0.Unix()&(1<<20-1))+int64(gap/time.Second) >= 1<<20 {
+		// A later tick before the time field wraps sorts after.
+		gap := time.Duration(1+rng.Int64N(100_000)) * tick
+		if gotTick+uint64(gap/tick) >= 1<<holdIDTimeBits {
 			continue
 		}
 		if b := holdIDAt(t0.Add(gap), r1); b <= a {
 			t.Fatalf("id %q made %v later does not sort after %q", b, gap, a)
 		}
-		// The same second: the random bits decide, and differ.
-		if c := holdIDAt(t0.Truncate(time.Second), r1); c[:len(holdIDPrefix)+holdIDTimeChars] != a[:len(holdIDPrefix)+holdIDTimeChars] {
-			t.Fatalf("ids %q and %q of one second differ in their time", a, c)
+		// The same tick: the random bits decide, and differ.
+		c := holdIDAt(t0.Truncate(tick), r1)
+		if cTick, _ := decodeHoldID(t, c); cTick != gotTick {
+			t.Fatalf("ids %q and %q of one tick differ in their time", a, c)
 		}
 	}
+}
+
+// decodeHoldID reads an id's 150 bits back: the tick and the random bytes.
+func decodeHoldID(t *testing.T, id string) (tick uint64, r [holdIDRandBytes]byte) {
+	t.Helper()
+	var acc uint64
+	var n uint
+	out := -1 // the time field first, then the bytes of r
+	for _, c := range id[len(holdIDPrefix):] {
+		d := strings.IndexRune(holdIDAlphabet, c)
+		if d < 0 {
+			t.Fatalf("id %q: %q is not a digit", id, c)
+		}
+		acc, n = acc<<5|uint64(d), n+5
+		if out < 0 && n >= holdIDTimeBits {
+			n -= holdIDTimeBits
+			tick = acc >> n
+			acc &= 1<<n - 1
+			out = 0
+		}
+		for out >= 0 && n >= 8 {
+			n -= 8
+			r[out] = byte(acc >> n)
+			acc &= 1<<n - 1
+			out++
+		}
+	}
+	if out != holdIDRandBytes || n != 0 {
+		t.Fatalf("id %q: %d random bytes, %d bits left", id, out, n)
+	}
+	return tick, r
 }

@@ -100,6 +100,7 @@ func (r *rawExec) close(dc any) error {
 // rawExec executes the statement of key with args on the writer connection without
 // database/sql's per-execution allocations (see rawExec). Writer goroutine only.
 func (s *Store) rawExec(ctx context.Context, key stmtKey, args []any) (driver.Result, error) {
+	s.stats.stmts.Add(1)
 	r := s.raw
 	r.ctx, r.key, r.in = ctx, key, args
 	err := s.wc.Raw(r.run)

@@ -32,6 +32,7 @@ type writerStats struct {
 	groups    atomic.Int64
 	ops       atomic.Int64
 	sideWaits atomic.Int64 // groups of side ops held for a booking op (awaitBooking)
+	stmts     atomic.Int64 // statements executed through rawExec (BEGIN, SAVEPOINT, COMMIT included)
 }
 
 func (s *Store) runWriter() {
