@@ -305,9 +305,8 @@ func TestLeaseHandedOver(t *testing.T) {
 	// The first's next hold is fenced: it is answered unavailable, and the first hands over.
 	mustCode(t, h.ask(first, holdCmd("room", "k2", "u2", 1, "a")), booking.CodeUnavailable)
 	waitClosed(t, stopped, "the fenced first activation to stop")
-	if _, until, err := store.LeaseOf(context.Background(), "room"); err != nil || !until.IsZero() {
-		t.Fatalf("stored lease after the hand-over: %v, %v; want none", until, err)
-	}
+	// (The stored lease is now none, or already the second's: a read of the second's may have
+	// seen the hand-over at once, and its renewal for the read stores its own.)
 
 	// The second's next read of the lease (its reads come at 100 ms, then 200, 400, ... later)
 	// finds it ended and installs.
