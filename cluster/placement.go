@@ -52,6 +52,15 @@ const placementActorName = disthash.PartitionActivatorActorName
 // back and stop theirs gracefully (ending their leases), so ownership moves back once and
 // without a lease wait. Safety never depends on this (epochs and leases fence every write and
 // every answer from memory); it saves availability.
+//
+// Foreign activations (round 19). A member asked to activate an identity that it does not own
+// in its own view (the asking member's view is stale: after a heal, the interim owner is
+// asked by a member that has not yet learnt the returning owner is back) still activates it
+// and answers (the asker's request is served), but poisons it foreignLife later if it is still
+// not its own then: otherwise it would hold its lease, unasked (every request now goes to the
+// owner) and never stopped (no topology change comes), and the owner's activation would wait
+// that lease out (a whole lease, traced in round 19's settle runs). Stopped gracefully, it ends
+// its lease, or hands it over to the owner's activation if that one fenced it already.
 type placementActor struct {
 	c      *cluster.Cluster
 	active kindMaps // a map per kind, keyed by identity (kindmap.go)
@@ -75,7 +84,18 @@ type placementActor struct {
 	// spawner ends in), and never again (a restart does not run them).
 	props    map[string]*actor.Props
 	spawning *cluster.ClusterIdentity
+	// owners is the rendezvous of the last topology (nil before the first); sweep, a timer
+	// this actor owns, poisons the foreign activations foreignLife after the first of them.
+	owners *cluster.Rendezvous
+	sweep  *time.Timer
 }
+
+// foreignLife is how long a foreign activation lives before it is poisoned (if it is still
+// foreign): long enough to serve the stale asker's burst, short against a lease (4 s).
+const foreignLife = 250 * time.Millisecond
+
+// sweepForeign tells the placement actor to poison its foreign activations.
+type sweepForeign struct{}
 
 // identityKey is a cluster identity as a map key: the identity's own strings, so that an
 // activation costs no key string of its own (ClusterIdentity.AsKey concatenates).
@@ -108,6 +128,9 @@ func (p *placementActor) Receive(ctx actor.Context) {
 		p.request(ctx, m)
 	case resumeActivations:
 		p.resumeHeld(ctx)
+	case sweepForeign:
+		p.sweep = nil
+		p.poisonForeign(ctx)
 	case *cluster.ActivationTerminating:
 		if m.ClusterIdentity != nil && m.Pid != nil {
 			p.terminated(keyOf(m.ClusterIdentity), m.Pid.Id)
@@ -117,6 +140,10 @@ func (p *placementActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		if p.resume != nil {
 			p.resume.Stop()
+		}
+		if p.sweep != nil {
+			p.sweep.Stop()
+			p.sweep = nil
 		}
 		p.answerHeld(ctx, &cluster.ActivationResponse{Failed: true})
 		p.stopAll(ctx)
@@ -223,6 +250,10 @@ func (p *placementActor) activate(ctx actor.Context, m *cluster.ActivationReques
 	}
 	kind.Inc()
 	p.active.set(ci.Kind, ci.Identity, pid)
+	if p.owners != nil && p.sweep == nil && p.owners.GetByClusterIdentity(ci) != sys.Address() {
+		self := ctx.Self()
+		p.sweep = time.AfterFunc(foreignLife, func() { sys.Root.Send(self, sweepForeign{}) })
+	}
 	return &cluster.ActivationResponse{Pid: pid}
 }
 
@@ -281,11 +312,20 @@ func (p *placementActor) terminated(key identityKey, pidID string) {
 // next request re-activates them on their owner.
 func (p *placementActor) topology(ctx actor.Context, t *cluster.ClusterTopology) {
 	defer p.checkMajority(ctx)
-	rdv := cluster.NewRendezvous()
-	rdv.UpdateMembers(t.Members)
+	p.owners = cluster.NewRendezvous()
+	p.owners.UpdateMembers(t.Members)
+	p.poisonForeign(ctx)
+}
+
+// poisonForeign poisons the activations whose owner under the last topology is not this
+// member.
+func (p *placementActor) poisonForeign(ctx actor.Context) {
+	if p.owners == nil {
+		return
+	}
 	self := ctx.ActorSystem().Address()
 	for key, pid := range p.active.all() {
-		if rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Kind: key.kind, Identity: key.identity}) != self {
+		if p.owners.GetByClusterIdentity(&cluster.ClusterIdentity{Kind: key.kind, Identity: key.identity}) != self {
 			ctx.Poison(pid)
 		}
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	// QuietAfter packs the booking state of an activation that got no command for this long
 	// and has nothing under way (quiet.go); 0: never.
 	QuietAfter time.Duration
+	// HandoverPoll is how soon a load that waits for the previous activation's lease first
+	// reads the stored lease to learn whether it was handed over (handover.go); then twice as
+	// long each time, up to 8×HandoverPoll. 0: it never reads it and waits for the lease end.
+	HandoverPoll time.Duration
 	// Origin is a reading of the shell's clock, taken once for the activations that share
 	// this Config: the core keeps its clock readings as nanoseconds since it (instant.go),
 	// so it should carry a monotonic reading when Step's times do. Zero: the Unix epoch
@@ -43,7 +47,7 @@ type Config struct {
 }
 
 func (c Config) validate() error {
-	if c.MaxInFlight < 0 || c.MinBehind < 0 || c.QuietAfter < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
+	if c.MaxInFlight < 0 || c.MinBehind < 0 || c.HandoverPoll < 0 || c.QuietAfter < 0 || c.MaxPending <= 0 || c.MaxBatch <= 0 || c.IdleTimeout <= 0 || c.CommitTimeout <= 0 ||
 		c.MinReloadBackoff <= 0 || c.MaxReloadBackoff < c.MinReloadBackoff || c.Lease <= 2*c.MaxClockOffset || c.MaxClockOffset < 0 {
 		return errors.New("activation: bounds, timeouts and lease must be positive, backoffs ordered, MaxClockOffset under half of Lease")
 	}
@@ -237,6 +241,8 @@ func (c *Core) Step(now time.Time, in Input) *Ready {
 		}
 	case LookupResult:
 		c.onLookup(now, in)
+	case LeaseCheckResult:
+		c.onLeaseChecked(now, in) // handover.go
 	case Tick:
 		c.onTick(now, in.Queued)
 	case Passivate:
@@ -396,6 +402,9 @@ func (c *Core) die() {
 	was := c.phase
 	c.phase = Dead
 	c.failAll(errMoved)
+	if c.rd.Notes.Fenced {
+		c.handOver() // handover.go: after the last answer from memory
+	}
 	switch was {
 	case Stopping:
 		c.phase = Stopped // the runtime is stopping it already

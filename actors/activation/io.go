@@ -9,8 +9,8 @@ import (
 )
 
 // Input is what goes into Core.Step: a command, the result of an action the core asked for,
-// a tick of the timer, or a lifecycle event. The concrete types are listed below; no other
-// type implements it.
+// a tick of the timer, or a lifecycle event. The concrete types are listed below (and
+// LeaseCheckResult, handover.go); no other type implements it.
 type Input interface{ input() }
 
 // Start begins the activation: the core asks for the first load.
@@ -161,6 +161,8 @@ type Ready struct {
 	Load Load
 	// Lookups are store reads of holds memory does not know.
 	Lookups []Lookup
+	// LeaseCheck, when ID is not 0, is a read of the stored lease (handover.go).
+	LeaseCheck LeaseCheck
 	// Release, when Requested, is the end of the lease of a stopping activation: a store
 	// call to make before Step returns to the shell's stop (a failure only makes a successor
 	// wait).
@@ -264,10 +266,15 @@ type Lookup struct {
 	Timeout time.Duration
 }
 
-// Release ends the lease of the activation at Epoch (a renewal to the zero time).
+// Release ends the lease of the activation at Epoch (a renewal to the zero time). Fenced: it
+// knows a successor fenced it, so the renewal would be refused; then, or when the renewal is
+// refused (fenced), a non-zero HandOver is the lease end of its last write known to have
+// applied, to hand over to that successor (store.HandOver; handover.go).
 type Release struct {
 	Requested bool
+	Fenced    bool
 	Epoch     uint64
+	HandOver  time.Time
 	Timeout   time.Duration
 }
 
@@ -284,6 +291,9 @@ type Notes struct {
 	LeaseWait time.Duration
 	// Fenced is set when the activation learnt that another one owns the resource.
 	Fenced bool
+	// HandedOver is set with Loaded when the previous activation's lease was found ended
+	// before its stored end (handed over, handover.go).
+	HandedOver bool
 	// Renewed is the outcome of a renewal that ended (RenewalEnded set).
 	RenewalEnded bool
 	Renewed      Outcome

@@ -9,11 +9,17 @@ import (
 // loading is the load under way: the first one, or a reload after a commit with an unknown
 // outcome. Once the store answered, result holds the state until the previous activation's
 // lease has ended (waitUntil), measured from since.
+//
+// While it waits, the stored lease is read now and then (handover.go): checkAt is when next
+// (zero: no more), checkEvery the interval after it, checkID the read under way (0: none).
 type loading struct {
-	id        uint64
-	result    *LoadResult
-	waitUntil time.Time
-	since     time.Time
+	id         uint64
+	result     *LoadResult
+	waitUntil  time.Time
+	since      time.Time
+	checkAt    time.Time
+	checkEvery time.Duration
+	checkID    uint64
 }
 
 func (c *Core) startLoad(now time.Time) {
@@ -33,6 +39,7 @@ func (c *Core) onLoaded(now time.Time, res *LoadResult) {
 	}
 	if until := leaseToWaitFor(res.LeaseUntil, wallTime(c.ownUntil), now); !until.IsZero() {
 		c.load.result, c.load.waitUntil, c.load.since = res, until, now
+		c.pollLease(now)
 		return
 	}
 	c.install(now, res, 0)

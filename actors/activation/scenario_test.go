@@ -48,6 +48,8 @@ type scenario struct {
 	lookups  map[string]Lookup
 	lastWake time.Time
 	events   bool // print each commit's events
+
+	leaseCheck uint64 // the last lease read asked for (handover.go)
 }
 
 func (s *scenario) run(d *datadriven.TestData) (string, error) {
@@ -98,6 +100,8 @@ func (s *scenario) run(d *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		in = r
+	case "lease":
+		in = s.leaseRead(d)
 	case "lookup":
 		r, err := s.looked(d)
 		if err != nil {
@@ -148,6 +152,8 @@ func (s *scenario) init(d *datadriven.TestData) error {
 			switch a.Key {
 			case "idle":
 				s.cfg.IdleTimeout = dur
+			case "handover-poll":
+				s.cfg.HandoverPoll = dur
 			case "quiet":
 				s.cfg.QuietAfter = dur
 			case "lease":
@@ -342,6 +348,17 @@ func (s *scenario) loaded(d *datadriven.TestData) (LoadResult, error) {
 	return r, nil
 }
 
+// leaseRead parses "lease failed" or "lease epoch=N [until=DURATION]" (DURATION from t0; none:
+// no lease stored): the end of the last lease read asked for.
+func (s *scenario) leaseRead(d *datadriven.TestData) LeaseCheckResult {
+	r := LeaseCheckResult{ID: s.leaseCheck, Failed: d.HasArg("failed"), Epoch: uint64(s.intArg(d, "epoch"))}
+	if a, ok := d.Arg("until"); ok {
+		dur, _ := time.ParseDuration(val(a))
+		r.Until = t0.Add(dur)
+	}
+	return r
+}
+
 // looked parses "lookup NAME not-found | failed | found=id:bucket:qty:status [offered=w1]
 // [user=u2]" (offered: the hold is the offer to that waitlist entry).
 func (s *scenario) looked(d *datadriven.TestData) (LookupResult, error) {
@@ -475,7 +492,18 @@ func (s *scenario) print(rd *Ready) string {
 		fmt.Fprintf(&b, "lookup %s: hold %s\n", l.For.To, l.HoldID)
 	}
 	if r := rd.Release; r.Requested {
-		fmt.Fprintf(&b, "release the lease of epoch %d\n", r.Epoch)
+		switch {
+		case r.Fenced:
+			fmt.Fprintf(&b, "hand the lease of epoch %d over: until %s\n", r.Epoch, s.rel(r.HandOver))
+		case !r.HandOver.IsZero():
+			fmt.Fprintf(&b, "release the lease of epoch %d (if fenced, hand it over: until %s)\n", r.Epoch, s.rel(r.HandOver))
+		default:
+			fmt.Fprintf(&b, "release the lease of epoch %d\n", r.Epoch)
+		}
+	}
+	if c := rd.LeaseCheck; c.ID != 0 {
+		s.leaseCheck = c.ID
+		b.WriteString("read the lease\n")
 	}
 	if rd.StopSelf {
 		b.WriteString("stop self\n")
@@ -569,7 +597,11 @@ func notesString(n Notes) string {
 		}
 	}
 	if n.Loaded {
-		out = append(out, fmt.Sprintf("loaded after waiting %s for the previous lease", n.LeaseWait))
+		how := ""
+		if n.HandedOver {
+			how = ", handed over"
+		}
+		out = append(out, fmt.Sprintf("loaded after waiting %s for the previous lease%s", n.LeaseWait, how))
 	}
 	if n.LoadFailed {
 		out = append(out, fmt.Sprintf("load failed, backing off %s", n.Backoff))

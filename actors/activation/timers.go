@@ -38,6 +38,7 @@ func (c *Core) wakeAt() time.Time {
 	}
 	if c.load != nil && c.load.result != nil {
 		earliest(c.load.waitUntil) // a stopping activation waits for it too
+		earliest(c.load.checkAt)   // and reads the stored lease meanwhile (handover.go)
 	}
 	switch c.phase {
 	case Dead, Stopping, Stopped:
@@ -53,6 +54,7 @@ func (c *Core) onTick(now time.Time, queued int) {
 	if l := c.load; l != nil && l.result != nil && !now.Round(0).Before(l.waitUntil) {
 		c.install(now, l.result, now.Sub(l.since))
 	}
+	c.checkLeaseIfDue(now)
 	switch c.phase {
 	case Dead, Stopping, Stopped:
 		return
@@ -113,11 +115,14 @@ func (c *Core) onStop(now time.Time) {
 
 // finishStop ends a graceful stop once nothing is at the store: the lease is released, so that
 // the successor (the next owner after a rebalance or a graceful leave) need not wait for it,
-// and whatever still waits is answered unavailable.
+// and whatever still waits is answered unavailable. A release refused because a successor
+// fenced this activation meanwhile hands the lease over to it instead (HandOver: the end of
+// the last write known to have applied; handover.go).
 func (c *Core) finishStop(now time.Time) {
 	if c.leased() && c.exists() {
 		c.leaseEnd = 0 // no answer from memory after this point
-		c.rd.Release = Release{Requested: true, Epoch: c.epoch, Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
+		c.rd.Release = Release{Requested: true, Epoch: c.epoch, HandOver: wallTime(c.ownUntil),
+			Timeout: min(time.Second, max(c.stopBy().Sub(now), time.Millisecond))}
 	}
 	c.failAll(errStopped)
 	c.phase = Stopped

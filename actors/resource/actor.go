@@ -262,6 +262,9 @@ func (a *resourceActor) stepAt(now time.Time, in activation.Input) {
 		a.reply(&rd.Replies[i])
 	}
 	a.cfg.Metrics.noted(rd.Notes)
+	if n := rd.Notes; n.Loaded && n.LeaseWait > 0 {
+		a.logger().Info("activated after waiting for the previous lease", "resource", a.id, "waited", n.LeaseWait, "handed_over", n.HandedOver)
+	}
 	for _, c := range rd.Commits {
 		a.startCommit(c)
 	}
@@ -273,6 +276,9 @@ func (a *resourceActor) stepAt(now time.Time, in activation.Input) {
 	}
 	for _, l := range rd.Lookups {
 		a.startLookup(l)
+	}
+	if rd.LeaseCheck.ID != 0 {
+		a.startLeaseCheck(rd.LeaseCheck)
 	}
 	if rd.Release.Requested {
 		a.releaseLease(rd.Release)

@@ -29,7 +29,18 @@ const (
 	commitCall callKind = iota
 	renewalCall
 	loadCall
+	leaseCheckCall
 )
+
+// leaseHandover is a store with the lease hand-over (persistence.LeaseHandover, which has the
+// contract; every store of the project has it): with it, a fenced activation hands its lease
+// over to its successor, and a successor reads the stored lease while it waits for it, so a
+// change of hands from a live activation does not wait a whole lease. Without it (a wrapper
+// that hides it), the core never reads the lease (Config.HandoverPoll 0) and releases only.
+type leaseHandover interface {
+	HandOver(ctx context.Context, resourceID string, epoch uint64, until time.Time) error
+	LeaseOf(ctx context.Context, resourceID string) (epoch uint64, until time.Time, err error)
+}
 
 // pipeliner is a store that takes the next commit of a resource before the previous one
 // returned (persistence/sqlite: its single writer takes them in order; persistence/postgres:
@@ -156,6 +167,22 @@ func (a *resourceActor) startLoad(l activation.Load) {
 	})
 }
 
+// startLeaseCheck reads the stored lease for a load that waits for the previous activation's
+// (the core asks only when the store has the hand-over: Config.HandoverPoll).
+func (a *resourceActor) startLeaseCheck(c activation.LeaseCheck) {
+	store, id := a.cfg.Store.(leaseHandover), a.id
+	a.run(&storeCall{kind: leaseCheckCall}, c.Timeout, func(ctx context.Context) (activation.Input, error) {
+		if store == nil {
+			return activation.LeaseCheckResult{ID: c.ID, Failed: true}, nil
+		}
+		epoch, until, err := store.LeaseOf(ctx, id)
+		if err != nil {
+			return activation.LeaseCheckResult{ID: c.ID, Failed: true}, err
+		}
+		return activation.LeaseCheckResult{ID: c.ID, Epoch: epoch, Until: until}, nil
+	})
+}
+
 // finished logs and measures a store call that ended, and steps its result.
 func (a *resourceActor) finished(call *storeCall) {
 	switch call.kind {
@@ -175,6 +202,10 @@ func (a *resourceActor) finished(call *storeCall) {
 			a.logger().Warn("fenced on lease renewal: another activation owns the resource", "resource", a.id)
 		case activation.Unknown:
 			a.logger().Warn("lease renewal failed", "resource", a.id, "latency", call.latency, "err", call.err)
+		}
+	case leaseCheckCall:
+		if call.err != nil {
+			a.logger().Debug("lease read failed", "resource", a.id, "err", call.err)
 		}
 	case loadCall:
 		if call.err != nil {
@@ -217,11 +248,33 @@ func (a *resourceActor) startLookup(l activation.Lookup) {
 }
 
 // releaseLease ends the lease of a stopping activation on the actor's goroutine, bounded by
-// the stop deadline; a failure only makes the successor wait.
+// the stop deadline; a failure only makes the successor wait. An activation that was fenced
+// (it knows, or the release is refused) hands the lease over to its successor instead, if it
+// names a lease end (activation/handover.go; the store's condition makes it a no-op for any
+// other successor or stored end).
 func (a *resourceActor) releaseLease(r activation.Release) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout)
 	defer cancel()
-	if err := a.cfg.Store.Renew(ctx, a.id, r.Epoch, time.Time{}); err != nil && !errors.Is(err, persistence.ErrFenced) {
-		a.logger().Warn("lease release failed", "resource", a.id, "err", err)
+	fenced := r.Fenced
+	if !fenced {
+		err := a.cfg.Store.Renew(ctx, a.id, r.Epoch, time.Time{})
+		switch {
+		case errors.Is(err, persistence.ErrFenced):
+			fenced = true
+		case err != nil:
+			a.logger().Warn("lease release failed", "resource", a.id, "err", err)
+		}
+	}
+	h, ok := a.cfg.Store.(leaseHandover)
+	if !fenced || !ok || r.HandOver.IsZero() {
+		return
+	}
+	switch err := h.HandOver(ctx, a.id, r.Epoch, r.HandOver); {
+	case err == nil:
+		a.logger().Info("lease handed over", "resource", a.id, "epoch", r.Epoch)
+	case errors.Is(err, persistence.ErrFenced):
+		a.logger().Info("lease not handed over: not the successor's to take", "resource", a.id, "epoch", r.Epoch)
+	default:
+		a.logger().Warn("lease hand-over failed", "resource", a.id, "epoch", r.Epoch, "err", err)
 	}
 }

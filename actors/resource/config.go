@@ -207,8 +207,19 @@ func (c *Config) coreConfig() *activation.Config {
 		IdleTimeout: c.IdleTimeout, QuietAfter: c.QuietAfter, CommitTimeout: c.CommitTimeout,
 		MinReloadBackoff: c.MinReloadBackoff, MaxReloadBackoff: c.MaxReloadBackoff,
 		Lease: c.Lease, MaxClockOffset: c.MaxClockOffset, MaxInFlight: c.maxInFlight(), MinBehind: c.minBatchBehind(),
-		Readies: c.readies,
+		HandoverPoll: c.handoverPoll(), Readies: c.readies,
 	}
+}
+
+// handoverPoll is how soon a load waiting for the previous activation's lease first reads the
+// stored lease (activation.Config.HandoverPoll; it doubles up to 8 times this): 100 ms, or
+// Lease/40 for a shorter lease, so that a hand-over is seen within about a tenth of the
+// elapsed wait, with at most about 7 reads per wait; 0 for a store without the hand-over.
+func (c Config) handoverPoll() time.Duration {
+	if _, ok := c.Store.(leaseHandover); !ok {
+		return 0
+	}
+	return min(100*time.Millisecond, c.Lease/40)
 }
 
 // maxInFlight is MaxInFlight for a store that pipelines (at most its preferred depth), 1 for

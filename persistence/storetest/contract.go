@@ -97,6 +97,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) persistence.Store) {
 		{"Renew", testRenew},
 		{"RenewFenced", testRenewFenced},
 		{"LeaseRoundsUp", testLeaseRoundsUp},
+		{"HandOver", testHandOver}, // handover.go
 		{"CancelledContext", testCancelledContext},
 		{"RuleColumns", testRuleColumns},
 		{"AllowanceCheck", testAllowanceCheck},

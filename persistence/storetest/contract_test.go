@@ -172,6 +172,23 @@ func (m *mutant) Renew(ctx context.Context, id string, epoch uint64, until time.
 	return m.Store.Renew(ctx, id, epoch, until)
 }
 
+func (m *mutant) HandOver(ctx context.Context, id string, epoch uint64, until time.Time) error {
+	s := m.Store.(persistence.LeaseHandover)
+	if m.name == "hand-over-any-successor" {
+		// Ends the lease below any later epoch: a late hand-over could end a lease that a
+		// later activation's successor was handed.
+		e, _, err := s.LeaseOf(ctx, id)
+		if err == nil && e > epoch {
+			epoch = e - 1
+		}
+	}
+	return s.HandOver(ctx, id, epoch, until)
+}
+
+func (m *mutant) LeaseOf(ctx context.Context, id string) (uint64, time.Time, error) {
+	return m.Store.(persistence.LeaseHandover).LeaseOf(ctx, id)
+}
+
 func (m *mutant) ListHolds(ctx context.Context, f persistence.HoldFilter) ([]booking.Hold, error) {
 	hs, err := m.Store.ListHolds(ctx, f)
 	if m.name == "unordered-list" {
@@ -238,6 +255,7 @@ func TestContractCatchesMutants(t *testing.T) {
 		{"unordered-list", "ListHolds"},
 		{"ack-fenced-renew", "RenewFenced"},
 		{"lease-rounds-down", "LeaseRoundsUp"},
+		{"hand-over-any-successor", "HandOver"},
 		{"zero-lease-ends-lease", "LeaseOnCommit"},
 		{"activate-ends-lease", "LeaseOnCommit"},
 		{"drop-events", "OutboxCommit"},
