@@ -96,8 +96,9 @@ type piped struct {
 }
 
 // Enqueue is Commit in two halves, for an actor that pipelines its commits (actors/resource,
-// pipeliner): it places b behind the resource's batches placed before it and returns at
-// once; wait, called once, returns what Commit would have (a batch refused with a
+// pipeliner): it places b behind the resource's batches placed before it and returns without
+// waiting for the server (when the resource's pipe is idle on its connection it encodes and
+// writes b itself, pipelinger.go); wait, called once, returns what Commit would have (a batch refused with a
 // serialization failure or a conflicting insert is retried through Commit; those behind it
 // fail; see above). The
 // batches of one resource apply in the order Enqueue placed them, and one behind a batch that
