@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -21,10 +22,8 @@ import (
 //
 // A resource with batches queued or in flight has a pipe: one goroutine (run) that owns a
 // pooled connection, sends the batches in the order Enqueue placed them, and ends when none
-// is left, after a linger of a few milliseconds for the next (the connection goes back to the
-// pool); and, while it holds the connection, one reader goroutine that reads the batches'
-// results in the same order. A batch placed while the pipe is idle on its connection is sent
-// by Enqueue's caller instead of the sender, one writer at a time (pipelinger.go). The two share the
+// is left (the connection goes back to the pool); and, while it holds the connection, one
+// reader goroutine that reads the batches' results in the same order. The two share the
 // connection's socket only: the sender writes messages through the connection's
 // pgproto3.Frontend (its write half), the reader receives through it (its read half); pgx's
 // own state is not used meanwhile (pgconn's pipeline is not safe for a concurrent reader).
@@ -75,12 +74,6 @@ type pipe struct {
 	broken  bool // the connection failed (I/O): everything in flight fails
 	ending  bool // the sender is done; the reader ends when inflight is empty
 	txState byte // the last ReadyForQuery's transaction status
-	// conn is the episode's connection while it can take a batch (nil before and after);
-	// sending: a goroutine writes on it (the sender, or an Enqueue sending on its caller's
-	// goroutine, pipelinger.go); one at a time, in the order of seq.
-	conn    *pgxpool.Conn
-	sending bool
-	linger  lingerState
 }
 
 // piped is one batch placed by Enqueue.
@@ -96,9 +89,8 @@ type piped struct {
 }
 
 // Enqueue is Commit in two halves, for an actor that pipelines its commits (actors/resource,
-// pipeliner): it places b behind the resource's batches placed before it and returns without
-// waiting for the server (when the resource's pipe is idle on its connection it encodes and
-// writes b itself, pipelinger.go); wait, called once, returns what Commit would have (a batch refused with a
+// pipeliner): it places b behind the resource's batches placed before it and returns at
+// once; wait, called once, returns what Commit would have (a batch refused with a
 // serialization failure or a conflicting insert is retried through Commit; those behind it
 // fail; see above). The
 // batches of one resource apply in the order Enqueue placed them, and one behind a batch that
@@ -132,15 +124,9 @@ func (s *Store) Enqueue(ctx context.Context, b *persistence.Batch) (wait func() 
 	}
 	p.seq++
 	pb.seq = p.seq
-	if p.idle() {
-		// The pipe lingers on its connection with nothing queued, sent or being sent: send
-		// pb here rather than wake the sender, which may wait for a core (pipelinger.go).
-		s.sendHere(p, pb)
-	} else {
-		p.queue = append(p.queue, pb)
-		p.cond.Broadcast()
-		s.pipesMu.Unlock()
-	}
+	p.queue = append(p.queue, pb)
+	p.cond.Broadcast()
+	s.pipesMu.Unlock()
 	return func() error {
 		<-pb.done
 		return pb.err
@@ -243,6 +229,70 @@ func prepareAll(ctx context.Context, conn *pgxpool.Conn) error {
 		}
 	}
 	return nil
+}
+
+// episode sends p's batches on conn while there are any and nothing failed, then waits for
+// their results and returns conn to the pool (or drops it).
+func (s *Store) episode(p *pipe, conn *pgxpool.Conn) {
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		s.readPipe(p, conn)
+	}()
+	for {
+		s.pipesMu.Lock()
+		for !p.failed && !p.broken && len(p.queue) == 0 && len(p.inflight) > 0 {
+			p.cond.Wait()
+		}
+		var batch []*piped
+		var doomed []*piped
+		switch {
+		case p.failed || p.broken:
+			// Fail what was placed behind the failure; later batches wait for a clean
+			// connection (the next episode).
+			for len(p.queue) > 0 && p.queue[0].seq <= p.doomed {
+				doomed = append(doomed, p.queue[0])
+				p.queue = p.queue[1:]
+			}
+		case len(p.queue) > 0:
+			batch = p.queue
+			p.queue = nil
+		}
+		end := batch == nil && doomed == nil
+		s.pipesMu.Unlock()
+		for _, pb := range doomed {
+			pb.finish(errBehind(p.id))
+		}
+		if end {
+			break
+		}
+		for i, pb := range batch {
+			if !s.send(p, conn, pb) {
+				// Not sent, and failed: the rest were placed behind it.
+				s.pipesMu.Lock()
+				p.queue = append(batch[i+1:len(batch):len(batch)], p.queue...)
+				s.pipesMu.Unlock()
+				break
+			}
+		}
+	}
+	// Nothing more to send on this connection: wait for the results of what was sent.
+	s.pipesMu.Lock()
+	for len(p.inflight) > 0 {
+		p.cond.Wait()
+	}
+	p.ending = true
+	p.cond.Broadcast()
+	clean := !p.broken && p.txState == 'I'
+	s.pipesMu.Unlock()
+	<-readerDone
+	if !clean {
+		// A failed transaction may be open, or the socket is in an unknown state.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Conn().Close(ctx)
+		cancel()
+	}
+	conn.Release() // a closed connection is destroyed by the pool
 }
 
 // send encodes pb and writes its transaction to conn, placing it in flight. It returns false
