@@ -16,19 +16,8 @@ import (
 // Checks, in order: ctx, the renew hook (its error is returned as is), the store being open,
 // fencing.
 func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("renew: %w", err)
-	}
-	s.mu.Lock()
-	hook := s.renewHook
-	s.mu.Unlock()
-	if hook != nil {
-		if err := hook(ctx, resourceID, epoch, until); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("renew: %w", err)
-		}
+	if err := s.leaseHook(ctx, "renew", resourceID, epoch, until); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -43,6 +32,28 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 	return nil
 }
 
+// leaseHook checks ctx, runs the renew hook (the lease's fault injection; its error is
+// returned as is) outside the lock, and checks ctx again after it: the first steps of Renew
+// and HandOver, named op in errors.
+func (s *Store) leaseHook(ctx context.Context, op, resourceID string, epoch uint64, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.mu.Lock()
+	hook := s.renewHook
+	s.mu.Unlock()
+	if hook == nil {
+		return nil
+	}
+	if err := hook(ctx, resourceID, epoch, until); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 var _ persistence.LeaseHandover = (*Store)(nil)
 
 // HandOver ends the stored lease if the resource's epoch is epoch + 1 and its stored lease end
@@ -50,19 +61,8 @@ var _ persistence.LeaseHandover = (*Store)(nil)
 // persistence.ErrFenced and changes nothing. See persistence.LeaseHandover. The renew hook
 // runs first (it is the lease's fault injection), with until; its error is returned as is.
 func (s *Store) HandOver(ctx context.Context, resourceID string, epoch uint64, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("hand over: %w", err)
-	}
-	s.mu.Lock()
-	hook := s.renewHook
-	s.mu.Unlock()
-	if hook != nil {
-		if err := hook(ctx, resourceID, epoch, until); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("hand over: %w", err)
-		}
+	if err := s.leaseHook(ctx, "hand over", resourceID, epoch, until); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -31,8 +31,19 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	lease := persistence.LeaseMS(until)
-	err := s.retry(ctx, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, sqlRenew, resourceID, int64(epoch), lease)
+	err := s.execOneRow(ctx, sqlRenew, resourceID, int64(epoch), lease)
+	if errors.Is(err, persistence.ErrFenced) {
+		return fmt.Errorf("renew %s epoch %d: %w", resourceID, epoch, err)
+	}
+	return wrap("renew "+resourceID, err)
+}
+
+// execOneRow runs one lease statement (with the store's retries of serialization failures)
+// that changes exactly one row when the caller's epoch holds; no row changed is
+// persistence.ErrFenced.
+func (s *Store) execOneRow(ctx context.Context, sql string, args ...any) error {
+	return s.retry(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -41,10 +52,6 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 		}
 		return nil
 	})
-	if errors.Is(err, persistence.ErrFenced) {
-		return fmt.Errorf("renew %s epoch %d: %w", resourceID, epoch, err)
-	}
-	return wrap("renew "+resourceID, err)
 }
 
 var _ persistence.LeaseHandover = (*Store)(nil)
@@ -73,16 +80,7 @@ func (s *Store) HandOver(ctx context.Context, resourceID string, epoch uint64, u
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	lease := persistence.LeaseMS(until)
-	err := s.retry(ctx, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, sqlHandOver, resourceID, int64(epoch+1), lease)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() != 1 {
-			return persistence.ErrFenced
-		}
-		return nil
-	})
+	err := s.execOneRow(ctx, sqlHandOver, resourceID, int64(epoch+1), lease)
 	if errors.Is(err, persistence.ErrFenced) {
 		return fmt.Errorf("hand over %s epoch %d: %w", resourceID, epoch, err)
 	}

@@ -38,7 +38,13 @@ func (s *Store) Renew(ctx context.Context, resourceID string, epoch uint64, unti
 
 // applyRenew runs one renewal inside the writer's current savepoint.
 func (s *Store) applyRenew(ctx context.Context, r *renewal) error {
-	res, err := s.exec(ctx, renewLease, r.until, r.resourceID, r.epoch)
+	return s.execFenced(ctx, r.epoch, renewLease, r.until, r.resourceID, r.epoch)
+}
+
+// execFenced runs one lease statement inside the writer's current savepoint; no row changed
+// means the activation at epoch was fenced (persistence.ErrFenced).
+func (s *Store) execFenced(ctx context.Context, epoch int64, stmt string, args ...any) error {
+	res, err := s.exec(ctx, stmt, args...)
 	if err != nil {
 		return mapErr("lease", err)
 	}
@@ -47,7 +53,7 @@ func (s *Store) applyRenew(ctx context.Context, r *renewal) error {
 		return mapErr("lease", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("epoch %d: %w", r.epoch, persistence.ErrFenced)
+		return fmt.Errorf("epoch %d: %w", epoch, persistence.ErrFenced)
 	}
 	return nil
 }
@@ -67,18 +73,7 @@ func (s *Store) HandOver(ctx context.Context, resourceID string, epoch uint64, u
 		return fmt.Errorf("hand over %s: epoch %d: %w", resourceID, epoch, persistence.ErrFenced)
 	}
 	return s.write(ctx, "hand over "+resourceID, func(ctx context.Context) error {
-		res, err := s.exec(ctx, handOverLease, resourceID, next, lease)
-		if err != nil {
-			return mapErr("lease", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return mapErr("lease", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("epoch %d: %w", epoch, persistence.ErrFenced)
-		}
-		return nil
+		return s.execFenced(ctx, int64(epoch), handOverLease, resourceID, next, lease)
 	})
 }
 
