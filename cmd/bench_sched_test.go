@@ -204,8 +204,8 @@ func walkBack(byG map[int64][]transition, g, t1, t0 int64) (spans []span, blocke
 				spans = append(spans, span{d: time.Duration(cur - from), g: g})
 				cur = from
 				switch tr.from {
-				case "Syscall":
-					continue // it was in a syscall before: keep walking it back
+				case "Syscall", "Running":
+					continue // in a syscall before, or preempted: keep walking it back
 				case "Waiting", "NotExist":
 					next = tr.by
 				}
@@ -261,8 +261,10 @@ func analyseTransitions(byG map[int64][]transition, first, last int64, waits thr
 			switch {
 			case tr.role == "send":
 				sends = append(sends, tr.t)
-			case tr.to == "Runnable" && tr.from == "Waiting" && i > 0 && ts[i-1].role == "read" && tr.by == -1:
-				lastReply = tr.t // the network woke the reader: a reply reached the node
+			case tr.to == "Runnable" && tr.from == "Waiting" && i > 0 && ts[i-1].role == "read":
+				// The netpoller woke the reader (from the scheduler, or from a goroutine that
+				// restarted the world): a reply reached the node.
+				lastReply = tr.t
 			case tr.role == "idle":
 				if lastReply >= 0 {
 					idles = append(idles, idleAt{g, lastReply, tr.t})
@@ -412,6 +414,24 @@ func (t turnaround) verdict(backendWait float64) (string, bool) {
 	}
 	return s + fmt.Sprintf(", less than %.0f%% of it: the commit loop's turnaround is the design's (its goroutines ran or waited for "+
 		"something else, not for a core)", 100*runQueueShare), false
+}
+
+// defaultTrace is how long the profiled runs trace the node when ALLOT_BENCH_TRACE is not set:
+// one second in the middle of an extra run that the tables do not count, so that "Why the
+// misses" can tell the run queue from the design in every make bench.
+const defaultTrace = time.Second
+
+// traceLength is ALLOT_BENCH_TRACE's duration (v), defaultTrace when unset, 0 (off) when "0"
+// or not a duration.
+func traceLength(v string) time.Duration {
+	if v == "" {
+		return defaultTrace
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
 }
 
 // traceWindow is what the profiled run measured around its trace: the node's threads'

@@ -11,7 +11,8 @@ import (
 // (g10) woken by the network at 1,000 ns (the reply), the goroutine waiting for the result
 // (g20), the actor (g30) and the pipe's sender (g40), which writes the next batch at 20,500.
 // laterRequest makes the actor's wake come from a hold's request (g50) that the network woke
-// at 12,000, after the reply: the batch was not sealed yet.
+// at 12,000, after the reply: the batch was not sealed yet. Without it, the sender is
+// preempted once on its way.
 func syntheticTrace(laterRequest bool) string {
 	var b strings.Builder
 	ev := func(m, by int, t int64, g int, states string, stack ...string) {
@@ -41,6 +42,11 @@ func syntheticTrace(laterRequest bool) string {
 	}
 	ev(2, -1, 15000, 30, "Runnable->Running")
 	ev(2, 30, 16000, 40, "Waiting->Runnable")
+	if !laterRequest {
+		// The sender runs 1,000 ns, is preempted, and waits 2,000 for a P again.
+		ev(1, -1, 17000, 40, "Runnable->Running")
+		ev(1, 40, 18000, 40, "Running->Runnable")
+	}
 	ev(1, -1, 20000, 40, "Runnable->Running")
 	ev(1, 40, 20500, 40, "Running->Syscall", "syscall.write", "github.com/jackc/pgx/v5/pgproto3.(*Frontend).Flush", "github.com/allot/allot/persistence/postgres.(*Store).send")
 	ev(1, 40, 20600, 40, "Syscall->Running")
@@ -53,8 +59,9 @@ func TestTurnaroundFromTrace(t *testing.T) {
 		runnable, running, osWait, blocked, other time.Duration
 	}{
 		// Reader runnable 4,000 + running 1,000; g20 3,000 + 500; the actor 5,500 + 1,000;
-		// the sender 4,000 + 500 (thread 1: half of its time off a core, thread 2: none).
-		{false, 16500, 3000, 1000, 0, 0},
+		// the sender 1,000 + 1,000, preempted, 2,000 + 500 (thread 1: half of its time off a
+		// core, thread 2: none).
+		{false, 15500, 4000, 1500, 0, 0},
 		// The actor woke from g50's request (the network at 12,000): 11,000 blocked.
 		{true, 5100, 3400, 250, 11000, 0},
 	} {
@@ -162,6 +169,14 @@ func TestWhyMissesCountsTheSaturationThresholdAsCPUBound(t *testing.T) {
 		if len(rows) != 1 || rows[0].Explained != c.explained || strings.Contains(rows[0].Bound, "saturation threshold") != c.explained ||
 			!strings.Contains(rows[0].Bound, "for the node's next commit 20%") {
 			t.Errorf("wrk, node %d ms: %+v", c.nodeMs, rows)
+		}
+	}
+}
+
+func TestTraceLength(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": defaultTrace, "0": 0, "2s": 2 * time.Second, "soon": 0} {
+		if got := traceLength(v); got != want {
+			t.Errorf("traceLength(%q) = %v, want %v", v, got, want)
 		}
 	}
 }
