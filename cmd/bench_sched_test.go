@@ -45,7 +45,15 @@ import (
 //
 // The row names the run queue only when the waits for a core (the scheduler's and the
 // kernel's) on those turnarounds, per second of the trace, account for at least
-// runQueueShare of the backend's measured wait for the node in the same run.
+// runQueueShare of the backend's measured wait for the node in the same run, and only when
+// the trace did not slow the node by more than 1 - traceCostSlack (its committed holds/s in
+// the traced second against the second before it, same run).
+
+// traceCostSlack is the least share of the untraced window's committed holds per second the
+// node must keep while traced for the trace's split to judge the row: tracing costs CPU, which
+// on this machine's two cores is itself time other goroutines wait for a core, so a trace that
+// slowed the node more than that would measure its own cost.
+const traceCostSlack = 0.85
 
 // runQueueShare is how much of the backend's wait for the node the turnarounds' waits for a
 // core must account for to name the machine's run queue as the bound.
@@ -399,6 +407,10 @@ func (t turnaround) verdict(backendWait float64) (string, bool) {
 	s := fmt.Sprintf("an execution trace of the node (%s of its profiled run, an extra run not counted in the tables", d)
 	if t.HoldsBefore > 0 && t.HoldsDuring > 0 {
 		s += fmt.Sprintf("; the node committed %s holds/s while traced against %s/s in the %s before", num(t.HoldsDuring), num(t.HoldsBefore), d)
+	}
+	if t.HoldsBefore > 0 && t.HoldsDuring < traceCostSlack*t.HoldsBefore {
+		return s + fmt.Sprintf(") slowed the node below %.0f%% of the holds/s before it: it measured its own cost, so its split "+
+			"does not judge the row", 100*traceCostSlack) + designTail, false
 	}
 	wait := t.share(t.coreWait())
 	s += fmt.Sprintf(") saw %d commits of the resource, and its pipe emptied %d times (the backend waiting for the node %.0f%% of the trace, "+

@@ -107,6 +107,17 @@ func TestWhyMissesNamesTheRunQueueOnlyWhenItAccountsForTheWait(t *testing.T) {
 		!strings.Contains(rows[0].Bound, "= 50% of the backend's wait for the node") || strings.Contains(rows[0].Bound, designTail) {
 		t.Fatalf("run queue: %+v", rows)
 	}
+	// A trace that cost the node more than 15% of its holds/s does not judge.
+	ta.HoldsBefore, ta.HoldsDuring = 10000, 8400
+	rows = turnaroundBench(ta).missRows()
+	if len(rows) != 1 || rows[0].Explained || !strings.Contains(rows[0].Bound, "measured its own cost") ||
+		!strings.Contains(rows[0].Bound, designTail) {
+		t.Fatalf("costly trace: %+v", rows)
+	}
+	ta.HoldsDuring = 8600
+	if rows = turnaroundBench(ta).missRows(); len(rows) != 1 || !rows[0].Explained {
+		t.Fatalf("trace within its slack: %+v", rows)
+	}
 	// 1 ms less: short of half the backend's wait: the design's.
 	ta.OSWait -= time.Millisecond
 	rows = turnaroundBench(ta).missRows()
