@@ -506,6 +506,10 @@ func (b *bench) turnaroundOf(t *testing.T, run benchRun) *turnaround {
 	}
 	ta.HoldsBefore, ta.HoldsDuring, ta.Traced = run.traceAt.before, run.traceAt.during, run.traceAt.seconds
 	t.Logf("trace %s: %+v", run.Trace, ta)
+	if run.Backend != nil {
+		v, rq := ta.verdict(run.Backend.Waiting)
+		t.Logf("trace %s: run queue %v: %s", run.Trace, rq, v)
+	}
 	return &ta
 }
 
