@@ -250,7 +250,7 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 		// ALLOT_BENCH_TRACE (1s by default): an execution trace of the node too, that long from the middle
 		// of the profiled run (go tool trace; what makes the tail: GC, scheduling, commits),
 		// with what the commit loop's turnaround needs (bench_sched_test.go).
-		if d := traceLength(os.Getenv("ALLOT_BENCH_TRACE")); d > 0 {
+		if d := traceLength(os.Getenv("ALLOT_BENCH_TRACE"), sys.DBURL != ""); d > 0 {
 			run.Trace = filepath.Join(b.cfg.Artifacts, "trace-"+name+".out")
 			wg.Go(func() {
 				run.traceAt = b.traceNode(mctx, t, sys, d, run.Trace)

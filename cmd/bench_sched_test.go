@@ -433,10 +433,14 @@ func (t turnaround) verdict(backendWait float64) (string, bool) {
 // misses" can tell the run queue from the design in every make bench.
 const defaultTrace = time.Second
 
-// traceLength is ALLOT_BENCH_TRACE's duration (v), defaultTrace when unset, 0 (off) when "0"
-// or not a duration.
-func traceLength(v string) time.Duration {
+// traceLength is ALLOT_BENCH_TRACE's duration (v); when unset, defaultTrace for a node whose
+// commit loop "Why the misses" judges (judged: one node on PostgreSQL), none for the others;
+// 0 (off) when "0" or not a duration.
+func traceLength(v string, judged bool) time.Duration {
 	if v == "" {
+		if !judged {
+			return 0
+		}
 		return defaultTrace
 	}
 	d, err := time.ParseDuration(v)

@@ -186,8 +186,14 @@ func TestWhyMissesCountsTheSaturationThresholdAsCPUBound(t *testing.T) {
 
 func TestTraceLength(t *testing.T) {
 	for v, want := range map[string]time.Duration{"": defaultTrace, "0": 0, "2s": 2 * time.Second, "soon": 0} {
-		if got := traceLength(v); got != want {
+		if got := traceLength(v, true); got != want {
 			t.Errorf("traceLength(%q) = %v, want %v", v, got, want)
 		}
+	}
+	if got := traceLength("", false); got != 0 {
+		t.Errorf("a node whose commit loop is not judged is traced by default: %v", got)
+	}
+	if got := traceLength("2s", false); got != 2*time.Second {
+		t.Errorf("an asked-for trace of any node: %v", got)
 	}
 }
