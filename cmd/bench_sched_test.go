@@ -390,7 +390,12 @@ func analyseTrace(ctx context.Context, path string, waits threadWait) (turnaroun
 	if perr != nil {
 		return turnaround{}, perr
 	}
-	return analyseTransitions(byG, first, last, waits), nil
+	t := analyseTransitions(byG, first, last, waits)
+	if t.Commits == 0 {
+		// Nothing to judge (or -d=parsed's text changed): the row keeps its untraced sentence.
+		return t, fmt.Errorf("no batch of the resource written in the trace (%d goroutines read)", len(byG))
+	}
+	return t, nil
 }
 
 // verdict says what the trace measured of the turnarounds, against the backend's measured
