@@ -92,7 +92,13 @@ type benchRun struct {
 	// AllocsBase and Allocs are its allocation profiles at the start and the end of the same
 	// window (their difference is what the run allocated).
 	Profile, AllocsBase, Allocs string
-	Err                         error
+	// Trace is the path of an execution trace of the node taken during the run (profiled
+	// runs, ALLOT_BENCH_TRACE), traceAt what was measured around it, and Turnaround the
+	// commit loop's turnaround measured from it (bench_sched_test.go).
+	Trace      string
+	traceAt    traceWindow
+	Turnaround *turnaround
+	Err        error
 }
 
 // benchSeries is every run of one system at one client count.
@@ -241,17 +247,13 @@ func (b *bench) measure(t *testing.T, sys *benchSystem, clients, round int, prof
 				run.Allocs = ""
 			}
 		})
-		// ALLOT_BENCH_TRACE=2s: an execution trace of the node too, that long from the middle
-		// of the profiled run (go tool trace; what makes the tail: GC, scheduling, commits).
-		if d, err := time.ParseDuration(os.Getenv("ALLOT_BENCH_TRACE")); err == nil && d > 0 {
-			out := filepath.Join(b.cfg.Artifacts, "trace-"+name+".out")
+		// ALLOT_BENCH_TRACE (1s by default): an execution trace of the node too, that long from the middle
+		// of the profiled run (go tool trace; what makes the tail: GC, scheduling, commits),
+		// with what the commit loop's turnaround needs (bench_sched_test.go).
+		if d := traceLength(os.Getenv("ALLOT_BENCH_TRACE"), sys.DBURL != ""); d > 0 {
+			run.Trace = filepath.Join(b.cfg.Artifacts, "trace-"+name+".out")
 			wg.Go(func() {
-				if sleepCtx(mctx, max(b.cfg.Duration/2-d/2, time.Second)) != nil {
-					return
-				}
-				if err := fetchTo(mctx, fmt.Sprintf("%strace?seconds=%g", sys.Procs[0].Admin+"/debug/pprof/", d.Seconds()), out); err != nil {
-					t.Logf("trace %s: %v", sys.Key, err)
-				}
+				run.traceAt = b.traceNode(mctx, t, sys, d, run.Trace)
 			})
 		}
 	}

@@ -57,6 +57,22 @@ func (c cpuCheck) starved() string {
 	return fmt.Sprintf("; the run was **starved by processes outside the benchmark** (%.2f cores): rerun on a quiet machine", c.other)
 }
 
+// thresholdBound explains a target that needs more of the cores, at the run's measured CPU
+// per request (server + database + load generator), than the share at which this harness
+// counts a run as CPU-saturated (targetBusyMachine): it cannot be reached without the cores
+// busier than the harness itself calls saturated, where every process waits for a core
+// (docs/PERFORMANCE.md, round 20). The same measured cost as the ceiling's, with the threshold
+// in place of every core.
+func (c cpuCheck) thresholdBound(need float64) (string, bool) {
+	cores, limit := need*c.perReq/1e6, targetBusyMachine*float64(c.cores)
+	if c.perReq <= 0 || cores <= limit {
+		return "", false
+	}
+	return fmt.Sprintf("the %s/s needed × %.0f µs = %.2f cores busy, more than the %.2f (%.0f%% of %d) at which this harness counts a "+
+		"run as CPU-saturated: **CPU-bound at the saturation threshold** (at this cost per hold the target needs the cores busier "+
+		"than saturated)", num(need), c.perReq, cores, limit, 100*targetBusyMachine, c.cores), true
+}
+
 func (c cpuCheck) String() string {
 	return fmt.Sprintf("%.2f of %d cores busy (%.2f by processes outside the benchmark); %.0f µs of CPU per request (server + database + load generator) allows at most %s/s on %d cores",
 		c.used, c.cores, c.other, c.perReq, num(c.ceiling), c.cores)
@@ -94,6 +110,9 @@ func (b *bench) throughputBound(r benchRun, need float64, allot, embedded bool) 
 	if c.ceiling < need {
 		parts = append(parts, fmt.Sprintf("below the %s/s needed: **CPU-bound on %d cores** at this cost per hold", num(need), c.cores))
 		explained = true
+	} else if s, ok := c.thresholdBound(need); ok {
+		parts = append(parts, s)
+		explained = true
 	} else if c.saturated() {
 		parts = append(parts, fmt.Sprintf("the cores were saturated, but at this cost they would allow the %s/s needed if the load generator, database and other work took less", num(need)))
 	}
@@ -123,15 +142,21 @@ func (b *bench) missRows() []missRow {
 	// commitLoop adds what the commit loop of a one-node PostgreSQL series measured to a bound
 	// the cores and the commit floor did not explain (bench_http_backend_test.go), and its
 	// verdict: one backend applying the resource's commits back to back is a machine bound.
-	commitLoop := func(a *benchSeries, bound string, ok bool) (string, bool) {
-		if ok {
+	// It is consulted too when only the saturation threshold explained the miss (the rows say
+	// what the commit loop measured either way), not when the ceiling or the commit floor did.
+	commitLoop := func(a *benchSeries, need float64, bound string, ok bool) (string, bool) {
+		r, _ := a.medianRun()
+		c := b.cpuOfRun(r)
+		if _, threshold := c.thresholdBound(need); ok && (c.ceiling < need || !threshold || strings.Contains(bound, "commit floor")) {
 			return bound, ok
 		}
 		if s, lok, measured := a.commitLoopBound(); measured {
+			if v, rq, traced := b.traceVerdict(a); traced && !lok {
+				s, lok = strings.TrimSuffix(s, designTail)+"; "+v, rq
+			}
 			// Before the note of a starved run, which ends the bound.
-			r, _ := a.medianRun()
-			starved := b.cpuOfRun(r).starved()
-			return strings.TrimSuffix(bound, starved) + "; " + s + starved, lok
+			starved := c.starved()
+			return strings.TrimSuffix(bound, starved) + "; " + s + starved, ok || lok
 		}
 		return bound, ok
 	}
@@ -139,7 +164,7 @@ func (b *bench) missRows() []missRow {
 	if a != nil && cl != nil && a.holds().Med < targetVsClassic*cl.holds().Med {
 		r, _ := a.medianRun()
 		bound, ok := b.throughputBound(r, targetVsClassic*cl.holds().Med, true, false)
-		bound, ok = commitLoop(a, bound, ok)
+		bound, ok = commitLoop(a, targetVsClassic*cl.holds().Med, bound, ok)
 		if mb := b.bounds; mb != nil && mb.PGCommitP50 > 0 {
 			bound += fmt.Sprintf("; the classic transaction commits one hold at a time behind its row lock: %s holds/s against %s/s for back-to-back one-row commits",
 				num(cl.holds().Med), num(float64(time.Second)/float64(mb.PGCommitP50)))
@@ -153,7 +178,7 @@ func (b *bench) missRows() []missRow {
 		}
 		r, _ := a.medianRun()
 		bound, ok := b.throughputBound(r, rd.holds().Med, true, false)
-		bound, ok = commitLoop(a, bound, ok)
+		bound, ok = commitLoop(a, rd.holds().Med, bound, ok)
 		add(fmt.Sprintf("(a) ≥ (c) Redis, %d clients", c), fmt.Sprintf("%.2f×", a.holds().Med/max(rd.holds().Med, 1)), bound, ok)
 	}
 	for _, c := range b.cfg.Clients {
@@ -169,7 +194,7 @@ func (b *bench) missRows() []missRow {
 			r, _ := a.medianRun()
 			bound, ok := b.throughputBound(r, targetVsEmpty*e.holds().Med, true, key == "allot-embedded")
 			if key == "allot-pg" {
-				bound, ok = commitLoop(a, bound, ok)
+				bound, ok = commitLoop(a, targetVsEmpty*e.holds().Med, bound, ok)
 			}
 			if er, okE := e.medianRun(); okE && er.LoadgenCores > er.ServerCores {
 				bound += fmt.Sprintf("; the empty handler's own rate is held down by the load generator (%.2f cores against the handler's %.2f)", er.LoadgenCores, er.ServerCores)
@@ -315,20 +340,25 @@ func (b *bench) wrkMissRows() []missRow {
 		if c.ceiling < need {
 			return s + fmt.Sprintf(", below the %s/s needed: **CPU-bound on %d cores**", num(need), c.cores) + c.starved(), true
 		}
+		// Past the saturation threshold the row still says what its commits measured.
+		thr, cpuOK := c.thresholdBound(need)
+		if cpuOK {
+			s += "; " + thr
+		}
 		commit := r.stat(key, func(w wrkRun) float64 { return w.CommitMs })
 		if floor, what := b.commitFloor(key == "sqlite"); floor > 0 && commit.N > 0 && commit.Med > 0 {
 			f := float64(floor) / float64(time.Millisecond)
 			s += fmt.Sprintf("; a commit took %s ms (%.1f holds per commit) = %.1f× %s (%s ms)", ms(commit.Med),
 				r.stat(key, func(w wrkRun) float64 { return w.BatchMean }).Med, commit.Med/f, what, ms(f))
-			if commit.Med/f <= diskBoundSlack {
+			if commit.Med/f <= diskBoundSlack && !cpuOK {
 				return s + ": **bound by the commit floor**" + c.starved(), true
 			}
 		}
 		// The PostgreSQL row: what its commit loop measured (bench_wrk_backend_test.go).
 		if bound, ok, measured := r.backendBound(key); measured {
-			return s + "; " + bound + c.starved(), ok
+			return s + "; " + bound + c.starved(), ok || cpuOK
 		}
-		return s + c.starved(), false
+		return s + c.starved(), cpuOK
 	}
 	row := func(target, measured, bound string, ok bool) {
 		if !ok {

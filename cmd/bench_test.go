@@ -360,6 +360,9 @@ func (b *bench) httpSections(t *testing.T) {
 			if run.AllocsBase != "" && run.Allocs != "" {
 				p.AllocTop = b.allocTop(t, run.AllocsBase, run.Allocs)
 			}
+			if run.Trace != "" && run.traceAt.ok {
+				p.Run.Turnaround = b.turnaroundOf(t, run)
+			}
 			b.profiles = append(b.profiles, p)
 		}
 	}

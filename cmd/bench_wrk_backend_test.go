@@ -321,10 +321,14 @@ func (r *wrkResult) backendBound(key string) (string, bool, bool) {
 			"transactions one after another on this machine (its share of a core, the waits for one, the WAL flush; " +
 			"a second connection would be fenced): **bound by one backend (its core and the WAL flush)**", true, true
 	}
-	return s + fmt.Sprintf(": the backend waited %.0f%% of the time for the node's next commit, so it is not the bound; the "+
-		"commit loop's turnaround through the node (the answer back to the actor, the next batch sealed and sent, with the "+
-		"pipeline not full) is the design's", 100*waiting), false, true
+	return s + fmt.Sprintf(": the backend waited %.0f%% of the time for the node's next commit, so it is not the bound", 100*waiting) +
+		designTail, false, true
 }
+
+// designTail ends backendBound's sentence when the backend waited for the node and no trace
+// measured the turnaround (with one, turnaround.verdict says whose it is).
+const designTail = "; the commit loop's turnaround through the node (the answer back to the actor, the next batch sealed and " +
+	"sent, with the pipeline not full) is the design's"
 
 func TestSampleKind(t *testing.T) {
 	idle := backendSample{pid: 1, state: "idle", waitType: "Client", waitEvent: "ClientRead"}
