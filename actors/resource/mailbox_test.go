@@ -203,7 +203,14 @@ func TestMailboxReusesItsQueue(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	cycle()
-	if allocs := testing.AllocsPerRun(100, cycle); allocs > 1 {
+	// Under the race detector sync.Pool drops a random quarter of its puts, and a dropped
+	// queue costs the next burst its array's growth again (5 allocations for 11 messages):
+	// 30 runs of this test under -race measured 1 or 2 a burst; with no reuse it is 5 or more.
+	limit := 1.0
+	if raceEnabled {
+		limit = 3
+	}
+	if allocs := testing.AllocsPerRun(100, cycle); allocs > limit {
 		t.Fatalf("a burst of 11 messages allocates %.1f times, want the pooled queue's array reused", allocs)
 	}
 }
