@@ -328,18 +328,35 @@ func (c *Core) write(ds []*decision) Write {
 	if keys > 0 {
 		w.Idempotency = make([]booking.IdempotencyEntry, 0, keys)
 	}
-	holdAt := make(map[string]int, holds)
-	bucketAt := make(map[string]int)
+	// holdAt finds a hold's image in w.Holds by id, made at the first hold that is not a
+	// placement (a change, which may be of a hold placed earlier in the batch, or changed
+	// twice). Until then every image is a placement, and placements have ids new to the
+	// state, so none can repeat one before it: a batch of placements only, what a hot
+	// resource commits, builds no map (a string-keyed insert per hold and the map's table per
+	// batch; issue 17, round 20).
+	var holdAt, bucketAt map[string]int
 	for _, d := range ds {
 		w.Create = w.Create || d.create
 		if d.res != nil {
 			res = d.res
 		}
 		for j, h := range d.holds {
+			placed := j < 64 && d.placed&(1<<j) != 0 // placed is never marked beyond 64
+			if holdAt == nil && !placed {
+				holdAt = make(map[string]int, holds)
+				for i := range nextPlaced {
+					holdAt[w.Holds[i].ID] = i
+				}
+			}
+			if holdAt == nil {
+				w.Holds[nextPlaced] = h
+				nextPlaced++
+				continue
+			}
 			switch i, ok := holdAt[h.ID]; {
 			case ok:
 				w.Holds[i] = h
-			case d.placed&(1<<j) != 0: // j < 64: placed is never marked beyond
+			case placed:
 				holdAt[h.ID] = nextPlaced
 				w.Holds[nextPlaced] = h
 				nextPlaced++
@@ -349,11 +366,29 @@ func (c *Core) write(ds []*decision) Write {
 			}
 		}
 		for _, bk := range d.buckets {
-			if i, ok := bucketAt[bk.Key]; ok {
-				w.Buckets[i] = bk
+			// A batch names a bucket or a few: found by a scan up to maxBucketScan, by a map
+			// (made once) past it.
+			i := -1
+			if bucketAt != nil {
+				if j, ok := bucketAt[bk.Key]; ok {
+					i = j
+				}
 			} else {
-				bucketAt[bk.Key] = len(w.Buckets)
-				w.Buckets = append(w.Buckets, bk)
+				i = slices.IndexFunc(w.Buckets, func(b booking.Bucket) bool { return b.Key == bk.Key })
+			}
+			if i >= 0 {
+				w.Buckets[i] = bk
+				continue
+			}
+			w.Buckets = append(w.Buckets, bk)
+			switch {
+			case bucketAt != nil:
+				bucketAt[bk.Key] = len(w.Buckets) - 1
+			case len(w.Buckets) > maxBucketScan:
+				bucketAt = make(map[string]int, len(w.Buckets))
+				for j, b := range w.Buckets {
+					bucketAt[b.Key] = j
+				}
 			}
 		}
 		if d.idem != nil {
@@ -372,6 +407,9 @@ func (c *Core) write(ds []*decision) Write {
 	w.Events = c.batchEvents(ds, w.Version, w.Buckets)
 	return w
 }
+
+// maxBucketScan is the most bucket images write finds by a scan (see write).
+const maxBucketScan = 8
 
 func (c *Core) startCommit(now time.Time, ds []*decision) {
 	c.nextID++
