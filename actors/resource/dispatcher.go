@@ -11,35 +11,60 @@ import "time"
 // one before it exits, so its grown stack is reused. Schedule never blocks and never limits
 // concurrency: with no idle goroutine it starts one. Idle goroutines exit on their own after
 // warmIdle, so there is nothing to stop.
+//
+// A run is handed over as a warmRun: a mailbox's own run goes as the mailbox (scheduleMailbox),
+// not as the method value m.processMessages, which is a closure allocated at every schedule
+// (most durable holds schedule their resource's mailbox once; issue 17, round 20).
 type warmDispatcher struct {
 	throughput int
-	idle       chan func()
+	idle       chan warmRun
+}
+
+// warmRun is a run to make: mb's processMessages, or fn when mb is nil.
+type warmRun struct {
+	mb *mailbox
+	fn func()
+}
+
+func (r warmRun) run() {
+	if r.mb != nil {
+		r.mb.processMessages()
+		return
+	}
+	r.fn()
 }
 
 const warmIdle = time.Second
 
 func newWarmDispatcher(throughput int) *warmDispatcher {
-	return &warmDispatcher{throughput: throughput, idle: make(chan func())}
+	return &warmDispatcher{throughput: throughput, idle: make(chan warmRun)}
 }
 
 func (d *warmDispatcher) Throughput() int { return d.throughput }
 
-func (d *warmDispatcher) Schedule(fn func()) {
+// Schedule implements actor.Dispatcher.
+func (d *warmDispatcher) Schedule(fn func()) { d.schedule(warmRun{fn: fn}) }
+
+// scheduleMailbox is Schedule(m.processMessages) without the method value.
+func (d *warmDispatcher) scheduleMailbox(m *mailbox) { d.schedule(warmRun{mb: m}) }
+
+func (d *warmDispatcher) schedule(r warmRun) {
 	select {
-	case d.idle <- fn:
+	case d.idle <- r:
 	default:
-		go d.work(fn)
+		go d.work(r)
 	}
 }
 
-func (d *warmDispatcher) work(fn func()) {
+func (d *warmDispatcher) work(r warmRun) {
 	t := time.NewTimer(warmIdle)
 	defer t.Stop()
 	for {
-		fn()
+		r.run()
+		r = warmRun{} // nothing of the run kept while idle
 		t.Reset(warmIdle)
 		select {
-		case fn = <-d.idle:
+		case r = <-d.idle:
 		case <-t.C:
 			return
 		}

@@ -44,6 +44,7 @@ type mailbox struct {
 // mailboxShared is what every mailbox of a kind shares (props makes one per Props).
 type mailboxShared struct {
 	dispatcher actor.Dispatcher
+	warm       *warmDispatcher // dispatcher, when it is one (scheduleMailbox)
 	metrics    *Metrics
 	queues     sync.Pool // of *mailQueue, empty
 }
@@ -95,7 +96,8 @@ var _ actor.Mailbox = (*mailbox)(nil)
 
 // newMailboxShared returns what the mailboxes of a kind share.
 func newMailboxShared(d actor.Dispatcher, metrics *Metrics) *mailboxShared {
-	return &mailboxShared{dispatcher: d, metrics: metrics}
+	warm, _ := d.(*warmDispatcher)
+	return &mailboxShared{dispatcher: d, warm: warm, metrics: metrics}
 }
 
 // PostUserMessage implements actor.Mailbox.
@@ -179,6 +181,10 @@ func (m *mailbox) pending() (sys, user bool) {
 
 func (m *mailbox) schedule() {
 	if m.schedulerStatus.CompareAndSwap(mailboxIdle, mailboxRunning) {
+		if w := m.shared.warm; w != nil {
+			w.scheduleMailbox(m)
+			return
+		}
 		m.shared.dispatcher.Schedule(m.processMessages)
 	}
 }
