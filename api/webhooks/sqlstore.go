@@ -324,9 +324,11 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limi
 	// Nothing due is the common answer of a poll: find it out with a read, which on SQLite
 	// does not take the write lock the booking writer needs (nor locks rows elsewhere).
 	// Skipping endpoints, ask per endpoint (one seek each in
-	// webhook_deliveries_pending_by_endpoint, migration 0014): the due index would walk
-	// every due delivery of the skipped ones, a busy receiver's whole backlog, to find
-	// nothing.
+	// webhook_deliveries_pending_due_by_endpoint, migrations 0014 and 0022): the due index
+	// would walk every due delivery of the skipped ones, a busy receiver's whole backlog, to
+	// find nothing. Both due indexes hold pending deliveries only (0022): every statement
+	// here says `status = 'pending'` literally, so that the engines may use them
+	// (TestClaimDueUsesThePendingIndexes).
 	pre := `SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? LIMIT 1`
 	preArgs := []any{toMS(now)}
 	if len(exclude) > 0 {
