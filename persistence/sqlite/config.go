@@ -41,6 +41,12 @@ type Config struct {
 	// one fsync, and the booking commit does not wait behind the side group. 0 runs every
 	// group at once. 0..100ms; default 2ms.
 	SideWait time.Duration
+	// IdempotencyRows writes every idempotency entry as an idempotency_keys row of its own, as
+	// releases before round 20 wrote and read them, instead of a placed hold's entry as its
+	// hold row's idem_entry flag (holdkeys.go). Set it for a day before going back to such a
+	// release: it would not find the entries the holds carry, and a client's retry of such a
+	// hold would place a second hold. Either way Activate reads both.
+	IdempotencyRows bool
 	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
 	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
 	Secondary bool
