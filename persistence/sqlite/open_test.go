@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,7 +207,7 @@ func TestDSNEscapesPath(t *testing.T) {
 	if !strings.HasPrefix(dsn, "file:///tmp/a%20b/c%3Fd%23e.db?") {
 		t.Fatalf("dsn = %s", dsn)
 	}
-	for _, want := range []string{"journal_mode%28WAL%29", "synchronous%28FULL%29", "busy_timeout%285000%29", "foreign_keys%281%29"} {
+	for _, want := range []string{"_journal_mode=WAL", "_synchronous=FULL", "busy_timeout%285000%29", "foreign_keys%281%29"} {
 		if !strings.Contains(dsn, want) {
 			t.Fatalf("dsn %s lacks %s", dsn, want)
 		}
@@ -376,5 +377,36 @@ func TestOutboxIndexesOnSQLite(t *testing.T) {
 				t.Errorf("file %q: plan of %q is %q, want %q", file, q, got, want)
 			}
 		}
+	}
+}
+
+// Config.PageSize sets the page size of a file Open creates, which WAL mode would otherwise
+// fix at the default before a page_size pragma ran (Config.dsn); a file that exists keeps its.
+func TestPageSizeOfANewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allot.db")
+	pageSize := func(cfg Config) int {
+		t.Helper()
+		s := MustOpen(t, cfg)
+		mustCommit(t, s, createBatch(fmt.Sprintf("r%d", cfg.PageSize)))
+		var n int
+		if err := s.rdb.QueryRow("PRAGMA page_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cfg := DefaultConfig(path)
+	if got := pageSize(DefaultConfig(filepath.Join(t.TempDir(), "default.db"))); got != 4096 {
+		t.Fatalf("default page size %d, want 4096", got)
+	}
+	cfg.PageSize = 8192
+	if got := pageSize(cfg); got != 8192 {
+		t.Fatalf("new file: page size %d, want 8192", got)
+	}
+	cfg.PageSize = 16384
+	if got := pageSize(cfg); got != 8192 {
+		t.Fatalf("existing file: page size %d, want its 8192", got)
 	}
 }
