@@ -18,8 +18,10 @@ type activation struct {
 }
 
 const (
-	bumpEpoch = `UPDATE resources SET epoch = epoch + 1 WHERE id = ?
-RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms, lease_until_ms, ` + ruleCols
+	// idem_floor_ms: the prune of the entries holds carry (holdkeys.go), returned last.
+	bumpEpoch = `UPDATE resources SET epoch = epoch + 1, idem_floor_ms = max(idem_floor_ms, ?) WHERE id = ?
+RETURNING epoch, version, name, price_amount, price_currency, hold_ttl_ms, created_at_ms, updated_at_ms, lease_until_ms, ` + ruleCols + `,
+idem_floor_ms`
 	selectBuckets = `SELECT bucket_key, capacity, allowance, held, confirmed FROM buckets WHERE resource_id = ? ORDER BY bucket_key`
 	selectWaiting = `SELECT id, user_id, offer_hold_id, buckets, quantity, seq, created_at_ms FROM waitlist WHERE resource_id = ?
 ORDER BY seq`
@@ -36,10 +38,12 @@ SELECT idem_key FROM idempotency_keys WHERE resource_id = ? AND created_at_ms < 
 // Activate increments the resource's epoch and loads it, in one transaction on the writer
 // connection (shared with concurrent calls, see writer.go), so that the snapshot is exactly
 // the state the new epoch starts from: buckets by key, held and confirmed holds by CreatedAt
-// then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key, and the
-// stored lease end, which the bump leaves as it is; then it deletes up to
-// persistence.IdempotencyPruneLimit keys created before idemSince. For an absent resource the
-// UPDATE matches nothing: Exists is false and nothing is written.
+// then ID, idempotency keys created at or after idemSince (ms) by CreatedAt then key — the
+// idempotency_keys rows and the entries holds carry (holdkeys.go), merged — and the stored
+// lease end, which the bump leaves as it is; then it deletes up to
+// persistence.IdempotencyPruneLimit rows created before idemSince (the bump raised the floor
+// below which no hold's entry is read again). For an absent resource the UPDATE matches
+// nothing: Exists is false and nothing is written.
 func (s *Store) Activate(ctx context.Context, resourceID string, idemSince time.Time) (*persistence.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("activate: %w", err)
@@ -56,18 +60,19 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	snap := &persistence.Snapshot{}
 	var (
 		epoch, version, ttl, created, updated, lease int64
+		floor                                        int64 // idem_floor_ms, raised to a.idemSince
 		amount                                       sql.NullInt64
 		currency                                     sql.NullString
 		res                                          = &snap.Resource
 		rules                                        ruleRow
 	)
-	rows, err := s.query(ctx, bumpEpoch, a.resourceID)
+	rows, err := s.query(ctx, bumpEpoch, a.idemSince, a.resourceID)
 	if err != nil {
 		return nil, mapErr("bump epoch", err)
 	}
 	found := rows.Next()
 	if found {
-		err = rows.Scan(append([]any{&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated, &lease}, rules.dest()...)...)
+		err = rows.Scan(append(append([]any{&epoch, &version, &res.Name, &amount, &currency, &ttl, &created, &updated, &lease}, rules.dest()...), &floor)...)
 	}
 	if cerr := closeRows(rows); err == nil {
 		err = cerr
@@ -126,6 +131,14 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, mapErr("load idempotency keys", err)
+	}
+	n := len(snap.Idempotency)
+	rows, err = s.query(ctx, selectHoldIdem, a.resourceID, floor)
+	if snap.Idempotency, err = readHoldIdem(rows, err, snap.Idempotency); err != nil {
+		return nil, mapErr("load idempotency keys of holds", err)
+	}
+	if len(snap.Idempotency) > n {
+		snap.Idempotency = mergeIdempotency(snap.Idempotency)
 	}
 
 	rows, err = s.query(ctx, selectWaiting, a.resourceID)

@@ -24,15 +24,18 @@ var tables = map[string]table{
 	"holds": {
 		name: "holds",
 		cols: []string{"id", "resource_id", "user_id", "status", "quantity", "buckets", "idempotency_key", "created_at_ms", "expires_at_ms", "updated_at_ms",
-			"extensions", "waitlist_entry_id", "payment", "payment_open", "contact"},
+			"extensions", "waitlist_entry_id", "payment", "payment_open", "contact", "idem_entry"},
 		// contact is written once, by the insert: a later after-image of the hold carries
 		// the contact the actor loaded, which `allot rekey` may have re-sealed meanwhile.
+		// idem_entry, once set, stays (holdkeys.go): a later after-image of the hold (a
+		// status change) carries no entry.
 		suffix: "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, status = excluded.status, quantity = excluded.quantity, " +
 			"buckets = excluded.buckets, idempotency_key = excluded.idempotency_key, created_at_ms = excluded.created_at_ms, " +
 			"expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms, extensions = excluded.extensions, " +
-			"waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment, payment_open = excluded.payment_open " +
+			"waitlist_entry_id = excluded.waitlist_entry_id, payment = excluded.payment, payment_open = excluded.payment_open, " +
+			"idem_entry = holds.idem_entry OR excluded.idem_entry " +
 			"WHERE holds.resource_id = excluded.resource_id",
-		chunk: 66, // 15 columns: 990 parameters, under SQLite's classic limit of 999
+		chunk: 62, // 16 columns: 992 parameters, under SQLite's classic limit of 999
 	},
 	// Like holds, an entry id of another resource is a skipped row.
 	"waitlist": {
@@ -113,17 +116,18 @@ type commitOp struct {
 }
 
 // newCommitOp validates b and encodes it into a commit op for ctx.
-func newCommitOp(ctx context.Context, b *persistence.Batch) (*commitOp, error) {
+func newCommitOp(ctx context.Context, b *persistence.Batch, carry bool) (*commitOp, error) {
 	c := &commitOp{}
-	if err := encode(b, &c.batch); err != nil {
+	if err := encode(b, &c.batch, carry); err != nil {
 		return nil, err
 	}
 	c.op = op{ctx: ctx, commit: &c.batch}
 	return c, nil
 }
 
-// encode validates b and encodes it into e.
-func encode(b *persistence.Batch, e *encodedBatch) error {
+// encode validates b and encodes it into e. With carry, an idempotency entry that is all its
+// hold's is the hold row's idem_entry flag instead of a row (encodeIdem).
+func encode(b *persistence.Batch, e *encodedBatch, carry bool) error {
 	switch {
 	case b == nil:
 		return fmt.Errorf("%w: nil batch", errInvalidBatch)
@@ -161,11 +165,14 @@ func encode(b *persistence.Batch, e *encodedBatch) error {
 	for _, x := range b.Buckets {
 		e.buckets = append(e.buckets, b.ResourceID, x.Key, x.Capacity+x.Allowance, x.Allowance, x.Held, x.Confirmed)
 	}
-	e.holds = make([]any, 0, 15*len(b.Holds))
+	e.holds = make([]any, 0, holdWidth*len(b.Holds))
 	for i := range b.Holds {
 		h := &b.Holds[i]
 		if h.ResourceID != b.ResourceID {
 			return fmt.Errorf("%w: hold %q is of resource %q", errInvalidBatch, h.ID, h.ResourceID)
+		}
+		if !h.Status.Valid() { // selectHoldIdem names every valid status
+			return fmt.Errorf("%w: hold %q has unknown status %q", errInvalidBatch, h.ID, h.Status)
 		}
 		js, err := keysJSON(h.Buckets)
 		if err != nil {
@@ -173,7 +180,7 @@ func encode(b *persistence.Batch, e *encodedBatch) error {
 		}
 		e.holds = append(e.holds, h.ID, h.ResourceID, h.UserID, string(h.Status), h.Quantity, js,
 			h.IdempotencyKey, h.CreatedAt.UnixMilli(), h.ExpiresAt.UnixMilli(), h.UpdatedAt.UnixMilli(), int64(h.Extensions), h.WaitlistEntryID,
-			h.Payment, h.PaymentOpen, persistence.ContactArg(h.Contact))
+			h.Payment, h.PaymentOpen, persistence.ContactArg(h.Contact), false)
 	}
 	e.waiting = make([]any, 0, 8*len(b.Waitlist))
 	for i := range b.Waitlist {
@@ -196,11 +203,50 @@ func encode(b *persistence.Batch, e *encodedBatch) error {
 		return err
 	}
 	e.events = events
-	e.idem = make([]any, 0, 5*len(b.Idempotency))
-	for _, x := range b.Idempotency {
-		e.idem = append(e.idem, b.ResourceID, x.Key, x.Fingerprint, x.HoldID, x.CreatedAt.UnixMilli())
-	}
+	e.idem = encodeIdem(b, e.holds, carry, e.idem)
 	return nil
+}
+
+// holdWidth is the arguments of a hold row; the last is its idem_entry flag.
+const holdWidth = 16
+
+// encodeIdem appends b's idempotency entries as idempotency_keys rows to dst and returns it,
+// but for an entry that b's last image of its hold stores all of (carriesEntry), when carry:
+// that one sets the hold's idem_entry flag in holds (b's hold rows, encoded) instead
+// (holdkeys.go). A key repeated within b is written once, the first (a key is insert-once).
+func encodeIdem(b *persistence.Batch, holds []any, carry bool, dst []any) []any {
+	if len(b.Idempotency) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make([]any, 0, 5*len(b.Idempotency))
+	}
+	var last map[string]int // hold id -> its last place in b.Holds
+	if carry && len(b.Holds) > 0 {
+		last = make(map[string]int, len(b.Holds))
+		for i := range b.Holds {
+			last[b.Holds[i].ID] = i
+		}
+	}
+	var seen map[string]struct{}
+	if len(b.Idempotency) > 1 {
+		seen = make(map[string]struct{}, len(b.Idempotency))
+	}
+	for i := range b.Idempotency {
+		x := &b.Idempotency[i]
+		if seen != nil {
+			if _, ok := seen[x.Key]; ok {
+				continue
+			}
+			seen[x.Key] = struct{}{}
+		}
+		if j, ok := last[x.HoldID]; ok && carriesEntry(&b.Holds[j], x) {
+			holds[(j+1)*holdWidth-1] = true
+			continue
+		}
+		dst = append(dst, b.ResourceID, x.Key, x.Fingerprint, x.HoldID, x.CreatedAt.UnixMilli())
+	}
+	return dst
 }
 
 // Commit writes b in one transaction (shared with concurrent calls, see writer.go): the
@@ -215,7 +261,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	c, err := newCommitOp(ctx, b)
+	c, err := newCommitOp(ctx, b, !s.cfg.IdempotencyRows)
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -233,7 +279,7 @@ func (s *Store) Commit(ctx context.Context, b *persistence.Batch) error {
 // batch behind one that failed or was abandoned is refused by its version (ErrFenced).
 // ctx bounds both halves and must not end before wait returned; wait is called once.
 func (s *Store) Enqueue(ctx context.Context, b *persistence.Batch) (wait func() error) {
-	c, err := newCommitOp(ctx, b)
+	c, err := newCommitOp(ctx, b, !s.cfg.IdempotencyRows)
 	if err != nil {
 		return func() error { return fmt.Errorf("commit: %w", err) }
 	}
@@ -278,7 +324,7 @@ func (s *Store) applyCommit(ctx context.Context, e *encodedBatch) error {
 	if err != nil {
 		return mapErr("holds", err)
 	}
-	if want := int64(len(e.holds) / len(tables["holds"].cols)); n != want {
+	if want := int64(len(e.holds) / holdWidth); n != want {
 		return fmt.Errorf("%w: %d of %d hold ids belong to another resource", errInvalidBatch, want-n, want)
 	}
 	if _, err := s.execRows(ctx, "idempotency_keys", e.idem); err != nil {

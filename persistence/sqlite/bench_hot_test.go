@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,40 +24,50 @@ import (
 // it reports what the writer spends per hold and per commit: the process's CPU (user+system,
 // not fsync waits: the disk is shared and noisy), the statements the writer ran, the bytes of
 // text bound per hold, and, measured on a store of its own, the WAL frames (pages) a commit
-// wrote and how many of them were leaves of the holds' key index.
+// wrote, in all and by table (hotTreeGroups; the test log has them by B-tree).
 //
 // ids=second makes hold ids as round 18 did (the second, then 128 random bits); ids=tick as
-// actors/resource/holdid.go does now (1/256 s, then the same bits).
+// actors/resource/holdid.go does now (1/256 s, then the same bits). relay=marks marks each
+// commit's events published while the next commit is under way, as the node's relay does
+// (the mark joins that commit's group; its frames and statements count in the commits').
 func BenchmarkCommitHot(b *testing.B) {
-	for _, ids := range []string{"second", "tick"} {
-		b.Run("ids="+ids, func(b *testing.B) {
+	for _, v := range []struct {
+		ids   string
+		marks bool
+	}{{"second", false}, {"tick", false}, {"tick", true}} {
+		name := "ids=" + v.ids
+		if v.marks {
+			name += ",relay=marks"
+		}
+		b.Run(name, func(b *testing.B) {
 			s := MustOpen(b, Config{})
-			g := newHotGen(ids)
+			g := newHotGen(v.ids)
+			g.marks = v.marks
 			mustCommit(b, s, createBatch("r"))
 			for range 50 { // warm: the statements prepared, the file past its first pages
 				g.commit(b, s)
 			}
-			st0, g0 := s.stats.stmts.Load(), s.stats.groups.Load()
+			st0, c0 := s.stats.stmts.Load(), g.commits
 			cpu0 := cpuTime()
 			b.ReportAllocs()
 			for b.Loop() {
 				g.commit(b, s)
 			}
+			g.settle(b)
 			cpu := cpuTime() - cpu0
 			b.StopTimer()
 			n := float64(b.N * hotHolds)
-			commits := float64(s.stats.groups.Load() - g0)
+			commits := float64(g.commits - c0)
 			b.ReportMetric(n/b.Elapsed().Seconds(), "holds/s")
 			b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/hold")
 			b.ReportMetric(float64(s.stats.stmts.Load()-st0)/commits, "stmts/commit")
 			var e encodedBatch
-			if err := encode(g.batch, &e); err != nil {
+			if err := hotEncode(s, g.batch, &e); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(textBytes(e.holds)+textBytes(e.idem)+textBytes(e.events))/hotHolds, "bound-B/hold")
-			frames, idFrames := hotFrames(b, ids)
-			b.ReportMetric(frames, "frames/commit")
-			b.ReportMetric(idFrames, "id-frames/commit")
+			frames, byTree := hotFrames(b, v.ids, v.marks)
+			reportFrames(b, frames, byTree)
 		})
 	}
 }
@@ -68,9 +80,12 @@ const (
 
 // hotGen makes the batches of one hot resource.
 type hotGen struct {
-	ids   string
-	batch *persistence.Batch
-	seq   int
+	ids     string
+	marks   bool // mark each commit's events published after it (relay=marks)
+	batch   *persistence.Batch
+	seq     int
+	commits int
+	marked  chan error // the mark under way (relay=marks)
 }
 
 func newHotGen(ids string) *hotGen {
@@ -91,13 +106,42 @@ func (g *hotGen) commit(tb testing.TB, s *Store) {
 		h := newHold("r", id)
 		h.UserID = "wrk-user"
 		h.IdempotencyKey = fmt.Sprintf("wrk-run-%d-%d", g.seq%4, g.seq)
+		h.CreatedAt, h.UpdatedAt, h.ExpiresAt = now, now, now.Add(time.Minute)
 		b.Holds[i] = h
-		b.Idempotency[i] = booking.IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: "all:1:wrk-user", HoldID: id, CreatedAt: at}
+		// The entry the actor makes with the hold (actors/booking/idempotency.go): all the
+		// hold's, which the store may write as the hold's (holdkeys.go).
+		b.Idempotency[i] = booking.IdempotencyEntry{Key: h.IdempotencyKey, Fingerprint: booking.Fingerprint(h.Buckets, h.Quantity, h.UserID),
+			HoldID: id, CreatedAt: now}
 		b.Events = append(b.Events, events.Event{Type: events.HoldPlaced, ResourceID: "r", Version: b.Version,
-			Index: i, OccurredAt: at, Subject: "wrk-user", Hold: &b.Holds[i]})
+			Index: i, OccurredAt: now, Subject: "wrk-user", Hold: &b.Holds[i]})
 	}
 	b.Buckets = []booking.Bucket{{Key: "a", Capacity: booking.MaxCapacity, Held: int64(g.seq)}}
 	mustCommit(tb, s, b)
+	g.commits++
+	if !g.marks {
+		return
+	}
+	// The relay marks a commit's events while the next commits are under way: its mark
+	// joins the next commit's group (awaitBooking), as in the node.
+	g.settle(tb)
+	keys := make([]persistence.EventKey, 0, len(b.Events))
+	for i := range b.Events {
+		e := &b.Events[i]
+		keys = append(keys, persistence.EventKey{OccurredMS: e.OccurredAt.UnixMilli(), ResourceID: e.ResourceID, Version: e.Version, Index: e.Index})
+	}
+	done, published := make(chan error, 1), at.Add(time.Duration(g.seq)*time.Second/hotPerSecond)
+	g.marked = done
+	go func() { done <- s.MarkPublished(context.Background(), keys, published) }()
+}
+
+// settle waits for the mark under way, if any.
+func (g *hotGen) settle(tb testing.TB) {
+	if g.marked != nil {
+		if err := <-g.marked; err != nil {
+			tb.Fatal(err)
+		}
+		g.marked = nil
+	}
 }
 
 // holdID makes an id of 32 characters as the actor would at now: "h_", the time field (the
@@ -145,11 +189,12 @@ func textBytes(args []any) int64 {
 	return n
 }
 
-// hotFrames returns the WAL frames (pages) a commit writes, and those of them that are
-// leaves of the holds' key index, measured on a store of its own without checkpoints (which
+// hotFrames returns the WAL frames (pages) a commit writes, in all and by the B-tree each
+// page belongs to (dbstat's name: a table or an index; "other" for a page dbstat does not
+// list, such as a freelist page), measured on a store of its own without checkpoints (which
 // start the WAL over): 300 commits after 300 to warm up, the frames read from the WAL file's
 // frame headers and mapped to their B-trees through dbstat.
-func hotFrames(b *testing.B, ids string) (frames, idFrames float64) {
+func hotFrames(b *testing.B, ids string, marks bool) (frames float64, byTree map[string]float64) {
 	cfg := DefaultConfig(filepath.Join(b.TempDir(), "frames.db"))
 	cfg.CheckpointPages = 0
 	s := MustOpen(b, cfg)
@@ -161,18 +206,21 @@ func hotFrames(b *testing.B, ids string) (frames, idFrames float64) {
 		b.Fatal(err)
 	}
 	g := newHotGen(ids)
+	g.marks = marks
 	for range 300 {
 		g.commit(b, s)
 	}
+	g.settle(b)
 	wal0, err := os.ReadFile(cfg.Path + "-wal")
 	if err != nil {
 		b.Fatal(err)
 	}
-	g0 := s.stats.groups.Load()
+	c0 := g.commits
 	for range 300 {
 		g.commit(b, s)
 	}
-	commits := float64(s.stats.groups.Load() - g0)
+	g.settle(b)
+	commits := float64(g.commits - c0)
 	wal, err := os.ReadFile(cfg.Path + "-wal")
 	if err != nil {
 		b.Fatal(err)
@@ -181,27 +229,71 @@ func hotFrames(b *testing.B, ids string) (frames, idFrames float64) {
 	if err := s.rdb.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
 		b.Fatal(err)
 	}
-	idLeaves := map[uint32]bool{}
-	rows, err := s.rdb.Query(`SELECT pageno FROM dbstat WHERE name = 'sqlite_autoindex_holds_1' AND pagetype = 'leaf'`)
+	tree := map[uint32]string{}
+	rows, err := s.rdb.Query(`SELECT name, pageno FROM dbstat`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for rows.Next() {
+		var name string
 		var p uint32
-		if err := rows.Scan(&p); err != nil {
+		if err := rows.Scan(&name, &p); err != nil {
 			b.Fatal(err)
 		}
-		idLeaves[p] = true
+		tree[p] = name
 	}
 	if err := closeRows(rows); err != nil {
 		b.Fatal(err)
 	}
-	var all, id int
+	byTree = map[string]float64{}
 	for off := len(wal0); off+24 <= len(wal); off += pageSize + 24 {
-		all++
-		if idLeaves[binary.BigEndian.Uint32(wal[off:])] {
-			id++
+		frames++
+		name, ok := tree[binary.BigEndian.Uint32(wal[off:])]
+		if !ok {
+			name = "other"
 		}
+		byTree[name]++
 	}
-	return float64(all) / commits, float64(id) / commits
+	for k := range byTree {
+		byTree[k] /= commits
+	}
+	return frames / commits, byTree
+}
+
+// hotTreeGroups are the B-trees BenchmarkCommitHot reports frames of, by table.
+var hotTreeGroups = map[string]string{
+	"sqlite_autoindex_holds_1": "id", "holds": "holds", "holds_by_user": "holds", "holds_by_resource": "holds",
+	"idempotency_keys": "idem", "sqlite_autoindex_idempotency_keys_1": "idem",
+	"outbox": "outbox", "sqlite_autoindex_outbox_1": "outbox", "outbox_unpublished": "outbox", "outbox_unpublished_by_resource": "outbox",
+	"outbox_unpublished_in_order": "outbox",
+}
+
+// reportFrames reports the frames per commit, in all, by table (hotTreeGroups; "rest" for
+// the others), and logs them by B-tree.
+func reportFrames(b *testing.B, frames float64, byTree map[string]float64) {
+	b.ReportMetric(frames, "frames/commit")
+	groups := map[string]float64{"id": 0, "holds": 0, "idem": 0, "outbox": 0, "rest": 0}
+	names := make([]string, 0, len(byTree))
+	for name, n := range byTree {
+		g, ok := hotTreeGroups[name]
+		if !ok {
+			g = "rest"
+		}
+		groups[g] += n
+		names = append(names, name)
+	}
+	for g, n := range groups {
+		b.ReportMetric(n, g+"-frames/commit")
+	}
+	sort.Strings(names)
+	var log strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&log, " %s=%.1f", name, byTree[name])
+	}
+	b.Logf("frames/commit %.1f:%s", frames, log.String())
+}
+
+// hotEncode encodes a batch as s's Commit would.
+func hotEncode(s *Store, b *persistence.Batch, e *encodedBatch) error {
+	return encode(b, e, !s.cfg.IdempotencyRows)
 }

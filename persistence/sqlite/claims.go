@@ -26,7 +26,8 @@ type outboxClaims struct {
 	until map[persistence.EventKey]int64
 }
 
-// selectUnpublished reads unpublished rows in log order, through the outbox_unpublished index.
+// selectUnpublished reads unpublished rows in log order, through the partial index
+// outbox_unpublished_in_order (migration 0021): no sort.
 const selectUnpublished = `SELECT ` + outboxCols + ` FROM outbox WHERE published_at_ms = 0` + outboxOrder + ` LIMIT ?`
 
 // countsUpTo counts, and selectUpTo reads, resources' unpublished rows up to a (version,

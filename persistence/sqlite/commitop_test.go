@@ -17,11 +17,11 @@ func TestCommitOpIsOneAllocationOutOfTheIndexNodesClass(t *testing.T) {
 	ctx := context.Background()
 	b := createBatch("r1")
 	b.Holds = []booking.Hold{newHold("r1", "h1")}
-	c, err := newCommitOp(ctx, b)
+	c, err := newCommitOp(ctx, b, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.op.commit != &c.batch || c.op.ctx != ctx || c.batch.resourceID != "r1" || !c.batch.create || len(c.batch.holds) != 15 {
+	if c.op.commit != &c.batch || c.op.ctx != ctx || c.batch.resourceID != "r1" || !c.batch.create || len(c.batch.holds) != holdWidth {
 		t.Fatalf("op %+v, batch %+v", c.op, c.batch)
 	}
 	if size := unsafe.Sizeof(*c); size > 192 && size <= 208 {
@@ -31,7 +31,7 @@ func TestCommitOpIsOneAllocationOutOfTheIndexNodesClass(t *testing.T) {
 		t.Fatalf("op is %d bytes: the 208-byte size class", size)
 	}
 	for _, bad := range []*persistence.Batch{nil, {}, {ResourceID: "r2", Resource: res("r3")}} {
-		if c, err := newCommitOp(ctx, bad); c != nil || !errors.Is(err, errInvalidBatch) {
+		if c, err := newCommitOp(ctx, bad, true); c != nil || !errors.Is(err, errInvalidBatch) {
 			t.Fatalf("batch %+v: op %v, error %v", bad, c, err)
 		}
 	}

@@ -41,6 +41,17 @@ type Config struct {
 	// one fsync, and the booking commit does not wait behind the side group. 0 runs every
 	// group at once. 0..100ms; default 2ms.
 	SideWait time.Duration
+	// PageSize is the page size in bytes of a file Open creates (PRAGMA page_size); a file
+	// that exists keeps its own (SQLite changes it only by a VACUUM outside WAL mode). 0 is
+	// SQLite's default, 4096; else a power of two, 512..65536. Larger pages make a commit write
+	// fewer but larger WAL frames; round 19 found no CPU per hold to gain (docs/PERFORMANCE.md).
+	PageSize int
+	// IdempotencyRows writes every idempotency entry as an idempotency_keys row of its own, as
+	// releases before round 20 wrote and read them, instead of a placed hold's entry as its
+	// hold row's idem_entry flag (holdkeys.go). Set it for a day before going back to such a
+	// release: it would not find the entries the holds carry, and a client's retry of such a
+	// hold would place a second hold. Either way Activate reads both.
+	IdempotencyRows bool
 	// Secondary opens the file beside the node that owns it (a tool such as `allot rekey`):
 	// the outbox claims Open otherwise voids, as left by a dead node, are the live node's.
 	Secondary bool
@@ -68,6 +79,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sqlite config: CacheKiB must be between 0 and 1048576, got %d", c.CacheKiB)
 	case c.SideWait < 0 || c.SideWait > 100*time.Millisecond:
 		return fmt.Errorf("sqlite config: SideWait must be between 0 and 100ms, got %s", c.SideWait)
+	case c.PageSize != 0 && (c.PageSize < 512 || c.PageSize > 65536 || c.PageSize&(c.PageSize-1) != 0):
+		return fmt.Errorf("sqlite config: PageSize must be 0 or a power of two between 512 and 65536, got %d", c.PageSize)
 	case c.CheckpointPages < 0 || c.CheckpointPages > walRestartFrames/2:
 		return fmt.Errorf("sqlite config: CheckpointPages must be between 0 and %d, got %d", walRestartFrames/2, c.CheckpointPages)
 	}
@@ -89,14 +102,23 @@ const walRestartFrames = 4096
 // data in memory (temp_store): a group's SAVEPOINTs journal the pages they change into a
 // sub-journal, which otherwise spills into a temporary file past 64 KiB, a create, writes
 // and a close per group (it is never needed after a crash: it only undoes a savepoint).
+//
+// WAL mode and synchronous are the driver's own keys, not _pragma entries: modernc.org/sqlite
+// runs the _pragma entries sorted by name (busy_timeout first), then _journal_mode and
+// _synchronous. A page_size among the _pragma entries thus comes before WAL mode, whose switch
+// writes a new file's first page and so fixes its page size; as a _pragma entry after
+// journal_mode(WAL), as up to round 19, it was silently ignored.
 func (c Config) dsn(abs string, writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if writer {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
+		if c.PageSize > 0 {
+			q.Add("_pragma", fmt.Sprintf("page_size(%d)", c.PageSize))
+		}
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "FULL")
 		if c.CacheKiB > 0 {
 			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -c.CacheKiB))
 		}

@@ -187,7 +187,7 @@ func migrateStep(ctx context.Context, c *sql.Conn, m persistence.Migration) (err
 		return mapErr(prefix, err)
 	}
 	if applied == 0 {
-		for _, stmt := range m.Statements() {
+		for _, stmt := range sqliteStatements(m) {
 			if stmt = sqliteDialect(stmt); stmt == "" {
 				continue
 			}
@@ -204,6 +204,27 @@ func migrateStep(ctx context.Context, c *sql.Conn, m persistence.Migration) (err
 		return mapErr(prefix, err)
 	}
 	return nil
+}
+
+// sqliteOnly marks the lines of a migration that SQLite alone runs: "-- sqlite: <SQL>". To
+// every other runner (PostgreSQL's, CockroachDB's: persistence.Migration.Statements) such a
+// line is a comment, so a step made of them alone is recorded there with nothing done. For
+// what the shared schema keeps but SQLite's queries serve better otherwise (0021).
+const sqliteOnly = "-- sqlite:"
+
+// sqliteStatements returns m's statements as SQLite runs them: its sqliteOnly lines included.
+func sqliteStatements(m persistence.Migration) []string {
+	if !strings.Contains(m.SQL, sqliteOnly) {
+		return m.Statements()
+	}
+	lines := strings.Split(m.SQL, "\n")
+	for i, line := range lines {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), sqliteOnly); ok {
+			lines[i] = rest
+		}
+	}
+	m.SQL = strings.Join(lines, "\n")
+	return m.Statements()
 }
 
 // sqliteDialect adapts a shared migration statement to SQLite: SQLite has no ADD COLUMN IF

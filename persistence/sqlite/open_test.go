@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -205,7 +207,7 @@ func TestDSNEscapesPath(t *testing.T) {
 	if !strings.HasPrefix(dsn, "file:///tmp/a%20b/c%3Fd%23e.db?") {
 		t.Fatalf("dsn = %s", dsn)
 	}
-	for _, want := range []string{"journal_mode%28WAL%29", "synchronous%28FULL%29", "busy_timeout%285000%29", "foreign_keys%281%29"} {
+	for _, want := range []string{"_journal_mode=WAL", "_synchronous=FULL", "busy_timeout%285000%29", "foreign_keys%281%29"} {
 		if !strings.Contains(dsn, want) {
 			t.Fatalf("dsn %s lacks %s", dsn, want)
 		}
@@ -296,5 +298,115 @@ func TestOpenMakesThePrefixIndex(t *testing.T) {
 	defer db.Close()
 	if has() != 1 {
 		t.Fatal("step 19 did not make the index")
+	}
+}
+
+// Step 21 is SQLite's alone (sqliteOnly lines): to every other runner it has no statement.
+// On SQLite the outbox's index for claims is the partial one in log order, step 4's is gone,
+// also from a file made before (main e4ab791's store), and the relay's statements read the
+// partial index or the primary key, never a range of all unpublished or all published rows.
+func TestOutboxIndexesOnSQLite(t *testing.T) {
+	steps, err := persistence.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step21 persistence.Migration
+	for _, m := range steps {
+		if m.Version == 21 {
+			step21 = m
+		}
+	}
+	if got := step21.Statements(); step21.Name == "" || len(got) != 0 {
+		t.Fatalf("step 21 %q: other runners see statements %q", step21.Name, got)
+	}
+	if got := sqliteStatements(step21); len(got) != 2 || !strings.HasPrefix(got[0], "CREATE INDEX") || !strings.HasPrefix(got[1], "DROP INDEX") {
+		t.Fatalf("step 21 on SQLite: %q", got)
+	}
+	for _, file := range []string{"", "testdata/main-e4ab791.db.gz"} {
+		path := filepath.Join(t.TempDir(), "allot.db")
+		if file != "" {
+			unzip(t, file, path)
+		}
+		s := MustOpen(t, DefaultConfig(path))
+		var names []string
+		rows, err := s.rdb.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		if err := closeRows(rows); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"outbox_unpublished_by_resource", "outbox_unpublished_in_order", "sqlite_autoindex_outbox_1"}
+		if !slices.Equal(names, want) {
+			t.Fatalf("file %q: outbox indexes %q, want %q", file, names, want)
+		}
+		plan := func(q string, args ...any) string {
+			t.Helper()
+			rows, err := s.rdb.Query(`EXPLAIN QUERY PLAN `+q, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				b.WriteString(detail + "; ")
+			}
+			if err := closeRows(rows); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		for q, want := range map[string]string{
+			selectUnpublished: "SCAN outbox USING INDEX outbox_unpublished_in_order; ",
+			markTexts[1]:      "sqlite_autoindex_outbox_1 (occurred_at_ms=? AND resource_id=? AND version=? AND idx=?)",
+			pruneOutbox:       "sqlite_autoindex_outbox_1 (occurred_at_ms<?)",
+		} {
+			args := make([]any, strings.Count(q, "?"))
+			if got := plan(q, args...); !strings.Contains(got, want) {
+				t.Errorf("file %q: plan of %q is %q, want %q", file, q, got, want)
+			}
+		}
+	}
+}
+
+// Config.PageSize sets the page size of a file Open creates, which WAL mode would otherwise
+// fix at the default before a page_size pragma ran (Config.dsn); a file that exists keeps its.
+func TestPageSizeOfANewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allot.db")
+	pageSize := func(cfg Config) int {
+		t.Helper()
+		s := MustOpen(t, cfg)
+		mustCommit(t, s, createBatch(fmt.Sprintf("r%d", cfg.PageSize)))
+		var n int
+		if err := s.rdb.QueryRow("PRAGMA page_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cfg := DefaultConfig(path)
+	if got := pageSize(DefaultConfig(filepath.Join(t.TempDir(), "default.db"))); got != 4096 {
+		t.Fatalf("default page size %d, want 4096", got)
+	}
+	cfg.PageSize = 8192
+	if got := pageSize(cfg); got != 8192 {
+		t.Fatalf("new file: page size %d, want 8192", got)
+	}
+	cfg.PageSize = 16384
+	if got := pageSize(cfg); got != 8192 {
+		t.Fatalf("existing file: page size %d, want its 8192", got)
 	}
 }

@@ -1,0 +1,15 @@
+-- Allot schema, SQLite only: the outbox's index for the relay's claims holds the unpublished
+-- rows alone, in log order. Step 4's outbox_unpublished (published_at_ms, occurred_at_ms) has
+-- an entry for every row the outbox keeps (a week of events by default), which each commit
+-- inserts and each mark moves from the unpublished end to the published one; on SQLite, with
+-- no statistics, the planner also read it for the prune (a range of every published row, not
+-- the primary key's range of the old ones), and a claim sorted what it read by the last three
+-- terms of the log order. The partial index here is only the relay's backlog, a few pages
+-- while it keeps up: a commit adds its events at its end and a mark deletes them; it gives a
+-- claim the whole log order (no sort); a mark and the prune read the primary key. PostgreSQL and CockroachDB keep step 4's index (their claims read
+-- it: persistence/postgres/outbox.go). The statements are the lines beginning "-- sqlite:",
+-- which SQLite's runner runs (persistence/sqlite/open.go, sqliteStatements) and every other
+-- runner reads as comments: there the step is recorded with nothing done.
+-- sqlite: CREATE INDEX IF NOT EXISTS outbox_unpublished_in_order ON outbox (occurred_at_ms, resource_id, version, idx)
+-- sqlite:     WHERE published_at_ms = 0;
+-- sqlite: DROP INDEX IF EXISTS outbox_unpublished;
