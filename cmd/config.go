@@ -47,8 +47,9 @@ type NodeConfig struct {
 	// DBStatementTimeout bounds every SQL statement on the server.
 	DBStatementTimeout time.Duration
 	// DBIdempotencyRows writes every idempotency key as a row of its own, as releases before
-	// schema step 18 read them (postgres.Config.IdempotencyRows): for a rolling upgrade from
-	// one, until every node runs this release (docs/OPERATIONS.md).
+	// schema step 18 (PostgreSQL) or 21 (SQLite) read them (postgres.Config.IdempotencyRows,
+	// sqlite.Config.IdempotencyRows): for a rolling upgrade from one, until every node runs
+	// this release, and for a day before going back to one (docs/OPERATIONS.md).
 	DBIdempotencyRows bool
 	// CommitTimeout bounds every store call of a resource actor (load, group commit, lease
 	// renewal) and the final flush of a stopping one (resource.Config.CommitTimeout). A

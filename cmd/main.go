@@ -369,6 +369,7 @@ func (m *Main) openStore(ctx context.Context) (persistence.Store, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	cfg := sqlite.DefaultConfig(filepath.Join(m.Config.DataDir, "allot.db"))
+	cfg.IdempotencyRows = m.Config.DBIdempotencyRows
 	s, err := sqlite.Open(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store: %w", err)

@@ -50,7 +50,7 @@ const IdempotencyPruneLimit = 10_000
 //   - An idempotency key is kept for booking.IdempotencyRetention: a later entry for the
 //     same key is ignored unless it is created at least that much later, when it replaces
 //     the old one (the actor forgot the key and a client reused it). "Later" is write order,
-//     or creation time for an entry its hold carries (PostgreSQL, postgres/holdkeys.go): the
+//     or creation time for an entry its hold carries (PostgreSQL and SQLite, holdkeys.go of each): the
 //     actor never writes a key again before the retention has passed, so both orders agree
 //     for it. An entry created before the highest idemSince an Activate of the resource
 //     passed may stay unread even if written after that Activate (the prune of a hold's entry
