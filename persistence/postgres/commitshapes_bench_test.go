@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -26,7 +27,9 @@ import (
 // turns, 40 commits each, shape after shape, one round per iteration (-benchtime 24x: 24
 // rounds), so that every shape sees the same moments of the machine. A commit is the
 // in-process benchmark's (BenchmarkHotResourcePostgres: its mean batch, 21 new one-unit holds
-// with an Idempotency-Key, their hold.placed events, the bucket's after-image). Measured per
+// with an Idempotency-Key, their hold.placed events, the bucket's after-image), its holds of 64
+// users, as the http benchmark's 64 clients are (a shape may set another batch size: what a
+// commit costs whatever its holds, round 20). Measured per
 // turn: the backend's CPU from /proc/PID/schedstat (nanoseconds, not 10 ms ticks) and the WAL
 // written (pg_current_wal_lsn), per hold; reported: each shape's median (<shape>-db-µs/hold,
 // <shape>-wal-B/hold) and the median over rounds of its ratio to the first shape's turn in the
@@ -69,17 +72,18 @@ func BenchmarkCommitShapes(b *testing.B) {
 		shapes = append(shapes, x)
 	}
 	const perTurn, batch = 40, 21
+	size := func(x *benchShape) int { return cmp.Or(x.shape.batch, batch) }
 	for _, x := range shapes { // warm-up: plans cached, first pages extended
-		x.commits(b, perTurn, batch)
+		x.commits(b, perTurn, size(x))
 	}
 	round := 0
 	for b.Loop() {
 		for k := range shapes {
 			x := shapes[(k+round)%len(shapes)] // a different shape first each round
 			w0, c0 := walLSN(b, x.s), schedNS(x.pid)
-			x.commits(b, perTurn, batch)
+			x.commits(b, perTurn, size(x))
 			c1, w1 := schedNS(x.pid), walLSN(b, x.s)
-			holds := float64(perTurn * batch)
+			holds := float64(perTurn * size(x))
 			x.cpu = append(x.cpu, float64(c1-c0)/1e3/holds)
 			x.wal = append(x.wal, float64(w1-w0)/holds)
 		}
@@ -105,8 +109,9 @@ func BenchmarkCommitShapes(b *testing.B) {
 // commitShape is a way to store the commit: DDL run on its database after the migrations,
 // and how its statements are sent (nil: Store.Commit, as the node does).
 type commitShape struct {
-	ddl  []string
-	send func(q *commitBatch) error
+	ddl   []string
+	send  func(q *commitBatch) error
+	batch int // holds a commit (0: the default, 21)
 }
 
 var shapeNames = []string{"main", "main-again", "no-outbox-unpublished", "partial-claim-index",
@@ -134,6 +139,38 @@ VALUES (($6::INT8[])[1], $1::TEXT, $2::INT8, ($3::INT8[])[1], ($4::TEXT[])[1], (
 	// Room on each outbox page for the relay's lease update, which changes no indexed column,
 	// to stay there (a heap-only update); PostgreSQL only. Not in shapeNames: a relay's cost.
 	"outbox-fillfactor-80": {ddl: []string{"ALTER TABLE outbox SET (fillfactor = 80)"}},
+	// The key columns compared bytewise (COLLATE "C"), not by the database's collation
+	// (C.UTF-8 here, en_US.UTF-8 on many servers): a B-tree insert compares TEXT keys through
+	// strcoll unless the collation is C. PostgreSQL only.
+	"collate-c": {ddl: []string{`ALTER TABLE holds ALTER COLUMN id TYPE TEXT COLLATE "C"`,
+		`ALTER TABLE holds ALTER COLUMN resource_id TYPE TEXT COLLATE "C"`,
+		`ALTER TABLE holds ALTER COLUMN user_id TYPE TEXT COLLATE "C"`,
+		`ALTER TABLE holds ALTER COLUMN status TYPE TEXT COLLATE "C"`,
+		`ALTER TABLE outbox ALTER COLUMN resource_id TYPE TEXT COLLATE "C"`}},
+	// main's statements with other batch sizes: what a commit costs whatever its holds.
+	"batch-1":  {batch: 1},
+	"batch-5":  {batch: 5},
+	"batch-64": {batch: 64},
+	// What the per-commit statements cost (not the store's semantics: measurements).
+	"no-buckets": {send: func(q *commitBatch) error { q.queries = slices.Delete(q.queries, 1, 2); return nil }},
+	"buckets-update": {send: func(q *commitBatch) error {
+		q.queries[1].sql = `UPDATE buckets SET capacity = k.c, allowance = k.a, held = k.h, confirmed = k.f
+FROM (SELECT unnest($2::TEXT[]) AS key, unnest($3::INT8[]) AS c, unnest($4::INT8[]) AS a, unnest($5::INT8[]) AS h, unnest($6::INT8[]) AS f) AS k
+WHERE buckets.resource_id = $1::TEXT AND buckets.bucket_key = k.key`
+		return nil
+	}},
+	"fence-version-only": {send: func(q *commitBatch) error {
+		a := q.queries[0].args
+		q.queries[0] = query{`WITH fence AS (UPDATE resources SET version = $3, lease_until_ms = COALESCE($4::INT8, lease_until_ms)
+WHERE id = $1 AND epoch = $2 AND version = $3::INT8 - 1 RETURNING 1)
+SELECT 1 / (SELECT count(*) FROM fence)`, []any{a[0], a[1], a[6], a[9]}}
+		return nil
+	}},
+	// What each of the holds table's B-trees costs.
+	"no-holds-by-user":     {ddl: []string{"DROP INDEX holds_by_user"}},
+	"no-holds-by-resource": {ddl: []string{"DROP INDEX holds_by_resource"}},
+	"holds-unindexed": {ddl: []string{"DROP INDEX holds_by_user", "DROP INDEX holds_by_resource",
+		"DROP INDEX holds_payment_open", "ALTER TABLE holds DROP CONSTRAINT holds_pkey"}},
 	// The outbox's heap rows without an index: what its three B-tree inserts per event cost.
 	"outbox-unindexed": {ddl: []string{"DROP INDEX outbox_unpublished", "DROP INDEX outbox_unpublished_by_resource",
 		"ALTER TABLE outbox DROP CONSTRAINT outbox_pkey"}},
@@ -151,6 +188,10 @@ type benchShape struct {
 	cpu, wal       []float64 // per turn, per hold
 }
 
+// benchUser is the user of a shape's i-th hold: one of 64, as the http benchmark's clients are,
+// so that holds_by_user takes its entries at 64 places, not all at its end.
+func benchUser(i int) string { return "user-" + strconv.Itoa(i%64) }
+
 // commits sends n commits of size new holds each, with their keys and events.
 func (x *benchShape) commits(b *testing.B, n, size int) {
 	ctx := context.Background()
@@ -160,7 +201,7 @@ func (x *benchShape) commits(b *testing.B, n, size int) {
 		bt.Holds = make([]booking.Hold, size)
 		for i := range bt.Holds {
 			h := &bt.Holds[i]
-			*h = booking.Hold{ID: resource.NewHoldID(now), ResourceID: x.id, UserID: "user-1", Buckets: []string{"all"}, Quantity: 1,
+			*h = booking.Hold{ID: resource.NewHoldID(now), ResourceID: x.id, UserID: benchUser(int(x.version)*size + i), Buckets: []string{"all"}, Quantity: 1,
 				Status: booking.StatusHeld, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), UpdatedAt: now,
 				IdempotencyKey: fmt.Sprintf("k-%d-%d", x.version, i)}
 			bt.Idempotency = append(bt.Idempotency, booking.IdempotencyEntry{Key: h.IdempotencyKey,

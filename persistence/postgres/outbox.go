@@ -168,19 +168,7 @@ func (s *Store) ListEvents(ctx context.Context, f persistence.EventFilter) ([]ev
 	if err := f.Normalize(); err != nil {
 		return nil, err
 	}
-	where, args := []string{"true"}, []any{}
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	if k := f.After; k != nil {
-		where = append(where, fmt.Sprintf("(occurred_at_ms, resource_id, version, idx) > (%s::INT8, %s::TEXT, %s::INT8, %s::INT8)",
-			arg(k.OccurredMS), arg(k.ResourceID), arg(int64(k.Version)), arg(int64(k.Index))))
-	}
-	if f.Type != "" {
-		where = append(where, "event_type = "+arg(string(f.Type)))
-	}
-	if f.ResourceID != "" {
-		where = append(where, "resource_id = "+arg(f.ResourceID))
-	}
-	q := `SELECT ` + outboxColumns + ` FROM outbox WHERE ` + strings.Join(where, " AND ") + outboxOrder + ` LIMIT ` + arg(f.Limit)
+	q, args := listEventsQuery(f)
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	var out []events.Record
@@ -196,6 +184,25 @@ func (s *Store) ListEvents(ctx context.Context, f persistence.EventFilter) ([]ev
 		return nil, wrap("list events", err)
 	}
 	return out, nil
+}
+
+// listEventsQuery is ListEvents' statement for a normalized filter: a range of the outbox's
+// primary key, the log order (TestHotPathIndexesHaveReaders).
+func listEventsQuery(f persistence.EventFilter) (string, []any) {
+	where, args := []string{"true"}, []any{}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if k := f.After; k != nil {
+		where = append(where, fmt.Sprintf("(occurred_at_ms, resource_id, version, idx) > (%s::INT8, %s::TEXT, %s::INT8, %s::INT8)",
+			arg(k.OccurredMS), arg(k.ResourceID), arg(int64(k.Version)), arg(int64(k.Index))))
+	}
+	if f.Type != "" {
+		where = append(where, "event_type = "+arg(string(f.Type)))
+	}
+	if f.ResourceID != "" {
+		where = append(where, "resource_id = "+arg(f.ResourceID))
+	}
+	q := `SELECT ` + outboxColumns + ` FROM outbox WHERE ` + strings.Join(where, " AND ") + outboxOrder + ` LIMIT ` + arg(f.Limit)
+	return q, args // args read after arg's last append (the order of a return's operands is not)
 }
 
 // Processed reports whether consumer handled eventID.
