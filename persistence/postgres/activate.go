@@ -159,7 +159,7 @@ func readSnapshot(br pgx.BatchResults, resourceID string) (*persistence.Snapshot
 	if snap.Idempotency, err = readHoldIdempotency(rows, snap.Idempotency); err != nil {
 		return nil, err
 	}
-	snap.Idempotency = mergeIdempotency(snap.Idempotency)
+	snap.Idempotency = persistence.MergeIdempotency(snap.Idempotency)
 
 	rows, err = br.Query()
 	if err != nil {

@@ -301,7 +301,7 @@ func newCommitBatch(b *persistence.Batch, a *commitArena, exact, carry bool) (*c
 				continue
 			}
 			seen[e.Key] = 0
-			if j, ok := holdAt[e.HoldID]; ok && carriesEntry(&holds[j], e) {
+			if j, ok := holdAt[e.HoldID]; ok && persistence.CarriesEntry(&holds[j], e) {
 				h.idemEntry[j] = true // the hold's row is the entry (holdkeys.go)
 				continue
 			}

@@ -1,10 +1,8 @@
 package postgres
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,7 +18,7 @@ import (
 // durable hold (docs/PERFORMANCE.md, round 13). Activate reads them back from the holds.
 //
 // Invariant: idem_entry is set only on a hold whose stored key, id, creation time, buckets,
-// quantity and user give exactly the entry the batch carried (carriesEntry), and it is never
+// quantity and user give exactly the entry the batch carried (persistence.CarriesEntry), and it is never
 // cleared, so the entry read back is the one written. Entries that are not a hold's (a
 // renewal's, a waitlist join's, a batch whose entry and hold disagree) and every entry
 // written before migration 0018 stay in idempotency_keys; Activate reads both.
@@ -36,13 +34,6 @@ import (
 const sqlLoadHoldIdempotency = `SELECT idempotency_key, id, created_at_ms, user_id, quantity, buckets FROM holds
 WHERE resource_id = $1 AND status IN ('held', 'confirmed', 'cancelled', 'expired')
     AND created_at_ms >= (SELECT idem_floor_ms FROM resources WHERE id = $1) AND idem_entry`
-
-// carriesEntry reports whether h, written in the same batch, stores all of e: e is then
-// written as h's idem_entry flag, not as a row of its own.
-func carriesEntry(h *booking.Hold, e *booking.IdempotencyEntry) bool {
-	return h.IdempotencyKey != "" && e.Key == h.IdempotencyKey && e.HoldID == h.ID &&
-		ms(e.CreatedAt) == ms(h.CreatedAt) && e.Fingerprint == booking.Fingerprint(h.Buckets, h.Quantity, h.UserID)
-}
 
 // readHoldIdempotency reads sqlLoadHoldIdempotency's rows as entries, appended to out.
 func readHoldIdempotency(rows pgx.Rows, out []booking.IdempotencyEntry) ([]booking.IdempotencyEntry, error) {
@@ -62,33 +53,4 @@ func readHoldIdempotency(rows pgx.Rows, out []booking.IdempotencyEntry) ([]booki
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// mergeIdempotency orders es by CreatedAt then key, as Snapshot.Idempotency is, and keeps of
-// each key what idempotency_keys' insert would have kept had every entry been a row of it: the
-// first, replaced by a later one only if that one is at least booking.IdempotencyRetention
-// younger (persistence.Store's contract). Entries of one key from both tables (a hold placed
-// before migration 0018 has its entry in both, where it reads the same) are so kept once.
-func mergeIdempotency(es []booking.IdempotencyEntry) []booking.IdempotencyEntry {
-	if len(es) < 2 {
-		return es
-	}
-	slices.SortStableFunc(es, func(a, b booking.IdempotencyEntry) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
-	})
-	kept := make(map[string]int, len(es)) // key -> its entry's place in out
-	out := es[:0]
-	for _, e := range es {
-		i, ok := kept[e.Key]
-		switch {
-		case !ok:
-			kept[e.Key] = len(out)
-			out = append(out, e)
-		case e.CreatedAt.Sub(out[i].CreatedAt) >= booking.IdempotencyRetention:
-			out[i].Key = "" // dropped below: replaced by e
-			kept[e.Key] = len(out)
-			out = append(out, e)
-		}
-	}
-	return slices.DeleteFunc(out, func(e booking.IdempotencyEntry) bool { return e.Key == "" })
 }

@@ -138,7 +138,7 @@ func (s *Store) applyActivate(ctx context.Context, a *activation) (*persistence.
 		return nil, mapErr("load idempotency keys of holds", err)
 	}
 	if len(snap.Idempotency) > n {
-		snap.Idempotency = mergeIdempotency(snap.Idempotency)
+		snap.Idempotency = persistence.MergeIdempotency(snap.Idempotency)
 	}
 
 	rows, err = s.query(ctx, selectWaiting, a.resourceID)

@@ -211,7 +211,7 @@ func encode(b *persistence.Batch, e *encodedBatch, carry bool) error {
 const holdWidth = 16
 
 // encodeIdem appends b's idempotency entries as idempotency_keys rows to dst and returns it,
-// but for an entry that b's last image of its hold stores all of (carriesEntry), when carry:
+// but for an entry that b's last image of its hold stores all of (persistence.CarriesEntry), when carry:
 // that one sets the hold's idem_entry flag in holds (b's hold rows, encoded) instead
 // (holdkeys.go). A key repeated within b is written once, the first (a key is insert-once).
 func encodeIdem(b *persistence.Batch, holds []any, carry bool, dst []any) []any {
@@ -240,7 +240,7 @@ func encodeIdem(b *persistence.Batch, holds []any, carry bool, dst []any) []any 
 			}
 			seen[x.Key] = struct{}{}
 		}
-		if j, ok := last[x.HoldID]; ok && carriesEntry(&b.Holds[j], x) {
+		if j, ok := last[x.HoldID]; ok && persistence.CarriesEntry(&b.Holds[j], x) {
 			holds[(j+1)*holdWidth-1] = true
 			continue
 		}

@@ -1,11 +1,9 @@
 package sqlite
 
 import (
-	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/allot/allot/actors/booking"
 )
@@ -20,12 +18,12 @@ import (
 // reads them back from the holds.
 //
 // Invariant: idem_entry is set only on a hold whose stored key, id, creation time, buckets,
-// quantity and user give exactly the entry the batch carried (carriesEntry, against the
+// quantity and user give exactly the entry the batch carried (persistence.CarriesEntry, against the
 // batch's last image of the hold, the one stored), and it is never cleared (the upsert ORs
 // it), so the entry read back is the one written. Entries that are not a hold's (a renewal's,
 // a waitlist join's, a batch whose entry and hold disagree), every entry written with
 // Config.IdempotencyRows, and every entry written before this release stay in
-// idempotency_keys; Activate reads both and merges them (mergeIdempotency).
+// idempotency_keys; Activate reads both and merges them (persistence.MergeIdempotency).
 
 // selectHoldIdem reads the entries the resource's holds carry, created at or after the
 // resource's idem_floor_ms, which Activate's epoch bump has just raised to its idemSince (the
@@ -37,13 +35,6 @@ import (
 // (booking.Status.Valid; encode refuses a hold with another).
 const selectHoldIdem = `SELECT idempotency_key, id, created_at_ms, user_id, quantity, buckets FROM holds
 WHERE resource_id = ? AND status IN ('held', 'confirmed', 'cancelled', 'expired') AND created_at_ms >= ? AND idem_entry`
-
-// carriesEntry reports whether h, written in the same batch, stores all of e: e is then
-// written as h's idem_entry flag, not as a row of its own.
-func carriesEntry(h *booking.Hold, e *booking.IdempotencyEntry) bool {
-	return h.IdempotencyKey != "" && e.Key == h.IdempotencyKey && e.HoldID == h.ID &&
-		e.CreatedAt.UnixMilli() == h.CreatedAt.UnixMilli() && e.Fingerprint == booking.Fingerprint(h.Buckets, h.Quantity, h.UserID)
-}
 
 // readHoldIdem reads selectHoldIdem's rows as entries, appended to out, and closes rows.
 func readHoldIdem(rows *sql.Rows, err error, out []booking.IdempotencyEntry) ([]booking.IdempotencyEntry, error) {
@@ -68,32 +59,4 @@ func readHoldIdem(rows *sql.Rows, err error, out []booking.IdempotencyEntry) ([]
 		out = append(out, e)
 	}
 	return out, closeRows(rows)
-}
-
-// mergeIdempotency orders es by CreatedAt then key, as Snapshot.Idempotency is, and keeps of
-// each key what idempotency_keys' insert would have kept had every entry been a row of it: the
-// first, replaced by a later one only if that one is at least booking.IdempotencyRetention
-// younger (persistence.Store's contract). Entries of one key from both tables are so kept once.
-func mergeIdempotency(es []booking.IdempotencyEntry) []booking.IdempotencyEntry {
-	if len(es) < 2 {
-		return es
-	}
-	slices.SortStableFunc(es, func(a, b booking.IdempotencyEntry) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
-	})
-	kept := make(map[string]int, len(es)) // key -> its entry's place in out
-	out := es[:0]
-	for _, e := range es {
-		i, ok := kept[e.Key]
-		switch {
-		case !ok:
-			kept[e.Key] = len(out)
-			out = append(out, e)
-		case e.CreatedAt.Sub(out[i].CreatedAt) >= booking.IdempotencyRetention:
-			out[i].Key = "" // dropped below: replaced by e
-			kept[e.Key] = len(out)
-			out = append(out, e)
-		}
-	}
-	return slices.DeleteFunc(out, func(e booking.IdempotencyEntry) bool { return e.Key == "" })
 }

@@ -168,24 +168,6 @@ func TestEncodeCarriesOnlyWholeEntries(t *testing.T) {
 	}
 }
 
-// TestMergeIdempotency: entries of one key from both tables are kept once, the first by
-// creation time unless a later one is the retention younger; the rest by CreatedAt, then key.
-func TestMergeIdempotency(t *testing.T) {
-	e := func(key, hold string, ms int64) booking.IdempotencyEntry {
-		return booking.IdempotencyEntry{Key: key, Fingerprint: "f" + hold, HoldID: hold, CreatedAt: t0.Add(time.Duration(ms) * time.Millisecond)}
-	}
-	day := booking.IdempotencyRetention.Milliseconds()
-	got := mergeIdempotency([]booking.IdempotencyEntry{
-		e("b", "h2", 5), e("a", "h1", 5), e("b", "h2", 5), // b in both tables
-		e("c", "h3", 1), e("c", "h4", 2), // a second entry of c too soon: ignored
-		e("d", "h5", 3), e("d", "h6", 3+day), // d reused a retention later: replaced
-	})
-	want := []booking.IdempotencyEntry{e("c", "h3", 1), e("a", "h1", 5), e("b", "h2", 5), e("d", "h6", 3+day)}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
-	}
-}
-
 // TestUpgradeKeepsReplaysOfKeysStoredBefore: a file made by the store of main e4ab791, before
 // holds carried their entries (testdata/main-e4ab791.db.gz: persistence/sqlite of that commit,
 // resource r1 with a held, an expired and a cancelled hold, each placed with a key, and a
