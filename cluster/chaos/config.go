@@ -100,6 +100,7 @@ const (
 	EnvRecheck  = "ALLOT_CHAOS_RECHECK"  // an artifact directory to check again (TestRecheckHistory)
 	EnvBin      = "ALLOT_CHAOS_BIN"      // run this allot binary instead of building ./cmd/allot
 	EnvNATS     = "ALLOT_CHAOS_NATS"     // NATS servers for the events (default 3; 0: none)
+	EnvSettle   = "ALLOT_CHAOS_SETTLE"   // non-empty: run TestOwnershipSettlesAfterHeal (make chaos)
 )
 
 // Plan is a campaign: rounds of at most Round each, Total in all, seeds Seed, Seed+1, ...
